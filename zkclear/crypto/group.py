@@ -1,0 +1,194 @@
+"""The public G1 group API: :class:`G1Point`, :func:`msm`, :class:`FixedBase`.
+
+Every caller in zkclear, circuits and provers uses this module; the engine behind it is
+the backend selected in :mod:`zkclear.crypto.backend`. Points are immutable values.
+Encoding is the standard 48-byte compressed form (ZCash serialization, as used by
+py-ecc, blst and arkworks); see docs/protocol.md, "Encodings".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from zkclear.crypto.backend import GroupBackend, Raw, select_backend
+from zkclear.crypto.field import P, R
+from zkclear.errors import EncodingError
+
+BACKEND: GroupBackend = select_backend()
+
+POINT_BYTES = 48
+_FLAG_COMPRESSED = 0x80
+_FLAG_INFINITY = 0x40
+_FLAG_SIGN = 0x20
+_HALF_P = (P - 1) // 2
+_SQRT_EXPONENT = (P + 1) // 4  # P = 3 mod 4
+
+
+class G1Point:
+    """An element of the prime-order subgroup of BLS12-381 G1 (immutable)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Raw) -> None:
+        object.__setattr__(self, "_raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("G1Point is immutable")
+
+    @property
+    def raw(self) -> Raw:
+        """The backend's representation (for engines and benchmarks only)."""
+        return self._raw
+
+    @classmethod
+    def generator(cls) -> G1Point:
+        """The standard BLS12-381 G1 generator."""
+        return cls(BACKEND.generator())
+
+    @classmethod
+    def identity(cls) -> G1Point:
+        """The point at infinity."""
+        return cls(BACKEND.identity())
+
+    def is_identity(self) -> bool:
+        return BACKEND.is_identity(self._raw)
+
+    def __add__(self, other: G1Point) -> G1Point:
+        return G1Point(BACKEND.add(self._raw, other._raw))
+
+    def __sub__(self, other: G1Point) -> G1Point:
+        return G1Point(BACKEND.add(self._raw, BACKEND.neg(other._raw)))
+
+    def __neg__(self) -> G1Point:
+        return G1Point(BACKEND.neg(self._raw))
+
+    def double(self) -> G1Point:
+        return G1Point(BACKEND.double(self._raw))
+
+    def __mul__(self, scalar: int) -> G1Point:
+        if not isinstance(scalar, int):
+            return NotImplemented
+        return G1Point(BACKEND.mul(self._raw, scalar % R))
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, G1Point):
+            return NotImplemented
+        return BACKEND.eq(self._raw, other._raw)
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    def __repr__(self) -> str:
+        return f"G1Point({self.to_bytes().hex()})"
+
+    def affine(self) -> tuple[int, int] | None:
+        """Affine coordinates (x, y), or None for the point at infinity."""
+        return BACKEND.to_affine(self._raw)
+
+    @classmethod
+    def from_affine(cls, xy: tuple[int, int] | None) -> G1Point:
+        """The point with these affine coordinates; checked on the curve and in the subgroup."""
+        if xy is None:
+            return cls.identity()
+        x, y = xy
+        if not (0 <= x < P and 0 <= y < P) or (y * y - x * x * x - 4) % P != 0:
+            raise EncodingError("point is not on the curve y^2 = x^3 + 4")
+        point = cls(BACKEND.from_affine((x, y)))
+        if not point._in_subgroup():
+            raise EncodingError("point is not in the prime-order subgroup")
+        return point
+
+    def _in_subgroup(self) -> bool:
+        return BACKEND.is_identity(BACKEND.mul_unreduced(self._raw, R)) if hasattr(
+            BACKEND, "mul_unreduced") else _naive_order_check(self._raw)
+
+    def to_bytes(self) -> bytes:
+        """The 48-byte compressed encoding."""
+        return encode_affine(self.affine())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> G1Point:
+        """Decode a compressed point, rejecting every malformed or non-canonical input."""
+        return cls.from_affine(decode_affine(data))
+
+
+def _naive_order_check(raw: Raw) -> bool:
+    from zkclear.crypto.pure_g1 import jacobian_add, jacobian_double
+
+    xy = BACKEND.to_affine(raw)
+    if xy is None:
+        return True
+    base = (xy[0], xy[1], 1)
+    acc = (1, 1, 0)
+    for bit in bin(R)[2:]:
+        acc = jacobian_double(acc)
+        if bit == "1":
+            acc = jacobian_add(acc, base)
+    return acc[2] == 0
+
+
+def encode_affine(xy: tuple[int, int] | None) -> bytes:
+    """Compressed encoding of affine coordinates (None = infinity)."""
+    if xy is None:
+        return bytes([_FLAG_COMPRESSED | _FLAG_INFINITY]) + bytes(POINT_BYTES - 1)
+    x, y = xy
+    out = bytearray(x.to_bytes(POINT_BYTES, "big"))
+    out[0] |= _FLAG_COMPRESSED
+    if y > _HALF_P:
+        out[0] |= _FLAG_SIGN
+    return bytes(out)
+
+
+def decode_affine(data: bytes) -> tuple[int, int] | None:
+    """Affine coordinates from a compressed encoding; checks length, flags, x < P, on-curve.
+
+    The subgroup check is done by :meth:`G1Point.from_affine`.
+    """
+    if not isinstance(data, bytes | bytearray) or len(data) != POINT_BYTES:
+        size = len(data) if isinstance(data, bytes | bytearray) else type(data).__name__
+        raise EncodingError(f"a G1 point is {POINT_BYTES} bytes, got {size}")
+    flags = data[0] & 0xE0
+    if not flags & _FLAG_COMPRESSED:
+        raise EncodingError("compression flag not set (uncompressed points are not accepted)")
+    body = bytes([data[0] & 0x1F]) + bytes(data[1:])
+    x = int.from_bytes(body, "big")
+    if flags & _FLAG_INFINITY:
+        if flags & _FLAG_SIGN or x != 0:
+            raise EncodingError("non-canonical encoding of the point at infinity")
+        return None
+    if x >= P:
+        raise EncodingError("x coordinate is not reduced (x >= p)")
+    rhs = (x * x * x + 4) % P
+    y = pow(rhs, _SQRT_EXPONENT, P)
+    if y * y % P != rhs:
+        raise EncodingError("x is not the x coordinate of a point on the curve")
+    if (y > _HALF_P) != bool(flags & _FLAG_SIGN):
+        y = P - y
+    return (x, y)
+
+
+def msm(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
+    """Σ scalars[i]·points[i] (scalars reduced mod R)."""
+    if len(points) != len(scalars):
+        raise ValueError(f"msm: {len(points)} points but {len(scalars)} scalars")
+    return G1Point(BACKEND.msm([p._raw for p in points], [s % R for s in scalars]))
+
+
+def batch_affine(points: Iterable[G1Point]) -> list[tuple[int, int] | None]:
+    """Affine coordinates of many points with one field inversion."""
+    return BACKEND.batch_to_affine([p._raw for p in points])
+
+
+class FixedBase:
+    """Precomputed multiples of one point, for fast repeated ``scalar·base``."""
+
+    __slots__ = ("_table", "base")
+
+    def __init__(self, base: G1Point) -> None:
+        self.base = base
+        self._table = BACKEND.fixed_base_table(base._raw)
+
+    def mul(self, scalar: int) -> G1Point:
+        return G1Point(self._table.mul(scalar % R))

@@ -1,0 +1,55 @@
+"""The one exception hierarchy of zkclear.
+
+Every error zkclear raises on purpose derives from :class:`ZkclearError`, so a caller
+(the CLI, a service) can catch the package's errors without catching programming bugs.
+"""
+
+from __future__ import annotations
+
+
+class ZkclearError(Exception):
+    """Root of every error zkclear raises deliberately."""
+
+
+class EncodingError(ZkclearError):
+    """Bytes that do not decode to a valid value (point, scalar, proof, bundle)."""
+
+
+class VerificationError(ZkclearError):
+    """A proof or a statement failed to verify. ``reason`` names what failed."""
+
+    def __init__(self, reason: str, *, index: int | None = None) -> None:
+        super().__init__(reason if index is None else f"{reason} (item {index})")
+        self.reason = reason
+        self.index = index
+
+
+class ProvingError(ZkclearError):
+    """The prover refuses: the witness does not satisfy the statement (it never emits a bad proof)."""
+
+
+class ConfigurationError(ZkclearError):
+    """A deployment or parameter set that is invalid, e.g. one that breaks the soundness bit budget."""
+
+
+class InputError(ZkclearError):
+    """A bad input record. The message names the file, line and field in one line."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        where = ":".join(str(part) for part in (path, line) if part is not None)
+        prefix = f"{where}: " if where else ""
+        field_part = f"field '{field}': " if field else ""
+        super().__init__(f"{prefix}{field_part}{message}")
+        self.path = path
+        self.line = line
+        self.field = field
+        self.detail = message
+
+
+class ClearingError(ZkclearError):
+    """The clearing engine cannot apply an epoch (an invariant failed, an epoch out of order, ...)."""
+
+
+class LedgerError(ZkclearError):
+    """The persistent store is inconsistent or refuses an operation."""
