@@ -1,0 +1,42 @@
+"""The executor seam returns the same results, in order, whichever executor runs the work."""
+
+import pytest
+
+from zkclear.errors import ConfigurationError
+from zkclear.executor import DaskExecutor, ProcessExecutor, SerialExecutor, get_executor
+
+
+def _square_mod(x: int) -> int:
+    return pow(x, 2, 1_000_003)
+
+
+ITEMS = list(range(20))
+EXPECTED = [_square_mod(x) for x in ITEMS]
+
+
+def test_serial_executor_maps_in_order():
+    assert SerialExecutor().map(_square_mod, ITEMS) == EXPECTED
+
+
+def test_process_executor_matches_serial():
+    assert ProcessExecutor(workers=2).map(_square_mod, ITEMS) == EXPECTED
+
+
+def test_dask_executor_matches_serial():
+    pytest.importorskip("dask.distributed")
+    executor = DaskExecutor(workers=2)
+    try:
+        assert executor.map(_square_mod, ITEMS) == EXPECTED
+    finally:
+        executor.close()
+
+
+def test_get_executor_by_name_and_environment(monkeypatch):
+    assert isinstance(get_executor("serial"), SerialExecutor)
+    monkeypatch.setenv("ZKCLEAR_EXECUTOR", "process")
+    assert isinstance(get_executor(), ProcessExecutor)
+
+
+def test_unknown_executor_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match="unknown executor"):
+        get_executor("threads-of-my-own")
