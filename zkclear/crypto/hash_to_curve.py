@@ -42,6 +42,11 @@ except ImportError:  # pragma: no cover - exercised only where gmpy2 is missing
 SUITE_ID = b"BLS12381G1_XMD:SHA-256_SSWU_RO_"
 #: Cofactor-clearing scalar for G1 (RFC 9380, section 8.8.1).
 H_EFF = 0xD201000000010001
+#: A' and B' of the 11-isogenous curve E': y^2 = x^3 + A'·x + B' (RFC 9380, section 8.8.1).
+ISOGENOUS_CURVE_A = ISO_11_A.n
+ISOGENOUS_CURVE_B = ISO_11_B.n
+#: The non-square Z of the simplified SWU map for this suite.
+SSWU_Z = 11
 #: Bytes per field element in hash_to_field: ceil((ceil(log2 p) + k) / 8) with k = 128.
 HASH_TO_FIELD_L = 64
 
@@ -49,9 +54,9 @@ _SHA256_BLOCK = 64
 _SHA256_OUT = 32
 
 _Pn = _num(P)
-_A = _num(ISO_11_A.n)
-_B = _num(ISO_11_B.n)
-_Z = _num(11)
+_A = _num(ISOGENOUS_CURVE_A)
+_B = _num(ISOGENOUS_CURVE_B)
+_Z = _num(SSWU_Z)
 # Coefficients of the isogeny's rational maps, lowest degree first (RFC 9380, appendix E.2).
 # The leading coefficient of both denominators is 1 and is included in these tuples.
 _X_NUM = tuple(_num(c.n) for c in ISO_11_X_NUMERATOR)
@@ -121,8 +126,8 @@ def map_to_curve_simple_swu(u: int) -> tuple[int, int]:
     return int(x), int(y)
 
 
-def _add_on_isogenous_curve(p1: AffinePoint, p2: AffinePoint) -> AffinePoint:
-    """Affine addition on E' (a = A', so the doubling slope has the A' term)."""
+def _affine_add(p1: AffinePoint, p2: AffinePoint, a: int) -> AffinePoint:
+    """Affine addition on y^2 = x^3 + a·x + b, complete over the special cases (b is not needed)."""
     if p1 is None:
         return p2
     if p2 is None:
@@ -132,7 +137,7 @@ def _add_on_isogenous_curve(p1: AffinePoint, p2: AffinePoint) -> AffinePoint:
     if x1 == x2:
         if (y1 + y2) % _Pn == 0:
             return None
-        slope = (3 * x1 * x1 + _A) * pow(2 * y1, -1, _Pn) % _Pn
+        slope = (3 * x1 * x1 + a) * pow(2 * y1, -1, _Pn) % _Pn
     else:
         slope = (y2 - y1) * pow(x2 - x1, -1, _Pn) % _Pn
     x3 = (slope * slope - x1 - x2) % _Pn
@@ -140,7 +145,17 @@ def _add_on_isogenous_curve(p1: AffinePoint, p2: AffinePoint) -> AffinePoint:
     return int(x3), int(y3)
 
 
-def _horner(coefficients: tuple, x):  # noqa: ANN001, ANN202 - int or mpz, on purpose
+def _mul_affine_complete(point: AffinePoint, scalar: int) -> AffinePoint:
+    """scalar·point on E by affine double-and-add with complete case handling (slow, rare)."""
+    acc: AffinePoint = None
+    for bit in bin(scalar)[2:]:
+        acc = _affine_add(acc, acc, 0)
+        if bit == "1":
+            acc = _affine_add(acc, point, 0)
+    return acc
+
+
+def _horner(coefficients: tuple, x):  # x and the result are int or mpz
     acc = coefficients[-1]
     for c in reversed(coefficients[:-1]):
         acc = (acc * x + c) % _Pn
@@ -170,7 +185,7 @@ def clear_cofactor(point: AffinePoint) -> AffinePoint:
     bx, by = _num(point[0]), _num(point[1])
     X, Y, Z = bx, by, _num(1)  # h_eff's top bit is 1: start from the base
     for bit in bin(H_EFF)[3:]:
-        # dbl-2009-l (a = 0). Y = 0 cannot occur: E has no point of order 2 (x^3 = -4 has no root).
+        # dbl-2009-l (a = 0). Y = 0 cannot occur: #E(F_p) is odd, so E has no point of order 2.
         A = X * X % p
         B = Y * Y % p
         C = B * B % p
@@ -187,10 +202,11 @@ def clear_cofactor(point: AffinePoint) -> AffinePoint:
             S2 = by * Z * Z1Z1 % p
             H = (U2 - X) % p
             rr = 2 * (S2 - Y) % p
-            if H == 0:
-                # acc = ±base: with the point of prime order r and h_eff < r this needs an
-                # accumulator equal to ±base, impossible for a multiple k·base with 1 < k < r - 1.
-                raise ArithmeticError("degenerate addition while clearing the cofactor")
+            if H == 0 or Z == 0:
+                # The accumulator hit ±base or infinity: only possible when the point has a tiny
+                # order, which a hashed input reaches with probability ~2^-250. Take the slow
+                # complete path rather than special-casing the formulas.
+                return _mul_affine_complete(point, H_EFF)
             HH = H * H % p
             I = 4 * HH % p
             J = H * I % p
@@ -211,7 +227,7 @@ def hash_to_curve_affine(msg: bytes, dst: bytes) -> AffinePoint:
     u0, u1 = hash_to_field(msg, dst, 2)
     # The isogeny is a group homomorphism, so adding on E' and mapping once equals mapping both
     # points and adding on E (RFC 9380, section 6.6.3); it saves one isogeny evaluation.
-    q = _add_on_isogenous_curve(map_to_curve_simple_swu(u0), map_to_curve_simple_swu(u1))
+    q = _affine_add(map_to_curve_simple_swu(u0), map_to_curve_simple_swu(u1), _A)
     return clear_cofactor(iso_map(q))
 
 

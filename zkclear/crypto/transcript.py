@@ -42,6 +42,10 @@ class Transcript:
 
     def append_message(self, label: bytes, data: bytes) -> None:
         """Absorb labelled bytes."""
+        # bytes(n) of an int n is n zero bytes: refuse anything that is not already bytes, so a
+        # caller that forgets to encode a number fails loudly instead of binding the wrong data.
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"transcript data must be bytes, got {type(data).__name__}")
         self._state.update(_frame(label, bytes(data)))
 
     def append_u64(self, label: bytes, value: int) -> None:
