@@ -28,7 +28,8 @@ class GroupBackend(Protocol):
     """Operations on BLS12-381 G1 points in the backend's raw representation.
 
     Scalars are Python ints; a backend reduces them mod R itself. Affine coordinates are
-    ints in [0, P); ``None`` stands for the point at infinity.
+    ints in [0, P); ``None`` stands for the point at infinity. Every raw point a backend
+    receives is in G1 except the argument of ``in_subgroup``.
     """
 
     name: str
@@ -44,8 +45,19 @@ class GroupBackend(Protocol):
     def is_identity(self, a: Raw) -> bool: ...
     def to_affine(self, a: Raw) -> tuple[int, int] | None: ...
     def batch_to_affine(self, points: Sequence[Raw]) -> list[tuple[int, int] | None]: ...
-    def from_affine(self, xy: tuple[int, int] | None) -> Raw: ...
+    def from_affine(self, xy: tuple[int, int] | None) -> Raw:
+        """The raw point for affine coordinates already checked to lie on the curve (no subgroup check)."""
+        ...
+
+    def in_subgroup(self, a: Raw) -> bool:
+        """Whether a point of the curve lies in the prime-order subgroup G1."""
+        ...
+
     def fixed_base_table(self, a: Raw) -> FixedBaseTable: ...
+
+    def fixed_base_sums(self, tables: Sequence[FixedBaseTable], rows: Sequence[Sequence[int]]) -> list[Raw]:
+        """[Σ_i row[i]·base_i for row in rows] where tables[i] holds base_i; scalars in [0, R)."""
+        ...
 
 
 def _load(name: str) -> GroupBackend:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from zkclear.crypto.backend import GroupBackend, Raw, select_backend
-from zkclear.crypto.field import P, R
+from zkclear.crypto.field import P, R, fp_sqrt
 from zkclear.errors import EncodingError
 
 BACKEND: GroupBackend = select_backend()
@@ -21,7 +21,6 @@ _FLAG_COMPRESSED = 0x80
 _FLAG_INFINITY = 0x40
 _FLAG_SIGN = 0x20
 _HALF_P = (P - 1) // 2
-_SQRT_EXPONENT = (P + 1) // 4  # P = 3 mod 4
 
 
 class G1Point:
@@ -89,20 +88,19 @@ class G1Point:
 
     @classmethod
     def from_affine(cls, xy: tuple[int, int] | None) -> G1Point:
-        """The point with these affine coordinates; checked on the curve and in the subgroup."""
+        """The point with these affine coordinates; raises EncodingError unless it is in G1.
+
+        Checks 0 <= x, y < P, the curve equation and membership of the prime-order subgroup.
+        """
         if xy is None:
             return cls.identity()
         x, y = xy
         if not (0 <= x < P and 0 <= y < P) or (y * y - x * x * x - 4) % P != 0:
             raise EncodingError("point is not on the curve y^2 = x^3 + 4")
-        point = cls(BACKEND.from_affine((x, y)))
-        if not point._in_subgroup():
-            raise EncodingError("point is not in the prime-order subgroup")
-        return point
-
-    def _in_subgroup(self) -> bool:
-        return BACKEND.is_identity(BACKEND.mul_unreduced(self._raw, R)) if hasattr(
-            BACKEND, "mul_unreduced") else _naive_order_check(self._raw)
+        raw = BACKEND.from_affine((x, y))
+        if not BACKEND.in_subgroup(raw):
+            raise EncodingError("point is on the curve but not in the prime-order subgroup")
+        return cls(raw)
 
     def to_bytes(self) -> bytes:
         """The 48-byte compressed encoding."""
@@ -113,20 +111,14 @@ class G1Point:
         """Decode a compressed point, rejecting every malformed or non-canonical input."""
         return cls.from_affine(decode_affine(data))
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Raw points of a native backend do not pickle; affine coordinates always do. Pickles
+        # are trusted input (as everywhere in Python), so no subgroup check on the way back.
+        return (_from_trusted_affine, (self.affine(),))
 
-def _naive_order_check(raw: Raw) -> bool:
-    from zkclear.crypto.pure_g1 import jacobian_add, jacobian_double
 
-    xy = BACKEND.to_affine(raw)
-    if xy is None:
-        return True
-    base = (xy[0], xy[1], 1)
-    acc = (1, 1, 0)
-    for bit in bin(R)[2:]:
-        acc = jacobian_double(acc)
-        if bit == "1":
-            acc = jacobian_add(acc, base)
-    return acc[2] == 0
+def _from_trusted_affine(xy: tuple[int, int] | None) -> G1Point:
+    return G1Point(BACKEND.from_affine(xy))
 
 
 def encode_affine(xy: tuple[int, int] | None) -> bytes:
@@ -160,9 +152,8 @@ def decode_affine(data: bytes) -> tuple[int, int] | None:
         return None
     if x >= P:
         raise EncodingError("x coordinate is not reduced (x >= p)")
-    rhs = (x * x * x + 4) % P
-    y = pow(rhs, _SQRT_EXPONENT, P)
-    if y * y % P != rhs:
+    y = fp_sqrt(x * x * x + 4)
+    if y is None:
         raise EncodingError("x is not the x coordinate of a point on the curve")
     if (y > _HALF_P) != bool(flags & _FLAG_SIGN):
         y = P - y
@@ -182,7 +173,12 @@ def batch_affine(points: Iterable[G1Point]) -> list[tuple[int, int] | None]:
 
 
 class FixedBase:
-    """Precomputed multiples of one point, for fast repeated ``scalar·base``."""
+    """Precomputed multiples of one point, for fast repeated ``scalar·base``.
+
+    Building the table costs about as much as a few dozen scalar multiplications and, for
+    the pure engine, a few MB of memory: use it for bases that are multiplied many times
+    (the Pedersen generators), not for one-off products.
+    """
 
     __slots__ = ("_table", "base")
 
@@ -191,4 +187,27 @@ class FixedBase:
         self._table = BACKEND.fixed_base_table(base._raw)
 
     def mul(self, scalar: int) -> G1Point:
+        """scalar·base (scalar reduced mod R)."""
         return G1Point(self._table.mul(scalar % R))
+
+    def mul_many(self, scalars: Sequence[int]) -> list[G1Point]:
+        """[s·base for s in scalars], batched (cheaper per product than repeated :meth:`mul`)."""
+        return fixed_base_msm_many([self], [[s] for s in scalars])
+
+
+def fixed_base_msm(tables: Sequence[FixedBase], scalars: Sequence[int]) -> G1Point:
+    """Σ scalars[i]·tables[i].base, e.g. a Pedersen commitment v·G + r·H from the tables of G and H."""
+    return fixed_base_msm_many(tables, [scalars])[0]
+
+
+def fixed_base_msm_many(tables: Sequence[FixedBase], rows: Sequence[Sequence[int]]) -> list[G1Point]:
+    """[Σ_i row[i]·tables[i].base for row in rows], all rows batched together.
+
+    For many Pedersen commitments: ``fixed_base_msm_many([G_table, H_table], [(v, r), ...])``.
+    """
+    raw_tables = [t._table for t in tables]
+    for row in rows:
+        if len(row) != len(raw_tables):
+            raise ValueError(f"fixed_base_msm_many: {len(raw_tables)} tables but a row of {len(row)} scalars")
+    reduced = [[s % R for s in row] for row in rows]
+    return [G1Point(raw) for raw in BACKEND.fixed_base_sums(raw_tables, reduced)]

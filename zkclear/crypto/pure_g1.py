@@ -1,104 +1,785 @@
-"""Pure-Python BLS12-381 G1 engine on plain integers (Jacobian coordinates).
+"""Pure-Python BLS12-381 G1 engine: Jacobian arithmetic, GLV, Pippenger MSM, fixed-base tables.
 
-Raw points are tuples ``(X, Y, Z)`` representing the affine point ``(X/Z^2, Y/Z^3)``;
-``Z == 0`` is the point at infinity. Curve: y^2 = x^3 + 4 over GF(P).
+Curve E: y^2 = x^3 + 4 over GF(P); G1 is its subgroup of prime order R (cofactor h1).
+Raw points are Jacobian tuples ``(X, Y, Z)`` for the affine point ``(X/Z^2, Y/Z^3)``;
+``Z == 0`` is the point at infinity. Hot loops work on affine pairs ``(x, y)`` and add
+many independent pairs at once, sharing one field inversion (Montgomery's trick).
+
+Coordinates are gmpy2 ``mpz`` when gmpy2 is installed, plain ints otherwise; both give the
+same results. Measured on the 2-core dev box (Xeon, Python 3.11, gmpy2 2.3), 381-bit operands:
+``a*b % P`` 129 ns (mpz) vs 474 ns (int); inversion 1.1 µs (gmpy2.invert) vs 19 µs
+(``pow(a, -1, P)``); one batched affine addition (the MSM inner loop) 1.28 µs (mpz) vs
+2.6 µs (int). The math is in docs/protocol.md, "Curve and encoding".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
+
+import numpy as np
 
 from zkclear.crypto.field import P, R
 
+try:
+    import gmpy2
+
+    _mpz = gmpy2.mpz
+    _invert = gmpy2.invert
+    _powmod = gmpy2.powmod
+except ImportError:  # pragma: no cover - exercised only where gmpy2 is unavailable
+    _mpz = int
+
+    def _invert(a: int, modulus: int) -> int:
+        return pow(a, -1, modulus)
+
+    _powmod = pow
+
 B = 4
-GENERATOR_X = 0x17F1D3A73197D7942695638C4FA9AC0FC3688C4F9774B905A14E3A3F171BAC586C55E83FF97A1AEFFB3AF00ADB22C6BB
-GENERATOR_Y = 0x08B3F481E3AAA0F1A09E30ED741D8AE4FCF5E095D5D00AF600DB18CB2C04B3EDD03CC744A2888AE40CAA232946C5E7E1
+GENERATOR_X = 0x17F1D3A73197D7942695638C4FA9AC0FC3688C4F9774B905A14E3A3F171BAC586C55E83FF97A1AEFFB3AF00ADB22C6BB  # noqa: E501
+GENERATOR_Y = 0x08B3F481E3AAA0F1A09E30ED741D8AE4FCF5E095D5D00AF600DB18CB2C04B3EDD03CC744A2888AE40CAA232946C5E7E1  # noqa: E501
+
+#: The BLS parameter z (the curve family seed); R = z^4 - z^2 + 1.
+BLS_Z = -0xD201000000010000
+#: GLV eigenvalue: LAMBDA^2 + LAMBDA + 1 = 0 mod R, and phi(x, y) = (BETA·x, y) acts on G1 as [LAMBDA].
+GLV_LAMBDA = BLS_Z * BLS_Z - 1
+#: A primitive cube root of unity in GF(P), paired with GLV_LAMBDA (checked in the tests).
+GLV_BETA = 0x1A0111EA397FE699EC02408663D4DE85AA0D857D89759AD4897D29650FB85F9B409427EB4F49FFFD8BFD00000000AAAC
+#: BETA^2: phi2(x, y) = (BETA^2·x, y) acts on G1 as [-z^2] (Scott's subgroup check uses it).
+GLV_BETA_SQUARED = GLV_BETA * GLV_BETA % P
 
 JacobianPoint = tuple[int, int, int]
-INFINITY: JacobianPoint = (1, 1, 0)
+AffinePoint = tuple[int, int]
+
+_P = _mpz(P)
+_ZERO = _mpz(0)
+_ONE = _mpz(1)
+_BETA = _mpz(GLV_BETA)
+_BETA_SQUARED = _mpz(GLV_BETA_SQUARED)
+INFINITY: JacobianPoint = (_ONE, _ONE, _ZERO)
+#: Half-scalars of the GLV split are below 2^128; signed digits need one extra bit.
+_GLV_HALF_BITS = 129
 
 assert (GENERATOR_Y * GENERATOR_Y - GENERATOR_X**3 - B) % P == 0, "generator is not on the curve"
+assert (GLV_LAMBDA * GLV_LAMBDA + GLV_LAMBDA + 1) % R == 0, "GLV lambda is not a cube root of 1 mod R"
+assert pow(GLV_BETA, 3, P) == 1 and GLV_BETA != 1, "GLV beta is not a cube root of 1 mod P"
+
+
+# ---------------------------------------------------------------------------------------
+# Jacobian arithmetic (formulas from the Explicit-Formulas Database, a = 0)
+# ---------------------------------------------------------------------------------------
 
 
 def jacobian_double(p1: JacobianPoint) -> JacobianPoint:
-    """2·P1 (dbl-2009-l, a = 0)."""
+    """2·P1 (dbl-2009-l)."""
     X1, Y1, Z1 = p1
-    if Z1 == 0 or Y1 == 0:
+    if not Z1 or not Y1:
         return INFINITY
-    A = X1 * X1 % P
-    B_ = Y1 * Y1 % P
-    C = B_ * B_ % P
-    D = 2 * ((X1 + B_) * (X1 + B_) - A - C) % P
-    E = 3 * A % P
-    F = E * E % P
-    X3 = (F - 2 * D) % P
-    Y3 = (E * (D - X3) - 8 * C) % P
-    Z3 = 2 * Y1 * Z1 % P
-    return (X3, Y3, Z3)
+    p = _P
+    A = X1 * X1 % p
+    YY = Y1 * Y1 % p
+    C = YY * YY % p
+    D = 2 * ((X1 + YY) ** 2 - A - C) % p
+    E = 3 * A
+    X3 = (E * E - 2 * D) % p
+    return (X3, (E * (D - X3) - 8 * C) % p, 2 * Y1 * Z1 % p)
 
 
 def jacobian_add(p1: JacobianPoint, p2: JacobianPoint) -> JacobianPoint:
-    """P1 + P2 (add-2007-bl), complete over the special cases."""
+    """P1 + P2 (add-2007-bl), correct for every input including equal and opposite points."""
     X1, Y1, Z1 = p1
     X2, Y2, Z2 = p2
-    if Z1 == 0:
+    if not Z1:
         return p2
-    if Z2 == 0:
+    if not Z2:
         return p1
-    Z1Z1 = Z1 * Z1 % P
-    Z2Z2 = Z2 * Z2 % P
-    U1 = X1 * Z2Z2 % P
-    U2 = X2 * Z1Z1 % P
-    S1 = Y1 * Z2 * Z2Z2 % P
-    S2 = Y2 * Z1 * Z1Z1 % P
-    H = (U2 - U1) % P
-    r = 2 * (S2 - S1) % P
-    if H == 0:
-        return jacobian_double(p1) if r == 0 else INFINITY
-    I = 4 * H * H % P
-    J = H * I % P
-    V = U1 * I % P
-    X3 = (r * r - J - 2 * V) % P
-    Y3 = (r * (V - X3) - 2 * S1 * J) % P
-    Z3 = ((Z1 + Z2) * (Z1 + Z2) - Z1Z1 - Z2Z2) * H % P
+    p = _P
+    Z1Z1 = Z1 * Z1 % p
+    Z2Z2 = Z2 * Z2 % p
+    U1 = X1 * Z2Z2 % p
+    U2 = X2 * Z1Z1 % p
+    S1 = Y1 * Z2 * Z2Z2 % p
+    S2 = Y2 * Z1 * Z1Z1 % p
+    H = (U2 - U1) % p
+    r = 2 * (S2 - S1) % p
+    if not H:
+        return jacobian_double(p1) if not r else INFINITY
+    I = 4 * H * H % p
+    J = H * I % p
+    V = U1 * I % p
+    X3 = (r * r - J - 2 * V) % p
+    Y3 = (r * (V - X3) - 2 * S1 * J) % p
+    Z3 = ((Z1 + Z2) ** 2 - Z1Z1 - Z2Z2) * H % p
     return (X3, Y3, Z3)
 
 
-def jacobian_neg(p1: JacobianPoint) -> JacobianPoint:
+def jacobian_add_affine(p1: JacobianPoint, x2: int, y2: int) -> JacobianPoint:
+    """P1 + (x2, y2) for a finite affine point (madd-2007-bl), correct for every input."""
     X1, Y1, Z1 = p1
-    return (X1, (-Y1) % P, Z1)
+    if not Z1:
+        return (x2, y2, _ONE)
+    p = _P
+    Z1Z1 = Z1 * Z1 % p
+    H = (x2 * Z1Z1 - X1) % p
+    r = 2 * (y2 * Z1 * Z1Z1 - Y1) % p
+    if not H:
+        return jacobian_double(p1) if not r else INFINITY
+    HH = H * H % p
+    I = 4 * HH
+    J = H * I % p
+    V = X1 * I % p
+    X3 = (r * r - J - 2 * V) % p
+    return (X3, (r * (V - X3) - 2 * Y1 * J) % p, ((Z1 + H) ** 2 - Z1Z1 - HH) % p)
 
 
-def jacobian_mul(p1: JacobianPoint, scalar: int) -> JacobianPoint:
-    """scalar·P1 by left-to-right double-and-add (scalar reduced mod R)."""
-    k = scalar % R
+def jacobian_neg(p1: JacobianPoint) -> JacobianPoint:
+    """-P1."""
+    X1, Y1, Z1 = p1
+    return (X1, (-Y1) % _P, Z1)
+
+
+def jacobian_eq(p1: JacobianPoint, p2: JacobianPoint) -> bool:
+    """Whether two Jacobian triples represent the same point."""
+    X1, Y1, Z1 = p1
+    X2, Y2, Z2 = p2
+    if not Z1 or not Z2:
+        return not Z1 and not Z2
+    p = _P
+    Z1Z1 = Z1 * Z1 % p
+    Z2Z2 = Z2 * Z2 % p
+    return (X1 * Z2Z2 - X2 * Z1Z1) % p == 0 and (Y1 * Z2 * Z2Z2 - Y2 * Z1 * Z1Z1) % p == 0
+
+
+def jacobian_mul_unreduced(p1: JacobianPoint, scalar: int) -> JacobianPoint:
+    """scalar·P1 by plain double-and-add for any scalar >= 0, valid for any curve point.
+
+    Not reduced mod R and without the endomorphism, so it is correct also outside G1
+    (tests use it as the naive order check ``[R]·P == O``). Slow; never on a hot path.
+    """
     acc = INFINITY
-    for bit in bin(k)[2:] if k else "":
+    for bit in bin(scalar)[2:] if scalar else "":
         acc = jacobian_double(acc)
         if bit == "1":
             acc = jacobian_add(acc, p1)
     return acc
 
 
-def to_affine(p1: JacobianPoint) -> tuple[int, int] | None:
+def to_affine(p1: JacobianPoint) -> AffinePoint | None:
+    """Affine coordinates (plain ints) or None for infinity."""
     X1, Y1, Z1 = p1
-    if Z1 == 0:
+    if not Z1:
         return None
-    zinv = pow(Z1, -1, P)
-    zinv2 = zinv * zinv % P
-    return (X1 * zinv2 % P, Y1 * zinv2 * zinv % P)
+    if Z1 == 1:
+        return (int(X1), int(Y1))
+    zinv = _invert(Z1, _P)
+    zinv2 = zinv * zinv % _P
+    return (int(X1 * zinv2 % _P), int(Y1 * zinv2 * zinv % _P))
 
 
-class _NaiveTable:
-    def __init__(self, base: JacobianPoint) -> None:
-        self._base = base
+def batch_to_affine(points: Sequence[JacobianPoint]) -> list[AffinePoint | None]:
+    """Affine coordinates of many points (mpz or int) with one inversion; None for infinity."""
+    p = _P
+    todo = [i for i, (_, _, Z) in enumerate(points) if Z and Z != 1]
+    inverses = _batch_invert([points[i][2] for i in todo])
+    out: list[AffinePoint | None] = [
+        None if not Z else (X, Y) for X, Y, Z in points
+    ]
+    for i, zinv in zip(todo, inverses, strict=True):
+        X, Y, _ = points[i]
+        zinv2 = zinv * zinv % p
+        out[i] = (X * zinv2 % p, Y * zinv2 * zinv % p)
+    return out
+
+
+def _batch_invert(values: Sequence[int]) -> list[int]:
+    """Inverses mod P of non-zero values with one inversion (Montgomery's trick)."""
+    p = _P
+    prefix = []
+    acc = _ONE
+    for v in values:
+        prefix.append(acc)
+        acc = acc * v % p
+    inv = _invert(acc, p) if values else _ONE
+    out = []
+    for v, before in zip(reversed(values), reversed(prefix), strict=True):
+        out.append(inv * before % p)
+        inv = inv * v % p
+    out.reverse()
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Batched affine addition: the inner loop of the MSM and of table building
+# ---------------------------------------------------------------------------------------
+
+
+#: Additions per shared inversion: blocks this small keep the loop's working set in cache,
+#: 1.22 µs per addition against 1.35-1.48 µs for one block of 16384 (inversion: 1.1 µs per block).
+_BATCH_BLOCK = 256
+
+
+def batch_add_xy(
+    x1s: Sequence[int], y1s: Sequence[int], x2s: Sequence[int], y2s: Sequence[int]
+) -> tuple[list[int], list[int], list[int]]:
+    """Coordinates of (x1s[i], y1s[i]) + (x2s[i], y2s[i]) for finite affine points.
+
+    Returns (xs, ys, cancelled): ``cancelled`` lists the indices whose sum is the point at
+    infinity (their coordinates are placeholders). Every input is handled correctly.
+    """
+    if len(x1s) <= _BATCH_BLOCK:
+        return _batch_add_block(x1s, y1s, x2s, y2s)
+    xs: list[int] = []
+    ys: list[int] = []
+    cancelled: list[int] = []
+    for start in range(0, len(x1s), _BATCH_BLOCK):
+        end = start + _BATCH_BLOCK
+        block_x, block_y, block_cancelled = _batch_add_block(x1s[start:end], y1s[start:end], x2s[start:end],
+                                                             y2s[start:end])
+        cancelled += (start + i for i in block_cancelled)
+        xs += block_x
+        ys += block_y
+    return xs, ys, cancelled
+
+
+def _batch_add_block(
+    x1s: Sequence[int], y1s: Sequence[int], x2s: Sequence[int], y2s: Sequence[int]
+) -> tuple[list[int], list[int], list[int]]:
+    """:func:`batch_add_xy` with one inversion for the whole block (Montgomery's trick).
+
+    Pairs with equal x (a doubling or a cancellation) take a slow path outside the shared
+    inversion. The loop costs about 1.2 µs per addition with gmpy2 (2.6 µs with plain ints).
+    """
+    p = _P
+    dens = [x2 - x1 for x1, x2 in zip(x1s, x2s, strict=True)]
+    special = [] if all(dens) else [i for i, d in enumerate(dens) if not d]
+    for i in special:
+        dens[i] = _ONE
+    prefix = []
+    acc = _ONE
+    for d in dens:
+        prefix.append(acc)
+        acc = acc * d % p
+    inv = _invert(acc, p)
+    xs: list[int] = []
+    ys: list[int] = []
+    for x1, y1, x2, y2, d, before in zip(
+        reversed(x1s), reversed(y1s), reversed(x2s), reversed(y2s), reversed(dens), reversed(prefix),
+        strict=True,
+    ):
+        lam = (y2 - y1) * inv * before % p
+        inv = inv * d % p
+        x3 = (lam * lam - x1 - x2) % p
+        xs.append(x3)
+        ys.append((lam * (x1 - x3) - y1) % p)
+    xs.reverse()
+    ys.reverse()
+    cancelled = []
+    for i in special:
+        total = _add_same_x((x1s[i], y1s[i]), (x2s[i], y2s[i]))
+        if total is None:
+            cancelled.append(i)
+            xs[i] = ys[i] = _ZERO
+        else:
+            xs[i], ys[i] = total
+    return xs, ys, cancelled
+
+
+def batch_add_affine(lefts: Sequence[AffinePoint], rights: Sequence[AffinePoint]) -> list[AffinePoint | None]:
+    """``[a + b for a, b in zip(lefts, rights)]`` for finite affine points (None = infinity)."""
+    if len(lefts) != len(rights):
+        raise ValueError("batch_add_affine: lengths differ")
+    if not lefts:
+        return []
+    x1s, y1s = zip(*lefts, strict=True)
+    x2s, y2s = zip(*rights, strict=True)
+    xs, ys, cancelled = batch_add_xy(x1s, y1s, x2s, y2s)
+    out: list[AffinePoint | None] = list(zip(xs, ys, strict=True))
+    for i in cancelled:
+        out[i] = None
+    return out
+
+
+def _add_same_x(a: AffinePoint, b: AffinePoint) -> AffinePoint | None:
+    """a + b when a and b share x: 2a if they are equal, else infinity."""
+    x1, y1 = a
+    if y1 != b[1] or not y1:
+        return None
+    p = _P
+    lam = 3 * x1 * x1 * _invert(2 * y1 % p, p) % p
+    x3 = (lam * lam - 2 * x1) % p
+    return (x3, (lam * (x1 - x3) - y1) % p)
+
+
+def sum_groups(groups: list[list[AffinePoint]]) -> list[AffinePoint | None]:
+    """The sum of each list of finite affine points (None for an empty or cancelling sum).
+
+    All lists are reduced together by rounds of pairwise additions, each round one call of
+    :func:`batch_add_affine`, so a round costs one inversion however many lists there are.
+    """
+    groups = [g for g in groups]
+    pending = [i for i, g in enumerate(groups) if len(g) > 1]
+    while pending:
+        lefts: list[AffinePoint] = []
+        rights: list[AffinePoint] = []
+        for i in pending:
+            g = groups[i]
+            even = len(g) & ~1
+            lefts += g[0:even:2]
+            rights += g[1:even:2]
+        sums = batch_add_affine(lefts, rights)
+        position = 0
+        still_pending = []
+        for i in pending:
+            g = groups[i]
+            half = len(g) >> 1
+            merged = sums[position : position + half]
+            position += half
+            if len(g) & 1:
+                merged.append(g[-1])
+            if None in merged:
+                merged = [pt for pt in merged if pt is not None]
+            groups[i] = merged
+            if len(merged) > 1:
+                still_pending.append(i)
+        pending = still_pending
+    return [g[0] if g else None for g in groups]
+
+
+# ---------------------------------------------------------------------------------------
+# Scalars: GLV split and signed-digit recoding
+# ---------------------------------------------------------------------------------------
+
+
+def glv_split(k: int) -> tuple[int, int]:
+    """(k1, k2) with k = k1 + k2·LAMBDA (mod R) and 0 <= k1, k2 < 2^128, for 0 <= k < R.
+
+    LAMBDA = z^2 - 1 is itself ~2^128 and R = LAMBDA^2 + LAMBDA + 1, so plain division
+    already gives two half-size parts (no lattice reduction is needed on this curve).
+    """
+    k2, k1 = divmod(k, GLV_LAMBDA)
+    return k1, k2
+
+
+def signed_digits(k: int, window_bits: int, count: int) -> list[int]:
+    """Digits d_j in [-2^(w-1), 2^(w-1)] with k = Σ d_j·2^(w·j), least significant first.
+
+    ``count`` digits must suffice: k < 2^(w·count - 1).
+    """
+    full = 1 << window_bits
+    half = full >> 1
+    mask = full - 1
+    digits = []
+    for _ in range(count):
+        d = k & mask
+        k >>= window_bits
+        if d > half:
+            d -= full
+            k += 1
+        digits.append(d)
+    if k:
+        raise ValueError("signed_digits: scalar too large for the digit count")
+    return digits
+
+
+def endomorphism(point: AffinePoint) -> AffinePoint:
+    """phi(x, y) = (BETA·x, y), which equals [LAMBDA]·(x, y) on G1."""
+    return (_BETA * point[0] % _P, point[1])
+
+
+# ---------------------------------------------------------------------------------------
+# Variable-base scalar multiplication
+# ---------------------------------------------------------------------------------------
+
+_MUL_WINDOW = 5
+
+
+def _multiples(point: AffinePoint, count: int) -> list[AffinePoint]:
+    """[1·point, 2·point, ..., count·point] in affine form, for a point of order > count."""
+    jacobian = [(point[0], point[1], _ONE)]
+    for _ in range(count - 1):
+        jacobian.append(jacobian_add_affine(jacobian[-1], *point))
+    return batch_to_affine(jacobian)  # type: ignore[return-value]
+
+
+def glv_mul(p1: JacobianPoint, scalar: int) -> JacobianPoint:
+    """scalar·P1 for P1 in G1 (scalar reduced mod R), via GLV and signed 5-bit windows."""
+    k = scalar % R
+    affine = batch_to_affine([p1])[0]
+    if affine is None or not k:
+        return INFINITY
+    k1, k2 = glv_split(k)
+    count = -(-_GLV_HALF_BITS // _MUL_WINDOW)
+    digits1 = signed_digits(k1, _MUL_WINDOW, count)
+    digits2 = signed_digits(k2, _MUL_WINDOW, count)
+    table = _multiples(affine, 1 << (_MUL_WINDOW - 1))
+    table_phi = [endomorphism(pt) for pt in table]
+    acc = INFINITY
+    for d1, d2 in zip(reversed(digits1), reversed(digits2), strict=True):
+        for _ in range(_MUL_WINDOW):
+            acc = jacobian_double(acc)
+        if d1:
+            x, y = table[abs(d1) - 1]
+            acc = jacobian_add_affine(acc, x, y if d1 > 0 else _P - y)
+        if d2:
+            x, y = table_phi[abs(d2) - 1]
+            acc = jacobian_add_affine(acc, x, y if d2 > 0 else _P - y)
+    return acc
+
+
+# ---------------------------------------------------------------------------------------
+# Multi-scalar multiplication (Pippenger with GLV and batched affine bucket additions)
+# ---------------------------------------------------------------------------------------
+
+
+def msm_window_bits(point_count: int) -> int:
+    """The Pippenger window c minimizing the estimated number of affine additions.
+
+    Per window: about ``point_count`` additions into the 2^(c-1) buckets, then about 2^c to
+    weight the buckets (running sums, then summing them). All are batched affine additions
+    of about the same cost.
+    """
+
+    def cost(c: int) -> int:
+        return -(-_GLV_HALF_BITS // c) * (point_count + (1 << c))
+
+    return min(range(2, 20), key=cost)
+
+
+def msm(points: Sequence[JacobianPoint], scalars: Sequence[int]) -> JacobianPoint:
+    """Σ scalars[i]·points[i] for points in G1 (scalars reduced mod R)."""
+    affine = batch_to_affine(points)
+    terms = [(pt, k % R) for pt, k in zip(affine, scalars, strict=True) if pt is not None and k % R]
+    if len(terms) <= _MSM_DIRECT_MAX:
+        total = INFINITY
+        for (x, y), k in terms:
+            total = jacobian_add(total, glv_mul((x, y, _ONE), k))
+        return total
+    xs: list[int] = []
+    ys: list[int] = []
+    halves: list[int] = []
+    p = _P
+    beta = _BETA
+    for (x, y), k in terms:
+        k1, k2 = glv_split(k)
+        xs += (x, beta * x % p)  # P and phi(P) = [LAMBDA]P
+        ys += (y, y)
+        halves += (k1, k2)
+    return pippenger(xs, ys, halves, _GLV_HALF_BITS)
+
+
+#: Up to this many terms an MSM is a sum of GLV multiplications (the batched machinery's fixed
+#: costs, ~1 ms of numpy calls, dominate below it).
+_MSM_DIRECT_MAX = 3
+
+
+def pippenger(xs: list[int], ys: list[int], scalars: list[int], scalar_bits: int) -> JacobianPoint:
+    """Σ scalars[i]·(xs[i], ys[i]) for finite affine points and 0 <= scalars[i] < 2^(scalar_bits-1).
+
+    Buckets: window j and digit d != 0 put the point (negated when d < 0) into bucket
+    (j, |d|). Each bucket is summed by rounds of batched affine additions over runs of a
+    sorted key array; numpy does the bookkeeping so that Python loops only do field arithmetic.
+    """
+    n = len(xs)
+    c = msm_window_bits(n)
+    windows = -(-scalar_bits // c)
+    buckets_per_window = 1 << (c - 1)
+    digits = _signed_digit_matrix(scalars, c, windows).ravel()  # window-major
+    entries = np.flatnonzero(digits)
+    entry_digits = digits[entries]
+    keys = (entries // n) * buckets_per_window + np.abs(entry_digits) - 1
+    sources = entries % n + n * (entry_digits < 0)
+    order = np.argsort(keys, kind="stable")
+    p = _P
+    sources = sources[order]
+    negated_ys = [p - y for y in ys]
+    bucket_keys, bucket_x, bucket_y = _sum_runs(keys[order], *_gather(sources, xs + xs, ys + negated_ys))
+    window_sums = _window_sums(bucket_keys, bucket_x, bucket_y, windows, buckets_per_window)
+    acc = INFINITY
+    for window_sum in reversed(window_sums):
+        for _ in range(c):
+            acc = jacobian_double(acc)
+        acc = jacobian_add(acc, window_sum)
+    return acc
+
+
+def _signed_digit_matrix(scalars: list[int], c: int, windows: int) -> np.ndarray:
+    """digits[j, i] in [-2^(c-1), 2^(c-1)] with scalars[i] = Σ_j digits[j, i]·2^(c·j) (scalars < 2^128)."""
+    low = np.array([k & _LIMB_MASK for k in scalars], dtype=np.uint64)
+    high = np.array([k >> 64 for k in scalars], dtype=np.uint64)
+    if len(scalars) and int(high.max()) >> 64:
+        raise ValueError("_signed_digit_matrix: scalars must be below 2^128")
+    mask = np.uint64((1 << c) - 1)
+    half = 1 << (c - 1)
+    digits = np.empty((windows, len(scalars)), dtype=np.int64)
+    carry = np.zeros(len(scalars), dtype=np.int64)
+    for j in range(windows):
+        shift = c * j
+        if shift >= 128:
+            field = np.zeros(len(scalars), dtype=np.uint64)
+        elif shift >= 64:
+            field = (high >> np.uint64(shift - 64)) & mask
+        else:
+            field = low >> np.uint64(shift)
+            if shift + c > 64:
+                field |= high << np.uint64(64 - shift)
+            field &= mask
+        digit = field.astype(np.int64) + carry
+        carry = (digit > half).astype(np.int64)
+        digits[j] = digit - (carry << c)
+    if carry.any():
+        raise ValueError("_signed_digit_matrix: too few windows for the scalars")
+    return digits
+
+
+_LIMB_MASK = (1 << 64) - 1
+
+
+def _gather(indices: np.ndarray, *columns: list) -> list[list]:
+    """[[column[i] for i in indices] for column in columns], at C speed."""
+    if len(indices) == 0:
+        return [[] for _ in columns]
+    if len(indices) == 1:
+        return [[column[int(indices[0])]] for column in columns]
+    getter = itemgetter(*indices.tolist())
+    return [list(getter(column)) for column in columns]
+
+
+def _sum_runs(keys: np.ndarray, xs: list[int], ys: list[int]) -> tuple[np.ndarray, list[int], list[int]]:
+    """Sum the points of each run of equal keys (``keys`` sorted); drop sums at infinity.
+
+    Each round adds the point at each even rank of a run to its right neighbour, all runs in
+    one :func:`batch_add_xy` call, halving every run; it stops when all runs have one point.
+    numpy computes the indices; coordinates stay in lists (numpy object arrays of mpz are
+    slow to build: ~0.8 µs per element).
+    """
+    while len(keys) > 1:
+        size = len(keys)
+        run_start = np.empty(size, dtype=bool)
+        run_start[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=run_start[1:])
+        starts = np.flatnonzero(run_start)
+        run_index = np.cumsum(run_start) - 1
+        rank = np.arange(size) - starts[run_index]
+        run_length = np.diff(np.append(starts, size))[run_index]
+        kept = np.flatnonzero((rank & 1) == 0)  # even ranks: left of a pair, or a run's odd one out
+        paired = rank[kept] + 1 < run_length[kept]
+        left = kept[paired]
+        if not len(left):
+            break
+        sum_x, sum_y, cancelled = _add_neighbours(xs, ys, left)
+        # a kept entry becomes its pair's sum (index into sum_x) or stays itself (index past it)
+        source = np.where(paired, np.cumsum(paired) - 1, len(left) + kept)
+        keys = keys[kept]
+        if cancelled:
+            alive = np.ones(len(kept), dtype=bool)
+            alive[np.flatnonzero(paired)[cancelled]] = False
+            keys, source = keys[alive], source[alive]
+        xs, ys = _gather(source, sum_x + xs, sum_y + ys)
+    return keys, xs, ys
+
+
+def _add_neighbours(xs: list[int], ys: list[int], left: np.ndarray) -> tuple[list[int], list[int], list[int]]:
+    """:func:`batch_add_xy` of the points at ``left`` and at ``left + 1``.
+
+    Gathers block by block, right before adding: the gather touches every point (cache misses
+    on scattered objects), and the block's additions then find them in cache. Gathering all
+    first and adding after costs ~30% more.
+    """
+    sum_x: list[int] = []
+    sum_y: list[int] = []
+    cancelled: list[int] = []
+    for start in range(0, len(left), _BATCH_BLOCK):
+        block = left[start : start + _BATCH_BLOCK]
+        lefts, rights = _gather(block, xs, ys), _gather(block + 1, xs, ys)
+        block_x, block_y, block_cancelled = _batch_add_block(*lefts, *rights)
+        cancelled += (start + i for i in block_cancelled)
+        sum_x += block_x
+        sum_y += block_y
+    return sum_x, sum_y, cancelled
+
+
+def _window_sums(
+    keys: np.ndarray, xs: list[int], ys: list[int], windows: int, buckets_per_window: int
+) -> list[JacobianPoint]:
+    """For each window j, Σ_m m·S_(j,m) over its bucket sums (key j·M + m - 1 holds S_(j,m)).
+
+    With suffix sums U_m = Σ_(m' >= m) S_m', Σ_m m·S_m = Σ_m U_m. The M buckets of a window
+    are cut into K lanes of L = M/K; all lanes of all windows advance their local suffix sums
+    in lock step (L steps, one batched addition each), and every local suffix sum is then
+    summed per window. What the lanes miss is L·Σ_t t·T_t over the lane totals T_t, a short
+    Jacobian running sum per window.
+    """
+    lanes_per_window = 1 << ((buckets_per_window.bit_length() - 1) // 2)
+    lane_length = buckets_per_window // lanes_per_window
+    lanes = windows * lanes_per_window
+    grid_x: list[int | None] = [None] * (lanes * lane_length)
+    grid_y: list[int | None] = [None] * (lanes * lane_length)
+    for key, x, y in zip(keys.tolist(), xs, ys, strict=True):
+        grid_x[key] = x
+        grid_y[key] = y
+    run_x: list = [None] * lanes
+    run_y: list = [None] * lanes
+    seen_lanes: list[int] = []
+    seen_x: list[int] = []
+    seen_y: list[int] = []
+    for i in range(lane_length - 1, -1, -1):
+        adding = []
+        for lane in range(lanes):
+            x = grid_x[lane * lane_length + i]
+            if x is None:
+                continue
+            if run_x[lane] is None:
+                run_x[lane] = x
+                run_y[lane] = grid_y[lane * lane_length + i]
+            else:
+                adding.append(lane)
+        if adding:
+            sum_x, sum_y, cancelled = batch_add_xy(
+                [run_x[lane] for lane in adding], [run_y[lane] for lane in adding],
+                [grid_x[lane * lane_length + i] for lane in adding],
+                [grid_y[lane * lane_length + i] for lane in adding],
+            )
+            for lane, x, y in zip(adding, sum_x, sum_y, strict=True):
+                run_x[lane] = x
+                run_y[lane] = y
+            for position in cancelled:
+                run_x[adding[position]] = run_y[adding[position]] = None
+        for lane in range(lanes):
+            if run_x[lane] is not None:
+                seen_lanes.append(lane // lanes_per_window)
+                seen_x.append(run_x[lane])
+                seen_y.append(run_y[lane])
+    window_of = np.array(seen_lanes, dtype=np.int64)
+    order = np.argsort(window_of, kind="stable")
+    inner_keys, inner_x, inner_y = _sum_runs(window_of[order], *_gather(order, seen_x, seen_y))
+    sums = [INFINITY] * windows
+    for j, x, y in zip(inner_keys.tolist(), inner_x, inner_y, strict=True):
+        sums[j] = (x, y, _ONE)
+    for j in range(windows):
+        weighted = INFINITY  # Σ_t t·T_t by a running sum over lanes t = K-1 .. 1
+        suffix = INFINITY
+        for lane in range(j * lanes_per_window + lanes_per_window - 1, j * lanes_per_window, -1):
+            if run_x[lane] is not None:
+                suffix = jacobian_add_affine(suffix, run_x[lane], run_y[lane])
+            weighted = jacobian_add(weighted, suffix)
+        for _ in range(lane_length.bit_length() - 1):
+            weighted = jacobian_double(weighted)
+        sums[j] = jacobian_add(sums[j], weighted)
+    return sums
+
+
+# ---------------------------------------------------------------------------------------
+# Fixed-base tables
+# ---------------------------------------------------------------------------------------
+
+#: Window of the fixed-base tables: 11 GLV windows x 2^11 affine points (~5 MB per base).
+FIXED_BASE_WINDOW = 12
+
+
+class FixedBaseTable:
+    """All signed-digit multiples of one G1 point needed to multiply it without doublings.
+
+    ``rows[j][m - 1] = m·2^(c·j)·base`` for m in 1..2^(c-1); the GLV split lets the same rows
+    serve the second half-scalar through the endomorphism (one multiplication by BETA).
+    """
+
+    __slots__ = ("_rows", "_window", "_windows")
+
+    def __init__(self, base: JacobianPoint, window_bits: int = FIXED_BASE_WINDOW) -> None:
+        self._window = window_bits
+        self._windows = -(-_GLV_HALF_BITS // window_bits)
+        affine = batch_to_affine([base])[0]
+        self._rows = [] if affine is None else _fixed_base_rows(affine, window_bits, self._windows)
+
+    def terms(self, scalar: int) -> list[AffinePoint]:
+        """Affine points whose sum is scalar·base."""
+        k = scalar % R
+        if not self._rows or not k:
+            return []
+        p = _P
+        beta = _BETA
+        k1, k2 = glv_split(k)
+        out = []
+        for row, d in zip(self._rows, signed_digits(k1, self._window, self._windows), strict=True):
+            if d:
+                x, y = row[abs(d) - 1]
+                out.append((x, y) if d > 0 else (x, p - y))
+        for row, d in zip(self._rows, signed_digits(k2, self._window, self._windows), strict=True):
+            if d:
+                x, y = row[abs(d) - 1]
+                out.append((beta * x % p, y if d > 0 else p - y))
+        return out
 
     def mul(self, scalar: int) -> JacobianPoint:
-        return jacobian_mul(self._base, scalar)
+        """scalar·base."""
+        return sum_affine(self.terms(scalar))
+
+
+def _fixed_base_rows(base: AffinePoint, c: int, windows: int) -> list[list[AffinePoint]]:
+    """rows[j] = [m·2^(c·j)·base for m in 1..2^(c-1)], all rows built level by level in batches."""
+    row_bases = [base]
+    for _ in range(windows - 1):
+        acc = (row_bases[-1][0], row_bases[-1][1], _ONE)
+        for _ in range(c):
+            acc = jacobian_double(acc)
+        row_bases.append(batch_to_affine([acc])[0])  # type: ignore[arg-type]
+    rows: list[list[AffinePoint]] = [[pt] for pt in row_bases]
+    size = 1 << (c - 1)
+    # Level by level every row grows from [1..L]·b to [1..2L]·b as (m + L)·b = m·b + L·b,
+    # one batched addition per level for all rows (m = L is a doubling: the slow path).
+    while len(rows[0]) < size:
+        length = len(rows[0])
+        grow = min(length, size - length)
+        lefts = []
+        rights = []
+        for row in rows:
+            lefts += row[:grow]
+            rights += [row[length - 1]] * grow
+        sums = batch_add_affine(lefts, rights)
+        for j, row in enumerate(rows):
+            row += sums[j * grow : (j + 1) * grow]
+    return rows
+
+
+def sum_affine(points: list[AffinePoint]) -> JacobianPoint:
+    """Σ points (finite affine points) as a Jacobian point."""
+    total = sum_groups([points])[0]
+    return INFINITY if total is None else (total[0], total[1], _ONE)
+
+
+# ---------------------------------------------------------------------------------------
+# Subgroup membership
+# ---------------------------------------------------------------------------------------
+
+
+def _mul_by_abs_z(p1: JacobianPoint) -> JacobianPoint:
+    """|z|·P1 by double-and-add (|z| has 6 set bits), correct for any curve point."""
+    acc = p1
+    for bit in bin(-BLS_Z)[3:]:
+        acc = jacobian_double(acc)
+        if bit == "1":
+            acc = jacobian_add(acc, p1)
+    return acc
+
+
+def in_g1(point: AffinePoint) -> bool:
+    """Whether a point of E (affine, on the curve) lies in the order-R subgroup G1.
+
+    Scott's test (ePrint 2021/1130, as in blst): P is in G1 iff phi2(P) == [-z^2]·P, where
+    phi2(x, y) = (BETA^2·x, y). Cost: about 128 doublings instead of 255 for [R]·P == O.
+    """
+    x, y = _mpz(point[0]), _mpz(point[1])
+    z2p = _mul_by_abs_z(_mul_by_abs_z((x, y, _ONE)))  # [z^2]·P since z^2 = |z|^2
+    return jacobian_eq(z2p, (_BETA_SQUARED * x % _P, (-y) % _P, _ONE))
+
+
+# ---------------------------------------------------------------------------------------
+# Backend object
+# ---------------------------------------------------------------------------------------
 
 
 class PureBackend:
-    """The default engine: Python ints (gmpy2 where installed)."""
+    """The pure-Python engine behind :mod:`zkclear.crypto.group` (gmpy2 where installed)."""
 
     name = "pure"
 
@@ -106,37 +787,37 @@ class PureBackend:
         return INFINITY
 
     def generator(self) -> JacobianPoint:
-        return (GENERATOR_X, GENERATOR_Y, 1)
+        return (_mpz(GENERATOR_X), _mpz(GENERATOR_Y), _ONE)
 
     add = staticmethod(jacobian_add)
     double = staticmethod(jacobian_double)
     neg = staticmethod(jacobian_neg)
-    mul = staticmethod(jacobian_mul)
+    mul = staticmethod(glv_mul)
+    msm = staticmethod(msm)
+    eq = staticmethod(jacobian_eq)
     to_affine = staticmethod(to_affine)
 
-    def msm(self, points: Sequence[JacobianPoint], scalars: Sequence[int]) -> JacobianPoint:
-        acc = INFINITY
-        for pt, k in zip(points, scalars, strict=True):
-            acc = jacobian_add(acc, jacobian_mul(pt, k))
-        return acc
-
-    def eq(self, a: JacobianPoint, b: JacobianPoint) -> bool:
-        X1, Y1, Z1 = a
-        X2, Y2, Z2 = b
-        if Z1 == 0 or Z2 == 0:
-            return Z1 == 0 and Z2 == 0
-        Z1Z1 = Z1 * Z1 % P
-        Z2Z2 = Z2 * Z2 % P
-        return (X1 * Z2Z2 - X2 * Z1Z1) % P == 0 and (Y1 * Z2 * Z2Z2 - Y2 * Z1 * Z1Z1) % P == 0
-
     def is_identity(self, a: JacobianPoint) -> bool:
-        return a[2] == 0
+        return not a[2]
 
-    def batch_to_affine(self, points: Sequence[JacobianPoint]) -> list[tuple[int, int] | None]:
-        return [to_affine(p) for p in points]
+    def batch_to_affine(self, points: Sequence[JacobianPoint]) -> list[AffinePoint | None]:
+        return [None if pt is None else (int(pt[0]), int(pt[1])) for pt in batch_to_affine(points)]
 
-    def from_affine(self, xy: tuple[int, int] | None) -> JacobianPoint:
-        return INFINITY if xy is None else (xy[0], xy[1], 1)
+    def from_affine(self, xy: AffinePoint | None) -> JacobianPoint:
+        return INFINITY if xy is None else (_mpz(xy[0]), _mpz(xy[1]), _ONE)
 
-    def fixed_base_table(self, a: JacobianPoint) -> _NaiveTable:
-        return _NaiveTable(a)
+    def in_subgroup(self, a: JacobianPoint) -> bool:
+        xy = to_affine(a)
+        return xy is None or in_g1(xy)
+
+    def fixed_base_table(self, a: JacobianPoint) -> FixedBaseTable:
+        return FixedBaseTable(a)
+
+    def fixed_base_sums(
+        self, tables: Sequence[FixedBaseTable], rows: Sequence[Sequence[int]]
+    ) -> list[JacobianPoint]:
+        groups = [
+            [term for table, k in zip(tables, row, strict=True) for term in table.terms(k)] for row in rows
+        ]
+        return [INFINITY if s is None else (s[0], s[1], _ONE) for s in sum_groups(groups)]
+

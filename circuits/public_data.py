@@ -1,0 +1,334 @@
+"""The public data an epoch's collateralization statements are built from (integers only).
+
+:class:`PublicRiskData` is everything a verifier needs besides the commitments: the ordered
+listing, each instrument's equity value per lot ``v_j``, its standard margin lines, its
+portfolio-margin charges, the scenario table and the bit widths. Its :meth:`~PublicRiskData.digest`
+is bound in every collateralization transcript, so changing any price, parameter or scenario
+entry changes every challenge.
+
+Units (docs/protocol.md, "Collateralization proofs — public data and scaling"):
+
+- amounts (cash, equity, requirements, ``v_j``, charges) in settlement units;
+- positions in lots; ``u_j = max(q_j, 0)`` and ``w_j = max(−q_j, 0)`` are the long and short parts;
+- a standard margin line ``f`` of instrument ``j`` is ``(long·u + short·w − constant) / denominator``
+  settlement units; the instrument's requirement is ``max(0, max_f ceil(line_f))``;
+- scenario value changes are in ``1/scale`` settlement units per lot (the risk module's table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from zkclear.errors import ConfigurationError, InputError
+
+if TYPE_CHECKING:
+    from circuits.budget import BudgetReport
+
+STANDARD = "standard"
+PORTFOLIO = "portfolio"
+#: Margin modes an account may have; the mode selects the account's statement (and is public).
+MARGIN_MODES = (STANDARD, PORTFOLIO)
+
+#: The largest listing a statement supports (v1: cost per account is linear in the listing).
+MAX_LISTED_INSTRUMENTS = 512
+#: Most standard margin lines (tiers) per instrument.
+MAX_MARGIN_LINES = 32
+#: Most scenarios in a portfolio-margin table.
+MAX_SCENARIOS = 512
+#: Bound on the magnitude of every public coefficient (values per lot, lines, charges, scenario entries).
+MAX_COEFFICIENT = (1 << 64) - 1
+#: Width of the rounding constraints ``D·W − total ∈ [0, 2^32)``; a denominator must be at most 2^32.
+ROUNDING_BITS = 32
+#: Supported position widths (``|q| < 2^position_bits``) and the money width (equity, requirements).
+POSITION_WIDTHS = (8, 16, 32)
+MONEY_BITS = 64
+
+_ENCODING_TAG = "zkclear/public-risk-data/v1"
+
+
+def _require_int(value: object, what: str, low: int, high: int) -> None:
+    if type(value) is not int or not low <= value <= high:
+        raise ConfigurationError(f"{what} must be an integer in [{low}, {high}], got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MarginLine:
+    """One linear form of a position's standard requirement, in settlement units:
+    ``(long_per_lot·u + short_per_lot·w − constant) / denominator`` with ``u, w`` the long/short lots.
+
+    A linear model is one symmetric line; a tiered table is one line per tier (their maximum);
+    an option's charge is an asymmetric line. Coefficients are non-negative so that a larger
+    claimed gross position can only raise the requirement.
+    """
+
+    long_per_lot: int
+    short_per_lot: int
+    constant: int = 0
+    denominator: int = 1
+
+    @classmethod
+    def symmetric(cls, lots_coefficient: int, constant: int = 0, denominator: int = 1) -> MarginLine:
+        """The line ``(k·|q| − constant) / denominator`` (the clearing engine's LinearMarginForm)."""
+        return cls(lots_coefficient, lots_coefficient, constant, denominator)
+
+    def reduced(self) -> MarginLine:
+        """The same line with the common factor of all four integers divided out."""
+        g = math.gcd(self.long_per_lot, self.short_per_lot, self.constant, self.denominator)
+        if g <= 1:
+            return self
+        return MarginLine(self.long_per_lot // g, self.short_per_lot // g, self.constant // g,
+                          self.denominator // g)
+
+    def requirement(self, quantity: int) -> int:
+        """``ceil(line)`` for a signed position (exact integers; may be negative)."""
+        gross = self.long_per_lot * max(quantity, 0) + self.short_per_lot * max(-quantity, 0)
+        numerator = gross - self.constant
+        return -((-numerator) // self.denominator)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicInstrument:
+    """One listed instrument's public data.
+
+    ``value_per_lot`` is ``v_j`` in ``equity = cash + Σ v_j·q_j``: 0 for perpetuals and futures
+    (their variation margin is already settled into cash), the option's mark value per lot for an
+    option. ``margin_lines`` is the standard-mode requirement; ``long_charge``/``short_charge`` the
+    portfolio-mode per-lot charge ``max(long·q, −short·q, 0)``.
+    """
+
+    instrument_id: str
+    value_per_lot: int
+    margin_lines: tuple[MarginLine, ...] = ()
+    long_charge: int = 0
+    short_charge: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioMargin:
+    """Portfolio-margin data: ``value_changes[j][s]`` per lot in ``1/scale`` settlement units; ``groups``
+    the scenario columns of each underlying (a group's worst loss is floored at 0, groups add up)."""
+
+    scale: int
+    groups: tuple[tuple[int, ...], ...]
+    value_changes: tuple[tuple[int, ...], ...]
+
+    @property
+    def scenario_count(self) -> int:
+        return len(self.value_changes[0]) if self.value_changes else sum(len(g) for g in self.groups)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountWitness:
+    """The private values of one account: cash (settlement units), the signed position in every listed
+    instrument (lots, 0 when not held) and its margin mode (``"standard"`` or ``"portfolio"``)."""
+
+    cash: int
+    positions: tuple[int, ...]
+    margin_mode: str = STANDARD
+
+    def __post_init__(self) -> None:
+        if type(self.cash) is not int:
+            raise InputError(f"cash must be an int, got {type(self.cash).__name__}", field="cash")
+        positions = tuple(self.positions)
+        if any(type(q) is not int for q in positions):
+            raise InputError("positions must be ints (lots)", field="positions")
+        object.__setattr__(self, "positions", positions)
+        if self.margin_mode not in MARGIN_MODES:
+            raise InputError(f"margin mode {self.margin_mode!r} is not one of {MARGIN_MODES}",
+                             field="margin_mode")
+
+    def __repr__(self) -> str:
+        return f"AccountWitness(<secret>, margin_mode={self.margin_mode!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicRiskData:
+    """Epoch-public risk data of the collateralization statements (see the module docstring).
+
+    Guaranteed after :meth:`check_budget`: the listing and every coefficient is within the
+    documented limits and every statement built from it passes :func:`circuits.budget.analyze`.
+    """
+
+    instruments: tuple[PublicInstrument, ...]
+    scenario_margin: ScenarioMargin | None = None
+    position_bits: int = 32
+    money_bits: int = MONEY_BITS
+    label: str = field(default="")
+
+    @property
+    def instrument_ids(self) -> tuple[str, ...]:
+        return tuple(i.instrument_id for i in self.instruments)
+
+    @property
+    def value_per_lot(self) -> tuple[int, ...]:
+        return tuple(i.value_per_lot for i in self.instruments)
+
+    @property
+    def scale(self) -> int:
+        """The standard-mode scaling ``D``: requirements are summed in units of 1/D settlement unit,
+        D = lcm of the reduced line denominators (1 when every coefficient is a whole settlement unit)."""
+        return standard_scale(self)
+
+    @property
+    def margin_modes(self) -> tuple[str, ...]:
+        """The modes this data supports (portfolio only with a scenario table)."""
+        return MARGIN_MODES if self.scenario_margin is not None else (STANDARD,)
+
+    def canonical(self) -> list:
+        """Nested lists of str/int: what :meth:`digest` hashes."""
+        scenario = None
+        if self.scenario_margin is not None:
+            s = self.scenario_margin
+            scenario = [s.scale, [list(g) for g in s.groups], [list(row) for row in s.value_changes]]
+        return [
+            _ENCODING_TAG, self.label, self.position_bits, self.money_bits,
+            [[i.instrument_id, i.value_per_lot,
+              [[m.long_per_lot, m.short_per_lot, m.constant, m.denominator] for m in i.margin_lines],
+              i.long_charge, i.short_charge] for i in self.instruments],
+            scenario,
+        ]
+
+    def digest(self) -> bytes:
+        """SHA-256 of the compact ASCII JSON of :meth:`canonical`."""
+        return _digest(self)
+
+    def check_budget(self) -> dict[str, BudgetReport]:
+        """Validate every parameter and the soundness budget of each mode's statement.
+
+        Returns the budget report per margin mode; raises ConfigurationError naming what is wrong.
+        """
+        return _check_budget(self)
+
+    @classmethod
+    def from_epoch(cls, risk_parameters: object, risk_models: object, *, scenario_table: object = None,
+                   equity_values: Mapping[str, int] | None = None, position_bits: int = 32,
+                   label: str = "") -> PublicRiskData:
+        """Build from the clearing engine's ``RiskParameters`` and ``RiskModels`` (maintenance level) and,
+        for portfolio margin, the risk module's ``ScenarioTable``.
+
+        ``v_j`` is ``equity_values[id]`` (0 when absent) when ``equity_values`` is given: pass zeros for
+        options the engine settles futures-style (their mark change is variation margin, already in
+        cash). Otherwise it is the scenario table's mark value (premium-style options), else 0.
+        """
+        from zkclear.clearing.margin import MarginLevel
+
+        table = scenario_table
+        table_rows: dict[str, int] = {}
+        if table is not None:
+            table_rows = {instrument_id: row for row, instrument_id in enumerate(table.instrument_ids)}
+        instruments = []
+        for risk in risk_parameters.instruments:
+            forms = risk_models.get(risk.margin_model).forms(risk, MarginLevel.MAINTENANCE)
+            lines = tuple(MarginLine.symmetric(f.lots_coefficient, f.constant, f.denominator) for f in forms)
+            value = 0
+            long_charge = short_charge = 0
+            if risk.instrument_id in table_rows:
+                row = table_rows[risk.instrument_id]
+                value = table.mark_values[row]
+                long_charge = table.position_charges[row].long_per_lot
+                short_charge = table.position_charges[row].short_per_lot
+            if equity_values is not None:
+                value = equity_values.get(risk.instrument_id, 0)
+            instruments.append(PublicInstrument(risk.instrument_id, value, lines, long_charge, short_charge))
+        scenario = None
+        if table is not None:
+            missing = [i.instrument_id for i in instruments if i.instrument_id not in table_rows]
+            if missing:
+                raise ConfigurationError(f"the scenario table has no rows for {missing}")
+            rows = tuple(tuple(table.value_changes[table_rows[i.instrument_id]]) for i in instruments)
+            groups = tuple(columns for _, columns in table.groups)
+            scenario = ScenarioMargin(table.scale, groups, rows)
+        public = cls(tuple(instruments), scenario, position_bits=position_bits, label=label)
+        public.check_budget()
+        return public
+
+
+@lru_cache(maxsize=64)
+def _digest(public: PublicRiskData) -> bytes:
+    encoded = json.dumps(public.canonical(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return hashlib.sha256(encoded).digest()
+
+
+@lru_cache(maxsize=64)
+def standard_scale(public: PublicRiskData) -> int:
+    """lcm of the reduced denominators of every standard margin line (see :attr:`PublicRiskData.scale`)."""
+    scale = 1
+    for instrument in public.instruments:
+        for line in instrument.margin_lines:
+            scale = math.lcm(scale, line.reduced().denominator)
+    return scale
+
+
+def _validate(public: PublicRiskData) -> None:
+    if not isinstance(public.instruments, tuple) or not public.instruments:
+        raise ConfigurationError("the listing must be a non-empty tuple of PublicInstrument")
+    n = len(public.instruments)
+    if n > MAX_LISTED_INSTRUMENTS:
+        raise ConfigurationError(f"{n} listed instruments exceed the supported maximum "
+                                 f"{MAX_LISTED_INSTRUMENTS} "
+                                 "(the per-account statement grows linearly with the listing)")
+    if public.position_bits not in POSITION_WIDTHS:
+        raise ConfigurationError(f"position_bits must be one of {POSITION_WIDTHS}, "
+                                 f"got {public.position_bits!r}")
+    if public.money_bits != MONEY_BITS:
+        raise ConfigurationError(f"money_bits must be {MONEY_BITS}")
+    ids = public.instrument_ids
+    if len(set(ids)) != n or any(not isinstance(i, str) or not i for i in ids):
+        raise ConfigurationError("instrument ids must be unique non-empty strings")
+    for instrument in public.instruments:
+        where = f"instrument {instrument.instrument_id!r}"
+        _require_int(instrument.value_per_lot, f"{where}: value_per_lot", -MAX_COEFFICIENT, MAX_COEFFICIENT)
+        _require_int(instrument.long_charge, f"{where}: long_charge", 0, MAX_COEFFICIENT)
+        _require_int(instrument.short_charge, f"{where}: short_charge", 0, MAX_COEFFICIENT)
+        if not isinstance(instrument.margin_lines, tuple) or len(instrument.margin_lines) > MAX_MARGIN_LINES:
+            raise ConfigurationError(f"{where}: margin_lines must be a tuple of at most "
+                                     f"{MAX_MARGIN_LINES} lines")
+        for k, line in enumerate(instrument.margin_lines):
+            _require_int(line.long_per_lot, f"{where}: line {k} long_per_lot", 0, MAX_COEFFICIENT)
+            _require_int(line.short_per_lot, f"{where}: line {k} short_per_lot", 0, MAX_COEFFICIENT)
+            _require_int(line.constant, f"{where}: line {k} constant", -MAX_COEFFICIENT, MAX_COEFFICIENT)
+            _require_int(line.denominator, f"{where}: line {k} denominator", 1, 1 << ROUNDING_BITS)
+    if standard_scale(public) > 1 << ROUNDING_BITS:
+        raise ConfigurationError(f"the common denominator of the margin lines ({standard_scale(public)}) "
+                                 f"exceeds 2^{ROUNDING_BITS}")
+    scenario = public.scenario_margin
+    if scenario is not None:
+        _require_int(scenario.scale, "scenario scale", 1, 1 << ROUNDING_BITS)
+        if len(scenario.value_changes) != n:
+            raise ConfigurationError(f"the scenario table needs one row per listed instrument ({n}), "
+                                     f"got {len(scenario.value_changes)}")
+        width = len(scenario.value_changes[0])
+        if not 1 <= width <= MAX_SCENARIOS:
+            raise ConfigurationError(f"scenario count must be in [1, {MAX_SCENARIOS}], got {width}")
+        for j, row in enumerate(scenario.value_changes):
+            if len(row) != width:
+                raise ConfigurationError(f"scenario row {j} has {len(row)} entries, expected {width}")
+            for s, entry in enumerate(row):
+                _require_int(entry, f"scenario entry [{j}][{s}]", -MAX_COEFFICIENT, MAX_COEFFICIENT)
+        columns = sorted(c for group in scenario.groups for c in group)
+        if columns != list(range(width)):
+            raise ConfigurationError("scenario groups must partition the scenario columns")
+
+
+@lru_cache(maxsize=64)
+def _check_budget(public: PublicRiskData) -> dict[str, BudgetReport]:
+    from circuits.account_statement import account_statement
+    from circuits.budget import analyze
+
+    _validate(public)
+    return {mode: analyze(account_statement(public, mode).statement) for mode in public.margin_modes}
+
+
+def listing_positions(public: PublicRiskData, held: Mapping[str, int]) -> tuple[int, ...]:
+    """Positions over the whole listing from ``{instrument id: lots}`` (0 where not held)."""
+    unknown = set(held) - set(public.instrument_ids)
+    if unknown:
+        raise InputError(f"positions in instruments that are not listed: {sorted(unknown)}",
+                         field="positions")
+    return tuple(int(held.get(i, 0)) for i in public.instrument_ids)

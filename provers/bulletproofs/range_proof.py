@@ -1,0 +1,328 @@
+"""The aggregated range proof (Bünz et al. 2018, sections 4.1–4.3): prover and verifier.
+
+Statement: commitments ``V_j = v_j·G + γ_j·H`` (j < m) with every ``v_j`` in ``[0, 2^n)``.
+Every step below is written out in docs/protocol.md, "Range proof", in the same symbols.
+Indices: values j < M (m real values, then padding values 0 with blinding 0 and commitment
+the identity), bits i < n, vector positions j·n + i < N = n·M.
+
+Transcript order (labels in quotes):
+``"dom-sep"=PROTOCOL_LABEL, "n", "m", "context", "V" (m points), "A", "S", y="y", z="z",
+"T1", "T2", x="x", "tau_x", "mu", "t_hat", w="w", then the inner-product rounds
+("ipa/n", and per round "L", "R", u_k="u")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from provers.bulletproofs.encoding import RangeProof
+from provers.bulletproofs.generators import pedersen_bases, vector_generators
+from provers.bulletproofs.inner_product import prove_inner_product, verification_scalars
+from provers.bulletproofs.parameters import check_parameters, inner_product_rounds, padded_count
+from zkclear.crypto.field import R, fr_inv, fr_random
+from zkclear.crypto.group import G1Point, msm
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.transcript import Transcript
+from zkclear.errors import ProvingError, VerificationError
+
+#: Domain separator of the range-proof transcript.
+PROTOCOL_LABEL = b"zkclear/bulletproofs/range-proof/v1"
+
+ScalarSource = Callable[[], int]
+
+
+def range_proof_transcript(n_bits: int, commitments: Sequence[G1Point], context: bytes) -> Transcript:
+    """The transcript both roles start from: label, n, m, context, then every commitment V_j."""
+    transcript = Transcript(PROTOCOL_LABEL)
+    transcript.append_u64(b"n", n_bits)
+    transcript.append_u64(b"m", len(commitments))
+    transcript.append_message(b"context", context)
+    transcript.append_points(b"V", list(commitments))
+    return transcript
+
+
+def _powers(base: int, count: int) -> list[int]:
+    out = [1] * count
+    for i in range(1, count):
+        out[i] = out[i - 1] * base % R
+    return out
+
+
+def _inner(a: Sequence[int], b: Sequence[int]) -> int:
+    return sum(x * y for x, y in zip(a, b, strict=True)) % R
+
+
+def _challenge(transcript: Transcript, label: bytes, error: type[Exception]) -> int:
+    value = transcript.challenge_scalar(label)
+    if value == 0:  # probability 2^-255; a zero y, x or u would break an inverse or the soundness
+        raise error(f"challenge {label.decode()} is zero")
+    return value
+
+
+def _check_context(context: bytes, error: type[Exception]) -> bytes:
+    if not isinstance(context, bytes | bytearray):
+        raise error(f"context must be bytes, got {type(context).__name__}")
+    return bytes(context)
+
+
+def delta(y: int, z: int, n_bits: int, padded_m: int) -> int:
+    """δ(y, z) = (z − z²)·<1, y^N> − Σ_{j<M} z^{3+j}·<1, 2^n>."""
+    sum_y = sum(_powers(y, n_bits * padded_m)) % R
+    sum_z = sum(_powers(z, padded_m)) % R
+    return ((z - z * z) * sum_y - pow(z, 3, R) * sum_z * ((1 << n_bits) - 1)) % R
+
+
+def prove_range(
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n_bits: int,
+    context: bytes,
+    *,
+    rng: ScalarSource | None = None,
+) -> tuple[RangeProof, list[G1Point]]:
+    """Prove every ``values[j]`` in ``[0, 2^n_bits)`` for ``V_j = values[j]·G + blindings[j]·H``.
+
+    Returns the proof and the m commitments it is about. Guaranteed: raises ProvingError (and
+    emits nothing) if a value is out of range, not an int, or the lengths disagree.
+    ``rng`` returns uniform Fr elements (default: the OS CSPRNG); only tests replace it.
+    """
+    m = len(values)
+    check_parameters(n_bits, m, ProvingError)
+    context = _check_context(context, ProvingError)
+    if len(blindings) != m:
+        raise ProvingError(f"{m} values but {len(blindings)} blindings")
+    for j, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ProvingError(f"value {j} must be an int, got {type(v).__name__}")
+        if not 0 <= v < 1 << n_bits:
+            raise ProvingError(f"value {j} is outside [0, 2^{n_bits}): refusing to prove it")
+    for j, gamma in enumerate(blindings):
+        if isinstance(gamma, bool) or not isinstance(gamma, int):
+            raise ProvingError(f"blinding {j} must be an int, got {type(gamma).__name__}")
+    commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
+    proof = _prove(values, blindings, n_bits, context, commitments, rng or fr_random, check_witness=True)
+    return proof, commitments
+
+
+def _prove(
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n_bits: int,
+    context: bytes,
+    commitments: Sequence[G1Point],
+    rng: ScalarSource,
+    *,
+    check_witness: bool,
+) -> RangeProof:
+    """The prover's protocol steps; ``values`` are NOT range-checked here (tests drive it directly
+    to play a malicious prover)."""
+    n, m = n_bits, len(values)
+    M = padded_count(m)
+    N = n * M
+    bases = pedersen_bases()
+    G_vec, H_vec = vector_generators(N)
+    padded_values = [v % R for v in values] + [0] * (M - m)
+    padded_blindings = [g % R for g in blindings] + [0] * (M - m)
+
+    transcript = range_proof_transcript(n, commitments, context)
+
+    # Bit commitment A = alpha·H + <a_L, G> + <a_R, H_vec>, with a_R = a_L − 1: the terms are
+    # +G_i where a bit is 1 and −H_i where it is 0, so the multi-scalar part has scalars 1.
+    a_L = [(v >> i) & 1 for v in padded_values for i in range(n)]
+    a_R = [(bit - 1) % R for bit in a_L]
+    alpha = rng()
+    ones_bases = [G_vec[i] if bit else H_vec[i] for i, bit in enumerate(a_L)]
+    ones_signs = [1 if bit else R - 1 for bit in a_L]
+    A = msm([bases.H, *ones_bases], [alpha, *ones_signs])
+
+    # Blinding-vector commitment S = rho·H + <s_L, G> + <s_R, H_vec>.
+    s_L = [rng() for _ in range(N)]
+    s_R = [rng() for _ in range(N)]
+    rho = rng()
+    S = msm([bases.H, *G_vec, *H_vec], [rho, *s_L, *s_R])
+
+    transcript.append_point(b"A", A)
+    transcript.append_point(b"S", S)
+    y = _challenge(transcript, b"y", ProvingError)
+    z = _challenge(transcript, b"z", ProvingError)
+
+    # l(X) = (a_L − z·1) + s_L·X ;  r(X) = y^N ∘ (a_R + z·1 + s_R·X) + Σ_j z^{2+j}·(0..0 || 2^n || 0..0)
+    y_pow = _powers(y, N)
+    z_pow = _powers(z, M + 2)  # z^0 .. z^{M+1}
+    two_pow = _powers(2, n)
+    l0 = [(bit - z) % R for bit in a_L]
+    l1 = s_L
+    r0 = [
+        (y_pow[k] * (a_R[k] + z) + z_pow[2 + k // n] * two_pow[k % n]) % R for k in range(N)
+    ]
+    r1 = [y_pow[k] * s_R[k] % R for k in range(N)]
+
+    # t(X) = <l(X), r(X)> = t0 + t1·X + t2·X²
+    t1 = (_inner(l0, r1) + _inner(l1, r0)) % R
+    t2 = _inner(l1, r1)
+    tau1, tau2 = rng(), rng()
+    T1 = commit(t1, tau1)
+    T2 = commit(t2, tau2)
+
+    transcript.append_point(b"T1", T1)
+    transcript.append_point(b"T2", T2)
+    x = _challenge(transcript, b"x", ProvingError)
+
+    l_vec = [(a + x * b) % R for a, b in zip(l0, l1, strict=True)]
+    r_vec = [(a + x * b) % R for a, b in zip(r0, r1, strict=True)]
+    t_hat = _inner(l_vec, r_vec)
+    tau_x = (tau2 * x * x + tau1 * x + sum(z_pow[2 + j] * padded_blindings[j] for j in range(M))) % R
+    mu = (alpha + rho * x) % R
+
+    if check_witness:
+        # t(x) must equal Σ z^{2+j}·v_j + δ(y,z) + t1·x + t2·x²; it does whenever the bits are
+        # right, so a mismatch is a bug: refuse rather than emit a proof that cannot verify.
+        t0 = (sum(z_pow[2 + j] * padded_values[j] for j in range(M)) + delta(y, z, n, M)) % R
+        if t_hat != (t0 + t1 * x + t2 * x * x) % R:
+            raise ProvingError("internal check failed: t(x) does not match the committed values")
+
+    transcript.append_scalar(b"tau_x", tau_x)
+    transcript.append_scalar(b"mu", mu)
+    transcript.append_scalar(b"t_hat", t_hat)
+    # Q = w·G binds t_hat into the inner-product argument for P = <l, G> + <r, H'> + t_hat·Q,
+    # with H'_i = y^{-i}·H_i passed as factors so H' is never computed.
+    w = _challenge(transcript, b"w", ProvingError)
+    Q = bases.G_table.mul(w)
+    y_inv_pow = _powers(fr_inv(y), N)
+    ipp = prove_inner_product(transcript, Q, [1] * N, y_inv_pow, G_vec, H_vec, l_vec, r_vec)
+    return RangeProof(A=A, S=S, T1=T1, T2=T2, tau_x=tau_x, mu=mu, t_hat=t_hat, ipp=ipp)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeStatement:
+    """One range-proof statement: ``proof`` shows each of ``commitments`` opens to [0, 2^n_bits)
+    in ``context``."""
+
+    proof: RangeProof
+    commitments: tuple[G1Point, ...]
+    n_bits: int
+    context: bytes
+
+    def __post_init__(self) -> None:
+        try:
+            commitments = tuple(self.commitments)
+        except TypeError as exc:
+            raise VerificationError("commitments must be a sequence of G1Point") from exc
+        object.__setattr__(self, "commitments", commitments)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationTerms:
+    """The scalars one statement contributes to the verifier's multi-scalar multiplication.
+
+    The statement holds iff ``Σ g_i·G_i + Σ h_i·H_i + g·G + h·H + Σ e_k·P_k`` is the identity
+    (with overwhelming probability over the verifier's random weights).
+    """
+
+    g_scalars: list[int]
+    h_scalars: list[int]
+    G_scalar: int
+    H_scalar: int
+    points: list[G1Point]
+    scalars: list[int]
+
+
+def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource) -> VerificationTerms:
+    """The verification equation of one statement, every scalar multiplied by ``weight``.
+
+    Two checks are folded with a random c (from ``rng``): the polynomial check
+    ``t_hat·G + tau_x·H = Σ z^{2+j}·V_j + δ(y,z)·G + x·T1 + x²·T2`` and the inner-product check.
+    Raises VerificationError if the statement is malformed (sizes, types, zero challenge).
+    """
+    proof, commitments, n = statement.proof, statement.commitments, statement.n_bits
+    m = len(commitments)
+    check_parameters(n, m, VerificationError)
+    context = _check_context(statement.context, VerificationError)
+    if not isinstance(proof, RangeProof):
+        raise VerificationError(f"expected a RangeProof, got {type(proof).__name__}")
+    if not all(isinstance(V, G1Point) for V in commitments):
+        raise VerificationError("every commitment must be a G1Point")
+    rounds = inner_product_rounds(n, m)
+    if len(proof.ipp.L_vec) != rounds or len(proof.ipp.R_vec) != rounds:
+        raise VerificationError(f"proof has {len(proof.ipp.L_vec)} inner-product rounds, expected {rounds}")
+    M = padded_count(m)
+    N = n * M
+
+    transcript = range_proof_transcript(n, commitments, context)
+    transcript.append_point(b"A", proof.A)
+    transcript.append_point(b"S", proof.S)
+    y = _challenge(transcript, b"y", VerificationError)
+    z = _challenge(transcript, b"z", VerificationError)
+    transcript.append_point(b"T1", proof.T1)
+    transcript.append_point(b"T2", proof.T2)
+    x = _challenge(transcript, b"x", VerificationError)
+    transcript.append_scalar(b"tau_x", proof.tau_x)
+    transcript.append_scalar(b"mu", proof.mu)
+    transcript.append_scalar(b"t_hat", proof.t_hat)
+    w = _challenge(transcript, b"w", VerificationError)
+    ipa = verification_scalars(proof.ipp, N, transcript)
+
+    c = rng() % R or 1
+    a, b, s = proof.ipp.a, proof.ipp.b, ipa.s
+    z_pow = _powers(z, M + 2)
+    two_pow = _powers(2, n)
+    y_inv_pow = _powers(fr_inv(y), N)
+    minus_z = -z % R
+    # G_i: −z − a·s_i ;  H_i: z + y^{-i}·(z^{2+j}·2^i − b·s_i^{-1}), with s_i^{-1} = s_{N−1−i}
+    g_scalars = [(minus_z - a * s_i) * weight % R for s_i in s]
+    h_scalars = [
+        (z + y_inv_pow[k] * (z_pow[2 + k // n] * two_pow[k % n] - b * s[N - 1 - k])) * weight % R
+        for k in range(N)
+    ]
+    G_scalar = (w * (proof.t_hat - a * b) + c * (proof.t_hat - delta(y, z, n, M))) * weight % R
+    H_scalar = (c * proof.tau_x - proof.mu) * weight % R
+    cw = c * weight % R
+    points = [proof.A, proof.S, proof.T1, proof.T2, *proof.ipp.L_vec, *proof.ipp.R_vec]
+    scalars = [
+        weight % R, x * weight % R, -cw * x % R, -cw * x * x % R,
+        *(u2 * weight % R for u2 in ipa.u_squared),
+        *(u2 * weight % R for u2 in ipa.u_inverse_squared),
+    ]
+    # The padding commitments are the identity and contribute nothing; only the m real ones enter.
+    points += commitments
+    scalars += [-cw * z_pow[2 + j] % R for j in range(m)]
+    return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars)
+
+
+def check_terms(terms: Sequence[VerificationTerms]) -> bool:
+    """True iff the sum of the terms is the identity, computed with ONE multi-scalar multiplication."""
+    size = max(len(t.g_scalars) for t in terms)
+    g_total = [0] * size
+    h_total = [0] * size
+    G_total = H_total = 0
+    points: list[G1Point] = []
+    scalars: list[int] = []
+    for t in terms:
+        for i, value in enumerate(t.g_scalars):
+            g_total[i] += value
+        for i, value in enumerate(t.h_scalars):
+            h_total[i] += value
+        G_total += t.G_scalar
+        H_total += t.H_scalar
+        points += t.points
+        scalars += t.scalars
+    bases = pedersen_bases()
+    G_vec, H_vec = vector_generators(size)
+    result = msm(
+        [*G_vec, *H_vec, bases.G, bases.H, *points],
+        [*(v % R for v in g_total), *(v % R for v in h_total), G_total % R, H_total % R, *scalars],
+    )
+    return result.is_identity()
+
+
+def verify_range(
+    proof: RangeProof, commitments: Sequence[G1Point], n_bits: int, context: bytes
+) -> None:
+    """Check that ``proof`` shows every commitment opens to a value in [0, 2^n_bits) in ``context``.
+
+    One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
+    """
+    statement = RangeStatement(proof=proof, commitments=commitments, n_bits=n_bits, context=context)
+    if not check_terms([verification_terms(statement, 1, fr_random)]):
+        raise VerificationError("range proof does not verify")

@@ -1,0 +1,611 @@
+"""Collateralization proofs: every account of a batch is collateralized, with one aggregated proof.
+
+Protocol (docs/protocol.md, "Collateralization proofs"):
+
+1. Each account commits to its statement's variables (:mod:`circuits.account_statement`):
+   ``C_x = x·G + γ_x·H`` for cash, every listed position and the margin witnesses.
+2. Every range constraint of every account is a *form* ``F = constant + Σ c_i·x_i``; its commitment
+   ``C_F = constant·G + Σ c_i·C_{x_i}`` is derived homomorphically by prover and verifier alike,
+   with blinding ``γ_F = Σ c_i·γ_{x_i}``.
+3. The forms of the batch are grouped by bit width (32 and 64 in the shipped statements); each
+   group is split into power-of-two chunks (so no proof pays for padding) and each chunk is one
+   aggregated Bulletproofs range proof. The proof's *layout* (width, count per part) is a function
+   of the public data and the accounts' margin modes; the verifier recomputes and checks it.
+4. The range-proof context of part ``k`` is
+   ``SHA-256("zkclear-v1/collateral/range" || u32(len(context)) || context || public.digest() ||
+   commitments_digest || u8(n_bits) || u32(k) || u32(parts))`` where ``commitments_digest`` is
+   SHA-256 over ``u32(accounts) || AccountCommitments.to_bytes()`` of every account in order. So
+   the epoch context, every public price, parameter and scenario entry, and every commitment of
+   the batch are bound in every challenge.
+5. ``assert_zero`` constraints (none in the shipped statements) are proven by a Schnorr proof of
+   knowledge of ``γ_F`` with ``C_F = γ_F·H``.
+
+The soundness of the integer reading of these proofs is the bit budget of :mod:`circuits.budget`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from circuits.account_statement import AccountStatement, account_statement
+from circuits.constraint_system import Constraint
+from circuits.linear_combination import LinearCombination
+from circuits.public_data import MARGIN_MODES, PORTFOLIO, STANDARD, AccountWitness, PublicRiskData
+from provers.bulletproofs import MAX_AGGREGATION, RangeProof, RangeStatement, batch_verify, prove_range
+from zkclear.crypto.field import R, fr_random, scalar_from_bytes, scalar_to_bytes
+from zkclear.crypto.generators import pedersen_generators
+from zkclear.crypto.group import POINT_BYTES, G1Point, batch_affine, encode_affine, msm
+from zkclear.crypto.pedersen import commit, commit_many
+from zkclear.crypto.randomness import BlindingSource
+from zkclear.crypto.transcript import Transcript
+from zkclear.errors import EncodingError, ProvingError, VerificationError
+
+#: The margin mode of padding accounts (and of accounts that do not choose one).
+DEFAULT_MARGIN_MODE = STANDARD
+#: Domain prefix of every collateralization hash and blinding derivation.
+DOMAIN = b"zkclear-v1/collateral"
+#: Largest n·M one aggregated range proof may cover (the Bulletproofs engine's limit, N < 2^19).
+MAX_PROOF_BITS = 1 << 18
+
+_MODE_CODES = {mode: code for code, mode in enumerate(MARGIN_MODES)}
+_PROOF_MAGIC = b"ZKCB"
+_PROOF_VERSION = 1
+_ACCOUNT_VERSION = 1
+
+
+def max_equity_bits(public: PublicRiskData) -> int:
+    """B such that every proven equity lies in [0, 2^B) (the ``equity`` constraint's width)."""
+    return public.money_bits
+
+
+def _encode_points(points: Sequence[G1Point]) -> list[bytes]:
+    # One field inversion for the whole list instead of one per point.
+    return [encode_affine(xy) for xy in batch_affine(points)]
+
+
+def _signed_to_bytes(value: int) -> bytes:
+    return scalar_to_bytes(value % R)
+
+
+def _signed_from_bytes(data: bytes) -> int:
+    value = scalar_from_bytes(data)
+    return value - R if value > R // 2 else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Commitments and openings
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCommitments:
+    """The public commitments of one account: cash, one position per listed instrument (0 when not
+    held), the margin witnesses, and the account's margin mode (public: it selects the statement)."""
+
+    cash: G1Point
+    positions: tuple[G1Point, ...]
+    witnesses: tuple[G1Point, ...]
+    margin_mode: str = STANDARD
+
+    @property
+    def variables(self) -> tuple[G1Point, ...]:
+        """The commitments in the statement's variable order: cash, positions, witnesses."""
+        return (self.cash, *self.positions, *self.witnesses)
+
+    def equity(self, public: PublicRiskData) -> G1Point:
+        """``C_cash + Σ v_j·C_{q_j}``: the commitment to equity, the account's liability (the tree leaf)."""
+        return _combine(account_statement(public, self.margin_mode).equity, self.variables)
+
+    def to_bytes(self) -> bytes:
+        """``u8(version) || u8(mode) || u16(positions) || u16(witnesses) || 48-byte points``."""
+        header = struct.pack(">BBHH", _ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
+                             len(self.witnesses))
+        return header + b"".join(_encode_points(self.variables))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AccountCommitments:
+        """Strict decoding (every point checked on the curve and in the subgroup); EncodingError otherwise."""
+        data = bytes(data)
+        if len(data) < 6:
+            raise EncodingError("account commitments: truncated header")
+        version, mode_code, n_positions, n_witnesses = struct.unpack(">BBHH", data[:6])
+        if version != _ACCOUNT_VERSION or mode_code >= len(MARGIN_MODES):
+            raise EncodingError("account commitments: unknown version or margin mode")
+        count = 1 + n_positions + n_witnesses
+        if len(data) != 6 + count * POINT_BYTES:
+            raise EncodingError(f"account commitments: expected {6 + count * POINT_BYTES} bytes, "
+                                f"got {len(data)}")
+        points = [G1Point.from_bytes(data[6 + k * POINT_BYTES: 6 + (k + 1) * POINT_BYTES])
+                  for k in range(count)]
+        return cls(points[0], tuple(points[1:1 + n_positions]), tuple(points[1 + n_positions:]),
+                   MARGIN_MODES[mode_code])
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpening:
+    """The secrets behind :class:`AccountCommitments` (the private receipt carries them)."""
+
+    margin_mode: str
+    cash: int
+    cash_blinding: int
+    positions: tuple[int, ...]
+    position_blindings: tuple[int, ...]
+    witnesses: tuple[int, ...]
+    witness_blindings: tuple[int, ...]
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return (self.cash, *self.positions, *self.witnesses)
+
+    @property
+    def blindings(self) -> tuple[int, ...]:
+        return (self.cash_blinding, *self.position_blindings, *self.witness_blindings)
+
+    def equity_opening(self, public: PublicRiskData) -> tuple[int, int]:
+        """(equity, its blinding): the opening of :meth:`AccountCommitments.equity`."""
+        equity = account_statement(public, self.margin_mode).equity
+        return equity.evaluate(self.values), _form_blinding(equity, self.blindings)
+
+    def matches(self, commitments: AccountCommitments) -> bool:
+        """True iff every commitment opens to this opening's value and blinding."""
+        return (commitments.margin_mode == self.margin_mode
+                and len(commitments.variables) == len(self.values)
+                and all(c == commit(v, b)
+                        for c, v, b in zip(commitments.variables, self.values, self.blindings, strict=True)))
+
+    def to_bytes(self) -> bytes:
+        """``u8(version) || u8(mode) || u16(positions) || u16(witnesses)`` then, per variable, the value
+        (signed, as a 32-byte scalar mod r) and the 32-byte blinding."""
+        header = struct.pack(">BBHH", _ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
+                             len(self.witnesses))
+        body = b"".join(_signed_to_bytes(v) + scalar_to_bytes(b) for v, b in zip(self.values, self.blindings,
+                                                                              strict=True))
+        return header + body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AccountOpening:
+        data = bytes(data)
+        if len(data) < 6:
+            raise EncodingError("account opening: truncated header")
+        version, mode_code, n_positions, n_witnesses = struct.unpack(">BBHH", data[:6])
+        if version != _ACCOUNT_VERSION or mode_code >= len(MARGIN_MODES):
+            raise EncodingError("account opening: unknown version or margin mode")
+        count = 1 + n_positions + n_witnesses
+        if len(data) != 6 + 64 * count:
+            raise EncodingError(f"account opening: expected {6 + 64 * count} bytes, got {len(data)}")
+        values, blindings = [], []
+        for k in range(count):
+            chunk = data[6 + 64 * k: 6 + 64 * (k + 1)]
+            values.append(_signed_from_bytes(chunk[:32]))
+            blindings.append(scalar_from_bytes(chunk[32:]))
+        p = 1 + n_positions
+        return cls(MARGIN_MODES[mode_code], values[0], blindings[0], tuple(values[1:p]),
+                   tuple(blindings[1:p]), tuple(values[p:]), tuple(blindings[p:]))
+
+    def __repr__(self) -> str:
+        return f"AccountOpening(<secret>, margin_mode={self.margin_mode!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch proof
+
+
+@dataclass(frozen=True, slots=True)
+class ProofPart:
+    """One aggregated range proof of the batch: ``m`` forms of ``n_bits`` bits."""
+
+    n_bits: int
+    m: int
+    proof: RangeProof
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralBatchProof:
+    """The proof of one batch: its range-proof parts (in layout order) and the zero-constraint proofs
+    (``(T, z)`` Schnorr pairs, in account then constraint order; empty for the shipped statements)."""
+
+    parts: tuple[ProofPart, ...]
+    zero_proofs: tuple[tuple[G1Point, int], ...] = ()
+
+    @property
+    def layout(self) -> tuple[tuple[int, int], ...]:
+        return tuple((p.n_bits, p.m) for p in self.parts)
+
+    def to_bytes(self) -> bytes:
+        """``"ZKCB" || u8(version) || u16(parts)``, per part ``u8(n_bits) || u32(m) || u32(len) || proof``,
+        then ``u32(zero proofs)`` and per zero proof ``T (48 bytes) || z (32 bytes)``."""
+        out = [_PROOF_MAGIC, struct.pack(">BH", _PROOF_VERSION, len(self.parts))]
+        for part in self.parts:
+            body = part.proof.to_bytes()
+            out.append(struct.pack(">BII", part.n_bits, part.m, len(body)))
+            out.append(body)
+        out.append(struct.pack(">I", len(self.zero_proofs)))
+        for T, z in self.zero_proofs:
+            out.append(T.to_bytes() + scalar_to_bytes(z))
+        return b"".join(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, **_ignored: object) -> CollateralBatchProof:
+        """Strict decoding of :meth:`to_bytes` (the layout is self-described; the verifier checks it
+        against the one it expects). Extra keyword arguments are accepted and ignored."""
+        data = bytes(data)
+        if data[:4] != _PROOF_MAGIC or len(data) < 7:
+            raise EncodingError("not a collateral batch proof")
+        version, count = struct.unpack(">BH", data[4:7])
+        if version != _PROOF_VERSION:
+            raise EncodingError(f"unknown collateral proof version {version}")
+        offset, parts = 7, []
+        for _ in range(count):
+            if len(data) < offset + 9:
+                raise EncodingError("collateral proof: truncated part header")
+            n_bits, m, length = struct.unpack(">BII", data[offset:offset + 9])
+            offset += 9
+            if len(data) < offset + length:
+                raise EncodingError("collateral proof: truncated range proof")
+            body = data[offset:offset + length]
+            parts.append(ProofPart(n_bits, m, RangeProof.from_bytes(body, n_bits=n_bits, m=m)))
+            offset += length
+        if len(data) < offset + 4:
+            raise EncodingError("collateral proof: truncated zero-proof count")
+        (zero_count,) = struct.unpack(">I", data[offset:offset + 4])
+        offset += 4
+        if len(data) != offset + zero_count * (POINT_BYTES + 32):
+            raise EncodingError("collateral proof: wrong length")
+        zeros = []
+        for _ in range(zero_count):
+            T = G1Point.from_bytes(data[offset:offset + POINT_BYTES])
+            z = scalar_from_bytes(data[offset + POINT_BYTES:offset + POINT_BYTES + 32])
+            zeros.append((T, z))
+            offset += POINT_BYTES + 32
+        return cls(tuple(parts), tuple(zeros))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by prover and verifier
+
+
+def _form_blinding(form: LinearCombination, blindings: Sequence[int]) -> int:
+    return sum(c * blindings[i] for i, c in form.terms) % R
+
+
+def _sum_scaled(pairs: list[tuple[G1Point, int]]) -> G1Point:
+    if len(pairs) == 1 and pairs[0][1] == 1:
+        return pairs[0][0]
+    return msm([p for p, _ in pairs], [c for _, c in pairs])
+
+
+def _combine(form: LinearCombination, points: Sequence[G1Point]) -> G1Point:
+    """``constant·G + Σ c_i·points[i]``. Negative coefficients are subtracted as positive multiples, so
+    every scalar stays as short as the coefficient (a negative scalar mod r would be 255 bits)."""
+    positive = [(points[i], c) for i, c in form.terms if c > 0]
+    negative = [(points[i], -c) for i, c in form.terms if c < 0]
+    result = _sum_scaled(positive) if positive else G1Point.identity()
+    if negative:
+        result = result - _sum_scaled(negative)
+    if form.constant > 0:
+        result = result + commit(form.constant, 0)
+    elif form.constant < 0:
+        result = result - commit(-form.constant, 0)
+    return result
+
+
+def _chunk_sizes(count: int, n_bits: int) -> list[int]:
+    """Powers of two summing to ``count``, largest first, each within the range-proof limits."""
+    cap = min(MAX_AGGREGATION, MAX_PROOF_BITS // n_bits)
+    sizes = []
+    while count:
+        size = min(cap, 1 << (count.bit_length() - 1))
+        sizes.append(size)
+        count -= size
+    return sizes
+
+
+@lru_cache(maxsize=256)
+def _layout(public: PublicRiskData,
+            modes: tuple[str, ...]) -> tuple[tuple[int, tuple[tuple[int, int], ...]], ...]:
+    """The batch's parts: (n_bits, ((account, constraint index), ...)) in proof order."""
+    statements = [account_statement(public, mode).statement for mode in modes]
+    widths = sorted({c.bits for s in statements for c in s.constraints if c.bits is not None})
+    parts = []
+    for width in widths:
+        entries = [(i, k) for i, s in enumerate(statements)
+                   for k, c in enumerate(s.constraints) if c.bits == width]
+        offset = 0
+        for size in _chunk_sizes(len(entries), width):
+            parts.append((width, tuple(entries[offset:offset + size])))
+            offset += size
+    return tuple(parts)
+
+
+def proof_layout(public: PublicRiskData, modes: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """(n_bits, m) of every part of the batch proof for accounts with these margin modes."""
+    return tuple((width, len(entries)) for width, entries in _layout(public, tuple(modes)))
+
+
+def _commitments_digest(commitments: Sequence[AccountCommitments]) -> bytes:
+    h = hashlib.sha256(DOMAIN + b"/commitments")
+    h.update(struct.pack(">I", len(commitments)))
+    for account in commitments:
+        h.update(account.to_bytes())
+    return h.digest()
+
+
+def part_context(context: bytes, public: PublicRiskData, commitments_digest: bytes, n_bits: int, index: int,
+                 parts: int) -> bytes:
+    """The ``context`` handed to the range proof of part ``index`` (module docstring, step 4)."""
+    h = hashlib.sha256(DOMAIN + b"/range")
+    h.update(struct.pack(">I", len(context)) + context)
+    h.update(public.digest())
+    h.update(commitments_digest)
+    h.update(struct.pack(">BII", n_bits, index, parts))
+    return h.digest()
+
+
+def _zero_challenge(context: bytes, account: int, constraint: int, C: G1Point, T: G1Point) -> int:
+    transcript = Transcript(DOMAIN + b"/zero")
+    transcript.append_message(b"context", context)
+    transcript.append_u64(b"account", account)
+    transcript.append_u64(b"constraint", constraint)
+    transcript.append_point(b"C", C)
+    transcript.append_point(b"T", T)
+    return transcript.challenge_scalar(b"e")
+
+
+# ---------------------------------------------------------------------------------------------
+# Proving
+
+
+def _violation_message(index: int, statement: AccountStatement, constraint: Constraint, value: int,
+                       values: Sequence[int]) -> str:
+    account = f"account {index} ({statement.mode} margin)"
+    if value < 0 and constraint.name == "maintenance":
+        equity = statement.equity.evaluate(values)
+        return (f"{account} is undercollateralized: equity {equity} is {-value} below its maintenance "
+                "requirement")
+    if value < 0 and constraint.name == "equity":
+        return f"{account} has negative equity {value}"
+    if value < 0:
+        return f"{account} violates {constraint.name!r} (value {value} < 0)"
+    if constraint.bits is None:
+        return f"{account} violates the zero constraint {constraint.name!r} (value {value})"
+    return (f"{account}: {constraint.name!r} is {value}, which needs more than {constraint.bits} bits "
+            "(outside the statement's bit budget)")
+
+
+def assign_account(index: int, witness: AccountWitness, public: PublicRiskData) -> tuple[int, ...]:
+    """The account's variable values; ProvingError if it does not satisfy its statement."""
+    if not isinstance(witness, AccountWitness):
+        raise ProvingError(f"account {index}: expected an AccountWitness, got {type(witness).__name__}")
+    statement = account_statement(public, witness.margin_mode)
+    values = statement.assign(witness)
+    violations = statement.statement.violations(values)
+    if violations:
+        constraint, value = violations[0]
+        more = f" (and {len(violations) - 1} more constraints)" if len(violations) > 1 else ""
+        raise ProvingError(_violation_message(index, statement, constraint, value, values) + more)
+    return values
+
+
+def derive_blindings(blindings: BlindingSource, context: bytes, public: PublicRiskData, index: int,
+                     mode: str) -> tuple[int, ...]:
+    """Blinding of every variable of account ``index``: ``blindings.scalar(DOMAIN, context, public digest,
+    index, variable name)`` (deterministic sources give reproducible epochs)."""
+    digest = public.digest()
+    names = account_statement(public, mode).statement.variables
+    return tuple(blindings.scalar(DOMAIN, context, digest, index, name) for name in names)
+
+
+def prove_rows(
+    public: PublicRiskData, context: bytes, modes: Sequence[str], value_rows: Sequence[Sequence[int]],
+    blinding_rows: Sequence[Sequence[int]],
+) -> tuple[CollateralBatchProof, list[AccountCommitments]]:
+    """Commit and prove a batch from already-checked values and blindings (the part that runs in workers)."""
+    modes = tuple(modes)
+    statements = [account_statement(public, mode) for mode in modes]
+    commitments = []
+    for statement, values, blinds in zip(statements, value_rows, blinding_rows, strict=True):
+        points = commit_many(values, blinds)
+        n = len(statement.positions)
+        commitments.append(AccountCommitments(points[0], tuple(points[1:1 + n]), tuple(points[1 + n:]),
+                                              statement.mode))
+    digest = _commitments_digest(commitments)
+    layout = _layout(public, modes)
+    parts = []
+    for part_index, (width, entries) in enumerate(layout):
+        values, blinds = [], []
+        for account, k in entries:
+            form = statements[account].statement.constraints[k].form
+            values.append(form.evaluate(value_rows[account]))
+            blinds.append(_form_blinding(form, blinding_rows[account]))
+        ctx = part_context(context, public, digest, width, part_index, len(layout))
+        proof, _ = prove_range(values, blinds, width, ctx)
+        parts.append(ProofPart(width, len(values), proof))
+    zero_proofs = []
+    H = pedersen_generators()[1]
+    for account, statement in enumerate(statements):
+        for k, constraint in enumerate(statement.statement.constraints):
+            if constraint.bits is not None:
+                continue
+            gamma = _form_blinding(constraint.form, blinding_rows[account])
+            nonce = fr_random()
+            T = H * nonce
+            e = _zero_challenge(digest + context, account, k, H * gamma, T)
+            zero_proofs.append((T, (nonce + e * gamma) % R))
+    return CollateralBatchProof(tuple(parts), tuple(zero_proofs)), commitments
+
+
+def prove_collateral_batch(witnesses: Sequence[AccountWitness], public: PublicRiskData, context: bytes,
+                           blindings: BlindingSource) -> tuple[CollateralBatchProof, list[AccountCommitments],
+                                                              list[AccountOpening]]:
+    """One proof that every account of the batch is collateralized (equity >= maintenance requirement,
+    equity >= 0, every variable range-bounded) under ``public`` in ``context``.
+
+    Raises ProvingError (naming the account) if an account does not satisfy its statement, and
+    ConfigurationError if ``public`` breaks the bit budget; never emits a proof that cannot verify.
+    """
+    if not witnesses:
+        raise ProvingError("a collateral batch needs at least one account")
+    if not isinstance(context, bytes | bytearray):
+        raise ProvingError("context must be bytes")
+    context = bytes(context)
+    public.check_budget()
+    value_rows = [assign_account(i, w, public) for i, w in enumerate(witnesses)]
+    modes = [w.margin_mode for w in witnesses]
+    blinding_rows = [derive_blindings(blindings, context, public, i, mode) for i, mode in enumerate(modes)]
+    proof, commitments = prove_rows(public, context, modes, value_rows, blinding_rows)
+    openings = [_opening(public, mode, values, blinds)
+                for mode, values, blinds in zip(modes, value_rows, blinding_rows, strict=True)]
+    return proof, commitments, openings
+
+
+def _opening(public: PublicRiskData, mode: str, values: Sequence[int],
+             blinds: Sequence[int]) -> AccountOpening:
+    n = len(public.instruments)
+    return AccountOpening(mode, values[0], blinds[0], tuple(values[1:1 + n]), tuple(blinds[1:1 + n]),
+                          tuple(values[1 + n:]), tuple(blinds[1 + n:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Verifying
+
+
+def _check_commitments(commitments: Sequence[AccountCommitments], public: PublicRiskData) -> None:
+    if not commitments:
+        raise VerificationError("a collateral batch needs at least one account")
+    for index, account in enumerate(commitments):
+        if not isinstance(account, AccountCommitments) or account.margin_mode not in public.margin_modes:
+            raise VerificationError("malformed account commitments or unsupported margin mode", index=index)
+        statement = account_statement(public, account.margin_mode)
+        if (len(account.positions) != len(statement.positions)
+                or len(account.witnesses) != len(statement.witnesses)):
+            raise VerificationError("account commitments do not match the listing / statement shape",
+                                    index=index)
+
+
+def collateral_statements(proof: CollateralBatchProof, commitments: Sequence[AccountCommitments],
+                          public: PublicRiskData, context: bytes) -> list[RangeStatement]:
+    """The range statements that, all verified (e.g. by one ``batch_verify`` across batches), prove the
+    batch. Checks the layout and the zero-constraint proofs now; raises VerificationError on failure."""
+    public.check_budget()
+    context = bytes(context)
+    commitments = list(commitments)
+    _check_commitments(commitments, public)
+    if not isinstance(proof, CollateralBatchProof):
+        raise VerificationError(f"expected a CollateralBatchProof, got {type(proof).__name__}")
+    modes = tuple(account.margin_mode for account in commitments)
+    layout = _layout(public, modes)
+    if proof.layout != tuple((width, len(entries)) for width, entries in layout):
+        raise VerificationError("collateral proof layout does not match the batch's statements")
+    statements = [account_statement(public, mode).statement for mode in modes]
+    variables = [account.variables for account in commitments]
+    digest = _commitments_digest(commitments)
+    result = []
+    for part_index, ((width, entries), part) in enumerate(zip(layout, proof.parts, strict=True)):
+        derived = tuple(_combine(statements[a].constraints[k].form, variables[a]) for a, k in entries)
+        ctx = part_context(context, public, digest, width, part_index, len(layout))
+        result.append(RangeStatement(proof=part.proof, commitments=derived, n_bits=width, context=ctx))
+    zeros = [(a, k, c) for a, s in enumerate(statements)
+             for k, c in enumerate(s.constraints) if c.bits is None]
+    if len(zeros) != len(proof.zero_proofs):
+        raise VerificationError("wrong number of zero-constraint proofs")
+    H = pedersen_generators()[1]
+    for (account, k, constraint), (T, z) in zip(zeros, proof.zero_proofs, strict=True):
+        C = _combine(constraint.form, variables[account])
+        if H * z != T + C * _zero_challenge(digest + context, account, k, C, T):
+            raise VerificationError(f"zero constraint {constraint.name!r} does not hold", index=account)
+    return result
+
+
+def verify_collateral_batch(proof: CollateralBatchProof, commitments: Sequence[AccountCommitments],
+                            public: PublicRiskData, context: bytes) -> None:
+    """Check that every committed account of the batch is collateralized under ``public`` in ``context``.
+
+    Returns None; raises VerificationError on any failure.
+    """
+    batch_verify(collateral_statements(proof, commitments, public, context))
+
+
+# ---------------------------------------------------------------------------------------------
+# Many batches
+
+
+@dataclass(frozen=True, slots=True)
+class CollateralBatch:
+    """One proven batch: its proof, and per account the commitments and openings."""
+
+    proof: CollateralBatchProof
+    commitments: tuple[AccountCommitments, ...]
+    openings: tuple[AccountOpening, ...]
+
+
+def batch_context(context: bytes, index: int) -> bytes:
+    """The context of batch ``index`` of an epoch proven by :func:`prove_collateral`:
+    ``context || "/collateral-batch/" || u32(index)``."""
+    return bytes(context) + b"/collateral-batch/" + struct.pack(">I", index)
+
+
+def _prove_job(job: tuple) -> tuple[bytes, list[bytes]]:
+    public, context, modes, value_rows, blinding_rows = job
+    proof, commitments = prove_rows(public, context, modes, value_rows, blinding_rows)
+    return proof.to_bytes(), [c.to_bytes() for c in commitments]
+
+
+def prove_collateral(witnesses: Sequence[AccountWitness], public: PublicRiskData, context: bytes,
+                     blindings: BlindingSource, *, batch_size: int = 64,
+                     executor: object | None = None) -> list[CollateralBatch]:
+    """Prove many accounts in batches of ``batch_size`` (the last one may be smaller), batch ``i`` in
+    :func:`batch_context` ``(context, i)``, fanned out over ``executor`` (``zkclear.executor``; serial
+    when None). Every account is checked before any proving starts (ProvingError names it)."""
+    if batch_size < 1:
+        raise ProvingError("batch_size must be at least 1")
+    public.check_budget()
+    context = bytes(context)
+    jobs, rows = [], []
+    for start in range(0, len(witnesses), batch_size):
+        batch = list(witnesses[start:start + batch_size])
+        ctx = batch_context(context, start // batch_size)
+        values = [assign_account(start + i, w, public) for i, w in enumerate(batch)]
+        modes = tuple(w.margin_mode for w in batch)
+        blinds = [derive_blindings(blindings, ctx, public, i, mode) for i, mode in enumerate(modes)]
+        jobs.append((public, ctx, modes, values, blinds))
+        rows.append((modes, values, blinds))
+    results = [_prove_job(job) for job in jobs] if executor is None else executor.map(_prove_job, jobs)
+    batches = []
+    for (proof_bytes, commitment_bytes), (modes, values, blinds) in zip(results, rows, strict=True):
+        batches.append(CollateralBatch(
+            CollateralBatchProof.from_bytes(proof_bytes),
+            tuple(AccountCommitments.from_bytes(data) for data in commitment_bytes),
+            tuple(_opening(public, mode, v, b) for mode, v, b in zip(modes, values, blinds, strict=True))))
+    return batches
+
+
+def verify_collateral(batches: Sequence[tuple[CollateralBatchProof, Sequence[AccountCommitments]]],
+                      public: PublicRiskData, context: bytes) -> None:
+    """Verify batches proven by :func:`prove_collateral` with one batch verification of all range proofs."""
+    statements: list[RangeStatement] = []
+    for index, (proof, commitments) in enumerate(batches):
+        statements += collateral_statements(proof, commitments, public, batch_context(context, index))
+    batch_verify(statements)
+
+
+__all__ = [
+    "DEFAULT_MARGIN_MODE",
+    "PORTFOLIO",
+    "STANDARD",
+    "AccountCommitments",
+    "AccountOpening",
+    "CollateralBatch",
+    "CollateralBatchProof",
+    "ProofPart",
+    "batch_context",
+    "collateral_statements",
+    "max_equity_bits",
+    "proof_layout",
+    "prove_collateral",
+    "prove_collateral_batch",
+    "verify_collateral",
+    "verify_collateral_batch",
+]

@@ -1,0 +1,157 @@
+"""The SQLite ledger: atomic epochs, idempotent re-application, crash safety, byte-identical replay."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill
+from zkclear.clearing.config import INSURANCE_FUND
+from zkclear.clearing.ledger import CRASH_HOOK_ENV, Ledger, genesis_hash
+from zkclear.clearing.state import EpochState
+from zkclear.errors import InputError, LedgerError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def epochs():
+    """Four epochs with trades, funding, a price crash (a liquidation) and a withdrawal."""
+    return [
+        epoch_inputs(1, {PERP: 1000}, [fill("f1", "A", "B", 100, 1000, buyer_fee=5, seller_fee=5),
+                                       fill("f2", "C", "B", 10, 1001)],
+                     [deposit("A", 60_000), deposit("B", 200_000), deposit("C", 50_000),
+                      deposit(INSURANCE_FUND, 5_000)], ["A", "B", "C"]),
+        epoch_inputs(2, {PERP: (1010, 120)}, [fill("f3", "B", "C", 5, 1009)]),
+        epoch_inputs(3, {PERP: (950, -40)}),
+        epoch_inputs(4, {PERP: (960, 0)}, transfers=[deposit("C", 1_000, "d9")]),
+    ]
+
+
+def test_commit_chains_hashes_and_recommit_is_a_noop_that_says_so(tmp_path: Path) -> None:
+    cfg = config()
+    with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
+        assert ledger.head() == (0, genesis_hash(cfg))
+        results = [ledger.commit(inputs) for inputs in epochs()]
+        assert [r.epoch for r in results] == [1, 2, 3, 4]
+        assert len(set(ledger.epoch_hashes())) == 4
+        assert any(r.report.liquidations for r in results)
+        again = ledger.commit(epochs()[1])
+        assert again.already_committed and "already committed" in again.message
+        assert again.epoch_hash == results[1].epoch_hash and ledger.head()[0] == 4
+        different = epoch_inputs(2, {PERP: (1010, 121)}, [fill("f3", "B", "C", 5, 1009)])
+        with pytest.raises(LedgerError, match="different inputs"):
+            ledger.commit(different)
+        assert ledger.state() == results[-1].state
+
+
+def test_replay_from_an_empty_ledger_reproduces_states_and_hashes_byte_for_byte(tmp_path: Path) -> None:
+    cfg = config()
+    with Ledger(tmp_path / "a.sqlite", cfg) as original:
+        for inputs in epochs():
+            original.commit(inputs)
+        assert original.verify_replay() == original.state()
+        stored_inputs = [original.inputs(e) for e in range(1, 5)]
+        hashes = original.epoch_hashes()
+        final = original.state().canonical_bytes()
+    with Ledger(tmp_path / "b.sqlite", cfg) as replay:
+        for inputs in stored_inputs:
+            replay.commit(inputs)
+        assert replay.epoch_hashes() == hashes
+        assert replay.state().canonical_bytes() == final
+
+
+def test_tampered_ledger_fails_replay(tmp_path: Path) -> None:
+    cfg = config()
+    path = tmp_path / "l.sqlite"
+    with Ledger(path, cfg) as ledger:
+        for inputs in epochs()[:2]:
+            ledger.commit(inputs)
+    db = sqlite3.connect(path)
+    stored = db.execute("SELECT state FROM epochs WHERE epoch = 1").fetchone()[0]
+    state = EpochState.from_canonical_bytes(stored)
+    forged = state.canonical_bytes().replace(b'["A","standard",', b'["A","standard",1', 1)
+    db.execute("UPDATE epochs SET state = ? WHERE epoch = 1", (forged,))
+    db.commit()
+    db.close()
+    with Ledger(path, cfg) as ledger, pytest.raises(LedgerError, match="epoch 1"):
+        ledger.verify_replay()
+
+
+def test_ledger_refuses_a_different_configuration(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite", config()):
+        pass
+    with pytest.raises(LedgerError, match="different configuration"):
+        Ledger(tmp_path / "l.sqlite", config(liquidation_penalty_ppm=20_000))
+
+
+CHILD = """
+import sys
+from tests.clearing.test_ledger import epochs
+from tests.clearing.clearing_helpers import config
+from zkclear.clearing.ledger import Ledger
+ledger = Ledger(sys.argv[1], config())
+for inputs in epochs()[: int(sys.argv[2])]:
+    print(ledger.commit(inputs).message, flush=True)
+"""
+
+
+def _child(path: Path, count: int, hook: str | None) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.pop(CRASH_HOOK_ENV, None)
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(count)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _expected_after(count: int, tmp_path: Path) -> tuple[bytes, bytes]:
+    with Ledger(tmp_path / "reference.sqlite", config()) as reference:
+        for inputs in epochs()[:count]:
+            reference.commit(inputs)
+        return reference.head()[1], reference.state().canonical_bytes()
+
+
+@pytest.mark.parametrize("how", ["self-kill inside the transaction", "killed from outside while in it"])
+def test_kill_during_commit_leaves_the_last_committed_epoch_intact(tmp_path: Path, how: str) -> None:
+    """Commit epochs 1-2, then die by SIGKILL inside epoch 3's transaction (after the row is written, before
+    COMMIT). The ledger then reads epoch 2 exactly as a clean run leaves it, and epoch 3 commits normally."""
+    path = tmp_path / "crash.sqlite"
+    first = _child(path, 2, None)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    env_hook = "kill" if how.startswith("self") else "sleep:60"
+    os.environ[CRASH_HOOK_ENV] = env_hook
+    try:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), "3"], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        del os.environ[CRASH_HOOK_ENV]
+    if env_hook.startswith("sleep"):
+        line = child.stderr.readline()  # the hook announces it is inside the transaction
+        assert "inside the commit transaction" in line
+        child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=120) == -signal.SIGKILL
+    expected_hash, expected_state = _expected_after(2, tmp_path)
+    with Ledger(path, config()) as ledger:
+        assert ledger.head() == (2, expected_hash)
+        assert ledger.state().canonical_bytes() == expected_state
+        assert ledger.commit(epochs()[2]).epoch == 3
+        assert ledger.verify_replay() == ledger.state()
+
+
+def test_a_fill_id_committed_in_an_earlier_epoch_is_refused_with_its_line(tmp_path: Path) -> None:
+    cfg = config()
+    with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
+        ledger.commit(epochs()[0])
+        replayed = epoch_inputs(2, {PERP: (1010, 0)}, [fill("f9", "B", "C", 1, 1010), fill("f2", "C", "B",
+                                                                                           1, 1010)])
+        with pytest.raises(InputError, match="'f2' was already committed in epoch 1") as error:
+            ledger.commit(replayed)
+        assert (error.value.line, error.value.field) == (2, "fill_id")
+        assert ledger.head()[0] == 1
+        assert ledger.commit(epochs()[1]).epoch == 2

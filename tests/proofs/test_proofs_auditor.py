@@ -1,0 +1,272 @@
+"""The full audit: an honest epoch passes; every attack is rejected and named."""
+
+from dataclasses import replace
+
+import pytest
+
+import zkclear.proofs.epoch_prover as epoch_prover
+from provers.bulletproofs import prove_range
+from tests.proofs.epoch_fixtures import (
+    PUBLIC,
+    SMALL,
+    SYSTEM,
+    accounts,
+    attested,
+    honest_epoch,
+    make_epoch,
+    reserves,
+    second_epoch,
+)
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.randomness import BlindingSource
+from zkclear.errors import ProvingError, VerificationError
+from zkclear.executor import SerialExecutor
+from zkclear.proofs.auditor import audit_epoch
+from zkclear.proofs.chunks import EquityOnlyChunks, PlainAccount
+from zkclear.proofs.epoch_prover import AccountInput
+from zkclear.tree.inclusion import crowd_audit, verify_receipt
+from zkclear.tree.sum_tree import TreeNode
+
+
+def _audit(bundle, audit, **kwargs):
+    return audit_epoch(bundle, audit, PUBLIC, chunk_system=SYSTEM, executor=SerialExecutor(), **kwargs)
+
+
+def _audit_reason(bundle, audit, **kwargs):
+    with pytest.raises(VerificationError) as caught:
+        _audit(bundle, audit, **kwargs)
+    return caught.value.reason
+
+
+def test_honest_epoch_passes_the_audit_with_the_disclosed_total():
+    epoch = honest_epoch()
+    report = _audit(epoch.bundle, epoch.artifacts.audit)
+    expected = sum(
+        a.witness.cash + sum(v * q for v, q in zip(PUBLIC.value_per_lot, a.witness.positions, strict=True))
+        for a in epoch.accounts
+    )
+    assert report.total_liabilities == expected
+    assert report.reserves_total == 1_000_000
+    assert report.leaves == report.chunks * SMALL.chunk_size
+
+
+def test_audit_without_disclosed_total_still_checks_solvency():
+    epoch = honest_epoch()
+    report = _audit(epoch.bundle, replace(epoch.artifacts.audit, total_opening=None))
+    assert report.total_liabilities is None
+
+
+def test_wrong_disclosed_total_is_named():
+    epoch = honest_epoch()
+    total, blinding = epoch.artifacts.audit.total_opening
+    bad = replace(epoch.artifacts.audit, total_opening=(total - 1, blinding))
+    assert _audit_reason(epoch.bundle, bad) == "total-liabilities-opening"
+
+
+def test_epochs_are_chained_and_a_wrong_predecessor_is_named():
+    first, second = honest_epoch(), second_epoch()
+    assert second.bundle.header.previous_root == first.bundle.root.digest
+    assert second.bundle.header.previous_epoch_hash == first.bundle.epoch_hash()
+    _audit(second.bundle, second.artifacts.audit, previous=first.bundle.chain_link())
+    wrong = replace(first.bundle.chain_link(), root_digest=bytes(32))
+    assert _audit_reason(second.bundle, second.artifacts.audit, previous=wrong) == "epoch-chain-broken"
+
+
+def test_audit_data_of_another_epoch_is_rejected():
+    assert _audit_reason(second_epoch().bundle, honest_epoch().artifacts.audit) == "audit-epoch-mismatch"
+
+
+def test_sibling_sum_replaced_in_the_published_tree_is_named():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    c = SMALL.chunk_bits
+    pos = next(p for p in sorted(audit.upper_nodes) if p[0] == c + 2 and p not in audit.padding)
+    node = audit.upper_nodes[pos]
+    nodes = dict(audit.upper_nodes)
+    nodes[pos] = TreeNode.of(node.commitment - commit(500, 0), node.digest)
+    assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-sum-mismatch"
+    nodes[pos] = TreeNode(node.commitment, node.encoded, bytes(32))
+    assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-hash-mismatch"
+
+
+def test_swapped_leaves_break_the_chunk_root():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    chunk = audit.chunks[0]
+    swapped = replace(chunk, id_hashes=(chunk.id_hashes[1], chunk.id_hashes[0], *chunk.id_hashes[2:]))
+    bad = replace(audit, chunks=(swapped, *audit.chunks[1:]))
+    assert _audit_reason(epoch.bundle, bad) == "chunk-root-mismatch"
+
+
+def test_missing_padding_node_is_named():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    padding = dict(audit.padding)
+    padding.pop(next(iter(padding)))
+    assert _audit_reason(epoch.bundle, replace(audit, padding=padding)) == "padding-node-missing"
+
+
+def test_padding_node_with_a_non_zero_value_is_caught_by_the_auditor(monkeypatch):
+    real_commit = epoch_prover.commit
+    monkeypatch.setattr(epoch_prover, "commit", lambda value, blinding: real_commit(value + 5, blinding))
+    epoch = make_epoch(secret=b"padding-attack-secret-0123456789")
+    assert _audit_reason(epoch.bundle, epoch.artifacts.audit) == "padding-node-nonzero"
+
+
+def test_negative_padding_sibling_is_caught_by_participants_and_auditor(monkeypatch):
+    real_commit = epoch_prover.commit
+    monkeypatch.setattr(epoch_prover, "commit", lambda value, blinding: real_commit(value - 5, blinding))
+    epoch = make_epoch(secret=b"negative-padding-secret-01234567")
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(epoch.bundle, epoch.artifacts.receipts["trader-0"], PUBLIC, chunk_system=SYSTEM)
+    assert caught.value.reason == "sibling-range-proof"
+    assert _audit_reason(epoch.bundle, epoch.artifacts.audit) in ("padding-node-nonzero", "node-range-proof")
+
+
+class _LyingChunks(EquityOnlyChunks):
+    """A cheating operator: publishes the true (negative) equity commitments but range-proves the
+    equities clamped at zero (the only proof it can make)."""
+
+    def prove(self, witnesses, public, context, blindings):
+        commitments, openings = self.commit_accounts(witnesses, public, context, blindings)
+        equities = [o.equity_opening(public) for o in openings]
+        proof, _ = prove_range(
+            [max(v, 0) for v, _ in equities], [b for _, b in equities], public.equity_bits, context
+        )
+        return proof.to_bytes(), commitments, openings
+
+
+def _clamped_node_proofs(job):
+    return [prove_range([max(v, 0)], [b], n, ctx)[0].to_bytes() for v, b, n, ctx in job]
+
+
+def test_dummy_leaf_with_negative_liability_cannot_be_proven():
+    dummy = AccountInput("dummy", PlainAccount(-40_000, (0, 0, 0)))
+    with pytest.raises(ProvingError):
+        make_epoch(account_list=[*accounts(7), dummy])
+
+
+def test_dummy_leaf_with_negative_liability_and_a_borrowed_proof_is_named(monkeypatch):
+    """The operator proves the chunk with the dummy's equity clamped to 0 and publishes the real
+    (negative) commitment; node proofs are forged the same way."""
+    monkeypatch.setattr(epoch_prover, "_prove_nodes", _clamped_node_proofs)
+    dummy = AccountInput("dummy", PlainAccount(-40_000, (0, 0, 0)))
+    lying = _LyingChunks()
+    artifacts = epoch_prover.prove_epoch(
+        [*accounts(7), dummy],
+        PUBLIC,
+        reserves(),
+        epoch_id=1,
+        previous=None,
+        config=SMALL,
+        blindings=BlindingSource.deterministic(b"dummy-leaf-attack-0123456789abcd"),
+        chunk_system=lying,
+    )
+    monkeypatch.undo()
+    bundle = attested(artifacts.bundle)
+    assert _audit_reason(bundle, artifacts.audit) in ("chunk-collateral-proof", "node-range-proof")
+    # Every participant who shares the dummy's chunk sees it in the batch proof they verify; a
+    # participant elsewhere sees only subtree sums, which may honestly be non-negative: the auditor
+    # and the crowd audit are what reach the other chunks.
+    dummy_chunk = artifacts.receipts["dummy"].chunk.position
+    neighbours = [
+        r
+        for account_id, r in artifacts.receipts.items()
+        if r.chunk.position == dummy_chunk and account_id != "dummy"
+    ]
+    assert neighbours
+    for receipt in neighbours:
+        with pytest.raises(VerificationError) as caught:
+            verify_receipt(bundle, receipt, PUBLIC, chunk_system=SYSTEM)
+        assert caught.value.reason == "chunk-collateral-proof"
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(bundle, artifacts.audit, PUBLIC, len(artifacts.audit.chunks), chunk_system=SYSTEM)
+    assert caught.value.reason in ("chunk-collateral-proof", "node-range-proof")
+
+
+def test_position_omitted_breaks_the_matched_book():
+    honest = accounts(7)
+    with pytest.raises(ProvingError, match="not matched"):
+        make_epoch(account_list=honest[:-1])
+
+
+def test_position_omitted_with_a_forged_blinding_sum_is_named(monkeypatch):
+    honest = accounts(7)
+    last = honest[-1]
+    cut = AccountInput(last.account_id, PlainAccount(last.witness.cash, (0, *last.witness.positions[1:])))
+    monkeypatch.setattr(epoch_prover, "require_matched", lambda positions, n: None)
+    monkeypatch.setattr(
+        epoch_prover,
+        "matched_book_blindings",
+        lambda positions, blindings, n: tuple(sum(b[j] for b in blindings) for j in range(n)),
+    )
+    epoch = make_epoch(account_list=[*honest[:-1], cut], secret=b"omitted-position-0123456789abcde")
+    monkeypatch.undo()
+    with pytest.raises(VerificationError) as caught:
+        _audit(epoch.bundle, epoch.artifacts.audit)
+    assert caught.value.reason == "matched-book" and caught.value.index == 0
+
+
+def test_reserves_below_liabilities_cannot_be_proven():
+    with pytest.raises(ProvingError, match="reserves"):
+        make_epoch(balances=(1000, 1000))
+
+
+def test_reserves_below_liabilities_with_a_forged_proof_are_named(monkeypatch):
+    def forged(reserves, total, root_blinding, context):
+        return prove_range([0], [-root_blinding], 64, context)[0].to_bytes()
+
+    monkeypatch.setattr(epoch_prover, "prove_solvency", forged)
+    monkeypatch.setattr(epoch_prover, "require_solvent", lambda reserves, total: None)
+    epoch = make_epoch(balances=(1000, 1000), secret=b"insolvent-operator-0123456789abc")
+    monkeypatch.undo()
+    assert _audit_reason(epoch.bundle, replace(epoch.artifacts.audit, total_opening=None)) == "solvency-proof"
+
+
+def test_attestation_by_the_wrong_key_is_named():
+    epoch = honest_epoch()
+    wrong = attested(epoch.bundle, (bytes.fromhex("11" * 32), bytes.fromhex("33" * 32)))
+    wrong = wrong.with_attestations(
+        (
+            wrong.attestations[0],
+            replace(wrong.attestations[1], address=epoch.bundle.reserves.entries[1].address),
+        )
+    )
+    with pytest.raises(VerificationError) as caught:
+        _audit(wrong, epoch.artifacts.audit)
+    assert caught.value.reason == "reserve-attestation" and caught.value.index == 1
+
+
+def test_missing_attestation_and_attestation_of_another_epoch_are_named():
+    epoch, other = honest_epoch(), second_epoch()
+    assert (
+        _audit_reason(epoch.bundle.with_attestations(epoch.bundle.attestations[:1]), epoch.artifacts.audit)
+        == "reserve-attestation"
+    )
+    assert (
+        _audit_reason(epoch.bundle.with_attestations(other.bundle.attestations), epoch.artifacts.audit)
+        == "reserve-attestation"
+    )
+
+
+def test_node_proof_of_another_epoch_does_not_verify():
+    first, second = honest_epoch(), second_epoch()
+    audit = second.artifacts.audit
+    proofs = dict(audit.node_proofs)
+    pos = next(p for p in sorted(proofs) if p in first.artifacts.audit.node_proofs)
+    proofs[pos] = first.artifacts.audit.node_proofs[pos]
+    assert _audit_reason(second.bundle, replace(audit, node_proofs=proofs)) == "node-range-proof"
+
+
+def test_reproving_with_the_same_secret_gives_the_same_tree():
+    first = honest_epoch()
+    again = make_epoch()
+    assert again.bundle.root == first.bundle.root
+    assert again.bundle.header == first.bundle.header
+
+
+def test_chunk_count_outside_the_padding_policy_is_named():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    assert len(audit.chunks) == 2
+    assert _audit_reason(epoch.bundle, replace(audit, chunks=audit.chunks[:1] * 3)) == "chunk-count-policy"

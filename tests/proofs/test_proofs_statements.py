@@ -1,0 +1,87 @@
+"""Header binding and chaining, matched book and solvency as standalone statements."""
+
+from dataclasses import replace
+
+import pytest
+
+from provers.bulletproofs import verify_range
+from zkclear.crypto.pedersen import commit
+from zkclear.errors import EncodingError, ProvingError, VerificationError
+from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader, check_chain
+from zkclear.proofs.matched_book import matched_book_blindings, verify_matched_book
+from zkclear.proofs.solvency import check_total_opening, prove_solvency, solvency_statement
+from zkclear.tree.placement import TreeConfig
+
+HEADER = EpochHeader(
+    5, GENESIS, GENESIS, b"p" * 32, b"r" * 32, 10_000, 2, 32, TreeConfig(height=12, chunk_bits=3)
+)
+
+
+def test_header_round_trips_and_rejects_bad_bytes():
+    assert EpochHeader.from_bytes(HEADER.to_bytes()) == HEADER
+    with pytest.raises(EncodingError):
+        EpochHeader.from_bytes(HEADER.to_bytes()[:-1])
+    bad_version = b"\x00\x09" + HEADER.to_bytes()[2:]
+    with pytest.raises(EncodingError):
+        EpochHeader.from_bytes(bad_version)
+
+
+def test_every_header_field_changes_the_digest_and_the_contexts():
+    changed = [
+        replace(HEADER, epoch_id=6),
+        replace(HEADER, previous_root=b"x" * 32),
+        replace(HEADER, reserves_total=9_999),
+        replace(HEADER, tree=TreeConfig(height=12, chunk_bits=2)),
+    ]
+    digests = {h.digest() for h in changed} | {HEADER.digest()}
+    assert len(digests) == len(changed) + 1
+    assert HEADER.context(b"tree-node", 3, 1) != HEADER.context(b"tree-node", 3, 2)
+    assert HEADER.context(b"solvency").startswith(HEADER.digest())
+
+
+def test_chain_checks_epoch_id_previous_root_and_hash():
+    link = ChainLink(4, b"a" * 32, b"b" * 32)
+    following = replace(HEADER, previous_root=b"a" * 32, previous_epoch_hash=b"b" * 32)
+    check_chain(link, following)
+    for broken in (
+        replace(following, epoch_id=7),
+        replace(following, previous_root=b"c" * 32),
+        replace(following, previous_epoch_hash=GENESIS),
+    ):
+        with pytest.raises(VerificationError, match="epoch-chain-broken"):
+            check_chain(link, broken)
+    check_chain(None, HEADER)
+    with pytest.raises(VerificationError):
+        check_chain(None, following)
+
+
+def test_matched_book_opens_the_position_sums_to_zero():
+    positions = [(3, -1), (-5, 4), (2, -3)]
+    blindings = [(11, 12), (13, 14), (15, 16)]
+    betas = matched_book_blindings(positions, blindings, 2)
+    commitments = [
+        tuple(commit(q, b) for q, b in zip(p, r, strict=True))
+        for p, r in zip(positions, blindings, strict=True)
+    ]
+    verify_matched_book(commitments, betas)
+    with pytest.raises(VerificationError) as caught:
+        verify_matched_book(commitments[:2], betas)
+    assert caught.value.reason == "matched-book"
+    with pytest.raises(ProvingError):
+        matched_book_blindings(positions[:2], blindings[:2], 2)
+
+
+def test_solvency_proof_hides_the_total_and_fails_for_other_reserves():
+    total, blinding = 7_000, 424242
+    root = commit(total, blinding)
+    proof = prove_solvency(10_000, total, blinding, b"ctx")
+    statement = solvency_statement(proof, 10_000, root, b"ctx")
+    verify_range(statement.proof, statement.commitments, statement.n_bits, statement.context)
+    lower = solvency_statement(proof, 9_000, root, b"ctx")
+    with pytest.raises(VerificationError):
+        verify_range(lower.proof, lower.commitments, lower.n_bits, lower.context)
+    with pytest.raises(ProvingError):
+        prove_solvency(6_999, total, blinding, b"ctx")
+    check_total_opening(root, total, blinding, 10_000)
+    with pytest.raises(VerificationError, match="total-liabilities-opening"):
+        check_total_opening(root, total + 1, blinding, 10_000)

@@ -1,0 +1,113 @@
+"""Leaf placement: keyed, deterministic, collision-free, and the chunk-count padding policies."""
+
+import pytest
+
+from zkclear.errors import ConfigurationError, InputError
+from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
+
+KEY = bytes(range(32))
+IDS = [f"acct-{i}" for i in range(37)]
+
+
+def test_placement_is_deterministic_for_a_key_and_changes_with_the_key():
+    config = TreeConfig(height=16, chunk_bits=3)
+    first = place_accounts(IDS, config, KEY)
+    assert place_accounts(IDS, config, KEY) == first
+    other = place_accounts(IDS, config, bytes(32))
+    assert other.chunk_positions != first.chunk_positions
+
+
+def test_every_account_gets_exactly_one_distinct_leaf():
+    config = TreeConfig(height=12, chunk_bits=2)
+    placement = place_accounts(IDS, config, KEY)
+    locations = placement.account_locations()
+    assert sorted(locations) == list(range(len(IDS)))
+    leaves = {placement.leaf_index(chunk, slot) for chunk, slot in locations.values()}
+    assert len(leaves) == len(IDS)
+    assert all(0 <= leaf < 1 << config.height for leaf in leaves)
+    assert list(placement.chunk_positions) == sorted(set(placement.chunk_positions))
+
+
+def test_chunks_are_filled_evenly_and_padded_with_padding_slots():
+    config = TreeConfig(height=12, chunk_bits=3, chunk_padding="none")
+    placement = place_accounts(IDS, config, KEY)
+    sizes = [sum(slot is not None for slot in slots) for slots in placement.chunk_slots]
+    assert len(sizes) == 5 and sum(sizes) == 37 and max(sizes) - min(sizes) <= 1
+    assert all(len(slots) == 8 for slots in placement.chunk_slots)
+
+
+def test_collisions_resolve_deterministically_in_a_nearly_full_upper_tree():
+    config = TreeConfig(height=5, chunk_bits=1, chunk_padding="none")  # 16 positions for 15 chunks
+    ids = [f"a{i}" for i in range(30)]
+    placement = place_accounts(ids, config, KEY)
+    assert len(set(placement.chunk_positions)) == 15
+    assert all(0 <= p < 16 for p in placement.chunk_positions)
+    assert place_accounts(ids, config, KEY) == placement
+
+
+@pytest.mark.parametrize(
+    ("policy", "param", "accounts", "expected"),
+    [
+        ("none", 1, 33, 9),
+        ("multiple", 4, 33, 12),
+        ("power_of_two", 1, 33, 16),
+        ("power_of_two", 32, 5, 32),
+        ("capacity", 64, 33, 64),
+    ],
+)
+def test_chunk_padding_policies(policy, param, accounts, expected):
+    assert (
+        TreeConfig(height=20, chunk_bits=2, chunk_padding=policy, chunk_padding_param=param).chunk_count(
+            accounts
+        )
+        == expected
+    )
+
+
+def test_capacity_too_small_and_tree_too_small_are_configuration_errors():
+    with pytest.raises(ConfigurationError):
+        TreeConfig(height=20, chunk_bits=2, chunk_padding="capacity", chunk_padding_param=2).chunk_count(9)
+    with pytest.raises(ConfigurationError):
+        TreeConfig(height=4, chunk_bits=2, chunk_padding="none").chunk_count(17)
+    with pytest.raises(ConfigurationError):
+        TreeConfig(height=8, chunk_bits=8)
+
+
+def test_duplicate_or_empty_account_ids_are_input_errors():
+    with pytest.raises(InputError, match="duplicate"):
+        place_accounts(["a", "b", "a"], TreeConfig(height=8, chunk_bits=2), KEY)
+    with pytest.raises(InputError):
+        place_accounts(["a", ""], TreeConfig(height=8, chunk_bits=2), KEY)
+
+
+def test_dense_placement_packs_chunks_at_the_left():
+    placement = place_accounts(IDS, TreeConfig(height=16, chunk_bits=2, sparse=False), KEY)
+    assert placement.chunk_positions == tuple(range(16))
+
+
+def test_node_range_bits_cover_a_full_subtree_and_cap_at_64():
+    assert node_range_bits(2, 20) == 32
+    assert node_range_bits(12, 20) == 32
+    assert node_range_bits(13, 20) == 64
+    assert node_range_bits(31, 48) == 64
+    assert node_range_bits(0, 5) == 8
+
+
+def test_tree_config_round_trips_through_its_encoding():
+    config = TreeConfig(
+        height=30, chunk_bits=5, chunk_padding="multiple", chunk_padding_param=7, sparse=False
+    )
+    assert TreeConfig.decode(config.encode()) == config
+
+
+def test_allowed_chunk_counts_follow_the_policy():
+    assert TreeConfig(height=20, chunk_bits=2).allows_chunk_count(8)
+    assert not TreeConfig(height=20, chunk_bits=2).allows_chunk_count(6)
+    assert TreeConfig(
+        height=20, chunk_bits=2, chunk_padding="multiple", chunk_padding_param=3
+    ).allows_chunk_count(6)
+    assert not TreeConfig(
+        height=20, chunk_bits=2, chunk_padding="capacity", chunk_padding_param=4
+    ).allows_chunk_count(3)
+    assert TreeConfig(height=20, chunk_bits=2, chunk_padding="none").allows_chunk_count(5)
+    assert not TreeConfig(height=4, chunk_bits=2, chunk_padding="none").allows_chunk_count(5)

@@ -1,0 +1,179 @@
+"""``zkclear bench collateral``: core-seconds per account to prove and verify collateralization batches.
+
+Profiles (circuits/examples.py): 8 perpetuals on linear margin, 8 perpetuals on a 4-tier table,
+4 perpetuals + 4 options on portfolio margin (27 scenarios), and the linear profile with 16-bit
+positions (the bit-count lever); batch sizes 1, 16, 64 (quick: 1, 2).
+Times are CPU seconds of this (single-threaded) process (``time.process_time``), so they are
+core-seconds whatever else runs on the machine. Phases:
+
+- ``assign``: witness values and the exact integer check of every constraint;
+- ``commit``: the Pedersen commitments of every variable (cash, positions, witnesses);
+- ``range``: the aggregated range proofs of every form (their own commitments included);
+- ``derive``: the verifier's homomorphic derivation of every form commitment (plus hashing);
+- ``batch_verify``: one batch verification of all range proofs of the batch.
+
+Headline metrics (issue 6): ``prove_core_seconds_per_account`` and ``verify_core_seconds_per_account``
+for the 8-perp linear profile at batch 64 on the pure engine, and ``pem_seconds``. Every figure is
+reported per backend (``pure/...``, ``arkworks/...``); each backend runs in its own subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+PROFILE_NAMES = ("linear-8-perps", "tiered-8-perps", "options-4-perps-4-options",
+                 "linear-8-perps-16-bit-positions")
+HEADLINE = ("linear-8-perps", 64)
+
+
+def _pem_seconds() -> float:
+    try:
+        from zkclear.bench.common import measure_pem
+
+        return float(measure_pem())
+    except ImportError:
+        import secrets
+
+        from py_ecc.optimized_bls12_381 import G1, multiply
+
+        samples = []
+        for _ in range(5):
+            scalar = secrets.randbits(255) | (1 << 254)
+            start = time.perf_counter()
+            multiply(G1, scalar)
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+
+def measure(profile: str, batch: int, seed: int = 1) -> dict[str, float]:
+    """Prove and verify one batch of ``batch`` accounts of ``profile``; CPU seconds per phase."""
+    from circuits.account_statement import account_statement
+    from circuits.examples import PROFILE_MODES, PROFILES, collateralized_account
+    from provers import collateral
+    from provers.bulletproofs import batch_verify
+    from provers.bulletproofs.generators import vector_generators
+    from zkclear.crypto.pedersen import commit_many
+    from zkclear.crypto.randomness import BlindingSource
+
+    public = PROFILES[profile]()
+    mode = PROFILE_MODES[profile]
+    public.check_budget()
+    rng = random.Random(seed)
+    witnesses = [collateralized_account(public, rng, mode=mode, held=4, max_lots=10_000)
+                 for _ in range(batch)]
+    context = f"bench/{profile}/{batch}".encode()
+    blindings = BlindingSource.deterministic(b"bench-collateral-secret-0123456789")
+    clock = time.process_time
+
+    # One-time, per-process setup kept out of the per-account figures: the hash-to-curve generator
+    # vectors for the largest part of this batch, and the fixed-base tables of G and H.
+    start = clock()
+    largest = max(width * m for width, m in collateral.proof_layout(public, [mode] * batch))
+    vector_generators(largest)
+    commit_many([0], [0])
+    generators_s = clock() - start
+
+    start = clock()
+    rows = [collateral.assign_account(i, w, public) for i, w in enumerate(witnesses)]
+    blinds = [collateral.derive_blindings(blindings, context, public, i, mode) for i in range(batch)]
+    assign_s = clock() - start
+
+    start = clock()
+    for values, gammas in zip(rows, blinds, strict=True):
+        commit_many(values, gammas)
+    commit_s = clock() - start
+
+    start = clock()
+    proof, commitments = collateral.prove_rows(public, context, [mode] * batch, rows, blinds)
+    prove_rows_s = clock() - start
+
+    start = clock()
+    statements = collateral.collateral_statements(proof, commitments, public, context)
+    derive_s = clock() - start
+    start = clock()
+    batch_verify(statements)
+    batch_verify_s = clock() - start
+
+    statement = account_statement(public, mode).statement
+    proof_bytes = len(proof.to_bytes())
+    return {
+        "accounts": batch,
+        "generators_s": generators_s,
+        "range_bits_per_account": statement.range_bits,
+        "forms_per_account": len(statement.range_constraints),
+        "commitments_per_account": len(statement.variables),
+        "proof_parts": len(proof.parts),
+        "proof_bytes_per_account": proof_bytes / batch,
+        "assign_s": assign_s / batch,
+        "commit_s": commit_s / batch,
+        "range_s": (prove_rows_s - commit_s) / batch,
+        "prove_s": (assign_s + prove_rows_s) / batch,
+        "derive_s": derive_s / batch,
+        "batch_verify_s": batch_verify_s / batch,
+        "verify_s": (derive_s + batch_verify_s) / batch,
+    }
+
+
+def measure_all(profiles: tuple[str, ...], batches: tuple[int, ...]) -> dict[str, dict[str, float]]:
+    """``measure`` for every (profile, batch) in this process's backend, keyed ``"profile/batchN"``."""
+    return {f"{profile}/batch{batch}": measure(profile, batch) for profile in profiles for batch in batches}
+
+
+def _in_backend(backend: str, profiles: tuple[str, ...],
+                batches: tuple[int, ...]) -> dict[str, dict[str, float]] | None:
+    """:func:`measure_all` in a subprocess with ``ZKCLEAR_BACKEND=backend``; None if that backend fails."""
+    env = dict(os.environ, ZKCLEAR_BACKEND=backend)
+    code = ("import json; from zkclear.bench.collateral import measure_all; "
+            f"print(json.dumps(measure_all({profiles!r}, {batches!r})))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _table(backend: str, rows: dict[str, dict[str, float]], echo: Callable[[str], None]) -> None:
+    echo(f"backend {backend}: core-seconds per account (process CPU time)")
+    echo(f"{'profile':32} {'batch':>5} {'bits':>5} {'commit':>8} {'range':>8} {'prove':>8} "
+         f"{'derive':>8} {'bverify':>8} {'verify':>8} {'bytes':>7}")
+    for key, row in rows.items():
+        profile, batch = key.split("/batch")
+        echo(f"{profile:32} {batch:>5} {row['range_bits_per_account']:>5} {row['commit_s']:>8.3f} "
+             f"{row['range_s']:>8.3f} {row['prove_s']:>8.3f} {row['derive_s']:>8.3f} "
+             f"{row['batch_verify_s']:>8.3f} {row['verify_s']:>8.3f} "
+             f"{row['proof_bytes_per_account']:>7.0f}")
+
+
+def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
+    """Run the suite on the pure engine (the target) and the native one; return metric -> number.
+
+    Each backend runs in its own subprocess (the backend is fixed at import). Quick mode: batches
+    1 and 2, the first three profiles on the pure engine and the linear one on the native backend.
+    """
+    batches = (1, 2) if quick else (1, 16, 64)
+    metrics: dict[str, float] = {"pem_seconds": _pem_seconds()}
+    echo(f"PEM (py-ecc G1 scalar multiplication): {metrics['pem_seconds'] * 1e3:.1f} ms")
+    headline = f"{HEADLINE[0]}/batch{HEADLINE[1] if not quick else batches[-1]}"
+    for backend, profiles in (("pure", PROFILE_NAMES[:3] if quick else PROFILE_NAMES),
+                              ("arkworks", PROFILE_NAMES[:1] if quick else PROFILE_NAMES)):
+        rows = _in_backend(backend, profiles, batches)
+        if rows is None:
+            echo(f"backend {backend}: not available, skipped")
+            continue
+        _table(backend, rows, echo)
+        for key, row in rows.items():
+            for name, value in row.items():
+                metrics[f"{backend}/{key}/{name}"] = value
+    if f"pure/{headline}/prove_s" in metrics:
+        metrics["prove_core_seconds_per_account"] = metrics[f"pure/{headline}/prove_s"]
+        metrics["verify_core_seconds_per_account"] = metrics[f"pure/{headline}/verify_s"]
+        echo(f"headline (pure engine, {headline}): prove {metrics['prove_core_seconds_per_account']:.3f} "
+             f"core-s/account, verify {metrics['verify_core_seconds_per_account']:.3f} core-s/account")
+    return metrics

@@ -1,0 +1,76 @@
+"""Shared benchmark helpers: the PEM unit and timing that survives a busy machine.
+
+PEM ("py-ecc equivalent multiplication") = the median time of one
+``py_ecc.optimized_bls12_381.multiply(G1, k)`` for random 255-bit k, measured in the same run.
+Figures are reported in PEM so they compare across machines. On a shared machine the load
+changes during a run, so :func:`time_in_pem` measures PEM right before and right after each
+timed call and reports the median of the per-call ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def measure_pem(samples: int = 7) -> float:
+    """Median seconds of one py-ecc G1 scalar multiplication by a random 255-bit scalar."""
+    from py_ecc.optimized_bls12_381 import G1, multiply
+
+    timings = []
+    for _ in range(samples):
+        scalar = secrets.randbits(255) | 1 << 254
+        started = time.perf_counter()
+        multiply(G1, scalar)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+@dataclass(frozen=True, slots=True)
+class PemTiming:
+    """One benchmarked operation: median seconds per call and median of (seconds / PEM)."""
+
+    seconds: float
+    pem: float
+
+
+def time_in_pem(
+    operation: Callable[[], object], *, repeats: int = 5, per_call: int = 1, pem_samples: int = 5
+) -> PemTiming:
+    """Time ``operation`` ``repeats`` times, each between two PEM measurements.
+
+    ``per_call`` is how many operations one call performs (the figures are per operation).
+    The reported ratio is the median over repeats of time / mean(PEM before, PEM after).
+    """
+    seconds, ratios = [], []
+    for _ in range(repeats):
+        pem_before = measure_pem(pem_samples)
+        started = time.perf_counter()
+        operation()
+        elapsed = (time.perf_counter() - started) / per_call
+        pem_after = measure_pem(pem_samples)
+        seconds.append(elapsed)
+        ratios.append(elapsed / ((pem_before + pem_after) / 2))
+    return PemTiming(statistics.median(seconds), statistics.median(ratios))
+
+
+def machine_summary() -> str:
+    """One line naming the CPU, core count and Python, for benchmark reports."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"
+
+
+def format_pem(ratio: float) -> str:
+    """A PEM ratio as a human reads it: '1/123 PEM' below one, else '1.23 PEM'."""
+    return f"1/{1 / ratio:.0f} PEM" if 0 < ratio < 1 else f"{ratio:.2f} PEM"

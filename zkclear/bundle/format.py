@@ -1,0 +1,398 @@
+"""The on-disk format of the public bundle, the audit data and receipts (docs/format.md, "Bundle").
+
+Every file is one *container*::
+
+    magic    8 bytes   b"ZKCLEAR\\x00"
+    kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
+    version  u16       FORMAT_VERSION (1)
+    length   u64       byte length of body
+    body     length bytes
+    checksum 32 bytes  SHA-256 of everything before it
+
+Integers are big-endian; ``blob`` = u32 length || bytes; ``text`` = u16 length || UTF-8; ``point`` = 48-byte
+compressed G1 (strictly decoded: on curve, in subgroup, canonical); ``scalar`` = 32 bytes < r;
+``node`` = point || 32-byte digest; positions ``(u8 level, u64 index)`` appear in strictly increasing
+order. Decoding is strict: a wrong magic, kind, version, length or checksum, a truncated or overlong
+body, a non-canonical field or an out-of-order position raises one :class:`EncodingError` that
+names the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
+from zkclear.crypto.group import G1Point
+from zkclear.errors import EncodingError, ZkclearError
+from zkclear.proofs.attestations import ReserveAttestation, ReserveEntry, ReserveSet
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.header import EpochHeader
+from zkclear.tree.receipts import ChunkRecord, Receipt
+from zkclear.tree.sum_tree import Position, TreeNode
+
+MAGIC = b"ZKCLEAR\x00"
+FORMAT_VERSION = 1
+KIND_PUBLIC = b"PUBL"
+KIND_AUDIT = b"AUDT"
+KIND_RECEIPT = b"RCPT"
+_PREFIX = struct.Struct(">8s4sHQ")
+_CHECKSUM = 32
+
+
+# --------------------------------------------------------------------------------- primitives
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def raw(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def u8(self, v: int) -> None:
+        self.parts.append(struct.pack(">B", v))
+
+    def u16(self, v: int) -> None:
+        self.parts.append(struct.pack(">H", v))
+
+    def u32(self, v: int) -> None:
+        self.parts.append(struct.pack(">I", v))
+
+    def u64(self, v: int) -> None:
+        self.parts.append(struct.pack(">Q", v))
+
+    def blob(self, data: bytes) -> None:
+        self.u32(len(data))
+        self.parts.append(data)
+
+    def text(self, value: str) -> None:
+        data = value.encode("utf-8")
+        self.u16(len(data))
+        self.parts.append(data)
+
+    def node(self, node: TreeNode) -> None:
+        self.parts.append(node.encoded)
+        self.parts.append(node.digest)
+
+    def position(self, pos: Position) -> None:
+        self.u8(pos[0])
+        self.u64(pos[1])
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = memoryview(data)
+        self.offset = 0
+
+    def take(self, size: int, what: str) -> bytes:
+        if size < 0 or self.offset + size > len(self.data):
+            raise EncodingError(
+                f"truncated: {what} needs {size} bytes at offset {self.offset}, "
+                f"{len(self.data) - self.offset} left"
+            )
+        out = bytes(self.data[self.offset : self.offset + size])
+        self.offset += size
+        return out
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u16(self, what: str) -> int:
+        return struct.unpack(">H", self.take(2, what))[0]
+
+    def u32(self, what: str) -> int:
+        return struct.unpack(">I", self.take(4, what))[0]
+
+    def u64(self, what: str) -> int:
+        return struct.unpack(">Q", self.take(8, what))[0]
+
+    def blob(self, what: str) -> bytes:
+        return self.take(self.u32(what + " length"), what)
+
+    def text(self, what: str) -> str:
+        data = self.take(self.u16(what + " length"), what)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError(f"{what}: not valid UTF-8") from exc
+
+    def point(self, what: str) -> G1Point:
+        return _field(what, G1Point.from_bytes, self.take(48, what))
+
+    def scalar(self, what: str) -> int:
+        return _field(what, scalar_from_bytes, self.take(32, what))
+
+    def node(self, what: str) -> TreeNode:
+        encoded = self.take(48, what)
+        commitment = _field(what, G1Point.from_bytes, encoded)
+        return TreeNode(commitment, encoded, self.take(32, what + " digest"))
+
+    def count(self, what: str, item_size: int) -> int:
+        """A u64 item count, refused when the remaining bytes cannot hold that many items."""
+        n = self.u64(what)
+        if n * item_size > len(self.data) - self.offset:
+            raise EncodingError(f"truncated: {what} says {n} items, more than the file holds")
+        return n
+
+    def positions(self, what: str, item_size: int, read_item: Callable[[str], Any]) -> dict[Position, Any]:
+        out: dict[Position, Any] = {}
+        last: Position | None = None
+        for i in range(self.count(what, item_size + 9)):
+            pos = (self.u8(f"{what}[{i}] level"), self.u64(f"{what}[{i}] index"))
+            if last is not None and pos <= last:
+                raise EncodingError(f"{what}[{i}]: positions must be strictly increasing")
+            last = pos
+            out[pos] = read_item(f"{what}[{i}]")
+        return out
+
+    def finish(self, what: str) -> None:
+        if self.offset != len(self.data):
+            raise EncodingError(f"{what}: {len(self.data) - self.offset} unexpected trailing bytes")
+
+
+def _field(what: str, decode: Callable[[bytes], Any], data: bytes) -> Any:
+    """Run a nested decoder, turning whatever it raises on bad bytes into one EncodingError."""
+    try:
+        return decode(data)
+    except EncodingError as exc:
+        raise EncodingError(f"{what}: {exc}") from exc
+    except ZkclearError as exc:  # e.g. an InputError from a reserves entry: still bad bytes here
+        raise EncodingError(f"{what}: {exc}") from exc
+    except (ValueError, TypeError, IndexError, KeyError, struct.error, ArithmeticError) as exc:
+        raise EncodingError(f"{what}: malformed ({exc})") from exc
+
+
+def _container(kind: bytes, body: bytes) -> bytes:
+    head = _PREFIX.pack(MAGIC, kind, FORMAT_VERSION, len(body)) + body
+    return head + hashlib.sha256(head).digest()
+
+
+def _open_container(data: bytes, kind: bytes) -> _Reader:
+    if not isinstance(data, bytes | bytearray):
+        raise EncodingError("expected bytes")
+    if len(data) < _PREFIX.size + _CHECKSUM:
+        raise EncodingError(f"truncated: {len(data)} bytes is shorter than an empty container")
+    magic, found_kind, version, length = _PREFIX.unpack(bytes(data[: _PREFIX.size]))
+    if magic != MAGIC:
+        raise EncodingError("not a zkclear file (bad magic)")
+    if found_kind != kind:
+        raise EncodingError(f"expected a {kind.decode()} file, got {found_kind!r}")
+    if version != FORMAT_VERSION:
+        raise EncodingError(f"unsupported format version {version} (this reader knows {FORMAT_VERSION})")
+    if len(data) != _PREFIX.size + length + _CHECKSUM:
+        raise EncodingError(
+            f"length mismatch: header says a {length}-byte body, file holds "
+            f"{len(data) - _PREFIX.size - _CHECKSUM}"
+        )
+    if hashlib.sha256(bytes(data[:-_CHECKSUM])).digest() != bytes(data[-_CHECKSUM:]):
+        raise EncodingError("checksum mismatch: the file is corrupted")
+    return _Reader(bytes(data[_PREFIX.size : -_CHECKSUM]))
+
+
+# --------------------------------------------------------------------------------- public bundle
+
+
+def encode_public_bundle(bundle: PublicBundle) -> bytes:
+    w = _Writer()
+    w.blob(bundle.header.to_bytes())
+    w.node(bundle.root)
+    w.u32(len(bundle.matched_book))
+    for beta in bundle.matched_book:
+        w.raw(scalar_to_bytes(beta))
+    w.blob(bundle.solvency_proof)
+    w.u32(len(bundle.reserves.entries))
+    for entry in bundle.reserves.entries:
+        w.text(entry.address)
+        w.u64(entry.balance)
+    w.u32(len(bundle.attestations))
+    for attestation in bundle.attestations:
+        w.text(attestation.address)
+        w.blob(attestation.signature)
+    return _container(KIND_PUBLIC, w.getvalue())
+
+
+def decode_public_bundle(data: bytes) -> PublicBundle:
+    r = _open_container(data, KIND_PUBLIC)
+    header = _field("header", EpochHeader.from_bytes, r.blob("header"))
+    root = r.node("root")
+    n_betas = r.u32("matched_book count")
+    betas = tuple(r.scalar(f"matched_book[{j}]") for j in range(n_betas))
+    if n_betas != header.instrument_count:
+        raise EncodingError("matched_book: one blinding sum per instrument is required")
+    solvency = r.blob("solvency_proof")
+    entries = []
+    for i in range(r.u32("reserves count")):
+        entries.append(ReserveEntry(r.text(f"reserves[{i}] address"), r.u64(f"reserves[{i}] balance")))
+    reserves = _field("reserves", lambda _: ReserveSet(tuple(entries)), b"")
+    attestations = tuple(
+        ReserveAttestation(r.text(f"attestations[{i}] address"), r.blob(f"attestations[{i}] signature"))
+        for i in range(r.u32("attestations count"))
+    )
+    r.finish("public bundle")
+    return PublicBundle(header, root, betas, solvency, reserves, attestations)
+
+
+# --------------------------------------------------------------------------------- chunks, audit
+
+
+def _write_chunk(w: _Writer, chunk: ChunkRecord, system: ChunkProofSystem) -> None:
+    w.u64(chunk.position)
+    w.u16(len(chunk.id_hashes))
+    for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True):
+        w.raw(id_hash)
+        w.blob(system.encode_commitments(account))
+    w.blob(chunk.proof)
+
+
+def _read_chunk(r: _Reader, what: str, system: ChunkProofSystem, public: Any, chunk_size: int) -> ChunkRecord:
+    position = r.u64(what + " position")
+    slots = r.u16(what + " slots")
+    if slots != chunk_size:
+        raise EncodingError(f"{what}: {slots} slots, the header says {chunk_size}")
+    id_hashes, accounts = [], []
+    for s in range(slots):
+        id_hashes.append(r.take(32, f"{what} slot {s} id hash"))
+        blob = r.blob(f"{what} slot {s} account")
+        accounts.append(
+            _field(f"{what} slot {s} account", lambda b: system.decode_commitments(b, public), blob)
+        )
+    return ChunkRecord(position, tuple(id_hashes), tuple(accounts), r.blob(what + " proof"))
+
+
+def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
+    w = _Writer()
+    w.raw(audit.header_digest)
+    w.u64(len(audit.chunks))
+    for chunk in audit.chunks:
+        _write_chunk(w, chunk, system)
+    w.u64(len(audit.upper_nodes))
+    for pos in sorted(audit.upper_nodes):
+        w.position(pos)
+        w.node(audit.upper_nodes[pos])
+    w.u64(len(audit.node_proofs))
+    for pos in sorted(audit.node_proofs):
+        w.position(pos)
+        w.blob(audit.node_proofs[pos])
+    w.u64(len(audit.padding))
+    for pos in sorted(audit.padding):
+        w.position(pos)
+        w.raw(scalar_to_bytes(audit.padding[pos]))
+    if audit.total_opening is None:
+        w.u8(0)
+    else:
+        w.u8(1)
+        w.u64(audit.total_opening[0])
+        w.raw(scalar_to_bytes(audit.total_opening[1]))
+    return _container(KIND_AUDIT, w.getvalue())
+
+
+def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: ChunkProofSystem) -> AuditData:
+    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size)."""
+    r = _open_container(data, KIND_AUDIT)
+    header_digest = r.take(32, "header digest")
+    n_chunks = r.count("chunk count", 8 + 2 + 4)
+    chunks = tuple(
+        _read_chunk(r, f"chunk[{i}]", system, public, header.tree.chunk_size) for i in range(n_chunks)
+    )
+    upper = r.positions("upper nodes", 80, lambda what: r.node(what))
+    proofs = r.positions("node proofs", 4, lambda what: r.blob(what))
+    padding = r.positions("padding", 32, lambda what: r.scalar(what))
+    flag = r.u8("total opening flag")
+    if flag > 1:
+        raise EncodingError("total opening flag must be 0 or 1")
+    total = (r.u64("total liabilities"), r.scalar("total blinding")) if flag else None
+    r.finish("audit data")
+    return AuditData(header_digest, chunks, upper, proofs, padding, total)
+
+
+# --------------------------------------------------------------------------------- receipts
+
+
+def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
+    w = _Writer()
+    w.u64(receipt.epoch_id)
+    w.raw(receipt.header_digest)
+    w.text(receipt.account_id)
+    w.blob(receipt.salt)
+    w.u64(receipt.leaf_index)
+    w.blob(system.encode_opening(receipt.opening))
+    _write_chunk(w, receipt.chunk, system)
+    w.u16(len(receipt.upper_siblings))
+    for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True):
+        w.node(sibling)
+        w.blob(proof)
+    return _container(KIND_RECEIPT, w.getvalue())
+
+
+def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int) -> Receipt:
+    """Decode a receipt; ``chunk_size`` (2^c) comes from the epoch header the participant holds."""
+    r = _open_container(data, KIND_RECEIPT)
+    epoch_id = r.u64("epoch id")
+    header_digest = r.take(32, "header digest")
+    account_id = r.text("account id")
+    salt = r.blob("salt")
+    leaf_index = r.u64("leaf index")
+    opening = _field("opening", lambda b: system.decode_opening(b, public), r.blob("opening"))
+    chunk = _read_chunk(r, "chunk", system, public, chunk_size)
+    siblings, proofs = [], []
+    for level in range(r.u16("sibling count")):
+        siblings.append(r.node(f"sibling[{level}]"))
+        proofs.append(r.blob(f"sibling[{level}] proof"))
+    r.finish("receipt")
+    return Receipt(
+        epoch_id, header_digest, account_id, salt, leaf_index, opening, chunk, tuple(siblings), tuple(proofs)
+    )
+
+
+# --------------------------------------------------------------------------------- files
+
+
+def write_file(path: str | Path, data: bytes) -> None:
+    """Write atomically (temporary file, fsync, rename): a reader never sees a half-written file."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def read_file(path: str | Path) -> bytes:
+    return Path(path).read_bytes()
+
+
+def receipt_file_name(account_id: str) -> str:
+    """The receipt's file name in an epoch directory: a hash of the id (file listings reveal no ids)."""
+    return hashlib.sha256(b"zkclear/receipt-file/v1" + account_id.encode("utf-8")).hexdigest()[:32] + ".rcpt"
+
+
+def write_epoch_files(
+    directory: str | Path,
+    bundle: PublicBundle,
+    audit: AuditData,
+    receipts: dict[str, Receipt],
+    system: ChunkProofSystem,
+) -> dict[str, Path]:
+    """Write ``epoch-<id>.bundle``, ``epoch-<id>.audit`` and ``receipts/<hash of id>.rcpt`` (one per
+    account) under ``directory``; returns account id -> receipt path."""
+    root = Path(directory)
+    (root / "receipts").mkdir(parents=True, exist_ok=True)
+    epoch = bundle.header.epoch_id
+    write_file(root / f"epoch-{epoch}.bundle", encode_public_bundle(bundle))
+    write_file(root / f"epoch-{epoch}.audit", encode_audit_data(audit, system))
+    paths = {}
+    for account_id, receipt in receipts.items():
+        path = root / "receipts" / receipt_file_name(account_id)
+        write_file(path, encode_receipt(receipt, system))
+        paths[account_id] = path
+    return paths

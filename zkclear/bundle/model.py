@@ -1,0 +1,52 @@
+"""What an epoch publishes: the public bundle and the audit data (receipts: zkclear.tree.receipts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from zkclear.proofs.attestations import ReserveAttestation, ReserveSet, attestation_message
+from zkclear.proofs.header import ChainLink, EpochHeader, epoch_hash
+from zkclear.tree.receipts import ChunkRecord
+from zkclear.tree.sum_tree import Position, TreeNode
+
+
+@dataclass(frozen=True, slots=True)
+class PublicBundle:
+    """Small and public: header, root, matched-book blinding sums β_j, the solvency proof, the
+    reserves input and its attestations. Reveals no balance and not the total liabilities."""
+
+    header: EpochHeader
+    root: TreeNode
+    matched_book: tuple[int, ...]
+    solvency_proof: bytes
+    reserves: ReserveSet
+    attestations: tuple[ReserveAttestation, ...] = ()
+
+    def epoch_hash(self) -> bytes:
+        return epoch_hash(self.header.digest(), self.root.encoded, self.root.digest)
+
+    def chain_link(self) -> ChainLink:
+        """What the next epoch's header must carry."""
+        return ChainLink(self.header.epoch_id, self.root.digest, self.epoch_hash())
+
+    def attestation_message(self) -> bytes:
+        """The 32 bytes each reserve address signs."""
+        return attestation_message(self.header.digest(), self.root.encoded, self.root.digest)
+
+    def with_attestations(self, attestations: tuple[ReserveAttestation, ...]) -> PublicBundle:
+        return replace(self, attestations=tuple(attestations))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditData:
+    """Large, reveals no balance: every chunk (leaves and collateral proof), every node at levels
+    c..H with its range proof (levels c..H-1), and the padding nodes' blindings (so the auditor
+    sees they commit to zero). ``total_opening`` = (L, ρ) of the root, disclosed to the auditor
+    only if the operator chooses to."""
+
+    header_digest: bytes
+    chunks: tuple[ChunkRecord, ...]
+    upper_nodes: dict[Position, TreeNode]
+    node_proofs: dict[Position, bytes]
+    padding: dict[Position, int]
+    total_opening: tuple[int, int] | None = field(default=None)

@@ -1,0 +1,123 @@
+"""The mutable working copy of balances and positions that one epoch's liquidation pass edits.
+
+Only :func:`zkclear.clearing.engine.apply_epoch` creates a :class:`Book`, from arrays it owns; every change
+is a transfer between two rows (cash) or a move of lots between two rows (positions), so conservation of money
+and the matched book hold by construction, and the engine re-checks both at the end of the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
+from zkclear.clearing.margin import MarginLevel, RiskParameters, account_requirement
+from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.errors import ClearingError
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationEvent:
+    """One account's liquidation.
+
+    ``action``: ``"partial"``, ``"full"`` or ``"bankrupt"`` (``"backstop_deleverage"`` for the backstop);
+    ``closed_lots``: lots taken off each instrument (signed like the position); ``receiver``: the liquidator
+    or backstop that took them, or ``"ADL"`` when they were closed against opposite-side accounts;
+    ``penalty`` (to the insurance fund); ``deficit`` (negative equity before cover), ``insurance_paid`` and
+    ``residue`` (the part of the deficit left to ADL / socialized loss, named in ``resolution``).
+    """
+
+    account: str
+    action: str
+    equity_before: int
+    maintenance_before: int
+    closed_lots: tuple[int, ...]
+    receiver: str
+    penalty: int = 0
+    deficit: int = 0
+    insurance_paid: int = 0
+    residue: int = 0
+    resolution: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdlEvent:
+    """``counterparty`` was deleveraged: ``lots`` of ``instrument`` closed against ``bankrupt_account``,
+    paying ``cash`` (its share of the residue: the difference between the bankruptcy price and the mark)."""
+
+    bankrupt_account: str
+    counterparty: str
+    instrument: str
+    lots: int
+    cash: int
+
+
+@dataclass(frozen=True, slots=True)
+class SocializedLoss:
+    """``account`` paid ``amount`` of ``bankrupt_account``'s residue (pro rata to positive equity)."""
+
+    bankrupt_account: str
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackstopTopUp:
+    """The insurance fund moved ``amount`` to the backstop account to restore its margin (negative: the
+    backstop returned surplus cash to the fund)."""
+
+    amount: int
+
+
+@dataclass(eq=False)
+class Book:
+    """Writable cash (= equity after settlement), positions and net deposits, plus the epoch's events."""
+
+    accounts: tuple[str, ...]
+    cash: np.ndarray
+    positions: np.ndarray
+    net_deposits: np.ndarray
+    params: RiskParameters
+    config: ClearingConfig
+    liquidations: list[LiquidationEvent] = field(default_factory=list)
+    adl: list[AdlEvent] = field(default_factory=list)
+    socialized: list[SocializedLoss] = field(default_factory=list)
+    topups: list[BackstopTopUp] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        index = {account: row for row, account in enumerate(self.accounts)}
+        self.insurance_row = index[INSURANCE_FUND]
+        self.fee_row = index[FEE_ACCOUNT]
+        self.backstop_row = index[BACKSTOP]
+        self.liquidator_rows = tuple(index[a] for a in self.config.liquidators if a in index)
+        self.value_per_lot = tuple(risk.value_per_lot for risk in self.params.instruments)
+
+    def equity(self, row: int) -> int:
+        return int(self.cash[row])
+
+    def position_row(self, row: int) -> list[int]:
+        return self.positions[row].tolist()
+
+    def requirement(self, lots: list[int], level: MarginLevel = MarginLevel.MAINTENANCE) -> int:
+        return account_requirement(lots, self.params, self.config.risk_models, level)
+
+    def pay(self, from_row: int, to_row: int, amount: int) -> None:
+        """Move ``amount`` (>= 0) of cash between two rows; :class:`ClearingError` if a balance would leave
+        the amount bound (computed in Python ints, so nothing wraps)."""
+        if amount:
+            paid, received = int(self.cash[from_row]) - amount, int(self.cash[to_row]) + amount
+            if max(abs(paid), abs(received)) > MAX_AMOUNT:
+                raise ClearingError("a liquidation transfer would leave the amount bound 2**62 - 1")
+            self.cash[from_row] = paid
+            self.cash[to_row] = received
+
+    def move_lots(self, from_row: int, to_row: int, lots: list[int]) -> None:
+        """``from_row`` gives ``lots`` (per instrument, signed) to ``to_row``: the book stays matched.
+        :class:`ClearingError` if a position would leave the bound (Python ints, nothing wraps)."""
+        given = [q - c for q, c in zip(self.position_row(from_row), lots, strict=True)]
+        taken = [q + c for q, c in zip(self.position_row(to_row), lots, strict=True)]
+        if max(map(abs, given + taken)) > MAX_AMOUNT:
+            raise ClearingError("a position transfer would leave the bound 2**62 - 1")
+        self.positions[from_row] = given
+        self.positions[to_row] = taken

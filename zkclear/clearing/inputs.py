@@ -1,0 +1,392 @@
+"""Epoch input records and their validation.
+
+:func:`validate_inputs` checks a whole epoch's inputs against the previous state and the configuration before
+anything is applied; the first bad record raises one :class:`~zkclear.errors.InputError` naming its file,
+line and field. The result, :class:`ResolvedInputs`, carries the same data with accounts and instruments
+resolved to rows and columns, which is all :func:`zkclear.clearing.engine.apply_epoch` needs.
+
+Records carry where they came from (``path`` and ``line``) so that an error found here still names the input
+file line; records built in memory get a ``<memory:...>`` path and their 1-based position as line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from zkclear.clearing.config import (
+    BACKSTOP,
+    FEE_ACCOUNT,
+    IDENTIFIER,
+    INSURANCE_FUND,
+    MARGIN_MODES,
+    SYSTEM_PREFIX,
+    ClearingConfig,
+)
+from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM
+from zkclear.clearing.state import EpochState, canonical_json
+from zkclear.errors import InputError
+
+MAX_RECORD_ID = 64
+DEPOSIT = "deposit"
+WITHDRAWAL = "withdrawal"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpen:
+    """Open a user account (ids starting ``CH:`` are the clearing house's)."""
+
+    account: str
+    margin_mode: str = "standard"
+    path: str = "<memory:accounts>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One trade: ``buyer`` buys ``size`` lots from ``seller`` at ``price`` ticks; fees in settlement
+    units."""
+
+    fill_id: str
+    buyer: str
+    seller: str
+    instrument: str
+    size: int
+    price: int
+    buyer_fee: int = 0
+    seller_fee: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fills:
+    """A columnar batch of fills (a million fills stay a handful of arrays). Sizes in lots, prices in ticks,
+    fees in settlement units; ``lines[k]`` is the input line of fill ``k`` in ``path``."""
+
+    fill_id: tuple[str, ...]
+    buyer: tuple[str, ...]
+    seller: tuple[str, ...]
+    instrument: tuple[str, ...]
+    size: np.ndarray
+    price: np.ndarray
+    buyer_fee: np.ndarray
+    seller_fee: np.ndarray
+    path: str = "<memory:fills>"
+    lines: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.fill_id)
+
+    def line(self, k: int) -> int:
+        return int(self.lines[k]) if self.lines is not None else k + 1
+
+    @staticmethod
+    def empty() -> Fills:
+        return Fills.from_records(())
+
+    @staticmethod
+    def from_records(records: Sequence[Fill], path: str = "<memory:fills>") -> Fills:
+        """Columns from :class:`Fill` records (bounds are checked by :func:`validate_inputs`, not here)."""
+        def column(name: str) -> np.ndarray:
+            values = [getattr(r, name) for r in records]
+            for k, value in enumerate(values):
+                if type(value) is not int or not -MAX_AMOUNT <= value <= MAX_AMOUNT:
+                    raise InputError(f"must be an integer within +-(2**62 - 1), got {value!r}",
+                                     path=path, line=k + 1, field=name)
+            return np.array(values, dtype=np.int64)
+
+        return Fills(
+            fill_id=tuple(r.fill_id for r in records), buyer=tuple(r.buyer for r in records),
+            seller=tuple(r.seller for r in records), instrument=tuple(r.instrument for r in records),
+            size=column("size"), price=column("price"), buyer_fee=column("buyer_fee"),
+            seller_fee=column("seller_fee"), path=path)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPrice:
+    """The epoch's mark price of an instrument (ticks) and, for kinds that pay funding, the funding rate
+    (ppm of notional per epoch, positive: longs pay shorts). A dated future's mark in its expiry epoch is its
+    final settlement price."""
+
+    instrument: str
+    mark_price: int
+    funding_rate_ppm: int | None = None
+    path: str = "<memory:prices>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A deposit or a withdrawal request (settlement units, ``amount > 0``)."""
+
+    transfer_id: str
+    kind: str
+    account: str
+    amount: int
+    path: str = "<memory:transfers>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EpochInputs:
+    """Everything fed into one epoch. Order of ``transfers`` is the order withdrawals are considered in."""
+
+    epoch: int
+    fills: Fills
+    marks: tuple[MarkPrice, ...]
+    transfers: tuple[Transfer, ...] = ()
+    opens: tuple[AccountOpen, ...] = ()
+
+    def to_canonical(self) -> dict:
+        f = self.fills
+        return {
+            "epoch": self.epoch,
+            "fills": {"fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
+                      "instrument": list(f.instrument), "size": f.size.tolist(), "price": f.price.tolist(),
+                      "buyer_fee": f.buyer_fee.tolist(), "seller_fee": f.seller_fee.tolist()},
+            "marks": [[m.instrument, m.mark_price, m.funding_rate_ppm] for m in self.marks],
+            "opens": [[o.account, o.margin_mode] for o in self.opens],
+            "transfers": [[t.transfer_id, t.kind, t.account, t.amount] for t in self.transfers],
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no whitespace, integers); what the ledger stores and hashes."""
+        return canonical_json(self.to_canonical())
+
+    @staticmethod
+    def from_canonical(obj: dict, path: str = "<ledger>") -> EpochInputs:
+        f = obj["fills"]
+        fills = Fills(
+            fill_id=tuple(f["fill_id"]), buyer=tuple(f["buyer"]), seller=tuple(f["seller"]),
+            instrument=tuple(f["instrument"]), size=np.array(f["size"], dtype=np.int64),
+            price=np.array(f["price"], dtype=np.int64), buyer_fee=np.array(f["buyer_fee"], dtype=np.int64),
+            seller_fee=np.array(f["seller_fee"], dtype=np.int64), path=path)
+        return EpochInputs(
+            epoch=obj["epoch"], fills=fills,
+            marks=tuple(MarkPrice(i, m, r, path, k + 1) for k, (i, m, r) in enumerate(obj["marks"])),
+            transfers=tuple(Transfer(t, kind, a, amt, path, k + 1)
+                            for k, (t, kind, a, amt) in enumerate(obj["transfers"])),
+            opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ResolvedInputs:
+    """Validated inputs with ids resolved against the post-opening account list (sorted ids)."""
+
+    epoch: int
+    accounts: tuple[str, ...]
+    margin_modes: tuple[str, ...]
+    #: for each previous row, its row in ``accounts``
+    previous_rows: np.ndarray
+    buyer_rows: np.ndarray
+    seller_rows: np.ndarray
+    fill_columns: np.ndarray
+    size: np.ndarray
+    price: np.ndarray
+    buyer_fee: np.ndarray
+    seller_fee: np.ndarray
+    marks: tuple[int | None, ...]        # per instrument; None for an instrument expired before this epoch
+    funding_rates_ppm: tuple[int, ...]   # as requested, per instrument; 0 where the kind pays no funding
+    deposits: tuple[tuple[int, int], ...]                    # (row, amount)
+    withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else None
+
+
+def _lookup(index: dict[str, int], keys: tuple[str, ...]) -> np.ndarray:
+    """Rows of ``keys`` in ``index``; -1 marks an unknown key (the fast path assumes none)."""
+    try:
+        return np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys))
+    except (KeyError, TypeError):
+        return np.array([index.get(key, -1) if isinstance(key, str) else -1 for key in keys], dtype=np.int64)
+
+
+def _check_ids(values: tuple[str, ...], fills: Fills, name: str) -> None:
+    for k, value in enumerate(values):
+        if type(value) is not str or not 1 <= len(value) <= MAX_RECORD_ID:
+            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters, got {value!r}",
+                             path=fills.path, line=fills.line(k), field=name)
+
+
+def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int], state: EpochState,
+                    config: ClearingConfig, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    count = len(fills)
+    for name in ("buyer", "seller", "instrument"):
+        if len(getattr(fills, name)) != count:
+            raise InputError("column length differs from fill_id", path=fills.path, field=name)
+    for name in ("size", "price", "buyer_fee", "seller_fee"):
+        array = getattr(fills, name)
+        if array.shape != (count,) or array.dtype != np.int64:
+            raise InputError("must be an int64 column as long as fill_id", path=fills.path, field=name)
+    if count and (min(map(len, fills.fill_id)) < 1 or max(map(len, fills.fill_id)) > MAX_RECORD_ID):
+        _check_ids(fills.fill_id, fills, "fill_id")
+    if len(set(fills.fill_id)) != count:
+        seen: dict[str, int] = {}
+        for k, fill_id in enumerate(fills.fill_id):
+            if fill_id in seen:
+                raise InputError(f"duplicate fill id {fill_id!r} (first at line {fills.line(seen[fill_id])})",
+                                 path=fills.path, line=fills.line(k), field="fill_id")
+            seen[fill_id] = k
+    buyer_rows = _lookup(index, fills.buyer)
+    seller_rows = _lookup(index, fills.seller)
+    fill_columns = _lookup(columns, fills.instrument)
+    no_trading = [index[FEE_ACCOUNT], index[INSURANCE_FUND]]
+    for name, rows, ids in (("buyer", buyer_rows, fills.buyer), ("seller", seller_rows, fills.seller)):
+        k = _first(rows < 0)
+        if k is not None:
+            raise InputError(f"unknown account {ids[k]!r}", path=fills.path, line=fills.line(k), field=name)
+        k = _first(np.isin(rows, no_trading))
+        if k is not None:
+            raise InputError(f"account {ids[k]!r} may not trade", path=fills.path, line=fills.line(k),
+                             field=name)
+    k = _first(fill_columns < 0)
+    if k is not None:
+        raise InputError(f"unknown instrument {fills.instrument[k]!r}", path=fills.path, line=fills.line(k),
+                         field="instrument")
+    closed = np.array([state.expired[c] or (spec.expiry_epoch is not None and epoch > spec.expiry_epoch)
+                       for c, spec in enumerate(config.instruments)], dtype=bool)
+    k = _first(closed[fill_columns]) if count else None
+    if k is not None:
+        raise InputError(f"instrument {fills.instrument[k]!r} has expired", path=fills.path,
+                         line=fills.line(k),
+                         field="instrument")
+    for name, low, high, what in (("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
+                                  ("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
+                                  ("buyer_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
+                                  ("seller_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1")):
+        array = getattr(fills, name)
+        k = _first((array < low) | (array > high))
+        if k is not None:
+            raise InputError(f"must be {what}, got {int(array[k])}", path=fills.path, line=fills.line(k),
+                             field=name)
+    if not config.allow_self_trade:
+        k = _first(buyer_rows == seller_rows)
+        if k is not None:
+            raise InputError(f"self-trade by {fills.buyer[k]!r} is not allowed in this deployment",
+                             path=fills.path, line=fills.line(k), field="seller")
+    return buyer_rows, seller_rows, fill_columns
+
+
+def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConfig) -> ResolvedInputs:
+    """Check every record of ``inputs`` against ``state`` and ``config``; resolve ids to rows and columns.
+
+    Guarantees on return: the epoch follows ``state.epoch``; opened accounts are new, valid and distinct;
+    every fill names known, distinct (unless self-trades are allowed) accounts and a live instrument, with
+    ``1 <= size <= 2**40`` lots, ``1 <= price <= 2**40`` ticks and fees in ``[0, 2**62 - 1]``; fill ids are
+    distinct; every live instrument has exactly one mark in ``[1, 2**40]`` and, if its kind pays funding, a
+    funding rate in ``[-PPM, PPM]``; transfer ids are distinct, kinds known, amounts in ``[1, 2**62 - 1]``
+    and no deposit can lift a balance past the bound. Otherwise raises :class:`InputError` for the first bad
+    record.
+    """
+    if tuple(config.instrument_ids) != state.instruments:
+        raise InputError("the configuration's instruments differ from the state's", field="instruments")
+    if type(inputs.epoch) is not int or inputs.epoch != state.epoch + 1:
+        raise InputError(f"epoch must be {state.epoch + 1} (the state is at epoch {state.epoch}), "
+                         f"got {inputs.epoch!r}", field="epoch")
+    epoch = inputs.epoch
+    existing = set(state.accounts)
+    new_accounts: dict[str, str] = {}
+    for record in inputs.opens:
+        if type(record.account) is not str or not IDENTIFIER.fullmatch(record.account):
+            raise InputError(f"invalid account id {record.account!r} (1-64 of A-Z a-z 0-9 _ . - :)",
+                             path=record.path, line=record.line, field="account")
+        if record.account.startswith(SYSTEM_PREFIX):
+            raise InputError(f"account ids starting {SYSTEM_PREFIX!r} are reserved", path=record.path,
+                             line=record.line, field="account")
+        if record.account in existing or record.account in new_accounts:
+            raise InputError(f"account {record.account!r} already exists", path=record.path, line=record.line,
+                             field="account")
+        if record.margin_mode not in MARGIN_MODES:
+            raise InputError(f"margin mode {record.margin_mode!r} is not supported ({MARGIN_MODES})",
+                             path=record.path, line=record.line, field="margin_mode")
+        new_accounts[record.account] = record.margin_mode
+    modes = dict(zip(state.accounts, state.margin_modes, strict=True)) | new_accounts
+    accounts = tuple(sorted(modes))
+    index = {account: row for row, account in enumerate(accounts)}
+    previous_rows = np.array([index[a] for a in state.accounts], dtype=np.int64)
+    columns = {instrument: column for column, instrument in enumerate(state.instruments)}
+
+    buyer_rows, seller_rows, fill_columns = _validate_fills(inputs.fills, index, columns, state, config,
+                                                            epoch)
+
+    marks: list[int | None] = [None] * len(columns)
+    rates = [0] * len(columns)
+    seen_marks: set[str] = set()
+    for record in inputs.marks:
+        column = columns.get(record.instrument)
+        where = {"path": record.path, "line": record.line}
+        if column is None:
+            raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **where)
+        if record.instrument in seen_marks:
+            raise InputError(f"second mark price for {record.instrument!r}", field="instrument", **where)
+        seen_marks.add(record.instrument)
+        spec = config.instruments[column]
+        if state.expired[column]:
+            raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **where)
+        kind = config.kinds.get(spec.kind)
+        lowest = 0 if kind.may_settle_at_zero and spec.expiry_epoch == epoch else 1
+        if type(record.mark_price) is not int or not lowest <= record.mark_price <= MAX_PRICE_TICKS:
+            raise InputError(f"must be a number of ticks in [{lowest}, 2**40], got {record.mark_price!r}",
+                             field="mark_price", **where)
+        if kind.pays_funding:
+            rate = record.funding_rate_ppm
+            if type(rate) is not int or not -PPM <= rate <= PPM:
+                raise InputError(f"a {spec.kind} needs an integer funding rate in [-{PPM}, {PPM}] ppm, "
+                                 f"got {rate!r}", field="funding_rate_ppm", **where)
+            rates[column] = rate
+        elif record.funding_rate_ppm not in (None, 0):
+            raise InputError(f"a {spec.kind} pays no funding", field="funding_rate_ppm", **where)
+        marks[column] = record.mark_price
+    for column, instrument in enumerate(state.instruments):
+        if not state.expired[column] and instrument not in seen_marks:
+            raise InputError(f"no mark price for live instrument {instrument!r}",
+                             path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
+                             field="mark_price")
+
+    deposits: list[tuple[int, int]] = []
+    withdrawals: list[tuple[str, int, int]] = []
+    seen_transfers: set[str] = set()
+    deposited: dict[int, int] = {}
+    # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
+    held_before = {row: max(int(state.cash[old]), int(state.net_deposits[old]))
+                   for old, row in enumerate(previous_rows.tolist())}
+    for record in inputs.transfers:
+        where = {"path": record.path, "line": record.line}
+        if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
+            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="transfer_id",
+                             **where)
+        if record.transfer_id in seen_transfers:
+            raise InputError(f"duplicate transfer id {record.transfer_id!r}", field="transfer_id", **where)
+        seen_transfers.add(record.transfer_id)
+        if record.kind not in (DEPOSIT, WITHDRAWAL):
+            raise InputError(f"kind must be 'deposit' or 'withdrawal', got {record.kind!r}", field="kind",
+                             **where)
+        row = index.get(record.account)
+        if row is None:
+            raise InputError(f"unknown account {record.account!r}", field="account", **where)
+        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
+            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
+                             **where)
+        if record.kind == DEPOSIT:
+            deposited[row] = deposited.get(row, 0) + record.amount
+            if held_before.get(row, 0) + deposited[row] > MAX_AMOUNT:
+                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
+            deposits.append((row, record.amount))
+        else:
+            withdrawals.append((record.transfer_id, row, record.amount))
+
+    return ResolvedInputs(
+        epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
+        previous_rows=previous_rows, buyer_rows=buyer_rows, seller_rows=seller_rows,
+        fill_columns=fill_columns,
+        size=inputs.fills.size, price=inputs.fills.price, buyer_fee=inputs.fills.buyer_fee,
+        seller_fee=inputs.fills.seller_fee, marks=tuple(marks), funding_rates_ppm=tuple(rates),
+        deposits=tuple(deposits), withdrawals=tuple(withdrawals))
+
+
+__all__ = ["BACKSTOP", "DEPOSIT", "WITHDRAWAL", "AccountOpen", "EpochInputs", "Fill", "Fills", "MarkPrice",
+           "ResolvedInputs", "Transfer", "validate_inputs"]

@@ -1,0 +1,421 @@
+"""Strict parsers for the engine's input files (formats in docs/fragments/format-10-inputs.md).
+
+- deployment configuration: TOML (``tomllib``), unknown keys and wrong types rejected;
+- per epoch: ``accounts.csv`` (optional), ``fills.csv``, ``prices.csv`` or ``prices.json``, ``transfers.csv``
+  (optional), loaded together by :func:`load_epoch`.
+
+Every problem raises one :class:`~zkclear.errors.InputError` naming the file, the line and the field. Integers
+are written in plain decimal (``-?[0-9]+``); no floats, exponents, signs other than a leading ``-``, or
+spaces. Prices in files are in *price units* and must be multiples of the instrument's ``tick_size``; sizes
+are in *quantity units* and must be multiples of its ``lot_size``; the parser converts them to ticks and lots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zkclear.clearing.config import ClearingConfig, DeficitResolution
+from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fills, MarkPrice, Transfer
+from zkclear.clearing.instruments import InstrumentSpec, MarginTier
+from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.errors import ConfigurationError, InputError
+
+FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
+PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
+TRANSFERS_HEADER = ("transfer_id", "kind", "account", "amount")
+ACCOUNTS_HEADER = ("account", "margin_mode")
+
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+#: decimal digits that always fit in int64
+_MAX_DIGITS = 18
+
+
+def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
+    """A plain decimal integer with ``|value| <= 2**62 - 1``; anything else is an :class:`InputError`."""
+    if not _INTEGER.fullmatch(text):
+        raise InputError(f"must be a plain decimal integer, got {text!r}", path=path, line=line, field=field)
+    value = int(text)
+    if abs(value) > MAX_AMOUNT:
+        raise InputError(f"{value} exceeds the bound 2**62 - 1", path=path, line=line, field=field)
+    return value
+
+
+def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
+    """Rows (without the header) and their line numbers; the header must match exactly."""
+    name = str(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    with handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            first = next(reader, None)
+            if first is None or tuple(first) != header:
+                raise InputError(f"header must be {','.join(header)!r}, got {','.join(first or [])!r}",
+                                 path=name, line=1)
+            for row in reader:
+                if len(row) != len(header):
+                    raise InputError(f"expected {len(header)} fields, got {len(row)}", path=name,
+                                     line=reader.line_num)
+                rows.append(row)
+                lines.append(reader.line_num)
+        except csv.Error as exc:
+            raise InputError(f"malformed CSV: {exc}", path=name, line=reader.line_num) from exc
+        except UnicodeDecodeError as exc:
+            raise InputError("not UTF-8", path=name) from exc
+    return rows, lines
+
+
+def _int_column(values: list[str], lines: list[int], *, path: str, field: str, negative: bool = False
+                ) -> np.ndarray:
+    """A column of plain non-negative (or, with ``negative``, signed) integers as int64, checked in one
+    sweep."""
+    for k, text in enumerate(values):
+        digits = text[1:] if negative and text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS
+                and (digits == "0" or digits[0] != "0")):
+            if not negative and text.startswith("-") and _INTEGER.fullmatch(text):
+                raise InputError(f"must not be negative, got {text}", path=path, line=lines[k], field=field)
+            parse_int(text, path=path, line=lines[k], field=field)  # raises with the precise reason
+            raise InputError(f"must have at most {_MAX_DIGITS} digits, got {text!r}", path=path,
+                             line=lines[k], field=field)
+    return np.array([int(v) for v in values], dtype=np.int64)
+
+
+def _check_identifier(text: str, *, path: str, line: int, field: str) -> str:
+    if not 1 <= len(text) <= 64:
+        raise InputError(f"must be 1 to 64 characters, got {text!r}", path=path, line=line, field=field)
+    return text
+
+
+def parse_fills(path: Path, config: ClearingConfig) -> Fills:
+    """``fills.csv`` -> :class:`Fills` with sizes in lots and prices in ticks.
+
+    Raises :class:`InputError` for a bad header, a malformed row, an unknown instrument, a non-positive
+    size, a size that is not a whole number of lots, or a price off the instrument's tick.
+    """
+    name = str(path)
+    rows, lines = _read_csv(path, FILLS_HEADER)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(FILLS_HEADER)
+    fill_id, buyer, seller, instrument = (tuple(c) for c in columns[:4])
+    for field, values in (("fill_id", fill_id), ("buyer", buyer), ("seller", seller)):
+        for k, text in enumerate(values):
+            if not 1 <= len(text) <= 64:
+                _check_identifier(text, path=name, line=lines[k], field=field)
+    spec_of = {spec.instrument_id: spec for spec in config.instruments}
+    tick = np.empty(len(rows), dtype=np.int64)
+    lot = np.empty(len(rows), dtype=np.int64)
+    for k, text in enumerate(instrument):
+        spec = spec_of.get(text)
+        if spec is None:
+            raise InputError(f"unknown instrument {text!r}", path=name, line=lines[k], field="instrument")
+        tick[k] = spec.tick_size
+        lot[k] = spec.lot_size
+    size = _int_column(list(columns[4]), lines, path=name, field="size")
+    price = _int_column(list(columns[5]), lines, path=name, field="price")
+    buyer_fee = _int_column(list(columns[6]), lines, path=name, field="buyer_fee")
+    seller_fee = _int_column(list(columns[7]), lines, path=name, field="seller_fee")
+    for field, values, unit, label in (("size", size, lot, "lot size"), ("price", price, tick, "tick size")):
+        bad = np.flatnonzero(values <= 0)
+        if bad.size:
+            k = int(bad[0])
+            raise InputError(f"must be positive, got {int(values[k])}", path=name, line=lines[k], field=field)
+        bad = np.flatnonzero(values % unit)
+        if bad.size:
+            k = int(bad[0])
+            raise InputError(f"{int(values[k])} is not a multiple of the {label} {int(unit[k])} of "
+                             f"{instrument[k]!r}", path=name, line=lines[k], field=field)
+    return Fills(fill_id=fill_id, buyer=buyer, seller=seller, instrument=instrument, size=size // lot,
+                 price=price // tick, buyer_fee=buyer_fee, seller_fee=seller_fee, path=name,
+                 lines=np.array(lines, dtype=np.int64))
+
+
+def _mark(instrument: str, mark_text: Any, rate_value: Any, config: ClearingConfig, path: str,
+          line: int | None,
+          field_prefix: str = "") -> MarkPrice:
+    spec = {s.instrument_id: s for s in config.instruments}.get(instrument)
+    if spec is None:
+        raise InputError(f"unknown instrument {instrument!r}", path=path, line=line,
+                         field=f"{field_prefix}instrument")
+    mark = mark_text
+    if mark < 0:  # 0 is for validation to decide: only a kind that may settle at zero, at its expiry
+        raise InputError(f"must not be negative, got {mark}", path=path, line=line,
+                         field=f"{field_prefix}mark_price")
+    if mark % spec.tick_size:
+        raise InputError(f"{mark} is not a multiple of the tick size {spec.tick_size} of {instrument!r}",
+                         path=path, line=line, field=f"{field_prefix}mark_price")
+    return MarkPrice(instrument, mark // spec.tick_size, rate_value, path, line or 0)
+
+
+def parse_prices_csv(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...]:
+    """``prices.csv`` -> marks in ticks; ``funding_rate_ppm`` empty for kinds that pay no funding."""
+    name = str(path)
+    rows, lines = _read_csv(path, PRICES_HEADER)
+    marks = []
+    for (instrument, mark_text, rate_text), line in zip(rows, lines, strict=True):
+        mark = parse_int(mark_text, path=name, line=line, field="mark_price")
+        rate = None if rate_text == "" else parse_int(rate_text, path=name, line=line,
+                                                      field="funding_rate_ppm")
+        marks.append(_mark(instrument, mark, rate, config, name, line))
+    return tuple(marks)
+
+
+def _json_record_lines(text: str, key: str) -> list[int]:
+    """Line of each element of the top-level array ``key`` (the document is already known to parse)."""
+    decoder = json.JSONDecoder()
+    match = re.search('"' + re.escape(key) + r'"\s*:\s*\[', text)
+    if match is None:
+        return []
+    position, lines = match.end(), []
+    while True:
+        while text[position] in " \t\r\n,":
+            position += 1
+        if text[position] == "]":
+            return lines
+        lines.append(text.count("\n", 0, position) + 1)
+        _, position = decoder.raw_decode(text, position)
+
+
+def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...]:
+    """``prices.json``: ``{"marks": [{"instrument": str, "mark_price": int, "funding_rate_ppm": int |
+    null}]}``."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = json.loads(text)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"not valid JSON: {exc}", path=name, line=line) from exc
+    if not (isinstance(document, dict) and set(document) == {"marks"}
+            and isinstance(document["marks"], list)):
+        raise InputError('the document must be {"marks": [...]}', path=name, line=1, field="marks")
+    lines = _json_record_lines(text, "marks")
+    marks = []
+    for k, record in enumerate(document["marks"]):
+        line = lines[k] if k < len(lines) else None
+        prefix = f"marks[{k}]."
+        if not isinstance(record, dict):
+            raise InputError("must be an object", path=name, line=line, field=f"marks[{k}]")
+        missing = {"instrument", "mark_price"} - set(record)
+        extra = set(record) - {"instrument", "mark_price", "funding_rate_ppm"}
+        if missing or extra:
+            field = sorted(missing or extra)[0]
+            raise InputError("missing" if missing else "unknown key", path=name, line=line,
+                             field=prefix + field)
+        for key in ("mark_price", "funding_rate_ppm"):
+            value = record.get(key)
+            if key in record and not (value is None and key == "funding_rate_ppm") and (
+                    type(value) is not int or abs(value) > MAX_AMOUNT):
+                raise InputError(f"must be an integer within 2**62 - 1, got {value!r}", path=name, line=line,
+                                 field=prefix + key)
+        if type(record["instrument"]) is not str:
+            raise InputError("must be a string", path=name, line=line, field=prefix + "instrument")
+        marks.append(_mark(record["instrument"], record["mark_price"], record.get("funding_rate_ppm"), config,
+                           name, line, prefix))
+    return tuple(marks)
+
+
+def parse_transfers(path: Path) -> tuple[Transfer, ...]:
+    """``transfers.csv``: deposits and withdrawal requests, in the order they are considered."""
+    name = str(path)
+    rows, lines = _read_csv(path, TRANSFERS_HEADER)
+    transfers = []
+    for (transfer_id, kind, account, amount_text), line in zip(rows, lines, strict=True):
+        _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
+        if kind not in ("deposit", "withdrawal"):
+            raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
+                             field="kind")
+        amount = parse_int(amount_text, path=name, line=line, field="amount")
+        if amount <= 0:
+            raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
+        transfers.append(Transfer(transfer_id, kind, account, amount, name, line))
+    return tuple(transfers)
+
+
+def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
+    """``accounts.csv``: accounts opened in this epoch and their margin mode."""
+    name = str(path)
+    rows, lines = _read_csv(path, ACCOUNTS_HEADER)
+    return tuple(AccountOpen(account, mode, name, line)
+                 for (account, mode), line in zip(rows, lines, strict=True))
+
+
+def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
+    """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
+    required; ``accounts.csv`` and ``transfers.csv`` optional. Only parses; :func:`apply_epoch` validates
+    against the state."""
+    directory = Path(directory)
+    csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
+    if csv_prices.exists() == json_prices.exists():
+        raise InputError("exactly one of prices.csv and prices.json is required", path=str(directory))
+    if csv_prices.exists():
+        marks = parse_prices_csv(csv_prices, config)
+    else:
+        marks = parse_prices_json(json_prices, config)
+    accounts = directory / "accounts.csv"
+    transfers = directory / "transfers.csv"
+    return EpochInputs(
+        epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
+        transfers=parse_transfers(transfers) if transfers.exists() else (),
+        opens=parse_accounts(accounts) if accounts.exists() else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployment configuration (TOML)
+
+_TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_penalty_ppm": int,
+             "liquidation_buffer_ppm": int, "funding_clamp_ppm": int, "deficit_resolution": str,
+             "liquidators": list, "allow_self_trade": bool, "instrument": list}
+_INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
+                    "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
+                    "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int}
+_INSTRUMENT_REQUIRED = {"id", "kind", "tick_size", "lot_size", "contract_multiplier", "initial_margin_ppm",
+                        "maintenance_margin_ppm"}
+_TIER_KEYS = {"notional_bound": int, "rate_ppm": int, "deduction": int}
+
+
+def _line_of(text: str, key: str, section: int | None) -> int | None:
+    """Best-effort line of ``key = ...`` at top level (``section`` None) or inside the ``section``-th
+    ``[[instrument]]`` table."""
+    lines = text.splitlines()
+    seen = -1
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if stripped.startswith("[[instrument]]"):
+            seen += 1
+            if section is None:
+                return None
+            continue
+        in_scope = (section is None and seen == -1) or (section is not None and seen == section)
+        if in_scope and (re.match(re.escape(key) + r"\s*=", stripped)
+                         or stripped.startswith(f"[[instrument.{key}]]")):
+            return number
+    return None
+
+
+def _typed(table: dict, schema: dict[str, type], *, path: str, text: str, section: int | None,
+           prefix: str) -> None:
+    for key, value in table.items():
+        line = _line_of(text, key, section)
+        if key not in schema:
+            raise InputError("unknown key", path=path, line=line, field=prefix + key)
+        expected = schema[key]
+        if type(value) is not expected:  # strict: a bool is not an int, an int is not a float
+            raise InputError(f"must be {expected.__name__}, got {type(value).__name__}", path=path, line=line,
+                             field=prefix + key)
+
+
+def load_config(path: Path) -> ClearingConfig:
+    """Parse and validate a deployment configuration file. :class:`InputError` names the file, the line (where
+    it can be found) and the field of the first problem."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        document = tomllib.loads(text)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise InputError(f"not valid TOML: {exc}", path=name,
+                         line=int(match.group(1)) if match else None) from exc
+    _typed(document, _TOP_KEYS, path=name, text=text, section=None, prefix="")
+    if "instrument" not in document:
+        raise InputError("at least one [[instrument]] table is required", path=name, field="instrument")
+    specs = []
+    for k, table in enumerate(document["instrument"]):
+        prefix = f"instrument[{k}]."
+        _typed(table, _INSTRUMENT_KEYS, path=name, text=text, section=k, prefix=prefix)
+        missing = sorted(_INSTRUMENT_REQUIRED - set(table))
+        if missing:
+            raise InputError("required key missing", path=name, line=_line_of(text, "[[instrument]]", None),
+                             field=prefix + missing[0])
+        tiers: dict[str, tuple[MarginTier, ...]] = {}
+        for tier_key in ("initial_tiers", "maintenance_tiers"):
+            parsed = []
+            for t, tier in enumerate(table.get(tier_key, [])):
+                tier_prefix = f"{prefix}{tier_key}[{t}]."
+                if not isinstance(tier, dict):
+                    raise InputError("must be a table", path=name, field=f"{prefix}{tier_key}[{t}]")
+                _typed(tier, _TIER_KEYS, path=name, text=text, section=k, prefix=tier_prefix)
+                if set(tier) != set(_TIER_KEYS):
+                    raise InputError("a tier needs notional_bound, rate_ppm and deduction", path=name,
+                                     line=_line_of(text, tier_key, k), field=tier_prefix.rstrip("."))
+                parsed.append(MarginTier(tier["notional_bound"], tier["rate_ppm"], tier["deduction"]))
+            tiers[tier_key] = tuple(parsed)
+        try:
+            specs.append(InstrumentSpec(
+                instrument_id=table["id"], kind=table["kind"], tick_size=table["tick_size"],
+                lot_size=table["lot_size"], contract_multiplier=table["contract_multiplier"],
+                initial_margin_ppm=table["initial_margin_ppm"],
+                maintenance_margin_ppm=table["maintenance_margin_ppm"],
+                margin_model=table.get("margin_model", "linear"), initial_tiers=tiers["initial_tiers"],
+                maintenance_tiers=tiers["maintenance_tiers"], expiry_epoch=table.get("expiry_epoch")))
+        except TypeError as exc:
+            raise InputError(str(exc), path=name, field=prefix.rstrip(".")) from exc
+    liquidators = document.get("liquidators", [])
+    for k, account in enumerate(liquidators):
+        if type(account) is not str:
+            raise InputError("must be a string", path=name, line=_line_of(text, "liquidators", None),
+                             field=f"liquidators[{k}]")
+    resolution = document.get("deficit_resolution", "adl")
+    try:
+        deficit_resolution = DeficitResolution(resolution)
+    except ValueError:
+        raise InputError(f"must be 'adl' or 'socialized_loss', got {resolution!r}", path=name,
+                         line=_line_of(text, "deficit_resolution",
+                                       None), field="deficit_resolution") from None
+    options = {key: document[key] for key in ("liquidation_penalty_ppm", "liquidation_buffer_ppm",
+                                               "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
+                                               "settlement_decimals") if key in document}
+    try:
+        return ClearingConfig(instruments=tuple(specs), deficit_resolution=deficit_resolution,
+                              liquidators=tuple(liquidators), **options)
+    except ConfigurationError as exc:
+        field, line = _field_of(str(exc), specs, text)
+        raise InputError(str(exc), path=name, line=line, field=field) from exc
+
+
+def _tier_line(text: str, section: int, tiers: str, index: int, key: str) -> int | None:
+    """Line of ``key`` in the ``index``-th ``[[instrument.<tiers>]]`` table of the ``section``-th
+    instrument."""
+    seen_section = seen_tier = -1
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith("[[instrument]]"):
+            seen_section += 1
+            seen_tier = -1
+        elif stripped.startswith(f"[[instrument.{tiers}]]"):
+            seen_tier += 1
+        elif seen_section == section and seen_tier == index and re.match(re.escape(key) + r"\s*=", stripped):
+            return number
+    return None
+
+
+def _field_of(message: str, specs: list[InstrumentSpec], text: str) -> tuple[str | None, int | None]:
+    """Best-effort (field, line) for a semantic configuration error, from the names in its message."""
+    for k, spec in enumerate(specs):
+        if f"instrument {spec.instrument_id!r}" in message:
+            tier = re.search(r"(\w+_tiers)\[(\d+)\]\.(\w+)", message)
+            if tier:
+                name, index, key = tier.group(1), int(tier.group(2)), tier.group(3)
+                return f"instrument[{k}].{name}[{index}].{key}", _tier_line(text, k, name, index, key)
+            for key in sorted(_INSTRUMENT_KEYS, key=len, reverse=True):
+                if key in message:
+                    return f"instrument[{k}].{key}", _line_of(text, key, k)
+            return f"instrument[{k}]", None
+    for key in _TOP_KEYS:
+        if message.startswith(key) or f" {key}" in message:
+            return key, _line_of(text, key, None)
+    return None, None

@@ -1,0 +1,277 @@
+"""The persistent ledger of epochs: SQLite (stdlib), one epoch = one transaction.
+
+Each committed epoch stores its canonical inputs, the resulting state, the report and a hash chain::
+
+    genesis_hash = H("zkclear/ledger/genesis/v1" || len64(config) || config || len64(state_0) || state_0)
+    inputs_hash  = H("zkclear/ledger/inputs/v1" || inputs)
+    outputs_hash = H("zkclear/ledger/outputs/v1" || len64(state_e) || state_e || len64(report_e) || report_e)
+    epoch_hash_e = H("zkclear/ledger/epoch/v1" || epoch_hash_{e-1} || u64be(e) || inputs_hash || outputs_hash)
+
+with ``H`` = SHA-256, ``epoch_hash_0 = genesis_hash``, every byte string the canonical JSON of
+:mod:`zkclear.clearing.state` (``len64``: 8-byte big-endian length).
+
+Fill ids are unique across the whole ledger (table ``fill_ids``): a fill id that an earlier epoch committed is
+an :class:`~zkclear.errors.InputError` naming the fill, before anything is applied.
+
+Guarantees: re-committing an epoch with identical inputs is a no-op that says so (different inputs:
+:class:`LedgerError`); a crash at any point leaves the last committed epoch intact (SQLite's journal; the row
+is written inside ``BEGIN IMMEDIATE ... COMMIT``); replaying all stored inputs from an empty ledger reproduces
+byte-identical states and hashes (:meth:`Ledger.verify_replay`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.engine import EpochReport, apply_epoch
+from zkclear.clearing.inputs import EpochInputs
+from zkclear.clearing.state import EpochState, canonical_json
+from zkclear.errors import InputError, LedgerError
+
+#: Test hook: ``kill`` (SIGKILL itself) or ``sleep:SECONDS`` at the point inside the commit transaction
+#: after the epoch row is written and before ``COMMIT``. Used by the crash test; unset in production.
+CRASH_HOOK_ENV = "ZKCLEAR_TEST_LEDGER_CRASH"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch INTEGER PRIMARY KEY,
+    previous_hash BLOB NOT NULL,
+    inputs_hash BLOB NOT NULL,
+    outputs_hash BLOB NOT NULL,
+    epoch_hash BLOB NOT NULL,
+    inputs BLOB NOT NULL,
+    state BLOB NOT NULL,
+    report BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fill_ids (fill_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+def config_canonical_bytes(config: ClearingConfig) -> bytes:
+    """Canonical JSON of a deployment configuration (registries by their names)."""
+    return canonical_json({
+        "instruments": [asdict(spec) for spec in config.instruments],
+        "liquidation_penalty_ppm": config.liquidation_penalty_ppm,
+        "liquidation_buffer_ppm": config.liquidation_buffer_ppm,
+        "funding_clamp_ppm": config.funding_clamp_ppm,
+        "deficit_resolution": config.deficit_resolution.value,
+        "liquidators": list(config.liquidators),
+        "allow_self_trade": config.allow_self_trade,
+        "settlement_asset": config.settlement_asset,
+        "settlement_decimals": config.settlement_decimals,
+        "kinds": sorted(config.kinds.kinds),
+        "risk_models": sorted(config.risk_models.models),
+    })
+
+
+def _sha(label: bytes, *parts: bytes) -> bytes:
+    digest = hashlib.sha256(label)
+    for part in parts:
+        digest.update(part)
+    return digest.digest()
+
+
+def _len64(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def genesis_hash(config: ClearingConfig) -> bytes:
+    return _sha(b"zkclear/ledger/genesis/v1", _len64(config_canonical_bytes(config)),
+                _len64(EpochState.genesis(config).canonical_bytes()))
+
+
+def epoch_hash(previous: bytes, epoch: int, inputs: bytes, state: bytes,
+               report: bytes) -> tuple[bytes, bytes, bytes]:
+    """``(inputs_hash, outputs_hash, epoch_hash)`` of one epoch (module docstring)."""
+    inputs_hash = _sha(b"zkclear/ledger/inputs/v1", inputs)
+    outputs_hash = _sha(b"zkclear/ledger/outputs/v1", _len64(state), _len64(report))
+    return inputs_hash, outputs_hash, _sha(b"zkclear/ledger/epoch/v1", previous, epoch.to_bytes(8, "big"),
+                                           inputs_hash, outputs_hash)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CommitResult:
+    """Outcome of :meth:`Ledger.commit`; ``report`` is None when the epoch was already committed."""
+
+    epoch: int
+    epoch_hash: bytes
+    already_committed: bool
+    message: str
+    state: EpochState
+    report: EpochReport | None
+
+
+def _crash_hook() -> None:
+    point = os.environ.get(CRASH_HOOK_ENV)
+    if not point:
+        return
+    if point == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif point.startswith("sleep:"):
+        print("ledger crash hook: inside the commit transaction", file=sys.stderr, flush=True)
+        time.sleep(float(point.split(":", 1)[1]))
+
+
+class Ledger:
+    """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
+
+    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True) -> None:
+        """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only).
+
+        Raises :class:`LedgerError` if the file belongs to a different configuration or is not a ledger."""
+        self.path = str(path)
+        self.config = config
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: not a usable ledger: {exc}") from exc
+        config_bytes = config_canonical_bytes(config)
+        stored = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        if stored is None:
+            with self._transaction():
+                self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
+                self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
+        elif bytes(stored[0]) != config_bytes:
+            raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, kind: object, *rest: object) -> None:
+            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+    def _transaction(self) -> Ledger._Tx:
+        return Ledger._Tx(self._db)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return bytes(self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()[0])
+
+    def head(self) -> tuple[int, bytes]:
+        """``(last committed epoch, its epoch hash)``; ``(0, genesis_hash)`` when empty."""
+        row = self._db.execute("SELECT epoch, epoch_hash FROM epochs ORDER BY epoch DESC LIMIT 1").fetchone()
+        return (0, self.genesis_hash) if row is None else (row[0], bytes(row[1]))
+
+    def state(self, epoch: int | None = None) -> EpochState:
+        """The state after ``epoch`` (default: the last committed one)."""
+        if epoch is None:
+            epoch = self.head()[0]
+        if epoch == 0:
+            return EpochState.genesis(self.config)
+        row = self._db.execute("SELECT state FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
+        return EpochState.from_canonical_bytes(bytes(row[0]))
+
+    def epoch_hashes(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self._db.execute("SELECT epoch_hash FROM epochs ORDER BY epoch")]
+
+    def inputs(self, epoch: int) -> EpochInputs:
+        row = self._db.execute("SELECT inputs FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
+        return EpochInputs.from_canonical(json.loads(row[0]), path=f"{self.path}#epoch{epoch}")
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def commit(self, inputs: EpochInputs) -> CommitResult:
+        """Apply ``inputs`` to the last committed state and store the epoch atomically.
+
+        An epoch already committed with byte-identical inputs is a no-op (``already_committed``); with other
+        inputs it is a :class:`LedgerError`. A bad input raises :class:`~zkclear.errors.InputError` before the
+        transaction starts, so the ledger is unchanged.
+        """
+        head_epoch, head_hash = self.head()
+        inputs_bytes = inputs.canonical_bytes()
+        if isinstance(inputs.epoch, int) and 1 <= inputs.epoch <= head_epoch:
+            row = self._db.execute("SELECT inputs, epoch_hash FROM epochs WHERE epoch = ?",
+                                   (inputs.epoch,)).fetchone()
+            if bytes(row[0]) != inputs_bytes:
+                raise LedgerError(f"epoch {inputs.epoch} is already committed with different inputs")
+            return CommitResult(inputs.epoch, bytes(row[1]), True,
+                                f"epoch {inputs.epoch} is already committed; nothing applied",
+                                self.state(inputs.epoch), None)
+        state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
+        self._refuse_committed_fill_ids(inputs)
+        state_bytes = state.canonical_bytes()
+        report_bytes = canonical_json(report.to_canonical())
+        inputs_hash, outputs_hash, new_hash = epoch_hash(head_hash, state.epoch, inputs_bytes, state_bytes,
+                                                         report_bytes)
+        try:
+            with self._transaction():
+                self._db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (state.epoch, head_hash, inputs_hash, outputs_hash, new_hash, inputs_bytes,
+                                  state_bytes, report_bytes))
+                self._db.executemany("INSERT INTO fill_ids VALUES (?, ?)",
+                                     ((fill_id, state.epoch) for fill_id in inputs.fills.fill_id))
+                _crash_hook()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
+        return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report)
+
+    def _refuse_committed_fill_ids(self, inputs: EpochInputs) -> None:
+        """:class:`InputError` naming the first fill whose id an earlier epoch already committed."""
+        fills = inputs.fills
+        if not len(fills):
+            return
+        rows: list[tuple[str, int]] = []
+        chunk = 900  # below SQLite's default limit on bound parameters
+        for start in range(0, len(fills), chunk):
+            ids = fills.fill_id[start:start + chunk]
+            rows += self._db.execute(f"SELECT fill_id, epoch FROM fill_ids WHERE fill_id IN "
+                                     f"({','.join('?' * len(ids))})", ids).fetchall()
+        if rows:
+            committed = dict(rows)
+            k = next(k for k, fill_id in enumerate(fills.fill_id) if fill_id in committed)
+            raise InputError(f"fill id {fills.fill_id[k]!r} was already committed in epoch "
+                             f"{committed[fills.fill_id[k]]}", path=fills.path, line=fills.line(k),
+                             field="fill_id")
+
+    def verify_replay(self) -> EpochState:
+        """Re-apply every stored epoch's inputs from genesis; raise :class:`LedgerError` unless every state,
+        report and hash comes out byte-identical. Returns the final state."""
+        state = EpochState.genesis(self.config)
+        previous = self.genesis_hash
+        rows = self._db.execute("SELECT epoch, previous_hash, epoch_hash, inputs, state, report FROM epochs "
+                                "ORDER BY epoch")
+        for epoch, stored_previous, stored_hash, inputs_bytes, state_bytes, report_bytes in rows:
+            if bytes(stored_previous) != previous:
+                raise LedgerError(f"epoch {epoch}: hash chain broken")
+            inputs = EpochInputs.from_canonical(json.loads(inputs_bytes), path=f"{self.path}#epoch{epoch}")
+            state, report = apply_epoch(state, inputs, self.config)
+            replayed_state = state.canonical_bytes()
+            replayed_report = canonical_json(report.to_canonical())
+            if replayed_state != bytes(state_bytes) or replayed_report != bytes(report_bytes):
+                raise LedgerError(f"epoch {epoch}: replay does not reproduce the stored outputs")
+            _, _, previous = epoch_hash(previous, epoch, bytes(inputs_bytes), replayed_state, replayed_report)
+            if previous != bytes(stored_hash):
+                raise LedgerError(f"epoch {epoch}: replay does not reproduce the epoch hash")
+        return state

@@ -1,0 +1,181 @@
+"""The liquidation pass: every account with equity below its maintenance requirement is brought back.
+
+Per account, in account-id order (docs/clearing.md "Liquidation"), with ``E`` its equity and ``MM`` its
+maintenance requirement:
+
+- ``0 <= E < MM``: close the smallest fraction ``f`` (ppm, by bisection) of every position — ``ceil(|q| * f
+  / PPM)`` lots each — such that ``E - penalty >= ceil(MM_after * (PPM + buffer) / PPM)``, where ``penalty =
+  min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund. ``f = PPM`` (full close-out)
+  always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
+  equity still covers its *initial* requirement with them, else to the backstop account.
+- ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
+  move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
+  opposite-side accounts at the bankruptcy price) or to socialized loss (then the positions move at the mark),
+  per deployment.
+- the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
+  not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
+  residue). When the pass ends, backstop cash above that target returns to the insurance fund.
+
+The pass repeats until no account is below maintenance (ADL and socialized losses can push others below), so
+on return every account satisfies ``E >= MM``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zkclear.clearing.book import BackstopTopUp, Book, LiquidationEvent
+from zkclear.clearing.config import DeficitResolution
+from zkclear.clearing.margin import MarginLevel, margin_requirements
+from zkclear.clearing.money import PPM, ceil_div
+from zkclear.clearing.waterfall import deleverage, socialize
+from zkclear.errors import ClearingError
+
+MAX_ROUNDS = 10_000
+
+
+def _closing(lots: list[int], fraction_ppm: int) -> list[int]:
+    return [(1 if q > 0 else -1) * ceil_div(abs(q) * fraction_ppm, PPM) if q else 0 for q in lots]
+
+
+def _target(book: Book, maintenance: int) -> int:
+    return ceil_div(maintenance * (PPM + book.config.liquidation_buffer_ppm), PPM)
+
+
+def _penalty(book: Book, closing: list[int], equity: int, penalty_ppm: int) -> int:
+    closed_notional = sum(abs(c) * v for c, v in zip(closing, book.value_per_lot, strict=True))
+    return max(0, min(ceil_div(closed_notional * penalty_ppm, PPM), equity))
+
+
+def smallest_closing(book: Book, lots: list[int], equity: int, penalty_ppm: int) -> list[int]:
+    """Lots to close so that the account meets the liquidation target (see module docstring); the full
+    position when no partial fraction does."""
+    def restores(fraction_ppm: int) -> bool:
+        closing = _closing(lots, fraction_ppm)
+        after = [q - c for q, c in zip(lots, closing, strict=True)]
+        return equity - _penalty(book, closing, equity, penalty_ppm) >= _target(book, book.requirement(after))
+
+    low, high = 1, PPM
+    while low < high:
+        middle = (low + high) // 2
+        if restores(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return _closing(lots, low if restores(low) else PPM)
+
+
+def _receiver(book: Book, row: int, closing: list[int]) -> int:
+    for liquidator in book.liquidator_rows:
+        if liquidator == row:
+            continue
+        after = [q + c for q, c in zip(book.position_row(liquidator), closing, strict=True)]
+        if book.equity(liquidator) >= book.requirement(after, MarginLevel.INITIAL):
+            return liquidator
+    return book.backstop_row
+
+
+def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
+    config = book.config
+    equity = book.equity(row)
+    lots = book.position_row(row)
+    name = book.accounts[row]
+    if equity >= 0:
+        if not any(lots):
+            raise ClearingError(f"risk model charges margin on the flat account {name!r}")
+        closing = smallest_closing(book, lots, equity, config.liquidation_penalty_ppm)
+        penalty = _penalty(book, closing, equity, config.liquidation_penalty_ppm)
+        book.pay(row, book.insurance_row, penalty)
+        receiver = _receiver(book, row, closing)
+        book.move_lots(row, receiver, closing)
+        action = "full" if closing == lots else "partial"
+        book.liquidations.append(LiquidationEvent(name, action, equity, maintenance, tuple(closing),
+                                                  book.accounts[receiver], penalty=penalty))
+        return
+    deficit = -equity
+    covered = min(deficit, book.equity(book.insurance_row))
+    book.pay(book.insurance_row, row, covered)
+    residue = deficit - covered
+    has_positions = any(lots)
+    if residue and config.deficit_resolution is DeficitResolution.ADL and has_positions:
+        deleverage(book, row, lots, residue)
+        receiver, resolution = "ADL", "adl"
+    else:
+        resolution = "socialized_loss" if residue else ""
+        socialize(book, row, residue)
+        receiver = ""
+        if has_positions:
+            target = _receiver(book, row, lots)
+            book.move_lots(row, target, lots)
+            receiver = book.accounts[target]
+    book.liquidations.append(LiquidationEvent(name, "bankrupt", equity, maintenance, tuple(lots), receiver,
+                                              deficit=deficit, insurance_paid=covered, residue=residue,
+                                              resolution=resolution))
+
+
+def _restore_backstop(book: Book, maintenance: int) -> None:
+    row = book.backstop_row
+    equity_before = book.equity(row)
+    top_up = max(0, min(_target(book, maintenance) - equity_before, book.equity(book.insurance_row)))
+    if top_up:
+        book.pay(book.insurance_row, row, top_up)
+        book.topups.append(BackstopTopUp(top_up))
+    equity = book.equity(row)
+    if equity >= maintenance:
+        return
+    lots = book.position_row(row)
+    if equity >= 0:
+        if not any(lots):
+            raise ClearingError("risk model charges margin on the flat backstop account")
+        closing = smallest_closing(book, lots, equity, 0)
+        deleverage(book, row, closing, 0)
+        book.liquidations.append(LiquidationEvent(book.accounts[row], "backstop_deleverage", equity_before,
+                                                  maintenance, tuple(closing), "ADL"))
+        return
+    residue = -equity
+    if book.config.deficit_resolution is DeficitResolution.ADL and any(lots):
+        deleverage(book, row, lots, residue)
+        resolution = "adl"
+    else:  # socialized loss, or nothing left to deleverage against (e.g. a loss on an expired future)
+        socialize(book, row, residue)
+        deleverage(book, row, lots, 0)
+        resolution = "socialized_loss"
+    book.liquidations.append(LiquidationEvent(book.accounts[row], "bankrupt", equity_before, maintenance,
+                                              tuple(lots), "ADL", deficit=-equity_before,
+                                              insurance_paid=top_up,
+                                              residue=residue, resolution=resolution))
+
+
+def _return_backstop_surplus(book: Book) -> None:
+    """Backstop cash above its target goes back to the insurance fund: the fund is the one capital pool."""
+    row = book.backstop_row
+    surplus = book.equity(row) - _target(book, book.requirement(book.position_row(row)))
+    if surplus > 0:
+        book.pay(row, book.insurance_row, surplus)
+        book.topups.append(BackstopTopUp(-surplus))
+
+
+def liquidation_pass(book: Book) -> None:
+    """Liquidate until every account has ``equity >= maintenance requirement`` (module docstring).
+
+    Raises :class:`ClearingError` if the waterfall cannot restore the book (insolvency) or does not settle.
+    """
+    system_rows = np.array([book.insurance_row, book.fee_row])
+    for _ in range(MAX_ROUNDS):
+        maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
+                                          MarginLevel.MAINTENANCE)
+        below = book.cash < maintenance
+        below[system_rows] = False
+        candidates = np.flatnonzero(below).tolist()
+        if not candidates:
+            _return_backstop_surplus(book)
+            return
+        for row in candidates:
+            requirement = book.requirement(book.position_row(row))
+            if book.equity(row) >= requirement:
+                continue  # an earlier liquidation in this round already changed this account
+            if row == book.backstop_row:
+                _restore_backstop(book, requirement)
+            else:
+                _liquidate_user(book, row, requirement)
+    raise ClearingError("the liquidation pass did not settle")

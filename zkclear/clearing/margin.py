@@ -1,0 +1,240 @@
+"""Risk models, the public risk parameters of an epoch, and cross-margined account requirements.
+
+Every risk model here is, once the epoch's prices are public, a maximum of linear forms in ``|q|`` (the
+absolute position in lots) — the property the ZK statements rely on (PROOF-GOALS.md): the requirement of one
+position is
+
+    req(q) = max(0, max_f ceil((lots_coefficient_f * |q| - constant_f) / denominator_f))
+
+over the model's :class:`LinearMarginForm` list (:meth:`RiskModel.forms`). An account's requirement is the
+sum of its positions' requirements (cross margin: one equity against the sum). Requirements round up
+(``ceil``).
+
+- linear:  ``req = ceil(N * fraction_ppm / PPM)`` with notional ``N = |q| * mark * multiplier``;
+- tiered:  ``req = max_t(ceil(N * rate_t / PPM) - deduction_t)``, the convex piecewise-linear table the large
+  venues publish (``MM = N * rate_t - deduction_t`` in the bracket containing ``N``; for a continuous,
+  convex table the max over all tiers equals the bracket lookup, see
+  :func:`~zkclear.clearing.instruments.validate_tiers`).
+
+Issue 5 adds models (scenario margin) by implementing :class:`RiskModel` and registering it in a
+:class:`RiskModels` registry; the engine only calls the protocol.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from zkclear.clearing.instruments import MarginTier
+from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
+from zkclear.errors import ClearingError, ConfigurationError
+
+
+class MarginLevel(enum.Enum):
+    """Which requirement: ``INITIAL`` (to open risk or withdraw) or ``MAINTENANCE`` (to avoid liquidation)."""
+
+    INITIAL = "initial"
+    MAINTENANCE = "maintenance"
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRisk:
+    """Public risk parameters of one instrument in one epoch (all integers; read by the ZK layer).
+
+    ``mark_price`` in ticks, ``contract_multiplier`` in settlement units per lot per tick, fractions in ppm,
+    tiers as (notional bound, rate ppm, deduction). ``margin_model`` names the :class:`RiskModel`.
+    """
+
+    instrument_id: str
+    kind: str
+    mark_price: int
+    contract_multiplier: int
+    initial_margin_ppm: int
+    maintenance_margin_ppm: int
+    margin_model: str
+    initial_tiers: tuple[MarginTier, ...] = ()
+    maintenance_tiers: tuple[MarginTier, ...] = ()
+
+    @property
+    def value_per_lot(self) -> int:
+        """Settlement units per lot at the mark: ``mark_price * contract_multiplier``."""
+        return self.mark_price * self.contract_multiplier
+
+    def fraction_ppm(self, level: MarginLevel) -> int:
+        return self.initial_margin_ppm if level is MarginLevel.INITIAL else self.maintenance_margin_ppm
+
+    def tiers(self, level: MarginLevel) -> tuple[MarginTier, ...]:
+        return self.initial_tiers if level is MarginLevel.INITIAL else self.maintenance_tiers
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParameters:
+    """The public data of an epoch's risk model (``EpochPublicData``): prices, multipliers, fractions, tiers,
+    and the liquidation parameters. Instruments are in configuration order, the column order of positions."""
+
+    epoch: int
+    instruments: tuple[InstrumentRisk, ...]
+    liquidation_penalty_ppm: int
+    liquidation_buffer_ppm: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinearMarginForm:
+    """One linear form of a requirement: ``ceil((coefficient * |q| - constant) / denominator)`` where the
+    coefficient is ``lots_coefficient`` for a long position and ``short_lots_coefficient`` (default: the same)
+    for a short one. The built-in models are symmetric; an option's standard margin is not."""
+
+    lots_coefficient: int
+    constant: int
+    denominator: int
+    short_lots_coefficient: int | None = None
+
+    def coefficient(self, lots: int) -> int:
+        """The coefficient that applies to a position of ``lots`` (signed)."""
+        if lots < 0 and self.short_lots_coefficient is not None:
+            return self.short_lots_coefficient
+        return self.lots_coefficient
+
+
+@runtime_checkable
+class RiskModel(Protocol):
+    """A per-position margin rule, given the signed position ``q`` in lots and the instrument's public risk
+    data. ``requirement`` and ``requirements`` must agree with ``forms`` exactly (tests pin it for the
+    built-in models), and a flat position must require 0 (every form's ``constant >= 0``): the liquidation
+    pass can only fix an account by reducing its positions."""
+
+    name: str
+
+    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
+        """The linear forms whose maximum (floored at 0) is the requirement of a position (public data)."""
+        ...
+
+    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
+        """Requirement of one position of ``lots`` (signed; Python int, rounds up)."""
+        ...
+
+    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
+        """Vectorized :meth:`requirement` over signed int64 positions, ``|q| * value_per_lot <= MAX_AMOUNT``
+        (callers check it, see :func:`notionals`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinearRiskModel:
+    """``req = ceil(N * fraction_ppm / PPM)`` with ``N = |q| * mark * multiplier``."""
+
+    name: str = "linear"
+
+    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
+        return (LinearMarginForm(risk.value_per_lot * risk.fraction_ppm(level), 0, PPM),)
+
+    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
+        return ceil_div(abs(lots) * risk.value_per_lot * risk.fraction_ppm(level), PPM)
+
+    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
+        return ppm_ceil_array(np.abs(lots) * risk.value_per_lot, risk.fraction_ppm(level))
+
+
+@dataclass(frozen=True, slots=True)
+class TieredRiskModel:
+    """``req = max_t(ceil(N * rate_t / PPM) - deduction_t)`` (convex, continuous tier table)."""
+
+    name: str = "tiered"
+
+    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
+        return tuple(LinearMarginForm(risk.value_per_lot * tier.rate_ppm, tier.deduction * PPM, PPM)
+                     for tier in risk.tiers(level))
+
+    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
+        notional = abs(lots) * risk.value_per_lot
+        return max(ceil_div(notional * tier.rate_ppm, PPM) - tier.deduction for tier in risk.tiers(level))
+
+    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
+        notional = np.abs(lots) * risk.value_per_lot
+        result = np.zeros_like(notional)
+        for tier in risk.tiers(level):
+            np.maximum(result, ppm_ceil_array(notional, tier.rate_ppm) - tier.deduction, out=result)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class RiskModels:
+    """Immutable registry ``model name -> RiskModel``; extend with :meth:`with_model`."""
+
+    models: Mapping[str, RiskModel]
+
+    def get(self, name: str) -> RiskModel:
+        try:
+            return self.models[name]
+        except KeyError:
+            known = sorted(self.models)
+            raise ConfigurationError(f"unknown margin model {name!r} (known: {known})") from None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.models))
+
+    def with_model(self, model: RiskModel) -> RiskModels:
+        return RiskModels(MappingProxyType({**self.models, model.name: model}))
+
+
+DEFAULT_RISK_MODELS = RiskModels(MappingProxyType({"linear": LinearRiskModel(), "tiered": TieredRiskModel()}))
+
+
+def requirement_from_forms(forms: Sequence[LinearMarginForm], lots: int) -> int:
+    """The requirement that the linear forms define for the signed position ``lots`` (reference for the ZK
+    layer): ``max(0, max_f ceil((coefficient_f(q) * |q| - constant_f) / denominator_f))``."""
+    best = 0
+    for form in forms:
+        best = max(best, ceil_div(form.coefficient(lots) * abs(lots) - form.constant, form.denominator))
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts (rows) x instruments (columns)
+
+def notionals(positions: np.ndarray, params: RiskParameters) -> np.ndarray:
+    """``|q| * mark * multiplier`` per (account, instrument), after checking that it cannot overflow.
+
+    Guarantees every entry and every row sum is ``<= MAX_AMOUNT``; raises :class:`ClearingError` (naming the
+    instrument) when a position is too large for the bounds.
+    """
+    if positions.shape[1] != len(params.instruments):
+        raise ClearingError("positions do not match the instruments of the risk parameters")
+    total_bound = 0
+    for column, risk in enumerate(params.instruments):
+        largest = int(np.max(np.abs(positions[:, column]))) if positions.shape[0] else 0
+        bound = largest * risk.value_per_lot
+        if bound > MAX_AMOUNT:
+            raise ClearingError(f"instrument {risk.instrument_id!r}: a position of {largest} lots exceeds "
+                                "the notional bound 2**62 - 1")
+        total_bound += bound
+    if total_bound > MAX_AMOUNT:
+        raise ClearingError("positions across instruments could exceed the per-account notional bound")
+    per_lot = np.array([risk.value_per_lot for risk in params.instruments], dtype=np.int64)
+    return np.abs(positions) * per_lot
+
+
+def margin_requirements(positions: np.ndarray, params: RiskParameters, models: RiskModels,
+                        level: MarginLevel) -> np.ndarray:
+    """Per-account requirement (int64, ``>= 0``): the sum over instruments of each position's requirement."""
+    notionals(positions, params)  # bounds every position's value (and so every requirement) by MAX_AMOUNT
+    total = np.zeros(positions.shape[0], dtype=np.int64)
+    for column, risk in enumerate(params.instruments):
+        total += models.get(risk.margin_model).requirements(positions[:, column], risk, level)
+    return total
+
+
+def account_requirement(position_row: Sequence[int], params: RiskParameters, models: RiskModels,
+                        level: MarginLevel) -> int:
+    """Scalar twin of :func:`margin_requirements` for one account (Python ints, used in the liquidation
+    loop)."""
+    total = 0
+    for lots, risk in zip(position_row, params.instruments, strict=True):
+        if lots:
+            total += models.get(risk.margin_model).requirement(int(lots), risk, level)
+    return total

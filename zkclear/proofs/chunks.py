@@ -1,0 +1,349 @@
+"""The proof system that proves one tree chunk's leaves (one collateralization batch).
+
+The tree only needs, of a chunk proof: (a) every leaf's liability commitment is proven in
+[0, 2^B) (B = ``equity_bits``), and (b) its range statements, so that participants and the auditor
+can batch them with the tree's node proofs. :class:`ChunkProofSystem` is that seam.
+
+- :class:`CollateralChunks` is the production system: issue 6's ``provers.collateral`` (every account
+  collateralized: equity >= maintenance margin, all variables range-bounded, equity >= 0).
+- :class:`EquityOnlyChunks` proves only (a) — each account's equity in [0, 2^B) with one aggregated
+  Bulletproof — over plain Pedersen commitments to cash and positions. It exists so that the
+  tree, solvency and bundle machinery can be tested and benchmarked on their own (the tree
+  benchmark's "collateral mocked" figures). It does not prove margin requirements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from zkclear.crypto.field import R, scalar_from_bytes, scalar_to_bytes
+from zkclear.crypto.group import G1Point, msm
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.randomness import BlindingSource
+from zkclear.errors import EncodingError, ProvingError, VerificationError
+
+
+class ChunkProofSystem(Protocol):
+    """What the tree needs from a collateralization batch prover."""
+
+    name: str
+
+    def public_digest(self, public: Any) -> bytes: ...
+    def equity_bits(self, public: Any) -> int: ...
+    def instrument_count(self, public: Any) -> int: ...
+    def padding_witness(self, public: Any) -> Any: ...
+    def prove(
+        self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
+    ) -> tuple[bytes, list[Any], list[Any]]: ...
+    def statements(
+        self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes
+    ) -> list[Any]: ...
+    def liability(self, commitments: Any, public: Any) -> G1Point: ...
+    def liability_opening(self, opening: Any, public: Any) -> tuple[int, int]: ...
+    def position_commitments(self, commitments: Any) -> tuple[G1Point, ...]: ...
+    def position_blindings(self, opening: Any) -> tuple[int, ...]: ...
+    def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]: ...
+    def opening_matches(self, opening: Any, commitments: Any) -> bool: ...
+    def encode_commitments(self, commitments: Any) -> bytes: ...
+    def decode_commitments(self, data: bytes, public: Any) -> Any: ...
+    def encode_opening(self, opening: Any) -> bytes: ...
+    def decode_opening(self, data: bytes, public: Any) -> Any: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Stand-in: equity-only chunk proofs over plain Pedersen commitments.
+
+
+@dataclass(frozen=True, slots=True)
+class PlainPublicData:
+    """Public data of the equity-only system: value per lot of each instrument, equity bound B."""
+
+    value_per_lot: tuple[int, ...]
+    equity_bits: int = 32
+
+    def digest(self) -> bytes:
+        body = struct.pack(">II", self.equity_bits, len(self.value_per_lot)) + b"".join(
+            struct.pack(">q", v) for v in self.value_per_lot
+        )
+        return hashlib.sha256(b"zkclear/plain-public-data/v1" + body).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class PlainAccount:
+    """Private values of an account: cash and one position (lots, signed) per instrument."""
+
+    cash: int
+    positions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlainCommitments:
+    cash: G1Point
+    positions: tuple[G1Point, ...]
+
+    def equity(self, public: PlainPublicData) -> G1Point:
+        """C_cash + Σ v_j·C_{q_j}."""
+        held = [(v, c) for v, c in zip(public.value_per_lot, self.positions, strict=True) if v]
+        if not held:
+            return self.cash
+        return self.cash + msm([c for _, c in held], [v for v, _ in held])
+
+    def to_bytes(self) -> bytes:
+        return (
+            struct.pack(">I", len(self.positions))
+            + self.cash.to_bytes()
+            + b"".join(c.to_bytes() for c in self.positions)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlainOpening:
+    cash: int
+    cash_blinding: int
+    positions: tuple[int, ...]
+    position_blindings: tuple[int, ...]
+
+    def equity_opening(self, public: PlainPublicData) -> tuple[int, int]:
+        value = self.cash + sum(v * q for v, q in zip(public.value_per_lot, self.positions, strict=True))
+        blinding = (
+            self.cash_blinding
+            + sum(v * b for v, b in zip(public.value_per_lot, self.position_blindings, strict=True))
+        ) % R
+        return value, blinding
+
+    def __repr__(self) -> str:
+        return "PlainOpening(<secret>)"
+
+
+class EquityOnlyChunks:
+    """Stand-in chunk system: proves every account's equity in [0, 2^B) (no margin requirement)."""
+
+    name = "equity-only"
+
+    def public_digest(self, public: PlainPublicData) -> bytes:
+        return public.digest()
+
+    def equity_bits(self, public: PlainPublicData) -> int:
+        return public.equity_bits
+
+    def instrument_count(self, public: PlainPublicData) -> int:
+        return len(public.value_per_lot)
+
+    def padding_witness(self, public: PlainPublicData) -> PlainAccount:
+        return PlainAccount(0, (0,) * len(public.value_per_lot))
+
+    def commit_accounts(
+        self,
+        witnesses: Sequence[PlainAccount],
+        public: PlainPublicData,
+        context: bytes,
+        blindings: BlindingSource,
+    ) -> tuple[list[PlainCommitments], list[PlainOpening]]:
+        """Commitments and openings of a chunk's accounts (blindings derived from the chunk context)."""
+        commitments: list[PlainCommitments] = []
+        openings: list[PlainOpening] = []
+        key = hashlib.sha256(context).digest()
+        for slot, witness in enumerate(witnesses):
+            if len(witness.positions) != len(public.value_per_lot):
+                raise ProvingError(
+                    f"account in slot {slot} has {len(witness.positions)} positions, "
+                    f"expected {len(public.value_per_lot)}"
+                )
+            cash_blinding = blindings.scalar("zkclear/chunk/cash", key, slot)
+            pos_blindings = tuple(
+                blindings.scalars(len(witness.positions), "zkclear/chunk/position", key, slot)
+            )
+            commitments.append(
+                PlainCommitments(
+                    commit(witness.cash, cash_blinding),
+                    tuple(commit(q, b) for q, b in zip(witness.positions, pos_blindings, strict=True)),
+                )
+            )
+            openings.append(
+                PlainOpening(witness.cash, cash_blinding, tuple(witness.positions), pos_blindings)
+            )
+        return commitments, openings
+
+    def prove(
+        self,
+        witnesses: Sequence[PlainAccount],
+        public: PlainPublicData,
+        context: bytes,
+        blindings: BlindingSource,
+    ) -> tuple[bytes, list[PlainCommitments], list[PlainOpening]]:
+        from provers.bulletproofs import prove_range
+
+        commitments, openings = self.commit_accounts(witnesses, public, context, blindings)
+        equities = [opening.equity_opening(public) for opening in openings]
+        proof, _ = prove_range(
+            [v for v, _ in equities], [b for _, b in equities], public.equity_bits, context
+        )
+        return proof.to_bytes(), commitments, openings
+
+    def statements(
+        self, proof: bytes, commitments: Sequence[PlainCommitments], public: PlainPublicData, context: bytes
+    ) -> list[Any]:
+        from provers.bulletproofs import RangeProof, RangeStatement
+
+        try:
+            decoded = RangeProof.from_bytes(proof, n_bits=public.equity_bits, m=len(commitments))
+        except EncodingError as exc:
+            raise VerificationError("chunk-collateral-proof") from exc
+        return [
+            RangeStatement(decoded, tuple(c.equity(public) for c in commitments), public.equity_bits, context)
+        ]
+
+    def liability(self, commitments: PlainCommitments, public: PlainPublicData) -> G1Point:
+        return commitments.equity(public)
+
+    def liability_opening(self, opening: PlainOpening, public: PlainPublicData) -> tuple[int, int]:
+        return opening.equity_opening(public)
+
+    def position_commitments(self, commitments: PlainCommitments) -> tuple[G1Point, ...]:
+        return commitments.positions
+
+    def position_blindings(self, opening: PlainOpening) -> tuple[int, ...]:
+        return opening.position_blindings
+
+    def opening_values(self, opening: PlainOpening) -> tuple[int, tuple[int, ...]]:
+        return opening.cash, opening.positions
+
+    def opening_matches(self, opening: PlainOpening, commitments: PlainCommitments) -> bool:
+        if len(opening.positions) != len(commitments.positions):
+            return False
+        return commit(opening.cash, opening.cash_blinding) == commitments.cash and all(
+            commit(q, b) == c
+            for q, b, c in zip(
+                opening.positions, opening.position_blindings, commitments.positions, strict=True
+            )
+        )
+
+    def encode_commitments(self, commitments: PlainCommitments) -> bytes:
+        return commitments.to_bytes()
+
+    def decode_commitments(self, data: bytes, public: PlainPublicData) -> PlainCommitments:
+        n = len(public.value_per_lot)
+        if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
+            raise EncodingError("account commitments: wrong length for the instrument count")
+        points = [G1Point.from_bytes(data[4 + 48 * i : 52 + 48 * i]) for i in range(n + 1)]
+        return PlainCommitments(points[0], tuple(points[1:]))
+
+    def encode_opening(self, opening: PlainOpening) -> bytes:
+        return (
+            struct.pack(">I", len(opening.positions))
+            + _int_bytes(opening.cash)
+            + scalar_to_bytes(opening.cash_blinding)
+            + b"".join(_int_bytes(q) for q in opening.positions)
+            + b"".join(scalar_to_bytes(b) for b in opening.position_blindings)
+        )
+
+    def decode_opening(self, data: bytes, public: PlainPublicData) -> PlainOpening:
+        n = len(public.value_per_lot)
+        if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
+            raise EncodingError("account opening: wrong length for the instrument count")
+        cash = _int_from(data[4:20])
+        cash_blinding = scalar_from_bytes(data[20:52])
+        base = 52
+        positions = tuple(_int_from(data[base + 16 * i : base + 16 * i + 16]) for i in range(n))
+        base += 16 * n
+        blindings = tuple(scalar_from_bytes(data[base + 32 * i : base + 32 * i + 32]) for i in range(n))
+        return PlainOpening(cash, cash_blinding, positions, blindings)
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes(16, "big", signed=True)
+
+
+def _int_from(data: bytes) -> int:
+    return int.from_bytes(data, "big", signed=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Production: issue 6's collateralization batch proofs.
+
+
+def _collateral() -> Any:
+    # Imported on use: provers.collateral is a separate layer-4 package, and a module object
+    # kept on the instance would make the chunk system unpicklable for process executors.
+    import provers.collateral as collateral
+
+    return collateral
+
+
+class CollateralChunks:
+    """Chunk proofs by ``provers.collateral`` (equity >= maintenance margin, equity >= 0, bounds).
+
+    ``public`` is a ``circuits.public_data.PublicRiskData``; accounts are ``AccountWitness``.
+    """
+
+    name = "collateral"
+
+    def public_digest(self, public: Any) -> bytes:
+        return public.digest()
+
+    def equity_bits(self, public: Any) -> int:
+        return int(_collateral().max_equity_bits(public))
+
+    def instrument_count(self, public: Any) -> int:
+        return len(public.instruments)
+
+    def padding_witness(self, public: Any) -> Any:
+        from circuits.public_data import AccountWitness
+
+        return AccountWitness(0, (0,) * len(public.instruments), _collateral().DEFAULT_MARGIN_MODE)
+
+    def prove(
+        self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
+    ) -> tuple[bytes, list[Any], list[Any]]:
+        proof, commitments, openings = _collateral().prove_collateral_batch(
+            witnesses, public, context, blindings
+        )
+        return proof.to_bytes(), list(commitments), list(openings)
+
+    def statements(self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes) -> list[Any]:
+        collateral = _collateral()
+        try:
+            decoded = collateral.CollateralBatchProof.from_bytes(proof)
+        except EncodingError as exc:
+            raise VerificationError("chunk-collateral-proof") from exc
+        return list(collateral.collateral_statements(decoded, list(commitments), public, context))
+
+    def liability(self, commitments: Any, public: Any) -> G1Point:
+        return commitments.equity(public)
+
+    def liability_opening(self, opening: Any, public: Any) -> tuple[int, int]:
+        value, blinding = opening.equity_opening(public)
+        return int(value), int(blinding) % R
+
+    def position_commitments(self, commitments: Any) -> tuple[G1Point, ...]:
+        return tuple(commitments.positions)
+
+    def position_blindings(self, opening: Any) -> tuple[int, ...]:
+        return tuple(opening.position_blindings)
+
+    def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]:
+        return opening.cash, tuple(opening.positions)
+
+    def opening_matches(self, opening: Any, commitments: Any) -> bool:
+        return bool(opening.matches(commitments))
+
+    def encode_commitments(self, commitments: Any) -> bytes:
+        return commitments.to_bytes()
+
+    def decode_commitments(self, data: bytes, public: Any) -> Any:
+        return _collateral().AccountCommitments.from_bytes(data)
+
+    def encode_opening(self, opening: Any) -> bytes:
+        return opening.to_bytes()
+
+    def decode_opening(self, data: bytes, public: Any) -> Any:
+        return _collateral().AccountOpening.from_bytes(data)
+
+
+def default_chunk_system() -> ChunkProofSystem:
+    """The collateralization prover (issue 6)."""
+    return CollateralChunks()

@@ -1,0 +1,252 @@
+"""Close an epoch: place accounts, prove every chunk, build the tree, prove its nodes, the matched
+book and solvency, and make every receipt (docs/protocol.md, "Epoch close").
+
+The steps, in order, each bound to the epoch header through its proof context:
+
+1. header (epoch id, previous root and epoch hash, public-data and reserves digests, tree shape);
+2. placement of the accounts from a key derived from the operator's blinding secret and the epoch;
+3. one collateralization batch proof per chunk (context ``header.context(b"collateral-chunk", position)``);
+4. the sum tree over the chunks' liability commitments, padding nodes on populated paths;
+5. one range proof per node at levels c..H-1 (context ``header.context(b"tree-node", level, index)``);
+6. matched-book blinding sums, the solvency proof (context ``header.context(b"solvency")``);
+7. a receipt for every account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from provers.bulletproofs import prove_range
+from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.crypto.field import scalar_to_bytes
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.randomness import BlindingSource
+from zkclear.executor import Executor, get_executor
+from zkclear.proofs.attestations import ReserveSet
+from zkclear.proofs.chunks import ChunkProofSystem, default_chunk_system
+from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader
+from zkclear.proofs.matched_book import matched_book_blindings, require_matched
+from zkclear.proofs.solvency import prove_solvency, require_solvent
+from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
+from zkclear.tree.receipts import ChunkRecord, Receipt
+from zkclear.tree.sum_tree import (
+    SumTree,
+    TreeNode,
+    account_id_hash,
+    build_sum_tree,
+    make_leaf,
+    padding_digest,
+)
+
+#: Node range proofs are dispatched to the executor in groups of this many (amortizes task overhead).
+NODE_PROOF_GROUP = 32
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInput:
+    """One account to put in the epoch: its id (never published) and its private witness."""
+
+    account_id: str
+    witness: Any
+
+
+@dataclass(slots=True)
+class EpochArtifacts:
+    """Everything an epoch close produces. ``timings`` (seconds, wall clock) is for benchmarks."""
+
+    bundle: PublicBundle
+    audit: AuditData
+    receipts: dict[str, Receipt]
+    tree: SumTree
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _prove_chunk(
+    job: tuple[ChunkProofSystem, list[Any], Any, bytes, BlindingSource],
+) -> tuple[bytes, list, list]:
+    system, witnesses, public, context, blindings = job
+    return system.prove(witnesses, public, context, blindings)
+
+
+def _prove_nodes(job: list[tuple[int, int, int, bytes]]) -> list[bytes]:
+    return [
+        prove_range([value], [blinding], n_bits, context)[0].to_bytes()
+        for value, blinding, n_bits, context in job
+    ]
+
+
+def make_header(
+    epoch_id: int,
+    previous: ChainLink | None,
+    public: Any,
+    reserves: ReserveSet,
+    config: TreeConfig,
+    chunk_system: ChunkProofSystem,
+) -> EpochHeader:
+    """The header of epoch ``epoch_id`` following ``previous`` (None: genesis)."""
+    return EpochHeader(
+        epoch_id=epoch_id,
+        previous_root=previous.root_digest if previous else GENESIS,
+        previous_epoch_hash=previous.epoch_hash if previous else GENESIS,
+        public_data_digest=chunk_system.public_digest(public),
+        reserves_digest=reserves.digest(),
+        reserves_total=reserves.total,
+        instrument_count=chunk_system.instrument_count(public),
+        equity_bits=chunk_system.equity_bits(public),
+        tree=config,
+    )
+
+
+def prove_epoch(
+    accounts: Sequence[AccountInput],
+    public: Any,
+    reserves: ReserveSet,
+    *,
+    epoch_id: int,
+    previous: ChainLink | None,
+    config: TreeConfig,
+    blindings: BlindingSource,
+    chunk_system: ChunkProofSystem | None = None,
+    executor: Executor | None = None,
+    disclose_total: bool = True,
+) -> EpochArtifacts:
+    """Prove a whole epoch. Guaranteed: either every proof and every receipt is produced, or a
+    ProvingError says which statement is false (an undercollateralized account, an unmatched
+    book, reserves below liabilities); nothing false is ever emitted.
+
+    ``blindings`` in deterministic mode makes the whole close reproducible (same placement, same
+    commitments). ``disclose_total`` puts the root opening (L, ρ) in the audit data. Chunk proofs
+    and node proofs fan out over ``executor`` (default: ``zkclear.executor.get_executor()``).
+    """
+    system = chunk_system or default_chunk_system()
+    run = executor or get_executor()
+    timings: dict[str, float] = {}
+    header = make_header(epoch_id, previous, public, reserves, config, system)
+    header_digest = header.digest()
+
+    # The matched book needs only the witnesses: refuse before any proving if it is broken.
+    require_matched([account.witness.positions for account in accounts], header.instrument_count)
+
+    started = time.perf_counter()
+    placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
+    placement = place_accounts([account.account_id for account in accounts], config, placement_key)
+    padding_witness = system.padding_witness(public)
+    jobs = []
+    for position, slots in zip(placement.chunk_positions, placement.chunk_slots, strict=True):
+        witnesses = [padding_witness if slot is None else accounts[slot].witness for slot in slots]
+        jobs.append((system, witnesses, public, header.context(b"collateral-chunk", position), blindings))
+    timings["placement"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    proven = run.map(_prove_chunk, jobs)
+    timings["chunk_proofs"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    salts: dict[int, bytes] = {}
+    chunk_records: list[ChunkRecord] = []
+    chunk_leaves: list[list[TreeNode]] = []
+    leaf_openings: list[list[tuple[int, int]]] = []
+    for chunk, (position, slots) in enumerate(
+        zip(placement.chunk_positions, placement.chunk_slots, strict=True)
+    ):
+        proof, commitments, openings = proven[chunk]
+        id_hashes = []
+        for slot, account in enumerate(slots):
+            if account is None:
+                seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
+                id_hashes.append(hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest())
+            else:
+                salt = scalar_to_bytes(
+                    blindings.scalar("zkclear/tree/salt", epoch_id, accounts[account].account_id)
+                )
+                salts[account] = salt
+                id_hashes.append(account_id_hash(accounts[account].account_id, salt))
+        chunk_leaves.append(
+            [
+                make_leaf(id_hash, system.liability(c, public), system.encode_commitments(c))
+                for id_hash, c in zip(id_hashes, commitments, strict=True)
+            ]
+        )
+        leaf_openings.append([system.liability_opening(o, public) for o in openings])
+        chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof))
+
+    def padding_source(level: int, index: int) -> tuple[TreeNode, int]:
+        blinding = blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index)
+        seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
+        return TreeNode.of(commit(0, blinding), padding_digest(seed)), blinding
+
+    tree = build_sum_tree(
+        config, placement.chunk_positions, chunk_leaves, padding_source, leaf_openings=leaf_openings
+    )
+    timings["tree_build"] = time.perf_counter() - started
+
+    # Refuse early (before the node proofs, the bulk of the close) when a root statement is false.
+    all_openings = [o for _, _, openings in proven for o in openings]
+    betas = matched_book_blindings(
+        [system.opening_values(o)[1] for o in all_openings],
+        [system.position_blindings(o) for o in all_openings],
+        header.instrument_count,
+    )
+    total, root_blinding = tree.openings[(config.height, 0)]
+    require_solvent(reserves.total, total)
+
+    started = time.perf_counter()
+    upper = tree.upper_positions()
+    node_jobs = []
+    for level, index in upper:
+        value, blinding = tree.openings[(level, index)]
+        node_jobs.append(
+            (
+                value,
+                blinding,
+                node_range_bits(level, header.equity_bits),
+                header.context(b"tree-node", level, index),
+            )
+        )
+    groups = [node_jobs[i : i + NODE_PROOF_GROUP] for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
+    node_proofs = dict(
+        zip(upper, (proof for group in run.map(_prove_nodes, groups) for proof in group), strict=True)
+    )
+    timings["node_proofs"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    solvency = prove_solvency(reserves.total, total, root_blinding, header.context(b"solvency"))
+    bundle = PublicBundle(header, tree.root, betas, solvency, reserves)
+    upper_nodes = {pos: tree.nodes[pos] for pos in upper}
+    upper_nodes[(config.height, 0)] = tree.root
+    audit = AuditData(
+        header_digest,
+        tuple(chunk_records),
+        upper_nodes,
+        node_proofs,
+        dict(tree.padding),
+        (total, root_blinding) if disclose_total else None,
+    )
+    timings["root_statements"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    receipts = {}
+    c = config.chunk_bits
+    for chunk, slots in enumerate(placement.chunk_slots):
+        for slot, account in enumerate(slots):
+            if account is None:
+                continue
+            leaf_index = placement.leaf_index(chunk, slot)
+            positions = [(level, (leaf_index >> level) ^ 1) for level in range(c, config.height)]
+            receipts[accounts[account].account_id] = Receipt(
+                epoch_id=epoch_id,
+                header_digest=header_digest,
+                account_id=accounts[account].account_id,
+                salt=salts[account],
+                leaf_index=leaf_index,
+                opening=proven[chunk][2][slot],
+                chunk=chunk_records[chunk],
+                upper_siblings=tuple(tree.nodes[pos] for pos in positions),
+                sibling_proofs=tuple(node_proofs[pos] for pos in positions),
+            )
+    timings["receipts"] = time.perf_counter() - started
+    return EpochArtifacts(bundle, audit, receipts, tree, timings)

@@ -1,0 +1,130 @@
+"""The epoch header, the epoch hash that chains epochs, and the proof contexts bound to both.
+
+Definitions (docs/protocol.md, "Epoch header and chaining"):
+
+- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`);
+  ``header_digest = SHA256("zkclear/epoch-header/v1" || header_bytes)``.
+- ``epoch_hash = SHA256("zkclear/epoch/v1" || header_digest || enc(C_root) || h_root)``; the next epoch's
+  header carries ``previous_root = h_root`` and ``previous_epoch_hash = epoch_hash``. The genesis epoch
+  carries 32 zero bytes in both.
+- Every proof of the epoch (collateral batches, node range proofs, solvency) uses the context
+  ``header_digest || u8(len(kind)) || kind || u64(i_1) || ...``: a proof never verifies in another
+  epoch, or for another statement of the same epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from zkclear.errors import EncodingError, VerificationError
+from zkclear.tree.placement import TreeConfig
+
+HEADER_VERSION = 1
+DOMAIN_HEADER = b"zkclear/epoch-header/v1"
+DOMAIN_EPOCH = b"zkclear/epoch/v1"
+GENESIS = bytes(32)
+_FIXED = struct.Struct(">HQ32s32s32s32sQIB")
+_CONFIG_BYTES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class EpochHeader:
+    """What every proof of the epoch binds.
+
+    ``public_data_digest`` is the digest of the epoch's public risk data (prices, models);
+    ``reserves_digest`` and ``reserves_total`` fix the reserves input; ``equity_bits`` is the bound B
+    that every leaf is proven under; ``tree`` the tree shape (height, chunk size, padding policy).
+    """
+
+    epoch_id: int
+    previous_root: bytes
+    previous_epoch_hash: bytes
+    public_data_digest: bytes
+    reserves_digest: bytes
+    reserves_total: int
+    instrument_count: int
+    equity_bits: int
+    tree: TreeConfig
+
+    def __post_init__(self) -> None:
+        for name in ("previous_root", "previous_epoch_hash", "public_data_digest", "reserves_digest"):
+            if len(getattr(self, name)) != 32:
+                raise EncodingError(f"epoch header: {name} must be 32 bytes")
+        if not 0 <= self.epoch_id < 1 << 64 or not 0 <= self.reserves_total < 1 << 64:
+            raise EncodingError("epoch header: epoch id and reserves total must fit in 64 bits")
+        if not 1 <= self.equity_bits <= 64:
+            raise EncodingError("epoch header: equity_bits must be in [1, 64]")
+
+    def to_bytes(self) -> bytes:
+        return (
+            _FIXED.pack(
+                HEADER_VERSION,
+                self.epoch_id,
+                self.previous_root,
+                self.previous_epoch_hash,
+                self.public_data_digest,
+                self.reserves_digest,
+                self.reserves_total,
+                self.instrument_count,
+                self.equity_bits,
+            )
+            + self.tree.encode()
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EpochHeader:
+        if len(data) != _FIXED.size + _CONFIG_BYTES:
+            raise EncodingError(f"epoch header must be {_FIXED.size + _CONFIG_BYTES} bytes, got {len(data)}")
+        version, epoch_id, prev_root, prev_hash, public, reserves, total, instruments, bits = _FIXED.unpack(
+            data[: _FIXED.size]
+        )
+        if version != HEADER_VERSION:
+            raise EncodingError(f"unsupported epoch header version {version}")
+        try:
+            tree = TreeConfig.decode(data[_FIXED.size :])
+        except Exception as exc:  # ConfigurationError or struct.error: both mean bad bytes here
+            raise EncodingError(f"epoch header: invalid tree configuration ({exc})") from exc
+        return cls(epoch_id, prev_root, prev_hash, public, reserves, total, instruments, bits, tree)
+
+    def digest(self) -> bytes:
+        return hashlib.sha256(DOMAIN_HEADER + self.to_bytes()).digest()
+
+    def context(self, kind: bytes, *indices: int) -> bytes:
+        """The context bytes of one statement of this epoch (kind + indices), bound in its transcript."""
+        return (
+            self.digest()
+            + bytes([len(kind)])
+            + kind
+            + b"".join(struct.pack(">Q", index) for index in indices)
+        )
+
+
+def epoch_hash(header_digest: bytes, root_encoded: bytes, root_digest: bytes) -> bytes:
+    """The hash that the next epoch's header carries as ``previous_epoch_hash``."""
+    return hashlib.sha256(DOMAIN_EPOCH + header_digest + root_encoded + root_digest).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """What the next epoch needs from this one."""
+
+    epoch_id: int
+    root_digest: bytes
+    epoch_hash: bytes
+
+
+def check_chain(previous: ChainLink | None, header: EpochHeader) -> None:
+    """Raise VerificationError("epoch-chain-broken") unless ``header`` follows ``previous``
+    (or is a genesis header when ``previous`` is None)."""
+    if previous is None:
+        if header.previous_root != GENESIS or header.previous_epoch_hash != GENESIS:
+            raise VerificationError("epoch-chain-broken")
+        return
+    if (
+        header.epoch_id != previous.epoch_id + 1
+        or header.previous_root != previous.root_digest
+        or header.previous_epoch_hash != previous.epoch_hash
+    ):
+        raise VerificationError("epoch-chain-broken")

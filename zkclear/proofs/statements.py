@@ -1,0 +1,94 @@
+"""Range statements of an epoch (node proofs, chunk proofs, solvency) and their batch verification.
+
+Every statement is verified in batches (one multi-scalar multiplication per batch, Bulletproofs
+batch verification); a failing batch is re-checked statement by statement so that the error names
+what failed: ``VerificationError(reason, index=...)`` with the reason the caller attached to the
+statement (``sibling-range-proof``, ``node-range-proof``, ``chunk-collateral-proof``,
+``solvency-proof``) and its index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from provers.bulletproofs import RangeProof, RangeStatement, batch_verify
+from zkclear.errors import EncodingError, VerificationError
+from zkclear.executor import Executor, SerialExecutor
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.header import EpochHeader
+from zkclear.tree.placement import node_range_bits
+from zkclear.tree.receipts import ChunkRecord
+from zkclear.tree.sum_tree import TreeNode, chunk_levels, make_leaf
+
+#: A statement with the name and index an error will carry.
+Named = tuple[str, int, Any]
+
+#: Statements per batch handed to one executor task.
+BATCH = 64
+
+
+def node_statement(
+    header: EpochHeader, level: int, index: int, node: TreeNode, proof: bytes | None, reason: str
+) -> RangeStatement:
+    """The statement "node (level, index) commits to a value in [0, 2^n_level)" for this epoch."""
+    n_bits = node_range_bits(level, header.equity_bits)
+    if proof is None:
+        raise VerificationError(reason, index=level)
+    try:
+        decoded = RangeProof.from_bytes(proof, n_bits=n_bits, m=1)
+    except EncodingError as exc:
+        raise VerificationError(reason, index=level) from exc
+    return RangeStatement(decoded, (node.commitment,), n_bits, header.context(b"tree-node", level, index))
+
+
+def chunk_context(header: EpochHeader, position: int) -> bytes:
+    return header.context(b"collateral-chunk", position)
+
+
+def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord, public: Any) -> list:
+    """The collateral batch's range statements (VerificationError "chunk-collateral-proof" if undecodable)."""
+    try:
+        return system.statements(
+            chunk.proof, list(chunk.accounts), public, chunk_context(header, chunk.position)
+        )
+    except VerificationError as exc:
+        raise VerificationError("chunk-collateral-proof", index=chunk.position) from exc
+    except EncodingError as exc:
+        raise VerificationError("chunk-collateral-proof", index=chunk.position) from exc
+
+
+def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_size: int) -> TreeNode:
+    """Recompute a chunk's root (liability sum and digest) from its leaves."""
+    if len(chunk.id_hashes) != chunk_size or len(chunk.accounts) != chunk_size:
+        raise VerificationError("chunk-size-mismatch", index=chunk.position)
+    leaves = [
+        make_leaf(id_hash, system.liability(account, public), system.encode_commitments(account))
+        for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
+    ]
+    return chunk_levels(leaves)[-1][0]
+
+
+def _first_failure(statements: list[RangeStatement]) -> int | None:
+    try:
+        batch_verify(statements)
+        return None
+    except VerificationError:
+        pass
+    try:
+        batch_verify(statements, identify_failure=True)
+    except VerificationError as exc:
+        return exc.index if exc.index is not None else 0
+    return 0
+
+
+def verify_named(named: Sequence[Named], executor: Executor | None = None, *, batch: int = BATCH) -> None:
+    """Batch-verify (reason, index, statement) triples; raise the first failure's named error."""
+    items = list(named)
+    groups = [items[i : i + batch] for i in range(0, len(items), batch)]
+    run = executor or SerialExecutor()
+    results = run.map(_first_failure, [[statement for _, _, statement in group] for group in groups])
+    for group, failure in zip(groups, results, strict=True):
+        if failure is not None:
+            reason, index, _ = group[failure]
+            raise VerificationError(reason, index=index)

@@ -1,0 +1,45 @@
+"""Private receipts: everything one participant needs to check their account in the epoch's tree.
+
+A receipt is made for every account at epoch close (never on request: the operator must not
+learn who checks — the "lazy-user" trap). It holds the openings of the account's commitments, the
+salt of its id hash, its leaf index, its whole chunk (the 2^c leaves' id hashes and commitments and
+the chunk's collateralization proof, which proves every leaf of the chunk non-negative), and the
+path above the chunk: one sibling per level c..H-1 with that sibling's own range proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zkclear.tree.sum_tree import TreeNode
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """One chunk (collateralization batch): its position among level-c nodes, each slot's salted id
+    hash and account commitments (the chunk system's objects), and the batch proof bytes."""
+
+    position: int
+    id_hashes: tuple[bytes, ...]
+    accounts: tuple[Any, ...]
+    proof: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One account's private receipt (see the module docstring). ``opening`` is the chunk system's
+    opening object of the account's commitments (values and blindings)."""
+
+    epoch_id: int
+    header_digest: bytes
+    account_id: str
+    salt: bytes
+    leaf_index: int
+    opening: Any
+    chunk: ChunkRecord
+    upper_siblings: tuple[TreeNode, ...]
+    sibling_proofs: tuple[bytes, ...]
+
+    def __repr__(self) -> str:
+        return f"Receipt(epoch={self.epoch_id}, leaf={self.leaf_index}, <private>)"
