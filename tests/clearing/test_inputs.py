@@ -142,6 +142,12 @@ BAD_CASES = [
     ("transfers.csv", "transfer_id,kind,account,amount\nt1,deposit,A,99999999999999999999\n", 2, "amount",
      "2**62"),
     ("accounts.csv", "account,margin_mode\nC,portfolio\n", 2, "margin_mode", "not supported"),
+    ("margins.csv", "instrument,initial_margin_ppm,maintenance_margin_ppm\nDOGE,2,1\n", 2, "instrument",
+     "unknown instrument"),
+    ("margins.csv", "instrument,initial_margin_ppm,maintenance_margin_ppm\nBTC-PERP,50000,60000\n", 2,
+     "initial_margin_ppm", ">= maintenance"),
+    ("margins.csv", "instrument,initial_margin_ppm,maintenance_margin_ppm\nBTC-PERP,2000000,60000\n", 2,
+     "initial_margin_ppm", "[1, 1000000]"),
     ("accounts.csv", "account,margin_mode\nA,standard\n", 2, "account", "already exists"),
     ("accounts.csv", "account,margin_mode\nCH:mine,standard\n", 2, "account", "reserved"),
 ]
@@ -218,3 +224,25 @@ def test_bad_config_names_file_line_and_field(tmp_path: Path, old, new, line, fi
         load_config(path)
     assert fragment in str(error.value)
     assert (error.value.path, error.value.line, error.value.field) == (str(path), line, field)
+
+
+def test_in_memory_records_are_validated_the_same_way_and_named_by_position() -> None:
+    """Records built in code (not parsed from a file) get the same checks; the error names the record by its
+    1-based position."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill
+    from zkclear.clearing.engine import apply_epoch
+    from zkclear.clearing.state import EpochState
+
+    cfg = config()
+    genesis = EpochState.genesis(cfg)
+    cases = [
+        ([fill("x", "A", "B", 1, 1000), fill("x", "B", "A", 1, 1000)], "fill_id", 2, "duplicate fill id"),
+        ([fill("x", "A", "B", 0, 1000)], "size", 1, "positive number of lots"),
+        ([fill("x", "A", "B", 1, -5)], "price", 1, "positive number of ticks"),
+        ([fill("x", "A", "B", 1, 1000, buyer_fee=-1)], "buyer_fee", 1, "non-negative"),
+        ([fill("x", "A", "B", 2**41, 1000)], "size", 1, r"<= 2\*\*40"),
+    ]
+    for fills, field, line, fragment in cases:
+        with pytest.raises(InputError, match=fragment) as error:
+            apply_epoch(genesis, epoch_inputs(1, {PERP: 1000}, fills, [deposit("A", 10)], ["A", "B"]), cfg)
+        assert (error.value.path, error.value.line, error.value.field) == ("<memory:fills>", line, field)

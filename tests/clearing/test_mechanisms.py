@@ -6,6 +6,8 @@ So one lot at a mark of 1000 ticks is worth 10,000 units, needs 1,000 initial an
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -302,3 +304,39 @@ def test_epoch_is_pure_and_deterministic() -> None:
     with pytest.raises(ValueError):
         state.cash[0] = 1
     assert_invariants(first, report1, cfg)
+
+
+def test_self_trade_when_allowed_nets_to_nothing_but_pays_fees() -> None:
+    """With allow_self_trade, A buying 5 from itself leaves A flat and only moves its fees (3 + 2) to the fee
+    account; without it the same fill is an input error naming the record."""
+    fills = [fill("f1", "A", "A", 5, 1000, buyer_fee=3, seller_fee=2)]
+    state, _ = run(config(allow_self_trade=True),
+                   epoch_inputs(1, {PERP: 1000}, fills, [deposit("A", 1_000)], ["A"]))
+    assert state.position_of("A", PERP) == 0
+    assert (state.cash_of("A"), state.cash_of(FEE_ACCOUNT)) == (995, 5)
+    with pytest.raises(InputError, match="self-trade") as error:
+        run(config(), epoch_inputs(1, {PERP: 1000}, fills, [deposit("A", 1_000)], ["A"]))
+    assert (error.value.path, error.value.line, error.value.field) == ("<memory:fills>", 1, "seller")
+
+
+def test_epoch_margin_overrides_can_only_tighten_and_are_bound_in_the_inputs() -> None:
+    """A long 100 @1000 with 60,000: MM 5 % = 50,000 is met. An override to 7 % maintenance (IM 14 %) makes MM
+    70,000 > 60,000, so A is liquidated; an override *below* the configuration (2 %) changes nothing
+    (max(configured, override)). The override is part of the canonical inputs, so the ledger hashes it."""
+    from zkclear.clearing.inputs import MarginOverride
+
+    cfg = config(liquidators=("L",))
+    state = _long_a_short_b(cfg, 60_000, extra=[deposit("L", 10**6)], opens=["L"])
+    tighter = dataclasses.replace(epoch_inputs(2, {PERP: 1000}),
+                                  margin_overrides=(MarginOverride(PERP, 140_000, 70_000),))
+    _, (report,) = run(cfg, tighter, state=state)
+    assert [(e.account, e.maintenance_before) for e in report.liquidations] == [("A", 70_000)]
+    assert report.risk.instruments[0].maintenance_margin_ppm == 70_000
+    looser = dataclasses.replace(tighter, margin_overrides=(MarginOverride(PERP, 40_000, 20_000),))
+    _, (report,) = run(cfg, looser, state=state)
+    assert report.liquidations == () and report.risk.instruments[0].maintenance_margin_ppm == 50_000
+    assert b'"margin_overrides":[["BTC-PERP",140000,70000]]' in tighter.canonical_bytes()
+    bad = dataclasses.replace(tighter, margin_overrides=(MarginOverride(PERP, 10_000, 70_000),))
+    with pytest.raises(InputError, match="initial_margin_ppm must be >=") as error:
+        apply_epoch(state, bad, cfg)
+    assert error.value.field == "initial_margin_ppm"

@@ -16,7 +16,7 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -38,7 +38,13 @@ from zkclear.clearing.margin import (
     account_requirement,
     margin_requirements,
 )
-from zkclear.clearing.money import checked_add, exact_sum, require_sum_fits_int64, require_within_amount
+from zkclear.clearing.money import (
+    MAX_AMOUNT,
+    checked_add,
+    exact_sum,
+    require_sum_fits_int64,
+    require_within_amount,
+)
 from zkclear.clearing.novation import net, novate
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import ClearingError
@@ -77,8 +83,6 @@ class EpochReport:
 
     def to_canonical(self) -> dict:
         """Plain JSON-able form (ints, strings, lists) in a fixed order; hashed by the ledger."""
-        from dataclasses import astuple
-
         return {
             "epoch": self.epoch,
             "settlement": self.settlement.tolist(),
@@ -96,8 +100,6 @@ class EpochReport:
 
 
 def _risk_canonical(params: RiskParameters) -> dict:
-    from dataclasses import astuple
-
     return {
         "epoch": params.epoch,
         "liquidation_penalty_ppm": params.liquidation_penalty_ppm,
@@ -109,16 +111,21 @@ def _risk_canonical(params: RiskParameters) -> dict:
     }
 
 
-def risk_parameters(config: ClearingConfig, epoch: int, prices: tuple[int, ...]) -> RiskParameters:
-    """The public risk parameters of ``epoch`` at ``prices`` (ticks, configuration order)."""
+def risk_parameters(config: ClearingConfig, epoch: int, prices: tuple[int, ...],
+                    fractions: tuple[tuple[int, int], ...] | None = None) -> RiskParameters:
+    """The public risk parameters of ``epoch`` at ``prices`` (ticks, configuration order), with the epoch's
+    effective ``(initial, maintenance)`` fractions (default: the configured ones)."""
+    if fractions is None:
+        fractions = tuple((s.initial_margin_ppm, s.maintenance_margin_ppm) for s in config.instruments)
     return RiskParameters(
         epoch=epoch,
         instruments=tuple(InstrumentRisk(
             instrument_id=spec.instrument_id, kind=spec.kind, mark_price=price,
-            contract_multiplier=spec.contract_multiplier, initial_margin_ppm=spec.initial_margin_ppm,
-            maintenance_margin_ppm=spec.maintenance_margin_ppm, margin_model=spec.margin_model,
+            contract_multiplier=spec.contract_multiplier, initial_margin_ppm=initial,
+            maintenance_margin_ppm=maintenance, margin_model=spec.margin_model,
             initial_tiers=spec.initial_tiers, maintenance_tiers=spec.maintenance_tiers)
-            for spec, price in zip(config.instruments, prices, strict=True)),
+            for spec, price, (initial, maintenance)
+            in zip(config.instruments, prices, fractions, strict=True)),
         liquidation_penalty_ppm=config.liquidation_penalty_ppm,
         liquidation_buffer_ppm=config.liquidation_buffer_ppm)
 
@@ -186,7 +193,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     settlement = checked_add(netting.trade_cash, vm, "settlement")
     settlement = checked_add(settlement, funding, "settlement")
     settlement = checked_add(settlement, -netting.fees, "settlement")
-    settlement[fee_row] += fees_total + funding_residue  # bounded: fees validated per fill, summed exactly
+    fee_account_flow = int(settlement[fee_row]) + fees_total + funding_residue  # Python int: cannot wrap
+    if abs(fee_account_flow) > MAX_AMOUNT:
+        raise ClearingError("fees of the epoch exceed the amount bound 2**62 - 1")
+    settlement[fee_row] = fee_account_flow
     require_within_amount(settlement, "settlement")
     cash = checked_add(cash, settlement, "cash")
     require_within_amount(cash, "cash")
@@ -203,7 +213,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # Expired instruments keep their final settlement price as their public price.
     prices = tuple(previous if mark is None else mark
                    for mark, previous in zip(marks, state.settlement_prices, strict=True))
-    params = risk_parameters(config, epoch, prices)
+    params = risk_parameters(config, epoch, prices, resolved.margin_fractions)
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
                 config=config)
     liquidation_pass(book)

@@ -128,6 +128,19 @@ class Transfer:
     line: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class MarginOverride:
+    """This epoch's linear margin fractions for one instrument (e.g. from a volatility forecast). The engine
+    uses ``max(configured, override)`` for each level, so an override can only tighten margin. Being an
+    input, it is stored and hashed with the epoch."""
+
+    instrument: str
+    initial_margin_ppm: int
+    maintenance_margin_ppm: int
+    path: str = "<memory:margins>"
+    line: int = 0
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class EpochInputs:
     """Everything fed into one epoch. Order of ``transfers`` is the order withdrawals are considered in."""
@@ -137,6 +150,7 @@ class EpochInputs:
     marks: tuple[MarkPrice, ...]
     transfers: tuple[Transfer, ...] = ()
     opens: tuple[AccountOpen, ...] = ()
+    margin_overrides: tuple[MarginOverride, ...] = ()
 
     def to_canonical(self) -> dict:
         f = self.fills
@@ -146,6 +160,8 @@ class EpochInputs:
                       "instrument": list(f.instrument), "size": f.size.tolist(), "price": f.price.tolist(),
                       "buyer_fee": f.buyer_fee.tolist(), "seller_fee": f.seller_fee.tolist()},
             "marks": [[m.instrument, m.mark_price, m.funding_rate_ppm] for m in self.marks],
+            "margin_overrides": [[o.instrument, o.initial_margin_ppm, o.maintenance_margin_ppm]
+                                 for o in self.margin_overrides],
             "opens": [[o.account, o.margin_mode] for o in self.opens],
             "transfers": [[t.transfer_id, t.kind, t.account, t.amount] for t in self.transfers],
         }
@@ -167,7 +183,9 @@ class EpochInputs:
             marks=tuple(MarkPrice(i, m, r, path, k + 1) for k, (i, m, r) in enumerate(obj["marks"])),
             transfers=tuple(Transfer(t, kind, a, amt, path, k + 1)
                             for k, (t, kind, a, amt) in enumerate(obj["transfers"])),
-            opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])))
+            opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])),
+            margin_overrides=tuple(MarginOverride(i, im, mm, path, k + 1)
+                                   for k, (i, im, mm) in enumerate(obj["margin_overrides"])))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -188,6 +206,7 @@ class ResolvedInputs:
     seller_fee: np.ndarray
     marks: tuple[int | None, ...]        # per instrument; None for an instrument expired before this epoch
     funding_rates_ppm: tuple[int, ...]   # as requested, per instrument; 0 where the kind pays no funding
+    margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
     deposits: tuple[tuple[int, int], ...]                    # (row, amount)
     withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
 
@@ -278,9 +297,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     every fill names known, distinct (unless self-trades are allowed) accounts and a live instrument, with
     ``1 <= size <= 2**40`` lots, ``1 <= price <= 2**40`` ticks and fees in ``[0, 2**62 - 1]``; fill ids are
     distinct; every live instrument has exactly one mark in ``[1, 2**40]`` and, if its kind pays funding, a
-    funding rate in ``[-PPM, PPM]``; transfer ids are distinct, kinds known, amounts in ``[1, 2**62 - 1]``
-    and no deposit can lift a balance past the bound. Otherwise raises :class:`InputError` for the first bad
-    record.
+    funding rate in ``[-PPM, PPM]``; margin overrides name distinct known instruments with fractions in
+    ``[1, PPM]``, initial >= maintenance; transfer ids are distinct, kinds known, amounts in
+    ``[1, 2**62 - 1]`` and no deposit can lift a balance past the bound. Otherwise raises :class:`InputError`
+    for the first bad record.
     """
     if tuple(config.instrument_ids) != state.instruments:
         raise InputError("the configuration's instruments differ from the state's", field="instruments")
@@ -347,6 +367,27 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                              path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
                              field="mark_price")
 
+    fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
+    overridden: set[str] = set()
+    for record in inputs.margin_overrides:
+        where = {"path": record.path, "line": record.line}
+        column = columns.get(record.instrument)
+        if column is None:
+            raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **where)
+        if record.instrument in overridden:
+            raise InputError(f"second margin override for {record.instrument!r}", field="instrument", **where)
+        overridden.add(record.instrument)
+        for name in ("initial_margin_ppm", "maintenance_margin_ppm"):
+            value = getattr(record, name)
+            if type(value) is not int or not 1 <= value <= PPM:
+                raise InputError(f"must be an integer in [1, {PPM}], got {value!r}", field=name, **where)
+        if record.initial_margin_ppm < record.maintenance_margin_ppm:
+            raise InputError("initial_margin_ppm must be >= maintenance_margin_ppm",
+                             field="initial_margin_ppm", **where)
+        configured_initial, configured_maintenance = fractions[column]
+        fractions[column] = (max(configured_initial, record.initial_margin_ppm),
+                             max(configured_maintenance, record.maintenance_margin_ppm))
+
     deposits: list[tuple[int, int]] = []
     withdrawals: list[tuple[str, int, int]] = []
     seen_transfers: set[str] = set()
@@ -385,8 +426,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         fill_columns=fill_columns,
         size=inputs.fills.size, price=inputs.fills.price, buyer_fee=inputs.fills.buyer_fee,
         seller_fee=inputs.fills.seller_fee, marks=tuple(marks), funding_rates_ppm=tuple(rates),
+        margin_fractions=tuple(fractions),
         deposits=tuple(deposits), withdrawals=tuple(withdrawals))
 
 
-__all__ = ["BACKSTOP", "DEPOSIT", "WITHDRAWAL", "AccountOpen", "EpochInputs", "Fill", "Fills", "MarkPrice",
-           "ResolvedInputs", "Transfer", "validate_inputs"]
+__all__ = ["BACKSTOP", "DEPOSIT", "WITHDRAWAL", "AccountOpen", "EpochInputs", "Fill", "Fills",
+           "MarginOverride", "MarkPrice", "ResolvedInputs", "Transfer", "validate_inputs"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from zkclear.clearing.config import ClearingConfig, DeficitResolution
-from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fills, MarkPrice, Transfer
+from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fills, MarginOverride, MarkPrice, Transfer
 from zkclear.clearing.instruments import InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
@@ -31,6 +31,7 @@ FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "bu
 PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
 TRANSFERS_HEADER = ("transfer_id", "kind", "account", "amount")
 ACCOUNTS_HEADER = ("account", "margin_mode")
+MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 #: decimal digits that always fit in int64
@@ -252,10 +253,22 @@ def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
                  for (account, mode), line in zip(rows, lines, strict=True))
 
 
+def parse_margins(path: Path) -> tuple[MarginOverride, ...]:
+    """``margins.csv``: this epoch's margin fractions per instrument (the engine applies
+    ``max(configured, given)``)."""
+    name = str(path)
+    rows, lines = _read_csv(path, MARGINS_HEADER)
+    return tuple(
+        MarginOverride(instrument, parse_int(initial, path=name, line=line, field="initial_margin_ppm"),
+                       parse_int(maintenance, path=name, line=line, field="maintenance_margin_ppm"),
+                       name, line)
+        for (instrument, initial, maintenance), line in zip(rows, lines, strict=True))
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
-    required; ``accounts.csv`` and ``transfers.csv`` optional. Only parses; :func:`apply_epoch` validates
-    against the state."""
+    required; ``accounts.csv``, ``transfers.csv`` and ``margins.csv`` optional. Only parses;
+    :func:`~zkclear.clearing.engine.apply_epoch` validates against the state."""
     directory = Path(directory)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     if csv_prices.exists() == json_prices.exists():
@@ -266,10 +279,12 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
         marks = parse_prices_json(json_prices, config)
     accounts = directory / "accounts.csv"
     transfers = directory / "transfers.csv"
+    margins = directory / "margins.csv"
     return EpochInputs(
         epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
-        opens=parse_accounts(accounts) if accounts.exists() else ())
+        opens=parse_accounts(accounts) if accounts.exists() else (),
+        margin_overrides=parse_margins(margins) if margins.exists() else ())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ sorted keys, no whitespace (``separators=(",", ":")``), ASCII only, integers onl
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,6 @@ class EpochState:
 
     def row(self, account: str) -> int:
         """Row of one account (``KeyError`` if absent); O(log n) by bisection on the sorted ids."""
-        from bisect import bisect_left
-
         row = bisect_left(self.accounts, account)
         if row == len(self.accounts) or self.accounts[row] != account:
             raise KeyError(account)
