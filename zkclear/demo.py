@@ -1,0 +1,155 @@
+"""``zkclear demo``: the whole life of a deployment, from nothing, each step printed.
+
+1. generate a synthetic market (traders, liquidators, an insurance fund, perpetuals and a dated future,
+   a price path with a crash) as input files;
+2. create a deployment (configuration, operator secret, ledger) and two reserve custodians' keys;
+3. for every epoch: clear it (novation, netting, funding, mark-to-market, margin, liquidation, the default
+   waterfall), commit it atomically, then prove it (commitments, collateralization proofs per chunk, the
+   sum tree and its node proofs, matched book, solvency) and attest the reserves;
+4. one participant checks their own receipt; an auditor checks every epoch and the chain;
+5. a tampered bundle is shown to fail the audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from zkclear.errors import ConfigurationError, VerificationError
+
+MARKER = ".zkclear-demo"
+
+
+def _prepare(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not (out_dir / MARKER).exists():
+            raise ConfigurationError(f"{out_dir} exists and is not a zkclear demo directory: choose another --out")
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    (out_dir / MARKER).write_text("created by zkclear demo; safe to delete\n")
+    return out_dir
+
+
+def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
+             executor: str = "process", echo: Callable[[str], None] = print) -> dict:
+    """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
+    from zkclear.clearing.config import INSURANCE_FUND
+    from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
+    from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
+    from zkclear.proofs.auditor import audit_epoch
+    from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+    from zkclear.tree.inclusion import verify_receipt
+    from zkclear.tree.placement import TreeConfig
+
+    started = time.perf_counter()
+    out_dir = _prepare(out_dir)
+    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs),
+                      fills_per_epoch=max(50, 2 * accounts))
+    echo(f"== 1. synthetic market: {accounts} traders, 2 liquidators, {epochs} epochs, "
+         f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}")
+    config_path, epoch_inputs = generate_market(out_dir / "market", spec)
+    echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
+
+    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians")
+    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor)
+    deployment = Deployment.init(out_dir / "venue", config_path.read_text(encoding="utf-8"), settings)
+    keys = [hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest() for i in (1, 2)]
+    addresses = [address_of(public_key_of(key)) for key in keys]
+    for i, key in enumerate(keys, start=1):
+        (out_dir / f"custodian-{i}.key").write_text(key.hex() + "\n")
+    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; "
+         f"reserve addresses {', '.join(addresses)}")
+
+    summary: dict = {"epochs": []}
+    for number, inputs_dir in enumerate(epoch_inputs, start=1):
+        echo(f"== 3.{number} epoch {number}: clear and commit")
+        result = deployment.run_epoch(inputs_dir, number)
+        report = result.report
+        with deployment.ledger() as ledger:
+            state = ledger.state(number)
+        liabilities = int(state.cash.sum())
+        echo(f"   {len(ledger_inputs_fills(deployment, number))} fills; liquidations {len(report.liquidations)}, "
+             f"ADL {len(report.adl)}, socialized {len(report.socialized)}, "
+             f"insurance fund {state.cash_of(INSURANCE_FUND)}")
+        marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
+        echo(f"   marks (ticks) {marks}")
+        # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
+        reserves_path = out_dir / f"reserves-{number}.csv"
+        reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
+        echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
+        files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys)
+        t = artifacts.timings
+        echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
+             f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
+             f"bundle {files.bundle.stat().st_size} B, audit data {files.audit.stat().st_size} B")
+        summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
+                                  "socialized": len(report.socialized), "accounts": len(artifacts.receipts)})
+
+    last = epochs
+    published = open_published(deployment.epoch_dir(last))
+    participant = next(a for a in deployment.accounts(last) if a.account_id.startswith("trader-")
+                       and any(a.witness.positions))
+    receipt = published.receipt(deployment.receipt_path(last, participant.account_id))
+    echo(f"== 4. participant {participant.account_id} checks their receipt for epoch {last}")
+    check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
+                           expected_cash=participant.witness.cash, expected_positions=participant.witness.positions)
+    echo(f"   OK: leaf {check.leaf_index}, cash {check.cash}, positions {check.positions}; path, siblings' range "
+         "proofs and the chunk's collateralization proof verified")
+
+    echo(f"== 5. auditor checks epochs 1..{last} and their chain")
+    previous = None
+    for number in range(1, last + 1):
+        epoch_published = open_published(deployment.epoch_dir(number))
+        report = audit_epoch(epoch_published.bundle, epoch_published.audit_data(), epoch_published.public,
+                             chunk_system=CHUNK_SYSTEM, previous=previous)
+        previous = epoch_published.bundle.chain_link()
+        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
+             f"{report.reserves_total} >= liabilities {report.total_liabilities})")
+
+    echo(f"== 6. a tampered bundle: epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)")
+    tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
+    try:
+        bad = open_published(tampered)
+        audit_epoch(bad.bundle, bad.audit_data(), bad.public, chunk_system=CHUNK_SYSTEM)
+    except VerificationError as exc:
+        reason = exc.reason
+        echo(f"   rejected as expected: {reason}")
+        summary["tamper_rejected"] = reason
+    else:
+        raise VerificationError("the tampered bundle was accepted")
+    summary["seconds"] = time.perf_counter() - started
+    summary["participant"] = participant.account_id
+    echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(last)}  |  "
+         f"zkclear show {deployment.epoch_dir(last)}")
+    return summary
+
+
+def ledger_inputs_fills(deployment, number: int):
+    with deployment.ledger() as ledger:
+        return ledger.inputs(number).fills
+
+
+def _tampered_copy(directory: Path, target: Path, epoch: int) -> Path:
+    """A copy of the epoch whose bundle carries the previous epoch's solvency proof (a replay), re-encoded
+    so that the container itself is well-formed: only the proof's binding to this epoch can catch it."""
+    from dataclasses import replace
+
+    from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
+
+    shutil.copytree(directory, target, ignore=shutil.ignore_patterns("receipts"))
+    path = target / f"epoch-{epoch}.bundle"
+    bundle = decode_public_bundle(path.read_bytes())
+    donor_path = directory.parent / str(epoch - 1) / f"epoch-{epoch - 1}.bundle"
+    if donor_path.exists():
+        donor = decode_public_bundle(donor_path.read_bytes())
+        bundle = replace(bundle, solvency_proof=donor.solvency_proof)
+    else:
+        proof = bytearray(bundle.solvency_proof)
+        proof[-1] ^= 0x01
+        bundle = replace(bundle, solvency_proof=bytes(proof))
+    path.write_bytes(encode_public_bundle(bundle))
+    return target

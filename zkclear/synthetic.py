@@ -1,0 +1,154 @@
+"""A synthetic market for the demo, the examples and the end-to-end tests.
+
+:func:`generate_market` writes a deployment configuration and one directory of input files per epoch
+(the formats of docs/format.md), from a seed: traders with varied leverage, opted-in liquidators, a
+capitalized insurance fund, perpetuals and a dated future, and a price path with a crash. Everything
+is integers; the same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+#: (id, kind, start price in ticks, contract multiplier, initial ppm, maintenance ppm)
+_INSTRUMENTS = (
+    ("BTC-PERP", "perpetual", 60_000, 1_000, 100_000, 50_000),
+    ("ETH-PERP", "perpetual", 3_000, 10_000, 100_000, 50_000),
+    ("BTC-FUT", "dated_future", 60_500, 1_000, 120_000, 60_000),
+)
+LIQUIDATORS = ("LIQ-1", "LIQ-2")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """Shape of the synthetic market. ``crash_epoch`` moves every price by ``crash_ppm`` (−350,000 = −35 %)."""
+
+    accounts: int = 200
+    epochs: int = 4
+    fills_per_epoch: int = 400
+    crash_epoch: int = 3
+    crash_ppm: int = -350_000
+    seed: int = 2026
+    deficit_resolution: str = "adl"
+
+    @property
+    def expiry_epoch(self) -> int:
+        return self.epochs + 10
+
+
+def config_toml(spec: MarketSpec) -> str:
+    """The deployment configuration (zkclear.toml) of the synthetic market."""
+    lines = [
+        'settlement_asset = "USDC"',
+        "settlement_decimals = 6",
+        "liquidation_penalty_ppm = 10000",
+        "liquidation_buffer_ppm = 100000",
+        "funding_clamp_ppm = 5000",
+        f'deficit_resolution = "{spec.deficit_resolution}"',
+        "liquidators = [" + ", ".join(f'"{name}"' for name in LIQUIDATORS) + "]",
+        "allow_self_trade = false",
+    ]
+    for instrument_id, kind, _price, multiplier, initial, maintenance in _INSTRUMENTS:
+        lines += ["", "[[instrument]]", f'id = "{instrument_id}"', f'kind = "{kind}"', "tick_size = 1",
+                  "lot_size = 1", f"contract_multiplier = {multiplier}", f"initial_margin_ppm = {initial}",
+                  f"maintenance_margin_ppm = {maintenance}", 'margin_model = "linear"']
+        if kind == "dated_future":
+            lines.append(f"expiry_epoch = {spec.expiry_epoch}")
+    return "\n".join(lines) + "\n"
+
+
+def price_path(spec: MarketSpec) -> list[tuple[int, ...]]:
+    """Mark prices (ticks) per epoch: a small random walk, and the crash in ``crash_epoch``."""
+    rng = random.Random(spec.seed ^ 0x5EED)
+    prices = [p for _, _, p, *_ in _INSTRUMENTS]
+    path = []
+    for epoch in range(1, spec.epochs + 1):
+        move = spec.crash_ppm if epoch == spec.crash_epoch else rng.randint(-20_000, 20_000)
+        prices = [max(1, p + p * move // 1_000_000) for p in prices]
+        path.append(tuple(prices))
+    return path
+
+
+def trader_ids(spec: MarketSpec) -> list[str]:
+    return [f"trader-{i:04d}" for i in range(spec.accounts)]
+
+
+def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]]:
+    """Write ``zkclear.toml`` and ``epoch-N/`` input directories under ``directory``; returns their paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "zkclear.toml"
+    config_path.write_text(config_toml(spec), encoding="utf-8")
+    rng = random.Random(spec.seed)
+    traders = trader_ids(spec)
+    # Leverage varies: most traders are prudent, a tail runs close to the initial requirement, so the
+    # crash liquidates some and bankrupts a few.
+    capital = {t: rng.choice((5, 10, 20, 50, 100)) * 1_000_000_000 for t in traders}
+    target_leverage = {t: rng.choice((1, 2, 3, 5, 8, 10)) for t in traders}
+    exposure: dict[str, int] = dict.fromkeys(traders, 0)
+    longs = traders[: len(traders) // 2]
+    shorts = traders[len(traders) // 2:]
+    paths = price_path(spec)
+    epoch_dirs = []
+    fill_number = 0
+    for epoch, prices in enumerate(paths, start=1):
+        epoch_dir = directory / f"epoch-{epoch}"
+        epoch_dir.mkdir(exist_ok=True)
+        epoch_dirs.append(epoch_dir)
+        if epoch == 1:
+            _write_csv(epoch_dir / "accounts.csv", ("account", "margin_mode"),
+                       [(a, "standard") for a in [*traders, *LIQUIDATORS]])
+            transfers = [(f"t-{i}", "deposit", t, capital[t]) for i, t in enumerate(traders)]
+            transfers += [(f"t-liq-{i}", "deposit", liq, 50_000_000_000_000) for i, liq in enumerate(LIQUIDATORS)]
+            transfers.append(("t-fund", "deposit", "CH:insurance", 200_000_000_000))
+            _write_csv(epoch_dir / "transfers.csv", ("transfer_id", "kind", "account", "amount"), transfers)
+        elif epoch == spec.epochs:
+            withdrawals = [(f"w-{epoch}-{i}", "withdrawal", t, capital[t] // 10)
+                           for i, t in enumerate(rng.sample(traders, max(1, len(traders) // 20)))]
+            _write_csv(epoch_dir / "transfers.csv", ("transfer_id", "kind", "account", "amount"), withdrawals)
+        fills = []
+        if epoch < spec.crash_epoch:
+            for _ in range(spec.fills_per_epoch):
+                # Most trades go from a long-biased trader to a short-biased one, so exposures build up.
+                if rng.random() < 0.8:
+                    buyer, seller = rng.choice(longs), rng.choice(shorts)
+                else:
+                    buyer, seller = rng.sample(traders, 2)
+                j = rng.randrange(len(_INSTRUMENTS))
+                notional_per_lot = prices[j] * _INSTRUMENTS[j][3]
+                room = min(capital[t] * target_leverage[t] - exposure[t] for t in (buyer, seller))
+                if room < notional_per_lot:
+                    continue
+                size = rng.randint(1, max(1, room // notional_per_lot // 2))
+                exposure[buyer] += size * notional_per_lot
+                exposure[seller] += size * notional_per_lot
+                fill_number += 1
+                fee = size * notional_per_lot // 10_000  # 1 bp
+                fills.append((f"f-{fill_number:07d}", buyer, seller, _INSTRUMENTS[j][0], size, prices[j], fee, fee))
+        _write_csv(epoch_dir / "fills.csv",
+                   ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee"), fills)
+        marks = [{"instrument": spec_[0], "mark_price": price,
+                  "funding_rate_ppm": rng.randint(-300, 300) if spec_[1] == "perpetual" else None}
+                 for spec_, price in zip(_INSTRUMENTS, prices, strict=True)]
+        (epoch_dir / "prices.json").write_text(json.dumps({"marks": marks}, indent=1) + "\n", encoding="utf-8")
+    return config_path, epoch_dirs
+
+
+def reserves_csv(addresses: list[str], total: int) -> str:
+    """A reserves file splitting ``total`` over ``addresses`` (the last takes the remainder)."""
+    share = total // len(addresses)
+    rows = ["address,balance"]
+    for i, address in enumerate(addresses):
+        rows.append(f"{address},{share if i < len(addresses) - 1 else total - share * (len(addresses) - 1)}")
+    return "\n".join(rows) + "\n"
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
