@@ -25,7 +25,8 @@ LIQUIDATORS = ("LIQ-1", "LIQ-2")
 
 @dataclass(frozen=True, slots=True)
 class MarketSpec:
-    """Shape of the synthetic market. ``crash_epoch`` moves every price by ``crash_ppm`` (−350,000 = −35 %)."""
+    """Shape of the synthetic market. ``crash_epoch`` moves every price by ``crash_ppm`` (−350,000 = −35 %);
+    ``insurance_fund`` is its initial capital (settlement units): small enough and the crash exhausts it."""
 
     accounts: int = 200
     epochs: int = 4
@@ -34,6 +35,7 @@ class MarketSpec:
     crash_ppm: int = -350_000
     seed: int = 2026
     deficit_resolution: str = "adl"
+    insurance_fund: int = 200_000_000_000
 
     @property
     def expiry_epoch(self) -> int:
@@ -104,7 +106,7 @@ def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]
                        [(a, "standard") for a in [*traders, *LIQUIDATORS]])
             transfers = [(f"t-{i}", "deposit", t, capital[t]) for i, t in enumerate(traders)]
             transfers += [(f"t-liq-{i}", "deposit", liq, 50_000_000_000_000) for i, liq in enumerate(LIQUIDATORS)]
-            transfers.append(("t-fund", "deposit", "CH:insurance", 200_000_000_000))
+            transfers.append(("t-fund", "deposit", "CH:insurance", spec.insurance_fund))
             _write_csv(epoch_dir / "transfers.csv", ("transfer_id", "kind", "account", "amount"), transfers)
         elif epoch == spec.epochs:
             withdrawals = [(f"w-{epoch}-{i}", "withdrawal", t, capital[t] // 10)

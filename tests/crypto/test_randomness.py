@@ -109,3 +109,26 @@ def test_sources_survive_pickling_for_executor_workers() -> None:
     clone = pickle.loads(pickle.dumps(source))
     assert clone.scalar("epoch", 9) == source.scalar("epoch", 9)
     assert not pickle.loads(pickle.dumps(BlindingSource.random())).is_deterministic
+
+
+def test_deterministic_nonces_repeat_for_the_same_statement_and_witness():
+    source = BlindingSource.deterministic(b"k" * 32)
+    first = source.nonces(b"ctx", 5, 7)
+    again = source.nonces(b"ctx", 5, 7)
+    assert [first() for _ in range(4)] == [again() for _ in range(4)]
+
+
+def test_deterministic_nonces_change_with_the_witness_and_are_distinct_from_blindings():
+    source = BlindingSource.deterministic(b"k" * 32)
+    one = source.nonces(b"ctx", 5, 7)()
+    other_witness = source.nonces(b"ctx", 6, 7)()
+    assert one != other_witness
+    assert one != source.scalar(b"ctx", 5, 7, 0)
+    stream = source.nonces(b"ctx", 5, 7)
+    values = [stream() for _ in range(50)]
+    assert len(set(values)) == 50 and all(0 <= v < R for v in values)
+
+
+def test_random_mode_nonces_are_fresh():
+    stream = BlindingSource.random().nonces(b"ctx", 1)
+    assert stream() != stream()

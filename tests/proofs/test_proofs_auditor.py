@@ -137,7 +137,8 @@ class _LyingChunks(EquityOnlyChunks):
 
 
 def _clamped_node_proofs(job):
-    return [prove_range([max(v, 0)], [b], n, ctx)[0].to_bytes() for v, b, n, ctx in job]
+    _blindings, nodes = job
+    return [prove_range([max(v, 0)], [b], n, ctx)[0].to_bytes() for v, b, n, ctx in nodes]
 
 
 def test_dummy_leaf_with_negative_liability_cannot_be_proven():
@@ -213,7 +214,7 @@ def test_reserves_below_liabilities_cannot_be_proven():
 
 
 def test_reserves_below_liabilities_with_a_forged_proof_are_named(monkeypatch):
-    def forged(reserves, total, root_blinding, context):
+    def forged(reserves, total, root_blinding, context, *, nonces=None):
         return prove_range([0], [-root_blinding], 64, context)[0].to_bytes()
 
     monkeypatch.setattr(epoch_prover, "prove_solvency", forged)

@@ -110,3 +110,14 @@ def test_chunk_with_wrong_leaf_count_is_refused():
     leaf = make_leaf(bytes(32), commit(1, 1), b"")
     with pytest.raises(ProvingError):
         build_sum_tree(CONFIG, (0,), [[leaf] * 3], _padding)
+
+
+def test_the_benchmarks_node_count_matches_the_built_tree():
+    from zkclear.bench.tree import count_upper_nodes
+
+    tree, _ = _tree()
+    counts = count_upper_nodes(CONFIG, POSITIONS)
+    built = tree.upper_positions()
+    assert sum(counts.values()) == len(built)
+    for level, count in counts.items():
+        assert count == sum(1 for pos in built if pos[0] == level)

@@ -28,11 +28,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Callable
 
 from zkclear.crypto.field import R, fr_random
 
 #: Domain-separation prefix of every deterministic blinding derivation.
 BLINDING_DOMAIN = b"zkclear-v1/blinding"
+#: First context part of every prover nonce (see :meth:`BlindingSource.nonces`).
+NONCE_LABEL = b"zkclear-v1/nonce"
 
 _TAG_BYTES = b"\x01"
 _TAG_STR = b"\x02"
@@ -105,6 +108,28 @@ class BlindingSource:
     def scalars(self, count: int, *context_parts: ContextPart) -> list[int]:
         """``[scalar(*context_parts, i) for i in range(count)]``, e.g. for a blinding vector."""
         return [self.scalar(*context_parts, index) for index in range(count)]
+
+    def nonces(self, *context_parts: ContextPart) -> Callable[[], int]:
+        """A source of prover nonces (the random scalars inside one proof).
+
+        Deterministic mode: ``seed = HMAC-SHA-512(secret, NONCE_LABEL || enc(part_1) || ...)`` once, then
+        the i-th call returns ``int(HMAC-SHA-512(seed, u64be(i))) mod R``; re-proving the same statement
+        gives a byte-identical proof. Callers MUST include the proof's context and its whole witness
+        (values and blindings) in ``context_parts``: as in RFC 6979, a nonce is then never reused for a
+        different witness (reuse across two witnesses would let anyone solve for the witness).
+        Random mode: fresh OS-CSPRNG scalars.
+        """
+        if self._secret is None:
+            return fr_random
+        message = NONCE_LABEL + b"".join(encode_context_part(part) for part in context_parts)
+        seed = hmac.new(self._secret, message, hashlib.sha512).digest()
+        counter = iter(range(1 << 63))
+
+        def next_nonce() -> int:
+            block = hmac.new(seed, struct.pack(">Q", next(counter)), hashlib.sha512).digest()
+            return int.from_bytes(block, "big") % R
+
+        return next_nonce
 
     def __reduce__(self) -> tuple[type[BlindingSource], tuple[bytes | None]]:
         # Picklable despite the immutability guard, so a source can go to executor workers.

@@ -179,9 +179,9 @@ class EquityOnlyChunks:
 
         commitments, openings = self.commit_accounts(witnesses, public, context, blindings)
         equities = [opening.equity_opening(public) for opening in openings]
-        proof, _ = prove_range(
-            [v for v, _ in equities], [b for _, b in equities], public.equity_bits, context
-        )
+        values, blinds = [v for v, _ in equities], [b for _, b in equities]
+        proof, _ = prove_range(values, blinds, public.equity_bits, context,
+                               rng=blindings.nonces(context, *values, *blinds))
         return proof.to_bytes(), commitments, openings
 
     def statements(

@@ -72,10 +72,12 @@ def _prove_chunk(
     return system.prove(witnesses, public, context, blindings)
 
 
-def _prove_nodes(job: list[tuple[int, int, int, bytes]]) -> list[bytes]:
+def _prove_nodes(job: tuple[BlindingSource, list[tuple[int, int, int, bytes]]]) -> list[bytes]:
+    blindings, nodes = job
     return [
-        prove_range([value], [blinding], n_bits, context)[0].to_bytes()
-        for value, blinding, n_bits, context in job
+        prove_range([value], [blinding], n_bits, context,
+                    rng=blindings.nonces(context, value, blinding))[0].to_bytes()
+        for value, blinding, n_bits, context in nodes
     ]
 
 
@@ -207,14 +209,15 @@ def prove_epoch(
                 header.context(b"tree-node", level, index),
             )
         )
-    groups = [node_jobs[i : i + NODE_PROOF_GROUP] for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
+    groups = [(blindings, node_jobs[i : i + NODE_PROOF_GROUP]) for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
     node_proofs = dict(
         zip(upper, (proof for group in run.map(_prove_nodes, groups) for proof in group), strict=True)
     )
     timings["node_proofs"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    solvency = prove_solvency(reserves.total, total, root_blinding, header.context(b"solvency"))
+    solvency = prove_solvency(reserves.total, total, root_blinding, header.context(b"solvency"),
+                              nonces=blindings.nonces(header.context(b"solvency"), total, root_blinding))
     bundle = PublicBundle(header, tree.root, betas, solvency, reserves)
     upper_nodes = {pos: tree.nodes[pos] for pos in upper}
     upper_nodes[(config.height, 0)] = tree.root

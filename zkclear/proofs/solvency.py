@@ -13,6 +13,8 @@ C_root = commit(L, ρ).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from provers.bulletproofs import RangeProof, RangeStatement, prove_range
 from zkclear.crypto.field import R
 from zkclear.crypto.generators import pedersen_generators
@@ -34,10 +36,13 @@ def require_solvent(reserves: int, total_liabilities: int) -> None:
         raise ProvingError("reserves do not cover the total liabilities: refusing to prove solvency")
 
 
-def prove_solvency(reserves: int, total_liabilities: int, root_blinding: int, context: bytes) -> bytes:
-    """The range proof of reserves − L >= 0; ProvingError if the reserves do not cover L."""
+def prove_solvency(reserves: int, total_liabilities: int, root_blinding: int, context: bytes, *,
+                   nonces: Callable[[], int] | None = None) -> bytes:
+    """The range proof of reserves − L >= 0; ProvingError if the reserves do not cover L.
+    ``nonces``: the prover's nonce source (BlindingSource.nonces; default the OS CSPRNG)."""
     require_solvent(reserves, total_liabilities)
-    proof, _ = prove_range([reserves - total_liabilities], [(-root_blinding) % R], SOLVENCY_BITS, context)
+    proof, _ = prove_range([reserves - total_liabilities], [(-root_blinding) % R], SOLVENCY_BITS, context,
+                           rng=nonces)
     return proof.to_bytes()
 
 
