@@ -59,3 +59,25 @@ class G1Oracle:
 def g1_oracle() -> G1Oracle:
     """The py-ecc reference implementation of G1, on affine int coordinates."""
     return G1Oracle()
+
+
+@pytest.fixture(params=["pure", "arkworks"])
+def each_backend(request, monkeypatch):
+    """Run a test of the public G1 API once per engine, by swapping ``group.BACKEND``.
+
+    The arkworks run is skipped where py-arkworks-bls12381 is not installed (CI); the pure
+    run always happens, whatever ``ZKCLEAR_BACKEND`` selected at import.
+    """
+    from zkclear.crypto import group
+
+    if request.param == "pure":
+        from zkclear.crypto.pure_g1 import PureBackend
+
+        backend = PureBackend()
+    else:
+        pytest.importorskip("py_arkworks_bls12381")
+        from zkclear.crypto.arkworks_g1 import ArkworksBackend
+
+        backend = ArkworksBackend()
+    monkeypatch.setattr(group, "BACKEND", backend)
+    return backend

@@ -6,7 +6,9 @@ installed (CI installs '.[test]' only, so there it is skipped by importorskip).
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import sys
 
 import pytest
@@ -173,6 +175,42 @@ def test_in_subgroup_accepts_g1_and_rejects_cofactor_points(engine):
     assert engine.in_subgroup(engine.mul(engine.generator(), 31337))
     order_three_point = (0, 2)  # x = 0: 3-torsion of y^2 = x^3 + 4, not in the order-R subgroup
     assert not engine.in_subgroup(engine.from_affine(order_three_point))
+
+
+_WITHOUT_GMPY2 = """
+import sys
+sys.modules["gmpy2"] = None  # as if gmpy2 were not installed
+from zkclear.crypto import pure_g1
+from zkclear.crypto.group import G1Point
+assert pure_g1._mpz is int
+b = pure_g1.PureBackend()
+g = b.generator()
+points = [b.mul(g, k) for k in range(1, 9)]
+table = b.fixed_base_table(points[2])
+encoded = G1Point(points[4]).to_bytes()
+print(b.to_affine(b.msm(points, [k * 1000003 for k in range(8)])))
+print(b.to_affine(b.mul(g, 2**200 + 12345)))
+print(b.to_affine(table.mul(987654321)))
+print(b.in_subgroup(points[5]), b.in_subgroup(b.from_affine((0, 2))))
+print(G1Point.from_bytes(encoded).affine())
+"""
+
+
+def test_pure_engine_gives_the_same_results_without_gmpy2():
+    env = {**os.environ, "ZKCLEAR_BACKEND": "pure"}
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_GMPY2], capture_output=True, text=True,
+                            env=env, check=True)
+    b = PureBackend()
+    g = b.generator()
+    points = [b.mul(g, k) for k in range(1, 9)]
+    expected = [
+        b.to_affine(b.msm(points, [k * 1000003 for k in range(8)])),
+        b.to_affine(b.mul(g, 2**200 + 12345)),
+        b.to_affine(b.mul(points[2], 987654321)),
+        "True False",
+        b.to_affine(points[4]),
+    ]
+    assert result.stdout.splitlines() == [str(line) for line in expected]
 
 
 def test_select_backend_honours_the_name_and_the_environment(monkeypatch):

@@ -14,6 +14,8 @@ from zkclear.crypto.field import P, R, fp_sqrt
 from zkclear.crypto.group import POINT_BYTES, G1Point, decode_affine, encode_affine
 from zkclear.errors import EncodingError
 
+pytestmark = pytest.mark.usefixtures("each_backend")  # every test runs on both engines
+
 RNG = random.Random(48)
 COMPRESSED, INFINITY, SIGN = 0x80, 0x40, 0x20
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import random
 
+import numpy as np
 import pytest
 
 from zkclear.crypto import pure_g1
@@ -108,12 +109,24 @@ def test_batch_add_affine_handles_generic_doubling_and_cancelling_pairs():
     assert pure_g1.batch_add_affine([], []) == []
 
 
-def test_sum_groups_sums_each_list_including_empty_and_cancelling_ones():
-    points = _g_multiples(1, 2, 3, 4, 5)
-    g1, g2, g3, g4, g5 = points
+def test_sum_runs_sums_each_run_of_equal_keys_and_drops_cancelled_ones():
+    g1, g2, g3, g4, g5 = _g_multiples(1, 2, 3, 4, 5)
     minus_g3 = (g3[0], P - g3[1])
-    totals = pure_g1.sum_groups([[g1, g2, g3, g4, g5], [], [g3], [g3, minus_g3], [g1, g1, g1]])
-    assert totals == [_g_multiples(15)[0], None, g3, None, g3]
+    runs = [(0, [g1, g2, g3, g4, g5]), (2, [g3]), (3, [g3, minus_g3]), (4, [g1, g1, g1]), (5, [g2, g2])]
+    keys = np.array([key for key, points in runs for _ in points])
+    xs = [x for _, points in runs for x, _ in points]
+    ys = [y for _, points in runs for _, y in points]
+    run_keys, sum_x, sum_y = pure_g1.sum_runs(keys, xs, ys)
+    assert run_keys.tolist() == [0, 2, 4, 5]  # key 3 cancelled to the identity
+    assert list(zip(sum_x, sum_y, strict=True)) == [_g_multiples(15)[0], g3, g3, _g_multiples(4)[0]]
+
+
+def test_sum_runs_follows_an_index_into_the_point_lists():
+    g1, g2, g3 = _g_multiples(1, 2, 3)
+    xs, ys = [g1[0], g2[0], g3[0]], [g1[1], g2[1], g3[1]]
+    run_keys, sum_x, sum_y = pure_g1.sum_runs(np.array([7, 7, 9]), xs, ys, np.array([2, 0, 1]))
+    assert run_keys.tolist() == [7, 9]
+    assert list(zip(sum_x, sum_y, strict=True)) == [_g_multiples(4)[0], g2]
 
 
 def test_jacobian_formulas_agree_with_py_ecc_including_mixed_addition(g1_oracle):
@@ -138,6 +151,15 @@ def test_pippenger_on_glv_halves_matches_the_discrete_log_sum(count):
     assert _affine(got) == expected
 
 
+@pytest.mark.parametrize("scalars", [(1, 2), (2, 4), (5, 10), (2**20, 2**21)])
+def test_pippenger_survives_running_sums_that_cancel(scalars):
+    # bucket k·P and bucket 2k·(-P): the running sum of the buckets passes through the identity
+    p_point = _g_multiples(7)[0]
+    minus_p = (p_point[0], P - p_point[1])
+    got = pure_g1.pippenger([p_point[0], minus_p[0]], [p_point[1], minus_p[1]], list(scalars), 129)
+    assert _affine(got) == _g_multiples(R - scalars[0] * 7 % R)[0]
+
+
 def test_msm_window_grows_with_the_input_size():
     windows = [pure_g1.msm_window_bits(n) for n in (2, 64, 1024, 2**15, 2**20)]
     assert windows == sorted(windows)
@@ -158,6 +180,13 @@ def test_subgroup_test_agrees_with_the_order_check_on_random_curve_points():
         assert _naive_in_g1(cleared)
 
 
+def test_the_point_with_x_zero_has_order_three_and_is_rejected():
+    order_three = (0, 2, 1)
+    assert pure_g1.jacobian_mul_unreduced(order_three, 3)[2] == 0
+    assert pure_g1.jacobian_mul_unreduced(order_three, 1)[2] != 0
+    assert not pure_g1.in_g1((0, 2))
+
+
 @pytest.mark.parametrize("torsion_prime", [3, 11, 10177])
 def test_subgroup_test_rejects_g1_points_shifted_by_small_torsion(torsion_prime):
     # h1 = 3·11^2·10177^2·859267^2·52437899^2; multiplying by R and by h1 without its ℓ-part
@@ -174,9 +203,10 @@ def test_subgroup_test_rejects_g1_points_shifted_by_small_torsion(torsion_prime)
     assert not pure_g1.in_g1(_affine(torsion))  # type: ignore[arg-type]
 
 
-# --- public API: G1Point -----------------------------------------------------------------
+# --- public API: G1Point (each test runs on both engines) ---
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_point_arithmetic_agrees_with_py_ecc(g1_oracle):
     a_log, b_log = RNG.randrange(R), RNG.randrange(R)
     a, b = G1Point.generator() * a_log, G1Point.generator() * b_log
@@ -187,6 +217,7 @@ def test_point_arithmetic_agrees_with_py_ecc(g1_oracle):
     assert a.double() == a + a == 2 * a
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_scalar_multiplication_reduces_mod_r_and_handles_edges():
     g = G1Point.generator()
     assert (g * 0).is_identity()
@@ -198,11 +229,13 @@ def test_scalar_multiplication_reduces_mod_r_and_handles_edges():
     assert (G1Point.identity() * 5).is_identity()
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_multiplying_by_a_non_integer_is_a_type_error():
     with pytest.raises(TypeError):
         G1Point.generator() * 1.5  # type: ignore[operator]
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_points_are_immutable_hashable_values():
     g = G1Point.generator()
     with pytest.raises(AttributeError):
@@ -213,11 +246,13 @@ def test_points_are_immutable_hashable_values():
     assert (g == "generator") is False
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_points_survive_pickling_for_process_executors():
     points = [G1Point.generator() * 123456789, G1Point.identity()]
     assert pickle.loads(pickle.dumps(points)) == points
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_msm_agrees_with_scalar_multiplication_and_rejects_length_mismatch():
     points = [G1Point.generator() * RNG.randrange(R) for _ in range(20)] + [G1Point.identity()]
     scalars = [RNG.randrange(R) for _ in range(20)] + [7]
@@ -231,12 +266,14 @@ def test_msm_agrees_with_scalar_multiplication_and_rejects_length_mismatch():
         msm(points, scalars[:-1])
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_batch_affine_matches_affine(g1_oracle):
     points = [G1Point.generator() * k for k in (1, 2, 99)] + [G1Point.identity()]
     assert batch_affine(points) == [p.affine() for p in points]
     assert batch_affine(points)[2] == g1_oracle.mul_generator(99)
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_fixed_base_products_match_scalar_multiplication():
     g = G1Point.generator()
     h = g * 2024
@@ -253,5 +290,6 @@ def test_fixed_base_products_match_scalar_multiplication():
         fixed_base_msm_many([g_table, h_table], [(1,)])
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_fixed_base_of_the_identity_gives_the_identity():
     assert FixedBase(G1Point.identity()).mul(12345).is_identity()

@@ -27,14 +27,14 @@ def test_market_generator_writes_a_configuration_and_epoch_inputs(tmp_path):
 
 def test_crash_day_runs_the_whole_waterfall_and_keeps_the_invariants():
     out = run(EXAMPLES / "crash_day.py", "--accounts", 150)
-    crash = out.splitlines()[[i for i, line in enumerate(out.splitlines()) if line.startswith("epoch 3")][0]]
+    crash = next(line for line in out.splitlines() if line.startswith("epoch 3"))
     assert "insurance fund 0" in crash and "ADL 0" not in crash
     assert out.count("conservation OK") == 3 and out.count("book matched") == 3
 
 
 def test_crash_day_with_socialized_loss():
     out = run(EXAMPLES / "crash_day.py", "--accounts", 150, "--socialized")
-    crash = [line for line in out.splitlines() if line.startswith("epoch 3")][0]
+    crash = next(line for line in out.splitlines() if line.startswith("epoch 3"))
     assert "socialized 0" not in crash and "ADL 0" in crash
 
 

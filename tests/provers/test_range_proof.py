@@ -225,3 +225,20 @@ def test_known_answer_proof_is_byte_exact() -> None:
     transcript.append_point(b"S", proof.S)
     assert transcript.challenge_scalar(b"y") == KAT_Y
     verify_range(RangeProof.from_bytes(encoded, n_bits=8, m=3), commitments, 8, b"zkclear-kat")
+
+
+def test_prover_and_verifier_leave_the_garbage_collector_as_they_found_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    proof, commitments = prove_range([9], [fr_random()], 8, CONTEXT)
+    verify_range(proof, commitments, 8, CONTEXT)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        proof, commitments = prove_range([9], [fr_random()], 8, CONTEXT)
+        with pytest.raises(VerificationError):
+            verify_range(proof, commitments, 8, b"other")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,6 +1,6 @@
 """Crash day with options through the clearing engine (futures-style options via the kind registry).
 
-Three epochs one day apart, through the SQLite ledger: (1) 30 accounts trade a perpetual and four options at
+Three epochs one day apart, through the SQLite ledger: (1) 30 accounts trade a perpetual and five options at
 their marks (Black-76 at forward 30,000 ticks, vol 60 %); (2) the underlying crashes 35 % to 19,500 — the
 oracle's circuit breaker (25 %) clamps the perp mark to 22,500 and the options are re-marked on that forward
 with vol 90 %; the engine liquidates and runs its waterfall; (3) the options expire and settle at 19,500
@@ -21,9 +21,11 @@ from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, MarkP
 from zkclear.clearing.instruments import InstrumentSpec
 from zkclear.clearing.ledger import Ledger
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, MarginLevel, margin_requirements
+from zkclear.clearing.state import EpochState
 from zkclear.errors import ConfigurationError
 from zkclear.risk.dynamic_params import DynamicRiskConfig, compute_risk_parameters
 from zkclear.risk.integration import (
+    OptionStandardRiskModel,
     kinds_with_options,
     mark_prices_from_oracle,
     option_mark_prices,
@@ -55,6 +57,7 @@ OPTIONS = [
         (OptionType.PUT, 30_000),
         (OptionType.PUT, 33_000),
         (OptionType.CALL, 15_000),
+        (OptionType.CALL, 33_000),
     )
 ]
 USERS = [f"U{k:02d}" for k in range(30)]
@@ -63,7 +66,11 @@ LIQUIDATOR = "LIQ"
 
 def surface(vol_ppm):
     return VolatilitySurface(
-        tuple(ImpliedVolatilityQuote("BTC", EXPIRY, s.strike_ticks, vol_ppm) for s in OPTIONS)
+        # One quote per (underlying, expiry, strike): a call and a put of the same strike share it.
+        tuple(
+            ImpliedVolatilityQuote("BTC", EXPIRY, k, vol_ppm)
+            for k in sorted({s.strike_ticks for s in OPTIONS})
+        )
     )
 
 
@@ -116,12 +123,12 @@ def epochs(tmp_path_factory):
         option_only = k < 40
         buyer, seller = rng.choice(10 if option_only else len(USERS), size=2, replace=False)
         if option_only:
-            instrument = list(marks1)[int(rng.integers(4))]
+            instrument = list(marks1)[int(rng.integers(len(marks1)))]
         else:
             buyer, seller = buyer if buyer >= 10 else buyer + 10, seller if seller >= 10 else seller + 10
             if buyer == seller:
                 continue
-            instrument = [PERP, *marks1][int(rng.integers(5))]
+            instrument = [PERP, *marks1][int(rng.integers(1 + len(marks1)))]
         price = decisions1.marks[PERP] if instrument == PERP else marks1[instrument]
         size = int(rng.integers(1, 3 if option_only else 6))
         fills.append(Fill(f"f{k}", USERS[buyer], USERS[seller], instrument, size, price))
@@ -210,6 +217,7 @@ def test_option_marks_are_black76_ticks_rounded_up_and_exact_at_expiry(epochs):
     expiry_marks = {m.instrument: m.mark_price for m in epochs["inputs"][2].marks}
     for spec in OPTIONS:
         assert expiry_marks[spec.instrument_id] * MULTIPLIER == expiry_payoff_per_lot(spec, 19_500)
+    assert expiry_marks["BTC-C-33000"] == 0  # out of the money: the engine settles it at zero
 
 
 def test_futures_style_settlement_equals_premium_plus_payoff(epochs):
@@ -296,8 +304,46 @@ def test_engine_table_counts_option_value_once_and_must_match_the_engine_marks(e
     options = {s.instrument_id: (s, 30_000, 600_000) for s in OPTIONS}
     table = scenario_table_for_engine(report.risk, {PERP: "BTC"}, options, T1)
     # Futures-style: the option value is already in cash, so v_j = 0; the long charge is one tick's value.
-    assert table.mark_values == (0,) * 5
-    assert [c.long_per_lot for c in table.position_charges[1:]] == [MULTIPLIER] * 4
+    assert table.mark_values == (0,) * 6
+    assert [c.long_per_lot for c in table.position_charges[1:]] == [MULTIPLIER] * 5
     wrong = {**options, OPTIONS[0].instrument_id: (OPTIONS[0], 30_000, 650_000)}
     with pytest.raises(ConfigurationError, match="option data gives mark"):
         scenario_table_for_engine(report.risk, {PERP: "BTC"}, wrong, T1)
+
+
+def test_standard_option_model_plugs_into_the_engine_registry():
+    # Options on the "option-standard" model: a short pays the exchange rule on the forward, a long its full
+    # (futures-style, unpaid) value; the engine computes it through its RiskModel protocol.
+    model = OptionStandardRiskModel.for_epoch(OPTIONS, {"BTC": 30_000})
+    base = clearing_config()
+    options = tuple(
+        dataclasses.replace(
+            spec, margin_model=model.name, initial_margin_ppm=150_000, maintenance_margin_ppm=100_000
+        )
+        for spec in base.instruments[1:]
+    )
+    config = dataclasses.replace(
+        base, instruments=(base.instruments[0], *options), risk_models=DEFAULT_RISK_MODELS.with_model(model)
+    )
+    marks = option_mark_prices(OPTIONS, {"BTC": 30_000}, surface(600_000), T1)
+    put_30k = {m.instrument: m.mark_price for m in marks}["BTC-P-30000"]
+    inputs = EpochInputs(
+        epoch=1,
+        fills=Fills.from_records([Fill("f1", "A", "B", "BTC-P-30000", 3, put_30k)]),
+        marks=(MarkPrice(PERP, 30_000, 0), *marks),
+        transfers=(Transfer("da", "deposit", "A", 10_000_000), Transfer("db", "deposit", "B", 10_000_000)),
+        opens=(AccountOpen("A"), AccountOpen("B")),
+    )
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    maintenance = margin_requirements(
+        state.positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE
+    )
+    long_row, short_row = state.accounts.index("A"), state.accounts.index("B")
+    # Long 3 puts: their whole value, 3 * mark * M. Short 3 at-the-money puts: 10% of F = 3000 ticks per lot.
+    assert int(maintenance[long_row]) == 3 * put_30k * MULTIPLIER
+    assert int(maintenance[short_row]) == 3 * 3_000 * MULTIPLIER
+    risk = report.risk.instruments[state.instruments.index("BTC-P-30000")]
+    (form,) = model.forms(risk, MarginLevel.MAINTENANCE)
+    assert (form.coefficient(3), form.coefficient(-3)) == (put_30k * MULTIPLIER, 3_000 * MULTIPLIER)
+    initial = margin_requirements(state.positions, report.risk, config.risk_models, MarginLevel.INITIAL)
+    assert int(initial[short_row]) == 3 * 4_500 * MULTIPLIER  # 15% of F

@@ -112,3 +112,22 @@ def test_standard_short_option_charge_reduces_out_of_the_money_and_floors():
         spec(OptionType.CALL, strike=900), 1000, maintenance_ppm=150_000, minimum_ppm=100_000
     )
     assert itm.short_per_lot == 150 * 100
+
+
+def test_standard_long_option_charge_haircuts_its_value():
+    # By default a long option's value is not collateral for anything else; a partial haircut rounds up.
+    full = standard_option_charge(
+        spec(), 1000, maintenance_ppm=150_000, minimum_ppm=100_000, value_per_lot=9948
+    )
+    assert full.long_per_lot == 9948
+    half = standard_option_charge(
+        spec(),
+        1000,
+        maintenance_ppm=150_000,
+        minimum_ppm=100_000,
+        value_per_lot=9947,
+        long_haircut_ppm=500_000,
+    )
+    assert half.long_per_lot == 4974  # ceil(4973.5)
+    worthless = standard_option_charge(spec(), 1000, maintenance_ppm=150_000, minimum_ppm=100_000)
+    assert worthless.long_per_lot == 1  # the rounding charge remains

@@ -24,7 +24,7 @@ SCALAR_BYTES = 32
 
 try:  # gmpy2's modular power is ~10x faster than pow() at 381 bits (square roots when decoding)
     from gmpy2 import powmod as _powmod
-except ImportError:  # pragma: no cover - only where gmpy2 is unavailable
+except ImportError:  # tests/crypto/test_backends.py runs this path in a subprocess
     _powmod = pow
 
 _FP_SQRT_EXPONENT = (P + 1) // 4  # P = 3 mod 4, so a^((P+1)/4) is a square root of a square a

@@ -23,16 +23,31 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.inputs import MarkPrice
 from zkclear.clearing.instruments import DEFAULT_KINDS, InstrumentKind, InstrumentKinds, linear_value
-from zkclear.clearing.margin import MarginLevel, RiskModels, RiskParameters, margin_requirements
-from zkclear.errors import ConfigurationError
+from zkclear.clearing.margin import (
+    InstrumentRisk,
+    LinearMarginForm,
+    MarginLevel,
+    RiskModels,
+    RiskParameters,
+    margin_requirements,
+)
+from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.errors import ClearingError, ConfigurationError
 from zkclear.risk.dynamic_params import RiskParameterSet
-from zkclear.risk.options import OptionSpec, VolatilitySurface, option_mark
+from zkclear.risk.options import (
+    OptionSpec,
+    PositionCharge,
+    VolatilitySurface,
+    option_mark,
+    standard_option_charge,
+)
 from zkclear.risk.oracle import OracleEpochDecisions
 from zkclear.risk.portfolio_margin import MarginMode, portfolio_margin_batch
 from zkclear.risk.rounding import PPM, ceil_div
@@ -47,7 +62,9 @@ from zkclear.risk.scenarios import (
 OPTION_KIND_NAME = "option"
 DEFAULT_GRID = ScenarioGrid()
 #: Futures-style option: no funding, expires in its ``expiry_epoch``, value ``q * option_price * multiplier``.
-OPTION_KIND = InstrumentKind(OPTION_KIND_NAME, pays_funding=False, expires=True, value=linear_value)
+OPTION_KIND = InstrumentKind(
+    OPTION_KIND_NAME, pays_funding=False, expires=True, value=linear_value, may_settle_at_zero=True
+)
 
 
 def kinds_with_options(kinds: InstrumentKinds = DEFAULT_KINDS) -> InstrumentKinds:
@@ -63,11 +80,13 @@ def option_mark_prices(
     *,
     rate_ppm: int = 0,
 ) -> tuple[MarkPrice, ...]:
-    """The engine's mark inputs for options: Black-76 price in whole ticks, rounded up, at least 1 tick.
+    """The engine's mark inputs for options: Black-76 price in whole ticks, rounded up, at least 1 tick
+    before expiry; at expiry (``now >= expiry``) the exact intrinsic value, which may be 0.
 
     ``forwards`` maps an underlying to its forward in ticks (the underlying's mark or the future of the same
-    expiry). The 1-tick floor exists because the engine refuses a zero mark; it only ever raises a value
-    (conservative for the short side, and a long pays at most one tick more in variation margin).
+    expiry; at expiry, the settlement price). The 1-tick floor before expiry exists because the engine
+    accepts a zero mark only in an option's expiry epoch; it only ever raises a value (conservative for the
+    short side; the long's extra variation margin is covered by the one-tick long charge).
     """
     records = []
     for spec in options:
@@ -76,7 +95,8 @@ def option_mark_prices(
         mark = option_mark(
             spec, forwards[spec.underlying], surface.volatility_ppm(spec), now_timestamp, rate_ppm=rate_ppm
         )
-        records.append(MarkPrice(spec.instrument_id, max(mark.mark_price_ticks, 1), None))
+        price = mark.mark_price_ticks if mark.years_to_expiry == 0.0 else max(mark.mark_price_ticks, 1)
+        records.append(MarkPrice(spec.instrument_id, price, None))
     return tuple(records)
 
 
@@ -150,7 +170,10 @@ def scenario_table_for_engine(
             if risk.instrument_id not in options:
                 raise ConfigurationError(f"no option data for {risk.instrument_id!r}")
             spec, forward, volatility = options[risk.instrument_id]
-            engine_mark = max(option_mark(spec, forward, volatility, valuation_timestamp).mark_price_ticks, 1)
+            marked = option_mark(spec, forward, volatility, valuation_timestamp)
+            engine_mark = (
+                marked.mark_price_ticks if marked.years_to_expiry == 0.0 else max(marked.mark_price_ticks, 1)
+            )
             if engine_mark != risk.mark_price:
                 raise ConfigurationError(
                     f"{risk.instrument_id}: option data gives mark {engine_mark}, "
@@ -202,3 +225,63 @@ def requirements_with_portfolio_margin(
             )
         result[modes] = np.asarray(portfolio, dtype=np.int64)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class OptionStandardRiskModel:
+    """Standard (per-position) margin of the engine's futures-style options, as an engine ``RiskModel``.
+
+    Per lot, from :func:`~zkclear.risk.options.standard_option_charge` with the level's fraction
+    ``f = risk.fraction_ppm(level)`` of the forward and a floor of ``f * minimum_share_ppm / 1e6``:
+
+    * short: ``max(1, ceil(max(f*F - OTM, f_min*F) * M / 1e6))``;
+    * long: ``max(M, ceil(value_per_lot * long_haircut_ppm / 1e6))`` — futures-style, the premium was not
+      paid in cash, so by default the whole value is required (equity minus it is what a premium-style
+      account would hold in cash); ``M`` covers the mark's rounding up to a tick.
+
+    One :class:`LinearMarginForm` per instrument with separate long/short coefficients (linear in ``|q|``
+    on each side, as the ZK layer's margin lines). The forward of each option is epoch data the engine's
+    ``InstrumentRisk`` does not carry, so the model holds it: build it for the epoch with
+    :meth:`for_epoch`. (With ``InstrumentRisk`` carrying the forward the model would need no epoch data.)
+    """
+
+    options: tuple[tuple[str, OptionSpec, int], ...]
+    name: str = "option-standard"
+    minimum_share_ppm: int = 500_000
+    long_haircut_ppm: int = PPM
+
+    @classmethod
+    def for_epoch(
+        cls, specs: Sequence[OptionSpec], forwards: Mapping[str, int], **options: object
+    ) -> OptionStandardRiskModel:
+        """The model for one epoch: ``forwards`` maps each underlying to its forward in ticks."""
+        return cls(tuple((s.instrument_id, s, forwards[s.underlying]) for s in specs), **options)  # type: ignore[arg-type]
+
+    def _charge(self, risk: InstrumentRisk, level: MarginLevel) -> PositionCharge:
+        for instrument_id, spec, forward in self.options:
+            if instrument_id == risk.instrument_id:
+                fraction = risk.fraction_ppm(level)
+                return standard_option_charge(
+                    spec,
+                    forward,
+                    maintenance_ppm=fraction,
+                    minimum_ppm=ceil_div(fraction * self.minimum_share_ppm, PPM),
+                    value_per_lot=risk.value_per_lot,
+                    long_haircut_ppm=self.long_haircut_ppm,
+                    rounding_per_lot=risk.contract_multiplier,
+                )
+        raise ConfigurationError(f"{self.name}: no forward for {risk.instrument_id!r} this epoch")
+
+    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
+        charge = self._charge(risk, level)
+        return (LinearMarginForm(charge.long_per_lot, 0, 1, short_lots_coefficient=charge.short_per_lot),)
+
+    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
+        return self._charge(risk, level).charge(lots)
+
+    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
+        charge = self._charge(risk, level)
+        largest = int(np.max(np.abs(lots))) if lots.size else 0
+        if largest * max(charge.long_per_lot, charge.short_per_lot) > MAX_AMOUNT:
+            raise ClearingError(f"{risk.instrument_id}: an option requirement would exceed 2**62 - 1")
+        return np.where(lots < 0, -lots * charge.short_per_lot, lots * charge.long_per_lot)

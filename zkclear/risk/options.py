@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from zkclear.errors import ClearingError, ConfigurationError, InputError
 from zkclear.risk.black76 import black76_greeks
-from zkclear.risk.rounding import PPM, float_ceil
+from zkclear.risk.rounding import PPM, ceil_div, float_ceil
 
 SECONDS_PER_YEAR = 365 * 86_400
 # Settlement units charged per long option lot to cover the upward rounding of the mark.
@@ -308,18 +308,32 @@ class PositionCharge:
 
 
 def standard_option_charge(
-    spec: OptionSpec, forward_ticks: int, *, maintenance_ppm: int, minimum_ppm: int
+    spec: OptionSpec,
+    forward_ticks: int,
+    *,
+    maintenance_ppm: int,
+    minimum_ppm: int,
+    value_per_lot: int = 0,
+    long_haircut_ppm: int = PPM,
+    rounding_per_lot: int = LONG_OPTION_ROUNDING_CHARGE,
 ) -> PositionCharge:
-    """Standard (non-portfolio) maintenance margin of an option, as a per-lot charge on top of its mark.
+    """Standard (non-portfolio) margin of an option, as a per-lot charge on top of its mark in equity.
 
-    Long: ``LONG_OPTION_ROUNDING_CHARGE`` per lot (the premium is paid; only the mark's rounding is
-    charged). Short: ``ceil(max(maintenance_ppm * F - OTM, minimum_ppm * F) * contract_multiplier / 1e6)`` per
-    lot with OTM the out-of-the-money amount in ticks, and at least 1 — the usual exchange rule
-    (a fraction of the underlying, reduced for out-of-the-money strikes, floored), rounded up.
-    The mark itself is already a liability in equity, so this charge is the margin beyond it.
+    Short: ``max(1, ceil(max(maintenance_ppm * F - OTM, minimum_ppm * F) * contract_multiplier / 1e6))``
+    per lot, with OTM the out-of-the-money amount in ticks — the usual exchange rule (a fraction of the
+    underlying, reduced for out-of-the-money strikes, floored), rounded up. The mark is already a liability
+    in equity, so this is the margin beyond it.
+
+    Long: ``max(rounding_per_lot, ceil(value_per_lot * long_haircut_ppm / 1e6))`` per lot. With the default
+    full haircut the option's own value does not count as collateral for anything else — what "premium
+    paid at trade" means once equity is cross-margined (a long can at worst lose its whole value, and
+    only the portfolio model measures how much less). ``rounding_per_lot`` covers the mark's upward
+    rounding (1 unit, or one tick's value for tick-rounded marks).
     """
-    if maintenance_ppm < 0 or minimum_ppm < 0:
-        raise ConfigurationError("margin fractions are non-negative")
+    if maintenance_ppm < 0 or minimum_ppm < 0 or not 0 <= long_haircut_ppm <= PPM:
+        raise ConfigurationError("margin fractions must be in [0, 1e6] ppm")
+    if value_per_lot < 0 or rounding_per_lot < 0:
+        raise ConfigurationError("option values and rounding charges are non-negative")
     out_of_the_money = (
         (spec.strike_ticks - forward_ticks) if spec.is_call else (forward_ticks - spec.strike_ticks)
     )
@@ -327,5 +341,6 @@ def standard_option_charge(
     per_lot_scaled = max(
         maintenance_ppm * forward_ticks - out_of_the_money * PPM, minimum_ppm * forward_ticks
     )
-    short = max(-((-per_lot_scaled * spec.contract_multiplier) // PPM), 1)
-    return PositionCharge(long_per_lot=LONG_OPTION_ROUNDING_CHARGE, short_per_lot=short)
+    short = max(ceil_div(per_lot_scaled * spec.contract_multiplier, PPM), 1)
+    long = max(rounding_per_lot, ceil_div(value_per_lot * long_haircut_ppm, PPM))
+    return PositionCharge(long_per_lot=long, short_per_lot=short)
