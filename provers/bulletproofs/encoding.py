@@ -1,4 +1,4 @@
-"""The range proof value and its byte encoding (docs/protocol.md, "Range proof — encoding").
+"""The range proof value and its byte encoding (docs/protocol.md, "Range proof", section "Encoding").
 
 Layout, all points 48-byte compressed G1 and all scalars 32-byte big-endian canonical (< r):
 

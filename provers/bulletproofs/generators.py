@@ -1,6 +1,6 @@
 """The generators of the range proof: Pedersen bases G, H and the vectors G_i, H_i.
 
-docs/protocol.md, "Range proof — generators":
+docs/protocol.md, "Range proof", section "Generators":
 
 - ``G``, ``H`` are :func:`zkclear.crypto.generators.pedersen_generators` (value and blinding
   base of every commitment ``V = v·G + γ·H``);
@@ -9,8 +9,8 @@ docs/protocol.md, "Range proof — generators":
   discrete-log relation among any of these points is known).
 
 Both vectors are prefix-stable, so a proof over N values uses the first N of any longer
-vector; the derivation runs once per process (the crypto core memoizes it) and this module
-keeps the fixed-base table of G used for ``Q = w·G``.
+vector; the derivation runs once per process (the crypto core memoizes it, and this module
+caches the tuples per size).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from zkclear.crypto.generators import generator_vector, pedersen_generators
-from zkclear.crypto.group import FixedBase, G1Point
+from zkclear.crypto.group import G1Point
 
 #: Hash-to-curve label of the vector G_i.
 G_VECTOR_LABEL = b"bulletproofs/G"
@@ -29,22 +29,21 @@ H_VECTOR_LABEL = b"bulletproofs/H"
 
 @dataclass(frozen=True, slots=True)
 class PedersenBases:
-    """The Pedersen bases G (value) and H (blinding), and a fixed-base table of G for Q = w·G.
+    """The Pedersen bases G (value) and H (blinding).
 
-    Commitments themselves (V_j, T1, T2) are made by :func:`zkclear.crypto.pedersen.commit`,
-    which keeps its own tables of G and H.
+    Products with them (V_j, T1, T2 and Q = w·G) go through :func:`zkclear.crypto.pedersen.commit`,
+    which keeps the fixed-base tables of G and H (one copy per process).
     """
 
     G: G1Point
     H: G1Point
-    G_table: FixedBase
 
 
 @cache
 def pedersen_bases() -> PedersenBases:
-    """The process-wide Pedersen bases of the range proof (built once)."""
+    """The process-wide Pedersen bases of the range proof."""
     G, H = pedersen_generators()
-    return PedersenBases(G=G, H=H, G_table=FixedBase(G))
+    return PedersenBases(G=G, H=H)
 
 
 @cache

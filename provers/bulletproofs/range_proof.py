@@ -210,7 +210,7 @@ def _prove(
     # Q = w·G binds t_hat into the inner-product argument for P = <l, G> + <r, H'> + t_hat·Q,
     # with H'_i = y^{-i}·H_i passed as factors so H' is never computed.
     w = _challenge(transcript, b"w", ProvingError)
-    Q = bases.G_table.mul(w)
+    Q = commit(w, 0)  # w·G, through the Pedersen fixed-base table of G
     y_inv_pow = _powers(fr_inv(y), N)
     ipp = prove_inner_product(transcript, Q, [1] * N, y_inv_pow, G_vec, H_vec, l_vec, r_vec)
     return RangeProof(A=A, S=S, T1=T1, T2=T2, tau_x=tau_x, mu=mu, t_hat=t_hat, ipp=ipp)
@@ -291,7 +291,7 @@ def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource
     two_pow = _powers(2, n)
     y_inv_pow = _powers(fr_inv(y), N)
     minus_z = -z % R
-    # G_i: −z − a·s_i ;  H_i: z + y^{-i}·(z^{2+j}·2^i − b·s_i^{-1}), with s_i^{-1} = s_{N−1−i}
+    # G_i: −z − a·s_i ;  H_i: z + y^{-i}·(z^{2+j(i)}·2^{b(i)} − b·s_i^{-1}), with s_i^{-1} = s_{N−1−i}
     g_scalars = [(minus_z - a * s_i) * weight % R for s_i in s]
     h_scalars = [
         (z + y_inv_pow[k] * (z_pow[2 + k // n] * two_pow[k % n] - b * s[N - 1 - k])) * weight % R

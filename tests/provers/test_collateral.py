@@ -9,7 +9,6 @@ import provers.collateral as collateral
 from circuits import AccountWitness, account_statement
 from circuits.constraint_system import Constraint
 from circuits.examples import collateralized_account, linear_perpetuals, options_portfolio, tiered_perpetuals
-from circuits.public_data import MarginLine
 from provers.bulletproofs import range_proof as bp
 from provers.collateral import (
     AccountCommitments,
@@ -47,7 +46,8 @@ def _account(public, mode="standard", seed=1, **kwargs):
 def mixed_batch():
     """A standard and a portfolio account and a padding account in one batch under OPTIONS."""
     witnesses = [_account(OPTIONS, "standard", 1), _account(OPTIONS, "portfolio", 2),
-                 AccountWitness(0, (0, 0, 0), collateral.DEFAULT_MARGIN_MODE)]
+                 AccountWitness(0, (0, 0, 0), collateral.DEFAULT_MARGIN_MODE),
+                 AccountWitness(0, (0, 0, 0), "portfolio")]
     proof, commitments, openings = prove_collateral_batch(witnesses, OPTIONS, CONTEXT, SECRET)
     return witnesses, proof, commitments, openings
 
@@ -72,7 +72,7 @@ def test_mixed_modes_and_padding_verify_and_round_trip_through_bytes(mixed_batch
     decoded_commitments = [AccountCommitments.from_bytes(c.to_bytes()) for c in commitments]
     verify_collateral_batch(decoded, decoded_commitments, OPTIONS, CONTEXT)
     assert [AccountOpening.from_bytes(o.to_bytes()) for o in openings] == openings
-    assert openings[2].equity_opening(OPTIONS)[0] == 0
+    assert openings[2].equity_opening(OPTIONS)[0] == openings[3].equity_opening(OPTIONS)[0] == 0
 
 
 def test_undercollateralized_account_is_refused_by_the_prover():
@@ -106,7 +106,7 @@ def test_a_neighbours_proof_does_not_verify_for_another_account():
 def test_swapping_accounts_within_a_batch_fails(mixed_batch):
     _, proof, commitments, _ = mixed_batch
     with pytest.raises(VerificationError):
-        verify_collateral_batch(proof, [commitments[1], commitments[0], commitments[2]], OPTIONS, CONTEXT)
+        verify_collateral_batch(proof, [commitments[1], commitments[0], *commitments[2:]], OPTIONS, CONTEXT)
     with pytest.raises(VerificationError):
         verify_collateral_batch(proof, commitments, OPTIONS, CONTEXT + b"!")
 
@@ -242,12 +242,6 @@ def test_zero_constraints_are_proven_and_checked(monkeypatch):
                                                            commitments[0].positions[1]))
     with pytest.raises(VerificationError):
         verify_collateral_batch(proof, [moved], LINEAR, CONTEXT)
-
-
-def test_margin_line_reduction_keeps_the_requirement():
-    line = MarginLine.symmetric(6_000_000, 2_000_000, 1_000_000)
-    assert line.reduced() == MarginLine(6, 6, 2, 1)
-    assert all(line.requirement(q) == line.reduced().requirement(q) for q in range(-5, 6))
 
 
 def test_process_executor_proves_the_same_commitments_as_serial_proving():

@@ -273,10 +273,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     if csv_prices.exists() == json_prices.exists():
         raise InputError("exactly one of prices.csv and prices.json is required", path=str(directory))
-    if csv_prices.exists():
-        marks = parse_prices_csv(csv_prices, config)
-    else:
-        marks = parse_prices_json(json_prices, config)
+    marks = parse_prices_csv(csv_prices, config) if csv_prices.exists() else parse_prices_json(json_prices, config)
     accounts = directory / "accounts.csv"
     transfers = directory / "transfers.csv"
     margins = directory / "margins.csv"
