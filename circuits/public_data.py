@@ -203,6 +203,10 @@ class PublicRiskData:
 
         Returns the budget report per margin mode; raises ConfigurationError naming what is wrong.
         """
+        try:
+            hash(self)
+        except TypeError:
+            raise ConfigurationError("public risk data must be built from tuples (it is hashed and cached)") from None
         return _check_budget(self)
 
     @classmethod

@@ -36,7 +36,7 @@ from circuits.constraint_system import Constraint
 from circuits.linear_combination import LinearCombination
 from circuits.public_data import MARGIN_MODES, PORTFOLIO, STANDARD, AccountWitness, PublicRiskData
 from provers.bulletproofs import MAX_AGGREGATION, RangeProof, RangeStatement, batch_verify, prove_range
-from zkclear.crypto.field import R, fr_random, scalar_from_bytes, scalar_to_bytes
+from zkclear.crypto.field import R, scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.generators import pedersen_generators
 from zkclear.crypto.group import POINT_BYTES, G1Point, batch_affine, encode_affine, msm
 from zkclear.crypto.pedersen import commit, commit_many
@@ -400,9 +400,13 @@ def derive_blindings(blindings: BlindingSource, context: bytes, public: PublicRi
 
 def prove_rows(
     public: PublicRiskData, context: bytes, modes: Sequence[str], value_rows: Sequence[Sequence[int]],
-    blinding_rows: Sequence[Sequence[int]],
+    blinding_rows: Sequence[Sequence[int]], nonces: BlindingSource | None = None,
 ) -> tuple[CollateralBatchProof, list[AccountCommitments]]:
-    """Commit and prove a batch from already-checked values and blindings (the part that runs in workers)."""
+    """Commit and prove a batch from already-checked values and blindings (the part that runs in workers).
+
+    ``nonces`` (default: fresh randomness) supplies the provers' internal random scalars; a deterministic
+    source makes the proof a function of (secret, context, witness) — see BlindingSource.nonces."""
+    source = nonces if nonces is not None else BlindingSource.random()
     modes = tuple(modes)
     statements = [account_statement(public, mode) for mode in modes]
     commitments = []
@@ -421,7 +425,7 @@ def prove_rows(
             values.append(form.evaluate(value_rows[account]))
             blinds.append(_form_blinding(form, blinding_rows[account]))
         ctx = part_context(context, public, digest, width, part_index, len(layout))
-        proof, _ = prove_range(values, blinds, width, ctx)
+        proof, _ = prove_range(values, blinds, width, ctx, rng=source.nonces(ctx, *values, *blinds))
         parts.append(ProofPart(width, len(values), proof))
     zero_proofs = []
     H = pedersen_generators()[1]
@@ -430,7 +434,7 @@ def prove_rows(
             if constraint.bits is not None:
                 continue
             gamma = _form_blinding(constraint.form, blinding_rows[account])
-            nonce = fr_random()
+            nonce = source.nonces(digest + context, account, k, gamma)()
             T = H * nonce
             e = _zero_challenge(digest + context, account, k, H * gamma, T)
             zero_proofs.append((T, (nonce + e * gamma) % R))
@@ -455,7 +459,7 @@ def prove_collateral_batch(witnesses: Sequence[AccountWitness], public: PublicRi
     value_rows = [assign_account(i, w, public) for i, w in enumerate(witnesses)]
     modes = [w.margin_mode for w in witnesses]
     blinding_rows = [derive_blindings(blindings, context, public, i, mode) for i, mode in enumerate(modes)]
-    proof, commitments = prove_rows(public, context, modes, value_rows, blinding_rows)
+    proof, commitments = prove_rows(public, context, modes, value_rows, blinding_rows, blindings)
     openings = [_opening(public, mode, values, blinds)
                 for mode, values, blinds in zip(modes, value_rows, blinding_rows, strict=True)]
     return proof, commitments, openings

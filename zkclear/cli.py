@@ -145,7 +145,9 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     number = number or deployment.head()
     reserves = ReserveSet.load(reserves_path)
     keys = [_read_key(path) for path in key_paths]
-    files, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=click.echo)
+    click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
+    with ProgressBars() as bars:
+        files, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
     click.echo(f"epoch {number} proven: root {artifacts.bundle.root.digest.hex()[:16]}..., "
                f"{len(artifacts.receipts)} receipts")
@@ -170,6 +172,35 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
     bundle = _open_deployment(deployment_dir).attest(number, key)
     click.echo(f"attested epoch {number} for {address_of(public_key_of(key))} "
                f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed)")
+
+
+class ProgressBars:
+    """One click progress bar per proving step, fed by ``update(step, done, total)``."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._step: str | None = None
+        self._done = 0
+
+    def update(self, step: str, done: int, total: int) -> None:
+        if step != self._step:
+            self._finish()
+            self._step, self._done = step, 0
+            self._bar = click.progressbar(length=total, label=f"  {step}", file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def _finish(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
 
 
 def _read_key(path: Path) -> bytes:

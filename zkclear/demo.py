@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkclear.errors import ConfigurationError, VerificationError
+from zkclear.executor import get_executor
 
 MARKER = ".zkclear-demo"
 
@@ -37,11 +38,10 @@ def _prepare(out_dir: Path) -> Path:
 def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
              executor: str = "process", echo: Callable[[str], None] = print) -> dict:
     """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
-    from zkclear.clearing.config import INSURANCE_FUND
     from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
-    from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
+    from zkclear.proofs.attestations import address_of, public_key_of
     from zkclear.proofs.auditor import audit_epoch
-    from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+    from zkclear.synthetic import MarketSpec, generate_market
     from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
 
@@ -65,29 +65,13 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
          f"reserve addresses {', '.join(addresses)}")
 
     summary: dict = {"epochs": []}
-    for number, inputs_dir in enumerate(epoch_inputs, start=1):
-        echo(f"== 3.{number} epoch {number}: clear and commit")
-        result = deployment.run_epoch(inputs_dir, number)
-        report = result.report
-        with deployment.ledger() as ledger:
-            state = ledger.state(number)
-        liabilities = int(state.cash.sum())
-        echo(f"   {len(ledger_inputs_fills(deployment, number))} fills; liquidations {len(report.liquidations)}, "
-             f"ADL {len(report.adl)}, socialized {len(report.socialized)}, "
-             f"insurance fund {state.cash_of(INSURANCE_FUND)}")
-        marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
-        echo(f"   marks (ticks) {marks}")
-        # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
-        reserves_path = out_dir / f"reserves-{number}.csv"
-        reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
-        echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-        files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys)
-        t = artifacts.timings
-        echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
-             f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
-             f"bundle {files.bundle.stat().st_size} B, audit data {files.audit.stat().st_size} B")
-        summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
-                                  "socialized": len(report.socialized), "accounts": len(artifacts.receipts)})
+    run = get_executor(executor)  # one pool for every epoch: workers keep their generator caches
+    try:
+        for number, inputs_dir in enumerate(epoch_inputs, start=1):
+            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary)
+    finally:
+        run.close()
+
 
     last = epochs
     published = open_published(deployment.epoch_dir(last))
@@ -126,6 +110,39 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(last)}  |  "
          f"zkclear show {deployment.epoch_dir(last)}")
     return summary
+
+
+def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
+                out_dir: Path, run, echo: Callable[[str], None], summary: dict) -> None:
+    """Clear, commit, prove and attest one epoch of the demo."""
+    from zkclear.clearing.config import INSURANCE_FUND
+    from zkclear.proofs.attestations import ReserveSet
+    from zkclear.synthetic import reserves_csv
+
+    echo(f"== 3.{number} epoch {number}: clear and commit")
+    result = deployment.run_epoch(inputs_dir, number)
+    report = result.report
+    with deployment.ledger() as ledger:
+        state = ledger.state(number)
+    liabilities = int(state.cash.sum())
+    echo(f"   {len(ledger_inputs_fills(deployment, number))} fills; liquidations {len(report.liquidations)}, "
+         f"ADL {len(report.adl)}, socialized {len(report.socialized)}, "
+         f"insurance fund {state.cash_of(INSURANCE_FUND)}")
+    marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
+    echo(f"   marks (ticks) {marks}")
+    # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
+    reserves_path = out_dir / f"reserves-{number}.csv"
+    reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
+    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
+    files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
+                                        executor=run)
+    t = artifacts.timings
+    echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
+         f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
+         f"bundle {files.bundle.stat().st_size} B, audit data {files.audit.stat().st_size} B")
+    summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
+                              "socialized": len(report.socialized), "accounts": len(artifacts.receipts)})
+
 
 
 def ledger_inputs_fills(deployment, number: int):

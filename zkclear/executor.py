@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol, TypeVar
 
 from zkclear.errors import ConfigurationError
@@ -25,12 +25,18 @@ U = TypeVar("U")
 EXECUTOR_KINDS = ("serial", "process", "dask")
 
 
+Progress = Callable[[int], None]
+"""Called with the number of items finished so far (for progress bars)."""
+
+
 class Executor(Protocol):
-    """Maps a function over items, returning results in input order."""
+    """Maps a function over items, returning results in input order; ``progress`` is told as items finish."""
 
     workers: int
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T]) -> list[U]: ...
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]: ...
+
+    def close(self) -> None: ...
 
 
 class SerialExecutor:
@@ -38,22 +44,54 @@ class SerialExecutor:
 
     workers = 1
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T]) -> list[U]:
-        return [fn(item) for item in items]
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
+        results = []
+        for item in items:
+            results.append(fn(item))
+            if progress is not None:
+                progress(len(results))
+        return results
 
 
 class ProcessExecutor:
-    """Local worker processes (one per core by default)."""
+    """Local worker processes (one per core by default).
+
+    The pool is created on first use and kept until :meth:`close`, so workers keep what they have
+    cached (the Bulletproofs generators take seconds to derive) across calls: one executor should
+    serve a whole epoch close, or several.
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T]) -> list[U]:
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
         work = list(items)
         if len(work) <= 1 or self.workers == 1:
-            return [fn(item) for item in work]
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(work))) as pool:
-            return list(pool.map(fn, work))
+            return SerialExecutor().map(fn, work, progress)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        results: list = [None] * len(work)
+        futures = {self._pool.submit(fn, item): index for index, item in enumerate(work)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(done)
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class DaskExecutor:
@@ -74,8 +112,13 @@ class DaskExecutor:
             self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T]) -> list[U]:
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
+        from dask.distributed import as_completed as dask_as_completed
+
         futures = self._client.map(fn, list(items), pure=False)
+        if progress is not None:
+            for done, _ in enumerate(dask_as_completed(futures), start=1):
+                progress(done)
         return self._client.gather(futures)
 
     def close(self) -> None:

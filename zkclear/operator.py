@@ -43,7 +43,7 @@ from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
-from zkclear.executor import get_executor
+from zkclear.executor import Executor, get_executor
 from zkclear.proofs.attestations import ReserveSet, sign_attestation
 from zkclear.proofs.chunks import CollateralChunks
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
@@ -239,31 +239,32 @@ class Deployment:
         return decode_public_bundle(read_file(path)).chain_link()
 
     def prove(self, epoch: int, reserves: ReserveSet, *, reserve_keys: Sequence[bytes] = (),
-              progress: Callable[[str], None] | None = None) -> tuple[EpochFiles, EpochArtifacts]:
+              executor: Executor | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> tuple[EpochFiles, EpochArtifacts]:
         """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts.
 
         ``reserve_keys`` (optional) sign the attestation at once — for a demo or a single-custodian setup;
-        otherwise custodians sign later with ``zkclear epoch attest``.
+        otherwise custodians sign later with ``zkclear epoch attest``. ``executor`` (default: the one
+        proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)`` is told
+        as chunks and nodes are proven.
         """
-        say = progress or (lambda _message: None)
         public = self.public_data(epoch)
         accounts = self.accounts(epoch)
-        say(f"proving epoch {epoch}: {len(accounts)} accounts x {len(public.instruments)} instruments")
-        executor = get_executor(self.proving.executor)
+        own_executor = executor is None
+        run = executor if executor is not None else get_executor(self.proving.executor)
         try:
             artifacts = prove_epoch(
                 accounts, public, reserves, epoch_id=epoch, previous=self.previous_link(epoch),
                 config=self.proving.tree, blindings=BlindingSource.deterministic(self._secret),
-                chunk_system=CHUNK_SYSTEM, executor=executor, disclose_total=self.proving.disclose_total)
+                chunk_system=CHUNK_SYSTEM, executor=run, disclose_total=self.proving.disclose_total,
+                progress=progress)
         finally:
-            close = getattr(executor, "close", None)
-            if close is not None:
-                close()
-        bundle = artifacts.bundle
+            if own_executor:
+                run.close()
         if reserve_keys:
-            message = bundle.attestation_message()
-            bundle = bundle.with_attestations(tuple(sign_attestation(key, message) for key in reserve_keys))
-            artifacts.bundle = bundle
+            message = artifacts.bundle.attestation_message()
+            artifacts.bundle = artifacts.bundle.with_attestations(
+                tuple(sign_attestation(key, message) for key in reserve_keys))
         files = self.publish(epoch, artifacts, public)
         return files, artifacts
 

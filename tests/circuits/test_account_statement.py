@@ -98,3 +98,9 @@ def test_malformed_witnesses_are_input_errors():
         AccountWitness(0, (0, 0), "cross")
     with pytest.raises(InputError):
         statement.assign(AccountWitness(0, (0, 0), "portfolio"))
+
+
+def test_margin_line_reduction_keeps_the_requirement():
+    line = MarginLine.symmetric(6_000_000, 2_000_000, 1_000_000)
+    assert line.reduced() == MarginLine(6, 6, 2, 1)
+    assert all(line.requirement(q) == line.reduced().requirement(q) for q in range(-5, 6))

@@ -28,8 +28,13 @@ def test_margin_forms_alone_do_not_bound_a_position():
     q, m = cs.allocate("q"), cs.allocate("m")
     cs.assert_nonnegative(m - 2 * q, 64, "m>=2q")
     cs.assert_nonnegative(m + 2 * q, 64, "m>=-2q")
+    statement = cs.finish()
+    # The attack is real: q = 1/2 mod r, m = 1 puts every form's residue in range, so range proofs
+    # alone would accept a position that is not an integer number of lots.
+    half = (R + 1) // 2
+    assert all(0 <= c.form.evaluate([half, 1]) % R < 2**64 for c in statement.constraints)
     with pytest.raises(ConfigurationError, match="not bounded"):
-        analyze(cs.finish())
+        analyze(statement)
 
 
 def test_a_form_that_can_wrap_is_refused():

@@ -40,3 +40,10 @@ def test_get_executor_by_name_and_environment(monkeypatch):
 def test_unknown_executor_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="unknown executor"):
         get_executor("threads-of-my-own")
+
+
+def test_progress_is_reported_up_to_the_item_count():
+    for executor in (SerialExecutor(), ProcessExecutor(workers=2)):
+        seen: list[int] = []
+        assert executor.map(_square_mod, ITEMS, progress=seen.append) == EXPECTED
+        assert seen == list(range(1, len(ITEMS) + 1))

@@ -145,7 +145,7 @@ def _malicious_prover(monkeypatch):
     def unchecked_assign(index, witness, public):
         return account_statement(public, witness.margin_mode).assign(witness)
 
-    def wrapped_prove_range(values, blindings, n_bits, context):
+    def wrapped_prove_range(values, blindings, n_bits, context, rng=None):
         residues = [v % R for v in values]
         commitments = [commit(v, g) for v, g in zip(residues, blindings, strict=True)]
         proof = bp._prove(residues, blindings, n_bits, context, commitments, bp.fr_random,

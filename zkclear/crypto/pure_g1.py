@@ -591,14 +591,37 @@ def _window_sums(
     """For each window j, Σ_m m·S_(j,m) over its bucket sums (key j·M + m - 1 holds S_(j,m)).
 
     With suffix sums U_m = Σ_(m' >= m) S_m', Σ_m m·S_m = Σ_m U_m. The M buckets of a window
-    are cut into K lanes of L = M/K; all lanes of all windows advance their local suffix sums
-    in lock step (L steps, one batched addition each), and every local suffix sum is then
-    summed per window. What the lanes miss is L·Σ_t t·T_t over the lane totals T_t, a short
-    Jacobian running sum per window.
+    are cut into K lanes of L = M/K buckets. Lane t's local suffix sums sum to
+    Σ_i (i + 1)·S_(tL+i+1); what they miss is L·t·T_t, T_t being the lane's total, so
+    Σ_m m·S_m = Σ (all local suffix sums) + L·Σ_t t·T_t.
     """
     lanes_per_window = 1 << ((buckets_per_window.bit_length() - 1) // 2)
     lane_length = buckets_per_window // lanes_per_window
     lanes = windows * lanes_per_window
+    suffix_lanes, suffix_x, suffix_y, totals = _lane_suffix_sums(keys, xs, ys, lanes, lane_length)
+    window_of = np.array(suffix_lanes, dtype=np.int64) // lanes_per_window
+    order = np.argsort(window_of, kind="stable")
+    inner_keys, inner_x, inner_y = sum_runs(window_of[order], *_gather(order, suffix_x, suffix_y))
+    sums = [INFINITY] * windows
+    for j, x, y in zip(inner_keys.tolist(), inner_x, inner_y, strict=True):
+        sums[j] = (x, y, _ONE)
+    for j in range(windows):
+        weighted = _weighted_by_index(totals[j * lanes_per_window : (j + 1) * lanes_per_window])
+        for _ in range(lane_length.bit_length() - 1):  # times L, a power of two
+            weighted = jacobian_double(weighted)
+        sums[j] = jacobian_add(sums[j], weighted)
+    return sums
+
+
+def _lane_suffix_sums(
+    keys: np.ndarray, xs: list[int], ys: list[int], lanes: int, lane_length: int
+) -> tuple[list[int], list[int], list[int], list[AffinePoint | None]]:
+    """Every non-infinite local suffix sum of every lane, and each lane's total.
+
+    Lane ``l`` holds the points with keys l·L .. l·L + L - 1 (missing keys are empty buckets).
+    All lanes step down from position L - 1 to 0 together, one batched addition per step.
+    Returns (lane of each suffix sum, their x, their y, totals by lane).
+    """
     grid_x: list[int | None] = [None] * (lanes * lane_length)
     grid_y: list[int | None] = [None] * (lanes * lane_length)
     for key, x, y in zip(keys.tolist(), xs, ys, strict=True):
@@ -610,49 +633,42 @@ def _window_sums(
     seen_x: list[int] = []
     seen_y: list[int] = []
     for i in range(lane_length - 1, -1, -1):
+        cells = range(i, lanes * lane_length, lane_length)  # position i of every lane
         adding = []
-        for lane in range(lanes):
-            x = grid_x[lane * lane_length + i]
-            if x is None:
+        for lane, cell in enumerate(cells):
+            if grid_x[cell] is None:
                 continue
             if run_x[lane] is None:
-                run_x[lane] = x
-                run_y[lane] = grid_y[lane * lane_length + i]
+                run_x[lane], run_y[lane] = grid_x[cell], grid_y[cell]
             else:
                 adding.append(lane)
         if adding:
             sum_x, sum_y, cancelled = batch_add_xy(
                 [run_x[lane] for lane in adding], [run_y[lane] for lane in adding],
-                [grid_x[lane * lane_length + i] for lane in adding],
-                [grid_y[lane * lane_length + i] for lane in adding],
+                [grid_x[cells[lane]] for lane in adding], [grid_y[cells[lane]] for lane in adding],
             )
             for lane, x, y in zip(adding, sum_x, sum_y, strict=True):
-                run_x[lane] = x
-                run_y[lane] = y
+                run_x[lane], run_y[lane] = x, y
             for position in cancelled:
                 run_x[adding[position]] = run_y[adding[position]] = None
         for lane in range(lanes):
             if run_x[lane] is not None:
-                seen_lanes.append(lane // lanes_per_window)
+                seen_lanes.append(lane)
                 seen_x.append(run_x[lane])
                 seen_y.append(run_y[lane])
-    window_of = np.array(seen_lanes, dtype=np.int64)
-    order = np.argsort(window_of, kind="stable")
-    inner_keys, inner_x, inner_y = sum_runs(window_of[order], *_gather(order, seen_x, seen_y))
-    sums = [INFINITY] * windows
-    for j, x, y in zip(inner_keys.tolist(), inner_x, inner_y, strict=True):
-        sums[j] = (x, y, _ONE)
-    for j in range(windows):
-        weighted = INFINITY  # Σ_t t·T_t by a running sum over lanes t = K-1 .. 1
-        suffix = INFINITY
-        for lane in range(j * lanes_per_window + lanes_per_window - 1, j * lanes_per_window, -1):
-            if run_x[lane] is not None:
-                suffix = jacobian_add_affine(suffix, run_x[lane], run_y[lane])
-            weighted = jacobian_add(weighted, suffix)
-        for _ in range(lane_length.bit_length() - 1):
-            weighted = jacobian_double(weighted)
-        sums[j] = jacobian_add(sums[j], weighted)
-    return sums
+    totals = [None if x is None else (x, y) for x, y in zip(run_x, run_y, strict=True)]
+    return seen_lanes, seen_x, seen_y, totals
+
+
+def _weighted_by_index(points: list[AffinePoint | None]) -> JacobianPoint:
+    """Σ_t t·points[t] (None = infinity) by a running sum from the last index down to 1."""
+    weighted = INFINITY
+    suffix = INFINITY
+    for point in reversed(points[1:]):
+        if point is not None:
+            suffix = jacobian_add_affine(suffix, *point)
+        weighted = jacobian_add(weighted, suffix)
+    return weighted
 
 
 # ---------------------------------------------------------------------------------------

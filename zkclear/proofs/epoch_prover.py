@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,15 @@ def _prove_nodes(job: tuple[BlindingSource, list[tuple[int, int, int, bytes]]]) 
     ]
 
 
+def _reporter(progress: Callable[[str, int, int], None] | None, step: str,
+              total: int) -> Callable[[int], None] | None:
+    """Adapt ``progress(step, done, total)`` to the executor's ``progress(done)``."""
+    if progress is None:
+        return None
+    progress(step, 0, total)
+    return lambda done: progress(step, done, total)
+
+
 def make_header(
     epoch_id: int,
     previous: ChainLink | None,
@@ -115,6 +124,7 @@ def prove_epoch(
     chunk_system: ChunkProofSystem | None = None,
     executor: Executor | None = None,
     disclose_total: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> EpochArtifacts:
     """Prove a whole epoch. Guaranteed: either every proof and every receipt is produced, or a
     ProvingError says which statement is false (an undercollateralized account, an unmatched
@@ -144,7 +154,7 @@ def prove_epoch(
     timings["placement"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    proven = run.map(_prove_chunk, jobs)
+    proven = run.map(_prove_chunk, jobs, progress=_reporter(progress, "collateral proofs (chunks)", len(jobs)))
     timings["chunk_proofs"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -211,7 +221,9 @@ def prove_epoch(
         )
     groups = [(blindings, node_jobs[i : i + NODE_PROOF_GROUP]) for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
     node_proofs = dict(
-        zip(upper, (proof for group in run.map(_prove_nodes, groups) for proof in group), strict=True)
+        zip(upper, (proof for group in run.map(_prove_nodes, groups,
+                                              progress=_reporter(progress, "node range proofs (groups)", len(groups)))
+                    for proof in group), strict=True)
     )
     timings["node_proofs"] = time.perf_counter() - started
 
