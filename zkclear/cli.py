@@ -75,7 +75,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
                                executor=executor)
-    deployment = Deployment.init(directory, text, settings)
+    deployment = Deployment.init(directory, text, settings, source=str(config_path) if config_path else None)
     click.echo(f"created deployment {deployment.root}: {len(deployment.config.instruments)} instruments, "
                f"deficit resolution {deployment.config.deficit_resolution.value}, tree height {height}, "
                f"chunks of {1 << chunk_bits}")

@@ -160,9 +160,11 @@ class Deployment:
     # -- creation ----------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, root: Path, config_text: str, proving: ProvingSettings) -> Deployment:
+    def init(cls, root: Path, config_text: str, proving: ProvingSettings, *,
+             source: str | None = None) -> Deployment:
         """Create a deployment: validate the configuration, write it, a fresh operator secret and an empty
-        ledger. Refuses a directory that already holds a deployment."""
+        ledger. Refuses a directory that already holds a deployment. ``source`` names the configuration
+        file in error messages (the text is validated before anything is written)."""
         root = Path(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
@@ -171,7 +173,10 @@ class Deployment:
         staging.write_text(config_text, encoding="utf-8")
         try:
             load_config(staging)  # validate before anything else is written
-        except Exception:
+        except InputError as exc:
+            staging.unlink()
+            raise InputError(exc.detail, path=source or exc.path, line=exc.line, field=exc.field) from None
+        except BaseException:
             staging.unlink()
             raise
         staging.replace(root / CONFIG_FILE)

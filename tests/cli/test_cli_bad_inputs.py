@@ -1,0 +1,193 @@
+"""Bad input files through the CLI: each is refused with one line naming file, line and field, and the
+ledger (and every other file of the deployment) is left exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli_end_to_end import zkclear
+from zkclear.synthetic import MarketSpec, generate_market
+
+SPEC = MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3)
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("market")
+    config, epochs = generate_market(root / "market", SPEC)
+    return {"root": root, "config": config, "epochs": epochs}
+
+
+@pytest.fixture
+def deployment(market, tmp_path, capsys) -> Path:
+    """A fresh deployment with epoch 1 committed."""
+    directory = tmp_path / "venue"
+    zkclear("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial", capsys=capsys)
+    zkclear("epoch", "run", market["epochs"][0], "-d", directory, capsys=capsys)
+    return directory
+
+
+def _fingerprint(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _epoch_copy(market, tmp_path: Path) -> Path:
+    target = tmp_path / "epoch-2"
+    shutil.copytree(market["epochs"][1], target)
+    return target
+
+
+def _replace_line(path: Path, number: int, new: str) -> None:
+    lines = path.read_text().splitlines()
+    lines[number - 1] = new
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _refused(deployment: Path, inputs: Path, capsys, *expected: str) -> str:
+    before = _fingerprint(deployment)
+    out = zkclear("epoch", "run", inputs, "-d", deployment, expect=1, capsys=capsys)
+    assert out.count("\n") == 1 and out.startswith("error: "), out
+    for fragment in expected:
+        assert fragment in out, out
+    assert _fingerprint(deployment) == before, "a refused epoch changed the deployment"
+    return out
+
+
+def test_fills_price_off_tick_or_negative_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    row = fills.read_text().splitlines()[3].split(",")
+    row[5] = "-" + row[5]
+    _replace_line(fills, 4, ",".join(row))
+    _refused(deployment, inputs, capsys, "fills.csv:4:", "field 'price'")
+
+
+def test_fills_duplicate_id_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    lines = fills.read_text().splitlines()
+    _replace_line(fills, 3, lines[1])
+    _refused(deployment, inputs, capsys, "fills.csv:3:", "fill_id")
+
+
+def test_fills_unknown_account_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    row = fills.read_text().splitlines()[1].split(",")
+    row[1] = "mallory"
+    _replace_line(fills, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "fills.csv:2:", "buyer")
+
+
+def test_fills_already_committed_in_an_earlier_epoch_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    first_epoch_fill = (market["epochs"][0] / "fills.csv").read_text().splitlines()[1]
+    _replace_line(inputs / "fills.csv", 2, first_epoch_fill)
+    _refused(deployment, inputs, capsys, "fills.csv:2:", "fill_id")
+
+
+def test_prices_csv_missing_instrument_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "prices.json").unlink()
+    (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000,10\n")
+    _refused(deployment, inputs, capsys, "prices.csv")
+
+
+def test_prices_csv_bad_integer_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "prices.json").unlink()
+    (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000.5,10\n"
+                                       "ETH-PERP,3000,0\nBTC-FUT,60500,\n")
+    _refused(deployment, inputs, capsys, "prices.csv:2:", "field 'mark_price'")
+
+
+def test_prices_json_float_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    path = inputs / "prices.json"
+    path.write_text(path.read_text().replace('"funding_rate_ppm": ', '"funding_rate_ppm": 0.5 + ', 1)
+                    .replace("0.5 + ", "0.5, \"x\": ", 1))
+    _refused(deployment, inputs, capsys, "prices.json")
+
+
+def test_both_price_files_are_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\n")
+    _refused(deployment, inputs, capsys, "exactly one of prices.csv and prices.json")
+
+
+def test_transfers_bad_kind_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "transfers.csv").write_text("transfer_id,kind,account,amount\nt-x,gift,trader-0001,5\n")
+    _refused(deployment, inputs, capsys, "transfers.csv:2:", "field 'kind'")
+
+
+def test_transfers_non_positive_amount_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "transfers.csv").write_text("transfer_id,kind,account,amount\nt-x,deposit,trader-0001,0\n")
+    _refused(deployment, inputs, capsys, "transfers.csv:2:", "field 'amount'")
+
+
+def test_accounts_reopening_an_account_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "accounts.csv").write_text("account,margin_mode\ntrader-0001,standard\n")
+    _refused(deployment, inputs, capsys, "accounts.csv:2:", "account")
+
+
+def test_accounts_system_prefix_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "accounts.csv").write_text("account,margin_mode\nCH:mine,standard\n")
+    _refused(deployment, inputs, capsys, "accounts.csv:2:", "account")
+
+
+def test_margins_below_configuration_or_malformed_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "margins.csv").write_text("instrument,initial_margin_ppm,maintenance_margin_ppm\nBTC-PERP,x,50000\n")
+    _refused(deployment, inputs, capsys, "margins.csv:2:", "initial_margin_ppm")
+
+
+def test_config_toml_wrong_type_is_refused_and_nothing_is_created(market, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(market["config"].read_text().replace("tick_size = 1", "tick_size = 1.0", 1))
+    out = zkclear("init", tmp_path / "venue", "--config", bad, expect=1, capsys=capsys)
+    assert "bad.toml" in out and "tick_size" in out and out.count("\n") == 1
+    assert not (tmp_path / "venue" / "zkclear.toml").exists()
+    assert not (tmp_path / "venue" / "ledger.sqlite").exists()
+
+
+def test_config_toml_unknown_key_is_refused(market, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("leverage_everything = true\n" + market["config"].read_text())
+    out = zkclear("init", tmp_path / "venue", "--config", bad, expect=1, capsys=capsys)
+    assert "bad.toml:1:" in out and "leverage_everything" in out
+
+
+def test_proving_toml_unknown_key_is_refused(deployment, market, capsys):
+    path = deployment / "proving.toml"
+    assert path.read_text().rstrip().splitlines()[-1].startswith("executor")  # [proving] is the last table
+    path.write_text(path.read_text() + "turbo = true\n")
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, expect=1, capsys=capsys)
+    assert "proving.toml" in out and "turbo" in out
+
+
+def test_reserves_csv_bad_balance_is_refused_before_proving(deployment, tmp_path, capsys):
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("address,balance\n0x" + "ab" * 20 + ",-5\n")
+    before = _fingerprint(deployment)
+    out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, expect=1, capsys=capsys)
+    assert "reserves.csv:2:" in out and "field 'balance'" in out
+    assert _fingerprint(deployment) == before
+
+
+def test_key_file_that_is_not_a_key_is_refused(deployment, tmp_path, capsys):
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("address,balance\n0x" + "ab" * 20 + ",5\n")
+    key = tmp_path / "custody.key"
+    key.write_text("not hex at all")
+    out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, "--sign-with", key, expect=1,
+                  capsys=capsys)
+    assert "custody.key:1:" in out and "hex" in out
