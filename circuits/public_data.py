@@ -229,7 +229,11 @@ class PublicRiskData:
         instruments = []
         for risk in risk_parameters.instruments:
             forms = risk_models.get(risk.margin_model).forms(risk, MarginLevel.MAINTENANCE)
-            lines = tuple(MarginLine.symmetric(f.lots_coefficient, f.constant, f.denominator) for f in forms)
+            # A form may charge shorts differently (an option's standard margin): keep both sides.
+            lines = tuple(MarginLine(f.lots_coefficient,
+                                     f.lots_coefficient if f.short_lots_coefficient is None
+                                     else f.short_lots_coefficient,
+                                     f.constant, f.denominator) for f in forms)
             value = 0
             long_charge = short_charge = 0
             if risk.instrument_id in table_rows:

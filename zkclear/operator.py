@@ -220,8 +220,11 @@ class Deployment:
     def public_data(self, epoch: int) -> PublicRiskData:
         """The epoch's public risk data, the statements' public input."""
         report = self.report(epoch)
+        # Options settle futures-style in the engine: their marks are in cash already, so every value per
+        # lot in equity is 0 (docs/clearing.md); the scenario table is there when portfolio margin is on.
         return PublicRiskData.from_epoch(report.risk, self.config.risk_models,
-                                         position_bits=self.proving.position_bits,
+                                         scenario_table=getattr(report.risk, "scenario_table", None),
+                                         equity_values={}, position_bits=self.proving.position_bits,
                                          label=f"epoch-{epoch}")
 
     def accounts(self, epoch: int) -> list[AccountInput]:

@@ -214,7 +214,7 @@ def test_prices_json_errors_name_the_record_line_and_field(tmp_path: Path) -> No
     ("maintenance_margin_ppm = 50000\n\n[[instrument]]",
      "maintenance_margin_ppm = 150000\n\n[[instrument]]", 17,
      "instrument[0].maintenance_margin_ppm", "initial_margin_ppm must be >="),
-    ('kind = "perpetual"', 'kind = "option"', 12, "instrument[0].kind", "unknown instrument kind"),
+    ('kind = "perpetual"', 'kind = "swap"', 12, "instrument[0].kind", "unknown instrument kind"),
     ("settlement_decimals = 6\n", "settlement_decimals = 6\nsettlement_decimals = 7\n", 3, None, "TOML"),
 ])
 def test_bad_config_names_file_line_and_field(tmp_path: Path, old, new, line, field, fragment) -> None:

@@ -14,9 +14,21 @@ from zkclear.clearing.config import (
     INSURANCE_FUND,
     ClearingConfig,
     DeficitResolution,
+    OracleGuardConfig,
+    PortfolioMarginConfig,
 )
-from zkclear.clearing.engine import EpochReport, WithdrawalOutcome, apply_epoch, risk_parameters
-from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, MarkPrice, Transfer
+from zkclear.clearing.engine import EpochReport, WithdrawalOutcome, apply_epoch, risk_parameters, scenario_table
+from zkclear.clearing.inputs import (
+    AccountOpen,
+    EpochInputs,
+    Fill,
+    Fills,
+    FundingRate,
+    ImpliedVol,
+    MarkPrice,
+    OracleQuote,
+    Transfer,
+)
 from zkclear.clearing.instruments import (
     DEFAULT_KINDS,
     InstrumentKind,
@@ -51,6 +63,8 @@ __all__ = [
     "EpochState",
     "Fill",
     "Fills",
+    "FundingRate",
+    "ImpliedVol",
     "InstrumentKind",
     "InstrumentKinds",
     "InstrumentRisk",
@@ -60,6 +74,9 @@ __all__ = [
     "MarginLevel",
     "MarginTier",
     "MarkPrice",
+    "OracleGuardConfig",
+    "OracleQuote",
+    "PortfolioMarginConfig",
     "RiskModel",
     "RiskModels",
     "RiskParameters",
@@ -68,4 +85,5 @@ __all__ = [
     "WithdrawalOutcome",
     "apply_epoch",
     "risk_parameters",
+    "scenario_table",
 ]

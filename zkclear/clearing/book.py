@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
-from zkclear.clearing.margin import MarginLevel, RiskParameters, account_requirement
+from zkclear.clearing.margin import STANDARD_MODE, MarginLevel, RiskParameters, account_requirement
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ClearingError
 
@@ -80,6 +80,9 @@ class Book:
     net_deposits: np.ndarray
     params: RiskParameters
     config: ClearingConfig
+    margin_modes: tuple[str, ...] = ()
+    #: accounts the liquidation pass must leave alone this epoch (they hold an instrument the oracle paused)
+    paused_rows: frozenset[int] = frozenset()
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     adl: list[AdlEvent] = field(default_factory=list)
     socialized: list[SocializedLoss] = field(default_factory=list)
@@ -99,8 +102,12 @@ class Book:
     def position_row(self, row: int) -> list[int]:
         return self.positions[row].tolist()
 
-    def requirement(self, lots: list[int], level: MarginLevel = MarginLevel.MAINTENANCE) -> int:
-        return account_requirement(lots, self.params, self.config.risk_models, level)
+    def mode(self, row: int) -> str:
+        return self.margin_modes[row] if self.margin_modes else STANDARD_MODE
+
+    def requirement(self, row: int, lots: list[int], level: MarginLevel = MarginLevel.MAINTENANCE) -> int:
+        """Requirement of account ``row`` if it held ``lots`` (its own margin mode)."""
+        return account_requirement(lots, self.params, self.config.risk_models, level, self.mode(row))
 
     def pay(self, from_row: int, to_row: int, amount: int) -> None:
         """Move ``amount`` (>= 0) of cash between two rows; :class:`ClearingError` if a balance would leave

@@ -6,7 +6,14 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from zkclear.clearing.instruments import DEFAULT_KINDS, InstrumentKinds, InstrumentSpec, validate_instrument
+from zkclear.clearing.instruments import (
+    DEFAULT_KINDS,
+    OPTION_KIND_NAME,
+    OPTION_STANDARD_MODEL,
+    InstrumentKinds,
+    InstrumentSpec,
+    validate_instrument,
+)
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, RiskModels
 from zkclear.clearing.money import PPM
 from zkclear.errors import ConfigurationError
@@ -22,7 +29,92 @@ SYSTEM_PREFIX = "CH:"
 #: Account and instrument identifiers: 1-64 characters of letters, digits and ``_ . - :``.
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
-MARGIN_MODES = ("standard",)
+DYNAMIC_MARGIN_METHODS = ("off", "ewma", "garch")
+STANDARD_MODE = "standard"
+PORTFOLIO_MODE = "portfolio"
+MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioMarginConfig:
+    """Portfolio (scenario) margin of a deployment: the scenario grid of every underlying (the risk
+    package's ``ScenarioGrid``: ``price_steps`` moves from ``-scan`` to ``+scan``, each with every volatility
+    shift, plus two extreme moves of ``extreme_multiple * scan`` counted at ``extreme_weight / scale``), the
+    short-option minimum (ppm of the forward per short lot) and the initial/maintenance ratio (ppm).
+    Defaults are the risk package's: 9 moves -16 %..+16 % x vol {+25 %, 0, -25 %} = 27 scenarios + ±48 % at
+    35 %."""
+
+    scan_range_ppm: int = 160_000
+    price_steps: int = 9
+    volatility_shifts_ppm: tuple[int, ...] = (250_000, 0, -250_000)
+    extreme_multiple: int = 3
+    extreme_weight: int = 35
+    scale: int = 100
+    short_option_minimum_ppm: int = 10_000
+    initial_to_maintenance_ppm: int = 1_250_000
+
+    def __post_init__(self) -> None:
+        for name in ("scan_range_ppm", "price_steps", "extreme_multiple", "extreme_weight", "scale",
+                     "short_option_minimum_ppm", "initial_to_maintenance_ppm"):
+            if type(getattr(self, name)) is not int:
+                raise ConfigurationError(f"portfolio_margin.{name} must be an integer")
+        if (not isinstance(self.volatility_shifts_ppm, tuple) or not self.volatility_shifts_ppm
+                or any(type(v) is not int for v in self.volatility_shifts_ppm)):
+            raise ConfigurationError("portfolio_margin.volatility_shifts_ppm must be a non-empty list of integers")
+        if not 0 <= self.short_option_minimum_ppm <= PPM:
+            raise ConfigurationError(f"portfolio_margin.short_option_minimum_ppm must be in [0, {PPM}]")
+        if self.initial_to_maintenance_ppm < PPM:
+            raise ConfigurationError(f"portfolio_margin.initial_to_maintenance_ppm must be >= {PPM}")
+        try:
+            self.grid()  # the risk package validates the grid itself
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"portfolio_margin: scenario grid: {exc}") from None
+
+    def grid(self) -> object:
+        """The risk package's ``ScenarioGrid`` (imported here: the clearing package must not import
+        ``zkclear.risk`` at module import time, since ``zkclear.risk.integration`` imports clearing)."""
+        from zkclear.risk.scenarios import ScenarioGrid
+
+        return ScenarioGrid(scan_range_ppm=self.scan_range_ppm, price_steps=self.price_steps,
+                            volatility_shifts_ppm=self.volatility_shifts_ppm,
+                            extreme_multiple=self.extreme_multiple, extreme_weight=self.extreme_weight,
+                            scale=self.scale)
+
+
+@dataclass(frozen=True, slots=True)
+class OracleGuardConfig:
+    """The oracle guard of a deployment (``zkclear.risk.oracle``; same fields and defaults as its
+    ``OracleConfig``): quotes older than ``max_staleness_seconds`` or more than ``max_future_seconds`` ahead of
+    the epoch's close are dropped, so is a quote more than ``max_deviation_ppm`` from the median; fewer than
+    ``min_sources`` left: the previous mark, flagged, liquidations paused; a move beyond
+    ``circuit_breaker_ppm`` of the previous mark is clamped (liquidations continue unless
+    ``pause_liquidations_on_breaker``)."""
+
+    max_staleness_seconds: int = 60
+    max_future_seconds: int = 5
+    max_deviation_ppm: int = 20_000
+    min_sources: int = 2
+    circuit_breaker_ppm: int = 250_000
+    pause_liquidations_on_breaker: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_staleness_seconds", "max_future_seconds", "max_deviation_ppm", "min_sources",
+                     "circuit_breaker_ppm"):
+            if type(getattr(self, name)) is not int:
+                raise ConfigurationError(f"oracle.{name} must be an integer")
+        if type(self.pause_liquidations_on_breaker) is not bool:
+            raise ConfigurationError("oracle.pause_liquidations_on_breaker must be a bool")
+        try:
+            self.guard()
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"oracle: {exc}") from None
+
+    def guard(self) -> object:
+        """The risk package's ``OracleConfig`` (imported here: see :meth:`PortfolioMarginConfig.grid`)."""
+        from zkclear.risk.oracle import OracleConfig
+
+        return OracleConfig(self.max_staleness_seconds, self.max_future_seconds, self.max_deviation_ppm,
+                            self.min_sources, self.circuit_breaker_ppm, self.pause_liquidations_on_breaker)
 
 
 class DeficitResolution(enum.Enum):
@@ -41,7 +133,20 @@ class ClearingConfig:
     - ``funding_clamp_ppm``: funding rates are clamped to ``[-clamp, +clamp]`` per epoch;
     - ``deficit_resolution``: ADL or socialized loss once the insurance fund is exhausted;
     - ``liquidators``: accounts that opted in to take over liquidated positions (tried in id order);
-    - ``allow_self_trade``: whether a fill may have buyer == seller.
+    - ``allow_self_trade``: whether a fill may have buyer == seller;
+    - ``genesis_timestamp`` / ``epoch_seconds``: epoch ``e`` closes at ``genesis_timestamp + e *
+      epoch_seconds`` (unix seconds); needed (``epoch_seconds > 0``) when options are listed: the option
+      marks' time to expiry is measured from it;
+    - ``portfolio_margin``: enables accounts with ``margin_mode = "portfolio"`` and the per-epoch scenario
+      table (None: only standard accounts);
+    - ``oracle``: enables epochs marked from oracle quotes (``oracle.csv``) through the guard (None: marks are
+      given directly); needs ``epoch_seconds > 0`` (staleness is measured from the epoch's close);
+    - ``dynamic_margin``: ``"ewma"`` / ``"garch"``: at every epoch's close the risk package's dynamic
+      parameters are computed from the last ``dynamic_window`` marks of each underlying group and the next
+      epoch's linear fractions are ``max(configured, dynamic)`` (``"off"``: the configured ones).
+
+    Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
+    and the ``"option-standard"`` risk model automatically when the registries lack them.
     """
 
     instruments: tuple[InstrumentSpec, ...]
@@ -55,10 +160,17 @@ class ClearingConfig:
     settlement_decimals: int = 6
     kinds: InstrumentKinds = field(default=DEFAULT_KINDS)
     risk_models: RiskModels = field(default=DEFAULT_RISK_MODELS)
+    genesis_timestamp: int = 0
+    epoch_seconds: int = 0
+    portfolio_margin: PortfolioMarginConfig | None = None
+    oracle: OracleGuardConfig | None = None
+    dynamic_margin: str = "off"
+    dynamic_window: int = 500
 
     def __post_init__(self) -> None:
         if not self.instruments:
             raise ConfigurationError("a deployment needs at least one instrument")
+        self._register_options()
         seen: set[str] = set()
         for spec in self.instruments:
             if not IDENTIFIER.fullmatch(spec.instrument_id):
@@ -78,6 +190,86 @@ class ClearingConfig:
         for account in self.liquidators:
             if not IDENTIFIER.fullmatch(account) or account.startswith(SYSTEM_PREFIX):
                 raise ConfigurationError(f"liquidator {account!r} is not a valid user account id")
+        for name in ("genesis_timestamp", "epoch_seconds"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= 1 << 40:
+                raise ConfigurationError(f"{name} must be an integer in [0, 2**40], got {value!r}")
+        if self.portfolio_margin is not None and not isinstance(self.portfolio_margin, PortfolioMarginConfig):
+            raise ConfigurationError("portfolio_margin must be a PortfolioMarginConfig")
+        if self.dynamic_margin not in DYNAMIC_MARGIN_METHODS:
+            raise ConfigurationError(f"dynamic_margin must be one of {DYNAMIC_MARGIN_METHODS}, "
+                                     f"got {self.dynamic_margin!r}")
+        if type(self.dynamic_window) is not int or not 2 <= self.dynamic_window <= 100_000:
+            raise ConfigurationError(f"dynamic_window must be an integer in [2, 100000], got "
+                                     f"{self.dynamic_window!r}")
+        if self.oracle is not None:
+            if not isinstance(self.oracle, OracleGuardConfig):
+                raise ConfigurationError("oracle must be an OracleGuardConfig")
+            if self.epoch_seconds < 1:
+                raise ConfigurationError("epoch_seconds must be >= 1 with an oracle (quote ages)")
+        self._check_options()
+
+    def _register_options(self) -> None:
+        if not any(spec.engine_marked_option for spec in self.instruments):
+            return
+        if OPTION_KIND_NAME not in self.kinds.kinds:
+            from zkclear.risk.integration import kinds_with_options  # lazy: risk imports clearing
+
+            object.__setattr__(self, "kinds", kinds_with_options(self.kinds))
+        if OPTION_STANDARD_MODEL not in self.risk_models.models:
+            from zkclear.clearing.options import OptionStandardModel
+
+            object.__setattr__(self, "risk_models", self.risk_models.with_model(OptionStandardModel()))
+
+    def _check_options(self) -> None:
+        """Cross-instrument rules of engine-marked options (and of portfolio margin, which needs them)."""
+        by_id = {spec.instrument_id: spec for spec in self.instruments}
+        for spec in self.instruments:
+            where = f"instrument {spec.instrument_id!r}"
+            if not spec.engine_marked_option:
+                if spec.kind == OPTION_KIND_NAME and self.portfolio_margin is not None:
+                    raise ConfigurationError(f"{where}: portfolio margin needs every option engine-marked "
+                                             "(underlying, option_type, strike)")
+                continue
+            underlying = by_id.get(spec.underlying or "")
+            if underlying is None:
+                raise ConfigurationError(f"{where}: underlying {spec.underlying!r} is not a listed instrument")
+            if underlying.kind == OPTION_KIND_NAME:
+                raise ConfigurationError(f"{where}: underlying {spec.underlying!r} must be a perpetual or "
+                                         "future, not an option")
+            if underlying.tick_size != spec.tick_size:
+                raise ConfigurationError(f"{where}: tick_size must equal that of {underlying.instrument_id!r} "
+                                         f"({underlying.tick_size}): strike and option prices are in its ticks")
+            if underlying.expiry_epoch is not None and (spec.expiry_epoch or 0) > underlying.expiry_epoch:
+                raise ConfigurationError(f"{where}: expiry_epoch must not be after the underlying's "
+                                         f"({underlying.expiry_epoch})")
+            if self.epoch_seconds < 1:
+                raise ConfigurationError("epoch_seconds must be >= 1 when options are listed (time to expiry)")
+
+    def valuation_timestamp(self, epoch: int) -> int:
+        """Unix time at which epoch ``epoch`` closes: ``genesis_timestamp + epoch * epoch_seconds``."""
+        return self.genesis_timestamp + epoch * self.epoch_seconds
+
+    def price_source(self, group: str, expired: tuple[bool, ...]) -> int | None:
+        """Column whose mark is the price of the underlying ``group`` (dynamic margin): the first live linear
+        instrument of the group in configuration order (None when none is live)."""
+        for column, spec in enumerate(self.instruments):
+            if (spec.kind != OPTION_KIND_NAME and not expired[column]
+                    and self.scenario_underlying(spec) == group):
+                return column
+        return None
+
+    def underlying_groups(self) -> tuple[str, ...]:
+        """The portfolio/dynamic-margin groups of the linear instruments, in configuration order."""
+        return tuple(dict.fromkeys(self.scenario_underlying(spec) for spec in self.instruments
+                                   if spec.kind != OPTION_KIND_NAME))
+
+    def scenario_underlying(self, spec: InstrumentSpec) -> str:
+        """The portfolio-margin group of an instrument: its ``underlying`` label (default its own id); an
+        option's is its underlying instrument's group."""
+        if spec.engine_marked_option:
+            spec = next(s for s in self.instruments if s.instrument_id == spec.underlying)
+        return spec.underlying or spec.instrument_id
 
     @property
     def instrument_ids(self) -> tuple[str, ...]:

@@ -2,21 +2,27 @@
 
 Order of one epoch (docs/clearing.md "An epoch, step by step"):
 
- 1. validate every input record (nothing is applied if one is bad);
+ 1. validate every input record (nothing is applied if one is bad); an epoch given as oracle quotes is marked
+    by the deployment's oracle guard, engine-marked options by Black-76 on their underlying's mark;
  2. open accounts; credit deposits;
  3. variation margin of the start-of-epoch positions from the previous settlement price to the mark;
  4. funding of perpetuals on the start-of-epoch positions (clamped rate; rounding residue to the fee account);
  5. novation of the fills into legs, netting into positions, each leg settled against the mark; fees;
  6. final settlement of dated futures whose expiry epoch this is (positions closed at the mark);
- 7. liquidation pass and the waterfall (insurance fund, ADL or socialized loss);
+ 7. liquidation pass and the waterfall (insurance fund, ADL or socialized loss); portfolio-margin accounts
+    are held to the epoch's scenario-table requirement; accounts holding an instrument whose oracle paused
+    liquidations are left alone this epoch;
  8. withdrawals, each honoured only if equity after it covers the initial requirement;
  9. invariants: matched book, conservation of money, settlement flows sum to zero, every account at or above
-    maintenance — a failure raises :class:`ClearingError` (a bug, never an input problem).
+    maintenance (except the paused ones) — a failure raises :class:`ClearingError` (a bug, never an input
+    problem);
+10. dynamic margin (when configured): the next epoch's parameters from the price history, kept in the state.
 """
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +36,7 @@ from zkclear.clearing.funding import (
     variation_margin,
 )
 from zkclear.clearing.inputs import EpochInputs, ResolvedInputs, validate_inputs
+from zkclear.clearing.instruments import OPTION_KIND_NAME
 from zkclear.clearing.liquidation import liquidation_pass
 from zkclear.clearing.margin import (
     InstrumentRisk,
@@ -40,6 +47,7 @@ from zkclear.clearing.margin import (
 )
 from zkclear.clearing.money import (
     MAX_AMOUNT,
+    PPM,
     checked_add,
     exact_sum,
     require_sum_fits_int64,
@@ -47,7 +55,10 @@ from zkclear.clearing.money import (
 )
 from zkclear.clearing.novation import net, novate
 from zkclear.clearing.state import EpochState, frozen_array
-from zkclear.errors import ClearingError
+from zkclear.errors import ClearingError, ConfigurationError
+
+if TYPE_CHECKING:
+    from zkclear.risk.scenarios import ScenarioTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +91,22 @@ class EpochReport:
     backstop_topups: tuple[BackstopTopUp, ...]
     withdrawals: tuple[WithdrawalOutcome, ...]
     risk: RiskParameters
+    oracle_decisions: tuple[dict, ...] = ()
+    paused_instruments: tuple[str, ...] = ()
+    paused_accounts: tuple[str, ...] = ()
+    #: dynamic margin: the parameters computed at this close, effective next epoch (as in the state)
+    dynamic_parameters: tuple[tuple, ...] = ()
 
     def to_canonical(self) -> dict:
         """Plain JSON-able form (ints, strings, lists) in a fixed order; hashed by the ledger."""
-        return {
+        extra: dict = {}
+        if self.oracle_decisions:  # only for epochs marked by the oracle guard (older reports unchanged)
+            extra["oracle_decisions"] = list(self.oracle_decisions)
+            extra["paused_instruments"] = list(self.paused_instruments)
+            extra["paused_accounts"] = list(self.paused_accounts)
+        if self.dynamic_parameters:
+            extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        return extra | {
             "epoch": self.epoch,
             "settlement": self.settlement.tolist(),
             "fees_collected": self.fees_collected,
@@ -100,7 +123,20 @@ class EpochReport:
 
 
 def _risk_canonical(params: RiskParameters) -> dict:
-    return {
+    extra: dict = {}
+    # Keys below appear only when used, so the reports (and hashes) of deployments without options or
+    # portfolio margin are unchanged.
+    options = [[r.instrument_id, r.underlying, r.underlying_price, r.option_type, r.strike, r.implied_vol_ppm,
+                r.expiry_timestamp] for r in params.instruments if r.is_engine_option]
+    if options:
+        extra["options"] = options
+        extra["valuation_timestamp"] = params.valuation_timestamp
+    if params.dynamic_scan_ranges_ppm:
+        extra["dynamic_scan_ranges_ppm"] = [list(p) for p in params.dynamic_scan_ranges_ppm]
+    if params.scenario_table is not None:
+        extra["scenario_table_sha256"] = params.scenario_table.digest().hex()
+        extra["portfolio_initial_to_maintenance_ppm"] = params.portfolio_initial_to_maintenance_ppm
+    return extra | {
         "epoch": params.epoch,
         "liquidation_penalty_ppm": params.liquidation_penalty_ppm,
         "liquidation_buffer_ppm": params.liquidation_buffer_ppm,
@@ -112,22 +148,65 @@ def _risk_canonical(params: RiskParameters) -> dict:
 
 
 def risk_parameters(config: ClearingConfig, epoch: int, prices: tuple[int, ...],
-                    fractions: tuple[tuple[int, int], ...] | None = None) -> RiskParameters:
+                    fractions: tuple[tuple[int, int], ...] | None = None,
+                    implied_vols_ppm: tuple[int, ...] | None = None,
+                    dynamic_scan_ranges_ppm: tuple[tuple[str, int], ...] = ()) -> RiskParameters:
     """The public risk parameters of ``epoch`` at ``prices`` (ticks, configuration order), with the epoch's
-    effective ``(initial, maintenance)`` fractions (default: the configured ones)."""
+    effective ``(initial, maintenance)`` fractions (default: the configured ones), the engine-marked options'
+    data (forward = the underlying's price, ``implied_vols_ppm`` per instrument, 0 where none) and, when the
+    deployment has portfolio margin, the epoch's scenario table (:func:`scenario_table`)."""
     if fractions is None:
         fractions = tuple((s.initial_margin_ppm, s.maintenance_margin_ppm) for s in config.instruments)
-    return RiskParameters(
-        epoch=epoch,
-        instruments=tuple(InstrumentRisk(
+    if implied_vols_ppm is None:
+        implied_vols_ppm = (0,) * len(config.instruments)
+    price_of = dict(zip(config.instrument_ids, prices, strict=True))
+    instruments = []
+    for spec, price, (initial, maintenance), vol in zip(config.instruments, prices, fractions,
+                                                        implied_vols_ppm, strict=True):
+        option = {}
+        if spec.engine_marked_option:
+            option = {"underlying_price": price_of[spec.underlying or ""], "option_type": spec.option_type,
+                      "strike": spec.strike, "implied_vol_ppm": vol,
+                      "expiry_timestamp": config.valuation_timestamp(spec.expiry_epoch or 0)}
+        instruments.append(InstrumentRisk(
             instrument_id=spec.instrument_id, kind=spec.kind, mark_price=price,
             contract_multiplier=spec.contract_multiplier, initial_margin_ppm=initial,
             maintenance_margin_ppm=maintenance, margin_model=spec.margin_model,
-            initial_tiers=spec.initial_tiers, maintenance_tiers=spec.maintenance_tiers)
-            for spec, price, (initial, maintenance)
-            in zip(config.instruments, prices, fractions, strict=True)),
+            initial_tiers=spec.initial_tiers, maintenance_tiers=spec.maintenance_tiers,
+            underlying=config.scenario_underlying(spec), **option))
+    has_options = any(spec.kind == OPTION_KIND_NAME for spec in config.instruments)
+    params = RiskParameters(
+        epoch=epoch, instruments=tuple(instruments),
         liquidation_penalty_ppm=config.liquidation_penalty_ppm,
-        liquidation_buffer_ppm=config.liquidation_buffer_ppm)
+        liquidation_buffer_ppm=config.liquidation_buffer_ppm,
+        valuation_timestamp=config.valuation_timestamp(epoch) if has_options else 0,
+        dynamic_scan_ranges_ppm=dynamic_scan_ranges_ppm)
+    if config.portfolio_margin is not None:
+        params = replace(params, scenario_table=scenario_table(config, params),
+                         portfolio_initial_to_maintenance_ppm=config.portfolio_margin.initial_to_maintenance_ppm)
+    return params
+
+
+def scenario_table(config: ClearingConfig, risk: RiskParameters) -> ScenarioTable:
+    """The epoch's portfolio-margin scenario table (``zkclear.risk.scenarios.ScenarioTable``) from the
+    deployment's grid and the epoch's public risk data (``report.risk``): columns in instrument order,
+    ``mark_values`` all 0 (options are settled futures-style, their value is in cash). Deterministic: equal
+    to ``report.risk.scenario_table``. For the ZK public data::
+
+        PublicRiskData.from_epoch(report.risk, config.risk_models, scenario_table=table, equity_values={})
+
+    ``ConfigurationError`` if the deployment has no portfolio margin."""
+    if config.portfolio_margin is None:
+        raise ConfigurationError("the deployment has no portfolio_margin: no scenario table")
+    from zkclear.clearing.options import build_scenario_table
+
+    portfolio = config.portfolio_margin
+    grid = portfolio.grid()
+    if risk.dynamic_scan_ranges_ppm:  # the dynamic scan range widens a group's grid, never narrows it
+        scans = dict(risk.dynamic_scan_ranges_ppm)
+        grid = {group: replace(grid, scan_range_ppm=max(portfolio.scan_range_ppm, scans.get(group, 0)))
+                for group in config.underlying_groups()}
+    return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)  # type: ignore[return-value]
 
 
 def _expand(state: EpochState, resolved: ResolvedInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -213,9 +292,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # Expired instruments keep their final settlement price as their public price.
     prices = tuple(previous if mark is None else mark
                    for mark, previous in zip(marks, state.settlement_prices, strict=True))
-    params = risk_parameters(config, epoch, prices, resolved.margin_fractions)
+    fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
+    params = risk_parameters(config, epoch, prices, fractions, resolved.implied_vols_ppm, scans)
+    modes = resolved.margin_modes
+    # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
+    # liquidation at a price nobody vouches for could close out a solvent account).
+    paused = list(resolved.paused_columns)
+    paused_rows = (np.flatnonzero(np.any(positions[:, paused] != 0, axis=1)).tolist() if paused else [])
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
-                config=config)
+                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows))
     liquidation_pass(book)
 
     withdrawn = 0
@@ -223,7 +308,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     for transfer_id, row, amount in resolved.withdrawals:
         equity = int(cash[row])
         initial = account_requirement(positions[row].tolist(), params, config.risk_models,
-                                      MarginLevel.INITIAL)
+                                      MarginLevel.INITIAL, modes[row])
         if equity - amount >= initial:
             cash[row] -= amount
             net_deposits[row] -= amount
@@ -237,8 +322,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
 
     total_deposited = state.total_deposited + deposited
     total_withdrawn = state.total_withdrawn + withdrawn
+    # Without portfolio margin every account is standard: skip the per-row mode scan (a million rows).
+    modes_if_any = modes if params.scenario_table is not None else None
     check_invariants(cash, positions, params, config, settlement, total_deposited - total_withdrawn,
-                     (fee_row, insurance_row))
+                     (fee_row, insurance_row), modes_if_any, book.paused_rows)
+    paused_below = ()
+    if paused_rows:
+        maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE,
+                                          modes_if_any)
+        paused_below = tuple(accounts[row] for row in paused_rows if cash[row] < maintenance[row])
 
     new_state = EpochState(
         epoch=epoch, instruments=state.instruments, settlement_prices=prices,
@@ -246,21 +338,69 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         margin_modes=resolved.margin_modes, cash=frozen_array(cash), positions=frozen_array(positions),
         net_deposits=frozen_array(net_deposits), total_deposited=total_deposited,
         total_withdrawn=total_withdrawn)
+    if config.dynamic_margin != "off":
+        new_state = _close_dynamic(config, new_state, state)
     report = EpochReport(
         epoch=epoch, accounts=accounts, settlement=frozen_array(settlement), fees_collected=fees_total,
         funding=tuple(funding_report), funding_residue=funding_residue,
         expired_instruments=tuple(expired_now),
         liquidations=tuple(book.liquidations), adl=tuple(book.adl), socialized=tuple(book.socialized),
-        backstop_topups=tuple(book.topups), withdrawals=tuple(outcomes), risk=params)
+        backstop_topups=tuple(book.topups), withdrawals=tuple(outcomes), risk=params,
+        oracle_decisions=resolved.oracle_decisions,
+        paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
+        paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)
     return new_state, report
 
 
+def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tuple[tuple[int, int], ...]
+                       ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, int], ...]]:
+    """This epoch's fractions with the dynamic parameters computed at the previous close: for every linear-
+    model, non-option instrument ``maintenance = min(PPM, max(current, dynamic))`` and ``initial =
+    min(PPM, max(current, dynamic initial, maintenance))`` (as ``zkclear.risk.integration.with_dynamic_margins``);
+    and the groups' dynamic scan ranges."""
+    if config.dynamic_margin == "off" or not state.dynamic_parameters:
+        return fractions, ()
+    by_group = {p[0]: p for p in state.dynamic_parameters}
+    result = []
+    for spec, (initial, maintenance) in zip(config.instruments, fractions, strict=True):
+        dynamic = by_group.get(config.scenario_underlying(spec))
+        if dynamic is not None and spec.margin_model == "linear" and spec.kind != OPTION_KIND_NAME:
+            maintenance = min(PPM, max(maintenance, dynamic[5]))
+            initial = min(PPM, max(initial, dynamic[6], maintenance))
+        result.append((initial, maintenance))
+    return tuple(result), tuple((p[0], p[7]) for p in state.dynamic_parameters)
+
+
+def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState) -> EpochState:
+    """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
+    epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
+    configured method). A group's price is the mark of its first instrument live this epoch."""
+    from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
+
+    history = dict(previous.price_history)
+    for group in config.underlying_groups():
+        column = config.price_source(group, previous.expired)
+        if column is None:
+            continue
+        prices = (*history.get(group, ()), state.settlement_prices[column])
+        history[group] = prices[-config.dynamic_window:]
+    ordered = tuple((group, history[group]) for group in sorted(history))
+    parameters = compute_risk_parameters(
+        {group: list(prices) for group, prices in ordered},
+        DynamicRiskConfig(method=VolatilityMethod(config.dynamic_margin)), effective_epoch=state.epoch + 1)
+    records = tuple((p.underlying, p.effective_epoch, p.method, p.observations, p.volatility_ppm,
+                     p.maintenance_ppm, p.initial_ppm, p.scan_range_ppm) for p in parameters.parameters)
+    return replace(state, price_history=ordered, dynamic_parameters=records)
+
+
 def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParameters, config: ClearingConfig,
-                     settlement: np.ndarray, net_deposited: int, cash_only_rows: tuple[int, ...]) -> None:
+                     settlement: np.ndarray, net_deposited: int, cash_only_rows: tuple[int, ...],
+                     margin_modes: tuple[str, ...] | None = None,
+                     exempt_rows: frozenset[int] = frozenset()) -> None:
     """Raise :class:`ClearingError` unless: every instrument's positions sum to zero; ``sum(cash)`` equals all
     deposits minus all withdrawals; the epoch's settlement flows sum to zero; the clearing house's cash-only
     accounts hold no positions and no negative cash; every account's equity covers its maintenance
-    requirement."""
+    requirement, except the ``exempt_rows`` (accounts whose liquidation the oracle guard paused)."""
     require_sum_fits_int64(positions.reshape(-1), "open interest")
     open_interest = positions.sum(axis=0)
     if np.any(open_interest != 0):
@@ -276,7 +416,11 @@ def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParame
     for row in cash_only_rows:
         if cash[row] < 0 or np.any(positions[row]):
             raise ClearingError("a clearing-house cash account is negative or holds positions")
-    maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE)
-    if np.any(cash < maintenance):
-        row = int(np.flatnonzero(cash < maintenance)[0])
+    maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE,
+                                      margin_modes)
+    below = cash < maintenance
+    if exempt_rows:
+        below[list(exempt_rows)] = False
+    if np.any(below):
+        row = int(np.flatnonzero(below)[0])
         raise ClearingError(f"account row {row} left below maintenance after the liquidation pass")

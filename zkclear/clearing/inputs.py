@@ -21,13 +21,14 @@ from zkclear.clearing.config import (
     FEE_ACCOUNT,
     IDENTIFIER,
     INSURANCE_FUND,
-    MARGIN_MODES,
+    PORTFOLIO_MODE,
+    STANDARD_MODE,
     SYSTEM_PREFIX,
     ClearingConfig,
 )
 from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM
 from zkclear.clearing.state import EpochState, canonical_json
-from zkclear.errors import InputError
+from zkclear.errors import ClearingError, InputError
 
 MAX_RECORD_ID = 64
 DEPOSIT = "deposit"
@@ -141,6 +142,45 @@ class MarginOverride:
     line: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ImpliedVol:
+    """This epoch's implied volatility of one engine-marked option (ppm, 650_000 = 65 %): the engine marks
+    the option to Black-76 on its underlying's mark with it."""
+
+    instrument: str
+    implied_vol_ppm: int
+    path: str = "<memory:vols>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OracleQuote:
+    """One source's price of one instrument (ticks) at ``timestamp`` (unix s); the oracle guard of the
+    deployment turns an epoch's quotes into its marks."""
+
+    instrument: str
+    source: str
+    price: int
+    timestamp: int
+    path: str = "<memory:oracle>"
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A perpetual's funding rate (ppm) for an epoch marked from oracle quotes (``funding.csv``)."""
+
+    instrument: str
+    funding_rate_ppm: int
+    path: str = "<memory:funding>"
+    line: int = 0
+
+
+#: Implied volatilities accepted: 1 ppm to 2000 % (``zkclear.risk.options`` bounds).
+MIN_IMPLIED_VOL_PPM = 1
+MAX_IMPLIED_VOL_PPM = 20 * PPM
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class EpochInputs:
     """Everything fed into one epoch. Order of ``transfers`` is the order withdrawals are considered in."""
@@ -151,10 +191,21 @@ class EpochInputs:
     transfers: tuple[Transfer, ...] = ()
     opens: tuple[AccountOpen, ...] = ()
     margin_overrides: tuple[MarginOverride, ...] = ()
+    implied_vols: tuple[ImpliedVol, ...] = ()
+    oracle_quotes: tuple[OracleQuote, ...] = ()
+    funding_rates: tuple[FundingRate, ...] = ()
 
     def to_canonical(self) -> dict:
         f = self.fills
-        return {
+        extra = {}
+        # Issue-5 keys are absent when empty, so ledgers that do not use them keep their hashes.
+        if self.implied_vols:
+            extra["implied_vols"] = [[v.instrument, v.implied_vol_ppm] for v in self.implied_vols]
+        if self.oracle_quotes:
+            extra["oracle_quotes"] = [[q.instrument, q.source, q.price, q.timestamp] for q in self.oracle_quotes]
+        if self.funding_rates:
+            extra["funding_rates"] = [[r.instrument, r.funding_rate_ppm] for r in self.funding_rates]
+        return extra | {
             "epoch": self.epoch,
             "fills": {"fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
                       "instrument": list(f.instrument), "size": f.size.tolist(), "price": f.price.tolist(),
@@ -185,7 +236,13 @@ class EpochInputs:
                             for k, (t, kind, a, amt) in enumerate(obj["transfers"])),
             opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])),
             margin_overrides=tuple(MarginOverride(i, im, mm, path, k + 1)
-                                   for k, (i, im, mm) in enumerate(obj["margin_overrides"])))
+                                   for k, (i, im, mm) in enumerate(obj["margin_overrides"])),
+            implied_vols=tuple(ImpliedVol(i, v, path, k + 1)
+                               for k, (i, v) in enumerate(obj.get("implied_vols", []))),
+            oracle_quotes=tuple(OracleQuote(i, src, p, t, path, k + 1)
+                                for k, (i, src, p, t) in enumerate(obj.get("oracle_quotes", []))),
+            funding_rates=tuple(FundingRate(i, r, path, k + 1)
+                                for k, (i, r) in enumerate(obj.get("funding_rates", []))))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -206,6 +263,9 @@ class ResolvedInputs:
     seller_fee: np.ndarray
     marks: tuple[int | None, ...]        # per instrument; None for an instrument expired before this epoch
     funding_rates_ppm: tuple[int, ...]   # as requested, per instrument; 0 where the kind pays no funding
+    implied_vols_ppm: tuple[int, ...]    # per instrument; 0 except for live engine-marked options
+    oracle_decisions: tuple[dict, ...]   # the guard's decision records (``OracleDecision.to_record()``)
+    paused_columns: tuple[int, ...]      # instruments on which liquidations are paused this epoch
     margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
     deposits: tuple[tuple[int, int], ...]                    # (row, amount)
     withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
@@ -320,8 +380,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         if record.account in existing or record.account in new_accounts:
             raise InputError(f"account {record.account!r} already exists", path=record.path, line=record.line,
                              field="account")
-        if record.margin_mode not in MARGIN_MODES:
-            raise InputError(f"margin mode {record.margin_mode!r} is not supported ({MARGIN_MODES})",
+        supported = (STANDARD_MODE, PORTFOLIO_MODE) if config.portfolio_margin is not None else (STANDARD_MODE,)
+        if record.margin_mode not in supported:
+            extra = "" if record.margin_mode != PORTFOLIO_MODE else " (the deployment has no portfolio_margin)"
+            raise InputError(f"margin mode {record.margin_mode!r} is not supported {supported}{extra}",
                              path=record.path, line=record.line, field="margin_mode")
         new_accounts[record.account] = record.margin_mode
     modes = dict(zip(state.accounts, state.margin_modes, strict=True)) | new_accounts
@@ -336,7 +398,12 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     marks: list[int | None] = [None] * len(columns)
     rates = [0] * len(columns)
     seen_marks: set[str] = set()
-    for record in inputs.marks:
+    mark_records: tuple[MarkPrice, ...] = inputs.marks
+    decisions: tuple[dict, ...] = ()
+    paused: set[int] = set()
+    if inputs.oracle_quotes or inputs.funding_rates:
+        mark_records, decisions, paused = _oracle_marks(inputs, state, config, columns)
+    for record in mark_records:
         column = columns.get(record.instrument)
         where = {"path": record.path, "line": record.line}
         if column is None:
@@ -347,6 +414,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         spec = config.instruments[column]
         if state.expired[column]:
             raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **where)
+        if spec.engine_marked_option:
+            raise InputError(f"option {record.instrument!r} is marked by the engine (Black-76 on its "
+                             "underlying's mark with its implied volatility): give its volatility (vols.csv), "
+                             "not a mark", field="instrument", **where)
         kind = config.kinds.get(spec.kind)
         lowest = 0 if kind.may_settle_at_zero and spec.expiry_epoch == epoch else 1
         if type(record.mark_price) is not int or not lowest <= record.mark_price <= MAX_PRICE_TICKS:
@@ -362,10 +433,12 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"a {spec.kind} pays no funding", field="funding_rate_ppm", **where)
         marks[column] = record.mark_price
     for column, instrument in enumerate(state.instruments):
-        if not state.expired[column] and instrument not in seen_marks:
+        if (not state.expired[column] and instrument not in seen_marks
+                and not config.instruments[column].engine_marked_option):
             raise InputError(f"no mark price for live instrument {instrument!r}",
                              path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
                              field="mark_price")
+    vols = _option_marks(inputs, state, config, columns, marks)
 
     fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
     overridden: set[str] = set()
@@ -426,9 +499,161 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         fill_columns=fill_columns,
         size=inputs.fills.size, price=inputs.fills.price, buyer_fee=inputs.fills.buyer_fee,
         seller_fee=inputs.fills.seller_fee, marks=tuple(marks), funding_rates_ppm=tuple(rates),
+        implied_vols_ppm=vols, oracle_decisions=decisions,
+        paused_columns=tuple(sorted(paused | {
+            column for column, spec in enumerate(config.instruments)
+            if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
         margin_fractions=tuple(fractions),
         deposits=tuple(deposits), withdrawals=tuple(withdrawals))
 
 
-__all__ = ["BACKSTOP", "DEPOSIT", "WITHDRAWAL", "AccountOpen", "EpochInputs", "Fill", "Fills",
-           "MarginOverride", "MarkPrice", "ResolvedInputs", "Transfer", "validate_inputs"]
+def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int]
+                  ) -> tuple[tuple[MarkPrice, ...], tuple[dict, ...], set[int]]:
+    """The marks of an epoch marked from oracle quotes: the guard's decision for every live instrument the
+    engine does not mark itself (``zkclear.risk.oracle.decide_mark``; the previous decision is rebuilt from
+    the state, since the guard's last good price is always the previous settlement price), with the funding
+    rates of ``inputs.funding_rates``. Returns the marks as records, the decisions' records and the columns
+    whose liquidations the guard paused."""
+    first = (inputs.oracle_quotes or inputs.funding_rates)[0]
+    where = {"path": first.path, "line": first.line}
+    if config.oracle is None:
+        raise InputError("oracle quotes need an [oracle] table in the deployment configuration",
+                         field="instrument", **where)
+    if inputs.marks:
+        raise InputError("an epoch is marked either by mark prices or by oracle quotes, not both",
+                         path=inputs.marks[0].path, line=inputs.marks[0].line, field="instrument")
+    if not inputs.oracle_quotes:
+        raise InputError("funding rates without oracle quotes: give them with the mark prices",
+                         field="instrument", **where)
+    quotes: dict[str, list[object]] = {}
+    from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark  # lazy: risk imports clearing
+
+    for record in inputs.oracle_quotes:
+        at = {"path": record.path, "line": record.line}
+        column = columns.get(record.instrument)
+        if column is None:
+            raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **at)
+        if config.instruments[column].engine_marked_option:
+            raise InputError(f"option {record.instrument!r} is marked by the engine, not by the oracle",
+                             field="instrument", **at)
+        if state.expired[column]:
+            raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **at)
+        if type(record.source) is not str or not 1 <= len(record.source) <= MAX_RECORD_ID:
+            raise InputError(f"must be 1 to {MAX_RECORD_ID} characters", field="source", **at)
+        if type(record.price) is not int or not 1 <= record.price <= MAX_PRICE_TICKS:
+            raise InputError(f"must be a number of ticks in [1, 2**40], got {record.price!r}", field="price", **at)
+        if type(record.timestamp) is not int or not 0 <= record.timestamp <= MAX_AMOUNT:
+            raise InputError(f"must be a unix time in seconds, got {record.timestamp!r}", field="timestamp",
+                             **at)
+        quotes.setdefault(record.instrument, []).append(SourceQuote(record.source, record.price,
+                                                                    record.timestamp))
+    rates: dict[str, FundingRate] = {}
+    for record in inputs.funding_rates:
+        at = {"path": record.path, "line": record.line}
+        if record.instrument not in columns:
+            raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **at)
+        if record.instrument in rates:
+            raise InputError(f"second funding rate for {record.instrument!r}", field="instrument", **at)
+        column = columns[record.instrument]
+        if state.expired[column] or config.instruments[column].engine_marked_option:
+            raise InputError(f"{record.instrument!r} pays no funding (expired or an option)",
+                             field="instrument", **at)
+        rates[record.instrument] = record
+    now = config.valuation_timestamp(inputs.epoch)
+    guard = config.oracle.guard()
+    records: list[MarkPrice] = []
+    decisions: list[dict] = []
+    paused: set[int] = set()
+    for column, spec in enumerate(config.instruments):
+        if state.expired[column] or spec.engine_marked_option:
+            continue
+        previous_mark = state.settlement_prices[column]
+        previous = None
+        if previous_mark > 0:
+            previous = OracleDecision(spec.instrument_id, state.epoch, 0, "ok", previous_mark, previous_mark,
+                                      None, previous_mark, (), (), False, False)  # type: ignore[arg-type]
+        given = quotes.get(spec.instrument_id, [])
+        try:
+            decision = decide_mark(spec.instrument_id, given, now=now, epoch=inputs.epoch, previous=previous,
+                                   config=guard)  # type: ignore[arg-type]
+        except ClearingError as exc:
+            raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
+                             **where) from None
+        decisions.append(decision.to_record())
+        if decision.liquidations_paused:
+            paused.add(column)
+        rate_record = rates.get(spec.instrument_id)
+        rate = rate_record.funding_rate_ppm if rate_record is not None else None
+        at = ({"path": rate_record.path, "line": rate_record.line} if rate_record is not None else where)
+        records.append(MarkPrice(spec.instrument_id, decision.mark_price_ticks, rate, **at))
+    return tuple(records), tuple(decisions), paused
+
+
+def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
+                  marks: list[int | None]) -> tuple[int, ...]:
+    """Validate ``inputs.implied_vols`` and write the engine's mark of every live engine-marked option into
+    ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``). Returns the
+    vols per instrument (0 elsewhere)."""
+    vols = [0] * len(columns)
+    seen: dict[str, ImpliedVol] = {}
+    for record in inputs.implied_vols:
+        where = {"path": record.path, "line": record.line}
+        column = columns.get(record.instrument)
+        if column is None:
+            raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **where)
+        if not config.instruments[column].engine_marked_option:
+            raise InputError(f"{record.instrument!r} is not an engine-marked option", field="instrument", **where)
+        if state.expired[column]:
+            raise InputError(f"option {record.instrument!r} has expired", field="instrument", **where)
+        if record.instrument in seen:
+            raise InputError(f"second implied volatility for {record.instrument!r}", field="instrument",
+                             **where)
+        seen[record.instrument] = record
+        value = record.implied_vol_ppm
+        if type(value) is not int or not MIN_IMPLIED_VOL_PPM <= value <= MAX_IMPLIED_VOL_PPM:
+            raise InputError(f"must be an integer in [{MIN_IMPLIED_VOL_PPM}, {MAX_IMPLIED_VOL_PPM}] ppm, "
+                             f"got {value!r}", field="implied_vol_ppm", **where)
+        vols[column] = value
+    if not any(spec.engine_marked_option for spec in config.instruments):
+        return tuple(vols)
+    from zkclear.clearing.options import engine_option_mark  # imports zkclear.risk lazily
+
+    epoch = inputs.epoch
+    for column, spec in enumerate(config.instruments):
+        if not spec.engine_marked_option or state.expired[column]:
+            continue
+        record = seen.get(spec.instrument_id)
+        if record is None:
+            raise InputError(f"no implied volatility for live option {spec.instrument_id!r}",
+                             path=inputs.implied_vols[0].path if inputs.implied_vols else "<memory:vols>",
+                             field="implied_vol_ppm")
+        forward = marks[columns[spec.underlying or ""]]
+        if forward is None:  # the configuration forbids an option outliving its underlying
+            raise InputError(f"option {spec.instrument_id!r}: its underlying {spec.underlying!r} has no mark",
+                             path=record.path, line=record.line, field="instrument")
+        expiry = config.valuation_timestamp(spec.expiry_epoch or 0)
+        mark = engine_option_mark(spec, forward, record.implied_vol_ppm, expiry, config.valuation_timestamp(epoch))
+        if not 0 <= mark <= MAX_PRICE_TICKS:
+            raise InputError(f"option {spec.instrument_id!r}: its mark {mark} is not in [0, 2**40] ticks",
+                             path=record.path, line=record.line, field="implied_vol_ppm")
+        marks[column] = mark
+    return tuple(vols)
+
+
+__all__ = [
+    "BACKSTOP",
+    "DEPOSIT",
+    "WITHDRAWAL",
+    "AccountOpen",
+    "EpochInputs",
+    "Fill",
+    "Fills",
+    "FundingRate",
+    "ImpliedVol",
+    "MarginOverride",
+    "MarkPrice",
+    "OracleQuote",
+    "ResolvedInputs",
+    "Transfer",
+    "validate_inputs",
+]

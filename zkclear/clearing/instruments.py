@@ -95,6 +95,11 @@ class InstrumentSpec:
     - ``margin_model``: name of the risk model in the configuration's registry (``"linear"`` or ``"tiered"``);
     - ``initial_tiers`` / ``maintenance_tiers``: tier tables for the tiered model (empty otherwise);
     - ``expiry_epoch``: the epoch whose mark is the final settlement price (kinds that expire only).
+    - ``underlying``: for a linear instrument, an optional label grouping it with others of the same asset
+      in portfolio margin (default: its own id); for an engine-marked option (``kind = "option"``), the id
+      of the listed perpetual or dated future whose mark is the option's forward;
+    - ``option_type`` (``"call"`` / ``"put"``) and ``strike`` (ticks of the underlying): engine-marked
+      options only. An option without them is marked externally (its marks are inputs, as for futures).
     """
 
     instrument_id: str
@@ -108,6 +113,21 @@ class InstrumentSpec:
     initial_tiers: tuple[MarginTier, ...] = ()
     maintenance_tiers: tuple[MarginTier, ...] = ()
     expiry_epoch: int | None = None
+    underlying: str | None = None
+    option_type: str | None = None
+    strike: int | None = None
+
+    @property
+    def engine_marked_option(self) -> bool:
+        """True for an option the engine marks itself (Black-76 on its underlying's mark)."""
+        return self.kind == OPTION_KIND_NAME and self.option_type is not None
+
+
+#: The kind name options register under (``zkclear.risk.integration.OPTION_KIND``).
+OPTION_KIND_NAME = "option"
+OPTION_TYPES = ("call", "put")
+#: The margin model of engine-marked options (registered automatically, see ``zkclear.clearing.options``).
+OPTION_STANDARD_MODEL = "option-standard"
 
 
 def _positive_int(value: object, name: str, high: int) -> None:
@@ -178,3 +198,13 @@ def validate_instrument(spec: InstrumentSpec, kinds: InstrumentKinds,
             raise ConfigurationError(f"{where}: a {kind.name} needs expiry_epoch >= 1")
     elif spec.expiry_epoch is not None:
         raise ConfigurationError(f"{where}: a {kind.name} has no expiry_epoch")
+    if spec.underlying is not None and (type(spec.underlying) is not str or not spec.underlying):
+        raise ConfigurationError(f"{where}: underlying must be a non-empty string")
+    if spec.kind == OPTION_KIND_NAME and (spec.option_type is not None or spec.strike is not None):
+        if spec.option_type not in OPTION_TYPES:
+            raise ConfigurationError(f"{where}: option_type must be 'call' or 'put', got {spec.option_type!r}")
+        _positive_int(spec.strike, f"{where}: strike", MAX_PRICE_TICKS)
+        if spec.underlying is None:
+            raise ConfigurationError(f"{where}: an option needs the underlying instrument it is written on")
+    elif spec.option_type is not None or spec.strike is not None:
+        raise ConfigurationError(f"{where}: option_type and strike are only meaningful for kind 'option'")

@@ -2,7 +2,8 @@
 
 - deployment configuration: TOML (``tomllib``), unknown keys and wrong types rejected;
 - per epoch: ``accounts.csv`` (optional), ``fills.csv``, ``prices.csv`` or ``prices.json``, ``transfers.csv``
-  (optional), loaded together by :func:`load_epoch`.
+  (optional), ``margins.csv`` (optional), ``vols.csv`` (required when options are live), loaded together by
+  :func:`load_epoch`.
 
 Every problem raises one :class:`~zkclear.errors.InputError` naming the file, the line and the field. Integers
 are written in plain decimal (``-?[0-9]+``); no floats, exponents, signs other than a leading ``-``, or
@@ -21,9 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from zkclear.clearing.config import ClearingConfig, DeficitResolution
-from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fills, MarginOverride, MarkPrice, Transfer
-from zkclear.clearing.instruments import InstrumentSpec, MarginTier
+from zkclear.clearing.config import ClearingConfig, DeficitResolution, OracleGuardConfig, PortfolioMarginConfig
+from zkclear.clearing.inputs import (
+    AccountOpen,
+    EpochInputs,
+    Fills,
+    FundingRate,
+    ImpliedVol,
+    MarginOverride,
+    MarkPrice,
+    OracleQuote,
+    Transfer,
+)
+from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
 
@@ -32,6 +43,9 @@ PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
 TRANSFERS_HEADER = ("transfer_id", "kind", "account", "amount")
 ACCOUNTS_HEADER = ("account", "margin_mode")
 MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
+VOLS_HEADER = ("instrument", "implied_vol_ppm")
+ORACLE_HEADER = ("instrument", "source", "price", "timestamp")
+FUNDING_HEADER = ("instrument", "funding_rate_ppm")
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 #: decimal digits that always fit in int64
@@ -265,23 +279,88 @@ def parse_margins(path: Path) -> tuple[MarginOverride, ...]:
         for (instrument, initial, maintenance), line in zip(rows, lines, strict=True))
 
 
+def parse_vols(path: Path) -> tuple[ImpliedVol, ...]:
+    """``vols.csv``: this epoch's implied volatility (ppm) of each live engine-marked option."""
+    name = str(path)
+    rows, lines = _read_csv(path, VOLS_HEADER)
+    vols = []
+    for (instrument, vol_text), line in zip(rows, lines, strict=True):
+        vol = parse_int(vol_text, path=name, line=line, field="implied_vol_ppm")
+        if vol <= 0:
+            raise InputError(f"must be positive, got {vol}", path=name, line=line, field="implied_vol_ppm")
+        vols.append(ImpliedVol(instrument, vol, name, line))
+    return tuple(vols)
+
+
+def parse_oracle(path: Path, config: ClearingConfig) -> tuple[OracleQuote, ...]:
+    """``oracle.csv``: the epoch's quotes, ``price`` in price units on the instrument's tick, ``timestamp``
+    in unix seconds; the deployment's oracle guard decides the marks from them."""
+    name = str(path)
+    rows, lines = _read_csv(path, ORACLE_HEADER)
+    if not rows:
+        raise InputError("no quotes (an epoch marked by the oracle needs at least one)", path=name, line=1)
+    spec_of = {spec.instrument_id: spec for spec in config.instruments}
+    quotes = []
+    for (instrument, source, price_text, time_text), line in zip(rows, lines, strict=True):
+        spec = spec_of.get(instrument)
+        if spec is None:
+            raise InputError(f"unknown instrument {instrument!r}", path=name, line=line, field="instrument")
+        _check_identifier(source, path=name, line=line, field="source")
+        price = parse_int(price_text, path=name, line=line, field="price")
+        if price <= 0 or price % spec.tick_size:
+            raise InputError(f"must be a positive multiple of the tick size {spec.tick_size}, got {price}",
+                             path=name, line=line, field="price")
+        timestamp = parse_int(time_text, path=name, line=line, field="timestamp")
+        if timestamp < 0:
+            raise InputError(f"must not be negative, got {timestamp}", path=name, line=line, field="timestamp")
+        quotes.append(OracleQuote(instrument, source, price // spec.tick_size, timestamp, name, line))
+    return tuple(quotes)
+
+
+def parse_funding(path: Path) -> tuple[FundingRate, ...]:
+    """``funding.csv``: perpetuals' funding rates (ppm) in an epoch marked by the oracle."""
+    name = str(path)
+    rows, lines = _read_csv(path, FUNDING_HEADER)
+    return tuple(FundingRate(instrument, parse_int(rate, path=name, line=line, field="funding_rate_ppm"), name,
+                             line) for (instrument, rate), line in zip(rows, lines, strict=True))
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
-    required; ``accounts.csv``, ``transfers.csv`` and ``margins.csv`` optional. Only parses;
+    required; ``accounts.csv``, ``transfers.csv``, ``margins.csv`` and ``vols.csv`` (implied volatilities,
+    needed while engine-marked options are live) optional. Only parses;
     :func:`~zkclear.clearing.engine.apply_epoch` validates against the state."""
     directory = Path(directory)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
-    if csv_prices.exists() == json_prices.exists():
-        raise InputError("exactly one of prices.csv and prices.json is required", path=str(directory))
-    marks = parse_prices_csv(csv_prices, config) if csv_prices.exists() else parse_prices_json(json_prices, config)
+    oracle, funding = directory / "oracle.csv", directory / "funding.csv"
+    if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
+        raise InputError("oracle.csv replaces prices.csv / prices.json: give one of them", path=str(directory))
+    if not oracle.exists() and csv_prices.exists() == json_prices.exists():
+        raise InputError("exactly one of prices.csv and prices.json is required (or oracle.csv)",
+                         path=str(directory))
+    if funding.exists() and not oracle.exists():
+        raise InputError("funding.csv goes with oracle.csv (with prices.csv the rates are in it)",
+                         path=str(funding))
+    quotes: tuple[OracleQuote, ...] = ()
+    rates: tuple[FundingRate, ...] = ()
+    if oracle.exists():
+        marks: tuple[MarkPrice, ...] = ()
+        quotes = parse_oracle(oracle, config)
+        rates = parse_funding(funding) if funding.exists() else ()
+    elif csv_prices.exists():
+        marks = parse_prices_csv(csv_prices, config)
+    else:
+        marks = parse_prices_json(json_prices, config)
     accounts = directory / "accounts.csv"
     transfers = directory / "transfers.csv"
     margins = directory / "margins.csv"
+    vols = directory / "vols.csv"
     return EpochInputs(
         epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
-        margin_overrides=parse_margins(margins) if margins.exists() else ())
+        margin_overrides=parse_margins(margins) if margins.exists() else (),
+        implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,10 +368,19 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
 
 _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_penalty_ppm": int,
              "liquidation_buffer_ppm": int, "funding_clamp_ppm": int, "deficit_resolution": str,
-             "liquidators": list, "allow_self_trade": bool, "instrument": list}
+             "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
+             "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
+             "dynamic_margin": str, "dynamic_window": int}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
-                    "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int}
+                    "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
+                    "option_type": str, "strike": int}
+_OPTION_REQUIRED = ("underlying", "option_type", "strike", "expiry_epoch")
+_ORACLE_KEYS = {"max_staleness_seconds": int, "max_future_seconds": int, "max_deviation_ppm": int,
+                "min_sources": int, "circuit_breaker_ppm": int, "pause_liquidations_on_breaker": bool}
+_PORTFOLIO_KEYS = {"scan_range_ppm": int, "price_steps": int, "volatility_shifts_ppm": list,
+                   "extreme_multiple": int, "extreme_weight": int, "scale": int, "short_option_minimum_ppm": int,
+                   "initial_to_maintenance_ppm": int}
 _INSTRUMENT_REQUIRED = {"id", "kind", "tick_size", "lot_size", "contract_multiplier", "initial_margin_ppm",
                         "maintenance_margin_ppm"}
 _TIER_KEYS = {"notional_bound": int, "rate_ppm": int, "deduction": int}
@@ -323,9 +411,10 @@ def _typed(table: dict, schema: dict[str, type], *, path: str, text: str, sectio
         line = _line_of(text, key, section)
         if key not in schema:
             raise InputError("unknown key", path=path, line=line, field=prefix + key)
-        expected = schema[key]
-        if type(value) is not expected:  # strict: a bool is not an int, an int is not a float
-            raise InputError(f"must be {expected.__name__}, got {type(value).__name__}", path=path, line=line,
+        expected = schema[key] if isinstance(schema[key], tuple) else (schema[key],)
+        if type(value) not in expected:  # strict: a bool is not an int, an int is not a float
+            names = " or ".join(t.__name__ for t in expected)
+            raise InputError(f"must be {names}, got {type(value).__name__}", path=path, line=line,
                              field=prefix + key)
 
 
@@ -353,6 +442,11 @@ def load_config(path: Path) -> ClearingConfig:
         if missing:
             raise InputError("required key missing", path=name, line=_line_of(text, "[[instrument]]", None),
                              field=prefix + missing[0])
+        if table.get("kind") == OPTION_KIND_NAME:
+            missing = [key for key in _OPTION_REQUIRED if key not in table]
+            if missing:
+                raise InputError("required key missing for an option", path=name,
+                                 line=_line_of(text, "kind", k), field=prefix + missing[0])
         tiers: dict[str, tuple[MarginTier, ...]] = {}
         for tier_key in ("initial_tiers", "maintenance_tiers"):
             parsed = []
@@ -372,8 +466,12 @@ def load_config(path: Path) -> ClearingConfig:
                 lot_size=table["lot_size"], contract_multiplier=table["contract_multiplier"],
                 initial_margin_ppm=table["initial_margin_ppm"],
                 maintenance_margin_ppm=table["maintenance_margin_ppm"],
-                margin_model=table.get("margin_model", "linear"), initial_tiers=tiers["initial_tiers"],
-                maintenance_tiers=tiers["maintenance_tiers"], expiry_epoch=table.get("expiry_epoch")))
+                margin_model=table.get("margin_model", OPTION_STANDARD_MODEL
+                                       if table["kind"] == OPTION_KIND_NAME else "linear"),
+                initial_tiers=tiers["initial_tiers"],
+                maintenance_tiers=tiers["maintenance_tiers"], expiry_epoch=table.get("expiry_epoch"),
+                underlying=table.get("underlying"), option_type=table.get("option_type"),
+                strike=table.get("strike")))
         except TypeError as exc:
             raise InputError(str(exc), path=name, field=prefix.rstrip(".")) from exc
     liquidators = document.get("liquidators", [])
@@ -390,13 +488,78 @@ def load_config(path: Path) -> ClearingConfig:
                                        None), field="deficit_resolution") from None
     options = {key: document[key] for key in ("liquidation_penalty_ppm", "liquidation_buffer_ppm",
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
-                                               "settlement_decimals") if key in document}
+                                               "settlement_decimals", "genesis_timestamp", "epoch_seconds",
+                                               "dynamic_margin", "dynamic_window")
+               if key in document}
+    portfolio = _portfolio_margin(document.get("portfolio_margin", False), name, text)
+    if portfolio is not None:
+        options["portfolio_margin"] = portfolio
+    oracle = _oracle(document.get("oracle", False), name, text)
+    if oracle is not None:
+        options["oracle"] = oracle
     try:
         return ClearingConfig(instruments=tuple(specs), deficit_resolution=deficit_resolution,
                               liquidators=tuple(liquidators), **options)
     except ConfigurationError as exc:
         field, line = _field_of(str(exc), specs, text)
         raise InputError(str(exc), path=name, line=line, field=field) from exc
+
+
+def _table_line(text: str, table: str, key: str) -> int | None:
+    """Line of ``key = ...`` inside the top-level ``[table]``."""
+    inside = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "") == f"[{table}]"
+        elif inside and re.match(re.escape(key) + r"\s*=", stripped):
+            return number
+    return None
+
+
+def _portfolio_margin(value: bool | dict, path: str, text: str) -> PortfolioMarginConfig | None:
+    """``portfolio_margin = true`` (the risk package's default grid) or a ``[portfolio_margin]`` table of
+    grid parameters; ``false`` / absent: no portfolio accounts."""
+    if value is False:
+        return None
+    if value is True:
+        return PortfolioMarginConfig()
+    for key, item in value.items():
+        line = _table_line(text, "portfolio_margin", key)
+        if key not in _PORTFOLIO_KEYS:
+            raise InputError("unknown key", path=path, line=line, field=f"portfolio_margin.{key}")
+        if type(item) is not _PORTFOLIO_KEYS[key] or (
+                key == "volatility_shifts_ppm" and any(type(v) is not int for v in item)):
+            expected = "list of int" if key == "volatility_shifts_ppm" else _PORTFOLIO_KEYS[key].__name__
+            raise InputError(f"must be {expected}", path=path, line=line, field=f"portfolio_margin.{key}")
+    options = dict(value)
+    if "volatility_shifts_ppm" in options:
+        options["volatility_shifts_ppm"] = tuple(options["volatility_shifts_ppm"])
+    try:
+        return PortfolioMarginConfig(**options)
+    except ConfigurationError as exc:
+        field = re.search(r"portfolio_margin\.(\w+)", str(exc))
+        key = field.group(1) if field else None
+        raise InputError(str(exc), path=path, line=_table_line(text, "portfolio_margin", key) if key else None,
+                         field=f"portfolio_margin.{key}" if key else "portfolio_margin") from exc
+
+
+def _oracle(value: bool | dict, path: str, text: str) -> OracleGuardConfig | None:
+    """``oracle = true`` (the risk package's default guard) or an ``[oracle]`` table; absent: no oracle."""
+    if value is False:
+        return None
+    if value is True:
+        return OracleGuardConfig()
+    for key, item in value.items():
+        line = _table_line(text, "oracle", key)
+        if key not in _ORACLE_KEYS:
+            raise InputError("unknown key", path=path, line=line, field=f"oracle.{key}")
+        if type(item) is not _ORACLE_KEYS[key]:
+            raise InputError(f"must be {_ORACLE_KEYS[key].__name__}", path=path, line=line, field=f"oracle.{key}")
+    try:
+        return OracleGuardConfig(**value)
+    except ConfigurationError as exc:
+        raise InputError(str(exc), path=path, field="oracle") from exc
 
 
 def _tier_line(text: str, section: int, tiers: str, index: int, key: str) -> int | None:

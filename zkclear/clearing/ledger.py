@@ -59,8 +59,19 @@ CREATE TABLE IF NOT EXISTS fill_ids (fill_id TEXT PRIMARY KEY, epoch INTEGER NOT
 
 def config_canonical_bytes(config: ClearingConfig) -> bytes:
     """Canonical JSON of a deployment configuration (registries by their names)."""
-    return canonical_json({
-        "instruments": [asdict(spec) for spec in config.instruments],
+    extra: dict = {}
+    # Issue-5 settings appear only when used, so existing deployments keep their genesis hash.
+    if config.genesis_timestamp or config.epoch_seconds:
+        extra["genesis_timestamp"] = config.genesis_timestamp
+        extra["epoch_seconds"] = config.epoch_seconds
+    if config.portfolio_margin is not None:
+        extra["portfolio_margin"] = asdict(config.portfolio_margin)
+    if config.oracle is not None:
+        extra["oracle"] = asdict(config.oracle)
+    if config.dynamic_margin != "off":
+        extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
+    return canonical_json(extra | {
+        "instruments": [_spec_canonical(spec) for spec in config.instruments],
         "liquidation_penalty_ppm": config.liquidation_penalty_ppm,
         "liquidation_buffer_ppm": config.liquidation_buffer_ppm,
         "funding_clamp_ppm": config.funding_clamp_ppm,
@@ -72,6 +83,17 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         "kinds": sorted(config.kinds.kinds),
         "risk_models": sorted(config.risk_models.models),
     })
+
+
+_OPTIONAL_SPEC_FIELDS = ("underlying", "option_type", "strike")
+
+
+def _spec_canonical(spec: object) -> dict:
+    record = asdict(spec)  # type: ignore[call-overload]
+    for name in _OPTIONAL_SPEC_FIELDS:
+        if record[name] is None:
+            del record[name]
+    return record
 
 
 def _sha(label: bytes, *parts: bytes) -> bytes:

@@ -47,13 +47,13 @@ def _penalty(book: Book, closing: list[int], equity: int, penalty_ppm: int) -> i
     return max(0, min(ceil_div(closed_notional * penalty_ppm, PPM), equity))
 
 
-def smallest_closing(book: Book, lots: list[int], equity: int, penalty_ppm: int) -> list[int]:
+def smallest_closing(book: Book, row: int, lots: list[int], equity: int, penalty_ppm: int) -> list[int]:
     """Lots to close so that the account meets the liquidation target (see module docstring); the full
     position when no partial fraction does."""
     def restores(fraction_ppm: int) -> bool:
         closing = _closing(lots, fraction_ppm)
         after = [q - c for q, c in zip(lots, closing, strict=True)]
-        return equity - _penalty(book, closing, equity, penalty_ppm) >= _target(book, book.requirement(after))
+        return equity - _penalty(book, closing, equity, penalty_ppm) >= _target(book, book.requirement(row, after))
 
     low, high = 1, PPM
     while low < high:
@@ -70,7 +70,7 @@ def _receiver(book: Book, row: int, closing: list[int]) -> int:
         if liquidator == row:
             continue
         after = [q + c for q, c in zip(book.position_row(liquidator), closing, strict=True)]
-        if book.equity(liquidator) >= book.requirement(after, MarginLevel.INITIAL):
+        if book.equity(liquidator) >= book.requirement(liquidator, after, MarginLevel.INITIAL):
             return liquidator
     return book.backstop_row
 
@@ -83,7 +83,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     if equity >= 0:
         if not any(lots):
             raise ClearingError(f"risk model charges margin on the flat account {name!r}")
-        closing = smallest_closing(book, lots, equity, config.liquidation_penalty_ppm)
+        closing = smallest_closing(book, row, lots, equity, config.liquidation_penalty_ppm)
         penalty = _penalty(book, closing, equity, config.liquidation_penalty_ppm)
         book.pay(row, book.insurance_row, penalty)
         receiver = _receiver(book, row, closing)
@@ -127,7 +127,7 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
     if equity >= 0:
         if not any(lots):
             raise ClearingError("risk model charges margin on the flat backstop account")
-        closing = smallest_closing(book, lots, equity, 0)
+        closing = smallest_closing(book, row, lots, equity, 0)
         deleverage(book, row, closing, 0)
         book.liquidations.append(LiquidationEvent(book.accounts[row], "backstop_deleverage", equity_before,
                                                   maintenance, tuple(closing), "ADL"))
@@ -149,7 +149,7 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
 def _return_backstop_surplus(book: Book) -> None:
     """Backstop cash above its target goes back to the insurance fund: the fund is the one capital pool."""
     row = book.backstop_row
-    surplus = book.equity(row) - _target(book, book.requirement(book.position_row(row)))
+    surplus = book.equity(row) - _target(book, book.requirement(row, book.position_row(row)))
     if surplus > 0:
         book.pay(row, book.insurance_row, surplus)
         book.topups.append(BackstopTopUp(-surplus))
@@ -163,15 +163,18 @@ def liquidation_pass(book: Book) -> None:
     system_rows = np.array([book.insurance_row, book.fee_row])
     for _ in range(MAX_ROUNDS):
         maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
-                                          MarginLevel.MAINTENANCE)
+                                          MarginLevel.MAINTENANCE,
+                                          book.margin_modes if book.params.scenario_table is not None else None)
         below = book.cash < maintenance
         below[system_rows] = False
+        if book.paused_rows:
+            below[list(book.paused_rows)] = False
         candidates = np.flatnonzero(below).tolist()
         if not candidates:
             _return_backstop_surplus(book)
             return
         for row in candidates:
-            requirement = book.requirement(book.position_row(row))
+            requirement = book.requirement(row, book.position_row(row))
             if book.equity(row) >= requirement:
                 continue  # an earlier liquidation in this round already changed this account
             if row == book.backstop_row:

@@ -16,8 +16,9 @@ sum of its positions' requirements (cross margin: one equity against the sum). R
   convex table the max over all tiers equals the bracket lookup, see
   :func:`~zkclear.clearing.instruments.validate_tiers`).
 
-Issue 5 adds models (scenario margin) by implementing :class:`RiskModel` and registering it in a
-:class:`RiskModels` registry; the engine only calls the protocol.
+Options' standard margin is a registered :class:`RiskModel` (``zkclear.clearing.options``). Accounts in
+``"portfolio"`` margin mode are not per-position: their requirement is the risk package's scenario (portfolio)
+margin from ``RiskParameters.scenario_table`` (:func:`portfolio_requirements`), a maximum of linear forms too.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from zkclear.clearing.instruments import MarginTier
 from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
 from zkclear.errors import ClearingError, ConfigurationError
+
+if TYPE_CHECKING:  # the clearing package never imports zkclear.risk at import time (risk imports clearing)
+    from zkclear.risk.scenarios import ScenarioTable
+
+STANDARD_MODE = "standard"
+PORTFOLIO_MODE = "portfolio"
 
 
 class MarginLevel(enum.Enum):
@@ -48,6 +55,12 @@ class InstrumentRisk:
 
     ``mark_price`` in ticks, ``contract_multiplier`` in settlement units per lot per tick, fractions in ppm,
     tiers as (notional bound, rate ppm, deduction). ``margin_model`` names the :class:`RiskModel`.
+
+    Engine-marked options also carry what their standard margin and the scenario table need:
+    ``underlying`` (portfolio-margin group), ``underlying_price`` (the forward: the underlying instrument's
+    mark this epoch, ticks), ``option_type``, ``strike`` (ticks), ``implied_vol_ppm`` (this epoch's input; 0
+    once expired) and ``expiry_timestamp`` (unix s). Other instruments have ``underlying`` set to their
+    group and the option fields at their zero defaults.
     """
 
     instrument_id: str
@@ -59,6 +72,16 @@ class InstrumentRisk:
     margin_model: str
     initial_tiers: tuple[MarginTier, ...] = ()
     maintenance_tiers: tuple[MarginTier, ...] = ()
+    underlying: str = ""
+    underlying_price: int = 0
+    option_type: str = ""
+    strike: int = 0
+    implied_vol_ppm: int = 0
+    expiry_timestamp: int = 0
+
+    @property
+    def is_engine_option(self) -> bool:
+        return self.option_type != ""
 
     @property
     def value_per_lot(self) -> int:
@@ -75,12 +98,23 @@ class InstrumentRisk:
 @dataclass(frozen=True, slots=True)
 class RiskParameters:
     """The public data of an epoch's risk model (``EpochPublicData``): prices, multipliers, fractions, tiers,
-    and the liquidation parameters. Instruments are in configuration order, the column order of positions."""
+    and the liquidation parameters. Instruments are in configuration order, the column order of positions.
+
+    ``valuation_timestamp``: when the epoch closes (unix s; 0 without options). ``scenario_table``: the
+    epoch's portfolio-margin table (the risk package's ``ScenarioTable``, columns in instrument order,
+    ``mark_values`` all 0 because options are settled futures-style) when the deployment has portfolio
+    margin, else None; ``portfolio_initial_to_maintenance_ppm`` scales a portfolio account's maintenance
+    requirement to its initial one."""
 
     epoch: int
     instruments: tuple[InstrumentRisk, ...]
     liquidation_penalty_ppm: int
     liquidation_buffer_ppm: int
+    valuation_timestamp: int = 0
+    scenario_table: ScenarioTable | None = None
+    portfolio_initial_to_maintenance_ppm: int = 1_250_000
+    #: dynamic margin: per underlying group, the scan range (ppm) of the parameters in force this epoch
+    dynamic_scan_ranges_ppm: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,19 +254,60 @@ def notionals(positions: np.ndarray, params: RiskParameters) -> np.ndarray:
 
 
 def margin_requirements(positions: np.ndarray, params: RiskParameters, models: RiskModels,
-                        level: MarginLevel) -> np.ndarray:
-    """Per-account requirement (int64, ``>= 0``): the sum over instruments of each position's requirement."""
+                        level: MarginLevel, margin_modes: Sequence[str] | None = None) -> np.ndarray:
+    """Per-account requirement (int64, ``>= 0``): for a standard account the sum over instruments of each
+    position's requirement; for a ``"portfolio"`` account (``margin_modes[row]``) the risk package's
+    portfolio margin from ``params.scenario_table`` (maintenance; initial = ``ceil(maintenance *
+    portfolio_initial_to_maintenance_ppm / PPM)``). ``margin_modes`` None: every account standard."""
     notionals(positions, params)  # bounds every position's value (and so every requirement) by MAX_AMOUNT
     total = np.zeros(positions.shape[0], dtype=np.int64)
     for column, risk in enumerate(params.instruments):
         total += models.get(risk.margin_model).requirements(positions[:, column], risk, level)
+    if margin_modes is not None:
+        portfolio_rows = np.flatnonzero(np.array([m == PORTFOLIO_MODE for m in margin_modes], dtype=bool))
+        if portfolio_rows.size:
+            total[portfolio_rows] = portfolio_requirements(positions[portfolio_rows], params, level)
     return total
 
 
+def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level: MarginLevel) -> np.ndarray:
+    """Vectorized :func:`portfolio_requirement` (``zkclear.risk.portfolio_margin.portfolio_margin_batch``,
+    which picks an arithmetic it proves exact); int64, ``ClearingError`` past the amount bound."""
+    table = params.scenario_table
+    if table is None:
+        raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
+    from zkclear.risk.portfolio_margin import portfolio_margin_batch  # lazy: risk imports clearing
+
+    maintenance = [int(x) for x in portfolio_margin_batch(table, positions)]
+    if level is MarginLevel.INITIAL:
+        ratio = params.portfolio_initial_to_maintenance_ppm
+        maintenance = [ceil_div(x * ratio, PPM) for x in maintenance]
+    if maintenance and max(maintenance) > MAX_AMOUNT:
+        raise ClearingError("a portfolio requirement exceeds the amount bound 2**62 - 1")
+    return np.array(maintenance, dtype=np.int64)
+
+
+def portfolio_requirement(position_row: Sequence[int], params: RiskParameters, level: MarginLevel) -> int:
+    """A portfolio account's requirement (``zkclear.risk.portfolio_margin.portfolio_margin``, exact ints)."""
+    table = params.scenario_table
+    if table is None:
+        raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
+    from zkclear.risk.portfolio_margin import portfolio_margin  # lazy: risk imports clearing
+
+    result = portfolio_margin(table, [int(q) for q in position_row],
+                              initial_to_maintenance_ppm=params.portfolio_initial_to_maintenance_ppm)
+    requirement = result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
+    if requirement > MAX_AMOUNT:
+        raise ClearingError("a portfolio requirement exceeds the amount bound 2**62 - 1")
+    return requirement
+
+
 def account_requirement(position_row: Sequence[int], params: RiskParameters, models: RiskModels,
-                        level: MarginLevel) -> int:
+                        level: MarginLevel, margin_mode: str = STANDARD_MODE) -> int:
     """Scalar twin of :func:`margin_requirements` for one account (Python ints, used in the liquidation
     loop)."""
+    if margin_mode == PORTFOLIO_MODE:
+        return portfolio_requirement(position_row, params, level) if any(position_row) else 0
     total = 0
     for lots, risk in zip(position_row, params.instruments, strict=True):
         if lots:

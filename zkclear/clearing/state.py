@@ -60,6 +60,12 @@ class EpochState:
     net_deposits: np.ndarray
     total_deposited: int
     total_withdrawn: int
+    #: dynamic margin only: per underlying group, its last marks (oldest first, at most the configured window)
+    price_history: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: dynamic margin only: the parameters computed at this epoch's close, effective for the next epoch
+    #: (``zkclear.risk.dynamic_params.RiskParameters`` as tuples: underlying, effective epoch, method,
+    #: observations, volatility, maintenance, initial, scan range; ppm)
+    dynamic_parameters: tuple[tuple[str, int, str, int, int, int, int, int], ...] = ()
 
     @staticmethod
     def genesis(config: ClearingConfig) -> EpochState:
@@ -105,7 +111,11 @@ class EpochState:
                 positions in zip(
             self.accounts, self.margin_modes, self.cash.tolist(), self.net_deposits.tolist(),
             self.positions.tolist(), strict=True)]
-        return {
+        extra: dict = {}
+        if self.price_history or self.dynamic_parameters:  # dynamic margin only (other states unchanged)
+            extra["price_history"] = [[group, list(prices)] for group, prices in self.price_history]
+            extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        return extra | {
             "accounts": rows,
             "epoch": self.epoch,
             "instruments": [[i, p, f, e] for i, p, f, e in zip(
@@ -142,6 +152,8 @@ class EpochState:
                 net_deposits=frozen_array([r[3] for r in rows]),
                 total_deposited=obj["total_deposited"],
                 total_withdrawn=obj["total_withdrawn"],
+                price_history=tuple((g, tuple(p)) for g, p in obj.get("price_history", [])),
+                dynamic_parameters=tuple(tuple(p) for p in obj.get("dynamic_parameters", [])),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc

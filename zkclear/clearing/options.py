@@ -1,0 +1,111 @@
+"""Engine-marked options and the portfolio-margin scenario table, through the risk package (issue 5).
+
+Options run **futures-style** in the engine (docs/clearing.md "Options"): each epoch the engine marks an
+option to its Black-76 price on the underlying instrument's mark (the forward) with the epoch's implied
+volatility, in whole ticks rounded up, at least one tick before expiry and exactly the intrinsic value in its
+expiry epoch; that mark change is variation margin like any future's.
+
+Every function here imports ``zkclear.risk`` inside its body: ``zkclear.risk.integration`` imports the
+clearing package, so the clearing package may not import ``zkclear.risk`` while it is itself being imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+
+from zkclear.clearing.instruments import OPTION_STANDARD_MODEL, InstrumentSpec
+from zkclear.clearing.margin import InstrumentRisk, LinearMarginForm, MarginLevel, RiskParameters
+from zkclear.clearing.money import PPM
+from zkclear.errors import ConfigurationError
+
+
+def option_spec(risk: InstrumentRisk) -> object:
+    """The risk package's ``OptionSpec`` of an engine-marked option from its public risk data (the
+    ``underlying`` of the spec is the portfolio-margin group, which is what the scenario table groups by)."""
+    from zkclear.risk.options import OptionSpec, OptionType
+
+    if not risk.is_engine_option:
+        raise ConfigurationError(f"{risk.instrument_id!r} is not an engine-marked option")
+    return OptionSpec(risk.instrument_id, risk.underlying or risk.instrument_id, OptionType(risk.option_type),
+                      risk.strike, risk.expiry_timestamp, risk.contract_multiplier)
+
+
+def engine_option_mark(spec: InstrumentSpec, forward_ticks: int, implied_vol_ppm: int, expiry_timestamp: int,
+                       valuation_timestamp: int) -> int:
+    """The engine's mark of an option in ticks: ``zkclear.risk.options.option_mark(...).mark_price_ticks``
+    (Black-76 on the forward, rounded **up** to a whole tick), at least 1 tick before expiry, the exact
+    intrinsic value (possibly 0) at or after ``expiry_timestamp`` — the rule of
+    ``zkclear.risk.integration.option_mark_prices``."""
+    from zkclear.risk.options import OptionSpec, OptionType, option_mark
+
+    option = OptionSpec(spec.instrument_id, spec.underlying or "", OptionType(spec.option_type),
+                        spec.strike, expiry_timestamp, spec.contract_multiplier)
+    marked = option_mark(option, forward_ticks, implied_vol_ppm, valuation_timestamp)
+    return marked.mark_price_ticks if marked.years_to_expiry == 0.0 else max(marked.mark_price_ticks, 1)
+
+
+@lru_cache(maxsize=4096)
+def _delegate(risk: InstrumentRisk, minimum_share_ppm: int, long_haircut_ppm: int) -> object:
+    from zkclear.risk.integration import OptionStandardRiskModel
+
+    if risk.underlying_price < 1:
+        raise ConfigurationError(f"{risk.instrument_id}: no forward (underlying price) in the risk data")
+    return OptionStandardRiskModel(((risk.instrument_id, option_spec(risk), risk.underlying_price),),
+                                   minimum_share_ppm=minimum_share_ppm, long_haircut_ppm=long_haircut_ppm)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionStandardModel:
+    """Standard margin of engine-marked options as an engine ``RiskModel`` named ``"option-standard"``: the
+    risk package's ``OptionStandardRiskModel`` (short: ``max(1, ceil(max(f*F - OTM, ceil(f/2)*F) * M / 1e6))``
+    per lot with ``f`` the level's fraction (ppm) of the forward ``F``; long: the option's whole value per lot, at
+    least one tick's value ``M``), fed with the forward that :class:`InstrumentRisk` carries
+    (``underlying_price``), so one model instance serves every epoch and a ledger replay."""
+
+    name: str = OPTION_STANDARD_MODEL
+    minimum_share_ppm: int = 500_000
+    long_haircut_ppm: int = PPM
+
+    def _model(self, risk: InstrumentRisk) -> object:
+        return _delegate(risk, self.minimum_share_ppm, self.long_haircut_ppm)
+
+    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
+        return self._model(risk).forms(risk, level)  # type: ignore[attr-defined]
+
+    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
+        return self._model(risk).requirement(lots, risk, level)  # type: ignore[attr-defined]
+
+    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
+        return self._model(risk).requirements(lots, risk, level)  # type: ignore[attr-defined]
+
+
+def build_scenario_table(params: RiskParameters, grid: object, short_option_minimum_ppm: int) -> object:
+    """The epoch's scenario table in the engine's column order (``zkclear.risk.scenarios``), from the
+    public risk data alone, with ``mark_values`` all 0.
+
+    Linear instruments are ``LinearRiskInput(id, group, mark, multiplier)``; options are
+    ``OptionRiskInput(spec, forward, vol, valuation time, tick_rounded_mark=True)`` (long charge one tick's
+    value per lot; short-option minimum ``short_option_minimum_ppm`` of the forward). ``mark_values`` are 0
+    because the engine settles an option's mark into cash every epoch (futures-style): a non-zero ``v_j``
+    would count its value twice in the ZK equity ``cash + sum v_j q_j``. This is what
+    ``zkclear.risk.integration.scenario_table_for_engine`` computes for live options; an expired option
+    (no position can be open in it) is valued at its intrinsic value, with any volatility.
+    """
+    from zkclear.risk.scenarios import LinearRiskInput, OptionRiskInput
+    from zkclear.risk.scenarios import build_scenario_table as build
+
+    inputs: list[object] = []
+    for risk in params.instruments:
+        if risk.is_engine_option:
+            inputs.append(OptionRiskInput(option_spec(risk), risk.underlying_price, max(risk.implied_vol_ppm, 1),
+                                          params.valuation_timestamp, tick_rounded_mark=True))
+        else:
+            if risk.mark_price < 1:
+                raise ConfigurationError(f"{risk.instrument_id}: no mark price for the scenario table")
+            inputs.append(LinearRiskInput(risk.instrument_id, risk.underlying or risk.instrument_id,
+                                          risk.mark_price, risk.contract_multiplier))
+    table = build(inputs, grid, short_option_minimum_ppm=short_option_minimum_ppm)
+    return replace(table, mark_values=(0,) * len(table.mark_values))
