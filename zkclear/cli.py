@@ -119,6 +119,10 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
                f"{volume} lots, fees {report.fees_collected}")
     click.echo(f"  liquidations {len(report.liquidations)}, ADL {len(report.adl)}, socialized losses "
                f"{len(report.socialized)}, insurance fund {state.cash_of(INSURANCE_FUND)}")
+    if report.oracle_decisions:
+        dropped = [(d["instrument_id"], q) for d in report.oracle_decisions for q in d["dropped"]]
+        paused = [d["instrument_id"] for d in report.oracle_decisions if d["liquidations_paused"]]
+        click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
     for outcome in rejected:

@@ -49,8 +49,9 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     out_dir = _prepare(out_dir)
     spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs),
                       fills_per_epoch=max(50, 2 * accounts))
-    echo(f"== 1. synthetic market: {accounts} traders, 2 liquidators, {epochs} epochs, "
-         f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}")
+    echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
+         "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
+         f"{epochs} epochs, {-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}")
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
@@ -129,7 +130,8 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
          f"ADL {len(report.adl)}, socialized {len(report.socialized)}, "
          f"insurance fund {state.cash_of(INSURANCE_FUND)}")
     marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
-    echo(f"   marks (ticks) {marks}")
+    dropped = sum(len(decision["dropped"]) for decision in report.oracle_decisions)
+    echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
     # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
     reserves_path = out_dir / f"reserves-{number}.csv"
     reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))

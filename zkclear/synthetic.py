@@ -1,9 +1,10 @@
 """A synthetic market for the demo, the examples and the end-to-end tests.
 
 :func:`generate_market` writes a deployment configuration and one directory of input files per epoch
-(the formats of docs/format.md), from a seed: traders with varied leverage, opted-in liquidators, a
-capitalized insurance fund, perpetuals and a dated future, and a price path with a crash. Everything
-is integers; the same seed gives byte-identical files.
+(the formats of docs/format.md), from a seed: traders with varied leverage (a quarter of them on portfolio
+margin), opted-in liquidators, a capitalized insurance fund, perpetuals, a dated future and European options
+on the BTC perpetual, marks from three oracle sources (one of them an outlier the guard drops), implied
+volatilities, and a price path with a crash. Input files are integers; the same seed gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ _INSTRUMENTS = (
     ("ETH-PERP", "perpetual", 3_000, 10_000, 100_000, 50_000),
     ("BTC-FUT", "dated_future", 60_500, 1_000, 120_000, 60_000),
 )
+#: European options on BTC-PERP: (id, type, strike in ticks, implied vol ppm, multiplier)
+_OPTIONS = (
+    ("BTC-C-60000", "call", 60_000, 600_000, 1_000),
+    ("BTC-P-54000", "put", 54_000, 650_000, 1_000),
+)
 LIQUIDATORS = ("LIQ-1", "LIQ-2")
+GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
+EPOCH_SECONDS = 86_400
+ORACLE_SOURCES = ("venue-a", "venue-b", "venue-c")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,7 @@ class MarketSpec:
     seed: int = 2026
     deficit_resolution: str = "adl"
     insurance_fund: int = 200_000_000_000
+    options: bool = True
 
     @property
     def expiry_epoch(self) -> int:
@@ -54,13 +64,37 @@ def config_toml(spec: MarketSpec) -> str:
         "liquidators = [" + ", ".join(f'"{name}"' for name in LIQUIDATORS) + "]",
         "allow_self_trade = false",
     ]
+    if spec.options:
+        lines += [f"genesis_timestamp = {GENESIS_TIMESTAMP}", f"epoch_seconds = {EPOCH_SECONDS}",
+                  "portfolio_margin = true", "",
+                  "[oracle]", "max_staleness_seconds = 600", "max_deviation_ppm = 20000", "min_sources = 2",
+                  "circuit_breaker_ppm = 500000"]
     for instrument_id, kind, _price, multiplier, initial, maintenance in _INSTRUMENTS:
         lines += ["", "[[instrument]]", f'id = "{instrument_id}"', f'kind = "{kind}"', "tick_size = 1",
                   "lot_size = 1", f"contract_multiplier = {multiplier}", f"initial_margin_ppm = {initial}",
                   f"maintenance_margin_ppm = {maintenance}", 'margin_model = "linear"']
+        if spec.options:
+            lines.append('underlying = "BTC"' if instrument_id.startswith("BTC") else 'underlying = "ETH"')
         if kind == "dated_future":
             lines.append(f"expiry_epoch = {spec.expiry_epoch}")
+    if spec.options:
+        for option_id, option_type, strike, _vol, multiplier in _OPTIONS:
+            lines += ["", "[[instrument]]", f'id = "{option_id}"', 'kind = "option"', 'underlying = "BTC-PERP"',
+                      f'option_type = "{option_type}"', f"strike = {strike}", f"expiry_epoch = {spec.expiry_epoch}",
+                      "tick_size = 1", "lot_size = 1", f"contract_multiplier = {multiplier}",
+                      "initial_margin_ppm = 150000", "maintenance_margin_ppm = 100000"]
     return "\n".join(lines) + "\n"
+
+
+def option_premium(spec: MarketSpec, epoch: int, underlying: int, option: tuple) -> int:
+    """A trade price for an option (ticks): Black-76 at the option's implied vol. Floats are fine here:
+    this only makes up synthetic trade prices; the engine marks options itself, in integers."""
+    from zkclear.risk.black76 import black76_price
+
+    _id, option_type, strike, vol_ppm, _multiplier = option
+    years = (spec.expiry_epoch - epoch) * EPOCH_SECONDS / (365 * 86_400)
+    price = black76_price(float(underlying), float(strike), vol_ppm / 1e6, years, is_call=option_type == "call")
+    return max(1, round(price))
 
 
 def price_path(spec: MarketSpec) -> list[tuple[int, ...]]:
@@ -102,8 +136,9 @@ def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]
         epoch_dir.mkdir(exist_ok=True)
         epoch_dirs.append(epoch_dir)
         if epoch == 1:
+            modes = ["portfolio" if spec.options and i % 4 == 3 else "standard" for i in range(len(traders))]
             _write_csv(epoch_dir / "accounts.csv", ("account", "margin_mode"),
-                       [(a, "standard") for a in [*traders, *LIQUIDATORS]])
+                       [*zip(traders, modes, strict=True), *((a, "standard") for a in LIQUIDATORS)])
             transfers = [(f"t-{i}", "deposit", t, capital[t]) for i, t in enumerate(traders)]
             transfers += [(f"t-liq-{i}", "deposit", liq, 50_000_000_000_000) for i, liq in enumerate(LIQUIDATORS)]
             transfers.append(("t-fund", "deposit", "CH:insurance", spec.insurance_fund))
@@ -131,13 +166,47 @@ def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]
                 fill_number += 1
                 fee = size * notional_per_lot // 10_000  # 1 bp
                 fills.append((f"f-{fill_number:07d}", buyer, seller, _INSTRUMENTS[j][0], size, prices[j], fee, fee))
+            if spec.options:
+                fill_number = _option_fills(spec, epoch, prices[0], rng, longs, shorts, fills, fill_number)
         _write_csv(epoch_dir / "fills.csv",
                    ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee"), fills)
-        marks = [{"instrument": spec_[0], "mark_price": price,
-                  "funding_rate_ppm": rng.randint(-300, 300) if spec_[1] == "perpetual" else None}
-                 for spec_, price in zip(_INSTRUMENTS, prices, strict=True)]
-        (epoch_dir / "prices.json").write_text(json.dumps({"marks": marks}, indent=1) + "\n", encoding="utf-8")
+        funding = {spec_[0]: rng.randint(-300, 300) for spec_ in _INSTRUMENTS if spec_[1] == "perpetual"}
+        if spec.options:
+            _write_oracle(epoch_dir, epoch, prices, funding, rng)
+            _write_csv(epoch_dir / "vols.csv", ("instrument", "implied_vol_ppm"),
+                       [(option_id, vol) for option_id, _t, _k, vol, _m in _OPTIONS])
+        else:
+            marks = [{"instrument": spec_[0], "mark_price": price, "funding_rate_ppm": funding.get(spec_[0])}
+                     for spec_, price in zip(_INSTRUMENTS, prices, strict=True)]
+            (epoch_dir / "prices.json").write_text(json.dumps({"marks": marks}, indent=1) + "\n", encoding="utf-8")
     return config_path, epoch_dirs
+
+
+def _option_fills(spec: MarketSpec, epoch: int, underlying: int, rng: random.Random, longs: list[str],
+                  shorts: list[str], fills: list[tuple], fill_number: int) -> int:
+    """A few option trades: portfolio-margin traders write (sell) options, others buy them."""
+    for option in _OPTIONS:
+        premium = option_premium(spec, epoch, underlying, option)
+        for _ in range(max(1, len(longs) // 8)):
+            writer = rng.choice([t for t in shorts + longs if int(t.split("-")[1]) % 4 == 3] or shorts)
+            buyer = rng.choice([t for t in longs + shorts if t != writer])
+            fill_number += 1
+            fills.append((f"f-{fill_number:07d}", buyer, writer, option[0], rng.randint(1, 5), premium, 0, 0))
+    return fill_number
+
+
+def _write_oracle(epoch_dir: Path, epoch: int, prices: tuple[int, ...], funding: dict[str, int],
+                  rng: random.Random) -> None:
+    """Three sources per instrument at the epoch's close time; in odd epochs one is a 5 % outlier that the
+    guard drops (and reports)."""
+    close = GENESIS_TIMESTAMP + epoch * EPOCH_SECONDS
+    rows = []
+    for (instrument_id, *_rest), price in zip(_INSTRUMENTS, prices, strict=True):
+        for k, source in enumerate(ORACLE_SOURCES):
+            quote = price + price // 20 if (k == 2 and epoch % 2 == 1) else price
+            rows.append((instrument_id, source, quote, close - rng.randint(0, 30)))
+    _write_csv(epoch_dir / "oracle.csv", ("instrument", "source", "price", "timestamp"), rows)
+    _write_csv(epoch_dir / "funding.csv", ("instrument", "funding_rate_ppm"), sorted(funding.items()))
 
 
 def reserves_csv(addresses: list[str], total: int) -> str:

@@ -15,20 +15,40 @@ from zkclear.synthetic import MarketSpec, generate_market
 SPEC = MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3)
 
 
+def _market(tmp_path_factory, spec: MarketSpec) -> dict:
+    root = tmp_path_factory.mktemp("market")
+    config, epochs = generate_market(root / "market", spec)
+    return {"root": root, "config": config, "epochs": epochs}
+
+
 @pytest.fixture(scope="module")
 def market(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("market")
-    config, epochs = generate_market(root / "market", SPEC)
-    return {"root": root, "config": config, "epochs": epochs}
+    """Options, portfolio margin, oracle-sourced marks (oracle.csv, funding.csv, vols.csv)."""
+    return _market(tmp_path_factory, SPEC)
+
+
+@pytest.fixture(scope="module")
+def plain_market(tmp_path_factory) -> dict:
+    """Perpetuals and a dated future with marks given directly (prices.json)."""
+    return _market(tmp_path_factory, MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3, options=False))
+
+
+def _deploy(market: dict, directory: Path, capsys) -> Path:
+    zkclear("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial", capsys=capsys)
+    zkclear("epoch", "run", market["epochs"][0], "-d", directory, capsys=capsys)
+    return directory
 
 
 @pytest.fixture
 def deployment(market, tmp_path, capsys) -> Path:
-    """A fresh deployment with epoch 1 committed."""
-    directory = tmp_path / "venue"
-    zkclear("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial", capsys=capsys)
-    zkclear("epoch", "run", market["epochs"][0], "-d", directory, capsys=capsys)
-    return directory
+    """A fresh options deployment with epoch 1 committed."""
+    return _deploy(market, tmp_path / "venue", capsys)
+
+
+@pytest.fixture
+def plain_deployment(plain_market, tmp_path, capsys) -> Path:
+    """A fresh deployment without options or oracle, epoch 1 committed."""
+    return _deploy(plain_market, tmp_path / "plain", capsys)
 
 
 def _fingerprint(directory: Path) -> dict[str, str]:
@@ -91,33 +111,69 @@ def test_fills_already_committed_in_an_earlier_epoch_is_refused(deployment, mark
     _refused(deployment, inputs, capsys, "fills.csv:2:", "fill_id")
 
 
-def test_prices_csv_missing_instrument_is_refused(deployment, market, tmp_path, capsys):
-    inputs = _epoch_copy(market, tmp_path)
+def test_prices_csv_missing_instrument_is_refused(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
     (inputs / "prices.json").unlink()
     (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000,10\n")
-    _refused(deployment, inputs, capsys, "prices.csv")
+    _refused(plain_deployment, inputs, capsys, "prices.csv")
 
 
-def test_prices_csv_bad_integer_is_refused(deployment, market, tmp_path, capsys):
-    inputs = _epoch_copy(market, tmp_path)
+def test_prices_csv_bad_integer_is_refused(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
     (inputs / "prices.json").unlink()
     (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000.5,10\n"
                                        "ETH-PERP,3000,0\nBTC-FUT,60500,\n")
-    _refused(deployment, inputs, capsys, "prices.csv:2:", "field 'mark_price'")
+    _refused(plain_deployment, inputs, capsys, "prices.csv:2:", "field 'mark_price'")
 
 
-def test_prices_json_float_is_refused(deployment, market, tmp_path, capsys):
-    inputs = _epoch_copy(market, tmp_path)
+def test_prices_json_float_is_refused(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
     path = inputs / "prices.json"
-    path.write_text(path.read_text().replace('"funding_rate_ppm": ', '"funding_rate_ppm": 0.5 + ', 1)
-                    .replace("0.5 + ", "0.5, \"x\": ", 1))
-    _refused(deployment, inputs, capsys, "prices.json")
+    path.write_text(path.read_text().replace('"mark_price": ', '"mark_price": 0.5e', 1))
+    _refused(plain_deployment, inputs, capsys, "prices.json:", "mark_price")
 
 
-def test_both_price_files_are_refused(deployment, market, tmp_path, capsys):
-    inputs = _epoch_copy(market, tmp_path)
+def test_both_price_files_are_refused(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
     (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\n")
-    _refused(deployment, inputs, capsys, "exactly one of prices.csv and prices.json")
+    _refused(plain_deployment, inputs, capsys, "exactly one of")
+
+
+def test_oracle_quote_off_tick_or_negative_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    oracle = inputs / "oracle.csv"
+    row = oracle.read_text().splitlines()[1].split(",")
+    row[2] = "-" + row[2]
+    _replace_line(oracle, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "oracle.csv:2:", "field 'price'")
+
+
+def test_oracle_marks_for_an_option_are_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    oracle = inputs / "oracle.csv"
+    oracle.write_text(oracle.read_text() + "BTC-C-60000,venue-a,2000,1767398400\n")
+    _refused(deployment, inputs, capsys, "oracle.csv:", "instrument")
+
+
+def test_vols_missing_for_a_live_option_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    vols = inputs / "vols.csv"
+    vols.write_text("\n".join(vols.read_text().splitlines()[:2]) + "\n")
+    _refused(deployment, inputs, capsys, "vols.csv")
+
+
+def test_vols_not_an_integer_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    vols = inputs / "vols.csv"
+    _replace_line(vols, 2, vols.read_text().splitlines()[1].split(",")[0] + ",0.6")
+    _refused(deployment, inputs, capsys, "vols.csv:2:", "field 'implied_vol_ppm'")
+
+
+def test_funding_rate_out_of_range_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    funding = inputs / "funding.csv"
+    _replace_line(funding, 2, funding.read_text().splitlines()[1].split(",")[0] + ",2000000")
+    _refused(deployment, inputs, capsys, "funding.csv:2:", "field 'funding_rate_ppm'")
 
 
 def test_transfers_bad_kind_is_refused(deployment, market, tmp_path, capsys):
@@ -142,6 +198,12 @@ def test_accounts_system_prefix_is_refused(deployment, market, tmp_path, capsys)
     inputs = _epoch_copy(market, tmp_path)
     (inputs / "accounts.csv").write_text("account,margin_mode\nCH:mine,standard\n")
     _refused(deployment, inputs, capsys, "accounts.csv:2:", "account")
+
+
+def test_accounts_unknown_margin_mode_is_refused(deployment, market, tmp_path, capsys):
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "accounts.csv").write_text("account,margin_mode\nnewcomer,yolo\n")
+    _refused(deployment, inputs, capsys, "accounts.csv:2:", "margin_mode")
 
 
 def test_margins_below_configuration_or_malformed_is_refused(deployment, market, tmp_path, capsys):

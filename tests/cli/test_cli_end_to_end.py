@@ -189,7 +189,9 @@ def test_audit_fails_on_a_corrupted_file_with_one_line(proven, tmp_path, capsys)
 def test_show_prints_the_public_summary(proven, capsys):
     out = zkclear("show", proven["deployment"].epoch_dir(3), "--json", capsys=capsys)
     summary = json.loads(out)
-    assert summary["epoch"] == 3 and summary["instruments"] == ["BTC-PERP", "ETH-PERP", "BTC-FUT"]
+    assert summary["epoch"] == 3
+    assert summary["instruments"] == ["BTC-PERP", "ETH-PERP", "BTC-FUT", "BTC-C-60000", "BTC-P-54000"]
+    assert summary["values_per_lot"] == [0] * 5  # options settle futures-style: their value is in cash
     assert summary["attestations"] == 2 and summary["tree_height"] == 10
 
 
