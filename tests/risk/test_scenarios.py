@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from zkclear.errors import ConfigurationError
+from zkclear.errors import ConfigurationError, EncodingError
 from zkclear.risk.options import OptionSpec, OptionType, option_model_value_per_lot
 from zkclear.risk.portfolio_margin import portfolio_margin
 from zkclear.risk.scenarios import (
@@ -175,3 +175,21 @@ def test_per_underlying_scan_ranges_come_from_their_grids():
     assert max(table.value_changes[1][s] for s in eth[1] if s in ordinary) == 100 * 300
     assert max(table.value_changes[1][s] for s in eth[1]) == 35 * 900  # the extreme move, 35% of 3 x 30%
     assert all(table.value_changes[0][s] == 0 for s in eth[1])
+
+
+def test_decode_round_trips_and_rejects_non_canonical_bytes():
+    table = build_scenario_table(random_book(4), ScenarioGrid())
+    data = table.encode()
+    assert ScenarioTable.decode(data) == table
+    with pytest.raises(EncodingError):
+        ScenarioTable.decode(data.replace(b",", b", ", 1))  # same JSON value, other bytes
+    with pytest.raises(EncodingError):
+        ScenarioTable.decode(data.replace(b"zkclear/scenario-table/v1", b"zkclear/scenario-table/v0"))
+    with pytest.raises(EncodingError):
+        ScenarioTable.decode(b'[["zkclear/scenario-table/v1"],[100],["A"],["BTC"],[],[[1.5]],[0],[[0,0]]]')
+    with pytest.raises(EncodingError):
+        ScenarioTable.decode(b"\xff")
+    with pytest.raises(EncodingError):  # a weight must be an integer, not a string that encodes the same way
+        ScenarioTable.decode(
+            b'[["zkclear/scenario-table/v1"],[100],["A"],["BTC"],[["BTC",0,0,"35"]],[[1]],[0],[[0,0]]]'
+        )

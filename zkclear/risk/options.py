@@ -13,9 +13,10 @@ What is exact and what is rounded:
 * The **mark** (``option_mark``) is Black-76 in floating point on the forward with the
   epoch's implied volatility, converted to settlement units per lot and rounded **up**
   (``ceil``). A short holder's liability ``-q * mark`` is therefore never understated. A long
-  holder's asset is overstated by less than one settlement unit per lot; the portfolio and
-  standard option margins charge ``LONG_OPTION_ROUNDING_CHARGE`` (one settlement unit) per
-  long lot so the margin check stays conservative on both sides (see docs/clearing.md).
+  holder's asset is overstated by less than one settlement unit per lot; the portfolio margin
+  charges ``LONG_OPTION_ROUNDING_CHARGE`` (one settlement unit) per long lot, and the standard
+  margin at least that (by default the long's whole value), so the margin check stays
+  conservative on both sides (see docs/clearing.md).
 
 Time to expiry is ACT/365 in seconds: ``years = (expiry_timestamp - now) / (365 * 86400)``.
 """

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zkclear.errors import ConfigurationError, InputError
+from zkclear.errors import ConfigurationError, EncodingError, InputError
 from zkclear.risk.options import (
     LONG_OPTION_ROUNDING_CHARGE,
     OptionSpec,
@@ -105,6 +105,13 @@ class Scenario:
     price_move_ppm: int
     volatility_shift_ppm: int
     weight: int
+
+    def __post_init__(self) -> None:
+        if type(self.underlying) is not str or not self.underlying:
+            raise ConfigurationError("a scenario names its underlying")
+        numbers = (self.price_move_ppm, self.volatility_shift_ppm, self.weight)
+        if any(type(number) is not int for number in numbers) or self.weight <= 0:
+            raise ConfigurationError("scenario moves, shifts and weights are ints, the weight positive")
 
     def as_tuple(self) -> tuple[str, int, int, int]:
         return (self.underlying, self.price_move_ppm, self.volatility_shift_ppm, self.weight)
@@ -244,6 +251,32 @@ class ScenarioTable:
     def digest(self) -> bytes:
         """SHA-256 of :meth:`encode` — what a transcript binds."""
         return hashlib.sha256(self.encode()).digest()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ScenarioTable:
+        """The inverse of :meth:`encode`; EncodingError unless ``data`` is exactly a canonical encoding.
+
+        Re-encoding the result must give ``data`` back byte for byte, so a table read from a bundle has one
+        digest only (no alternative spellings of the same table).
+        """
+        try:
+            tag, (scale,), ids, underlyings, scenarios, rows, marks, charges = json.loads(data.decode("ascii"))
+            if tag != [TABLE_ENCODING_TAG]:
+                raise ValueError(f"unknown tag {tag!r}")
+            table = cls(
+                instrument_ids=tuple(ids),
+                instrument_underlyings=tuple(underlyings),
+                scenarios=tuple(Scenario(*column) for column in scenarios),
+                value_changes=tuple(tuple(row) for row in rows),
+                mark_values=tuple(marks),
+                position_charges=tuple(PositionCharge(*pair) for pair in charges),
+                scale=scale,
+            )
+        except (ValueError, TypeError, UnicodeDecodeError, ConfigurationError) as exc:
+            raise EncodingError(f"not a scenario table: {exc}") from exc
+        if table.encode() != data:
+            raise EncodingError("scenario table bytes are not in canonical form")
+        return table
 
     def max_abs_entry(self) -> int:
         return max((abs(entry) for row in self.value_changes for entry in row), default=0)
