@@ -1,4 +1,4 @@
-"""Strict parsers for the engine's input files (formats in docs/fragments/format-10-inputs.md).
+"""Strict parsers for the engine's input files (formats in docs/format.md).
 
 - deployment configuration: TOML (``tomllib``), unknown keys and wrong types rejected;
 - per epoch: ``accounts.csv`` (optional), ``fills.csv``, ``prices.csv`` or ``prices.json``, ``transfers.csv``
