@@ -1,6 +1,16 @@
-"""Shared fixtures: py-ecc as the reference oracle for BLS12-381 G1."""
+"""Shared fixtures: py-ecc as the reference oracle for BLS12-381 G1.
+
+The suite runs on the pure-Python engine unless ZKCLEAR_BACKEND says otherwise: it is the reference engine,
+and the native one (installed with the test extra) is cross-checked against it by the backend tests, which
+instantiate it directly. This must be set before zkclear.crypto.group is first imported (it picks its engine
+at import); subprocesses started by tests inherit it.
+"""
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("ZKCLEAR_BACKEND", "pure")
 
 import pytest
 
