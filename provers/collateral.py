@@ -358,7 +358,7 @@ def _zero_challenge(context: bytes, account: int, constraint: int, C: G1Point, T
 # Proving
 
 
-def _violation_message(index: int, statement: AccountStatement, constraint: Constraint, value: int,
+def _violation_message(index: int | str, statement: AccountStatement, constraint: Constraint, value: int,
                        values: Sequence[int]) -> str:
     account = f"account {index} ({statement.mode} margin)"
     if value < 0 and constraint.name == "maintenance":
@@ -375,8 +375,9 @@ def _violation_message(index: int, statement: AccountStatement, constraint: Cons
             "(outside the statement's bit budget)")
 
 
-def assign_account(index: int, witness: AccountWitness, public: PublicRiskData) -> tuple[int, ...]:
-    """The account's variable values; ProvingError if it does not satisfy its statement."""
+def assign_account(index: int | str, witness: AccountWitness, public: PublicRiskData) -> tuple[int, ...]:
+    """The account's variable values; ProvingError if it does not satisfy its statement. ``index`` names the
+    account in the error (its position in the batch, or its id)."""
     if not isinstance(witness, AccountWitness):
         raise ProvingError(f"account {index}: expected an AccountWitness, got {type(witness).__name__}")
     statement = account_statement(public, witness.margin_mode)

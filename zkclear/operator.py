@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from circuits.public_data import AccountWitness, PublicRiskData
+from provers.collateral import assign_account
 from zkclear.bundle.format import (
     decode_audit_data,
     decode_public_bundle,
@@ -258,6 +259,7 @@ class Deployment:
         """
         public = self.public_data(epoch)
         accounts = self.accounts(epoch)
+        check_collateralized(accounts, public)
         own_executor = executor is None
         run = executor if executor is not None else get_executor(self.proving.executor)
         try:
@@ -300,6 +302,14 @@ class Deployment:
         if account not in index:
             raise InputError(f"no receipt for account {account!r} in epoch {epoch}")
         return self.epoch_dir(epoch) / "receipts" / index[account]
+
+
+def check_collateralized(accounts: Sequence[AccountInput], public: PublicRiskData) -> None:
+    """ProvingError naming the first account (by id) whose values do not satisfy its statement — before any
+    proving starts. The engine leaves no account below maintenance, except on an instrument whose liquidations
+    the oracle guard paused (docs/clearing.md); such an epoch cannot be proven until the pause lifts."""
+    for account in accounts:
+        assign_account(account.account_id, account.witness, public)
 
 
 def epoch_files(directory: Path, epoch: int, receipts: dict[str, Path] | None = None) -> EpochFiles:

@@ -233,3 +233,20 @@ def test_demo_refuses_to_overwrite_a_foreign_directory(tmp_path, capsys):
 def test_missing_deployment_is_a_clear_error(tmp_path, capsys):
     out = zkclear("epoch", "run", tmp_path, "-d", tmp_path / "nowhere", expect=1, capsys=capsys)
     assert "is not a zkclear deployment" in out
+
+
+def test_an_undercollateralized_account_is_refused_by_name_before_proving():
+    from circuits.examples import linear_perpetuals, required_cash
+    from circuits.public_data import AccountWitness
+    from zkclear.errors import ProvingError
+    from zkclear.operator import check_collateralized
+    from zkclear.proofs.epoch_prover import AccountInput
+
+    public = linear_perpetuals(2)
+    positions = (10, -4)
+    needed = required_cash(public, positions)
+    healthy = AccountInput("alice", AccountWitness(needed, positions))
+    short = AccountInput("bob", AccountWitness(needed - 1, positions))
+    check_collateralized([healthy], public)
+    with pytest.raises(ProvingError, match=r"account bob \(standard margin\) is undercollateralized: .* 1 below"):
+        check_collateralized([healthy, short], public)
