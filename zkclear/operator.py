@@ -39,7 +39,7 @@ from zkclear.bundle.format import (
 )
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.clearing.config import ClearingConfig
-from zkclear.clearing.engine import EpochReport, apply_epoch
+from zkclear.clearing.engine import EpochReport, apply_epoch, option_equity_values
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.crypto.randomness import BlindingSource
@@ -221,12 +221,13 @@ class Deployment:
     def public_data(self, epoch: int) -> PublicRiskData:
         """The epoch's public risk data, the statements' public input."""
         report = self.report(epoch)
-        # Options settle futures-style in the engine: their marks are in cash already, so every value per
-        # lot in equity is 0 (docs/clearing.md); the scenario table is there when portfolio margin is on.
+        # Equity = cash + Σ v_j·q_j: v_j is an option's value per lot under premium-style settlement, and 0
+        # for everything whose mark changes settle into cash (futures, perpetuals, futures-style options).
+        # The scenario table is there when portfolio margin is on.
         return PublicRiskData.from_epoch(report.risk, self.config.risk_models,
                                          scenario_table=getattr(report.risk, "scenario_table", None),
-                                         equity_values={}, position_bits=self.proving.position_bits,
-                                         label=f"epoch-{epoch}")
+                                         equity_values=option_equity_values(self.config, report.risk),
+                                         position_bits=self.proving.position_bits, label=f"epoch-{epoch}")
 
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""

@@ -2,8 +2,8 @@
 
 :func:`generate_market` writes a deployment configuration and one directory of input files per epoch
 (the formats of docs/format.md), from a seed: traders with varied leverage (a quarter of them on portfolio
-margin), opted-in liquidators, a capitalized insurance fund, perpetuals, a dated future and European options
-on the BTC perpetual, marks from three oracle sources (one of them an outlier the guard drops), implied
+margin), opted-in liquidators, a capitalized insurance fund, perpetuals, a dated future and premium-style
+European options on the BTC perpetual, marks from three oracle sources (one of them an outlier the guard drops), implied
 volatilities, and a price path with a crash. Input files are integers; the same seed gives byte-identical files.
 """
 
@@ -66,7 +66,7 @@ def config_toml(spec: MarketSpec) -> str:
     ]
     if spec.options:
         lines += [f"genesis_timestamp = {GENESIS_TIMESTAMP}", f"epoch_seconds = {EPOCH_SECONDS}",
-                  "portfolio_margin = true", "",
+                  "portfolio_margin = true", 'option_settlement = "premium"', "",
                   "[oracle]", "max_staleness_seconds = 600", "max_deviation_ppm = 20000", "min_sources = 2",
                   "circuit_breaker_ppm = 500000"]
     for instrument_id, kind, _price, multiplier, initial, maintenance in _INSTRUMENTS:

@@ -17,7 +17,14 @@ from zkclear.clearing.config import (
     OracleGuardConfig,
     PortfolioMarginConfig,
 )
-from zkclear.clearing.engine import EpochReport, WithdrawalOutcome, apply_epoch, risk_parameters, scenario_table
+from zkclear.clearing.engine import (
+    EpochReport,
+    WithdrawalOutcome,
+    apply_epoch,
+    option_equity_values,
+    risk_parameters,
+    scenario_table,
+)
 from zkclear.clearing.inputs import (
     AccountOpen,
     EpochInputs,
@@ -84,6 +91,7 @@ __all__ = [
     "Transfer",
     "WithdrawalOutcome",
     "apply_epoch",
+    "option_equity_values",
     "risk_parameters",
     "scenario_table",
 ]

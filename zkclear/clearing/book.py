@@ -72,7 +72,12 @@ class BackstopTopUp:
 
 @dataclass(eq=False)
 class Book:
-    """Writable cash (= equity after settlement), positions and net deposits, plus the epoch's events."""
+    """Writable cash, positions and net deposits, plus the epoch's events.
+
+    Equity is ``cash + positions @ equity_values``: ``equity_values[j]`` is the value per lot of instrument
+    ``j`` that is *not* in cash (``mark * multiplier`` for premium-style options, 0 otherwise), so for a
+    futures-style deployment equity is cash. A position transfer at the mark (:meth:`move_lots`) also moves
+    its value in cash from the receiver to the giver, so both sides' equity is unchanged by it."""
 
     accounts: tuple[str, ...]
     cash: np.ndarray
@@ -95,9 +100,26 @@ class Book:
         self.backstop_row = index[BACKSTOP]
         self.liquidator_rows = tuple(index[a] for a in self.config.liquidators if a in index)
         self.value_per_lot = tuple(risk.value_per_lot for risk in self.params.instruments)
+        premium = set(self.config.premium_columns())
+        self.equity_values = tuple(value if column in premium else 0
+                                   for column, value in enumerate(self.value_per_lot))
+        self.has_equity_values = any(self.equity_values)
+
+    def equities(self) -> np.ndarray:
+        """Every account's equity (int64): cash plus the value of premium-style option positions."""
+        if not self.has_equity_values:
+            return self.cash
+        return self.cash + self.positions @ np.array(self.equity_values, dtype=np.int64)
+
+    def position_value(self, lots: list[int]) -> int:
+        """Value of ``lots`` that equity counts outside cash (Python int)."""
+        return sum(q * v for q, v in zip(lots, self.equity_values, strict=True))
 
     def equity(self, row: int) -> int:
-        return int(self.cash[row])
+        """Cash plus the value of the account's premium-style option positions (cash alone otherwise)."""
+        if not self.has_equity_values:
+            return int(self.cash[row])
+        return int(self.cash[row]) + self.position_value(self.position_row(row))
 
     def position_row(self, row: int) -> list[int]:
         return self.positions[row].tolist()
@@ -128,3 +150,9 @@ class Book:
             raise ClearingError("a position transfer would leave the bound 2**62 - 1")
         self.positions[from_row] = given
         self.positions[to_row] = taken
+        # Premium-style options change hands at the mark: the receiver pays their value in cash.
+        value = self.position_value(lots) if self.has_equity_values else 0
+        if value > 0:
+            self.pay(to_row, from_row, value)
+        elif value < 0:
+            self.pay(from_row, to_row, -value)

@@ -33,6 +33,9 @@ DYNAMIC_MARGIN_METHODS = ("off", "ewma", "garch")
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
 MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
+FUTURES_STYLE = "futures"
+PREMIUM_STYLE = "premium"
+OPTION_SETTLEMENTS = (FUTURES_STYLE, PREMIUM_STYLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,11 @@ class ClearingConfig:
       given directly); needs ``epoch_seconds > 0`` (staleness is measured from the epoch's close);
     - ``dynamic_margin``: ``"ewma"`` / ``"garch"``: at every epoch's close the risk package's dynamic
       parameters are computed from the last ``dynamic_window`` marks of each underlying group and the next
-      epoch's linear fractions are ``max(configured, dynamic)`` (``"off"``: the configured ones).
+      epoch's linear fractions are ``max(configured, dynamic)`` (``"off"``: the configured ones);
+    - ``option_settlement``: ``"futures"`` (default: the trade price is settled against the mark and the mark
+      change is variation margin, so cash is equity) or ``"premium"`` (the buyer pays ``price * size *
+      multiplier`` at trade, no variation margin on options, the intrinsic value is paid at expiry, and an
+      account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions).
 
     Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
     and the ``"option-standard"`` risk model automatically when the registries lack them.
@@ -166,6 +173,7 @@ class ClearingConfig:
     oracle: OracleGuardConfig | None = None
     dynamic_margin: str = "off"
     dynamic_window: int = 500
+    option_settlement: str = FUTURES_STYLE
 
     def __post_init__(self) -> None:
         if not self.instruments:
@@ -202,6 +210,9 @@ class ClearingConfig:
         if type(self.dynamic_window) is not int or not 2 <= self.dynamic_window <= 100_000:
             raise ConfigurationError(f"dynamic_window must be an integer in [2, 100000], got "
                                      f"{self.dynamic_window!r}")
+        if self.option_settlement not in OPTION_SETTLEMENTS:
+            raise ConfigurationError(f"option_settlement must be one of {OPTION_SETTLEMENTS}, "
+                                     f"got {self.option_settlement!r}")
         if self.oracle is not None:
             if not isinstance(self.oracle, OracleGuardConfig):
                 raise ConfigurationError("oracle must be an OracleGuardConfig")
@@ -270,6 +281,17 @@ class ClearingConfig:
         if spec.engine_marked_option:
             spec = next(s for s in self.instruments if s.instrument_id == spec.underlying)
         return spec.underlying or spec.instrument_id
+
+    @property
+    def premium_style(self) -> bool:
+        """Whether options are settled premium-style (their value is part of equity, not of cash)."""
+        return self.option_settlement == PREMIUM_STYLE
+
+    def premium_columns(self) -> tuple[int, ...]:
+        """Columns of the options that are settled premium-style (empty for futures-style deployments)."""
+        if not self.premium_style:
+            return ()
+        return tuple(c for c, spec in enumerate(self.instruments) if spec.kind == OPTION_KIND_NAME)
 
     @property
     def instrument_ids(self) -> tuple[str, ...]:

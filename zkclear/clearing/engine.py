@@ -5,10 +5,13 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
  1. validate every input record (nothing is applied if one is bad); an epoch given as oracle quotes is marked
     by the deployment's oracle guard, engine-marked options by Black-76 on their underlying's mark;
  2. open accounts; credit deposits;
- 3. variation margin of the start-of-epoch positions from the previous settlement price to the mark;
+ 3. variation margin of the start-of-epoch positions from the previous settlement price to the mark (not on
+    premium-style options: ``option_settlement = "premium"``);
  4. funding of perpetuals on the start-of-epoch positions (clamped rate; rounding residue to the fee account);
- 5. novation of the fills into legs, netting into positions, each leg settled against the mark; fees;
- 6. final settlement of dated futures whose expiry epoch this is (positions closed at the mark);
+ 5. novation of the fills into legs, netting into positions, each leg settled against the mark (a
+    premium-style option leg against 0: the buyer pays the premium); fees;
+ 6. final settlement of dated futures whose expiry epoch this is (positions closed at the mark); expiring
+    premium-style options pay ``q * intrinsic * multiplier`` in cash first;
  7. liquidation pass and the waterfall (insurance fund, ADL or socialized loss); portfolio-margin accounts
     are held to the epoch's scenario-table requirement; accounts holding an instrument whose oracle paused
     liquidations are left alone this epoch;
@@ -187,13 +190,29 @@ def risk_parameters(config: ClearingConfig, epoch: int, prices: tuple[int, ...],
     return params
 
 
+def option_equity_values(config: ClearingConfig, risk: RiskParameters) -> dict[str, int]:
+    """Per-lot value that an account's equity counts outside cash, by instrument id: ``mark_price *
+    contract_multiplier`` (settlement units) of every option of a premium-style deployment, from the epoch's
+    public risk data (``report.risk``); empty for a futures-style deployment (an option's value is already in
+    cash). Equity is ``cash + sum_j v_j * q_j``, exactly what the engine uses, so for the ZK public data::
+
+        PublicRiskData.from_epoch(report.risk, config.risk_models, scenario_table=report.risk.scenario_table,
+                                  equity_values=option_equity_values(config, report.risk))
+    """
+    if not config.premium_style:
+        return {}
+    return {r.instrument_id: r.value_per_lot for r in risk.instruments if r.kind == OPTION_KIND_NAME}
+
+
 def scenario_table(config: ClearingConfig, risk: RiskParameters) -> ScenarioTable:
     """The epoch's portfolio-margin scenario table (``zkclear.risk.scenarios.ScenarioTable``) from the
     deployment's grid and the epoch's public risk data (``report.risk``): columns in instrument order,
-    ``mark_values`` all 0 (options are settled futures-style, their value is in cash). Deterministic: equal
-    to ``report.risk.scenario_table``. For the ZK public data::
+    ``mark_values`` all 0 (futures-style options have their value in cash; premium-style ones give theirs
+    through :func:`option_equity_values`). Deterministic: equal to ``report.risk.scenario_table``. For the ZK
+    public data::
 
-        PublicRiskData.from_epoch(report.risk, config.risk_models, scenario_table=table, equity_values={})
+        PublicRiskData.from_epoch(report.risk, config.risk_models, scenario_table=table,
+                                  equity_values=option_equity_values(config, report.risk))
 
     ``ConfigurationError`` if the deployment has no portfolio margin."""
     if config.portfolio_margin is None:
@@ -244,7 +263,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     marks = resolved.marks
-    vm = variation_margin(start_positions, state.settlement_prices, marks, multipliers, kinds)
+    premium = frozenset(config.premium_columns())
+    # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
+    vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(marks))
+    vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
     mark_values = tuple(mark or 0 for mark in marks)  # no legs or funding where there is no mark
     require_position_values_bounded(start_positions, list(mark_values), multipliers, "funding")
     applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
@@ -265,7 +287,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # Novation, netting, trade settlement against the mark, fees.
     legs = novate(resolved.buyer_rows, resolved.seller_rows, resolved.fill_columns, resolved.size,
                   resolved.price, resolved.buyer_fee, resolved.seller_fee)
-    netting = net(legs, start_positions, mark_values, multipliers)
+    # A premium-style option leg is settled against 0 instead of the mark: the buyer pays price * size *
+    # multiplier to the seller (``q * (0 - p) * multiplier``).
+    settle_marks = tuple(0 if column in premium else mark for column, mark in enumerate(mark_values))
+    netting = net(legs, start_positions, settle_marks, multipliers)
     positions = netting.positions
     fees_total = exact_sum(netting.fees)
 
@@ -276,6 +301,11 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     if abs(fee_account_flow) > MAX_AMOUNT:
         raise ClearingError("fees of the epoch exceed the amount bound 2**62 - 1")
     settlement[fee_row] = fee_account_flow
+    for column in premium:  # cash settlement of expiring premium-style options at their intrinsic value
+        spec = config.instruments[column]
+        if spec.expiry_epoch == epoch and marks[column] is not None:
+            payoff = positions[:, column] * (marks[column] * multipliers[column])
+            settlement = checked_add(settlement, payoff, "settlement")
     require_within_amount(settlement, "settlement")
     cash = checked_add(cash, settlement, "cash")
     require_within_amount(cash, "cash")
@@ -306,7 +336,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     withdrawn = 0
     outcomes = []
     for transfer_id, row, amount in resolved.withdrawals:
-        equity = int(cash[row])
+        equity = book.equity(row)
         initial = account_requirement(positions[row].tolist(), params, config.risk_models,
                                       MarginLevel.INITIAL, modes[row])
         if equity - amount >= initial:
@@ -325,12 +355,12 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # Without portfolio margin every account is standard: skip the per-row mode scan (a million rows).
     modes_if_any = modes if params.scenario_table is not None else None
     check_invariants(cash, positions, params, config, settlement, total_deposited - total_withdrawn,
-                     (fee_row, insurance_row), modes_if_any, book.paused_rows)
+                     (fee_row, insurance_row), modes_if_any, book.paused_rows, book.equity_values)
     paused_below = ()
     if paused_rows:
         maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE,
                                           modes_if_any)
-        paused_below = tuple(accounts[row] for row in paused_rows if cash[row] < maintenance[row])
+        paused_below = tuple(accounts[row] for row in paused_rows if book.equity(row) < maintenance[row])
 
     new_state = EpochState(
         epoch=epoch, instruments=state.instruments, settlement_prices=prices,
@@ -396,11 +426,13 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
 def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParameters, config: ClearingConfig,
                      settlement: np.ndarray, net_deposited: int, cash_only_rows: tuple[int, ...],
                      margin_modes: tuple[str, ...] | None = None,
-                     exempt_rows: frozenset[int] = frozenset()) -> None:
+                     exempt_rows: frozenset[int] = frozenset(),
+                     equity_values: tuple[int, ...] = ()) -> None:
     """Raise :class:`ClearingError` unless: every instrument's positions sum to zero; ``sum(cash)`` equals all
     deposits minus all withdrawals; the epoch's settlement flows sum to zero; the clearing house's cash-only
     accounts hold no positions and no negative cash; every account's equity covers its maintenance
-    requirement, except the ``exempt_rows`` (accounts whose liquidation the oracle guard paused)."""
+    requirement, except the ``exempt_rows`` (accounts whose liquidation the oracle guard paused). Equity is
+    ``cash + positions @ equity_values`` (premium-style option values; cash alone when empty or all 0)."""
     require_sum_fits_int64(positions.reshape(-1), "open interest")
     open_interest = positions.sum(axis=0)
     if np.any(open_interest != 0):
@@ -418,7 +450,10 @@ def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParame
             raise ClearingError("a clearing-house cash account is negative or holds positions")
     maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE,
                                       margin_modes)
-    below = cash < maintenance
+    equity = cash
+    if any(equity_values):
+        equity = cash + positions @ np.array(equity_values, dtype=np.int64)
+    below = equity < maintenance
     if exempt_rows:
         below[list(exempt_rows)] = False
     if np.any(below):

@@ -370,7 +370,7 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidation_buffer_ppm": int, "funding_clamp_ppm": int, "deficit_resolution": str,
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
-             "dynamic_margin": str, "dynamic_window": int}
+             "dynamic_margin": str, "dynamic_window": int, "option_settlement": str}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -489,8 +489,11 @@ def load_config(path: Path) -> ClearingConfig:
     options = {key: document[key] for key in ("liquidation_penalty_ppm", "liquidation_buffer_ppm",
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
                                                "settlement_decimals", "genesis_timestamp", "epoch_seconds",
-                                               "dynamic_margin", "dynamic_window")
+                                               "dynamic_margin", "dynamic_window", "option_settlement")
                if key in document}
+    if options.get("option_settlement", "futures") not in ("futures", "premium"):
+        raise InputError(f"must be 'futures' or 'premium', got {options['option_settlement']!r}", path=name,
+                         line=_line_of(text, "option_settlement", None), field="option_settlement")
     portfolio = _portfolio_margin(document.get("portfolio_margin", False), name, text)
     if portfolio is not None:
         options["portfolio_margin"] = portfolio

@@ -70,6 +70,8 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["oracle"] = asdict(config.oracle)
     if config.dynamic_margin != "off":
         extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
+    if config.option_settlement != "futures":  # absent for futures-style: existing genesis hashes unchanged
+        extra["option_settlement"] = config.option_settlement
     return canonical_json(extra | {
         "instruments": [_spec_canonical(spec) for spec in config.instruments],
         "liquidation_penalty_ppm": config.liquidation_penalty_ppm,

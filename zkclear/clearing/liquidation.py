@@ -165,7 +165,7 @@ def liquidation_pass(book: Book) -> None:
         maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
                                           MarginLevel.MAINTENANCE,
                                           book.margin_modes if book.params.scenario_table is not None else None)
-        below = book.cash < maintenance
+        below = book.equities() < maintenance
         below[system_rows] = False
         if book.paused_rows:
             below[list(book.paused_rows)] = False

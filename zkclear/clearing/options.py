@@ -1,9 +1,11 @@
 """Engine-marked options and the portfolio-margin scenario table, through the risk package (issue 5).
 
-Options run **futures-style** in the engine (docs/clearing.md "Options"): each epoch the engine marks an
+Options run **futures-style** in the engine by default (docs/clearing.md "Options"): each epoch the engine marks an
 option to its Black-76 price on the underlying instrument's mark (the forward) with the epoch's implied
 volatility, in whole ticks rounded up, at least one tick before expiry and exactly the intrinsic value in its
-expiry epoch; that mark change is variation margin like any future's.
+expiry epoch; that mark change is variation margin like any future's. A deployment with
+``option_settlement = "premium"`` uses the same marks but settles premium-style (premium paid at trade, the
+value ``q * mark * multiplier`` counted in equity, intrinsic value paid at expiry; see ``engine.py``).
 
 Every function here imports ``zkclear.risk`` inside its body: ``zkclear.risk.integration`` imports the
 clearing package, so the clearing package may not import ``zkclear.risk`` while it is itself being imported.

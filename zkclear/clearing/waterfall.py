@@ -57,7 +57,7 @@ def adl_ranking(book: Book, column: int, side: int, exclude: int) -> list[int]:
         return []
     per_lot = np.array(book.value_per_lot, dtype=np.int64)
     notional = (np.abs(book.positions[rows]) * per_lot).sum(axis=1).tolist()
-    cash = book.cash[rows].tolist()
+    cash = book.equities()[rows].tolist()  # equity (cash plus premium-style option value)
     deposits = book.net_deposits[rows].tolist()
     keyed = [(-adl_score(cash[k], deposits[k], notional[k]), int(row)) for k, row in enumerate(rows.tolist())]
     keyed.sort()
@@ -108,8 +108,9 @@ def socialize(book: Book, row: int, residue: int) -> None:
     if residue == 0:
         return
     excluded = {row, book.insurance_row}
-    rows = [r for r in np.flatnonzero(book.cash > 0).tolist() if r not in excluded]
-    weights = book.cash[rows].tolist() if rows else []
+    equities = book.equities()
+    rows = [r for r in np.flatnonzero(equities > 0).tolist() if r not in excluded]
+    weights = equities[rows].tolist() if rows else []
     if sum(weights) < residue:
         raise ClearingError(f"clearing house insolvent: residue {residue} exceeds all positive equity left")
     for payer, amount in zip(rows, allocate_pro_rata(residue, weights), strict=True):
