@@ -38,12 +38,15 @@ def _prepare(out_dir: Path) -> Path:
 def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
              executor: str = "process", echo: Callable[[str], None] = print) -> dict:
     """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
-    from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
+    from zkclear.operator import Deployment, ProvingSettings
     from zkclear.proofs.attestations import address_of, public_key_of
-    from zkclear.proofs.auditor import audit_epoch
+    from zkclear.proofs.recompute import check_public_inputs
     from zkclear.synthetic import MarketSpec, generate_market
-    from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.participant import Participant, verify_history
+    from zkclear.verifier.published import open_published
+    from zkclear.verifier.receipt import Expected
 
     started = time.perf_counter()
     out_dir = _prepare(out_dir)
@@ -75,31 +78,41 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
 
 
     last = epochs
-    published = open_published(deployment.epoch_dir(last))
     participant = next(a for a in deployment.accounts(last) if a.account_id.startswith("trader-")
                        and any(a.witness.positions))
-    receipt = published.receipt(deployment.receipt_path(last, participant.account_id))
-    echo(f"== 4. participant {participant.account_id} checks their receipt for epoch {last}")
-    check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
-                           expected_cash=participant.witness.cash, expected_positions=participant.witness.positions)
-    echo(f"   OK: leaf {check.leaf_index}, cash {check.cash}, positions {check.positions}; path, siblings' range "
-         "proofs and the chunk's collateralization proof verified")
+    who = Participant(participant.account_id, deployment.account_key(participant.account_id))
+    history = [(open_published(deployment.epoch_dir(n)), None) for n in range(1, last + 1)]
+    pairs = [(published, published.receipt(deployment.receipt_path(published.epoch, who.account_id)))
+             for published, _ in history
+             if who.account_id in _receipt_index(deployment, published.epoch)]
+    echo(f"== 4. participant {who.account_id} checks their receipts of epochs "
+         f"{', '.join(str(p.epoch) for p, _ in pairs)} (their own id and key; header hashes as posted)")
+    expectations = [Expected(header_hash=published.bundle.epoch_hash()) for published, _ in pairs]
+    expectations[-1] = Expected(cash=participant.witness.cash, positions=participant.witness.positions,
+                                margin_mode=participant.witness.margin_mode,
+                                header_hash=pairs[-1][0].bundle.epoch_hash())
+    checks = verify_history(pairs, who, expectations)
+    check = checks[-1]
+    echo(f"   OK: leaf {check.leaf_index}, {check.margin_mode} margin, cash {check.cash}, positions "
+         f"{check.positions}, equity {check.equity} >= maintenance {check.requirement}; path, root statements, "
+         "siblings' range proofs and the chunk's collateralization proof verified; the epochs chain")
+    published = pairs[-1][0]
 
-    echo(f"== 5. auditor checks epochs 1..{last} and their chain")
+    echo(f"== 5. auditor checks epochs 1..{last}, recomputes their public data and checks their chain")
     previous = None
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
-        report = audit_epoch(epoch_published.bundle, epoch_published.audit_data(), epoch_published.public,
-                             chunk_system=CHUNK_SYSTEM, previous=previous)
+        check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
+        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous)
         previous = epoch_published.bundle.chain_link()
         echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
-             f"{report.reserves_total} >= liabilities {report.total_liabilities})")
+             f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
 
     echo(f"== 6. a tampered bundle: epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)")
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
     try:
         bad = open_published(tampered)
-        audit_epoch(bad.bundle, bad.audit_data(), bad.public, chunk_system=CHUNK_SYSTEM)
+        audit_epoch(bad, bad.audit_data())
     except VerificationError as exc:
         reason = exc.reason
         echo(f"   rejected as expected: {reason}")
@@ -136,15 +149,21 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     reserves_path = out_dir / f"reserves-{number}.csv"
     reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-    files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                        executor=run)
+    proven, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
+                                         executor=run)
     t = artifacts.timings
-    echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
+    echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {len(artifacts.receipts)} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
-         f"bundle {files.bundle.stat().st_size} B, audit data {files.audit.stat().st_size} B")
+         f"bundle {proven.publish.bundle.stat().st_size} B, audit data {proven.publish.audit.stat().st_size} B")
     summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
                               "socialized": len(report.socialized), "accounts": len(artifacts.receipts)})
 
+
+
+def _receipt_index(deployment, number: int) -> dict:
+    import json
+
+    return json.loads((deployment.private_dir(number) / "receipts.index").read_text(encoding="utf-8"))
 
 
 def ledger_inputs_fills(deployment, number: int):
@@ -159,7 +178,7 @@ def _tampered_copy(directory: Path, target: Path, epoch: int) -> Path:
 
     from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
 
-    shutil.copytree(directory, target, ignore=shutil.ignore_patterns("receipts"))
+    shutil.copytree(directory, target)
     path = target / f"epoch-{epoch}.bundle"
     bundle = decode_public_bundle(path.read_bytes())
     donor_path = directory.parent / str(epoch - 1) / f"epoch-{epoch - 1}.bundle"

@@ -228,6 +228,19 @@ def scenario_table(config: ClearingConfig, risk: RiskParameters) -> ScenarioTabl
     return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)  # type: ignore[return-value]
 
 
+def epoch_risk_parameters(state: EpochState, resolved: ResolvedInputs, config: ClearingConfig) -> RiskParameters:
+    """The public risk parameters of the epoch that ``resolved`` (validated inputs) applies to ``state``: the
+    epoch's marks (an expired instrument keeps its final settlement price), the effective fractions (margin
+    overrides, then the dynamic parameters computed at the previous close) and the options' volatilities.
+
+    It depends only on the public parts of ``state`` and of the inputs (no account, fill or transfer), so an
+    auditor recomputes it from the published epoch inputs (``zkclear.proofs.public_inputs``)."""
+    prices = tuple(previous if mark is None else mark
+                   for mark, previous in zip(resolved.marks, state.settlement_prices, strict=True))
+    fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
+    return risk_parameters(config, resolved.epoch, prices, fractions, resolved.implied_vols_ppm, scans)
+
+
 def _expand(state: EpochState, resolved: ResolvedInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count = len(resolved.accounts)
     cash = np.zeros(count, dtype=np.int64)
@@ -319,11 +332,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
             expired[column] = True
             expired_now.append(spec.instrument_id)
 
-    # Expired instruments keep their final settlement price as their public price.
-    prices = tuple(previous if mark is None else mark
-                   for mark, previous in zip(marks, state.settlement_prices, strict=True))
-    fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
-    params = risk_parameters(config, epoch, prices, fractions, resolved.implied_vols_ppm, scans)
+    params = epoch_risk_parameters(state, resolved, config)
+    prices = tuple(instrument.mark_price for instrument in params.instruments)
     modes = resolved.margin_modes
     # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
     # liquidation at a price nobody vouches for could close out a solvent account).
@@ -405,8 +415,6 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
     configured method). A group's price is the mark of its first instrument live this epoch."""
-    from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
-
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)
@@ -415,12 +423,22 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
         prices = (*history.get(group, ()), state.settlement_prices[column])
         history[group] = prices[-config.dynamic_window:]
     ordered = tuple((group, history[group]) for group in sorted(history))
-    parameters = compute_risk_parameters(
-        {group: list(prices) for group, prices in ordered},
-        DynamicRiskConfig(method=VolatilityMethod(config.dynamic_margin)), effective_epoch=state.epoch + 1)
-    records = tuple((p.underlying, p.effective_epoch, p.method, p.observations, p.volatility_ppm,
-                     p.maintenance_ppm, p.initial_ppm, p.scan_range_ppm) for p in parameters.parameters)
+    records = dynamic_parameter_records(config, ordered, state.epoch + 1)
     return replace(state, price_history=ordered, dynamic_parameters=records)
+
+
+def dynamic_parameter_records(config: ClearingConfig, price_history: tuple[tuple[str, tuple[int, ...]], ...],
+                              effective_epoch: int) -> tuple[tuple, ...]:
+    """The dynamic parameters computed at a close from the groups' price history (oldest first), as the
+    state stores them: ``(underlying, effective epoch, method, observations, volatility, maintenance,
+    initial, scan range)``, ppm. Public inputs only: an auditor recomputes them from the published history."""
+    from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
+
+    parameters = compute_risk_parameters(
+        {group: list(prices) for group, prices in price_history},
+        DynamicRiskConfig(method=VolatilityMethod(config.dynamic_margin)), effective_epoch=effective_epoch)
+    return tuple((p.underlying, p.effective_epoch, p.method, p.observations, p.volatility_ppm,
+                  p.maintenance_ppm, p.initial_ppm, p.scan_range_ppm) for p in parameters.parameters)
 
 
 def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParameters, config: ClearingConfig,

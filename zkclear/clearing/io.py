@@ -424,9 +424,16 @@ def load_config(path: Path) -> ClearingConfig:
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
-        document = tomllib.loads(text)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
+    return parse_config(text, path=name)
+
+
+def parse_config(text: str, *, path: str) -> ClearingConfig:
+    """Parse and validate a deployment configuration given as text (``path`` names it in errors)."""
+    name = path
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise InputError(f"not valid TOML: {exc}", path=name,

@@ -92,7 +92,7 @@ class ReserveSet:
                 raise InputError(
                     f"malformed reserve address {address!r}", path=path, line=line, field="address"
                 )
-            if not balance_text.isdigit():
+            if not (balance_text.isascii() and balance_text.isdigit()) or len(balance_text) > 20:
                 raise InputError(
                     f"balance must be a non-negative integer, got {balance_text!r}",
                     path=path,
@@ -207,11 +207,26 @@ def verify_attestations(
     by_address = {}
     for attestation in attestations:
         if attestation.address in by_address:
-            raise VerificationError("reserve-attestation")
+            raise VerificationError("reserve-attestation",
+                                    detail=f"reserve address {attestation.address} signed twice")
         by_address[attestation.address] = attestation
-    if set(by_address) != {entry.address for entry in reserves.entries}:
-        raise VerificationError("reserve-attestation")
+    listed = {entry.address for entry in reserves.entries}
+    for address in by_address:
+        if address not in listed:
+            raise VerificationError("reserve-attestation",
+                                    detail=f"a signature by {address}, which is not a listed reserve address")
     for index, entry in enumerate(reserves.entries):
-        if recover_address(message, by_address[entry.address].signature, engine=engine) != entry.address:
-            raise VerificationError("reserve-attestation", index=index)
+        attestation = by_address.get(entry.address)
+        if attestation is None:
+            raise VerificationError("reserve-attestation", index=index,
+                                    detail=f"reserve address {entry.address} (balance {entry.balance}) has not "
+                                           "signed this epoch")
+        try:
+            signer = recover_address(message, attestation.signature, engine=engine)
+        except VerificationError:
+            signer = None
+        if signer != entry.address:
+            raise VerificationError("reserve-attestation", index=index,
+                                    detail=f"the signature listed for reserve address {entry.address} was not made "
+                                           "by that address's key over this epoch's message")
     return reserves.total

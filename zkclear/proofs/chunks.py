@@ -335,13 +335,30 @@ class CollateralChunks:
         return commitments.to_bytes()
 
     def decode_commitments(self, data: bytes, public: Any) -> Any:
-        return _collateral().AccountCommitments.from_bytes(data)
+        account = _collateral().AccountCommitments.from_bytes(data)
+        _check_shape(account.margin_mode, len(account.positions), len(account.witnesses), public, "commitments")
+        return account
 
     def encode_opening(self, opening: Any) -> bytes:
         return opening.to_bytes()
 
     def decode_opening(self, data: bytes, public: Any) -> Any:
-        return _collateral().AccountOpening.from_bytes(data)
+        opening = _collateral().AccountOpening.from_bytes(data)
+        _check_shape(opening.margin_mode, len(opening.positions), len(opening.witnesses), public, "opening")
+        return opening
+
+
+def _check_shape(mode: str, positions: int, witnesses: int, public: Any, what: str) -> None:
+    """EncodingError unless an account's commitments (or opening) have the shape of its mode's statement."""
+    from circuits.account_statement import account_statement
+
+    if mode not in public.margin_modes:
+        raise EncodingError(f"account {what}: margin mode {mode!r} is not one this epoch supports "
+                            f"{public.margin_modes}")
+    statement = account_statement(public, mode)
+    if positions != len(statement.positions) or witnesses != len(statement.witnesses):
+        raise EncodingError(f"account {what}: {positions} positions and {witnesses} margin witnesses, the {mode} "
+                            f"statement has {len(statement.positions)} and {len(statement.witnesses)}")
 
 
 def default_chunk_system() -> ChunkProofSystem:
