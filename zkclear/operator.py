@@ -164,7 +164,8 @@ class Deployment:
         self.root = Path(root)
         config_path = self.root / CONFIG_FILE
         if not self.root.is_dir():
-            raise ConfigurationError(f"{self.root} is not a directory; create a deployment with `zkclear init`")
+            raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
+                                     "`zkclear init`")
         if not config_path.exists():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {CONFIG_FILE}); "
                                      "create one with `zkclear init`")

@@ -35,6 +35,9 @@ class ChunkProofSystem(Protocol):
     def public_digest(self, public: Any) -> bytes: ...
     def equity_bits(self, public: Any) -> int: ...
     def instrument_count(self, public: Any) -> int: ...
+    def instrument_ids(self, public: Any) -> tuple[str, ...]: ...
+    def margin_mode(self, opening: Any) -> str: ...
+    def account_margin(self, opening: Any, public: Any) -> tuple[int, int]: ...
     def padding_witness(self, public: Any) -> Any: ...
     def prove(
         self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
@@ -132,6 +135,16 @@ class EquityOnlyChunks:
 
     def instrument_count(self, public: PlainPublicData) -> int:
         return len(public.value_per_lot)
+
+    def instrument_ids(self, public: PlainPublicData) -> tuple[str, ...]:
+        return tuple(f"instrument-{j}" for j in range(len(public.value_per_lot)))
+
+    def margin_mode(self, opening: PlainOpening) -> str:
+        return "equity-only"
+
+    def account_margin(self, opening: PlainOpening, public: PlainPublicData) -> tuple[int, int]:
+        """(equity, requirement): this stand-in proves no requirement (0)."""
+        return opening.equity_opening(public)[0], 0
 
     def padding_witness(self, public: PlainPublicData) -> PlainAccount:
         return PlainAccount(0, (0,) * len(public.value_per_lot))
@@ -290,6 +303,25 @@ class CollateralChunks:
 
     def instrument_count(self, public: Any) -> int:
         return len(public.instruments)
+
+    def instrument_ids(self, public: Any) -> tuple[str, ...]:
+        return tuple(public.instrument_ids)
+
+    def margin_mode(self, opening: Any) -> str:
+        return str(opening.margin_mode)
+
+    def account_margin(self, opening: Any, public: Any) -> tuple[int, int]:
+        """(equity, maintenance requirement) computed from the opening's cash and positions with the epoch's
+        public risk data (the same statement the proofs use; requirements round up)."""
+        from circuits.account_statement import account_statement
+        from circuits.public_data import AccountWitness
+
+        statement = account_statement(public, opening.margin_mode)
+        values = statement.assign(AccountWitness(int(opening.cash), tuple(int(q) for q in opening.positions),
+                                                 opening.margin_mode))
+        equity = statement.equity.evaluate(values)
+        maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
+        return equity, equity - maintenance.form.evaluate(values)
 
     def padding_witness(self, public: Any) -> Any:
         from circuits.public_data import AccountWitness

@@ -149,20 +149,6 @@ def chunk_levels(leaves: Sequence[TreeNode]) -> list[list[TreeNode]]:
     return levels
 
 
-def fold_path(
-    leaf: TreeNode, leaf_index: int, siblings: Sequence[TreeNode], *, start_level: int = 0
-) -> TreeNode:
-    """The root reached from ``leaf`` (at ``start_level``) and its siblings, one per level upward."""
-    node = leaf
-    index = leaf_index
-    for offset, sibling in enumerate(siblings):
-        level = start_level + offset + 1
-        left, right = (sibling, node) if index & 1 else (node, sibling)
-        node = combine_level(level, [(left, right)])[0]
-        index >>= 1
-    return node
-
-
 #: A padding node's opening: the blinding of its liability commitment and of each position sum (all values 0).
 PaddingOpening = tuple[int, tuple[int, ...]]
 PaddingSource = Callable[[int, int], tuple[TreeNode, PaddingOpening]]

@@ -149,7 +149,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     timings: dict[str, float] = {}
     started = time.perf_counter()
     _check_bindings(published, audit, system, previous)
-    reserves_total = check_root_statements(bundle, public.instrument_ids)
+    reserves_total = check_root_statements(bundle, system.instrument_ids(public))
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()

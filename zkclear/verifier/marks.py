@@ -74,5 +74,6 @@ def compare_marks(published: Mapping[str, int], own: Mapping[str, int], toleranc
             raise VerificationError(
                 "marks-beyond-tolerance",
                 detail=f"epoch {epoch}: {instrument} is marked at {mark} ticks, your price is {price} ticks: "
-                       f"{abs(mark - price) * BPS / price:.1f} bps apart, more than the tolerance of {tolerance_bps} bps")
+                       f"{abs(mark - price) * BPS / price:.1f} bps apart, more than the tolerance of "
+                       f"{tolerance_bps} bps")
     return len(own)

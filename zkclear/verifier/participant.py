@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zkclear.errors import InputError, VerificationError
+from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
 from zkclear.tree.receipts import Receipt
-from zkclear.verifier.published import PublishedEpoch
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.receipt import Expected, ReceiptCheck, verify_receipt
 
 _ACCOUNT_ID_MAX = 64
@@ -91,7 +92,8 @@ class HistoryRow:
 
 
 def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant: Participant,
-                   expected: Sequence[Expected]) -> list[ReceiptCheck]:
+                   expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM
+                   ) -> list[ReceiptCheck]:
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
     epoch order; consecutive epochs must chain and every receipt must carry the same account key."""
     if len(expected) != len(epochs):
@@ -113,7 +115,7 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                                                    f"{key_fingerprint(receipt.account_key)}, not the key "
                                                    f"{key_fingerprint(pinned)} you have {since}")
         checks.append(verify_receipt(published, receipt, participant.account_id,
-                                     expected=replace(wanted, account_key=pinned)))
+                                     expected=replace(wanted, account_key=pinned), chunk_system=chunk_system))
         pinned = receipt.account_key
         previous = published.bundle.chain_link()
     return checks

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from circuits.account_statement import account_statement
-from circuits.public_data import AccountWitness, PublicRiskData
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
@@ -74,17 +71,6 @@ class ReceiptCheck:
     requirement: int
     liability: int
     passed: tuple[str, ...] = field(default=CHECKS)
-
-
-def account_margin(public: PublicRiskData, margin_mode: str, cash: int,
-                   positions: Sequence[int]) -> tuple[int, int]:
-    """(equity, maintenance requirement) of an account, computed locally from its values with the epoch's
-    public risk data (the same statement the proofs use; the requirement rounds up)."""
-    statement = account_statement(public, margin_mode)
-    values = statement.assign(AccountWitness(int(cash), tuple(int(q) for q in positions), margin_mode))
-    equity = statement.equity.evaluate(values)
-    maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
-    return equity, equity - maintenance.form.evaluate(values)
 
 
 def _fail(reason: str, detail: str, index: int | None = None) -> None:
@@ -142,8 +128,8 @@ def _check_values(published: PublishedEpoch, receipt: Receipt, expected: Expecte
         _fail("opening-mismatch", f"the values in your receipt do not open the commitments of leaf "
                                   f"{receipt.leaf_index}")
     cash, positions = system.opening_values(receipt.opening)
-    mode = receipt.opening.margin_mode
-    instruments = published.public.instrument_ids
+    mode = system.margin_mode(receipt.opening)
+    instruments = system.instrument_ids(published.public)
     if expected.margin_mode is not None and mode != expected.margin_mode:
         _fail("account-values-mismatch", f"margin mode: you expect {expected.margin_mode}, the venue proves your "
                                          f"account on {mode} margin")
@@ -187,7 +173,7 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
     _check_identity(published, receipt, account_id, expected)
     mode, cash, positions = _check_values(published, receipt, expected, system)
     _check_path(published, receipt, system)
-    check_root_statements(bundle, public.instrument_ids)
+    check_root_statements(bundle, system.instrument_ids(public))
 
     named = [("chunk-collateral-proof", receipt.chunk.position, s)
              for s in chunk_statements(system, header, receipt.chunk, public)]
@@ -201,7 +187,7 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
     verify_named(named, batch=len(named))  # the whole check is one multi-scalar multiplication
 
     try:
-        equity, requirement = account_margin(public, mode, cash, positions)
+        equity, requirement = system.account_margin(receipt.opening, public)
     except ZkclearError:  # values outside the statement's bounds cannot have been proven: report, not crash
         _fail("account-values-mismatch", "your committed values are outside the bounds the statements allow")
     liability, _ = system.liability_opening(receipt.opening, public)
