@@ -581,8 +581,12 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
+        click.echo(f"error: {exc.format_message()} (see: {path} --help)", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(1)
     except VerificationError as exc:
         _fail(exc, False)

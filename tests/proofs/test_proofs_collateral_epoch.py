@@ -98,16 +98,29 @@ def test_chunk_proof_of_another_chunk_is_named():
     assert caught.value.reason == "chunk-collateral-proof"
 
 
-def test_an_account_blob_with_no_positions_is_an_encoding_error_not_a_crash():
+def test_an_account_blob_with_no_positions_is_a_named_failure_not_a_crash():
     """A hostile audit file whose account commitments list zero positions (an IndexError in the first wave)."""
     import struct
 
-    from zkclear.errors import EncodingError
-    from zkclear.proofs.chunks import CollateralChunks
+    from zkclear.verifier.statements import chunk_root
 
     artifacts, _ = _epoch()
-    account = artifacts.audit.chunks[0].accounts[0]
-    data = account.to_bytes()
-    shrunk = data[:2] + struct.pack(">HH", 0, 0) + data[6:6 + 48]
-    with pytest.raises(EncodingError, match="positions"):
-        CollateralChunks().decode_commitments(shrunk, _public())
+    chunk = artifacts.audit.chunks[0]
+    data = chunk.accounts[0].to_bytes()
+    shrunk = SYSTEM.decode_commitments(data[:2] + struct.pack(">HH", 0, 0) + data[6:6 + 48], _public())
+    bad = replace(chunk, accounts=(shrunk, *chunk.accounts[1:]))
+    with pytest.raises(VerificationError) as caught:
+        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+    assert caught.value.reason == "account-shape" and "0 position" in str(caught.value)
+
+
+def test_a_portfolio_leaf_in_an_epoch_without_a_scenario_table_is_a_named_failure():
+    from zkclear.verifier.statements import chunk_root
+
+    artifacts, _ = _epoch()
+    chunk = artifacts.audit.chunks[0]
+    portfolio = replace(chunk.accounts[0], margin_mode="portfolio")
+    bad = replace(chunk, accounts=(portfolio, *chunk.accounts[1:]))
+    with pytest.raises(VerificationError) as caught:
+        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+    assert caught.value.reason == "account-shape" and "portfolio" in str(caught.value)

@@ -52,6 +52,7 @@ class ChunkProofSystem(Protocol):
     def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]: ...
     def opening_matches(self, opening: Any, commitments: Any) -> bool: ...
     def encode_commitments(self, commitments: Any) -> bytes: ...
+    def check_shape(self, commitments: Any, public: Any) -> None: ...
     def decode_commitments(self, data: bytes, public: Any) -> Any: ...
     def encode_opening(self, opening: Any) -> bytes: ...
     def decode_opening(self, data: bytes, public: Any) -> Any: ...
@@ -238,6 +239,10 @@ class EquityOnlyChunks:
     def encode_commitments(self, commitments: PlainCommitments) -> bytes:
         return commitments.to_bytes()
 
+    def check_shape(self, commitments: PlainCommitments, public: PlainPublicData) -> None:
+        if len(commitments.positions) != len(public.value_per_lot):
+            raise VerificationError("account-shape", detail="an account's position count differs from the listing")
+
     def decode_commitments(self, data: bytes, public: PlainPublicData) -> PlainCommitments:
         n = len(public.value_per_lot)
         if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
@@ -367,30 +372,31 @@ class CollateralChunks:
         return commitments.to_bytes()
 
     def decode_commitments(self, data: bytes, public: Any) -> Any:
-        account = _collateral().AccountCommitments.from_bytes(data)
-        _check_shape(account.margin_mode, len(account.positions), len(account.witnesses), public, "commitments")
-        return account
+        return _collateral().AccountCommitments.from_bytes(data)
+
+    def check_shape(self, commitments: Any, public: Any) -> None:
+        """VerificationError("account-shape") unless the account's margin mode is one this epoch supports and
+        its commitments have that mode's statement shape (checked before any arithmetic on them)."""
+        from circuits.account_statement import account_statement
+
+        mode = commitments.margin_mode
+        if mode not in public.margin_modes:
+            raise VerificationError("account-shape", detail=f"an account is on {mode} margin, which this epoch's "
+                                                            f"public data does not support {public.margin_modes}")
+        statement = account_statement(public, mode)
+        if (len(commitments.positions) != len(statement.positions)
+                or len(commitments.witnesses) != len(statement.witnesses)):
+            raise VerificationError(
+                "account-shape",
+                detail=f"an account has {len(commitments.positions)} position and {len(commitments.witnesses)} "
+                       f"witness commitments; the {mode} statement has {len(statement.positions)} and "
+                       f"{len(statement.witnesses)}")
 
     def encode_opening(self, opening: Any) -> bytes:
         return opening.to_bytes()
 
     def decode_opening(self, data: bytes, public: Any) -> Any:
-        opening = _collateral().AccountOpening.from_bytes(data)
-        _check_shape(opening.margin_mode, len(opening.positions), len(opening.witnesses), public, "opening")
-        return opening
-
-
-def _check_shape(mode: str, positions: int, witnesses: int, public: Any, what: str) -> None:
-    """EncodingError unless an account's commitments (or opening) have the shape of its mode's statement."""
-    from circuits.account_statement import account_statement
-
-    if mode not in public.margin_modes:
-        raise EncodingError(f"account {what}: margin mode {mode!r} is not one this epoch supports "
-                            f"{public.margin_modes}")
-    statement = account_statement(public, mode)
-    if positions != len(statement.positions) or witnesses != len(statement.witnesses):
-        raise EncodingError(f"account {what}: {positions} positions and {witnesses} margin witnesses, the {mode} "
-                            f"statement has {len(statement.positions)} and {len(statement.witnesses)}")
+        return _collateral().AccountOpening.from_bytes(data)
 
 
 def default_chunk_system() -> ChunkProofSystem:

@@ -34,6 +34,8 @@ REASONS: dict[str, str] = {
                               "maintenance margin",
     "sibling-range-proof": "a sibling node's range proof on your path does not verify: it may hide a negative value",
     "node-range-proof": "a tree node's range proof does not verify: it may hide a negative value",
+    "account-shape": "an account's commitments do not fit the epoch's statements (wrong instrument count or an "
+                     "unsupported margin mode)",
     "chunk-size-mismatch": "a chunk does not have the size the header says",
     "chunk-root-mismatch": "a chunk's leaves do not sum to its published root",
     "chunk-count-policy": "the number of chunks is not one the padding policy produces (it would reveal the count)",

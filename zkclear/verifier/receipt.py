@@ -124,6 +124,7 @@ def _check_values(published: PublishedEpoch, receipt: Receipt, expected: Expecte
                   system: ChunkProofSystem) -> tuple[str, int, tuple[int, ...]]:
     chunk = receipt.chunk
     slot = receipt.leaf_index & (published.bundle.header.tree.chunk_size - 1)
+    system.check_shape(chunk.accounts[slot], published.public)
     if not system.opening_matches(receipt.opening, chunk.accounts[slot]):
         _fail("opening-mismatch", f"the values in your receipt do not open the commitments of leaf "
                                   f"{receipt.leaf_index}")

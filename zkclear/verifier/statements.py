@@ -67,6 +67,12 @@ def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_
         raise VerificationError("chunk-size-mismatch", index=chunk.position,
                                 detail=f"chunk {chunk.position} has {len(chunk.accounts)} accounts, "
                                        f"the header says {chunk_size}")
+    for account in chunk.accounts:
+        try:
+            system.check_shape(account, public)
+        except VerificationError as exc:
+            raise VerificationError("account-shape", index=chunk.position,
+                                    detail=f"chunk {chunk.position}: {exc.detail}") from None
     leaves = [
         make_leaf(id_hash, system.liability(account, public), system.encode_commitments(account))
         for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
