@@ -19,6 +19,28 @@ from zkclear.errors import VerificationError, ZkclearError
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
 
+class AsciiInt(click.ParamType):
+    """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int | None = None) -> None:
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value)
+            digits = text[1:] if text.startswith("-") else text
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+                self.fail(f"{text!r} is not an integer (ASCII digits only)", param, ctx)
+            number = int(text)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
+        return number
+
+
 def _deployment_option(function):
     return click.option("-d", "--deployment", "deployment_dir", type=click.Path(file_okay=False, path_type=Path),
                         envvar="ZKCLEAR_DEPLOYMENT", default=Path("."), show_default=False,
@@ -52,12 +74,15 @@ def cli() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
-@click.option("--height", default=32, show_default=True, help="Tree height (capacity 2^height leaves).")
-@click.option("--chunk-bits", default=4, show_default=True, help="2^chunk-bits accounts per collateral batch.")
+@click.option("--height", default=32, show_default=True, type=AsciiInt(2),
+              help="Tree height (capacity 2^height leaves).")
+@click.option("--chunk-bits", default=4, show_default=True, type=AsciiInt(1),
+              help="2^chunk-bits accounts per collateral batch.")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
               type=click.Choice(["none", "multiple", "power_of_two", "capacity"]),
               help="How the number of chunks is padded (hides the account count).")
-@click.option("--chunk-padding-param", default=1, show_default=True, help="Parameter of the padding policy.")
+@click.option("--chunk-padding-param", default=1, show_default=True, type=AsciiInt(1),
+              help="Parameter of the padding policy.")
 @click.option("--dense", is_flag=True, help="Pack chunks at the left of the tree (cheaper; reveals the count).")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
@@ -90,7 +115,7 @@ def epoch() -> None:
 @epoch.command("run")
 @click.argument("input_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @_deployment_option
-@click.option("--epoch", "number", type=int, help="Epoch number (default: the next one).")
+@click.option("--epoch", "number", type=AsciiInt(1), help="Epoch number (default: the next one).")
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
@@ -131,7 +156,7 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
 
 @epoch.command("prove")
 @_deployment_option
-@click.option("--epoch", "number", type=click.IntRange(min=1), help="Epoch to prove (default: the last committed).")
+@click.option("--epoch", "number", type=AsciiInt(1), help="Epoch to prove (default: the last committed).")
 @click.option("--reserves", "reserves_path", required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Reserves CSV: address,balance (docs/format.md).")
@@ -173,7 +198,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 
 @epoch.command("attest")
 @_deployment_option
-@click.option("--epoch", "number", type=click.IntRange(min=1), required=True, help="Epoch whose bundle to attest.")
+@click.option("--epoch", "number", type=AsciiInt(1), required=True, help="Epoch whose bundle to attest.")
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A reserve address's secp256k1 key (hex).")
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
@@ -250,13 +275,13 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--participant", "participant_path", type=click.Path(path_type=Path),
               help="Your participant file (account id and account key, from the venue at account opening).")
 @click.option("--account-key", "account_key", help="Your account key (64 hex digits) to pin, if not in a file.")
-@click.option("--cash", type=int, help="The cash balance you expect (settlement units).")
+@click.option("--cash", type=AsciiInt(), help="The cash balance you expect (settlement units).")
 @click.option("--position", "positions", multiple=True, metavar="INSTRUMENT=LOTS",
               help="A position you expect (repeat; unlisted instruments are expected flat when any is given).")
 @click.option("--margin-mode", type=click.Choice(["standard", "portfolio"]), help="The margin mode you expect.")
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted publicly (repeat: one per epoch folder).")
-@click.option("--crowd-audit", "crowd", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
               help="Also verify this many other chunks (needs the epoch's audit data), picked with local randomness.")
 @click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -400,7 +425,7 @@ def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) ->
 @click.argument("epoch_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Your own prices (CSV instrument,price or epoch,instrument,price) to compare the marks with.")
-@click.option("--tolerance-bps", default=100, show_default=True, type=click.IntRange(min=0),
+@click.option("--tolerance-bps", default=100, show_default=True, type=AsciiInt(0),
               help="How far (basis points) a published mark may be from your price.")
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted (repeat: one per epoch folder).")

@@ -24,3 +24,23 @@ def zkclear(*args: object, expect: int = 0, capsys=None) -> str:
     output = captured.out + captured.err
     assert code == expect, f"zkclear {' '.join(argv[1:])} exited {code}, expected {expect}:\n{output}"
     return output
+
+
+def zkclear_status(*args: object) -> tuple[int, str]:
+    """Run ``zkclear ARGS`` in-process; return (exit status, stdout + stderr) without asserting."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.argv
+    sys.argv = ["zkclear", *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code or 0
+    finally:
+        sys.argv = old
+    return code, out.getvalue() + err.getvalue()

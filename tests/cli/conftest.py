@@ -1,5 +1,5 @@
 """The CLI tests' deployment: a small market cleared, proven and attested through the real entry point (built
-once per test module that uses it)."""
+once per test process and shared by the CLI test modules)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SPEC = MarketSpec(accounts=8, epochs=3, fills_per_epoch=40, seed=12)
 KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def venue(tmp_path_factory):
     """A deployment with all epochs cleared and proven, built with the API the CLI wraps."""
     root = tmp_path_factory.mktemp("venue")
@@ -29,7 +29,7 @@ def venue(tmp_path_factory):
     return {"root": root, "config": config, "epochs": epoch_dirs, "keys": key_files}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def proven(venue, tmp_path_factory):
     """``zkclear init`` + ``epoch run`` + ``epoch prove`` for every epoch, through the CLI."""
     root = venue["root"]

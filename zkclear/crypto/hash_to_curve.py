@@ -20,8 +20,12 @@ exponentiation (one square root per field element) dominates the cost and is ~8x
 from __future__ import annotations
 
 import hashlib
+import sys
 
-from py_ecc.optimized_bls12_381.constants import (
+# py_ecc raises the interpreter's recursion limit to 100,000 when imported; a verifier must not run with it
+# (a deeply nested input would overflow the C stack instead of raising). Restore the limit we had.
+_RECURSION_LIMIT = sys.getrecursionlimit()
+from py_ecc.optimized_bls12_381.constants import (  # noqa: E402
     ISO_11_A,
     ISO_11_B,
     ISO_11_X_DENOMINATOR,
@@ -30,8 +34,10 @@ from py_ecc.optimized_bls12_381.constants import (
     ISO_11_Y_NUMERATOR,
 )
 
-from zkclear.crypto.field import P
-from zkclear.crypto.group import BACKEND, G1Point
+sys.setrecursionlimit(_RECURSION_LIMIT)
+
+from zkclear.crypto.field import P  # noqa: E402
+from zkclear.crypto.group import BACKEND, G1Point  # noqa: E402
 
 try:  # gmpy2 is a declared dependency on CPython; plain ints are the fallback.
     from gmpy2 import mpz as _num
