@@ -16,12 +16,15 @@ class EncodingError(ZkclearError):
 
 
 class VerificationError(ZkclearError):
-    """A proof or a statement failed to verify. ``reason`` names what failed."""
+    """A proof or a statement failed to verify. ``reason`` names what failed (a stable code);
+    ``detail``, when given, is a readable sentence for people (it is appended to the message)."""
 
-    def __init__(self, reason: str, *, index: int | None = None) -> None:
-        super().__init__(reason if index is None else f"{reason} (item {index})")
+    def __init__(self, reason: str, *, index: int | None = None, detail: str | None = None) -> None:
+        message = reason if index is None else f"{reason} (item {index})"
+        super().__init__(message if detail is None else f"{message}: {detail}")
         self.reason = reason
         self.index = index
+        self.detail = detail
 
 
 class ProvingError(ZkclearError):
