@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkclear.chains.addresses import parse_address
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, height_label
 from zkclear.chains.networks import get_chain
 from zkclear.chains.reserves import MAX_BALANCE, ReserveEntry, check_asset, parse_decimal
@@ -128,7 +127,7 @@ def parse_attestation_text(text: str) -> tuple[AttestationContext, ReserveEntry]
     entry = ReserveEntry(
         get_chain(chain).name,
         check_asset(asset),
-        parse_address(chain, address).text,
+        address,  # ReserveEntry refuses it unless valid and canonical for the chain
         parse_decimal(balance, maximum=MAX_BALANCE, what="balance"),
         parse_decimal(height, maximum=MAX_HEIGHT, what=height_label(chain)),
         check_block_hash(chain, block_hash),

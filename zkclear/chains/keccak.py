@@ -46,29 +46,36 @@ ROTATION_OFFSETS = _rotation_offsets()
 assert ROUND_CONSTANTS[0] == 1 and ROUND_CONSTANTS[23] == 0x8000000080008008
 
 
-def _rotate(lane: int, count: int) -> int:
-    return ((lane << count) | (lane >> (64 - count))) & _MASK if count else lane
+# rho and pi as one table: lane (x, y) moves to (y, 2x + 3y) rotated left by ROTATION_OFFSETS[x][y].
+_RHO_PI = tuple(
+    (x + 5 * y, y + 5 * ((2 * x + 3 * y) % 5), ROTATION_OFFSETS[x][y]) for x in range(5) for y in range(5)
+)
 
 
 def keccak_f1600(lanes: list[int]) -> None:
-    """Permute the 25 lanes in place; lane (x, y) is ``lanes[x + 5*y]``."""
+    """Permute the 25 lanes in place; lane (x, y) is ``lanes[x + 5*y]`` (FIPS 202, section 3.3)."""
+    mask = _MASK
+    moved = [0] * 25
     for round_constant in ROUND_CONSTANTS:
-        # theta
+        # theta: xor each lane with the parities of two neighbouring columns
         parity = [lanes[x] ^ lanes[x + 5] ^ lanes[x + 10] ^ lanes[x + 15] ^ lanes[x + 20] for x in range(5)]
         for x in range(5):
-            effect = parity[(x - 1) % 5] ^ _rotate(parity[(x + 1) % 5], 1)
-            for y in range(0, 25, 5):
-                lanes[x + y] ^= effect
-        # rho and pi: B[y, 2x + 3y] = rot(A[x, y], r[x, y])
-        moved = [0] * 25
-        for x in range(5):
-            for y in range(5):
-                moved[y + 5 * ((2 * x + 3 * y) % 5)] = _rotate(lanes[x + 5 * y], ROTATION_OFFSETS[x][y])
-        # chi
+            right = parity[(x + 1) % 5]
+            effect = parity[(x - 1) % 5] ^ (((right << 1) | (right >> 63)) & mask)
+            for index in range(x, 25, 5):
+                lanes[index] ^= effect
+        # rho and pi
+        for source, target, count in _RHO_PI:
+            lane = lanes[source]
+            moved[target] = ((lane << count) | (lane >> (64 - count))) & mask if count else lane
+        # chi: a non-linear mix along each row
         for y in range(0, 25, 5):
-            row = moved[y:y + 5]
-            for x in range(5):
-                lanes[x + y] = row[x] ^ (~row[(x + 1) % 5] & row[(x + 2) % 5])
+            b0, b1, b2, b3, b4 = moved[y:y + 5]
+            lanes[y] = b0 ^ (~b1 & b2)
+            lanes[y + 1] = b1 ^ (~b2 & b3)
+            lanes[y + 2] = b2 ^ (~b3 & b4)
+            lanes[y + 3] = b3 ^ (~b4 & b0)
+            lanes[y + 4] = b4 ^ (~b0 & b1)
         # iota
         lanes[0] ^= round_constant
 
