@@ -83,7 +83,9 @@ def test_bitcoin_p2pkh_key_type(tmp_path):
     (lambda r: {**r, "secret": r["secret"].upper()}, "secret"),
     (lambda r: {**r, "format": "zkclear-test-key/v2"}, "format"),
     (lambda r: {**r, "extra": 1}, None),
-    (lambda r: {**r, "chain": "dogecoin"}, "secret"),
+    (lambda r: {**r, "chain": "dogecoin"}, "chain"),
+    (lambda r: {**r, "address": r["address"].lower()[:-1] + "x"}, "address"),
+    (lambda r: {**r, "address": r["address"].lower()}, "address"),
 ])
 def test_tampered_key_files_are_refused(change, field):
     record = json.loads(encode_key(key("ethereum")))

@@ -156,8 +156,17 @@ def decode_key(text: str, *, path: str | None = None) -> DemoKey:
     secret_hex = record["secret"]
     if len(secret_hex) != 64 or not set(secret_hex) <= set("0123456789abcdef"):
         raise InputError("must be 64 lower-case hex digits", path=path, line=1, field="secret")
+    def canonical_address() -> None:
+        canonical = parse_address(record["chain"], record["address"]).text
+        if canonical != record["address"]:
+            raise InputError(f"address {record['address']} is not in canonical form (write {canonical})")
+
+    for name, check in (("chain", lambda: get_chain(record["chain"])), ("address", canonical_address)):
+        try:
+            check()
+        except InputError as exc:
+            raise InputError(exc.detail, path=path, line=1, field=name) from exc
     try:
-        get_chain(record["chain"])
         return key_from_secret(record["chain"], bytes.fromhex(secret_hex), record["address"])
     except InputError as exc:
         raise InputError(exc.detail, path=path, line=1, field="secret") from exc
