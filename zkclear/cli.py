@@ -62,6 +62,7 @@ def cli() -> None:
     Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest
     Participant:  zkclear verify
     Auditor:      zkclear audit, zkclear show
+    Custodian:    zkclear keys (test keys for demos and tests)
     Everyone:     zkclear demo, zkclear bench
 
     Example: zkclear demo
@@ -255,6 +256,80 @@ def _read_key(path: Path) -> bytes:
     if len(key) != 32:
         raise InputError(f"a secp256k1 key is 32 bytes, got {len(key)}", path=str(path), line=1)
     return key
+
+
+# -- reserve keys (demos and tests; custodians sign with their own wallets) ----------------------
+
+@cli.group()
+def keys() -> None:
+    """Test keys for reserve attestations: create one, show its address, sign an attestation text offline.
+
+    Production custodians sign the attestation text with the wallet they already have; these keys are for
+    demos and tests (docs/format.md, "Key files (test keys)").
+    """
+
+
+@keys.command("new")
+@click.option("--chain", required=True, help="Chain id: bitcoin, bitcoin-testnet, ethereum (or another EVM "
+              "chain by name), solana.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Key file to create (mode 0600; an existing file is never overwritten).")
+@click.option("--type", "kind", type=click.Choice(["p2wpkh", "p2pkh"]),
+              help="Bitcoin address type (default p2wpkh).")
+def keys_new(chain: str, out_path: Path, kind: str | None) -> None:
+    """Generate a random test key for CHAIN and print its address.
+
+    Example: zkclear keys new --chain bitcoin --out custody-btc.key
+    """
+    from zkclear.chains.addresses import AddressKind
+    from zkclear.chains.keys import generate_key, write_key
+
+    key = generate_key(chain, kind=AddressKind(kind) if kind else None)
+    write_key(out_path, key)
+    click.echo(f"{key.address.text} ({key.chain}) -> {out_path}")
+
+
+@keys.command("address")
+@click.argument("key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def keys_address(key_path: Path) -> None:
+    """Print the address (and chain) of a test key file.
+
+    Example: zkclear keys address custody-btc.key
+    """
+    from zkclear.chains.keys import load_key
+
+    key = load_key(key_path)
+    click.echo(f"{key.address.text} ({key.chain})")
+
+
+@keys.command("sign")
+@click.argument("key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--text-file", "text_path", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The attestation text to sign (canonical form; one final newline is ignored).")
+@click.option("--bip322", is_flag=True, help="For a P2WPKH address: a BIP-322 simple signature instead of BIP-137.")
+def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
+    """Sign an attestation text with a test key and print the signature in its chain's standard encoding.
+
+    Refuses a text that is not a canonical attestation text or names an address the key does not control.
+
+    Example: zkclear keys sign custody-btc.key --text-file attestation.txt
+    """
+    from zkclear.chains.keys import load_key, sign_attestation_text
+    from zkclear.chains.schemes import BitcoinFormat
+    from zkclear.errors import InputError
+
+    key = load_key(key_path)
+    try:
+        text = text_path.read_bytes().decode("ascii").removesuffix("\n")
+    except UnicodeDecodeError as exc:
+        raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
+    try:
+        attestation = sign_attestation_text(
+            key, text, bitcoin_format=BitcoinFormat.BIP322_SIMPLE if bip322 else BitcoinFormat.BIP137)
+    except InputError as exc:
+        raise InputError(exc.detail, path=str(text_path)) from exc
+    click.echo(attestation.signature)
 
 
 # -- participant ----------------------------------------------------------------------------------
