@@ -12,11 +12,15 @@ from zkclear.clearing.instruments import (
     OPTION_STANDARD_MODEL,
     InstrumentKinds,
     InstrumentSpec,
+    kinds_with_options,
     validate_instrument,
 )
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, RiskModels
 from zkclear.clearing.money import PPM
+from zkclear.clearing.options import OptionStandardModel
 from zkclear.errors import ConfigurationError
+from zkclear.risk.oracle import OracleConfig
+from zkclear.risk.scenarios import ScenarioGrid
 
 #: The clearing house's own accounts. They are ordinary rows of the state (they will be in the tree), but
 #: user input may not open them and only the backstop may trade or hold positions.
@@ -73,11 +77,8 @@ class PortfolioMarginConfig:
         except ConfigurationError as exc:
             raise ConfigurationError(f"portfolio_margin: scenario grid: {exc}") from None
 
-    def grid(self) -> object:
-        """The risk package's ``ScenarioGrid`` (imported here: the clearing package must not import
-        ``zkclear.risk`` at module import time, since ``zkclear.risk.integration`` imports clearing)."""
-        from zkclear.risk.scenarios import ScenarioGrid
-
+    def grid(self) -> ScenarioGrid:
+        """The risk package's ``ScenarioGrid`` of these parameters."""
         return ScenarioGrid(scan_range_ppm=self.scan_range_ppm, price_steps=self.price_steps,
                             volatility_shifts_ppm=self.volatility_shifts_ppm,
                             extreme_multiple=self.extreme_multiple, extreme_weight=self.extreme_weight,
@@ -112,10 +113,8 @@ class OracleGuardConfig:
         except ConfigurationError as exc:
             raise ConfigurationError(f"oracle: {exc}") from None
 
-    def guard(self) -> object:
-        """The risk package's ``OracleConfig`` (imported here: see :meth:`PortfolioMarginConfig.grid`)."""
-        from zkclear.risk.oracle import OracleConfig
-
+    def guard(self) -> OracleConfig:
+        """The risk package's ``OracleConfig`` of these settings."""
         return OracleConfig(self.max_staleness_seconds, self.max_future_seconds, self.max_deviation_ppm,
                             self.min_sources, self.circuit_breaker_ppm, self.pause_liquidations_on_breaker)
 
@@ -224,12 +223,8 @@ class ClearingConfig:
         if not any(spec.engine_marked_option for spec in self.instruments):
             return
         if OPTION_KIND_NAME not in self.kinds.kinds:
-            from zkclear.risk.integration import kinds_with_options  # lazy: risk imports clearing
-
             object.__setattr__(self, "kinds", kinds_with_options(self.kinds))
         if OPTION_STANDARD_MODEL not in self.risk_models.models:
-            from zkclear.clearing.options import OptionStandardModel
-
             object.__setattr__(self, "risk_models", self.risk_models.with_model(OptionStandardModel()))
 
     def _check_options(self) -> None:

@@ -25,7 +25,6 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,11 +56,11 @@ from zkclear.clearing.money import (
     require_within_amount,
 )
 from zkclear.clearing.novation import net, novate
+from zkclear.clearing.options import build_scenario_table
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import ClearingError, ConfigurationError
-
-if TYPE_CHECKING:
-    from zkclear.risk.scenarios import ScenarioTable
+from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
+from zkclear.risk.scenarios import ScenarioTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +216,13 @@ def scenario_table(config: ClearingConfig, risk: RiskParameters) -> ScenarioTabl
     ``ConfigurationError`` if the deployment has no portfolio margin."""
     if config.portfolio_margin is None:
         raise ConfigurationError("the deployment has no portfolio_margin: no scenario table")
-    from zkclear.clearing.options import build_scenario_table
-
     portfolio = config.portfolio_margin
     grid = portfolio.grid()
     if risk.dynamic_scan_ranges_ppm:  # the dynamic scan range widens a group's grid, never narrows it
         scans = dict(risk.dynamic_scan_ranges_ppm)
         grid = {group: replace(grid, scan_range_ppm=max(portfolio.scan_range_ppm, scans.get(group, 0)))
                 for group in config.underlying_groups()}
-    return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)  # type: ignore[return-value]
+    return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)
 
 
 def _expand(state: EpochState, resolved: ResolvedInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -386,7 +383,7 @@ def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tup
                        ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, int], ...]]:
     """This epoch's fractions with the dynamic parameters computed at the previous close: for every linear-
     model, non-option instrument ``maintenance = min(PPM, max(current, dynamic))`` and ``initial =
-    min(PPM, max(current, dynamic initial, maintenance))`` (as ``zkclear.risk.integration.with_dynamic_margins``);
+    min(PPM, max(current, dynamic initial, maintenance))`` (as ``zkclear.clearing.risk_bridge.with_dynamic_margins``);
     and the groups' dynamic scan ranges."""
     if config.dynamic_margin == "off" or not state.dynamic_parameters:
         return fractions, ()
@@ -405,8 +402,6 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
     configured method). A group's price is the mark of its first instrument live this epoch."""
-    from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
-
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)

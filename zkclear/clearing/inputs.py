@@ -27,8 +27,10 @@ from zkclear.clearing.config import (
     ClearingConfig,
 )
 from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM
+from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import ClearingError, InputError
+from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
 DEPOSIT = "deposit"
@@ -526,8 +528,6 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         raise InputError("funding rates without oracle quotes: give them with the mark prices",
                          field="instrument", **where)
     quotes: dict[str, list[object]] = {}
-    from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark  # lazy: risk imports clearing
-
     for record in inputs.oracle_quotes:
         at = {"path": record.path, "line": record.line}
         column = columns.get(record.instrument)
@@ -571,11 +571,11 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         previous = None
         if previous_mark > 0:
             previous = OracleDecision(spec.instrument_id, state.epoch, 0, "ok", previous_mark, previous_mark,
-                                      None, previous_mark, (), (), False, False)  # type: ignore[arg-type]
+                                      None, previous_mark, (), (), False, False)
         given = quotes.get(spec.instrument_id, [])
         try:
             decision = decide_mark(spec.instrument_id, given, now=now, epoch=inputs.epoch, previous=previous,
-                                   config=guard)  # type: ignore[arg-type]
+                                   config=guard)
         except ClearingError as exc:
             raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
                              **where) from None
@@ -616,8 +616,6 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         vols[column] = value
     if not any(spec.engine_marked_option for spec in config.instruments):
         return tuple(vols)
-    from zkclear.clearing.options import engine_option_mark  # imports zkclear.risk lazily
-
     epoch = inputs.epoch
     for column, spec in enumerate(config.instruments):
         if not spec.engine_marked_option or state.expired[column]:

@@ -27,16 +27,15 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from zkclear.clearing.instruments import MarginTier
 from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
 from zkclear.errors import ClearingError, ConfigurationError
-
-if TYPE_CHECKING:  # the clearing package never imports zkclear.risk at import time (risk imports clearing)
-    from zkclear.risk.scenarios import ScenarioTable
+from zkclear.risk.portfolio_margin import portfolio_margin, portfolio_margin_batch
+from zkclear.risk.scenarios import ScenarioTable
 
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
@@ -276,8 +275,6 @@ def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level:
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
-    from zkclear.risk.portfolio_margin import portfolio_margin_batch  # lazy: risk imports clearing
-
     maintenance = [int(x) for x in portfolio_margin_batch(table, positions)]
     if level is MarginLevel.INITIAL:
         ratio = params.portfolio_initial_to_maintenance_ppm
@@ -292,8 +289,6 @@ def portfolio_requirement(position_row: Sequence[int], params: RiskParameters, l
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
-    from zkclear.risk.portfolio_margin import portfolio_margin  # lazy: risk imports clearing
-
     result = portfolio_margin(table, [int(q) for q in position_row],
                               initial_to_maintenance_ppm=params.portfolio_initial_to_maintenance_ppm)
     requirement = result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
