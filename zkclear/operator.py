@@ -23,7 +23,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from circuits.public_data import AccountWitness, PublicRiskData
@@ -42,6 +42,7 @@ from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch, option_equity_values
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import CommitResult, Ledger
+from zkclear.clearing.provable import StatementLimits
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
@@ -154,8 +155,10 @@ class Deployment:
         if not config_path.exists():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {CONFIG_FILE}); "
                                      "create one with `zkclear init`")
-        self.config: ClearingConfig = load_config(config_path)
         self.proving = load_proving_settings(self.root / PROVING_FILE)
+        # The engine refuses what the statements could not prove (docs/clearing.md "Provable by construction").
+        self.config: ClearingConfig = replace(load_config(config_path),
+                                              statement_limits=StatementLimits(self.proving.position_bits))
         self._secret = bytes.fromhex((self.root / SECRET_FILE).read_text().strip())
 
     # -- creation ----------------------------------------------------------------------------

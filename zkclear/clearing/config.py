@@ -18,6 +18,7 @@ from zkclear.clearing.instruments import (
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, RiskModels
 from zkclear.clearing.money import PPM
 from zkclear.clearing.options import OptionStandardModel
+from zkclear.clearing.provable import MAX_LISTED_INSTRUMENTS, MAX_MARGIN_LINES, MAX_SCENARIOS, StatementLimits
 from zkclear.errors import ConfigurationError
 from zkclear.risk.oracle import OracleConfig
 from zkclear.risk.scenarios import ScenarioGrid
@@ -149,7 +150,10 @@ class ClearingConfig:
     - ``option_settlement``: ``"futures"`` (default: the trade price is settled against the mark and the mark
       change is variation margin, so cash is equity) or ``"premium"`` (the buyer pays ``price * size *
       multiplier`` at trade, no variation margin on options, the intrinsic value is paid at expiry, and an
-      account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions).
+      account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions);
+    - ``statement_limits``: the proving widths every committed epoch must fit (``proving.toml``
+      ``position_bits``; ``zkclear.clearing.provable``): the engine refuses a fill that would make an
+      epoch unprovable.
 
     Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
     and the ``"option-standard"`` risk model automatically when the registries lack them.
@@ -173,10 +177,16 @@ class ClearingConfig:
     dynamic_margin: str = "off"
     dynamic_window: int = 500
     option_settlement: str = FUTURES_STYLE
+    statement_limits: StatementLimits = field(default_factory=StatementLimits)
 
     def __post_init__(self) -> None:
         if not self.instruments:
             raise ConfigurationError("a deployment needs at least one instrument")
+        if len(self.instruments) > MAX_LISTED_INSTRUMENTS:
+            raise ConfigurationError(f"{len(self.instruments)} instruments exceed the {MAX_LISTED_INSTRUMENTS} "
+                                     "a collateralization statement supports")
+        if not isinstance(self.statement_limits, StatementLimits):
+            raise ConfigurationError("statement_limits must be a StatementLimits")
         self._register_options()
         seen: set[str] = set()
         for spec in self.instruments:
@@ -186,6 +196,9 @@ class ClearingConfig:
                 raise ConfigurationError(f"instrument {spec.instrument_id!r} is configured twice")
             seen.add(spec.instrument_id)
             validate_instrument(spec, self.kinds, self.risk_models.names())
+            if max(len(spec.initial_tiers), len(spec.maintenance_tiers)) > MAX_MARGIN_LINES:
+                raise ConfigurationError(f"instrument {spec.instrument_id!r}: at most {MAX_MARGIN_LINES} tiers "
+                                         "(margin lines of a statement)")
         for name in ("liquidation_penalty_ppm", "liquidation_buffer_ppm", "funding_clamp_ppm"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= PPM:
@@ -218,6 +231,12 @@ class ClearingConfig:
             if self.epoch_seconds < 1:
                 raise ConfigurationError("epoch_seconds must be >= 1 with an oracle (quote ages)")
         self._check_options()
+        if self.portfolio_margin is not None:
+            grid = self.portfolio_margin
+            scenarios = len(self.underlying_groups()) * (grid.price_steps * len(grid.volatility_shifts_ppm) + 2)
+            if scenarios > MAX_SCENARIOS:
+                raise ConfigurationError(f"portfolio_margin: {scenarios} scenarios ({len(self.underlying_groups())} "
+                                         f"underlying groups) exceed the {MAX_SCENARIOS} a statement supports")
 
     def _register_options(self) -> None:
         if not any(spec.engine_marked_option for spec in self.instruments):

@@ -46,6 +46,7 @@ from zkclear.clearing.margin import (
     RiskParameters,
     account_requirement,
     margin_requirements,
+    notional_excess,
 )
 from zkclear.clearing.money import (
     MAX_AMOUNT,
@@ -57,8 +58,10 @@ from zkclear.clearing.money import (
 )
 from zkclear.clearing.novation import net, novate
 from zkclear.clearing.options import build_scenario_table
+from zkclear.clearing.provable import Breach, StatementBounds
+from zkclear.clearing.refusals import latest_fill_column, refusal
 from zkclear.clearing.state import EpochState, frozen_array
-from zkclear.errors import ClearingError, ConfigurationError
+from zkclear.errors import ClearingError, ConfigurationError, InputError
 from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
 from zkclear.risk.scenarios import ScenarioTable
 
@@ -322,12 +325,33 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
     params = risk_parameters(config, epoch, prices, fractions, resolved.implied_vols_ppm, scans)
     modes = resolved.margin_modes
+    # Provable by construction: the public data and every position must fit the statements' bounds.
+    bounds = StatementBounds(params, config.risk_models, config.statement_limits,
+                             tuple(risk.value_per_lot if column in premium else 0
+                                   for column, risk in enumerate(params.instruments)))
+
+    def refuse(breach: Breach) -> InputError:
+        return refusal(breach, resolved, inputs.fills, start_positions, state.instruments,
+                       config.statement_limits.max_position)
+
+    if bounds.public_breaches:
+        raise refuse(bounds.public_breaches[0])
+    beyond = np.flatnonzero(np.abs(positions) > config.statement_limits.max_position)
+    if beyond.size:  # a fill took a position beyond the statements' bound
+        row, column = divmod(int(beyond[0]), positions.shape[1])
+        found = bounds.account_breach(positions[row].tolist(), modes[row])
+        raise refuse(Breach(row, found.column if found else column, found.message if found else ""))
+    excess = notional_excess(positions, params)
+    if excess is not None:
+        column = latest_fill_column(resolved, excess[0])
+        raise refuse(Breach(excess[0], excess[1] if column is None else column,
+                            "the notional of the account's positions exceeds the amount bound 2**62 - 1"))
     # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
     # liquidation at a price nobody vouches for could close out a solvent account).
     paused = list(resolved.paused_columns)
     paused_rows = (np.flatnonzero(np.any(positions[:, paused] != 0, axis=1)).tolist() if paused else [])
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
-                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows))
+                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds)
     liquidation_pass(book)
 
     withdrawn = 0
@@ -351,6 +375,9 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     total_withdrawn = state.total_withdrawn + withdrawn
     # Without portfolio margin every account is standard: skip the per-row mode scan (a million rows).
     modes_if_any = modes if params.scenario_table is not None else None
+    breaches = bounds.breaches(positions, modes_if_any)
+    if breaches:
+        raise refuse(breaches[0])
     check_invariants(cash, positions, params, config, settlement, total_deposited - total_withdrawn,
                      (fee_row, insurance_row), modes_if_any, book.paused_rows, book.equity_values)
     paused_below = ()

@@ -269,6 +269,8 @@ class ResolvedInputs:
     oracle_decisions: tuple[dict, ...]   # the guard's decision records (``OracleDecision.to_record()``)
     paused_columns: tuple[int, ...]      # instruments on which liquidations are paused this epoch
     margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
+    #: per instrument, the (path, line) of the record its mark comes from (an option: its implied volatility)
+    mark_sources: tuple[tuple[str, int], ...]
     deposits: tuple[tuple[int, int], ...]                    # (row, amount)
     withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
 
@@ -398,6 +400,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                                                             epoch)
 
     marks: list[int | None] = [None] * len(columns)
+    sources: list[tuple[str, int]] = [("<memory:prices>", 0)] * len(columns)
     rates = [0] * len(columns)
     seen_marks: set[str] = set()
     mark_records: tuple[MarkPrice, ...] = inputs.marks
@@ -434,13 +437,14 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         elif record.funding_rate_ppm not in (None, 0):
             raise InputError(f"a {spec.kind} pays no funding", field="funding_rate_ppm", **where)
         marks[column] = record.mark_price
+        sources[column] = (record.path, record.line)
     for column, instrument in enumerate(state.instruments):
         if (not state.expired[column] and instrument not in seen_marks
                 and not config.instruments[column].engine_marked_option):
             raise InputError(f"no mark price for live instrument {instrument!r}",
                              path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
                              field="mark_price")
-    vols = _option_marks(inputs, state, config, columns, marks)
+    vols = _option_marks(inputs, state, config, columns, marks, sources)
 
     fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
     overridden: set[str] = set()
@@ -495,6 +499,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         else:
             withdrawals.append((record.transfer_id, row, record.amount))
 
+    _check_fill_values(inputs.fills, fill_columns, marks, config)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
         previous_rows=previous_rows, buyer_rows=buyer_rows, seller_rows=seller_rows,
@@ -505,8 +510,26 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         paused_columns=tuple(sorted(paused | {
             column for column, spec in enumerate(config.instruments)
             if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
-        margin_fractions=tuple(fractions),
+        margin_fractions=tuple(fractions), mark_sources=tuple(sources),
         deposits=tuple(deposits), withdrawals=tuple(withdrawals))
+
+
+def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int | None],
+                      config: ClearingConfig) -> None:
+    """Every fill's value ``size * max(price, mark) * multiplier`` within the amount bound (the settlement of
+    its legs must not overflow): :class:`InputError` naming the first fill that breaks it."""
+    if not len(fills):
+        return
+    multiplier = np.array([float(s.contract_multiplier) for s in config.instruments])[fill_columns]
+    mark = np.array([float(m or 0) for m in marks])[fill_columns]
+    rough = fills.size.astype(np.float64) * np.maximum(fills.price.astype(np.float64), mark) * multiplier
+    for k in np.flatnonzero(rough > MAX_AMOUNT * (1 - 2.0**-40)).tolist():  # float64 errs by < 2^-50
+        spec = config.instruments[int(fill_columns[k])]
+        value = int(fills.size[k]) * max(int(fills.price[k]), marks[int(fill_columns[k])] or 0) \
+            * spec.contract_multiplier
+        if value > MAX_AMOUNT:
+            raise InputError(f"the fill's value {value} (size x max(price, mark) x multiplier) exceeds "
+                             "2**62 - 1", path=fills.path, line=fills.line(k), field="size")
 
 
 def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int]
@@ -590,7 +613,7 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
 
 
 def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
-                  marks: list[int | None]) -> tuple[int, ...]:
+                  marks: list[int | None], sources: list[tuple[str, int]]) -> tuple[int, ...]:
     """Validate ``inputs.implied_vols`` and write the engine's mark of every live engine-marked option into
     ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``). Returns the
     vols per instrument (0 elsewhere)."""
@@ -635,6 +658,7 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             raise InputError(f"option {spec.instrument_id!r}: its mark {mark} is not in [0, 2**40] ticks",
                              path=record.path, line=record.line, field="implied_vol_ppm")
         marks[column] = mark
+        sources[column] = (record.path, record.line)
     return tuple(vols)
 
 

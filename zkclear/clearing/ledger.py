@@ -72,6 +72,8 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
     if config.option_settlement != "futures":  # absent for futures-style: existing genesis hashes unchanged
         extra["option_settlement"] = config.option_settlement
+    if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
+        extra["position_bits"] = config.statement_limits.position_bits
     return canonical_json(extra | {
         "instruments": [_spec_canonical(spec) for spec in config.instruments],
         "liquidation_penalty_ppm": config.liquidation_penalty_ppm,

@@ -35,14 +35,26 @@ from zkclear.errors import ClearingError
 MAX_ROUNDS = 10_000
 
 
-def _receiver(book: Book, row: int, closing: list[int]) -> int:
+def _hand_over(book: Book, row: int, closing: list[int]) -> str:
+    """Move ``closing`` (lots of ``row``) at the mark to the first opted-in liquidator (id order, not ``row``)
+    whose equity covers its initial requirement with them and whose account stays within the statements'
+    bounds, else to the backstop if it stays within them, else close them against opposite-side accounts in
+    ADL rank order at the mark (ADL only reduces positions, so it always stays within the bounds). Returns
+    the receiver's id, or ``"ADL"``."""
     for liquidator in book.liquidator_rows:
         if liquidator == row:
             continue
         after = [q + c for q, c in zip(book.position_row(liquidator), closing, strict=True)]
-        if book.equity(liquidator) >= book.requirement(liquidator, after, MarginLevel.INITIAL):
-            return liquidator
-    return book.backstop_row
+        if (book.equity(liquidator) >= book.requirement(liquidator, after, MarginLevel.INITIAL)
+                and book.within_bounds(liquidator, after)):
+            book.move_lots(row, liquidator, closing)
+            return book.accounts[liquidator]
+    backstop = book.backstop_row
+    if book.within_bounds(backstop, [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]):
+        book.move_lots(row, backstop, closing)
+        return book.accounts[backstop]
+    deleverage(book, row, closing, 0)
+    return "ADL"
 
 
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
@@ -56,11 +68,10 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
         closing = smallest_closing(book, row, lots, equity, config.liquidation_penalty_ppm)
         penalty = liquidation_penalty(book, closing, equity, config.liquidation_penalty_ppm)
         book.pay(row, book.insurance_row, penalty)
-        receiver = _receiver(book, row, closing)
-        book.move_lots(row, receiver, closing)
+        receiver = _hand_over(book, row, closing)
         action = "full" if closing == lots else "partial"
         book.liquidations.append(LiquidationEvent(name, action, equity, maintenance, tuple(closing),
-                                                  book.accounts[receiver], penalty=penalty))
+                                                  receiver, penalty=penalty))
         return
     deficit = -equity
     covered = min(deficit, book.equity(book.insurance_row))
@@ -73,11 +84,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     else:
         resolution = "socialized_loss" if residue else ""
         socialize(book, row, residue)
-        receiver = ""
-        if has_positions:
-            target = _receiver(book, row, lots)
-            book.move_lots(row, target, lots)
-            receiver = book.accounts[target]
+        receiver = _hand_over(book, row, lots) if has_positions else ""
     book.liquidations.append(LiquidationEvent(name, "bankrupt", equity, maintenance, tuple(lots), receiver,
                                               deficit=deficit, insurance_paid=covered, residue=residue,
                                               resolution=resolution))
