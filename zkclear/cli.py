@@ -102,7 +102,7 @@ def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None
     deployment = _open_deployment(deployment_dir)
     result = deployment.run_epoch(input_dir, number)
     if result.report is None:
-        click.echo(f"epoch {result.epoch} is already committed with these inputs: nothing to do")
+        click.echo(result.message)
         return
     _print_epoch_summary(deployment, result.epoch, result.report)
 

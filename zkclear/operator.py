@@ -205,11 +205,12 @@ class Deployment:
 
     def run_epoch(self, inputs_dir: Path, epoch: int | None = None) -> CommitResult:
         """Parse and validate the epoch's input files, clear, and commit atomically (a no-op that says so
-        when this exact epoch is already committed)."""
+        when this exact epoch is already committed, or — without ``epoch`` — when an earlier epoch committed
+        the same files)."""
         with self.ledger() as ledger:
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config)
-            return ledger.commit(inputs)
+            return ledger.commit(inputs, once_per_folder=epoch is None)
 
     def report(self, epoch: int) -> EpochReport:
         """The report of a committed epoch (recomputed deterministically from the ledger)."""

@@ -196,6 +196,10 @@ class EpochInputs:
     implied_vols: tuple[ImpliedVol, ...] = ()
     oracle_quotes: tuple[OracleQuote, ...] = ()
     funding_rates: tuple[FundingRate, ...] = ()
+    #: SHA-256 of the input folder's files (``zkclear.clearing.io.folder_digest``; empty for inputs built in
+    #: memory). Not part of the canonical inputs: the ledger remembers it so that running the same folder
+    #: again is a no-op that says so.
+    source_digest: bytes = b""
 
     def to_canonical(self) -> dict:
         f = self.fills

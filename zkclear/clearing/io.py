@@ -14,6 +14,7 @@ are in *quantity units* and must be multiples of its ``lot_size``; the parser co
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import tomllib
@@ -46,6 +47,10 @@ MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 VOLS_HEADER = ("instrument", "implied_vol_ppm")
 ORACLE_HEADER = ("instrument", "source", "price", "timestamp")
 FUNDING_HEADER = ("instrument", "funding_rate_ppm")
+
+#: The files of an epoch folder (what :func:`load_epoch` may read, and :func:`folder_digest` hashes).
+EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "oracle.csv", "prices.csv",
+               "prices.json", "transfers.csv", "vols.csv")
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 #: decimal digits that always fit in int64
@@ -325,6 +330,20 @@ def parse_funding(path: Path) -> tuple[FundingRate, ...]:
                              line) for (instrument, rate), line in zip(rows, lines, strict=True))
 
 
+def folder_digest(directory: Path) -> bytes:
+    """SHA-256 of an epoch folder's input files: ``H("zkclear/epoch-folder/v1" ‖ for each file of
+    :data:`EPOCH_FILES` present, by name: len64(name) ‖ name ‖ len64(bytes) ‖ bytes)``. The ledger remembers
+    it, so running the same folder twice is a no-op that says so."""
+    digest = hashlib.sha256(b"zkclear/epoch-folder/v1")
+    for name in EPOCH_FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            data = path.read_bytes()
+            encoded = name.encode("ascii")
+            digest.update(len(encoded).to_bytes(8, "big") + encoded + len(data).to_bytes(8, "big") + data)
+    return digest.digest()
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
     required; ``accounts.csv``, ``transfers.csv``, ``margins.csv`` and ``vols.csv`` (implied volatilities,
@@ -360,7 +379,8 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
         margin_overrides=parse_margins(margins) if margins.exists() else (),
-        implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates)
+        implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,
+        source_digest=folder_digest(directory))
 
 
 # ---------------------------------------------------------------------------------------------
