@@ -125,6 +125,10 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
         click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
+    for action in report.operator_actions:
+        outcome = "done" if action.accepted else f"rejected: {action.rejection}"
+        click.echo(f"  operator action {action.action_id}: {action.action} {action.amount} from {action.account} "
+                   f"({action.reason}): {outcome}")
     for outcome in rejected:
         click.echo(f"    rejected {outcome.account} {outcome.amount}: {outcome.reason}")
 

@@ -38,6 +38,10 @@ DYNAMIC_MARGIN_METHODS = ("off", "ewma", "garch")
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
 MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
+#: Default price band for fills: 10 % of the reference price beyond the range of the previous settlement price,
+#: this epoch's mark and (oracle-marked epochs) the oracle median.
+DEFAULT_FILL_PRICE_BAND_PPM = 100_000
+MAX_FILL_PRICE_BAND_PPM = 100 * PPM
 FUTURES_STYLE = "futures"
 PREMIUM_STYLE = "premium"
 OPTION_SETTLEMENTS = (FUTURES_STYLE, PREMIUM_STYLE)
@@ -151,6 +155,15 @@ class ClearingConfig:
       change is variation margin, so cash is equity) or ``"premium"`` (the buyer pays ``price * size *
       multiplier`` at trade, no variation margin on options, the intrinsic value is paid at expiry, and an
       account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions);
+    - ``fill_price_band_ppm``: market integrity — a fill's price must lie within the range spanned by the
+      instrument's previous settlement price, this epoch's mark and (oracle-marked epochs) the oracle median,
+      widened by ``ceil(band * reference / PPM)`` ticks on each side, the reference being the top of that range
+      (an option's: its underlying's); default 10 %, refused with file, line and field otherwise
+      (docs/clearing.md "Market integrity");
+    - ``backstop_margin_mode``: the margin mode of the backstop account, ``"standard"`` or ``"portfolio"``
+      (which needs ``portfolio_margin``); default (None) ``"portfolio"`` when the deployment has portfolio
+      margin and lists options — a hedged package the backstop takes over is then margined as a package —
+      else ``"standard"``;
     - ``statement_limits``: the proving widths every committed epoch must fit (``proving.toml``
       ``position_bits``; ``zkclear.clearing.provable``): the engine refuses a fill that would make an
       epoch unprovable.
@@ -178,6 +191,8 @@ class ClearingConfig:
     dynamic_window: int = 500
     option_settlement: str = FUTURES_STYLE
     statement_limits: StatementLimits = field(default_factory=StatementLimits)
+    fill_price_band_ppm: int = DEFAULT_FILL_PRICE_BAND_PPM
+    backstop_margin_mode: str | None = None
 
     def __post_init__(self) -> None:
         if not self.instruments:
@@ -231,6 +246,19 @@ class ClearingConfig:
             if self.epoch_seconds < 1:
                 raise ConfigurationError("epoch_seconds must be >= 1 with an oracle (quote ages)")
         self._check_options()
+        band = self.fill_price_band_ppm
+        if type(band) is not int or not 0 <= band <= MAX_FILL_PRICE_BAND_PPM:
+            raise ConfigurationError(f"fill_price_band_ppm must be an integer in [0, {MAX_FILL_PRICE_BAND_PPM}], "
+                                     f"got {band!r}")
+        if self.backstop_margin_mode is None:
+            lists_options = any(spec.kind == OPTION_KIND_NAME for spec in self.instruments)
+            object.__setattr__(self, "backstop_margin_mode", PORTFOLIO_MODE if self.portfolio_margin is not None
+                               and lists_options else STANDARD_MODE)
+        if self.backstop_margin_mode not in MARGIN_MODES:
+            raise ConfigurationError(f"backstop_margin_mode must be one of {MARGIN_MODES}, "
+                                     f"got {self.backstop_margin_mode!r}")
+        if self.backstop_margin_mode == PORTFOLIO_MODE and self.portfolio_margin is None:
+            raise ConfigurationError("backstop_margin_mode 'portfolio' needs portfolio_margin")
         if self.portfolio_margin is not None:
             grid = self.portfolio_margin
             scenarios = len(self.underlying_groups()) * (grid.price_steps * len(grid.volatility_shifts_ppm) + 2)

@@ -77,6 +77,20 @@ class WithdrawalOutcome:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorActionOutcome:
+    """An operator action (``operator_actions.csv``) as recorded in the epoch report: a withdrawal from the
+    insurance fund or the fee account, with its reason; ``rejection`` says why it was not carried out."""
+
+    action_id: str
+    action: str
+    account: str
+    amount: int
+    reason: str
+    accepted: bool
+    rejection: str = ""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class EpochReport:
     """What an epoch did. ``settlement[a]`` is account ``a``'s net settlement obligation of the epoch (trade
@@ -101,6 +115,8 @@ class EpochReport:
     paused_accounts: tuple[str, ...] = ()
     #: dynamic margin: the parameters computed at this close, effective next epoch (as in the state)
     dynamic_parameters: tuple[tuple, ...] = ()
+    #: withdrawals from the clearing house's funds the operator ordered this epoch, and their outcome
+    operator_actions: tuple[OperatorActionOutcome, ...] = ()
 
     def to_canonical(self) -> dict:
         """Plain JSON-able form (ints, strings, lists) in a fixed order; hashed by the ledger."""
@@ -111,6 +127,8 @@ class EpochReport:
             extra["paused_accounts"] = list(self.paused_accounts)
         if self.dynamic_parameters:
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        if self.operator_actions:  # issue 12: only when the operator acted (other reports unchanged)
+            extra["operator_actions"] = [list(astuple(a)) for a in self.operator_actions]
         return extra | {
             "epoch": self.epoch,
             "settlement": self.settlement.tolist(),
@@ -370,6 +388,18 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                 transfer_id, accounts[row], amount, False,
                 f"equity after withdrawal {equity - amount} would be below the initial requirement "
                 f"{initial}"))
+    # Operator actions on the clearing house's own money, after the pass (the fund paid what it had to).
+    actions = []
+    for action, row in resolved.fund_withdrawals:
+        balance = int(cash[row])
+        accepted = action.amount <= balance
+        if accepted:
+            cash[row] -= action.amount
+            net_deposits[row] -= action.amount
+            withdrawn += action.amount
+        actions.append(OperatorActionOutcome(
+            action.action_id, action.action, action.account, action.amount, action.reason, accepted,
+            "" if accepted else f"the account holds {balance} after the liquidation pass"))
 
     total_deposited = state.total_deposited + deposited
     total_withdrawn = state.total_withdrawn + withdrawn
@@ -400,6 +430,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         expired_instruments=tuple(expired_now),
         liquidations=tuple(book.liquidations), adl=tuple(book.adl), socialized=tuple(book.socialized),
         backstop_topups=tuple(book.topups), withdrawals=tuple(outcomes), risk=params,
+        operator_actions=tuple(actions),
         oracle_decisions=resolved.oracle_decisions,
         paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
         paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)

@@ -26,7 +26,7 @@ from zkclear.clearing.config import (
     SYSTEM_PREFIX,
     ClearingConfig,
 )
-from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM
+from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div
 from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import ClearingError, InputError
@@ -131,6 +131,29 @@ class Transfer:
     line: int = 0
 
 
+#: The one operator action: a withdrawal from the insurance fund or the fee account.
+WITHDRAW_FUND = "withdraw_fund"
+#: Accounts an operator action may withdraw from.
+FUND_ACCOUNTS = (FEE_ACCOUNT, INSURANCE_FUND)
+MAX_REASON = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """An explicit operator action on the clearing house's own money (``operator_actions.csv``): withdraw
+    ``amount`` from ``CH:insurance`` or ``CH:fees``, with the ``reason`` recorded in the epoch's inputs and
+    report. ``action_id`` shares the deployment-wide namespace of transfer ids. Withdrawals from these
+    accounts are refused in ``transfers.csv``."""
+
+    action_id: str
+    action: str
+    account: str
+    amount: int
+    reason: str
+    path: str = "<memory:operator_actions>"
+    line: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class MarginOverride:
     """This epoch's linear margin fractions for one instrument (e.g. from a volatility forecast). The engine
@@ -196,6 +219,7 @@ class EpochInputs:
     implied_vols: tuple[ImpliedVol, ...] = ()
     oracle_quotes: tuple[OracleQuote, ...] = ()
     funding_rates: tuple[FundingRate, ...] = ()
+    operator_actions: tuple[OperatorAction, ...] = ()
     #: SHA-256 of the input folder's files (``zkclear.clearing.io.folder_digest``; empty for inputs built in
     #: memory). Not part of the canonical inputs: the ledger remembers it so that running the same folder
     #: again is a no-op that says so.
@@ -211,6 +235,9 @@ class EpochInputs:
             extra["oracle_quotes"] = [[q.instrument, q.source, q.price, q.timestamp] for q in self.oracle_quotes]
         if self.funding_rates:
             extra["funding_rates"] = [[r.instrument, r.funding_rate_ppm] for r in self.funding_rates]
+        if self.operator_actions:  # issue 12: absent when empty, so other inputs keep their hashes
+            extra["operator_actions"] = [[a.action_id, a.action, a.account, a.amount, a.reason]
+                                         for a in self.operator_actions]
         return extra | {
             "epoch": self.epoch,
             "fills": {"fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
@@ -248,7 +275,10 @@ class EpochInputs:
             oracle_quotes=tuple(OracleQuote(i, src, p, t, path, k + 1)
                                 for k, (i, src, p, t) in enumerate(obj.get("oracle_quotes", []))),
             funding_rates=tuple(FundingRate(i, r, path, k + 1)
-                                for k, (i, r) in enumerate(obj.get("funding_rates", []))))
+                                for k, (i, r) in enumerate(obj.get("funding_rates", []))),
+            operator_actions=tuple(OperatorAction(a, kind, account, amount, reason, path, k + 1)
+                                   for k, (a, kind, account, amount, reason)
+                                   in enumerate(obj.get("operator_actions", []))))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -277,6 +307,7 @@ class ResolvedInputs:
     mark_sources: tuple[tuple[str, int], ...]
     deposits: tuple[tuple[int, int], ...]                    # (row, amount)
     withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
+    fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -492,6 +523,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         row = index.get(record.account)
         if row is None:
             raise InputError(f"unknown account {record.account!r}", field="account", **where)
+        if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
+            raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
+                             "actions: give them in operator_actions.csv with a reason", field="account", **where)
         if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
             raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
                              **where)
@@ -503,7 +537,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         else:
             withdrawals.append((record.transfer_id, row, record.amount))
 
+    fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, seen_transfers)
     _check_fill_values(inputs.fills, fill_columns, marks, config)
+    _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
         previous_rows=previous_rows, buyer_rows=buyer_rows, seller_rows=seller_rows,
@@ -515,7 +551,36 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             column for column, spec in enumerate(config.instruments)
             if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
         margin_fractions=tuple(fractions), mark_sources=tuple(sources),
-        deposits=tuple(deposits), withdrawals=tuple(withdrawals))
+        deposits=tuple(deposits), withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals)
+
+
+def _validate_operator_actions(actions: tuple[OperatorAction, ...], index: dict[str, int],
+                               seen_ids: set[str]) -> tuple[tuple[OperatorAction, int], ...]:
+    """Every operator action a withdrawal from a fund account, with a distinct id (not a transfer id of the
+    epoch either), a positive amount and a reason."""
+    resolved = []
+    for record in actions:
+        where = {"path": record.path, "line": record.line or None}
+        if type(record.action_id) is not str or not 1 <= len(record.action_id) <= MAX_RECORD_ID:
+            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="action_id", **where)
+        if record.action_id in seen_ids:
+            raise InputError(f"duplicate id {record.action_id!r} (transfer and action ids share one namespace)",
+                             field="action_id", **where)
+        seen_ids.add(record.action_id)
+        if record.action != WITHDRAW_FUND:
+            raise InputError(f"action must be {WITHDRAW_FUND!r}, got {record.action!r}", field="action", **where)
+        if record.account not in FUND_ACCOUNTS:
+            raise InputError(f"an operator withdrawal is from {' or '.join(FUND_ACCOUNTS)}, got {record.account!r}",
+                             field="account", **where)
+        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
+            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
+                             **where)
+        if (type(record.reason) is not str or not 1 <= len(record.reason.strip()) <= MAX_REASON
+                or not record.reason.isprintable()):
+            raise InputError(f"a reason of 1 to {MAX_REASON} printable characters is required", field="reason",
+                             **where)
+        resolved.append((record, index[record.account]))
+    return tuple(resolved)
 
 
 def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int | None],
@@ -534,6 +599,58 @@ def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int |
         if value > MAX_AMOUNT:
             raise InputError(f"the fill's value {value} (size x max(price, mark) x multiplier) exceeds "
                              "2**62 - 1", path=fills.path, line=fills.line(k), field="size")
+
+
+def price_band(column: int, marks: Sequence[int | None], state: EpochState, config: ClearingConfig,
+               medians: dict[str, int]) -> tuple[int, int, str]:
+    """``(lowest, highest, why)``: the ticks a fill of instrument ``column`` may trade at this epoch — the range
+    of its previous settlement price (when it has one), this epoch's mark and the oracle median (when the
+    epoch is oracle-marked), widened on each side by ``ceil(fill_price_band_ppm * reference / PPM)`` where
+    the reference is the top of that range (for an engine-marked option, the top of its underlying's)."""
+    def span(c: int) -> tuple[list[int], list[str]]:
+        spec = config.instruments[c]
+        values, parts = [marks[c] or 0], [f"mark {marks[c] or 0}"]
+        if state.settlement_prices[c] > 0:
+            values.append(state.settlement_prices[c])
+            parts.append(f"previous settlement price {state.settlement_prices[c]}")
+        if spec.instrument_id in medians:
+            values.append(medians[spec.instrument_id])
+            parts.append(f"oracle median {medians[spec.instrument_id]}")
+        return values, parts
+
+    values, parts = span(column)
+    spec = config.instruments[column]
+    reference = max(values)
+    if spec.engine_marked_option:
+        reference = max(span(config.instrument_ids.index(spec.underlying or ""))[0])
+    width = ceil_div(reference * config.fill_price_band_ppm, PPM)
+    why = (f"the range of its {', '.join(parts)}, widened by fill_price_band_ppm {config.fill_price_band_ppm} "
+           f"of {reference} ({width} ticks)")
+    return max(0, min(values) - width), max(values) + width, why
+
+
+def _check_price_band(fills: Fills, fill_columns: np.ndarray, marks: list[int | None], state: EpochState,
+                      config: ClearingConfig, decisions: tuple[dict, ...]) -> None:
+    """Market integrity: every fill's price within its instrument's band (:func:`price_band`); an off-market
+    fill would move value between its two sides at the clearing house's risk (settled against the mark, it
+    can bankrupt one side into the insurance fund). :class:`InputError` naming the first fill outside."""
+    if not len(fills):
+        return
+    medians = {d["instrument_id"]: d["median_price_ticks"] for d in decisions
+               if d.get("median_price_ticks") is not None}
+    used = sorted(set(fill_columns.tolist()))
+    bands = {column: price_band(column, marks, state, config, medians) for column in used}
+    low = np.zeros(len(config.instruments), dtype=np.int64)
+    high = np.zeros(len(config.instruments), dtype=np.int64)
+    for column, (lowest, highest, _) in bands.items():
+        low[column], high[column] = lowest, highest
+    k = _first((fills.price < low[fill_columns]) | (fills.price > high[fill_columns]))
+    if k is not None:
+        column = int(fill_columns[k])
+        lowest, highest, why = bands[column]
+        raise InputError(f"price {int(fills.price[k])} ticks is outside the price band [{lowest}, {highest}] of "
+                         f"{config.instruments[column].instrument_id!r}: {why}", path=fills.path,
+                         line=fills.line(k), field="price")
 
 
 def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int]
@@ -678,6 +795,7 @@ __all__ = [
     "ImpliedVol",
     "MarginOverride",
     "MarkPrice",
+    "OperatorAction",
     "OracleQuote",
     "ResolvedInputs",
     "Transfer",

@@ -32,6 +32,7 @@ from zkclear.clearing.inputs import (
     ImpliedVol,
     MarginOverride,
     MarkPrice,
+    OperatorAction,
     OracleQuote,
     Transfer,
 )
@@ -47,10 +48,11 @@ MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 VOLS_HEADER = ("instrument", "implied_vol_ppm")
 ORACLE_HEADER = ("instrument", "source", "price", "timestamp")
 FUNDING_HEADER = ("instrument", "funding_rate_ppm")
+OPERATOR_ACTIONS_HEADER = ("action_id", "action", "account", "amount", "reason")
 
 #: The files of an epoch folder (what :func:`load_epoch` may read, and :func:`folder_digest` hashes).
-EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "oracle.csv", "prices.csv",
-               "prices.json", "transfers.csv", "vols.csv")
+EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "operator_actions.csv", "oracle.csv",
+               "prices.csv", "prices.json", "transfers.csv", "vols.csv")
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 #: decimal digits that always fit in int64
@@ -264,6 +266,21 @@ def parse_transfers(path: Path) -> tuple[Transfer, ...]:
     return tuple(transfers)
 
 
+def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
+    """``operator_actions.csv``: the operator's explicit withdrawals from ``CH:insurance`` / ``CH:fees``, each
+    with a reason (recorded in the epoch's inputs and report)."""
+    name = str(path)
+    rows, lines = _read_csv(path, OPERATOR_ACTIONS_HEADER)
+    actions = []
+    for (action_id, action, account, amount_text, reason), line in zip(rows, lines, strict=True):
+        _check_identifier(action_id, path=name, line=line, field="action_id")
+        amount = parse_int(amount_text, path=name, line=line, field="amount")
+        if amount <= 0:
+            raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
+        actions.append(OperatorAction(action_id, action, account, amount, reason, name, line))
+    return tuple(actions)
+
+
 def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
     """``accounts.csv``: accounts opened in this epoch and their margin mode."""
     name = str(path)
@@ -374,12 +391,14 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     transfers = directory / "transfers.csv"
     margins = directory / "margins.csv"
     vols = directory / "vols.csv"
+    actions = directory / "operator_actions.csv"
     return EpochInputs(
         epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
         margin_overrides=parse_margins(margins) if margins.exists() else (),
         implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,
+        operator_actions=parse_operator_actions(actions) if actions.exists() else (),
         source_digest=folder_digest(directory))
 
 
@@ -390,7 +409,8 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidation_buffer_ppm": int, "funding_clamp_ppm": int, "deficit_resolution": str,
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
-             "dynamic_margin": str, "dynamic_window": int, "option_settlement": str}
+             "dynamic_margin": str, "dynamic_window": int, "option_settlement": str,
+             "fill_price_band_ppm": int, "backstop_margin_mode": str}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -509,7 +529,8 @@ def load_config(path: Path) -> ClearingConfig:
     options = {key: document[key] for key in ("liquidation_penalty_ppm", "liquidation_buffer_ppm",
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
                                                "settlement_decimals", "genesis_timestamp", "epoch_seconds",
-                                               "dynamic_margin", "dynamic_window", "option_settlement")
+                                               "dynamic_margin", "dynamic_window", "option_settlement",
+                                               "fill_price_band_ppm", "backstop_margin_mode")
                if key in document}
     if options.get("option_settlement", "futures") not in ("futures", "premium"):
         raise InputError(f"must be 'futures' or 'premium', got {options['option_settlement']!r}", path=name,

@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.config import DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
 from zkclear.clearing.state import EpochState, canonical_json
@@ -79,6 +79,10 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
     if config.option_settlement != "futures":  # absent for futures-style: existing genesis hashes unchanged
         extra["option_settlement"] = config.option_settlement
+    if config.fill_price_band_ppm != DEFAULT_FILL_PRICE_BAND_PPM:  # issue-12 keys: only when not the default
+        extra["fill_price_band_ppm"] = config.fill_price_band_ppm
+    if config.backstop_margin_mode != "standard":
+        extra["backstop_margin_mode"] = config.backstop_margin_mode
     if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
         extra["position_bits"] = config.statement_limits.position_bits
     return canonical_json(extra | {
@@ -187,8 +191,10 @@ class Ledger:
             return
         with self._transaction():
             for epoch, inputs in self._db.execute("SELECT epoch, inputs FROM epochs ORDER BY epoch").fetchall():
+                stored = json.loads(inputs)
+                ids = [t[0] for t in stored["transfers"]] + [a[0] for a in stored.get("operator_actions", [])]
                 self._db.executemany("INSERT OR IGNORE INTO transfer_ids VALUES (?, ?)",
-                                     ((t[0], epoch) for t in json.loads(inputs)["transfers"]))
+                                     ((record_id, epoch) for record_id in ids))
             self._db.execute("INSERT INTO meta VALUES (?, ?)", (_TRANSFERS_INDEXED, b"1"))
 
     def __enter__(self) -> Ledger:
@@ -291,6 +297,8 @@ class Ledger:
                                      ((fill_id, state.epoch) for fill_id in inputs.fills.fill_id))
                 self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
                                      ((t.transfer_id, state.epoch) for t in inputs.transfers))
+                self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
+                                     ((a.action_id, state.epoch) for a in inputs.operator_actions))
                 if inputs.source_digest:
                     self._db.execute("INSERT OR IGNORE INTO input_sources VALUES (?, ?)",
                                      (inputs.source_digest, state.epoch))
@@ -320,13 +328,14 @@ class Ledger:
     def _refuse_committed_transfer_ids(self, inputs: EpochInputs) -> None:
         """:class:`InputError` naming the first transfer whose id an earlier epoch already committed (ids are
         unique for the life of the deployment, so re-running a folder can never credit a deposit twice)."""
-        for record in inputs.transfers:
-            row = self._db.execute("SELECT epoch FROM transfer_ids WHERE transfer_id = ?",
-                                   (record.transfer_id,)).fetchone()
+        records = [(t.transfer_id, t.path, t.line, "transfer_id") for t in inputs.transfers]
+        records += [(a.action_id, a.path, a.line, "action_id") for a in inputs.operator_actions]
+        for record_id, path, line, field in records:
+            row = self._db.execute("SELECT epoch FROM transfer_ids WHERE transfer_id = ?", (record_id,)).fetchone()
             if row is not None:
-                raise InputError(f"transfer id {record.transfer_id!r} was already committed in epoch {row[0]} "
-                                 "(transfer ids are unique for the life of the deployment)", path=record.path,
-                                 line=record.line or None, field="transfer_id")
+                raise InputError(f"transfer id {record_id!r} was already committed in epoch {row[0]} "
+                                 "(transfer and action ids are unique for the life of the deployment)", path=path,
+                                 line=line or None, field=field)
 
     def epoch_of_source(self, digest: bytes) -> int | None:
         """The epoch that committed the input folder with this digest, if any."""
