@@ -37,7 +37,7 @@ def cli() -> None:
     """zkclear: a derivatives clearing house with zero-knowledge proofs of collateralization and solvency.
 
     \b
-    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest
+    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
     Participant:  zkclear verify
     Auditor:      zkclear audit, zkclear show
     Everyone:     zkclear demo, zkclear bench
@@ -180,6 +180,25 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
     bundle = _open_deployment(deployment_dir).attest(number, key)
     click.echo(f"attested epoch {number} for {address_of(public_key_of(key))} "
                f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed)")
+
+
+@cli.command()
+@_deployment_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(deployment_dir: Path, as_json: bool) -> None:
+    """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
+    balances (insurance fund, fee account, backstop).
+
+    Example: zkclear status -d ./venue
+    """
+    from zkclear.status import deployment_status
+
+    report = deployment_status(_open_deployment(deployment_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), sort_keys=True))
+        return
+    for line in report.lines():
+        click.echo(line)
 
 
 class ProgressBars:

@@ -96,7 +96,7 @@ class ProvingSettings:
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -190,14 +190,20 @@ class Deployment:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
         deployment = cls(root)
-        with deployment.ledger():
+        with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
             pass
         return deployment
 
     # -- clearing ----------------------------------------------------------------------------
 
     def ledger(self) -> Ledger:
-        return Ledger(self.root / LEDGER_FILE, self.config)
+        """The deployment's ledger; LedgerError if ``ledger.sqlite`` has gone missing (never recreated empty:
+        that would silently restart the deployment from genesis)."""
+        path = self.root / LEDGER_FILE
+        if not path.is_file():
+            raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
+                              "(an empty one would restart the deployment from genesis)")
+        return Ledger(path, self.config)
 
     def head(self) -> int:
         with self.ledger() as ledger:

@@ -205,8 +205,8 @@ def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: P
         assert ledger.head()[0] == 1 and ledger.state().cash_of("A") == 500
         # Named, the same files are a new epoch: here refused, because the deposit's id is taken.
         (folder / "accounts.csv").unlink()
-        with pytest.raises(InputError, match="transfers.csv:2: field 'transfer_id': transfer id 't-1' was "
-                                             "already committed in epoch 1"):
+        with pytest.raises(InputError, match=r"transfers.csv:2: field 'transfer_id': transfer id 't-1' was "
+                                             r"already committed in epoch 1"):
             ledger.commit(load_epoch(folder, 2, cfg))
         (folder / "transfers.csv").unlink()
         assert ledger.commit(load_epoch(folder, 2, cfg)).epoch == 2  # a quiet epoch: new files

@@ -224,6 +224,14 @@ class EpochInputs:
     #: memory). Not part of the canonical inputs: the ledger remembers it so that running the same folder
     #: again is a no-op that says so.
     source_digest: bytes = b""
+    #: the input folder and the files found in it (``load_epoch``), so that a missing file is named by its
+    #: path; not canonical
+    directory: str = ""
+    files: tuple[str, ...] = ()
+
+    def source(self, name: str) -> str:
+        """The path of input file ``name`` of this epoch (``<memory:...>`` for inputs built in memory)."""
+        return f"{self.directory}/{name}" if self.directory else f"<memory:{name.split('.')[0]}>"
 
     def to_canonical(self) -> dict:
         f = self.fills
@@ -369,9 +377,9 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
                        for c, spec in enumerate(config.instruments)], dtype=bool)
     k = _first(closed[fill_columns]) if count else None
     if k is not None:
-        raise InputError(f"instrument {fills.instrument[k]!r} has expired", path=fills.path,
-                         line=fills.line(k),
-                         field="instrument")
+        spec = config.instruments[int(fill_columns[k])]
+        raise InputError(f"instrument {fills.instrument[k]!r} has expired{_expired_in(spec, epoch)}", path=fills.path,
+                         line=fills.line(k), field="instrument")
     for name, low, high, what in (("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
                                   ("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
                                   ("buyer_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
@@ -453,7 +461,8 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         seen_marks.add(record.instrument)
         spec = config.instruments[column]
         if state.expired[column]:
-            raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **where)
+            raise InputError(f"instrument {record.instrument!r} has expired{_expired_in(spec, epoch)}",
+                             field="instrument", **where)
         if spec.engine_marked_option:
             raise InputError(f"option {record.instrument!r} is marked by the engine (Black-76 on its "
                              "underlying's mark with its implied volatility): give its volatility (vols.csv), "
@@ -476,8 +485,11 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     for column, instrument in enumerate(state.instruments):
         if (not state.expired[column] and instrument not in seen_marks
                 and not config.instruments[column].engine_marked_option):
-            raise InputError(f"no mark price for live instrument {instrument!r}",
-                             path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
+            expiry = config.instruments[column].expiry_epoch
+            hint = (" (it expires in this epoch: its mark is the final settlement price; a folder of a later "
+                    "epoch?)" if expiry == epoch else "")
+            raise InputError(f"no mark price for live instrument {instrument!r}{hint}",
+                             path=inputs.marks[0].path if inputs.marks else inputs.source("prices.csv"),
                              field="mark_price")
     vols = _option_marks(inputs, state, config, columns, marks, sources)
 
@@ -538,6 +550,12 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             withdrawals.append((record.transfer_id, row, record.amount))
 
     fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, seen_transfers)
+    for column, mark in enumerate(marks):  # a lot's value is an amount (the engine's int64 arrays hold it)
+        if mark is not None and mark * config.instruments[column].contract_multiplier > MAX_AMOUNT:
+            path, line = sources[column]
+            raise InputError(f"the value of one lot of {config.instruments[column].instrument_id!r} at this mark, "
+                             f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
+                             path=path, line=line or None, field="mark_price")
     _check_fill_values(inputs.fills, fill_columns, marks, config)
     _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
@@ -704,6 +722,7 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
                              field="instrument", **at)
         rates[record.instrument] = record
     now = config.valuation_timestamp(inputs.epoch)
+    _refuse_quotes_of_another_epoch(inputs, config, now)
     guard = config.oracle.guard()
     records: list[MarkPrice] = []
     decisions: list[dict] = []
@@ -727,10 +746,42 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         if decision.liquidations_paused:
             paused.add(column)
         rate_record = rates.get(spec.instrument_id)
+        if rate_record is None and config.kinds.get(spec.kind).pays_funding:
+            if inputs.directory and "funding.csv" not in inputs.files:
+                raise InputError(f"missing file: funding.csv is required with oracle.csv (the funding rate of "
+                                 f"{spec.instrument_id!r})", path=inputs.source("funding.csv"))
+            raise InputError(f"no funding rate for {spec.kind} {spec.instrument_id!r}",
+                             path=inputs.source("funding.csv"), field="instrument")
         rate = rate_record.funding_rate_ppm if rate_record is not None else None
         at = ({"path": rate_record.path, "line": rate_record.line} if rate_record is not None else where)
         records.append(MarkPrice(spec.instrument_id, decision.mark_price_ticks, rate, **at))
     return tuple(records), tuple(decisions), paused
+
+
+def _expired_in(spec: object, epoch: int) -> str:
+    expiry = getattr(spec, "expiry_epoch", None)
+    if expiry is None or expiry >= epoch:
+        return ""
+    return f" (in epoch {expiry}; this is epoch {epoch}: a folder of an earlier epoch?)"
+
+
+def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig, now: int) -> None:
+    """An epoch folder fed out of order: when not one quote is timestamped within the guard's window around
+    this epoch's close (``[now − max_staleness, now + max_future]``), the quotes belong to another epoch —
+    refused, naming the epoch their median timestamp closes (a quote the guard would drop on its own, one
+    source's stale or future price, is left to the guard)."""
+    guard = config.oracle
+    if any(now - guard.max_staleness_seconds <= q.timestamp <= now + guard.max_future_seconds
+           for q in inputs.oracle_quotes):
+        return
+    times = sorted(q.timestamp for q in inputs.oracle_quotes)
+    median = times[len(times) // 2]
+    closes = round((median - config.genesis_timestamp) / config.epoch_seconds)
+    first = inputs.oracle_quotes[0]
+    direction = "before" if median < now else "after"
+    raise InputError(f"no quote is timestamped at epoch {inputs.epoch}'s close ({now}); the quotes are from "
+                     f"{median - now:+d} s {direction} it, around epoch {closes}'s close: is this folder epoch "
+                     f"{closes}'s?", path=first.path, line=first.line or None, field="timestamp")
 
 
 def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
@@ -766,9 +817,11 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             continue
         record = seen.get(spec.instrument_id)
         if record is None:
+            if inputs.directory and "vols.csv" not in inputs.files:
+                raise InputError(f"missing file: vols.csv is required while options are live (no implied "
+                                 f"volatility for {spec.instrument_id!r})", path=inputs.source("vols.csv"))
             raise InputError(f"no implied volatility for live option {spec.instrument_id!r}",
-                             path=inputs.implied_vols[0].path if inputs.implied_vols else "<memory:vols>",
-                             field="implied_vol_ppm")
+                             path=inputs.source("vols.csv"), field="implied_vol_ppm")
         forward = marks[columns[spec.underlying or ""]]
         if forward is None:  # the configuration forbids an option outliving its underlying
             raise InputError(f"option {spec.instrument_id!r}: its underlying {spec.underlying!r} has no mark",

@@ -70,10 +70,12 @@ def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
 
 
 def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
-    """Rows (without the header) and their line numbers; the header must match exactly."""
+    """Rows (without the header) and their line numbers; the header must match exactly. A UTF-8 byte-order
+    mark and blank lines at the end of the file (spreadsheet exports) are accepted; a blank line followed by
+    a record is not."""
     name = str(path)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
     rows: list[list[str]] = []
@@ -85,7 +87,14 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], lis
             if first is None or tuple(first) != header:
                 raise InputError(f"header must be {','.join(header)!r}, got {','.join(first or [])!r}",
                                  path=name, line=1)
+            blank: int | None = None
             for row in reader:
+                if not row:
+                    blank = blank or reader.line_num
+                    continue
+                if blank is not None:
+                    raise InputError("blank line before this record (only trailing blank lines are accepted)",
+                                     path=name, line=blank)
                 if len(row) != len(header):
                     raise InputError(f"expected {len(header)} fields, got {len(row)}", path=name,
                                      line=reader.line_num)
@@ -213,7 +222,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     null}]}``."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
         document = json.loads(text)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
@@ -399,7 +408,8 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
         margin_overrides=parse_margins(margins) if margins.exists() else (),
         implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
-        source_digest=folder_digest(directory))
+        source_digest=folder_digest(directory), directory=str(directory),
+        files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +473,7 @@ def load_config(path: Path) -> ClearingConfig:
     it can be found) and the field of the first problem."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
         document = tomllib.loads(text)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
