@@ -104,6 +104,21 @@ def test_a_fill_that_takes_an_accounts_notional_past_the_amount_bound_is_refused
         apply_epoch(EpochState.genesis(cfg), inputs, cfg)
 
 
+def test_a_mark_whose_lot_value_leaves_the_amount_bound_is_refused_not_a_traceback() -> None:
+    """I1 (multiplier 2^32, nobody holds it) marked at 2^40 ticks: one lot is worth 2^72 units. Before, the
+    variation margin's int64 product raised OverflowError, a traceback; now the mark is refused, named."""
+    specs = (perp_spec(instrument_id="I0"), perp_spec(instrument_id="I1", contract_multiplier=2**32))
+    cfg = config(*specs)
+    state, _ = run(cfg, epoch_inputs(1, {"I0": 100, "I1": 1}, opens=["A", "B"],
+                                     transfers=[deposit("A", 10**9), deposit("B", 10**9)],
+                                     fills=[fill("f1", "A", "B", 1, 100, "I0")]))
+    inputs = dataclasses.replace(epoch_inputs(2, {"I0": 100}), marks=(
+        MarkPrice("I0", 100, 0, "prices.csv", 2), MarkPrice("I1", 2**40, 0, "prices.csv", 3)))
+    with pytest.raises(InputError, match=r"^prices.csv:3: field 'mark_price': the value of one lot of 'I1' at "
+                                         r"this mark, 1099511627776 x 4294967296, exceeds 2\*\*62 - 1"):
+        apply_epoch(state, inputs, cfg)
+
+
 def test_position_bits_is_part_of_the_ledger_configuration_only_when_not_the_default() -> None:
     default = config(perp_spec())
     assert b"position_bits" not in config_canonical_bytes(default)
