@@ -6,14 +6,13 @@ is named, and ``zkclear status`` shows the head, the committed / proven / attest
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
 from tests.clearing.options_helpers import PUT, csv, epoch_files, write_files
 from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
 from tests.clearing.test_oracle_epochs import oracle_epoch
-from zkclear.cli import main
+from tests.cli.test_cli_end_to_end import zkclear as run_cli
 from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
 from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
 from zkclear.tree.placement import TreeConfig
@@ -45,20 +44,7 @@ def oracle_files(epoch: int, funding: int = 0, opens: bool = True) -> dict[str, 
 
 
 def zkclear(capsys, *args: object, expect: int = 0) -> str:
-    old = sys.argv
-    sys.argv = ["zkclear", *map(str, args)]
-    try:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    output = captured.out + captured.err
-    assert code == expect, f"zkclear {' '.join(map(str, args))} exited {code}, expected {expect}:\n{output}"
-    return output
+    return run_cli(*args, expect=expect, capsys=capsys)
 
 
 def _deployment(tmp_path: Path, capsys, config: str = CONFIG) -> Path:

@@ -2,8 +2,9 @@
 
 Order of one epoch (docs/clearing.md "An epoch, step by step"):
 
- 1. validate every input record (nothing is applied if one is bad); an epoch given as oracle quotes is marked
-    by the deployment's oracle guard, engine-marked options by Black-76 on their underlying's mark;
+ 1. validate every input record (nothing is applied if one is bad; the price band and every bound included);
+    an epoch given as oracle quotes is marked by the deployment's oracle guard, engine-marked options by
+    Black-76 on their underlying's mark;
  2. open accounts; credit deposits;
  3. variation margin of the start-of-epoch positions from the previous settlement price to the mark (not on
     premium-style options: ``option_settlement = "premium"``);
@@ -12,10 +13,14 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     premium-style option leg against 0: the buyer pays the premium); fees;
  6. final settlement of dated futures whose expiry epoch this is (positions closed at the mark); expiring
     premium-style options pay ``q * intrinsic * multiplier`` in cash first;
- 7. liquidation pass and the waterfall (insurance fund, ADL or socialized loss); portfolio-margin accounts
-    are held to the epoch's scenario-table requirement; accounts holding an instrument whose oracle paused
-    liquidations are left alone this epoch;
- 8. withdrawals, each honoured only if equity after it covers the initial requirement;
+ 7. the statements' bounds of the marks and the netted positions (``provable.py``: refused on the input
+    record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
+    loss); portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts holding an
+    instrument whose oracle paused liquidations are left alone this epoch; liquidated lots go only where
+    they stay provable;
+ 8. withdrawals, each honoured only if equity after it covers the initial requirement; then the operator's
+    fund withdrawals (``operator_actions.csv``), recorded in the report; the final state checked against the
+    statements' bounds;
  9. invariants: matched book, conservation of money, settlement flows sum to zero, every account at or above
     maintenance (except the paused ones) — a failure raises :class:`ClearingError` (a bug, never an input
     problem);
@@ -352,18 +357,9 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         return refusal(breach, resolved, inputs.fills, start_positions, state.instruments,
                        config.statement_limits.max_position)
 
-    if bounds.public_breaches:
-        raise refuse(bounds.public_breaches[0])
-    beyond = np.flatnonzero(np.abs(positions) > config.statement_limits.max_position)
-    if beyond.size:  # a fill took a position beyond the statements' bound
-        row, column = divmod(int(beyond[0]), positions.shape[1])
-        found = bounds.account_breach(positions[row].tolist(), modes[row])
-        raise refuse(Breach(row, found.column if found else column, found.message if found else ""))
-    excess = notional_excess(positions, params)
-    if excess is not None:
-        column = latest_fill_column(resolved, excess[0])
-        raise refuse(Breach(excess[0], excess[1] if column is None else column,
-                            "the notional of the account's positions exceeds the amount bound 2**62 - 1"))
+    breach = _first_breach_before_liquidation(bounds, positions, params, resolved)
+    if breach is not None:
+        raise refuse(breach)
     # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
     # liquidation at a price nobody vouches for could close out a solvent account).
     paused = list(resolved.paused_columns)
@@ -435,6 +431,25 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
         paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)
     return new_state, report
+
+
+def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
+                                     resolved: ResolvedInputs) -> Breach | None:
+    """What the marks or the netted fills break before any liquidation: a public-data bound, a position
+    beyond the statements' bound, or an account's notional beyond the amount bound (``provable.py``)."""
+    if bounds.public_breaches:
+        return bounds.public_breaches[0]
+    beyond = np.flatnonzero(np.abs(positions) > bounds.limits.max_position)
+    if beyond.size:
+        row, column = divmod(int(beyond[0]), positions.shape[1])
+        found = bounds.account_breach(positions[row].tolist(), resolved.margin_modes[row])
+        return Breach(row, found.column if found else column, found.message if found else "")
+    excess = notional_excess(positions, params)
+    if excess is not None:
+        column = latest_fill_column(resolved, excess[0])
+        return Breach(excess[0], excess[1] if column is None else column,
+                      "the notional of the account's positions exceeds the amount bound 2**62 - 1")
+    return None
 
 
 def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tuple[tuple[int, int], ...]
