@@ -145,7 +145,23 @@ class _CloseOut:
         """False only if no fraction in ``[low, high]`` restores (facts 1 and 2 of the module docstring)."""
         near = self.closed(low)
         far = near if high == low else self.closed(high)
-        return self.equity - self.penalty(near) >= self.target(self.requirement_bound(near, far))
+        if self.portfolio:
+            return self.equity - self.penalty(near) >= self.target(self._portfolio_bound(near, far))
+        # Standard accounts, inlined (the hot loop of a liquidation): penalty at ``low``, requirement bound
+        # from the remaining lots at both ends.
+        notional = bound = 0
+        for (_, size, value), forms, closed_low, closed_high in zip(self.held, self.forms, near, far,
+                                                                    strict=True):
+            notional += closed_low * value
+            best = 0
+            for coefficient, constant, denominator in forms:
+                remaining = size - (closed_high if coefficient >= 0 else closed_low)
+                line = -((constant - coefficient * remaining) // denominator)
+                if line > best:
+                    best = line
+            bound += best
+        penalty = max(0, min(-((-notional * self.penalty_ppm) // PPM), self.equity))
+        return self.equity - penalty >= self.target(bound)
 
     def restores(self, fraction_ppm: int) -> bool:
         """The exact test, with the engine's own requirement of the account."""

@@ -607,6 +607,10 @@ def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int |
     its legs must not overflow): :class:`InputError` naming the first fill that breaks it."""
     if not len(fills):
         return
+    largest_reference = max(int(fills.price.max()), *(m or 0 for m in marks))
+    if int(fills.size.max()) * largest_reference * max(s.contract_multiplier for s in config.instruments) \
+            <= MAX_AMOUNT:
+        return  # every fill is within the bound (the usual case: no per-fill arithmetic)
     multiplier = np.array([float(s.contract_multiplier) for s in config.instruments])[fill_columns]
     mark = np.array([float(m or 0) for m in marks])[fill_columns]
     rough = fills.size.astype(np.float64) * np.maximum(fills.price.astype(np.float64), mark) * multiplier
@@ -656,8 +660,8 @@ def _check_price_band(fills: Fills, fill_columns: np.ndarray, marks: list[int | 
         return
     medians = {d["instrument_id"]: d["median_price_ticks"] for d in decisions
                if d.get("median_price_ticks") is not None}
-    used = sorted(set(fill_columns.tolist()))
-    bands = {column: price_band(column, marks, state, config, medians) for column in used}
+    bands = {column: price_band(column, marks, state, config, medians)
+             for column, mark in enumerate(marks) if mark is not None}  # fills on the others are refused before
     low = np.zeros(len(config.instruments), dtype=np.int64)
     high = np.zeros(len(config.instruments), dtype=np.int64)
     for column, (lowest, highest, _) in bands.items():
