@@ -95,7 +95,8 @@ def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
     INPUT_DIR holds fills.csv, prices.csv or prices.json, and optionally accounts.csv, transfers.csv,
-    margins.csv (docs/format.md). A bad record stops everything with FILE:LINE: field 'NAME': reason.
+    margins.csv, operator_actions.csv (docs/format.md). A bad record stops everything with FILE:LINE: field
+    'NAME': reason. Without --epoch, a folder an earlier epoch committed is a no-op that says so.
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """

@@ -190,3 +190,13 @@ def test_status_before_any_epoch(tmp_path, capsys) -> None:
     out = zkclear(capsys, "status", "-d", _deployment(tmp_path, capsys))
     assert "ledger head: epoch 0" in out and "no epoch committed yet" in out and "committed: none" in out
 
+
+
+def test_a_feed_that_stalled_before_the_close_is_left_to_the_guard(tmp_path, capsys) -> None:
+    """Quotes five minutes old at epoch 2's close are stale, not another epoch's: the guard falls back to the
+    last good price and pauses liquidations, as documented, instead of a refusal."""
+    root = _deployment(tmp_path, capsys, ORACLE_CONFIG)
+    zkclear(capsys, "epoch", "run", write_files(tmp_path / "e1", oracle_files(1)), "-d", root)
+    stalled = oracle_epoch(2, [("a", 30_000, 300), ("b", 30_000, 310)])
+    out = zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", stalled), "-d", root)
+    assert "epoch 2 committed" in out and "liquidations paused on ['BTC-PERP']" in out

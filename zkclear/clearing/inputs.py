@@ -771,9 +771,10 @@ def _expired_in(spec: object, epoch: int) -> str:
 
 def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig, now: int) -> None:
     """An epoch folder fed out of order: when not one quote is timestamped within the guard's window around
-    this epoch's close (``[now − max_staleness, now + max_future]``), the quotes belong to another epoch —
-    refused, naming the epoch their median timestamp closes (a quote the guard would drop on its own, one
-    source's stale or future price, is left to the guard)."""
+    this epoch's close (``[now − max_staleness, now + max_future]``) and their median timestamp is nearest
+    another epoch's close, the quotes belong to that epoch — refused, naming it. Quotes the guard would drop
+    on its own (one source's stale or future price, or a feed that stalled minutes before this close: the
+    guard's fallback) are left to the guard."""
     guard = config.oracle
     if any(now - guard.max_staleness_seconds <= q.timestamp <= now + guard.max_future_seconds
            for q in inputs.oracle_quotes):
@@ -781,6 +782,8 @@ def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig,
     times = sorted(q.timestamp for q in inputs.oracle_quotes)
     median = times[len(times) // 2]
     closes = round((median - config.genesis_timestamp) / config.epoch_seconds)
+    if closes == inputs.epoch:
+        return
     first = inputs.oracle_quotes[0]
     direction = "before" if median < now else "after"
     raise InputError(f"no quote is timestamped at epoch {inputs.epoch}'s close ({now}); the quotes are from "
