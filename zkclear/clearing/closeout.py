@@ -22,7 +22,7 @@ fraction is below ``penalty · (1 + buffer)`` closing more of it makes things wo
 1. ``penalty(f)`` is non-decreasing in ``f`` (each ``|c_i(f)|`` is, ``v_i ≥ 0``, ``ceil`` and ``min(·, E)`` are
    monotone), so on an interval ``[a, b]`` the penalty is at least ``penalty(a)``;
 2. for ``f ∈ [a, b]`` every remaining position ``q_i − c_i(f)`` lies between ``q_i − c_i(a)`` and
-   ``q_i − c_i(b)`` (same sign as ``q_i``), so :func:`requirement_lower_bound` over that box is at most
+   ``q_i − c_i(b)`` (same sign as ``q_i``), so the requirement's lower bound over that box is at most
    ``MM(q − c(f))``: for standard accounts each instrument's requirement is a maximum of linear forms in
    ``|q|`` (``RiskModel.forms``, which the models' requirements equal exactly), whose minimum over an
    interval is at an end; for portfolio accounts every scenario loss is linear in the positions (minimum at
@@ -60,13 +60,6 @@ def liquidation_penalty(book: Book, closing: Sequence[int], equity: int, penalty
     return max(0, min(ceil_div(closed_notional * penalty_ppm, PPM), equity))
 
 
-def requirement_lower_bound(book: Book, row: int, lots: Sequence[int], near: Sequence[int],
-                            far: Sequence[int]) -> int:
-    """A lower bound of the maintenance requirement of account ``row`` over every position vector whose
-    ``i``-th entry lies between ``lots[i] − near[i]`` and ``lots[i] − far[i]`` (module docstring, fact 2)."""
-    return _CloseOut(book, row, lots, 0, 0).requirement_bound([abs(c) for c in near], [abs(c) for c in far])
-
-
 class _CloseOut:
     """One account's close-out search, with its per-instrument data gathered once (the bound is evaluated a
     few dozen times per liquidation, so it works on plain ints)."""
@@ -100,24 +93,6 @@ class _CloseOut:
     def penalty(self, closed: list[int]) -> int:
         notional = sum(c * v for c, (_, _, v) in zip(closed, self.held, strict=True))
         return max(0, min(-((-notional * self.penalty_ppm) // PPM), self.equity))
-
-    def requirement_bound(self, near: list[int], far: list[int]) -> int:
-        """Lower bound of the requirement when ``near[k] … far[k]`` lots of held column ``k`` are closed
-        (``near`` / ``far`` over every column for :func:`requirement_lower_bound`, held ones otherwise)."""
-        if len(near) != len(self.held):
-            near = [near[j] for j, _, _ in self.held]
-            far = [far[j] for j, _, _ in self.held]
-        if self.portfolio:
-            return self._portfolio_bound(near, far)
-        bound = 0
-        for (_, size, _), forms, closed_low, closed_high in zip(self.held, self.forms, near, far, strict=True):
-            most, least = size - closed_low, size - closed_high  # remaining lots at both ends
-            best = 0
-            for coefficient, constant, denominator in forms:
-                smallest = coefficient * (least if coefficient >= 0 else most)
-                best = max(best, -((constant - smallest) // denominator))
-            bound += best
-        return bound
 
     def _portfolio_bound(self, near: list[int], far: list[int]) -> int:
         table = self.book.params.scenario_table
