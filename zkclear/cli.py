@@ -59,7 +59,7 @@ def cli() -> None:
     """zkclear: a derivatives clearing house with zero-knowledge proofs of collateralization and solvency.
 
     \b
-    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest
+    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
     Participant:  zkclear verify
     Auditor:      zkclear audit, zkclear show
     Custodian:    zkclear keys (test keys for demos and tests)
@@ -121,14 +121,15 @@ def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
     INPUT_DIR holds fills.csv, prices.csv or prices.json, and optionally accounts.csv, transfers.csv,
-    margins.csv (docs/format.md). A bad record stops everything with FILE:LINE: field 'NAME': reason.
+    margins.csv, operator_actions.csv (docs/format.md). A bad record stops everything with FILE:LINE: field
+    'NAME': reason. Without --epoch, a folder an earlier epoch committed is a no-op that says so.
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
     deployment = _open_deployment(deployment_dir)
     result = deployment.run_epoch(input_dir, number)
     if result.report is None:
-        click.echo(f"epoch {result.epoch} is already committed with these inputs: nothing to do")
+        click.echo(result.message)
         return
     _print_epoch_summary(deployment, result.epoch, result.report)
 
@@ -151,6 +152,10 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
         click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
+    for action in report.operator_actions:
+        outcome = "done" if action.accepted else f"rejected: {action.rejection}"
+        click.echo(f"  operator action {action.action_id}: {action.action} {action.amount} from {action.account} "
+                   f"({action.reason}): {outcome}")
     for outcome in rejected:
         click.echo(f"    rejected {outcome.account} {outcome.amount}: {outcome.reason}")
 
@@ -214,6 +219,25 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
     click.echo(f"attested epoch {number} for {address_of(public_key_of(key))} "
                f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed); "
                f"header hash {bundle.epoch_hash().hex()}")
+
+
+@cli.command()
+@_deployment_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(deployment_dir: Path, as_json: bool) -> None:
+    """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
+    balances (insurance fund, fee account, backstop).
+
+    Example: zkclear status -d ./venue
+    """
+    from zkclear.status import deployment_status
+
+    report = deployment_status(_open_deployment(deployment_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), sort_keys=True))
+        return
+    for line in report.lines():
+        click.echo(line)
 
 
 class ProgressBars:

@@ -32,7 +32,7 @@ import secrets
 import struct
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from circuits.public_data import AccountWitness, PublicRiskData
@@ -50,6 +50,7 @@ from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import CommitResult, Ledger
+from zkclear.clearing.provable import StatementLimits
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
@@ -107,7 +108,7 @@ class ProvingSettings:
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -169,8 +170,10 @@ class Deployment:
         if not config_path.exists():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {CONFIG_FILE}); "
                                      "create one with `zkclear init`")
-        self.config: ClearingConfig = load_config(config_path)
         self.proving = load_proving_settings(self.root / PROVING_FILE)
+        # The engine refuses what the statements could not prove (docs/clearing.md "Provable by construction").
+        self.config: ClearingConfig = replace(load_config(config_path),
+                                              statement_limits=StatementLimits(self.proving.position_bits))
         self._secret = _read_secret(self.root / SECRET_FILE)
 
     # -- creation ----------------------------------------------------------------------------
@@ -205,14 +208,20 @@ class Deployment:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
         deployment = cls(root)
-        with deployment.ledger():
+        with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
             pass
         return deployment
 
     # -- clearing ----------------------------------------------------------------------------
 
     def ledger(self) -> Ledger:
-        return Ledger(self.root / LEDGER_FILE, self.config)
+        """The deployment's ledger; LedgerError if ``ledger.sqlite`` has gone missing (never recreated empty:
+        that would silently restart the deployment from genesis)."""
+        path = self.root / LEDGER_FILE
+        if not path.is_file():
+            raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
+                              "(an empty one would restart the deployment from genesis)")
+        return Ledger(path, self.config)
 
     def head(self) -> int:
         with self.ledger() as ledger:
@@ -220,11 +229,12 @@ class Deployment:
 
     def run_epoch(self, inputs_dir: Path, epoch: int | None = None) -> CommitResult:
         """Parse and validate the epoch's input files, clear, and commit atomically (a no-op that says so
-        when this exact epoch is already committed)."""
+        when this exact epoch is already committed, or — without ``epoch`` — when an earlier epoch committed
+        the same files)."""
         with self.ledger() as ledger:
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config)
-            return ledger.commit(inputs)
+            return ledger.commit(inputs, once_per_folder=epoch is None)
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]

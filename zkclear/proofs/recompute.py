@@ -16,7 +16,7 @@ else, so the result is the engine's own risk data of the epoch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from zkclear.clearing.inputs import (
 )
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.margin import RiskParameters
+from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.verifier.public_inputs import FORMAT, PublicInputs, encode_public_inputs
@@ -138,7 +139,8 @@ def recompute(inputs: PublicInputs) -> Recomputed:
     not give the published dynamic parameters, ...)."""
     document = inputs.document
     try:
-        config = parse_config(document["config"], path=f"{SOURCE}: config")
+        config = replace(parse_config(document["config"], path=f"{SOURCE}: config"),
+                         statement_limits=StatementLimits(document["position_bits"]))
         state = _public_state(document["previous"], config)
         if config.dynamic_margin != "off" and state.price_history:
             expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
