@@ -25,6 +25,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
@@ -38,10 +39,6 @@ from zkclear.bundle.format import (
     write_file,
 )
 from zkclear.bundle.model import AuditData, PublicBundle
-from zkclear.clearing.config import ClearingConfig
-from zkclear.clearing.engine import EpochReport, apply_epoch, option_equity_values
-from zkclear.clearing.io import load_config, load_epoch
-from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
@@ -51,6 +48,11 @@ from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoc
 from zkclear.proofs.header import ChainLink
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.tree.receipts import Receipt
+
+if TYPE_CHECKING:  # the clearing engine (numpy) is imported where it runs: reading a published epoch needs none
+    from zkclear.clearing.config import ClearingConfig
+    from zkclear.clearing.engine import EpochReport
+    from zkclear.clearing.ledger import CommitResult, Ledger
 
 CONFIG_FILE = "zkclear.toml"
 PROVING_FILE = "proving.toml"
@@ -149,6 +151,8 @@ class Deployment:
     """One deployment directory (see the module docstring)."""
 
     def __init__(self, root: Path) -> None:
+        from zkclear.clearing.io import load_config
+
         self.root = Path(root)
         config_path = self.root / CONFIG_FILE
         if not config_path.exists():
@@ -166,6 +170,8 @@ class Deployment:
         """Create a deployment: validate the configuration, write it, a fresh operator secret and an empty
         ledger. Refuses a directory that already holds a deployment. ``source`` names the configuration
         file in error messages (the text is validated before anything is written)."""
+        from zkclear.clearing.io import load_config
+
         root = Path(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
@@ -194,6 +200,8 @@ class Deployment:
     # -- clearing ----------------------------------------------------------------------------
 
     def ledger(self) -> Ledger:
+        from zkclear.clearing.ledger import Ledger
+
         return Ledger(self.root / LEDGER_FILE, self.config)
 
     def head(self) -> int:
@@ -203,6 +211,8 @@ class Deployment:
     def run_epoch(self, inputs_dir: Path, epoch: int | None = None) -> CommitResult:
         """Parse and validate the epoch's input files, clear, and commit atomically (a no-op that says so
         when this exact epoch is already committed)."""
+        from zkclear.clearing.io import load_epoch
+
         with self.ledger() as ledger:
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config)
@@ -210,6 +220,8 @@ class Deployment:
 
     def report(self, epoch: int) -> EpochReport:
         """The report of a committed epoch (recomputed deterministically from the ledger)."""
+        from zkclear.clearing.engine import apply_epoch
+
         with self.ledger() as ledger:
             head = ledger.head()[0]
             if not 1 <= epoch <= head:
@@ -220,6 +232,8 @@ class Deployment:
 
     def public_data(self, epoch: int) -> PublicRiskData:
         """The epoch's public risk data, the statements' public input."""
+        from zkclear.clearing.engine import option_equity_values
+
         report = self.report(epoch)
         # Equity = cash + Σ v_j·q_j: v_j is an option's value per lot under premium-style settlement, and 0
         # for everything whose mark changes settle into cash (futures, perpetuals, futures-style options).
