@@ -206,12 +206,17 @@ def _read(path: Path, root: Path) -> bytes | None:
         return None
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8737, *, echo=None) -> ThreadingHTTPServer:
-    """A server (not yet running) for ``directory``; vendors Pyodide first if needed (see zkclear.web.assets)."""
+def build_site(directory: Path, *, echo=None) -> Site:
+    """What ``zkclear serve`` serves for ``directory``: vendors Pyodide and derives the generators file first if
+    needed (see zkclear.web.assets and zkclear.web.generators)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError("not a directory", path=str(directory))
-    site = Site(directory.resolve(), ensure_pyodide(echo=echo), verifier_zip(), generators.ensure_file(cache_root()))
+    return Site(directory.resolve(), ensure_pyodide(echo=echo), verifier_zip(), generators.ensure_file(cache_root()))
+
+
+def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
+    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port)."""
     server = ThreadingHTTPServer((host, port), Handler)
     server.site = site  # type: ignore[attr-defined]
     server.daemon_threads = True
@@ -220,8 +225,8 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8737, *, e
 
 def serve(directory: Path, host: str, port: int, echo) -> None:
     """Run the server until interrupted, printing where it listens and what it serves."""
-    server = make_server(directory, host, port, echo=echo)
-    site: Site = server.site  # type: ignore[attr-defined]
+    site = build_site(directory, echo=echo)
+    server = make_server(site, host, port)
     bound_host, bound_port = server.server_address[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     epochs = [entry["epoch"] for entry in site.epoch_index()]
