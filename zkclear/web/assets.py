@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,12 +74,34 @@ def ensure_pyodide(root: Path | None = None, *, echo=None) -> Path:
     folder = pyodide_dir(root)
     if pyodide_ready(root):
         return folder
+    project = folder.parent.parent
+    project.mkdir(parents=True, exist_ok=True)
+    with _exclusive(project / ".lock"):  # two servers starting at once run npm ci once
+        if not pyodide_ready(root):
+            _npm_ci(project, root, echo)
+    return folder
+
+
+@contextmanager
+def _exclusive(path: Path):
+    with open(path, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (one server at a time)
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _npm_ci(project: Path, root: Path | None, echo) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise ConfigurationError("the verification page needs Pyodide from the npm registry, and npm is not "
                                  "installed: apt-get install -y nodejs npm")
-    project = folder.parent.parent
-    project.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(HERE / name, project / name)
     if echo is not None:
@@ -88,7 +111,6 @@ def ensure_pyodide(root: Path | None = None, *, echo=None) -> Path:
     if result.returncode != 0 or not pyodide_ready(root):
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConfigurationError(f"npm ci in {project} failed ({last}); the npm registry must be reachable")
-    return folder
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ tests/web/test_generators_file.py pins the digest to the derivation.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def ensure_file(folder: Path) -> bytes:
     if hashlib.sha256(data).hexdigest() != PINNED_SHA256:
         raise EncodingError("the derived generators do not match the pinned digest: refusing to serve them")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # servers starting together do not share it
     tmp.write_bytes(data)
     tmp.replace(path)
     return data
