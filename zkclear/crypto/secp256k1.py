@@ -24,6 +24,9 @@ _B = 7
 
 assert (GENERATOR[1] ** 2 - GENERATOR[0] ** 3 - _B) % P == 0, "generator is not on the curve"
 
+# Jacobian formulas for a = 0 (EFD dbl-2009-l, add-2007-bl), the same as the BLS12-381 engine's in pure_g1.py:
+# those are specialised to BLS12-381's modulus (and gmpy2) on the proving hot path; here a few recoveries per
+# epoch run on plain ints modulo secp256k1's p.
 _Jacobian = tuple[int, int, int]
 _INFINITY: _Jacobian = (1, 1, 0)
 
