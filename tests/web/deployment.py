@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 
 from zkclear.bundle.format import decode_receipt, encode_receipt, read_file
-from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
+from zkclear.operator import CHUNK_SYSTEM, SECRET_FILE, Deployment, ProvingSettings, open_published
 from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 
 SPEC = MarketSpec(accounts=8, epochs=2, fills_per_epoch=40, seed=12)
 KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+SECRET = bytes.fromhex("5e" * 32)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,10 @@ def build(root: Path) -> WebDeployment:
     """Generate, clear, prove and attest SPEC's epochs under ``root`` (a fresh folder)."""
     config, epoch_inputs = generate_market(root / "market", SPEC)
     settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial")
-    deployment = Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
+    Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
+    # a fixed operator secret makes every build's files identical (and the README's screenshot with them)
+    (root / "venue" / SECRET_FILE).write_text(SECRET.hex() + "\n")
+    deployment = Deployment(root / "venue")
     addresses = [address_of(public_key_of(key)) for key in KEYS]
     for number, inputs in enumerate(epoch_inputs, start=1):
         deployment.run_epoch(inputs, number)
