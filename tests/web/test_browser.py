@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("ZKCLEAR_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 if not CHROMIUM.exists():
     pytest.skip(f"Chromium is not installed at {CHROMIUM}; `apt-get install -y chromium` (as root) enables the "
                 "browser tests", allow_module_level=True)

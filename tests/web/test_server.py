@@ -126,3 +126,16 @@ def test_a_foreign_host_header_is_refused(served):
     status, _, _ = request(served, "/epochs/index.json", host=f"attacker.example:{served.server_address[1]}")
     assert status == 421
     assert request(served, "/", host=f"localhost:{served.server_address[1]}")[0] == 200
+
+
+def test_a_taken_port_is_one_line_and_exit_status_1(served, tmp_path, monkeypatch, capsys):
+    from zkclear.cli import main
+    from zkclear.web import server as server_module
+
+    monkeypatch.setattr(server_module, "build_site", lambda directory, echo=None: served.site)
+    monkeypatch.setattr("sys.argv", ["zkclear", "serve", str(tmp_path), "--port", str(served.server_address[1])])
+    with pytest.raises(SystemExit) as exit_status:
+        main()
+    assert exit_status.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot listen on 127.0.0.1:") and len(err.strip().splitlines()) == 1

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from zkclear.errors import InputError
+from zkclear.errors import ConfigurationError, InputError
 from zkclear.web import generators
 from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR, VerifierZip, cache_root, ensure_pyodide, verifier_zip
 
@@ -217,7 +217,10 @@ def build_site(directory: Path, *, echo=None) -> Site:
 
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
     """A server for ``site`` bound to (host, port), not yet running (port 0: any free port)."""
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     server.site = site  # type: ignore[attr-defined]
     server.daemon_threads = True
     return server
