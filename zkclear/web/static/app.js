@@ -36,8 +36,7 @@ function ask(message, onProgress = () => {}) {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject, onProgress });
-    const transfers = [];
-    worker.postMessage({ ...message, id }, transfers);
+    worker.postMessage({ ...message, id });
   });
 }
 
