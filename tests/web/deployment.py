@@ -49,6 +49,16 @@ class WebDeployment:
         out.write_bytes(encode_receipt(forged, CHUNK_SYSTEM))
         return out
 
+    def shortened_receipt(self, epoch: int, account: str, out: Path) -> Path:
+        """The account's receipt with its top sibling cut off (a path one level short), validly encoded."""
+        published = open_published(self.epochs_dir / str(epoch))
+        receipt = decode_receipt(read_file(self.receipt_path(epoch, account)), published.public, CHUNK_SYSTEM,
+                                 chunk_size=published.bundle.header.tree.chunk_size)
+        short = replace(receipt, upper_siblings=receipt.upper_siblings[:-1],
+                        sibling_proofs=receipt.sibling_proofs[:-1])
+        out.write_bytes(encode_receipt(short, CHUNK_SYSTEM))
+        return out
+
 
 @cache
 def build(root: Path) -> WebDeployment:

@@ -81,6 +81,14 @@ def test_a_tampered_balance_fails_values(web_deployment, tmp_path):
     assert "do not open the commitments" in _detail(result, "values")
 
 
+def test_a_path_of_the_wrong_length_fails_epoch_and_nothing_after_it_passes(web_deployment, tmp_path):
+    short = web_deployment.shortened_receipt(2, ACCOUNT, tmp_path / "short.rcpt").read_bytes()
+    result = _check(web_deployment, receipt=short)
+    assert _status(result) == {"epoch": False, "identity": None, "values": None, "path": None, "siblings": None,
+                               "own chunk": None, "root statements": None}
+    assert "does not fit this epoch's tree" in _detail(result, "epoch")
+
+
 def test_the_posted_epoch_hash_is_checked(web_deployment):
     epoch_hash = _check(web_deployment)["epoch"]["epoch_hash"]
     posted = _check(web_deployment, posted_hash="0x" + epoch_hash.upper())

@@ -148,6 +148,8 @@ def check_receipt(
         failure = exc
     order = ("identity", "values", "path", "own chunk", "siblings")
     failed = _failed_check(failure, opened, risk, expected_cash, positions) if failure else None
+    if failed is not None and failed[0] not in order:  # e.g. a receipt whose path has the wrong length
+        return fail(*failed)
     for name in order:
         if failed is not None and name == failed[0]:
             fail(*failed)
