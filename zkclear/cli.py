@@ -60,7 +60,7 @@ def cli() -> None:
 
     \b
     Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
-    Participant:  zkclear verify
+    Participant:  zkclear verify, zkclear serve (the verification page)
     Auditor:      zkclear audit, zkclear show
     Custodian:    zkclear keys (test keys for demos and tests)
     Everyone:     zkclear demo, zkclear bench
@@ -658,6 +658,25 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
     else:
         click.echo(f"FAILED [{exc.reason}]: {message}", err=True)
     sys.exit(2)
+
+
+# -- the verification page (zkclear/web) ----------------------------------------------------------
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--port", default=8737, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+def serve(directory: Path, port: int, host: str) -> None:
+    """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:
+    participants check their receipt in their own browser, and nothing leaves it.
+
+    Fetches the pinned Pyodide with npm on first use. Receipts and other private files are never served.
+
+    Example: zkclear serve venue/epochs --port 8737
+    """
+    from zkclear.web.server import serve as run_server
+
+    run_server(directory, host, port, click.echo)
 
 
 # -- everyone -------------------------------------------------------------------------------------
