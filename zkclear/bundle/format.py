@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -278,27 +278,73 @@ def _read_chunk(r: _Reader, what: str, system: ChunkProofSystem, public: Any, ch
     return ChunkRecord(position, tuple(id_hashes), tuple(accounts), r.blob(what + " proof"))
 
 
+def encode_chunk_record(chunk: ChunkRecord, system: ChunkProofSystem) -> bytes:
+    """One chunk as it appears in the audit data and in a receipt (position, slots, leaves, proof)."""
+    w = _Writer()
+    _write_chunk(w, chunk, system)
+    return w.getvalue()
+
+
+def decode_chunk_record(data: bytes, system: ChunkProofSystem, public: Any, chunk_size: int) -> ChunkRecord:
+    """The inverse of :func:`encode_chunk_record` (strict: the bytes must be exactly one chunk)."""
+    r = _Reader(data)
+    chunk = _read_chunk(r, "chunk", system, public, chunk_size)
+    r.finish("chunk")
+    return chunk
+
+
+def encode_node(node: TreeNode) -> bytes:
+    """``node``: the commitment, the digest and the position sums (an upper node, as every file writes it)."""
+    w = _Writer()
+    w.node(node)
+    return w.getvalue()
+
+
+def decode_node(data: bytes, instrument_count: int) -> TreeNode:
+    """The inverse of :func:`encode_node` (strict)."""
+    r = _Reader(data)
+    node = r.node("node", instrument_count)
+    r.finish("node")
+    return node
+
+
+def encode_node_entry(pos: Position, node: TreeNode) -> bytes:
+    """``position || node``: one entry of the audit data's upper-node list."""
+    w = _Writer()
+    w.position(pos)
+    w.node(node)
+    return w.getvalue()
+
+
+def encode_proof_entry(pos: Position, proof: bytes) -> bytes:
+    """``position || blob``: one entry of the audit data's node-proof list."""
+    w = _Writer()
+    w.position(pos)
+    w.blob(proof)
+    return w.getvalue()
+
+
+def encode_padding_entry(pos: Position, blinding: int, position_blindings: tuple[int, ...]) -> bytes:
+    """``position || scalar ρ || n scalars ρ_j``: one entry of the audit data's padding list."""
+    return (struct.pack(">BQ", *pos) + scalar_to_bytes(blinding)
+            + b"".join(scalar_to_bytes(b) for b in position_blindings))
+
+
 def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
     w = _Writer()
     w.raw(audit.header_digest)
     w.u64(len(audit.chunks))
     for chunk in audit.chunks:
-        _write_chunk(w, chunk, system)
+        w.raw(encode_chunk_record(chunk, system))
     w.u64(len(audit.upper_nodes))
     for pos in sorted(audit.upper_nodes):
-        w.position(pos)
-        w.node(audit.upper_nodes[pos])
+        w.raw(encode_node_entry(pos, audit.upper_nodes[pos]))
     w.u64(len(audit.node_proofs))
     for pos in sorted(audit.node_proofs):
-        w.position(pos)
-        w.blob(audit.node_proofs[pos])
+        w.raw(encode_proof_entry(pos, audit.node_proofs[pos]))
     w.u64(len(audit.padding))
     for pos in sorted(audit.padding):
-        w.position(pos)
-        blinding, position_blindings = audit.padding[pos]
-        w.raw(scalar_to_bytes(blinding))
-        for b in position_blindings:
-            w.raw(scalar_to_bytes(b))
+        w.raw(encode_padding_entry(pos, *audit.padding[pos]))
     return _container(KIND_AUDIT, w.getvalue())
 
 
@@ -345,18 +391,35 @@ def decode_total_opening(data: bytes) -> tuple[bytes, int, int]:
 
 
 def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
+    return receipt_from_parts(
+        receipt.epoch_id, receipt.header_digest, receipt.account_id, receipt.account_key, receipt.leaf_index,
+        system.encode_opening(receipt.opening), encode_chunk_record(receipt.chunk, system),
+        [encode_path_entry(sibling, proof)
+         for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True)])
+
+
+def encode_path_entry(sibling: TreeNode, proof: bytes) -> bytes:
+    """``node || blob proof``: one sibling of a receipt's path."""
     w = _Writer()
-    w.u64(receipt.epoch_id)
-    w.raw(receipt.header_digest)
-    w.text(receipt.account_id)
-    w.raw(receipt.account_key)
-    w.u64(receipt.leaf_index)
-    w.blob(system.encode_opening(receipt.opening))
-    _write_chunk(w, receipt.chunk, system)
-    w.u16(len(receipt.upper_siblings))
-    for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True):
-        w.node(sibling)
-        w.blob(proof)
+    w.node(sibling)
+    w.blob(proof)
+    return w.getvalue()
+
+
+def receipt_from_parts(epoch_id: int, header_digest: bytes, account_id: str, account_key: bytes, leaf_index: int,
+                       opening: bytes, chunk: bytes, path: list[bytes]) -> bytes:
+    """A receipt file from its already-encoded parts (the opening, :func:`encode_chunk_record`, one
+    :func:`encode_path_entry` per level c..H-1): what a streaming epoch close writes per account."""
+    w = _Writer()
+    w.u64(epoch_id)
+    w.raw(header_digest)
+    w.text(account_id)
+    w.raw(account_key)
+    w.u64(leaf_index)
+    w.blob(opening)
+    w.raw(chunk)
+    w.u16(len(path))
+    w.parts.extend(path)
     return _container(KIND_RECEIPT, w.getvalue())
 
 
@@ -393,6 +456,34 @@ def write_file(path: str | Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[bytes]) -> None:
+    """Write a container whose body (``length`` bytes) arrives in ``parts``, never held whole: the checksum is
+    computed as the parts go by. Atomic like :func:`write_file`; ValueError if the parts do not add up to
+    ``length`` (the temporary file is then removed)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        with open(tmp, "wb") as handle:
+            head = _PREFIX.pack(MAGIC, kind, FORMAT_VERSION, length)
+            digest.update(head)
+            handle.write(head)
+            for part in parts:
+                digest.update(part)
+                handle.write(part)
+                written += len(part)
+            if written != length:
+                raise ValueError(f"container body: {written} bytes written, {length} announced")
+            handle.write(digest.digest())
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 

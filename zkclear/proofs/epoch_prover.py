@@ -87,6 +87,29 @@ def _prove_nodes(job: tuple[BlindingSource, list[tuple[int, int, int, bytes]]]) 
     ]
 
 
+def padding_node(blindings: BlindingSource, epoch_id: int, count: int, level: int,
+                 index: int) -> tuple[TreeNode, PaddingOpening]:
+    """The padding node at (level, index) and its opening (docs/protocol.md, "Leaves and nodes")."""
+    blinding = blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index)
+    position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
+    seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
+    node = TreeNode.of(commit(0, blinding), padding_digest(seed), [commit(0, b) for b in position_blindings])
+    return node, (blinding, position_blindings)
+
+
+def account_key_of(blindings: BlindingSource, account_id: str) -> bytes:
+    """The account's key k_u (docs/protocol.md, "Leaf identity")."""
+    return scalar_to_bytes(blindings.scalar(ACCOUNT_KEY_LABEL, account_id))
+
+
+def slot_id_hash(blindings: BlindingSource, epoch_id: int, position: int, slot: int, account_id: str | None) -> bytes:
+    """The salted id hash of the leaf in ``slot`` of the chunk at ``position`` (None: a padding account)."""
+    if account_id is None:
+        seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
+        return hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest()
+    return leaf_id_hash(account_id, account_key_of(blindings, account_id), epoch_id)
+
+
 def _reporter(progress: Callable[[str, int, int], None] | None, step: str,
               total: int) -> Callable[[int], None] | None:
     """Adapt ``progress(step, done, total)`` to the executor's ``progress(done)``."""
@@ -179,13 +202,10 @@ def prove_epoch(
         proof, commitments, openings = proven[chunk]
         id_hashes = []
         for slot, account in enumerate(slots):
-            if account is None:
-                seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
-                id_hashes.append(hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest())
-            else:
-                account_id = accounts[account].account_id
-                account_keys[account] = scalar_to_bytes(blindings.scalar(ACCOUNT_KEY_LABEL, account_id))
-                id_hashes.append(leaf_id_hash(account_id, account_keys[account], epoch_id))
+            account_id = None if account is None else accounts[account].account_id
+            if account is not None:
+                account_keys[account] = account_key_of(blindings, accounts[account].account_id)
+            id_hashes.append(slot_id_hash(blindings, epoch_id, position, slot, account_id))
         chunk_leaves.append(
             [
                 make_leaf(id_hash, system.liability(c, public), system.encode_commitments(c))
@@ -197,11 +217,7 @@ def prove_epoch(
         chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof))
 
     def padding_source(level: int, index: int) -> tuple[TreeNode, PaddingOpening]:
-        blinding = blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index)
-        position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
-        seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
-        node = TreeNode.of(commit(0, blinding), padding_digest(seed), [commit(0, b) for b in position_blindings])
-        return node, (blinding, position_blindings)
+        return padding_node(blindings, epoch_id, count, level, index)
 
     tree = build_sum_tree(
         config, placement.chunk_positions, chunk_leaves, chunk_position_sums, padding_source,
