@@ -169,24 +169,46 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
 @click.option("--sign-with", "key_paths", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Reserve key file(s) (hex) to attest at once; else custodians run `epoch attest`.")
-def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...]) -> None:
+@click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
+              help="Who runs the proofs (default: proving.toml's executor).")
+@click.option("--workers", type=AsciiInt(1), help="Local worker processes (process executor; default: every core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
+                   "Dask cluster\").")
+def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...],
+                executor: str | None, workers: int | None, scheduler: str | None) -> None:
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured).
 
+    Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
+    machine lost), run it again and it checks and reuses them, and writes the same files.
+
     Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody.key
     """
+    from zkclear.errors import InputError
+    from zkclear.executor import get_executor
+    from zkclear.progress import ProgressReporter
     from zkclear.proofs.attestations import ReserveSet
 
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     reserves = ReserveSet.load(reserves_path)
     keys = [_read_key(path) for path in key_paths]
-    click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
-    with ProgressBars() as bars:
-        proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
+    if scheduler and executor not in (None, "dask"):
+        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
+    kind = "dask" if scheduler else executor or deployment.proving.executor
+    run = get_executor(kind, workers, scheduler)
+    try:
+        click.echo(f"proving epoch {number}: {len(deployment.account_source(number))} accounts on {run.workers} "
+                   f"{kind} worker{'s' if run.workers != 1 else ''}")
+        with ProgressReporter() as bars:
+            proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, executor=run,
+                                                 progress=bars.update)
+    finally:
+        run.close()
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
     bundle = artifacts.bundle
-    click.echo(f"epoch {number} proven: {len(artifacts.receipts)} accounts; {timings}")
+    click.echo(f"epoch {number} proven: {artifacts.accounts} accounts; {timings}")
     click.echo(f"  header hash {bundle.epoch_hash().hex()}")
     click.echo("    post this 32-byte value publicly (it binds the header, the public inputs, the reserves and the")
     click.echo("    root); participants and auditors check it with --expect-header")
@@ -238,35 +260,6 @@ def status(deployment_dir: Path, as_json: bool) -> None:
         return
     for line in report.lines():
         click.echo(line)
-
-
-class ProgressBars:
-    """One click progress bar per proving step, fed by ``update(step, done, total)``."""
-
-    def __init__(self) -> None:
-        self._bar = None
-        self._step: str | None = None
-        self._done = 0
-
-    def update(self, step: str, done: int, total: int) -> None:
-        if step != self._step:
-            self._finish()
-            self._step, self._done = step, 0
-            self._bar = click.progressbar(length=total, label=f"  {step}", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def _finish(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-
-    def __enter__(self) -> ProgressBars:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._finish()
 
 
 def _read_key(path: Path) -> bytes:

@@ -16,6 +16,8 @@ A deployment directory holds::
                               unlinkable across epochs)
         receipts.index        account id -> receipt file (operator only)
         epoch-N.total         the total liabilities' opening, for the auditor only (when disclose_total is on)
+        work/                 while `epoch prove` runs: finished proofs, so that an interrupted prove resumes
+                              (zkclear.proofs.work_store); removed when the epoch's files are all written
     private/participants/*.toml   each account's participant file (account id and account key), handed to its
                               owner at account opening; the same every epoch
 
@@ -31,9 +33,10 @@ import os
 import secrets
 import struct
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
@@ -56,9 +59,10 @@ from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.attestations import ReserveSet, sign_attestation
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
+from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
+from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -74,7 +78,8 @@ DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
-    "proving": {"position_bits": int, "disclose_total": bool, "executor": str},
+    "proving": {"position_bits": int, "disclose_total": bool, "executor": str, "window": int,
+                "subtree_chunks": int},
 }
 
 
@@ -87,6 +92,10 @@ class ProvingSettings:
     position_bits: int = 32
     disclose_total: bool = False
     executor: str = "process"
+    #: proving tasks in flight at once (0: twice the workers, plus two): with the chunk size, what bounds memory
+    window: int = 0
+    #: about this many chunks per subtree of the upper tree (one task builds each)
+    subtree_chunks: int = 16
 
     def to_toml(self) -> str:
         t = self.tree
@@ -103,6 +112,8 @@ class ProvingSettings:
             f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
             "(the total's opening, for the auditor only)\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
+            f"window = {self.window}                 # proving tasks in flight (0: 2 x workers + 2); bounds memory\n"
+            f"subtree_chunks = {self.subtree_chunks}        # chunks per upper-tree subtree task\n"
         )
 
 
@@ -136,6 +147,12 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     if settings.executor not in ("serial", "process", "dask"):
         raise InputError("must be serial, process or dask", path=str(path), line=_line_of(text, "executor"),
                          field="proving.executor")
+    if not 0 <= settings.window <= 1 << 20:
+        raise InputError("must be in [0, 1048576]", path=str(path), line=_line_of(text, "window"),
+                         field="proving.window")
+    if not 1 <= settings.subtree_chunks <= 1 << 20:
+        raise InputError("must be in [1, 1048576]", path=str(path), line=_line_of(text, "subtree_chunks"),
+                         field="proving.subtree_chunks")
     return settings
 
 
@@ -154,8 +171,55 @@ class ProvenEpoch:
 
     publish: EpochFiles
     private: Path
-    receipts: dict[str, Path]
+    receipts: Mapping[str, Path]
     total: Path | None
+
+
+class ReceiptFiles(Mapping[str, Path]):
+    """Account id -> receipt path of one proven epoch, read from ``receipts.index`` when iterated (nothing held
+    per account)."""
+
+    def __init__(self, deployment: Deployment, epoch: int, accounts: int) -> None:
+        self._deployment, self._epoch, self._accounts = deployment, epoch, accounts
+
+    def __getitem__(self, account: str) -> Path:
+        path = self._deployment.private_dir(self._epoch) / "receipts" / self._deployment.receipt_file_name(
+            self._epoch, account)
+        if not path.is_file():
+            raise KeyError(account)
+        return path
+
+    def __iter__(self) -> Iterator[str]:
+        index = json.loads(read_file(self._deployment.private_dir(self._epoch) / "receipts.index"))
+        return iter(index)
+
+    def __len__(self) -> int:
+        return self._accounts
+
+
+class StateSource:
+    """The accounts of the state after an epoch, as the prover reads them: ids and arrays, one witness built
+    per account when its chunk is submitted (:class:`zkclear.proofs.streaming.AccountSource`)."""
+
+    def __init__(self, state: Any) -> None:
+        self._ids = state.accounts
+        self._modes = state.margin_modes
+        self._cash = state.cash
+        self._positions = state.positions
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def account_ids(self) -> Sequence[str]:
+        return self._ids
+
+    def witness(self, index: int) -> AccountWitness:
+        return AccountWitness(int(self._cash[index]), tuple(int(q) for q in self._positions[index].tolist()),
+                              self._modes[index])
+
+    def inputs(self) -> Iterator[AccountInput]:
+        for index, account in enumerate(self._ids):
+            yield AccountInput(account, self.witness(index))
 
 
 class Deployment:
@@ -262,6 +326,12 @@ class Deployment:
         the same code an auditor runs (zkclear.proofs.recompute)."""
         return recompute(inputs if inputs is not None else self.public_inputs(epoch)).public_data
 
+    def account_source(self, epoch: int) -> StateSource:
+        """The accounts of the state after ``epoch`` (the clearing house's own included), read one at a time."""
+        with self.ledger() as ledger:
+            self._require_committed(ledger, epoch)
+            return StateSource(ledger.state(epoch))
+
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
         with self.ledger() as ledger:
@@ -298,36 +368,80 @@ class Deployment:
         return scalar_to_bytes(BlindingSource.deterministic(self._secret).scalar(ACCOUNT_KEY_LABEL, account))
 
     def prove(self, epoch: int, reserves: ReserveSet, *, reserve_keys: Sequence[bytes] = (),
-              executor: Executor | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, EpochArtifacts]:
-        """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts.
+              executor: Executor | None = None, scheduler: str | None = None, workers: int | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, ClosedEpoch]:
+        """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts, in bounded
+        memory (:mod:`zkclear.proofs.streaming`). Finished work goes to ``private/N/work/`` as it arrives: a prove
+        that was interrupted resumes from it (after checking it) and writes the same bytes.
 
         ``reserve_keys`` (optional) sign the attestation at once — for a demo or a single-custodian setup;
         otherwise custodians sign later with ``zkclear epoch attest``. ``executor`` (default: the one
-        proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)`` is told
-        as chunks and nodes are proven.
+        proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed afterwards) runs
+        the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and receipts written.
         """
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
-        accounts = self.accounts(epoch)
-        check_collateralized(accounts, public)
+        source = self.account_source(epoch)
+        check_collateralized(source.inputs(), public)
         previous = self.previous_link(epoch)
         own_executor = executor is None
-        run = executor if executor is not None else get_executor(self.proving.executor)
+        run = executor if executor is not None else get_executor(
+            "dask" if scheduler else self.proving.executor, workers, scheduler)
         try:
-            artifacts = prove_epoch(
-                accounts, public, reserves, epoch_id=epoch, previous=previous,
-                config=self.proving.tree, blindings=BlindingSource.deterministic(self._secret),
-                chunk_system=CHUNK_SYSTEM, executor=run, public_inputs_digest=inputs.digest(),
-                progress=progress)
+            closed = close_epoch(
+                source, public, reserves, epoch_id=epoch, previous=previous, config=self.proving.tree,
+                blindings=BlindingSource.deterministic(self._secret), chunk_system=CHUNK_SYSTEM, executor=run,
+                work_folder=self.private_dir(epoch) / "work", public_inputs_digest=inputs.digest(),
+                settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks), progress=progress)
         finally:
             if own_executor:
                 run.close()
         if reserve_keys:
-            message = artifacts.bundle.attestation_message()
-            artifacts.bundle = artifacts.bundle.with_attestations(
+            message = closed.bundle.attestation_message()
+            closed.bundle = closed.bundle.with_attestations(
                 tuple(sign_attestation(key, message) for key in reserve_keys))
-        return self.publish(epoch, artifacts, public, inputs), artifacts
+        proven = self._publish_closed(epoch, closed, public, inputs, progress)
+        closed.discard_work()
+        return proven, closed
+
+    def _publish_closed(self, epoch: int, closed: ClosedEpoch, public: PublicRiskData, inputs: PublicInputs,
+                        progress: Callable[[str, int, int], None] | None) -> ProvenEpoch:
+        """Write a streamed epoch's files (the same bytes :meth:`publish` writes for the same epoch): receipts
+        and participant files as they are assembled, then the index, the total, the public files, the audit
+        data, and the bundle last after one sync (a bundle on disk means the epoch is complete and durable)."""
+        import time
+
+        files = EpochFiles(self.epoch_dir(epoch), epoch)
+        private = self.private_dir(epoch)
+        (private / "receipts").mkdir(parents=True, exist_ok=True)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        for stale in [*private.glob("receipts/*.tmp"), *files.directory.glob("*.tmp")]:
+            stale.unlink(missing_ok=True)
+        started = time.perf_counter()
+        participants = self.root / PRIVATE_DIR / "participants"
+        participants.mkdir(parents=True, exist_ok=True)
+        step = "receipts"
+        if progress is not None:
+            progress(step, 0, closed.accounts)
+        for written, (account, key, data) in enumerate(closed.receipts(), start=1):
+            _write_unsynced(private / "receipts" / self.receipt_file_name(epoch, account), data)
+            self._write_participant_file(participants, account, key)
+            if progress is not None and (written % 256 == 0 or written == closed.accounts):
+                progress(step, written, closed.accounts)
+        _write_index(private / "receipts.index",
+                     ((account, self.receipt_file_name(epoch, account))
+                      for account in sorted(closed._source.account_ids())))
+        closed.timings["receipts"] = time.perf_counter() - started
+        total = None
+        if self.proving.disclose_total:
+            total = private / f"epoch-{epoch}.total"
+            write_file(total, encode_total_opening(closed.bundle.header.digest(), *closed.total_opening))
+        write_file(files.public, encode_risk_data(public))
+        write_file(files.inputs, inputs.to_bytes())
+        closed.write_audit(files.audit, private / "work" / "audit-sections")
+        os.sync()  # receipts and participant files were written without one fsync each
+        write_file(files.bundle, encode_public_bundle(closed.bundle))
+        return ProvenEpoch(files, private, ReceiptFiles(self, epoch, closed.accounts), total)
 
     def receipt_file_name(self, epoch: int, account: str) -> str:
         """A receipt's file name: keyed by the operator secret, so it is neither guessable from the account id
@@ -369,11 +483,17 @@ class Deployment:
         folder = self.root / PRIVATE_DIR / "participants"
         folder.mkdir(parents=True, exist_ok=True)
         for account, receipt in receipts.items():
-            name = self.receipt_file_name(0, account).replace(".rcpt", ".toml")
-            path = folder / name
-            text = participant_toml(account, receipt.account_key)
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                write_file(path, text.encode("utf-8"))
+            self._write_participant_file(folder, account, receipt.account_key)
+
+    def _write_participant_file(self, folder: Path, account: str, account_key: bytes) -> None:
+        path = folder / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+        text = participant_toml(account, account_key)
+        try:
+            unchanged = path.read_text(encoding="utf-8") == text
+        except FileNotFoundError:
+            unchanged = False
+        if not unchanged:
+            write_file(path, text.encode("utf-8"))
 
     def attest(self, epoch: int, key: bytes) -> PublicBundle:
         """Add one reserve key's attestation to a published bundle (idempotent for the same key)."""
@@ -403,6 +523,30 @@ class Deployment:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
 
 
+def _write_unsynced(path: Path, data: bytes) -> None:
+    """Write atomically (temporary file, rename) without an fsync: for the many receipt files, which the caller
+    makes durable with one sync before it writes the bundle."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _write_index(path: Path, entries: Iterator[tuple[str, str]]) -> None:
+    """``receipts.index``: the bytes of ``json.dumps(dict(entries), indent=1)``, written as the entries come."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        first = True
+        handle.write("{")
+        for account, name in entries:
+            handle.write(("\n " if first else ",\n ") + json.dumps(account) + ": " + json.dumps(name))
+            first = False
+        handle.write("}" if first else "\n}")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def participant_toml(account: str, account_key: bytes) -> str:
     """A participant file: the account id and the account key its leaves are salted with (docs/format.md)."""
     return ("# zkclear participant file: keep it; `zkclear verify --participant THIS_FILE` checks your receipts\n"
@@ -428,7 +572,7 @@ def _read_secret(path: Path) -> bytes:
     return secret
 
 
-def check_collateralized(accounts: Sequence[AccountInput], public: PublicRiskData) -> None:
+def check_collateralized(accounts: Iterable[AccountInput], public: PublicRiskData) -> None:
     """ProvingError naming the first account (by id) whose values do not satisfy its statement — before any
     proving starts. The engine leaves no account below maintenance, except on an instrument whose liquidations
     the oracle guard paused (docs/clearing.md); such an epoch cannot be proven until the pause lifts."""
