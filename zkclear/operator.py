@@ -31,6 +31,7 @@ import hmac
 import json
 import os
 import secrets
+import signal
 import struct
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -75,6 +76,9 @@ LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
+#: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
+#: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
+PROVE_CRASH_HOOK_ENV = "ZKCLEAR_TEST_PROVE_CRASH"
 
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
@@ -423,8 +427,11 @@ class Deployment:
         step = "receipts"
         if progress is not None:
             progress(step, 0, closed.accounts)
+        crash = os.environ.get(PROVE_CRASH_HOOK_ENV, "")
         for written, (account, key, data) in enumerate(closed.receipts(), start=1):
             _write_unsynced(private / "receipts" / self.receipt_file_name(epoch, account), data)
+            if crash == f"receipts:{written}":
+                os.kill(os.getpid(), signal.SIGKILL)
             self._write_participant_file(participants, account, key)
             if progress is not None and (written % 256 == 0 or written == closed.accounts):
                 progress(step, written, closed.accounts)
@@ -440,6 +447,8 @@ class Deployment:
         write_file(files.inputs, inputs.to_bytes())
         closed.write_audit(files.audit, private / "work" / "audit-sections")
         os.sync()  # receipts and participant files were written without one fsync each
+        if crash == "bundle":
+            os.kill(os.getpid(), signal.SIGKILL)
         write_file(files.bundle, encode_public_bundle(closed.bundle))
         return ProvenEpoch(files, private, ReceiptFiles(self, epoch, closed.accounts), total)
 

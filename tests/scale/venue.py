@@ -1,0 +1,105 @@
+"""A small, cheap deployment for the scale-out tests (3 perpetuals, 16-bit positions, chunks of 4, height 8) and
+the helpers they share: running ``zkclear`` as a subprocess, snapshotting every file an epoch close writes,
+finding a process's children."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkclear.operator import Deployment, ProvingSettings
+from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
+from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+from zkclear.tree.placement import TreeConfig
+
+KEY = bytes.fromhex("c3" * 32)
+ZKCLEAR = [sys.executable, "-m", "zkclear.cli"]
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A committed, unproven epoch 1 in ``template`` (copy it before proving), its reserves and key files."""
+
+    template: Path
+    reserves: Path
+    key: Path
+
+    def copy(self, where: Path) -> Path:
+        shutil.copytree(self.template, where)
+        return where
+
+    def prove_args(self, deployment: Path, *extra: str) -> list[str]:
+        return [*ZKCLEAR, "epoch", "prove", "-d", str(deployment), "--reserves", str(self.reserves),
+                "--sign-with", str(self.key), *extra]
+
+
+def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None) -> Venue:
+    config, epoch_dirs = generate_market(root / "market", MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30,
+                                                                    seed=15, options=False))
+    settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16)
+    deployment = Deployment.init(root / "template", config.read_text(), settings)
+    deployment.run_epoch(epoch_dirs[0])
+    reserves = root / "reserves.csv"
+    reserves.write_text(reserves_csv([address_of(public_key_of(KEY))], 10**16))
+    key = root / "custody.key"
+    key.write_text(KEY.hex())
+    return Venue(root / "template", reserves, key)
+
+
+def reserves_of(venue: Venue) -> ReserveSet:
+    return ReserveSet.load(venue.reserves)
+
+
+def snapshot(deployment: Path) -> dict[str, bytes]:
+    """Every file an epoch close writes (publication folder, receipts, index, participant files, work left)."""
+    return {str(path.relative_to(deployment)): path.read_bytes()
+            for folder in ("epochs", "private") for path in sorted((deployment / folder).rglob("*"))
+            if path.is_file()}
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + out.get("PYTHONPATH", "")
+    out["ZKCLEAR_PROGRESS_SECONDS"] = "0"
+    out.update(extra)
+    return out
+
+
+def start(args: list[str], **extra_env: str) -> subprocess.Popen:
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(**extra_env))
