@@ -524,18 +524,26 @@ def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) ->
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=AsciiInt(1), help="Local processes verifying in parallel (default: every core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
-          total_paths: tuple[Path, ...], as_json: bool) -> None:
+          total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
     collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
     in epoch order are also checked as a chain.
+
+    The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
+    progress goes to stderr.
 
     Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
     from zkclear.bundle.format import decode_total_opening, read_file
     from zkclear.errors import EncodingError, InputError
+    from zkclear.executor import get_executor
+    from zkclear.progress import ProgressReporter
     from zkclear.proofs.recompute import check_public_inputs
-    from zkclear.verifier.audit import audit_epoch, check_total_opening
+    from zkclear.verifier.audit import check_total_opening
+    from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
     from zkclear.verifier.published import open_published
 
@@ -563,7 +571,12 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                         detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
                                                f"venue posted {expect_headers[position]}")
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
-            report = audit_epoch(published, published.audit_data(), previous=previous)
+            run = get_executor("dask" if scheduler else None, workers, scheduler)
+            try:
+                with ProgressReporter() as bars:
+                    report = audit_file(published, previous=previous, executor=run, progress=bars.update)
+            finally:
+                run.close()
             compared = 0
             own = marks.get(None if None in marks else published.epoch, {})
             if own:
