@@ -115,9 +115,9 @@ class ProvingSettings:
             f"position_bits = {self.position_bits}        # |position| < 2^position_bits lots (8, 16 or 32)\n"
             f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
             "(the total's opening, for the auditor only)\n"
-            f"executor = \"{self.executor}\"     # serial, process or dask\n"
             f"window = {self.window}                 # proving tasks in flight (0: 2 x workers + 2); bounds memory\n"
             f"subtree_chunks = {self.subtree_chunks}        # chunks per upper-tree subtree task\n"
+            f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
 
 

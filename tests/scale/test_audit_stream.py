@@ -43,7 +43,7 @@ def _reasons(tmp_path, bundle, audit, **kwargs) -> tuple[str, str]:
 
 
 def test_an_honest_epoch_passes_serially_and_on_worker_processes(tmp_path):
-    epoch = make_epoch(TreeConfig(height=9, chunk_bits=2, chunk_padding="none"), count=30)
+    epoch = make_epoch(TreeConfig(height=7, chunk_bits=2, chunk_padding="none"), count=14)
     published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
     expected = audit_epoch(published, epoch.artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())
     steps: list[tuple[str, int, int]] = []

@@ -3,25 +3,18 @@ reuses, and ends with the same bytes, file for file, as an uninterrupted run; it
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
 from pathlib import Path
 
-import pytest
-
 from tests.scale.venue import (
     alive,
     children,
-    reserves_of,
     snapshot,
     start,
     wait_until,
 )
-from zkclear.executor import SerialExecutor
-from zkclear.operator import Deployment
-from zkclear.proofs.attestations import sign_attestation
 
 SEED = int(os.environ.get("ZKCLEAR_TEST_SEED", "15"))
 
@@ -93,70 +86,3 @@ def test_workers_end_with_a_killed_coordinator(tmp_path):
     wait_until(lambda: len(children(process.pid)) >= 2, 60, "two pool workers")
     workers = children(process.pid)
     _kill_tree(process, workers)
-
-
-class _StopAfterChunks(SerialExecutor):
-    """Serial, but interrupts the close when the upper tree starts (the chunk proofs are all saved)."""
-
-    def stream(self, fn, items, *, window=None):
-        if fn.__name__ == "run_subtree_task":
-            raise KeyboardInterrupt
-        yield from super().stream(fn, items)
-
-
-def _reseal(path: Path, change) -> None:
-    """Apply ``change`` to a work file's body and write it back with a valid checksum (so that only the proof
-    check can catch it)."""
-    data = path.read_bytes()
-    kind = path.name.split("-", 1)[0].encode()
-    start = 8 + 1 + len(kind) + 32 + 8
-    body = bytearray(data[start:-32])
-    change(body)
-    head = data[:start]
-    path.write_bytes(head + bytes(body) + hashlib.sha256(head + bytes(body)).digest())
-
-
-def test_a_stored_chunk_proof_that_does_not_verify_is_proven_again(venue, reference, tmp_path):
-    """A chunk unit whose checksum holds but whose batch proof was altered is refused by the check (the proof
-    against its statement) and proven again: the files are still the reference's."""
-    from zkclear.proofs.units import ChunkUnit
-
-    deployment = venue.copy(tmp_path / "venue")
-    keys = [bytes.fromhex(venue.key.read_text())]
-    with pytest.raises(KeyboardInterrupt):
-        Deployment(deployment).prove(1, reserves_of(venue), reserve_keys=keys, executor=_StopAfterChunks())
-    victim = sorted((deployment / "private" / "1" / "work").glob("chunk-*.work"))[0]
-
-    def flip_proof_byte(body: bytearray) -> None:
-        unit = ChunkUnit.parse(bytes(body), 3)
-        proof_end = ChunkUnit.summary_size(3) + 4 + len(unit.record)
-        body[proof_end - 40] ^= 0x01
-
-    _reseal(victim, flip_proof_byte)
-    steps: list[tuple[str, int, int]] = []
-    Deployment(deployment).prove(1, reserves_of(venue), reserve_keys=keys, executor=SerialExecutor(),
-                                 progress=lambda step, done, total: steps.append((step, done, total)))
-    assert snapshot(deployment) == reference
-    proven = [entry for entry in steps if entry[0] == "collateral proofs (chunks)"]
-    assert proven[0][1] == proven[0][2] - 1  # every saved chunk but the altered one was reused
-
-
-def test_a_changed_epoch_never_reuses_stale_work(venue, tmp_path):
-    """Work saved for other reserves (another header) is ignored: its units have other names."""
-    deployment = venue.copy(tmp_path / "venue")
-    key = bytes.fromhex(venue.key.read_text())
-    reserves = reserves_of(venue)
-    other = type(reserves)(tuple(type(e)(e.address, e.balance + 1) for e in reserves.entries))
-
-    with pytest.raises(KeyboardInterrupt):
-        Deployment(deployment).prove(1, other, executor=_StopAfterChunks())
-    stale = {p.name for p in (deployment / "private" / "1" / "work").glob("chunk-*.work")}
-    seen: list[str] = []
-
-    def progress(step: str, done: int, total: int) -> None:
-        seen.append(step)
-
-    _, closed = Deployment(deployment).prove(1, reserves, reserve_keys=[key], executor=SerialExecutor(),
-                                             progress=progress)
-    assert stale and "checking saved chunk proofs" not in seen
-    assert closed.bundle.attestations[0] == sign_attestation(key, closed.bundle.attestation_message())
