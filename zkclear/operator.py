@@ -34,7 +34,9 @@ import secrets
 import signal
 import struct
 import tomllib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,8 @@ DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 #: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
 #: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
 PROVE_CRASH_HOOK_ENV = "ZKCLEAR_TEST_PROVE_CRASH"
+#: Threads writing receipt files while the coordinator assembles the next ones.
+RECEIPT_WRITERS = 4
 
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
@@ -428,13 +432,27 @@ class Deployment:
         if progress is not None:
             progress(step, 0, closed.accounts)
         crash = os.environ.get(PROVE_CRASH_HOOK_ENV, "")
-        for written, (account, key, data) in enumerate(closed.receipts(), start=1):
+
+        def write_one(account: str, key: bytes, data: bytes) -> None:
             _write_unsynced(private / "receipts" / self.receipt_file_name(epoch, account), data)
-            if crash == f"receipts:{written}":
-                os.kill(os.getpid(), signal.SIGKILL)
             self._write_participant_file(participants, account, key)
-            if progress is not None and (written % 256 == 0 or written == closed.accounts):
-                progress(step, written, closed.accounts)
+
+        # Receipts are assembled here, in tree order, and written by a few threads (file system calls and
+        # hashing release the GIL): a bounded number in flight, so memory does not grow with the accounts.
+        with ThreadPoolExecutor(max_workers=RECEIPT_WRITERS) as writers:
+            in_flight: deque = deque()
+            for written, (account, key, data) in enumerate(closed.receipts(), start=1):
+                in_flight.append(writers.submit(write_one, account, key, data))
+                if len(in_flight) >= 8 * RECEIPT_WRITERS:
+                    in_flight.popleft().result()
+                if crash == f"receipts:{written}":
+                    while in_flight:
+                        in_flight.popleft().result()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if progress is not None and (written % 256 == 0 or written == closed.accounts):
+                    progress(step, written, closed.accounts)
+            while in_flight:
+                in_flight.popleft().result()
         _write_index(private / "receipts.index",
                      ((account, self.receipt_file_name(epoch, account))
                       for account in sorted(closed._source.account_ids())))
