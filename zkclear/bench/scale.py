@@ -234,19 +234,26 @@ def _memory(sizes: tuple[int, int], quick: bool, echo: Callable[[str], None]) ->
 
 
 def _receipts(count: int, echo: Callable[[str], None]) -> dict[str, float]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from zkclear.bundle.format import receipt_from_parts
-    from zkclear.operator import _write_unsynced
+    from zkclear.operator import RECEIPT_WRITERS, _write_unsynced
 
     chunk = os.urandom(18_000)
     path = [os.urandom(1_000) for _ in range(28)]
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(RECEIPT_WRITERS) as writers:
         out = Path(folder)
         started = time.perf_counter()
         size = 0
-        for i in range(count):
+        pending = []
+        for i in range(count):  # as Deployment._publish_closed: assemble here, write on a few threads
             data = receipt_from_parts(1, bytes(32), f"acct{i:09d}", bytes(32), i, os.urandom(600), chunk, path)
-            _write_unsynced(out / f"{i:032x}.rcpt", data)
+            pending.append(writers.submit(_write_unsynced, out / f"{i:032x}.rcpt", data))
+            if len(pending) >= 8 * RECEIPT_WRITERS:
+                pending.pop(0).result()
             size += len(data)
+        for future in pending:
+            future.result()
         written = time.perf_counter() - started
         os.sync()
         synced = time.perf_counter() - started
