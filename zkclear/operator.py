@@ -87,7 +87,7 @@ RECEIPT_WRITERS = 4
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
     "proving": {"position_bits": int, "disclose_total": bool, "executor": str, "window": int,
-                "subtree_chunks": int},
+                "subtree_chunks": int, "node_group": int},
 }
 
 
@@ -104,6 +104,8 @@ class ProvingSettings:
     window: int = 0
     #: about this many chunks per subtree of the upper tree (one task builds each)
     subtree_chunks: int = 16
+    #: node range proofs per task
+    node_group: int = 128
 
     def to_toml(self) -> str:
         t = self.tree
@@ -121,6 +123,7 @@ class ProvingSettings:
             "(the total's opening, for the auditor only)\n"
             f"window = {self.window}                 # proving tasks in flight (0: 2 x workers + 2); bounds memory\n"
             f"subtree_chunks = {self.subtree_chunks}        # chunks per upper-tree subtree task\n"
+            f"node_group = {self.node_group}           # node range proofs per task\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
 
@@ -158,9 +161,10 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     if not 0 <= settings.window <= 1 << 20:
         raise InputError("must be in [0, 1048576]", path=str(path), line=_line_of(text, "window"),
                          field="proving.window")
-    if not 1 <= settings.subtree_chunks <= 1 << 20:
-        raise InputError("must be in [1, 1048576]", path=str(path), line=_line_of(text, "subtree_chunks"),
-                         field="proving.subtree_chunks")
+    for key in ("subtree_chunks", "node_group"):
+        if not 1 <= getattr(settings, key) <= 1 << 20:
+            raise InputError("must be in [1, 1048576]", path=str(path), line=_line_of(text, key),
+                             field=f"proving.{key}")
     return settings
 
 
@@ -400,7 +404,8 @@ class Deployment:
                 source, public, reserves, epoch_id=epoch, previous=previous, config=self.proving.tree,
                 blindings=BlindingSource.deterministic(self._secret), chunk_system=CHUNK_SYSTEM, executor=run,
                 work_folder=self.private_dir(epoch) / "work", public_inputs_digest=inputs.digest(),
-                settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks), progress=progress)
+                settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks,
+                                        self.proving.node_group), progress=progress)
         finally:
             if own_executor:
                 run.close()

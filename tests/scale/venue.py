@@ -41,7 +41,7 @@ class Venue:
 def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None) -> Venue:
     config, epoch_dirs = generate_market(root / "market", MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30,
                                                                     seed=15, options=False))
-    settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16)
+    settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8)
     deployment = Deployment.init(root / "template", config.read_text(), settings)
     deployment.run_epoch(epoch_dirs[0])
     reserves = root / "reserves.csv"

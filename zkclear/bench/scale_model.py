@@ -120,14 +120,14 @@ class Estimate:
 
 def estimate(shape: Shape, costs: Costs, cores: int) -> Estimate:
     """Wall seconds of one close of ``shape`` on ``cores`` worker cores (see the module docstring)."""
-    groups = math.ceil(shape.upper_nodes / 32) + shape.subtrees  # groups never span levels or subtrees
+    groups = math.ceil(shape.upper_nodes / 128) + shape.subtrees  # node_group = 128; groups never span subtrees
     phases = [
         (shape.chunks * costs.chunk_core_seconds, costs.chunk_core_seconds,
          shape.chunks * costs.coordinator_chunk_seconds, shape.chunks),
         (shape.upper_nodes * costs.node_build_core_seconds,
          shape.upper_nodes / shape.subtrees * costs.node_build_core_seconds,
          shape.subtrees * costs.coordinator_subtree_seconds, shape.subtrees),
-        (shape.upper_nodes * costs.node_core_seconds, 32 * costs.node_core_seconds,
+        (shape.upper_nodes * costs.node_core_seconds, 128 * costs.node_core_seconds,
          groups * costs.coordinator_group_seconds, groups),
     ]
     parallel = feed = wall = 0.0

@@ -87,6 +87,9 @@ class StreamSettings:
 
     window: int | None = None
     subtree_chunks: int = 16
+    #: node range proofs per task (one subtree's nodes, or the top's, level by level): about as long as a chunk
+    #: proof, so that neither the coordinator nor a Dask scheduler (~1 ms a task) sets the pace
+    node_group: int = 4 * NODE_PROOF_GROUP
 
 
 class AccountSource(Protocol):
@@ -142,6 +145,7 @@ class _Plan:
     record_lengths: list[int]
     low: int                       # c
     split: int                     # s
+    node_group: int = NODE_PROOF_GROUP
     subtree_ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (t, first chunk, end chunk)
     subtree_keys: list[bytes] = field(default_factory=list)
     top_nodes: dict[Position, bytes] = field(default_factory=dict)
@@ -305,29 +309,35 @@ def _copy_levels(scratch: Path, kind: str, levels: range) -> Iterator[bytes]:
                 yield block
 
 
-def _group_task(plan: _Plan, blindings: BlindingSource, level: int,
-                nodes: Sequence[tuple[int, int, int]]) -> tuple[list[Position], NodeGroupTask]:
+def _group_task(plan: _Plan, blindings: BlindingSource,
+                nodes: Sequence[tuple[int, int, int, int]]) -> tuple[list[Position], NodeGroupTask]:
+    """The proof task of ``(level, index, value, blinding)`` nodes."""
     header = plan.header
-    bits = node_range_bits(level, header.equity_bits)
-    return ([(level, index) for index, _, _ in nodes],
-            NodeGroupTask(blindings, tuple((value, blinding, bits, header.context(b"tree-node", level, index))
-                                           for index, value, blinding in nodes)))
+    return ([(level, index) for level, index, _, _ in nodes],
+            NodeGroupTask(blindings, tuple((value, blinding, node_range_bits(level, header.equity_bits),
+                                            header.context(b"tree-node", level, index))
+                                           for level, index, value, blinding in nodes)))
+
+
+def _grouped(plan: _Plan, blindings: BlindingSource,
+             nodes: list[tuple[int, int, int, int]]) -> Iterator[tuple[list[Position], NodeGroupTask]]:
+    for start in range(0, len(nodes), plan.node_group):
+        yield _group_task(plan, blindings, nodes[start:start + plan.node_group])
 
 
 def _subtree_groups(plan: _Plan, position: int, unit: SubtreeUnit,
                     blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
-    for level, entries in zip(range(plan.low, plan.split), unit.levels, strict=True):
-        nodes = [(index, value, blinding) for index, _, value, blinding in entries.nodes]
-        for start in range(0, len(nodes), NODE_PROOF_GROUP):
-            yield _group_task(plan, blindings, level, nodes[start:start + NODE_PROOF_GROUP])
+    """A subtree's node-proof tasks: its nodes level by level, ``node_group`` at a time."""
+    nodes = [(level, index, value, blinding)
+             for level, entries in zip(range(plan.low, plan.split), unit.levels, strict=True)
+             for index, _, value, blinding in entries.nodes]
+    yield from _grouped(plan, blindings, nodes)
 
 
 def _top_groups(plan: _Plan, blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
-    height = plan.header.tree.height
-    for level in range(plan.split, height):
-        nodes = sorted((index, *plan.top_openings[(lvl, index)]) for lvl, index in plan.top_openings if lvl == level)
-        for start in range(0, len(nodes), NODE_PROOF_GROUP):
-            yield _group_task(plan, blindings, level, nodes[start:start + NODE_PROOF_GROUP])
+    """The top's node-proof tasks (levels s..H-1; the root has no node proof)."""
+    nodes = sorted((level, index, *opening) for (level, index), opening in plan.top_openings.items())
+    yield from _grouped(plan, blindings, nodes)
 
 
 def close_epoch(
@@ -366,7 +376,8 @@ def close_epoch(
     slots = np.array([[-1 if a is None else a for a in row] for row in placement.chunk_slots], dtype=np.int64)
     del placement
     split = split_level(config, len(positions), settings.subtree_chunks)
-    plan = _Plan(header, positions, slots, [], [0] * len(positions), config.chunk_bits, split)
+    plan = _Plan(header, positions, slots, [], [0] * len(positions), config.chunk_bits, split,
+                 max(1, settings.node_group))
     timings["placement"] = time.perf_counter() - started
 
     started = time.perf_counter()
