@@ -5,6 +5,7 @@ a changed epoch never reuses stale work."""
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -33,16 +34,21 @@ def _files(closed, folder: Path) -> dict[str, bytes]:
     return files
 
 
-def _in_memory(config: TreeConfig, account_list, balances=(600_000, 400_000)) -> dict[str, bytes]:
-    artifacts = prove_epoch(account_list, PUBLIC, reserves(balances), executor=SerialExecutor(), **_common(config))
+@cache
+def _proven(config: TreeConfig, count: int):
+    return prove_epoch(accounts(count), PUBLIC, reserves(), executor=SerialExecutor(), **_common(config))
+
+
+def _in_memory(config: TreeConfig, count: int) -> dict[str, bytes]:
+    """The files of the in-memory close of ``accounts(count)`` (computed once per shape)."""
+    artifacts = _proven(config, count)
     files = {"bundle": encode_public_bundle(artifacts.bundle), "audit": encode_audit_data(artifacts.audit, SYSTEM)}
     files |= {account: encode_receipt(receipt, SYSTEM) for account, receipt in artifacts.receipts.items()}
     return files
 
 
 @pytest.mark.parametrize(("config", "count", "subtree_chunks"), [
-    (TreeConfig(height=7, chunk_bits=2), 7, 16),                          # one subtree: the split at the root
-    (TreeConfig(height=7, chunk_bits=2), 16, 1),                          # many subtrees
+    (TreeConfig(height=7, chunk_bits=2), 16, 1),                          # many subtrees (one: the tests below)
     (TreeConfig(height=5, chunk_bits=2, chunk_padding="none"), 28, 1),    # a full tree: the split at the chunks
     (TreeConfig(height=7, chunk_bits=2, sparse=False), 12, 2),            # dense placement
 ])
@@ -51,9 +57,8 @@ def test_the_streaming_close_writes_the_in_memory_bytes(tmp_path, config, count,
     closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(),
                          work_folder=tmp_path / "work", settings=StreamSettings(subtree_chunks=subtree_chunks),
                          **_common(config))
-    assert _files(closed, tmp_path) == _in_memory(config, account_list)
-    assert closed.total_opening == prove_epoch(account_list, PUBLIC, reserves(), executor=SerialExecutor(),
-                                               **_common(config)).total_opening
+    assert _files(closed, tmp_path) == _in_memory(config, count)
+    assert closed.total_opening == _proven(config, count).total_opening
 
 
 def test_split_levels_cover_both_ends():
@@ -98,7 +103,7 @@ def test_a_saved_chunk_proof_that_does_not_verify_is_proven_again(tmp_path):
     steps: list[tuple[str, int, int]] = []
     closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
                          progress=lambda step, done, total: steps.append((step, done, total)), **_common(config))
-    assert _files(closed, tmp_path) == _in_memory(config, account_list)
+    assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
     assert ("checking saved chunk proofs", 4, 4) in steps
     assert ("collateral proofs (chunks)", 3, 4) in steps  # three reused, the altered one proven again
 
@@ -116,14 +121,14 @@ def test_a_changed_epoch_never_reuses_stale_work(tmp_path):
                          progress=lambda step, done, total: steps.append(step), **_common(config))
     assert stale and "checking saved chunk proofs" not in steps
     assert stale <= {path.name for path in work.glob("*.work")}  # left alone, removed with the folder at the end
-    assert _files(closed, tmp_path) == _in_memory(config, account_list)
+    assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
     closed.discard_work()
     assert not work.exists()
 
 
 def test_worker_processes_give_the_same_bytes_with_a_small_window(tmp_path):
-    config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(16)
+    config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(12)
     with ProcessExecutor(workers=2) as run:
         closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=run, work_folder=tmp_path / "w",
                              settings=StreamSettings(window=2, subtree_chunks=2), **_common(config))
-        assert _files(closed, tmp_path) == _in_memory(config, account_list)
+        assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
