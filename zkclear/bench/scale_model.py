@@ -33,17 +33,17 @@ import numpy as np
 
 #: Measured on the development box (docs/performance.md, "Scale-out"): see ``zkclear bench scale``.
 RECORDED = {
-    "chunk_core_seconds": 5.2,           # one chunk of 16 accounts, collateral proofs, native engine
-    "node_core_seconds": 0.045,          # one 64-bit node range proof, native engine
+    "chunk_core_seconds": 3.4,           # one chunk of 16 accounts, collateral proofs, native engine (CPU time)
+    "node_core_seconds": 0.052,          # one 64-bit node range proof, native engine (CPU time)
     "node_build_core_seconds": 0.0004,   # one upper node built (sums, hashes, encodings) in a subtree task
-    "coordinator_chunk_seconds": 0.004,  # hand out one chunk task, save and parse its unit
-    "coordinator_group_seconds": 0.0008,  # one node group: key, save
+    "coordinator_chunk_seconds": 0.004,  # hand out one chunk task, save its unit, read it back (2.6 ms measured)
+    "coordinator_group_seconds": 0.002,  # one node group: key, save, read back
     "coordinator_subtree_seconds": 0.01,  # one subtree task: gather its chunk summaries, save the unit
-    "receipt_seconds": 0.00015,          # assemble and write one receipt (no fsync)
+    "receipt_seconds": 0.00042,          # assemble and write one receipt, 4 writer threads (no fsync each)
     "audit_bytes_per_second": 4.0e8,     # streaming the audit data out of the work store
     "sync_bytes_per_second": 5.0e8,      # the one sync before the bundle
-    "task_overhead_seconds": 0.001,      # Dask scheduler time per task
-    "receipt_bytes": 46_000,
+    "task_overhead_seconds": 0.0115,     # Dask, measured on the loaded box (Dask documents about 1 ms)
+    "receipt_bytes": 47_000,
     "chunk_audit_bytes": 20_000,
     "node_audit_bytes": 1_500,
 }
@@ -187,8 +187,10 @@ def _duration(seconds: float) -> str:
 
 def main(argv: list[str]) -> None:
     values = json.loads(Path(argv[0]).read_text(encoding="utf-8")) if argv else {}
-    for line in table(Costs.of(values)):
-        print(line)
+    for overhead in (values.get("task_overhead_seconds", RECORDED["task_overhead_seconds"]), 0.001):
+        print(f"Dask overhead {overhead * 1e3:.1f} ms per task:")
+        for line in table(Costs.of({**values, "task_overhead_seconds": overhead})):
+            print(line)
 
 
 if __name__ == "__main__":
