@@ -44,7 +44,7 @@ def cluster(tmp_path):
                 process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
