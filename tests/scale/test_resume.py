@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import random
 import signal
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.scale.venue import (
     alive,
     children,
+    descendants,
     snapshot,
     start,
     wait_until,
@@ -23,11 +27,11 @@ def _work(deployment: Path, kind: str) -> int:
     return len(list((deployment / "private" / "1" / "work").glob(f"{kind}-*.work")))
 
 
-def _kill_tree(process, workers: list[int]) -> None:
+def _kill_tree(process, workers: list[int], timeout: float = 10) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     # the pool workers get SIGKILL from the kernel when their parent dies (prctl PR_SET_PDEATHSIG)
-    wait_until(lambda: not any(alive(pid) for pid in workers), 10, f"workers {workers} to end with their parent")
+    wait_until(lambda: not any(alive(pid) for pid in workers), timeout, f"workers {workers} to end with their parent")
 
 
 def test_a_prove_killed_at_random_points_resumes_to_the_same_bytes(venue, reference, tmp_path):
@@ -73,16 +77,22 @@ def test_a_lost_worker_costs_only_its_task_and_the_bytes_are_the_same(venue, ref
     assert snapshot(deployment) == reference
 
 
-def test_workers_end_with_a_killed_coordinator(tmp_path):
+@pytest.mark.parametrize("kind", ["process", "dask"])
+def test_workers_end_with_a_killed_coordinator(tmp_path, kind):
+    """Local pool workers (parent-death signal) and a local Dask cluster's processes end with a coordinator
+    killed with SIGKILL, instead of being re-parented to PID 1 and running on."""
+    if kind == "dask":
+        pytest.importorskip("distributed")
     script = tmp_path / "coordinator.py"
     script.write_text(
         "import sys, time\n"
-        "from zkclear.executor import ProcessExecutor\n"
+        "from zkclear.executor import get_executor\n"
         "def nap(x):\n    time.sleep(600)\n    return x\n"
         "if __name__ == '__main__':\n"
-        "    run = ProcessExecutor(workers=2)\n"
+        f"    run = get_executor({kind!r}, 2)\n"
         "    for _ in run.stream(nap, range(4)):\n        pass\n")
     process = start([os.sys.executable, str(script)])
-    wait_until(lambda: len(children(process.pid)) >= 2, 60, "two pool workers")
-    workers = children(process.pid)
-    _kill_tree(process, workers)
+    wait_until(lambda: len(descendants(process.pid)) >= 2, 120, "two workers")
+    time.sleep(1.0)
+    workers = descendants(process.pid)
+    _kill_tree(process, workers, timeout=30)

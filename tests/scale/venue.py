@@ -77,6 +77,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Live children, grandchildren, ... of ``pid``."""
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [child for parent in frontier for child in children(parent)]
+        found += kids
+        frontier = kids
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
