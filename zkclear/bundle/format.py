@@ -186,23 +186,30 @@ def _container(kind: bytes, body: bytes) -> bytes:
     return head + hashlib.sha256(head).digest()
 
 
-def _open_container(data: bytes, kind: bytes) -> _Reader:
-    if not isinstance(data, bytes | bytearray):
-        raise EncodingError("expected bytes")
-    if len(data) < _PREFIX.size + _CHECKSUM:
-        raise EncodingError(f"truncated: {len(data)} bytes is shorter than an empty container")
-    magic, found_kind, version, length = _PREFIX.unpack(bytes(data[: _PREFIX.size]))
+def container_body_length(head: bytes, kind: bytes, total_size: int) -> int:
+    """Check a container's prefix (``head``, its first 22 bytes: magic, kind, version) against the file's total
+    size; returns the body length (EncodingError naming what is wrong)."""
+    if total_size < _PREFIX.size + _CHECKSUM or len(head) < _PREFIX.size:
+        raise EncodingError(f"truncated: {total_size} bytes is shorter than an empty container")
+    magic, found_kind, version, length = _PREFIX.unpack(bytes(head[: _PREFIX.size]))
     if magic != MAGIC:
         raise EncodingError("not a zkclear file (bad magic)")
     if found_kind != kind:
         raise EncodingError(f"expected a {kind.decode()} file, got {found_kind!r}")
     if version != FORMAT_VERSION:
         raise EncodingError(f"unsupported format version {version} (this reader knows {FORMAT_VERSION})")
-    if len(data) != _PREFIX.size + length + _CHECKSUM:
+    if total_size != _PREFIX.size + length + _CHECKSUM:
         raise EncodingError(
             f"length mismatch: header says a {length}-byte body, file holds "
-            f"{len(data) - _PREFIX.size - _CHECKSUM}"
+            f"{total_size - _PREFIX.size - _CHECKSUM}"
         )
+    return length
+
+
+def _open_container(data: bytes, kind: bytes) -> _Reader:
+    if not isinstance(data, bytes | bytearray):
+        raise EncodingError("expected bytes")
+    container_body_length(bytes(data[: _PREFIX.size]), kind, len(data))
     if hashlib.sha256(bytes(data[:-_CHECKSUM])).digest() != bytes(data[-_CHECKSUM:]):
         raise EncodingError("checksum mismatch: the file is corrupted")
     return _Reader(bytes(data[_PREFIX.size : -_CHECKSUM]))

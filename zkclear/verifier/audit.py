@@ -23,6 +23,7 @@ separate check :func:`zkclear.proofs.recompute.check_public_inputs`; the auditor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from zkclear.bundle.model import AuditData, PublicBundle
@@ -54,16 +55,20 @@ def _fail(reason: str, detail: str, index: int | None = None) -> None:
     raise VerificationError(reason, index=index, detail=detail)
 
 
+def commits_to_zero(node: TreeNode, blinding: int, position_blindings: Sequence[int]) -> bool:
+    """Whether a padding node's liability and position sums are commitments to zero with these blindings."""
+    sums = node.positions or ()
+    return (node.commitment == commit(0, blinding) and len(sums) == len(position_blindings)
+            and all(p == commit(0, b) for p, b in zip(sums, position_blindings, strict=True)))
+
+
 def _padding_node(audit: AuditData, pos: Position) -> TreeNode:
     level, index = pos
     if pos not in audit.padding or pos not in audit.upper_nodes:
         _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated path "
                                       "but is neither built from chunks nor published as padding", level)
     node = audit.upper_nodes[pos]
-    blinding, position_blindings = audit.padding[pos]
-    sums = node.positions or ()
-    if (node.commitment != commit(0, blinding) or len(sums) != len(position_blindings)
-            or any(p != commit(0, b) for p, b in zip(sums, position_blindings, strict=True))):
+    if not commits_to_zero(node, *audit.padding[pos]):
         _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} does not commit to zero",
               level)
     return node

@@ -27,15 +27,14 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from provers.bulletproofs import batch_verify
-from zkclear.bundle.format import FORMAT_VERSION, KIND_AUDIT, MAGIC, decode_chunk_record, decode_node
+from zkclear.bundle.format import KIND_AUDIT, container_body_length, decode_chunk_record, decode_node
 from zkclear.crypto.field import scalar_from_bytes
-from zkclear.crypto.pedersen import commit
 from zkclear.errors import EncodingError, VerificationError, ZkclearError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.tree.sum_tree import combine_level
-from zkclear.verifier.audit import AuditReport, _check_bindings
+from zkclear.verifier.audit import AuditReport, _check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
 from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_statement, verify_named
@@ -90,18 +89,7 @@ def _check_container(path: Path) -> tuple[int, int]:
     size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(_PREFIX.size)
-        if len(head) < _PREFIX.size or size < _PREFIX.size + 32:
-            raise EncodingError(f"truncated: {size} bytes is shorter than an empty container")
-        magic, kind, version, length = _PREFIX.unpack(head)
-        if magic != MAGIC:
-            raise EncodingError("not a zkclear file (bad magic)")
-        if kind != KIND_AUDIT:
-            raise EncodingError(f"expected a {KIND_AUDIT.decode()} file, got {kind!r}")
-        if version != FORMAT_VERSION:
-            raise EncodingError(f"unsupported format version {version} (this reader knows {FORMAT_VERSION})")
-        if size != _PREFIX.size + length + 32:
-            raise EncodingError(f"length mismatch: header says a {length}-byte body, file holds "
-                                f"{size - _PREFIX.size - 32}")
+        length = container_body_length(head, KIND_AUDIT, size)
         digest = hashlib.sha256(head)
         left = length
         while left:
@@ -195,9 +183,7 @@ def check_padding(batch: PaddingBatch) -> Failure | None:
         node = decode_node(node_bytes, batch.count)
         blinding = scalar_from_bytes(entry[:32])
         blindings = [scalar_from_bytes(entry[32 + 32 * j:64 + 32 * j]) for j in range(batch.count)]
-        sums = node.positions or ()
-        if (node.commitment != commit(0, blinding) or len(sums) != len(blindings)
-                or any(p != commit(0, b) for p, b in zip(sums, blindings, strict=True))):
+        if not commits_to_zero(node, blinding, blindings):
             return ("padding-node-nonzero", batch.level,
                     f"the padding node at level {batch.level}, index {index} does not commit to zero")
     return None
