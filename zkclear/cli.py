@@ -526,14 +526,17 @@ def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--workers", type=AsciiInt(1), help="Local processes verifying in parallel (default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress lines on stderr (default: only on a terminal, never with --json).")
 def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
-          total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None) -> None:
+          total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
+          progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
     collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
     in epoch order are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
-    progress goes to stderr.
+    progress goes to stderr on a terminal (--progress: always).
 
     Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
@@ -572,9 +575,11 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                                f"venue posted {expect_headers[position]}")
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
+            show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
                 with ProgressReporter() as bars:
-                    report = audit_file(published, previous=previous, executor=run, progress=bars.update)
+                    report = audit_file(published, previous=previous, executor=run,
+                                        progress=bars.update if show else None)
             finally:
                 run.close()
             compared = 0

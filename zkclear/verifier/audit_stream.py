@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import numpy as np
 
 from provers.bulletproofs import batch_verify
 from zkclear.bundle.format import KIND_AUDIT, container_body_length, decode_chunk_record, decode_node
@@ -385,7 +385,7 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
         _fail("chunk-count-policy", f"{sections.chunks} chunks is not a count the padding policy "
                                     f"{config.chunk_padding!r} produces")
     positions: list[int] = []
-    prefixes = np.empty(sections.chunks * config.chunk_size, dtype=np.uint64)
+    prefixes = array("Q", bytes(8 * sections.chunks * config.chunk_size))
     taken: set[int] = set()
     proof_failure: Failure | None = None
     roots: dict[int, bytes] = {}
@@ -441,10 +441,10 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
                        sections.chunks * config.chunk_size, sections.nodes, reserves_total, timings)
 
 
-def _check_duplicates(path: Path, sections: _Sections, prefixes: np.ndarray) -> None:
+def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
     """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
-    order = np.sort(prefixes)
-    clashes = set(order[1:][order[1:] == order[:-1]].tolist())
+    order = sorted(prefixes)
+    clashes = {a for a, b in pairwise(order) if a == b}
     if not clashes:
         return
     seen: dict[bytes, int] = {}
@@ -492,41 +492,42 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         if not c <= level <= height or (level == height and level in pad_blocks):
             _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
                                      "path")
-    populated = np.array(sorted(roots), dtype=np.int64)
+    populated = sorted(roots)
     step = "upper tree (levels)"
     if progress is not None:
         progress(step, 0, height - c)
     for level in range(c, height):
-        expected = np.unique(np.concatenate([populated, populated ^ 1]))
-        padding_expected = np.setdiff1d(expected, populated, assume_unique=True)
+        populated_set = set(populated)
+        expected = sorted(populated_set | {index ^ 1 for index in populated})
+        padding_expected = [index for index in expected if index not in populated_set]
         offset, n = blocks.get(level, (0, 0))
         published = {index: rest for _, index, rest in _entries(path, offset, n, sections.end, node_entry)}
         pad_offset, pad_n = pad_blocks.get(level, (0, 0))
         padding = {index: rest for _, index, rest in _entries(path, pad_offset, pad_n, sections.end, pad_entry)}
         if level == c:
-            for position in populated.tolist():
+            for position in populated:
                 if published.get(position) != roots[position]:
                     _fail("chunk-root-mismatch", f"the chunk at position {position}: its leaves do not give its "
                                                  "published root", position)
-        for index in padding_expected.tolist():
+        for index in padding_expected:
             if index not in padding or index not in published:
                 _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated "
                                               "path but is neither built from chunks nor published as padding",
                       level)
         batches = [PaddingBatch(level, count, tuple((i, published[i], padding[i]) for i in chunk))
-                   for chunk in _batches(padding_expected.tolist())]
+                   for chunk in _batches(padding_expected)]
         _raise(_first(run.stream(check_padding, iter(batches), window=window)))
-        parents = np.unique(populated >> 1)
+        parents = sorted({index >> 1 for index in populated})
         offset_up, n_up = blocks.get(level + 1, (0, 0))
         above = {index: rest for _, index, rest in _entries(path, offset_up, n_up, sections.end, node_entry)}
-        for parent in parents.tolist():
+        for parent in parents:
             if parent not in above:
                 _fail("audit-structure", f"the node at level {level + 1}, index {parent} is not published", level + 1)
         parent_batches = [ParentBatch(level + 1, count, tuple((p, published[2 * p], published[2 * p + 1], above[p])
                                                               for p in chunk))
-                          for chunk in _batches(parents.tolist())]
+                          for chunk in _batches(parents)]
         _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
-        extra = (set(published) - set(expected.tolist())) | (set(padding) - set(padding_expected.tolist()))
+        extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
         if extra:
             _fail("audit-structure", f"the audit data publishes a node at level {level}, index {min(extra)} that is "
                                      "on no populated path")
