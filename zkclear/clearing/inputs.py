@@ -121,7 +121,8 @@ class MarkPrice:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """A deposit or a withdrawal request (settlement units, ``amount > 0``)."""
+    """A deposit or a withdrawal request of ``amount > 0`` smallest units of ``asset`` (empty: the settlement
+    asset, whose unit is the settlement unit)."""
 
     transfer_id: str
     kind: str
@@ -129,6 +130,7 @@ class Transfer:
     amount: int
     path: str = "<memory:transfers>"
     line: int = 0
+    asset: str = ""
 
 
 #: The one operator action: a withdrawal from the insurance fund or the fee account.
