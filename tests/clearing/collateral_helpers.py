@@ -43,8 +43,9 @@ def btc_asset(**changes: object) -> CollateralAsset:
 
 
 def eth_asset(**changes: object) -> CollateralAsset:
-    """ETH with 18 decimals priced by ETH-PERP in whole USD: one wei at one USD is 1e-12 unit."""
-    asset = CollateralAsset("ETH", 18, ETH_PERP, (1, 10**12),
+    """ETH counted in gwei (9 decimals: a balance must fit 2^62 − 1 smallest units) priced by ETH-PERP in whole
+    USD: one gwei at one USD is 1e-3 unit."""
+    asset = CollateralAsset("ETH", 9, ETH_PERP, (1, 1_000),
                             (HaircutTier(50_000 * USDC, 950_000), HaircutTier(0, 700_000)))
     return dataclasses.replace(asset, **changes)
 

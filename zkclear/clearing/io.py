@@ -50,6 +50,8 @@ from zkclear.errors import ConfigurationError, InputError
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
 PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
 TRANSFERS_HEADER = ("transfer_id", "kind", "account", "amount")
+#: ``transfers.csv`` with the optional ``asset`` column (issue 13; empty: the settlement asset)
+TRANSFERS_ASSET_HEADER = (*TRANSFERS_HEADER, "asset")
 ACCOUNTS_HEADER = ("account", "margin_mode")
 MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 VOLS_HEADER = ("instrument", "implied_vol_ppm")
@@ -76,10 +78,11 @@ def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
     return value
 
 
-def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
-    """Rows (without the header) and their line numbers; the header must match exactly. A UTF-8 byte-order
-    mark and blank lines at the end of the file (spreadsheet exports) are accepted; a blank line followed by
-    a record is not."""
+def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | None = None
+              ) -> tuple[list[list[str]], list[int]]:
+    """Rows (without the header) and their line numbers; the header must match exactly (or be ``extended``, a
+    header with optional columns: the rows then have its length). A UTF-8 byte-order mark and blank lines at
+    the end of the file (spreadsheet exports) are accepted; a blank line followed by a record is not."""
     name = str(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -91,8 +94,11 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], lis
         reader = csv.reader(handle, strict=True)
         try:
             first = next(reader, None)
+            if extended is not None and first is not None and tuple(first) == extended:
+                header = extended
             if first is None or tuple(first) != header:
-                raise InputError(f"header must be {','.join(header)!r}, got {','.join(first or [])!r}",
+                also = f" or {','.join(extended)!r}" if extended else ""
+                raise InputError(f"header must be {','.join(header)!r}{also}, got {','.join(first or [])!r}",
                                  path=name, line=1)
             blank: int | None = None
             for row in reader:
@@ -266,11 +272,12 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
 
 
 def parse_transfers(path: Path) -> tuple[Transfer, ...]:
-    """``transfers.csv``: deposits and withdrawal requests, in the order they are considered."""
+    """``transfers.csv``: deposits and withdrawal requests, in the order they are considered; an optional last
+    column ``asset`` names a collateral asset (empty: the settlement asset)."""
     name = str(path)
-    rows, lines = _read_csv(path, TRANSFERS_HEADER)
+    rows, lines = _read_csv(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER)
     transfers = []
-    for (transfer_id, kind, account, amount_text), line in zip(rows, lines, strict=True):
+    for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, lines, strict=True):
         _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
         if kind not in ("deposit", "withdrawal"):
             raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
@@ -278,7 +285,7 @@ def parse_transfers(path: Path) -> tuple[Transfer, ...]:
         amount = parse_int(amount_text, path=name, line=line, field="amount")
         if amount <= 0:
             raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
-        transfers.append(Transfer(transfer_id, kind, account, amount, name, line))
+        transfers.append(Transfer(transfer_id, kind, account, amount, name, line, *asset))
     return tuple(transfers)
 
 

@@ -111,6 +111,7 @@ def _public_state(previous: dict, config: ClearingConfig) -> EpochState:
         total_deposited=0, total_withdrawn=0,
         price_history=tuple((group, tuple(prices)) for group, prices in previous["price_history"]),
         dynamic_parameters=tuple(tuple(p) for p in previous["dynamic_parameters"]),
+        asset_ids=config.asset_ids,
     )
 
 
