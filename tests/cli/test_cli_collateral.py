@@ -26,6 +26,8 @@ def _fingerprint(directory: Path) -> dict[str, str]:
     ("cap = 0", "cap = true", 15, "asset[1].cap"),
     ("conversion_penalty_ppm = 10_000", "conversion_penalty_ppm = -1", 16, "asset[1].conversion_penalty_ppm"),
     ("settlement = true", "settlement = true\nhaircut = []", 8, "asset[0].haircut"),
+    ("settlement = true", 'settlement = "yes"', 7, "asset[0].settlement"),
+    ('decimals = 6\nsettlement = true', 'decimals = 6\nsettlement = true\nturbo = 1', 8, "asset[0].turbo"),
 ])
 def test_init_refuses_a_bad_asset_field_and_creates_nothing(tmp_path, capsys, old, new, line, field):
     bad = tmp_path / "venue.toml"

@@ -46,7 +46,8 @@ class EpochState:
     - ``funding_indices[i]``: cumulative funding index, in millionths of a settlement unit per lot;
     - ``expired[i]``: a dated future after its expiry epoch (positions zero, no further fills);
     - ``cash[a]``: settlement units; after an epoch every position is marked to its settlement price, so
-      ``cash`` is also the account's equity;
+      ``cash`` is also the account's equity (plus, with collateral assets, their haircut value: cash may then be
+      negative while the account is covered);
     - ``positions[a, i]``: signed lots;
     - ``net_deposits[a]``: deposits minus honoured withdrawals (used to rank ADL by profit);
     - ``total_deposited`` / ``total_withdrawn``: all-time sums of the settlement asset;
