@@ -4,7 +4,8 @@ prove, and the conservation of every asset to the unit.
 
 Net deposits (the ADL ranking's capital at stake) count a collateral deposit at the haircut value it adds at the
 epoch's price, and a collateral withdrawal at the haircut value it removes, so a trader who posts BTC is not
-ranked as if the BTC were profit.
+ranked as if the BTC were profit; these contributions saturate at ``±(2^62 − 1)`` (a ranking input, never money:
+prices moving between a deposit and a withdrawal could otherwise walk it out of int64 over many epochs).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.book import Book
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.inputs import ResolvedInputs
-from zkclear.clearing.money import exact_sum
+from zkclear.clearing.money import MAX_AMOUNT, exact_sum
 from zkclear.errors import ClearingError, InputError
 
 _UNPROVABLE = "the epoch's collateralization statements could not be proven (docs/clearing.md, " \
@@ -43,12 +44,12 @@ def credit_deposits(balances: np.ndarray, resolved: ResolvedInputs) -> list[int]
 
 def count_deposits_in_net_deposits(net_deposits: np.ndarray, before: np.ndarray, after: np.ndarray,
                                    assets: Sequence[AssetRisk]) -> None:
-    """``net_deposits[a] += Σ_k h_k(after) − h_k(before)`` for every account that deposited collateral (module
-    docstring). The balances are within the collateral bounds, so every term is below ``2^62``."""
+    """``net_deposits[a] += Σ_k h_k(after) − h_k(before)`` for every account that deposited collateral, saturated
+    (module docstring). The balances are within the collateral bounds, so every term is below ``2^62``."""
     for row in np.flatnonzero(np.any(after != before, axis=1)).tolist():
         added = sum(asset.haircut_value(int(after[row, k])) - asset.haircut_value(int(before[row, k]))
                     for k, asset in enumerate(assets))
-        net_deposits[row] += added
+        net_deposits[row] = _saturated(int(net_deposits[row]) + added)
 
 
 def collateral_refusal(row: int | None, asset: int, message: str, resolved: ResolvedInputs,
@@ -86,8 +87,12 @@ def withdraw_collateral(book: Book, row: int, asset: int, amount: int, initial: 
                 f"the initial requirement {initial}")
     book.balances[row, asset] = balance - amount
     book.collateral[row] -= removed
-    net_deposits[row] -= removed
+    net_deposits[row] = _saturated(int(net_deposits[row]) - removed)
     return ""
+
+
+def _saturated(value: int) -> int:
+    return max(-MAX_AMOUNT, min(MAX_AMOUNT, value))
 
 
 def check_collateral_invariants(balances: np.ndarray, totals: Sequence[tuple[int, int, int]], asset_ids: Sequence[str],
