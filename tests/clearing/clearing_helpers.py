@@ -71,8 +71,9 @@ def run(cfg: ClearingConfig, *epochs: EpochInputs, state: EpochState | None = No
 
 def tier_sum_haircut(asset: object, balance: int) -> int:
     """The haircut value of a collateral balance computed independently of the engine's lines: the tier sum
-    ``⌊Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM⌋`` with the exact rational value ``V``."""
-    value = Fraction(balance * asset.price_ticks * asset.unit_value_num, asset.unit_value_den)
+    ``⌊Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM⌋`` of the value rounded down first, ``V = ⌊b · p · num /
+    den⌋`` (the statements' figure)."""
+    value = Fraction(balance * asset.price_ticks * asset.unit_value_num // asset.unit_value_den)
     total, lower = Fraction(0), 0
     for tier in asset.haircut_tiers:
         top = value if tier.upper_bound == 0 else min(value, tier.upper_bound)

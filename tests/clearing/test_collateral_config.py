@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,7 +61,7 @@ def test_a_value_exactly_on_a_bound_is_in_the_lower_tier():
     assert risk.marginal_ratio_ppm(30 * BTC) == 800_000
 
 
-def test_the_haircut_value_rounds_down_once():
+def test_the_value_and_then_the_haircut_value_round_down():
     # At 7 USD per "BTC" one sat is 0.07 unit: 30 sat are 2.1 units, all at 100 % -> 2 units credited.
     risk = _btc(7)
     assert risk.value(30) == 2
@@ -72,15 +70,19 @@ def test_the_haircut_value_rounds_down_once():
     # bound counts 0.038 -> rounded down to the bound.
     assert risk.value(1_428_571_428_572) == 100_000 * USDC
     assert risk.haircut_value(1_428_571_428_572) == 100_000 * USDC
-    # Rounding happens once, on the sum: 1 sat above 2 BTC at 50,000 is 500 units at 95 % = 475 exactly.
+    # The haircut rounds once, on the sum of the tiers: 1 sat above 2 BTC at 50,000 is 500 units at 95 % = 475.
     assert _btc(50_000).haircut_value(2 * BTC + 1) == 100_000 * USDC + 475
 
 
-def test_the_lines_are_the_tiers_as_a_minimum_of_linear_forms_in_the_balance():
+def test_the_lines_are_the_tiers_as_a_minimum_of_linear_forms_in_the_value():
     risk = _btc()
-    # slope_t = ratio_t x 60,000 x 1 / (PPM x 100 / gcd), constants C_t x 100 / gcd: in whole units here.
-    assert risk.haircut_denominator == 1
-    assert risk.haircut_lines == ((600, 0), (570, 5_000_000_000), (480, 155_000_000_000))
+    # (ratio_t, C_t) over PPM: (1,000,000, 0), (950,000, 50,000 x 10^11), (800,000, 200,000 x 10^11 + 150,000 x
+    # 9 x 10^11), divided by their gcd 50,000 with PPM. The price does not enter them.
+    assert risk.haircut_denominator == 20
+    assert risk.haircut_lines == ((20, 0), (19, 100_000_000_000), (16, 3_100_000_000_000))
+    assert AssetRisk.of(btc_asset(), 1).haircut_lines == risk.haircut_lines
+    # 2 BTC at 60,000 = 120,000 USDC: min(2.4 x 10^12, 2.38 x 10^12, 5.02 x 10^12) / 20 = 119,000 USDC.
+    assert risk.haircut_value(2 * BTC) == 119_000 * USDC
 
 
 @given(ratios=st.lists(st.integers(0, 1_000_000), min_size=1, max_size=5),
@@ -89,7 +91,7 @@ def test_the_lines_are_the_tiers_as_a_minimum_of_linear_forms_in_the_balance():
        balance=st.integers(0, 2**62 - 1))
 @settings(max_examples=300, deadline=None)
 def test_the_haircut_value_is_the_tier_sum_rounded_down(ratios, widths, price, numerator, denominator, balance):
-    """``h(b) = ⌊Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM⌋`` with the exact rational value, whatever
+    """``h(b) = ⌊Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM⌋`` with ``V = ⌊b · p · num / den⌋``, whatever
     the tiers, price, unit value and balance (the minimum of the lines equals the tier sum)."""
     ratios = sorted(ratios, reverse=True)
     bounds, upper = [], 0
@@ -98,13 +100,13 @@ def test_the_haircut_value_is_the_tier_sum_rounded_down(ratios, widths, price, n
         bounds.append(upper)
     tiers = tuple(HaircutTier(bound, ratio) for bound, ratio in zip([*bounds, 0], ratios, strict=True))
     risk = AssetRisk("X", 0, "P", price, numerator, denominator, tiers)
-    value = Fraction(balance * price * numerator, denominator)
-    total, lower = Fraction(0), 0
+    value = balance * price * numerator // denominator  # the value rounds down first
+    total, lower = 0, 0
     for tier in tiers:
         top = value if tier.upper_bound == 0 else min(value, tier.upper_bound)
         total += tier.ratio_ppm * max(top - lower, 0)
         lower = tier.upper_bound
-    assert risk.haircut_value(balance) == int(total // 1_000_000)
+    assert risk.haircut_value(balance) == total // 1_000_000
     assert risk.haircut_value(balance) <= risk.value(balance)
 
 
@@ -161,7 +163,10 @@ def test_without_assets_the_canonical_configuration_and_state_have_no_asset_keys
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"haircut": ()}, "haircut needs 1 to 32 tiers"),
+    ({"haircut": ()}, "haircut needs 1 to 16 tiers"),
+    ({"haircut": (*(HaircutTier(k + 1, 1_000_000) for k in range(15)), HaircutTier(0, 0)), "cap": 5},
+     "a statement takes at most 16 lines"),
+    ({"haircut": (HaircutTier(2**62 - 1, 1_000_000), HaircutTier(0, 1))}, "too wide for a statement"),
     ({"haircut": (HaircutTier(100, 1_000_000), HaircutTier(50, 900_000), HaircutTier(0, 0))}, "haircut[1]"),
     ({"haircut": (HaircutTier(100, 900_000), HaircutTier(0, 950_000))}, "ratios never increase"),
     ({"haircut": (HaircutTier(100, 900_000),)}, "the last tier must be unbounded"),

@@ -28,7 +28,7 @@ from tests.clearing.collateral_helpers import (
 from zkclear.clearing.assets import HaircutTier
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.margin import MarginLevel, account_requirement
-from zkclear.clearing.provable import MONEY_BITS, StatementBounds, collateral_breach
+from zkclear.clearing.provable import MONEY_BITS, StatementBounds, collateral_breach, statement_haircut_lines
 from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
 
@@ -96,8 +96,9 @@ def _check_committed(state: EpochState, report, cfg) -> None:
         for asset, balance in zip(assets, held, strict=True):
             credited = tier_sum_haircut(asset, balance)
             assert asset.haircut_value(balance) == credited
-            for slope, constant in asset.haircut_lines:  # what the statement proves: 0 <= line − D·h < 2^64
-                assert 0 <= slope * balance + constant - asset.haircut_denominator * credited < 1 << MONEY_BITS
+            value = asset.value(balance)  # what the statement proves: 0 <= k·V + c − D·h < 2^64 per line
+            for slope, constant, denominator in statement_haircut_lines(asset):
+                assert 0 <= slope * value + constant - denominator * credited < 1 << MONEY_BITS
         equity = int(state.cash[row]) + sum(tier_sum_haircut(a, b) for a, b in zip(assets, held, strict=True))
         assert 0 <= equity <= (1 << 62) - 1
         requirement = account_requirement(state.positions[row].tolist(), report.risk, cfg.risk_models,

@@ -35,8 +35,8 @@ def test_the_derived_section_carries_the_assets_price_and_haircut_lines():
     (btc,) = report.risk.assets
     assert inputs.derived["assets"] == [["BTC", 50_000, [list(line) for line in btc.haircut_lines],
                                          btc.haircut_denominator, 0]]
-    # At 50,000 one sat is 500 units: the lines are whole settlement units per sat.
-    assert inputs.assets() == {"BTC": (50_000, ((500, 0), (475, 5_000_000_000), (400, 155_000_000_000)), 1, 0)}
+    # The lines are in the value (the price enters through it): the tiers' (ratio, constant) over 10^6 / 50,000.
+    assert inputs.assets() == {"BTC": (50_000, ((20, 0), (19, 100_000_000_000), (16, 3_100_000_000_000)), 20, 0)}
     decoded = decode_public_inputs(inputs.to_bytes())
     assert decoded == inputs
     # The auditor recomputes it from the configuration and the marks: the engine's own risk data.
@@ -47,12 +47,12 @@ def test_the_derived_section_carries_the_assets_price_and_haircut_lines():
 def test_a_forged_haircut_line_is_caught_by_the_recomputation():
     inputs, _ = _inputs()
     document = copy.deepcopy(inputs.document)
-    document["derived"]["assets"][0][2][0] = [600, 0]  # claim BTC counts 600 units per sat at 50,000
+    document["derived"]["assets"][0][2][0] = [21, 0]  # claim BTC's first tier counts 105 %
     forged = PublicInputs(document)
     with pytest.raises(VerificationError) as caught:
         check_public_inputs(forged, recompute(forged).public_data, epoch=2)
     assert caught.value.reason == "public-inputs-mismatch"
-    assert "derived.assets[0][2][0][0]: published 600, recomputed 500" in str(caught.value)
+    assert "derived.assets[0][2][0][0]: published 21, recomputed 20" in str(caught.value)
 
 
 def test_a_single_asset_deployment_has_an_empty_asset_list_and_v1_files_still_read():

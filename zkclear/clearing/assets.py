@@ -5,9 +5,9 @@ A deployment has one *settlement* asset (PnL, fees, funding, premiums and variat
 smallest unit is the engine's amount unit) and optionally other *collateral* assets. A collateral balance ``b``
 (smallest units of the asset) is priced by an instrument's mark ``p`` (ticks), so the oracle guard and its
 decisions apply to it as to the instrument, and ``unit_value = num / den`` settlement units per (smallest asset
-unit x price tick) gives its value
+unit x price tick) gives its value, rounded down:
 
-    V(b) = b · p · num / den                                   (settlement units, an exact rational)
+    V(b) = ⌊b · p · num / den⌋                                 (settlement units)
 
 The collateral it provides is the tiered, concave piecewise-linear haircut value (Binance's "tiered collateral
 ratio"): tiers ``(upper_t, ratio_t)`` by value, ``lower_t`` the previous tier's upper bound (0 first), the last
@@ -15,14 +15,15 @@ tier unbounded, ratios non-increasing::
 
     H(V) = Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM
 
-and the engine credits ``h(b) = ⌊H(V(b))⌋`` (rounded down once: collateral credit rounds against the account).
-Because the ratios do not increase, ``H`` is the minimum of one line per tier,
+and the engine credits ``h(b) = ⌊H(V(b))⌋``: both roundings are down (collateral credit rounds against the
+account), the value first — exactly the figure the statements prove (circuits.public_data.PublicAsset). Because the
+ratios do not increase, ``H`` is the minimum of one line per tier,
 
     PPM · H(V) = min_t (ratio_t · V + C_t),   C_t = Σ_{s<t} (ratio_s − ratio_t) · (upper_s − lower_s) ≥ 0,
 
-so, with the price public, ``h(b) = ⌊min_t (slope_t · b + constant_t) / D⌋`` for integer lines in the balance
-(:attr:`AssetRisk.haircut_lines`, common denominator :attr:`AssetRisk.haircut_denominator`): the form the
-statements prove ``h ≤ line_t(b)`` against, exactly like the margin tiers but flipped.
+published as :attr:`AssetRisk.haircut_lines` ``(k_t, c_t)`` over :attr:`AssetRisk.haircut_denominator` ``D``
+(``(ratio_t, C_t)`` over ``PPM`` divided by their common gcd): ``h = ⌊min_t (k_t · V + c_t) / D⌋``, the form the
+statements prove ``h ≤ line_t(V)`` against, like the margin tiers but flipped. The lines do not depend on the price.
 
 Pure integer arithmetic; imports nothing above the money module.
 """
@@ -43,10 +44,14 @@ from zkclear.errors import ConfigurationError
 ASSET_IDENTIFIER = re.compile(r"[A-Z0-9]{1,16}")
 #: Most decimals an asset's smallest unit may have (``10^-18``: an EVM token's wei).
 MAX_DECIMALS = 18
-#: Most haircut tiers per asset (as many as margin tiers per instrument: each is one line of a statement).
-MAX_HAIRCUT_TIERS = 32
-#: Most collateral (non-settlement) assets a deployment lists: each adds committed values to every account.
-MAX_COLLATERAL_ASSETS = 64
+#: Most haircut lines per asset in a statement (circuits.public_data.MAX_HAIRCUT_LINES): one per tier, and one
+#: more for a cap (the statements bound the credit by the cap's haircut value).
+MAX_HAIRCUT_LINES = 16
+#: Most collateral (non-settlement) assets a deployment lists (circuits.public_data.MAX_COLLATERAL_ASSETS): each
+#: adds committed values to every account and a liability to every tree node.
+MAX_COLLATERAL_ASSETS = 32
+#: Largest public coefficient of a statement (a haircut line's slope or constant).
+MAX_LINE_COEFFICIENT = (1 << 64) - 1
 #: Default conversion penalty: 1 % of the converted value, as the default liquidation penalty.
 DEFAULT_CONVERSION_PENALTY_PPM = 10_000
 _INT63 = (1 << 63) - 1
@@ -100,6 +105,14 @@ class CollateralAsset:
         validate_haircut(tiers, where)
         if type(self.cap) is not int or not 0 <= self.cap <= MAX_AMOUNT:
             raise ConfigurationError(f"{where}: cap must be an integer in [0, 2**62 - 1] (0: no cap)")
+        if len(tiers) + (1 if self.cap else 0) > MAX_HAIRCUT_LINES:
+            raise ConfigurationError(f"{where}: haircut has {len(tiers)} tiers and a cap: a statement takes at most "
+                                     f"{MAX_HAIRCUT_LINES} lines (one per tier, one for the cap)")
+        lines, _ = haircut_lines(tiers)
+        if any(constant > MAX_LINE_COEFFICIENT for _, constant in lines):
+            raise ConfigurationError(f"{where}: haircut tiers too wide for a statement: a line's constant "
+                                     f"{max(c for _, c in lines)} exceeds 2^64 − 1 (use fewer, narrower tiers or "
+                                     "ratios with a larger common factor)")
         penalty = self.conversion_penalty_ppm
         if type(penalty) is not int or not 0 <= penalty <= PPM:
             raise ConfigurationError(f"{where}: conversion_penalty_ppm must be an integer in [0, {PPM}]")
@@ -108,9 +121,9 @@ class CollateralAsset:
 def validate_haircut(tiers: tuple[HaircutTier, ...], where: str) -> None:
     """:class:`ConfigurationError` unless ``tiers`` is a concave table: 1 to :data:`MAX_HAIRCUT_TIERS` tiers,
     bounds in ``[1, 2^62 − 1]`` strictly increasing, the last tier unbounded (0) and only the last, ratios in
-    ``[0, PPM]`` never increasing. Messages name ``haircut[k]``."""
-    if not 1 <= len(tiers) <= MAX_HAIRCUT_TIERS:
-        raise ConfigurationError(f"{where}: haircut needs 1 to {MAX_HAIRCUT_TIERS} tiers")
+    ``[0, PPM]`` never increasing. Messages name ``haircut[k]``. (:data:`MAX_HAIRCUT_LINES` tiers at most.)"""
+    if not 1 <= len(tiers) <= MAX_HAIRCUT_LINES:
+        raise ConfigurationError(f"{where}: haircut needs 1 to {MAX_HAIRCUT_LINES} tiers")
     previous_bound, previous_ratio = 0, PPM
     for k, tier in enumerate(tiers):
         label = f"{where}: haircut[{k}]"
@@ -126,6 +139,14 @@ def validate_haircut(tiers: tuple[HaircutTier, ...], where: str) -> None:
             raise ConfigurationError(f"{label}: ratio_ppm must be in [0, {previous_ratio}] (ratios never increase "
                                      "with value: the collateral value is concave)")
         previous_bound, previous_ratio = tier.upper_bound, tier.ratio_ppm
+
+
+def haircut_lines(tiers: Sequence[HaircutTier]) -> tuple[tuple[tuple[int, int], ...], int]:
+    """``((k_t, c_t), ...), D``: the tiers' lines ``(ratio_t, C_t)`` over ``PPM`` divided by their common gcd
+    (module docstring), so that ``h = ⌊min_t (k_t · V + c_t) / D⌋``."""
+    lines = [(tier.ratio_ppm, constant) for tier, constant in zip(tiers, tier_constants(tiers), strict=True)]
+    common = math.gcd(PPM, *(value for line in lines for value in line))
+    return tuple((k // common, c // common) for k, c in lines), PPM // common
 
 
 def tier_constants(tiers: Sequence[HaircutTier]) -> tuple[int, ...]:
@@ -145,10 +166,10 @@ def tier_constants(tiers: Sequence[HaircutTier]) -> tuple[int, ...]:
 class AssetRisk:
     """The public data of one collateral asset in one epoch (read by the ZK layer; all integers).
 
-    ``price_ticks``: its price instrument's mark this epoch; ``haircut_lines``: per tier ``(slope,
-    constant)`` so that ``h(b) = ⌊min_t (slope_t · b + constant_t) / haircut_denominator⌋`` for a balance ``b``
-    in smallest units (the tiers' lines in the balance at this price, divided by their common gcd with the
-    denominator); ``cap`` (0: none) bounds a balance; ``conversion_penalty_ppm`` applies at liquidation."""
+    ``price_ticks``: its price instrument's mark this epoch; ``unit_value``: ``(num, den)``; ``haircut_lines``:
+    per tier ``(k_t, c_t)`` so that ``h = ⌊min_t (k_t · V + c_t) / haircut_denominator⌋`` for the balance's value
+    ``V = ⌊b · p · num / den⌋`` (module docstring); ``cap`` (0: none) bounds a balance (a deposit above it is
+    refused, so a cap line ``(0, D · h(cap))`` never binds); ``conversion_penalty_ppm`` applies at liquidation."""
 
     asset_id: str
     decimals: int
@@ -163,13 +184,14 @@ class AssetRisk:
     haircut_denominator: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
-        per_unit = self.price_ticks * self.unit_value_num  # ratio_t · V = ratio_t · per_unit · b / den
-        lines = [(tier.ratio_ppm * per_unit, constant * self.unit_value_den)
-                 for tier, constant in zip(self.haircut_tiers, tier_constants(self.haircut_tiers), strict=True)]
-        denominator = PPM * self.unit_value_den
-        common = math.gcd(denominator, *(value for line in lines for value in line))
-        object.__setattr__(self, "haircut_lines", tuple((s // common, c // common) for s, c in lines))
-        object.__setattr__(self, "haircut_denominator", denominator // common)
+        lines, denominator = haircut_lines(self.haircut_tiers)
+        object.__setattr__(self, "haircut_lines", lines)
+        object.__setattr__(self, "haircut_denominator", denominator)
+
+    @property
+    def unit_value(self) -> tuple[int, int]:
+        """``(num, den)``: settlement units per (smallest unit x tick)."""
+        return self.unit_value_num, self.unit_value_den
 
     @staticmethod
     def of(asset: CollateralAsset, price_ticks: int) -> AssetRisk:
@@ -184,17 +206,20 @@ class AssetRisk:
         return balance * self.price_ticks * self.unit_value_num // self.unit_value_den
 
     def haircut_value(self, balance: int) -> int:
-        """``h(b) = ⌊H(V(b))⌋``: the collateral the balance provides (settlement units, rounded down)."""
-        if balance <= 0:
-            return 0
-        return min(slope * balance + constant for slope, constant in self.haircut_lines) // self.haircut_denominator
+        """``h(b) = ⌊H(V(b))⌋``: the collateral the balance provides (settlement units; the value rounded down,
+        then the haircut value)."""
+        return self.haircut_of_value(self.value(balance)) if balance > 0 else 0
+
+    def haircut_of_value(self, value: int) -> int:
+        """``⌊min_t (k_t · V + c_t) / D⌋`` of a value ``V >= 0`` (settlement units)."""
+        return min(k * value + c for k, c in self.haircut_lines) // self.haircut_denominator
 
     def marginal_ratio_ppm(self, balance: int) -> int:
         """The ratio of the tier the balance's value is in (a value on a bound is in the lower tier): what
         the last unit of the balance counts for."""
-        exact = balance * self.price_ticks * self.unit_value_num  # V · den
+        value = self.value(balance)
         for tier in self.haircut_tiers:
-            if not tier.upper_bound or exact <= tier.upper_bound * self.unit_value_den:
+            if not tier.upper_bound or value <= tier.upper_bound:
                 return tier.ratio_ppm
         return self.haircut_tiers[-1].ratio_ppm  # pragma: no cover - the last tier is unbounded
 
@@ -219,17 +244,16 @@ class AssetRisk:
 
     def haircut_values(self, balances: np.ndarray) -> np.ndarray:
         """:meth:`haircut_value` of every balance (``>= 0``) as int64. The caller has bounded every value by
-        ``2^62 − 1`` (``provable.collateral_breaches``): then every ``h <= value`` fits."""
-        if balances.size == 0:
-            return np.zeros(balances.shape, dtype=np.int64)
-        largest = int(balances.max())
+        ``2^62 − 1`` (``provable.collateral_breaches``): then every ``h <= value`` fits. int64 where no product
+        can exceed it, Python ints otherwise."""
+        largest = int(balances.max()) if balances.size else 0
         if largest == 0:
             return np.zeros(balances.shape, dtype=np.int64)
-        if max(s * largest + c for s, c in self.haircut_lines) <= _INT63:
-            lines = [s * balances + c for s, c in self.haircut_lines]
-            result = np.minimum.reduce(lines) // self.haircut_denominator
-            result[balances == 0] = 0
-            return result
+        factor = self.price_ticks * self.unit_value_num
+        top = largest * factor // self.unit_value_den
+        if largest * factor <= _INT63 and max(k * top + c for k, c in self.haircut_lines) <= _INT63:
+            values = balances * factor // self.unit_value_den
+            return np.minimum.reduce([k * values + c for k, c in self.haircut_lines]) // self.haircut_denominator
         return np.array([self.haircut_value(b) for b in balances.tolist()], dtype=np.int64)
 
 

@@ -25,12 +25,13 @@ scenario table's entries and per-lot charges within ``±(2^64 − 1)``, its scal
   needed), ``m − L_f < 2^64`` for every line (and ``m < 2^64`` when floored);
 - portfolio accounts, every underlying group ``g``: with ``loss_s`` the scenario loss in ``1/scale`` units and
   ``z_g = max(0, max_s loss_s)``, ``z_g − loss_s < 2^64`` for every scenario of the group;
-- collateral assets (issue 13): the value of an account's collateral ``Σ_k V_k(b_k) ≤ 2^62 − 1`` (the amount
-  bound: the haircut values, and the proceeds of a conversion, are below it) and, for every haircut line ``t``
-  of every asset held, ``slope_t · b + constant_t − D · h < 2^64`` (the statement proves ``h ≤ line_t(b)`` as
-  that difference in ``[0, 2^64)``; ``b ≥ 0`` and ``h ≥ 0`` hold by construction). Public data: at most
-  :data:`MAX_COLLATERAL_ASSETS` assets, :data:`MAX_HAIRCUT_TIERS` tiers each (configuration); every line's
-  slope and constant in ``[0, 2^64 − 1]`` and its denominator ``D`` in ``[1, 2^64 − 1]`` (every epoch).
+- collateral assets (issue 13), as ``circuits.account_statement`` proves them: per asset held, the value
+  ``V = ⌊b · p · num / den⌋`` and the haircut value ``h`` in ``[0, 2^64)``, and for every haircut line ``(k_t, c_t)``
+  over ``D`` (the asset's lines, plus ``(0, D · h(cap))`` for a cap, divided by their common gcd as the statement
+  does) ``k_t · V + c_t − D · h < 2^64``; and the value of an account's collateral ``Σ_k V_k ≤ 2^62 − 1`` (the amount
+  bound: every haircut value, and every conversion's proceeds, are below it). Public data: at most
+  :data:`MAX_COLLATERAL_ASSETS` assets, :data:`MAX_HAIRCUT_LINES` lines each (configuration), every line's slope and
+  constant in ``[0, 2^64 − 1]`` (the cap line's at this epoch's price).
 
 The remaining constraints hold for every account the engine leaves at or above maintenance (the rounding
 constraints are below ``D ≤ 2^32``; ``equity − requirement`` is between 0 and the equity because the
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zkclear.clearing.assets import MAX_COLLATERAL_ASSETS, MAX_HAIRCUT_TIERS, AssetRisk
+from zkclear.clearing.assets import MAX_COLLATERAL_ASSETS, MAX_HAIRCUT_LINES, AssetRisk
 from zkclear.clearing.margin import PORTFOLIO_MODE, MarginLevel, RiskModels, RiskParameters
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError
@@ -282,22 +283,35 @@ def _fields(line: _Line) -> tuple[int, int, int, int]:
 
 # -- collateral assets (issue 13) ------------------------------------------------------------------
 
+def published_haircut_lines(asset: AssetRisk) -> tuple[tuple[int, int], ...]:
+    """The asset's haircut lines as its public data carries them: the tiers' lines and, with a cap, ``(0, D ·
+    h(cap))`` at this epoch's price (``circuits.public_data.public_asset``)."""
+    if not asset.cap:
+        return asset.haircut_lines
+    return (*asset.haircut_lines, (0, asset.haircut_denominator * asset.haircut_value(asset.cap)))
+
+
+def statement_haircut_lines(asset: AssetRisk) -> tuple[tuple[int, int, int], ...]:
+    """``(k_t, c_t, D)`` of every published line divided by their common gcd: what the statement proves
+    ``k_t · V + c_t − D · h ∈ [0, 2^64)`` with."""
+    lines = published_haircut_lines(asset)
+    common = math.gcd(asset.haircut_denominator, *(value for line in lines for value in line))
+    return tuple((k // common, c // common, asset.haircut_denominator // common) for k, c in lines)
+
+
 def public_collateral_breaches(assets: Sequence[AssetRisk]) -> list[tuple[int, str]]:
-    """``(asset, message)`` for every asset whose haircut lines break the public-data bounds at this epoch's
+    """``(asset, message)`` for every asset whose published lines break the public-data bounds at this epoch's
     price (module docstring)."""
     found = []
     if len(assets) > MAX_COLLATERAL_ASSETS:
         found.append((MAX_COLLATERAL_ASSETS, f"{len(assets)} collateral assets exceed {MAX_COLLATERAL_ASSETS}"))
     for k, asset in enumerate(assets):
-        if len(asset.haircut_lines) > MAX_HAIRCUT_TIERS:
-            found.append((k, f"{len(asset.haircut_lines)} haircut lines exceed {MAX_HAIRCUT_TIERS}"))
-        if not 1 <= asset.haircut_denominator <= MAX_COEFFICIENT:
-            found.append((k, f"its haircut lines' denominator {asset.haircut_denominator} exceeds 2^64 − 1"))
-            continue
-        for slope, constant in asset.haircut_lines:
-            if not (0 <= slope <= MAX_COEFFICIENT and 0 <= constant <= MAX_COEFFICIENT):
-                found.append((k, f"a haircut line ({slope}, {constant}) has a coefficient beyond 2^64 − 1"))
-                break
+        lines = published_haircut_lines(asset)
+        if len(lines) > MAX_HAIRCUT_LINES:
+            found.append((k, f"{len(lines)} haircut lines exceed {MAX_HAIRCUT_LINES}"))
+        elif any(not (0 <= slope <= MAX_COEFFICIENT and 0 <= constant <= MAX_COEFFICIENT) for slope, constant in lines):
+            found.append((k, f"a haircut line of {asset.asset_id} (its cap's at this price) has a coefficient beyond "
+                             "2^64 − 1"))
     return found
 
 
@@ -308,27 +322,29 @@ def collateral_breach(assets: Sequence[AssetRisk], balances: Sequence[int]) -> t
     for k, (asset, balance) in enumerate(zip(assets, balances, strict=True)):
         if not balance:
             continue
-        total += asset.value(balance)
+        value = asset.value(balance)
+        total += value
         if total > MAX_AMOUNT:
             return k, f"the value of the account's collateral, {total} with its {asset.asset_id}, exceeds 2^62 − 1"
-        credited = asset.haircut_denominator * asset.haircut_value(balance)
-        for slope, constant in asset.haircut_lines:
-            if slope * balance + constant - credited >= _MONEY_LIMIT:
-                return k, (f"its {asset.asset_id} haircut line constraint ({slope * balance + constant - credited}, "
-                           f"1/{asset.haircut_denominator} units) reaches 2^64")
+        credited = asset.haircut_of_value(value)
+        for slope, constant, denominator in statement_haircut_lines(asset):
+            difference = slope * value + constant - denominator * credited
+            if difference >= _MONEY_LIMIT:
+                return k, (f"its {asset.asset_id} haircut line constraint ({difference}, 1/{denominator} units) "
+                           "reaches 2^64")
     return None
 
 
 def collateral_breaches(assets: Sequence[AssetRisk], balances: np.ndarray) -> list[tuple[int, int, str]]:
     """``(row, asset, message)`` of every account (at most one each, by row) whose balances break a bound;
-    a bound on the largest balance of each asset first, exact checks only for the rows it cannot clear."""
+    a bound from the largest balance of each asset first, exact checks only for the rows it cannot clear."""
     if not assets or not balances.size:
         return []
     largest = [int(balances[:, k].max()) for k in range(len(assets))]
-    worst_value = sum(asset.value(b) for asset, b in zip(assets, largest, strict=True))
-    worst_line = max((slope * b + constant for asset, b in zip(assets, largest, strict=True)
-                      for slope, constant in asset.haircut_lines), default=0)
-    if worst_value <= MAX_AMOUNT and worst_line < _MONEY_LIMIT:
+    values = [asset.value(b) for asset, b in zip(assets, largest, strict=True)]
+    worst_line = max((slope * value + constant for asset, value in zip(assets, values, strict=True)
+                      for slope, constant, _ in statement_haircut_lines(asset)), default=0)
+    if sum(values) <= MAX_AMOUNT and worst_line < _MONEY_LIMIT:
         return []
     found = []
     for row in np.flatnonzero(balances.any(axis=1)).tolist():

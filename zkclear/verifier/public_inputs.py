@@ -25,8 +25,8 @@ The file is canonical JSON (sorted keys, no whitespace, ASCII, integers only)::
                  "assets": [[id, price_ticks, [[slope, constant], ...], denominator, cap], ...]}}
 
 ``derived.assets`` (format v2, issue 13) lists every collateral asset with its price this epoch (its price
-instrument's mark) and its haircut lines in the balance: ``h(b) = ⌊min_t (slope_t · b + constant_t) /
-denominator⌋`` (empty without collateral assets). A v1 file (written before issue 13) has no ``assets`` key and is
+instrument's mark) and its haircut lines in the value: ``h = ⌊min_t (slope_t · V + constant_t) / denominator⌋``
+with ``V = ⌊b · price · num / den⌋`` (empty without collateral assets). A v1 file (written before issue 13) has no ``assets`` key and is
 still read; it is recomputed as v1.
 
 ``derived`` is what the operator's engine computed from the rest; an auditor recomputes it with the
