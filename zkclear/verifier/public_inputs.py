@@ -26,8 +26,8 @@ The file is canonical JSON (sorted keys, no whitespace, ASCII, integers only)::
 
 ``derived.assets`` (format v2, issue 13) lists every collateral asset with its price this epoch (its price
 instrument's mark) and its haircut lines in the value: ``h = ⌊min_t (slope_t · V + constant_t) / denominator⌋``
-with ``V = ⌊b · price · num / den⌋`` (empty without collateral assets). A v1 file (written before issue 13) has no ``assets`` key and is
-still read; it is recomputed as v1.
+with ``V = ⌊b · price · num / den⌋`` (empty without collateral assets). A v1 file (written before issue 13) has
+no ``assets`` key and is still read; it is recomputed as v1.
 
 ``derived`` is what the operator's engine computed from the rest; an auditor recomputes it with the
 project's own code (``zkclear.proofs.recompute``) and requires equality, and a participant's ``verify``
