@@ -8,6 +8,9 @@
    sum tree and its node proofs, matched book, solvency) and attest the reserves;
 4. one participant checks their own receipt; an auditor checks every epoch and the chain;
 5. a tampered bundle is shown to fail the audit.
+
+``zkclear demo`` is the quick start (:data:`QUICK`: 40 traders, 2 epochs, the crash in the second);
+``zkclear demo --full`` the long market (:data:`FULL`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,37 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkclear.errors import ConfigurationError, VerificationError
-from zkclear.executor import get_executor
+from zkclear.executor import EXECUTOR_KINDS, get_executor
+from zkclear.progress import ProgressLine
 
 MARKER = ".zkclear-demo"
+#: The quick start (``zkclear demo``): traders and epochs. A market this size still has every mechanism:
+#: the crash liquidates some traders and bankrupts others beyond the insurance fund (ADL).
+QUICK = (40, 2)
+#: ``zkclear demo --full``: the long market.
+FULL = (200, 4)
+#: Limits of the demo's options (beyond them it would run for hours; a deployment has no such limits).
+MAX_ACCOUNTS = 5_000
+MAX_EPOCHS = 12
+#: Accounts besides the traders: two liquidators and the clearing house's three.
+_HOUSE_ACCOUNTS = 5
+
+
+def check_options(accounts: int, epochs: int, height: int, chunk_bits: int, executor: str) -> None:
+    """ConfigurationError (one line, naming the option) unless the demo can run with these options."""
+    from zkclear.tree.placement import TreeConfig
+
+    if not 2 <= accounts <= MAX_ACCOUNTS:
+        raise ConfigurationError(f"--accounts must be in [2, {MAX_ACCOUNTS}] (two traders make a market), "
+                                 f"got {accounts}")
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise ConfigurationError(f"--epochs must be in [1, {MAX_EPOCHS}], got {epochs}")
+    if executor not in EXECUTOR_KINDS:
+        raise ConfigurationError(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
+    try:
+        TreeConfig(height=height, chunk_bits=chunk_bits).chunk_count(accounts + _HOUSE_ACCOUNTS)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--height {height}: {exc}") from None
 
 
 def _prepare(out_dir: Path) -> Path:
@@ -35,9 +66,14 @@ def _prepare(out_dir: Path) -> Path:
     return out_dir
 
 
-def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
-             executor: str = "process", echo: Callable[[str], None] = print) -> dict:
-    """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
+def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None = None, height: int = 32,
+             chunk_bits: int = 4, executor: str = "process", full: bool = False,
+             echo: Callable[[str], None] = print, progress: ProgressLine | None = None) -> dict:
+    """Run the demo; returns a summary (used by the tests). Raises if any check fails.
+
+    ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
+    refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
+    (default: a progress line on ``echo``'s terminal)."""
     from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
     from zkclear.proofs.attestations import address_of, public_key_of
     from zkclear.proofs.auditor import audit_epoch
@@ -45,13 +81,21 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
 
+    default_accounts, default_epochs = FULL if full else QUICK
+    accounts = default_accounts if accounts is None else accounts
+    epochs = default_epochs if epochs is None else epochs
+    check_options(accounts, epochs, height, chunk_bits, executor)
     started = time.perf_counter()
     out_dir = _prepare(out_dir)
-    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs),
-                      fills_per_epoch=max(50, 2 * accounts))
+    # The crash comes after at least one epoch of trading (a one-epoch demo has none); the insurance fund
+    # scales with the market, so that the crash exhausts it and ADL is shown at every size.
+    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs) if epochs > 1 else 2,
+                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=1_000_000_000 * accounts)
+    crash = (f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}" if spec.crash_epoch <= epochs
+             else "no crash (it needs a second epoch)")
     echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
          "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
-         f"{epochs} epochs, {-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}")
+         f"{epochs} epochs, {crash}")
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
@@ -66,18 +110,19 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
          f"reserve addresses {', '.join(addresses)}")
 
     summary: dict = {"epochs": []}
+    line = progress or ProgressLine(echo)
     run = get_executor(executor)  # one pool for every epoch: workers keep their generator caches
     try:
         for number, inputs_dir in enumerate(epoch_inputs, start=1):
-            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary)
+            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary, line)
     finally:
         run.close()
 
-
     last = epochs
     published = open_published(deployment.epoch_dir(last))
-    participant = next(a for a in deployment.accounts(last) if a.account_id.startswith("trader-")
-                       and any(a.witness.positions))
+    traders = [a for a in deployment.accounts(last) if a.account_id.startswith("trader-")]
+    # A trader still holding positions shows the most; after a crash that closed everyone, any trader.
+    participant = next((a for a in traders if any(a.witness.positions)), traders[0])
     receipt = published.receipt(deployment.receipt_path(last, participant.account_id))
     echo(f"== 4. participant {participant.account_id} checks their receipt for epoch {last}")
     check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
@@ -114,7 +159,7 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
 
 
 def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
-                out_dir: Path, run, echo: Callable[[str], None], summary: dict) -> None:
+                out_dir: Path, run, echo: Callable[[str], None], summary: dict, progress: ProgressLine) -> None:
     """Clear, commit, prove and attest one epoch of the demo."""
     from zkclear.clearing.config import INSURANCE_FUND
     from zkclear.proofs.attestations import ReserveSet
@@ -137,7 +182,8 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
     files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                        executor=run)
+                                        executor=run, progress=progress.update)
+    progress.finish()
     t = artifacts.timings
     echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "

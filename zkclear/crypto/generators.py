@@ -20,7 +20,8 @@ import struct
 import threading
 from functools import cache
 
-from zkclear.crypto.group import G1Point
+from zkclear.crypto import generator_cache
+from zkclear.crypto.group import BACKEND, G1Point, batch_affine
 from zkclear.crypto.hash_to_curve import hash_to_curve
 
 #: Domain-separation tag of every zkclear generator.
@@ -67,9 +68,23 @@ def generator_vector(label: bytes, count: int) -> list[G1Point]:
     label = bytes(label)
     with _vectors_lock:
         known = _vectors.setdefault(label, [])
-        if len(known) < count:
-            known.extend(
-                hash_to_curve(generator_message(label, index), GENERATOR_DST)
-                for index in range(len(known), count)
-            )
+        while len(known) < count:
+            _extend(label, known, count)
         return known[:count]
+
+
+def _extend(label: bytes, known: list[G1Point], count: int) -> None:
+    """Grow ``known`` toward ``count`` by at most one cache block: from the disk cache when the block is
+    there and matches its pinned digest, else by hash-to-curve (only the generators asked for; a block
+    completed this way is written to the cache). See :mod:`zkclear.crypto.generator_cache`."""
+    size = generator_cache.BLOCK_SIZE
+    block, offset = divmod(len(known), size)
+    cached = generator_cache.load_block(label, block)
+    if cached is not None:
+        known.extend(G1Point(BACKEND.from_affine(xy)) for xy in cached[offset:])
+        return
+    stop = min(count, (block + 1) * size)
+    known.extend(hash_to_curve(generator_message(label, index), GENERATOR_DST)
+                 for index in range(len(known), stop))
+    if stop == (block + 1) * size and generator_cache.pinned_digest(label, block) is not None:
+        generator_cache.store_block(label, block, batch_affine(known[block * size:stop]))
