@@ -95,7 +95,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
              else "no crash (it needs a second epoch)")
     echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
          "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
-         f"{epochs} epochs, {crash}")
+         f"{epochs} epoch{'s' if epochs > 1 else ''}, {crash}")
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
@@ -140,7 +140,9 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
         echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
              f"{report.reserves_total} >= liabilities {report.total_liabilities})")
 
-    echo(f"== 6. a tampered bundle: epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)")
+    tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1
+                 else f"epoch {last} with one bit of its solvency proof flipped")
+    echo(f"== 6. a tampered bundle: {tampering}")
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
     try:
         bad = open_published(tampered)
