@@ -89,8 +89,11 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     out_dir = _prepare(out_dir)
     # The crash comes after at least one epoch of trading (a one-epoch demo has none); the insurance fund
     # scales with the market, so that the crash exhausts it and ADL is shown at every size.
-    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs) if epochs > 1 else 2,
-                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=1_000_000_000 * accounts)
+    # (a crash after a single epoch of trading meets smaller exposures, hence the smaller fund then).
+    crash_epoch = min(3, epochs) if epochs > 1 else 2
+    fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
+    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
+                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts)
     crash = (f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}" if spec.crash_epoch <= epochs
              else "no crash (it needs a second epoch)")
     echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
