@@ -129,7 +129,7 @@ def measure(profile: str, count: int) -> dict[str, float]:
     from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
 
-    pem_before = measure_pem()
+    pem_before = measure_pem(15, time.process_time)
     with tempfile.TemporaryDirectory(prefix="zkclear-bench-epoch-") as tmp:
         public, accounts = setup(profile, count, Path(tmp))
     key, reserves = _reserves(accounts, public)
@@ -154,21 +154,22 @@ def measure(profile: str, count: int) -> dict[str, float]:
                              "chunks": len(artifacts.audit.chunks)}
     for stage in STAGES:
         out[f"stage_{stage}"] = artifacts.timings.get(stage, 0.0) / n
-    # The participant's check: the worst of one standard and one portfolio account (warm generators).
+    # The participant's check: the worst of one standard and one portfolio account (warm generators; CPU
+    # seconds, which is what it takes on a machine with nothing else running).
     by_mode: dict[str, str] = {}
     for account in accounts:
         by_mode.setdefault(account.witness.margin_mode, account.account_id)
     worst = 0.0
     for account_id in by_mode.values():
         receipt = artifacts.receipts[account_id]
-        started = time.perf_counter()
+        started = clock()
         verify_receipt(bundle, receipt, public, chunk_system=system)
-        worst = max(worst, time.perf_counter() - started)
+        worst = max(worst, clock() - started)
     out["receipt_verify_seconds"] = worst
     started = clock()
     audit_epoch(bundle, artifacts.audit, public, chunk_system=system, executor=SerialExecutor())
     out["audit_core_seconds_per_account"] = (clock() - started) / n
-    pem_after = measure_pem()
+    pem_after = measure_pem(15, time.process_time)
     out["pem_seconds"] = statistics.mean((pem_before, pem_after))
     out["epoch_pem_per_account"] = out["epoch_core_seconds_per_account"] / out["pem_seconds"]
     return out
