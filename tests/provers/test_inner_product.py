@@ -133,6 +133,7 @@ def test_the_proof_is_the_same_whatever_the_rounds_tracked_before_folding(factor
     proofs = [prove_inner_product(Transcript(LABEL), Q, g, h, G, H, a, b, tracked_rounds=tracked)
               for tracked in range(7)]
     assert all(proof == proofs[0] for proof in proofs[1:])
+    c = sum(x * y for x, y in zip(a, b, strict=True)) % R
     P = msm([*G, *H, Q], [*(x * f for x, f in zip(a, g, strict=True)),
-                          *(y * f for y, f in zip(b, h, strict=True)), sum(x * y for x, y in zip(a, b)) % R])
+                          *(y * f for y, f in zip(b, h, strict=True)), c])
     verify_inner_product(proofs[0], Transcript(LABEL), P, Q, g, h, G, H)
