@@ -77,3 +77,9 @@ def test_caching_can_be_switched_off(monkeypatch, tmp_path):
     assert generator_cache.cache_directory() is None
     assert load_block(LABELS[0], 0) is None
     assert not store_block(LABELS[0], 0, _derived(LABELS[0], 0))
+
+
+def test_the_pinned_pedersen_base_is_the_hash_to_curve_derivation():
+    from zkclear.crypto.generators import PEDERSEN_H_MESSAGE, pedersen_generators
+
+    assert pedersen_generators()[1] == hash_to_curve(PEDERSEN_H_MESSAGE, GENERATOR_DST)
