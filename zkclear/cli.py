@@ -371,7 +371,7 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
-@click.option("--accounts", type=int, help="Traders in the synthetic market (default 40; 200 with --full).")
+@click.option("--accounts", type=int, help="Traders in the synthetic market (default 26; 200 with --full).")
 @click.option("--epochs", type=int,
               help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
 @click.option("--height", default=32, show_default=True, help="Tree height.")

@@ -9,7 +9,7 @@
 4. one participant checks their own receipt; an auditor checks every epoch and the chain;
 5. a tampered bundle is shown to fail the audit.
 
-``zkclear demo`` is the quick start (:data:`QUICK`: 40 traders, 2 epochs, the crash in the second);
+``zkclear demo`` is the quick start (:data:`QUICK`: 26 traders, 2 epochs, the crash in the second);
 ``zkclear demo --full`` the long market (:data:`FULL`).
 """
 
@@ -24,11 +24,13 @@ from pathlib import Path
 from zkclear.errors import ConfigurationError, VerificationError
 from zkclear.executor import EXECUTOR_KINDS, get_executor
 from zkclear.progress import ProgressLine
+from zkclear.synthetic import MarketSpec
 
 MARKER = ".zkclear-demo"
 #: The quick start (``zkclear demo``): traders and epochs. A market this size still has every mechanism:
-#: the crash liquidates some traders and bankrupts others beyond the insurance fund (ADL).
-QUICK = (40, 2)
+#: the crash liquidates some traders and bankrupts others beyond the insurance fund (ADL); 26 traders,
+#: 2 liquidators and the house's 3 accounts fit in 2 chunks of 16 (tests/cli/test_demo_options.py).
+QUICK = (26, 2)
 #: ``zkclear demo --full``: the long market.
 FULL = (200, 4)
 #: Limits of the demo's options (beyond them it would run for hours; a deployment has no such limits).
@@ -66,6 +68,16 @@ def _prepare(out_dir: Path) -> Path:
     return out_dir
 
 
+def market_spec(accounts: int, epochs: int) -> MarketSpec:
+    """The demo's synthetic market. The crash comes after at least one epoch of trading (a one-epoch demo
+    has none); the insurance fund scales with the market so that the crash exhausts it and ADL shows (a
+    crash after a single epoch of trading meets smaller exposures, hence the smaller fund then)."""
+    crash_epoch = min(3, epochs) if epochs > 1 else 2
+    fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
+    return MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
+                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts)
+
+
 def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None = None, height: int = 32,
              chunk_bits: int = 4, executor: str = "process", full: bool = False,
              echo: Callable[[str], None] = print, progress: ProgressLine | None = None) -> dict:
@@ -77,7 +89,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
     from zkclear.proofs.attestations import address_of, public_key_of
     from zkclear.proofs.auditor import audit_epoch
-    from zkclear.synthetic import MarketSpec, generate_market
+    from zkclear.synthetic import generate_market
     from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
 
@@ -87,13 +99,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     check_options(accounts, epochs, height, chunk_bits, executor)
     started = time.perf_counter()
     out_dir = _prepare(out_dir)
-    # The crash comes after at least one epoch of trading (a one-epoch demo has none); the insurance fund
-    # scales with the market, so that the crash exhausts it and ADL is shown at every size.
-    # (a crash after a single epoch of trading meets smaller exposures, hence the smaller fund then).
-    crash_epoch = min(3, epochs) if epochs > 1 else 2
-    fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
-    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
-                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts)
+    spec = market_spec(accounts, epochs)
     crash = (f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}" if spec.crash_epoch <= epochs
              else "no crash (it needs a second epoch)")
     echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from zkclear.cli import main
-from zkclear.demo import FULL, QUICK
+from zkclear.demo import FULL, QUICK, market_spec
 
 
 def zkclear(*args: object, expect: int, capsys) -> str:
@@ -50,9 +50,24 @@ def test_bad_options_are_refused_with_one_line_before_anything_is_written(tmp_pa
     assert not (tmp_path / "demo").exists()
 
 
-def test_quick_and_full_defaults():
-    assert QUICK == (40, 2)
-    assert FULL == (200, 4)
+@pytest.mark.parametrize("shape", [QUICK, FULL])
+def test_the_quick_and_the_full_market_show_every_mechanism(tmp_path, shape):
+    """Clearing only (the proofs are walked below and in test_cli_end_to_end): the crash liquidates,
+    exhausts the insurance fund (ADL), options are held and the oracle drops an outlier."""
+    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.synthetic import generate_market
+
+    spec = market_spec(*shape)
+    config, inputs = generate_market(tmp_path / "market", spec)
+    deployment = Deployment.init(tmp_path / "venue", config.read_text(encoding="utf-8"), ProvingSettings())
+    reports = [deployment.run_epoch(directory, number).report for number, directory in enumerate(inputs, start=1)]
+    crash = reports[spec.crash_epoch - 1]
+    assert len(crash.liquidations) > 0 and len(crash.adl) > 0
+    assert any(d["dropped"] for report in reports for d in report.oracle_decisions)
+    accounts = deployment.accounts(shape[1])
+    assert any(any(a.witness.positions[3:]) for a in accounts)  # a call or a put is held
+    if shape == QUICK:
+        assert len(accounts) <= 32  # two chunks of 16: no padding chunk to prove
 
 
 @pytest.mark.slow
