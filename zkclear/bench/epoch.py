@@ -78,13 +78,14 @@ def _demo_market(count: int, workdir: Path) -> tuple[Any, list[Any]]:
 
 
 def setup(profile: str, count: int, workdir: Path) -> tuple[Any, list[Any]]:
-    """(public data, accounts) of ``profile`` with about ``count`` accounts."""
+    """(public data, accounts) of ``profile`` with about ``count`` accounts (``linear-8-positions-16``: the
+    linear profile on a deployment whose positions fit 16 bits, a lever measured by :func:`run_levers`)."""
     from circuits.examples import linear_perpetuals, options_portfolio
     from circuits.public_data import PORTFOLIO, STANDARD
 
     rng = random.Random(2026)
-    if profile == "linear-8":
-        public = linear_perpetuals(8)
+    if profile in ("linear-8", "linear-8-positions-16"):
+        public = linear_perpetuals(8, position_bits=16 if profile.endswith("16") else 32)
         return public, _pairs(public, count, (STANDARD, STANDARD), rng, held=4)
     if profile == "options-heavy":
         public = options_portfolio(1, 80, label="options-chain-40-strikes")
@@ -117,7 +118,7 @@ def _warm_generators(public: Any, config: Any) -> None:
     commit_many([0], [0])
 
 
-def measure(profile: str, count: int) -> dict[str, float]:
+def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
     """Close one epoch of ``profile`` in this process (its engine); core-seconds per stage and more."""
     from zkclear.bench.common import measure_pem
     from zkclear.crypto.randomness import BlindingSource
@@ -134,7 +135,7 @@ def measure(profile: str, count: int) -> dict[str, float]:
         public, accounts = setup(profile, count, Path(tmp))
     key, reserves = _reserves(accounts, public)
     system = CollateralChunks()
-    config = TreeConfig()
+    config = TreeConfig(chunk_bits=chunk_bits)
     clock = time.process_time
     # One-time, per-process setup kept out of the per-account figures (reported on its own): the
     # generator vectors of the largest range proof a chunk can need, and the Pedersen tables.
@@ -224,3 +225,32 @@ def run(quick: bool, echo: Callable[[str], None], *, profiles: tuple[str, ...] =
                  f" {row['pem_seconds'] * 1e3:>6.2f}")
     metrics["load_average"] = os.getloadavg()[0]
     return metrics
+
+
+#: Variants measured by :func:`run_levers`: (label, profile, accounts, chunk bits).
+LEVERS = (
+    ("linear-8, chunks of 16 (default)", "linear-8", 128, 4),
+    ("linear-8, chunks of 32", "linear-8", 128, 5),
+    ("linear-8, chunks of 64", "linear-8", 128, 6),
+    ("linear-8, 16-bit positions", "linear-8-positions-16", 128, 4),
+    ("demo, chunks of 16 (default)", "demo", 128, 4),
+    ("demo, chunks of 32", "demo", 128, 5),
+)
+
+
+def run_levers(echo: Callable[[str], None] = print, engine: str = "arkworks") -> dict[str, dict[str, float]]:
+    """The tree-shape and bit-width levers on one engine (docs/performance.md, "Epoch close"):
+    ``python -c "from zkclear.bench.epoch import run_levers; run_levers()"``."""
+    env = dict(os.environ, ZKCLEAR_BACKEND=engine)
+    results = {}
+    for label, profile, count, chunk_bits in LEVERS:
+        code = ("import json; from zkclear.bench.epoch import measure; "
+                f"print(json.dumps(measure({profile!r}, {count}, {chunk_bits})))")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        results[label] = row
+        echo(f"{label:36} {engine:9} {row['accounts']:>4.0f} accts  {row['epoch_core_seconds_per_account']:.3f} "
+             f"core-s/acct (chunks {row['stage_chunk_proofs']:.3f}, nodes {row['stage_node_proofs']:.3f}; "
+             f"{row['node_proofs']:.0f} node proofs)  receipt {row['receipt_verify_seconds']:.3f} s  "
+             f"audit {row['audit_core_seconds_per_account']:.4f}  PEM {row['pem_seconds'] * 1e3:.2f} ms")
+    return results
