@@ -103,6 +103,7 @@ def test_init_run_prove_print_what_happened(proven):
         assert f"epoch {number} proven" in text
         assert f"attested epoch {number}" in text
     assert "2 of 2 addresses signed" in text
+    assert "node range proofs (groups): " in text  # progress lines: stderr is not a terminal here
     crash = proven["deployment"].report(3)
     assert "liquidations" in text and len(crash.liquidations) > 0
 
