@@ -3,29 +3,10 @@ before anything is written; the small combinations are walked end to end through
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from zkclear.cli import main
+from tests.cli.test_cli_end_to_end import zkclear
 from zkclear.demo import FULL, QUICK, market_spec
-
-
-def zkclear(*args: object, expect: int, capsys) -> str:
-    argv, old = ["zkclear", *map(str, args)], sys.argv
-    sys.argv = argv
-    try:
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    output = captured.out + captured.err
-    assert code == expect, f"zkclear {' '.join(argv[1:])} exited {code}, expected {expect}:\n{output}"
-    return output
 
 
 @pytest.mark.parametrize(("options", "message"), [
