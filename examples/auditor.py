@@ -2,9 +2,10 @@
 
     python examples/auditor.py venue/epochs/1 venue/epochs/2 ...
 
-Checks, for each epoch: the reserve attestations, every chunk's collateralization proof (every account
-covers its maintenance margin), the rebuilt sum tree and every node's range proof, the matched book, the
-solvency proof, and that each epoch's header chains to the previous one.
+Checks, for each epoch: the public risk data recomputed from the public inputs with the clearing engine's own
+code, the reserve attestations, every chunk's collateralization proof (every account covers its maintenance
+margin), the rebuilt sum tree and every node's range proof, the matched book, the solvency proof, and that each
+epoch's header chains to the previous one.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import sys
 from pathlib import Path
 
 from zkclear.errors import VerificationError
-from zkclear.operator import CHUNK_SYSTEM, open_published
-from zkclear.proofs.auditor import audit_epoch
+from zkclear.proofs.recompute import check_public_inputs
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.published import open_published
 
 
 def main(directories: list[str]) -> int:
@@ -22,14 +24,14 @@ def main(directories: list[str]) -> int:
     for directory in directories:
         published = open_published(Path(directory))
         try:
-            report = audit_epoch(published.bundle, published.audit_data(), published.public,
-                                 chunk_system=CHUNK_SYSTEM, previous=previous)
+            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            report = audit_epoch(published, published.audit_data(), previous=previous)
         except VerificationError as failure:
-            print(f"{directory}: FAILED ({failure.reason})")
+            print(f"{directory}: FAILED [{failure.reason}]: {failure.detail}")
             return 2
         previous = published.bundle.chain_link()
         print(f"{directory}: epoch {report.epoch_id} OK — {report.leaves} leaves in {report.chunks} chunks, "
-              f"reserves {report.reserves_total}, liabilities {report.total_liabilities}")
+              f"reserves {report.reserves_total} cover the hidden total; header hash {report.header_hash}")
     return 0
 
 

@@ -1,10 +1,12 @@
 """A participant's check of their own account with the Python API (what ``zkclear verify`` does).
 
-    python examples/participant.py EPOCH_DIR RECEIPT [--cash N] [--crowd-audit K]
+    python examples/participant.py EPOCH_DIR RECEIPT --account YOUR_ID [--cash N] [--crowd-audit K]
 
-The receipt opens the participant's own commitments only; the check recomputes their leaf, folds the
-path to the published root, verifies the siblings' range proofs and their chunk's collateralization
-proof in one batch, and (with --crowd-audit) verifies K more chunks chosen with local randomness.
+The check is made for the account id *you* give, never the one in the receipt: the receipt must be yours, its
+leaf must carry your id salted with your account key, its values must be the ones you expect; then the path is
+folded to the published root, the root statements (matched book, reserves) are checked and the siblings' range
+proofs, your chunk's collateralization proof and the solvency proof verified in one batch. With --crowd-audit,
+K more chunks chosen with local randomness are verified too.
 """
 
 from __future__ import annotations
@@ -13,30 +15,30 @@ import argparse
 from pathlib import Path
 
 from zkclear.errors import VerificationError
-from zkclear.operator import CHUNK_SYSTEM, open_published
-from zkclear.tree.inclusion import crowd_audit, verify_receipt
+from zkclear.verifier.published import open_published
+from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("epoch_dir", type=Path)
     parser.add_argument("receipt", type=Path)
+    parser.add_argument("--account", required=True)
     parser.add_argument("--cash", type=int)
     parser.add_argument("--crowd-audit", type=int, default=0)
     args = parser.parse_args()
     published = open_published(args.epoch_dir)
     receipt = published.receipt(args.receipt)
     try:
-        check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
-                               expected_cash=args.cash)
-        chunks = crowd_audit(published.bundle, published.audit_data(), published.public, args.crowd_audit,
-                             chunk_system=CHUNK_SYSTEM) if args.crowd_audit else []
+        check = verify_receipt(published, receipt, args.account, expected=Expected(cash=args.cash))
+        chunks = crowd_audit(published, published.audit_data(), args.crowd_audit) if args.crowd_audit else []
     except VerificationError as failure:
-        print(f"FAILED: {failure.reason}")
+        print(f"FAILED [{failure.reason}]: {failure.detail}")
         return 2
     positions = dict(zip(published.public.instrument_ids, check.positions, strict=True))
-    print(f"epoch {check.epoch_id}: your account is at leaf {check.leaf_index}; cash {check.cash}, "
-          f"positions {positions}; collateralization and inclusion verified")
+    print(f"epoch {check.epoch_id}: account {check.account_id} is at leaf {check.leaf_index}; cash {check.cash}, "
+          f"positions {positions}; equity {check.equity} >= maintenance {check.requirement}; "
+          f"header hash {check.header_hash}")
     if chunks:
         print(f"crowd audit: chunks {chunks} verified")
     return 0

@@ -19,6 +19,28 @@ from zkclear.errors import VerificationError, ZkclearError
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
 
+class AsciiInt(click.ParamType):
+    """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int | None = None) -> None:
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value)
+            digits = text[1:] if text.startswith("-") else text
+            if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
+                self.fail(f"{text!r} is not an integer (ASCII digits only)", param, ctx)
+            number = int(text)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
+        return number
+
+
 def _deployment_option(function):
     return click.option("-d", "--deployment", "deployment_dir", type=click.Path(file_okay=False, path_type=Path),
                         envvar="ZKCLEAR_DEPLOYMENT", default=Path("."), show_default=False,
@@ -37,9 +59,10 @@ def cli() -> None:
     """zkclear: a derivatives clearing house with zero-knowledge proofs of collateralization and solvency.
 
     \b
-    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest
-    Participant:  zkclear verify
+    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
+    Participant:  zkclear verify, zkclear serve (the verification page)
     Auditor:      zkclear audit, zkclear show
+    Custodian:    zkclear keys (test keys for demos and tests)
     Everyone:     zkclear demo, zkclear bench
 
     Example: zkclear demo
@@ -52,12 +75,15 @@ def cli() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
-@click.option("--height", default=32, show_default=True, help="Tree height (capacity 2^height leaves).")
-@click.option("--chunk-bits", default=4, show_default=True, help="2^chunk-bits accounts per collateral batch.")
+@click.option("--height", default=32, show_default=True, type=AsciiInt(2),
+              help="Tree height (capacity 2^height leaves).")
+@click.option("--chunk-bits", default=4, show_default=True, type=AsciiInt(1),
+              help="2^chunk-bits accounts per collateral batch.")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
               type=click.Choice(["none", "multiple", "power_of_two", "capacity"]),
               help="How the number of chunks is padded (hides the account count).")
-@click.option("--chunk-padding-param", default=1, show_default=True, help="Parameter of the padding policy.")
+@click.option("--chunk-padding-param", default=1, show_default=True, type=AsciiInt(1),
+              help="Parameter of the padding policy.")
 @click.option("--dense", is_flag=True, help="Pack chunks at the left of the tree (cheaper; reveals the count).")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
@@ -90,19 +116,20 @@ def epoch() -> None:
 @epoch.command("run")
 @click.argument("input_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @_deployment_option
-@click.option("--epoch", "number", type=int, help="Epoch number (default: the next one).")
+@click.option("--epoch", "number", type=AsciiInt(1), help="Epoch number (default: the next one).")
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
     INPUT_DIR holds fills.csv, prices.csv or prices.json, and optionally accounts.csv, transfers.csv,
-    margins.csv (docs/format.md). A bad record stops everything with FILE:LINE: field 'NAME': reason.
+    margins.csv, operator_actions.csv (docs/format.md). A bad record stops everything with FILE:LINE: field
+    'NAME': reason. Without --epoch, a folder an earlier epoch committed is a no-op that says so.
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
     deployment = _open_deployment(deployment_dir)
     result = deployment.run_epoch(input_dir, number)
     if result.report is None:
-        click.echo(f"epoch {result.epoch} is already committed with these inputs: nothing to do")
+        click.echo(result.message)
         return
     _print_epoch_summary(deployment, result.epoch, result.report)
 
@@ -125,13 +152,17 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
         click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
+    for action in report.operator_actions:
+        outcome = "done" if action.accepted else f"rejected: {action.rejection}"
+        click.echo(f"  operator action {action.action_id}: {action.action} {action.amount} from {action.account} "
+                   f"({action.reason}): {outcome}")
     for outcome in rejected:
         click.echo(f"    rejected {outcome.account} {outcome.amount}: {outcome.reason}")
 
 
 @epoch.command("prove")
 @_deployment_option
-@click.option("--epoch", "number", type=int, help="Epoch to prove (default: the last committed).")
+@click.option("--epoch", "number", type=AsciiInt(1), help="Epoch to prove (default: the last committed).")
 @click.option("--reserves", "reserves_path", required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Reserves CSV: address,balance (docs/format.md).")
@@ -139,7 +170,8 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Reserve key file(s) (hex) to attest at once; else custodians run `epoch attest`.")
 def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...]) -> None:
-    """Commit every account, build the sum tree, prove everything, write the bundle, audit data and receipts.
+    """Commit every account, build the sum tree, prove everything, write the publication folder and the private
+    files (receipts for their owners, the total for the auditor when configured).
 
     Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody.key
     """
@@ -152,23 +184,33 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
     if sys.stderr.isatty():
         with ProgressBars() as bars:
-            files, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
+            proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
     else:  # a log or a pipe: a line per quarter of each step, so a long close is never silent
         from zkclear.progress import ProgressLine
 
         line = ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr)
-        files, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=line.update)
+        proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=line.update)
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
-    click.echo(f"epoch {number} proven: root {artifacts.bundle.root.digest.hex()[:16]}..., "
-               f"{len(artifacts.receipts)} receipts")
-    click.echo(f"  {timings}")
-    click.echo(f"  public bundle {files.bundle} ({files.bundle.stat().st_size} bytes), "
-               f"audit data {files.audit} ({files.audit.stat().st_size} bytes)")
+    bundle = artifacts.bundle
+    click.echo(f"epoch {number} proven: {len(artifacts.receipts)} accounts; {timings}")
+    click.echo(f"  header hash {bundle.epoch_hash().hex()}")
+    click.echo("    post this 32-byte value publicly (it binds the header, the public inputs, the reserves and the")
+    click.echo("    root); participants and auditors check it with --expect-header")
+    click.echo(f"  publish the folder {proven.publish.directory}/ (bundle, public data, public inputs, audit data)")
+    click.echo(f"  private, never publish: {proven.private}/receipts/ (one receipt per account, give each to its "
+               "owner only; receipts.index maps accounts to files)")
+    click.echo(f"    participant files (account id and account key, hand over at account opening): "
+               f"{deployment.root / 'private' / 'participants'}/")
+    if proven.total is not None:
+        click.echo(f"    {proven.total}: the total liabilities' opening, for the auditor only")
+    signed = len(bundle.attestations)
+    click.echo(f"  reserves: {signed} of {len(bundle.reserves.entries)} addresses signed"
+               + ("" if signed == len(bundle.reserves.entries) else "; custodians sign with `zkclear epoch attest`"))
 
 
 @epoch.command("attest")
 @_deployment_option
-@click.option("--epoch", "number", type=int, required=True, help="Epoch whose bundle to attest.")
+@click.option("--epoch", "number", type=AsciiInt(1), required=True, help="Epoch whose bundle to attest.")
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A reserve address's secp256k1 key (hex).")
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
@@ -181,7 +223,27 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
     key = _read_key(key_path)
     bundle = _open_deployment(deployment_dir).attest(number, key)
     click.echo(f"attested epoch {number} for {address_of(public_key_of(key))} "
-               f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed)")
+               f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed); "
+               f"header hash {bundle.epoch_hash().hex()}")
+
+
+@cli.command()
+@_deployment_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(deployment_dir: Path, as_json: bool) -> None:
+    """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
+    balances (insurance fund, fee account, backstop).
+
+    Example: zkclear status -d ./venue
+    """
+    from zkclear.status import deployment_status
+
+    report = deployment_status(_open_deployment(deployment_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), sort_keys=True))
+        return
+    for line in report.lines():
+        click.echo(line)
 
 
 class ProgressBars:
@@ -216,59 +278,236 @@ class ProgressBars:
 def _read_key(path: Path) -> bytes:
     from zkclear.errors import InputError
 
-    text = path.read_text(encoding="utf-8").strip()
     try:
+        text = path.read_text(encoding="ascii").strip()
         key = bytes.fromhex(text)
-    except ValueError as exc:
-        raise InputError("not a hex-encoded key", path=str(path), line=1) from exc
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise InputError("not a hex-encoded key", path=str(path), line=1) from None
     if len(key) != 32:
         raise InputError(f"a secp256k1 key is 32 bytes, got {len(key)}", path=str(path), line=1)
     return key
 
 
+# -- reserve keys (demos and tests; custodians sign with their own wallets) ----------------------
+
+@cli.group()
+def keys() -> None:
+    """Test keys for reserve attestations: create one, show its address, sign an attestation text offline.
+
+    Production custodians sign the attestation text with the wallet they already have; these keys are for
+    demos and tests (docs/format.md, "Key files (test keys)").
+    """
+
+
+@keys.command("new")
+@click.option("--chain", required=True, help="Chain id: bitcoin, bitcoin-testnet, ethereum (or another EVM "
+              "chain by name), solana.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Key file to create (mode 0600; an existing file is never overwritten).")
+@click.option("--type", "kind", type=click.Choice(["p2wpkh", "p2pkh"]),
+              help="Bitcoin address type (default p2wpkh).")
+def keys_new(chain: str, out_path: Path, kind: str | None) -> None:
+    """Generate a random test key for CHAIN and print its address.
+
+    Example: zkclear keys new --chain bitcoin --out custody-btc.key
+    """
+    from zkclear.chains.addresses import AddressKind
+    from zkclear.chains.keys import generate_key, write_key
+
+    key = generate_key(chain, kind=AddressKind(kind) if kind else None)
+    write_key(out_path, key)
+    click.echo(f"{key.address.text} ({key.chain}) -> {out_path}")
+
+
+@keys.command("address")
+@click.argument("key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def keys_address(key_path: Path) -> None:
+    """Print the address (and chain) of a test key file.
+
+    Example: zkclear keys address custody-btc.key
+    """
+    from zkclear.chains.keys import load_key
+
+    key = load_key(key_path)
+    click.echo(f"{key.address.text} ({key.chain})")
+
+
+@keys.command("sign")
+@click.argument("key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--text-file", "text_path", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The attestation text to sign (canonical form; one final newline is ignored).")
+@click.option("--bip322", is_flag=True, help="For a P2WPKH address: a BIP-322 simple signature instead of BIP-137.")
+def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
+    """Sign an attestation text with a test key and print the signature in its chain's standard encoding.
+
+    Refuses a text that is not a canonical attestation text or names an address the key does not control.
+
+    Example: zkclear keys sign custody-btc.key --text-file attestation.txt
+    """
+    from zkclear.chains.keys import load_key, sign_attestation_text
+    from zkclear.chains.schemes import BitcoinFormat
+    from zkclear.errors import InputError
+
+    key = load_key(key_path)
+    try:
+        text = text_path.read_bytes().decode("ascii").removesuffix("\n")
+    except UnicodeDecodeError as exc:
+        raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
+    try:
+        attestation = sign_attestation_text(
+            key, text, bitcoin_format=BitcoinFormat.BIP322_SIMPLE if bip322 else BitcoinFormat.BIP137)
+    except InputError as exc:
+        raise InputError(exc.detail, path=str(text_path)) from exc
+    click.echo(attestation.signature)
+
+
 # -- participant ----------------------------------------------------------------------------------
 
+def _header_hash(text: str, option: str = "--expect-header") -> bytes:
+    from zkclear.errors import InputError
+
+    if len(text) != 64 or not all(ch in "0123456789abcdefABCDEF" for ch in text):
+        raise InputError("a header hash is 64 hexadecimal digits", field=option)
+    return bytes.fromhex(text)
+
+
 @cli.command()
-@click.argument("epoch_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--receipt", "receipt_path", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Your private receipt.")
-@click.option("--cash", type=int, help="The balance you expect (settlement units).")
+@click.argument("epoch_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--receipt", "receipt_paths", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Your private receipt (repeat: one per epoch folder, in the same order).")
+@click.option("--account", "account_id", help="Your account id (or give --participant).")
+@click.option("--participant", "participant_path", type=click.Path(path_type=Path),
+              help="Your participant file (account id and account key, from the venue at account opening).")
+@click.option("--account-key", "account_key", help="Your account key (64 hex digits) to pin, if not in a file.")
+@click.option("--cash", type=AsciiInt(), help="The cash balance you expect (settlement units).")
 @click.option("--position", "positions", multiple=True, metavar="INSTRUMENT=LOTS",
               help="A position you expect (repeat; unlisted instruments are expected flat when any is given).")
-@click.option("--crowd-audit", "crowd", default=0, show_default=True,
-              help="Also verify this many other chunks, picked with local randomness.")
+@click.option("--margin-mode", type=click.Choice(["standard", "portfolio"]), help="The margin mode you expect.")
+@click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
+              help="The header hash the venue posted publicly (repeat: one per epoch folder).")
+@click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
+              help="Also verify this many other chunks (needs the epoch's audit data), picked with local randomness.")
+@click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
+@click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write that history as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(epoch_dir: Path, receipt_path: Path, cash: int | None, positions: tuple[str, ...], crowd: int,
-           as_json: bool) -> None:
-    """Check your account against a published epoch: your values, your leaf, the path to the root, the
-    siblings' range proofs and your chunk's collateralization proof.
+def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], account_id: str | None,
+           participant_path: Path | None, account_key: str | None, cash: int | None, positions: tuple[str, ...],
+           margin_mode: str | None, expect_headers: tuple[str, ...], crowd: int, history: bool,
+           history_csv_path: Path | None, as_json: bool) -> None:
+    """Check your own account in published epochs: that the receipt is yours, your values, your leaf, the path to
+    the root, the root statements (matched book, reserves, solvency) and your chunk's collateralization proof.
+    Given several epoch folders (with one receipt each), also that they chain and your account key never changed.
 
-    Example: zkclear verify venue/epochs/7 --receipt my.rcpt --cash 1000000 --position BTC-PERP=3
+    Example: zkclear verify venue/epochs/7 --receipt my-7.rcpt --account alice --cash 1000000 --position BTC-PERP=3
     """
-    from zkclear.operator import CHUNK_SYSTEM, open_published
-    from zkclear.tree.inclusion import crowd_audit, verify_receipt
+    from zkclear.errors import InputError
+    from zkclear.verifier.participant import (
+        Participant,
+        check_account_id,
+        history_csv,
+        history_rows,
+        load_participant_file,
+        parse_account_key,
+        verify_history,
+    )
+    from zkclear.verifier.published import open_published
+    from zkclear.verifier.receipt import Expected, crowd_audit
 
-    published = open_published(epoch_dir)
-    receipt = published.receipt(receipt_path)
-    expected_positions = _expected_positions(positions, published.public.instrument_ids) if positions else None
+    if participant_path is not None:
+        participant = load_participant_file(participant_path)
+        if account_id is not None and account_id != participant.account_id:
+            raise InputError(f"--account {account_id!r} differs from the participant file's "
+                             f"{participant.account_id!r}", field="--account")
+    elif account_id is not None:
+        participant = Participant(check_account_id(account_id, field="--account"))
+    else:
+        raise InputError("say whose account this is: --account YOUR_ID or --participant YOUR_FILE",
+                         field="--account")
+    if account_key is not None:
+        participant = Participant(participant.account_id, parse_account_key(account_key, field="--account-key"))
+    if len(receipt_paths) != len(epoch_dirs):
+        raise InputError(f"give one --receipt per epoch folder ({len(epoch_dirs)} folders, "
+                         f"{len(receipt_paths)} receipts)", field="--receipt")
+    if expect_headers and len(expect_headers) != len(epoch_dirs):
+        raise InputError("give one --expect-header per epoch folder", field="--expect-header")
+    headers = [_header_hash(text) for text in expect_headers] or [None] * len(epoch_dirs)
+    pairs, expectations = [], []
+    for directory, receipt_path, header in zip(epoch_dirs, receipt_paths, headers, strict=True):
+        published = open_published(directory)
+        receipt = published.receipt(receipt_path)
+        wanted = _expected_positions(positions, published.public.instrument_ids) if positions else None
+        pairs.append((published, receipt))
+        expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header))
+    picked: list[int] = []
     try:
-        check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
-                               expected_cash=cash, expected_positions=expected_positions)
-        picked = crowd_audit(published.bundle, published.audit_data(), published.public, crowd,
-                             chunk_system=CHUNK_SYSTEM) if crowd else []
+        checks = verify_history(pairs, participant, expectations)
+        if crowd:
+            latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
+            picked = crowd_audit(latest, latest.audit_data(), crowd)
     except VerificationError as exc:
-        _fail(exc, as_json)
-    held = {i: q for i, q in zip(published.public.instrument_ids, check.positions, strict=True) if q}
-    result = {"ok": True, "epoch": check.epoch_id, "leaf_index": check.leaf_index, "cash": check.cash,
-              "positions": held, "liability": check.liability, "crowd_audited_chunks": picked}
+        _fail(exc, as_json, account=participant.account_id)
+    published_by_epoch = {p.epoch: p for p, _ in pairs}
+    rows = history_rows(checks)
+    if history_csv_path is not None:
+        instruments = published_by_epoch[checks[-1].epoch_id].public.instrument_ids
+        history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
+    results = [_participant_view(check, published_by_epoch[check.epoch_id]) for check in checks]
     if as_json:
-        click.echo(json.dumps(result, sort_keys=True))
+        document = {"ok": True, "account": participant.account_id, "epochs": results,
+                    "crowd_audited_chunks": picked}
+        click.echo(json.dumps(document, sort_keys=True))
         return
-    click.echo(f"OK: your account is in epoch {check.epoch_id}'s tree at leaf {check.leaf_index}")
-    click.echo(f"  cash {check.cash}, positions {held or 'none'}, liability {check.liability}")
-    click.echo("  path to the root, sibling range proofs and your chunk's collateralization proof verified")
+    for result in results:
+        _print_participant_view(result)
+    if len(results) > 1:
+        click.echo(f"  the {len(results)} epochs chain and your account key {checks[0].key_fingerprint} never changed")
+    if history or history_csv_path:
+        _print_history(rows, published_by_epoch[checks[-1].epoch_id].public.instrument_ids)
+    if history_csv_path:
+        click.echo(f"  history written to {history_csv_path}")
     if picked:
-        click.echo(f"  crowd audit: chunks {picked} verified too")
+        click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
+
+
+def _participant_view(check, published) -> dict:
+    instruments = published.public.instrument_ids
+    return {
+        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
+        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
+        "margin_mode": check.margin_mode, "cash": check.cash,
+        "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q},
+        "equity": check.equity, "maintenance_requirement": check.requirement,
+        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
+        "marks": published.inputs.marks(), "checks": list(check.passed),
+    }
+
+
+def _print_participant_view(view: dict) -> None:
+    held = ", ".join(f"{i} {q:+d}" for i, q in view["positions"].items()) or "none"
+    click.echo(f"OK: account {view['account']} is in epoch {view['epoch']}'s tree at leaf {view['leaf_index']}")
+    click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
+    click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} (the same every epoch)")
+    click.echo(f"  margin mode      {view['margin_mode']}")
+    click.echo(f"  cash             {view['cash']} (your balance in the settlement asset's smallest unit)")
+    click.echo(f"  positions        {held} (lots)")
+    click.echo(f"  equity           {view['equity']} (cash plus the value of options held premium-style: the "
+               "liability the venue counts for you)")
+    click.echo(f"  maintenance      {view['maintenance_requirement']} (computed here from your positions and the "
+               "epoch's public risk data)")
+    click.echo(f"  above maintenance {view['distance_to_maintenance']} (how far your account is from liquidation)")
+    click.echo("  marks            " + ", ".join(f"{i} {m}" for i, m in view["marks"].items()) + " (ticks)")
+    click.echo("  verified: " + "; ".join(view["checks"]))
+
+
+def _print_history(rows, instruments) -> None:
+    click.echo("  history:")
+    click.echo("    " + "  ".join(["epoch", "mode", "cash", *instruments, "equity", "maintenance", "above"]))
+    for row in rows:
+        values = [row.epoch, row.margin_mode, row.cash, *row.positions, row.equity, row.requirement,
+                  row.distance_to_maintenance]
+        click.echo("    " + "  ".join(str(v) for v in values))
 
 
 def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) -> tuple[int, ...]:
@@ -278,92 +517,172 @@ def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) ->
     for item in items:
         name, _, lots = item.partition("=")
         if name not in expected:
-            raise InputError(f"unknown instrument {name!r}", field="--position")
-        try:
-            expected[name] = int(lots)
-        except ValueError as exc:
-            raise InputError(f"lots must be an integer, got {lots!r}", field="--position") from exc
+            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field="--position")
+        if not lots.lstrip("-").isascii() or not lots.lstrip("-").isdigit() or len(lots) > 20:
+            raise InputError(f"lots must be an integer, got {lots!r}", field="--position")
+        expected[name] = int(lots)
     return tuple(expected[i] for i in instruments)
 
 
 # -- auditor --------------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("epoch_dirs", nargs=-1, required=True,
-                type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("epoch_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--marks", "marks_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your own prices (CSV instrument,price or epoch,instrument,price) to compare the marks with.")
+@click.option("--tolerance-bps", default=100, show_default=True, type=AsciiInt(0),
+              help="How far (basis points) a published mark may be from your price.")
+@click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
+              help="The header hash the venue posted (repeat: one per epoch folder).")
+@click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit(epoch_dirs: tuple[Path, ...], as_json: bool) -> None:
-    """Check whole epochs: attestations, every collateralization proof, the tree, every node's range proof,
-    the matched book and solvency. Several directories in epoch order are also checked as a chain.
+def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
+          total_paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check whole epochs: the public data recomputed from the public inputs, attestations, every
+    collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
+    in epoch order are also checked as a chain.
 
-    Example: zkclear audit venue/epochs/1 venue/epochs/2 venue/epochs/3 --json
+    Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
-    from zkclear.operator import CHUNK_SYSTEM, open_published
-    from zkclear.proofs.auditor import audit_epoch
+    from zkclear.bundle.format import decode_total_opening, read_file
+    from zkclear.errors import EncodingError, InputError
+    from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.verifier.audit import audit_epoch, check_total_opening
+    from zkclear.verifier.marks import compare_marks, load_marks
+    from zkclear.verifier.published import open_published
 
+    if expect_headers and len(expect_headers) != len(epoch_dirs):
+        raise InputError("give one --expect-header per epoch folder", field="--expect-header")
+    marks = load_marks(marks_path) if marks_path is not None else {}
+    if None in marks and len(epoch_dirs) > 1:
+        raise InputError("with several epochs, the marks file needs an epoch column (epoch,instrument,price)",
+                         path=str(marks_path))
+    totals = {}
+    for path in total_paths:
+        try:
+            opening = decode_total_opening(read_file(path))
+        except EncodingError as exc:
+            raise EncodingError(f"{path}: {exc}") from None
+        totals[opening[0]] = opening
     reports = []
     previous = None
-    for directory in epoch_dirs:
+    for position, directory in enumerate(epoch_dirs):
         published = open_published(directory)
+        header_hash = published.bundle.epoch_hash()
         try:
-            report = audit_epoch(published.bundle, published.audit_data(), published.public,
-                                 chunk_system=CHUNK_SYSTEM, previous=previous)
+            if expect_headers and header_hash != _header_hash(expect_headers[position]):
+                raise VerificationError("header-mismatch",
+                                        detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
+                                               f"venue posted {expect_headers[position]}")
+            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            report = audit_epoch(published, published.audit_data(), previous=previous)
+            compared = 0
+            own = marks.get(None if None in marks else published.epoch, {})
+            if own:
+                compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
+            total = None
+            opening = totals.pop(published.bundle.header.digest(), None)
+            if opening is not None:
+                total = check_total_opening(published.bundle, opening)
         except VerificationError as exc:
-            _fail(exc, as_json, epoch=published.bundle.header.epoch_id)
+            _fail(exc, as_json, epoch=published.epoch)
         previous = published.bundle.chain_link()
-        reports.append({"ok": True, "epoch": report.epoch_id, "chunks": report.chunks, "leaves": report.leaves,
-                        "upper_nodes": report.upper_nodes, "reserves_total": report.reserves_total,
-                        "total_liabilities": report.total_liabilities})
+        entry = {"ok": True, "epoch": report.epoch_id, "header_hash": report.header_hash, "chunks": report.chunks,
+                 "leaves": report.leaves, "upper_nodes": report.upper_nodes, "reserves_total": report.reserves_total,
+                 "marks_compared": compared, "total_liabilities": total}
+        reports.append(entry)
         if not as_json:
-            total = "hidden" if report.total_liabilities is None else report.total_liabilities
-            click.echo(f"epoch {report.epoch_id}: OK — {report.chunks} chunks ({report.leaves} leaves), "
-                       f"{report.upper_nodes} upper nodes, reserves {report.reserves_total} >= liabilities "
-                       f"({total}); matched book, attestations and every proof verified")
+            _print_audit(entry, tolerance_bps)
+    if totals:
+        raise InputError("a --total file is for none of the epochs audited", field="--total")
     if as_json:
         click.echo(json.dumps(reports if len(reports) > 1 else reports[0], sort_keys=True))
     elif len(reports) > 1:
         click.echo(f"chain of {len(reports)} epochs verified")
 
 
+def _print_audit(entry: dict, tolerance_bps: int) -> None:
+    click.echo(f"epoch {entry['epoch']}: OK — header hash {entry['header_hash']}")
+    click.echo("  public risk data recomputed from the public inputs (configuration, marks, oracle, vols, "
+               "dynamic parameters)")
+    click.echo(f"  {entry['chunks']} chunks ({entry['leaves']} leaves), {entry['upper_nodes']} upper nodes; every "
+               "collateralization and node proof, the matched book and the reserve attestations verified")
+    if entry["total_liabilities"] is None:
+        click.echo(f"  reserves {entry['reserves_total']} cover the hidden total liabilities (solvency proof)")
+    else:
+        total = entry["total_liabilities"]
+        ratio = f"{entry['reserves_total'] / total:.4f}" if total else "unbounded"
+        click.echo(f"  reserves {entry['reserves_total']} >= total liabilities {total} (auditor-only file): "
+                   f"reserve ratio {ratio}")
+    if entry["marks_compared"]:
+        click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
+
+
 @cli.command()
-@click.argument("epoch_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("epoch_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def show(epoch_dir: Path, as_json: bool) -> None:
     """Print an epoch's public summary (what anyone can see).
 
     Example: zkclear show venue/epochs/7
     """
-    from zkclear.operator import open_published
+    from zkclear.verifier.published import open_published
 
     published = open_published(epoch_dir)
     bundle, header = published.bundle, published.bundle.header
     summary = {
         "epoch": header.epoch_id,
+        "header_hash": bundle.epoch_hash().hex(),
         "root": bundle.root.digest.hex(),
-        "previous_root": header.previous_root.hex(),
-        "epoch_hash": bundle.epoch_hash().hex(),
+        "previous_header_hash": header.previous_epoch_hash.hex(),
         "tree_height": header.tree.height,
         "chunk_size": header.tree.chunk_size,
         "instruments": list(published.public.instrument_ids),
+        "marks": published.inputs.marks(),
+        "paused_instruments": list(published.inputs.derived["paused_instruments"]),
         "values_per_lot": list(published.public.value_per_lot),
         "reserves_total": header.reserves_total,
         "reserve_addresses": [e.address for e in bundle.reserves.entries],
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
+        "public_inputs_digest": header.public_inputs_digest.hex(),
     }
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
         return
     for key, value in summary.items():
-        click.echo(f"{key:>20}: {value}")
+        click.echo(f"{key:>21}: {value}")
 
 
 def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
+    from zkclear.verifier.reasons import explain
+
+    message = exc.detail or explain(exc.reason, exc.index)
     if as_json:
-        click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": str(exc), **extra}, sort_keys=True))
+        click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
     else:
-        click.echo(f"FAILED: {exc}", err=True)
+        click.echo(f"FAILED [{exc.reason}]: {message}", err=True)
     sys.exit(2)
+
+
+# -- the verification page (zkclear/web) ----------------------------------------------------------
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--port", default=8737, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+def serve(directory: Path, port: int, host: str) -> None:
+    """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:
+    participants check their receipt in their own browser, and nothing leaves it.
+
+    Fetches the pinned Pyodide with npm on first use. Receipts and other private files are never served.
+
+    Example: zkclear serve venue/epochs --port 8737
+    """
+    from zkclear.web.server import serve as run_server
+
+    run_server(directory, host, port, click.echo)
 
 
 # -- everyone -------------------------------------------------------------------------------------
@@ -408,18 +727,35 @@ def bench(suite: str, quick: bool, as_json: bool) -> None:
 
 
 def main() -> None:
-    """Entry point: zkclear's own errors become one line on stderr and exit status 1."""
+    """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
+    verifiers); 3 an internal error (a bug: please report it)."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
+        click.echo(f"error: {exc.format_message()} (see: {path} --help)", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(1)
+    except VerificationError as exc:
+        _fail(exc, False)
     except ZkclearError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"error:{where} {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except (RecursionError, MemoryError) as exc:
+        click.echo(f"error: input too large or too deeply nested ({type(exc).__name__})", err=True)
+        sys.exit(1)
+    except Exception as exc:  # never a traceback for a user; the tests treat exit 3 as a defect
+        click.echo(f"internal error (please report it): {type(exc).__name__}: {exc}", err=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

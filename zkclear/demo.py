@@ -86,12 +86,15 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
     refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
     (default: a progress line on ``echo``'s terminal)."""
-    from zkclear.operator import CHUNK_SYSTEM, Deployment, ProvingSettings, open_published
+    from zkclear.operator import Deployment, ProvingSettings
     from zkclear.proofs.attestations import address_of, public_key_of
-    from zkclear.proofs.auditor import audit_epoch
+    from zkclear.proofs.recompute import check_public_inputs
     from zkclear.synthetic import generate_market
-    from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.participant import Participant, verify_history
+    from zkclear.verifier.published import open_published
+    from zkclear.verifier.receipt import Expected
 
     default_accounts, default_epochs = FULL if full else QUICK
     accounts = default_accounts if accounts is None else accounts
@@ -128,26 +131,36 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
         run.close()
 
     last = epochs
-    published = open_published(deployment.epoch_dir(last))
     traders = [a for a in deployment.accounts(last) if a.account_id.startswith("trader-")]
     # A trader still holding positions shows the most; after a crash that closed everyone, any trader.
     participant = next((a for a in traders if any(a.witness.positions)), traders[0])
-    receipt = published.receipt(deployment.receipt_path(last, participant.account_id))
-    echo(f"== 4. participant {participant.account_id} checks their receipt for epoch {last}")
-    check = verify_receipt(published.bundle, receipt, published.public, chunk_system=CHUNK_SYSTEM,
-                           expected_cash=participant.witness.cash, expected_positions=participant.witness.positions)
-    echo(f"   OK: leaf {check.leaf_index}, cash {check.cash}, positions {check.positions}; path, siblings' range "
-         "proofs and the chunk's collateralization proof verified")
+    who = Participant(participant.account_id, deployment.account_key(participant.account_id))
+    history = [(open_published(deployment.epoch_dir(n)), None) for n in range(1, last + 1)]
+    pairs = [(published, published.receipt(deployment.receipt_path(published.epoch, who.account_id)))
+             for published, _ in history
+             if who.account_id in _receipt_index(deployment, published.epoch)]
+    echo(f"== 4. participant {who.account_id} checks their receipts of epochs "
+         f"{', '.join(str(p.epoch) for p, _ in pairs)} (their own id and key; header hashes as posted)")
+    expectations = [Expected(header_hash=published.bundle.epoch_hash()) for published, _ in pairs]
+    expectations[-1] = Expected(cash=participant.witness.cash, positions=participant.witness.positions,
+                                margin_mode=participant.witness.margin_mode,
+                                header_hash=pairs[-1][0].bundle.epoch_hash())
+    checks = verify_history(pairs, who, expectations)
+    check = checks[-1]
+    echo(f"   OK: leaf {check.leaf_index}, {check.margin_mode} margin, cash {check.cash}, positions "
+         f"{check.positions}, equity {check.equity} >= maintenance {check.requirement}; path, root statements, "
+         "siblings' range proofs and the chunk's collateralization proof verified; the epochs chain")
+    published = pairs[-1][0]
 
-    echo(f"== 5. auditor checks epochs 1..{last} and their chain")
+    echo(f"== 5. auditor checks epochs 1..{last}, recomputes their public data and checks their chain")
     previous = None
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
-        report = audit_epoch(epoch_published.bundle, epoch_published.audit_data(), epoch_published.public,
-                             chunk_system=CHUNK_SYSTEM, previous=previous)
+        check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
+        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous)
         previous = epoch_published.bundle.chain_link()
         echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
-             f"{report.reserves_total} >= liabilities {report.total_liabilities})")
+             f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
 
     tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1
                  else f"epoch {last} with one bit of its solvency proof flipped")
@@ -155,7 +168,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
     try:
         bad = open_published(tampered)
-        audit_epoch(bad.bundle, bad.audit_data(), bad.public, chunk_system=CHUNK_SYSTEM)
+        audit_epoch(bad, bad.audit_data())
     except VerificationError as exc:
         reason = exc.reason
         echo(f"   rejected as expected: {reason}")
@@ -192,16 +205,22 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     reserves_path = out_dir / f"reserves-{number}.csv"
     reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-    files, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                        executor=run, progress=progress.update)
+    proven, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
+                                         executor=run, progress=progress.update)
     progress.finish()
     t = artifacts.timings
-    echo(f"   root {artifacts.bundle.root.digest.hex()[:16]}..., {len(artifacts.receipts)} receipts; "
+    echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {len(artifacts.receipts)} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
-         f"bundle {files.bundle.stat().st_size} B, audit data {files.audit.stat().st_size} B")
+         f"bundle {proven.publish.bundle.stat().st_size} B, audit data {proven.publish.audit.stat().st_size} B")
     summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
                               "socialized": len(report.socialized), "accounts": len(artifacts.receipts)})
 
+
+
+def _receipt_index(deployment, number: int) -> dict:
+    import json
+
+    return json.loads((deployment.private_dir(number) / "receipts.index").read_text(encoding="utf-8"))
 
 
 def ledger_inputs_fills(deployment, number: int):
@@ -216,7 +235,7 @@ def _tampered_copy(directory: Path, target: Path, epoch: int) -> Path:
 
     from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
 
-    shutil.copytree(directory, target, ignore=shutil.ignore_patterns("receipts"))
+    shutil.copytree(directory, target)
     path = target / f"epoch-{epoch}.bundle"
     bundle = decode_public_bundle(path.read_bytes())
     donor_path = directory.parent / str(epoch - 1) / f"epoch-{epoch - 1}.bundle"

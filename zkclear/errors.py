@@ -16,12 +16,19 @@ class EncodingError(ZkclearError):
 
 
 class VerificationError(ZkclearError):
-    """A proof or a statement failed to verify. ``reason`` names what failed."""
+    """A proof or a statement failed to verify.
 
-    def __init__(self, reason: str, *, index: int | None = None) -> None:
-        super().__init__(reason if index is None else f"{reason} (item {index})")
+    ``reason`` is the stable reason code (docs/protocol.md, "Reason codes"); ``index`` the item it concerns
+    (a chunk, a level, a reserve entry) when there is one; ``detail`` says in plain words what failed, with
+    the values involved. ``str(error)`` is the detail followed by the reason code in brackets.
+    """
+
+    def __init__(self, reason: str, *, index: int | None = None, detail: str | None = None) -> None:
+        where = "" if index is None else f" (item {index})"
+        super().__init__(f"{detail} [{reason}]" if detail else f"{reason}{where}")
         self.reason = reason
         self.index = index
+        self.detail = detail
 
 
 class ProvingError(ZkclearError):

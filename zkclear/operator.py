@@ -4,61 +4,73 @@ A deployment directory holds::
 
     zkclear.toml      clearing configuration (instruments, risk parameters, deficit resolution) — docs/format.md
     proving.toml      tree shape and proving settings ([tree] height, chunk_bits, padding; [proving] ...)
-    operator.secret   32 random bytes (hex): the key every blinding, salt and leaf placement is derived from
+    operator.secret   32 random bytes (hex): the key every blinding, account key, salt and placement is derived from
     ledger.sqlite     the clearing ledger (one transaction per epoch)
-    epochs/N/         what ``epoch prove`` publishes for epoch N:
+    epochs/N/         PUBLISH THIS FOLDER: what everyone may download for epoch N
         epoch-N.bundle        public bundle (header, root, matched book, solvency proof, reserves, attestations)
-        epoch-N.public.json   the epoch's public risk data (prices, margin lines, scenario table) the proofs bind
-        epoch-N.audit         audit data (every chunk and node with its proofs; no balances)
-        receipts/*.rcpt       one private receipt per account (file name: a hash of the account id)
-        receipts.index        account id -> receipt file (operator side; hand each receipt to its owner)
+        epoch-N.public.json   the statements' public risk data (coefficients the proofs bind)
+        epoch-N.inputs.json   the public inputs it is recomputed from (configuration, marks, oracle, vols, ...)
+        epoch-N.audit         audit data (every chunk and node with its proofs; no balance, no total)
+    private/N/        NEVER PUBLISH: what goes to single recipients
+        receipts/*.rcpt       one receipt per account, for its owner only (file names keyed: unguessable,
+                              unlinkable across epochs)
+        receipts.index        account id -> receipt file (operator only)
+        epoch-N.total         the total liabilities' opening, for the auditor only (when disclose_total is on)
+    private/participants/*.toml   each account's participant file (account id and account key), handed to its
+                              owner at account opening; the same every epoch
 
 Re-proving an epoch with the same secret produces byte-identical files (deterministic blindings).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
+import struct
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
 from zkclear.bundle.format import (
-    decode_audit_data,
     decode_public_bundle,
-    decode_receipt,
     encode_public_bundle,
+    encode_receipt,
+    encode_total_opening,
     read_file,
-    write_epoch_files,
     write_file,
 )
-from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.bundle.model import PublicBundle
 from zkclear.clearing.config import ClearingConfig
-from zkclear.clearing.engine import EpochReport, apply_epoch, option_equity_values
+from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import CommitResult, Ledger
+from zkclear.clearing.provable import StatementLimits
+from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
+from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.attestations import ReserveSet, sign_attestation
-from zkclear.proofs.chunks import CollateralChunks
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
 from zkclear.proofs.header import ChainLink
+from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
+from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
-from zkclear.tree.receipts import Receipt
+from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import CHUNK_SYSTEM, EpochFiles, encode_risk_data
 
 CONFIG_FILE = "zkclear.toml"
 PROVING_FILE = "proving.toml"
 SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
-
-CHUNK_SYSTEM = CollateralChunks()
+PRIVATE_DIR = "private"
+DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
@@ -73,7 +85,7 @@ class ProvingSettings:
 
     tree: TreeConfig = field(default_factory=TreeConfig)
     position_bits: int = 32
-    disclose_total: bool = True
+    disclose_total: bool = False
     executor: str = "process"
 
     def to_toml(self) -> str:
@@ -88,14 +100,15 @@ class ProvingSettings:
             f"sparse = {'true' if t.sparse else 'false'}           # chunk roots at PRF positions (hides the count)\n"
             "\n[proving]\n"
             f"position_bits = {self.position_bits}        # |position| < 2^position_bits lots (8, 16 or 32)\n"
-            f"disclose_total = {'true' if self.disclose_total else 'false'}    # audit data opens the total\n"
+            f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
+            "(the total's opening, for the auditor only)\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
 
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -135,14 +148,14 @@ def _line_of(text: str, key: str) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class EpochFiles:
-    """Where one proven epoch's files are."""
+class ProvenEpoch:
+    """Where one proven epoch's files went: the folder to publish and the private files for single
+    recipients (receipts by account id, the auditor's total file when written)."""
 
-    directory: Path
-    bundle: Path
-    public: Path
-    audit: Path
+    publish: EpochFiles
+    private: Path
     receipts: dict[str, Path]
+    total: Path | None
 
 
 class Deployment:
@@ -151,12 +164,17 @@ class Deployment:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         config_path = self.root / CONFIG_FILE
+        if not self.root.is_dir():
+            raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
+                                     "`zkclear init`")
         if not config_path.exists():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {CONFIG_FILE}); "
                                      "create one with `zkclear init`")
-        self.config: ClearingConfig = load_config(config_path)
         self.proving = load_proving_settings(self.root / PROVING_FILE)
-        self._secret = bytes.fromhex((self.root / SECRET_FILE).read_text().strip())
+        # The engine refuses what the statements could not prove (docs/clearing.md "Provable by construction").
+        self.config: ClearingConfig = replace(load_config(config_path),
+                                              statement_limits=StatementLimits(self.proving.position_bits))
+        self._secret = _read_secret(self.root / SECRET_FILE)
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -169,7 +187,10 @@ class Deployment:
         root = Path(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
         staging = root / (CONFIG_FILE + ".new")
         staging.write_text(config_text, encoding="utf-8")
         try:
@@ -187,14 +208,20 @@ class Deployment:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
         deployment = cls(root)
-        with deployment.ledger():
+        with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
             pass
         return deployment
 
     # -- clearing ----------------------------------------------------------------------------
 
     def ledger(self) -> Ledger:
-        return Ledger(self.root / LEDGER_FILE, self.config)
+        """The deployment's ledger; LedgerError if ``ledger.sqlite`` has gone missing (never recreated empty:
+        that would silently restart the deployment from genesis)."""
+        path = self.root / LEDGER_FILE
+        if not path.is_file():
+            raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
+                              "(an empty one would restart the deployment from genesis)")
+        return Ledger(path, self.config)
 
     def head(self) -> int:
         with self.ledger() as ledger:
@@ -202,55 +229,77 @@ class Deployment:
 
     def run_epoch(self, inputs_dir: Path, epoch: int | None = None) -> CommitResult:
         """Parse and validate the epoch's input files, clear, and commit atomically (a no-op that says so
-        when this exact epoch is already committed)."""
+        when this exact epoch is already committed, or — without ``epoch`` — when an earlier epoch committed
+        the same files)."""
         with self.ledger() as ledger:
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config)
-            return ledger.commit(inputs)
+            return ledger.commit(inputs, once_per_folder=epoch is None)
+
+    def _require_committed(self, ledger: Ledger, epoch: int) -> None:
+        head = ledger.head()[0]
+        if not 1 <= epoch <= head:
+            raise LedgerError(f"epoch {epoch} is not committed (the ledger is at epoch {head})")
 
     def report(self, epoch: int) -> EpochReport:
         """The report of a committed epoch (recomputed deterministically from the ledger)."""
         with self.ledger() as ledger:
-            head = ledger.head()[0]
-            if not 1 <= epoch <= head:
-                raise LedgerError(f"epoch {epoch} is not committed (the ledger is at epoch {head})")
+            self._require_committed(ledger, epoch)
             return apply_epoch(ledger.state(epoch - 1), ledger.inputs(epoch), self.config)[1]
 
     # -- proving -----------------------------------------------------------------------------
 
-    def public_data(self, epoch: int) -> PublicRiskData:
-        """The epoch's public risk data, the statements' public input."""
-        report = self.report(epoch)
-        # Equity = cash + Σ v_j·q_j: v_j is an option's value per lot under premium-style settlement, and 0
-        # for everything whose mark changes settle into cash (futures, perpetuals, futures-style options).
-        # The scenario table is there when portfolio margin is on.
-        return PublicRiskData.from_epoch(report.risk, self.config.risk_models,
-                                         scenario_table=getattr(report.risk, "scenario_table", None),
-                                         equity_values=option_equity_values(self.config, report.risk),
-                                         position_bits=self.proving.position_bits, label=f"epoch-{epoch}")
+    def public_inputs(self, epoch: int) -> PublicInputs:
+        """The epoch's public inputs (what its public risk data is recomputed from)."""
+        with self.ledger() as ledger:
+            self._require_committed(ledger, epoch)
+            state_before, inputs = ledger.state(epoch - 1), ledger.inputs(epoch)
+        text = (self.root / CONFIG_FILE).read_text(encoding="utf-8")
+        return public_inputs_of_epoch(text, state_before, inputs, position_bits=self.proving.position_bits)
+
+    def public_data(self, epoch: int, inputs: PublicInputs | None = None) -> PublicRiskData:
+        """The epoch's public risk data, the statements' public input: recomputed from the public inputs with
+        the same code an auditor runs (zkclear.proofs.recompute)."""
+        return recompute(inputs if inputs is not None else self.public_inputs(epoch)).public_data
 
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
         with self.ledger() as ledger:
+            self._require_committed(ledger, epoch)
             state = ledger.state(epoch)
         return [AccountInput(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode))
                 for account, mode, cash, row in zip(state.accounts, state.margin_modes, state.cash.tolist(),
                                                     state.positions.tolist(), strict=True)]
 
     def epoch_dir(self, epoch: int) -> Path:
+        """The folder to publish for ``epoch``."""
         return self.root / EPOCHS_DIR / str(epoch)
+
+    def private_dir(self, epoch: int) -> Path:
+        """The operator's private files of ``epoch`` (receipts, index, the auditor's total)."""
+        return self.root / PRIVATE_DIR / str(epoch)
+
+    def bundle_path(self, epoch: int) -> Path:
+        return EpochFiles(self.epoch_dir(epoch), epoch).bundle
+
+    def is_proven(self, epoch: int) -> bool:
+        return self.bundle_path(epoch).exists()
 
     def previous_link(self, epoch: int) -> ChainLink | None:
         if epoch <= 1:
             return None
-        path = self.epoch_dir(epoch - 1) / f"epoch-{epoch - 1}.bundle"
+        path = self.bundle_path(epoch - 1)
         if not path.exists():
             raise LedgerError(f"epoch {epoch - 1} has not been proven: prove epochs in order")
         return decode_public_bundle(read_file(path)).chain_link()
 
+    def account_key(self, account: str) -> bytes:
+        """The account's key (issued at opening, never rotated): what its leaf salts derive from."""
+        return scalar_to_bytes(BlindingSource.deterministic(self._secret).scalar(ACCOUNT_KEY_LABEL, account))
+
     def prove(self, epoch: int, reserves: ReserveSet, *, reserve_keys: Sequence[bytes] = (),
               executor: Executor | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> tuple[EpochFiles, EpochArtifacts]:
+              progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, EpochArtifacts]:
         """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts.
 
         ``reserve_keys`` (optional) sign the attestation at once — for a demo or a single-custodian setup;
@@ -258,16 +307,18 @@ class Deployment:
         proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)`` is told
         as chunks and nodes are proven.
         """
-        public = self.public_data(epoch)
+        inputs = self.public_inputs(epoch)
+        public = self.public_data(epoch, inputs)
         accounts = self.accounts(epoch)
         check_collateralized(accounts, public)
+        previous = self.previous_link(epoch)
         own_executor = executor is None
         run = executor if executor is not None else get_executor(self.proving.executor)
         try:
             artifacts = prove_epoch(
-                accounts, public, reserves, epoch_id=epoch, previous=self.previous_link(epoch),
+                accounts, public, reserves, epoch_id=epoch, previous=previous,
                 config=self.proving.tree, blindings=BlindingSource.deterministic(self._secret),
-                chunk_system=CHUNK_SYSTEM, executor=run, disclose_total=self.proving.disclose_total,
+                chunk_system=CHUNK_SYSTEM, executor=run, public_inputs_digest=inputs.digest(),
                 progress=progress)
         finally:
             if own_executor:
@@ -276,33 +327,105 @@ class Deployment:
             message = artifacts.bundle.attestation_message()
             artifacts.bundle = artifacts.bundle.with_attestations(
                 tuple(sign_attestation(key, message) for key in reserve_keys))
-        files = self.publish(epoch, artifacts, public)
-        return files, artifacts
+        return self.publish(epoch, artifacts, public, inputs), artifacts
 
-    def publish(self, epoch: int, artifacts: EpochArtifacts, public: PublicRiskData) -> EpochFiles:
-        directory = self.epoch_dir(epoch)
-        paths = write_epoch_files(directory, artifacts.bundle, artifacts.audit, artifacts.receipts, CHUNK_SYSTEM)
-        public_path = directory / f"epoch-{epoch}.public.json"
-        write_file(public_path, encode_public_data(public))
-        index = {account: path.name for account, path in sorted(paths.items())}
-        write_file(directory / "receipts.index", json.dumps(index, indent=1).encode("utf-8"))
-        return epoch_files(directory, epoch, paths)
+    def receipt_file_name(self, epoch: int, account: str) -> str:
+        """A receipt's file name: keyed by the operator secret, so it is neither guessable from the account id
+        nor linkable across epochs by anyone who sees the files."""
+        key = hashlib.sha256(b"zkclear/receipt-file-key/v1" + self._secret).digest()
+        tag = hmac.new(key, DOMAIN_RECEIPT_FILE + struct.pack(">Q", epoch) + account.encode("utf-8"),
+                       hashlib.sha256).hexdigest()
+        return tag[:32] + ".rcpt"
+
+    def publish(self, epoch: int, artifacts: EpochArtifacts, public: PublicRiskData,
+                inputs: PublicInputs) -> ProvenEpoch:
+        """Write the publication folder and the private files. Private files first, the bundle last: a bundle
+        on disk means the epoch is complete."""
+        files = EpochFiles(self.epoch_dir(epoch), epoch)
+        private = self.private_dir(epoch)
+        (private / "receipts").mkdir(parents=True, exist_ok=True)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        receipts = {}
+        for account, receipt in artifacts.receipts.items():
+            path = private / "receipts" / self.receipt_file_name(epoch, account)
+            write_file(path, encode_receipt(receipt, CHUNK_SYSTEM))
+            receipts[account] = path
+        index = {account: path.name for account, path in sorted(receipts.items())}
+        write_file(private / "receipts.index", json.dumps(index, indent=1).encode("utf-8"))
+        self._write_participant_files(artifacts.receipts)
+        total = None
+        if self.proving.disclose_total:
+            total = private / f"epoch-{epoch}.total"
+            write_file(total, encode_total_opening(artifacts.bundle.header.digest(), *artifacts.total_opening))
+        from zkclear.bundle.format import encode_audit_data
+
+        write_file(files.public, encode_risk_data(public))
+        write_file(files.inputs, inputs.to_bytes())
+        write_file(files.audit, encode_audit_data(artifacts.audit, CHUNK_SYSTEM))
+        write_file(files.bundle, encode_public_bundle(artifacts.bundle))
+        return ProvenEpoch(files, private, receipts, total)
+
+    def _write_participant_files(self, receipts: dict) -> None:
+        folder = self.root / PRIVATE_DIR / "participants"
+        folder.mkdir(parents=True, exist_ok=True)
+        for account, receipt in receipts.items():
+            name = self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+            path = folder / name
+            text = participant_toml(account, receipt.account_key)
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                write_file(path, text.encode("utf-8"))
 
     def attest(self, epoch: int, key: bytes) -> PublicBundle:
         """Add one reserve key's attestation to a published bundle (idempotent for the same key)."""
-        path = self.epoch_dir(epoch) / f"epoch-{epoch}.bundle"
+        path = self.bundle_path(epoch)
+        if not path.exists():
+            raise LedgerError(f"epoch {epoch} has not been proven yet: run `zkclear epoch prove --epoch {epoch}` "
+                              "first")
         bundle = decode_public_bundle(read_file(path))
         attestation = sign_attestation(key, bundle.attestation_message())
-        kept = tuple(a for a in bundle.attestations if a.signature != attestation.signature)
+        listed = {entry.address for entry in bundle.reserves.entries}
+        if attestation.address not in listed:
+            raise InputError(f"this key controls {attestation.address}, which is not a reserve address of epoch "
+                             f"{epoch} ({', '.join(sorted(listed)) or 'none listed'})", field="--key")
+        kept = tuple(a for a in bundle.attestations if a.address != attestation.address)
         bundle = bundle.with_attestations((*kept, attestation))
         write_file(path, encode_public_bundle(bundle))
         return bundle
 
     def receipt_path(self, epoch: int, account: str) -> Path:
-        index = json.loads(read_file(self.epoch_dir(epoch) / "receipts.index"))
+        index_path = self.private_dir(epoch) / "receipts.index"
+        index = json.loads(read_file(index_path))
         if account not in index:
-            raise InputError(f"no receipt for account {account!r} in epoch {epoch}")
-        return self.epoch_dir(epoch) / "receipts" / index[account]
+            raise InputError(f"no receipt for account {account!r} in epoch {epoch}", path=str(index_path))
+        return self.private_dir(epoch) / "receipts" / index[account]
+
+    def participant_path(self, account: str) -> Path:
+        return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+
+
+def participant_toml(account: str, account_key: bytes) -> str:
+    """A participant file: the account id and the account key its leaves are salted with (docs/format.md)."""
+    return ("# zkclear participant file: keep it; `zkclear verify --participant THIS_FILE` checks your receipts\n"
+            f"account = {json.dumps(account)}\n"
+            f"account_key = \"{account_key.hex()}\"\n")
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path} is missing: the operator secret derives every blinding and account key; "
+                                 "restore it from your backup (a new secret cannot re-prove or extend this "
+                                 "deployment's epochs)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the operator secret {path}: {exc}") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        raise ConfigurationError(f"{path} is not an operator secret (64 hexadecimal digits)")
+    return secret
 
 
 def check_collateralized(accounts: Sequence[AccountInput], public: PublicRiskData) -> None:
@@ -311,78 +434,3 @@ def check_collateralized(accounts: Sequence[AccountInput], public: PublicRiskDat
     the oracle guard paused (docs/clearing.md); such an epoch cannot be proven until the pause lifts."""
     for account in accounts:
         assign_account(account.account_id, account.witness, public)
-
-
-def epoch_files(directory: Path, epoch: int, receipts: dict[str, Path] | None = None) -> EpochFiles:
-    directory = Path(directory)
-    return EpochFiles(directory, directory / f"epoch-{epoch}.bundle", directory / f"epoch-{epoch}.public.json",
-                      directory / f"epoch-{epoch}.audit", receipts or {})
-
-
-# -- the published public risk data -------------------------------------------------------------
-
-def encode_public_data(public: PublicRiskData) -> bytes:
-    """The public risk data as the canonical JSON whose SHA-256 is the header's public-data digest."""
-    return json.dumps(public.canonical(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
-
-
-def decode_public_data(data: bytes, *, path: str = "<public data>") -> PublicRiskData:
-    """Rebuild the public risk data from its canonical JSON; EncodingError on anything malformed."""
-    from circuits.public_data import MarginLine, PublicInstrument, ScenarioMargin
-
-    try:
-        tag, label, position_bits, money_bits, instruments, scenario = json.loads(data)
-        listed = tuple(
-            PublicInstrument(instrument_id, value, tuple(MarginLine(*line) for line in lines), long_c, short_c)
-            for instrument_id, value, lines, long_c, short_c in instruments)
-        scenario_margin = None
-        if scenario is not None:
-            scale, groups, rows = scenario
-            scenario_margin = ScenarioMargin(scale, tuple(tuple(g) for g in groups),
-                                             tuple(tuple(r) for r in rows))
-        public = PublicRiskData(listed, scenario_margin, position_bits=position_bits, money_bits=money_bits,
-                                label=label)
-    except (ValueError, TypeError) as exc:
-        raise EncodingError(f"{path}: not a public risk data file ({exc})") from exc
-    if public.canonical()[0] != tag or encode_public_data(public) != bytes(data).strip():
-        raise EncodingError(f"{path}: public risk data is not in canonical form")
-    try:
-        public.check_budget()
-    except ConfigurationError as exc:
-        raise EncodingError(f"{path}: public risk data breaks the soundness budget ({exc})") from exc
-    return public
-
-
-# -- reading a published epoch (participants and auditors need no deployment) ---------------------
-
-@dataclass(frozen=True, slots=True)
-class PublishedEpoch:
-    """A published epoch as a verifier reads it: the bundle and the public data it binds."""
-
-    bundle: PublicBundle
-    public: PublicRiskData
-    files: EpochFiles
-
-    def audit_data(self) -> AuditData:
-        return decode_audit_data(read_file(self.files.audit), self.bundle.header, self.public, CHUNK_SYSTEM)
-
-    def receipt(self, path: Path) -> Receipt:
-        return decode_receipt(read_file(path), self.public, CHUNK_SYSTEM,
-                              chunk_size=self.bundle.header.tree.chunk_size)
-
-
-def open_published(directory: Path, epoch: int | None = None) -> PublishedEpoch:
-    """Open ``epoch-N.bundle`` and ``epoch-N.public.json`` in ``directory`` (N found when not given)."""
-    directory = Path(directory)
-    if epoch is None:
-        bundles = sorted(directory.glob("epoch-*.bundle"))
-        if len(bundles) != 1:
-            raise InputError(f"expected exactly one epoch-N.bundle in {directory}, found {len(bundles)}")
-        epoch = int(bundles[0].name.split("-")[1].split(".")[0])
-    files = epoch_files(directory, epoch)
-    for path in (files.bundle, files.public):
-        if not path.exists():
-            raise InputError("file not found", path=str(path))
-    bundle = decode_public_bundle(read_file(files.bundle))
-    public = decode_public_data(read_file(files.public), path=str(files.public))
-    return PublishedEpoch(bundle, public, files)

@@ -5,21 +5,23 @@ from functools import cache
 
 import pytest
 
-from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, honest_epoch
+from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, honest_epoch, published
 from zkclear.bundle.format import (
     decode_audit_data,
     decode_public_bundle,
     decode_receipt,
+    decode_total_opening,
     encode_audit_data,
     encode_public_bundle,
     encode_receipt,
+    encode_total_opening,
     read_file,
     write_file,
 )
-from zkclear.errors import EncodingError
+from zkclear.errors import EncodingError, InputError
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.auditor import audit_epoch
-from zkclear.tree.inclusion import verify_receipt
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.receipt import Expected, verify_receipt
 
 
 @cache
@@ -39,7 +41,8 @@ def _decoders(epoch):
     return (
         decode_public_bundle,
         lambda data: decode_audit_data(data, header, PUBLIC, SYSTEM),
-        lambda data: decode_receipt(data, PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size),
+        lambda data: decode_receipt(data, PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
+                                    instrument_count=header.instrument_count),
     )
 
 
@@ -52,10 +55,30 @@ def test_public_bundle_audit_data_and_receipt_round_trip_and_still_verify(tmp_pa
     assert bundle == epoch.bundle
     audit_data = decode_audit_data(audit, bundle.header, PUBLIC, SYSTEM)
     assert encode_audit_data(audit_data, SYSTEM) == audit
-    decoded_receipt = decode_receipt(receipt, PUBLIC, SYSTEM, chunk_size=bundle.header.tree.chunk_size)
+    decoded_receipt = decode_receipt(receipt, PUBLIC, SYSTEM, chunk_size=bundle.header.tree.chunk_size,
+                                     instrument_count=bundle.header.instrument_count)
     assert encode_receipt(decoded_receipt, SYSTEM) == receipt
-    audit_epoch(bundle, audit_data, PUBLIC, chunk_system=SYSTEM, executor=SerialExecutor())
-    verify_receipt(bundle, decoded_receipt, PUBLIC, chunk_system=SYSTEM, expected_cash=10_000 + 137 + 1)
+    audit_epoch(published(epoch, bundle), audit_data, chunk_system=SYSTEM, executor=SerialExecutor())
+    verify_receipt(published(epoch, bundle), decoded_receipt, "trader-1", chunk_system=SYSTEM,
+                   expected=Expected(cash=10_000 + 137 + 1))
+
+
+def test_the_total_opening_file_round_trips_and_is_strict():
+    epoch = honest_epoch()
+    digest = epoch.bundle.header.digest()
+    data = encode_total_opening(digest, *epoch.artifacts.total_opening)
+    assert decode_total_opening(data) == (digest, *epoch.artifacts.total_opening)
+    with pytest.raises(EncodingError):
+        decode_total_opening(data[:-1])
+    with pytest.raises(EncodingError, match="expected a TOTL"):
+        decode_total_opening(encode_public_bundle(epoch.bundle))
+
+
+def test_a_missing_file_is_an_input_error_naming_it(tmp_path):
+    with pytest.raises(InputError, match=r"missing\.bundle"):
+        read_file(tmp_path / "missing.bundle")
+    with pytest.raises(InputError, match="directory"):
+        read_file(tmp_path)
 
 
 def test_every_truncation_is_one_encoding_error():
@@ -77,7 +100,7 @@ def test_corruption_wrong_kind_version_and_trailing_bytes_are_encoding_errors():
         with pytest.raises(EncodingError, match="length"):
             decode(data + b"\x00")
         with pytest.raises(EncodingError, match="version"):
-            decode(data[:12] + b"\x00\x02" + data[14:])
+            decode(data[:12] + b"\x00\x01" + data[14:])
         with pytest.raises(EncodingError, match="magic"):
             decode(b"NOTZKCLR" + data[8:])
     with pytest.raises(EncodingError, match="expected a PUBL"):
@@ -107,21 +130,6 @@ def test_structurally_bad_bodies_behind_a_valid_checksum_are_encoding_errors():
     assert decoded.upper_nodes
     with pytest.raises(EncodingError):
         decode_audit_data(_recontainer(b"AUDT", audit_body[:-1]), epoch.bundle.header, PUBLIC, SYSTEM)
-
-
-def test_epoch_directory_holds_bundle_audit_and_one_receipt_per_account(tmp_path):
-    from zkclear.bundle.format import write_epoch_files
-
-    epoch = honest_epoch()
-    paths = write_epoch_files(tmp_path, epoch.bundle, epoch.artifacts.audit, epoch.artifacts.receipts, SYSTEM)
-    assert set(paths) == {a.account_id for a in epoch.accounts}
-    assert all("trader" not in path.name for path in paths.values())
-    bundle = decode_public_bundle(read_file(tmp_path / "epoch-1.bundle"))
-    receipt = decode_receipt(
-        read_file(paths["trader-4"]), PUBLIC, SYSTEM, chunk_size=bundle.header.tree.chunk_size
-    )
-    assert verify_receipt(bundle, receipt, PUBLIC, chunk_system=SYSTEM).epoch_id == 1
-    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_random_body_mutations_decode_or_raise_only_encoding_error():

@@ -155,3 +155,60 @@ def test_a_fill_id_committed_in_an_earlier_epoch_is_refused_with_its_line(tmp_pa
         assert (error.value.line, error.value.field) == (2, "fill_id")
         assert ledger.head()[0] == 1
         assert ledger.commit(epochs()[1]).epoch == 2
+
+
+# -- idempotent transfers (issue 12, item 3) --------------------------------------------------------
+
+def test_a_transfer_id_committed_in_an_earlier_epoch_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Transfer ids are unique for the life of the deployment: the same deposit fed again in a later epoch is
+    refused (before, ids were unique only within an epoch and the deposit was credited twice)."""
+    cfg = config()
+    with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
+        ledger.commit(epochs()[0])
+        cash = ledger.state().cash_of("A")
+        again = epoch_inputs(2, {PERP: (1010, 0)}, transfers=[deposit("A", 7, "t-new"), deposit("A", 60_000)])
+        with pytest.raises(InputError, match=r"transfer id 'dep-A-60000' was already committed in epoch 1") as error:
+            ledger.commit(again)
+        assert (error.value.path, error.value.field) == ("<memory:transfers>", "transfer_id")
+        assert ledger.head()[0] == 1 and ledger.state().cash_of("A") == cash
+
+
+def test_transfer_ids_of_a_ledger_older_than_their_table_are_indexed_when_it_is_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    cfg = config()
+    with Ledger(path, cfg) as ledger:
+        ledger.commit(epochs()[0])
+    with sqlite3.connect(path) as db:  # what a ledger written before issue 12 looks like
+        db.execute("DROP TABLE transfer_ids")
+        db.execute("DELETE FROM meta WHERE key = 'transfer_ids_indexed'")
+    with Ledger(path, cfg) as ledger, pytest.raises(InputError, match="'dep-C-50000' was already committed"):
+        ledger.commit(epoch_inputs(2, {PERP: (1010, 0)}, transfers=[deposit("C", 50_000)]))
+
+
+def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: Path) -> None:
+    """A folder with only transfers, run twice without naming the epoch (the issue's case): the second run
+    commits nothing and says which epoch took these files; naming the epoch commits them as a new one."""
+    from zkclear.clearing.io import load_epoch
+
+    cfg = config()
+    folder = tmp_path / "epoch"
+    folder.mkdir()
+    (folder / "fills.csv").write_text("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee\n")
+    (folder / "prices.csv").write_text(f"instrument,mark_price,funding_rate_ppm\n{PERP},1000,0\n")
+    (folder / "accounts.csv").write_text("account,margin_mode\nA,standard\n")
+    (folder / "transfers.csv").write_text("transfer_id,kind,account,amount\nt-1,deposit,A,500\n")
+    with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
+        first = ledger.commit(load_epoch(folder, 1, cfg), once_per_folder=True)
+        second = ledger.commit(load_epoch(folder, 2, cfg), once_per_folder=True)
+        assert (first.already_committed, second.already_committed, second.epoch) == (False, True, 1)
+        assert "already committed as epoch 1" in second.message and "--epoch 2" in second.message
+        assert ledger.head()[0] == 1 and ledger.state().cash_of("A") == 500
+        # Named, the same files are a new epoch: here refused, because the deposit's id is taken.
+        (folder / "accounts.csv").unlink()
+        with pytest.raises(InputError, match=r"transfers.csv:2: field 'transfer_id': transfer id 't-1' was "
+                                             r"already committed in epoch 1"):
+            ledger.commit(load_epoch(folder, 2, cfg))
+        (folder / "transfers.csv").unlink()
+        assert ledger.commit(load_epoch(folder, 2, cfg)).epoch == 2  # a quiet epoch: new files
+        assert ledger.commit(load_epoch(folder, 3, cfg), once_per_folder=True).already_committed
+        assert ledger.commit(load_epoch(folder, 3, cfg)).epoch == 3  # the same quiet files, named epoch

@@ -77,9 +77,9 @@ def test_int64_sums_that_would_wrap_are_refused() -> None:
 
 def test_a_position_too_large_for_the_bounds_is_an_error_not_a_wrap() -> None:
     """2**40 lots at 2**20 ticks with multiplier 2**10 is 2**70: refused before any int64 product is
-    formed."""
+    formed, naming the fill (issue 12: a bound an input breaks is an input error with its line)."""
     cfg = config(perp_spec(contract_multiplier=2**10))
-    with pytest.raises(ClearingError, match="exceeds the bound"):
+    with pytest.raises(InputError, match=r"<memory:fills>:1: field 'size': the fill's value .* exceeds 2\*\*62"):
         run(cfg, epoch_inputs(1, {PERP: 2**20}, [fill("f1", "A", "B", 2**40, 2**20)], [], ["A", "B"]))
 
 

@@ -136,8 +136,8 @@ def test_the_next_good_epoch_liquidates_the_paused_account(results):
     ({"oracle.csv": csv(ORACLE_HEADER, f"{PERP},a,30000,{now(1)}")}, "oracle.csv", 2, "price",
      "cannot be marked this epoch"),
     ({"oracle.csv": csv(ORACLE_HEADER)}, "oracle.csv", 1, None, "no quotes"),
-    ({"funding.csv": csv("instrument,funding_rate_ppm")}, "oracle.csv", 2, "funding_rate_ppm",
-     "needs an integer funding rate"),
+    ({"funding.csv": csv("instrument,funding_rate_ppm")}, "funding.csv", None, "instrument",
+     "no funding rate for perpetual 'BTC-PERP'"),
 ])
 def test_bad_oracle_inputs_name_file_line_and_field_and_leave_the_ledger_unchanged(tmp_path, change, name, line,
                                                                                    field, fragment):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli_end_to_end import zkclear
+from tests.cli.cli_helpers import zkclear
 from zkclear.synthetic import MarketSpec, generate_market
 
 SPEC = MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3)

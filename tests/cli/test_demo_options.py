@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.test_cli_end_to_end import zkclear
+from tests.cli.cli_helpers import zkclear
 from zkclear.demo import FULL, QUICK, market_spec
 
 

@@ -179,3 +179,20 @@ def test_hash_to_curve_rejects_bad_arguments() -> None:
         hash_to_curve(b"msg", b"d" * 256)
     with pytest.raises(TypeError):
         hash_to_curve("msg", b"DST")  # type: ignore[arg-type]
+
+
+def test_isogeny_constants_are_py_ecc_s() -> None:
+    # hash_to_curve keeps its own copy so that it imports nothing but the standard library.
+    from py_ecc.optimized_bls12_381 import constants as reference
+
+    from zkclear.crypto import isogeny_constants as iso
+
+    assert reference.ISO_11_A.n == iso.ISOGENOUS_CURVE_A
+    assert reference.ISO_11_B.n == iso.ISOGENOUS_CURVE_B
+    for ours, theirs in (
+        (iso.X_NUMERATOR, reference.ISO_11_X_NUMERATOR),
+        (iso.X_DENOMINATOR, reference.ISO_11_X_DENOMINATOR),
+        (iso.Y_NUMERATOR, reference.ISO_11_Y_NUMERATOR),
+        (iso.Y_DENOMINATOR, reference.ISO_11_Y_DENOMINATOR),
+    ):
+        assert ours == tuple(c.n for c in theirs)

@@ -44,9 +44,12 @@ def test_auditor_and_participant_scripts_on_a_demo_epoch(tmp_path):
     epochs = tmp_path / "demo" / "venue" / "epochs"
     out = run(EXAMPLES / "auditor.py", epochs / "1", epochs / "2")
     assert out.count(" OK ") == 2
-    index = json.loads((epochs / "2" / "receipts.index").read_text())
-    receipt = epochs / "2" / "receipts" / index["trader-0001"]
-    out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--crowd-audit", 1)
-    assert "collateralization and inclusion verified" in out and "crowd audit" in out
-    out = run(EXAMPLES / "participant.py", epochs / "1", receipt, expect=2)
-    assert "FAILED: receipt-epoch-mismatch" in out
+    private = tmp_path / "demo" / "venue" / "private"
+    index = json.loads((private / "2" / "receipts.index").read_text())
+    receipt = private / "2" / "receipts" / index["trader-0001"]
+    out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0001", "--crowd-audit", 1)
+    assert "account trader-0001 is at leaf" in out and "crowd audit" in out
+    out = run(EXAMPLES / "participant.py", epochs / "1", receipt, "--account", "trader-0001", expect=2)
+    assert "FAILED [receipt-epoch-mismatch]" in out
+    out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0002", expect=2)
+    assert "FAILED [receipt-owner]" in out

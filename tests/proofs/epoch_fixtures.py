@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
+from zkclear.bench.common import stand_in_public_inputs
 from zkclear.bundle.model import PublicBundle
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.executor import SerialExecutor
@@ -18,11 +20,19 @@ from zkclear.proofs.chunks import EquityOnlyChunks, PlainAccount, PlainPublicDat
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
 from zkclear.proofs.header import ChainLink
 from zkclear.tree.placement import TreeConfig
+from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import EpochFiles, PublishedEpoch
 
 SYSTEM = EquityOnlyChunks()
 PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32)
 RESERVE_KEYS = (bytes.fromhex("11" * 32), bytes.fromhex("22" * 32))
 SMALL = TreeConfig(height=8, chunk_bits=2, chunk_padding="power_of_two")
+
+
+def public_inputs(epoch_id: int = 1) -> PublicInputs:
+    """A well-formed public-inputs document for the equity-only test epochs (whose public data is not
+    recomputed from inputs: only its binding in the header is exercised here)."""
+    return stand_in_public_inputs(epoch_id)
 
 
 def reserves(balances: tuple[int, ...] = (600_000, 400_000)) -> ReserveSet:
@@ -79,8 +89,16 @@ def make_epoch(
         blindings=BlindingSource.deterministic(secret),
         chunk_system=SYSTEM,
         executor=SerialExecutor(),
+        public_inputs_digest=public_inputs(epoch_id).digest(),
     )
     return Epoch(artifacts, attested(artifacts.bundle), tuple(account_list))
+
+
+def published(epoch: Epoch | None, bundle: PublicBundle | None = None, public=PUBLIC) -> PublishedEpoch:
+    """The epoch as a verifier reads it (``bundle`` replaces the attested one, e.g. a tampered copy)."""
+    chosen = bundle if bundle is not None else epoch.bundle
+    header = chosen.header
+    return PublishedEpoch(chosen, public, public_inputs(header.epoch_id), EpochFiles(Path("."), header.epoch_id))
 
 
 @cache

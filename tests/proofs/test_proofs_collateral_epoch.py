@@ -8,16 +8,16 @@ import pytest
 
 from circuits.examples import linear_perpetuals, required_cash
 from circuits.public_data import AccountWitness
-from tests.proofs.epoch_fixtures import attested, reserves
+from tests.proofs.epoch_fixtures import attested, public_inputs, published, reserves
 from zkclear.bundle.format import decode_audit_data, decode_receipt, encode_audit_data, encode_receipt
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ProvingError, VerificationError
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.auditor import audit_epoch
 from zkclear.proofs.chunks import CollateralChunks
 from zkclear.proofs.epoch_prover import AccountInput, prove_epoch
-from zkclear.tree.inclusion import verify_receipt
 from zkclear.tree.placement import TreeConfig
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.receipt import Expected, verify_receipt
 
 SYSTEM = CollateralChunks()
 CONFIG = TreeConfig(height=10, chunk_bits=2)
@@ -53,6 +53,7 @@ def _prove(account_list):
         blindings=BlindingSource.deterministic(b"collateral-epoch-secret-0123456"),
         chunk_system=SYSTEM,
         executor=SerialExecutor(),
+        public_inputs_digest=public_inputs(1).digest(),
     )
 
 
@@ -66,20 +67,20 @@ def test_collateralized_epoch_verifies_for_participants_and_auditor_after_a_disk
     artifacts, bundle = _epoch()
     public = _public()
     audit = decode_audit_data(encode_audit_data(artifacts.audit, SYSTEM), bundle.header, public, SYSTEM)
-    report = audit_epoch(bundle, audit, public, chunk_system=SYSTEM, executor=SerialExecutor())
-    assert report.total_liabilities == sum(a.witness.cash for a in _accounts())  # perpetuals: v_j = 0
+    report = audit_epoch(published(None, bundle, public), audit, chunk_system=SYSTEM, executor=SerialExecutor())
+    assert report.chunks == len(audit.chunks)
+    assert artifacts.total_opening[0] == sum(a.witness.cash for a in _accounts())  # perpetuals: v_j = 0
     for account in _accounts():
         data = encode_receipt(artifacts.receipts[account.account_id], SYSTEM)
-        receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size)
+        receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size,
+                                 instrument_count=len(public.instruments))
         check = verify_receipt(
-            bundle,
-            receipt,
-            public,
-            chunk_system=SYSTEM,
-            expected_cash=account.witness.cash,
-            expected_positions=account.witness.positions,
+            published(None, bundle, public), receipt, account.account_id, chunk_system=SYSTEM,
+            expected=Expected(cash=account.witness.cash, positions=account.witness.positions, margin_mode="standard"),
         )
         assert check.liability == account.witness.cash
+        assert check.equity == account.witness.cash
+        assert check.requirement == required_cash(public, account.witness.positions)
 
 
 def test_under_collateralized_account_is_refused_at_close():
@@ -93,5 +94,33 @@ def test_chunk_proof_of_another_chunk_is_named():
     other = next(c for c in artifacts.audit.chunks if c.position != receipt.chunk.position)
     forged = replace(receipt, chunk=replace(receipt.chunk, proof=other.proof))
     with pytest.raises(VerificationError) as caught:
-        verify_receipt(bundle, forged, _public(), chunk_system=SYSTEM)
+        verify_receipt(published(None, bundle, _public()), forged, forged.account_id, chunk_system=SYSTEM)
     assert caught.value.reason == "chunk-collateral-proof"
+
+
+def test_an_account_blob_with_no_positions_is_a_named_failure_not_a_crash():
+    """A hostile audit file whose account commitments list zero positions (an IndexError in the first wave)."""
+    import struct
+
+    from zkclear.verifier.statements import chunk_root
+
+    artifacts, _ = _epoch()
+    chunk = artifacts.audit.chunks[0]
+    data = chunk.accounts[0].to_bytes()
+    shrunk = SYSTEM.decode_commitments(data[:2] + struct.pack(">HH", 0, 0) + data[6:6 + 48], _public())
+    bad = replace(chunk, accounts=(shrunk, *chunk.accounts[1:]))
+    with pytest.raises(VerificationError) as caught:
+        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+    assert caught.value.reason == "account-shape" and "0 position" in str(caught.value)
+
+
+def test_a_portfolio_leaf_in_an_epoch_without_a_scenario_table_is_a_named_failure():
+    from zkclear.verifier.statements import chunk_root
+
+    artifacts, _ = _epoch()
+    chunk = artifacts.audit.chunks[0]
+    portfolio = replace(chunk.accounts[0], margin_mode="portfolio")
+    bad = replace(chunk, accounts=(portfolio, *chunk.accounts[1:]))
+    with pytest.raises(VerificationError) as caught:
+        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+    assert caught.value.reason == "account-shape" and "portfolio" in str(caught.value)

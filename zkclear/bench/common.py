@@ -77,3 +77,29 @@ def machine_summary() -> str:
 def format_pem(ratio: float) -> str:
     """A PEM ratio as a human reads it: '1/123 PEM' below one, else '1.23 PEM'."""
     return f"1/{1 / ratio:.0f} PEM" if 0 < ratio < 1 else f"{ratio:.2f} PEM"
+
+
+def stand_in_public_inputs(epoch: int = 1):
+    """A well-formed public-inputs document for epochs whose public data is not derived from a clearing
+    configuration (benchmarks and tests of the tree with stand-in statements): only its binding in the header is
+    exercised."""
+    from zkclear.verifier.public_inputs import FORMAT, PublicInputs
+
+    return PublicInputs({
+        "format": FORMAT, "epoch": epoch, "label": f"epoch-{epoch}", "position_bits": 32,
+        "config": "# stand-in epochs: no clearing configuration",
+        "previous": {"epoch": epoch - 1, "instruments": [], "price_history": [], "dynamic_parameters": []},
+        "inputs": {"marks": [], "oracle_quotes": [], "funding_rates": [], "implied_vols": [], "margin_overrides": []},
+        "derived": {"marks": [], "fractions": [], "implied_vols": [], "option_values": [], "scan_ranges": [],
+                    "oracle_decisions": [], "paused_instruments": []},
+    })
+
+
+def stand_in_published(bundle, public):
+    """``bundle`` and ``public`` as a verifier reads them (with :func:`stand_in_public_inputs`)."""
+    from pathlib import Path
+
+    from zkclear.verifier.published import EpochFiles, PublishedEpoch
+
+    epoch = bundle.header.epoch_id
+    return PublishedEpoch(bundle, public, stand_in_public_inputs(epoch), EpochFiles(Path("."), epoch))

@@ -120,15 +120,15 @@ def _warm_generators(public: Any, config: Any) -> None:
 
 def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
     """Close one epoch of ``profile`` in this process (its engine); core-seconds per stage and more."""
-    from zkclear.bench.common import measure_pem
+    from zkclear.bench.common import measure_pem, stand_in_public_inputs, stand_in_published
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
     from zkclear.proofs.attestations import sign_attestation
-    from zkclear.proofs.auditor import audit_epoch
     from zkclear.proofs.chunks import CollateralChunks
     from zkclear.proofs.epoch_prover import prove_epoch
-    from zkclear.tree.inclusion import verify_receipt
     from zkclear.tree.placement import TreeConfig
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.receipt import verify_receipt
 
     pem_before = measure_pem(15, time.process_time)
     with tempfile.TemporaryDirectory(prefix="zkclear-bench-epoch-") as tmp:
@@ -145,10 +145,12 @@ def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
     started = clock()
     artifacts = prove_epoch(accounts, public, reserves, epoch_id=1, previous=None, config=config,
                             blindings=BlindingSource.deterministic(SECRET), chunk_system=system,
-                            executor=SerialExecutor(), stage_clock=clock)
+                            executor=SerialExecutor(), stage_clock=clock,
+                            public_inputs_digest=stand_in_public_inputs(1).digest())
     close = clock() - started
     n = len(accounts)
     bundle = artifacts.bundle.with_attestations((sign_attestation(key, artifacts.bundle.attestation_message()),))
+    published = stand_in_published(bundle, public)
     out: dict[str, float] = {"accounts": n, "epoch_core_seconds_per_account": close / n,
                              "generators_seconds": generators,
                              "node_proofs": len(artifacts.audit.node_proofs),
@@ -164,11 +166,11 @@ def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
     for account_id in by_mode.values():
         receipt = artifacts.receipts[account_id]
         started = clock()
-        verify_receipt(bundle, receipt, public, chunk_system=system)
+        verify_receipt(published, receipt, receipt.account_id, chunk_system=system)
         worst = max(worst, clock() - started)
     out["receipt_verify_seconds"] = worst
     started = clock()
-    audit_epoch(bundle, artifacts.audit, public, chunk_system=system, executor=SerialExecutor())
+    audit_epoch(published, artifacts.audit, chunk_system=system, executor=SerialExecutor())
     out["audit_core_seconds_per_account"] = (clock() - started) / n
     pem_after = measure_pem(15, time.process_time)
     out["pem_seconds"] = statistics.mean((pem_before, pem_after))

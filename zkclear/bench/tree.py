@@ -154,6 +154,7 @@ def _real_epoch(
     n_accounts: int, profile: str, config: TreeConfig, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     """Close a real epoch at height 32, verify one receipt, audit it; return the figures and artifacts."""
+    from zkclear.bench.common import stand_in_public_inputs, stand_in_published
     from zkclear.bundle.format import encode_receipt
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
@@ -164,9 +165,9 @@ def _real_epoch(
         public_key_of,
         sign_attestation,
     )
-    from zkclear.proofs.auditor import audit_epoch
     from zkclear.proofs.epoch_prover import prove_epoch
-    from zkclear.tree.inclusion import verify_receipt
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.receipt import verify_receipt
 
     system, public, accounts, system_name = _chunk_system_and_accounts(n_accounts, profile)
     key = bytes([0x42]) * 32
@@ -182,6 +183,7 @@ def _real_epoch(
         blindings=BlindingSource.deterministic(SECRET),
         chunk_system=system,
         executor=SerialExecutor(),
+        public_inputs_digest=stand_in_public_inputs(1).digest(),
     )
     close = time.perf_counter() - started
     bundle = artifacts.bundle.with_attestations(
@@ -197,7 +199,7 @@ def _real_epoch(
     rounds = 3
     started = time.perf_counter()
     for _ in range(rounds):
-        verify_receipt(bundle, receipt, public, chunk_system=system)
+        verify_receipt(stand_in_published(bundle, public), receipt, receipt.account_id, chunk_system=system)
     verify_seconds = (time.perf_counter() - started) / rounds
     encoded = encode_receipt(receipt, system)
     echo(
@@ -205,7 +207,8 @@ def _real_epoch(
         f"{verify_seconds:.3f} s; receipt {len(encoded)} bytes"
     )
     started = time.perf_counter()
-    audit_epoch(bundle, artifacts.audit, public, chunk_system=system, executor=SerialExecutor())
+    audit_epoch(stand_in_published(bundle, public), artifacts.audit, chunk_system=system,
+                executor=SerialExecutor())
     audit_seconds = time.perf_counter() - started
     echo(
         f"  audit of the whole epoch: {audit_seconds:.2f} s = "

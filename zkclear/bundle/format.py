@@ -4,14 +4,16 @@ Every file is one *container*::
 
     magic    8 bytes   b"ZKCLEAR\\x00"
     kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
-    version  u16       FORMAT_VERSION (1)
+                       | b"TOTL" (the total liabilities' opening, for an auditor only)
+    version  u16       FORMAT_VERSION (2)
     length   u64       byte length of body
     body     length bytes
     checksum 32 bytes  SHA-256 of everything before it
 
 Integers are big-endian; ``blob`` = u32 length || bytes; ``text`` = u16 length || UTF-8; ``point`` = 48-byte
 compressed G1 (strictly decoded: on curve, in subgroup, canonical); ``scalar`` = 32 bytes < r;
-``node`` = point || 32-byte digest; positions ``(u8 level, u64 index)`` appear in strictly increasing
+``node`` = point || 32-byte digest || n points (its position sums, n = the header's instrument count);
+positions ``(u8 level, u64 index)`` appear in strictly increasing
 order. Decoding is strict: a wrong magic, kind, version, length or checksum, a truncated or overlong
 body, a non-canonical field or an out-of-order position raises one :class:`EncodingError` that
 names the field.
@@ -29,7 +31,7 @@ from typing import Any
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import G1Point
-from zkclear.errors import EncodingError, ZkclearError
+from zkclear.errors import EncodingError, InputError, ZkclearError
 from zkclear.proofs.attestations import ReserveAttestation, ReserveEntry, ReserveSet
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
@@ -37,10 +39,11 @@ from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import Position, TreeNode
 
 MAGIC = b"ZKCLEAR\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND_PUBLIC = b"PUBL"
 KIND_AUDIT = b"AUDT"
 KIND_RECEIPT = b"RCPT"
+KIND_TOTAL = b"TOTL"
 _PREFIX = struct.Struct(">8s4sHQ")
 _CHECKSUM = 32
 
@@ -77,8 +80,11 @@ class _Writer:
         self.parts.append(data)
 
     def node(self, node: TreeNode) -> None:
+        if node.positions_encoded is None:
+            raise EncodingError("an upper tree node must carry its position sums")
         self.parts.append(node.encoded)
         self.parts.append(node.digest)
+        self.parts.append(node.positions_encoded)
 
     def position(self, pos: Position) -> None:
         self.u8(pos[0])
@@ -131,10 +137,14 @@ class _Reader:
     def scalar(self, what: str) -> int:
         return _field(what, scalar_from_bytes, self.take(32, what))
 
-    def node(self, what: str) -> TreeNode:
+    def node(self, what: str, positions: int) -> TreeNode:
         encoded = self.take(48, what)
         commitment = _field(what, G1Point.from_bytes, encoded)
-        return TreeNode(commitment, encoded, self.take(32, what + " digest"))
+        digest = self.take(32, what + " digest")
+        sums_encoded = self.take(48 * positions, what + " position sums")
+        sums = tuple(_field(f"{what} position sum {j}", G1Point.from_bytes, sums_encoded[48 * j:48 * j + 48])
+                     for j in range(positions))
+        return TreeNode(commitment, encoded, digest, sums, sums_encoded)
 
     def count(self, what: str, item_size: int) -> int:
         """A u64 item count, refused when the remaining bytes cannot hold that many items."""
@@ -223,7 +233,7 @@ def encode_public_bundle(bundle: PublicBundle) -> bytes:
 def decode_public_bundle(data: bytes) -> PublicBundle:
     r = _open_container(data, KIND_PUBLIC)
     header = _field("header", EpochHeader.from_bytes, r.blob("header"))
-    root = r.node("root")
+    root = r.node("root", header.instrument_count)
     n_betas = r.u32("matched_book count")
     betas = tuple(r.scalar(f"matched_book[{j}]") for j in range(n_betas))
     if n_betas != header.instrument_count:
@@ -285,33 +295,50 @@ def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
     w.u64(len(audit.padding))
     for pos in sorted(audit.padding):
         w.position(pos)
-        w.raw(scalar_to_bytes(audit.padding[pos]))
-    if audit.total_opening is None:
-        w.u8(0)
-    else:
-        w.u8(1)
-        w.u64(audit.total_opening[0])
-        w.raw(scalar_to_bytes(audit.total_opening[1]))
+        blinding, position_blindings = audit.padding[pos]
+        w.raw(scalar_to_bytes(blinding))
+        for b in position_blindings:
+            w.raw(scalar_to_bytes(b))
     return _container(KIND_AUDIT, w.getvalue())
 
 
 def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: ChunkProofSystem) -> AuditData:
-    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size)."""
+    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size and whose
+    instrument count fixes the number of position sums per node)."""
     r = _open_container(data, KIND_AUDIT)
+    n = header.instrument_count
     header_digest = r.take(32, "header digest")
     n_chunks = r.count("chunk count", 8 + 2 + 4)
     chunks = tuple(
         _read_chunk(r, f"chunk[{i}]", system, public, header.tree.chunk_size) for i in range(n_chunks)
     )
-    upper = r.positions("upper nodes", 80, lambda what: r.node(what))
+    upper = r.positions("upper nodes", 80 + 48 * n, lambda what: r.node(what, n))
     proofs = r.positions("node proofs", 4, lambda what: r.blob(what))
-    padding = r.positions("padding", 32, lambda what: r.scalar(what))
-    flag = r.u8("total opening flag")
-    if flag > 1:
-        raise EncodingError("total opening flag must be 0 or 1")
-    total = (r.u64("total liabilities"), r.scalar("total blinding")) if flag else None
+    padding = r.positions(
+        "padding", 32 * (n + 1),
+        lambda what: (r.scalar(what), tuple(r.scalar(f"{what} position {j}") for j in range(n))))
     r.finish("audit data")
-    return AuditData(header_digest, chunks, upper, proofs, padding, total)
+    return AuditData(header_digest, chunks, upper, proofs, padding)
+
+
+# --------------------------------------------------------------------------------- total opening
+
+
+def encode_total_opening(header_digest: bytes, total: int, blinding: int) -> bytes:
+    """The auditor-only file: ``header digest || u64(L) || scalar(ρ)`` with C_root = L·G + ρ·H."""
+    w = _Writer()
+    w.raw(header_digest)
+    w.u64(total)
+    w.raw(scalar_to_bytes(blinding))
+    return _container(KIND_TOTAL, w.getvalue())
+
+
+def decode_total_opening(data: bytes) -> tuple[bytes, int, int]:
+    """(header digest, total liabilities L, root blinding ρ) from an auditor-only total file."""
+    r = _open_container(data, KIND_TOTAL)
+    opening = (r.take(32, "header digest"), r.u64("total liabilities"), r.scalar("root blinding"))
+    r.finish("total opening")
+    return opening
 
 
 # --------------------------------------------------------------------------------- receipts
@@ -322,7 +349,7 @@ def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
     w.u64(receipt.epoch_id)
     w.raw(receipt.header_digest)
     w.text(receipt.account_id)
-    w.blob(receipt.salt)
+    w.raw(receipt.account_key)
     w.u64(receipt.leaf_index)
     w.blob(system.encode_opening(receipt.opening))
     _write_chunk(w, receipt.chunk, system)
@@ -333,23 +360,25 @@ def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
     return _container(KIND_RECEIPT, w.getvalue())
 
 
-def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int) -> Receipt:
-    """Decode a receipt; ``chunk_size`` (2^c) comes from the epoch header the participant holds."""
+def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int,
+                   instrument_count: int) -> Receipt:
+    """Decode a receipt; ``chunk_size`` (2^c) and ``instrument_count`` come from the epoch header the
+    participant holds."""
     r = _open_container(data, KIND_RECEIPT)
     epoch_id = r.u64("epoch id")
     header_digest = r.take(32, "header digest")
     account_id = r.text("account id")
-    salt = r.blob("salt")
+    account_key = r.take(32, "account key")
     leaf_index = r.u64("leaf index")
     opening = _field("opening", lambda b: system.decode_opening(b, public), r.blob("opening"))
     chunk = _read_chunk(r, "chunk", system, public, chunk_size)
     siblings, proofs = [], []
     for level in range(r.u16("sibling count")):
-        siblings.append(r.node(f"sibling[{level}]"))
+        siblings.append(r.node(f"sibling[{level}]", instrument_count))
         proofs.append(r.blob(f"sibling[{level}] proof"))
     r.finish("receipt")
     return Receipt(
-        epoch_id, header_digest, account_id, salt, leaf_index, opening, chunk, tuple(siblings), tuple(proofs)
+        epoch_id, header_digest, account_id, account_key, leaf_index, opening, chunk, tuple(siblings), tuple(proofs)
     )
 
 
@@ -368,31 +397,12 @@ def write_file(path: str | Path, data: bytes) -> None:
 
 
 def read_file(path: str | Path) -> bytes:
-    return Path(path).read_bytes()
-
-
-def receipt_file_name(account_id: str) -> str:
-    """The receipt's file name in an epoch directory: a hash of the id (file listings reveal no ids)."""
-    return hashlib.sha256(b"zkclear/receipt-file/v1" + account_id.encode("utf-8")).hexdigest()[:32] + ".rcpt"
-
-
-def write_epoch_files(
-    directory: str | Path,
-    bundle: PublicBundle,
-    audit: AuditData,
-    receipts: dict[str, Receipt],
-    system: ChunkProofSystem,
-) -> dict[str, Path]:
-    """Write ``epoch-<id>.bundle``, ``epoch-<id>.audit`` and ``receipts/<hash of id>.rcpt`` (one per
-    account) under ``directory``; returns account id -> receipt path."""
-    root = Path(directory)
-    (root / "receipts").mkdir(parents=True, exist_ok=True)
-    epoch = bundle.header.epoch_id
-    write_file(root / f"epoch-{epoch}.bundle", encode_public_bundle(bundle))
-    write_file(root / f"epoch-{epoch}.audit", encode_audit_data(audit, system))
-    paths = {}
-    for account_id, receipt in receipts.items():
-        path = root / "receipts" / receipt_file_name(account_id)
-        write_file(path, encode_receipt(receipt, system))
-        paths[account_id] = path
-    return paths
+    """The bytes of ``path``; InputError naming the file when it is missing or unreadable."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None

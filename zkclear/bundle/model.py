@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from zkclear.proofs.attestations import ReserveAttestation, ReserveSet, attestation_message
 from zkclear.proofs.header import ChainLink, EpochHeader, epoch_hash
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import Position, TreeNode
+from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +39,12 @@ class PublicBundle:
 
 @dataclass(frozen=True, slots=True)
 class AuditData:
-    """Large, reveals no balance: every chunk (leaves and collateral proof), every node at levels
-    c..H with its range proof (levels c..H-1), and the padding nodes' blindings (so the auditor
-    sees they commit to zero). ``total_opening`` = (L, ρ) of the root, disclosed to the auditor
-    only if the operator chooses to."""
+    """Large, reveals no balance and not the total: every chunk (leaves and collateral proof), every node at
+    levels c..H with its position sums and its range proof (levels c..H-1), and the padding nodes' openings
+    (so the auditor sees they commit to zero). Crowd-auditing participants download it too."""
 
     header_digest: bytes
     chunks: tuple[ChunkRecord, ...]
     upper_nodes: dict[Position, TreeNode]
     node_proofs: dict[Position, bytes]
-    padding: dict[Position, int]
-    total_opening: tuple[int, int] | None = field(default=None)
+    padding: dict[Position, PaddingOpening]

@@ -19,6 +19,7 @@ from zkclear.clearing.config import (
 )
 from zkclear.clearing.engine import (
     EpochReport,
+    OperatorActionOutcome,
     WithdrawalOutcome,
     apply_epoch,
     option_equity_values,
@@ -33,6 +34,7 @@ from zkclear.clearing.inputs import (
     FundingRate,
     ImpliedVol,
     MarkPrice,
+    OperatorAction,
     OracleQuote,
     Transfer,
 )
@@ -81,6 +83,8 @@ __all__ = [
     "MarginLevel",
     "MarginTier",
     "MarkPrice",
+    "OperatorAction",
+    "OperatorActionOutcome",
     "OracleGuardConfig",
     "OracleQuote",
     "PortfolioMarginConfig",

@@ -14,6 +14,7 @@ import numpy as np
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
 from zkclear.clearing.margin import STANDARD_MODE, MarginLevel, RiskParameters, account_requirement
 from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.clearing.provable import StatementBounds
 from zkclear.errors import ClearingError
 
 
@@ -88,6 +89,8 @@ class Book:
     margin_modes: tuple[str, ...] = ()
     #: accounts the liquidation pass must leave alone this epoch (they hold an instrument the oracle paused)
     paused_rows: frozenset[int] = frozenset()
+    #: the statements' bounds of the epoch: a liquidator or the backstop only takes lots within them
+    bounds: StatementBounds | None = None
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     adl: list[AdlEvent] = field(default_factory=list)
     socialized: list[SocializedLoss] = field(default_factory=list)
@@ -130,6 +133,10 @@ class Book:
     def requirement(self, row: int, lots: list[int], level: MarginLevel = MarginLevel.MAINTENANCE) -> int:
         """Requirement of account ``row`` if it held ``lots`` (its own margin mode)."""
         return account_requirement(lots, self.params, self.config.risk_models, level, self.mode(row))
+
+    def within_bounds(self, row: int, lots: list[int]) -> bool:
+        """Whether account ``row`` holding ``lots`` stays provable (:mod:`zkclear.clearing.provable`)."""
+        return self.bounds is None or self.bounds.account_breach(lots, self.mode(row)) is None
 
     def pay(self, from_row: int, to_row: int, amount: int) -> None:
         """Move ``amount`` (>= 0) of cash between two rows; :class:`ClearingError` if a balance would leave

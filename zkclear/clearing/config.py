@@ -12,11 +12,16 @@ from zkclear.clearing.instruments import (
     OPTION_STANDARD_MODEL,
     InstrumentKinds,
     InstrumentSpec,
+    kinds_with_options,
     validate_instrument,
 )
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, RiskModels
 from zkclear.clearing.money import PPM
+from zkclear.clearing.options import OptionStandardModel
+from zkclear.clearing.provable import MAX_LISTED_INSTRUMENTS, MAX_MARGIN_LINES, MAX_SCENARIOS, StatementLimits
 from zkclear.errors import ConfigurationError
+from zkclear.risk.oracle import OracleConfig
+from zkclear.risk.scenarios import ScenarioGrid
 
 #: The clearing house's own accounts. They are ordinary rows of the state (they will be in the tree), but
 #: user input may not open them and only the backstop may trade or hold positions.
@@ -33,6 +38,10 @@ DYNAMIC_MARGIN_METHODS = ("off", "ewma", "garch")
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
 MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
+#: Default price band for fills: 10 % of the reference price beyond the range of the previous settlement price,
+#: this epoch's mark and (oracle-marked epochs) the oracle median.
+DEFAULT_FILL_PRICE_BAND_PPM = 100_000
+MAX_FILL_PRICE_BAND_PPM = 100 * PPM
 FUTURES_STYLE = "futures"
 PREMIUM_STYLE = "premium"
 OPTION_SETTLEMENTS = (FUTURES_STYLE, PREMIUM_STYLE)
@@ -73,11 +82,8 @@ class PortfolioMarginConfig:
         except ConfigurationError as exc:
             raise ConfigurationError(f"portfolio_margin: scenario grid: {exc}") from None
 
-    def grid(self) -> object:
-        """The risk package's ``ScenarioGrid`` (imported here: the clearing package must not import
-        ``zkclear.risk`` at module import time, since ``zkclear.risk.integration`` imports clearing)."""
-        from zkclear.risk.scenarios import ScenarioGrid
-
+    def grid(self) -> ScenarioGrid:
+        """The risk package's ``ScenarioGrid`` of these parameters."""
         return ScenarioGrid(scan_range_ppm=self.scan_range_ppm, price_steps=self.price_steps,
                             volatility_shifts_ppm=self.volatility_shifts_ppm,
                             extreme_multiple=self.extreme_multiple, extreme_weight=self.extreme_weight,
@@ -112,10 +118,8 @@ class OracleGuardConfig:
         except ConfigurationError as exc:
             raise ConfigurationError(f"oracle: {exc}") from None
 
-    def guard(self) -> object:
-        """The risk package's ``OracleConfig`` (imported here: see :meth:`PortfolioMarginConfig.grid`)."""
-        from zkclear.risk.oracle import OracleConfig
-
+    def guard(self) -> OracleConfig:
+        """The risk package's ``OracleConfig`` of these settings."""
         return OracleConfig(self.max_staleness_seconds, self.max_future_seconds, self.max_deviation_ppm,
                             self.min_sources, self.circuit_breaker_ppm, self.pause_liquidations_on_breaker)
 
@@ -150,7 +154,19 @@ class ClearingConfig:
     - ``option_settlement``: ``"futures"`` (default: the trade price is settled against the mark and the mark
       change is variation margin, so cash is equity) or ``"premium"`` (the buyer pays ``price * size *
       multiplier`` at trade, no variation margin on options, the intrinsic value is paid at expiry, and an
-      account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions).
+      account's equity is ``cash + sum_j q_j * mark_j * multiplier_j`` over its option positions);
+    - ``fill_price_band_ppm``: market integrity — a fill's price must lie within the range spanned by the
+      instrument's previous settlement price, this epoch's mark and (oracle-marked epochs) the oracle median,
+      widened by ``ceil(band * reference / PPM)`` ticks on each side, the reference being the top of that range
+      (an option's: its underlying's); default 10 %, refused with file, line and field otherwise
+      (docs/clearing.md "Market integrity");
+    - ``backstop_margin_mode``: the margin mode of the backstop account, ``"standard"`` or ``"portfolio"``
+      (which needs ``portfolio_margin``); default (None) ``"portfolio"`` when the deployment has portfolio
+      margin and lists options — a hedged package the backstop takes over is then margined as a package —
+      else ``"standard"``;
+    - ``statement_limits``: the proving widths every committed epoch must fit (``proving.toml``
+      ``position_bits``; ``zkclear.clearing.provable``): the engine refuses a fill that would make an
+      epoch unprovable.
 
     Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
     and the ``"option-standard"`` risk model automatically when the registries lack them.
@@ -174,10 +190,18 @@ class ClearingConfig:
     dynamic_margin: str = "off"
     dynamic_window: int = 500
     option_settlement: str = FUTURES_STYLE
+    statement_limits: StatementLimits = field(default_factory=StatementLimits)
+    fill_price_band_ppm: int = DEFAULT_FILL_PRICE_BAND_PPM
+    backstop_margin_mode: str | None = None
 
     def __post_init__(self) -> None:
         if not self.instruments:
             raise ConfigurationError("a deployment needs at least one instrument")
+        if len(self.instruments) > MAX_LISTED_INSTRUMENTS:
+            raise ConfigurationError(f"{len(self.instruments)} instruments exceed the {MAX_LISTED_INSTRUMENTS} "
+                                     "a collateralization statement supports")
+        if not isinstance(self.statement_limits, StatementLimits):
+            raise ConfigurationError("statement_limits must be a StatementLimits")
         self._register_options()
         seen: set[str] = set()
         for spec in self.instruments:
@@ -187,6 +211,9 @@ class ClearingConfig:
                 raise ConfigurationError(f"instrument {spec.instrument_id!r} is configured twice")
             seen.add(spec.instrument_id)
             validate_instrument(spec, self.kinds, self.risk_models.names())
+            if max(len(spec.initial_tiers), len(spec.maintenance_tiers)) > MAX_MARGIN_LINES:
+                raise ConfigurationError(f"instrument {spec.instrument_id!r}: at most {MAX_MARGIN_LINES} tiers "
+                                         "(margin lines of a statement)")
         for name in ("liquidation_penalty_ppm", "liquidation_buffer_ppm", "funding_clamp_ppm"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= PPM:
@@ -219,17 +246,32 @@ class ClearingConfig:
             if self.epoch_seconds < 1:
                 raise ConfigurationError("epoch_seconds must be >= 1 with an oracle (quote ages)")
         self._check_options()
+        band = self.fill_price_band_ppm
+        if type(band) is not int or not 0 <= band <= MAX_FILL_PRICE_BAND_PPM:
+            raise ConfigurationError(f"fill_price_band_ppm must be an integer in [0, {MAX_FILL_PRICE_BAND_PPM}], "
+                                     f"got {band!r}")
+        if self.backstop_margin_mode is None:
+            lists_options = any(spec.kind == OPTION_KIND_NAME for spec in self.instruments)
+            object.__setattr__(self, "backstop_margin_mode", PORTFOLIO_MODE if self.portfolio_margin is not None
+                               and lists_options else STANDARD_MODE)
+        if self.backstop_margin_mode not in MARGIN_MODES:
+            raise ConfigurationError(f"backstop_margin_mode must be one of {MARGIN_MODES}, "
+                                     f"got {self.backstop_margin_mode!r}")
+        if self.backstop_margin_mode == PORTFOLIO_MODE and self.portfolio_margin is None:
+            raise ConfigurationError("backstop_margin_mode 'portfolio' needs portfolio_margin")
+        if self.portfolio_margin is not None:
+            grid = self.portfolio_margin
+            scenarios = len(self.underlying_groups()) * (grid.price_steps * len(grid.volatility_shifts_ppm) + 2)
+            if scenarios > MAX_SCENARIOS:
+                raise ConfigurationError(f"portfolio_margin: {scenarios} scenarios ({len(self.underlying_groups())} "
+                                         f"underlying groups) exceed the {MAX_SCENARIOS} a statement supports")
 
     def _register_options(self) -> None:
         if not any(spec.engine_marked_option for spec in self.instruments):
             return
         if OPTION_KIND_NAME not in self.kinds.kinds:
-            from zkclear.risk.integration import kinds_with_options  # lazy: risk imports clearing
-
             object.__setattr__(self, "kinds", kinds_with_options(self.kinds))
         if OPTION_STANDARD_MODEL not in self.risk_models.models:
-            from zkclear.clearing.options import OptionStandardModel
-
             object.__setattr__(self, "risk_models", self.risk_models.with_model(OptionStandardModel()))
 
     def _check_options(self) -> None:

@@ -2,8 +2,9 @@
 
 Order of one epoch (docs/clearing.md "An epoch, step by step"):
 
- 1. validate every input record (nothing is applied if one is bad); an epoch given as oracle quotes is marked
-    by the deployment's oracle guard, engine-marked options by Black-76 on their underlying's mark;
+ 1. validate every input record (nothing is applied if one is bad; the price band and every bound included);
+    an epoch given as oracle quotes is marked by the deployment's oracle guard, engine-marked options by
+    Black-76 on their underlying's mark;
  2. open accounts; credit deposits;
  3. variation margin of the start-of-epoch positions from the previous settlement price to the mark (not on
     premium-style options: ``option_settlement = "premium"``);
@@ -12,10 +13,14 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     premium-style option leg against 0: the buyer pays the premium); fees;
  6. final settlement of dated futures whose expiry epoch this is (positions closed at the mark); expiring
     premium-style options pay ``q * intrinsic * multiplier`` in cash first;
- 7. liquidation pass and the waterfall (insurance fund, ADL or socialized loss); portfolio-margin accounts
-    are held to the epoch's scenario-table requirement; accounts holding an instrument whose oracle paused
-    liquidations are left alone this epoch;
- 8. withdrawals, each honoured only if equity after it covers the initial requirement;
+ 7. the statements' bounds of the marks and the netted positions (``provable.py``: refused on the input
+    record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
+    loss); portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts holding an
+    instrument whose oracle paused liquidations are left alone this epoch; liquidated lots go only where
+    they stay provable;
+ 8. withdrawals, each honoured only if equity after it covers the initial requirement; then the operator's
+    fund withdrawals (``operator_actions.csv``), recorded in the report; the final state checked against the
+    statements' bounds;
  9. invariants: matched book, conservation of money, settlement flows sum to zero, every account at or above
     maintenance (except the paused ones) — a failure raises :class:`ClearingError` (a bug, never an input
     problem);
@@ -25,7 +30,6 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +51,7 @@ from zkclear.clearing.margin import (
     RiskParameters,
     account_requirement,
     margin_requirements,
+    notional_excess,
 )
 from zkclear.clearing.money import (
     MAX_AMOUNT,
@@ -57,11 +62,13 @@ from zkclear.clearing.money import (
     require_within_amount,
 )
 from zkclear.clearing.novation import net, novate
+from zkclear.clearing.options import build_scenario_table
+from zkclear.clearing.provable import Breach, StatementBounds
+from zkclear.clearing.refusals import latest_fill_column, refusal
 from zkclear.clearing.state import EpochState, frozen_array
-from zkclear.errors import ClearingError, ConfigurationError
-
-if TYPE_CHECKING:
-    from zkclear.risk.scenarios import ScenarioTable
+from zkclear.errors import ClearingError, ConfigurationError, InputError
+from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
+from zkclear.risk.scenarios import ScenarioTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,20 @@ class WithdrawalOutcome:
     amount: int
     accepted: bool
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorActionOutcome:
+    """An operator action (``operator_actions.csv``) as recorded in the epoch report: a withdrawal from the
+    insurance fund or the fee account, with its reason; ``rejection`` says why it was not carried out."""
+
+    action_id: str
+    action: str
+    account: str
+    amount: int
+    reason: str
+    accepted: bool
+    rejection: str = ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -99,6 +120,8 @@ class EpochReport:
     paused_accounts: tuple[str, ...] = ()
     #: dynamic margin: the parameters computed at this close, effective next epoch (as in the state)
     dynamic_parameters: tuple[tuple, ...] = ()
+    #: withdrawals from the clearing house's funds the operator ordered this epoch, and their outcome
+    operator_actions: tuple[OperatorActionOutcome, ...] = ()
 
     def to_canonical(self) -> dict:
         """Plain JSON-able form (ints, strings, lists) in a fixed order; hashed by the ledger."""
@@ -109,6 +132,8 @@ class EpochReport:
             extra["paused_accounts"] = list(self.paused_accounts)
         if self.dynamic_parameters:
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        if self.operator_actions:  # issue 12: only when the operator acted (other reports unchanged)
+            extra["operator_actions"] = [list(astuple(a)) for a in self.operator_actions]
         return extra | {
             "epoch": self.epoch,
             "settlement": self.settlement.tolist(),
@@ -217,15 +242,26 @@ def scenario_table(config: ClearingConfig, risk: RiskParameters) -> ScenarioTabl
     ``ConfigurationError`` if the deployment has no portfolio margin."""
     if config.portfolio_margin is None:
         raise ConfigurationError("the deployment has no portfolio_margin: no scenario table")
-    from zkclear.clearing.options import build_scenario_table
-
     portfolio = config.portfolio_margin
     grid = portfolio.grid()
     if risk.dynamic_scan_ranges_ppm:  # the dynamic scan range widens a group's grid, never narrows it
         scans = dict(risk.dynamic_scan_ranges_ppm)
         grid = {group: replace(grid, scan_range_ppm=max(portfolio.scan_range_ppm, scans.get(group, 0)))
                 for group in config.underlying_groups()}
-    return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)  # type: ignore[return-value]
+    return build_scenario_table(risk, grid, portfolio.short_option_minimum_ppm)
+
+
+def epoch_risk_parameters(state: EpochState, resolved: ResolvedInputs, config: ClearingConfig) -> RiskParameters:
+    """The public risk parameters of the epoch that ``resolved`` (validated inputs) applies to ``state``: the
+    epoch's marks (an expired instrument keeps its final settlement price), the effective fractions (margin
+    overrides, then the dynamic parameters computed at the previous close) and the options' volatilities.
+
+    It depends only on the public parts of ``state`` and of the inputs (no account, fill or transfer), so an
+    auditor recomputes it from the published epoch inputs (``zkclear.proofs.recompute``)."""
+    prices = tuple(previous if mark is None else mark
+                   for mark, previous in zip(resolved.marks, state.settlement_prices, strict=True))
+    fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
+    return risk_parameters(config, resolved.epoch, prices, fractions, resolved.implied_vols_ppm, scans)
 
 
 def _expand(state: EpochState, resolved: ResolvedInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -319,18 +355,27 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
             expired[column] = True
             expired_now.append(spec.instrument_id)
 
-    # Expired instruments keep their final settlement price as their public price.
-    prices = tuple(previous if mark is None else mark
-                   for mark, previous in zip(marks, state.settlement_prices, strict=True))
-    fractions, scans = _dynamic_fractions(config, state, resolved.margin_fractions)
-    params = risk_parameters(config, epoch, prices, fractions, resolved.implied_vols_ppm, scans)
+    params = epoch_risk_parameters(state, resolved, config)
+    prices = tuple(instrument.mark_price for instrument in params.instruments)
     modes = resolved.margin_modes
+    # Provable by construction: the public data and every position must fit the statements' bounds.
+    bounds = StatementBounds(params, config.risk_models, config.statement_limits,
+                             tuple(risk.value_per_lot if column in premium else 0
+                                   for column, risk in enumerate(params.instruments)))
+
+    def refuse(breach: Breach) -> InputError:
+        return refusal(breach, resolved, inputs.fills, start_positions, state.instruments,
+                       config.statement_limits.max_position)
+
+    breach = _first_breach_before_liquidation(bounds, positions, params, resolved)
+    if breach is not None:
+        raise refuse(breach)
     # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
     # liquidation at a price nobody vouches for could close out a solvent account).
     paused = list(resolved.paused_columns)
     paused_rows = (np.flatnonzero(np.any(positions[:, paused] != 0, axis=1)).tolist() if paused else [])
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
-                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows))
+                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds)
     liquidation_pass(book)
 
     withdrawn = 0
@@ -349,11 +394,26 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                 transfer_id, accounts[row], amount, False,
                 f"equity after withdrawal {equity - amount} would be below the initial requirement "
                 f"{initial}"))
+    # Operator actions on the clearing house's own money, after the pass (the fund paid what it had to).
+    actions = []
+    for action, row in resolved.fund_withdrawals:
+        balance = int(cash[row])
+        accepted = action.amount <= balance
+        if accepted:
+            cash[row] -= action.amount
+            net_deposits[row] -= action.amount
+            withdrawn += action.amount
+        actions.append(OperatorActionOutcome(
+            action.action_id, action.action, action.account, action.amount, action.reason, accepted,
+            "" if accepted else f"the account holds {balance} after the liquidation pass"))
 
     total_deposited = state.total_deposited + deposited
     total_withdrawn = state.total_withdrawn + withdrawn
     # Without portfolio margin every account is standard: skip the per-row mode scan (a million rows).
     modes_if_any = modes if params.scenario_table is not None else None
+    breaches = bounds.breaches(positions, modes_if_any)
+    if breaches:
+        raise refuse(breaches[0])
     check_invariants(cash, positions, params, config, settlement, total_deposited - total_withdrawn,
                      (fee_row, insurance_row), modes_if_any, book.paused_rows, book.equity_values)
     paused_below = ()
@@ -376,17 +436,37 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         expired_instruments=tuple(expired_now),
         liquidations=tuple(book.liquidations), adl=tuple(book.adl), socialized=tuple(book.socialized),
         backstop_topups=tuple(book.topups), withdrawals=tuple(outcomes), risk=params,
+        operator_actions=tuple(actions),
         oracle_decisions=resolved.oracle_decisions,
         paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
         paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)
     return new_state, report
 
 
+def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
+                                     resolved: ResolvedInputs) -> Breach | None:
+    """What the marks or the netted fills break before any liquidation: a public-data bound, a position
+    beyond the statements' bound, or an account's notional beyond the amount bound (``provable.py``)."""
+    if bounds.public_breaches:
+        return bounds.public_breaches[0]
+    beyond = np.flatnonzero(np.abs(positions) > bounds.limits.max_position)
+    if beyond.size:
+        row, column = divmod(int(beyond[0]), positions.shape[1])
+        found = bounds.account_breach(positions[row].tolist(), resolved.margin_modes[row])
+        return Breach(row, found.column if found else column, found.message if found else "")
+    excess = notional_excess(positions, params)
+    if excess is not None:
+        column = latest_fill_column(resolved, excess[0])
+        return Breach(excess[0], excess[1] if column is None else column,
+                      "the notional of the account's positions exceeds the amount bound 2**62 - 1")
+    return None
+
+
 def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tuple[tuple[int, int], ...]
                        ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, int], ...]]:
     """This epoch's fractions with the dynamic parameters computed at the previous close: for every linear-
     model, non-option instrument ``maintenance = min(PPM, max(current, dynamic))`` and ``initial =
-    min(PPM, max(current, dynamic initial, maintenance))`` (as ``zkclear.risk.integration.with_dynamic_margins``);
+    min(PPM, max(current, dynamic initial, maintenance))`` (as ``zkclear.clearing.risk_bridge.with_dynamic_margins``);
     and the groups' dynamic scan ranges."""
     if config.dynamic_margin == "off" or not state.dynamic_parameters:
         return fractions, ()
@@ -405,8 +485,6 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
     configured method). A group's price is the mark of its first instrument live this epoch."""
-    from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
-
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)
@@ -415,12 +493,21 @@ def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochSta
         prices = (*history.get(group, ()), state.settlement_prices[column])
         history[group] = prices[-config.dynamic_window:]
     ordered = tuple((group, history[group]) for group in sorted(history))
-    parameters = compute_risk_parameters(
-        {group: list(prices) for group, prices in ordered},
-        DynamicRiskConfig(method=VolatilityMethod(config.dynamic_margin)), effective_epoch=state.epoch + 1)
-    records = tuple((p.underlying, p.effective_epoch, p.method, p.observations, p.volatility_ppm,
-                     p.maintenance_ppm, p.initial_ppm, p.scan_range_ppm) for p in parameters.parameters)
+    records = dynamic_parameter_records(config, ordered, state.epoch + 1)
     return replace(state, price_history=ordered, dynamic_parameters=records)
+
+
+def dynamic_parameter_records(config: ClearingConfig, price_history: tuple[tuple[str, tuple[int, ...]], ...],
+                              effective_epoch: int) -> tuple[tuple, ...]:
+    """The dynamic parameters computed at a close from the groups' price history (oldest first), as the
+    state stores them: ``(underlying, effective epoch, method, observations, volatility, maintenance,
+    initial, scan range)``, ppm. Public inputs only: an auditor recomputes them from the published history."""
+
+    parameters = compute_risk_parameters(
+        {group: list(prices) for group, prices in price_history},
+        DynamicRiskConfig(method=VolatilityMethod(config.dynamic_margin)), effective_epoch=effective_epoch)
+    return tuple((p.underlying, p.effective_epoch, p.method, p.observations, p.volatility_ppm,
+                  p.maintenance_ppm, p.initial_ppm, p.scan_range_ppm) for p in parameters.parameters)
 
 
 def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParameters, config: ClearingConfig,

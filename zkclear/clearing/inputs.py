@@ -26,9 +26,11 @@ from zkclear.clearing.config import (
     SYSTEM_PREFIX,
     ClearingConfig,
 )
-from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM
+from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div
+from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import ClearingError, InputError
+from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
 DEPOSIT = "deposit"
@@ -129,6 +131,29 @@ class Transfer:
     line: int = 0
 
 
+#: The one operator action: a withdrawal from the insurance fund or the fee account.
+WITHDRAW_FUND = "withdraw_fund"
+#: Accounts an operator action may withdraw from.
+FUND_ACCOUNTS = (FEE_ACCOUNT, INSURANCE_FUND)
+MAX_REASON = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """An explicit operator action on the clearing house's own money (``operator_actions.csv``): withdraw
+    ``amount`` from ``CH:insurance`` or ``CH:fees``, with the ``reason`` recorded in the epoch's inputs and
+    report. ``action_id`` shares the deployment-wide namespace of transfer ids. Withdrawals from these
+    accounts are refused in ``transfers.csv``."""
+
+    action_id: str
+    action: str
+    account: str
+    amount: int
+    reason: str
+    path: str = "<memory:operator_actions>"
+    line: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class MarginOverride:
     """This epoch's linear margin fractions for one instrument (e.g. from a volatility forecast). The engine
@@ -194,6 +219,19 @@ class EpochInputs:
     implied_vols: tuple[ImpliedVol, ...] = ()
     oracle_quotes: tuple[OracleQuote, ...] = ()
     funding_rates: tuple[FundingRate, ...] = ()
+    operator_actions: tuple[OperatorAction, ...] = ()
+    #: SHA-256 of the input folder's files (``zkclear.clearing.io.folder_digest``; empty for inputs built in
+    #: memory). Not part of the canonical inputs: the ledger remembers it so that running the same folder
+    #: again is a no-op that says so.
+    source_digest: bytes = b""
+    #: the input folder and the files found in it (``load_epoch``), so that a missing file is named by its
+    #: path; not canonical
+    directory: str = ""
+    files: tuple[str, ...] = ()
+
+    def source(self, name: str) -> str:
+        """The path of input file ``name`` of this epoch (``<memory:...>`` for inputs built in memory)."""
+        return f"{self.directory}/{name}" if self.directory else f"<memory:{name.split('.')[0]}>"
 
     def to_canonical(self) -> dict:
         f = self.fills
@@ -205,6 +243,9 @@ class EpochInputs:
             extra["oracle_quotes"] = [[q.instrument, q.source, q.price, q.timestamp] for q in self.oracle_quotes]
         if self.funding_rates:
             extra["funding_rates"] = [[r.instrument, r.funding_rate_ppm] for r in self.funding_rates]
+        if self.operator_actions:  # issue 12: absent when empty, so other inputs keep their hashes
+            extra["operator_actions"] = [[a.action_id, a.action, a.account, a.amount, a.reason]
+                                         for a in self.operator_actions]
         return extra | {
             "epoch": self.epoch,
             "fills": {"fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
@@ -242,7 +283,10 @@ class EpochInputs:
             oracle_quotes=tuple(OracleQuote(i, src, p, t, path, k + 1)
                                 for k, (i, src, p, t) in enumerate(obj.get("oracle_quotes", []))),
             funding_rates=tuple(FundingRate(i, r, path, k + 1)
-                                for k, (i, r) in enumerate(obj.get("funding_rates", []))))
+                                for k, (i, r) in enumerate(obj.get("funding_rates", []))),
+            operator_actions=tuple(OperatorAction(a, kind, account, amount, reason, path, k + 1)
+                                   for k, (a, kind, account, amount, reason)
+                                   in enumerate(obj.get("operator_actions", []))))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -267,8 +311,11 @@ class ResolvedInputs:
     oracle_decisions: tuple[dict, ...]   # the guard's decision records (``OracleDecision.to_record()``)
     paused_columns: tuple[int, ...]      # instruments on which liquidations are paused this epoch
     margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
+    #: per instrument, the (path, line) of the record its mark comes from (an option: its implied volatility)
+    mark_sources: tuple[tuple[str, int], ...]
     deposits: tuple[tuple[int, int], ...]                    # (row, amount)
     withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
+    fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -330,9 +377,9 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
                        for c, spec in enumerate(config.instruments)], dtype=bool)
     k = _first(closed[fill_columns]) if count else None
     if k is not None:
-        raise InputError(f"instrument {fills.instrument[k]!r} has expired", path=fills.path,
-                         line=fills.line(k),
-                         field="instrument")
+        spec = config.instruments[int(fill_columns[k])]
+        raise InputError(f"instrument {fills.instrument[k]!r} has expired{_expired_in(spec, epoch)}", path=fills.path,
+                         line=fills.line(k), field="instrument")
     for name, low, high, what in (("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
                                   ("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
                                   ("buyer_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
@@ -396,6 +443,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                                                             epoch)
 
     marks: list[int | None] = [None] * len(columns)
+    sources: list[tuple[str, int]] = [("<memory:prices>", 0)] * len(columns)
     rates = [0] * len(columns)
     seen_marks: set[str] = set()
     mark_records: tuple[MarkPrice, ...] = inputs.marks
@@ -413,7 +461,8 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         seen_marks.add(record.instrument)
         spec = config.instruments[column]
         if state.expired[column]:
-            raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **where)
+            raise InputError(f"instrument {record.instrument!r} has expired{_expired_in(spec, epoch)}",
+                             field="instrument", **where)
         if spec.engine_marked_option:
             raise InputError(f"option {record.instrument!r} is marked by the engine (Black-76 on its "
                              "underlying's mark with its implied volatility): give its volatility (vols.csv), "
@@ -432,13 +481,17 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         elif record.funding_rate_ppm not in (None, 0):
             raise InputError(f"a {spec.kind} pays no funding", field="funding_rate_ppm", **where)
         marks[column] = record.mark_price
+        sources[column] = (record.path, record.line)
     for column, instrument in enumerate(state.instruments):
         if (not state.expired[column] and instrument not in seen_marks
                 and not config.instruments[column].engine_marked_option):
-            raise InputError(f"no mark price for live instrument {instrument!r}",
-                             path=inputs.marks[0].path if inputs.marks else "<memory:prices>",
+            expiry = config.instruments[column].expiry_epoch
+            hint = (" (it expires in this epoch: its mark is the final settlement price; a folder of a later "
+                    "epoch?)" if expiry == epoch else "")
+            raise InputError(f"no mark price for live instrument {instrument!r}{hint}",
+                             path=inputs.marks[0].path if inputs.marks else inputs.source("prices.csv"),
                              field="mark_price")
-    vols = _option_marks(inputs, state, config, columns, marks)
+    vols = _option_marks(inputs, state, config, columns, marks, sources)
 
     fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
     overridden: set[str] = set()
@@ -482,6 +535,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         row = index.get(record.account)
         if row is None:
             raise InputError(f"unknown account {record.account!r}", field="account", **where)
+        if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
+            raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
+                             "actions: give them in operator_actions.csv with a reason", field="account", **where)
         if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
             raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
                              **where)
@@ -493,6 +549,15 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         else:
             withdrawals.append((record.transfer_id, row, record.amount))
 
+    fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, seen_transfers)
+    for column, mark in enumerate(marks):  # a lot's value is an amount (the engine's int64 arrays hold it)
+        if mark is not None and mark * config.instruments[column].contract_multiplier > MAX_AMOUNT:
+            path, line = sources[column]
+            raise InputError(f"the value of one lot of {config.instruments[column].instrument_id!r} at this mark, "
+                             f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
+                             path=path, line=line or None, field="mark_price")
+    _check_fill_values(inputs.fills, fill_columns, marks, config)
+    _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
         previous_rows=previous_rows, buyer_rows=buyer_rows, seller_rows=seller_rows,
@@ -503,8 +568,111 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         paused_columns=tuple(sorted(paused | {
             column for column, spec in enumerate(config.instruments)
             if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
-        margin_fractions=tuple(fractions),
-        deposits=tuple(deposits), withdrawals=tuple(withdrawals))
+        margin_fractions=tuple(fractions), mark_sources=tuple(sources),
+        deposits=tuple(deposits), withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals)
+
+
+def _validate_operator_actions(actions: tuple[OperatorAction, ...], index: dict[str, int],
+                               seen_ids: set[str]) -> tuple[tuple[OperatorAction, int], ...]:
+    """Every operator action a withdrawal from a fund account, with a distinct id (not a transfer id of the
+    epoch either), a positive amount and a reason."""
+    resolved = []
+    for record in actions:
+        where = {"path": record.path, "line": record.line or None}
+        if type(record.action_id) is not str or not 1 <= len(record.action_id) <= MAX_RECORD_ID:
+            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="action_id", **where)
+        if record.action_id in seen_ids:
+            raise InputError(f"duplicate id {record.action_id!r} (transfer and action ids share one namespace)",
+                             field="action_id", **where)
+        seen_ids.add(record.action_id)
+        if record.action != WITHDRAW_FUND:
+            raise InputError(f"action must be {WITHDRAW_FUND!r}, got {record.action!r}", field="action", **where)
+        if record.account not in FUND_ACCOUNTS:
+            raise InputError(f"an operator withdrawal is from {' or '.join(FUND_ACCOUNTS)}, got {record.account!r}",
+                             field="account", **where)
+        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
+            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
+                             **where)
+        if (type(record.reason) is not str or not 1 <= len(record.reason.strip()) <= MAX_REASON
+                or not record.reason.isprintable()):
+            raise InputError(f"a reason of 1 to {MAX_REASON} printable characters is required", field="reason",
+                             **where)
+        resolved.append((record, index[record.account]))
+    return tuple(resolved)
+
+
+def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int | None],
+                      config: ClearingConfig) -> None:
+    """Every fill's value ``size * max(price, mark) * multiplier`` within the amount bound (the settlement of
+    its legs must not overflow): :class:`InputError` naming the first fill that breaks it."""
+    if not len(fills):
+        return
+    largest_reference = max(int(fills.price.max()), *(m or 0 for m in marks))
+    if int(fills.size.max()) * largest_reference * max(s.contract_multiplier for s in config.instruments) \
+            <= MAX_AMOUNT:
+        return  # every fill is within the bound (the usual case: no per-fill arithmetic)
+    multiplier = np.array([float(s.contract_multiplier) for s in config.instruments])[fill_columns]
+    mark = np.array([float(m or 0) for m in marks])[fill_columns]
+    rough = fills.size.astype(np.float64) * np.maximum(fills.price.astype(np.float64), mark) * multiplier
+    for k in np.flatnonzero(rough > MAX_AMOUNT * (1 - 2.0**-40)).tolist():  # float64 errs by < 2^-50
+        spec = config.instruments[int(fill_columns[k])]
+        value = int(fills.size[k]) * max(int(fills.price[k]), marks[int(fill_columns[k])] or 0) \
+            * spec.contract_multiplier
+        if value > MAX_AMOUNT:
+            raise InputError(f"the fill's value {value} (size x max(price, mark) x multiplier) exceeds "
+                             "2**62 - 1", path=fills.path, line=fills.line(k), field="size")
+
+
+def price_band(column: int, marks: Sequence[int | None], state: EpochState, config: ClearingConfig,
+               medians: dict[str, int]) -> tuple[int, int, str]:
+    """``(lowest, highest, why)``: the ticks a fill of instrument ``column`` may trade at this epoch — the range
+    of its previous settlement price (when it has one), this epoch's mark and the oracle median (when the
+    epoch is oracle-marked), widened on each side by ``ceil(fill_price_band_ppm * reference / PPM)`` where
+    the reference is the top of that range (for an engine-marked option, the top of its underlying's)."""
+    def span(c: int) -> tuple[list[int], list[str]]:
+        spec = config.instruments[c]
+        values, parts = [marks[c] or 0], [f"mark {marks[c] or 0}"]
+        if state.settlement_prices[c] > 0:
+            values.append(state.settlement_prices[c])
+            parts.append(f"previous settlement price {state.settlement_prices[c]}")
+        if spec.instrument_id in medians:
+            values.append(medians[spec.instrument_id])
+            parts.append(f"oracle median {medians[spec.instrument_id]}")
+        return values, parts
+
+    values, parts = span(column)
+    spec = config.instruments[column]
+    reference = max(values)
+    if spec.engine_marked_option:
+        reference = max(span(config.instrument_ids.index(spec.underlying or ""))[0])
+    width = ceil_div(reference * config.fill_price_band_ppm, PPM)
+    why = (f"the range of its {', '.join(parts)}, widened by fill_price_band_ppm {config.fill_price_band_ppm} "
+           f"of {reference} ({width} ticks)")
+    return max(0, min(values) - width), max(values) + width, why
+
+
+def _check_price_band(fills: Fills, fill_columns: np.ndarray, marks: list[int | None], state: EpochState,
+                      config: ClearingConfig, decisions: tuple[dict, ...]) -> None:
+    """Market integrity: every fill's price within its instrument's band (:func:`price_band`); an off-market
+    fill would move value between its two sides at the clearing house's risk (settled against the mark, it
+    can bankrupt one side into the insurance fund). :class:`InputError` naming the first fill outside."""
+    if not len(fills):
+        return
+    medians = {d["instrument_id"]: d["median_price_ticks"] for d in decisions
+               if d.get("median_price_ticks") is not None}
+    bands = {column: price_band(column, marks, state, config, medians)
+             for column, mark in enumerate(marks) if mark is not None}  # fills on the others are refused before
+    low = np.zeros(len(config.instruments), dtype=np.int64)
+    high = np.zeros(len(config.instruments), dtype=np.int64)
+    for column, (lowest, highest, _) in bands.items():
+        low[column], high[column] = lowest, highest
+    k = _first((fills.price < low[fill_columns]) | (fills.price > high[fill_columns]))
+    if k is not None:
+        column = int(fill_columns[k])
+        lowest, highest, why = bands[column]
+        raise InputError(f"price {int(fills.price[k])} ticks is outside the price band [{lowest}, {highest}] of "
+                         f"{config.instruments[column].instrument_id!r}: {why}", path=fills.path,
+                         line=fills.line(k), field="price")
 
 
 def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int]
@@ -526,8 +694,6 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         raise InputError("funding rates without oracle quotes: give them with the mark prices",
                          field="instrument", **where)
     quotes: dict[str, list[object]] = {}
-    from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark  # lazy: risk imports clearing
-
     for record in inputs.oracle_quotes:
         at = {"path": record.path, "line": record.line}
         column = columns.get(record.instrument)
@@ -560,6 +726,7 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
                              field="instrument", **at)
         rates[record.instrument] = record
     now = config.valuation_timestamp(inputs.epoch)
+    _refuse_quotes_of_another_epoch(inputs, config, now)
     guard = config.oracle.guard()
     records: list[MarkPrice] = []
     decisions: list[dict] = []
@@ -571,11 +738,11 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         previous = None
         if previous_mark > 0:
             previous = OracleDecision(spec.instrument_id, state.epoch, 0, "ok", previous_mark, previous_mark,
-                                      None, previous_mark, (), (), False, False)  # type: ignore[arg-type]
+                                      None, previous_mark, (), (), False, False)
         given = quotes.get(spec.instrument_id, [])
         try:
             decision = decide_mark(spec.instrument_id, given, now=now, epoch=inputs.epoch, previous=previous,
-                                   config=guard)  # type: ignore[arg-type]
+                                   config=guard)
         except ClearingError as exc:
             raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
                              **where) from None
@@ -583,14 +750,49 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         if decision.liquidations_paused:
             paused.add(column)
         rate_record = rates.get(spec.instrument_id)
+        if rate_record is None and config.kinds.get(spec.kind).pays_funding:
+            if inputs.directory and "funding.csv" not in inputs.files:
+                raise InputError(f"missing file: funding.csv is required with oracle.csv (the funding rate of "
+                                 f"{spec.instrument_id!r})", path=inputs.source("funding.csv"))
+            raise InputError(f"no funding rate for {spec.kind} {spec.instrument_id!r}",
+                             path=inputs.source("funding.csv"), field="instrument")
         rate = rate_record.funding_rate_ppm if rate_record is not None else None
         at = ({"path": rate_record.path, "line": rate_record.line} if rate_record is not None else where)
         records.append(MarkPrice(spec.instrument_id, decision.mark_price_ticks, rate, **at))
     return tuple(records), tuple(decisions), paused
 
 
+def _expired_in(spec: object, epoch: int) -> str:
+    expiry = getattr(spec, "expiry_epoch", None)
+    if expiry is None or expiry >= epoch:
+        return ""
+    return f" (in epoch {expiry}; this is epoch {epoch}: a folder of an earlier epoch?)"
+
+
+def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig, now: int) -> None:
+    """An epoch folder fed out of order: when not one quote is timestamped within the guard's window around
+    this epoch's close (``[now − max_staleness, now + max_future]``) and their median timestamp is nearest
+    another epoch's close, the quotes belong to that epoch — refused, naming it. Quotes the guard would drop
+    on its own (one source's stale or future price, or a feed that stalled minutes before this close: the
+    guard's fallback) are left to the guard."""
+    guard = config.oracle
+    if any(now - guard.max_staleness_seconds <= q.timestamp <= now + guard.max_future_seconds
+           for q in inputs.oracle_quotes):
+        return
+    times = sorted(q.timestamp for q in inputs.oracle_quotes)
+    median = times[len(times) // 2]
+    closes = round((median - config.genesis_timestamp) / config.epoch_seconds)
+    if closes == inputs.epoch:
+        return
+    first = inputs.oracle_quotes[0]
+    direction = "before" if median < now else "after"
+    raise InputError(f"no quote is timestamped at epoch {inputs.epoch}'s close ({now}); the quotes are from "
+                     f"{median - now:+d} s {direction} it, around epoch {closes}'s close: is this folder epoch "
+                     f"{closes}'s?", path=first.path, line=first.line or None, field="timestamp")
+
+
 def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
-                  marks: list[int | None]) -> tuple[int, ...]:
+                  marks: list[int | None], sources: list[tuple[str, int]]) -> tuple[int, ...]:
     """Validate ``inputs.implied_vols`` and write the engine's mark of every live engine-marked option into
     ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``). Returns the
     vols per instrument (0 elsewhere)."""
@@ -616,17 +818,17 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         vols[column] = value
     if not any(spec.engine_marked_option for spec in config.instruments):
         return tuple(vols)
-    from zkclear.clearing.options import engine_option_mark  # imports zkclear.risk lazily
-
     epoch = inputs.epoch
     for column, spec in enumerate(config.instruments):
         if not spec.engine_marked_option or state.expired[column]:
             continue
         record = seen.get(spec.instrument_id)
         if record is None:
+            if inputs.directory and "vols.csv" not in inputs.files:
+                raise InputError(f"missing file: vols.csv is required while options are live (no implied "
+                                 f"volatility for {spec.instrument_id!r})", path=inputs.source("vols.csv"))
             raise InputError(f"no implied volatility for live option {spec.instrument_id!r}",
-                             path=inputs.implied_vols[0].path if inputs.implied_vols else "<memory:vols>",
-                             field="implied_vol_ppm")
+                             path=inputs.source("vols.csv"), field="implied_vol_ppm")
         forward = marks[columns[spec.underlying or ""]]
         if forward is None:  # the configuration forbids an option outliving its underlying
             raise InputError(f"option {spec.instrument_id!r}: its underlying {spec.underlying!r} has no mark",
@@ -637,6 +839,7 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             raise InputError(f"option {spec.instrument_id!r}: its mark {mark} is not in [0, 2**40] ticks",
                              path=record.path, line=record.line, field="implied_vol_ppm")
         marks[column] = mark
+        sources[column] = (record.path, record.line)
     return tuple(vols)
 
 
@@ -652,6 +855,7 @@ __all__ = [
     "ImpliedVol",
     "MarginOverride",
     "MarkPrice",
+    "OperatorAction",
     "OracleQuote",
     "ResolvedInputs",
     "Transfer",

@@ -123,11 +123,21 @@ class InstrumentSpec:
         return self.kind == OPTION_KIND_NAME and self.option_type is not None
 
 
-#: The kind name options register under (``zkclear.risk.integration.OPTION_KIND``).
+#: The kind name options register under (:data:`OPTION_KIND`).
 OPTION_KIND_NAME = "option"
 OPTION_TYPES = ("call", "put")
 #: The margin model of engine-marked options (registered automatically, see ``zkclear.clearing.options``).
 OPTION_STANDARD_MODEL = "option-standard"
+#: Options as an engine kind: no funding, expire in their ``expiry_epoch``, value ``q * price * multiplier``
+#: (futures-style by default; a premium-style deployment counts the value in equity, see ``engine.py``),
+#: and a mark of 0 is accepted in the expiry epoch (an option out of the money).
+OPTION_KIND = InstrumentKind(OPTION_KIND_NAME, pays_funding=False, expires=True, value=linear_value,
+                             may_settle_at_zero=True)
+
+
+def kinds_with_options(kinds: InstrumentKinds = DEFAULT_KINDS) -> InstrumentKinds:
+    """``kinds`` with the option kind registered (pass as ``ClearingConfig(kinds=...)``)."""
+    return kinds.with_kind(OPTION_KIND)
 
 
 def _positive_int(value: object, name: str, high: int) -> None:

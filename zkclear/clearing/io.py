@@ -14,6 +14,7 @@ are in *quantity units* and must be multiples of its ``lot_size``; the parser co
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import tomllib
@@ -31,6 +32,7 @@ from zkclear.clearing.inputs import (
     ImpliedVol,
     MarginOverride,
     MarkPrice,
+    OperatorAction,
     OracleQuote,
     Transfer,
 )
@@ -46,6 +48,11 @@ MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 VOLS_HEADER = ("instrument", "implied_vol_ppm")
 ORACLE_HEADER = ("instrument", "source", "price", "timestamp")
 FUNDING_HEADER = ("instrument", "funding_rate_ppm")
+OPERATOR_ACTIONS_HEADER = ("action_id", "action", "account", "amount", "reason")
+
+#: The files of an epoch folder (what :func:`load_epoch` may read, and :func:`folder_digest` hashes).
+EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "operator_actions.csv", "oracle.csv",
+               "prices.csv", "prices.json", "transfers.csv", "vols.csv")
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 #: decimal digits that always fit in int64
@@ -63,10 +70,12 @@ def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
 
 
 def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
-    """Rows (without the header) and their line numbers; the header must match exactly."""
+    """Rows (without the header) and their line numbers; the header must match exactly. A UTF-8 byte-order
+    mark and blank lines at the end of the file (spreadsheet exports) are accepted; a blank line followed by
+    a record is not."""
     name = str(path)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
     rows: list[list[str]] = []
@@ -78,7 +87,14 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], lis
             if first is None or tuple(first) != header:
                 raise InputError(f"header must be {','.join(header)!r}, got {','.join(first or [])!r}",
                                  path=name, line=1)
+            blank: int | None = None
             for row in reader:
+                if not row:
+                    blank = blank or reader.line_num
+                    continue
+                if blank is not None:
+                    raise InputError("blank line before this record (only trailing blank lines are accepted)",
+                                     path=name, line=blank)
                 if len(row) != len(header):
                     raise InputError(f"expected {len(header)} fields, got {len(row)}", path=name,
                                      line=reader.line_num)
@@ -206,7 +222,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     null}]}``."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
         document = json.loads(text)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
@@ -257,6 +273,21 @@ def parse_transfers(path: Path) -> tuple[Transfer, ...]:
             raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
         transfers.append(Transfer(transfer_id, kind, account, amount, name, line))
     return tuple(transfers)
+
+
+def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
+    """``operator_actions.csv``: the operator's explicit withdrawals from ``CH:insurance`` / ``CH:fees``, each
+    with a reason (recorded in the epoch's inputs and report)."""
+    name = str(path)
+    rows, lines = _read_csv(path, OPERATOR_ACTIONS_HEADER)
+    actions = []
+    for (action_id, action, account, amount_text, reason), line in zip(rows, lines, strict=True):
+        _check_identifier(action_id, path=name, line=line, field="action_id")
+        amount = parse_int(amount_text, path=name, line=line, field="amount")
+        if amount <= 0:
+            raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
+        actions.append(OperatorAction(action_id, action, account, amount, reason, name, line))
+    return tuple(actions)
 
 
 def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
@@ -325,6 +356,20 @@ def parse_funding(path: Path) -> tuple[FundingRate, ...]:
                              line) for (instrument, rate), line in zip(rows, lines, strict=True))
 
 
+def folder_digest(directory: Path) -> bytes:
+    """SHA-256 of an epoch folder's input files: ``H("zkclear/epoch-folder/v1" ‖ for each file of
+    :data:`EPOCH_FILES` present, by name: len64(name) ‖ name ‖ len64(bytes) ‖ bytes)``. The ledger remembers
+    it, so running the same folder twice is a no-op that says so."""
+    digest = hashlib.sha256(b"zkclear/epoch-folder/v1")
+    for name in EPOCH_FILES:
+        path = Path(directory) / name
+        if path.is_file():
+            data = path.read_bytes()
+            encoded = name.encode("ascii")
+            digest.update(len(encoded).to_bytes(8, "big") + encoded + len(data).to_bytes(8, "big") + data)
+    return digest.digest()
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
     required; ``accounts.csv``, ``transfers.csv``, ``margins.csv`` and ``vols.csv`` (implied volatilities,
@@ -355,12 +400,16 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     transfers = directory / "transfers.csv"
     margins = directory / "margins.csv"
     vols = directory / "vols.csv"
+    actions = directory / "operator_actions.csv"
     return EpochInputs(
         epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
         margin_overrides=parse_margins(margins) if margins.exists() else (),
-        implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates)
+        implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,
+        operator_actions=parse_operator_actions(actions) if actions.exists() else (),
+        source_digest=folder_digest(directory), directory=str(directory),
+        files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +419,8 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidation_buffer_ppm": int, "funding_clamp_ppm": int, "deficit_resolution": str,
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
-             "dynamic_margin": str, "dynamic_window": int, "option_settlement": str}
+             "dynamic_margin": str, "dynamic_window": int, "option_settlement": str,
+             "fill_price_band_ppm": int, "backstop_margin_mode": str}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -423,10 +473,18 @@ def load_config(path: Path) -> ClearingConfig:
     it can be found) and the field of the first problem."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        document = tomllib.loads(text)
+        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
+    return parse_config(text, path=name)
+
+
+def parse_config(text: str, *, path: str) -> ClearingConfig:
+    """Parse and validate a deployment configuration given as text (``path`` names it in errors)."""
+    name = path
+    text = text.removeprefix("\ufeff")  # a spreadsheet or editor may add a byte-order mark
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise InputError(f"not valid TOML: {exc}", path=name,
@@ -489,7 +547,8 @@ def load_config(path: Path) -> ClearingConfig:
     options = {key: document[key] for key in ("liquidation_penalty_ppm", "liquidation_buffer_ppm",
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
                                                "settlement_decimals", "genesis_timestamp", "epoch_seconds",
-                                               "dynamic_margin", "dynamic_window", "option_settlement")
+                                               "dynamic_margin", "dynamic_window", "option_settlement",
+                                               "fill_price_band_ppm", "backstop_margin_mode")
                if key in document}
     if options.get("option_settlement", "futures") not in ("futures", "premium"):
         raise InputError(f"must be 'futures' or 'premium', got {options['option_settlement']!r}", path=name,

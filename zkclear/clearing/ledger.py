@@ -10,8 +10,10 @@ Each committed epoch stores its canonical inputs, the resulting state, the repor
 with ``H`` = SHA-256, ``epoch_hash_0 = genesis_hash``, every byte string the canonical JSON of
 :mod:`zkclear.clearing.state` (``len64``: 8-byte big-endian length).
 
-Fill ids are unique across the whole ledger (table ``fill_ids``): a fill id that an earlier epoch committed is
-an :class:`~zkclear.errors.InputError` naming the fill, before anything is applied.
+Fill ids and transfer ids are unique across the whole ledger (tables ``fill_ids`` and ``transfer_ids``): an id
+that an earlier epoch committed is an :class:`~zkclear.errors.InputError` naming the record, before anything is
+applied. The digest of the input folder each epoch came from is kept (table ``input_sources``), so running the
+same folder again without naming the epoch is a no-op that says which epoch took it.
 
 Guarantees: re-committing an epoch with identical inputs is a no-op that says so (different inputs:
 :class:`LedgerError`); a crash at any point leaves the last committed epoch intact (SQLite's journal; the row
@@ -31,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.config import DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
 from zkclear.clearing.state import EpochState, canonical_json
@@ -54,7 +56,12 @@ CREATE TABLE IF NOT EXISTS epochs (
     report BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fill_ids (fill_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transfer_ids (transfer_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS input_sources (digest BLOB PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
 """
+#: ``meta`` key set once every committed epoch's transfer ids are in ``transfer_ids`` (ledgers created before
+#: the table existed are indexed when first opened).
+_TRANSFERS_INDEXED = "transfer_ids_indexed"
 
 
 def config_canonical_bytes(config: ClearingConfig) -> bytes:
@@ -72,6 +79,12 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
     if config.option_settlement != "futures":  # absent for futures-style: existing genesis hashes unchanged
         extra["option_settlement"] = config.option_settlement
+    if config.fill_price_band_ppm != DEFAULT_FILL_PRICE_BAND_PPM:  # issue-12 keys: only when not the default
+        extra["fill_price_band_ppm"] = config.fill_price_band_ppm
+    if config.backstop_margin_mode != "standard":
+        extra["backstop_margin_mode"] = config.backstop_margin_mode
+    if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
+        extra["position_bits"] = config.statement_limits.position_bits
     return canonical_json(extra | {
         "instruments": [_spec_canonical(spec) for spec in config.instruments],
         "liquidation_penalty_ppm": config.liquidation_penalty_ppm,
@@ -170,6 +183,19 @@ class Ledger:
                 self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
         elif bytes(stored[0]) != config_bytes:
             raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+        self._index_transfer_ids()
+
+    def _index_transfer_ids(self) -> None:
+        """Fill ``transfer_ids`` from the stored inputs of a ledger that predates it (once)."""
+        if self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_TRANSFERS_INDEXED,)).fetchone():
+            return
+        with self._transaction():
+            for epoch, inputs in self._db.execute("SELECT epoch, inputs FROM epochs ORDER BY epoch").fetchall():
+                stored = json.loads(inputs)
+                ids = [t[0] for t in stored["transfers"]] + [a[0] for a in stored.get("operator_actions", [])]
+                self._db.executemany("INSERT OR IGNORE INTO transfer_ids VALUES (?, ?)",
+                                     ((record_id, epoch) for record_id in ids))
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", (_TRANSFERS_INDEXED, b"1"))
 
     def __enter__(self) -> Ledger:
         return self
@@ -226,12 +252,16 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def commit(self, inputs: EpochInputs) -> CommitResult:
+    def commit(self, inputs: EpochInputs, *, once_per_folder: bool = False) -> CommitResult:
         """Apply ``inputs`` to the last committed state and store the epoch atomically.
 
         An epoch already committed with byte-identical inputs is a no-op (``already_committed``); with other
-        inputs it is a :class:`LedgerError`. A bad input raises :class:`~zkclear.errors.InputError` before the
-        transaction starts, so the ledger is unchanged.
+        inputs it is a :class:`LedgerError`. With ``once_per_folder`` (the operator did not name the epoch),
+        inputs read from a folder whose files an earlier epoch committed (same ``source_digest``) are a no-op
+        too, naming that epoch (a named epoch may repeat a folder on purpose: a quiet market gives identical
+        files). A bad input — also a fill or transfer
+        id an earlier epoch committed — raises :class:`~zkclear.errors.InputError` before the transaction
+        starts, so the ledger is unchanged.
         """
         head_epoch, head_hash = self.head()
         inputs_bytes = inputs.canonical_bytes()
@@ -241,10 +271,19 @@ class Ledger:
             if bytes(row[0]) != inputs_bytes:
                 raise LedgerError(f"epoch {inputs.epoch} is already committed with different inputs")
             return CommitResult(inputs.epoch, bytes(row[1]), True,
-                                f"epoch {inputs.epoch} is already committed; nothing applied",
+                                f"epoch {inputs.epoch} is already committed with these inputs: nothing to do",
                                 self.state(inputs.epoch), None)
+        seen = self.epoch_of_source(inputs.source_digest) if inputs.source_digest and once_per_folder else None
+        if seen is not None:
+            row = self._db.execute("SELECT epoch_hash FROM epochs WHERE epoch = ?", (seen,)).fetchone()
+            return CommitResult(seen, bytes(row[0]), True,
+                                f"these input files were already committed as epoch {seen} (same folder digest "
+                                f"{inputs.source_digest.hex()[:16]}...): nothing to do; name the epoch "
+                                f"(--epoch {head_epoch + 1}) to commit them again as a new one",
+                                self.state(seen), None)
         state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
         self._refuse_committed_fill_ids(inputs)
+        self._refuse_committed_transfer_ids(inputs)
         state_bytes = state.canonical_bytes()
         report_bytes = canonical_json(report.to_canonical())
         inputs_hash, outputs_hash, new_hash = epoch_hash(head_hash, state.epoch, inputs_bytes, state_bytes,
@@ -256,6 +295,13 @@ class Ledger:
                                   state_bytes, report_bytes))
                 self._db.executemany("INSERT INTO fill_ids VALUES (?, ?)",
                                      ((fill_id, state.epoch) for fill_id in inputs.fills.fill_id))
+                self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
+                                     ((t.transfer_id, state.epoch) for t in inputs.transfers))
+                self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
+                                     ((a.action_id, state.epoch) for a in inputs.operator_actions))
+                if inputs.source_digest:
+                    self._db.execute("INSERT OR IGNORE INTO input_sources VALUES (?, ?)",
+                                     (inputs.source_digest, state.epoch))
                 _crash_hook()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
@@ -278,6 +324,23 @@ class Ledger:
             raise InputError(f"fill id {fills.fill_id[k]!r} was already committed in epoch "
                              f"{committed[fills.fill_id[k]]}", path=fills.path, line=fills.line(k),
                              field="fill_id")
+
+    def _refuse_committed_transfer_ids(self, inputs: EpochInputs) -> None:
+        """:class:`InputError` naming the first transfer whose id an earlier epoch already committed (ids are
+        unique for the life of the deployment, so re-running a folder can never credit a deposit twice)."""
+        records = [(t.transfer_id, t.path, t.line, "transfer_id") for t in inputs.transfers]
+        records += [(a.action_id, a.path, a.line, "action_id") for a in inputs.operator_actions]
+        for record_id, path, line, field in records:
+            row = self._db.execute("SELECT epoch FROM transfer_ids WHERE transfer_id = ?", (record_id,)).fetchone()
+            if row is not None:
+                raise InputError(f"transfer id {record_id!r} was already committed in epoch {row[0]} "
+                                 "(transfer and action ids are unique for the life of the deployment)", path=path,
+                                 line=line or None, field=field)
+
+    def epoch_of_source(self, digest: bytes) -> int | None:
+        """The epoch that committed the input folder with this digest, if any."""
+        row = self._db.execute("SELECT epoch FROM input_sources WHERE digest = ?", (digest,)).fetchone()
+        return None if row is None else int(row[0])
 
     def verify_replay(self) -> EpochState:
         """Re-apply every stored epoch's inputs from genesis; raise :class:`LedgerError` unless every state,

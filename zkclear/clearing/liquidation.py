@@ -3,10 +3,11 @@
 Per account, in account-id order (docs/clearing.md "Liquidation"), with ``E`` its equity and ``MM`` its
 maintenance requirement:
 
-- ``0 <= E < MM``: close the smallest fraction ``f`` (ppm, by bisection) of every position — ``ceil(|q| * f
-  / PPM)`` lots each — such that ``E - penalty >= ceil(MM_after * (PPM + buffer) / PPM)``, where ``penalty =
-  min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund. ``f = PPM`` (full close-out)
-  always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
+- ``0 <= E < MM``: close the smallest fraction ``f`` (ppm) of every position — ``ceil(|q| * f / PPM)`` lots
+  each — such that ``E - penalty >= ceil(MM_after * (PPM + buffer) / PPM)``, where ``penalty =
+  min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund (found by
+  :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
+  close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
   equity still covers its *initial* requirement with them, else to the backstop account.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
@@ -25,54 +26,35 @@ from __future__ import annotations
 import numpy as np
 
 from zkclear.clearing.book import BackstopTopUp, Book, LiquidationEvent
+from zkclear.clearing.closeout import liquidation_penalty, liquidation_target, smallest_closing
 from zkclear.clearing.config import DeficitResolution
 from zkclear.clearing.margin import MarginLevel, margin_requirements
-from zkclear.clearing.money import PPM, ceil_div
 from zkclear.clearing.waterfall import deleverage, socialize
 from zkclear.errors import ClearingError
 
 MAX_ROUNDS = 10_000
 
 
-def _closing(lots: list[int], fraction_ppm: int) -> list[int]:
-    return [(1 if q > 0 else -1) * ceil_div(abs(q) * fraction_ppm, PPM) if q else 0 for q in lots]
-
-
-def _target(book: Book, maintenance: int) -> int:
-    return ceil_div(maintenance * (PPM + book.config.liquidation_buffer_ppm), PPM)
-
-
-def _penalty(book: Book, closing: list[int], equity: int, penalty_ppm: int) -> int:
-    closed_notional = sum(abs(c) * v for c, v in zip(closing, book.value_per_lot, strict=True))
-    return max(0, min(ceil_div(closed_notional * penalty_ppm, PPM), equity))
-
-
-def smallest_closing(book: Book, row: int, lots: list[int], equity: int, penalty_ppm: int) -> list[int]:
-    """Lots to close so that the account meets the liquidation target (see module docstring); the full
-    position when no partial fraction does."""
-    def restores(fraction_ppm: int) -> bool:
-        closing = _closing(lots, fraction_ppm)
-        after = [q - c for q, c in zip(lots, closing, strict=True)]
-        return equity - _penalty(book, closing, equity, penalty_ppm) >= _target(book, book.requirement(row, after))
-
-    low, high = 1, PPM
-    while low < high:
-        middle = (low + high) // 2
-        if restores(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return _closing(lots, low if restores(low) else PPM)
-
-
-def _receiver(book: Book, row: int, closing: list[int]) -> int:
+def _hand_over(book: Book, row: int, closing: list[int]) -> str:
+    """Move ``closing`` (lots of ``row``) at the mark to the first opted-in liquidator (id order, not ``row``)
+    whose equity covers its initial requirement with them and whose account stays within the statements'
+    bounds, else to the backstop if it stays within them, else close them against opposite-side accounts in
+    ADL rank order at the mark (ADL only reduces positions, so it always stays within the bounds). Returns
+    the receiver's id, or ``"ADL"``."""
     for liquidator in book.liquidator_rows:
         if liquidator == row:
             continue
         after = [q + c for q, c in zip(book.position_row(liquidator), closing, strict=True)]
-        if book.equity(liquidator) >= book.requirement(liquidator, after, MarginLevel.INITIAL):
-            return liquidator
-    return book.backstop_row
+        if (book.equity(liquidator) >= book.requirement(liquidator, after, MarginLevel.INITIAL)
+                and book.within_bounds(liquidator, after)):
+            book.move_lots(row, liquidator, closing)
+            return book.accounts[liquidator]
+    backstop = book.backstop_row
+    if book.within_bounds(backstop, [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]):
+        book.move_lots(row, backstop, closing)
+        return book.accounts[backstop]
+    deleverage(book, row, closing, 0)
+    return "ADL"
 
 
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
@@ -84,13 +66,12 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
         if not any(lots):
             raise ClearingError(f"risk model charges margin on the flat account {name!r}")
         closing = smallest_closing(book, row, lots, equity, config.liquidation_penalty_ppm)
-        penalty = _penalty(book, closing, equity, config.liquidation_penalty_ppm)
+        penalty = liquidation_penalty(book, closing, equity, config.liquidation_penalty_ppm)
         book.pay(row, book.insurance_row, penalty)
-        receiver = _receiver(book, row, closing)
-        book.move_lots(row, receiver, closing)
+        receiver = _hand_over(book, row, closing)
         action = "full" if closing == lots else "partial"
         book.liquidations.append(LiquidationEvent(name, action, equity, maintenance, tuple(closing),
-                                                  book.accounts[receiver], penalty=penalty))
+                                                  receiver, penalty=penalty))
         return
     deficit = -equity
     covered = min(deficit, book.equity(book.insurance_row))
@@ -103,11 +84,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     else:
         resolution = "socialized_loss" if residue else ""
         socialize(book, row, residue)
-        receiver = ""
-        if has_positions:
-            target = _receiver(book, row, lots)
-            book.move_lots(row, target, lots)
-            receiver = book.accounts[target]
+        receiver = _hand_over(book, row, lots) if has_positions else ""
     book.liquidations.append(LiquidationEvent(name, "bankrupt", equity, maintenance, tuple(lots), receiver,
                                               deficit=deficit, insurance_paid=covered, residue=residue,
                                               resolution=resolution))
@@ -116,7 +93,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
 def _restore_backstop(book: Book, maintenance: int) -> None:
     row = book.backstop_row
     equity_before = book.equity(row)
-    top_up = max(0, min(_target(book, maintenance) - equity_before, book.equity(book.insurance_row)))
+    top_up = max(0, min(liquidation_target(book, maintenance) - equity_before, book.equity(book.insurance_row)))
     if top_up:
         book.pay(book.insurance_row, row, top_up)
         book.topups.append(BackstopTopUp(top_up))
@@ -149,7 +126,7 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
 def _return_backstop_surplus(book: Book) -> None:
     """Backstop cash above its target goes back to the insurance fund: the fund is the one capital pool."""
     row = book.backstop_row
-    surplus = book.equity(row) - _target(book, book.requirement(row, book.position_row(row)))
+    surplus = book.equity(row) - liquidation_target(book, book.requirement(row, book.position_row(row)))
     if surplus > 0:
         book.pay(row, book.insurance_row, surplus)
         book.topups.append(BackstopTopUp(-surplus))

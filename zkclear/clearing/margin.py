@@ -27,16 +27,15 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from zkclear.clearing.instruments import MarginTier
 from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
 from zkclear.errors import ClearingError, ConfigurationError
-
-if TYPE_CHECKING:  # the clearing package never imports zkclear.risk at import time (risk imports clearing)
-    from zkclear.risk.scenarios import ScenarioTable
+from zkclear.risk.portfolio_margin import portfolio_margin, portfolio_margin_batch
+from zkclear.risk.scenarios import ScenarioTable
 
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
@@ -231,24 +230,41 @@ def requirement_from_forms(forms: Sequence[LinearMarginForm], lots: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # Accounts (rows) x instruments (columns)
 
+def notional_excess(positions: np.ndarray, params: RiskParameters) -> tuple[int, int] | None:
+    """``(row, column)`` of the first account whose notional ``Σ_j |q_j| · mark_j · multiplier_j`` exceeds
+    ``MAX_AMOUNT`` (``column``: its largest position value), or None. Exact, int64 only where it cannot wrap."""
+    if positions.shape[1] != len(params.instruments):
+        raise ClearingError("positions do not match the instruments of the risk parameters")
+    largest = [int(np.max(np.abs(positions[:, c]))) if positions.shape[0] else 0 for c in range(positions.shape[1])]
+    values = [risk.value_per_lot for risk in params.instruments]
+    if sum(q * v for q, v in zip(largest, values, strict=True)) <= MAX_AMOUNT:
+        return None
+    rows = range(positions.shape[0])
+    if all(q * v <= MAX_AMOUNT for q, v in zip(largest, values, strict=True)):
+        per_lot = np.array(values, dtype=np.int64)
+        each = np.abs(positions) * per_lot  # every entry <= MAX_AMOUNT
+        high = (each >> 31).sum(axis=1)      # partial sums of 31-bit halves fit int64 (<= 2^31 columns)
+        # the low halves add less than ``columns · 2^31``: a row total is below 2^62 unless this holds
+        rows = np.flatnonzero(high + positions.shape[1] >= (MAX_AMOUNT >> 31)).tolist()
+    for row in rows:
+        held = [abs(int(q)) * v for q, v in zip(positions[row].tolist(), values, strict=True)]
+        if sum(held) > MAX_AMOUNT:
+            return row, max(range(len(held)), key=held.__getitem__)
+    return None
+
+
 def notionals(positions: np.ndarray, params: RiskParameters) -> np.ndarray:
     """``|q| * mark * multiplier`` per (account, instrument), after checking that it cannot overflow.
 
     Guarantees every entry and every row sum is ``<= MAX_AMOUNT``; raises :class:`ClearingError` (naming the
-    instrument) when a position is too large for the bounds.
+    instrument) when an account's positions are too large for the bounds (the engine refuses the inputs
+    that would lead there before, naming them).
     """
-    if positions.shape[1] != len(params.instruments):
-        raise ClearingError("positions do not match the instruments of the risk parameters")
-    total_bound = 0
-    for column, risk in enumerate(params.instruments):
-        largest = int(np.max(np.abs(positions[:, column]))) if positions.shape[0] else 0
-        bound = largest * risk.value_per_lot
-        if bound > MAX_AMOUNT:
-            raise ClearingError(f"instrument {risk.instrument_id!r}: a position of {largest} lots exceeds "
-                                "the notional bound 2**62 - 1")
-        total_bound += bound
-    if total_bound > MAX_AMOUNT:
-        raise ClearingError("positions across instruments could exceed the per-account notional bound")
+    excess = notional_excess(positions, params)
+    if excess is not None:
+        instrument = params.instruments[excess[1]].instrument_id
+        raise ClearingError(f"account row {excess[0]}: the notional of its positions (largest in {instrument!r})"
+                            " exceeds the bound 2**62 - 1")
     per_lot = np.array([risk.value_per_lot for risk in params.instruments], dtype=np.int64)
     return np.abs(positions) * per_lot
 
@@ -276,8 +292,6 @@ def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level:
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
-    from zkclear.risk.portfolio_margin import portfolio_margin_batch  # lazy: risk imports clearing
-
     maintenance = [int(x) for x in portfolio_margin_batch(table, positions)]
     if level is MarginLevel.INITIAL:
         ratio = params.portfolio_initial_to_maintenance_ppm
@@ -292,8 +306,6 @@ def portfolio_requirement(position_row: Sequence[int], params: RiskParameters, l
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
-    from zkclear.risk.portfolio_margin import portfolio_margin  # lazy: risk imports clearing
-
     result = portfolio_margin(table, [int(q) for q in position_row],
                               initial_to_maintenance_ppm=params.portfolio_initial_to_maintenance_ppm)
     requirement = result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zkclear.clearing.config import SYSTEM_ACCOUNTS, ClearingConfig
+from zkclear.clearing.config import BACKSTOP, SYSTEM_ACCOUNTS, ClearingConfig
 from zkclear.errors import LedgerError
 
 STATE_VERSION = 1
@@ -72,6 +72,7 @@ class EpochState:
         """The empty state: the clearing house's own accounts with zero balances."""
         accounts = tuple(sorted(SYSTEM_ACCOUNTS))
         count = len(config.instruments)
+        modes = tuple(config.backstop_margin_mode if account == BACKSTOP else "standard" for account in accounts)
         return EpochState(
             epoch=0,
             instruments=config.instrument_ids,
@@ -79,7 +80,7 @@ class EpochState:
             funding_indices=(0,) * count,
             expired=(False,) * count,
             accounts=accounts,
-            margin_modes=("standard",) * len(accounts),
+            margin_modes=modes,
             cash=frozen_array([0] * len(accounts)),
             positions=frozen_array(np.zeros((len(accounts), count), dtype=np.int64)),
             net_deposits=frozen_array([0] * len(accounts)),

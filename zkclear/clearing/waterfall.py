@@ -3,13 +3,22 @@
 Exact integer allocation everywhere (:func:`allocate_pro_rata`, largest remainder, ties by order), so a
 residue is covered to the unit and the same inputs always produce the same payments.
 
-ADL rank (BitMEX style), for each opposite-side account ``k`` with equity ``E_k`` (its cash), net deposits
-``D_k`` and total notional ``N_k``::
+ADL rank (BitMEX's shape, profit on the capital at stake instead of on the entry value, which the engine does
+not keep), for each opposite-side account ``k`` with equity ``E_k``, net deposits ``D_k`` (deposits minus
+withdrawals, possibly ``<= 0``) and total notional ``N_k``::
 
-    pnl_ratio_k = (E_k - D_k) / max(D_k, 1)          leverage_k = N_k / max(E_k, 1)
-    score_k     = pnl_ratio_k * leverage_k  if E_k > D_k  else  pnl_ratio_k / leverage_k
+    profit_share_k = min(E_k - D_k, E_k) / max(E_k, D_k, 1)      in (-1, 1]
+    leverage_k     = N_k / max(E_k, 1)
+    score_k        = profit_share_k * leverage_k  if profit_share_k > 0  else  profit_share_k / leverage_k
 
-Highest score first, ties by account id; exact rationals (``fractions.Fraction``), no floats.
+``profit_share`` is the share of the capital at stake (the larger of equity and net deposits) that is profit or
+loss: ``1 - D/E`` for a winner, ``(E - D) / D`` for a loser, and exactly 1 — "all of the equity is profit" — for an
+account whose net deposits are zero or negative (it withdrew its deposit, or more). It is continuous in ``D``
+and bounded, so such an account ranks like the most profitable trader at its leverage, not ahead of everyone
+(the earlier ``(E - D) / max(D, 1)`` made it ``E - D`` settlement units, first whatever its leverage). Highest
+score first, ties by account id; exact rationals (``fractions.Fraction``), no floats. The clearing house's
+backstop ranks after every user: its positions come from liquidations the clearing house is working off and its
+equity is the insurance fund's capital, not a trader's profit.
 """
 
 from __future__ import annotations
@@ -40,16 +49,16 @@ def allocate_pro_rata(total: int, weights: list[int]) -> list[int]:
 
 def adl_score(equity: int, net_deposits: int, notional: int) -> Fraction:
     """The ADL ranking score of one account (higher is deleveraged first); see the module docstring."""
-    pnl_ratio = Fraction(equity - net_deposits, max(net_deposits, 1))
+    profit_share = Fraction(min(equity - net_deposits, equity), max(equity, net_deposits, 1))
     leverage = Fraction(notional, max(equity, 1))
-    if pnl_ratio > 0:
-        return pnl_ratio * leverage
-    return pnl_ratio / leverage if leverage else pnl_ratio
+    if profit_share > 0:
+        return profit_share * leverage
+    return profit_share / leverage if leverage else profit_share
 
 
 def adl_ranking(book: Book, column: int, side: int, exclude: int) -> list[int]:
     """Rows holding a position of sign ``-side`` in ``column``, highest ADL score first, ties by account
-    id."""
+    id; the backstop last."""
     held = book.positions[:, column]
     rows = np.flatnonzero(held * side < 0)
     rows = rows[(rows != exclude) & (rows != book.insurance_row) & (rows != book.fee_row)]
@@ -59,9 +68,10 @@ def adl_ranking(book: Book, column: int, side: int, exclude: int) -> list[int]:
     notional = (np.abs(book.positions[rows]) * per_lot).sum(axis=1).tolist()
     cash = book.equities()[rows].tolist()  # equity (cash plus premium-style option value)
     deposits = book.net_deposits[rows].tolist()
-    keyed = [(-adl_score(cash[k], deposits[k], notional[k]), int(row)) for k, row in enumerate(rows.tolist())]
+    keyed = [(row == book.backstop_row, -adl_score(cash[k], deposits[k], notional[k]), int(row))
+             for k, row in enumerate(rows.tolist())]
     keyed.sort()
-    return [row for _, row in keyed]
+    return [row for _, _, row in keyed]
 
 
 def deleverage(book: Book, row: int, closing: list[int], residue: int) -> None:

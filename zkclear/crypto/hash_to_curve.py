@@ -21,15 +21,7 @@ from __future__ import annotations
 
 import hashlib
 
-from py_ecc.optimized_bls12_381.constants import (
-    ISO_11_A,
-    ISO_11_B,
-    ISO_11_X_DENOMINATOR,
-    ISO_11_X_NUMERATOR,
-    ISO_11_Y_DENOMINATOR,
-    ISO_11_Y_NUMERATOR,
-)
-
+from zkclear.crypto import isogeny_constants as iso
 from zkclear.crypto.field import P
 from zkclear.crypto.group import BACKEND, G1Point
 
@@ -43,8 +35,8 @@ SUITE_ID = b"BLS12381G1_XMD:SHA-256_SSWU_RO_"
 #: Cofactor-clearing scalar for G1 (RFC 9380, section 8.8.1).
 H_EFF = 0xD201000000010001
 #: A' and B' of the 11-isogenous curve E': y^2 = x^3 + A'·x + B' (RFC 9380, section 8.8.1).
-ISOGENOUS_CURVE_A = ISO_11_A.n
-ISOGENOUS_CURVE_B = ISO_11_B.n
+ISOGENOUS_CURVE_A = iso.ISOGENOUS_CURVE_A
+ISOGENOUS_CURVE_B = iso.ISOGENOUS_CURVE_B
 #: The non-square Z of the simplified SWU map for this suite.
 SSWU_Z = 11
 #: Bytes per field element in hash_to_field: ceil((ceil(log2 p) + k) / 8) with k = 128.
@@ -59,10 +51,10 @@ _B = _num(ISOGENOUS_CURVE_B)
 _Z = _num(SSWU_Z)
 # Coefficients of the isogeny's rational maps, lowest degree first (RFC 9380, appendix E.2).
 # The leading coefficient of both denominators is 1 and is included in these tuples.
-_X_NUM = tuple(_num(c.n) for c in ISO_11_X_NUMERATOR)
-_X_DEN = tuple(_num(c.n) for c in ISO_11_X_DENOMINATOR)
-_Y_NUM = tuple(_num(c.n) for c in ISO_11_Y_NUMERATOR)
-_Y_DEN = tuple(_num(c.n) for c in ISO_11_Y_DENOMINATOR)
+_X_NUM = tuple(_num(c) for c in iso.X_NUMERATOR)
+_X_DEN = tuple(_num(c) for c in iso.X_DENOMINATOR)
+_Y_NUM = tuple(_num(c) for c in iso.Y_NUMERATOR)
+_Y_DEN = tuple(_num(c) for c in iso.Y_DENOMINATOR)
 # p = 3 mod 4: sqrt(a) = a^((p+1)/4) when a is a square; for a non-square a the same power is
 # a square root of -a.
 _SQRT_EXP = _num((P + 1) // 4)

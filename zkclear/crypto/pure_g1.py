@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import itemgetter, sub
 
-import numpy as np
-
 from zkclear.crypto.field import P, R
+
+try:  # numpy does the MSM's index bookkeeping; without it (a browser, on Pyodide) plain lists do the same
+    import numpy as np
+except ImportError:  # tests/crypto/test_backends.py runs this path in a subprocess
+    np = None
 
 try:
     import gmpy2
@@ -455,18 +458,21 @@ def pippenger(xs: list[int], ys: list[int], scalars: list[int], scalar_bits: int
     c = msm_window_bits(n)
     windows = -(-scalar_bits // c)
     buckets_per_window = 1 << (c - 1)
-    digits = _signed_digit_matrix(scalars, c, windows).ravel()  # window-major
-    entries = np.flatnonzero(digits)
-    entry_digits = digits[entries]
-    keys = (entries // n) * buckets_per_window + np.abs(entry_digits) - 1
-    sources = entries % n + n * (entry_digits < 0)
-    # 16-bit keys sort by radix: 3 ms instead of 27 ms for the 360 000 entries of a 2^14 MSM
-    sortable = keys.astype(np.uint16) if windows * buckets_per_window <= 1 << 16 else keys
-    order = np.argsort(sortable, kind="stable")
+    if np is None:
+        keys, sources = _bucket_entries(scalars, c, windows)
+    else:
+        digits = _signed_digit_matrix(scalars, c, windows).ravel()  # window-major
+        entries = np.flatnonzero(digits)
+        entry_digits = digits[entries]
+        keys = (entries // n) * buckets_per_window + np.abs(entry_digits) - 1
+        sources = entries % n + n * (entry_digits < 0)
+        # 16-bit keys sort by radix: 3 ms instead of 27 ms for the 360 000 entries of a 2^14 MSM
+        sortable = keys.astype(np.uint16) if windows * buckets_per_window <= 1 << 16 else keys
+        order = np.argsort(sortable, kind="stable")
+        keys, sources = keys[order], sources[order]
     p = _P
-    sources = sources[order]
     negated_ys = [p - y for y in ys]
-    bucket_keys, bucket_x, bucket_y = sum_runs(keys[order], xs + xs, ys + negated_ys, sources)
+    bucket_keys, bucket_x, bucket_y = sum_runs(keys, xs + xs, ys + negated_ys, sources)
     window_sums = _window_sums(bucket_keys, bucket_x, bucket_y, windows, buckets_per_window)
     acc = INFINITY
     for window_sum in reversed(window_sums):
@@ -474,6 +480,28 @@ def pippenger(xs: list[int], ys: list[int], scalars: list[int], scalar_bits: int
             acc = jacobian_double(acc)
         acc = jacobian_add(acc, window_sum)
     return acc
+
+
+def _bucket_entries(scalars: list[int], c: int, windows: int) -> tuple[list[int], list[int]]:
+    """The bucket entries of :func:`pippenger` without numpy: (keys, sources), sorted by key.
+
+    Key j·M + |d| - 1 (M = 2^(c-1)) for digit d != 0 of scalars[i] in window j; source i, or
+    n + i when d < 0 (the negated point). The same entries, in the same order, as the numpy path.
+    """
+    n = len(scalars)
+    buckets_per_window = 1 << (c - 1)
+    buckets: list[list[int]] = [[] for _ in range(windows * buckets_per_window)]
+    for i, k in enumerate(scalars):
+        if k >> 128:
+            raise ValueError("_bucket_entries: scalars must be below 2^128")
+        for j, d in enumerate(signed_digits(k, c, windows)):
+            if d > 0:
+                buckets[j * buckets_per_window + d - 1].append(i)
+            elif d < 0:
+                buckets[j * buckets_per_window - d - 1].append(n + i)
+    keys = [key for key, bucket in enumerate(buckets) for _ in bucket]
+    sources = [source for bucket in buckets for source in bucket]
+    return keys, sources
 
 
 def _signed_digit_matrix(scalars: list[int], c: int, windows: int) -> np.ndarray:
@@ -508,14 +536,19 @@ def _signed_digit_matrix(scalars: list[int], c: int, windows: int) -> np.ndarray
 _LIMB_MASK = (1 << 64) - 1
 
 
-def _gather(indices: np.ndarray, *columns: list) -> list[list]:
+def _gather(indices: np.ndarray | list[int], *columns: list) -> list[list]:
     """[[column[i] for i in indices] for column in columns], at C speed."""
     if len(indices) == 0:
         return [[] for _ in columns]
     if len(indices) == 1:
         return [[column[int(indices[0])]] for column in columns]
-    getter = itemgetter(*indices.tolist())
+    getter = itemgetter(*_as_list(indices))
     return [list(getter(column)) for column in columns]
+
+
+def _as_list(values: np.ndarray | list[int]) -> list[int]:
+    """Python ints of an index array (numpy path) or the list itself (list path)."""
+    return values if isinstance(values, list) else values.tolist()
 
 
 def sum_runs(
@@ -528,7 +561,10 @@ def sum_runs(
     adds the point at each even rank of a run to its right neighbour, all runs in one batch,
     halving every run; it stops when all runs have one point. numpy computes the indices;
     coordinates stay in lists (numpy object arrays of mpz are slow to build: ~0.8 µs each).
+    Without numpy, ``keys`` and ``index`` are lists and :func:`_sum_runs_lists` does the same rounds.
     """
+    if np is None:
+        return _sum_runs_lists(keys, xs, ys, index)
     if index is None:
         index = np.arange(len(keys))
     while len(keys) > 1:
@@ -563,8 +599,50 @@ def sum_runs(
     return keys, xs, ys
 
 
+def _sum_runs_lists(
+    keys: list[int], xs: list[int], ys: list[int], index: list[int] | None = None
+) -> tuple[list[int], list[int], list[int]]:
+    """:func:`sum_runs` on lists: the same rounds (each run's even ranks added to their right
+    neighbours in one batch, sums at infinity dropped) with the bookkeeping in plain Python."""
+    if index is not None:
+        xs, ys = _gather(index, xs, ys)
+    while len(keys) > 1:
+        lefts: list[int] = []
+        plan: list[tuple[int, int]] = []  # next round in key order: (key, pair number) or (key, ~lone index)
+        size = len(keys)
+        start = 0
+        while start < size:
+            key = keys[start]
+            end = start + 1
+            while end < size and keys[end] == key:
+                end += 1
+            for left in range(start, end - 1, 2):
+                plan.append((key, len(lefts)))
+                lefts.append(left)
+            if (end - start) & 1:
+                plan.append((key, ~(end - 1)))
+            start = end
+        if not lefts:
+            break
+        sum_x, sum_y, cancelled = _add_pairs(xs, ys, lefts, [left + 1 for left in lefts])
+        gone = set(cancelled)
+        keys, next_x, next_y = [], [], []
+        for key, source in plan:
+            if source >= 0:
+                if source in gone:
+                    continue
+                next_x.append(sum_x[source])
+                next_y.append(sum_y[source])
+            else:
+                next_x.append(xs[~source])
+                next_y.append(ys[~source])
+            keys.append(key)
+        xs, ys = next_x, next_y
+    return keys, xs, ys
+
+
 def _add_pairs(
-    xs: list[int], ys: list[int], left: np.ndarray, right: np.ndarray
+    xs: list[int], ys: list[int], left: np.ndarray | list[int], right: np.ndarray | list[int]
 ) -> tuple[list[int], list[int], list[int]]:
     """:func:`batch_add_xy` of the points at indices ``left`` and ``right``.
 
@@ -599,11 +677,17 @@ def _window_sums(
     lane_length = buckets_per_window // lanes_per_window
     lanes = windows * lanes_per_window
     suffix_lanes, suffix_x, suffix_y, totals = _lane_suffix_sums(keys, xs, ys, lanes, lane_length)
-    window_of = np.array(suffix_lanes, dtype=np.int64) // lanes_per_window
-    order = np.argsort(window_of, kind="stable")
-    inner_keys, inner_x, inner_y = sum_runs(window_of[order], *_gather(order, suffix_x, suffix_y))
+    if np is None:
+        window_list = [lane // lanes_per_window for lane in suffix_lanes]
+        order = sorted(range(len(window_list)), key=window_list.__getitem__)  # stable, as argsort below
+        window_of = [window_list[i] for i in order]
+    else:
+        window_array = np.array(suffix_lanes, dtype=np.int64) // lanes_per_window
+        order = np.argsort(window_array, kind="stable")
+        window_of = window_array[order]
+    inner_keys, inner_x, inner_y = sum_runs(window_of, *_gather(order, suffix_x, suffix_y))
     sums = [INFINITY] * windows
-    for j, x, y in zip(inner_keys.tolist(), inner_x, inner_y, strict=True):
+    for j, x, y in zip(_as_list(inner_keys), inner_x, inner_y, strict=True):
         sums[j] = (x, y, _ONE)
     for j in range(windows):
         weighted = _weighted_by_index(totals[j * lanes_per_window : (j + 1) * lanes_per_window])
@@ -624,7 +708,7 @@ def _lane_suffix_sums(
     """
     grid_x: list[int | None] = [None] * (lanes * lane_length)
     grid_y: list[int | None] = [None] * (lanes * lane_length)
-    for key, x, y in zip(keys.tolist(), xs, ys, strict=True):
+    for key, x, y in zip(_as_list(keys), xs, ys, strict=True):
         grid_x[key] = x
         grid_y[key] = y
     run_x: list = [None] * lanes
@@ -838,9 +922,9 @@ class PureBackend:
                 xs += term_x
                 ys += term_y
                 keys += [index] * len(term_x)
-        run_keys, sum_x, sum_y = sum_runs(np.array(keys, dtype=np.int64), xs, ys)
+        run_keys, sum_x, sum_y = sum_runs(keys if np is None else np.array(keys, dtype=np.int64), xs, ys)
         sums = [INFINITY] * len(rows)
-        for index, x, y in zip(run_keys.tolist(), sum_x, sum_y, strict=True):
+        for index, x, y in zip(_as_list(run_keys), sum_x, sum_y, strict=True):
             sums[index] = (x, y, _ONE)
         return sums
 

@@ -10,8 +10,9 @@ Definitions (docs/protocol.md, "Reserve attestations"):
 - an attestation is a recoverable ECDSA signature over the 32-byte m: ``r (32) || s (32) || recid (1)``,
   with low s (s <= n/2) required; the verifier recovers the public key and compares its address.
 
-Signing and recovery use coincurve (libsecp256k1) when importable, else py_ecc's pure-Python
-``secp256k1`` module; both produce and accept the same bytes.
+Signing and recovery use coincurve (libsecp256k1) when importable. Without it, recovery (all a verifier
+needs) runs on :mod:`zkclear.crypto.secp256k1` (standard library only) and signing on py_ecc's pure-Python
+``secp256k1`` module; all produce and accept the same bytes (``engine`` picks one for tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkclear.crypto.secp256k1 import recover_public_key
 from zkclear.errors import InputError, VerificationError
 
 DOMAIN_ADDRESS = b"zkclear/reserve-address/v1"
@@ -92,7 +94,7 @@ class ReserveSet:
                 raise InputError(
                     f"malformed reserve address {address!r}", path=path, line=line, field="address"
                 )
-            if not balance_text.isdigit():
+            if not (balance_text.isascii() and balance_text.isdigit()) or len(balance_text) > 20:
                 raise InputError(
                     f"balance must be a non-negative integer, got {balance_text!r}",
                     path=path,
@@ -186,9 +188,12 @@ def recover_address(message: bytes, signature: bytes, *, engine: str = "auto") -
         if cc is not None:
             public = cc.PublicKey.from_signature_and_message(signature, message, hasher=None)
             return address_of(public.format(compressed=True))
-        from py_ecc.secp256k1 import ecdsa_raw_recover
+        if engine == "py_ecc":
+            from py_ecc.secp256k1 import ecdsa_raw_recover
 
-        x, y = ecdsa_raw_recover(message, (signature[64] + 27, r, s))
+            x, y = ecdsa_raw_recover(message, (signature[64] + 27, r, s))
+        else:
+            x, y = recover_public_key(message, r, s, signature[64])
         return address_of(_compress(x, y))
     except VerificationError:
         raise
@@ -207,11 +212,26 @@ def verify_attestations(
     by_address = {}
     for attestation in attestations:
         if attestation.address in by_address:
-            raise VerificationError("reserve-attestation")
+            raise VerificationError("reserve-attestation",
+                                    detail=f"reserve address {attestation.address} signed twice")
         by_address[attestation.address] = attestation
-    if set(by_address) != {entry.address for entry in reserves.entries}:
-        raise VerificationError("reserve-attestation")
+    listed = {entry.address for entry in reserves.entries}
+    for address in by_address:
+        if address not in listed:
+            raise VerificationError("reserve-attestation",
+                                    detail=f"a signature by {address}, which is not a listed reserve address")
     for index, entry in enumerate(reserves.entries):
-        if recover_address(message, by_address[entry.address].signature, engine=engine) != entry.address:
-            raise VerificationError("reserve-attestation", index=index)
+        attestation = by_address.get(entry.address)
+        if attestation is None:
+            raise VerificationError("reserve-attestation", index=index,
+                                    detail=f"reserve address {entry.address} (balance {entry.balance}) has not "
+                                           "signed this epoch")
+        try:
+            signer = recover_address(message, attestation.signature, engine=engine)
+        except VerificationError:
+            signer = None
+        if signer != entry.address:
+            raise VerificationError("reserve-attestation", index=index,
+                                    detail=f"the signature listed for reserve address {entry.address} was not made "
+                                           "by that address's key over this epoch's message")
     return reserves.total

@@ -35,6 +35,9 @@ class ChunkProofSystem(Protocol):
     def public_digest(self, public: Any) -> bytes: ...
     def equity_bits(self, public: Any) -> int: ...
     def instrument_count(self, public: Any) -> int: ...
+    def instrument_ids(self, public: Any) -> tuple[str, ...]: ...
+    def margin_mode(self, opening: Any) -> str: ...
+    def account_margin(self, opening: Any, public: Any) -> tuple[int, int]: ...
     def padding_witness(self, public: Any) -> Any: ...
     def prove(
         self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
@@ -49,6 +52,7 @@ class ChunkProofSystem(Protocol):
     def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]: ...
     def opening_matches(self, opening: Any, commitments: Any) -> bool: ...
     def encode_commitments(self, commitments: Any) -> bytes: ...
+    def check_shape(self, commitments: Any, public: Any) -> None: ...
     def decode_commitments(self, data: bytes, public: Any) -> Any: ...
     def encode_opening(self, opening: Any) -> bytes: ...
     def decode_opening(self, data: bytes, public: Any) -> Any: ...
@@ -132,6 +136,16 @@ class EquityOnlyChunks:
 
     def instrument_count(self, public: PlainPublicData) -> int:
         return len(public.value_per_lot)
+
+    def instrument_ids(self, public: PlainPublicData) -> tuple[str, ...]:
+        return tuple(f"instrument-{j}" for j in range(len(public.value_per_lot)))
+
+    def margin_mode(self, opening: PlainOpening) -> str:
+        return "equity-only"
+
+    def account_margin(self, opening: PlainOpening, public: PlainPublicData) -> tuple[int, int]:
+        """(equity, requirement): this stand-in proves no requirement (0)."""
+        return opening.equity_opening(public)[0], 0
 
     def padding_witness(self, public: PlainPublicData) -> PlainAccount:
         return PlainAccount(0, (0,) * len(public.value_per_lot))
@@ -225,6 +239,10 @@ class EquityOnlyChunks:
     def encode_commitments(self, commitments: PlainCommitments) -> bytes:
         return commitments.to_bytes()
 
+    def check_shape(self, commitments: PlainCommitments, public: PlainPublicData) -> None:
+        if len(commitments.positions) != len(public.value_per_lot):
+            raise VerificationError("account-shape", detail="an account's position count differs from the listing")
+
     def decode_commitments(self, data: bytes, public: PlainPublicData) -> PlainCommitments:
         n = len(public.value_per_lot)
         if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
@@ -291,6 +309,25 @@ class CollateralChunks:
     def instrument_count(self, public: Any) -> int:
         return len(public.instruments)
 
+    def instrument_ids(self, public: Any) -> tuple[str, ...]:
+        return tuple(public.instrument_ids)
+
+    def margin_mode(self, opening: Any) -> str:
+        return str(opening.margin_mode)
+
+    def account_margin(self, opening: Any, public: Any) -> tuple[int, int]:
+        """(equity, maintenance requirement) computed from the opening's cash and positions with the epoch's
+        public risk data (the same statement the proofs use; requirements round up)."""
+        from circuits.account_statement import account_statement
+        from circuits.public_data import AccountWitness
+
+        statement = account_statement(public, opening.margin_mode)
+        values = statement.assign(AccountWitness(int(opening.cash), tuple(int(q) for q in opening.positions),
+                                                 opening.margin_mode))
+        equity = statement.equity.evaluate(values)
+        maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
+        return equity, equity - maintenance.form.evaluate(values)
+
     def padding_witness(self, public: Any) -> Any:
         from circuits.public_data import AccountWitness
 
@@ -336,6 +373,24 @@ class CollateralChunks:
 
     def decode_commitments(self, data: bytes, public: Any) -> Any:
         return _collateral().AccountCommitments.from_bytes(data)
+
+    def check_shape(self, commitments: Any, public: Any) -> None:
+        """VerificationError("account-shape") unless the account's margin mode is one this epoch supports and
+        its commitments have that mode's statement shape (checked before any arithmetic on them)."""
+        from circuits.account_statement import account_statement
+
+        mode = commitments.margin_mode
+        if mode not in public.margin_modes:
+            raise VerificationError("account-shape", detail=f"an account is on {mode} margin, which this epoch's "
+                                                            f"public data does not support {public.margin_modes}")
+        statement = account_statement(public, mode)
+        if (len(commitments.positions) != len(statement.positions)
+                or len(commitments.witnesses) != len(statement.witnesses)):
+            raise VerificationError(
+                "account-shape",
+                detail=f"an account has {len(commitments.positions)} position and {len(commitments.witnesses)} "
+                       f"witness commitments; the {mode} statement has {len(statement.positions)} and "
+                       f"{len(statement.witnesses)}")
 
     def encode_opening(self, opening: Any) -> bytes:
         return opening.to_bytes()

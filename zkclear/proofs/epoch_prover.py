@@ -9,7 +9,10 @@ The steps, in order, each bound to the epoch header through its proof context:
 4. the sum tree over the chunks' liability commitments, padding nodes on populated paths;
 5. one range proof per node at levels c..H-1 (context ``header.context(b"tree-node", level, index)``);
 6. matched-book blinding sums, the solvency proof (context ``header.context(b"solvency")``);
-7. a receipt for every account.
+7. a receipt for every account (its id, its account key, its opening, its chunk and path).
+
+The opening of the total liabilities (L, ρ) is returned to the operator in :class:`EpochArtifacts`, never put
+in the public bundle or the audit data: it goes, when the operator chooses, to an auditor-only file.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ from zkclear.proofs.chunks import ChunkProofSystem, default_chunk_system
 from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader
 from zkclear.proofs.matched_book import matched_book_blindings, require_matched
 from zkclear.proofs.solvency import prove_solvency, require_solvent
+from zkclear.tree.identity import ACCOUNT_KEY_LABEL, leaf_id_hash
 from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
 from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import (
+    PaddingOpening,
     SumTree,
     TreeNode,
-    account_id_hash,
     build_sum_tree,
     make_leaf,
     padding_digest,
+    sum_points,
 )
 
 #: Node range proofs are dispatched to the executor in groups of this many (amortizes task overhead).
@@ -62,6 +67,7 @@ class EpochArtifacts:
     audit: AuditData
     receipts: dict[str, Receipt]
     tree: SumTree
+    total_opening: tuple[int, int]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -97,6 +103,7 @@ def make_header(
     reserves: ReserveSet,
     config: TreeConfig,
     chunk_system: ChunkProofSystem,
+    public_inputs_digest: bytes = bytes(32),
 ) -> EpochHeader:
     """The header of epoch ``epoch_id`` following ``previous`` (None: genesis)."""
     return EpochHeader(
@@ -104,6 +111,7 @@ def make_header(
         previous_root=previous.root_digest if previous else GENESIS,
         previous_epoch_hash=previous.epoch_hash if previous else GENESIS,
         public_data_digest=chunk_system.public_digest(public),
+        public_inputs_digest=public_inputs_digest,
         reserves_digest=reserves.digest(),
         reserves_total=reserves.total,
         instrument_count=chunk_system.instrument_count(public),
@@ -123,7 +131,7 @@ def prove_epoch(
     blindings: BlindingSource,
     chunk_system: ChunkProofSystem | None = None,
     executor: Executor | None = None,
-    disclose_total: bool = True,
+    public_inputs_digest: bytes = bytes(32),
     progress: Callable[[str, int, int], None] | None = None,
     stage_clock: Callable[[], float] = time.perf_counter,
 ) -> EpochArtifacts:
@@ -132,15 +140,16 @@ def prove_epoch(
     book, reserves below liabilities); nothing false is ever emitted.
 
     ``blindings`` in deterministic mode makes the whole close reproducible (same placement, same
-    commitments). ``disclose_total`` puts the root opening (L, ρ) in the audit data. Chunk proofs
-    and node proofs fan out over ``executor`` (default: ``zkclear.executor.get_executor()``).
-    ``timings`` are measured with ``stage_clock`` (wall clock by default; a benchmark passes
-    ``time.process_time`` with a serial executor to get core-seconds).
+    commitments). ``public_inputs_digest`` is the digest of the published inputs the public data is
+    recomputed from (zeros only for test systems that have none). Chunk proofs and node proofs fan out over
+    ``executor`` (default: ``zkclear.executor.get_executor()``). ``timings`` are measured with
+    ``stage_clock`` (wall clock by default; a benchmark passes ``time.process_time`` with a serial executor
+    to get core-seconds).
     """
     system = chunk_system or default_chunk_system()
     run = executor or get_executor()
     timings: dict[str, float] = {}
-    header = make_header(epoch_id, previous, public, reserves, config, system)
+    header = make_header(epoch_id, previous, public, reserves, config, system, public_inputs_digest)
     header_digest = header.digest()
 
     # The matched book needs only the witnesses: refuse before any proving if it is broken.
@@ -161,10 +170,12 @@ def prove_epoch(
     timings["chunk_proofs"] = stage_clock() - started
 
     started = stage_clock()
-    salts: dict[int, bytes] = {}
+    account_keys: dict[int, bytes] = {}
     chunk_records: list[ChunkRecord] = []
     chunk_leaves: list[list[TreeNode]] = []
+    chunk_position_sums: list[list] = []
     leaf_openings: list[list[tuple[int, int]]] = []
+    count = header.instrument_count
     for chunk, (position, slots) in enumerate(
         zip(placement.chunk_positions, placement.chunk_slots, strict=True)
     ):
@@ -175,36 +186,40 @@ def prove_epoch(
                 seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
                 id_hashes.append(hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest())
             else:
-                salt = scalar_to_bytes(
-                    blindings.scalar("zkclear/tree/salt", epoch_id, accounts[account].account_id)
-                )
-                salts[account] = salt
-                id_hashes.append(account_id_hash(accounts[account].account_id, salt))
+                account_id = accounts[account].account_id
+                account_keys[account] = scalar_to_bytes(blindings.scalar(ACCOUNT_KEY_LABEL, account_id))
+                id_hashes.append(leaf_id_hash(account_id, account_keys[account], epoch_id))
         chunk_leaves.append(
             [
                 make_leaf(id_hash, system.liability(c, public), system.encode_commitments(c))
                 for id_hash, c in zip(id_hashes, commitments, strict=True)
             ]
         )
+        chunk_position_sums.append(sum_points([system.position_commitments(c) for c in commitments], count))
         leaf_openings.append([system.liability_opening(o, public) for o in openings])
         chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof))
 
-    def padding_source(level: int, index: int) -> tuple[TreeNode, int]:
+    def padding_source(level: int, index: int) -> tuple[TreeNode, PaddingOpening]:
         blinding = blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index)
+        position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
         seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
-        return TreeNode.of(commit(0, blinding), padding_digest(seed)), blinding
+        node = TreeNode.of(commit(0, blinding), padding_digest(seed), [commit(0, b) for b in position_blindings])
+        return node, (blinding, position_blindings)
 
     tree = build_sum_tree(
-        config, placement.chunk_positions, chunk_leaves, padding_source, leaf_openings=leaf_openings
+        config, placement.chunk_positions, chunk_leaves, chunk_position_sums, padding_source,
+        leaf_openings=leaf_openings,
     )
     timings["tree_build"] = stage_clock() - started
 
     # Refuse early (before the node proofs, the bulk of the close) when a root statement is false.
+    # β_j opens the root's position sum: every account's position blinding and every padding node's.
     all_openings = [o for _, _, openings in proven for o in openings]
+    padding_rows = [position_blindings for _, position_blindings in tree.padding.values()]
     betas = matched_book_blindings(
-        [system.opening_values(o)[1] for o in all_openings],
-        [system.position_blindings(o) for o in all_openings],
-        header.instrument_count,
+        [system.opening_values(o)[1] for o in all_openings] + [(0,) * count] * len(padding_rows),
+        [system.position_blindings(o) for o in all_openings] + padding_rows,
+        count,
     )
     total, root_blinding = tree.openings[(config.height, 0)]
     require_solvent(reserves.total, total)
@@ -242,7 +257,6 @@ def prove_epoch(
         upper_nodes,
         node_proofs,
         dict(tree.padding),
-        (total, root_blinding) if disclose_total else None,
     )
     timings["root_statements"] = stage_clock() - started
 
@@ -259,7 +273,7 @@ def prove_epoch(
                 epoch_id=epoch_id,
                 header_digest=header_digest,
                 account_id=accounts[account].account_id,
-                salt=salts[account],
+                account_key=account_keys[account],
                 leaf_index=leaf_index,
                 opening=proven[chunk][2][slot],
                 chunk=chunk_records[chunk],
@@ -267,4 +281,4 @@ def prove_epoch(
                 sibling_proofs=tuple(node_proofs[pos] for pos in positions),
             )
     timings["receipts"] = stage_clock() - started
-    return EpochArtifacts(bundle, audit, receipts, tree, timings)
+    return EpochArtifacts(bundle, audit, receipts, tree, (total, root_blinding), timings)

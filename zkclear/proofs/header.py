@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.tree.placement import TreeConfig
 
-HEADER_VERSION = 1
-DOMAIN_HEADER = b"zkclear/epoch-header/v1"
+HEADER_VERSION = 2
+DOMAIN_HEADER = b"zkclear/epoch-header/v2"
 DOMAIN_EPOCH = b"zkclear/epoch/v1"
 GENESIS = bytes(32)
-_FIXED = struct.Struct(">HQ32s32s32s32sQIB")
+_FIXED = struct.Struct(">HQ32s32s32s32s32sQIB")
 _CONFIG_BYTES = 12
 
 
@@ -33,7 +33,9 @@ _CONFIG_BYTES = 12
 class EpochHeader:
     """What every proof of the epoch binds.
 
-    ``public_data_digest`` is the digest of the epoch's public risk data (prices, models);
+    ``public_data_digest`` is the digest of the epoch's public risk data (the statements' coefficients);
+    ``public_inputs_digest`` the digest of the public inputs it is recomputed from (configuration, marks,
+    oracle quotes, volatilities, margin overrides, the previous prices and history; docs/format.md);
     ``reserves_digest`` and ``reserves_total`` fix the reserves input; ``equity_bits`` is the bound B
     that every leaf is proven under; ``tree`` the tree shape (height, chunk size, padding policy).
     """
@@ -42,6 +44,7 @@ class EpochHeader:
     previous_root: bytes
     previous_epoch_hash: bytes
     public_data_digest: bytes
+    public_inputs_digest: bytes
     reserves_digest: bytes
     reserves_total: int
     instrument_count: int
@@ -49,8 +52,9 @@ class EpochHeader:
     tree: TreeConfig
 
     def __post_init__(self) -> None:
-        for name in ("previous_root", "previous_epoch_hash", "public_data_digest", "reserves_digest"):
-            if len(getattr(self, name)) != 32:
+        for name in ("previous_root", "previous_epoch_hash", "public_data_digest", "public_inputs_digest",
+                     "reserves_digest"):
+            if not isinstance(getattr(self, name), bytes) or len(getattr(self, name)) != 32:
                 raise EncodingError(f"epoch header: {name} must be 32 bytes")
         if not 0 <= self.epoch_id < 1 << 64 or not 0 <= self.reserves_total < 1 << 64:
             raise EncodingError("epoch header: epoch id and reserves total must fit in 64 bits")
@@ -65,6 +69,7 @@ class EpochHeader:
                 self.previous_root,
                 self.previous_epoch_hash,
                 self.public_data_digest,
+                self.public_inputs_digest,
                 self.reserves_digest,
                 self.reserves_total,
                 self.instrument_count,
@@ -75,18 +80,19 @@ class EpochHeader:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EpochHeader:
+        version = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else None
+        if version != HEADER_VERSION:
+            raise EncodingError(f"unsupported epoch header version {version} (this reader knows {HEADER_VERSION})")
         if len(data) != _FIXED.size + _CONFIG_BYTES:
             raise EncodingError(f"epoch header must be {_FIXED.size + _CONFIG_BYTES} bytes, got {len(data)}")
-        version, epoch_id, prev_root, prev_hash, public, reserves, total, instruments, bits = _FIXED.unpack(
+        _, epoch_id, prev_root, prev_hash, public, inputs, reserves, total, instruments, bits = _FIXED.unpack(
             data[: _FIXED.size]
         )
-        if version != HEADER_VERSION:
-            raise EncodingError(f"unsupported epoch header version {version}")
         try:
             tree = TreeConfig.decode(data[_FIXED.size :])
         except Exception as exc:  # ConfigurationError or struct.error: both mean bad bytes here
             raise EncodingError(f"epoch header: invalid tree configuration ({exc})") from exc
-        return cls(epoch_id, prev_root, prev_hash, public, reserves, total, instruments, bits, tree)
+        return cls(epoch_id, prev_root, prev_hash, public, inputs, reserves, total, instruments, bits, tree)
 
     def digest(self) -> bytes:
         return hashlib.sha256(DOMAIN_HEADER + self.to_bytes()).digest()
@@ -116,15 +122,24 @@ class ChainLink:
 
 
 def check_chain(previous: ChainLink | None, header: EpochHeader) -> None:
-    """Raise VerificationError("epoch-chain-broken") unless ``header`` follows ``previous``
-    (or is a genesis header when ``previous`` is None)."""
+    """Raise VerificationError("epoch-chain-broken"), naming the broken link, unless ``header`` follows
+    ``previous`` (or is a genesis header when ``previous`` is None)."""
     if previous is None:
         if header.previous_root != GENESIS or header.previous_epoch_hash != GENESIS:
-            raise VerificationError("epoch-chain-broken")
+            raise VerificationError("epoch-chain-broken",
+                                    detail=f"epoch {header.epoch_id} names a previous epoch, but none was given "
+                                           "to check it against (a first epoch carries zeros)")
         return
-    if (
-        header.epoch_id != previous.epoch_id + 1
-        or header.previous_root != previous.root_digest
-        or header.previous_epoch_hash != previous.epoch_hash
-    ):
-        raise VerificationError("epoch-chain-broken")
+    if header.epoch_id != previous.epoch_id + 1:
+        raise VerificationError("epoch-chain-broken",
+                                detail=f"epoch {header.epoch_id} does not follow epoch {previous.epoch_id}")
+    if header.previous_root != previous.root_digest:
+        raise VerificationError("epoch-chain-broken",
+                                detail=f"epoch {header.epoch_id} names previous root "
+                                       f"{header.previous_root.hex()[:16]}..., but epoch {previous.epoch_id}'s "
+                                       f"root is {previous.root_digest.hex()[:16]}...")
+    if header.previous_epoch_hash != previous.epoch_hash:
+        raise VerificationError("epoch-chain-broken",
+                                detail=f"epoch {header.epoch_id} names previous header hash "
+                                       f"{header.previous_epoch_hash.hex()[:16]}..., but epoch {previous.epoch_id}'s "
+                                       f"header hash is {previous.epoch_hash.hex()[:16]}...")

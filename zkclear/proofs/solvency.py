@@ -7,8 +7,8 @@ tree and ``reserves`` the public total of the attested reserves (< 2^64),
 
 and a 64-bit range proof over D (context ``header.context(b"solvency")``) shows 0 <= reserves − L.
 Since both children of the root carry their own node range proofs (each < 2^64), L cannot wrap
-modulo the group order. The auditor may receive (L, ρ) in the audit data and then checks
-C_root = commit(L, ρ).
+modulo the group order. The auditor may receive (L, ρ) in an auditor-only file and then checks
+C_root = commit(L, ρ) (zkclear.verifier.audit.check_total_opening).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from provers.bulletproofs import RangeProof, RangeStatement, prove_range
 from zkclear.crypto.field import R
 from zkclear.crypto.generators import pedersen_generators
 from zkclear.crypto.group import G1Point
-from zkclear.crypto.pedersen import commit
 from zkclear.errors import EncodingError, ProvingError, VerificationError
 
 SOLVENCY_BITS = 64
@@ -55,9 +54,3 @@ def solvency_statement(
     except EncodingError as exc:
         raise VerificationError("solvency-proof") from exc
     return RangeStatement(decoded, (solvency_commitment(reserves, root_commitment),), SOLVENCY_BITS, context)
-
-
-def check_total_opening(root_commitment: G1Point, total: int, blinding: int, reserves: int) -> None:
-    """Auditor-only: the disclosed total opens the root and does not exceed the reserves."""
-    if root_commitment != commit(total, blinding) or not 0 <= total <= reserves:
-        raise VerificationError("total-liabilities-opening")

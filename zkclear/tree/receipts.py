@@ -1,8 +1,9 @@
 """Private receipts: everything one participant needs to check their account in the epoch's tree.
 
 A receipt is made for every account at epoch close (never on request: the operator must not
-learn who checks — the "lazy-user" trap). It holds the openings of the account's commitments, the
-salt of its id hash, its leaf index, its whole chunk (the 2^c leaves' id hashes and commitments and
+learn who checks — the "lazy-user" trap). It holds the account id and the account key its leaf salt is
+derived from (:mod:`zkclear.tree.identity`), the openings of the account's commitments, its leaf index,
+its whole chunk (the 2^c leaves' id hashes and commitments and
 the chunk's collateralization proof, which proves every leaf of the chunk non-negative), and the
 path above the chunk: one sibling per level c..H-1 with that sibling's own range proof.
 """
@@ -34,7 +35,7 @@ class Receipt:
     epoch_id: int
     header_digest: bytes
     account_id: str
-    salt: bytes
+    account_key: bytes
     leaf_index: int
     opening: Any
     chunk: ChunkRecord

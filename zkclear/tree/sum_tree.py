@@ -3,14 +3,20 @@
 Every node is a pair (commitment, digest). Definitions (docs/protocol.md, "Merkle sum tree"),
 all hashes SHA-256, ``enc(C)`` the 48-byte compressed point, ``u8``/``u32`` big-endian:
 
-- ``id_hash   = SHA256("zkclear/tree/account-id/v1"   || u32(len(salt)) || salt || utf8(account_id))``
+- ``id_hash`` is the leaf's salted account id hash (:mod:`zkclear.tree.identity`);
 - ``leaf      = (C_liab, SHA256("zkclear/tree/leaf/v1" || id_hash || enc(C_liab) || SHA256(account_bytes)))``
   where ``C_liab`` is the account's liability (equity) commitment and ``account_bytes`` the
   canonical encoding of all its commitments (cash, positions, margin witnesses);
 - ``node(l)   = (C_L + C_R, SHA256("zkclear/tree/node/v1" || u8(l) || enc(C_L) || h_L || enc(C_R) || h_R))``
-  for a node at level ``l`` (leaves are level 0, the root is level H);
-- ``padding   = (0·G + r·H, SHA256("zkclear/tree/padding-node/v1" || seed))`` with r and seed
-  derived from the operator's blinding secret: without the secret it is indistinguishable from a
+  for a node at level ``0 < l <= c`` inside a chunk (leaves are level 0, the root is level H);
+- nodes at levels ``c..H`` also carry the position sums ``P_j = Σ C_{q_j}`` of their subtree (one
+  commitment per instrument; a chunk root's are the sums over its 2^c accounts) and, above the chunks,
+  ``node(l) = (C_L + C_R, P_L + P_R, SHA256("zkclear/tree/node/v2" || u8(l) || enc(C_L) || p_L || h_L ||
+  enc(C_R) || p_R || h_R))`` with ``p_X = SHA256("zkclear/tree/positions/v1" || u16(n) || enc(P_X,1) || ...
+  || enc(P_X,n))``: the root digest binds every node's position sums, so a participant who folds their path
+  obtains the root's position sums, which the matched book opens to zero;
+- ``padding   = (0·G + r·H, (0·G + r_j·H)_j, SHA256("zkclear/tree/padding-node/v1" || seed))`` with r, r_j and
+  seed derived from the operator's blinding secret: without the secret it is indistinguishable from a
   real node.
 
 Only the nodes on populated paths and their siblings exist; every missing sibling at or above the
@@ -29,9 +35,10 @@ from zkclear.crypto.group import G1Point, batch_affine, encode_affine
 from zkclear.errors import ProvingError
 from zkclear.tree.placement import TreeConfig
 
-DOMAIN_ACCOUNT_ID = b"zkclear/tree/account-id/v1"
 DOMAIN_LEAF = b"zkclear/tree/leaf/v1"
 DOMAIN_NODE = b"zkclear/tree/node/v1"
+DOMAIN_UPPER_NODE = b"zkclear/tree/node/v2"
+DOMAIN_POSITIONS = b"zkclear/tree/positions/v1"
 DOMAIN_PADDING = b"zkclear/tree/padding-node/v1"
 
 Position = tuple[int, int]  # (level, index); leaves are level 0
@@ -39,22 +46,45 @@ Position = tuple[int, int]  # (level, index); leaves are level 0
 
 @dataclass(frozen=True, slots=True)
 class TreeNode:
-    """A node of the sum tree: its liability commitment, that commitment's encoding, its digest."""
+    """A node of the sum tree: its liability commitment, that commitment's encoding, its digest and, at the
+    chunk level and above, its position sums (one commitment per instrument) and their encodings."""
 
     commitment: G1Point
     encoded: bytes
     digest: bytes
+    positions: tuple[G1Point, ...] | None = None
+    positions_encoded: bytes | None = None
 
     @classmethod
-    def of(cls, commitment: G1Point, digest: bytes) -> TreeNode:
-        return cls(commitment, commitment.to_bytes(), digest)
+    def of(cls, commitment: G1Point, digest: bytes,
+           positions: Sequence[G1Point] | None = None) -> TreeNode:
+        if positions is None:
+            return cls(commitment, commitment.to_bytes(), digest)
+        encoded = [encode_affine(xy) for xy in batch_affine(list(positions))] if positions else []
+        return cls(commitment, commitment.to_bytes(), digest, tuple(positions), b"".join(encoded))
+
+    def with_positions(self, positions: Sequence[G1Point]) -> TreeNode:
+        """This node carrying the position sums ``positions`` (a chunk root)."""
+        encoded = [encode_affine(xy) for xy in batch_affine(list(positions))] if positions else []
+        return TreeNode(self.commitment, self.encoded, self.digest, tuple(positions), b"".join(encoded))
+
+    def positions_digest(self) -> bytes:
+        """``p = SHA256("zkclear/tree/positions/v1" || u16(n) || enc(P_1) || ... || enc(P_n))``."""
+        if self.positions is None or self.positions_encoded is None:
+            raise ValueError("this node carries no position sums")
+        return hashlib.sha256(
+            DOMAIN_POSITIONS + struct.pack(">H", len(self.positions)) + self.positions_encoded
+        ).digest()
 
 
-def account_id_hash(account_id: str, salt: bytes) -> bytes:
-    """The salted hash that lets a participant recognize their leaf and hides the id from others."""
-    return hashlib.sha256(
-        DOMAIN_ACCOUNT_ID + struct.pack(">I", len(salt)) + salt + account_id.encode("utf-8")
-    ).digest()
+def sum_points(rows: Sequence[Sequence[G1Point]], count: int) -> list[G1Point]:
+    """Column sums of ``rows`` (each of ``count`` points)."""
+    totals = [G1Point.identity()] * count
+    for row in rows:
+        if len(row) != count:
+            raise ValueError(f"expected {count} position commitments, got {len(row)}")
+        totals = [total + point for total, point in zip(totals, row, strict=True)]
+    return totals
 
 
 def leaf_digest(id_hash: bytes, liability_encoded: bytes, account_bytes: bytes) -> bytes:
@@ -69,25 +99,43 @@ def make_leaf(id_hash: bytes, liability: G1Point, account_bytes: bytes) -> TreeN
     return TreeNode(liability, encoded, leaf_digest(id_hash, encoded, account_bytes))
 
 
-def node_digest(level: int, left: TreeNode, right: TreeNode) -> bytes:
-    """The digest of the node at ``level`` with these children."""
-    return hashlib.sha256(
-        DOMAIN_NODE + bytes([level]) + left.encoded + left.digest + right.encoded + right.digest
-    ).digest()
-
-
 def padding_digest(seed: bytes) -> bytes:
     return hashlib.sha256(DOMAIN_PADDING + seed).digest()
+
+
+def node_digest(level: int, left: TreeNode, right: TreeNode) -> bytes:
+    """The digest of the node at ``level`` with these children (v2, binding the position sums, when the
+    children are chunk roots or above)."""
+    if left.positions is None and right.positions is None:
+        return hashlib.sha256(
+            DOMAIN_NODE + bytes([level]) + left.encoded + left.digest + right.encoded + right.digest
+        ).digest()
+    if left.positions is None or right.positions is None or len(left.positions) != len(right.positions):
+        raise ValueError(f"level {level}: children carry different position sums")
+    return hashlib.sha256(
+        DOMAIN_UPPER_NODE + bytes([level]) + left.encoded + left.positions_digest() + left.digest
+        + right.encoded + right.positions_digest() + right.digest
+    ).digest()
 
 
 def combine_level(level: int, pairs: Sequence[tuple[TreeNode, TreeNode]]) -> list[TreeNode]:
     """Parents (at ``level``) of many (left, right) child pairs, with one batch point normalization."""
     sums = [left.commitment + right.commitment for left, right in pairs]
-    encodings = [encode_affine(xy) for xy in batch_affine(sums)]
-    return [
-        TreeNode(total, encoded, node_digest(level, left, right))
-        for total, encoded, (left, right) in zip(sums, encodings, pairs, strict=True)
-    ]
+    digests = [node_digest(level, left, right) for left, right in pairs]
+    carries = bool(pairs) and pairs[0][0].positions is not None
+    width = len(pairs[0][0].positions) if carries else 0
+    position_sums = [a + b for left, right in pairs for a, b in zip(left.positions or (), right.positions or (),
+                                                                    strict=True)]
+    encoded = [encode_affine(xy) for xy in batch_affine(sums + position_sums)]
+    parents = []
+    for k, (total, digest) in enumerate(zip(sums, digests, strict=True)):
+        if not carries:
+            parents.append(TreeNode(total, encoded[k], digest))
+            continue
+        start = len(sums) + k * width
+        parents.append(TreeNode(total, encoded[k], digest, tuple(position_sums[k * width:(k + 1) * width]),
+                                b"".join(encoded[start:start + width])))
+    return parents
 
 
 def chunk_levels(leaves: Sequence[TreeNode]) -> list[list[TreeNode]]:
@@ -101,42 +149,27 @@ def chunk_levels(leaves: Sequence[TreeNode]) -> list[list[TreeNode]]:
     return levels
 
 
-def fold_path(
-    leaf: TreeNode, leaf_index: int, siblings: Sequence[TreeNode], *, start_level: int = 0
-) -> TreeNode:
-    """The root reached from ``leaf`` (at ``start_level``) and its siblings, one per level upward."""
-    node = leaf
-    index = leaf_index
-    for offset, sibling in enumerate(siblings):
-        level = start_level + offset + 1
-        left, right = (sibling, node) if index & 1 else (node, sibling)
-        node = combine_level(level, [(left, right)])[0]
-        index >>= 1
-    return node
-
-
-PaddingSource = Callable[[int, int], tuple[TreeNode, int]]
+#: A padding node's opening: the blinding of its liability commitment and of each position sum (all values 0).
+PaddingOpening = tuple[int, tuple[int, ...]]
+PaddingSource = Callable[[int, int], tuple[TreeNode, PaddingOpening]]
 
 
 @dataclass(slots=True)
 class SumTree:
     """A built tree. ``nodes`` holds every materialized node (chunk subtrees, populated upper
-    nodes, padding nodes); ``padding`` maps each upper padding position to its blinding (zero
-    value); ``openings`` maps positions to (value, blinding) where the builder knew them."""
+    nodes, padding nodes); ``padding`` maps each upper padding position to its opening (blindings of
+    a zero liability and zero position sums); ``openings`` maps positions to (value, blinding) of the
+    liability where the builder knew them."""
 
     config: TreeConfig
     chunk_positions: tuple[int, ...]
     nodes: dict[Position, TreeNode]
-    padding: dict[Position, int]
+    padding: dict[Position, PaddingOpening]
     openings: dict[Position, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def root(self) -> TreeNode:
         return self.nodes[(self.config.height, 0)]
-
-    def siblings(self, leaf_index: int) -> list[TreeNode]:
-        """The inclusion path of a leaf: its sibling at every level 0..H-1."""
-        return [self.nodes[(level, (leaf_index >> level) ^ 1)] for level in range(self.config.height)]
 
     def upper_positions(self) -> list[Position]:
         """Every materialized node at levels c..H-1 (the ones that carry their own range proof)."""
@@ -148,22 +181,24 @@ def build_sum_tree(
     config: TreeConfig,
     chunk_positions: Sequence[int],
     chunk_leaves: Sequence[Sequence[TreeNode]],
+    chunk_position_sums: Sequence[Sequence[G1Point]],
     padding_source: PaddingSource,
     *,
     leaf_openings: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> SumTree:
-    """Build the tree from each chunk's 2^c leaves and its position among level-c nodes.
+    """Build the tree from each chunk's 2^c leaves, the sums of its accounts' position commitments and its
+    position among level-c nodes.
 
-    ``padding_source(level, index)`` returns (node, blinding) for a padding node; the builder asks
+    ``padding_source(level, index)`` returns (node, opening) for a padding node; the builder asks
     for exactly the missing siblings on the populated paths, lowest level first, left to right.
-    With ``leaf_openings`` the tree also carries every node's opening (operator side).
+    With ``leaf_openings`` the tree also carries every node's liability opening (operator side).
     """
     c, height = config.chunk_bits, config.height
-    if len(chunk_positions) != len(chunk_leaves):
-        raise ValueError("one position per chunk is required")
+    if not len(chunk_positions) == len(chunk_leaves) == len(chunk_position_sums):
+        raise ValueError("one position, one set of leaves and one set of position sums per chunk are required")
     nodes: dict[Position, TreeNode] = {}
     openings: dict[Position, tuple[int, int]] = {}
-    padding: dict[Position, int] = {}
+    padding: dict[Position, PaddingOpening] = {}
     level_nodes: dict[int, TreeNode] = {}
     for chunk, (position, leaves) in enumerate(zip(chunk_positions, chunk_leaves, strict=True)):
         if len(leaves) != config.chunk_size:
@@ -174,6 +209,7 @@ def build_sum_tree(
             base = position << (c - level)
             for offset, node in enumerate(row):
                 nodes[(level, base + offset)] = node
+        nodes[(c, position)] = nodes[(c, position)].with_positions(chunk_position_sums[chunk])
         level_nodes[position] = nodes[(c, position)]
         if leaf_openings is not None:
             row_open = list(leaf_openings[chunk])
@@ -189,12 +225,12 @@ def build_sum_tree(
         for index in sorted(level_nodes):
             sibling = index ^ 1
             if sibling not in level_nodes:
-                node, blinding = padding_source(level, sibling)
+                node, opening = padding_source(level, sibling)
                 level_nodes[sibling] = node
                 nodes[(level, sibling)] = node
-                padding[(level, sibling)] = blinding
+                padding[(level, sibling)] = opening
                 if leaf_openings is not None:
-                    openings[(level, sibling)] = (0, blinding)
+                    openings[(level, sibling)] = (0, opening[0])
         parent_indices = sorted({index >> 1 for index in level_nodes})
         parents = combine_level(
             level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices]

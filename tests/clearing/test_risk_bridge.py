@@ -21,10 +21,7 @@ from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, MarkP
 from zkclear.clearing.instruments import InstrumentSpec
 from zkclear.clearing.ledger import Ledger
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, MarginLevel, margin_requirements
-from zkclear.clearing.state import EpochState
-from zkclear.errors import ConfigurationError
-from zkclear.risk.dynamic_params import DynamicRiskConfig, compute_risk_parameters
-from zkclear.risk.integration import (
+from zkclear.clearing.risk_bridge import (
     OptionStandardRiskModel,
     kinds_with_options,
     mark_prices_from_oracle,
@@ -34,6 +31,9 @@ from zkclear.risk.integration import (
     scenario_table_for_engine,
     with_dynamic_margins,
 )
+from zkclear.clearing.state import EpochState
+from zkclear.errors import ConfigurationError
+from zkclear.risk.dynamic_params import DynamicRiskConfig, compute_risk_parameters
 from zkclear.risk.options import (
     ImpliedVolatilityQuote,
     OptionSpec,

@@ -14,22 +14,33 @@ from tests.proofs.epoch_fixtures import (
     attested,
     honest_epoch,
     make_epoch,
+    public_inputs,
+    published,
     reserves,
     second_epoch,
 )
+from zkclear.crypto.field import R
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ProvingError, VerificationError
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.auditor import audit_epoch
 from zkclear.proofs.chunks import EquityOnlyChunks, PlainAccount
 from zkclear.proofs.epoch_prover import AccountInput
-from zkclear.tree.inclusion import crowd_audit, verify_receipt
 from zkclear.tree.sum_tree import TreeNode
+from zkclear.verifier.audit import audit_epoch, check_total_opening
+from zkclear.verifier.receipt import crowd_audit, verify_receipt
 
 
 def _audit(bundle, audit, **kwargs):
-    return audit_epoch(bundle, audit, PUBLIC, chunk_system=SYSTEM, executor=SerialExecutor(), **kwargs)
+    return audit_epoch(published_bundle(bundle), audit, chunk_system=SYSTEM, executor=SerialExecutor(), **kwargs)
+
+
+def published_bundle(bundle):
+    return published(None, bundle)
+
+
+def _verify(bundle, receipt):
+    return verify_receipt(published_bundle(bundle), receipt, receipt.account_id, chunk_system=SYSTEM)
 
 
 def _audit_reason(bundle, audit, **kwargs):
@@ -38,29 +49,34 @@ def _audit_reason(bundle, audit, **kwargs):
     return caught.value.reason
 
 
-def test_honest_epoch_passes_the_audit_with_the_disclosed_total():
+def test_honest_epoch_passes_the_audit():
     epoch = honest_epoch()
     report = _audit(epoch.bundle, epoch.artifacts.audit)
+    assert report.reserves_total == 1_000_000
+    assert report.leaves == report.chunks * SMALL.chunk_size
+    assert report.header_hash == epoch.bundle.epoch_hash().hex()
+
+
+def test_the_auditors_total_opening_is_checked():
+    epoch = honest_epoch()
     expected = sum(
         a.witness.cash + sum(v * q for v, q in zip(PUBLIC.value_per_lot, a.witness.positions, strict=True))
         for a in epoch.accounts
     )
-    assert report.total_liabilities == expected
-    assert report.reserves_total == 1_000_000
-    assert report.leaves == report.chunks * SMALL.chunk_size
+    total, blinding = epoch.artifacts.total_opening
+    assert total == expected
+    digest = epoch.bundle.header.digest()
+    assert check_total_opening(epoch.bundle, (digest, total, blinding)) == expected
+    for bad in ((digest, total - 1, blinding), (second_epoch().bundle.header.digest(), total, blinding)):
+        with pytest.raises(VerificationError) as caught:
+            check_total_opening(epoch.bundle, bad)
+        assert caught.value.reason == "total-liabilities-opening"
 
 
-def test_audit_without_disclosed_total_still_checks_solvency():
-    epoch = honest_epoch()
-    report = _audit(epoch.bundle, replace(epoch.artifacts.audit, total_opening=None))
-    assert report.total_liabilities is None
+def test_audit_data_carries_no_total_opening():
+    from zkclear.bundle.model import AuditData
 
-
-def test_wrong_disclosed_total_is_named():
-    epoch = honest_epoch()
-    total, blinding = epoch.artifacts.audit.total_opening
-    bad = replace(epoch.artifacts.audit, total_opening=(total - 1, blinding))
-    assert _audit_reason(epoch.bundle, bad) == "total-liabilities-opening"
+    assert "total_opening" not in AuditData.__dataclass_fields__
 
 
 def test_epochs_are_chained_and_a_wrong_predecessor_is_named():
@@ -83,9 +99,11 @@ def test_sibling_sum_replaced_in_the_published_tree_is_named():
     pos = next(p for p in sorted(audit.upper_nodes) if p[0] == c + 2 and p not in audit.padding)
     node = audit.upper_nodes[pos]
     nodes = dict(audit.upper_nodes)
-    nodes[pos] = TreeNode.of(node.commitment - commit(500, 0), node.digest)
+    nodes[pos] = TreeNode.of(node.commitment - commit(500, 0), node.digest, node.positions)
     assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-sum-mismatch"
-    nodes[pos] = TreeNode(node.commitment, node.encoded, bytes(32))
+    nodes[pos] = TreeNode.of(node.commitment, node.digest, (node.positions[0] + commit(1, 0), *node.positions[1:]))
+    assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-sum-mismatch"
+    nodes[pos] = replace(node, digest=bytes(32))
     assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-hash-mismatch"
 
 
@@ -107,18 +125,27 @@ def test_missing_padding_node_is_named():
 
 
 def test_padding_node_with_a_non_zero_value_is_caught_by_the_auditor(monkeypatch):
-    real_commit = epoch_prover.commit
-    monkeypatch.setattr(epoch_prover, "commit", lambda value, blinding: real_commit(value + 5, blinding))
+    _shift_padding_liability(monkeypatch, 5)
     epoch = make_epoch(secret=b"padding-attack-secret-0123456789")
     assert _audit_reason(epoch.bundle, epoch.artifacts.audit) == "padding-node-nonzero"
 
 
-def test_negative_padding_sibling_is_caught_by_participants_and_auditor(monkeypatch):
+def _shift_padding_liability(monkeypatch, shift: int) -> None:
+    """Make every padding node's liability commit to ``shift`` (its position sums stay zero): the prover's
+    padding source commits to the liability first, then to one position sum per instrument."""
     real_commit = epoch_prover.commit
-    monkeypatch.setattr(epoch_prover, "commit", lambda value, blinding: real_commit(value - 5, blinding))
+    calls = iter(range(1 << 30))
+    per_node = 1 + len(PUBLIC.value_per_lot)
+    monkeypatch.setattr(epoch_prover, "commit",
+                        lambda value, blinding: real_commit(value + (shift if next(calls) % per_node == 0 else 0),
+                                                            blinding))
+
+
+def test_negative_padding_sibling_is_caught_by_participants_and_auditor(monkeypatch):
+    _shift_padding_liability(monkeypatch, -5)
     epoch = make_epoch(secret=b"negative-padding-secret-01234567")
     with pytest.raises(VerificationError) as caught:
-        verify_receipt(epoch.bundle, epoch.artifacts.receipts["trader-0"], PUBLIC, chunk_system=SYSTEM)
+        _verify(epoch.bundle, epoch.artifacts.receipts["trader-0"])
     assert caught.value.reason == "sibling-range-proof"
     assert _audit_reason(epoch.bundle, epoch.artifacts.audit) in ("padding-node-nonzero", "node-range-proof")
 
@@ -162,6 +189,7 @@ def test_dummy_leaf_with_negative_liability_and_a_borrowed_proof_is_named(monkey
         config=SMALL,
         blindings=BlindingSource.deterministic(b"dummy-leaf-attack-0123456789abcd"),
         chunk_system=lying,
+        public_inputs_digest=public_inputs(1).digest(),
     )
     monkeypatch.undo()
     bundle = attested(artifacts.bundle)
@@ -178,10 +206,10 @@ def test_dummy_leaf_with_negative_liability_and_a_borrowed_proof_is_named(monkey
     assert neighbours
     for receipt in neighbours:
         with pytest.raises(VerificationError) as caught:
-            verify_receipt(bundle, receipt, PUBLIC, chunk_system=SYSTEM)
+            _verify(bundle, receipt)
         assert caught.value.reason == "chunk-collateral-proof"
     with pytest.raises(VerificationError) as caught:
-        crowd_audit(bundle, artifacts.audit, PUBLIC, len(artifacts.audit.chunks), chunk_system=SYSTEM)
+        crowd_audit(published_bundle(bundle), artifacts.audit, len(artifacts.audit.chunks), chunk_system=SYSTEM)
     assert caught.value.reason in ("chunk-collateral-proof", "node-range-proof")
 
 
@@ -199,7 +227,7 @@ def test_position_omitted_with_a_forged_blinding_sum_is_named(monkeypatch):
     monkeypatch.setattr(
         epoch_prover,
         "matched_book_blindings",
-        lambda positions, blindings, n: tuple(sum(b[j] for b in blindings) for j in range(n)),
+        lambda positions, blindings, n: tuple(sum(b[j] for b in blindings) % R for j in range(n)),
     )
     epoch = make_epoch(account_list=[*honest[:-1], cut], secret=b"omitted-position-0123456789abcde")
     monkeypatch.undo()
@@ -221,7 +249,7 @@ def test_reserves_below_liabilities_with_a_forged_proof_are_named(monkeypatch):
     monkeypatch.setattr(epoch_prover, "require_solvent", lambda reserves, total: None)
     epoch = make_epoch(balances=(1000, 1000), secret=b"insolvent-operator-0123456789abc")
     monkeypatch.undo()
-    assert _audit_reason(epoch.bundle, replace(epoch.artifacts.audit, total_opening=None)) == "solvency-proof"
+    assert _audit_reason(epoch.bundle, epoch.artifacts.audit) == "solvency-proof"
 
 
 def test_attestation_by_the_wrong_key_is_named():
@@ -271,3 +299,27 @@ def test_chunk_count_outside_the_padding_policy_is_named():
     audit = epoch.artifacts.audit
     assert len(audit.chunks) == 2
     assert _audit_reason(epoch.bundle, replace(audit, chunks=audit.chunks[:1] * 3)) == "chunk-count-policy"
+
+
+def test_two_leaves_with_the_same_id_hash_are_named():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    chunk = audit.chunks[0]
+    doubled = replace(chunk, id_hashes=(chunk.id_hashes[0], chunk.id_hashes[0], *chunk.id_hashes[2:]))
+    assert _audit_reason(epoch.bundle, replace(audit, chunks=(doubled, *audit.chunks[1:]))) == "duplicate-leaf"
+
+
+def test_padding_node_hiding_a_position_sum_is_named():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    pos = next(iter(sorted(audit.padding)))
+    blinding, position_blindings = audit.padding[pos]
+    padding = dict(audit.padding)
+    padding[pos] = (blinding, (position_blindings[0] + 1, *position_blindings[1:]))
+    assert _audit_reason(epoch.bundle, replace(audit, padding=padding)) == "padding-node-nonzero"
+
+
+def test_a_stripped_matched_book_fails_the_audit():
+    epoch = honest_epoch()
+    stripped = attested(replace(epoch.bundle, matched_book=()))
+    assert _audit_reason(stripped, epoch.artifacts.audit) == "matched-book"

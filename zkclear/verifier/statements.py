@@ -19,7 +19,7 @@ from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
 from zkclear.tree.placement import node_range_bits
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import TreeNode, chunk_levels, make_leaf
+from zkclear.tree.sum_tree import TreeNode, chunk_levels, make_leaf, sum_points
 
 #: A statement with the name and index an error will carry.
 Named = tuple[str, int, Any]
@@ -34,11 +34,14 @@ def node_statement(
     """The statement "node (level, index) commits to a value in [0, 2^n_level)" for this epoch."""
     n_bits = node_range_bits(level, header.equity_bits)
     if proof is None:
-        raise VerificationError(reason, index=level)
+        raise VerificationError(reason, index=level,
+                                detail=f"the tree node at level {level}, index {index} has no range proof")
     try:
         decoded = RangeProof.from_bytes(proof, n_bits=n_bits, m=1)
     except EncodingError as exc:
-        raise VerificationError(reason, index=level) from exc
+        raise VerificationError(reason, index=level,
+                                detail=f"the range proof of the tree node at level {level}, index {index} "
+                                       f"does not decode ({exc})") from exc
     return RangeStatement(decoded, (node.commitment,), n_bits, header.context(b"tree-node", level, index))
 
 
@@ -52,21 +55,31 @@ def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: Chunk
         return system.statements(
             chunk.proof, list(chunk.accounts), public, chunk_context(header, chunk.position)
         )
-    except VerificationError as exc:
-        raise VerificationError("chunk-collateral-proof", index=chunk.position) from exc
-    except EncodingError as exc:
-        raise VerificationError("chunk-collateral-proof", index=chunk.position) from exc
+    except (VerificationError, EncodingError) as exc:
+        raise VerificationError("chunk-collateral-proof", index=chunk.position,
+                                detail=f"the collateralization proof of chunk {chunk.position} is malformed "
+                                       f"({exc})") from exc
 
 
 def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_size: int) -> TreeNode:
-    """Recompute a chunk's root (liability sum and digest) from its leaves."""
+    """Recompute a chunk's root (liability sum, digest, position sums) from its leaves."""
     if len(chunk.id_hashes) != chunk_size or len(chunk.accounts) != chunk_size:
-        raise VerificationError("chunk-size-mismatch", index=chunk.position)
+        raise VerificationError("chunk-size-mismatch", index=chunk.position,
+                                detail=f"chunk {chunk.position} has {len(chunk.accounts)} accounts, "
+                                       f"the header says {chunk_size}")
+    for account in chunk.accounts:
+        try:
+            system.check_shape(account, public)
+        except VerificationError as exc:
+            raise VerificationError("account-shape", index=chunk.position,
+                                    detail=f"chunk {chunk.position}: {exc.detail}") from None
     leaves = [
         make_leaf(id_hash, system.liability(account, public), system.encode_commitments(account))
         for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
     ]
-    return chunk_levels(leaves)[-1][0]
+    positions = sum_points([system.position_commitments(account) for account in chunk.accounts],
+                           system.instrument_count(public))
+    return chunk_levels(leaves)[-1][0].with_positions(positions)
 
 
 def _first_failure(statements: list[RangeStatement]) -> int | None:
@@ -91,4 +104,17 @@ def verify_named(named: Sequence[Named], executor: Executor | None = None, *, ba
     for group, failure in zip(groups, results, strict=True):
         if failure is not None:
             reason, index, _ = group[failure]
-            raise VerificationError(reason, index=index)
+            template = _FAILURES.get(reason, "the proof {reason} (item {index}) does not verify")
+            raise VerificationError(reason, index=index, detail=template.format(reason=reason, index=index))
+
+
+#: What a failed proof of each kind means, in words a participant understands.
+_FAILURES = {
+    "chunk-collateral-proof": "the collateralization proof of chunk {index} does not verify: an account in that "
+                              "chunk may be below its maintenance margin, or its commitments were altered",
+    "node-range-proof": "the range proof of a tree node at level {index} does not verify: the node may hide a "
+                        "negative balance that lowers the total",
+    "sibling-range-proof": "the range proof of the sibling node at level {index} on your path does not verify: "
+                           "it may hide a negative balance that lowers the total",
+    "solvency-proof": "the solvency proof does not verify: the reserves may not cover the total liabilities",
+}

@@ -1,56 +1,39 @@
-"""Plugging the risk package into the clearing engine (``zkclear/clearing``) through its public seams.
+"""The one place where the risk package's models meet the clearing engine's types (tests and tools).
 
-What works with the engine as it is (no engine change):
+The engine itself marks options, decides oracle marks, applies dynamic fractions and portfolio margin
+(``options.py``, ``inputs.py``, ``engine.py``, ``margin.py``); these helpers give the same results from the
+engine's *public* data and inputs, for callers that drive the engine from outside:
 
-* :data:`OPTION_KIND` / :func:`kinds_with_options` — an ``"option"`` instrument kind for the engine's
-  :class:`~zkclear.clearing.instruments.InstrumentKinds` registry. The engine marks every instrument to a
-  price and settles the change as variation margin, so options run **futures-style** in it: the epoch's
-  mark price of an option is its Black-76 price in whole ticks rounded up (:func:`option_mark_prices`), the
-  trade price is settled against it at novation, and the option expires in its ``expiry_epoch``.
-  Economically this equals premium-style (the buyer's equity is ``-premium + mark`` either way); only where
-  the value sits differs.
-* :func:`mark_prices_from_oracle` — the engine's ``MarkPrice`` inputs from the oracle guard's decisions.
-* :func:`with_dynamic_margins` — a ``ClearingConfig`` whose linear fractions are the epoch's dynamic ones.
-* :func:`price_history_from_ledger` — the marks of every committed epoch, for :mod:`dynamic_params`.
+* :func:`option_mark_prices` — the engine's ``MarkPrice`` inputs for options (Black-76, whole ticks, rounded
+  up, at least one tick before expiry, the exact intrinsic value at expiry);
+* :func:`mark_prices_from_oracle` — ``MarkPrice`` inputs from the oracle guard's decisions;
+* :func:`with_dynamic_margins` — a ``ClearingConfig`` whose linear fractions are the dynamic ones;
+* :func:`price_history_from_ledger` — the marks of every committed epoch, for ``zkclear.risk.dynamic_params``;
 * :func:`scenario_table_for_engine` and :func:`requirements_with_portfolio_margin` — the scenario table from
-  the engine's public risk data and per-account requirements where portfolio accounts use it.
+  the engine's public risk data, and per-account requirements where portfolio accounts use it.
 
-What needs an engine change is listed in docs/clearing.md ("Engine integration") and in the issue-5 report.
-This is the only module of ``zkclear/risk`` that imports ``zkclear.clearing``; the engine never imports it.
+Layering: ``zkclear.risk`` imports nothing from ``zkclear.clearing``; the clearing package imports the risk
+models, and nothing inside the engine imports this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.inputs import MarkPrice
-from zkclear.clearing.instruments import DEFAULT_KINDS, InstrumentKind, InstrumentKinds, linear_value
-from zkclear.clearing.margin import (
-    InstrumentRisk,
-    LinearMarginForm,
-    MarginLevel,
-    RiskModels,
-    RiskParameters,
-    margin_requirements,
-)
-from zkclear.clearing.money import MAX_AMOUNT
-from zkclear.errors import ClearingError, ConfigurationError
+from zkclear.clearing.instruments import OPTION_KIND, OPTION_KIND_NAME, kinds_with_options
+from zkclear.clearing.margin import MarginLevel, RiskModels, RiskParameters, margin_requirements
+from zkclear.clearing.money import PPM, ceil_div
+from zkclear.clearing.options import OptionStandardRiskModel
+from zkclear.errors import ConfigurationError
 from zkclear.risk.dynamic_params import RiskParameterSet
-from zkclear.risk.options import (
-    OptionSpec,
-    PositionCharge,
-    VolatilitySurface,
-    option_mark,
-    standard_option_charge,
-)
+from zkclear.risk.options import OptionSpec, VolatilitySurface, option_mark
 from zkclear.risk.oracle import OracleEpochDecisions
 from zkclear.risk.portfolio_margin import MarginMode, portfolio_margin_batch
-from zkclear.risk.rounding import PPM, ceil_div
 from zkclear.risk.scenarios import (
     LinearRiskInput,
     OptionRiskInput,
@@ -59,17 +42,19 @@ from zkclear.risk.scenarios import (
     build_scenario_table,
 )
 
-OPTION_KIND_NAME = "option"
 DEFAULT_GRID = ScenarioGrid()
-#: Futures-style option: no funding, expires in its ``expiry_epoch``, value ``q * option_price * multiplier``.
-OPTION_KIND = InstrumentKind(
-    OPTION_KIND_NAME, pays_funding=False, expires=True, value=linear_value, may_settle_at_zero=True
-)
 
-
-def kinds_with_options(kinds: InstrumentKinds = DEFAULT_KINDS) -> InstrumentKinds:
-    """``kinds`` with the option kind registered (pass as ``ClearingConfig(kinds=...)``)."""
-    return kinds.with_kind(OPTION_KIND)
+__all__ = [
+    "OPTION_KIND",
+    "OptionStandardRiskModel",
+    "kinds_with_options",
+    "mark_prices_from_oracle",
+    "option_mark_prices",
+    "price_history_from_ledger",
+    "requirements_with_portfolio_margin",
+    "scenario_table_for_engine",
+    "with_dynamic_margins",
+]
 
 
 def option_mark_prices(
@@ -225,63 +210,3 @@ def requirements_with_portfolio_margin(
             )
         result[modes] = np.asarray(portfolio, dtype=np.int64)
     return result
-
-
-@dataclass(frozen=True, slots=True)
-class OptionStandardRiskModel:
-    """Standard (per-position) margin of the engine's futures-style options, as an engine ``RiskModel``.
-
-    Per lot, from :func:`~zkclear.risk.options.standard_option_charge` with the level's fraction
-    ``f = risk.fraction_ppm(level)`` of the forward and a floor of ``f * minimum_share_ppm / 1e6``:
-
-    * short: ``max(1, ceil(max(f*F - OTM, f_min*F) * M / 1e6))``;
-    * long: ``max(M, ceil(value_per_lot * long_haircut_ppm / 1e6))`` — futures-style, the premium was not
-      paid in cash, so by default the whole value is required (equity minus it is what a premium-style
-      account would hold in cash); ``M`` covers the mark's rounding up to a tick.
-
-    One :class:`LinearMarginForm` per instrument with separate long/short coefficients (linear in ``|q|``
-    on each side, as the ZK layer's margin lines). The forward of each option is epoch data the engine's
-    ``InstrumentRisk`` does not carry, so the model holds it: build it for the epoch with
-    :meth:`for_epoch`. (With ``InstrumentRisk`` carrying the forward the model would need no epoch data.)
-    """
-
-    options: tuple[tuple[str, OptionSpec, int], ...]
-    name: str = "option-standard"
-    minimum_share_ppm: int = 500_000
-    long_haircut_ppm: int = PPM
-
-    @classmethod
-    def for_epoch(
-        cls, specs: Sequence[OptionSpec], forwards: Mapping[str, int], **options: object
-    ) -> OptionStandardRiskModel:
-        """The model for one epoch: ``forwards`` maps each underlying to its forward in ticks."""
-        return cls(tuple((s.instrument_id, s, forwards[s.underlying]) for s in specs), **options)  # type: ignore[arg-type]
-
-    def _charge(self, risk: InstrumentRisk, level: MarginLevel) -> PositionCharge:
-        for instrument_id, spec, forward in self.options:
-            if instrument_id == risk.instrument_id:
-                fraction = risk.fraction_ppm(level)
-                return standard_option_charge(
-                    spec,
-                    forward,
-                    maintenance_ppm=fraction,
-                    minimum_ppm=ceil_div(fraction * self.minimum_share_ppm, PPM),
-                    value_per_lot=risk.value_per_lot,
-                    long_haircut_ppm=self.long_haircut_ppm,
-                    rounding_per_lot=risk.contract_multiplier,
-                )
-        raise ConfigurationError(f"{self.name}: no forward for {risk.instrument_id!r} this epoch")
-
-    def forms(self, risk: InstrumentRisk, level: MarginLevel) -> tuple[LinearMarginForm, ...]:
-        charge = self._charge(risk, level)
-        return (LinearMarginForm(charge.long_per_lot, 0, 1, short_lots_coefficient=charge.short_per_lot),)
-
-    def requirement(self, lots: int, risk: InstrumentRisk, level: MarginLevel) -> int:
-        return self._charge(risk, level).charge(lots)
-
-    def requirements(self, lots: np.ndarray, risk: InstrumentRisk, level: MarginLevel) -> np.ndarray:
-        charge = self._charge(risk, level)
-        largest = int(np.max(np.abs(lots))) if lots.size else 0
-        if largest * max(charge.long_per_lot, charge.short_per_lot) > MAX_AMOUNT:
-            raise ClearingError(f"{risk.instrument_id}: an option requirement would exceed 2**62 - 1")
-        return np.where(lots < 0, -lots * charge.short_per_lot, lots * charge.long_per_lot)

@@ -1,0 +1,202 @@
+"""Operator safety through the real ``zkclear`` entry point (issue 12, items 3 and 6): a deployment whose ledger
+went missing is refused, a folder run twice is a no-op that says so, a folder fed out of order is caught,
+spreadsheet exports (byte-order mark, trailing blank lines) are read, a missing ``vols.csv`` / ``funding.csv``
+is named, and ``zkclear status`` shows the head, the committed / proven / attested epochs and the funds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
+from tests.clearing.options_helpers import PUT, csv, epoch_files, write_files
+from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
+from tests.clearing.test_oracle_epochs import oracle_epoch
+from tests.cli.test_cli_end_to_end import zkclear as run_cli
+from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
+from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
+from zkclear.tree.placement import TreeConfig
+
+PERP = "BTC-PERP"
+CONFIG = """\
+liquidation_penalty_ppm = 10000
+
+[[instrument]]
+id = "BTC-PERP"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 10
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+"""
+FILLS = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee"
+PRICES = "instrument,mark_price,funding_rate_ppm"
+
+
+def oracle_files(epoch: int, funding: int = 0, opens: bool = True) -> dict[str, str]:
+    """Three sources quoting 30,000 ticks at epoch ``epoch``'s close (the oracle deployment of
+    ``tests/clearing/test_oracle_epochs.py``); account A opened in epoch 1."""
+    files = oracle_epoch(epoch, [("a", 30_000, 5), ("b", 30_000, 10), ("c", 30_000, 1)],
+                         accounts=("A,standard",) if epoch == 1 and opens else ())
+    files["funding.csv"] = csv("instrument,funding_rate_ppm", f"{PERP},{funding}")
+    return files
+
+
+def zkclear(capsys, *args: object, expect: int = 0) -> str:
+    return run_cli(*args, expect=expect, capsys=capsys)
+
+
+def _deployment(tmp_path: Path, capsys, config: str = CONFIG) -> Path:
+    (tmp_path / "zkclear.toml").write_text(config, encoding="utf-8")
+    root = tmp_path / "venue"
+    zkclear(capsys, "init", root, "--config", tmp_path / "zkclear.toml", "--height", 8, "--chunk-bits", 2,
+            "--executor", "serial")
+    return root
+
+
+def _first_epoch(directory: Path) -> Path:
+    return write_files(directory, {
+        "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard"),
+        "transfers.csv": csv("transfer_id,kind,account,amount", "t-1,deposit,A,1000000", "t-2,deposit,B,1000000",
+                             "t-3,deposit,CH:insurance,5000"),
+        "fills.csv": csv(FILLS, f"f1,A,B,{PERP},2,1000,0,0"),
+        "prices.csv": csv(PRICES, f"{PERP},1000,0")})
+
+
+def test_a_deployment_whose_ledger_is_missing_is_refused_not_recreated(tmp_path, capsys) -> None:
+    root = _deployment(tmp_path, capsys)
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    (root / LEDGER_FILE).unlink()
+    for args in (("epoch", "run", tmp_path / "e1", "-d", root), ("status", "-d", root)):
+        out = zkclear(capsys, *args, expect=1)
+        assert out.startswith(f"error: {root / LEDGER_FILE} is missing") and "restore it from a backup" in out
+        assert "Traceback" not in out
+    assert not (root / LEDGER_FILE).exists()
+
+
+def test_a_transfers_only_folder_run_twice_credits_once_and_says_so(tmp_path, capsys) -> None:
+    """Issue 12: the second run credited the same deposit again."""
+    root = _deployment(tmp_path, capsys)
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    topup = write_files(tmp_path / "e2", {"transfers.csv": csv("transfer_id,kind,account,amount",
+                                                               "t-9,deposit,A,500"),
+                                          "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1000,0")})
+    assert "epoch 2 committed" in zkclear(capsys, "epoch", "run", topup, "-d", root)
+    again = zkclear(capsys, "epoch", "run", topup, "-d", root)
+    assert "these input files were already committed as epoch 2" in again and "nothing to do" in again
+    named = zkclear(capsys, "epoch", "run", topup, "-d", root, "--epoch", 3, expect=1)
+    assert "field 'transfer_id': transfer id 't-9' was already committed in epoch 2" in named
+    with Deployment(root).ledger() as ledger:
+        assert ledger.head()[0] == 2
+        assert ledger.state().cash_of("A") == 1_000_000 + 500
+
+
+def test_spreadsheet_exports_with_a_byte_order_mark_and_trailing_blank_lines_are_read(tmp_path, capsys) -> None:
+    bom = "\ufeff"
+    root = _deployment(tmp_path, capsys, bom + CONFIG + "\n\n")
+    folder = _first_epoch(tmp_path / "e1")
+    for name in ("accounts.csv", "transfers.csv", "fills.csv", "prices.csv"):
+        path = folder / name
+        path.write_text(bom + path.read_text(encoding="utf-8").replace("\n", "\r\n") + "\r\n\r\n",
+                        encoding="utf-8")
+    assert "epoch 1 committed: 5 accounts, 1 fills" in zkclear(capsys, "epoch", "run", folder, "-d", root)
+    (root / "proving.toml").write_text(bom + (root / "proving.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert "ledger head: epoch 1" in zkclear(capsys, "status", "-d", root)
+    middle = write_files(tmp_path / "e2", {"fills.csv": csv(FILLS, f"f2,A,B,{PERP},1,1000,0,0", "",
+                                                            f"f3,A,B,{PERP},1,1000,0,0"),
+                                           "prices.csv": csv(PRICES, f"{PERP},1000,0")})
+    out = zkclear(capsys, "epoch", "run", middle, "-d", root, expect=1)
+    assert f"error: {middle / 'fills.csv'}:3: blank line before this record" in out
+
+
+def test_a_missing_vols_file_is_named(tmp_path, capsys) -> None:
+    root = _deployment(tmp_path, capsys, OPTIONS_CONFIG)
+    files = epoch_files(30_000, {}, accounts=("A,standard",))
+    folder = write_files(tmp_path / "e1", files)
+    out = zkclear(capsys, "epoch", "run", folder, "-d", root, expect=1)
+    assert out.strip() == (f"error: {folder / 'vols.csv'}: missing file: vols.csv is required while options are "
+                           f"live (no implied volatility for {PUT!r})")
+
+
+def test_a_missing_funding_file_is_named(tmp_path, capsys) -> None:
+    root = _deployment(tmp_path, capsys, ORACLE_CONFIG)
+    files = oracle_files(1)
+    del files["funding.csv"]
+    folder = write_files(tmp_path / "e1", files)
+    out = zkclear(capsys, "epoch", "run", folder, "-d", root, expect=1)
+    assert out.strip() == (f"error: {folder / 'funding.csv'}: missing file: funding.csv is required with oracle.csv "
+                           f"(the funding rate of {PERP!r})")
+
+
+def test_an_oracle_folder_fed_out_of_order_is_caught(tmp_path, capsys) -> None:
+    """Epoch 3's quotes fed as epoch 2: not one is timestamped near epoch 2's close."""
+    root = _deployment(tmp_path, capsys, ORACLE_CONFIG)
+    zkclear(capsys, "epoch", "run", write_files(tmp_path / "e1", oracle_files(1)), "-d", root)
+    third = write_files(tmp_path / "e3", oracle_files(3))
+    out = zkclear(capsys, "epoch", "run", third, "-d", root, expect=1)
+    assert f"error: {third / 'oracle.csv'}:2: field 'timestamp': no quote is timestamped at epoch 2's close" in out
+    assert "around epoch 3's close: is this folder epoch 3's?" in out
+    first_again = write_files(tmp_path / "e1-again", oracle_files(1, funding=7, opens=False))
+    out = zkclear(capsys, "epoch", "run", first_again, "-d", root, expect=1)
+    assert "before it, around epoch 1's close" in out
+    assert "epoch 2 committed" in zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", oracle_files(2)),
+                                          "-d", root)
+
+
+def test_a_folder_of_an_earlier_epoch_trading_an_expired_future_says_so(tmp_path, capsys) -> None:
+    dated = CONFIG + ('\n[[instrument]]\nid = "BTC-DEC"\nkind = "dated_future"\nexpiry_epoch = 1\ntick_size = 1\n'
+                      "lot_size = 1\ncontract_multiplier = 10\ninitial_margin_ppm = 100000\n"
+                      "maintenance_margin_ppm = 50000\n")
+    root = _deployment(tmp_path, capsys, dated)
+    first = _first_epoch(tmp_path / "e1")
+    (first / "prices.csv").write_text(csv(PRICES, f"{PERP},1000,0", "BTC-DEC,1000,"), encoding="utf-8")
+    zkclear(capsys, "epoch", "run", first, "-d", root)
+    old = write_files(tmp_path / "e1-copy", {"fills.csv": csv(FILLS, "f9,A,B,BTC-DEC,1,1000,0,0"),
+                                             "prices.csv": csv(PRICES, f"{PERP},1000,0", "BTC-DEC,1000,")})
+    out = zkclear(capsys, "epoch", "run", old, "-d", root, expect=1)
+    assert (f"error: {old / 'fills.csv'}:2: field 'instrument': instrument 'BTC-DEC' has expired (in epoch 1; "
+            "this is epoch 2: a folder of an earlier epoch?)") in out
+
+
+KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+
+
+def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
+    root = tmp_path / "venue"
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial"))
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
+        "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
+    deployment = Deployment(root)
+    reserves = ReserveSet(tuple(ReserveEntry(address_of(public_key_of(k)), 10**7) for k in KEYS))
+    deployment.prove(1, reserves, reserve_keys=[KEYS[0]])
+    out = zkclear(capsys, "status", "-d", root)
+    assert "ledger head: epoch 2 (" in out and ", 5 accounts" in out
+    assert "committed: 1-2" in out and "proven:    1\n" in out and "attested:  none" in out
+    assert "epoch 1: 1 of 2 reserve addresses signed" in out
+    with deployment.ledger() as ledger:
+        fund = ledger.state().cash_of("CH:insurance")
+    assert f" CH:insurance: {fund}\n" in out and "CH:backstop: 0" in out
+    deployment.attest(1, KEYS[1])
+    data = zkclear(capsys, "status", "-d", root, "--json")
+    assert '"attested": true' in data and '"head_epoch": 2' in data
+    (deployment.epoch_dir(1) / "epoch-1.bundle").write_bytes(b"not a bundle")
+    out = zkclear(capsys, "status", "-d", root)
+    assert "epoch 1: bundle does not decode" in out and "Traceback" not in out
+
+
+def test_status_before_any_epoch(tmp_path, capsys) -> None:
+    out = zkclear(capsys, "status", "-d", _deployment(tmp_path, capsys))
+    assert "ledger head: epoch 0" in out and "no epoch committed yet" in out and "committed: none" in out
+
+
+
+def test_a_feed_that_stalled_before_the_close_is_left_to_the_guard(tmp_path, capsys) -> None:
+    """Quotes five minutes old at epoch 2's close are stale, not another epoch's: the guard falls back to the
+    last good price and pauses liquidations, as documented, instead of a refusal."""
+    root = _deployment(tmp_path, capsys, ORACLE_CONFIG)
+    zkclear(capsys, "epoch", "run", write_files(tmp_path / "e1", oracle_files(1)), "-d", root)
+    stalled = oracle_epoch(2, [("a", 30_000, 300), ("b", 30_000, 310)])
+    out = zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", stalled), "-d", root)
+    assert "epoch 2 committed" in out and "liquidations paused on ['BTC-PERP']" in out

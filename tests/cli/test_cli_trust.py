@@ -1,0 +1,384 @@
+"""Trust hardening through the CLI, as a participant and an auditor use it: each test is named after the attack
+it tries and shows the rejection (exit status 2 and the check's name), or the crash it used to cause (now one
+line, exit status 1).
+
+The deployment (tests/cli/conftest.py) is 8 traders over 3 epochs with options, portfolio margin and
+oracle-sourced marks; forged epochs are proven into copies of it with the operator's own API, the way a
+dishonest operator would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import zkclear
+from zkclear.bundle.format import decode_public_bundle, encode_public_bundle, read_file
+from zkclear.crypto.field import scalar_to_bytes
+from zkclear.operator import Deployment
+from zkclear.proofs.attestations import ReserveSet
+from zkclear.verifier.public_inputs import PublicInputs
+
+
+def _trader(deployment: Deployment, epoch: int = 3, skip: int = 0):
+    traders = [a for a in deployment.accounts(epoch) if a.account_id.startswith("trader-") and any(a.witness.positions)]
+    return traders[skip]
+
+
+def _copy(proven, tmp_path: Path) -> Deployment:
+    target = tmp_path / "copy"
+    shutil.copytree(proven["dir"], target)
+    return Deployment(target)
+
+
+def _reserves(proven, epoch: int) -> ReserveSet:
+    return ReserveSet.load(proven["dir"].parent / f"reserves-{epoch}.csv")
+
+
+def _keys(proven) -> list[bytes]:
+    return [bytes.fromhex(k.read_text()) for k in sorted(proven["dir"].parent.glob("custodian-*.key"))]
+
+
+def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: PublicInputs) -> None:
+    """Prove ``epoch`` with the given public data and inputs (what a dishonest operator controls) and publish."""
+    from zkclear.crypto.randomness import BlindingSource
+    from zkclear.executor import SerialExecutor
+    from zkclear.proofs.attestations import sign_attestation
+    from zkclear.proofs.epoch_prover import prove_epoch
+    from zkclear.verifier.published import CHUNK_SYSTEM
+
+    artifacts = prove_epoch(
+        deployment.accounts(epoch), public, _reserves(proven, epoch), epoch_id=epoch,
+        previous=deployment.previous_link(epoch), config=deployment.proving.tree,
+        blindings=BlindingSource.deterministic(deployment._secret), chunk_system=CHUNK_SYSTEM,
+        executor=SerialExecutor(), public_inputs_digest=inputs.digest())
+    message = artifacts.bundle.attestation_message()
+    artifacts.bundle = artifacts.bundle.with_attestations(tuple(sign_attestation(k, message) for k in _keys(proven)))
+    deployment.publish(epoch, artifacts, public, inputs)
+
+
+def _json_failure(out: str) -> dict:
+    result = json.loads(out)
+    assert result["ok"] is False
+    return result
+
+
+# -- a receipt is bound to its owner ---------------------------------------------------------------------
+
+
+def test_another_accounts_receipt_is_rejected_by_name(proven, capsys):
+    deployment = proven["deployment"]
+    mine, theirs = _trader(deployment, skip=0), _trader(deployment, skip=1)
+    receipt = deployment.receipt_path(3, theirs.account_id)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--account", mine.account_id, "--json",
+                  expect=2, capsys=capsys)
+    failure = _json_failure(out)
+    assert failure["reason"] == "receipt-owner"
+    assert theirs.account_id in failure["detail"] and mine.account_id in failure["detail"]
+
+
+def test_verify_requires_the_participants_own_account_id(proven, capsys):
+    deployment = proven["deployment"]
+    receipt = deployment.receipt_path(3, _trader(deployment).account_id)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, expect=1, capsys=capsys)
+    assert "--account" in out and out.count("\n") == 1
+
+
+def test_the_participant_file_pins_the_account_key(proven, tmp_path, capsys):
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    participant = deployment.participant_path(account.account_id)
+    assert f'account = "{account.account_id}"' in participant.read_text()
+    receipt = deployment.receipt_path(3, account.account_id)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", participant,
+                  capsys=capsys)
+    assert f"OK: account {account.account_id}" in out
+    wrong = tmp_path / "me.toml"
+    wrong.write_text(f'account = "{account.account_id}"\naccount_key = "{"ab" * 32}"\n')
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", wrong, expect=2,
+                  capsys=capsys)
+    assert "[account-key-mismatch]" in out
+
+
+def test_history_over_three_epochs_chains_and_exports_csv(proven, tmp_path, capsys):
+    deployment = proven["deployment"]
+    account = next(a for a in deployment.accounts(1) if a.account_id.startswith("trader-"))
+    dirs = [deployment.epoch_dir(n) for n in (1, 2, 3)]
+    args = ["verify", *dirs]
+    for n in (1, 2, 3):
+        args += ["--receipt", deployment.receipt_path(n, account.account_id)]
+    csv_path = tmp_path / "history.csv"
+    out = zkclear(*args, "--account", account.account_id, "--history", "--history-csv", csv_path, capsys=capsys)
+    assert "the 3 epochs chain" in out and "history:" in out
+    rows = csv_path.read_text().splitlines()
+    assert rows[0].startswith("epoch,header_hash,margin_mode,cash") and len(rows) == 4
+    assert [row.split(",")[0] for row in rows[1:]] == ["1", "2", "3"]
+    # epochs given out of their chain: 1 and 3 alone are checked individually; 2 listed twice is refused
+    args = ["verify", dirs[1], dirs[1], "--receipt", deployment.receipt_path(2, account.account_id),
+            "--receipt", deployment.receipt_path(2, account.account_id), "--account", account.account_id]
+    assert "[history-duplicate]" in zkclear(*args, expect=2, capsys=capsys)
+
+
+# -- split view: the posted header -------------------------------------------------------------------------
+
+
+def test_a_header_other_than_the_posted_one_is_rejected(proven, capsys):
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    posted = decode_public_bundle(read_file(deployment.bundle_path(3))).epoch_hash().hex()
+    other = decode_public_bundle(read_file(deployment.bundle_path(2))).epoch_hash().hex()
+    receipt = deployment.receipt_path(3, account.account_id)
+    base = ["verify", deployment.epoch_dir(3), "--receipt", receipt, "--account", account.account_id]
+    assert "OK: account" in zkclear(*base, "--expect-header", posted, capsys=capsys)
+    out = zkclear(*base, "--expect-header", other, expect=2, capsys=capsys)
+    assert "[header-mismatch]" in out and other in out and posted in out
+    out = zkclear("audit", deployment.epoch_dir(3), "--expect-header", other, expect=2, capsys=capsys)
+    assert "[header-mismatch]" in out
+    assert posted in zkclear("show", deployment.epoch_dir(3), capsys=capsys)
+
+
+# -- public inputs: recomputed, compared with the auditor's own prices ------------------------------------
+
+
+def test_risk_data_forged_against_the_published_inputs_is_rejected(proven, tmp_path, capsys):
+    """The operator proves epoch 3 with a lower margin line for the first instrument than its inputs give."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    honest = deployment.public_data(3, inputs)
+    first = honest.instruments[0]
+    lowered = tuple(replace(line, long_per_lot=line.long_per_lot // 2, short_per_lot=line.short_per_lot // 2)
+                    for line in first.margin_lines)
+    forged = replace(honest, instruments=(replace(first, margin_lines=lowered), *honest.instruments[1:]))
+    _prove_with(deployment, proven, 3, forged, inputs)
+    out = zkclear("audit", deployment.epoch_dir(3), "--json", expect=2, capsys=capsys)
+    failure = _json_failure(out)
+    assert failure["reason"] == "public-data-recomputed" and "risk data" in failure["detail"]
+
+
+def test_derived_marks_that_the_inputs_do_not_give_are_rejected(proven, tmp_path, capsys):
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][1] += 1
+    forged = PublicInputs(document)
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), forged)
+    failure = _json_failure(zkclear("audit", deployment.epoch_dir(3), "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-mismatch" and "derived.marks[0][1]" in failure["detail"]
+
+
+def test_marks_forged_consistently_are_caught_by_the_auditors_own_prices(proven, tmp_path, capsys):
+    """The operator feeds the proofs oracle quotes 10 % below the market (consistently: the recomputation
+    passes); the auditor's own prices expose it."""
+    deployment = _copy(proven, tmp_path)
+    honest_inputs = deployment.public_inputs(3)
+    document = json.loads(honest_inputs.to_bytes())
+    document["inputs"]["oracle_quotes"] = [[i, s, p * 9 // 10, t] for i, s, p, t in document["inputs"]["oracle_quotes"]]
+    from zkclear.proofs.recompute import recompute
+
+    document["derived"] = recompute(PublicInputs(document)).derived
+    forged = PublicInputs(document)
+    _prove_with(deployment, proven, 3, recompute(forged).public_data, forged)
+    out = zkclear("audit", deployment.epoch_dir(3), capsys=capsys)
+    assert "epoch 3: OK" in out  # consistent with its own inputs: only outside prices can tell
+    true_marks = honest_inputs.marks()
+    marks = tmp_path / "my-prices.csv"
+    marks.write_text("instrument,price\n" + "".join(f"{i},{p}\n" for i, p in true_marks.items()))
+    failure = _json_failure(zkclear("audit", deployment.epoch_dir(3), "--marks", marks, "--tolerance-bps", 50,
+                                    "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "marks-beyond-tolerance"
+    assert "BTC-PERP" in failure["detail"] or "ETH-PERP" in failure["detail"]
+
+
+def test_marks_within_tolerance_pass_and_bad_marks_files_are_input_errors(proven, tmp_path, capsys):
+    deployment = proven["deployment"]
+    published_marks = json.loads(zkclear("show", deployment.epoch_dir(3), "--json", capsys=capsys))["marks"]
+    marks = tmp_path / "prices.csv"
+    marks.write_text("\ufeffinstrument,price\n" + "".join(f"{i},{p + p // 400}\n"
+                                                          for i, p in published_marks.items()) + "\n\n")
+    out = zkclear("audit", deployment.epoch_dir(3), "--marks", marks, "--tolerance-bps", 50, capsys=capsys)
+    assert f"{len(published_marks)} marks within 50 bps" in out
+    marks.write_text("instrument,price\nBTC-PERP,６００００\n")
+    out = zkclear("audit", deployment.epoch_dir(3), "--marks", marks, expect=1, capsys=capsys)
+    assert "prices.csv:2:" in out and "field 'price'" in out
+
+
+# -- the matched book --------------------------------------------------------------------------------------
+
+
+def test_a_stripped_or_forged_matched_book_is_rejected(proven, tmp_path, capsys):
+    deployment = proven["deployment"]
+    target = tmp_path / "epoch"
+    shutil.copytree(deployment.epoch_dir(3), target)
+    path = target / "epoch-3.bundle"
+    bundle = decode_public_bundle(path.read_bytes())
+    betas = list(bundle.matched_book)
+    betas[-1] = (betas[-1] + 1) % (1 << 250)
+    path.write_bytes(encode_public_bundle(replace(bundle, matched_book=tuple(betas))))
+    account = _trader(deployment)
+    out = zkclear("verify", target, "--receipt", deployment.receipt_path(3, account.account_id), "--account",
+                  account.account_id, expect=2, capsys=capsys)
+    assert "[matched-book]" in out and "BTC-P-54000" in out
+    path.write_bytes(encode_public_bundle(replace(bundle, matched_book=())))
+    out = zkclear("audit", target, expect=1, capsys=capsys)
+    assert "matched_book" in out and out.count("\n") == 1
+
+
+# -- privacy: what is published ------------------------------------------------------------------------------
+
+
+def _needles(total: int, blinding: int) -> list[bytes]:
+    return [total.to_bytes(8, "big"), scalar_to_bytes(blinding), str(total).encode(), f"{total:x}".encode()]
+
+
+def test_no_published_file_reveals_the_total_and_private_files_stay_private(proven, tmp_path):
+    deployment = proven["deployment"]
+    from zkclear.proofs.epoch_prover import prove_epoch  # noqa: F401  (the artifacts below carry the opening)
+
+    for epoch in (1, 2, 3):
+        folder = deployment.epoch_dir(epoch)
+        names = sorted(p.name for p in folder.rglob("*"))
+        assert names == [f"epoch-{epoch}.{s}" for s in ("audit", "bundle", "inputs.json", "public.json")]
+        with deployment.ledger() as ledger:
+            total = int(ledger.state(epoch).cash.sum())  # no premium-style option value: a lower bound check
+        blobs = b"".join(p.read_bytes() for p in folder.iterdir())
+        assert str(total).encode() not in blobs and total.to_bytes(8, "big") not in blobs
+        assert not (deployment.private_dir(epoch) / f"epoch-{epoch}.total").exists()  # disclose_total is off
+    files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
+    total, blinding = artifacts.total_opening
+    for path in files.publish.directory.iterdir():
+        data = path.read_bytes()
+        for needle in _needles(total, blinding):
+            assert needle not in data, (path.name, needle)
+
+
+def test_the_total_goes_only_to_the_auditor_file_when_asked_and_audit_prints_the_ratio(proven, tmp_path, capsys):
+    deployment = _copy(proven, tmp_path)
+    toml = deployment.root / "proving.toml"
+    toml.write_text(toml.read_text().replace("disclose_total = false", "disclose_total = true"))
+    deployment = Deployment(deployment.root)
+    files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
+    assert files.total == deployment.private_dir(3) / "epoch-3.total"
+    assert files.total.parent != files.publish.directory
+    total = artifacts.total_opening[0]
+    out = zkclear("audit", deployment.epoch_dir(3), "--total", files.total, capsys=capsys)
+    assert f"total liabilities {total}" in out and "reserve ratio" in out
+    out = zkclear("audit", deployment.epoch_dir(2), "--total", files.total, expect=1, capsys=capsys)
+    assert "--total" in out
+
+
+def test_receipt_file_names_are_keyed_and_unlinkable_across_epochs(proven):
+    import hashlib
+
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    names = [deployment.receipt_path(n, account.account_id).name for n in (1, 2, 3)]
+    assert len(set(names)) == 3
+    unkeyed = hashlib.sha256(b"zkclear/receipt-file/v1" + account.account_id.encode()).hexdigest()[:32]
+    assert all(unkeyed not in name for name in names)
+    assert all(account.account_id not in name for name in names)
+
+
+# -- crashes of the first wave: each is now one line and exit status 1 (or 2 for a failed check) -------------
+
+
+def test_crowd_audit_with_a_negative_count_is_a_usage_error(proven, capsys):
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                  "--account", account.account_id, "--crowd-audit", -1, expect=1, capsys=capsys)
+    assert "--crowd-audit" in out and "Traceback" not in out
+
+
+def test_crowd_audit_without_the_audit_file_names_the_file(proven, tmp_path, capsys):
+    deployment = proven["deployment"]
+    target = tmp_path / "no-audit"
+    shutil.copytree(deployment.epoch_dir(3), target)
+    (target / "epoch-3.audit").unlink()
+    account = _trader(deployment)
+    out = zkclear("verify", target, "--receipt", deployment.receipt_path(3, account.account_id), "--account",
+                  account.account_id, "--crowd-audit", 1, expect=1, capsys=capsys)
+    assert "epoch-3.audit" in out and "file not found" in out and out.count("\n") == 1
+    out = zkclear("audit", target, expect=1, capsys=capsys)
+    assert "epoch-3.audit" in out and out.count("\n") == 1
+
+
+def test_attesting_an_epoch_not_yet_proven_says_so(proven, capsys):
+    out = zkclear("epoch", "attest", "-d", proven["dir"], "--epoch", 9, "--key", proven["dir"].parent /
+                  "custodian-0.key", expect=1, capsys=capsys)
+    assert "epoch 9 has not been proven" in out and out.count("\n") == 1
+
+
+def test_attesting_with_a_key_that_controls_no_reserve_address_is_refused_by_address(proven, tmp_path, capsys):
+    deployment = _copy(proven, tmp_path)
+    key = tmp_path / "stranger.key"
+    key.write_text("77" * 32)
+    out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--key", key, expect=1, capsys=capsys)
+    assert "not a reserve address" in out and "0x" in out
+
+
+def test_a_deleted_operator_secret_is_a_clear_error(proven, tmp_path, capsys):
+    deployment = _copy(proven, tmp_path)
+    (deployment.root / "operator.secret").unlink()
+    out = zkclear("epoch", "prove", "-d", deployment.root, "--reserves", proven["dir"].parent / "reserves-3.csv",
+                  expect=1, capsys=capsys)
+    assert "operator.secret is missing" in out and out.count("\n") == 1
+
+
+def test_init_under_a_file_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "hostname"
+    blocker.write_text("not a directory")
+    out = zkclear("init", blocker / "venue", expect=1, capsys=capsys)
+    assert "cannot create the deployment directory" in out and out.count("\n") == 1
+
+
+def test_a_bundle_not_named_by_its_epoch_number_is_a_clear_error(proven, tmp_path, capsys):
+    target = tmp_path / "renamed"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    (target / "epoch-3.bundle").rename(target / "epoch-one.bundle")
+    out = zkclear("show", target, expect=1, capsys=capsys)
+    assert "epoch-one.bundle" in out and out.count("\n") == 1
+    (target / "epoch-one.bundle").rename(target / "epoch-2.bundle")
+    out = zkclear("show", target, expect=1, capsys=capsys)
+    assert "named for epoch 2 but holds epoch 3" in out
+
+
+def test_reserves_with_non_ascii_digits_are_refused(proven, tmp_path, capsys):
+    deployment = _copy(proven, tmp_path)
+    address = _reserves(proven, 3).entries[0].address
+    for balance in ("1²", "１２３"):
+        reserves = tmp_path / "reserves.csv"
+        reserves.write_text(f"address,balance\n{address},{balance}\n", encoding="utf-8")
+        out = zkclear("epoch", "prove", "-d", deployment.root, "--reserves", reserves, expect=1, capsys=capsys)
+        assert "reserves.csv:2:" in out and "field 'balance'" in out
+
+
+def test_a_deeply_nested_public_file_is_refused_without_a_signal(proven, tmp_path):
+    """The first wave's verifier died with SIGSEGV: py_ecc raises the recursion limit, json recursed in C."""
+    target = tmp_path / "nested"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    (target / "epoch-3.public.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    for command in (["show", str(target)], ["audit", str(target)]):
+        result = subprocess.run([sys.executable, "-m", "zkclear.cli", *command], capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 1, result.stderr
+        assert "nested" in result.stderr and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "."],
+    ["verify", "/nonexistent/epoch", "--receipt", "/nonexistent/r.rcpt", "--account", "a"],
+    ["audit", "/nonexistent/epoch"],
+    ["show", "/nonexistent/epoch"],
+    ["epoch", "prove", "-d", "/nonexistent", "--reserves", "/nonexistent.csv"],
+    ["verify", ".", "--receipt", "x", "--account", "a", "--expect-header", "zz"],
+    ["bench", "nothing"],
+])
+def test_odd_arguments_end_in_one_line_and_exit_status_1(args, capsys):
+    out = zkclear(*args, expect=1, capsys=capsys)
+    assert "Traceback" not in out and out.strip().count("\n") == 0 and out.startswith("error: ")

@@ -1,0 +1,313 @@
+"""Participant verification of receipts: the honest path, every attack it names, and the crowd audit."""
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from tests.proofs.epoch_fixtures import (
+    PUBLIC,
+    SYSTEM,
+    attested,
+    honest_epoch,
+    make_epoch,
+    published,
+    second_epoch,
+    tall_epoch,
+)
+from zkclear.crypto.pedersen import commit
+from zkclear.errors import VerificationError
+from zkclear.tree.identity import key_fingerprint
+from zkclear.tree.sum_tree import TreeNode
+from zkclear.verifier.participant import Participant, verify_history
+from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
+
+
+def _verify(epoch, receipt, account=None, bundle=None, **expected):
+    return verify_receipt(published(epoch, bundle), receipt, account or receipt.account_id,
+                          expected=Expected(**expected), chunk_system=SYSTEM)
+
+
+def _failure(epoch, receipt, account=None, bundle=None, **expected) -> VerificationError:
+    with pytest.raises(VerificationError) as caught:
+        _verify(epoch, receipt, account, bundle, **expected)
+    return caught.value
+
+
+def _reason(*args, **kwargs) -> str:
+    return _failure(*args, **kwargs).reason
+
+
+def test_every_receipt_of_an_honest_epoch_verifies_with_the_participants_values():
+    epoch = honest_epoch()
+    assert len(epoch.artifacts.receipts) == len(epoch.accounts)
+    for account in epoch.accounts:
+        receipt = epoch.artifacts.receipts[account.account_id]
+        check = _verify(epoch, receipt, account.account_id, cash=account.witness.cash,
+                        positions=account.witness.positions,
+                        header_hash=epoch.bundle.epoch_hash())
+        assert check.account_id == account.account_id
+        assert check.liability == account.witness.cash + sum(
+            v * q for v, q in zip(PUBLIC.value_per_lot, account.witness.positions, strict=True))
+        assert check.header_hash == epoch.bundle.epoch_hash().hex()
+        assert check.key_fingerprint == key_fingerprint(receipt.account_key)
+
+
+def test_receipt_at_the_default_height_32_verifies():
+    epoch = tall_epoch()
+    receipt = next(iter(epoch.artifacts.receipts.values()))
+    assert len(receipt.upper_siblings) == 30
+    assert receipt.leaf_index < 1 << 32
+    _verify(epoch, receipt)
+
+
+# -- identity: the receipt is checked against the participant's own id, never the one it carries ---------
+
+
+def test_another_accounts_receipt_is_rejected_by_name():
+    epoch = honest_epoch()
+    theirs = epoch.artifacts.receipts["trader-3"]
+    failure = _failure(epoch, theirs, account="trader-4")
+    assert failure.reason == "receipt-owner"
+    assert "trader-3" in str(failure) and "trader-4" in str(failure)
+
+
+def test_another_accounts_receipt_relabelled_with_my_id_does_not_match_my_leaf():
+    """The attack of the first review: the operator drops B and hands B the receipt of A (same balance),
+    renamed. B's check hashes B's own id with the key in the receipt: A's leaf does not carry it."""
+    epoch = honest_epoch()
+    theirs = epoch.artifacts.receipts["trader-3"]
+    assert _reason(epoch, replace(theirs, account_id="trader-4"), account="trader-4") == "leaf-mismatch"
+    mine = epoch.artifacts.receipts["trader-4"]
+    relabelled = replace(theirs, account_id="trader-4", account_key=mine.account_key)
+    assert _reason(epoch, relabelled, account="trader-4") == "leaf-mismatch"
+
+
+def test_a_pinned_account_key_must_match():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-2"]
+    _verify(epoch, receipt, account_key=receipt.account_key)
+    failure = _failure(epoch, receipt, account_key=bytes(32))
+    assert failure.reason == "account-key-mismatch"
+    assert key_fingerprint(bytes(32)) in str(failure)
+
+
+def test_receipt_with_another_key_for_my_leaf_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    assert _reason(epoch, replace(receipt, account_key=bytes(32))) == "leaf-mismatch"
+
+
+def test_account_keys_are_stable_across_epochs_and_leaves_unlinkable():
+    first, second = honest_epoch(), second_epoch()
+    for account in ("trader-0", "trader-5"):
+        a, b = first.artifacts.receipts[account], second.artifacts.receipts[account]
+        assert a.account_key == b.account_key
+        slot_a = a.leaf_index & (first.bundle.header.tree.chunk_size - 1)
+        slot_b = b.leaf_index & (second.bundle.header.tree.chunk_size - 1)
+        assert a.chunk.id_hashes[slot_a] != b.chunk.id_hashes[slot_b]
+    keys = {r.account_key for r in first.artifacts.receipts.values()}
+    assert len(keys) == len(first.artifacts.receipts)
+
+
+# -- the epoch: posted header, receipt epoch -------------------------------------------------------------
+
+
+def test_a_header_other_than_the_posted_one_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-1"]
+    posted = second_epoch().bundle.epoch_hash()
+    failure = _failure(epoch, receipt, header_hash=posted)
+    assert failure.reason == "header-mismatch"
+    assert posted.hex() in str(failure) and epoch.bundle.epoch_hash().hex() in str(failure)
+
+
+def test_receipt_from_another_epoch_is_rejected_with_both_epochs_named():
+    old = honest_epoch()
+    receipt = old.artifacts.receipts["trader-1"]
+    new = second_epoch()
+    failure = _failure(new, receipt)
+    assert failure.reason == "receipt-epoch-mismatch"
+    assert "epoch 1" in str(failure) and "epoch is 2" in str(failure)
+    # relabelling the old receipt as the new epoch does not help: the salt and path are the old epoch's
+    relabelled = replace(receipt, epoch_id=2, header_digest=new.bundle.header.digest())
+    assert _reason(new, relabelled) in ("path-root-mismatch", "leaf-mismatch")
+
+
+# -- values and path ----------------------------------------------------------------------------------
+
+
+def test_values_other_than_expected_are_named_with_both_values():
+    epoch = honest_epoch()
+    account = epoch.accounts[0]
+    receipt = epoch.artifacts.receipts[account.account_id]
+    failure = _failure(epoch, receipt, cash=account.witness.cash + 1)
+    assert failure.reason == "account-values-mismatch"
+    assert str(account.witness.cash) in str(failure) and str(account.witness.cash + 1) in str(failure)
+    failure = _failure(epoch, receipt, positions=(0, 0, 0))
+    assert failure.reason == "account-values-mismatch" and "instrument-0" in str(failure)
+
+
+def test_replaced_sibling_sum_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-2"]
+    siblings = list(receipt.upper_siblings)
+    low = siblings[1]
+    siblings[1] = replace(low, commitment=low.commitment - commit(1000, 0),
+                          encoded=(low.commitment - commit(1000, 0)).to_bytes())
+    assert _reason(epoch, replace(receipt, upper_siblings=tuple(siblings))) == "path-root-mismatch"
+
+
+def test_replaced_sibling_position_sums_are_rejected():
+    """A sibling whose position sums hide a position (so the matched book would balance without me)."""
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-2"]
+    siblings = list(receipt.upper_siblings)
+    low = siblings[0]
+    shifted = (low.positions[0] + commit(5, 0), *low.positions[1:])
+    siblings[0] = TreeNode.of(low.commitment, low.digest, shifted)
+    assert _reason(epoch, replace(receipt, upper_siblings=tuple(siblings))) == "path-root-mismatch"
+
+
+def test_sibling_with_someone_elses_range_proof_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-2"]
+    proofs = list(receipt.sibling_proofs)
+    proofs[0], proofs[1] = proofs[1], proofs[0]
+    failure = _failure(epoch, replace(receipt, sibling_proofs=tuple(proofs)))
+    assert failure.reason == "sibling-range-proof" and "level" in str(failure)
+
+
+def test_moved_leaf_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    # another slot of the same chunk: that leaf is not the participant's
+    assert _reason(epoch, replace(receipt, leaf_index=receipt.leaf_index ^ 1)) == "leaf-mismatch"
+    # the whole chunk moved to the mirror position: the path no longer leads to the root
+    moved = replace(receipt, chunk=replace(receipt.chunk, position=receipt.chunk.position ^ 1),
+                    leaf_index=receipt.leaf_index ^ (1 << epoch.bundle.header.tree.chunk_bits))
+    assert _reason(epoch, moved) == "path-root-mismatch"
+
+
+def test_opening_of_another_account_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    other = epoch.artifacts.receipts["trader-4"]
+    assert _reason(epoch, replace(receipt, opening=other.opening)) == "opening-mismatch"
+
+
+def test_truncated_path_is_malformed():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    assert _reason(epoch, replace(receipt, upper_siblings=receipt.upper_siblings[:-1])) == "receipt-malformed"
+
+
+# -- root statements: checked by every participant ------------------------------------------------------
+
+
+def test_a_stripped_or_forged_matched_book_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    betas = list(epoch.bundle.matched_book)
+    betas[1] = (betas[1] + 1) % (1 << 250)
+    forged = attested(replace(epoch.bundle, matched_book=tuple(betas)))
+    failure = _failure(epoch, receipt, bundle=forged)
+    assert failure.reason == "matched-book" and "instrument-1" in str(failure)
+    stripped = attested(replace(epoch.bundle, matched_book=()))
+    assert _reason(epoch, receipt, bundle=stripped) == "matched-book"
+
+
+def test_an_unmatched_book_hidden_by_a_missing_account_is_rejected_by_a_participant(monkeypatch):
+    """A dishonest operator leaves an account out of the tree (the honest prover refuses: we switch its check
+    off) and publishes the blinding sums anyway: the root's position sums do not open to zero."""
+    import zkclear.proofs.epoch_prover as prover
+
+    def unchecked_blindings(positions, blindings, count):
+        from zkclear.crypto.field import R
+        return tuple(sum(row[j] for row in blindings) % R for j in range(count))
+
+    monkeypatch.setattr(prover, "require_matched", lambda *args: None)
+    monkeypatch.setattr(prover, "matched_book_blindings", unchecked_blindings)
+    full = honest_epoch()
+    partial = make_epoch(account_list=list(full.accounts[1:]), secret=b"other-secret-0123456789abcdefgh")
+    receipt = partial.artifacts.receipts["trader-3"]
+    failure = _failure(partial, receipt)
+    assert failure.reason == "matched-book" and "do not sum to zero" in str(failure)
+
+
+def test_a_missing_reserve_attestation_is_named_by_address():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    unsigned = replace(epoch.bundle, attestations=epoch.bundle.attestations[:1])
+    failure = _failure(epoch, receipt, bundle=unsigned)
+    assert failure.reason == "reserve-attestation"
+    assert epoch.bundle.reserves.entries[1].address in str(failure)
+
+
+def test_a_replayed_solvency_proof_is_rejected():
+    epoch = honest_epoch()
+    receipt = epoch.artifacts.receipts["trader-3"]
+    replayed = replace(epoch.bundle, solvency_proof=second_epoch().bundle.solvency_proof)
+    assert _reason(epoch, receipt, bundle=replayed) == "solvency-proof"
+
+
+# -- several epochs ------------------------------------------------------------------------------------
+
+
+def test_history_of_two_epochs_chains_and_keeps_the_key():
+    first, second = honest_epoch(), second_epoch()
+    pairs = [(published(first), first.artifacts.receipts["trader-2"]),
+             (published(second), second.artifacts.receipts["trader-2"])]
+    checks = verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
+    assert [c.epoch_id for c in checks] == [1, 2]
+    assert checks[0].key_fingerprint == checks[1].key_fingerprint
+
+
+def test_history_detects_a_rotated_account_key():
+    first, second = honest_epoch(), second_epoch()
+    rotated = make_epoch(epoch_id=2, previous=first.bundle.chain_link(), secret=b"rotated-secret-0123456789abcdef")
+    pairs = [(published(first), first.artifacts.receipts["trader-2"]),
+             (published(rotated), rotated.artifacts.receipts["trader-2"])]
+    with pytest.raises(VerificationError) as caught:
+        verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
+    assert caught.value.reason == "account-key-changed"
+    assert second.bundle.header.epoch_id == 2
+
+
+def test_history_detects_epochs_that_do_not_chain():
+    first = honest_epoch()
+    forked = make_epoch(epoch_id=2, previous=None)
+    pairs = [(published(first), first.artifacts.receipts["trader-2"]),
+             (published(forked), forked.artifacts.receipts["trader-2"])]
+    with pytest.raises(VerificationError) as caught:
+        verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
+    assert caught.value.reason == "epoch-chain-broken" and "epoch 2" in str(caught.value)
+
+
+# -- crowd audit ---------------------------------------------------------------------------------------
+
+
+def test_crowd_audit_checks_chunks_chosen_by_local_randomness():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    picked = crowd_audit(published(epoch), audit, 2, chunk_system=SYSTEM, rng=random.Random(5))
+    assert len(picked) == 2 and len(set(picked)) == 2
+    everything = crowd_audit(published(epoch), audit, 100, chunk_system=SYSTEM)
+    assert everything == list(range(len(audit.chunks)))
+
+
+def test_crowd_audit_catches_a_bad_chunk_proof():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    chunks = list(audit.chunks)
+    chunks[0] = replace(chunks[0], proof=chunks[1].proof)
+    bad = replace(audit, chunks=tuple(chunks))
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(epoch), bad, len(chunks), chunk_system=SYSTEM)
+    assert caught.value.reason == "chunk-collateral-proof"
+
+
+def test_crowd_audit_refuses_a_negative_count():
+    epoch = honest_epoch()
+    with pytest.raises(ValueError):
+        crowd_audit(published(epoch), epoch.artifacts.audit, -1, chunk_system=SYSTEM)

@@ -1,0 +1,141 @@
+"""``zkclear serve``'s server: only public epoch files and the page's own assets, strict paths, security headers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+
+import pytest
+
+from zkclear.web.assets import PYODIDE_FILES, VerifierZip
+from zkclear.web.server import CONTENT_SECURITY_POLICY, Site, make_server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A server over a deployment-like tree: two epochs with receipts and private files beside them."""
+    root = tmp_path_factory.mktemp("site")
+    epochs = root / "venue" / "epochs"
+    for epoch in (1, 2):
+        folder = epochs / str(epoch)
+        (folder / "receipts").mkdir(parents=True)
+        (folder / f"epoch-{epoch}.bundle").write_bytes(b"bundle %d" % epoch)
+        (folder / f"epoch-{epoch}.public.json").write_bytes(b"[]")
+        (folder / f"epoch-{epoch}.audit").write_bytes(b"audit")
+        (folder / "receipts" / "abc.rcpt").write_bytes(b"private receipt")
+        (folder / "receipts.index").write_text("{}")
+    (root / "venue" / "operator.secret").write_text("secret")
+    (root / "outside.bundle").write_bytes(b"outside")
+    os.symlink(root / "outside.bundle", epochs / "1" / "epoch-9.bundle")  # a link out of DIR
+    pyodide = root / "pyodide"
+    pyodide.mkdir()
+    for name in PYODIDE_FILES:
+        (pyodide / name).write_bytes(b"\0asm" if name.endswith(".wasm") else b"x")
+    (pyodide / "package.json").write_text("{}")
+    site = Site(epochs, pyodide, VerifierZip(b"PK zip", "00" * 32, 1), b"generators")
+    server = make_server(site, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, path: str, *, method: str = "GET", host: str | None = None):
+    port = server.server_address[1]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.putrequest(method, path, skip_host=True)
+    connection.putheader("Host", host or f"127.0.0.1:{port}")
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, dict(response.getheaders()), body
+
+
+def test_the_page_and_its_assets_are_served_with_their_mime_types(served):
+    status, headers, body = request(served, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"Check your account" in body
+    for path, mime in (("/static/app.js", "text/javascript"), ("/static/worker.js", "text/javascript"),
+                       ("/static/style.css", "text/css"), ("/pyodide/pyodide.asm.wasm", "application/wasm"),
+                       ("/pyodide/pyodide.mjs", "text/javascript"), ("/pyodide/pyodide-lock.json", "application/json"),
+                       ("/verifier/zkclear-verifier.zip", "application/zip"),
+                       ("/verifier/bulletproofs-generators-4096.bin", "application/octet-stream")):
+        status, headers, _ = request(served, path)
+        assert status == 200, path
+        assert headers["Content-Type"].startswith(mime), path
+
+
+def test_every_response_carries_the_security_headers(served):
+    for path in ("/", "/epochs/index.json", "/nothing-here"):
+        _, headers, _ = request(served, path)
+        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    directives = dict(part.strip().split(" ", 1) for part in CONTENT_SECURITY_POLICY.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["connect-src"] == "'self'"
+    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'"
+    assert "http" not in CONTENT_SECURITY_POLICY  # no third-party origin anywhere
+
+
+def test_the_epoch_index_lists_public_files_only(served):
+    status, _, body = request(served, "/epochs/index.json")
+    assert status == 200
+    assert json.loads(body) == {"epochs": [
+        {"epoch": 1, "bundle": "1/epoch-1.bundle", "public": "1/epoch-1.public.json", "audit": "1/epoch-1.audit"},
+        {"epoch": 2, "bundle": "2/epoch-2.bundle", "public": "2/epoch-2.public.json", "audit": "2/epoch-2.audit"},
+    ]}
+    assert request(served, "/epochs/2/epoch-2.bundle")[2] == b"bundle 2"
+
+
+@pytest.mark.parametrize("path", [
+    "/epochs/1/receipts/abc.rcpt",           # receipts are private
+    "/epochs/1/receipts.index",
+    "/epochs/../operator.secret",            # traversal, plain and encoded
+    "/epochs/1/..%2f..%2foperator.secret",
+    "/epochs/%2e%2e/operator.secret",
+    "/epochs/1%2fepoch-1.bundle%00",
+    "/epochs/1\\epoch-1.bundle",
+    "/epochs/1/epoch-9.bundle",              # a symlink out of DIR
+    "/static/../../bridge.py",
+    "/static/%2e%2e/bridge.py",
+    "/pyodide/package.json",                 # only the files the page loads
+    "/pyodide/../pyodide/pyodide.mjs",
+    "//etc/passwd",
+    "/epochs/a/b/epoch-1.bundle",
+])
+def test_private_files_and_traversal_attempts_are_not_found(served, path):
+    status, _, body = request(served, path)
+    assert status == 404, path
+    assert b"secret" not in body and b"private" not in body
+
+
+def test_only_get_and_head_are_allowed(served):
+    status, headers, _ = request(served, "/", method="POST")
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    status, headers, body = request(served, "/static/app.js", method="HEAD")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) > 0
+
+
+def test_a_foreign_host_header_is_refused(served):
+    # DNS rebinding: a page of another site whose name resolves to 127.0.0.1 must not read the epochs
+    status, _, _ = request(served, "/epochs/index.json", host=f"attacker.example:{served.server_address[1]}")
+    assert status == 421
+    assert request(served, "/", host=f"localhost:{served.server_address[1]}")[0] == 200
+
+
+def test_a_taken_port_is_one_line_and_exit_status_1(served, tmp_path, monkeypatch, capsys):
+    from zkclear.cli import main
+    from zkclear.web import server as server_module
+
+    monkeypatch.setattr(server_module, "build_site", lambda directory, echo=None: served.site)
+    monkeypatch.setattr("sys.argv", ["zkclear", "serve", str(tmp_path), "--port", str(served.server_address[1])])
+    with pytest.raises(SystemExit) as exit_status:
+        main()
+    assert exit_status.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot listen on 127.0.0.1:") and len(err.strip().splitlines()) == 1

@@ -1,0 +1,215 @@
+"""The statements' public data, derived from the epoch's public inputs with the clearing engine's own code.
+
+Both sides run the same function: the operator (:meth:`zkclear.operator.Deployment.public_data`) builds the
+public risk data the proofs bind from :func:`recompute`, and the auditor runs :func:`check_public_inputs` on
+the published files, which recomputes it and requires equality with what the header binds. Nothing the
+statements depend on — marks, oracle decisions, volatilities, fractions, dynamic parameters, the scenario
+table, option values — is trusted because the operator computed it (docs/protocol.md, "Public inputs").
+
+The recomputation runs the engine's :func:`~zkclear.clearing.inputs.validate_inputs` and
+:func:`~zkclear.clearing.engine.epoch_risk_parameters` on the public part of the previous state (prices,
+funding indices, expiries, price history; no account) and of the epoch's inputs (marks or oracle quotes,
+funding rates, volatilities, margin overrides; no fill, transfer or account): those functions read nothing
+else, so the result is the engine's own risk data of the epoch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from circuits.public_data import PublicRiskData
+from zkclear.clearing.config import SYSTEM_ACCOUNTS, ClearingConfig
+from zkclear.clearing.engine import dynamic_parameter_records, epoch_risk_parameters, option_equity_values
+from zkclear.clearing.inputs import (
+    EpochInputs,
+    Fills,
+    FundingRate,
+    ImpliedVol,
+    MarginOverride,
+    MarkPrice,
+    OracleQuote,
+    validate_inputs,
+)
+from zkclear.clearing.io import parse_config
+from zkclear.clearing.margin import RiskParameters
+from zkclear.clearing.provable import StatementLimits
+from zkclear.clearing.state import EpochState, frozen_array
+from zkclear.errors import VerificationError, ZkclearError
+from zkclear.verifier.public_inputs import FORMAT, PublicInputs, encode_public_inputs
+
+SOURCE = "<public inputs>"
+
+
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    """What the public inputs determine: the engine's risk parameters, the statements' public data and the
+    ``derived`` section of the inputs file."""
+
+    config: ClearingConfig
+    risk: RiskParameters
+    public_data: PublicRiskData
+    derived: dict
+
+
+def _previous_section(state: EpochState) -> dict:
+    return {
+        "epoch": state.epoch,
+        "instruments": [[i, p, f, bool(e)] for i, p, f, e in zip(
+            state.instruments, state.settlement_prices, state.funding_indices, state.expired, strict=True)],
+        "price_history": [[group, list(prices)] for group, prices in state.price_history],
+        "dynamic_parameters": [list(p) for p in state.dynamic_parameters],
+    }
+
+
+def _inputs_section(inputs: EpochInputs) -> dict:
+    return {
+        "marks": [[m.instrument, m.mark_price, m.funding_rate_ppm] for m in inputs.marks],
+        "oracle_quotes": [[q.instrument, q.source, q.price, q.timestamp] for q in inputs.oracle_quotes],
+        "funding_rates": [[r.instrument, r.funding_rate_ppm] for r in inputs.funding_rates],
+        "implied_vols": [[v.instrument, v.implied_vol_ppm] for v in inputs.implied_vols],
+        "margin_overrides": [[o.instrument, o.initial_margin_ppm, o.maintenance_margin_ppm]
+                             for o in inputs.margin_overrides],
+    }
+
+
+def public_inputs_of_epoch(config_text: str, state_before: EpochState, inputs: EpochInputs, *,
+                           position_bits: int) -> PublicInputs:
+    """The public inputs of the epoch that ``inputs`` applied to ``state_before`` (operator side)."""
+    document = {
+        "format": FORMAT,
+        "epoch": inputs.epoch,
+        "label": f"epoch-{inputs.epoch}",
+        "position_bits": position_bits,
+        "config": config_text,
+        "previous": _previous_section(state_before),
+        "inputs": _inputs_section(inputs),
+        "derived": {},
+    }
+    document["derived"] = recompute(PublicInputs(document)).derived
+    encode_public_inputs(document)  # validates the shape the verifier will require
+    return PublicInputs(document)
+
+
+def _public_state(previous: dict, config: ClearingConfig) -> EpochState:
+    instruments = previous["instruments"]
+    count = len(instruments)
+    # The clearing house's own accounts (no balances: nothing here reads them) stand for the accounts.
+    accounts = tuple(sorted(SYSTEM_ACCOUNTS))
+    zeros = frozen_array(np.zeros(len(accounts), dtype=np.int64))
+    return EpochState(
+        epoch=previous["epoch"],
+        instruments=tuple(row[0] for row in instruments),
+        settlement_prices=tuple(row[1] for row in instruments),
+        funding_indices=tuple(row[2] for row in instruments),
+        expired=tuple(row[3] for row in instruments),
+        accounts=accounts, margin_modes=("standard",) * len(accounts), cash=zeros,
+        positions=frozen_array(np.zeros((len(accounts), count), dtype=np.int64)), net_deposits=zeros,
+        total_deposited=0, total_withdrawn=0,
+        price_history=tuple((group, tuple(prices)) for group, prices in previous["price_history"]),
+        dynamic_parameters=tuple(tuple(p) for p in previous["dynamic_parameters"]),
+    )
+
+
+def _epoch_inputs(document: dict) -> EpochInputs:
+    section = document["inputs"]
+    return EpochInputs(
+        epoch=document["epoch"], fills=Fills.empty(),
+        marks=tuple(MarkPrice(i, m, r, SOURCE, k + 1) for k, (i, m, r) in enumerate(section["marks"])),
+        margin_overrides=tuple(MarginOverride(i, im, mm, SOURCE, k + 1)
+                               for k, (i, im, mm) in enumerate(section["margin_overrides"])),
+        implied_vols=tuple(ImpliedVol(i, v, SOURCE, k + 1) for k, (i, v) in enumerate(section["implied_vols"])),
+        oracle_quotes=tuple(OracleQuote(i, s, p, t, SOURCE, k + 1)
+                            for k, (i, s, p, t) in enumerate(section["oracle_quotes"])),
+        funding_rates=tuple(FundingRate(i, r, SOURCE, k + 1)
+                            for k, (i, r) in enumerate(section["funding_rates"])),
+    )
+
+
+def _json_round_trip(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def recompute(inputs: PublicInputs) -> Recomputed:
+    """Run the engine on the public inputs. Raises VerificationError("public-inputs-invalid") with the
+    engine's own message when they are inconsistent (a bad mark, an unknown instrument, a history that does
+    not give the published dynamic parameters, ...)."""
+    document = inputs.document
+    try:
+        config = replace(parse_config(document["config"], path=f"{SOURCE}: config"),
+                         statement_limits=StatementLimits(document["position_bits"]))
+        state = _public_state(document["previous"], config)
+        if config.dynamic_margin != "off" and state.price_history:
+            expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
+            if expected != state.dynamic_parameters:
+                raise VerificationError(
+                    "dynamic-parameters-mismatch",
+                    detail=f"the dynamic margin parameters in force (computed at the close of epoch {state.epoch}) "
+                           f"are not the ones the published price history gives: published "
+                           f"{list(state.dynamic_parameters)}, recomputed {list(expected)}")
+        resolved = validate_inputs(state, _epoch_inputs(document), config)
+        risk = epoch_risk_parameters(state, resolved, config)
+        values = option_equity_values(config, risk)
+        public_data = PublicRiskData.from_epoch(
+            risk, config.risk_models, scenario_table=risk.scenario_table, equity_values=values,
+            position_bits=document["position_bits"], label=document["label"])
+    except VerificationError:
+        raise
+    except ZkclearError as exc:
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published public inputs do not clear: {exc}") from None
+    derived = _json_round_trip({
+        "marks": [[r.instrument_id, r.mark_price] for r in risk.instruments],
+        "fractions": [[r.instrument_id, r.initial_margin_ppm, r.maintenance_margin_ppm] for r in risk.instruments],
+        "implied_vols": [[r.instrument_id, r.implied_vol_ppm] for r in risk.instruments if r.is_engine_option],
+        "option_values": [[instrument, value] for instrument, value in sorted(values.items())],
+        "scan_ranges": [list(p) for p in risk.dynamic_scan_ranges_ppm],
+        "oracle_decisions": list(resolved.oracle_decisions),
+        "paused_instruments": [config.instruments[c].instrument_id for c in resolved.paused_columns],
+    })
+    return Recomputed(config, risk, public_data, derived)
+
+
+def first_difference(published: Any, recomputed: Any, where: str = "") -> str | None:
+    """A readable path to the first place two JSON-like values differ (None when equal)."""
+    if isinstance(published, list) and isinstance(recomputed, list):
+        for k, (a, b) in enumerate(zip(published, recomputed, strict=False)):
+            found = first_difference(a, b, f"{where}[{k}]")
+            if found:
+                return found
+        if len(published) != len(recomputed):
+            return f"{where}: {len(published)} entries published, {len(recomputed)} recomputed"
+        return None
+    if isinstance(published, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(published) | set(recomputed)):
+            found = first_difference(published.get(key), recomputed.get(key), f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if published != recomputed:
+        return f"{where or 'value'}: published {published!r:.80}, recomputed {recomputed!r:.80}"
+    return None
+
+
+def check_public_inputs(inputs: PublicInputs, public_data: PublicRiskData, *, epoch: int) -> Recomputed:
+    """The auditor's check: the inputs are for ``epoch``, their ``derived`` section is what the engine
+    computes from them, and the statements' public data (bound by the header) is the one they give.
+    VerificationError naming the first difference otherwise."""
+    if inputs.epoch != epoch:
+        raise VerificationError("public-inputs-mismatch",
+                                detail=f"the public inputs are for epoch {inputs.epoch}, the bundle is epoch {epoch}")
+    result = recompute(inputs)
+    difference = first_difference(inputs.derived, result.derived, "derived")
+    if difference:
+        raise VerificationError("public-inputs-mismatch",
+                                detail=f"the published derived values are not what the public inputs give: "
+                                       f"{difference}")
+    if result.public_data.digest() != public_data.digest():
+        difference = first_difference(public_data.canonical(), result.public_data.canonical(), "risk data")
+        raise VerificationError("public-data-recomputed",
+                                detail=f"the risk data the proofs use is not the one recomputed from the "
+                                       f"published inputs: {difference}")
+    return result

@@ -1,0 +1,201 @@
+"""The full audit of an epoch from its public bundle and audit data (docs/protocol.md, "Audit").
+
+Checks, each failure a VerificationError with the reason in brackets and a message naming what failed:
+
+1. bindings: the audit data, risk data and public inputs belong to the header [audit-epoch-mismatch,
+   public-data-mismatch]; the header follows the previous epoch when given [epoch-chain-broken];
+2. root statements: the reserves list is the header's and every address signed [reserves-mismatch,
+   reserve-attestation]; the root's position sums open to zero [matched-book];
+3. the number of chunks is one the header's padding policy produces [chunk-count-policy]; no two leaves carry
+   the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk root
+   [chunk-root-mismatch], every missing sibling on a populated path is a published padding node
+   [padding-node-missing] whose liability and position sums commit to zero [padding-node-nonzero], every
+   published node is the sum [node-sum-mismatch] and hash [node-hash-mismatch] of its children, nothing else
+   is published [audit-structure], and the rebuilt root is the bundle's [root-mismatch];
+4. every node range proof at levels c..H-1 [node-range-proof], every chunk's collateralization proof
+   [chunk-collateral-proof], and the solvency proof [solvency-proof], batch-verified.
+
+The recomputation of the public data from the public inputs (which needs the clearing engine) is the
+separate check :func:`zkclear.proofs.recompute.check_public_inputs`; the auditor-only total opening is
+:func:`check_total_opening`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.crypto.pedersen import commit
+from zkclear.errors import VerificationError
+from zkclear.executor import Executor, get_executor
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.tree.sum_tree import Position, TreeNode, combine_level
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.root import check_root_statements, solvency_named
+from zkclear.verifier.statements import chunk_root, chunk_statements, node_statement, verify_named
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """A passed audit: sizes checked and the attested reserves."""
+
+    epoch_id: int
+    header_hash: str
+    chunks: int
+    leaves: int
+    upper_nodes: int
+    reserves_total: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _fail(reason: str, detail: str, index: int | None = None) -> None:
+    raise VerificationError(reason, index=index, detail=detail)
+
+
+def _padding_node(audit: AuditData, pos: Position) -> TreeNode:
+    level, index = pos
+    if pos not in audit.padding or pos not in audit.upper_nodes:
+        _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated path "
+                                      "but is neither built from chunks nor published as padding", level)
+    node = audit.upper_nodes[pos]
+    blinding, position_blindings = audit.padding[pos]
+    sums = node.positions or ()
+    if (node.commitment != commit(0, blinding) or len(sums) != len(position_blindings)
+            or any(p != commit(0, b) for p, b in zip(sums, position_blindings, strict=True))):
+        _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} does not commit to zero",
+              level)
+    return node
+
+
+def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict[int, TreeNode]) -> set[Position]:
+    """Check the published upper tree against the chunk roots and padding nodes; return the positions visited
+    (VerificationError on the first inconsistency)."""
+    config = bundle.header.tree
+    c, height = config.chunk_bits, config.height
+    visited: set[Position] = set()
+    padding_seen: set[Position] = set()
+    level_nodes = dict(chunk_roots)
+    for index, node in level_nodes.items():
+        if audit.upper_nodes.get((c, index)) != node:
+            _fail("chunk-root-mismatch", f"the chunk at position {index}: its leaves do not give its published root",
+                  index)
+        visited.add((c, index))
+    for level in range(c, height):
+        for index in sorted(level_nodes):
+            sibling = index ^ 1
+            if sibling in level_nodes:
+                continue
+            level_nodes[sibling] = _padding_node(audit, (level, sibling))
+            visited.add((level, sibling))
+            padding_seen.add((level, sibling))
+        parent_indices = sorted({index >> 1 for index in level_nodes})
+        try:
+            parents = combine_level(level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices])
+        except ValueError:
+            _fail("audit-structure", f"nodes at level {level} carry different numbers of position sums", level)
+        for p, node in zip(parent_indices, parents, strict=True):
+            published = audit.upper_nodes.get((level + 1, p))
+            if published is None:
+                _fail("audit-structure", f"the node at level {level + 1}, index {p} is not published", level + 1)
+            if published.encoded != node.encoded or published.positions_encoded != node.positions_encoded:
+                _fail("node-sum-mismatch", f"the node at level {level + 1}, index {p} is not the sum of its children",
+                      level + 1)
+            if published.digest != node.digest:
+                _fail("node-hash-mismatch", f"the node at level {level + 1}, index {p} does not hash its children",
+                      level + 1)
+            visited.add((level + 1, p))
+        level_nodes = dict(zip(parent_indices, parents, strict=True))
+    root = level_nodes[0]
+    if (root.digest != bundle.root.digest or root.encoded != bundle.root.encoded
+            or root.positions_encoded != bundle.root.positions_encoded):
+        _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
+    extra = (set(audit.upper_nodes) - visited) | (set(audit.padding) - padding_seen)
+    if extra:
+        level, index = min(extra)
+        _fail("audit-structure", f"the audit data publishes a node at level {level}, index {index} that is on no "
+                                 "populated path")
+    return visited
+
+
+def _check_bindings(published: PublishedEpoch, audit: AuditData, system: ChunkProofSystem,
+                    previous: ChainLink | None) -> None:
+    header = published.bundle.header
+    if audit.header_digest != header.digest():
+        _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
+                                      f"epoch {header.epoch_id}'s header {header.digest().hex()[:16]}...")
+    if system.public_digest(published.public) != header.public_data_digest:
+        _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
+    if published.inputs.digest() != header.public_inputs_digest:
+        _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
+    if (system.equity_bits(published.public) != header.equity_bits
+            or system.instrument_count(published.public) != header.instrument_count):
+        _fail("public-data-mismatch", "the risk data's instrument count or equity width differs from the header's")
+    if previous is not None:
+        check_chain(previous, header)
+
+
+def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
+                previous: ChainLink | None = None, executor: Executor | None = None) -> AuditReport:
+    """Run every check of the module docstring; returns the report or raises VerificationError.
+
+    Proof batches fan out over ``executor`` (default: ``zkclear.executor.get_executor()``)."""
+    system = chunk_system
+    run = executor or get_executor()
+    bundle, public = published.bundle, published.public
+    header = bundle.header
+    config = header.tree
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    _check_bindings(published, audit, system, previous)
+    reserves_total = check_root_statements(bundle, system.instrument_ids(public))
+    timings["bindings"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    if not config.allows_chunk_count(len(audit.chunks)):
+        # the chunk count must be one the padding policy produces (else the count of accounts leaks)
+        _fail("chunk-count-policy", f"{len(audit.chunks)} chunks is not a count the padding policy "
+                                    f"{config.chunk_padding!r} produces")
+    chunk_roots: dict[int, TreeNode] = {}
+    seen_ids: set[bytes] = set()
+    for number, chunk in enumerate(audit.chunks):
+        if chunk.position in chunk_roots or not 0 <= chunk.position < 1 << config.upper_height:
+            _fail("audit-structure", f"chunk {number} sits at position {chunk.position}, which is taken or outside "
+                                     "the tree", number)
+        for id_hash in chunk.id_hashes:
+            if id_hash in seen_ids:
+                _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk {number})",
+                      number)
+            seen_ids.add(id_hash)
+        chunk_roots[chunk.position] = chunk_root(system, chunk, public, config.chunk_size)
+    rebuild_upper_tree(bundle, audit, chunk_roots)
+    timings["tree"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    if set(audit.node_proofs) != {pos for pos in audit.upper_nodes if pos[0] < config.height}:
+        _fail("audit-structure", "the node range proofs published are not exactly one per node below the root")
+    named = [("node-range-proof", level,
+              node_statement(header, level, index, node, audit.node_proofs.get((level, index)), "node-range-proof"))
+             for (level, index), node in sorted(audit.upper_nodes.items()) if level < config.height]
+    for number, chunk in enumerate(audit.chunks):
+        named.extend(("chunk-collateral-proof", number, s) for s in chunk_statements(system, header, chunk, public))
+    named.append(solvency_named(bundle))
+    verify_named(named, run)
+    timings["proofs"] = time.perf_counter() - started
+    return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), len(audit.chunks),
+                       len(audit.chunks) * config.chunk_size, len(audit.upper_nodes), reserves_total, timings)
+
+
+def check_total_opening(bundle: PublicBundle, opening: tuple[bytes, int, int]) -> int:
+    """Auditor-only: the disclosed total (L, ρ) is for this epoch, opens the root and is within the reserves;
+    returns L."""
+    header_digest, total, blinding = opening
+    if header_digest != bundle.header.digest():
+        _fail("total-liabilities-opening", "the total-liabilities file is for another epoch's header")
+    if bundle.root.commitment != commit(total, blinding):
+        _fail("total-liabilities-opening", f"the disclosed total {total} does not open the root commitment")
+    if not 0 <= total <= bundle.header.reserves_total:
+        _fail("total-liabilities-opening", f"the disclosed total {total} exceeds the reserves "
+                                           f"{bundle.header.reserves_total}")
+    return total

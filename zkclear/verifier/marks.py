@@ -1,0 +1,79 @@
+"""An auditor's own prices against the epoch's published marks (``zkclear audit --marks FILE``).
+
+The marks file is CSV with the header ``instrument,price`` (or ``epoch,instrument,price`` to cover several
+epochs), prices in the instrument's ticks, plain ASCII decimal integers. Each listed instrument's published mark
+must lie within ``tolerance_bps`` basis points of the auditor's price; the first one that does not fails with
+[marks-beyond-tolerance], naming the instrument, both prices and the distance.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from zkclear.errors import InputError, VerificationError
+
+_INTEGER = re.compile(r"[0-9]{1,19}")
+BPS = 10_000
+
+
+def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]:
+    """``{epoch or None: {instrument: price}}`` from a marks file; InputError naming file, line and field."""
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InputError("empty file: expected the header row 'instrument,price'", path=path, line=1)
+    header = [cell.strip() for cell in rows[0]]
+    if header not in (["instrument", "price"], ["epoch", "instrument", "price"]):
+        raise InputError("expected the header row 'instrument,price' or 'epoch,instrument,price'", path=path, line=1)
+    with_epoch = header[0] == "epoch"
+    marks: dict[int | None, dict[str, int]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise InputError(f"expected {len(header)} fields, got {len(row)}", path=path, line=line)
+        cells = [cell.strip() for cell in row]
+        epoch = None
+        if with_epoch:
+            if not _INTEGER.fullmatch(cells[0]):
+                raise InputError(f"must be an epoch number, got {cells[0]!r}", path=path, line=line, field="epoch")
+            epoch = int(cells[0])
+        instrument, price = cells[-2], cells[-1]
+        if not instrument or not instrument.isascii():
+            raise InputError("must be an instrument id", path=path, line=line, field="instrument")
+        if not _INTEGER.fullmatch(price) or int(price) == 0:
+            raise InputError(f"must be a positive number of ticks, got {price!r}", path=path, line=line, field="price")
+        epoch_marks = marks.setdefault(epoch, {})
+        if instrument in epoch_marks:
+            raise InputError(f"second price for {instrument!r}", path=path, line=line, field="instrument")
+        epoch_marks[instrument] = int(price)
+    return marks
+
+
+def load_marks(path: Path) -> dict[int | None, dict[str, int]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", path=str(path)) from None
+    return parse_marks_csv(text, path=str(path))
+
+
+def compare_marks(published: Mapping[str, int], own: Mapping[str, int], tolerance_bps: int, *, epoch: int) -> int:
+    """Check every instrument the auditor priced; returns how many were compared."""
+    for instrument, price in own.items():
+        if instrument not in published:
+            raise InputError(f"instrument {instrument!r} is not listed in epoch {epoch}", field="instrument")
+        mark = published[instrument]
+        distance = abs(mark - price) * BPS
+        if distance > tolerance_bps * price:
+            raise VerificationError(
+                "marks-beyond-tolerance",
+                detail=f"epoch {epoch}: {instrument} is marked at {mark} ticks, your price is {price} ticks: "
+                       f"{abs(mark - price) * BPS / price:.1f} bps apart, more than the tolerance of "
+                       f"{tolerance_bps} bps")
+    return len(own)

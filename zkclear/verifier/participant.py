@@ -1,0 +1,139 @@
+"""What a participant runs: their identity (a participant file or an account id), the check of one or several
+epochs' receipts, and the history those receipts tell (docs/protocol.md, "Participant verification").
+
+Across several epochs, :func:`verify_history` also checks that the epochs chain (each header names the
+previous epoch's header hash) [epoch-chain-broken] and that the account key did not change [account-key-changed]:
+the operator cannot rotate the salt of an account without its owner noticing.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from zkclear.errors import InputError, VerificationError
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
+from zkclear.tree.receipts import Receipt
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.receipt import Expected, ReceiptCheck, verify_receipt
+
+_ACCOUNT_ID_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """Who is checking: their account id and, when pinned, their account key."""
+
+    account_id: str
+    account_key: bytes | None = None
+
+
+def parse_account_key(text: str, *, path: str | None = None, field: str = "account_key") -> bytes:
+    """A 32-byte account key from 64 ASCII hexadecimal digits; InputError otherwise."""
+    if not (isinstance(text, str) and len(text) == 2 * ACCOUNT_KEY_BYTES and text.isascii()
+            and all(ch in "0123456789abcdefABCDEF" for ch in text)):
+        raise InputError("an account key is 64 hexadecimal digits", path=path, field=field)
+    return bytes.fromhex(text)
+
+
+def check_account_id(text: str, *, path: str | None = None, field: str = "account") -> str:
+    if not isinstance(text, str) or not 1 <= len(text) <= _ACCOUNT_ID_MAX or not text.isprintable():
+        raise InputError(f"an account id is 1 to {_ACCOUNT_ID_MAX} printable characters", path=path, field=field)
+    return text
+
+
+def load_participant_file(path: Path) -> Participant:
+    """Read a participant file (``account = "..."``, ``account_key = "hex"``; docs/format.md) strictly."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    if len(raw) > 4096:
+        raise InputError("a participant file is at most 4096 bytes", path=name)
+    try:
+        document = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"not valid TOML: {exc}", path=name) from None
+    unknown = sorted(set(document) - {"account", "account_key"})
+    if unknown:
+        raise InputError("unknown key", path=name, field=unknown[0])
+    if "account" not in document:
+        raise InputError("required key missing", path=name, field="account")
+    account = check_account_id(document["account"], path=name)
+    key = None
+    if "account_key" in document:
+        key = parse_account_key(document["account_key"], path=name)
+    return Participant(account, key)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One epoch of a participant's history (their own values only)."""
+
+    epoch: int
+    header_hash: str
+    margin_mode: str
+    cash: int
+    positions: tuple[int, ...]
+    equity: int
+    requirement: int
+
+    @property
+    def distance_to_maintenance(self) -> int:
+        """Equity above the maintenance requirement (how far the account is from liquidation)."""
+        return self.equity - self.requirement
+
+
+def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant: Participant,
+                   expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM
+                   ) -> list[ReceiptCheck]:
+    """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
+    epoch order; consecutive epochs must chain and every receipt must carry the same account key."""
+    if len(expected) != len(epochs):
+        raise ValueError("one Expected per epoch is required")
+    ordered = sorted(zip(epochs, expected, strict=True), key=lambda item: item[0][0].epoch)
+    checks: list[ReceiptCheck] = []
+    pinned = participant.account_key
+    previous: ChainLink | None = None
+    for (published, receipt), wanted in ordered:
+        if previous is not None and published.epoch == previous.epoch_id:
+            raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
+        if previous is not None and published.epoch == previous.epoch_id + 1:
+            check_chain(previous, published.bundle.header)
+        if pinned is not None and receipt.account_key != pinned:
+            first = checks[0].epoch_id if checks else None
+            reason = "account-key-changed" if participant.account_key is None else "account-key-mismatch"
+            since = f"since epoch {first}" if first is not None else "in your participant file"
+            raise VerificationError(reason, detail=f"epoch {published.epoch}'s receipt carries account key "
+                                                   f"{key_fingerprint(receipt.account_key)}, not the key "
+                                                   f"{key_fingerprint(pinned)} you have {since}")
+        checks.append(verify_receipt(published, receipt, participant.account_id,
+                                     expected=replace(wanted, account_key=pinned), chunk_system=chunk_system))
+        pinned = receipt.account_key
+        previous = published.bundle.chain_link()
+    return checks
+
+
+def history_rows(checks: Sequence[ReceiptCheck]) -> list[HistoryRow]:
+    return [HistoryRow(c.epoch_id, c.header_hash, c.margin_mode, c.cash, c.positions, c.equity, c.requirement)
+            for c in checks]
+
+
+def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
+    """The history as CSV: epoch, header hash, mode, cash, one column per instrument, equity, requirement,
+    distance to maintenance."""
+    header = ["epoch", "header_hash", "margin_mode", "cash", *instruments, "equity", "maintenance_requirement",
+              "distance_to_maintenance"]
+    lines = [",".join(header)]
+    for row in rows:
+        values = [row.epoch, row.header_hash, row.margin_mode, row.cash, *row.positions, row.equity,
+                  row.requirement, row.distance_to_maintenance]
+        lines.append(",".join(str(v) for v in values))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,157 @@
+"""A published epoch as a verifier reads it: the files of the publication folder, strictly decoded.
+
+An epoch's publication folder (what the operator publishes and every participant and auditor downloads)::
+
+    epoch-N.bundle        the public bundle (header, root, matched book, solvency proof, reserves, attestations)
+    epoch-N.public.json   the statements' public risk data (coefficients the proofs bind)
+    epoch-N.inputs.json   the public inputs that risk data is recomputed from (zkclear.verifier.public_inputs)
+    epoch-N.audit         the audit data (every chunk and upper node with its proofs; no balance, no total)
+
+Every decoder refuses malformed bytes with an EncodingError naming the file and field; a missing file is an
+InputError naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from circuits.public_data import MarginLine, PublicInstrument, PublicRiskData, ScenarioMargin
+from zkclear.bundle.format import decode_audit_data, decode_public_bundle, decode_receipt, read_file
+from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.errors import ConfigurationError, EncodingError, InputError
+from zkclear.jsonsafe import load_json
+from zkclear.proofs.chunks import CollateralChunks
+from zkclear.tree.receipts import Receipt
+from zkclear.verifier.public_inputs import PublicInputs, decode_public_inputs
+
+#: The chunk proof system of every published epoch (issue 6's collateralization proofs).
+CHUNK_SYSTEM = CollateralChunks()
+
+_BUNDLE_NAME = re.compile(r"epoch-(0|[1-9][0-9]{0,18})\.bundle")
+
+
+def encode_risk_data(public: PublicRiskData) -> bytes:
+    """The public risk data as the canonical JSON whose SHA-256 is the header's public-data digest."""
+    return json.dumps(public.canonical(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _risk_data(document: object) -> PublicRiskData:
+    _tag, label, position_bits, money_bits, instruments, scenario = document  # type: ignore[misc]
+    listed = tuple(
+        PublicInstrument(instrument_id, value, tuple(MarginLine(*line) for line in lines), long_c, short_c)
+        for instrument_id, value, lines, long_c, short_c in instruments)
+    scenario_margin = None
+    if scenario is not None:
+        scale, groups, rows = scenario
+        scenario_margin = ScenarioMargin(scale, tuple(tuple(g) for g in groups), tuple(tuple(r) for r in rows))
+    return PublicRiskData(listed, scenario_margin, position_bits=position_bits, money_bits=money_bits, label=label)
+
+
+def decode_risk_data(data: bytes, *, path: str = "<public risk data>") -> PublicRiskData:
+    """Rebuild the public risk data from its canonical JSON; EncodingError on anything malformed."""
+    document = load_json(data, what=path)
+    try:
+        public = _risk_data(document)
+    except (ValueError, TypeError) as exc:
+        raise EncodingError(f"{path}: not a public risk data file ({exc})") from None
+    try:
+        public.check_budget()
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        raise EncodingError(f"{path}: not valid public risk data ({exc})") from None
+    if encode_risk_data(public) != bytes(data).strip():
+        raise EncodingError(f"{path}: public risk data is not in canonical form")
+    return public
+
+
+@dataclass(frozen=True, slots=True)
+class EpochFiles:
+    """Where one published epoch's files are."""
+
+    directory: Path
+    epoch: int
+
+    def path(self, suffix: str) -> Path:
+        return self.directory / f"epoch-{self.epoch}.{suffix}"
+
+    @property
+    def bundle(self) -> Path:
+        return self.path("bundle")
+
+    @property
+    def public(self) -> Path:
+        return self.path("public.json")
+
+    @property
+    def inputs(self) -> Path:
+        return self.path("inputs.json")
+
+    @property
+    def audit(self) -> Path:
+        return self.path("audit")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEpoch:
+    """A published epoch: the bundle, the public risk data and the public inputs (the audit data is read on
+    demand: it is large)."""
+
+    bundle: PublicBundle
+    public: PublicRiskData
+    inputs: PublicInputs
+    files: EpochFiles
+
+    @property
+    def epoch(self) -> int:
+        return self.bundle.header.epoch_id
+
+    def audit_data(self) -> AuditData:
+        data = read_file(self.files.audit)
+        try:
+            return decode_audit_data(data, self.bundle.header, self.public, CHUNK_SYSTEM)
+        except EncodingError as exc:
+            raise EncodingError(f"{self.files.audit}: {exc}") from None
+
+    def receipt(self, path: Path) -> Receipt:
+        data = read_file(path)
+        header = self.bundle.header
+        try:
+            return decode_receipt(data, self.public, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size,
+                                  instrument_count=header.instrument_count)
+        except EncodingError as exc:
+            raise EncodingError(f"{path}: {exc}") from None
+
+
+def find_epoch(directory: Path) -> int:
+    """The N of the one ``epoch-N.bundle`` in ``directory``; InputError otherwise."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError("not a directory (expected an epoch's publication folder)", path=str(directory))
+    bundles = [p.name for p in directory.iterdir() if p.name.endswith(".bundle")]
+    if len(bundles) != 1:
+        raise InputError(f"expected exactly one epoch-N.bundle, found {len(bundles)}", path=str(directory))
+    match = _BUNDLE_NAME.fullmatch(bundles[0])
+    if not match:
+        raise InputError(f"{bundles[0]!r} is not named epoch-N.bundle (N a decimal epoch number)",
+                         path=str(directory))
+    return int(match.group(1))
+
+
+def open_published(directory: Path, epoch: int | None = None) -> PublishedEpoch:
+    """Open the bundle, risk data and inputs of the epoch published in ``directory`` (N found when not given)."""
+    files = EpochFiles(Path(directory), find_epoch(directory) if epoch is None else epoch)
+    try:
+        bundle = decode_public_bundle(read_file(files.bundle))
+    except EncodingError as exc:
+        raise EncodingError(f"{files.bundle}: {exc}") from None
+    if bundle.header.epoch_id != files.epoch:
+        raise EncodingError(f"{files.bundle}: the file is named for epoch {files.epoch} but holds epoch "
+                            f"{bundle.header.epoch_id}")
+    public = decode_risk_data(read_file(files.public), path=str(files.public))
+    try:
+        inputs = decode_public_inputs(read_file(files.inputs), what=str(files.inputs))
+    except EncodingError as exc:
+        raise EncodingError(str(exc)) from None
+    return PublishedEpoch(bundle, public, inputs, files)

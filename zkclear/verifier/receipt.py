@@ -1,0 +1,249 @@
+"""A participant's check of their own account in a published epoch, and the crowd audit.
+
+:func:`verify_receipt` runs these checks in order; the first that fails raises a VerificationError whose
+``reason`` is in brackets and whose message says, in plain words, what failed and with which values
+(docs/protocol.md, "Participant verification"):
+
+1. **header** — when the participant gives the header hash the venue posted publicly, the bundle's is that
+   one [header-mismatch]; the risk data and public inputs are the ones the header binds [public-data-mismatch];
+2. **identity** — the receipt is for the participant's own account id [receipt-owner], with the account key
+   they pinned, if any [account-key-mismatch], for this epoch [receipt-epoch-mismatch]; the receipt has the
+   tree's shape [receipt-malformed]; the leaf at the receipt's index carries the hash of *their* id salted with
+   *their* key for this epoch [leaf-mismatch];
+3. **values** — the opening matches the leaf's commitments [opening-mismatch] and the balances, positions and
+   margin mode the participant expects [account-values-mismatch, naming the field and both values];
+4. **path** — the chunk root and the siblings fold to the bundle's root: liability, position sums and
+   digest [path-root-mismatch];
+5. **root statements** — the root's position sums open to zero with the published blinding sums (the book is
+   matched, the participant's own positions counted) [matched-book]; every reserve address signed this epoch
+   [reserve-attestation];
+6. **proofs** — in one batch: the own chunk's collateralization proof [chunk-collateral-proof], every
+   sibling's range proof [sibling-range-proof] and the solvency proof [solvency-proof].
+
+:func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.errors import VerificationError, ZkclearError
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.tree.identity import key_fingerprint, leaf_id_hash
+from zkclear.tree.receipts import Receipt
+from zkclear.tree.sum_tree import combine_level
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.root import check_root_statements, solvency_named
+from zkclear.verifier.statements import chunk_root, chunk_statements, node_statement, verify_named
+
+#: The named steps of a receipt check, in order (the browser page shows them one by one).
+CHECKS = ("header", "identity", "values", "path", "root statements", "proofs")
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the participant expects to find (None: not checked)."""
+
+    cash: int | None = None
+    positions: tuple[int, ...] | None = None
+    margin_mode: str | None = None
+    header_hash: bytes | None = None
+    account_key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCheck:
+    """What a participant learned from a verified receipt (their own values only)."""
+
+    epoch_id: int
+    header_hash: str
+    account_id: str
+    key_fingerprint: str
+    leaf_index: int
+    margin_mode: str
+    cash: int
+    positions: tuple[int, ...]
+    equity: int
+    requirement: int
+    liability: int
+    passed: tuple[str, ...] = field(default=CHECKS)
+
+
+def _fail(reason: str, detail: str, index: int | None = None) -> None:
+    raise VerificationError(reason, index=index, detail=detail)
+
+
+def _check_header(published: PublishedEpoch, expected: Expected, system: ChunkProofSystem) -> None:
+    bundle, header = published.bundle, published.bundle.header
+    posted = bundle.epoch_hash()
+    if expected.header_hash is not None and posted != expected.header_hash:
+        _fail("header-mismatch", f"the epoch's header hash is {posted.hex()}, but the venue posted "
+                                 f"{expected.header_hash.hex()}: you may be shown a different epoch than others")
+    if system.public_digest(published.public) != header.public_data_digest:
+        _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
+    if published.inputs.digest() != header.public_inputs_digest:
+        _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
+    if (system.equity_bits(published.public) != header.equity_bits
+            or system.instrument_count(published.public) != header.instrument_count):
+        _fail("public-data-mismatch", "the risk data's instrument count or equity width differs from the header's")
+
+
+def _check_identity(published: PublishedEpoch, receipt: Receipt, account_id: str, expected: Expected) -> None:
+    header = published.bundle.header
+    if receipt.account_id != account_id:
+        _fail("receipt-owner", f"this receipt is for account {receipt.account_id!r}, not for you ({account_id!r})")
+    if expected.account_key is not None and receipt.account_key != expected.account_key:
+        _fail("account-key-mismatch",
+              f"the receipt's account key (fingerprint {key_fingerprint(receipt.account_key)}) is not the one you "
+              f"pinned (fingerprint {key_fingerprint(expected.account_key)})")
+    if receipt.epoch_id != header.epoch_id or receipt.header_digest != header.digest():
+        _fail("receipt-epoch-mismatch",
+              f"the receipt is for epoch {receipt.epoch_id} (header {receipt.header_digest.hex()[:16]}...), the "
+              f"published epoch is {header.epoch_id} (header {header.digest().hex()[:16]}...)")
+    config = header.tree
+    c, height = config.chunk_bits, config.height
+    if (len(receipt.upper_siblings) != height - c or len(receipt.sibling_proofs) != height - c
+            or not 0 <= receipt.leaf_index < 1 << height):
+        _fail("receipt-malformed", f"the receipt's path has {len(receipt.upper_siblings)} levels and leaf index "
+                                   f"{receipt.leaf_index}; the tree has height {height} and chunks of {1 << c}")
+    chunk = receipt.chunk
+    slot = receipt.leaf_index & (config.chunk_size - 1)
+    if chunk.position != receipt.leaf_index >> c or len(chunk.accounts) != config.chunk_size:
+        _fail("leaf-mismatch", f"the receipt's chunk (position {chunk.position}) does not hold leaf "
+                               f"{receipt.leaf_index}")
+    if chunk.id_hashes[slot] != leaf_id_hash(account_id, receipt.account_key, header.epoch_id):
+        _fail("leaf-mismatch", f"leaf {receipt.leaf_index} does not carry your account id {account_id!r} with your "
+                               "key for this epoch")
+
+
+def _check_values(published: PublishedEpoch, receipt: Receipt, expected: Expected,
+                  system: ChunkProofSystem) -> tuple[str, int, tuple[int, ...]]:
+    chunk = receipt.chunk
+    slot = receipt.leaf_index & (published.bundle.header.tree.chunk_size - 1)
+    system.check_shape(chunk.accounts[slot], published.public)
+    if not system.opening_matches(receipt.opening, chunk.accounts[slot]):
+        _fail("opening-mismatch", f"the values in your receipt do not open the commitments of leaf "
+                                  f"{receipt.leaf_index}")
+    cash, positions = system.opening_values(receipt.opening)
+    mode = system.margin_mode(receipt.opening)
+    instruments = system.instrument_ids(published.public)
+    if expected.margin_mode is not None and mode != expected.margin_mode:
+        _fail("account-values-mismatch", f"margin mode: you expect {expected.margin_mode}, the venue proves your "
+                                         f"account on {mode} margin")
+    if expected.cash is not None and cash != expected.cash:
+        _fail("account-values-mismatch", f"cash: you expect {expected.cash}, the venue committed {cash}")
+    if expected.positions is not None:
+        for instrument, want, have in zip(instruments, expected.positions, positions, strict=True):
+            if want != have:
+                _fail("account-values-mismatch", f"position in {instrument}: you expect {want} lots, the venue "
+                                                 f"committed {have}")
+    return mode, cash, tuple(positions)
+
+
+def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofSystem) -> None:
+    bundle = published.bundle
+    c = bundle.header.tree.chunk_bits
+    node = chunk_root(system, receipt.chunk, published.public, bundle.header.tree.chunk_size)
+    index = receipt.chunk.position
+    for offset, sibling in enumerate(receipt.upper_siblings):
+        level = c + offset
+        left, right = (sibling, node) if index & 1 else (node, sibling)
+        try:
+            node = combine_level(level + 1, [(left, right)])[0]
+        except ValueError:
+            _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of position sums")
+        index >>= 1
+    root = bundle.root
+    if (node.digest != root.digest or node.encoded != root.encoded
+            or node.positions_encoded != root.positions_encoded):
+        _fail("path-root-mismatch", f"your leaf and path lead to root {node.digest.hex()[:16]}..., not to the "
+                                    f"published root {root.digest.hex()[:16]}...: your account is not in this tree")
+
+
+def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str, *,
+                   expected: Expected = Expected(), chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> ReceiptCheck:
+    """Run every check of the module docstring for ``account_id`` (the participant's own id, never taken from
+    the receipt); return what the participant learned, or raise VerificationError naming what failed."""
+    system = chunk_system
+    bundle, header, public = published.bundle, published.bundle.header, published.public
+    _check_header(published, expected, system)
+    _check_identity(published, receipt, account_id, expected)
+    mode, cash, positions = _check_values(published, receipt, expected, system)
+    _check_path(published, receipt, system)
+    check_root_statements(bundle, system.instrument_ids(public))
+
+    named = [("chunk-collateral-proof", receipt.chunk.position, s)
+             for s in chunk_statements(system, header, receipt.chunk, public)]
+    c = header.tree.chunk_bits
+    for offset, (sibling, proof) in enumerate(zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True)):
+        level = c + offset
+        index = (receipt.leaf_index >> level) ^ 1
+        named.append(("sibling-range-proof", level,
+                      node_statement(header, level, index, sibling, proof, "sibling-range-proof")))
+    named.append(solvency_named(bundle))
+    verify_named(named, batch=len(named))  # the whole check is one multi-scalar multiplication
+
+    try:
+        equity, requirement = system.account_margin(receipt.opening, public)
+    except ZkclearError:  # values outside the statement's bounds cannot have been proven: report, not crash
+        _fail("account-values-mismatch", "your committed values are outside the bounds the statements allow")
+    liability, _ = system.liability_opening(receipt.opening, public)
+    return ReceiptCheck(header.epoch_id, bundle.epoch_hash().hex(), account_id, key_fingerprint(receipt.account_key),
+                        receipt.leaf_index, mode, cash, positions, equity, requirement, liability)
+
+
+def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int, public: Any,
+                      system: ChunkProofSystem) -> list:
+    """Check chunk ``chunk_number`` of the audit data up to the root; return its named statements."""
+    header = bundle.header
+    c, height = header.tree.chunk_bits, header.tree.height
+    chunk = audit.chunks[chunk_number]
+    node = chunk_root(system, chunk, public, header.tree.chunk_size)
+    if audit.upper_nodes.get((c, chunk.position)) != node:
+        _fail("chunk-root-mismatch", f"chunk {chunk_number}'s leaves do not sum to its published root", chunk_number)
+    named = [("chunk-collateral-proof", chunk_number, s) for s in chunk_statements(system, header, chunk, public)]
+    index = chunk.position
+    for level in range(c, height):
+        sibling_pos = (level, index ^ 1)
+        sibling = audit.upper_nodes.get(sibling_pos)
+        if sibling is None:
+            _fail("audit-structure", f"the audit data lacks the sibling at level {level} of chunk {chunk_number}",
+                  level)
+        named.append(("node-range-proof", level,
+                      node_statement(header, level, index ^ 1, sibling, audit.node_proofs.get(sibling_pos),
+                                     "node-range-proof")))
+        left, right = (sibling, node) if index & 1 else (node, sibling)
+        node = combine_level(level + 1, [(left, right)])[0]
+        index >>= 1
+        if audit.upper_nodes.get((level + 1, index)) != node:
+            _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not sum to the published node at "
+                                        f"level {level + 1}", level + 1)
+    if node.digest != bundle.root.digest or node.encoded != bundle.root.encoded:
+        _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not reach the published root", height)
+    return named
+
+
+def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
+                chunk_system: ChunkProofSystem = CHUNK_SYSTEM, rng: random.Random | None = None) -> list[int]:
+    """Verify ``k`` chunks chosen with local randomness; returns the chunk numbers checked.
+
+    The default ``rng`` is the OS CSPRNG, so the operator cannot predict the choice; with many
+    participants each checking a few chunks, every chunk is checked with high probability.
+    """
+    if k < 0:
+        raise ValueError("the number of chunks to crowd-audit cannot be negative")
+    bundle = published.bundle
+    if audit.header_digest != bundle.header.digest():
+        _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
+                                      f"epoch {bundle.header.epoch_id}'s header {bundle.header.digest().hex()[:16]}...")
+    chooser = rng or secrets.SystemRandom()
+    picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
+    named = []
+    for chunk_number in picked:
+        named.extend(verify_chunk_path(bundle, audit, chunk_number, published.public, chunk_system))
+    verify_named(named, batch=max(1, len(named)))
+    return picked

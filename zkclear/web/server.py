@@ -1,0 +1,245 @@
+"""``zkclear serve``: the verification page and the published epochs, on localhost, with nothing else.
+
+Routes (GET and HEAD only; anything else is 404 or 405):
+
+- ``/`` — the page (``static/index.html``); ``/static/NAME`` — its scripts and styles;
+- ``/pyodide/NAME`` — the vendored Pyodide files (:data:`zkclear.web.assets.PYODIDE_FILES` only);
+- ``/verifier/zkclear-verifier.zip`` — zkclear's pure-Python sources (:func:`zkclear.web.assets.verifier_zip`),
+  and ``/verifier/bulletproofs-generators-4096.bin`` — the precomputed generators (:mod:`zkclear.web.generators`);
+- ``/epochs/index.json`` — the epochs found in DIR, and ``/epochs/PATH`` — a public file under DIR:
+  ``epoch-N.bundle``, ``epoch-N.public.json`` or ``epoch-N.audit``. Receipts, keys, ledgers and every other
+  file are never served, even when they sit in DIR (receipts are private: the participant picks theirs from
+  their own disk, and it never leaves the browser).
+
+Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Every
+response carries a Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin
+only (``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin
+isolation headers; a request whose Host header is not the address the server is bound to is refused (a guard
+against DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from zkclear.errors import ConfigurationError, InputError
+from zkclear.web import generators
+from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR, VerifierZip, cache_root, ensure_pyodide, verifier_zip
+
+#: The only files of DIR that are served: what a venue publishes for everyone.
+PUBLIC_FILE = re.compile(r"^epoch-(\d{1,19})\.(bundle|public\.json|audit)$")
+VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
+MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".zip": "application/zip",
+    ".bin": "application/octet-stream",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".bundle": "application/octet-stream",
+    ".audit": "application/octet-stream",
+}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; "
+    "style-src 'self'; img-src 'self' data: blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What one server serves: the published epochs' folder, vendored Pyodide, the verifier zip and the
+    precomputed generators."""
+
+    epochs: Path
+    pyodide: Path
+    verifier: VerifierZip
+    generators: bytes
+
+    def epoch_index(self) -> list[dict[str, object]]:
+        """Every epoch with a public bundle under ``epochs`` (at most one folder deep), in epoch order."""
+        found: dict[int, dict[str, object]] = {}
+        for path in sorted([*self.epochs.glob("epoch-*.bundle"), *self.epochs.glob("*/epoch-*.bundle")]):
+            match = PUBLIC_FILE.match(path.name)
+            if match is None or not _inside(path, self.epochs):
+                continue
+            epoch = int(match.group(1))
+            folder = path.parent.relative_to(self.epochs).as_posix()
+            prefix = "" if folder == "." else folder + "/"
+            entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
+            for kind, name in (("public", f"epoch-{epoch}.public.json"), ("audit", f"epoch-{epoch}.audit")):
+                if (path.parent / name).is_file():
+                    entry[kind] = prefix + name
+            found.setdefault(epoch, entry)
+        return [found[epoch] for epoch in sorted(found)]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _safe_relative(path: str) -> str | None:
+    """The decoded relative path if it names a plain file path (no traversal, no odd characters), else None."""
+    decoded = unquote(path)
+    if not decoded or "\\" in decoded or "\x00" in decoded or decoded.startswith("/"):
+        return None
+    parts = decoded.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    return decoded
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Serves a :class:`Site` (set on the server as ``site``); see the module docstring."""
+
+    server_version = "zkclear-serve"
+    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._respond(head=False)
+
+    def do_HEAD(self) -> None:
+        self._respond(head=True)
+
+    def _refuse_method(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", "text/plain; charset=utf-8",
+                   extra={"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
+
+    def log_message(self, format: str, *args: object) -> None:  # one line per request, on stderr
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _respond(self, *, head: bool) -> None:
+        if not self._host_allowed():
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unexpected Host header\n", "text/plain; charset=utf-8",
+                       head=head)
+            return
+        route = urlsplit(self.path).path
+        body, mime = self._lookup(route)
+        if body is None:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
+            return
+        self._send(HTTPStatus.OK, body, mime, head=head)
+
+    def _host_allowed(self) -> bool:
+        host, port = self.server.server_address[:2]
+        allowed = {f"{host}:{port}", f"localhost:{port}"} if host in ("127.0.0.1", "::1") else {f"{host}:{port}"}
+        if host == "::1":
+            allowed.add(f"[::1]:{port}")
+        return self.headers.get("Host", "") in allowed
+
+    def _lookup(self, route: str) -> tuple[bytes | None, str]:
+        site: Site = self.server.site  # type: ignore[attr-defined]
+        if route in ("/", "/index.html"):
+            return _read(STATIC_DIR / "index.html", STATIC_DIR), MIME_TYPES[".html"]
+        if route == f"/verifier/{VERIFIER_ZIP_NAME}":
+            return site.verifier.data, MIME_TYPES[".zip"]
+        if route == f"/verifier/{generators.FILE_NAME}":
+            return site.generators, MIME_TYPES[".bin"]
+        if route == "/epochs/index.json":
+            index = {"epochs": site.epoch_index()}
+            return json.dumps(index, indent=1).encode("utf-8"), MIME_TYPES[".json"]
+        for prefix, root in (("/static/", STATIC_DIR), ("/pyodide/", site.pyodide), ("/epochs/", site.epochs)):
+            if not route.startswith(prefix):
+                continue
+            relative = _safe_relative(route[len(prefix):])
+            if relative is None:
+                return None, ""
+            name = relative.rsplit("/", 1)[-1]
+            if prefix == "/pyodide/" and relative not in PYODIDE_FILES:
+                return None, ""
+            if prefix == "/epochs/" and (PUBLIC_FILE.match(name) is None or relative.count("/") > 1):
+                return None, ""
+            suffix = ".json" if name.endswith(".json") else Path(name).suffix
+            if suffix not in MIME_TYPES:
+                return None, ""
+            return _read(root / relative, root), MIME_TYPES[suffix]
+        return None, ""
+
+    def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
+              extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", mime)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+
+def _read(path: Path, root: Path) -> bytes | None:
+    """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None."""
+    if not _inside(path, root) or not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def build_site(directory: Path, *, echo=None) -> Site:
+    """What ``zkclear serve`` serves for ``directory``: vendors Pyodide and derives the generators file first if
+    needed (see zkclear.web.assets and zkclear.web.generators)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError("not a directory", path=str(directory))
+    return Site(directory.resolve(), ensure_pyodide(echo=echo), verifier_zip(), generators.ensure_file(cache_root()))
+
+
+def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
+    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port)."""
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    server.site = site  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    return server
+
+
+def serve(directory: Path, host: str, port: int, echo) -> None:
+    """Run the server until interrupted, printing where it listens and what it serves."""
+    site = build_site(directory, echo=echo)
+    server = make_server(site, host, port)
+    bound_host, bound_port = server.server_address[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    epochs = [entry["epoch"] for entry in site.epoch_index()]
+    echo(f"serving the verification page at http://{shown}:{bound_port}/")
+    echo(f"  epochs {epochs or 'none'} from {site.epochs} (public files only: receipts are never served)")
+    echo(f"  verifier: {VERIFIER_ZIP_NAME} ({site.verifier.files} files, sha256 {site.verifier.sha256})")
+    echo("  press Ctrl-C to stop")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
