@@ -88,13 +88,8 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     (default: a progress line on ``echo``'s terminal)."""
     from zkclear.operator import Deployment, ProvingSettings
     from zkclear.proofs.attestations import address_of, public_key_of
-    from zkclear.proofs.recompute import check_public_inputs
     from zkclear.synthetic import generate_market
     from zkclear.tree.placement import TreeConfig
-    from zkclear.verifier.audit import audit_epoch
-    from zkclear.verifier.participant import Participant, verify_history
-    from zkclear.verifier.published import open_published
-    from zkclear.verifier.receipt import Expected
 
     default_accounts, default_epochs = FULL if full else QUICK
     accounts = default_accounts if accounts is None else accounts
@@ -123,12 +118,29 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
 
     summary: dict = {"epochs": []}
     line = progress or ProgressLine(echo)
-    run = get_executor(executor)  # one pool for every epoch: workers keep their generator caches
+    # One pool for every epoch and the audits: workers keep their generator caches, and no pool is left
+    # for the interpreter to tear down.
+    run = get_executor(executor)
     try:
         for number, inputs_dir in enumerate(epoch_inputs, start=1):
             _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary, line)
+        _check_and_audit(deployment, epochs, out_dir, run, echo, summary)
     finally:
         run.close()
+    summary["seconds"] = time.perf_counter() - started
+    echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(epochs)}  |  "
+         f"zkclear show {deployment.epoch_dir(epochs)}")
+    return summary
+
+
+def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable[[str], None],
+                     summary: dict) -> None:
+    """Steps 4–6: a participant's check of their receipts, the audit of every epoch, a rejected replay."""
+    from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.participant import Participant, verify_history
+    from zkclear.verifier.published import open_published
+    from zkclear.verifier.receipt import Expected
 
     last = epochs
     traders = [a for a in deployment.accounts(last) if a.account_id.startswith("trader-")]
@@ -157,7 +169,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
-        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous)
+        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous, executor=run)
         previous = epoch_published.bundle.chain_link()
         echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
              f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
@@ -168,18 +180,14 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
     try:
         bad = open_published(tampered)
-        audit_epoch(bad, bad.audit_data())
+        audit_epoch(bad, bad.audit_data(), executor=run)
     except VerificationError as exc:
         reason = exc.reason
         echo(f"   rejected as expected: {reason}")
         summary["tamper_rejected"] = reason
     else:
         raise VerificationError("the tampered bundle was accepted")
-    summary["seconds"] = time.perf_counter() - started
     summary["participant"] = participant.account_id
-    echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(last)}  |  "
-         f"zkclear show {deployment.epoch_dir(last)}")
-    return summary
 
 
 def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
