@@ -186,8 +186,14 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     reserves = ReserveSet.load(reserves_path)
     keys = [_read_key(path) for path in key_paths]
     click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
-    with ProgressBars() as bars:
-        proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
+    if sys.stderr.isatty():
+        with ProgressBars() as bars:
+            proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=bars.update)
+    else:  # a log or a pipe: a line per quarter of each step, so a long close is never silent
+        from zkclear.progress import ProgressLine
+
+        line = ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr)
+        proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, progress=line.update)
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
     bundle = artifacts.bundle
     click.echo(f"epoch {number} proven: {len(artifacts.receipts)} accounts; {timings}")
@@ -688,20 +694,24 @@ def serve(directory: Path, port: int, host: str) -> None:
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
-@click.option("--accounts", default=200, show_default=True, help="Traders in the synthetic market.")
-@click.option("--epochs", default=4, show_default=True, help="Epochs to run (the crash is in epoch 3).")
+@click.option("--accounts", type=int, help="Traders in the synthetic market (default 26; 200 with --full).")
+@click.option("--epochs", type=int,
+              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
 @click.option("--height", default=32, show_default=True, help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
-def demo(out_dir: Path, accounts: int, epochs: int, height: int, executor: str) -> None:
+@click.option("--full", is_flag=True, help="The long market: 200 traders over 4 epochs (several minutes).")
+def demo(out_dir: Path, accounts: int | None, epochs: int | None, height: int, executor: str, full: bool) -> None:
     """From nothing: a synthetic market with a crash, several epochs with liquidations, proofs, one
-    participant's verification and a full audit, each step printed.
+    participant's verification and a full audit, each step printed. About a minute; --full runs the
+    long market.
 
-    Example: zkclear demo --accounts 200 --epochs 4
+    Example: zkclear demo --full
     """
     from zkclear.demo import run_demo
 
-    run_demo(out_dir, accounts=accounts, epochs=epochs, height=height, executor=executor, echo=click.echo)
+    run_demo(out_dir, accounts=accounts, epochs=epochs, height=height, executor=executor, full=full,
+             echo=click.echo)
 
 
 @cli.command()

@@ -25,6 +25,7 @@ def test_init_run_prove_print_what_happened(proven):
         assert f"attested epoch {number}" in text
     assert "2 of 2 addresses signed" in text
     assert "header hash" in text and "publish the folder" in text and "never publish" in text
+    assert "node range proofs (groups): " in text  # progress lines: stderr is not a terminal here
     crash = proven["deployment"].report(3)
     assert "liquidations" in text and len(crash.liquidations) > 0
 
