@@ -73,3 +73,13 @@ def generator_vector(label: bytes, count: int) -> list[G1Point]:
                 for index in range(len(known), count)
             )
         return known[:count]
+
+
+def install(label: bytes, points: list[G1Point]) -> None:
+    """Make ``points`` the first ``len(points)`` generators of ``label`` without deriving them (points from a
+    file whose digest the caller has checked against a pinned one: ``zkclear.web.generators``). Longer vectors
+    are derived beyond them as usual; a vector already known to be at least as long is kept."""
+    with _vectors_lock:
+        known = _vectors.setdefault(bytes(label), [])
+        if len(known) < len(points):
+            known[:] = points

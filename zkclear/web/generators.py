@@ -8,9 +8,9 @@ checks the digest again before :func:`preload` puts the points where the derivat
 longer vector than the file holds is derived as usual beyond it (the vectors are prefix-stable), so a file never
 changes a result: at worst the check is slower.
 
-File format: ``b"ZKGENS01"``, ``u32be count``, then ``count`` points of ``G_i`` and ``count`` points of ``H_i``,
-each as 48-byte big-endian affine x then y. No subgroup checks on load: the pinned digest fixes every byte, and
-tests/web/test_generators_file.py pins the digest to the derivation.
+File format (docs/format.md, "Generators file"): ``b"ZKGENS01"``, ``u32be count``, then ``count`` points of
+``G_i`` and ``count`` points of ``H_i``, each as 48-byte big-endian affine x then y. No subgroup checks on load:
+the pinned digest fixes every byte, and tests/web/test_generators_file.py pins the digest to the derivation.
 """
 
 from __future__ import annotations
@@ -58,13 +58,11 @@ def decode(data: bytes) -> tuple[list[G1Point], list[G1Point]]:
 
 
 def preload(data: bytes) -> int:
-    """Put a pinned file's points into the crypto core's generator memo; returns the count per vector."""
+    """Hand a pinned file's points to the crypto core (:func:`zkclear.crypto.generators.install`); returns the
+    count per vector."""
     g_vector, h_vector = decode(data)
-    with crypto_generators._vectors_lock:
-        for label, points in ((G_VECTOR_LABEL, g_vector), (H_VECTOR_LABEL, h_vector)):
-            known = crypto_generators._vectors.setdefault(label, [])
-            if len(known) < len(points):
-                known[:] = points
+    for label, points in ((G_VECTOR_LABEL, g_vector), (H_VECTOR_LABEL, h_vector)):
+        crypto_generators.install(label, points)
     return len(g_vector)
 
 
