@@ -18,6 +18,8 @@ from zkclear.errors import EncodingError
 from zkclear.verifier import participant, receipt, root, statements
 from zkclear.verifier.published import open_published
 from zkclear.verifier.reasons import REASONS
+from zkclear.web import generators
+from zkclear.web.assets import cache_root
 from zkclear.web.bridge import CHECK_OF, CHECKS, EpochRequest, receipt_epoch, verify, verify_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,17 +262,29 @@ class Blocker(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in BLOCKED:
             raise ImportError("blocked " + name)
 sys.meta_path.insert(0, Blocker())
-from zkclear.web.bridge import verify_json
+from pathlib import Path
+from zkclear.crypto import generators
+from zkclear.web.bridge import preload_generators, verify_json
+preload_generators(Path(sys.argv[4]).read_bytes())
+generators.pedersen_generators()  # H: one derivation, cached
+def derive(*args):
+    raise AssertionError("a generator beyond the page's file was derived")
+generators.hash_to_curve = derive
 result = json.loads(verify_json(json.dumps({"account_id": sys.argv[3], "epochs": [
     {"folder": sys.argv[1], "receipt": sys.argv[2]}]})))
 print(json.dumps({"ok": result["ok"], "loaded": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)}))
 """
 
 
-def test_the_bridge_runs_on_the_standard_library_alone(web_deployment):
+def test_the_bridge_runs_on_the_standard_library_alone_with_the_pages_generators(web_deployment):
+    """As in the page: no accelerator, no click, and the pinned generators file covers a demo-market receipt
+    (nothing is derived beyond it: that is what keeps the check in the browser within its time)."""
     env = {**os.environ, "ZKCLEAR_BACKEND": "auto", "PYTHONPATH": str(ROOT)}
+    generators_file = cache_root() / generators.FILE_NAME
+    generators_file.parent.mkdir(parents=True, exist_ok=True)
+    generators.ensure_file(cache_root())
     result = subprocess.run(
         [sys.executable, "-c", CHILD, str(web_deployment.folder(2)), str(web_deployment.receipt_path(2, ACCOUNT)),
-         ACCOUNT], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+         ACCOUNT, str(generators_file)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == {"ok": True, "loaded": []}
