@@ -163,7 +163,7 @@ function accountTable(account) {
     ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
     ["Equity", account.equity],
     ["Maintenance requirement", account.maintenance_requirement],
-    ["Distance to maintenance (equity above the requirement)", account.distance_to_maintenance],
+    ["Distance to maintenance", account.distance_to_maintenance],
     ["Margin mode", account.margin_mode],
     ["Leaf", account.leaf_index],
     ["Account key fingerprint", account.account_key_fingerprint],
