@@ -16,9 +16,11 @@ Named checks, per epoch: the core's own (:data:`zkclear.verifier.receipt.CHECKS`
 ``values``, ``path``, ``root statements``, ``proofs`` — and, when asked, ``crowd audit`` for the latest epoch.
 A failure is the core's VerificationError: its ``reason`` code decides which check failed (:data:`CHECK_OF`,
 each code belonging to the one step of the core that raises it; in a history, ``epoch-chain-broken`` and
-``history-duplicate`` belong to the later epoch's header, ``account-key-changed`` to its identity) and its
-``detail`` is shown as it is. Checks before the failed one passed, the ones after it were not run (``ok``
-null), and so were the epochs after it (the core stops at the first failure, as ``zkclear verify`` does).
+``history-duplicate`` belong to the later epoch's header, ``account-key-changed`` and a pinned key's
+``account-key-mismatch`` to its identity) and its ``detail`` is shown as it is. Checks before the failed one
+passed — except after a history failure (:data:`HISTORY_REASONS`), which ``verify_history`` raises before the
+epoch's own checks: those were not run — and the ones after it were not run (``ok`` null), nor were the epochs
+after it (the core stops at the first failure, as ``zkclear verify`` does).
 Result (JSON)::
 
     {"ok": bool, "account": str,
@@ -87,6 +89,11 @@ CHECK_OF: dict[str, str] = {
     "sibling-range-proof": "proofs",
     "solvency-proof": "proofs",
 }
+
+#: Reasons verify_history raises before the epoch's own checks run (the checks before the failed one were then
+#: not run either).
+HISTORY_REASONS = frozenset({"epoch-chain-broken", "history-duplicate", "account-key-changed",
+                             "account-key-mismatch"})
 
 Progress = Callable[[str, float], None]
 """Told (stage, fraction done in [0, 1]) as the check advances (the page's progress bar)."""
@@ -249,13 +256,14 @@ def _entry(epoch: int, receipt_name: str) -> dict[str, Any]:
 
 
 def _failed(entry: dict[str, Any], exc: VerificationError) -> None:
-    """The core's failure, on the check that raised it; the checks before it passed, the ones after it were
-    not run."""
-    failed = CHECK_OF.get(exc.reason, "proofs")
-    position = CHECKS.index(failed)
+    """The core's failure, on the check that raised it; the checks before it passed (unless the history check
+    stopped the epoch before its own checks), the ones after it were not run."""
+    position = CHECKS.index(CHECK_OF.get(exc.reason, "proofs"))
+    stopped_first = exc.reason in HISTORY_REASONS
     entry["ok"] = False
     entry["checks"] = [
-        _check(name, True, "passed") if k < position
+        (_check(name, None, "not checked: the history check stopped this epoch first") if stopped_first
+         else _check(name, True, "passed")) if k < position
         else _check(name, False, exc.detail or explain(exc.reason, exc.index), exc.reason) if k == position
         else _check(name, None, "not checked: an earlier check failed")
         for k, name in enumerate(CHECKS)]
