@@ -126,11 +126,14 @@ class ScenarioMargin:
 @dataclass(frozen=True, slots=True)
 class AccountWitness:
     """The private values of one account: cash (settlement units), the signed position in every listed
-    instrument (lots, 0 when not held) and its margin mode (``"standard"`` or ``"portfolio"``)."""
+    instrument (lots, 0 when not held), its margin mode (``"standard"`` or ``"portfolio"``) and its balances
+    of the collateral (non-settlement) assets, smallest units, in the order of the public data's assets
+    (empty without collateral assets)."""
 
     cash: int
     positions: tuple[int, ...]
     margin_mode: str = STANDARD
+    balances: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if type(self.cash) is not int:
@@ -139,6 +142,10 @@ class AccountWitness:
         if any(type(q) is not int for q in positions):
             raise InputError("positions must be ints (lots)", field="positions")
         object.__setattr__(self, "positions", positions)
+        balances = tuple(self.balances)
+        if any(type(b) is not int for b in balances):
+            raise InputError("balances must be ints (smallest units of each collateral asset)", field="balances")
+        object.__setattr__(self, "balances", balances)
         if self.margin_mode not in MARGIN_MODES:
             raise InputError(f"margin mode {self.margin_mode!r} is not one of {MARGIN_MODES}",
                              field="margin_mode")

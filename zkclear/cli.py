@@ -152,12 +152,16 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
         click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
+    for conversion in report.conversions:  # issue 13: collateral converted at liquidation
+        click.echo(f"  converted {conversion.amount} {conversion.asset} of {conversion.account} at {conversion.price}: "
+                   f"{conversion.proceeds - conversion.penalty} credited, penalty {conversion.penalty}")
     for action in report.operator_actions:
         outcome = "done" if action.accepted else f"rejected: {action.rejection}"
         click.echo(f"  operator action {action.action_id}: {action.action} {action.amount} from {action.account} "
                    f"({action.reason}): {outcome}")
     for outcome in rejected:
-        click.echo(f"    rejected {outcome.account} {outcome.amount}: {outcome.reason}")
+        asset = f" {outcome.asset}" if outcome.asset else ""
+        click.echo(f"    rejected {outcome.account} {outcome.amount}{asset}: {outcome.reason}")
 
 
 @epoch.command("prove")

@@ -267,9 +267,12 @@ class Deployment:
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
             state = ledger.state(epoch)
-        return [AccountInput(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode))
-                for account, mode, cash, row in zip(state.accounts, state.margin_modes, state.cash.tolist(),
-                                                    state.positions.tolist(), strict=True)]
+        # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
+        return [AccountInput(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode,
+                                                     balances=tuple(held)))
+                for account, mode, cash, row, held in zip(state.accounts, state.margin_modes, state.cash.tolist(),
+                                                          state.positions.tolist(), state.asset_balances.tolist(),
+                                                          strict=True)]
 
     def epoch_dir(self, epoch: int) -> Path:
         """The folder to publish for ``epoch``."""

@@ -3,8 +3,6 @@ once per test process and shared by the CLI test modules)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from tests.cli.cli_helpers import zkclear
@@ -36,36 +34,20 @@ def proven(venue, tmp_path_factory):
     deployment_dir = root / "deployment"
     outputs = []
 
-    class _Capsys:  # module-scoped fixtures cannot use capsys; capture by redirecting streams
-        def __init__(self) -> None:
-            import io
-            self.out, self.err = io.StringIO(), io.StringIO()
-
-        def readouterr(self):
-            out, err = self.out.getvalue(), self.err.getvalue()
-            self.out.seek(0), self.out.truncate(), self.err.seek(0), self.err.truncate()
-            return type("Captured", (), {"out": out, "err": err})()
-
-    cap = _Capsys()
-    old_out, old_err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = cap.out, cap.err
-    try:
-        outputs.append(zkclear("init", deployment_dir, "--config", venue["config"], "--height", 10,
-                               "--executor", "serial", capsys=cap))
-        for number, epoch_dir in enumerate(venue["epochs"], start=1):
-            outputs.append(zkclear("epoch", "run", epoch_dir, "-d", deployment_dir, capsys=cap))
-            deployment = Deployment(deployment_dir)
-            with deployment.ledger() as ledger:
-                liabilities = int(ledger.state(number).cash.sum())
-            addresses = [address_of(public_key_of(k)) for k in KEYS]
-            reserves = root / f"reserves-{number}.csv"
-            reserves.write_text(reserves_csv(addresses, liabilities + 1))
-            args = ["epoch", "prove", "-d", deployment_dir, "--reserves", reserves, "--sign-with", venue["keys"][0]]
-            outputs.append(zkclear(*args, capsys=cap))
-            outputs.append(zkclear("epoch", "attest", "-d", deployment_dir, "--epoch", number,
-                                   "--key", venue["keys"][1], capsys=cap))
-    finally:
-        sys.stdout, sys.stderr = old_out, old_err
+    outputs.append(zkclear("init", deployment_dir, "--config", venue["config"], "--height", 10,
+                           "--executor", "serial"))
+    for number, epoch_dir in enumerate(venue["epochs"], start=1):
+        outputs.append(zkclear("epoch", "run", epoch_dir, "-d", deployment_dir))
+        deployment = Deployment(deployment_dir)
+        with deployment.ledger() as ledger:
+            liabilities = int(ledger.state(number).cash.sum())
+        addresses = [address_of(public_key_of(k)) for k in KEYS]
+        reserves = root / f"reserves-{number}.csv"
+        reserves.write_text(reserves_csv(addresses, liabilities + 1))
+        args = ["epoch", "prove", "-d", deployment_dir, "--reserves", reserves, "--sign-with", venue["keys"][0]]
+        outputs.append(zkclear(*args))
+        outputs.append(zkclear("epoch", "attest", "-d", deployment_dir, "--epoch", number,
+                               "--key", venue["keys"][1]))
     return {"dir": deployment_dir, "outputs": outputs, "deployment": Deployment(deployment_dir)}
 
 

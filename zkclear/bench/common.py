@@ -88,7 +88,7 @@ def stand_in_public_inputs(epoch: int = 1):
         "previous": {"epoch": epoch - 1, "instruments": [], "price_history": [], "dynamic_parameters": []},
         "inputs": {"marks": [], "oracle_quotes": [], "funding_rates": [], "implied_vols": [], "margin_overrides": []},
         "derived": {"marks": [], "fractions": [], "implied_vols": [], "option_values": [], "scan_ranges": [],
-                    "oracle_decisions": [], "paused_instruments": []},
+                    "oracle_decisions": [], "paused_instruments": [], "assets": []},
     })
 
 
