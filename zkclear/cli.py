@@ -369,11 +369,9 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
 # -- participant ----------------------------------------------------------------------------------
 
 def _header_hash(text: str, option: str = "--expect-header") -> bytes:
-    from zkclear.errors import InputError
+    from zkclear.verifier.participant import parse_header_hash
 
-    if len(text) != 64 or not all(ch in "0123456789abcdefABCDEF" for ch in text):
-        raise InputError("a header hash is 64 hexadecimal digits", field=option)
-    return bytes.fromhex(text)
+    return parse_header_hash(text, field=option)
 
 
 @cli.command()
@@ -414,6 +412,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         history_rows,
         load_participant_file,
         parse_account_key,
+        parse_expected_positions,
         verify_history,
     )
     from zkclear.verifier.published import open_published
@@ -441,7 +440,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     for directory, receipt_path, header in zip(epoch_dirs, receipt_paths, headers, strict=True):
         published = open_published(directory)
         receipt = published.receipt(receipt_path)
-        wanted = _expected_positions(positions, published.public.instrument_ids) if positions else None
+        wanted = parse_expected_positions(positions, published.public.instrument_ids) if positions else None
         pairs.append((published, receipt))
         expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header))
     picked: list[int] = []
@@ -512,20 +511,6 @@ def _print_history(rows, instruments) -> None:
         values = [row.epoch, row.margin_mode, row.cash, *row.positions, row.equity, row.requirement,
                   row.distance_to_maintenance]
         click.echo("    " + "  ".join(str(v) for v in values))
-
-
-def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) -> tuple[int, ...]:
-    from zkclear.errors import InputError
-
-    expected = dict.fromkeys(instruments, 0)
-    for item in items:
-        name, _, lots = item.partition("=")
-        if name not in expected:
-            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field="--position")
-        if not lots.lstrip("-").isascii() or not lots.lstrip("-").isdigit() or len(lots) > 20:
-            raise InputError(f"lots must be an integer, got {lots!r}", field="--position")
-        expected[name] = int(lots)
-    return tuple(expected[i] for i in instruments)
 
 
 # -- auditor --------------------------------------------------------------------------------------

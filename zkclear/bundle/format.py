@@ -360,6 +360,13 @@ def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
     return _container(KIND_RECEIPT, w.getvalue())
 
 
+def receipt_epoch(data: bytes) -> int:
+    """The epoch a receipt file is for, read before its epoch's public files are at hand (a participant with
+    several receipts finds which publication folder each one needs); EncodingError if the bytes are not an
+    intact receipt file. The receipt itself is checked against that epoch's header by the verifier."""
+    return _open_container(data, KIND_RECEIPT).u64("epoch id")
+
+
 def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int,
                    instrument_count: int) -> Receipt:
     """Decode a receipt; ``chunk_size`` (2^c) and ``instrument_count`` come from the epoch header the

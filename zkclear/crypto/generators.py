@@ -98,3 +98,13 @@ def _extend(label: bytes, known: list[G1Point], count: int) -> None:
                  for index in range(len(known), stop))
     if stop == (block + 1) * size and generator_cache.pinned_digest(label, block) is not None:
         generator_cache.store_block(label, block, batch_affine(known[block * size:stop]))
+
+
+def install(label: bytes, points: list[G1Point]) -> None:
+    """Make ``points`` the first ``len(points)`` generators of ``label`` without deriving them (points from a
+    file whose digest the caller has checked against a pinned one: ``zkclear.web.generators``). Longer vectors
+    are derived beyond them as usual; a vector already known to be at least as long is kept."""
+    with _vectors_lock:
+        known = _vectors.setdefault(bytes(label), [])
+        if len(known) < len(points):
+            known[:] = points
