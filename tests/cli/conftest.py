@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from zkclear.proofs.attestations import address_of, public_key_of
 
 from tests.cli.cli_helpers import zkclear
 from zkclear.operator import Deployment
-from zkclear.proofs.attestations import address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 
 SPEC = MarketSpec(accounts=8, epochs=3, fills_per_epoch=40, seed=12)

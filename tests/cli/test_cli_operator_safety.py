@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
+
 from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
 from tests.clearing.options_helpers import PUT, csv, epoch_files, write_files
 from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
 from tests.clearing.test_oracle_epochs import oracle_epoch
 from tests.cli.test_cli_end_to_end import zkclear as run_cli
 from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
-from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
 from zkclear.tree.placement import TreeConfig
 
 PERP = "BTC-PERP"

@@ -16,12 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from zkclear.proofs.attestations import ReserveSet
 
 from tests.cli.cli_helpers import zkclear
 from zkclear.bundle.format import decode_public_bundle, encode_public_bundle, read_file
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.operator import Deployment
-from zkclear.proofs.attestations import ReserveSet
 from zkclear.verifier.public_inputs import PublicInputs
 
 
@@ -46,9 +46,10 @@ def _keys(proven) -> list[bytes]:
 
 def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: PublicInputs) -> None:
     """Prove ``epoch`` with the given public data and inputs (what a dishonest operator controls) and publish."""
+    from zkclear.proofs.attestations import sign_attestation
+
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
-    from zkclear.proofs.attestations import sign_attestation
     from zkclear.proofs.epoch_prover import prove_epoch
     from zkclear.verifier.published import CHUNK_SYSTEM
 

@@ -69,7 +69,7 @@ def test_collateralized_epoch_verifies_for_participants_and_auditor_after_a_disk
     audit = decode_audit_data(encode_audit_data(artifacts.audit, SYSTEM), bundle.header, public, SYSTEM)
     report = audit_epoch(published(None, bundle, public), audit, chunk_system=SYSTEM, executor=SerialExecutor())
     assert report.chunks == len(audit.chunks)
-    assert artifacts.total_opening[0] == sum(a.witness.cash for a in _accounts())  # perpetuals: v_j = 0
+    assert artifacts.total_opening[0][0] == sum(a.witness.cash for a in _accounts())  # perpetuals: v_j = 0
     for account in _accounts():
         data = encode_receipt(artifacts.receipts[account.account_id], SYSTEM)
         receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size,
@@ -107,7 +107,7 @@ def test_an_account_blob_with_no_positions_is_a_named_failure_not_a_crash():
     artifacts, _ = _epoch()
     chunk = artifacts.audit.chunks[0]
     data = chunk.accounts[0].to_bytes()
-    shrunk = SYSTEM.decode_commitments(data[:2] + struct.pack(">HH", 0, 0) + data[6:6 + 48], _public())
+    shrunk = SYSTEM.decode_commitments(data[:2] + struct.pack(">HHH", 0, 0, 0) + data[8:8 + 48], _public())
     bad = replace(chunk, accounts=(shrunk, *chunk.accounts[1:]))
     with pytest.raises(VerificationError) as caught:
         chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
+
 from zkclear.bundle.format import decode_receipt, encode_receipt, read_file
 from zkclear.operator import CHUNK_SYSTEM, SECRET_FILE, Deployment, ProvingSettings, open_published
-from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 
