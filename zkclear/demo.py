@@ -21,6 +21,8 @@ from pathlib import Path
 from zkclear.errors import ConfigurationError, VerificationError
 from zkclear.executor import get_executor
 
+#: The demo venue's public name (every custodian's attestation text names it).
+DEMO_VENUE = "zkclear demo venue"
 MARKER = ".zkclear-demo"
 
 
@@ -38,9 +40,10 @@ def _prepare(out_dir: Path) -> Path:
 def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
              executor: str = "process", echo: Callable[[str], None] = print) -> dict:
     """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
+    from zkclear.chains import key_from_secret, write_key
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import address_of, public_key_of
     from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import MarketSpec, generate_market
     from zkclear.tree.placement import TreeConfig
     from zkclear.verifier.audit import audit_epoch
@@ -58,21 +61,26 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
-    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians")
-    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor)
-    deployment = Deployment.init(out_dir / "venue", config_path.read_text(encoding="utf-8"), settings)
-    keys = [hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest() for i in (1, 2)]
-    addresses = [address_of(public_key_of(key)) for key in keys]
+    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians (test keys on "
+         "Ethereum and Solana)")
+    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor,
+                               venue=DEMO_VENUE)
+    config_text = config_path.read_text(encoding="utf-8")
+    deployment = Deployment.init(out_dir / "venue", config_text, settings)
+    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
+            for i, chain in ((1, "ethereum"), (2, "solana"))]
     for i, key in enumerate(keys, start=1):
-        (out_dir / f"custodian-{i}.key").write_text(key.hex() + "\n")
-    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; "
-         f"reserve addresses {', '.join(addresses)}")
+        write_key(out_dir / f"custodian-{i}.key", key)
+    settlement = venue_assets(config_text)[0].asset_id
+    holders = [(key.chain, settlement, key.address.text) for key in keys]
+    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; venue {DEMO_VENUE!r}; "
+         f"{settlement} reserves at " + ", ".join(f"{key.address.text} ({key.chain})" for key in keys))
 
     summary: dict = {"epochs": []}
     run = get_executor(executor)  # one pool for every epoch: workers keep their generator caches
     try:
         for number, inputs_dir in enumerate(epoch_inputs, start=1):
-            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary)
+            _demo_epoch(deployment, number, inputs_dir, holders, keys, out_dir, run, echo, summary)
     finally:
         run.close()
 
@@ -105,8 +113,11 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
         report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous)
         previous = epoch_published.bundle.chain_link()
-        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
-             f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
+        reserves = "; ".join(f"{r.asset_id} {r.total} ("
+                             + ", ".join(f"{chain} {amount}" for chain, amount in r.by_chain) + ")"
+                             for r in report.reserves)
+        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves; reserves {reserves} cover the "
+             f"hidden totals, every address attested; header hash {report.header_hash[:16]}...)")
 
     echo(f"== 6. a tampered bundle: epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)")
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
@@ -126,11 +137,11 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     return summary
 
 
-def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
+def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[str, str, str]], keys: list,
                 out_dir: Path, run, echo: Callable[[str], None], summary: dict) -> None:
     """Clear, commit, prove and attest one epoch of the demo."""
+    from zkclear.chains import load_reserves
     from zkclear.clearing.config import INSURANCE_FUND
-    from zkclear.proofs.attestations import ReserveSet
     from zkclear.synthetic import reserves_csv
 
     echo(f"== 3.{number} epoch {number}: clear and commit")
@@ -147,10 +158,11 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
     # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
-    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-    proven, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                         executor=run)
+    reserves_path.write_text(reserves_csv(holders, {holders[0][1]: liabilities + liabilities // 20}))
+    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
+         "custodians attest with their chains' signed messages")
+    proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
+                                         reserves_path=str(reserves_path))
     t = artifacts.timings
     echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {len(artifacts.receipts)} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from zkclear.bench.common import stand_in_public_inputs
+from zkclear.bench.common import stand_in_config, stand_in_public_inputs
 from zkclear.bundle.model import PublicBundle
 from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret
 from zkclear.crypto.randomness import BlindingSource
@@ -38,10 +38,12 @@ BITCOIN_KEY = key_from_secret("bitcoin", hashlib.sha256(b"zkclear test custodian
 SMALL = TreeConfig(height=8, chunk_bits=2, chunk_padding="power_of_two")
 
 
-def public_inputs(epoch_id: int = 1) -> PublicInputs:
+def public_inputs(epoch_id: int = 1, book: ReserveBook | None = None) -> PublicInputs:
     """A well-formed public-inputs document for the equity-only test epochs (whose public data is not
-    recomputed from inputs: only its binding in the header is exercised here)."""
-    return stand_in_public_inputs(epoch_id)
+    recomputed from inputs: only its binding in the header, and the assets the reserves are converted with, are
+    exercised here)."""
+    assets = () if book is None or len(book.assets) == 1 else tuple((a.asset_id, a.decimals) for a in book.assets)
+    return stand_in_public_inputs(epoch_id, stand_in_config(assets))
 
 
 def entry(key, asset: str, balance: int) -> ReserveEntry:
@@ -105,17 +107,18 @@ def make_epoch(
     reserve_book: ReserveBook | None = None,
 ) -> Epoch:
     account_list = list(account_list if account_list is not None else accounts(count, epoch_id))
+    book = reserve_book if reserve_book is not None else reserves(balances)
     artifacts = prove_epoch(
         account_list,
         public,
-        reserve_book if reserve_book is not None else reserves(balances),
+        book,
         epoch_id=epoch_id,
         previous=previous,
         config=config,
         blindings=BlindingSource.deterministic(secret),
         chunk_system=SYSTEM,
         executor=SerialExecutor(),
-        public_inputs_digest=public_inputs(epoch_id).digest(),
+        public_inputs_digest=public_inputs(epoch_id, book).digest(),
     )
     return Epoch(artifacts, attested(artifacts.bundle), tuple(account_list))
 
@@ -124,7 +127,8 @@ def published(epoch: Epoch | None, bundle: PublicBundle | None = None, public=PU
     """The epoch as a verifier reads it (``bundle`` replaces the attested one, e.g. a tampered copy)."""
     chosen = bundle if bundle is not None else epoch.bundle
     header = chosen.header
-    return PublishedEpoch(chosen, public, public_inputs(header.epoch_id), EpochFiles(Path("."), header.epoch_id))
+    return PublishedEpoch(chosen, public, public_inputs(header.epoch_id, chosen.reserves),
+                          EpochFiles(Path("."), header.epoch_id))
 
 
 @cache

@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from zkclear.chains import AttestationContext, ReserveEntry
+from zkclear.chains import AttestationContext, ReserveEntry, parse_address
 from zkclear.chains.attestation_text import check_venue
 from zkclear.chains.networks import Family, get_chain
 from zkclear.chains.reserves import check_asset
@@ -187,12 +187,17 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                        token_decimals: Mapping[tuple[str, str], int] | None = None,
                        path: str | None = None) -> ReserveBook:
     """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
-    ``i + 2``); InputError naming the line and field of an entry whose asset is not the venue's or whose chain
-    cannot hold it, and naming the asset whose total reaches 2^64."""
+    ``i + 2``); InputError naming the line and field of an address listed twice, of an entry whose asset is not the
+    venue's or whose chain cannot hold it, and naming the asset whose total reaches 2^64."""
     declared = dict(token_decimals or {})
     by_id = {asset.asset_id: asset for asset in assets}
     decimals = []
+    seen: dict[tuple[str, str], int] = {}
     for index, entry in enumerate(entries):
+        if entry.key in seen:
+            raise InputError(f"address {entry.address} is listed twice on chain {entry.chain} (first on line "
+                             f"{seen[entry.key]})", path=path, line=index + 2, field="address")
+        seen[entry.key] = index + 2
         asset = by_id.get(entry.asset)
         if asset is None:
             raise InputError(f"{entry.asset} is not an asset of this venue ({', '.join(by_id)})", path=path,
@@ -206,6 +211,26 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
         if total > MAX_TOTAL:
             raise InputError(f"the reserves of {asset} total {total} smallest units, above 2^64 - 1", path=path)
     return book
+
+
+def listed_entry(book: ReserveBook, address: str, chain: str | None = None) -> ReserveEntry:
+    """The book's entry for ``address`` (on ``chain``, needed when an EVM address is listed on several chains);
+    InputError naming the address otherwise."""
+
+    def same(entry: ReserveEntry) -> bool:
+        try:
+            return parse_address(entry.chain, address).text == entry.address
+        except InputError:
+            return False
+
+    matches = [e for e in book.entries if (chain is None or e.chain == chain) and same(e)]
+    if not matches:
+        raise InputError(f"address {address} is not a listed reserve address" + (f" on {chain}" if chain else ""),
+                         field="--address")
+    if len(matches) > 1:
+        raise InputError(f"address {address} is listed on {', '.join(e.chain for e in matches)}: say which with "
+                         "--chain", field="--chain")
+    return matches[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Checks, each failure a VerificationError with the reason in brackets and a messa
    public-data-mismatch]; the header follows the previous epoch when given [epoch-chain-broken];
 2. root statements: the reserves list is the header's, with the epoch's assets and each asset's total, and every
    listed address attested with its chain's signed message [reserves-mismatch, attestation-*,
-   reserves-duplicate-address]; the root's position sums open to zero [matched-book];
+   reserves-duplicate-address]; the root's position sums open to zero [matched-book]; the assets and decimals the
+   reserves are converted with are the published configuration's [reserves-mismatch];
 3. the number of chunks is one the header's padding policy produces [chunk-count-policy]; no two leaves carry
    the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk root
    [chunk-root-mismatch], every missing sibling on a populated path is a published padding node
@@ -33,6 +34,7 @@ from zkclear.errors import VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
@@ -177,6 +179,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     started = time.perf_counter()
     _check_bindings(published, audit, system, previous)
     check_root_statements(bundle, system.instrument_ids(public), system.asset_ids(public))
+    check_venue_assets(bundle.reserves, published.inputs.config_text)
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()
