@@ -185,12 +185,13 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 
     Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody-btc.key
     """
-    from zkclear.chains import load_key, load_reserves
+    from zkclear.chains import check_signers, load_key, load_reserves
 
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
+    check_signers(keys, book.entries)  # refused by address before anything is proven or printed
     click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
     with ProgressBars() as bars:
         proven, artifacts = deployment.prove(number, book, reserve_keys=keys, progress=bars.update)

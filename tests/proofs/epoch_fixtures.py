@@ -35,6 +35,7 @@ SETTLEMENT = VenueAsset("USD", 6)
 RESERVE_KEYS = tuple(key_from_secret(chain, hashlib.sha256(f"zkclear test custodian {i}".encode()).digest())
                      for i, chain in enumerate(("ethereum", "solana"), start=1))
 BITCOIN_KEY = key_from_secret("bitcoin", hashlib.sha256(b"zkclear test custodian btc").digest())
+ETHER_KEY = key_from_secret("ethereum", hashlib.sha256(b"zkclear test custodian eth").digest())
 SMALL = TreeConfig(height=8, chunk_bits=2, chunk_padding="power_of_two")
 
 
@@ -79,7 +80,7 @@ def attested(bundle: PublicBundle, keys=None) -> PublicBundle:
     """The bundle with every listed address attested by its custodian (``keys``: default every custodian whose
     address is listed)."""
     listed = {e.key for e in bundle.reserves.entries}
-    chosen = keys if keys is not None else [k for k in (*RESERVE_KEYS, BITCOIN_KEY)
+    chosen = keys if keys is not None else [k for k in (*RESERVE_KEYS, BITCOIN_KEY, ETHER_KEY)
                                            if (k.chain, k.address.text) in listed]
     attestations: list = []
     for key in chosen:
