@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from tests.proofs.epoch_fixtures import BITCOIN_KEY, RESERVE_KEYS, SETTLEMENT, VENUE, entry
+from tests.proofs.epoch_fixtures import BITCOIN_KEY, ETHER_KEY, RESERVE_KEYS, SETTLEMENT, VENUE, entry
 from zkclear.chains import ReserveEntry, parse_reserves_csv
 from zkclear.errors import InputError, VerificationError
 from zkclear.proofs.reserves import (
@@ -24,8 +24,8 @@ ASSETS = (SETTLEMENT, VenueAsset("BTC", 8), VenueAsset("ETH", 9))
 
 
 def _book(**changes) -> ReserveBook:
-    entries = (entry(ETH, "USD", 5_000_000), entry(BTC, "BTC", 150_000_000), entry(ETH, "ETH", 3 * 10**18 + 999),
-               entry(RESERVE_KEYS[1], "USD", 1_000_000))
+    entries = (entry(ETH, "USD", 5_000_000), entry(BTC, "BTC", 150_000_000),
+               entry(ETHER_KEY, "ETH", 3 * 10**18 + 999), entry(RESERVE_KEYS[1], "USD", 1_000_000))
     return build_reserve_book(VENUE, ASSETS, entries, **changes)
 
 
@@ -44,7 +44,7 @@ def test_balances_are_converted_to_each_assets_decimals_rounding_down():
 
 def test_the_operator_is_refused_by_line_an_asset_the_venue_does_not_have_or_a_chain_cannot_hold():
     with pytest.raises(InputError, match=r"reserves.csv:3: field 'asset': DOGE is not an asset"):
-        build_reserve_book(VENUE, ASSETS, (entry(ETH, "USD", 1), entry(ETH, "DOGE", 5)), path="reserves.csv")
+        build_reserve_book(VENUE, ASSETS, (entry(ETH, "USD", 1), entry(ETHER_KEY, "DOGE", 5)), path="reserves.csv")
     with pytest.raises(InputError, match="holds only BTC"):
         build_reserve_book(VENUE, ASSETS, (entry(BTC, "USD", 1),))
     with pytest.raises(InputError, match="native coin"):

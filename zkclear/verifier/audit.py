@@ -159,8 +159,10 @@ def _check_bindings(published: PublishedEpoch, audit: AuditData, system: ChunkPr
     if published.inputs.digest() != header.public_inputs_digest:
         _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
     if (system.equity_bits(published.public) != header.equity_bits
-            or system.instrument_count(published.public) != header.instrument_count):
-        _fail("public-data-mismatch", "the risk data's instrument count or equity width differs from the header's")
+            or system.instrument_count(published.public) != header.instrument_count
+            or 1 + len(system.asset_ids(published.public)) != header.asset_count):
+        _fail("public-data-mismatch", "the risk data's instrument count, asset count or equity width differs from "
+                                      "the header's")
     if previous is not None:
         check_chain(previous, header)
 

@@ -160,7 +160,8 @@ def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofS
         try:
             node = combine_level(level + 1, [(left, right)])[0]
         except ValueError:
-            _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of position sums")
+            _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of liabilities or "
+                                       "position sums")
         index >>= 1
     root = bundle.root
     if (node.digest != root.digest or node.encoded != root.encoded
