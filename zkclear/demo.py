@@ -27,6 +27,8 @@ from zkclear.progress import ProgressLine
 from zkclear.synthetic import MarketSpec
 
 MARKER = ".zkclear-demo"
+#: The demo venue's public name (every custodian's attestation text names it).
+DEMO_VENUE = "zkclear demo venue"
 #: The quick start (``zkclear demo``): traders and epochs. A market this size still has every mechanism:
 #: the crash liquidates some traders and bankrupts others beyond the insurance fund (ADL); 26 traders,
 #: 2 liquidators and the house's 3 accounts fit in 2 chunks of 16 (tests/cli/test_demo_options.py).
@@ -86,8 +88,9 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
     refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
     (default: a progress line on ``echo``'s terminal)."""
+    from zkclear.chains import key_from_secret, write_key
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import address_of, public_key_of
+    from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import generate_market
     from zkclear.tree.placement import TreeConfig
 
@@ -106,15 +109,20 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
-    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians")
-    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor)
-    deployment = Deployment.init(out_dir / "venue", config_path.read_text(encoding="utf-8"), settings)
-    keys = [hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest() for i in (1, 2)]
-    addresses = [address_of(public_key_of(key)) for key in keys]
+    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians (test keys on "
+         "Ethereum and Solana)")
+    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor,
+                               venue=DEMO_VENUE)
+    config_text = config_path.read_text(encoding="utf-8")
+    deployment = Deployment.init(out_dir / "venue", config_text, settings)
+    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
+            for i, chain in ((1, "ethereum"), (2, "solana"))]
     for i, key in enumerate(keys, start=1):
-        (out_dir / f"custodian-{i}.key").write_text(key.hex() + "\n")
-    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; "
-         f"reserve addresses {', '.join(addresses)}")
+        write_key(out_dir / f"custodian-{i}.key", key)
+    settlement = venue_assets(config_text)[0].asset_id
+    holders = [(key.chain, settlement, key.address.text) for key in keys]
+    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; venue {DEMO_VENUE!r}; "
+         f"{settlement} reserves at " + ", ".join(f"{key.address.text} ({key.chain})" for key in keys))
 
     summary: dict = {"epochs": []}
     line = progress or ProgressLine(echo)
@@ -123,7 +131,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     run = get_executor(executor)
     try:
         for number, inputs_dir in enumerate(epoch_inputs, start=1):
-            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary, line)
+            _demo_epoch(deployment, number, inputs_dir, holders, keys, out_dir, run, echo, summary, line)
         _check_and_audit(deployment, epochs, out_dir, run, echo, summary)
     finally:
         run.close()
@@ -171,8 +179,11 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
         report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous, executor=run)
         previous = epoch_published.bundle.chain_link()
-        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
-             f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
+        reserves = "; ".join(f"{r.asset_id} {r.total} ("
+                             + ", ".join(f"{chain} {amount}" for chain, amount in r.by_chain) + ")"
+                             for r in report.reserves)
+        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves; reserves {reserves} cover the "
+             f"hidden totals, every address attested; header hash {report.header_hash[:16]}...)")
 
     tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1
                  else f"epoch {last} with one bit of its solvency proof flipped")
@@ -190,11 +201,11 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
     summary["participant"] = participant.account_id
 
 
-def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
+def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[str, str, str]], keys: list,
                 out_dir: Path, run, echo: Callable[[str], None], summary: dict, progress: ProgressLine) -> None:
     """Clear, commit, prove and attest one epoch of the demo."""
+    from zkclear.chains import load_reserves
     from zkclear.clearing.config import INSURANCE_FUND
-    from zkclear.proofs.attestations import ReserveSet
     from zkclear.synthetic import reserves_csv
 
     echo(f"== 3.{number} epoch {number}: clear and commit")
@@ -211,10 +222,11 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
     # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
-    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-    proven, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                         executor=run, progress=progress.update)
+    reserves_path.write_text(reserves_csv(holders, {holders[0][1]: liabilities + liabilities // 20}))
+    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
+         "custodians attest with their chains' signed messages")
+    proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
+                                         reserves_path=str(reserves_path), progress=progress.update)
     progress.finish()
     t = artifacts.timings
     echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {len(artifacts.receipts)} receipts; "

@@ -46,6 +46,7 @@ from zkclear.bundle.format import (
     write_file,
 )
 from zkclear.bundle.model import PublicBundle
+from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
@@ -55,10 +56,10 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.attestations import ReserveSet, sign_attestation
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
+from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -75,18 +76,24 @@ DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
     "proving": {"position_bits": int, "disclose_total": bool, "executor": str},
+    "reserves": {"venue": str, "token": list},
 }
+_TOKEN_KEYS = {"chain": str, "asset": str, "decimals": int}
 
 
 @dataclass(frozen=True, slots=True)
 class ProvingSettings:
     """How an epoch is proven: the tree shape, the position width of the statements, whether the
-    auditor receives the opening of the total, and which executor runs the proofs."""
+    auditor receives the opening of the total, which executor runs the proofs, and the reserves' settings:
+    ``venue``, the public name every custodian's attestation text names (it reaches verifiers in the bundle,
+    bound by the header), and the decimals of tokens held as reserves, ``(chain, asset, decimals)``."""
 
     tree: TreeConfig = field(default_factory=TreeConfig)
     position_bits: int = 32
     disclose_total: bool = False
     executor: str = "process"
+    venue: str = ""
+    token_decimals: tuple[tuple[str, str, int], ...] = ()
 
     def to_toml(self) -> str:
         t = self.tree
@@ -98,12 +105,21 @@ class ProvingSettings:
             f"chunk_padding = \"{t.chunk_padding}\"  # one of {', '.join(CHUNK_PADDING_POLICIES)}\n"
             f"chunk_padding_param = {t.chunk_padding_param}\n"
             f"sparse = {'true' if t.sparse else 'false'}           # chunk roots at PRF positions (hides the count)\n"
-            "\n[proving]\n"
+            + self._reserves_toml()
+            + "\n[proving]\n"
             f"position_bits = {self.position_bits}        # |position| < 2^position_bits lots (8, 16 or 32)\n"
             f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
             "(the total's opening, for the auditor only)\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
+
+    def _reserves_toml(self) -> str:
+        venue = f"venue = {json.dumps(self.venue)}" if self.venue else '# venue = "Your Venue"'
+        lines = ["", "[reserves]", f"{venue}   # required to prove: the public name every attestation text names"]
+        for chain, asset, decimals in self.token_decimals:
+            lines += ["", "[[reserves.token]]     # a token's decimals on its chain (natives are known)",
+                      f"chain = {json.dumps(chain)}", f"asset = {json.dumps(asset)}", f"decimals = {decimals}"]
+        return "\n".join(lines) + "\n"
 
 
 def load_proving_settings(path: Path) -> ProvingSettings:
@@ -125,9 +141,19 @@ def load_proving_settings(path: Path) -> ProvingSettings:
                                  line=_line_of(text, key), field=f"{table}.{key}")
     tree_values = data.get("tree", {})
     proving = data.get("proving", {})
+    reserves = data.get("reserves", {})
+    venue = reserves.get("venue", "")
+    if venue:
+        from zkclear.chains.attestation_text import check_venue
+
+        try:
+            check_venue(venue)
+        except InputError as exc:
+            raise InputError(exc.detail, path=str(path), line=_line_of(text, "venue"), field="reserves.venue") from None
+    tokens = tuple(_token(item, index, text, path) for index, item in enumerate(reserves.get("token", [])))
     try:
         tree = TreeConfig(**tree_values)
-        settings = ProvingSettings(tree=tree, **proving)
+        settings = ProvingSettings(tree=tree, **proving, venue=venue, token_decimals=tokens)
     except ConfigurationError as exc:
         raise InputError(str(exc), path=str(path)) from exc
     if settings.position_bits not in (8, 16, 32):
@@ -137,6 +163,29 @@ def load_proving_settings(path: Path) -> ProvingSettings:
         raise InputError("must be serial, process or dask", path=str(path), line=_line_of(text, "executor"),
                          field="proving.executor")
     return settings
+
+
+def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, int]:
+    """One ``[[reserves.token]]`` table: ``chain``, ``asset``, ``decimals`` (0-36), strictly."""
+    from zkclear.chains import get_chain
+    from zkclear.chains.reserves import check_asset
+
+    where = f"reserves.token[{index}]"
+    line = _line_of(text, "[[reserves.token]]")
+    if not isinstance(item, dict) or set(item) != set(_TOKEN_KEYS):
+        raise InputError("a token table has exactly the keys chain, asset, decimals", path=str(path), line=line,
+                         field=where)
+    for key, kind in _TOKEN_KEYS.items():
+        if type(item[key]) is not kind:
+            raise InputError(f"must be {kind.__name__}", path=str(path), line=line, field=f"{where}.{key}")
+    try:
+        get_chain(item["chain"])
+        check_asset(item["asset"])
+    except InputError as exc:
+        raise InputError(exc.detail, path=str(path), line=line, field=where) from None
+    if not 0 <= item["decimals"] <= 36:
+        raise InputError("must be in [0, 36]", path=str(path), line=line, field=f"{where}.decimals")
+    return item["chain"], item["asset"], item["decimals"]
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -300,16 +349,35 @@ class Deployment:
         """The account's key (issued at opening, never rotated): what its leaf salts derive from."""
         return scalar_to_bytes(BlindingSource.deterministic(self._secret).scalar(ACCOUNT_KEY_LABEL, account))
 
-    def prove(self, epoch: int, reserves: ReserveSet, *, reserve_keys: Sequence[bytes] = (),
+    def reserve_book(self, entries: Sequence[ReserveEntry], *, path: str | None = None) -> ReserveBook:
+        """The epoch's reserves list from reserves.csv v2 entries: the venue's name (proving.toml ``[reserves]
+        venue``), its assets and decimals (zkclear.toml) and each entry's chain decimals; InputError naming the
+        file, line and field of what cannot be used."""
+        if not self.proving.venue:
+            raise InputError("required to prove an epoch: the venue's public name, which every custodian's "
+                             "attestation text names (e.g. venue = \"Acme Clearing\")",
+                             path=str(self.root / PROVING_FILE), field="reserves.venue")
+        config_path = self.root / CONFIG_FILE
+        assets = venue_assets(config_path.read_text(encoding="utf-8"), path=str(config_path))
+        tokens = {(chain, asset): decimals for chain, asset, decimals in self.proving.token_decimals}
+        return build_reserve_book(self.proving.venue, assets, entries, token_decimals=tokens, path=path)
+
+    def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
+              reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,
               executor: Executor | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, EpochArtifacts]:
         """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts.
 
-        ``reserve_keys`` (optional) sign the attestation at once — for a demo or a single-custodian setup;
-        otherwise custodians sign later with ``zkclear epoch attest``. ``executor`` (default: the one
-        proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)`` is told
-        as chunks and nodes are proven.
+        ``reserves`` are the entries of reserves.csv v2 (``reserves_path`` names it in errors) or a ready
+        reserve book. ``reserve_keys`` (optional; zkclear.chains test keys) attest at once — for a demo or a
+        single-custodian setup; otherwise custodians sign later with ``zkclear epoch attest``. Before any proving:
+        a key that controls no listed address, an address two keys would sign, an account that is not
+        collateralized and reserves that do not cover some asset's liabilities are refused. ``executor``
+        (default: the one proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)``
+        is told as chunks and nodes are proven.
         """
+        book = reserves if isinstance(reserves, ReserveBook) else self.reserve_book(reserves, path=reserves_path)
+        check_signers(reserve_keys, book.entries)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
         accounts = self.accounts(epoch)
@@ -319,17 +387,18 @@ class Deployment:
         run = executor if executor is not None else get_executor(self.proving.executor)
         try:
             artifacts = prove_epoch(
-                accounts, public, reserves, epoch_id=epoch, previous=previous,
+                accounts, public, book, epoch_id=epoch, previous=previous,
                 config=self.proving.tree, blindings=BlindingSource.deterministic(self._secret),
                 chunk_system=CHUNK_SYSTEM, executor=run, public_inputs_digest=inputs.digest(),
                 progress=progress)
         finally:
             if own_executor:
                 run.close()
-        if reserve_keys:
-            message = artifacts.bundle.attestation_message()
-            artifacts.bundle = artifacts.bundle.with_attestations(
-                tuple(sign_attestation(key, message) for key in reserve_keys))
+        attestations: list = []
+        context = artifacts.bundle.attestation_context()
+        for key in reserve_keys:
+            attestations += attest_reserves(key, context, book.entries, attestations)
+        artifacts.bundle = artifacts.bundle.with_attestations(tuple(attestations))
         return self.publish(epoch, artifacts, public, inputs), artifacts
 
     def receipt_file_name(self, epoch: int, account: str) -> str:
@@ -359,7 +428,7 @@ class Deployment:
         total = None
         if self.proving.disclose_total:
             total = private / f"epoch-{epoch}.total"
-            write_file(total, encode_total_opening(artifacts.bundle.header.digest(), *artifacts.total_opening))
+            write_file(total, encode_total_opening(artifacts.bundle.header.digest(), artifacts.total_opening))
         from zkclear.bundle.format import encode_audit_data
 
         write_file(files.public, encode_risk_data(public))
@@ -378,21 +447,41 @@ class Deployment:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 write_file(path, text.encode("utf-8"))
 
-    def attest(self, epoch: int, key: bytes) -> PublicBundle:
-        """Add one reserve key's attestation to a published bundle (idempotent for the same key)."""
+    def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
+        """Add the attestations of every listed address ``key`` controls to a published bundle; returns the bundle
+        and the addresses signed. InputError, naming the address, when the key controls no listed address or an
+        address it controls is already attested (a duplicate signature)."""
+        path = self.bundle_path(epoch)
+        bundle = self._published_bundle(epoch)
+        check_signers([key], bundle.reserves.entries, bundle.attestations)
+        added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
+        bundle = bundle.with_attestations((*bundle.attestations, *added))
+        write_file(path, encode_public_bundle(bundle))
+        return bundle, tuple(attestation.address for attestation in added)
+
+    def _published_bundle(self, epoch: int) -> PublicBundle:
         path = self.bundle_path(epoch)
         if not path.exists():
             raise LedgerError(f"epoch {epoch} has not been proven yet: run `zkclear epoch prove --epoch {epoch}` "
                               "first")
-        bundle = decode_public_bundle(read_file(path))
-        attestation = sign_attestation(key, bundle.attestation_message())
-        listed = {entry.address for entry in bundle.reserves.entries}
-        if attestation.address not in listed:
-            raise InputError(f"this key controls {attestation.address}, which is not a reserve address of epoch "
-                             f"{epoch} ({', '.join(sorted(listed)) or 'none listed'})", field="--key")
-        kept = tuple(a for a in bundle.attestations if a.address != attestation.address)
-        bundle = bundle.with_attestations((*kept, attestation))
-        write_file(path, encode_public_bundle(bundle))
+        return decode_public_bundle(read_file(path))
+
+    def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None) -> PublicBundle:
+        """Add a custodian's signature made with its own wallet over the attestation text of a listed address
+        (``zkclear show --attestation-text``); it is verified first (VerificationError naming the address), and an
+        address already attested is refused (InputError: a duplicate signature)."""
+        from zkclear.chains import Attestation, render_attestation_text, verify_attestation
+
+        bundle = self._published_bundle(epoch)
+        entry = listed_entry(bundle.reserves, address, chain)
+        if any(a.key == entry.key for a in bundle.attestations):
+            raise InputError(f"address {entry.address} on {entry.chain} is already attested (duplicate signature)",
+                             field="--address")
+        attestation = Attestation(entry.chain, entry.address,
+                                  render_attestation_text(bundle.attestation_context(), entry), signature)
+        verify_attestation(entry, attestation, bundle.attestation_context())
+        bundle = bundle.with_attestations((*bundle.attestations, attestation))
+        write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
         return bundle
 
     def receipt_path(self, epoch: int, account: str) -> Path:

@@ -99,8 +99,8 @@ def epoch_status(deployment: Deployment, epoch: int) -> EpochStatus:
         bundle = decode_public_bundle(read_file(path))
     except (ZkclearError, OSError) as exc:
         return EpochStatus(epoch, proven=True, attested=False, problem=f"bundle does not decode: {exc}")
-    reserves = {entry.address for entry in bundle.reserves.entries}
-    signed = {attestation.address for attestation in bundle.attestations} & reserves
+    reserves = {entry.key for entry in bundle.reserves.entries}
+    signed = {attestation.key for attestation in bundle.attestations} & reserves
     return EpochStatus(epoch, proven=True, attested=bool(reserves) and signed == reserves, signed=len(signed),
                        reserves=len(reserves), header_hash=bundle.epoch_hash().hex())
 

@@ -13,8 +13,10 @@ Input files are integers; the same seed gives byte-identical files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,12 +272,28 @@ def _write_oracle(epoch_dir: Path, epoch: int, prices: tuple[int, ...], funding:
     _write_csv(epoch_dir / "funding.csv", ("instrument", "funding_rate_ppm"), sorted(funding.items()))
 
 
-def reserves_csv(addresses: list[str], total: int) -> str:
-    """A reserves file splitting ``total`` over ``addresses`` (the last takes the remainder)."""
-    share = total // len(addresses)
-    rows = ["address,balance"]
-    for i, address in enumerate(addresses):
-        rows.append(f"{address},{share if i < len(addresses) - 1 else total - share * (len(addresses) - 1)}")
+#: A block per chain for demo and test reserves (height, hash in the chain's format): Bitcoin's is the real block
+#: 840,000; the others are well-formed stand-ins (zkclear cannot read a chain: reserves are the operator's input).
+DEMO_BLOCKS = {
+    "bitcoin": (840_000, "0000000000000000000320283a032748cef8227873ff4872689bf23f1cda83a5"),
+    "ethereum": (19_000_000, "0x" + hashlib.sha256(b"zkclear demo ethereum block").hexdigest()),
+    "arbitrum": (170_000_000, "0x" + hashlib.sha256(b"zkclear demo arbitrum block").hexdigest()),
+    "solana": (250_000_000, "4sGjMW1sUnHzSxGspuhpqLDx6wiyjNtZAMdL4VZHirAn"),
+}
+
+
+def reserves_csv(holders: Sequence[tuple[str, str, str]], totals: Mapping[str, int]) -> str:
+    """A reserves.csv v2 (docs/format.md) holding ``totals[asset]`` (the chain's smallest unit) of each asset,
+    split evenly over its ``(chain, asset, address)`` holders (the last takes the remainder), at the demo block of
+    each chain."""
+    rows = [",".join(("chain", "asset", "address", "balance", "block_height", "block_hash"))]
+    for asset, total in totals.items():
+        mine = [h for h in holders if h[1] == asset]
+        share = total // len(mine)
+        for i, (chain, _, address) in enumerate(mine):
+            balance = share if i < len(mine) - 1 else total - share * (len(mine) - 1)
+            height, block_hash = DEMO_BLOCKS[chain]
+            rows.append(f"{chain},{asset},{address},{balance},{height},{block_hash}")
     return "\n".join(rows) + "\n"
 
 

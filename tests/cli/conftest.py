@@ -6,12 +6,19 @@ from __future__ import annotations
 import pytest
 
 from tests.cli.cli_helpers import zkclear
+from zkclear.chains import key_from_secret, write_key
 from zkclear.operator import Deployment
-from zkclear.proofs.attestations import address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 
 SPEC = MarketSpec(accounts=8, epochs=3, fills_per_epoch=40, seed=12)
-KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+VENUE = "CLI Test Venue"
+#: Two custodians of the settlement asset (USDC), on Ethereum and on Solana (deterministic test keys).
+KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
+
+
+def holders(keys=KEYS) -> list[tuple[str, str, str]]:
+    """(chain, asset, address) of each custodian's USDC reserve."""
+    return [(key.chain, "USDC", key.address.text) for key in keys]
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +29,7 @@ def venue(tmp_path_factory):
     key_files = []
     for i, key in enumerate(KEYS):
         path = root / f"custodian-{i}.key"
-        path.write_text(key.hex())
+        write_key(path, key)
         key_files.append(path)
     return {"root": root, "config": config, "epochs": epoch_dirs, "keys": key_files}
 
@@ -35,15 +42,14 @@ def proven(venue, tmp_path_factory):
     outputs = []
 
     outputs.append(zkclear("init", deployment_dir, "--config", venue["config"], "--height", 10,
-                           "--executor", "serial"))
+                           "--executor", "serial", "--venue", VENUE))
     for number, epoch_dir in enumerate(venue["epochs"], start=1):
         outputs.append(zkclear("epoch", "run", epoch_dir, "-d", deployment_dir))
         deployment = Deployment(deployment_dir)
         with deployment.ledger() as ledger:
             liabilities = int(ledger.state(number).cash.sum())
-        addresses = [address_of(public_key_of(k)) for k in KEYS]
         reserves = root / f"reserves-{number}.csv"
-        reserves.write_text(reserves_csv(addresses, liabilities + 1))
+        reserves.write_text(reserves_csv(holders(), {"USDC": liabilities + 1}))
         args = ["epoch", "prove", "-d", deployment_dir, "--reserves", reserves, "--sign-with", venue["keys"][0]]
         outputs.append(zkclear(*args))
         outputs.append(zkclear("epoch", "attest", "-d", deployment_dir, "--epoch", number,

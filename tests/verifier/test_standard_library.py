@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import zkclear.verifier
-from tests.proofs.epoch_fixtures import SYSTEM, honest_epoch
+from tests.proofs.epoch_fixtures import SYSTEM, multi_asset_epoch
 from zkclear.bundle.format import encode_audit_data, encode_public_bundle, encode_receipt, write_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ print(json.dumps({"loaded": blocked_loaded(), "attempted": sorted(set(attempted)
 CHECK_AND_AUDIT = BLOCKER + """
 from pathlib import Path
 
-from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, published
+from tests.proofs.epoch_fixtures import MULTI_PUBLIC, SYSTEM, published
 from zkclear.bundle.format import decode_audit_data, decode_public_bundle, decode_receipt, read_file
 from zkclear.errors import VerificationError
 from zkclear.executor import SerialExecutor
@@ -72,10 +72,10 @@ from zkclear.verifier.receipt import Expected, verify_receipt
 folder, account, cash = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 bundle = decode_public_bundle(read_file(folder / "epoch.bundle"))
 header = bundle.header
-epoch = published(None, bundle)
-audit = decode_audit_data(read_file(folder / "epoch.audit"), header, PUBLIC, SYSTEM)
-receipt = decode_receipt(read_file(folder / "own.rcpt"), PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
-                         instrument_count=header.instrument_count)
+epoch = published(None, bundle, MULTI_PUBLIC)
+audit = decode_audit_data(read_file(folder / "epoch.audit"), header, MULTI_PUBLIC, SYSTEM)
+receipt = decode_receipt(read_file(folder / "own.rcpt"), MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
+                         instrument_count=header.instrument_count, asset_count=header.asset_count)
 check = verify_receipt(epoch, receipt, account, expected=Expected(cash=cash, header_hash=bundle.epoch_hash()),
                        chunk_system=SYSTEM)
 report = audit_epoch(epoch, audit, chunk_system=SYSTEM, executor=SerialExecutor())
@@ -89,8 +89,10 @@ for name, who, expected in (("wrong cash", account, Expected(cash=cash + 1)),
         refused[name] = exc.reason
 print(json.dumps({
     "receipt": [check.epoch_id, check.account_id, check.leaf_index, check.cash, list(check.positions),
-                list(check.passed)],
-    "audit": [report.epoch_id, report.chunks, report.reserves_total],
+                list(check.liabilities), list(check.passed)],
+    "audit": [report.epoch_id, report.chunks, [[r.asset_id, r.total, [list(c) for c in r.by_chain]]
+                                              for r in report.reserves]],
+    "chains": sorted({a.chain for a in bundle.attestations}),
     "refused": refused,
     "attempted": sorted(set(attempted)),
     "loaded": blocked_loaded(),
@@ -119,16 +121,24 @@ def test_every_module_of_the_verifier_package_imports_with_the_accelerators_bloc
 
 
 def test_receipt_check_and_full_audit_run_with_numpy_galois_py_ecc_coincurve_gmpy2_blocked(tmp_path):
-    epoch = honest_epoch()
+    """On an epoch with a collateral asset whose reserves sit on Bitcoin, Ethereum and Solana: every chain's
+    attestation is checked by zkclear.chains' pure-Python primitives (coincurve blocked)."""
+    epoch = multi_asset_epoch()
     own = next(a for a in epoch.accounts if a.account_id == "trader-1")
     receipt = epoch.artifacts.receipts["trader-1"]
     write_file(tmp_path / "epoch.bundle", encode_public_bundle(epoch.bundle))
     write_file(tmp_path / "epoch.audit", encode_audit_data(epoch.artifacts.audit, SYSTEM))
     write_file(tmp_path / "own.rcpt", encode_receipt(receipt, SYSTEM))
     outcome = _run_blocked(CHECK_AND_AUDIT, str(tmp_path), "trader-1", str(own.witness.cash))
+    equity = own.witness.cash + sum(v * q for v, q in zip((0, 7, 3), own.witness.positions, strict=True))
     assert outcome["receipt"] == [1, "trader-1", receipt.leaf_index, own.witness.cash, list(own.witness.positions),
+                                  [equity, *own.witness.balances],
                                   ["header", "identity", "values", "path", "root statements", "proofs"]]
-    assert outcome["audit"] == [1, len(epoch.artifacts.audit.chunks), epoch.bundle.reserves.total]
+    book = epoch.bundle.reserves
+    assert outcome["audit"] == [1, len(epoch.artifacts.audit.chunks),
+                                [[asset, total, [list(c) for c in book.by_chain()[asset].items()]]
+                                 for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True)]]
+    assert outcome["chains"] == ["bitcoin", "ethereum", "solana"]
     assert outcome["refused"] == {"wrong cash": "account-values-mismatch", "another account": "receipt-owner"}
     assert outcome["loaded"] == [], outcome
     # the accelerators were asked for and missed (the fallbacks ran), and nothing raised the recursion limit

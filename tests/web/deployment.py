@@ -13,15 +13,15 @@ from functools import cache
 from pathlib import Path
 
 from zkclear.bundle.format import encode_receipt
+from zkclear.chains import key_from_secret, parse_reserves_csv
 from zkclear.operator import SECRET_FILE, Deployment, ProvingSettings
-from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 from zkclear.tree.receipts import Receipt
 from zkclear.verifier.published import CHUNK_SYSTEM, open_published
 
 SPEC = MarketSpec(accounts=8, epochs=2, fills_per_epoch=40, seed=12)
-KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
 SECRET = bytes.fromhex("5e" * 32)
 
 
@@ -62,16 +62,16 @@ class WebDeployment:
 def build(root: Path) -> WebDeployment:
     """Generate, clear, prove and attest SPEC's epochs under ``root`` (a fresh folder)."""
     config, epoch_inputs = generate_market(root / "market", SPEC)
-    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial")
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Web Test Venue")
     Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
     # a fixed operator secret makes every build's files identical (and the README's screenshot with them)
     (root / "venue" / SECRET_FILE).write_text(SECRET.hex() + "\n")
     deployment = Deployment(root / "venue")
-    addresses = [address_of(public_key_of(key)) for key in KEYS]
+    holders = [(key.chain, "USDC", key.address.text) for key in KEYS]
     for number, inputs in enumerate(epoch_inputs, start=1):
         deployment.run_epoch(inputs, number)
         with deployment.ledger() as ledger:
             liabilities = int(ledger.state(number).cash.sum())
-        reserves = ReserveSet.parse_csv(reserves_csv(addresses, liabilities + 1))
+        reserves = parse_reserves_csv(reserves_csv(holders, {"USDC": liabilities + 1}))
         deployment.prove(number, reserves, reserve_keys=KEYS)
     return WebDeployment(root, root / "venue" / "epochs")

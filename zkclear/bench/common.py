@@ -79,15 +79,28 @@ def format_pem(ratio: float) -> str:
     return f"1/{1 / ratio:.0f} PEM" if 0 < ratio < 1 else f"{ratio:.2f} PEM"
 
 
-def stand_in_public_inputs(epoch: int = 1):
+STAND_IN_CONFIG = "# stand-in epochs: no clearing configuration"
+
+
+def stand_in_config(assets: tuple[tuple[str, int], ...] = ()) -> str:
+    """The stand-in configuration text: nothing but the venue's assets ``(id, decimals)``, settlement first, as
+    ``[[asset]]`` tables (the reserves' conversion reads them); the bare stand-in (settlement USD, 6) when empty."""
+    if not assets:
+        return STAND_IN_CONFIG
+    tables = [f'[[asset]]\nid = "{asset}"\ndecimals = {decimals}\n' + ("settlement = true\n" if k == 0 else "")
+              for k, (asset, decimals) in enumerate(assets)]
+    return "\n".join(tables)
+
+
+def stand_in_public_inputs(epoch: int = 1, config: str = STAND_IN_CONFIG):
     """A well-formed public-inputs document for epochs whose public data is not derived from a clearing
-    configuration (benchmarks and tests of the tree with stand-in statements): only its binding in the header is
-    exercised."""
+    configuration (benchmarks and tests of the tree with stand-in statements): only its binding in the header (and
+    the assets in ``config``, which the reserves are converted with) is exercised."""
     from zkclear.verifier.public_inputs import FORMAT, PublicInputs
 
     return PublicInputs({
         "format": FORMAT, "epoch": epoch, "label": f"epoch-{epoch}", "position_bits": 32,
-        "config": "# stand-in epochs: no clearing configuration",
+        "config": config,
         "previous": {"epoch": epoch - 1, "instruments": [], "price_history": [], "dynamic_parameters": []},
         "inputs": {"marks": [], "oracle_quotes": [], "funding_rates": [], "implied_vols": [], "margin_overrides": []},
         "derived": {"marks": [], "fractions": [], "implied_vols": [], "option_values": [], "scan_ranges": [],
@@ -102,4 +115,6 @@ def stand_in_published(bundle, public):
     from zkclear.verifier.published import EpochFiles, PublishedEpoch
 
     epoch = bundle.header.epoch_id
-    return PublishedEpoch(bundle, public, stand_in_public_inputs(epoch), EpochFiles(Path("."), epoch))
+    assets = tuple((a.asset_id, a.decimals) for a in bundle.reserves.assets) if len(bundle.reserves.assets) > 1 else ()
+    return PublishedEpoch(bundle, public, stand_in_public_inputs(epoch, stand_in_config(assets)),
+                          EpochFiles(Path("."), epoch))

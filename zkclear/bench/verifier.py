@@ -123,20 +123,22 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
 
 
 def _demo_epoch(root: Path) -> tuple[Path, Path]:
+    from zkclear.chains import key_from_secret, parse_reserves_csv
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
     from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
     from zkclear.tree.placement import TreeConfig
 
     config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=40,
                                                                        seed=12))
-    settings = ProvingSettings(tree=TreeConfig(height=32, chunk_bits=4), executor="serial")
+    settings = ProvingSettings(tree=TreeConfig(height=32, chunk_bits=4), executor="serial",
+                               venue="zkclear bench venue")
     deployment = Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
     deployment.run_epoch(epoch_inputs[0], 1)
     with deployment.ledger() as ledger:
         liabilities = int(ledger.state(1).cash.sum())
-    keys = (bytes([0xA1]) * 32, bytes([0xB2]) * 32)
-    reserves = ReserveSet.parse_csv(reserves_csv([address_of(public_key_of(k)) for k in keys], liabilities + 1))
+    keys = (key_from_secret("ethereum", bytes([0xA1]) * 32), key_from_secret("solana", bytes([0xB2]) * 32))
+    holders = [(k.chain, "USDC", k.address.text) for k in keys]
+    reserves = parse_reserves_csv(reserves_csv(holders, {"USDC": liabilities + 1}))
     files, _ = deployment.prove(1, reserves, reserve_keys=keys)
     return root / "venue" / "epochs", files.receipts[ACCOUNT]
 

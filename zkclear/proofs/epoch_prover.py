@@ -3,16 +3,19 @@ book and solvency, and make every receipt (docs/protocol.md, "Epoch close").
 
 The steps, in order, each bound to the epoch header through its proof context:
 
-1. header (epoch id, previous root and epoch hash, public-data and reserves digests, tree shape);
+1. header (epoch id, previous root and epoch hash, public-data and reserves digests, the reserve total of every
+   asset, tree shape);
 2. placement of the accounts from a key derived from the operator's blinding secret and the epoch;
 3. one collateralization batch proof per chunk (context ``header.context(b"collateral-chunk", position)``);
-4. the sum tree over the chunks' liability commitments, padding nodes on populated paths;
-5. one range proof per node at levels c..H-1 (context ``header.context(b"tree-node", level, index)``);
-6. matched-book blinding sums, the solvency proof (context ``header.context(b"solvency")``);
+4. the sum tree over the chunks' liability commitments (one per asset), padding nodes on populated paths;
+5. one range proof per node at levels c..H-1 over its liabilities, aggregated (context
+   ``header.context(b"tree-node", level, index)``);
+6. matched-book blinding sums, the solvency proof of every asset, aggregated (context ``header.context(b"solvency")``);
 7. a receipt for every account (its id, its account key, its opening, its chunk and path).
 
-The opening of the total liabilities (L, ρ) is returned to the operator in :class:`EpochArtifacts`, never put
-in the public bundle or the audit data: it goes, when the operator chooses, to an auditor-only file.
+Before any proving, a book that is not matched and reserves that do not cover some asset's liabilities are refused.
+The openings of the total liabilities (L_a, ρ_a per asset) are returned to the operator in :class:`EpochArtifacts`,
+never put in the public bundle or the audit data: they go, when the operator chooses, to an auditor-only file.
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
+from zkclear.errors import ProvingError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.attestations import ReserveSet
 from zkclear.proofs.chunks import ChunkProofSystem, default_chunk_system
 from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader
 from zkclear.proofs.matched_book import matched_book_blindings, require_matched
+from zkclear.proofs.reserves import ReserveBook
 from zkclear.proofs.solvency import prove_solvency, require_solvent
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL, leaf_id_hash
 from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
@@ -67,7 +71,7 @@ class EpochArtifacts:
     audit: AuditData
     receipts: dict[str, Receipt]
     tree: SumTree
-    total_opening: tuple[int, int]
+    total_opening: tuple[tuple[int, int], ...]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -78,12 +82,15 @@ def _prove_chunk(
     return system.prove(witnesses, public, context, blindings)
 
 
-def _prove_nodes(job: tuple[BlindingSource, list[tuple[int, int, int, bytes]]]) -> list[bytes]:
+def _prove_nodes(
+    job: tuple[BlindingSource, list[tuple[tuple[int, ...], tuple[int, ...], int, bytes]]],
+) -> list[bytes]:
+    """One aggregated range proof per node over its liabilities (one value per asset)."""
     blindings, nodes = job
     return [
-        prove_range([value], [blinding], n_bits, context,
-                    rng=blindings.nonces(context, value, blinding))[0].to_bytes()
-        for value, blinding, n_bits, context in nodes
+        prove_range(list(values), list(blinds), n_bits, context,
+                    rng=blindings.nonces(context, *values, *blinds))[0].to_bytes()
+        for values, blinds, n_bits, context in nodes
     ]
 
 
@@ -100,12 +107,17 @@ def make_header(
     epoch_id: int,
     previous: ChainLink | None,
     public: Any,
-    reserves: ReserveSet,
+    reserves: ReserveBook,
     config: TreeConfig,
     chunk_system: ChunkProofSystem,
     public_inputs_digest: bytes = bytes(32),
 ) -> EpochHeader:
-    """The header of epoch ``epoch_id`` following ``previous`` (None: genesis)."""
+    """The header of epoch ``epoch_id`` following ``previous`` (None: genesis). ProvingError unless the reserves
+    list names the epoch's collateral assets (after the settlement asset) in the public data's order."""
+    collateral = chunk_system.asset_ids(public)
+    if tuple(reserves.asset_ids[1:]) != tuple(collateral):
+        raise ProvingError(f"the reserves are for the assets {', '.join(reserves.asset_ids)}, but the epoch's "
+                           f"collateral assets are {', '.join(collateral) or '(none)'} (after the settlement asset)")
     return EpochHeader(
         epoch_id=epoch_id,
         previous_root=previous.root_digest if previous else GENESIS,
@@ -113,17 +125,28 @@ def make_header(
         public_data_digest=chunk_system.public_digest(public),
         public_inputs_digest=public_inputs_digest,
         reserves_digest=reserves.digest(),
-        reserves_total=reserves.total,
+        reserve_totals=reserves.asset_totals(),
         instrument_count=chunk_system.instrument_count(public),
         equity_bits=chunk_system.equity_bits(public),
         tree=config,
     )
 
 
+def require_reserves_cover(accounts: Sequence[AccountInput], public: Any, reserves: ReserveBook,
+                           chunk_system: ChunkProofSystem) -> None:
+    """ProvingError naming the first asset whose reserves do not cover the accounts' liabilities in it (computed
+    from the witnesses, so the check costs no proof)."""
+    owed = [0] * len(reserves.assets)
+    for account in accounts:
+        for a, value in enumerate(chunk_system.witness_liabilities(account.witness, public)):
+            owed[a] += value
+    require_solvent(reserves.asset_totals(), owed, reserves.asset_ids)
+
+
 def prove_epoch(
     accounts: Sequence[AccountInput],
     public: Any,
-    reserves: ReserveSet,
+    reserves: ReserveBook,
     *,
     epoch_id: int,
     previous: ChainLink | None,
@@ -137,7 +160,7 @@ def prove_epoch(
 ) -> EpochArtifacts:
     """Prove a whole epoch. Guaranteed: either every proof and every receipt is produced, or a
     ProvingError says which statement is false (an undercollateralized account, an unmatched
-    book, reserves below liabilities); nothing false is ever emitted.
+    book, reserves below the liabilities of some asset); nothing false is ever emitted.
 
     ``blindings`` in deterministic mode makes the whole close reproducible (same placement, same
     commitments). ``public_inputs_digest`` is the digest of the published inputs the public data is
@@ -152,8 +175,9 @@ def prove_epoch(
     header = make_header(epoch_id, previous, public, reserves, config, system, public_inputs_digest)
     header_digest = header.digest()
 
-    # The matched book needs only the witnesses: refuse before any proving if it is broken.
+    # The matched book and the reserves' cover need only the witnesses: refuse before any proving if broken.
     require_matched([account.witness.positions for account in accounts], header.instrument_count)
+    require_reserves_cover(accounts, public, reserves, system)
 
     started = stage_clock()
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
@@ -174,7 +198,7 @@ def prove_epoch(
     chunk_records: list[ChunkRecord] = []
     chunk_leaves: list[list[TreeNode]] = []
     chunk_position_sums: list[list] = []
-    leaf_openings: list[list[tuple[int, int]]] = []
+    leaf_openings: list[list[tuple[tuple[int, int], ...]]] = []
     count = header.instrument_count
     for chunk, (position, slots) in enumerate(
         zip(placement.chunk_positions, placement.chunk_slots, strict=True)
@@ -191,20 +215,25 @@ def prove_epoch(
                 id_hashes.append(leaf_id_hash(account_id, account_keys[account], epoch_id))
         chunk_leaves.append(
             [
-                make_leaf(id_hash, system.liability(c, public), system.encode_commitments(c))
+                make_leaf(id_hash, system.liabilities(c, public), system.encode_commitments(c))
                 for id_hash, c in zip(id_hashes, commitments, strict=True)
             ]
         )
         chunk_position_sums.append(sum_points([system.position_commitments(c) for c in commitments], count))
-        leaf_openings.append([system.liability_opening(o, public) for o in openings])
+        leaf_openings.append([system.liability_openings(o, public) for o in openings])
         chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof))
 
+    assets = header.asset_count
+
     def padding_source(level: int, index: int) -> tuple[TreeNode, PaddingOpening]:
-        blinding = blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index)
+        # asset 0 keeps the single-asset derivation; asset a >= 1 adds its index
+        liability_blindings = tuple(blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index, *asset)
+                                    for asset in [(), *((a,) for a in range(1, assets))])
         position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
         seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
-        node = TreeNode.of(commit(0, blinding), padding_digest(seed), [commit(0, b) for b in position_blindings])
-        return node, (blinding, position_blindings)
+        node = TreeNode.of([commit(0, b) for b in liability_blindings], padding_digest(seed),
+                           [commit(0, b) for b in position_blindings])
+        return node, (liability_blindings, position_blindings)
 
     tree = build_sum_tree(
         config, placement.chunk_positions, chunk_leaves, chunk_position_sums, padding_source,
@@ -221,18 +250,20 @@ def prove_epoch(
         [system.position_blindings(o) for o in all_openings] + padding_rows,
         count,
     )
-    total, root_blinding = tree.openings[(config.height, 0)]
-    require_solvent(reserves.total, total)
+    root_opening = tree.openings[(config.height, 0)]
+    totals = tuple(value for value, _ in root_opening)
+    root_blindings = tuple(blinding for _, blinding in root_opening)
+    require_solvent(header.reserve_totals, totals, reserves.asset_ids)
 
     started = stage_clock()
     upper = tree.upper_positions()
     node_jobs = []
     for level, index in upper:
-        value, blinding = tree.openings[(level, index)]
+        opening = tree.openings[(level, index)]
         node_jobs.append(
             (
-                value,
-                blinding,
+                tuple(value for value, _ in opening),
+                tuple(blinding for _, blinding in opening),
                 node_range_bits(level, header.equity_bits),
                 header.context(b"tree-node", level, index),
             )
@@ -246,8 +277,9 @@ def prove_epoch(
     timings["node_proofs"] = stage_clock() - started
 
     started = stage_clock()
-    solvency = prove_solvency(reserves.total, total, root_blinding, header.context(b"solvency"),
-                              nonces=blindings.nonces(header.context(b"solvency"), total, root_blinding))
+    solvency = prove_solvency(header.reserve_totals, totals, root_blindings, header.context(b"solvency"),
+                              asset_ids=reserves.asset_ids,
+                              nonces=blindings.nonces(header.context(b"solvency"), *totals, *root_blindings))
     bundle = PublicBundle(header, tree.root, betas, solvency, reserves)
     upper_nodes = {pos: tree.nodes[pos] for pos in upper}
     upper_nodes[(config.height, 0)] = tree.root
@@ -281,4 +313,4 @@ def prove_epoch(
                 sibling_proofs=tuple(node_proofs[pos] for pos in positions),
             )
     timings["receipts"] = stage_clock() - started
-    return EpochArtifacts(bundle, audit, receipts, tree, (total, root_blinding), timings)
+    return EpochArtifacts(bundle, audit, receipts, tree, root_opening, timings)
