@@ -423,6 +423,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     from zkclear.errors import InputError
     from zkclear.verifier.participant import (
         Participant,
+        account_view,
         check_account_id,
         history_csv,
         history_rows,
@@ -472,7 +473,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     if history_csv_path is not None:
         instruments = published_by_epoch[checks[-1].epoch_id].public.instrument_ids
         history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
-    results = [_participant_view(check, published_by_epoch[check.epoch_id]) for check in checks]
+    results = [account_view(check, published_by_epoch[check.epoch_id]) for check in checks]
     if as_json:
         document = {"ok": True, "account": participant.account_id, "epochs": results,
                     "crowd_audited_chunks": picked}
@@ -488,22 +489,6 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  history written to {history_csv_path}")
     if picked:
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
-
-
-def _participant_view(check, published) -> dict:
-    instruments = published.public.instrument_ids
-    return {
-        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
-        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
-        "margin_mode": check.margin_mode, "cash": check.cash,
-        "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q},
-        "equity": check.equity, "maintenance_requirement": check.requirement,
-        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
-        "collateral": {asset: {"balance": balance, "haircut_value": haircut}
-                       for asset, balance, haircut in check.collateral},
-        "liabilities": dict(zip(published.bundle.reserves.asset_ids, check.liabilities, strict=True)),
-        "marks": published.inputs.marks(), "checks": list(check.passed),
-    }
 
 
 def _print_participant_view(view: dict) -> None:

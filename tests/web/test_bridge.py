@@ -244,10 +244,11 @@ def _raised_reasons(module) -> set[str]:
 
 
 def test_every_reason_a_receipt_check_can_end_with_belongs_to_one_named_check():
-    from zkclear.proofs import attestations, chunks, header
+    from zkclear.chains import verification
+    from zkclear.proofs import chunks, header, reserves
 
     raised = set().union(*(_raised_reasons(m) for m in (receipt, participant, root, statements, header,
-                                                        attestations)))
+                                                        reserves, verification)))
     raised |= {"account-shape"}  # CollateralChunks.check_shape (zkclear.proofs.chunks) raises it
     assert "account-shape" in _raised_reasons(chunks)
     crowd_audit_only = {"audit-epoch-mismatch", "chunk-root-mismatch", "audit-structure", "node-range-proof"}

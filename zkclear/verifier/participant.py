@@ -164,3 +164,24 @@ def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
                   row.requirement, row.distance_to_maintenance]
         lines.append(",".join(str(v) for v in values))
     return "\n".join(lines) + "\n"
+
+
+def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positions: bool = False) -> dict:
+    """What a verified receipt established about the participant's account, as plain JSON values.
+
+    The CLI's ``verify --json`` and the verification page both report this; positions of zero lots are left out
+    unless ``zero_positions`` (the page charts every instrument).
+    """
+    instruments = published.public.instrument_ids
+    return {
+        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
+        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
+        "margin_mode": check.margin_mode, "cash": check.cash,
+        "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q or zero_positions},
+        "equity": check.equity, "maintenance_requirement": check.requirement,
+        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
+        "collateral": {asset: {"balance": balance, "haircut_value": haircut}
+                       for asset, balance, haircut in check.collateral},
+        "liabilities": dict(zip(published.bundle.reserves.asset_ids, check.liabilities, strict=True)),
+        "marks": published.inputs.marks(), "checks": list(check.passed),
+    }

@@ -45,6 +45,7 @@ from zkclear.bundle.format import receipt_epoch
 from zkclear.errors import InputError, VerificationError, ZkclearError
 from zkclear.verifier.participant import (
     Participant,
+    account_view,
     check_account_id,
     history_csv,
     history_rows,
@@ -55,7 +56,7 @@ from zkclear.verifier.participant import (
     verify_history,
 )
 from zkclear.verifier.published import PublishedEpoch, open_published
-from zkclear.verifier.reasons import explain
+from zkclear.verifier.reasons import REASONS, explain
 from zkclear.verifier.receipt import CHECKS, Expected, ReceiptCheck, crowd_audit
 from zkclear.web.generators import preload
 
@@ -84,11 +85,13 @@ CHECK_OF: dict[str, str] = {
     "path-root-mismatch": "path",
     "matched-book": "root statements",
     "reserves-mismatch": "root statements",
-    "reserve-attestation": "root statements",
     "chunk-collateral-proof": "proofs",
     "sibling-range-proof": "proofs",
     "solvency-proof": "proofs",
 }
+# Every reserve-list and attestation reason (zkclear.proofs.reserves, zkclear.chains) belongs to the root statements.
+CHECK_OF.update({reason: "root statements" for reason in REASONS
+                 if reason.startswith(("attestation-", "reserves-")) and reason not in CHECK_OF})
 
 #: Reasons verify_history raises before the epoch's own checks run (the checks before the failed one were then
 #: not run either).
@@ -299,19 +302,12 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
         "proofs": f"in one batch: your chunk's collateralization proof (all {tree.chunk_size} accounts, yours "
                   f"included, have equity >= 0 and >= their maintenance requirement), the range proofs of the "
                   f"{levels} nodes beside your path (none hides a negative sum) and the solvency proof (the "
-                  f"attested reserves, {header.reserves_total}, cover all liabilities)",
+                  f"attested reserves of each asset, {', '.join(map(str, header.reserve_totals))}, cover its hidden "
+                  "liabilities)",
     }
     entry["ok"] = True
     entry["checks"] = [_check(name, True, words[name]) for name in check.passed]
-    entry["account"] = {
-        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
-        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
-        "margin_mode": check.margin_mode, "cash": check.cash,
-        "positions": dict(zip(published.public.instrument_ids, check.positions, strict=True)),
-        "equity": check.equity, "maintenance_requirement": check.requirement,
-        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
-        "marks": published.inputs.marks(),
-    }
+    entry["account"] = account_view(check, published, zero_positions=True)
 
 
 def _links(epochs: Sequence[int]) -> list[dict[str, Any]]:
