@@ -1,8 +1,9 @@
 """The collateralization statement of one account, built from the epoch's public data.
 
 Variables (committed, in this order): ``cash``; ``position[j]`` for every listed instrument
-(0 when not held, so the set held is not revealed); then the margin witnesses. Equity is derived,
-never committed: ``E = cash + Σ_j v_j·position[j]``.
+(0 when not held, so the set held is not revealed); ``balance[a]`` for every collateral asset of the
+epoch (none in a single-asset epoch); then the witnesses. Equity is derived, never committed:
+``E = cash + Σ_j v_j·position[j] + Σ_a h_a``.
 
 Standard mode (per-position margin lines, cross-margined)::
 
@@ -26,16 +27,32 @@ Portfolio mode (scenario grid; see zkclear.risk.portfolio_margin for the referen
     equity = E ∈ [0, 2^64)
     maintenance = E − W − Σ_j (long_j·u_j + short_j·w_j) ∈ [0, 2^64)
 
+Collateral assets (both modes; only when the epoch has any), per asset ``a`` with public price ``p``,
+unit value ``num/den`` and haircut lines ``(k_t, c_t) / D``::
+
+    balance[a] = b_a ∈ [0, 2^64)
+    value[a] = v_a ∈ [0, 2^64)                          v_a = floor(b_a·p·num / den), committed witness
+    value rounding[a] = p·num·b_a − den·v_a ∈ [0, 2^w)  (w: the least width with 2^w ≥ den; proves v_a ≤ the value)
+    haircut[a] = h_a ∈ [0, 2^64)                        h_a = max(0, floor(min_t line_t(v_a))), committed witness
+    haircut tier[a,t] = k_t·v_a + c_t − D·h_a ∈ [0, 2^64)   for every line t (h_a ≤ each tier line)
+    settlement_liability = l_0 ∈ [0, 2^64)              l_0 = max(cash + Σ_j v_j·q_j, 0), committed witness
+    settlement_liability excess = l_0 − cash − Σ_j v_j·q_j ∈ [0, 2^64)
+
+The account's liabilities, one per asset (what the tree sums): ``E`` in a single-asset epoch; otherwise
+``l_0`` for the settlement asset (a debt is not counted as an asset: the conservative choice) and ``b_a``
+for asset ``a``.
+
 Why these are sound and which bounds are implied is in docs/protocol.md ("soundness budget") and
 checked by :func:`circuits.budget.analyze`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from circuits.constraint_system import ConstraintSystem, Statement
+from circuits.constraint_system import SUPPORTED_WIDTHS, ConstraintSystem, Statement
 from circuits.linear_combination import LinearCombination, Variable
 from circuits.public_data import (
     PORTFOLIO,
@@ -43,6 +60,7 @@ from circuits.public_data import (
     STANDARD,
     AccountWitness,
     MarginLine,
+    PublicAsset,
     PublicRiskData,
     standard_scale,
 )
@@ -53,13 +71,18 @@ _LONG = "long"                # u_j = max(q_j, 0)
 _LINE_MARGIN = "line_margin"  # m_j = max over lines (1/D units), floored at 0 when no line is >= 0
 _WORST = "scenario_worst"     # z_g = max(0, max_{s in g} loss_s)  (1/S units)
 _REQUIREMENT = "requirement"  # W = ceil(total / D)
+_VALUE = "value"              # v_a = floor(b_a·p·num / den)
+_HAIRCUT = "haircut"          # h_a = max(0, floor(min_t (k_t·v_a + c_t) / D))
+_SETTLEMENT_LIABILITY = "settlement_liability"  # l_0 = max(cash + Σ v_j q_j, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class AccountStatement:
     """One margin mode's statement plus what the prover needs to assign its witnesses.
 
-    ``witness_roles[k]`` says how witness ``k`` is computed: (role, instrument or group index).
+    ``witness_roles[k]`` says how witness ``k`` is computed: (role, instrument, group or asset index).
+    ``liabilities`` are the account's liabilities, one form per asset (settlement asset first): the
+    values the tree sums.
     """
 
     mode: str
@@ -70,6 +93,8 @@ class AccountStatement:
     witness_roles: tuple[tuple[str, int], ...]
     equity: LinearCombination
     public: PublicRiskData
+    balances: tuple[Variable, ...] = ()
+    liabilities: tuple[LinearCombination, ...] = ()
 
     def assign(self, witness: AccountWitness) -> tuple[int, ...]:
         """Values of every variable (index order) for this account; InputError on a malformed witness."""
@@ -80,11 +105,23 @@ class AccountStatement:
         if len(witness.positions) != len(public.instruments):
             raise InputError(f"expected {len(public.instruments)} positions (one per listed instrument), "
                              f"got {len(witness.positions)}", field="positions")
+        if len(witness.balances) != len(public.assets):
+            raise InputError(f"expected {len(public.assets)} collateral balances (one per asset "
+                             f"{', '.join(public.asset_ids) or '(none)'}), got {len(witness.balances)}",
+                             field="balances")
         q = witness.positions
-        values = [witness.cash, *q]
+        values = [witness.cash, *q, *witness.balances]
         line_margins: dict[int, int] = {}
         for role, index in self.witness_roles:
-            if role == _LONG:
+            if role == _VALUE:
+                values.append(public.assets[index].value(witness.balances[index]))
+            elif role == _HAIRCUT:
+                values.append(public.assets[index].haircut_value(witness.balances[index]))
+            elif role == _SETTLEMENT_LIABILITY:
+                settlement = witness.cash + sum(i.value_per_lot * qj for i, qj in zip(public.instruments, q,
+                                                                                       strict=True))
+                values.append(max(settlement, 0))
+            elif role == _LONG:
                 values.append(max(q[index], 0))
             elif role == _LINE_MARGIN:
                 lines = public.instruments[index].margin_lines
@@ -167,11 +204,14 @@ class _Builder:
         self.positions = tuple(self.cs.allocate(f"position[{j}]") for j in range(len(public.instruments)))
         self.witnesses: list[Variable] = []
         self.roles: list[tuple[str, int]] = []
+        self.balances = tuple(self.cs.allocate(f"balance[{a}]") for a in range(len(public.assets)))
         self.extra = LinearCombination()  # cash-unit charges added to the maintenance requirement
         self.equity = self.cash.lc()
         for j, instrument in enumerate(public.instruments):
             if instrument.value_per_lot:
                 self.equity = self.equity + self.positions[j] * instrument.value_per_lot
+        self.settlement_equity = self.equity  # cash + Σ v_j q_j: what the settlement asset owes
+        self.liabilities: tuple[LinearCombination, ...] = ()
 
     def witness(self, name: str, role: str, index: int) -> Variable:
         variable = self.cs.allocate(name)
@@ -193,11 +233,37 @@ class _Builder:
         bits = self.public.position_bits
         self.cs.assert_nonnegative(self.positions[j] + (1 << (bits - 1)), bits, f"position[{j}]")
 
+    def collateral(self) -> None:
+        """Per collateral asset: the balance, its value and haircut value (added to equity); then the settlement
+        asset's liability. Without collateral assets the liability is the equity itself."""
+        money = self.public.money_bits
+        if not self.public.assets:
+            self.liabilities = (self.equity,)
+            return
+        for a, asset in enumerate(self.public.assets):
+            balance = self.balances[a]
+            self.cs.assert_nonnegative(balance, money, f"balance[{a}]")
+            value = self.witness(f"value[{a}]", _VALUE, a)
+            self.cs.assert_nonnegative(value, money, f"value[{a}]")
+            rounding = balance * (asset.price_ticks * asset.unit_value_num) - value * asset.unit_value_den
+            self.cs.assert_nonnegative(rounding, _width_for(asset.unit_value_den), f"value rounding[{a}]")
+            haircut = self.witness(f"haircut[{a}]", _HAIRCUT, a)
+            self.cs.assert_nonnegative(haircut, money, f"haircut[{a}]")
+            for t, (slope, constant, denominator) in enumerate(_haircut_lines(asset)):
+                self.cs.assert_nonnegative(value * slope + constant - haircut * denominator, money,
+                                           f"haircut tier[{a},{t}]")
+            self.equity = self.equity + haircut
+        settlement = self.witness("settlement_liability", _SETTLEMENT_LIABILITY, 0)
+        self.cs.assert_nonnegative(settlement, money, "settlement_liability")
+        self.cs.assert_nonnegative(settlement - self.settlement_equity, money, "settlement_liability excess")
+        self.liabilities = (settlement.lc(), *(balance.lc() for balance in self.balances))
+
     def finish(self, mode: str, requirement: LinearCombination, scale: int,
                rounded_name: str) -> AccountStatement:
-        """Add ``equity``, the rounding of ``requirement`` (in 1/scale units) to a committed whole-unit
-        witness when ``scale > 1``, and ``maintenance``; return the statement."""
+        """Add the collateral assets, ``equity``, the rounding of ``requirement`` (in 1/scale units) to a committed
+        whole-unit witness when ``scale > 1``, and ``maintenance``; return the statement."""
         money = self.public.money_bits
+        self.collateral()
         self.cs.assert_nonnegative(self.equity, money, "equity")
         if scale > 1:
             rounded = self.witness(rounded_name, _REQUIREMENT, 0)
@@ -206,7 +272,19 @@ class _Builder:
             requirement = rounded.lc()
         self.cs.assert_nonnegative(self.equity - requirement - self.extra, money, "maintenance")
         return AccountStatement(mode, self.cs.finish(), self.cash, self.positions, tuple(self.witnesses),
-                                tuple(self.roles), self.equity, self.public)
+                                tuple(self.roles), self.equity, self.public, self.balances, self.liabilities)
+
+
+def _width_for(denominator: int) -> int:
+    """The least supported range width that holds a rounding slack in [0, denominator)."""
+    return next(w for w in SUPPORTED_WIDTHS if denominator <= 1 << w)
+
+
+def _haircut_lines(asset: PublicAsset) -> tuple[tuple[int, int, int], ...]:
+    """The asset's lines ``(k_t, c_t, D)`` with their common factor divided out (the same inequalities, smaller
+    honest slacks: the tier forms must stay below 2^64 for an honest account)."""
+    factor = math.gcd(asset.denominator, *(k for k, _ in asset.haircut_lines), *(c for _, c in asset.haircut_lines))
+    return tuple((k // factor, c // factor, asset.denominator // factor) for k, c in asset.haircut_lines)
 
 
 def _standard(public: PublicRiskData) -> AccountStatement:

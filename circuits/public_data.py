@@ -12,7 +12,11 @@ Units (docs/protocol.md, "Collateralization proofs — public data and scaling")
 - positions in lots; ``u_j = max(q_j, 0)`` and ``w_j = max(−q_j, 0)`` are the long and short parts;
 - a standard margin line ``f`` of instrument ``j`` is ``(long·u + short·w − constant) / denominator``
   settlement units; the instrument's requirement is ``max(0, max_f ceil(line_f))``;
-- scenario value changes are in ``1/scale`` settlement units per lot (the risk module's table).
+- scenario value changes are in ``1/scale`` settlement units per lot (the risk module's table);
+- a collateral asset's balance ``b`` is in the asset's smallest unit; its value is
+  ``V = floor(b·price_ticks·unit_value_num / unit_value_den)`` settlement units (rounded down) and its
+  haircut value ``H = max(0, floor(min_t (slope_t·V + constant_t) / denominator))`` (rounded down: collateral
+  credit rounds against the account).
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ ROUNDING_BITS = 32
 #: Supported position widths (``|q| < 2^position_bits``) and the money width (equity, requirements).
 POSITION_WIDTHS = (8, 16, 32)
 MONEY_BITS = 64
+#: Most collateral assets besides the settlement asset (per account: about 350 + 64·lines range bits each).
+MAX_COLLATERAL_ASSETS = 32
+#: Most haircut lines (tiers, plus one for a per-account cap) per collateral asset.
+MAX_HAIRCUT_LINES = 16
+#: A collateral asset id: 1-16 of A-Z and 0-9 (docs/format.md, zkclear.toml ``[[asset]]``).
+ASSET_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 _ENCODING_TAG = "zkclear/public-risk-data/v1"
 
@@ -124,13 +134,46 @@ class ScenarioMargin:
 
 
 @dataclass(frozen=True, slots=True)
+class PublicAsset:
+    """A collateral asset other than the settlement asset, as the statements see it (exact integers).
+
+    A balance ``b`` (the asset's smallest unit) is worth ``V = floor(b·price_ticks·unit_value_num /
+    unit_value_den)`` settlement units, and counts in equity for its haircut value
+    ``H = max(0, floor(min_t (slope_t·V + constant_t) / denominator))``: ``haircut_lines`` are the
+    ``(slope_t, constant_t)`` of a concave tier table (a ratio in ppm per tier over ``denominator`` 10^6, the
+    constants continuing the tiers; a per-account cap is one more line of slope 0). Both roundings are down:
+    collateral credit rounds against the account.
+    """
+
+    asset_id: str
+    unit_value_num: int
+    unit_value_den: int
+    price_ticks: int
+    haircut_lines: tuple[tuple[int, int], ...]
+    denominator: int
+
+    def value(self, balance: int) -> int:
+        """``floor(b·price·num / den)``: the balance's value in settlement units, rounded down."""
+        return balance * self.price_ticks * self.unit_value_num // self.unit_value_den
+
+    def haircut_value(self, balance: int) -> int:
+        """``max(0, floor(min_t line_t(value(b)) / denominator))``: what the balance counts for in equity."""
+        value = self.value(balance)
+        best = min(slope * value + constant for slope, constant in self.haircut_lines)
+        return max(best // self.denominator, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class AccountWitness:
     """The private values of one account: cash (settlement units), the signed position in every listed
-    instrument (lots, 0 when not held) and its margin mode (``"standard"`` or ``"portfolio"``)."""
+    instrument (lots, 0 when not held), its margin mode (``"standard"`` or ``"portfolio"``) and its balance of
+    every collateral asset (the asset's smallest unit, in the order of :attr:`PublicRiskData.assets`; empty
+    when the epoch has none)."""
 
     cash: int
     positions: tuple[int, ...]
     margin_mode: str = STANDARD
+    balances: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if type(self.cash) is not int:
@@ -139,6 +182,10 @@ class AccountWitness:
         if any(type(q) is not int for q in positions):
             raise InputError("positions must be ints (lots)", field="positions")
         object.__setattr__(self, "positions", positions)
+        balances = tuple(self.balances)
+        if any(type(b) is not int for b in balances):
+            raise InputError("balances must be ints (the asset's smallest unit)", field="balances")
+        object.__setattr__(self, "balances", balances)
         if self.margin_mode not in MARGIN_MODES:
             raise InputError(f"margin mode {self.margin_mode!r} is not one of {MARGIN_MODES}",
                              field="margin_mode")
@@ -160,10 +207,16 @@ class PublicRiskData:
     position_bits: int = 32
     money_bits: int = MONEY_BITS
     label: str = field(default="")
+    assets: tuple[PublicAsset, ...] = ()
 
     @property
     def instrument_ids(self) -> tuple[str, ...]:
         return tuple(i.instrument_id for i in self.instruments)
+
+    @property
+    def asset_ids(self) -> tuple[str, ...]:
+        """The collateral assets besides the settlement asset, in configuration order."""
+        return tuple(a.asset_id for a in self.assets)
 
     @property
     def value_per_lot(self) -> tuple[int, ...]:
@@ -181,18 +234,24 @@ class PublicRiskData:
         return MARGIN_MODES if self.scenario_margin is not None else (STANDARD,)
 
     def canonical(self) -> list:
-        """Nested lists of str/int: what :meth:`digest` hashes."""
+        """Nested lists of str/int: what :meth:`digest` hashes. The collateral assets are a seventh element,
+        present only when there are any (so the digest of a single-asset epoch is what it always was)."""
         scenario = None
         if self.scenario_margin is not None:
             s = self.scenario_margin
             scenario = [s.scale, [list(g) for g in s.groups], [list(row) for row in s.value_changes]]
-        return [
+        document = [
             _ENCODING_TAG, self.label, self.position_bits, self.money_bits,
             [[i.instrument_id, i.value_per_lot,
               [[m.long_per_lot, m.short_per_lot, m.constant, m.denominator] for m in i.margin_lines],
               i.long_charge, i.short_charge] for i in self.instruments],
             scenario,
         ]
+        if self.assets:
+            document.append([[a.asset_id, a.unit_value_num, a.unit_value_den, a.price_ticks,
+                              [[slope, constant] for slope, constant in a.haircut_lines], a.denominator]
+                             for a in self.assets])
+        return document
 
     def digest(self) -> bytes:
         """SHA-256 of the compact ASCII JSON of :meth:`canonical`."""
@@ -252,9 +311,30 @@ class PublicRiskData:
             rows = tuple(tuple(table.value_changes[table_rows[i.instrument_id]]) for i in instruments)
             groups = tuple(columns for _, columns in table.groups)
             scenario = ScenarioMargin(table.scale, groups, rows)
-        public = cls(tuple(instruments), scenario, position_bits=position_bits, label=label)
+        assets = tuple(public_asset(asset) for asset in getattr(risk_parameters, "assets", ()))
+        public = cls(tuple(instruments), scenario, position_bits=position_bits, label=label, assets=assets)
         public.check_budget()
         return public
+
+
+def public_asset(asset: object) -> PublicAsset:
+    """A collateral asset's public data from the clearing engine's per-asset risk data (docs/
+    MULTIASSET-CONTRACT: ``asset_id``, ``price_ticks``, ``unit_value = (num, den)``, ``haircut_lines`` as
+    ``(slope, constant)`` over ``haircut_denominator``, ``cap`` in the asset's smallest unit, 0 = none).
+
+    A cap becomes one more line of slope 0: the haircut value of ``min(b, cap)`` is the smaller of the haircut
+    value of ``b`` and that of ``cap``, because the haircut value never decreases with the balance.
+    """
+    num, den = asset.unit_value
+    lines = tuple((int(slope), int(constant)) for slope, constant in asset.haircut_lines)
+    denominator = int(asset.haircut_denominator)
+    public = PublicAsset(str(asset.asset_id), int(num), int(den), int(asset.price_ticks), lines, denominator)
+    cap = int(getattr(asset, "cap", 0) or 0)
+    if cap > 0:
+        capped = public.haircut_value(cap)
+        public = PublicAsset(public.asset_id, public.unit_value_num, public.unit_value_den, public.price_ticks,
+                             (*lines, (0, capped * denominator)), denominator)
+    return public
 
 
 @lru_cache(maxsize=64)
@@ -322,6 +402,39 @@ def _validate(public: PublicRiskData) -> None:
         columns = sorted(c for group in scenario.groups for c in group)
         if columns != list(range(width)):
             raise ConfigurationError("scenario groups must partition the scenario columns")
+    _validate_assets(public.assets)
+
+
+def _validate_assets(assets: object) -> None:
+    if not isinstance(assets, tuple):
+        raise ConfigurationError("assets must be a tuple of PublicAsset")
+    if len(assets) > MAX_COLLATERAL_ASSETS:
+        raise ConfigurationError(f"{len(assets)} collateral assets exceed the supported maximum "
+                                 f"{MAX_COLLATERAL_ASSETS} (the per-account statement and every tree node grow "
+                                 "linearly with the assets)")
+    seen: set[str] = set()
+    for asset in assets:
+        if not isinstance(asset, PublicAsset):
+            raise ConfigurationError("assets must be a tuple of PublicAsset")
+        name = asset.asset_id
+        if (not isinstance(name, str) or not 1 <= len(name) <= 16 or not set(name) <= ASSET_ID_CHARACTERS
+                or name in seen):
+            raise ConfigurationError(f"asset id {name!r} must be 1-16 characters of A-Z 0-9, unique")
+        seen.add(name)
+        where = f"asset {name!r}"
+        _require_int(asset.unit_value_num, f"{where}: unit_value numerator", 1, MAX_COEFFICIENT)
+        _require_int(asset.unit_value_den, f"{where}: unit_value denominator", 1, MAX_COEFFICIENT)
+        _require_int(asset.price_ticks, f"{where}: price", 1, MAX_COEFFICIENT)
+        _require_int(asset.denominator, f"{where}: haircut denominator", 1, MAX_COEFFICIENT)
+        lines = asset.haircut_lines
+        if not isinstance(lines, tuple) or not 1 <= len(lines) <= MAX_HAIRCUT_LINES:
+            # With no line the haircut value would be bounded by nothing but its own range: refuse.
+            raise ConfigurationError(f"{where}: haircut_lines must be a tuple of 1 to {MAX_HAIRCUT_LINES} lines")
+        for k, line in enumerate(lines):
+            if not isinstance(line, tuple) or len(line) != 2:
+                raise ConfigurationError(f"{where}: haircut line {k} must be a (slope, constant) pair")
+            _require_int(line[0], f"{where}: haircut line {k} slope", 0, MAX_COEFFICIENT)
+            _require_int(line[1], f"{where}: haircut line {k} constant", 0, MAX_COEFFICIENT)
 
 
 @lru_cache(maxsize=64)

@@ -30,8 +30,9 @@ def main(directories: list[str]) -> int:
             print(f"{directory}: FAILED [{failure.reason}]: {failure.detail}")
             return 2
         previous = published.bundle.chain_link()
+        reserves = ", ".join(f"{r.asset_id} {r.total}" for r in report.reserves)
         print(f"{directory}: epoch {report.epoch_id} OK — {report.leaves} leaves in {report.chunks} chunks, "
-              f"reserves {report.reserves_total} cover the hidden total; header hash {report.header_hash}")
+              f"reserves {reserves} cover the hidden totals; header hash {report.header_hash}")
     return 0
 
 

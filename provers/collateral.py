@@ -48,13 +48,19 @@ from zkclear.errors import EncodingError, ProvingError, VerificationError
 DEFAULT_MARGIN_MODE = STANDARD
 #: Domain prefix of every collateralization hash and blinding derivation.
 DOMAIN = b"zkclear-v1/collateral"
-#: Largest n·M one aggregated range proof may cover (the Bulletproofs engine's limit, N < 2^19).
-MAX_PROOF_BITS = 1 << 18
+#: Largest n·M one aggregated range proof (a *part*) may cover. Batch verification costs about 2·N for the
+#: largest part's shared generators plus a few points per part, so a participant checking their chunk pays
+#: for the largest part, not for the chunk: capping parts at 2^12 bits made a receipt check of a 16-account
+#: chunk 2-8x cheaper for about 5 % more proving than parts of up to 2^14 bits (docs/performance.md,
+#: "Epoch close"). Version 1 proofs had parts of up to 2^18 bits.
+MAX_PROOF_BITS = 1 << 12
 
 _MODE_CODES = {mode: code for code, mode in enumerate(MARGIN_MODES)}
 _PROOF_MAGIC = b"ZKCB"
-_PROOF_VERSION = 1
-_ACCOUNT_VERSION = 1
+_PROOF_VERSION = 2  # 2: parts of at most MAX_PROOF_BITS = 2^12 bits (1: 2^18)
+#: Version 2 (issue 13): a u16 count of collateral-asset balances after the position count.
+_ACCOUNT_VERSION = 2
+_ACCOUNT_HEADER = struct.Struct(">BBHHH")
 
 
 def max_equity_bits(public: PublicRiskData) -> int:
@@ -80,48 +86,66 @@ def _signed_from_bytes(data: bytes) -> int:
 # Commitments and openings
 
 
+def _decode_header(data: bytes, what: str) -> tuple[str, int, int, int]:
+    """(mode, positions, balances, witnesses) of an account encoding's header; EncodingError otherwise."""
+    if len(data) < _ACCOUNT_HEADER.size:
+        raise EncodingError(f"{what}: truncated header")
+    version, mode_code, n_positions, n_balances, n_witnesses = _ACCOUNT_HEADER.unpack(data[:_ACCOUNT_HEADER.size])
+    if version != _ACCOUNT_VERSION:
+        raise EncodingError(f"{what}: unsupported version {version} (this reader knows {_ACCOUNT_VERSION})")
+    if mode_code >= len(MARGIN_MODES):
+        raise EncodingError(f"{what}: unknown margin mode {mode_code}")
+    return MARGIN_MODES[mode_code], n_positions, n_balances, n_witnesses
+
+
 @dataclass(frozen=True, slots=True)
 class AccountCommitments:
     """The public commitments of one account: cash, one position per listed instrument (0 when not
-    held), the margin witnesses, and the account's margin mode (public: it selects the statement)."""
+    held), the margin and collateral witnesses, the account's margin mode (public: it selects the
+    statement) and one balance per collateral asset of the epoch (none in a single-asset epoch)."""
 
     cash: G1Point
     positions: tuple[G1Point, ...]
     witnesses: tuple[G1Point, ...]
     margin_mode: str = STANDARD
+    balances: tuple[G1Point, ...] = ()
 
     @property
     def variables(self) -> tuple[G1Point, ...]:
-        """The commitments in the statement's variable order: cash, positions, witnesses."""
-        return (self.cash, *self.positions, *self.witnesses)
+        """The commitments in the statement's variable order: cash, positions, balances, witnesses."""
+        return (self.cash, *self.positions, *self.balances, *self.witnesses)
 
     def equity(self, public: PublicRiskData) -> G1Point:
-        """``C_cash + Σ v_j·C_{q_j}``: the commitment to equity, the account's liability (the tree leaf)."""
+        """``C_cash + Σ v_j·C_{q_j} + Σ_a C_{h_a}``: the commitment to the account's equity."""
         return _combine(account_statement(public, self.margin_mode).equity, self.variables)
 
+    def liabilities(self, public: PublicRiskData) -> tuple[G1Point, ...]:
+        """The account's liability commitments, one per asset (settlement first): what the tree's leaf carries.
+        The equity commitment in a single-asset epoch; otherwise ``C_{l_0}`` and each balance ``C_{b_a}``."""
+        statement = account_statement(public, self.margin_mode)
+        return tuple(_combine(form, self.variables) for form in statement.liabilities)
+
     def to_bytes(self) -> bytes:
-        """``u8(version) || u8(mode) || u16(positions) || u16(witnesses) || 48-byte points``."""
-        header = struct.pack(">BBHH", _ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
-                             len(self.witnesses))
+        """``u8(version 2) || u8(mode) || u16(positions) || u16(balances) || u16(witnesses) || 48-byte points``."""
+        header = _ACCOUNT_HEADER.pack(_ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
+                                      len(self.balances), len(self.witnesses))
         return header + b"".join(_encode_points(self.variables))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountCommitments:
         """Strict decoding (every point checked on the curve and in the subgroup); EncodingError otherwise."""
         data = bytes(data)
-        if len(data) < 6:
-            raise EncodingError("account commitments: truncated header")
-        version, mode_code, n_positions, n_witnesses = struct.unpack(">BBHH", data[:6])
-        if version != _ACCOUNT_VERSION or mode_code >= len(MARGIN_MODES):
-            raise EncodingError("account commitments: unknown version or margin mode")
-        count = 1 + n_positions + n_witnesses
-        if len(data) != 6 + count * POINT_BYTES:
-            raise EncodingError(f"account commitments: expected {6 + count * POINT_BYTES} bytes, "
+        mode, n_positions, n_balances, n_witnesses = _decode_header(data, "account commitments")
+        count = 1 + n_positions + n_balances + n_witnesses
+        start = _ACCOUNT_HEADER.size
+        if len(data) != start + count * POINT_BYTES:
+            raise EncodingError(f"account commitments: expected {start + count * POINT_BYTES} bytes, "
                                 f"got {len(data)}")
-        points = [G1Point.from_bytes(data[6 + k * POINT_BYTES: 6 + (k + 1) * POINT_BYTES])
+        points = [G1Point.from_bytes(data[start + k * POINT_BYTES: start + (k + 1) * POINT_BYTES])
                   for k in range(count)]
-        return cls(points[0], tuple(points[1:1 + n_positions]), tuple(points[1 + n_positions:]),
-                   MARGIN_MODES[mode_code])
+        b = 1 + n_positions
+        w = b + n_balances
+        return cls(points[0], tuple(points[1:b]), tuple(points[w:]), mode, tuple(points[b:w]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +159,27 @@ class AccountOpening:
     position_blindings: tuple[int, ...]
     witnesses: tuple[int, ...]
     witness_blindings: tuple[int, ...]
+    balances: tuple[int, ...] = ()
+    balance_blindings: tuple[int, ...] = ()
 
     @property
     def values(self) -> tuple[int, ...]:
-        return (self.cash, *self.positions, *self.witnesses)
+        return (self.cash, *self.positions, *self.balances, *self.witnesses)
 
     @property
     def blindings(self) -> tuple[int, ...]:
-        return (self.cash_blinding, *self.position_blindings, *self.witness_blindings)
+        return (self.cash_blinding, *self.position_blindings, *self.balance_blindings, *self.witness_blindings)
 
     def equity_opening(self, public: PublicRiskData) -> tuple[int, int]:
         """(equity, its blinding): the opening of :meth:`AccountCommitments.equity`."""
         equity = account_statement(public, self.margin_mode).equity
         return equity.evaluate(self.values), _form_blinding(equity, self.blindings)
+
+    def liability_openings(self, public: PublicRiskData) -> tuple[tuple[int, int], ...]:
+        """(value, blinding) of each of :meth:`AccountCommitments.liabilities`."""
+        values, blindings = self.values, self.blindings
+        return tuple((form.evaluate(values), _form_blinding(form, blindings))
+                     for form in account_statement(public, self.margin_mode).liabilities)
 
     def matches(self, commitments: AccountCommitments) -> bool:
         """True iff every commitment opens to this opening's value and blinding."""
@@ -157,10 +189,10 @@ class AccountOpening:
                         for c, v, b in zip(commitments.variables, self.values, self.blindings, strict=True)))
 
     def to_bytes(self) -> bytes:
-        """``u8(version) || u8(mode) || u16(positions) || u16(witnesses)`` then, per variable, the value
-        (signed, as a 32-byte scalar mod r) and the 32-byte blinding."""
-        header = struct.pack(">BBHH", _ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
-                             len(self.witnesses))
+        """``u8(version 2) || u8(mode) || u16(positions) || u16(balances) || u16(witnesses)`` then, per variable,
+        the value (signed, as a 32-byte scalar mod r) and the 32-byte blinding."""
+        header = _ACCOUNT_HEADER.pack(_ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
+                                      len(self.balances), len(self.witnesses))
         body = b"".join(_signed_to_bytes(v) + scalar_to_bytes(b) for v, b in zip(self.values, self.blindings,
                                                                               strict=True))
         return header + body
@@ -168,22 +200,20 @@ class AccountOpening:
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountOpening:
         data = bytes(data)
-        if len(data) < 6:
-            raise EncodingError("account opening: truncated header")
-        version, mode_code, n_positions, n_witnesses = struct.unpack(">BBHH", data[:6])
-        if version != _ACCOUNT_VERSION or mode_code >= len(MARGIN_MODES):
-            raise EncodingError("account opening: unknown version or margin mode")
-        count = 1 + n_positions + n_witnesses
-        if len(data) != 6 + 64 * count:
-            raise EncodingError(f"account opening: expected {6 + 64 * count} bytes, got {len(data)}")
+        mode, n_positions, n_balances, n_witnesses = _decode_header(data, "account opening")
+        count = 1 + n_positions + n_balances + n_witnesses
+        start = _ACCOUNT_HEADER.size
+        if len(data) != start + 64 * count:
+            raise EncodingError(f"account opening: expected {start + 64 * count} bytes, got {len(data)}")
         values, blindings = [], []
         for k in range(count):
-            chunk = data[6 + 64 * k: 6 + 64 * (k + 1)]
+            chunk = data[start + 64 * k: start + 64 * (k + 1)]
             values.append(_signed_from_bytes(chunk[:32]))
             blindings.append(scalar_from_bytes(chunk[32:]))
-        p = 1 + n_positions
-        return cls(MARGIN_MODES[mode_code], values[0], blindings[0], tuple(values[1:p]),
-                   tuple(blindings[1:p]), tuple(values[p:]), tuple(blindings[p:]))
+        b = 1 + n_positions
+        w = b + n_balances
+        return cls(mode, values[0], blindings[0], tuple(values[1:b]), tuple(blindings[1:b]), tuple(values[w:]),
+                   tuple(blindings[w:]), tuple(values[b:w]), tuple(blindings[b:w]))
 
     def __repr__(self) -> str:
         return f"AccountOpening(<secret>, margin_mode={self.margin_mode!r})"
@@ -367,6 +397,9 @@ def _violation_message(index: int | str, statement: AccountStatement, constraint
                 "requirement")
     if value < 0 and constraint.name == "equity":
         return f"{account} has negative equity {value}"
+    if value < 0 and constraint.name.startswith("balance["):
+        asset = statement.public.assets[int(constraint.name[len("balance["):-1])].asset_id
+        return f"{account} has a negative {asset} balance {value}"
     if value < 0:
         return f"{account} violates {constraint.name!r} (value {value} < 0)"
     if constraint.bits is None:
@@ -413,9 +446,10 @@ def prove_rows(
     commitments = []
     for statement, values, blinds in zip(statements, value_rows, blinding_rows, strict=True):
         points = commit_many(values, blinds)
-        n = len(statement.positions)
-        commitments.append(AccountCommitments(points[0], tuple(points[1:1 + n]), tuple(points[1 + n:]),
-                                              statement.mode))
+        b = 1 + len(statement.positions)
+        w = b + len(statement.balances)
+        commitments.append(AccountCommitments(points[0], tuple(points[1:b]), tuple(points[w:]), statement.mode,
+                                              tuple(points[b:w])))
     digest = _commitments_digest(commitments)
     layout = _layout(public, modes)
     parts = []
@@ -468,9 +502,10 @@ def prove_collateral_batch(witnesses: Sequence[AccountWitness], public: PublicRi
 
 def _opening(public: PublicRiskData, mode: str, values: Sequence[int],
              blinds: Sequence[int]) -> AccountOpening:
-    n = len(public.instruments)
-    return AccountOpening(mode, values[0], blinds[0], tuple(values[1:1 + n]), tuple(blinds[1:1 + n]),
-                          tuple(values[1 + n:]), tuple(blinds[1 + n:]))
+    b = 1 + len(public.instruments)
+    w = b + len(public.assets)
+    return AccountOpening(mode, values[0], blinds[0], tuple(values[1:b]), tuple(blinds[1:b]), tuple(values[w:]),
+                          tuple(blinds[w:]), tuple(values[b:w]), tuple(blinds[b:w]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +519,7 @@ def _check_commitments(commitments: Sequence[AccountCommitments], public: Public
         if not isinstance(account, AccountCommitments) or account.margin_mode not in public.margin_modes:
             raise VerificationError("malformed account commitments or unsupported margin mode", index=index)
         statement = account_statement(public, account.margin_mode)
-        if (len(account.positions) != len(statement.positions)
+        if (len(account.positions) != len(statement.positions) or len(account.balances) != len(statement.balances)
                 or len(account.witnesses) != len(statement.witnesses)):
             raise VerificationError("account commitments do not match the listing / statement shape",
                                     index=index)

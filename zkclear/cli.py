@@ -87,20 +87,29 @@ def cli() -> None:
 @click.option("--dense", is_flag=True, help="Pack chunks at the left of the tree (cheaper; reveals the count).")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
+@click.option("--venue", default="", help="The venue's public name, which every reserve attestation names "
+              "(proving.toml [reserves] venue; required to prove).")
 def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int, chunk_padding: str,
-         chunk_padding_param: int, dense: bool, executor: str) -> None:
+         chunk_padding_param: int, dense: bool, executor: str, venue: str) -> None:
     """Create a deployment: configuration, proving settings, operator secret and an empty ledger.
 
-    Example: zkclear init ./venue --config venue.toml --height 32 --chunk-bits 4
+    Example: zkclear init ./venue --config venue.toml --height 32 --chunk-bits 4 --venue "Acme Clearing"
     """
+    from zkclear.chains.attestation_text import check_venue
+    from zkclear.errors import InputError
     from zkclear.operator import Deployment, ProvingSettings
     from zkclear.synthetic import MarketSpec, config_toml
     from zkclear.tree.placement import TreeConfig
 
+    if venue:
+        try:
+            check_venue(venue)
+        except InputError as exc:
+            raise InputError(exc.detail, field="--venue") from None
     text = config_path.read_text(encoding="utf-8") if config_path else config_toml(MarketSpec())
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
-                               executor=executor)
+                               executor=executor, venue=venue)
     deployment = Deployment.init(directory, text, settings, source=str(config_path) if config_path else None)
     click.echo(f"created deployment {deployment.root}: {len(deployment.config.instruments)} instruments, "
                f"deficit resolution {deployment.config.deficit_resolution.value}, tree height {height}, "
@@ -152,12 +161,16 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
         click.echo(f"  oracle: {len(dropped)} quotes dropped, liquidations paused on {paused or 'nothing'}")
     if report.withdrawals:
         click.echo(f"  withdrawals: {len(report.withdrawals) - len(rejected)} honoured, {len(rejected)} rejected")
+    for conversion in report.conversions:  # issue 13: collateral converted at liquidation
+        click.echo(f"  converted {conversion.amount} {conversion.asset} of {conversion.account} at {conversion.price}: "
+                   f"{conversion.proceeds - conversion.penalty} credited, penalty {conversion.penalty}")
     for action in report.operator_actions:
         outcome = "done" if action.accepted else f"rejected: {action.rejection}"
         click.echo(f"  operator action {action.action_id}: {action.action} {action.amount} from {action.account} "
                    f"({action.reason}): {outcome}")
     for outcome in rejected:
-        click.echo(f"    rejected {outcome.account} {outcome.amount}: {outcome.reason}")
+        asset = f" {outcome.asset}" if outcome.asset else ""
+        click.echo(f"    rejected {outcome.account} {outcome.amount}{asset}: {outcome.reason}")
 
 
 @epoch.command("prove")
@@ -165,10 +178,10 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
 @click.option("--epoch", "number", type=AsciiInt(1), help="Epoch to prove (default: the last committed).")
 @click.option("--reserves", "reserves_path", required=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Reserves CSV: address,balance (docs/format.md).")
+              help="reserves.csv v2: chain,asset,address,balance,block_height,block_hash (docs/format.md).")
 @click.option("--sign-with", "key_paths", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Reserve key file(s) (hex) to attest at once; else custodians run `epoch attest`.")
+              help="Test key file(s) (zkclear keys new) to attest at once; else custodians run `epoch attest`.")
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
               help="Who runs the proofs (default: proving.toml's executor).")
 @click.option("--workers", type=AsciiInt(1), help="Local worker processes (process executor; default: every core).")
@@ -178,22 +191,25 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
 def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...],
                 executor: str | None, workers: int | None, scheduler: str | None) -> None:
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
-    files (receipts for their owners, the total for the auditor when configured).
+    files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
+    key that controls no listed address, an address signed twice, reserves that do not cover some asset.
 
     Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
-    machine lost), run it again and it checks and reuses them, and writes the same files.
+    machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
+    and an ETA per step) goes to stderr: redrawn in place on a terminal, a line now and then in a log.
 
-    Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody.key
+    Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody-btc.key
     """
+    from zkclear.chains import check_signers, load_key, load_reserves
     from zkclear.errors import InputError
     from zkclear.executor import get_executor
-    from zkclear.progress import ProgressReporter
-    from zkclear.proofs.attestations import ReserveSet
+    from zkclear.progress import ProgressLine
 
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
-    reserves = ReserveSet.load(reserves_path)
-    keys = [_read_key(path) for path in key_paths]
+    keys = [load_key(path) for path in key_paths]
+    book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
+    check_signers(keys, book.entries)  # refused by address before anything is proven or printed
     if scheduler and executor not in (None, "dask"):
         raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     kind = "dask" if scheduler else executor or deployment.proving.executor
@@ -201,9 +217,9 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     try:
         click.echo(f"proving epoch {number}: {len(deployment.account_source(number))} accounts on {run.workers} "
                    f"{kind} worker{'s' if run.workers != 1 else ''}")
-        with ProgressReporter() as bars:
-            proven, artifacts = deployment.prove(number, reserves, reserve_keys=keys, executor=run,
-                                                 progress=bars.update)
+        with ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr) as line:
+            proven, artifacts = deployment.prove(number, book, reserve_keys=keys, executor=run,
+                                                 progress=line.update)
     finally:
         run.close()
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
@@ -227,20 +243,38 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 @epoch.command("attest")
 @_deployment_option
 @click.option("--epoch", "number", type=AsciiInt(1), required=True, help="Epoch whose bundle to attest.")
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A reserve address's secp256k1 key (hex).")
-def epoch_attest(deployment_dir: Path, number: int, key_path: Path) -> None:
-    """Sign the epoch's header and root with one reserve key and add it to the bundle.
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A test key file (zkclear keys new) of a listed reserve address.")
+@click.option("--address", help="With --signature: the listed address a custodian signed for with its own wallet.")
+@click.option("--signature", help="The wallet's signature of the address's attestation text (zkclear show "
+              "--attestation-text ADDRESS prints the text).")
+@click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains.")
+def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
+                 signature: str | None, chain: str | None) -> None:
+    """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
+    address the key controls (its chain's own signed message); with --address and --signature, add (after
+    checking it) the signature a custodian made with its own wallet. Refused, by address: a key that controls no
+    listed address, an address already attested, a signature that does not verify.
 
-    Example: zkclear epoch attest -d ./venue --epoch 7 --key custody.key
+    Example: zkclear epoch attest -d ./venue --epoch 7 --key custody-btc.key
     """
-    from zkclear.proofs.attestations import address_of, public_key_of
+    from zkclear.errors import InputError
 
-    key = _read_key(key_path)
-    bundle = _open_deployment(deployment_dir).attest(number, key)
-    click.echo(f"attested epoch {number} for {address_of(public_key_of(key))} "
-               f"({len(bundle.attestations)} of {len(bundle.reserves.entries)} addresses signed); "
-               f"header hash {bundle.epoch_hash().hex()}")
+    deployment = _open_deployment(deployment_dir)
+    if (key_path is None) == (address is None or signature is None) or (key_path and (address or signature)):
+        raise InputError("give either --key, or --address and --signature", field="--key")
+    if key_path is not None:
+        from zkclear.chains import load_key
+
+        key = load_key(key_path)
+        bundle, signed = deployment.attest(number, key)
+        who = f"{', '.join(signed)} ({key.chain})"
+    else:
+        bundle = deployment.add_signature(number, address, signature, chain=chain)
+        attestation = bundle.attestations[-1]
+        who = f"{attestation.address} ({attestation.chain})"
+    click.echo(f"attested epoch {number} for {who} ({len(bundle.attestations)} of {len(bundle.reserves.entries)} "
+               f"addresses signed); header hash {bundle.epoch_hash().hex()}")
 
 
 @cli.command()
@@ -262,17 +296,6 @@ def status(deployment_dir: Path, as_json: bool) -> None:
         click.echo(line)
 
 
-def _read_key(path: Path) -> bytes:
-    from zkclear.errors import InputError
-
-    try:
-        text = path.read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
-    except (OSError, UnicodeDecodeError, ValueError):
-        raise InputError("not a hex-encoded key", path=str(path), line=1) from None
-    if len(key) != 32:
-        raise InputError(f"a secp256k1 key is 32 bytes, got {len(key)}", path=str(path), line=1)
-    return key
 
 
 # -- reserve keys (demos and tests; custodians sign with their own wallets) ----------------------
@@ -352,11 +375,9 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
 # -- participant ----------------------------------------------------------------------------------
 
 def _header_hash(text: str, option: str = "--expect-header") -> bytes:
-    from zkclear.errors import InputError
+    from zkclear.verifier.participant import parse_header_hash
 
-    if len(text) != 64 or not all(ch in "0123456789abcdefABCDEF" for ch in text):
-        raise InputError("a header hash is 64 hexadecimal digits", field=option)
-    return bytes.fromhex(text)
+    return parse_header_hash(text, field=option)
 
 
 @cli.command()
@@ -392,11 +413,13 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     from zkclear.errors import InputError
     from zkclear.verifier.participant import (
         Participant,
+        account_view,
         check_account_id,
         history_csv,
         history_rows,
         load_participant_file,
         parse_account_key,
+        parse_expected_positions,
         verify_history,
     )
     from zkclear.verifier.published import open_published
@@ -424,7 +447,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     for directory, receipt_path, header in zip(epoch_dirs, receipt_paths, headers, strict=True):
         published = open_published(directory)
         receipt = published.receipt(receipt_path)
-        wanted = _expected_positions(positions, published.public.instrument_ids) if positions else None
+        wanted = parse_expected_positions(positions, published.public.instrument_ids) if positions else None
         pairs.append((published, receipt))
         expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header))
     picked: list[int] = []
@@ -440,7 +463,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     if history_csv_path is not None:
         instruments = published_by_epoch[checks[-1].epoch_id].public.instrument_ids
         history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
-    results = [_participant_view(check, published_by_epoch[check.epoch_id]) for check in checks]
+    results = [account_view(check, published_by_epoch[check.epoch_id]) for check in checks]
     if as_json:
         document = {"ok": True, "account": participant.account_id, "epochs": results,
                     "crowd_audited_chunks": picked}
@@ -458,19 +481,6 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
 
 
-def _participant_view(check, published) -> dict:
-    instruments = published.public.instrument_ids
-    return {
-        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
-        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
-        "margin_mode": check.margin_mode, "cash": check.cash,
-        "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q},
-        "equity": check.equity, "maintenance_requirement": check.requirement,
-        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
-        "marks": published.inputs.marks(), "checks": list(check.passed),
-    }
-
-
 def _print_participant_view(view: dict) -> None:
     held = ", ".join(f"{i} {q:+d}" for i, q in view["positions"].items()) or "none"
     click.echo(f"OK: account {view['account']} is in epoch {view['epoch']}'s tree at leaf {view['leaf_index']}")
@@ -479,8 +489,18 @@ def _print_participant_view(view: dict) -> None:
     click.echo(f"  margin mode      {view['margin_mode']}")
     click.echo(f"  cash             {view['cash']} (your balance in the settlement asset's smallest unit)")
     click.echo(f"  positions        {held} (lots)")
-    click.echo(f"  equity           {view['equity']} (cash plus the value of options held premium-style: the "
-               "liability the venue counts for you)")
+    for asset, values in view["collateral"].items():
+        click.echo(f"  {asset:<16} balance {values['balance']} (smallest units), haircut value "
+                   f"{values['haircut_value']} (what it counts for in equity, settlement units)")
+    if view["collateral"]:
+        click.echo(f"  equity           {view['equity']} (cash, premium-style options and the haircut values of your "
+                   "collateral)")
+        owed = ", ".join(f"{asset} {amount}" for asset, amount in view["liabilities"].items())
+        click.echo(f"  liabilities      {owed} (what the venue counts as owed to you, per asset: a negative cash "
+                   "balance counts as 0)")
+    else:
+        click.echo(f"  equity           {view['equity']} (cash plus the value of options held premium-style: the "
+                   "liability the venue counts for you)")
     click.echo(f"  maintenance      {view['maintenance_requirement']} (computed here from your positions and the "
                "epoch's public risk data)")
     click.echo(f"  above maintenance {view['distance_to_maintenance']} (how far your account is from liquidation)")
@@ -495,20 +515,6 @@ def _print_history(rows, instruments) -> None:
         values = [row.epoch, row.margin_mode, row.cash, *row.positions, row.equity, row.requirement,
                   row.distance_to_maintenance]
         click.echo("    " + "  ".join(str(v) for v in values))
-
-
-def _expected_positions(items: tuple[str, ...], instruments: tuple[str, ...]) -> tuple[int, ...]:
-    from zkclear.errors import InputError
-
-    expected = dict.fromkeys(instruments, 0)
-    for item in items:
-        name, _, lots = item.partition("=")
-        if name not in expected:
-            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field="--position")
-        if not lots.lstrip("-").isascii() or not lots.lstrip("-").isdigit() or len(lots) > 20:
-            raise InputError(f"lots must be an integer, got {lots!r}", field="--position")
-        expected[name] = int(lots)
-    return tuple(expected[i] for i in instruments)
 
 
 # -- auditor --------------------------------------------------------------------------------------
@@ -543,7 +549,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.bundle.format import decode_total_opening, read_file
     from zkclear.errors import EncodingError, InputError
     from zkclear.executor import get_executor
-    from zkclear.progress import ProgressReporter
+    from zkclear.progress import ProgressLine
     from zkclear.proofs.recompute import check_public_inputs
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
@@ -577,9 +583,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
-                with ProgressReporter() as bars:
+                with ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr) as line:
                     report = audit_file(published, previous=previous, executor=run,
-                                        progress=bars.update if show else None)
+                                        progress=line.update if show else None)
             finally:
                 run.close()
             compared = 0
@@ -593,9 +599,13 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         except VerificationError as exc:
             _fail(exc, as_json, epoch=published.epoch)
         previous = published.bundle.chain_link()
+        reserves = {r.asset_id: {"decimals": r.decimals, "total": r.total, "by_chain": dict(r.by_chain),
+                                 "total_liabilities": None if total is None else total[k]}
+                    for k, r in enumerate(report.reserves)}
         entry = {"ok": True, "epoch": report.epoch_id, "header_hash": report.header_hash, "chunks": report.chunks,
                  "leaves": report.leaves, "upper_nodes": report.upper_nodes, "reserves_total": report.reserves_total,
-                 "marks_compared": compared, "total_liabilities": total}
+                 "venue": published.bundle.reserves.venue, "reserves": reserves,
+                 "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
         reports.append(entry)
         if not as_json:
             _print_audit(entry, tolerance_bps)
@@ -613,13 +623,18 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
                "dynamic parameters)")
     click.echo(f"  {entry['chunks']} chunks ({entry['leaves']} leaves), {entry['upper_nodes']} upper nodes; every "
                "collateralization and node proof, the matched book and the reserve attestations verified")
-    if entry["total_liabilities"] is None:
-        click.echo(f"  reserves {entry['reserves_total']} cover the hidden total liabilities (solvency proof)")
-    else:
-        total = entry["total_liabilities"]
-        ratio = f"{entry['reserves_total'] / total:.4f}" if total else "unbounded"
-        click.echo(f"  reserves {entry['reserves_total']} >= total liabilities {total} (auditor-only file): "
-                   f"reserve ratio {ratio}")
+    click.echo(f"  reserves of {entry['venue']}, per asset (smallest units; every address attested with its chain's "
+               "own signed message):")
+    for asset, reserves in entry["reserves"].items():
+        chains = ", ".join(f"{chain} {amount}" for chain, amount in reserves["by_chain"].items()) or "none"
+        total = reserves["total_liabilities"]
+        if total is None:
+            click.echo(f"    {asset:<8} {reserves['total']} ({chains}) cover the hidden {asset} liabilities (solvency "
+                       "proof)")
+        else:
+            ratio = f"{reserves['total'] / total:.4f}" if total else "unbounded"
+            click.echo(f"    {asset:<8} {reserves['total']} ({chains}) >= {asset} liabilities {total} (auditor-only "
+                       f"file): reserve ratio {ratio}")
     if entry["marks_compared"]:
         click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
 
@@ -627,8 +642,13 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
 @cli.command()
 @click.argument("epoch_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def show(epoch_dir: Path, as_json: bool) -> None:
-    """Print an epoch's public summary (what anyone can see).
+@click.option("--attestation-text", "text_address", metavar="ADDRESS",
+              help="Print only the exact text the custodian of this listed reserve address signs (with its wallet, "
+                   "or zkclear keys sign).")
+@click.option("--chain", help="The chain of --attestation-text's address, when it is listed on several chains.")
+def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | None) -> None:
+    """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks, the venue's
+    assets and their reserves by chain.
 
     Example: zkclear show venue/epochs/7
     """
@@ -636,6 +656,13 @@ def show(epoch_dir: Path, as_json: bool) -> None:
 
     published = open_published(epoch_dir)
     bundle, header = published.bundle, published.bundle.header
+    if text_address is not None:
+        from zkclear.chains import render_attestation_text
+        from zkclear.proofs.reserves import listed_entry
+
+        entry = listed_entry(bundle.reserves, text_address, chain)
+        click.echo(render_attestation_text(bundle.attestation_context(), entry))
+        return
     summary = {
         "epoch": header.epoch_id,
         "header_hash": bundle.epoch_hash().hex(),
@@ -647,8 +674,13 @@ def show(epoch_dir: Path, as_json: bool) -> None:
         "marks": published.inputs.marks(),
         "paused_instruments": list(published.inputs.derived["paused_instruments"]),
         "values_per_lot": list(published.public.value_per_lot),
-        "reserves_total": header.reserves_total,
-        "reserve_addresses": [e.address for e in bundle.reserves.entries],
+        "venue": bundle.reserves.venue,
+        "assets": [{"asset": a.asset_id, "decimals": a.decimals, "reserves": total}
+                   for a, total in zip(bundle.reserves.assets, header.reserve_totals, strict=True)],
+        "collateral_assets": list(published.public.asset_ids),
+        "reserves_total": header.reserve_totals[0],
+        "chains": sorted({e.chain for e in bundle.reserves.entries}),
+        "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
         "public_inputs_digest": header.public_inputs_digest.hex(),
@@ -656,6 +688,8 @@ def show(epoch_dir: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
         return
+    summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
+                                  for a in summary["assets"])
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
 
@@ -695,20 +729,24 @@ def serve(directory: Path, port: int, host: str) -> None:
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
-@click.option("--accounts", default=200, show_default=True, help="Traders in the synthetic market.")
-@click.option("--epochs", default=4, show_default=True, help="Epochs to run (the crash is in epoch 3).")
+@click.option("--accounts", type=int, help="Traders in the synthetic market (default 26; 200 with --full).")
+@click.option("--epochs", type=int,
+              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
 @click.option("--height", default=32, show_default=True, help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
-def demo(out_dir: Path, accounts: int, epochs: int, height: int, executor: str) -> None:
+@click.option("--full", is_flag=True, help="The long market: 200 traders over 4 epochs (several minutes).")
+def demo(out_dir: Path, accounts: int | None, epochs: int | None, height: int, executor: str, full: bool) -> None:
     """From nothing: a synthetic market with a crash, several epochs with liquidations, proofs, one
-    participant's verification and a full audit, each step printed.
+    participant's verification and a full audit, each step printed. About a minute; --full runs the
+    long market.
 
-    Example: zkclear demo --accounts 200 --epochs 4
+    Example: zkclear demo --full
     """
     from zkclear.demo import run_demo
 
-    run_demo(out_dir, accounts=accounts, epochs=epochs, height=height, executor=executor, echo=click.echo)
+    run_demo(out_dir, accounts=accounts, epochs=epochs, height=height, executor=executor, full=full,
+             echo=click.echo)
 
 
 @cli.command()

@@ -8,6 +8,9 @@
    sum tree and its node proofs, matched book, solvency) and attest the reserves;
 4. one participant checks their own receipt; an auditor checks every epoch and the chain;
 5. a tampered bundle is shown to fail the audit.
+
+``zkclear demo`` is the quick start (:data:`QUICK`: 26 traders, 2 epochs, the crash in the second);
+``zkclear demo --full`` the long market (:data:`FULL`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,41 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zkclear.errors import ConfigurationError, VerificationError
-from zkclear.executor import get_executor
+from zkclear.executor import EXECUTOR_KINDS, get_executor
+from zkclear.progress import ProgressLine
+from zkclear.synthetic import MarketSpec
 
 MARKER = ".zkclear-demo"
+#: The demo venue's public name (every custodian's attestation text names it).
+DEMO_VENUE = "zkclear demo venue"
+#: The quick start (``zkclear demo``): traders and epochs. A market this size still has every mechanism:
+#: the crash liquidates some traders and bankrupts others beyond the insurance fund (ADL); 26 traders,
+#: 2 liquidators and the house's 3 accounts fit in 2 chunks of 16 (tests/cli/test_demo_options.py).
+QUICK = (26, 2)
+#: ``zkclear demo --full``: the long market.
+FULL = (200, 4)
+#: Limits of the demo's options (beyond them it would run for hours; a deployment has no such limits).
+MAX_ACCOUNTS = 5_000
+MAX_EPOCHS = 12
+#: Accounts besides the traders: two liquidators and the clearing house's three.
+_HOUSE_ACCOUNTS = 5
+
+
+def check_options(accounts: int, epochs: int, height: int, chunk_bits: int, executor: str) -> None:
+    """ConfigurationError (one line, naming the option) unless the demo can run with these options."""
+    from zkclear.tree.placement import TreeConfig
+
+    if not 2 <= accounts <= MAX_ACCOUNTS:
+        raise ConfigurationError(f"--accounts must be in [2, {MAX_ACCOUNTS}] (two traders make a market), "
+                                 f"got {accounts}")
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise ConfigurationError(f"--epochs must be in [1, {MAX_EPOCHS}], got {epochs}")
+    if executor not in EXECUTOR_KINDS:
+        raise ConfigurationError(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
+    try:
+        TreeConfig(height=height, chunk_bits=chunk_bits).chunk_count(accounts + _HOUSE_ACCOUNTS)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--height {height}: {exc}") from None
 
 
 def _prepare(out_dir: Path) -> Path:
@@ -35,51 +70,90 @@ def _prepare(out_dir: Path) -> Path:
     return out_dir
 
 
-def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int = 32, chunk_bits: int = 4,
-             executor: str = "process", echo: Callable[[str], None] = print) -> dict:
-    """Run the demo; returns a summary (used by the tests). Raises if any check fails."""
+def market_spec(accounts: int, epochs: int) -> MarketSpec:
+    """The demo's synthetic market. The crash comes after at least one epoch of trading (a one-epoch demo
+    has none); the insurance fund scales with the market so that the crash exhausts it and ADL shows (a
+    crash after a single epoch of trading meets smaller exposures, hence the smaller fund then)."""
+    crash_epoch = min(3, epochs) if epochs > 1 else 2
+    fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
+    return MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
+                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts)
+
+
+def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None = None, height: int = 32,
+             chunk_bits: int = 4, executor: str = "process", full: bool = False,
+             echo: Callable[[str], None] = print, progress: ProgressLine | None = None) -> dict:
+    """Run the demo; returns a summary (used by the tests). Raises if any check fails.
+
+    ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
+    refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
+    (default: a progress line on ``echo``'s terminal)."""
+    from zkclear.chains import key_from_secret, write_key
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import address_of, public_key_of
-    from zkclear.proofs.recompute import check_public_inputs
-    from zkclear.synthetic import MarketSpec, generate_market
+    from zkclear.proofs.reserves import venue_assets
+    from zkclear.synthetic import generate_market
     from zkclear.tree.placement import TreeConfig
+
+    default_accounts, default_epochs = FULL if full else QUICK
+    accounts = default_accounts if accounts is None else accounts
+    epochs = default_epochs if epochs is None else epochs
+    check_options(accounts, epochs, height, chunk_bits, executor)
+    started = time.perf_counter()
+    out_dir = _prepare(out_dir)
+    spec = market_spec(accounts, epochs)
+    crash = (f"{-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}" if spec.crash_epoch <= epochs
+             else "no crash (it needs a second epoch)")
+    echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
+         "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
+         f"{epochs} epoch{'s' if epochs > 1 else ''}, {crash}")
+    config_path, epoch_inputs = generate_market(out_dir / "market", spec)
+    echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
+
+    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians (test keys on "
+         "Ethereum and Solana)")
+    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor,
+                               venue=DEMO_VENUE)
+    config_text = config_path.read_text(encoding="utf-8")
+    deployment = Deployment.init(out_dir / "venue", config_text, settings)
+    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
+            for i, chain in ((1, "ethereum"), (2, "solana"))]
+    for i, key in enumerate(keys, start=1):
+        write_key(out_dir / f"custodian-{i}.key", key)
+    settlement = venue_assets(config_text)[0].asset_id
+    holders = [(key.chain, settlement, key.address.text) for key in keys]
+    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; venue {DEMO_VENUE!r}; "
+         f"{settlement} reserves at " + ", ".join(f"{key.address.text} ({key.chain})" for key in keys))
+
+    summary: dict = {"epochs": []}
+    line = progress or ProgressLine(echo)
+    # One pool for every epoch and the audits: workers keep their generator caches, and no pool is left
+    # for the interpreter to tear down.
+    run = get_executor(executor)
+    try:
+        for number, inputs_dir in enumerate(epoch_inputs, start=1):
+            _demo_epoch(deployment, number, inputs_dir, holders, keys, out_dir, run, echo, summary, line)
+        _check_and_audit(deployment, epochs, out_dir, run, echo, summary)
+    finally:
+        run.close()
+    summary["seconds"] = time.perf_counter() - started
+    echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(epochs)}  |  "
+         f"zkclear show {deployment.epoch_dir(epochs)}")
+    return summary
+
+
+def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable[[str], None],
+                     summary: dict) -> None:
+    """Steps 4–6: a participant's check of their receipts, the audit of every epoch, a rejected replay."""
+    from zkclear.proofs.recompute import check_public_inputs
     from zkclear.verifier.audit import audit_epoch
     from zkclear.verifier.participant import Participant, verify_history
     from zkclear.verifier.published import open_published
     from zkclear.verifier.receipt import Expected
 
-    started = time.perf_counter()
-    out_dir = _prepare(out_dir)
-    spec = MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=min(3, epochs),
-                      fills_per_epoch=max(50, 2 * accounts))
-    echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
-         "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
-         f"{epochs} epochs, {-spec.crash_ppm / 10_000:.0f}% crash in epoch {spec.crash_epoch}")
-    config_path, epoch_inputs = generate_market(out_dir / "market", spec)
-    echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
-
-    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians")
-    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor)
-    deployment = Deployment.init(out_dir / "venue", config_path.read_text(encoding="utf-8"), settings)
-    keys = [hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest() for i in (1, 2)]
-    addresses = [address_of(public_key_of(key)) for key in keys]
-    for i, key in enumerate(keys, start=1):
-        (out_dir / f"custodian-{i}.key").write_text(key.hex() + "\n")
-    echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; "
-         f"reserve addresses {', '.join(addresses)}")
-
-    summary: dict = {"epochs": []}
-    run = get_executor(executor)  # one pool for every epoch: workers keep their generator caches
-    try:
-        for number, inputs_dir in enumerate(epoch_inputs, start=1):
-            _demo_epoch(deployment, number, inputs_dir, addresses, keys, out_dir, run, echo, summary)
-    finally:
-        run.close()
-
-
     last = epochs
-    participant = next(a for a in deployment.accounts(last) if a.account_id.startswith("trader-")
-                       and any(a.witness.positions))
+    traders = [a for a in deployment.accounts(last) if a.account_id.startswith("trader-")]
+    # A trader still holding positions shows the most; after a crash that closed everyone, any trader.
+    participant = next((a for a in traders if any(a.witness.positions)), traders[0])
     who = Participant(participant.account_id, deployment.account_key(participant.account_id))
     history = [(open_published(deployment.epoch_dir(n)), None) for n in range(1, last + 1)]
     pairs = [(published, published.receipt(deployment.receipt_path(published.epoch, who.account_id)))
@@ -103,34 +177,35 @@ def run_demo(out_dir: Path, *, accounts: int = 200, epochs: int = 4, height: int
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
-        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous)
+        report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous, executor=run)
         previous = epoch_published.bundle.chain_link()
-        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves, reserves "
-             f"{report.reserves_total} cover the hidden total; header hash {report.header_hash[:16]}...)")
+        reserves = "; ".join(f"{r.asset_id} {r.total} ("
+                             + ", ".join(f"{chain} {amount}" for chain, amount in r.by_chain) + ")"
+                             for r in report.reserves)
+        echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves; reserves {reserves} cover the "
+             f"hidden totals, every address attested; header hash {report.header_hash[:16]}...)")
 
-    echo(f"== 6. a tampered bundle: epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)")
+    tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1
+                 else f"epoch {last} with one bit of its solvency proof flipped")
+    echo(f"== 6. a tampered bundle: {tampering}")
     tampered = _tampered_copy(published.files.directory, out_dir / "tampered", last)
     try:
         bad = open_published(tampered)
-        audit_epoch(bad, bad.audit_data())
+        audit_epoch(bad, bad.audit_data(), executor=run)
     except VerificationError as exc:
         reason = exc.reason
         echo(f"   rejected as expected: {reason}")
         summary["tamper_rejected"] = reason
     else:
         raise VerificationError("the tampered bundle was accepted")
-    summary["seconds"] = time.perf_counter() - started
     summary["participant"] = participant.account_id
-    echo(f"== done in {summary['seconds']:.0f}s. Try: zkclear audit {deployment.epoch_dir(last)}  |  "
-         f"zkclear show {deployment.epoch_dir(last)}")
-    return summary
 
 
-def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str], keys: list[bytes],
-                out_dir: Path, run, echo: Callable[[str], None], summary: dict) -> None:
+def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[str, str, str]], keys: list,
+                out_dir: Path, run, echo: Callable[[str], None], summary: dict, progress: ProgressLine) -> None:
     """Clear, commit, prove and attest one epoch of the demo."""
+    from zkclear.chains import load_reserves
     from zkclear.clearing.config import INSURANCE_FUND
-    from zkclear.proofs.attestations import ReserveSet
     from zkclear.synthetic import reserves_csv
 
     echo(f"== 3.{number} epoch {number}: clear and commit")
@@ -147,10 +222,12 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, addresses: list[str],
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
     # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(reserves_csv(addresses, liabilities + liabilities // 20))
-    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency)")
-    proven, artifacts = deployment.prove(number, ReserveSet.load(reserves_path), reserve_keys=keys,
-                                         executor=run)
+    reserves_path.write_text(reserves_csv(holders, {holders[0][1]: liabilities + liabilities // 20}))
+    echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
+         "custodians attest with their chains' signed messages")
+    proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
+                                         reserves_path=str(reserves_path), progress=progress.update)
+    progress.finish()
     t = artifacts.timings
     echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {artifacts.accounts} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "

@@ -52,6 +52,7 @@ from zkclear.bundle.format import (
     write_file,
 )
 from zkclear.bundle.model import PublicBundle
+from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
@@ -61,10 +62,10 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.attestations import ReserveSet, sign_attestation
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
+from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
@@ -88,13 +89,17 @@ _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
     "proving": {"position_bits": int, "disclose_total": bool, "executor": str, "window": int,
                 "subtree_chunks": int, "node_group": int},
+    "reserves": {"venue": str, "token": list},
 }
+_TOKEN_KEYS = {"chain": str, "asset": str, "decimals": int}
 
 
 @dataclass(frozen=True, slots=True)
 class ProvingSettings:
     """How an epoch is proven: the tree shape, the position width of the statements, whether the
-    auditor receives the opening of the total, and which executor runs the proofs."""
+    auditor receives the opening of the total, which executor runs the proofs, and the reserves' settings:
+    ``venue``, the public name every custodian's attestation text names (it reaches verifiers in the bundle,
+    bound by the header), and the decimals of tokens held as reserves, ``(chain, asset, decimals)``."""
 
     tree: TreeConfig = field(default_factory=TreeConfig)
     position_bits: int = 32
@@ -106,6 +111,8 @@ class ProvingSettings:
     subtree_chunks: int = 16
     #: node range proofs per task
     node_group: int = 128
+    venue: str = ""
+    token_decimals: tuple[tuple[str, str, int], ...] = ()
 
     def to_toml(self) -> str:
         t = self.tree
@@ -117,7 +124,8 @@ class ProvingSettings:
             f"chunk_padding = \"{t.chunk_padding}\"  # one of {', '.join(CHUNK_PADDING_POLICIES)}\n"
             f"chunk_padding_param = {t.chunk_padding_param}\n"
             f"sparse = {'true' if t.sparse else 'false'}           # chunk roots at PRF positions (hides the count)\n"
-            "\n[proving]\n"
+            + self._reserves_toml()
+            + "\n[proving]\n"
             f"position_bits = {self.position_bits}        # |position| < 2^position_bits lots (8, 16 or 32)\n"
             f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
             "(the total's opening, for the auditor only)\n"
@@ -126,6 +134,14 @@ class ProvingSettings:
             f"node_group = {self.node_group}           # node range proofs per task\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
+
+    def _reserves_toml(self) -> str:
+        venue = f"venue = {json.dumps(self.venue)}" if self.venue else '# venue = "Your Venue"'
+        lines = ["", "[reserves]", f"{venue}   # required to prove: the public name every attestation text names"]
+        for chain, asset, decimals in self.token_decimals:
+            lines += ["", "[[reserves.token]]     # a token's decimals on its chain (natives are known)",
+                      f"chain = {json.dumps(chain)}", f"asset = {json.dumps(asset)}", f"decimals = {decimals}"]
+        return "\n".join(lines) + "\n"
 
 
 def load_proving_settings(path: Path) -> ProvingSettings:
@@ -147,9 +163,19 @@ def load_proving_settings(path: Path) -> ProvingSettings:
                                  line=_line_of(text, key), field=f"{table}.{key}")
     tree_values = data.get("tree", {})
     proving = data.get("proving", {})
+    reserves = data.get("reserves", {})
+    venue = reserves.get("venue", "")
+    if venue:
+        from zkclear.chains.attestation_text import check_venue
+
+        try:
+            check_venue(venue)
+        except InputError as exc:
+            raise InputError(exc.detail, path=str(path), line=_line_of(text, "venue"), field="reserves.venue") from None
+    tokens = tuple(_token(item, index, text, path) for index, item in enumerate(reserves.get("token", [])))
     try:
         tree = TreeConfig(**tree_values)
-        settings = ProvingSettings(tree=tree, **proving)
+        settings = ProvingSettings(tree=tree, **proving, venue=venue, token_decimals=tokens)
     except ConfigurationError as exc:
         raise InputError(str(exc), path=str(path)) from exc
     if settings.position_bits not in (8, 16, 32):
@@ -166,6 +192,29 @@ def load_proving_settings(path: Path) -> ProvingSettings:
             raise InputError("must be in [1, 1048576]", path=str(path), line=_line_of(text, key),
                              field=f"proving.{key}")
     return settings
+
+
+def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, int]:
+    """One ``[[reserves.token]]`` table: ``chain``, ``asset``, ``decimals`` (0-36), strictly."""
+    from zkclear.chains import get_chain
+    from zkclear.chains.reserves import check_asset
+
+    where = f"reserves.token[{index}]"
+    line = _line_of(text, "[[reserves.token]]")
+    if not isinstance(item, dict) or set(item) != set(_TOKEN_KEYS):
+        raise InputError("a token table has exactly the keys chain, asset, decimals", path=str(path), line=line,
+                         field=where)
+    for key, kind in _TOKEN_KEYS.items():
+        if type(item[key]) is not kind:
+            raise InputError(f"must be {kind.__name__}", path=str(path), line=line, field=f"{where}.{key}")
+    try:
+        get_chain(item["chain"])
+        check_asset(item["asset"])
+    except InputError as exc:
+        raise InputError(exc.detail, path=str(path), line=line, field=where) from None
+    if not 0 <= item["decimals"] <= 36:
+        raise InputError("must be in [0, 36]", path=str(path), line=line, field=f"{where}.decimals")
+    return item["chain"], item["asset"], item["decimals"]
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -218,6 +267,7 @@ class StateSource:
         self._modes = state.margin_modes
         self._cash = state.cash
         self._positions = state.positions
+        self._balances = state.asset_balances
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -226,8 +276,9 @@ class StateSource:
         return self._ids
 
     def witness(self, index: int) -> AccountWitness:
+        # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
         return AccountWitness(int(self._cash[index]), tuple(int(q) for q in self._positions[index].tolist()),
-                              self._modes[index])
+                              self._modes[index], balances=tuple(int(b) for b in self._balances[index].tolist()))
 
     def inputs(self) -> Iterator[AccountInput]:
         for index, account in enumerate(self._ids):
@@ -346,12 +397,7 @@ class Deployment:
 
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
-        with self.ledger() as ledger:
-            self._require_committed(ledger, epoch)
-            state = ledger.state(epoch)
-        return [AccountInput(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode))
-                for account, mode, cash, row in zip(state.accounts, state.margin_modes, state.cash.tolist(),
-                                                    state.positions.tolist(), strict=True)]
+        return list(self.account_source(epoch).inputs())
 
     def epoch_dir(self, epoch: int) -> Path:
         """The folder to publish for ``epoch``."""
@@ -379,18 +425,38 @@ class Deployment:
         """The account's key (issued at opening, never rotated): what its leaf salts derive from."""
         return scalar_to_bytes(BlindingSource.deterministic(self._secret).scalar(ACCOUNT_KEY_LABEL, account))
 
-    def prove(self, epoch: int, reserves: ReserveSet, *, reserve_keys: Sequence[bytes] = (),
+    def reserve_book(self, entries: Sequence[ReserveEntry], *, path: str | None = None) -> ReserveBook:
+        """The epoch's reserves list from reserves.csv v2 entries: the venue's name (proving.toml ``[reserves]
+        venue``), its assets and decimals (zkclear.toml) and each entry's chain decimals; InputError naming the
+        file, line and field of what cannot be used."""
+        if not self.proving.venue:
+            raise InputError("required to prove an epoch: the venue's public name, which every custodian's "
+                             "attestation text names (e.g. venue = \"Acme Clearing\")",
+                             path=str(self.root / PROVING_FILE), field="reserves.venue")
+        config_path = self.root / CONFIG_FILE
+        assets = venue_assets(config_path.read_text(encoding="utf-8"), path=str(config_path))
+        tokens = {(chain, asset): decimals for chain, asset, decimals in self.proving.token_decimals}
+        return build_reserve_book(self.proving.venue, assets, entries, token_decimals=tokens, path=path)
+
+    def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
+              reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,
               executor: Executor | None = None, scheduler: str | None = None, workers: int | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, ClosedEpoch]:
         """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts, in bounded
         memory (:mod:`zkclear.proofs.streaming`). Finished work goes to ``private/N/work/`` as it arrives: a prove
         that was interrupted resumes from it (after checking it) and writes the same bytes.
 
-        ``reserve_keys`` (optional) sign the attestation at once — for a demo or a single-custodian setup;
-        otherwise custodians sign later with ``zkclear epoch attest``. ``executor`` (default: the one
-        proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed afterwards) runs
-        the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and receipts written.
+        ``reserves`` are the entries of reserves.csv v2 (``reserves_path`` names it in errors) or a ready
+        reserve book. ``reserve_keys`` (optional; zkclear.chains test keys) attest at once — for a demo or a
+        single-custodian setup; otherwise custodians sign later with ``zkclear epoch attest``. Before any proving:
+        a key that controls no listed address, an address two keys would sign, an account that is not
+        collateralized and reserves that do not cover some asset's liabilities are refused. ``executor``
+        (default: the one proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed
+        afterwards) runs the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and
+        receipts written.
         """
+        book = reserves if isinstance(reserves, ReserveBook) else self.reserve_book(reserves, path=reserves_path)
+        check_signers(reserve_keys, book.entries)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
         source = self.account_source(epoch)
@@ -401,7 +467,7 @@ class Deployment:
             "dask" if scheduler else self.proving.executor, workers, scheduler)
         try:
             closed = close_epoch(
-                source, public, reserves, epoch_id=epoch, previous=previous, config=self.proving.tree,
+                source, public, book, epoch_id=epoch, previous=previous, config=self.proving.tree,
                 blindings=BlindingSource.deterministic(self._secret), chunk_system=CHUNK_SYSTEM, executor=run,
                 work_folder=self.private_dir(epoch) / "work", public_inputs_digest=inputs.digest(),
                 settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks,
@@ -409,10 +475,11 @@ class Deployment:
         finally:
             if own_executor:
                 run.close()
-        if reserve_keys:
-            message = closed.bundle.attestation_message()
-            closed.bundle = closed.bundle.with_attestations(
-                tuple(sign_attestation(key, message) for key in reserve_keys))
+        attestations: list = []
+        context = closed.bundle.attestation_context()
+        for key in reserve_keys:
+            attestations += attest_reserves(key, context, book.entries, attestations)
+        closed.bundle = closed.bundle.with_attestations(tuple(attestations))
         proven = self._publish_closed(epoch, closed, public, inputs, progress)
         closed.discard_work()
         return proven, closed
@@ -465,7 +532,7 @@ class Deployment:
         total = None
         if self.proving.disclose_total:
             total = private / f"epoch-{epoch}.total"
-            write_file(total, encode_total_opening(closed.bundle.header.digest(), *closed.total_opening))
+            write_file(total, encode_total_opening(closed.bundle.header.digest(), closed.total_opening))
         write_file(files.public, encode_risk_data(public))
         write_file(files.inputs, inputs.to_bytes())
         closed.write_audit(files.audit, private / "work" / "audit-sections")
@@ -502,7 +569,7 @@ class Deployment:
         total = None
         if self.proving.disclose_total:
             total = private / f"epoch-{epoch}.total"
-            write_file(total, encode_total_opening(artifacts.bundle.header.digest(), *artifacts.total_opening))
+            write_file(total, encode_total_opening(artifacts.bundle.header.digest(), artifacts.total_opening))
         from zkclear.bundle.format import encode_audit_data
 
         write_file(files.public, encode_risk_data(public))
@@ -527,21 +594,41 @@ class Deployment:
         if not unchanged:
             write_file(path, text.encode("utf-8"))
 
-    def attest(self, epoch: int, key: bytes) -> PublicBundle:
-        """Add one reserve key's attestation to a published bundle (idempotent for the same key)."""
+    def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
+        """Add the attestations of every listed address ``key`` controls to a published bundle; returns the bundle
+        and the addresses signed. InputError, naming the address, when the key controls no listed address or an
+        address it controls is already attested (a duplicate signature)."""
+        path = self.bundle_path(epoch)
+        bundle = self._published_bundle(epoch)
+        check_signers([key], bundle.reserves.entries, bundle.attestations)
+        added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
+        bundle = bundle.with_attestations((*bundle.attestations, *added))
+        write_file(path, encode_public_bundle(bundle))
+        return bundle, tuple(attestation.address for attestation in added)
+
+    def _published_bundle(self, epoch: int) -> PublicBundle:
         path = self.bundle_path(epoch)
         if not path.exists():
             raise LedgerError(f"epoch {epoch} has not been proven yet: run `zkclear epoch prove --epoch {epoch}` "
                               "first")
-        bundle = decode_public_bundle(read_file(path))
-        attestation = sign_attestation(key, bundle.attestation_message())
-        listed = {entry.address for entry in bundle.reserves.entries}
-        if attestation.address not in listed:
-            raise InputError(f"this key controls {attestation.address}, which is not a reserve address of epoch "
-                             f"{epoch} ({', '.join(sorted(listed)) or 'none listed'})", field="--key")
-        kept = tuple(a for a in bundle.attestations if a.address != attestation.address)
-        bundle = bundle.with_attestations((*kept, attestation))
-        write_file(path, encode_public_bundle(bundle))
+        return decode_public_bundle(read_file(path))
+
+    def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None) -> PublicBundle:
+        """Add a custodian's signature made with its own wallet over the attestation text of a listed address
+        (``zkclear show --attestation-text``); it is verified first (VerificationError naming the address), and an
+        address already attested is refused (InputError: a duplicate signature)."""
+        from zkclear.chains import Attestation, render_attestation_text, verify_attestation
+
+        bundle = self._published_bundle(epoch)
+        entry = listed_entry(bundle.reserves, address, chain)
+        if any(a.key == entry.key for a in bundle.attestations):
+            raise InputError(f"address {entry.address} on {entry.chain} is already attested (duplicate signature)",
+                             field="--address")
+        attestation = Attestation(entry.chain, entry.address,
+                                  render_attestation_text(bundle.attestation_context(), entry), signature)
+        verify_attestation(entry, attestation, bundle.attestation_context())
+        bundle = bundle.with_attestations((*bundle.attestations, attestation))
+        write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
         return bundle
 
     def receipt_path(self, epoch: int, account: str) -> Path:

@@ -1,9 +1,12 @@
-"""Progress of a long command: items done / total, elapsed time and an ETA, per step.
+"""Progress of long steps (proving an epoch, auditing one) as plain text, for terminals and logs alike.
 
-On a terminal one line per step is redrawn in place; otherwise (a log file, a pipe, a service's journal) a
-full line is printed when a step starts, at most every ``interval`` seconds while it runs
-(``ZKCLEAR_PROGRESS_SECONDS``, default 10) and when it ends. The ETA is computed from the items finished since
-the step started in this run, so work resumed from disk (counted at once) does not make it optimistic.
+``update(step, done, total)`` is the signature :func:`zkclear.proofs.epoch_prover.prove_epoch`, the streaming close
+and the streaming audit report with. On a terminal one line per step is rewritten in place (at most every 0.2 s);
+otherwise (a log, a pipe, CI, a service's journal) a line is written when a step starts, at every quarter of it, at
+least every ``interval`` seconds while it runs (``ZKCLEAR_PROGRESS_SECONDS``, default 10) and when it ends, each
+with the seconds elapsed, so a long close is never silent. While a step runs the line also carries an ETA,
+computed from the items finished since the step started in this run, so work resumed from disk (counted at once)
+does not make it optimistic.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 DEFAULT_INTERVAL = 10.0
+#: A terminal line is redrawn at most this often (seconds), and always at a step's start and end.
+REDRAW = 0.2
 
 
 def clock(seconds: float) -> str:
@@ -22,73 +28,67 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class ProgressReporter:
-    """Feed it ``update(step, done, total)``; use as a context manager so the last line is finished."""
+class ProgressLine:
+    """Text progress for ``update(step, done, total)`` calls; call :meth:`finish` after the last step (or use it as
+    a context manager). Log lines go through ``echo``; a terminal's line is written to ``stream``."""
 
-    def __init__(self, stream: TextIO | None = None, *, interval: float | None = None,
-                 terminal: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.terminal = self.stream.isatty() if terminal is None else terminal
+    def __init__(self, echo: Callable[[str], None] = print, *, stream: TextIO | None = None,
+                 interactive: bool | None = None, interval: float | None = None) -> None:
+        self._echo = echo
+        self._stream = stream if stream is not None else sys.stdout
+        self._interactive = _is_terminal(self._stream) if interactive is None else interactive
         env = os.environ.get("ZKCLEAR_PROGRESS_SECONDS")
-        self.interval = interval if interval is not None else float(env) if env else DEFAULT_INTERVAL
+        self._interval = interval if interval is not None else float(env) if env else DEFAULT_INTERVAL
         self._step: str | None = None
-        self._total = 0
-        self._done = 0
         self._started = 0.0
-        self._baseline: tuple[float, int] | None = None
+        self._baseline = (0.0, 0)
+        self._quarter = -1
         self._shown = 0.0
+        self._width = 0
 
-    def line(self, now: float | None = None) -> str:
-        """The current step's progress line."""
-        now = time.monotonic() if now is None else now
-        percent = 100 * self._done // self._total if self._total else 100
-        text = f"  {self._step}  {self._done}/{self._total} ({percent}%), elapsed {clock(now - self._started)}"
-        if self._done >= self._total:
-            return text + ", done"
-        if self._baseline is not None:
-            since, base = self._baseline
-            rate = (self._done - base) / (now - since) if now > since else 0.0
-            if rate > 0:
-                return text + f", ETA {clock((self._total - self._done) / rate)}"
-        return text + ", ETA unknown"
+    def line(self, step: str, done: int, total: int, now: float) -> str:
+        """The progress line of ``step`` at ``now``: done/total, seconds elapsed and, while it runs, the ETA."""
+        elapsed = now - self._started
+        since, base = self._baseline
+        rate = (done - base) / (now - since) if now > since else 0.0
+        eta = f", ETA {clock((total - done) / rate)}" if done < total and rate > 0 else ""
+        return f"   {step}: {done}/{total} ({elapsed:.0f}s{eta})"
 
     def update(self, step: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if step != self._step:
-            self._finish()
-            self._step, self._total, self._started = step, total, now
-            self._baseline = None
-            self._done = done
-            self._shown = 0.0
-            self._show(now, force=True)
-            self._baseline = (now, done)
+        first = step != self._step
+        if first:
+            self.finish()
+            self._step, self._started, self._baseline, self._quarter = step, now, (now, done), -1
+        text = self.line(step, done, total, now)
+        if self._interactive:
+            if first or done >= total or now - self._shown >= REDRAW:
+                self._stream.write("\r" + text.ljust(self._width))
+                self._stream.flush()
+                self._width, self._shown = len(text), now
             return
-        self._done, self._total = done, total
-        self._show(now, force=done >= total)
-
-    def _show(self, now: float, *, force: bool) -> None:
-        if self.terminal:
-            if force or now - self._shown >= 0.2:
-                self.stream.write("\r" + self.line(now).ljust(100))
-                self.stream.flush()
-                self._shown = now
-        elif force or now - self._shown >= self.interval:
-            self.stream.write(self.line(now) + "\n")
-            self.stream.flush()
+        quarter = 4 * done // total if total else 4
+        if quarter > self._quarter or now - self._shown >= self._interval:
+            self._quarter = max(quarter, self._quarter)
             self._shown = now
+            self._echo(text)
 
-    def _finish(self) -> None:
-        if self._step is None:
-            return
-        if self._done < self._total:
-            self._show(time.monotonic(), force=True)
-        if self.terminal:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._step = None
+    def finish(self) -> None:
+        """End the current step (a terminal's line is closed); the next update starts a new one."""
+        if self._interactive and self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+        self._step, self._width = None, 0
 
-    def __enter__(self) -> ProgressReporter:
+    def __enter__(self) -> ProgressLine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._finish()
+        self.finish()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -28,6 +28,7 @@ class EpochStatus:
     signed: int = 0
     reserves: int = 0
     problem: str = ""
+    header_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,8 @@ class DeploymentStatus:
     def to_json(self) -> dict:
         return {"head_epoch": self.head_epoch, "head_hash": self.head_hash, "accounts": self.accounts,
                 "epochs": [{"epoch": e.epoch, "proven": e.proven, "attested": e.attested, "signed": e.signed,
-                            "reserves": e.reserves, "problem": e.problem} for e in self.epochs],
+                            "reserves": e.reserves, "problem": e.problem, "header_hash": e.header_hash}
+                           for e in self.epochs],
                 "funds": {f.account: {"cash": f.cash, "positions": dict(f.positions)} for f in self.funds}}
 
     def lines(self) -> list[str]:
@@ -68,6 +70,9 @@ class DeploymentStatus:
                 out.append(f"  epoch {e.epoch}: {e.problem}")
             elif e.proven and not e.attested:
                 out.append(f"  epoch {e.epoch}: {e.signed} of {e.reserves} reserve addresses signed")
+        latest = next((e for e in reversed(self.epochs) if e.header_hash), None)
+        if latest is not None:
+            out.append(f"header hash of epoch {latest.epoch} (post it): {latest.header_hash}")
         for fund in self.funds:
             held = ", ".join(f"{i} {q}" for i, q in fund.positions)
             out.append(f"{fund.account:>13}: {fund.cash}" + (f"  positions: {held}" if held else ""))
@@ -94,10 +99,10 @@ def epoch_status(deployment: Deployment, epoch: int) -> EpochStatus:
         bundle = decode_public_bundle(read_file(path))
     except (ZkclearError, OSError) as exc:
         return EpochStatus(epoch, proven=True, attested=False, problem=f"bundle does not decode: {exc}")
-    reserves = {entry.address for entry in bundle.reserves.entries}
-    signed = {attestation.address for attestation in bundle.attestations} & reserves
+    reserves = {entry.key for entry in bundle.reserves.entries}
+    signed = {attestation.key for attestation in bundle.attestations} & reserves
     return EpochStatus(epoch, proven=True, attested=bool(reserves) and signed == reserves, signed=len(signed),
-                       reserves=len(reserves))
+                       reserves=len(reserves), header_hash=bundle.epoch_hash().hex())
 
 
 def deployment_status(deployment: Deployment) -> DeploymentStatus:

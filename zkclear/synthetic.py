@@ -4,14 +4,19 @@
 (the formats of docs/format.md), from a seed: traders with varied leverage (a quarter of them on portfolio
 margin), opted-in liquidators, a capitalized insurance fund, perpetuals, a dated future and premium-style
 European options on the BTC perpetual, marks from three oracle sources (one of them an outlier the guard drops), implied
-volatilities, and a price path with a crash. Input files are integers; the same seed gives byte-identical files.
+volatilities, and a price path with a crash. With ``collateral`` (issue 13) the market settles in USDC and takes BTC
+and ETH as collateral with tiered haircuts: a fifth of the traders post most of their capital in BTC or ETH, so the
+crash, which hits their collateral as well as their positions, makes the engine convert collateral at liquidation.
+Input files are integers; the same seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +35,15 @@ LIQUIDATORS = ("LIQ-1", "LIQ-2")
 GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z
 EPOCH_SECONDS = 86_400
 ORACLE_SOURCES = ("venue-a", "venue-b", "venue-c")
+#: Collateral assets of the market with ``collateral``: (id, decimals, price instrument, unit value, haircut tiers
+#: by value in USDC units [upper bound, ratio ppm]). BTC in sat: one sat at 1 USD is 0.01 unit; ETH in gwei (its
+#: balances must fit 2^62 − 1 smallest units): one gwei at 1 USD is 0.001 unit.
+COLLATERAL_ASSETS = (
+    ("BTC", 8, "BTC-PERP", (1, 100), ((100_000_000_000, 950_000), (1_000_000_000_000, 900_000), (0, 750_000))),
+    ("ETH", 9, "ETH-PERP", (1, 1_000), ((50_000_000_000, 900_000), (0, 700_000))),
+)
+#: Every this-many traders posts collateral (alternately BTC and ETH) instead of most of its USDC.
+COLLATERAL_EVERY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,7 @@ class MarketSpec:
     deficit_resolution: str = "adl"
     insurance_fund: int = 200_000_000_000
     options: bool = True
+    collateral: bool = False
 
     @property
     def expiry_epoch(self) -> int:
@@ -54,9 +69,9 @@ class MarketSpec:
 
 def config_toml(spec: MarketSpec) -> str:
     """The deployment configuration (zkclear.toml) of the synthetic market."""
+    settlement = ['settlement_asset = "USDC"', "settlement_decimals = 6"] if not spec.collateral else []
     lines = [
-        'settlement_asset = "USDC"',
-        "settlement_decimals = 6",
+        *settlement,
         "liquidation_penalty_ppm = 10000",
         "liquidation_buffer_ppm = 100000",
         "funding_clamp_ppm = 5000",
@@ -83,6 +98,13 @@ def config_toml(spec: MarketSpec) -> str:
                       f'option_type = "{option_type}"', f"strike = {strike}", f"expiry_epoch = {spec.expiry_epoch}",
                       "tick_size = 1", "lot_size = 1", f"contract_multiplier = {multiplier}",
                       "initial_margin_ppm = 150000", "maintenance_margin_ppm = 100000"]
+    if spec.collateral:
+        lines += ["", "[[asset]]", 'id = "USDC"', "decimals = 6", "settlement = true"]
+        for asset_id, decimals, instrument, (numerator, denominator), tiers in COLLATERAL_ASSETS:
+            haircut = ", ".join(f"[{bound}, {ratio}]" for bound, ratio in tiers)
+            lines += ["", "[[asset]]", f'id = "{asset_id}"', f"decimals = {decimals}",
+                      f'price_instrument = "{instrument}"', f"unit_value = [{numerator}, {denominator}]",
+                      f"haircut = [{haircut}]", "conversion_penalty_ppm = 10000"]
     return "\n".join(lines) + "\n"
 
 
@@ -142,11 +164,22 @@ def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]
             transfers = [(f"t-{i}", "deposit", t, capital[t]) for i, t in enumerate(traders)]
             transfers += [(f"t-liq-{i}", "deposit", liq, 50_000_000_000_000) for i, liq in enumerate(LIQUIDATORS)]
             transfers.append(("t-fund", "deposit", "CH:insurance", spec.insurance_fund))
-            _write_csv(epoch_dir / "transfers.csv", ("transfer_id", "kind", "account", "amount"), transfers)
+            if spec.collateral:
+                transfers = _with_collateral(transfers, traders, prices)
+            header = ("transfer_id", "kind", "account", "amount", *(("asset",) if spec.collateral else ()))
+            _write_csv(epoch_dir / "transfers.csv", header, transfers)
         elif epoch == spec.epochs:
             withdrawals = [(f"w-{epoch}-{i}", "withdrawal", t, capital[t] // 10)
                            for i, t in enumerate(rng.sample(traders, max(1, len(traders) // 20)))]
-            _write_csv(epoch_dir / "transfers.csv", ("transfer_id", "kind", "account", "amount"), withdrawals)
+            header = ("transfer_id", "kind", "account", "amount")
+            if spec.collateral:  # and a collateral holder takes back a tenth of its BTC or ETH
+                holder = traders[0]
+                withdrawals = [(*w, "") for w in withdrawals]
+                withdrawals.append((f"w-{epoch}-collateral", "withdrawal", holder,
+                                    _collateral_units(holder, capital[holder], traders, prices) // 10,
+                                    _collateral_asset(holder, traders)[0]))
+                header = (*header, "asset")
+            _write_csv(epoch_dir / "transfers.csv", header, withdrawals)
         fills = []
         if epoch < spec.crash_epoch:
             for _ in range(spec.fills_per_epoch):
@@ -182,6 +215,36 @@ def generate_market(directory: Path, spec: MarketSpec) -> tuple[Path, list[Path]
     return config_path, epoch_dirs
 
 
+def _collateral_asset(trader: str, traders: list[str]) -> tuple | None:
+    """The collateral asset a trader posts (every :data:`COLLATERAL_EVERY`-th trader, BTC and ETH in turn)."""
+    k = traders.index(trader)
+    if k % COLLATERAL_EVERY:
+        return None
+    return COLLATERAL_ASSETS[(k // COLLATERAL_EVERY) % len(COLLATERAL_ASSETS)]
+
+
+def _collateral_units(trader: str, capital: int, traders: list[str], prices: tuple[int, ...]) -> int:
+    """Smallest units of its asset worth 80 % of a collateral trader's capital at the first epoch's price."""
+    _asset_id, _decimals, instrument, (numerator, denominator), _tiers = _collateral_asset(trader, traders)
+    price = prices[[spec[0] for spec in _INSTRUMENTS].index(instrument)]
+    return capital * 4 // 5 * denominator // (price * numerator)
+
+
+def _with_collateral(transfers: list[tuple], traders: list[str], prices: tuple[int, ...]) -> list[tuple]:
+    """The first epoch's deposits of a market with collateral: a collateral trader deposits a fifth of its
+    capital in USDC and the rest in BTC or ETH (at the first epoch's price), so its leverage is unchanged."""
+    rows = []
+    for transfer_id, kind, account, amount in transfers:
+        asset = _collateral_asset(account, traders) if account in traders else None
+        if asset is None:
+            rows.append((transfer_id, kind, account, amount, ""))
+            continue
+        rows.append((transfer_id, kind, account, amount // 5, ""))
+        rows.append((f"{transfer_id}-{asset[0]}", kind, account, _collateral_units(account, amount, traders, prices),
+                     asset[0]))
+    return rows
+
+
 def _option_fills(spec: MarketSpec, epoch: int, underlying: int, rng: random.Random, longs: list[str],
                   shorts: list[str], fills: list[tuple], fill_number: int) -> int:
     """A few option trades: portfolio-margin traders write (sell) options, others buy them."""
@@ -209,12 +272,28 @@ def _write_oracle(epoch_dir: Path, epoch: int, prices: tuple[int, ...], funding:
     _write_csv(epoch_dir / "funding.csv", ("instrument", "funding_rate_ppm"), sorted(funding.items()))
 
 
-def reserves_csv(addresses: list[str], total: int) -> str:
-    """A reserves file splitting ``total`` over ``addresses`` (the last takes the remainder)."""
-    share = total // len(addresses)
-    rows = ["address,balance"]
-    for i, address in enumerate(addresses):
-        rows.append(f"{address},{share if i < len(addresses) - 1 else total - share * (len(addresses) - 1)}")
+#: A block per chain for demo and test reserves (height, hash in the chain's format): Bitcoin's is the real block
+#: 840,000; the others are well-formed stand-ins (zkclear cannot read a chain: reserves are the operator's input).
+DEMO_BLOCKS = {
+    "bitcoin": (840_000, "0000000000000000000320283a032748cef8227873ff4872689bf23f1cda83a5"),
+    "ethereum": (19_000_000, "0x" + hashlib.sha256(b"zkclear demo ethereum block").hexdigest()),
+    "arbitrum": (170_000_000, "0x" + hashlib.sha256(b"zkclear demo arbitrum block").hexdigest()),
+    "solana": (250_000_000, "4sGjMW1sUnHzSxGspuhpqLDx6wiyjNtZAMdL4VZHirAn"),
+}
+
+
+def reserves_csv(holders: Sequence[tuple[str, str, str]], totals: Mapping[str, int]) -> str:
+    """A reserves.csv v2 (docs/format.md) holding ``totals[asset]`` (the chain's smallest unit) of each asset,
+    split evenly over its ``(chain, asset, address)`` holders (the last takes the remainder), at the demo block of
+    each chain."""
+    rows = [",".join(("chain", "asset", "address", "balance", "block_height", "block_hash"))]
+    for asset, total in totals.items():
+        mine = [h for h in holders if h[1] == asset]
+        share = total // len(mine)
+        for i, (chain, _, address) in enumerate(mine):
+            balance = share if i < len(mine) - 1 else total - share * (len(mine) - 1)
+            height, block_hash = DEMO_BLOCKS[chain]
+            rows.append(f"{chain},{asset},{address},{balance},{height},{block_hash}")
     return "\n".join(rows) + "\n"
 
 

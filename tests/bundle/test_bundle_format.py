@@ -5,7 +5,7 @@ from functools import cache
 
 import pytest
 
-from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, honest_epoch, published
+from tests.proofs.epoch_fixtures import MULTI_PUBLIC, PUBLIC, SYSTEM, honest_epoch, multi_asset_epoch, published
 from zkclear.bundle.format import (
     decode_audit_data,
     decode_public_bundle,
@@ -66,8 +66,8 @@ def test_public_bundle_audit_data_and_receipt_round_trip_and_still_verify(tmp_pa
 def test_the_total_opening_file_round_trips_and_is_strict():
     epoch = honest_epoch()
     digest = epoch.bundle.header.digest()
-    data = encode_total_opening(digest, *epoch.artifacts.total_opening)
-    assert decode_total_opening(data) == (digest, *epoch.artifacts.total_opening)
+    data = encode_total_opening(digest, epoch.artifacts.total_opening)
+    assert decode_total_opening(data) == (digest, epoch.artifacts.total_opening)
     with pytest.raises(EncodingError):
         decode_total_opening(data[:-1])
     with pytest.raises(EncodingError, match="expected a TOTL"):
@@ -151,3 +151,25 @@ def test_random_body_mutations_decode_or_raise_only_encoding_error():
                 del mutated[cut : cut + rng.randint(1, 40)]
             with contextlib.suppress(EncodingError):
                 decode(_recontainer(kind, bytes(mutated)))
+
+
+def test_a_multi_asset_epoch_round_trips_with_one_liability_per_asset_in_every_node():
+    epoch = multi_asset_epoch()
+    header = epoch.bundle.header
+    assert header.asset_count == 2 and len(epoch.bundle.root.liabilities) == 2
+    public = encode_public_bundle(epoch.bundle)
+    assert decode_public_bundle(public) == epoch.bundle
+    audit = encode_audit_data(epoch.artifacts.audit, SYSTEM)
+    decoded = decode_audit_data(audit, header, MULTI_PUBLIC, SYSTEM)
+    assert encode_audit_data(decoded, SYSTEM) == audit
+    assert all(len(node.liabilities) == 2 for node in decoded.upper_nodes.values())
+    assert all(len(blindings) == 2 for blindings, _ in decoded.padding.values())
+    receipt = encode_receipt(epoch.artifacts.receipts["trader-2"], SYSTEM)
+    again = decode_receipt(receipt, MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
+                           instrument_count=header.instrument_count, asset_count=2)
+    assert encode_receipt(again, SYSTEM) == receipt
+    with pytest.raises(EncodingError):  # read as a single-asset receipt, the siblings do not fit
+        decode_receipt(receipt, MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
+                       instrument_count=header.instrument_count)
+    total = encode_total_opening(header.digest(), epoch.artifacts.total_opening)
+    assert decode_total_opening(total)[1] == epoch.artifacts.total_opening

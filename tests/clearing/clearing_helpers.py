@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-
-import numpy as np
+from fractions import Fraction
 
 from zkclear.clearing.config import SYSTEM_ACCOUNTS, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
@@ -70,17 +69,38 @@ def run(cfg: ClearingConfig, *epochs: EpochInputs, state: EpochState | None = No
     return state, reports
 
 
+def tier_sum_haircut(asset: object, balance: int) -> int:
+    """The haircut value of a collateral balance computed independently of the engine's lines: the tier sum
+    ``⌊Σ_t ratio_t · (min(V, upper_t) − lower_t)⁺ / PPM⌋`` of the value rounded down first, ``V = ⌊b · p · num /
+    den⌋`` (the statements' figure)."""
+    value = Fraction(balance * asset.price_ticks * asset.unit_value_num // asset.unit_value_den)
+    total, lower = Fraction(0), 0
+    for tier in asset.haircut_tiers:
+        top = value if tier.upper_bound == 0 else min(value, tier.upper_bound)
+        total += tier.ratio_ppm * max(top - lower, 0)
+        lower = tier.upper_bound
+    return int(total // 1_000_000)
+
+
 def assert_invariants(state: EpochState, report: EpochReport, cfg: ClearingConfig) -> None:
     """The engine's invariants, re-checked from outside with plain Python ints."""
     positions = state.positions.tolist()
     for column in range(len(state.instruments)):
         assert sum(row[column] for row in positions) == 0, "book not matched"
-    assert sum(state.cash.tolist()) == state.total_deposited - state.total_withdrawn, "money not conserved"
+    assert sum(state.cash.tolist()) == state.total_deposited - state.total_withdrawn + state.total_converted, \
+        "money not conserved"
     assert sum(report.settlement.tolist()) == 0, "settlement flows do not sum to zero"
     for account in SYSTEM_ACCOUNTS:
         assert state.cash_of(account) >= 0
+        assert not any(state.asset_balances[state.row(account)].tolist()), "the clearing house holds collateral"
+    balances = state.asset_balances.tolist()
+    for k, (deposited, withdrawn, converted) in enumerate(state.asset_totals):
+        assert all(row[k] >= 0 for row in balances), "a negative collateral balance"
+        assert sum(row[k] for row in balances) == deposited - withdrawn - converted, "collateral not conserved"
     maintenance = margin_requirements(state.positions, report.risk, cfg.risk_models, MarginLevel.MAINTENANCE,
                                       state.margin_modes)
-    below = [state.accounts[r] for r in np.flatnonzero(state.cash < maintenance)]
+    equity = [cash + sum(tier_sum_haircut(asset, row[k]) for k, asset in enumerate(report.risk.assets))
+              for cash, row in zip(state.cash.tolist(), balances, strict=True)]
+    below = [state.accounts[r] for r, (e, m) in enumerate(zip(equity, maintenance.tolist(), strict=True)) if e < m]
     below = [account for account in below if account not in report.paused_accounts]
     assert not below, f"accounts below maintenance: {below}"

@@ -39,7 +39,9 @@ def scenarios(draw):
         for k in range(draw(st.integers(0, 10))):
             buyer, seller = draw(st.lists(st.sampled_from(accounts), min_size=2, max_size=2, unique=True))
             instrument = draw(st.sampled_from(live))
-            price = max(1, marks[instrument] + draw(st.integers(-30, 30)))
+            # within the default 10 % price band around the mark (off-band fills are refused: test_market_integrity)
+            spread = marks[instrument] // 20
+            price = max(1, marks[instrument] + draw(st.integers(-spread, spread)))
             fills.append(fill(f"e{epoch}f{k}", buyer, seller, draw(st.integers(1, 40)), price, instrument,
                               draw(st.integers(0, 5)), draw(st.integers(0, 5))))
         transfers = []

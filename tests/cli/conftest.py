@@ -3,17 +3,22 @@ once per test process and shared by the CLI test modules)."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from tests.cli.cli_helpers import zkclear
+from zkclear.chains import key_from_secret, write_key
 from zkclear.operator import Deployment
-from zkclear.proofs.attestations import address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 
 SPEC = MarketSpec(accounts=8, epochs=3, fills_per_epoch=40, seed=12)
-KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+VENUE = "CLI Test Venue"
+#: Two custodians of the settlement asset (USDC), on Ethereum and on Solana (deterministic test keys).
+KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
+
+
+def holders(keys=KEYS) -> list[tuple[str, str, str]]:
+    """(chain, asset, address) of each custodian's USDC reserve."""
+    return [(key.chain, "USDC", key.address.text) for key in keys]
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +29,7 @@ def venue(tmp_path_factory):
     key_files = []
     for i, key in enumerate(KEYS):
         path = root / f"custodian-{i}.key"
-        path.write_text(key.hex())
+        write_key(path, key)
         key_files.append(path)
     return {"root": root, "config": config, "epochs": epoch_dirs, "keys": key_files}
 
@@ -36,36 +41,19 @@ def proven(venue, tmp_path_factory):
     deployment_dir = root / "deployment"
     outputs = []
 
-    class _Capsys:  # module-scoped fixtures cannot use capsys; capture by redirecting streams
-        def __init__(self) -> None:
-            import io
-            self.out, self.err = io.StringIO(), io.StringIO()
-
-        def readouterr(self):
-            out, err = self.out.getvalue(), self.err.getvalue()
-            self.out.seek(0), self.out.truncate(), self.err.seek(0), self.err.truncate()
-            return type("Captured", (), {"out": out, "err": err})()
-
-    cap = _Capsys()
-    old_out, old_err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = cap.out, cap.err
-    try:
-        outputs.append(zkclear("init", deployment_dir, "--config", venue["config"], "--height", 10,
-                               "--executor", "serial", capsys=cap))
-        for number, epoch_dir in enumerate(venue["epochs"], start=1):
-            outputs.append(zkclear("epoch", "run", epoch_dir, "-d", deployment_dir, capsys=cap))
-            deployment = Deployment(deployment_dir)
-            with deployment.ledger() as ledger:
-                liabilities = int(ledger.state(number).cash.sum())
-            addresses = [address_of(public_key_of(k)) for k in KEYS]
-            reserves = root / f"reserves-{number}.csv"
-            reserves.write_text(reserves_csv(addresses, liabilities + 1))
-            args = ["epoch", "prove", "-d", deployment_dir, "--reserves", reserves, "--sign-with", venue["keys"][0]]
-            outputs.append(zkclear(*args, capsys=cap))
-            outputs.append(zkclear("epoch", "attest", "-d", deployment_dir, "--epoch", number,
-                                   "--key", venue["keys"][1], capsys=cap))
-    finally:
-        sys.stdout, sys.stderr = old_out, old_err
+    outputs.append(zkclear("init", deployment_dir, "--config", venue["config"], "--height", 10,
+                           "--executor", "serial", "--venue", VENUE))
+    for number, epoch_dir in enumerate(venue["epochs"], start=1):
+        outputs.append(zkclear("epoch", "run", epoch_dir, "-d", deployment_dir))
+        deployment = Deployment(deployment_dir)
+        with deployment.ledger() as ledger:
+            liabilities = int(ledger.state(number).cash.sum())
+        reserves = root / f"reserves-{number}.csv"
+        reserves.write_text(reserves_csv(holders(), {"USDC": liabilities + 1}))
+        args = ["epoch", "prove", "-d", deployment_dir, "--reserves", reserves, "--sign-with", venue["keys"][0]]
+        outputs.append(zkclear(*args))
+        outputs.append(zkclear("epoch", "attest", "-d", deployment_dir, "--epoch", number,
+                               "--key", venue["keys"][1]))
     return {"dir": deployment_dir, "outputs": outputs, "deployment": Deployment(deployment_dir)}
 
 

@@ -236,9 +236,13 @@ def test_proving_toml_unknown_key_is_refused(deployment, market, capsys):
     assert "proving.toml" in out and "turbo" in out
 
 
+_RESERVES_HEADER = "chain,asset,address,balance,block_height,block_hash\n"
+_ETH_BLOCK = "19000000,0x" + "ab" * 32
+
+
 def test_reserves_csv_bad_balance_is_refused_before_proving(deployment, tmp_path, capsys):
     reserves = tmp_path / "reserves.csv"
-    reserves.write_text("address,balance\n0x" + "ab" * 20 + ",-5\n")
+    reserves.write_text(_RESERVES_HEADER + "ethereum,USDC,0x" + "ab" * 20 + ",-5," + _ETH_BLOCK + "\n")
     before = _fingerprint(deployment)
     out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, expect=1, capsys=capsys)
     assert "reserves.csv:2:" in out and "field 'balance'" in out
@@ -247,9 +251,10 @@ def test_reserves_csv_bad_balance_is_refused_before_proving(deployment, tmp_path
 
 def test_key_file_that_is_not_a_key_is_refused(deployment, tmp_path, capsys):
     reserves = tmp_path / "reserves.csv"
-    reserves.write_text("address,balance\n0x" + "ab" * 20 + ",5\n")
+    reserves.write_text(_RESERVES_HEADER + "ethereum,USDC,0x" + "ab" * 20 + ",5," + _ETH_BLOCK + "\n")
     key = tmp_path / "custody.key"
     key.write_text("not hex at all")
+    key.chmod(0o600)
     out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, "--sign-with", key, expect=1,
                   capsys=capsys)
-    assert "custody.key:1:" in out and "hex" in out
+    assert "custody.key:1:" in out and "not a zkclear test key file" in out

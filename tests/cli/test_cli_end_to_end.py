@@ -25,6 +25,7 @@ def test_init_run_prove_print_what_happened(proven):
         assert f"attested epoch {number}" in text
     assert "2 of 2 addresses signed" in text
     assert "header hash" in text and "publish the folder" in text and "never publish" in text
+    assert "node range proofs (groups): " in text  # progress lines: stderr is not a terminal here
     crash = proven["deployment"].report(3)
     assert "liquidations" in text and len(crash.liquidations) > 0
 
@@ -140,10 +141,10 @@ def test_reproving_an_epoch_gives_identical_files(proven, tmp_path):
     directories = (deployment.epoch_dir(2), deployment.private_dir(2))
     before = {p: p.read_bytes() for d in directories for p in d.rglob("*") if p.is_file()}
     reserves = proven["dir"].parent / "reserves-2.csv"
-    from zkclear.proofs.attestations import ReserveSet
+    from zkclear.chains import load_key, load_reserves
 
-    deployment.prove(2, ReserveSet.load(reserves), reserve_keys=[bytes.fromhex(k.read_text()) for k in
-                                                                 sorted(proven["dir"].parent.glob("custodian-*.key"))])
+    deployment.prove(2, load_reserves(reserves), reserve_keys=[load_key(k) for k in
+                                                               sorted(proven["dir"].parent.glob("custodian-*.key"))])
     after = {p: p.read_bytes() for d in directories for p in d.rglob("*") if p.is_file()}
     assert after == before and len(before) > 5
 

@@ -13,8 +13,10 @@ from tests.clearing.options_helpers import PUT, csv, epoch_files, write_files
 from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
 from tests.clearing.test_oracle_epochs import oracle_epoch
 from tests.cli.test_cli_end_to_end import zkclear as run_cli
+from zkclear.chains import ReserveEntry, key_from_secret
 from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
-from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
+from zkclear.proofs.reserves import venue_assets
+from zkclear.synthetic import DEMO_BLOCKS
 from zkclear.tree.placement import TreeConfig
 
 PERP = "BTC-PERP"
@@ -159,17 +161,19 @@ def test_a_folder_of_an_earlier_epoch_trading_an_expired_future_says_so(tmp_path
             "this is epoch 2: a folder of an earlier epoch?)") in out
 
 
-KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
 
 
 def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
     root = tmp_path / "venue"
-    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial"))
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
+                                                  venue="Status Test Venue"))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
         "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
     deployment = Deployment(root)
-    reserves = ReserveSet(tuple(ReserveEntry(address_of(public_key_of(k)), 10**7) for k in KEYS))
+    settlement = venue_assets(CONFIG)[0].asset_id
+    reserves = [ReserveEntry(k.chain, settlement, k.address.text, 10**7, *DEMO_BLOCKS[k.chain]) for k in KEYS]
     deployment.prove(1, reserves, reserve_keys=[KEYS[0]])
     out = zkclear(capsys, "status", "-d", root)
     assert "ledger head: epoch 2 (" in out and ", 5 accounts" in out

@@ -19,9 +19,9 @@ import pytest
 
 from tests.cli.cli_helpers import zkclear
 from zkclear.bundle.format import decode_public_bundle, encode_public_bundle, read_file
+from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret, load_key, load_reserves, write_key
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.operator import Deployment
-from zkclear.proofs.attestations import ReserveSet
 from zkclear.verifier.public_inputs import PublicInputs
 
 
@@ -36,29 +36,31 @@ def _copy(proven, tmp_path: Path) -> Deployment:
     return Deployment(target)
 
 
-def _reserves(proven, epoch: int) -> ReserveSet:
-    return ReserveSet.load(proven["dir"].parent / f"reserves-{epoch}.csv")
+def _reserves(proven, epoch: int) -> tuple[ReserveEntry, ...]:
+    return load_reserves(proven["dir"].parent / f"reserves-{epoch}.csv")
 
 
-def _keys(proven) -> list[bytes]:
-    return [bytes.fromhex(k.read_text()) for k in sorted(proven["dir"].parent.glob("custodian-*.key"))]
+def _keys(proven) -> list:
+    return [load_key(k) for k in sorted(proven["dir"].parent.glob("custodian-*.key"))]
 
 
 def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: PublicInputs) -> None:
     """Prove ``epoch`` with the given public data and inputs (what a dishonest operator controls) and publish."""
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
-    from zkclear.proofs.attestations import sign_attestation
     from zkclear.proofs.epoch_prover import prove_epoch
     from zkclear.verifier.published import CHUNK_SYSTEM
 
+    book = deployment.reserve_book(_reserves(proven, epoch))
     artifacts = prove_epoch(
-        deployment.accounts(epoch), public, _reserves(proven, epoch), epoch_id=epoch,
+        deployment.accounts(epoch), public, book, epoch_id=epoch,
         previous=deployment.previous_link(epoch), config=deployment.proving.tree,
         blindings=BlindingSource.deterministic(deployment._secret), chunk_system=CHUNK_SYSTEM,
         executor=SerialExecutor(), public_inputs_digest=inputs.digest())
-    message = artifacts.bundle.attestation_message()
-    artifacts.bundle = artifacts.bundle.with_attestations(tuple(sign_attestation(k, message) for k in _keys(proven)))
+    attestations: list = []
+    for key in _keys(proven):
+        attestations += attest_reserves(key, artifacts.bundle.attestation_context(), book.entries, attestations)
+    artifacts.bundle = artifacts.bundle.with_attestations(tuple(attestations))
     deployment.publish(epoch, artifacts, public, inputs)
 
 
@@ -249,7 +251,7 @@ def test_no_published_file_reveals_the_total_and_private_files_stay_private(prov
         assert str(total).encode() not in blobs and total.to_bytes(8, "big") not in blobs
         assert not (deployment.private_dir(epoch) / f"epoch-{epoch}.total").exists()  # disclose_total is off
     files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
-    total, blinding = artifacts.total_opening
+    ((total, blinding),) = artifacts.total_opening
     for path in files.publish.directory.iterdir():
         data = path.read_bytes()
         for needle in _needles(total, blinding):
@@ -264,9 +266,9 @@ def test_the_total_goes_only_to_the_auditor_file_when_asked_and_audit_prints_the
     files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
     assert files.total == deployment.private_dir(3) / "epoch-3.total"
     assert files.total.parent != files.publish.directory
-    total = artifacts.total_opening[0]
+    total = artifacts.total_opening[0][0]
     out = zkclear("audit", deployment.epoch_dir(3), "--total", files.total, capsys=capsys)
-    assert f"total liabilities {total}" in out and "reserve ratio" in out
+    assert f"USDC liabilities {total}" in out and "reserve ratio" in out
     out = zkclear("audit", deployment.epoch_dir(2), "--total", files.total, expect=1, capsys=capsys)
     assert "--total" in out
 
@@ -315,10 +317,13 @@ def test_attesting_an_epoch_not_yet_proven_says_so(proven, capsys):
 
 def test_attesting_with_a_key_that_controls_no_reserve_address_is_refused_by_address(proven, tmp_path, capsys):
     deployment = _copy(proven, tmp_path)
-    key = tmp_path / "stranger.key"
-    key.write_text("77" * 32)
-    out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--key", key, expect=1, capsys=capsys)
-    assert "not a reserve address" in out and "0x" in out
+    path = tmp_path / "stranger.key"
+    stranger = key_from_secret("ethereum", bytes([0x77]) * 32)
+    write_key(path, stranger)
+    before = (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes()
+    out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--key", path, expect=1, capsys=capsys)
+    assert "controls no listed reserve address" in out and stranger.address.text in out and out.count("\n") == 1
+    assert (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes() == before
 
 
 def test_a_deleted_operator_secret_is_a_clear_error(proven, tmp_path, capsys):
@@ -349,10 +354,12 @@ def test_a_bundle_not_named_by_its_epoch_number_is_a_clear_error(proven, tmp_pat
 
 def test_reserves_with_non_ascii_digits_are_refused(proven, tmp_path, capsys):
     deployment = _copy(proven, tmp_path)
-    address = _reserves(proven, 3).entries[0].address
+    entry = _reserves(proven, 3)[0]
     for balance in ("1²", "１２３"):
         reserves = tmp_path / "reserves.csv"
-        reserves.write_text(f"address,balance\n{address},{balance}\n", encoding="utf-8")
+        reserves.write_text("chain,asset,address,balance,block_height,block_hash\n"
+                            f"{entry.chain},{entry.asset},{entry.address},{balance},{entry.block_height},"
+                            f"{entry.block_hash}\n", encoding="utf-8")
         out = zkclear("epoch", "prove", "-d", deployment.root, "--reserves", reserves, expect=1, capsys=capsys)
         assert "reserves.csv:2:" in out and "field 'balance'" in out
 

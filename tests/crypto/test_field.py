@@ -100,10 +100,9 @@ def test_fr_field_is_gf_r_with_working_arithmetic():
     assert fr_field() is GF
 
 
-def test_importing_zkclear_and_building_fr_is_fast():
-    code = (
-        "import time; t = time.perf_counter(); import zkclear, zkclear.crypto.group; "
-        "from zkclear.crypto.field import fr_field; fr_field(); print(time.perf_counter() - t)"
-    )
+def test_importing_the_group_engine_loads_neither_galois_nor_py_ecc():
+    """What keeps `import zkclear` fast (its time is measured by `zkclear bench group`, not here): galois (whose
+    GF(r) set-up is the slow part, see fr_field) and py_ecc are imported only where they are used."""
+    code = "import sys, zkclear, zkclear.crypto.group; print('galois' in sys.modules, 'py_ecc' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert float(result.stdout) < 2.0, f"import zkclear + fr_field() took {result.stdout.strip()} s"
+    assert result.stdout.split() == ["False", "False"]

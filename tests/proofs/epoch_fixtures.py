@@ -2,46 +2,66 @@
 
 They use the equity-only chunk system (plain Pedersen commitments to cash and positions, every
 equity range-proven) so that the tree, matched book, solvency, attestations and bundle are tested
-on their own; small heights keep the suite fast, and one epoch uses the default height 32.
+on their own; small heights keep the suite fast, and one epoch uses the default height 32. The reserves are
+real chain addresses of deterministic test keys (an Ethereum and a Solana custodian of the settlement asset;
+a Bitcoin custodian for the multi-asset epoch), attested with each chain's own signed messages.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from zkclear.bench.common import stand_in_public_inputs
+from zkclear.bench.common import stand_in_config, stand_in_public_inputs
 from zkclear.bundle.model import PublicBundle
+from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of, sign_attestation
 from zkclear.proofs.chunks import EquityOnlyChunks, PlainAccount, PlainPublicData
 from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
 from zkclear.proofs.header import ChainLink
+from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book
+from zkclear.synthetic import DEMO_BLOCKS
 from zkclear.tree.placement import TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
 
 SYSTEM = EquityOnlyChunks()
 PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32)
-RESERVE_KEYS = (bytes.fromhex("11" * 32), bytes.fromhex("22" * 32))
+VENUE = "Test Venue"
+SETTLEMENT = VenueAsset("USD", 6)
+RESERVE_KEYS = tuple(key_from_secret(chain, hashlib.sha256(f"zkclear test custodian {i}".encode()).digest())
+                     for i, chain in enumerate(("ethereum", "solana"), start=1))
+BITCOIN_KEY = key_from_secret("bitcoin", hashlib.sha256(b"zkclear test custodian btc").digest())
+ETHER_KEY = key_from_secret("ethereum", hashlib.sha256(b"zkclear test custodian eth").digest())
 SMALL = TreeConfig(height=8, chunk_bits=2, chunk_padding="power_of_two")
 
 
-def public_inputs(epoch_id: int = 1) -> PublicInputs:
+def public_inputs(epoch_id: int = 1, book: ReserveBook | None = None) -> PublicInputs:
     """A well-formed public-inputs document for the equity-only test epochs (whose public data is not
-    recomputed from inputs: only its binding in the header is exercised here)."""
-    return stand_in_public_inputs(epoch_id)
+    recomputed from inputs: only its binding in the header, and the assets the reserves are converted with, are
+    exercised here)."""
+    assets = () if book is None or len(book.assets) == 1 else tuple((a.asset_id, a.decimals) for a in book.assets)
+    return stand_in_public_inputs(epoch_id, stand_in_config(assets))
 
 
-def reserves(balances: tuple[int, ...] = (600_000, 400_000)) -> ReserveSet:
-    return ReserveSet(
-        tuple(
-            ReserveEntry(address_of(public_key_of(key)), balance)
-            for key, balance in zip(RESERVE_KEYS, balances, strict=True)
-        )
-    )
+def entry(key, asset: str, balance: int) -> ReserveEntry:
+    """A reserve entry of ``balance`` (chain units) of ``asset`` at ``key``'s address, at the demo block."""
+    return ReserveEntry(key.chain, asset, key.address.text, balance, *DEMO_BLOCKS[key.chain])
+
+
+def reserves(balances: tuple[int, ...] = (600_000, 400_000), *, collateral: tuple[tuple[str, int, int], ...] = ()
+             ) -> ReserveBook:
+    """The settlement asset USD (6 decimals) held by the Ethereum and Solana custodians; each ``collateral`` entry
+    (asset, decimals, balance in satoshi) held by the Bitcoin custodian."""
+    entries = [entry(key, "USD", balance) for key, balance in zip(RESERVE_KEYS, balances, strict=True)]
+    assets = [SETTLEMENT]
+    for asset, decimals, balance in collateral:
+        assets.append(VenueAsset(asset, decimals))
+        entries.append(entry(BITCOIN_KEY, asset, balance))
+    return build_reserve_book(VENUE, tuple(assets), tuple(entries))
 
 
 def accounts(count: int = 7, epoch: int = 1) -> list[AccountInput]:
@@ -56,9 +76,16 @@ def accounts(count: int = 7, epoch: int = 1) -> list[AccountInput]:
     return out
 
 
-def attested(bundle: PublicBundle, keys: tuple[bytes, ...] = RESERVE_KEYS) -> PublicBundle:
-    message = bundle.attestation_message()
-    return bundle.with_attestations(tuple(sign_attestation(key, message) for key in keys))
+def attested(bundle: PublicBundle, keys=None) -> PublicBundle:
+    """The bundle with every listed address attested by its custodian (``keys``: default every custodian whose
+    address is listed)."""
+    listed = {e.key for e in bundle.reserves.entries}
+    chosen = keys if keys is not None else [k for k in (*RESERVE_KEYS, BITCOIN_KEY, ETHER_KEY)
+                                           if (k.chain, k.address.text) in listed]
+    attestations: list = []
+    for key in chosen:
+        attestations += attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, attestations)
+    return bundle.with_attestations(tuple(attestations))
 
 
 @dataclass(frozen=True)
@@ -77,19 +104,22 @@ def make_epoch(
     secret: bytes = b"operator-secret-0123456789abcdef",
     balances: tuple[int, ...] = (600_000, 400_000),
     account_list=None,
+    public: PlainPublicData = PUBLIC,
+    reserve_book: ReserveBook | None = None,
 ) -> Epoch:
     account_list = list(account_list if account_list is not None else accounts(count, epoch_id))
+    book = reserve_book if reserve_book is not None else reserves(balances)
     artifacts = prove_epoch(
         account_list,
-        PUBLIC,
-        reserves(balances),
+        public,
+        book,
         epoch_id=epoch_id,
         previous=previous,
         config=config,
         blindings=BlindingSource.deterministic(secret),
         chunk_system=SYSTEM,
         executor=SerialExecutor(),
-        public_inputs_digest=public_inputs(epoch_id).digest(),
+        public_inputs_digest=public_inputs(epoch_id, book).digest(),
     )
     return Epoch(artifacts, attested(artifacts.bundle), tuple(account_list))
 
@@ -98,7 +128,8 @@ def published(epoch: Epoch | None, bundle: PublicBundle | None = None, public=PU
     """The epoch as a verifier reads it (``bundle`` replaces the attested one, e.g. a tampered copy)."""
     chosen = bundle if bundle is not None else epoch.bundle
     header = chosen.header
-    return PublishedEpoch(chosen, public, public_inputs(header.epoch_id), EpochFiles(Path("."), header.epoch_id))
+    return PublishedEpoch(chosen, public, public_inputs(header.epoch_id, chosen.reserves),
+                          EpochFiles(Path("."), header.epoch_id))
 
 
 @cache
@@ -109,6 +140,24 @@ def honest_epoch() -> Epoch:
 @cache
 def second_epoch() -> Epoch:
     return make_epoch(epoch_id=2, previous=honest_epoch().bundle.chain_link())
+
+
+MULTI_PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32, asset_ids=("BTC",))
+
+
+def multi_asset_accounts(count: int = 7) -> list[AccountInput]:
+    """``accounts(count)`` each also holding some BTC (satoshi)."""
+    return [AccountInput(a.account_id, PlainAccount(a.witness.cash, a.witness.positions, (10_000_000 * (i + 1),)))
+            for i, a in enumerate(accounts(count))]
+
+
+@cache
+def multi_asset_epoch() -> Epoch:
+    """USD and BTC: every node carries two liabilities, the solvency proof covers both assets."""
+    btc = sum(a.witness.balances[0] for a in multi_asset_accounts())
+    return make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(),
+                      reserve_book=reserves(collateral=(("BTC", 8, btc + 5),)),
+                      secret=b"multi-asset-secret-0123456789abc")
 
 
 @cache

@@ -13,7 +13,7 @@ from zkclear.proofs.solvency import prove_solvency, solvency_statement
 from zkclear.tree.placement import TreeConfig
 
 HEADER = EpochHeader(
-    5, GENESIS, GENESIS, b"p" * 32, b"i" * 32, b"r" * 32, 10_000, 2, 32, TreeConfig(height=12, chunk_bits=3)
+    5, GENESIS, GENESIS, b"p" * 32, b"i" * 32, b"r" * 32, (10_000,), 2, 32, TreeConfig(height=12, chunk_bits=3)
 )
 
 
@@ -24,6 +24,17 @@ def test_header_round_trips_and_rejects_bad_bytes():
     bad_version = b"\x00\x09" + HEADER.to_bytes()[2:]
     with pytest.raises(EncodingError):
         EpochHeader.from_bytes(bad_version)
+    second_wave = b"\x00\x02" + HEADER.to_bytes()[2:]
+    with pytest.raises(EncodingError, match="version 2"):
+        EpochHeader.from_bytes(second_wave)
+    multi = replace(HEADER, reserve_totals=(10_000, 3 * 10**8, 0))
+    assert EpochHeader.from_bytes(multi.to_bytes()) == multi and multi.asset_count == 3
+    assert len(multi.to_bytes()) == len(HEADER.to_bytes()) + 16
+    for totals in ((), (1 << 64,), (0,) * 34):
+        with pytest.raises(EncodingError, match="reserve totals"):
+            replace(HEADER, reserve_totals=totals)
+    with pytest.raises(EncodingError):  # the asset count says more totals than the bytes hold
+        EpochHeader.from_bytes(multi.to_bytes()[:-8])
 
 
 def test_every_header_field_changes_the_digest_and_the_contexts():
@@ -31,7 +42,8 @@ def test_every_header_field_changes_the_digest_and_the_contexts():
         replace(HEADER, epoch_id=6),
         replace(HEADER, previous_root=b"x" * 32),
         replace(HEADER, public_inputs_digest=b"x" * 32),
-        replace(HEADER, reserves_total=9_999),
+        replace(HEADER, reserve_totals=(9_999,)),
+        replace(HEADER, reserve_totals=(10_000, 0)),
         replace(HEADER, tree=TreeConfig(height=12, chunk_bits=2)),
     ]
     digests = {h.digest() for h in changed} | {HEADER.digest()}
@@ -74,11 +86,26 @@ def test_matched_book_blindings_open_the_position_sums_to_zero():
 def test_solvency_proof_hides_the_total_and_fails_for_other_reserves():
     total, blinding = 7_000, 424242
     root = commit(total, blinding)
-    proof = prove_solvency(10_000, total, blinding, b"ctx")
-    statement = solvency_statement(proof, 10_000, root, b"ctx")
+    proof = prove_solvency((10_000,), (total,), (blinding,), b"ctx")
+    statement = solvency_statement(proof, (10_000,), (root,), b"ctx")
     verify_range(statement.proof, statement.commitments, statement.n_bits, statement.context)
-    lower = solvency_statement(proof, 9_000, root, b"ctx")
+    lower = solvency_statement(proof, (9_000,), (root,), b"ctx")
     with pytest.raises(VerificationError):
         verify_range(lower.proof, lower.commitments, lower.n_bits, lower.context)
     with pytest.raises(ProvingError):
-        prove_solvency(6_999, total, blinding, b"ctx")
+        prove_solvency((6_999,), (total,), (blinding,), b"ctx")
+
+
+def test_solvency_is_proven_per_asset_and_reserves_of_one_asset_cannot_cover_another():
+    owed, blindings = (7_000, 250_000_000), (424242, 515151)
+    roots = tuple(commit(v, b) for v, b in zip(owed, blindings, strict=True))
+    reserves = (10_000, 300_000_000)
+    proof = prove_solvency(reserves, owed, blindings, b"ctx", asset_ids=("USD", "BTC"))
+    statement = solvency_statement(proof, reserves, roots, b"ctx")
+    verify_range(statement.proof, statement.commitments, statement.n_bits, statement.context)
+    # the same total reserves, moved from BTC to USD: BTC's liabilities are no longer covered
+    moved = solvency_statement(proof, (10_000 + 100_000_000, 200_000_000), roots, b"ctx")
+    with pytest.raises(VerificationError):
+        verify_range(moved.proof, moved.commitments, moved.n_bits, moved.context)
+    with pytest.raises(ProvingError, match="reserves of BTC"):
+        prove_solvency((10_000 + 100_000_000, 200_000_000), owed, blindings, b"ctx", asset_ids=("USD", "BTC"))

@@ -121,3 +121,19 @@ def test_wrong_number_of_rounds_is_rejected() -> None:
     short = InnerProductProof(L_vec=proof.L_vec[:-1], R_vec=proof.R_vec[:-1], a=proof.a, b=proof.b)
     with pytest.raises(VerificationError, match="rounds"):
         verify_inner_product(short, Transcript(LABEL), P, Q, g, h, G, H)
+
+
+@pytest.mark.parametrize("factors", ["random", "range-proof"])
+def test_the_proof_is_the_same_whatever_the_rounds_tracked_before_folding(factors: str) -> None:
+    n = 64
+    G, H, a, b, g, h, Q, P = _instance(n)
+    if factors == "range-proof":  # 1 for G and y^-i for H: one folding scalar per round (lock-step fold)
+        y_inv = fr_random()
+        g, h = [1] * n, [pow(y_inv, i, R) for i in range(n)]
+    proofs = [prove_inner_product(Transcript(LABEL), Q, g, h, G, H, a, b, tracked_rounds=tracked)
+              for tracked in range(7)]
+    assert all(proof == proofs[0] for proof in proofs[1:])
+    c = sum(x * y for x, y in zip(a, b, strict=True)) % R
+    P = msm([*G, *H, Q], [*(x * f for x, f in zip(a, g, strict=True)),
+                          *(y * f for y, f in zip(b, h, strict=True)), c])
+    verify_inner_product(proofs[0], Transcript(LABEL), P, Q, g, h, G, H)

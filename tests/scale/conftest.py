@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scale.venue import Venue, make_venue, reserves_of, snapshot
+from tests.scale.venue import Venue, make_venue, snapshot
 from zkclear.executor import SerialExecutor
 from zkclear.operator import Deployment
 
@@ -18,8 +18,7 @@ def venue(tmp_path_factory) -> Venue:
 def reference(venue, tmp_path_factory) -> dict[str, bytes]:
     """The files of an uninterrupted prove (in-process, serial: the same bytes as any executor)."""
     root = venue.copy(tmp_path_factory.mktemp("reference") / "venue")
-    Deployment(root).prove(1, reserves_of(venue), reserve_keys=[bytes.fromhex(venue.key.read_text())],
-                           executor=SerialExecutor())
+    Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor())
     files = snapshot(root)
     assert not any("/work/" in name for name in files)
     assert any(name.startswith("private/1/receipts/") for name in files)

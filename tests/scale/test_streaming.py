@@ -1,6 +1,7 @@
 """The streaming close writes, byte for byte, what the in-memory close and its encoders write, for every tree
-shape (one subtree, many, the split at the chunk level, dense placement); reused work is checked before use, and
-a changed epoch never reuses stale work."""
+shape (one subtree, many, the split at the chunk level, dense placement) and for a multi-asset epoch (every node
+carrying one liability per asset); reused work is checked before use, and a changed epoch never reuses stale
+work."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, accounts, public_inputs, reserves
+from tests.proofs.epoch_fixtures import (
+    MULTI_PUBLIC,
+    PUBLIC,
+    SYSTEM,
+    accounts,
+    multi_asset_accounts,
+    public_inputs,
+    reserves,
+)
 from zkclear.bundle.format import encode_audit_data, encode_public_bundle, encode_receipt
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.executor import ProcessExecutor, SerialExecutor
@@ -22,9 +31,20 @@ from zkclear.tree.placement import TreeConfig
 SECRET = b"streaming-secret-0123456789abcdef"
 
 
-def _common(config: TreeConfig) -> dict:
+def _common(config: TreeConfig, book=None) -> dict:
     return {"epoch_id": 1, "previous": None, "config": config, "blindings": BlindingSource.deterministic(SECRET),
-            "chunk_system": SYSTEM, "public_inputs_digest": public_inputs(1).digest()}
+            "chunk_system": SYSTEM, "public_inputs_digest": public_inputs(1, book).digest()}
+
+
+def _multi_asset(count: int):
+    """``count`` accounts holding USD and BTC, the public data naming BTC, reserves of both (BTC on Bitcoin)."""
+    account_list = multi_asset_accounts(count)
+    btc = sum(account.witness.balances[0] for account in account_list)
+    return account_list, MULTI_PUBLIC, reserves(collateral=(("BTC", 8, btc + 5),))
+
+
+def _case(count: int, assets: int):
+    return _multi_asset(count) if assets > 1 else (accounts(count), PUBLIC, reserves())
 
 
 def _files(closed, folder: Path) -> dict[str, bytes]:
@@ -35,30 +55,34 @@ def _files(closed, folder: Path) -> dict[str, bytes]:
 
 
 @cache
-def _proven(config: TreeConfig, count: int):
-    return prove_epoch(accounts(count), PUBLIC, reserves(), executor=SerialExecutor(), **_common(config))
+def _proven(config: TreeConfig, count: int, assets: int = 1):
+    account_list, public, book = _case(count, assets)
+    return prove_epoch(account_list, public, book, executor=SerialExecutor(), **_common(config, book))
 
 
-def _in_memory(config: TreeConfig, count: int) -> dict[str, bytes]:
-    """The files of the in-memory close of ``accounts(count)`` (computed once per shape)."""
-    artifacts = _proven(config, count)
+def _in_memory(config: TreeConfig, count: int, assets: int = 1) -> dict[str, bytes]:
+    """The files of the in-memory close of ``count`` accounts (computed once per shape)."""
+    artifacts = _proven(config, count, assets)
     files = {"bundle": encode_public_bundle(artifacts.bundle), "audit": encode_audit_data(artifacts.audit, SYSTEM)}
     files |= {account: encode_receipt(receipt, SYSTEM) for account, receipt in artifacts.receipts.items()}
     return files
 
 
-@pytest.mark.parametrize(("config", "count", "subtree_chunks"), [
-    (TreeConfig(height=7, chunk_bits=2), 16, 1),                          # many subtrees (one: the tests below)
-    (TreeConfig(height=5, chunk_bits=2, chunk_padding="none"), 28, 1),    # a full tree: the split at the chunks
-    (TreeConfig(height=7, chunk_bits=2, sparse=False), 12, 2),            # dense placement
+@pytest.mark.parametrize(("config", "count", "subtree_chunks", "assets"), [
+    (TreeConfig(height=7, chunk_bits=2), 16, 1, 1),                          # many subtrees (one: the tests below)
+    (TreeConfig(height=5, chunk_bits=2, chunk_padding="none"), 28, 1, 1),    # a full tree: the split at the chunks
+    (TreeConfig(height=7, chunk_bits=2, sparse=False), 12, 2, 1),            # dense placement
+    (TreeConfig(height=7, chunk_bits=2), 12, 1, 2),                          # USD and BTC, many subtrees
+    (TreeConfig(height=7, chunk_bits=2), 12, 16, 2),                         # USD and BTC, one subtree
 ])
-def test_the_streaming_close_writes_the_in_memory_bytes(tmp_path, config, count, subtree_chunks):
-    account_list = accounts(count)
-    closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(),
+def test_the_streaming_close_writes_the_in_memory_bytes(tmp_path, config, count, subtree_chunks, assets):
+    account_list, public, book = _case(count, assets)
+    closed = close_epoch(ListSource(account_list), public, book, executor=SerialExecutor(),
                          work_folder=tmp_path / "work", settings=StreamSettings(subtree_chunks=subtree_chunks),
-                         **_common(config))
-    assert _files(closed, tmp_path) == _in_memory(config, count)
-    assert closed.total_opening == _proven(config, count).total_opening
+                         **_common(config, book))
+    assert closed.bundle.header.asset_count == assets
+    assert _files(closed, tmp_path) == _in_memory(config, count, assets)
+    assert closed.total_opening == _proven(config, count, assets).total_opening
 
 
 def test_split_levels_cover_both_ends():
@@ -96,8 +120,8 @@ def test_a_saved_chunk_proof_that_does_not_verify_is_proven_again(tmp_path):
     assert len(saved) == 4
 
     def flip_proof_byte(body: bytearray) -> None:
-        unit = ChunkUnit.parse(bytes(body), len(PUBLIC.value_per_lot))
-        body[ChunkUnit.summary_size(len(PUBLIC.value_per_lot)) + 4 + len(unit.record) - 40] ^= 0x01
+        unit = ChunkUnit.parse(bytes(body), len(PUBLIC.value_per_lot), 1)
+        body[ChunkUnit.summary_size(len(PUBLIC.value_per_lot), 1) + 4 + len(unit.record) - 40] ^= 0x01
 
     _reseal(saved[0], flip_proof_byte)
     steps: list[tuple[str, int, int]] = []

@@ -1,5 +1,6 @@
-"""A small, cheap deployment for the scale-out tests (3 perpetuals, 16-bit positions, chunks of 4, height 8) and
-the helpers they share: running ``zkclear`` as a subprocess, snapshotting every file an epoch close writes,
+"""A small, cheap deployment for the scale-out tests (3 perpetuals, 16-bit positions, chunks of 4, height 8; with
+``collateral``, USDC-settled with BTC and ETH collateral and reserves on Ethereum and Bitcoin) and the helpers they
+share: running ``zkclear`` as a subprocess, snapshotting every file an epoch close writes,
 finding a process's children."""
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zkclear.chains import DemoKey, ReserveEntry, key_from_secret, load_key, load_reserves, write_key
 from zkclear.operator import Deployment, ProvingSettings
-from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 
-KEY = bytes.fromhex("c3" * 32)
+#: The custodians: USDC and ETH on Ethereum, BTC on Bitcoin (deterministic test keys).
+KEYS = (key_from_secret("ethereum", bytes.fromhex("c3" * 32)), key_from_secret("bitcoin", bytes.fromhex("d4" * 32)))
+VENUE = "Scale Test Venue"
 ZKCLEAR = [sys.executable, "-m", "zkclear.cli"]
 
 
@@ -27,32 +30,49 @@ class Venue:
 
     template: Path
     reserves: Path
-    key: Path
+    keys: tuple[Path, ...]
 
     def copy(self, where: Path) -> Path:
         shutil.copytree(self.template, where)
         return where
 
     def prove_args(self, deployment: Path, *extra: str) -> list[str]:
-        return [*ZKCLEAR, "epoch", "prove", "-d", str(deployment), "--reserves", str(self.reserves),
-                "--sign-with", str(self.key), *extra]
+        signers = [arg for key in self.keys for arg in ("--sign-with", str(key))]
+        return [*ZKCLEAR, "epoch", "prove", "-d", str(deployment), "--reserves", str(self.reserves), *signers,
+                *extra]
+
+    def reserve_entries(self) -> tuple[ReserveEntry, ...]:
+        return load_reserves(self.reserves)
+
+    def reserve_keys(self) -> list[DemoKey]:
+        return [load_key(path) for path in self.keys]
 
 
-def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None) -> Venue:
-    config, epoch_dirs = generate_market(root / "market", MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30,
-                                                                    seed=15, options=False))
-    settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8)
+def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None, *, collateral: bool = False) -> Venue:
+    """Epoch 1 of a synthetic market committed in ``root/template``; reserves cover every asset's liabilities with
+    room to spare (BTC and ETH: the balances the accounts hold; USDC: 10^16)."""
+    spec = MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30, seed=15, options=False, collateral=collateral)
+    config, epoch_dirs = generate_market(root / "market", spec)
+    settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8,
+                               venue=VENUE)
     deployment = Deployment.init(root / "template", config.read_text(), settings)
     deployment.run_epoch(epoch_dirs[0])
+    holders = [("ethereum", "USDC", KEYS[0].address.text)]
+    totals = {"USDC": 10**16}
+    if collateral:
+        with deployment.ledger() as ledger:
+            held = ledger.state(1).asset_balances.sum(axis=0).tolist()
+        btc, eth = (int(x) for x in held)   # the configuration's order: BTC (sat), ETH (gwei)
+        holders += [("bitcoin", "BTC", KEYS[1].address.text), ("ethereum", "ETH", KEYS[0].address.text)]
+        totals |= {"BTC": btc + 10**8, "ETH": (eth + 10**9) * 10**9}   # ETH in wei on its chain
     reserves = root / "reserves.csv"
-    reserves.write_text(reserves_csv([address_of(public_key_of(KEY))], 10**16))
-    key = root / "custody.key"
-    key.write_text(KEY.hex())
-    return Venue(root / "template", reserves, key)
-
-
-def reserves_of(venue: Venue) -> ReserveSet:
-    return ReserveSet.load(venue.reserves)
+    reserves.write_text(reserves_csv(holders, totals))
+    keys = []
+    for key in KEYS[:2 if collateral else 1]:
+        path = root / f"custody-{key.chain}.key"
+        write_key(path, key)
+        keys.append(path)
+    return Venue(root / "template", reserves, tuple(keys))
 
 
 def snapshot(deployment: Path) -> dict[str, bytes]:

@@ -37,7 +37,7 @@ def _padding(level, index):
     position_blindings = tuple(500 + level + j for j in range(INSTRUMENTS))
     node = TreeNode.of(commit(0, blinding), padding_digest(bytes([level]) + index.to_bytes(8, "big")),
                        [commit(0, b) for b in position_blindings])
-    return node, (blinding, position_blindings)
+    return node, ((blinding,), position_blindings)
 
 
 def _tree():
@@ -48,7 +48,8 @@ def _tree():
         for c, chunk in enumerate(values)
     ]
     sums = [sum_points(rows, INSTRUMENTS) for rows in _position_rows()]
-    return build_sum_tree(CONFIG, POSITIONS, leaves, sums, _padding, leaf_openings=values), leaves
+    openings = [[((v, b),) for v, b in chunk] for chunk in values]
+    return build_sum_tree(CONFIG, POSITIONS, leaves, sums, _padding, leaf_openings=openings), leaves
 
 
 def _fold(tree, chunk_position):
@@ -65,9 +66,9 @@ def _fold(tree, chunk_position):
 def test_root_commits_to_the_sum_of_all_leaves():
     tree, _ = _tree()
     total = sum(v for chunk in _values() for v, _ in chunk)
-    blinding = sum(b for chunk in _values() for _, b in chunk) + sum(b for b, _ in tree.padding.values())
-    assert tree.openings[(10, 0)][0] == total
-    assert tree.root.commitment == commit(total, blinding)
+    blinding = sum(b for chunk in _values() for _, b in chunk) + sum(b[0] for b, _ in tree.padding.values())
+    assert tree.openings[(10, 0)][0][0] == total
+    assert tree.root.liabilities == (commit(total, blinding),)
 
 
 def test_root_position_sums_are_the_sums_of_every_position_commitment_and_padding():
@@ -85,7 +86,7 @@ def test_every_node_is_the_sum_and_hash_of_its_children():
         if level == 0 or (level, index) in tree.padding:
             continue
         left, right = tree.nodes[(level - 1, 2 * index)], tree.nodes[(level - 1, 2 * index + 1)]
-        assert node.commitment == left.commitment + right.commitment
+        assert node.liabilities == (left.liabilities[0] + right.liabilities[0],)
         assert node.digest == node_digest(level, left, right)
         if level > CONFIG.chunk_bits:
             assert node.positions == tuple(a + b for a, b in zip(left.positions, right.positions, strict=True))
@@ -94,7 +95,7 @@ def test_every_node_is_the_sum_and_hash_of_its_children():
 def test_upper_node_digests_bind_the_position_sums():
     tree, _ = _tree()
     left, right = tree.nodes[(2, 4)], tree.nodes[(2, 5)]
-    moved = TreeNode.of(left.commitment, left.digest, (left.positions[0] + commit(1, 0), left.positions[1]))
+    moved = TreeNode.of(left.liabilities, left.digest, (left.positions[0] + commit(1, 0), left.positions[1]))
     assert node_digest(3, moved, right) != node_digest(3, left, right)
     # inside a chunk (no position sums) the v1 node digest is used
     leaf_a, leaf_b = tree.nodes[(0, 12)], tree.nodes[(0, 13)]
@@ -105,10 +106,10 @@ def test_upper_node_digests_bind_the_position_sums():
 
 def test_padding_fills_exactly_the_missing_siblings_above_chunk_level_and_commits_to_zero():
     tree, _ = _tree()
-    for (level, index), (blinding, position_blindings) in tree.padding.items():
+    for (level, index), (blindings, position_blindings) in tree.padding.items():
         assert level >= CONFIG.chunk_bits
         node = tree.nodes[(level, index)]
-        assert node.commitment == commit(0, blinding)
+        assert node.liabilities == tuple(commit(0, b) for b in blindings)
         assert node.positions == tuple(commit(0, b) for b in position_blindings)
         assert (level + 1, index >> 1) in tree.nodes
     # chunks 3 and 4 are not siblings (3 = 0b011, 4 = 0b100): each has a padding sibling at level 2
@@ -188,3 +189,33 @@ def test_the_benchmarks_node_count_matches_the_built_tree():
     assert sum(counts.values()) == len(built)
     for level, count in counts.items():
         assert count == sum(1 for pos in built if pos[0] == level)
+
+
+def test_every_node_carries_one_liability_per_asset_summed_asset_by_asset():
+    """Two assets: each leaf carries (settlement liability, BTC balance); nodes sum them separately, the digest
+    binds both, and a single-asset node's encoding is exactly one point."""
+    values = [[((10 * c + s, 3 + s), (1_000 * c + s, 40 + s)) for s in range(4)] for c in range(3)]
+    leaves = [[make_leaf(account_id_hash(f"id-{c}-{s}", b"salt"), [commit(v, b) for v, b in pair], b"a%d%d" % (c, s))
+               for s, pair in enumerate(chunk)] for c, chunk in enumerate(values)]
+    sums = [sum_points(rows, INSTRUMENTS) for rows in _position_rows()]
+
+    def padding(level, index):
+        blindings = (7 + level, 9 + index)
+        node = TreeNode.of([commit(0, b) for b in blindings], padding_digest(bytes([level, index & 0xFF])),
+                           [commit(0, 1) for _ in range(INSTRUMENTS)])
+        return node, (blindings, (1,) * INSTRUMENTS)
+
+    tree = build_sum_tree(CONFIG, POSITIONS, leaves, sums, padding, leaf_openings=values)
+    for asset in range(2):
+        total = sum(pair[asset][0] for chunk in values for pair in chunk)
+        blinding = (sum(pair[asset][1] for chunk in values for pair in chunk)
+                    + sum(b[asset] for b, _ in tree.padding.values()))
+        assert tree.openings[(CONFIG.height, 0)][asset] == (total, blinding)
+        assert tree.root.liabilities[asset] == commit(total, blinding)
+    assert len(tree.root.encoded) == 2 * 48
+    left, right = tree.nodes[(2, 4)], tree.nodes[(2, 5)]
+    swapped = TreeNode.of(left.liabilities[::-1], left.digest, left.positions)
+    assert node_digest(3, swapped, right) != node_digest(3, left, right)
+    single = TreeNode.of(commit(1, 2), b"d" * 32)
+    with pytest.raises(ValueError, match="liabilities"):
+        combine_level(1, [(single, make_leaf(b"x" * 32, [commit(1, 1), commit(2, 2)], b""))])

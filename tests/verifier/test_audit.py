@@ -7,6 +7,7 @@ import pytest
 import zkclear.proofs.epoch_prover as epoch_prover
 from provers.bulletproofs import prove_range
 from tests.proofs.epoch_fixtures import (
+    MULTI_PUBLIC,
     PUBLIC,
     SMALL,
     SYSTEM,
@@ -14,11 +15,14 @@ from tests.proofs.epoch_fixtures import (
     attested,
     honest_epoch,
     make_epoch,
+    multi_asset_accounts,
+    multi_asset_epoch,
     public_inputs,
     published,
     reserves,
     second_epoch,
 )
+from zkclear.chains import Attestation, key_from_secret, sign_message
 from zkclear.crypto.field import R
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
@@ -63,11 +67,12 @@ def test_the_auditors_total_opening_is_checked():
         a.witness.cash + sum(v * q for v, q in zip(PUBLIC.value_per_lot, a.witness.positions, strict=True))
         for a in epoch.accounts
     )
-    total, blinding = epoch.artifacts.total_opening
+    ((total, blinding),) = epoch.artifacts.total_opening
     assert total == expected
     digest = epoch.bundle.header.digest()
-    assert check_total_opening(epoch.bundle, (digest, total, blinding)) == expected
-    for bad in ((digest, total - 1, blinding), (second_epoch().bundle.header.digest(), total, blinding)):
+    assert check_total_opening(epoch.bundle, (digest, ((total, blinding),))) == (expected,)
+    for bad in ((digest, ((total - 1, blinding),)), (second_epoch().bundle.header.digest(), ((total, blinding),)),
+                (digest, ((total, blinding), (0, 0)))):
         with pytest.raises(VerificationError) as caught:
             check_total_opening(epoch.bundle, bad)
         assert caught.value.reason == "total-liabilities-opening"
@@ -99,9 +104,9 @@ def test_sibling_sum_replaced_in_the_published_tree_is_named():
     pos = next(p for p in sorted(audit.upper_nodes) if p[0] == c + 2 and p not in audit.padding)
     node = audit.upper_nodes[pos]
     nodes = dict(audit.upper_nodes)
-    nodes[pos] = TreeNode.of(node.commitment - commit(500, 0), node.digest, node.positions)
+    nodes[pos] = TreeNode.of(node.liabilities[0] - commit(500, 0), node.digest, node.positions)
     assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-sum-mismatch"
-    nodes[pos] = TreeNode.of(node.commitment, node.digest, (node.positions[0] + commit(1, 0), *node.positions[1:]))
+    nodes[pos] = TreeNode.of(node.liabilities, node.digest, (node.positions[0] + commit(1, 0), *node.positions[1:]))
     assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-sum-mismatch"
     nodes[pos] = replace(node, digest=bytes(32))
     assert _audit_reason(epoch.bundle, replace(audit, upper_nodes=nodes)) == "node-hash-mismatch"
@@ -165,7 +170,8 @@ class _LyingChunks(EquityOnlyChunks):
 
 def _clamped_node_proofs(job):
     _blindings, nodes = job
-    return [prove_range([max(v, 0)], [b], n, ctx)[0].to_bytes() for v, b, n, ctx in nodes]
+    return [prove_range([max(v, 0) for v in values], list(blinds), n, ctx)[0].to_bytes()
+            for values, blinds, n, ctx in nodes]
 
 
 def test_dummy_leaf_with_negative_liability_cannot_be_proven():
@@ -242,11 +248,11 @@ def test_reserves_below_liabilities_cannot_be_proven():
 
 
 def test_reserves_below_liabilities_with_a_forged_proof_are_named(monkeypatch):
-    def forged(reserves, total, root_blinding, context, *, nonces=None):
-        return prove_range([0], [-root_blinding], 64, context)[0].to_bytes()
+    def forged(reserves, totals, root_blindings, context, *, asset_ids=None, nonces=None):
+        return prove_range([0] * len(totals), [-b for b in root_blindings], 64, context)[0].to_bytes()
 
     monkeypatch.setattr(epoch_prover, "prove_solvency", forged)
-    monkeypatch.setattr(epoch_prover, "require_solvent", lambda reserves, total: None)
+    monkeypatch.setattr(epoch_prover, "require_solvent", lambda reserves, totals, assets: None)
     epoch = make_epoch(balances=(1000, 1000), secret=b"insolvent-operator-0123456789abc")
     monkeypatch.undo()
     assert _audit_reason(epoch.bundle, epoch.artifacts.audit) == "solvency-proof"
@@ -254,27 +260,26 @@ def test_reserves_below_liabilities_with_a_forged_proof_are_named(monkeypatch):
 
 def test_attestation_by_the_wrong_key_is_named():
     epoch = honest_epoch()
-    wrong = attested(epoch.bundle, (bytes.fromhex("11" * 32), bytes.fromhex("33" * 32)))
-    wrong = wrong.with_attestations(
-        (
-            wrong.attestations[0],
-            replace(wrong.attestations[1], address=epoch.bundle.reserves.entries[1].address),
-        )
-    )
+    listed = epoch.bundle.reserves.entries[1]
+    impostor = key_from_secret("solana", bytes([0x33]) * 32)
+    text = epoch.bundle.attestations[1].text  # the listed address's text, signed by another key
+    forged = Attestation(listed.chain, listed.address, text,
+                         sign_message(impostor.secret, impostor.address, text.encode("ascii")))
+    wrong = epoch.bundle.with_attestations((epoch.bundle.attestations[0], forged))
     with pytest.raises(VerificationError) as caught:
         _audit(wrong, epoch.artifacts.audit)
-    assert caught.value.reason == "reserve-attestation" and caught.value.index == 1
+    assert caught.value.reason == "attestation-wrong-signer" and listed.address in caught.value.detail
 
 
 def test_missing_attestation_and_attestation_of_another_epoch_are_named():
     epoch, other = honest_epoch(), second_epoch()
     assert (
         _audit_reason(epoch.bundle.with_attestations(epoch.bundle.attestations[:1]), epoch.artifacts.audit)
-        == "reserve-attestation"
+        == "attestation-missing"
     )
     assert (
         _audit_reason(epoch.bundle.with_attestations(other.bundle.attestations), epoch.artifacts.audit)
-        == "reserve-attestation"
+        == "attestation-replayed-epoch"
     )
 
 
@@ -323,3 +328,72 @@ def test_a_stripped_matched_book_fails_the_audit():
     epoch = honest_epoch()
     stripped = attested(replace(epoch.bundle, matched_book=()))
     assert _audit_reason(stripped, epoch.artifacts.audit) == "matched-book"
+
+
+# -- several assets: USD (settlement) and BTC -----------------------------------------------------------------
+
+
+def _published_multi(bundle):
+    return published(None, bundle, MULTI_PUBLIC)
+
+
+def test_a_multi_asset_epoch_passes_the_audit_and_the_participants_check():
+    epoch = multi_asset_epoch()
+    report = audit_epoch(_published_multi(epoch.bundle), epoch.artifacts.audit, chunk_system=SYSTEM,
+                         executor=SerialExecutor())
+    assert [(r.asset_id, r.total) for r in report.reserves] == list(zip(("USD", "BTC"),
+                                                                        epoch.bundle.header.reserve_totals,
+                                                                        strict=True))
+    assert report.reserves[1].by_chain == (("bitcoin", epoch.bundle.header.reserve_totals[1]),)
+    check = verify_receipt(_published_multi(epoch.bundle), epoch.artifacts.receipts["trader-2"], "trader-2",
+                           chunk_system=SYSTEM)
+    assert check.collateral == (("BTC", 30_000_000, 0),) and check.liabilities[1] == 30_000_000
+    totals = check_total_opening(epoch.bundle, (epoch.bundle.header.digest(), epoch.artifacts.total_opening))
+    assert totals[1] == sum(a.witness.balances[0] for a in epoch.accounts)
+
+
+def test_attack_reserves_of_one_asset_counted_for_another_is_named(monkeypatch):
+    """BTC reserves fall short of the BTC owed; the operator's header counts some USD reserves for BTC (the
+    solvency proof then verifies against the header's totals): the listed reserves contradict the header."""
+    owed = sum(a.witness.balances[0] for a in multi_asset_accounts())
+    book = reserves((2_000_000, 2_000_000), collateral=(("BTC", 8, owed - 1_000),))
+    honest_totals = book.asset_totals()
+    moved = (honest_totals[0] - 1_000, honest_totals[1] + 1_000)
+    with pytest.raises(ProvingError, match="reserves of BTC"):
+        make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(), reserve_book=book)
+    monkeypatch.setattr(type(book), "asset_totals", lambda self: moved)
+    epoch = make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(), reserve_book=book,
+                       secret=b"asset-counted-for-another-012345")
+    monkeypatch.undo()
+    assert epoch.bundle.header.reserve_totals == moved
+    with pytest.raises(VerificationError) as caught:
+        audit_epoch(_published_multi(epoch.bundle), epoch.artifacts.audit, chunk_system=SYSTEM,
+                    executor=SerialExecutor())
+    detail = caught.value.detail
+    assert caught.value.reason == "reserves-mismatch" and "BTC: the header counts" in detail and "USD:" in detail
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(_published_multi(epoch.bundle), epoch.artifacts.receipts["trader-0"], "trader-0",
+                       chunk_system=SYSTEM)
+    assert caught.value.reason == "reserves-mismatch"
+
+
+def test_a_negative_btc_liability_in_a_padding_node_is_named(monkeypatch):
+    """Every node proves all its liabilities in one aggregated range proof: a padding node whose BTC liability
+    commits to -5 (its USD one honest) fails its node proof for participants and the auditor."""
+    real_commit = epoch_prover.commit
+    calls = iter(range(1 << 30))
+    per_node = 2 + len(MULTI_PUBLIC.value_per_lot)
+    monkeypatch.setattr(epoch_prover, "commit",
+                        lambda value, blinding: real_commit(value - (5 if next(calls) % per_node == 1 else 0),
+                                                            blinding))
+    epoch = make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(),
+                       secret=b"negative-btc-padding-0123456789a", reserve_book=multi_asset_epoch().bundle.reserves)
+    monkeypatch.undo()
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(_published_multi(epoch.bundle), epoch.artifacts.receipts["trader-0"], "trader-0",
+                       chunk_system=SYSTEM)
+    assert caught.value.reason == "sibling-range-proof"
+    with pytest.raises(VerificationError) as caught:
+        audit_epoch(_published_multi(epoch.bundle), epoch.artifacts.audit, chunk_system=SYSTEM,
+                    executor=SerialExecutor())
+    assert caught.value.reason in ("padding-node-nonzero", "node-range-proof")

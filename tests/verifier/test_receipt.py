@@ -153,8 +153,8 @@ def test_replaced_sibling_sum_is_rejected():
     receipt = epoch.artifacts.receipts["trader-2"]
     siblings = list(receipt.upper_siblings)
     low = siblings[1]
-    siblings[1] = replace(low, commitment=low.commitment - commit(1000, 0),
-                          encoded=(low.commitment - commit(1000, 0)).to_bytes())
+    siblings[1] = replace(low, liabilities=(low.liabilities[0] - commit(1000, 0),),
+                          encoded=(low.liabilities[0] - commit(1000, 0)).to_bytes())
     assert _reason(epoch, replace(receipt, upper_siblings=tuple(siblings))) == "path-root-mismatch"
 
 
@@ -165,7 +165,7 @@ def test_replaced_sibling_position_sums_are_rejected():
     siblings = list(receipt.upper_siblings)
     low = siblings[0]
     shifted = (low.positions[0] + commit(5, 0), *low.positions[1:])
-    siblings[0] = TreeNode.of(low.commitment, low.digest, shifted)
+    siblings[0] = TreeNode.of(low.liabilities, low.digest, shifted)
     assert _reason(epoch, replace(receipt, upper_siblings=tuple(siblings))) == "path-root-mismatch"
 
 
@@ -240,7 +240,7 @@ def test_a_missing_reserve_attestation_is_named_by_address():
     receipt = epoch.artifacts.receipts["trader-3"]
     unsigned = replace(epoch.bundle, attestations=epoch.bundle.attestations[:1])
     failure = _failure(epoch, receipt, bundle=unsigned)
-    assert failure.reason == "reserve-attestation"
+    assert failure.reason == "attestation-missing"
     assert epoch.bundle.reserves.entries[1].address in str(failure)
 
 

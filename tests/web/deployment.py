@@ -2,24 +2,26 @@
 quarter of the traders on portfolio margin) with 8 traders, two epochs proven, attested by two reserve keys.
 
 Built once per test process into a shared temporary folder with the operator's own API (what ``zkclear init``,
-``epoch run`` and ``epoch prove`` call).
+``epoch run`` and ``epoch prove`` call). The publication folders are ``venue/epochs/N/``; receipts and participant
+files are where the operator writes them, under ``venue/private/`` (never served).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from zkclear.bundle.format import decode_receipt, encode_receipt, read_file
-from zkclear.operator import CHUNK_SYSTEM, SECRET_FILE, Deployment, ProvingSettings, open_published
-from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
+from zkclear.bundle.format import encode_receipt
+from zkclear.chains import key_from_secret, parse_reserves_csv
+from zkclear.operator import SECRET_FILE, Deployment, ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
+from zkclear.tree.receipts import Receipt
+from zkclear.verifier.published import CHUNK_SYSTEM, open_published
 
 SPEC = MarketSpec(accounts=8, epochs=2, fills_per_epoch=40, seed=12)
-KEYS = (bytes.fromhex("a1" * 32), bytes.fromhex("b2" * 32))
+KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
 SECRET = bytes.fromhex("5e" * 32)
 
 
@@ -28,52 +30,48 @@ class WebDeployment:
     root: Path
     epochs_dir: Path
 
+    @property
+    def deployment(self) -> Deployment:
+        return Deployment(self.root / "venue")
+
+    def folder(self, epoch: int) -> Path:
+        """Epoch ``epoch``'s publication folder."""
+        return self.epochs_dir / str(epoch)
+
     def receipt_path(self, epoch: int, account: str) -> Path:
-        folder = self.epochs_dir / str(epoch)
-        return folder / "receipts" / json.loads((folder / "receipts.index").read_text())[account]
+        return self.deployment.receipt_path(epoch, account)
 
-    def accounts(self, epoch: int) -> list[str]:
-        return sorted(json.loads((self.epochs_dir / str(epoch) / "receipts.index").read_text()))
+    def participant_path(self, account: str) -> Path:
+        return self.deployment.participant_path(account)
 
-    def files(self, epoch: int) -> dict[str, bytes]:
-        folder = self.epochs_dir / str(epoch)
-        return {"bundle": read_file(folder / f"epoch-{epoch}.bundle"),
-                "public": read_file(folder / f"epoch-{epoch}.public.json")}
+    def receipt(self, epoch: int, account: str) -> Receipt:
+        return open_published(self.folder(epoch)).receipt(self.receipt_path(epoch, account))
+
+    def forged(self, epoch: int, account: str, out: Path, **changes) -> Path:
+        """The account's receipt with ``changes`` applied, re-encoded with a valid checksum."""
+        out.write_bytes(encode_receipt(replace(self.receipt(epoch, account), **changes), CHUNK_SYSTEM))
+        return out
 
     def tampered_receipt(self, epoch: int, account: str, out: Path) -> Path:
-        """The account's receipt with its balance raised by one, re-encoded with a valid checksum."""
-        published = open_published(self.epochs_dir / str(epoch))
-        receipt = decode_receipt(read_file(self.receipt_path(epoch, account)), published.public, CHUNK_SYSTEM,
-                                 chunk_size=published.bundle.header.tree.chunk_size)
-        forged = replace(receipt, opening=replace(receipt.opening, cash=receipt.opening.cash + 1))
-        out.write_bytes(encode_receipt(forged, CHUNK_SYSTEM))
-        return out
-
-    def shortened_receipt(self, epoch: int, account: str, out: Path) -> Path:
-        """The account's receipt with its top sibling cut off (a path one level short), validly encoded."""
-        published = open_published(self.epochs_dir / str(epoch))
-        receipt = decode_receipt(read_file(self.receipt_path(epoch, account)), published.public, CHUNK_SYSTEM,
-                                 chunk_size=published.bundle.header.tree.chunk_size)
-        short = replace(receipt, upper_siblings=receipt.upper_siblings[:-1],
-                        sibling_proofs=receipt.sibling_proofs[:-1])
-        out.write_bytes(encode_receipt(short, CHUNK_SYSTEM))
-        return out
+        """The account's receipt with its balance raised by one."""
+        receipt = self.receipt(epoch, account)
+        return self.forged(epoch, account, out, opening=replace(receipt.opening, cash=receipt.opening.cash + 1))
 
 
 @cache
 def build(root: Path) -> WebDeployment:
     """Generate, clear, prove and attest SPEC's epochs under ``root`` (a fresh folder)."""
     config, epoch_inputs = generate_market(root / "market", SPEC)
-    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial")
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Web Test Venue")
     Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
     # a fixed operator secret makes every build's files identical (and the README's screenshot with them)
     (root / "venue" / SECRET_FILE).write_text(SECRET.hex() + "\n")
     deployment = Deployment(root / "venue")
-    addresses = [address_of(public_key_of(key)) for key in KEYS]
+    holders = [(key.chain, "USDC", key.address.text) for key in KEYS]
     for number, inputs in enumerate(epoch_inputs, start=1):
         deployment.run_epoch(inputs, number)
         with deployment.ledger() as ledger:
             liabilities = int(ledger.state(number).cash.sum())
-        reserves = ReserveSet.parse_csv(reserves_csv(addresses, liabilities + 1))
+        reserves = parse_reserves_csv(reserves_csv(holders, {"USDC": liabilities + 1}))
         deployment.prove(number, reserves, reserve_keys=KEYS)
     return WebDeployment(root, root / "venue" / "epochs")

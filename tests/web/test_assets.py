@@ -59,3 +59,10 @@ def test_a_wheel_ships_the_page_and_the_npm_pin():
     assert {"static/index.html", "static/app.js", "static/worker.js", "package-lock.json"} <= set(shipped)
     for name in shipped:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_the_worker_fetches_the_generators_file_the_server_serves():
+    from zkclear.web import generators
+
+    worker = (assets.STATIC_DIR / "worker.js").read_text(encoding="utf-8")
+    assert f'"/verifier/{generators.FILE_NAME}"' in worker

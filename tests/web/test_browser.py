@@ -1,9 +1,11 @@
 """The verification page in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-``zkclear serve`` (the real command, in a subprocess) serves a test deployment's published epochs; the page
-verifies a participant's receipts of two epochs (OK, with their history and CSV), a tampered receipt and another
-account's (each rejected by the named check), and every request the page and its worker make is recorded: none
-may leave the page's origin. The first test saves the screenshot the README shows (docs/browser-verify.png).
+``zkclear serve`` (the real command, in a subprocess) serves a test deployment's publication folders; the page
+verifies a participant's receipts of two epochs with their participant file (OK, with their history, whose CSV
+must be the one ``zkclear verify --history-csv`` writes), a tampered receipt and another account's (each rejected
+by the verifier core's named check and reason code: ``values``/``opening-mismatch``, ``identity``/
+``receipt-owner``), and every request the page and its worker make is recorded: none may leave the page's
+origin. The first test saves the screenshot the README shows (docs/browser-verify.png).
 
 Playwright rather than selenium: it reports the Web Worker's requests (Pyodide, the verifier) beside the page's
 and can refuse any request to another origin, with no chromedriver to match to the browser.
@@ -24,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.cli_helpers import zkclear_status
+
 CHROMIUM = Path(os.environ.get("ZKCLEAR_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 if not CHROMIUM.exists():
     pytest.skip(f"Chromium is not installed at {CHROMIUM}; `apt-get install -y chromium` (as root) enables the "
@@ -39,6 +43,7 @@ ACCOUNT = "trader-0002"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHECK_TIMEOUT_MS = 600_000
+CHECKS = ["header", "identity", "values", "path", "root statements", "proofs"]  # zkclear.verifier.receipt.CHECKS
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +99,12 @@ class RecordedPage:
             self.refused.append(route.request.url)
             route.abort()
 
-    def check(self, account: str, receipts: list[Path]) -> None:
+    def check(self, account: str, receipts: list[Path], participant: Path | None = None) -> None:
         page = self.page
         page.fill("#account-id", account)
         page.set_input_files("#receipts", [str(path) for path in receipts])
+        if participant is not None:
+            page.set_input_files("#participant-file", str(participant))
         page.click("#check")
         # CSP forbids eval, so wait on a selector rather than a JavaScript predicate
         page.wait_for_selector('body[data-state="done"]', state="attached", timeout=CHECK_TIMEOUT_MS)
@@ -106,6 +113,11 @@ class RecordedPage:
         items = self.page.query_selector_all(f'article.result[data-epoch="{epoch}"] li[data-check]')
         return {item.get_attribute("data-check"): item.get_attribute("class") for item in items}
 
+    def failure(self, epoch: int) -> tuple[str, str, str]:
+        """(check, reason code, text) of the failed check the page shows for ``epoch``."""
+        item = self.page.query_selector(f'article.result[data-epoch="{epoch}"] li.fail')
+        return item.get_attribute("data-check"), item.get_attribute("data-reason"), item.inner_text()
+
     def assert_nothing_left_the_origin(self) -> None:
         assert self.refused == []
         outside = [url for url in self.requests if not url.startswith(self.origin + "/")]
@@ -113,6 +125,7 @@ class RecordedPage:
         # the worker's requests are seen too, so the assertion above covers them
         assert self.origin + "/pyodide/pyodide.asm.wasm" in self.requests
         assert self.origin + "/verifier/zkclear-verifier.zip" in self.requests
+        assert any(url.endswith(".inputs.json") for url in self.requests)  # the public inputs were fetched too
 
     def close(self) -> None:
         self.context.close()
@@ -128,47 +141,67 @@ def recorded(browser, origin, tmp_path):
 def test_real_receipts_verify_in_the_browser_with_history_and_csv(recorded, web_deployment, tmp_path):
     receipts = [web_deployment.receipt_path(epoch, ACCOUNT) for epoch in (1, 2)]
     assert "not sent anywhere" in recorded.page.inner_text("#privacy")
-    recorded.check(ACCOUNT, receipts)
-    assert recorded.page.inner_text("#error") == ""
+    recorded.check(ACCOUNT, receipts, participant=web_deployment.participant_path(ACCOUNT))
+    page = recorded.page
+    assert page.inner_text("#error") == ""
+    assert page.get_attribute("body", "data-ok") == "true"
     for epoch in (1, 2):
-        assert recorded.page.get_attribute(f'article.result[data-epoch="{epoch}"]', "data-ok") == "true"
+        assert page.get_attribute(f'article.result[data-epoch="{epoch}"]', "data-ok") == "true"
         statuses = recorded.statuses(epoch)
-        assert list(statuses) == ["epoch", "identity", "values", "path", "siblings", "own chunk", "root statements"]
-        assert set(statuses.values()) == {"pass"}
-    assert recorded.page.inner_text("#chain").strip() == "✓ epoch 2 follows epoch 1"
-    assert recorded.page.is_visible("#chart-money polyline")
-    with recorded.page.expect_download() as download:
-        recorded.page.click("#export-csv")
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
-    assert [row["epoch"] for row in rows] == ["1", "2"] and {row["account_id"] for row in rows} == {ACCOUNT}
-    assert all(int(row["equity_above_requirement"]) >= 0 for row in rows)
+        assert list(statuses) == CHECKS and set(statuses.values()) == {"pass"}
+    latest = page.inner_text('article.result[data-epoch="2"]')
+    assert "(the one you pinned)" in latest and "matched book" in latest and "Distance to maintenance" in latest
+    assert "The epoch's marks" in latest and "BTC-PERP" in latest
+    assert page.inner_text("#chain").splitlines()[0].startswith("✓ epoch 2 follows epoch 1")
+    assert page.is_visible("#chart-money polyline")
+    # the exported CSV is the one `zkclear verify --history-csv` writes for the same receipts
+    cli_csv = tmp_path / "cli.csv"
+    code, output = zkclear_status("verify", web_deployment.folder(1), web_deployment.folder(2), "--receipt",
+                                  receipts[0], "--receipt", receipts[1], "--account", ACCOUNT, "--history-csv",
+                                  cli_csv)
+    assert code == 0, output
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported == cli_csv.read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(int(row["distance_to_maintenance"]) >= 0 for row in rows)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     # the screenshot: the latest epoch's checks and the chart of the account over time
-    recorded.page.query_selector("h1").scroll_into_view_if_needed()  # bounding boxes are viewport-relative
-    top = recorded.page.query_selector('article.result[data-epoch="2"]').bounding_box()
-    bottom = recorded.page.query_selector("#chart-money").bounding_box()
-    recorded.page.screenshot(path=str(SCREENSHOT), full_page=True, clip={
+    page.query_selector("h1").scroll_into_view_if_needed()  # bounding boxes are viewport-relative
+    top = page.query_selector('article.result[data-epoch="2"]').bounding_box()
+    bottom = page.query_selector("#chart-money").bounding_box()
+    page.screenshot(path=str(SCREENSHOT), full_page=True, clip={
         "x": 0, "y": top["y"] - 8, "width": 900, "height": bottom["y"] + bottom["height"] - top["y"] + 16})
-    print(f"\nworker: Python loaded in {recorded.page.get_attribute('body', 'data-boot-seconds')} s, "
-          f"last receipt checked in {recorded.page.get_attribute('body', 'data-last-check-seconds')} s")
+    print(f"\nworker: Python loaded in {page.get_attribute('body', 'data-boot-seconds')} s, "
+          f"two receipts checked in {page.get_attribute('body', 'data-check-seconds')} s")
     recorded.assert_nothing_left_the_origin()
 
 
 def test_a_tampered_receipt_is_rejected_by_the_values_check(recorded, web_deployment, tmp_path):
     forged = web_deployment.tampered_receipt(2, ACCOUNT, tmp_path / "forged.rcpt")
     recorded.check(ACCOUNT, [forged])
-    assert recorded.page.get_attribute('article.result[data-epoch="2"]', "data-ok") == "false"
+    page = recorded.page
+    assert page.get_attribute('article.result[data-epoch="2"]', "data-ok") == "false"
     statuses = recorded.statuses(2)
-    assert statuses["epoch"] == statuses["identity"] == "pass"
-    assert statuses["values"] == "fail" and statuses["root statements"] == "skip"
-    assert "FAILED" in recorded.page.inner_text('article.result[data-epoch="2"] h2')
+    assert statuses == {"header": "pass", "identity": "pass", "values": "fail", "path": "skip",
+                        "root statements": "skip", "proofs": "skip"}
+    check, reason, text = recorded.failure(2)
+    assert (check, reason) == ("values", "opening-mismatch")
+    assert "do not open the commitments" in text and "[opening-mismatch]" in text
+    assert "FAILED" in page.inner_text('article.result[data-epoch="2"] h2')
+    assert not page.is_visible("#history")
     recorded.assert_nothing_left_the_origin()
 
 
 def test_another_accounts_receipt_is_rejected_by_the_identity_check(recorded, web_deployment):
     recorded.check(ACCOUNT, [web_deployment.receipt_path(2, "trader-0005")])
     statuses = recorded.statuses(2)
-    assert statuses["epoch"] == "pass" and statuses["identity"] == "fail" and statuses["values"] == "skip"
-    assert "different account" in recorded.page.inner_text('li[data-check="identity"]')
+    assert statuses["header"] == "pass" and statuses["identity"] == "fail" and statuses["values"] == "skip"
+    check, reason, text = recorded.failure(2)
+    assert (check, reason) == ("identity", "receipt-owner")
+    assert "this receipt is for account 'trader-0005', not for you ('trader-0002')" in text
     assert not recorded.page.is_visible("#history")
+    assert recorded.page.query_selector('article.result[data-epoch="2"] table') is None  # none of its values
     recorded.assert_nothing_left_the_origin()

@@ -15,7 +15,8 @@ from zkclear.web.server import CONTENT_SECURITY_POLICY, Site, make_server
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """A server over a deployment-like tree: two epochs with receipts and private files beside them."""
+    """A server over a deployment-like tree: two published epochs, with receipts and a ``private`` folder
+    (holding files named like public ones) inside the served folder, and the deployment's own files above it."""
     root = tmp_path_factory.mktemp("site")
     epochs = root / "venue" / "epochs"
     for epoch in (1, 2):
@@ -23,10 +24,15 @@ def served(tmp_path_factory):
         (folder / "receipts").mkdir(parents=True)
         (folder / f"epoch-{epoch}.bundle").write_bytes(b"bundle %d" % epoch)
         (folder / f"epoch-{epoch}.public.json").write_bytes(b"[]")
+        (folder / f"epoch-{epoch}.inputs.json").write_bytes(b"{}")
         (folder / f"epoch-{epoch}.audit").write_bytes(b"audit")
         (folder / "receipts" / "abc.rcpt").write_bytes(b"private receipt")
         (folder / "receipts.index").write_text("{}")
+    (epochs / "private").mkdir()
+    for name in ("epoch-3.bundle", "epoch-3.public.json", "epoch-3.inputs.json"):
+        (epochs / "private" / name).write_bytes(b"private copy")
     (root / "venue" / "operator.secret").write_text("secret")
+    (root / "venue" / "private" / "1" / "receipts").mkdir(parents=True)
     (root / "outside.bundle").write_bytes(b"outside")
     os.symlink(root / "outside.bundle", epochs / "1" / "epoch-9.bundle")  # a link out of DIR
     pyodide = root / "pyodide"
@@ -62,7 +68,7 @@ def test_the_page_and_its_assets_are_served_with_their_mime_types(served):
                        ("/static/style.css", "text/css"), ("/pyodide/pyodide.asm.wasm", "application/wasm"),
                        ("/pyodide/pyodide.mjs", "text/javascript"), ("/pyodide/pyodide-lock.json", "application/json"),
                        ("/verifier/zkclear-verifier.zip", "application/zip"),
-                       ("/verifier/bulletproofs-generators-4096.bin", "application/octet-stream")):
+                       ("/verifier/bulletproofs-generators-8192.bin", "application/octet-stream")):
         status, headers, _ = request(served, path)
         assert status == 200, path
         assert headers["Content-Type"].startswith(mime), path
@@ -86,15 +92,20 @@ def test_the_epoch_index_lists_public_files_only(served):
     status, _, body = request(served, "/epochs/index.json")
     assert status == 200
     assert json.loads(body) == {"epochs": [
-        {"epoch": 1, "bundle": "1/epoch-1.bundle", "public": "1/epoch-1.public.json", "audit": "1/epoch-1.audit"},
-        {"epoch": 2, "bundle": "2/epoch-2.bundle", "public": "2/epoch-2.public.json", "audit": "2/epoch-2.audit"},
-    ]}
+        {"epoch": epoch, "bundle": f"{epoch}/epoch-{epoch}.bundle", "public": f"{epoch}/epoch-{epoch}.public.json",
+         "inputs": f"{epoch}/epoch-{epoch}.inputs.json", "audit": f"{epoch}/epoch-{epoch}.audit"}
+        for epoch in (1, 2)]}  # nothing from the private folder
     assert request(served, "/epochs/2/epoch-2.bundle")[2] == b"bundle 2"
+    status, headers, body = request(served, "/epochs/2/epoch-2.inputs.json")
+    assert status == 200 and headers["Content-Type"] == "application/json" and body == b"{}"
 
 
 @pytest.mark.parametrize("path", [
     "/epochs/1/receipts/abc.rcpt",           # receipts are private
     "/epochs/1/receipts.index",
+    "/epochs/private/epoch-3.bundle",        # nothing under a private folder, whatever its name
+    "/epochs/private/epoch-3.inputs.json",
+    "/epochs/%70rivate/epoch-3.public.json",
     "/epochs/../operator.secret",            # traversal, plain and encoded
     "/epochs/1/..%2f..%2foperator.secret",
     "/epochs/%2e%2e/operator.secret",
@@ -139,3 +150,18 @@ def test_a_taken_port_is_one_line_and_exit_status_1(served, tmp_path, monkeypatc
     assert exit_status.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot listen on 127.0.0.1:") and len(err.strip().splitlines()) == 1
+
+
+def test_a_deployment_or_its_private_folder_is_refused(tmp_path):
+    from zkclear.errors import InputError
+    from zkclear.operator import PRIVATE_DIR, SECRET_FILE
+    from zkclear.web.server import DEPLOYMENT_MARKER, PRIVATE_FOLDER, build_site
+
+    assert (DEPLOYMENT_MARKER, PRIVATE_FOLDER) == (SECRET_FILE, PRIVATE_DIR)
+    venue = tmp_path / "venue"
+    (venue / "private" / "2" / "receipts").mkdir(parents=True)
+    (venue / SECRET_FILE).write_text("secret")
+    for folder, words in ((venue, "serve its epochs/ folder"), (venue / "private", "private folder"),
+                          (venue / "private" / "2", "private folder")):
+        with pytest.raises(InputError, match=words):
+            build_site(folder)

@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from zkclear.bench.scale_model import RECORDED, Costs, table, tree_shape
 
@@ -46,27 +47,29 @@ def _cpu_seconds() -> float:
 # --------------------------------------------------------------------------------------------- end to end
 
 
-def _venue(root: Path, traders: int) -> tuple[Path, Path, bytes]:
+def _venue(root: Path, traders: int) -> tuple[Path, Path, Any]:
+    from zkclear.bench.common import BENCH_VENUE
+    from zkclear.chains import key_from_secret
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import address_of, public_key_of
     from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 
-    key = bytes.fromhex("5c" * 32)
+    key = key_from_secret("ethereum", bytes.fromhex("5c" * 32))
     config, epochs = generate_market(root / "market", MarketSpec(accounts=traders, epochs=1,
                                                                  fills_per_epoch=3 * traders, seed=15, options=False))
-    deployment = Deployment.init(root / "template", config.read_text(), ProvingSettings(executor="process"))
+    deployment = Deployment.init(root / "template", config.read_text(),
+                                 ProvingSettings(executor="process", venue=BENCH_VENUE))
     deployment.run_epoch(epochs[0])
     reserves = root / "reserves.csv"
-    reserves.write_text(reserves_csv([address_of(public_key_of(key))], 10**17))
+    reserves.write_text(reserves_csv([("ethereum", "USDC", key.address.text)], {"USDC": 10**17}))
     return root / "template", reserves, key
 
 
 def _end_to_end(traders: int, echo: Callable[[str], None]) -> dict[str, float]:
     """One worker (in-process, so every phase's CPU time is measured: the model's unit costs), then two local
     worker processes (wall time, total core-seconds)."""
+    from zkclear.chains import load_reserves
     from zkclear.executor import ProcessExecutor, SerialExecutor
     from zkclear.operator import Deployment
-    from zkclear.proofs.attestations import ReserveSet
 
     metrics: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -88,7 +91,7 @@ def _end_to_end(traders: int, echo: Callable[[str], None]) -> dict[str, float]:
 
             cpu, own, started = _cpu_seconds(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             try:
-                _, closed = Deployment(target).prove(1, ReserveSet.load(reserves), reserve_keys=[key], executor=run,
+                _, closed = Deployment(target).prove(1, load_reserves(reserves), reserve_keys=[key], executor=run,
                                                      progress=progress)
             finally:
                 run.close()
@@ -190,10 +193,9 @@ def _stand_ins():
 
 def memory_child(accounts: int, mode: str) -> None:
     """Run one close of ``accounts`` stand-in accounts in this process and print its peak RSS (JSON)."""
-    from zkclear.bench.common import stand_in_public_inputs
+    from zkclear.bench.common import bench_reserves, stand_in_public_inputs
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
-    from zkclear.proofs.attestations import ReserveEntry, ReserveSet
     from zkclear.proofs.chunks import PlainPublicData
     from zkclear.proofs.epoch_prover import AccountInput, prove_epoch
     from zkclear.proofs.streaming import close_epoch
@@ -201,7 +203,7 @@ def memory_child(accounts: int, mode: str) -> None:
 
     system = _stand_ins()
     public = PlainPublicData((3, 5, 7), equity_bits=64)
-    reserves = ReserveSet((ReserveEntry("0x" + "ab" * 20, 10**18),))
+    _, reserves = bench_reserves()
     source = SyntheticSource(accounts)
     common = {"epoch_id": 1, "previous": None, "config": TreeConfig(), "chunk_system": system,
               "blindings": BlindingSource.deterministic(b"bench-scale" * 3), "executor": SerialExecutor(),

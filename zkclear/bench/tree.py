@@ -154,24 +154,17 @@ def _real_epoch(
     n_accounts: int, profile: str, config: TreeConfig, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     """Close a real epoch at height 32, verify one receipt, audit it; return the figures and artifacts."""
-    from zkclear.bench.common import stand_in_public_inputs, stand_in_published
+    from zkclear.bench.common import bench_reserves, stand_in_public_inputs, stand_in_published
     from zkclear.bundle.format import encode_receipt
+    from zkclear.chains import attest_reserves
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
-    from zkclear.proofs.attestations import (
-        ReserveEntry,
-        ReserveSet,
-        address_of,
-        public_key_of,
-        sign_attestation,
-    )
     from zkclear.proofs.epoch_prover import prove_epoch
     from zkclear.verifier.audit import audit_epoch
     from zkclear.verifier.receipt import verify_receipt
 
     system, public, accounts, system_name = _chunk_system_and_accounts(n_accounts, profile)
-    key = bytes([0x42]) * 32
-    reserves = ReserveSet((ReserveEntry(address_of(public_key_of(key)), (1 << 63) - 1),))
+    key, reserves = bench_reserves()
     started = time.perf_counter()
     artifacts = prove_epoch(
         accounts,
@@ -187,7 +180,7 @@ def _real_epoch(
     )
     close = time.perf_counter() - started
     bundle = artifacts.bundle.with_attestations(
-        (sign_attestation(key, artifacts.bundle.attestation_message()),)
+        attest_reserves(key, artifacts.bundle.attestation_context(), reserves.entries)
     )
     timings = artifacts.timings
     echo(
@@ -315,23 +308,7 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
                 f"{padding:.3f} padding accounts ({padding * collateral_each:.3f} core-s)"
             )
 
-    # -- reserve attestations: coincurve (libsecp256k1) and py_ecc's pure-Python fallback ----------
-    from zkclear.proofs.attestations import recover_address, sign_attestation
-
-    message = bytes(range(32))
-    for engine in ("coincurve", "py_ecc"):
-        rounds = 20 if engine == "coincurve" else 5
-        started = time.perf_counter()
-        for i in range(rounds):
-            attestation = sign_attestation(bytes([i + 1]) * 32, message, engine=engine)
-        sign = (time.perf_counter() - started) / rounds
-        started = time.perf_counter()
-        for _ in range(rounds):
-            recover_address(message, attestation.signature, engine=engine)
-        verify = (time.perf_counter() - started) / rounds
-        metrics[f"attestation_sign_seconds_{engine}"] = sign
-        metrics[f"attestation_verify_seconds_{engine}"] = verify
-        echo(f"reserve attestation ({engine}): sign {sign * 1e3:.2f} ms, recover {verify * 1e3:.2f} ms")
+    # (reserve attestations across chains: zkclear bench chains)
     # the same figures in PEM, which compare across machines and loads
     for name in (
         "receipt_verify_seconds",

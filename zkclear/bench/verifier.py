@@ -10,9 +10,12 @@ process on the pure engine, three configurations:
 
 Figures per configuration (``CONFIG/NAME``): ``mul_pem`` (one variable-base scalar multiplication),
 ``msm_1024_per_point_pem``, ``hash_to_curve_pem`` (one generator), ``decode_point_pem`` (48-byte decoding with the
-subgroup check), ``generators_4096_seconds`` (deriving the 2 × 4,096 generators the receipt needs),
-``receipt_check_seconds`` and ``receipt_check_pem`` (:func:`zkclear.web.bridge.check_receipt`, generators preloaded
-as the page does; median of 3). PEM is one py-ecc G1 multiplication, measured by the parent around each child.
+subgroup check), ``generators_file_seconds`` (deriving the 2 × COUNT generators of the page's file,
+:data:`zkclear.web.generators.COUNT`), ``receipt_check_seconds`` and ``receipt_check_pem`` (what ``zkclear verify
+FOLDER --receipt R --account ID`` runs, through :func:`zkclear.web.bridge.verify` — the page's entry point — with
+the generators preloaded as the page does: reading the publication folder and the receipt, then every check of
+:func:`zkclear.verifier.receipt.verify_receipt`; median of 3). PEM is one py-ecc G1 multiplication, measured by
+the parent around each child.
 Where Chromium, npm and Playwright are installed: ``browser/boot_seconds`` (Pyodide, the verifier zip and the
 generators file loaded in the page's worker) and ``browser/receipt_check_seconds`` (the same receipt, timed inside
 the worker; first and median of 3).
@@ -73,13 +76,13 @@ figures = {
                                             for i in range(32)]) / 32,
     "decode_point_seconds": timed(lambda: [G1Point.from_bytes(e) for e in encoded]) / 64,
 }
-figures["generators_4096_seconds"] = figures["hash_to_curve_seconds"] * 2 * generators.COUNT
+figures["generators_file_seconds"] = figures["hash_to_curve_seconds"] * 2 * generators.COUNT
 folder = Path(sys.argv[2])
-files = {name: (folder / name).read_bytes() for name in ("bundle", "public", "receipt", "generators")}
-bridge.preload_generators(files["generators"])
+bridge.preload_generators((folder / "generators").read_bytes())
+request = [bridge.EpochRequest(folder / "epoch", folder / "receipt.rcpt")]
 results = []
 def check():
-    results.append(bridge.check_receipt(files["bundle"], files["public"], files["receipt"], sys.argv[3]))
+    results.append(bridge.verify(sys.argv[3], request))
 figures["receipt_check_seconds"] = timed(check)
 assert all(r["ok"] for r in results), results[-1]
 figures["loaded_blocked"] = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
@@ -89,6 +92,8 @@ print(json.dumps(figures))
 
 def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
     """Build the epoch, measure every configuration and the browser; return metric -> number."""
+    from zkclear.web import generators
+
     echo(f"machine: {machine_summary()}, load average {os.getloadavg()[0]:.1f}")
     metrics: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="zkclear-bench-verifier-") as scratch:
@@ -104,34 +109,36 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
                 raise RuntimeError(f"{name}: a blocked package was imported")
             for key, seconds in figures.items():
                 metrics[f"{name}/{key}"] = seconds
-                if key != "generators_4096_seconds":
+                if key != "generators_file_seconds":
                     metrics[f"{name}/{key.replace('_seconds', '_pem')}"] = seconds / pem
             metrics[f"{name}/pem_seconds"] = pem
             echo(f"{name:9s}: PEM {pem * 1e3:.1f} ms; mul {figures['mul_seconds'] / pem:.3f} PEM, "
                  f"MSM 2^10 1/{pem / figures['msm_1024_per_point_seconds']:.0f} PEM per point, "
                  f"hash-to-curve {figures['hash_to_curve_seconds'] / pem:.3f} PEM, "
-                 f"decode {figures['decode_point_seconds'] / pem:.3f} PEM; 2x4096 generators "
-                 f"{figures['generators_4096_seconds']:.1f} s; receipt check {figures['receipt_check_seconds']:.2f} s "
+                 f"decode {figures['decode_point_seconds'] / pem:.3f} PEM; 2x{generators.COUNT} generators "
+                 f"{figures['generators_file_seconds']:.1f} s; receipt check {figures['receipt_check_seconds']:.2f} s "
                  f"({figures['receipt_check_seconds'] / pem:.0f} PEM)")
         metrics.update(_browser(epochs_dir, receipt, 1 if quick else 3, echo))
     return metrics
 
 
 def _demo_epoch(root: Path) -> tuple[Path, Path]:
+    from zkclear.chains import key_from_secret, parse_reserves_csv
     from zkclear.operator import Deployment, ProvingSettings
-    from zkclear.proofs.attestations import ReserveSet, address_of, public_key_of
     from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
     from zkclear.tree.placement import TreeConfig
 
     config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=40,
                                                                        seed=12))
-    settings = ProvingSettings(tree=TreeConfig(height=32, chunk_bits=4), executor="serial")
+    settings = ProvingSettings(tree=TreeConfig(height=32, chunk_bits=4), executor="serial",
+                               venue="zkclear bench venue")
     deployment = Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
     deployment.run_epoch(epoch_inputs[0], 1)
     with deployment.ledger() as ledger:
         liabilities = int(ledger.state(1).cash.sum())
-    keys = (bytes([0xA1]) * 32, bytes([0xB2]) * 32)
-    reserves = ReserveSet.parse_csv(reserves_csv([address_of(public_key_of(k)) for k in keys], liabilities + 1))
+    keys = (key_from_secret("ethereum", bytes([0xA1]) * 32), key_from_secret("solana", bytes([0xB2]) * 32))
+    holders = [(k.chain, "USDC", k.address.text) for k in keys]
+    reserves = parse_reserves_csv(reserves_csv(holders, {"USDC": liabilities + 1}))
     files, _ = deployment.prove(1, reserves, reserve_keys=keys)
     return root / "venue" / "epochs", files.receipts[ACCOUNT]
 
@@ -140,10 +147,10 @@ def _child_inputs(epochs_dir: Path, receipt: Path, folder: Path) -> Path:
     from zkclear.web import generators
     from zkclear.web.assets import cache_root
 
-    folder.mkdir()
-    (folder / "bundle").write_bytes((epochs_dir / "1" / "epoch-1.bundle").read_bytes())
-    (folder / "public").write_bytes((epochs_dir / "1" / "epoch-1.public.json").read_bytes())
-    (folder / "receipt").write_bytes(receipt.read_bytes())
+    (folder / "epoch").mkdir(parents=True)
+    for name in ("epoch-1.bundle", "epoch-1.public.json", "epoch-1.inputs.json"):
+        (folder / "epoch" / name).write_bytes((epochs_dir / "1" / name).read_bytes())
+    (folder / "receipt.rcpt").write_bytes(receipt.read_bytes())
     (folder / "generators").write_bytes(generators.ensure_file(cache_root()))
     return folder
 
@@ -188,7 +195,7 @@ def _browser(epochs_dir: Path, receipt: Path, repeats: int, echo: Callable[[str]
                 page.wait_for_selector('body[data-state="done"]', state="attached", timeout=600_000)
                 if page.get_attribute('article.result[data-epoch="1"]', "data-ok") != "true":
                     raise RuntimeError("browser: the receipt did not verify: " + page.inner_text("#results"))
-                checks.append(float(page.get_attribute("body", "data-last-check-seconds")))
+                checks.append(float(page.get_attribute("body", "data-check-seconds")))
                 echo(f"  browser check {len(checks)}: {checks[-1]:.3f} s")
             boot = float(page.get_attribute("body", "data-boot-seconds"))
             browser.close()

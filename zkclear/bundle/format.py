@@ -5,14 +5,15 @@ Every file is one *container*::
     magic    8 bytes   b"ZKCLEAR\\x00"
     kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
                        | b"TOTL" (the total liabilities' opening, for an auditor only)
-    version  u16       FORMAT_VERSION (2)
+    version  u16       FORMAT_VERSION (3)
     length   u64       byte length of body
     body     length bytes
     checksum 32 bytes  SHA-256 of everything before it
 
 Integers are big-endian; ``blob`` = u32 length || bytes; ``text`` = u16 length || UTF-8; ``point`` = 48-byte
 compressed G1 (strictly decoded: on curve, in subgroup, canonical); ``scalar`` = 32 bytes < r;
-``node`` = point || 32-byte digest || n points (its position sums, n = the header's instrument count);
+``node`` = A points (its liabilities, A = the header's asset count) || 32-byte digest || n points (its position
+sums, n = the header's instrument count);
 positions ``(u8 level, u64 index)`` appear in strictly increasing
 order. Decoding is strict: a wrong magic, kind, version, length or checksum, a truncated or overlong
 body, a non-canonical field or an out-of-order position raises one :class:`EncodingError` that
@@ -29,17 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.chains import Attestation, ReserveEntry
 from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import G1Point
 from zkclear.errors import EncodingError, InputError, ZkclearError
-from zkclear.proofs.attestations import ReserveAttestation, ReserveEntry, ReserveSet
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
+from zkclear.proofs.reserves import ReserveBook, VenueAsset
 from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import Position, TreeNode
 
 MAGIC = b"ZKCLEAR\x00"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KIND_PUBLIC = b"PUBL"
 KIND_AUDIT = b"AUDT"
 KIND_RECEIPT = b"RCPT"
@@ -137,18 +139,26 @@ class _Reader:
     def scalar(self, what: str) -> int:
         return _field(what, scalar_from_bytes, self.take(32, what))
 
-    def node(self, what: str, positions: int) -> TreeNode:
-        encoded = self.take(48, what)
-        commitment = _field(what, G1Point.from_bytes, encoded)
+    def node(self, what: str, positions: int, assets: int = 1) -> TreeNode:
+        encoded = self.take(48 * assets, what)
+        liabilities = tuple(_field(f"{what} liability {a}", G1Point.from_bytes, encoded[48 * a:48 * a + 48])
+                            for a in range(assets))
         digest = self.take(32, what + " digest")
         sums_encoded = self.take(48 * positions, what + " position sums")
         sums = tuple(_field(f"{what} position sum {j}", G1Point.from_bytes, sums_encoded[48 * j:48 * j + 48])
                      for j in range(positions))
-        return TreeNode(commitment, encoded, digest, sums, sums_encoded)
+        return TreeNode(liabilities, encoded, digest, sums, sums_encoded)
 
     def count(self, what: str, item_size: int) -> int:
         """A u64 item count, refused when the remaining bytes cannot hold that many items."""
         n = self.u64(what)
+        if n * item_size > len(self.data) - self.offset:
+            raise EncodingError(f"truncated: {what} says {n} items, more than the file holds")
+        return n
+
+    def count32(self, what: str, item_size: int) -> int:
+        """A u32 item count, refused when the remaining bytes cannot hold that many items."""
+        n = self.u32(what)
         if n * item_size > len(self.data) - self.offset:
             raise EncodingError(f"truncated: {what} says {n} items, more than the file holds")
         return n
@@ -226,36 +236,63 @@ def encode_public_bundle(bundle: PublicBundle) -> bytes:
     for beta in bundle.matched_book:
         w.raw(scalar_to_bytes(beta))
     w.blob(bundle.solvency_proof)
-    w.u32(len(bundle.reserves.entries))
-    for entry in bundle.reserves.entries:
-        w.text(entry.address)
-        w.u64(entry.balance)
+    w.blob(bundle.reserves.to_bytes())
     w.u32(len(bundle.attestations))
     for attestation in bundle.attestations:
+        w.text(attestation.chain)
         w.text(attestation.address)
-        w.blob(attestation.signature)
+        w.text(attestation.text)
+        w.text(attestation.signature)
     return _container(KIND_PUBLIC, w.getvalue())
+
+
+def _ascii(r: _Reader, what: str) -> str:
+    value = r.text(what)
+    if not value.isascii():
+        raise EncodingError(f"{what}: not ASCII")
+    return value
+
+
+def decode_reserve_book(data: bytes) -> ReserveBook:
+    """The reserves list of :meth:`ReserveBook.to_bytes`, strictly (every entry re-validated for its chain)."""
+    r = _Reader(data)
+    venue = _ascii(r, "reserves venue")
+    assets = []
+    for i in range(r.u16("reserves asset count")):
+        asset_id = _ascii(r, f"reserves asset[{i}] id")
+        decimals = r.u8(f"reserves asset[{i}] decimals")
+        assets.append(_field(f"reserves asset[{i}]", lambda _, a=asset_id, d=decimals: VenueAsset(a, d), b""))
+    entries, chain_decimals = [], []
+    for i in range(r.count32("reserves entry count", 2 + 2 + 2 + 32 + 8 + 2 + 1)):
+        what = f"reserves entry[{i}]"
+        chain, asset, address = (_ascii(r, f"{what} chain"), _ascii(r, f"{what} asset"), _ascii(r, f"{what} address"))
+        balance = int.from_bytes(r.take(32, f"{what} balance"), "big")
+        height = r.u64(f"{what} block height")
+        block_hash = _ascii(r, f"{what} block hash")
+        chain_decimals.append(r.u8(f"{what} chain decimals"))
+        entries.append(_field(what, lambda _, v=(chain, asset, address, balance, height, block_hash): ReserveEntry(*v),
+                              b""))
+    r.finish("reserves")
+    return _field("reserves", lambda _: ReserveBook(venue, tuple(assets), tuple(entries), tuple(chain_decimals)), b"")
 
 
 def decode_public_bundle(data: bytes) -> PublicBundle:
     r = _open_container(data, KIND_PUBLIC)
     header = _field("header", EpochHeader.from_bytes, r.blob("header"))
-    root = r.node("root", header.instrument_count)
+    root = r.node("root", header.instrument_count, header.asset_count)
     n_betas = r.u32("matched_book count")
     betas = tuple(r.scalar(f"matched_book[{j}]") for j in range(n_betas))
     if n_betas != header.instrument_count:
         raise EncodingError("matched_book: one blinding sum per instrument is required")
     solvency = r.blob("solvency_proof")
-    entries = []
-    for i in range(r.u32("reserves count")):
-        entries.append(ReserveEntry(r.text(f"reserves[{i}] address"), r.u64(f"reserves[{i}] balance")))
-    reserves = _field("reserves", lambda _: ReserveSet(tuple(entries)), b"")
-    attestations = tuple(
-        ReserveAttestation(r.text(f"attestations[{i}] address"), r.blob(f"attestations[{i}] signature"))
-        for i in range(r.u32("attestations count"))
-    )
+    reserves = _field("reserves", decode_reserve_book, r.blob("reserves"))
+    attestations = []
+    for i in range(r.count32("attestations count", 8)):
+        what = f"attestations[{i}]"
+        attestations.append(Attestation(_ascii(r, f"{what} chain"), _ascii(r, f"{what} address"),
+                                        _ascii(r, f"{what} text"), _ascii(r, f"{what} signature")))
     r.finish("public bundle")
-    return PublicBundle(header, root, betas, solvency, reserves, attestations)
+    return PublicBundle(header, root, betas, solvency, reserves, tuple(attestations))
 
 
 # --------------------------------------------------------------------------------- chunks, audit
@@ -300,17 +337,27 @@ def decode_chunk_record(data: bytes, system: ChunkProofSystem, public: Any, chun
     return chunk
 
 
+def node_size(instrument_count: int, asset_count: int) -> int:
+    """Bytes of an encoded upper ``node``: A liabilities, the digest, n position sums."""
+    return 48 * asset_count + 32 + 48 * instrument_count
+
+
+def padding_size(instrument_count: int, asset_count: int) -> int:
+    """Bytes of a padding entry's blindings (after its position): A liability blindings, n position blindings."""
+    return 32 * (asset_count + instrument_count)
+
+
 def encode_node(node: TreeNode) -> bytes:
-    """``node``: the commitment, the digest and the position sums (an upper node, as every file writes it)."""
+    """``node``: the liabilities, the digest and the position sums (an upper node, as every file writes it)."""
     w = _Writer()
     w.node(node)
     return w.getvalue()
 
 
-def decode_node(data: bytes, instrument_count: int) -> TreeNode:
+def decode_node(data: bytes, instrument_count: int, asset_count: int) -> TreeNode:
     """The inverse of :func:`encode_node` (strict)."""
     r = _Reader(data)
-    node = r.node("node", instrument_count)
+    node = r.node("node", instrument_count, asset_count)
     r.finish("node")
     return node
 
@@ -331,10 +378,10 @@ def encode_proof_entry(pos: Position, proof: bytes) -> bytes:
     return w.getvalue()
 
 
-def encode_padding_entry(pos: Position, blinding: int, position_blindings: tuple[int, ...]) -> bytes:
-    """``position || scalar ρ || n scalars ρ_j``: one entry of the audit data's padding list."""
-    return (struct.pack(">BQ", *pos) + scalar_to_bytes(blinding)
-            + b"".join(scalar_to_bytes(b) for b in position_blindings))
+def encode_padding_entry(pos: Position, liability_blindings: tuple[int, ...], position_blindings: tuple[int, ...]
+                         ) -> bytes:
+    """``position || A scalars ρ_a || n scalars ρ_j``: one entry of the audit data's padding list."""
+    return struct.pack(">BQ", *pos) + b"".join(scalar_to_bytes(b) for b in (*liability_blindings, *position_blindings))
 
 
 def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
@@ -356,20 +403,21 @@ def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
 
 
 def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: ChunkProofSystem) -> AuditData:
-    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size and whose
-    instrument count fixes the number of position sums per node)."""
+    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size, whose instrument count
+    fixes the number of position sums per node and whose asset count the number of liabilities)."""
     r = _open_container(data, KIND_AUDIT)
-    n = header.instrument_count
+    n, assets = header.instrument_count, header.asset_count
     header_digest = r.take(32, "header digest")
     n_chunks = r.count("chunk count", 8 + 2 + 4)
     chunks = tuple(
         _read_chunk(r, f"chunk[{i}]", system, public, header.tree.chunk_size) for i in range(n_chunks)
     )
-    upper = r.positions("upper nodes", 80 + 48 * n, lambda what: r.node(what, n))
+    upper = r.positions("upper nodes", node_size(n, assets), lambda what: r.node(what, n, assets))
     proofs = r.positions("node proofs", 4, lambda what: r.blob(what))
     padding = r.positions(
-        "padding", 32 * (n + 1),
-        lambda what: (r.scalar(what), tuple(r.scalar(f"{what} position {j}") for j in range(n))))
+        "padding", padding_size(n, assets),
+        lambda what: (tuple(r.scalar(f"{what} liability {a}") for a in range(assets)),
+                      tuple(r.scalar(f"{what} position {j}") for j in range(n))))
     r.finish("audit data")
     return AuditData(header_digest, chunks, upper, proofs, padding)
 
@@ -377,21 +425,28 @@ def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: Chu
 # --------------------------------------------------------------------------------- total opening
 
 
-def encode_total_opening(header_digest: bytes, total: int, blinding: int) -> bytes:
-    """The auditor-only file: ``header digest || u64(L) || scalar(ρ)`` with C_root = L·G + ρ·H."""
+def encode_total_opening(header_digest: bytes, openings: tuple[tuple[int, int], ...]) -> bytes:
+    """The auditor-only file: ``header digest || u16(A) || (u64(L_a) || scalar(ρ_a))*`` with
+    C_root,a = L_a·G + ρ_a·H for every asset a (settlement asset first)."""
     w = _Writer()
     w.raw(header_digest)
-    w.u64(total)
-    w.raw(scalar_to_bytes(blinding))
+    w.u16(len(openings))
+    for total, blinding in openings:
+        w.u64(total)
+        w.raw(scalar_to_bytes(blinding))
     return _container(KIND_TOTAL, w.getvalue())
 
 
-def decode_total_opening(data: bytes) -> tuple[bytes, int, int]:
-    """(header digest, total liabilities L, root blinding ρ) from an auditor-only total file."""
+def decode_total_opening(data: bytes) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """(header digest, ((L_a, ρ_a) per asset)) from an auditor-only total file."""
     r = _open_container(data, KIND_TOTAL)
-    opening = (r.take(32, "header digest"), r.u64("total liabilities"), r.scalar("root blinding"))
+    digest = r.take(32, "header digest")
+    assets = r.u16("asset count")
+    if not 1 <= assets <= 33:
+        raise EncodingError(f"asset count: {assets} is not in [1, 33]")
+    openings = tuple((r.u64(f"total liabilities[{a}]"), r.scalar(f"root blinding[{a}]")) for a in range(assets))
     r.finish("total opening")
-    return opening
+    return digest, openings
 
 
 # --------------------------------------------------------------------------------- receipts
@@ -430,10 +485,17 @@ def receipt_from_parts(epoch_id: int, header_digest: bytes, account_id: str, acc
     return _container(KIND_RECEIPT, w.getvalue())
 
 
+def receipt_epoch(data: bytes) -> int:
+    """The epoch a receipt file is for, read before its epoch's public files are at hand (a participant with
+    several receipts finds which publication folder each one needs); EncodingError if the bytes are not an
+    intact receipt file. The receipt itself is checked against that epoch's header by the verifier."""
+    return _open_container(data, KIND_RECEIPT).u64("epoch id")
+
+
 def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int,
-                   instrument_count: int) -> Receipt:
-    """Decode a receipt; ``chunk_size`` (2^c) and ``instrument_count`` come from the epoch header the
-    participant holds."""
+                   instrument_count: int, asset_count: int = 1) -> Receipt:
+    """Decode a receipt; ``chunk_size`` (2^c), ``instrument_count`` and ``asset_count`` come from the epoch header
+    the participant holds."""
     r = _open_container(data, KIND_RECEIPT)
     epoch_id = r.u64("epoch id")
     header_digest = r.take(32, "header digest")
@@ -444,7 +506,7 @@ def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_
     chunk = _read_chunk(r, "chunk", system, public, chunk_size)
     siblings, proofs = [], []
     for level in range(r.u16("sibling count")):
-        siblings.append(r.node(f"sibling[{level}]", instrument_count))
+        siblings.append(r.node(f"sibling[{level}]", instrument_count, asset_count))
         proofs.append(r.blob(f"sibling[{level}] proof"))
     r.finish("receipt")
     return Receipt(

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from zkclear.proofs.attestations import ReserveAttestation, ReserveSet, attestation_message
+from zkclear.chains import Attestation, AttestationContext
 from zkclear.proofs.header import ChainLink, EpochHeader, epoch_hash
+from zkclear.proofs.reserves import ReserveBook, attestation_context
 from zkclear.tree.receipts import ChunkRecord
 from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode
 
 
 @dataclass(frozen=True, slots=True)
 class PublicBundle:
-    """Small and public: header, root, matched-book blinding sums β_j, the solvency proof, the
-    reserves input and its attestations. Reveals no balance and not the total liabilities."""
+    """Small and public: header, root, matched-book blinding sums β_j, the solvency proof (every asset's), the
+    reserves list and its attestations (each chain's own signed messages). Reveals no balance and no total
+    liabilities."""
 
     header: EpochHeader
     root: TreeNode
     matched_book: tuple[int, ...]
     solvency_proof: bytes
-    reserves: ReserveSet
-    attestations: tuple[ReserveAttestation, ...] = ()
+    reserves: ReserveBook
+    attestations: tuple[Attestation, ...] = ()
 
     def epoch_hash(self) -> bytes:
         return epoch_hash(self.header.digest(), self.root.encoded, self.root.digest)
@@ -29,11 +31,11 @@ class PublicBundle:
         """What the next epoch's header must carry."""
         return ChainLink(self.header.epoch_id, self.root.digest, self.epoch_hash())
 
-    def attestation_message(self) -> bytes:
-        """The 32 bytes each reserve address signs."""
-        return attestation_message(self.header.digest(), self.root.encoded, self.root.digest)
+    def attestation_context(self) -> AttestationContext:
+        """What every custodian's attestation text names: the venue, the epoch, its header hash and root."""
+        return attestation_context(self.reserves.venue, self.header.epoch_id, self.epoch_hash(), self.root.digest)
 
-    def with_attestations(self, attestations: tuple[ReserveAttestation, ...]) -> PublicBundle:
+    def with_attestations(self, attestations: tuple[Attestation, ...]) -> PublicBundle:
         return replace(self, attestations=tuple(attestations))
 
 

@@ -35,8 +35,8 @@ Demo and test keys (the CLI's ``zkclear keys``)
     DemoKey, generate_key(chain, *, kind=None), key_from_secret(chain, secret, address=None),
     write_key(path, key), load_key(path), controls(key, address),
     sign_attestation_text(key, text, *, bitcoin_format) -> Attestation,
-    attest_reserves(key, context, entries, already_attested=(), *, bitcoin_format) -> tuple[Attestation, ...]
-                                                                             -- keys
+    attest_reserves(key, context, entries, already_attested=(), *, bitcoin_format) -> tuple[Attestation, ...],
+    check_signers(keys, entries, already_attested=())                        -- keys
 
 Primitives (modules, not re-exported): secp256k1, ed25519, keccak (keccak256), ripemd160, hashes
 (hash160, double_sha256, tagged_hash), base58, bech32, der, bitcoin_message (BIP-137), bip322,
@@ -49,6 +49,7 @@ from zkclear.chains.blocks import check_block_hash, check_block_height
 from zkclear.chains.keys import (
     DemoKey,
     attest_reserves,
+    check_signers,
     controls,
     generate_key,
     key_from_secret,
@@ -77,6 +78,7 @@ __all__ = [
     "attest_reserves",
     "check_block_hash",
     "check_block_height",
+    "check_signers",
     "controls",
     "generate_key",
     "get_chain",

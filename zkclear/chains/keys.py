@@ -204,6 +204,23 @@ def sign_attestation_text(key: DemoKey, text: str, *,
     return Attestation(entry.chain, entry.address, text, signature)
 
 
+def check_signers(keys: Sequence[DemoKey], entries: Sequence[ReserveEntry],
+                  already_attested: Sequence[Attestation] = ()) -> None:
+    """Before anything is proven or signed: InputError, naming the address, when a key controls no listed reserve
+    address, or when a listed address would be signed twice (by two of ``keys``, or again after
+    ``already_attested``)."""
+    signer: dict[tuple[str, str], str] = {attestation.key: "an earlier attestation" for attestation in already_attested}
+    for key in keys:
+        mine = [entry for entry in entries if controls(key, parse_address(entry.chain, entry.address))]
+        if not mine:
+            raise InputError(f"key for {key.address.text} ({key.chain}) controls no listed reserve address")
+        for entry in mine:
+            if entry.key in signer:
+                raise InputError(f"address {entry.address} on {entry.chain} would be signed twice (by the key for "
+                                 f"{key.address.text} and {signer[entry.key]}): a duplicate signature")
+            signer[entry.key] = f"the key for {key.address.text}"
+
+
 def attest_reserves(key: DemoKey, context: AttestationContext, entries: Sequence[ReserveEntry],
                     already_attested: Sequence[Attestation] = (), *,
                     bitcoin_format: BitcoinFormat = BitcoinFormat.BIP137) -> tuple[Attestation, ...]:

@@ -7,6 +7,10 @@ A chain id is a lower-case name. Three families share their signing schemes and 
 - ``evm`` family: ``ethereum`` and the EVM chains below by name, each with its EIP-155 chain id for
   reference (EIP-191 signatures do not include it, which is why the attestation text names the chain);
 - ``solana`` family: ``solana`` (mainnet-beta).
+
+Each chain also names its native coin and the decimals of the unit balances are reported in (satoshi: 8,
+wei: 18, lamports: 9): a reserve of the native coin is converted with these and nothing else; a token's
+decimals come from the venue's configuration (zkclear.proofs.reserves).
 """
 
 from __future__ import annotations
@@ -34,22 +38,25 @@ class Chain:
     p2pkh_version: int | None = None
     bech32_hrp: str | None = None
     evm_chain_id: int | None = None
+    native_asset: str = ""
+    native_decimals: int = 0
 
 
 CHAINS: dict[str, Chain] = {
     chain.name: chain
     for chain in (
-        Chain("bitcoin", Family.BITCOIN, p2pkh_version=0x00, bech32_hrp="bc"),
-        Chain("bitcoin-testnet", Family.BITCOIN, p2pkh_version=0x6F, bech32_hrp="tb"),
-        Chain("ethereum", Family.EVM, evm_chain_id=1),
-        Chain("optimism", Family.EVM, evm_chain_id=10),
-        Chain("bsc", Family.EVM, evm_chain_id=56),
-        Chain("polygon", Family.EVM, evm_chain_id=137),
-        Chain("base", Family.EVM, evm_chain_id=8453),
-        Chain("arbitrum", Family.EVM, evm_chain_id=42161),
-        Chain("avalanche", Family.EVM, evm_chain_id=43114),
-        Chain("sepolia", Family.EVM, evm_chain_id=11155111),
-        Chain("solana", Family.SOLANA),
+        Chain("bitcoin", Family.BITCOIN, p2pkh_version=0x00, bech32_hrp="bc", native_asset="BTC", native_decimals=8),
+        Chain("bitcoin-testnet", Family.BITCOIN, p2pkh_version=0x6F, bech32_hrp="tb", native_asset="BTC",
+              native_decimals=8),
+        Chain("ethereum", Family.EVM, evm_chain_id=1, native_asset="ETH", native_decimals=18),
+        Chain("optimism", Family.EVM, evm_chain_id=10, native_asset="ETH", native_decimals=18),
+        Chain("bsc", Family.EVM, evm_chain_id=56, native_asset="BNB", native_decimals=18),
+        Chain("polygon", Family.EVM, evm_chain_id=137, native_asset="POL", native_decimals=18),
+        Chain("base", Family.EVM, evm_chain_id=8453, native_asset="ETH", native_decimals=18),
+        Chain("arbitrum", Family.EVM, evm_chain_id=42161, native_asset="ETH", native_decimals=18),
+        Chain("avalanche", Family.EVM, evm_chain_id=43114, native_asset="AVAX", native_decimals=18),
+        Chain("sepolia", Family.EVM, evm_chain_id=11155111, native_asset="ETH", native_decimals=18),
+        Chain("solana", Family.SOLANA, native_asset="SOL", native_decimals=9),
     )
 }
 

@@ -8,6 +8,8 @@ public risk data that the ZK layer reads is :class:`~zkclear.clearing.margin.Ris
 docs/clearing.md.
 """
 
+from zkclear.clearing.assets import AssetRisk, CollateralAsset, HaircutTier
+from zkclear.clearing.book import ConversionEvent
 from zkclear.clearing.config import (
     BACKSTOP,
     FEE_ACCOUNT,
@@ -65,7 +67,10 @@ __all__ = [
     "FEE_ACCOUNT",
     "INSURANCE_FUND",
     "AccountOpen",
+    "AssetRisk",
     "ClearingConfig",
+    "CollateralAsset",
+    "ConversionEvent",
     "DeficitResolution",
     "EpochInputs",
     "EpochReport",
@@ -73,6 +78,7 @@ __all__ = [
     "Fill",
     "Fills",
     "FundingRate",
+    "HaircutTier",
     "ImpliedVol",
     "InstrumentKind",
     "InstrumentKinds",

@@ -2,7 +2,10 @@
 
 Only :func:`zkclear.clearing.engine.apply_epoch` creates a :class:`Book`, from arrays it owns; every change
 is a transfer between two rows (cash) or a move of lots between two rows (positions), so conservation of money
-and the matched book hold by construction, and the engine re-checks both at the end of the epoch.
+and the matched book hold by construction, and the engine re-checks both at the end of the epoch. The one
+exception is a conversion of collateral at liquidation (:meth:`Book.convert`): the clearing house sells the
+collateral at the mark, so the asset leaves the book and its proceeds enter it, both counted in the book's
+conversion totals so that conservation per asset still holds to the unit.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
 from zkclear.clearing.margin import STANDARD_MODE, MarginLevel, RiskParameters, account_requirement
-from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.clearing.money import MAX_AMOUNT, checked_add
 from zkclear.clearing.provable import StatementBounds
 from zkclear.errors import ClearingError
 
@@ -64,6 +68,20 @@ class SocializedLoss:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversionEvent:
+    """At liquidation, ``amount`` smallest units of ``account``'s collateral ``asset`` were converted into the
+    settlement asset at its price ``price`` (ticks): ``proceeds`` (the value at the mark, rounded down), of which
+    ``penalty`` went to the insurance fund and the rest to the account."""
+
+    account: str
+    asset: str
+    amount: int
+    price: int
+    proceeds: int
+    penalty: int
+
+
+@dataclass(frozen=True, slots=True)
 class BackstopTopUp:
     """The insurance fund moved ``amount`` to the backstop account to restore its margin (negative: the
     backstop returned surplus cash to the fund)."""
@@ -78,7 +96,10 @@ class Book:
     Equity is ``cash + positions @ equity_values``: ``equity_values[j]`` is the value per lot of instrument
     ``j`` that is *not* in cash (``mark * multiplier`` for premium-style options, 0 otherwise), so for a
     futures-style deployment equity is cash. A position transfer at the mark (:meth:`move_lots`) also moves
-    its value in cash from the receiver to the giver, so both sides' equity is unchanged by it."""
+    its value in cash from the receiver to the giver, so both sides' equity is unchanged by it.
+
+    With collateral assets, ``balances[a, k]`` is account ``a``'s balance of asset ``k`` (``assets[k]``, the
+    epoch's public data) and equity also counts ``collateral[a]`` = the sum of the balances' haircut values."""
 
     accounts: tuple[str, ...]
     cash: np.ndarray
@@ -91,10 +112,12 @@ class Book:
     paused_rows: frozenset[int] = frozenset()
     #: the statements' bounds of the epoch: a liquidator or the backstop only takes lots within them
     bounds: StatementBounds | None = None
+    balances: np.ndarray | None = None
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     adl: list[AdlEvent] = field(default_factory=list)
     socialized: list[SocializedLoss] = field(default_factory=list)
     topups: list[BackstopTopUp] = field(default_factory=list)
+    conversions: list[ConversionEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         index = {account: row for row, account in enumerate(self.accounts)}
@@ -107,22 +130,38 @@ class Book:
         self.equity_values = tuple(value if column in premium else 0
                                    for column, value in enumerate(self.value_per_lot))
         self.has_equity_values = any(self.equity_values)
+        self.assets: tuple[AssetRisk, ...] = self.params.assets
+        if self.balances is None:
+            self.balances = np.zeros((len(self.accounts), len(self.assets)), dtype=np.int64)
+        self.has_collateral = bool(self.assets) and bool(self.balances.any())
+        self.collateral = np.zeros(len(self.accounts), dtype=np.int64)
+        for k, asset in enumerate(self.assets):
+            self.collateral += asset.haircut_values(self.balances[:, k])  # bounded: Σ_k h <= 2^62 − 1
+        #: per asset, the smallest units converted this epoch; and the settlement units they brought in
+        self.converted = [0] * len(self.assets)
+        self.converted_proceeds = 0
 
     def equities(self) -> np.ndarray:
-        """Every account's equity (int64): cash plus the value of premium-style option positions."""
-        if not self.has_equity_values:
-            return self.cash
-        return self.cash + self.positions @ np.array(self.equity_values, dtype=np.int64)
+        """Every account's equity (int64): cash plus the value of premium-style option positions plus the
+        haircut value of its collateral."""
+        equities = self.cash
+        if self.has_equity_values:
+            equities = checked_add(equities, self.positions @ np.array(self.equity_values, dtype=np.int64), "equity")
+        if self.has_collateral:
+            equities = checked_add(equities, self.collateral, "equity")
+        return equities
 
     def position_value(self, lots: list[int]) -> int:
         """Value of ``lots`` that equity counts outside cash (Python int)."""
         return sum(q * v for q, v in zip(lots, self.equity_values, strict=True))
 
     def equity(self, row: int) -> int:
-        """Cash plus the value of the account's premium-style option positions (cash alone otherwise)."""
+        """Cash plus the value of the account's premium-style option positions (cash alone otherwise) plus the
+        haircut value of its collateral."""
+        equity = int(self.cash[row]) + int(self.collateral[row])
         if not self.has_equity_values:
-            return int(self.cash[row])
-        return int(self.cash[row]) + self.position_value(self.position_row(row))
+            return equity
+        return equity + self.position_value(self.position_row(row))
 
     def position_row(self, row: int) -> list[int]:
         return self.positions[row].tolist()
@@ -147,6 +186,27 @@ class Book:
                 raise ClearingError("a liquidation transfer would leave the amount bound 2**62 - 1")
             self.cash[from_row] = paid
             self.cash[to_row] = received
+
+    def convert(self, row: int, asset: int, amount: int) -> None:
+        """Convert ``amount`` (``1 … balance``) of account ``row``'s collateral ``asset`` into the settlement
+        asset at the mark (``AssetRisk.conversion``): the account is credited the proceeds less the penalty,
+        the insurance fund the penalty; the asset leaves the book (the clearing house sells it)."""
+        risk = self.assets[asset]
+        balance = int(self.balances[row, asset])
+        if not 1 <= amount <= balance:
+            raise ClearingError(f"conversion of {amount} from a balance of {balance}")
+        proceeds, penalty = risk.conversion(amount)
+        credited = int(self.cash[row]) + proceeds
+        if credited > MAX_AMOUNT:
+            raise ClearingError("a conversion would leave the amount bound 2**62 - 1")
+        self.collateral[row] += risk.haircut_value(balance - amount) - risk.haircut_value(balance)
+        self.balances[row, asset] = balance - amount
+        self.cash[row] = credited
+        self.pay(row, self.insurance_row, penalty)
+        self.converted[asset] += amount
+        self.converted_proceeds += proceeds
+        self.conversions.append(ConversionEvent(self.accounts[row], risk.asset_id, amount, risk.price_ticks,
+                                                proceeds, penalty))
 
     def move_lots(self, from_row: int, to_row: int, lots: list[int]) -> None:
         """``from_row`` gives ``lots`` (per instrument, signed) to ``to_row``: the book stays matched.

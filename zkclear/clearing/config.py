@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from zkclear.clearing.assets import ASSET_IDENTIFIER, MAX_COLLATERAL_ASSETS, CollateralAsset
 from zkclear.clearing.instruments import (
     DEFAULT_KINDS,
     OPTION_KIND_NAME,
@@ -166,7 +167,10 @@ class ClearingConfig:
       else ``"standard"``;
     - ``statement_limits``: the proving widths every committed epoch must fit (``proving.toml``
       ``position_bits``; ``zkclear.clearing.provable``): the engine refuses a fill that would make an
-      epoch unprovable.
+      epoch unprovable;
+    - ``assets``: the collateral (non-settlement) assets, configuration order (``zkclear.clearing.assets``;
+      empty: the settlement asset only, as before issue 13). ``settlement_asset`` is then an asset id
+      (``[A-Z0-9]{1,16}``) different from theirs.
 
     Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
     and the ``"option-standard"`` risk model automatically when the registries lack them.
@@ -193,6 +197,7 @@ class ClearingConfig:
     statement_limits: StatementLimits = field(default_factory=StatementLimits)
     fill_price_band_ppm: int = DEFAULT_FILL_PRICE_BAND_PPM
     backstop_margin_mode: str | None = None
+    assets: tuple[CollateralAsset, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.instruments:
@@ -259,12 +264,52 @@ class ClearingConfig:
                                      f"got {self.backstop_margin_mode!r}")
         if self.backstop_margin_mode == PORTFOLIO_MODE and self.portfolio_margin is None:
             raise ConfigurationError("backstop_margin_mode 'portfolio' needs portfolio_margin")
+        self._check_assets()
         if self.portfolio_margin is not None:
             grid = self.portfolio_margin
             scenarios = len(self.underlying_groups()) * (grid.price_steps * len(grid.volatility_shifts_ppm) + 2)
             if scenarios > MAX_SCENARIOS:
                 raise ConfigurationError(f"portfolio_margin: {scenarios} scenarios ({len(self.underlying_groups())} "
                                          f"underlying groups) exceed the {MAX_SCENARIOS} a statement supports")
+
+    def _check_assets(self) -> None:
+        """The collateral assets: at most :data:`MAX_COLLATERAL_ASSETS`, distinct ids other than the settlement
+        asset's, each priced by a listed perpetual (a kind that neither expires nor is an option: the price must
+        outlive every balance)."""
+        if not isinstance(self.assets, tuple) or any(not isinstance(a, CollateralAsset) for a in self.assets):
+            raise ConfigurationError("assets must be a tuple of CollateralAsset")
+        if not self.assets:
+            return
+        if len(self.assets) > MAX_COLLATERAL_ASSETS:
+            raise ConfigurationError(f"{len(self.assets)} collateral assets exceed the {MAX_COLLATERAL_ASSETS} a "
+                                     "statement supports")
+        if not ASSET_IDENTIFIER.fullmatch(self.settlement_asset):
+            raise ConfigurationError(f"settlement_asset {self.settlement_asset!r} must be an asset id (1-16 "
+                                     "characters of A-Z and 0-9) when collateral assets are listed")
+        seen = {self.settlement_asset}
+        by_id = {spec.instrument_id: spec for spec in self.instruments}
+        for asset in self.assets:
+            where = f"asset {asset.asset_id!r}"
+            if asset.asset_id in seen:
+                raise ConfigurationError(f"{where}: id is listed twice (the settlement asset counts)")
+            seen.add(asset.asset_id)
+            spec = by_id.get(asset.price_instrument)
+            if spec is None:
+                raise ConfigurationError(f"{where}: price_instrument {asset.price_instrument!r} is not a listed "
+                                         "instrument")
+            kind = self.kinds.get(spec.kind)
+            if kind.expires or spec.kind == OPTION_KIND_NAME:
+                raise ConfigurationError(f"{where}: price_instrument {asset.price_instrument!r} is a {spec.kind}: "
+                                         "an asset is priced by an instrument that never expires (a perpetual)")
+
+    @property
+    def asset_ids(self) -> tuple[str, ...]:
+        """The collateral (non-settlement) assets' ids, configuration order."""
+        return tuple(asset.asset_id for asset in self.assets)
+
+    def asset_column(self, asset: CollateralAsset) -> int:
+        """The instrument column whose mark prices ``asset``."""
+        return self.instrument_ids.index(asset.price_instrument)
 
     def _register_options(self) -> None:
         if not any(spec.engine_marked_option for spec in self.instruments):

@@ -5,7 +5,8 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
  1. validate every input record (nothing is applied if one is bad; the price band and every bound included);
     an epoch given as oracle quotes is marked by the deployment's oracle guard, engine-marked options by
     Black-76 on their underlying's mark;
- 2. open accounts; credit deposits;
+ 2. open accounts; credit deposits (collateral deposits too, refused if the statements could not prove the
+    balances at this epoch's prices: ``provable.py``);
  3. variation margin of the start-of-epoch positions from the previous settlement price to the mark (not on
     premium-style options: ``option_settlement = "premium"``);
  4. funding of perpetuals on the start-of-epoch positions (clamped rate; rounding residue to the fee account);
@@ -15,15 +16,19 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     premium-style options pay ``q * intrinsic * multiplier`` in cash first;
  7. the statements' bounds of the marks and the netted positions (``provable.py``: refused on the input
     record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
-    loss); portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts holding an
-    instrument whose oracle paused liquidations are left alone this epoch; liquidated lots go only where
-    they stay provable;
- 8. withdrawals, each honoured only if equity after it covers the initial requirement; then the operator's
+    loss); an account holding collateral assets first converts them into the settlement asset
+    (``conversion.py``) and has positions closed only if still below maintenance; portfolio-margin accounts
+    are held to the epoch's scenario-table requirement; accounts holding an instrument (or collateral priced
+    by one) whose oracle paused liquidations are left alone this epoch; liquidated lots go only where they stay
+    provable;
+ 8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
+    counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
+    balance, and a collateral one the asset's balance); then the operator's
     fund withdrawals (``operator_actions.csv``), recorded in the report; the final state checked against the
     statements' bounds;
- 9. invariants: matched book, conservation of money, settlement flows sum to zero, every account at or above
-    maintenance (except the paused ones) — a failure raises :class:`ClearingError` (a bug, never an input
-    problem);
+ 9. invariants: matched book, conservation of money and of every collateral asset to the unit, settlement
+    flows sum to zero, no negative collateral balance, every account at or above maintenance (except the paused
+    ones) — a failure raises :class:`ClearingError` (a bug, never an input problem);
 10. dynamic margin (when configured): the next epoch's parameters from the price history, kept in the state.
 """
 
@@ -33,8 +38,17 @@ from dataclasses import astuple, dataclass, replace
 
 import numpy as np
 
-from zkclear.clearing.book import AdlEvent, BackstopTopUp, Book, LiquidationEvent, SocializedLoss
-from zkclear.clearing.config import FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
+from zkclear.clearing.assets import AssetRisk
+from zkclear.clearing.book import AdlEvent, BackstopTopUp, Book, ConversionEvent, LiquidationEvent, SocializedLoss
+from zkclear.clearing.collateral import (
+    check_collateral_invariants,
+    collateral_refusal,
+    count_deposits_in_net_deposits,
+    credit_deposits,
+    expand_balances,
+    withdraw_collateral,
+)
+from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
 from zkclear.clearing.funding import (
     FundingApplied,
     clamp_rate,
@@ -63,7 +77,7 @@ from zkclear.clearing.money import (
 )
 from zkclear.clearing.novation import net, novate
 from zkclear.clearing.options import build_scenario_table
-from zkclear.clearing.provable import Breach, StatementBounds
+from zkclear.clearing.provable import Breach, StatementBounds, collateral_breaches, public_collateral_breaches
 from zkclear.clearing.refusals import latest_fill_column, refusal
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import ClearingError, ConfigurationError, InputError
@@ -80,6 +94,13 @@ class WithdrawalOutcome:
     amount: int
     accepted: bool
     reason: str = ""
+    asset: str = ""  #: a collateral asset's id (empty: the settlement asset)
+
+    def to_canonical(self) -> list:
+        """``[id, account, amount, accepted, reason]``, and the asset when it is a collateral asset (reports
+        without collateral keep their bytes)."""
+        return [self.transfer_id, self.account, self.amount, self.accepted, self.reason,
+                *([self.asset] if self.asset else [])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +143,8 @@ class EpochReport:
     dynamic_parameters: tuple[tuple, ...] = ()
     #: withdrawals from the clearing house's funds the operator ordered this epoch, and their outcome
     operator_actions: tuple[OperatorActionOutcome, ...] = ()
+    #: collateral converted into the settlement asset at liquidation (issue 13)
+    conversions: tuple[ConversionEvent, ...] = ()
 
     def to_canonical(self) -> dict:
         """Plain JSON-able form (ints, strings, lists) in a fixed order; hashed by the ledger."""
@@ -134,6 +157,8 @@ class EpochReport:
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
         if self.operator_actions:  # issue 12: only when the operator acted (other reports unchanged)
             extra["operator_actions"] = [list(astuple(a)) for a in self.operator_actions]
+        if self.conversions:  # issue 13: only when collateral was converted
+            extra["conversions"] = [list(astuple(c)) for c in self.conversions]
         return extra | {
             "epoch": self.epoch,
             "settlement": self.settlement.tolist(),
@@ -145,7 +170,7 @@ class EpochReport:
             "adl": [list(astuple(e)) for e in self.adl],
             "socialized": [list(astuple(e)) for e in self.socialized],
             "backstop_topups": [e.amount for e in self.backstop_topups],
-            "withdrawals": [list(astuple(w)) for w in self.withdrawals],
+            "withdrawals": [w.to_canonical() for w in self.withdrawals],
             "risk": _risk_canonical(self.risk),
         }
 
@@ -164,6 +189,10 @@ def _risk_canonical(params: RiskParameters) -> dict:
     if params.scenario_table is not None:
         extra["scenario_table_sha256"] = params.scenario_table.digest().hex()
         extra["portfolio_initial_to_maintenance_ppm"] = params.portfolio_initial_to_maintenance_ppm
+    if params.assets:  # issue 13: only with collateral assets
+        extra["assets"] = [[a.asset_id, a.price_instrument, a.price_ticks, a.unit_value_num, a.unit_value_den,
+                            [[t.upper_bound, t.ratio_ppm] for t in a.haircut_tiers], a.cap, a.conversion_penalty_ppm]
+                           for a in params.assets]
     return extra | {
         "epoch": params.epoch,
         "liquidation_penalty_ppm": params.liquidation_penalty_ppm,
@@ -208,7 +237,8 @@ def risk_parameters(config: ClearingConfig, epoch: int, prices: tuple[int, ...],
         liquidation_penalty_ppm=config.liquidation_penalty_ppm,
         liquidation_buffer_ppm=config.liquidation_buffer_ppm,
         valuation_timestamp=config.valuation_timestamp(epoch) if has_options else 0,
-        dynamic_scan_ranges_ppm=dynamic_scan_ranges_ppm)
+        dynamic_scan_ranges_ppm=dynamic_scan_ranges_ppm,
+        assets=tuple(AssetRisk.of(asset, prices[config.asset_column(asset)]) for asset in config.assets))
     if config.portfolio_margin is not None:
         params = replace(params, scenario_table=scenario_table(config, params),
                          portfolio_initial_to_maintenance_ppm=config.portfolio_margin.initial_to_maintenance_ppm)
@@ -296,6 +326,14 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         cash[row] += amount  # validated: stays within the amount bound
         net_deposits[row] += amount
         deposited += amount
+    # The epoch's public risk data (marks, fractions, the assets' prices and haircut lines): public inputs only.
+    params = epoch_risk_parameters(state, resolved, config)
+    # Collateral deposits, refused (on the deposit or the price's mark) if the statements could not prove them.
+    balances = expand_balances(state.asset_balances, resolved, len(config.assets))
+    held_before = balances.copy()
+    asset_deposited = credit_deposits(balances, resolved)
+    _refuse_unprovable_collateral(params, balances, resolved, config)
+    count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     marks = resolved.marks
@@ -355,7 +393,6 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
             expired[column] = True
             expired_now.append(spec.instrument_id)
 
-    params = epoch_risk_parameters(state, resolved, config)
     prices = tuple(instrument.mark_price for instrument in params.instruments)
     modes = resolved.margin_modes
     # Provable by construction: the public data and every position must fit the statements' bounds.
@@ -374,17 +411,34 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # liquidation at a price nobody vouches for could close out a solvent account).
     paused = list(resolved.paused_columns)
     paused_rows = (np.flatnonzero(np.any(positions[:, paused] != 0, axis=1)).tolist() if paused else [])
+    # ... and accounts holding collateral priced by such an instrument (its conversion would use that price).
+    paused_assets = [k for k, asset in enumerate(config.assets) if config.asset_column(asset) in paused]
+    if paused_assets:
+        paused_rows = sorted(set(paused_rows) | set(np.flatnonzero(np.any(balances[:, paused_assets] != 0,
+                                                                          axis=1)).tolist()))
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
-                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds)
+                config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds,
+                balances=balances)
     liquidation_pass(book)
 
     withdrawn = 0
+    asset_withdrawn = [0] * len(config.assets)
     outcomes = []
-    for transfer_id, row, amount in resolved.withdrawals:
+    for transfer_id, row, amount, asset in resolved.withdrawals:
         equity = book.equity(row)
         initial = account_requirement(positions[row].tolist(), params, config.risk_models,
                                       MarginLevel.INITIAL, modes[row])
-        if equity - amount >= initial:
+        if asset >= 0:  # a collateral asset, against the initial requirement after its haircut
+            reason = withdraw_collateral(book, row, asset, amount, initial, net_deposits)
+            asset_withdrawn[asset] += 0 if reason else amount
+            outcomes.append(WithdrawalOutcome(transfer_id, accounts[row], amount, not reason, reason,
+                                              config.asset_ids[asset]))
+        elif config.assets and amount > cash[row]:  # collateral backs margin; it does not fund a withdrawal
+            outcomes.append(WithdrawalOutcome(
+                transfer_id, accounts[row], amount, False,
+                f"the settlement balance {int(cash[row])} is less than the amount (collateral is withdrawn in "
+                "its own asset)"))
+        elif equity - amount >= initial:
             cash[row] -= amount
             net_deposits[row] -= amount
             withdrawn += amount
@@ -414,8 +468,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     breaches = bounds.breaches(positions, modes_if_any)
     if breaches:
         raise refuse(breaches[0])
-    check_invariants(cash, positions, params, config, settlement, total_deposited - total_withdrawn,
-                     (fee_row, insurance_row), modes_if_any, book.paused_rows, book.equity_values)
+    _refuse_unprovable_collateral(params, balances, resolved, config)
+    asset_totals = tuple((d + deposited_now, w + withdrawn_now, c + converted_now) for (d, w, c), deposited_now,
+                         withdrawn_now, converted_now in zip(state.asset_totals, asset_deposited, asset_withdrawn,
+                                                             book.converted, strict=True))
+    total_converted = state.total_converted + book.converted_proceeds
+    check_invariants(cash, positions, params, config, settlement,
+                     total_deposited - total_withdrawn + total_converted, (fee_row, insurance_row), modes_if_any,
+                     book.paused_rows, book.equity_values, book.collateral if book.has_collateral else None)
+    check_collateral_invariants(balances, asset_totals, config.asset_ids, (fee_row, insurance_row, index[BACKSTOP]))
     paused_below = ()
     if paused_rows:
         maintenance = margin_requirements(positions, params, config.risk_models, MarginLevel.MAINTENANCE,
@@ -427,7 +488,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         funding_indices=tuple(funding_indices), expired=tuple(expired), accounts=accounts,
         margin_modes=resolved.margin_modes, cash=frozen_array(cash), positions=frozen_array(positions),
         net_deposits=frozen_array(net_deposits), total_deposited=total_deposited,
-        total_withdrawn=total_withdrawn)
+        total_withdrawn=total_withdrawn, asset_ids=config.asset_ids, asset_balances=frozen_array(balances),
+        asset_totals=asset_totals, total_converted=total_converted)
     if config.dynamic_margin != "off":
         new_state = _close_dynamic(config, new_state, state)
     report = EpochReport(
@@ -436,11 +498,25 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         expired_instruments=tuple(expired_now),
         liquidations=tuple(book.liquidations), adl=tuple(book.adl), socialized=tuple(book.socialized),
         backstop_topups=tuple(book.topups), withdrawals=tuple(outcomes), risk=params,
-        operator_actions=tuple(actions),
+        operator_actions=tuple(actions), conversions=tuple(book.conversions),
         oracle_decisions=resolved.oracle_decisions,
         paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
         paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)
     return new_state, report
+
+
+def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, resolved: ResolvedInputs,
+                                  config: ClearingConfig) -> None:
+    """The collateral bounds of the statements (``provable.py``): the assets' public lines at this epoch's prices,
+    then every account's balances; an :class:`InputError` naming the deposit or the mark otherwise."""
+    if not params.assets:
+        return
+    public = public_collateral_breaches(params.assets)
+    if public:
+        raise collateral_refusal(None, *public[0], resolved, config)
+    found = collateral_breaches(params.assets, balances)
+    if found:
+        raise collateral_refusal(*found[0], resolved, config)
 
 
 def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
@@ -514,12 +590,14 @@ def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParame
                      settlement: np.ndarray, net_deposited: int, cash_only_rows: tuple[int, ...],
                      margin_modes: tuple[str, ...] | None = None,
                      exempt_rows: frozenset[int] = frozenset(),
-                     equity_values: tuple[int, ...] = ()) -> None:
+                     equity_values: tuple[int, ...] = (), collateral: np.ndarray | None = None) -> None:
     """Raise :class:`ClearingError` unless: every instrument's positions sum to zero; ``sum(cash)`` equals all
     deposits minus all withdrawals; the epoch's settlement flows sum to zero; the clearing house's cash-only
     accounts hold no positions and no negative cash; every account's equity covers its maintenance
     requirement, except the ``exempt_rows`` (accounts whose liquidation the oracle guard paused). Equity is
-    ``cash + positions @ equity_values`` (premium-style option values; cash alone when empty or all 0)."""
+    ``cash + positions @ equity_values`` (premium-style option values; cash alone when empty or all 0) plus
+    ``collateral`` (each account's haircut value of its collateral assets, when given). ``net_deposited`` is
+    the settlement asset's deposits minus withdrawals plus the proceeds of conversions."""
     require_sum_fits_int64(positions.reshape(-1), "open interest")
     open_interest = positions.sum(axis=0)
     if np.any(open_interest != 0):
@@ -540,6 +618,8 @@ def check_invariants(cash: np.ndarray, positions: np.ndarray, params: RiskParame
     equity = cash
     if any(equity_values):
         equity = cash + positions @ np.array(equity_values, dtype=np.int64)
+    if collateral is not None:
+        equity = checked_add(equity, collateral, "equity")
     below = equity < maintenance
     if exempt_rows:
         below[list(exempt_rows)] = False

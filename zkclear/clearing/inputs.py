@@ -121,7 +121,8 @@ class MarkPrice:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """A deposit or a withdrawal request (settlement units, ``amount > 0``)."""
+    """A deposit or a withdrawal request of ``amount > 0`` smallest units of ``asset`` (empty: the settlement
+    asset, whose unit is the settlement unit)."""
 
     transfer_id: str
     kind: str
@@ -129,6 +130,7 @@ class Transfer:
     amount: int
     path: str = "<memory:transfers>"
     line: int = 0
+    asset: str = ""
 
 
 #: The one operator action: a withdrawal from the insurance fund or the fee account.
@@ -255,7 +257,9 @@ class EpochInputs:
             "margin_overrides": [[o.instrument, o.initial_margin_ppm, o.maintenance_margin_ppm]
                                  for o in self.margin_overrides],
             "opens": [[o.account, o.margin_mode] for o in self.opens],
-            "transfers": [[t.transfer_id, t.kind, t.account, t.amount] for t in self.transfers],
+            # a transfer of a collateral asset carries it as a fifth field (settlement transfers keep their bytes)
+            "transfers": [[t.transfer_id, t.kind, t.account, t.amount, *([t.asset] if t.asset else [])]
+                          for t in self.transfers],
         }
 
     def canonical_bytes(self) -> bytes:
@@ -273,8 +277,8 @@ class EpochInputs:
         return EpochInputs(
             epoch=obj["epoch"], fills=fills,
             marks=tuple(MarkPrice(i, m, r, path, k + 1) for k, (i, m, r) in enumerate(obj["marks"])),
-            transfers=tuple(Transfer(t, kind, a, amt, path, k + 1)
-                            for k, (t, kind, a, amt) in enumerate(obj["transfers"])),
+            transfers=tuple(Transfer(t, kind, a, amt, path, k + 1, *asset)
+                            for k, (t, kind, a, amt, *asset) in enumerate(obj["transfers"])),
             opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])),
             margin_overrides=tuple(MarginOverride(i, im, mm, path, k + 1)
                                    for k, (i, im, mm) in enumerate(obj["margin_overrides"])),
@@ -313,9 +317,12 @@ class ResolvedInputs:
     margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
     #: per instrument, the (path, line) of the record its mark comes from (an option: its implied volatility)
     mark_sources: tuple[tuple[str, int], ...]
-    deposits: tuple[tuple[int, int], ...]                    # (row, amount)
-    withdrawals: tuple[tuple[str, int, int], ...]            # (transfer id, row, amount)
+    deposits: tuple[tuple[int, int], ...]                    # (row, amount) of the settlement asset
+    #: (transfer id, row, amount, asset): asset -1 for the settlement asset, else its collateral column
+    withdrawals: tuple[tuple[str, int, int, int], ...]
     fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
+    #: deposits of collateral assets: (row, asset column, amount, the record)
+    asset_deposits: tuple[tuple[int, int, int, Transfer], ...] = ()
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -411,6 +418,8 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     """
     if tuple(config.instrument_ids) != state.instruments:
         raise InputError("the configuration's instruments differ from the state's", field="instruments")
+    if tuple(config.asset_ids) != state.asset_ids:
+        raise InputError("the configuration's collateral assets differ from the state's", field="assets")
     if type(inputs.epoch) is not int or inputs.epoch != state.epoch + 1:
         raise InputError(f"epoch must be {state.epoch + 1} (the state is at epoch {state.epoch}), "
                          f"got {inputs.epoch!r}", field="epoch")
@@ -514,41 +523,8 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         fractions[column] = (max(configured_initial, record.initial_margin_ppm),
                              max(configured_maintenance, record.maintenance_margin_ppm))
 
-    deposits: list[tuple[int, int]] = []
-    withdrawals: list[tuple[str, int, int]] = []
-    seen_transfers: set[str] = set()
-    deposited: dict[int, int] = {}
-    # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
-    held_before = {row: max(int(state.cash[old]), int(state.net_deposits[old]))
-                   for old, row in enumerate(previous_rows.tolist())}
-    for record in inputs.transfers:
-        where = {"path": record.path, "line": record.line}
-        if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
-            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="transfer_id",
-                             **where)
-        if record.transfer_id in seen_transfers:
-            raise InputError(f"duplicate transfer id {record.transfer_id!r}", field="transfer_id", **where)
-        seen_transfers.add(record.transfer_id)
-        if record.kind not in (DEPOSIT, WITHDRAWAL):
-            raise InputError(f"kind must be 'deposit' or 'withdrawal', got {record.kind!r}", field="kind",
-                             **where)
-        row = index.get(record.account)
-        if row is None:
-            raise InputError(f"unknown account {record.account!r}", field="account", **where)
-        if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
-            raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
-                             "actions: give them in operator_actions.csv with a reason", field="account", **where)
-        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
-            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
-                             **where)
-        if record.kind == DEPOSIT:
-            deposited[row] = deposited.get(row, 0) + record.amount
-            if held_before.get(row, 0) + deposited[row] > MAX_AMOUNT:
-                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
-            deposits.append((row, record.amount))
-        else:
-            withdrawals.append((record.transfer_id, row, record.amount))
-
+    deposits, withdrawals, asset_deposits, seen_transfers = _validate_transfers(inputs.transfers, state, config,
+                                                                                index, previous_rows)
     fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, seen_transfers)
     for column, mark in enumerate(marks):  # a lot's value is an amount (the engine's int64 arrays hold it)
         if mark is not None and mark * config.instruments[column].contract_multiplier > MAX_AMOUNT:
@@ -569,7 +545,75 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             column for column, spec in enumerate(config.instruments)
             if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
         margin_fractions=tuple(fractions), mark_sources=tuple(sources),
-        deposits=tuple(deposits), withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals)
+        deposits=tuple(deposits), withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals,
+        asset_deposits=tuple(asset_deposits))
+
+
+def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, config: ClearingConfig,
+                        index: dict[str, int], previous_rows: np.ndarray) -> tuple[list, list, list, set[str]]:
+    """Deposits and withdrawals: distinct ids, known kind, account and asset (empty or the settlement asset's id:
+    the settlement asset), a positive amount; no withdrawal from a ``CH:`` account (operator actions), no
+    collateral asset for a ``CH:`` account (the clearing house holds the settlement asset only); no deposit
+    lifting a balance (or net deposits) past ``2^62 − 1`` or a collateral balance past its cap."""
+    deposits: list[tuple[int, int]] = []
+    withdrawals: list[tuple[str, int, int, int]] = []
+    asset_deposits: list[tuple[int, int, int, Transfer]] = []
+    seen: set[str] = set()
+    deposited: dict[int, int] = {}
+    # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
+    held_before = {row: max(int(state.cash[old]), int(state.net_deposits[old]))
+                   for old, row in enumerate(previous_rows.tolist())}
+    columns = {asset_id: k for k, asset_id in enumerate(config.asset_ids)}
+    balances_before = {row: state.asset_balances[old].tolist() for old, row in enumerate(previous_rows.tolist())}
+    asset_deposited: dict[tuple[int, int], int] = {}
+    for record in transfers:
+        where = {"path": record.path, "line": record.line}
+        if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
+            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="transfer_id",
+                             **where)
+        if record.transfer_id in seen:
+            raise InputError(f"duplicate transfer id {record.transfer_id!r}", field="transfer_id", **where)
+        seen.add(record.transfer_id)
+        if record.kind not in (DEPOSIT, WITHDRAWAL):
+            raise InputError(f"kind must be 'deposit' or 'withdrawal', got {record.kind!r}", field="kind",
+                             **where)
+        row = index.get(record.account)
+        if row is None:
+            raise InputError(f"unknown account {record.account!r}", field="account", **where)
+        if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
+            raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
+                             "actions: give them in operator_actions.csv with a reason", field="account", **where)
+        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
+            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
+                             **where)
+        column = -1
+        if record.asset not in ("", config.settlement_asset):
+            column = columns.get(record.asset, -2) if type(record.asset) is str else -2
+            if column == -2:
+                listed = ", ".join((config.settlement_asset, *config.asset_ids))
+                raise InputError(f"unknown asset {record.asset!r} (listed: {listed})", field="asset", **where)
+            if record.account.startswith(SYSTEM_PREFIX):
+                raise InputError(f"the clearing house's account {record.account!r} holds only the settlement asset "
+                                 f"{config.settlement_asset!r}", field="asset", **where)
+        if record.kind == WITHDRAWAL:
+            withdrawals.append((record.transfer_id, row, record.amount, column))
+        elif column < 0:
+            deposited[row] = deposited.get(row, 0) + record.amount
+            if held_before.get(row, 0) + deposited[row] > MAX_AMOUNT:
+                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
+            deposits.append((row, record.amount))
+        else:
+            key = (row, column)
+            asset_deposited[key] = asset_deposited.get(key, 0) + record.amount
+            balance = balances_before.get(row, [0] * len(columns))[column] + asset_deposited[key]
+            if balance > MAX_AMOUNT:
+                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
+            cap = config.assets[column].cap
+            if cap and balance > cap:
+                raise InputError(f"deposit would lift the account's {record.asset} balance to {balance}, above the "
+                                 f"asset's cap {cap}", field="amount", **where)
+            asset_deposits.append((row, column, record.amount, record))
+    return deposits, withdrawals, asset_deposits, seen
 
 
 def _validate_operator_actions(actions: tuple[OperatorAction, ...], index: dict[str, int],

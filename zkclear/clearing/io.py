@@ -23,6 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from zkclear.clearing.assets import (
+    ASSET_IDENTIFIER,
+    DEFAULT_CONVERSION_PENALTY_PPM,
+    MAX_DECIMALS,
+    CollateralAsset,
+    HaircutTier,
+)
 from zkclear.clearing.config import ClearingConfig, DeficitResolution, OracleGuardConfig, PortfolioMarginConfig
 from zkclear.clearing.inputs import (
     AccountOpen,
@@ -43,6 +50,8 @@ from zkclear.errors import ConfigurationError, InputError
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
 PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
 TRANSFERS_HEADER = ("transfer_id", "kind", "account", "amount")
+#: ``transfers.csv`` with the optional ``asset`` column (issue 13; empty: the settlement asset)
+TRANSFERS_ASSET_HEADER = (*TRANSFERS_HEADER, "asset")
 ACCOUNTS_HEADER = ("account", "margin_mode")
 MARGINS_HEADER = ("instrument", "initial_margin_ppm", "maintenance_margin_ppm")
 VOLS_HEADER = ("instrument", "implied_vol_ppm")
@@ -69,10 +78,11 @@ def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
     return value
 
 
-def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], list[int]]:
-    """Rows (without the header) and their line numbers; the header must match exactly. A UTF-8 byte-order
-    mark and blank lines at the end of the file (spreadsheet exports) are accepted; a blank line followed by
-    a record is not."""
+def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | None = None
+              ) -> tuple[list[list[str]], list[int]]:
+    """Rows (without the header) and their line numbers; the header must match exactly (or be ``extended``, a
+    header with optional columns: the rows then have its length). A UTF-8 byte-order mark and blank lines at
+    the end of the file (spreadsheet exports) are accepted; a blank line followed by a record is not."""
     name = str(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -84,8 +94,11 @@ def _read_csv(path: Path, header: tuple[str, ...]) -> tuple[list[list[str]], lis
         reader = csv.reader(handle, strict=True)
         try:
             first = next(reader, None)
+            if extended is not None and first is not None and tuple(first) == extended:
+                header = extended
             if first is None or tuple(first) != header:
-                raise InputError(f"header must be {','.join(header)!r}, got {','.join(first or [])!r}",
+                also = f" or {','.join(extended)!r}" if extended else ""
+                raise InputError(f"header must be {','.join(header)!r}{also}, got {','.join(first or [])!r}",
                                  path=name, line=1)
             blank: int | None = None
             for row in reader:
@@ -259,11 +272,12 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
 
 
 def parse_transfers(path: Path) -> tuple[Transfer, ...]:
-    """``transfers.csv``: deposits and withdrawal requests, in the order they are considered."""
+    """``transfers.csv``: deposits and withdrawal requests, in the order they are considered; an optional last
+    column ``asset`` names a collateral asset (empty: the settlement asset)."""
     name = str(path)
-    rows, lines = _read_csv(path, TRANSFERS_HEADER)
+    rows, lines = _read_csv(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER)
     transfers = []
-    for (transfer_id, kind, account, amount_text), line in zip(rows, lines, strict=True):
+    for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, lines, strict=True):
         _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
         if kind not in ("deposit", "withdrawal"):
             raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
@@ -271,7 +285,7 @@ def parse_transfers(path: Path) -> tuple[Transfer, ...]:
         amount = parse_int(amount_text, path=name, line=line, field="amount")
         if amount <= 0:
             raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
-        transfers.append(Transfer(transfer_id, kind, account, amount, name, line))
+        transfers.append(Transfer(transfer_id, kind, account, amount, name, line, *asset))
     return tuple(transfers)
 
 
@@ -420,7 +434,7 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
              "dynamic_margin": str, "dynamic_window": int, "option_settlement": str,
-             "fill_price_band_ppm": int, "backstop_margin_mode": str}
+             "fill_price_band_ppm": int, "backstop_margin_mode": str, "asset": list}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -434,6 +448,9 @@ _PORTFOLIO_KEYS = {"scan_range_ppm": int, "price_steps": int, "volatility_shifts
 _INSTRUMENT_REQUIRED = {"id", "kind", "tick_size", "lot_size", "contract_multiplier", "initial_margin_ppm",
                         "maintenance_margin_ppm"}
 _TIER_KEYS = {"notional_bound": int, "rate_ppm": int, "deduction": int}
+_ASSET_KEYS = {"id": str, "decimals": int, "settlement": bool, "price_instrument": str, "unit_value": list,
+               "haircut": list, "cap": int, "conversion_penalty_ppm": int}
+_COLLATERAL_REQUIRED = ("price_instrument", "unit_value", "haircut")
 
 
 def _line_of(text: str, key: str, section: int | None) -> int | None:
@@ -559,11 +576,16 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
     oracle = _oracle(document.get("oracle", False), name, text)
     if oracle is not None:
         options["oracle"] = oracle
+    assets = _assets(document, name, text)
+    if assets is not None:
+        options["settlement_asset"], options["settlement_decimals"], options["assets"] = assets
     try:
         return ClearingConfig(instruments=tuple(specs), deficit_resolution=deficit_resolution,
                               liquidators=tuple(liquidators), **options)
     except ConfigurationError as exc:
-        field, line = _field_of(str(exc), specs, text)
+        field, line = _asset_field_of(str(exc), document.get("asset", []), text)
+        if field is None:
+            field, line = _field_of(str(exc), specs, text)
         raise InputError(str(exc), path=name, line=line, field=field) from exc
 
 
@@ -655,4 +677,109 @@ def _field_of(message: str, specs: list[InstrumentSpec], text: str) -> tuple[str
     for key in _TOP_KEYS:
         if message.startswith(key) or f" {key}" in message:
             return key, _line_of(text, key, None)
+    return None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Collateral assets (``[[asset]]`` tables, issue 13)
+
+def _asset_line(text: str, index: int, key: str | None) -> int | None:
+    """Line of ``key = ...`` inside the ``index``-th ``[[asset]]`` table (its header line when ``key`` is None
+    or absent from it)."""
+    seen, header = -1, None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "") == "[[asset]]"
+            if inside:
+                seen += 1
+                if seen == index:
+                    header = number
+            elif seen == index:
+                break
+            continue
+        if seen == index and key is not None and re.match(re.escape(key) + r"\s*=", stripped):
+            return number
+    return header
+
+
+def _assets(document: dict, path: str, text: str) -> tuple[str, int, tuple[CollateralAsset, ...]] | None:
+    """The ``[[asset]]`` tables: ``(settlement asset id, its decimals, the collateral assets)``, or None when
+    there are none (a deployment with the settlement asset only). Exactly one table has ``settlement =
+    true``; the collateral assets need ``price_instrument``, ``unit_value`` and ``haircut``; the settlement
+    asset has none of the collateral keys. :class:`InputError` naming ``asset[K].KEY`` and its line."""
+    tables = document.get("asset", [])
+    if not tables:
+        return None
+    settlement: tuple[str, int] | None = None
+    collateral = []
+    for k, table in enumerate(tables):
+        prefix = f"asset[{k}]."
+
+        def fail(message: str, key: str | None, *, k: int = k, prefix: str = prefix) -> InputError:
+            return InputError(message, path=path, line=_asset_line(text, k, key),
+                              field=prefix + key if key else prefix.rstrip("."))
+
+        if not isinstance(table, dict):
+            raise fail("must be a table", None)
+        for key, value in table.items():
+            if key not in _ASSET_KEYS:
+                raise fail("unknown key", key)
+            if type(value) is not _ASSET_KEYS[key]:  # strict: a bool is not an int
+                raise fail(f"must be {_ASSET_KEYS[key].__name__}, got {type(value).__name__}", key)
+        for key in ("id", "decimals"):
+            if key not in table:
+                raise fail("required key missing", key)
+        if not ASSET_IDENTIFIER.fullmatch(table["id"]):
+            raise fail(f"must be 1-16 characters of A-Z and 0-9, got {table['id']!r}", "id")
+        if not 0 <= table["decimals"] <= MAX_DECIMALS:
+            raise fail(f"must be in [0, {MAX_DECIMALS}], got {table['decimals']}", "decimals")
+        if table.get("settlement", False):
+            if settlement is not None:
+                raise fail(f"a second settlement asset (the first is {settlement[0]!r}): exactly one asset "
+                           "settles", "settlement")
+            for key in (*_COLLATERAL_REQUIRED, "cap", "conversion_penalty_ppm"):
+                if key in table:
+                    raise fail("not meaningful for the settlement asset (it is the unit of account)", key)
+            settlement = (table["id"], table["decimals"])
+            continue
+        for key in _COLLATERAL_REQUIRED:
+            if key not in table:
+                raise fail("required key missing for a collateral asset", key)
+        unit_value = table["unit_value"]
+        if len(unit_value) != 2 or any(type(v) is not int for v in unit_value):
+            raise fail("must be [numerator, denominator], two integers", "unit_value")
+        tiers = []
+        for t, tier in enumerate(table["haircut"]):
+            if type(tier) is not list or len(tier) != 2 or any(type(v) is not int for v in tier):
+                raise InputError("must be [upper_bound, ratio_ppm], two integers", path=path,
+                                 line=_asset_line(text, k, "haircut"), field=f"{prefix}haircut[{t}]")
+            tiers.append(HaircutTier(tier[0], tier[1]))
+        try:
+            collateral.append(CollateralAsset(
+                table["id"], table["decimals"], table["price_instrument"], tuple(unit_value), tuple(tiers),
+                table.get("cap", 0), table.get("conversion_penalty_ppm", DEFAULT_CONVERSION_PENALTY_PPM)))
+        except ConfigurationError as exc:
+            tier = re.search(r"haircut\[(\d+)\]", str(exc))
+            key = next((key for key in sorted(_ASSET_KEYS, key=len, reverse=True) if f"{key} " in str(exc)),
+                       None)
+            field = f"{prefix}haircut[{tier.group(1)}]" if tier else prefix + key if key else prefix.rstrip(".")
+            raise InputError(str(exc), path=path, line=_asset_line(text, k, "haircut" if tier else key),
+                             field=field) from None
+    if settlement is None:
+        raise InputError("exactly one [[asset]] needs settlement = true (the asset PnL, fees and margin settle "
+                         "in)", path=path, line=_asset_line(text, 0, None), field="asset")
+    for key, value in (("settlement_asset", settlement[0]), ("settlement_decimals", settlement[1])):
+        if key in document and document[key] != value:
+            raise InputError(f"{document[key]!r} contradicts the settlement [[asset]] ({value!r}): give one of them",
+                             path=path, line=_line_of(text, key, None), field=key)
+    return settlement[0], settlement[1], tuple(collateral)
+
+
+def _asset_field_of(message: str, tables: list, text: str) -> tuple[str | None, int | None]:
+    """``(asset[K].KEY, line)`` for a configuration error about an ``[[asset]]`` table (``asset 'ID': ...``)."""
+    for k, table in enumerate(tables):
+        if isinstance(table, dict) and message.startswith(f"asset {table.get('id')!r}"):
+            key = next((key for key in ("price_instrument", "id") if key in message.split(":", 1)[1]), "id")
+            return f"asset[{k}].{key}", _asset_line(text, k, key)
     return None, None

@@ -85,6 +85,10 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["backstop_margin_mode"] = config.backstop_margin_mode
     if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
         extra["position_bits"] = config.statement_limits.position_bits
+    if config.assets:  # issue 13: collateral assets only when listed (existing genesis hashes unchanged)
+        extra["assets"] = [[a.asset_id, a.decimals, a.price_instrument, list(a.unit_value),
+                            [[t.upper_bound, t.ratio_ppm] for t in a.haircut], a.cap, a.conversion_penalty_ppm]
+                           for a in config.assets]
     return canonical_json(extra | {
         "instruments": [_spec_canonical(spec) for spec in config.instruments],
         "liquidation_penalty_ppm": config.liquidation_penalty_ppm,

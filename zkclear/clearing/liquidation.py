@@ -3,6 +3,9 @@
 Per account, in account-id order (docs/clearing.md "Liquidation"), with ``E`` its equity and ``MM`` its
 maintenance requirement:
 
+- an account holding collateral assets first converts them into the settlement asset
+  (:mod:`zkclear.clearing.conversion`); if that lifts it to maintenance, no position is closed;
+
 - ``0 <= E < MM``: close the smallest fraction ``f`` (ppm) of every position — ``ceil(|q| * f / PPM)`` lots
   each — such that ``E - penalty >= ceil(MM_after * (PPM + buffer) / PPM)``, where ``penalty =
   min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund (found by
@@ -28,6 +31,7 @@ import numpy as np
 from zkclear.clearing.book import BackstopTopUp, Book, LiquidationEvent
 from zkclear.clearing.closeout import liquidation_penalty, liquidation_target, smallest_closing
 from zkclear.clearing.config import DeficitResolution
+from zkclear.clearing.conversion import convert_collateral
 from zkclear.clearing.margin import MarginLevel, margin_requirements
 from zkclear.clearing.waterfall import deleverage, socialize
 from zkclear.errors import ClearingError
@@ -59,6 +63,10 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
 
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     config = book.config
+    if book.has_collateral and book.balances[row].any():
+        convert_collateral(book, row, maintenance)
+        if book.equity(row) >= maintenance:
+            return
     equity = book.equity(row)
     lots = book.position_row(row)
     name = book.accounts[row]

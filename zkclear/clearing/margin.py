@@ -31,6 +31,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.instruments import MarginTier
 from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
 from zkclear.errors import ClearingError, ConfigurationError
@@ -103,7 +104,9 @@ class RiskParameters:
     epoch's portfolio-margin table (the risk package's ``ScenarioTable``, columns in instrument order,
     ``mark_values`` all 0 because options are settled futures-style) when the deployment has portfolio
     margin, else None; ``portfolio_initial_to_maintenance_ppm`` scales a portfolio account's maintenance
-    requirement to its initial one."""
+    requirement to its initial one. ``assets``: the collateral (non-settlement) assets in configuration order,
+    each at its price instrument's mark of the epoch, with its haircut lines (``zkclear.clearing.assets``;
+    empty without collateral assets)."""
 
     epoch: int
     instruments: tuple[InstrumentRisk, ...]
@@ -114,6 +117,7 @@ class RiskParameters:
     portfolio_initial_to_maintenance_ppm: int = 1_250_000
     #: dynamic margin: per underlying group, the scan range (ppm) of the parameters in force this epoch
     dynamic_scan_ranges_ppm: tuple[tuple[str, int], ...] = ()
+    assets: tuple[AssetRisk, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

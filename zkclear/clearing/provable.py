@@ -24,7 +24,14 @@ scenario table's entries and per-lot charges within ``±(2^64 − 1)``, its scal
   explicit floor at 0: with ``L_f`` the line in ``1/D`` units and ``m = max_f L_f`` (floored at 0 when
   needed), ``m − L_f < 2^64`` for every line (and ``m < 2^64`` when floored);
 - portfolio accounts, every underlying group ``g``: with ``loss_s`` the scenario loss in ``1/scale`` units and
-  ``z_g = max(0, max_s loss_s)``, ``z_g − loss_s < 2^64`` for every scenario of the group.
+  ``z_g = max(0, max_s loss_s)``, ``z_g − loss_s < 2^64`` for every scenario of the group;
+- collateral assets (issue 13), as ``circuits.account_statement`` proves them: per asset held, the value
+  ``V = ⌊b · p · num / den⌋`` and the haircut value ``h`` in ``[0, 2^64)``, and for every haircut line ``(k_t, c_t)``
+  over ``D`` (the asset's lines, plus ``(0, D · h(cap))`` for a cap, divided by their common gcd as the statement
+  does) ``k_t · V + c_t − D · h < 2^64``; and the value of an account's collateral ``Σ_k V_k ≤ 2^62 − 1`` (the amount
+  bound: every haircut value, and every conversion's proceeds, are below it). Public data: at most
+  :data:`MAX_COLLATERAL_ASSETS` assets, :data:`MAX_HAIRCUT_LINES` lines each (configuration), every line's slope and
+  constant in ``[0, 2^64 − 1]`` (the cap line's at this epoch's price).
 
 The remaining constraints hold for every account the engine leaves at or above maintenance (the rounding
 constraints are below ``D ≤ 2^32``; ``equity − requirement`` is between 0 and the equity because the
@@ -46,7 +53,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zkclear.clearing.assets import MAX_COLLATERAL_ASSETS, MAX_HAIRCUT_LINES, AssetRisk
 from zkclear.clearing.margin import PORTFOLIO_MODE, MarginLevel, RiskModels, RiskParameters
+from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError
 
 #: Position widths the statements support (``proving.toml`` ``position_bits``).
@@ -270,3 +279,76 @@ class StatementBounds:
 
 def _fields(line: _Line) -> tuple[int, int, int, int]:
     return line.long, line.short, line.constant, line.denominator
+
+
+# -- collateral assets (issue 13) ------------------------------------------------------------------
+
+def published_haircut_lines(asset: AssetRisk) -> tuple[tuple[int, int], ...]:
+    """The asset's haircut lines as its public data carries them: the tiers' lines and, with a cap, ``(0, D ·
+    h(cap))`` at this epoch's price (``circuits.public_data.public_asset``)."""
+    if not asset.cap:
+        return asset.haircut_lines
+    return (*asset.haircut_lines, (0, asset.haircut_denominator * asset.haircut_value(asset.cap)))
+
+
+def statement_haircut_lines(asset: AssetRisk) -> tuple[tuple[int, int, int], ...]:
+    """``(k_t, c_t, D)`` of every published line divided by their common gcd: what the statement proves
+    ``k_t · V + c_t − D · h ∈ [0, 2^64)`` with."""
+    lines = published_haircut_lines(asset)
+    common = math.gcd(asset.haircut_denominator, *(value for line in lines for value in line))
+    return tuple((k // common, c // common, asset.haircut_denominator // common) for k, c in lines)
+
+
+def public_collateral_breaches(assets: Sequence[AssetRisk]) -> list[tuple[int, str]]:
+    """``(asset, message)`` for every asset whose published lines break the public-data bounds at this epoch's
+    price (module docstring)."""
+    found = []
+    if len(assets) > MAX_COLLATERAL_ASSETS:
+        found.append((MAX_COLLATERAL_ASSETS, f"{len(assets)} collateral assets exceed {MAX_COLLATERAL_ASSETS}"))
+    for k, asset in enumerate(assets):
+        lines = published_haircut_lines(asset)
+        if len(lines) > MAX_HAIRCUT_LINES:
+            found.append((k, f"{len(lines)} haircut lines exceed {MAX_HAIRCUT_LINES}"))
+        elif any(not (0 <= slope <= MAX_COEFFICIENT and 0 <= constant <= MAX_COEFFICIENT) for slope, constant in lines):
+            found.append((k, f"a haircut line of {asset.asset_id} (its cap's at this price) has a coefficient beyond "
+                             "2^64 − 1"))
+    return found
+
+
+def collateral_breach(assets: Sequence[AssetRisk], balances: Sequence[int]) -> tuple[int, str] | None:
+    """``(asset, message)`` of the first bound one account's balances break (module docstring), exactly; None
+    when provable."""
+    total = 0
+    for k, (asset, balance) in enumerate(zip(assets, balances, strict=True)):
+        if not balance:
+            continue
+        value = asset.value(balance)
+        total += value
+        if total > MAX_AMOUNT:
+            return k, f"the value of the account's collateral, {total} with its {asset.asset_id}, exceeds 2^62 − 1"
+        credited = asset.haircut_of_value(value)
+        for slope, constant, denominator in statement_haircut_lines(asset):
+            difference = slope * value + constant - denominator * credited
+            if difference >= _MONEY_LIMIT:
+                return k, (f"its {asset.asset_id} haircut line constraint ({difference}, 1/{denominator} units) "
+                           "reaches 2^64")
+    return None
+
+
+def collateral_breaches(assets: Sequence[AssetRisk], balances: np.ndarray) -> list[tuple[int, int, str]]:
+    """``(row, asset, message)`` of every account (at most one each, by row) whose balances break a bound;
+    a bound from the largest balance of each asset first, exact checks only for the rows it cannot clear."""
+    if not assets or not balances.size:
+        return []
+    largest = [int(balances[:, k].max()) for k in range(len(assets))]
+    values = [asset.value(b) for asset, b in zip(assets, largest, strict=True)]
+    worst_line = max((slope * value + constant for asset, value in zip(assets, values, strict=True)
+                      for slope, constant, _ in statement_haircut_lines(asset)), default=0)
+    if sum(values) <= MAX_AMOUNT and worst_line < _MONEY_LIMIT:
+        return []
+    found = []
+    for row in np.flatnonzero(balances.any(axis=1)).tolist():
+        breach = collateral_breach(assets, balances[row].tolist())
+        if breach is not None:
+            found.append((row, *breach))
+    return found

@@ -9,6 +9,10 @@ sorted keys, no whitespace (``separators=(",", ":")``), ASCII only, integers onl
     {"accounts": [[id, margin_mode, cash, net_deposits, [position per instrument...]], ...],   # by id
      "epoch": e, "instruments": [[id, settlement_price, funding_index, expired], ...],                   #
      config order "total_deposited": D, "total_withdrawn": W, "version": 1}
+
+A deployment with collateral assets (issue 13) adds, and only then, ``"assets": {"ids": [asset, ...],
+"balances": [[balance per asset...] per account, by id], "totals": [[deposited, withdrawn, converted] per
+asset], "converted": G}`` (other states keep their bytes and hashes).
 """
 
 from __future__ import annotations
@@ -42,10 +46,18 @@ class EpochState:
     - ``funding_indices[i]``: cumulative funding index, in millionths of a settlement unit per lot;
     - ``expired[i]``: a dated future after its expiry epoch (positions zero, no further fills);
     - ``cash[a]``: settlement units; after an epoch every position is marked to its settlement price, so
-      ``cash`` is also the account's equity;
+      ``cash`` is also the account's equity (plus, with collateral assets, their haircut value: cash may then be
+      negative while the account is covered);
     - ``positions[a, i]``: signed lots;
     - ``net_deposits[a]``: deposits minus honoured withdrawals (used to rank ADL by profit);
-    - ``total_deposited`` / ``total_withdrawn``: all-time sums (conservation: ``sum(cash) == D - W``).
+    - ``total_deposited`` / ``total_withdrawn``: all-time sums of the settlement asset;
+    - collateral assets (issue 13; empty without them): ``asset_ids`` (configuration order),
+      ``asset_balances[a, k]`` (smallest units of asset ``k``, ``>= 0``), ``asset_totals[k]`` = all-time
+      ``(deposited, withdrawn, converted)`` of asset ``k`` and ``total_converted`` the settlement units the
+      conversions of collateral at liquidation credited (gross proceeds).
+
+    Conservation, per asset to the unit: ``sum(cash) == D - W + total_converted`` and ``sum(asset_balances[:, k])
+    == deposited_k - withdrawn_k - converted_k``.
     """
 
     epoch: int
@@ -66,6 +78,18 @@ class EpochState:
     #: (``zkclear.risk.dynamic_params.RiskParameters`` as tuples: underlying, effective epoch, method,
     #: observations, volatility, maintenance, initial, scan range; ppm)
     dynamic_parameters: tuple[tuple[str, int, str, int, int, int, int, int], ...] = ()
+    asset_ids: tuple[str, ...] = ()
+    #: accounts x collateral assets (None: zeros of that shape)
+    asset_balances: np.ndarray | None = None
+    asset_totals: tuple[tuple[int, int, int], ...] = ()
+    total_converted: int = 0
+
+    def __post_init__(self) -> None:
+        if self.asset_balances is None:
+            object.__setattr__(self, "asset_balances",
+                               frozen_array(np.zeros((len(self.accounts), len(self.asset_ids)), dtype=np.int64)))
+        if self.asset_ids and not self.asset_totals:
+            object.__setattr__(self, "asset_totals", ((0, 0, 0),) * len(self.asset_ids))
 
     @staticmethod
     def genesis(config: ClearingConfig) -> EpochState:
@@ -86,6 +110,7 @@ class EpochState:
             net_deposits=frozen_array([0] * len(accounts)),
             total_deposited=0,
             total_withdrawn=0,
+            asset_ids=config.asset_ids,
         )
 
     def account_index(self) -> dict[str, int]:
@@ -105,6 +130,10 @@ class EpochState:
     def position_of(self, account: str, instrument: str) -> int:
         return int(self.positions[self.row(account), self.instruments.index(instrument)])
 
+    def balance_of(self, account: str, asset: str) -> int:
+        """The account's balance of collateral asset ``asset`` (smallest units)."""
+        return int(self.asset_balances[self.row(account), self.asset_ids.index(asset)])
+
     # -- canonical form ---------------------------------------------------------------------
 
     def to_canonical(self) -> dict:
@@ -116,6 +145,9 @@ class EpochState:
         if self.price_history or self.dynamic_parameters:  # dynamic margin only (other states unchanged)
             extra["price_history"] = [[group, list(prices)] for group, prices in self.price_history]
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        if self.asset_ids:  # collateral assets only (other states unchanged)
+            extra["assets"] = {"ids": list(self.asset_ids), "balances": self.asset_balances.tolist(),
+                               "totals": [list(t) for t in self.asset_totals], "converted": self.total_converted}
         return extra | {
             "accounts": rows,
             "epoch": self.epoch,
@@ -140,6 +172,10 @@ class EpochState:
             rows = obj["accounts"]
             instruments = obj["instruments"]
             count = len(instruments)
+            assets = obj.get("assets", {"ids": [], "balances": None, "totals": [], "converted": 0})
+            if set(assets) != {"ids", "balances", "totals", "converted"}:
+                raise LedgerError("stored state: the assets record does not decode")
+            asset_ids = tuple(assets["ids"])
             state = EpochState(
                 epoch=obj["epoch"],
                 instruments=tuple(i[0] for i in instruments),
@@ -155,6 +191,10 @@ class EpochState:
                 total_withdrawn=obj["total_withdrawn"],
                 price_history=tuple((g, tuple(p)) for g, p in obj.get("price_history", [])),
                 dynamic_parameters=tuple(tuple(p) for p in obj.get("dynamic_parameters", [])),
+                asset_ids=asset_ids,
+                asset_balances=None if not asset_ids else frozen_array(assets["balances"],
+                                                                       shape=(len(rows), len(asset_ids))),
+                asset_totals=tuple(tuple(t) for t in assets["totals"]), total_converted=assets["converted"],
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc

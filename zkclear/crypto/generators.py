@@ -20,8 +20,9 @@ import struct
 import threading
 from functools import cache
 
-from zkclear.crypto.group import G1Point
-from zkclear.crypto.hash_to_curve import hash_to_curve
+from zkclear.crypto import generator_cache
+from zkclear.crypto.generator_digests import PEDERSEN_H_AFFINE
+from zkclear.crypto.group import BACKEND, G1Point, batch_affine
 
 #: Domain-separation tag of every zkclear generator.
 GENERATOR_DST = b"zkclear-v1/generators/BLS12381G1_XMD:SHA-256_SSWU_RO_"
@@ -37,6 +38,14 @@ _vectors: dict[bytes, list[G1Point]] = {}
 _vectors_lock = threading.Lock()
 
 
+def hash_to_curve(message: bytes, dst: bytes) -> G1Point:
+    """:func:`zkclear.crypto.hash_to_curve.hash_to_curve`, imported on first use: a process that finds its
+    generators in the cache never loads it (its imports cost about 0.7 s)."""
+    from zkclear.crypto.hash_to_curve import hash_to_curve as derive
+
+    return derive(message, dst)
+
+
 def generator_message(label: bytes, index: int) -> bytes:
     """The hash-to-curve message of generator ``index`` of vector ``label``: label || "/" || u32be(index)."""
     return label + b"/" + struct.pack(">I", index)
@@ -49,7 +58,9 @@ def pedersen_generators() -> tuple[G1Point, G1Point]:
     Guaranteed: both in the prime-order subgroup, H != G, H not the identity; same points in every
     process and on every machine.
     """
-    return G1Point.generator(), hash_to_curve(PEDERSEN_H_MESSAGE, GENERATOR_DST)
+    # H's coordinates are pinned (the tests re-derive them): a verifier that finds its generators in the
+    # cache then never loads the hash-to-curve machinery (about 0.7 s of imports).
+    return G1Point.generator(), G1Point(BACKEND.from_affine(PEDERSEN_H_AFFINE))
 
 
 def generator_vector(label: bytes, count: int) -> list[G1Point]:
@@ -67,9 +78,33 @@ def generator_vector(label: bytes, count: int) -> list[G1Point]:
     label = bytes(label)
     with _vectors_lock:
         known = _vectors.setdefault(label, [])
-        if len(known) < count:
-            known.extend(
-                hash_to_curve(generator_message(label, index), GENERATOR_DST)
-                for index in range(len(known), count)
-            )
+        while len(known) < count:
+            _extend(label, known, count)
         return known[:count]
+
+
+def _extend(label: bytes, known: list[G1Point], count: int) -> None:
+    """Grow ``known`` toward ``count`` by at most one cache block: from the disk cache when the block is
+    there and matches its pinned digest, else by hash-to-curve (only the generators asked for; a block
+    completed this way is written to the cache). See :mod:`zkclear.crypto.generator_cache`."""
+    size = generator_cache.BLOCK_SIZE
+    block, offset = divmod(len(known), size)
+    cached = generator_cache.load_block(label, block)
+    if cached is not None:
+        known.extend(G1Point(BACKEND.from_affine(xy)) for xy in cached[offset:])
+        return
+    stop = min(count, (block + 1) * size)
+    known.extend(hash_to_curve(generator_message(label, index), GENERATOR_DST)
+                 for index in range(len(known), stop))
+    if stop == (block + 1) * size and generator_cache.pinned_digest(label, block) is not None:
+        generator_cache.store_block(label, block, batch_affine(known[block * size:stop]))
+
+
+def install(label: bytes, points: list[G1Point]) -> None:
+    """Make ``points`` the first ``len(points)`` generators of ``label`` without deriving them (points from a
+    file whose digest the caller has checked against a pinned one: ``zkclear.web.generators``). Longer vectors
+    are derived beyond them as usual; a vector already known to be at least as long is kept."""
+    with _vectors_lock:
+        known = _vectors.setdefault(bytes(label), [])
+        if len(known) < len(points):
+            known[:] = points

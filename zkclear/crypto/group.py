@@ -167,6 +167,14 @@ def msm(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
     return G1Point(BACKEND.msm([p._raw for p in points], [s % R for s in scalars]))
 
 
+def fold_points(lo: Sequence[G1Point], hi: Sequence[G1Point], scalar: int) -> list[G1Point]:
+    """``[lo[i] + scalar·hi[i] for i]``: many points times one scalar, in one engine call (the pure engine
+    runs every point's chain in lock step with batched affine arithmetic)."""
+    if len(lo) != len(hi):
+        raise ValueError(f"fold_points: {len(lo)} low points but {len(hi)} high points")
+    return [G1Point(raw) for raw in BACKEND.fold([p._raw for p in lo], [p._raw for p in hi], scalar % R)]
+
+
 def batch_affine(points: Iterable[G1Point]) -> list[tuple[int, int] | None]:
     """Affine coordinates of many points with one field inversion."""
     return BACKEND.batch_to_affine([p._raw for p in points])

@@ -897,6 +897,10 @@ class PureBackend:
     def from_affine(self, xy: AffinePoint | None) -> JacobianPoint:
         return INFINITY if xy is None else (_mpz(xy[0]), _mpz(xy[1]), _ONE)
 
+    def fold(self, lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int) -> list[JacobianPoint]:
+        """[lo[i] + k·hi[i]], point by point (zkclear.crypto.pure_fold does it in lock step)."""
+        return [jacobian_add(a, glv_mul(b, k)) for a, b in zip(lo, hi, strict=True)]
+
     def in_subgroup(self, a: JacobianPoint) -> bool:
         xy = to_affine(a)
         return xy is None or in_g1(xy)

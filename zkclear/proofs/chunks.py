@@ -1,13 +1,13 @@
 """The proof system that proves one tree chunk's leaves (one collateralization batch).
 
-The tree only needs, of a chunk proof: (a) every leaf's liability commitment is proven in
-[0, 2^B) (B = ``equity_bits``), and (b) its range statements, so that participants and the auditor
-can batch them with the tree's node proofs. :class:`ChunkProofSystem` is that seam.
+The tree only needs, of a chunk proof: (a) every leaf's liability commitments (one per asset, settlement asset
+first) are proven in [0, 2^B) (B = ``equity_bits``), and (b) its range statements, so that participants and the
+auditor can batch them with the tree's node proofs. :class:`ChunkProofSystem` is that seam.
 
 - :class:`CollateralChunks` is the production system: issue 6's ``provers.collateral`` (every account
   collateralized: equity >= maintenance margin, all variables range-bounded, equity >= 0).
-- :class:`EquityOnlyChunks` proves only (a) — each account's equity in [0, 2^B) with one aggregated
-  Bulletproof — over plain Pedersen commitments to cash and positions. It exists so that the
+- :class:`EquityOnlyChunks` proves only (a) — each account's equity and collateral balances in [0, 2^B) with one
+  aggregated Bulletproof — over plain Pedersen commitments to cash, positions and balances. It exists so that the
   tree, solvency and bundle machinery can be tested and benchmarked on their own (the tree
   benchmark's "collateral mocked" figures). It does not prove margin requirements.
 """
@@ -36,8 +36,11 @@ class ChunkProofSystem(Protocol):
     def equity_bits(self, public: Any) -> int: ...
     def instrument_count(self, public: Any) -> int: ...
     def instrument_ids(self, public: Any) -> tuple[str, ...]: ...
+    def asset_ids(self, public: Any) -> tuple[str, ...]: ...
     def margin_mode(self, opening: Any) -> str: ...
     def account_margin(self, opening: Any, public: Any) -> tuple[int, int]: ...
+    def collateral(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]: ...
+    def witness_liabilities(self, witness: Any, public: Any) -> tuple[int, ...]: ...
     def padding_witness(self, public: Any) -> Any: ...
     def prove(
         self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
@@ -45,11 +48,12 @@ class ChunkProofSystem(Protocol):
     def statements(
         self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes
     ) -> list[Any]: ...
-    def liability(self, commitments: Any, public: Any) -> G1Point: ...
-    def liability_opening(self, opening: Any, public: Any) -> tuple[int, int]: ...
+    def liabilities(self, commitments: Any, public: Any) -> tuple[G1Point, ...]: ...
+    def liability_openings(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]: ...
     def position_commitments(self, commitments: Any) -> tuple[G1Point, ...]: ...
     def position_blindings(self, opening: Any) -> tuple[int, ...]: ...
     def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]: ...
+    def opening_balances(self, opening: Any) -> tuple[int, ...]: ...
     def opening_matches(self, opening: Any, commitments: Any) -> bool: ...
     def encode_commitments(self, commitments: Any) -> bytes: ...
     def check_shape(self, commitments: Any, public: Any) -> None: ...
@@ -64,30 +68,38 @@ class ChunkProofSystem(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PlainPublicData:
-    """Public data of the equity-only system: value per lot of each instrument, equity bound B."""
+    """Public data of the equity-only system: value per lot of each instrument, equity bound B and the ids of the
+    collateral assets (none: single-asset; each account then holds one balance per asset, its liability in that
+    asset, the equity being the settlement asset's)."""
 
     value_per_lot: tuple[int, ...]
     equity_bits: int = 32
+    asset_ids: tuple[str, ...] = ()
 
     def digest(self) -> bytes:
         body = struct.pack(">II", self.equity_bits, len(self.value_per_lot)) + b"".join(
             struct.pack(">q", v) for v in self.value_per_lot
         )
+        if self.asset_ids:
+            body += b"".join(struct.pack(">H", len(a)) + a.encode() for a in self.asset_ids)
         return hashlib.sha256(b"zkclear/plain-public-data/v1" + body).digest()
 
 
 @dataclass(frozen=True, slots=True)
 class PlainAccount:
-    """Private values of an account: cash and one position (lots, signed) per instrument."""
+    """Private values of an account: cash, one position (lots, signed) per instrument and one balance per
+    collateral asset."""
 
     cash: int
     positions: tuple[int, ...]
+    balances: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PlainCommitments:
     cash: G1Point
     positions: tuple[G1Point, ...]
+    balances: tuple[G1Point, ...] = ()
 
     def equity(self, public: PlainPublicData) -> G1Point:
         """C_cash + Σ v_j·C_{q_j}."""
@@ -100,7 +112,7 @@ class PlainCommitments:
         return (
             struct.pack(">I", len(self.positions))
             + self.cash.to_bytes()
-            + b"".join(c.to_bytes() for c in self.positions)
+            + b"".join(c.to_bytes() for c in (*self.positions, *self.balances))
         )
 
 
@@ -110,6 +122,12 @@ class PlainOpening:
     cash_blinding: int
     positions: tuple[int, ...]
     position_blindings: tuple[int, ...]
+    balances: tuple[int, ...] = ()
+    balance_blindings: tuple[int, ...] = ()
+
+    def liability_openings(self, public: PlainPublicData) -> tuple[tuple[int, int], ...]:
+        """(value, blinding) of the equity, then of each balance."""
+        return (self.equity_opening(public), *zip(self.balances, self.balance_blindings, strict=True))
 
     def equity_opening(self, public: PlainPublicData) -> tuple[int, int]:
         value = self.cash + sum(v * q for v, q in zip(public.value_per_lot, self.positions, strict=True))
@@ -140,6 +158,9 @@ class EquityOnlyChunks:
     def instrument_ids(self, public: PlainPublicData) -> tuple[str, ...]:
         return tuple(f"instrument-{j}" for j in range(len(public.value_per_lot)))
 
+    def asset_ids(self, public: PlainPublicData) -> tuple[str, ...]:
+        return tuple(public.asset_ids)
+
     def margin_mode(self, opening: PlainOpening) -> str:
         return "equity-only"
 
@@ -147,8 +168,16 @@ class EquityOnlyChunks:
         """(equity, requirement): this stand-in proves no requirement (0)."""
         return opening.equity_opening(public)[0], 0
 
+    def collateral(self, opening: PlainOpening, public: PlainPublicData) -> tuple[tuple[int, int], ...]:
+        """(balance, haircut value) per collateral asset: this stand-in credits no collateral (0)."""
+        return tuple((balance, 0) for balance in opening.balances)
+
+    def witness_liabilities(self, witness: PlainAccount, public: PlainPublicData) -> tuple[int, ...]:
+        equity = witness.cash + sum(v * q for v, q in zip(public.value_per_lot, witness.positions, strict=True))
+        return (equity, *witness.balances)
+
     def padding_witness(self, public: PlainPublicData) -> PlainAccount:
-        return PlainAccount(0, (0,) * len(public.value_per_lot))
+        return PlainAccount(0, (0,) * len(public.value_per_lot), (0,) * len(public.asset_ids))
 
     def commit_accounts(
         self,
@@ -162,23 +191,26 @@ class EquityOnlyChunks:
         openings: list[PlainOpening] = []
         key = hashlib.sha256(context).digest()
         for slot, witness in enumerate(witnesses):
-            if len(witness.positions) != len(public.value_per_lot):
+            if len(witness.positions) != len(public.value_per_lot) or len(witness.balances) != len(public.asset_ids):
                 raise ProvingError(
-                    f"account in slot {slot} has {len(witness.positions)} positions, "
-                    f"expected {len(public.value_per_lot)}"
+                    f"account in slot {slot} has {len(witness.positions)} positions and {len(witness.balances)} "
+                    f"balances, expected {len(public.value_per_lot)} and {len(public.asset_ids)}"
                 )
             cash_blinding = blindings.scalar("zkclear/chunk/cash", key, slot)
             pos_blindings = tuple(
                 blindings.scalars(len(witness.positions), "zkclear/chunk/position", key, slot)
             )
+            balance_blindings = tuple(blindings.scalars(len(witness.balances), "zkclear/chunk/balance", key, slot))
             commitments.append(
                 PlainCommitments(
                     commit(witness.cash, cash_blinding),
                     tuple(commit(q, b) for q, b in zip(witness.positions, pos_blindings, strict=True)),
+                    tuple(commit(v, b) for v, b in zip(witness.balances, balance_blindings, strict=True)),
                 )
             )
             openings.append(
-                PlainOpening(witness.cash, cash_blinding, tuple(witness.positions), pos_blindings)
+                PlainOpening(witness.cash, cash_blinding, tuple(witness.positions), pos_blindings,
+                             tuple(witness.balances), balance_blindings)
             )
         return commitments, openings
 
@@ -192,8 +224,8 @@ class EquityOnlyChunks:
         from provers.bulletproofs import prove_range
 
         commitments, openings = self.commit_accounts(witnesses, public, context, blindings)
-        equities = [opening.equity_opening(public) for opening in openings]
-        values, blinds = [v for v, _ in equities], [b for _, b in equities]
+        liabilities = [pair for opening in openings for pair in opening.liability_openings(public)]
+        values, blinds = [v for v, _ in liabilities], [b for _, b in liabilities]
         proof, _ = prove_range(values, blinds, public.equity_bits, context,
                                rng=blindings.nonces(context, *values, *blinds))
         return proof.to_bytes(), commitments, openings
@@ -203,19 +235,18 @@ class EquityOnlyChunks:
     ) -> list[Any]:
         from provers.bulletproofs import RangeProof, RangeStatement
 
+        values = [point for c in commitments for point in self.liabilities(c, public)]
         try:
-            decoded = RangeProof.from_bytes(proof, n_bits=public.equity_bits, m=len(commitments))
+            decoded = RangeProof.from_bytes(proof, n_bits=public.equity_bits, m=len(values))
         except EncodingError as exc:
             raise VerificationError("chunk-collateral-proof") from exc
-        return [
-            RangeStatement(decoded, tuple(c.equity(public) for c in commitments), public.equity_bits, context)
-        ]
+        return [RangeStatement(decoded, tuple(values), public.equity_bits, context)]
 
-    def liability(self, commitments: PlainCommitments, public: PlainPublicData) -> G1Point:
-        return commitments.equity(public)
+    def liabilities(self, commitments: PlainCommitments, public: PlainPublicData) -> tuple[G1Point, ...]:
+        return (commitments.equity(public), *commitments.balances)
 
-    def liability_opening(self, opening: PlainOpening, public: PlainPublicData) -> tuple[int, int]:
-        return opening.equity_opening(public)
+    def liability_openings(self, opening: PlainOpening, public: PlainPublicData) -> tuple[tuple[int, int], ...]:
+        return opening.liability_openings(public)
 
     def position_commitments(self, commitments: PlainCommitments) -> tuple[G1Point, ...]:
         return commitments.positions
@@ -226,13 +257,17 @@ class EquityOnlyChunks:
     def opening_values(self, opening: PlainOpening) -> tuple[int, tuple[int, ...]]:
         return opening.cash, opening.positions
 
+    def opening_balances(self, opening: PlainOpening) -> tuple[int, ...]:
+        return tuple(opening.balances)
+
     def opening_matches(self, opening: PlainOpening, commitments: PlainCommitments) -> bool:
-        if len(opening.positions) != len(commitments.positions):
+        if len(opening.positions) != len(commitments.positions) or len(opening.balances) != len(commitments.balances):
             return False
         return commit(opening.cash, opening.cash_blinding) == commitments.cash and all(
-            commit(q, b) == c
-            for q, b, c in zip(
-                opening.positions, opening.position_blindings, commitments.positions, strict=True
+            commit(v, b) == c
+            for v, b, c in zip(
+                (*opening.positions, *opening.balances), (*opening.position_blindings, *opening.balance_blindings),
+                (*commitments.positions, *commitments.balances), strict=True
             )
         )
 
@@ -240,36 +275,38 @@ class EquityOnlyChunks:
         return commitments.to_bytes()
 
     def check_shape(self, commitments: PlainCommitments, public: PlainPublicData) -> None:
-        if len(commitments.positions) != len(public.value_per_lot):
-            raise VerificationError("account-shape", detail="an account's position count differs from the listing")
+        if len(commitments.positions) != len(public.value_per_lot) or len(commitments.balances) != len(
+                public.asset_ids):
+            raise VerificationError("account-shape", detail="an account's position or balance count differs from "
+                                                            "the listing's")
 
     def decode_commitments(self, data: bytes, public: PlainPublicData) -> PlainCommitments:
-        n = len(public.value_per_lot)
-        if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
+        n, a = len(public.value_per_lot), len(public.asset_ids)
+        if len(data) != 4 + 48 * (n + a + 1) or struct.unpack(">I", data[:4])[0] != n:
             raise EncodingError("account commitments: wrong length for the instrument count")
-        points = [G1Point.from_bytes(data[4 + 48 * i : 52 + 48 * i]) for i in range(n + 1)]
-        return PlainCommitments(points[0], tuple(points[1:]))
+        points = [G1Point.from_bytes(data[4 + 48 * i : 52 + 48 * i]) for i in range(n + a + 1)]
+        return PlainCommitments(points[0], tuple(points[1:n + 1]), tuple(points[n + 1:]))
 
     def encode_opening(self, opening: PlainOpening) -> bytes:
         return (
             struct.pack(">I", len(opening.positions))
             + _int_bytes(opening.cash)
             + scalar_to_bytes(opening.cash_blinding)
-            + b"".join(_int_bytes(q) for q in opening.positions)
-            + b"".join(scalar_to_bytes(b) for b in opening.position_blindings)
+            + b"".join(_int_bytes(q) for q in (*opening.positions, *opening.balances))
+            + b"".join(scalar_to_bytes(b) for b in (*opening.position_blindings, *opening.balance_blindings))
         )
 
     def decode_opening(self, data: bytes, public: PlainPublicData) -> PlainOpening:
-        n = len(public.value_per_lot)
-        if len(data) != 4 + 48 * (n + 1) or struct.unpack(">I", data[:4])[0] != n:
+        n, a = len(public.value_per_lot), len(public.asset_ids)
+        if len(data) != 4 + 48 * (n + a + 1) or struct.unpack(">I", data[:4])[0] != n:
             raise EncodingError("account opening: wrong length for the instrument count")
         cash = _int_from(data[4:20])
         cash_blinding = scalar_from_bytes(data[20:52])
         base = 52
-        positions = tuple(_int_from(data[base + 16 * i : base + 16 * i + 16]) for i in range(n))
-        base += 16 * n
-        blindings = tuple(scalar_from_bytes(data[base + 32 * i : base + 32 * i + 32]) for i in range(n))
-        return PlainOpening(cash, cash_blinding, positions, blindings)
+        values = tuple(_int_from(data[base + 16 * i : base + 16 * i + 16]) for i in range(n + a))
+        base += 16 * (n + a)
+        blindings = tuple(scalar_from_bytes(data[base + 32 * i : base + 32 * i + 32]) for i in range(n + a))
+        return PlainOpening(cash, cash_blinding, values[:n], blindings[:n], values[n:], blindings[n:])
 
 
 def _int_bytes(value: int) -> bytes:
@@ -312,6 +349,9 @@ class CollateralChunks:
     def instrument_ids(self, public: Any) -> tuple[str, ...]:
         return tuple(public.instrument_ids)
 
+    def asset_ids(self, public: Any) -> tuple[str, ...]:
+        return tuple(public.asset_ids)
+
     def margin_mode(self, opening: Any) -> str:
         return str(opening.margin_mode)
 
@@ -323,15 +363,30 @@ class CollateralChunks:
 
         statement = account_statement(public, opening.margin_mode)
         values = statement.assign(AccountWitness(int(opening.cash), tuple(int(q) for q in opening.positions),
-                                                 opening.margin_mode))
+                                                 opening.margin_mode, tuple(int(b) for b in opening.balances)))
         equity = statement.equity.evaluate(values)
         maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
         return equity, equity - maintenance.form.evaluate(values)
 
+    def collateral(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]:
+        """(balance, haircut value) per collateral asset, computed from the opening with the epoch's public data
+        (what the account's equity counts it for)."""
+        return tuple((int(b), asset.haircut_value(int(b))) for asset, b in zip(public.assets, opening.balances,
+                                                                               strict=True))
+
+    def witness_liabilities(self, witness: Any, public: Any) -> tuple[int, ...]:
+        """The account's liabilities per asset from its witness (for the check before proving)."""
+        from circuits.account_statement import account_statement
+
+        statement = account_statement(public, witness.margin_mode)
+        values = statement.assign(witness)
+        return tuple(form.evaluate(values) for form in statement.liabilities)
+
     def padding_witness(self, public: Any) -> Any:
         from circuits.public_data import AccountWitness
 
-        return AccountWitness(0, (0,) * len(public.instruments), _collateral().DEFAULT_MARGIN_MODE)
+        return AccountWitness(0, (0,) * len(public.instruments), _collateral().DEFAULT_MARGIN_MODE,
+                              (0,) * len(public.assets))
 
     def prove(
         self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
@@ -349,12 +404,11 @@ class CollateralChunks:
             raise VerificationError("chunk-collateral-proof") from exc
         return list(collateral.collateral_statements(decoded, list(commitments), public, context))
 
-    def liability(self, commitments: Any, public: Any) -> G1Point:
-        return commitments.equity(public)
+    def liabilities(self, commitments: Any, public: Any) -> tuple[G1Point, ...]:
+        return tuple(commitments.liabilities(public))
 
-    def liability_opening(self, opening: Any, public: Any) -> tuple[int, int]:
-        value, blinding = opening.equity_opening(public)
-        return int(value), int(blinding) % R
+    def liability_openings(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]:
+        return tuple((int(value), int(blinding) % R) for value, blinding in opening.liability_openings(public))
 
     def position_commitments(self, commitments: Any) -> tuple[G1Point, ...]:
         return tuple(commitments.positions)
@@ -364,6 +418,9 @@ class CollateralChunks:
 
     def opening_values(self, opening: Any) -> tuple[int, tuple[int, ...]]:
         return opening.cash, tuple(opening.positions)
+
+    def opening_balances(self, opening: Any) -> tuple[int, ...]:
+        return tuple(opening.balances)
 
     def opening_matches(self, opening: Any, commitments: Any) -> bool:
         return bool(opening.matches(commitments))
@@ -385,12 +442,13 @@ class CollateralChunks:
                                                             f"public data does not support {public.margin_modes}")
         statement = account_statement(public, mode)
         if (len(commitments.positions) != len(statement.positions)
+                or len(commitments.balances) != len(statement.balances)
                 or len(commitments.witnesses) != len(statement.witnesses)):
             raise VerificationError(
                 "account-shape",
-                detail=f"an account has {len(commitments.positions)} position and {len(commitments.witnesses)} "
-                       f"witness commitments; the {mode} statement has {len(statement.positions)} and "
-                       f"{len(statement.witnesses)}")
+                detail=f"an account has {len(commitments.positions)} position, {len(commitments.balances)} balance "
+                       f"and {len(commitments.witnesses)} witness commitments; the {mode} statement has "
+                       f"{len(statement.positions)}, {len(statement.balances)} and {len(statement.witnesses)}")
 
     def encode_opening(self, opening: Any) -> bytes:
         return opening.to_bytes()

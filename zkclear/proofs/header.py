@@ -2,8 +2,8 @@
 
 Definitions (docs/protocol.md, "Epoch header and chaining"):
 
-- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`);
-  ``header_digest = SHA256("zkclear/epoch-header/v1" || header_bytes)``.
+- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`, version 3: one reserve total per
+  asset); ``header_digest = SHA256("zkclear/epoch-header/v3" || header_bytes)``.
 - ``epoch_hash = SHA256("zkclear/epoch/v1" || header_digest || enc(C_root) || h_root)``; the next epoch's
   header carries ``previous_root = h_root`` and ``previous_epoch_hash = epoch_hash``. The genesis epoch
   carries 32 zero bytes in both.
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.tree.placement import TreeConfig
 
-HEADER_VERSION = 2
-DOMAIN_HEADER = b"zkclear/epoch-header/v2"
+HEADER_VERSION = 3
+DOMAIN_HEADER = b"zkclear/epoch-header/v3"
 DOMAIN_EPOCH = b"zkclear/epoch/v1"
 GENESIS = bytes(32)
-_FIXED = struct.Struct(">HQ32s32s32s32s32sQIB")
+_FIXED = struct.Struct(">HQ32s32s32s32s32sIB")
 _CONFIG_BYTES = 12
+#: The settlement asset plus at most 32 collateral assets (circuits.public_data.MAX_COLLATERAL_ASSETS).
+MAX_ASSETS = 33
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +38,10 @@ class EpochHeader:
     ``public_data_digest`` is the digest of the epoch's public risk data (the statements' coefficients);
     ``public_inputs_digest`` the digest of the public inputs it is recomputed from (configuration, marks,
     oracle quotes, volatilities, margin overrides, the previous prices and history; docs/format.md);
-    ``reserves_digest`` and ``reserves_total`` fix the reserves input; ``equity_bits`` is the bound B
-    that every leaf is proven under; ``tree`` the tree shape (height, chunk size, padding policy).
+    ``reserves_digest`` fixes the reserves list (zkclear.proofs.reserves) and ``reserve_totals`` its total per
+    asset (settlement asset first, each in the asset's smallest unit; their number is the number of liabilities
+    every tree node carries); ``equity_bits`` is the bound B that every leaf is proven under; ``tree`` the tree
+    shape (height, chunk size, padding policy).
     """
 
     epoch_id: int
@@ -46,7 +50,7 @@ class EpochHeader:
     public_data_digest: bytes
     public_inputs_digest: bytes
     reserves_digest: bytes
-    reserves_total: int
+    reserve_totals: tuple[int, ...]
     instrument_count: int
     equity_bits: int
     tree: TreeConfig
@@ -56,10 +60,19 @@ class EpochHeader:
                      "reserves_digest"):
             if not isinstance(getattr(self, name), bytes) or len(getattr(self, name)) != 32:
                 raise EncodingError(f"epoch header: {name} must be 32 bytes")
-        if not 0 <= self.epoch_id < 1 << 64 or not 0 <= self.reserves_total < 1 << 64:
-            raise EncodingError("epoch header: epoch id and reserves total must fit in 64 bits")
+        if not 0 <= self.epoch_id < 1 << 64:
+            raise EncodingError("epoch header: the epoch id must fit in 64 bits")
+        totals = self.reserve_totals
+        if (not isinstance(totals, tuple) or not 1 <= len(totals) <= MAX_ASSETS
+                or not all(type(t) is int and 0 <= t < 1 << 64 for t in totals)):
+            raise EncodingError(f"epoch header: 1 to {MAX_ASSETS} reserve totals, each fitting in 64 bits")
         if not 1 <= self.equity_bits <= 64:
             raise EncodingError("epoch header: equity_bits must be in [1, 64]")
+
+    @property
+    def asset_count(self) -> int:
+        """The number of assets (settlement first): liabilities per tree node, reserve totals, solvency values."""
+        return len(self.reserve_totals)
 
     def to_bytes(self) -> bytes:
         return (
@@ -71,11 +84,11 @@ class EpochHeader:
                 self.public_data_digest,
                 self.public_inputs_digest,
                 self.reserves_digest,
-                self.reserves_total,
                 self.instrument_count,
                 self.equity_bits,
             )
             + self.tree.encode()
+            + struct.pack(f">H{len(self.reserve_totals)}Q", len(self.reserve_totals), *self.reserve_totals)
         )
 
     @classmethod
@@ -83,16 +96,22 @@ class EpochHeader:
         version = struct.unpack(">H", data[:2])[0] if len(data) >= 2 else None
         if version != HEADER_VERSION:
             raise EncodingError(f"unsupported epoch header version {version} (this reader knows {HEADER_VERSION})")
-        if len(data) != _FIXED.size + _CONFIG_BYTES:
-            raise EncodingError(f"epoch header must be {_FIXED.size + _CONFIG_BYTES} bytes, got {len(data)}")
-        _, epoch_id, prev_root, prev_hash, public, inputs, reserves, total, instruments, bits = _FIXED.unpack(
+        fixed = _FIXED.size + _CONFIG_BYTES
+        if len(data) < fixed + 2:
+            raise EncodingError(f"epoch header: truncated ({len(data)} bytes)")
+        (assets,) = struct.unpack(">H", data[fixed:fixed + 2])
+        if not 1 <= assets <= MAX_ASSETS or len(data) != fixed + 2 + 8 * assets:
+            raise EncodingError(f"epoch header must be {fixed + 2} bytes and 8 per asset (1 to {MAX_ASSETS}), got "
+                                f"{len(data)} bytes for {assets} assets")
+        _, epoch_id, prev_root, prev_hash, public, inputs, reserves, instruments, bits = _FIXED.unpack(
             data[: _FIXED.size]
         )
         try:
-            tree = TreeConfig.decode(data[_FIXED.size :])
+            tree = TreeConfig.decode(data[_FIXED.size:fixed])
         except Exception as exc:  # ConfigurationError or struct.error: both mean bad bytes here
             raise EncodingError(f"epoch header: invalid tree configuration ({exc})") from exc
-        return cls(epoch_id, prev_root, prev_hash, public, inputs, reserves, total, instruments, bits, tree)
+        totals = struct.unpack(f">{assets}Q", data[fixed + 2:])
+        return cls(epoch_id, prev_root, prev_hash, public, inputs, reserves, totals, instruments, bits, tree)
 
     def digest(self) -> bytes:
         return hashlib.sha256(DOMAIN_HEADER + self.to_bytes()).digest()

@@ -39,7 +39,7 @@ from zkclear.clearing.margin import RiskParameters
 from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
-from zkclear.verifier.public_inputs import FORMAT, PublicInputs, encode_public_inputs
+from zkclear.verifier.public_inputs import FORMAT, FORMAT_V1, PublicInputs, encode_public_inputs
 
 SOURCE = "<public inputs>"
 
@@ -111,6 +111,7 @@ def _public_state(previous: dict, config: ClearingConfig) -> EpochState:
         total_deposited=0, total_withdrawn=0,
         price_history=tuple((group, tuple(prices)) for group, prices in previous["price_history"]),
         dynamic_parameters=tuple(tuple(p) for p in previous["dynamic_parameters"]),
+        asset_ids=config.asset_ids,
     )
 
 
@@ -161,7 +162,11 @@ def recompute(inputs: PublicInputs) -> Recomputed:
     except ZkclearError as exc:
         raise VerificationError("public-inputs-invalid",
                                 detail=f"the published public inputs do not clear: {exc}") from None
-    derived = _json_round_trip({
+    assets = {}
+    if document["format"] != FORMAT_V1:  # v2 (issue 13): the collateral assets' prices and haircut lines
+        assets = {"assets": [[a.asset_id, a.price_ticks, [list(line) for line in a.haircut_lines],
+                              a.haircut_denominator, a.cap] for a in risk.assets]}
+    derived = _json_round_trip(assets | {
         "marks": [[r.instrument_id, r.mark_price] for r in risk.instruments],
         "fractions": [[r.instrument_id, r.initial_margin_ppm, r.maintenance_margin_ppm] for r in risk.instruments],
         "implied_vols": [[r.instrument_id, r.implied_vol_ppm] for r in risk.instruments if r.is_engine_option],

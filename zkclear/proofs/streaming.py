@@ -40,6 +40,9 @@ import numpy as np
 from zkclear.bundle.format import (
     KIND_AUDIT,
     decode_node,
+    encode_padding_entry,
+    node_size,
+    padding_size,
     receipt_from_parts,
     write_container,
 )
@@ -48,7 +51,6 @@ from zkclear.crypto.field import R, scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ProvingError
 from zkclear.executor import Executor
-from zkclear.proofs.attestations import ReserveSet
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.epoch_prover import (
     NODE_PROOF_GROUP,
@@ -56,9 +58,11 @@ from zkclear.proofs.epoch_prover import (
     account_key_of,
     make_header,
     padding_node,
+    require_reserves_cover,
 )
 from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.proofs.matched_book import require_matched
+from zkclear.proofs.reserves import ReserveBook
 from zkclear.proofs.solvency import prove_solvency, require_solvent
 from zkclear.proofs.units import (
     ChunkTask,
@@ -66,7 +70,6 @@ from zkclear.proofs.units import (
     NodeGroupTask,
     SubtreeTask,
     SubtreeUnit,
-    node_size,
     parse_node_group,
     run_chunk_task,
     run_node_group_task,
@@ -74,7 +77,7 @@ from zkclear.proofs.units import (
 )
 from zkclear.proofs.work_store import WorkStore
 from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
-from zkclear.tree.sum_tree import build_span
+from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
 
 Progress = Callable[[str, int, int], None]
 Position = tuple[int, int]
@@ -149,8 +152,8 @@ class _Plan:
     subtree_ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (t, first chunk, end chunk)
     subtree_keys: list[bytes] = field(default_factory=list)
     top_nodes: dict[Position, bytes] = field(default_factory=dict)
-    top_openings: dict[Position, tuple[int, int]] = field(default_factory=dict)
-    top_padding: dict[Position, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
+    top_openings: dict[Position, LiabilityOpening] = field(default_factory=dict)
+    top_padding: dict[Position, PaddingOpening] = field(default_factory=dict)
     position_totals: list[int] = field(default_factory=list)
     position_betas: list[int] = field(default_factory=list)
     nodes_total: int = 0
@@ -165,7 +168,7 @@ class ClosedEpoch:
     audit data and the receipts streamed out by :meth:`write_audit` and :meth:`receipts`."""
 
     bundle: PublicBundle
-    total_opening: tuple[int, int]
+    total_opening: LiabilityOpening
     accounts: int
     timings: dict[str, float]
     _plan: _Plan
@@ -180,19 +183,22 @@ class ClosedEpoch:
     def _count(self) -> int:
         return self._plan.header.instrument_count
 
+    def _assets(self) -> int:
+        return self._plan.header.asset_count
+
     def _subtree(self, position: int) -> SubtreeUnit:
         plan = self._plan
         t, _, _ = plan.subtree_ranges[position]
         body = self._store.load("subtree", plan.subtree_keys[position])
         if body is None:
             raise ProvingError(f"the work store lost subtree {t} while the epoch was being written")
-        return SubtreeUnit.parse(body, self._count(), plan.split - plan.low)
+        return SubtreeUnit.parse(body, self._count(), self._assets(), plan.split - plan.low)
 
     def _chunk(self, k: int) -> ChunkUnit:
         body = self._store.load("chunk", self._plan.chunk_keys[k])
         if body is None:
             raise ProvingError(f"the work store lost chunk {k} while the epoch was being written")
-        return ChunkUnit.parse(body, self._count())
+        return ChunkUnit.parse(body, self._count(), self._assets())
 
     def _group_proofs(self, groups: Sequence[tuple[list[Position], NodeGroupTask]]) -> dict[Position, bytes]:
         proofs: dict[Position, bytes] = {}
@@ -207,9 +213,10 @@ class ClosedEpoch:
 
     def audit_length(self) -> int:
         plan = self._plan
-        count = self._count()
-        return (32 + 8 + sum(plan.record_lengths) + 8 + plan.nodes_total * (9 + node_size(count))
-                + 8 + plan.proofs_total * 13 + plan.proof_bytes + 8 + plan.padding_total * (9 + 32 * (count + 1)))
+        count, assets = self._count(), self._assets()
+        return (32 + 8 + sum(plan.record_lengths) + 8 + plan.nodes_total * (9 + node_size(count, assets))
+                + 8 + plan.proofs_total * 13 + plan.proof_bytes + 8
+                + plan.padding_total * (9 + padding_size(count, assets)))
 
     def write_audit(self, path: Path, scratch: Path) -> None:
         """Write the audit data (the same bytes as ``encode_audit_data``) to ``path``; the upper-tree sections,
@@ -227,7 +234,7 @@ class ClosedEpoch:
                 groups = list(_subtree_groups(plan, position, unit, self._blindings))
                 proofs = self._group_proofs(groups)
                 for level, entries in zip(levels, unit.levels, strict=True):
-                    for index, node, _, _ in entries.nodes:
+                    for index, node, _ in entries.nodes:
                         handles[("nodes", level)].write(struct.pack(">BQ", level, index) + node)
                         proof = proofs[(level, index)]
                         handles[("proofs", level)].write(struct.pack(">BQI", level, index, len(proof)) + proof)
@@ -254,9 +261,7 @@ class ClosedEpoch:
             yield struct.pack(">Q", plan.padding_total)
             yield from _copy_levels(scratch, "padding", levels)
             for pos in sorted(plan.top_padding):
-                blinding, position_blindings = plan.top_padding[pos]
-                yield (struct.pack(">BQ", *pos) + scalar_to_bytes(blinding)
-                       + b"".join(scalar_to_bytes(b) for b in position_blindings))
+                yield encode_padding_entry(pos, *plan.top_padding[pos])
 
         try:
             write_container(path, KIND_AUDIT, self.audit_length(), parts())
@@ -281,7 +286,7 @@ class ClosedEpoch:
                 unit = self._subtree(position)
                 proofs = self._group_proofs(list(_subtree_groups(plan, position, unit, self._blindings)))
                 for level, entries in zip(range(c, plan.split), unit.levels, strict=True):
-                    for index, node, _, _ in entries.nodes:
+                    for index, node, _ in entries.nodes:
                         proof = proofs[(level, index)]
                         path_entries[(level, index)] = node + struct.pack(">I", len(proof)) + proof
             for k in range(first, end):
@@ -310,17 +315,18 @@ def _copy_levels(scratch: Path, kind: str, levels: range) -> Iterator[bytes]:
 
 
 def _group_task(plan: _Plan, blindings: BlindingSource,
-                nodes: Sequence[tuple[int, int, int, int]]) -> tuple[list[Position], NodeGroupTask]:
-    """The proof task of ``(level, index, value, blinding)`` nodes."""
+                nodes: Sequence[tuple[int, int, LiabilityOpening]]) -> tuple[list[Position], NodeGroupTask]:
+    """The proof task of ``(level, index, liability opening)`` nodes (one aggregated proof per node)."""
     header = plan.header
-    return ([(level, index) for level, index, _, _ in nodes],
-            NodeGroupTask(blindings, tuple((value, blinding, node_range_bits(level, header.equity_bits),
+    return ([(level, index) for level, index, _ in nodes],
+            NodeGroupTask(blindings, tuple((tuple(v for v, _ in opening), tuple(b for _, b in opening),
+                                            node_range_bits(level, header.equity_bits),
                                             header.context(b"tree-node", level, index))
-                                           for level, index, value, blinding in nodes)))
+                                           for level, index, opening in nodes)))
 
 
 def _grouped(plan: _Plan, blindings: BlindingSource,
-             nodes: list[tuple[int, int, int, int]]) -> Iterator[tuple[list[Position], NodeGroupTask]]:
+             nodes: list[tuple[int, int, LiabilityOpening]]) -> Iterator[tuple[list[Position], NodeGroupTask]]:
     for start in range(0, len(nodes), plan.node_group):
         yield _group_task(plan, blindings, nodes[start:start + plan.node_group])
 
@@ -328,22 +334,22 @@ def _grouped(plan: _Plan, blindings: BlindingSource,
 def _subtree_groups(plan: _Plan, position: int, unit: SubtreeUnit,
                     blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
     """A subtree's node-proof tasks: its nodes level by level, ``node_group`` at a time."""
-    nodes = [(level, index, value, blinding)
+    nodes = [(level, index, opening)
              for level, entries in zip(range(plan.low, plan.split), unit.levels, strict=True)
-             for index, _, value, blinding in entries.nodes]
+             for index, _, opening in entries.nodes]
     yield from _grouped(plan, blindings, nodes)
 
 
 def _top_groups(plan: _Plan, blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
     """The top's node-proof tasks (levels s..H-1; the root has no node proof)."""
-    nodes = sorted((level, index, *opening) for (level, index), opening in plan.top_openings.items())
+    nodes = sorted((level, index, opening) for (level, index), opening in plan.top_openings.items())
     yield from _grouped(plan, blindings, nodes)
 
 
 def close_epoch(
     source: AccountSource,
     public: Any,
-    reserves: ReserveSet,
+    reserves: ReserveBook,
     *,
     epoch_id: int,
     previous: ChainLink | None,
@@ -357,8 +363,8 @@ def close_epoch(
     progress: Progress | None = None,
 ) -> ClosedEpoch:
     """Prove a whole epoch (see the module docstring); every guarantee of ``prove_epoch`` holds (nothing false
-    is emitted: an unmatched book or reserves below the liabilities are a ProvingError before the proofs that
-    would need them). Work found in ``work_folder`` is checked and reused."""
+    is emitted: an unmatched book or reserves below the liabilities of some asset are a ProvingError before any
+    proof). Work found in ``work_folder`` is checked and reused."""
     system = chunk_system
     timings: dict[str, float] = {}
     header = make_header(epoch_id, previous, public, reserves, config, system, public_inputs_digest)
@@ -370,6 +376,9 @@ def close_epoch(
 
     started = time.perf_counter()
     require_matched((source.witness(i).positions for i in range(len(source))), count)
+    ids = source.account_ids()
+    require_reserves_cover((AccountInput(ids[i], source.witness(i)) for i in range(len(source))), public, reserves,
+                           system)
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
     placement = place_accounts(source.account_ids(), config, placement_key)
     positions = np.array(placement.chunk_positions, dtype=np.int64)
@@ -386,9 +395,11 @@ def close_epoch(
 
     started = time.perf_counter()
     padding_sums = _build_subtrees(plan, blindings, store, executor, settings, progress)
-    root, (total, root_blinding) = _build_top(plan, blindings, store)
+    root, root_opening = _build_top(plan, blindings, store)
+    totals = tuple(value for value, _ in root_opening)
+    root_blindings = tuple(blinding for _, blinding in root_opening)
     timings["tree_build"] = time.perf_counter() - started
-    require_solvent(reserves.total, total)
+    require_solvent(header.reserve_totals, totals, reserves.asset_ids)
 
     started = time.perf_counter()
     _prove_node_groups(plan, blindings, store, executor, settings, progress)
@@ -397,11 +408,11 @@ def close_epoch(
     started = time.perf_counter()
     betas = _matched_book(plan, padding_sums)
     context = header.context(b"solvency")
-    solvency = prove_solvency(reserves.total, total, root_blinding, context,
-                              nonces=blindings.nonces(context, total, root_blinding))
+    solvency = prove_solvency(header.reserve_totals, totals, root_blindings, context, asset_ids=reserves.asset_ids,
+                              nonces=blindings.nonces(context, *totals, *root_blindings))
     bundle = PublicBundle(header, root, betas, solvency, reserves)
     timings["root_statements"] = time.perf_counter() - started
-    return ClosedEpoch(bundle, (total, root_blinding), len(source), timings, plan, store, source, system, public,
+    return ClosedEpoch(bundle, root_opening, len(source), timings, plan, store, source, system, public,
                        blindings)
 
 
@@ -428,10 +439,12 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
     done = bytearray(total)
     saved = [k for k in range(total) if store.path("chunk", plan.chunk_keys[k]).exists()]
 
+    assets = header.asset_count
+
     def accept(k: int, body: bytes) -> None:
-        summary_size = ChunkUnit.summary_size(count)
+        summary_size = ChunkUnit.summary_size(count, assets)
         plan.record_lengths[k] = struct.unpack(">I", body[summary_size:summary_size + 4])[0]
-        unit = ChunkUnit.parse(body, count, summary_only=True)
+        unit = ChunkUnit.parse(body, count, assets, summary_only=True)
         for j in range(count):
             plan.position_totals[j] += unit.position_sums[j]
             plan.position_betas[j] = (plan.position_betas[j] + unit.blinding_sums[j]) % R
@@ -477,7 +490,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
     """Build every subtree (levels c..s) as a task; keep their roots as the top's base. Returns the padding
     nodes' position-blinding sums over all subtrees."""
     header = plan.header
-    count, c, split = header.instrument_count, plan.low, plan.split
+    count, assets, c, split = header.instrument_count, header.asset_count, plan.low, plan.split
     shift = split - c
     ranges: list[tuple[int, int, int]] = []
     first = 0
@@ -492,22 +505,22 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
     plan.subtree_ranges = ranges
     padding_sums = [0] * count
     base_nodes: dict[int, bytes] = {}
-    base_openings: dict[int, tuple[int, int]] = {}
+    base_openings: dict[int, LiabilityOpening] = {}
 
-    def summaries(first: int, end: int) -> tuple[tuple[int, bytes, int, int], ...]:
+    def summaries(first: int, end: int) -> tuple[tuple[int, bytes, LiabilityOpening], ...]:
         out = []
         for k in range(first, end):
             body = store.load("chunk", plan.chunk_keys[k])
             if body is None:
                 raise ProvingError(f"the work store lost chunk {k} during the tree build")
-            unit = ChunkUnit.parse(body, count, summary_only=True)
-            out.append((int(plan.positions[k]), unit.root, *unit.liability))
+            unit = ChunkUnit.parse(body, count, assets, summary_only=True)
+            out.append((int(plan.positions[k]), unit.root, unit.liability))
         return tuple(out)
 
     if split == c:
         for t, first, end in ranges:
-            ((_, root, value, blinding),) = summaries(first, end)
-            base_nodes[t], base_openings[t] = root, (value, blinding)
+            ((_, root, opening),) = summaries(first, end)
+            base_nodes[t], base_openings[t] = root, opening
         plan.subtree_keys = [b""] * len(ranges)
     else:
         step = "upper tree (subtrees)"
@@ -515,7 +528,8 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
 
         def tasks() -> Iterator[SubtreeTask]:
             for t, first, end in ranges:
-                yield SubtreeTask(header.tree, blindings, header.epoch_id, count, c, split, t, summaries(first, end))
+                yield SubtreeTask(header.tree, blindings, header.epoch_id, count, assets, c, split, t,
+                                  summaries(first, end))
 
         plan.subtree_keys = [b""] * len(ranges)
         streamed = executor.stream(run_subtree_task, tasks(), window=settings.window)
@@ -524,7 +538,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
             key = store.key("subtree", struct.pack(">BBQ", c, split, t), body)
             store.save("subtree", key, body)
             plan.subtree_keys[index] = key
-            unit = SubtreeUnit.parse(body, count, split - c)
+            unit = SubtreeUnit.parse(body, count, assets, split - c)
             base_nodes[t], base_openings[t] = unit.root, unit.liability
             for j, b in enumerate(unit.padding_blinding_sums):
                 padding_sums[j] = (padding_sums[j] + b) % R
@@ -537,17 +551,17 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
     return padding_sums
 
 
-def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tuple[Any, tuple[int, int]]:
+def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tuple[Any, LiabilityOpening]:
     """Levels s..H above the subtree roots, in the coordinator; returns the root and its opening."""
     from zkclear.bundle.format import encode_node
 
     header = plan.header
-    count, split, height = header.instrument_count, plan.split, header.tree.height
-    base = {index: decode_node(node, count) for (_, index), node in plan.top_nodes.items()}
+    count, assets, split, height = header.instrument_count, header.asset_count, plan.split, header.tree.height
+    base = {index: decode_node(node, count, assets) for (_, index), node in plan.top_nodes.items()}
     base_openings = {index: opening for (_, index), opening in plan.top_openings.items()}
 
-    def padding_source(level: int, index: int) -> tuple[Any, tuple[int, tuple[int, ...]]]:
-        return padding_node(blindings, header.epoch_id, count, level, index)
+    def padding_source(level: int, index: int) -> tuple[Any, PaddingOpening]:
+        return padding_node(blindings, header.epoch_id, count, assets, level, index)
 
     span = build_span(split, height, base, padding_source, base_openings)
     for pos, node in span.nodes.items():
@@ -564,13 +578,13 @@ def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tupl
 
 def _all_groups(plan: _Plan, store: WorkStore,
                 blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
-    count = plan.header.instrument_count
+    count, assets = plan.header.instrument_count, plan.header.asset_count
     if plan.split > plan.low:
         for position in range(len(plan.subtree_ranges)):
             body = store.load("subtree", plan.subtree_keys[position])
             if body is None:
                 raise ProvingError("the work store lost a subtree during the node proofs")
-            yield from _subtree_groups(plan, position, SubtreeUnit.parse(body, count, plan.split - plan.low),
+            yield from _subtree_groups(plan, position, SubtreeUnit.parse(body, count, assets, plan.split - plan.low),
                                        blindings)
     yield from _top_groups(plan, blindings)
 

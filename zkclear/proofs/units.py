@@ -13,13 +13,15 @@ Three kinds, each a module-level function of one picklable task that returns byt
 - **node group** (:func:`run_node_group_task`): the range proofs of up to ``NODE_PROOF_GROUP`` nodes of one level
   (``epoch_prover._prove_nodes``), or the check of a group read back from the store.
 
-Encodings (big-endian; ``node`` as in the bundle format, ``i128`` a 16-byte signed integer, ``scalar`` 32 bytes):
+Encodings (big-endian; ``node`` as in the bundle format, with A liabilities (the header's asset count) and n
+position sums; ``i128`` a 16-byte signed integer, ``scalar`` 32 bytes; an *opening* is A × (i128 value ‖ scalar
+blinding), one per asset, settlement asset first):
 
-    chunk unit    node root ‖ i128 L ‖ scalar ρ ‖ n × (i128 Σq_j ‖ scalar Σγ_j) ‖ u32 len ‖ chunk record
-                  ‖ u16 slots ‖ slots × (u32 len ‖ opening)
-    subtree unit  node root ‖ i128 L ‖ scalar ρ ‖ n × scalar Σρ_j(padding) ‖ per level low..high-1:
-                  u32 nodes ‖ nodes × (u64 index ‖ node ‖ i128 value ‖ scalar blinding)
-                  ‖ u32 padding ‖ padding × (u64 index ‖ scalar ρ ‖ n × scalar ρ_j)
+    chunk unit    node root ‖ opening (L_a, ρ_a) ‖ n × (i128 Σq_j ‖ scalar Σγ_j) ‖ u32 len ‖ chunk record
+                  ‖ u16 slots ‖ slots × (u32 len ‖ account opening)
+    subtree unit  node root ‖ opening ‖ n × scalar Σρ_j(padding) ‖ per level low..high-1:
+                  u32 nodes ‖ nodes × (u64 index ‖ node ‖ opening)
+                  ‖ u32 padding ‖ padding × (u64 index ‖ A × scalar ρ_a ‖ n × scalar ρ_j)
     node group    u16 count ‖ count × (u32 len ‖ proof)
 """
 
@@ -33,7 +35,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from provers.bulletproofs import RangeProof, RangeStatement, batch_verify
-from zkclear.bundle.format import decode_chunk_record, decode_node, encode_chunk_record, encode_node
+from zkclear.bundle.format import (
+    decode_chunk_record,
+    decode_node,
+    encode_chunk_record,
+    encode_node,
+    node_size,
+    padding_size,
+)
 from zkclear.crypto.field import R, scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
@@ -42,7 +51,7 @@ from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.epoch_prover import _prove_chunk, _prove_nodes, padding_node, slot_id_hash
 from zkclear.tree.placement import TreeConfig
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import chunk_levels, make_leaf, sum_points
+from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, chunk_levels, make_leaf, sum_points
 
 _I128 = 16
 
@@ -55,9 +64,15 @@ def _from_i128(data: bytes) -> int:
     return int.from_bytes(data, "big", signed=True)
 
 
-def node_size(count: int) -> int:
-    """Bytes of an encoded upper node with ``count`` position sums."""
-    return 48 + 32 + 48 * count
+def encode_opening(opening: LiabilityOpening) -> bytes:
+    """A node's liability opening: ``(i128 value ‖ scalar blinding)`` per asset."""
+    return b"".join(i128(value) + scalar_to_bytes(blinding) for value, blinding in opening)
+
+
+def parse_opening(data: bytes, assets: int) -> LiabilityOpening:
+    """The inverse of :func:`encode_opening` (``data`` holds exactly ``assets`` pairs)."""
+    return tuple((_from_i128(data[48 * a:48 * a + _I128]), scalar_from_bytes(data[48 * a + _I128:48 * a + 48]))
+                 for a in range(assets))
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -113,27 +128,27 @@ class ChunkUnit:
     """A parsed chunk unit (slices of its bytes; nothing decoded into points)."""
 
     root: bytes
-    liability: tuple[int, int]
+    liability: LiabilityOpening
     position_sums: tuple[int, ...]
     blinding_sums: tuple[int, ...]
     record: bytes
     openings: tuple[bytes, ...]
 
     @staticmethod
-    def summary_size(count: int) -> int:
-        return node_size(count) + _I128 + 32 + count * (_I128 + 32)
+    def summary_size(count: int, assets: int) -> int:
+        return node_size(count, assets) + 48 * assets + count * (_I128 + 32)
 
     @classmethod
-    def parse(cls, body: bytes, count: int, *, summary_only: bool = False) -> ChunkUnit:
+    def parse(cls, body: bytes, count: int, assets: int, *, summary_only: bool = False) -> ChunkUnit:
         """EncodingError on anything malformed."""
-        size = node_size(count)
-        end = cls.summary_size(count)
+        size = node_size(count, assets)
+        end = cls.summary_size(count, assets)
         if len(body) < end + 4:
             raise EncodingError("chunk unit: truncated summary")
         root = body[:size]
         offset = size
-        liability = (_from_i128(body[offset:offset + _I128]), scalar_from_bytes(body[offset + _I128:offset + 48]))
-        offset += 48
+        liability = parse_opening(body[offset:offset + 48 * assets], assets)
+        offset += 48 * assets
         sums, blinds = [], []
         for _ in range(count):
             sums.append(_from_i128(body[offset:offset + _I128]))
@@ -164,24 +179,24 @@ class ChunkUnit:
 def encode_chunk_unit(task: ChunkTask, proof: bytes, commitments: Sequence[Any], openings: Sequence[Any]) -> bytes:
     """The chunk unit of a proven chunk (see the module docstring)."""
     system, public = task.system, task.public
-    count = system.instrument_count(public)
+    count, assets = system.instrument_count(public), 1 + len(system.asset_ids(public))
     id_hashes = tuple(slot_id_hash(task.blindings, task.epoch_id, task.position, slot, account_id)
                       for slot, account_id in enumerate(task.account_ids))
-    leaves = [make_leaf(id_hash, system.liability(c, public), system.encode_commitments(c))
+    leaves = [make_leaf(id_hash, system.liabilities(c, public), system.encode_commitments(c))
               for id_hash, c in zip(id_hashes, commitments, strict=True)]
     root = chunk_levels(leaves)[-1][0].with_positions(
         sum_points([system.position_commitments(c) for c in commitments], count))
-    value, blinding = 0, 0
+    values, blindings = [0] * assets, [0] * assets
     sums, blinds = [0] * count, [0] * count
     for opening in openings:
-        v, b = system.liability_opening(opening, public)
-        value, blinding = value + v, (blinding + b) % R
+        for a, (v, b) in enumerate(system.liability_openings(opening, public)):
+            values[a], blindings[a] = values[a] + v, (blindings[a] + b) % R
         positions = system.opening_values(opening)[1]
         for j, (q, gamma) in enumerate(zip(positions, system.position_blindings(opening), strict=True)):
             sums[j] += q
             blinds[j] = (blinds[j] + gamma) % R
     record = encode_chunk_record(ChunkRecord(task.position, id_hashes, tuple(commitments), proof), system)
-    parts = [encode_node(root), i128(value), scalar_to_bytes(blinding)]
+    parts = [encode_node(root), encode_opening(tuple(zip(values, blindings, strict=True)))]
     for q, gamma in zip(sums, blinds, strict=True):
         parts += [i128(q), scalar_to_bytes(gamma)]
     parts += [struct.pack(">I", len(record)), record, struct.pack(">H", len(openings))]
@@ -206,14 +221,15 @@ def _check_chunk_unit(task: ChunkTask) -> bytes | None:
     system, public = task.system, task.public
     stored = task.stored or b""
     try:
-        unit = ChunkUnit.parse(stored, system.instrument_count(public))
+        unit = ChunkUnit.parse(stored, system.instrument_count(public), 1 + len(system.asset_ids(public)))
         chunk = decode_chunk_record(unit.record, system, public, len(task.witnesses))
         openings = [system.decode_opening(data, public) for data in unit.openings]
         if chunk.position != task.position or len(openings) != len(task.witnesses):
             return None
         for opening, commitments, witness in zip(openings, chunk.accounts, task.witnesses, strict=True):
             cash, positions = system.opening_values(opening)
-            if (cash, tuple(positions)) != (witness.cash, tuple(witness.positions)):
+            if ((cash, tuple(positions), system.opening_balances(opening))
+                    != (witness.cash, tuple(witness.positions), tuple(witness.balances))):
                 return None
             if not system.opening_matches(opening, commitments):
                 return None
@@ -229,55 +245,56 @@ def _check_chunk_unit(task: ChunkTask) -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class SubtreeTask:
-    """Build levels ``low..high`` above ``base`` ((index at level low, node bytes, liability value, blinding),
-    in index order); ``index`` is the subtree's root index at level ``high``."""
+    """Build levels ``low..high`` above ``base`` ((index at level low, node bytes, liability opening), in index
+    order) of an epoch with ``count`` instruments and ``assets`` assets; ``index`` is the subtree's root index at
+    level ``high``."""
 
     config: TreeConfig
     blindings: BlindingSource
     epoch_id: int
     count: int
+    assets: int
     low: int
     high: int
     index: int
-    base: tuple[tuple[int, bytes, int, int], ...]
+    base: tuple[tuple[int, bytes, LiabilityOpening], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class LevelEntries:
-    """One level of a subtree unit: (index, node bytes, value, blinding) per node and (index, padding entry
+    """One level of a subtree unit: (index, node bytes, liability opening) per node and (index, padding entry
     bytes without the position) per padding node, both in index order."""
 
-    nodes: tuple[tuple[int, bytes, int, int], ...]
+    nodes: tuple[tuple[int, bytes, LiabilityOpening], ...]
     padding: tuple[tuple[int, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SubtreeUnit:
     root: bytes
-    liability: tuple[int, int]
+    liability: LiabilityOpening
     padding_blinding_sums: tuple[int, ...]
     levels: tuple[LevelEntries, ...]
 
     @classmethod
-    def parse(cls, body: bytes, count: int, levels: int) -> SubtreeUnit:
-        size = node_size(count)
+    def parse(cls, body: bytes, count: int, assets: int, levels: int) -> SubtreeUnit:
+        size = node_size(count, assets)
         root = body[:size]
         offset = size
-        liability = (_from_i128(body[offset:offset + _I128]), scalar_from_bytes(body[offset + _I128:offset + 48]))
-        offset += 48
+        liability = parse_opening(body[offset:offset + 48 * assets], assets)
+        offset += 48 * assets
         sums = tuple(scalar_from_bytes(body[offset + 32 * j:offset + 32 * j + 32]) for j in range(count))
         offset += 32 * count
         parsed = []
-        entry = 8 + size + 48
-        pad_entry = 8 + 32 * (count + 1)
+        entry = 8 + size + 48 * assets
+        pad_entry = 8 + padding_size(count, assets)
         for _ in range(levels):
             (n_nodes,) = struct.unpack(">I", body[offset:offset + 4])
             offset += 4
             nodes = []
             for _ in range(n_nodes):
                 raw = body[offset:offset + entry]
-                nodes.append((struct.unpack(">Q", raw[:8])[0], raw[8:8 + size], _from_i128(raw[8 + size:24 + size]),
-                              scalar_from_bytes(raw[24 + size:56 + size])))
+                nodes.append((struct.unpack(">Q", raw[:8])[0], raw[8:8 + size], parse_opening(raw[8 + size:], assets)))
                 offset += entry
             (n_pad,) = struct.unpack(">I", body[offset:offset + 4])
             offset += 4
@@ -296,11 +313,11 @@ def run_subtree_task(task: SubtreeTask) -> bytes:
     """The subtree unit of ``task`` (see the module docstring)."""
     from zkclear.tree.sum_tree import build_span
 
-    base = {index: decode_node(node, task.count) for index, node, _, _ in task.base}
-    base_openings = {index: (value, blinding) for index, _, value, blinding in task.base}
+    base = {index: decode_node(node, task.count, task.assets) for index, node, _ in task.base}
+    base_openings = {index: opening for index, _, opening in task.base}
 
-    def padding_source(level: int, index: int) -> tuple[Any, tuple[int, tuple[int, ...]]]:
-        return padding_node(task.blindings, task.epoch_id, task.count, level, index)
+    def padding_source(level: int, index: int) -> tuple[Any, PaddingOpening]:
+        return padding_node(task.blindings, task.epoch_id, task.count, task.assets, level, index)
 
     span = build_span(task.low, task.high, base, padding_source, base_openings)
     root = span.nodes[(task.high, task.index)] if task.high > task.low else base[task.index]
@@ -309,23 +326,22 @@ def run_subtree_task(task: SubtreeTask) -> bytes:
     for _, position_blindings in span.padding.values():
         for j, b in enumerate(position_blindings):
             padding_sums[j] = (padding_sums[j] + b) % R
-    parts = [encode_node(root), i128(root_opening[0]), scalar_to_bytes(root_opening[1])]
+    parts = [encode_node(root), encode_opening(root_opening)]
     parts += [scalar_to_bytes(b) for b in padding_sums]
-    by_level: dict[int, list[tuple[int, bytes, int, int]]] = {task.low: list(task.base)}
+    by_level: dict[int, list[tuple[int, bytes, LiabilityOpening]]] = {task.low: list(task.base)}
     for (level, index), node in span.nodes.items():
         if level < task.high:
-            value, blinding = span.openings[(level, index)]
-            by_level.setdefault(level, []).append((index, encode_node(node), value, blinding))
+            by_level.setdefault(level, []).append((index, encode_node(node), span.openings[(level, index)]))
     for level in range(task.low, task.high):
         nodes = sorted(by_level.get(level, []))
         parts.append(struct.pack(">I", len(nodes)))
-        for index, node, value, blinding in nodes:
-            parts += [struct.pack(">Q", index), node, i128(value), scalar_to_bytes(blinding)]
+        for index, node, opening in nodes:
+            parts += [struct.pack(">Q", index), node, encode_opening(opening)]
         padding = sorted((index, opening) for (lvl, index), opening in span.padding.items() if lvl == level)
         parts.append(struct.pack(">I", len(padding)))
-        for index, (blinding, position_blindings) in padding:
-            parts += [struct.pack(">Q", index), scalar_to_bytes(blinding)]
-            parts += [scalar_to_bytes(b) for b in position_blindings]
+        for index, (liability_blindings, position_blindings) in padding:
+            parts.append(struct.pack(">Q", index))
+            parts += [scalar_to_bytes(b) for b in (*liability_blindings, *position_blindings)]
     return b"".join(parts)
 
 
@@ -334,16 +350,17 @@ def run_subtree_task(task: SubtreeTask) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class NodeGroupTask:
-    """Range proofs of nodes ``(value, blinding, n_bits, context)``; with ``stored`` the group read back from the
-    work store is checked instead (every proof against its statement, one batch)."""
+    """Aggregated range proofs of nodes ``(values, blindings, n_bits, context)`` (one value per asset); with
+    ``stored`` the group read back from the work store is checked instead (every proof against its statement, one
+    batch)."""
 
     blindings: BlindingSource
-    nodes: tuple[tuple[int, int, int, bytes], ...]
+    nodes: tuple[tuple[tuple[int, ...], tuple[int, ...], int, bytes], ...]
     stored: bytes | None = None
 
     def work_parts(self) -> tuple[bytes, ...]:
-        return tuple(i128(value) + scalar_to_bytes(blinding) + struct.pack(">H", n_bits) + hashlib.sha256(context)
-                     .digest() for value, blinding, n_bits, context in self.nodes)
+        return tuple(encode_opening(tuple(zip(values, blinds, strict=True))) + struct.pack(">H", n_bits)
+                     + hashlib.sha256(context).digest() for values, blinds, n_bits, context in self.nodes)
 
 
 def encode_node_group(proofs: Sequence[bytes]) -> bytes:
@@ -376,9 +393,9 @@ def run_node_group_task(task: NodeGroupTask) -> bytes | None:
         if len(proofs) != len(task.nodes):
             return None
         statements = [
-            RangeStatement(RangeProof.from_bytes(proof, n_bits=n_bits, m=1), (commit(value, blinding),), n_bits,
-                           context)
-            for proof, (value, blinding, n_bits, context) in zip(proofs, task.nodes, strict=True)]
+            RangeStatement(RangeProof.from_bytes(proof, n_bits=n_bits, m=len(values)),
+                           tuple(commit(v, b) for v, b in zip(values, blinds, strict=True)), n_bits, context)
+            for proof, (values, blinds, n_bits, context) in zip(proofs, task.nodes, strict=True)]
         batch_verify(statements)
     except (EncodingError, VerificationError, ValueError):
         return None

@@ -4,9 +4,11 @@ Every node is a pair (commitment, digest). Definitions (docs/protocol.md, "Merkl
 all hashes SHA-256, ``enc(C)`` the 48-byte compressed point, ``u8``/``u32`` big-endian:
 
 - ``id_hash`` is the leaf's salted account id hash (:mod:`zkclear.tree.identity`);
+- every node carries one liability commitment per asset (settlement asset first; one in a single-asset epoch, the
+  header fixes their number A), and ``enc(C)`` below is the concatenation of their encodings;
 - ``leaf      = (C_liab, SHA256("zkclear/tree/leaf/v1" || id_hash || enc(C_liab) || SHA256(account_bytes)))``
-  where ``C_liab`` is the account's liability (equity) commitment and ``account_bytes`` the
-  canonical encoding of all its commitments (cash, positions, margin witnesses);
+  where ``C_liab`` are the account's liability commitments and ``account_bytes`` the canonical encoding of all
+  its commitments (cash, positions, balances, witnesses);
 - ``node(l)   = (C_L + C_R, SHA256("zkclear/tree/node/v1" || u8(l) || enc(C_L) || h_L || enc(C_R) || h_R))``
   for a node at level ``0 < l <= c`` inside a chunk (leaves are level 0, the root is level H);
 - nodes at levels ``c..H`` also carry the position sums ``P_j = Σ C_{q_j}`` of their subtree (one
@@ -15,8 +17,8 @@ all hashes SHA-256, ``enc(C)`` the 48-byte compressed point, ``u8``/``u32`` big-
   enc(C_R) || p_R || h_R))`` with ``p_X = SHA256("zkclear/tree/positions/v1" || u16(n) || enc(P_X,1) || ...
   || enc(P_X,n))``: the root digest binds every node's position sums, so a participant who folds their path
   obtains the root's position sums, which the matched book opens to zero;
-- ``padding   = (0·G + r·H, (0·G + r_j·H)_j, SHA256("zkclear/tree/padding-node/v1" || seed))`` with r, r_j and
-  seed derived from the operator's blinding secret: without the secret it is indistinguishable from a
+- ``padding   = ((0·G + r_a·H)_a, (0·G + r_j·H)_j, SHA256("zkclear/tree/padding-node/v1" || seed))`` with r_a,
+  r_j and seed derived from the operator's blinding secret: without the secret it is indistinguishable from a
   real node.
 
 Only the nodes on populated paths and their siblings exist; every missing sibling at or above the
@@ -44,29 +46,39 @@ DOMAIN_PADDING = b"zkclear/tree/padding-node/v1"
 Position = tuple[int, int]  # (level, index); leaves are level 0
 
 
+def _liabilities(value: G1Point | Sequence[G1Point]) -> tuple[G1Point, ...]:
+    return (value,) if isinstance(value, G1Point) else tuple(value)
+
+
+def encode_points(points: Sequence[G1Point]) -> bytes:
+    """The concatenated 48-byte encodings of ``points`` (one field inversion for all of them)."""
+    return b"".join(encode_affine(xy) for xy in batch_affine(list(points))) if points else b""
+
+
 @dataclass(frozen=True, slots=True)
 class TreeNode:
-    """A node of the sum tree: its liability commitment, that commitment's encoding, its digest and, at the
-    chunk level and above, its position sums (one commitment per instrument) and their encodings."""
+    """A node of the sum tree: its liability commitments (one per asset, settlement asset first), their
+    concatenated encodings, its digest and, at the chunk level and above, its position sums (one commitment per
+    instrument) and their encodings."""
 
-    commitment: G1Point
+    liabilities: tuple[G1Point, ...]
     encoded: bytes
     digest: bytes
     positions: tuple[G1Point, ...] | None = None
     positions_encoded: bytes | None = None
 
     @classmethod
-    def of(cls, commitment: G1Point, digest: bytes,
+    def of(cls, liabilities: G1Point | Sequence[G1Point], digest: bytes,
            positions: Sequence[G1Point] | None = None) -> TreeNode:
+        """A node from its liability commitment(s) (one point: a single-asset node), digest and position sums."""
+        points = _liabilities(liabilities)
         if positions is None:
-            return cls(commitment, commitment.to_bytes(), digest)
-        encoded = [encode_affine(xy) for xy in batch_affine(list(positions))] if positions else []
-        return cls(commitment, commitment.to_bytes(), digest, tuple(positions), b"".join(encoded))
+            return cls(points, encode_points(points), digest)
+        return cls(points, encode_points(points), digest, tuple(positions), encode_points(list(positions)))
 
     def with_positions(self, positions: Sequence[G1Point]) -> TreeNode:
         """This node carrying the position sums ``positions`` (a chunk root)."""
-        encoded = [encode_affine(xy) for xy in batch_affine(list(positions))] if positions else []
-        return TreeNode(self.commitment, self.encoded, self.digest, tuple(positions), b"".join(encoded))
+        return TreeNode(self.liabilities, self.encoded, self.digest, tuple(positions), encode_points(list(positions)))
 
     def positions_digest(self) -> bytes:
         """``p = SHA256("zkclear/tree/positions/v1" || u16(n) || enc(P_1) || ... || enc(P_n))``."""
@@ -94,9 +106,11 @@ def leaf_digest(id_hash: bytes, liability_encoded: bytes, account_bytes: bytes) 
     ).digest()
 
 
-def make_leaf(id_hash: bytes, liability: G1Point, account_bytes: bytes) -> TreeNode:
-    encoded = liability.to_bytes()
-    return TreeNode(liability, encoded, leaf_digest(id_hash, encoded, account_bytes))
+def make_leaf(id_hash: bytes, liabilities: G1Point | Sequence[G1Point], account_bytes: bytes) -> TreeNode:
+    """The leaf of an account: its liability commitment(s) and the digest binding its id hash and commitments."""
+    points = _liabilities(liabilities)
+    encoded = encode_points(points)
+    return TreeNode(points, encoded, leaf_digest(id_hash, encoded, account_bytes))
 
 
 def padding_digest(seed: bytes) -> bytes:
@@ -119,8 +133,14 @@ def node_digest(level: int, left: TreeNode, right: TreeNode) -> bytes:
 
 
 def combine_level(level: int, pairs: Sequence[tuple[TreeNode, TreeNode]]) -> list[TreeNode]:
-    """Parents (at ``level``) of many (left, right) child pairs, with one batch point normalization."""
-    sums = [left.commitment + right.commitment for left, right in pairs]
+    """Parents (at ``level``) of many (left, right) child pairs, with one batch point normalization. ValueError
+    when two children carry different numbers of liabilities or position sums."""
+    assets = len(pairs[0][0].liabilities) if pairs else 0
+    sums = []
+    for left, right in pairs:
+        if len(left.liabilities) != assets or len(right.liabilities) != assets:
+            raise ValueError(f"level {level}: children carry different numbers of liabilities")
+        sums.extend(a + b for a, b in zip(left.liabilities, right.liabilities, strict=True))
     digests = [node_digest(level, left, right) for left, right in pairs]
     carries = bool(pairs) and pairs[0][0].positions is not None
     width = len(pairs[0][0].positions) if carries else 0
@@ -128,12 +148,15 @@ def combine_level(level: int, pairs: Sequence[tuple[TreeNode, TreeNode]]) -> lis
                                                                     strict=True)]
     encoded = [encode_affine(xy) for xy in batch_affine(sums + position_sums)]
     parents = []
-    for k, (total, digest) in enumerate(zip(sums, digests, strict=True)):
+    for k, digest in enumerate(digests):
+        liabilities = tuple(sums[k * assets:(k + 1) * assets])
+        liabilities_encoded = b"".join(encoded[k * assets:(k + 1) * assets])
         if not carries:
-            parents.append(TreeNode(total, encoded[k], digest))
+            parents.append(TreeNode(liabilities, liabilities_encoded, digest))
             continue
         start = len(sums) + k * width
-        parents.append(TreeNode(total, encoded[k], digest, tuple(position_sums[k * width:(k + 1) * width]),
+        parents.append(TreeNode(liabilities, liabilities_encoded, digest,
+                                tuple(position_sums[k * width:(k + 1) * width]),
                                 b"".join(encoded[start:start + width])))
     return parents
 
@@ -149,8 +172,11 @@ def chunk_levels(leaves: Sequence[TreeNode]) -> list[list[TreeNode]]:
     return levels
 
 
-#: A padding node's opening: the blinding of its liability commitment and of each position sum (all values 0).
-PaddingOpening = tuple[int, tuple[int, ...]]
+#: A padding node's opening: the blindings of its liability commitments (one per asset) and of each position sum
+#: (all values 0).
+PaddingOpening = tuple[tuple[int, ...], tuple[int, ...]]
+#: The opening of a node's liabilities: (value, blinding) per asset.
+LiabilityOpening = tuple[tuple[int, int], ...]
 PaddingSource = Callable[[int, int], tuple[TreeNode, PaddingOpening]]
 
 
@@ -165,7 +191,7 @@ class SumTree:
     chunk_positions: tuple[int, ...]
     nodes: dict[Position, TreeNode]
     padding: dict[Position, PaddingOpening]
-    openings: dict[Position, tuple[int, int]] = field(default_factory=dict)
+    openings: dict[Position, LiabilityOpening] = field(default_factory=dict)
 
     @property
     def root(self) -> TreeNode:
@@ -184,20 +210,21 @@ def build_sum_tree(
     chunk_position_sums: Sequence[Sequence[G1Point]],
     padding_source: PaddingSource,
     *,
-    leaf_openings: Sequence[Sequence[tuple[int, int]]] | None = None,
+    leaf_openings: Sequence[Sequence[LiabilityOpening]] | None = None,
 ) -> SumTree:
     """Build the tree from each chunk's 2^c leaves, the sums of its accounts' position commitments and its
     position among level-c nodes.
 
     ``padding_source(level, index)`` returns (node, opening) for a padding node; the builder asks
     for exactly the missing siblings on the populated paths, lowest level first, left to right.
-    With ``leaf_openings`` the tree also carries every node's liability opening (operator side).
+    With ``leaf_openings`` (per leaf, (value, blinding) of each liability) the tree also carries every node's
+    liability openings (operator side).
     """
     c, height = config.chunk_bits, config.height
     if not len(chunk_positions) == len(chunk_leaves) == len(chunk_position_sums):
         raise ValueError("one position, one set of leaves and one set of position sums per chunk are required")
     nodes: dict[Position, TreeNode] = {}
-    openings: dict[Position, tuple[int, int]] = {}
+    openings: dict[Position, LiabilityOpening] = {}
     padding: dict[Position, PaddingOpening] = {}
     level_nodes: dict[int, TreeNode] = {}
     for chunk, (position, leaves) in enumerate(zip(chunk_positions, chunk_leaves, strict=True)):
@@ -239,7 +266,7 @@ class Span:
 
     nodes: dict[Position, TreeNode]
     padding: dict[Position, PaddingOpening]
-    openings: dict[Position, tuple[int, int]]
+    openings: dict[Position, LiabilityOpening]
 
     def top(self, high: int) -> dict[int, TreeNode]:
         """The nodes at level ``high`` by index."""
@@ -251,14 +278,14 @@ def build_span(
     high: int,
     base: dict[int, TreeNode],
     padding_source: PaddingSource,
-    base_openings: dict[int, tuple[int, int]] | None = None,
+    base_openings: dict[int, LiabilityOpening] | None = None,
 ) -> Span:
     """Build levels ``low+1..high`` above the nodes ``base`` (index -> node at level ``low``), asking
     ``padding_source`` for every missing sibling at levels low..high-1. The same nodes come out whether the
     upper tree is built at once or as subtrees whose roots are then built on (all derivations are by
     position)."""
     nodes: dict[Position, TreeNode] = {}
-    openings: dict[Position, tuple[int, int]] = {}
+    openings: dict[Position, LiabilityOpening] = {}
     padding: dict[Position, PaddingOpening] = {}
     level_nodes = dict(base)
     level_openings = dict(base_openings) if base_openings is not None else None
@@ -271,8 +298,8 @@ def build_span(
                 nodes[(level, sibling)] = node
                 padding[(level, sibling)] = opening
                 if level_openings is not None:
-                    level_openings[sibling] = (0, opening[0])
-                    openings[(level, sibling)] = (0, opening[0])
+                    level_openings[sibling] = tuple((0, blinding) for blinding in opening[0])
+                    openings[(level, sibling)] = level_openings[sibling]
         parent_indices = sorted({index >> 1 for index in level_nodes})
         parents = combine_level(
             level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices]
@@ -288,5 +315,5 @@ def build_span(
     return Span(nodes, padding, openings)
 
 
-def _add_openings(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return (a[0] + b[0], (a[1] + b[1]) % R)
+def _add_openings(a: LiabilityOpening, b: LiabilityOpening) -> LiabilityOpening:
+    return tuple((x[0] + y[0], (x[1] + y[1]) % R) for x, y in zip(a, b, strict=True))

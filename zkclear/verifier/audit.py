@@ -4,16 +4,19 @@ Checks, each failure a VerificationError with the reason in brackets and a messa
 
 1. bindings: the audit data, risk data and public inputs belong to the header [audit-epoch-mismatch,
    public-data-mismatch]; the header follows the previous epoch when given [epoch-chain-broken];
-2. root statements: the reserves list is the header's and every address signed [reserves-mismatch,
-   reserve-attestation]; the root's position sums open to zero [matched-book];
+2. root statements: the reserves list is the header's, with the epoch's assets and each asset's total, and every
+   listed address attested with its chain's signed message [reserves-mismatch, attestation-*,
+   reserves-duplicate-address]; the root's position sums open to zero [matched-book]; the assets and decimals the
+   reserves are converted with are the published configuration's [reserves-mismatch];
 3. the number of chunks is one the header's padding policy produces [chunk-count-policy]; no two leaves carry
    the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk root
    [chunk-root-mismatch], every missing sibling on a populated path is a published padding node
    [padding-node-missing] whose liability and position sums commit to zero [padding-node-nonzero], every
    published node is the sum [node-sum-mismatch] and hash [node-hash-mismatch] of its children, nothing else
    is published [audit-structure], and the rebuilt root is the bundle's [root-mismatch];
-4. every node range proof at levels c..H-1 [node-range-proof], every chunk's collateralization proof
-   [chunk-collateral-proof], and the solvency proof [solvency-proof], batch-verified.
+4. every node range proof at levels c..H-1 (all of a node's liabilities) [node-range-proof], every chunk's
+   collateralization proof [chunk-collateral-proof], and the solvency proof of every asset [solvency-proof],
+   batch-verified.
 
 The recomputation of the public data from the public inputs (which needs the clearing engine) is the
 separate check :func:`zkclear.proofs.recompute.check_public_inputs`; the auditor-only total opening is
@@ -32,6 +35,7 @@ from zkclear.errors import VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
@@ -39,26 +43,51 @@ from zkclear.verifier.statements import chunk_root, chunk_statements, node_state
 
 
 @dataclass(frozen=True, slots=True)
+class AssetReserves:
+    """One asset's attested reserves: its id, decimals, total (smallest units) and the part on each chain."""
+
+    asset_id: str
+    decimals: int
+    total: int
+    by_chain: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditReport:
-    """A passed audit: sizes checked and the attested reserves."""
+    """A passed audit: sizes checked and the attested reserves of every asset (settlement first)."""
 
     epoch_id: int
     header_hash: str
     chunks: int
     leaves: int
     upper_nodes: int
-    reserves_total: int
+    reserves: tuple[AssetReserves, ...]
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reserves_total(self) -> int:
+        """The settlement asset's reserves."""
+        return self.reserves[0].total
+
+
+def asset_reserves(bundle: PublicBundle) -> tuple[AssetReserves, ...]:
+    """The bundle's reserves per asset and chain (after :func:`check_root_statements` passed)."""
+    book = bundle.reserves
+    table = book.by_chain()
+    return tuple(AssetReserves(asset.asset_id, asset.decimals, total, tuple(table[asset.asset_id].items()))
+                 for asset, total in zip(book.assets, bundle.header.reserve_totals, strict=True))
 
 
 def _fail(reason: str, detail: str, index: int | None = None) -> None:
     raise VerificationError(reason, index=index, detail=detail)
 
 
-def commits_to_zero(node: TreeNode, blinding: int, position_blindings: Sequence[int]) -> bool:
-    """Whether a padding node's liability and position sums are commitments to zero with these blindings."""
+def commits_to_zero(node: TreeNode, liability_blindings: Sequence[int], position_blindings: Sequence[int]) -> bool:
+    """Whether a padding node's liabilities (one per asset) and position sums are commitments to zero with these
+    blindings."""
     sums = node.positions or ()
-    return (node.commitment == commit(0, blinding) and len(sums) == len(position_blindings)
+    return (len(node.liabilities) == len(liability_blindings) and len(sums) == len(position_blindings)
+            and all(c == commit(0, b) for c, b in zip(node.liabilities, liability_blindings, strict=True))
             and all(p == commit(0, b) for p, b in zip(sums, position_blindings, strict=True)))
 
 
@@ -99,7 +128,8 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
         try:
             parents = combine_level(level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices])
         except ValueError:
-            _fail("audit-structure", f"nodes at level {level} carry different numbers of position sums", level)
+            _fail("audit-structure", f"nodes at level {level} carry different numbers of liabilities or position "
+                                     "sums", level)
         for p, node in zip(parent_indices, parents, strict=True):
             published = audit.upper_nodes.get((level + 1, p))
             if published is None:
@@ -124,21 +154,29 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
     return visited
 
 
-def _check_bindings(published: PublishedEpoch, audit: AuditData, system: ChunkProofSystem,
-                    previous: ChainLink | None) -> None:
-    header = published.bundle.header
-    if audit.header_digest != header.digest():
-        _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
+def check_bindings(published: PublishedEpoch, header_digest: bytes, system: ChunkProofSystem,
+                   previous: ChainLink | None) -> None:
+    """Checks 1 and 2 of the module docstring: the audit data (whose header digest is ``header_digest``), the risk
+    data and the public inputs belong to the header, the header follows ``previous``, and the root statements and
+    reserves are the epoch's (shared by :func:`audit_epoch` and the streaming audit)."""
+    bundle = published.bundle
+    header = bundle.header
+    if header_digest != header.digest():
+        _fail("audit-epoch-mismatch", f"the audit data is for header {header_digest.hex()[:16]}..., not for "
                                       f"epoch {header.epoch_id}'s header {header.digest().hex()[:16]}...")
     if system.public_digest(published.public) != header.public_data_digest:
         _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
     if published.inputs.digest() != header.public_inputs_digest:
         _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
     if (system.equity_bits(published.public) != header.equity_bits
-            or system.instrument_count(published.public) != header.instrument_count):
-        _fail("public-data-mismatch", "the risk data's instrument count or equity width differs from the header's")
+            or system.instrument_count(published.public) != header.instrument_count
+            or 1 + len(system.asset_ids(published.public)) != header.asset_count):
+        _fail("public-data-mismatch", "the risk data's instrument count, asset count or equity width differs from "
+                                      "the header's")
     if previous is not None:
         check_chain(previous, header)
+    check_root_statements(bundle, system.instrument_ids(published.public), system.asset_ids(published.public))
+    check_venue_assets(bundle.reserves, published.inputs.config_text)
 
 
 def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
@@ -153,8 +191,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     config = header.tree
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    _check_bindings(published, audit, system, previous)
-    reserves_total = check_root_statements(bundle, system.instrument_ids(public))
+    check_bindings(published, audit.header_digest, system, previous)
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -189,18 +226,27 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     verify_named(named, run)
     timings["proofs"] = time.perf_counter() - started
     return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), len(audit.chunks),
-                       len(audit.chunks) * config.chunk_size, len(audit.upper_nodes), reserves_total, timings)
+                       len(audit.chunks) * config.chunk_size, len(audit.upper_nodes), asset_reserves(bundle), timings)
 
 
-def check_total_opening(bundle: PublicBundle, opening: tuple[bytes, int, int]) -> int:
-    """Auditor-only: the disclosed total (L, ρ) is for this epoch, opens the root and is within the reserves;
-    returns L."""
-    header_digest, total, blinding = opening
-    if header_digest != bundle.header.digest():
+def check_total_opening(bundle: PublicBundle,
+                        opening: tuple[bytes, tuple[tuple[int, int], ...]]) -> tuple[int, ...]:
+    """Auditor-only: the disclosed totals (L_a, ρ_a per asset) are for this epoch, open the root's liabilities and
+    are within each asset's reserves; returns the L_a."""
+    header_digest, openings = opening
+    header = bundle.header
+    if header_digest != header.digest():
         _fail("total-liabilities-opening", "the total-liabilities file is for another epoch's header")
-    if bundle.root.commitment != commit(total, blinding):
-        _fail("total-liabilities-opening", f"the disclosed total {total} does not open the root commitment")
-    if not 0 <= total <= bundle.header.reserves_total:
-        _fail("total-liabilities-opening", f"the disclosed total {total} exceeds the reserves "
-                                           f"{bundle.header.reserves_total}")
-    return total
+    if len(openings) != header.asset_count:
+        _fail("total-liabilities-opening", f"the total-liabilities file holds {len(openings)} totals, the epoch has "
+                                           f"{header.asset_count} assets")
+    assets = bundle.reserves.asset_ids
+    for asset, commitment, (total, blinding), reserves in zip(assets, bundle.root.liabilities, openings,
+                                                               header.reserve_totals, strict=True):
+        if commitment != commit(total, blinding):
+            _fail("total-liabilities-opening", f"the disclosed total {total} of {asset} does not open the root's "
+                                               f"{asset} liability")
+        if not 0 <= total <= reserves:
+            _fail("total-liabilities-opening", f"the disclosed total {total} of {asset} exceeds its reserves "
+                                               f"{reserves}")
+    return tuple(total for total, _ in openings)

@@ -27,16 +27,23 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from provers.bulletproofs import batch_verify
-from zkclear.bundle.format import KIND_AUDIT, container_body_length, decode_chunk_record, decode_node
+from zkclear.bundle.format import (
+    KIND_AUDIT,
+    container_body_length,
+    decode_chunk_record,
+    decode_node,
+    node_size,
+    padding_size,
+)
 from zkclear.crypto.field import scalar_from_bytes
 from zkclear.errors import EncodingError, VerificationError, ZkclearError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.tree.sum_tree import combine_level
-from zkclear.verifier.audit import AuditReport, _check_bindings, commits_to_zero
+from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
-from zkclear.verifier.root import check_root_statements, solvency_named
+from zkclear.verifier.root import solvency_named
 from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_statement, verify_named
 
 Progress = Callable[[str, int, int], None]
@@ -146,22 +153,34 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
     return roots, None, ("chunk-collateral-proof", group.records[0][0], None)
 
 
+def node_entry_size(count: int, assets: int) -> int:
+    """Bytes of one entry of the upper-node list: the position, then the node."""
+    return 9 + node_size(count, assets)
+
+
+def padding_entry_size(count: int, assets: int) -> int:
+    """Bytes of one entry of the padding list: the position, then the blindings."""
+    return 9 + padding_size(count, assets)
+
+
 @dataclass(frozen=True, slots=True)
 class ParentBatch:
     level: int                                   # the parents' level
     count: int                                   # instruments
+    assets: int
     items: tuple[tuple[int, bytes, bytes, bytes], ...]   # (parent index, left, right, parent) encodings
 
 
 def check_parents(batch: ParentBatch) -> Failure | None:
     """The first parent that is not the sum (node-sum-mismatch) or hash (node-hash-mismatch) of its children."""
+    n, assets = batch.count, batch.assets
     for index, left, right, parent in batch.items:
         try:
-            built = combine_level(batch.level, [(decode_node(left, batch.count), decode_node(right, batch.count))])[0]
-            published = decode_node(parent, batch.count)
+            built = combine_level(batch.level, [(decode_node(left, n, assets), decode_node(right, n, assets))])[0]
+            published = decode_node(parent, n, assets)
         except (EncodingError, ValueError):
             return ("audit-structure", batch.level, f"nodes at level {batch.level - 1} carry different numbers of "
-                                                    "position sums")
+                                                    "liabilities or position sums")
         if published.encoded != built.encoded or published.positions_encoded != built.positions_encoded:
             return ("node-sum-mismatch", batch.level,
                     f"the node at level {batch.level}, index {index} is not the sum of its children")
@@ -175,15 +194,16 @@ def check_parents(batch: ParentBatch) -> Failure | None:
 class PaddingBatch:
     level: int
     count: int
+    assets: int
     items: tuple[tuple[int, bytes, bytes], ...]   # (index, node encoding, padding entry without its position)
 
 
 def check_padding(batch: PaddingBatch) -> Failure | None:
+    n, assets = batch.count, batch.assets
     for index, node_bytes, entry in batch.items:
-        node = decode_node(node_bytes, batch.count)
-        blinding = scalar_from_bytes(entry[:32])
-        blindings = [scalar_from_bytes(entry[32 + 32 * j:64 + 32 * j]) for j in range(batch.count)]
-        if not commits_to_zero(node, blinding, blindings):
+        node = decode_node(node_bytes, n, assets)
+        scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
+        if not commits_to_zero(node, scalars[:assets], scalars[assets:]):
             return ("padding-node-nonzero", batch.level,
                     f"the padding node at level {batch.level}, index {index} does not commit to zero")
     return None
@@ -198,7 +218,7 @@ class NodeProofBatch:
 def check_node_proofs(batch: NodeProofBatch) -> Failure | None:
     named = []
     for level, index, node_bytes, proof in batch.items:
-        node = decode_node(node_bytes, batch.header.instrument_count)
+        node = decode_node(node_bytes, batch.header.instrument_count, batch.header.asset_count)
         try:
             named.append(("node-range-proof", level,
                           node_statement(batch.header, level, index, node, proof, "node-range-proof")))
@@ -268,7 +288,7 @@ class _Sections:
     end: int
 
 
-def _sections(path: Path, start: int, end: int, chunk_size: int, count: int) -> _Sections:
+def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int) -> _Sections:
     """Walk the body once (no decoding of points) to find where each list starts; strict like the decoder."""
     cursor = _Cursor(path, start, end)
     try:
@@ -286,7 +306,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int) -> 
                 cursor.skip(length, f"chunk[{i}] slot {s} account")
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
-        entry = 9 + 80 + 48 * count
+        entry = node_entry_size(count, assets)
         nodes = cursor.count("upper nodes", entry)
         nodes_at = cursor.offset
         last = None
@@ -306,7 +326,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int) -> 
             last = key
             length = struct.unpack(">I", cursor.take(4, f"node proofs[{i}] length"))[0]
             cursor.skip(length, f"node proofs[{i}]")
-        pad_entry = 9 + 32 * (count + 1)
+        pad_entry = padding_entry_size(count, assets)
         padding = cursor.count("padding", pad_entry)
         padding_at = cursor.offset
         last = None
@@ -316,7 +336,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int) -> 
                 raise EncodingError(f"padding[{i}]: positions must be strictly increasing")
             last = key
             entry_bytes = cursor.take(pad_entry - 9, f"padding[{i}]")
-            for j in range(count + 1):
+            for j in range(assets + count):
                 try:
                     scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
                 except ZkclearError as exc:
@@ -367,17 +387,11 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
     bundle, public = published.bundle, published.public
     header = bundle.header
     config = header.tree
-    count = header.instrument_count
     timings: dict[str, float] = {}
     started = time.perf_counter()
     start, end = _check_container(path)
-    sections = _sections(path, start, end, config.chunk_size, count)
-
-    class _Digest:
-        header_digest = sections.header_digest
-
-    _check_bindings(published, _Digest(), system, previous)  # type: ignore[arg-type]
-    reserves_total = check_root_statements(bundle, system.instrument_ids(public))
+    sections = _sections(path, start, end, config.chunk_size, header.instrument_count, header.asset_count)
+    check_bindings(published, sections.header_digest, system, previous)
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -438,7 +452,7 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
     verify_named([solvency_named(bundle)])
     timings["proofs"] = time.perf_counter() - started
     return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), sections.chunks,
-                       sections.chunks * config.chunk_size, sections.nodes, reserves_total, timings)
+                       sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
 
 
 def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
@@ -457,9 +471,8 @@ def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
                 seen[id_hash] = number
 
 
-def _level_blocks(path: Path, sections: _Sections, count: int) -> dict[int, tuple[int, int]]:
-    """level -> (offset of its first entry, entries) in the upper-node list."""
-    size = 9 + 80 + 48 * count
+def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+    """level -> (offset of its first entry, entries) in the upper-node list (entries of ``size`` bytes)."""
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.nodes_at, sections.nodes, sections.end, size)):
         if level not in blocks:
@@ -469,8 +482,7 @@ def _level_blocks(path: Path, sections: _Sections, count: int) -> dict[int, tupl
     return blocks
 
 
-def _padding_blocks(path: Path, sections: _Sections, count: int) -> dict[int, tuple[int, int]]:
-    size = 9 + 32 * (count + 1)
+def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.padding_at, sections.padding, sections.end, size)):
         offset, n = blocks.get(level, (sections.padding_at + i * size, 0))
@@ -483,11 +495,11 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     """The upper tree, level by level (the checks of ``rebuild_upper_tree``)."""
     header = bundle.header
     config = header.tree
-    c, height, count = config.chunk_bits, config.height, header.instrument_count
-    node_entry = 9 + 80 + 48 * count
-    pad_entry = 9 + 32 * (count + 1)
-    blocks = _level_blocks(path, sections, count)
-    pad_blocks = _padding_blocks(path, sections, count)
+    c, height, count, assets = config.chunk_bits, config.height, header.instrument_count, header.asset_count
+    node_entry = node_entry_size(count, assets)
+    pad_entry = padding_entry_size(count, assets)
+    blocks = _level_blocks(path, sections, node_entry)
+    pad_blocks = _padding_blocks(path, sections, pad_entry)
     for level in set(blocks) | set(pad_blocks):
         if not c <= level <= height or (level == height and level in pad_blocks):
             _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
@@ -514,7 +526,7 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
                 _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated "
                                               "path but is neither built from chunks nor published as padding",
                       level)
-        batches = [PaddingBatch(level, count, tuple((i, published[i], padding[i]) for i in chunk))
+        batches = [PaddingBatch(level, count, assets, tuple((i, published[i], padding[i]) for i in chunk))
                    for chunk in _batches(padding_expected)]
         _raise(_first(run.stream(check_padding, iter(batches), window=window)))
         parents = sorted({index >> 1 for index in populated})
@@ -523,8 +535,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         for parent in parents:
             if parent not in above:
                 _fail("audit-structure", f"the node at level {level + 1}, index {parent} is not published", level + 1)
-        parent_batches = [ParentBatch(level + 1, count, tuple((p, published[2 * p], published[2 * p + 1], above[p])
-                                                              for p in chunk))
+        parent_batches = [ParentBatch(level + 1, count, assets,
+                                      tuple((p, published[2 * p], published[2 * p + 1], above[p]) for p in chunk))
                           for chunk in _batches(parents)]
         _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
         extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
@@ -553,10 +565,10 @@ def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
 def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run: Executor, window: int | None,
                        progress: Progress | None) -> None:
     """One proof per node below the root, in the same order; batch-verified in groups of ``BATCH``."""
-    count = header.instrument_count
+    node_entry = node_entry_size(header.instrument_count, header.asset_count)
     height = header.tree.height
     below_root = sum(1 for level, _, _ in _entries(path, sections.nodes_at, sections.nodes, sections.end,
-                                                    9 + 80 + 48 * count) if level < height)
+                                                    node_entry) if level < height)
     if below_root != sections.proofs:
         _fail("audit-structure", "the node range proofs published are not exactly one per node below the root")
 
@@ -564,8 +576,7 @@ def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run
         proofs = _Cursor(path, sections.proofs_at, sections.end)
         try:
             batch = []
-            for level, index, rest in _entries(path, sections.nodes_at, sections.nodes, sections.end,
-                                               9 + 80 + 48 * count):
+            for level, index, rest in _entries(path, sections.nodes_at, sections.nodes, sections.end, node_entry):
                 if level >= height:
                     continue
                 key = struct.unpack(">BQ", proofs.take(9, "node proof position"))

@@ -9,7 +9,7 @@ the operator cannot rotate the salt of an account without its owner noticing.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,6 +38,29 @@ def parse_account_key(text: str, *, path: str | None = None, field: str = "accou
             and all(ch in "0123456789abcdefABCDEF" for ch in text)):
         raise InputError("an account key is 64 hexadecimal digits", path=path, field=field)
     return bytes.fromhex(text)
+
+
+def parse_header_hash(text: str, *, field: str = "--expect-header") -> bytes:
+    """The 32-byte header hash a venue posted, from 64 ASCII hexadecimal digits; InputError otherwise."""
+    if not (isinstance(text, str) and len(text) == 64 and text.isascii()
+            and all(ch in "0123456789abcdefABCDEF" for ch in text)):
+        raise InputError("a header hash is 64 hexadecimal digits", field=field)
+    return bytes.fromhex(text)
+
+
+def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *,
+                             field: str = "--position") -> tuple[int, ...]:
+    """The positions a participant expects, in listing order, from ``INSTRUMENT=LOTS`` items (instruments not
+    named are expected flat); InputError naming an unknown instrument or a malformed number."""
+    expected = dict.fromkeys(instruments, 0)
+    for item in items:
+        name, _, lots = item.partition("=")
+        if name not in expected:
+            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
+        if not lots.lstrip("-").isascii() or not lots.lstrip("-").isdigit() or len(lots) > 20:
+            raise InputError(f"lots must be an integer, got {lots!r}", field=field)
+        expected[name] = int(lots)
+    return tuple(expected[i] for i in instruments)
 
 
 def check_account_id(text: str, *, path: str | None = None, field: str = "account") -> str:
@@ -92,10 +115,12 @@ class HistoryRow:
 
 
 def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant: Participant,
-                   expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM
-                   ) -> list[ReceiptCheck]:
+                   expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
+                   on_verified: Callable[[ReceiptCheck], None] | None = None) -> list[ReceiptCheck]:
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
-    epoch order; consecutive epochs must chain and every receipt must carry the same account key."""
+    epoch order; consecutive epochs must chain and every receipt must carry the same account key.
+    ``on_verified`` is told each epoch's check as it passes (a failure is then that of the next epoch in
+    order: the browser page attributes it so, and shows progress)."""
     if len(expected) != len(epochs):
         raise ValueError("one Expected per epoch is required")
     ordered = sorted(zip(epochs, expected, strict=True), key=lambda item: item[0][0].epoch)
@@ -116,6 +141,8 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                                                    f"{key_fingerprint(pinned)} you have {since}")
         checks.append(verify_receipt(published, receipt, participant.account_id,
                                      expected=replace(wanted, account_key=pinned), chunk_system=chunk_system))
+        if on_verified is not None:
+            on_verified(checks[-1])
         pinned = receipt.account_key
         previous = published.bundle.chain_link()
     return checks
@@ -137,3 +164,24 @@ def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
                   row.requirement, row.distance_to_maintenance]
         lines.append(",".join(str(v) for v in values))
     return "\n".join(lines) + "\n"
+
+
+def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positions: bool = False) -> dict:
+    """What a verified receipt established about the participant's account, as plain JSON values.
+
+    The CLI's ``verify --json`` and the verification page both report this; positions of zero lots are left out
+    unless ``zero_positions`` (the page charts every instrument).
+    """
+    instruments = published.public.instrument_ids
+    return {
+        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
+        "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
+        "margin_mode": check.margin_mode, "cash": check.cash,
+        "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q or zero_positions},
+        "equity": check.equity, "maintenance_requirement": check.requirement,
+        "distance_to_maintenance": check.equity - check.requirement, "liability": check.liability,
+        "collateral": {asset: {"balance": balance, "haircut_value": haircut}
+                       for asset, balance, haircut in check.collateral},
+        "liabilities": dict(zip(published.bundle.reserves.asset_ids, check.liabilities, strict=True)),
+        "marks": published.inputs.marks(), "checks": list(check.passed),
+    }

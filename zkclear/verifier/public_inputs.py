@@ -3,7 +3,7 @@
 
 The file is canonical JSON (sorted keys, no whitespace, ASCII, integers only)::
 
-    {"format": "zkclear/public-inputs/v1",
+    {"format": "zkclear/public-inputs/v2",
      "epoch": N, "label": "epoch-N", "position_bits": 32,
      "config": "<the deployment's zkclear.toml, verbatim>",
      "previous": {"epoch": N-1,
@@ -21,11 +21,18 @@ The file is canonical JSON (sorted keys, no whitespace, ASCII, integers only)::
                  "option_values": [[id, value_per_lot], ...],
                  "scan_ranges": [[group, ppm], ...],
                  "oracle_decisions": [{...}, ...],
-                 "paused_instruments": [id, ...]}}
+                 "paused_instruments": [id, ...],
+                 "assets": [[id, price_ticks, [[slope, constant], ...], denominator, cap], ...]}}
+
+``derived.assets`` (format v2, issue 13) lists every collateral asset with its price this epoch (its price
+instrument's mark) and its haircut lines in the value: ``h = ⌊min_t (slope_t · V + constant_t) / denominator⌋``
+with ``V = ⌊b · price · num / den⌋`` (empty without collateral assets). A v1 file (written before issue 13) has
+no ``assets`` key and is still read; it is recomputed as v1.
 
 ``derived`` is what the operator's engine computed from the rest; an auditor recomputes it with the
 project's own code (``zkclear.proofs.recompute``) and requires equality, and a participant's ``verify``
-shows its marks. The header binds ``SHA-256("zkclear/public-inputs/v1" || file bytes)``.
+shows its marks. The header binds ``SHA-256("zkclear/public-inputs/v1" || file bytes)`` (the domain tag is a hash
+domain separator and stays ``v1`` for every format version; the bytes carry their format).
 
 This module only reads and writes the file (standard library only); it computes nothing.
 """
@@ -40,7 +47,9 @@ from typing import Any
 from zkclear.errors import EncodingError
 from zkclear.jsonsafe import load_json
 
-FORMAT = "zkclear/public-inputs/v1"
+FORMAT = "zkclear/public-inputs/v2"
+#: the format before issue 13 (no ``derived.assets``): still decoded and recomputed as such
+FORMAT_V1 = "zkclear/public-inputs/v1"
 DOMAIN = b"zkclear/public-inputs/v1"
 #: Bounds on what a public-inputs file may hold (a listing of at most 512 instruments).
 MAX_ITEMS = 1 << 16
@@ -92,6 +101,9 @@ _SCHEMA: dict[str, Any] = {
         "paused_instruments": _list(ID),
     },
 }
+_SCHEMA_V2: dict[str, Any] = {**_SCHEMA, "derived": {
+    **_SCHEMA["derived"], "assets": _list(_row(ID, INT, _list(_row(INT, INT)), INT, INT))}}
+_SCHEMAS = {FORMAT_V1: _SCHEMA, FORMAT: _SCHEMA_V2}
 
 
 def _check(value: Any, spec: Any, where: str) -> None:
@@ -154,6 +166,12 @@ class PublicInputs:
         """Every listed instrument's price of the epoch (ticks), as the operator derived it."""
         return {instrument: ticks for instrument, ticks in self.document["derived"]["marks"]}
 
+    def assets(self) -> dict[str, tuple[int, tuple[tuple[int, int], ...], int, int]]:
+        """Every collateral asset's ``(price_ticks, haircut lines, denominator, cap)`` of the epoch, as the
+        operator derived it (empty for a v1 file or a deployment without collateral assets)."""
+        return {asset: (price, tuple((slope, constant) for slope, constant in lines), denominator, cap)
+                for asset, price, lines, denominator, cap in self.document["derived"].get("assets", [])}
+
     def to_bytes(self) -> bytes:
         return encode_public_inputs(self.document)
 
@@ -161,9 +179,17 @@ class PublicInputs:
         return public_inputs_digest(self.to_bytes())
 
 
+def _schema(document: Any) -> dict[str, Any]:
+    """The schema of the document's format; EncodingError for an unknown one."""
+    found = document.get("format") if type(document) is dict else None
+    if found not in _SCHEMAS:
+        raise EncodingError(f"format: {found!r:.40} is not one of {sorted(_SCHEMAS)}")
+    return _SCHEMAS[found]
+
+
 def encode_public_inputs(document: dict) -> bytes:
     """The canonical bytes of a public-inputs document (validated first)."""
-    _check(document, _SCHEMA, "")
+    _check(document, _schema(document), "")
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
@@ -177,11 +203,9 @@ def decode_public_inputs(data: bytes, *, what: str = "public inputs") -> PublicI
     the field otherwise."""
     document = load_json(data, what=what)
     try:
-        _check(document, _SCHEMA, "")
+        _check(document, _schema(document), "")
     except EncodingError as exc:
         raise EncodingError(f"{what}: {exc}") from None
-    if document["format"] != FORMAT:
-        raise EncodingError(f"{what}: format {document['format']!r:.40} is not {FORMAT!r}")
     if encode_public_inputs(document) != bytes(data):
         raise EncodingError(f"{what}: not in canonical form (sorted keys, no whitespace, ASCII)")
     return PublicInputs(document)

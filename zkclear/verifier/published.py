@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from circuits.public_data import MarginLine, PublicInstrument, PublicRiskData, ScenarioMargin
+from circuits.public_data import MarginLine, PublicAsset, PublicInstrument, PublicRiskData, ScenarioMargin
 from zkclear.bundle.format import decode_audit_data, decode_public_bundle, decode_receipt, read_file
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.errors import ConfigurationError, EncodingError, InputError
@@ -39,7 +39,13 @@ def encode_risk_data(public: PublicRiskData) -> bytes:
 
 
 def _risk_data(document: object) -> PublicRiskData:
-    _tag, label, position_bits, money_bits, instruments, scenario = document  # type: ignore[misc]
+    if not isinstance(document, list) or len(document) not in (6, 7):
+        raise ValueError("expected a list of 6 or 7 elements")
+    _tag, label, position_bits, money_bits, instruments, scenario = document[:6]
+    assets = ()
+    if len(document) == 7:
+        assets = tuple(PublicAsset(asset_id, num, den, price, tuple(tuple(line) for line in lines), denominator)
+                       for asset_id, num, den, price, lines, denominator in document[6])
     listed = tuple(
         PublicInstrument(instrument_id, value, tuple(MarginLine(*line) for line in lines), long_c, short_c)
         for instrument_id, value, lines, long_c, short_c in instruments)
@@ -47,7 +53,8 @@ def _risk_data(document: object) -> PublicRiskData:
     if scenario is not None:
         scale, groups, rows = scenario
         scenario_margin = ScenarioMargin(scale, tuple(tuple(g) for g in groups), tuple(tuple(r) for r in rows))
-    return PublicRiskData(listed, scenario_margin, position_bits=position_bits, money_bits=money_bits, label=label)
+    return PublicRiskData(listed, scenario_margin, position_bits=position_bits, money_bits=money_bits, label=label,
+                          assets=assets)
 
 
 def decode_risk_data(data: bytes, *, path: str = "<public risk data>") -> PublicRiskData:
@@ -119,7 +126,7 @@ class PublishedEpoch:
         header = self.bundle.header
         try:
             return decode_receipt(data, self.public, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size,
-                                  instrument_count=header.instrument_count)
+                                  instrument_count=header.instrument_count, asset_count=header.asset_count)
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
 

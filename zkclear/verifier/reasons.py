@@ -27,8 +27,26 @@ REASONS: dict[str, str] = {
     "account-values-mismatch": "your committed balance, positions or margin mode are not the ones you expect",
     "path-root-mismatch": "your leaf and path do not lead to the published root: your account is not in the tree",
     "matched-book": "the positions of all accounts in an instrument do not sum to zero: the book is not matched",
-    "reserves-mismatch": "the reserves list is not the one the epoch header binds",
-    "reserve-attestation": "a reserve address has not signed this epoch, or its signature is invalid",
+    "reserves-mismatch": "the reserves list is not the one the epoch header binds, lists an asset or chain the "
+                         "epoch does not have, or its totals are not the header's (reserves of one asset counted for "
+                         "another)",
+    "attestation-signature-malformed": "a reserve attestation's signature does not decode, or recovers no key",
+    "attestation-signature-non-canonical": "a reserve attestation's signature is a malleated or non-canonical copy",
+    "attestation-wrong-signer": "a reserve attestation was signed by another key than the listed address's",
+    "attestation-text-malformed": "what a reserve address signed is not a zkclear attestation text",
+    "attestation-wrong-venue": "a reserve attestation was signed for another venue",
+    "attestation-replayed-epoch": "a reserve attestation was signed for another epoch (a replayed signature)",
+    "attestation-wrong-header": "a reserve attestation was signed for another epoch header",
+    "attestation-wrong-root": "a reserve attestation was signed for another tree root",
+    "attestation-wrong-chain": "a reserve attestation was signed for another chain",
+    "attestation-wrong-address": "a reserve attestation was signed for another address",
+    "attestation-wrong-asset": "a reserve attestation was signed for another asset",
+    "attestation-balance-mismatch": "a listed reserve balance differs from the balance its custodian signed",
+    "attestation-block-mismatch": "a listed reserve's block differs from the block its custodian signed",
+    "attestation-duplicate": "a reserve address is attested twice",
+    "attestation-missing": "a listed reserve address has not attested this epoch",
+    "attestation-unlisted": "an attestation is for an address that is not listed in the reserves",
+    "reserves-duplicate-address": "a reserve address is listed twice on one chain",
     "solvency-proof": "the solvency proof does not verify: the reserves may not cover the total liabilities",
     "chunk-collateral-proof": "a chunk's collateralization proof does not verify: an account may be below its "
                               "maintenance margin",
@@ -49,8 +67,8 @@ REASONS: dict[str, str] = {
     "audit-epoch-mismatch": "the audit data is for another epoch",
     "epoch-chain-broken": "an epoch does not name the previous epoch's header hash and root",
     "history-duplicate": "the same epoch is given twice",
-    "total-liabilities-opening": "the auditor's total-liabilities file does not open the root or exceeds the "
-                                 "reserves",
+    "total-liabilities-opening": "the auditor's total-liabilities file does not open the root's liabilities or "
+                                 "exceeds some asset's reserves",
 }
 
 

@@ -15,10 +15,11 @@
 4. **path** — the chunk root and the siblings fold to the bundle's root: liability, position sums and
    digest [path-root-mismatch];
 5. **root statements** — the root's position sums open to zero with the published blinding sums (the book is
-   matched, the participant's own positions counted) [matched-book]; every reserve address signed this epoch
-   [reserve-attestation];
+   matched, the participant's own positions counted) [matched-book]; the reserves list is the header's, with
+   the epoch's assets and totals [reserves-mismatch], and every listed address attested this epoch with its
+   chain's own signed message [attestation-*, reserves-duplicate-address];
 6. **proofs** — in one batch: the own chunk's collateralization proof [chunk-collateral-proof], every
-   sibling's range proof [sibling-range-proof] and the solvency proof [solvency-proof].
+   sibling's range proof [sibling-range-proof] and the solvency proof of every asset [solvency-proof].
 
 :func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness.
 """
@@ -71,6 +72,8 @@ class ReceiptCheck:
     requirement: int
     liability: int
     passed: tuple[str, ...] = field(default=CHECKS)
+    collateral: tuple[tuple[str, int, int], ...] = ()
+    liabilities: tuple[int, ...] = ()
 
 
 def _fail(reason: str, detail: str, index: int | None = None) -> None:
@@ -88,8 +91,10 @@ def _check_header(published: PublishedEpoch, expected: Expected, system: ChunkPr
     if published.inputs.digest() != header.public_inputs_digest:
         _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
     if (system.equity_bits(published.public) != header.equity_bits
-            or system.instrument_count(published.public) != header.instrument_count):
-        _fail("public-data-mismatch", "the risk data's instrument count or equity width differs from the header's")
+            or system.instrument_count(published.public) != header.instrument_count
+            or 1 + len(system.asset_ids(published.public)) != header.asset_count):
+        _fail("public-data-mismatch", "the risk data's instrument count, asset count or equity width differs from "
+                                      "the header's")
 
 
 def _check_identity(published: PublishedEpoch, receipt: Receipt, account_id: str, expected: Expected) -> None:
@@ -155,7 +160,8 @@ def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofS
         try:
             node = combine_level(level + 1, [(left, right)])[0]
         except ValueError:
-            _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of position sums")
+            _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of liabilities or "
+                                       "position sums")
         index >>= 1
     root = bundle.root
     if (node.digest != root.digest or node.encoded != root.encoded
@@ -174,7 +180,7 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
     _check_identity(published, receipt, account_id, expected)
     mode, cash, positions = _check_values(published, receipt, expected, system)
     _check_path(published, receipt, system)
-    check_root_statements(bundle, system.instrument_ids(public))
+    check_root_statements(bundle, system.instrument_ids(public), system.asset_ids(public))
 
     named = [("chunk-collateral-proof", receipt.chunk.position, s)
              for s in chunk_statements(system, header, receipt.chunk, public)]
@@ -189,11 +195,14 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
 
     try:
         equity, requirement = system.account_margin(receipt.opening, public)
+        collateral = tuple((asset, balance, haircut) for asset, (balance, haircut) in
+                           zip(system.asset_ids(public), system.collateral(receipt.opening, public), strict=True))
     except ZkclearError:  # values outside the statement's bounds cannot have been proven: report, not crash
         _fail("account-values-mismatch", "your committed values are outside the bounds the statements allow")
-    liability, _ = system.liability_opening(receipt.opening, public)
+    liabilities = tuple(value for value, _ in system.liability_openings(receipt.opening, public))
     return ReceiptCheck(header.epoch_id, bundle.epoch_hash().hex(), account_id, key_fingerprint(receipt.account_key),
-                        receipt.leaf_index, mode, cash, positions, equity, requirement, liability)
+                        receipt.leaf_index, mode, cash, positions, equity, requirement, liabilities[0],
+                        collateral=collateral, liabilities=liabilities)
 
 
 def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int, public: Any,
@@ -222,7 +231,8 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
         if audit.upper_nodes.get((level + 1, index)) != node:
             _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not sum to the published node at "
                                         f"level {level + 1}", level + 1)
-    if node.digest != bundle.root.digest or node.encoded != bundle.root.encoded:
+    if (node.digest != bundle.root.digest or node.encoded != bundle.root.encoded
+            or node.positions_encoded != bundle.root.positions_encoded):
         _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not reach the published root", height)
     return named
 

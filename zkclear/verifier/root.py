@@ -4,10 +4,12 @@
   (bound by the root digest, so a participant who folded their path to the root has these very sums); the
   bundle publishes β_j and the check is ``P_j = 0·G + β_j·H``: every instrument's positions sum to zero
   [matched-book, naming the instrument].
-- **Solvency**: the range proof over ``reserves·G − C_root`` (its statement is returned for batching)
-  [solvency-proof].
-- **Reserves**: the reserves list is the one the header binds [reserves-mismatch] and every reserve address
-  signed this epoch's message [reserve-attestation, naming the address].
+- **Solvency**: the aggregated range proof over ``reserves_a·G − C_root,a`` for every asset (its statement is
+  returned for batching) [solvency-proof].
+- **Reserves**: the reserves list is the one the header binds, its assets are the epoch's and every asset's total
+  is the header's [reserves-mismatch, naming the asset or address]; every listed address attested this epoch
+  with its chain's own signed message over the attestation text (zkclear.chains, standard library only)
+  [attestation-* and reserves-duplicate-address, naming the address].
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zkclear.bundle.model import PublicBundle
+from zkclear.chains import verify_attestations
 from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError
-from zkclear.proofs.attestations import verify_attestations
+from zkclear.proofs.reserves import check_reserve_book
 from zkclear.proofs.solvency import solvency_statement
 
 Named = tuple[str, int, object]
@@ -38,26 +41,28 @@ def check_matched_book(bundle: PublicBundle, instrument_ids: Sequence[str]) -> N
                                            "not matched (an account may be missing or altered)")
 
 
-def check_reserves(bundle: PublicBundle) -> int:
-    """The reserves list is the header's and every address attested; returns the attested total."""
+def check_reserves(bundle: PublicBundle, collateral_ids: Sequence[str]) -> tuple[int, ...]:
+    """The reserves list is the header's with the epoch's assets and totals, and every address attested;
+    returns the attested reserves per asset (settlement first)."""
     header = bundle.header
-    if bundle.reserves.digest() != header.reserves_digest or bundle.reserves.total != header.reserves_total:
-        raise VerificationError("reserves-mismatch", detail="the reserves list is not the one the epoch header binds")
-    return verify_attestations(bundle.reserves, bundle.attestations, bundle.attestation_message())
+    check_reserve_book(bundle.reserves, header.reserves_digest, header.reserve_totals, collateral_ids)
+    verify_attestations(bundle.reserves.entries, bundle.attestations, bundle.attestation_context())
+    return header.reserve_totals
 
 
-def check_root_statements(bundle: PublicBundle, instrument_ids: Sequence[str]) -> int:
+def check_root_statements(bundle: PublicBundle, instrument_ids: Sequence[str],
+                          collateral_ids: Sequence[str] = ()) -> tuple[int, ...]:
     """Matched book and reserves (the solvency proof is batch-verified with the caller's other proofs);
-    returns the attested reserves total."""
+    returns the attested reserves per asset."""
     check_matched_book(bundle, instrument_ids)
-    return check_reserves(bundle)
+    return check_reserves(bundle, collateral_ids)
 
 
 def solvency_named(bundle: PublicBundle) -> Named:
     """The solvency proof's statement, named for :func:`zkclear.verifier.statements.verify_named`."""
     header = bundle.header
     try:
-        statement = solvency_statement(bundle.solvency_proof, header.reserves_total, bundle.root.commitment,
+        statement = solvency_statement(bundle.solvency_proof, header.reserve_totals, bundle.root.liabilities,
                                        header.context(b"solvency"))
     except VerificationError:
         raise VerificationError("solvency-proof", detail="the solvency proof does not decode") from None

@@ -31,18 +31,24 @@ BATCH = 64
 def node_statement(
     header: EpochHeader, level: int, index: int, node: TreeNode, proof: bytes | None, reason: str
 ) -> RangeStatement:
-    """The statement "node (level, index) commits to a value in [0, 2^n_level)" for this epoch."""
+    """The statement "node (level, index) commits to a value in [0, 2^n_level) for every asset" for this epoch
+    (one aggregated range proof over the node's liabilities)."""
     n_bits = node_range_bits(level, header.equity_bits)
     if proof is None:
         raise VerificationError(reason, index=level,
                                 detail=f"the tree node at level {level}, index {index} has no range proof")
+    if len(node.liabilities) != header.asset_count:
+        raise VerificationError(reason, index=level,
+                                detail=f"the tree node at level {level}, index {index} carries "
+                                       f"{len(node.liabilities)} liabilities, the epoch has {header.asset_count} "
+                                       "assets")
     try:
-        decoded = RangeProof.from_bytes(proof, n_bits=n_bits, m=1)
+        decoded = RangeProof.from_bytes(proof, n_bits=n_bits, m=header.asset_count)
     except EncodingError as exc:
         raise VerificationError(reason, index=level,
                                 detail=f"the range proof of the tree node at level {level}, index {index} "
                                        f"does not decode ({exc})") from exc
-    return RangeStatement(decoded, (node.commitment,), n_bits, header.context(b"tree-node", level, index))
+    return RangeStatement(decoded, node.liabilities, n_bits, header.context(b"tree-node", level, index))
 
 
 def chunk_context(header: EpochHeader, position: int) -> bytes:
@@ -74,7 +80,7 @@ def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_
             raise VerificationError("account-shape", index=chunk.position,
                                     detail=f"chunk {chunk.position}: {exc.detail}") from None
     leaves = [
-        make_leaf(id_hash, system.liability(account, public), system.encode_commitments(account))
+        make_leaf(id_hash, system.liabilities(account, public), system.encode_commitments(account))
         for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
     ]
     positions = sum_points([system.position_commitments(account) for account in chunk.accounts],

@@ -1,59 +1,119 @@
-"""The verification page's adapter: today's receipt check, as named checks a participant can read.
+"""The verification page's adapter: ``zkclear verify``, run by the page's Web Worker on Pyodide.
 
-The page (zkclear/web/static/) runs this module in a Web Worker on Pyodide, and tests run it on CPython; it needs
-nothing but the standard library and zkclear's own pure modules. It wraps :func:`zkclear.tree.inclusion.verify_receipt`
-and the bundle-only part of the auditor's checks (reserve attestations and the solvency proof); the verifier core of
-issue 16 will take their place behind the same result shape::
+The worker writes what the participant chose and what the page fetched into its in-memory file system, in the
+layout of a publication folder (``/epochs/N/epoch-N.bundle``, ``epoch-N.public.json``, ``epoch-N.inputs.json``
+and, for a crowd audit, ``epoch-N.audit``; the receipts and the participant file beside them), and calls
+:func:`verify_json`. From there on it is the CLI's path, call for call: :func:`~zkclear.verifier.published.
+open_published` and ``PublishedEpoch.receipt`` read the files, :func:`~zkclear.verifier.participant.
+load_participant_file` and the same parsers read the participant's entries, :func:`~zkclear.verifier.participant.
+verify_history` checks every receipt (:func:`~zkclear.verifier.receipt.verify_receipt`), the chain and the account
+key, :func:`~zkclear.verifier.receipt.crowd_audit` the optional random chunks, and :func:`~zkclear.verifier.
+participant.history_rows` / :func:`~zkclear.verifier.participant.history_csv` make the history. This module
+verifies nothing itself: it turns the page's form into the core's inputs, and the core's result or failure into
+the page's named checks. Tests run it on CPython, with numpy, gmpy2 & co. blocked as on Pyodide.
 
-    {"ok": bool,
-     "checks": [{"name": str, "ok": true | false | null, "detail": str}, ...],   # null: not run
-     "account": {...} | null,   # the participant's own values, only when their receipt opened
-     "epoch": {...} | null}     # the epoch's public identifiers (root, epoch hash, header digest)
+Named checks, per epoch: the core's own (:data:`zkclear.verifier.receipt.CHECKS`) — ``header``, ``identity``,
+``values``, ``path``, ``root statements``, ``proofs`` — and, when asked, ``crowd audit`` for the latest epoch.
+A failure is the core's VerificationError: its ``reason`` code decides which check failed (:data:`CHECK_OF`,
+each code belonging to the one step of the core that raises it; in a history, ``epoch-chain-broken`` and
+``history-duplicate`` belong to the later epoch's header, ``account-key-changed`` and a pinned key's
+``account-key-mismatch`` to its identity) and its ``detail`` is shown as it is. Checks before the failed one
+passed — except after a history failure (:data:`HISTORY_REASONS`), which ``verify_history`` raises before the
+epoch's own checks: those were not run — and the ones after it were not run (``ok`` null), nor were the epochs
+after it (the core stops at the first failure, as ``zkclear verify`` does).
+Result (JSON)::
 
-Check names, in order: ``epoch`` (the files decode and belong together; the epoch hash matches the one the venue
-posted, when given), ``identity`` (the receipt is the entered account's, and its leaf carries that account's salted
-id hash), ``values`` (the receipt's values open the leaf's commitments and equal the expected ones, when given),
-``path`` (the sums and hashes from the chunk up reach the published root), ``siblings`` (every node beside the path
-is proven non-negative), ``own chunk`` (the collateralization proof of the account's chunk: every account in it has
-equity >= 0 and >= its maintenance requirement) and ``root statements`` (the reserve attestations and the solvency
-proof of the public bundle). A check after a failed one is not run (``ok`` null) except where the failure says
-nothing about it.
+    {"ok": bool, "account": str,
+     "error": str | null,              # bad input (a file that does not decode, a malformed entry): one line
+     "epochs": [{"epoch", "receipt", "ok": bool | null,
+                 "checks": [{"name", "ok": bool | null, "detail", "reason": str | null}, ...],
+                 "account": {...} | null}, ...],           # the participant's own values, once verified
+     "history": {"instruments", "rows", "csv", "links", "key_fingerprint"} | null,   # when every epoch passed
+     "crowd_audit": {"ok", "chunks", "detail", "reason"} | null}
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
-from circuits.account_statement import account_statement
-from circuits.public_data import listing_positions
-from zkclear.bundle.format import KIND_RECEIPT, _open_container, decode_public_bundle, decode_receipt
-from zkclear.errors import EncodingError, InputError, VerificationError, ZkclearError
-from zkclear.operator import CHUNK_SYSTEM, decode_public_data
-from zkclear.proofs.attestations import verify_attestations
-from zkclear.proofs.header import ChainLink, check_chain
-from zkclear.proofs.solvency import solvency_statement
-from zkclear.proofs.statements import verify_named
-from zkclear.tree.inclusion import verify_receipt
+from zkclear.bundle.format import receipt_epoch
+from zkclear.errors import InputError, VerificationError, ZkclearError
+from zkclear.verifier.participant import (
+    Participant,
+    account_view,
+    check_account_id,
+    history_csv,
+    history_rows,
+    load_participant_file,
+    parse_account_key,
+    parse_expected_positions,
+    parse_header_hash,
+    verify_history,
+)
+from zkclear.verifier.published import PublishedEpoch, open_published
+from zkclear.verifier.reasons import REASONS, explain
+from zkclear.verifier.receipt import CHECKS, Expected, ReceiptCheck, crowd_audit
 from zkclear.web.generators import preload
 
-CHECK_NAMES = ("epoch", "identity", "values", "path", "siblings", "own chunk", "root statements")
+__all__ = ["CHECKS", "CHECK_OF", "EpochRequest", "preload_generators", "receipt_epoch", "verify", "verify_json"]
+
+CROWD_AUDIT = "crowd audit"
+MARGIN_MODES = ("standard", "portfolio")
+
+#: Which of the core's named checks raises each reason code a participant's check can end with (the core's
+#: docstrings: zkclear/verifier/receipt.py, participant.py; docs/protocol.md, "Participant verification").
+CHECK_OF: dict[str, str] = {
+    "header-mismatch": "header",
+    "public-data-mismatch": "header",
+    "epoch-chain-broken": "header",          # verify_history: this epoch's header does not name the previous one
+    "history-duplicate": "header",
+    "receipt-owner": "identity",
+    "account-key-mismatch": "identity",
+    "account-key-changed": "identity",       # verify_history: the key differs from the earlier receipts'
+    "receipt-epoch-mismatch": "identity",
+    "receipt-malformed": "identity",
+    "leaf-mismatch": "identity",
+    "account-shape": "values",
+    "opening-mismatch": "values",
+    "account-values-mismatch": "values",
+    "chunk-size-mismatch": "path",
+    "path-root-mismatch": "path",
+    "matched-book": "root statements",
+    "reserves-mismatch": "root statements",
+    "chunk-collateral-proof": "proofs",
+    "sibling-range-proof": "proofs",
+    "solvency-proof": "proofs",
+}
+# Every reserve-list and attestation reason (zkclear.proofs.reserves, zkclear.chains) belongs to the root statements.
+CHECK_OF.update({reason: "root statements" for reason in REASONS
+                 if reason.startswith(("attestation-", "reserves-")) and reason not in CHECK_OF})
+
+#: Reasons verify_history raises before the epoch's own checks run (the checks before the failed one were then
+#: not run either).
+HISTORY_REASONS = frozenset({"epoch-chain-broken", "history-duplicate", "account-key-changed",
+                             "account-key-mismatch"})
 
 Progress = Callable[[str, float], None]
 """Told (stage, fraction done in [0, 1]) as the check advances (the page's progress bar)."""
 
-# verify_receipt's failure reasons -> the check that failed and what to tell the participant
-_REASONS = {
-    "receipt-epoch-mismatch": ("epoch", "this receipt is for another epoch than these public files"),
-    "public-data-mismatch": ("epoch", "the public risk data is not the one the epoch header binds"),
-    "receipt-malformed": ("epoch", "the receipt's path does not fit this epoch's tree"),
-    "leaf-mismatch": ("identity", "the leaf at your receipt's index does not carry your account's salted id hash"),
-    "opening-mismatch": ("values", "the values in your receipt do not open the commitments in the tree"),
-    "path-root-mismatch": ("path", "the sums and hashes from your chunk up do not reach the published root"),
-    "chunk-collateral-proof": ("own chunk", "the collateralization proof of your chunk does not verify"),
-    "sibling-range-proof": ("siblings", "the range proof of a node beside your path does not verify"),
-}
+
+@dataclass(frozen=True, slots=True)
+class EpochRequest:
+    """One epoch to check: its publication folder, the participant's receipt for it, and what they expect
+    there (None: not checked) — ``zkclear verify FOLDER --receipt R [--cash] [--position]... [--margin-mode]
+    [--expect-header]`` for that folder."""
+
+    folder: Path
+    receipt: Path
+    cash: int | None = None
+    positions: tuple[str, ...] | None = None  # INSTRUMENT=LOTS items; instruments not named are expected flat
+    margin_mode: str | None = None
+    header_hash: str | None = None
 
 
 def preload_generators(data: bytes) -> int:
@@ -62,231 +122,219 @@ def preload_generators(data: bytes) -> int:
     return preload(data)
 
 
-def receipt_epoch(receipt: bytes) -> int:
-    """The epoch a receipt file is for (so the page fetches that epoch's public files); EncodingError if the
-    bytes are not a receipt."""
-    return _open_container(receipt, KIND_RECEIPT).u64("epoch id")
-
-
-def check_receipt(
-    bundle: bytes,
-    public: bytes,
-    receipt: bytes,
-    account_id: str,
-    *,
-    expected_cash: int | None = None,
-    expected_positions: Mapping[str, int] | None = None,
-    posted_hash: str | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Check one receipt against its epoch's public bundle and public risk data (file contents).
-
-    ``expected_positions`` maps instrument ids to lots; instruments it does not name are expected flat.
-    ``posted_hash`` is the epoch hash (or header digest) the venue posted, in hex. Never raises for bad
-    input: every problem is a failed check with a plain-words detail.
-    """
+def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file: Path | None = None,
+           account_key: str | None = None, crowd_audit_chunks: int = 0,
+           progress: Progress | None = None) -> dict[str, Any]:
+    """Check the participant's receipts of ``epochs`` as ``zkclear verify`` does; the result of the module
+    docstring. Never raises for bad input: a file or an entry the core refuses is the result's ``error``."""
     tell = progress or (lambda stage, fraction: None)
-    checks = {name: {"name": name, "ok": None, "detail": "not checked"} for name in CHECK_NAMES}
-    result: dict[str, Any] = {"ok": False, "checks": list(checks.values()), "account": None, "epoch": None}
-
-    def fail(name: str, detail: str) -> dict[str, Any]:
-        checks[name].update(ok=False, detail=detail)
+    result: dict[str, Any] = {"ok": False, "account": account_id, "error": None, "epochs": [], "history": None,
+                              "crowd_audit": None}
+    try:
+        participant = _participant(account_id, participant_file, account_key)
+        if not epochs:
+            raise ValueError("choose at least one receipt")
+        if crowd_audit_chunks < 0:
+            raise ValueError("the number of chunks to crowd-audit cannot be negative")
+        steps = 2 * len(epochs) + (1 if crowd_audit_chunks else 0)
+        pairs, expectations = [], []
+        for number, request in enumerate(epochs):
+            tell(f"reading epoch files and receipt {number + 1} of {len(epochs)}", number / steps)
+            published = open_published(request.folder)
+            pairs.append((published, published.receipt(request.receipt)))
+            expectations.append(_expected(request, published))
+    except (ZkclearError, ValueError) as exc:
+        result["error"] = str(exc)
         return result
 
-    def passed(name: str, detail: str) -> None:
-        checks[name].update(ok=True, detail=detail)
+    order = sorted(range(len(pairs)), key=lambda i: pairs[i][0].epoch)  # verify_history's order
+    entries = [_entry(pairs[i][0].epoch, epochs[i].receipt.name) for i in order]
+    result["epochs"] = entries
+    done: list[ReceiptCheck] = []
 
-    tell("reading the files", 0.02)
+    def verified(check: ReceiptCheck) -> None:
+        _passed(entries[len(done)], pairs[order[len(done)]][0], participant, check, expectations[order[len(done)]],
+                done)
+        done.append(check)
+        if len(done) < len(order):
+            tell(f"checking epoch {entries[len(done)]['epoch']}'s receipt", (len(epochs) + len(done)) / steps)
+
+    tell(f"checking epoch {entries[0]['epoch']}'s receipt", len(epochs) / steps)
     try:
-        published = decode_public_bundle(bundle)
-    except EncodingError as exc:
-        return fail("epoch", f"the epoch's public bundle file is not valid: {exc}")
-    try:
-        risk = decode_public_data(public, path="public risk data")
-    except EncodingError as exc:
-        return fail("epoch", str(exc))
-    header = published.header
-    result["epoch"] = {
-        "epoch": header.epoch_id,
-        "root": published.root.digest.hex(),
-        "epoch_hash": published.epoch_hash().hex(),
-        "header_digest": header.digest().hex(),
-        "instruments": list(risk.instrument_ids),
+        checks = verify_history(pairs, participant, expectations, on_verified=verified)
+    except VerificationError as exc:
+        _failed(entries[len(done)], exc)
+        for entry in entries[len(done) + 1 :]:
+            entry["checks"] = [_check(name, None, "not checked: an earlier epoch failed") for name in CHECKS]
+        return result
+
+    by_epoch = {published.epoch: published for published, _ in pairs}
+    latest = by_epoch[checks[-1].epoch_id]
+    instruments = latest.public.instrument_ids
+    rows = history_rows(checks)
+    result["history"] = {
+        "instruments": list(instruments),
+        "rows": [{"epoch": row.epoch, "header_hash": row.header_hash, "margin_mode": row.margin_mode,
+                  "cash": row.cash, "positions": dict(zip(instruments, row.positions, strict=True)),
+                  "equity": row.equity, "requirement": row.requirement,
+                  "distance_to_maintenance": row.distance_to_maintenance} for row in rows],
+        "csv": history_csv(rows, instruments),
+        "links": _links([check.epoch_id for check in checks]),
+        "key_fingerprint": checks[0].key_fingerprint,
     }
-    try:
-        opened = decode_receipt(receipt, risk, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size)
-    except EncodingError as exc:
-        return fail("epoch", f"your receipt file is not valid for this epoch: {exc}")
-    posted = (posted_hash or "").strip().lower().removeprefix("0x")
-    if posted and posted not in (result["epoch"]["epoch_hash"], result["epoch"]["header_digest"]):
-        return fail("epoch", f"the epoch hash the venue posted ({posted[:16]}...) is not this epoch's "
-                             f"({result['epoch']['epoch_hash'][:16]}...): these are not the files it published")
-
-    if opened.epoch_id != header.epoch_id or opened.header_digest != header.digest():
-        return fail("epoch", f"your receipt is for epoch {opened.epoch_id}, not for the epoch of these public files "
-                             f"({header.epoch_id})" if opened.epoch_id != header.epoch_id else
-                             "your receipt is for another publication of this epoch than these public files")
-    if CHUNK_SYSTEM.public_digest(risk) != header.public_data_digest:
-        return fail("epoch", "the public risk data is not the one the epoch header binds")
-    passed("epoch", _epoch_detail(header.epoch_id, posted))
-    if opened.account_id != account_id:
-        # Checked before anything else about the account: a receipt is only worth something to its owner.
-        return fail("identity", "this receipt was issued for a different account id than the one you entered")
-
-    try:
-        positions = None if expected_positions is None else listing_positions(risk, expected_positions)
-    except InputError as exc:
-        passed("identity", f"the receipt is account {account_id}'s")
-        return fail("values", str(exc))
-
-    tell("checking your receipt's proofs", 0.1)
-    try:
-        check = verify_receipt(published, opened, risk, chunk_system=CHUNK_SYSTEM, expected_cash=expected_cash,
-                               expected_positions=positions)
-        failure = None
-    except VerificationError as exc:
-        failure = exc
-    order = ("identity", "values", "path", "own chunk", "siblings")
-    failed = _failed_check(failure, opened, risk, expected_cash, positions) if failure else None
-    if failed is not None and failed[0] not in order:  # e.g. a receipt whose path has the wrong length
-        return fail(*failed)
-    for name in order:
-        if failed is not None and name == failed[0]:
-            fail(*failed)
-            break
-        passed(name, _pass_detail(name, header, opened))
-    if failed is not None:
-        return result
-
-    result["account"] = _account(check, opened, risk, account_id)
-    tell("checking the epoch's root statements", 0.9)
-    try:
-        _check_root_statements(published)
-    except VerificationError as exc:
-        return fail("root statements", _root_failure(exc))
-    passed("root statements", f"{len(published.reserves.entries)} reserve address(es) signed this epoch's root "
-                              f"and the solvency proof verified: the attested reserves "
-                              f"({header.reserves_total}) cover the total of every account's liability")
     result["ok"] = True
+    if crowd_audit_chunks:
+        tell(f"crowd audit: {crowd_audit_chunks} random chunk(s) of epoch {latest.epoch}", (steps - 1) / steps)
+        result["crowd_audit"] = _crowd_audit(latest, crowd_audit_chunks)
+        result["ok"] = result["crowd_audit"]["ok"]
     tell("done", 1.0)
     return result
 
 
-def check_chain_of(bundles: Mapping[int, bytes]) -> list[dict[str, Any]]:
-    """For each epoch whose predecessor is among ``bundles`` (epoch id -> bundle file), whether it carries that
-    epoch's root and epoch hash: [{"epoch", "ok", "detail"}] (history across receipts)."""
-    decoded = {}
-    for epoch, data in bundles.items():
-        try:
-            decoded[epoch] = decode_public_bundle(data)
-        except EncodingError as exc:
-            return [{"epoch": epoch, "ok": False, "detail": f"bundle not valid: {exc}"}]
-    links = []
-    for epoch in sorted(decoded):
-        previous = decoded.get(epoch - 1)
-        if previous is None:
-            continue
-        try:
-            check_chain(ChainLink(epoch - 1, previous.root.digest, previous.epoch_hash()), decoded[epoch].header)
-            links.append({"epoch": epoch, "ok": True, "detail": f"epoch {epoch} follows epoch {epoch - 1}"})
-        except VerificationError:
-            links.append({"epoch": epoch, "ok": False,
-                          "detail": f"epoch {epoch} does not carry epoch {epoch - 1}'s root and epoch hash"})
-    return links
+def verify_json(request: str, progress: Progress | None = None) -> str:
+    """:func:`verify` with its arguments as JSON — what the page's worker calls::
 
+        {"account_id": str, "participant_file": path | null, "account_key": hex | null, "crowd_audit": int,
+         "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash"}]}
 
-def check_receipt_json(request: str, files: Mapping[str, bytes], progress: Progress | None = None) -> str:
-    """:func:`check_receipt` with its options as JSON (``account_id``, ``expected_cash``, ``expected_positions``,
-    ``posted_hash``) and the files as {"bundle", "public", "receipt"}: what the page's worker calls."""
+    ``cash`` is a decimal string or integer (or null)."""
     try:
         options = json.loads(request)
-        cash = options.get("expected_cash")
-        result = check_receipt(
-            files["bundle"], files["public"], files["receipt"], str(options["account_id"]),
-            expected_cash=None if cash in (None, "") else int(cash),
-            expected_positions=options.get("expected_positions"),
-            posted_hash=options.get("posted_hash"),
-            progress=progress,
-        )
+        epochs = [EpochRequest(Path(item["folder"]), Path(item["receipt"]), _cash(item.get("cash")),
+                               None if item.get("positions") is None else tuple(str(p) for p in item["positions"]),
+                               item.get("margin_mode") or None, item.get("header_hash") or None)
+                  for item in options["epochs"]]
+        result = verify(str(options["account_id"]), epochs,
+                        participant_file=Path(options["participant_file"]) if options.get("participant_file")
+                        else None,
+                        account_key=options.get("account_key") or None,
+                        crowd_audit_chunks=int(options.get("crowd_audit") or 0), progress=progress)
     except (ValueError, TypeError, KeyError) as exc:
-        result = {"ok": False, "checks": [{"name": "epoch", "ok": False, "detail": f"bad request: {exc}"}],
-                  "account": None, "epoch": None}
-    except ZkclearError as exc:  # anything zkclear refuses that the mapping above did not name
-        result = {"ok": False, "checks": [{"name": "epoch", "ok": False, "detail": str(exc)}],
-                  "account": None, "epoch": None}
+        result = {"ok": False, "account": None, "error": f"bad request: {exc}", "epochs": [], "history": None,
+                  "crowd_audit": None}
     return json.dumps(result)
 
 
-def _epoch_detail(epoch: int, posted: str) -> str:
-    also = ", and its epoch hash is the one the venue posted" if posted else ""
-    return f"the public files are epoch {epoch}'s and your receipt is for this epoch{also}"
+def _cash(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit() or len(text) > 40:
+        raise ValueError(f"the balance must be a whole number of settlement units, got {text!r:.40}")
+    return int(text)
 
 
-def _pass_detail(name: str, header: Any, receipt: Any) -> str:
-    height, c = header.tree.height, header.tree.chunk_bits
-    return {
-        "identity": f"the receipt is account {receipt.account_id}'s, and leaf {receipt.leaf_index} carries its "
-                    "salted id hash",
-        "values": "your balance and positions open the commitments in your leaf",
-        "path": f"the sums and hashes of {height - c} levels above your chunk reach the published root",
-        "own chunk": f"all {header.tree.chunk_size} accounts of your chunk (yours included) are proven to have "
-                     "equity >= 0 and >= their maintenance requirement",
-        "siblings": f"each of the {height - c} nodes beside your path is proven to hold a non-negative sum",
-    }[name]
+def _participant(account_id: str, participant_file: Path | None, account_key: str | None) -> Participant:
+    """Who checks, as ``zkclear verify --account ID [--participant F] [--account-key K]`` reads it."""
+    participant = Participant(check_account_id(account_id, field="account id"))
+    if participant_file is not None:
+        from_file = load_participant_file(participant_file)
+        if from_file.account_id != participant.account_id:
+            raise InputError(f"the account id you entered ({account_id!r}) differs from your participant file's "
+                             f"({from_file.account_id!r})", field="account id")
+        participant = from_file
+    if account_key:
+        participant = Participant(participant.account_id, parse_account_key(account_key, field="account key"))
+    return participant
 
 
-def _failed_check(failure: VerificationError, receipt: Any, risk: Any, expected_cash: int | None,
-                  expected_positions: tuple[int, ...] | None) -> tuple[str, str]:
-    if failure.reason == "account-values-mismatch":
-        cash, positions = CHUNK_SYSTEM.opening_values(receipt.opening)
-        differences = []
-        if expected_cash is not None and cash != expected_cash:
-            differences.append(f"balance {cash} (you expected {expected_cash})")
-        if expected_positions is not None:
-            for instrument, held, wanted in zip(risk.instrument_ids, positions, expected_positions, strict=True):
-                if held != wanted:
-                    differences.append(f"{instrument} {held} lots (you expected {wanted})")
-        return "values", "your receipt says " + "; ".join(differences)
-    name, detail = _REASONS.get(failure.reason, ("identity", f"check failed: {failure}"))
-    if failure.reason == "sibling-range-proof" and failure.index is not None:
-        detail += f" (level {failure.index})"
-    return name, detail
+def _expected(request: EpochRequest, published: PublishedEpoch) -> Expected:
+    if request.margin_mode is not None and request.margin_mode not in MARGIN_MODES:
+        raise ValueError(f"the margin mode is one of {', '.join(MARGIN_MODES)}, got {request.margin_mode!r:.40}")
+    positions = None
+    if request.positions:
+        positions = parse_expected_positions(request.positions, published.public.instrument_ids, field="positions")
+    header = None if request.header_hash is None else parse_header_hash(request.header_hash,
+                                                                        field="header hash")
+    return Expected(cash=request.cash, positions=positions, margin_mode=request.margin_mode, header_hash=header)
 
 
-def _account(check: Any, receipt: Any, risk: Any, account_id: str) -> dict[str, Any]:
-    opening = receipt.opening
-    statement = account_statement(risk, opening.margin_mode)
-    values = opening.values
-    equity = statement.equity.evaluate(values)
-    maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
-    excess = maintenance.form.evaluate(values)  # equity - requirement (- portfolio charges)
-    return {
-        "account_id": account_id,
-        "epoch": check.epoch_id,
-        "leaf_index": check.leaf_index,
-        "margin_mode": opening.margin_mode,
-        "cash": check.cash,
-        "positions": dict(zip(risk.instrument_ids, check.positions, strict=True)),
-        "equity": equity,
-        "requirement": equity - excess,
-        "excess": excess,
-        "liability": check.liability,
+def _check(name: str, ok: bool | None, detail: str, reason: str | None = None) -> dict[str, Any]:
+    return {"name": name, "ok": ok, "detail": detail, "reason": reason}
+
+
+def _entry(epoch: int, receipt_name: str) -> dict[str, Any]:
+    return {"epoch": epoch, "receipt": receipt_name, "ok": None, "account": None,
+            "checks": [_check(name, None, "not checked") for name in CHECKS]}
+
+
+def _failed(entry: dict[str, Any], exc: VerificationError) -> None:
+    """The core's failure, on the check that raised it; the checks before it passed (unless the history check
+    stopped the epoch before its own checks), the ones after it were not run."""
+    position = CHECKS.index(CHECK_OF.get(exc.reason, "proofs"))
+    stopped_first = exc.reason in HISTORY_REASONS
+    entry["ok"] = False
+    entry["checks"] = [
+        (_check(name, None, "not checked: the history check stopped this epoch first") if stopped_first
+         else _check(name, True, "passed")) if k < position
+        else _check(name, False, exc.detail or explain(exc.reason, exc.index), exc.reason) if k == position
+        else _check(name, None, "not checked: an earlier check failed")
+        for k, name in enumerate(CHECKS)]
+
+
+def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Participant, check: ReceiptCheck,
+            expected: Expected, earlier: Sequence[ReceiptCheck]) -> None:
+    """Plain words for each check the core passed (what it established, with this epoch's figures)."""
+    header = published.bundle.header
+    tree = header.tree
+    levels = tree.height - tree.chunk_bits
+    follows = bool(earlier) and earlier[-1].epoch_id == check.epoch_id - 1
+    expected_values = [what for what, given in (("balance", expected.cash), ("positions", expected.positions),
+                                               ("margin mode", expected.margin_mode)) if given is not None]
+    words = {
+        "header": f"the header hash is {check.header_hash}"
+                  + (", the one the venue posted" if expected.header_hash is not None
+                     else " (compare it with the one the venue posted)")
+                  + "; the risk data and the public inputs are the ones it binds"
+                  + (f"; it names epoch {check.epoch_id - 1}'s header hash and root" if follows else ""),
+        "identity": f"the receipt is for your account {check.account_id!r} in epoch {check.epoch_id}, with account "
+                    f"key {check.key_fingerprint}"
+                    + (" (the one you pinned)" if participant.account_key is not None
+                       else f" (the same as in epoch {earlier[0].epoch_id})" if earlier else "")
+                    + f"; leaf {check.leaf_index} carries your id hashed with that key for this epoch",
+        "values": f"your balance, positions and margin mode open the commitments of leaf {check.leaf_index}"
+                  + (f" and equal the {', '.join(expected_values)} you expect" if expected_values else ""),
+        "path": f"your chunk's {tree.chunk_size} leaves and the {levels} nodes beside your path sum and hash to the "
+                "published root",
+        "root statements": f"the positions of all accounts sum to zero in each of the {header.instrument_count} "
+                           f"instruments (a matched book), and the {len(published.bundle.reserves.entries)} "
+                           f"reserve address(es) signed this epoch",
+        "proofs": f"in one batch: your chunk's collateralization proof (all {tree.chunk_size} accounts, yours "
+                  f"included, have equity >= 0 and >= their maintenance requirement), the range proofs of the "
+                  f"{levels} nodes beside your path (none hides a negative sum) and the solvency proof (the "
+                  f"attested reserves of each asset, {', '.join(map(str, header.reserve_totals))}, cover its hidden "
+                  "liabilities)",
     }
+    entry["ok"] = True
+    entry["checks"] = [_check(name, True, words[name]) for name in check.passed]
+    entry["account"] = account_view(check, published, zero_positions=True)
 
 
-def _check_root_statements(bundle: Any) -> None:
-    header = bundle.header
-    if bundle.reserves.digest() != header.reserves_digest or bundle.reserves.total != header.reserves_total:
-        raise VerificationError("reserves-mismatch")
-    verify_attestations(bundle.reserves, bundle.attestations, bundle.attestation_message())
-    statement = solvency_statement(bundle.solvency_proof, header.reserves_total, bundle.root.commitment,
-                                   header.context(b"solvency"))
-    verify_named([("solvency-proof", 0, statement)])
+def _links(epochs: Sequence[int]) -> list[dict[str, Any]]:
+    """What verify_history established between the epochs given: consecutive ones chain; a gap is not checked."""
+    links = []
+    for before, after in pairwise(epochs):
+        if after == before + 1:
+            links.append({"epoch": after, "ok": True,
+                          "detail": f"epoch {after} follows epoch {before}: its header names epoch {before}'s "
+                                    "header hash and root"})
+        else:
+            links.append({"epoch": after, "ok": None,
+                          "detail": f"epoch {after} does not follow epoch {before} directly: the epochs between "
+                                    "them were not given, so that link is not checked"})
+    return links
 
 
-def _root_failure(exc: VerificationError) -> str:
-    return {
-        "reserves-mismatch": "the reserves list is not the one the epoch header binds",
-        "reserve-attestation": "a reserve address did not sign this epoch's root",
-        "solvency-proof": "the solvency proof does not verify: the reserves are not shown to cover the liabilities",
-    }.get(exc.reason, f"check failed: {exc}")
+def _crowd_audit(latest: PublishedEpoch, chunks: int) -> dict[str, Any]:
+    try:
+        picked = crowd_audit(latest, latest.audit_data(), chunks)
+    except VerificationError as exc:
+        return {"ok": False, "chunks": [], "detail": exc.detail or explain(exc.reason, exc.index),
+                "reason": exc.reason}
+    except ZkclearError as exc:  # the audit data is missing or does not decode
+        return {"ok": False, "chunks": [], "detail": str(exc), "reason": None}
+    return {"ok": True, "chunks": picked, "reason": None,
+            "detail": f"chunks {picked} of epoch {latest.epoch}, picked at random here: each chunk's leaves, its "
+                      "path of published nodes to the root, its collateralization proof and the path's range "
+                      "proofs verify"}
+

@@ -1,16 +1,16 @@
 """The range-proof generators a receipt check needs, precomputed for the page, with a pinned digest.
 
 Deriving G_i and H_i (RFC 9380 hash-to-curve, :mod:`zkclear.crypto.generators`) is most of a receipt check's
-time on the standard library alone: 13 of 17.7 s for a demo-market receipt on CPython without gmpy2 (8,192
-points), and Pyodide has no gmpy2. So ``zkclear serve`` derives the first :data:`COUNT` of each vector once (cached
+time on the standard library alone (docs/performance.md, "The verifier on the standard library and in the browser"),
+and Pyodide has no gmpy2. So ``zkclear serve`` derives the first :data:`COUNT` of each vector once (cached
 beside the vendored Pyodide), checks the file against :data:`PINNED_SHA256`, and serves it; the page's Python
 checks the digest again before :func:`preload` puts the points where the derivation would have put them. A
 longer vector than the file holds is derived as usual beyond it (the vectors are prefix-stable), so a file never
 changes a result: at worst the check is slower.
 
-File format: ``b"ZKGENS01"``, ``u32be count``, then ``count`` points of ``G_i`` and ``count`` points of ``H_i``,
-each as 48-byte big-endian affine x then y. No subgroup checks on load: the pinned digest fixes every byte, and
-tests/web/test_generators_file.py pins the digest to the derivation.
+File format (docs/format.md, "Generators file"): ``b"ZKGENS01"``, ``u32be count``, then ``count`` points of
+``G_i`` and ``count`` points of ``H_i``, each as 48-byte big-endian affine x then y. No subgroup checks on load:
+the pinned digest fixes every byte, and tests/web/test_generators_file.py pins the digest to the derivation.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from zkclear.crypto import generators as crypto_generators
 from zkclear.crypto.group import BACKEND, G1Point
 from zkclear.errors import EncodingError
 
-#: Generators per vector in the file: a demo-market receipt's chunk proof needs 4,096 (n·M of its largest part).
-COUNT = 4096
+#: Generators per vector in the file: a demo-market receipt's chunk proof needs 8,192 (n·M of the largest part of
+#: its batch: 16 accounts of the demo market's statement). A proof that needs fewer uses the file's prefix.
+COUNT = 8192
 FILE_NAME = f"bulletproofs-generators-{COUNT}.bin"
 #: SHA-256 of the file for COUNT (hex); a change of derivation or format must change it, deliberately.
-PINNED_SHA256 = "dadac5bb2a19f6d9076293daa5f8248a4b8edd548c386e2a568a9e9948399ed6"
+PINNED_SHA256 = "65a0dd10dff94a5da400869ec769d81ecaba6da5dbfa04b88995a6473d5598b6"
 _MAGIC = b"ZKGENS01"
 _COORDINATE = 48
 
@@ -58,13 +59,11 @@ def decode(data: bytes) -> tuple[list[G1Point], list[G1Point]]:
 
 
 def preload(data: bytes) -> int:
-    """Put a pinned file's points into the crypto core's generator memo; returns the count per vector."""
+    """Hand a pinned file's points to the crypto core (:func:`zkclear.crypto.generators.install`); returns the
+    count per vector."""
     g_vector, h_vector = decode(data)
-    with crypto_generators._vectors_lock:
-        for label, points in ((G_VECTOR_LABEL, g_vector), (H_VECTOR_LABEL, h_vector)):
-            known = crypto_generators._vectors.setdefault(label, [])
-            if len(known) < len(points):
-                known[:] = points
+    for label, points in ((G_VECTOR_LABEL, g_vector), (H_VECTOR_LABEL, h_vector)):
+        crypto_generators.install(label, points)
     return len(g_vector)
 
 

@@ -5,11 +5,13 @@ Routes (GET and HEAD only; anything else is 404 or 405):
 - ``/`` — the page (``static/index.html``); ``/static/NAME`` — its scripts and styles;
 - ``/pyodide/NAME`` — the vendored Pyodide files (:data:`zkclear.web.assets.PYODIDE_FILES` only);
 - ``/verifier/zkclear-verifier.zip`` — zkclear's pure-Python sources (:func:`zkclear.web.assets.verifier_zip`),
-  and ``/verifier/bulletproofs-generators-4096.bin`` — the precomputed generators (:mod:`zkclear.web.generators`);
-- ``/epochs/index.json`` — the epochs found in DIR, and ``/epochs/PATH`` — a public file under DIR:
-  ``epoch-N.bundle``, ``epoch-N.public.json`` or ``epoch-N.audit``. Receipts, keys, ledgers and every other
-  file are never served, even when they sit in DIR (receipts are private: the participant picks theirs from
-  their own disk, and it never leaves the browser).
+  and ``/verifier/bulletproofs-generators-8192.bin`` — the precomputed generators (:mod:`zkclear.web.generators`);
+- ``/epochs/index.json`` — the epochs found in DIR, and ``/epochs/PATH`` — a public file under DIR (at most one
+  folder deep): ``epoch-N.bundle``, ``epoch-N.public.json``, ``epoch-N.inputs.json`` or ``epoch-N.audit``.
+  Receipts, participant files, keys, ledgers and every other file are never served, even when they sit in DIR,
+  and nothing under a folder named ``private`` is (a deployment's ``private/`` holds the receipts; DIR must not
+  be, or be inside, a deployment's ``private/`` nor be the deployment itself: serve its ``epochs/``). Receipts
+  are private: the participant picks theirs from their own disk, and it never leaves the browser.
 
 Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Every
 response carries a Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin
@@ -34,7 +36,11 @@ from zkclear.web import generators
 from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR, VerifierZip, cache_root, ensure_pyodide, verifier_zip
 
 #: The only files of DIR that are served: what a venue publishes for everyone.
-PUBLIC_FILE = re.compile(r"^epoch-(\d{1,19})\.(bundle|public\.json|audit)$")
+PUBLIC_FILE = re.compile(r"^epoch-(\d{1,19})\.(bundle|public\.json|inputs\.json|audit)$")
+#: No folder of this name is ever looked into (a deployment's receipts and participant files live there).
+PRIVATE_FOLDER = "private"
+#: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
+DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -82,13 +88,14 @@ class Site:
         found: dict[int, dict[str, object]] = {}
         for path in sorted([*self.epochs.glob("epoch-*.bundle"), *self.epochs.glob("*/epoch-*.bundle")]):
             match = PUBLIC_FILE.match(path.name)
-            if match is None or not _inside(path, self.epochs):
+            folder = path.parent.relative_to(self.epochs)
+            if match is None or not _inside(path, self.epochs) or PRIVATE_FOLDER in folder.parts:
                 continue
             epoch = int(match.group(1))
-            folder = path.parent.relative_to(self.epochs).as_posix()
-            prefix = "" if folder == "." else folder + "/"
+            prefix = "" if folder == Path(".") else folder.as_posix() + "/"
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
-            for kind, name in (("public", f"epoch-{epoch}.public.json"), ("audit", f"epoch-{epoch}.audit")):
+            for kind, name in (("public", f"epoch-{epoch}.public.json"), ("inputs", f"epoch-{epoch}.inputs.json"),
+                               ("audit", f"epoch-{epoch}.audit")):
                 if (path.parent / name).is_file():
                     entry[kind] = prefix + name
             found.setdefault(epoch, entry)
@@ -176,7 +183,8 @@ class Handler(BaseHTTPRequestHandler):
             name = relative.rsplit("/", 1)[-1]
             if prefix == "/pyodide/" and relative not in PYODIDE_FILES:
                 return None, ""
-            if prefix == "/epochs/" and (PUBLIC_FILE.match(name) is None or relative.count("/") > 1):
+            if prefix == "/epochs/" and (PUBLIC_FILE.match(name) is None or relative.count("/") > 1
+                                         or PRIVATE_FOLDER in relative.split("/")):
                 return None, ""
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
@@ -212,7 +220,19 @@ def build_site(directory: Path, *, echo=None) -> Site:
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError("not a directory", path=str(directory))
+    _refuse_private(directory.resolve())
     return Site(directory.resolve(), ensure_pyodide(echo=echo), verifier_zip(), generators.ensure_file(cache_root()))
+
+
+def _refuse_private(directory: Path) -> None:
+    """InputError if ``directory`` is a deployment or sits in a deployment's private folder."""
+    if (directory / DEPLOYMENT_MARKER).exists():
+        raise InputError("this is a deployment directory (it holds operator.secret): serve its epochs/ folder",
+                         path=str(directory))
+    for folder in (directory, *directory.parents):
+        if folder.name == PRIVATE_FOLDER and (folder.parent / DEPLOYMENT_MARKER).exists():
+            raise InputError("this is inside a deployment's private folder (receipts, participant files): serve "
+                             "the deployment's epochs/ folder", path=str(directory))
 
 
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:

@@ -6,17 +6,17 @@ const $ = (id) => document.getElementById(id);
 const worker = new Worker("/static/worker.js", { type: "module" });
 const pending = new Map();
 let nextId = 1;
-let history = [];  // [{epoch, account, result, fileName}] of verified receipts, in epoch order
-let originEpochs = null;  // [{epoch, bundle, public, audit?}] from /epochs/index.json, or null
+let historyCsv = null;  // the verifier core's history CSV (zkclear.verifier.participant.history_csv) of the last check
+let originEpochs = null;  // [{epoch, bundle, public, inputs, audit?}] from /epochs/index.json, or null
 
+// The verifier core's named checks (zkclear.verifier.receipt.CHECKS), as the page titles them.
 const CHECK_TITLES = {
-  "epoch": "Epoch files",
+  "header": "Header",
   "identity": "Identity",
   "values": "Values",
   "path": "Path to the root",
-  "siblings": "Siblings",
-  "own chunk": "Own chunk",
   "root statements": "Root statements",
+  "proofs": "Proofs",
 };
 
 worker.onmessage = (event) => {
@@ -74,88 +74,110 @@ async function loadOriginEpochs() {
   }
 }
 
-function parsePositions(text) {
-  const positions = {};
-  for (const item of text.split(/[,\s]+/).filter(Boolean)) {
-    const match = /^([^=]+)=(-?\d+)$/.exec(item);
-    if (!match) throw new Error(`positions: "${item}" is not INSTRUMENT=LOTS`);
-    positions[match[1]] = Number.parseInt(match[2], 10);
-  }
-  return positions;
+function items(text) {
+  return text.split(/[,\s]+/).filter(Boolean);
 }
 
-async function publicFilesFor(epoch) {
+// A file name as the worker may use it in a path (the core's messages name it).
+function safeName(name) {
+  const cleaned = name.replace(/[\/\\\0]/g, "_");
+  return cleaned === "." || cleaned === ".." || !cleaned ? "file" : cleaned;
+}
+
+async function publicFilesFor(epoch, withAudit) {
+  const kinds = [["bundle", "bundle"], ["public", "public.json"], ["inputs", "inputs.json"]];
+  if (withAudit) kinds.push(["audit", "audit"]);
+  const files = [];
   if ($("source-origin").checked) {
     const entry = (originEpochs || []).find((e) => e.epoch === epoch);
-    if (!entry || !entry.public) throw new Error(`epoch ${epoch} is not published on this site`);
-    const [bundle, publicData] = await Promise.all([
-      fetchBytes("/epochs/" + entry.bundle), fetchBytes("/epochs/" + entry.public)]);
-    return { bundle, public: publicData };
+    if (!entry) throw new Error(`epoch ${epoch} is not published on this site`);
+    for (const [kind, suffix] of kinds) {
+      if (!entry[kind]) throw new Error(`this site does not publish epoch-${epoch}.${suffix}`);
+      files.push({ name: `epoch-${epoch}.${suffix}`, data: await fetchBytes("/epochs/" + entry[kind]) });
+    }
+    return files;
   }
   const chosen = Array.from($("public-files").files);
-  const find = (name) => chosen.find((file) => file.name === name);
-  const bundle = find(`epoch-${epoch}.bundle`);
-  const publicData = find(`epoch-${epoch}.public.json`);
-  if (!bundle || !publicData) {
-    throw new Error(`choose epoch-${epoch}.bundle and epoch-${epoch}.public.json for your epoch ${epoch} receipt`);
+  for (const [, suffix] of kinds) {
+    const name = `epoch-${epoch}.${suffix}`;
+    const file = chosen.find((f) => f.name === name);
+    if (!file) throw new Error(`choose ${name} among the public files (your receipt is for epoch ${epoch})`);
+    files.push({ name, data: await file.arrayBuffer() });
   }
-  return { bundle: await bundle.arrayBuffer(), public: await publicData.arrayBuffer() };
+  return files;
 }
 
-function renderResult(fileName, epoch, reply) {
-  const { result } = reply;
+function checkItem(check) {
+  const item = document.createElement("li");
+  item.dataset.check = check.name;
+  if (check.reason) item.dataset.reason = check.reason;
+  item.className = check.ok === true ? "pass" : check.ok === false ? "fail" : "skip";
+  const mark = check.ok === true ? "✓" : check.ok === false ? "✗" : "–";
+  const name = document.createElement("strong");
+  name.textContent = `${mark} ${CHECK_TITLES[check.name] || check.name}: `;
+  item.append(name, document.createTextNode(check.detail));
+  if (check.reason) {
+    const code = document.createElement("code");
+    code.className = "reason";
+    code.textContent = ` [${check.reason}]`;
+    item.append(code);
+  }
+  return item;
+}
+
+function renderEpoch(entry) {
   const section = document.createElement("article");
-  section.className = "result " + (result.ok ? "ok" : "failed");
-  section.dataset.epoch = String(epoch);
-  section.dataset.ok = String(result.ok);
+  section.className = "result " + (entry.ok ? "ok" : entry.ok === false ? "failed" : "skipped");
+  section.dataset.epoch = String(entry.epoch);
+  section.dataset.ok = String(entry.ok);
   const title = document.createElement("h2");
-  title.textContent = result.ok
-    ? `Epoch ${epoch}: your account checks out`
-    : `Epoch ${epoch}: the check FAILED`;
+  title.textContent = entry.ok ? `Epoch ${entry.epoch}: your account checks out`
+    : entry.ok === false ? `Epoch ${entry.epoch}: the check FAILED` : `Epoch ${entry.epoch}: not checked`;
   section.append(title);
   const source = document.createElement("p");
   source.className = "note";
-  source.textContent = `receipt ${fileName}`;
+  source.textContent = `receipt ${entry.receipt}`;
   section.append(source);
   const list = document.createElement("ul");
   list.className = "checks";
-  for (const check of result.checks) {
-    const item = document.createElement("li");
-    item.dataset.check = check.name;
-    item.className = check.ok === true ? "pass" : check.ok === false ? "fail" : "skip";
-    const mark = check.ok === true ? "✓" : check.ok === false ? "✗" : "–";
-    const name = document.createElement("strong");
-    name.textContent = `${mark} ${CHECK_TITLES[check.name] || check.name}: `;
-    item.append(name, document.createTextNode(check.detail));
-    list.append(item);
-  }
+  for (const check of entry.checks) list.append(checkItem(check));
   section.append(list);
-  if (result.account) section.append(accountTable(result.account));
-  if (result.epoch) {
-    const ids = document.createElement("p");
-    ids.className = "note";
-    ids.textContent = `epoch hash ${result.epoch.epoch_hash} · root ${result.epoch.root}`;
-    section.append(ids);
-  }
+  if (entry.account) section.append(accountTable(entry.account), marksTable(entry.account.marks));
   $("results").append(section);
 }
 
-function accountTable(account) {
-  const table = document.createElement("table");
-  const rows = [
-    ["Balance", account.cash],
-    ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
-    ["Equity", account.equity],
-    ["Maintenance requirement", account.requirement],
-    ["Equity above the requirement", account.excess],
-    ["Margin mode", account.margin_mode],
-  ];
+function table(rows, className) {
+  const element = document.createElement("table");
+  if (className) element.className = className;
   for (const [label, value] of rows) {
-    const row = table.insertRow();
+    const row = element.insertRow();
     row.insertCell().textContent = label;
     row.insertCell().textContent = String(value);
   }
-  return table;
+  return element;
+}
+
+function accountTable(account) {
+  return table([
+    ["Balance", account.cash],
+    ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
+    ["Equity", account.equity],
+    ["Maintenance requirement", account.maintenance_requirement],
+    ["Distance to maintenance", account.distance_to_maintenance],
+    ["Margin mode", account.margin_mode],
+    ["Leaf", account.leaf_index],
+    ["Account key fingerprint", account.account_key_fingerprint],
+    ["Header hash", account.header_hash],
+  ], "account");
+}
+
+function marksTable(marks) {
+  const caption = document.createElement("p");
+  caption.className = "note";
+  caption.textContent = "The epoch's marks (ticks), from its public inputs — compare them with the market:";
+  const wrapper = document.createElement("div");
+  wrapper.append(caption, table(Object.entries(marks), "marks"));
+  return wrapper;
 }
 
 // -- history: chart, table, CSV -------------------------------------------------------------------
@@ -194,90 +216,92 @@ function drawChart(svg, epochs, series) {
   });
 }
 
-function csvRows() {
-  const instruments = [...new Set(history.flatMap((h) => Object.keys(h.account.positions)))];
-  const header = ["epoch", "account_id", "balance", ...instruments.map((i) => `position:${i}`), "equity",
-    "maintenance_requirement", "equity_above_requirement", "margin_mode", "epoch_hash"];
-  const rows = history.map((h) => [h.epoch, h.account.account_id, h.account.cash,
-    ...instruments.map((i) => h.account.positions[i] ?? 0), h.account.equity, h.account.requirement,
-    h.account.excess, h.account.margin_mode, h.result.epoch.epoch_hash]);
-  return [header, ...rows];
-}
-
-function csvText() {
-  const quote = (cell) => /[",\n]/.test(String(cell)) ? `"${String(cell).replaceAll('"', '""')}"` : String(cell);
-  return csvRows().map((row) => row.map(quote).join(",")).join("\n") + "\n";
-}
-
-function renderHistory(links) {
-  if (!history.length) return;
+function renderHistory(history) {
+  historyCsv = history.csv;
   $("history").hidden = false;
-  const epochs = history.map((h) => h.epoch);
+  const rows = history.rows;
+  const epochs = rows.map((r) => r.epoch);
   drawChart($("chart-money"), epochs, [  // balance last and dashed: it often equals equity (no options held)
-    { name: "equity", values: history.map((h) => h.account.equity), style: "s1" },
-    { name: "requirement", values: history.map((h) => h.account.requirement), style: "s2" },
-    { name: "balance", values: history.map((h) => h.account.cash), style: "s0 dashed" },
+    { name: "equity", values: rows.map((r) => r.equity), style: "s1" },
+    { name: "requirement", values: rows.map((r) => r.requirement), style: "s2" },
+    { name: "balance", values: rows.map((r) => r.cash), style: "s0 dashed" },
   ]);
-  const instruments = [...new Set(history.flatMap((h) => Object.keys(h.account.positions)))]
-    .filter((i) => history.some((h) => h.account.positions[i]));
-  drawChart($("chart-positions"), epochs,
-    instruments.map((i) => ({ name: i, values: history.map((h) => h.account.positions[i] ?? 0) })));
-  const table = $("history-table");
-  table.replaceChildren();
-  const rows = csvRows();
-  // the table leaves out the account id, the epoch hash and instruments never held (the CSV keeps them)
-  const shown = rows[0].map((name, c) => c).filter((c) => {
-    const name = rows[0][c];
-    if (name === "account_id" || name === "epoch_hash") return false;
-    return !name.startsWith("position:") || rows.slice(1).some((row) => row[c] !== 0);
-  });
-  for (const [r, row] of rows.entries()) {
-    const line = r === 0 ? table.createTHead().insertRow() : table.insertRow();
-    for (const c of shown) line.insertCell().textContent = String(row[c]).replace("position:", "");
+  const held = history.instruments.filter((i) => rows.some((r) => r.positions[i]));
+  drawChart($("chart-positions"), epochs, held.map((i) => ({ name: i, values: rows.map((r) => r.positions[i]) })));
+  // the table: the core's CSV without the header hash and the instruments never held
+  const lines = history.csv.trim().split("\n").map((line) => line.split(","));
+  const shown = lines[0].map((_, c) => c).filter((c) => lines[0][c] !== "header_hash" &&
+    (!history.instruments.includes(lines[0][c]) || held.includes(lines[0][c])));
+  const element = $("history-table");
+  element.replaceChildren();
+  for (const [r, line] of lines.entries()) {
+    const row = r === 0 ? element.createTHead().insertRow() : element.insertRow();
+    for (const c of shown) row.insertCell().textContent = line[c];
   }
   const chain = $("chain");
   chain.replaceChildren();
-  for (const link of links) {
+  for (const link of history.links) {
     const item = document.createElement("li");
-    item.className = link.ok ? "pass" : "fail";
-    item.textContent = `${link.ok ? "✓" : "✗"} ${link.detail}`;
+    item.className = link.ok ? "pass" : "skip";
+    item.textContent = `${link.ok ? "✓" : "–"} ${link.detail}`;
     chain.append(item);
   }
+  const key = document.createElement("li");
+  key.className = "pass";
+  key.textContent = `✓ your account key (fingerprint ${history.key_fingerprint}) is the same in ` +
+    (rows.length > 1 ? `all ${rows.length} receipts` : "your receipt");
+  chain.append(key);
+}
+
+function renderCrowdAudit(audit) {
+  $("crowd").hidden = false;
+  const item = $("crowd-result");
+  item.className = audit.ok ? "pass" : "fail";
+  item.dataset.check = "crowd audit";
+  if (audit.reason) item.dataset.reason = audit.reason;
+  item.textContent = `${audit.ok ? "✓" : "✗"} ${audit.detail}${audit.reason ? ` [${audit.reason}]` : ""}`;
 }
 
 $("export-csv").addEventListener("click", () => {
-  const blob = new Blob([csvText()], { type: "text/csv" });
+  const blob = new Blob([historyCsv], { type: "text/csv" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `zkclear-account-${history[0]?.account.account_id || "history"}.csv`;
+  link.download = `zkclear-account-${$("account-id").value.trim() || "history"}.csv`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 });
 
 // -- the check ------------------------------------------------------------------------------------
 
+function headerHashes(receipts) {
+  const given = items($("posted-hash").value);
+  if (!given.length) return receipts.map(() => null);
+  if (given.length === 1) return receipts.map((r, n) => (n === receipts.length - 1 ? given[0] : null));
+  if (given.length === receipts.length) return given;
+  throw new Error(`give one header hash (for your latest epoch) or one per receipt in epoch order: ` +
+    `${given.length} hashes for ${receipts.length} receipts`);
+}
+
 $("form").addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
   $("results").replaceChildren();
   $("history").hidden = true;
-  history = [];
+  $("crowd").hidden = true;
+  historyCsv = null;
   const button = $("check");
   button.disabled = true;
   document.body.dataset.state = "running";
   try {
     const accountId = $("account-id").value.trim();
     if (!accountId) throw new Error("enter your account id");
-    const files = Array.from($("receipts").files);
-    if (!files.length) throw new Error("choose your receipt file");
-    const expectedCash = $("expected-cash").value.trim();
-    if (expectedCash && !/^-?\d+$/.test(expectedCash)) throw new Error("the balance must be a whole number");
-    const positionsText = $("expected-positions").value.trim();
-    const expectedPositions = positionsText ? parsePositions(positionsText) : null;
-    const postedHash = $("posted-hash").value.trim();
+    const chosen = Array.from($("receipts").files);
+    if (!chosen.length) throw new Error("choose your receipt file");
+    const crowd = Number.parseInt($("crowd-audit").value || "0", 10);
+    if (!(crowd >= 0)) throw new Error("the number of chunks to crowd-audit is a whole number");
 
     const receipts = [];
-    for (const file of files) {
+    for (const file of chosen) {
       const bytes = await file.arrayBuffer();
       setStatus(`reading ${file.name}`, null);
       const answer = await ask({ type: "epoch-of", receipt: bytes.slice(0) }, setStatus);
@@ -286,40 +310,52 @@ $("form").addEventListener("submit", async (event) => {
     }
     receipts.sort((a, b) => a.epoch - b.epoch);
     const latest = receipts[receipts.length - 1];
-    const bundles = {};
-    let totalSeconds = 0;
+    const hashes = headerHashes(receipts);
+    const files = [];
+    const fetched = new Set();
+    const epochs = [];
     for (const [n, receipt] of receipts.entries()) {
-      const prefix = receipts.length > 1 ? `receipt ${n + 1} of ${receipts.length}: ` : "";
-      const publicFiles = await publicFilesFor(receipt.epoch);
-      bundles[receipt.epoch] = publicFiles.bundle.slice(0);
-      const isLatest = receipt === latest;
-      const request = {
-        account_id: accountId,
-        expected_cash: isLatest && expectedCash ? expectedCash : null,
-        expected_positions: isLatest ? expectedPositions : null,
-        posted_hash: isLatest && postedHash ? postedHash : null,
-      };
-      const reply = await ask(
-        { type: "check", request, files: { ...publicFiles, receipt: receipt.bytes.slice(0) } },
-        (stage, fraction) => setStatus(prefix + stage, (n + fraction) / receipts.length));
-      totalSeconds += reply.seconds;
-      renderResult(receipt.file.name, receipt.epoch, reply);
-      if (reply.result.ok) history.push({ epoch: receipt.epoch, account: reply.result.account, result: reply.result });
-      $("verifier-info").textContent = `Verifier: zkclear-verifier.zip, SHA-256 ${reply.verifierDigest}, run by Pyodide in this tab.`;
-      $("timing").textContent = `Python loaded in ${reply.bootSeconds.toFixed(1)} s; checks took ${totalSeconds.toFixed(1)} s.`;
-      document.body.dataset.lastCheckSeconds = String(reply.seconds);
-      document.body.dataset.bootSeconds = String(reply.bootSeconds);
-    }
-    // Fill the gaps of the chain from this site when it publishes them (public files only).
-    if ($("source-origin").checked && originEpochs && receipts.length > 1) {
-      for (let e = receipts[0].epoch; e <= latest.epoch; e++) {
-        const entry = originEpochs.find((x) => x.epoch === e);
-        if (!(e in bundles) && entry) bundles[e] = await fetchBytes("/epochs/" + entry.bundle);
+      const folder = `/epochs/${receipt.epoch}`;
+      if (!fetched.has(receipt.epoch)) {
+        setStatus(`fetching epoch ${receipt.epoch}'s public files`, null);
+        for (const file of await publicFilesFor(receipt.epoch, crowd > 0 && receipt.epoch === latest.epoch)) {
+          files.push({ path: `${folder}/${file.name}`, data: file.data });
+        }
+        fetched.add(receipt.epoch);
       }
+      const path = `/receipts/${n + 1}/${safeName(receipt.file.name)}`;
+      files.push({ path, data: receipt.bytes });
+      const isLatest = n === receipts.length - 1;
+      const positions = items($("expected-positions").value);
+      epochs.push({
+        folder, receipt: path, header_hash: hashes[n],
+        cash: isLatest ? $("expected-cash").value.trim() || null : null,
+        positions: isLatest && positions.length ? positions : null,
+        margin_mode: isLatest ? $("expected-margin-mode").value || null : null,
+      });
     }
-    const chain = receipts.length > 1 ? (await ask({ type: "chain", bundles })).links : [];
-    renderHistory(chain);
-    setStatus("done", 1);
+    let participantFile = null;
+    const participant = $("participant-file").files[0];
+    if (participant) {
+      participantFile = `/participant/${safeName(participant.name)}`;
+      files.push({ path: participantFile, data: await participant.arrayBuffer() });
+    }
+    const request = {
+      account_id: accountId, epochs, participant_file: participantFile,
+      account_key: $("account-key").value.trim() || null, crowd_audit: crowd,
+    };
+    const reply = await ask({ type: "verify", request, files }, setStatus);
+    const { result } = reply;
+    if (result.error) throw new Error(result.error);
+    for (const entry of result.epochs) renderEpoch(entry);
+    if (result.history) renderHistory(result.history);
+    if (result.crowd_audit) renderCrowdAudit(result.crowd_audit);
+    $("verifier-info").textContent = `Verifier: zkclear-verifier.zip, SHA-256 ${reply.verifierDigest}, run by Pyodide in this tab.`;
+    $("timing").textContent = `Python loaded in ${reply.bootSeconds.toFixed(1)} s; the check took ${reply.seconds.toFixed(1)} s.`;
+    document.body.dataset.checkSeconds = String(reply.seconds);
+    document.body.dataset.bootSeconds = String(reply.bootSeconds);
+    document.body.dataset.ok = String(result.ok);
+    setStatus(result.ok ? "done: every check passed" : "done: a check failed", 1);
   } catch (error) {
     showError(String(error.message || error));
     $("status").hidden = true;

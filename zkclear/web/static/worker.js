@@ -1,9 +1,13 @@
 // The verification worker: loads Pyodide and zkclear's pure-Python verifier from this page's own origin, then
-// runs zkclear.web.bridge on the files the page hands it. It fetches nothing else and sends nothing anywhere.
+// runs zkclear.web.bridge (zkclear verify's path, on the verifier core) on the files the page hands it, written
+// into Pyodide's in-memory file system in a publication folder's layout. It fetches nothing else and sends
+// nothing anywhere.
 import { loadPyodide } from "/pyodide/pyodide.mjs";
 
 const VERIFIER_URL = "/verifier/zkclear-verifier.zip";
-const GENERATORS_URL = "/verifier/bulletproofs-generators-4096.bin";
+const GENERATORS_URL = "/verifier/bulletproofs-generators-8192.bin";
+// The only folders the page's files are written to (emptied before each check).
+const INPUT_FOLDERS = ["/epochs", "/receipts", "/participant"];
 let booting = null;
 let verifierDigest = null;
 let bootSeconds = null;
@@ -29,35 +33,38 @@ async function boot(progress) {
   pyodide.runPython(`
 import sys
 sys.path.insert(0, "/verifier")
-import json
+import json, shutil
 from pathlib import Path
 from zkclear.web import bridge
 
-def _read(names):
-    return {name: Path("/in/" + name).read_bytes() for name in names}
-
-def check(request, progress):
-    return bridge.check_receipt_json(request, _read(("bundle", "public", "receipt")), progress)
-
-def epoch_of(name):
+def epoch_of(path):
     try:
-        return json.dumps({"epoch": bridge.receipt_epoch(_read((name,))[name])})
+        return json.dumps({"epoch": bridge.receipt_epoch(Path(path).read_bytes())})
     except Exception as exc:
         return json.dumps({"error": str(exc)})
 
-def chain(epochs):
-    return json.dumps(bridge.check_chain_of({int(e): Path(f"/in/bundle-{e}").read_bytes() for e in epochs}))
+def clear_inputs(folders):
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+def verify(request, progress):
+    return bridge.verify_json(request, progress)
 `);
-  pyodide.FS.mkdirTree("/in");
   progress("loading the precomputed generators", 0.0);
-  pyodide.FS.writeFile("/in/generators", new Uint8Array(generators));
-  pyodide.runPython(`bridge.preload_generators(Path("/in/generators").read_bytes())`);
+  pyodide.FS.mkdirTree("/boot");
+  pyodide.FS.writeFile("/boot/generators", new Uint8Array(generators));
+  pyodide.runPython(`bridge.preload_generators(Path("/boot/generators").read_bytes())`);
   bootSeconds = (performance.now() - started) / 1000;
   return pyodide;
 }
 
-function write(pyodide, name, buffer) {
-  pyodide.FS.writeFile("/in/" + name, new Uint8Array(buffer));
+function writeInput(pyodide, path, buffer) {
+  const parts = path.split("/");
+  if (!INPUT_FOLDERS.includes("/" + parts[1]) || parts.some((p, i) => i > 0 && (p === "" || p === "." || p === ".."))) {
+    throw new Error(`refusing to write ${path}`);
+  }
+  pyodide.FS.mkdirTree(parts.slice(0, -1).join("/"));
+  pyodide.FS.writeFile(path, new Uint8Array(buffer));
 }
 
 self.onmessage = async (event) => {
@@ -67,19 +74,16 @@ self.onmessage = async (event) => {
     booting = booting || boot(progress);
     const pyodide = await booting;
     if (message.type === "epoch-of") {
-      write(pyodide, "receipt", message.receipt);
-      const answer = JSON.parse(pyodide.globals.get("epoch_of")("receipt"));
+      pyodide.FS.writeFile("/boot/probe.rcpt", new Uint8Array(message.receipt));
+      const answer = JSON.parse(pyodide.globals.get("epoch_of")("/boot/probe.rcpt"));
       self.postMessage({ type: "epoch-of", id: message.id, ...answer });
-    } else if (message.type === "check") {
-      for (const name of ["bundle", "public", "receipt"]) write(pyodide, name, message.files[name]);
+    } else if (message.type === "verify") {
+      pyodide.globals.get("clear_inputs")(pyodide.toPy(INPUT_FOLDERS));
+      for (const file of message.files) writeInput(pyodide, file.path, file.data);
       const started = performance.now();
-      const result = JSON.parse(pyodide.globals.get("check")(JSON.stringify(message.request), progress));
+      const result = JSON.parse(pyodide.globals.get("verify")(JSON.stringify(message.request), progress));
       const seconds = (performance.now() - started) / 1000;
       self.postMessage({ type: "result", id: message.id, result, seconds, bootSeconds, verifierDigest });
-    } else if (message.type === "chain") {
-      for (const [epoch, buffer] of Object.entries(message.bundles)) write(pyodide, `bundle-${epoch}`, buffer);
-      const links = JSON.parse(pyodide.globals.get("chain")(pyodide.toPy(Object.keys(message.bundles))));
-      self.postMessage({ type: "chain", id: message.id, links });
     }
   } catch (error) {
     self.postMessage({ type: "error", id: message.id, message: String(error && error.message ? error.message : error) });

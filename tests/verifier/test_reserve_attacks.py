@@ -1,0 +1,148 @@
+"""Reserves across chains in a published epoch: every attack on the attestations is rejected by name, for the
+participant (verify) and the auditor (audit) alike, with the address it concerns (issue 13, items 4 and 6).
+
+The epoch's reserves are USD on Ethereum and Solana and BTC on Bitcoin (tests/proofs/epoch_fixtures.py); every
+signature below is made with a real chain key in that chain's own signed-message format."""
+
+import dataclasses
+
+import pytest
+
+from tests.proofs.epoch_fixtures import (
+    BITCOIN_KEY,
+    MULTI_PUBLIC,
+    RESERVE_KEYS,
+    SYSTEM,
+    multi_asset_epoch,
+    published,
+    second_epoch,
+)
+from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
+from zkclear.chains.keys import sign_attestation_text
+from zkclear.errors import InputError, VerificationError
+from zkclear.executor import SerialExecutor
+from zkclear.proofs.reserves import ReserveBook, build_reserve_book
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.receipt import verify_receipt
+
+
+def _reasons(bundle) -> tuple[VerificationError, VerificationError]:
+    """The participant's and the auditor's failure on ``bundle`` (both must fail, with the same reason)."""
+    epoch = multi_asset_epoch()
+    found = []
+    for check in (lambda: verify_receipt(published(None, bundle, MULTI_PUBLIC), epoch.artifacts.receipts["trader-4"],
+                                         "trader-4", chunk_system=SYSTEM),
+                  lambda: audit_epoch(published(None, bundle, MULTI_PUBLIC), epoch.artifacts.audit,
+                                      chunk_system=SYSTEM, executor=SerialExecutor())):
+        with pytest.raises(VerificationError) as caught:
+            check()
+        found.append(caught.value)
+    assert found[0].reason == found[1].reason
+    return found[0], found[1]
+
+
+def _replace_attestation(bundle, index: int, attestation: Attestation):
+    attestations = list(bundle.attestations)
+    attestations[index] = attestation
+    return bundle.with_attestations(tuple(attestations))
+
+
+def _btc_index(bundle) -> int:
+    return next(i for i, a in enumerate(bundle.attestations) if a.chain == "bitcoin")
+
+
+def test_the_honest_multi_chain_epoch_passes():
+    epoch = multi_asset_epoch()
+    assert {a.chain for a in epoch.bundle.attestations} == {"bitcoin", "ethereum", "solana"}
+    check = verify_receipt(published(epoch, public=MULTI_PUBLIC), epoch.artifacts.receipts["trader-4"], "trader-4",
+                           chunk_system=SYSTEM)
+    assert check.liabilities[1] == 50_000_000
+
+
+def test_attack_a_forged_chain_signature_is_named():
+    bundle = multi_asset_epoch().bundle
+    index = _btc_index(bundle)
+    genuine = bundle.attestations[index]
+    # flip one byte of the BIP-137 signature (re-encoded canonically): it no longer recovers the custodian's key
+    import base64
+
+    raw = bytearray(base64.b64decode(genuine.signature))
+    raw[40] ^= 0x01
+    forged = dataclasses.replace(genuine, signature=base64.b64encode(bytes(raw)).decode())
+    participant, auditor = _reasons(_replace_attestation(bundle, index, forged))
+    assert participant.reason in ("attestation-wrong-signer", "attestation-signature-malformed",
+                                  "attestation-signature-non-canonical")
+    assert genuine.address in participant.detail and genuine.address in auditor.detail
+
+
+def test_attack_a_replayed_chain_signature_of_another_epoch_is_named():
+    bundle = multi_asset_epoch().bundle
+    other = second_epoch().bundle  # the Ethereum custodian's genuine signature over epoch 2's text
+    index = next(i for i, a in enumerate(bundle.attestations) if a.chain == "ethereum")
+    replayed = next(a for a in other.attestations if a.chain == "ethereum")
+    participant, _ = _reasons(_replace_attestation(bundle, index, replayed))
+    assert participant.reason == "attestation-replayed-epoch" and replayed.address in participant.detail
+
+
+def test_attack_a_replayed_chain_signature_for_another_venue_is_named():
+    bundle = multi_asset_epoch().bundle
+    index = _btc_index(bundle)
+    entry = next(e for e in bundle.reserves.entries if e.chain == "bitcoin")
+    elsewhere = dataclasses.replace(bundle.attestation_context(), venue="Another Venue")
+    replayed = sign_attestation_text(BITCOIN_KEY, render_attestation_text(elsewhere, entry))
+    participant, _ = _reasons(_replace_attestation(bundle, index, replayed))
+    assert participant.reason == "attestation-wrong-venue"
+
+
+def test_attack_an_address_that_is_not_the_signers_is_named():
+    bundle = multi_asset_epoch().bundle
+    index = next(i for i, a in enumerate(bundle.attestations) if a.chain == "solana")
+    genuine = bundle.attestations[index]
+    impostor = key_from_secret("solana", bytes([0x5A]) * 32)
+    signed = Attestation(genuine.chain, genuine.address, genuine.text,
+                         sign_message(impostor.secret, impostor.address, genuine.text.encode("ascii")))
+    participant, auditor = _reasons(_replace_attestation(bundle, index, signed))
+    assert participant.reason == "attestation-wrong-signer" and genuine.address in auditor.detail
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("balance", 50_000_000_000, "attestation-balance-mismatch"),
+    ("block_height", 839_999, "attestation-block-mismatch"),
+])
+def test_attack_a_balance_or_block_differing_from_the_signed_one_is_named(field, value, reason):
+    bundle = multi_asset_epoch().bundle
+    index = _btc_index(bundle)
+    entry = next(e for e in bundle.reserves.entries if e.chain == "bitcoin")
+    # the custodian signed another balance (or block) than the one the operator listed and the header binds
+    other = dataclasses.replace(entry, **{field: value})
+    signed = sign_attestation_text(BITCOIN_KEY, render_attestation_text(bundle.attestation_context(), other))
+    participant, _ = _reasons(_replace_attestation(bundle, index, signed))
+    assert participant.reason == reason and entry.address in participant.detail
+
+
+def test_attack_an_address_listed_twice_is_refused_to_the_operator_and_named_to_verifiers():
+    bundle = multi_asset_epoch().bundle
+    book = bundle.reserves
+    doubled_entries = (*book.entries, book.entries[0])
+    with pytest.raises(InputError, match="listed twice"):
+        build_reserve_book(book.venue, book.assets, doubled_entries)
+    doubled = ReserveBook(book.venue, book.assets, doubled_entries, (*book.chain_decimals, book.chain_decimals[0]))
+    # the verifier refuses the list before any signature: the header's digest or the duplicate, by name
+    with pytest.raises(VerificationError) as caught:
+        from zkclear.chains import verify_attestations
+
+        verify_attestations(doubled.entries, bundle.attestations, bundle.attestation_context())
+    assert caught.value.reason == "reserves-duplicate-address" and book.entries[0].address in caught.value.detail
+
+
+def test_a_signature_missing_or_signed_twice_is_named():
+    bundle = multi_asset_epoch().bundle
+    participant, _ = _reasons(bundle.with_attestations(bundle.attestations[1:]))
+    assert participant.reason == "attestation-missing"
+    participant, _ = _reasons(bundle.with_attestations((*bundle.attestations, bundle.attestations[0])))
+    assert participant.reason == "attestation-duplicate"
+
+
+def test_the_keys_of_the_fixture_are_the_listed_custodians():
+    listed = {(e.chain, e.address) for e in multi_asset_epoch().bundle.reserves.entries}
+    assert listed == {(k.chain, k.address.text) for k in (*RESERVE_KEYS, BITCOIN_KEY)}

@@ -1,0 +1,110 @@
+"""The collateral assets' part of an epoch (docs/clearing.md, "Collateral assets"): deposits, withdrawals checked
+against the initial requirement after haircut, the refusal of an epoch whose balances the statements could not
+prove, and the conservation of every asset to the unit.
+
+Net deposits (the ADL ranking's capital at stake) count a collateral deposit at the haircut value it adds at the
+epoch's price, and a collateral withdrawal at the haircut value it removes, so a trader who posts BTC is not
+ranked as if the BTC were profit; these contributions saturate at ``±(2^62 − 1)`` (a ranking input, never money:
+prices moving between a deposit and a withdrawal could otherwise walk it out of int64 over many epochs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from zkclear.clearing.assets import AssetRisk
+from zkclear.clearing.book import Book
+from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.inputs import ResolvedInputs
+from zkclear.clearing.money import MAX_AMOUNT, exact_sum
+from zkclear.errors import ClearingError, InputError
+
+_UNPROVABLE = "the epoch's collateralization statements could not be proven (docs/clearing.md, " \
+              "\"Provable by construction\")"
+
+
+def expand_balances(balances: np.ndarray, resolved: ResolvedInputs, assets: int) -> np.ndarray:
+    """The previous state's balances (accounts x assets) on this epoch's rows (new accounts hold nothing)."""
+    expanded = np.zeros((len(resolved.accounts), assets), dtype=np.int64)
+    expanded[resolved.previous_rows] = balances
+    return expanded
+
+
+def credit_deposits(balances: np.ndarray, resolved: ResolvedInputs) -> list[int]:
+    """Credit the epoch's collateral deposits (validated: every balance stays within its bound and cap);
+    returns the units deposited per asset."""
+    deposited = [0] * balances.shape[1]
+    for row, asset, amount, _record in resolved.asset_deposits:
+        balances[row, asset] += amount
+        deposited[asset] += amount
+    return deposited
+
+
+def count_deposits_in_net_deposits(net_deposits: np.ndarray, before: np.ndarray, after: np.ndarray,
+                                   assets: Sequence[AssetRisk]) -> None:
+    """``net_deposits[a] += Σ_k h_k(after) − h_k(before)`` for every account that deposited collateral, saturated
+    (module docstring). The balances are within the collateral bounds, so every term is below ``2^62``."""
+    for row in np.flatnonzero(np.any(after != before, axis=1)).tolist():
+        added = sum(asset.haircut_value(int(after[row, k])) - asset.haircut_value(int(before[row, k]))
+                    for k, asset in enumerate(assets))
+        net_deposits[row] = _saturated(int(net_deposits[row]) + added)
+
+
+def collateral_refusal(row: int | None, asset: int, message: str, resolved: ResolvedInputs,
+                       config: ClearingConfig) -> InputError:
+    """The :class:`InputError` refusing an epoch whose collateral breaks a statement bound: blamed on the
+    account's last deposit of the asset this epoch (field ``amount``), else on the record the price
+    instrument's mark came from (field ``mark_price``)."""
+    if row is not None:
+        account = resolved.accounts[row]
+        deposits = [record for r, k, _, record in resolved.asset_deposits if r == row and k == asset]
+        if deposits:
+            record = deposits[-1]
+            return InputError(f"account {account!r}: {message}; {_UNPROVABLE}", path=record.path,
+                              line=record.line or None, field="amount")
+        message = f"account {account!r}: {message}"
+    spec = config.assets[asset] if asset < len(config.assets) else config.assets[-1]
+    path, line = resolved.mark_sources[config.asset_column(spec)]
+    return InputError(f"at this mark of {spec.price_instrument!r}, {message}; {_UNPROVABLE}", path=path,
+                      line=line or None, field="mark_price")
+
+
+def withdraw_collateral(book: Book, row: int, asset: int, amount: int, initial: int,
+                        net_deposits: np.ndarray) -> str:
+    """Honour a withdrawal of ``amount`` units of collateral ``asset`` when the account holds them and its
+    equity after losing their haircut value still covers ``initial``; returns the reason of a refusal ("" when
+    honoured, and then applied to the book and to ``net_deposits``)."""
+    risk = book.assets[asset]
+    balance = int(book.balances[row, asset])
+    if amount > balance:
+        return f"the account holds {balance} {risk.asset_id}, less than the amount"
+    removed = risk.haircut_value(balance) - risk.haircut_value(balance - amount)
+    equity = book.equity(row)
+    if equity - removed < initial:
+        return (f"equity after withdrawal {equity - removed} (the {risk.asset_id} counted {removed}) would be below "
+                f"the initial requirement {initial}")
+    book.balances[row, asset] = balance - amount
+    book.collateral[row] -= removed
+    net_deposits[row] = _saturated(int(net_deposits[row]) - removed)
+    return ""
+
+
+def _saturated(value: int) -> int:
+    return max(-MAX_AMOUNT, min(MAX_AMOUNT, value))
+
+
+def check_collateral_invariants(balances: np.ndarray, totals: Sequence[tuple[int, int, int]], asset_ids: Sequence[str],
+                                cash_only_rows: Sequence[int]) -> None:
+    """:class:`ClearingError` unless every balance is non-negative, the clearing house's own accounts hold no
+    collateral, and every asset is conserved to the unit: ``Σ balances = deposited − withdrawn − converted``."""
+    if balances.size and int(balances.min()) < 0:
+        raise ClearingError("a collateral balance is negative")
+    if balances.size and np.any(balances[list(cash_only_rows)]):
+        raise ClearingError("a clearing-house account holds collateral")
+    for k, (deposited, withdrawn, converted) in enumerate(totals):
+        held = exact_sum(balances[:, k])
+        if held != deposited - withdrawn - converted:
+            raise ClearingError(f"conservation of {asset_ids[k]} broken: balances {held} != deposited {deposited} - "
+                                f"withdrawn {withdrawn} - converted {converted}")

@@ -1,0 +1,286 @@
+"""The epoch's reserves: real chain addresses, their balances converted to the venue's assets, and the context
+every custodian's attestation is signed in (docs/protocol.md, "Reserves across chains in the epoch").
+
+A :class:`ReserveBook` is what the bundle carries and the header binds (``reserves_digest`` and one total per
+asset): the venue's name, its assets (the settlement asset first, then the collateral assets in configuration
+order, each with its decimals), and the reserves.csv v2 entries (:class:`zkclear.chains.ReserveEntry`, balances
+in the chain's smallest unit, exactly as the custodians sign them), each with the decimals of that unit on its
+chain. An entry's balance counts for its asset as
+
+    floor(balance · 10^asset_decimals / 10^chain_decimals)        (rounded DOWN, entry by entry)
+
+and an asset's reserves are the sum over its entries (each total below 2^64, the solvency statement's range).
+A native coin's chain decimals are the chain's own (zkclear.chains.networks: satoshi 8, wei 18, lamports 9);
+a token's are declared by the operator (proving.toml ``[[reserves.token]]``; default: the asset's own decimals)
+and shown to the auditor, who checks them against the token contract. A Bitcoin address holds only BTC.
+
+The operator builds the book with :func:`build_reserve_book` (refusing, by line, what it could not use); a
+verifier recomputes its totals and checks it with :func:`check_reserve_book` (standard library only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from zkclear.chains import AttestationContext, ReserveEntry, parse_address
+from zkclear.chains.attestation_text import check_venue
+from zkclear.chains.networks import Family, get_chain
+from zkclear.chains.reserves import check_asset
+from zkclear.errors import InputError, VerificationError
+
+DOMAIN_RESERVES = b"zkclear/reserves/v2"
+#: Every asset's reserve total must fit the solvency statement's 64-bit range.
+MAX_TOTAL = (1 << 64) - 1
+#: Decimals an asset or a chain unit may have (wei has 18; no chain reports more than 36).
+MAX_DECIMALS = 36
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAsset:
+    """One asset of the venue: its id and decimals (its smallest unit is 10^-decimals)."""
+
+    asset_id: str
+    decimals: int
+
+    def __post_init__(self) -> None:
+        check_asset(self.asset_id)
+        if isinstance(self.decimals, bool) or not isinstance(self.decimals, int) or not \
+                0 <= self.decimals <= MAX_DECIMALS:
+            raise InputError(f"asset {self.asset_id}: decimals must be an integer in [0, {MAX_DECIMALS}]")
+
+
+def convert(balance: int, chain_decimals: int, asset_decimals: int) -> int:
+    """A balance in the chain's smallest unit, in the asset's smallest unit, rounded down."""
+    if asset_decimals >= chain_decimals:
+        return balance * 10 ** (asset_decimals - chain_decimals)
+    return balance // 10 ** (chain_decimals - asset_decimals)
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveBook:
+    """The reserves of one epoch (see the module docstring). Construction checks types and ranges only; what a
+    verifier refuses by name (an address listed twice, an asset the venue does not have, totals that do not add
+    up) is :func:`check_reserve_book`'s."""
+
+    venue: str
+    assets: tuple[VenueAsset, ...]
+    entries: tuple[ReserveEntry, ...]
+    chain_decimals: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        check_venue(self.venue)
+        if not self.assets or not all(isinstance(a, VenueAsset) for a in self.assets):
+            raise InputError("a reserve book needs the venue's assets (the settlement asset first)")
+        if len({a.asset_id for a in self.assets}) != len(self.assets):
+            raise InputError("the venue's asset ids must be distinct")
+        if not all(isinstance(e, ReserveEntry) for e in self.entries) or len(self.chain_decimals) != len(self.entries):
+            raise InputError("a reserve book needs one chain-decimals value per entry")
+        for decimals in self.chain_decimals:
+            if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= MAX_DECIMALS:
+                raise InputError(f"chain decimals must be integers in [0, {MAX_DECIMALS}]")
+
+    @property
+    def asset_ids(self) -> tuple[str, ...]:
+        return tuple(a.asset_id for a in self.assets)
+
+    def entry_units(self, index: int) -> int:
+        """Entry ``index``'s balance in its asset's smallest unit (0 for an asset the venue does not have)."""
+        entry = self.entries[index]
+        decimals = {a.asset_id: a.decimals for a in self.assets}.get(entry.asset)
+        return 0 if decimals is None else convert(entry.balance, self.chain_decimals[index], decimals)
+
+    def asset_totals(self) -> tuple[int, ...]:
+        """The reserves of every venue asset (settlement first), in the asset's smallest unit."""
+        totals = dict.fromkeys(self.asset_ids, 0)
+        for index, entry in enumerate(self.entries):
+            if entry.asset in totals:
+                totals[entry.asset] += self.entry_units(index)
+        return tuple(totals.values())
+
+    def by_chain(self) -> dict[str, dict[str, int]]:
+        """Asset -> chain -> reserves on that chain in the asset's smallest unit (chains in listing order)."""
+        table: dict[str, dict[str, int]] = {asset: {} for asset in self.asset_ids}
+        for index, entry in enumerate(self.entries):
+            if entry.asset in table:
+                row = table[entry.asset]
+                row[entry.chain] = row.get(entry.chain, 0) + self.entry_units(index)
+        return table
+
+    def to_bytes(self) -> bytes:
+        """``text venue || u16 assets || (text id || u8 decimals)* || u32 entries || (text chain || text asset ||
+        text address || u256 balance || u64 height || text block hash || u8 chain decimals)*`` with ``text`` =
+        u16 length || UTF-8 (every field is ASCII)."""
+        out = [_text(self.venue), struct.pack(">H", len(self.assets))]
+        for asset in self.assets:
+            out.append(_text(asset.asset_id) + bytes([asset.decimals]))
+        out.append(struct.pack(">I", len(self.entries)))
+        for entry, decimals in zip(self.entries, self.chain_decimals, strict=True):
+            out.append(_text(entry.chain) + _text(entry.asset) + _text(entry.address)
+                       + entry.balance.to_bytes(32, "big") + struct.pack(">Q", entry.block_height)
+                       + _text(entry.block_hash) + bytes([decimals]))
+        return b"".join(out)
+
+    def digest(self) -> bytes:
+        """``SHA256("zkclear/reserves/v2" || to_bytes())``: what the header binds."""
+        return hashlib.sha256(DOMAIN_RESERVES + self.to_bytes()).digest()
+
+
+def _text(value: str) -> bytes:
+    data = value.encode("utf-8")
+    return struct.pack(">H", len(data)) + data
+
+
+def attestation_context(venue: str, epoch: int, header_hash: bytes, root_digest: bytes) -> AttestationContext:
+    """The context each attestation text of the epoch names: the venue, the epoch, the epoch's header hash (the
+    32 bytes the venue posts, binding header and root) and the tree's root digest."""
+    return AttestationContext(venue, epoch, header_hash, root_digest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Operator side
+
+
+def venue_assets(config_text: str, *, path: str | None = None) -> tuple[VenueAsset, ...]:
+    """The venue's assets from the text of its ``zkclear.toml``: with ``[[asset]]`` tables, the one with
+    ``settlement = true`` first, then the others in file order; without, ``settlement_asset`` /
+    ``settlement_decimals`` (defaults USD, 6). The text is what the public inputs publish verbatim, so an
+    auditor derives the same list."""
+    try:
+        document = tomllib.loads(config_text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", path=path) from None
+    tables = document.get("asset")
+    if not tables:
+        return (VenueAsset(str(document.get("settlement_asset", "USD")), document.get("settlement_decimals", 6)),)
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise InputError("[[asset]] must be tables", path=path, field="asset")
+    settlement = [t for t in tables if t.get("settlement") is True]
+    if len(settlement) != 1:
+        raise InputError("exactly one [[asset]] must have settlement = true", path=path, field="asset")
+    ordered = settlement + [t for t in tables if t.get("settlement") is not True]
+    try:
+        return tuple(VenueAsset(t.get("id"), t.get("decimals")) for t in ordered)
+    except InputError as exc:
+        raise InputError(exc.detail, path=path, field="asset") from None
+
+
+def chain_decimals_of(entry: ReserveEntry, asset: VenueAsset, token_decimals: Mapping[tuple[str, str], int]) -> int:
+    """The decimals of ``entry``'s balance unit on its chain (see the module docstring); InputError when the
+    chain cannot hold the asset or a native coin is declared as a token."""
+    chain = get_chain(entry.chain)
+    declared = token_decimals.get((entry.chain, entry.asset))
+    if entry.asset == chain.native_asset:
+        if declared is not None and declared != chain.native_decimals:
+            raise InputError(f"{entry.asset} is {entry.chain}'s native coin ({chain.native_decimals} decimals); "
+                             "it cannot be declared as a token")
+        return chain.native_decimals
+    if chain.family is Family.BITCOIN:
+        raise InputError(f"a {entry.chain} address holds only BTC, not {entry.asset}")
+    return asset.decimals if declared is None else declared
+
+
+def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequence[ReserveEntry], *,
+                       token_decimals: Mapping[tuple[str, str], int] | None = None,
+                       path: str | None = None) -> ReserveBook:
+    """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
+    ``i + 2``); InputError naming the line and field of an address listed twice, of an entry whose asset is not the
+    venue's or whose chain cannot hold it, and naming the asset whose total reaches 2^64."""
+    declared = dict(token_decimals or {})
+    by_id = {asset.asset_id: asset for asset in assets}
+    decimals = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(entries):
+        if entry.key in seen:
+            raise InputError(f"address {entry.address} is listed twice on chain {entry.chain} (first on line "
+                             f"{seen[entry.key]})", path=path, line=index + 2, field="address")
+        seen[entry.key] = index + 2
+        asset = by_id.get(entry.asset)
+        if asset is None:
+            raise InputError(f"{entry.asset} is not an asset of this venue ({', '.join(by_id)})", path=path,
+                             line=index + 2, field="asset")
+        try:
+            decimals.append(chain_decimals_of(entry, asset, declared))
+        except InputError as exc:
+            raise InputError(exc.detail, path=path, line=index + 2, field="asset") from None
+    book = ReserveBook(check_venue(venue), tuple(assets), tuple(entries), tuple(decimals))
+    for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True):
+        if total > MAX_TOTAL:
+            raise InputError(f"the reserves of {asset} total {total} smallest units, above 2^64 - 1", path=path)
+    return book
+
+
+def listed_entry(book: ReserveBook, address: str, chain: str | None = None) -> ReserveEntry:
+    """The book's entry for ``address`` (on ``chain``, needed when an EVM address is listed on several chains);
+    InputError naming the address otherwise."""
+
+    def same(entry: ReserveEntry) -> bool:
+        try:
+            return parse_address(entry.chain, address).text == entry.address
+        except InputError:
+            return False
+
+    matches = [e for e in book.entries if (chain is None or e.chain == chain) and same(e)]
+    if not matches:
+        raise InputError(f"address {address} is not a listed reserve address" + (f" on {chain}" if chain else ""),
+                         field="--address")
+    if len(matches) > 1:
+        raise InputError(f"address {address} is listed on {', '.join(e.chain for e in matches)}: say which with "
+                         "--chain", field="--chain")
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verifier side
+
+
+def _mismatch(detail: str) -> VerificationError:
+    return VerificationError("reserves-mismatch", detail=detail)
+
+
+def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals: Sequence[int],
+                       collateral_ids: Sequence[str]) -> None:
+    """Everything about the reserves list a verifier checks without the chains' signatures: it is the one the
+    header binds, its assets are the settlement asset and the epoch's collateral assets in order, every entry is
+    of one of them on a chain that can hold it, native coins use their chain's decimals, and every asset's
+    total is the header's (so reserves of one asset are never counted for another). VerificationError
+    ``reserves-mismatch`` naming the asset or address otherwise."""
+    if book.digest() != reserves_digest:
+        raise _mismatch("the reserves list is not the one the epoch header binds")
+    if len(book.assets) != len(reserve_totals) or tuple(book.asset_ids[1:]) != tuple(collateral_ids):
+        raise _mismatch(f"the reserves list names the assets {', '.join(book.asset_ids)}; the epoch has a "
+                        f"settlement asset and the collateral assets {', '.join(collateral_ids) or '(none)'} "
+                        f"({len(reserve_totals)} reserve totals)")
+    assets = {asset.asset_id: asset for asset in book.assets}
+    for entry, decimals in zip(book.entries, book.chain_decimals, strict=True):
+        asset = assets.get(entry.asset)
+        if asset is None:
+            raise _mismatch(f"address {entry.address} on {entry.chain} is listed as {entry.asset}, which is not an "
+                            f"asset of this venue ({', '.join(assets)})")
+        chain = get_chain(entry.chain)
+        if entry.asset != chain.native_asset and chain.family is Family.BITCOIN:
+            raise _mismatch(f"address {entry.address}: a {entry.chain} address holds only BTC, not {entry.asset}")
+        if entry.asset == chain.native_asset and decimals != chain.native_decimals:
+            raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} has {chain.native_decimals} "
+                            f"decimals, the reserves list converts it with {decimals}")
+    differing = [f"{asset}: the header counts {counted}, the listed {asset} reserves total {listed}"
+                 for asset, counted, listed in zip(book.asset_ids, reserve_totals, book.asset_totals(), strict=True)
+                 if counted != listed]
+    if differing:
+        raise _mismatch("; ".join(differing) + " (reserves of one asset may be counted for another)")
+
+
+def check_venue_assets(book: ReserveBook, config_text: str) -> None:
+    """Auditor: the assets and decimals the reserves are converted with are the configuration's (published
+    verbatim in the public inputs); ``reserves-mismatch`` naming the asset otherwise."""
+    try:
+        configured = venue_assets(config_text)
+    except InputError as exc:
+        raise _mismatch(f"the published configuration's assets do not parse ({exc.detail})") from None
+    if configured != book.assets:
+        listed = ", ".join(f"{a.asset_id} ({a.decimals} decimals)" for a in book.assets)
+        expected = ", ".join(f"{a.asset_id} ({a.decimals} decimals)" for a in configured)
+        raise _mismatch(f"the reserves list converts to {listed}; the published configuration has {expected}")
