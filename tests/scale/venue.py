@@ -18,8 +18,10 @@ from zkclear.operator import Deployment, ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 
-#: The custodians: USDC and ETH on Ethereum, BTC on Bitcoin (deterministic test keys).
-KEYS = (key_from_secret("ethereum", bytes.fromhex("c3" * 32)), key_from_secret("bitcoin", bytes.fromhex("d4" * 32)))
+#: The custodians (deterministic test keys): USDC on Ethereum, BTC on Bitcoin, ETH on Ethereum (another address:
+#: an address is listed once per chain).
+KEYS = (key_from_secret("ethereum", bytes.fromhex("c3" * 32)), key_from_secret("bitcoin", bytes.fromhex("d4" * 32)),
+        key_from_secret("ethereum", bytes.fromhex("e5" * 32)))
 VENUE = "Scale Test Venue"
 ZKCLEAR = [sys.executable, "-m", "zkclear.cli"]
 
@@ -50,11 +52,12 @@ class Venue:
 
 def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None, *, collateral: bool = False) -> Venue:
     """Epoch 1 of a synthetic market committed in ``root/template``; reserves cover every asset's liabilities with
-    room to spare (BTC and ETH: the balances the accounts hold; USDC: 10^16)."""
+    room to spare (BTC and ETH: the balances the accounts hold; USDC: 10^16). With ``collateral`` the auditor's
+    total file (one opening per asset) is written too."""
     spec = MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30, seed=15, options=False, collateral=collateral)
     config, epoch_dirs = generate_market(root / "market", spec)
     settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8,
-                               venue=VENUE)
+                               venue=VENUE, disclose_total=collateral)
     deployment = Deployment.init(root / "template", config.read_text(), settings)
     deployment.run_epoch(epoch_dirs[0])
     holders = [("ethereum", "USDC", KEYS[0].address.text)]
@@ -63,13 +66,13 @@ def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None, *, 
         with deployment.ledger() as ledger:
             held = ledger.state(1).asset_balances.sum(axis=0).tolist()
         btc, eth = (int(x) for x in held)   # the configuration's order: BTC (sat), ETH (gwei)
-        holders += [("bitcoin", "BTC", KEYS[1].address.text), ("ethereum", "ETH", KEYS[0].address.text)]
+        holders += [("bitcoin", "BTC", KEYS[1].address.text), ("ethereum", "ETH", KEYS[2].address.text)]
         totals |= {"BTC": btc + 10**8, "ETH": (eth + 10**9) * 10**9}   # ETH in wei on its chain
     reserves = root / "reserves.csv"
     reserves.write_text(reserves_csv(holders, totals))
     keys = []
-    for key in KEYS[:2 if collateral else 1]:
-        path = root / f"custody-{key.chain}.key"
+    for number, key in enumerate(KEYS[:3 if collateral else 1]):
+        path = root / f"custody-{number}-{key.chain}.key"
         write_key(path, key)
         keys.append(path)
     return Venue(root / "template", reserves, tuple(keys))
