@@ -99,7 +99,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
     refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
     (default: a progress line on ``echo``'s terminal)."""
-    from zkclear.chains import key_from_secret, write_key
+    from zkclear.chains import write_key
     from zkclear.operator import Deployment, ProvingSettings
     from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import generate_market
@@ -127,17 +127,14 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
                                venue=DEMO_VENUE)
     config_text = config_path.read_text(encoding="utf-8")
     deployment = Deployment.init(out_dir / "venue", config_text, settings)
-    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
-            for i, (chain, _asset) in enumerate(CUSTODIANS, start=1)]
+    keys, holders = custodians()
     for i, key in enumerate(keys, start=1):
         write_key(out_dir / f"custodian-{i}.key", key)
-    holders = [(key.chain, asset, key.address.text) for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True)]
     assets = ", ".join(f"{a.asset_id} ({a.decimals} decimals)" for a in venue_assets(config_text))
     echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; venue {DEMO_VENUE!r}; "
          f"assets {assets}")
     for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True):
         echo(f"   custodian of {asset} on {key.chain}: {key.address.text}")
-    chain_scale = _chain_scale(venue_assets(config_text))
 
     summary: dict = {"epochs": []}
     line = progress or ProgressLine(echo)
@@ -146,8 +143,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     run = get_executor(executor)
     try:
         for number, inputs_dir in enumerate(epoch_inputs, start=1):
-            _demo_epoch(deployment, number, inputs_dir, holders, keys, chain_scale, out_dir, run, echo, summary,
-                        line)
+            _demo_epoch(deployment, number, inputs_dir, holders, keys, out_dir, run, echo, summary, line)
         _check_and_audit(deployment, epochs, out_dir, run, echo, summary)
     finally:
         run.close()
@@ -221,12 +217,10 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
 
 
 def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[str, str, str]], keys: list,
-                chain_scale: dict[str, int], out_dir: Path, run, echo: Callable[[str], None], summary: dict,
-                progress: ProgressLine) -> None:
+                out_dir: Path, run, echo: Callable[[str], None], summary: dict, progress: ProgressLine) -> None:
     """Clear, commit, prove and attest one epoch of the demo."""
     from zkclear.chains import load_reserves
     from zkclear.clearing.config import INSURANCE_FUND
-    from zkclear.synthetic import reserves_csv
 
     echo(f"== 3.{number} epoch {number}: clear and commit")
     result = deployment.run_epoch(inputs_dir, number)
@@ -243,15 +237,11 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
     marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
     dropped = sum(len(decision["dropped"]) for decision in report.oracle_decisions)
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
-    # The custodians hold 5 % more than each asset's liabilities (reserves are an input: docs/format.md), in
-    # their chain's smallest unit (ETH's chain unit is the wei, the venue's the gwei).
     owed = deployment.liabilities(number)
     echo("   liabilities per asset (smallest units; negative cash counts as 0): "
          + ", ".join(f"{asset} {amount}" for asset, amount in owed.items()))
-    held = {asset: -(-amount * (1_000_000 + RESERVE_MARGIN_PPM) // 1_000_000) * chain_scale[asset]
-            for asset, amount in owed.items()}
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(reserves_csv(holders, held))
+    reserves_path.write_text(demo_reserves_csv(deployment, number, holders))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
          "custodians attest with their chains' signed messages")
     proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
@@ -267,18 +257,32 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
 
 
 
-def _chain_scale(assets) -> dict[str, int]:
-    """Per asset, chain units per venue unit at its custodians (a native coin counts in its chain's unit, a token
-    in the asset's own decimals: zkclear.proofs.reserves)."""
-    from zkclear.chains.networks import get_chain
+def custodians() -> tuple[list, list[tuple[str, str, str]]]:
+    """The demo's custodian test keys (one per :data:`CUSTODIANS` row, derived from a fixed label) and the
+    ``(chain, asset, address)`` each holds."""
+    from zkclear.chains import key_from_secret
 
-    decimals = {asset.asset_id: asset.decimals for asset in assets}
-    scale = {}
-    for chain_name, asset in CUSTODIANS:
-        chain = get_chain(chain_name)
+    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
+            for i, (chain, _asset) in enumerate(CUSTODIANS, start=1)]
+    return keys, [(key.chain, asset, key.address.text) for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True)]
+
+
+def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str]]) -> str:
+    """reserves.csv v2 for epoch ``number``: each asset's liabilities plus :data:`RESERVE_MARGIN_PPM` (rounded
+    up), split over its holders, in their chain's smallest unit (a native coin counts in its chain's unit — ETH in
+    wei, the venue's in gwei —, a token in the asset's own decimals: zkclear.proofs.reserves)."""
+    from zkclear.chains.networks import get_chain
+    from zkclear.proofs.reserves import venue_assets
+    from zkclear.synthetic import reserves_csv
+
+    decimals = {a.asset_id: a.decimals for a in venue_assets(deployment.config_text())}
+    held = {}
+    for asset, amount in deployment.liabilities(number).items():
+        chain = get_chain(next(h[0] for h in holders if h[1] == asset))
         chain_decimals = chain.native_decimals if chain.native_asset == asset else decimals[asset]
-        scale[asset] = 10 ** (chain_decimals - decimals[asset])
-    return scale
+        with_margin = -(-amount * (1_000_000 + RESERVE_MARGIN_PPM) // 1_000_000)  # rounded up
+        held[asset] = with_margin * 10 ** (chain_decimals - decimals[asset])
+    return reserves_csv(holders, held)
 
 
 def _receipt_index(deployment, number: int) -> dict:

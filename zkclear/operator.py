@@ -323,11 +323,15 @@ class Deployment:
                                                           state.positions.tolist(), state.asset_balances.tolist(),
                                                           strict=True)]
 
+    def config_text(self) -> str:
+        """The deployment's clearing configuration (zkclear.toml) as written at init."""
+        return (self.root / CONFIG_FILE).read_text(encoding="utf-8")
+
     def liabilities(self, epoch: int) -> dict[str, int]:
         """What the tree of ``epoch`` will sum per asset (the settlement asset first, each in its smallest unit):
         the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency")."""
         public = self.public_data(epoch)
-        assets = [asset.asset_id for asset in venue_assets((self.root / CONFIG_FILE).read_text(encoding="utf-8"))]
+        assets = [asset.asset_id for asset in venue_assets(self.config_text())]
         owed = [0] * len(assets)
         for account in self.accounts(epoch):
             for a, value in enumerate(CHUNK_SYSTEM.witness_liabilities(account.witness, public)):
