@@ -1,6 +1,9 @@
 """Write the demo's synthetic market as input files: a deployment configuration and one folder per epoch.
 
-    python examples/market_generator.py OUT_DIR [--accounts 200] [--epochs 4] [--seed 2026]
+    python examples/market_generator.py OUT_DIR [--accounts 200] [--epochs 4] [--seed 2026] [--collateral]
+
+With --collateral the market settles in USDC and takes BTC and ETH as collateral with tiered haircuts ([[asset]]
+tables in zkclear.toml, an asset column in transfers.csv), as the demo's does.
 
 Then clear and prove it with the CLI, e.g.::
 
@@ -22,8 +25,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--collateral", action="store_true", help="BTC and ETH collateral with tiered haircuts")
     args = parser.parse_args()
-    spec = MarketSpec(accounts=args.accounts, epochs=args.epochs, seed=args.seed)
+    spec = MarketSpec(accounts=args.accounts, epochs=args.epochs, seed=args.seed, collateral=args.collateral)
     config, epochs = generate_market(args.out_dir, spec)
     print(f"configuration: {config}")
     for path in epochs:

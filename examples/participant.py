@@ -39,6 +39,8 @@ def main() -> int:
     print(f"epoch {check.epoch_id}: account {check.account_id} is at leaf {check.leaf_index}; cash {check.cash}, "
           f"positions {positions}; equity {check.equity} >= maintenance {check.requirement}; "
           f"header hash {check.header_hash}")
+    for asset, balance, haircut_value in check.collateral:
+        print(f"  {asset}: balance {balance} (smallest units), haircut value {haircut_value} (settlement units)")
     if chunks:
         print(f"crowd audit: chunks {chunks} verified")
     return 0

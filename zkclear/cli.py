@@ -678,7 +678,6 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "assets": [{"asset": a.asset_id, "decimals": a.decimals, "reserves": total}
                    for a, total in zip(bundle.reserves.assets, header.reserve_totals, strict=True)],
         "collateral_assets": list(published.public.asset_ids),
-        "reserves_total": header.reserve_totals[0],
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
         "attestations": len(bundle.attestations),

@@ -2,7 +2,8 @@
 
 1. generate a synthetic market (traders, liquidators, an insurance fund, perpetuals and a dated future,
    a price path with a crash) as input files;
-2. create a deployment (configuration, operator secret, ledger) and two reserve custodians' keys;
+2. create a deployment (configuration, operator secret, ledger) and four reserve custodians' keys (BTC on
+   Bitcoin, ETH and USDC on Ethereum, USDC on Solana: test keys derived for the demo);
 3. for every epoch: clear it (novation, netting, funding, mark-to-market, margin, liquidation, the default
    waterfall), commit it atomically, then prove it (commitments, collateralization proofs per chunk, the
    sum tree and its node proofs, matched book, solvency) and attest the reserves;
@@ -35,6 +36,9 @@ DEMO_VENUE = "zkclear demo venue"
 QUICK = (26, 2)
 #: ``zkclear demo --full``: the long market.
 FULL = (200, 4)
+#: The demo market's random seed: with it the quick market's crash liquidates a BTC and an ETH holder, so the
+#: engine converts collateral of both assets (tests/cli/test_demo_options.py).
+DEMO_SEED = 26
 #: Limits of the demo's options (beyond them it would run for hours; a deployment has no such limits).
 MAX_ACCOUNTS = 5_000
 MAX_EPOCHS = 12
@@ -77,7 +81,14 @@ def market_spec(accounts: int, epochs: int) -> MarketSpec:
     crash_epoch = min(3, epochs) if epochs > 1 else 2
     fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
     return MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
-                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts)
+                      fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts,
+                      collateral=True, seed=DEMO_SEED)
+
+
+#: The demo's reserve custodians: (chain, asset) per key, one address each (a Bitcoin address holds only BTC).
+CUSTODIANS = (("bitcoin", "BTC"), ("ethereum", "ETH"), ("ethereum", "USDC"), ("solana", "USDC"))
+#: Reserves held above the liabilities, in parts per million (the demo's custodians hold 5 % more).
+RESERVE_MARGIN_PPM = 50_000
 
 
 def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None = None, height: int = 32,
@@ -88,7 +99,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     ``accounts`` and ``epochs`` default to :data:`QUICK` (:data:`FULL` with ``full``). Bad options are
     refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
     (default: a progress line on ``echo``'s terminal)."""
-    from zkclear.chains import key_from_secret, write_key
+    from zkclear.chains import write_key
     from zkclear.operator import Deployment, ProvingSettings
     from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import generate_market
@@ -105,24 +116,25 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
              else "no crash (it needs a second epoch)")
     echo(f"== 1. synthetic market: {accounts} traders (a quarter on portfolio margin), 2 liquidators; "
          "BTC and ETH perpetuals, a dated future, a call and a put on BTC; marks from 3 oracle sources; "
-         f"{epochs} epoch{'s' if epochs > 1 else ''}, {crash}")
+         "settles in USDC, takes BTC and ETH as collateral with tiered haircuts (every fifth trader posts most "
+         f"of its capital in them); {epochs} epoch{'s' if epochs > 1 else ''}, {crash}")
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
     echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
 
-    echo("== 2. deployment: configuration, operator secret, empty ledger; two reserve custodians (test keys on "
-         "Ethereum and Solana)")
+    echo("== 2. deployment: configuration, operator secret, empty ledger; four reserve custodians (test keys: "
+         "BTC on Bitcoin, ETH and USDC on Ethereum, USDC on Solana)")
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits), executor=executor,
                                venue=DEMO_VENUE)
     config_text = config_path.read_text(encoding="utf-8")
     deployment = Deployment.init(out_dir / "venue", config_text, settings)
-    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
-            for i, chain in ((1, "ethereum"), (2, "solana"))]
+    keys, holders = custodians()
     for i, key in enumerate(keys, start=1):
         write_key(out_dir / f"custodian-{i}.key", key)
-    settlement = venue_assets(config_text)[0].asset_id
-    holders = [(key.chain, settlement, key.address.text) for key in keys]
+    assets = ", ".join(f"{a.asset_id} ({a.decimals} decimals)" for a in venue_assets(config_text))
     echo(f"   {deployment.root}: tree height {height}, chunks of {1 << chunk_bits} accounts; venue {DEMO_VENUE!r}; "
-         f"{settlement} reserves at " + ", ".join(f"{key.address.text} ({key.chain})" for key in keys))
+         f"assets {assets}")
+    for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True):
+        echo(f"   custodian of {asset} on {key.chain}: {key.address.text}")
 
     summary: dict = {"epochs": []}
     line = progress or ProgressLine(echo)
@@ -152,8 +164,9 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
 
     last = epochs
     traders = [a for a in deployment.accounts(last) if a.account_id.startswith("trader-")]
-    # A trader still holding positions shows the most; after a crash that closed everyone, any trader.
-    participant = next((a for a in traders if any(a.witness.positions)), traders[0])
+    # A trader holding collateral and positions shows the most; then one holding either; then any trader.
+    participant = max(traders, key=lambda a: (any(a.witness.balances) and any(a.witness.positions),
+                                              any(a.witness.positions), any(a.witness.balances)))
     who = Participant(participant.account_id, deployment.account_key(participant.account_id))
     history = [(open_published(deployment.epoch_dir(n)), None) for n in range(1, last + 1)]
     pairs = [(published, published.receipt(deployment.receipt_path(published.epoch, who.account_id)))
@@ -167,7 +180,9 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
                                 header_hash=pairs[-1][0].bundle.epoch_hash())
     checks = verify_history(pairs, who, expectations)
     check = checks[-1]
-    echo(f"   OK: leaf {check.leaf_index}, {check.margin_mode} margin, cash {check.cash}, positions "
+    collateral = "".join(f", {asset} {balance} (haircut value {value})" for asset, balance, value in check.collateral
+                         if balance)
+    echo(f"   OK: leaf {check.leaf_index}, {check.margin_mode} margin, cash {check.cash}{collateral}, positions "
          f"{check.positions}, equity {check.equity} >= maintenance {check.requirement}; path, root statements, "
          "siblings' range proofs and the chunk's collateralization proof verified; the epochs chain")
     published = pairs[-1][0]
@@ -206,23 +221,27 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
     """Clear, commit, prove and attest one epoch of the demo."""
     from zkclear.chains import load_reserves
     from zkclear.clearing.config import INSURANCE_FUND
-    from zkclear.synthetic import reserves_csv
 
     echo(f"== 3.{number} epoch {number}: clear and commit")
     result = deployment.run_epoch(inputs_dir, number)
     report = result.report
     with deployment.ledger() as ledger:
         state = ledger.state(number)
-    liabilities = int(state.cash.sum())
     echo(f"   {len(ledger_inputs_fills(deployment, number))} fills; liquidations {len(report.liquidations)}, "
          f"ADL {len(report.adl)}, socialized {len(report.socialized)}, "
          f"insurance fund {state.cash_of(INSURANCE_FUND)}")
+    for conversion in report.conversions:
+        echo(f"   collateral converted at liquidation: {conversion.account}'s {conversion.amount} {conversion.asset} "
+             f"(smallest units) at {conversion.price} ticks -> {conversion.proceeds} USDC units, "
+             f"{conversion.penalty} of them to the insurance fund")
     marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
     dropped = sum(len(decision["dropped"]) for decision in report.oracle_decisions)
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
-    # The custodians hold a little more than everything deposited (reserves are an input: docs/format.md).
+    owed = deployment.liabilities(number)
+    echo("   liabilities per asset (smallest units; negative cash counts as 0): "
+         + ", ".join(f"{asset} {amount}" for asset, amount in owed.items()))
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(reserves_csv(holders, {holders[0][1]: liabilities + liabilities // 20}))
+    reserves_path.write_text(demo_reserves_csv(deployment, number, holders))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
          "custodians attest with their chains' signed messages")
     proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
@@ -233,8 +252,37 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
          f"bundle {proven.publish.bundle.stat().st_size} B, audit data {proven.publish.audit.stat().st_size} B")
     summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
-                              "socialized": len(report.socialized), "accounts": artifacts.accounts})
+                              "socialized": len(report.socialized), "accounts": artifacts.accounts,
+                              "conversions": len(report.conversions), "liabilities": owed})
 
+
+
+def custodians() -> tuple[list, list[tuple[str, str, str]]]:
+    """The demo's custodian test keys (one per :data:`CUSTODIANS` row, derived from a fixed label) and the
+    ``(chain, asset, address)`` each holds."""
+    from zkclear.chains import key_from_secret
+
+    keys = [key_from_secret(chain, hashlib.sha256(f"zkclear demo custodian {i}".encode()).digest())
+            for i, (chain, _asset) in enumerate(CUSTODIANS, start=1)]
+    return keys, [(key.chain, asset, key.address.text) for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True)]
+
+
+def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str]]) -> str:
+    """reserves.csv v2 for epoch ``number``: each asset's liabilities plus :data:`RESERVE_MARGIN_PPM` (rounded
+    up), split over its holders, in their chain's smallest unit (a native coin counts in its chain's unit — ETH in
+    wei, the venue's in gwei —, a token in the asset's own decimals: zkclear.proofs.reserves)."""
+    from zkclear.chains.networks import get_chain
+    from zkclear.proofs.reserves import venue_assets
+    from zkclear.synthetic import reserves_csv
+
+    decimals = {a.asset_id: a.decimals for a in venue_assets(deployment.config_text())}
+    held = {}
+    for asset, amount in deployment.liabilities(number).items():
+        chain = get_chain(next(h[0] for h in holders if h[1] == asset))
+        chain_decimals = chain.native_decimals if chain.native_asset == asset else decimals[asset]
+        with_margin = -(-amount * (1_000_000 + RESERVE_MARGIN_PPM) // 1_000_000)  # rounded up
+        held[asset] = with_margin * 10 ** (chain_decimals - decimals[asset])
+    return reserves_csv(holders, held)
 
 
 def _receipt_index(deployment, number: int) -> dict:

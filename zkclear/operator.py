@@ -399,6 +399,21 @@ class Deployment:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
         return list(self.account_source(epoch).inputs())
 
+    def config_text(self) -> str:
+        """The deployment's clearing configuration (zkclear.toml) as written at init."""
+        return (self.root / CONFIG_FILE).read_text(encoding="utf-8")
+
+    def liabilities(self, epoch: int) -> dict[str, int]:
+        """What the tree of ``epoch`` will sum per asset (the settlement asset first, each in its smallest unit):
+        the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency")."""
+        public = self.public_data(epoch)
+        assets = [asset.asset_id for asset in venue_assets(self.config_text())]
+        owed = [0] * len(assets)
+        for account in self.account_source(epoch).inputs():
+            for a, value in enumerate(CHUNK_SYSTEM.witness_liabilities(account.witness, public)):
+                owed[a] += value
+        return dict(zip(assets, owed, strict=True))
+
     def epoch_dir(self, epoch: int) -> Path:
         """The folder to publish for ``epoch``."""
         return self.root / EPOCHS_DIR / str(epoch)

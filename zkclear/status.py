@@ -1,5 +1,6 @@
 """``zkclear status``: where a deployment stands — its ledger head, which epochs are committed, proven and
-attested, and the clearing house's own balances.
+attested, the clearing house's own balances, and the head epoch's liabilities per asset (what the tree will sum:
+the least reserves each asset needs for that epoch to prove).
 
 An epoch is *proven* when ``epochs/N/epoch-N.bundle`` exists, and *attested* when that bundle carries an
 attestation for every reserve address it lists. The bundle is only read for those two lists (the addresses of
@@ -47,13 +48,15 @@ class DeploymentStatus:
     accounts: int
     epochs: tuple[EpochStatus, ...]
     funds: tuple[FundBalance, ...]
+    liabilities: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict:
         return {"head_epoch": self.head_epoch, "head_hash": self.head_hash, "accounts": self.accounts,
                 "epochs": [{"epoch": e.epoch, "proven": e.proven, "attested": e.attested, "signed": e.signed,
                             "reserves": e.reserves, "problem": e.problem, "header_hash": e.header_hash}
                            for e in self.epochs],
-                "funds": {f.account: {"cash": f.cash, "positions": dict(f.positions)} for f in self.funds}}
+                "funds": {f.account: {"cash": f.cash, "positions": dict(f.positions)} for f in self.funds},
+                "liabilities": dict(self.liabilities)}
 
     def lines(self) -> list[str]:
         """The human-readable report."""
@@ -76,6 +79,9 @@ class DeploymentStatus:
         for fund in self.funds:
             held = ", ".join(f"{i} {q}" for i, q in fund.positions)
             out.append(f"{fund.account:>13}: {fund.cash}" + (f"  positions: {held}" if held else ""))
+        if self.liabilities:
+            owed = ", ".join(f"{asset} {amount}" for asset, amount in self.liabilities)
+            out.append(f"liabilities of epoch {self.head_epoch} (smallest units; reserves must cover each): {owed}")
         return out
 
 
@@ -116,5 +122,7 @@ def deployment_status(deployment: Deployment) -> DeploymentStatus:
         held = tuple((i, int(q)) for i, q in zip(state.instruments, state.positions[row].tolist(), strict=True)
                      if q)
         funds.append(FundBalance(account, int(state.cash[row]), held))
+    liabilities = tuple(deployment.liabilities(head).items()) if head >= 1 else ()
     return DeploymentStatus(head, head_hash.hex(), len(state.accounts),
-                            tuple(epoch_status(deployment, epoch) for epoch in range(1, head + 1)), tuple(funds))
+                            tuple(epoch_status(deployment, epoch) for epoch in range(1, head + 1)), tuple(funds),
+                            liabilities)

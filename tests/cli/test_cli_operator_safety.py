@@ -6,6 +6,7 @@ is named, and ``zkclear status`` shows the head, the committed / proven / attest
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
@@ -182,9 +183,13 @@ def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_
     with deployment.ledger() as ledger:
         fund = ledger.state().cash_of("CH:insurance")
     assert f" CH:insurance: {fund}\n" in out and "CH:backstop: 0" in out
+    with deployment.ledger() as ledger:  # perpetuals only: a liability is a positive cash balance
+        owed = sum(max(int(cash), 0) for cash in ledger.state().cash.tolist())
+    assert f"liabilities of epoch 2 (smallest units; reserves must cover each): {settlement} {owed}\n" in out
     deployment.attest(1, KEYS[1])
     data = zkclear(capsys, "status", "-d", root, "--json")
     assert '"attested": true' in data and '"head_epoch": 2' in data
+    assert json.loads(data)["liabilities"] == {settlement: owed}
     (deployment.epoch_dir(1) / "epoch-1.bundle").write_bytes(b"not a bundle")
     out = zkclear(capsys, "status", "-d", root)
     assert "epoch 1: bundle does not decode" in out and "Traceback" not in out

@@ -34,7 +34,8 @@ def test_bad_options_are_refused_with_one_line_before_anything_is_written(tmp_pa
 @pytest.mark.parametrize("shape", [QUICK, FULL])
 def test_the_quick_and_the_full_market_show_every_mechanism(tmp_path, shape):
     """Clearing only (the proofs are walked below and in test_cli_end_to_end): the crash liquidates,
-    exhausts the insurance fund (ADL), options are held and the oracle drops an outlier."""
+    exhausts the insurance fund (ADL), converts BTC and ETH collateral at liquidation (the quick market: both
+    assets), options are held and the oracle drops an outlier."""
     from zkclear.operator import Deployment, ProvingSettings
     from zkclear.synthetic import generate_market
 
@@ -44,6 +45,10 @@ def test_the_quick_and_the_full_market_show_every_mechanism(tmp_path, shape):
     reports = [deployment.run_epoch(directory, number).report for number, directory in enumerate(inputs, start=1)]
     crash = reports[spec.crash_epoch - 1]
     assert len(crash.liquidations) > 0 and len(crash.adl) > 0
+    converted = {event.asset for event in crash.conversions}
+    assert converted == {"BTC", "ETH"} if shape == QUICK else converted
+    accounts_before = deployment.accounts(spec.crash_epoch - 1)
+    assert any(any(a.witness.balances) for a in accounts_before)  # collateral was posted
     assert any(d["dropped"] for report in reports for d in report.oracle_decisions)
     accounts = deployment.accounts(shape[1])
     assert any(any(a.witness.positions[3:]) for a in accounts)  # a call or a put is held

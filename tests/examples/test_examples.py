@@ -23,6 +23,15 @@ def test_market_generator_writes_a_configuration_and_epoch_inputs(tmp_path):
     assert (tmp_path / "zkclear.toml").exists()
     assert [p.name for p in sorted(tmp_path.glob("epoch-*"))] == ["epoch-1", "epoch-2", "epoch-3"]
     assert "fills" in out
+    assert "[[asset]]" not in (tmp_path / "zkclear.toml").read_text()
+
+
+def test_market_generator_with_collateral_assets(tmp_path):
+    run(EXAMPLES / "market_generator.py", tmp_path, "--accounts", 10, "--epochs", 2, "--collateral")
+    config = (tmp_path / "zkclear.toml").read_text()
+    assert config.count("[[asset]]") == 3 and 'id = "BTC"' in config and 'id = "ETH"' in config
+    transfers = (tmp_path / "epoch-1" / "transfers.csv").read_text().splitlines()
+    assert transfers[0].endswith(",asset") and any(line.endswith(",BTC") for line in transfers[1:])
 
 
 def test_crash_day_runs_the_whole_waterfall_and_keeps_the_invariants():
@@ -49,6 +58,9 @@ def test_auditor_and_participant_scripts_on_a_demo_epoch(tmp_path):
     receipt = private / "2" / "receipts" / index["trader-0001"]
     out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0001", "--crowd-audit", 1)
     assert "account trader-0001 is at leaf" in out and "crowd audit" in out
+    out = run(EXAMPLES / "participant.py", epochs / "2", private / "2" / "receipts" / index["trader-0000"],
+              "--account", "trader-0000")  # the demo's first trader posted BTC collateral
+    assert "BTC: balance" in out and "haircut value" in out
     out = run(EXAMPLES / "participant.py", epochs / "1", receipt, "--account", "trader-0001", expect=2)
     assert "FAILED [receipt-epoch-mismatch]" in out
     out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0002", expect=2)

@@ -1,5 +1,5 @@
-"""A multi-asset deployment (USDC-settled, BTC and ETH collateral; reserves on Ethereum and Bitcoin attested with
-each chain's own signatures) proven by `epoch prove`'s streaming close writes, file for file, what the in-memory
+"""A multi-asset deployment (USDC-settled, BTC and ETH collateral; reserves on Bitcoin, Ethereum and Solana attested
+with each chain's own signatures) proven by `epoch prove`'s streaming close writes, file for file, what the in-memory
 close and ``Deployment.publish`` write; `zkclear audit` (streaming) passes it and reports every asset, and its
 ``--json`` output carries no progress."""
 
@@ -46,8 +46,8 @@ def test_a_multi_asset_close_streams_the_in_memory_bytes_and_audits(tmp_path):
     folder = streamed.root / "epochs" / "1"
     bundle = decode_public_bundle(read_file(folder / "epoch-1.bundle"))
     assert bundle.header.asset_count == 3 and bundle.reserves.asset_ids == ("USDC", "BTC", "ETH")
-    assert {a.chain for a in bundle.attestations} == {"ethereum", "bitcoin"}
-    assert len(bundle.attestations) == len(bundle.reserves.entries) == 3
+    assert {a.chain for a in bundle.attestations} == {"bitcoin", "ethereum", "solana"}
+    assert len(bundle.attestations) == len(bundle.reserves.entries) == 4
     total_file = streamed.private_dir(1) / "epoch-1.total"
     _, openings = decode_total_opening(read_file(total_file))
     assert len(openings) == 3 and openings[1][0] > 0 and openings[2][0] > 0  # BTC and ETH are owed

@@ -1,7 +1,7 @@
 """A small, cheap deployment for the scale-out tests (3 perpetuals, 16-bit positions, chunks of 4, height 8; with
-``collateral``, USDC-settled with BTC and ETH collateral and reserves on Ethereum and Bitcoin) and the helpers they
-share: running ``zkclear`` as a subprocess, snapshotting every file an epoch close writes,
-finding a process's children."""
+``collateral``, USDC-settled with BTC and ETH collateral and the demo's custodians on Bitcoin, Ethereum and
+Solana) and the helpers they share: running ``zkclear`` as a subprocess, snapshotting every file an epoch close
+writes, finding a process's children."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zkclear.chains import DemoKey, ReserveEntry, key_from_secret, load_key, load_reserves, write_key
+from zkclear.demo import custodians, demo_reserves_csv
 from zkclear.operator import Deployment, ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 
-#: The custodians (deterministic test keys): USDC on Ethereum, BTC on Bitcoin, ETH on Ethereum (another address:
-#: an address is listed once per chain).
-KEYS = (key_from_secret("ethereum", bytes.fromhex("c3" * 32)), key_from_secret("bitcoin", bytes.fromhex("d4" * 32)),
-        key_from_secret("ethereum", bytes.fromhex("e5" * 32)))
+#: The single-asset venue's custodian (a deterministic test key): USDC on Ethereum.
+KEY = key_from_secret("ethereum", bytes.fromhex("c3" * 32))
 VENUE = "Scale Test Venue"
 ZKCLEAR = [sys.executable, "-m", "zkclear.cli"]
 
@@ -51,27 +50,24 @@ class Venue:
 
 
 def make_venue(root: Path, traders: int = 8, tree: TreeConfig | None = None, *, collateral: bool = False) -> Venue:
-    """Epoch 1 of a synthetic market committed in ``root/template``; reserves cover every asset's liabilities with
-    room to spare (BTC and ETH: the balances the accounts hold; USDC: 10^16). With ``collateral`` the auditor's
-    total file (one opening per asset) is written too."""
+    """Epoch 1 of a synthetic market committed in ``root/template`` and its reserves: 10^16 USDC units; with
+    ``collateral``, the demo's four custodians (BTC on Bitcoin, ETH and USDC on Ethereum, USDC on Solana) holding 5 %
+    more than each asset's liabilities (``zkclear.demo``), and the auditor's total file (one opening per asset)."""
     spec = MarketSpec(accounts=traders, epochs=1, fills_per_epoch=30, seed=15, options=False, collateral=collateral)
     config, epoch_dirs = generate_market(root / "market", spec)
     settings = ProvingSettings(tree=tree or TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8,
                                venue=VENUE, disclose_total=collateral)
     deployment = Deployment.init(root / "template", config.read_text(), settings)
     deployment.run_epoch(epoch_dirs[0])
-    holders = [("ethereum", "USDC", KEYS[0].address.text)]
-    totals = {"USDC": 10**16}
-    if collateral:
-        with deployment.ledger() as ledger:
-            held = ledger.state(1).asset_balances.sum(axis=0).tolist()
-        btc, eth = (int(x) for x in held)   # the configuration's order: BTC (sat), ETH (gwei)
-        holders += [("bitcoin", "BTC", KEYS[1].address.text), ("ethereum", "ETH", KEYS[2].address.text)]
-        totals |= {"BTC": btc + 10**8, "ETH": (eth + 10**9) * 10**9}   # ETH in wei on its chain
     reserves = root / "reserves.csv"
-    reserves.write_text(reserves_csv(holders, totals))
+    if collateral:
+        custodian_keys, holders = custodians()
+        reserves.write_text(demo_reserves_csv(deployment, 1, holders))
+    else:
+        custodian_keys = [KEY]
+        reserves.write_text(reserves_csv([("ethereum", "USDC", KEY.address.text)], {"USDC": 10**16}))
     keys = []
-    for number, key in enumerate(KEYS[:3 if collateral else 1]):
+    for number, key in enumerate(custodian_keys):
         path = root / f"custody-{number}-{key.chain}.key"
         write_key(path, key)
         keys.append(path)
