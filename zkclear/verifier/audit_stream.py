@@ -307,45 +307,44 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
         entry = node_entry_size(count, assets)
-        nodes = cursor.count("upper nodes", entry)
-        nodes_at = cursor.offset
-        last = None
-        for i in range(nodes):
-            key = struct.unpack(">BQ", cursor.take(9, f"upper nodes[{i}] position"))
-            if last is not None and key <= last:
-                raise EncodingError(f"upper nodes[{i}]: positions must be strictly increasing")
-            last = key
-            cursor.skip(entry - 9, f"upper nodes[{i}]")
-        proofs = cursor.count("node proofs", 13)
-        proofs_at = cursor.offset
-        last = None
-        for i in range(proofs):
-            key = struct.unpack(">BQ", cursor.take(9, f"node proofs[{i}] position"))
-            if last is not None and key <= last:
-                raise EncodingError(f"node proofs[{i}]: positions must be strictly increasing")
-            last = key
-            length = struct.unpack(">I", cursor.take(4, f"node proofs[{i}] length"))[0]
-            cursor.skip(length, f"node proofs[{i}]")
+        nodes, nodes_at = _positioned(cursor, "upper nodes", entry,
+                                      lambda what: cursor.skip(entry - 9, what))
+
+        def proof(what: str) -> None:
+            cursor.skip(struct.unpack(">I", cursor.take(4, f"{what} length"))[0], what)
+
+        proofs, proofs_at = _positioned(cursor, "node proofs", 13, proof)
         pad_entry = padding_entry_size(count, assets)
-        padding = cursor.count("padding", pad_entry)
-        padding_at = cursor.offset
-        last = None
-        for i in range(padding):
-            key = struct.unpack(">BQ", cursor.take(9, f"padding[{i}] position"))
-            if last is not None and key <= last:
-                raise EncodingError(f"padding[{i}]: positions must be strictly increasing")
-            last = key
-            entry_bytes = cursor.take(pad_entry - 9, f"padding[{i}]")
+
+        def blindings(what: str) -> None:
+            entry_bytes = cursor.take(pad_entry - 9, what)
             for j in range(assets + count):
                 try:
                     scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
                 except ZkclearError as exc:
-                    raise EncodingError(f"padding[{i}]: {exc}") from None
+                    raise EncodingError(f"{what}: {exc}") from None
+
+        padding, padding_at = _positioned(cursor, "padding", pad_entry, blindings)
         if cursor.offset != end:
             raise EncodingError(f"audit data: {end - cursor.offset} unexpected trailing bytes")
         return _Sections(digest, chunks, chunks_at, nodes, nodes_at, proofs, proofs_at, padding, padding_at, end)
     finally:
         cursor.close()
+
+
+def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str], None]) -> tuple[int, int]:
+    """(count, offset of the first entry) of a list of ``position || item`` entries (a u64 count first), positions
+    strictly increasing like the decoder demands; ``rest(name)`` reads one entry's item after its position."""
+    n = cursor.count(what, item_size)
+    at = cursor.offset
+    last = None
+    for i in range(n):
+        key = struct.unpack(">BQ", cursor.take(9, f"{what}[{i}] position"))
+        if last is not None and key <= last:
+            raise EncodingError(f"{what}[{i}]: positions must be strictly increasing")
+        last = key
+        rest(f"{what}[{i}]")
+    return n, at
 
 
 def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
