@@ -182,32 +182,49 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
 @click.option("--sign-with", "key_paths", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Test key file(s) (zkclear keys new) to attest at once; else custodians run `epoch attest`.")
-def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...]) -> None:
+@click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
+              help="Who runs the proofs (default: proving.toml's executor).")
+@click.option("--workers", type=AsciiInt(1), help="Local worker processes (process executor; default: every core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
+                   "Dask cluster\").")
+def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, key_paths: tuple[Path, ...],
+                executor: str | None, workers: int | None, scheduler: str | None) -> None:
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
     key that controls no listed address, an address signed twice, reserves that do not cover some asset.
 
+    Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
+    machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
+    and an ETA per step) goes to stderr: redrawn in place on a terminal, a line now and then in a log.
+
     Example: zkclear epoch prove -d ./venue --reserves reserves.csv --sign-with custody-btc.key
     """
     from zkclear.chains import check_signers, load_key, load_reserves
+    from zkclear.errors import InputError
+    from zkclear.executor import get_executor
+    from zkclear.progress import ProgressLine
 
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
     check_signers(keys, book.entries)  # refused by address before anything is proven or printed
-    click.echo(f"proving epoch {number}: {len(deployment.accounts(number))} accounts")
-    if sys.stderr.isatty():
-        with ProgressBars() as bars:
-            proven, artifacts = deployment.prove(number, book, reserve_keys=keys, progress=bars.update)
-    else:  # a log or a pipe: a line per quarter of each step, so a long close is never silent
-        from zkclear.progress import ProgressLine
-
-        line = ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr)
-        proven, artifacts = deployment.prove(number, book, reserve_keys=keys, progress=line.update)
+    if scheduler and executor not in (None, "dask"):
+        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
+    kind = "dask" if scheduler else executor or deployment.proving.executor
+    run = get_executor(kind, workers, scheduler)
+    try:
+        click.echo(f"proving epoch {number}: {len(deployment.account_source(number))} accounts on {run.workers} "
+                   f"{kind} worker{'s' if run.workers != 1 else ''}")
+        with ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr) as line:
+            proven, artifacts = deployment.prove(number, book, reserve_keys=keys, executor=run,
+                                                 progress=line.update)
+    finally:
+        run.close()
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in artifacts.timings.items())
     bundle = artifacts.bundle
-    click.echo(f"epoch {number} proven: {len(artifacts.receipts)} accounts; {timings}")
+    click.echo(f"epoch {number} proven: {artifacts.accounts} accounts; {timings}")
     click.echo(f"  header hash {bundle.epoch_hash().hex()}")
     click.echo("    post this 32-byte value publicly (it binds the header, the public inputs, the reserves and the")
     click.echo("    root); participants and auditors check it with --expect-header")
@@ -279,33 +296,6 @@ def status(deployment_dir: Path, as_json: bool) -> None:
         click.echo(line)
 
 
-class ProgressBars:
-    """One click progress bar per proving step, fed by ``update(step, done, total)``."""
-
-    def __init__(self) -> None:
-        self._bar = None
-        self._step: str | None = None
-        self._done = 0
-
-    def update(self, step: str, done: int, total: int) -> None:
-        if step != self._step:
-            self._finish()
-            self._step, self._done = step, 0
-            self._bar = click.progressbar(length=total, label=f"  {step}", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def _finish(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-
-    def __enter__(self) -> ProgressBars:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._finish()
 
 
 # -- reserve keys (demos and tests; custodians sign with their own wallets) ----------------------
@@ -540,18 +530,29 @@ def _print_history(rows, instruments) -> None:
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=AsciiInt(1), help="Local processes verifying in parallel (default: every core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress lines on stderr (default: only on a terminal, never with --json).")
 def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
-          total_paths: tuple[Path, ...], as_json: bool) -> None:
+          total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
+          progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
     collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
     in epoch order are also checked as a chain.
+
+    The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
+    progress goes to stderr on a terminal (--progress: always).
 
     Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
     from zkclear.bundle.format import decode_total_opening, read_file
     from zkclear.errors import EncodingError, InputError
+    from zkclear.executor import get_executor
+    from zkclear.progress import ProgressLine
     from zkclear.proofs.recompute import check_public_inputs
-    from zkclear.verifier.audit import audit_epoch, check_total_opening
+    from zkclear.verifier.audit import check_total_opening
+    from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
     from zkclear.verifier.published import open_published
 
@@ -579,7 +580,14 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                         detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
                                                f"venue posted {expect_headers[position]}")
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
-            report = audit_epoch(published, published.audit_data(), previous=previous)
+            run = get_executor("dask" if scheduler else None, workers, scheduler)
+            show = (sys.stderr.isatty() if progress is None else progress) and not as_json
+            try:
+                with ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr) as line:
+                    report = audit_file(published, previous=previous, executor=run,
+                                        progress=line.update if show else None)
+            finally:
+                run.close()
             compared = 0
             own = marks.get(None if None in marks else published.epoch, {})
             if own:

@@ -248,11 +248,11 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
                                          reserves_path=str(reserves_path), progress=progress.update)
     progress.finish()
     t = artifacts.timings
-    echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {len(artifacts.receipts)} receipts; "
+    echo(f"   header hash {artifacts.bundle.epoch_hash().hex()[:16]}..., {artifacts.accounts} receipts; "
          f"collateral proofs {t.get('chunk_proofs', 0):.1f}s, node proofs {t.get('node_proofs', 0):.1f}s; "
          f"bundle {proven.publish.bundle.stat().st_size} B, audit data {proven.publish.audit.stat().st_size} B")
     summary["epochs"].append({"epoch": number, "liquidations": len(report.liquidations), "adl": len(report.adl),
-                              "socialized": len(report.socialized), "accounts": len(artifacts.receipts),
+                              "socialized": len(report.socialized), "accounts": artifacts.accounts,
                               "conversions": len(report.conversions), "liabilities": owed})
 
 

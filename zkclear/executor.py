@@ -8,16 +8,24 @@ address from ``ZKCLEAR_DASK_SCHEDULER``, or a local cluster); ``serial`` runs in
 (tests, debugging, and one-item workloads).
 
 ``fn`` must be a module-level function and items picklable, as for any process pool.
+
+``map`` returns every result at once; ``stream`` yields ``(index, result)`` as items finish, pulling items
+lazily from an iterator and keeping at most ``window`` of them in flight, so a caller that writes each
+result away as it arrives holds a bounded amount of work whatever the number of items. Local worker
+processes end with their coordinator (:mod:`zkclear.lifeline`), and a lost worker costs only the items it
+was running: the pool is rebuilt and they are resubmitted (Dask reschedules them by itself).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol, TypeVar
 
 from zkclear.errors import ConfigurationError
+from zkclear.lifeline import bind_to_parent
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -36,7 +44,20 @@ class Executor(Protocol):
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]: ...
 
+    def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
+               window: int | None = None) -> Iterator[tuple[int, U]]: ...
+
     def close(self) -> None: ...
+
+
+#: Consecutive pool failures (a worker lost with no item finishing in between) tolerated before giving up.
+POOL_REBUILDS = 3
+
+
+def default_window(workers: int) -> int:
+    """Items in flight when the caller does not say: enough to keep every worker busy while results are
+    written away, few enough that the work held is a small multiple of the worker count."""
+    return 2 * max(1, workers) + 2
 
 
 class SerialExecutor:
@@ -55,6 +76,12 @@ class SerialExecutor:
                 progress(len(results))
         return results
 
+    def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
+               window: int | None = None) -> Iterator[tuple[int, U]]:
+        """Yield ``(index, fn(item))`` in order, one item at a time."""
+        for index, item in enumerate(items):
+            yield index, fn(item)
+
 
 class ProcessExecutor:
     """Local worker processes (one per core by default).
@@ -72,15 +99,65 @@ class ProcessExecutor:
         work = list(items)
         if len(work) <= 1 or self.workers == 1:
             return SerialExecutor().map(fn, work, progress)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
         results: list = [None] * len(work)
-        futures = {self._pool.submit(fn, item): index for index, item in enumerate(work)}
+        futures = {self._ensure_pool().submit(fn, item): index for index, item in enumerate(work)}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             if progress is not None:
                 progress(done)
         return results
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=bind_to_parent,
+                                             initargs=(os.getpid(),))
+        return self._pool
+
+    def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
+               window: int | None = None) -> Iterator[tuple[int, U]]:
+        """Yield ``(index, result)`` as items finish; at most ``window`` in flight. A worker that dies (killed,
+        out of memory) breaks the pool: it is rebuilt and the unfinished items resubmitted, up to
+        ``POOL_REBUILDS`` times in a row without progress."""
+        if self.workers == 1:
+            yield from SerialExecutor().stream(fn, items)
+            return
+        limit = window or default_window(self.workers)
+        source = enumerate(items)
+        pending: dict[Future, tuple[int, T]] = {}
+        exhausted = False
+        failures = 0
+        while True:
+            while not exhausted and len(pending) < limit:
+                try:
+                    index, item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending[self._ensure_pool().submit(fn, item)] = (index, item)
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            lost: list[tuple[int, T]] = []
+            for future in done:
+                index, item = pending.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append((index, item))
+                    continue
+                failures = 0
+                yield index, result
+            if lost:
+                failures += 1
+                if failures > POOL_REBUILDS:
+                    raise BrokenProcessPool(f"worker processes died {failures} times in a row with no item "
+                                            "finishing (out of memory?)")
+                unfinished = lost + list(pending.values())
+                pending.clear()
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                for index, item in sorted(unfinished, key=lambda entry: entry[0]):
+                    pending[self._ensure_pool().submit(fn, item)] = (index, item)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -95,7 +172,10 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """A Dask cluster: ``scheduler`` address, or a local cluster of ``workers`` processes."""
+    """A Dask cluster: ``scheduler`` address (``tcp://HOST:PORT`` of a ``dask scheduler``), or a local cluster
+    of ``workers`` processes. Tasks carry their inputs and return bytes; only this (the coordinating) process
+    writes files. Each Dask worker process keeps the Bulletproofs generators it derived (module-level cache)
+    for every later task, so run workers with one thread per process (``dask worker ... --nthreads 1``)."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         try:
@@ -105,7 +185,17 @@ class DaskExecutor:
                 "the dask executor needs the 'dask' extra: pip install 'zkclear[dask]'") from exc
         address = scheduler or os.environ.get("ZKCLEAR_DASK_SCHEDULER")
         if address:
-            self._client = Client(address)
+            try:
+                self._client = Client(address, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            if not self._client.scheduler_info().get("workers"):
+                try:
+                    self._client.wait_for_workers(1, timeout=60)
+                except TimeoutError:
+                    self._client.close()
+                    raise ConfigurationError(f"the Dask scheduler at {address} has no workers (start some with "
+                                             f"`dask worker {address} --nthreads 1`)") from None
         else:
             cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
                                    threads_per_worker=1, processes=True, dashboard_address=None)
@@ -121,6 +211,37 @@ class DaskExecutor:
                 progress(done)
         return self._client.gather(futures)
 
+    def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
+               window: int | None = None) -> Iterator[tuple[int, U]]:
+        """Yield ``(index, result)`` as tasks finish; at most ``window`` in flight. A worker lost mid-task is
+        handled by the scheduler (the task is rerun elsewhere)."""
+        from dask.distributed import as_completed as dask_as_completed
+
+        limit = window or default_window(self.workers)
+        source = enumerate(items)
+        running = dask_as_completed()
+        indices: dict[str, int] = {}
+
+        def submit_next() -> bool:
+            try:
+                index, item = next(source)
+            except StopIteration:
+                return False
+            future = self._client.submit(fn, item, pure=False)
+            indices[future.key] = index
+            running.add(future)
+            return True
+
+        for _ in range(limit):
+            if not submit_next():
+                break
+        for future in running:
+            result = future.result()
+            index = indices.pop(future.key)
+            future.release()
+            submit_next()
+            yield index, result
+
     def close(self) -> None:
         cluster = self._client.cluster
         self._client.close()
@@ -128,13 +249,16 @@ class DaskExecutor:
             cluster.close()
 
 
-def get_executor(kind: str | None = None, workers: int | None = None) -> Executor:
-    """The executor named ``kind`` (or by ``ZKCLEAR_EXECUTOR``; default ``process``)."""
+def get_executor(kind: str | None = None, workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor named ``kind`` (or by ``ZKCLEAR_EXECUTOR``; default ``process``); ``scheduler`` is a Dask
+    scheduler address (dask only)."""
     choice = (kind or os.environ.get("ZKCLEAR_EXECUTOR") or "process").strip().lower()
+    if scheduler and choice != "dask":
+        raise ConfigurationError(f"a scheduler address is for the dask executor, not {choice!r}")
     if choice == "serial":
         return SerialExecutor()
     if choice == "process":
         return ProcessExecutor(workers)
     if choice == "dask":
-        return DaskExecutor(workers)
+        return DaskExecutor(workers, scheduler)
     raise ConfigurationError(f"unknown executor {choice!r}: expected one of {', '.join(EXECUTOR_KINDS)}")

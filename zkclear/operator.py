@@ -16,6 +16,8 @@ A deployment directory holds::
                               unlinkable across epochs)
         receipts.index        account id -> receipt file (operator only)
         epoch-N.total         the total liabilities' opening, for the auditor only (when disclose_total is on)
+        work/                 while `epoch prove` runs: finished proofs, so that an interrupted prove resumes
+                              (zkclear.proofs.work_store); removed when the epoch's files are all written
     private/participants/*.toml   each account's participant file (account id and account key), handed to its
                               owner at account opening; the same every epoch
 
@@ -29,11 +31,15 @@ import hmac
 import json
 import os
 import secrets
+import signal
 import struct
 import tomllib
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
@@ -56,10 +62,11 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, prove_epoch
+from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
+from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -72,10 +79,16 @@ LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
+#: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
+#: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
+PROVE_CRASH_HOOK_ENV = "ZKCLEAR_TEST_PROVE_CRASH"
+#: Threads writing receipt files while the coordinator assembles the next ones.
+RECEIPT_WRITERS = 4
 
 _PROVING_KEYS = {
     "tree": {"height": int, "chunk_bits": int, "chunk_padding": str, "chunk_padding_param": int, "sparse": bool},
-    "proving": {"position_bits": int, "disclose_total": bool, "executor": str},
+    "proving": {"position_bits": int, "disclose_total": bool, "executor": str, "window": int,
+                "subtree_chunks": int, "node_group": int},
     "reserves": {"venue": str, "token": list},
 }
 _TOKEN_KEYS = {"chain": str, "asset": str, "decimals": int}
@@ -92,6 +105,12 @@ class ProvingSettings:
     position_bits: int = 32
     disclose_total: bool = False
     executor: str = "process"
+    #: proving tasks in flight at once (0: twice the workers, plus two): with the chunk size, what bounds memory
+    window: int = 0
+    #: about this many chunks per subtree of the upper tree (one task builds each)
+    subtree_chunks: int = 16
+    #: node range proofs per task
+    node_group: int = 128
     venue: str = ""
     token_decimals: tuple[tuple[str, str, int], ...] = ()
 
@@ -110,6 +129,9 @@ class ProvingSettings:
             f"position_bits = {self.position_bits}        # |position| < 2^position_bits lots (8, 16 or 32)\n"
             f"disclose_total = {'true' if self.disclose_total else 'false'}   # write private/N/epoch-N.total "
             "(the total's opening, for the auditor only)\n"
+            f"window = {self.window}                 # proving tasks in flight (0: 2 x workers + 2); bounds memory\n"
+            f"subtree_chunks = {self.subtree_chunks}        # chunks per upper-tree subtree task\n"
+            f"node_group = {self.node_group}           # node range proofs per task\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
 
@@ -162,6 +184,13 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     if settings.executor not in ("serial", "process", "dask"):
         raise InputError("must be serial, process or dask", path=str(path), line=_line_of(text, "executor"),
                          field="proving.executor")
+    if not 0 <= settings.window <= 1 << 20:
+        raise InputError("must be in [0, 1048576]", path=str(path), line=_line_of(text, "window"),
+                         field="proving.window")
+    for key in ("subtree_chunks", "node_group"):
+        if not 1 <= getattr(settings, key) <= 1 << 20:
+            raise InputError("must be in [1, 1048576]", path=str(path), line=_line_of(text, key),
+                             field=f"proving.{key}")
     return settings
 
 
@@ -203,8 +232,57 @@ class ProvenEpoch:
 
     publish: EpochFiles
     private: Path
-    receipts: dict[str, Path]
+    receipts: Mapping[str, Path]
     total: Path | None
+
+
+class ReceiptFiles(Mapping[str, Path]):
+    """Account id -> receipt path of one proven epoch, read from ``receipts.index`` when iterated (nothing held
+    per account)."""
+
+    def __init__(self, deployment: Deployment, epoch: int, accounts: int) -> None:
+        self._deployment, self._epoch, self._accounts = deployment, epoch, accounts
+
+    def __getitem__(self, account: str) -> Path:
+        path = self._deployment.private_dir(self._epoch) / "receipts" / self._deployment.receipt_file_name(
+            self._epoch, account)
+        if not path.is_file():
+            raise KeyError(account)
+        return path
+
+    def __iter__(self) -> Iterator[str]:
+        index = json.loads(read_file(self._deployment.private_dir(self._epoch) / "receipts.index"))
+        return iter(index)
+
+    def __len__(self) -> int:
+        return self._accounts
+
+
+class StateSource:
+    """The accounts of the state after an epoch, as the prover reads them: ids and arrays, one witness built
+    per account when its chunk is submitted (:class:`zkclear.proofs.streaming.AccountSource`)."""
+
+    def __init__(self, state: Any) -> None:
+        self._ids = state.accounts
+        self._modes = state.margin_modes
+        self._cash = state.cash
+        self._positions = state.positions
+        self._balances = state.asset_balances
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def account_ids(self) -> Sequence[str]:
+        return self._ids
+
+    def witness(self, index: int) -> AccountWitness:
+        # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
+        return AccountWitness(int(self._cash[index]), tuple(int(q) for q in self._positions[index].tolist()),
+                              self._modes[index], balances=tuple(int(b) for b in self._balances[index].tolist()))
+
+    def inputs(self) -> Iterator[AccountInput]:
+        for index, account in enumerate(self._ids):
+            yield AccountInput(account, self.witness(index))
 
 
 class Deployment:
@@ -311,17 +389,15 @@ class Deployment:
         the same code an auditor runs (zkclear.proofs.recompute)."""
         return recompute(inputs if inputs is not None else self.public_inputs(epoch)).public_data
 
-    def accounts(self, epoch: int) -> list[AccountInput]:
-        """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
+    def account_source(self, epoch: int) -> StateSource:
+        """The accounts of the state after ``epoch`` (the clearing house's own included), read one at a time."""
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
-            state = ledger.state(epoch)
-        # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
-        return [AccountInput(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode,
-                                                     balances=tuple(held)))
-                for account, mode, cash, row, held in zip(state.accounts, state.margin_modes, state.cash.tolist(),
-                                                          state.positions.tolist(), state.asset_balances.tolist(),
-                                                          strict=True)]
+            return StateSource(ledger.state(epoch))
+
+    def accounts(self, epoch: int) -> list[AccountInput]:
+        """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
+        return list(self.account_source(epoch).inputs())
 
     def config_text(self) -> str:
         """The deployment's clearing configuration (zkclear.toml) as written at init."""
@@ -333,7 +409,7 @@ class Deployment:
         public = self.public_data(epoch)
         assets = [asset.asset_id for asset in venue_assets(self.config_text())]
         owed = [0] * len(assets)
-        for account in self.accounts(epoch):
+        for account in self.account_source(epoch).inputs():
             for a, value in enumerate(CHUNK_SYSTEM.witness_liabilities(account.witness, public)):
                 owed[a] += value
         return dict(zip(assets, owed, strict=True))
@@ -379,42 +455,107 @@ class Deployment:
 
     def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
               reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,
-              executor: Executor | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, EpochArtifacts]:
-        """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts.
+              executor: Executor | None = None, scheduler: str | None = None, workers: int | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> tuple[ProvenEpoch, ClosedEpoch]:
+        """Prove epoch ``epoch``: commitments, tree, every proof, bundle, audit data, all receipts, in bounded
+        memory (:mod:`zkclear.proofs.streaming`). Finished work goes to ``private/N/work/`` as it arrives: a prove
+        that was interrupted resumes from it (after checking it) and writes the same bytes.
 
         ``reserves`` are the entries of reserves.csv v2 (``reserves_path`` names it in errors) or a ready
         reserve book. ``reserve_keys`` (optional; zkclear.chains test keys) attest at once — for a demo or a
         single-custodian setup; otherwise custodians sign later with ``zkclear epoch attest``. Before any proving:
         a key that controls no listed address, an address two keys would sign, an account that is not
         collateralized and reserves that do not cover some asset's liabilities are refused. ``executor``
-        (default: the one proving.toml names, closed afterwards) runs the proofs; ``progress(step, done, total)``
-        is told as chunks and nodes are proven.
+        (default: the one proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed
+        afterwards) runs the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and
+        receipts written.
         """
         book = reserves if isinstance(reserves, ReserveBook) else self.reserve_book(reserves, path=reserves_path)
         check_signers(reserve_keys, book.entries)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
-        accounts = self.accounts(epoch)
-        check_collateralized(accounts, public)
+        source = self.account_source(epoch)
+        check_collateralized(source.inputs(), public)
         previous = self.previous_link(epoch)
         own_executor = executor is None
-        run = executor if executor is not None else get_executor(self.proving.executor)
+        run = executor if executor is not None else get_executor(
+            "dask" if scheduler else self.proving.executor, workers, scheduler)
         try:
-            artifacts = prove_epoch(
-                accounts, public, book, epoch_id=epoch, previous=previous,
-                config=self.proving.tree, blindings=BlindingSource.deterministic(self._secret),
-                chunk_system=CHUNK_SYSTEM, executor=run, public_inputs_digest=inputs.digest(),
-                progress=progress)
+            closed = close_epoch(
+                source, public, book, epoch_id=epoch, previous=previous, config=self.proving.tree,
+                blindings=BlindingSource.deterministic(self._secret), chunk_system=CHUNK_SYSTEM, executor=run,
+                work_folder=self.private_dir(epoch) / "work", public_inputs_digest=inputs.digest(),
+                settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks,
+                                        self.proving.node_group), progress=progress)
         finally:
             if own_executor:
                 run.close()
         attestations: list = []
-        context = artifacts.bundle.attestation_context()
+        context = closed.bundle.attestation_context()
         for key in reserve_keys:
             attestations += attest_reserves(key, context, book.entries, attestations)
-        artifacts.bundle = artifacts.bundle.with_attestations(tuple(attestations))
-        return self.publish(epoch, artifacts, public, inputs), artifacts
+        closed.bundle = closed.bundle.with_attestations(tuple(attestations))
+        proven = self._publish_closed(epoch, closed, public, inputs, progress)
+        closed.discard_work()
+        return proven, closed
+
+    def _publish_closed(self, epoch: int, closed: ClosedEpoch, public: PublicRiskData, inputs: PublicInputs,
+                        progress: Callable[[str, int, int], None] | None) -> ProvenEpoch:
+        """Write a streamed epoch's files (the same bytes :meth:`publish` writes for the same epoch): receipts
+        and participant files as they are assembled, then the index, the total, the public files, the audit
+        data, and the bundle last after one sync (a bundle on disk means the epoch is complete and durable)."""
+        import time
+
+        files = EpochFiles(self.epoch_dir(epoch), epoch)
+        private = self.private_dir(epoch)
+        (private / "receipts").mkdir(parents=True, exist_ok=True)
+        files.directory.mkdir(parents=True, exist_ok=True)
+        for stale in [*private.glob("receipts/*.tmp"), *files.directory.glob("*.tmp")]:
+            stale.unlink(missing_ok=True)
+        started = time.perf_counter()
+        participants = self.root / PRIVATE_DIR / "participants"
+        participants.mkdir(parents=True, exist_ok=True)
+        step = "receipts"
+        if progress is not None:
+            progress(step, 0, closed.accounts)
+        crash = os.environ.get(PROVE_CRASH_HOOK_ENV, "")
+
+        def write_one(account: str, key: bytes, data: bytes) -> None:
+            _write_unsynced(private / "receipts" / self.receipt_file_name(epoch, account), data)
+            self._write_participant_file(participants, account, key)
+
+        # Receipts are assembled here, in tree order, and written by a few threads (file system calls and
+        # hashing release the GIL): a bounded number in flight, so memory does not grow with the accounts.
+        with ThreadPoolExecutor(max_workers=RECEIPT_WRITERS) as writers:
+            in_flight: deque = deque()
+            for written, (account, key, data) in enumerate(closed.receipts(), start=1):
+                in_flight.append(writers.submit(write_one, account, key, data))
+                if len(in_flight) >= 8 * RECEIPT_WRITERS:
+                    in_flight.popleft().result()
+                if crash == f"receipts:{written}":
+                    while in_flight:
+                        in_flight.popleft().result()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if progress is not None and (written % 256 == 0 or written == closed.accounts):
+                    progress(step, written, closed.accounts)
+            while in_flight:
+                in_flight.popleft().result()
+        _write_index(private / "receipts.index",
+                     ((account, self.receipt_file_name(epoch, account))
+                      for account in sorted(closed._source.account_ids())))
+        closed.timings["receipts"] = time.perf_counter() - started
+        total = None
+        if self.proving.disclose_total:
+            total = private / f"epoch-{epoch}.total"
+            write_file(total, encode_total_opening(closed.bundle.header.digest(), closed.total_opening))
+        write_file(files.public, encode_risk_data(public))
+        write_file(files.inputs, inputs.to_bytes())
+        closed.write_audit(files.audit, private / "work" / "audit-sections")
+        os.sync()  # receipts and participant files were written without one fsync each
+        if crash == "bundle":
+            os.kill(os.getpid(), signal.SIGKILL)
+        write_file(files.bundle, encode_public_bundle(closed.bundle))
+        return ProvenEpoch(files, private, ReceiptFiles(self, epoch, closed.accounts), total)
 
     def receipt_file_name(self, epoch: int, account: str) -> str:
         """A receipt's file name: keyed by the operator secret, so it is neither guessable from the account id
@@ -456,11 +597,17 @@ class Deployment:
         folder = self.root / PRIVATE_DIR / "participants"
         folder.mkdir(parents=True, exist_ok=True)
         for account, receipt in receipts.items():
-            name = self.receipt_file_name(0, account).replace(".rcpt", ".toml")
-            path = folder / name
-            text = participant_toml(account, receipt.account_key)
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                write_file(path, text.encode("utf-8"))
+            self._write_participant_file(folder, account, receipt.account_key)
+
+    def _write_participant_file(self, folder: Path, account: str, account_key: bytes) -> None:
+        path = folder / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+        text = participant_toml(account, account_key)
+        try:
+            unchanged = path.read_text(encoding="utf-8") == text
+        except FileNotFoundError:
+            unchanged = False
+        if not unchanged:
+            write_file(path, text.encode("utf-8"))
 
     def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
         """Add the attestations of every listed address ``key`` controls to a published bundle; returns the bundle
@@ -510,6 +657,30 @@ class Deployment:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
 
 
+def _write_unsynced(path: Path, data: bytes) -> None:
+    """Write atomically (temporary file, rename) without an fsync: for the many receipt files, which the caller
+    makes durable with one sync before it writes the bundle."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _write_index(path: Path, entries: Iterator[tuple[str, str]]) -> None:
+    """``receipts.index``: the bytes of ``json.dumps(dict(entries), indent=1)``, written as the entries come."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        first = True
+        handle.write("{")
+        for account, name in entries:
+            handle.write(("\n " if first else ",\n ") + json.dumps(account) + ": " + json.dumps(name))
+            first = False
+        handle.write("}" if first else "\n}")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def participant_toml(account: str, account_key: bytes) -> str:
     """A participant file: the account id and the account key its leaves are salted with (docs/format.md)."""
     return ("# zkclear participant file: keep it; `zkclear verify --participant THIS_FILE` checks your receipts\n"
@@ -535,7 +706,7 @@ def _read_secret(path: Path) -> bytes:
     return secret
 
 
-def check_collateralized(accounts: Sequence[AccountInput], public: PublicRiskData) -> None:
+def check_collateralized(accounts: Iterable[AccountInput], public: PublicRiskData) -> None:
     """ProvingError naming the first account (by id) whose values do not satisfy its statement — before any
     proving starts. The engine leaves no account below maintenance, except on an instrument whose liquidations
     the oracle guard paused (docs/clearing.md); such an epoch cannot be proven until the pause lifts."""

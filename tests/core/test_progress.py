@@ -1,11 +1,11 @@
-"""Progress lines: a log (not a terminal) gets a line when a step starts, at each quarter and at the end;
-a terminal gets one line rewritten in place."""
+"""Progress lines: a log (not a terminal) gets a line when a step starts, at each quarter, every so many seconds and
+at the end, with an ETA while the step runs; a terminal gets one line rewritten in place."""
 
 from __future__ import annotations
 
 import io
 
-from zkclear.progress import ProgressLine
+from zkclear.progress import ProgressLine, clock
 
 
 def test_a_log_gets_a_line_per_quarter_of_each_step():
@@ -21,6 +21,31 @@ def test_a_log_gets_a_line_per_quarter_of_each_step():
     assert all(line.startswith("   collateral proofs (chunks): ") for line in lines[:5])
 
 
+def test_a_long_step_gets_a_line_every_interval_and_an_eta_that_ignores_resumed_work(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("zkclear.progress.time.monotonic", lambda: now[0])
+    lines: list[str] = []
+    with ProgressLine(lines.append, stream=io.StringIO(), interactive=False, interval=10) as progress:
+        progress.update("collateral proofs (chunks)", 40, 100)   # 40 resumed from disk, counted at once
+        now[0] += 5
+        progress.update("collateral proofs (chunks)", 41, 100)   # same quarter, within the interval: no line
+        now[0] += 5
+        progress.update("collateral proofs (chunks)", 45, 100)   # same quarter, but 10 s since the last line
+        now[0] += 5
+        progress.update("collateral proofs (chunks)", 50, 100)   # a new quarter: 10 proven in 15 s, 50 left
+        now[0] += 45
+        progress.update("collateral proofs (chunks)", 100, 100)
+        progress.update("receipts", 0, 3)
+    assert lines == [
+        "   collateral proofs (chunks): 40/100 (0s)",
+        "   collateral proofs (chunks): 45/100 (10s, ETA 0:01:50)",
+        "   collateral proofs (chunks): 50/100 (15s, ETA 0:01:15)",
+        "   collateral proofs (chunks): 100/100 (60s)",
+        "   receipts: 0/3 (0s)",
+    ]
+    assert clock(3725) == "1:02:05"
+
+
 def test_a_terminal_gets_one_line_rewritten_in_place():
     stream = io.StringIO()
     lines: list[str] = []
@@ -29,4 +54,5 @@ def test_a_terminal_gets_one_line_rewritten_in_place():
         progress.update("node range proofs (groups)", done, 2)
     progress.finish()
     assert lines == []
-    assert stream.getvalue().count("\r") == 3 and stream.getvalue().endswith("2/2 (0s)\n")
+    # redrawn at a step's start and end, in between at most every 0.2 s (these updates come within microseconds)
+    assert stream.getvalue().count("\r") == 2 and stream.getvalue().endswith("2/2 (0s)\n")

@@ -96,13 +96,12 @@ def setup(profile: str, count: int, workdir: Path) -> tuple[Any, list[Any]]:
 
 
 def _reserves(accounts: list[Any], public: Any) -> Any:
-    from zkclear.proofs.attestations import ReserveEntry, ReserveSet, address_of, public_key_of
+    from zkclear.bench.common import bench_reserves
 
-    key = bytes([0x42]) * 32
     total = sum(max(0, a.witness.cash) for a in accounts)
     total += sum(abs(q) * v for a in accounts for q, v in zip(a.witness.positions, public.value_per_lot,
                                                                strict=True))
-    return key, ReserveSet((ReserveEntry(address_of(public_key_of(key)), total + total // 20 + 1),))
+    return bench_reserves(total + total // 20 + 1)
 
 
 def _warm_generators(public: Any, config: Any) -> None:
@@ -121,9 +120,9 @@ def _warm_generators(public: Any, config: Any) -> None:
 def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
     """Close one epoch of ``profile`` in this process (its engine); core-seconds per stage and more."""
     from zkclear.bench.common import measure_pem, stand_in_public_inputs, stand_in_published
+    from zkclear.chains import attest_reserves
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
-    from zkclear.proofs.attestations import sign_attestation
     from zkclear.proofs.chunks import CollateralChunks
     from zkclear.proofs.epoch_prover import prove_epoch
     from zkclear.tree.placement import TreeConfig
@@ -149,7 +148,8 @@ def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
                             public_inputs_digest=stand_in_public_inputs(1).digest())
     close = clock() - started
     n = len(accounts)
-    bundle = artifacts.bundle.with_attestations((sign_attestation(key, artifacts.bundle.attestation_message()),))
+    bundle = artifacts.bundle.with_attestations(
+        attest_reserves(key, artifacts.bundle.attestation_context(), reserves.entries))
     published = stand_in_published(bundle, public)
     out: dict[str, float] = {"accounts": n, "epoch_core_seconds_per_account": close / n,
                              "generators_seconds": generators,

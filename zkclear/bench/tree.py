@@ -154,21 +154,17 @@ def _real_epoch(
     n_accounts: int, profile: str, config: TreeConfig, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     """Close a real epoch at height 32, verify one receipt, audit it; return the figures and artifacts."""
-    from zkclear.bench.common import stand_in_public_inputs, stand_in_published
+    from zkclear.bench.common import bench_reserves, stand_in_public_inputs, stand_in_published
     from zkclear.bundle.format import encode_receipt
-    from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret
+    from zkclear.chains import attest_reserves
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
     from zkclear.proofs.epoch_prover import prove_epoch
-    from zkclear.proofs.reserves import VenueAsset, build_reserve_book
-    from zkclear.synthetic import DEMO_BLOCKS
     from zkclear.verifier.audit import audit_epoch
     from zkclear.verifier.receipt import verify_receipt
 
     system, public, accounts, system_name = _chunk_system_and_accounts(n_accounts, profile)
-    key = key_from_secret("ethereum", bytes([0x42]) * 32)
-    entry = ReserveEntry("ethereum", "USD", key.address.text, (1 << 63) - 1, *DEMO_BLOCKS["ethereum"])
-    reserves = build_reserve_book("zkclear bench venue", (VenueAsset("USD", 6),), (entry,))
+    key, reserves = bench_reserves()
     started = time.perf_counter()
     artifacts = prove_epoch(
         accounts,

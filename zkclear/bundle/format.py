@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -196,23 +196,30 @@ def _container(kind: bytes, body: bytes) -> bytes:
     return head + hashlib.sha256(head).digest()
 
 
-def _open_container(data: bytes, kind: bytes) -> _Reader:
-    if not isinstance(data, bytes | bytearray):
-        raise EncodingError("expected bytes")
-    if len(data) < _PREFIX.size + _CHECKSUM:
-        raise EncodingError(f"truncated: {len(data)} bytes is shorter than an empty container")
-    magic, found_kind, version, length = _PREFIX.unpack(bytes(data[: _PREFIX.size]))
+def container_body_length(head: bytes, kind: bytes, total_size: int) -> int:
+    """Check a container's prefix (``head``, its first 22 bytes: magic, kind, version) against the file's total
+    size; returns the body length (EncodingError naming what is wrong)."""
+    if total_size < _PREFIX.size + _CHECKSUM or len(head) < _PREFIX.size:
+        raise EncodingError(f"truncated: {total_size} bytes is shorter than an empty container")
+    magic, found_kind, version, length = _PREFIX.unpack(bytes(head[: _PREFIX.size]))
     if magic != MAGIC:
         raise EncodingError("not a zkclear file (bad magic)")
     if found_kind != kind:
         raise EncodingError(f"expected a {kind.decode()} file, got {found_kind!r}")
     if version != FORMAT_VERSION:
         raise EncodingError(f"unsupported format version {version} (this reader knows {FORMAT_VERSION})")
-    if len(data) != _PREFIX.size + length + _CHECKSUM:
+    if total_size != _PREFIX.size + length + _CHECKSUM:
         raise EncodingError(
             f"length mismatch: header says a {length}-byte body, file holds "
-            f"{len(data) - _PREFIX.size - _CHECKSUM}"
+            f"{total_size - _PREFIX.size - _CHECKSUM}"
         )
+    return length
+
+
+def _open_container(data: bytes, kind: bytes) -> _Reader:
+    if not isinstance(data, bytes | bytearray):
+        raise EncodingError("expected bytes")
+    container_body_length(bytes(data[: _PREFIX.size]), kind, len(data))
     if hashlib.sha256(bytes(data[:-_CHECKSUM])).digest() != bytes(data[-_CHECKSUM:]):
         raise EncodingError("checksum mismatch: the file is corrupted")
     return _Reader(bytes(data[_PREFIX.size : -_CHECKSUM]))
@@ -315,26 +322,83 @@ def _read_chunk(r: _Reader, what: str, system: ChunkProofSystem, public: Any, ch
     return ChunkRecord(position, tuple(id_hashes), tuple(accounts), r.blob(what + " proof"))
 
 
+def encode_chunk_record(chunk: ChunkRecord, system: ChunkProofSystem) -> bytes:
+    """One chunk as it appears in the audit data and in a receipt (position, slots, leaves, proof)."""
+    w = _Writer()
+    _write_chunk(w, chunk, system)
+    return w.getvalue()
+
+
+def decode_chunk_record(data: bytes, system: ChunkProofSystem, public: Any, chunk_size: int) -> ChunkRecord:
+    """The inverse of :func:`encode_chunk_record` (strict: the bytes must be exactly one chunk)."""
+    r = _Reader(data)
+    chunk = _read_chunk(r, "chunk", system, public, chunk_size)
+    r.finish("chunk")
+    return chunk
+
+
+def node_size(instrument_count: int, asset_count: int) -> int:
+    """Bytes of an encoded upper ``node``: A liabilities, the digest, n position sums."""
+    return 48 * asset_count + 32 + 48 * instrument_count
+
+
+def padding_size(instrument_count: int, asset_count: int) -> int:
+    """Bytes of a padding entry's blindings (after its position): A liability blindings, n position blindings."""
+    return 32 * (asset_count + instrument_count)
+
+
+def encode_node(node: TreeNode) -> bytes:
+    """``node``: the liabilities, the digest and the position sums (an upper node, as every file writes it)."""
+    w = _Writer()
+    w.node(node)
+    return w.getvalue()
+
+
+def decode_node(data: bytes, instrument_count: int, asset_count: int) -> TreeNode:
+    """The inverse of :func:`encode_node` (strict)."""
+    r = _Reader(data)
+    node = r.node("node", instrument_count, asset_count)
+    r.finish("node")
+    return node
+
+
+def encode_node_entry(pos: Position, node: TreeNode) -> bytes:
+    """``position || node``: one entry of the audit data's upper-node list."""
+    w = _Writer()
+    w.position(pos)
+    w.node(node)
+    return w.getvalue()
+
+
+def encode_proof_entry(pos: Position, proof: bytes) -> bytes:
+    """``position || blob``: one entry of the audit data's node-proof list."""
+    w = _Writer()
+    w.position(pos)
+    w.blob(proof)
+    return w.getvalue()
+
+
+def encode_padding_entry(pos: Position, liability_blindings: tuple[int, ...], position_blindings: tuple[int, ...]
+                         ) -> bytes:
+    """``position || A scalars ρ_a || n scalars ρ_j``: one entry of the audit data's padding list."""
+    return struct.pack(">BQ", *pos) + b"".join(scalar_to_bytes(b) for b in (*liability_blindings, *position_blindings))
+
+
 def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
     w = _Writer()
     w.raw(audit.header_digest)
     w.u64(len(audit.chunks))
     for chunk in audit.chunks:
-        _write_chunk(w, chunk, system)
+        w.raw(encode_chunk_record(chunk, system))
     w.u64(len(audit.upper_nodes))
     for pos in sorted(audit.upper_nodes):
-        w.position(pos)
-        w.node(audit.upper_nodes[pos])
+        w.raw(encode_node_entry(pos, audit.upper_nodes[pos]))
     w.u64(len(audit.node_proofs))
     for pos in sorted(audit.node_proofs):
-        w.position(pos)
-        w.blob(audit.node_proofs[pos])
+        w.raw(encode_proof_entry(pos, audit.node_proofs[pos]))
     w.u64(len(audit.padding))
     for pos in sorted(audit.padding):
-        w.position(pos)
-        liability_blindings, position_blindings = audit.padding[pos]
-        for b in (*liability_blindings, *position_blindings):
-            w.raw(scalar_to_bytes(b))
+        w.raw(encode_padding_entry(pos, *audit.padding[pos]))
     return _container(KIND_AUDIT, w.getvalue())
 
 
@@ -348,10 +412,10 @@ def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: Chu
     chunks = tuple(
         _read_chunk(r, f"chunk[{i}]", system, public, header.tree.chunk_size) for i in range(n_chunks)
     )
-    upper = r.positions("upper nodes", 32 + 48 * (assets + n), lambda what: r.node(what, n, assets))
+    upper = r.positions("upper nodes", node_size(n, assets), lambda what: r.node(what, n, assets))
     proofs = r.positions("node proofs", 4, lambda what: r.blob(what))
     padding = r.positions(
-        "padding", 32 * (assets + n),
+        "padding", padding_size(n, assets),
         lambda what: (tuple(r.scalar(f"{what} liability {a}") for a in range(assets)),
                       tuple(r.scalar(f"{what} position {j}") for j in range(n))))
     r.finish("audit data")
@@ -389,18 +453,35 @@ def decode_total_opening(data: bytes) -> tuple[bytes, tuple[tuple[int, int], ...
 
 
 def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
+    return receipt_from_parts(
+        receipt.epoch_id, receipt.header_digest, receipt.account_id, receipt.account_key, receipt.leaf_index,
+        system.encode_opening(receipt.opening), encode_chunk_record(receipt.chunk, system),
+        [encode_path_entry(sibling, proof)
+         for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True)])
+
+
+def encode_path_entry(sibling: TreeNode, proof: bytes) -> bytes:
+    """``node || blob proof``: one sibling of a receipt's path."""
     w = _Writer()
-    w.u64(receipt.epoch_id)
-    w.raw(receipt.header_digest)
-    w.text(receipt.account_id)
-    w.raw(receipt.account_key)
-    w.u64(receipt.leaf_index)
-    w.blob(system.encode_opening(receipt.opening))
-    _write_chunk(w, receipt.chunk, system)
-    w.u16(len(receipt.upper_siblings))
-    for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True):
-        w.node(sibling)
-        w.blob(proof)
+    w.node(sibling)
+    w.blob(proof)
+    return w.getvalue()
+
+
+def receipt_from_parts(epoch_id: int, header_digest: bytes, account_id: str, account_key: bytes, leaf_index: int,
+                       opening: bytes, chunk: bytes, path: list[bytes]) -> bytes:
+    """A receipt file from its already-encoded parts (the opening, :func:`encode_chunk_record`, one
+    :func:`encode_path_entry` per level c..H-1): what a streaming epoch close writes per account."""
+    w = _Writer()
+    w.u64(epoch_id)
+    w.raw(header_digest)
+    w.text(account_id)
+    w.raw(account_key)
+    w.u64(leaf_index)
+    w.blob(opening)
+    w.raw(chunk)
+    w.u16(len(path))
+    w.parts.extend(path)
     return _container(KIND_RECEIPT, w.getvalue())
 
 
@@ -444,6 +525,34 @@ def write_file(path: str | Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[bytes]) -> None:
+    """Write a container whose body (``length`` bytes) arrives in ``parts``, never held whole: the checksum is
+    computed as the parts go by. Atomic like :func:`write_file`; ValueError if the parts do not add up to
+    ``length`` (the temporary file is then removed)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        with open(tmp, "wb") as handle:
+            head = _PREFIX.pack(MAGIC, kind, FORMAT_VERSION, length)
+            digest.update(head)
+            handle.write(head)
+            for part in parts:
+                digest.update(part)
+                handle.write(part)
+                written += len(part)
+            if written != length:
+                raise ValueError(f"container body: {written} bytes written, {length} announced")
+            handle.write(digest.digest())
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +94,33 @@ def _prove_nodes(
     ]
 
 
+def padding_node(blindings: BlindingSource, epoch_id: int, count: int, assets: int, level: int,
+                 index: int) -> tuple[TreeNode, PaddingOpening]:
+    """The padding node at (level, index) of an epoch with ``assets`` assets and ``count`` instruments, and its
+    opening (docs/protocol.md, "Leaves and nodes")."""
+    # asset 0 keeps the single-asset derivation; asset a >= 1 adds its index
+    liability_blindings = tuple(blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index, *asset)
+                                for asset in [(), *((a,) for a in range(1, assets))])
+    position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
+    seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
+    node = TreeNode.of([commit(0, b) for b in liability_blindings], padding_digest(seed),
+                       [commit(0, b) for b in position_blindings])
+    return node, (liability_blindings, position_blindings)
+
+
+def account_key_of(blindings: BlindingSource, account_id: str) -> bytes:
+    """The account's key k_u (docs/protocol.md, "Leaf identity")."""
+    return scalar_to_bytes(blindings.scalar(ACCOUNT_KEY_LABEL, account_id))
+
+
+def slot_id_hash(blindings: BlindingSource, epoch_id: int, position: int, slot: int, account_id: str | None) -> bytes:
+    """The salted id hash of the leaf in ``slot`` of the chunk at ``position`` (None: a padding account)."""
+    if account_id is None:
+        seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
+        return hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest()
+    return leaf_id_hash(account_id, account_key_of(blindings, account_id), epoch_id)
+
+
 def _reporter(progress: Callable[[str, int, int], None] | None, step: str,
               total: int) -> Callable[[int], None] | None:
     """Adapt ``progress(step, done, total)`` to the executor's ``progress(done)``."""
@@ -132,7 +159,7 @@ def make_header(
     )
 
 
-def require_reserves_cover(accounts: Sequence[AccountInput], public: Any, reserves: ReserveBook,
+def require_reserves_cover(accounts: Iterable[AccountInput], public: Any, reserves: ReserveBook,
                            chunk_system: ChunkProofSystem) -> None:
     """ProvingError naming the first asset whose reserves do not cover the accounts' liabilities in it (computed
     from the witnesses, so the check costs no proof)."""
@@ -206,13 +233,10 @@ def prove_epoch(
         proof, commitments, openings = proven[chunk]
         id_hashes = []
         for slot, account in enumerate(slots):
-            if account is None:
-                seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-id", epoch_id, position, slot))
-                id_hashes.append(hashlib.sha256(b"zkclear/tree/padding-id/v1" + seed).digest())
-            else:
-                account_id = accounts[account].account_id
-                account_keys[account] = scalar_to_bytes(blindings.scalar(ACCOUNT_KEY_LABEL, account_id))
-                id_hashes.append(leaf_id_hash(account_id, account_keys[account], epoch_id))
+            account_id = None if account is None else accounts[account].account_id
+            if account is not None:
+                account_keys[account] = account_key_of(blindings, accounts[account].account_id)
+            id_hashes.append(slot_id_hash(blindings, epoch_id, position, slot, account_id))
         chunk_leaves.append(
             [
                 make_leaf(id_hash, system.liabilities(c, public), system.encode_commitments(c))
@@ -226,14 +250,7 @@ def prove_epoch(
     assets = header.asset_count
 
     def padding_source(level: int, index: int) -> tuple[TreeNode, PaddingOpening]:
-        # asset 0 keeps the single-asset derivation; asset a >= 1 adds its index
-        liability_blindings = tuple(blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index, *asset)
-                                    for asset in [(), *((a,) for a in range(1, assets))])
-        position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
-        seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
-        node = TreeNode.of([commit(0, b) for b in liability_blindings], padding_digest(seed),
-                           [commit(0, b) for b in position_blindings])
-        return node, (liability_blindings, position_blindings)
+        return padding_node(blindings, epoch_id, count, assets, level, index)
 
     tree = build_sum_tree(
         config, placement.chunk_positions, chunk_leaves, chunk_position_sums, padding_source,

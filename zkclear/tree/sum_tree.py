@@ -191,7 +191,7 @@ class SumTree:
     chunk_positions: tuple[int, ...]
     nodes: dict[Position, TreeNode]
     padding: dict[Position, PaddingOpening]
-    openings: dict[Position, tuple[int, int]] = field(default_factory=dict)
+    openings: dict[Position, LiabilityOpening] = field(default_factory=dict)
 
     @property
     def root(self) -> TreeNode:
@@ -248,7 +248,48 @@ def build_sum_tree(
                     _add_openings(row_open[i], row_open[i + 1]) for i in range(0, len(row_open) - 1, 2)
                 ]
 
-    for level in range(c, height):
+    span = build_span(c, height, level_nodes, padding_source,
+                      {p: openings[(c, p)] for p in level_nodes} if leaf_openings is not None else None)
+    nodes.update(span.nodes)
+    padding.update(span.padding)
+    openings.update(span.openings)
+    return SumTree(
+        config=config, chunk_positions=tuple(chunk_positions), nodes=nodes, padding=padding, openings=openings
+    )
+
+
+@dataclass(slots=True)
+class Span:
+    """Levels ``low..high`` of the upper tree built above some nodes at level ``low``: every node made
+    (padding siblings at levels low..high-1 and parents at levels low+1..high; not the base nodes), the
+    padding openings, and the liability openings when the base's were given."""
+
+    nodes: dict[Position, TreeNode]
+    padding: dict[Position, PaddingOpening]
+    openings: dict[Position, LiabilityOpening]
+
+    def top(self, high: int) -> dict[int, TreeNode]:
+        """The nodes at level ``high`` by index."""
+        return {index: node for (level, index), node in self.nodes.items() if level == high}
+
+
+def build_span(
+    low: int,
+    high: int,
+    base: dict[int, TreeNode],
+    padding_source: PaddingSource,
+    base_openings: dict[int, LiabilityOpening] | None = None,
+) -> Span:
+    """Build levels ``low+1..high`` above the nodes ``base`` (index -> node at level ``low``), asking
+    ``padding_source`` for every missing sibling at levels low..high-1. The same nodes come out whether the
+    upper tree is built at once or as subtrees whose roots are then built on (all derivations are by
+    position)."""
+    nodes: dict[Position, TreeNode] = {}
+    openings: dict[Position, LiabilityOpening] = {}
+    padding: dict[Position, PaddingOpening] = {}
+    level_nodes = dict(base)
+    level_openings = dict(base_openings) if base_openings is not None else None
+    for level in range(low, high):
         for index in sorted(level_nodes):
             sibling = index ^ 1
             if sibling not in level_nodes:
@@ -256,8 +297,9 @@ def build_sum_tree(
                 level_nodes[sibling] = node
                 nodes[(level, sibling)] = node
                 padding[(level, sibling)] = opening
-                if leaf_openings is not None:
-                    openings[(level, sibling)] = tuple((0, blinding) for blinding in opening[0])
+                if level_openings is not None:
+                    level_openings[sibling] = tuple((0, blinding) for blinding in opening[0])
+                    openings[(level, sibling)] = level_openings[sibling]
         parent_indices = sorted({index >> 1 for index in level_nodes})
         parents = combine_level(
             level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices]
@@ -265,13 +307,12 @@ def build_sum_tree(
         level_nodes = dict(zip(parent_indices, parents, strict=True))
         for p, node in level_nodes.items():
             nodes[(level + 1, p)] = node
-            if leaf_openings is not None:
-                openings[(level + 1, p)] = _add_openings(
-                    openings[(level, 2 * p)], openings[(level, 2 * p + 1)]
-                )
-    return SumTree(
-        config=config, chunk_positions=tuple(chunk_positions), nodes=nodes, padding=padding, openings=openings
-    )
+        if level_openings is not None:
+            level_openings = {p: _add_openings(level_openings[2 * p], level_openings[2 * p + 1])
+                              for p in parent_indices}
+            for p, opening in level_openings.items():
+                openings[(level + 1, p)] = opening
+    return Span(nodes, padding, openings)
 
 
 def _add_openings(a: LiabilityOpening, b: LiabilityOpening) -> LiabilityOpening:

@@ -26,6 +26,7 @@ separate check :func:`zkclear.proofs.recompute.check_public_inputs`; the auditor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from zkclear.bundle.model import AuditData, PublicBundle
@@ -81,17 +82,22 @@ def _fail(reason: str, detail: str, index: int | None = None) -> None:
     raise VerificationError(reason, index=index, detail=detail)
 
 
+def commits_to_zero(node: TreeNode, liability_blindings: Sequence[int], position_blindings: Sequence[int]) -> bool:
+    """Whether a padding node's liabilities (one per asset) and position sums are commitments to zero with these
+    blindings."""
+    sums = node.positions or ()
+    return (len(node.liabilities) == len(liability_blindings) and len(sums) == len(position_blindings)
+            and all(c == commit(0, b) for c, b in zip(node.liabilities, liability_blindings, strict=True))
+            and all(p == commit(0, b) for p, b in zip(sums, position_blindings, strict=True)))
+
+
 def _padding_node(audit: AuditData, pos: Position) -> TreeNode:
     level, index = pos
     if pos not in audit.padding or pos not in audit.upper_nodes:
         _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated path "
                                       "but is neither built from chunks nor published as padding", level)
     node = audit.upper_nodes[pos]
-    liability_blindings, position_blindings = audit.padding[pos]
-    sums = node.positions or ()
-    if (len(node.liabilities) != len(liability_blindings) or len(sums) != len(position_blindings)
-            or any(c != commit(0, b) for c, b in zip(node.liabilities, liability_blindings, strict=True))
-            or any(p != commit(0, b) for p, b in zip(sums, position_blindings, strict=True))):
+    if not commits_to_zero(node, *audit.padding[pos]):
         _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} does not commit to zero",
               level)
     return node
@@ -148,11 +154,15 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
     return visited
 
 
-def _check_bindings(published: PublishedEpoch, audit: AuditData, system: ChunkProofSystem,
-                    previous: ChainLink | None) -> None:
-    header = published.bundle.header
-    if audit.header_digest != header.digest():
-        _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
+def check_bindings(published: PublishedEpoch, header_digest: bytes, system: ChunkProofSystem,
+                   previous: ChainLink | None) -> None:
+    """Checks 1 and 2 of the module docstring: the audit data (whose header digest is ``header_digest``), the risk
+    data and the public inputs belong to the header, the header follows ``previous``, and the root statements and
+    reserves are the epoch's (shared by :func:`audit_epoch` and the streaming audit)."""
+    bundle = published.bundle
+    header = bundle.header
+    if header_digest != header.digest():
+        _fail("audit-epoch-mismatch", f"the audit data is for header {header_digest.hex()[:16]}..., not for "
                                       f"epoch {header.epoch_id}'s header {header.digest().hex()[:16]}...")
     if system.public_digest(published.public) != header.public_data_digest:
         _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
@@ -165,6 +175,8 @@ def _check_bindings(published: PublishedEpoch, audit: AuditData, system: ChunkPr
                                       "the header's")
     if previous is not None:
         check_chain(previous, header)
+    check_root_statements(bundle, system.instrument_ids(published.public), system.asset_ids(published.public))
+    check_venue_assets(bundle.reserves, published.inputs.config_text)
 
 
 def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
@@ -179,9 +191,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     config = header.tree
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    _check_bindings(published, audit, system, previous)
-    check_root_statements(bundle, system.instrument_ids(public), system.asset_ids(public))
-    check_venue_assets(bundle.reserves, published.inputs.config_text)
+    check_bindings(published, audit.header_digest, system, previous)
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -1,0 +1,216 @@
+"""The streaming audit (read from the file, verified in parallel) passes what the in-memory audit passes and
+rejects every tampering with the same reason: the tree, the proofs, and (on a multi-asset epoch whose reserves sit
+on three chains) every node's per-asset liabilities, the reserves and their attestations."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+
+import pytest
+
+import zkclear.proofs.epoch_prover as epoch_prover
+from tests.proofs.epoch_fixtures import (
+    BITCOIN_KEY,
+    MULTI_PUBLIC,
+    PUBLIC,
+    SMALL,
+    SYSTEM,
+    honest_epoch,
+    make_epoch,
+    multi_asset_accounts,
+    multi_asset_epoch,
+    public_inputs,
+    reserves,
+    second_epoch,
+)
+from zkclear.bundle.format import encode_audit_data, write_file
+from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
+from zkclear.chains.keys import sign_attestation_text
+from zkclear.crypto.pedersen import commit
+from zkclear.errors import EncodingError, VerificationError
+from zkclear.executor import ProcessExecutor, SerialExecutor
+from zkclear.tree.placement import TreeConfig
+from zkclear.tree.sum_tree import TreeNode
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.audit_stream import audit_file
+from zkclear.verifier.published import EpochFiles, PublishedEpoch
+
+
+def _published(tmp_path, bundle, audit, public=PUBLIC) -> PublishedEpoch:
+    files = EpochFiles(tmp_path, bundle.header.epoch_id)
+    write_file(files.audit, encode_audit_data(audit, SYSTEM))
+    return PublishedEpoch(bundle, public, public_inputs(bundle.header.epoch_id, bundle.reserves), files)
+
+
+def _reasons(tmp_path, bundle, audit, public=PUBLIC, **kwargs) -> tuple[str, str]:
+    published = _published(tmp_path, bundle, audit, public)
+    with pytest.raises(VerificationError) as in_memory:
+        audit_epoch(published, audit, chunk_system=SYSTEM, executor=SerialExecutor(), **kwargs)
+    with pytest.raises(VerificationError) as streamed:
+        audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=1, **kwargs)
+    return in_memory.value.reason, streamed.value.reason
+
+
+def _check_cases(tmp_path, cases: dict, bundle, public=PUBLIC) -> dict[str, str]:
+    """Each case (an audit, or a (bundle, audit) pair) through both audits; returns the reasons by case name."""
+    found = {}
+    for name, case in cases.items():
+        case_bundle, case_audit = case if isinstance(case, tuple) else (bundle, case)
+        in_memory, streamed = _reasons(tmp_path, case_bundle, case_audit, public)
+        assert streamed == in_memory, name
+        found[name] = streamed
+    return found
+
+
+def test_an_honest_epoch_passes_serially_and_on_worker_processes(tmp_path):
+    epoch = make_epoch(TreeConfig(height=7, chunk_bits=2, chunk_padding="none"), count=14)
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    expected = audit_epoch(published, epoch.artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())
+    steps: list[tuple[str, int, int]] = []
+    with ProcessExecutor(workers=2) as run:
+        report = audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=3,
+                            progress=lambda step, done, total: steps.append((step, done, total)))
+    assert (report.chunks, report.leaves, report.upper_nodes, report.reserves, report.header_hash) == (
+        expected.chunks, expected.leaves, expected.upper_nodes, expected.reserves, expected.header_hash)
+    finished = {step: (done, total) for step, done, total in steps}
+    assert finished["chunks (collateralization proofs)"] == (report.chunks, report.chunks)
+    assert finished["node range proofs"][0] == finished["node range proofs"][1] > 0
+
+
+def test_tamperings_get_the_in_memory_audits_reason(tmp_path):
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    c = SMALL.chunk_bits
+    cases = {}
+    pos = next(p for p in sorted(audit.upper_nodes) if p[0] == c + 2 and p not in audit.padding)
+    node = audit.upper_nodes[pos]
+    cases["sum"] = replace(audit, upper_nodes={**audit.upper_nodes,
+                                               pos: TreeNode.of(node.liabilities[0] - commit(500, 0), node.digest,
+                                                                node.positions)})
+    cases["hash"] = replace(audit, upper_nodes={**audit.upper_nodes, pos: replace(node, digest=bytes(32))})
+    chunk = audit.chunks[0]
+    swapped = replace(chunk, id_hashes=(chunk.id_hashes[1], chunk.id_hashes[0], *chunk.id_hashes[2:]))
+    cases["swap"] = replace(audit, chunks=(swapped, *audit.chunks[1:]))
+    doubled = replace(chunk, id_hashes=(chunk.id_hashes[0], chunk.id_hashes[0], *chunk.id_hashes[2:]))
+    cases["duplicate"] = replace(audit, chunks=(doubled, *audit.chunks[1:]))
+    padding = dict(audit.padding)
+    padding.pop(next(iter(padding)))
+    cases["missing padding"] = replace(audit, padding=padding)
+    first_pad = next(iter(sorted(audit.padding)))
+    blindings, position_blindings = audit.padding[first_pad]
+    cases["nonzero padding"] = replace(audit, padding={**audit.padding,
+                                                       first_pad: (blindings, (position_blindings[0] + 1,
+                                                                               *position_blindings[1:]))})
+    cases["policy"] = replace(audit, chunks=audit.chunks[:1] * 3)
+    other = second_epoch().artifacts.audit
+    proofs = dict(other.node_proofs)
+    node_pos = next(p for p in sorted(proofs) if p in audit.node_proofs)
+    proofs[node_pos] = audit.node_proofs[node_pos]
+    cases["replayed node proof"] = (second_epoch().bundle, replace(other, node_proofs=proofs))
+    bad_proof = bytearray(chunk.proof)
+    bad_proof[-40] ^= 1
+    cases["chunk proof"] = replace(audit, chunks=(replace(chunk, proof=bytes(bad_proof)), *audit.chunks[1:]))
+    extra = dict(audit.upper_nodes)
+    extra[(SMALL.height - 1, 5)] = audit.upper_nodes[pos]
+    cases["extra node"] = replace(audit, upper_nodes=extra)
+    cases["other epoch"] = (second_epoch().bundle, audit)
+    cases["missing attestation"] = (bundle.with_attestations(bundle.attestations[1:]), audit)
+    found = _check_cases(tmp_path, cases, bundle)
+    assert found["sum"] == "node-sum-mismatch" and found["missing attestation"] == "attestation-missing"
+
+
+def test_a_multi_asset_epoch_passes_with_the_in_memory_audits_reserves(tmp_path):
+    epoch = multi_asset_epoch()
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit, MULTI_PUBLIC)
+    expected = audit_epoch(published, epoch.artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())
+    report = audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+    assert [r.asset_id for r in report.reserves] == ["USD", "BTC"]
+    assert (report.reserves, report.upper_nodes, report.header_hash) == (
+        expected.reserves, expected.upper_nodes, expected.header_hash)
+
+
+def _replace_attestation(bundle, chain: str, make) -> object:
+    """``bundle`` with its attestation on ``chain`` replaced by ``make(genuine)``."""
+    attestations = list(bundle.attestations)
+    index = next(i for i, a in enumerate(attestations) if a.chain == chain)
+    attestations[index] = make(attestations[index])
+    return bundle.with_attestations(tuple(attestations))
+
+
+def _flip_signature_byte(genuine: Attestation) -> Attestation:
+    raw = bytearray(base64.b64decode(genuine.signature))
+    raw[40] ^= 0x01
+    return replace(genuine, signature=base64.b64encode(bytes(raw)).decode())
+
+
+def test_multi_asset_tamperings_get_the_in_memory_audits_reason(tmp_path, monkeypatch):
+    epoch = multi_asset_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    c = SMALL.chunk_bits
+    cases: dict = {}
+    pos = next(p for p in sorted(audit.upper_nodes) if p[0] == c + 2 and p not in audit.padding)
+    node = audit.upper_nodes[pos]
+    usd, btc = node.liabilities
+    cases["btc sum"] = replace(audit, upper_nodes={**audit.upper_nodes, pos: TreeNode.of(
+        [usd, btc - commit(500, 0)], node.digest, node.positions)})
+    first_pad = next(iter(sorted(audit.padding)))
+    (usd_blinding, btc_blinding), position_blindings = audit.padding[first_pad]
+    cases["btc padding"] = replace(audit, padding={**audit.padding,
+                                                   first_pad: ((usd_blinding, btc_blinding + 1), position_blindings)})
+    cases["forged bitcoin signature"] = (_replace_attestation(bundle, "bitcoin", _flip_signature_byte), audit)
+    replayed = next(a for a in second_epoch().bundle.attestations if a.chain == "ethereum")
+    cases["replayed epoch"] = (_replace_attestation(bundle, "ethereum", lambda _: replayed), audit)
+    entry = next(e for e in bundle.reserves.entries if e.chain == "bitcoin")
+    elsewhere = replace(bundle.attestation_context(), venue="Another Venue")
+    cases["another venue"] = (_replace_attestation(
+        bundle, "bitcoin", lambda _: sign_attestation_text(BITCOIN_KEY, render_attestation_text(elsewhere, entry))),
+        audit)
+    impostor = key_from_secret("solana", bytes([0x5A]) * 32)
+    cases["wrong signer"] = (_replace_attestation(bundle, "solana", lambda genuine: Attestation(
+        genuine.chain, genuine.address, genuine.text,
+        sign_message(impostor.secret, impostor.address, genuine.text.encode("ascii")))), audit)
+    other_balance = replace(entry, balance=entry.balance + 1)
+    cases["balance"] = (_replace_attestation(bundle, "bitcoin", lambda _: sign_attestation_text(
+        BITCOIN_KEY, render_attestation_text(bundle.attestation_context(), other_balance))), audit)
+    cases["duplicate signature"] = (bundle.with_attestations((*bundle.attestations, bundle.attestations[0])), audit)
+    found = _check_cases(tmp_path, cases, bundle, MULTI_PUBLIC)
+    assert found["btc sum"] == "node-sum-mismatch" and found["btc padding"] == "padding-node-nonzero"
+    assert found["another venue"] == "attestation-wrong-venue" and found["balance"] == "attestation-balance-mismatch"
+    assert found["duplicate signature"] == "attestation-duplicate"
+    # the risk data of a single-asset listing against a two-asset header
+    assert _check_cases(tmp_path, {"asset count": audit}, bundle, PUBLIC) == {"asset count": "public-data-mismatch"}
+
+    # the header counts 1,000 of the USD reserves for BTC (the listed reserves contradict it)
+    owed = sum(a.witness.balances[0] for a in multi_asset_accounts())
+    book = reserves((2_000_000, 2_000_000), collateral=(("BTC", 8, owed - 1_000),))
+    totals = book.asset_totals()
+    monkeypatch.setattr(type(book), "asset_totals", lambda self: (totals[0] - 1_000, totals[1] + 1_000))
+    moved = make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(), reserve_book=book,
+                       secret=b"asset-counted-for-another-012345")
+    monkeypatch.undo()
+    # a padding node whose BTC liability commits to -5 (its USD one honest): its aggregated node proof fails
+    real_commit = epoch_prover.commit
+    calls = iter(range(1 << 30))
+    per_node = 2 + len(MULTI_PUBLIC.value_per_lot)
+    monkeypatch.setattr(epoch_prover, "commit", lambda value, blinding: real_commit(
+        value - (5 if next(calls) % per_node == 1 else 0), blinding))
+    negative = make_epoch(public=MULTI_PUBLIC, account_list=multi_asset_accounts(), reserve_book=bundle.reserves,
+                          secret=b"negative-btc-padding-0123456789a")
+    monkeypatch.undo()
+    found = _check_cases(tmp_path, {"reserves": (moved.bundle, moved.artifacts.audit),
+                                    "negative btc": (negative.bundle, negative.artifacts.audit)}, bundle, MULTI_PUBLIC)
+    assert found["reserves"] == "reserves-mismatch"
+    assert found["negative btc"] in ("padding-node-nonzero", "node-range-proof")
+
+
+def test_a_truncated_or_corrupted_audit_file_is_an_encoding_error(tmp_path):
+    epoch = honest_epoch()
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    data = published.files.audit.read_bytes()
+    published.files.audit.write_bytes(data[:-1])
+    with pytest.raises(EncodingError, match="length mismatch"):
+        audit_file(published, chunk_system=SYSTEM)
+    published.files.audit.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    with pytest.raises(EncodingError, match="checksum"):
+        audit_file(published, chunk_system=SYSTEM)

@@ -1,0 +1,606 @@
+"""The full audit of an epoch read straight from its audit file, chunk by chunk and level by level, with the
+proofs verified in parallel through an executor (docs/protocol.md, "Audit"; docs/performance.md, "Scale-out").
+
+The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order; what differs
+is how the file is held:
+
+- the container's checksum is computed over the file in blocks, before anything is decoded;
+- chunks are read one at a time and sent to the workers in groups of ``group_chunks``: a worker decodes the
+  group, recomputes each chunk's root and batch-verifies the whole group's collateralization proofs in **one**
+  multi-scalar multiplication (a failing group is re-checked chunk by chunk to name the chunk);
+- the coordinator keeps, per chunk, its position, its root (one encoded node) and an 8-byte prefix of every id
+  hash (for the duplicate check); it then walks the upper tree one level at a time with file cursors, checking the
+  structure (which nodes must exist, which must be padding) on indices only, and sends the sums and hashes of
+  every parent, the zero-commitment of every padding node and every node range proof (in groups of
+  ``statements.BATCH``) to the workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from provers.bulletproofs import batch_verify
+from zkclear.bundle.format import (
+    KIND_AUDIT,
+    container_body_length,
+    decode_chunk_record,
+    decode_node,
+    node_size,
+    padding_size,
+)
+from zkclear.crypto.field import scalar_from_bytes
+from zkclear.errors import EncodingError, VerificationError, ZkclearError
+from zkclear.executor import Executor, SerialExecutor
+from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.header import ChainLink, EpochHeader
+from zkclear.tree.sum_tree import combine_level
+from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.root import solvency_named
+from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_statement, verify_named
+
+Progress = Callable[[str, int, int], None]
+_PREFIX = struct.Struct(">8s4sHQ")
+#: Chunks per verification task (one batch verification, one MSM, per group).
+GROUP_CHUNKS = 8
+#: Parents (or padding nodes) per tree-check task.
+TREE_BATCH = 256
+
+Failure = tuple[str, int | None, str | None]
+
+
+class _Cursor:
+    """Reads a file from an offset, failing like the in-memory decoder on truncation."""
+
+    def __init__(self, path: Path, offset: int, end: int) -> None:
+        self._file: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._file.seek(offset)
+        self.offset, self.end = offset, end
+
+    def take(self, size: int, what: str) -> bytes:
+        if size < 0 or self.offset + size > self.end:
+            raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}, "
+                                f"{self.end - self.offset} left")
+        data = self._file.read(size)
+        self.offset += size
+        return data
+
+    def u64(self, what: str) -> int:
+        return struct.unpack(">Q", self.take(8, what))[0]
+
+    def count(self, what: str, item_size: int) -> int:
+        n = self.u64(what)
+        if n * item_size > self.end - self.offset:
+            raise EncodingError(f"truncated: {what} says {n} items, more than the file holds")
+        return n
+
+    def skip(self, size: int, what: str) -> None:
+        if self.offset + size > self.end:
+            raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}")
+        self._file.seek(size, 1)
+        self.offset += size
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _check_container(path: Path) -> tuple[int, int]:
+    """(body offset, body end) after checking magic, kind, version, length and the checksum in blocks."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(_PREFIX.size)
+        length = container_body_length(head, KIND_AUDIT, size)
+        digest = hashlib.sha256(head)
+        left = length
+        while left:
+            block = handle.read(min(left, 1 << 20))
+            digest.update(block)
+            left -= len(block)
+        if digest.digest() != handle.read(32):
+            raise EncodingError("checksum mismatch: the file is corrupted")
+    return _PREFIX.size, _PREFIX.size + length
+
+
+# --------------------------------------------------------------------------------------------- worker tasks
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkGroup:
+    system: ChunkProofSystem
+    public: Any
+    header: EpochHeader
+    records: tuple[tuple[int, bytes], ...]   # (chunk number, record bytes)
+
+
+def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, Failure | None]:
+    """Roots (encoded) of the group's chunks; a structural failure (decoding, shape) that stops the audit at
+    once; and the first chunk whose collateralization proof fails (reported after the tree checks)."""
+    from zkclear.bundle.format import encode_node
+
+    roots, statements, owners = [], [], []
+    size = group.header.tree.chunk_size
+    for number, record in group.records:
+        try:
+            chunk = decode_chunk_record(record, group.system, group.public, size)
+        except EncodingError as exc:
+            return roots, ("encoding", number, f"chunk[{number}]: {exc}"), None
+        try:
+            roots.append(encode_node(chunk_root(group.system, chunk, group.public, size)))
+            found = chunk_statements(group.system, group.header, chunk, group.public)
+        except VerificationError as exc:
+            if exc.reason == "chunk-collateral-proof":
+                return roots, None, (exc.reason, number, None)
+            return roots, (exc.reason, exc.index, exc.detail), None
+        statements.extend(found)
+        owners.extend([number] * len(found))
+    try:
+        batch_verify(statements)
+        return roots, None, None
+    except VerificationError:
+        pass
+    for number, _ in group.records:
+        try:
+            batch_verify([s for s, owner in zip(statements, owners, strict=True) if owner == number])
+        except VerificationError:
+            return roots, None, ("chunk-collateral-proof", number, None)
+    return roots, None, ("chunk-collateral-proof", group.records[0][0], None)
+
+
+def node_entry_size(count: int, assets: int) -> int:
+    """Bytes of one entry of the upper-node list: the position, then the node."""
+    return 9 + node_size(count, assets)
+
+
+def padding_entry_size(count: int, assets: int) -> int:
+    """Bytes of one entry of the padding list: the position, then the blindings."""
+    return 9 + padding_size(count, assets)
+
+
+@dataclass(frozen=True, slots=True)
+class ParentBatch:
+    level: int                                   # the parents' level
+    count: int                                   # instruments
+    assets: int
+    items: tuple[tuple[int, bytes, bytes, bytes], ...]   # (parent index, left, right, parent) encodings
+
+
+def check_parents(batch: ParentBatch) -> Failure | None:
+    """The first parent that is not the sum (node-sum-mismatch) or hash (node-hash-mismatch) of its children."""
+    n, assets = batch.count, batch.assets
+    for index, left, right, parent in batch.items:
+        try:
+            built = combine_level(batch.level, [(decode_node(left, n, assets), decode_node(right, n, assets))])[0]
+            published = decode_node(parent, n, assets)
+        except (EncodingError, ValueError):
+            return ("audit-structure", batch.level, f"nodes at level {batch.level - 1} carry different numbers of "
+                                                    "liabilities or position sums")
+        if published.encoded != built.encoded or published.positions_encoded != built.positions_encoded:
+            return ("node-sum-mismatch", batch.level,
+                    f"the node at level {batch.level}, index {index} is not the sum of its children")
+        if published.digest != built.digest:
+            return ("node-hash-mismatch", batch.level,
+                    f"the node at level {batch.level}, index {index} does not hash its children")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PaddingBatch:
+    level: int
+    count: int
+    assets: int
+    items: tuple[tuple[int, bytes, bytes], ...]   # (index, node encoding, padding entry without its position)
+
+
+def check_padding(batch: PaddingBatch) -> Failure | None:
+    n, assets = batch.count, batch.assets
+    for index, node_bytes, entry in batch.items:
+        node = decode_node(node_bytes, n, assets)
+        scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
+        if not commits_to_zero(node, scalars[:assets], scalars[assets:]):
+            return ("padding-node-nonzero", batch.level,
+                    f"the padding node at level {batch.level}, index {index} does not commit to zero")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProofBatch:
+    header: EpochHeader
+    items: tuple[tuple[int, int, bytes, bytes], ...]   # (level, index, node encoding, proof)
+
+
+def check_node_proofs(batch: NodeProofBatch) -> Failure | None:
+    named = []
+    for level, index, node_bytes, proof in batch.items:
+        node = decode_node(node_bytes, batch.header.instrument_count, batch.header.asset_count)
+        try:
+            named.append(("node-range-proof", level,
+                          node_statement(batch.header, level, index, node, proof, "node-range-proof")))
+        except VerificationError as exc:
+            return (exc.reason, exc.index, exc.detail)
+    try:
+        verify_named(named, batch=len(named) or 1)
+    except VerificationError as exc:
+        return (exc.reason, exc.index, exc.detail)
+    return None
+
+
+# --------------------------------------------------------------------------------------------- the audit
+
+
+def _raise(failure: Failure | None) -> None:
+    if failure is None:
+        return
+    reason, index, detail = failure
+    if reason == "encoding":
+        raise EncodingError(detail or "malformed")
+    if reason == "chunk-collateral-proof" and detail is None:
+        from zkclear.verifier.statements import _FAILURES
+
+        detail = _FAILURES[reason].format(reason=reason, index=index)
+    raise VerificationError(reason, index=index, detail=detail)
+
+
+def _fail(reason: str, detail: str, index: int | None = None) -> None:
+    raise VerificationError(reason, index=index, detail=detail)
+
+
+def _first(results: Iterator[tuple[int, Failure | None]]) -> Failure | None:
+    """The failure of the lowest-numbered batch (the order the in-memory audit would meet it in)."""
+    found: dict[int, Failure] = {}
+    for index, failure in results:
+        if failure is not None:
+            found[index] = failure
+    return found[min(found)] if found else None
+
+
+def audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
+               previous: ChainLink | None = None, executor: Executor | None = None,
+               progress: Progress | None = None, group_chunks: int = GROUP_CHUNKS,
+               window: int | None = None) -> AuditReport:
+    """Audit the epoch from its audit file (``published.files.audit``): every check of ``audit_epoch``; returns
+    the report or raises VerificationError (EncodingError for a malformed file)."""
+    path = published.files.audit
+    try:
+        return _audit(published, path, chunk_system, previous, executor or SerialExecutor(), progress,
+                      max(1, group_chunks), window)
+    except EncodingError as exc:
+        raise EncodingError(f"{path}: {exc}") from None
+
+
+@dataclass
+class _Sections:
+    header_digest: bytes
+    chunks: int
+    chunks_at: int
+    nodes: int
+    nodes_at: int
+    proofs: int
+    proofs_at: int
+    padding: int
+    padding_at: int
+    end: int
+
+
+def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int) -> _Sections:
+    """Walk the body once (no decoding of points) to find where each list starts; strict like the decoder."""
+    cursor = _Cursor(path, start, end)
+    try:
+        digest = cursor.take(32, "header digest")
+        chunks = cursor.count("chunk count", 8 + 2 + 4)
+        chunks_at = cursor.offset
+        for i in range(chunks):
+            cursor.skip(8, f"chunk[{i}] position")
+            slots = struct.unpack(">H", cursor.take(2, f"chunk[{i}] slots"))[0]
+            if slots != chunk_size:
+                raise EncodingError(f"chunk[{i}]: {slots} slots, the header says {chunk_size}")
+            for s in range(slots):
+                cursor.skip(32, f"chunk[{i}] slot {s} id hash")
+                length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] slot {s} account length"))[0]
+                cursor.skip(length, f"chunk[{i}] slot {s} account")
+            length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
+            cursor.skip(length, f"chunk[{i}] proof")
+        entry = node_entry_size(count, assets)
+        nodes, nodes_at = _positioned(cursor, "upper nodes", entry,
+                                      lambda what: cursor.skip(entry - 9, what))
+
+        def proof(what: str) -> None:
+            cursor.skip(struct.unpack(">I", cursor.take(4, f"{what} length"))[0], what)
+
+        proofs, proofs_at = _positioned(cursor, "node proofs", 13, proof)
+        pad_entry = padding_entry_size(count, assets)
+
+        def blindings(what: str) -> None:
+            entry_bytes = cursor.take(pad_entry - 9, what)
+            for j in range(assets + count):
+                try:
+                    scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
+                except ZkclearError as exc:
+                    raise EncodingError(f"{what}: {exc}") from None
+
+        padding, padding_at = _positioned(cursor, "padding", pad_entry, blindings)
+        if cursor.offset != end:
+            raise EncodingError(f"audit data: {end - cursor.offset} unexpected trailing bytes")
+        return _Sections(digest, chunks, chunks_at, nodes, nodes_at, proofs, proofs_at, padding, padding_at, end)
+    finally:
+        cursor.close()
+
+
+def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str], None]) -> tuple[int, int]:
+    """(count, offset of the first entry) of a list of ``position || item`` entries (a u64 count first), positions
+    strictly increasing like the decoder demands; ``rest(name)`` reads one entry's item after its position."""
+    n = cursor.count(what, item_size)
+    at = cursor.offset
+    last = None
+    for i in range(n):
+        key = struct.unpack(">BQ", cursor.take(9, f"{what}[{i}] position"))
+        if last is not None and key <= last:
+            raise EncodingError(f"{what}[{i}]: positions must be strictly increasing")
+        last = key
+        rest(f"{what}[{i}]")
+    return n, at
+
+
+def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
+    """(position, record bytes, id hashes) of every chunk, one at a time."""
+    cursor = _Cursor(path, sections.chunks_at, sections.end)
+    try:
+        for _ in range(sections.chunks):
+            head = cursor.take(10, "chunk")
+            slots = struct.unpack(">H", head[8:])[0]
+            parts, ids = [head], []
+            for _ in range(slots):
+                id_hash = cursor.take(32, "id hash")
+                length = cursor.take(4, "account length")
+                parts += [id_hash, length, cursor.take(struct.unpack(">I", length)[0], "account")]
+                ids.append(id_hash)
+            length = cursor.take(4, "proof length")
+            parts += [length, cursor.take(struct.unpack(">I", length)[0], "proof")]
+            yield struct.unpack(">Q", head[:8])[0], b"".join(parts), ids
+    finally:
+        cursor.close()
+
+
+def _entries(path: Path, start: int, count: int, end: int, size: int) -> Iterator[tuple[int, int, bytes]]:
+    """(level, index, rest) of fixed-size entries."""
+    cursor = _Cursor(path, start, end)
+    try:
+        for _ in range(count):
+            data = cursor.take(size, "entry")
+            level, index = struct.unpack(">BQ", data[:9])
+            yield level, index, data[9:]
+    finally:
+        cursor.close()
+
+
+def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, previous: ChainLink | None,
+           run: Executor, progress: Progress | None, group_chunks: int, window: int | None) -> AuditReport:
+    import time
+
+    bundle, public = published.bundle, published.public
+    header = bundle.header
+    config = header.tree
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    start, end = _check_container(path)
+    sections = _sections(path, start, end, config.chunk_size, header.instrument_count, header.asset_count)
+    check_bindings(published, sections.header_digest, system, previous)
+    timings["bindings"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    if not config.allows_chunk_count(sections.chunks):
+        _fail("chunk-count-policy", f"{sections.chunks} chunks is not a count the padding policy "
+                                    f"{config.chunk_padding!r} produces")
+    positions: list[int] = []
+    prefixes = array("Q", bytes(8 * sections.chunks * config.chunk_size))
+    taken: set[int] = set()
+    proof_failure: Failure | None = None
+    roots: dict[int, bytes] = {}
+
+    def groups() -> Iterator[ChunkGroup]:
+        batch: list[tuple[int, bytes]] = []
+        for number, (position, record, ids) in enumerate(_read_chunks(path, sections)):
+            if position in taken or not 0 <= position < 1 << config.upper_height:
+                _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken or outside "
+                                         "the tree", number)
+            taken.add(position)
+            positions.append(position)
+            for slot, id_hash in enumerate(ids):
+                prefixes[number * config.chunk_size + slot] = int.from_bytes(id_hash[:8], "big")
+            batch.append((number, record))
+            if len(batch) == group_chunks:
+                yield ChunkGroup(system, public, header, tuple(batch))
+                batch = []
+        if batch:
+            yield ChunkGroup(system, public, header, tuple(batch))
+
+    step = "chunks (collateralization proofs)"
+    if progress is not None:
+        progress(step, 0, sections.chunks)
+    done = 0
+    structural: dict[int, Failure] = {}
+    proof_failures: dict[int, Failure] = {}
+    for index, (group_roots, failure, proof_fail) in run.stream(check_chunk_group, groups(), window=window):
+        first_number = index * group_chunks
+        for offset, root in enumerate(group_roots):
+            roots[positions[first_number + offset]] = root
+        if failure is not None:
+            structural[index] = failure
+        if proof_fail is not None:
+            proof_failures[index] = proof_fail
+        done += len(group_roots) if failure is None else 0
+        if progress is not None:
+            progress(step, min(done, sections.chunks), sections.chunks)
+    _check_duplicates(path, sections, prefixes)
+    if structural:
+        _raise(structural[min(structural)])
+    if proof_failures:
+        proof_failure = proof_failures[min(proof_failures)]
+    _check_tree(path, sections, bundle, roots, run, window, progress)
+    timings["tree"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    _check_node_proofs(path, sections, header, run, window, progress)
+    _raise(proof_failure)
+    verify_named([solvency_named(bundle)])
+    timings["proofs"] = time.perf_counter() - started
+    return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), sections.chunks,
+                       sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
+
+
+def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
+    """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
+    order = sorted(prefixes)
+    clashes = {a for a, b in pairwise(order) if a == b}
+    if not clashes:
+        return
+    seen: dict[bytes, int] = {}
+    for number, (_, _, ids) in enumerate(_read_chunks(path, sections)):
+        for id_hash in ids:
+            if int.from_bytes(id_hash[:8], "big") in clashes:
+                if id_hash in seen:
+                    _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... "
+                                            f"(chunk {number})", number)
+                seen[id_hash] = number
+
+
+def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+    """level -> (offset of its first entry, entries) in the upper-node list (entries of ``size`` bytes)."""
+    blocks: dict[int, tuple[int, int]] = {}
+    for i, (level, _, _) in enumerate(_entries(path, sections.nodes_at, sections.nodes, sections.end, size)):
+        if level not in blocks:
+            blocks[level] = (sections.nodes_at + i * size, 0)
+        offset, n = blocks[level]
+        blocks[level] = (offset, n + 1)
+    return blocks
+
+
+def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+    blocks: dict[int, tuple[int, int]] = {}
+    for i, (level, _, _) in enumerate(_entries(path, sections.padding_at, sections.padding, sections.end, size)):
+        offset, n = blocks.get(level, (sections.padding_at + i * size, 0))
+        blocks[level] = (offset, n + 1)
+    return blocks
+
+
+def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, bytes], run: Executor,
+                window: int | None, progress: Progress | None) -> None:
+    """The upper tree, level by level (the checks of ``rebuild_upper_tree``)."""
+    header = bundle.header
+    config = header.tree
+    c, height, count, assets = config.chunk_bits, config.height, header.instrument_count, header.asset_count
+    node_entry = node_entry_size(count, assets)
+    pad_entry = padding_entry_size(count, assets)
+    blocks = _level_blocks(path, sections, node_entry)
+    pad_blocks = _padding_blocks(path, sections, pad_entry)
+    for level in set(blocks) | set(pad_blocks):
+        if not c <= level <= height or (level == height and level in pad_blocks):
+            _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
+                                     "path")
+    populated = sorted(roots)
+    step = "upper tree (levels)"
+    if progress is not None:
+        progress(step, 0, height - c)
+    for level in range(c, height):
+        populated_set = set(populated)
+        expected = sorted(populated_set | {index ^ 1 for index in populated})
+        padding_expected = [index for index in expected if index not in populated_set]
+        offset, n = blocks.get(level, (0, 0))
+        published = {index: rest for _, index, rest in _entries(path, offset, n, sections.end, node_entry)}
+        pad_offset, pad_n = pad_blocks.get(level, (0, 0))
+        padding = {index: rest for _, index, rest in _entries(path, pad_offset, pad_n, sections.end, pad_entry)}
+        if level == c:
+            for position in populated:
+                if published.get(position) != roots[position]:
+                    _fail("chunk-root-mismatch", f"the chunk at position {position}: its leaves do not give its "
+                                                 "published root", position)
+        for index in padding_expected:
+            if index not in padding or index not in published:
+                _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated "
+                                              "path but is neither built from chunks nor published as padding",
+                      level)
+        batches = [PaddingBatch(level, count, assets, tuple((i, published[i], padding[i]) for i in chunk))
+                   for chunk in _batches(padding_expected)]
+        _raise(_first(run.stream(check_padding, iter(batches), window=window)))
+        parents = sorted({index >> 1 for index in populated})
+        offset_up, n_up = blocks.get(level + 1, (0, 0))
+        above = {index: rest for _, index, rest in _entries(path, offset_up, n_up, sections.end, node_entry)}
+        for parent in parents:
+            if parent not in above:
+                _fail("audit-structure", f"the node at level {level + 1}, index {parent} is not published", level + 1)
+        parent_batches = [ParentBatch(level + 1, count, assets,
+                                      tuple((p, published[2 * p], published[2 * p + 1], above[p]) for p in chunk))
+                          for chunk in _batches(parents)]
+        _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
+        extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
+        if extra:
+            _fail("audit-structure", f"the audit data publishes a node at level {level}, index {min(extra)} that is "
+                                     "on no populated path")
+        populated = parents
+        if progress is not None:
+            progress(step, level - c + 1, height - c)
+    offset, n = blocks.get(height, (0, 0))
+    top = {index: rest for _, index, rest in _entries(path, offset, n, sections.end, node_entry)}
+    root = top.get(0)
+    expected_root = bundle.root.encoded + bundle.root.digest + (bundle.root.positions_encoded or b"")
+    if root is None or root != expected_root:
+        _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
+    if set(top) != {0}:
+        _fail("audit-structure", f"the audit data publishes a node at level {height}, index {max(top)} that is on no "
+                                 "populated path")
+
+
+def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run: Executor, window: int | None,
+                       progress: Progress | None) -> None:
+    """One proof per node below the root, in the same order; batch-verified in groups of ``BATCH``."""
+    node_entry = node_entry_size(header.instrument_count, header.asset_count)
+    height = header.tree.height
+    below_root = sum(1 for level, _, _ in _entries(path, sections.nodes_at, sections.nodes, sections.end,
+                                                    node_entry) if level < height)
+    if below_root != sections.proofs:
+        _fail("audit-structure", "the node range proofs published are not exactly one per node below the root")
+
+    def batches() -> Iterator[NodeProofBatch]:
+        proofs = _Cursor(path, sections.proofs_at, sections.end)
+        try:
+            batch = []
+            for level, index, rest in _entries(path, sections.nodes_at, sections.nodes, sections.end, node_entry):
+                if level >= height:
+                    continue
+                key = struct.unpack(">BQ", proofs.take(9, "node proof position"))
+                proof = proofs.take(struct.unpack(">I", proofs.take(4, "node proof length"))[0], "node proof")
+                if key != (level, index):
+                    _fail("audit-structure", "the node range proofs published are not exactly one per node below "
+                                             "the root")
+                batch.append((level, index, rest, proof))
+                if len(batch) == BATCH:
+                    yield NodeProofBatch(header, tuple(batch))
+                    batch = []
+            if batch:
+                yield NodeProofBatch(header, tuple(batch))
+        finally:
+            proofs.close()
+
+    step = "node range proofs"
+    total = -(-sections.proofs // BATCH)
+    if progress is not None:
+        progress(step, 0, total)
+    found: dict[int, Failure] = {}
+    for done, (index, failure) in enumerate(run.stream(check_node_proofs, batches(), window=window), start=1):
+        if failure is not None:
+            found[index] = failure
+        if progress is not None:
+            progress(step, done, total)
+    if found:
+        _raise(found[min(found)])
