@@ -603,7 +603,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                  "total_liabilities": None if total is None else total[k]}
                     for k, r in enumerate(report.reserves)}
         entry = {"ok": True, "epoch": report.epoch_id, "header_hash": report.header_hash, "chunks": report.chunks,
-                 "leaves": report.leaves, "upper_nodes": report.upper_nodes, "reserves_total": report.reserves_total,
+                 "leaves": report.leaves, "upper_nodes": report.upper_nodes,
                  "venue": published.bundle.reserves.venue, "reserves": reserves,
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
         reports.append(entry)

@@ -56,7 +56,7 @@ def _audit_reason(bundle, audit, **kwargs):
 def test_honest_epoch_passes_the_audit():
     epoch = honest_epoch()
     report = _audit(epoch.bundle, epoch.artifacts.audit)
-    assert report.reserves_total == 1_000_000
+    assert report.reserves[0].total == 1_000_000
     assert report.leaves == report.chunks * SMALL.chunk_size
     assert report.header_hash == epoch.bundle.epoch_hash().hex()
 

@@ -64,11 +64,6 @@ class AuditReport:
     reserves: tuple[AssetReserves, ...]
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def reserves_total(self) -> int:
-        """The settlement asset's reserves."""
-        return self.reserves[0].total
-
 
 def asset_reserves(bundle: PublicBundle) -> tuple[AssetReserves, ...]:
     """The bundle's reserves per asset and chain (after :func:`check_root_statements` passed)."""
