@@ -49,6 +49,7 @@ class DeploymentStatus:
     epochs: tuple[EpochStatus, ...]
     funds: tuple[FundBalance, ...]
     liabilities: tuple[tuple[str, int], ...] = ()
+    liabilities_problem: str = ""
 
     def to_json(self) -> dict:
         return {"head_epoch": self.head_epoch, "head_hash": self.head_hash, "accounts": self.accounts,
@@ -56,7 +57,7 @@ class DeploymentStatus:
                             "reserves": e.reserves, "problem": e.problem, "header_hash": e.header_hash}
                            for e in self.epochs],
                 "funds": {f.account: {"cash": f.cash, "positions": dict(f.positions)} for f in self.funds},
-                "liabilities": dict(self.liabilities)}
+                "liabilities": dict(self.liabilities), "liabilities_problem": self.liabilities_problem}
 
     def lines(self) -> list[str]:
         """The human-readable report."""
@@ -82,6 +83,8 @@ class DeploymentStatus:
         if self.liabilities:
             owed = ", ".join(f"{asset} {amount}" for asset, amount in self.liabilities)
             out.append(f"liabilities of epoch {self.head_epoch} (smallest units; reserves must cover each): {owed}")
+        elif self.liabilities_problem:
+            out.append(f"liabilities of epoch {self.head_epoch}: not computed ({self.liabilities_problem})")
         return out
 
 
@@ -122,7 +125,13 @@ def deployment_status(deployment: Deployment) -> DeploymentStatus:
         held = tuple((i, int(q)) for i, q in zip(state.instruments, state.positions[row].tolist(), strict=True)
                      if q)
         funds.append(FundBalance(account, int(state.cash[row]), held))
-    liabilities = tuple(deployment.liabilities(head).items()) if head >= 1 else ()
+    liabilities: tuple[tuple[str, int], ...] = ()
+    problem = ""
+    if head >= 1:  # what the epoch's statements would sum; a problem there must not hide the rest of the status
+        try:
+            liabilities = tuple(deployment.liabilities(head).items())
+        except (ZkclearError, OSError) as exc:
+            problem = str(exc)
     return DeploymentStatus(head, head_hash.hex(), len(state.accounts),
                             tuple(epoch_status(deployment, epoch) for epoch in range(1, head + 1)), tuple(funds),
-                            liabilities)
+                            liabilities, problem)

@@ -195,6 +195,26 @@ def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_
     assert "epoch 1: bundle does not decode" in out and "Traceback" not in out
 
 
+def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, capsys, monkeypatch) -> None:
+    from zkclear.errors import ProvingError
+    from zkclear.status import deployment_status
+
+    root = tmp_path / "venue"
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
+                                                  venue="Status Test Venue"))
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+
+    def refuse(self, epoch):
+        raise ProvingError(f"epoch {epoch}'s public data cannot be recomputed")
+
+    monkeypatch.setattr(Deployment, "liabilities", refuse)
+    report = deployment_status(Deployment(root))
+    lines = "\n".join(report.lines())
+    assert "ledger head: epoch 1 (" in lines and "committed: 1" in lines
+    assert "liabilities of epoch 1: not computed (epoch 1's public data cannot be recomputed)" in lines
+    assert report.to_json()["liabilities"] == {} and report.to_json()["liabilities_problem"]
+
+
 def test_status_before_any_epoch(tmp_path, capsys) -> None:
     out = zkclear(capsys, "status", "-d", _deployment(tmp_path, capsys))
     assert "ledger head: epoch 0" in out and "no epoch committed yet" in out and "committed: none" in out
