@@ -187,7 +187,7 @@ class DaskExecutor:
         if address:
             try:
                 self._client = Client(address, timeout="30s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address (no port, scheme)
                 raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
             if not self._client.scheduler_info().get("workers"):
                 try:

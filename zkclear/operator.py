@@ -52,7 +52,7 @@ from zkclear.bundle.format import (
     write_file,
 )
 from zkclear.bundle.model import PublicBundle
-from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers
+from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers, controls, parse_address
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
@@ -62,7 +62,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts
+from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, require_reserves_cover
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
@@ -477,6 +477,12 @@ class Deployment:
         source = self.account_source(epoch)
         check_collateralized(source.inputs(), public)
         previous = self.previous_link(epoch)
+        existing = self._published_bundle(epoch) if self.is_proven(epoch) else None
+        if existing is not None and existing.header.reserves_digest != book.digest():
+            require_reserves_cover(source.inputs(), public, book, CHUNK_SYSTEM)  # that refusal first, as unproven
+            raise InputError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}) with "
+                             "other reserves: a proven epoch is not proven again with different inputs (its header "
+                             "hash may already be posted)", path=reserves_path)
         own_executor = executor is None
         run = executor if executor is not None else get_executor(
             "dask" if scheduler else self.proving.executor, workers, scheduler)
@@ -490,8 +496,13 @@ class Deployment:
         finally:
             if own_executor:
                 run.close()
-        attestations: list = []
         context = closed.bundle.attestation_context()
+        # A re-run of a proven epoch writes the same header: the custodians' signatures already on it stay (those
+        # of the keys given here are made again, deterministically).
+        signing = {entry.key for key in reserve_keys for entry in book.entries
+                   if controls(key, parse_address(entry.chain, entry.address))}
+        attestations: list = [] if existing is None or existing.epoch_hash() != closed.bundle.epoch_hash() else [
+            attestation for attestation in existing.attestations if attestation.key not in signing]
         for key in reserve_keys:
             attestations += attest_reserves(key, context, book.entries, attestations)
         closed.bundle = closed.bundle.with_attestations(tuple(attestations))

@@ -195,6 +195,51 @@ def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_
     assert "epoch 1: bundle does not decode" in out and "Traceback" not in out
 
 
+def reserves_entries(path: Path):
+    from zkclear.chains import load_reserves
+
+    return load_reserves(path)
+
+
+def test_proving_a_proven_epoch_again_keeps_its_attestations_and_refuses_other_reserves(tmp_path, capsys) -> None:
+    from zkclear.synthetic import reserves_csv
+
+    root = tmp_path / "venue"
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
+                                                  venue="Status Test Venue"))
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    settlement = venue_assets(CONFIG)[0].asset_id
+    holders = [(k.chain, settlement, k.address.text) for k in KEYS]
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text(reserves_csv(holders, {settlement: 2 * 10**7}))
+    deployment = Deployment(root)
+    deployment.prove(1, reserves_entries(reserves), reserve_keys=[KEYS[0]])
+    deployment.attest(1, KEYS[1])  # the second custodian signed later
+    attested = deployment.bundle_path(1).read_bytes()
+    out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", reserves, "--executor", "serial")
+    assert "reserves: 2 of 2 addresses signed" in out  # a re-run (after a crash, by mistake) loses no signature
+    assert deployment.bundle_path(1).read_bytes() == attested
+    other = tmp_path / "other.csv"
+    other.write_text(reserves_csv(holders, {settlement: 3 * 10**7}))
+    out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", other, "--executor", "serial", expect=1)
+    assert out.splitlines()[-1].startswith("error: epoch 1 is already proven (header hash ")
+    assert "with other reserves" in out and "Traceback" not in out
+    assert deployment.bundle_path(1).read_bytes() == attested
+
+
+def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, capsys) -> None:
+    root = tmp_path / "venue"
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), venue="Status Test Venue"))
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("chain,asset,address,balance,block_height,block_hash\n"
+                        + ",".join((KEYS[0].chain, venue_assets(CONFIG)[0].asset_id, KEYS[0].address.text, "10000000",
+                                    *map(str, DEMO_BLOCKS[KEYS[0].chain]))) + "\n")
+    out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", reserves, "--scheduler", "notanaddress",
+                  expect=1)
+    assert out.startswith("error: cannot reach the Dask scheduler at notanaddress") and out.count("\n") == 1
+
+
 def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, capsys, monkeypatch) -> None:
     from zkclear.errors import ProvingError
     from zkclear.status import deployment_status
