@@ -159,15 +159,7 @@ def check_bindings(published: PublishedEpoch, header_digest: bytes, system: Chun
     if header_digest != header.digest():
         _fail("audit-epoch-mismatch", f"the audit data is for header {header_digest.hex()[:16]}..., not for "
                                       f"epoch {header.epoch_id}'s header {header.digest().hex()[:16]}...")
-    if system.public_digest(published.public) != header.public_data_digest:
-        _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
-    if published.inputs.digest() != header.public_inputs_digest:
-        _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
-    if (system.equity_bits(published.public) != header.equity_bits
-            or system.instrument_count(published.public) != header.instrument_count
-            or 1 + len(system.asset_ids(published.public)) != header.asset_count):
-        _fail("public-data-mismatch", "the risk data's instrument count, asset count or equity width differs from "
-                                      "the header's")
+    published.check_bound(system)
     if previous is not None:
         check_chain(previous, header)
     check_root_statements(bundle, system.instrument_ids(published.public), system.asset_ids(published.public))

@@ -21,9 +21,9 @@ from pathlib import Path
 from circuits.public_data import MarginLine, PublicAsset, PublicInstrument, PublicRiskData, ScenarioMargin
 from zkclear.bundle.format import decode_audit_data, decode_public_bundle, decode_receipt, read_file
 from zkclear.bundle.model import AuditData, PublicBundle
-from zkclear.errors import ConfigurationError, EncodingError, InputError
+from zkclear.errors import ConfigurationError, EncodingError, InputError, VerificationError
 from zkclear.jsonsafe import load_json
-from zkclear.proofs.chunks import CollateralChunks
+from zkclear.proofs.chunks import ChunkProofSystem, CollateralChunks
 from zkclear.tree.receipts import Receipt
 from zkclear.verifier.public_inputs import PublicInputs, decode_public_inputs
 
@@ -113,6 +113,23 @@ class PublishedEpoch:
     @property
     def epoch(self) -> int:
         return self.bundle.header.epoch_id
+
+    def check_bound(self, system: ChunkProofSystem = CHUNK_SYSTEM) -> None:
+        """VerificationError ``public-data-mismatch`` unless the risk data and the public inputs are the ones the
+        epoch header binds (digests, instrument count, asset count, equity width): checked by every participant and
+        every audit before anything is read from them."""
+        header = self.bundle.header
+        if system.public_digest(self.public) != header.public_data_digest:
+            detail = "the risk data file is not the one the epoch header binds"
+        elif self.inputs.digest() != header.public_inputs_digest:
+            detail = "the public inputs file is not the one the epoch header binds"
+        elif (system.equity_bits(self.public) != header.equity_bits
+                or system.instrument_count(self.public) != header.instrument_count
+                or 1 + len(system.asset_ids(self.public)) != header.asset_count):
+            detail = "the risk data's instrument count, asset count or equity width differs from the header's"
+        else:
+            return
+        raise VerificationError("public-data-mismatch", detail=detail)
 
     def audit_data(self) -> AuditData:
         data = read_file(self.files.audit)

@@ -81,20 +81,12 @@ def _fail(reason: str, detail: str, index: int | None = None) -> None:
 
 
 def _check_header(published: PublishedEpoch, expected: Expected, system: ChunkProofSystem) -> None:
-    bundle, header = published.bundle, published.bundle.header
+    bundle = published.bundle
     posted = bundle.epoch_hash()
     if expected.header_hash is not None and posted != expected.header_hash:
         _fail("header-mismatch", f"the epoch's header hash is {posted.hex()}, but the venue posted "
                                  f"{expected.header_hash.hex()}: you may be shown a different epoch than others")
-    if system.public_digest(published.public) != header.public_data_digest:
-        _fail("public-data-mismatch", "the risk data file is not the one the epoch header binds")
-    if published.inputs.digest() != header.public_inputs_digest:
-        _fail("public-data-mismatch", "the public inputs file is not the one the epoch header binds")
-    if (system.equity_bits(published.public) != header.equity_bits
-            or system.instrument_count(published.public) != header.instrument_count
-            or 1 + len(system.asset_ids(published.public)) != header.asset_count):
-        _fail("public-data-mismatch", "the risk data's instrument count, asset count or equity width differs from "
-                                      "the header's")
+    published.check_bound(system)
 
 
 def _check_identity(published: PublishedEpoch, receipt: Receipt, account_id: str, expected: Expected) -> None:
