@@ -62,7 +62,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, require_reserves_cover
+from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, require_reserves_cover, total_liabilities
 from zkclear.proofs.header import ChainLink
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
@@ -408,10 +408,7 @@ class Deployment:
         the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency")."""
         public = self.public_data(epoch)
         assets = [asset.asset_id for asset in venue_assets(self.config_text())]
-        owed = [0] * len(assets)
-        for account in self.account_source(epoch).inputs():
-            for a, value in enumerate(CHUNK_SYSTEM.witness_liabilities(account.witness, public)):
-                owed[a] += value
+        owed = total_liabilities(self.account_source(epoch).inputs(), public, CHUNK_SYSTEM, len(assets))
         return dict(zip(assets, owed, strict=True))
 
     def epoch_dir(self, epoch: int) -> Path:

@@ -159,14 +159,21 @@ def make_header(
     )
 
 
-def require_reserves_cover(accounts: Iterable[AccountInput], public: Any, reserves: ReserveBook,
-                           chunk_system: ChunkProofSystem) -> None:
-    """ProvingError naming the first asset whose reserves do not cover the accounts' liabilities in it (computed
-    from the witnesses, so the check costs no proof)."""
-    owed = [0] * len(reserves.assets)
+def total_liabilities(accounts: Iterable[AccountInput], public: Any, chunk_system: ChunkProofSystem,
+                      asset_count: int) -> list[int]:
+    """Per asset (settlement first), the sum of the accounts' liabilities as the tree will sum them, from the
+    witnesses (so it costs no proof)."""
+    owed = [0] * asset_count
     for account in accounts:
         for a, value in enumerate(chunk_system.witness_liabilities(account.witness, public)):
             owed[a] += value
+    return owed
+
+
+def require_reserves_cover(accounts: Iterable[AccountInput], public: Any, reserves: ReserveBook,
+                           chunk_system: ChunkProofSystem) -> None:
+    """ProvingError naming the first asset whose reserves do not cover the accounts' liabilities in it."""
+    owed = total_liabilities(accounts, public, chunk_system, len(reserves.assets))
     require_solvent(reserves.asset_totals(), owed, reserves.asset_ids)
 
 
