@@ -236,7 +236,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     if proven.total is not None:
         click.echo(f"    {proven.total}: the total liabilities' opening, for the auditor only")
     signed = len(bundle.attestations)
-    click.echo(f"  reserves: {signed} of {len(bundle.reserves.entries)} addresses signed"
+    click.echo(f"  reserves: {signed} of {len(bundle.reserves.entries)} entries signed"
                + ("" if signed == len(bundle.reserves.entries) else "; custodians sign with `zkclear epoch attest`"))
 
 
@@ -249,12 +249,14 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 @click.option("--signature", help="The wallet's signature of the address's attestation text (zkclear show "
               "--attestation-text ADDRESS prints the text).")
 @click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains.")
+@click.option("--asset", help="The asset of --address, when the address is listed for several (ETH and USDC).")
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
-                 signature: str | None, chain: str | None) -> None:
+                 signature: str | None, chain: str | None, asset: str | None) -> None:
     """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
-    address the key controls (its chain's own signed message); with --address and --signature, add (after
-    checking it) the signature a custodian made with its own wallet. Refused, by address: a key that controls no
-    listed address, an address already attested, a signature that does not verify.
+    entry (address and asset) the key controls (its chain's own signed message); with --address and
+    --signature, add (after checking it) the signature a custodian made with its own wallet. Refused, by
+    address: a key that controls no listed address, an entry already attested, a signature that does not
+    verify.
 
     Example: zkclear epoch attest -d ./venue --epoch 7 --key custody-btc.key
     """
@@ -270,11 +272,11 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
         bundle, signed = deployment.attest(number, key)
         who = f"{', '.join(signed)} ({key.chain})"
     else:
-        bundle = deployment.add_signature(number, address, signature, chain=chain)
+        bundle = deployment.add_signature(number, address, signature, chain=chain, asset=asset)
         attestation = bundle.attestations[-1]
         who = f"{attestation.address} ({attestation.chain})"
     click.echo(f"attested epoch {number} for {who} ({len(bundle.attestations)} of {len(bundle.reserves.entries)} "
-               f"addresses signed); header hash {bundle.epoch_hash().hex()}")
+               f"reserve entries signed); header hash {bundle.epoch_hash().hex()}")
 
 
 @cli.command()
@@ -646,7 +648,8 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
               help="Print only the exact text the custodian of this listed reserve address signs (with its wallet, "
                    "or zkclear keys sign).")
 @click.option("--chain", help="The chain of --attestation-text's address, when it is listed on several chains.")
-def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | None) -> None:
+@click.option("--asset", help="The asset of --attestation-text's address, when it is listed for several.")
+def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | None, asset: str | None) -> None:
     """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks, the venue's
     assets and their reserves by chain.
 
@@ -660,7 +663,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         from zkclear.chains import render_attestation_text
         from zkclear.proofs.reserves import listed_entry
 
-        entry = listed_entry(bundle.reserves, text_address, chain)
+        entry = listed_entry(bundle.reserves, text_address, chain, asset)
         click.echo(render_attestation_text(bundle.attestation_context(), entry))
         return
     summary = {

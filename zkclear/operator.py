@@ -618,16 +618,15 @@ class Deployment:
             write_file(path, text.encode("utf-8"))
 
     def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
-        """Add the attestations of every listed address ``key`` controls to a published bundle; returns the bundle
-        and the addresses signed. InputError, naming the address, when the key controls no listed address or an
-        address it controls is already attested (a duplicate signature)."""
+        """Add the attestations of every listed entry (address and asset) ``key`` controls to a published bundle;
+        returns the bundle and the addresses signed. InputError, naming the address, when the key controls no
+        listed address or an entry it controls is already attested (a duplicate signature)."""
         path = self.bundle_path(epoch)
         bundle = self._published_bundle(epoch)
-        check_signers([key], bundle.reserves.entries, bundle.attestations)
         added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
         bundle = bundle.with_attestations((*bundle.attestations, *added))
         write_file(path, encode_public_bundle(bundle))
-        return bundle, tuple(attestation.address for attestation in added)
+        return bundle, tuple(dict.fromkeys(attestation.address for attestation in added))
 
     def _published_bundle(self, epoch: int) -> PublicBundle:
         path = self.bundle_path(epoch)
@@ -636,17 +635,19 @@ class Deployment:
                               "first")
         return decode_public_bundle(read_file(path))
 
-    def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None) -> PublicBundle:
+    def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None,
+                      asset: str | None = None) -> PublicBundle:
         """Add a custodian's signature made with its own wallet over the attestation text of a listed address
-        (``zkclear show --attestation-text``); it is verified first (VerificationError naming the address), and an
-        address already attested is refused (InputError: a duplicate signature)."""
+        (``zkclear show --attestation-text``; ``asset`` when the address is listed for several); it is verified
+        first (VerificationError naming the address), and an entry already attested is refused (InputError: a
+        duplicate signature)."""
         from zkclear.chains import Attestation, render_attestation_text, verify_attestation
 
         bundle = self._published_bundle(epoch)
-        entry = listed_entry(bundle.reserves, address, chain)
+        entry = listed_entry(bundle.reserves, address, chain, asset)
         if any(a.key == entry.key for a in bundle.attestations):
-            raise InputError(f"address {entry.address} on {entry.chain} is already attested (duplicate signature)",
-                             field="--address")
+            raise InputError(f"address {entry.address} on {entry.chain} is already attested for {entry.asset} "
+                             "(duplicate signature)", field="--address")
         attestation = Attestation(entry.chain, entry.address,
                                   render_attestation_text(bundle.attestation_context(), entry), signature)
         verify_attestation(entry, attestation, bundle.attestation_context())

@@ -20,8 +20,8 @@ from zkclear.operator import Deployment
 
 @dataclass(frozen=True, slots=True)
 class EpochStatus:
-    """One committed epoch: ``proven`` (its bundle exists), ``attested`` (every reserve address signed),
-    ``signed`` of ``reserves`` addresses; ``problem`` says why a bundle could not be read."""
+    """One committed epoch: ``proven`` (its bundle exists), ``attested`` (every reserve entry signed),
+    ``signed`` of ``reserves`` entries (address and asset); ``problem`` says why a bundle could not be read."""
 
     epoch: int
     proven: bool
@@ -73,7 +73,7 @@ class DeploymentStatus:
             if e.problem:
                 out.append(f"  epoch {e.epoch}: {e.problem}")
             elif e.proven and not e.attested:
-                out.append(f"  epoch {e.epoch}: {e.signed} of {e.reserves} reserve addresses signed")
+                out.append(f"  epoch {e.epoch}: {e.signed} of {e.reserves} reserve entries signed")
         latest = next((e for e in reversed(self.epochs) if e.header_hash), None)
         if latest is not None:
             out.append(f"header hash of epoch {latest.epoch} (post it): {latest.header_hash}")

@@ -185,3 +185,54 @@ def test_attack_attestation_presented_for_another_listed_address():
     swapped = [dataclasses.replace(attestations[0], address=entries[3].address),
                dataclasses.replace(attestations[3], address=entries[0].address), *attestations[1:3]]
     _set_rejects(Reason.WRONG_SIGNER, entries, swapped, entries[0].address)
+
+
+def _two_assets_on_one_address():
+    """An Ethereum custodian holding ETH and USDC on one address (two entries) beside a Bitcoin one."""
+    evm, btc = key("ethereum"), key("bitcoin")
+    eth_entry = entry_for(evm)
+    usdc_entry = dataclasses.replace(eth_entry, asset="USDC", balance=7_000_000)
+    entries = [eth_entry, entry_for(btc), usdc_entry]
+    attestations = attest_reserves(evm, CONTEXT, entries)
+    attestations += attest_reserves(btc, CONTEXT, entries, attestations)
+    return entries, list(attestations)
+
+
+def test_one_address_holding_two_assets_signs_one_text_per_asset_and_verifies():
+    entries, attestations = _two_assets_on_one_address()
+    assert len(attestations) == 3 and len({a.text for a in attestations}) == 3
+    verify_attestations(entries, attestations, CONTEXT)
+    verify_attestations(entries, attestations[::-1], CONTEXT)  # matched by (chain, address, asset), not by order
+
+
+def test_attack_one_asset_of_a_two_asset_address_left_unattested():
+    entries, attestations = _two_assets_on_one_address()
+    usdc = next(a for a in attestations if "asset: USDC" in a.text)
+    with pytest.raises(VerificationError) as caught:
+        verify_attestations(entries, [a for a in attestations if a is not usdc], CONTEXT)
+    assert caught.value.reason == Reason.MISSING.value and "listed for USDC on chain ethereum" in str(caught.value)
+
+
+def test_attack_one_assets_attestation_presented_for_the_other_asset():
+    entries, attestations = _two_assets_on_one_address()
+    eth = next(a for a in attestations if "asset: ETH" in a.text)
+    usdc = next(a for a in attestations if "asset: USDC" in a.text)
+    # the ETH attestation given twice, in place of the USDC one: a duplicate, never counted for USDC
+    _set_rejects(Reason.DUPLICATE, entries, [eth if a is usdc else a for a in attestations], eth.address)
+    # the USDC attestation given in place of the ETH one, with the ETH one missing: USDC's is a duplicate too
+    _set_rejects(Reason.DUPLICATE, entries, [usdc if a is eth else a for a in attestations], usdc.address)
+
+
+def test_attack_signed_asset_not_listed_at_the_address():
+    entries, attestations = _two_assets_on_one_address()
+    evm = key("ethereum")
+    dai = sign_attestation_text(evm, render_attestation_text(CONTEXT, dataclasses.replace(entries[0], asset="DAI")))
+    without_eth = [dai if "asset: ETH" in a.text else a for a in attestations]
+    # checked against the address's first entry (ETH): what is wrong in it is named, not "unlisted"
+    _set_rejects(Reason.WRONG_ASSET, entries, without_eth, entries[0].address)
+
+
+def test_attack_balance_of_one_asset_raised_after_signing():
+    entries, attestations = _two_assets_on_one_address()
+    inflated = [dataclasses.replace(e, balance=e.balance + 1) if e.asset == "USDC" else e for e in entries]
+    _set_rejects(Reason.BALANCE_MISMATCH, inflated, attestations, entries[0].address)

@@ -89,13 +89,21 @@ def test_attack_address_listed_twice_on_one_chain_is_refused_by_name():
     evm = key("ethereum").address.text
     message = _error(_row("ethereum", address=evm), _row("bitcoin"), _row("ethereum", address=evm.lower()))
     assert message.startswith("reserves.csv:4: field 'address': ")
-    assert f"address {evm} is listed twice on chain ethereum (first on line 2)" in message
+    assert f"address {evm} is listed twice on chain ethereum (first on line 2), both for ETH" in message
 
 
 def test_same_evm_address_on_two_chains_is_two_entries():
     evm = key("ethereum").address.text
     entries = _parse(_row("ethereum", address=evm), _row("arbitrum", address=evm))
-    assert {e.key for e in entries} == {("ethereum", evm), ("arbitrum", evm)}
+    assert {e.key for e in entries} == {("ethereum", evm, "ETH"), ("arbitrum", evm, "ETH")}
+
+
+def test_one_address_holding_two_assets_is_one_entry_per_asset():
+    # a custodian's Ethereum address holds ETH and USDC: two rows, one per asset, each attested on its own
+    evm = key("ethereum").address.text
+    entries = _parse(_row("ethereum", address=evm), _row("ethereum", address=evm, asset="USDC", balance="7"))
+    assert [e.key for e in entries] == [("ethereum", evm, "ETH"), ("ethereum", evm, "USDC")]
+    assert reserve_totals(entries) == {("ethereum", "ETH"): 150_000_000, ("ethereum", "USDC"): 7}
 
 
 @pytest.mark.parametrize(("text", "where"), [

@@ -23,7 +23,7 @@ def test_init_run_prove_print_what_happened(proven):
         assert f"epoch {number} committed" in text
         assert f"epoch {number} proven" in text
         assert f"attested epoch {number}" in text
-    assert "2 of 2 addresses signed" in text
+    assert "2 of 2 reserve entries signed" in text
     assert "header hash" in text and "publish the folder" in text and "never publish" in text
     assert "node range proofs (groups): " in text  # progress lines: stderr is not a terminal here
     crash = proven["deployment"].report(3)

@@ -179,7 +179,7 @@ def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_
     out = zkclear(capsys, "status", "-d", root)
     assert "ledger head: epoch 2 (" in out and ", 5 accounts" in out
     assert "committed: 1-2" in out and "proven:    1\n" in out and "attested:  none" in out
-    assert "epoch 1: 1 of 2 reserve addresses signed" in out
+    assert "epoch 1: 1 of 2 reserve entries signed" in out
     with deployment.ledger() as ledger:
         fund = ledger.state().cash_of("CH:insurance")
     assert f" CH:insurance: {fund}\n" in out and "CH:backstop: 0" in out
@@ -217,7 +217,7 @@ def test_proving_a_proven_epoch_again_keeps_its_attestations_and_refuses_other_r
     deployment.attest(1, KEYS[1])  # the second custodian signed later
     attested = deployment.bundle_path(1).read_bytes()
     out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", reserves, "--executor", "serial")
-    assert "reserves: 2 of 2 addresses signed" in out  # a re-run (after a crash, by mistake) loses no signature
+    assert "reserves: 2 of 2 entries signed" in out  # a re-run (after a crash, by mistake) loses no signature
     assert deployment.bundle_path(1).read_bytes() == attested
     other = tmp_path / "other.csv"
     other.write_text(reserves_csv(holders, {settlement: 3 * 10**7}))

@@ -103,7 +103,7 @@ def test_a_custodian_signs_the_printed_text_with_its_own_wallet_and_the_operator
     assert "[attestation-wrong-signer]" in out or "[attestation-replayed-epoch]" in out
     out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--address", solana.address.text,
                   "--signature", signature, capsys=capsys)
-    assert "(2 of 2 addresses signed)" in out
+    assert "(2 of 2 reserve entries signed)" in out
     out = zkclear("audit", deployment.epoch_dir(3), capsys=capsys)
     assert "epoch 3: OK" in out
 

@@ -79,7 +79,7 @@ def accounts(count: int = 7, epoch: int = 1) -> list[AccountInput]:
 def attested(bundle: PublicBundle, keys=None) -> PublicBundle:
     """The bundle with every listed address attested by its custodian (``keys``: default every custodian whose
     address is listed)."""
-    listed = {e.key for e in bundle.reserves.entries}
+    listed = {(e.chain, e.address) for e in bundle.reserves.entries}
     chosen = keys if keys is not None else [k for k in (*RESERVE_KEYS, BITCOIN_KEY, ETHER_KEY)
                                            if (k.chain, k.address.text) in listed]
     attestations: list = []

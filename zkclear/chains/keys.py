@@ -209,32 +209,36 @@ def check_signers(keys: Sequence[DemoKey], entries: Sequence[ReserveEntry],
     """Before anything is proven or signed: InputError, naming the address, when a key controls no listed reserve
     address, or when a listed address would be signed twice (by two of ``keys``, or again after
     ``already_attested``)."""
-    signer: dict[tuple[str, str], str] = {attestation.key: "an earlier attestation" for attestation in already_attested}
+    signer: dict[tuple[str, str, str | None], str] = {attestation.key: "an earlier attestation"
+                                                      for attestation in already_attested}
     for key in keys:
         mine = [entry for entry in entries if controls(key, parse_address(entry.chain, entry.address))]
         if not mine:
             raise InputError(f"key for {key.address.text} ({key.chain}) controls no listed reserve address")
         for entry in mine:
             if entry.key in signer:
-                raise InputError(f"address {entry.address} on {entry.chain} would be signed twice (by the key for "
-                                 f"{key.address.text} and {signer[entry.key]}): a duplicate signature")
+                raise InputError(f"address {entry.address} on {entry.chain} would be signed twice for {entry.asset} "
+                                 f"(by the key for {key.address.text} and {signer[entry.key]}): a duplicate signature")
             signer[entry.key] = f"the key for {key.address.text}"
 
 
 def attest_reserves(key: DemoKey, context: AttestationContext, entries: Sequence[ReserveEntry],
                     already_attested: Sequence[Attestation] = (), *,
                     bitcoin_format: BitcoinFormat = BitcoinFormat.BIP137) -> tuple[Attestation, ...]:
-    """Attestations by ``key`` for every listed entry it controls.
+    """Attestations by ``key`` for every listed entry it controls and ``already_attested`` does not hold (an
+    address listed for two assets may have had one signed with the custodian's wallet already).
 
-    InputError, naming the address, when the key controls no listed address or when an entry it controls
-    is already attested (``already_attested``): a second signature for one address is refused.
+    InputError, naming the address, when the key controls no listed address or when every entry it controls
+    is already attested: a second signature for one entry is never made.
     """
     done = {attestation.key for attestation in already_attested}
     mine = [entry for entry in entries if controls(key, parse_address(entry.chain, entry.address))]
     if not mine:
         raise InputError(f"key for {key.address.text} ({key.chain}) controls no listed reserve address")
-    for entry in mine:
-        if entry.key in done:
-            raise InputError(f"address {entry.address} on {entry.chain} is already attested (duplicate signature)")
+    todo = [entry for entry in mine if entry.key not in done]
+    if not todo:
+        held = ", ".join(sorted(f"{entry.asset} on {entry.chain}" for entry in mine))
+        raise InputError(f"address {mine[0].address} on {mine[0].chain} is already attested (every entry the key "
+                         f"controls: {held}; a duplicate signature)")
     return tuple(sign_attestation_text(key, render_attestation_text(context, entry), bitcoin_format=bitcoin_format)
-                 for entry in mine)
+                 for entry in todo)

@@ -30,7 +30,7 @@ class Reason(StrEnum):
     DUPLICATE = "attestation-duplicate"  # two attestations for one listed address
     MISSING = "attestation-missing"  # a listed address without attestation
     UNLISTED = "attestation-unlisted"  # an attestation for an address that is not listed
-    DUPLICATE_ADDRESS = "reserves-duplicate-address"  # an address listed twice on one chain
+    DUPLICATE_ADDRESS = "reserves-duplicate-address"  # an address listed twice for one asset on one chain
 
 
 def failure(reason: Reason, address: str, what: str) -> VerificationError:

@@ -1,7 +1,8 @@
 """Reserve entries and the ``reserves.csv`` (version 2) input that lists them.
 
 One entry is one address on one chain holding one asset: ``chain, asset, address, balance, block_height,
-block_hash`` (docs/format.md, "reserves.csv v2"). The balance is an integer in the chain's smallest unit
+block_hash``; an address holding several assets (ETH and USDC on one Ethereum address) is one entry per asset
+(docs/format.md, "reserves.csv v2"). The balance is an integer in the chain's smallest unit
 of the asset (satoshi, wei, lamports, token base units) as the chain reports it at that block, so an
 auditor compares it with the chain's own tools without conversion; mapping it onto the venue's asset
 units is the caller's job.
@@ -9,7 +10,7 @@ units is the caller's job.
 Parsing is strict: the exact header, six fields per row, ASCII digits only for numbers (``str.isdigit``
 would accept superscripts and full-width digits) with no sign, no spaces and no leading zeros, each
 address in its chain's canonical form, each block hash in its chain's format, no address listed twice
-on one chain. A UTF-8 byte-order mark, CRLF line ends and trailing blank lines are accepted. The first
+for one asset on one chain. A UTF-8 byte-order mark, CRLF line ends and trailing blank lines are accepted. The first
 problem raises one InputError naming the file, the line and the field.
 """
 
@@ -82,9 +83,9 @@ class ReserveEntry:
         check_block_hash(self.chain, self.block_hash)
 
     @property
-    def key(self) -> tuple[str, str]:
-        """(chain, address): what identifies the entry (one entry per address per chain)."""
-        return self.chain, self.address
+    def key(self) -> tuple[str, str, str]:
+        """(chain, address, asset): what identifies the entry (one entry per asset per address per chain)."""
+        return self.chain, self.address, self.asset
 
 
 def parse_reserves_csv(text: str, *, path: str | None = None) -> tuple[ReserveEntry, ...]:
@@ -97,12 +98,13 @@ def parse_reserves_csv(text: str, *, path: str | None = None) -> tuple[ReserveEn
     if not lines or tuple(lines[0].split(",")) != HEADER:
         raise InputError(f"expected the header row '{','.join(HEADER)}'", path=path, line=1)
     entries: list[ReserveEntry] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for number, line in enumerate(lines[1:], start=2):
         entry = _parse_row(line, path=path, number=number)
         if entry.key in seen:
             raise InputError(f"address {entry.address} is listed twice on chain {entry.chain} "
-                             f"(first on line {seen[entry.key]})", path=path, line=number, field="address")
+                             f"(first on line {seen[entry.key]}), both for {entry.asset}", path=path, line=number,
+                             field="address")
         seen[entry.key] = number
         entries.append(entry)
     if not entries:

@@ -13,9 +13,10 @@ against a listed :class:`ReserveEntry` in an :class:`AttestationContext`, :func:
    (``attestation-replayed-epoch``), header hash, root, chain, address, asset, balance
    (``attestation-balance-mismatch``) and block (``attestation-block-mismatch``).
 
-:func:`verify_attestations` checks a whole reserves list: exactly one attestation per listed address,
-none for an unlisted one, none twice. Every failure is a VerificationError whose ``reason`` is a code
-from zkclear.chains.reasons and whose ``detail`` names the address and what differs.
+:func:`verify_attestations` checks a whole reserves list: exactly one attestation per listed entry (an
+address holding several assets, say ETH and USDC on one Ethereum address, is one entry per asset and signs
+one text per asset), none for an unlisted address, none twice. Every failure is a VerificationError whose
+``reason`` is a code from zkclear.chains.reasons and whose ``detail`` names the address and what differs.
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ class Attestation:
     signature: str
 
     @property
-    def key(self) -> tuple[str, str]:
-        """(chain, address), as :attr:`ReserveEntry.key`."""
-        return self.chain, self.address
+    def key(self) -> tuple[str, str, str | None]:
+        """(chain, address, the asset its text names — None if the text does not parse), as
+        :attr:`ReserveEntry.key`. Only for matching an attestation with its entry: nothing in it is trusted
+        before :func:`verify_attestation` has checked the signature and every field."""
+        try:
+            asset: str | None = parse_attestation_text(self.text)[1].asset
+        except InputError:
+            asset = None
+        return self.chain, self.address, asset
 
 
 def verify_attestation(entry: ReserveEntry, attestation: Attestation, context: AttestationContext) -> None:
@@ -89,22 +96,34 @@ def _compare(entry: ReserveEntry, signed: ReserveEntry, context: AttestationCont
 
 def verify_attestations(entries: Sequence[ReserveEntry], attestations: Sequence[Attestation],
                         context: AttestationContext) -> None:
-    """Return iff every listed address has exactly one valid attestation in ``context`` and no attestation
-    is for an unlisted address; the first failure in list order raises VerificationError."""
-    listed: dict[tuple[str, str], ReserveEntry] = {}
+    """Return iff every listed entry (chain, address, asset) has exactly one valid attestation in ``context``
+    and no attestation is for an unlisted address; the first failure in list order raises VerificationError.
+
+    An attestation is matched with the listed entry of its chain, address and signed asset. One whose asset
+    is not listed at its address (or whose text does not parse) is checked against that address's first
+    entry, so it fails with what is wrong in it (signature, text, asset) rather than as unlisted.
+    """
+    listed: dict[tuple[str, str, str], ReserveEntry] = {}
+    first_at: dict[tuple[str, str], tuple[str, str, str]] = {}
     for entry in entries:
         if entry.key in listed:
-            raise failure(Reason.DUPLICATE_ADDRESS, entry.address, f"listed twice on chain {entry.chain}")
+            raise failure(Reason.DUPLICATE_ADDRESS, entry.address,
+                          f"listed twice for {entry.asset} on chain {entry.chain}")
         listed[entry.key] = entry
-    by_key: dict[tuple[str, str], Attestation] = {}
+        first_at.setdefault((entry.chain, entry.address), entry.key)
+    by_key: dict[tuple[str, str, str], Attestation] = {}
     for attestation in attestations:
-        if attestation.key in by_key:
-            raise failure(Reason.DUPLICATE, attestation.address, f"attested twice on chain {attestation.chain}")
-        if attestation.key not in listed:
+        chain, address, asset = attestation.key
+        if (chain, address) not in first_at:
             raise failure(Reason.UNLISTED, attestation.address,
                           f"attested on chain {attestation.chain} but not listed in the reserves")
-        by_key[attestation.key] = attestation
+        key = (chain, address, asset) if (chain, address, asset) in listed else first_at[chain, address]
+        if key in by_key:
+            raise failure(Reason.DUPLICATE, attestation.address,
+                          f"attested twice for {key[2]} on chain {attestation.chain}")
+        by_key[key] = attestation
     for key, entry in listed.items():
         if key not in by_key:
-            raise failure(Reason.MISSING, entry.address, f"listed on chain {entry.chain} but not attested")
+            raise failure(Reason.MISSING, entry.address,
+                          f"listed for {entry.asset} on chain {entry.chain} but not attested")
         verify_attestation(entry, by_key[key], context)

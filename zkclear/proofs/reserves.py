@@ -63,8 +63,8 @@ def convert(balance: int, chain_decimals: int, asset_decimals: int) -> int:
 @dataclass(frozen=True, slots=True)
 class ReserveBook:
     """The reserves of one epoch (see the module docstring). Construction checks types and ranges only; what a
-    verifier refuses by name (an address listed twice, an asset the venue does not have, totals that do not add
-    up) is :func:`check_reserve_book`'s."""
+    verifier refuses by name (an address listed twice for one asset, an asset the venue does not have, totals that
+    do not add up) is :func:`check_reserve_book`'s."""
 
     venue: str
     assets: tuple[VenueAsset, ...]
@@ -187,16 +187,17 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                        token_decimals: Mapping[tuple[str, str], int] | None = None,
                        path: str | None = None) -> ReserveBook:
     """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
-    ``i + 2``); InputError naming the line and field of an address listed twice, of an entry whose asset is not the
-    venue's or whose chain cannot hold it, and naming the asset whose total reaches 2^64."""
+    ``i + 2``); InputError naming the line and field of an address listed twice for one asset, of an entry whose
+    asset is not the venue's or whose chain cannot hold it, and naming the asset whose total reaches 2^64."""
     declared = dict(token_decimals or {})
     by_id = {asset.asset_id: asset for asset in assets}
     decimals = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for index, entry in enumerate(entries):
         if entry.key in seen:
             raise InputError(f"address {entry.address} is listed twice on chain {entry.chain} (first on line "
-                             f"{seen[entry.key]})", path=path, line=index + 2, field="address")
+                             f"{seen[entry.key]}), both for {entry.asset}", path=path, line=index + 2,
+                             field="address")
         seen[entry.key] = index + 2
         asset = by_id.get(entry.asset)
         if asset is None:
@@ -213,9 +214,9 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
     return book
 
 
-def listed_entry(book: ReserveBook, address: str, chain: str | None = None) -> ReserveEntry:
-    """The book's entry for ``address`` (on ``chain``, needed when an EVM address is listed on several chains);
-    InputError naming the address otherwise."""
+def listed_entry(book: ReserveBook, address: str, chain: str | None = None, asset: str | None = None) -> ReserveEntry:
+    """The book's entry for ``address`` (on ``chain``, needed when an EVM address is listed on several chains; for
+    ``asset``, needed when the address is listed for several assets); InputError naming the address otherwise."""
 
     def same(entry: ReserveEntry) -> bool:
         try:
@@ -223,13 +224,19 @@ def listed_entry(book: ReserveBook, address: str, chain: str | None = None) -> R
         except InputError:
             return False
 
-    matches = [e for e in book.entries if (chain is None or e.chain == chain) and same(e)]
+    matches = [e for e in book.entries if (chain is None or e.chain == chain) and same(e)
+               and (asset is None or e.asset == asset)]
     if not matches:
-        raise InputError(f"address {address} is not a listed reserve address" + (f" on {chain}" if chain else ""),
-                         field="--address")
+        raise InputError(f"address {address} is not a listed reserve address" + (f" on {chain}" if chain else "")
+                         + (f" for {asset}" if asset else ""), field="--address")
+    chains = sorted({e.chain for e in matches})
+    if len(chains) > 1:
+        raise InputError(f"address {address} is listed on {', '.join(chains)}: say which with --chain",
+                         field="--chain")
     if len(matches) > 1:
-        raise InputError(f"address {address} is listed on {', '.join(e.chain for e in matches)}: say which with "
-                         "--chain", field="--chain")
+        assets = ", ".join(sorted(e.asset for e in matches))
+        raise InputError(f"address {address} is listed on {chains[0]} for {assets}: say which with --asset",
+                         field="--asset")
     return matches[0]
 
 

@@ -46,7 +46,7 @@ REASONS: dict[str, str] = {
     "attestation-duplicate": "a reserve address is attested twice",
     "attestation-missing": "a listed reserve address has not attested this epoch",
     "attestation-unlisted": "an attestation is for an address that is not listed in the reserves",
-    "reserves-duplicate-address": "a reserve address is listed twice on one chain",
+    "reserves-duplicate-address": "a reserve address is listed twice for one asset on one chain",
     "solvency-proof": "the solvency proof does not verify: the reserves may not cover the total liabilities",
     "chunk-collateral-proof": "a chunk's collateralization proof does not verify: an account may be below its "
                               "maintenance margin",
