@@ -149,7 +149,7 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         raise InputError(f"not valid TOML: {exc}", path=str(path)) from exc
     for table, value in data.items():
         if table not in _PROVING_KEYS or not isinstance(value, dict):

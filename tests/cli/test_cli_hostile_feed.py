@@ -1,0 +1,128 @@
+"""A hostile data feed and a careless operator against `zkclear init` and `zkclear epoch run` (red team): each
+attack is refused with exit status 1 and one line naming the file (and the line and field where there is one),
+never an internal error, and the deployment is left exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import zkclear, zkclear_status
+
+CONFIG = """settlement_asset = "USDC"
+settlement_decimals = 6
+liquidation_penalty_ppm = 10000
+liquidation_buffer_ppm = 100000
+funding_clamp_ppm = 10000
+deficit_resolution = "adl"
+liquidators = ["LIQ-1"]
+
+[[instrument]]
+id = "BTC-PERP"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 10
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+"""
+FILLS = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee\n"
+PRICES = "instrument,mark_price,funding_rate_ppm\n"
+TRANSFERS = "transfer_id,kind,account,amount\n"
+#: more digits than Python converts to an int (its parsers raise a bare ValueError, not a decode error)
+HUGE = "9" * 5000
+
+
+def _epoch(directory: Path, **files: str) -> Path:
+    """Epoch 1 of a two-trader market; ``files`` replace (or, with None, remove) its files."""
+    contents = {
+        "accounts.csv": "account,margin_mode\nalice,standard\nbob,standard\nLIQ-1,standard\n",
+        "transfers.csv": TRANSFERS + "t1,deposit,alice,100000000\nt2,deposit,bob,100000000\n",
+        "fills.csv": FILLS + "f1,alice,bob,BTC-PERP,10,60000,5,5\n",
+        "prices.csv": PRICES + "BTC-PERP,60000,10\n",
+    }
+    contents.update(files)
+    directory.mkdir()
+    for name, text in contents.items():
+        if text is not None:
+            (directory / name).write_text(text)
+    return directory
+
+
+@pytest.fixture
+def venue(tmp_path) -> Path:
+    config = tmp_path / "venue.toml"
+    config.write_text(CONFIG)
+    zkclear("init", tmp_path / "venue", "--config", config, "--height", 6, "--executor", "serial")
+    return tmp_path / "venue"
+
+
+def _fingerprint(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _refused(command: tuple, *expected: str, deployment: Path | None = None) -> str:
+    before = _fingerprint(deployment) if deployment else None
+    code, out = zkclear_status(*command)
+    assert code == 1 and out.count("\n") == 1 and out.startswith("error: "), out
+    for fragment in expected:
+        assert fragment in out, out
+    if deployment:
+        assert _fingerprint(deployment) == before, "a refused epoch changed the deployment"
+    return out
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("fills.csv", FILLS + f"f1,alice,bob,BTC-PERP,{HUGE},60000,5,5\n", "fills.csv:2: field 'size'"),
+    ("prices.csv", PRICES + f"BTC-PERP,{HUGE},10\n", "prices.csv:2: field 'mark_price'"),
+    ("transfers.csv", TRANSFERS + f"t1,deposit,alice,{HUGE}\n", "transfers.csv:2: field 'amount'"),
+    ("prices.json", '{"marks": [\n{"instrument": "BTC-PERP", "mark_price": ' + HUGE + ', "funding_rate_ppm": 1}]}',
+     "prices.json:2:"),
+])
+def test_an_integer_of_thousands_of_digits_is_refused_not_an_internal_error(venue, tmp_path, name, text, where):
+    files = {name: text, **({"prices.csv": None} if name == "prices.json" else {})}
+    inputs = _epoch(tmp_path / "epoch-1", **files)
+    _refused(("epoch", "run", inputs, "-d", venue), where, "exceeds" if name.endswith(".csv") else "digits",
+             deployment=venue)
+
+
+def test_a_configuration_integer_of_thousands_of_digits_is_refused_with_its_line(tmp_path):
+    config = tmp_path / "venue.toml"
+    config.write_text(CONFIG.replace("tick_size = 1", f"tick_size = {HUGE}"))
+    _refused(("init", tmp_path / "venue", "--config", config), "venue.toml:12:")
+    assert not (tmp_path / "venue" / "ledger.sqlite").exists()
+
+
+def test_a_proving_toml_integer_of_thousands_of_digits_is_refused(venue, tmp_path):
+    proving = venue / "proving.toml"
+    proving.write_text(proving.read_text().replace("height = 6", f"height = {HUGE}"))
+    _refused(("epoch", "run", _epoch(tmp_path / "epoch-1"), "-d", venue), "proving.toml", deployment=venue)
+
+
+@pytest.mark.parametrize("value", ["[1]", '["BTC-PERP"]'])
+def test_an_instrument_array_that_is_not_of_tables_is_refused(tmp_path, value):
+    config = tmp_path / "venue.toml"
+    config.write_text(f"instrument = {value}\n")
+    _refused(("init", tmp_path / "venue", "--config", config), "venue.toml:1:", "field 'instrument[0]'")
+    assert not (tmp_path / "venue" / "zkclear.toml").exists()
+
+
+@pytest.mark.parametrize(("document", "where"), [
+    # a feed that shows a reviewer the first list of marks while the parser keeps the second
+    ('{"marks": [{"instrument": "BTC-PERP", "mark_price": 60000, "funding_rate_ppm": 1}],\n'
+     ' "marks": [{"instrument": "BTC-PERP", "mark_price": 30000, "funding_rate_ppm": 1}]}', "field 'marks'"),
+    ('{"marks": [\n{"instrument": "BTC-PERP", "mark_price": 60000, "mark_price": 30000, "funding_rate_ppm": 1}]}',
+     "prices.json:2: field 'marks[0].mark_price'"),
+])
+def test_prices_json_with_a_duplicate_key_is_refused_not_read_as_its_last_value(venue, tmp_path, document, where):
+    inputs = _epoch(tmp_path / "epoch-1", **{"prices.csv": None, "prices.json": document})
+    _refused(("epoch", "run", inputs, "-d", venue), where, "duplicate key", deployment=venue)
+
+
+def test_prices_json_nested_too_deeply_names_the_file(venue, tmp_path):
+    inputs = _epoch(tmp_path / "epoch-1", **{"prices.csv": None,
+                                              "prices.json": "[" * 100_000 + "]" * 100_000})
+    _refused(("epoch", "run", inputs, "-d", venue), "prices.json:1:", deployment=venue)
