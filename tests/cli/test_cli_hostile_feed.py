@@ -55,7 +55,8 @@ def _epoch(directory: Path, **files: str) -> Path:
 def venue(tmp_path) -> Path:
     config = tmp_path / "venue.toml"
     config.write_text(CONFIG)
-    zkclear("init", tmp_path / "venue", "--config", config, "--height", 6, "--executor", "serial")
+    zkclear("init", tmp_path / "venue", "--config", config, "--height", 6, "--executor", "serial", "--venue",
+            "Red Team")
     return tmp_path / "venue"
 
 
@@ -126,3 +127,29 @@ def test_prices_json_nested_too_deeply_names_the_file(venue, tmp_path):
     inputs = _epoch(tmp_path / "epoch-1", **{"prices.csv": None,
                                               "prices.json": "[" * 100_000 + "]" * 100_000})
     _refused(("epoch", "run", inputs, "-d", venue), "prices.json:1:", deployment=venue)
+
+
+def test_deposits_past_what_solvency_can_prove_are_refused_and_the_largest_total_proves(venue, tmp_path):
+    """Five deposits of 2^62 − 1 (each within the per-account bound) total past 2^64 − 1: `epoch run` committed
+    them and `epoch prove` could never prove the epoch (reserves and the tree's sums are 64-bit), stopping the
+    deployment's proof chain for good. Refused on the fifth; four (2^64 − 4) commit and prove."""
+    from zkclear.chains import key_from_secret, write_key
+    from zkclear.synthetic import reserves_csv
+
+    big = (1 << 62) - 1
+    names = ["a1", "a2", "a3", "a4", "a5"]
+    accounts = "account,margin_mode\n" + "".join(f"{name},standard\n" for name in names) + "LIQ-1,standard\n"
+    deposits = TRANSFERS + "".join(f"t-{name},deposit,{name},{big}\n" for name in names)
+    too_much = _epoch(tmp_path / "too-much", **{"accounts.csv": accounts, "transfers.csv": deposits,
+                                                 "fills.csv": FILLS})
+    _refused(("epoch", "run", too_much, "-d", venue), "transfers.csv:6: field 'amount'", "past 2**64 - 1",
+             deployment=venue)
+    fits = _epoch(tmp_path / "fits", **{"accounts.csv": accounts, "fills.csv": FILLS,
+                                        "transfers.csv": "\n".join(deposits.splitlines()[:5]) + "\n"})
+    zkclear("epoch", "run", fits, "-d", venue)
+    key = key_from_secret("ethereum", bytes.fromhex("c3" * 32))
+    write_key(tmp_path / "custodian.key", key)
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text(reserves_csv([(key.chain, "USDC", key.address.text)], {"USDC": 4 * big}))
+    zkclear("epoch", "prove", "-d", venue, "--reserves", reserves, "--sign-with", tmp_path / "custodian.key")
+    assert zkclear("audit", venue / "epochs" / "1").startswith("epoch 1: OK")
