@@ -348,7 +348,7 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
-        return Ledger(path, self.config)
+        return Ledger(path, self.config, create=False)
 
     def head(self) -> int:
         with self.ledger() as ledger:

@@ -78,6 +78,23 @@ def test_a_deployment_whose_ledger_is_missing_is_refused_not_recreated(tmp_path,
     assert not (root / LEDGER_FILE).exists()
 
 
+def test_a_deployment_whose_ledger_was_truncated_to_nothing_is_refused_not_restarted(tmp_path, capsys) -> None:
+    """Red team: a failed restore or a full disk leaves ``ledger.sqlite`` empty (0 bytes). SQLite reads that as an
+    empty database, so `epoch run` initialised it at genesis and committed epoch 1 again — the silent restart that
+    a missing ledger is refused for. Every command refuses it, and the file is left as it was."""
+    root = _deployment(tmp_path, capsys)
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    (root / LEDGER_FILE).write_bytes(b"")
+    (tmp_path / "reserves.csv").write_text("chain,asset,address,balance,block_height,block_hash\n")
+    for args in (("epoch", "run", tmp_path / "e1", "-d", root), ("status", "-d", root),
+                 ("epoch", "prove", "-d", root, "--reserves", tmp_path / "reserves.csv")):
+        out = zkclear(capsys, *args, expect=1)
+        assert out.startswith(f"error: {root / LEDGER_FILE} holds no ledger") and "restore it from a backup" in out
+    assert (root / LEDGER_FILE).read_bytes() == b""
+    assert sorted(p.name for p in root.iterdir()) == sorted(["ledger.sqlite", "operator.secret", "proving.toml",
+                                                             "zkclear.toml"])
+
+
 def test_a_transfers_only_folder_run_twice_credits_once_and_says_so(tmp_path, capsys) -> None:
     """Issue 12: the second run credited the same deposit again."""
     root = _deployment(tmp_path, capsys)

@@ -166,14 +166,22 @@ def _crash_hook() -> None:
 class Ledger:
     """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
 
-    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True) -> None:
-        """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only).
+    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True, create: bool = True
+                 ) -> None:
+        """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only);
+        ``create=False`` opens only an existing ledger: a file without one (empty: truncated, or a failed copy)
+        is refused untouched, never initialised at genesis.
 
         Raises :class:`LedgerError` if the file belongs to a different configuration or is not a ledger."""
         self.path = str(path)
         self.config = config
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            if not create and self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+                self._db.close()
+                raise LedgerError(f"{self.path} holds no ledger (an empty file?): restore it from a backup (an empty "
+                                  "one would restart the deployment from genesis)")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._db.executescript(_SCHEMA)
