@@ -26,7 +26,7 @@ from zkclear.clearing.config import (
     SYSTEM_PREFIX,
     ClearingConfig,
 )
-from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div
+from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div, ppm_ceil_array
 from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.provable import MAX_TOTAL_LIABILITIES
 from zkclear.clearing.state import EpochState, canonical_json
@@ -534,6 +534,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                              f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
                              path=path, line=line or None, field="mark_price")
     _check_fill_values(inputs.fills, fill_columns, marks, config)
+    _check_fees(inputs.fills, fill_columns, config)
     _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
@@ -677,6 +678,24 @@ def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int |
         if value > MAX_AMOUNT:
             raise InputError(f"the fill's value {value} (size x max(price, mark) x multiplier) exceeds "
                              "2**62 - 1", path=fills.path, line=fills.line(k), field="size")
+
+
+def _check_fees(fills: Fills, fill_columns: np.ndarray, config: ClearingConfig) -> None:
+    """Market integrity: each fee of a fill at most ``ceil(fill_fee_cap_ppm * size * price * multiplier / PPM)``
+    (after :func:`_check_fill_values`, so the value fits int64). A fee is paid whatever the payer holds: an
+    unbounded one would bankrupt a small account into the insurance fund (and ADL or socialized loss) for the
+    fee account's benefit. :class:`InputError` naming the first fee above its cap."""
+    if not len(fills):
+        return
+    multiplier = np.array([s.contract_multiplier for s in config.instruments], dtype=np.int64)[fill_columns]
+    value = fills.size * fills.price * multiplier
+    cap = ppm_ceil_array(value, config.fill_fee_cap_ppm)
+    for name in ("buyer_fee", "seller_fee"):
+        k = _first(getattr(fills, name) > cap)
+        if k is not None:
+            raise InputError(f"a fee of {int(getattr(fills, name)[k])} exceeds fill_fee_cap_ppm "
+                             f"{config.fill_fee_cap_ppm} of the fill's value {int(value[k])} (size x price x "
+                             f"multiplier): at most {int(cap[k])}", path=fills.path, line=fills.line(k), field=name)
 
 
 def price_band(column: int, marks: Sequence[int | None], state: EpochState, config: ClearingConfig,

@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkclear.clearing.config import DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
+from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
 from zkclear.clearing.state import EpochState, canonical_json
@@ -81,6 +81,8 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["option_settlement"] = config.option_settlement
     if config.fill_price_band_ppm != DEFAULT_FILL_PRICE_BAND_PPM:  # issue-12 keys: only when not the default
         extra["fill_price_band_ppm"] = config.fill_price_band_ppm
+    if config.fill_fee_cap_ppm != DEFAULT_FILL_FEE_CAP_PPM:  # red team: only when not the default
+        extra["fill_fee_cap_ppm"] = config.fill_fee_cap_ppm
     if config.backstop_margin_mode != "standard":
         extra["backstop_margin_mode"] = config.backstop_margin_mode
     if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
