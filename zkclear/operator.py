@@ -314,6 +314,10 @@ class Deployment:
         root = Path(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
+        leftovers = [name for name in (SECRET_FILE, EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
+        if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
+            raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
+                                     "deployment in a new directory, or move them away first")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
