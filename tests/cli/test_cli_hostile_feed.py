@@ -153,3 +153,16 @@ def test_deposits_past_what_solvency_can_prove_are_refused_and_the_largest_total
     reserves.write_text(reserves_csv([(key.chain, "USDC", key.address.text)], {"USDC": 4 * big}))
     zkclear("epoch", "prove", "-d", venue, "--reserves", reserves, "--sign-with", tmp_path / "custodian.key")
     assert zkclear("audit", venue / "epochs" / "1").startswith("epoch 1: OK")
+
+
+@pytest.mark.parametrize("name", ["Transfers.csv", "transfer.csv", "transfers.csv.csv"])
+def test_a_misspelled_input_file_is_refused_not_silently_ignored(venue, tmp_path, name):
+    """A careless operator: the deposits and withdrawals in a misspelled file were ignored without a word and the
+    epoch committed without them. Any .csv / .json file that is not an input file is refused, naming it."""
+    inputs = _epoch(tmp_path / "epoch-1", **{"transfers.csv": None,
+                                              name: TRANSFERS + "t1,deposit,alice,100000000\n"})
+    out = _refused(("epoch", "run", inputs, "-d", venue), name, "not an input file", deployment=venue)
+    assert "transfers.csv" in out
+    (inputs / "README.md").write_text("notes of the epoch\n")  # anything else may sit beside the input files
+    (inputs / name).rename(inputs / "transfers.csv")
+    zkclear("epoch", "run", inputs, "-d", venue)

@@ -423,6 +423,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     needed while engine-marked options are live) optional. Only parses;
     :func:`~zkclear.clearing.engine.apply_epoch` validates against the state."""
     directory = Path(directory)
+    stray = sorted(path.name for path in directory.iterdir() if path.suffix.lower() in (".csv", ".json")
+                   and path.name not in EPOCH_FILES) if directory.is_dir() else []
+    if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
+        raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
+                         f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
