@@ -10,24 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli.cli_helpers import zkclear, zkclear_status
+from tests.cli.test_cli_operator_safety import CONFIG as SAFETY_CONFIG
 
-CONFIG = """settlement_asset = "USDC"
-settlement_decimals = 6
-liquidation_penalty_ppm = 10000
-liquidation_buffer_ppm = 100000
-funding_clamp_ppm = 10000
-deficit_resolution = "adl"
-liquidators = ["LIQ-1"]
-
-[[instrument]]
-id = "BTC-PERP"
-kind = "perpetual"
-tick_size = 1
-lot_size = 1
-contract_multiplier = 10
-initial_margin_ppm = 100000
-maintenance_margin_ppm = 50000
-"""
+#: one perpetual, USDC-settled (the operator-safety tests' deployment)
+CONFIG = 'settlement_asset = "USDC"\nsettlement_decimals = 6\n' + SAFETY_CONFIG
 FILLS = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee\n"
 PRICES = "instrument,mark_price,funding_rate_ppm\n"
 TRANSFERS = "transfer_id,kind,account,amount\n"
@@ -93,7 +79,7 @@ def test_an_integer_of_thousands_of_digits_is_refused_not_an_internal_error(venu
 def test_a_configuration_integer_of_thousands_of_digits_is_refused_with_its_line(tmp_path):
     config = tmp_path / "venue.toml"
     config.write_text(CONFIG.replace("tick_size = 1", f"tick_size = {HUGE}"))
-    _refused(("init", tmp_path / "venue", "--config", config), "venue.toml:12:")
+    _refused(("init", tmp_path / "venue", "--config", config), "venue.toml:8:")
     assert not (tmp_path / "venue" / "ledger.sqlite").exists()
 
 
