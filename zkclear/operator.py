@@ -149,7 +149,7 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         raise InputError(f"not valid TOML: {exc}", path=str(path)) from exc
     for table, value in data.items():
         if table not in _PROVING_KEYS or not isinstance(value, dict):
@@ -314,6 +314,10 @@ class Deployment:
         root = Path(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
+        leftovers = [name for name in (SECRET_FILE, EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
+        if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
+            raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
+                                     "deployment in a new directory, or move them away first")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -348,7 +352,7 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
-        return Ledger(path, self.config)
+        return Ledger(path, self.config, create=False)
 
     def head(self) -> int:
         with self.ledger() as ledger:

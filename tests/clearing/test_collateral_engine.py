@@ -311,3 +311,26 @@ def test_a_single_asset_ledger_keeps_the_hashes_it_had_before_issue_13():
     assert [r.epoch_hash.hex() for r in results] == expected
     assert len(results[0].report.liquidations) == 1 and [w.accepted for w in results[1].report.withdrawals] == [
         True, False]
+
+
+def test_deposits_whose_total_passes_what_solvency_can_prove_are_refused_across_accounts_and_epochs():
+    """Red team: each deposit within the per-account bound 2^62 − 1, but five of them make the asset's total —
+    the liabilities the epoch's tree sums and the solvency statement proves in 64 bits — pass 2^64 − 1: the
+    epoch would commit and could never be proven. Refused on the deposit that crosses, in the settlement asset
+    and in a collateral asset, also when the earlier deposits were committed in an earlier epoch."""
+    big = (1 << 62) - 1
+    cfg = multi_config(btc_asset(unit_value=(1, 10**9)))  # a sat worth so little that the value bound allows it
+    accounts = ["a1", "a2", "a3", "a4", "a5"]
+    for asset in ("USDC", "BTC"):
+        genesis = EpochState.genesis(cfg)
+        transfers = [deposit_asset(name, big, asset, f"t-{name}") for name in accounts]
+        with pytest.raises(InputError) as caught:
+            apply_epoch(genesis, epoch_inputs(1, {PERP: 1}, transfers=transfers, opens=accounts), cfg)
+        assert caught.value.field == "amount" and f"to {5 * big}, past 2**64 - 1" in str(caught.value)
+        # four fit (4 · (2^62 − 1) = 2^64 − 4) and commit; one more unit in the next epoch does not
+        state, _ = apply_epoch(genesis, epoch_inputs(1, {PERP: 1}, transfers=transfers[:4], opens=accounts), cfg)
+        state, _ = apply_epoch(state, epoch_inputs(2, {PERP: 1}, transfers=[deposit_asset("a5", 3, asset, "ok")]),
+                               cfg)
+        with pytest.raises(InputError) as caught:
+            apply_epoch(state, epoch_inputs(3, {PERP: 1}, transfers=[deposit_asset("a5", 1, asset, "one")]), cfg)
+        assert caught.value.field == "amount" and f"hold of {asset} to {1 << 64}" in str(caught.value)

@@ -83,6 +83,34 @@ def test_the_band_is_a_configuration_key_with_a_default_and_a_hash_only_when_cha
         load_config(write_files(tmp_path, {"zkclear.toml": text.replace("250000", "-1")}) / "zkclear.toml")
 
 
+def test_a_fee_larger_than_the_fill_is_refused_instead_of_draining_the_insurance_fund_into_the_fee_account(
+        tmp_path) -> None:
+    """Red team: the price band stops an off-market price, but a fee is paid whatever the payer holds. A
+    1-lot fill (value 10,000) carrying a 10,000 fee bankrupted M (1,000) into the insurance fund, whose 6,000
+    went to the fee account — which the operator may withdraw. Each fee is capped at fill_fee_cap_ppm (default
+    12.5 %) of the fill's value at its price: 1,250 here; a configuration key hashed only when changed."""
+    cfg = config(perp_spec())
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 1_000}, opens=["A", "B", "M"], transfers=[
+        *FUNDED, deposit("M", 1_000)]))
+    attack = epoch_inputs(2, {PERP: 1_000}, fills=[fill("f1", "A", "B", 1, 1_000, buyer_fee=1_250),
+                                                   fill("f2", "A", "M", 1, 1_000, seller_fee=10_000)])
+    with pytest.raises(InputError, match=r"^<memory:fills>:2: field 'seller_fee': a fee of 10000 exceeds "
+                                         r"fill_fee_cap_ppm 125000 of the fill's value 10000 .*at most 1250$"):
+        apply_epoch(state, attack, cfg)
+    # Without the cap the same epoch moves the fund into the fee account: what the cap prevents.
+    drained, _ = apply_epoch(state, attack, dataclasses.replace(cfg, fill_fee_cap_ppm=1_000_000))
+    assert drained.cash_of(INSURANCE_FUND) == 0 < state.cash_of(INSURANCE_FUND)
+    assert drained.cash_of(FEE_ACCOUNT) == 10_000 + 1_250
+    text = ("fill_fee_cap_ppm = 1000\n\n[[instrument]]\nid = \"BTC-PERP\"\nkind = \"perpetual\"\n"
+            "tick_size = 1\nlot_size = 1\ncontract_multiplier = 10\ninitial_margin_ppm = 100000\n"
+            "maintenance_margin_ppm = 50000\n")
+    loaded = load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    assert loaded.fill_fee_cap_ppm == 1_000 and b'"fill_fee_cap_ppm":1000' in config_canonical_bytes(loaded)
+    assert b"fill_fee_cap_ppm" not in config_canonical_bytes(cfg)
+    with pytest.raises(InputError, match=r"zkclear.toml:1: field 'fill_fee_cap_ppm': fill_fee_cap_ppm must be"):
+        load_config(write_files(tmp_path, {"zkclear.toml": text.replace("1000\n", "1000001\n", 1)}) / "zkclear.toml")
+
+
 # -- fund withdrawals -------------------------------------------------------------------------------
 
 def test_a_withdrawal_from_the_insurance_fund_in_transfers_is_refused() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run
+from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run, withdraw
 from zkclear.clearing.inputs import MarkPrice
 from zkclear.clearing.instruments import DEFAULT_KINDS, InstrumentKind, MarginTier, linear_value
 from zkclear.clearing.margin import (
@@ -225,3 +225,27 @@ def test_a_kind_that_may_settle_at_zero_accepts_a_zero_mark_only_in_its_expiry_e
     assert reports[1].settlement.tolist()[:2] == [-200, 200]
     assert state.expired == (True,) and state.position_of("A", PERP) == 0
     assert (state.cash_of("A"), state.cash_of("B")) == (800, 1_200)
+
+
+def test_profits_withdrawn_epoch_after_epoch_never_wrap_net_deposits():
+    """Red team: a trader takes 2^62 − 1 of profit from a fresh counterparty each epoch (two round trips at the
+    edges of a wide price band) and withdraws it. Its net deposits (deposits − withdrawals, the ADL ranking's
+    capital at stake) went −2^62, −2^63 and then wrapped in int64 to +4.6 · 10^18 — ranking a profit-taker as a
+    large depositor and refusing its next deposit. Saturated at −(2^62 − 1) like the collateral path's."""
+    mark, multiplier, lots = 1 << 30, 1 << 10, 1 << 20
+    cfg = config(perp_spec(contract_multiplier=multiplier), fill_price_band_ppm=1_000_000)  # fills in [0, 2 M]
+    gain = 2 * lots * (2 * mark - 2) * multiplier
+    assert MAX_AMOUNT - gain < gain  # each epoch moves about 2^62
+    epochs = []
+    for e in range(1, 4):
+        loser = f"bob{e}"
+        fills = [fill(f"e{e}-{k}-{leg}", *(("alice", loser) if leg == "buy" else (loser, "alice")), lots,
+                      1 if leg == "buy" else 2 * mark - 1) for k in range(2) for leg in ("buy", "sell")]
+        epochs.append(epoch_inputs(e, {PERP: mark}, fills, [deposit(loser, gain, f"d{e}"), withdraw("alice", gain,
+                                                                                               f"w{e}")],
+                                   opens=(["alice"] if e == 1 else []) + [loser]))
+    state, reports = run(cfg, *epochs)
+    assert all(report.withdrawals[0].accepted for report in reports)
+    assert state.net_deposits[state.accounts.index("alice")] == -MAX_AMOUNT
+    state, _ = run(cfg, epoch_inputs(4, {PERP: mark}, transfers=[deposit("alice", MAX_AMOUNT, "back")]), state=state)
+    assert state.net_deposits[state.accounts.index("alice")] == 0

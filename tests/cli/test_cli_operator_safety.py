@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
 from tests.clearing.options_helpers import PUT, csv, epoch_files, write_files
 from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
@@ -76,6 +78,39 @@ def test_a_deployment_whose_ledger_is_missing_is_refused_not_recreated(tmp_path,
         assert out.startswith(f"error: {root / LEDGER_FILE} is missing") and "restore it from a backup" in out
         assert "Traceback" not in out
     assert not (root / LEDGER_FILE).exists()
+
+
+def test_a_deployment_whose_ledger_was_truncated_to_nothing_is_refused_not_restarted(tmp_path, capsys) -> None:
+    """Red team: a failed restore or a full disk leaves ``ledger.sqlite`` empty (0 bytes). SQLite reads that as an
+    empty database, so `epoch run` initialised it at genesis and committed epoch 1 again — the silent restart that
+    a missing ledger is refused for. Every command refuses it, and the file is left as it was."""
+    root = _deployment(tmp_path, capsys)
+    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
+    (root / LEDGER_FILE).write_bytes(b"")
+    (tmp_path / "reserves.csv").write_text("chain,asset,address,balance,block_height,block_hash\n")
+    for args in (("epoch", "run", tmp_path / "e1", "-d", root), ("status", "-d", root),
+                 ("epoch", "prove", "-d", root, "--reserves", tmp_path / "reserves.csv")):
+        out = zkclear(capsys, *args, expect=1)
+        assert out.startswith(f"error: {root / LEDGER_FILE} holds no ledger") and "restore it from a backup" in out
+    assert (root / LEDGER_FILE).read_bytes() == b""
+    assert sorted(p.name for p in root.iterdir()) == sorted(["ledger.sqlite", "operator.secret", "proving.toml",
+                                                             "zkclear.toml"])
+
+
+@pytest.mark.parametrize("leftover", ["epochs/1/epoch-1.bundle", "private/1/receipts.index", "operator.secret"])
+def test_init_over_an_earlier_deployments_files_is_refused_before_anything_is_written(tmp_path, capsys,
+                                                                                       leftover) -> None:
+    """Red team: the operator deletes an old deployment's ledger and configuration and runs `init` in the same
+    directory. Its epochs/ passed for the new ledger's: after `epoch run`, `status` said epoch 1 was proven and
+    attested and showed the old header hash to post; a stale operator.secret stopped `init` halfway (the
+    configuration written, no ledger). Refused up front, nothing written."""
+    (tmp_path / "zkclear.toml").write_text(CONFIG, encoding="utf-8")
+    root = tmp_path / "venue"
+    (root / leftover).parent.mkdir(parents=True, exist_ok=True)
+    (root / leftover).write_text("from an earlier deployment\n")
+    out = zkclear(capsys, "init", root, "--config", tmp_path / "zkclear.toml", "--height", 8, expect=1)
+    assert "of an earlier deployment" in out and leftover.split("/")[0] in out and out.count("\n") == 1
+    assert sorted(p.name for p in root.iterdir()) == [leftover.split("/")[0]]
 
 
 def test_a_transfers_only_folder_run_twice_credits_once_and_says_so(tmp_path, capsys) -> None:

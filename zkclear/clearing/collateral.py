@@ -18,7 +18,7 @@ from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.book import Book
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.inputs import ResolvedInputs
-from zkclear.clearing.money import MAX_AMOUNT, exact_sum
+from zkclear.clearing.money import exact_sum, saturated
 from zkclear.errors import ClearingError, InputError
 
 _UNPROVABLE = "the epoch's collateralization statements could not be proven (docs/clearing.md, " \
@@ -49,7 +49,7 @@ def count_deposits_in_net_deposits(net_deposits: np.ndarray, before: np.ndarray,
     for row in np.flatnonzero(np.any(after != before, axis=1)).tolist():
         added = sum(asset.haircut_value(int(after[row, k])) - asset.haircut_value(int(before[row, k]))
                     for k, asset in enumerate(assets))
-        net_deposits[row] = _saturated(int(net_deposits[row]) + added)
+        net_deposits[row] = saturated(int(net_deposits[row]) + added)
 
 
 def collateral_refusal(row: int | None, asset: int, message: str, resolved: ResolvedInputs,
@@ -87,12 +87,8 @@ def withdraw_collateral(book: Book, row: int, asset: int, amount: int, initial: 
                 f"the initial requirement {initial}")
     book.balances[row, asset] = balance - amount
     book.collateral[row] -= removed
-    net_deposits[row] = _saturated(int(net_deposits[row]) - removed)
+    net_deposits[row] = saturated(int(net_deposits[row]) - removed)
     return ""
-
-
-def _saturated(value: int) -> int:
-    return max(-MAX_AMOUNT, min(MAX_AMOUNT, value))
 
 
 def check_collateral_invariants(balances: np.ndarray, totals: Sequence[tuple[int, int, int]], asset_ids: Sequence[str],

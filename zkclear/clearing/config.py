@@ -43,6 +43,9 @@ MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
 #: this epoch's mark and (oracle-marked epochs) the oracle median.
 DEFAULT_FILL_PRICE_BAND_PPM = 100_000
 MAX_FILL_PRICE_BAND_PPM = 100 * PPM
+#: A fill's fee is at most this share of the fill's value at its price (an eighth: the most option venues charge,
+#: as a share of the premium).
+DEFAULT_FILL_FEE_CAP_PPM = 125_000
 FUTURES_STYLE = "futures"
 PREMIUM_STYLE = "premium"
 OPTION_SETTLEMENTS = (FUTURES_STYLE, PREMIUM_STYLE)
@@ -161,6 +164,9 @@ class ClearingConfig:
       widened by ``ceil(band * reference / PPM)`` ticks on each side, the reference being the top of that range
       (an option's: its underlying's); default 10 %, refused with file, line and field otherwise
       (docs/clearing.md "Market integrity");
+    - ``fill_fee_cap_ppm``: market integrity — each fee of a fill is at most ``ceil(cap * size * price *
+      multiplier / PPM)`` (its value at its price); a larger fee charged to a small account would bankrupt it into
+      the insurance fund and the fee account (docs/clearing.md "Market integrity"); default 12.5 %;
     - ``backstop_margin_mode``: the margin mode of the backstop account, ``"standard"`` or ``"portfolio"``
       (which needs ``portfolio_margin``); default (None) ``"portfolio"`` when the deployment has portfolio
       margin and lists options — a hedged package the backstop takes over is then margined as a package —
@@ -196,6 +202,7 @@ class ClearingConfig:
     option_settlement: str = FUTURES_STYLE
     statement_limits: StatementLimits = field(default_factory=StatementLimits)
     fill_price_band_ppm: int = DEFAULT_FILL_PRICE_BAND_PPM
+    fill_fee_cap_ppm: int = DEFAULT_FILL_FEE_CAP_PPM
     backstop_margin_mode: str | None = None
     assets: tuple[CollateralAsset, ...] = ()
 
@@ -255,6 +262,9 @@ class ClearingConfig:
         if type(band) is not int or not 0 <= band <= MAX_FILL_PRICE_BAND_PPM:
             raise ConfigurationError(f"fill_price_band_ppm must be an integer in [0, {MAX_FILL_PRICE_BAND_PPM}], "
                                      f"got {band!r}")
+        cap = self.fill_fee_cap_ppm
+        if type(cap) is not int or not 0 <= cap <= PPM:
+            raise ConfigurationError(f"fill_fee_cap_ppm must be an integer in [0, {PPM}], got {cap!r}")
         if self.backstop_margin_mode is None:
             lists_options = any(spec.kind == OPTION_KIND_NAME for spec in self.instruments)
             object.__setattr__(self, "backstop_margin_mode", PORTFOLIO_MODE if self.portfolio_margin is not None

@@ -74,6 +74,7 @@ from zkclear.clearing.money import (
     exact_sum,
     require_sum_fits_int64,
     require_within_amount,
+    saturated,
 )
 from zkclear.clearing.novation import net, novate
 from zkclear.clearing.options import build_scenario_table
@@ -440,7 +441,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                 "its own asset)"))
         elif equity - amount >= initial:
             cash[row] -= amount
-            net_deposits[row] -= amount
+            net_deposits[row] = saturated(int(net_deposits[row]) - amount)  # profit taken out, epoch after epoch
             withdrawn += amount
             outcomes.append(WithdrawalOutcome(transfer_id, accounts[row], amount, True))
         else:
@@ -455,7 +456,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         accepted = action.amount <= balance
         if accepted:
             cash[row] -= action.amount
-            net_deposits[row] -= action.amount
+            net_deposits[row] = saturated(int(net_deposits[row]) - action.amount)
             withdrawn += action.amount
         actions.append(OperatorActionOutcome(
             action.action_id, action.action, action.account, action.amount, action.reason, accepted,

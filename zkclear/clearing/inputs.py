@@ -26,8 +26,9 @@ from zkclear.clearing.config import (
     SYSTEM_PREFIX,
     ClearingConfig,
 )
-from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div
+from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div, ppm_ceil_array
 from zkclear.clearing.options import engine_option_mark
+from zkclear.clearing.provable import MAX_TOTAL_LIABILITIES
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import ClearingError, InputError
 from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
@@ -533,6 +534,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                              f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
                              path=path, line=line or None, field="mark_price")
     _check_fill_values(inputs.fills, fill_columns, marks, config)
+    _check_fees(inputs.fills, fill_columns, config)
     _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
@@ -554,7 +556,8 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
     """Deposits and withdrawals: distinct ids, known kind, account and asset (empty or the settlement asset's id:
     the settlement asset), a positive amount; no withdrawal from a ``CH:`` account (operator actions), no
     collateral asset for a ``CH:`` account (the clearing house holds the settlement asset only); no deposit
-    lifting a balance (or net deposits) past ``2^62 − 1`` or a collateral balance past its cap."""
+    lifting a balance (or net deposits) past ``2^62 − 1`` or a collateral balance past its cap, nor the total
+    all accounts hold of its asset past ``2^64 − 1`` (what the tree sums and solvency proves: ``provable.py``)."""
     deposits: list[tuple[int, int]] = []
     withdrawals: list[tuple[str, int, int, int]] = []
     asset_deposits: list[tuple[int, int, int, Transfer]] = []
@@ -566,6 +569,9 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
     columns = {asset_id: k for k, asset_id in enumerate(config.asset_ids)}
     balances_before = {row: state.asset_balances[old].tolist() for old, row in enumerate(previous_rows.tolist())}
     asset_deposited: dict[tuple[int, int], int] = {}
+    # What all accounts hold of each asset (settlement first): liabilities the epoch's tree must sum in 64 bits.
+    held_total = [state.total_deposited - state.total_withdrawn + state.total_converted,
+                  *(deposited - withdrawn - converted for deposited, withdrawn, converted in state.asset_totals)]
     for record in transfers:
         where = {"path": record.path, "line": record.line}
         if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
@@ -595,6 +601,13 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
             if record.account.startswith(SYSTEM_PREFIX):
                 raise InputError(f"the clearing house's account {record.account!r} holds only the settlement asset "
                                  f"{config.settlement_asset!r}", field="asset", **where)
+        if record.kind == DEPOSIT:
+            held_total[column + 1] += record.amount
+            if held_total[column + 1] > MAX_TOTAL_LIABILITIES:
+                raise InputError(f"deposit would lift the total all accounts hold of "
+                                 f"{record.asset or config.settlement_asset} to {held_total[column + 1]}, past "
+                                 "2**64 - 1: the epoch's liabilities could not be proven (docs/clearing.md, "
+                                 '"Provable by construction")', field="amount", **where)
         if record.kind == WITHDRAWAL:
             withdrawals.append((record.transfer_id, row, record.amount, column))
         elif column < 0:
@@ -665,6 +678,24 @@ def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int |
         if value > MAX_AMOUNT:
             raise InputError(f"the fill's value {value} (size x max(price, mark) x multiplier) exceeds "
                              "2**62 - 1", path=fills.path, line=fills.line(k), field="size")
+
+
+def _check_fees(fills: Fills, fill_columns: np.ndarray, config: ClearingConfig) -> None:
+    """Market integrity: each fee of a fill at most ``ceil(fill_fee_cap_ppm * size * price * multiplier / PPM)``
+    (after :func:`_check_fill_values`, so the value fits int64). A fee is paid whatever the payer holds: an
+    unbounded one would bankrupt a small account into the insurance fund (and ADL or socialized loss) for the
+    fee account's benefit. :class:`InputError` naming the first fee above its cap."""
+    if not len(fills):
+        return
+    multiplier = np.array([s.contract_multiplier for s in config.instruments], dtype=np.int64)[fill_columns]
+    value = fills.size * fills.price * multiplier
+    cap = ppm_ceil_array(value, config.fill_fee_cap_ppm)
+    for name in ("buyer_fee", "seller_fee"):
+        k = _first(getattr(fills, name) > cap)
+        if k is not None:
+            raise InputError(f"a fee of {int(getattr(fills, name)[k])} exceeds fill_fee_cap_ppm "
+                             f"{config.fill_fee_cap_ppm} of the fill's value {int(value[k])} (size x price x "
+                             f"multiplier): at most {int(cap[k])}", path=fills.path, line=fills.line(k), field=name)
 
 
 def price_band(column: int, marks: Sequence[int | None], state: EpochState, config: ClearingConfig,

@@ -72,6 +72,9 @@ def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
     """A plain decimal integer with ``|value| <= 2**62 - 1``; anything else is an :class:`InputError`."""
     if not _INTEGER.fullmatch(text):
         raise InputError(f"must be a plain decimal integer, got {text!r}", path=path, line=line, field=field)
+    if len(text) > _MAX_DIGITS + 2:  # before int(): Python refuses to convert more than 4,300 digits
+        raise InputError(f"{text[:24]}... ({len(text)} characters) exceeds the bound 2**62 - 1", path=path,
+                         line=line, field=field)
     value = int(text)
     if abs(value) > MAX_AMOUNT:
         raise InputError(f"{value} exceeds the bound 2**62 - 1", path=path, line=line, field=field)
@@ -118,6 +121,13 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8", path=name) from exc
     return rows, lines
+
+
+def _line_of_huge_number(text: str) -> int | None:
+    """Line of the first run of more digits than Python converts to an int (its parsers raise a bare
+    ValueError for it, without a position)."""
+    match = re.search(r"[0-9_]{4301}", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _int_column(values: list[str], lines: list[int], *, path: str, field: str, negative: bool = False
@@ -230,18 +240,39 @@ def _json_record_lines(text: str, key: str) -> list[int]:
         _, position = decoder.raw_decode(text, position)
 
 
+class _Duplicated(dict):
+    """A JSON object in which ``key`` appeared twice (``json.loads`` would silently keep the last value)."""
+
+    key = ""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicate = next((key for k, key in enumerate(keys) if key in keys[:k]), None)
+    if duplicate is None:
+        return dict(pairs)
+    marked = _Duplicated(pairs)
+    marked.key = duplicate
+    return marked
+
+
 def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...]:
     """``prices.json``: ``{"marks": [{"instrument": str, "mark_price": int, "funding_rate_ppm": int |
     null}]}``."""
     name = str(path)
+    text = ""
     try:
         text = path.read_text(encoding="utf-8-sig")
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", path=name, line=1) from None
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer of more digits than Python converts
+        line = getattr(exc, "lineno", None) or _line_of_huge_number(text)
         raise InputError(f"not valid JSON: {exc}", path=name, line=line) from exc
+    if isinstance(document, _Duplicated):  # {"marks": [...], "marks": [...]}: which one is meant?
+        raise InputError("duplicate key", path=name, line=1, field=document.key)
     if not (isinstance(document, dict) and set(document) == {"marks"}
             and isinstance(document["marks"], list)):
         raise InputError('the document must be {"marks": [...]}', path=name, line=1, field="marks")
@@ -252,6 +283,8 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
         prefix = f"marks[{k}]."
         if not isinstance(record, dict):
             raise InputError("must be an object", path=name, line=line, field=f"marks[{k}]")
+        if isinstance(record, _Duplicated):
+            raise InputError("duplicate key", path=name, line=line, field=prefix + record.key)
         missing = {"instrument", "mark_price"} - set(record)
         extra = set(record) - {"instrument", "mark_price", "funding_rate_ppm"}
         if missing or extra:
@@ -390,6 +423,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     needed while engine-marked options are live) optional. Only parses;
     :func:`~zkclear.clearing.engine.apply_epoch` validates against the state."""
     directory = Path(directory)
+    stray = sorted(path.name for path in directory.iterdir() if path.suffix.lower() in (".csv", ".json")
+                   and path.name not in EPOCH_FILES) if directory.is_dir() else []
+    if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
+        raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
+                         f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
@@ -434,7 +472,7 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
              "dynamic_margin": str, "dynamic_window": int, "option_settlement": str,
-             "fill_price_band_ppm": int, "backstop_margin_mode": str, "asset": list}
+             "fill_price_band_ppm": int, "backstop_margin_mode": str, "asset": list, "fill_fee_cap_ppm": int}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -502,16 +540,19 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
     text = text.removeprefix("\ufeff")  # a spreadsheet or editor may add a byte-order mark
     try:
         document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         match = re.search(r"line (\d+)", str(exc))
         raise InputError(f"not valid TOML: {exc}", path=name,
-                         line=int(match.group(1)) if match else None) from exc
+                         line=int(match.group(1)) if match else _line_of_huge_number(text)) from exc
     _typed(document, _TOP_KEYS, path=name, text=text, section=None, prefix="")
     if "instrument" not in document:
         raise InputError("at least one [[instrument]] table is required", path=name, field="instrument")
     specs = []
     for k, table in enumerate(document["instrument"]):
         prefix = f"instrument[{k}]."
+        if not isinstance(table, dict):  # `instrument = [1]`: an array, but not of tables
+            raise InputError("must be a table", path=name, line=_line_of(text, "instrument", None),
+                             field=prefix.rstrip("."))
         _typed(table, _INSTRUMENT_KEYS, path=name, text=text, section=k, prefix=prefix)
         missing = sorted(_INSTRUMENT_REQUIRED - set(table))
         if missing:
@@ -565,7 +606,7 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
                                                "settlement_decimals", "genesis_timestamp", "epoch_seconds",
                                                "dynamic_margin", "dynamic_window", "option_settlement",
-                                               "fill_price_band_ppm", "backstop_margin_mode")
+                                               "fill_price_band_ppm", "backstop_margin_mode", "fill_fee_cap_ppm")
                if key in document}
     if options.get("option_settlement", "futures") not in ("futures", "premium"):
         raise InputError(f"must be 'futures' or 'premium', got {options['option_settlement']!r}", path=name,

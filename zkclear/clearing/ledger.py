@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from zkclear.clearing.config import DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
+from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
 from zkclear.clearing.state import EpochState, canonical_json
@@ -81,6 +81,8 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["option_settlement"] = config.option_settlement
     if config.fill_price_band_ppm != DEFAULT_FILL_PRICE_BAND_PPM:  # issue-12 keys: only when not the default
         extra["fill_price_band_ppm"] = config.fill_price_band_ppm
+    if config.fill_fee_cap_ppm != DEFAULT_FILL_FEE_CAP_PPM:  # red team: only when not the default
+        extra["fill_fee_cap_ppm"] = config.fill_fee_cap_ppm
     if config.backstop_margin_mode != "standard":
         extra["backstop_margin_mode"] = config.backstop_margin_mode
     if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
@@ -166,14 +168,22 @@ def _crash_hook() -> None:
 class Ledger:
     """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
 
-    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True) -> None:
-        """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only).
+    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True, create: bool = True
+                 ) -> None:
+        """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only);
+        ``create=False`` opens only an existing ledger: a file without one (empty: truncated, or a failed copy)
+        is refused untouched, never initialised at genesis.
 
         Raises :class:`LedgerError` if the file belongs to a different configuration or is not a ledger."""
         self.path = str(path)
         self.config = config
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            if not create and self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+                self._db.close()
+                raise LedgerError(f"{self.path} holds no ledger (an empty file?): restore it from a backup (an empty "
+                                  "one would restart the deployment from genesis)")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._db.executescript(_SCHEMA)

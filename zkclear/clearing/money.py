@@ -118,6 +118,12 @@ def position_value(size: Lots, price: Price, contract_multiplier: int) -> Amount
     return Amount(size.raw * price.raw * contract_multiplier)
 
 
+def saturated(value: int) -> int:
+    """``value`` clamped to ``±MAX_AMOUNT``: for a ranking input that is never money (an account's net deposits),
+    which many withdrawals of profit could otherwise walk out of int64."""
+    return max(-MAX_AMOUNT, min(MAX_AMOUNT, value))
+
+
 def ceil_div(numerator: int, denominator: int) -> int:
     """Exact ``ceil(numerator / denominator)`` for ints, ``denominator > 0``."""
     return -((-numerator) // denominator)

@@ -72,6 +72,9 @@ MAX_SCENARIOS = 512
 MAX_COEFFICIENT = (1 << 64) - 1
 #: Width of the rounding constraints: a denominator (and the common one) is at most ``2^32``.
 ROUNDING_BITS = 32
+#: Most an asset's liabilities may total over all accounts: the tree's node sums and the solvency statement
+#: (reserves − liabilities, reserves given as u64) are proven in ``MONEY_BITS``.
+MAX_TOTAL_LIABILITIES = (1 << MONEY_BITS) - 1
 
 _MONEY_LIMIT = 1 << MONEY_BITS
 
