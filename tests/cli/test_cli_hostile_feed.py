@@ -152,3 +152,18 @@ def test_a_misspelled_input_file_is_refused_not_silently_ignored(venue, tmp_path
     (inputs / "README.md").write_text("notes of the epoch\n")  # anything else may sit beside the input files
     (inputs / name).rename(inputs / "transfers.csv")
     zkclear("epoch", "run", inputs, "-d", venue)
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    # a line break inside a quoted id would split every message that names the id
+    # over two lines (that record ends on line 3)
+    ("fills.csv", FILLS + '"f1\nforged",alice,bob,BTC-PERP,10,60000,5,5\n', "fills.csv:3: field 'fill_id'"),
+    ("fills.csv", FILLS + "f1\t,alice,bob,BTC-PERP,10,60000,5,5\n", "fills.csv:2: field 'fill_id'"),
+    ("fills.csv", FILLS + " f1,alice,bob,BTC-PERP,10,60000,5,5\n", "fills.csv:2: field 'fill_id'"),
+    ("transfers.csv", TRANSFERS + "t1\x07,deposit,alice,100000000\n", "transfers.csv:2: field 'transfer_id'"),
+    ("transfers.csv", TRANSFERS + "t1 ,deposit,alice,100000000\n", "transfers.csv:2: field 'transfer_id'"),
+])
+def test_an_id_with_a_control_character_or_surrounding_space_is_refused(venue, tmp_path, name, text, where):
+    inputs = _epoch(tmp_path / "epoch-1", **{name: text})
+    _refused(("epoch", "run", inputs, "-d", venue), where, "printable characters without surrounding spaces",
+             deployment=venue)

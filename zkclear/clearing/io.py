@@ -146,9 +146,15 @@ def _int_column(values: list[str], lines: list[int], *, path: str, field: str, n
     return np.array([int(v) for v in values], dtype=np.int64)
 
 
+def _is_identifier(text: str) -> bool:
+    """1-64 printable characters (no control character, tab or line break), no surrounding spaces."""
+    return 1 <= len(text) <= 64 and text.isprintable() and text == text.strip()
+
+
 def _check_identifier(text: str, *, path: str, line: int, field: str) -> str:
-    if not 1 <= len(text) <= 64:
-        raise InputError(f"must be 1 to 64 characters, got {text!r}", path=path, line=line, field=field)
+    if not _is_identifier(text):
+        raise InputError(f"must be 1 to 64 printable characters without surrounding spaces, got {text!r}",
+                         path=path, line=line, field=field)
     return text
 
 
@@ -164,7 +170,7 @@ def parse_fills(path: Path, config: ClearingConfig) -> Fills:
     fill_id, buyer, seller, instrument = (tuple(c) for c in columns[:4])
     for field, values in (("fill_id", fill_id), ("buyer", buyer), ("seller", seller)):
         for k, text in enumerate(values):
-            if not 1 <= len(text) <= 64:
+            if not _is_identifier(text):
                 _check_identifier(text, path=name, line=lines[k], field=field)
     spec_of = {spec.instrument_id: spec for spec in config.instruments}
     tick = np.empty(len(rows), dtype=np.int64)
