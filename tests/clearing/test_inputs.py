@@ -150,6 +150,8 @@ BAD_CASES = [
      "initial_margin_ppm", "[1, 1000000]"),
     ("accounts.csv", "account,margin_mode\nA,standard\n", 2, "account", "already exists"),
     ("accounts.csv", "account,margin_mode\nCH:mine,standard\n", 2, "account", "reserved"),
+    # a look-alike of the clearing house's own accounts in another case
+    ("accounts.csv", "account,margin_mode\nch:insurance,standard\n", 2, "account", "reserved"),
 ]
 
 

@@ -431,8 +431,8 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         if type(record.account) is not str or not IDENTIFIER.fullmatch(record.account):
             raise InputError(f"invalid account id {record.account!r} (1-64 of A-Z a-z 0-9 _ . - :)",
                              path=record.path, line=record.line, field="account")
-        if record.account.startswith(SYSTEM_PREFIX):
-            raise InputError(f"account ids starting {SYSTEM_PREFIX!r} are reserved", path=record.path,
+        if record.account[:len(SYSTEM_PREFIX)].upper() == SYSTEM_PREFIX:  # ch:insurance would pass for CH:insurance
+            raise InputError(f"account ids starting {SYSTEM_PREFIX!r} (in any case) are reserved", path=record.path,
                              line=record.line, field="account")
         if record.account in existing or record.account in new_accounts:
             raise InputError(f"account {record.account!r} already exists", path=record.path, line=record.line,
