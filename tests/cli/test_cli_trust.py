@@ -389,3 +389,11 @@ def test_a_deeply_nested_public_file_is_refused_without_a_signal(proven, tmp_pat
 def test_odd_arguments_end_in_one_line_and_exit_status_1(args, capsys):
     out = zkclear(*args, expect=1, capsys=capsys)
     assert "Traceback" not in out and out.strip().count("\n") == 0 and out.startswith("error: ")
+
+
+def test_a_marks_file_with_an_oversized_field_is_an_input_error_naming_the_line(tmp_path, capsys):
+    """csv refuses a field above 128 KiB with its own csv.Error, which used to end in an internal error (exit 3)."""
+    marks = tmp_path / "prices.csv"
+    marks.write_text("instrument,price\nBTC-PERP,60000\n\"" + "A" * 200_000 + "\",1\n")
+    out = zkclear("audit", tmp_path, "--marks", marks, expect=1, capsys=capsys)
+    assert "prices.csv:3:" in out and "Traceback" not in out and out.strip().count("\n") == 0
