@@ -23,6 +23,7 @@ from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret, load_
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.operator import Deployment
 from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import open_published
 
 
 def _trader(deployment: Deployment, epoch: int = 3, skip: int = 0):
@@ -397,3 +398,14 @@ def test_a_marks_file_with_an_oversized_field_is_an_input_error_naming_the_line(
     marks.write_text("instrument,price\nBTC-PERP,60000\n\"" + "A" * 200_000 + "\",1\n")
     out = zkclear("audit", tmp_path, "--marks", marks, expect=1, capsys=capsys)
     assert "prices.csv:3:" in out and "Traceback" not in out and out.strip().count("\n") == 0
+
+
+def test_an_expected_position_with_a_doubled_sign_is_one_input_error(proven, capsys):
+    """'--position BTC-PERP=--5' passed the digit check after stripping every '-', then int() raised: exit 3."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    instrument = open_published(deployment.epoch_dir(3)).public.instrument_ids[0]
+    for lots in ("--5", "-", "5-"):
+        out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                      "--account", account.account_id, "--position", f"{instrument}={lots}", expect=1, capsys=capsys)
+        assert "--position" in out and "Traceback" not in out and out.strip().count("\n") == 0
