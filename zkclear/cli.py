@@ -410,6 +410,8 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
 
     Example: zkclear verify venue/epochs/7 --receipt my-7.rcpt --account alice --cash 1000000 --position BTC-PERP=3
     """
+    from itertools import pairwise
+
     from zkclear.errors import InputError
     from zkclear.verifier.participant import (
         Participant,
@@ -471,8 +473,12 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         return
     for result in results:
         _print_participant_view(result)
-    if len(results) > 1:
+    gaps = [(a.epoch_id, b.epoch_id) for a, b in pairwise(checks) if b.epoch_id != a.epoch_id + 1]
+    if len(results) > 1 and not gaps:
         click.echo(f"  the {len(results)} epochs chain and your account key {checks[0].key_fingerprint} never changed")
+    elif gaps:
+        click.echo(f"  your account key {checks[0].key_fingerprint} never changed; epochs {gaps[0][0]} and "
+                   f"{gaps[0][1]} are not consecutive, so their chain was not checked (give every epoch between them)")
     if history or history_csv_path:
         _print_history(rows, published_by_epoch[checks[-1].epoch_id].public.instrument_ids)
     if history_csv_path:
@@ -568,12 +574,17 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             opening = decode_total_opening(read_file(path))
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
+        if opening[0] in totals:
+            raise InputError("two --total files are for the same epoch", path=str(path), field="--total")
         totals[opening[0]] = opening
     reports = []
     previous = None
     for position, directory in enumerate(epoch_dirs):
         published = open_published(directory)
         header_hash = published.bundle.epoch_hash()
+        own = marks.get(None if None in marks else published.epoch, {})
+        if marks and not own:
+            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
         try:
             if expect_headers and header_hash != _header_hash(expect_headers[position]):
                 raise VerificationError("header-mismatch",
@@ -589,7 +600,6 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             finally:
                 run.close()
             compared = 0
-            own = marks.get(None if None in marks else published.epoch, {})
             if own:
                 compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
             total = None

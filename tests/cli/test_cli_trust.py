@@ -409,3 +409,36 @@ def test_an_expected_position_with_a_doubled_sign_is_one_input_error(proven, cap
         out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
                       "--account", account.account_id, "--position", f"{instrument}={lots}", expect=1, capsys=capsys)
         assert "--position" in out and "Traceback" not in out and out.strip().count("\n") == 0
+
+
+def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain(proven, capsys):
+    """Epochs 1 and 3 alone: the link through epoch 2 cannot be checked, so the output must not claim a chain (a
+    forked epoch 3 descending from another epoch 2 would pass as well)."""
+    deployment = proven["deployment"]
+    account = next(a for a in deployment.accounts(1) if a.account_id.startswith("trader-"))
+    out = zkclear("verify", deployment.epoch_dir(1), deployment.epoch_dir(3),
+                  "--receipt", deployment.receipt_path(1, account.account_id),
+                  "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                  capsys=capsys)
+    assert "epochs chain" not in out and "epochs 1 and 3 are not consecutive" in out
+
+
+def test_two_total_files_for_one_epoch_are_an_input_error(proven, tmp_path, capsys):
+    """The second file silently replaced the first: the auditor would never know which one was checked."""
+    from zkclear.bundle.format import encode_total_opening, write_file
+
+    digest = open_published(proven["deployment"].epoch_dir(3)).bundle.header.digest()
+    paths = [tmp_path / "a.total", tmp_path / "b.total"]
+    for k, path in enumerate(paths):
+        write_file(path, encode_total_opening(digest, ((k + 1, k + 1),)))
+    out = zkclear("audit", proven["deployment"].epoch_dir(3), "--total", paths[0], "--total", paths[1], expect=1,
+                  capsys=capsys)
+    assert "b.total" in out and "--total" in out and out.strip().count("\n") == 0
+
+
+def test_a_marks_file_that_prices_nothing_of_an_audited_epoch_is_an_input_error(proven, tmp_path, capsys):
+    """Prices for epoch 2 only, epoch 3 audited: no mark was compared, yet the audit passed without a word."""
+    marks = tmp_path / "prices.csv"
+    marks.write_text("epoch,instrument,price\n2,BTC-PERP,60000\n")
+    out = zkclear("audit", proven["deployment"].epoch_dir(3), "--marks", marks, expect=1, capsys=capsys)
+    assert "prices.csv" in out and "epoch 3" in out and out.strip().count("\n") == 0
