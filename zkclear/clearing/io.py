@@ -46,6 +46,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
+from zkclear.jsonsafe import no_duplicate_keys
 
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
 PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
@@ -236,10 +237,10 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=no_duplicate_keys)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or a key given twice in one object
         line = getattr(exc, "lineno", None)
         raise InputError(f"not valid JSON: {exc}", path=name, line=line) from exc
     if not (isinstance(document, dict) and set(document) == {"marks"}
