@@ -690,6 +690,10 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "collateral_assets": list(published.public.asset_ids),
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
+        "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
+                             "chain_decimals": decimals, "block_height": e.block_height, "block_hash": e.block_hash}
+                            for e, decimals in zip(bundle.reserves.entries, bundle.reserves.chain_decimals,
+                                                   strict=True)],
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
         "public_inputs_digest": header.public_inputs_digest.hex(),
@@ -699,6 +703,9 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         return
     summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
                                   for a in summary["assets"])
+    summary["reserve_entries"] = "; ".join(
+        f"{e['chain']}:{e['asset']}:{e['address']} balance {e['balance']} ({e['chain_decimals']} decimals on "
+        f"{e['chain']}) at block {e['block_height']} {e['block_hash']}" for e in summary["reserve_entries"])
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
 
