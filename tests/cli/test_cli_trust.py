@@ -442,3 +442,30 @@ def test_a_marks_file_that_prices_nothing_of_an_audited_epoch_is_an_input_error(
     marks.write_text("epoch,instrument,price\n2,BTC-PERP,60000\n")
     out = zkclear("audit", proven["deployment"].epoch_dir(3), "--marks", marks, expect=1, capsys=capsys)
     assert "prices.csv" in out and "epoch 3" in out and out.strip().count("\n") == 0
+
+
+def test_a_published_configuration_nested_too_deeply_is_a_named_failure(proven, tmp_path, capsys):
+    """tomllib recurses once per nested array: the published configuration text (bound by the header, so the
+    operator's to choose) ended the audit in a bare 'input too large' line naming no file."""
+    target = tmp_path / "nested-config"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    path = target / "epoch-3.inputs.json"
+    document = json.loads(path.read_text())
+    document["config"] = "a = " + "[" * 200_000 + "]" * 200_000 + "\n" + document["config"]
+    path.write_bytes(PublicInputs(document).to_bytes())
+    failure = _json_failure(zkclear("audit", target, "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-invalid" and "config" in failure["detail"]
+
+
+def test_a_public_file_of_escaped_quotes_is_refused_without_hanging(proven, tmp_path):
+    """The nesting pre-scan removed strings with a regex that rescanned to the end from every escaped quote of an
+    unterminated string: 600 kB of \\" took hours (quadratic) before any check, in verify, audit and show."""
+    target = tmp_path / "quotes"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    for name in ("public.json", "inputs.json"):
+        (target / f"epoch-3.{name}").write_bytes(b'"' + b'\\"' * 300_000)
+        result = subprocess.run([sys.executable, "-m", "zkclear.cli", "show", str(target)], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 1 and f"epoch-3.{name}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+        shutil.copy(proven["deployment"].epoch_dir(3) / f"epoch-3.{name}", target / f"epoch-3.{name}")

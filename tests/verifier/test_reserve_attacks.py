@@ -28,7 +28,7 @@ from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import InputError, VerificationError
 from zkclear.executor import SerialExecutor
 from zkclear.proofs.epoch_prover import prove_epoch
-from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book
+from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_venue_assets
 from zkclear.verifier.audit import audit_epoch
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import verify_receipt
@@ -178,3 +178,11 @@ def test_attack_asset_decimals_inflated_in_the_reserves_list_is_named_to_partici
         with pytest.raises(VerificationError) as caught:
             check()
         assert caught.value.reason == "reserves-mismatch" and "BTC (10 decimals)" in caught.value.detail
+
+
+def test_a_published_configuration_nested_too_deeply_fails_the_assets_check_by_name():
+    """What a participant's check reads of the configuration: a deeply nested one is a reserves-mismatch naming the
+    configuration, not a RecursionError."""
+    with pytest.raises(VerificationError) as caught:
+        check_venue_assets(multi_asset_epoch().bundle.reserves, "a = " + "[" * 200_000 + "]" * 200_000)
+    assert caught.value.reason == "reserves-mismatch" and "configuration" in caught.value.detail

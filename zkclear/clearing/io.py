@@ -503,6 +503,8 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
     text = text.removeprefix("\ufeff")  # a spreadsheet or editor may add a byte-order mark
     try:
         document = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array
+        raise InputError("not valid TOML: nested too deeply", path=name) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise InputError(f"not valid TOML: {exc}", path=name,
