@@ -19,7 +19,9 @@ MAX_DEPTH = 32
 #: Largest JSON file a verifier reads (the public risk data of 512 instruments × 512 scenarios is ~6 MB).
 MAX_BYTES = 64 << 20
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: A JSON string; an unterminated one runs to the end (the parser stops there too), so the scan never restarts
+#: inside it: linear time (matching only closed strings rescanned the rest from every escaped quote).
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
