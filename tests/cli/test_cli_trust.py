@@ -469,3 +469,26 @@ def test_a_public_file_of_escaped_quotes_is_refused_without_hanging(proven, tmp_
         assert result.returncode == 1 and f"epoch-3.{name}" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
         shutil.copy(proven["deployment"].epoch_dir(3) / f"epoch-3.{name}", target / f"epoch-3.{name}")
+
+
+def test_a_receipt_opening_split_differently_from_its_leaf_is_an_opening_mismatch(proven, tmp_path, capsys):
+    """The opening lists one balance as a position: every value still opens the leaf's commitment at the same
+    place, so the opening 'matched', and verify --position then ended in an internal error (exit 3)."""
+    from zkclear.bundle.format import encode_receipt, write_file
+    from zkclear.verifier.published import CHUNK_SYSTEM
+
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    published = open_published(deployment.epoch_dir(3))
+    receipt = published.receipt(deployment.receipt_path(3, account.account_id))
+    opening = receipt.opening
+    shifted = replace(opening, positions=(*opening.positions, opening.witnesses[0]),
+                      position_blindings=(*opening.position_blindings, opening.witness_blindings[0]),
+                      witnesses=opening.witnesses[1:], witness_blindings=opening.witness_blindings[1:])
+    path = tmp_path / "shifted.rcpt"
+    write_file(path, encode_receipt(replace(receipt, opening=shifted), CHUNK_SYSTEM))
+    instrument = published.public.instrument_ids[0]
+    for extra in ([], ["--position", f"{instrument}={account.witness.positions[0]}"]):
+        failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt", path, "--account",
+                                        account.account_id, "--json", *extra, expect=2, capsys=capsys))
+        assert failure["reason"] == "opening-mismatch"
