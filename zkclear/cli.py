@@ -19,13 +19,17 @@ from zkclear.errors import VerificationError, ZkclearError
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
 
+#: The most local worker processes an option may ask for (the pool forks them all at once).
+MAX_WORKERS = 1024
+
+
 class AsciiInt(click.ParamType):
     """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
 
     name = "integer"
 
-    def __init__(self, minimum: int | None = None) -> None:
-        self.minimum = minimum
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -38,6 +42,8 @@ class AsciiInt(click.ParamType):
             number = int(text)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{number} is above the maximum {self.maximum}", param, ctx)
         return number
 
 
@@ -184,7 +190,8 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
               help="Test key file(s) (zkclear keys new) to attest at once; else custodians run `epoch attest`.")
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
               help="Who runs the proofs (default: proving.toml's executor).")
-@click.option("--workers", type=AsciiInt(1), help="Local worker processes (process executor; default: every core).")
+@click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
+              help="Local worker processes (process executor; default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
                    "Dask cluster\").")
@@ -536,7 +543,8 @@ def _print_history(rows, instruments) -> None:
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--workers", type=AsciiInt(1), help="Local processes verifying in parallel (default: every core).")
+@click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
+              help="Local processes verifying in parallel (default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")

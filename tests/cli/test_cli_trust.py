@@ -492,3 +492,12 @@ def test_a_receipt_opening_split_differently_from_its_leaf_is_an_opening_mismatc
         failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt", path, "--account",
                                         account.account_id, "--json", *extra, expect=2, capsys=capsys))
         assert failure["reason"] == "opening-mismatch"
+
+
+def test_an_absurd_worker_count_is_a_usage_error(proven, capsys):
+    """--workers 10^20 reached the process pool and ended in an internal error (OverflowError, exit 3); a few
+    thousand would fork that many processes at once."""
+    for command in (["audit", proven["deployment"].epoch_dir(3)],
+                    ["epoch", "prove", "-d", proven["dir"], "--reserves", proven["dir"].parent / "reserves-3.csv"]):
+        out = zkclear(*command, "--workers", "99999999999999999999", expect=1, capsys=capsys)
+        assert "--workers" in out and out.strip().count("\n") == 0
