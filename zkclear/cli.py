@@ -733,7 +733,8 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--port", default=8737, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--port", default=8737, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
 def serve(directory: Path, port: int, host: str) -> None:
     """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:

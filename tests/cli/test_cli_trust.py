@@ -386,6 +386,7 @@ def test_a_deeply_nested_public_file_is_refused_without_a_signal(proven, tmp_pat
     ["epoch", "prove", "-d", "/nonexistent", "--reserves", "/nonexistent.csv"],
     ["verify", ".", "--receipt", "x", "--account", "a", "--expect-header", "zz"],
     ["bench", "nothing"],
+    ["serve", ".", "--port", "99999999999"],
 ])
 def test_odd_arguments_end_in_one_line_and_exit_status_1(args, capsys):
     out = zkclear(*args, expect=1, capsys=capsys)
