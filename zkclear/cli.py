@@ -591,7 +591,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         published = open_published(directory)
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
-        if marks and not own:
+        if marks_path is not None and not own:
             raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
         try:
             if expect_headers and header_hash != _header_hash(expect_headers[position]):
