@@ -445,7 +445,10 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         raise InputError("say whose account this is: --account YOUR_ID or --participant YOUR_FILE",
                          field="--account")
     if account_key is not None:
-        participant = Participant(participant.account_id, parse_account_key(account_key, field="--account-key"))
+        key = parse_account_key(account_key, field="--account-key")
+        if participant.account_key not in (None, key):
+            raise InputError("--account-key differs from the participant file's account key", field="--account-key")
+        participant = Participant(participant.account_id, key)
     if len(receipt_paths) != len(epoch_dirs):
         raise InputError(f"give one --receipt per epoch folder ({len(epoch_dirs)} folders, "
                          f"{len(receipt_paths)} receipts)", field="--receipt")

@@ -503,3 +503,14 @@ def test_an_absurd_worker_count_is_a_usage_error(proven, capsys):
                     ["epoch", "prove", "-d", proven["dir"], "--reserves", proven["dir"].parent / "reserves-3.csv"]):
         out = zkclear(*command, "--workers", "99999999999999999999", expect=1, capsys=capsys)
         assert "--workers" in out and out.strip().count("\n") == 0
+
+
+def test_an_account_key_other_than_the_participant_files_is_refused(proven, capsys):
+    """--account-key silently replaced the key the participant file pins (an --account other than the file's is
+    refused); told to pass another key, the participant would have pinned the operator's choice."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                  "--participant", deployment.participant_path(account.account_id), "--account-key", "ab" * 32,
+                  expect=1, capsys=capsys)
+    assert "--account-key" in out and out.strip().count("\n") == 0
