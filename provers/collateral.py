@@ -182,9 +182,11 @@ class AccountOpening:
                      for form in account_statement(public, self.margin_mode).liabilities)
 
     def matches(self, commitments: AccountCommitments) -> bool:
-        """True iff every commitment opens to this opening's value and blinding."""
+        """True iff every commitment opens to this opening's value and blinding (same margin mode, and as many
+        positions, balances and witnesses: a value opening the right point under another name does not match)."""
         return (commitments.margin_mode == self.margin_mode
-                and len(commitments.variables) == len(self.values)
+                and (len(commitments.positions), len(commitments.balances), len(commitments.witnesses))
+                == (len(self.positions), len(self.balances), len(self.witnesses))
                 and all(c == commit(v, b)
                         for c, v, b in zip(commitments.variables, self.values, self.blindings, strict=True)))
 

@@ -19,13 +19,17 @@ from zkclear.errors import VerificationError, ZkclearError
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
 
+#: The most local worker processes an option may ask for (the pool forks them all at once).
+MAX_WORKERS = 1024
+
+
 class AsciiInt(click.ParamType):
     """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
 
     name = "integer"
 
-    def __init__(self, minimum: int | None = None) -> None:
-        self.minimum = minimum
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -38,6 +42,8 @@ class AsciiInt(click.ParamType):
             number = int(text)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{number} is above the maximum {self.maximum}", param, ctx)
         return number
 
 
@@ -184,7 +190,8 @@ def _print_epoch_summary(deployment, number: int, report) -> None:
               help="Test key file(s) (zkclear keys new) to attest at once; else custodians run `epoch attest`.")
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
               help="Who runs the proofs (default: proving.toml's executor).")
-@click.option("--workers", type=AsciiInt(1), help="Local worker processes (process executor; default: every core).")
+@click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
+              help="Local worker processes (process executor; default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
                    "Dask cluster\").")
@@ -412,6 +419,8 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
 
     Example: zkclear verify venue/epochs/7 --receipt my-7.rcpt --account alice --cash 1000000 --position BTC-PERP=3
     """
+    from itertools import pairwise
+
     from zkclear.errors import InputError
     from zkclear.verifier.participant import (
         Participant,
@@ -438,7 +447,10 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         raise InputError("say whose account this is: --account YOUR_ID or --participant YOUR_FILE",
                          field="--account")
     if account_key is not None:
-        participant = Participant(participant.account_id, parse_account_key(account_key, field="--account-key"))
+        key = parse_account_key(account_key, field="--account-key")
+        if participant.account_key not in (None, key):
+            raise InputError("--account-key differs from the participant file's account key", field="--account-key")
+        participant = Participant(participant.account_id, key)
     if len(receipt_paths) != len(epoch_dirs):
         raise InputError(f"give one --receipt per epoch folder ({len(epoch_dirs)} folders, "
                          f"{len(receipt_paths)} receipts)", field="--receipt")
@@ -473,8 +485,12 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         return
     for result in results:
         _print_participant_view(result)
-    if len(results) > 1:
+    gaps = [(a.epoch_id, b.epoch_id) for a, b in pairwise(checks) if b.epoch_id != a.epoch_id + 1]
+    if len(results) > 1 and not gaps:
         click.echo(f"  the {len(results)} epochs chain and your account key {checks[0].key_fingerprint} never changed")
+    elif gaps:
+        click.echo(f"  your account key {checks[0].key_fingerprint} never changed; epochs {gaps[0][0]} and "
+                   f"{gaps[0][1]} are not consecutive, so their chain was not checked (give every epoch between them)")
     if history or history_csv_path:
         _print_history(rows, published_by_epoch[checks[-1].epoch_id].public.instrument_ids)
     if history_csv_path:
@@ -532,7 +548,8 @@ def _print_history(rows, instruments) -> None:
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--workers", type=AsciiInt(1), help="Local processes verifying in parallel (default: every core).")
+@click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
+              help="Local processes verifying in parallel (default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")
@@ -570,12 +587,17 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             opening = decode_total_opening(read_file(path))
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
+        if opening[0] in totals:
+            raise InputError("two --total files are for the same epoch", path=str(path), field="--total")
         totals[opening[0]] = opening
     reports = []
     previous = None
     for position, directory in enumerate(epoch_dirs):
         published = open_published(directory)
         header_hash = published.bundle.epoch_hash()
+        own = marks.get(None if None in marks else published.epoch, {})
+        if marks_path is not None and not own:
+            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
         try:
             if expect_headers and header_hash != _header_hash(expect_headers[position]):
                 raise VerificationError("header-mismatch",
@@ -591,7 +613,6 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             finally:
                 run.close()
             compared = 0
-            own = marks.get(None if None in marks else published.epoch, {})
             if own:
                 compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
             total = None
@@ -683,6 +704,10 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "collateral_assets": list(published.public.asset_ids),
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
+        "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
+                             "chain_decimals": decimals, "block_height": e.block_height, "block_hash": e.block_hash}
+                            for e, decimals in zip(bundle.reserves.entries, bundle.reserves.chain_decimals,
+                                                   strict=True)],
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
         "public_inputs_digest": header.public_inputs_digest.hex(),
@@ -692,6 +717,9 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         return
     summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
                                   for a in summary["assets"])
+    summary["reserve_entries"] = "; ".join(
+        f"{e['chain']}:{e['asset']}:{e['address']} balance {e['balance']} ({e['chain_decimals']} decimals on "
+        f"{e['chain']}) at block {e['block_height']} {e['block_hash']}" for e in summary["reserve_entries"])
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
 
@@ -711,7 +739,8 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--port", default=8737, show_default=True, help="Port to listen on (0: any free port).")
+@click.option("--port", default=8737, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
 def serve(directory: Path, port: int, host: str) -> None:
     """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:

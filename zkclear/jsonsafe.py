@@ -19,7 +19,9 @@ MAX_DEPTH = 32
 #: Largest JSON file a verifier reads (the public risk data of 512 instruments × 512 scenarios is ~6 MB).
 MAX_BYTES = 64 << 20
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: A JSON string; an unterminated one runs to the end (the parser stops there too), so the scan never restarts
+#: inside it: linear time (matching only closed strings rescanned the rest from every escaped quote).
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
@@ -31,7 +33,8 @@ def _refuse_constant(text: str) -> Any:
     raise ValueError(f"{text} is not allowed")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads``: ValueError naming a key given twice in one object."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
@@ -68,6 +71,6 @@ def load_json(data: bytes, *, what: str, max_depth: int = MAX_DEPTH, max_bytes: 
         raise EncodingError(f"{what}: JSON nested {depth} levels deep (at most {max_depth} allowed)")
     try:
         return json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant,
-                          object_pairs_hook=_no_duplicates)
+                          object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         raise EncodingError(f"{what}: not valid JSON ({exc})") from None

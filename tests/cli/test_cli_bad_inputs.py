@@ -133,6 +133,15 @@ def test_prices_json_float_is_refused(plain_deployment, plain_market, tmp_path, 
     _refused(plain_deployment, inputs, capsys, "prices.json:", "mark_price")
 
 
+def test_prices_json_duplicate_key_is_refused(plain_deployment, plain_market, tmp_path, capsys):
+    """A record giving its mark twice ("mark_price": 1, "mark_price": 60000) was read as its last value; another
+    JSON reader takes the first: the file is ambiguous and refused."""
+    inputs = _epoch_copy(plain_market, tmp_path)
+    path = inputs / "prices.json"
+    path.write_text(path.read_text().replace('"mark_price": ', '"mark_price": 1, "mark_price": ', 1))
+    _refused(plain_deployment, inputs, capsys, "prices.json:", "duplicate key 'mark_price'")
+
+
 def test_both_price_files_are_refused(plain_deployment, plain_market, tmp_path, capsys):
     inputs = _epoch_copy(plain_market, tmp_path)
     (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\n")

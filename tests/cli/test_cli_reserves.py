@@ -15,6 +15,7 @@ from zkclear.bundle.format import decode_public_bundle, encode_public_bundle, re
 from zkclear.chains import key_from_secret, sign_attestation_text, write_key
 from zkclear.operator import Deployment
 from zkclear.synthetic import reserves_csv
+from zkclear.verifier.published import open_published
 
 
 def _copy(proven, tmp_path: Path) -> Deployment:
@@ -141,3 +142,20 @@ def test_participant_auditor_and_show_views_name_assets_and_chains(proven, capsy
                               capsys=capsys))["epochs"][0]
     assert view["collateral"] == {} and list(view["liabilities"]) == ["USDC"]
     assert view["liabilities"]["USDC"] == view["liability"] == view["equity"]
+
+
+def test_show_lists_every_reserve_entry_with_the_decimals_it_is_converted_with(proven, capsys):
+    """A token's decimals on its chain are the operator's declaration (protocol, "Reserves across chains in the
+    epoch"): declared too low, they multiply the token's reserves while every signed balance stays true. Only an
+    auditor comparing them with the token contract catches that, so they must be shown, with the raw balance and
+    the block to check on the chain."""
+    deployment = proven["deployment"]
+    book = open_published(deployment.epoch_dir(3)).bundle.reserves
+    summary = json.loads(zkclear("show", deployment.epoch_dir(3), "--json", capsys=capsys))
+    assert summary["reserve_entries"] == [
+        {"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance, "chain_decimals": d,
+         "block_height": e.block_height, "block_hash": e.block_hash}
+        for e, d in zip(book.entries, book.chain_decimals, strict=True)]
+    out = zkclear("show", deployment.epoch_dir(3), capsys=capsys)
+    entry = book.entries[0]
+    assert f"{entry.chain}:{entry.asset}:{entry.address} balance {entry.balance} (6 decimals on {entry.chain})" in out

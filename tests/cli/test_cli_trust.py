@@ -23,6 +23,7 @@ from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret, load_
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.operator import Deployment
 from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import open_published
 
 
 def _trader(deployment: Deployment, epoch: int = 3, skip: int = 0):
@@ -385,7 +386,131 @@ def test_a_deeply_nested_public_file_is_refused_without_a_signal(proven, tmp_pat
     ["epoch", "prove", "-d", "/nonexistent", "--reserves", "/nonexistent.csv"],
     ["verify", ".", "--receipt", "x", "--account", "a", "--expect-header", "zz"],
     ["bench", "nothing"],
+    ["serve", ".", "--port", "99999999999"],
 ])
 def test_odd_arguments_end_in_one_line_and_exit_status_1(args, capsys):
     out = zkclear(*args, expect=1, capsys=capsys)
     assert "Traceback" not in out and out.strip().count("\n") == 0 and out.startswith("error: ")
+
+
+def test_a_marks_file_with_an_oversized_field_is_an_input_error_naming_the_line(tmp_path, capsys):
+    """csv refuses a field above 128 KiB with its own csv.Error, which used to end in an internal error (exit 3)."""
+    marks = tmp_path / "prices.csv"
+    marks.write_text("instrument,price\nBTC-PERP,60000\n\"" + "A" * 200_000 + "\",1\n")
+    out = zkclear("audit", tmp_path, "--marks", marks, expect=1, capsys=capsys)
+    assert "prices.csv:3:" in out and "Traceback" not in out and out.strip().count("\n") == 0
+
+
+def test_an_expected_position_with_a_doubled_sign_is_one_input_error(proven, capsys):
+    """'--position BTC-PERP=--5' passed the digit check after stripping every '-', then int() raised: exit 3."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    instrument = open_published(deployment.epoch_dir(3)).public.instrument_ids[0]
+    for lots in ("--5", "-", "5-"):
+        out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                      "--account", account.account_id, "--position", f"{instrument}={lots}", expect=1, capsys=capsys)
+        assert "--position" in out and "Traceback" not in out and out.strip().count("\n") == 0
+
+
+def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain(proven, capsys):
+    """Epochs 1 and 3 alone: the link through epoch 2 cannot be checked, so the output must not claim a chain (a
+    forked epoch 3 descending from another epoch 2 would pass as well)."""
+    deployment = proven["deployment"]
+    account = next(a for a in deployment.accounts(1) if a.account_id.startswith("trader-"))
+    out = zkclear("verify", deployment.epoch_dir(1), deployment.epoch_dir(3),
+                  "--receipt", deployment.receipt_path(1, account.account_id),
+                  "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                  capsys=capsys)
+    assert "epochs chain" not in out and "epochs 1 and 3 are not consecutive" in out
+
+
+def test_two_total_files_for_one_epoch_are_an_input_error(proven, tmp_path, capsys):
+    """The second file silently replaced the first: the auditor would never know which one was checked."""
+    from zkclear.bundle.format import encode_total_opening, write_file
+
+    digest = open_published(proven["deployment"].epoch_dir(3)).bundle.header.digest()
+    paths = [tmp_path / "a.total", tmp_path / "b.total"]
+    for k, path in enumerate(paths):
+        write_file(path, encode_total_opening(digest, ((k + 1, k + 1),)))
+    out = zkclear("audit", proven["deployment"].epoch_dir(3), "--total", paths[0], "--total", paths[1], expect=1,
+                  capsys=capsys)
+    assert "b.total" in out and "--total" in out and out.strip().count("\n") == 0
+
+
+def test_a_marks_file_that_prices_nothing_of_an_audited_epoch_is_an_input_error(proven, tmp_path, capsys):
+    """Prices for epoch 2 only, epoch 3 audited: no mark was compared, yet the audit passed without a word."""
+    marks = tmp_path / "prices.csv"
+    for text in ("epoch,instrument,price\n2,BTC-PERP,60000\n", "instrument,price\n"):
+        marks.write_text(text)
+        out = zkclear("audit", proven["deployment"].epoch_dir(3), "--marks", marks, expect=1, capsys=capsys)
+        assert "prices.csv" in out and "epoch 3" in out and out.strip().count("\n") == 0
+
+
+def test_a_published_configuration_nested_too_deeply_is_a_named_failure(proven, tmp_path, capsys):
+    """tomllib recurses once per nested array: the published configuration text (bound by the header, so the
+    operator's to choose) ended the audit in a bare 'input too large' line naming no file."""
+    target = tmp_path / "nested-config"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    path = target / "epoch-3.inputs.json"
+    document = json.loads(path.read_text())
+    document["config"] = "a = " + "[" * 200_000 + "]" * 200_000 + "\n" + document["config"]
+    path.write_bytes(PublicInputs(document).to_bytes())
+    failure = _json_failure(zkclear("audit", target, "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-invalid" and "config" in failure["detail"]
+
+
+def test_a_public_file_of_escaped_quotes_is_refused_without_hanging(proven, tmp_path):
+    """The nesting pre-scan removed strings with a regex that rescanned to the end from every escaped quote of an
+    unterminated string: 600 kB of \\" took hours (quadratic) before any check, in verify, audit and show."""
+    target = tmp_path / "quotes"
+    shutil.copytree(proven["deployment"].epoch_dir(3), target)
+    for name in ("public.json", "inputs.json"):
+        (target / f"epoch-3.{name}").write_bytes(b'"' + b'\\"' * 300_000)
+        result = subprocess.run([sys.executable, "-m", "zkclear.cli", "show", str(target)], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 1 and f"epoch-3.{name}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+        shutil.copy(proven["deployment"].epoch_dir(3) / f"epoch-3.{name}", target / f"epoch-3.{name}")
+
+
+def test_a_receipt_opening_split_differently_from_its_leaf_is_an_opening_mismatch(proven, tmp_path, capsys):
+    """The opening lists one balance as a position: every value still opens the leaf's commitment at the same
+    place, so the opening 'matched', and verify --position then ended in an internal error (exit 3)."""
+    from zkclear.bundle.format import encode_receipt, write_file
+    from zkclear.verifier.published import CHUNK_SYSTEM
+
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    published = open_published(deployment.epoch_dir(3))
+    receipt = published.receipt(deployment.receipt_path(3, account.account_id))
+    opening = receipt.opening
+    shifted = replace(opening, positions=(*opening.positions, opening.witnesses[0]),
+                      position_blindings=(*opening.position_blindings, opening.witness_blindings[0]),
+                      witnesses=opening.witnesses[1:], witness_blindings=opening.witness_blindings[1:])
+    path = tmp_path / "shifted.rcpt"
+    write_file(path, encode_receipt(replace(receipt, opening=shifted), CHUNK_SYSTEM))
+    instrument = published.public.instrument_ids[0]
+    for extra in ([], ["--position", f"{instrument}={account.witness.positions[0]}"]):
+        failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt", path, "--account",
+                                        account.account_id, "--json", *extra, expect=2, capsys=capsys))
+        assert failure["reason"] == "opening-mismatch"
+
+
+def test_an_absurd_worker_count_is_a_usage_error(proven, capsys):
+    """--workers 10^20 reached the process pool and ended in an internal error (OverflowError, exit 3); a few
+    thousand would fork that many processes at once."""
+    for command in (["audit", proven["deployment"].epoch_dir(3)],
+                    ["epoch", "prove", "-d", proven["dir"], "--reserves", proven["dir"].parent / "reserves-3.csv"]):
+        out = zkclear(*command, "--workers", "99999999999999999999", expect=1, capsys=capsys)
+        assert "--workers" in out and out.strip().count("\n") == 0
+
+
+def test_an_account_key_other_than_the_participant_files_is_refused(proven, capsys):
+    """--account-key silently replaced the key the participant file pins (an --account other than the file's is
+    refused); told to pass another key, the participant would have pinned the operator's choice."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                  "--participant", deployment.participant_path(account.account_id), "--account-key", "ab" * 32,
+                  expect=1, capsys=capsys)
+    assert "--account-key" in out and out.strip().count("\n") == 0

@@ -5,6 +5,7 @@ The epoch's reserves are USD on Ethereum and Solana and BTC on Bitcoin (tests/pr
 signature below is made with a real chain key in that chain's own signed-message format."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -13,16 +14,23 @@ from tests.proofs.epoch_fixtures import (
     MULTI_PUBLIC,
     RESERVE_KEYS,
     SYSTEM,
+    attested,
+    multi_asset_accounts,
     multi_asset_epoch,
+    public_inputs,
     published,
+    reserves,
     second_epoch,
 )
 from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
 from zkclear.chains.keys import sign_attestation_text
+from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import InputError, VerificationError
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.reserves import ReserveBook, build_reserve_book
+from zkclear.proofs.epoch_prover import prove_epoch
+from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_venue_assets
 from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import verify_receipt
 
 
@@ -146,3 +154,35 @@ def test_a_signature_missing_or_signed_twice_is_named():
 def test_the_keys_of_the_fixture_are_the_listed_custodians():
     listed = {(e.chain, e.address) for e in multi_asset_epoch().bundle.reserves.entries}
     assert listed == {(k.chain, k.address.text) for k in (*RESERVE_KEYS, BITCOIN_KEY)}
+
+
+def test_attack_asset_decimals_inflated_in_the_reserves_list_is_named_to_participants_too():
+    """The configuration gives BTC 8 decimals (satoshi, what every BTC liability counts in); the operator's
+    reserves list says BTC has 10, so 1/100 of the BTC owed, held on Bitcoin, converts to all of it. The list and
+    the header agree and every custodian signed its true balance: only the published configuration (bound by the
+    header through the public inputs) shows the inflation, and participants have it as the auditor does."""
+    owed = sum(a.witness.balances[0] for a in multi_asset_accounts())
+    honest_inputs = public_inputs(1, reserves(collateral=(("BTC", 8, owed),)))
+    book = reserves(collateral=(("BTC", 8, owed // 100),))
+    book = dataclasses.replace(book, assets=(book.assets[0], VenueAsset("BTC", 10)))
+    assert book.asset_totals()[1] == owed  # the inflated list covers what is owed
+    artifacts = prove_epoch(multi_asset_accounts(), MULTI_PUBLIC, book, epoch_id=1, previous=None,
+                            config=multi_asset_epoch().bundle.header.tree,
+                            blindings=BlindingSource.deterministic(b"inflated-decimals-0123456789abcd"),
+                            chunk_system=SYSTEM, executor=SerialExecutor(),
+                            public_inputs_digest=honest_inputs.digest())
+    bundle = attested(artifacts.bundle)
+    forged = PublishedEpoch(bundle, MULTI_PUBLIC, honest_inputs, EpochFiles(Path("."), 1))
+    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
+                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
+        with pytest.raises(VerificationError) as caught:
+            check()
+        assert caught.value.reason == "reserves-mismatch" and "BTC (10 decimals)" in caught.value.detail
+
+
+def test_a_published_configuration_nested_too_deeply_fails_the_assets_check_by_name():
+    """What a participant's check reads of the configuration: a deeply nested one is a reserves-mismatch naming the
+    configuration, not a RecursionError."""
+    with pytest.raises(VerificationError) as caught:
+        check_venue_assets(multi_asset_epoch().bundle.reserves, "a = " + "[" * 200_000 + "]" * 200_000)
+    assert caught.value.reason == "reserves-mismatch" and "configuration" in caught.value.detail

@@ -169,6 +169,8 @@ def test_the_participant_file_and_a_pinned_key(web_deployment, tmp_path):
     pinned = _verify(web_deployment, account_key=other_key)
     assert _failed(pinned["epochs"][0])["reason"] == "account-key-mismatch"
     assert _statuses(pinned["epochs"][0])["header"] is None  # verify_history compares the pinned key first
+    both = _verify(web_deployment, participant_file=own_file, account_key=other_key)
+    assert both["ok"] is False and "account key you entered differs" in both["error"]
     assert "field 'account key'" in _verify(web_deployment, account_key="00")["error"]
     (tmp_path / "bad.toml").write_text('account = "trader-0002"\nsecret = 1\n')
     assert "bad.toml: field 'secret': unknown key" in _verify(web_deployment, participant_file=tmp_path / "bad.toml")[

@@ -546,6 +546,8 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
     text = text.removeprefix("\ufeff")  # a spreadsheet or editor may add a byte-order mark
     try:
         document = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array
+        raise InputError("not valid TOML: nested too deeply", path=name) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         match = re.search(r"line (\d+)", str(exc))
         raise InputError(f"not valid TOML: {exc}", path=name,

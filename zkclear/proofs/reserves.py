@@ -151,7 +151,7 @@ def venue_assets(config_text: str, *, path: str | None = None) -> tuple[VenueAss
     auditor derives the same list."""
     try:
         document = tomllib.loads(config_text.removeprefix("\ufeff"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # tomllib recurses once per nested array
         raise InputError(f"not valid TOML: {exc}", path=path) from None
     tables = document.get("asset")
     if not tables:

@@ -22,7 +22,11 @@ BPS = 10_000
 
 def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]:
     """``{epoch or None: {instrument: price}}`` from a marks file; InputError naming file, line and field."""
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field above csv's size limit
+        raise InputError(f"malformed CSV: {exc}", path=path, line=reader.line_num) from None
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:

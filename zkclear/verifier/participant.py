@@ -57,7 +57,8 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
         name, _, lots = item.partition("=")
         if name not in expected:
             raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
-        if not lots.lstrip("-").isascii() or not lots.lstrip("-").isdigit() or len(lots) > 20:
+        digits = lots[1:] if lots.startswith("-") else lots
+        if not (digits.isascii() and digits.isdigit()) or len(lots) > 20:
             raise InputError(f"lots must be an integer, got {lots!r}", field=field)
         expected[name] = int(lots)
     return tuple(expected[i] for i in instruments)

@@ -17,7 +17,8 @@
 5. **root statements** — the root's position sums open to zero with the published blinding sums (the book is
    matched, the participant's own positions counted) [matched-book]; the reserves list is the header's, with
    the epoch's assets and totals [reserves-mismatch], and every listed address attested this epoch with its
-   chain's own signed message [attestation-*, reserves-duplicate-address];
+   chain's own signed message [attestation-*, reserves-duplicate-address]; the assets and decimals the reserves
+   are converted with are the published configuration's [reserves-mismatch];
 6. **proofs** — in one batch: the own chunk's collateralization proof [chunk-collateral-proof], every
    sibling's range proof [sibling-range-proof] and the solvency proof of every asset [solvency-proof].
 
@@ -34,6 +35,7 @@ from typing import Any
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.identity import key_fingerprint, leaf_id_hash
 from zkclear.tree.receipts import Receipt
 from zkclear.tree.sum_tree import combine_level
@@ -173,6 +175,7 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
     mode, cash, positions = _check_values(published, receipt, expected, system)
     _check_path(published, receipt, system)
     check_root_statements(bundle, system.instrument_ids(public), system.asset_ids(public))
+    check_venue_assets(bundle.reserves, published.inputs.config_text)
 
     named = [("chunk-collateral-proof", receipt.chunk.position, s)
              for s in chunk_statements(system, header, receipt.chunk, public)]

@@ -234,7 +234,10 @@ def _participant(account_id: str, participant_file: Path | None, account_key: st
                              f"({from_file.account_id!r})", field="account id")
         participant = from_file
     if account_key:
-        participant = Participant(participant.account_id, parse_account_key(account_key, field="account key"))
+        key = parse_account_key(account_key, field="account key")
+        if participant.account_key not in (None, key):
+            raise InputError("the account key you entered differs from your participant file's", field="account key")
+        participant = Participant(participant.account_id, key)
     return participant
 
 
