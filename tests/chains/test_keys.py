@@ -214,3 +214,15 @@ def test_cli_keys_refusals_are_one_line_exit_1(tmp_path, capsys):
     assert "unknown chain 'dogecoin'" in output and not (tmp_path / "d.key").exists()
     output = zkclear("keys", "new", "--chain", "ethereum", "--out", key_path, expect=1, capsys=capsys)
     assert "refusing to overwrite" in output
+
+
+def test_a_key_file_nested_too_deeply_is_refused_not_a_signal(tmp_path):
+    # with py_ecc imported the recursion limit is 100,000: json.loads would overflow the C stack first
+    import py_ecc  # noqa: F401
+
+    path = tmp_path / "custody.key"
+    path.write_text("[" * 300_000 + "]" * 300_000)
+    path.chmod(0o600)
+    with pytest.raises(InputError) as caught:
+        load_key(path)
+    assert str(caught.value) == f"{path}:1: not a zkclear test key file (JSON nested too deeply)"

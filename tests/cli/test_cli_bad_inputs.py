@@ -139,7 +139,7 @@ def test_prices_json_duplicate_key_is_refused(plain_deployment, plain_market, tm
     inputs = _epoch_copy(plain_market, tmp_path)
     path = inputs / "prices.json"
     path.write_text(path.read_text().replace('"mark_price": ', '"mark_price": 1, "mark_price": ', 1))
-    _refused(plain_deployment, inputs, capsys, "prices.json:", "duplicate key 'mark_price'")
+    _refused(plain_deployment, inputs, capsys, "prices.json:", "field 'marks[0].mark_price': duplicate key")
 
 
 def test_both_price_files_are_refused(plain_deployment, plain_market, tmp_path, capsys):

@@ -110,6 +110,10 @@ def test_prices_json_with_a_duplicate_key_is_refused_not_read_as_its_last_value(
 
 
 def test_prices_json_nested_too_deeply_names_the_file(venue, tmp_path):
+    # py_ecc raises the recursion limit to 100,000 at import: json.loads then overflowed the C stack (a signal)
+    # before any RecursionError, whenever the process had imported it
+    import py_ecc  # noqa: F401
+
     inputs = _epoch(tmp_path / "epoch-1", **{"prices.csv": None,
                                               "prices.json": "[" * 100_000 + "]" * 100_000})
     _refused(("epoch", "run", inputs, "-d", venue), "prices.json:1:", deployment=venue)

@@ -46,6 +46,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
+from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
 PRICES_HEADER = ("instrument", "mark_price", "funding_rate_ppm")
@@ -269,7 +270,10 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     text = ""
     try:
         text = path.read_text(encoding="utf-8-sig")
-        document = json.loads(text, object_pairs_hook=_unique_keys)
+        # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
+        # has imported it) a few hundred thousand '[' overflow the C stack and kill the process with a signal
+        depth = nesting_depth(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys) if depth <= MAX_DEPTH else None
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
     except RecursionError:
@@ -277,6 +281,8 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     except ValueError as exc:  # not UTF-8, not JSON, or an integer of more digits than Python converts
         line = getattr(exc, "lineno", None) or _line_of_huge_number(text)
         raise InputError(f"not valid JSON: {exc}", path=name, line=line) from exc
+    if depth > MAX_DEPTH:
+        raise InputError(f"not valid JSON: nested {depth} levels deep (at most {MAX_DEPTH})", path=name, line=1)
     if isinstance(document, _Duplicated):  # {"marks": [...], "marks": [...]}: which one is meant?
         raise InputError("duplicate key", path=name, line=1, field=document.key)
     if not (isinstance(document, dict) and set(document) == {"marks"}
