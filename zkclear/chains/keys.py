@@ -41,7 +41,6 @@ from zkclear.chains.reserves import ReserveEntry
 from zkclear.chains.schemes import BitcoinFormat, sign_message
 from zkclear.chains.verification import Attestation
 from zkclear.errors import EncodingError, InputError
-from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
 FORMAT = "zkclear-test-key/v1"
 _FIELDS = ("format", "chain", "address", "secret")
@@ -141,7 +140,9 @@ def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def decode_key(text: str, *, path: str | None = None) -> DemoKey:
     """The key of a key file's content; InputError naming the file and field when anything is off."""
-    if nesting_depth(text) > MAX_DEPTH:  # before json.loads, which recurses in C (see zkclear.jsonsafe)
+    # json.loads recurses in C per level; with the recursion limit raised (py_ecc raises it at import) a file of
+    # '[' overflows the C stack. A key file is one flat object: more than 32 brackets bound its depth first.
+    if text.count("[") + text.count("{") > 32:
         raise InputError("not a zkclear test key file (JSON nested too deeply)", path=path, line=1)
     try:
         record = json.loads(text, object_pairs_hook=_unique_object)
