@@ -22,7 +22,14 @@ from tests.proofs.epoch_fixtures import (
     reserves,
     second_epoch,
 )
-from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
+from zkclear.chains import (
+    Attestation,
+    ReserveEntry,
+    attest_reserves,
+    key_from_secret,
+    render_attestation_text,
+    sign_message,
+)
 from zkclear.chains.keys import sign_attestation_text
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import InputError, VerificationError
@@ -186,3 +193,34 @@ def test_a_published_configuration_nested_too_deeply_fails_the_assets_check_by_n
     with pytest.raises(VerificationError) as caught:
         check_venue_assets(multi_asset_epoch().bundle.reserves, "a = " + "[" * 200_000 + "]" * 200_000)
     assert caught.value.reason == "reserves-mismatch" and "configuration" in caught.value.detail
+
+
+def test_attack_faucet_coins_on_a_test_network_counted_as_reserves():
+    """Bitcoin testnet coins (free from a faucet) listed as BTC reserves, signed by their own key: refused to the
+    operator by line and field, and — in a list built without that check — named to participants and the auditor.
+    (Before: both checks passed and only the audit's by-chain line said 'bitcoin-testnet'.)"""
+    owed = sum(a.witness.balances[0] for a in multi_asset_accounts())
+    honest = reserves(collateral=(("BTC", 8, owed),))
+    faucet_key = key_from_secret("bitcoin-testnet", bytes([0x71]) * 32)
+    faucet = ReserveEntry("bitcoin-testnet", "BTC", faucet_key.address.text, owed, 2_500_000,
+                          "000000000000000f" + "1" * 48)
+    entries = (*honest.entries[:-1], faucet)
+    with pytest.raises(InputError) as caught:
+        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv")
+    assert str(caught.value).startswith("reserves.csv:4: field 'chain': bitcoin-testnet is a test network")
+    book = ReserveBook(honest.venue, honest.assets, entries, honest.chain_decimals)
+    inputs = public_inputs(1, book)
+    artifacts = prove_epoch(multi_asset_accounts(), MULTI_PUBLIC, book, epoch_id=1, previous=None,
+                            config=multi_asset_epoch().bundle.header.tree,
+                            blindings=BlindingSource.deterministic(b"faucet-coins-0123456789abcdefghi"),
+                            chunk_system=SYSTEM, executor=SerialExecutor(), public_inputs_digest=inputs.digest())
+    bundle = artifacts.bundle.with_attestations(
+        attest_reserves(faucet_key, artifacts.bundle.attestation_context(), book.entries)
+        + attested(artifacts.bundle, keys=RESERVE_KEYS).attestations)
+    forged = PublishedEpoch(bundle, MULTI_PUBLIC, inputs, EpochFiles(Path("."), 1))
+    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
+                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
+        with pytest.raises(VerificationError) as caught:
+            check()
+        assert caught.value.reason == "reserves-mismatch"
+        assert f"address {faucet.address} is on bitcoin-testnet, a test network" in caught.value.detail

@@ -40,6 +40,9 @@ class Chain:
     evm_chain_id: int | None = None
     native_asset: str = ""
     native_decimals: int = 0
+    #: a test network (its coins come free from a faucet): addresses, keys and signatures work as on the
+    #: main network, but an entry on it never counts as reserves (zkclear.proofs.reserves refuses it)
+    test_network: bool = False
 
 
 CHAINS: dict[str, Chain] = {
@@ -47,7 +50,7 @@ CHAINS: dict[str, Chain] = {
     for chain in (
         Chain("bitcoin", Family.BITCOIN, p2pkh_version=0x00, bech32_hrp="bc", native_asset="BTC", native_decimals=8),
         Chain("bitcoin-testnet", Family.BITCOIN, p2pkh_version=0x6F, bech32_hrp="tb", native_asset="BTC",
-              native_decimals=8),
+              native_decimals=8, test_network=True),
         Chain("ethereum", Family.EVM, evm_chain_id=1, native_asset="ETH", native_decimals=18),
         Chain("optimism", Family.EVM, evm_chain_id=10, native_asset="ETH", native_decimals=18),
         Chain("bsc", Family.EVM, evm_chain_id=56, native_asset="BNB", native_decimals=18),
@@ -55,7 +58,8 @@ CHAINS: dict[str, Chain] = {
         Chain("base", Family.EVM, evm_chain_id=8453, native_asset="ETH", native_decimals=18),
         Chain("arbitrum", Family.EVM, evm_chain_id=42161, native_asset="ETH", native_decimals=18),
         Chain("avalanche", Family.EVM, evm_chain_id=43114, native_asset="AVAX", native_decimals=18),
-        Chain("sepolia", Family.EVM, evm_chain_id=11155111, native_asset="ETH", native_decimals=18),
+        Chain("sepolia", Family.EVM, evm_chain_id=11155111, native_asset="ETH", native_decimals=18,
+              test_network=True),
         Chain("solana", Family.SOLANA, native_asset="SOL", native_decimals=9),
     )
 }

@@ -187,8 +187,9 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                        token_decimals: Mapping[tuple[str, str], int] | None = None,
                        path: str | None = None) -> ReserveBook:
     """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
-    ``i + 2``); InputError naming the line and field of an address listed twice for one asset, of an entry whose
-    asset is not the venue's or whose chain cannot hold it, and naming the asset whose total reaches 2^64."""
+    ``i + 2``); InputError naming the line and field of an address listed twice for one asset, of an entry on a
+    test network, of an entry whose asset is not the venue's or whose chain cannot hold it, and naming the asset
+    whose total reaches 2^64."""
     declared = dict(token_decimals or {})
     by_id = {asset.asset_id: asset for asset in assets}
     decimals = []
@@ -199,6 +200,9 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                              f"{seen[entry.key]}), both for {entry.asset}", path=path, line=index + 2,
                              field="address")
         seen[entry.key] = index + 2
+        if get_chain(entry.chain).test_network:
+            raise InputError(f"{entry.chain} is a test network: its coins and tokens have no value and never count as "
+                             "reserves", path=path, line=index + 2, field="chain")
         asset = by_id.get(entry.asset)
         if asset is None:
             raise InputError(f"{entry.asset} is not an asset of this venue ({', '.join(by_id)})", path=path,
@@ -252,7 +256,7 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
                        collateral_ids: Sequence[str]) -> None:
     """Everything about the reserves list a verifier checks without the chains' signatures: it is the one the
     header binds, its assets are the settlement asset and the epoch's collateral assets in order, every entry is
-    of one of them on a chain that can hold it, native coins use their chain's decimals, and every asset's
+    of one of them on a main-network chain that can hold it, native coins use their chain's decimals, and every asset's
     total is the header's (so reserves of one asset are never counted for another). VerificationError
     ``reserves-mismatch`` naming the asset or address otherwise."""
     if book.digest() != reserves_digest:
@@ -268,6 +272,9 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
             raise _mismatch(f"address {entry.address} on {entry.chain} is listed as {entry.asset}, which is not an "
                             f"asset of this venue ({', '.join(assets)})")
         chain = get_chain(entry.chain)
+        if chain.test_network:  # faucet coins: a signature proves control, not value
+            raise _mismatch(f"address {entry.address} is on {entry.chain}, a test network: its {entry.asset} has "
+                            "no value and never counts as reserves")
         if entry.asset != chain.native_asset and chain.family is Family.BITCOIN:
             raise _mismatch(f"address {entry.address}: a {entry.chain} address holds only BTC, not {entry.asset}")
         if entry.asset == chain.native_asset and decimals != chain.native_decimals:
