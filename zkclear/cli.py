@@ -717,9 +717,12 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         return
     summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
                                   for a in summary["assets"])
+    from zkclear.chains.blocks import height_label
+
     summary["reserve_entries"] = "; ".join(
         f"{e['chain']}:{e['asset']}:{e['address']} balance {e['balance']} ({e['chain_decimals']} decimals on "
-        f"{e['chain']}) at block {e['block_height']} {e['block_hash']}" for e in summary["reserve_entries"])
+        f"{e['chain']}) at {height_label(e['chain'])} {e['block_height']} {e['block_hash']}"
+        for e in summary["reserve_entries"])
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
 

@@ -159,3 +159,5 @@ def test_show_lists_every_reserve_entry_with_the_decimals_it_is_converted_with(p
     out = zkclear("show", deployment.epoch_dir(3), capsys=capsys)
     entry = book.entries[0]
     assert f"{entry.chain}:{entry.asset}:{entry.address} balance {entry.balance} (6 decimals on {entry.chain})" in out
+    solana = next(e for e in book.entries if e.chain == "solana")  # Solana's height is a slot, named as such
+    assert f"(6 decimals on solana) at slot {solana.block_height} {solana.block_hash}" in out
