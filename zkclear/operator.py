@@ -55,7 +55,7 @@ from zkclear.bundle.model import PublicBundle
 from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers, controls, parse_address
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
-from zkclear.clearing.io import load_config, load_epoch
+from zkclear.clearing.io import load_config, load_epoch, parse_config
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.clearing.provable import StatementLimits
 from zkclear.crypto.field import scalar_to_bytes
@@ -318,20 +318,14 @@ class Deployment:
         if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
             raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
                                      "deployment in a new directory, or move them away first")
+        # validated before anything is written (a refused init leaves no directory behind)
+        parse_config(config_text, path=source or str(root / CONFIG_FILE))
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
         staging = root / (CONFIG_FILE + ".new")
         staging.write_text(config_text, encoding="utf-8")
-        try:
-            load_config(staging)  # validate before anything else is written
-        except InputError as exc:
-            staging.unlink()
-            raise InputError(exc.detail, path=source or exc.path, line=exc.line, field=exc.field) from None
-        except BaseException:
-            staging.unlink()
-            raise
         staging.replace(root / CONFIG_FILE)
         (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
         secret_path = root / SECRET_FILE

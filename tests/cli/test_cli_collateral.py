@@ -36,8 +36,7 @@ def test_init_refuses_a_bad_asset_field_and_creates_nothing(tmp_path, capsys, ol
     out = zkclear("init", tmp_path / "venue", "--config", bad, expect=1, capsys=capsys)
     assert out.count("\n") == 1 and out.startswith("error: "), out
     assert f"venue.toml:{line}: field '{field}'" in out, out
-    assert not (tmp_path / "venue" / "zkclear.toml").exists()
-    assert not (tmp_path / "venue" / "ledger.sqlite").exists()
+    assert not (tmp_path / "venue").exists()  # not even the directory: nothing was written
 
 
 def test_init_accepts_the_assets_and_says_so(tmp_path, capsys):
