@@ -152,6 +152,8 @@ BAD_CASES = [
     ("accounts.csv", "account,margin_mode\nCH:mine,standard\n", 2, "account", "reserved"),
     # a look-alike of the clearing house's own accounts in another case
     ("accounts.csv", "account,margin_mode\nch:insurance,standard\n", 2, "account", "reserved"),
+    # the receiver liquidation events name for auto-deleveraging: an account of that name made them ambiguous
+    ("accounts.csv", "account,margin_mode\nADL,standard\n", 2, "account", "reserved"),
 ]
 
 

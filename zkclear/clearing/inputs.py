@@ -434,6 +434,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         if record.account[:len(SYSTEM_PREFIX)].upper() == SYSTEM_PREFIX:  # ch:insurance would pass for CH:insurance
             raise InputError(f"account ids starting {SYSTEM_PREFIX!r} (in any case) are reserved", path=record.path,
                              line=record.line, field="account")
+        if record.account.upper() == "ADL":  # a liquidation event's receiver when positions went to ADL
+            raise InputError("account id 'ADL' is reserved (liquidation events name it as the receiver of positions "
+                             "closed by auto-deleveraging)", path=record.path, line=record.line, field="account")
         if record.account in existing or record.account in new_accounts:
             raise InputError(f"account {record.account!r} already exists", path=record.path, line=record.line,
                              field="account")
