@@ -338,6 +338,42 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
     return metrics
 
 
+def one_close(traders: int, workers: int, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """One end-to-end close of the bench's venue (``traders`` accounts) with ``workers`` local worker processes,
+    progress once a minute: the long runs of docs/performance.md (``python -m zkclear.bench.scale close 10000 1``,
+    ≈ 70 min here; ``... 10000 2``, ≈ 35 min), too long for ``zkclear bench scale``'s default sizes."""
+    from zkclear.chains import load_reserves
+    from zkclear.executor import ProcessExecutor
+    from zkclear.operator import Deployment
+
+    with tempfile.TemporaryDirectory(prefix="zkclear-close-") as folder:
+        template, reserves, key = _venue(Path(folder), traders)
+        last = [0.0]
+
+        def progress(step: str, done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] > 60 or done == total:
+                last[0] = now
+                echo(f"  {step}: {done}/{total} ({now - started:.0f} s)")
+
+        run = ProcessExecutor(workers)
+        cpu, started = _cpu_seconds(), time.perf_counter()
+        try:
+            _, closed = Deployment(template).prove(1, load_reserves(reserves), reserve_keys=[key], executor=run,
+                                                   progress=progress)
+        finally:
+            run.close()
+        wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    plan = closed._plan
+    return {"accounts": closed.accounts, "workers": workers, "chunks": len(plan.chunk_keys),
+            "node_proofs": plan.proofs_total, "wall_seconds": wall, "core_seconds": cpu,
+            "core_seconds_per_account": cpu / closed.accounts, "cpu_share": cpu / wall,
+            "coordinator_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "timings": closed.timings}
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["memory"]:
         memory_child(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1:2] == ["close"]:
+        print(json.dumps(one_close(int(sys.argv[2]), int(sys.argv[3]))), flush=True)
