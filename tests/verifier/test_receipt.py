@@ -311,3 +311,55 @@ def test_crowd_audit_refuses_a_negative_count():
     epoch = honest_epoch()
     with pytest.raises(ValueError):
         crowd_audit(published(epoch), epoch.artifacts.audit, -1, chunk_system=SYSTEM)
+
+
+def _crowd_failure(epoch, audit) -> VerificationError:
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(epoch), audit, len(epoch.artifacts.audit.chunks), chunk_system=SYSTEM)
+    return caught.value
+
+
+def test_crowd_audit_is_not_fooled_by_a_chunk_left_out_of_the_list():
+    """The operator lists only the chunks it wants checked: the chunk left out (say, a bad one) was never drawn."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    assert len(audit.chunks) >= 2
+    failure = _crowd_failure(epoch, replace(audit, chunks=audit.chunks[:1]))
+    assert failure.reason == "audit-structure" and "its chunk is not listed" in failure.detail
+
+
+def test_crowd_audit_is_not_fooled_by_a_good_chunk_listed_in_place_of_another():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    failure = _crowd_failure(epoch, replace(audit, chunks=(audit.chunks[0],) * len(audit.chunks)))
+    assert failure.reason == "audit-structure" and "taken" in failure.detail
+
+
+def test_crowd_audit_of_audit_data_without_chunks_fails_instead_of_passing_empty():
+    epoch = honest_epoch()
+    failure = _crowd_failure(epoch, replace(epoch.artifacts.audit, chunks=()))
+    assert failure.reason == "audit-structure"
+
+
+def test_crowd_audit_is_not_fooled_by_a_subtree_left_unpublished():
+    """A chunk and its sibling dropped from the chunk list and from the published nodes, their parent kept."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    c = epoch.artifacts.bundle.header.tree.chunk_bits
+    parent = audit.chunks[1].position >> 1
+    gone = {(c, 2 * parent), (c, 2 * parent + 1)}
+    stripped = replace(audit, chunks=tuple(ch for ch in audit.chunks if (c, ch.position) not in gone),
+                       upper_nodes={pos: n for pos, n in audit.upper_nodes.items() if pos not in gone},
+                       node_proofs={pos: p for pos, p in audit.node_proofs.items() if pos not in gone},
+                       padding={pos: b for pos, b in audit.padding.items() if pos not in gone})
+    failure = _crowd_failure(epoch, stripped)
+    assert failure.reason == "audit-structure" and "without its children" in failure.detail
+
+
+def test_crowd_audit_without_the_root_published_fails():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    height = epoch.artifacts.bundle.header.tree.height
+    failure = _crowd_failure(epoch, replace(audit, upper_nodes={p: n for p, n in audit.upper_nodes.items()
+                                                                 if p != (height, 0)}))
+    assert failure.reason == "audit-structure" and "root" in failure.detail
