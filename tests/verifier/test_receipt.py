@@ -363,3 +363,21 @@ def test_crowd_audit_without_the_root_published_fails():
     failure = _crowd_failure(epoch, replace(audit, upper_nodes={p: n for p, n in audit.upper_nodes.items()
                                                                  if p != (height, 0)}))
     assert failure.reason == "audit-structure" and "root" in failure.detail
+
+
+def test_a_history_csv_never_starts_a_cell_with_a_formula_character():
+    """Instrument ids of the configuration may start with '-', which a spreadsheet reads as a formula."""
+    from zkclear.verifier.participant import HistoryRow, history_csv
+
+    text = history_csv([HistoryRow(1, "ab" * 32, "standard", -5, (3, -2), 10, 4)], ["-A1-A1", "BTC-PERP"])
+    header, row = text.splitlines()
+    assert header.split(",")[4:6] == ["'-A1-A1", "BTC-PERP"]
+    assert row.split(",")[3:6] == ["-5", "3", "-2"]  # numbers stay numbers
+
+
+def test_the_verifiers_identifier_patterns_are_the_configurations():
+    from zkclear.clearing.assets import ASSET_IDENTIFIER
+    from zkclear.clearing.config import IDENTIFIER
+    from zkclear.verifier.published import ASSET_ID, INSTRUMENT_ID
+
+    assert (INSTRUMENT_ID.pattern, ASSET_ID.pattern) == (IDENTIFIER.pattern, ASSET_IDENTIFIER.pattern)

@@ -156,8 +156,10 @@ def history_rows(checks: Sequence[ReceiptCheck]) -> list[HistoryRow]:
 
 def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
     """The history as CSV: epoch, header hash, mode, cash, one column per instrument, equity, requirement,
-    distance to maintenance."""
-    header = ["epoch", "header_hash", "margin_mode", "cash", *instruments, "equity", "maintenance_requirement",
+    distance to maintenance. An instrument name a spreadsheet would read as a formula (``-``, ``=``, ``+``, ``@``
+    first) is written after an apostrophe."""
+    names = [f"'{name}" if name[:1] in ("-", "=", "+", "@") else name for name in instruments]
+    header = ["epoch", "header_hash", "margin_mode", "cash", *names, "equity", "maintenance_requirement",
               "distance_to_maintenance"]
     lines = [",".join(header)]
     for row in rows:
