@@ -293,3 +293,16 @@ def test_the_bridge_runs_on_the_standard_library_alone_with_the_pages_generators
          ACCOUNT, str(generators_file)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == {"ok": True, "loaded": []}
+
+
+def test_a_hand_made_request_with_an_infinite_count_or_a_non_text_account_is_a_bad_request(web_deployment):
+    """verify_json never raises: JSON's Infinity as the crowd-audit count (int() overflows) and an account id that is
+    not text (null was checked as the account 'None') are named bad requests."""
+    epochs = [{"folder": str(web_deployment.folder(2)), "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]
+    for count in ("Infinity", "-Infinity"):
+        request = '{"account_id": "%s", "crowd_audit": %s, "epochs": %s}' % (ACCOUNT, count, json.dumps(epochs))
+        answer = json.loads(verify_json(request))
+        assert answer["ok"] is False and answer["error"].startswith("bad request") and answer["epochs"] == []
+    for account in (None, [ACCOUNT], 7):
+        answer = json.loads(verify_json(json.dumps({"account_id": account, "epochs": epochs})))
+        assert answer["ok"] is False and answer["error"] == "bad request: the account id must be text"
