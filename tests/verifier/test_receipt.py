@@ -381,3 +381,22 @@ def test_the_verifiers_identifier_patterns_are_the_configurations():
     from zkclear.verifier.published import ASSET_ID, INSTRUMENT_ID
 
     assert (INSTRUMENT_ID.pattern, ASSET_ID.pattern) == (IDENTIFIER.pattern, ASSET_IDENTIFIER.pattern)
+
+
+def test_a_history_whose_epochs_list_other_instruments_is_refused_not_misaligned():
+    """The operator lists one more instrument in epoch 2 (a chained epoch): the history's columns would carry epoch
+    1's positions under epoch 2's names (and its equity under an instrument), so the history is refused by name."""
+    from zkclear.proofs.chunks import PlainAccount, PlainPublicData
+    from zkclear.proofs.epoch_prover import AccountInput
+
+    first = honest_epoch()
+    wider = PlainPublicData(value_per_lot=(0, 7, 3, 5), equity_bits=32)
+    listed = [AccountInput(a.account_id, PlainAccount(a.witness.cash, (*a.witness.positions, 0)))
+              for a in first.accounts]
+    second = make_epoch(epoch_id=2, previous=first.bundle.chain_link(), public=wider, account_list=listed)
+    pairs = [(published(first), first.artifacts.receipts["trader-2"]),
+             (published(second, public=wider), second.artifacts.receipts["trader-2"])]
+    with pytest.raises(VerificationError) as caught:
+        verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
+    assert caught.value.reason == "epoch-chain-broken"
+    assert "epoch 2 lists the instruments instrument-0, instrument-1, instrument-2, instrument-3" in caught.value.detail

@@ -119,7 +119,8 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                    expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
                    on_verified: Callable[[ReceiptCheck], None] | None = None) -> list[ReceiptCheck]:
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
-    epoch order; consecutive epochs must chain and every receipt must carry the same account key.
+    epoch order; consecutive epochs must chain, every epoch must list the same instruments (their positions are one
+    history) and every receipt must carry the same account key.
     ``on_verified`` is told each epoch's check as it passes (a failure is then that of the next epoch in
     order: the browser page attributes it so, and shows progress)."""
     if len(expected) != len(epochs):
@@ -128,9 +129,17 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     checks: list[ReceiptCheck] = []
     pinned = participant.account_key
     previous: ChainLink | None = None
+    listing: tuple[str, ...] | None = None
     for (published, receipt), wanted in ordered:
         if previous is not None and published.epoch == previous.epoch_id:
             raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
+        instruments = tuple(chunk_system.instrument_ids(published.public))
+        if previous is not None and instruments != listing:
+            # the configuration is fixed at init: else the history would show positions under other names
+            raise VerificationError("epoch-chain-broken", detail=(
+                f"epoch {published.epoch} lists the instruments {', '.join(instruments)}, epoch {previous.epoch_id} "
+                f"listed {', '.join(listing or ())}: a venue's listing never changes")[:600])
+        listing = instruments
         if previous is not None and published.epoch == previous.epoch_id + 1:
             check_chain(previous, published.bundle.header)
         if pinned is not None and receipt.account_key != pinned:
