@@ -556,3 +556,31 @@ def test_a_mark_named_with_a_terminal_escape_is_refused_not_printed(proven, tmp_
     _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), Unchecked(document))
     out = _verify_epoch_3(deployment, tmp_path, expect=1)
     assert "\x1b" not in out and "derived.marks[0][0]" in out and "printable ASCII identifier" in out
+
+
+def test_a_named_pipe_given_as_a_receipt_or_participant_file_is_refused_not_waited_on(proven, tmp_path):
+    """A pipe blocked verify forever (and a device such as /dev/zero was read until memory ran out): a file
+    argument must be a regular file."""
+    import os
+
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for args in (["--receipt", pipe, "--account", account.account_id],
+                 ["--receipt", deployment.receipt_path(3, account.account_id), "--participant", pipe]):
+        result = subprocess.run([sys.executable, "-m", "zkclear.cli", "verify", deployment.epoch_dir(3), *args],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 1 and result.stderr == f"error: {pipe}: not a regular file\n", result.stderr
+
+
+def test_a_history_csv_that_cannot_be_written_names_the_file_and_option(proven, tmp_path):
+    """A write error's message does not name the file ('error: Input/output error' was all a participant saw)."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    args = ["verify", deployment.epoch_dir(2), deployment.epoch_dir(3),
+            "--receipt", deployment.receipt_path(2, account.account_id),
+            "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id]
+    for target in (Path("/proc/version"), tmp_path / "missing" / "history.csv"):
+        out = zkclear(*args, "--history-csv", target, expect=1)
+        assert out.strip().splitlines() == [out.strip()] and f"{target}: field '--history-csv': cannot write" in out

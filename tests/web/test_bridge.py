@@ -300,7 +300,8 @@ def test_a_hand_made_request_with_an_infinite_count_or_a_non_text_account_is_a_b
     not text (null was checked as the account 'None') are named bad requests."""
     epochs = [{"folder": str(web_deployment.folder(2)), "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]
     for count in ("Infinity", "-Infinity"):
-        request = '{"account_id": "%s", "crowd_audit": %s, "epochs": %s}' % (ACCOUNT, count, json.dumps(epochs))
+        request = json.dumps({"account_id": ACCOUNT, "crowd_audit": 0, "epochs": epochs}).replace(
+            '"crowd_audit": 0', f'"crowd_audit": {count}')
         answer = json.loads(verify_json(request))
         assert answer["ok"] is False and answer["error"].startswith("bad request") and answer["epochs"] == []
     for account in (None, [ACCOUNT], 7):

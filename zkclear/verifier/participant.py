@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from zkclear.bundle.format import read_file
 from zkclear.errors import InputError, VerificationError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
@@ -73,12 +74,7 @@ def check_account_id(text: str, *, path: str | None = None, field: str = "accoun
 def load_participant_file(path: Path) -> Participant:
     """Read a participant file (``account = "..."``, ``account_key = "hex"``; docs/format.md) strictly."""
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    raw = read_file(path)
     if len(raw) > 4096:
         raise InputError("a participant file is at most 4096 bytes", path=name)
     try:
