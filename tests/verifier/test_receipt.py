@@ -400,3 +400,13 @@ def test_a_history_whose_epochs_list_other_instruments_is_refused_not_misaligned
         verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
     assert caught.value.reason == "epoch-chain-broken"
     assert "epoch 2 lists the instruments instrument-0, instrument-1, instrument-2, instrument-3" in caught.value.detail
+
+
+def test_an_expected_position_given_twice_is_refused_not_overwritten():
+    from zkclear.errors import InputError
+    from zkclear.verifier.participant import parse_expected_positions
+
+    assert parse_expected_positions(["B=-2"], ["A", "B"]) == (0, -2)
+    with pytest.raises(InputError) as caught:
+        parse_expected_positions(["A=1", "A=2"], ["A", "B"])
+    assert str(caught.value) == "field '--position': A is given twice"

@@ -54,10 +54,14 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
     """The positions a participant expects, in listing order, from ``INSTRUMENT=LOTS`` items (instruments not
     named are expected flat); InputError naming an unknown instrument or a malformed number."""
     expected = dict.fromkeys(instruments, 0)
+    named: set[str] = set()
     for item in items:
         name, _, lots = item.partition("=")
         if name not in expected:
             raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
+        if name in named:  # else the last one would be checked and the other silently dropped
+            raise InputError(f"{name} is given twice", field=field)
+        named.add(name)
         digits = lots[1:] if lots.startswith("-") else lots
         if not (digits.isascii() and digits.isdigit()) or len(lots) > 20:
             raise InputError(f"lots must be an integer, got {lots!r}", field=field)
