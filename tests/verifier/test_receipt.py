@@ -410,3 +410,17 @@ def test_an_expected_position_given_twice_is_refused_not_overwritten():
     with pytest.raises(InputError) as caught:
         parse_expected_positions(["A=1", "A=2"], ["A", "B"])
     assert str(caught.value) == "field '--position': A is given twice"
+
+
+def test_crowd_audit_is_not_fooled_by_a_chunk_relabelled_as_padding():
+    """The chunk left out of the list, its root declared a padding node (with blindings that do not open it to
+    zero): padding nodes are opened, in one batch."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    c = epoch.artifacts.bundle.header.tree.chunk_bits
+    hidden = audit.chunks[1]
+    node = audit.upper_nodes[(c, hidden.position)]
+    fake = (tuple(1 for _ in node.liabilities), tuple(1 for _ in node.positions or ()))
+    relabelled = replace(audit, chunks=audit.chunks[:1], padding={**audit.padding, (c, hidden.position): fake})
+    failure = _crowd_failure(epoch, relabelled)
+    assert failure.reason == "padding-node-nonzero" and "does not commit to zero" in failure.detail

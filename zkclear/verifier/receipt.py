@@ -23,7 +23,8 @@
    sibling's range proof [sibling-range-proof] and the solvency proof of every asset [solvency-proof].
 
 :func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness, from a chunk
-list that must hold every chunk of the published tree once [audit-structure].
+list that must hold every chunk of the published tree once [audit-structure], every padding node committing to
+zero [padding-node-nonzero].
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.crypto.group import msm
+from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.reserves import check_venue_assets
@@ -233,13 +236,37 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
     return named
 
 
+def check_padding_zero(audit: AuditData, rng: random.Random) -> None:
+    """Every published padding node commits to zero with its published blindings [padding-node-nonzero], checked
+    in one multi-scalar multiplication: Σ r_i·C_i = (Σ r_i·ρ_i)·H for random 128-bit r_i (a node that does not
+    open to zero passes with probability 2^-128)."""
+    points, weights, blinding = [], [], 0
+    for (level, index), (liability_blindings, position_blindings) in sorted(audit.padding.items()):
+        node = audit.upper_nodes.get((level, index))
+        if node is None:
+            _fail("audit-structure", f"a padding opening is published for level {level}, index {index}, which holds "
+                                     "no node", level)
+        sums = node.positions or ()
+        if len(node.liabilities) != len(liability_blindings) or len(sums) != len(position_blindings):
+            _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} has the wrong number of "
+                                          "blindings", level)
+        for point, opening in zip((*node.liabilities, *sums), (*liability_blindings, *position_blindings),
+                                  strict=True):
+            weight = rng.getrandbits(128)
+            points.append(point)
+            weights.append(weight)
+            blinding += weight * opening
+    if points and msm(points, weights) != commit(0, blinding):
+        _fail("padding-node-nonzero", "a published padding node does not commit to zero: it may hide chunks")
+
+
 def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
     """The crowd audit draws from the audit data's chunk list, so that list must be every chunk of the published
     tree, once each: the root is the bundle's, every published node that is not padding has both children
     published, every level-c node that is not padding is a listed chunk's and every listed chunk has one
     [audit-structure]. Else an operator could leave a bad chunk out of the list (or out of the published nodes
-    under a non-padding parent) and list good chunks several times. Padding nodes are not opened here (the audit's
-    padding-node-nonzero)."""
+    under a non-padding parent) and list good chunks several times. With :func:`check_padding_zero`, no subtree can
+    be relabelled as padding either."""
     config = bundle.header.tree
     c, height = config.chunk_bits, config.height
     listed: set[int] = set()
@@ -281,6 +308,7 @@ def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
                                       f"epoch {bundle.header.epoch_id}'s header {bundle.header.digest().hex()[:16]}...")
     check_chunk_listing(bundle, audit)
     chooser = rng or secrets.SystemRandom()
+    check_padding_zero(audit, chooser)
     picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
     named = []
     for chunk_number in picked:
