@@ -483,8 +483,11 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
                              field="--history-csv") from None
     results = [account_view(check, published_by_epoch[check.epoch_id]) for check in checks]
     if as_json:
+        # which links between the epochs given were checked (a gap's is not: the text output says so too)
+        links = [{"from": a.epoch_id, "to": b.epoch_id, "chained": b.epoch_id == a.epoch_id + 1}
+                 for a, b in pairwise(checks)]
         document = {"ok": True, "account": participant.account_id, "epochs": results,
-                    "crowd_audited_chunks": picked}
+                    "crowd_audited_chunks": picked, "links": links}
         click.echo(json.dumps(document, sort_keys=True))
         return
     for result in results:

@@ -584,3 +584,18 @@ def test_a_history_csv_that_cannot_be_written_names_the_file_and_option(proven, 
     for target in (Path("/proc/version"), tmp_path / "missing" / "history.csv"):
         out = zkclear(*args, "--history-csv", target, expect=1)
         assert out.strip().splitlines() == [out.strip()] and f"{target}: field '--history-csv': cannot write" in out
+
+
+def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain_in_json_either(proven):
+    """--json said nothing of the unchecked link: a program reading it could take epochs 1 and 3 for a chain."""
+    deployment = proven["deployment"]
+    account = next(a for a in deployment.accounts(1) if a.account_id.startswith("trader-"))
+    args = ["verify", *(deployment.epoch_dir(n) for n in (1, 2, 3)), "--account", account.account_id, "--json"]
+    for epoch in (1, 2, 3):
+        args += ["--receipt", deployment.receipt_path(epoch, account.account_id)]
+    document = json.loads(zkclear(*args))
+    assert document["links"] == [{"from": 1, "to": 2, "chained": True}, {"from": 2, "to": 3, "chained": True}]
+    gap = ["verify", deployment.epoch_dir(1), deployment.epoch_dir(3), "--account", account.account_id, "--json",
+           "--receipt", deployment.receipt_path(1, account.account_id),
+           "--receipt", deployment.receipt_path(3, account.account_id)]
+    assert json.loads(zkclear(*gap))["links"] == [{"from": 1, "to": 3, "chained": False}]
