@@ -13,10 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from script_support import run
+
 from zkclear.errors import VerificationError
 from zkclear.proofs.recompute import check_public_inputs
 from zkclear.verifier.audit import audit_epoch
 from zkclear.verifier.published import open_published
+from zkclear.verifier.reasons import explain
 
 
 def main(directories: list[str]) -> int:
@@ -27,7 +30,7 @@ def main(directories: list[str]) -> int:
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
             report = audit_epoch(published, published.audit_data(), previous=previous)
         except VerificationError as failure:
-            print(f"{directory}: FAILED [{failure.reason}]: {failure.detail}")
+            print(f"{directory}: FAILED [{failure.reason}]: {failure.detail or explain(failure.reason, failure.index)}")
             return 2
         previous = published.bundle.chain_link()
         reserves = ", ".join(f"{r.asset_id} {r.total}" for r in report.reserves)
@@ -39,4 +42,4 @@ def main(directories: list[str]) -> int:
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    raise SystemExit(main(sys.argv[1:]))
+    run(lambda: main(sys.argv[1:]))

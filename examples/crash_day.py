@@ -10,9 +10,10 @@ auto-deleveraged against profitable opposite positions (or socialized: ``--socia
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
+
+from script_support import Parser, at_least, run
 
 from zkclear.clearing.config import INSURANCE_FUND
 from zkclear.clearing.engine import apply_epoch
@@ -22,8 +23,8 @@ from zkclear.synthetic import MarketSpec, generate_market
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=300)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=at_least(2), default=300, help="traders (two make a market)")
     parser.add_argument("--socialized", action="store_true", help="socialized loss instead of ADL")
     args = parser.parse_args()
     spec = MarketSpec(accounts=args.accounts, epochs=3, crash_epoch=3, fills_per_epoch=4 * args.accounts,
@@ -50,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,18 +13,19 @@ Then clear and prove it with the CLI, e.g.::
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from script_support import Parser, at_least, run
 
 from zkclear.synthetic import MarketSpec, generate_market
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--accounts", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--accounts", type=at_least(2), default=200, help="traders (two make a market)")
+    parser.add_argument("--epochs", type=at_least(1), default=4)
+    parser.add_argument("--seed", type=at_least(0), default=2026)
     parser.add_argument("--collateral", action="store_true", help="BTC and ETH collateral with tiered haircuts")
     args = parser.parse_args()
     spec = MarketSpec(accounts=args.accounts, epochs=args.epochs, seed=args.seed, collateral=args.collateral)
@@ -36,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

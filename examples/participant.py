@@ -11,21 +11,23 @@ K more chunks chosen with local randomness are verified too.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+
+from script_support import Parser, at_least, run
 
 from zkclear.errors import VerificationError
 from zkclear.verifier.published import open_published
+from zkclear.verifier.reasons import explain
 from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("epoch_dir", type=Path)
     parser.add_argument("receipt", type=Path)
     parser.add_argument("--account", required=True)
-    parser.add_argument("--cash", type=int)
-    parser.add_argument("--crowd-audit", type=int, default=0)
+    parser.add_argument("--cash", type=at_least(-(1 << 63)))
+    parser.add_argument("--crowd-audit", type=at_least(0), default=0)
     args = parser.parse_args()
     published = open_published(args.epoch_dir)
     receipt = published.receipt(args.receipt)
@@ -33,7 +35,7 @@ def main() -> int:
         check = verify_receipt(published, receipt, args.account, expected=Expected(cash=args.cash))
         chunks = crowd_audit(published, published.audit_data(), args.crowd_audit) if args.crowd_audit else []
     except VerificationError as failure:
-        print(f"FAILED [{failure.reason}]: {failure.detail}")
+        print(f"FAILED [{failure.reason}]: {failure.detail or explain(failure.reason, failure.index)}")
         return 2
     positions = dict(zip(published.public.instrument_ids, check.positions, strict=True))
     print(f"epoch {check.epoch_id}: account {check.account_id} is at leaf {check.leaf_index}; cash {check.cash}, "
@@ -47,4 +49,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run(main)

@@ -476,11 +476,18 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     rows = history_rows(checks)
     if history_csv_path is not None:
         instruments = published_by_epoch[checks[-1].epoch_id].public.instrument_ids
-        history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
+        try:
+            history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
+        except OSError as exc:  # its message does not always name the file (a write error)
+            raise InputError(f"cannot write: {exc.strerror or exc}", path=str(history_csv_path),
+                             field="--history-csv") from None
     results = [account_view(check, published_by_epoch[check.epoch_id]) for check in checks]
     if as_json:
+        # which links between the epochs given were checked (a gap's is not: the text output says so too)
+        links = [{"from": a.epoch_id, "to": b.epoch_id, "chained": b.epoch_id == a.epoch_id + 1}
+                 for a, b in pairwise(checks)]
         document = {"ok": True, "account": participant.account_id, "epochs": results,
-                    "crowd_audited_chunks": picked}
+                    "crowd_audited_chunks": picked, "links": links}
         click.echo(json.dumps(document, sort_keys=True))
         return
     for result in results:

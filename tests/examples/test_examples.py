@@ -65,3 +65,32 @@ def test_auditor_and_participant_scripts_on_a_demo_epoch(tmp_path):
     assert "FAILED [receipt-epoch-mismatch]" in out
     out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0002", expect=2)
     assert "FAILED [receipt-owner]" in out
+
+
+def _one_line_error(*args: object) -> str:
+    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                            check=False, timeout=120)
+    assert result.returncode == 1 and result.stdout == "", result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_bad_arguments_and_missing_files_end_in_one_line_not_a_traceback(tmp_path):
+    """What a participant mistypes: a folder or receipt that is not there, a negative or fractional number; and the
+    generators' counts that cannot make a market (an empty sequence's IndexError before)."""
+    missing = tmp_path / "nothing-here"
+    assert "nothing-here" in _one_line_error(EXAMPLES / "participant.py", missing, tmp_path / "r.rcpt",
+                                             "--account", "alice")
+    assert "--crowd-audit" in _one_line_error(EXAMPLES / "participant.py", missing, tmp_path / "r.rcpt",
+                                              "--account", "alice", "--crowd-audit", "-1")
+    assert "--cash" in _one_line_error(EXAMPLES / "participant.py", missing, tmp_path / "r.rcpt",
+                                       "--account", "alice", "--cash", "1.5")
+    assert "the following arguments are required" in _one_line_error(EXAMPLES / "participant.py")
+    assert "nothing-here" in _one_line_error(EXAMPLES / "auditor.py", missing)
+    assert "--accounts" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "m", "--accounts", "0")
+    assert "--epochs" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "m", "--epochs", "-1")
+    (tmp_path / "a-file").write_text("")
+    assert "a-file" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "a-file", "--accounts", "2",
+                                       "--epochs", "1")
+    assert "--accounts" in _one_line_error(EXAMPLES / "crash_day.py", "--accounts", "1")

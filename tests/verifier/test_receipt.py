@@ -311,3 +311,116 @@ def test_crowd_audit_refuses_a_negative_count():
     epoch = honest_epoch()
     with pytest.raises(ValueError):
         crowd_audit(published(epoch), epoch.artifacts.audit, -1, chunk_system=SYSTEM)
+
+
+def _crowd_failure(epoch, audit) -> VerificationError:
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(epoch), audit, len(epoch.artifacts.audit.chunks), chunk_system=SYSTEM)
+    return caught.value
+
+
+def test_crowd_audit_is_not_fooled_by_a_chunk_left_out_of_the_list():
+    """The operator lists only the chunks it wants checked: the chunk left out (say, a bad one) was never drawn."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    assert len(audit.chunks) >= 2
+    failure = _crowd_failure(epoch, replace(audit, chunks=audit.chunks[:1]))
+    assert failure.reason == "audit-structure" and "its chunk is not listed" in failure.detail
+
+
+def test_crowd_audit_is_not_fooled_by_a_good_chunk_listed_in_place_of_another():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    failure = _crowd_failure(epoch, replace(audit, chunks=(audit.chunks[0],) * len(audit.chunks)))
+    assert failure.reason == "audit-structure" and "taken" in failure.detail
+
+
+def test_crowd_audit_of_audit_data_without_chunks_fails_instead_of_passing_empty():
+    epoch = honest_epoch()
+    failure = _crowd_failure(epoch, replace(epoch.artifacts.audit, chunks=()))
+    assert failure.reason == "audit-structure"
+
+
+def test_crowd_audit_is_not_fooled_by_a_subtree_left_unpublished():
+    """A chunk and its sibling dropped from the chunk list and from the published nodes, their parent kept."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    c = epoch.artifacts.bundle.header.tree.chunk_bits
+    parent = audit.chunks[1].position >> 1
+    gone = {(c, 2 * parent), (c, 2 * parent + 1)}
+    stripped = replace(audit, chunks=tuple(ch for ch in audit.chunks if (c, ch.position) not in gone),
+                       upper_nodes={pos: n for pos, n in audit.upper_nodes.items() if pos not in gone},
+                       node_proofs={pos: p for pos, p in audit.node_proofs.items() if pos not in gone},
+                       padding={pos: b for pos, b in audit.padding.items() if pos not in gone})
+    failure = _crowd_failure(epoch, stripped)
+    assert failure.reason == "audit-structure" and "without its children" in failure.detail
+
+
+def test_crowd_audit_without_the_root_published_fails():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    height = epoch.artifacts.bundle.header.tree.height
+    failure = _crowd_failure(epoch, replace(audit, upper_nodes={p: n for p, n in audit.upper_nodes.items()
+                                                                 if p != (height, 0)}))
+    assert failure.reason == "audit-structure" and "root" in failure.detail
+
+
+def test_a_history_csv_never_starts_a_cell_with_a_formula_character():
+    """Instrument ids of the configuration may start with '-', which a spreadsheet reads as a formula."""
+    from zkclear.verifier.participant import HistoryRow, history_csv
+
+    text = history_csv([HistoryRow(1, "ab" * 32, "standard", -5, (3, -2), 10, 4)], ["-A1-A1", "BTC-PERP"])
+    header, row = text.splitlines()
+    assert header.split(",")[4:6] == ["'-A1-A1", "BTC-PERP"]
+    assert row.split(",")[3:6] == ["-5", "3", "-2"]  # numbers stay numbers
+
+
+def test_the_verifiers_identifier_patterns_are_the_configurations():
+    from zkclear.clearing.assets import ASSET_IDENTIFIER
+    from zkclear.clearing.config import IDENTIFIER
+    from zkclear.verifier.published import ASSET_ID, INSTRUMENT_ID
+
+    assert (INSTRUMENT_ID.pattern, ASSET_ID.pattern) == (IDENTIFIER.pattern, ASSET_IDENTIFIER.pattern)
+
+
+def test_a_history_whose_epochs_list_other_instruments_is_refused_not_misaligned():
+    """The operator lists one more instrument in epoch 2 (a chained epoch): the history's columns would carry epoch
+    1's positions under epoch 2's names (and its equity under an instrument), so the history is refused by name."""
+    from zkclear.proofs.chunks import PlainAccount, PlainPublicData
+    from zkclear.proofs.epoch_prover import AccountInput
+
+    first = honest_epoch()
+    wider = PlainPublicData(value_per_lot=(0, 7, 3, 5), equity_bits=32)
+    listed = [AccountInput(a.account_id, PlainAccount(a.witness.cash, (*a.witness.positions, 0)))
+              for a in first.accounts]
+    second = make_epoch(epoch_id=2, previous=first.bundle.chain_link(), public=wider, account_list=listed)
+    pairs = [(published(first), first.artifacts.receipts["trader-2"]),
+             (published(second, public=wider), second.artifacts.receipts["trader-2"])]
+    with pytest.raises(VerificationError) as caught:
+        verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
+    assert caught.value.reason == "epoch-chain-broken"
+    assert "epoch 2 lists the instruments instrument-0, instrument-1, instrument-2, instrument-3" in caught.value.detail
+
+
+def test_an_expected_position_given_twice_is_refused_not_overwritten():
+    from zkclear.errors import InputError
+    from zkclear.verifier.participant import parse_expected_positions
+
+    assert parse_expected_positions(["B=-2"], ["A", "B"]) == (0, -2)
+    with pytest.raises(InputError) as caught:
+        parse_expected_positions(["A=1", "A=2"], ["A", "B"])
+    assert str(caught.value) == "field '--position': A is given twice"
+
+
+def test_crowd_audit_is_not_fooled_by_a_chunk_relabelled_as_padding():
+    """The chunk left out of the list, its root declared a padding node (with blindings that do not open it to
+    zero): padding nodes are opened, in one batch."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    c = epoch.artifacts.bundle.header.tree.chunk_bits
+    hidden = audit.chunks[1]
+    node = audit.upper_nodes[(c, hidden.position)]
+    fake = (tuple(1 for _ in node.liabilities), tuple(1 for _ in node.positions or ()))
+    relabelled = replace(audit, chunks=audit.chunks[:1], padding={**audit.padding, (c, hidden.position): fake})
+    failure = _crowd_failure(epoch, relabelled)
+    assert failure.reason == "padding-node-nonzero" and "does not commit to zero" in failure.detail

@@ -253,7 +253,8 @@ def test_every_reason_a_receipt_check_can_end_with_belongs_to_one_named_check():
                                                         reserves, verification)))
     raised |= {"account-shape"}  # CollateralChunks.check_shape (zkclear.proofs.chunks) raises it
     assert "account-shape" in _raised_reasons(chunks)
-    crowd_audit_only = {"audit-epoch-mismatch", "chunk-root-mismatch", "audit-structure", "node-range-proof"}
+    crowd_audit_only = {"audit-epoch-mismatch", "chunk-root-mismatch", "audit-structure", "node-range-proof",
+                        "padding-node-nonzero"}
     assert raised - crowd_audit_only <= set(CHECK_OF), raised - crowd_audit_only - set(CHECK_OF)
     assert set(CHECK_OF.values()) == set(CHECKS)
     assert set(CHECK_OF) <= set(REASONS)
@@ -293,3 +294,17 @@ def test_the_bridge_runs_on_the_standard_library_alone_with_the_pages_generators
          ACCOUNT, str(generators_file)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == {"ok": True, "loaded": []}
+
+
+def test_a_hand_made_request_with_an_infinite_count_or_a_non_text_account_is_a_bad_request(web_deployment):
+    """verify_json never raises: JSON's Infinity as the crowd-audit count (int() overflows) and an account id that is
+    not text (null was checked as the account 'None') are named bad requests."""
+    epochs = [{"folder": str(web_deployment.folder(2)), "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]
+    for count in ("Infinity", "-Infinity"):
+        request = json.dumps({"account_id": ACCOUNT, "crowd_audit": 0, "epochs": epochs}).replace(
+            '"crowd_audit": 0', f'"crowd_audit": {count}')
+        answer = json.loads(verify_json(request))
+        assert answer["ok"] is False and answer["error"].startswith("bad request") and answer["epochs"] == []
+    for account in (None, [ACCOUNT], 7):
+        answer = json.loads(verify_json(json.dumps({"account_id": account, "epochs": epochs})))
+        assert answer["ok"] is False and answer["error"] == "bad request: the account id must be text"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -557,8 +558,11 @@ def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[
 
 
 def read_file(path: str | Path) -> bytes:
-    """The bytes of ``path``; InputError naming the file when it is missing or unreadable."""
+    """The bytes of ``path``; InputError naming the file when it is missing, unreadable or not a regular file (a
+    device such as /dev/zero would be read until memory runs out, a named pipe blocks)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            raise InputError("not a regular file", path=str(path))
         return Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError("file not found", path=str(path)) from None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from zkclear.bundle.format import read_file
 from zkclear.errors import InputError, VerificationError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
@@ -53,10 +54,14 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
     """The positions a participant expects, in listing order, from ``INSTRUMENT=LOTS`` items (instruments not
     named are expected flat); InputError naming an unknown instrument or a malformed number."""
     expected = dict.fromkeys(instruments, 0)
+    named: set[str] = set()
     for item in items:
         name, _, lots = item.partition("=")
         if name not in expected:
             raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
+        if name in named:  # else the last one would be checked and the other silently dropped
+            raise InputError(f"{name} is given twice", field=field)
+        named.add(name)
         digits = lots[1:] if lots.startswith("-") else lots
         if not (digits.isascii() and digits.isdigit()) or len(lots) > 20:
             raise InputError(f"lots must be an integer, got {lots!r}", field=field)
@@ -73,12 +78,7 @@ def check_account_id(text: str, *, path: str | None = None, field: str = "accoun
 def load_participant_file(path: Path) -> Participant:
     """Read a participant file (``account = "..."``, ``account_key = "hex"``; docs/format.md) strictly."""
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    raw = read_file(path)
     if len(raw) > 4096:
         raise InputError("a participant file is at most 4096 bytes", path=name)
     try:
@@ -119,7 +119,8 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                    expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
                    on_verified: Callable[[ReceiptCheck], None] | None = None) -> list[ReceiptCheck]:
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
-    epoch order; consecutive epochs must chain and every receipt must carry the same account key.
+    epoch order; consecutive epochs must chain, every epoch must list the same instruments (their positions are one
+    history) and every receipt must carry the same account key.
     ``on_verified`` is told each epoch's check as it passes (a failure is then that of the next epoch in
     order: the browser page attributes it so, and shows progress)."""
     if len(expected) != len(epochs):
@@ -128,9 +129,17 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     checks: list[ReceiptCheck] = []
     pinned = participant.account_key
     previous: ChainLink | None = None
+    listing: tuple[str, ...] | None = None
     for (published, receipt), wanted in ordered:
         if previous is not None and published.epoch == previous.epoch_id:
             raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
+        instruments = tuple(chunk_system.instrument_ids(published.public))
+        if previous is not None and instruments != listing:
+            # the configuration is fixed at init: else the history would show positions under other names
+            raise VerificationError("epoch-chain-broken", detail=(
+                f"epoch {published.epoch} lists the instruments {', '.join(instruments)}, epoch {previous.epoch_id} "
+                f"listed {', '.join(listing or ())}: a venue's listing never changes")[:600])
+        listing = instruments
         if previous is not None and published.epoch == previous.epoch_id + 1:
             check_chain(previous, published.bundle.header)
         if pinned is not None and receipt.account_key != pinned:
@@ -156,8 +165,10 @@ def history_rows(checks: Sequence[ReceiptCheck]) -> list[HistoryRow]:
 
 def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
     """The history as CSV: epoch, header hash, mode, cash, one column per instrument, equity, requirement,
-    distance to maintenance."""
-    header = ["epoch", "header_hash", "margin_mode", "cash", *instruments, "equity", "maintenance_requirement",
+    distance to maintenance. An instrument name a spreadsheet would read as a formula (``-``, ``=``, ``+``, ``@``
+    first) is written after an apostrophe."""
+    names = [f"'{name}" if name[:1] in ("-", "=", "+", "@") else name for name in instruments]
+    header = ["epoch", "header_hash", "margin_mode", "cash", *names, "equity", "maintenance_requirement",
               "distance_to_maintenance"]
     lines = [",".join(header)]
     for row in rows:

@@ -113,9 +113,11 @@ def _check(value: Any, spec: Any, where: str) -> None:
             raise EncodingError(f"{where}: expected an integer below 2^64 in magnitude, got {value!r:.60}")
     elif spec in (STR, ID):
         limit = MAX_TEXT if spec == STR else MAX_ID
-        if type(value) is not str or len(value) > limit or (spec == ID and not value.isascii()):
-            raise EncodingError(f"{where}: expected {'text' if spec == STR else 'an ASCII identifier'} of at "
-                                f"most {limit} characters")
+        # an identifier is printed to the participant's terminal: printable ASCII only (no escape sequence)
+        if (type(value) is not str or len(value) > limit
+                or (spec == ID and not (value.isascii() and value.isprintable()))):
+            raise EncodingError(f"{where}: expected {'text' if spec == STR else 'a printable ASCII identifier'} "
+                                f"of at most {limit} characters")
     elif spec == BOOL:
         if type(value) is not bool:
             raise EncodingError(f"{where}: expected true or false")

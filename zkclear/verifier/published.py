@@ -31,6 +31,11 @@ from zkclear.verifier.public_inputs import PublicInputs, decode_public_inputs
 CHUNK_SYSTEM = CollateralChunks()
 
 _BUNDLE_NAME = re.compile(r"epoch-(0|[1-9][0-9]{0,18})\.bundle")
+#: The instrument and asset ids the clearing configuration allows (zkclear.clearing.config.IDENTIFIER and
+#: zkclear.clearing.assets.ASSET_IDENTIFIER, repeated: the verifier imports no numpy). A participant's output and
+#: history CSV print these names, so nothing else (a spreadsheet formula, a comma, a terminal escape) is read.
+INSTRUMENT_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+ASSET_ID = re.compile(r"[A-Z0-9]{1,16}")
 
 
 def encode_risk_data(public: PublicRiskData) -> bytes:
@@ -64,6 +69,11 @@ def decode_risk_data(data: bytes, *, path: str = "<public risk data>") -> Public
         public = _risk_data(document)
     except (ValueError, TypeError) as exc:
         raise EncodingError(f"{path}: not a public risk data file ({exc})") from None
+    for kind, pattern, names in (("instrument", INSTRUMENT_ID, public.instrument_ids),
+                                 ("asset", ASSET_ID, [asset.asset_id for asset in public.assets])):
+        for name in names:
+            if not (isinstance(name, str) and pattern.fullmatch(name)):
+                raise EncodingError(f"{path}: {kind} id {name!r:.80} is not an identifier ({pattern.pattern})")
     try:
         public.check_budget()
     except (ConfigurationError, TypeError, ValueError) as exc:

@@ -22,7 +22,9 @@
 6. **proofs** — in one batch: the own chunk's collateralization proof [chunk-collateral-proof], every
    sibling's range proof [sibling-range-proof] and the solvency proof of every asset [solvency-proof].
 
-:func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness.
+:func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness, from a chunk
+list that must hold every chunk of the published tree once [audit-structure], every padding node committing to
+zero [padding-node-nonzero].
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkclear.bundle.model import AuditData, PublicBundle
+from zkclear.crypto.group import msm
+from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.reserves import check_venue_assets
@@ -232,6 +236,63 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
     return named
 
 
+def check_padding_zero(audit: AuditData, rng: random.Random) -> None:
+    """Every published padding node commits to zero with its published blindings [padding-node-nonzero], checked
+    in one multi-scalar multiplication: Σ r_i·C_i = (Σ r_i·ρ_i)·H for random 128-bit r_i (a node that does not
+    open to zero passes with probability 2^-128)."""
+    points, weights, blinding = [], [], 0
+    for (level, index), (liability_blindings, position_blindings) in sorted(audit.padding.items()):
+        node = audit.upper_nodes.get((level, index))
+        if node is None:
+            _fail("audit-structure", f"a padding opening is published for level {level}, index {index}, which holds "
+                                     "no node", level)
+        sums = node.positions or ()
+        if len(node.liabilities) != len(liability_blindings) or len(sums) != len(position_blindings):
+            _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} has the wrong number of "
+                                          "blindings", level)
+        for point, opening in zip((*node.liabilities, *sums), (*liability_blindings, *position_blindings),
+                                  strict=True):
+            weight = rng.getrandbits(128)
+            points.append(point)
+            weights.append(weight)
+            blinding += weight * opening
+    if points and msm(points, weights) != commit(0, blinding):
+        _fail("padding-node-nonzero", "a published padding node does not commit to zero: it may hide chunks")
+
+
+def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
+    """The crowd audit draws from the audit data's chunk list, so that list must be every chunk of the published
+    tree, once each: the root is the bundle's, every published node that is not padding has both children
+    published, every level-c node that is not padding is a listed chunk's and every listed chunk has one
+    [audit-structure]. Else an operator could leave a bad chunk out of the list (or out of the published nodes
+    under a non-padding parent) and list good chunks several times. With :func:`check_padding_zero`, no subtree can
+    be relabelled as padding either."""
+    config = bundle.header.tree
+    c, height = config.chunk_bits, config.height
+    listed: set[int] = set()
+    for number, chunk in enumerate(audit.chunks):
+        position = chunk.position
+        if position in listed or not 0 <= position < 1 << config.upper_height:
+            _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken or outside the tree",
+                  number)
+        if (c, position) not in audit.upper_nodes or (c, position) in audit.padding:
+            _fail("audit-structure", f"chunk {number} at position {position} has no published chunk root", number)
+        listed.add(position)
+    root = audit.upper_nodes.get((height, 0))
+    if root is None or (root.digest, root.encoded, root.positions_encoded) != (
+            bundle.root.digest, bundle.root.encoded, bundle.root.positions_encoded):
+        _fail("audit-structure", "the audit data does not publish the bundle's root", height)
+    for level, index in sorted(audit.upper_nodes):
+        if (level, index) in audit.padding or not c <= level <= height:
+            continue
+        if level == c and index not in listed:
+            _fail("audit-structure", f"the chunk root at position {index} is published but its chunk is not listed",
+                  level)
+        if level > c and not {(level - 1, 2 * index), (level - 1, 2 * index + 1)} <= audit.upper_nodes.keys():
+            _fail("audit-structure", f"the node at level {level}, index {index} is published without its children",
+                  level)
+
+
 def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
                 chunk_system: ChunkProofSystem = CHUNK_SYSTEM, rng: random.Random | None = None) -> list[int]:
     """Verify ``k`` chunks chosen with local randomness; returns the chunk numbers checked.
@@ -245,7 +306,9 @@ def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
     if audit.header_digest != bundle.header.digest():
         _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
                                       f"epoch {bundle.header.epoch_id}'s header {bundle.header.digest().hex()[:16]}...")
+    check_chunk_listing(bundle, audit)
     chooser = rng or secrets.SystemRandom()
+    check_padding_zero(audit, chooser)
     picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
     named = []
     for chunk_number in picked:

@@ -204,12 +204,14 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
                                None if item.get("positions") is None else tuple(str(p) for p in item["positions"]),
                                item.get("margin_mode") or None, item.get("header_hash") or None)
                   for item in options["epochs"]]
-        result = verify(str(options["account_id"]), epochs,
+        if not isinstance(options["account_id"], str):
+            raise TypeError("the account id must be text")
+        result = verify(options["account_id"], epochs,
                         participant_file=Path(options["participant_file"]) if options.get("participant_file")
                         else None,
                         account_key=options.get("account_key") or None,
                         crowd_audit_chunks=int(options.get("crowd_audit") or 0), progress=progress)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # OverflowError: int(Infinity)
         result = {"ok": False, "account": None, "error": f"bad request: {exc}", "epochs": [], "history": None,
                   "crowd_audit": None}
     return json.dumps(result)
