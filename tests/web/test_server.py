@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import threading
 
 import pytest
@@ -137,6 +138,43 @@ def test_a_foreign_host_header_is_refused(served):
     status, _, _ = request(served, "/epochs/index.json", host=f"attacker.example:{served.server_address[1]}")
     assert status == 421
     assert request(served, "/", host=f"localhost:{served.server_address[1]}")[0] == 200
+
+
+def raw_request(server, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is (no client-side checks) and parse the response."""
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as connection:
+        connection.sendall(data)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def test_a_second_host_header_naming_another_site_is_refused(served):
+    port = served.server_address[1]
+    status, _, body = raw_request(served, (f"GET /epochs/index.json HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+                                           "Host: attacker.example\r\n\r\n").encode())
+    assert status == 421 and b"epochs" not in body
+
+
+def test_a_path_with_a_name_too_long_for_the_file_system_is_not_found(served):
+    # os.stat raised ENAMETOOLONG: the request died with a traceback on stderr and no response at all
+    for path in ("/epochs/" + "a" * 300 + "/epoch-1.bundle", "/static/" + "a" * 300 + ".js"):
+        status, headers, _ = request(served, path)
+        assert status == 404 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_malformed_requests_get_plain_text_errors_with_the_security_headers(served):
+    # http.server's own error page was HTML without the Content-Security-Policy or nosniff headers
+    port = served.server_address[1]
+    host = f"Host: 127.0.0.1:{port}\r\n".encode()
+    for data, expected in ((b"FOO / HTTP/1.0\r\n" + host + b"\r\n", 501),
+                           (b"GET /" + b"a" * 70000 + b" HTTP/1.0\r\n\r\n", 414),
+                           (b"GET / HTTP/1.1\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(120)) + b"\r\n", 431)):
+        status, headers, body = raw_request(served, data)
+        assert status == expected
+        assert headers["Content-Type"] == "text/plain; charset=utf-8" and b"<" not in body
+        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_taken_port_is_one_line_and_exit_status_1(served, tmp_path, monkeypatch, capsys):

@@ -161,7 +161,18 @@ class Handler(BaseHTTPRequestHandler):
         allowed = {f"{host}:{port}", f"localhost:{port}"} if host in ("127.0.0.1", "::1") else {f"{host}:{port}"}
         if host == "::1":
             allowed.add(f"[::1]:{port}")
-        return self.headers.get("Host", "") in allowed
+        hosts = self.headers.get_all("Host") or []
+        return len(hosts) == 1 and hosts[0] in allowed
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, URI too long, too many headers, unknown method) as plain
+        text with the security headers, like every other response (its default is an HTML page without them)."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        status = HTTPStatus(code)
+        self._send(status, f"{status.phrase.lower()}\n".encode(), "text/plain; charset=utf-8",
+                   head=self.command == "HEAD" or code < 200 or code in (204, 304),
+                   extra={"Connection": "close"})
 
     def _lookup(self, route: str) -> tuple[bytes | None, str]:
         site: Site = self.server.site  # type: ignore[attr-defined]
@@ -205,10 +216,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def _read(path: Path, root: Path) -> bytes | None:
-    """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None."""
-    if not _inside(path, root) or not path.is_file():
-        return None
+    """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None (also when the path
+    cannot even be looked at: a name too long for the file system, say)."""
     try:
+        if not _inside(path, root) or not path.is_file():
+            return None
         return path.read_bytes()
     except OSError:
         return None
