@@ -5,6 +5,7 @@ on three chains) every node's per-asset liabilities, the reserves and their atte
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -24,7 +25,7 @@ from tests.proofs.epoch_fixtures import (
     reserves,
     second_epoch,
 )
-from zkclear.bundle.format import encode_audit_data, write_file
+from zkclear.bundle.format import decode_audit_data, encode_audit_data, encode_node_entry, write_file
 from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
 from zkclear.chains.keys import sign_attestation_text
 from zkclear.crypto.pedersen import commit
@@ -214,3 +215,35 @@ def test_a_truncated_or_corrupted_audit_file_is_an_encoding_error(tmp_path):
     published.files.audit.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
     with pytest.raises(EncodingError, match="checksum"):
         audit_file(published, chunk_system=SYSTEM)
+
+
+def _with_malformed_node(data: bytes, entry: bytes) -> bytes:
+    """The audit file ``data`` with ``entry``'s first liability replaced by bytes that are no point (re-checksummed:
+    a venue publishing it, not a corrupted download)."""
+    assert data.count(entry) == 1
+    data = data.replace(entry, entry[:9] + b"\xff" * 48 + entry[57:])
+    return data[:-32] + hashlib.sha256(data[:-32]).digest()
+
+
+def test_a_malformed_point_in_an_upper_node_is_an_encoding_error_in_both_audits(tmp_path):
+    # the streaming audit compared chunk roots and the root as bytes and read a parent's decoding error as
+    # "nodes carry different numbers of liabilities": exit 2 with a wrong reason where the in-memory audit says
+    # the file is malformed (exit 1)
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    c, height = SMALL.chunk_bits, SMALL.height
+    chunk_root_at = next(p for p in sorted(audit.upper_nodes) if p[0] == c and p not in audit.padding)
+    parent_at = next(p for p in sorted(audit.upper_nodes) if c < p[0] < height and p not in audit.padding)
+    padding_at = next(iter(sorted(audit.padding)))
+    published = _published(tmp_path, bundle, audit)
+    data = published.files.audit.read_bytes()
+    for pos in (chunk_root_at, parent_at, padding_at, (height, 0)):
+        tampered = _with_malformed_node(data, encode_node_entry(pos, audit.upper_nodes[pos]))
+        with pytest.raises(EncodingError, match="upper nodes"):
+            decode_audit_data(tampered, bundle.header, PUBLIC, SYSTEM)
+        published.files.audit.write_bytes(tampered)
+        named = f"upper node at level {pos[0]}, index {pos[1]}: "
+        with pytest.raises(EncodingError, match=named):
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+        with ProcessExecutor(workers=2) as run, pytest.raises(EncodingError, match=named):
+            audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=2)

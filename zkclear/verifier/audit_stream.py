@@ -40,7 +40,7 @@ from zkclear.errors import EncodingError, VerificationError, ZkclearError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
-from zkclear.tree.sum_tree import combine_level
+from zkclear.tree.sum_tree import TreeNode, combine_level
 from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
@@ -163,6 +163,14 @@ def padding_entry_size(count: int, assets: int) -> int:
     return 9 + padding_size(count, assets)
 
 
+def _decode_named(data: bytes, count: int, assets: int, level: int, index: int) -> TreeNode:
+    """decode_node, its EncodingError naming the upper node (level and index) it is about."""
+    try:
+        return decode_node(data, count, assets)
+    except EncodingError as exc:
+        raise EncodingError(f"upper node at level {level}, index {index}: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class ParentBatch:
     level: int                                   # the parents' level
@@ -176,9 +184,15 @@ def check_parents(batch: ParentBatch) -> Failure | None:
     n, assets = batch.count, batch.assets
     for index, left, right, parent in batch.items:
         try:
-            built = combine_level(batch.level, [(decode_node(left, n, assets), decode_node(right, n, assets))])[0]
-            published = decode_node(parent, n, assets)
-        except (EncodingError, ValueError):
+            below = batch.level - 1
+            nodes = [_decode_named(data, n, assets, level, at) for data, level, at in (
+                (left, below, 2 * index), (right, below, 2 * index + 1), (parent, batch.level, index))]
+        except EncodingError as exc:  # a malformed node is bad input, as in the in-memory decoder, not a failed check
+            return ("encoding", batch.level, str(exc))
+        published = nodes[2]
+        try:
+            built = combine_level(batch.level, [(nodes[0], nodes[1])])[0]
+        except ValueError:
             return ("audit-structure", batch.level, f"nodes at level {batch.level - 1} carry different numbers of "
                                                     "liabilities or position sums")
         if published.encoded != built.encoded or published.positions_encoded != built.positions_encoded:
@@ -201,7 +215,10 @@ class PaddingBatch:
 def check_padding(batch: PaddingBatch) -> Failure | None:
     n, assets = batch.count, batch.assets
     for index, node_bytes, entry in batch.items:
-        node = decode_node(node_bytes, n, assets)
+        try:
+            node = _decode_named(node_bytes, n, assets, batch.level, index)
+        except EncodingError as exc:
+            return ("encoding", batch.level, str(exc))
         scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
         if not commits_to_zero(node, scalars[:assets], scalars[assets:]):
             return ("padding-node-nonzero", batch.level,
@@ -518,6 +535,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         if level == c:
             for position in populated:
                 if published.get(position) != roots[position]:
+                    if position in published:  # malformed bytes are bad input (exit 1), as in the in-memory audit
+                        _decode_named(published[position], count, assets, level, position)
                     _fail("chunk-root-mismatch", f"the chunk at position {position}: its leaves do not give its "
                                                  "published root", position)
         for index in padding_expected:
@@ -549,6 +568,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     top = {index: rest for _, index, rest in _entries(path, offset, n, sections.end, node_entry)}
     root = top.get(0)
     expected_root = bundle.root.encoded + bundle.root.digest + (bundle.root.positions_encoded or b"")
+    if root is not None and root != expected_root:
+        _decode_named(root, count, assets, height, 0)
     if root is None or root != expected_root:
         _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
     if set(top) != {0}:
