@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import threading
+import tracemalloc
 
 import pytest
 
@@ -203,3 +204,26 @@ def test_a_deployment_or_its_private_folder_is_refused(tmp_path):
                           (venue / "private" / "2", "private folder")):
         with pytest.raises(InputError, match=words):
             build_site(folder)
+
+
+def test_a_large_epoch_file_is_sent_in_blocks_not_read_whole(served, monkeypatch):
+    # any web page can make the browser request http://127.0.0.1:PORT/epochs/.../epoch-N.audit (it cannot read the
+    # answer, but the server did the work): each request read the whole audit file (gigabytes at scale) into memory
+    folder = served.site.epochs / "2"
+    big = folder / "epoch-2.audit"
+    original = big.read_bytes()
+    size = 48 << 20
+    with open(big, "r+b") as handle:
+        handle.truncate(size)
+    try:
+        tracemalloc.start()
+        status, headers, _ = request(served, "/epochs/2/epoch-2.audit", method="HEAD")
+        assert status == 200 and int(headers["Content-Length"]) == size
+        status, headers, body = request(served, "/epochs/2/epoch-2.audit")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert status == 200 and len(body) == size and body.startswith(original)
+        assert peak < size + (8 << 20)  # the body the client holds, plus blocks: not a second copy of the file
+    finally:
+        tracemalloc.stop()
+        big.write_bytes(original)

@@ -23,6 +23,7 @@ against DNS rebinding).
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ PRIVATE_FOLDER = "private"
 #: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
 DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
+#: Bytes read and sent at a time when serving a file.
+FILE_BLOCK = 1 << 20
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -151,6 +154,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         route = urlsplit(self.path).path
         body, mime = self._lookup(route)
+        if isinstance(body, Path):
+            if self._send_file(body, mime, head=head):
+                return
+            body = None
         if body is None:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
             return
@@ -174,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
                    head=self.command == "HEAD" or code < 200 or code in (204, 304),
                    extra={"Connection": "close"})
 
-    def _lookup(self, route: str) -> tuple[bytes | None, str]:
+    def _lookup(self, route: str) -> tuple[bytes | Path | None, str]:
         site: Site = self.server.site  # type: ignore[attr-defined]
         if route in ("/", "/index.html"):
             return _read(STATIC_DIR / "index.html", STATIC_DIR), MIME_TYPES[".html"]
@@ -200,28 +207,61 @@ class Handler(BaseHTTPRequestHandler):
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
                 return None, ""
-            return _read(root / relative, root), MIME_TYPES[suffix]
+            return _file(root / relative, root), MIME_TYPES[suffix]
         return None, ""
 
     def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
               extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self._send_headers(status, len(body), mime, extra)
         if not head:
             self.wfile.write(body)
 
+    def _send_headers(self, status: HTTPStatus, length: int, mime: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", mime)
+        self.send_header("Content-Length", str(length))
+        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _send_file(self, path: Path, mime: str, *, head: bool) -> bool:
+        """Send a file in blocks (an epoch's audit file can be gigabytes, and any web page can make the browser
+        ask for it: never held in memory whole); False if it cannot be opened."""
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return False
+        with handle:
+            left = os.fstat(handle.fileno()).st_size
+            self._send_headers(HTTPStatus.OK, left, mime)
+            try:
+                while left and not head:
+                    block = handle.read(min(left, FILE_BLOCK))
+                    if not block:  # the file shrank while being sent: the client sees a short body
+                        break
+                    self.wfile.write(block)
+                    left -= len(block)
+            except (ConnectionError, OSError):
+                self.close_connection = True
+        return True
+
 
 def _read(path: Path, root: Path) -> bytes | None:
-    """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None (also when the path
+    """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None."""
+    found = _file(path, root)
+    try:
+        return None if found is None else found.read_bytes()
+    except OSError:
+        return None
+
+
+def _file(path: Path, root: Path) -> Path | None:
+    """The resolved path if it is a regular file inside ``root`` (symlinks resolved), else None (also when the path
     cannot even be looked at: a name too long for the file system, say)."""
     try:
         if not _inside(path, root) or not path.is_file():
             return None
-        return path.read_bytes()
+        return path.resolve()
     except OSError:
         return None
 
