@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 
 from zkclear.web.assets import PYODIDE_FILES, VerifierZip
-from zkclear.web.server import CONTENT_SECURITY_POLICY, Site, make_server
+from zkclear.web.server import CONTENT_SECURITY_POLICY, Handler, Site, make_server
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +227,12 @@ def test_a_large_epoch_file_is_sent_in_blocks_not_read_whole(served, monkeypatch
     finally:
         tracemalloc.stop()
         big.write_bytes(original)
+
+
+def test_a_connection_that_never_finishes_its_request_is_closed(served, monkeypatch):
+    # http.server waits forever by default: connections that send half a request held a thread each, for good
+    assert Handler.timeout is not None and 0 < Handler.timeout <= 60
+    monkeypatch.setattr(Handler, "timeout", 0.5)  # the same mechanism, shortened for the test
+    with socket.create_connection(("127.0.0.1", served.server_address[1]), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.0\r\n")
+        assert connection.recv(1024) == b""  # closed by the server, long before the client's 10 s

@@ -45,6 +45,8 @@ DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
 #: Bytes read and sent at a time when serving a file.
 FILE_BLOCK = 1 << 20
+#: Seconds a client may take to send its request or read a block of the answer.
+REQUEST_TIMEOUT = 30
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -128,6 +130,8 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "zkclear-serve"
     sys_version = ""
+    #: Seconds a connection may stay silent (http.server's default is forever: each idle connection held a thread).
+    timeout = REQUEST_TIMEOUT
 
     def version_string(self) -> str:
         return self.server_version
