@@ -120,6 +120,7 @@ def test_the_epoch_index_lists_public_files_only(served):
     "/pyodide/../pyodide/pyodide.mjs",
     "//etc/passwd",
     "/epochs/a/b/epoch-1.bundle",
+    "/epochs/1%2Fepoch-1.bundle", "/epochs/1%2fepoch-1.public.json", "/epochs/1%5Cepoch-1.bundle",
 ])
 def test_private_files_and_traversal_attempts_are_not_found(served, path):
     status, _, body = request(served, path)

@@ -116,6 +116,8 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _safe_relative(path: str) -> str | None:
     """The decoded relative path if it names a plain file path (no traversal, no odd characters), else None."""
+    if "%2f" in path.lower() or "%5c" in path.lower():  # an encoded separator: paths are spelled plainly
+        return None
     decoded = unquote(path)
     if not decoded or "\\" in decoded or "\x00" in decoded or decoded.startswith("/"):
         return None
