@@ -247,3 +247,42 @@ def test_a_malformed_point_in_an_upper_node_is_an_encoding_error_in_both_audits(
             audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
         with ProcessExecutor(workers=2) as run, pytest.raises(EncodingError, match=named):
             audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=2)
+
+
+def test_a_malformed_chunk_proof_in_a_group_of_chunks_gets_the_in_memory_reason(tmp_path):
+    # a chunk whose collateralization proof does not decode ended its group early: the group's later chunks gave
+    # no root, and the audit failed on "a node ... on no populated path" (audit-structure) instead
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    chunk = audit.chunks[0]
+    for proof in (b"", chunk.proof[:10], b"\xff" * len(chunk.proof)):
+        tampered = replace(audit, chunks=(replace(chunk, proof=proof), *audit.chunks[1:]))
+        published = _published(tmp_path, bundle, tampered)
+        with pytest.raises(VerificationError) as in_memory:
+            audit_epoch(published, tampered, chunk_system=SYSTEM, executor=SerialExecutor())
+        assert in_memory.value.reason == "chunk-collateral-proof"
+        with pytest.raises(VerificationError) as streamed:
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+        assert (streamed.value.reason, str(streamed.value)) == (in_memory.value.reason, str(in_memory.value))
+    with ProcessExecutor(workers=2) as run, pytest.raises(VerificationError) as streamed:
+        audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=2)
+    assert (streamed.value.reason, str(streamed.value)) == (in_memory.value.reason, str(in_memory.value))
+
+
+def test_an_undecodable_chunk_proof_is_reported_before_an_earlier_chunk_proof_that_fails(tmp_path):
+    # the in-memory audit decodes every proof before verifying any: the streaming one must name the same chunk
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    first, second = audit.chunks[:2]
+    flipped = bytearray(first.proof)
+    flipped[-40] ^= 1
+    tampered = replace(audit, chunks=(replace(first, proof=bytes(flipped)), replace(second, proof=b""),
+                                      *audit.chunks[2:]))
+    published = _published(tmp_path, bundle, tampered)
+    with pytest.raises(VerificationError) as in_memory:
+        audit_epoch(published, tampered, chunk_system=SYSTEM, executor=SerialExecutor())
+    assert "malformed" in str(in_memory.value)
+    for group_chunks in (1, 2):
+        with pytest.raises(VerificationError) as streamed:
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=group_chunks)
+        assert str(streamed.value) == str(in_memory.value)

@@ -126,6 +126,7 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
 
     roots, statements, owners = [], [], []
     size = group.header.tree.chunk_size
+    malformed: tuple[int, Failure] | None = None   # the first chunk whose proof does not even decode (detail set)
     for number, record in group.records:
         try:
             chunk = decode_chunk_record(record, group.system, group.public, size)
@@ -135,22 +136,39 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
             roots.append(encode_node(chunk_root(group.system, chunk, group.public, size)))
             found = chunk_statements(group.system, group.header, chunk, group.public)
         except VerificationError as exc:
-            if exc.reason == "chunk-collateral-proof":
-                return roots, None, (exc.reason, number, None)
-            return roots, (exc.reason, exc.index, exc.detail), None
+            if exc.reason != "chunk-collateral-proof":
+                return roots, (exc.reason, exc.index, exc.detail), None
+            # reported after the tree checks, like a proof that does not verify: the group's other chunks still
+            # give their roots (returning here left them out, and the tree check then failed on the wrong reason)
+            if malformed is None:
+                malformed = (number, (exc.reason, exc.index, exc.detail))
+            continue
         statements.extend(found)
         owners.extend([number] * len(found))
+    if malformed is not None:  # the in-memory audit meets an undecodable proof before it verifies any
+        return roots, None, malformed[1]
+    failing = _first_failing_chunk(group, statements, owners)
+    return roots, None, None if failing is None else ("chunk-collateral-proof", failing, None)
+
+
+def _first_failing_chunk(group: ChunkGroup, statements: list, owners: list[int]) -> int | None:
+    """The first chunk of the group whose statements fail (one batch verification when all pass)."""
+    if not statements:
+        return None
     try:
         batch_verify(statements)
-        return roots, None, None
+        return None
     except VerificationError:
         pass
     for number, _ in group.records:
+        mine = [s for s, owner in zip(statements, owners, strict=True) if owner == number]
+        if not mine:
+            continue
         try:
-            batch_verify([s for s, owner in zip(statements, owners, strict=True) if owner == number])
+            batch_verify(mine)
         except VerificationError:
-            return roots, None, ("chunk-collateral-proof", number, None)
-    return roots, None, ("chunk-collateral-proof", group.records[0][0], None)
+            return number
+    return owners[0]
 
 
 def node_entry_size(count: int, assets: int) -> int:
@@ -457,8 +475,8 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
     _check_duplicates(path, sections, prefixes)
     if structural:
         _raise(structural[min(structural)])
-    if proof_failures:
-        proof_failure = proof_failures[min(proof_failures)]
+    if proof_failures:  # an undecodable proof (its detail set) first, as in the in-memory audit; then in order
+        proof_failure = min(proof_failures.items(), key=lambda item: (item[1][2] is None, item[0]))[1]
     _check_tree(path, sections, bundle, roots, run, window, progress)
     timings["tree"] = time.perf_counter() - started
 
