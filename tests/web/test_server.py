@@ -237,3 +237,21 @@ def test_a_connection_that_never_finishes_its_request_is_closed(served, monkeypa
     with socket.create_connection(("127.0.0.1", served.server_address[1]), timeout=10) as connection:
         connection.sendall(b"GET / HTTP/1.0\r\n")
         assert connection.recv(1024) == b""  # closed by the server, long before the client's 10 s
+
+
+def test_serve_on_the_ipv6_loopback_answers_its_own_host_names_only(served):
+    # --host ::1 could not even bind (the server socket was IPv4 only), though the Host check names [::1]
+    server = make_server(served.site, "::1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for host, expected in ((f"[::1]:{port}", 200), (f"localhost:{port}", 200), (f"attacker.example:{port}", 421)):
+            connection = http.client.HTTPConnection("::1", port, timeout=10)
+            connection.putrequest("GET", "/epochs/index.json", skip_host=True)
+            connection.putheader("Host", host)
+            connection.endheaders()
+            assert connection.getresponse().status == expected, host
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()

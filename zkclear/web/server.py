@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -293,10 +294,15 @@ def _refuse_private(directory: Path) -> None:
                              "the deployment's epochs/ folder", path=str(directory))
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
-    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port)."""
+    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port; an IPv6 address such as
+    ``::1`` binds an IPv6 socket)."""
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = (_IPv6Server if ":" in host else ThreadingHTTPServer)((host, port), Handler)
     except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     server.site = site  # type: ignore[attr-defined]
