@@ -13,10 +13,12 @@ Routes (GET and HEAD only; anything else is 404 or 405):
   be, or be inside, a deployment's ``private/`` nor be the deployment itself: serve its ``epochs/``). Receipts
   are private: the participant picks theirs from their own disk, and it never leaves the browser.
 
-Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Every
-response carries a Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin
-only (``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin
-isolation headers; a request whose Host header is not the address the server is bound to is refused (a guard
+Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Files of
+DIR are sent in blocks (never held whole in memory), a silent connection is closed after ``REQUEST_TIMEOUT``
+seconds, and every response (http.server's own errors for malformed requests too) carries a
+Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin only
+(``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin isolation
+headers; a request whose Host header (exactly one) is not the address the server is bound to is refused (a guard
 against DNS rebinding).
 """
 
