@@ -286,3 +286,24 @@ def test_an_undecodable_chunk_proof_is_reported_before_an_earlier_chunk_proof_th
         with pytest.raises(VerificationError) as streamed:
             audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=group_chunks)
         assert str(streamed.value) == str(in_memory.value)
+
+
+def test_a_malformed_point_in_a_node_on_no_populated_path_is_an_encoding_error_in_both_audits(tmp_path):
+    # the streaming audit failed on audit-structure (exit 2) without looking at the node: the in-memory decoder
+    # rejects the file as malformed (exit 1)
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    below_root = next(p for p in sorted(audit.upper_nodes) if p[0] == SMALL.height - 1)
+    for pos, like in (((SMALL.height, 1), (SMALL.height, 0)), ((SMALL.chunk_bits - 1, 0), below_root),
+                      ((SMALL.height - 1, 6), below_root)):
+        extra = replace(audit, upper_nodes={**audit.upper_nodes, pos: audit.upper_nodes[like]},
+                        node_proofs={**audit.node_proofs, **({pos: audit.node_proofs[like]}
+                                                             if pos[0] < SMALL.height else {})})
+        published = _published(tmp_path, bundle, extra)
+        tampered = _with_malformed_node(published.files.audit.read_bytes(),
+                                        encode_node_entry(pos, audit.upper_nodes[like]))
+        with pytest.raises(EncodingError, match="upper nodes"):
+            decode_audit_data(tampered, bundle.header, PUBLIC, SYSTEM)
+        published.files.audit.write_bytes(tampered)
+        with pytest.raises(EncodingError, match=f"upper node at level {pos[0]}, index {pos[1]}: "):
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)

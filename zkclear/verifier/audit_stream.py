@@ -536,6 +536,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     pad_blocks = _padding_blocks(path, sections, pad_entry)
     for level in set(blocks) | set(pad_blocks):
         if not c <= level <= height or (level == height and level in pad_blocks):
+            offset, n = blocks.get(level, (0, 0))
+            _decode_all(_entries(path, offset, n, sections.end, node_entry), count, assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
                                      "path")
     populated = sorted(roots)
@@ -577,6 +579,7 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
         extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
         if extra:
+            _decode_all(((level, i, published[i]) for i in sorted(extra) if i in published), count, assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level}, index {min(extra)} that is "
                                      "on no populated path")
         populated = parents
@@ -591,8 +594,16 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     if root is None or root != expected_root:
         _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
     if set(top) != {0}:
+        _decode_all(((height, i, node) for i, node in sorted(top.items())), count, assets)
         _fail("audit-structure", f"the audit data publishes a node at level {height}, index {max(top)} that is on no "
                                  "populated path")
+
+
+def _decode_all(entries: Iterator[tuple[int, int, bytes]], count: int, assets: int) -> None:
+    """Before failing on nodes that should not be there: a malformed one is bad input (EncodingError), as in the
+    in-memory audit, whose decoder meets it first."""
+    for level, index, node in entries:
+        _decode_named(node, count, assets, level, index)
 
 
 def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
