@@ -5,6 +5,7 @@ on three chains) every node's per-asset liabilities, the reserves and their atte
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -24,7 +25,7 @@ from tests.proofs.epoch_fixtures import (
     reserves,
     second_epoch,
 )
-from zkclear.bundle.format import encode_audit_data, write_file
+from zkclear.bundle.format import decode_audit_data, encode_audit_data, encode_node_entry, write_file
 from zkclear.chains import Attestation, key_from_secret, render_attestation_text, sign_message
 from zkclear.chains.keys import sign_attestation_text
 from zkclear.crypto.pedersen import commit
@@ -214,3 +215,95 @@ def test_a_truncated_or_corrupted_audit_file_is_an_encoding_error(tmp_path):
     published.files.audit.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
     with pytest.raises(EncodingError, match="checksum"):
         audit_file(published, chunk_system=SYSTEM)
+
+
+def _with_malformed_node(data: bytes, entry: bytes) -> bytes:
+    """The audit file ``data`` with ``entry``'s first liability replaced by bytes that are no point (re-checksummed:
+    a venue publishing it, not a corrupted download)."""
+    assert data.count(entry) == 1
+    data = data.replace(entry, entry[:9] + b"\xff" * 48 + entry[57:])
+    return data[:-32] + hashlib.sha256(data[:-32]).digest()
+
+
+def test_a_malformed_point_in_an_upper_node_is_an_encoding_error_in_both_audits(tmp_path):
+    # the streaming audit compared chunk roots and the root as bytes and read a parent's decoding error as
+    # "nodes carry different numbers of liabilities": exit 2 with a wrong reason where the in-memory audit says
+    # the file is malformed (exit 1)
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    c, height = SMALL.chunk_bits, SMALL.height
+    chunk_root_at = next(p for p in sorted(audit.upper_nodes) if p[0] == c and p not in audit.padding)
+    parent_at = next(p for p in sorted(audit.upper_nodes) if c < p[0] < height and p not in audit.padding)
+    padding_at = next(iter(sorted(audit.padding)))
+    published = _published(tmp_path, bundle, audit)
+    data = published.files.audit.read_bytes()
+    for pos in (chunk_root_at, parent_at, padding_at, (height, 0)):
+        tampered = _with_malformed_node(data, encode_node_entry(pos, audit.upper_nodes[pos]))
+        with pytest.raises(EncodingError, match="upper nodes"):
+            decode_audit_data(tampered, bundle.header, PUBLIC, SYSTEM)
+        published.files.audit.write_bytes(tampered)
+        named = f"upper node at level {pos[0]}, index {pos[1]}: "
+        with pytest.raises(EncodingError, match=named):
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+        with ProcessExecutor(workers=2) as run, pytest.raises(EncodingError, match=named):
+            audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=2)
+
+
+def test_a_malformed_chunk_proof_in_a_group_of_chunks_gets_the_in_memory_reason(tmp_path):
+    # a chunk whose collateralization proof does not decode ended its group early: the group's later chunks gave
+    # no root, and the audit failed on "a node ... on no populated path" (audit-structure) instead
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    chunk = audit.chunks[0]
+    for proof in (b"", chunk.proof[:10], b"\xff" * len(chunk.proof)):
+        tampered = replace(audit, chunks=(replace(chunk, proof=proof), *audit.chunks[1:]))
+        published = _published(tmp_path, bundle, tampered)
+        with pytest.raises(VerificationError) as in_memory:
+            audit_epoch(published, tampered, chunk_system=SYSTEM, executor=SerialExecutor())
+        assert in_memory.value.reason == "chunk-collateral-proof"
+        with pytest.raises(VerificationError) as streamed:
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+        assert (streamed.value.reason, str(streamed.value)) == (in_memory.value.reason, str(in_memory.value))
+    with ProcessExecutor(workers=2) as run, pytest.raises(VerificationError) as streamed:
+        audit_file(published, chunk_system=SYSTEM, executor=run, group_chunks=2)
+    assert (streamed.value.reason, str(streamed.value)) == (in_memory.value.reason, str(in_memory.value))
+
+
+def test_an_undecodable_chunk_proof_is_reported_before_an_earlier_chunk_proof_that_fails(tmp_path):
+    # the in-memory audit decodes every proof before verifying any: the streaming one must name the same chunk
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    first, second = audit.chunks[:2]
+    flipped = bytearray(first.proof)
+    flipped[-40] ^= 1
+    tampered = replace(audit, chunks=(replace(first, proof=bytes(flipped)), replace(second, proof=b""),
+                                      *audit.chunks[2:]))
+    published = _published(tmp_path, bundle, tampered)
+    with pytest.raises(VerificationError) as in_memory:
+        audit_epoch(published, tampered, chunk_system=SYSTEM, executor=SerialExecutor())
+    assert "malformed" in str(in_memory.value)
+    for group_chunks in (1, 2):
+        with pytest.raises(VerificationError) as streamed:
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=group_chunks)
+        assert str(streamed.value) == str(in_memory.value)
+
+
+def test_a_malformed_point_in_a_node_on_no_populated_path_is_an_encoding_error_in_both_audits(tmp_path):
+    # the streaming audit failed on audit-structure (exit 2) without looking at the node: the in-memory decoder
+    # rejects the file as malformed (exit 1)
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    below_root = next(p for p in sorted(audit.upper_nodes) if p[0] == SMALL.height - 1)
+    for pos, like in (((SMALL.height, 1), (SMALL.height, 0)), ((SMALL.chunk_bits - 1, 0), below_root),
+                      ((SMALL.height - 1, 6), below_root)):
+        extra = replace(audit, upper_nodes={**audit.upper_nodes, pos: audit.upper_nodes[like]},
+                        node_proofs={**audit.node_proofs, **({pos: audit.node_proofs[like]}
+                                                             if pos[0] < SMALL.height else {})})
+        published = _published(tmp_path, bundle, extra)
+        tampered = _with_malformed_node(published.files.audit.read_bytes(),
+                                        encode_node_entry(pos, audit.upper_nodes[like]))
+        with pytest.raises(EncodingError, match="upper nodes"):
+            decode_audit_data(tampered, bundle.header, PUBLIC, SYSTEM)
+        published.files.audit.write_bytes(tampered)
+        with pytest.raises(EncodingError, match=f"upper node at level {pos[0]}, index {pos[1]}: "):
+            audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)

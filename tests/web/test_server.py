@@ -5,12 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import threading
+import tracemalloc
 
 import pytest
 
 from zkclear.web.assets import PYODIDE_FILES, VerifierZip
-from zkclear.web.server import CONTENT_SECURITY_POLICY, Site, make_server
+from zkclear.web.server import CONTENT_SECURITY_POLICY, Handler, Site, make_server
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +120,7 @@ def test_the_epoch_index_lists_public_files_only(served):
     "/pyodide/../pyodide/pyodide.mjs",
     "//etc/passwd",
     "/epochs/a/b/epoch-1.bundle",
+    "/epochs/1%2Fepoch-1.bundle", "/epochs/1%2fepoch-1.public.json", "/epochs/1%5Cepoch-1.bundle",
 ])
 def test_private_files_and_traversal_attempts_are_not_found(served, path):
     status, _, body = request(served, path)
@@ -137,6 +140,43 @@ def test_a_foreign_host_header_is_refused(served):
     status, _, _ = request(served, "/epochs/index.json", host=f"attacker.example:{served.server_address[1]}")
     assert status == 421
     assert request(served, "/", host=f"localhost:{served.server_address[1]}")[0] == 200
+
+
+def raw_request(server, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is (no client-side checks) and parse the response."""
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as connection:
+        connection.sendall(data)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def test_a_second_host_header_naming_another_site_is_refused(served):
+    port = served.server_address[1]
+    status, _, body = raw_request(served, (f"GET /epochs/index.json HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+                                           "Host: attacker.example\r\n\r\n").encode())
+    assert status == 421 and b"epochs" not in body
+
+
+def test_a_path_with_a_name_too_long_for_the_file_system_is_not_found(served):
+    # os.stat raised ENAMETOOLONG: the request died with a traceback on stderr and no response at all
+    for path in ("/epochs/" + "a" * 300 + "/epoch-1.bundle", "/static/" + "a" * 300 + ".js"):
+        status, headers, _ = request(served, path)
+        assert status == 404 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_malformed_requests_get_plain_text_errors_with_the_security_headers(served):
+    # http.server's own error page was HTML without the Content-Security-Policy or nosniff headers
+    port = served.server_address[1]
+    host = f"Host: 127.0.0.1:{port}\r\n".encode()
+    for data, expected in ((b"FOO / HTTP/1.0\r\n" + host + b"\r\n", 501),
+                           (b"GET /" + b"a" * 70000 + b" HTTP/1.0\r\n\r\n", 414),
+                           (b"GET / HTTP/1.1\r\n" + b"".join(b"X%d: y\r\n" % i for i in range(120)) + b"\r\n", 431)):
+        status, headers, body = raw_request(served, data)
+        assert status == expected
+        assert headers["Content-Type"] == "text/plain; charset=utf-8" and b"<" not in body
+        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_a_taken_port_is_one_line_and_exit_status_1(served, tmp_path, monkeypatch, capsys):
@@ -165,3 +205,53 @@ def test_a_deployment_or_its_private_folder_is_refused(tmp_path):
                           (venue / "private" / "2", "private folder")):
         with pytest.raises(InputError, match=words):
             build_site(folder)
+
+
+def test_a_large_epoch_file_is_sent_in_blocks_not_read_whole(served, monkeypatch):
+    # any web page can make the browser request http://127.0.0.1:PORT/epochs/.../epoch-N.audit (it cannot read the
+    # answer, but the server did the work): each request read the whole audit file (gigabytes at scale) into memory
+    folder = served.site.epochs / "2"
+    big = folder / "epoch-2.audit"
+    original = big.read_bytes()
+    size = 48 << 20
+    with open(big, "r+b") as handle:
+        handle.truncate(size)
+    try:
+        tracemalloc.start()
+        status, headers, _ = request(served, "/epochs/2/epoch-2.audit", method="HEAD")
+        assert status == 200 and int(headers["Content-Length"]) == size
+        status, headers, body = request(served, "/epochs/2/epoch-2.audit")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert status == 200 and len(body) == size and body.startswith(original)
+        assert peak < size + (8 << 20)  # the body the client holds, plus blocks: not a second copy of the file
+    finally:
+        tracemalloc.stop()
+        big.write_bytes(original)
+
+
+def test_a_connection_that_never_finishes_its_request_is_closed(served, monkeypatch):
+    # http.server waits forever by default: connections that send half a request held a thread each, for good
+    assert Handler.timeout is not None and 0 < Handler.timeout <= 60
+    monkeypatch.setattr(Handler, "timeout", 0.5)  # the same mechanism, shortened for the test
+    with socket.create_connection(("127.0.0.1", served.server_address[1]), timeout=10) as connection:
+        connection.sendall(b"GET / HTTP/1.0\r\n")
+        assert connection.recv(1024) == b""  # closed by the server, long before the client's 10 s
+
+
+def test_serve_on_the_ipv6_loopback_answers_its_own_host_names_only(served):
+    # --host ::1 could not even bind (the server socket was IPv4 only), though the Host check names [::1]
+    server = make_server(served.site, "::1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for host, expected in ((f"[::1]:{port}", 200), (f"localhost:{port}", 200), (f"attacker.example:{port}", 421)):
+            connection = http.client.HTTPConnection("::1", port, timeout=10)
+            connection.putrequest("GET", "/epochs/index.json", skip_host=True)
+            connection.putheader("Host", host)
+            connection.endheaders()
+            assert connection.getresponse().status == expected, host
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -40,7 +40,7 @@ from zkclear.errors import EncodingError, VerificationError, ZkclearError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
-from zkclear.tree.sum_tree import combine_level
+from zkclear.tree.sum_tree import TreeNode, combine_level
 from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
@@ -126,6 +126,7 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
 
     roots, statements, owners = [], [], []
     size = group.header.tree.chunk_size
+    malformed: tuple[int, Failure] | None = None   # the first chunk whose proof does not even decode (detail set)
     for number, record in group.records:
         try:
             chunk = decode_chunk_record(record, group.system, group.public, size)
@@ -135,22 +136,39 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
             roots.append(encode_node(chunk_root(group.system, chunk, group.public, size)))
             found = chunk_statements(group.system, group.header, chunk, group.public)
         except VerificationError as exc:
-            if exc.reason == "chunk-collateral-proof":
-                return roots, None, (exc.reason, number, None)
-            return roots, (exc.reason, exc.index, exc.detail), None
+            if exc.reason != "chunk-collateral-proof":
+                return roots, (exc.reason, exc.index, exc.detail), None
+            # reported after the tree checks, like a proof that does not verify: the group's other chunks still
+            # give their roots (returning here left them out, and the tree check then failed on the wrong reason)
+            if malformed is None:
+                malformed = (number, (exc.reason, exc.index, exc.detail))
+            continue
         statements.extend(found)
         owners.extend([number] * len(found))
+    if malformed is not None:  # the in-memory audit meets an undecodable proof before it verifies any
+        return roots, None, malformed[1]
+    failing = _first_failing_chunk(group, statements, owners)
+    return roots, None, None if failing is None else ("chunk-collateral-proof", failing, None)
+
+
+def _first_failing_chunk(group: ChunkGroup, statements: list, owners: list[int]) -> int | None:
+    """The first chunk of the group whose statements fail (one batch verification when all pass)."""
+    if not statements:
+        return None
     try:
         batch_verify(statements)
-        return roots, None, None
+        return None
     except VerificationError:
         pass
     for number, _ in group.records:
+        mine = [s for s, owner in zip(statements, owners, strict=True) if owner == number]
+        if not mine:
+            continue
         try:
-            batch_verify([s for s, owner in zip(statements, owners, strict=True) if owner == number])
+            batch_verify(mine)
         except VerificationError:
-            return roots, None, ("chunk-collateral-proof", number, None)
-    return roots, None, ("chunk-collateral-proof", group.records[0][0], None)
+            return number
+    return owners[0]
 
 
 def node_entry_size(count: int, assets: int) -> int:
@@ -161,6 +179,14 @@ def node_entry_size(count: int, assets: int) -> int:
 def padding_entry_size(count: int, assets: int) -> int:
     """Bytes of one entry of the padding list: the position, then the blindings."""
     return 9 + padding_size(count, assets)
+
+
+def _decode_named(data: bytes, count: int, assets: int, level: int, index: int) -> TreeNode:
+    """decode_node, its EncodingError naming the upper node (level and index) it is about."""
+    try:
+        return decode_node(data, count, assets)
+    except EncodingError as exc:
+        raise EncodingError(f"upper node at level {level}, index {index}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +202,15 @@ def check_parents(batch: ParentBatch) -> Failure | None:
     n, assets = batch.count, batch.assets
     for index, left, right, parent in batch.items:
         try:
-            built = combine_level(batch.level, [(decode_node(left, n, assets), decode_node(right, n, assets))])[0]
-            published = decode_node(parent, n, assets)
-        except (EncodingError, ValueError):
+            below = batch.level - 1
+            nodes = [_decode_named(data, n, assets, level, at) for data, level, at in (
+                (left, below, 2 * index), (right, below, 2 * index + 1), (parent, batch.level, index))]
+        except EncodingError as exc:  # a malformed node is bad input, as in the in-memory decoder, not a failed check
+            return ("encoding", batch.level, str(exc))
+        published = nodes[2]
+        try:
+            built = combine_level(batch.level, [(nodes[0], nodes[1])])[0]
+        except ValueError:
             return ("audit-structure", batch.level, f"nodes at level {batch.level - 1} carry different numbers of "
                                                     "liabilities or position sums")
         if published.encoded != built.encoded or published.positions_encoded != built.positions_encoded:
@@ -201,7 +233,10 @@ class PaddingBatch:
 def check_padding(batch: PaddingBatch) -> Failure | None:
     n, assets = batch.count, batch.assets
     for index, node_bytes, entry in batch.items:
-        node = decode_node(node_bytes, n, assets)
+        try:
+            node = _decode_named(node_bytes, n, assets, batch.level, index)
+        except EncodingError as exc:
+            return ("encoding", batch.level, str(exc))
         scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
         if not commits_to_zero(node, scalars[:assets], scalars[assets:]):
             return ("padding-node-nonzero", batch.level,
@@ -440,8 +475,8 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
     _check_duplicates(path, sections, prefixes)
     if structural:
         _raise(structural[min(structural)])
-    if proof_failures:
-        proof_failure = proof_failures[min(proof_failures)]
+    if proof_failures:  # an undecodable proof (its detail set) first, as in the in-memory audit; then in order
+        proof_failure = min(proof_failures.items(), key=lambda item: (item[1][2] is None, item[0]))[1]
     _check_tree(path, sections, bundle, roots, run, window, progress)
     timings["tree"] = time.perf_counter() - started
 
@@ -501,6 +536,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     pad_blocks = _padding_blocks(path, sections, pad_entry)
     for level in set(blocks) | set(pad_blocks):
         if not c <= level <= height or (level == height and level in pad_blocks):
+            offset, n = blocks.get(level, (0, 0))
+            _decode_all(_entries(path, offset, n, sections.end, node_entry), count, assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
                                      "path")
     populated = sorted(roots)
@@ -518,6 +555,8 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         if level == c:
             for position in populated:
                 if published.get(position) != roots[position]:
+                    if position in published:  # malformed bytes are bad input (exit 1), as in the in-memory audit
+                        _decode_named(published[position], count, assets, level, position)
                     _fail("chunk-root-mismatch", f"the chunk at position {position}: its leaves do not give its "
                                                  "published root", position)
         for index in padding_expected:
@@ -540,6 +579,7 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
         _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
         extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
         if extra:
+            _decode_all(((level, i, published[i]) for i in sorted(extra) if i in published), count, assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level}, index {min(extra)} that is "
                                      "on no populated path")
         populated = parents
@@ -549,11 +589,21 @@ def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, b
     top = {index: rest for _, index, rest in _entries(path, offset, n, sections.end, node_entry)}
     root = top.get(0)
     expected_root = bundle.root.encoded + bundle.root.digest + (bundle.root.positions_encoded or b"")
+    if root is not None and root != expected_root:
+        _decode_named(root, count, assets, height, 0)
     if root is None or root != expected_root:
         _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
     if set(top) != {0}:
+        _decode_all(((height, i, node) for i, node in sorted(top.items())), count, assets)
         _fail("audit-structure", f"the audit data publishes a node at level {height}, index {max(top)} that is on no "
                                  "populated path")
+
+
+def _decode_all(entries: Iterator[tuple[int, int, bytes]], count: int, assets: int) -> None:
+    """Before failing on nodes that should not be there: a malformed one is bad input (EncodingError), as in the
+    in-memory audit, whose decoder meets it first."""
+    for level, index, node in entries:
+        _decode_named(node, count, assets, level, index)
 
 
 def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:

@@ -13,17 +13,21 @@ Routes (GET and HEAD only; anything else is 404 or 405):
   be, or be inside, a deployment's ``private/`` nor be the deployment itself: serve its ``epochs/``). Receipts
   are private: the participant picks theirs from their own disk, and it never leaves the browser.
 
-Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Every
-response carries a Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin
-only (``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin
-isolation headers; a request whose Host header is not the address the server is bound to is refused (a guard
+Paths are resolved and must stay inside their root (no ``..``, no symlink out, no encoded separators). Files of
+DIR are sent in blocks (never held whole in memory), a silent connection is closed after ``REQUEST_TIMEOUT``
+seconds, and every response (http.server's own errors for malformed requests too) carries a
+Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin only
+(``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin isolation
+headers; a request whose Host header (exactly one) is not the address the server is bound to is refused (a guard
 against DNS rebinding).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -42,6 +46,10 @@ PRIVATE_FOLDER = "private"
 #: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
 DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
+#: Bytes read and sent at a time when serving a file.
+FILE_BLOCK = 1 << 20
+#: Seconds a client may take to send its request or read a block of the answer.
+REQUEST_TIMEOUT = 30
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -111,6 +119,8 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _safe_relative(path: str) -> str | None:
     """The decoded relative path if it names a plain file path (no traversal, no odd characters), else None."""
+    if "%2f" in path.lower() or "%5c" in path.lower():  # an encoded separator: paths are spelled plainly
+        return None
     decoded = unquote(path)
     if not decoded or "\\" in decoded or "\x00" in decoded or decoded.startswith("/"):
         return None
@@ -125,6 +135,8 @@ class Handler(BaseHTTPRequestHandler):
 
     server_version = "zkclear-serve"
     sys_version = ""
+    #: Seconds a connection may stay silent (http.server's default is forever: each idle connection held a thread).
+    timeout = REQUEST_TIMEOUT
 
     def version_string(self) -> str:
         return self.server_version
@@ -151,6 +163,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         route = urlsplit(self.path).path
         body, mime = self._lookup(route)
+        if isinstance(body, Path):
+            if self._send_file(body, mime, head=head):
+                return
+            body = None
         if body is None:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", head=head)
             return
@@ -161,9 +177,20 @@ class Handler(BaseHTTPRequestHandler):
         allowed = {f"{host}:{port}", f"localhost:{port}"} if host in ("127.0.0.1", "::1") else {f"{host}:{port}"}
         if host == "::1":
             allowed.add(f"[::1]:{port}")
-        return self.headers.get("Host", "") in allowed
+        hosts = self.headers.get_all("Host") or []
+        return len(hosts) == 1 and hosts[0] in allowed
 
-    def _lookup(self, route: str) -> tuple[bytes | None, str]:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, URI too long, too many headers, unknown method) as plain
+        text with the security headers, like every other response (its default is an HTML page without them)."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        status = HTTPStatus(code)
+        self._send(status, f"{status.phrase.lower()}\n".encode(), "text/plain; charset=utf-8",
+                   head=self.command == "HEAD" or code < 200 or code in (204, 304),
+                   extra={"Connection": "close"})
+
+    def _lookup(self, route: str) -> tuple[bytes | Path | None, str]:
         site: Site = self.server.site  # type: ignore[attr-defined]
         if route in ("/", "/index.html"):
             return _read(STATIC_DIR / "index.html", STATIC_DIR), MIME_TYPES[".html"]
@@ -189,27 +216,61 @@ class Handler(BaseHTTPRequestHandler):
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
                 return None, ""
-            return _read(root / relative, root), MIME_TYPES[suffix]
+            return _file(root / relative, root), MIME_TYPES[suffix]
         return None, ""
 
     def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
               extra: dict[str, str] | None = None) -> None:
+        self._send_headers(status, len(body), mime, extra)
+        if not head:
+            self.wfile.write(body)
+
+    def _send_headers(self, status: HTTPStatus, length: int, mime: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
             self.send_header(name, value)
         self.end_headers()
-        if not head:
-            self.wfile.write(body)
+
+    def _send_file(self, path: Path, mime: str, *, head: bool) -> bool:
+        """Send a file in blocks (an epoch's audit file can be gigabytes, and any web page can make the browser
+        ask for it: never held in memory whole); False if it cannot be opened."""
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed below)
+        except OSError:
+            return False
+        with handle:
+            left = os.fstat(handle.fileno()).st_size
+            self._send_headers(HTTPStatus.OK, left, mime)
+            try:
+                while left and not head:
+                    block = handle.read(min(left, FILE_BLOCK))
+                    if not block:  # the file shrank while being sent: the client sees a short body
+                        break
+                    self.wfile.write(block)
+                    left -= len(block)
+            except (ConnectionError, OSError):
+                self.close_connection = True
+        return True
 
 
 def _read(path: Path, root: Path) -> bytes | None:
     """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None."""
-    if not _inside(path, root) or not path.is_file():
-        return None
+    found = _file(path, root)
     try:
-        return path.read_bytes()
+        return None if found is None else found.read_bytes()
+    except OSError:
+        return None
+
+
+def _file(path: Path, root: Path) -> Path | None:
+    """The resolved path if it is a regular file inside ``root`` (symlinks resolved), else None (also when the path
+    cannot even be looked at: a name too long for the file system, say)."""
+    try:
+        if not _inside(path, root) or not path.is_file():
+            return None
+        return path.resolve()
     except OSError:
         return None
 
@@ -235,10 +296,15 @@ def _refuse_private(directory: Path) -> None:
                              "the deployment's epochs/ folder", path=str(directory))
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
-    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port)."""
+    """A server for ``site`` bound to (host, port), not yet running (port 0: any free port; an IPv6 address such as
+    ``::1`` binds an IPv6 socket)."""
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = (_IPv6Server if ":" in host else ThreadingHTTPServer)((host, port), Handler)
     except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
         raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     server.site = site  # type: ignore[attr-defined]
