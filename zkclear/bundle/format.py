@@ -561,7 +561,8 @@ def read_file(path: str | Path) -> bytes:
     """The bytes of ``path``; InputError naming the file when it is missing, unreadable or not a regular file (a
     device such as /dev/zero would be read until memory runs out, a named pipe blocks)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory is named as such below
             raise InputError("not a regular file", path=str(path))
         return Path(path).read_bytes()
     except FileNotFoundError:

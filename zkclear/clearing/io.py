@@ -254,13 +254,14 @@ class _Duplicated(dict):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicate = next((key for k, key in enumerate(keys) if key in keys[:k]), None)
-    if duplicate is None:
-        return dict(pairs)
-    marked = _Duplicated(pairs)
-    marked.key = duplicate
-    return marked
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked = _Duplicated(pairs)
+            marked.key = key
+            return marked
+        seen.add(key)
+    return dict(pairs)
 
 
 def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...]:
@@ -276,8 +277,6 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
         document = json.loads(text, object_pairs_hook=_unique_keys) if depth <= MAX_DEPTH else None
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
-    except RecursionError:
-        raise InputError("not valid JSON: nested too deeply", path=name, line=1) from None
     except ValueError as exc:  # not UTF-8, not JSON, or an integer of more digits than Python converts
         line = getattr(exc, "lineno", None) or _line_of_huge_number(text)
         raise InputError(f"not valid JSON: {exc}", path=name, line=line) from exc
