@@ -132,7 +132,10 @@ def epoch() -> None:
 @click.argument("input_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @_deployment_option
 @click.option("--epoch", "number", type=AsciiInt(1), help="Epoch number (default: the next one).")
-def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None:
+@click.option("--batch-fills", type=AsciiInt(1), default=None,
+              help="Fills read and cleared at a time (default 32768, at most 16777216): bounds the clearing's "
+                   "memory; the result does not depend on it.")
+def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
     INPUT_DIR holds fills.csv, prices.csv or prices.json, and optionally accounts.csv, transfers.csv,
@@ -142,23 +145,20 @@ def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None) -> None
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
     deployment = _open_deployment(deployment_dir)
-    result = deployment.run_epoch(input_dir, number)
+    result = deployment.run_epoch(input_dir, number, **({"batch_fills": batch_fills} if batch_fills else {}))
     if result.report is None:
         click.echo(result.message)
         return
-    _print_epoch_summary(deployment, result.epoch, result.report)
+    _print_epoch_summary(result)
 
 
-def _print_epoch_summary(deployment, number: int, report) -> None:
+def _print_epoch_summary(result) -> None:
     from zkclear.clearing.config import INSURANCE_FUND
 
-    with deployment.ledger() as ledger:
-        state = ledger.state(number)
-        inputs = ledger.inputs(number)
-    volume = int(inputs.fills.size.sum()) if len(inputs.fills) else 0
+    number, report, state = result.epoch, result.report, result.state
     rejected = [w for w in report.withdrawals if not w.accepted]
-    click.echo(f"epoch {number} committed: {len(state.accounts)} accounts, {len(inputs.fills)} fills, "
-               f"{volume} lots, fees {report.fees_collected}")
+    click.echo(f"epoch {number} committed: {len(state.accounts)} accounts, {result.fills} fills, "
+               f"{result.volume} lots, fees {report.fees_collected}")
     click.echo(f"  liquidations {len(report.liquidations)}, ADL {len(report.adl)}, socialized losses "
                f"{len(report.socialized)}, insurance fund {state.cash_of(INSURANCE_FUND)}")
     if report.oracle_decisions:

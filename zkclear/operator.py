@@ -33,6 +33,7 @@ import os
 import secrets
 import signal
 import struct
+import tempfile
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -55,6 +56,7 @@ from zkclear.bundle.model import PublicBundle
 from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers, controls, parse_address
 from zkclear.clearing.config import ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
+from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
 from zkclear.clearing.io import load_config, load_epoch, parse_config
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.clearing.provable import StatementLimits
@@ -352,13 +354,17 @@ class Deployment:
         with self.ledger() as ledger:
             return ledger.head()[0]
 
-    def run_epoch(self, inputs_dir: Path, epoch: int | None = None) -> CommitResult:
+    def run_epoch(self, inputs_dir: Path, epoch: int | None = None, *,
+                  batch_fills: int = DEFAULT_BATCH_FILLS) -> CommitResult:
         """Parse and validate the epoch's input files, clear, and commit atomically (a no-op that says so
         when this exact epoch is already committed, or — without ``epoch`` — when an earlier epoch committed
-        the same files)."""
-        with self.ledger() as ledger:
+        the same files). ``fills.csv`` is read in batches of ``batch_fills`` fills from a private copy: the
+        memory the clearing takes is set by it and the number of accounts, not by the number of fills (the
+        result does not depend on it)."""
+        with self.ledger() as ledger, tempfile.TemporaryDirectory(prefix="zkclear-epoch-") as scratch:
             number = epoch if epoch is not None else ledger.head()[0] + 1
-            inputs = load_epoch(Path(inputs_dir), number, self.config)
+            inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills,
+                                scratch=Path(scratch))
             return ledger.commit(inputs, once_per_folder=epoch is None)
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
@@ -378,7 +384,7 @@ class Deployment:
         """The epoch's public inputs (what its public risk data is recomputed from)."""
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
-            state_before, inputs = ledger.state(epoch - 1), ledger.inputs(epoch)
+            state_before, inputs = ledger.state(epoch - 1), ledger.inputs(epoch, with_fills=False)
         text = (self.root / CONFIG_FILE).read_text(encoding="utf-8")
         return public_inputs_of_epoch(text, state_before, inputs, position_bits=self.proving.position_bits)
 

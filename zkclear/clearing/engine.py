@@ -34,6 +34,7 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import astuple, dataclass, replace
 
 import numpy as np
@@ -56,7 +57,13 @@ from zkclear.clearing.funding import (
     require_position_values_bounded,
     variation_margin,
 )
-from zkclear.clearing.inputs import EpochInputs, ResolvedInputs, validate_inputs
+from zkclear.clearing.inputs import (
+    EpochInputs,
+    ResolvedInputs,
+    check_fill_prices_and_fees,
+    fill_rows,
+    validate_inputs,
+)
 from zkclear.clearing.instruments import OPTION_KIND_NAME
 from zkclear.clearing.liquidation import liquidation_pass
 from zkclear.clearing.margin import (
@@ -76,7 +83,7 @@ from zkclear.clearing.money import (
     require_within_amount,
     saturated,
 )
-from zkclear.clearing.novation import net, novate
+from zkclear.clearing.novation import Legs, net_batches, novate
 from zkclear.clearing.options import build_scenario_table
 from zkclear.clearing.provable import Breach, StatementBounds, collateral_breaches, public_collateral_breaches
 from zkclear.clearing.refusals import latest_fill_column, refusal
@@ -295,6 +302,17 @@ def epoch_risk_parameters(state: EpochState, resolved: ResolvedInputs, config: C
     return risk_parameters(config, resolved.epoch, prices, fractions, resolved.implied_vols_ppm, scans)
 
 
+def _legs(resolved: ResolvedInputs, state: EpochState, config: ClearingConfig, index: dict[str, int]
+          ) -> Iterator[Legs]:
+    """The legs of each batch of the epoch's fills, after checking the batch's prices and fees."""
+    columns = {instrument: column for column, instrument in enumerate(state.instruments)}
+    for batch in resolved.fills.batches():
+        buyer_rows, seller_rows, fill_columns = fill_rows(batch, index, columns)
+        check_fill_prices_and_fees(batch, fill_columns, resolved, state, config)
+        yield novate(buyer_rows, seller_rows, fill_columns, batch.size, batch.price, batch.buyer_fee,
+                     batch.seller_fee)
+
+
 def _expand(state: EpochState, resolved: ResolvedInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count = len(resolved.accounts)
     cash = np.zeros(count, dtype=np.int64)
@@ -322,6 +340,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     fee_row, insurance_row = index[FEE_ACCOUNT], index[INSURANCE_FUND]
 
     cash, start_positions, net_deposits = _expand(state, resolved)
+    # Novation and netting, batch by batch (each batch's prices and fees checked against the marks first); each
+    # leg is settled against the mark. A premium-style option leg is settled against 0 instead of the mark:
+    # the buyer pays price * size * multiplier to the seller (``q * (0 - p) * multiplier``).
+    marks = resolved.marks
+    premium = frozenset(config.premium_columns())
+    mark_values = tuple(mark or 0 for mark in marks)  # no legs or funding where there is no mark
+    settle_marks = tuple(0 if column in premium else mark for column, mark in enumerate(mark_values))
+    netting = net_batches(_legs(resolved, state, config, index), start_positions, settle_marks, multipliers)
+    positions = netting.positions
     deposited = 0
     for row, amount in resolved.deposits:
         cash[row] += amount  # validated: stays within the amount bound
@@ -337,12 +364,9 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
-    marks = resolved.marks
-    premium = frozenset(config.premium_columns())
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
     vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(marks))
     vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
-    mark_values = tuple(mark or 0 for mark in marks)  # no legs or funding where there is no mark
     require_position_values_bounded(start_positions, list(mark_values), multipliers, "funding")
     applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
     funding = funding_payments(start_positions, mark_values, multipliers, applied_rates)
@@ -359,14 +383,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     if funding_residue < 0:
         raise ClearingError("funding payments exceed receipts")  # impossible with floor rounding; a bug
 
-    # Novation, netting, trade settlement against the mark, fees.
-    legs = novate(resolved.buyer_rows, resolved.seller_rows, resolved.fill_columns, resolved.size,
-                  resolved.price, resolved.buyer_fee, resolved.seller_fee)
-    # A premium-style option leg is settled against 0 instead of the mark: the buyer pays price * size *
-    # multiplier to the seller (``q * (0 - p) * multiplier``).
-    settle_marks = tuple(0 if column in premium else mark for column, mark in enumerate(mark_values))
-    netting = net(legs, start_positions, settle_marks, multipliers)
-    positions = netting.positions
+    # Trade settlement against the mark and fees, from the netting above.
     fees_total = exact_sum(netting.fees)
 
     settlement = checked_add(netting.trade_cash, vm, "settlement")
@@ -402,10 +419,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                                    for column, risk in enumerate(params.instruments)))
 
     def refuse(breach: Breach) -> InputError:
-        return refusal(breach, resolved, inputs.fills, start_positions, state.instruments,
+        return refusal(breach, resolved, start_positions, state.instruments,
                        config.statement_limits.max_position)
 
-    breach = _first_breach_before_liquidation(bounds, positions, params, resolved)
+    breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments)
     if breach is not None:
         raise refuse(breach)
     # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
@@ -521,7 +538,7 @@ def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, 
 
 
 def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
-                                     resolved: ResolvedInputs) -> Breach | None:
+                                     resolved: ResolvedInputs, instruments: tuple[str, ...]) -> Breach | None:
     """What the marks or the netted fills break before any liquidation: a public-data bound, a position
     beyond the statements' bound, or an account's notional beyond the amount bound (``provable.py``)."""
     if bounds.public_breaches:
@@ -533,7 +550,7 @@ def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndar
         return Breach(row, found.column if found else column, found.message if found else "")
     excess = notional_excess(positions, params)
     if excess is not None:
-        column = latest_fill_column(resolved, excess[0])
+        column = latest_fill_column(resolved, instruments, excess[0])
         return Breach(excess[0], excess[1] if column is None else column,
                       "the notional of the account's positions exceeds the amount bound 2**62 - 1")
     return None

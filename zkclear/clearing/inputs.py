@@ -11,8 +11,9 @@ file line; records built in memory get a ``<memory:...>`` path and their 1-based
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from zkclear.clearing.config import (
     SYSTEM_PREFIX,
     ClearingConfig,
 )
+from zkclear.clearing.distinct_ids import DistinctIds
 from zkclear.clearing.money import MAX_AMOUNT, MAX_LOTS, MAX_PRICE_TICKS, PPM, ceil_div, ppm_ceil_array
 from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.provable import MAX_TOTAL_LIABILITIES
@@ -34,6 +36,10 @@ from zkclear.errors import ClearingError, InputError
 from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
+#: fills held at once when an epoch's fills are read in batches (``FillFile``; ``zkclear epoch run
+#: --batch-fills``): what bounds the clearing's memory, whatever the number of fills
+DEFAULT_BATCH_FILLS = 1 << 15
+MAX_BATCH_FILLS = 1 << 24
 DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
 
@@ -85,6 +91,10 @@ class Fills:
     def line(self, k: int) -> int:
         return int(self.lines[k]) if self.lines is not None else k + 1
 
+    def batches(self) -> Iterator[Fills]:
+        """Fills held in memory are one batch (:class:`FillSource`)."""
+        yield self
+
     @staticmethod
     def empty() -> Fills:
         return Fills.from_records(())
@@ -105,6 +115,16 @@ class Fills:
             seller=tuple(r.seller for r in records), instrument=tuple(r.instrument for r in records),
             size=column("size"), price=column("price"), buyer_fee=column("buyer_fee"),
             seller_fee=column("seller_fee"), path=path)
+
+
+class FillSource(Protocol):
+    """An epoch's fills as batches of :class:`Fills` in input order (each batch's ``lines`` are lines of
+    ``path``). Every call of ``batches`` yields the same fills: the engine makes several passes."""
+
+    @property
+    def path(self) -> str: ...
+
+    def batches(self) -> Iterator[Fills]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +234,8 @@ class EpochInputs:
     """Everything fed into one epoch. Order of ``transfers`` is the order withdrawals are considered in."""
 
     epoch: int
-    fills: Fills
+    #: :class:`Fills` in memory, or a :class:`FillSource` read in batches (``zkclear.clearing.io.FillFile``)
+    fills: Fills | FillSource
     marks: tuple[MarkPrice, ...]
     transfers: tuple[Transfer, ...] = ()
     opens: tuple[AccountOpen, ...] = ()
@@ -237,7 +258,18 @@ class EpochInputs:
         return f"{self.directory}/{name}" if self.directory else f"<memory:{name.split('.')[0]}>"
 
     def to_canonical(self) -> dict:
+        """The canonical record (fills held in memory only: a :class:`FillSource` is encoded as a stream by
+        ``zkclear.clearing.canonical_inputs``)."""
         f = self.fills
+        if not isinstance(f, Fills):
+            raise TypeError("fills read in batches are encoded by zkclear.clearing.canonical_inputs")
+        return self.canonical_without_fills() | {"fills": {
+            "fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
+            "instrument": list(f.instrument), "size": f.size.tolist(), "price": f.price.tolist(),
+            "buyer_fee": f.buyer_fee.tolist(), "seller_fee": f.seller_fee.tolist()}}
+
+    def canonical_without_fills(self) -> dict:
+        """:meth:`to_canonical` without its ``fills`` key."""
         extra = {}
         # Issue-5 keys are absent when empty, so ledgers that do not use them keep their hashes.
         if self.implied_vols:
@@ -251,9 +283,6 @@ class EpochInputs:
                                          for a in self.operator_actions]
         return extra | {
             "epoch": self.epoch,
-            "fills": {"fill_id": list(f.fill_id), "buyer": list(f.buyer), "seller": list(f.seller),
-                      "instrument": list(f.instrument), "size": f.size.tolist(), "price": f.price.tolist(),
-                      "buyer_fee": f.buyer_fee.tolist(), "seller_fee": f.seller_fee.tolist()},
             "marks": [[m.instrument, m.mark_price, m.funding_rate_ppm] for m in self.marks],
             "margin_overrides": [[o.instrument, o.initial_margin_ppm, o.maintenance_margin_ppm]
                                  for o in self.margin_overrides],
@@ -269,7 +298,9 @@ class EpochInputs:
 
     @staticmethod
     def from_canonical(obj: dict, path: str = "<ledger>") -> EpochInputs:
-        f = obj["fills"]
+        """The inputs of a canonical record (one without ``fills``: no fills)."""
+        f = obj.get("fills", {name: [] for name in ("fill_id", "buyer", "seller", "instrument", "size", "price",
+                                                    "buyer_fee", "seller_fee")})
         fills = Fills(
             fill_id=tuple(f["fill_id"]), buyer=tuple(f["buyer"]), seller=tuple(f["seller"]),
             instrument=tuple(f["instrument"]), size=np.array(f["size"], dtype=np.int64),
@@ -303,13 +334,9 @@ class ResolvedInputs:
     margin_modes: tuple[str, ...]
     #: for each previous row, its row in ``accounts``
     previous_rows: np.ndarray
-    buyer_rows: np.ndarray
-    seller_rows: np.ndarray
-    fill_columns: np.ndarray
-    size: np.ndarray
-    price: np.ndarray
-    buyer_fee: np.ndarray
-    seller_fee: np.ndarray
+    #: the fills, validated record by record (ids, accounts, instruments, bounds); their prices and fees are
+    #: checked against the marks batch by batch as they are netted (:func:`check_fill_prices_and_fees`)
+    fills: Fills | FillSource
     marks: tuple[int | None, ...]        # per instrument; None for an instrument expired before this epoch
     funding_rates_ppm: tuple[int, ...]   # as requested, per instrument; 0 where the kind pays no funding
     implied_vols_ppm: tuple[int, ...]    # per instrument; 0 except for live engine-marked options
@@ -346,8 +373,15 @@ def _check_ids(values: tuple[str, ...], fills: Fills, name: str) -> None:
                              path=fills.path, line=fills.line(k), field=name)
 
 
+def fill_rows(fills: Fills, index: dict[str, int], columns: dict[str, int]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(buyer rows, seller rows, instrument columns)`` of a batch of fills (-1 for an unknown id)."""
+    return _lookup(index, fills.buyer), _lookup(index, fills.seller), _lookup(columns, fills.instrument)
+
+
 def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int], state: EpochState,
-                    config: ClearingConfig, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    config: ClearingConfig, epoch: int, fill_ids: DistinctIds) -> None:
+    """One batch of fills, record by record (ids distinct across the batches fed to ``fill_ids``)."""
     count = len(fills)
     for name in ("buyer", "seller", "instrument"):
         if len(getattr(fills, name)) != count:
@@ -358,16 +392,8 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
             raise InputError("must be an int64 column as long as fill_id", path=fills.path, field=name)
     if count and (min(map(len, fills.fill_id)) < 1 or max(map(len, fills.fill_id)) > MAX_RECORD_ID):
         _check_ids(fills.fill_id, fills, "fill_id")
-    if len(set(fills.fill_id)) != count:
-        seen: dict[str, int] = {}
-        for k, fill_id in enumerate(fills.fill_id):
-            if fill_id in seen:
-                raise InputError(f"duplicate fill id {fill_id!r} (first at line {fills.line(seen[fill_id])})",
-                                 path=fills.path, line=fills.line(k), field="fill_id")
-            seen[fill_id] = k
-    buyer_rows = _lookup(index, fills.buyer)
-    seller_rows = _lookup(index, fills.seller)
-    fill_columns = _lookup(columns, fills.instrument)
+    fill_ids.add(fills.fill_id, fills.line, fills.path)
+    buyer_rows, seller_rows, fill_columns = fill_rows(fills, index, columns)
     no_trading = [index[FEE_ACCOUNT], index[INSURANCE_FUND]]
     for name, rows, ids in (("buyer", buyer_rows, fills.buyer), ("seller", seller_rows, fills.seller)):
         k = _first(rows < 0)
@@ -402,7 +428,6 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
         if k is not None:
             raise InputError(f"self-trade by {fills.buyer[k]!r} is not allowed in this deployment",
                              path=fills.path, line=fills.line(k), field="seller")
-    return buyer_rows, seller_rows, fill_columns
 
 
 def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConfig) -> ResolvedInputs:
@@ -452,8 +477,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     previous_rows = np.array([index[a] for a in state.accounts], dtype=np.int64)
     columns = {instrument: column for column, instrument in enumerate(state.instruments)}
 
-    buyer_rows, seller_rows, fill_columns = _validate_fills(inputs.fills, index, columns, state, config,
-                                                            epoch)
+    with DistinctIds("fill_id") as fill_ids:
+        for batch in inputs.fills.batches():
+            _validate_fills(batch, index, columns, state, config, epoch, fill_ids)
 
     marks: list[int | None] = [None] * len(columns)
     sources: list[tuple[str, int]] = [("<memory:prices>", 0)] * len(columns)
@@ -536,15 +562,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"the value of one lot of {config.instruments[column].instrument_id!r} at this mark, "
                              f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
                              path=path, line=line or None, field="mark_price")
-    _check_fill_values(inputs.fills, fill_columns, marks, config)
-    _check_fees(inputs.fills, fill_columns, config)
-    _check_price_band(inputs.fills, fill_columns, marks, state, config, decisions)
     return ResolvedInputs(
         epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
-        previous_rows=previous_rows, buyer_rows=buyer_rows, seller_rows=seller_rows,
-        fill_columns=fill_columns,
-        size=inputs.fills.size, price=inputs.fills.price, buyer_fee=inputs.fills.buyer_fee,
-        seller_fee=inputs.fills.seller_fee, marks=tuple(marks), funding_rates_ppm=tuple(rates),
+        previous_rows=previous_rows, fills=inputs.fills, marks=tuple(marks), funding_rates_ppm=tuple(rates),
         implied_vols_ppm=vols, oracle_decisions=decisions,
         paused_columns=tuple(sorted(paused | {
             column for column, spec in enumerate(config.instruments)
@@ -659,6 +679,17 @@ def _validate_operator_actions(actions: tuple[OperatorAction, ...], index: dict[
                              **where)
         resolved.append((record, index[record.account]))
     return tuple(resolved)
+
+
+def check_fill_prices_and_fees(fills: Fills, fill_columns: np.ndarray, resolved: ResolvedInputs,
+                               state: EpochState, config: ClearingConfig) -> None:
+    """A batch of validated fills against the epoch's marks: every fill's value within the amount bound, its
+    fees within ``fill_fee_cap_ppm`` of its value, its price within the band; :class:`InputError` naming the
+    first fill that breaks one (the engine calls it on each batch before netting it)."""
+    marks = list(resolved.marks)
+    _check_fill_values(fills, fill_columns, marks, config)
+    _check_fees(fills, fill_columns, config)
+    _check_price_band(fills, fill_columns, marks, state, config, resolved.oracle_decisions)
 
 
 def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int | None],
@@ -928,6 +959,7 @@ __all__ = [
     "AccountOpen",
     "EpochInputs",
     "Fill",
+    "FillSource",
     "Fills",
     "FundingRate",
     "ImpliedVol",
@@ -937,5 +969,7 @@ __all__ = [
     "OracleQuote",
     "ResolvedInputs",
     "Transfer",
+    "check_fill_prices_and_fees",
+    "fill_rows",
     "validate_inputs",
 ]

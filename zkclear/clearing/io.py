@@ -16,8 +16,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
+import shutil
 import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,8 @@ from zkclear.clearing.assets import (
 )
 from zkclear.clearing.config import ClearingConfig, DeficitResolution, OracleGuardConfig, PortfolioMarginConfig
 from zkclear.clearing.inputs import (
+    DEFAULT_BATCH_FILLS,
+    MAX_BATCH_FILLS,
     AccountOpen,
     EpochInputs,
     Fills,
@@ -87,13 +93,27 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
     """Rows (without the header) and their line numbers; the header must match exactly (or be ``extended``, a
     header with optional columns: the rows then have its length). A UTF-8 byte-order mark and blank lines at
     the end of the file (spreadsheet exports) are accepted; a blank line followed by a record is not."""
-    name = str(path)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for batch_rows, batch_lines in _read_csv_batches(path, header, extended, batch=None):
+        rows += batch_rows
+        lines += batch_lines
+    return rows, lines
+
+
+def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | None = None, *,
+                      batch: int | None, name: str | None = None) -> Iterator[tuple[list[list[str]], list[int]]]:
+    """:func:`_read_csv` in batches of at most ``batch`` rows (one batch of every row when None; at least one
+    batch, possibly empty, so that an empty file is still read and its header checked); errors name the file
+    ``name`` (default: ``path``)."""
+    name = name or str(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
     rows: list[list[str]] = []
     lines: list[int] = []
+    yielded = False
     with handle:
         reader = csv.reader(handle, strict=True)
         try:
@@ -117,11 +137,16 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
                                      line=reader.line_num)
                 rows.append(row)
                 lines.append(reader.line_num)
+                if batch is not None and len(rows) == batch:
+                    yield rows, lines
+                    yielded = True
+                    rows, lines = [], []
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", path=name, line=reader.line_num) from exc
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8", path=name) from exc
-    return rows, lines
+    if rows or not yielded:
+        yield rows, lines
 
 
 def _line_of_huge_number(text: str) -> int | None:
@@ -160,13 +185,76 @@ def _check_identifier(text: str, *, path: str, line: int, field: str) -> str:
 
 
 def parse_fills(path: Path, config: ClearingConfig) -> Fills:
-    """``fills.csv`` -> :class:`Fills` with sizes in lots and prices in ticks.
+    """``fills.csv`` -> :class:`Fills` with sizes in lots and prices in ticks (the whole file at once).
 
     Raises :class:`InputError` for a bad header, a malformed row, an unknown instrument, a non-positive
     size, a size that is not a whole number of lots, or a price off the instrument's tick.
     """
-    name = str(path)
     rows, lines = _read_csv(path, FILLS_HEADER)
+    return _fills_of_rows(rows, lines, str(path), config)
+
+
+@dataclass(frozen=True, slots=True)
+class FillFile:
+    """``fills.csv`` read in batches of at most ``batch_fills`` fills (a :class:`~zkclear.clearing.inputs.
+    FillSource`): what the engine holds of an epoch's fills at once is one batch, whatever the file's length.
+    Every batch is parsed and checked as :func:`parse_fills` checks the whole file, so the first bad record is
+    named by its line either way. With a ``spill`` folder, the first complete pass also writes each parsed
+    batch there (``.npz``, no pickles) and later passes read those instead of parsing the CSV again."""
+
+    file: Path
+    config: ClearingConfig
+    batch_fills: int = DEFAULT_BATCH_FILLS
+    #: the path errors name (the operator's file when ``file`` is a private copy of it)
+    shown_as: str = ""
+    spill: Path | None = None
+
+    @property
+    def path(self) -> str:
+        return self.shown_as or str(self.file)
+
+    def batches(self) -> Iterator[Fills]:
+        done = self.spill / "complete" if self.spill is not None else None
+        if done is not None and done.exists():
+            count = int(done.read_text(encoding="ascii"))
+            for k in range(count):
+                yield _load_batch(self.spill / f"{k}.npz", self.path)  # type: ignore[operator]
+            return
+        if self.spill is not None:
+            self.spill.mkdir(exist_ok=True)
+        count = 0
+        for rows, lines in _read_csv_batches(self.file, FILLS_HEADER, batch=self.batch_fills, name=self.path):
+            batch = _fills_of_rows(rows, lines, self.path, self.config)
+            if self.spill is not None:
+                _save_batch(self.spill / f"{count}.npz", batch)
+            count += 1
+            yield batch
+        if done is not None:
+            done.write_text(str(count), encoding="ascii")
+
+
+_TEXT_FIELDS = ("fill_id", "buyer", "seller", "instrument")
+_NUMBER_FIELDS = ("size", "price", "buyer_fee", "seller_fee", "lines")
+
+
+def _save_batch(path: Path, batch: Fills) -> None:
+    """A parsed batch as arrays: numbers as int64, each text column as its UTF-8 values joined by line feeds
+    (identifiers are printable: none holds a line feed)."""
+    texts = {name: np.frombuffer("\n".join(getattr(batch, name)).encode("utf-8"), dtype=np.uint8)
+             for name in _TEXT_FIELDS}
+    with path.open("wb") as handle:
+        np.savez(handle, **texts, **{name: getattr(batch, name) for name in _NUMBER_FIELDS})
+
+
+def _load_batch(path: Path, shown_as: str) -> Fills:
+    with np.load(path, allow_pickle=False) as data:
+        count = len(data["size"])
+        texts = {name: tuple(data[name].tobytes().decode("utf-8").split("\n")) if count else ()
+                 for name in _TEXT_FIELDS}
+        return Fills(**texts, **{name: data[name] for name in _NUMBER_FIELDS}, path=shown_as)
+
+
+def _fills_of_rows(rows: list[list[str]], lines: list[int], name: str, config: ClearingConfig) -> Fills:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(FILLS_HEADER)
     fill_id, buyer, seller, instrument = (tuple(c) for c in columns[:4])
     for field, values in (("fill_id", fill_id), ("buyer", buyer), ("seller", seller)):
@@ -414,25 +502,38 @@ def parse_funding(path: Path) -> tuple[FundingRate, ...]:
                              line) for (instrument, rate), line in zip(rows, lines, strict=True))
 
 
-def folder_digest(directory: Path) -> bytes:
+def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> bytes:
     """SHA-256 of an epoch folder's input files: ``H("zkclear/epoch-folder/v1" ‖ for each file of
     :data:`EPOCH_FILES` present, by name: len64(name) ‖ name ‖ len64(bytes) ‖ bytes)``. The ledger remembers
-    it, so running the same folder twice is a no-op that says so."""
+    it, so running the same folder twice is a no-op that says so. Files are read in blocks (a large
+    ``fills.csv`` is never held at once); ``replaced`` names a private copy to read instead of a file."""
     digest = hashlib.sha256(b"zkclear/epoch-folder/v1")
     for name in EPOCH_FILES:
-        path = Path(directory) / name
+        path = (replaced or {}).get(name, Path(directory) / name)
         if path.is_file():
-            data = path.read_bytes()
             encoded = name.encode("ascii")
-            digest.update(len(encoded).to_bytes(8, "big") + encoded + len(data).to_bytes(8, "big") + data)
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                digest.update(len(encoded).to_bytes(8, "big") + encoded + size.to_bytes(8, "big"))
+                read = 0
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+                    read += len(block)
+            if read != size:
+                raise InputError("changed while it was read", path=str(Path(directory) / name))
     return digest.digest()
 
 
-def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInputs:
+def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
+               scratch: Path | None = None) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
     required; ``accounts.csv``, ``transfers.csv``, ``margins.csv`` and ``vols.csv`` (implied volatilities,
     needed while engine-marked options are live) optional. Only parses;
-    :func:`~zkclear.clearing.engine.apply_epoch` validates against the state."""
+    :func:`~zkclear.clearing.engine.apply_epoch` validates against the state.
+
+    With ``batch_fills`` the fills are not read here: ``fills.csv`` is copied into the folder ``scratch`` (so
+    that every pass over it reads the same bytes, whatever happens to the original meanwhile) and read from
+    there in batches of that many fills (:class:`FillFile`)."""
     directory = Path(directory)
     stray = sorted(path.name for path in directory.iterdir() if path.suffix.lower() in (".csv", ".json")
                    and path.name not in EPOCH_FILES) if directory.is_dir() else []
@@ -464,14 +565,31 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig) -> EpochInpu
     margins = directory / "margins.csv"
     vols = directory / "vols.csv"
     actions = directory / "operator_actions.csv"
+    fills_path = directory / "fills.csv"
+    fills: Fills | FillFile
+    replaced: dict[str, Path] = {}
+    if batch_fills is None:
+        fills = parse_fills(fills_path, config)
+    else:
+        if not 1 <= batch_fills <= MAX_BATCH_FILLS:
+            raise InputError(f"the batch of fills must be 1 to {MAX_BATCH_FILLS} fills, got {batch_fills}")
+        if scratch is None:
+            raise InputError("reading fills in batches needs a scratch folder")
+        copy = Path(scratch) / "fills.csv"
+        try:
+            shutil.copyfile(fills_path, copy)
+        except OSError as exc:
+            raise InputError(f"cannot open: {exc.strerror}", path=str(fills_path)) from exc
+        fills = FillFile(copy, config, batch_fills, shown_as=str(fills_path), spill=Path(scratch) / "batches")
+        replaced["fills.csv"] = copy
     return EpochInputs(
-        epoch=epoch, fills=parse_fills(directory / "fills.csv", config), marks=marks,
+        epoch=epoch, fills=fills, marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
         margin_overrides=parse_margins(margins) if margins.exists() else (),
         implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
-        source_digest=folder_digest(directory), directory=str(directory),
+        source_digest=folder_digest(directory, replaced), directory=str(directory),
         files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
 
 

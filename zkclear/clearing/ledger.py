@@ -29,10 +29,12 @@ import os
 import signal
 import sqlite3
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from zkclear.clearing.canonical_inputs import write_canonical_inputs
 from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
@@ -62,6 +64,10 @@ CREATE TABLE IF NOT EXISTS input_sources (digest BLOB PRIMARY KEY, epoch INTEGER
 #: ``meta`` key set once every committed epoch's transfer ids are in ``transfer_ids`` (ledgers created before
 #: the table existed are indexed when first opened).
 _TRANSFERS_INDEXED = "transfer_ids_indexed"
+_INPUTS_LABEL = b"zkclear/ledger/inputs/v1"
+_BLOCK = 1 << 20
+#: below SQLite's default limit on bound parameters
+_QUERY_CHUNK = 900
 
 
 def config_canonical_bytes(config: ClearingConfig) -> bytes:
@@ -136,7 +142,20 @@ def genesis_hash(config: ClearingConfig) -> bytes:
 def epoch_hash(previous: bytes, epoch: int, inputs: bytes, state: bytes,
                report: bytes) -> tuple[bytes, bytes, bytes]:
     """``(inputs_hash, outputs_hash, epoch_hash)`` of one epoch (module docstring)."""
-    inputs_hash = _sha(b"zkclear/ledger/inputs/v1", inputs)
+    return _epoch_hash(previous, epoch, _sha(_INPUTS_LABEL, inputs), state, report)
+
+
+def _inputs_hash_of_file(path: Path) -> bytes:
+    """``inputs_hash`` of canonical inputs written to a file, read in blocks."""
+    digest = hashlib.sha256(_INPUTS_LABEL)
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+    return digest.digest()
+
+
+def _epoch_hash(previous: bytes, epoch: int, inputs_hash: bytes, state: bytes,
+                report: bytes) -> tuple[bytes, bytes, bytes]:
     outputs_hash = _sha(b"zkclear/ledger/outputs/v1", _len64(state), _len64(report))
     return inputs_hash, outputs_hash, _sha(b"zkclear/ledger/epoch/v1", previous, epoch.to_bytes(8, "big"),
                                            inputs_hash, outputs_hash)
@@ -152,6 +171,26 @@ class CommitResult:
     message: str
     state: EpochState
     report: EpochReport | None
+    #: the number of fills committed and their volume in lots (0 when already committed)
+    fills: int = 0
+    volume: int = 0
+
+
+def _find_in_blob(blob: sqlite3.Blob, pattern: bytes, start: int) -> int:
+    """Offset of the first ``pattern`` at or after ``start`` in ``blob`` (-1 if none, or if ``start`` is),
+    reading it in blocks."""
+    if start < 0:
+        return -1
+    blob.seek(start)
+    carried, offset = b"", start
+    while block := blob.read(_BLOCK):
+        window = carried + block
+        found = window.find(pattern)
+        if found >= 0:
+            return offset - len(carried) + found
+        carried = window[-(len(pattern) - 1):]
+        offset += len(block)
+    return -1
 
 
 def _crash_hook() -> None:
@@ -258,11 +297,35 @@ class Ledger:
     def epoch_hashes(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT epoch_hash FROM epochs ORDER BY epoch")]
 
-    def inputs(self, epoch: int) -> EpochInputs:
+    def inputs(self, epoch: int, *, with_fills: bool = True) -> EpochInputs:
+        """The stored inputs of ``epoch``; without ``with_fills``, every record but the fills (which are then
+        empty), read without decoding — or holding — the fills (the public inputs, the price history)."""
+        path = f"{self.path}#epoch{epoch}"
+        if not with_fills:
+            return EpochInputs.from_canonical(json.loads(self._inputs_without_fills(epoch)), path=path)
         row = self._db.execute("SELECT inputs FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
         if row is None:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
-        return EpochInputs.from_canonical(json.loads(row[0]), path=f"{self.path}#epoch{epoch}")
+        return EpochInputs.from_canonical(json.loads(row[0]), path=path)
+
+    def _inputs_without_fills(self, epoch: int) -> bytes:
+        """The stored canonical inputs with the ``"fills":{...}`` member cut out, read from the blob in blocks.
+
+        The layout (``zkclear.clearing.canonical_inputs``) is ``{"epoch":E,"fills":{...,"size":[digits and
+        commas]},...}``: the member starts at the first ``,"fills":{``, and ends at the first ``]}`` after the
+        first ``"size":[`` (an unescaped ``"`` cannot occur inside a JSON string, so that key cannot be
+        mimicked by an id, and the size column holds only integers)."""
+        if self._db.execute("SELECT 1 FROM epochs WHERE epoch = ?", (epoch,)).fetchone() is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
+        with self._db.blobopen("epochs", "inputs", epoch, readonly=True) as blob:
+            start = _find_in_blob(blob, b',"fills":{', 0)
+            end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', start))
+            if start < 0 or end < 0:
+                raise LedgerError(f"epoch {epoch}: the stored inputs are not in the canonical layout")
+            blob.seek(0)
+            head = blob.read(start)
+            blob.seek(end + 2)
+            return head + b"".join(iter(lambda: blob.read(_BLOCK), b""))
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -273,71 +336,81 @@ class Ledger:
         inputs it is a :class:`LedgerError`. With ``once_per_folder`` (the operator did not name the epoch),
         inputs read from a folder whose files an earlier epoch committed (same ``source_digest``) are a no-op
         too, naming that epoch (a named epoch may repeat a folder on purpose: a quiet market gives identical
-        files). A bad input — also a fill or transfer
-        id an earlier epoch committed — raises :class:`~zkclear.errors.InputError` before the transaction
-        starts, so the ledger is unchanged.
+        files). A bad input — also a fill or transfer id an earlier epoch committed — raises
+        :class:`~zkclear.errors.InputError` and the ledger is unchanged (the transaction is rolled back).
+
+        Fills read in batches (a :class:`~zkclear.clearing.inputs.FillSource`) are never held at once: the
+        canonical inputs are written to a scratch file and copied into the ledger in blocks, and the fill
+        ids are checked and stored batch by batch.
         """
         head_epoch, head_hash = self.head()
-        inputs_bytes = inputs.canonical_bytes()
-        if isinstance(inputs.epoch, int) and 1 <= inputs.epoch <= head_epoch:
-            row = self._db.execute("SELECT inputs, epoch_hash FROM epochs WHERE epoch = ?",
-                                   (inputs.epoch,)).fetchone()
-            if bytes(row[0]) != inputs_bytes:
-                raise LedgerError(f"epoch {inputs.epoch} is already committed with different inputs")
-            return CommitResult(inputs.epoch, bytes(row[1]), True,
-                                f"epoch {inputs.epoch} is already committed with these inputs: nothing to do",
-                                self.state(inputs.epoch), None)
-        seen = self.epoch_of_source(inputs.source_digest) if inputs.source_digest and once_per_folder else None
-        if seen is not None:
-            row = self._db.execute("SELECT epoch_hash FROM epochs WHERE epoch = ?", (seen,)).fetchone()
-            return CommitResult(seen, bytes(row[0]), True,
-                                f"these input files were already committed as epoch {seen} (same folder digest "
-                                f"{inputs.source_digest.hex()[:16]}...): nothing to do; name the epoch "
-                                f"(--epoch {head_epoch + 1}) to commit them again as a new one",
-                                self.state(seen), None)
-        state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
-        self._refuse_committed_fill_ids(inputs)
-        self._refuse_committed_transfer_ids(inputs)
-        state_bytes = state.canonical_bytes()
-        report_bytes = canonical_json(report.to_canonical())
-        inputs_hash, outputs_hash, new_hash = epoch_hash(head_hash, state.epoch, inputs_bytes, state_bytes,
-                                                         report_bytes)
-        try:
-            with self._transaction():
-                self._db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (state.epoch, head_hash, inputs_hash, outputs_hash, new_hash, inputs_bytes,
-                                  state_bytes, report_bytes))
-                self._db.executemany("INSERT INTO fill_ids VALUES (?, ?)",
-                                     ((fill_id, state.epoch) for fill_id in inputs.fills.fill_id))
-                self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
-                                     ((t.transfer_id, state.epoch) for t in inputs.transfers))
-                self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
-                                     ((a.action_id, state.epoch) for a in inputs.operator_actions))
-                if inputs.source_digest:
-                    self._db.execute("INSERT OR IGNORE INTO input_sources VALUES (?, ?)",
-                                     (inputs.source_digest, state.epoch))
-                _crash_hook()
-        except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
-        return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report)
+        with tempfile.TemporaryDirectory(prefix="zkclear-commit-") as scratch:
+            encoded = write_canonical_inputs(inputs, Path(scratch))
+            inputs_hash = _inputs_hash_of_file(encoded.path)
+            if isinstance(inputs.epoch, int) and 1 <= inputs.epoch <= head_epoch:
+                row = self._db.execute("SELECT inputs_hash, epoch_hash FROM epochs WHERE epoch = ?",
+                                       (inputs.epoch,)).fetchone()
+                if bytes(row[0]) != inputs_hash:
+                    raise LedgerError(f"epoch {inputs.epoch} is already committed with different inputs")
+                return CommitResult(inputs.epoch, bytes(row[1]), True,
+                                    f"epoch {inputs.epoch} is already committed with these inputs: nothing to do",
+                                    self.state(inputs.epoch), None)
+            seen = (self.epoch_of_source(inputs.source_digest) if inputs.source_digest and once_per_folder
+                    else None)
+            if seen is not None:
+                row = self._db.execute("SELECT epoch_hash FROM epochs WHERE epoch = ?", (seen,)).fetchone()
+                return CommitResult(seen, bytes(row[0]), True,
+                                    f"these input files were already committed as epoch {seen} (same folder "
+                                    f"digest {inputs.source_digest.hex()[:16]}...): nothing to do; name the "
+                                    f"epoch (--epoch {head_epoch + 1}) to commit them again as a new one",
+                                    self.state(seen), None)
+            state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
+            self._refuse_committed_transfer_ids(inputs)
+            state_bytes = state.canonical_bytes()
+            report_bytes = canonical_json(report.to_canonical())
+            _, outputs_hash, new_hash = _epoch_hash(head_hash, state.epoch, inputs_hash, state_bytes, report_bytes)
+            try:
+                with self._transaction():
+                    self._db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, zeroblob(?), ?, ?)",
+                                     (state.epoch, head_hash, inputs_hash, outputs_hash, new_hash, encoded.length,
+                                      state_bytes, report_bytes))
+                    self._write_inputs_blob(state.epoch, encoded.path)
+                    self._store_fill_ids(inputs, state.epoch)
+                    self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
+                                         ((t.transfer_id, state.epoch) for t in inputs.transfers))
+                    self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
+                                         ((a.action_id, state.epoch) for a in inputs.operator_actions))
+                    if inputs.source_digest:
+                        self._db.execute("INSERT OR IGNORE INTO input_sources VALUES (?, ?)",
+                                         (inputs.source_digest, state.epoch))
+                    _crash_hook()
+            except sqlite3.DatabaseError as exc:
+                raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
+        return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report,
+                            encoded.fills, encoded.volume)
 
-    def _refuse_committed_fill_ids(self, inputs: EpochInputs) -> None:
-        """:class:`InputError` naming the first fill whose id an earlier epoch already committed."""
-        fills = inputs.fills
-        if not len(fills):
-            return
-        rows: list[tuple[str, int]] = []
-        chunk = 900  # below SQLite's default limit on bound parameters
-        for start in range(0, len(fills), chunk):
-            ids = fills.fill_id[start:start + chunk]
-            rows += self._db.execute(f"SELECT fill_id, epoch FROM fill_ids WHERE fill_id IN "
-                                     f"({','.join('?' * len(ids))})", ids).fetchall()
-        if rows:
-            committed = dict(rows)
-            k = next(k for k, fill_id in enumerate(fills.fill_id) if fill_id in committed)
-            raise InputError(f"fill id {fills.fill_id[k]!r} was already committed in epoch "
-                             f"{committed[fills.fill_id[k]]}", path=fills.path, line=fills.line(k),
-                             field="fill_id")
+    def _write_inputs_blob(self, epoch: int, source: Path) -> None:
+        """Copy the canonical inputs in ``source`` into the epoch row's (zero-filled) ``inputs`` blob."""
+        with self._db.blobopen("epochs", "inputs", epoch) as blob, source.open("rb") as handle:
+            while block := handle.read(_BLOCK):
+                blob.write(block)
+
+    def _store_fill_ids(self, inputs: EpochInputs, epoch: int) -> None:
+        """Store the epoch's fill ids batch by batch; :class:`InputError` naming the first fill whose id an
+        earlier epoch already committed (ids within the epoch were checked distinct by the engine)."""
+        for fills in inputs.fills.batches():
+            committed: dict[str, int] = {}
+            for start in range(0, len(fills), _QUERY_CHUNK):
+                ids = fills.fill_id[start:start + _QUERY_CHUNK]
+                committed.update(self._db.execute(f"SELECT fill_id, epoch FROM fill_ids WHERE fill_id IN "
+                                                  f"({','.join('?' * len(ids))})", ids).fetchall())
+            if committed:
+                k = next(k for k, fill_id in enumerate(fills.fill_id) if fill_id in committed)
+                raise InputError(f"fill id {fills.fill_id[k]!r} was already committed in epoch "
+                                 f"{committed[fills.fill_id[k]]}", path=fills.path, line=fills.line(k),
+                                 field="fill_id")
+            self._db.executemany("INSERT INTO fill_ids VALUES (?, ?)",
+                                 ((fill_id, epoch) for fill_id in fills.fill_id))
 
     def _refuse_committed_transfer_ids(self, inputs: EpochInputs) -> None:
         """:class:`InputError` naming the first transfer whose id an earlier epoch already committed (ids are

@@ -13,11 +13,12 @@ trade settlement moves no money into or out of the set of accounts; fees move mo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from zkclear.clearing.money import MAX_AMOUNT, require_sum_fits_int64
+from zkclear.clearing.money import INT64_MAX, MAX_AMOUNT, exact_abs_sum
 from zkclear.errors import ClearingError
 
 
@@ -54,34 +55,54 @@ class Netting:
 
 
 def net(legs: Legs, positions: np.ndarray, marks: tuple[int, ...], multipliers: tuple[int, ...]) -> Netting:
-    """Net ``legs`` into ``positions`` (not modified) and settle each leg against the mark.
+    """Net one batch of ``legs`` into ``positions`` (not modified): :func:`net_batches` of one batch."""
+    return net_batches((legs,), positions, marks, multipliers)
 
-    Raises :class:`ClearingError` if a leg's value or a sum could leave the int64-safe bounds.
+
+def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int, ...],
+                multipliers: tuple[int, ...]) -> Netting:
+    """Net the legs of every batch into ``positions`` (not modified) and settle each leg against the mark.
+
+    The sums are exact and do not depend on how the legs are batched; the bounds are checked over all the
+    batches at the end, so the same legs are refused (or not) whatever the batching. Each leg's own cash flow
+    fits int64 because every fill's value ``size * max(price, mark) * multiplier`` was checked against
+    2**62 - 1 first (``zkclear.clearing.inputs.check_fill_prices_and_fees``); a partial sum that wrapped is
+    discarded by the refusal. Raises :class:`ClearingError` if a leg's value or a sum could leave the
+    int64-safe bounds.
     """
     accounts, instruments = positions.shape
-    if legs.rows.size:
-        largest_size = np.zeros(instruments, dtype=np.int64)
-        largest_price = np.zeros(instruments, dtype=np.int64)
-        np.maximum.at(largest_size, legs.columns, np.abs(legs.signed_size))
-        np.maximum.at(largest_price, legs.columns, legs.price)
+    largest_size = np.zeros(instruments, dtype=np.int64)
+    largest_price = np.zeros(instruments, dtype=np.int64)
+    per_lot = np.array(multipliers, dtype=np.int64)
+    mark_array = np.array(marks, dtype=np.int64)
+    new_positions = positions.copy()
+    trade_cash = np.zeros(accounts, dtype=np.int64)
+    fees = np.zeros(accounts, dtype=np.int64)
+    size_sum = cash_sum = fee_sum = 0
+    any_legs = False
+    with np.errstate(over="ignore"):
+        for legs in batches:
+            if not legs.rows.size:
+                continue
+            any_legs = True
+            np.maximum.at(largest_size, legs.columns, np.abs(legs.signed_size))
+            np.maximum.at(largest_price, legs.columns, legs.price)
+            leg_cash = legs.signed_size * (mark_array[legs.columns] - legs.price) * per_lot[legs.columns]
+            size_sum += exact_abs_sum(legs.signed_size)
+            cash_sum += exact_abs_sum(leg_cash)
+            fee_sum += exact_abs_sum(legs.fee)
+            np.add.at(new_positions.reshape(-1), legs.rows * instruments + legs.columns, legs.signed_size)
+            np.add.at(trade_cash, legs.rows, leg_cash)
+            np.add.at(fees, legs.rows, legs.fee)
+    if any_legs:
         for column in range(instruments):
             bound = int(largest_size[column]) * max(int(largest_price[column]),
                                                     marks[column]) * multipliers[column]
             if bound > MAX_AMOUNT:
                 raise ClearingError(f"instrument column {column}: a fill's value exceeds the bound 2**62 - 1")
-    per_lot = np.array(multipliers, dtype=np.int64)
-    mark_array = np.array(marks, dtype=np.int64)
-    leg_cash = legs.signed_size * (mark_array[legs.columns] - legs.price) * per_lot[legs.columns]
-
-    require_sum_fits_int64(legs.signed_size, "netted positions",
-                           base_bound=int(np.max(np.abs(positions))) if positions.size else 0)
-    require_sum_fits_int64(leg_cash, "trade settlement")
-    require_sum_fits_int64(legs.fee, "fees")
-
-    new_positions = positions.copy()
-    np.add.at(new_positions.reshape(-1), legs.rows * instruments + legs.columns, legs.signed_size)
-    trade_cash = np.zeros(accounts, dtype=np.int64)
-    np.add.at(trade_cash, legs.rows, leg_cash)
-    fees = np.zeros(accounts, dtype=np.int64)
-    np.add.at(fees, legs.rows, legs.fee)
+    base = int(np.max(np.abs(positions))) if positions.size else 0
+    for what, total, base_bound in (("netted positions", size_sum, base), ("trade settlement", cash_sum, 0),
+                                    ("fees", fee_sum, 0)):
+        if total + base_bound > INT64_MAX:
+            raise ClearingError(f"{what}: sum would overflow int64")
     return Netting(positions=new_positions, trade_cash=trade_cash, fees=fees)

@@ -15,9 +15,11 @@ remove that record; nothing has been applied.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from zkclear.clearing.inputs import Fills, ResolvedInputs
+from zkclear.clearing.inputs import Fills, ResolvedInputs, fill_rows
 from zkclear.clearing.provable import Breach
 from zkclear.errors import InputError
 
@@ -25,20 +27,18 @@ _UNPROVABLE = "the epoch's collateralization statements could not be proven (doc
               "\"Provable by construction\")"
 
 
-def refusal(breach: Breach, resolved: ResolvedInputs, fills: Fills, start_positions: np.ndarray,
+def refusal(breach: Breach, resolved: ResolvedInputs, start_positions: np.ndarray,
             instruments: tuple[str, ...], max_position: int) -> InputError:
-    """The :class:`InputError` that refuses the epoch for ``breach`` (module docstring)."""
+    """The :class:`InputError` that refuses the epoch for ``breach`` (module docstring). Reads the fills
+    once more, batch by batch (only on this path: an epoch that is refused)."""
     instrument = instruments[breach.column]
     if breach.row is not None:
         account = resolved.accounts[breach.row]
-        mask = (resolved.fill_columns == breach.column) & (
-            (resolved.buyer_rows == breach.row) | (resolved.seller_rows == breach.row))
-        involved = np.flatnonzero(mask).tolist()
-        if involved:
-            k = _crossing_fill(involved, breach.row, int(start_positions[breach.row, breach.column]), resolved,
-                               max_position)
+        line = _crossing_line(resolved, instruments, breach.row, breach.column,
+                              int(start_positions[breach.row, breach.column]), max_position)
+        if line is not None:
             return InputError(f"account {account!r} in {instrument!r}: {breach.message}; {_UNPROVABLE}",
-                              path=fills.path, line=fills.line(k), field="size")
+                              path=resolved.fills.path, line=line, field="size")
         what = f"account {account!r} in {instrument!r}: {breach.message}"
     else:
         what = f"instrument {instrument!r}: {breach.message}"
@@ -46,22 +46,38 @@ def refusal(breach: Breach, resolved: ResolvedInputs, fills: Fills, start_positi
     return InputError(f"at this mark, {what}; {_UNPROVABLE}", path=path, line=line or None, field="mark_price")
 
 
-def latest_fill_column(resolved: ResolvedInputs, row: int) -> int | None:
+def latest_fill_column(resolved: ResolvedInputs, instruments: tuple[str, ...], row: int) -> int | None:
     """The instrument of account ``row``'s last fill this epoch (None without fills): a bound over the whole
     account (its total notional) is refused on the fill that completed it."""
-    involved = np.flatnonzero((resolved.buyer_rows == row) | (resolved.seller_rows == row))
-    return int(resolved.fill_columns[involved[-1]]) if involved.size else None
+    latest = None
+    for _, buyer_rows, seller_rows, fill_columns in _resolved_batches(resolved, instruments):
+        involved = np.flatnonzero((buyer_rows == row) | (seller_rows == row))
+        if involved.size:
+            latest = int(fill_columns[involved[-1]])
+    return latest
 
 
-def _crossing_fill(involved: list[int], row: int, start: int, resolved: ResolvedInputs, limit: int) -> int:
-    """The last fill of ``involved`` after which the running position went from ``|q| <= limit`` to beyond;
-    the last fill when it never did (a bound other than the position's)."""
-    position, crossing = start, involved[-1]
-    for k in involved:
-        signed = int(resolved.size[k]) if int(resolved.buyer_rows[k]) == row else -int(resolved.size[k])
-        if int(resolved.seller_rows[k]) == row and int(resolved.buyer_rows[k]) == row:
-            signed = 0  # a self-trade nets to nothing
-        before, position = position, position + signed
-        if abs(before) <= limit < abs(position):
-            crossing = k
-    return crossing
+def _resolved_batches(resolved: ResolvedInputs, instruments: tuple[str, ...]
+                      ) -> Iterator[tuple[Fills, np.ndarray, np.ndarray, np.ndarray]]:
+    index = {account: row for row, account in enumerate(resolved.accounts)}
+    columns = {instrument: column for column, instrument in enumerate(instruments)}
+    for batch in resolved.fills.batches():
+        yield (batch, *fill_rows(batch, index, columns))
+
+
+def _crossing_line(resolved: ResolvedInputs, instruments: tuple[str, ...], row: int, column: int, start: int,
+                   limit: int) -> int | None:
+    """The line of the last fill of account ``row`` in instrument ``column`` after which its running position
+    went from ``|q| <= limit`` to beyond; of its last fill there when it never did (a bound other than the
+    position's); None when it has no fill there."""
+    position, crossing, last = start, None, None
+    for batch, buyer_rows, seller_rows, fill_columns in _resolved_batches(resolved, instruments):
+        for k in np.flatnonzero((fill_columns == column) & ((buyer_rows == row) | (seller_rows == row))).tolist():
+            signed = int(batch.size[k]) if int(buyer_rows[k]) == row else -int(batch.size[k])
+            if int(seller_rows[k]) == row and int(buyer_rows[k]) == row:
+                signed = 0  # a self-trade nets to nothing
+            before, position = position, position + signed
+            last = batch.line(k)
+            if abs(before) <= limit < abs(position):
+                crossing = last
+    return crossing if crossing is not None else last

@@ -1,0 +1,73 @@
+"""Record ids that must be distinct across an epoch read in batches.
+
+The first batch's ids are held in a dictionary (an epoch that fits one batch never touches a database); from
+the second batch on they move to a private temporary SQLite database (on disk, deleted when closed), so
+the memory this takes does not grow with the number of records. A repeated id raises one
+:class:`~zkclear.errors.InputError` naming the record, its line and the line of the first one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from zkclear.errors import InputError
+
+#: below SQLite's default limit on bound parameters
+_QUERY_CHUNK = 900
+
+
+class DistinctIds:
+    """Feed it the ids of each batch in input order (:meth:`add`); close it (or use it as a context manager)
+    when done."""
+
+    def __init__(self, field: str) -> None:
+        self._field = field
+        self._first: dict[str, int] | None = {}
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> DistinctIds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def add(self, ids: Sequence[str], line: Callable[[int], int], path: str) -> None:
+        """Record ``ids`` (``line(k)`` is the input line of ``ids[k]`` in ``path``); :class:`InputError` on the
+        first id already seen, in this batch or an earlier one."""
+        batch: dict[str, int] = {}
+        if len(set(ids)) != len(ids):
+            for k, record_id in enumerate(ids):
+                if record_id in batch:
+                    self._refuse(record_id, line(k), batch[record_id], path)
+                batch[record_id] = line(k)
+        if self._first is not None and not self._first:  # the first batch: keep it in memory
+            self._first = batch or {record_id: line(k) for k, record_id in enumerate(ids)}
+            return
+        db = self._database()
+        earlier: dict[str, int] = {}
+        for start in range(0, len(ids), _QUERY_CHUNK):
+            chunk = list(ids[start:start + _QUERY_CHUNK])
+            earlier.update(db.execute(f"SELECT id, line FROM ids WHERE id IN ({','.join('?' * len(chunk))})",
+                                      chunk).fetchall())
+        if earlier:
+            k = next(k for k, record_id in enumerate(ids) if record_id in earlier)
+            self._refuse(ids[k], line(k), earlier[ids[k]], path)
+        db.executemany("INSERT INTO ids VALUES (?, ?)", ((record_id, line(k)) for k, record_id in enumerate(ids)))
+
+    def _database(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect("")  # a private temporary database, on disk, removed when closed
+            self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+            self._db.executemany("INSERT INTO ids VALUES (?, ?)", (self._first or {}).items())
+            self._first = None
+        return self._db
+
+    def _refuse(self, record_id: str, at: int, first: int, path: str) -> None:
+        raise InputError(f"duplicate {self._field.replace('_', ' ')} {record_id!r} (first at line {first})",
+                         path=path, line=at, field=self._field)
