@@ -69,7 +69,7 @@ def _ints(count: int):
 
 
 def _first_epoch(market, tmp_path: Path, edit) -> tuple[Path, object]:
-    root, config, epoch_dirs = market
+    _, config, epoch_dirs = market
     folder = tmp_path / "epoch-1"
     shutil.copytree(epoch_dirs[0], folder)
     lines = (folder / "fills.csv").read_text().splitlines()
@@ -118,7 +118,7 @@ def test_an_off_market_price_in_the_last_batch_is_refused_on_its_line(market, tm
 
 
 def test_a_fill_id_committed_by_an_earlier_epoch_is_refused_from_a_later_batch(market, tmp_path):
-    root, config, epoch_dirs = market
+    _, config, epoch_dirs = market
     scratch = tmp_path / "scratch"
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         scratch.mkdir()
@@ -147,7 +147,7 @@ def test_a_malformed_row_in_a_later_batch_names_the_operators_file(market, tmp_p
 
 
 def test_the_ledger_reads_an_epochs_public_records_without_its_fills(market, tmp_path):
-    root, config, epoch_dirs = market
+    _, config, epoch_dirs = market
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         for number, directory in enumerate(epoch_dirs, start=1):
             ledger.commit(load_epoch(directory, number, config))
@@ -158,7 +158,7 @@ def test_the_ledger_reads_an_epochs_public_records_without_its_fills(market, tmp
 
 
 def test_a_batch_size_out_of_range_is_one_line(market, tmp_path):
-    root, config, epoch_dirs = market
+    _, config, epoch_dirs = market
     for bad in (0, (1 << 24) + 1):
         with pytest.raises(InputError, match="the batch of fills must be 1 to 16777216 fills"):
             load_epoch(epoch_dirs[0], 1, config, batch_fills=bad, scratch=tmp_path)
@@ -205,3 +205,27 @@ def test_an_unprovable_position_is_refused_on_the_fill_that_crossed_the_bound_wh
     ok = dataclasses.replace(inputs, fills=_Sliced(Fills.from_records([]), size))
     state, _ = apply_epoch(EpochState.genesis(cfg), ok, cfg)
     assert state.epoch == 1
+
+
+def test_a_ledger_written_before_epoch_inputs_existed_still_reads_and_replays(market, tmp_path):
+    """Ledgers kept an epoch's inputs in ``epochs.inputs``; new epochs keep them in ``epoch_inputs`` (last
+    column: written in blocks without SQLite materialising the blob). Old rows are read where they are."""
+    import sqlite3
+
+    _, config, epoch_dirs = market
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path, config, durable=False) as ledger:
+        for number, directory in enumerate(epoch_dirs[:2], start=1):
+            ledger.commit(load_epoch(directory, number, config))
+        expected = [ledger.inputs(n).canonical_bytes() for n in (1, 2)]
+    db = sqlite3.connect(path)  # epoch 1 as an older version stored it
+    db.execute("UPDATE epochs SET inputs = (SELECT inputs FROM epoch_inputs WHERE epoch = 1) WHERE epoch = 1")
+    db.execute("DELETE FROM epoch_inputs WHERE epoch = 1")
+    db.commit()
+    db.close()
+    with Ledger(path, config, durable=False) as ledger:
+        assert [ledger.inputs(n).canonical_bytes() for n in (1, 2)] == expected
+        assert ledger.inputs(1, with_fills=False).marks == ledger.inputs(1).marks
+        ledger.verify_replay()
+        result = ledger.commit(load_epoch(epoch_dirs[0], 1, config))  # the same epoch again: a no-op
+        assert result.already_committed

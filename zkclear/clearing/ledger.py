@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS epochs (
     state BLOB NOT NULL,
     report BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS epoch_inputs (epoch INTEGER PRIMARY KEY, inputs BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS fill_ids (fill_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS transfer_ids (transfer_id TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS input_sources (digest BLOB PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS input_sources (digest BLOB PRIMARY KEY, epoch INTEGER
 #: the table existed are indexed when first opened).
 _TRANSFERS_INDEXED = "transfer_ids_indexed"
 _INPUTS_LABEL = b"zkclear/ledger/inputs/v1"
+#: an epoch's canonical inputs in SQL: in ``epoch_inputs`` (epochs committed since it exists; ``epochs.inputs``
+#: is then empty) or else in ``epochs.inputs``
+_INPUTS = "COALESCE((SELECT inputs FROM epoch_inputs WHERE epoch_inputs.epoch = epochs.epoch), epochs.inputs)"
 _BLOCK = 1 << 20
 #: below SQLite's default limit on bound parameters
 _QUERY_CHUNK = 900
@@ -243,7 +247,7 @@ class Ledger:
         if self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_TRANSFERS_INDEXED,)).fetchone():
             return
         with self._transaction():
-            for epoch, inputs in self._db.execute("SELECT epoch, inputs FROM epochs ORDER BY epoch").fetchall():
+            for epoch, inputs in self._db.execute(f"SELECT epoch, {_INPUTS} FROM epochs ORDER BY epoch").fetchall():
                 stored = json.loads(inputs)
                 ids = [t[0] for t in stored["transfers"]] + [a[0] for a in stored.get("operator_actions", [])]
                 self._db.executemany("INSERT OR IGNORE INTO transfer_ids VALUES (?, ?)",
@@ -303,7 +307,7 @@ class Ledger:
         path = f"{self.path}#epoch{epoch}"
         if not with_fills:
             return EpochInputs.from_canonical(json.loads(self._inputs_without_fills(epoch)), path=path)
-        row = self._db.execute("SELECT inputs FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
         if row is None:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
         return EpochInputs.from_canonical(json.loads(row[0]), path=path)
@@ -317,7 +321,7 @@ class Ledger:
         mimicked by an id, and the size column holds only integers)."""
         if self._db.execute("SELECT 1 FROM epochs WHERE epoch = ?", (epoch,)).fetchone() is None:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
-        with self._db.blobopen("epochs", "inputs", epoch, readonly=True) as blob:
+        with self._db.blobopen(*self._inputs_blob(epoch), epoch, readonly=True) as blob:
             start = _find_in_blob(blob, b',"fills":{', 0)
             end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', start))
             if start < 0 or end < 0:
@@ -371,9 +375,10 @@ class Ledger:
             _, outputs_hash, new_hash = _epoch_hash(head_hash, state.epoch, inputs_hash, state_bytes, report_bytes)
             try:
                 with self._transaction():
-                    self._db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, zeroblob(?), ?, ?)",
-                                     (state.epoch, head_hash, inputs_hash, outputs_hash, new_hash, encoded.length,
-                                      state_bytes, report_bytes))
+                    self._db.execute("INSERT INTO epochs VALUES (?, ?, ?, ?, ?, x'', ?, ?)",
+                                     (state.epoch, head_hash, inputs_hash, outputs_hash, new_hash, state_bytes,
+                                      report_bytes))
+                    self._db.execute("INSERT INTO epoch_inputs VALUES (?, zeroblob(?))", (state.epoch, encoded.length))
                     self._write_inputs_blob(state.epoch, encoded.path)
                     self._store_fill_ids(inputs, state.epoch)
                     self._db.executemany("INSERT INTO transfer_ids VALUES (?, ?)",
@@ -389,9 +394,17 @@ class Ledger:
         return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report,
                             encoded.fills, encoded.volume)
 
+    def _inputs_blob(self, epoch: int) -> tuple[str, str]:
+        """(table, column) holding the canonical inputs of ``epoch``: ``epoch_inputs`` since it exists,
+        ``epochs.inputs`` for an epoch a ledger committed before."""
+        stored = self._db.execute("SELECT 1 FROM epoch_inputs WHERE epoch = ?", (epoch,)).fetchone()
+        return ("epoch_inputs", "inputs") if stored else ("epochs", "inputs")
+
     def _write_inputs_blob(self, epoch: int, source: Path) -> None:
-        """Copy the canonical inputs in ``source`` into the epoch row's (zero-filled) ``inputs`` blob."""
-        with self._db.blobopen("epochs", "inputs", epoch) as blob, source.open("rb") as handle:
+        """Copy the canonical inputs in ``source`` into the epoch's (zero-filled) ``epoch_inputs`` blob: the
+        blob is its row's last column, so SQLite never materialises the zeros (it would for a column in the
+        middle of ``epochs``: twice the inputs' size in memory)."""
+        with self._db.blobopen("epoch_inputs", "inputs", epoch) as blob, source.open("rb") as handle:
             while block := handle.read(_BLOCK):
                 blob.write(block)
 
@@ -434,7 +447,7 @@ class Ledger:
         report and hash comes out byte-identical. Returns the final state."""
         state = EpochState.genesis(self.config)
         previous = self.genesis_hash
-        rows = self._db.execute("SELECT epoch, previous_hash, epoch_hash, inputs, state, report FROM epochs "
+        rows = self._db.execute(f"SELECT epoch, previous_hash, epoch_hash, {_INPUTS}, state, report FROM epochs "
                                 "ORDER BY epoch")
         for epoch, stored_previous, stored_hash, inputs_bytes, state_bytes, report_bytes in rows:
             if bytes(stored_previous) != previous:
