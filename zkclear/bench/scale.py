@@ -6,14 +6,16 @@ Four measurements and the model (docs/performance.md, "Scale-out"):
    sparse) of ``ZKCLEAR_SCALE_ACCOUNTS`` traders (default 500; ``--quick`` 40) cleared and proven with 1 and then
    2 local worker processes: wall time, core-seconds (the coordinator's and its workers' CPU time) per account,
    the speed-up, and the per-unit costs of each phase (the model's inputs);
-2. **memory**: peak RSS of a streaming close, each run in a fresh process with the serial executor, at two
+2. **memory**: peak RSS (``VmHWM``) of a streaming close, each run in a fresh process with the serial executor, at two
    sizes (``ZKCLEAR_SCALE_MEMORY``, default 10,000 and 100,000 accounts; ``--quick`` 2,000 and 10,000). The
    collateral and node provers are *stand-ins* (real commitments, tree, placement, work store, audit data and
    receipt assembly; proof bytes of the real sizes but not computed), because proving 10^5 accounts takes days
    on this box; what is measured is everything the close holds, which does not depend on how a proof's bytes
    are computed (a proof's own working memory is per task, bounded by the chunk size). The in-memory
    ``prove_epoch`` is measured the same way at the smaller size, and the clearing engine (``zkclear bench
-   clearing``) as a child process;
+   clearing``) as a child process; then ``epoch run`` as the operator runs it (two epochs of a synthetic market
+   from CSV files, each in a fresh process, with the default batch of fills and with all fills in one batch)
+   and a streaming close of the accounts read back from that deployment's ledger, at both sizes;
 3. **receipts**: assembling and writing receipts of the real size (46 KB) without an fsync each, then one sync;
 4. **Dask**: the per-task overhead of a local Dask cluster (2 worker processes) through ``Executor.stream``.
 
@@ -217,13 +219,20 @@ def memory_child(accounts: int, mode: str) -> None:
     system = _stand_ins()
     public = PlainPublicData((3, 5, 7), equity_bits=64)
     _, reserves = bench_reserves()
-    source = SyntheticSource(accounts)
+    source: Any = SyntheticSource(accounts)
+    if mode.startswith("ledger="):  # the accounts of a cleared deployment's last epoch, as `epoch prove` reads them
+        from zkclear.operator import Deployment
+
+        deployment = Deployment(Path(mode.removeprefix("ledger=")))
+        with deployment.ledger() as ledger:
+            last = ledger.head()[0]
+        source = deployment.account_source(last)
     common = {"epoch_id": 1, "previous": None, "config": TreeConfig(), "chunk_system": system,
               "blindings": BlindingSource.deterministic(b"bench-scale" * 3), "executor": SerialExecutor(),
               "public_inputs_digest": stand_in_public_inputs(1).digest()}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        if mode == "streaming":
+        if mode == "streaming" or mode.startswith("ledger="):
             closed = close_epoch(source, public, reserves, work_folder=Path(folder) / "work", **common)
             closed.write_audit(Path(folder) / "audit", Path(folder) / "scratch")
             receipt_bytes = sum(len(data) for _, _, data in closed.receipts())
@@ -276,6 +285,11 @@ def _clearing_memory(sizes: tuple[int, ...], echo: Callable[[str], None]) -> dic
                     metrics[f"{key}_seconds_{size}"] = result["seconds"]
                     echo(f"  epoch run {epoch}, {size:,} accounts, {result['fills']:,} fills, batches of {batch:,} "
                          f"fills: peak RSS {result['peak_rss_bytes'] / 2**20:.0f} MiB, {result['seconds']:.1f} s")
+            result = _child_peak([sys.executable, "-m", "zkclear.bench.scale", "memory", "0",
+                                  f"ledger={folder}/deployment-{DEFAULT_BATCH_FILLS}"])
+            metrics[f"close_from_ledger_peak_rss_mib_{size}"] = result["peak_rss_bytes"] / 2**20
+            echo(f"  streaming close of epoch 2's {result['accounts']:,} accounts read from the ledger (stand-in "
+                 f"provers): peak RSS {result['peak_rss_bytes'] / 2**20:.0f} MiB, {result['seconds']:.0f} s")
     return metrics
 
 
@@ -309,6 +323,7 @@ def _memory(sizes: tuple[int, int], quick: bool, echo: Callable[[str], None]) ->
     slope = (metrics[f"streaming_peak_rss_mib_{large}"] - metrics[f"streaming_peak_rss_mib_{small}"]) / (large - small)
     metrics["streaming_rss_bytes_per_account"] = slope * 2**20
     echo(f"  streaming: {slope * 2**20:.0f} bytes of peak RSS per extra account")
+    metrics |= _clearing_memory(sizes, echo)
     clearing = _child_peak([sys.executable, "-m", "zkclear.cli", "bench", "clearing", "--json",
                             *(["--quick"] if quick else [])])
     accounts = 10_000 if quick else 100_000

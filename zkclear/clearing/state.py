@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,20 +137,21 @@ class EpochState:
 
     # -- canonical form ---------------------------------------------------------------------
 
-    def to_canonical(self) -> dict:
-        rows = [[account, mode, cash, deposits, positions] for account, mode, cash, deposits,
-                positions in zip(
-            self.accounts, self.margin_modes, self.cash.tolist(), self.net_deposits.tolist(),
-            self.positions.tolist(), strict=True)]
+    def to_canonical(self, *, with_accounts: bool = True) -> dict:
+        """The canonical record; without ``with_accounts``, without what is per account (``accounts`` and the
+        assets' ``balances``)."""
         extra: dict = {}
         if self.price_history or self.dynamic_parameters:  # dynamic margin only (other states unchanged)
             extra["price_history"] = [[group, list(prices)] for group, prices in self.price_history]
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
         if self.asset_ids:  # collateral assets only (other states unchanged)
-            extra["assets"] = {"ids": list(self.asset_ids), "balances": self.asset_balances.tolist(),
-                               "totals": [list(t) for t in self.asset_totals], "converted": self.total_converted}
+            extra["assets"] = {"ids": list(self.asset_ids), "totals": [list(t) for t in self.asset_totals],
+                               "converted": self.total_converted}
+            if with_accounts:
+                extra["assets"]["balances"] = self.asset_balances.tolist()
+        if with_accounts:
+            extra["accounts"] = self._account_rows(0, len(self.accounts))
         return extra | {
-            "accounts": rows,
             "epoch": self.epoch,
             "instruments": [[i, p, f, e] for i, p, f, e in zip(
                 self.instruments, self.settlement_prices, self.funding_indices, self.expired, strict=True)],
@@ -159,44 +161,31 @@ class EpochState:
         }
 
     def canonical_bytes(self) -> bytes:
-        """The canonical JSON encoding (see module docstring); equal states give equal bytes."""
-        return canonical_json(self.to_canonical())
+        """The canonical JSON encoding (see module docstring); equal states give equal bytes. Written a piece
+        of :data:`ROWS_PER_PIECE` accounts at a time (the bytes of ``canonical_json(self.to_canonical())``
+        without its per-account lists of Python objects: a few hundred bytes per account)."""
+        small = self.to_canonical(with_accounts=False)
+        parts = [b'{"accounts":[', *_row_pieces(self._account_rows, len(self.accounts)), b"]"]
+        if self.asset_ids:  # "assets" sorts right after "accounts"; "balances" first in it
+            parts += [b',"assets":{"balances":[',
+                      *_row_pieces(lambda a, b: self.asset_balances[a:b].tolist(), len(self.accounts)),
+                      b"]," + canonical_json(small.pop("assets"))[1:]]
+        parts.append(b"," + canonical_json(small)[1:])
+        return b"".join(parts)
+
+    def _account_rows(self, start: int, stop: int) -> list[list]:
+        return [[account, mode, cash, deposits, positions] for account, mode, cash, deposits, positions in zip(
+            self.accounts[start:stop], self.margin_modes[start:stop], self.cash[start:stop].tolist(),
+            self.net_deposits[start:stop].tolist(), self.positions[start:stop].tolist(), strict=True)]
 
     @staticmethod
     def from_canonical_bytes(data: bytes) -> EpochState:
-        """Inverse of :meth:`canonical_bytes`; :class:`LedgerError` if the bytes are not a state."""
+        """Inverse of :meth:`canonical_bytes`; :class:`LedgerError` if the bytes are not a state. The accounts
+        are decoded a piece at a time into their arrays (never all as Python objects at once), and the state
+        is re-encoded and compared with ``data``, so only canonical bytes decode."""
         try:
-            obj = json.loads(data)
-            if obj["version"] != STATE_VERSION:
-                raise LedgerError(f"state version {obj['version']} is not supported")
-            rows = obj["accounts"]
-            instruments = obj["instruments"]
-            count = len(instruments)
-            assets = obj.get("assets", {"ids": [], "balances": None, "totals": [], "converted": 0})
-            if set(assets) != {"ids", "balances", "totals", "converted"}:
-                raise LedgerError("stored state: the assets record does not decode")
-            asset_ids = tuple(assets["ids"])
-            state = EpochState(
-                epoch=obj["epoch"],
-                instruments=tuple(i[0] for i in instruments),
-                settlement_prices=tuple(i[1] for i in instruments),
-                funding_indices=tuple(i[2] for i in instruments),
-                expired=tuple(bool(i[3]) for i in instruments),
-                accounts=tuple(r[0] for r in rows),
-                margin_modes=tuple(r[1] for r in rows),
-                cash=frozen_array([r[2] for r in rows]),
-                positions=frozen_array([r[4] for r in rows], shape=(len(rows), count)),
-                net_deposits=frozen_array([r[3] for r in rows]),
-                total_deposited=obj["total_deposited"],
-                total_withdrawn=obj["total_withdrawn"],
-                price_history=tuple((g, tuple(p)) for g, p in obj.get("price_history", [])),
-                dynamic_parameters=tuple(tuple(p) for p in obj.get("dynamic_parameters", [])),
-                asset_ids=asset_ids,
-                asset_balances=None if not asset_ids else frozen_array(assets["balances"],
-                                                                       shape=(len(rows), len(asset_ids))),
-                asset_totals=tuple(tuple(t) for t in assets["totals"]), total_converted=assets["converted"],
-            )
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            state = _decode_state(data)
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc
         if state.canonical_bytes() != data:
             raise LedgerError("stored state is not in canonical form")
@@ -208,6 +197,109 @@ class EpochState:
         return self.canonical_bytes() == other.canonical_bytes()
 
     __hash__ = None  # type: ignore[assignment]
+
+
+#: accounts encoded or decoded at a time by :meth:`EpochState.canonical_bytes` / ``from_canonical_bytes``
+ROWS_PER_PIECE = 4096
+_ACCOUNTS_HEAD = b'{"accounts":['
+_BALANCES_HEAD = b',"assets":{"balances":['
+
+
+def _row_pieces(rows_of: Callable[[int, int], list], count: int) -> Iterator[bytes]:
+    """The comma-joined canonical encoding of rows ``0 .. count - 1``, :data:`ROWS_PER_PIECE` at a time."""
+    for start in range(0, count, ROWS_PER_PIECE):
+        yield (b"," if start else b"") + canonical_json(rows_of(start, min(count, start + ROWS_PER_PIECE)))[1:-1]
+
+
+def _region(data: bytes, start: int, row_end: bytes) -> tuple[bytes, int]:
+    """``(the rows of the array whose first row starts at data[start], the offset after the array)``: the
+    array ends at the first ``row_end + b"]"`` (its rows end with ``row_end``, which no value inside a row
+    contains: account ids and modes hold no brackets, the rest are integers)."""
+    if data[start:start + 1] == b"]":
+        return b"", start + 1
+    end = data.find(row_end + b"]", start)
+    if end < 0:
+        raise ValueError("an array of accounts does not end")
+    return data[start:end + len(row_end)], end + len(row_end) + 1
+
+
+def _pieces(region: bytes, separator: bytes, keep: int) -> Iterator[list]:
+    """The rows of ``region`` decoded :data:`ROWS_PER_PIECE` at a time; rows are separated by ``separator``,
+    whose first ``keep`` bytes close the row before it."""
+    if not region:
+        return
+    begin, seen, index = 0, 0, -1
+    while True:
+        index = region.find(separator, index + 1)
+        if index < 0:
+            yield json.loads(b"[" + region[begin:] + b"]")
+            return
+        seen += 1
+        if seen == ROWS_PER_PIECE:
+            yield json.loads(b"[" + region[begin:index + keep] + b"]")
+            begin, seen = index + keep + 1, 0
+
+
+def _decode_state(data: bytes) -> EpochState:
+    if not data.startswith(_ACCOUNTS_HEAD):
+        raise ValueError("not a state record")
+    accounts_region, after = _region(data, len(_ACCOUNTS_HEAD), b"]]")
+    balances_region: bytes | None = None
+    skeleton = _ACCOUNTS_HEAD + b"]"
+    if data.startswith(_BALANCES_HEAD, after):
+        balances_region, after = _region(data, after + len(_BALANCES_HEAD), b"]")
+        skeleton += _BALANCES_HEAD + b"]"
+    obj = json.loads(skeleton + data[after:])
+    if obj["version"] != STATE_VERSION:
+        raise LedgerError(f"state version {obj['version']} is not supported")
+    instruments = obj["instruments"]
+    assets = obj.get("assets", {"ids": [], "balances": [], "totals": [], "converted": 0})
+    if set(assets) != {"ids", "balances", "totals", "converted"} or assets["balances"] != [] \
+            or (balances_region is None) != (not assets["ids"]):
+        raise LedgerError("stored state: the assets record does not decode")
+    count = accounts_region.count(b"]],[") + 1 if accounts_region else 0
+    ids: list[str] = []
+    modes: list[str] = []
+    cash = np.empty(count, dtype=np.int64)
+    deposits = np.empty(count, dtype=np.int64)
+    positions = np.empty((count, len(instruments)), dtype=np.int64)
+    done = 0
+    for rows in _pieces(accounts_region, b"]],[", 2):
+        stop = done + len(rows)
+        for account, mode, _, _, _ in rows:
+            ids.append(account)
+            modes.append(mode)
+        cash[done:stop] = [row[2] for row in rows]
+        deposits[done:stop] = [row[3] for row in rows]
+        positions[done:stop] = np.array([row[4] for row in rows], dtype=np.int64).reshape(len(rows),
+                                                                                            len(instruments))
+        done = stop
+    if done != count:
+        raise ValueError("the accounts do not decode")
+    balances = None
+    if balances_region is not None:
+        balances = np.empty((count, len(assets["ids"])), dtype=np.int64)
+        done = 0
+        for rows in _pieces(balances_region, b"],[", 1):
+            balances[done:done + len(rows)] = np.array(rows, dtype=np.int64).reshape(len(rows), len(assets["ids"]))
+            done += len(rows)
+        if done != count:
+            raise ValueError("the balances do not match the accounts")
+    for array in (cash, deposits, positions, balances):
+        if array is not None:
+            array.flags.writeable = False
+    return EpochState(
+        epoch=obj["epoch"],
+        instruments=tuple(i[0] for i in instruments),
+        settlement_prices=tuple(i[1] for i in instruments),
+        funding_indices=tuple(i[2] for i in instruments),
+        expired=tuple(bool(i[3]) for i in instruments),
+        accounts=tuple(ids), margin_modes=tuple(modes), cash=cash, positions=positions, net_deposits=deposits,
+        total_deposited=obj["total_deposited"], total_withdrawn=obj["total_withdrawn"],
+        price_history=tuple((g, tuple(p)) for g, p in obj.get("price_history", [])),
+        dynamic_parameters=tuple(tuple(p) for p in obj.get("dynamic_parameters", [])),
+        asset_ids=tuple(assets["ids"]), asset_balances=balances,
+        asset_totals=tuple(tuple(t) for t in assets["totals"]), total_converted=assets["converted"])
 
 
 def canonical_json(obj: object) -> bytes:
