@@ -111,3 +111,49 @@ def test_allowed_chunk_counts_follow_the_policy():
     ).allows_chunk_count(3)
     assert TreeConfig(height=20, chunk_bits=2, chunk_padding="none").allows_chunk_count(5)
     assert not TreeConfig(height=4, chunk_bits=2, chunk_padding="none").allows_chunk_count(5)
+
+
+def _reference_placement(account_ids, config, key):
+    """The module docstring's placement, written the plain way (sorting Python tuples), to check the array one."""
+    from zkclear.tree.placement import _chunk_position_candidate, _padding_tag, account_tag
+
+    n_chunks = config.chunk_count(len(account_ids))
+    order = sorted(range(len(account_ids)), key=lambda i: account_tag(key, account_ids[i]))
+    members = [[] for _ in range(n_chunks)]
+    for rank, account in enumerate(order):
+        members[rank % n_chunks].append((account_tag(key, account_ids[account]), account))
+    for chunk, occupants in enumerate(members):
+        occupants += [(_padding_tag(key, chunk, pad), None) for pad in range(config.chunk_size - len(occupants))]
+        occupants.sort(key=lambda entry: entry[0])
+    positions, taken = [], set()
+    for chunk in range(n_chunks):
+        attempt = 0
+        while (candidate := _chunk_position_candidate(key, chunk, attempt, config.upper_height)) in taken \
+                and config.sparse:
+            attempt += 1
+        taken.add(candidate)
+        positions.append(candidate if config.sparse else chunk)
+    by_position = sorted(range(n_chunks), key=lambda chunk: positions[chunk])
+    return (tuple(positions[c] for c in by_position),
+            tuple(tuple(account for _, account in members[c]) for c in by_position))
+
+
+def test_the_array_placement_is_the_documented_order():
+    import random
+
+    rng = random.Random(7)
+    for count in (1, 2, 15, 16, 17, 333):
+        ids = [f"acct-{rng.getrandbits(40)}" for _ in range(count)]
+        for config in (TreeConfig(), TreeConfig(height=16, chunk_bits=2, chunk_padding="none")):
+            placed = place_accounts(ids, config, KEY)
+            assert (placed.chunk_positions, placed.chunk_slots) == _reference_placement(ids, config, KEY)
+
+
+def test_the_first_repeated_id_in_input_order_is_named():
+    import pytest
+
+    from zkclear.errors import InputError
+
+    with pytest.raises(InputError, match="duplicate account id 'b'") as caught:
+        place_accounts(["a", "b", "c", "b", "a"], TreeConfig(), KEY)
+    assert caught.value.line == 3

@@ -260,6 +260,7 @@ def _decode_state(data: bytes) -> EpochState:
     count = accounts_region.count(b"]],[") + 1 if accounts_region else 0
     ids: list[str] = []
     modes: list[str] = []
+    known_modes: dict[str, str] = {}
     cash = np.empty(count, dtype=np.int64)
     deposits = np.empty(count, dtype=np.int64)
     positions = np.empty((count, len(instruments)), dtype=np.int64)
@@ -268,7 +269,7 @@ def _decode_state(data: bytes) -> EpochState:
         stop = done + len(rows)
         for account, mode, _, _, _ in rows:
             ids.append(account)
-            modes.append(mode)
+            modes.append(known_modes.setdefault(mode, mode))  # one string object per mode, not per account
         cash[done:stop] = [row[2] for row in rows]
         deposits[done:stop] = [row[3] for row in rows]
         positions[done:stop] = np.array([row[4] for row in rows], dtype=np.int64).reshape(len(rows),
