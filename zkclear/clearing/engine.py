@@ -336,7 +336,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     kinds = tuple(config.kinds.get(spec.kind) for spec in config.instruments)
     multipliers = tuple(spec.contract_multiplier for spec in config.instruments)
     accounts = resolved.accounts
-    index = {account: row for row, account in enumerate(accounts)}
+    index = resolved.index
     fee_row, insurance_row = index[FEE_ACCOUNT], index[INSURANCE_FUND]
 
     cash, start_positions, net_deposits = _expand(state, resolved)

@@ -11,6 +11,8 @@ file line; records built in memory get a ``<memory:...>`` path and their 1-based
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -332,6 +334,8 @@ class ResolvedInputs:
     epoch: int
     accounts: tuple[str, ...]
     margin_modes: tuple[str, ...]
+    #: account id -> row in ``accounts``
+    index: dict[str, int]
     #: for each previous row, its row in ``accounts``
     previous_rows: np.ndarray
     #: the fills, validated record by record (ids, accounts, instruments, bounds); their prices and fees are
@@ -351,6 +355,11 @@ class ResolvedInputs:
     fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
     #: deposits of collateral assets: (row, asset column, amount, the record)
     asset_deposits: tuple[tuple[int, int, int, Transfer], ...] = ()
+
+
+def _holds(sorted_ids: tuple[str, ...], account: str) -> bool:
+    at = bisect_left(sorted_ids, account)
+    return at < len(sorted_ids) and sorted_ids[at] == account
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -450,7 +459,6 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         raise InputError(f"epoch must be {state.epoch + 1} (the state is at epoch {state.epoch}), "
                          f"got {inputs.epoch!r}", field="epoch")
     epoch = inputs.epoch
-    existing = set(state.accounts)
     new_accounts: dict[str, str] = {}
     for record in inputs.opens:
         if type(record.account) is not str or not IDENTIFIER.fullmatch(record.account):
@@ -462,7 +470,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         if record.account.upper() == "ADL":  # a liquidation event's receiver when positions went to ADL
             raise InputError("account id 'ADL' is reserved (liquidation events name it as the receiver of positions "
                              "closed by auto-deleveraging)", path=record.path, line=record.line, field="account")
-        if record.account in existing or record.account in new_accounts:
+        if record.account in new_accounts or _holds(state.accounts, record.account):
             raise InputError(f"account {record.account!r} already exists", path=record.path, line=record.line,
                              field="account")
         supported = (STANDARD_MODE, PORTFOLIO_MODE) if config.portfolio_margin is not None else (STANDARD_MODE,)
@@ -471,10 +479,17 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"margin mode {record.margin_mode!r} is not supported {supported}{extra}",
                              path=record.path, line=record.line, field="margin_mode")
         new_accounts[record.account] = record.margin_mode
-    modes = dict(zip(state.accounts, state.margin_modes, strict=True)) | new_accounts
-    accounts = tuple(sorted(modes))
+    # The accounts stay sorted by id: the state's (sorted) merged with the new ones (one dictionary, the index,
+    # is all this builds per account).
+    accounts, margin_modes = state.accounts, state.margin_modes
+    if new_accounts:
+        merged = list(heapq.merge(zip(state.accounts, state.margin_modes, strict=True),
+                                  sorted(new_accounts.items())))
+        accounts, margin_modes = tuple(a for a, _ in merged), tuple(m for _, m in merged)
+        del merged
     index = {account: row for row, account in enumerate(accounts)}
-    previous_rows = np.array([index[a] for a in state.accounts], dtype=np.int64)
+    previous_rows = (np.fromiter(map(index.__getitem__, state.accounts), dtype=np.int64, count=len(state.accounts))
+                     if new_accounts else np.arange(len(accounts), dtype=np.int64))
     columns = {instrument: column for column, instrument in enumerate(state.instruments)}
 
     with DistinctIds("fill_id") as fill_ids:
@@ -563,7 +578,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                              f"{mark} x {config.instruments[column].contract_multiplier}, exceeds 2**62 - 1",
                              path=path, line=line or None, field="mark_price")
     return ResolvedInputs(
-        epoch=epoch, accounts=accounts, margin_modes=tuple(modes[a] for a in accounts),
+        epoch=epoch, accounts=accounts, margin_modes=margin_modes, index=index,
         previous_rows=previous_rows, fills=inputs.fills, marks=tuple(marks), funding_rates_ppm=tuple(rates),
         implied_vols_ppm=vols, oracle_decisions=decisions,
         paused_columns=tuple(sorted(paused | {
@@ -587,10 +602,18 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
     seen: set[str] = set()
     deposited: dict[int, int] = {}
     # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
-    held_before = {row: max(int(state.cash[old]), int(state.net_deposits[old]))
-                   for old, row in enumerate(previous_rows.tolist())}
+    old_row = np.full(len(index), -1, dtype=np.int64)  # row -> the account's row in the state (-1: new)
+    old_row[previous_rows] = np.arange(len(previous_rows), dtype=np.int64)
+
+    def held_before(row: int) -> int:
+        old = int(old_row[row])
+        return 0 if old < 0 else max(int(state.cash[old]), int(state.net_deposits[old]))
+
+    def balance_before(row: int, column: int) -> int:
+        old = int(old_row[row])
+        return 0 if old < 0 else int(state.asset_balances[old, column])
+
     columns = {asset_id: k for k, asset_id in enumerate(config.asset_ids)}
-    balances_before = {row: state.asset_balances[old].tolist() for old, row in enumerate(previous_rows.tolist())}
     asset_deposited: dict[tuple[int, int], int] = {}
     # What all accounts hold of each asset (settlement first): liabilities the epoch's tree must sum in 64 bits.
     held_total = [state.total_deposited - state.total_withdrawn + state.total_converted,
@@ -635,13 +658,13 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
             withdrawals.append((record.transfer_id, row, record.amount, column))
         elif column < 0:
             deposited[row] = deposited.get(row, 0) + record.amount
-            if held_before.get(row, 0) + deposited[row] > MAX_AMOUNT:
+            if held_before(row) + deposited[row] > MAX_AMOUNT:
                 raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
             deposits.append((row, record.amount))
         else:
             key = (row, column)
             asset_deposited[key] = asset_deposited.get(key, 0) + record.amount
-            balance = balances_before.get(row, [0] * len(columns))[column] + asset_deposited[key]
+            balance = balance_before(row, column) + asset_deposited[key]
             if balance > MAX_AMOUNT:
                 raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
             cap = config.assets[column].cap
