@@ -27,8 +27,6 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from zkclear.errors import ConfigurationError, InputError
 
 CHUNK_PADDING_POLICIES = ("none", "multiple", "power_of_two", "capacity")
@@ -192,7 +190,11 @@ def place_accounts(account_ids: Sequence[str], config: TreeConfig, placement_key
     """Place every account (ids must be distinct, non-empty strings) deterministically from the key.
 
     The tags are kept as one array of 32 bytes per account and ordered with numpy (a few dozen bytes per
-    account while placing, not Python objects per account); the result is the order of the module docstring."""
+    account while placing, not Python objects per account); the result is the order of the module docstring.
+    Operator side only: numpy is imported here, not by the module, which the verifier (``TreeConfig``) imports
+    without it."""
+    import numpy as np
+
     for line, account_id in enumerate(account_ids):
         if not isinstance(account_id, str) or not account_id:
             raise InputError("account id must be a non-empty string", line=line, field="account_id")
