@@ -267,3 +267,38 @@ def test_key_file_that_is_not_a_key_is_refused(deployment, tmp_path, capsys):
     out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, "--sign-with", key, expect=1,
                   capsys=capsys)
     assert "custody.key:1:" in out and "not a zkclear test key file" in out
+
+
+def test_epoch_run_in_small_batches_commits_what_one_batch_commits(plain_market, tmp_path, capsys):
+    """`--batch-fills` bounds the fills held at once; the committed epochs, and what the CLI says, do not change."""
+    outputs, ledgers = [], []
+    for batch in ("2", "32768"):
+        directory = tmp_path / f"venue-{batch}"
+        zkclear("init", directory, "--config", plain_market["config"], "--height", 8, capsys=capsys)
+        outputs.append([zkclear("epoch", "run", epoch, "-d", directory, "--batch-fills", batch, capsys=capsys)
+                        for epoch in plain_market["epochs"]])
+        ledgers.append(zkclear("status", "-d", directory, capsys=capsys))
+    assert outputs[0] == outputs[1] and " fills, " in outputs[0][0]
+    assert ledgers[0] == ledgers[1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x"])
+def test_a_batch_of_fills_that_is_not_a_positive_integer_is_refused_by_the_option(deployment, market, value, capsys):
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, "--batch-fills", value, expect=1,
+                  capsys=capsys)
+    assert "--batch-fills" in out
+
+
+def test_a_batch_of_fills_too_large_and_a_fills_pipe_are_one_line(deployment, market, tmp_path, capsys):
+    before = _fingerprint(deployment)
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, "--batch-fills", str(2**24 + 1), expect=1,
+                  capsys=capsys)
+    assert out.strip() == f"error: the batch of fills must be 1 to 16777216 fills, got {2**24 + 1}"
+    inputs = _epoch_copy(market, tmp_path)
+    (inputs / "fills.csv").unlink()
+    import os
+
+    os.mkfifo(inputs / "fills.csv")  # reading it would block: refused before anything is read
+    out = zkclear("epoch", "run", inputs, "-d", deployment, expect=1, capsys=capsys)
+    assert out.strip() == f"error: {inputs}/fills.csv: not a regular file"
+    assert _fingerprint(deployment) == before

@@ -576,6 +576,8 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         if scratch is None:
             raise InputError("reading fills in batches needs a scratch folder")
         copy = Path(scratch) / "fills.csv"
+        if fills_path.exists() and not fills_path.is_file():  # a named pipe would block the copy
+            raise InputError("not a regular file", path=str(fills_path))
         try:
             shutil.copyfile(fills_path, copy)
         except OSError as exc:
