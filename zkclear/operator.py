@@ -31,9 +31,9 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import signal
 import struct
-import tempfile
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -80,6 +80,9 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
+#: ``private/scratch/``: ``epoch run``'s working files (a copy of fills.csv, its parsed batches, the canonical
+#: inputs), removed when the run ends and, after a killed run, when the next one starts
+SCRATCH_DIR = "scratch"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 #: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
 #: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
@@ -361,11 +364,20 @@ class Deployment:
         the same files). ``fills.csv`` is read in batches of ``batch_fills`` fills from a private copy: the
         memory the clearing takes is set by it and the number of accounts, not by the number of fills (the
         result does not depend on it)."""
-        with self.ledger() as ledger, tempfile.TemporaryDirectory(prefix="zkclear-epoch-") as scratch:
-            number = epoch if epoch is not None else ledger.head()[0] + 1
-            inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills,
-                                scratch=Path(scratch))
-            return ledger.commit(inputs, once_per_folder=epoch is None)
+        private = self.root / PRIVATE_DIR
+        scratch = private / SCRATCH_DIR
+        with self.ledger() as ledger:  # refuses a missing or damaged ledger before anything is written
+            had_private = private.exists()
+            shutil.rmtree(scratch, ignore_errors=True)  # what a killed run left
+            try:
+                (scratch / "commit").mkdir(parents=True)
+                number = epoch if epoch is not None else ledger.head()[0] + 1
+                inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills, scratch=scratch)
+                return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+                if not had_private and private.is_dir() and not any(private.iterdir()):
+                    private.rmdir()
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]

@@ -302,3 +302,11 @@ def test_a_batch_of_fills_too_large_and_a_fills_pipe_are_one_line(deployment, ma
     out = zkclear("epoch", "run", inputs, "-d", deployment, expect=1, capsys=capsys)
     assert out.strip() == f"error: {inputs}/fills.csv: not a regular file"
     assert _fingerprint(deployment) == before
+
+
+def test_what_a_killed_epoch_run_left_in_its_scratch_folder_is_cleared_by_the_next(deployment, market, capsys):
+    scratch = deployment / "private" / "scratch"
+    (scratch / "commit").mkdir(parents=True)
+    (scratch / "fills.csv").write_text("half a copy")
+    zkclear("epoch", "run", market["epochs"][1], "-d", deployment, capsys=capsys)
+    assert not scratch.exists()

@@ -333,7 +333,8 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def commit(self, inputs: EpochInputs, *, once_per_folder: bool = False) -> CommitResult:
+    def commit(self, inputs: EpochInputs, *, once_per_folder: bool = False,
+               scratch: Path | None = None) -> CommitResult:
         """Apply ``inputs`` to the last committed state and store the epoch atomically.
 
         An epoch already committed with byte-identical inputs is a no-op (``already_committed``); with other
@@ -345,11 +346,16 @@ class Ledger:
 
         Fills read in batches (a :class:`~zkclear.clearing.inputs.FillSource`) are never held at once: the
         canonical inputs are written to a scratch file and copied into the ledger in blocks, and the fill
-        ids are checked and stored batch by batch.
+        ids are checked and stored batch by batch. ``scratch``: an empty folder for that file (default: a
+        temporary folder); a write error there (a full disk) is a :class:`LedgerError`.
         """
         head_epoch, head_hash = self.head()
-        with tempfile.TemporaryDirectory(prefix="zkclear-commit-") as scratch:
-            encoded = write_canonical_inputs(inputs, Path(scratch))
+        with tempfile.TemporaryDirectory(prefix="zkclear-commit-", dir=scratch) as folder:
+            try:
+                encoded = write_canonical_inputs(inputs, Path(folder))
+            except OSError as exc:
+                raise LedgerError(f"cannot write the epoch's canonical inputs in {folder}: {exc.strerror or exc}"
+                                  ) from exc
             inputs_hash = _inputs_hash_of_file(encoded.path)
             if isinstance(inputs.epoch, int) and 1 <= inputs.epoch <= head_epoch:
                 row = self._db.execute("SELECT inputs_hash, epoch_hash FROM epochs WHERE epoch = ?",
