@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
@@ -60,6 +59,7 @@ from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
 from zkclear.clearing.io import load_config, load_epoch, parse_config
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.clearing.provable import StatementLimits
+from zkclear.clearing.state import StoredAccounts
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
@@ -264,30 +264,47 @@ class ReceiptFiles(Mapping[str, Path]):
 
 
 class StateSource:
-    """The accounts of the state after an epoch, as the prover reads them: ids and arrays, one witness built
-    per account when its chunk is submitted (:class:`zkclear.proofs.streaming.AccountSource`)."""
+    """The accounts of the state after an epoch, as the prover reads them: one at a time from the stored state's
+    bytes (``StoredAccounts``: about 90 bytes held per account), one witness built per account when its chunk is
+    submitted (:class:`zkclear.proofs.streaming.AccountSource`)."""
 
-    def __init__(self, state: Any) -> None:
-        self._ids = state.accounts
-        self._modes = state.margin_modes
-        self._cash = state.cash
-        self._positions = state.positions
-        self._balances = state.asset_balances
+    def __init__(self, stored: StoredAccounts) -> None:
+        self._stored = stored
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._stored)
 
     def account_ids(self) -> Sequence[str]:
-        return self._ids
+        return _StoredIds(self._stored)
 
     def witness(self, index: int) -> AccountWitness:
         # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
-        return AccountWitness(int(self._cash[index]), tuple(int(q) for q in self._positions[index].tolist()),
-                              self._modes[index], balances=tuple(int(b) for b in self._balances[index].tolist()))
+        _, mode, cash, _, positions, balances = self._stored.row(index)
+        return AccountWitness(cash, positions, mode, balances=balances)
 
     def inputs(self) -> Iterator[AccountInput]:
-        for index, account in enumerate(self._ids):
-            yield AccountInput(account, self.witness(index))
+        for index in range(len(self._stored)):
+            account, mode, cash, _, positions, balances = self._stored.row(index)
+            yield AccountInput(account, AccountWitness(cash, positions, mode, balances=balances))
+
+
+class _StoredIds(Sequence[str]):
+    """The account ids of a stored state, each decoded when read."""
+
+    def __init__(self, stored: StoredAccounts) -> None:
+        self._stored = stored
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._stored.account_id(k) for k in range(*index.indices(len(self._stored)))]
+        if index < 0:
+            index += len(self._stored)
+        if not 0 <= index < len(self._stored):
+            raise IndexError(index)
+        return self._stored.account_id(index)
 
 
 class Deployment:
@@ -396,7 +413,8 @@ class Deployment:
         """The epoch's public inputs (what its public risk data is recomputed from)."""
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
-            state_before, inputs = ledger.state(epoch - 1), ledger.inputs(epoch, with_fills=False)
+            state_before = ledger.state_without_accounts(epoch - 1)
+            inputs = ledger.inputs(epoch, with_fills=False)
         text = (self.root / CONFIG_FILE).read_text(encoding="utf-8")
         return public_inputs_of_epoch(text, state_before, inputs, position_bits=self.proving.position_bits)
 
@@ -409,7 +427,7 @@ class Deployment:
         """The accounts of the state after ``epoch`` (the clearing house's own included), read one at a time."""
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
-            return StateSource(ledger.state(epoch))
+            return StateSource(ledger.stored_accounts(epoch))
 
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""

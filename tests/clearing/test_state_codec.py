@@ -23,7 +23,7 @@ def _state(accounts: int, instruments: int = 3, assets: tuple[str, ...] = (), dy
         positions=frozen_array(rng.integers(-2**40, 2**40, (accounts, instruments))),
         net_deposits=frozen_array(rng.integers(-2**62, 2**62, accounts)),
         total_deposited=10**18, total_withdrawn=5,
-        price_history=((("I0",), (1, 2, 3)),) if dynamic else (),
+        price_history=(("I0", (1, 2, 3)),) if dynamic else (),
         dynamic_parameters=((1, 2),) if dynamic else (),
         asset_ids=assets,
         asset_balances=frozen_array(rng.integers(0, 2**62, (accounts, len(assets)))) if assets else None)
@@ -77,3 +77,35 @@ def test_an_equal_state_built_otherwise_has_the_same_bytes():
     state = _state(ROWS_PER_PIECE * 2 + 1, assets=("BTC",))
     copy = dataclasses.replace(state, cash=frozen_array(state.cash.tolist()))
     assert copy.canonical_bytes() == state.canonical_bytes() and copy == state
+
+
+@pytest.mark.parametrize("assets", [(), ("BTC", "ETH")])
+def test_stored_accounts_read_one_at_a_time_are_the_decoded_states(assets):
+    from zkclear.clearing.state import StoredAccounts
+
+    state = _state(ROWS_PER_PIECE + 5, assets=assets, dynamic=True)
+    stored = StoredAccounts(state.canonical_bytes())
+    assert len(stored) == len(state.accounts)
+    for index in (0, 1, ROWS_PER_PIECE - 1, ROWS_PER_PIECE, len(state.accounts) - 1):
+        account, mode, cash, deposits, positions, balances = stored.row(index)
+        assert (account, mode, cash, deposits) == (state.accounts[index], state.margin_modes[index],
+                                                   int(state.cash[index]), int(state.net_deposits[index]))
+        assert positions == tuple(state.positions[index].tolist())
+        assert balances == tuple(state.asset_balances[index].tolist())
+    header = stored.without_accounts()
+    assert header.accounts == () and header.instruments == state.instruments
+    assert (header.price_history, header.total_deposited, header.asset_totals) == (
+        state.price_history, state.total_deposited, state.asset_totals)
+
+
+@pytest.mark.parametrize("forged", [b"true", b"1.0", b"01", b'"7"'])
+def test_a_stored_row_that_is_not_canonical_integers_is_refused_when_read(forged):
+    from zkclear.clearing.state import StoredAccounts
+
+    state = _state(3)
+    data = state.canonical_bytes()
+    cash = f',{int(state.cash[1])},'.encode()
+    stored = StoredAccounts(_tamper(data, cash, b"," + forged + b","))
+    stored.row(0)  # the other rows still read
+    with pytest.raises(LedgerError):
+        stored.row(1)

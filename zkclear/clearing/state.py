@@ -303,6 +303,109 @@ def _decode_state(data: bytes) -> EpochState:
         asset_totals=tuple(tuple(t) for t in assets["totals"]), total_converted=assets["converted"])
 
 
+class StoredAccounts:
+    """The accounts of a state's canonical bytes, decoded one at a time when asked for (what ``zkclear epoch
+    prove`` reads them from): it holds the bytes and one offset per account and per balances row — about 90 bytes
+    per account — instead of the decoded state. The header (instruments, totals, ...) is decoded at once; each
+    row read is checked to be the canonical encoding of what it decodes to (``from_canonical_bytes`` checks the
+    whole record the same way)."""
+
+    def __init__(self, data: bytes) -> None:
+        if not data.startswith(_ACCOUNTS_HEAD):
+            raise LedgerError("stored state does not decode: not a state record")
+        try:
+            accounts_start = len(_ACCOUNTS_HEAD)
+            accounts_region, after = _region(data, accounts_start, b"]]")
+            balances_start, balances_region = -1, b""
+            skeleton = _ACCOUNTS_HEAD + b"]"
+            if data.startswith(_BALANCES_HEAD, after):
+                balances_start = after + len(_BALANCES_HEAD)
+                balances_region, after = _region(data, balances_start, b"]")
+                skeleton += _BALANCES_HEAD + b"]"
+            self.header = json.loads(skeleton + data[after:])
+        except ValueError as exc:
+            raise LedgerError(f"stored state does not decode: {exc}") from exc
+        self._data = data
+        self._rows = _row_bounds(accounts_start, accounts_region, b"]],[", 2)
+        self._balances = _row_bounds(balances_start, balances_region, b"],[", 1) if balances_start >= 0 else None
+        if self._balances is not None and len(self._balances) != len(self._rows):
+            raise LedgerError("stored state does not decode: the balances do not match the accounts")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def row(self, index: int) -> tuple[str, str, int, int, tuple[int, ...], tuple[int, ...]]:
+        """``(account id, margin mode, cash, net deposits, positions, collateral balances)`` of account ``index``."""
+        start, end = (int(x) for x in self._rows[index])
+        record = self._decoded(self._data[start:end])
+        if type(record) is not list or len(record) != 5 or type(record[4]) is not list:
+            raise LedgerError(f"stored state: account row {index} does not decode")
+        balances: list = []
+        if self._balances is not None:
+            start, end = (int(x) for x in self._balances[index])
+            balances = self._decoded(self._data[start:end])
+            if type(balances) is not list:
+                raise LedgerError(f"stored state: balances row {index} does not decode")
+        account, mode, cash, deposits, positions = record
+        if type(account) is not str or type(mode) is not str or not all(
+                type(value) is int for value in (cash, deposits, *positions, *balances)):  # JSON true is not 1
+            raise LedgerError(f"stored state: account row {index} does not decode")
+        return account, mode, cash, deposits, tuple(positions), tuple(balances)
+
+    def account_id(self, index: int) -> str:
+        return self.row(index)[0]
+
+    def without_accounts(self) -> EpochState:
+        """The state's header as an :class:`EpochState` holding no account (instruments, settlement prices,
+        funding indices, totals, price history: what the epoch's public inputs are built from)."""
+        header = self.header
+        try:
+            if header["version"] != STATE_VERSION:
+                raise LedgerError(f"state version {header['version']} is not supported")
+            instruments = header["instruments"]
+            assets = header.get("assets", {"ids": [], "totals": [], "converted": 0})
+            return EpochState(
+                epoch=header["epoch"], instruments=tuple(i[0] for i in instruments),
+                settlement_prices=tuple(i[1] for i in instruments), funding_indices=tuple(i[2] for i in instruments),
+                expired=tuple(bool(i[3]) for i in instruments), accounts=(), margin_modes=(),
+                cash=frozen_array(np.zeros(0, dtype=np.int64)),
+                positions=frozen_array(np.zeros((0, len(instruments)), dtype=np.int64)),
+                net_deposits=frozen_array(np.zeros(0, dtype=np.int64)),
+                total_deposited=header["total_deposited"], total_withdrawn=header["total_withdrawn"],
+                price_history=tuple((g, tuple(p)) for g, p in header.get("price_history", [])),
+                dynamic_parameters=tuple(tuple(p) for p in header.get("dynamic_parameters", [])),
+                asset_ids=tuple(assets["ids"]), asset_totals=tuple(tuple(t) for t in assets["totals"]),
+                total_converted=assets["converted"])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise LedgerError(f"stored state does not decode: {exc}") from exc
+
+    @staticmethod
+    def _decoded(text: bytes) -> object:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise LedgerError(f"stored state does not decode: {exc}") from exc
+        if canonical_json(value) != text:
+            raise LedgerError("stored state is not in canonical form")
+        return value
+
+
+def _row_bounds(offset: int, region: bytes, separator: bytes, keep: int) -> np.ndarray:
+    """``[start, end)`` of each row of ``region`` (which starts at ``offset`` of the record), as an (n, 2) int64
+    array."""
+    if not region:
+        return np.zeros((0, 2), dtype=np.int64)
+    count = region.count(separator) + 1
+    bounds = np.empty((count, 2), dtype=np.int64)
+    begin, index = 0, -1
+    for k in range(count - 1):
+        index = region.find(separator, index + 1)
+        bounds[k] = (offset + begin, offset + index + keep)
+        begin = index + keep + 1
+    bounds[count - 1] = (offset + begin, offset + len(region))
+    return bounds
+
+
 def canonical_json(obj: object) -> bytes:
     """Sorted-key, whitespace-free, ASCII JSON: the one encoding the ledger hashes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
