@@ -76,7 +76,7 @@ from zkclear.proofs.units import (
     run_subtree_task,
 )
 from zkclear.proofs.work_store import WorkStore
-from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
+from zkclear.tree.placement import TreeConfig, node_range_bits, placement_arrays
 from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
 
 Progress = Callable[[str, int, int], None]
@@ -380,10 +380,7 @@ def close_epoch(
     require_reserves_cover((AccountInput(ids[i], source.witness(i)) for i in range(len(source))), public, reserves,
                            system)
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
-    placement = place_accounts(source.account_ids(), config, placement_key)
-    positions = np.array(placement.chunk_positions, dtype=np.int64)
-    slots = np.array([[-1 if a is None else a for a in row] for row in placement.chunk_slots], dtype=np.int64)
-    del placement
+    positions, slots = placement_arrays(source.account_ids(), config, placement_key)
     split = split_level(config, len(positions), settings.subtree_chunks)
     plan = _Plan(header, positions, slots, [], [0] * len(positions), config.chunk_bits, split,
                  max(1, settings.node_group))

@@ -26,6 +26,7 @@ import hmac
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from zkclear.errors import ConfigurationError, InputError
 
@@ -187,12 +188,20 @@ class Placement:
 
 
 def place_accounts(account_ids: Sequence[str], config: TreeConfig, placement_key: bytes) -> Placement:
-    """Place every account (ids must be distinct, non-empty strings) deterministically from the key.
+    """Place every account (ids must be distinct, non-empty strings) deterministically from the key (the
+    placement of :func:`placement_arrays`, as tuples)."""
+    positions, slots = placement_arrays(account_ids, config, placement_key)
+    return Placement(config=config, chunk_positions=tuple(positions.tolist()),
+                     chunk_slots=tuple(tuple(None if a < 0 else a for a in row) for row in slots.tolist()))
 
-    The tags are kept as one array of 32 bytes per account and ordered with numpy (a few dozen bytes per
-    account while placing, not Python objects per account); the result is the order of the module docstring.
-    Operator side only: numpy is imported here, not by the module, which the verifier (``TreeConfig``) imports
-    without it."""
+
+def placement_arrays(account_ids: Sequence[str], config: TreeConfig, placement_key: bytes) -> tuple[Any, Any]:
+    """``(chunk positions, slots)`` as int64 arrays, chunks in increasing position order: ``slots[k, s]`` is the
+    index in ``account_ids`` of the account in slot ``s`` of chunk ``k``, -1 for a padding account.
+
+    The tags are one array of 32 bytes per account, ordered with numpy; what is held while placing is a few
+    dozen bytes per account, not Python objects per account. Operator side only: numpy is imported here, not
+    by the module, which the verifier (``TreeConfig``) imports without it."""
     import numpy as np
 
     for line, account_id in enumerate(account_ids):
@@ -202,7 +211,7 @@ def place_accounts(account_ids: Sequence[str], config: TreeConfig, placement_key
     tags = bytearray(32 * count)
     for index, account_id in enumerate(account_ids):
         tags[32 * index:32 * index + 32] = account_tag(placement_key, account_id)
-    words = np.frombuffer(bytes(tags), dtype=">u8").reshape(count, 4)
+    words = np.frombuffer(tags, dtype=">u8").reshape(count, 4)
     order = np.lexsort(words.T[::-1])  # by tag, bytewise; stable: equal tags (equal ids) stay in input order
     repeated = np.flatnonzero(np.all(words[order[1:]] == words[order[:-1]], axis=1)) + 1 if count > 1 else order[:0]
     if repeated.size:
@@ -210,17 +219,17 @@ def place_accounts(account_ids: Sequence[str], config: TreeConfig, placement_key
         raise InputError(f"duplicate account id {account_ids[line]!r}", line=line, field="account_id")
     del words
     n_chunks = config.chunk_count(count)
-    members: list[list[tuple[bytes, int | None]]] = []
-    for chunk in range(n_chunks):  # rank r goes to chunk r mod n_chunks
-        occupants: list[tuple[bytes, int | None]] = [(bytes(tags[32 * a:32 * a + 32]), a)
-                                                     for a in order[chunk::n_chunks].tolist()]
-        for pad in range(config.chunk_size - len(occupants)):
-            occupants.append((_padding_tag(placement_key, chunk, pad), None))
+    slots = np.empty((n_chunks, config.chunk_size), dtype=np.int64)
+    for chunk in range(n_chunks):  # rank r goes to chunk r mod n_chunks; slots in the order of the tags
+        occupants: list[tuple[bytes, int]] = [(bytes(tags[32 * a:32 * a + 32]), a)
+                                              for a in order[chunk::n_chunks].tolist()]
+        occupants += [(_padding_tag(placement_key, chunk, pad), -1)
+                      for pad in range(config.chunk_size - len(occupants))]
         occupants.sort(key=lambda entry: entry[0])
-        members.append([(b"", account) for _, account in occupants])
+        slots[chunk] = [account for _, account in occupants]
     del tags, order
 
-    positions: list[int] = []
+    positions = np.arange(n_chunks, dtype=np.int64)
     if config.sparse:
         taken: set[int] = set()
         for chunk in range(n_chunks):
@@ -231,12 +240,6 @@ def place_accounts(account_ids: Sequence[str], config: TreeConfig, placement_key
                     break
                 attempt += 1
             taken.add(candidate)
-            positions.append(candidate)
-    else:
-        positions = list(range(n_chunks))
-    by_position = sorted(range(n_chunks), key=lambda chunk: positions[chunk])
-    return Placement(
-        config=config,
-        chunk_positions=tuple(positions[chunk] for chunk in by_position),
-        chunk_slots=tuple(tuple(account for _, account in members[chunk]) for chunk in by_position),
-    )
+            positions[chunk] = candidate
+    by_position = np.argsort(positions, kind="stable")
+    return positions[by_position], slots[by_position]
