@@ -26,6 +26,7 @@ Re-proving an epoch with the same secret produces byte-identical files (determin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -80,8 +81,8 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
-#: ``private/scratch/``: ``epoch run``'s working files (a copy of fills.csv, its parsed batches, the canonical
-#: inputs), removed when the run ends and, after a killed run, when the next one starts
+#: ``private/scratch/run-PID/``: an ``epoch run``'s working files (a copy of fills.csv, its parsed batches, the
+#: canonical inputs), removed when the run ends and, after a killed run, by the next run
 SCRATCH_DIR = "scratch"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 #: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
@@ -263,6 +264,23 @@ class ReceiptFiles(Mapping[str, Path]):
         return self._accounts
 
 
+def _remove_dead_runs(scratch_root: Path) -> None:
+    """Remove the scratch folders (``run-PID``) of ``epoch run`` processes that are gone (killed); a live run's
+    folder is left alone."""
+    if not scratch_root.is_dir():
+        return
+    for folder in scratch_root.glob("run-*"):
+        pid = folder.name.removeprefix("run-")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
 class StateSource:
     """The accounts of the state after an epoch, as the prover reads them: one at a time from the stored state's
     bytes (``StoredAccounts``: about 90 bytes held per account), one witness built per account when its chunk is
@@ -382,10 +400,12 @@ class Deployment:
         memory the clearing takes is set by it and the number of accounts, not by the number of fills (the
         result does not depend on it)."""
         private = self.root / PRIVATE_DIR
-        scratch = private / SCRATCH_DIR
+        scratch_root = private / SCRATCH_DIR
         with self.ledger() as ledger:  # refuses a missing or damaged ledger before anything is written
             had_private = private.exists()
-            shutil.rmtree(scratch, ignore_errors=True)  # what a killed run left
+            _remove_dead_runs(scratch_root)
+            scratch = scratch_root / f"run-{os.getpid()}"
+            shutil.rmtree(scratch, ignore_errors=True)
             try:
                 (scratch / "commit").mkdir(parents=True)
                 number = epoch if epoch is not None else ledger.head()[0] + 1
@@ -393,8 +413,10 @@ class Deployment:
                 return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-                if not had_private and private.is_dir() and not any(private.iterdir()):
-                    private.rmdir()
+                for folder, keep in ((scratch_root, False), (private, had_private)):
+                    if not keep:
+                        with contextlib.suppress(OSError):  # another run's files in it: it stays
+                            folder.rmdir()
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]

@@ -305,8 +305,21 @@ def test_a_batch_of_fills_too_large_and_a_fills_pipe_are_one_line(deployment, ma
 
 
 def test_what_a_killed_epoch_run_left_in_its_scratch_folder_is_cleared_by_the_next(deployment, market, capsys):
+    """A run keeps its working files in private/scratch/run-PID: a dead process's folder is removed by the next
+    run, a live one's (another run in progress) is left alone."""
+    import os
+    import subprocess
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its pid names no live process
     scratch = deployment / "private" / "scratch"
-    (scratch / "commit").mkdir(parents=True)
-    (scratch / "fills.csv").write_text("half a copy")
+    dead = scratch / f"run-{ended.pid}"
+    (dead / "commit").mkdir(parents=True)
+    (dead / "fills.csv").write_text("half a copy")
+    live = scratch / f"run-{os.getppid()}"
+    live.mkdir()
     zkclear("epoch", "run", market["epochs"][1], "-d", deployment, capsys=capsys)
+    assert not dead.exists() and live.exists()
+    live.rmdir()
+    zkclear("epoch", "run", market["epochs"][1], "-d", deployment, capsys=capsys)  # a no-op that says so
     assert not scratch.exists()
