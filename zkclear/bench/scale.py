@@ -294,7 +294,9 @@ def _clearing_memory(sizes: tuple[int, ...], echo: Callable[[str], None]) -> dic
 
 
 def _child_peak(args: list[str]) -> dict:
-    """Run a child process; its JSON line (if any) and its peak RSS from wait4."""
+    """Run a child process; its JSON line (if any) and its peak RSS from wait4 (an upper bound: on Linux a child's
+    ``ru_maxrss`` also counts the pages of this process mapped before its ``exec``; the children of this module
+    report their own ``VmHWM`` instead)."""
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
@@ -329,7 +331,8 @@ def _memory(sizes: tuple[int, int], quick: bool, echo: Callable[[str], None]) ->
     accounts = 10_000 if quick else 100_000
     metrics[f"clearing_peak_rss_mib_{accounts}"] = clearing["wait4_peak_rss_bytes"] / 2**20
     echo(f"  clearing (zkclear bench clearing{' --quick' if quick else ''}: {accounts:,} accounts x 8 instruments, "
-         f"inputs built in memory): peak RSS {clearing['wait4_peak_rss_bytes'] / 2**20:.0f} MiB")
+         f"inputs built in memory): peak RSS at most {clearing['wait4_peak_rss_bytes'] / 2**20:.0f} MiB (wait4, which "
+         "also counts this process's pages)")
     return metrics
 
 
