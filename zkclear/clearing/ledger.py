@@ -23,7 +23,6 @@ byte-identical states and hashes (:meth:`Ledger.verify_replay`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ from zkclear.clearing.canonical_inputs import write_canonical_inputs
 from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
-from zkclear.clearing.state import EpochState, StoredAccounts, canonical_json, frozen_array
+from zkclear.clearing.state import EpochState, StoredAccounts, canonical_json
 from zkclear.errors import InputError, LedgerError
 
 #: Test hook: ``kill`` (SIGKILL itself) or ``sleep:SECONDS`` at the point inside the commit transaction
@@ -309,10 +308,7 @@ class Ledger:
     def state_without_accounts(self, epoch: int) -> EpochState:
         """The state after ``epoch`` without its accounts (genesis included): instruments, prices, totals."""
         if epoch == 0:
-            return dataclasses.replace(self.state(0), accounts=(), margin_modes=(),
-                                       cash=frozen_array([]), net_deposits=frozen_array([]),
-                                       positions=frozen_array([], shape=(0, len(self.config.instruments))),
-                                       asset_balances=None)
+            return StoredAccounts(EpochState.genesis(self.config).canonical_bytes()).without_accounts()
         return self.stored_accounts(epoch).without_accounts()
 
     def epoch_hashes(self) -> list[bytes]:

@@ -54,11 +54,6 @@ class Netting:
     fees: np.ndarray
 
 
-def net(legs: Legs, positions: np.ndarray, marks: tuple[int, ...], multipliers: tuple[int, ...]) -> Netting:
-    """Net one batch of ``legs`` into ``positions`` (not modified): :func:`net_batches` of one batch."""
-    return net_batches((legs,), positions, marks, multipliers)
-
-
 def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int, ...],
                 multipliers: tuple[int, ...]) -> Netting:
     """Net the legs of every batch into ``positions`` (not modified) and settle each leg against the mark.

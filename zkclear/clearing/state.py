@@ -240,30 +240,52 @@ def _pieces(region: bytes, separator: bytes, keep: int) -> Iterator[list]:
             begin, seen = index + keep + 1, 0
 
 
-def _decode_state(data: bytes) -> EpochState:
+def _layout(data: bytes) -> tuple[int, bytes, int, bytes | None, dict]:
+    """``(offset of the accounts' rows, their bytes, offset of the balances' rows or -1, their bytes or None, the
+    record without them)`` of a state's canonical bytes."""
     if not data.startswith(_ACCOUNTS_HEAD):
         raise ValueError("not a state record")
-    accounts_region, after = _region(data, len(_ACCOUNTS_HEAD), b"]]")
-    balances_region: bytes | None = None
+    accounts_start = len(_ACCOUNTS_HEAD)
+    accounts_region, after = _region(data, accounts_start, b"]]")
+    balances_start, balances_region = -1, None
     skeleton = _ACCOUNTS_HEAD + b"]"
     if data.startswith(_BALANCES_HEAD, after):
-        balances_region, after = _region(data, after + len(_BALANCES_HEAD), b"]")
+        balances_start = after + len(_BALANCES_HEAD)
+        balances_region, after = _region(data, balances_start, b"]")
         skeleton += _BALANCES_HEAD + b"]"
-    obj = json.loads(skeleton + data[after:])
-    if obj["version"] != STATE_VERSION:
-        raise LedgerError(f"state version {obj['version']} is not supported")
-    instruments = obj["instruments"]
-    assets = obj.get("assets", {"ids": [], "balances": [], "totals": [], "converted": 0})
+    return accounts_start, accounts_region, balances_start, balances_region, json.loads(skeleton + data[after:])
+
+
+def _header_fields(header: dict, has_balances: bool) -> dict:
+    """The :class:`EpochState` fields that are not per account, from a record without its accounts."""
+    if header["version"] != STATE_VERSION:
+        raise LedgerError(f"state version {header['version']} is not supported")
+    instruments = header["instruments"]
+    assets = header.get("assets", {"ids": [], "balances": [], "totals": [], "converted": 0})
     if set(assets) != {"ids", "balances", "totals", "converted"} or assets["balances"] != [] \
-            or (balances_region is None) != (not assets["ids"]):
+            or has_balances != bool(assets["ids"]):
         raise LedgerError("stored state: the assets record does not decode")
+    return {"epoch": header["epoch"], "instruments": tuple(i[0] for i in instruments),
+            "settlement_prices": tuple(i[1] for i in instruments), "funding_indices": tuple(i[2] for i in instruments),
+            "expired": tuple(bool(i[3]) for i in instruments),
+            "total_deposited": header["total_deposited"], "total_withdrawn": header["total_withdrawn"],
+            "price_history": tuple((g, tuple(p)) for g, p in header.get("price_history", [])),
+            "dynamic_parameters": tuple(tuple(p) for p in header.get("dynamic_parameters", [])),
+            "asset_ids": tuple(assets["ids"]), "asset_totals": tuple(tuple(t) for t in assets["totals"]),
+            "total_converted": assets["converted"]}
+
+
+def _decode_state(data: bytes) -> EpochState:
+    _, accounts_region, _, balances_region, header = _layout(data)
+    fields = _header_fields(header, balances_region is not None)
+    instrument_count, asset_count = len(fields["instruments"]), len(fields["asset_ids"])
     count = accounts_region.count(b"]],[") + 1 if accounts_region else 0
     ids: list[str] = []
     modes: list[str] = []
     known_modes: dict[str, str] = {}
     cash = np.empty(count, dtype=np.int64)
     deposits = np.empty(count, dtype=np.int64)
-    positions = np.empty((count, len(instruments)), dtype=np.int64)
+    positions = np.empty((count, instrument_count), dtype=np.int64)
     done = 0
     for rows in _pieces(accounts_region, b"]],[", 2):
         stop = done + len(rows)
@@ -273,34 +295,24 @@ def _decode_state(data: bytes) -> EpochState:
         cash[done:stop] = [row[2] for row in rows]
         deposits[done:stop] = [row[3] for row in rows]
         positions[done:stop] = np.array([row[4] for row in rows], dtype=np.int64).reshape(len(rows),
-                                                                                            len(instruments))
+                                                                                            instrument_count)
         done = stop
     if done != count:
         raise ValueError("the accounts do not decode")
     balances = None
     if balances_region is not None:
-        balances = np.empty((count, len(assets["ids"])), dtype=np.int64)
+        balances = np.empty((count, asset_count), dtype=np.int64)
         done = 0
         for rows in _pieces(balances_region, b"],[", 1):
-            balances[done:done + len(rows)] = np.array(rows, dtype=np.int64).reshape(len(rows), len(assets["ids"]))
+            balances[done:done + len(rows)] = np.array(rows, dtype=np.int64).reshape(len(rows), asset_count)
             done += len(rows)
         if done != count:
             raise ValueError("the balances do not match the accounts")
     for array in (cash, deposits, positions, balances):
         if array is not None:
             array.flags.writeable = False
-    return EpochState(
-        epoch=obj["epoch"],
-        instruments=tuple(i[0] for i in instruments),
-        settlement_prices=tuple(i[1] for i in instruments),
-        funding_indices=tuple(i[2] for i in instruments),
-        expired=tuple(bool(i[3]) for i in instruments),
-        accounts=tuple(ids), margin_modes=tuple(modes), cash=cash, positions=positions, net_deposits=deposits,
-        total_deposited=obj["total_deposited"], total_withdrawn=obj["total_withdrawn"],
-        price_history=tuple((g, tuple(p)) for g, p in obj.get("price_history", [])),
-        dynamic_parameters=tuple(tuple(p) for p in obj.get("dynamic_parameters", [])),
-        asset_ids=tuple(assets["ids"]), asset_balances=balances,
-        asset_totals=tuple(tuple(t) for t in assets["totals"]), total_converted=assets["converted"])
+    return EpochState(**fields, accounts=tuple(ids), margin_modes=tuple(modes), cash=cash, positions=positions,
+                      net_deposits=deposits, asset_balances=balances)
 
 
 class StoredAccounts:
@@ -311,23 +323,14 @@ class StoredAccounts:
     whole record the same way)."""
 
     def __init__(self, data: bytes) -> None:
-        if not data.startswith(_ACCOUNTS_HEAD):
-            raise LedgerError("stored state does not decode: not a state record")
         try:
-            accounts_start = len(_ACCOUNTS_HEAD)
-            accounts_region, after = _region(data, accounts_start, b"]]")
-            balances_start, balances_region = -1, b""
-            skeleton = _ACCOUNTS_HEAD + b"]"
-            if data.startswith(_BALANCES_HEAD, after):
-                balances_start = after + len(_BALANCES_HEAD)
-                balances_region, after = _region(data, balances_start, b"]")
-                skeleton += _BALANCES_HEAD + b"]"
-            self.header = json.loads(skeleton + data[after:])
+            accounts_start, accounts_region, balances_start, balances_region, self.header = _layout(data)
         except ValueError as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc
         self._data = data
         self._rows = _row_bounds(accounts_start, accounts_region, b"]],[", 2)
-        self._balances = _row_bounds(balances_start, balances_region, b"],[", 1) if balances_start >= 0 else None
+        self._balances = (None if balances_region is None
+                          else _row_bounds(balances_start, balances_region, b"],[", 1))
         if self._balances is not None and len(self._balances) != len(self._rows):
             raise LedgerError("stored state does not decode: the balances do not match the accounts")
 
@@ -358,26 +361,13 @@ class StoredAccounts:
     def without_accounts(self) -> EpochState:
         """The state's header as an :class:`EpochState` holding no account (instruments, settlement prices,
         funding indices, totals, price history: what the epoch's public inputs are built from)."""
-        header = self.header
         try:
-            if header["version"] != STATE_VERSION:
-                raise LedgerError(f"state version {header['version']} is not supported")
-            instruments = header["instruments"]
-            assets = header.get("assets", {"ids": [], "totals": [], "converted": 0})
-            return EpochState(
-                epoch=header["epoch"], instruments=tuple(i[0] for i in instruments),
-                settlement_prices=tuple(i[1] for i in instruments), funding_indices=tuple(i[2] for i in instruments),
-                expired=tuple(bool(i[3]) for i in instruments), accounts=(), margin_modes=(),
-                cash=frozen_array(np.zeros(0, dtype=np.int64)),
-                positions=frozen_array(np.zeros((0, len(instruments)), dtype=np.int64)),
-                net_deposits=frozen_array(np.zeros(0, dtype=np.int64)),
-                total_deposited=header["total_deposited"], total_withdrawn=header["total_withdrawn"],
-                price_history=tuple((g, tuple(p)) for g, p in header.get("price_history", [])),
-                dynamic_parameters=tuple(tuple(p) for p in header.get("dynamic_parameters", [])),
-                asset_ids=tuple(assets["ids"]), asset_totals=tuple(tuple(t) for t in assets["totals"]),
-                total_converted=assets["converted"])
+            fields = _header_fields(self.header, self._balances is not None)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc
+        return EpochState(**fields, accounts=(), margin_modes=(), cash=frozen_array(np.zeros(0, dtype=np.int64)),
+                          positions=frozen_array(np.zeros((0, len(fields["instruments"])), dtype=np.int64)),
+                          net_deposits=frozen_array(np.zeros(0, dtype=np.int64)))
 
     @staticmethod
     def _decoded(text: bytes) -> object:
