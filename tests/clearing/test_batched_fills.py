@@ -229,3 +229,23 @@ def test_a_ledger_written_before_epoch_inputs_existed_still_reads_and_replays(ma
         ledger.verify_replay()
         result = ledger.commit(load_epoch(epoch_dirs[0], 1, config))  # the same epoch again: a no-op
         assert result.already_committed
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b'{"epoch":1,"fills":{"size":[1]}}', b""])
+def test_damaged_stored_inputs_are_a_ledger_error_not_a_crash(market, tmp_path, damage):
+    import sqlite3
+
+    from zkclear.errors import LedgerError
+
+    _, config, epoch_dirs = market
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path, config, durable=False) as ledger:
+        ledger.commit(load_epoch(epoch_dirs[0], 1, config))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE epoch_inputs SET inputs = ? WHERE epoch = 1", (damage,))
+    db.commit()
+    db.close()
+    with Ledger(path, config, durable=False) as ledger:
+        for with_fills in (True, False):
+            with pytest.raises(LedgerError):
+                ledger.inputs(1, with_fills=with_fills)

@@ -318,12 +318,17 @@ class Ledger:
         """The stored inputs of ``epoch``; without ``with_fills``, every record but the fills (which are then
         empty), read without decoding — or holding — the fills (the public inputs, the price history)."""
         path = f"{self.path}#epoch{epoch}"
-        if not with_fills:
-            return EpochInputs.from_canonical(json.loads(self._inputs_without_fills(epoch)), path=path)
-        row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
-        if row is None:
-            raise LedgerError(f"epoch {epoch} is not in the ledger")
-        return EpochInputs.from_canonical(json.loads(row[0]), path=path)
+        if with_fills:
+            row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+            if row is None:
+                raise LedgerError(f"epoch {epoch} is not in the ledger")
+            stored = bytes(row[0])
+        else:
+            stored = self._inputs_without_fills(epoch)
+        try:
+            return EpochInputs.from_canonical(json.loads(stored), path=path)
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:  # a damaged or edited ledger
+            raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
 
     def _inputs_without_fills(self, epoch: int) -> bytes:
         """The stored canonical inputs with the ``"fills":{...}`` member cut out, read from the blob in blocks.
