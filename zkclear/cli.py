@@ -47,6 +47,21 @@ class AsciiInt(click.ParamType):
         return number
 
 
+#: Whether the command being run was given --json: its errors are then one JSON object on stdout too (set while
+#: the options are parsed, read by :func:`main` when an error ends the command).
+_errors_as_json = False
+
+
+def _remember_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    global _errors_as_json
+    _errors_as_json = bool(value)
+    return value
+
+
+def _json_option(help_text: str):
+    return click.option("--json", "as_json", is_flag=True, callback=_remember_json, help=help_text)
+
+
 def _deployment_option(function):
     return click.option("-d", "--deployment", "deployment_dir", type=click.Path(file_okay=False, path_type=Path),
                         envvar="ZKCLEAR_DEPLOYMENT", default=Path("."), show_default=False,
@@ -288,7 +303,7 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
 
 @cli.command()
 @_deployment_option
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@_json_option("Print the status as JSON.")
 def status(deployment_dir: Path, as_json: bool) -> None:
     """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
     balances (insurance fund, fee account, backstop).
@@ -408,7 +423,7 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write that history as CSV.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_json_option("Print the result as JSON.")
 def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], account_id: str | None,
            participant_path: Path | None, account_key: str | None, cash: int | None, positions: tuple[str, ...],
            margin_mode: str | None, expect_headers: tuple[str, ...], crowd: int, history: bool,
@@ -554,7 +569,7 @@ def _print_history(rows, instruments) -> None:
               help="The header hash the venue posted (repeat: one per epoch folder).")
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_json_option("Print the report as JSON.")
 @click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
               help="Local processes verifying in parallel (default: every core).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
@@ -671,7 +686,7 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
 
 @cli.command()
 @click.argument("epoch_dir", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_json_option("Print the summary as JSON.")
 @click.option("--attestation-text", "text_address", metavar="ADDRESS",
               help="Print only the exact text the custodian of this listed reserve address signs (with its wallet, "
                    "or zkclear keys sign).")
@@ -751,7 +766,8 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--port", default=8737, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it local).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (keep it local; 0.0.0.0 serves the LAN, reached by IP address).")
 def serve(directory: Path, port: int, host: str) -> None:
     """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:
     participants check their receipt in their own browser, and nothing leaves it.
@@ -793,7 +809,7 @@ def demo(out_dir: Path, accounts: int | None, epochs: int | None, height: int, e
 @cli.command()
 @click.argument("suite", type=click.Choice(SUITES))
 @click.option("--quick", is_flag=True, help="A smaller run that finishes in under a minute.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of metric -> number.")
+@_json_option("Print one JSON object of metric -> number.")
 def bench(suite: str, quick: bool, as_json: bool) -> None:
     """Run a benchmark suite and print its figures (and ratios to py-ecc measured in the same run).
 
@@ -808,34 +824,41 @@ def bench(suite: str, quick: bool, as_json: bool) -> None:
 
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
-    verifiers); 3 an internal error (a bug: please report it)."""
+    verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
+    stdout: ``{"ok": false, "error": "input" | "usage" | "internal", "detail": ...}`` (a failed check:
+    ``{"ok": false, "reason": ..., "detail": ...}``)."""
+    global _errors_as_json
+    _errors_as_json = False
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
-        click.echo(f"error: {exc.format_message()} (see: {path} --help)", err=True)
-        sys.exit(1)
+        _exit_with_error("usage", f"{exc.format_message()} (see: {path} --help)", 1)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(1)
+        _exit_with_error("input", exc.format_message(), 1)
     except VerificationError as exc:
-        _fail(exc, False)
+        _fail(exc, _errors_as_json)
     except ZkclearError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        _exit_with_error("input", str(exc), 1)
     except OSError as exc:
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        click.echo(f"error:{where} {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        where = f"{exc.filename} " if getattr(exc, "filename", None) else ""
+        _exit_with_error("input", f"{where}{exc.strerror or exc}", 1)
     except (RecursionError, MemoryError) as exc:
-        click.echo(f"error: input too large or too deeply nested ({type(exc).__name__})", err=True)
-        sys.exit(1)
+        _exit_with_error("input", f"input too large or too deeply nested ({type(exc).__name__})", 1)
     except Exception as exc:  # never a traceback for a user; the tests treat exit 3 as a defect
-        click.echo(f"internal error (please report it): {type(exc).__name__}: {exc}", err=True)
-        sys.exit(3)
+        _exit_with_error("internal", f"internal error (please report it): {type(exc).__name__}: {exc}", 3)
+
+
+def _exit_with_error(kind: str, message: str, status: int) -> None:
+    """One line on stderr (``error: ...``; an internal error says so itself) and, with --json, the same as one JSON
+    object on stdout; then exit with ``status``."""
+    line = message if kind == "internal" or message == "aborted" else f"error: {message}"
+    click.echo(line, err=True)
+    if _errors_as_json:
+        click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))
+    sys.exit(status)
 
 
 if __name__ == "__main__":

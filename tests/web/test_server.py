@@ -255,3 +255,20 @@ def test_serve_on_the_ipv6_loopback_answers_its_own_host_names_only(served):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_on_every_interface_answers_address_literals_but_not_host_names(served):
+    # --host 0.0.0.0 answered 421 to every request (the guard expected "Host: 0.0.0.0:PORT", which no browser sends)
+    server = make_server(served.site, "0.0.0.0", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        cases = ((f"127.0.0.1:{port}", 200), (f"localhost:{port}", 200), (f"10.1.2.3:{port}", 200),
+                 (f"[::1]:{port}", 200), (f"attacker.example:{port}", 421), (f"127.0.0.1:{port + 1}", 421),
+                 ("127.0.0.1", 421), (f"::1:{port}", 421), (f"[127.0.0.1]:{port}", 421),
+                 (f"[fe80::1%25eth0]:{port}", 421), (f"1.2.3.4.example:{port}", 421))
+        for host, expected in cases:
+            assert request(server, "/epochs/index.json", host=host)[0] == expected, host
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -19,11 +19,13 @@ seconds, and every response (http.server's own errors for malformed requests too
 Content-Security-Policy that lets the page load scripts, WebAssembly and data from this origin only
 (``'wasm-unsafe-eval'`` is what Pyodide's WebAssembly needs), ``nosniff``, ``no-referrer`` and same-origin isolation
 headers; a request whose Host header (exactly one) is not the address the server is bound to is refused (a guard
-against DNS rebinding).
+against DNS rebinding; bound to every interface, any IP address literal of the server's port is accepted, never a
+host name).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -46,6 +48,8 @@ PRIVATE_FOLDER = "private"
 #: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
 DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
+#: Addresses that bind every interface: the Host guard then accepts any IP address literal (see _is_address_literal).
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")
 #: Bytes read and sent at a time when serving a file.
 FILE_BLOCK = 1 << 20
 #: Seconds a client may take to send its request or read a block of the answer.
@@ -174,11 +178,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _host_allowed(self) -> bool:
         host, port = self.server.server_address[:2]
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            return False
+        if host in WILDCARD_ADDRESSES:
+            return _is_address_literal(hosts[0], port)
         allowed = {f"{host}:{port}", f"localhost:{port}"} if host in ("127.0.0.1", "::1") else {f"{host}:{port}"}
         if host == "::1":
             allowed.add(f"[::1]:{port}")
-        hosts = self.headers.get_all("Host") or []
-        return len(hosts) == 1 and hosts[0] in allowed
+        return hosts[0] in allowed
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, URI too long, too many headers, unknown method) as plain
@@ -310,6 +318,27 @@ def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> Thread
     server.site = site  # type: ignore[attr-defined]
     server.daemon_threads = True
     return server
+
+
+def _is_address_literal(host_header: str, port: int) -> bool:
+    """Whether a Host header is ``ADDRESS:PORT`` with an IP address literal (``[...]`` for IPv6) or ``localhost``, and
+    this server's port. A server bound to every interface is reached at whichever of its addresses the client picked;
+    a DNS-rebinding page can only send its own host *name*, never an address literal, so accepting literals keeps
+    the guard."""
+    name, separator, port_text = host_header.rpartition(":")
+    if not separator or port_text != str(port):
+        return False
+    if name == "localhost":
+        return True
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+        versions = (6,)
+    else:
+        versions = (4,)
+    try:
+        return ipaddress.ip_address(name).version in versions and "%" not in name
+    except ValueError:
+        return False
 
 
 def serve(directory: Path, host: str, port: int, echo) -> None:
