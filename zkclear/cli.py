@@ -768,14 +768,28 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
               help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (keep it local; 0.0.0.0 serves the LAN, reached by IP address).")
-def serve(directory: Path, port: int, host: str) -> None:
+@click.option("--export", "export_dir", type=click.Path(path_type=Path),
+              help="Do not serve: write the page and the public epoch files as a static tree to this new folder, "
+                   "for the venue's own web server (with the headers listed in its _headers file).")
+def serve(directory: Path, port: int, host: str, export_dir: Path | None) -> None:
     """Serve the verification page and the public files of the published epochs in DIRECTORY on localhost:
     participants check their receipt in their own browser, and nothing leaves it.
 
-    Fetches the pinned Pyodide with npm on first use. Receipts and other private files are never served.
+    Fetches the pinned Pyodide with npm on first use. Receipts and other private files are never served, nor
+    exported.
 
     Example: zkclear serve venue/epochs --port 8737
     """
+    if export_dir is not None:
+        from zkclear.web.export import check_export_target, export_site
+        from zkclear.web.server import build_site
+
+        check_export_target(export_dir)  # before fetching anything
+        summary = export_site(build_site(directory, echo=click.echo), export_dir)
+        click.echo(f"exported the verification page and epochs {list(summary.epochs) or 'none'} to {summary.out} "
+                   f"({summary.files} files): host it at the root of its own origin with the headers in "
+                   "its _headers file")
+        return
     from zkclear.web.server import serve as run_server
 
     run_server(directory, host, port, click.echo)

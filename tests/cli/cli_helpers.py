@@ -9,8 +9,8 @@ import sys
 from zkclear.cli import main
 
 
-def zkclear_status(*args: object) -> tuple[int, str]:
-    """Run ``zkclear ARGS`` in-process; return (exit status, stdout + stderr) without asserting."""
+def zkclear_streams(*args: object) -> tuple[int, str, str]:
+    """Run ``zkclear ARGS`` in-process; return (exit status, stdout, stderr) without asserting."""
     out, err = io.StringIO(), io.StringIO()
     old = sys.argv
     sys.argv = ["zkclear", *map(str, args)]
@@ -23,7 +23,13 @@ def zkclear_status(*args: object) -> tuple[int, str]:
                 code = exc.code or 0
     finally:
         sys.argv = old
-    return code, out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def zkclear_status(*args: object) -> tuple[int, str]:
+    """Run ``zkclear ARGS`` in-process; return (exit status, stdout + stderr) without asserting."""
+    code, out, err = zkclear_streams(*args)
+    return code, out + err
 
 
 def zkclear(*args: object, expect: int = 0, capsys=None) -> str:

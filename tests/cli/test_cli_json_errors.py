@@ -3,28 +3,9 @@ have to parse the human line on stderr), and the same line on stderr; without --
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import sys
 
-from zkclear.cli import main
-
-
-def _run(*args: object) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old = sys.argv
-    sys.argv = ["zkclear", *map(str, args)]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code or 0
-    finally:
-        sys.argv = old
-    return code, out.getvalue(), err.getvalue()
+from tests.cli.cli_helpers import zkclear_streams as _run
 
 
 def _json_error(stdout: str) -> dict:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -205,3 +206,50 @@ def test_another_accounts_receipt_is_rejected_by_the_identity_check(recorded, we
     assert not recorded.page.is_visible("#history")
     assert recorded.page.query_selector('article.result[data-epoch="2"] table') is None  # none of its values
     recorded.assert_nothing_left_the_origin()
+
+
+@pytest.fixture(scope="module")
+def exported_origin(web_deployment, tmp_path_factory):
+    """``zkclear serve EPOCHS --export OUT``, then OUT served the way a static host serves it: plain files, with the
+    headers its ``_headers`` file lists (Python's own static file server; yields its origin)."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    out = tmp_path_factory.mktemp("export") / "site"
+    code, output = zkclear_status("serve", web_deployment.epochs_dir, "--export", out)
+    assert code == 0, output
+    lines = (out / "_headers").read_text().splitlines()
+    assert lines[0] == "/*"
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+
+    class StaticHost(SimpleHTTPRequestHandler):
+        extensions_map: ClassVar[dict[str, str]] = {
+            **SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".mjs": "text/javascript",
+            ".js": "text/javascript"}
+
+        def end_headers(self) -> None:
+            for name, value in headers:
+                self.send_header(name, value)
+            super().end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_exported_static_tree_verifies_a_receipt_in_the_browser(browser, exported_origin, web_deployment,
+                                                                     tmp_path):
+    recorded = RecordedPage(browser, exported_origin, tmp_path)
+    try:
+        recorded.check(ACCOUNT, [web_deployment.receipt_path(2, ACCOUNT)])
+        assert recorded.page.inner_text("#error") == ""
+        assert recorded.page.get_attribute("body", "data-ok") == "true"
+        assert set(recorded.statuses(2).values()) == {"pass"}
+        recorded.assert_nothing_left_the_origin()
+    finally:
+        recorded.close()

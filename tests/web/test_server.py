@@ -272,3 +272,53 @@ def test_serve_on_every_interface_answers_address_literals_but_not_host_names(se
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- zkclear serve DIR --export OUT: the same files as a static tree ------------------------------------------------
+
+
+def test_the_export_holds_exactly_what_the_server_answers_and_nothing_private(served, tmp_path):
+    from zkclear.web.export import HEADERS_FILE, export_site
+
+    out = tmp_path / "site"
+    summary = export_site(served.site, out)
+    assert summary.epochs == (1, 2)
+    exported = {path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file()}
+    assert HEADERS_FILE in exported
+    for relative in sorted(exported - {HEADERS_FILE}):
+        route = "/" if relative == "index.html" else "/" + relative
+        status, _, body = request(served, route)
+        assert status == 200 and body == (out / relative).read_bytes(), relative
+    epoch_files = {name for name in exported if name.startswith("epochs/")}
+    assert epoch_files == {"epochs/index.json", *(f"epochs/{e}/epoch-{e}.{kind}" for e in (1, 2)
+                                                   for kind in ("bundle", "public.json", "inputs.json", "audit"))}
+    assert not any(name.endswith(".rcpt") or "private" in name or "receipts" in name or "epoch-9" in name
+                   for name in exported)
+    headers = (out / HEADERS_FILE).read_text()
+    assert headers.startswith("/*\n") and f"Content-Security-Policy: {CONTENT_SECURITY_POLICY}" in headers
+    assert not list(tmp_path.glob(".site.partial-*"))
+
+
+def test_an_export_never_overwrites_and_leaves_nothing_when_it_fails(served, tmp_path):
+    import dataclasses
+
+    from zkclear.errors import InputError
+    from zkclear.web.export import export_site
+
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="already exists"):
+        export_site(served.site, existing)
+    assert [p.name for p in existing.iterdir()] == ["keep.txt"]
+    broken = dataclasses.replace(served.site, pyodide=tmp_path / "no-pyodide")
+    with pytest.raises(InputError, match="pyodide"):
+        export_site(broken, tmp_path / "site")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+
+
+def test_serve_export_refuses_an_existing_folder_before_fetching_anything(served, tmp_path):
+    from tests.cli.cli_helpers import zkclear_status
+
+    code, output = zkclear_status("serve", served.site.epochs, "--export", tmp_path)
+    assert code == 1 and "already exists" in output and output.count("\n") == 1

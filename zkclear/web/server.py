@@ -113,6 +113,10 @@ class Site:
             found.setdefault(epoch, entry)
         return [found[epoch] for epoch in sorted(found)]
 
+    def index_json(self) -> bytes:
+        """``/epochs/index.json``: the epoch index the page reads (docs/format.md)."""
+        return json.dumps({"epochs": self.epoch_index()}, indent=1).encode("utf-8")
+
 
 def _inside(path: Path, root: Path) -> bool:
     try:
@@ -207,8 +211,7 @@ class Handler(BaseHTTPRequestHandler):
         if route == f"/verifier/{generators.FILE_NAME}":
             return site.generators, MIME_TYPES[".bin"]
         if route == "/epochs/index.json":
-            index = {"epochs": site.epoch_index()}
-            return json.dumps(index, indent=1).encode("utf-8"), MIME_TYPES[".json"]
+            return site.index_json(), MIME_TYPES[".json"]
         for prefix, root in (("/static/", STATIC_DIR), ("/pyodide/", site.pyodide), ("/epochs/", site.epochs)):
             if not route.startswith(prefix):
                 continue
@@ -224,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
                 return None, ""
-            return _file(root / relative, root), MIME_TYPES[suffix]
+            return served_file(root / relative, root), MIME_TYPES[suffix]
         return None, ""
 
     def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
@@ -265,14 +268,14 @@ class Handler(BaseHTTPRequestHandler):
 
 def _read(path: Path, root: Path) -> bytes | None:
     """The file's bytes if it is a regular file inside ``root`` (symlinks resolved), else None."""
-    found = _file(path, root)
+    found = served_file(path, root)
     try:
         return None if found is None else found.read_bytes()
     except OSError:
         return None
 
 
-def _file(path: Path, root: Path) -> Path | None:
+def served_file(path: Path, root: Path) -> Path | None:
     """The resolved path if it is a regular file inside ``root`` (symlinks resolved), else None (also when the path
     cannot even be looked at: a name too long for the file system, say)."""
     try:
