@@ -334,9 +334,10 @@ class Deployment:
         if not self.root.is_dir():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
                                      "`zkclear init`")
-        if not config_path.exists():
-            raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {CONFIG_FILE}); "
-                                     "create one with `zkclear init`")
+        for name in (CONFIG_FILE, PROVING_FILE):  # a market folder has a zkclear.toml too (secret: below)
+            if not (self.root / name).exists():
+                raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {name}); "
+                                         "create one with `zkclear init`")
         self.proving = load_proving_settings(self.root / PROVING_FILE)
         # The engine refuses what the statements could not prove (docs/clearing.md "Provable by construction").
         self.config: ClearingConfig = replace(load_config(config_path),

@@ -176,6 +176,13 @@ def test_missing_deployment_is_a_clear_error(tmp_path, capsys):
     assert "is not a zkclear deployment" in out
 
 
+def test_a_market_folder_given_as_the_deployment_is_a_clear_error(tmp_path, capsys):
+    # a market folder holds a zkclear.toml too: it used to end in "market/proving.toml No such file or directory"
+    (tmp_path / "zkclear.toml").write_text("")
+    out = zkclear("status", "-d", tmp_path, expect=1, capsys=capsys)
+    assert "is not a zkclear deployment (no proving.toml)" in out and out.count("\n") == 1
+
+
 def test_an_undercollateralized_account_is_refused_by_name_before_proving():
     from circuits.examples import linear_perpetuals, required_cash
     from circuits.public_data import AccountWitness
