@@ -140,7 +140,10 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
 
 @cli.group()
 def epoch() -> None:
-    """Clear, prove and attest epochs (operator)."""
+    """Clear, prove and attest epochs (operator).
+
+    Example: zkclear epoch run inputs/epoch-1 -d ./venue && zkclear epoch prove -d ./venue --reserves reserves.csv
+    """
 
 
 @epoch.command("run")
@@ -330,6 +333,8 @@ def keys() -> None:
 
     Production custodians sign the attestation text with the wallet they already have; these keys are for
     demos and tests (docs/format.md, "Key files (test keys)").
+
+    Example: zkclear keys new --chain ethereum --out custody-eth.key
     """
 
 
@@ -849,6 +854,8 @@ def main() -> None:
         _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
+        # an unknown option or a missing value stops parsing before --json is read: look for it in the arguments
+        _errors_as_json = _errors_as_json or "--json" in sys.argv[1:]
         _exit_with_error("usage", f"{exc.format_message()} (see: {path} --help)", 1)
     except click.ClickException as exc:
         _exit_with_error("input", exc.format_message(), 1)

@@ -48,3 +48,11 @@ def test_a_json_error_does_not_leak_into_the_next_command(tmp_path):
     _run("status", "-d", tmp_path / "nowhere", "--json")
     code, out, _ = _run("status", "-d", tmp_path / "nowhere")
     assert code == 1 and out == ""
+
+
+def test_a_usage_error_found_before_json_is_read_is_json_too(tmp_path):
+    for args in (("audit", tmp_path, "--json", "--bogus"), ("status", "--json", "-d")):
+        code, out, err = _run(*args)
+        assert code == 1
+        assert _json_error(out)["error"] == "usage"
+        assert err.startswith("error: ") and err.count("\n") == 1

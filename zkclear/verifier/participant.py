@@ -145,7 +145,7 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
         if pinned is not None and receipt.account_key != pinned:
             first = checks[0].epoch_id if checks else None
             reason = "account-key-changed" if participant.account_key is None else "account-key-mismatch"
-            since = f"since epoch {first}" if first is not None else "in your participant file"
+            since = f"since epoch {first}" if first is not None else "pinned (--account-key or your participant file)"
             raise VerificationError(reason, detail=f"epoch {published.epoch}'s receipt carries account key "
                                                    f"{key_fingerprint(receipt.account_key)}, not the key "
                                                    f"{key_fingerprint(pinned)} you have {since}")
