@@ -65,8 +65,14 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, require_reserves_cover, total_liabilities
-from zkclear.proofs.header import ChainLink
+from zkclear.proofs.epoch_prover import (
+    AccountInput,
+    EpochArtifacts,
+    make_header,
+    require_reserves_cover,
+    total_liabilities,
+)
+from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
@@ -536,6 +542,9 @@ class Deployment:
             raise InputError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}) with "
                              "other reserves: a proven epoch is not proven again with different inputs (its header "
                              "hash may already be posted)", path=reserves_path)
+        if existing is not None:
+            _require_same_header(epoch, existing, make_header(epoch, previous, public, book, self.proving.tree,
+                                                              CHUNK_SYSTEM, inputs.digest()))
         own_executor = executor is None
         run = executor if executor is not None else get_executor(
             "dask" if scheduler else self.proving.executor, workers, scheduler)
@@ -549,6 +558,11 @@ class Deployment:
         finally:
             if own_executor:
                 run.close()
+        if existing is not None and existing.epoch_hash() != closed.bundle.epoch_hash():
+            closed.discard_work()
+            raise LedgerError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}); "
+                              f"proving it again gives the root of another tree ({closed.bundle.epoch_hash().hex()}):"
+                              f" the operator secret ({SECRET_FILE}) changed since; nothing was written")
         context = closed.bundle.attestation_context()
         # A re-run of a proven epoch writes the same header: the custodians' signatures already on it stay (those
         # of the keys given here are made again, deterministically).
@@ -720,6 +734,20 @@ class Deployment:
 
     def participant_path(self, account: str) -> Path:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+
+
+def _require_same_header(epoch: int, existing: PublicBundle, header: EpochHeader) -> None:
+    """InputError unless re-proving a proven epoch gives its published header (the header hash may already be
+    posted, and the next epoch names it): the fields that changed are named."""
+    if header == existing.header:
+        return
+    changed = [name for name in ("previous_epoch_hash", "public_data_digest", "public_inputs_digest", "reserve_totals",
+                                 "instrument_count", "equity_bits", "tree")
+               if getattr(header, name) != getattr(existing.header, name)]
+    raise InputError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}) and the "
+                     f"deployment now gives it another header ({', '.join(changed) or 'header'} changed since: "
+                     f"{PROVING_FILE}, {CONFIG_FILE} or an earlier epoch): a proven epoch is not proven again with "
+                     "different inputs")
 
 
 def _write_unsynced(path: Path, data: bytes) -> None:
