@@ -558,22 +558,25 @@ class Deployment:
         finally:
             if own_executor:
                 run.close()
-        if existing is not None and existing.epoch_hash() != closed.bundle.epoch_hash():
-            closed.discard_work()
-            raise LedgerError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}); "
-                              f"proving it again gives the root of another tree ({closed.bundle.epoch_hash().hex()}):"
-                              f" the operator secret ({SECRET_FILE}) changed since; nothing was written")
         context = closed.bundle.attestation_context()
         # A re-run of a proven epoch writes the same header: the custodians' signatures already on it stay (those
-        # of the keys given here are made again, deterministically).
+        # of the keys given here are made again, deterministically). The bundle is read again under the
+        # deployment's lock, so a signature an `epoch attest` added meanwhile is kept too.
         signing = {entry.key for key in reserve_keys for entry in book.entries
                    if controls(key, parse_address(entry.chain, entry.address))}
-        attestations: list = [] if existing is None or existing.epoch_hash() != closed.bundle.epoch_hash() else [
-            attestation for attestation in existing.attestations if attestation.key not in signing]
-        for key in reserve_keys:
-            attestations += attest_reserves(key, context, book.entries, attestations)
-        closed.bundle = closed.bundle.with_attestations(tuple(attestations))
-        proven = self._publish_closed(epoch, closed, public, inputs, progress)
+        with deployment_lock(self.root):
+            current = self._published_bundle(epoch) if self.is_proven(epoch) else None
+            if current is not None and current.epoch_hash() != closed.bundle.epoch_hash():
+                closed.discard_work()
+                raise LedgerError(f"epoch {epoch} is already proven (header hash {current.epoch_hash().hex()}); "
+                                  f"proving it again gives another root ({closed.bundle.epoch_hash().hex()}): the "
+                                  f"operator secret ({SECRET_FILE}) changed since; nothing was written")
+            attestations: list = [] if current is None else [
+                attestation for attestation in current.attestations if attestation.key not in signing]
+            for key in reserve_keys:
+                attestations += attest_reserves(key, context, book.entries, attestations)
+            closed.bundle = closed.bundle.with_attestations(tuple(attestations))
+            proven = self._publish_closed(epoch, closed, public, inputs, progress)
         closed.discard_work()
         return proven, closed
 
@@ -692,10 +695,11 @@ class Deployment:
         returns the bundle and the addresses signed. InputError, naming the address, when the key controls no
         listed address or an entry it controls is already attested (a duplicate signature)."""
         path = self.bundle_path(epoch)
-        bundle = self._published_bundle(epoch)
-        added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
-        bundle = bundle.with_attestations((*bundle.attestations, *added))
-        write_file(path, encode_public_bundle(bundle))
+        with deployment_lock(self.root):  # concurrent custodians: each signature lands (no lost update)
+            bundle = self._published_bundle(epoch)
+            added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
+            bundle = bundle.with_attestations((*bundle.attestations, *added))
+            write_file(path, encode_public_bundle(bundle))
         return bundle, tuple(dict.fromkeys(attestation.address for attestation in added))
 
     def _published_bundle(self, epoch: int) -> PublicBundle:
@@ -713,16 +717,17 @@ class Deployment:
         duplicate signature)."""
         from zkclear.chains import Attestation, render_attestation_text, verify_attestation
 
-        bundle = self._published_bundle(epoch)
-        entry = listed_entry(bundle.reserves, address, chain, asset)
-        if any(a.key == entry.key for a in bundle.attestations):
-            raise InputError(f"address {entry.address} on {entry.chain} is already attested for {entry.asset} "
-                             "(duplicate signature)", field="--address")
-        attestation = Attestation(entry.chain, entry.address,
-                                  render_attestation_text(bundle.attestation_context(), entry), signature)
-        verify_attestation(entry, attestation, bundle.attestation_context())
-        bundle = bundle.with_attestations((*bundle.attestations, attestation))
-        write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
+        with deployment_lock(self.root):
+            bundle = self._published_bundle(epoch)
+            entry = listed_entry(bundle.reserves, address, chain, asset)
+            if any(a.key == entry.key for a in bundle.attestations):
+                raise InputError(f"address {entry.address} on {entry.chain} is already attested for {entry.asset} "
+                                 "(duplicate signature)", field="--address")
+            attestation = Attestation(entry.chain, entry.address,
+                                      render_attestation_text(bundle.attestation_context(), entry), signature)
+            verify_attestation(entry, attestation, bundle.attestation_context())
+            bundle = bundle.with_attestations((*bundle.attestations, attestation))
+            write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
         return bundle
 
     def receipt_path(self, epoch: int, account: str) -> Path:
@@ -734,6 +739,21 @@ class Deployment:
 
     def participant_path(self, account: str) -> Path:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+
+
+@contextlib.contextmanager
+def deployment_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the deployment directory (``flock`` on its descriptor; the kernel releases it when
+    the process ends, even by kill -9): read-modify-writes of a bundle (``epoch attest``, the publication of
+    ``epoch prove``) never interleave, so no signature is lost to a concurrent writer."""
+    import fcntl
+
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _require_same_header(epoch: int, existing: PublicBundle, header: EpochHeader) -> None:

@@ -312,9 +312,49 @@ def test_proving_a_proven_epoch_again_with_another_operator_secret_is_refused(pr
     (root / SECRET_FILE).write_text("ab" * 32)
     out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1], expect=1)
     assert out.splitlines()[-1].startswith("error: epoch 1 is already proven (header hash ")
-    assert "root of another tree" in out and "Traceback" not in out
+    assert "another root" in out and "Traceback" not in out
     assert _published(root) == published
     assert not (root / "private" / "1" / "work").exists()
+
+
+def test_custodians_attesting_at_the_same_time_each_keep_their_signature(proven_once, tmp_path, monkeypatch) -> None:
+    """Attack (race): two custodians run `epoch attest` at once. Each read the bundle, added its signature and
+    wrote it back, so the later write dropped the earlier signature while both commands reported success; the
+    read-modify-write now holds the deployment's lock, and both signatures land."""
+    import threading
+    import time
+
+    import zkclear.operator as operator_module
+    from zkclear.bundle.format import encode_public_bundle, write_file
+
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    deployment = Deployment(root)
+    unsigned = deployment._published_bundle(1).with_attestations(())
+    write_file(deployment.bundle_path(1), encode_public_bundle(unsigned))
+
+    def slow_write(path, data) -> None:  # widen the window between the read and the write
+        time.sleep(0.4)
+        write_file(path, data)
+
+    monkeypatch.setattr(operator_module, "write_file", slow_write)
+    errors: list[BaseException] = []
+
+    def attest(key) -> None:
+        try:
+            Deployment(root).attest(1, key)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attest, args=(key,)) for key in KEYS]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    signed = {attestation.address for attestation in deployment._published_bundle(1).attestations}
+    assert signed == {key.address.text for key in KEYS}
 
 
 def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, capsys) -> None:
