@@ -63,7 +63,7 @@ from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import StoredAccounts
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import ConfigurationError, InputError, LedgerError
+from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -493,7 +493,7 @@ class Deployment:
         path = self.bundle_path(epoch - 1)
         if not path.exists():
             raise LedgerError(f"epoch {epoch - 1} has not been proven: prove epochs in order")
-        return decode_public_bundle(read_file(path)).chain_link()
+        return _decode_bundle(path).chain_link()
 
     def account_key(self, account: str) -> bytes:
         """The account's key (issued at opening, never rotated): what its leaf salts derive from."""
@@ -707,7 +707,7 @@ class Deployment:
         if not path.exists():
             raise LedgerError(f"epoch {epoch} has not been proven yet: run `zkclear epoch prove --epoch {epoch}` "
                               "first")
-        return decode_public_bundle(read_file(path))
+        return _decode_bundle(path)
 
     def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None,
                       asset: str | None = None) -> PublicBundle:
@@ -739,6 +739,14 @@ class Deployment:
 
     def participant_path(self, account: str) -> Path:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+
+
+def _decode_bundle(path: Path) -> PublicBundle:
+    """The published bundle at ``path``; EncodingError naming the file when it does not decode (a damaged disk)."""
+    try:
+        return decode_public_bundle(read_file(path))
+    except EncodingError as exc:
+        raise EncodingError(f"{path}: {exc}") from None
 
 
 @contextlib.contextmanager

@@ -317,6 +317,22 @@ def test_proving_a_proven_epoch_again_with_another_operator_secret_is_refused(pr
     assert not (root / "private" / "1" / "work").exists()
 
 
+def test_a_damaged_bundle_is_named_by_prove_and_attest(proven_once, tmp_path, capsys) -> None:
+    """Damaged disk: a proven epoch's bundle cut short. `epoch prove` (re-run) and `epoch attest` said only
+    "length mismatch: ..." without naming the file; the one line now names it (exit 1, nothing written)."""
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    bundle = Deployment(root).bundle_path(1)
+    damaged = bundle.read_bytes()[:1000]
+    bundle.write_bytes(damaged)
+    for args in (("epoch", "prove", "-d", root, "--reserves", proven_once[1]),
+                 ("epoch", "attest", "-d", root, "--epoch", 1, "--address", KEYS[0].address.text, "--signature", "x")):
+        out = zkclear(capsys, *args, expect=1)
+        assert out.splitlines()[-1].startswith(f"error: {bundle}: length mismatch"), out
+        assert "Traceback" not in out
+    assert bundle.read_bytes() == damaged
+
+
 def test_custodians_attesting_at_the_same_time_each_keep_their_signature(proven_once, tmp_path, monkeypatch) -> None:
     """Attack (race): two custodians run `epoch attest` at once. Each read the bundle, added its signature and
     wrote it back, so the later write dropped the earlier signature while both commands reported success; the
