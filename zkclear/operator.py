@@ -63,10 +63,16 @@ from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import StoredAccounts
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import ConfigurationError, InputError, LedgerError
+from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.proofs.epoch_prover import AccountInput, EpochArtifacts, require_reserves_cover, total_liabilities
-from zkclear.proofs.header import ChainLink
+from zkclear.proofs.epoch_prover import (
+    AccountInput,
+    EpochArtifacts,
+    make_header,
+    require_reserves_cover,
+    total_liabilities,
+)
+from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
@@ -488,7 +494,7 @@ class Deployment:
         path = self.bundle_path(epoch - 1)
         if not path.exists():
             raise LedgerError(f"epoch {epoch - 1} has not been proven: prove epochs in order")
-        return decode_public_bundle(read_file(path)).chain_link()
+        return _decode_bundle(path).chain_link()
 
     def account_key(self, account: str) -> bytes:
         """The account's key (issued at opening, never rotated): what its leaf salts derive from."""
@@ -537,6 +543,9 @@ class Deployment:
             raise InputError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}) with "
                              "other reserves: a proven epoch is not proven again with different inputs (its header "
                              "hash may already be posted)", path=reserves_path)
+        if existing is not None:
+            _require_same_header(epoch, existing, make_header(epoch, previous, public, book, self.proving.tree,
+                                                              CHUNK_SYSTEM, inputs.digest()))
         own_executor = executor is None
         run = executor if executor is not None else get_executor(
             "dask" if scheduler else self.proving.executor, workers, scheduler)
@@ -552,15 +561,23 @@ class Deployment:
                 run.close()
         context = closed.bundle.attestation_context()
         # A re-run of a proven epoch writes the same header: the custodians' signatures already on it stay (those
-        # of the keys given here are made again, deterministically).
+        # of the keys given here are made again, deterministically). The bundle is read again under the
+        # deployment's lock, so a signature an `epoch attest` added meanwhile is kept too.
         signing = {entry.key for key in reserve_keys for entry in book.entries
                    if controls(key, parse_address(entry.chain, entry.address))}
-        attestations: list = [] if existing is None or existing.epoch_hash() != closed.bundle.epoch_hash() else [
-            attestation for attestation in existing.attestations if attestation.key not in signing]
-        for key in reserve_keys:
-            attestations += attest_reserves(key, context, book.entries, attestations)
-        closed.bundle = closed.bundle.with_attestations(tuple(attestations))
-        proven = self._publish_closed(epoch, closed, public, inputs, progress)
+        with deployment_lock(self.root):
+            current = self._published_bundle(epoch) if self.is_proven(epoch) else None
+            if current is not None and current.epoch_hash() != closed.bundle.epoch_hash():
+                closed.discard_work()
+                raise LedgerError(f"epoch {epoch} is already proven (header hash {current.epoch_hash().hex()}); "
+                                  f"proving it again gives another root ({closed.bundle.epoch_hash().hex()}): the "
+                                  f"operator secret ({SECRET_FILE}) changed since; nothing was written")
+            attestations: list = [] if current is None else [
+                attestation for attestation in current.attestations if attestation.key not in signing]
+            for key in reserve_keys:
+                attestations += attest_reserves(key, context, book.entries, attestations)
+            closed.bundle = closed.bundle.with_attestations(tuple(attestations))
+            proven = self._publish_closed(epoch, closed, public, inputs, progress)
         closed.discard_work()
         return proven, closed
 
@@ -679,10 +696,11 @@ class Deployment:
         returns the bundle and the addresses signed. InputError, naming the address, when the key controls no
         listed address or an entry it controls is already attested (a duplicate signature)."""
         path = self.bundle_path(epoch)
-        bundle = self._published_bundle(epoch)
-        added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
-        bundle = bundle.with_attestations((*bundle.attestations, *added))
-        write_file(path, encode_public_bundle(bundle))
+        with deployment_lock(self.root):  # concurrent custodians: each signature lands (no lost update)
+            bundle = self._published_bundle(epoch)
+            added = attest_reserves(key, bundle.attestation_context(), bundle.reserves.entries, bundle.attestations)
+            bundle = bundle.with_attestations((*bundle.attestations, *added))
+            write_file(path, encode_public_bundle(bundle))
         return bundle, tuple(dict.fromkeys(attestation.address for attestation in added))
 
     def _published_bundle(self, epoch: int) -> PublicBundle:
@@ -690,7 +708,7 @@ class Deployment:
         if not path.exists():
             raise LedgerError(f"epoch {epoch} has not been proven yet: run `zkclear epoch prove --epoch {epoch}` "
                               "first")
-        return decode_public_bundle(read_file(path))
+        return _decode_bundle(path)
 
     def add_signature(self, epoch: int, address: str, signature: str, *, chain: str | None = None,
                       asset: str | None = None) -> PublicBundle:
@@ -700,16 +718,17 @@ class Deployment:
         duplicate signature)."""
         from zkclear.chains import Attestation, render_attestation_text, verify_attestation
 
-        bundle = self._published_bundle(epoch)
-        entry = listed_entry(bundle.reserves, address, chain, asset)
-        if any(a.key == entry.key for a in bundle.attestations):
-            raise InputError(f"address {entry.address} on {entry.chain} is already attested for {entry.asset} "
-                             "(duplicate signature)", field="--address")
-        attestation = Attestation(entry.chain, entry.address,
-                                  render_attestation_text(bundle.attestation_context(), entry), signature)
-        verify_attestation(entry, attestation, bundle.attestation_context())
-        bundle = bundle.with_attestations((*bundle.attestations, attestation))
-        write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
+        with deployment_lock(self.root):
+            bundle = self._published_bundle(epoch)
+            entry = listed_entry(bundle.reserves, address, chain, asset)
+            if any(a.key == entry.key for a in bundle.attestations):
+                raise InputError(f"address {entry.address} on {entry.chain} is already attested for {entry.asset} "
+                                 "(duplicate signature)", field="--address")
+            attestation = Attestation(entry.chain, entry.address,
+                                      render_attestation_text(bundle.attestation_context(), entry), signature)
+            verify_attestation(entry, attestation, bundle.attestation_context())
+            bundle = bundle.with_attestations((*bundle.attestations, attestation))
+            write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
         return bundle
 
     def receipt_path(self, epoch: int, account: str) -> Path:
@@ -721,6 +740,46 @@ class Deployment:
 
     def participant_path(self, account: str) -> Path:
         return self.root / PRIVATE_DIR / "participants" / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
+
+
+def _decode_bundle(path: Path) -> PublicBundle:
+    """The published bundle at ``path``; EncodingError naming the file when it does not decode (a damaged disk)."""
+    try:
+        return decode_public_bundle(read_file(path))
+    except EncodingError as exc:
+        raise EncodingError(f"{path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def deployment_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the deployment directory (``flock`` on its descriptor; the kernel releases it when
+    the process ends, even by kill -9): read-modify-writes of a bundle (``epoch attest``, the publication of
+    ``epoch prove``) never interleave, so no signature is lost to a concurrent writer."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (one operator command at a time)
+        yield
+        return
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _require_same_header(epoch: int, existing: PublicBundle, header: EpochHeader) -> None:
+    """InputError unless re-proving a proven epoch gives its published header (the header hash may already be
+    posted, and the next epoch names it): the fields that changed are named."""
+    if header == existing.header:
+        return
+    changed = [name for name in ("previous_epoch_hash", "public_data_digest", "public_inputs_digest", "reserve_totals",
+                                 "instrument_count", "equity_bits", "tree")
+               if getattr(header, name) != getattr(existing.header, name)]
+    raise InputError(f"epoch {epoch} is already proven (header hash {existing.epoch_hash().hex()}) and the "
+                     f"deployment now gives it another header ({', '.join(changed) or 'header'} changed since: "
+                     f"{PROVING_FILE}, {CONFIG_FILE} or an earlier epoch): a proven epoch is not proven again with "
+                     "different inputs")
 
 
 def _write_unsynced(path: Path, data: bytes) -> None:

@@ -7,6 +7,7 @@ is named, and ``zkclear status`` shows the head, the committed / proven / attest
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -260,6 +261,116 @@ def test_proving_a_proven_epoch_again_keeps_its_attestations_and_refuses_other_r
     assert out.splitlines()[-1].startswith("error: epoch 1 is already proven (header hash ")
     assert "with other reserves" in out and "Traceback" not in out
     assert deployment.bundle_path(1).read_bytes() == attested
+
+
+@pytest.fixture(scope="module")
+def proven_once(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny deployment with epoch 1 proven and attested by both custodians (copy it before changing it)."""
+    from zkclear.synthetic import reserves_csv
+
+    tmp_path = tmp_path_factory.mktemp("proven-once")
+    root = tmp_path / "venue"
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=5, chunk_bits=2), executor="serial",
+                                                  venue="Status Test Venue", position_bits=8))
+    Deployment(root).run_epoch(_first_epoch(tmp_path / "e1"))
+    settlement = venue_assets(CONFIG)[0].asset_id
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text(reserves_csv([(k.chain, settlement, k.address.text) for k in KEYS], {settlement: 2 * 10**7}))
+    Deployment(root).prove(1, reserves_entries(reserves), reserve_keys=KEYS)
+    return root, reserves
+
+
+def _published(root: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in sorted((root / "epochs").rglob("*")) if path.is_file()}
+
+
+def test_proving_a_proven_epoch_again_after_its_settings_changed_is_refused(proven_once, tmp_path, capsys) -> None:
+    """Attack: re-run `epoch prove` on a proven epoch after editing proving.toml (another tree): it used to
+    publish the epoch again under a new header hash (dropping the custodians' signatures, breaking the posted
+    hash and the next epoch's link); it is refused before any proving, naming what changed."""
+    from zkclear.operator import PROVING_FILE
+
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    published = _published(root)
+    settings = root / PROVING_FILE
+    settings.write_text(settings.read_text().replace("height = 5", "height = 6", 1))
+    out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1], expect=1)
+    assert out.splitlines()[-1].startswith("error: epoch 1 is already proven (header hash ")
+    assert "another header (tree changed since" in out and "Traceback" not in out
+    assert _published(root) == published
+
+
+def test_proving_a_proven_epoch_again_with_another_operator_secret_is_refused(proven_once, tmp_path, capsys) -> None:
+    """Attack: the operator secret replaced (a restore from the wrong backup) gives the same header but another
+    tree: the re-run is refused before it writes anything (it used to publish another root)."""
+    from zkclear.operator import SECRET_FILE
+
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    published = _published(root)
+    (root / SECRET_FILE).write_text("ab" * 32)
+    out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1], expect=1)
+    assert out.splitlines()[-1].startswith("error: epoch 1 is already proven (header hash ")
+    assert "another root" in out and "Traceback" not in out
+    assert _published(root) == published
+    assert not (root / "private" / "1" / "work").exists()
+
+
+def test_a_damaged_bundle_is_named_by_prove_and_attest(proven_once, tmp_path, capsys) -> None:
+    """Damaged disk: a proven epoch's bundle cut short. `epoch prove` (re-run) and `epoch attest` said only
+    "length mismatch: ..." without naming the file; the one line now names it (exit 1, nothing written)."""
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    bundle = Deployment(root).bundle_path(1)
+    damaged = bundle.read_bytes()[:1000]
+    bundle.write_bytes(damaged)
+    for args in (("epoch", "prove", "-d", root, "--reserves", proven_once[1]),
+                 ("epoch", "attest", "-d", root, "--epoch", 1, "--address", KEYS[0].address.text, "--signature", "x")):
+        out = zkclear(capsys, *args, expect=1)
+        assert out.splitlines()[-1].startswith(f"error: {bundle}: length mismatch"), out
+        assert "Traceback" not in out
+    assert bundle.read_bytes() == damaged
+
+
+def test_custodians_attesting_at_the_same_time_each_keep_their_signature(proven_once, tmp_path, monkeypatch) -> None:
+    """Attack (race): two custodians run `epoch attest` at once. Each read the bundle, added its signature and
+    wrote it back, so the later write dropped the earlier signature while both commands reported success; the
+    read-modify-write now holds the deployment's lock, and both signatures land."""
+    import threading
+    import time
+
+    import zkclear.operator as operator_module
+    from zkclear.bundle.format import encode_public_bundle, write_file
+
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    deployment = Deployment(root)
+    unsigned = deployment._published_bundle(1).with_attestations(())
+    write_file(deployment.bundle_path(1), encode_public_bundle(unsigned))
+
+    def slow_write(path, data) -> None:  # widen the window between the read and the write
+        time.sleep(0.4)
+        write_file(path, data)
+
+    monkeypatch.setattr(operator_module, "write_file", slow_write)
+    errors: list[BaseException] = []
+
+    def attest(key) -> None:
+        try:
+            Deployment(root).attest(1, key)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attest, args=(key,)) for key in KEYS]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    signed = {attestation.address for attestation in deployment._published_bundle(1).attestations}
+    assert signed == {key.address.text for key in KEYS}
 
 
 def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, capsys) -> None:

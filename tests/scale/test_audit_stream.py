@@ -217,6 +217,19 @@ def test_a_truncated_or_corrupted_audit_file_is_an_encoding_error(tmp_path):
         audit_file(published, chunk_system=SYSTEM)
 
 
+def test_an_audit_file_that_is_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """Attack: a hostile publication folder (a tarball extracts named pipes) whose audit file is a FIFO: the
+    streaming audit opened it and blocked forever; it is refused as malformed input."""
+    import os
+
+    epoch = honest_epoch()
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    published.files.audit.unlink()
+    os.mkfifo(published.files.audit)
+    with pytest.raises(EncodingError, match="not a regular file"):
+        audit_file(published, chunk_system=SYSTEM)
+
+
 def _with_malformed_node(data: bytes, entry: bytes) -> bytes:
     """The audit file ``data`` with ``entry``'s first liability replaced by bytes that are no point (re-checksummed:
     a venue publishing it, not a corrupted download)."""

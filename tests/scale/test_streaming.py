@@ -132,6 +132,43 @@ def test_a_saved_chunk_proof_that_does_not_verify_is_proven_again(tmp_path):
     assert ("collateral proofs (chunks)", 3, 4) in steps  # three reused, the altered one proven again
 
 
+def test_saved_work_that_is_not_a_regular_file_is_removed_and_proven_again(tmp_path):
+    """Attack (damaged or tampered work folder): a unit's name taken by a directory failed every re-run (exit 1,
+    until removed by hand), a named pipe hung it and a link to /dev/zero read until memory ran out; each is now
+    removed unread and its unit proven again, giving the same bytes."""
+    import os
+    import signal
+
+    config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(12)
+    work = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=_StopAfterChunks(), work_folder=work,
+                    **_common(config))
+    directory, pipe = sorted(work.glob("chunk-*.work"))[:2]
+    directory.unlink()
+    directory.mkdir()
+    (directory / "inside").write_bytes(b"x")
+    pipe.unlink()
+    os.mkfifo(pipe)
+
+    def hung(*_):
+        raise AssertionError("the close waited on a named pipe in the work folder")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        steps: list[tuple[str, int, int]] = []
+        closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(),
+                             work_folder=work, progress=lambda step, done, total: steps.append((step, done, total)),
+                             **_common(config))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert ("collateral proofs (chunks)", 2, 4) in steps  # two reused, the two replaced ones proven again
+    assert directory.is_file() and pipe.is_file()
+    assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
+
+
 def test_a_changed_epoch_never_reuses_stale_work(tmp_path):
     """Work saved under other reserves (another header) has other names: nothing of it is read."""
     config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(12)

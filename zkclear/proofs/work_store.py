@@ -23,7 +23,8 @@ Each file is::
 
 Files are written by the coordinating process only, atomically (temporary file, rename; no fsync: a file cut
 short by a power failure fails its checksum and is proven again). A file that does not check is deleted and
-its unit redone; nothing in it is trusted before the caller has also verified its proofs.
+its unit redone (so is anything there that is not a regular file: a directory, a named pipe or a link
+to a device is removed unread); nothing in it is trusted before the caller has also verified its proofs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import struct
 from pathlib import Path
 
@@ -78,10 +80,11 @@ class WorkStore:
         """The body of the unit, or None when it is absent or does not check (then it is deleted)."""
         path = self.path(kind, key)
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a directory, named pipe or device: never read it
+                self._remove(path)
+                return None
             data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError:
+        except OSError:  # absent (the usual case), unreadable, or a dangling link
             return None
         head = self._head(kind, key, 0)[:-8]
         body_start = len(head) + 8
@@ -91,6 +94,13 @@ class WorkStore:
             path.unlink(missing_ok=True)
             return None
         return data[body_start:-32]
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
     def discard(self, kind: str, key: bytes) -> None:
         """Remove a unit (its proofs did not verify)."""

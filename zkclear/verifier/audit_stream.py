@@ -18,6 +18,7 @@ is how the file is held:
 from __future__ import annotations
 
 import hashlib
+import stat
 import struct
 from array import array
 from collections.abc import Callable, Iterator
@@ -93,7 +94,10 @@ class _Cursor:
 
 def _check_container(path: Path) -> tuple[int, int]:
     """(body offset, body end) after checking magic, kind, version, length and the checksum in blocks."""
-    size = path.stat().st_size
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):  # a named pipe would block the audit forever, a device never end
+        raise EncodingError("not a regular file")
+    size = status.st_size
     with open(path, "rb") as handle:
         head = handle.read(_PREFIX.size)
         length = container_body_length(head, KIND_AUDIT, size)
