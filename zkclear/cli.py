@@ -617,10 +617,12 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         if opening[0] in totals:
             raise InputError("two --total files are for the same epoch", path=str(path), field="--total")
         totals[opening[0]] = opening
+    opened = [open_published(directory) for directory in epoch_dirs]
+    if set(totals) - {published.bundle.header.digest() for published in opened}:  # before any OK is printed
+        raise InputError("a --total file is for none of the epochs audited", field="--total")
     reports = []
     previous = None
-    for position, directory in enumerate(epoch_dirs):
-        published = open_published(directory)
+    for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
         if marks_path is not None and not own:
@@ -659,8 +661,6 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         reports.append(entry)
         if not as_json:
             _print_audit(entry, tolerance_bps)
-    if totals:
-        raise InputError("a --total file is for none of the epochs audited", field="--total")
     if as_json:
         click.echo(json.dumps(reports if len(reports) > 1 else reports[0], sort_keys=True))
     elif len(reports) > 1:

@@ -272,6 +272,7 @@ def test_the_total_goes_only_to_the_auditor_file_when_asked_and_audit_prints_the
     assert f"USDC liabilities {total}" in out and "reserve ratio" in out
     out = zkclear("audit", deployment.epoch_dir(2), "--total", files.total, expect=1, capsys=capsys)
     assert "--total" in out
+    assert "verified" not in out and out.count("\n") == 1  # refused before any epoch is reported OK
 
 
 def test_receipt_file_names_are_keyed_and_unlinkable_across_epochs(proven):
