@@ -62,7 +62,9 @@ class _Blocks:
         separator, end = row_end + b",[", row_end + b"]"
         count, searched = 0, self._at
         while True:
-            split, last = self._buffer.find(separator, searched), self._buffer.find(end, searched)
+            split = self._buffer.find(separator, searched)
+            # the array's end only matters before the next split: search no further (not to the block's end)
+            last = self._buffer.find(end, searched, len(self._buffer) if split < 0 else split + len(end))
             if split < 0 and last < 0:
                 searched = max(self._at, len(self._buffer) - len(separator)) - self._at
                 if not self._more():
