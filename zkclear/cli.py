@@ -240,7 +240,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     kind = "dask" if scheduler else executor or deployment.proving.executor
     run = get_executor(kind, workers, scheduler)
     try:
-        click.echo(f"proving epoch {number}: {len(deployment.account_source(number))} accounts on {run.workers} "
+        click.echo(f"proving epoch {number}: {deployment.account_count(number)} accounts on {run.workers} "
                    f"{kind} worker{'s' if run.workers != 1 else ''}")
         with ProgressLine(lambda text: click.echo(text, err=True), stream=sys.stderr) as line:
             proven, artifacts = deployment.prove(number, book, reserve_keys=keys, executor=run,

@@ -32,7 +32,6 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import signal
 import struct
 import tomllib
@@ -42,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from circuits.public_data import AccountWitness, PublicRiskData
+from circuits.public_data import PublicRiskData
 from provers.collateral import assign_account
 from zkclear.bundle.format import (
     decode_public_bundle,
@@ -60,7 +59,6 @@ from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
 from zkclear.clearing.io import load_config, load_epoch, parse_config
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.clearing.provable import StatementLimits
-from zkclear.clearing.state import StoredAccounts
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
@@ -76,6 +74,8 @@ from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
+from zkclear.scratch import scratch_folder
+from zkclear.state_source import StateSource
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -87,9 +87,6 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
-#: ``private/scratch/run-PID/``: an ``epoch run``'s working files (a copy of fills.csv, its parsed batches, the
-#: canonical inputs), removed when the run ends and, after a killed run, by the next run
-SCRATCH_DIR = "scratch"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 #: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
 #: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
@@ -270,67 +267,6 @@ class ReceiptFiles(Mapping[str, Path]):
         return self._accounts
 
 
-def _remove_dead_runs(scratch_root: Path) -> None:
-    """Remove the scratch folders (``run-PID``) of ``epoch run`` processes that are gone (killed); a live run's
-    folder is left alone."""
-    if not scratch_root.is_dir():
-        return
-    for folder in scratch_root.glob("run-*"):
-        pid = folder.name.removeprefix("run-")
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (PermissionError, OverflowError):
-            continue
-
-
-class StateSource:
-    """The accounts of the state after an epoch, as the prover reads them: one at a time from the stored state's
-    bytes (``StoredAccounts``: about 90 bytes held per account), one witness built per account when its chunk is
-    submitted (:class:`zkclear.proofs.streaming.AccountSource`)."""
-
-    def __init__(self, stored: StoredAccounts) -> None:
-        self._stored = stored
-
-    def __len__(self) -> int:
-        return len(self._stored)
-
-    def account_ids(self) -> Sequence[str]:
-        return _StoredIds(self._stored)
-
-    def witness(self, index: int) -> AccountWitness:
-        # balances: the collateral assets' in the configuration's order, which is the public data's (issue 13)
-        _, mode, cash, _, positions, balances = self._stored.row(index)
-        return AccountWitness(cash, positions, mode, balances=balances)
-
-    def inputs(self) -> Iterator[AccountInput]:
-        for index in range(len(self._stored)):
-            account, mode, cash, _, positions, balances = self._stored.row(index)
-            yield AccountInput(account, AccountWitness(cash, positions, mode, balances=balances))
-
-
-class _StoredIds(Sequence[str]):
-    """The account ids of a stored state, each decoded when read."""
-
-    def __init__(self, stored: StoredAccounts) -> None:
-        self._stored = stored
-
-    def __len__(self) -> int:
-        return len(self._stored)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self._stored.account_id(k) for k in range(*index.indices(len(self._stored)))]
-        if index < 0:
-            index += len(self._stored)
-        if not 0 <= index < len(self._stored):
-            raise IndexError(index)
-        return self._stored.account_id(index)
-
-
 class Deployment:
     """One deployment directory (see the module docstring)."""
 
@@ -406,24 +342,12 @@ class Deployment:
         the same files). ``fills.csv`` is read in batches of ``batch_fills`` fills from a private copy: the
         memory the clearing takes is set by it and the number of accounts, not by the number of fills (the
         result does not depend on it)."""
-        private = self.root / PRIVATE_DIR
-        scratch_root = private / SCRATCH_DIR
-        with self.ledger() as ledger:  # refuses a missing or damaged ledger before anything is written
-            had_private = private.exists()
-            _remove_dead_runs(scratch_root)
-            scratch = scratch_root / f"run-{os.getpid()}"
-            shutil.rmtree(scratch, ignore_errors=True)
-            try:
-                (scratch / "commit").mkdir(parents=True)
-                number = epoch if epoch is not None else ledger.head()[0] + 1
-                inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills, scratch=scratch)
-                return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-                for folder, keep in ((scratch_root, False), (private, had_private)):
-                    if not keep:
-                        with contextlib.suppress(OSError):  # another run's files in it: it stays
-                            folder.rmdir()
+        with self.ledger() as ledger, scratch_folder(self.root / PRIVATE_DIR) as scratch:
+            # the ledger first: a missing or damaged ledger is refused before anything is written
+            (scratch / "commit").mkdir()
+            number = epoch if epoch is not None else ledger.head()[0] + 1
+            inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills, scratch=scratch)
+            return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]
@@ -452,15 +376,29 @@ class Deployment:
         the same code an auditor runs (zkclear.proofs.recompute)."""
         return recompute(inputs if inputs is not None else self.public_inputs(epoch)).public_data
 
-    def account_source(self, epoch: int) -> StateSource:
-        """The accounts of the state after ``epoch`` (the clearing house's own included), read one at a time."""
+    @contextlib.contextmanager
+    def account_source(self, epoch: int) -> Iterator[StateSource]:
+        """The accounts of the state after ``epoch`` (the clearing house's own included), read one at a time from
+        a private scratch copy (``private/scratch/``) that exists until the block ends."""
+        with scratch_folder(self.root / PRIVATE_DIR) as scratch:
+            with self.ledger() as ledger:
+                self._require_committed(ledger, epoch)
+                copied = ledger.copy_accounts(epoch, scratch / "accounts.sqlite")
+            try:
+                yield StateSource(copied, scratch)
+            finally:
+                copied.close()
+
+    def account_count(self, epoch: int) -> int:
+        """How many accounts the state after ``epoch`` holds (the clearing house's own included)."""
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
-            return StateSource(ledger.stored_accounts(epoch))
+            return ledger.account_count(epoch)
 
     def accounts(self, epoch: int) -> list[AccountInput]:
         """Every account of the state after ``epoch`` (the clearing house's own included) as a witness."""
-        return list(self.account_source(epoch).inputs())
+        with self.account_source(epoch) as source:
+            return list(source.inputs())
 
     def config_text(self) -> str:
         """The deployment's clearing configuration (zkclear.toml) as written at init."""
@@ -471,7 +409,8 @@ class Deployment:
         the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency")."""
         public = self.public_data(epoch)
         assets = [asset.asset_id for asset in venue_assets(self.config_text())]
-        owed = total_liabilities(self.account_source(epoch).inputs(), public, CHUNK_SYSTEM, len(assets))
+        with self.account_source(epoch) as source:
+            owed = total_liabilities(source.inputs(), public, CHUNK_SYSTEM, len(assets))
         return dict(zip(assets, owed, strict=True))
 
     def epoch_dir(self, epoch: int) -> Path:
@@ -534,7 +473,16 @@ class Deployment:
         check_signers(reserve_keys, book.entries)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
-        source = self.account_source(epoch)
+        with self.account_source(epoch) as source:  # a scratch copy of the accounts, removed when done
+            return self._prove_accounts(epoch, source, book, inputs, public, reserve_keys=reserve_keys,
+                                        reserves_path=reserves_path, executor=executor, scheduler=scheduler,
+                                        workers=workers, progress=progress)
+
+    def _prove_accounts(self, epoch: int, source: StateSource, book: ReserveBook, inputs: PublicInputs,
+                        public: PublicRiskData, *, reserve_keys: Sequence[DemoKey], reserves_path: str | None,
+                        executor: Executor | None, scheduler: str | None, workers: int | None,
+                        progress: Callable[[str, int, int], None] | None) -> tuple[ProvenEpoch, ClosedEpoch]:
+        """:meth:`prove` once the accounts are copied to ``source``; the placement is kept next to them."""
         check_collateralized(source.inputs(), public)
         previous = self.previous_link(epoch)
         existing = self._published_bundle(epoch) if self.is_proven(epoch) else None
@@ -555,7 +503,7 @@ class Deployment:
                 blindings=BlindingSource.deterministic(self._secret), chunk_system=CHUNK_SYSTEM, executor=run,
                 work_folder=self.private_dir(epoch) / "work", public_inputs_digest=inputs.digest(),
                 settings=StreamSettings(self.proving.window or None, self.proving.subtree_chunks,
-                                        self.proving.node_group), progress=progress)
+                                        self.proving.node_group), progress=progress, scratch=source.scratch)
         finally:
             if own_executor:
                 run.close()
@@ -579,6 +527,7 @@ class Deployment:
             closed.bundle = closed.bundle.with_attestations(tuple(attestations))
             proven = self._publish_closed(epoch, closed, public, inputs, progress)
         closed.discard_work()
+        closed.close()
         return proven, closed
 
     def _publish_closed(self, epoch: int, closed: ClosedEpoch, public: PublicRiskData, inputs: PublicInputs,
@@ -624,7 +573,7 @@ class Deployment:
                 in_flight.popleft().result()
         _write_index(private / "receipts.index",
                      ((account, self.receipt_file_name(epoch, account))
-                      for account in sorted(closed._source.account_ids())))
+                      for account in closed._source.sorted_account_ids()))  # sorted by SQLite, on disk
         closed.timings["receipts"] = time.perf_counter() - started
         total = None
         if self.proving.disclose_total:

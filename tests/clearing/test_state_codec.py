@@ -48,14 +48,12 @@ def _tamper(data: bytes, old: bytes, new: bytes) -> bytes:
     return data.replace(old, new, 1)
 
 
-@pytest.mark.parametrize("attack", [
-    "float", "space", "huge", "bracket-in-id", "row-too-short", "extra-row", "balances-short", "truncated",
-    "trailing", "version", "assets-without-balances", "quote-escape"])
-def test_a_stored_state_that_is_not_canonical_is_refused(attack):
-    state = _state(ROWS_PER_PIECE + 3, assets=("BTC",))
+def _forged(state: EpochState, attack: str) -> bytes:
+    """The state's canonical bytes damaged by ``attack``."""
     data = state.canonical_bytes()
     first = f'["{state.accounts[0]}","{state.margin_modes[0]}",{int(state.cash[0])},'.encode()
-    forged = {
+    cash = f',{int(state.cash[1])},'.encode()
+    return {
         "float": _tamper(data, first, first[:-1] + b".0,"),
         "space": _tamper(data, first, first.replace(b",", b", ", 1)),
         "huge": _tamper(data, first, first.replace(str(int(state.cash[0])).encode(), str(2**70).encode())),
@@ -68,7 +66,19 @@ def test_a_stored_state_that_is_not_canonical_is_refused(attack):
         "version": _tamper(data, b'"version":1', b'"version":2'),
         "assets-without-balances": _tamper(data, b'"assets":{"balances":[', b'"assets":{"xbalances":['),
         "quote-escape": _tamper(data, first, first.replace(b"trader", b"tra\\u0064er")),
+        "true": _tamper(data, cash, b",true,"),
+        "quoted": _tamper(data, cash, b',"7",'),
+        "leading-zero": _tamper(data, cash, b",01,"),
     }[attack]
+
+
+ATTACKS = ["float", "space", "huge", "bracket-in-id", "row-too-short", "extra-row", "balances-short", "truncated",
+           "trailing", "version", "assets-without-balances", "quote-escape", "true", "quoted", "leading-zero"]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_stored_state_that_is_not_canonical_is_refused(attack):
+    forged = _forged(_state(ROWS_PER_PIECE + 3, assets=("BTC",)), attack)
     with pytest.raises(LedgerError):
         EpochState.from_canonical_bytes(forged)
 
@@ -79,33 +89,65 @@ def test_an_equal_state_built_otherwise_has_the_same_bytes():
     assert copy.canonical_bytes() == state.canonical_bytes() and copy == state
 
 
-@pytest.mark.parametrize("assets", [(), ("BTC", "ETH")])
-def test_stored_accounts_read_one_at_a_time_are_the_decoded_states(assets):
-    from zkclear.clearing.state import StoredAccounts
+# -- the stored state read in one pass into a scratch database (what `epoch prove` reads the accounts from) ----
 
-    state = _state(ROWS_PER_PIECE + 5, assets=assets, dynamic=True)
-    stored = StoredAccounts(state.canonical_bytes())
-    assert len(stored) == len(state.accounts)
-    for index in (0, 1, ROWS_PER_PIECE - 1, ROWS_PER_PIECE, len(state.accounts) - 1):
-        account, mode, cash, deposits, positions, balances = stored.row(index)
+
+def _copy(data: bytes, path, block: int | None = None, monkeypatch=None):
+    import io
+
+    from zkclear.clearing import state_scan
+    from zkclear.clearing.scratch_accounts import ScratchAccounts
+
+    if block is not None:
+        monkeypatch.setattr(state_scan, "BLOCK", block)
+    return ScratchAccounts.copy(io.BytesIO(data).read, path)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, None])
+@pytest.mark.parametrize("shape", ["plain", "assets", "dynamic-assets"])
+def test_the_copied_accounts_are_the_decoded_states_at_any_block_size(block, shape, tmp_path, monkeypatch):
+    state = _state(300 if block is not None and block < 64 else ROWS_PER_PIECE + 5,
+                   assets=("BTC", "ETH") if "assets" in shape else (), dynamic="dynamic" in shape)
+    copied = _copy(state.canonical_bytes(), tmp_path / "accounts.sqlite", block, monkeypatch)
+    assert len(copied) == len(state.accounts)
+    for index in range(len(state.accounts)):
+        account, mode, cash, deposits, positions, balances = copied.row(index)
         assert (account, mode, cash, deposits) == (state.accounts[index], state.margin_modes[index],
                                                    int(state.cash[index]), int(state.net_deposits[index]))
         assert positions == tuple(state.positions[index].tolist())
-        assert balances == tuple(state.asset_balances[index].tolist())
-    header = stored.without_accounts()
+        assert balances == (tuple(state.asset_balances[index].tolist()) if state.asset_ids else ())
+        assert copied.account_id(index) == account
+    assert list(copied.account_ids()) == list(state.accounts)
+    assert list(copied.sorted_account_ids()) == sorted(state.accounts)
+    header = copied.header
     assert header.accounts == () and header.instruments == state.instruments
     assert (header.price_history, header.total_deposited, header.asset_totals) == (
         state.price_history, state.total_deposited, state.asset_totals)
+    copied.close()
 
 
-@pytest.mark.parametrize("forged", [b"true", b"1.0", b"01", b'"7"'])
-def test_a_stored_row_that_is_not_canonical_integers_is_refused_when_read(forged):
-    from zkclear.clearing.state import StoredAccounts
+def test_a_state_without_accounts_copies_to_no_account(tmp_path):
+    state = _state(0, assets=("BTC",))
+    copied = _copy(state.canonical_bytes(), tmp_path / "accounts.sqlite")
+    assert len(copied) == 0 and list(copied.account_ids()) == []
+    copied.close()
 
-    state = _state(3)
-    data = state.canonical_bytes()
-    cash = f',{int(state.cash[1])},'.encode()
-    stored = StoredAccounts(_tamper(data, cash, b"," + forged + b","))
-    stored.row(0)  # the other rows still read
+
+def test_ids_sort_as_python_sorts_them_also_beyond_ascii(tmp_path):
+    state = dataclasses.replace(_state(3), accounts=("b", "\u00e9t\u00e9", "\U0001f600x"))
+    copied = _copy(state.canonical_bytes(), tmp_path / "accounts.sqlite")
+    assert list(copied.sorted_account_ids()) == sorted(state.accounts)
+    copied.close()
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize("block", [5, None])
+def test_a_damaged_stored_state_is_refused_by_the_copy_and_leaves_no_file(attack, block, tmp_path, monkeypatch):
+    """Every damage ``from_canonical_bytes`` refuses, the one-pass copy refuses too (at any block size), with a
+    LedgerError and no scratch file left."""
+    forged = _forged(_state(40 if block else ROWS_PER_PIECE + 3, assets=("BTC",)), attack)
     with pytest.raises(LedgerError):
-        stored.row(1)
+        EpochState.from_canonical_bytes(forged)
+    with pytest.raises(LedgerError):
+        _copy(forged, tmp_path / "accounts.sqlite", block, monkeypatch)
+    assert list(tmp_path.iterdir()) == []

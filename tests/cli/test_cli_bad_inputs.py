@@ -323,3 +323,32 @@ def test_what_a_killed_epoch_run_left_in_its_scratch_folder_is_cleared_by_the_ne
     live.rmdir()
     zkclear("epoch", "run", market["epochs"][1], "-d", deployment, capsys=capsys)  # a no-op that says so
     assert not scratch.exists()
+
+
+def test_a_damaged_stored_state_refuses_the_prove_in_one_line_and_leaves_no_file(market, tmp_path, capsys):
+    """`epoch prove` reads the accounts from the ledger in one pass into a private scratch copy: a row that is not
+    canonical (JSON true for an integer) is one LedgerError line, and the refused prove leaves no file."""
+    import sqlite3
+
+    from zkclear.clearing.state import EpochState
+
+    deployment = tmp_path / "venue"
+    zkclear("init", deployment, "--config", market["config"], "--height", 8, "--executor", "serial",
+            "--venue", "Acme Clearing", capsys=capsys)
+    zkclear("epoch", "run", market["epochs"][0], "-d", deployment, capsys=capsys)
+    with sqlite3.connect(deployment / "ledger.sqlite") as db:
+        stored = db.execute("SELECT state FROM epochs WHERE epoch = 1").fetchone()[0]
+        state = EpochState.from_canonical_bytes(stored)
+        row = f'["{state.accounts[1]}","{state.margin_modes[1]}",{int(state.cash[1])},'.encode()
+        assert row in stored
+        db.execute("UPDATE epochs SET state = ? WHERE epoch = 1",
+                   (stored.replace(row, row[:row.rindex(b",", 0, -1) + 1] + b"true,"),))
+    db.close()
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text(_RESERVES_HEADER + "ethereum,USDC,0x" + "ab" * 20 + ",5," + _ETH_BLOCK + "\n")
+    before = _fingerprint(deployment)
+    out = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, expect=1, capsys=capsys)
+    assert out.strip().splitlines()[-1] == "error: stored state: account row 1 does not decode"
+    assert "Traceback" not in out
+    assert _fingerprint(deployment) == before
+    assert not (deployment / "private").exists()

@@ -52,6 +52,8 @@ def test_a_prove_killed_at_random_points_resumes_to_the_same_bytes(venue, refere
         saved = _work(deployment, kind)
         _kill_tree(process, workers)
         assert _work(deployment, kind) >= saved  # what was saved stays, whole (atomic writes)
+        # its scratch copy of the accounts and placement stays too, until the next run removes it
+        assert list((deployment / "private" / "scratch" / f"run-{process.pid}").rglob("*.sqlite"))
         assert not (deployment / "epochs" / "1" / "epoch-1.bundle").exists()
     for hook in (f"receipts:{rng.randint(1, 5)}", "bundle"):
         process = start(args, ZKCLEAR_TEST_PROVE_CRASH=hook)
@@ -64,6 +66,7 @@ def test_a_prove_killed_at_random_points_resumes_to_the_same_bytes(venue, refere
     assert process.returncode == 0, output
     assert snapshot(deployment) == reference
     assert not (deployment / "private" / "1" / "work").exists()
+    assert not (deployment / "private" / "scratch").exists()  # the killed runs' scratch folders are gone
 
 
 def test_a_lost_worker_costs_only_its_task_and_the_bytes_are_the_same(venue, reference, tmp_path):

@@ -157,3 +157,43 @@ def test_the_first_repeated_id_in_input_order_is_named():
     with pytest.raises(InputError, match="duplicate account id 'b'") as caught:
         place_accounts(["a", "b", "c", "b", "a"], TreeConfig(), KEY)
     assert caught.value.line == 3
+
+
+_POLICIES = (TreeConfig(), TreeConfig(height=16, chunk_bits=2, chunk_padding="none"),
+             TreeConfig(height=12, chunk_bits=3, chunk_padding="multiple", chunk_padding_param=3, sparse=False),
+             TreeConfig(height=14, chunk_bits=2, chunk_padding="capacity", chunk_padding_param=300),
+             TreeConfig(height=10, chunk_bits=4, chunk_padding="power_of_two", chunk_padding_param=8),
+             TreeConfig(height=9, chunk_bits=1, chunk_padding="none"))  # 2^8 positions: chunk collisions
+
+
+def test_the_on_disk_placement_is_the_documented_order(tmp_path):
+    """SQLite's sort places every account where the reference (and the array placement) does: sizes around the
+    chunk size and the chunk counts, every padding policy, sparse and packed."""
+    import random
+
+    from zkclear.tree.disk_placement import place_on_disk
+
+    rng = random.Random(11)
+    for count in (1, 2, 3, 15, 16, 17, 31, 33, 100, 255, 256, 333):
+        ids = [f"acct-{rng.getrandbits(40)}" for _ in range(count)]
+        for number, config in enumerate(_POLICIES):
+            placed = place_on_disk(ids, config, KEY, tmp_path / f"{count}-{number}.sqlite" if number % 2 else None)
+            positions, slots = _reference_placement(ids, config, KEY)
+            assert tuple(placed.positions.tolist()) == positions
+            assert tuple(tuple(None if a < 0 else a for a in placed.slots(k)) for k in range(len(positions))) == slots
+            placed.close()
+
+
+def test_the_on_disk_placement_names_the_first_repeated_id_and_bad_ids_and_leaves_no_file(tmp_path):
+    import pytest
+
+    from zkclear.errors import InputError
+    from zkclear.tree.disk_placement import place_on_disk
+
+    with pytest.raises(InputError, match="duplicate account id 'b'") as caught:
+        place_on_disk(["a", "b", "c", "b", "a"], TreeConfig(), KEY, tmp_path / "p.sqlite")
+    assert caught.value.line == 3
+    with pytest.raises(InputError, match="non-empty string") as caught:
+        place_on_disk(["a", "b", ""], TreeConfig(), KEY, tmp_path / "p.sqlite")
+    assert caught.value.line == 2
+    assert list(tmp_path.iterdir()) == []

@@ -25,6 +25,7 @@ The model (``zkclear.bench.scale_model``) then gives the wall time of 10^6 and 1
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -208,34 +209,41 @@ def _stand_ins():
 
 def memory_child(accounts: int, mode: str) -> None:
     """Run one close of ``accounts`` stand-in accounts in this process and print its peak RSS (JSON)."""
-    from zkclear.bench.common import bench_reserves, stand_in_public_inputs
-    from zkclear.crypto.randomness import BlindingSource
-    from zkclear.executor import SerialExecutor
+    from zkclear.bench.common import bench_reserves
     from zkclear.proofs.chunks import PlainPublicData
-    from zkclear.proofs.epoch_prover import AccountInput, prove_epoch
-    from zkclear.proofs.streaming import close_epoch
-    from zkclear.tree.placement import TreeConfig
 
     system = _stand_ins()
     public = PlainPublicData((3, 5, 7), equity_bits=64)
     _, reserves = bench_reserves()
-    source: Any = SyntheticSource(accounts)
-    if mode.startswith("ledger="):  # the accounts of a cleared deployment's last epoch, as `epoch prove` reads them
-        from zkclear.operator import Deployment
+    with contextlib.ExitStack() as scope:
+        source: Any = SyntheticSource(accounts)
+        if mode.startswith("ledger="):  # a cleared deployment's last epoch's accounts, as `epoch prove` reads them
+            from zkclear.operator import Deployment
 
-        deployment = Deployment(Path(mode.removeprefix("ledger=")))
-        with deployment.ledger() as ledger:
-            last = ledger.head()[0]
-        source = deployment.account_source(last)
+            deployment = Deployment(Path(mode.removeprefix("ledger=")))
+            source = scope.enter_context(deployment.account_source(deployment.head()))
+        _close_and_report(source, mode, public, reserves, system)
+
+
+def _close_and_report(source: Any, mode: str, public: Any, reserves: Any, system: Any) -> None:
+    from zkclear.bench.common import stand_in_public_inputs
+    from zkclear.crypto.randomness import BlindingSource
+    from zkclear.executor import SerialExecutor
+    from zkclear.proofs.epoch_prover import AccountInput, prove_epoch
+    from zkclear.proofs.streaming import close_epoch
+    from zkclear.tree.placement import TreeConfig
+
     common = {"epoch_id": 1, "previous": None, "config": TreeConfig(), "chunk_system": system,
               "blindings": BlindingSource.deterministic(b"bench-scale" * 3), "executor": SerialExecutor(),
               "public_inputs_digest": stand_in_public_inputs(1).digest()}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         if mode == "streaming" or mode.startswith("ledger="):
-            closed = close_epoch(source, public, reserves, work_folder=Path(folder) / "work", **common)
+            closed = close_epoch(source, public, reserves, work_folder=Path(folder) / "work",
+                                 scratch=getattr(source, "scratch", None), **common)
             closed.write_audit(Path(folder) / "audit", Path(folder) / "scratch")
             receipt_bytes = sum(len(data) for _, _, data in closed.receipts())
+            closed.close()
         else:
             accounts_list = [AccountInput(source.account_ids()[i], source.witness(i)) for i in range(len(source))]
             artifacts = prove_epoch(accounts_list, public, reserves, **common)

@@ -24,6 +24,7 @@ byte-identical states and hashes (:meth:`Ledger.verify_replay`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
@@ -38,7 +39,8 @@ from zkclear.clearing.canonical_inputs import write_canonical_inputs
 from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
-from zkclear.clearing.state import EpochState, StoredAccounts, canonical_json
+from zkclear.clearing.scratch_accounts import ScratchAccounts, state_header
+from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import InputError, LedgerError
 
 #: Test hook: ``kill`` (SIGKILL itself) or ``sleep:SECONDS`` at the point inside the commit transaction
@@ -298,18 +300,32 @@ class Ledger:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
         return EpochState.from_canonical_bytes(bytes(row[0]))
 
-    def stored_accounts(self, epoch: int) -> StoredAccounts:
-        """The accounts of the state after ``epoch`` (a committed epoch), decoded one at a time when read."""
-        row = self._db.execute("SELECT state FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
-        if row is None:
-            raise LedgerError(f"epoch {epoch} is not in the ledger")
-        return StoredAccounts(bytes(row[0]))
+    def copy_accounts(self, epoch: int, path: Path) -> ScratchAccounts:
+        """The accounts of the state after ``epoch`` (a committed epoch) copied into a scratch database at ``path``
+        (:mod:`zkclear.clearing.scratch_accounts`): the stored state is read from its blob a block at a time, never
+        held whole, and every row is checked on the way."""
+        self._require_epoch(epoch)
+        with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
+            return ScratchAccounts.copy(blob.read, path)
 
     def state_without_accounts(self, epoch: int) -> EpochState:
-        """The state after ``epoch`` without its accounts (genesis included): instruments, prices, totals."""
+        """The state after ``epoch`` without its accounts (genesis included): instruments, prices, totals (read from
+        the stored state a block at a time)."""
         if epoch == 0:
-            return StoredAccounts(EpochState.genesis(self.config).canonical_bytes()).without_accounts()
-        return self.stored_accounts(epoch).without_accounts()
+            return state_header(io.BytesIO(EpochState.genesis(self.config).canonical_bytes()).read)[0]
+        self._require_epoch(epoch)
+        with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
+            return state_header(blob.read)[0]
+
+    def account_count(self, epoch: int) -> int:
+        """How many accounts the state after ``epoch`` holds (its rows counted in one pass, none decoded)."""
+        self._require_epoch(epoch)
+        with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
+            return state_header(blob.read)[1]
+
+    def _require_epoch(self, epoch: int) -> None:
+        if self._db.execute("SELECT 1 FROM epochs WHERE epoch = ?", (epoch,)).fetchone() is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
 
     def epoch_hashes(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT epoch_hash FROM epochs ORDER BY epoch")]
@@ -337,8 +353,7 @@ class Ledger:
         commas]},...}``: the member starts at the first ``,"fills":{``, and ends at the first ``]}`` after the
         first ``"size":[`` (an unescaped ``"`` cannot occur inside a JSON string, so that key cannot be
         mimicked by an id, and the size column holds only integers)."""
-        if self._db.execute("SELECT 1 FROM epochs WHERE epoch = ?", (epoch,)).fetchone() is None:
-            raise LedgerError(f"epoch {epoch} is not in the ledger")
+        self._require_epoch(epoch)
         with self._db.blobopen(*self._inputs_blob(epoch), epoch, readonly=True) as blob:
             start = _find_in_blob(blob, b',"fills":{', 0)
             end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', start))

@@ -76,7 +76,8 @@ from zkclear.proofs.units import (
     run_subtree_task,
 )
 from zkclear.proofs.work_store import WorkStore
-from zkclear.tree.placement import TreeConfig, node_range_bits, placement_arrays
+from zkclear.tree.disk_placement import DiskPlacement, place_on_disk
+from zkclear.tree.placement import TreeConfig, node_range_bits
 from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
 
 Progress = Callable[[str, int, int], None]
@@ -143,7 +144,7 @@ class _Plan:
 
     header: EpochHeader
     positions: np.ndarray          # chunk k's position (increasing)
-    slots: np.ndarray              # chunk k's slot s -> account index, -1 for padding
+    placement: DiskPlacement       # chunk k's slots (account index, -1 for padding), read one chunk at a time
     chunk_keys: list[bytes]
     record_lengths: list[int]
     low: int                       # c
@@ -293,7 +294,7 @@ class ClosedEpoch:
                 chunk = self._chunk(k)
                 chunk_position = int(plan.positions[k])
                 path = [path_entries[(level, (chunk_position >> (level - c)) ^ 1)] for level in range(c, height)]
-                for slot, account in enumerate(plan.slots[k].tolist()):
+                for slot, account in enumerate(plan.placement.slots(k)):
                     if account < 0:
                         continue
                     account_id = ids[account]
@@ -305,6 +306,10 @@ class ClosedEpoch:
     def discard_work(self) -> None:
         """Remove the work store (every file of the epoch is written)."""
         self._store.clear()
+
+    def close(self) -> None:
+        """Close the placement's scratch database (the receipts cannot be read after)."""
+        self._plan.placement.close()
 
 
 def _copy_levels(scratch: Path, kind: str, levels: range) -> Iterator[bytes]:
@@ -361,10 +366,12 @@ def close_epoch(
     public_inputs_digest: bytes = bytes(32),
     settings: StreamSettings = StreamSettings(),
     progress: Progress | None = None,
+    scratch: Path | None = None,
 ) -> ClosedEpoch:
     """Prove a whole epoch (see the module docstring); every guarantee of ``prove_epoch`` holds (nothing false
     is emitted: an unmatched book or reserves below the liabilities of some asset are a ProvingError before any
-    proof). Work found in ``work_folder`` is checked and reused."""
+    proof). Work found in ``work_folder`` is checked and reused. The placement is kept in a scratch database
+    ``scratch/placement.sqlite`` (default: an anonymous temporary database) until :meth:`ClosedEpoch.close`."""
     system = chunk_system
     timings: dict[str, float] = {}
     header = make_header(epoch_id, previous, public, reserves, config, system, public_inputs_digest)
@@ -380,11 +387,26 @@ def close_epoch(
     require_reserves_cover((AccountInput(ids[i], source.witness(i)) for i in range(len(source))), public, reserves,
                            system)
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
-    positions, slots = placement_arrays(source.account_ids(), config, placement_key)
+    placement = place_on_disk(source.account_ids(), config, placement_key,
+                              None if scratch is None else scratch / "placement.sqlite")
+    positions = placement.positions
     split = split_level(config, len(positions), settings.subtree_chunks)
-    plan = _Plan(header, positions, slots, [], [0] * len(positions), config.chunk_bits, split,
+    plan = _Plan(header, positions, placement, [], [0] * len(positions), config.chunk_bits, split,
                  max(1, settings.node_group))
     timings["placement"] = time.perf_counter() - started
+    try:
+        return _close_placed(plan, source, public, reserves, system, blindings, store, executor, settings, progress,
+                             timings)
+    except BaseException:
+        placement.close()
+        raise
+
+
+def _close_placed(plan: _Plan, source: AccountSource, public: Any, reserves: ReserveBook, system: ChunkProofSystem,
+                  blindings: BlindingSource, store: WorkStore, executor: Executor, settings: StreamSettings,
+                  progress: Progress | None, timings: dict[str, float]) -> ClosedEpoch:
+    """Steps 2-6 of the module docstring, once the accounts are placed."""
+    header = plan.header
 
     started = time.perf_counter()
     _prove_chunks(plan, source, public, system, blindings, store, executor, settings, progress)
@@ -422,7 +444,7 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
 
     def task(k: int, stored: bytes | None = None) -> ChunkTask:
         position = int(plan.positions[k])
-        row = plan.slots[k].tolist()
+        row = plan.placement.slots(k)
         return ChunkTask(system, public, blindings, header.epoch_id, position,
                          header.context(b"collateral-chunk", position),
                          tuple(None if a < 0 else ids[a] for a in row),

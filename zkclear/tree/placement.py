@@ -150,6 +150,17 @@ def account_tag(placement_key: bytes, account_id: str) -> bytes:
     return hmac.new(placement_key, _ACCOUNT_TAG + account_id.encode("utf-8"), hashlib.sha256).digest()
 
 
+def require_account_id(account_id: object, line: int) -> None:
+    """InputError unless ``account_id`` (the ``line``-th) is a non-empty string."""
+    if not isinstance(account_id, str) or not account_id:
+        raise InputError("account id must be a non-empty string", line=line, field="account_id")
+
+
+def duplicate_id_error(account_ids: Sequence[str], line: int) -> InputError:
+    """The refusal of ``account_ids[line]``, the first id (in input order) that an earlier one repeats."""
+    return InputError(f"duplicate account id {account_ids[line]!r}", line=line, field="account_id")
+
+
 def _padding_tag(placement_key: bytes, chunk: int, index: int) -> bytes:
     return hmac.new(placement_key, _PAD_TAG + struct.pack(">QQ", chunk, index), hashlib.sha256).digest()
 
@@ -205,8 +216,7 @@ def placement_arrays(account_ids: Sequence[str], config: TreeConfig, placement_k
     import numpy as np
 
     for line, account_id in enumerate(account_ids):
-        if not isinstance(account_id, str) or not account_id:
-            raise InputError("account id must be a non-empty string", line=line, field="account_id")
+        require_account_id(account_id, line)
     count = len(account_ids)
     tags = bytearray(32 * count)
     for index, account_id in enumerate(account_ids):
@@ -216,18 +226,33 @@ def placement_arrays(account_ids: Sequence[str], config: TreeConfig, placement_k
     repeated = np.flatnonzero(np.all(words[order[1:]] == words[order[:-1]], axis=1)) + 1 if count > 1 else order[:0]
     if repeated.size:
         line = int(order[repeated].min())  # the first account, in input order, whose id came before
-        raise InputError(f"duplicate account id {account_ids[line]!r}", line=line, field="account_id")
+        raise duplicate_id_error(account_ids, line)
     del words
     n_chunks = config.chunk_count(count)
     slots = np.empty((n_chunks, config.chunk_size), dtype=np.int64)
     for chunk in range(n_chunks):  # rank r goes to chunk r mod n_chunks; slots in the order of the tags
-        occupants: list[tuple[bytes, int]] = [(bytes(tags[32 * a:32 * a + 32]), a)
-                                              for a in order[chunk::n_chunks].tolist()]
-        occupants += [(_padding_tag(placement_key, chunk, pad), -1)
-                      for pad in range(config.chunk_size - len(occupants))]
-        occupants.sort(key=lambda entry: entry[0])
-        slots[chunk] = [account for _, account in occupants]
+        slots[chunk] = chunk_slot_order(placement_key, config, chunk,
+                                        [(bytes(tags[32 * a:32 * a + 32]), a) for a in order[chunk::n_chunks].tolist()])
     del tags, order
+    positions = chunk_positions(config, placement_key, n_chunks)
+    by_position = np.argsort(positions, kind="stable")
+    return positions[by_position], slots[by_position]
+
+
+def chunk_slot_order(placement_key: bytes, config: TreeConfig, chunk: int,
+                     occupants: list[tuple[bytes, int]]) -> list[int]:
+    """Chunk ``chunk``'s slots (account indices, -1 for padding) from its occupants' ``(tag, account index)``:
+    padding occupants are added with their tags, and the slots follow the order of the tags."""
+    occupants = occupants + [(_padding_tag(placement_key, chunk, pad), -1)
+                             for pad in range(config.chunk_size - len(occupants))]
+    occupants.sort(key=lambda entry: entry[0])
+    return [account for _, account in occupants]
+
+
+def chunk_positions(config: TreeConfig, placement_key: bytes, n_chunks: int) -> Any:
+    """Chunk k's position among the level-c nodes, for k in ``range(n_chunks)`` (an int64 array, in the order of
+    the deal, not sorted): the first free PRF candidate when sparse, k when packed."""
+    import numpy as np
 
     positions = np.arange(n_chunks, dtype=np.int64)
     if config.sparse:
@@ -241,5 +266,4 @@ def placement_arrays(account_ids: Sequence[str], config: TreeConfig, placement_k
                 attempt += 1
             taken.add(candidate)
             positions[chunk] = candidate
-    by_position = np.argsort(positions, kind="stable")
-    return positions[by_position], slots[by_position]
+    return positions

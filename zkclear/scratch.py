@@ -1,0 +1,56 @@
+"""A deployment's private scratch folders: ``private/scratch/run-PID/`` holds the working files of the process
+``PID`` (an ``epoch run``'s copy of fills.csv and its parsed batches, an ``epoch prove``'s copy of the accounts and
+its placement). Each use gets its own folder inside, removed when the use ends; the folders of processes that are
+gone (killed) are removed by the next use, a live process's are left alone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+SCRATCH_DIR = "scratch"
+
+_mine: set[Path] = set()  # the run folders this process has made (any other with its PID is a dead one's)
+
+
+def remove_dead_runs(scratch_root: Path) -> None:
+    """Remove the scratch folders (``run-PID``) of processes that are gone; a live one's folder is left alone."""
+    if not scratch_root.is_dir():
+        return
+    for folder in scratch_root.glob("run-*"):
+        pid = folder.name.removeprefix("run-")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
+@contextlib.contextmanager
+def scratch_folder(private: Path) -> Iterator[Path]:
+    """A new empty folder in ``private/scratch/run-PID/``, removed with its files when the block ends; the
+    ``scratch`` folder (and ``private`` if this made it) is removed too when nothing else is in it."""
+    scratch_root = private / SCRATCH_DIR
+    had_private = private.exists()
+    remove_dead_runs(scratch_root)
+    run = scratch_root / f"run-{os.getpid()}"
+    if run not in _mine:  # left by a dead process that had this PID
+        shutil.rmtree(run, ignore_errors=True)
+        _mine.add(run)
+    run.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=run))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for parent, keep in ((run, False), (scratch_root, False), (private, had_private)):
+            if not keep:
+                with contextlib.suppress(OSError):  # other files in it: it stays
+                    parent.rmdir()
