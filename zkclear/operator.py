@@ -473,7 +473,7 @@ class Deployment:
         check_signers(reserve_keys, book.entries)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
-        with self.account_source(epoch) as source:  # a scratch copy of the accounts, removed when done
+        with prove_lock(self.root / LEDGER_FILE), self.account_source(epoch) as source:  # the copy: removed when done
             return self._prove_accounts(epoch, source, book, inputs, public, reserve_keys=reserve_keys,
                                         reserves_path=reserves_path, executor=executor, scheduler=scheduler,
                                         workers=workers, progress=progress)
@@ -712,6 +712,29 @@ def deployment_lock(root: Path) -> Iterator[None]:
     descriptor = os.open(root, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def prove_lock(ledger_path: Path) -> Iterator[None]:
+    """One ``epoch prove`` per deployment at a time: an exclusive ``flock`` on the ledger file, taken without
+    waiting (SQLite locks with ``fcntl`` byte ranges, which are independent of it). A second prove is refused with
+    one line instead of racing the first for the work folder; the kernel releases the lock when the holder ends,
+    even by kill -9."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (one operator command at a time)
+        yield
+        return
+    descriptor = os.open(ledger_path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("another `epoch prove` is running on this deployment: wait for it to end (a killed one "
+                             "releases its lock at once)", path=str(ledger_path.parent)) from None
         yield
     finally:
         os.close(descriptor)

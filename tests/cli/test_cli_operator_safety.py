@@ -317,6 +317,23 @@ def test_proving_a_proven_epoch_again_with_another_operator_secret_is_refused(pr
     assert not (root / "private" / "1" / "work").exists()
 
 
+def test_a_second_prove_while_one_runs_is_refused_in_one_line(proven_once, tmp_path, capsys) -> None:
+    """Two `epoch prove` runs of one deployment raced for its work folder (the second failed mid-way with 'the work
+    store lost ...'); now the second is refused at once, and a prove runs again as soon as the first has ended."""
+    from zkclear.operator import LEDGER_FILE, prove_lock
+
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    published = _published(root)
+    with prove_lock(root / LEDGER_FILE):  # what a running prove holds
+        out = zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1], expect=1)
+    assert out.splitlines()[-1].startswith("error: ") and "another `epoch prove` is running" in out
+    assert out.count("error") == 1 and "Traceback" not in out and _published(root) == published
+    assert not (root / "private" / "scratch").exists() or not any((root / "private" / "scratch").iterdir())
+    zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1])
+    assert _published(root) == published
+
+
 def test_a_damaged_bundle_is_named_by_prove_and_attest(proven_once, tmp_path, capsys) -> None:
     """Damaged disk: a proven epoch's bundle cut short. `epoch prove` (re-run) and `epoch attest` said only
     "length mismatch: ..." without naming the file; the one line now names it (exit 1, nothing written)."""
