@@ -104,6 +104,8 @@ def test_tamperings_get_the_in_memory_audits_reason(tmp_path):
                                                        first_pad: (blindings, (position_blindings[0] + 1,
                                                                                *position_blindings[1:]))})
     cases["policy"] = replace(audit, chunks=audit.chunks[:1] * 3)
+    # the same chunks in another order: a second encoding of one audit (both audits accepted it before)
+    cases["reordered chunks"] = replace(audit, chunks=(audit.chunks[1], audit.chunks[0], *audit.chunks[2:]))
     other = second_epoch().artifacts.audit
     proofs = dict(other.node_proofs)
     node_pos = next(p for p in sorted(proofs) if p in audit.node_proofs)
@@ -119,6 +121,7 @@ def test_tamperings_get_the_in_memory_audits_reason(tmp_path):
     cases["missing attestation"] = (bundle.with_attestations(bundle.attestations[1:]), audit)
     found = _check_cases(tmp_path, cases, bundle)
     assert found["sum"] == "node-sum-mismatch" and found["missing attestation"] == "attestation-missing"
+    assert found["reordered chunks"] == "audit-structure"
 
 
 def test_a_multi_asset_epoch_passes_with_the_in_memory_audits_reserves(tmp_path):

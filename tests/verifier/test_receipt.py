@@ -335,6 +335,13 @@ def test_crowd_audit_is_not_fooled_by_a_good_chunk_listed_in_place_of_another():
     assert failure.reason == "audit-structure" and "taken" in failure.detail
 
 
+def test_crowd_audit_refuses_the_chunks_listed_out_of_order():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    failure = _crowd_failure(epoch, replace(audit, chunks=tuple(reversed(audit.chunks))))
+    assert failure.reason == "audit-structure" and "out of order" in failure.detail
+
+
 def test_crowd_audit_of_audit_data_without_chunks_fails_instead_of_passing_empty():
     epoch = honest_epoch()
     failure = _crowd_failure(epoch, replace(epoch.artifacts.audit, chunks=()))

@@ -188,10 +188,12 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                                     f"{config.chunk_padding!r} produces")
     chunk_roots: dict[int, TreeNode] = {}
     seen_ids: set[bytes] = set()
+    previous = -1
     for number, chunk in enumerate(audit.chunks):
-        if chunk.position in chunk_roots or not 0 <= chunk.position < 1 << config.upper_height:
-            _fail("audit-structure", f"chunk {number} sits at position {chunk.position}, which is taken or outside "
-                                     "the tree", number)
+        if chunk.position <= previous or not 0 <= chunk.position < 1 << config.upper_height:
+            _fail("audit-structure", f"chunk {number} sits at position {chunk.position}, which is taken, out of order "
+                                     "(chunks are listed in increasing position order) or outside the tree", number)
+        previous = chunk.position
         for id_hash in chunk.id_hashes:
             if id_hash in seen_ids:
                 _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk {number})",

@@ -438,17 +438,15 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
                                     f"{config.chunk_padding!r} produces")
     positions: list[int] = []
     prefixes = array("Q", bytes(8 * sections.chunks * config.chunk_size))
-    taken: set[int] = set()
     proof_failure: Failure | None = None
     roots: dict[int, bytes] = {}
 
     def groups() -> Iterator[ChunkGroup]:
         batch: list[tuple[int, bytes]] = []
         for number, (position, record, ids) in enumerate(_read_chunks(path, sections)):
-            if position in taken or not 0 <= position < 1 << config.upper_height:
-                _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken or outside "
-                                         "the tree", number)
-            taken.add(position)
+            if position <= (positions[-1] if positions else -1) or not 0 <= position < 1 << config.upper_height:
+                _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken, out of order "
+                                         "(chunks are listed in increasing position order) or outside the tree", number)
             positions.append(position)
             for slot, id_hash in enumerate(ids):
                 prefixes[number * config.chunk_size + slot] = int.from_bytes(id_hash[:8], "big")

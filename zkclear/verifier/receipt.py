@@ -270,11 +270,13 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
     config = bundle.header.tree
     c, height = config.chunk_bits, config.height
     listed: set[int] = set()
+    previous = -1
     for number, chunk in enumerate(audit.chunks):
         position = chunk.position
-        if position in listed or not 0 <= position < 1 << config.upper_height:
-            _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken or outside the tree",
-                  number)
+        if position <= previous or not 0 <= position < 1 << config.upper_height:
+            _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken, out of order "
+                  "(chunks are listed in increasing position order) or outside the tree", number)
+        previous = position
         if (c, position) not in audit.upper_nodes or (c, position) in audit.padding:
             _fail("audit-structure", f"chunk {number} at position {position} has no published chunk root", number)
         listed.add(position)
