@@ -700,44 +700,46 @@ def _decode_bundle(path: Path) -> PublicBundle:
 
 
 @contextlib.contextmanager
-def deployment_lock(root: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the deployment directory (``flock`` on its descriptor; the kernel releases it when
-    the process ends, even by kill -9): read-modify-writes of a bundle (``epoch attest``, the publication of
-    ``epoch prove``) never interleave, so no signature is lost to a concurrent writer."""
+def _exclusive_flock(path: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path`` (a file or a directory) for the block; yields False when ``wait`` is off
+    and another process holds it. The kernel releases it when the holder ends, even by kill -9. Where ``fcntl``
+    does not exist (not POSIX) there is no lock (one operator command at a time)."""
     try:
         import fcntl
-    except ImportError:  # not POSIX: no lock (one operator command at a time)
-        yield
+    except ImportError:
+        yield True
         return
-    descriptor = os.open(root, os.O_RDONLY)
+    descriptor = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(descriptor)
 
 
 @contextlib.contextmanager
+def deployment_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the deployment directory, waiting for it: read-modify-writes of a bundle
+    (``epoch attest``, the publication of ``epoch prove``) never interleave, so no signature is lost to a
+    concurrent writer."""
+    with _exclusive_flock(root, wait=True):
+        yield
+
+
+@contextlib.contextmanager
 def prove_lock(ledger_path: Path) -> Iterator[None]:
-    """One ``epoch prove`` per deployment at a time: an exclusive ``flock`` on the ledger file, taken without
-    waiting (SQLite locks with ``fcntl`` byte ranges, which are independent of it). A second prove is refused with
-    one line instead of racing the first for the work folder; the kernel releases the lock when the holder ends,
-    even by kill -9."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock (one operator command at a time)
-        yield
-        return
-    descriptor = os.open(ledger_path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    """One ``epoch prove`` per deployment at a time: an exclusive lock on the ledger file, not waited for (SQLite
+    locks with ``fcntl`` byte ranges, which are independent of ``flock``). A second prove is refused with one line
+    instead of racing the first for the work folder."""
+    with _exclusive_flock(ledger_path, wait=False) as held:
+        if not held:
             raise InputError("another `epoch prove` is running on this deployment: wait for it to end (a killed one "
-                             "releases its lock at once)", path=str(ledger_path.parent)) from None
+                             "releases its lock at once)", path=str(ledger_path.parent))
         yield
-    finally:
-        os.close(descriptor)
 
 
 def _require_same_header(epoch: int, existing: PublicBundle, header: EpochHeader) -> None:
