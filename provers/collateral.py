@@ -35,10 +35,17 @@ from circuits.account_statement import AccountStatement, account_statement
 from circuits.constraint_system import Constraint
 from circuits.linear_combination import LinearCombination
 from circuits.public_data import MARGIN_MODES, PORTFOLIO, STANDARD, AccountWitness, PublicRiskData
-from provers.bulletproofs import MAX_AGGREGATION, RangeProof, RangeStatement, batch_verify, prove_range
+from provers.bulletproofs import (
+    MAX_AGGREGATION,
+    BoundRangeStatement,
+    CommitmentForm,
+    RangeProof,
+    batch_verify,
+    prove_bound_range,
+)
 from zkclear.crypto.field import R, scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.generators import pedersen_generators
-from zkclear.crypto.group import POINT_BYTES, G1Point, batch_affine, encode_affine, msm
+from zkclear.crypto.group import POINT_BYTES, G1Point, encode_many, msm
 from zkclear.crypto.pedersen import commit, commit_many
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.crypto.transcript import Transcript
@@ -51,13 +58,14 @@ DOMAIN = b"zkclear-v1/collateral"
 #: Largest n·M one aggregated range proof (a *part*) may cover. Batch verification costs about 2·N for the
 #: largest part's shared generators plus a few points per part, so a participant checking their chunk pays
 #: for the largest part, not for the chunk: capping parts at 2^12 bits made a receipt check of a 16-account
-#: chunk 2-8x cheaper for about 5 % more proving than parts of up to 2^14 bits (docs/performance.md,
-#: "Epoch close"). Version 1 proofs had parts of up to 2^18 bits.
-MAX_PROOF_BITS = 1 << 12
+#: chunk 2-8x cheaper for about 5 % more proving than parts of up to 2^14 bits, and 2^11 took another
+#: 15-20 % off a receipt check (docs/performance.md, "Epoch close"). Version 1 proofs had parts of up to
+#: 2^18 bits, version 2 of up to 2^12.
+MAX_PROOF_BITS = 1 << 11
 
 _MODE_CODES = {mode: code for code, mode in enumerate(MARGIN_MODES)}
 _PROOF_MAGIC = b"ZKCB"
-_PROOF_VERSION = 2  # 2: parts of at most MAX_PROOF_BITS = 2^12 bits (1: 2^18)
+_PROOF_VERSION = 3  # 3: parts of at most MAX_PROOF_BITS = 2^11 bits (2: 2^12, 1: 2^18)
 #: Version 2 (issue 13): a u16 count of collateral-asset balances after the position count.
 _ACCOUNT_VERSION = 2
 _ACCOUNT_HEADER = struct.Struct(">BBHHH")
@@ -66,11 +74,6 @@ _ACCOUNT_HEADER = struct.Struct(">BBHHH")
 def max_equity_bits(public: PublicRiskData) -> int:
     """B such that every proven equity lies in [0, 2^B) (the ``equity`` constraint's width)."""
     return public.money_bits
-
-
-def _encode_points(points: Sequence[G1Point]) -> list[bytes]:
-    # One field inversion for the whole list instead of one per point.
-    return [encode_affine(xy) for xy in batch_affine(points)]
 
 
 def _signed_to_bytes(value: int) -> bytes:
@@ -129,7 +132,7 @@ class AccountCommitments:
         """``u8(version 2) || u8(mode) || u16(positions) || u16(balances) || u16(witnesses) || 48-byte points``."""
         header = _ACCOUNT_HEADER.pack(_ACCOUNT_VERSION, _MODE_CODES[self.margin_mode], len(self.positions),
                                       len(self.balances), len(self.witnesses))
-        return header + b"".join(_encode_points(self.variables))
+        return header + b"".join(encode_many(self.variables))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountCommitments:
@@ -462,7 +465,7 @@ def prove_rows(
             values.append(form.evaluate(value_rows[account]))
             blinds.append(_form_blinding(form, blinding_rows[account]))
         ctx = part_context(context, public, digest, width, part_index, len(layout))
-        proof, _ = prove_range(values, blinds, width, ctx, rng=source.nonces(ctx, *values, *blinds))
+        proof = prove_bound_range(values, blinds, width, ctx, rng=source.nonces(ctx, *values, *blinds))
         parts.append(ProofPart(width, len(values), proof))
     zero_proofs = []
     H = pedersen_generators()[1]
@@ -527,8 +530,14 @@ def _check_commitments(commitments: Sequence[AccountCommitments], public: Public
                                     index=index)
 
 
+def _form_of(form: LinearCombination, points: Sequence[G1Point]) -> CommitmentForm:
+    """The commitment of ``form`` over an account's variable commitments, as its definition (the range proof's
+    verifier multiplies it out inside its one MSM; :func:`_combine` computes the point)."""
+    return CommitmentForm(tuple(points[i] for i, _ in form.terms), tuple(c for _, c in form.terms), form.constant)
+
+
 def collateral_statements(proof: CollateralBatchProof, commitments: Sequence[AccountCommitments],
-                          public: PublicRiskData, context: bytes) -> list[RangeStatement]:
+                          public: PublicRiskData, context: bytes) -> list[BoundRangeStatement]:
     """The range statements that, all verified (e.g. by one ``batch_verify`` across batches), prove the
     batch. Checks the layout and the zero-constraint proofs now; raises VerificationError on failure."""
     public.check_budget()
@@ -546,9 +555,9 @@ def collateral_statements(proof: CollateralBatchProof, commitments: Sequence[Acc
     digest = _commitments_digest(commitments)
     result = []
     for part_index, ((width, entries), part) in enumerate(zip(layout, proof.parts, strict=True)):
-        derived = tuple(_combine(statements[a].constraints[k].form, variables[a]) for a, k in entries)
+        forms = tuple(_form_of(statements[a].constraints[k].form, variables[a]) for a, k in entries)
         ctx = part_context(context, public, digest, width, part_index, len(layout))
-        result.append(RangeStatement(proof=part.proof, commitments=derived, n_bits=width, context=ctx))
+        result.append(BoundRangeStatement(proof=part.proof, forms=forms, n_bits=width, context=ctx))
     zeros = [(a, k, c) for a, s in enumerate(statements)
              for k, c in enumerate(s.constraints) if c.bits is None]
     if len(zeros) != len(proof.zero_proofs):
@@ -627,7 +636,7 @@ def prove_collateral(witnesses: Sequence[AccountWitness], public: PublicRiskData
 def verify_collateral(batches: Sequence[tuple[CollateralBatchProof, Sequence[AccountCommitments]]],
                       public: PublicRiskData, context: bytes) -> None:
     """Verify batches proven by :func:`prove_collateral` with one batch verification of all range proofs."""
-    statements: list[RangeStatement] = []
+    statements: list[BoundRangeStatement] = []
     for index, (proof, commitments) in enumerate(batches):
         statements += collateral_statements(proof, commitments, public, batch_context(context, index))
     batch_verify(statements)

@@ -10,18 +10,31 @@ from provers.bulletproofs.batch import batch_verify
 from provers.bulletproofs.encoding import RangeProof, encoded_size
 from provers.bulletproofs.inner_product import InnerProductProof
 from provers.bulletproofs.parameters import BIT_SIZES, MAX_AGGREGATION, inner_product_rounds
-from provers.bulletproofs.range_proof import PROTOCOL_LABEL, RangeStatement, prove_range, verify_range
+from provers.bulletproofs.range_proof import (
+    BOUND_PROTOCOL_LABEL,
+    PROTOCOL_LABEL,
+    BoundRangeStatement,
+    CommitmentForm,
+    RangeStatement,
+    prove_bound_range,
+    prove_range,
+    verify_range,
+)
 
 __all__ = [
     "BIT_SIZES",
+    "BOUND_PROTOCOL_LABEL",
     "MAX_AGGREGATION",
     "PROTOCOL_LABEL",
+    "BoundRangeStatement",
+    "CommitmentForm",
     "InnerProductProof",
     "RangeProof",
     "RangeStatement",
     "batch_verify",
     "encoded_size",
     "inner_product_rounds",
+    "prove_bound_range",
     "prove_range",
     "verify_range",
 ]

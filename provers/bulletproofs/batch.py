@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provers.bulletproofs.range_proof import RangeStatement, check_terms, verification_terms
+from provers.bulletproofs.range_proof import BoundRangeStatement, RangeStatement, check_terms, verification_terms
 from zkclear.crypto.field import fr_random
 from zkclear.errors import VerificationError
 
 
-def batch_verify(statements: Sequence[RangeStatement], *, identify_failure: bool = False) -> None:
+def batch_verify(statements: Sequence[RangeStatement | BoundRangeStatement], *,
+                 identify_failure: bool = False) -> None:
     """Verify every statement at once; raise VerificationError if any fails.
 
     With ``identify_failure=True`` a failing batch is re-checked statement by statement and the
@@ -26,7 +27,7 @@ def batch_verify(statements: Sequence[RangeStatement], *, identify_failure: bool
         return
     terms = []
     for index, statement in enumerate(statements):
-        if not isinstance(statement, RangeStatement):
+        if not isinstance(statement, RangeStatement | BoundRangeStatement):
             raise VerificationError(f"expected a RangeStatement, got {type(statement).__name__}", index=index)
         try:
             terms.append(verification_terms(statement, _nonzero_weight(), fr_random))

@@ -9,6 +9,13 @@ Transcript order (labels in quotes):
 ``"dom-sep"=PROTOCOL_LABEL, "n", "m", "context", "V" (m points), "A", "S", y="y", z="z",
 "T1", "T2", x="x", "tau_x", "mu", "t_hat", w="w", then the inner-product rounds
 ("ipa/n", and per round "L", "R", u_k="u")``.
+
+A *bound* statement (:class:`BoundRangeStatement`, :func:`prove_bound_range`) is the same proof about
+commitments that its caller's ``context`` already determines — each ``V_j`` a public linear form of points
+the context hashes. Its transcript starts from ``BOUND_PROTOCOL_LABEL`` and absorbs no ``V`` (so a proof of
+one kind never verifies as the other), and the verifier never computes a ``V_j``: each form's points enter
+the verification's multi-scalar multiplication with the form's coefficients (docs/protocol.md, "Bound range
+statements").
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import add
 
 from provers.bulletproofs.encoding import RangeProof
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
@@ -30,6 +38,8 @@ from zkclear.errors import ProvingError, VerificationError
 
 #: Domain separator of the range-proof transcript.
 PROTOCOL_LABEL = b"zkclear/bulletproofs/range-proof/v1"
+#: Domain separator of a bound statement's transcript (commitments bound by the context, not absorbed).
+BOUND_PROTOCOL_LABEL = b"zkclear/bulletproofs/bound-range-proof/v1"
 
 ScalarSource = Callable[[], int]
 
@@ -41,6 +51,16 @@ def range_proof_transcript(n_bits: int, commitments: Sequence[G1Point], context:
     transcript.append_u64(b"m", len(commitments))
     transcript.append_message(b"context", context)
     transcript.append_points(b"V", list(commitments))
+    return transcript
+
+
+def bound_range_proof_transcript(n_bits: int, m: int, context: bytes) -> Transcript:
+    """The transcript of a bound statement: label, n, m, context — the commitments are not absorbed
+    (the context determines them)."""
+    transcript = Transcript(BOUND_PROTOCOL_LABEL)
+    transcript.append_u64(b"n", n_bits)
+    transcript.append_u64(b"m", m)
+    transcript.append_message(b"context", context)
     return transcript
 
 
@@ -63,11 +83,20 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _powers(base: int, count: int) -> list[int]:
-    out = [1] * count
+def _powers(base: int, count: int, first: int = 1) -> list[int]:
+    """``[first·base^i mod r for i < count]``."""
+    out = [first % R] * count
     for i in range(1, count):
         out[i] = out[i - 1] * base % R
     return out
+
+
+def _geometric_sum(base: int, count: int) -> int:
+    """``Σ_{i<count} base^i mod r`` in closed form (one inversion instead of ``count`` products)."""
+    base %= R
+    if base == 1:
+        return count % R
+    return (pow(base, count, R) - 1) * fr_inv(base - 1) % R
 
 
 def _inner(a: Sequence[int], b: Sequence[int]) -> int:
@@ -89,8 +118,8 @@ def _check_context(context: bytes, error: type[Exception]) -> bytes:
 
 def delta(y: int, z: int, n_bits: int, padded_m: int) -> int:
     """δ(y, z) = (z − z²)·<1, y^N> − Σ_{j<M} z^{3+j}·<1, 2^n>."""
-    sum_y = sum(_powers(y, n_bits * padded_m)) % R
-    sum_z = sum(_powers(z, padded_m)) % R
+    sum_y = _geometric_sum(y, n_bits * padded_m)
+    sum_z = _geometric_sum(z, padded_m)
     return ((z - z * z) * sum_y - pow(z, 3, R) * sum_z * ((1 << n_bits) - 1)) % R
 
 
@@ -108,9 +137,37 @@ def prove_range(
     emits nothing) if a value is out of range, not an int, or the lengths disagree.
     ``rng`` returns uniform Fr elements (default: the OS CSPRNG); only tests replace it.
     """
+    _check_witness(values, blindings, n_bits)
+    context = _check_context(context, ProvingError)
+    commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
+    transcript = range_proof_transcript(n_bits, commitments, context)
+    with _cyclic_gc_paused():
+        proof = _prove(values, blindings, n_bits, transcript, rng or fr_random, check_witness=True)
+    return proof, commitments
+
+
+def prove_bound_range(
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n_bits: int,
+    context: bytes,
+    *,
+    rng: ScalarSource | None = None,
+) -> RangeProof:
+    """Prove every ``values[j]`` in ``[0, 2^n_bits)`` for ``V_j = values[j]·G + blindings[j]·H`` where
+    ``context`` already determines every ``V_j`` (:class:`BoundRangeStatement`): the transcript starts from
+    ``BOUND_PROTOCOL_LABEL`` and absorbs no commitment. The caller's context must bind the commitments —
+    a context that does not makes the proof unsound. Same guarantees and errors as :func:`prove_range`."""
+    _check_witness(values, blindings, n_bits)
+    context = _check_context(context, ProvingError)
+    transcript = bound_range_proof_transcript(n_bits, len(values), context)
+    with _cyclic_gc_paused():
+        return _prove(values, blindings, n_bits, transcript, rng or fr_random, check_witness=True)
+
+
+def _check_witness(values: Sequence[int], blindings: Sequence[int], n_bits: int) -> None:
     m = len(values)
     check_parameters(n_bits, m, ProvingError)
-    context = _check_context(context, ProvingError)
     if len(blindings) != m:
         raise ProvingError(f"{m} values but {len(blindings)} blindings")
     for j, v in enumerate(values):
@@ -121,24 +178,20 @@ def prove_range(
     for j, gamma in enumerate(blindings):
         if isinstance(gamma, bool) or not isinstance(gamma, int):
             raise ProvingError(f"blinding {j} must be an int, got {type(gamma).__name__}")
-    commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
-    with _cyclic_gc_paused():
-        proof = _prove(values, blindings, n_bits, context, commitments, rng or fr_random, check_witness=True)
-    return proof, commitments
 
 
 def _prove(
     values: Sequence[int],
     blindings: Sequence[int],
     n_bits: int,
-    context: bytes,
-    commitments: Sequence[G1Point],
+    transcript: Transcript,
     rng: ScalarSource,
     *,
     check_witness: bool,
 ) -> RangeProof:
-    """The prover's protocol steps; ``values`` are NOT range-checked here (tests drive it directly
-    to play a malicious prover)."""
+    """The prover's protocol steps from ``transcript`` (label, n, m, context and, unless bound, the
+    commitments already absorbed); ``values`` are NOT range-checked here (tests drive it directly to play
+    a malicious prover)."""
     n, m = n_bits, len(values)
     M = padded_count(m)
     N = n * M
@@ -146,8 +199,6 @@ def _prove(
     G_vec, H_vec = vector_generators(N)
     padded_values = [v % R for v in values] + [0] * (M - m)
     padded_blindings = [g % R for g in blindings] + [0] * (M - m)
-
-    transcript = range_proof_transcript(n, commitments, context)
 
     # Bit commitment A = alpha·H + <a_L, G> + <a_R, H_vec>, with a_R = a_L − 1: the terms are
     # +G_i where a bit is 1 and −H_i where it is 0, so the multi-scalar part has scalars 1.
@@ -236,6 +287,45 @@ class RangeStatement:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitmentForm:
+    """A commitment given by its definition: ``V = constant·G + Σ coefficients[i]·points[i]`` (coefficients
+    are integers of either sign, taken mod r)."""
+
+    points: tuple[G1Point, ...]
+    coefficients: tuple[int, ...]
+    constant: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.points) != len(self.coefficients):
+            raise VerificationError("a commitment form needs one coefficient per point")
+        if not all(isinstance(P, G1Point) for P in self.points):
+            raise VerificationError("every point of a commitment form must be a G1Point")
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in (*self.coefficients, self.constant)):
+            raise VerificationError("a commitment form's coefficients must be integers")
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRangeStatement:
+    """One bound range-proof statement: ``proof`` shows each commitment ``forms[j]`` opens to
+    [0, 2^n_bits), where ``context`` determines every form (the caller's duty: e.g. a hash of the points and
+    of the public data that fixes the coefficients). Proven by :func:`prove_bound_range`."""
+
+    proof: RangeProof
+    forms: tuple[CommitmentForm, ...]
+    n_bits: int
+    context: bytes
+
+    def __post_init__(self) -> None:
+        try:
+            forms = tuple(self.forms)
+        except TypeError as exc:
+            raise VerificationError("forms must be a sequence of CommitmentForm") from exc
+        if not all(isinstance(form, CommitmentForm) for form in forms):
+            raise VerificationError("forms must be a sequence of CommitmentForm")
+        object.__setattr__(self, "forms", forms)
+
+
+@dataclass(frozen=True, slots=True)
 class VerificationTerms:
     """The scalars one statement contributes to the verifier's multi-scalar multiplication.
 
@@ -251,20 +341,23 @@ class VerificationTerms:
     scalars: list[int]
 
 
-def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource) -> VerificationTerms:
+def verification_terms(statement: RangeStatement | BoundRangeStatement, weight: int,
+                       rng: ScalarSource) -> VerificationTerms:
     """The verification equation of one statement, every scalar multiplied by ``weight``.
 
     Two checks are folded with a random c (from ``rng``): the polynomial check
     ``t_hat·G + tau_x·H = Σ z^{2+j}·V_j + δ(y,z)·G + x·T1 + x²·T2`` and the inner-product check.
+    For a bound statement each ``V_j`` enters as its form's points and coefficients (never computed).
     Raises VerificationError if the statement is malformed (sizes, types, zero challenge).
     """
-    proof, commitments, n = statement.proof, statement.commitments, statement.n_bits
-    m = len(commitments)
+    proof, n = statement.proof, statement.n_bits
+    bound = isinstance(statement, BoundRangeStatement)
+    m = len(statement.forms) if bound else len(statement.commitments)
     check_parameters(n, m, VerificationError)
     context = _check_context(statement.context, VerificationError)
     if not isinstance(proof, RangeProof):
         raise VerificationError(f"expected a RangeProof, got {type(proof).__name__}")
-    if not all(isinstance(V, G1Point) for V in commitments):
+    if not bound and not all(isinstance(V, G1Point) for V in statement.commitments):
         raise VerificationError("every commitment must be a G1Point")
     rounds = inner_product_rounds(n, m)
     if len(proof.ipp.L_vec) != rounds or len(proof.ipp.R_vec) != rounds:
@@ -272,7 +365,10 @@ def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource
     M = padded_count(m)
     N = n * M
 
-    transcript = range_proof_transcript(n, commitments, context)
+    if bound:
+        transcript = bound_range_proof_transcript(n, m, context)
+    else:
+        transcript = range_proof_transcript(n, statement.commitments, context)
     transcript.append_point(b"A", proof.A)
     transcript.append_point(b"S", proof.S)
     y = _challenge(transcript, b"y", VerificationError)
@@ -289,15 +385,14 @@ def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource
     c = rng() % R or 1
     a, b, s = proof.ipp.a, proof.ipp.b, ipa.s
     z_pow = _powers(z, M + 2)
-    two_pow = _powers(2, n)
-    y_inv_pow = _powers(fr_inv(y), N)
-    minus_z = -z % R
-    # G_i: −z − a·s_i ;  H_i: z + y^{-i}·(z^{2+j(i)}·2^{b(i)} − b·s_i^{-1}), with s_i^{-1} = s_{N−1−i}
-    g_scalars = [(minus_z - a * s_i) * weight % R for s_i in s]
-    h_scalars = [
-        (z + y_inv_pow[k] * (z_pow[2 + k // n] * two_pow[k % n] - b * s[N - 1 - k])) * weight % R
-        for k in range(N)
-    ]
+    # G_i: −z − a·s_i ;  H_i: z + y^{-i}·(z^{2+j(i)}·2^{b(i)} − b·s_i^{-1}), with s_i^{-1} = s_{N−1−i};
+    # all times ``weight``, folded into the constants and the powers of y^{-1} (the same values mod r).
+    minus_zw, aw, zw = -z * weight % R, a * weight % R, z * weight % R
+    g_scalars = [(minus_zw - aw * s_i) % R for s_i in s]
+    y_inv_pow_w = _powers(fr_inv(y), N, weight)  # weight·y^{-k}
+    z_two = [z_pow[2 + j] << i for j in range(M) for i in range(n)]  # z^{2+j}·2^i, unreduced
+    h_scalars = [(zw + yw * (zt - b * s_rev)) % R
+                 for yw, zt, s_rev in zip(y_inv_pow_w, z_two, reversed(s), strict=True)]
     G_scalar = (w * (proof.t_hat - a * b) + c * (proof.t_hat - delta(y, z, n, M))) * weight % R
     H_scalar = (c * proof.tau_x - proof.mu) * weight % R
     cw = c * weight % R
@@ -308,9 +403,25 @@ def verification_terms(statement: RangeStatement, weight: int, rng: ScalarSource
         *(u2 * weight % R for u2 in ipa.u_inverse_squared),
     ]
     # The padding commitments are the identity and contribute nothing; only the m real ones enter.
-    points += commitments
-    scalars += [-cw * z_pow[2 + j] % R for j in range(m)]
-    return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars)
+    if not bound:
+        points += statement.commitments
+        scalars += [-cw * z_pow[2 + j] % R for j in range(m)]
+        return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars)
+    # -c·w·z^{2+j}·V_j = -c·w·z^{2+j}·(κ_j·G + Σ_i a_ji·P_ji): a point shared by several forms (an
+    # account's variable) enters once, with its scalars summed.
+    shared: dict[int, list] = {}
+    for j, form in enumerate(statement.forms):
+        factor = -cw * z_pow[2 + j] % R
+        G_scalar += factor * form.constant
+        for P, coefficient in zip(form.points, form.coefficients, strict=True):
+            entry = shared.get(id(P))
+            if entry is None:
+                shared[id(P)] = [P, factor * coefficient]
+            else:
+                entry[1] += factor * coefficient
+    points += [P for P, _ in shared.values()]
+    scalars += [k % R for _, k in shared.values()]
+    return VerificationTerms(g_scalars, h_scalars, G_scalar % R, H_scalar, points, scalars)
 
 
 def check_terms(terms: Sequence[VerificationTerms]) -> bool:
@@ -322,10 +433,8 @@ def check_terms(terms: Sequence[VerificationTerms]) -> bool:
     points: list[G1Point] = []
     scalars: list[int] = []
     for t in terms:
-        for i, value in enumerate(t.g_scalars):
-            g_total[i] += value
-        for i, value in enumerate(t.h_scalars):
-            h_total[i] += value
+        g_total[:len(t.g_scalars)] = map(add, g_total, t.g_scalars)  # stops at the shorter: the term's
+        h_total[:len(t.h_scalars)] = map(add, h_total, t.h_scalars)
         G_total += t.G_scalar
         H_total += t.H_scalar
         points += t.points

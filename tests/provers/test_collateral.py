@@ -145,15 +145,13 @@ def _malicious_prover(monkeypatch):
     def unchecked_assign(index, witness, public):
         return account_statement(public, witness.margin_mode).assign(witness)
 
-    def wrapped_prove_range(values, blindings, n_bits, context, rng=None):
+    def wrapped_prove_bound_range(values, blindings, n_bits, context, rng=None):
         residues = [v % R for v in values]
-        commitments = [commit(v, g) for v, g in zip(residues, blindings, strict=True)]
-        proof = bp._prove(residues, blindings, n_bits, context, commitments, bp.fr_random,
-                          check_witness=False)
-        return proof, commitments
+        transcript = bp.bound_range_proof_transcript(n_bits, len(values), context)
+        return bp._prove(residues, blindings, n_bits, transcript, bp.fr_random, check_witness=False)
 
     monkeypatch.setattr(collateral, "assign_account", unchecked_assign)
-    monkeypatch.setattr(collateral, "prove_range", wrapped_prove_range)
+    monkeypatch.setattr(collateral, "prove_bound_range", wrapped_prove_bound_range)
 
 
 @pytest.mark.parametrize("witness", [

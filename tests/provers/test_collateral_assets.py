@@ -82,14 +82,13 @@ def _malicious_prover(monkeypatch, tamper=None):
             tamper(values, account_statement(public, witness.margin_mode).statement.variables)
         return tuple(values)
 
-    def wrapped_prove_range(values, blindings, n_bits, context, rng=None):
+    def wrapped_prove_bound_range(values, blindings, n_bits, context, rng=None):
         residues = [v % R for v in values]
-        commitments = [commit(v, g) for v, g in zip(residues, blindings, strict=True)]
-        return bp._prove(residues, blindings, n_bits, context, commitments, bp.fr_random,
-                         check_witness=False), commitments
+        transcript = bp.bound_range_proof_transcript(n_bits, len(values), context)
+        return bp._prove(residues, blindings, n_bits, transcript, bp.fr_random, check_witness=False)
 
     monkeypatch.setattr(collateral, "assign_account", unchecked_assign)
-    monkeypatch.setattr(collateral, "prove_range", wrapped_prove_range)
+    monkeypatch.setattr(collateral, "prove_bound_range", wrapped_prove_bound_range)
 
 
 def test_attack_a_negative_btc_balance_is_refused_by_the_prover_and_rejected_by_the_verifier(monkeypatch):

@@ -22,7 +22,7 @@ from provers.bulletproofs import (
     prove_range,
     verify_range,
 )
-from provers.bulletproofs.range_proof import _prove
+from provers.bulletproofs.range_proof import _prove, range_proof_transcript
 from zkclear.crypto.field import P, R, fr_random, scalar_to_bytes
 from zkclear.crypto.group import G1Point, encode_affine
 from zkclear.crypto.pedersen import commit
@@ -35,7 +35,8 @@ def _malicious_proof(values: list[int], n_bits: int) -> tuple[RangeProof, list[G
     """A proof made by running the prover's steps on values it should refuse."""
     blindings = [fr_random() for _ in values]
     commitments = [commit(v, g) for v, g in zip(values, blindings, strict=True)]
-    proof = _prove(values, blindings, n_bits, CONTEXT, commitments, fr_random, check_witness=False)
+    proof = _prove(values, blindings, n_bits, range_proof_transcript(n_bits, commitments, CONTEXT), fr_random,
+                   check_witness=False)
     return proof, commitments
 
 

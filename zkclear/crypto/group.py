@@ -26,10 +26,13 @@ _HALF_P = (P - 1) // 2
 class G1Point:
     """An element of the prime-order subgroup of BLS12-381 G1 (immutable)."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_encoded", "_raw")
 
-    def __init__(self, raw: Raw) -> None:
+    def __init__(self, raw: Raw, encoded: bytes | None = None) -> None:
         object.__setattr__(self, "_raw", raw)
+        # The compressed encoding when the point was decoded from it (decoding is strict, so it is the
+        # point's one encoding): re-encoding a received point then costs nothing.
+        object.__setattr__(self, "_encoded", encoded)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("G1Point is immutable")
@@ -104,12 +107,16 @@ class G1Point:
 
     def to_bytes(self) -> bytes:
         """The 48-byte compressed encoding."""
+        if self._encoded is not None:
+            return self._encoded
         return encode_affine(self.affine())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> G1Point:
         """Decode a compressed point, rejecting every malformed or non-canonical input."""
-        return cls.from_affine(decode_affine(data))
+        point = cls.from_affine(decode_affine(data))
+        # Only a canonical encoding decodes, so ``data`` is the point's encoding.
+        return cls(point._raw, bytes(data))
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         # Raw points of a native backend do not pickle; affine coordinates always do. Pickles
@@ -178,6 +185,14 @@ def fold_points(lo: Sequence[G1Point], hi: Sequence[G1Point], scalar: int) -> li
 def batch_affine(points: Iterable[G1Point]) -> list[tuple[int, int] | None]:
     """Affine coordinates of many points with one field inversion."""
     return BACKEND.batch_to_affine([p._raw for p in points])
+
+
+def encode_many(points: Sequence[G1Point]) -> list[bytes]:
+    """The compressed encodings of many points: a decoded point's own bytes, the others' affine coordinates
+    found with one field inversion."""
+    pending = [p for p in points if p._encoded is None]
+    fresh = iter([encode_affine(xy) for xy in batch_affine(pending)] if pending else [])
+    return [p._encoded if p._encoded is not None else next(fresh) for p in points]
 
 
 class FixedBase:

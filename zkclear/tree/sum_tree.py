@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from zkclear.crypto.field import R
-from zkclear.crypto.group import G1Point, batch_affine, encode_affine
+from zkclear.crypto.group import G1Point, batch_affine, encode_affine, encode_many
 from zkclear.errors import ProvingError
 from zkclear.tree.placement import TreeConfig
 
@@ -52,7 +52,7 @@ def _liabilities(value: G1Point | Sequence[G1Point]) -> tuple[G1Point, ...]:
 
 def encode_points(points: Sequence[G1Point]) -> bytes:
     """The concatenated 48-byte encodings of ``points`` (one field inversion for all of them)."""
-    return b"".join(encode_affine(xy) for xy in batch_affine(list(points))) if points else b""
+    return b"".join(encode_many(list(points)))
 
 
 @dataclass(frozen=True, slots=True)

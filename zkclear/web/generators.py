@@ -25,8 +25,8 @@ from zkclear.crypto import generators as crypto_generators
 from zkclear.crypto.group import BACKEND, G1Point
 from zkclear.errors import EncodingError
 
-#: Generators per vector in the file: 8,192, twice what a receipt's chunk proof needs since parts are capped at 2^12
-#: bits (collateral proof v2; the file predates the cap and its digest is pinned). A proof uses the file's prefix.
+#: Generators per vector in the file: 8,192, four times what a receipt's chunk proof needs since parts are capped at
+#: 2^11 bits (collateral proof v3; the file predates the cap and its digest is pinned). A proof uses the file's prefix.
 COUNT = 8192
 FILE_NAME = f"bulletproofs-generators-{COUNT}.bin"
 #: SHA-256 of the file for COUNT (hex); a change of derivation or format must change it, deliberately.
