@@ -16,6 +16,8 @@ A deployment directory holds::
                               unlinkable across epochs)
         receipts.index        account id -> receipt file (operator only)
         epoch-N.total         the total liabilities' opening, for the auditor only (when disclose_total is on)
+        ledger-epoch-hash     the ledger's epoch hash of N when N was proven: the next prove refuses a ledger
+                              with another history (operator only)
         work/                 while `epoch prove` runs: finished proofs, so that an interrupted prove resumes
                               (zkclear.proofs.work_store); removed when the epoch's files are all written
     private/participants/*.toml   each account's participant file (account id and account key), handed to its
@@ -87,6 +89,9 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
+#: In ``private/N/``: the ledger's epoch hash of epoch N when N was proven (hex;
+#: :meth:`Deployment.require_proven_history`).
+LEDGER_HASH_FILE = "ledger-epoch-hash"
 DOMAIN_RECEIPT_FILE = b"zkclear/receipt-file/v2"
 #: Test hook: ``receipts:N`` (SIGKILL itself after the N-th receipt) or ``bundle`` (just before the bundle) while
 #: ``epoch prove`` writes its files. Used by the resume tests; unset in production.
@@ -427,6 +432,38 @@ class Deployment:
     def is_proven(self, epoch: int) -> bool:
         return self.bundle_path(epoch).exists()
 
+    def ledger_epoch_hash(self, epoch: int) -> bytes:
+        """The ledger's hash of its history up to ``epoch`` (``epoch_hash_e``, zkclear/clearing/ledger.py)."""
+        with self.ledger() as ledger:
+            hashes = ledger.epoch_hashes()
+        if not 1 <= epoch <= len(hashes):
+            raise LedgerError(f"epoch {epoch} is not in the ledger (its last epoch is {len(hashes)})")
+        return hashes[epoch - 1]
+
+    def require_proven_history(self, epoch: int) -> None:
+        """Refuse to prove ``epoch`` from a ledger whose history is not the one the epochs already proven were proven
+        from: each prove records the ledger's epoch hash (``private/N/ledger-epoch-hash``), and epoch N−1's and N's
+        records must equal the ledger's hashes now (one hash covers the whole history up to its epoch). A
+        ``ledger.sqlite`` restored from another deployment or another history would otherwise be proven as the
+        continuation of the published chain. Epochs proven before the record existed are not checked."""
+        for proven in (epoch - 1, epoch):
+            path = self.private_dir(proven) / LEDGER_HASH_FILE if proven >= 1 else None
+            if path is None or not path.is_file():
+                continue
+            recorded = read_file(path).decode("ascii", "replace").strip()
+            current = self.ledger_epoch_hash(proven).hex()
+            if recorded != current:
+                raise LedgerError(f"{self.root / LEDGER_FILE}: its history up to epoch {proven} is not the one epoch "
+                                  f"{proven} was proven from (ledger epoch hash {current[:16]}..., recorded "
+                                  f"{recorded[:16]}... in {path}): a ledger from another history (a restored "
+                                  "backup?) is not proven as the continuation of the published chain; nothing was "
+                                  "written")
+
+    def _record_ledger_history(self, epoch: int) -> None:
+        path = self.private_dir(epoch) / LEDGER_HASH_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, (self.ledger_epoch_hash(epoch).hex() + "\n").encode("ascii"))
+
     def previous_link(self, epoch: int) -> ChainLink | None:
         if epoch <= 1:
             return None
@@ -484,6 +521,7 @@ class Deployment:
                         progress: Callable[[str, int, int], None] | None) -> tuple[ProvenEpoch, ClosedEpoch]:
         """:meth:`prove` once the accounts are copied to ``source``; the placement is kept next to them."""
         check_collateralized(source.inputs(), public)
+        self.require_proven_history(epoch)
         previous = self.previous_link(epoch)
         existing = self._published_bundle(epoch) if self.is_proven(epoch) else None
         if existing is not None and existing.header.reserves_digest != book.digest():
@@ -525,6 +563,7 @@ class Deployment:
             for key in reserve_keys:
                 attestations += attest_reserves(key, context, book.entries, attestations)
             closed.bundle = closed.bundle.with_attestations(tuple(attestations))
+            self._record_ledger_history(epoch)  # before the bundle: a bundle on disk has its record
             proven = self._publish_closed(epoch, closed, public, inputs, progress)
         closed.discard_work()
         closed.close()

@@ -467,3 +467,33 @@ def test_worker_processes_forked_under_a_prove_do_not_keep_its_lock(tmp_path) ->
         assert set(run.map(_pid, range(8))) <= workers  # the same pool, still serving
     finally:
         run.close()
+
+
+def test_a_ledger_from_another_history_is_not_proven_as_the_continuation(proven_once, tmp_path, capsys) -> None:
+    """Attack / accident: `ledger.sqlite` replaced by one with another history (a restored backup of another
+    deployment with the same configuration) after epoch 1 was proven. Proving epoch 2 from it used to publish
+    epoch 2 as the continuation of the published epoch 1 — the receipts of the two epochs disagreeing with no
+    explanation. The prove now compares the ledger's epoch hashes with the ones recorded when epochs were proven."""
+    root = tmp_path / "venue"
+    shutil.copytree(proven_once[0], root)
+    second = write_files(tmp_path / "e2", {"fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")})
+    zkclear(capsys, "epoch", "run", second, "-d", root)
+    other = tmp_path / "other"  # the same configuration and settings, another first epoch
+    Deployment.init(other, CONFIG, ProvingSettings(tree=TreeConfig(height=5, chunk_bits=2), executor="serial",
+                                                   venue="Status Test Venue", position_bits=8))
+    another_first = _first_epoch(tmp_path / "e1-other")
+    (another_first / "fills.csv").write_text(csv(FILLS, f"f1,A,B,{PERP},3,1000,0,0"))  # another trade
+    zkclear(capsys, "epoch", "run", another_first, "-d", other)
+    zkclear(capsys, "epoch", "run", second, "-d", other)
+    published = _published(root)
+    good_ledger = (root / LEDGER_FILE).read_bytes()
+    shutil.copy(other / LEDGER_FILE, root / LEDGER_FILE)
+    for epoch in (2, 1):  # the next epoch, and proving the proven one again
+        out = zkclear(capsys, "epoch", "prove", "-d", root, "--epoch", epoch, "--reserves", proven_once[1], expect=1)
+        assert out.splitlines()[-1].startswith("error: ") and out.count("error") == 1 and "Traceback" not in out
+        assert "its history up to epoch 1 is not the one epoch 1 was proven from" in out
+        assert _published(root) == published and not (root / "private" / "2" / "work").exists()
+    (root / LEDGER_FILE).write_bytes(good_ledger)  # the right ledger back: epoch 2 proves and records its hash
+    zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1])
+    recorded = (root / "private" / "2" / "ledger-epoch-hash").read_text()
+    assert recorded == Deployment(root).ledger_epoch_hash(2).hex() + "\n"
