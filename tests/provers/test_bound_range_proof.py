@@ -21,7 +21,7 @@ from provers.bulletproofs.range_proof import _prove, bound_range_proof_transcrip
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.group import G1Point, msm
 from zkclear.crypto.pedersen import commit
-from zkclear.errors import ProvingError, VerificationError
+from zkclear.errors import ProvingError, VerificationError, ZkclearError
 
 CONTEXT = b"test/bound-range/context"
 RNG = random.Random(20261206)
@@ -162,3 +162,40 @@ def test_a_statement_of_something_else_than_forms_is_refused() -> None:
         BoundRangeStatement(statement.proof, (G1Point.generator(),), 32, CONTEXT)
     with pytest.raises(VerificationError):
         BoundRangeStatement(statement.proof, 5, 32, CONTEXT)
+
+
+def _leaf_changes(value):
+    """Every value that differs from ``value`` in exactly one leaf (an int plus one, a string extended), rebuilt
+    through the dataclasses' constructors; values the constructors refuse are left out."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield value + 1
+    elif isinstance(value, str):
+        yield value + "x"
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            for changed in _leaf_changes(item):
+                yield (*value[:index], changed, *value[index + 1:])
+    elif dataclasses.is_dataclass(value):
+        for field in dataclasses.fields(value):
+            for changed in _leaf_changes(getattr(value, field.name)):
+                try:
+                    yield dataclasses.replace(value, **{field.name: changed})
+                except (ZkclearError, ValueError, TypeError):  # a value the constructor refuses: no public data
+                    continue
+
+
+def test_the_public_data_digest_covers_every_field_the_forms_depend_on() -> None:
+    """A collateral part's context binds its forms through ``public.digest()`` (with the batch's commitments): every
+    leaf of the public data — prices, lines, charges, scenarios, assets, widths, label — must change the digest, or a
+    statement could change under the same context."""
+    from circuits.examples import options_portfolio, with_collateral_assets
+
+    public = with_collateral_assets(options_portfolio(2, 2), 2)
+    assert public.scenario_margin is not None and public.assets
+    digest = public.digest()
+    changed = list(_leaf_changes(public))
+    assert len(changed) > 100
+    for other in changed:
+        assert other.digest() != digest, other
