@@ -660,6 +660,7 @@ class Deployment:
         write_file(files.public, encode_risk_data(public))
         write_file(files.inputs, inputs.to_bytes())
         write_file(files.audit, encode_audit_data(artifacts.audit, CHUNK_SYSTEM))
+        self._record_ledger_history(epoch)
         write_file(files.bundle, encode_public_bundle(artifacts.bundle))
         return ProvenEpoch(files, private, receipts, total)
 
