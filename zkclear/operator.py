@@ -710,6 +710,7 @@ def _exclusive_flock(path: Path, *, wait: bool) -> Iterator[bool]:
         yield True
         return
     descriptor = os.open(path, os.O_RDONLY)
+    _HELD_LOCKS.add(descriptor)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -718,7 +719,25 @@ def _exclusive_flock(path: Path, *, wait: bool) -> Iterator[bool]:
             return
         yield True
     finally:
+        _HELD_LOCKS.discard(descriptor)
         os.close(descriptor)
+
+
+#: The descriptors of the locks this process holds. A forked child (a worker of the process pool, which outlives
+#: the prove that forked it) shares their open files, and a flock lasts while any descriptor of its open file
+#: does: the child closes its copies, so each lock ends with the block that took it.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for descriptor in _HELD_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 @contextlib.contextmanager

@@ -437,3 +437,33 @@ def test_a_feed_that_stalled_before_the_close_is_left_to_the_guard(tmp_path, cap
     stalled = oracle_epoch(2, [("a", 30_000, 300), ("b", 30_000, 310)])
     out = zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", stalled), "-d", root)
     assert "epoch 2 committed" in out and "liquidations paused on ['BTC-PERP']" in out
+
+
+def _pid(_item: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_worker_processes_forked_under_a_prove_do_not_keep_its_lock(tmp_path) -> None:
+    """`zkclear demo` stopped at its second epoch ("another `epoch prove` is running on this deployment"): the
+    process pool, created during the first prove and kept for the next, forks its workers while the prove lock is
+    held, and a forked child shares the lock's open file, so the lock outlived the prove. A child now closes the
+    lock descriptors it inherits: the lock ends with the block that took it, however many workers were forked."""
+    from zkclear.executor import ProcessExecutor
+    from zkclear.operator import deployment_lock, prove_lock
+
+    ledger = tmp_path / LEDGER_FILE
+    ledger.write_bytes(b"")
+    run = ProcessExecutor(workers=2)
+    try:
+        with prove_lock(ledger), deployment_lock(tmp_path):
+            workers = set(run.map(_pid, range(8)))  # the pool forks its workers here and keeps them
+        assert workers  # still alive: the pool is kept for the next call
+        with prove_lock(ledger):  # refused before: the workers held the first lock
+            pass
+        with deployment_lock(tmp_path):  # waited forever before
+            pass
+        assert set(run.map(_pid, range(8))) <= workers  # the same pool, still serving
+    finally:
+        run.close()
