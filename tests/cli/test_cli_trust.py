@@ -600,3 +600,26 @@ def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain_in_json_either(prov
            "--receipt", deployment.receipt_path(1, account.account_id),
            "--receipt", deployment.receipt_path(3, account.account_id)]
     assert json.loads(zkclear(*gap))["links"] == [{"from": 1, "to": 3, "chained": False}]
+
+
+def test_an_oversized_participant_or_public_file_is_refused_by_its_size_naming_it(proven, tmp_path):
+    """A participant file or a public JSON file tens of gigabytes long (sparse: it costs no disk) was read whole
+    before its size was checked: 'error: input too large or too deeply nested (MemoryError)', naming no file, and a
+    file of a few gigabytes took that much memory and half a minute. Its size is now checked before it is read."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    receipt = deployment.receipt_path(3, account.account_id)
+    huge = tmp_path / "participant.toml"
+    with open(huge, "wb") as handle:
+        handle.truncate(50 << 30)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", huge, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the 4096-byte limit\n"
+    folder = tmp_path / "epoch"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    for name in ("epoch-3.inputs.json", "epoch-3.public.json"):
+        shutil.copy(deployment.epoch_dir(3) / name, folder / name)
+        with open(folder / name, "r+b") as handle:
+            handle.truncate(50 << 30)
+        out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, expect=1)
+        assert out.startswith(f"error: {folder / name}: {50 << 30} bytes is larger than the ") and out.count("\n") == 1
+        shutil.copy(deployment.epoch_dir(3) / name, folder / name)

@@ -557,14 +557,22 @@ def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[
     os.replace(tmp, target)
 
 
-def read_file(path: str | Path) -> bytes:
-    """The bytes of ``path``; InputError naming the file when it is missing, unreadable or not a regular file (a
-    device such as /dev/zero would be read until memory runs out, a named pipe blocks)."""
+def read_file(path: str | Path, *, limit: int | None = None) -> bytes:
+    """The bytes of ``path``; InputError naming the file when it is missing, unreadable, not a regular file (a
+    device such as /dev/zero would be read until memory runs out, a named pipe blocks) or larger than ``limit``
+    bytes (checked before reading: a sparse file of many gigabytes costs no disk)."""
     try:
-        mode = os.stat(path).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory is named as such below
+        status = os.stat(path)
+        if not (stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode)):  # a directory is named below
             raise InputError("not a regular file", path=str(path))
-        return Path(path).read_bytes()
+        if limit is not None and status.st_size > limit:
+            raise InputError(f"{status.st_size} bytes is larger than the {limit}-byte limit", path=str(path))
+        data = Path(path).read_bytes()
+        if limit is not None and len(data) > limit:  # grew since
+            raise InputError(f"more than the {limit}-byte limit", path=str(path))
+        return data
+    except MemoryError:
+        raise InputError("too large to read into memory", path=str(path)) from None
     except FileNotFoundError:
         raise InputError("file not found", path=str(path)) from None
     except IsADirectoryError:
