@@ -127,6 +127,11 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
             check_venue(venue)
         except InputError as exc:
             raise InputError(exc.detail, field="--venue") from None
+    if config_path:
+        from zkclear.clearing.io import MAX_DOCUMENT_BYTES, check_regular_file
+
+        # a named pipe blocks the read, /dev/zero never ends
+        check_regular_file(config_path, str(config_path), limit=MAX_DOCUMENT_BYTES)
     text = config_path.read_text(encoding="utf-8") if config_path else config_toml(MarketSpec())
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),

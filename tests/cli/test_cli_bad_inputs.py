@@ -352,3 +352,65 @@ def test_a_damaged_stored_state_refuses_the_prove_in_one_line_and_leaves_no_file
     assert "Traceback" not in out
     assert _fingerprint(deployment) == before
     assert not (deployment / "private").exists()
+
+
+def _run_subprocess(*args: object, **limits: int):
+    """``zkclear ARGS`` in a child process with a deadline (a read that blocks fails the test instead of hanging
+    it), optionally under an address-space limit (``memory`` bytes)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        if "memory" in limits:
+            resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
+
+    return subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False, preexec_fn=limit)
+
+
+def test_an_input_file_that_is_a_pipe_or_a_device_is_refused_without_reading_it(deployment, market, plain_deployment,
+                                                                               plain_market, tmp_path):
+    """Only fills.csv was checked: a named pipe given as accounts.csv, oracle.csv, vols.csv, ... blocked `epoch run`
+    forever, and /dev/zero was read until memory ran out (22 GB here). Every input file must be a regular file."""
+    import os
+
+    options = _epoch_copy(market, tmp_path / "options-inputs")
+    cases = [(deployment, options, name) for name in ("accounts.csv", "transfers.csv", "oracle.csv", "funding.csv",
+                                                      "vols.csv")]
+    cases.append((plain_deployment, _epoch_copy(plain_market, tmp_path / "plain-inputs"), "prices.json"))
+    for venue, inputs, name in cases:
+        before = _fingerprint(venue)
+        target = inputs / name
+        original = target.read_bytes() if target.exists() else None
+        for make in (os.mkfifo, lambda path: path.symlink_to("/dev/zero")):
+            target.unlink(missing_ok=True)
+            make(target)
+            result = _run_subprocess("epoch", "run", inputs, "-d", venue, memory=3 << 30)
+            assert result.returncode == 1 and result.stderr == f"error: {target}: not a regular file\n", \
+                (name, result.stderr)
+            assert _fingerprint(venue) == before
+        target.unlink()
+        if original is not None:
+            target.write_bytes(original)
+    config = tmp_path / "zkclear.toml"
+    os.mkfifo(config)
+    result = _run_subprocess("init", tmp_path / "new", "--config", config)
+    assert result.returncode == 1 and result.stderr == f"error: {config}: not a regular file\n", result.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_endless_line_is_refused_by_its_length_not_read_whole(deployment, market, tmp_path):
+    """A line of gigabytes (a sparse file: no disk) was read whole before the CSV reader's field limit refused it:
+    memory grew with the line (2.1 GB for a 1 GB line), and past the memory available the error named no file. A
+    line is now read at most 1 MiB at a time."""
+    inputs = _epoch_copy(market, tmp_path)
+    before = _fingerprint(deployment)
+    path = inputs / "accounts.csv"
+    with open(path, "wb") as handle:
+        handle.write(b"account,margin_mode\n")
+        handle.truncate(8 << 30)
+    result = _run_subprocess("epoch", "run", inputs, "-d", deployment, memory=3 << 30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: {path}:2: a line longer than {1 << 20} characters\n"
+    assert _fingerprint(deployment) == before

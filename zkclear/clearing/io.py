@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -101,12 +102,47 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
     return rows, lines
 
 
+#: The longest line an input file may have, in characters (a record is a few hundred at most): a longer one is
+#: refused after reading this much of it, so a line of gigabytes never fills memory.
+MAX_LINE = 1 << 20
+#: The largest prices.json or zkclear.toml read (a listing of 512 instruments is a few hundred kilobytes).
+MAX_DOCUMENT_BYTES = 64 << 20
+
+
+def check_regular_file(path: Path, name: str, *, limit: int | None = None) -> None:
+    """InputError naming ``name`` when ``path`` exists but is not a regular file (a named pipe blocks the read,
+    a device such as /dev/zero never ends) or is larger than ``limit`` bytes; a missing file or a directory is
+    left to the open, which names it."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(status.st_mode):
+        return
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError("not a regular file", path=name)
+    if limit is not None and status.st_size > limit:
+        raise InputError(f"{status.st_size} bytes is larger than the {limit}-byte limit", path=name)
+
+
+def _bounded_lines(handle, name: str) -> Iterator[str]:
+    """The lines of ``handle``, each read at most :data:`MAX_LINE` characters at a time; InputError naming the
+    line of a longer one."""
+    number = 0
+    while line := handle.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise InputError(f"a line longer than {MAX_LINE} characters", path=name, line=number)
+        yield line
+
+
 def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | None = None, *,
                       batch: int | None, name: str | None = None) -> Iterator[tuple[list[list[str]], list[int]]]:
     """:func:`_read_csv` in batches of at most ``batch`` rows (one batch of every row when None; at least one
     batch, possibly empty, so that an empty file is still read and its header checked); errors name the file
     ``name`` (default: ``path``)."""
     name = name or str(path)
+    check_regular_file(path, name)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -115,7 +151,7 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
     lines: list[int] = []
     yielded = False
     with handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_bounded_lines(handle, name), strict=True)
         try:
             first = next(reader, None)
             if extended is not None and first is not None and tuple(first) == extended:
@@ -357,6 +393,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     null}]}``."""
     name = str(path)
     text = ""
+    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
         text = path.read_text(encoding="utf-8-sig")
         # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
@@ -658,6 +695,7 @@ def load_config(path: Path) -> ClearingConfig:
     """Parse and validate a deployment configuration file. :class:`InputError` names the file, the line (where
     it can be found) and the field of the first problem."""
     name = str(path)
+    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
     except OSError as exc:
