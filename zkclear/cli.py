@@ -128,7 +128,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         except InputError as exc:
             raise InputError(exc.detail, field="--venue") from None
     if config_path:
-        from zkclear.clearing.io import MAX_DOCUMENT_BYTES, check_regular_file
+        from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
 
         # a named pipe blocks the read, /dev/zero never ends
         check_regular_file(config_path, str(config_path), limit=MAX_DOCUMENT_BYTES)
@@ -392,10 +392,11 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
     from zkclear.chains.keys import load_key, sign_attestation_text
     from zkclear.chains.schemes import BitcoinFormat
     from zkclear.errors import InputError
+    from zkclear.files import read_file
 
     key = load_key(key_path)
     try:
-        text = text_path.read_bytes().decode("ascii").removesuffix("\n")
+        text = read_file(text_path, limit=1 << 16).decode("ascii").removesuffix("\n")
     except UnicodeDecodeError as exc:
         raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
     try:

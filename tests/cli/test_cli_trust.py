@@ -623,3 +623,30 @@ def test_an_oversized_participant_or_public_file_is_refused_by_its_size_naming_i
         out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, expect=1)
         assert out.startswith(f"error: {folder / name}: {50 << 30} bytes is larger than the ") and out.count("\n") == 1
         shutil.copy(deployment.epoch_dir(3) / name, folder / name)
+
+
+def test_a_pipe_or_a_device_given_as_any_other_file_option_is_refused_not_read(proven, tmp_path):
+    """Beyond receipts and participant files, the auditor's --marks, a custodian's --key and --text-file, `keys
+    address` and the operator's --reserves read whatever they were given: a named pipe blocked forever, /dev/zero
+    was read until the kernel killed the process (exit status 137). Each is now one line naming it (exit 1)."""
+    import os
+    import resource
+
+    deployment = proven["deployment"]
+    key = sorted(proven["dir"].parent.glob("custodian-*.key"))[0]
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    for target in (pipe, Path("/dev/zero")):
+        for args in (["audit", deployment.epoch_dir(1), "--marks", target],
+                     ["epoch", "attest", "-d", proven["dir"], "--epoch", 1, "--key", target],
+                     ["keys", "address", target],
+                     ["keys", "sign", key, "--text-file", target],
+                     ["epoch", "prove", "-d", proven["dir"], "--reserves", target]):
+            result = subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True,
+                                    text=True, timeout=120, check=False, preexec_fn=limit)
+            assert result.returncode == 1 and result.stderr == f"error: {target}: not a regular file\n", \
+                (args, result.returncode, result.stderr)

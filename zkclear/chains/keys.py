@@ -41,9 +41,12 @@ from zkclear.chains.reserves import ReserveEntry
 from zkclear.chains.schemes import BitcoinFormat, sign_message
 from zkclear.chains.verification import Attestation
 from zkclear.errors import EncodingError, InputError
+from zkclear.files import read_file
 
 FORMAT = "zkclear-test-key/v1"
 _FIELDS = ("format", "chain", "address", "secret")
+#: A key file is a few hundred bytes; a larger one is refused before it is read.
+MAX_KEY_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ def load_key(path: str | Path) -> DemoKey:
     path = Path(path)
     try:
         mode = path.stat().st_mode
-        text = path.read_bytes().decode("ascii")
+        text = read_file(path, limit=MAX_KEY_FILE_BYTES).decode("ascii")
     except UnicodeDecodeError as exc:
         raise InputError("not a zkclear test key file (not ASCII)", path=str(path)) from exc
     except OSError as exc:

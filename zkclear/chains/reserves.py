@@ -24,6 +24,7 @@ from zkclear.chains.addresses import parse_address
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, check_block_height
 from zkclear.chains.networks import get_chain
 from zkclear.errors import InputError
+from zkclear.files import MAX_DOCUMENT_BYTES, read_file
 
 HEADER = ("chain", "asset", "address", "balance", "block_height", "block_hash")
 MAX_BALANCE = (1 << 256) - 1
@@ -141,7 +142,7 @@ def _parse_row(line: str, *, path: str | None, number: int) -> ReserveEntry:
 def load_reserves(path: str | Path) -> tuple[ReserveEntry, ...]:
     """Read and parse a reserves.csv v2 file (UTF-8)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from exc
     except OSError as exc:

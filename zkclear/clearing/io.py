@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
@@ -105,24 +105,6 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
 #: The longest line an input file may have, in characters (a record is a few hundred at most): a longer one is
 #: refused after reading this much of it, so a line of gigabytes never fills memory.
 MAX_LINE = 1 << 20
-#: The largest prices.json or zkclear.toml read (a listing of 512 instruments is a few hundred kilobytes).
-MAX_DOCUMENT_BYTES = 64 << 20
-
-
-def check_regular_file(path: Path, name: str, *, limit: int | None = None) -> None:
-    """InputError naming ``name`` when ``path`` exists but is not a regular file (a named pipe blocks the read,
-    a device such as /dev/zero never ends) or is larger than ``limit`` bytes; a missing file or a directory is
-    left to the open, which names it."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return
-    if stat.S_ISDIR(status.st_mode):
-        return
-    if not stat.S_ISREG(status.st_mode):
-        raise InputError("not a regular file", path=name)
-    if limit is not None and status.st_size > limit:
-        raise InputError(f"{status.st_size} bytes is larger than the {limit}-byte limit", path=name)
 
 
 def _bounded_lines(handle, name: str) -> Iterator[str]:
