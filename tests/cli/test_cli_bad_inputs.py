@@ -414,3 +414,23 @@ def test_an_endless_line_is_refused_by_its_length_not_read_whole(deployment, mar
     assert result.returncode == 1, result.stderr
     assert result.stderr == f"error: {path}:2: a line longer than {1 << 20} characters\n"
     assert _fingerprint(deployment) == before
+
+
+def test_look_alike_ids_of_other_alphabets_are_refused(deployment, market, tmp_path, capsys):
+    """A fill id, transfer id or oracle source could be any printable Unicode: a second fill whose id differs from
+    an earlier one by a look-alike letter of another alphabet passed the check that a fill id is new, and an oracle
+    source 'venue-a' spelled with a Cyrillic a counted as one more source in the median (the same name to anyone
+    reading the public inputs). Ids are now printable ASCII, like account and instrument ids."""
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    lines = fills.read_text().splitlines()
+    duplicate = lines[1].split(",")
+    duplicate[0] = duplicate[0].replace("f", "\u0192", 1)  # a look-alike of the first fill's id
+    _replace_line(fills, 3, ",".join(duplicate))
+    _refused(deployment, inputs, capsys, "fills.csv:3:", "field 'fill_id'", "(ASCII only)")
+    inputs = _epoch_copy(market, tmp_path / "oracle")
+    oracle = inputs / "oracle.csv"
+    row = oracle.read_text().splitlines()[1].split(",")
+    row[1] = row[1].replace("a", "\u0430")
+    _replace_line(oracle, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "oracle.csv:2:", "field 'source'", "(ASCII only)")

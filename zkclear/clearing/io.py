@@ -191,13 +191,14 @@ def _int_column(values: list[str], lines: list[int], *, path: str, field: str, n
 
 
 def _is_identifier(text: str) -> bool:
-    """1-64 printable characters (no control character, tab or line break), no surrounding spaces."""
-    return 1 <= len(text) <= 64 and text.isprintable() and text == text.strip()
+    """1-64 printable ASCII characters (no control character, tab or line break: and no letter of another
+    alphabet that looks like an ASCII one, which would make two ids look the same), no surrounding spaces."""
+    return 1 <= len(text) <= 64 and text.isascii() and text.isprintable() and text == text.strip()
 
 
 def _check_identifier(text: str, *, path: str, line: int, field: str) -> str:
     if not _is_identifier(text):
-        raise InputError(f"must be 1 to 64 printable characters without surrounding spaces, got {text!r}",
+        raise InputError(f"must be 1 to 64 printable characters without surrounding spaces (ASCII only), got {text!r}",
                          path=path, line=line, field=field)
     return text
 
