@@ -493,6 +493,10 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
+        from zkclear.proofs.recompute import check_public_inputs
+
+        for published, _receipt in pairs:  # the marks shown are the ones the bound inputs give (not in the browser)
+            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             picked = crowd_audit(latest, latest.audit_data(), crowd)

@@ -650,3 +650,23 @@ def test_a_pipe_or_a_device_given_as_any_other_file_option_is_refused_not_read(p
                                     text=True, timeout=120, check=False, preexec_fn=limit)
             assert result.returncode == 1 and result.stderr == f"error: {target}: not a regular file\n", \
                 (args, result.returncode, result.stderr)
+
+
+def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(proven, tmp_path, capsys):
+    """The operator publishes derived marks its inputs do not give (the proofs use the honest risk data): the
+    audit caught it, but a participant's `verify` passed and printed the forged mark as the epoch's mark — the one
+    a participant is told to compare with the market. `verify` now recomputes the public data from the public inputs
+    too (a few milliseconds; the browser page, without the clearing engine, does not)."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][1] += 1
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), PublicInputs(document))
+    account = _trader(deployment)
+    failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt",
+                                    deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                                    "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-mismatch" and "derived.marks[0][1]" in failure["detail"]
+    honest = proven["deployment"]
+    zkclear("verify", honest.epoch_dir(3), "--receipt", honest.receipt_path(3, account.account_id), "--account",
+            account.account_id, capsys=capsys)
