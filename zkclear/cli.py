@@ -483,6 +483,9 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
     headers = [_header_hash(text) for text in expect_headers] or [None] * len(epoch_dirs)
+    if history_csv_path is not None:
+        _refuse_overwriting_an_input(history_csv_path, [*receipt_paths, participant_path, *(
+            path for directory in epoch_dirs if Path(directory).is_dir() for path in Path(directory).iterdir())])
     pairs, expectations = [], []
     for directory, receipt_path, header in zip(epoch_dirs, receipt_paths, headers, strict=True):
         published = open_published(directory)
@@ -534,6 +537,19 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  history written to {history_csv_path}")
     if picked:
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
+
+
+def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
+    """InputError when ``target`` (an output file) is one of ``inputs`` (a receipt written over is lost)."""
+    from zkclear.errors import InputError
+
+    for path in inputs:
+        try:
+            same = path is not None and target.exists() and target.samefile(path)
+        except OSError:
+            same = False
+        if same:
+            raise InputError("is one of the files this command reads", path=str(target), field="--history-csv")
 
 
 def _print_participant_view(view: dict) -> None:

@@ -670,3 +670,24 @@ def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(
     honest = proven["deployment"]
     zkclear("verify", honest.epoch_dir(3), "--receipt", honest.receipt_path(3, account.account_id), "--account",
             account.account_id, capsys=capsys)
+
+
+def test_a_history_csv_aimed_at_an_input_file_is_refused_and_the_file_kept(proven, tmp_path):
+    """`--history-csv` wrote over whatever it named: given the receipt's own path (a slip of tab completion), it
+    replaced the participant's receipt — perhaps their only copy — with the CSV. A file the command reads (receipt,
+    participant file, published epoch file) is now refused, before anything is written."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    receipt = tmp_path / "mine.rcpt"
+    shutil.copy(deployment.receipt_path(3, account.account_id), receipt)
+    kept = receipt.read_bytes()
+    folder = tmp_path / "epoch"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    bundle = folder / "epoch-3.bundle"
+    for target in (receipt, tmp_path / "." / "mine.rcpt", bundle):
+        out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, "--history-csv", target,
+                      expect=1)
+        assert out == f"error: {target}: field '--history-csv': is one of the files this command reads\n", out
+    assert receipt.read_bytes() == kept
+    assert bundle.read_bytes() == (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes()
+    zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id)
