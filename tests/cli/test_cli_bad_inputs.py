@@ -434,3 +434,23 @@ def test_look_alike_ids_of_other_alphabets_are_refused(deployment, market, tmp_p
     row[1] = row[1].replace("a", "\u0430")
     _replace_line(oracle, 2, ",".join(row))
     _refused(deployment, inputs, capsys, "oracle.csv:2:", "field 'source'", "(ASCII only)")
+
+
+def test_a_participant_or_proving_file_nested_too_deeply_is_named(deployment, market, tmp_path, capsys):
+    """tomllib recurses once per nested array: a participant file (4 KB are enough) or a proving.toml of nested
+    arrays ended in 'error: input too large or too deeply nested (RecursionError)', naming no file."""
+    participant = tmp_path / "participant.toml"
+    participant.write_text("account = " + "[" * 2000 + "]" * 2000 + "\n")
+    out = zkclear("verify", tmp_path, "--receipt", tmp_path / "r.rcpt", "--participant", participant, expect=1,
+                  capsys=capsys)
+    assert out == f"error: {participant}: not valid TOML: nested too deeply\n"
+    before = _fingerprint(deployment)
+    proving = deployment / "proving.toml"
+    proving.write_text(proving.read_text() + "deep = " + "[" * 100000 + "]" * 100000 + "\n")
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, expect=1, capsys=capsys)
+    assert out == f"error: {proving}: not valid TOML: nested too deeply\n"
+    proving.write_bytes(b"")
+    del before["proving.toml"]
+    after = _fingerprint(deployment)
+    del after["proving.toml"]
+    assert after == before

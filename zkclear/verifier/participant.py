@@ -81,6 +81,8 @@ def load_participant_file(path: Path) -> Participant:
     raw = read_file(path, limit=4096)
     try:
         document = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+    except RecursionError:  # tomllib recurses once per nested array
+        raise InputError("not valid TOML: nested too deeply", path=name) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"not valid TOML: {exc}", path=name) from None
     unknown = sorted(set(document) - {"account", "account_key"})
