@@ -41,7 +41,6 @@ from zkclear.chains.reserves import ReserveEntry
 from zkclear.chains.schemes import BitcoinFormat, sign_message
 from zkclear.chains.verification import Attestation
 from zkclear.errors import EncodingError, InputError
-from zkclear.files import read_file
 
 FORMAT = "zkclear-test-key/v1"
 _FIELDS = ("format", "chain", "address", "secret")
@@ -181,6 +180,8 @@ def decode_key(text: str, *, path: str | None = None) -> DemoKey:
 
 def load_key(path: str | Path) -> DemoKey:
     """Read a key file; refuses one that group or others may read (as ssh does)."""
+    from zkclear.files import read_file  # here: importing zkclear.chains loads no other zkclear module
+
     path = Path(path)
     try:
         mode = path.stat().st_mode

@@ -24,7 +24,6 @@ from zkclear.chains.addresses import parse_address
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, check_block_height
 from zkclear.chains.networks import get_chain
 from zkclear.errors import InputError
-from zkclear.files import MAX_DOCUMENT_BYTES, read_file
 
 HEADER = ("chain", "asset", "address", "balance", "block_height", "block_hash")
 MAX_BALANCE = (1 << 256) - 1
@@ -141,6 +140,8 @@ def _parse_row(line: str, *, path: str | None, number: int) -> ReserveEntry:
 
 def load_reserves(path: str | Path) -> tuple[ReserveEntry, ...]:
     """Read and parse a reserves.csv v2 file (UTF-8)."""
+    from zkclear.files import MAX_DOCUMENT_BYTES, read_file  # here: importing zkclear.chains loads no other module
+
     try:
         text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
