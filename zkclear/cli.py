@@ -127,6 +127,11 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
             check_venue(venue)
         except InputError as exc:
             raise InputError(exc.detail, field="--venue") from None
+    if config_path:
+        from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+
+        # a named pipe blocks the read, /dev/zero never ends
+        check_regular_file(config_path, str(config_path), limit=MAX_DOCUMENT_BYTES)
     text = config_path.read_text(encoding="utf-8") if config_path else config_toml(MarketSpec())
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
@@ -387,10 +392,11 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
     from zkclear.chains.keys import load_key, sign_attestation_text
     from zkclear.chains.schemes import BitcoinFormat
     from zkclear.errors import InputError
+    from zkclear.files import read_file
 
     key = load_key(key_path)
     try:
-        text = text_path.read_bytes().decode("ascii").removesuffix("\n")
+        text = read_file(text_path, limit=1 << 16).decode("ascii").removesuffix("\n")
     except UnicodeDecodeError as exc:
         raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
     try:
@@ -477,6 +483,9 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
     headers = [_header_hash(text) for text in expect_headers] or [None] * len(epoch_dirs)
+    if history_csv_path is not None:
+        _refuse_overwriting_an_input(history_csv_path, [*receipt_paths, participant_path, *(
+            path for directory in epoch_dirs if Path(directory).is_dir() for path in Path(directory).iterdir())])
     pairs, expectations = [], []
     for directory, receipt_path, header in zip(epoch_dirs, receipt_paths, headers, strict=True):
         published = open_published(directory)
@@ -487,6 +496,10 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
+        from zkclear.proofs.recompute import check_public_inputs
+
+        for published, _receipt in pairs:  # the marks shown are the ones the bound inputs give (not in the browser)
+            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             picked = crowd_audit(latest, latest.audit_data(), crowd)
@@ -524,6 +537,19 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  history written to {history_csv_path}")
     if picked:
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
+
+
+def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
+    """InputError when ``target`` (an output file) is one of ``inputs`` (a receipt written over is lost)."""
+    from zkclear.errors import InputError
+
+    for path in inputs:
+        try:
+            same = path is not None and target.exists() and target.samefile(path)
+        except OSError:
+            same = False
+        if same:
+            raise InputError("is one of the files this command reads", path=str(target), field="--history-csv")
 
 
 def _print_participant_view(view: dict) -> None:

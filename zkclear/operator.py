@@ -65,6 +65,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
 from zkclear.proofs.epoch_prover import (
     AccountInput,
     EpochArtifacts,
@@ -160,9 +161,12 @@ class ProvingSettings:
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
+    check_regular_file(path, limit=MAX_DOCUMENT_BYTES)  # a named pipe blocks the read, /dev/zero never ends
     text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nested array
+        raise InputError("not valid TOML: nested too deeply", path=str(path)) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         raise InputError(f"not valid TOML: {exc}", path=str(path)) from exc
     for table, value in data.items():

@@ -352,3 +352,112 @@ def test_a_damaged_stored_state_refuses_the_prove_in_one_line_and_leaves_no_file
     assert "Traceback" not in out
     assert _fingerprint(deployment) == before
     assert not (deployment / "private").exists()
+
+
+def _run_subprocess(*args: object, **limits: int):
+    """``zkclear ARGS`` in a child process with a deadline (a read that blocks fails the test instead of hanging
+    it), optionally under an address-space limit (``memory`` bytes)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        if "memory" in limits:
+            resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
+
+    return subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False, preexec_fn=limit)
+
+
+def test_an_input_file_that_is_a_pipe_or_a_device_is_refused_without_reading_it(deployment, market, plain_deployment,
+                                                                               plain_market, tmp_path):
+    """Only fills.csv was checked: a named pipe given as accounts.csv, oracle.csv, vols.csv, ... blocked `epoch run`
+    forever, and /dev/zero was read until memory ran out (22 GB here). Every input file must be a regular file."""
+    import os
+
+    options = _epoch_copy(market, tmp_path / "options-inputs")
+    cases = [(deployment, options, name) for name in ("accounts.csv", "transfers.csv", "oracle.csv", "funding.csv",
+                                                      "vols.csv")]
+    cases.append((plain_deployment, _epoch_copy(plain_market, tmp_path / "plain-inputs"), "prices.json"))
+    for venue, inputs, name in cases:
+        before = _fingerprint(venue)
+        target = inputs / name
+        original = target.read_bytes() if target.exists() else None
+        for make in (os.mkfifo, lambda path: path.symlink_to("/dev/zero")):
+            target.unlink(missing_ok=True)
+            make(target)
+            result = _run_subprocess("epoch", "run", inputs, "-d", venue, memory=3 << 30)
+            assert result.returncode == 1 and result.stderr == f"error: {target}: not a regular file\n", \
+                (name, result.stderr)
+            assert _fingerprint(venue) == before
+        target.unlink()
+        if original is not None:
+            target.write_bytes(original)
+    config = tmp_path / "zkclear.toml"
+    os.mkfifo(config)
+    result = _run_subprocess("init", tmp_path / "new", "--config", config)
+    assert result.returncode == 1 and result.stderr == f"error: {config}: not a regular file\n", result.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_endless_line_is_refused_by_its_length_not_read_whole(deployment, market, tmp_path):
+    """A line of gigabytes (a sparse file: no disk) was read whole before the CSV reader's field limit refused it:
+    memory grew with the line (2.1 GB for a 1 GB line), and past the memory available the error named no file. A
+    line is now read at most 1 MiB at a time."""
+    inputs = _epoch_copy(market, tmp_path)
+    before = _fingerprint(deployment)
+    path = inputs / "accounts.csv"
+    with open(path, "wb") as handle:
+        handle.write(b"account,margin_mode\n")
+        handle.truncate(8 << 30)
+    result = _run_subprocess("epoch", "run", inputs, "-d", deployment, memory=3 << 30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: {path}:2: a line longer than {1 << 20} characters\n"
+    assert _fingerprint(deployment) == before
+
+
+def test_look_alike_ids_of_other_alphabets_are_refused(deployment, market, tmp_path, capsys):
+    """A fill id, transfer id or oracle source could be any printable Unicode: a second fill whose id differs from
+    an earlier one by a look-alike letter of another alphabet passed the check that a fill id is new, and an oracle
+    source 'venue-a' spelled with a Cyrillic a counted as one more source in the median (the same name to anyone
+    reading the public inputs). Ids are now printable ASCII, like account and instrument ids."""
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    lines = fills.read_text().splitlines()
+    duplicate = lines[1].split(",")
+    duplicate[0] = duplicate[0].replace("f", "\u0192", 1)  # a look-alike of the first fill's id
+    _replace_line(fills, 3, ",".join(duplicate))
+    _refused(deployment, inputs, capsys, "fills.csv:3:", "field 'fill_id'", "(ASCII only)")
+    inputs = _epoch_copy(market, tmp_path / "oracle")
+    oracle = inputs / "oracle.csv"
+    row = oracle.read_text().splitlines()[1].split(",")
+    row[1] = row[1].replace("a", "\u0430")
+    _replace_line(oracle, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "oracle.csv:2:", "field 'source'", "(ASCII only)")
+
+
+def test_a_participant_or_proving_file_nested_too_deeply_is_named(deployment, market, tmp_path, capsys):
+    """tomllib recurses once per nested array: a participant file (4 KB are enough) or a proving.toml of nested
+    arrays ended in 'error: input too large or too deeply nested (RecursionError)', naming no file."""
+    import sys
+
+    participant = tmp_path / "participant.toml"
+    participant.write_text("account = " + "[" * 2000 + "]" * 2000 + "\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default (py_ecc raises it at import, and 2000 levels then parse)
+    try:
+        out = zkclear("verify", tmp_path, "--receipt", tmp_path / "r.rcpt", "--participant", participant, expect=1,
+                      capsys=capsys)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert out == f"error: {participant}: not valid TOML: nested too deeply\n"
+    before = _fingerprint(deployment)
+    proving = deployment / "proving.toml"
+    proving.write_text(proving.read_text() + "deep = " + "[" * 100000 + "]" * 100000 + "\n")
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, expect=1, capsys=capsys)
+    assert out == f"error: {proving}: not valid TOML: nested too deeply\n"
+    proving.write_bytes(b"")
+    del before["proving.toml"]
+    after = _fingerprint(deployment)
+    del after["proving.toml"]
+    assert after == before

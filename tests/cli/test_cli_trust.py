@@ -600,3 +600,94 @@ def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain_in_json_either(prov
            "--receipt", deployment.receipt_path(1, account.account_id),
            "--receipt", deployment.receipt_path(3, account.account_id)]
     assert json.loads(zkclear(*gap))["links"] == [{"from": 1, "to": 3, "chained": False}]
+
+
+def test_an_oversized_participant_or_public_file_is_refused_by_its_size_naming_it(proven, tmp_path):
+    """A participant file or a public JSON file tens of gigabytes long (sparse: it costs no disk) was read whole
+    before its size was checked: 'error: input too large or too deeply nested (MemoryError)', naming no file, and a
+    file of a few gigabytes took that much memory and half a minute. Its size is now checked before it is read."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    receipt = deployment.receipt_path(3, account.account_id)
+    huge = tmp_path / "participant.toml"
+    with open(huge, "wb") as handle:
+        handle.truncate(50 << 30)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", huge, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the 4096-byte limit\n"
+    folder = tmp_path / "epoch"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    for name in ("epoch-3.inputs.json", "epoch-3.public.json"):
+        shutil.copy(deployment.epoch_dir(3) / name, folder / name)
+        with open(folder / name, "r+b") as handle:
+            handle.truncate(50 << 30)
+        out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, expect=1)
+        assert out.startswith(f"error: {folder / name}: {50 << 30} bytes is larger than the ") and out.count("\n") == 1
+        shutil.copy(deployment.epoch_dir(3) / name, folder / name)
+
+
+def test_a_pipe_or_a_device_given_as_any_other_file_option_is_refused_not_read(proven, tmp_path):
+    """Beyond receipts and participant files, the auditor's --marks, a custodian's --key and --text-file, `keys
+    address` and the operator's --reserves read whatever they were given: a named pipe blocked forever, /dev/zero
+    was read until the kernel killed the process (exit status 137). Each is now one line naming it (exit 1)."""
+    import os
+    import resource
+
+    deployment = proven["deployment"]
+    key = sorted(proven["dir"].parent.glob("custodian-*.key"))[0]
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    for target in (pipe, Path("/dev/zero")):
+        for args in (["audit", deployment.epoch_dir(1), "--marks", target],
+                     ["epoch", "attest", "-d", proven["dir"], "--epoch", 1, "--key", target],
+                     ["keys", "address", target],
+                     ["keys", "sign", key, "--text-file", target],
+                     ["epoch", "prove", "-d", proven["dir"], "--reserves", target]):
+            result = subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True,
+                                    text=True, timeout=120, check=False, preexec_fn=limit)
+            assert result.returncode == 1 and result.stderr == f"error: {target}: not a regular file\n", \
+                (args, result.returncode, result.stderr)
+
+
+def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(proven, tmp_path, capsys):
+    """The operator publishes derived marks its inputs do not give (the proofs use the honest risk data): the
+    audit caught it, but a participant's `verify` passed and printed the forged mark as the epoch's mark — the one
+    a participant is told to compare with the market. `verify` now recomputes the public data from the public inputs
+    too (a few milliseconds; the browser page, without the clearing engine, does not)."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][1] += 1
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), PublicInputs(document))
+    account = _trader(deployment)
+    failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt",
+                                    deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                                    "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-mismatch" and "derived.marks[0][1]" in failure["detail"]
+    honest = proven["deployment"]
+    zkclear("verify", honest.epoch_dir(3), "--receipt", honest.receipt_path(3, account.account_id), "--account",
+            account.account_id, capsys=capsys)
+
+
+def test_a_history_csv_aimed_at_an_input_file_is_refused_and_the_file_kept(proven, tmp_path):
+    """`--history-csv` wrote over whatever it named: given the receipt's own path (a slip of tab completion), it
+    replaced the participant's receipt — perhaps their only copy — with the CSV. A file the command reads (receipt,
+    participant file, published epoch file) is now refused, before anything is written."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    receipt = tmp_path / "mine.rcpt"
+    shutil.copy(deployment.receipt_path(3, account.account_id), receipt)
+    kept = receipt.read_bytes()
+    folder = tmp_path / "epoch"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    bundle = folder / "epoch-3.bundle"
+    for target in (receipt, tmp_path / "." / "mine.rcpt", bundle):
+        out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, "--history-csv", target,
+                      expect=1)
+        assert out == f"error: {target}: field '--history-csv': is one of the files this command reads\n", out
+    assert receipt.read_bytes() == kept
+    assert bundle.read_bytes() == (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes()
+    zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,7 +33,8 @@ from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.chains import Attestation, ReserveEntry
 from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import G1Point
-from zkclear.errors import EncodingError, InputError, ZkclearError
+from zkclear.errors import EncodingError, ZkclearError
+from zkclear.files import read_file as read_file  # the readers of zkclear files import it from here
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
 from zkclear.proofs.reserves import ReserveBook, VenueAsset
@@ -555,19 +555,3 @@ def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, target)
-
-
-def read_file(path: str | Path) -> bytes:
-    """The bytes of ``path``; InputError naming the file when it is missing, unreadable or not a regular file (a
-    device such as /dev/zero would be read until memory runs out, a named pipe blocks)."""
-    try:
-        mode = os.stat(path).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory is named as such below
-            raise InputError("not a regular file", path=str(path))
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a file", path=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None

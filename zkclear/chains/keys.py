@@ -44,6 +44,8 @@ from zkclear.errors import EncodingError, InputError
 
 FORMAT = "zkclear-test-key/v1"
 _FIELDS = ("format", "chain", "address", "secret")
+#: A key file is a few hundred bytes; a larger one is refused before it is read.
+MAX_KEY_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +180,12 @@ def decode_key(text: str, *, path: str | None = None) -> DemoKey:
 
 def load_key(path: str | Path) -> DemoKey:
     """Read a key file; refuses one that group or others may read (as ssh does)."""
+    from zkclear.files import read_file  # here: importing zkclear.chains loads no other zkclear module
+
     path = Path(path)
     try:
         mode = path.stat().st_mode
-        text = path.read_bytes().decode("ascii")
+        text = read_file(path, limit=MAX_KEY_FILE_BYTES).decode("ascii")
     except UnicodeDecodeError as exc:
         raise InputError("not a zkclear test key file (not ASCII)", path=str(path)) from exc
     except OSError as exc:

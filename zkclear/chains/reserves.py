@@ -140,8 +140,10 @@ def _parse_row(line: str, *, path: str | None, number: int) -> ReserveEntry:
 
 def load_reserves(path: str | Path) -> tuple[ReserveEntry, ...]:
     """Read and parse a reserves.csv v2 file (UTF-8)."""
+    from zkclear.files import MAX_DOCUMENT_BYTES, read_file  # here: importing zkclear.chains loads no other module
+
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from exc
     except OSError as exc:

@@ -52,6 +52,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
@@ -101,12 +102,29 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
     return rows, lines
 
 
+#: The longest line an input file may have, in characters (a record is a few hundred at most): a longer one is
+#: refused after reading this much of it, so a line of gigabytes never fills memory.
+MAX_LINE = 1 << 20
+
+
+def _bounded_lines(handle, name: str) -> Iterator[str]:
+    """The lines of ``handle``, each read at most :data:`MAX_LINE` characters at a time; InputError naming the
+    line of a longer one."""
+    number = 0
+    while line := handle.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise InputError(f"a line longer than {MAX_LINE} characters", path=name, line=number)
+        yield line
+
+
 def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | None = None, *,
                       batch: int | None, name: str | None = None) -> Iterator[tuple[list[list[str]], list[int]]]:
     """:func:`_read_csv` in batches of at most ``batch`` rows (one batch of every row when None; at least one
     batch, possibly empty, so that an empty file is still read and its header checked); errors name the file
     ``name`` (default: ``path``)."""
     name = name or str(path)
+    check_regular_file(path, name)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
@@ -115,7 +133,7 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
     lines: list[int] = []
     yielded = False
     with handle:
-        reader = csv.reader(handle, strict=True)
+        reader = csv.reader(_bounded_lines(handle, name), strict=True)
         try:
             first = next(reader, None)
             if extended is not None and first is not None and tuple(first) == extended:
@@ -173,13 +191,14 @@ def _int_column(values: list[str], lines: list[int], *, path: str, field: str, n
 
 
 def _is_identifier(text: str) -> bool:
-    """1-64 printable characters (no control character, tab or line break), no surrounding spaces."""
-    return 1 <= len(text) <= 64 and text.isprintable() and text == text.strip()
+    """1-64 printable ASCII characters (no control character, tab or line break: and no letter of another
+    alphabet that looks like an ASCII one, which would make two ids look the same), no surrounding spaces."""
+    return 1 <= len(text) <= 64 and text.isascii() and text.isprintable() and text == text.strip()
 
 
 def _check_identifier(text: str, *, path: str, line: int, field: str) -> str:
     if not _is_identifier(text):
-        raise InputError(f"must be 1 to 64 printable characters without surrounding spaces, got {text!r}",
+        raise InputError(f"must be 1 to 64 printable characters without surrounding spaces (ASCII only), got {text!r}",
                          path=path, line=line, field=field)
     return text
 
@@ -357,6 +376,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     null}]}``."""
     name = str(path)
     text = ""
+    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
         text = path.read_text(encoding="utf-8-sig")
         # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
@@ -658,6 +678,7 @@ def load_config(path: Path) -> ClearingConfig:
     """Parse and validate a deployment configuration file. :class:`InputError` names the file, the line (where
     it can be found) and the field of the first problem."""
     name = str(path)
+    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
     except OSError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from zkclear.errors import InputError, VerificationError
+from zkclear.files import MAX_DOCUMENT_BYTES, read_file
 
 _INTEGER = re.compile(r"[0-9]{1,19}")
 BPS = 10_000
@@ -59,10 +60,8 @@ def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]
 
 def load_marks(path: Path) -> dict[int | None, dict[str, int]]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", path=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
     return parse_marks_csv(text, path=str(path))
 

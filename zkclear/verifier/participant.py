@@ -78,11 +78,11 @@ def check_account_id(text: str, *, path: str | None = None, field: str = "accoun
 def load_participant_file(path: Path) -> Participant:
     """Read a participant file (``account = "..."``, ``account_key = "hex"``; docs/format.md) strictly."""
     name = str(path)
-    raw = read_file(path)
-    if len(raw) > 4096:
-        raise InputError("a participant file is at most 4096 bytes", path=name)
+    raw = read_file(path, limit=4096)
     try:
         document = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+    except RecursionError:  # tomllib recurses once per nested array
+        raise InputError("not valid TOML: nested too deeply", path=name) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"not valid TOML: {exc}", path=name) from None
     unknown = sorted(set(document) - {"account", "account_key"})

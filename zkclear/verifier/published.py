@@ -22,6 +22,7 @@ from circuits.public_data import MarginLine, PublicAsset, PublicInstrument, Publ
 from zkclear.bundle.format import decode_audit_data, decode_public_bundle, decode_receipt, read_file
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.errors import ConfigurationError, EncodingError, InputError, VerificationError
+from zkclear.jsonsafe import MAX_BYTES as MAX_JSON_BYTES
 from zkclear.jsonsafe import load_json
 from zkclear.proofs.chunks import ChunkProofSystem, CollateralChunks
 from zkclear.tree.receipts import Receipt
@@ -183,9 +184,9 @@ def open_published(directory: Path, epoch: int | None = None) -> PublishedEpoch:
     if bundle.header.epoch_id != files.epoch:
         raise EncodingError(f"{files.bundle}: the file is named for epoch {files.epoch} but holds epoch "
                             f"{bundle.header.epoch_id}")
-    public = decode_risk_data(read_file(files.public), path=str(files.public))
+    public = decode_risk_data(read_file(files.public, limit=MAX_JSON_BYTES), path=str(files.public))
     try:
-        inputs = decode_public_inputs(read_file(files.inputs), what=str(files.inputs))
+        inputs = decode_public_inputs(read_file(files.inputs, limit=MAX_JSON_BYTES), what=str(files.inputs))
     except EncodingError as exc:
         raise EncodingError(str(exc)) from None
     return PublishedEpoch(bundle, public, inputs, files)

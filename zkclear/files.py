@@ -1,0 +1,48 @@
+"""Reading a file a user names (standard library only): a regular file, bounded in size, every error one
+InputError naming it. A named pipe would block the read, a device such as /dev/zero would be read until memory
+runs out, and a sparse file of many gigabytes costs no disk: each is refused before a byte is read."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from zkclear.errors import InputError
+
+#: The largest text input a command reads whole (a reserves list, a marks file, a listing of 512 instruments).
+MAX_DOCUMENT_BYTES = 64 << 20
+
+
+def check_regular_file(path: str | Path, name: str | None = None, *, limit: int | None = None) -> None:
+    """InputError naming ``name`` (default ``path``) when ``path`` exists but is not a regular file or is larger
+    than ``limit`` bytes; a missing file or a directory is left to the open, which names it."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISDIR(status.st_mode):
+        return
+    if not stat.S_ISREG(status.st_mode):
+        raise InputError("not a regular file", path=name or str(path))
+    if limit is not None and status.st_size > limit:
+        raise InputError(f"{status.st_size} bytes is larger than the {limit}-byte limit", path=name or str(path))
+
+
+def read_file(path: str | Path, *, limit: int | None = None) -> bytes:
+    """The bytes of ``path``; InputError naming the file when it is missing, unreadable, a directory, not a
+    regular file or larger than ``limit`` bytes."""
+    try:
+        check_regular_file(path, limit=limit)
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    except MemoryError:
+        raise InputError("too large to read into memory", path=str(path)) from None
+    if limit is not None and len(data) > limit:  # grew since
+        raise InputError(f"more than the {limit}-byte limit", path=str(path))
+    return data
