@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
 import sys
 
 from zkclear.cli import main
@@ -37,4 +39,16 @@ def zkclear(*args: object, expect: int = 0, capsys=None) -> str:
     ``capsys`` is accepted for the callers that pass it (output is captured here either way)."""
     code, output = zkclear_status(*args)
     assert code == expect, f"zkclear {' '.join(map(str, args))} exited {code}, expected {expect}:\n{output}"
+    return output
+
+
+def zkclear_as_the_quick_start(*args: object, expect: int = 0) -> str:
+    """Run ``zkclear ARGS`` in a fresh process on the group engine the quick start installs (``ZKCLEAR_BACKEND=auto``:
+    the native one when its wheel is installed, as with the test extra); return stdout + stderr, checking the exit
+    status. For the demo's end-to-end walks: the rest of the suite runs in-process on the pure reference engine,
+    which the backend tests cross-check the native one against."""
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True, text=True,
+                            env=dict(os.environ, ZKCLEAR_BACKEND="auto"), timeout=900, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == expect, f"zkclear {' '.join(map(str, args))} exited {result.returncode}:\n{output}"
     return output

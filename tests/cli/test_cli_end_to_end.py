@@ -156,14 +156,6 @@ def test_every_command_has_help_with_an_example(capsys):
         assert "Example: zkclear" in out, command
 
 
-def test_demo_entry_point_runs_end_to_end(tmp_path, capsys):
-    out = zkclear("demo", "--out", tmp_path / "demo", "--accounts", 6, "--epochs", 3, "--height", 8,
-                  "--executor", "serial", capsys=capsys)
-    assert "== 4. participant" in out and "OK: leaf" in out and "the epochs chain" in out
-    assert "epoch 3: OK" in out
-    assert "rejected as expected: solvency-proof" in out
-
-
 def test_demo_refuses_to_overwrite_a_foreign_directory(tmp_path, capsys):
     (tmp_path / "precious.txt").write_text("keep me")
     out = zkclear("demo", "--out", tmp_path, expect=1, capsys=capsys)

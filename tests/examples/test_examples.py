@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
-def run(*args: object, expect: int = 0) -> str:
+def run(*args: object, expect: int = 0, env: dict[str, str] | None = None) -> str:
     result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
-                            check=False, timeout=600)
+                            check=False, timeout=600, env=None if env is None else {**os.environ, **env})
     assert result.returncode == expect, result.stdout + result.stderr
     return result.stdout
 
@@ -48,8 +49,9 @@ def test_crash_day_with_socialized_loss():
 
 
 def test_auditor_and_participant_scripts_on_a_demo_epoch(tmp_path):
+    # the demo as the quick start runs it (the native engine when installed); the scripts below on the suite's engine
     run("-m", "zkclear.cli", "demo", "--out", tmp_path / "demo", "--accounts", 6, "--epochs", 2, "--height", 8,
-        "--executor", "serial")
+        "--executor", "serial", env={"ZKCLEAR_BACKEND": "auto"})
     epochs = tmp_path / "demo" / "venue" / "epochs"
     out = run(EXAMPLES / "auditor.py", epochs / "1", epochs / "2")
     assert out.count(" OK ") == 2
