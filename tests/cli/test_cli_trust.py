@@ -65,6 +65,30 @@ def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: Publ
     deployment.publish(epoch, artifacts, public, inputs)
 
 
+@pytest.fixture(scope="module")
+def forged_derived_mark(proven, tmp_path_factory) -> Deployment:
+    """A copy of the deployment whose epoch 3 is proven with the honest risk data but published with public inputs
+    whose first derived mark is one tick off (what the audit and a participant's verify must both refuse)."""
+    deployment = _copy(proven, tmp_path_factory.mktemp("forged-derived-mark"))
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][1] += 1
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), PublicInputs(document))
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def disclosed(proven, tmp_path_factory):
+    """A copy of the deployment with ``disclose_total = true``, epoch 3 proven again: (deployment, files,
+    artifacts). The operator secret is the copy's, so the hidden total and its blinding are the original's too."""
+    deployment = _copy(proven, tmp_path_factory.mktemp("disclosed"))
+    toml = deployment.root / "proving.toml"
+    toml.write_text(toml.read_text().replace("disclose_total = false", "disclose_total = true"))
+    deployment = Deployment(deployment.root)
+    files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
+    return deployment, files, artifacts
+
+
 def _json_failure(out: str) -> dict:
     result = json.loads(out)
     assert result["ok"] is False
@@ -163,13 +187,8 @@ def test_risk_data_forged_against_the_published_inputs_is_rejected(proven, tmp_p
     assert failure["reason"] == "public-data-recomputed" and "risk data" in failure["detail"]
 
 
-def test_derived_marks_that_the_inputs_do_not_give_are_rejected(proven, tmp_path, capsys):
-    deployment = _copy(proven, tmp_path)
-    inputs = deployment.public_inputs(3)
-    document = json.loads(inputs.to_bytes())
-    document["derived"]["marks"][0][1] += 1
-    forged = PublicInputs(document)
-    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), forged)
+def test_derived_marks_that_the_inputs_do_not_give_are_rejected(forged_derived_mark, capsys):
+    deployment = forged_derived_mark
     failure = _json_failure(zkclear("audit", deployment.epoch_dir(3), "--json", expect=2, capsys=capsys))
     assert failure["reason"] == "public-inputs-mismatch" and "derived.marks[0][1]" in failure["detail"]
 
@@ -238,9 +257,8 @@ def _needles(total: int, blinding: int) -> list[bytes]:
     return [total.to_bytes(8, "big"), scalar_to_bytes(blinding), str(total).encode(), f"{total:x}".encode()]
 
 
-def test_no_published_file_reveals_the_total_and_private_files_stay_private(proven, tmp_path):
+def test_no_published_file_reveals_the_total_and_private_files_stay_private(proven, disclosed):
     deployment = proven["deployment"]
-    from zkclear.proofs.epoch_prover import prove_epoch  # noqa: F401  (the artifacts below carry the opening)
 
     for epoch in (1, 2, 3):
         folder = deployment.epoch_dir(epoch)
@@ -251,20 +269,19 @@ def test_no_published_file_reveals_the_total_and_private_files_stay_private(prov
         blobs = b"".join(p.read_bytes() for p in folder.iterdir())
         assert str(total).encode() not in blobs and total.to_bytes(8, "big") not in blobs
         assert not (deployment.private_dir(epoch) / f"epoch-{epoch}.total").exists()  # disclose_total is off
-    files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
+    copy, files, artifacts = disclosed  # the same secret: the same hidden total and blinding as epoch 3's here
     ((total, blinding),) = artifacts.total_opening
-    for path in files.publish.directory.iterdir():
+    published = [*deployment.epoch_dir(3).iterdir(), *files.publish.directory.iterdir()]  # off, and on
+    assert files.publish.directory == copy.epoch_dir(3) and len(published) == 8
+    assert open_published(copy.epoch_dir(3)).bundle.root == open_published(deployment.epoch_dir(3)).bundle.root
+    for path in published:
         data = path.read_bytes()
         for needle in _needles(total, blinding):
             assert needle not in data, (path.name, needle)
 
 
-def test_the_total_goes_only_to_the_auditor_file_when_asked_and_audit_prints_the_ratio(proven, tmp_path, capsys):
-    deployment = _copy(proven, tmp_path)
-    toml = deployment.root / "proving.toml"
-    toml.write_text(toml.read_text().replace("disclose_total = false", "disclose_total = true"))
-    deployment = Deployment(deployment.root)
-    files, artifacts = deployment.prove(3, _reserves(proven, 3), reserve_keys=_keys(proven))
+def test_the_total_goes_only_to_the_auditor_file_when_asked_and_audit_prints_the_ratio(disclosed, capsys):
+    deployment, files, artifacts = disclosed
     assert files.total == deployment.private_dir(3) / "epoch-3.total"
     assert files.total.parent != files.publish.directory
     total = artifacts.total_opening[0][0]
@@ -652,16 +669,12 @@ def test_a_pipe_or_a_device_given_as_any_other_file_option_is_refused_not_read(p
                 (args, result.returncode, result.stderr)
 
 
-def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(proven, tmp_path, capsys):
+def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(proven, forged_derived_mark, capsys):
     """The operator publishes derived marks its inputs do not give (the proofs use the honest risk data): the
     audit caught it, but a participant's `verify` passed and printed the forged mark as the epoch's mark — the one
     a participant is told to compare with the market. `verify` now recomputes the public data from the public inputs
     too (a few milliseconds; the browser page, without the clearing engine, does not)."""
-    deployment = _copy(proven, tmp_path)
-    inputs = deployment.public_inputs(3)
-    document = json.loads(inputs.to_bytes())
-    document["derived"]["marks"][0][1] += 1
-    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), PublicInputs(document))
+    deployment = forged_derived_mark
     account = _trader(deployment)
     failure = _json_failure(zkclear("verify", deployment.epoch_dir(3), "--receipt",
                                     deployment.receipt_path(3, account.account_id), "--account", account.account_id,
