@@ -133,6 +133,40 @@ def test_prices_json_float_is_refused(plain_deployment, plain_market, tmp_path, 
     _refused(plain_deployment, inputs, capsys, "prices.json:", "mark_price")
 
 
+def test_minus_zero_in_prices_csv_is_refused_not_read_as_zero(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
+    (inputs / "prices.json").unlink()
+    (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000,10\n"
+                                       "ETH-PERP,3000,-0\nBTC-FUT,60500,\n")
+    _refused(plain_deployment, inputs, capsys, "prices.csv:3:", "field 'funding_rate_ppm'", "'-0'")
+
+
+def test_minus_zero_in_prices_json_is_refused_not_read_as_zero(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
+    path = inputs / "prices.json"
+    text = path.read_text()
+    rate = text.split('"funding_rate_ppm": ')[1].split("\n")[0]
+    path.write_text(text.replace(f'"funding_rate_ppm": {rate}', '"funding_rate_ppm": -0', 1))
+    _refused(plain_deployment, inputs, capsys, "prices.json:", "field 'marks[0].funding_rate_ppm'", "'-0'")
+
+
+@pytest.mark.parametrize("spelling", ["-0", "+5", "007", " 5"])
+def test_non_canonical_integers_in_operator_csv_files_are_refused(deployment, market, tmp_path, capsys, spelling):
+    inputs = _epoch_copy(market, tmp_path)
+    funding = inputs / "funding.csv"
+    _replace_line(funding, 2, funding.read_text().splitlines()[1].split(",")[0] + "," + spelling)
+    _refused(deployment, inputs, capsys, "funding.csv:2:", "field 'funding_rate_ppm'", repr(spelling))
+    inputs = _epoch_copy(market, tmp_path / "transfers")
+    (inputs / "transfers.csv").write_text(f"transfer_id,kind,account,amount\nt-x,deposit,trader-0001,{spelling}\n")
+    _refused(deployment, inputs, capsys, "transfers.csv:2:", "field 'amount'", repr(spelling))
+    inputs = _epoch_copy(market, tmp_path / "fills")
+    fills = inputs / "fills.csv"
+    row = fills.read_text().splitlines()[1].split(",")
+    row[6] = spelling
+    _replace_line(fills, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "fills.csv:2:", "field 'buyer_fee'", repr(spelling))
+
+
 def test_prices_json_duplicate_key_is_refused(plain_deployment, plain_market, tmp_path, capsys):
     """A record giving its mark twice ("mark_price": 1, "mark_price": 60000) was read as its last value; another
     JSON reader takes the first: the file is ambiguous and refused."""
