@@ -158,6 +158,21 @@ def test_a_second_host_header_naming_another_site_is_refused(served):
     assert status == 421 and b"epochs" not in body
 
 
+def test_a_request_target_that_is_not_a_path_is_refused(served):
+    # "GET http://evil.example/epochs/index.json" was answered as if it named this server's /epochs/index.json
+    port = served.server_address[1]
+    for target in (f"http://127.0.0.1:{port}/epochs/index.json", "http://evil.example/epochs/index.json",
+                   "HTTP://evil.example/epochs/index.json", "epochs/index.json", "*"):
+        status, headers, body = raw_request(
+            served, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+        assert status == 400, target
+        assert b"epochs" not in body and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    # a network-path is not another site either (http.server folds its leading "//" into "/": not found)
+    assert raw_request(served, f"GET //evil.example/epochs/index.json HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+                       .encode())[0] == 404
+    assert request(served, "/epochs/index.json?x=1")[0] == 200  # origin-form with a query is still served
+
+
 def test_a_path_with_a_name_too_long_for_the_file_system_is_not_found(served):
     # os.stat raised ENAMETOOLONG: the request died with a traceback on stderr and no response at all
     for path in ("/epochs/" + "a" * 300 + "/epoch-1.bundle", "/static/" + "a" * 300 + ".js"):

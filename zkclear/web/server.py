@@ -1,6 +1,7 @@
 """``zkclear serve``: the verification page and the published epochs, on localhost, with nothing else.
 
-Routes (GET and HEAD only; anything else is 404 or 405):
+Routes (GET and HEAD only; anything else is 404 or 405; a request target that is not a path, such as
+``http://host/PATH``, is 400):
 
 - ``/`` — the page (``static/index.html``); ``/static/NAME`` — its scripts and styles;
 - ``/pyodide/NAME`` — the vendored Pyodide files (:data:`zkclear.web.assets.PYODIDE_FILES` only);
@@ -165,6 +166,12 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     def _respond(self, *, head: bool) -> None:
+        # origin-form only ("/path?query"): an absolute-form target ("http://evil.example/receipt") names
+        # another site, which urlsplit quietly dropped (http.server itself folds a leading "//" into "/")
+        if not self.path.startswith("/"):
+            self._send(HTTPStatus.BAD_REQUEST, b"bad request: the target must be a path\n",
+                       "text/plain; charset=utf-8", head=head)
+            return
         if not self._host_allowed():
             self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unexpected Host header\n", "text/plain; charset=utf-8",
                        head=head)
