@@ -737,7 +737,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         from zkclear.chains import render_attestation_text
         from zkclear.proofs.reserves import listed_entry
 
-        entry = listed_entry(bundle.reserves, text_address, chain, asset)
+        entry = listed_entry(bundle.reserves, text_address, chain, asset, option="--attestation-text")
         click.echo(render_attestation_text(bundle.attestation_context(), entry))
         return
     summary = {
