@@ -332,6 +332,27 @@ def test_an_export_never_overwrites_and_leaves_nothing_when_it_fails(served, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
 
 
+@pytest.mark.parametrize("shape", ["pipe", "folder", "dangling link"])
+def test_serve_export_refuses_an_audit_file_that_is_not_a_regular_file(served, tmp_path, monkeypatch, shape):
+    # the epoch index left such an audit file out and the export published the epoch without it, silently
+    import dataclasses
+
+    from tests.cli.cli_helpers import zkclear_status
+    from zkclear.web import server as server_module
+
+    epochs = tmp_path / "epochs"
+    (epochs / "1").mkdir(parents=True)
+    (epochs / "1" / "epoch-1.bundle").write_bytes(b"bundle 1")
+    audit = epochs / "1" / "epoch-1.audit"
+    {"pipe": os.mkfifo, "folder": os.mkdir, "dangling link": lambda p: p.symlink_to(tmp_path / "gone")}[shape](audit)
+    site = dataclasses.replace(served.site, epochs=epochs)
+    monkeypatch.setattr(server_module, "build_site", lambda directory, echo=None: site)
+    code, output = zkclear_status("serve", epochs, "--export", tmp_path / "out")
+    assert code == 1 and output == f"error: {audit}: not a regular file (the export would leave this public file of " \
+                                   "the epoch out)\n", output
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
+
+
 def test_serve_export_refuses_an_existing_folder_before_fetching_anything(served, tmp_path):
     from tests.cli.cli_helpers import zkclear_status
 

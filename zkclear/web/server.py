@@ -44,6 +44,8 @@ from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR, VerifierZip, cache_roo
 
 #: The only files of DIR that are served: what a venue publishes for everyone.
 PUBLIC_FILE = re.compile(r"^epoch-(\d{1,19})\.(bundle|public\.json|inputs\.json|audit)$")
+#: The public files an epoch may have beside its bundle, as (key in the epoch index, name after ``epoch-N.``).
+EPOCH_FILE_KINDS = (("public", "public.json"), ("inputs", "inputs.json"), ("audit", "audit"))
 #: No folder of this name is ever looked into (a deployment's receipts and participant files live there).
 PRIVATE_FOLDER = "private"
 #: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
@@ -107,8 +109,8 @@ class Site:
             epoch = int(match.group(1))
             prefix = "" if folder == Path(".") else folder.as_posix() + "/"
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
-            for kind, name in (("public", f"epoch-{epoch}.public.json"), ("inputs", f"epoch-{epoch}.inputs.json"),
-                               ("audit", f"epoch-{epoch}.audit")):
+            for kind, suffix in EPOCH_FILE_KINDS:
+                name = f"epoch-{epoch}.{suffix}"
                 if (path.parent / name).is_file():
                     entry[kind] = prefix + name
             found.setdefault(epoch, entry)
