@@ -16,6 +16,7 @@ from pathlib import Path
 from script_support import Parser, at_least, run
 
 from zkclear.errors import VerificationError
+from zkclear.verifier.audit_stream import open_audit_file
 from zkclear.verifier.published import open_published
 from zkclear.verifier.reasons import explain
 from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
@@ -33,7 +34,8 @@ def main() -> int:
     receipt = published.receipt(args.receipt)
     try:
         check = verify_receipt(published, receipt, args.account, expected=Expected(cash=args.cash))
-        chunks = crowd_audit(published, published.audit_data(), args.crowd_audit) if args.crowd_audit else []
+        # the audit file is read in pieces, only what the drawn chunks need (it can be gigabytes)
+        chunks = crowd_audit(published, open_audit_file(published), args.crowd_audit) if args.crowd_audit else []
     except VerificationError as failure:
         print(f"FAILED [{failure.reason}]: {failure.detail or explain(failure.reason, failure.index)}")
         return 2

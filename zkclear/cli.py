@@ -502,7 +502,9 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
-            picked = crowd_audit(latest, latest.audit_data(), crowd)
+            from zkclear.verifier.audit_stream import open_audit_file
+
+            picked = crowd_audit(latest, open_audit_file(latest), crowd)  # reads only the chunks it samples
     except VerificationError as exc:
         _fail(exc, as_json, account=participant.account_id)
     published_by_epoch = {p.epoch: p for p, _ in pairs}
@@ -737,7 +739,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         from zkclear.chains import render_attestation_text
         from zkclear.proofs.reserves import listed_entry
 
-        entry = listed_entry(bundle.reserves, text_address, chain, asset)
+        entry = listed_entry(bundle.reserves, text_address, chain, asset, option="--attestation-text")
         click.echo(render_attestation_text(bundle.attestation_context(), entry))
         return
     summary = {

@@ -140,6 +140,18 @@ def test_ids_sort_as_python_sorts_them_also_beyond_ascii(tmp_path):
     copied.close()
 
 
+def test_sorting_the_ids_writes_no_temporary_file_outside_the_private_folder(tmp_path):
+    # ORDER BY id sorted with a spill file in the system's temporary folder (/var/tmp): the account ids left the
+    # deployment's private scratch folder; 200,000 ids are more than SQLite sorts in memory
+    from tests.spill_watch import sqlite_temp_folders
+
+    state = _state(200_000)
+    (copied, ids), folders = sqlite_temp_folders(
+        lambda: (c := _copy(state.canonical_bytes(), tmp_path / "accounts.sqlite"), list(c.sorted_account_ids())))
+    assert ids == sorted(state.accounts) and folders == set()
+    copied.close()
+
+
 @pytest.mark.parametrize("attack", ATTACKS)
 @pytest.mark.parametrize("block", [5, None])
 def test_a_damaged_stored_state_is_refused_by_the_copy_and_leaves_no_file(attack, block, tmp_path, monkeypatch):

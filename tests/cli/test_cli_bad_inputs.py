@@ -133,6 +133,40 @@ def test_prices_json_float_is_refused(plain_deployment, plain_market, tmp_path, 
     _refused(plain_deployment, inputs, capsys, "prices.json:", "mark_price")
 
 
+def test_minus_zero_in_prices_csv_is_refused_not_read_as_zero(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
+    (inputs / "prices.json").unlink()
+    (inputs / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000,10\n"
+                                       "ETH-PERP,3000,-0\nBTC-FUT,60500,\n")
+    _refused(plain_deployment, inputs, capsys, "prices.csv:3:", "field 'funding_rate_ppm'", "'-0'")
+
+
+def test_minus_zero_in_prices_json_is_refused_not_read_as_zero(plain_deployment, plain_market, tmp_path, capsys):
+    inputs = _epoch_copy(plain_market, tmp_path)
+    path = inputs / "prices.json"
+    text = path.read_text()
+    rate = text.split('"funding_rate_ppm": ')[1].split("\n")[0]
+    path.write_text(text.replace(f'"funding_rate_ppm": {rate}', '"funding_rate_ppm": -0', 1))
+    _refused(plain_deployment, inputs, capsys, "prices.json:", "field 'marks[0].funding_rate_ppm'", "'-0'")
+
+
+@pytest.mark.parametrize("spelling", ["-0", "+5", "007", " 5"])
+def test_non_canonical_integers_in_operator_csv_files_are_refused(deployment, market, tmp_path, capsys, spelling):
+    inputs = _epoch_copy(market, tmp_path)
+    funding = inputs / "funding.csv"
+    _replace_line(funding, 2, funding.read_text().splitlines()[1].split(",")[0] + "," + spelling)
+    _refused(deployment, inputs, capsys, "funding.csv:2:", "field 'funding_rate_ppm'", repr(spelling))
+    inputs = _epoch_copy(market, tmp_path / "transfers")
+    (inputs / "transfers.csv").write_text(f"transfer_id,kind,account,amount\nt-x,deposit,trader-0001,{spelling}\n")
+    _refused(deployment, inputs, capsys, "transfers.csv:2:", "field 'amount'", repr(spelling))
+    inputs = _epoch_copy(market, tmp_path / "fills")
+    fills = inputs / "fills.csv"
+    row = fills.read_text().splitlines()[1].split(",")
+    row[6] = spelling
+    _replace_line(fills, 2, ",".join(row))
+    _refused(deployment, inputs, capsys, "fills.csv:2:", "field 'buyer_fee'", repr(spelling))
+
+
 def test_prices_json_duplicate_key_is_refused(plain_deployment, plain_market, tmp_path, capsys):
     """A record giving its mark twice ("mark_price": 1, "mark_price": 60000) was read as its last value; another
     JSON reader takes the first: the file is ambiguous and refused."""
@@ -235,6 +269,31 @@ def test_config_toml_unknown_key_is_refused(market, tmp_path, capsys):
     bad.write_text("leverage_everything = true\n" + market["config"].read_text())
     out = zkclear("init", tmp_path / "venue", "--config", bad, expect=1, capsys=capsys)
     assert "bad.toml:1:" in out and "leverage_everything" in out
+
+
+@pytest.mark.parametrize(("line", "spelling"), [("tick_size = 1", "+1"), ("tick_size = 1", "0x1"),
+                                               ("contract_multiplier = 1000", "1_000"),
+                                               ("liquidation_penalty_ppm = 10000", "0o23420")])
+def test_config_toml_integer_not_in_plain_decimal_is_refused_and_nothing_is_created(market, tmp_path, capsys, line,
+                                                                                    spelling):
+    # TOML reads +1, 0x1, 1_000 and 0o23420 as integers (the same values): init took them, against docs/format.md
+    text = market["config"].read_text()
+    number = text[:text.index(line + "\n")].count("\n") + 1
+    key = line.split(" = ")[0]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(line + "\n", f"{key} = {spelling}\n", 1))
+    out = zkclear("init", tmp_path / "venue", "--config", bad, expect=1, capsys=capsys)
+    assert out == f"error: {bad}:{number}: field '{key}': must be a plain decimal integer, got {spelling!r}\n"
+    assert not (tmp_path / "venue").exists()
+
+
+def test_proving_toml_integer_not_in_plain_decimal_is_refused(deployment, market, capsys):
+    path = deployment / "proving.toml"
+    path.write_text(path.read_text().replace("\nwindow = 0", "\nwindow = 0x10", 1))
+    before = _fingerprint(deployment)
+    out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, expect=1, capsys=capsys)
+    assert "proving.toml:" in out and "field 'window': must be a plain decimal integer, got '0x10'" in out
+    assert out.count("\n") == 1 and _fingerprint(deployment) == before
 
 
 def test_proving_toml_unknown_key_is_refused(deployment, market, capsys):

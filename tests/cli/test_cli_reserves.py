@@ -161,3 +161,16 @@ def test_show_lists_every_reserve_entry_with_the_decimals_it_is_converted_with(p
     assert f"{entry.chain}:{entry.asset}:{entry.address} balance {entry.balance} (6 decimals on {entry.chain})" in out
     solana = next(e for e in book.entries if e.chain == "solana")  # Solana's height is a slot, named as such
     assert f"(6 decimals on solana) at slot {solana.block_height} {solana.block_hash}" in out
+
+
+def test_show_attestation_text_of_a_long_bogus_address_echoes_it_cut_short_and_escaped(proven, capsys):
+    # the whole argument was echoed back: a megabyte error line, and a terminal escape or a line break of the
+    # argument printed as it was (a second, forged line)
+    bogus = "0x" + "ab" * 500_000 + "\x1b[2J\nerror: forged second line"
+    out = zkclear("show", proven["deployment"].epoch_dir(3), "--attestation-text", bogus, expect=1, capsys=capsys)
+    assert out.startswith("error: field '--attestation-text': address '0xabab")
+    assert "is not a listed reserve address" in out
+    assert out.count("\n") == 1 and len(out) < 300 and "\x1b" not in out and "forged" not in out
+    out = zkclear("show", proven["deployment"].epoch_dir(3), "--attestation-text", KEYS[0].address.text,
+                  "--chain", "solana\x1b[2J" + "x" * 10_000, expect=1, capsys=capsys)
+    assert out.count("\n") == 1 and len(out) < 300 and "\x1b" not in out and "on 'solana\\x1b[2J" in out

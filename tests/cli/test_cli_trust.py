@@ -328,6 +328,24 @@ def test_crowd_audit_without_the_audit_file_names_the_file(proven, tmp_path, cap
     assert "epoch-3.audit" in out and out.count("\n") == 1
 
 
+def test_crowd_audit_of_an_audit_file_that_is_a_pipe_is_refused_not_waited_on(proven, tmp_path):
+    """The crowd audit reads the audit file in bounded pieces, only what it samples; a named pipe in its place is
+    refused before a byte is read (in a real process: a wait would show as the timeout)."""
+    import os
+
+    deployment = proven["deployment"]
+    target = tmp_path / "piped-audit"
+    shutil.copytree(deployment.epoch_dir(3), target)
+    (target / "epoch-3.audit").unlink()
+    os.mkfifo(target / "epoch-3.audit")
+    account = _trader(deployment)
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", "verify", str(target), "--receipt",
+                             str(deployment.receipt_path(3, account.account_id)), "--account", account.account_id,
+                             "--crowd-audit", "1"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"error: {target / 'epoch-3.audit'}: not a regular file\n", result.stderr
+
+
 def test_attesting_an_epoch_not_yet_proven_says_so(proven, capsys):
     out = zkclear("epoch", "attest", "-d", proven["dir"], "--epoch", 9, "--key", proven["dir"].parent /
                   "custodian-0.key", expect=1, capsys=capsys)

@@ -184,6 +184,18 @@ def test_the_on_disk_placement_is_the_documented_order(tmp_path):
             placed.close()
 
 
+def test_the_on_disk_placement_writes_no_temporary_file_outside_its_folder(tmp_path):
+    # CREATE INDEX over the written tags and the window functions spilled to the system's temporary folder
+    # (/var/tmp): the placement left the deployment's private scratch folder
+    from tests.spill_watch import sqlite_temp_folders
+    from zkclear.tree.disk_placement import place_on_disk
+
+    ids = [f"acct-{k:08d}" for k in range(200_000)]
+    placed, folders = sqlite_temp_folders(lambda: place_on_disk(ids, TreeConfig(), KEY, tmp_path / "placement.sqlite"))
+    assert folders == set() and len(placed.positions) == TreeConfig().chunk_count(len(ids))
+    placed.close()
+
+
 def test_the_on_disk_placement_names_the_first_repeated_id_and_bad_ids_and_leaves_no_file(tmp_path):
     import pytest
 

@@ -1,7 +1,9 @@
 """Participant verification of receipts: the honest path, every attack it names, and the crowd audit."""
 
 import random
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -296,15 +298,28 @@ def test_crowd_audit_checks_chunks_chosen_by_local_randomness():
     assert everything == list(range(len(audit.chunks)))
 
 
+def test_crowd_audit_from_the_file_decodes_only_the_chunks_it_draws(tmp_path, monkeypatch):
+    from zkclear.verifier import audit_stream
+
+    epoch = honest_epoch()
+    on_disk, audit = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
+    decoded = []
+    real = audit_stream.decode_chunk_record
+    monkeypatch.setattr(audit_stream, "decode_chunk_record",
+                        lambda data, *rest: decoded.append(data) or real(data, *rest))
+    picked = crowd_audit(on_disk, audit, 1, chunk_system=SYSTEM, rng=random.Random(5))
+    assert len(audit.chunks) >= 2 and len(picked) == 1 and len(decoded) == 1
+    assert picked == crowd_audit(published(epoch), epoch.artifacts.audit, 1, chunk_system=SYSTEM, rng=random.Random(5))
+    assert audit.chunks[picked[0]] == epoch.artifacts.audit.chunks[picked[0]]
+
+
 def test_crowd_audit_catches_a_bad_chunk_proof():
     epoch = honest_epoch()
     audit = epoch.artifacts.audit
     chunks = list(audit.chunks)
     chunks[0] = replace(chunks[0], proof=chunks[1].proof)
     bad = replace(audit, chunks=tuple(chunks))
-    with pytest.raises(VerificationError) as caught:
-        crowd_audit(published(epoch), bad, len(chunks), chunk_system=SYSTEM)
-    assert caught.value.reason == "chunk-collateral-proof"
+    assert _crowd_failure(epoch, bad).reason == "chunk-collateral-proof"
 
 
 def test_crowd_audit_refuses_a_negative_count():
@@ -313,9 +328,26 @@ def test_crowd_audit_refuses_a_negative_count():
         crowd_audit(published(epoch), epoch.artifacts.audit, -1, chunk_system=SYSTEM)
 
 
+def _on_disk(epoch, audit, folder: Path) -> tuple:
+    """The epoch with ``audit`` written to its audit file in ``folder``, and that file opened as the CLI's crowd
+    audit reads it (only what it samples)."""
+    from zkclear.bundle.format import encode_audit_data
+    from zkclear.verifier.audit_stream import open_audit_file
+    from zkclear.verifier.published import EpochFiles
+
+    on_disk = replace(published(epoch), files=EpochFiles(folder, epoch.bundle.header.epoch_id))
+    on_disk.files.audit.write_bytes(encode_audit_data(audit, SYSTEM))
+    return on_disk, open_audit_file(on_disk, chunk_system=SYSTEM)
+
+
 def _crowd_failure(epoch, audit) -> VerificationError:
+    """The crowd audit's failure on ``audit`` (every chunk drawn), the same whether the audit data is held in memory
+    or read from its file on demand."""
     with pytest.raises(VerificationError) as caught:
         crowd_audit(published(epoch), audit, len(epoch.artifacts.audit.chunks), chunk_system=SYSTEM)
+    with tempfile.TemporaryDirectory() as folder, pytest.raises(VerificationError) as from_file:
+        crowd_audit(*_on_disk(epoch, audit, Path(folder)), len(epoch.artifacts.audit.chunks), chunk_system=SYSTEM)
+    assert (from_file.value.reason, from_file.value.detail) == (caught.value.reason, caught.value.detail)
     return caught.value
 
 

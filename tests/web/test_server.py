@@ -158,6 +158,21 @@ def test_a_second_host_header_naming_another_site_is_refused(served):
     assert status == 421 and b"epochs" not in body
 
 
+def test_a_request_target_that_is_not_a_path_is_refused(served):
+    # "GET http://evil.example/epochs/index.json" was answered as if it named this server's /epochs/index.json
+    port = served.server_address[1]
+    for target in (f"http://127.0.0.1:{port}/epochs/index.json", "http://evil.example/epochs/index.json",
+                   "HTTP://evil.example/epochs/index.json", "epochs/index.json", "*"):
+        status, headers, body = raw_request(
+            served, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+        assert status == 400, target
+        assert b"epochs" not in body and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    # a network-path is not another site either (http.server folds its leading "//" into "/": not found)
+    assert raw_request(served, f"GET //evil.example/epochs/index.json HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+                       .encode())[0] == 404
+    assert request(served, "/epochs/index.json?x=1")[0] == 200  # origin-form with a query is still served
+
+
 def test_a_path_with_a_name_too_long_for_the_file_system_is_not_found(served):
     # os.stat raised ENAMETOOLONG: the request died with a traceback on stderr and no response at all
     for path in ("/epochs/" + "a" * 300 + "/epoch-1.bundle", "/static/" + "a" * 300 + ".js"):
@@ -315,6 +330,27 @@ def test_an_export_never_overwrites_and_leaves_nothing_when_it_fails(served, tmp
     with pytest.raises(InputError, match="pyodide"):
         export_site(broken, tmp_path / "site")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+
+
+@pytest.mark.parametrize("shape", ["pipe", "folder", "dangling link"])
+def test_serve_export_refuses_an_audit_file_that_is_not_a_regular_file(served, tmp_path, monkeypatch, shape):
+    # the epoch index left such an audit file out and the export published the epoch without it, silently
+    import dataclasses
+
+    from tests.cli.cli_helpers import zkclear_status
+    from zkclear.web import server as server_module
+
+    epochs = tmp_path / "epochs"
+    (epochs / "1").mkdir(parents=True)
+    (epochs / "1" / "epoch-1.bundle").write_bytes(b"bundle 1")
+    audit = epochs / "1" / "epoch-1.audit"
+    {"pipe": os.mkfifo, "folder": os.mkdir, "dangling link": lambda p: p.symlink_to(tmp_path / "gone")}[shape](audit)
+    site = dataclasses.replace(served.site, epochs=epochs)
+    monkeypatch.setattr(server_module, "build_site", lambda directory, echo=None: site)
+    code, output = zkclear_status("serve", epochs, "--export", tmp_path / "out")
+    assert code == 1 and output == f"error: {audit}: not a regular file (the export would leave this public file of " \
+                                   "the epoch out)\n", output
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
 
 
 def test_serve_export_refuses_an_existing_folder_before_fetching_anything(served, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from zkclear.chains import Attestation, AttestationContext
@@ -46,7 +47,11 @@ class AuditData:
     (so the auditor sees they commit to zero). Crowd-auditing participants download it too."""
 
     header_digest: bytes
-    chunks: tuple[ChunkRecord, ...]
-    upper_nodes: dict[Position, TreeNode]
-    node_proofs: dict[Position, bytes]
-    padding: dict[Position, PaddingOpening]
+    chunks: Sequence[ChunkRecord]
+    upper_nodes: Mapping[Position, TreeNode]
+    node_proofs: Mapping[Position, bytes]
+    padding: Mapping[Position, PaddingOpening]
+
+    def chunk_positions(self) -> Sequence[int]:
+        """Each listed chunk's position (its index at level c), in list order."""
+        return [chunk.position for chunk in self.chunks]

@@ -71,7 +71,8 @@ OPERATOR_ACTIONS_HEADER = ("action_id", "action", "account", "amount", "reason")
 EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "operator_actions.csv", "oracle.csv",
                "prices.csv", "prices.json", "transfers.csv", "vols.csv")
 
-_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+#: one spelling per integer: no sign on zero ("-0"), no "+", no leading zeros, no spaces
+_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 #: decimal digits that always fit in int64
 _MAX_DIGITS = 18
 
@@ -181,7 +182,7 @@ def _int_column(values: list[str], lines: list[int], *, path: str, field: str, n
     for k, text in enumerate(values):
         digits = text[1:] if negative and text.startswith("-") else text
         if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS
-                and (digits == "0" or digits[0] != "0")):
+                and (text == "0" or digits[0] != "0")):
             if not negative and text.startswith("-") and _INTEGER.fullmatch(text):
                 raise InputError(f"must not be negative, got {text}", path=path, line=lines[k], field=field)
             parse_int(text, path=path, line=lines[k], field=field)  # raises with the precise reason
@@ -371,6 +372,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _json_integer(text: str) -> int | str:
+    """``parse_int`` hook of ``prices.json``: ``-0`` stays text, which the integer check refuses (as
+    :func:`parse_int` refuses it in a CSV file: zero has one spelling)."""
+    return text if text == "-0" else int(text)
+
+
 def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...]:
     """``prices.json``: ``{"marks": [{"instrument": str, "mark_price": int, "funding_rate_ppm": int |
     null}]}``."""
@@ -382,7 +389,8 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
         # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
         # has imported it) a few hundred thousand '[' overflow the C stack and kill the process with a signal
         depth = nesting_depth(text)
-        document = json.loads(text, object_pairs_hook=_unique_keys) if depth <= MAX_DEPTH else None
+        document = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_json_integer) \
+            if depth <= MAX_DEPTH else None
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
     except ValueError as exc:  # not UTF-8, not JSON, or an integer of more digits than Python converts
@@ -414,8 +422,8 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
             value = record.get(key)
             if key in record and not (value is None and key == "funding_rate_ppm") and (
                     type(value) is not int or abs(value) > MAX_AMOUNT):
-                raise InputError(f"must be an integer within 2**62 - 1, got {value!r}", path=name, line=line,
-                                 field=prefix + key)
+                raise InputError(f"must be a plain decimal integer within 2**62 - 1, got {value!r}", path=name,
+                                 line=line, field=prefix + key)
         if type(record["instrument"]) is not str:
             raise InputError("must be a string", path=name, line=line, field=prefix + "instrument")
         marks.append(_mark(record["instrument"], record["mark_price"], record.get("funding_rate_ppm"), config,

@@ -7,6 +7,12 @@ written to a scratch database (``accounts(idx, id, row)`` and ``balances(idx, ro
 index in the state). An account is then one indexed read. What is held is SQLite's page cache (a few MB, set by
 SQLite, not by the accounts) and a batch of rows being written.
 
+The ids are sorted by an index on ``id`` made before the rows are written, not by ``ORDER BY`` over the table:
+SQLite spills a large sort to the system's temporary folder (``/var/tmp``, ``/tmp``; ``SQLITE_TMPDIR`` is read
+once, when SQLite starts, and ``temp_store_directory`` is deprecated), which would put the account ids outside the
+private folder. With no sort left, ``temp_store = MEMORY`` keeps the little that is temporary (a statement's
+journal) in memory.
+
 The file is private (it holds balances) and temporary: the caller puts it in the deployment's
 ``private/scratch/`` and removes it when done (a killed run's folder is removed by the next run).
 """
@@ -46,7 +52,9 @@ class ScratchAccounts:
         try:
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
+            db.execute("PRAGMA temp_store = MEMORY")
             db.execute("CREATE TABLE accounts (idx INTEGER PRIMARY KEY, id TEXT NOT NULL, row BLOB NOT NULL)")
+            db.execute("CREATE INDEX accounts_by_id ON accounts (id)")
             db.execute("CREATE TABLE balances (idx INTEGER PRIMARY KEY, row BLOB NOT NULL)")
             accounts = _Writer(db, "INSERT INTO accounts VALUES (?, ?, ?)", _account_values)
             balances = _Writer(db, "INSERT INTO balances VALUES (?, ?)", _balances_values)
@@ -89,7 +97,8 @@ class ScratchAccounts:
             yield account
 
     def sorted_account_ids(self) -> Iterator[str]:
-        """The ids in code point order (as ``sorted``: SQLite compares UTF-8 bytes), sorted by SQLite on disk."""
+        """The ids in code point order (as ``sorted``: SQLite compares UTF-8 bytes), read from the index on ``id``
+        (no sort, so no spill file outside the private folder)."""
         for (account,) in self._db.execute("SELECT id FROM accounts ORDER BY id"):
             yield account
 

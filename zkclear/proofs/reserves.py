@@ -218,9 +218,11 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
     return book
 
 
-def listed_entry(book: ReserveBook, address: str, chain: str | None = None, asset: str | None = None) -> ReserveEntry:
+def listed_entry(book: ReserveBook, address: str, chain: str | None = None, asset: str | None = None, *,
+                 option: str = "--address") -> ReserveEntry:
     """The book's entry for ``address`` (on ``chain``, needed when an EVM address is listed on several chains; for
-    ``asset``, needed when the address is listed for several assets); InputError naming the address otherwise."""
+    ``asset``, needed when the address is listed for several assets); InputError naming the address (given as the
+    command-line ``option``) otherwise."""
 
     def same(entry: ReserveEntry) -> bool:
         try:
@@ -230,9 +232,10 @@ def listed_entry(book: ReserveBook, address: str, chain: str | None = None, asse
 
     matches = [e for e in book.entries if (chain is None or e.chain == chain) and same(e)
                and (asset is None or e.asset == asset)]
-    if not matches:
-        raise InputError(f"address {address} is not a listed reserve address" + (f" on {chain}" if chain else "")
-                         + (f" for {asset}" if asset else ""), field="--address")
+    if not matches:  # what the user typed is echoed quoted and cut short (it may be megabytes, or hold escapes)
+        raise InputError(f"address {address!r:.100} is not a listed reserve address"
+                         + (f" on {chain!r:.40}" if chain else "") + (f" for {asset!r:.40}" if asset else ""),
+                         field=option)
     chains = sorted({e.chain for e in matches})
     if len(chains) > 1:
         raise InputError(f"address {address} is listed on {', '.join(chains)}: say which with --chain",

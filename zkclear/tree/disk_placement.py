@@ -4,16 +4,20 @@ The same placement as :func:`~zkclear.tree.placement.placement_arrays` (tests pi
 a tag or an index per account:
 
 1. each account's tag is written with its index to a table ``tags(account, tag)``; an index on ``(tag,
-   account)`` is SQLite's on-disk sort; a repeated tag is a repeated id (the first, in input order, is named);
-2. the accounts are dealt in tag order: ``chunk = (rank - 1) mod K`` with ``rank`` SQLite's ``ROW_NUMBER()``
-   over the tag order (table ``dealt``, indexed by ``(chunk, tag)``);
+   account)``, made before the rows are written, is SQLite's on-disk sort; a repeated tag is a repeated id (the
+   first, in input order, is named);
+2. the accounts are dealt in tag order, read from that index: ``chunk = rank mod K`` with ``rank`` counted
+   from 0 (table ``dealt``, indexed by ``(chunk, tag)``, again made before its rows);
 3. each chunk's slots are its occupants (read one chunk at a time, already in tag order) merged with its
    padding tags, stored as one row ``chunk_slots(k, slots)`` per chunk in position order, and read back one
    chunk at a time when the chunk is proven.
 
 What is held in memory is the chunk positions — K = O(N / 2^c) small integers, and the set of positions taken
-while placing — plus SQLite's page cache; the sort's spill files are SQLite's own temporary files. Operator side
-only: the verifier imports :mod:`zkclear.tree.placement`, never this module.
+while placing — plus SQLite's page cache. No statement sorts or buffers rows (no ``CREATE INDEX`` over written
+rows, no window function): SQLite would write those spill files to the system's temporary folder (``/var/tmp``,
+``/tmp``; ``SQLITE_TMPDIR`` is read once, when SQLite starts), outside the private scratch folder the database is
+in; ``temp_store = MEMORY`` keeps what is left (a statement's own journal) in memory. Operator side only: the
+verifier imports :mod:`zkclear.tree.placement`, never this module.
 """
 
 from __future__ import annotations
@@ -64,19 +68,18 @@ def place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key:
     try:
         database.execute("PRAGMA journal_mode = OFF")
         database.execute("PRAGMA synchronous = OFF")
+        database.execute("PRAGMA temp_store = MEMORY")  # nothing below needs more than a statement's own state
         database.execute("CREATE TABLE tags (account INTEGER PRIMARY KEY, tag BLOB NOT NULL)")
-        count = _write_tags(database, account_ids, placement_key)
         database.execute("CREATE INDEX tags_by_tag ON tags (tag, account)")
-        (repeated,) = database.execute(
-            "SELECT MIN(account) FROM (SELECT account, tag, LAG(tag) OVER (ORDER BY tag, account) AS before "
-            "FROM tags) WHERE tag = before").fetchone()
+        count = _write_tags(database, account_ids, placement_key)
+        repeated = _first_repeated(database)
         if repeated is not None:
             raise duplicate_id_error(account_ids, repeated)
-        n_chunks = config.chunk_count(count)
-        database.execute("CREATE TABLE dealt AS SELECT (ROW_NUMBER() OVER (ORDER BY tag, account) - 1) % ? AS chunk, "
-                         "tag, account FROM tags", (n_chunks,))
-        database.execute("DROP TABLE tags")
+        database.execute("CREATE TABLE dealt (chunk INTEGER NOT NULL, tag BLOB NOT NULL, account INTEGER NOT NULL)")
         database.execute("CREATE INDEX dealt_by_chunk ON dealt (chunk, tag)")
+        n_chunks = config.chunk_count(count)
+        _deal(database, n_chunks)
+        database.execute("DROP TABLE tags")
         positions = chunk_positions(config, placement_key, n_chunks)
         by_position = np.argsort(positions, kind="stable")
         database.execute("CREATE TABLE chunk_slots (k INTEGER PRIMARY KEY, slots BLOB NOT NULL)")
@@ -100,6 +103,31 @@ def place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key:
             path.unlink(missing_ok=True)
         raise
     return DiskPlacement(config, sorted_positions, database)
+
+
+#: the tags in the order of their index: read without a sort
+_IN_TAG_ORDER = "SELECT tag, account FROM tags ORDER BY tag, account"
+
+
+def _first_repeated(database: sqlite3.Connection) -> int | None:
+    """The smallest index of an account whose tag the account before it in tag order has (None: all distinct)."""
+    repeated, before = None, None
+    for tag, account in database.execute(_IN_TAG_ORDER):
+        if tag == before and (repeated is None or account < repeated):
+            repeated = account
+        before = tag
+    return repeated
+
+
+def _deal(database: sqlite3.Connection, n_chunks: int) -> None:
+    """Deal the accounts in tag order: the account of rank r (from 0) goes to chunk ``r mod n_chunks``."""
+    rows: list[tuple[int, bytes, int]] = []
+    for rank, (tag, account) in enumerate(database.execute(_IN_TAG_ORDER)):
+        rows.append((rank % n_chunks, tag, account))
+        if len(rows) >= _BATCH:
+            database.executemany("INSERT INTO dealt VALUES (?, ?, ?)", rows)
+            rows = []
+    database.executemany("INSERT INTO dealt VALUES (?, ?, ?)", rows)
 
 
 def _write_tags(database: sqlite3.Connection, account_ids: Sequence[str], placement_key: bytes) -> int:

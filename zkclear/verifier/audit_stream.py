@@ -13,6 +13,9 @@ is how the file is held:
   structure (which nodes must exist, which must be padding) on indices only, and sends the sums and hashes of
   every parent, the zero-commitment of every padding node and every node range proof (in groups of
   ``statements.BATCH``) to the workers.
+
+:func:`open_audit_file` serves the crowd audit from the same file: the checksum and layout in one bounded pass, then
+only the chunks, nodes and proofs the audit asks for are read and decoded.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import hashlib
 import stat
 import struct
 from array import array
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,12 +39,15 @@ from zkclear.bundle.format import (
     node_size,
     padding_size,
 )
+from zkclear.bundle.model import AuditData
 from zkclear.crypto.field import scalar_from_bytes
-from zkclear.errors import EncodingError, VerificationError, ZkclearError
+from zkclear.errors import EncodingError, InputError, VerificationError, ZkclearError
 from zkclear.executor import Executor, SerialExecutor
+from zkclear.files import check_regular_file
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
-from zkclear.tree.sum_tree import TreeNode, combine_level
+from zkclear.tree.receipts import ChunkRecord
+from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode, combine_level
 from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
@@ -327,15 +333,29 @@ class _Sections:
     end: int
 
 
-def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int) -> _Sections:
-    """Walk the body once (no decoding of points) to find where each list starts; strict like the decoder."""
+@dataclass(frozen=True, slots=True)
+class _ChunkIndex:
+    """Where each chunk record starts in the file (one more offset: where the last one ends) and its position."""
+
+    offsets: array = field(default_factory=lambda: array("Q"))
+    positions: array = field(default_factory=lambda: array("Q"))
+
+
+def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int,
+              index: _ChunkIndex | None = None) -> _Sections:
+    """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, each
+    chunk); strict like the decoder."""
     cursor = _Cursor(path, start, end)
     try:
         digest = cursor.take(32, "header digest")
         chunks = cursor.count("chunk count", 8 + 2 + 4)
         chunks_at = cursor.offset
         for i in range(chunks):
-            cursor.skip(8, f"chunk[{i}] position")
+            if index is not None:
+                index.offsets.append(cursor.offset)
+                index.positions.append(struct.unpack(">Q", cursor.take(8, f"chunk[{i}] position"))[0])
+            else:
+                cursor.skip(8, f"chunk[{i}] position")
             slots = struct.unpack(">H", cursor.take(2, f"chunk[{i}] slots"))[0]
             if slots != chunk_size:
                 raise EncodingError(f"chunk[{i}]: {slots} slots, the header says {chunk_size}")
@@ -345,6 +365,8 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
                 cursor.skip(length, f"chunk[{i}] slot {s} account")
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
+        if index is not None:
+            index.offsets.append(cursor.offset)
         entry = node_entry_size(count, assets)
         nodes, nodes_at = _positioned(cursor, "upper nodes", entry,
                                       lambda what: cursor.skip(entry - 9, what))
@@ -656,3 +678,115 @@ def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run
             progress(step, done, total)
     if found:
         _raise(found[min(found)])
+
+
+# --------------------------------------------------------------------------------------------- crowd audit
+
+
+class _ChunksOnDisk(Sequence[ChunkRecord]):
+    """The audit file's chunks, each read and decoded only when asked for."""
+
+    def __init__(self, path: Path, index: _ChunkIndex, system: ChunkProofSystem, public: Any,
+                 chunk_size: int) -> None:
+        self._path, self._index, self._system, self._public, self._size = path, index, system, public, chunk_size
+
+    def __len__(self) -> int:
+        return len(self._index.positions)
+
+    def __getitem__(self, number: int) -> ChunkRecord:  # type: ignore[override]  (no slices: one chunk at a time)
+        if not 0 <= number < len(self):
+            raise IndexError(number)
+        start, stop = self._index.offsets[number], self._index.offsets[number + 1]
+        cursor = _Cursor(self._path, start, stop)
+        try:
+            return decode_chunk_record(cursor.take(stop - start, f"chunk[{number}]"), self._system, self._public,
+                                       self._size)
+        except EncodingError as exc:
+            raise EncodingError(f"{self._path}: chunk[{number}]: {exc}") from None
+        finally:
+            cursor.close()
+
+
+class _EntriesOnDisk(Mapping[Position, Any]):
+    """A list of ``position || item`` entries of the audit file by position, each item read and decoded only when
+    asked for (membership and iteration need no reading)."""
+
+    def __init__(self, path: Path, spans: dict[Position, tuple[int, int]],
+                 decode: Callable[[Position, bytes], Any]) -> None:
+        self._path, self._spans, self._decode = path, spans, decode
+
+    def __getitem__(self, position: Position) -> Any:
+        start, size = self._spans[position]
+        cursor = _Cursor(self._path, start, start + size)
+        try:
+            return self._decode(position, cursor.take(size, f"{position}"))
+        except EncodingError as exc:
+            raise EncodingError(f"{self._path}: {exc}") from None
+        finally:
+            cursor.close()
+
+    def __contains__(self, position: object) -> bool:
+        return position in self._spans
+
+    def __iter__(self) -> Iterator[Position]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOnDisk(AuditData):
+    """An audit file as :class:`AuditData` whose chunks, upper nodes and node proofs stay on disk until asked for:
+    what a crowd audit reads of a file of gigabytes is its index and the few chunks and paths it samples."""
+
+    positions: Sequence[int] = ()
+
+    def chunk_positions(self) -> Sequence[int]:
+        return self.positions
+
+
+def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> AuditOnDisk:
+    """``published``'s audit file, its checksum and layout checked in one bounded pass (strict like the decoder on
+    everything but the points and proofs of chunks and nodes, which are decoded when read); the padding openings
+    are decoded now. EncodingError naming the file when it is malformed, InputError when it is missing or not a
+    regular file."""
+    path = published.files.audit
+    header = published.bundle.header
+    count, assets = header.instrument_count, header.asset_count
+    if not path.exists():
+        raise InputError("file not found", path=str(path))
+    check_regular_file(path)  # a named pipe or a device is refused before a byte is read
+    try:
+        start, end = _check_container(path)
+        index = _ChunkIndex()
+        sections = _sections(path, start, end, header.tree.chunk_size, count, assets, index)
+        node_size_ = node_entry_size(count, assets)
+        nodes = {(level, number): (sections.nodes_at + k * node_size_ + 9, node_size_ - 9) for k, (level, number, _)
+                 in enumerate(_entries(path, sections.nodes_at, sections.nodes, end, node_size_))}
+        proofs: dict[Position, tuple[int, int]] = {}
+        cursor = _Cursor(path, sections.proofs_at, sections.padding_at - 8)
+        try:
+            for _ in range(sections.proofs):
+                position = struct.unpack(">BQ", cursor.take(9, "node proof position"))
+                size = struct.unpack(">I", cursor.take(4, "node proof length"))[0]
+                proofs[position] = (cursor.offset, size)
+                cursor.skip(size, "node proof")
+        finally:
+            cursor.close()
+        padding = {(level, number): _padding_opening(rest, assets)
+                   for level, number, rest in _entries(path, sections.padding_at, sections.padding, end,
+                                                       padding_entry_size(count, assets))}
+    except EncodingError as exc:
+        raise EncodingError(f"{path}: {exc}") from None
+    return AuditOnDisk(
+        sections.header_digest, _ChunksOnDisk(path, index, chunk_system, published.public, header.tree.chunk_size),
+        _EntriesOnDisk(path, nodes, lambda position, data: _decode_named(data, count, assets, *position)),
+        _EntriesOnDisk(path, proofs, lambda position, data: data), padding, positions=index.positions)
+
+
+def _padding_opening(blindings: bytes, assets: int) -> PaddingOpening:
+    """A padding entry's blindings (already checked to be scalars by :func:`_sections`): A liability blindings,
+    then one per position sum."""
+    scalars = tuple(scalar_from_bytes(blindings[k:k + 32]) for k in range(0, len(blindings), 32))
+    return scalars[:assets], scalars[assets:]

@@ -271,8 +271,7 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
     c, height = config.chunk_bits, config.height
     listed: set[int] = set()
     previous = -1
-    for number, chunk in enumerate(audit.chunks):
-        position = chunk.position
+    for number, position in enumerate(audit.chunk_positions()):  # not the chunks: read from disk, only on demand
         if position <= previous or not 0 <= position < 1 << config.upper_height:
             _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken, out of order "
                   "(chunks are listed in increasing position order) or outside the tree", number)

@@ -26,7 +26,7 @@ from pathlib import Path
 from zkclear.errors import InputError
 from zkclear.web import generators
 from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR
-from zkclear.web.server import SECURITY_HEADERS, VERIFIER_ZIP_NAME, Site, served_file
+from zkclear.web.server import EPOCH_FILE_KINDS, SECURITY_HEADERS, VERIFIER_ZIP_NAME, Site, served_file
 
 HEADERS_FILE = "_headers"
 
@@ -94,12 +94,24 @@ def _write_tree(site: Site, root: Path) -> int:
     index = site.epoch_index()
     put("epochs/index.json", site.index_json())
     for entry in index:
+        _refuse_unlisted(site, entry)
         for kind in ("bundle", "public", "inputs", "audit"):
             if kind in entry:
                 relative = str(entry[kind])
                 put(f"epochs/{relative}", _required(site.epochs / relative, site.epochs))
     put(HEADERS_FILE, headers_file())
     return written
+
+
+def _refuse_unlisted(site: Site, entry: dict[str, object]) -> None:
+    """InputError naming an epoch's public file that is there but is not a regular file (a named pipe, a folder, a
+    dangling link): the index leaves it out, and the export would publish the epoch without it, silently."""
+    folder = (site.epochs / str(entry["bundle"])).parent
+    for kind, suffix in EPOCH_FILE_KINDS:
+        path = folder / f"epoch-{entry['epoch']}.{suffix}"
+        if kind not in entry and os.path.lexists(path):
+            raise InputError("not a regular file (the export would leave this public file of the epoch out)",
+                             path=str(path))
 
 
 def _required(path: Path, root: Path) -> Path:

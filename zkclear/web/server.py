@@ -1,6 +1,7 @@
 """``zkclear serve``: the verification page and the published epochs, on localhost, with nothing else.
 
-Routes (GET and HEAD only; anything else is 404 or 405):
+Routes (GET and HEAD only; anything else is 404 or 405; a request target that is not a path, such as
+``http://host/PATH``, is 400):
 
 - ``/`` — the page (``static/index.html``); ``/static/NAME`` — its scripts and styles;
 - ``/pyodide/NAME`` — the vendored Pyodide files (:data:`zkclear.web.assets.PYODIDE_FILES` only);
@@ -43,6 +44,8 @@ from zkclear.web.assets import PYODIDE_FILES, STATIC_DIR, VerifierZip, cache_roo
 
 #: The only files of DIR that are served: what a venue publishes for everyone.
 PUBLIC_FILE = re.compile(r"^epoch-(\d{1,19})\.(bundle|public\.json|inputs\.json|audit)$")
+#: The public files an epoch may have beside its bundle, as (key in the epoch index, name after ``epoch-N.``).
+EPOCH_FILE_KINDS = (("public", "public.json"), ("inputs", "inputs.json"), ("audit", "audit"))
 #: No folder of this name is ever looked into (a deployment's receipts and participant files live there).
 PRIVATE_FOLDER = "private"
 #: What marks a deployment directory (zkclear.operator.SECRET_FILE; not imported: it pulls the clearing engine).
@@ -106,8 +109,8 @@ class Site:
             epoch = int(match.group(1))
             prefix = "" if folder == Path(".") else folder.as_posix() + "/"
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
-            for kind, name in (("public", f"epoch-{epoch}.public.json"), ("inputs", f"epoch-{epoch}.inputs.json"),
-                               ("audit", f"epoch-{epoch}.audit")):
+            for kind, suffix in EPOCH_FILE_KINDS:
+                name = f"epoch-{epoch}.{suffix}"
                 if (path.parent / name).is_file():
                     entry[kind] = prefix + name
             found.setdefault(epoch, entry)
@@ -165,6 +168,12 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     def _respond(self, *, head: bool) -> None:
+        # origin-form only ("/path?query"): an absolute-form target ("http://evil.example/receipt") names
+        # another site, which urlsplit quietly dropped (http.server itself folds a leading "//" into "/")
+        if not self.path.startswith("/"):
+            self._send(HTTPStatus.BAD_REQUEST, b"bad request: the target must be a path\n",
+                       "text/plain; charset=utf-8", head=head)
+            return
         if not self._host_allowed():
             self._send(HTTPStatus.MISDIRECTED_REQUEST, b"unexpected Host header\n", "text/plain; charset=utf-8",
                        head=head)
