@@ -496,10 +496,13 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
-        from zkclear.proofs.recompute import check_public_inputs
+        from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
 
         for published, _receipt in pairs:  # the marks shown are the ones the bound inputs give (not in the browser)
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+        ordered = sorted((published.inputs for published, _receipt in pairs), key=lambda inputs: inputs.epoch)
+        for before, inputs in zip([None, *ordered], ordered, strict=False):  # configuration and state carried over
+            check_inputs_chain(before, inputs)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             picked = crowd_audit(latest, latest.audit_data(), crowd)
@@ -622,7 +625,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.errors import EncodingError, InputError
     from zkclear.executor import get_executor
     from zkclear.progress import ProgressLine
-    from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
@@ -659,6 +662,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                         detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
                                                f"venue posted {expect_headers[position]}")
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:

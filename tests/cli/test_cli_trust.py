@@ -691,3 +691,32 @@ def test_a_history_csv_aimed_at_an_input_file_is_refused_and_the_file_kept(prove
     assert receipt.read_bytes() == kept
     assert bundle.read_bytes() == (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes()
     zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id)
+
+
+# -- the public inputs chain: configuration and previous state carried from epoch to epoch -------------------
+
+
+def test_an_epoch_proven_under_another_configuration_breaks_the_chain(proven, tmp_path, capsys):
+    """Red team round 4: the operator proves epoch 3 under a zkclear.toml with maintenance fractions 50 times lower
+    than epochs 1 and 2 (recomputed consistently, so epoch 3 audits alone); the chain audit and the participant's
+    history refuse it."""
+    from zkclear.proofs.recompute import recompute
+
+    deployment = _copy(proven, tmp_path)
+    document = json.loads(deployment.public_inputs(3).to_bytes())
+    assert "maintenance_margin_ppm = 50000" in document["config"]
+    document["config"] = document["config"].replace("maintenance_margin_ppm = 50000", "maintenance_margin_ppm = 1000")
+    document["derived"] = recompute(PublicInputs(document)).derived
+    forged = PublicInputs(document)
+    _prove_with(deployment, proven, 3, recompute(forged).public_data, forged)
+    assert "epoch 3: OK" in zkclear("audit", deployment.epoch_dir(3), capsys=capsys)  # alone: nothing to compare
+    failure = _json_failure(zkclear("audit", deployment.epoch_dir(2), deployment.epoch_dir(3), "--json", expect=2,
+                                    capsys=capsys))
+    assert failure["reason"] == "epoch-chain-broken" and "configuration" in failure["detail"]
+    account = _trader(deployment, 2)
+    out = zkclear("verify", deployment.epoch_dir(2), deployment.epoch_dir(3),
+                  "--receipt", deployment.receipt_path(2, account.account_id),
+                  "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                  expect=2, capsys=capsys)
+    assert "[epoch-chain-broken]" in out and "configuration" in out and out.strip().count("\n") == 0
+
