@@ -720,3 +720,19 @@ def test_an_epoch_proven_under_another_configuration_breaks_the_chain(proven, tm
                   expect=2, capsys=capsys)
     assert "[epoch-chain-broken]" in out and "configuration" in out and out.strip().count("\n") == 0
 
+
+
+def test_a_huge_published_price_history_is_refused_before_any_estimation(proven, tmp_path, capsys):
+    """Red team round 4: an epoch folder whose inputs file carries a price history the engine never keeps (here 2,000
+    prices of an unknown group; 340 groups of 65,536 fill 64 MiB, over half an hour of GARCH fits) is refused at
+    once, whoever altered it."""
+    from zkclear.verifier.public_inputs import encode_public_inputs
+
+    folder = tmp_path / "3"
+    shutil.copytree(proven["deployment"].epoch_dir(3), folder)
+    path = folder / "epoch-3.inputs.json"
+    document = json.loads(path.read_bytes())
+    document["previous"]["price_history"] = [["HOSTILE", list(range(1, 2001))]]
+    path.write_bytes(encode_public_inputs(document))
+    failure = _json_failure(zkclear("audit", folder, "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-invalid" and "not one the configuration keeps" in failure["detail"]

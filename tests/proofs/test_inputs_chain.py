@@ -1,6 +1,7 @@
 """Red team round 4: an epoch's public inputs must continue the previous epoch's (``check_inputs_chain``). Each
 epoch's inputs recompute consistently on their own, so without this check an operator could prove an epoch under
-a configuration, prices, funding indices or a price history (hence dynamic margins) of its choosing."""
+a configuration, prices, funding indices or a price history (hence dynamic margins) of its choosing. And the
+published price history is refused before any volatility is estimated from it unless the engine could have kept it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.state import EpochState
 from zkclear.errors import VerificationError
-from zkclear.proofs.recompute import check_inputs_chain, public_inputs_of_epoch, state_after
+from zkclear.proofs.recompute import check_inputs_chain, public_inputs_of_epoch, recompute, state_after
 from zkclear.verifier.public_inputs import PublicInputs
 
 #: dynamic margins on, so that the price history and the dynamic parameters are carried over too
@@ -84,3 +85,19 @@ def test_a_first_epoch_starts_from_the_genesis_state(chain):
         check_inputs_chain(None, forged)
     assert caught.value.reason == "epoch-chain-broken" and "the genesis state" in caught.value.detail
     check_inputs_chain(None, chain[1])  # a later epoch alone: its previous state is checked only with its predecessor
+
+
+@pytest.mark.parametrize(("change", "what"), [
+    (lambda d: d["previous"]["price_history"][0][1].append(60_500), "the longest 3 prices"),
+    (lambda d: d["previous"]["price_history"].append(["ZZZ", [1, 2]]), "2 groups"),
+    (lambda d: d["previous"]["price_history"].insert(0, d["previous"]["price_history"][0]), "2 groups"),
+    (lambda d: d.__setitem__("config", d["config"].replace('dynamic_margin = "ewma"\n', "")), "groups none"),
+])
+def test_a_price_history_the_engine_never_keeps_is_refused_before_any_estimation(chain, change, what):
+    """Red team round 4: recompute fitted GARCH on every published group before comparing anything (6 s per group
+    of 65,536 prices; a 64 MiB inputs file held 340 of them: over half an hour of an auditor's time). The history
+    may hold only the configuration's groups, in order, one price per closed epoch at most."""
+    with pytest.raises(VerificationError) as caught:
+        recompute(_forged(chain[2], change))
+    assert caught.value.reason == "public-inputs-invalid" and what in caught.value.detail
+    assert "is not one the configuration keeps after epoch 2" in caught.value.detail

@@ -149,6 +149,22 @@ def _config(document: dict) -> ClearingConfig:
                    statement_limits=StatementLimits(document["position_bits"]))
 
 
+def _check_history_shape(config: ClearingConfig, state: EpochState) -> None:
+    """The published price history is one the engine keeps — the configuration's groups, in order, at most one
+    price per closed epoch and ``dynamic_window`` prices each, none when dynamic margin is off — checked before any
+    estimation [public-inputs-invalid]: a GARCH fit of 65,536 prices takes seconds, and a 64 MiB file holds hundreds
+    of them (red team round 4), so the fits cost no more than the operator's own close of that epoch."""
+    groups = config.underlying_groups() if config.dynamic_margin != "off" else ()
+    names = [group for group, _ in state.price_history]
+    longest = max((len(prices) for _, prices in state.price_history), default=0)
+    limit = min(config.dynamic_window, state.epoch)
+    if names != sorted(set(names) & set(groups)) or longest > limit:
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published price history ({len(names)} groups, the longest {longest} "
+                                       f"prices) is not one the configuration keeps after epoch {state.epoch} (groups "
+                                       f"{', '.join(groups) or 'none'}, at most {limit} prices each)")
+
+
 def recompute(inputs: PublicInputs) -> Recomputed:
     """Run the engine on the public inputs. Raises VerificationError("public-inputs-invalid") with the
     engine's own message when they are inconsistent (a bad mark, an unknown instrument, a history that does
@@ -157,6 +173,7 @@ def recompute(inputs: PublicInputs) -> Recomputed:
     try:
         config = _config(document)
         state = _public_state(document["previous"], config)
+        _check_history_shape(config, state)
         if config.dynamic_margin != "off" and state.price_history:
             expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
             if expected != state.dynamic_parameters:
