@@ -101,3 +101,14 @@ def test_a_price_history_the_engine_never_keeps_is_refused_before_any_estimation
         recompute(_forged(chain[2], change))
     assert caught.value.reason == "public-inputs-invalid" and what in caught.value.detail
     assert "is not one the configuration keeps after epoch 2" in caught.value.detail
+
+
+@pytest.mark.parametrize("price", [-(1 << 63), (1 << 64) - 1])
+def test_a_previous_price_the_engine_never_holds_is_refused_not_a_crash(chain, price):
+    """Red team round 4: a previous settlement price of -2^63 passed the recomputation, and the engine's next close
+    (``state_after``, the chain check) ended in an OverflowError (exit 3 at the command line)."""
+    forged = _forged(chain[1], lambda d: d["previous"]["instruments"][0].__setitem__(1, price))
+    for check in (recompute, state_after):
+        with pytest.raises(VerificationError) as caught:
+            check(forged)
+        assert caught.value.reason == "public-inputs-invalid" and "settlement prices in [0," in caught.value.detail

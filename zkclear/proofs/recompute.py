@@ -42,6 +42,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.ledger import config_canonical_bytes
 from zkclear.clearing.margin import RiskParameters
+from zkclear.clearing.money import MAX_PRICE_TICKS
 from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
@@ -149,11 +150,18 @@ def _config(document: dict) -> ClearingConfig:
                    statement_limits=StatementLimits(document["position_bits"]))
 
 
-def _check_history_shape(config: ClearingConfig, state: EpochState) -> None:
-    """The published price history is one the engine keeps — the configuration's groups, in order, at most one
-    price per closed epoch and ``dynamic_window`` prices each, none when dynamic margin is off — checked before any
-    estimation [public-inputs-invalid]: a GARCH fit of 65,536 prices takes seconds, and a 64 MiB file holds hundreds
-    of them (red team round 4), so the fits cost no more than the operator's own close of that epoch."""
+def _check_previous_shape(config: ClearingConfig, state: EpochState) -> None:
+    """The published previous state is one the engine keeps [public-inputs-invalid], checked before anything runs
+    on it (red team round 4): the configuration's instruments in order, settlement prices in ``[0, MAX_PRICE_TICKS]``
+    (a price of -2^63 passed the recomputation and broke the engine's arithmetic on the next close), and a price
+    history of the configuration's groups, in order, at most one price per closed epoch and ``dynamic_window`` prices
+    each, none when dynamic margin is off (a GARCH fit of 65,536 prices takes seconds, and a 64 MiB file held
+    hundreds of them: the fits now cost no more than the operator's own close of that epoch)."""
+    if state.instruments != config.instrument_ids or not all(
+            type(price) is int and 0 <= price <= MAX_PRICE_TICKS for price in state.settlement_prices):
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published previous state does not list the configuration's instruments "
+                                       f"with settlement prices in [0, {MAX_PRICE_TICKS}] ticks")
     groups = config.underlying_groups() if config.dynamic_margin != "off" else ()
     names = [group for group, _ in state.price_history]
     longest = max((len(prices) for _, prices in state.price_history), default=0)
@@ -173,7 +181,7 @@ def recompute(inputs: PublicInputs) -> Recomputed:
     try:
         config = _config(document)
         state = _public_state(document["previous"], config)
-        _check_history_shape(config, state)
+        _check_previous_shape(config, state)
         if config.dynamic_margin != "off" and state.price_history:
             expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
             if expected != state.dynamic_parameters:
@@ -258,7 +266,9 @@ def state_after(inputs: PublicInputs) -> dict:
     document = inputs.document
     try:
         config = _config(document)
-        after, _report = apply_epoch(_public_state(document["previous"], config), _epoch_inputs(document), config)
+        before = _public_state(document["previous"], config)
+        _check_previous_shape(config, before)
+        after, _report = apply_epoch(before, _epoch_inputs(document), config)
     except ZkclearError as exc:
         raise _invalid(exc) from None
     return _json_round_trip(_previous_section(after))
