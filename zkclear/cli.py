@@ -736,6 +736,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     from zkclear.verifier.published import open_published
 
     published = open_published(epoch_dir)
+    published.check_bound()  # the marks and values shown are the ones the header binds (exit 2 otherwise)
     bundle, header = published.bundle, published.bundle.header
     if text_address is not None:
         from zkclear.chains import render_attestation_text

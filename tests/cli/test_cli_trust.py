@@ -736,3 +736,14 @@ def test_a_huge_published_price_history_is_refused_before_any_estimation(proven,
     path.write_bytes(encode_public_inputs(document))
     failure = _json_failure(zkclear("audit", folder, "--json", expect=2, capsys=capsys))
     assert failure["reason"] == "public-inputs-invalid" and "not one the configuration keeps" in failure["detail"]
+
+
+def test_show_refuses_public_files_the_header_does_not_bind(proven, tmp_path, capsys):
+    """Red team round 4: ``show`` printed the marks and values per lot of whatever inputs and risk data files sat
+    next to the bundle (a mirror's altered copy), under the genuine header hash."""
+    deployment = proven["deployment"]
+    folder = tmp_path / "3"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    (folder / "epoch-3.inputs.json").write_bytes((deployment.epoch_dir(2) / "epoch-2.inputs.json").read_bytes())
+    out = zkclear("show", folder, expect=2, capsys=capsys)
+    assert "[public-data-mismatch]" in out and "public inputs" in out and out.strip().count("\n") == 0
