@@ -624,6 +624,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.bundle.format import decode_total_opening, read_file
     from zkclear.errors import EncodingError, InputError
     from zkclear.executor import get_executor
+    from zkclear.files import MAX_DOCUMENT_BYTES
     from zkclear.progress import ProgressLine
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.verifier.audit import check_total_opening
@@ -640,7 +641,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     totals = {}
     for path in total_paths:
         try:
-            opening = decode_total_opening(read_file(path))
+            opening = decode_total_opening(read_file(path, limit=MAX_DOCUMENT_BYTES))
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
         if opening[0] in totals:
