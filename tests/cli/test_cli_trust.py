@@ -614,9 +614,14 @@ def test_an_oversized_participant_or_public_file_is_refused_by_its_size_naming_i
         handle.truncate(50 << 30)
     out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", huge, expect=1)
     assert out == f"error: {huge}: {50 << 30} bytes is larger than the 4096-byte limit\n"
+    # red team round 4: the receipt, the auditor's total file and (below) the bundle were still read whole
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", huge, "--account", account.account_id, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {256 << 20}-byte limit\n"
+    out = zkclear("audit", deployment.epoch_dir(3), "--total", huge, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {64 << 20}-byte limit\n"
     folder = tmp_path / "epoch"
     shutil.copytree(deployment.epoch_dir(3), folder)
-    for name in ("epoch-3.inputs.json", "epoch-3.public.json"):
+    for name in ("epoch-3.inputs.json", "epoch-3.public.json", "epoch-3.bundle"):
         shutil.copy(deployment.epoch_dir(3) / name, folder / name)
         with open(folder / name, "r+b") as handle:
             handle.truncate(50 << 30)
@@ -747,24 +752,3 @@ def test_show_refuses_public_files_the_header_does_not_bind(proven, tmp_path, ca
     (folder / "epoch-3.inputs.json").write_bytes((deployment.epoch_dir(2) / "epoch-2.inputs.json").read_bytes())
     out = zkclear("show", folder, expect=2, capsys=capsys)
     assert "[public-data-mismatch]" in out and "public inputs" in out and out.strip().count("\n") == 0
-
-
-def test_an_oversized_bundle_receipt_or_total_file_is_refused_by_its_size_naming_it(proven, tmp_path):
-    """Red team round 4: round 3 bounded the participant and public JSON files, but the bundle, the receipt and the
-    auditor's total file were still read whole (a 50 GB sparse file costs no disk and asked for 50 GB of memory)."""
-    deployment = proven["deployment"]
-    account = _trader(deployment)
-    receipt = deployment.receipt_path(3, account.account_id)
-    huge = tmp_path / "huge"
-    with open(huge, "wb") as handle:
-        handle.truncate(50 << 30)
-    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", huge, "--account", account.account_id, expect=1)
-    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {256 << 20}-byte limit\n"
-    out = zkclear("audit", deployment.epoch_dir(3), "--total", huge, expect=1)
-    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {64 << 20}-byte limit\n"
-    folder = tmp_path / "epoch"
-    shutil.copytree(deployment.epoch_dir(3), folder)
-    with open(folder / "epoch-3.bundle", "r+b") as handle:
-        handle.truncate(50 << 30)
-    out = zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id, expect=1)
-    assert out == f"error: {folder / 'epoch-3.bundle'}: {50 << 30} bytes is larger than the {1 << 30}-byte limit\n"
