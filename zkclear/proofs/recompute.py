@@ -269,6 +269,8 @@ def state_after(inputs: PublicInputs) -> dict:
         before = _public_state(document["previous"], config)
         _check_previous_shape(config, before)
         after, _report = apply_epoch(before, _epoch_inputs(document), config)
+    except VerificationError:
+        raise
     except ZkclearError as exc:
         raise _invalid(exc) from None
     return _json_round_trip(_previous_section(after))
