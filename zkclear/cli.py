@@ -496,10 +496,13 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
-        from zkclear.proofs.recompute import check_public_inputs
+        from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
 
         for published, _receipt in pairs:  # the marks shown are the ones the bound inputs give (not in the browser)
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+        ordered = sorted((published.inputs for published, _receipt in pairs), key=lambda inputs: inputs.epoch)
+        for before, inputs in zip([None, *ordered], ordered, strict=False):  # configuration and state carried over
+            check_inputs_chain(before, inputs)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             from zkclear.verifier.audit_stream import open_audit_file
@@ -623,8 +626,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.bundle.format import decode_total_opening, read_file
     from zkclear.errors import EncodingError, InputError
     from zkclear.executor import get_executor
+    from zkclear.files import MAX_DOCUMENT_BYTES
     from zkclear.progress import ProgressLine
-    from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
@@ -639,7 +643,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     totals = {}
     for path in total_paths:
         try:
-            opening = decode_total_opening(read_file(path))
+            opening = decode_total_opening(read_file(path, limit=MAX_DOCUMENT_BYTES))
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
         if opening[0] in totals:
@@ -661,6 +665,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                         detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
                                                f"venue posted {expect_headers[position]}")
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
@@ -734,6 +739,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     from zkclear.verifier.published import open_published
 
     published = open_published(epoch_dir)
+    published.check_bound()  # the marks and values shown are the ones the header binds (exit 2 otherwise)
     bundle, header = published.bundle, published.bundle.header
     if text_address is not None:
         from zkclear.chains import render_attestation_text

@@ -156,7 +156,7 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
 def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable[[str], None],
                      summary: dict) -> None:
     """Steps 4–6: a participant's check of their receipts, the audit of every epoch, a rejected replay."""
-    from zkclear.proofs.recompute import check_public_inputs
+    from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.verifier.audit import audit_epoch
     from zkclear.verifier.participant import Participant, verify_history
     from zkclear.verifier.published import open_published
@@ -188,10 +188,12 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
     published = pairs[-1][0]
 
     echo(f"== 5. auditor checks epochs 1..{last}, recomputes their public data and checks their chain")
-    previous = None
+    previous, previous_inputs = None, None
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
+        check_inputs_chain(previous_inputs, epoch_published.inputs)
+        previous_inputs = epoch_published.inputs
         report = audit_epoch(epoch_published, epoch_published.audit_data(), previous=previous, executor=run)
         previous = epoch_published.bundle.chain_link()
         reserves = "; ".join(f"{r.asset_id} {r.total} ("

@@ -649,9 +649,14 @@ def test_an_oversized_participant_or_public_file_is_refused_by_its_size_naming_i
         handle.truncate(50 << 30)
     out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", huge, expect=1)
     assert out == f"error: {huge}: {50 << 30} bytes is larger than the 4096-byte limit\n"
+    # red team round 4: the receipt, the auditor's total file and (below) the bundle were still read whole
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", huge, "--account", account.account_id, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {256 << 20}-byte limit\n"
+    out = zkclear("audit", deployment.epoch_dir(3), "--total", huge, expect=1)
+    assert out == f"error: {huge}: {50 << 30} bytes is larger than the {64 << 20}-byte limit\n"
     folder = tmp_path / "epoch"
     shutil.copytree(deployment.epoch_dir(3), folder)
-    for name in ("epoch-3.inputs.json", "epoch-3.public.json"):
+    for name in ("epoch-3.inputs.json", "epoch-3.public.json", "epoch-3.bundle"):
         shutil.copy(deployment.epoch_dir(3) / name, folder / name)
         with open(folder / name, "r+b") as handle:
             handle.truncate(50 << 30)
@@ -722,3 +727,59 @@ def test_a_history_csv_aimed_at_an_input_file_is_refused_and_the_file_kept(prove
     assert receipt.read_bytes() == kept
     assert bundle.read_bytes() == (deployment.epoch_dir(3) / "epoch-3.bundle").read_bytes()
     zkclear("verify", folder, "--receipt", receipt, "--account", account.account_id)
+
+
+# -- the public inputs chain: configuration and previous state carried from epoch to epoch -------------------
+
+
+def test_an_epoch_proven_under_another_configuration_breaks_the_chain(proven, tmp_path, capsys):
+    """Red team round 4: the operator proves epoch 3 under a zkclear.toml with maintenance fractions 50 times lower
+    than epochs 1 and 2 (recomputed consistently, so epoch 3 audits alone); the chain audit and the participant's
+    history refuse it."""
+    from zkclear.proofs.recompute import recompute
+
+    deployment = _copy(proven, tmp_path)
+    document = json.loads(deployment.public_inputs(3).to_bytes())
+    assert "maintenance_margin_ppm = 50000" in document["config"]
+    document["config"] = document["config"].replace("maintenance_margin_ppm = 50000", "maintenance_margin_ppm = 1000")
+    document["derived"] = recompute(PublicInputs(document)).derived
+    forged = PublicInputs(document)
+    _prove_with(deployment, proven, 3, recompute(forged).public_data, forged)
+    assert "epoch 3: OK" in zkclear("audit", deployment.epoch_dir(3), capsys=capsys)  # alone: nothing to compare
+    failure = _json_failure(zkclear("audit", deployment.epoch_dir(2), deployment.epoch_dir(3), "--json", expect=2,
+                                    capsys=capsys))
+    assert failure["reason"] == "epoch-chain-broken" and "configuration" in failure["detail"]
+    account = _trader(deployment, 2)
+    out = zkclear("verify", deployment.epoch_dir(2), deployment.epoch_dir(3),
+                  "--receipt", deployment.receipt_path(2, account.account_id),
+                  "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id,
+                  expect=2, capsys=capsys)
+    assert "[epoch-chain-broken]" in out and "configuration" in out and out.strip().count("\n") == 0
+
+
+
+def test_a_huge_published_price_history_is_refused_before_any_estimation(proven, tmp_path, capsys):
+    """Red team round 4: an epoch folder whose inputs file carries a price history the engine never keeps (here 2,000
+    prices of an unknown group; 340 groups of 65,536 fill 64 MiB, over half an hour of GARCH fits) is refused at
+    once, whoever altered it."""
+    from zkclear.verifier.public_inputs import encode_public_inputs
+
+    folder = tmp_path / "3"
+    shutil.copytree(proven["deployment"].epoch_dir(3), folder)
+    path = folder / "epoch-3.inputs.json"
+    document = json.loads(path.read_bytes())
+    document["previous"]["price_history"] = [["HOSTILE", list(range(1, 2001))]]
+    path.write_bytes(encode_public_inputs(document))
+    failure = _json_failure(zkclear("audit", folder, "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "public-inputs-invalid" and "not one the configuration keeps" in failure["detail"]
+
+
+def test_show_refuses_public_files_the_header_does_not_bind(proven, tmp_path, capsys):
+    """Red team round 4: ``show`` printed the marks and values per lot of whatever inputs and risk data files sat
+    next to the bundle (a mirror's altered copy), under the genuine header hash."""
+    deployment = proven["deployment"]
+    folder = tmp_path / "3"
+    shutil.copytree(deployment.epoch_dir(3), folder)
+    (folder / "epoch-3.inputs.json").write_bytes((deployment.epoch_dir(2) / "epoch-2.inputs.json").read_bytes())
+    out = zkclear("show", folder, expect=2, capsys=capsys)
+    assert "[public-data-mismatch]" in out and "public inputs" in out and out.strip().count("\n") == 0

@@ -463,3 +463,40 @@ def test_crowd_audit_is_not_fooled_by_a_chunk_relabelled_as_padding():
     relabelled = replace(audit, chunks=audit.chunks[:1], padding={**audit.padding, (c, hidden.position): fake})
     failure = _crowd_failure(epoch, relabelled)
     assert failure.reason == "padding-node-nonzero" and "does not commit to zero" in failure.detail
+
+
+def test_an_account_omitted_and_offset_in_a_padding_node_escapes_participants_but_not_audits(monkeypatch):
+    """Red team round 4 (a limit, stated in docs/protocol.md's threat model): the operator omits trader-0, whose
+    positions are not zero, and adds them to one padding node's position sums instead (no collateral needed: a
+    padding node proves only its liability). Every other participant's matched-book check passes — a participant
+    cannot tell a padding sibling from a real one — while the auditor and the crowd audit open every padding node."""
+    from tests.proofs.epoch_fixtures import accounts
+    from zkclear.proofs import epoch_prover
+    from zkclear.verifier.audit import audit_epoch
+
+    everyone = accounts()
+    omitted, kept = everyone[0], everyone[1:]
+    assert any(omitted.witness.positions)
+    real_node, real_blindings = epoch_prover.padding_node, epoch_prover.matched_book_blindings
+    chosen: list = []
+
+    def offset_padding(blindings, epoch_id, count, assets, level, index):
+        node, opening = real_node(blindings, epoch_id, count, assets, level, index)
+        chosen[:] = chosen or [(level, index)]
+        if chosen[0] != (level, index):
+            return node, opening
+        moved = [p + commit(q, 0) for p, q in zip(node.positions, omitted.witness.positions, strict=True)]
+        return TreeNode.of(node.liabilities, node.digest, moved), opening
+
+    monkeypatch.setattr(epoch_prover, "padding_node", offset_padding)
+    monkeypatch.setattr(epoch_prover, "require_matched", lambda positions, count: None)
+    monkeypatch.setattr(epoch_prover, "matched_book_blindings",
+                        lambda positions, blindings, count: real_blindings([(0,) * count] * len(positions),
+                                                                           blindings, count))
+    epoch = make_epoch(secret=b"omitted-offset-secret-0123456789", account_list=kept)
+    for account in kept:  # the limit: nobody but trader-0 (whose leaf is gone) notices from a receipt alone
+        _verify(epoch, epoch.artifacts.receipts[account.account_id])
+    with pytest.raises(VerificationError) as caught:
+        audit_epoch(published(epoch), epoch.artifacts.audit, chunk_system=SYSTEM)
+    assert caught.value.reason == "padding-node-nonzero"
+    assert _crowd_failure(epoch, epoch.artifacts.audit).reason == "padding-node-nonzero"

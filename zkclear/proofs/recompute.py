@@ -23,7 +23,12 @@ import numpy as np
 
 from circuits.public_data import PublicRiskData
 from zkclear.clearing.config import SYSTEM_ACCOUNTS, ClearingConfig
-from zkclear.clearing.engine import dynamic_parameter_records, epoch_risk_parameters, option_equity_values
+from zkclear.clearing.engine import (
+    apply_epoch,
+    dynamic_parameter_records,
+    epoch_risk_parameters,
+    option_equity_values,
+)
 from zkclear.clearing.inputs import (
     EpochInputs,
     Fills,
@@ -35,7 +40,9 @@ from zkclear.clearing.inputs import (
     validate_inputs,
 )
 from zkclear.clearing.io import parse_config
+from zkclear.clearing.ledger import config_canonical_bytes
 from zkclear.clearing.margin import RiskParameters
+from zkclear.clearing.money import MAX_PRICE_TICKS
 from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
@@ -134,15 +141,47 @@ def _json_round_trip(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True))
 
 
+def _invalid(exc: ZkclearError) -> VerificationError:
+    return VerificationError("public-inputs-invalid", detail=f"the published public inputs do not clear: {exc}")
+
+
+def _config(document: dict) -> ClearingConfig:
+    return replace(parse_config(document["config"], path=f"{SOURCE}: config"),
+                   statement_limits=StatementLimits(document["position_bits"]))
+
+
+def _check_previous_shape(config: ClearingConfig, state: EpochState) -> None:
+    """The published previous state is one the engine keeps [public-inputs-invalid], checked before anything runs
+    on it (red team round 4): the configuration's instruments in order, settlement prices in ``[0, MAX_PRICE_TICKS]``
+    (a price of -2^63 passed the recomputation and broke the engine's arithmetic on the next close), and a price
+    history of the configuration's groups, in order, at most one price per closed epoch and ``dynamic_window`` prices
+    each, none when dynamic margin is off (a GARCH fit of 65,536 prices takes seconds, and a 64 MiB file held
+    hundreds of them: the fits now cost no more than the operator's own close of that epoch)."""
+    if state.instruments != config.instrument_ids or not all(
+            type(price) is int and 0 <= price <= MAX_PRICE_TICKS for price in state.settlement_prices):
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published previous state does not list the configuration's instruments "
+                                       f"with settlement prices in [0, {MAX_PRICE_TICKS}] ticks")
+    groups = config.underlying_groups() if config.dynamic_margin != "off" else ()
+    names = [group for group, _ in state.price_history]
+    longest = max((len(prices) for _, prices in state.price_history), default=0)
+    limit = min(config.dynamic_window, state.epoch)
+    if names != sorted(set(names) & set(groups)) or longest > limit:
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published price history ({len(names)} groups, the longest {longest} "
+                                       f"prices) is not one the configuration keeps after epoch {state.epoch} (groups "
+                                       f"{', '.join(groups) or 'none'}, at most {limit} prices each)")
+
+
 def recompute(inputs: PublicInputs) -> Recomputed:
     """Run the engine on the public inputs. Raises VerificationError("public-inputs-invalid") with the
     engine's own message when they are inconsistent (a bad mark, an unknown instrument, a history that does
     not give the published dynamic parameters, ...)."""
     document = inputs.document
     try:
-        config = replace(parse_config(document["config"], path=f"{SOURCE}: config"),
-                         statement_limits=StatementLimits(document["position_bits"]))
+        config = _config(document)
         state = _public_state(document["previous"], config)
+        _check_previous_shape(config, state)
         if config.dynamic_margin != "off" and state.price_history:
             expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
             if expected != state.dynamic_parameters:
@@ -160,8 +199,7 @@ def recompute(inputs: PublicInputs) -> Recomputed:
     except VerificationError:
         raise
     except ZkclearError as exc:
-        raise VerificationError("public-inputs-invalid",
-                                detail=f"the published public inputs do not clear: {exc}") from None
+        raise _invalid(exc) from None
     assets = {}
     if document["format"] != FORMAT_V1:  # v2 (issue 13): the collateral assets' prices and haircut lines
         assets = {"assets": [[a.asset_id, a.price_ticks, [list(line) for line in a.haircut_lines],
@@ -218,3 +256,54 @@ def check_public_inputs(inputs: PublicInputs, public_data: PublicRiskData, *, ep
                                 detail=f"the risk data the proofs use is not the one recomputed from the "
                                        f"published inputs: {difference}")
     return result
+
+
+def state_after(inputs: PublicInputs) -> dict:
+    """The ``previous`` section the next epoch's public inputs must carry: the public part of the state after this
+    epoch (prices, funding indices, expiries, price history, dynamic parameters), computed by the engine's own
+    :func:`~zkclear.clearing.engine.apply_epoch` from this epoch's public inputs alone (on the accounts-free state:
+    those fields depend on no fill, transfer or account)."""
+    document = inputs.document
+    try:
+        config = _config(document)
+        before = _public_state(document["previous"], config)
+        _check_previous_shape(config, before)
+        after, _report = apply_epoch(before, _epoch_inputs(document), config)
+    except VerificationError:
+        raise
+    except ZkclearError as exc:
+        raise _invalid(exc) from None
+    return _json_round_trip(_previous_section(after))
+
+
+def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> None:
+    """The public inputs continue the previous epoch's [epoch-chain-broken]: the same configuration (as the ledger
+    compares it, position bits included: both fixed at init) and a ``previous`` section that is the state the
+    previous epoch's inputs leave (``previous`` None: only a first epoch is checked, against the genesis state;
+    ``previous`` of an epoch that is not the one before: nothing, the headers' chain check names the gap). Else an
+    operator could prove an epoch under margin fractions, a price history or funding indices of its choosing, every
+    epoch recomputing consistently on its own."""
+    document = inputs.document
+    if previous is not None and inputs.epoch != previous.epoch + 1:
+        return  # not consecutive: the headers' chain check names the gap
+    try:
+        config = _config(document)
+        if previous is None:
+            if document["previous"]["epoch"] != 0:
+                return  # the state before a later epoch is checked against that epoch's inputs, when given
+            expected, source = _json_round_trip(_previous_section(EpochState.genesis(config))), "the genesis state"
+        elif config_canonical_bytes(config) != config_canonical_bytes(_config(previous.document)):
+            raise VerificationError("epoch-chain-broken",
+                                    detail=f"epoch {inputs.epoch}'s public inputs carry another configuration than "
+                                           f"epoch {previous.epoch}'s (it is fixed at init, position bits included)")
+        else:
+            expected, source = state_after(previous), f"the state epoch {previous.epoch}'s public inputs leave"
+    except VerificationError:
+        raise
+    except ZkclearError as exc:
+        raise _invalid(exc) from None
+    difference = first_difference(document["previous"], expected, "previous")
+    if difference:
+        raise VerificationError("epoch-chain-broken",
+                                detail=f"epoch {inputs.epoch}'s public inputs do not start from {source}: "
+                                       f"{difference}")
