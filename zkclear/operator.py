@@ -79,7 +79,6 @@ from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entr
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.scratch import scratch_folder
 from zkclear.state_source import StateSource
-from zkclear.toml_integers import check_decimal_integers
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -170,7 +169,6 @@ def load_proving_settings(path: Path) -> ProvingSettings:
         raise InputError("not valid TOML: nested too deeply", path=str(path)) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of more digits than Python converts
         raise InputError(f"not valid TOML: {exc}", path=str(path)) from exc
-    check_decimal_integers(text, path=str(path))
     for table, value in data.items():
         if table not in _PROVING_KEYS or not isinstance(value, dict):
             raise InputError(f"unknown table [{table}]", path=str(path), line=_line_of(text, table), field=table)
@@ -314,8 +312,6 @@ class Deployment:
                                      "deployment in a new directory, or move them away first")
         # validated before anything is written (a refused init leaves no directory behind)
         parse_config(config_text, path=source or str(root / CONFIG_FILE))
-        # at creation only: a deployment's stored (and published) configuration is read as it was written
-        check_decimal_integers(config_text, path=source or str(root / CONFIG_FILE))
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
