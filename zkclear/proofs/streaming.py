@@ -610,6 +610,9 @@ def _all_groups(plan: _Plan, store: WorkStore,
 
 def _prove_node_groups(plan: _Plan, blindings: BlindingSource, store: WorkStore, executor: Executor,
                        settings: StreamSettings, progress: Progress | None) -> None:
+    # At least one group per worker: a small epoch's hundred-odd node proofs were one task, proven on one core while
+    # the others waited (16 s of the demo's epoch). Groups only pack the tasks; every node's proof is the same.
+    plan.node_group = max(1, min(plan.node_group, -(-plan.nodes_total // max(1, executor.workers))))
     groups_total = 0
     saved: list[bytes] = []
     for _, task in _all_groups(plan, store, blindings):
