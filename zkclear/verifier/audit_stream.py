@@ -21,6 +21,7 @@ only the chunks, nodes and proofs the audit asks for are read and decoded.
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 import struct
 from array import array
@@ -64,18 +65,28 @@ Failure = tuple[str, int | None, str | None]
 
 
 class _Cursor:
-    """Reads a file from an offset, failing like the in-memory decoder on truncation."""
+    """Reads a file from an offset, failing like the in-memory decoder on truncation. Given ``digest``, every byte
+    read or skipped is hashed into it (skips are read then), so a walk can also compute the container's checksum;
+    given ``handle``, it reads that open file (not closed by close()) instead of opening ``path``. ``digests`` may
+    grow and shrink during the walk (a piece's digest is pushed at its start, popped at its end)."""
 
-    def __init__(self, path: Path, offset: int, end: int) -> None:
-        self._file: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by close())
+    def __init__(self, path: Path, offset: int, end: int, *, handle: Any = None, digest: Any = None) -> None:
+        self._own = handle is None
+        self._file: BinaryIO = open(path, "rb") if handle is None else handle  # noqa: SIM115 (closed by close())
         self._file.seek(offset)
         self.offset, self.end = offset, end
+        self.digests: list[Any] = [] if digest is None else [digest]
 
     def take(self, size: int, what: str) -> bytes:
         if size < 0 or self.offset + size > self.end:
             raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}, "
                                 f"{self.end - self.offset} left")
         data = self._file.read(size)
+        if len(data) != size:  # the file is shorter than when its length was read: it changed under us
+            raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}, the file ends "
+                                f"after {len(data)} (it changed while being read)")
+        for digest in self.digests:
+            digest.update(data)
         self.offset += size
         return data
 
@@ -91,11 +102,16 @@ class _Cursor:
     def skip(self, size: int, what: str) -> None:
         if self.offset + size > self.end:
             raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}")
+        if self.digests:
+            while size:
+                size -= len(self.take(min(size, 1 << 20), what))
+            return
         self._file.seek(size, 1)
         self.offset += size
 
     def close(self) -> None:
-        self._file.close()
+        if self._own:
+            self._file.close()
 
 
 def _check_container(path: Path) -> tuple[int, int]:
@@ -334,18 +350,27 @@ class _Sections:
 
 
 @dataclass(frozen=True, slots=True)
-class _ChunkIndex:
-    """Where each chunk record starts in the file (one more offset: where the last one ends) and its position."""
+class _Layout:
+    """What the crowd audit keeps of its file after the one pass that also computes the checksum: where each chunk
+    record starts (one more offset: where the last one ends), its position and the SHA-256 of its bytes; the offset,
+    size and SHA-256 of every upper node's and node proof's item; the padding entries' blindings. A piece read later
+    is refused unless it hashes to what was checked (red team round 5: the file on a shared folder can change
+    between the checksum and the reads)."""
 
     offsets: array = field(default_factory=lambda: array("Q"))
     positions: array = field(default_factory=lambda: array("Q"))
+    digests: list[bytes] = field(default_factory=list)
+    nodes: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
+    proofs: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
+    padding: dict[Position, bytes] = field(default_factory=dict)
 
 
 def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int,
-              index: _ChunkIndex | None = None) -> _Sections:
-    """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, each
-    chunk); strict like the decoder."""
-    cursor = _Cursor(path, start, end)
+              index: _Layout | None = None, cursor: _Cursor | None = None) -> _Sections:
+    """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, where each
+    piece is and its digest); strict like the decoder. ``cursor``: the one to walk with (its digests then see every
+    byte of the body)."""
+    cursor = cursor or _Cursor(path, start, end)
     try:
         digest = cursor.take(32, "header digest")
         chunks = cursor.count("chunk count", 8 + 2 + 4)
@@ -353,6 +378,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
         for i in range(chunks):
             if index is not None:
                 index.offsets.append(cursor.offset)
+                cursor.digests.append(hashlib.sha256())
                 index.positions.append(struct.unpack(">Q", cursor.take(8, f"chunk[{i}] position"))[0])
             else:
                 cursor.skip(8, f"chunk[{i}] position")
@@ -365,20 +391,35 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
                 cursor.skip(length, f"chunk[{i}] slot {s} account")
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
+            if index is not None:
+                index.digests.append(cursor.digests.pop().digest())
         if index is not None:
             index.offsets.append(cursor.offset)
         entry = node_entry_size(count, assets)
-        nodes, nodes_at = _positioned(cursor, "upper nodes", entry,
-                                      lambda what: cursor.skip(entry - 9, what))
 
-        def proof(what: str) -> None:
-            cursor.skip(struct.unpack(">I", cursor.take(4, f"{what} length"))[0], what)
+        def item(what: str, key: Position, size: int, into: dict | None) -> None:
+            if into is None:
+                cursor.skip(size, what)
+            else:
+                at = cursor.offset
+                cursor.digests.append(hashlib.sha256())
+                cursor.skip(size, what)  # in blocks: a proof of gigabytes is hashed, never held
+                into[key] = (at, size, cursor.digests.pop().digest())
+
+        nodes, nodes_at = _positioned(cursor, "upper nodes", entry, lambda what, key: item(
+            what, key, entry - 9, None if index is None else index.nodes))
+
+        def proof(what: str, key: Position) -> None:
+            item(what, key, struct.unpack(">I", cursor.take(4, f"{what} length"))[0],
+                 None if index is None else index.proofs)
 
         proofs, proofs_at = _positioned(cursor, "node proofs", 13, proof)
         pad_entry = padding_entry_size(count, assets)
 
-        def blindings(what: str) -> None:
+        def blindings(what: str, key: Position) -> None:
             entry_bytes = cursor.take(pad_entry - 9, what)
+            if index is not None:
+                index.padding[key] = entry_bytes
             for j in range(assets + count):
                 try:
                     scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
@@ -393,9 +434,11 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
         cursor.close()
 
 
-def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str], None]) -> tuple[int, int]:
+def _positioned(cursor: _Cursor, what: str, item_size: int,
+                rest: Callable[[str, Position], None]) -> tuple[int, int]:
     """(count, offset of the first entry) of a list of ``position || item`` entries (a u64 count first), positions
-    strictly increasing like the decoder demands; ``rest(name)`` reads one entry's item after its position."""
+    strictly increasing like the decoder demands; ``rest(name, position)`` reads one entry's item after its
+    position."""
     n = cursor.count(what, item_size)
     at = cursor.offset
     last = None
@@ -404,7 +447,7 @@ def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str]
         if last is not None and key <= last:
             raise EncodingError(f"{what}[{i}]: positions must be strictly increasing")
         last = key
-        rest(f"{what}[{i}]")
+        rest(f"{what}[{i}]", key)
     return n, at
 
 
@@ -683,47 +726,80 @@ def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run
 # --------------------------------------------------------------------------------------------- crowd audit
 
 
+class _PinnedFile:
+    """The crowd audit's audit file, held open from the checksum to the last read (a file renamed over it, a named
+    pipe put in its place, changes nothing for the reads); ``piece`` reads a piece and refuses bytes other than the
+    ones the checksum covered."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:  # non-blocking: opening a named pipe put in the file's place must not wait for a writer
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise InputError(f"cannot open: {exc.strerror or exc}", path=str(path)) from None
+        status = os.fstat(self._fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(self._fd)
+            raise InputError("not a regular file", path=str(path))
+        self.size, self._at = status.st_size, 0
+
+    def seek(self, offset: int, whence: int = 0) -> None:
+        self._at = offset if whence == 0 else self._at + offset
+
+    def read(self, size: int) -> bytes:
+        data = os.pread(self._fd, size, self._at)
+        self._at += len(data)
+        return data
+
+    def piece(self, start: int, size: int, digest: bytes, what: str) -> bytes:
+        data = os.pread(self._fd, size, start)
+        if len(data) != size or hashlib.sha256(data).digest() != digest:
+            raise EncodingError(f"{self.path}: {what} changed since the file's checksum was checked (the file was "
+                                f"modified while it was being audited)")
+        return data
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
 class _ChunksOnDisk(Sequence[ChunkRecord]):
     """The audit file's chunks, each read and decoded only when asked for."""
 
-    def __init__(self, path: Path, index: _ChunkIndex, system: ChunkProofSystem, public: Any,
+    def __init__(self, file: _PinnedFile, layout: _Layout, system: ChunkProofSystem, public: Any,
                  chunk_size: int) -> None:
-        self._path, self._index, self._system, self._public, self._size = path, index, system, public, chunk_size
+        self._file, self._layout, self._system, self._public, self._size = file, layout, system, public, chunk_size
 
     def __len__(self) -> int:
-        return len(self._index.positions)
+        return len(self._layout.positions)
 
     def __getitem__(self, number: int) -> ChunkRecord:  # type: ignore[override]  (no slices: one chunk at a time)
         if not 0 <= number < len(self):
             raise IndexError(number)
-        start, stop = self._index.offsets[number], self._index.offsets[number + 1]
-        cursor = _Cursor(self._path, start, stop)
+        start, stop = self._layout.offsets[number], self._layout.offsets[number + 1]
+        data = self._file.piece(start, stop - start, self._layout.digests[number], f"chunk[{number}]")
         try:
-            return decode_chunk_record(cursor.take(stop - start, f"chunk[{number}]"), self._system, self._public,
-                                       self._size)
+            return decode_chunk_record(data, self._system, self._public, self._size)
         except EncodingError as exc:
-            raise EncodingError(f"{self._path}: chunk[{number}]: {exc}") from None
-        finally:
-            cursor.close()
+            raise EncodingError(f"{self._file.path}: chunk[{number}]: {exc}") from None
 
 
 class _EntriesOnDisk(Mapping[Position, Any]):
     """A list of ``position || item`` entries of the audit file by position, each item read and decoded only when
     asked for (membership and iteration need no reading)."""
 
-    def __init__(self, path: Path, spans: dict[Position, tuple[int, int]],
+    def __init__(self, file: _PinnedFile, spans: dict[Position, tuple[int, int, bytes]],
                  decode: Callable[[Position, bytes], Any]) -> None:
-        self._path, self._spans, self._decode = path, spans, decode
+        self._file, self._spans, self._decode = file, spans, decode
 
     def __getitem__(self, position: Position) -> Any:
-        start, size = self._spans[position]
-        cursor = _Cursor(self._path, start, start + size)
+        start, size, digest = self._spans[position]
+        data = self._file.piece(start, size, digest, f"the entry at {position}")
         try:
-            return self._decode(position, cursor.take(size, f"{position}"))
+            return self._decode(position, data)
         except EncodingError as exc:
-            raise EncodingError(f"{self._path}: {exc}") from None
-        finally:
-            cursor.close()
+            raise EncodingError(f"{self._file.path}: {exc}") from None
 
     def __contains__(self, position: object) -> bool:
         return position in self._spans
@@ -747,42 +823,36 @@ class AuditOnDisk(AuditData):
 
 
 def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> AuditOnDisk:
-    """``published``'s audit file, its checksum and layout checked in one bounded pass (strict like the decoder on
-    everything but the points and proofs of chunks and nodes, which are decoded when read); the padding openings
-    are decoded now. EncodingError naming the file when it is malformed, InputError when it is missing or not a
-    regular file."""
+    """``published``'s audit file, its checksum and layout checked in one bounded pass over the file held open
+    (strict like the decoder on everything but the points and proofs of chunks and nodes, which are decoded when
+    read, and refused then unless they are the bytes the checksum covered); the padding openings are decoded now.
+    EncodingError naming the file when it is malformed or changes while read, InputError when it is missing or not
+    a regular file."""
     path = published.files.audit
     header = published.bundle.header
     count, assets = header.instrument_count, header.asset_count
     if not path.exists():
         raise InputError("file not found", path=str(path))
     check_regular_file(path)  # a named pipe or a device is refused before a byte is read
+    file = _PinnedFile(path)  # and again on what was opened
     try:
-        start, end = _check_container(path)
-        index = _ChunkIndex()
-        sections = _sections(path, start, end, header.tree.chunk_size, count, assets, index)
-        node_size_ = node_entry_size(count, assets)
-        nodes = {(level, number): (sections.nodes_at + k * node_size_ + 9, node_size_ - 9) for k, (level, number, _)
-                 in enumerate(_entries(path, sections.nodes_at, sections.nodes, end, node_size_))}
-        proofs: dict[Position, tuple[int, int]] = {}
-        cursor = _Cursor(path, sections.proofs_at, sections.padding_at - 8)
-        try:
-            for _ in range(sections.proofs):
-                position = struct.unpack(">BQ", cursor.take(9, "node proof position"))
-                size = struct.unpack(">I", cursor.take(4, "node proof length"))[0]
-                proofs[position] = (cursor.offset, size)
-                cursor.skip(size, "node proof")
-        finally:
-            cursor.close()
-        padding = {(level, number): _padding_opening(rest, assets)
-                   for level, number, rest in _entries(path, sections.padding_at, sections.padding, end,
-                                                       padding_entry_size(count, assets))}
+        head = file.read(_PREFIX.size)
+        length = container_body_length(head, KIND_AUDIT, file.size)
+        layout = _Layout()
+        checksum = hashlib.sha256(head)
+        cursor = _Cursor(path, _PREFIX.size, _PREFIX.size + length, handle=file, digest=checksum)
+        sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, count, assets,
+                             layout, cursor)
+        if checksum.digest() != file.read(32):
+            raise EncodingError("checksum mismatch: the file is corrupted")
     except EncodingError as exc:
         raise EncodingError(f"{path}: {exc}") from None
     return AuditOnDisk(
-        sections.header_digest, _ChunksOnDisk(path, index, chunk_system, published.public, header.tree.chunk_size),
-        _EntriesOnDisk(path, nodes, lambda position, data: _decode_named(data, count, assets, *position)),
-        _EntriesOnDisk(path, proofs, lambda position, data: data), padding, positions=index.positions)
+        sections.header_digest, _ChunksOnDisk(file, layout, chunk_system, published.public, header.tree.chunk_size),
+        _EntriesOnDisk(file, layout.nodes, lambda position, data: _decode_named(data, count, assets, *position)),
+        _EntriesOnDisk(file, layout.proofs, lambda position, data: data),
+        {position: _padding_opening(blindings, assets) for position, blindings in layout.padding.items()},
+        positions=layout.positions)
 
 
 def _padding_opening(blindings: bytes, assets: int) -> PaddingOpening:
