@@ -527,7 +527,7 @@ def test_crowd_audit_refuses_bytes_changed_after_the_checksum(tmp_path):
 
     epoch = honest_epoch()
     checked, served = _checked_then_swapped(epoch)
-    on_disk, audit = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
+    on_disk, _opened = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
     on_disk.files.audit.write_bytes(checked)
     with pytest.raises(VerificationError) as static:
         crowd_audit(on_disk, open_audit_file(on_disk, chunk_system=SYSTEM), 2, chunk_system=SYSTEM)
