@@ -21,6 +21,7 @@ only the chunks, nodes and proofs the audit asks for are read and decoded.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import struct
@@ -359,7 +360,7 @@ class _Layout:
 
     offsets: array = field(default_factory=lambda: array("Q"))
     positions: array = field(default_factory=lambda: array("Q"))
-    digests: list[bytes] = field(default_factory=list)
+    digests: bytearray = field(default_factory=bytearray)  # 32 bytes a chunk
     nodes: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
     proofs: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
     padding: dict[Position, bytes] = field(default_factory=dict)
@@ -392,7 +393,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
             if index is not None:
-                index.digests.append(cursor.digests.pop().digest())
+                index.digests.extend(cursor.digests.pop().digest())
         if index is not None:
             index.offsets.append(cursor.offset)
         entry = node_entry_size(count, assets)
@@ -741,15 +742,11 @@ class _PinnedFile:
         if not stat.S_ISREG(status.st_mode):
             os.close(self._fd)
             raise InputError("not a regular file", path=str(path))
-        self.size, self._at = status.st_size, 0
+        self.size = status.st_size
 
-    def seek(self, offset: int, whence: int = 0) -> None:
-        self._at = offset if whence == 0 else self._at + offset
-
-    def read(self, size: int) -> bytes:
-        data = os.pread(self._fd, size, self._at)
-        self._at += len(data)
-        return data
+    def reader(self) -> io.BufferedReader:
+        """A buffered reader of the held file for one sequential walk (it does not close the file)."""
+        return io.BufferedReader(io.FileIO(self._fd, "rb", closefd=False), 1 << 20)
 
     def piece(self, start: int, size: int, digest: bytes, what: str) -> bytes:
         data = os.pread(self._fd, size, start)
@@ -778,7 +775,8 @@ class _ChunksOnDisk(Sequence[ChunkRecord]):
         if not 0 <= number < len(self):
             raise IndexError(number)
         start, stop = self._layout.offsets[number], self._layout.offsets[number + 1]
-        data = self._file.piece(start, stop - start, self._layout.digests[number], f"chunk[{number}]")
+        digest = bytes(self._layout.digests[32 * number:32 * number + 32])
+        data = self._file.piece(start, stop - start, digest, f"chunk[{number}]")
         try:
             return decode_chunk_record(data, self._system, self._public, self._size)
         except EncodingError as exc:
@@ -836,15 +834,16 @@ def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem
     check_regular_file(path)  # a named pipe or a device is refused before a byte is read
     file = _PinnedFile(path)  # and again on what was opened
     try:
-        head = file.read(_PREFIX.size)
-        length = container_body_length(head, KIND_AUDIT, file.size)
-        layout = _Layout()
-        checksum = hashlib.sha256(head)
-        cursor = _Cursor(path, _PREFIX.size, _PREFIX.size + length, handle=file, digest=checksum)
-        sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, count, assets,
-                             layout, cursor)
-        if checksum.digest() != file.read(32):
-            raise EncodingError("checksum mismatch: the file is corrupted")
+        with file.reader() as walk:
+            head = walk.read(_PREFIX.size)
+            length = container_body_length(head, KIND_AUDIT, file.size)
+            layout = _Layout()
+            checksum = hashlib.sha256(head)
+            cursor = _Cursor(path, _PREFIX.size, _PREFIX.size + length, handle=walk, digest=checksum)
+            sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, count, assets,
+                                 layout, cursor)
+            if checksum.digest() != walk.read(32):
+                raise EncodingError("checksum mismatch: the file is corrupted")
     except EncodingError as exc:
         raise EncodingError(f"{path}: {exc}") from None
     return AuditOnDisk(
