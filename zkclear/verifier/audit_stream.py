@@ -26,6 +26,7 @@ import os
 import stat
 import struct
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -351,6 +352,43 @@ class _Sections:
 
 
 @dataclass(frozen=True, slots=True)
+class _Spans:
+    """Where each item of a list of ``position || item`` entries is (offset, size, SHA-256), by position, in flat
+    arrays (53 bytes an entry, not a dictionary entry of some hundreds: red team round 5, a file of empty 13-byte
+    node proofs took many times its size in memory). Positions arrive strictly increasing (the decoder's rule,
+    checked by :func:`_positioned`), so a position is found by bisection."""
+
+    levels: array = field(default_factory=lambda: array("B"))
+    indices: array = field(default_factory=lambda: array("Q"))
+    offsets: array = field(default_factory=lambda: array("Q"))
+    sizes: array = field(default_factory=lambda: array("I"))
+    digests: bytearray = field(default_factory=bytearray)
+
+    def add(self, position: Position, offset: int, size: int, digest: bytes) -> None:
+        self.levels.append(position[0])
+        self.indices.append(position[1])
+        self.offsets.append(offset)
+        self.sizes.append(size)
+        self.digests.extend(digest)
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    def __getitem__(self, k: int) -> Position:
+        return self.levels[k], self.indices[k]
+
+    def find(self, position: object) -> int | None:
+        """The entry number of ``position`` (None: not listed)."""
+        if not (isinstance(position, tuple) and len(position) == 2):
+            return None
+        k = bisect_left(self, position)
+        return k if k < len(self) and self[k] == position else None
+
+    def span(self, k: int) -> tuple[int, int, bytes]:
+        return self.offsets[k], self.sizes[k], bytes(self.digests[32 * k:32 * k + 32])
+
+
+@dataclass(frozen=True, slots=True)
 class _Layout:
     """What the crowd audit keeps of its file after the one pass that also computes the checksum: where each chunk
     record starts (one more offset: where the last one ends), its position and the SHA-256 of its bytes; the offset,
@@ -361,8 +399,8 @@ class _Layout:
     offsets: array = field(default_factory=lambda: array("Q"))
     positions: array = field(default_factory=lambda: array("Q"))
     digests: bytearray = field(default_factory=bytearray)  # 32 bytes a chunk
-    nodes: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
-    proofs: dict[Position, tuple[int, int, bytes]] = field(default_factory=dict)
+    nodes: _Spans = field(default_factory=lambda: _Spans())
+    proofs: _Spans = field(default_factory=lambda: _Spans())
     padding: dict[Position, bytes] = field(default_factory=dict)
 
 
@@ -398,14 +436,14 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
             index.offsets.append(cursor.offset)
         entry = node_entry_size(count, assets)
 
-        def item(what: str, key: Position, size: int, into: dict | None) -> None:
+        def item(what: str, key: Position, size: int, into: _Spans | None) -> None:
             if into is None:
                 cursor.skip(size, what)
             else:
                 at = cursor.offset
                 cursor.digests.append(hashlib.sha256())
                 cursor.skip(size, what)  # in blocks: a proof of gigabytes is hashed, never held
-                into[key] = (at, size, cursor.digests.pop().digest())
+                into.add(key, at, size, cursor.digests.pop().digest())
 
         nodes, nodes_at = _positioned(cursor, "upper nodes", entry, lambda what, key: item(
             what, key, entry - 9, None if index is None else index.nodes))
@@ -787,12 +825,14 @@ class _EntriesOnDisk(Mapping[Position, Any]):
     """A list of ``position || item`` entries of the audit file by position, each item read and decoded only when
     asked for (membership and iteration need no reading)."""
 
-    def __init__(self, file: _PinnedFile, spans: dict[Position, tuple[int, int, bytes]],
-                 decode: Callable[[Position, bytes], Any]) -> None:
+    def __init__(self, file: _PinnedFile, spans: _Spans, decode: Callable[[Position, bytes], Any]) -> None:
         self._file, self._spans, self._decode = file, spans, decode
 
     def __getitem__(self, position: Position) -> Any:
-        start, size, digest = self._spans[position]
+        k = self._spans.find(position)
+        if k is None:
+            raise KeyError(position)
+        start, size, digest = self._spans.span(k)
         data = self._file.piece(start, size, digest, f"the entry at {position}")
         try:
             return self._decode(position, data)
@@ -800,10 +840,10 @@ class _EntriesOnDisk(Mapping[Position, Any]):
             raise EncodingError(f"{self._file.path}: {exc}") from None
 
     def __contains__(self, position: object) -> bool:
-        return position in self._spans
+        return self._spans.find(position) is not None
 
     def __iter__(self) -> Iterator[Position]:
-        return iter(self._spans)
+        return (self._spans[k] for k in range(len(self._spans)))
 
     def __len__(self) -> int:
         return len(self._spans)
