@@ -72,9 +72,15 @@ class _Cursor:
     given ``handle``, it reads that open file (not closed by close()) instead of opening ``path``. ``digests`` may
     grow and shrink during the walk (a piece's digest is pushed at its start, popped at its end)."""
 
-    def __init__(self, path: Path, offset: int, end: int, *, handle: Any = None, digest: Any = None) -> None:
+    def __init__(self, path: Path | _PinnedFile, offset: int, end: int, *, handle: Any = None,
+                 digest: Any = None) -> None:
         self._own = handle is None
-        self._file: BinaryIO = open(path, "rb") if handle is None else handle  # noqa: SIM115 (closed by close())
+        if handle is not None:
+            self._file: BinaryIO = handle
+        elif isinstance(path, _PinnedFile):
+            self._file = path.reader()
+        else:
+            self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
         self._file.seek(offset)
         self.offset, self.end = offset, end
         self.digests: list[Any] = [] if digest is None else [digest]
@@ -116,15 +122,11 @@ class _Cursor:
             self._file.close()
 
 
-def _check_container(path: Path) -> tuple[int, int]:
+def _check_container(file: _PinnedFile) -> tuple[int, int]:
     """(body offset, body end) after checking magic, kind, version, length and the checksum in blocks."""
-    status = path.stat()
-    if not stat.S_ISREG(status.st_mode):  # a named pipe would block the audit forever, a device never end
-        raise EncodingError("not a regular file")
-    size = status.st_size
-    with open(path, "rb") as handle:
+    with file.reader() as handle:
         head = handle.read(_PREFIX.size)
-        length = container_body_length(head, KIND_AUDIT, size)
+        length = container_body_length(head, KIND_AUDIT, file.size)
         digest = hashlib.sha256(head)
         left = length
         while left:
@@ -330,9 +332,10 @@ def audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CH
     """Audit the epoch from its audit file (``published.files.audit``): every check of ``audit_epoch``; returns
     the report or raises VerificationError (EncodingError for a malformed file)."""
     path = published.files.audit
-    try:
-        return _audit(published, path, chunk_system, previous, executor or SerialExecutor(), progress,
-                      max(1, group_chunks), window)
+    try:  # every pass reads the file opened here (red team round 5: a file or a named pipe renamed over it between
+        # two passes was read, or blocked the audit forever)
+        return _audit(published, _PinnedFile(path, EncodingError), chunk_system, previous,
+                      executor or SerialExecutor(), progress, max(1, group_chunks), window)
     except EncodingError as exc:
         raise EncodingError(f"{path}: {exc}") from None
 
@@ -404,7 +407,7 @@ class _Layout:
     padding: dict[Position, bytes] = field(default_factory=dict)
 
 
-def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int,
+def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, count: int, assets: int,
               index: _Layout | None = None, cursor: _Cursor | None = None) -> _Sections:
     """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, where each
     piece is and its digest); strict like the decoder. ``cursor``: the one to walk with (its digests then see every
@@ -490,7 +493,7 @@ def _positioned(cursor: _Cursor, what: str, item_size: int,
     return n, at
 
 
-def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
+def _read_chunks(path: Path | _PinnedFile, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
     """(position, record bytes, id hashes) of every chunk, one at a time."""
     cursor = _Cursor(path, sections.chunks_at, sections.end)
     try:
@@ -510,7 +513,7 @@ def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, 
         cursor.close()
 
 
-def _entries(path: Path, start: int, count: int, end: int, size: int) -> Iterator[tuple[int, int, bytes]]:
+def _entries(path: Path | _PinnedFile, start: int, count: int, end: int, size: int) -> Iterator[tuple[int, int, bytes]]:
     """(level, index, rest) of fixed-size entries."""
     cursor = _Cursor(path, start, end)
     try:
@@ -522,7 +525,7 @@ def _entries(path: Path, start: int, count: int, end: int, size: int) -> Iterato
         cursor.close()
 
 
-def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, previous: ChainLink | None,
+def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSystem, previous: ChainLink | None,
            run: Executor, progress: Progress | None, group_chunks: int, window: int | None) -> AuditReport:
     import time
 
@@ -595,7 +598,7 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
                        sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
 
 
-def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
+def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array) -> None:
     """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
     order = sorted(prefixes)
     clashes = {a for a, b in pairwise(order) if a == b}
@@ -611,7 +614,7 @@ def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
                 seen[id_hash] = number
 
 
-def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+def _level_blocks(path: Path | _PinnedFile, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
     """level -> (offset of its first entry, entries) in the upper-node list (entries of ``size`` bytes)."""
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.nodes_at, sections.nodes, sections.end, size)):
@@ -622,7 +625,7 @@ def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple
     return blocks
 
 
-def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+def _padding_blocks(path: Path | _PinnedFile, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.padding_at, sections.padding, sections.end, size)):
         offset, n = blocks.get(level, (sections.padding_at + i * size, 0))
@@ -630,7 +633,7 @@ def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tup
     return blocks
 
 
-def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, bytes], run: Executor,
+def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, roots: dict[int, bytes], run: Executor,
                 window: int | None, progress: Progress | None) -> None:
     """The upper tree, level by level (the checks of ``rebuild_upper_tree``)."""
     header = bundle.header
@@ -717,8 +720,8 @@ def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
         yield items[start:start + size]
 
 
-def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run: Executor, window: int | None,
-                       progress: Progress | None) -> None:
+def _check_node_proofs(path: Path | _PinnedFile, sections: _Sections, header: EpochHeader, run: Executor,
+                       window: int | None, progress: Progress | None) -> None:
     """One proof per node below the root, in the same order; batch-verified in groups of ``BATCH``."""
     node_entry = node_entry_size(header.instrument_count, header.asset_count)
     height = header.tree.height
@@ -765,26 +768,61 @@ def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run
 # --------------------------------------------------------------------------------------------- crowd audit
 
 
-class _PinnedFile:
-    """The crowd audit's audit file, held open from the checksum to the last read (a file renamed over it, a named
-    pipe put in its place, changes nothing for the reads); ``piece`` reads a piece and refuses bytes other than the
-    ones the checksum covered."""
+def _named(error: type[ZkclearError], message: str, path: Path) -> ZkclearError:
+    return InputError(message, path=str(path)) if error is InputError else error(message)
 
-    def __init__(self, path: Path) -> None:
+
+class _PositionedReads(io.RawIOBase):
+    """Raw reads of an open file descriptor at a position of this object's own (``os.pread``), so that readers of
+    one file never move each other; does not close the descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd, self._at = fd, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._at = offset if whence == 0 else self._at + offset if whence == 1 else os.fstat(self._fd).st_size + offset
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self._fd, len(buffer), self._at)
+        buffer[:len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+
+class _PinnedFile:
+    """An audit file held open from its checksum to the last read (a file renamed over it, a named pipe put in its
+    place, changes nothing for the reads; ``error``: what to raise when it is no regular file); ``piece`` reads a
+    piece and refuses bytes other than the ones the checksum covered (the crowd audit's reads)."""
+
+    def __init__(self, path: Path, error: type[ZkclearError] = InputError) -> None:
         self.path = path
+        self._fd: int | None = None
         try:  # non-blocking: opening a named pipe put in the file's place must not wait for a writer
             self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
-            raise InputError(f"cannot open: {exc.strerror or exc}", path=str(path)) from None
+            raise _named(error, f"cannot open: {exc.strerror or exc}", path) from None
         status = os.fstat(self._fd)
-        if not stat.S_ISREG(status.st_mode):
+        if not stat.S_ISREG(status.st_mode):  # a named pipe would block the audit forever, a device never end
             os.close(self._fd)
-            raise InputError("not a regular file", path=str(path))
+            self._fd = None  # closed: not again by __del__ (the number may be another file's by then)
+            raise _named(error, "not a regular file", path)
         self.size = status.st_size
 
     def reader(self) -> io.BufferedReader:
-        """A buffered reader of the held file for one sequential walk (it does not close the file)."""
-        return io.BufferedReader(io.FileIO(self._fd, "rb", closefd=False), 1 << 20)
+        """A buffered reader of the held file with a position of its own (several may be read in turn); closing it
+        leaves the file open."""
+        return io.BufferedReader(_PositionedReads(self._fd), 1 << 20)
 
     def piece(self, start: int, size: int, digest: bytes, what: str) -> bytes:
         data = os.pread(self._fd, size, start)
