@@ -323,3 +323,27 @@ def test_a_malformed_point_in_a_node_on_no_populated_path_is_an_encoding_error_i
         published.files.audit.write_bytes(tampered)
         with pytest.raises(EncodingError, match=f"upper node at level {pos[0]}, index {pos[1]}: "):
             audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=2)
+
+
+def test_the_streaming_audit_reads_the_file_it_opened_when_another_is_renamed_over_it(tmp_path, monkeypatch):
+    """Red team round 5: every pass of the streaming audit opened the path again, so a file renamed over the audit
+    file between two passes was read from then on (a named pipe put there blocked the audit forever). The file is
+    now opened once (a named pipe in its place is never opened): the audit finishes on the file it checked the
+    checksum of."""
+    import os
+
+    from zkclear.verifier import audit_stream
+
+    epoch = honest_epoch()
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    real = audit_stream._sections
+
+    def then_swapped(*args, **kwargs):
+        found = real(*args, **kwargs)
+        (tmp_path / "other").write_bytes(b"not the audit file")
+        os.replace(tmp_path / "other", published.files.audit)
+        return found
+
+    monkeypatch.setattr(audit_stream, "_sections", then_swapped)
+    report = audit_file(published, chunk_system=SYSTEM)
+    assert report.chunks == len(epoch.artifacts.audit.chunks)

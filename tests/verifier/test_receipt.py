@@ -500,3 +500,95 @@ def test_an_account_omitted_and_offset_in_a_padding_node_escapes_participants_bu
         audit_epoch(published(epoch), epoch.artifacts.audit, chunk_system=SYSTEM)
     assert caught.value.reason == "padding-node-nonzero"
     assert _crowd_failure(epoch, epoch.artifacts.audit).reason == "padding-node-nonzero"
+
+
+def _checked_then_swapped(epoch) -> tuple[bytes, bytes]:
+    """Red team round 5: an audit file whose chunk 1 fails when drawn (the bytes the crowd audit checks the checksum
+    of), and the same file with chunk 0's record in chunk 1's place, of the same length (what a shared folder could
+    serve once the checksum has been checked)."""
+    from zkclear.bundle.format import encode_audit_data
+
+    audit = epoch.artifacts.audit
+    bad = list(audit.chunks)
+    bad[1] = replace(bad[1], proof=audit.chunks[0].proof)
+    swapped = list(bad)
+    swapped[1] = audit.chunks[0]
+    checked = encode_audit_data(replace(audit, chunks=tuple(bad)), SYSTEM)
+    served = encode_audit_data(replace(audit, chunks=tuple(swapped)), SYSTEM)
+    assert len(checked) == len(served) and checked != served
+    return checked, served
+
+
+def test_crowd_audit_refuses_bytes_changed_after_the_checksum(tmp_path):
+    """The lazy reads of the crowd audit used to re-read the file: a file changed after open_audit_file had checked
+    its checksum and layout passed with chunk 1 read from chunk 0's record (the bad chunk 1 never checked)."""
+    from zkclear.errors import EncodingError
+    from zkclear.verifier.audit_stream import open_audit_file
+
+    epoch = honest_epoch()
+    checked, served = _checked_then_swapped(epoch)
+    on_disk, _opened = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
+    on_disk.files.audit.write_bytes(checked)
+    with pytest.raises(VerificationError) as static:
+        crowd_audit(on_disk, open_audit_file(on_disk, chunk_system=SYSTEM), 2, chunk_system=SYSTEM)
+    assert static.value.reason == "chunk-collateral-proof"
+    opened = open_audit_file(on_disk, chunk_system=SYSTEM)
+    on_disk.files.audit.write_bytes(served)  # in place: same file, same length
+    with pytest.raises(EncodingError, match=r"epoch-1\.audit: chunk\[1\] changed since the file's checksum"):
+        crowd_audit(on_disk, opened, 2, chunk_system=SYSTEM, rng=random.Random(1))
+    opened = open_audit_file(on_disk, chunk_system=SYSTEM)  # the served file is refused on its own merits too
+    with pytest.raises(VerificationError, match="taken"):
+        crowd_audit(on_disk, opened, 2, chunk_system=SYSTEM)
+
+
+def test_crowd_audit_refuses_a_file_truncated_after_the_checksum(tmp_path):
+    from zkclear.errors import EncodingError
+
+    epoch = honest_epoch()
+    on_disk, opened = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
+    data = on_disk.files.audit.read_bytes()
+    on_disk.files.audit.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EncodingError, match="changed since the file's checksum was checked"):
+        crowd_audit(on_disk, opened, 2, chunk_system=SYSTEM)
+
+
+def test_crowd_audit_reads_the_file_it_checked_when_another_is_renamed_over_it(tmp_path):
+    """The file is held open from the checksum on: a file (or a named pipe, which would block a reader) put in its
+    place changes nothing; what is audited is what was checked."""
+    import os
+
+    epoch = honest_epoch()
+    checked, _served = _checked_then_swapped(epoch)
+    on_disk, opened = _on_disk(epoch, epoch.artifacts.audit, tmp_path)  # honest
+    (tmp_path / "other").write_bytes(checked)
+    os.replace(tmp_path / "other", on_disk.files.audit)
+    assert crowd_audit(on_disk, opened, 2, chunk_system=SYSTEM) == [0, 1]
+    on_disk.files.audit.unlink()
+    os.mkfifo(on_disk.files.audit)
+    assert crowd_audit(on_disk, opened, 2, chunk_system=SYSTEM) == [0, 1]
+
+
+def test_crowd_audit_index_of_a_file_of_empty_node_proofs_stays_a_small_multiple_of_the_file(tmp_path):
+    """Red team round 5: each node proof entry (13 bytes when empty) took a dictionary entry of some hundreds of
+    bytes in the crowd audit's index: a file of 100,000 empty proofs took 22 times its size in memory. The index
+    now holds flat arrays (53 bytes an entry), found by bisection; the entries are still found by position."""
+    import tracemalloc
+
+    from zkclear.verifier.audit_stream import open_audit_file
+
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    extra = {(0, index): b"" for index in range(100_000)}
+    on_disk, _opened = _on_disk(epoch, replace(audit, node_proofs={**audit.node_proofs, **extra}), tmp_path)
+    size = on_disk.files.audit.stat().st_size
+    tracemalloc.start()
+    try:
+        opened = open_audit_file(on_disk, chunk_system=SYSTEM)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 6 * size
+    assert len(opened.node_proofs) == len(audit.node_proofs) + len(extra)
+    assert (0, 99_999) in opened.node_proofs and (0, 100_000) not in opened.node_proofs
+    assert all(opened.node_proofs[position] == proof for position, proof in audit.node_proofs.items())
+    assert list(opened.upper_nodes) == sorted(audit.upper_nodes)

@@ -21,9 +21,12 @@ only the chunks, nodes and proofs the audit asks for are read and decoded.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import stat
 import struct
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -64,18 +67,34 @@ Failure = tuple[str, int | None, str | None]
 
 
 class _Cursor:
-    """Reads a file from an offset, failing like the in-memory decoder on truncation."""
+    """Reads a file from an offset, failing like the in-memory decoder on truncation. Given ``digest``, every byte
+    read or skipped is hashed into it (skips are read then), so a walk can also compute the container's checksum;
+    given ``handle``, it reads that open file (not closed by close()) instead of opening ``path``. ``digests`` may
+    grow and shrink during the walk (a piece's digest is pushed at its start, popped at its end)."""
 
-    def __init__(self, path: Path, offset: int, end: int) -> None:
-        self._file: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by close())
+    def __init__(self, path: Path | _PinnedFile, offset: int, end: int, *, handle: Any = None,
+                 digest: Any = None) -> None:
+        self._own = handle is None
+        if handle is not None:
+            self._file: BinaryIO = handle
+        elif isinstance(path, _PinnedFile):
+            self._file = path.reader()
+        else:
+            self._file = open(path, "rb")  # noqa: SIM115 (closed by close())
         self._file.seek(offset)
         self.offset, self.end = offset, end
+        self.digests: list[Any] = [] if digest is None else [digest]
 
     def take(self, size: int, what: str) -> bytes:
         if size < 0 or self.offset + size > self.end:
             raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}, "
                                 f"{self.end - self.offset} left")
         data = self._file.read(size)
+        if len(data) != size:  # the file is shorter than when its length was read: it changed under us
+            raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}, the file ends "
+                                f"after {len(data)} (it changed while being read)")
+        for digest in self.digests:
+            digest.update(data)
         self.offset += size
         return data
 
@@ -91,22 +110,23 @@ class _Cursor:
     def skip(self, size: int, what: str) -> None:
         if self.offset + size > self.end:
             raise EncodingError(f"truncated: {what} needs {size} bytes at offset {self.offset}")
+        if self.digests:
+            while size:
+                size -= len(self.take(min(size, 1 << 20), what))
+            return
         self._file.seek(size, 1)
         self.offset += size
 
     def close(self) -> None:
-        self._file.close()
+        if self._own:
+            self._file.close()
 
 
-def _check_container(path: Path) -> tuple[int, int]:
+def _check_container(file: _PinnedFile) -> tuple[int, int]:
     """(body offset, body end) after checking magic, kind, version, length and the checksum in blocks."""
-    status = path.stat()
-    if not stat.S_ISREG(status.st_mode):  # a named pipe would block the audit forever, a device never end
-        raise EncodingError("not a regular file")
-    size = status.st_size
-    with open(path, "rb") as handle:
+    with file.reader() as handle:
         head = handle.read(_PREFIX.size)
-        length = container_body_length(head, KIND_AUDIT, size)
+        length = container_body_length(head, KIND_AUDIT, file.size)
         digest = hashlib.sha256(head)
         left = length
         while left:
@@ -312,9 +332,10 @@ def audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CH
     """Audit the epoch from its audit file (``published.files.audit``): every check of ``audit_epoch``; returns
     the report or raises VerificationError (EncodingError for a malformed file)."""
     path = published.files.audit
-    try:
-        return _audit(published, path, chunk_system, previous, executor or SerialExecutor(), progress,
-                      max(1, group_chunks), window)
+    try:  # every pass reads the file opened here (red team round 5: a file or a named pipe renamed over it between
+        # two passes was read, or blocked the audit forever)
+        return _audit(published, _PinnedFile(path, EncodingError), chunk_system, previous,
+                      executor or SerialExecutor(), progress, max(1, group_chunks), window)
     except EncodingError as exc:
         raise EncodingError(f"{path}: {exc}") from None
 
@@ -334,18 +355,64 @@ class _Sections:
 
 
 @dataclass(frozen=True, slots=True)
-class _ChunkIndex:
-    """Where each chunk record starts in the file (one more offset: where the last one ends) and its position."""
+class _Spans:
+    """Where each item of a list of ``position || item`` entries is (offset, size, SHA-256), by position, in flat
+    arrays (53 bytes an entry, not a dictionary entry of some hundreds: red team round 5, a file of empty 13-byte
+    node proofs took many times its size in memory). Positions arrive strictly increasing (the decoder's rule,
+    checked by :func:`_positioned`), so a position is found by bisection."""
+
+    levels: array = field(default_factory=lambda: array("B"))
+    indices: array = field(default_factory=lambda: array("Q"))
+    offsets: array = field(default_factory=lambda: array("Q"))
+    sizes: array = field(default_factory=lambda: array("I"))
+    digests: bytearray = field(default_factory=bytearray)
+
+    def add(self, position: Position, offset: int, size: int, digest: bytes) -> None:
+        self.levels.append(position[0])
+        self.indices.append(position[1])
+        self.offsets.append(offset)
+        self.sizes.append(size)
+        self.digests.extend(digest)
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+    def __getitem__(self, k: int) -> Position:
+        return self.levels[k], self.indices[k]
+
+    def find(self, position: object) -> int | None:
+        """The entry number of ``position`` (None: not listed)."""
+        if not (isinstance(position, tuple) and len(position) == 2):
+            return None
+        k = bisect_left(self, position)
+        return k if k < len(self) and self[k] == position else None
+
+    def span(self, k: int) -> tuple[int, int, bytes]:
+        return self.offsets[k], self.sizes[k], bytes(self.digests[32 * k:32 * k + 32])
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What the crowd audit keeps of its file after the one pass that also computes the checksum: where each chunk
+    record starts (one more offset: where the last one ends), its position and the SHA-256 of its bytes; the offset,
+    size and SHA-256 of every upper node's and node proof's item; the padding entries' blindings. A piece read later
+    is refused unless it hashes to what was checked (red team round 5: the file on a shared folder can change
+    between the checksum and the reads)."""
 
     offsets: array = field(default_factory=lambda: array("Q"))
     positions: array = field(default_factory=lambda: array("Q"))
+    digests: bytearray = field(default_factory=bytearray)  # 32 bytes a chunk
+    nodes: _Spans = field(default_factory=lambda: _Spans())
+    proofs: _Spans = field(default_factory=lambda: _Spans())
+    padding: dict[Position, bytes] = field(default_factory=dict)
 
 
-def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, assets: int,
-              index: _ChunkIndex | None = None) -> _Sections:
-    """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, each
-    chunk); strict like the decoder."""
-    cursor = _Cursor(path, start, end)
+def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, count: int, assets: int,
+              index: _Layout | None = None, cursor: _Cursor | None = None) -> _Sections:
+    """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, where each
+    piece is and its digest); strict like the decoder. ``cursor``: the one to walk with (its digests then see every
+    byte of the body)."""
+    cursor = cursor or _Cursor(path, start, end)
     try:
         digest = cursor.take(32, "header digest")
         chunks = cursor.count("chunk count", 8 + 2 + 4)
@@ -353,6 +420,7 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
         for i in range(chunks):
             if index is not None:
                 index.offsets.append(cursor.offset)
+                cursor.digests.append(hashlib.sha256())
                 index.positions.append(struct.unpack(">Q", cursor.take(8, f"chunk[{i}] position"))[0])
             else:
                 cursor.skip(8, f"chunk[{i}] position")
@@ -365,20 +433,35 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
                 cursor.skip(length, f"chunk[{i}] slot {s} account")
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
+            if index is not None:
+                index.digests.extend(cursor.digests.pop().digest())
         if index is not None:
             index.offsets.append(cursor.offset)
         entry = node_entry_size(count, assets)
-        nodes, nodes_at = _positioned(cursor, "upper nodes", entry,
-                                      lambda what: cursor.skip(entry - 9, what))
 
-        def proof(what: str) -> None:
-            cursor.skip(struct.unpack(">I", cursor.take(4, f"{what} length"))[0], what)
+        def item(what: str, key: Position, size: int, into: _Spans | None) -> None:
+            if into is None:
+                cursor.skip(size, what)
+            else:
+                at = cursor.offset
+                cursor.digests.append(hashlib.sha256())
+                cursor.skip(size, what)  # in blocks: a proof of gigabytes is hashed, never held
+                into.add(key, at, size, cursor.digests.pop().digest())
+
+        nodes, nodes_at = _positioned(cursor, "upper nodes", entry, lambda what, key: item(
+            what, key, entry - 9, None if index is None else index.nodes))
+
+        def proof(what: str, key: Position) -> None:
+            item(what, key, struct.unpack(">I", cursor.take(4, f"{what} length"))[0],
+                 None if index is None else index.proofs)
 
         proofs, proofs_at = _positioned(cursor, "node proofs", 13, proof)
         pad_entry = padding_entry_size(count, assets)
 
-        def blindings(what: str) -> None:
+        def blindings(what: str, key: Position) -> None:
             entry_bytes = cursor.take(pad_entry - 9, what)
+            if index is not None:
+                index.padding[key] = entry_bytes
             for j in range(assets + count):
                 try:
                     scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
@@ -393,9 +476,11 @@ def _sections(path: Path, start: int, end: int, chunk_size: int, count: int, ass
         cursor.close()
 
 
-def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str], None]) -> tuple[int, int]:
+def _positioned(cursor: _Cursor, what: str, item_size: int,
+                rest: Callable[[str, Position], None]) -> tuple[int, int]:
     """(count, offset of the first entry) of a list of ``position || item`` entries (a u64 count first), positions
-    strictly increasing like the decoder demands; ``rest(name)`` reads one entry's item after its position."""
+    strictly increasing like the decoder demands; ``rest(name, position)`` reads one entry's item after its
+    position."""
     n = cursor.count(what, item_size)
     at = cursor.offset
     last = None
@@ -404,11 +489,11 @@ def _positioned(cursor: _Cursor, what: str, item_size: int, rest: Callable[[str]
         if last is not None and key <= last:
             raise EncodingError(f"{what}[{i}]: positions must be strictly increasing")
         last = key
-        rest(f"{what}[{i}]")
+        rest(f"{what}[{i}]", key)
     return n, at
 
 
-def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
+def _read_chunks(path: Path | _PinnedFile, sections: _Sections) -> Iterator[tuple[int, bytes, list[bytes]]]:
     """(position, record bytes, id hashes) of every chunk, one at a time."""
     cursor = _Cursor(path, sections.chunks_at, sections.end)
     try:
@@ -428,7 +513,7 @@ def _read_chunks(path: Path, sections: _Sections) -> Iterator[tuple[int, bytes, 
         cursor.close()
 
 
-def _entries(path: Path, start: int, count: int, end: int, size: int) -> Iterator[tuple[int, int, bytes]]:
+def _entries(path: Path | _PinnedFile, start: int, count: int, end: int, size: int) -> Iterator[tuple[int, int, bytes]]:
     """(level, index, rest) of fixed-size entries."""
     cursor = _Cursor(path, start, end)
     try:
@@ -440,7 +525,7 @@ def _entries(path: Path, start: int, count: int, end: int, size: int) -> Iterato
         cursor.close()
 
 
-def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, previous: ChainLink | None,
+def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSystem, previous: ChainLink | None,
            run: Executor, progress: Progress | None, group_chunks: int, window: int | None) -> AuditReport:
     import time
 
@@ -513,7 +598,7 @@ def _audit(published: PublishedEpoch, path: Path, system: ChunkProofSystem, prev
                        sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
 
 
-def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
+def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array) -> None:
     """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
     order = sorted(prefixes)
     clashes = {a for a, b in pairwise(order) if a == b}
@@ -529,7 +614,7 @@ def _check_duplicates(path: Path, sections: _Sections, prefixes: array) -> None:
                 seen[id_hash] = number
 
 
-def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+def _level_blocks(path: Path | _PinnedFile, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
     """level -> (offset of its first entry, entries) in the upper-node list (entries of ``size`` bytes)."""
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.nodes_at, sections.nodes, sections.end, size)):
@@ -540,7 +625,7 @@ def _level_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple
     return blocks
 
 
-def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
+def _padding_blocks(path: Path | _PinnedFile, sections: _Sections, size: int) -> dict[int, tuple[int, int]]:
     blocks: dict[int, tuple[int, int]] = {}
     for i, (level, _, _) in enumerate(_entries(path, sections.padding_at, sections.padding, sections.end, size)):
         offset, n = blocks.get(level, (sections.padding_at + i * size, 0))
@@ -548,7 +633,7 @@ def _padding_blocks(path: Path, sections: _Sections, size: int) -> dict[int, tup
     return blocks
 
 
-def _check_tree(path: Path, sections: _Sections, bundle: Any, roots: dict[int, bytes], run: Executor,
+def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, roots: dict[int, bytes], run: Executor,
                 window: int | None, progress: Progress | None) -> None:
     """The upper tree, level by level (the checks of ``rebuild_upper_tree``)."""
     header = bundle.header
@@ -635,8 +720,8 @@ def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
         yield items[start:start + size]
 
 
-def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run: Executor, window: int | None,
-                       progress: Progress | None) -> None:
+def _check_node_proofs(path: Path | _PinnedFile, sections: _Sections, header: EpochHeader, run: Executor,
+                       window: int | None, progress: Progress | None) -> None:
     """One proof per node below the root, in the same order; batch-verified in groups of ``BATCH``."""
     node_entry = node_entry_size(header.instrument_count, header.asset_count)
     height = header.tree.height
@@ -683,53 +768,120 @@ def _check_node_proofs(path: Path, sections: _Sections, header: EpochHeader, run
 # --------------------------------------------------------------------------------------------- crowd audit
 
 
+def _named(error: type[ZkclearError], message: str, path: Path) -> ZkclearError:
+    return InputError(message, path=str(path)) if error is InputError else error(message)
+
+
+class _PositionedReads(io.RawIOBase):
+    """Raw reads of an open file descriptor at a position of this object's own (``os.pread``), so that readers of
+    one file never move each other; does not close the descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd, self._at = fd, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._at = offset if whence == 0 else self._at + offset if whence == 1 else os.fstat(self._fd).st_size + offset
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def readinto(self, buffer: Any) -> int:
+        data = os.pread(self._fd, len(buffer), self._at)
+        buffer[:len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+
+class _PinnedFile:
+    """An audit file held open from its checksum to the last read (a file renamed over it, a named pipe put in its
+    place, changes nothing for the reads; ``error``: what to raise when it is no regular file); ``piece`` reads a
+    piece and refuses bytes other than the ones the checksum covered (the crowd audit's reads)."""
+
+    def __init__(self, path: Path, error: type[ZkclearError] = InputError) -> None:
+        self.path = path
+        self._fd: int | None = None
+        try:  # non-blocking: opening a named pipe put in the file's place must not wait for a writer
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise _named(error, f"cannot open: {exc.strerror or exc}", path) from None
+        status = os.fstat(self._fd)
+        if not stat.S_ISREG(status.st_mode):  # a named pipe would block the audit forever, a device never end
+            os.close(self._fd)
+            self._fd = None  # closed: not again by __del__ (the number may be another file's by then)
+            raise _named(error, "not a regular file", path)
+        self.size = status.st_size
+
+    def reader(self) -> io.BufferedReader:
+        """A buffered reader of the held file with a position of its own (several may be read in turn); closing it
+        leaves the file open."""
+        return io.BufferedReader(_PositionedReads(self._fd), 1 << 20)
+
+    def piece(self, start: int, size: int, digest: bytes, what: str) -> bytes:
+        data = os.pread(self._fd, size, start)
+        if len(data) != size or hashlib.sha256(data).digest() != digest:
+            raise EncodingError(f"{self.path}: {what} changed since the file's checksum was checked (the file was "
+                                f"modified while it was being audited)")
+        return data
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
 class _ChunksOnDisk(Sequence[ChunkRecord]):
     """The audit file's chunks, each read and decoded only when asked for."""
 
-    def __init__(self, path: Path, index: _ChunkIndex, system: ChunkProofSystem, public: Any,
+    def __init__(self, file: _PinnedFile, layout: _Layout, system: ChunkProofSystem, public: Any,
                  chunk_size: int) -> None:
-        self._path, self._index, self._system, self._public, self._size = path, index, system, public, chunk_size
+        self._file, self._layout, self._system, self._public, self._size = file, layout, system, public, chunk_size
 
     def __len__(self) -> int:
-        return len(self._index.positions)
+        return len(self._layout.positions)
 
     def __getitem__(self, number: int) -> ChunkRecord:  # type: ignore[override]  (no slices: one chunk at a time)
         if not 0 <= number < len(self):
             raise IndexError(number)
-        start, stop = self._index.offsets[number], self._index.offsets[number + 1]
-        cursor = _Cursor(self._path, start, stop)
+        start, stop = self._layout.offsets[number], self._layout.offsets[number + 1]
+        digest = bytes(self._layout.digests[32 * number:32 * number + 32])
+        data = self._file.piece(start, stop - start, digest, f"chunk[{number}]")
         try:
-            return decode_chunk_record(cursor.take(stop - start, f"chunk[{number}]"), self._system, self._public,
-                                       self._size)
+            return decode_chunk_record(data, self._system, self._public, self._size)
         except EncodingError as exc:
-            raise EncodingError(f"{self._path}: chunk[{number}]: {exc}") from None
-        finally:
-            cursor.close()
+            raise EncodingError(f"{self._file.path}: chunk[{number}]: {exc}") from None
 
 
 class _EntriesOnDisk(Mapping[Position, Any]):
     """A list of ``position || item`` entries of the audit file by position, each item read and decoded only when
     asked for (membership and iteration need no reading)."""
 
-    def __init__(self, path: Path, spans: dict[Position, tuple[int, int]],
-                 decode: Callable[[Position, bytes], Any]) -> None:
-        self._path, self._spans, self._decode = path, spans, decode
+    def __init__(self, file: _PinnedFile, spans: _Spans, decode: Callable[[Position, bytes], Any]) -> None:
+        self._file, self._spans, self._decode = file, spans, decode
 
     def __getitem__(self, position: Position) -> Any:
-        start, size = self._spans[position]
-        cursor = _Cursor(self._path, start, start + size)
+        k = self._spans.find(position)
+        if k is None:
+            raise KeyError(position)
+        start, size, digest = self._spans.span(k)
+        data = self._file.piece(start, size, digest, f"the entry at {position}")
         try:
-            return self._decode(position, cursor.take(size, f"{position}"))
+            return self._decode(position, data)
         except EncodingError as exc:
-            raise EncodingError(f"{self._path}: {exc}") from None
-        finally:
-            cursor.close()
+            raise EncodingError(f"{self._file.path}: {exc}") from None
 
     def __contains__(self, position: object) -> bool:
-        return position in self._spans
+        return self._spans.find(position) is not None
 
     def __iter__(self) -> Iterator[Position]:
-        return iter(self._spans)
+        return (self._spans[k] for k in range(len(self._spans)))
 
     def __len__(self) -> int:
         return len(self._spans)
@@ -747,42 +899,37 @@ class AuditOnDisk(AuditData):
 
 
 def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> AuditOnDisk:
-    """``published``'s audit file, its checksum and layout checked in one bounded pass (strict like the decoder on
-    everything but the points and proofs of chunks and nodes, which are decoded when read); the padding openings
-    are decoded now. EncodingError naming the file when it is malformed, InputError when it is missing or not a
-    regular file."""
+    """``published``'s audit file, its checksum and layout checked in one bounded pass over the file held open
+    (strict like the decoder on everything but the points and proofs of chunks and nodes, which are decoded when
+    read, and refused then unless they are the bytes the checksum covered); the padding openings are decoded now.
+    EncodingError naming the file when it is malformed or changes while read, InputError when it is missing or not
+    a regular file."""
     path = published.files.audit
     header = published.bundle.header
     count, assets = header.instrument_count, header.asset_count
     if not path.exists():
         raise InputError("file not found", path=str(path))
     check_regular_file(path)  # a named pipe or a device is refused before a byte is read
+    file = _PinnedFile(path)  # and again on what was opened
     try:
-        start, end = _check_container(path)
-        index = _ChunkIndex()
-        sections = _sections(path, start, end, header.tree.chunk_size, count, assets, index)
-        node_size_ = node_entry_size(count, assets)
-        nodes = {(level, number): (sections.nodes_at + k * node_size_ + 9, node_size_ - 9) for k, (level, number, _)
-                 in enumerate(_entries(path, sections.nodes_at, sections.nodes, end, node_size_))}
-        proofs: dict[Position, tuple[int, int]] = {}
-        cursor = _Cursor(path, sections.proofs_at, sections.padding_at - 8)
-        try:
-            for _ in range(sections.proofs):
-                position = struct.unpack(">BQ", cursor.take(9, "node proof position"))
-                size = struct.unpack(">I", cursor.take(4, "node proof length"))[0]
-                proofs[position] = (cursor.offset, size)
-                cursor.skip(size, "node proof")
-        finally:
-            cursor.close()
-        padding = {(level, number): _padding_opening(rest, assets)
-                   for level, number, rest in _entries(path, sections.padding_at, sections.padding, end,
-                                                       padding_entry_size(count, assets))}
+        with file.reader() as walk:
+            head = walk.read(_PREFIX.size)
+            length = container_body_length(head, KIND_AUDIT, file.size)
+            layout = _Layout()
+            checksum = hashlib.sha256(head)
+            cursor = _Cursor(path, _PREFIX.size, _PREFIX.size + length, handle=walk, digest=checksum)
+            sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, count, assets,
+                                 layout, cursor)
+            if checksum.digest() != walk.read(32):
+                raise EncodingError("checksum mismatch: the file is corrupted")
     except EncodingError as exc:
         raise EncodingError(f"{path}: {exc}") from None
     return AuditOnDisk(
-        sections.header_digest, _ChunksOnDisk(path, index, chunk_system, published.public, header.tree.chunk_size),
-        _EntriesOnDisk(path, nodes, lambda position, data: _decode_named(data, count, assets, *position)),
-        _EntriesOnDisk(path, proofs, lambda position, data: data), padding, positions=index.positions)
+        sections.header_digest, _ChunksOnDisk(file, layout, chunk_system, published.public, header.tree.chunk_size),
+        _EntriesOnDisk(file, layout.nodes, lambda position, data: _decode_named(data, count, assets, *position)),
+        _EntriesOnDisk(file, layout.proofs, lambda position, data: data),
+        {position: _padding_opening(blindings, assets) for position, blindings in layout.padding.items()},
+        positions=layout.positions)
 
 
 def _padding_opening(blindings: bytes, assets: int) -> PaddingOpening:
