@@ -212,3 +212,40 @@ def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: P
         assert ledger.commit(load_epoch(folder, 2, cfg)).epoch == 2  # a quiet epoch: new files
         assert ledger.commit(load_epoch(folder, 3, cfg), once_per_folder=True).already_committed
         assert ledger.commit(load_epoch(folder, 3, cfg)).epoch == 3  # the same quiet files, named epoch
+
+
+@pytest.mark.parametrize("same_inputs", [True, False])
+def test_an_epoch_committed_by_another_run_while_this_one_cleared_it_is_named_not_a_sqlite_error(
+        tmp_path: Path, monkeypatch, same_inputs: bool) -> None:
+    """Two `epoch run`s of one epoch at once: the second to commit found SQLite's 'UNIQUE constraint failed' in its
+    message (red team round 5). Same inputs: nothing to do, as for a re-run; other inputs: refused, nothing applied."""
+    import zkclear.clearing.ledger as ledger_module
+
+    cfg = config()
+    path = tmp_path / "l.sqlite"
+    first = epochs()[0]
+    theirs = first if same_inputs else epoch_inputs(1, {PERP: 1000}, [], [deposit("A", 1_000, "d-other")], ["A"])
+    real_apply = ledger_module.apply_epoch
+    raced = []
+
+    def apply_while_another_run_commits(state, inputs, cfg_):
+        result = real_apply(state, inputs, cfg_)
+        if not raced:
+            raced.append(True)
+            with Ledger(path, cfg) as other:
+                other.commit(theirs)
+        return result
+
+    with Ledger(path, cfg) as ledger:
+        monkeypatch.setattr(ledger_module, "apply_epoch", apply_while_another_run_commits)
+        if same_inputs:
+            result = ledger.commit(first)
+            assert result.already_committed and "by another run" in result.message and "nothing to do" in result.message
+        else:
+            with pytest.raises(LedgerError, match="committed by another run, with different inputs") as error:
+                ledger.commit(first)
+            assert "UNIQUE" not in str(error.value)
+        monkeypatch.setattr(ledger_module, "apply_epoch", real_apply)
+        assert ledger.head()[0] == 1 and raced
+        with Ledger(path, cfg) as reference:
+            assert ledger.state(1) == reference.state(1)

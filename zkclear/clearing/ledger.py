@@ -408,6 +408,8 @@ class Ledger:
                                     f"epoch (--epoch {head_epoch + 1}) to commit them again as a new one",
                                     self.state(seen), None)
             state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
+            if self.head()[0] != head_epoch:
+                return self._committed_meanwhile(state.epoch, inputs_hash, None)
             self._refuse_committed_transfer_ids(inputs)
             state_bytes = state.canonical_bytes()
             report_bytes = canonical_json(report.to_canonical())
@@ -428,10 +430,24 @@ class Ledger:
                         self._db.execute("INSERT OR IGNORE INTO input_sources VALUES (?, ?)",
                                          (inputs.source_digest, state.epoch))
                     _crash_hook()
+            except sqlite3.IntegrityError as exc:  # another run committed this epoch since the check above
+                return self._committed_meanwhile(state.epoch, inputs_hash, exc)
             except sqlite3.DatabaseError as exc:
                 raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
         return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report,
                             encoded.fills, encoded.volume)
+
+    def _committed_meanwhile(self, epoch: int, inputs_hash: bytes, error: sqlite3.Error | None) -> CommitResult:
+        """Another run (a second `epoch run` at the same time) committed ``epoch`` while this one cleared it:
+        nothing to do if with the same inputs, else a :class:`LedgerError`; nothing of this run is applied."""
+        row = self._db.execute("SELECT inputs_hash, epoch_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path}: commit of epoch {epoch} failed: {error or 'the ledger moved on'}")
+        if bytes(row[0]) != inputs_hash:
+            raise LedgerError(f"epoch {epoch} was committed by another run, with different inputs, while this one "
+                              "cleared it: nothing of this run was applied")
+        return CommitResult(epoch, bytes(row[1]), True, f"epoch {epoch} was committed with these inputs by another "
+                            "run while this one cleared it: nothing to do", self.state(epoch), None)
 
     def _inputs_blob(self, epoch: int) -> tuple[str, str]:
         """(table, column) holding the canonical inputs of ``epoch``: ``epoch_inputs`` since it exists,
