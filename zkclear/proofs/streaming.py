@@ -420,6 +420,10 @@ def _close_placed(plan: _Plan, source: AccountSource, public: Any, reserves: Res
     timings["tree_build"] = time.perf_counter() - started
     require_solvent(header.reserve_totals, totals, reserves.asset_ids)
 
+    # At least one node-proof group per worker, now that the tree's node count is known: a small epoch's hundred-odd
+    # node proofs were one task, proven on one core while the others waited (16 s of the demo's epoch). Groups only
+    # pack the tasks (and the writer reads them back the same way); every node's proof is the same.
+    plan.node_group = max(1, min(plan.node_group, -(-plan.nodes_total // max(1, executor.workers))))
     started = time.perf_counter()
     _prove_node_groups(plan, blindings, store, executor, settings, progress)
     timings["node_proofs"] = time.perf_counter() - started
@@ -610,9 +614,6 @@ def _all_groups(plan: _Plan, store: WorkStore,
 
 def _prove_node_groups(plan: _Plan, blindings: BlindingSource, store: WorkStore, executor: Executor,
                        settings: StreamSettings, progress: Progress | None) -> None:
-    # At least one group per worker: a small epoch's hundred-odd node proofs were one task, proven on one core while
-    # the others waited (16 s of the demo's epoch). Groups only pack the tasks; every node's proof is the same.
-    plan.node_group = max(1, min(plan.node_group, -(-plan.nodes_total // max(1, executor.workers))))
     groups_total = 0
     saved: list[bytes] = []
     for _, task in _all_groups(plan, store, blindings):
