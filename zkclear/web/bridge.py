@@ -8,9 +8,12 @@ open_published` and ``PublishedEpoch.receipt`` read the files, :func:`~zkclear.v
 load_participant_file` and the same parsers read the participant's entries, :func:`~zkclear.verifier.participant.
 verify_history` checks every receipt (:func:`~zkclear.verifier.receipt.verify_receipt`), the chain and the account
 key, :func:`~zkclear.verifier.receipt.crowd_audit` the optional random chunks, and :func:`~zkclear.verifier.
-participant.history_rows` / :func:`~zkclear.verifier.participant.history_csv` make the history. This module
-verifies nothing itself: it turns the page's form into the core's inputs, and the core's result or failure into
-the page's named checks. Tests run it on CPython, with numpy, gmpy2 & co. blocked as on Pyodide.
+participant.history_rows` / :func:`~zkclear.verifier.participant.history_csv` make the history. One step of
+``zkclear verify`` is not run here: recomputing the public risk data from the public inputs and checking the inputs
+chain (:mod:`zkclear.proofs.recompute`), which need the clearing engine and numpy (not on the page's Pyodide); the
+page says so to the participant. This module verifies nothing itself: it turns the page's form into the core's
+inputs, and the core's result or failure into the page's named checks. Tests run it on CPython, with numpy,
+gmpy2 & co. blocked as on Pyodide.
 
 Named checks, per epoch: the core's own (:data:`zkclear.verifier.receipt.CHECKS`) — ``header``, ``identity``,
 ``values``, ``path``, ``root statements``, ``proofs`` — and, when asked, ``crowd audit`` for the latest epoch.
