@@ -6,10 +6,11 @@ Layout, all points 48-byte compressed G1 and all scalars 32-byte big-endian cano
     0       1      version = 0x01
     1       1      k = number of WNLA rounds
     2       48     C_D
-    50      48     C_R
-    98      48     C_S
-    146     96·k   X_0, R_0, X_1, R_1, ..., X_{k-1}, R_{k-1}
-    146+96k 32·a   l (the WNLA's final linear vector, a scalars)
+    50      48     C_B
+    98      48     C_R
+    146     48     C_S
+    194     96·k   X_0, R_0, X_1, R_1, ..., X_{k-1}, R_{k-1}
+    194+96k 32·a   l (the WNLA's final linear vector, a scalars)
     ...     32·b   n (the WNLA's final norm vector, b scalars)
 
 k, a and b follow from m (:func:`provers.bulletproofs_pp.parameters.proof_shape`): m is not encoded,
@@ -32,16 +33,17 @@ HEADER_BYTES = 2
 
 
 def encoded_size(m: int) -> int:
-    """Bytes in a proof for m values: 2 + 48·(3 + 2k) + 32·(a + b)."""
+    """Bytes in a proof for m values: 2 + 48·(4 + 2k) + 32·(a + b)."""
     rounds, l_final, n_final = proof_shape(m)
-    return HEADER_BYTES + POINT_BYTES * (3 + 2 * rounds) + SCALAR_BYTES * (l_final + n_final)
+    return HEADER_BYTES + POINT_BYTES * (4 + 2 * rounds) + SCALAR_BYTES * (l_final + n_final)
 
 
 @dataclass(frozen=True, slots=True)
 class BppRangeProof:
-    """A Bulletproofs++ range proof: the commitments C_D, C_R, C_S and the WNLA proof."""
+    """A Bulletproofs++ range proof: the commitments C_D, C_B, C_R, C_S and the WNLA proof."""
 
     C_D: G1Point
+    C_B: G1Point
     C_R: G1Point
     C_S: G1Point
     wnla: WnlaProof
@@ -52,7 +54,7 @@ class BppRangeProof:
         if len(self.wnla.R) != rounds or rounds > 255:
             raise EncodingError(f"cannot encode a WNLA proof with {rounds} rounds")
         parts = [bytes([VERSION, rounds])]
-        parts += [point.to_bytes() for point in (self.C_D, self.C_R, self.C_S)]
+        parts += [point.to_bytes() for point in (self.C_D, self.C_B, self.C_R, self.C_S)]
         for X, R in zip(self.wnla.X, self.wnla.R, strict=True):
             parts += [X.to_bytes(), R.to_bytes()]
         parts += [scalar_to_bytes(s) for s in (*self.wnla.l, *self.wnla.n)]
@@ -96,7 +98,7 @@ class BppRangeProof:
             except EncodingError as exc:
                 raise EncodingError(f"Bulletproofs++ range proof field {name} (byte offset {start}): {exc}") from exc
 
-        C_D, C_R, C_S = point("C_D"), point("C_R"), point("C_S")
+        C_D, C_B, C_R, C_S = point("C_D"), point("C_B"), point("C_R"), point("C_S")
         X_vec, R_vec = [], []
         for k in range(rounds):
             X_vec.append(point(f"X_{k}"))
@@ -104,4 +106,4 @@ class BppRangeProof:
         l_final_vec = tuple(scalar(f"l_{i}") for i in range(l_final))
         n_final_vec = tuple(scalar(f"n_{i}") for i in range(n_final))
         wnla = WnlaProof(X=tuple(X_vec), R=tuple(R_vec), l=l_final_vec, n=n_final_vec)
-        return cls(C_D=C_D, C_R=C_R, C_S=C_S, wnla=wnla)
+        return cls(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)

@@ -26,6 +26,10 @@ MAX_VALUES = 64
 #: The powers of T whose coefficients the prover commits in C_S (every power of <c(T), l(T)> + |n(T)|²
 #: except T³, the one the verifier checks).
 JUNK_POWERS = (-2, 0, 1, 2, 4)
+#: Where the mask u_j of the slot of T^j comes from, as the power of T of that commitment: C_D (T^1),
+#: C_R (T^2) or C_B (T^-3). The mask adds T^{j+1+power}·u_j to <c(T), l(T)>, which must land on another
+#: power of JUNK_POWERS (never on T^3): -2 -> 0, 0 -> 2, 1 -> 4, 2 -> 4, 4 -> 2.
+MASK_POWERS = {-2: 1, 0: 1, 1: 2, 2: 1, 4: -3}
 BLINDING_SLOT = 0
 MULTIPLICITY_SLOT = 1
 JUNK_SLOT = MULTIPLICITY_SLOT + BASE
@@ -33,6 +37,7 @@ L_LENGTH = 32
 
 assert BASE**DIGITS == 1 << N_BITS
 assert JUNK_SLOT + len(JUNK_POWERS) <= L_LENGTH
+assert all(j + 1 + power in JUNK_POWERS for j, power in MASK_POWERS.items())
 
 
 def check_count(m: int, error: type[Exception]) -> None:

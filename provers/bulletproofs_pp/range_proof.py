@@ -12,14 +12,17 @@ all in [0, 16) iff ``Σ_j 1/(X + d_j) = Σ_a m_a/(X + a)`` as rational functions
 X = e. Every constraint is folded into the coefficient of T³ of ``<c(T), l(T)> + |n(T)|²_μ`` and the
 whole statement becomes one weighted norm linear argument (:mod:`.wnla`) for
 
-    C(T) = T^{-1}·C_S + T·C_D + T²·C_R + 2T³·Σ_k δ^{k+1}·V_k + T³·κ·G + Σ_j (T·(e + p_j) + T²·q_j)·G_j.
+    C(T) = T^{-3}·C_B + T^{-1}·C_S + T·C_D + T²·C_R + 2T³·Σ_k δ^{k+1}·V_k + T³·κ·G
+           + Σ_j (T·(e + p_j) + T²·q_j)·G_j.
+
+Every slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask, so the witness is uniform
+given the other messages (the zero-knowledge argument in docs/protocol.md).
 
 Transcript order (labels in quotes): ``"dom-sep"=PROTOCOL_LABEL, "n", "base", "m", "context", "V"
-(m points), "C_D", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S", T="t"``, then the WNLA
+(m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S", T="t"``, then the WNLA
 (``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``, γ_k=``"wnla/gamma"``).
 
-Experimental: not zero-knowledge as built (the coefficients t_j reach the WNLA's last message
-unmasked; docs/protocol.md says what the paper's blinding layout adds), and used by no statement.
+Experimental: used by no statement.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from provers.bulletproofs_pp.parameters import (
     JUNK_POWERS,
     JUNK_SLOT,
     L_LENGTH,
+    MASK_POWERS,
     MULTIPLICITY_SLOT,
     N_BITS,
     check_count,
@@ -205,18 +209,26 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     padded_values = [v % R for v in values] + [0] * (M - m)
     padded_blindings = [g % R for g in blindings] + [0] * (M - m)
 
-    # Round 1: digits d (norm part) and multiplicities m_a (linear part), blinded on H.
+    # Round 1: digits d (norm part) and multiplicities m_a (linear part), blinded on H; the masks u_j of
+    # the slots of the T^j coefficients, each in the commitment of power MASK_POWERS[j] (C_D, C_R or C_B).
     d = _digits(padded_values)
     mult = [d.count(a) for a in range(BASE)]
-    alpha_D = rng()
-    C_D = msm([H, *H_mult, *gens.G_vec], [alpha_D, *mult, *d])
+    masks = {power: rng() for power in JUNK_POWERS}
+
+    def masks_at(power: int) -> list[int]:
+        return [masks[j] if MASK_POWERS[j] == power else 0 for j in JUNK_POWERS]
+
+    alpha_D, alpha_B = rng(), rng()
+    C_D = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_D, *mult, *masks_at(1), *d])
+    C_B = msm([H, *H_junk], [alpha_B, *masks_at(-3)])
     transcript.append_point(b"C_D", C_D)
+    transcript.append_point(b"C_B", C_B)
     e = _challenge_e(transcript, ProvingError)
 
     # Round 2: reciprocals r_j = 1/(e + d_j).
     r = fr_batch_inv([e + digit for digit in d])
     alpha_R = rng()
-    C_R = msm([H, *gens.G_vec], [alpha_R, *r])
+    C_R = msm([H, *H_junk, *gens.G_vec], [alpha_R, *masks_at(2), *r])
     transcript.append_point(b"C_R", C_R)
     rho = _challenge(transcript, b"rho", ProvingError)
     beta = _challenge(transcript, b"beta", ProvingError)
@@ -237,6 +249,8 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
         2: -weighted_inner(a_vec, a_vec, mu),
         4: -weighted_inner(b_vec, b_vec, mu),
     }
+    for j, power in MASK_POWERS.items():  # the mask of slot j adds T^{j+1+power}·u_j: cancel it there
+        junk[j + 1 + power] -= masks[j]
     t_coefficients = [junk[power] % R for power in JUNK_POWERS]
     C_S = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_S, *s_l, *t_coefficients, *s])
 
@@ -252,15 +266,15 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     t_inv, t2 = fr_inv(t), t * t % R
     t3 = t2 * t % R
     l_vec = [0] * L_LENGTH
-    l_vec[BLINDING_SLOT] = (t_inv * alpha_S + t * alpha_D + t2 * alpha_R
+    l_vec[BLINDING_SLOT] = (pow(t_inv, 3, R) * alpha_B + t_inv * alpha_S + t * alpha_D + t2 * alpha_R
                             + 2 * t3 * inner(public.value_weights, padded_blindings)) % R
     for index in range(BASE):
         l_vec[MULTIPLICITY_SLOT + index] = (t_inv * s_l[index] + t * mult[index]) % R
-    for index, coefficient in enumerate(t_coefficients):
-        l_vec[JUNK_SLOT + index] = t_inv * coefficient % R
+    for index, (j, coefficient) in enumerate(zip(JUNK_POWERS, t_coefficients, strict=True)):
+        l_vec[JUNK_SLOT + index] = (t_inv * coefficient + pow(t, MASK_POWERS[j], R) * masks[j]) % R
     n_vec = [(t_inv * x + t * y + t2 * z) % R for x, y, z in zip(s, a_vec, b_vec, strict=True)]
     wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t), rho, l_vec, n_vec)
-    return BppRangeProof(C_D=C_D, C_R=C_R, C_S=C_S, wnla=wnla)
+    return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
 
 
 def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes) -> None:
@@ -277,13 +291,14 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     context = _check_context(context, VerificationError)
     if not isinstance(proof, BppRangeProof):
         raise VerificationError(f"expected a BppRangeProof, got {type(proof).__name__}")
-    if not all(isinstance(V, G1Point) for V in (*commitments, proof.C_D, proof.C_R, proof.C_S)):
+    if not all(isinstance(V, G1Point) for V in (*commitments, proof.C_D, proof.C_B, proof.C_R, proof.C_S)):
         raise VerificationError("every commitment and proof point must be a G1Point")
     M = padded_count(m)
     gens = generators(M)
 
     transcript = range_proof_transcript(commitments, context)
     transcript.append_point(b"C_D", proof.C_D)
+    transcript.append_point(b"C_B", proof.C_B)
     e = _challenge_e(transcript, VerificationError)
     transcript.append_point(b"C_R", proof.C_R)
     rho = _challenge(transcript, b"rho", VerificationError)
@@ -301,8 +316,9 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     g_scalars = [(t * (e + p_j) + t2 * q_j - g) % R
                  for p_j, q_j, g in zip(public.p, public.q, terms.g_scalars, strict=True)]
     check = msm(
-        [proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G, *gens.H_vec, *gens.G_vec],
-        [t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]), *terms.round_scalars,
+        [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G, *gens.H_vec,
+         *gens.G_vec],
+        [pow(t_inv, 3, R), t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]), *terms.round_scalars,
          (t3 * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars), *g_scalars],
     )
     if not check.is_identity():

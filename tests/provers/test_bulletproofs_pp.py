@@ -155,12 +155,12 @@ def test_the_same_commitment_is_proven_by_bulletproofs_and_by_bulletproofs_pp() 
     assert len(bpp_proof.to_bytes()) < len(bp_proof.to_bytes())
 
 
-def test_single_value_proof_is_626_bytes() -> None:
-    # version + rounds + C_D, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
+def test_single_value_proof_is_674_bytes() -> None:
+    # version + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
     assert proof_shape(1) == (4, 2, 1)
-    assert encoded_size(1) == 2 + 48 * (3 + 2 * 4) + 32 * 3 == 626
+    assert encoded_size(1) == 2 + 48 * (4 + 2 * 4) + 32 * 3 == 674
     proof, _ = prove_range_pp([5], [fr_random()], CONTEXT)
-    assert len(proof.to_bytes()) == 626
+    assert len(proof.to_bytes()) == 674
 
 
 def test_generators_reuse_the_bulletproofs_bases() -> None:
@@ -266,7 +266,7 @@ def single_proof() -> tuple[BppRangeProof, list[G1Point]]:
     return prove_range_pp([77], [fr_random()], CONTEXT)
 
 
-@pytest.mark.parametrize("field", ["C_D", "C_R", "C_S"])
+@pytest.mark.parametrize("field", ["C_D", "C_B", "C_R", "C_S"])
 def test_each_tampered_commitment_is_rejected(field: str, single_proof) -> None:
     proof, commitments = single_proof
     forged = dataclasses.replace(proof, **{field: getattr(proof, field) + G1Point.generator()})
@@ -335,7 +335,7 @@ def test_flipped_sign_bit_of_every_point_is_rejected(single_proof) -> None:
     proof, commitments = single_proof
     encoded = proof.to_bytes()
     rounds, _, _ = proof_shape(1)
-    for offset in range(2, 2 + 48 * (3 + 2 * rounds), 48):
+    for offset in range(2, 2 + 48 * (4 + 2 * rounds), 48):
         mutated = bytearray(encoded)
         mutated[offset] ^= 0x20  # decodes (to −P), must then fail verification
         assert _rejected(bytes(mutated), commitments) == "verification"
@@ -376,7 +376,7 @@ def test_point_outside_the_subgroup_or_off_the_curve_is_rejected(single_proof) -
             break
         x += 1
     outside = encode_affine((x, y))
-    for offset, name in ((2, "C_D"), (98, "C_S"), (146, "X_0"), (194, "R_0")):
+    for offset, name in ((2, "C_D"), (50, "C_B"), (146, "C_S"), (194, "X_0"), (242, "R_0")):
         with pytest.raises(EncodingError, match=name):
             BppRangeProof.from_bytes(encoded[:offset] + outside + encoded[offset + 48:], m=1)
 
