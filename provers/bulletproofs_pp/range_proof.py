@@ -33,6 +33,7 @@ from functools import cache
 
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
 from provers.bulletproofs.parameters import padded_count
+from provers.bulletproofs.range_proof import cyclic_gc_paused
 from provers.bulletproofs_pp.encoding import BppRangeProof
 from provers.bulletproofs_pp.parameters import (
     BASE,
@@ -189,7 +190,8 @@ def prove_range_pp(
     context = _check_context(context, ProvingError)
     commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
     transcript = range_proof_transcript(commitments, context)
-    proof = _prove(values, blindings, transcript, rng or fr_random, check_witness=True)
+    with cyclic_gc_paused():  # as for provers/bulletproofs: nothing here creates reference cycles
+        proof = _prove(values, blindings, transcript, rng or fr_random, check_witness=True)
     return proof, commitments
 
 
@@ -315,11 +317,12 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     # the padding commitments are the identity and contribute nothing.
     g_scalars = [(t * (e + p_j) + t2 * q_j - g) % R
                  for p_j, q_j, g in zip(public.p, public.q, terms.g_scalars, strict=True)]
-    check = msm(
-        [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G, *gens.H_vec,
-         *gens.G_vec],
-        [pow(t_inv, 3, R), t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]), *terms.round_scalars,
-         (t3 * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars), *g_scalars],
-    )
+    points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G,
+              *gens.H_vec, *gens.G_vec]
+    scalars = [pow(t_inv, 3, R), t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]),
+               *terms.round_scalars, (t3 * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars),
+               *g_scalars]
+    with cyclic_gc_paused():
+        check = msm(points, scalars)
     if not check.is_identity():
         raise VerificationError("Bulletproofs++ range proof does not verify")
