@@ -5,12 +5,15 @@ A value of ``N_BITS = 64`` bits is written in ``DIGITS = 16`` digits of base ``B
 ``M = next_power_of_two(m)`` with values 0, blindings 0 and the identity as commitment, so the
 norm vector (one entry per digit) has the power-of-two length ``DIGITS·M``.
 
-The linear vector has ``L_LENGTH = 32`` slots (a power of two, as the WNLA needs):
+The linear vector has ``l_length(m) = max(32, DIGITS·M/4)`` slots (a power of two, as the WNLA needs):
 
     slot 0                the blinding, on the Pedersen base H
     slots 1 .. 16         the multiplicities m_a of the digits a = 0..15
     slots 17 .. 21        the coefficients t_j of the powers JUNK_POWERS of the challenge T
-    slots 22 .. 31        unused (zero, with c = 0)
+    slots 22 ..           unused (zero, with c = 0)
+
+Only 22 slots are used; the length grows with M so that the WNLA keeps halving both vectors until the norm
+vector has at most 4 entries (with 32 slots for 64 values it would stop at 1 + 32 scalars).
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ MASK_POWERS = {-2: 1, 0: 1, 1: 2, 2: 1, 4: -3}
 BLINDING_SLOT = 0
 MULTIPLICITY_SLOT = 1
 JUNK_SLOT = MULTIPLICITY_SLOT + BASE
-L_LENGTH = 32
+MIN_L_LENGTH = 32
 
 assert BASE**DIGITS == 1 << N_BITS
-assert JUNK_SLOT + len(JUNK_POWERS) <= L_LENGTH
+assert JUNK_SLOT + len(JUNK_POWERS) <= MIN_L_LENGTH
 assert all(j + 1 + power in JUNK_POWERS for j, power in MASK_POWERS.items())
 
 
@@ -51,6 +54,11 @@ def n_length(m: int) -> int:
     return DIGITS * padded_count(m)
 
 
+def l_length(m: int) -> int:
+    """The linear vector's length: ``max(32, DIGITS·M/4)``."""
+    return max(MIN_L_LENGTH, n_length(m) // 4)
+
+
 def proof_shape(m: int) -> tuple[int, int, int]:
     """``(WNLA rounds, final l length, final n length)`` of a proof for m values."""
-    return wnla_shape(L_LENGTH, n_length(m))
+    return wnla_shape(l_length(m), n_length(m))

@@ -1,4 +1,4 @@
-"""The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, sections 4–5), base 16.
+"""The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, eprint 2022/510), base 16.
 
 Statement: commitments ``V_k = v_k·G + γ_k·H`` (k < m, the same Pedersen bases as
 provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``.
@@ -41,11 +41,11 @@ from provers.bulletproofs_pp.parameters import (
     DIGITS,
     JUNK_POWERS,
     JUNK_SLOT,
-    L_LENGTH,
     MASK_POWERS,
     MULTIPLICITY_SLOT,
     N_BITS,
     check_count,
+    l_length,
     n_length,
 )
 from provers.bulletproofs_pp.wnla import inner, prove_wnla, weighted_inner, wnla_terms
@@ -75,9 +75,9 @@ class Generators:
 def generators(padded_m: int) -> Generators:
     """The generators for ``padded_m`` values (prefixes of the Bulletproofs vectors: no new derivation)."""
     bases = pedersen_bases()
-    size = DIGITS * padded_m
-    G_vec, H_vec = vector_generators(max(size, L_LENGTH - 1))
-    return Generators(G=bases.G, H_vec=(bases.H, *H_vec[:L_LENGTH - 1]), G_vec=G_vec[:size])
+    size, slots = DIGITS * padded_m, l_length(padded_m)
+    G_vec, H_vec = vector_generators(max(size, slots - 1))
+    return Generators(G=bases.G, H_vec=(bases.H, *H_vec[:slots - 1]), G_vec=G_vec[:size])
 
 
 def range_proof_transcript(commitments: Sequence[G1Point], context: bytes) -> Transcript:
@@ -141,9 +141,9 @@ def _public(e: int, rho: int, beta: int, delta: int, padded_m: int) -> _Public:
                    value_weights=value_weights)
 
 
-def _c_vector(public: _Public, t: int) -> list[int]:
+def _c_vector(public: _Public, t: int, slots: int) -> list[int]:
     """c(T): 0 on the blinding slot, −2β/(e+a)·T² on multiplicity a, T^{j+1} on the slot of T^j."""
-    c = [0] * L_LENGTH
+    c = [0] * slots
     t2 = t * t % R
     for a, coefficient in enumerate(public.mult_coefficients):
         c[MULTIPLICITY_SLOT + a] = coefficient * t2 % R
@@ -267,7 +267,7 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     t = _challenge(transcript, b"t", ProvingError)
     t_inv, t2 = fr_inv(t), t * t % R
     t3 = t2 * t % R
-    l_vec = [0] * L_LENGTH
+    l_vec = [0] * len(gens.H_vec)
     l_vec[BLINDING_SLOT] = (pow(t_inv, 3, R) * alpha_B + t_inv * alpha_S + t * alpha_D + t2 * alpha_R
                             + 2 * t3 * inner(public.value_weights, padded_blindings)) % R
     for index in range(BASE):
@@ -275,7 +275,8 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     for index, (j, coefficient) in enumerate(zip(JUNK_POWERS, t_coefficients, strict=True)):
         l_vec[JUNK_SLOT + index] = (t_inv * coefficient + pow(t, MASK_POWERS[j], R) * masks[j]) % R
     n_vec = [(t_inv * x + t * y + t2 * z) % R for x, y, z in zip(s, a_vec, b_vec, strict=True)]
-    wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t), rho, l_vec, n_vec)
+    wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t, len(l_vec)), rho, l_vec,
+                      n_vec)
     return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
 
 
@@ -309,7 +310,8 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     public = _public(e, rho, beta, delta, M)
     transcript.append_point(b"C_S", proof.C_S)
     t = _challenge(transcript, b"t", VerificationError)
-    terms = wnla_terms(transcript, proof.wnla, _c_vector(public, t), rho, L_LENGTH, n_length(m))
+    slots = l_length(m)
+    terms = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m))
 
     t_inv, t2 = fr_inv(t), t * t % R
     t3 = t2 * t % R

@@ -1,4 +1,4 @@
-"""The weighted norm linear argument, WNLA (Eagen, Kanjalkar, Ruffing, Nick, Eurocrypt 2024, section 3).
+"""The weighted norm linear argument, WNLA (Eagen, Kanjalkar, Ruffing, Nick, "Bulletproofs++", eprint 2022/510).
 
 Statement: for public points ``G`` (the value base), ``G_vec`` (length N) and ``H_vec`` (length L),
 a public vector ``c`` in Fr^L and a public ``ρ ≠ 0`` with ``μ = ρ²``, the prover knows ``l`` in Fr^L

@@ -21,7 +21,7 @@ from provers.bulletproofs import prove_range, verify_range
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
 from provers.bulletproofs_pp import range_proof as bpp
 from provers.bulletproofs_pp.encoding import BppRangeProof, encoded_size
-from provers.bulletproofs_pp.parameters import L_LENGTH, MAX_VALUES, proof_shape
+from provers.bulletproofs_pp.parameters import MAX_VALUES, l_length, proof_shape
 from provers.bulletproofs_pp.range_proof import prove_range_pp, range_proof_transcript, verify_range_pp
 from provers.bulletproofs_pp.wnla import WnlaProof, inner, prove_wnla, verify_wnla, weighted_inner, wnla_shape
 from zkclear.crypto.field import P, R, fr_random, scalar_to_bytes
@@ -167,7 +167,19 @@ def test_generators_reuse_the_bulletproofs_bases() -> None:
     gens = bpp.generators(2)
     G_vec, H_vec = vector_generators(32)
     assert gens.G == pedersen_bases().G and gens.H_vec[0] == pedersen_bases().H
-    assert gens.H_vec[1:] == H_vec[:L_LENGTH - 1] and gens.G_vec == G_vec[:32]
+    assert gens.H_vec[1:] == H_vec[:l_length(2) - 1] and gens.G_vec == G_vec[:32]
+
+
+def test_proof_shapes_end_with_a_few_scalars_and_sizes_follow_the_formula() -> None:
+    # the linear vector grows with M (max(32, 4M) slots) so that both vectors keep halving
+    assert [l_length(m) for m in (1, 8, 16, 64)] == [32, 32, 64, 256]
+    assert [proof_shape(m) for m in (1, 8, 16, 64)] == [(4, 2, 1), (5, 1, 4), (6, 1, 4), (8, 1, 4)]
+    assert [encoded_size(m) for m in (1, 8, 64)] == [674, 834, 1122]
+
+
+@pytest.mark.slow
+def test_sixty_four_aggregated_values_prove_and_verify() -> None:
+    _prove_and_verify([secrets.randbelow(1 << 64) for _ in range(MAX_VALUES)])
 
 
 def test_deterministic_randomness_gives_identical_proof_bytes() -> None:
