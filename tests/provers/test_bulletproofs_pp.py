@@ -177,8 +177,8 @@ def test_proof_shapes_end_with_a_few_scalars_and_sizes_follow_the_formula() -> N
     assert [encoded_size(m) for m in (1, 8, 64)] == [674, 834, 1122]
 
 
-@pytest.mark.slow
 def test_sixty_four_aggregated_values_prove_and_verify() -> None:
+    # about 1 s on the pure engine
     _prove_and_verify([secrets.randbelow(1 << 64) for _ in range(MAX_VALUES)])
 
 
