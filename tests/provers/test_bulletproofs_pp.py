@@ -106,6 +106,36 @@ def test_wnla_tampered_messages_and_shapes_are_rejected() -> None:
             verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged)
 
 
+def _naive_wnla_check(C, G, G_vec, H_vec, c, rho, proof: WnlaProof, transcript: Transcript) -> bool:
+    """The WNLA verifier written as the recursion (every generator folded, round by round): a reference
+    for the one-MSM verifier."""
+    transcript.append_u64(b"wnla/l", len(H_vec))
+    transcript.append_u64(b"wnla/n", len(G_vec))
+    G_vec, H_vec, c = list(G_vec), list(H_vec), list(c)
+    for X, R_point in zip(proof.X, proof.R, strict=True):
+        transcript.append_point(b"wnla/X", X)
+        transcript.append_point(b"wnla/R", R_point)
+        gamma = transcript.challenge_scalar(b"wnla/gamma")
+        C = C + X * gamma + R_point * (gamma * gamma - 1)
+        H_vec = [h0 + h1 * gamma for h0, h1 in zip(H_vec[0::2], H_vec[1::2], strict=True)]
+        G_vec = [g0 * rho + g1 * gamma for g0, g1 in zip(G_vec[0::2], G_vec[1::2], strict=True)]
+        c = [(c0 + gamma * c1) % R for c0, c1 in zip(c[0::2], c[1::2], strict=True)]
+        rho = rho * rho % R
+    v = inner(c, proof.l) + weighted_inner(proof.n, proof.n, rho * rho % R)
+    opened = msm([G, *H_vec, *G_vec], [v, *proof.l, *proof.n])
+    return opened == C
+
+
+def test_wnla_one_msm_verifier_agrees_with_the_recursive_reference() -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(16, 8)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    assert _naive_wnla_check(C, G, G_vec, H_vec, c, rho, proof, _wnla_transcript(C))
+    forged = dataclasses.replace(proof, l=((proof.l[0] + 1) % R, *proof.l[1:]))
+    assert not _naive_wnla_check(C, G, G_vec, H_vec, c, rho, forged, _wnla_transcript(C))
+    with pytest.raises(VerificationError):
+        verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged)
+
+
 def test_wnla_refuses_lengths_that_are_not_powers_of_two() -> None:
     G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8)
     with pytest.raises(ProvingError, match="powers of two"):
@@ -153,6 +183,33 @@ def test_the_same_commitment_is_proven_by_bulletproofs_and_by_bulletproofs_pp() 
     verify_range(bp_proof, bpp_commitments, 64, CONTEXT)
     verify_range_pp(bpp_proof, bp_commitments, CONTEXT)
     assert len(bpp_proof.to_bytes()) < len(bp_proof.to_bytes())
+
+
+def test_range_proof_is_the_wnla_of_the_commitment_c_of_t_in_the_specification() -> None:
+    # docs/protocol.md, "Bulletproofs++ range proof", step 5: build C(T) as a point from the proof and the
+    # statement, and check the WNLA alone against it (the range verifier folds all of this into one MSM)
+    values = [TOP, 6]
+    proof, commitments = prove_range_pp(values, [fr_random(), fr_random()], CONTEXT)
+    transcript = range_proof_transcript(commitments, CONTEXT)
+    transcript.append_point(b"C_D", proof.C_D)
+    transcript.append_point(b"C_B", proof.C_B)
+    e = transcript.challenge_scalar(b"e")
+    transcript.append_point(b"C_R", proof.C_R)
+    rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
+    transcript.append_point(b"C_S", proof.C_S)
+    t = transcript.challenge_scalar(b"t")
+    public = bpp._public(e, rho, beta, delta, 2)
+    gens = bpp.generators(2)
+    t_inv = pow(t, -1, R)
+    C = (proof.C_B * pow(t_inv, 3, R) + proof.C_S * t_inv + proof.C_D * t + proof.C_R * (t * t)
+         + msm(commitments, [2 * t**3 * delta ** (k + 1) for k in range(2)]) + gens.G * (t**3 * public.kappa)
+         + msm(gens.G_vec, [t * (e + p_j) + t * t * q_j for p_j, q_j in zip(public.p, public.q, strict=True)]))
+    c = bpp._c_vector(public, t, len(gens.H_vec))
+    verify_wnla(transcript.fork(), C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
+    assert _naive_wnla_check(C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla, transcript.fork())
+    without_v0 = C - commitments[0] * (2 * t**3 * delta)  # drop V_0's term: no longer the proven commitment
+    with pytest.raises(VerificationError):
+        verify_wnla(transcript.fork(), without_v0, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
 
 
 def test_single_value_proof_is_674_bytes() -> None:
