@@ -15,8 +15,9 @@ whole statement becomes one weighted norm linear argument (:mod:`.wnla`) for
     C(T) = T^{-3}·C_B + T^{-1}·C_S + T·C_D + T²·C_R + 2T³·Σ_k δ^{k+1}·V_k + T³·κ·G
            + Σ_j (T·(e + p_j) + T²·q_j)·G_j.
 
-Every slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask, so the witness is uniform
-given the other messages (the zero-knowledge argument in docs/protocol.md).
+Every used slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask, and C_D a uniform
+G-coefficient g_D, so the witness is uniform and independent of C_D, C_B, C_R (the zero-knowledge argument in
+docs/protocol.md).
 
 Transcript order (labels in quotes): ``"dom-sep"=PROTOCOL_LABEL, "n", "base", "m", "context", "V"
 (m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S", T="t"``, then the WNLA
@@ -206,8 +207,9 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     m = len(values)
     M = padded_count(m)
     gens = generators(M)
-    H, H_mult, H_junk = gens.H_vec[BLINDING_SLOT], gens.H_vec[MULTIPLICITY_SLOT:JUNK_SLOT], \
-        gens.H_vec[JUNK_SLOT:JUNK_SLOT + len(JUNK_POWERS)]
+    H = gens.H_vec[BLINDING_SLOT]
+    H_mult = gens.H_vec[MULTIPLICITY_SLOT:JUNK_SLOT]
+    H_junk = gens.H_vec[JUNK_SLOT:JUNK_SLOT + len(JUNK_POWERS)]
     padded_values = [v % R for v in values] + [0] * (M - m)
     padded_blindings = [g % R for g in blindings] + [0] * (M - m)
 
@@ -215,13 +217,15 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     # the slots of the T^j coefficients, each in the commitment of power MASK_POWERS[j] (C_D, C_R or C_B).
     d = _digits(padded_values)
     mult = [d.count(a) for a in range(BASE)]
-    masks = {power: rng() for power in JUNK_POWERS}
+    masks = {j: rng() for j in JUNK_POWERS}
 
     def masks_at(power: int) -> list[int]:
         return [masks[j] if MASK_POWERS[j] == power else 0 for j in JUNK_POWERS]
 
-    alpha_D, alpha_B = rng(), rng()
-    C_D = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_D, *mult, *masks_at(1), *d])
+    # g_D, a uniform G-coefficient of C_D (it reaches T¹ of the G-coefficient of C(T)), keeps the WNLA witness
+    # free of any relation to the values: the masks u_j alone leave Σ_j T^{j+1}·l(T)[slot j] fixed.
+    alpha_D, alpha_B, g_D = rng(), rng(), rng()
+    C_D = msm([gens.G, H, *H_mult, *H_junk, *gens.G_vec], [g_D, alpha_D, *mult, *masks_at(1), *d])
     C_B = msm([H, *H_junk], [alpha_B, *masks_at(-3)])
     transcript.append_point(b"C_D", C_D)
     transcript.append_point(b"C_B", C_B)
@@ -253,6 +257,7 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     }
     for j, power in MASK_POWERS.items():  # the mask of slot j adds T^{j+1+power}·u_j: cancel it there
         junk[j + 1 + power] -= masks[j]
+    junk[1] += g_D  # the G-coefficient of C(T) has T·g_D: <c(T), l(T)> must supply it
     t_coefficients = [junk[power] % R for power in JUNK_POWERS]
     C_S = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_S, *s_l, *t_coefficients, *s])
 

@@ -212,6 +212,47 @@ def test_range_proof_is_the_wnla_of_the_commitment_c_of_t_in_the_specification()
         verify_wnla(transcript.fork(), without_v0, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
 
 
+def _transpose(columns: list[list[int]]) -> list[list[int]]:
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _rank_mod_r(rows: list[list[int]]) -> int:
+    rows = [[x % R for x in row] for row in rows]
+    rank, column = 0, 0
+    while rank < len(rows) and column < len(rows[0]):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][column]), None)
+        if pivot is not None:
+            rows[rank], rows[pivot] = rows[pivot], rows[rank]
+            inverse = pow(rows[rank][column], -1, R)
+            for i in range(len(rows)):
+                if i != rank and rows[i][column]:
+                    factor = rows[i][column] * inverse % R
+                    rows[i] = [(a - factor * b) % R for a, b in zip(rows[i], rows[rank], strict=True)]
+            rank += 1
+        column += 1
+    return rank
+
+
+def test_the_slots_of_the_t_coefficients_are_masked_only_with_g_d() -> None:
+    # docs/protocol.md, "Zero knowledge": slot j of l(T) holds T^{-1}·t_j + T^{π_j}·u_j, and t_{j+1+π_j} cancels
+    # u_j, t_1 adds g_D. The masks alone form a cycle (2 -> 4 -> 2), whose contributions telescope: the map
+    # (u, g_D) -> slot values must have full rank 5, and without g_D it has rank 4.
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, MASK_POWERS
+
+    t = fr_random()
+    t_inv = pow(t, -1, R)
+    index = {j: i for i, j in enumerate(JUNK_POWERS)}
+    columns = []
+    for j, power in MASK_POWERS.items():
+        column = [0] * len(JUNK_POWERS)
+        column[index[j]] += pow(t, power, R)
+        column[index[j + 1 + power]] -= t_inv
+        columns.append(column)
+    g_d_column = [t_inv if j == 1 else 0 for j in JUNK_POWERS]
+    assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS) - 1
+    assert _rank_mod_r(_transpose([*columns, g_d_column])) == len(JUNK_POWERS)
+
+
 def test_single_value_proof_is_674_bytes() -> None:
     # version + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
     assert proof_shape(1) == (4, 2, 1)
