@@ -175,6 +175,12 @@ def test_aggregated_values_prove_and_verify(m: int) -> None:
     _prove_and_verify(values)
 
 
+@settings(max_examples=8, deadline=None)
+@given(values=st.lists(st.integers(min_value=0, max_value=TOP), min_size=1, max_size=9))
+def test_any_values_in_range_prove_and_verify(values: list[int]) -> None:
+    _prove_and_verify(values)
+
+
 def test_the_same_commitment_is_proven_by_bulletproofs_and_by_bulletproofs_pp() -> None:
     values, blindings = [TOP, 0, 123456789], [fr_random() for _ in range(3)]
     bp_proof, bp_commitments = prove_range(values, blindings, 64, CONTEXT)
