@@ -65,7 +65,7 @@ def bound_range_proof_transcript(n_bits: int, m: int, context: bytes) -> Transcr
 
 
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause CPython's cyclic garbage collector for one proof or verification.
 
     The group arithmetic allocates millions of short-lived tuples; every so many allocations the
@@ -141,7 +141,7 @@ def prove_range(
     context = _check_context(context, ProvingError)
     commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
     transcript = range_proof_transcript(n_bits, commitments, context)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         proof = _prove(values, blindings, n_bits, transcript, rng or fr_random, check_witness=True)
     return proof, commitments
 
@@ -161,7 +161,7 @@ def prove_bound_range(
     _check_witness(values, blindings, n_bits)
     context = _check_context(context, ProvingError)
     transcript = bound_range_proof_transcript(n_bits, len(values), context)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _prove(values, blindings, n_bits, transcript, rng or fr_random, check_witness=True)
 
 
@@ -441,7 +441,7 @@ def check_terms(terms: Sequence[VerificationTerms]) -> bool:
         scalars += t.scalars
     bases = pedersen_bases()
     G_vec, H_vec = vector_generators(size)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         result = msm(
             [*G_vec, *H_vec, bases.G, bases.H, *points],
             [*(v % R for v in g_total), *(v % R for v in h_total), G_total % R, H_total % R, *scalars],

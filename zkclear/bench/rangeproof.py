@@ -7,6 +7,10 @@ during a run, so PEM is re-measured beside every row and each row is expressed i
 m = 1, 8, 64, 256 aggregated 64-bit values (``--quick``: m = 1, 8, 64), and batch verification
 of 64 single-value proofs against verifying them one by one. Generators are derived (and
 cached) before timing; their one-off cost is reported separately.
+
+Bulletproofs++ rows (provers/bulletproofs_pp, an experimental lever used by no statement): for m = 1 and 8
+the same values and blindings are proven and verified by both systems, interleaved call by call so that both
+see the same load, and the ``bpp_vs_bp_*`` ratios are BP++ over Bulletproofs from those interleaved timings.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Callable
 from provers.bulletproofs import RangeStatement, batch_verify, prove_range, verify_range
 from provers.bulletproofs.generators import vector_generators
 from provers.bulletproofs.parameters import padded_count
+from provers.bulletproofs_pp.range_proof import generators as bpp_generators
+from provers.bulletproofs_pp.range_proof import prove_range_pp, verify_range_pp
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.group import BACKEND
 
@@ -113,6 +119,49 @@ def _batch_of_singles() -> dict[str, float]:
     return {"verify_64_one_by_one_seconds": min(one_by_one), "batch_verify_64_seconds": min(batched)}
 
 
+def _interleaved(actions: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each action, the actions run in turn ``repeats`` times (same load for all)."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+def _bulletproofs_pp_against_bulletproofs(m: int, quick: bool) -> dict[str, float]:
+    """Seconds to prove and verify m 64-bit values with Bulletproofs++ and with Bulletproofs, interleaved."""
+    vector_generators(N_BITS * padded_count(m))
+    bpp_generators(padded_count(m))
+    values = [secrets.randbelow(1 << N_BITS) for _ in range(m)]
+    blindings = [fr_random() for _ in range(m)]
+    context = f"bench/rangeproof/bpp/m={m}".encode()
+    proved: dict[str, tuple] = {}
+    repeats = (3 if quick else 5) if m == 1 else (1 if quick else 3)
+    prove = _interleaved({
+        "bp": lambda: proved.__setitem__("bp", prove_range(values, blindings, N_BITS, context)),
+        "bpp": lambda: proved.__setitem__("bpp", prove_range_pp(values, blindings, context)),
+    }, repeats)
+    (bp_proof, commitments), (bpp_proof, bpp_commitments) = proved["bp"], proved["bpp"]
+    assert bpp_commitments == commitments  # the same statement for both systems
+    verify = _interleaved({
+        "bp": lambda: verify_range(bp_proof, commitments, N_BITS, context),
+        "bpp": lambda: verify_range_pp(bpp_proof, commitments, context),
+    }, max(repeats, 3))
+    bp_bytes, bpp_bytes = len(bp_proof.to_bytes()), len(bpp_proof.to_bytes())
+    return {
+        f"bpp_prove_m{m}_seconds": prove["bpp"],
+        f"bpp_verify_m{m}_seconds": verify["bpp"],
+        f"bpp_proof_bytes_m{m}": float(bpp_bytes),
+        f"bpp_bp_prove_m{m}_seconds": prove["bp"],
+        f"bpp_bp_verify_m{m}_seconds": verify["bp"],
+        f"bpp_vs_bp_prove_ratio_m{m}": prove["bpp"] / prove["bp"],
+        f"bpp_vs_bp_verify_ratio_m{m}": verify["bpp"] / verify["bp"],
+        f"bpp_vs_bp_bytes_ratio_m{m}": bpp_bytes / bp_bytes,
+    }
+
+
 def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
     """Run the suite; print human lines through ``echo`` and return metric -> number."""
     clock = _PemClock()
@@ -132,6 +181,23 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
         echo(f"{m:>5} {pem * 1e3:>7.2f} {prove_s:>9.3f} {prove_s / pem:>10.1f} {prove_s / pem / m:>10.2f} "
              f"{verify_s:>9.4f} {verify_s / pem:>11.2f} {verify_s / pem / m:>10.3f} "
              f"{int(figures[f'proof_bytes_m{m}']):>7}")
+
+    echo("Bulletproofs++ (experimental lever, no statement uses it) against Bulletproofs, same values, "
+         "interleaved:")
+    echo(f"{'m':>5} {'PEM ms':>7} {'prove s':>9} {'PEM/value':>10} {'x BP':>6} {'verify s':>9} {'PEM/value':>10} "
+         f"{'x BP':>6} {'bytes':>7} {'x BP':>6}")
+    for m in (1, 8):
+        figures, pem = clock.around(lambda m=m: _bulletproofs_pp_against_bulletproofs(m, quick))
+        metrics |= figures
+        metrics[f"bpp_pem_seconds_m{m}"] = pem
+        for key in (f"bpp_prove_m{m}", f"bpp_verify_m{m}"):
+            metrics[f"{key}_pem"] = figures[f"{key}_seconds"] / pem
+            metrics[f"{key}_pem_per_value"] = figures[f"{key}_seconds"] / pem / m
+        prove_s, verify_s = figures[f"bpp_prove_m{m}_seconds"], figures[f"bpp_verify_m{m}_seconds"]
+        echo(f"{m:>5} {pem * 1e3:>7.2f} {prove_s:>9.3f} {prove_s / pem / m:>10.2f} "
+             f"{figures[f'bpp_vs_bp_prove_ratio_m{m}']:>6.2f} {verify_s:>9.4f} {verify_s / pem / m:>10.3f} "
+             f"{figures[f'bpp_vs_bp_verify_ratio_m{m}']:>6.2f} {int(figures[f'bpp_proof_bytes_m{m}']):>7} "
+             f"{figures[f'bpp_vs_bp_bytes_ratio_m{m}']:>6.2f}")
 
     figures, pem = clock.around(_batch_of_singles)
     batch_s, one_by_one = figures["batch_verify_64_seconds"], figures["verify_64_one_by_one_seconds"]

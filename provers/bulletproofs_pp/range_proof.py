@@ -1,0 +1,335 @@
+"""The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, eprint 2022/510), base 16.
+
+Statement: commitments ``V_k = v_k·G + γ_k·H`` (k < m, the same Pedersen bases as
+provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``.
+Every step is written out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by
+any statement)", in the same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
+the identity), digit positions j = 16·k + i (digit i of value k), digits a in [0, 16).
+
+The witness: digits ``d_j`` with ``v_k = Σ_i 16^i·d_{16k+i}``, multiplicities ``m_a = #{j : d_j = a}``
+and, after the challenge e, reciprocals ``r_j = 1/(e + d_j)``. The reciprocal argument: the digits are
+all in [0, 16) iff ``Σ_j 1/(X + d_j) = Σ_a m_a/(X + a)`` as rational functions, which the proof checks at
+X = e. Every constraint is folded into the coefficient of T³ of ``<c(T), l(T)> + |n(T)|²_μ`` and the
+whole statement becomes one weighted norm linear argument (:mod:`.wnla`) for
+
+    C(T) = T^{-3}·C_B + T^{-1}·C_S + T·C_D + T²·C_R + 2T³·Σ_k δ^{k+1}·V_k + T³·κ·G
+           + Σ_j (T·(e + p_j) + T²·q_j)·G_j.
+
+Every used slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask, and C_D a uniform
+G-coefficient g_D, so the witness is uniform and independent of C_D, C_B, C_R (the zero-knowledge argument in
+docs/protocol.md).
+
+Transcript order (labels in quotes): ``"dom-sep"=PROTOCOL_LABEL, "n", "base", "m", "context", "V"
+(m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S", T="t"``, then the WNLA
+(``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``, γ_k=``"wnla/gamma"``).
+
+Experimental: used by no statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from provers.bulletproofs.generators import pedersen_bases, vector_generators
+from provers.bulletproofs.parameters import padded_count
+from provers.bulletproofs.range_proof import cyclic_gc_paused
+from provers.bulletproofs_pp.encoding import BppRangeProof
+from provers.bulletproofs_pp.parameters import (
+    BASE,
+    BLINDING_SLOT,
+    DIGITS,
+    JUNK_POWERS,
+    JUNK_SLOT,
+    MASK_POWERS,
+    MULTIPLICITY_SLOT,
+    N_BITS,
+    check_count,
+    l_length,
+    n_length,
+)
+from provers.bulletproofs_pp.wnla import inner, prove_wnla, weighted_inner, wnla_terms
+from zkclear.crypto.field import R, fr_batch_inv, fr_inv, fr_random
+from zkclear.crypto.group import G1Point, msm
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.transcript import Transcript
+from zkclear.errors import ProvingError, VerificationError
+
+#: Domain separator of the Bulletproofs++ range-proof transcript.
+PROTOCOL_LABEL = b"zkclear/bulletproofs-pp/range-proof/v1"
+
+ScalarSource = Callable[[], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Generators:
+    """The bases of a proof over M padded values: ``G`` (value), ``H_vec`` (``H_vec[0] = H``, the
+    Pedersen blinding base; then provers/bulletproofs' H_i) and ``G_vec`` (provers/bulletproofs' G_i)."""
+
+    G: G1Point
+    H_vec: tuple[G1Point, ...]
+    G_vec: tuple[G1Point, ...]
+
+
+@cache
+def generators(padded_m: int) -> Generators:
+    """The generators for ``padded_m`` values (prefixes of the Bulletproofs vectors: no new derivation)."""
+    bases = pedersen_bases()
+    size, slots = DIGITS * padded_m, l_length(padded_m)
+    G_vec, H_vec = vector_generators(max(size, slots - 1))
+    return Generators(G=bases.G, H_vec=(bases.H, *H_vec[:slots - 1]), G_vec=G_vec[:size])
+
+
+def range_proof_transcript(commitments: Sequence[G1Point], context: bytes) -> Transcript:
+    """The transcript both roles start from: label, n, base, m, context, then every V_k."""
+    transcript = Transcript(PROTOCOL_LABEL)
+    transcript.append_u64(b"n", N_BITS)
+    transcript.append_u64(b"base", BASE)
+    transcript.append_u64(b"m", len(commitments))
+    transcript.append_message(b"context", context)
+    transcript.append_points(b"V", list(commitments))
+    return transcript
+
+
+def _challenge(transcript: Transcript, label: bytes, error: type[Exception]) -> int:
+    value = transcript.challenge_scalar(label)
+    if value == 0:  # probability 2^-255; every challenge here must be invertible or non-zero
+        raise error(f"challenge {label.decode()} is zero")
+    return value
+
+
+def _challenge_e(transcript: Transcript, error: type[Exception]) -> int:
+    e = transcript.challenge_scalar(b"e")
+    if any((e + a) % R == 0 for a in range(BASE)):  # probability 2^-251: e + a must be invertible
+        raise error("challenge e makes e + a zero for a digit a")
+    return e
+
+
+@dataclass(frozen=True, slots=True)
+class _Public:
+    """The public values both roles derive from (e, ρ, β, δ) for M padded values.
+
+    ``weights[j] = μ^{j+1}``, ``p_j = β/μ^{j+1}``, ``q_j = w_j/μ^{j+1}`` with
+    ``w_j = δ^{k+1}·16^i`` (j = 16k + i), ``mult_coefficients[a] = −2β/(e + a)`` and
+    ``κ = 2·Σ_j μ^{j+1} + 2·Σ_j (e + p_j)·w_j``.
+    """
+
+    mu: int
+    p: list[int]
+    q: list[int]
+    mult_coefficients: list[int]
+    kappa: int
+    value_weights: list[int]  # δ^{k+1}, k < M
+
+
+def _public(e: int, rho: int, beta: int, delta: int, padded_m: int) -> _Public:
+    size = DIGITS * padded_m
+    mu = rho * rho % R
+    weights = [0] * size
+    power = 1
+    for j in range(size):
+        power = power * mu % R
+        weights[j] = power
+    inverse_weights = fr_batch_inv(weights)
+    value_weights = [pow(delta, k + 1, R) for k in range(padded_m)]
+    w = [value_weights[j // DIGITS] * BASE ** (j % DIGITS) % R for j in range(size)]
+    p = [beta * x % R for x in inverse_weights]
+    q = [a * b % R for a, b in zip(w, inverse_weights, strict=True)]
+    mult_coefficients = [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
+    kappa = (2 * sum(weights) + 2 * sum((e + p_j) * w_j for p_j, w_j in zip(p, w, strict=True))) % R
+    return _Public(mu=mu, p=p, q=q, mult_coefficients=mult_coefficients, kappa=kappa,
+                   value_weights=value_weights)
+
+
+def _c_vector(public: _Public, t: int, slots: int) -> list[int]:
+    """c(T): 0 on the blinding slot, −2β/(e+a)·T² on multiplicity a, T^{j+1} on the slot of T^j."""
+    c = [0] * slots
+    t2 = t * t % R
+    for a, coefficient in enumerate(public.mult_coefficients):
+        c[MULTIPLICITY_SLOT + a] = coefficient * t2 % R
+    for index, power in enumerate(JUNK_POWERS):
+        c[JUNK_SLOT + index] = pow(t, power + 1, R)
+    return c
+
+
+def _check_context(context: bytes, error: type[Exception]) -> bytes:
+    if not isinstance(context, bytes | bytearray):
+        raise error(f"context must be bytes, got {type(context).__name__}")
+    return bytes(context)
+
+
+def _check_witness(values: Sequence[int], blindings: Sequence[int]) -> None:
+    check_count(len(values), ProvingError)
+    if len(blindings) != len(values):
+        raise ProvingError(f"{len(values)} values but {len(blindings)} blindings")
+    for k, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ProvingError(f"value {k} must be an int, got {type(v).__name__}")
+        if not 0 <= v < 1 << N_BITS:
+            raise ProvingError(f"value {k} is outside [0, 2^{N_BITS}): refusing to prove it")
+    for k, gamma in enumerate(blindings):
+        if isinstance(gamma, bool) or not isinstance(gamma, int):
+            raise ProvingError(f"blinding {k} must be an int, got {type(gamma).__name__}")
+
+
+def prove_range_pp(
+    values: Sequence[int],
+    blindings: Sequence[int],
+    context: bytes,
+    *,
+    rng: ScalarSource | None = None,
+) -> tuple[BppRangeProof, list[G1Point]]:
+    """Prove every ``values[k]`` in ``[0, 2^64)`` for ``V_k = values[k]·G + blindings[k]·H``.
+
+    Returns the proof and the m commitments it is about (the same points
+    :func:`provers.bulletproofs.prove_range` returns for these openings). Guaranteed: raises
+    ProvingError (and emits nothing) if a value is out of range or not an int, or the lengths disagree.
+    ``rng`` returns uniform Fr elements (default: the OS CSPRNG); only tests replace it.
+    """
+    _check_witness(values, blindings)
+    context = _check_context(context, ProvingError)
+    commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
+    transcript = range_proof_transcript(commitments, context)
+    with cyclic_gc_paused():  # as for provers/bulletproofs: nothing here creates reference cycles
+        proof = _prove(values, blindings, transcript, rng or fr_random, check_witness=True)
+    return proof, commitments
+
+
+def _digits(values: Sequence[int]) -> list[int]:
+    return [(v >> (4 * i)) & (BASE - 1) for v in values for i in range(DIGITS)]
+
+
+def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcript,
+           rng: ScalarSource, *, check_witness: bool) -> BppRangeProof:
+    """The prover's steps from ``transcript`` (label .. V absorbed). Values are NOT range-checked here
+    (tests drive it directly, with ``check_witness=False``, to play a malicious prover)."""
+    m = len(values)
+    M = padded_count(m)
+    gens = generators(M)
+    H = gens.H_vec[BLINDING_SLOT]
+    H_mult = gens.H_vec[MULTIPLICITY_SLOT:JUNK_SLOT]
+    H_junk = gens.H_vec[JUNK_SLOT:JUNK_SLOT + len(JUNK_POWERS)]
+    padded_values = [v % R for v in values] + [0] * (M - m)
+    padded_blindings = [g % R for g in blindings] + [0] * (M - m)
+
+    # Round 1: digits d (norm part) and multiplicities m_a (linear part), blinded on H; the masks u_j of
+    # the slots of the T^j coefficients, each in the commitment of power MASK_POWERS[j] (C_D, C_R or C_B).
+    d = _digits(padded_values)
+    mult = [d.count(a) for a in range(BASE)]
+    masks = {j: rng() for j in JUNK_POWERS}
+
+    def masks_at(power: int) -> list[int]:
+        return [masks[j] if MASK_POWERS[j] == power else 0 for j in JUNK_POWERS]
+
+    # g_D, a uniform G-coefficient of C_D (it reaches T¹ of the G-coefficient of C(T)), keeps the WNLA witness
+    # free of any relation to the values: the masks u_j alone leave Σ_j T^{j+1}·l(T)[slot j] fixed.
+    alpha_D, alpha_B, g_D = rng(), rng(), rng()
+    C_D = msm([gens.G, H, *H_mult, *H_junk, *gens.G_vec], [g_D, alpha_D, *mult, *masks_at(1), *d])
+    C_B = msm([H, *H_junk], [alpha_B, *masks_at(-3)])
+    transcript.append_point(b"C_D", C_D)
+    transcript.append_point(b"C_B", C_B)
+    e = _challenge_e(transcript, ProvingError)
+
+    # Round 2: reciprocals r_j = 1/(e + d_j).
+    r = fr_batch_inv([e + digit for digit in d])
+    alpha_R = rng()
+    C_R = msm([H, *H_junk, *gens.G_vec], [alpha_R, *masks_at(2), *r])
+    transcript.append_point(b"C_R", C_R)
+    rho = _challenge(transcript, b"rho", ProvingError)
+    beta = _challenge(transcript, b"beta", ProvingError)
+    delta = _challenge(transcript, b"delta", ProvingError)
+    public = _public(e, rho, beta, delta, M)
+    mu = public.mu
+
+    # n(T) = T^{-1}·s + T·a + T²·b with a = d + e·1 + p and b = r + q; the masks s, s_l, α_S.
+    a_vec = [(x + e + y) % R for x, y in zip(d, public.p, strict=True)]
+    b_vec = [(x + y) % R for x, y in zip(r, public.q, strict=True)]
+    s = [rng() for _ in d]
+    s_l = [rng() for _ in range(BASE)]
+    alpha_S = rng()
+    junk = {
+        -2: -weighted_inner(s, s, mu),
+        0: -2 * weighted_inner(s, a_vec, mu),
+        1: -2 * weighted_inner(s, b_vec, mu) - inner(public.mult_coefficients, s_l),
+        2: -weighted_inner(a_vec, a_vec, mu),
+        4: -weighted_inner(b_vec, b_vec, mu),
+    }
+    for j, power in MASK_POWERS.items():  # the mask of slot j adds T^{j+1+power}·u_j: cancel it there
+        junk[j + 1 + power] -= masks[j]
+    junk[1] += g_D  # the G-coefficient of C(T) has T·g_D: <c(T), l(T)> must supply it
+    t_coefficients = [junk[power] % R for power in JUNK_POWERS]
+    C_S = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_S, *s_l, *t_coefficients, *s])
+
+    # The checked coefficient: T³ of <c(T), l(T)> + |n(T)|²_μ must be 2·Σ δ^{k+1}·v_k + κ. It is whenever
+    # the digits are digits; a mismatch is a bug: refuse rather than emit a proof that cannot verify.
+    checked = (2 * weighted_inner(a_vec, b_vec, mu) + inner(public.mult_coefficients, mult)) % R
+    expected = (2 * inner(public.value_weights, padded_values) + public.kappa) % R
+    if check_witness and checked != expected:
+        raise ProvingError("internal check failed: the digits do not satisfy the reciprocal constraints")
+
+    transcript.append_point(b"C_S", C_S)
+    t = _challenge(transcript, b"t", ProvingError)
+    t_inv, t2 = fr_inv(t), t * t % R
+    t3 = t2 * t % R
+    l_vec = [0] * len(gens.H_vec)
+    l_vec[BLINDING_SLOT] = (pow(t_inv, 3, R) * alpha_B + t_inv * alpha_S + t * alpha_D + t2 * alpha_R
+                            + 2 * t3 * inner(public.value_weights, padded_blindings)) % R
+    for index in range(BASE):
+        l_vec[MULTIPLICITY_SLOT + index] = (t_inv * s_l[index] + t * mult[index]) % R
+    for index, (j, coefficient) in enumerate(zip(JUNK_POWERS, t_coefficients, strict=True)):
+        l_vec[JUNK_SLOT + index] = (t_inv * coefficient + pow(t, MASK_POWERS[j], R) * masks[j]) % R
+    n_vec = [(t_inv * x + t * y + t2 * z) % R for x, y, z in zip(s, a_vec, b_vec, strict=True)]
+    wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t, len(l_vec)), rho, l_vec,
+                      n_vec)
+    return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
+
+
+def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes) -> None:
+    """Check that ``proof`` shows every commitment opens to a value in [0, 2^64) in ``context``.
+
+    One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
+    """
+    try:
+        commitments = tuple(commitments)
+    except TypeError as exc:
+        raise VerificationError("commitments must be a sequence of G1Point") from exc
+    m = len(commitments)
+    check_count(m, VerificationError)
+    context = _check_context(context, VerificationError)
+    if not isinstance(proof, BppRangeProof):
+        raise VerificationError(f"expected a BppRangeProof, got {type(proof).__name__}")
+    if not all(isinstance(V, G1Point) for V in (*commitments, proof.C_D, proof.C_B, proof.C_R, proof.C_S)):
+        raise VerificationError("every commitment and proof point must be a G1Point")
+    M = padded_count(m)
+    gens = generators(M)
+
+    transcript = range_proof_transcript(commitments, context)
+    transcript.append_point(b"C_D", proof.C_D)
+    transcript.append_point(b"C_B", proof.C_B)
+    e = _challenge_e(transcript, VerificationError)
+    transcript.append_point(b"C_R", proof.C_R)
+    rho = _challenge(transcript, b"rho", VerificationError)
+    beta = _challenge(transcript, b"beta", VerificationError)
+    delta = _challenge(transcript, b"delta", VerificationError)
+    public = _public(e, rho, beta, delta, M)
+    transcript.append_point(b"C_S", proof.C_S)
+    t = _challenge(transcript, b"t", VerificationError)
+    slots = l_length(m)
+    terms = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m))
+
+    t_inv, t2 = fr_inv(t), t * t % R
+    t3 = t2 * t % R
+    # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out;
+    # the padding commitments are the identity and contribute nothing.
+    g_scalars = [(t * (e + p_j) + t2 * q_j - g) % R
+                 for p_j, q_j, g in zip(public.p, public.q, terms.g_scalars, strict=True)]
+    points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G,
+              *gens.H_vec, *gens.G_vec]
+    scalars = [pow(t_inv, 3, R), t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]),
+               *terms.round_scalars, (t3 * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars),
+               *g_scalars]
+    with cyclic_gc_paused():
+        check = msm(points, scalars)
+    if not check.is_identity():
+        raise VerificationError("Bulletproofs++ range proof does not verify")

@@ -1,0 +1,504 @@
+"""Bulletproofs++ (experimental lever, issue 14): the WNLA and the reciprocal range proof.
+
+Completeness for edge values and aggregation, the same commitment proven by the existing Bulletproofs and by
+Bulletproofs++, refusals by the prover, and the verifier against forged, tampered, replayed and malformed
+proofs. A "malicious prover" drives the protocol steps directly (``range_proof._prove`` with the witness
+check off and, where needed, its digit decomposition replaced), so the proof for an out-of-range value
+really is emitted and it is the verifier that must reject it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provers.bulletproofs import prove_range, verify_range
+from provers.bulletproofs.generators import pedersen_bases, vector_generators
+from provers.bulletproofs_pp import range_proof as bpp
+from provers.bulletproofs_pp.encoding import BppRangeProof, encoded_size
+from provers.bulletproofs_pp.parameters import MAX_VALUES, l_length, proof_shape
+from provers.bulletproofs_pp.range_proof import prove_range_pp, range_proof_transcript, verify_range_pp
+from provers.bulletproofs_pp.wnla import WnlaProof, inner, prove_wnla, verify_wnla, weighted_inner, wnla_shape
+from zkclear.crypto.field import P, R, fr_random, scalar_to_bytes
+from zkclear.crypto.group import G1Point, encode_affine, msm
+from zkclear.crypto.pedersen import commit
+from zkclear.crypto.transcript import Transcript
+from zkclear.errors import EncodingError, ProvingError, VerificationError
+
+CONTEXT = b"epoch=7/kind=bpp-lever/index=0"
+TOP = (1 << 64) - 1
+
+
+# --- the weighted norm linear argument alone ------------------------------------------------------
+
+
+def _wnla_instance(l_length: int, n_length: int, norm_offset: int = 0):
+    """Random (l, n, c, ρ) and the commitment C = (<c,l> + |n|²_μ + norm_offset)·G + <l,H> + <n,G_vec>."""
+    G = pedersen_bases().G
+    G_all, H_all = vector_generators(max(l_length, n_length))
+    G_vec, H_vec = G_all[:n_length], H_all[:l_length]
+    l = [fr_random() for _ in range(l_length)]
+    n = [fr_random() for _ in range(n_length)]
+    c = [fr_random() for _ in range(l_length)]
+    rho = fr_random()
+    v = inner(c, l) + weighted_inner(n, n, rho * rho % R) + norm_offset
+    C = msm([G, *H_vec, *G_vec], [v, *l, *n])
+    return G, G_vec, H_vec, l, n, c, rho, C
+
+
+def _wnla_transcript(C: G1Point) -> Transcript:
+    transcript = Transcript(b"test/wnla")
+    transcript.append_point(b"C", C)
+    return transcript
+
+
+@pytest.mark.parametrize(("l_length", "n_length"), [(2, 2), (4, 2), (8, 8), (32, 16), (8, 64), (1, 4)])
+def test_wnla_proves_and_verifies(l_length: int, n_length: int) -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(l_length, n_length)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    rounds, l_final, n_final = wnla_shape(l_length, n_length)
+    assert (len(proof.X), len(proof.l), len(proof.n)) == (rounds, l_final, n_final)
+    verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, proof)
+
+
+def test_wnla_shape_halves_until_a_vector_has_one_element_or_fewer_than_six_remain() -> None:
+    assert wnla_shape(32, 16) == (4, 2, 1)
+    assert wnla_shape(32, 128) == (5, 1, 4)
+    assert wnla_shape(2, 2) == (0, 2, 2)
+
+
+def test_wnla_for_a_commitment_with_the_wrong_norm_does_not_verify() -> None:
+    # C's value is |n|²_μ + <c, l> + 1: the prover's honest steps on (l, n) cannot open it
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8, norm_offset=1)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    with pytest.raises(VerificationError):
+        verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, proof)
+
+
+def test_wnla_with_another_c_rho_or_commitment_does_not_verify() -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    other_c = [c[0] + 1, *c[1:]]
+    for args in ((C, other_c, rho), (C, c, rho + 1), (C + G, c, rho)):
+        with pytest.raises(VerificationError):
+            verify_wnla(_wnla_transcript(args[0]), args[0], G, G_vec, H_vec, args[1], args[2], proof)
+
+
+def test_wnla_tampered_messages_and_shapes_are_rejected() -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    forgeries = [
+        dataclasses.replace(proof, X=(proof.X[0] + G, *proof.X[1:])),
+        dataclasses.replace(proof, R=(*proof.R[:-1], proof.R[-1] + G)),
+        dataclasses.replace(proof, l=((proof.l[0] + 1) % R, *proof.l[1:])),
+        dataclasses.replace(proof, n=(*proof.n[:-1], (proof.n[-1] + 1) % R)),
+        dataclasses.replace(proof, n=(*proof.n[:-1], proof.n[-1] + R)),  # the same scalar, not reduced
+        dataclasses.replace(proof, X=proof.X[:-1], R=proof.R[:-1]),
+        WnlaProof(X=(), R=(), l=tuple(l), n=tuple(n)),  # the witness itself, with the rounds skipped
+    ]
+    for forged in forgeries:
+        with pytest.raises(VerificationError):
+            verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged)
+
+
+def _naive_wnla_check(C, G, G_vec, H_vec, c, rho, proof: WnlaProof, transcript: Transcript) -> bool:
+    """The WNLA verifier written as the recursion (every generator folded, round by round): a reference
+    for the one-MSM verifier."""
+    transcript.append_u64(b"wnla/l", len(H_vec))
+    transcript.append_u64(b"wnla/n", len(G_vec))
+    G_vec, H_vec, c = list(G_vec), list(H_vec), list(c)
+    for X, R_point in zip(proof.X, proof.R, strict=True):
+        transcript.append_point(b"wnla/X", X)
+        transcript.append_point(b"wnla/R", R_point)
+        gamma = transcript.challenge_scalar(b"wnla/gamma")
+        C = C + X * gamma + R_point * (gamma * gamma - 1)
+        H_vec = [h0 + h1 * gamma for h0, h1 in zip(H_vec[0::2], H_vec[1::2], strict=True)]
+        G_vec = [g0 * rho + g1 * gamma for g0, g1 in zip(G_vec[0::2], G_vec[1::2], strict=True)]
+        c = [(c0 + gamma * c1) % R for c0, c1 in zip(c[0::2], c[1::2], strict=True)]
+        rho = rho * rho % R
+    v = inner(c, proof.l) + weighted_inner(proof.n, proof.n, rho * rho % R)
+    opened = msm([G, *H_vec, *G_vec], [v, *proof.l, *proof.n])
+    return opened == C
+
+
+def test_wnla_one_msm_verifier_agrees_with_the_recursive_reference() -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(16, 8)
+    proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)
+    assert _naive_wnla_check(C, G, G_vec, H_vec, c, rho, proof, _wnla_transcript(C))
+    forged = dataclasses.replace(proof, l=((proof.l[0] + 1) % R, *proof.l[1:]))
+    assert not _naive_wnla_check(C, G, G_vec, H_vec, c, rho, forged, _wnla_transcript(C))
+    with pytest.raises(VerificationError):
+        verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged)
+
+
+def test_wnla_refuses_lengths_that_are_not_powers_of_two() -> None:
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8)
+    with pytest.raises(ProvingError, match="powers of two"):
+        prove_wnla(_wnla_transcript(C), G, G_vec[:6], H_vec, c, rho, l, n[:6])
+
+
+# --- completeness and the cross-check with the existing Bulletproofs --------------------------------
+
+
+def _prove_and_verify(values: list[int]) -> tuple[BppRangeProof, list[G1Point]]:
+    blindings = [fr_random() for _ in values]
+    proof, commitments = prove_range_pp(values, blindings, CONTEXT)
+    assert commitments == [commit(v, g) for v, g in zip(values, blindings, strict=True)]
+    verify_range_pp(proof, commitments, CONTEXT)
+    encoded = proof.to_bytes()
+    assert len(encoded) == encoded_size(len(values))
+    decoded = BppRangeProof.from_bytes(encoded, m=len(values))
+    assert decoded == proof
+    verify_range_pp(decoded, commitments, CONTEXT)
+    return proof, commitments
+
+
+@pytest.mark.parametrize("value", [0, 1, 15, 16, 2**32, TOP - 1, TOP])
+def test_single_value_proves_and_verifies(value: int) -> None:
+    _prove_and_verify([value])
+
+
+def test_random_values_prove_and_verify() -> None:
+    for _ in range(3):
+        _prove_and_verify([secrets.randbelow(1 << 64)])
+
+
+@pytest.mark.parametrize("m", [2, 3, 8])
+def test_aggregated_values_prove_and_verify(m: int) -> None:
+    values = [secrets.randbelow(1 << 64) for _ in range(m)]
+    values[0], values[-1] = 0, TOP
+    _prove_and_verify(values)
+
+
+@settings(max_examples=8, deadline=None)
+@given(values=st.lists(st.integers(min_value=0, max_value=TOP), min_size=1, max_size=9))
+def test_any_values_in_range_prove_and_verify(values: list[int]) -> None:
+    _prove_and_verify(values)
+
+
+def test_the_same_commitment_is_proven_by_bulletproofs_and_by_bulletproofs_pp() -> None:
+    values, blindings = [TOP, 0, 123456789], [fr_random() for _ in range(3)]
+    bp_proof, bp_commitments = prove_range(values, blindings, 64, CONTEXT)
+    bpp_proof, bpp_commitments = prove_range_pp(values, blindings, CONTEXT)
+    assert bp_commitments == bpp_commitments
+    verify_range(bp_proof, bpp_commitments, 64, CONTEXT)
+    verify_range_pp(bpp_proof, bp_commitments, CONTEXT)
+    assert len(bpp_proof.to_bytes()) < len(bp_proof.to_bytes())
+
+
+def test_range_proof_is_the_wnla_of_the_commitment_c_of_t_in_the_specification() -> None:
+    # docs/protocol.md, "Bulletproofs++ range proof", step 5: build C(T) as a point from the proof and the
+    # statement, and check the WNLA alone against it (the range verifier folds all of this into one MSM)
+    values = [TOP, 6]
+    proof, commitments = prove_range_pp(values, [fr_random(), fr_random()], CONTEXT)
+    transcript = range_proof_transcript(commitments, CONTEXT)
+    transcript.append_point(b"C_D", proof.C_D)
+    transcript.append_point(b"C_B", proof.C_B)
+    e = transcript.challenge_scalar(b"e")
+    transcript.append_point(b"C_R", proof.C_R)
+    rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
+    transcript.append_point(b"C_S", proof.C_S)
+    t = transcript.challenge_scalar(b"t")
+    public = bpp._public(e, rho, beta, delta, 2)
+    gens = bpp.generators(2)
+    t_inv = pow(t, -1, R)
+    C = (proof.C_B * pow(t_inv, 3, R) + proof.C_S * t_inv + proof.C_D * t + proof.C_R * (t * t)
+         + msm(commitments, [2 * t**3 * delta ** (k + 1) for k in range(2)]) + gens.G * (t**3 * public.kappa)
+         + msm(gens.G_vec, [t * (e + p_j) + t * t * q_j for p_j, q_j in zip(public.p, public.q, strict=True)]))
+    c = bpp._c_vector(public, t, len(gens.H_vec))
+    verify_wnla(transcript.fork(), C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
+    assert _naive_wnla_check(C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla, transcript.fork())
+    without_v0 = C - commitments[0] * (2 * t**3 * delta)  # drop V_0's term: no longer the proven commitment
+    with pytest.raises(VerificationError):
+        verify_wnla(transcript.fork(), without_v0, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
+
+
+def _transpose(columns: list[list[int]]) -> list[list[int]]:
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _rank_mod_r(rows: list[list[int]]) -> int:
+    rows = [[x % R for x in row] for row in rows]
+    rank, column = 0, 0
+    while rank < len(rows) and column < len(rows[0]):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][column]), None)
+        if pivot is not None:
+            rows[rank], rows[pivot] = rows[pivot], rows[rank]
+            inverse = pow(rows[rank][column], -1, R)
+            for i in range(len(rows)):
+                if i != rank and rows[i][column]:
+                    factor = rows[i][column] * inverse % R
+                    rows[i] = [(a - factor * b) % R for a, b in zip(rows[i], rows[rank], strict=True)]
+            rank += 1
+        column += 1
+    return rank
+
+
+def test_the_slots_of_the_t_coefficients_are_masked_only_with_g_d() -> None:
+    # docs/protocol.md, "Zero knowledge": slot j of l(T) holds T^{-1}·t_j + T^{π_j}·u_j, and t_{j+1+π_j} cancels
+    # u_j, t_1 adds g_D. The masks alone form a cycle (2 -> 4 -> 2), whose contributions telescope: the map
+    # (u, g_D) -> slot values must have full rank 5, and without g_D it has rank 4.
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, MASK_POWERS
+
+    t = fr_random()
+    t_inv = pow(t, -1, R)
+    index = {j: i for i, j in enumerate(JUNK_POWERS)}
+    columns = []
+    for j, power in MASK_POWERS.items():
+        column = [0] * len(JUNK_POWERS)
+        column[index[j]] += pow(t, power, R)
+        column[index[j + 1 + power]] -= t_inv
+        columns.append(column)
+    g_d_column = [t_inv if j == 1 else 0 for j in JUNK_POWERS]
+    assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS) - 1
+    assert _rank_mod_r(_transpose([*columns, g_d_column])) == len(JUNK_POWERS)
+
+
+def test_single_value_proof_is_674_bytes() -> None:
+    # version + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
+    assert proof_shape(1) == (4, 2, 1)
+    assert encoded_size(1) == 2 + 48 * (4 + 2 * 4) + 32 * 3 == 674
+    proof, _ = prove_range_pp([5], [fr_random()], CONTEXT)
+    assert len(proof.to_bytes()) == 674
+
+
+def test_generators_reuse_the_bulletproofs_bases() -> None:
+    gens = bpp.generators(2)
+    G_vec, H_vec = vector_generators(32)
+    assert gens.G == pedersen_bases().G and gens.H_vec[0] == pedersen_bases().H
+    assert gens.H_vec[1:] == H_vec[:l_length(2) - 1] and gens.G_vec == G_vec[:32]
+
+
+def test_proof_shapes_end_with_a_few_scalars_and_sizes_follow_the_formula() -> None:
+    # the linear vector grows with M (max(32, 4M) slots) so that both vectors keep halving
+    assert [l_length(m) for m in (1, 8, 16, 64)] == [32, 32, 64, 256]
+    assert [proof_shape(m) for m in (1, 8, 16, 64)] == [(4, 2, 1), (5, 1, 4), (6, 1, 4), (8, 1, 4)]
+    assert [encoded_size(m) for m in (1, 8, 64)] == [674, 834, 1122]
+
+
+def test_sixty_four_aggregated_values_prove_and_verify() -> None:
+    # about 1 s on the pure engine
+    _prove_and_verify([secrets.randbelow(1 << 64) for _ in range(MAX_VALUES)])
+
+
+def test_deterministic_randomness_gives_identical_proof_bytes() -> None:
+    def counter():
+        state = iter(range(1, 10_000))
+        return lambda: next(state)
+
+    first, _ = prove_range_pp([42], [7], CONTEXT, rng=counter())
+    second, _ = prove_range_pp([42], [7], CONTEXT, rng=counter())
+    assert first.to_bytes() == second.to_bytes()
+
+
+# --- the prover refuses -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1 << 64, (1 << 64) + 5, -1, R - 1])
+def test_prover_refuses_a_value_outside_the_range(value: int) -> None:
+    with pytest.raises(ProvingError, match="outside"):
+        prove_range_pp([value], [fr_random()], CONTEXT)
+
+
+def test_prover_refuses_malformed_witnesses() -> None:
+    for values, blindings in (([], []), ([1] * (MAX_VALUES + 1), [1] * (MAX_VALUES + 1)), ([1, 2], [3]),
+                              ([True], [1]), ([1.0], [1]), ([1], ["1"])):
+        with pytest.raises(ProvingError):
+            prove_range_pp(values, blindings, CONTEXT)
+    with pytest.raises(ProvingError, match="context"):
+        prove_range_pp([1], [1], "not bytes")  # type: ignore[arg-type]
+
+
+# --- the verifier rejects -----------------------------------------------------------------------------
+
+
+def _malicious_proof(values: list[int], digits: list[int] | None, monkeypatch) -> tuple[BppRangeProof, list[G1Point]]:
+    """A proof made by running the prover's steps on values it should refuse (digits given, or the default)."""
+    if digits is not None:
+        monkeypatch.setattr(bpp, "_digits", lambda padded_values: digits + [0] * (len(padded_values) * 16 - 16))
+    blindings = [fr_random() for _ in values]
+    commitments = [commit(v, g) for v, g in zip(values, blindings, strict=True)]
+    proof = bpp._prove(values, blindings, range_proof_transcript(commitments, CONTEXT), fr_random,
+                       check_witness=False)
+    return proof, commitments
+
+
+@pytest.mark.parametrize(
+    ("value", "digits"),
+    [
+        (1 << 64, [0] * 15 + [16]),  # 16·16^15 = 2^64: a digit 16
+        ((1 << 64) + 3, [3] + [0] * 14 + [16]),
+        (5, [21, R - 1] + [0] * 14),  # 21 − 16 = 5: digits 21 and −1, the right sum
+        (R - 1, None),  # −1: the prover's own (wrapping) decomposition
+        (1 << 70, None),  # the top bits are lost by the 16 digits: their sum is not the value
+    ],
+)
+def test_malicious_proof_for_a_value_outside_the_range_is_rejected(value, digits, monkeypatch) -> None:
+    proof, commitments = _malicious_proof([value], digits, monkeypatch)
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_malicious_aggregated_proof_with_one_value_outside_is_rejected(monkeypatch) -> None:
+    proof, commitments = _malicious_proof([1 << 64, 7], None, monkeypatch)
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_proof_does_not_verify_for_another_commitment() -> None:
+    blinding = fr_random()
+    proof, commitments = prove_range_pp([1000], [blinding], CONTEXT)
+    for other in (commit(1001, blinding), commit(1000, blinding + 1), commitments[0] + commitments[0],
+                  -commitments[0], G1Point.identity()):
+        with pytest.raises(VerificationError):
+            verify_range_pp(proof, [other], CONTEXT)
+
+
+def test_proof_replayed_under_another_context_count_or_order_is_rejected() -> None:
+    proof, commitments = prove_range_pp([3, 4], [fr_random(), fr_random()], CONTEXT)
+    for context, points in ((CONTEXT + b"x", commitments), (b"", commitments), (CONTEXT, commitments[::-1]),
+                            (CONTEXT, [*commitments, commit(0, 0)])):
+        with pytest.raises(VerificationError):
+            verify_range_pp(proof, points, context)
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments[:1], CONTEXT)
+
+
+def test_a_bulletproofs_proof_is_not_a_bulletproofs_pp_proof() -> None:
+    bp_proof, commitments = prove_range([9], [fr_random()], 64, CONTEXT)
+    with pytest.raises(VerificationError):
+        verify_range_pp(bp_proof, commitments, CONTEXT)  # type: ignore[arg-type]
+    with pytest.raises(EncodingError):
+        BppRangeProof.from_bytes(bp_proof.to_bytes(), m=1)
+
+
+@pytest.fixture(scope="module")
+def single_proof() -> tuple[BppRangeProof, list[G1Point]]:
+    return prove_range_pp([77], [fr_random()], CONTEXT)
+
+
+@pytest.mark.parametrize("field", ["C_D", "C_B", "C_R", "C_S"])
+def test_each_tampered_commitment_is_rejected(field: str, single_proof) -> None:
+    proof, commitments = single_proof
+    forged = dataclasses.replace(proof, **{field: getattr(proof, field) + G1Point.generator()})
+    with pytest.raises(VerificationError):
+        verify_range_pp(forged, commitments, CONTEXT)
+
+
+def test_each_tampered_wnla_message_and_scalar_is_rejected(single_proof) -> None:
+    proof, commitments = single_proof
+    wnla = proof.wnla
+    generator = G1Point.generator()
+    forgeries = []
+    for k in range(len(wnla.X)):
+        shifted = tuple(point + generator if i == k else point for i, point in enumerate(wnla.X))
+        forgeries.append(dataclasses.replace(wnla, X=shifted))
+        shifted = tuple(point + generator if i == k else point for i, point in enumerate(wnla.R))
+        forgeries.append(dataclasses.replace(wnla, R=shifted))
+    for i in range(len(wnla.l)):
+        forgeries.append(dataclasses.replace(wnla, l=tuple((x + 1) % R if j == i else x for j, x in enumerate(wnla.l))))
+    for i in range(len(wnla.n)):
+        forgeries.append(dataclasses.replace(wnla, n=tuple((x + 1) % R if j == i else x for j, x in enumerate(wnla.n))))
+        # the same scalar plus r (wrap-around): refused, never reduced silently
+        forgeries.append(dataclasses.replace(wnla, n=tuple(x + R if j == i else x for j, x in enumerate(wnla.n))))
+    forgeries.append(dataclasses.replace(wnla, X=wnla.X[::-1], R=wnla.R[::-1]))
+    forgeries.append(dataclasses.replace(wnla, X=wnla.X[:-1], R=wnla.R[:-1]))
+    for forged in forgeries:
+        with pytest.raises(VerificationError):
+            verify_range_pp(dataclasses.replace(proof, wnla=forged), commitments, CONTEXT)
+
+
+def test_proof_of_another_value_spliced_into_this_one_is_rejected(single_proof) -> None:
+    proof, commitments = single_proof
+    other, _ = prove_range_pp([77], [fr_random()], CONTEXT)
+    for forged in (dataclasses.replace(proof, wnla=other.wnla), dataclasses.replace(proof, C_D=other.C_D),
+                   dataclasses.replace(other, C_S=proof.C_S)):
+        with pytest.raises(VerificationError):
+            verify_range_pp(forged, commitments, CONTEXT)
+
+
+# --- the encoding ---------------------------------------------------------------------------------------
+
+
+def _rejected(data: bytes, commitments: list[G1Point]) -> str:
+    """How a candidate encoding is rejected: "decoding" or "verification" (fails the test otherwise)."""
+    try:
+        forged = BppRangeProof.from_bytes(data, m=1)
+    except EncodingError:
+        return "decoding"
+    with pytest.raises(VerificationError):
+        verify_range_pp(forged, commitments, CONTEXT)
+    return "verification"
+
+
+def test_byte_flips_across_the_encoded_proof_are_rejected(single_proof) -> None:
+    proof, commitments = single_proof
+    encoded = proof.to_bytes()
+    outcomes = {"decoding": 0, "verification": 0}
+    for position in range(0, len(encoded), 5):  # every field is hit several times, at varying bit offsets
+        mutated = bytearray(encoded)
+        mutated[position] ^= 1 << ((position + position // 8) % 8)
+        outcomes[_rejected(bytes(mutated), commitments)] += 1
+    assert outcomes["decoding"] > 0 and outcomes["verification"] > 0
+
+
+def test_flipped_sign_bit_of_every_point_is_rejected(single_proof) -> None:
+    proof, commitments = single_proof
+    encoded = proof.to_bytes()
+    rounds, _, _ = proof_shape(1)
+    for offset in range(2, 2 + 48 * (4 + 2 * rounds), 48):
+        mutated = bytearray(encoded)
+        mutated[offset] ^= 0x20  # decodes (to −P), must then fail verification
+        assert _rejected(bytes(mutated), commitments) == "verification"
+
+
+def test_non_canonical_scalar_is_rejected_by_the_decoder(single_proof) -> None:
+    proof, _ = single_proof
+    encoded = proof.to_bytes()
+    offset = len(encoded) - 32  # n_0, the last field
+    for bad in (R, R + proof.wnla.n[0], (1 << 256) - 1):
+        with pytest.raises(EncodingError, match="n_0"):
+            BppRangeProof.from_bytes(encoded[:offset] + bad.to_bytes(32, "big"), m=1)
+    assert BppRangeProof.from_bytes(encoded[:offset] + scalar_to_bytes(R + proof.wnla.n[0]), m=1) == proof
+
+
+def test_malformed_encodings_are_rejected(single_proof) -> None:
+    encoded = single_proof[0].to_bytes()
+    for data in (b"", encoded[:1], encoded[:-1], encoded + b"\x00", b"\x02" + encoded[1:],
+                 encoded[:1] + b"\x05" + encoded[2:]):
+        with pytest.raises(EncodingError):
+            BppRangeProof.from_bytes(data, m=1)
+    with pytest.raises(EncodingError, match="rounds"):
+        BppRangeProof.from_bytes(encoded, m=8)
+    for m in (0, MAX_VALUES + 1):
+        with pytest.raises(EncodingError):
+            BppRangeProof.from_bytes(encoded, m=m)
+    with pytest.raises(EncodingError):
+        BppRangeProof.from_bytes("not bytes", m=1)  # type: ignore[arg-type]
+
+
+def test_point_outside_the_subgroup_or_off_the_curve_is_rejected(single_proof) -> None:
+    encoded = single_proof[0].to_bytes()
+    x = 1
+    while True:  # a point on the curve outside the prime-order subgroup
+        rhs = (x * x * x + 4) % P
+        y = pow(rhs, (P + 1) // 4, P)
+        if y * y % P == rhs:
+            break
+        x += 1
+    outside = encode_affine((x, y))
+    for offset, name in ((2, "C_D"), (50, "C_B"), (146, "C_S"), (194, "X_0"), (242, "R_0")):
+        with pytest.raises(EncodingError, match=name):
+            BppRangeProof.from_bytes(encoded[:offset] + outside + encoded[offset + 48:], m=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=700))
+def test_arbitrary_bytes_raise_only_encoding_error(data: bytes) -> None:
+    with contextlib.suppress(EncodingError):  # the only exception allowed out of the decoder
+        BppRangeProof.from_bytes(data, m=1)
