@@ -15,6 +15,7 @@ import click
 
 from zkclear.bench import SUITES
 from zkclear.errors import VerificationError, ZkclearError
+from zkclear.integers import parse_canonical_int
 
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
@@ -24,7 +25,8 @@ MAX_WORKERS = 1024
 
 
 class AsciiInt(click.ParamType):
-    """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
+    """An integer in its one spelling (zkclear.integers: ASCII digits, no '+', '-0' or leading zeros; Python's
+    int() also accepts '１２', ' 7', '+7', '007' and '1_000')."""
 
     name = "integer"
 
@@ -35,11 +37,10 @@ class AsciiInt(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            text = str(value)
-            digits = text[1:] if text.startswith("-") else text
-            if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
-                self.fail(f"{text!r} is not an integer (ASCII digits only)", param, ctx)
-            number = int(text)
+            try:
+                number = parse_canonical_int(str(value), max_digits=20)
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
         if self.maximum is not None and number > self.maximum:
