@@ -231,6 +231,11 @@ class FillFile:
     def path(self) -> str:
         return self.shown_as or str(self.file)
 
+    @property
+    def scratch(self) -> Path | None:
+        """The ``spill`` folder (private): the fill-id check across batches keeps its database there too."""
+        return self.spill
+
     def batches(self) -> Iterator[Fills]:
         done = self.spill / "complete" if self.spill is not None else None
         if done is not None and done.exists():
