@@ -201,13 +201,19 @@ def test_a_folder_of_an_earlier_epoch_trading_an_expired_future_says_so(tmp_path
 KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
 
 
-def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
+def _two_epochs(tmp_path: Path, capsys) -> Path:
+    """A deployment (perpetuals) with epochs 1 and 2 committed."""
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
                                                   venue="Status Test Venue"))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
         "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
+    return root
+
+
+def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
+    root = _two_epochs(tmp_path, capsys)
     deployment = Deployment(root)
     settlement = venue_assets(CONFIG)[0].asset_id
     reserves = [ReserveEntry(k.chain, settlement, k.address.text, 10**7, *DEMO_BLOCKS[k.chain]) for k in KEYS]
@@ -411,12 +417,7 @@ def test_status_writes_nothing_in_the_deployment(tmp_path, capsys) -> None:
     changes with them)."""
     from tests.spill_watch import opened_paths
 
-    root = tmp_path / "venue"
-    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
-                                                  venue="Status Test Venue"))
-    zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
-    zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
-        "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
+    root = _two_epochs(tmp_path, capsys)
 
     def tree() -> dict[str, tuple[int, int]]:
         return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*")}
