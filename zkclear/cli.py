@@ -804,7 +804,7 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--port", default=8737, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8737, show_default=True, type=AsciiInt(0, 65535),
               help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (keep it local; 0.0.0.0 serves the LAN, reached by IP address).")
@@ -840,10 +840,10 @@ def serve(directory: Path, port: int, host: str, export_dir: Path | None) -> Non
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
-@click.option("--accounts", type=int, help="Traders in the synthetic market (default 26; 200 with --full).")
-@click.option("--epochs", type=int,
+@click.option("--accounts", type=AsciiInt(), help="Traders in the synthetic market (default 26; 200 with --full).")
+@click.option("--epochs", type=AsciiInt(),
               help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
-@click.option("--height", default=32, show_default=True, help="Tree height.")
+@click.option("--height", default=32, show_default=True, type=AsciiInt(), help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
 @click.option("--full", is_flag=True, help="The long market: 200 traders over 4 epochs (several minutes).")
