@@ -15,6 +15,7 @@ import click
 
 from zkclear.bench import SUITES
 from zkclear.errors import VerificationError, ZkclearError
+from zkclear.integers import parse_canonical_int
 
 DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the current directory)."
 
@@ -24,7 +25,8 @@ MAX_WORKERS = 1024
 
 
 class AsciiInt(click.ParamType):
-    """An integer written with ASCII digits only (Python's int() also accepts '１２' and other digits)."""
+    """An integer in its one spelling (zkclear.integers: ASCII digits, no '+', '-0' or leading zeros; Python's
+    int() also accepts '１２', ' 7', '+7', '007' and '1_000')."""
 
     name = "integer"
 
@@ -35,11 +37,10 @@ class AsciiInt(click.ParamType):
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
-            text = str(value)
-            digits = text[1:] if text.startswith("-") else text
-            if not (digits.isascii() and digits.isdigit()) or len(digits) > 20:
-                self.fail(f"{text!r} is not an integer (ASCII digits only)", param, ctx)
-            number = int(text)
+            try:
+                number = parse_canonical_int(str(value), max_digits=20)
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
         if self.maximum is not None and number > self.maximum:
@@ -803,7 +804,7 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--port", default=8737, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8737, show_default=True, type=AsciiInt(0, 65535),
               help="Port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (keep it local; 0.0.0.0 serves the LAN, reached by IP address).")
@@ -839,10 +840,10 @@ def serve(directory: Path, port: int, host: str, export_dir: Path | None) -> Non
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
-@click.option("--accounts", type=int, help="Traders in the synthetic market (default 26; 200 with --full).")
-@click.option("--epochs", type=int,
+@click.option("--accounts", type=AsciiInt(), help="Traders in the synthetic market (default 26; 200 with --full).")
+@click.option("--epochs", type=AsciiInt(),
               help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
-@click.option("--height", default=32, show_default=True, help="Tree height.")
+@click.option("--height", default=32, show_default=True, type=AsciiInt(), help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
 @click.option("--full", is_flag=True, help="The long market: 200 traders over 4 epochs (several minutes).")

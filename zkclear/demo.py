@@ -239,11 +239,11 @@ def _demo_epoch(deployment, number: int, inputs_dir: Path, holders: list[tuple[s
     marks = dict(zip(state.instruments, state.settlement_prices, strict=True))
     dropped = sum(len(decision["dropped"]) for decision in report.oracle_decisions)
     echo(f"   marks (ticks; options by Black-76) {marks}; oracle quotes dropped {dropped}")
-    owed = deployment.liabilities(number)
+    owed = deployment.liabilities(number, state)  # the state just read: no scratch copy of the accounts
     echo("   liabilities per asset (smallest units; negative cash counts as 0): "
          + ", ".join(f"{asset} {amount}" for asset, amount in owed.items()))
     reserves_path = out_dir / f"reserves-{number}.csv"
-    reserves_path.write_text(demo_reserves_csv(deployment, number, holders))
+    reserves_path.write_text(demo_reserves_csv(deployment, number, holders, owed))
     echo(f"== 3.{number} epoch {number}: prove (every account, in chunks; tree; matched book; solvency); the "
          "custodians attest with their chains' signed messages")
     proven, artifacts = deployment.prove(number, load_reserves(reserves_path), reserve_keys=keys, executor=run,
@@ -269,17 +269,19 @@ def custodians() -> tuple[list, list[tuple[str, str, str]]]:
     return keys, [(key.chain, asset, key.address.text) for key, (_chain, asset) in zip(keys, CUSTODIANS, strict=True)]
 
 
-def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str]]) -> str:
-    """reserves.csv v2 for epoch ``number``: each asset's liabilities plus :data:`RESERVE_MARGIN_PPM` (rounded
-    up), split over its holders, in their chain's smallest unit (a native coin counts in its chain's unit — ETH in
-    wei, the venue's in gwei —, a token in the asset's own decimals: zkclear.proofs.reserves)."""
+def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str]],
+                      liabilities: dict[str, int] | None = None) -> str:
+    """reserves.csv v2 for epoch ``number``: each asset's liabilities (``liabilities``, else computed) plus
+    :data:`RESERVE_MARGIN_PPM` (rounded up), split over its holders, in their chain's smallest unit (a native coin
+    counts in its chain's unit — ETH in wei, the venue's in gwei —, a token in the asset's own decimals:
+    zkclear.proofs.reserves)."""
     from zkclear.chains.networks import get_chain
     from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import reserves_csv
 
     decimals = {a.asset_id: a.decimals for a in venue_assets(deployment.config_text())}
     held = {}
-    for asset, amount in deployment.liabilities(number).items():
+    for asset, amount in (liabilities if liabilities is not None else deployment.liabilities(number)).items():
         chain = get_chain(next(h[0] for h in holders if h[1] == asset))
         chain_decimals = chain.native_decimals if chain.native_asset == asset else decimals[asset]
         with_margin = -(-amount * (1_000_000 + RESERVE_MARGIN_PPM) // 1_000_000)  # rounded up

@@ -61,6 +61,7 @@ from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
 from zkclear.clearing.io import load_config, load_epoch, parse_config
 from zkclear.clearing.ledger import CommitResult, Ledger
 from zkclear.clearing.provable import StatementLimits
+from zkclear.clearing.state import EpochState
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
@@ -78,7 +79,7 @@ from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.scratch import scratch_folder
-from zkclear.state_source import StateSource
+from zkclear.state_source import StateSource, state_inputs
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -413,11 +414,18 @@ class Deployment:
         """The deployment's clearing configuration (zkclear.toml) as written at init."""
         return (self.root / CONFIG_FILE).read_text(encoding="utf-8")
 
-    def liabilities(self, epoch: int) -> dict[str, int]:
+    def liabilities(self, epoch: int, state: EpochState | None = None) -> dict[str, int]:
         """What the tree of ``epoch`` will sum per asset (the settlement asset first, each in its smallest unit):
-        the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency")."""
+        the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency").
+        ``state``: the state after ``epoch`` when the caller holds it already (summed as it is: nothing is
+        written); else the accounts are read one at a time from a scratch copy in ``private/scratch/``."""
         public = self.public_data(epoch)
         assets = [asset.asset_id for asset in venue_assets(self.config_text())]
+        if state is not None:
+            if state.epoch != epoch:
+                raise ValueError(f"the state given is after epoch {state.epoch}, not {epoch}")
+            return dict(zip(assets, total_liabilities(state_inputs(state), public, CHUNK_SYSTEM, len(assets)),
+                            strict=True))
         with self.account_source(epoch) as source:
             owed = total_liabilities(source.inputs(), public, CHUNK_SYSTEM, len(assets))
         return dict(zip(assets, owed, strict=True))

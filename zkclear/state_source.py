@@ -9,6 +9,7 @@ from pathlib import Path
 
 from circuits.public_data import AccountWitness
 from zkclear.clearing.scratch_accounts import ScratchAccounts
+from zkclear.clearing.state import EpochState
 from zkclear.proofs.epoch_prover import AccountInput
 
 
@@ -39,6 +40,16 @@ class StateSource:
         for index in range(len(self._copied)):
             account, mode, cash, _, positions, balances = self._copied.row(index)
             yield AccountInput(account, AccountWitness(cash, positions, mode, balances=balances))
+
+
+def state_inputs(state: EpochState) -> Iterator[AccountInput]:
+    """The accounts of a state already held in memory, as :meth:`StateSource.inputs` reads them from a scratch copy
+    (same witnesses, in the state's order): for a reader that has the state and must write nothing."""
+    for row, account in enumerate(state.accounts):
+        balances = tuple(int(b) for b in state.asset_balances[row].tolist())
+        yield AccountInput(account, AccountWitness(int(state.cash[row]), tuple(int(q) for q in
+                                                                              state.positions[row].tolist()),
+                                                   state.margin_modes[row], balances=balances))
 
 
 class _CopiedIds(Sequence[str]):

@@ -129,7 +129,7 @@ def deployment_status(deployment: Deployment) -> DeploymentStatus:
     problem = ""
     if head >= 1:  # what the epoch's statements would sum; a problem there must not hide the rest of the status
         try:
-            liabilities = tuple(deployment.liabilities(head).items())
+            liabilities = tuple(deployment.liabilities(head, state).items())  # the state read above: no copy
         except (ZkclearError, OSError) as exc:
             problem = str(exc)
     return DeploymentStatus(head, head_hash.hex(), len(state.accounts),

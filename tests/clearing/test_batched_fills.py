@@ -169,6 +169,7 @@ class _Sliced:
 
     def __init__(self, fills: Fills, size: int) -> None:
         self.fills, self.size, self.path = fills, size, fills.path
+        self.scratch = None  # the fill-id check across batches holds the ids in memory
 
     def batches(self):
         import dataclasses

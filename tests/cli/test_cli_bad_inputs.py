@@ -359,6 +359,73 @@ def test_what_a_killed_epoch_run_left_in_its_scratch_folder_is_cleared_by_the_ne
     assert not scratch.exists()
 
 
+def _many_fills(market, tmp_path: Path, count: int, repeat_at: int | None = None) -> Path:
+    """Epoch 2 with ``count`` fills of long ids (each pair of fills trades a lot back: positions stay flat), so that
+    the fill-id check holds megabytes; ``repeat_at``: that fill repeats the first one's id."""
+    inputs = _epoch_copy(market, tmp_path)
+    header, first = (inputs / "fills.csv").read_text().splitlines()[:2]
+    _, buyer, seller, instrument, size, price, _, _ = first.split(",")
+    rows = [header]
+    for k in range(count):
+        fill_id = "f-" + f"{0 if k == repeat_at else k:062d}"
+        a, b = (buyer, seller) if k % 2 == 0 else (seller, buyer)
+        rows.append(f"{fill_id},{a},{b},{instrument},{size},{price},0,0")
+    (inputs / "fills.csv").write_text("\n".join(rows) + "\n")
+    return inputs
+
+
+def test_a_fill_id_check_across_batches_keeps_its_database_in_the_private_scratch_folder(plain_deployment,
+                                                                                          plain_market, tmp_path,
+                                                                                          capsys):
+    """The check that fill ids are distinct across batches opened an anonymous SQLite database, which SQLite puts
+    in /var/tmp once it outgrows its cache: the ids of a venue's fills outside its private folder, left behind if
+    the run is killed. It is now a database in the run's private scratch folder, removed when the run ends, also
+    when the epoch is refused (and by the next run after a kill -9, as every scratch file)."""
+    from tests.spill_watch import opened_paths
+
+    scratch = plain_deployment / "private" / "scratch"
+    inputs = _many_fills(plain_market, tmp_path / "many", 30_000)
+    out, opened = opened_paths(lambda: zkclear("epoch", "run", inputs, "-d", plain_deployment, "--batch-fills",
+                                               "7000", capsys=capsys))
+    assert "30000 fills" in out
+    ours = str(tmp_path.parent)  # the test's own folders (the deployment, the inputs) are under /tmp too
+    outside = {p for p in opened if p.startswith(("/tmp/", "/var/tmp/")) and not p.startswith(ours)}
+    assert outside == set() and not any("etilqs_" in p for p in opened)
+    assert any(p.startswith(f"{scratch}/run-") and "/distinct-fill_id-" in p and p.endswith(".sqlite") for p in opened)
+    assert not scratch.exists()
+    refused = _many_fills(plain_market, tmp_path / "repeated", 30_000, repeat_at=20_000)
+    out, opened = opened_paths(lambda: zkclear("epoch", "run", refused, "-d", plain_deployment, "--epoch", 3,
+                                               "--batch-fills", "7000", expect=1, capsys=capsys))
+    assert f"fills.csv:{20_002}: field 'fill_id': duplicate fill id" in out
+    assert not any(p.startswith(("/tmp/", "/var/tmp/")) and not p.startswith(ours) for p in opened)
+    assert not scratch.exists()
+
+
+def test_the_fill_id_database_of_a_killed_epoch_run_is_removed_by_the_next_run(plain_deployment, plain_market,
+                                                                                tmp_path, capsys):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch = plain_deployment / "private" / "scratch"
+    inputs = _many_fills(plain_market, tmp_path / "many", 30_000)
+    run = subprocess.Popen([sys.executable, "-m", "zkclear.cli", "epoch", "run", inputs, "-d", plain_deployment,
+                            "--batch-fills", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (left := list(scratch.rglob("distinct-fill_id-*.sqlite"))) and time.monotonic() < deadline:
+            assert run.poll() is None, "the run ended before its fill-id database was seen"
+            time.sleep(0.005)
+        os.kill(run.pid, signal.SIGKILL)
+    finally:
+        run.wait()
+    assert left and all(path.exists() for path in left)  # what kill -9 leaves behind: in the private folder
+    out = zkclear("epoch", "run", inputs, "-d", plain_deployment, "--batch-fills", "7000", capsys=capsys)
+    assert "30000 fills" in out and not scratch.exists()
+
+
 def test_a_damaged_stored_state_refuses_the_prove_in_one_line_and_leaves_no_file(market, tmp_path, capsys):
     """`epoch prove` reads the accounts from the ledger in one pass into a private scratch copy: a row that is not
     canonical (JSON true for an integer) is one LedgerError line, and the refused prove leaves no file."""

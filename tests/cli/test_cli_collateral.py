@@ -4,6 +4,7 @@ with one line naming file, line and field, nothing created or changed."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,17 @@ def test_a_crash_through_the_cli_reports_the_conversion(multi_asset, tmp_path, c
     epoch_2 = _write(tmp_path / "epoch-2", {"fills.csv": FILLS, "prices.csv": PRICES.format(price=19_000)})
     out = zkclear("epoch", "run", epoch_2, "-d", multi_asset, capsys=capsys)
     assert "converted 200000000 BTC of alice at 19000: 37620000000 credited, penalty 380000000" in out, out
+
+
+def test_the_liabilities_summed_from_the_state_in_memory_are_the_scratch_copys(multi_asset, capsys):
+    """`zkclear status` sums the state it has read (writing nothing); `epoch prove` reads a scratch copy: with a
+    collateral asset (a BTC balance per account) both give each asset's liabilities alike."""
+    from zkclear.operator import Deployment
+
+    deployment = Deployment(multi_asset)
+    with deployment.ledger() as ledger:
+        state = ledger.state(1)
+    held = deployment.liabilities(1, state)
+    assert held == deployment.liabilities(1) and held["BTC"] == 200_000_000
+    data = json.loads(zkclear("status", "-d", multi_asset, "--json", capsys=capsys))
+    assert data["liabilities"] == held

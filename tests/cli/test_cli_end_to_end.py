@@ -125,6 +125,27 @@ def test_audit_fails_on_a_corrupted_file_with_one_line(proven, tmp_path, capsys)
     assert out.startswith("error: ") and out.count("\n") == 1
 
 
+def test_audit_refuses_a_file_rewritten_in_place_while_it_is_audited(proven, tmp_path, monkeypatch, capsys):
+    """The audit file changed in place after its checksum pass (a shared folder): exit 1, one line naming the file
+    and the bytes that changed, not a verdict on bytes the checksum never covered."""
+    from zkclear.verifier import audit_stream
+
+    target = tmp_path / "changing"
+    shutil.copytree(proven["deployment"].epoch_dir(2), target)
+    path = target / "epoch-2.audit"
+    data = path.read_bytes()
+    real = audit_stream._sections
+
+    def after_a_change(*args, **kwargs):
+        path.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_stream, "_sections", after_a_change)
+    out = zkclear("audit", target, expect=1, capsys=capsys)
+    assert out.startswith(f"error: {path}: bytes 0..") and out.count("\n") == 1
+    assert "changed since the file's checksum was checked (the file was modified while it was being audited)" in out
+
+
 def test_show_prints_the_public_summary(proven, capsys):
     out = zkclear("show", proven["deployment"].epoch_dir(3), "--json", capsys=capsys)
     summary = json.loads(out)

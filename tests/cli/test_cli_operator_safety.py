@@ -201,13 +201,19 @@ def test_a_folder_of_an_earlier_epoch_trading_an_expired_future_says_so(tmp_path
 KEYS = (key_from_secret("ethereum", bytes.fromhex("a1" * 32)), key_from_secret("solana", bytes.fromhex("b2" * 32)))
 
 
-def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
+def _two_epochs(tmp_path: Path, capsys) -> Path:
+    """A deployment (perpetuals) with epochs 1 and 2 committed."""
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
                                                   venue="Status Test Venue"))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
         "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
+    return root
+
+
+def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_funds(tmp_path, capsys) -> None:
+    root = _two_epochs(tmp_path, capsys)
     deployment = Deployment(root)
     settlement = venue_assets(CONFIG)[0].asset_id
     reserves = [ReserveEntry(k.chain, settlement, k.address.text, 10**7, *DEMO_BLOCKS[k.chain]) for k in KEYS]
@@ -403,6 +409,27 @@ def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, capsys) -> None:
     assert out.startswith("error: cannot reach the Dask scheduler at notanaddress") and out.count("\n") == 1
 
 
+def test_status_writes_nothing_in_the_deployment(tmp_path, capsys) -> None:
+    """`zkclear status` copied the accounts into private/scratch/ (a folder made and removed) to sum the
+    liabilities; it now sums the state it has already read: nothing under private/ is opened, no file of the
+    deployment is made or changed, and the sums are the scratch copy's. What remains is SQLite's: a reader of a
+    ledger in WAL mode opens ledger.sqlite-wal and -shm beside it (removed when it closes; the folder's own time
+    changes with them)."""
+    from tests.spill_watch import opened_paths
+
+    root = _two_epochs(tmp_path, capsys)
+
+    def tree() -> dict[str, tuple[int, int]]:
+        return {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*")}
+
+    before = tree()
+    data, opened = opened_paths(lambda: zkclear(capsys, "status", "-d", root, "--json"))
+    assert tree() == before
+    assert not [p for p in opened if p.startswith(f"{root}/private")]
+    assert not [p for p in opened if p.startswith(("/tmp/", "/var/tmp/")) and not p.startswith(str(tmp_path))]
+    assert json.loads(data)["liabilities"] == Deployment(root).liabilities(2)  # read from a scratch copy
+
+
 def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, capsys, monkeypatch) -> None:
     from zkclear.errors import ProvingError
     from zkclear.status import deployment_status
@@ -412,7 +439,7 @@ def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, 
                                                   venue="Status Test Venue"))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
 
-    def refuse(self, epoch):
+    def refuse(self, epoch, state=None):
         raise ProvingError(f"epoch {epoch}'s public data cannot be recomputed")
 
     monkeypatch.setattr(Deployment, "liabilities", refuse)

@@ -448,6 +448,49 @@ def test_an_expected_position_with_a_doubled_sign_is_one_input_error(proven, cap
         assert "--position" in out and "Traceback" not in out and out.strip().count("\n") == 0
 
 
+def _padded(value: int) -> str:
+    return f"-0{-value}" if value < 0 else f"0{value}"
+
+
+def _position_options(items) -> list[str]:
+    return [part for item in items for part in ("--position", item)]
+
+
+def test_expected_values_in_a_second_spelling_are_refused_naming_the_option(proven, tmp_path, capsys):
+    """`--position X=-0`, `--position X=007` and `--cash 007` were read as 0 and 7 (and checked equal), where the
+    operator's files take one spelling per integer: each is now one line naming the option, exit 1; so is a
+    second spelling of any integer option (`--crowd-audit 01`, `audit --tolerance-bps +5`) and of the auditor's
+    marks file."""
+    deployment = proven["deployment"]
+    account = _trader(deployment)
+    instruments = deployment.config.instrument_ids
+    positions = dict(zip(instruments, account.witness.positions, strict=True))
+    held = next(i for i, q in positions.items() if q)
+    flat = next(i for i, q in positions.items() if not q)
+    base = ["verify", deployment.epoch_dir(3), "--receipt", deployment.receipt_path(3, account.account_id),
+            "--account", account.account_id]
+    zkclear(*base, "--cash", account.witness.cash, *_position_options(f"{i}={q}" for i, q in positions.items()),
+            capsys=capsys)
+    for name, lots in ((flat, "-0"), (flat, "00"), (held, _padded(positions[held]))):
+        items = [f"{i}={lots if i == name else q}" for i, q in positions.items()]  # else exact: it passed
+        out = zkclear(*base, *_position_options(items), expect=1, capsys=capsys)
+        assert out.startswith(f"error: field '--position': the lots of {name} must be a plain decimal integer (")
+        assert out.count("\n") == 1
+    for cash in (_padded(account.witness.cash), f"+{account.witness.cash}", f" {account.witness.cash}", "-0"):
+        out = zkclear(*base, "--cash", cash, expect=1, capsys=capsys)
+        assert out.startswith("error: Invalid value for '--cash': must be a plain decimal integer (")
+        assert out.count("\n") == 1
+    out = zkclear(*base, "--crowd-audit", "01", expect=1, capsys=capsys)
+    assert "Invalid value for '--crowd-audit'" in out and out.count("\n") == 1
+    out = zkclear("audit", deployment.epoch_dir(3), "--tolerance-bps", "+5", expect=1, capsys=capsys)
+    assert "Invalid value for '--tolerance-bps'" in out and out.count("\n") == 1
+    marks = tmp_path / "prices.csv"
+    for row, field in ((f"{held},060000", "price"), (f"-0,{held},60000", "epoch")):
+        marks.write_text(("epoch,instrument,price\n" if field == "epoch" else "instrument,price\n") + row + "\n")
+        out = zkclear("audit", deployment.epoch_dir(3), "--marks", marks, expect=1, capsys=capsys)
+        assert out.startswith(f"error: {marks}:2: field '{field}': must be ") and out.count("\n") == 1
+
+
 def test_receipts_of_epochs_with_a_gap_are_not_said_to_chain(proven, capsys):
     """Epochs 1 and 3 alone: the link through epoch 2 cannot be checked, so the output must not claim a chain (a
     forked epoch 3 descending from another epoch 2 would pass as well)."""

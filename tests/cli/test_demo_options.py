@@ -20,7 +20,9 @@ from zkclear.demo import FULL, QUICK, market_spec
     (("--height", 1), "--height 1: tree height must be in [2, 64]"),
     (("--height", 65), "--height 65: tree height must be in [2, 64]"),
     (("--height", 5, "--accounts", 40), "--height 5: 4 chunks do not fit"),
-    (("--accounts", "many"), "'many' is not a valid integer"),
+    (("--accounts", "many"), "Invalid value for '--accounts': must be a plain decimal integer"),
+    (("--accounts", "030"), "Invalid value for '--accounts': must be a plain decimal integer"),
+    (("--height", "+8"), "Invalid value for '--height': must be a plain decimal integer"),
     (("--executor", "cluster"), "'cluster' is not one of"),
 ])
 def test_bad_options_are_refused_with_one_line_before_anything_is_written(tmp_path, capsys, options, message):

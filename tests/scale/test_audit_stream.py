@@ -347,3 +347,78 @@ def test_the_streaming_audit_reads_the_file_it_opened_when_another_is_renamed_ov
     monkeypatch.setattr(audit_stream, "_sections", then_swapped)
     report = audit_file(published, chunk_system=SYSTEM)
     assert report.chunks == len(epoch.artifacts.audit.chunks)
+
+
+def _bad_and_honest(epoch) -> tuple[bytes, bytes]:
+    """An audit file whose chunk 1 carries chunk 0's collateralization proof (fails the audit) and the honest file,
+    of the same length: two versions a shared folder could serve in turn, in place."""
+    audit = epoch.artifacts.audit
+    bad_chunks = list(audit.chunks)
+    bad_chunks[1] = replace(bad_chunks[1], proof=audit.chunks[0].proof)
+    bad = encode_audit_data(replace(audit, chunks=tuple(bad_chunks)), SYSTEM)
+    honest = encode_audit_data(audit, SYSTEM)
+    assert len(bad) == len(honest) and bad != honest
+    return bad, honest
+
+
+@pytest.mark.parametrize("before", ["_sections", "_check_duplicates", "_check_tree", "_check_node_proofs"])
+def test_a_file_changed_in_place_during_the_audit_is_refused_not_audited_as_two_versions(tmp_path, monkeypatch,
+                                                                                          before):
+    """A full audit read its file in several passes and hashed only the first: a file that failed (chunk 1's proof)
+    when its checksum was checked, then rewritten in place with the honest bytes (a shared or mirrored folder), had
+    its later passes read the honest version and the audit passed. Every pass now reads whole blocks that hash to
+    what the checksum pass hashed, so a change between any two passes is refused (exit 1: the file changed)."""
+    from zkclear.verifier import audit_stream
+
+    epoch = honest_epoch()
+    bad, honest = _bad_and_honest(epoch)
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    published.files.audit.write_bytes(bad)
+    with pytest.raises(VerificationError, match="chunk-collateral-proof"):
+        audit_file(published, chunk_system=SYSTEM)
+    real = getattr(audit_stream, before)
+
+    def after_a_change(*args, **kwargs):
+        published.files.audit.write_bytes(honest)  # in place: the same file, the same length
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_stream, before, after_a_change)
+    published.files.audit.write_bytes(bad)
+    with pytest.raises(EncodingError, match=r"epoch-1\.audit: bytes 0\.\.\d+ changed since the file's checksum "
+                                            r"was checked \(the file was modified while it was being audited\)$"):
+        audit_file(published, chunk_system=SYSTEM)
+    # the other way round: checked honest, then rewritten bad, is refused the same way (not blamed on the venue)
+    published.files.audit.write_bytes(honest)
+
+    def bad_after(*args, **kwargs):
+        published.files.audit.write_bytes(bad)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_stream, before, bad_after)
+    with pytest.raises(EncodingError, match="changed since the file's checksum was checked"):
+        audit_file(published, chunk_system=SYSTEM)
+
+
+def test_the_checked_reads_serve_a_file_of_several_blocks(tmp_path, monkeypatch):
+    """Blocks smaller than the file: passes that cross block boundaries and go back to earlier blocks read the
+    same bytes (the audit passes), and a change of one byte in the last block is refused."""
+    from zkclear.verifier import audit_stream
+
+    monkeypatch.setattr(audit_stream, "CHECKED_BLOCK", 1000)
+    epoch = honest_epoch()
+    published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
+    data = published.files.audit.read_bytes()
+    assert len(data) > 8 * 1000
+    assert audit_file(published, chunk_system=SYSTEM).chunks == len(epoch.artifacts.audit.chunks)
+    real = audit_stream._sections
+    at = len(data) - 33  # the body's last byte, in the file's last block
+    first = at // 1000 * 1000
+    last = min(first + 999, len(data) - 1)
+
+    def end_changed(*args, **kwargs):
+        published.files.audit.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audit_stream, "_sections", end_changed)
+    with pytest.raises(EncodingError, match=rf"bytes {first}\.\.{last} changed since"):
+        audit_file(published, chunk_system=SYSTEM)

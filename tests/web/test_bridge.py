@@ -308,3 +308,33 @@ def test_a_hand_made_request_with_an_infinite_count_or_a_non_text_account_is_a_b
     for account in (None, [ACCOUNT], 7):
         answer = json.loads(verify_json(json.dumps({"account_id": account, "epochs": epochs})))
         assert answer["ok"] is False and answer["error"] == "bad request: the account id must be text"
+
+
+def test_a_balance_or_position_in_a_second_spelling_is_a_named_bad_input_not_compared(web_deployment):
+    """The page's balance and positions took `-0` and leading zeros (`007` compared equal to 7), where the operator's
+    files and `zkclear verify` take one spelling per integer: now each is refused naming the field; the canonical
+    spelling (spaces around it are the text box's) is still compared."""
+    account = _verify(web_deployment)["epochs"][0]["account"]
+    cash = account["cash"]
+    assert cash > 0
+    epochs = [{"folder": str(web_deployment.folder(2)), "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]
+    for spelling in (f"0{cash}", f"+{cash}", "-0", f"{cash:_}" if cash >= 1000 else f"{cash}.0", f"{cash}\n5"):
+        request = json.dumps({"account_id": ACCOUNT, "epochs": [{**epochs[0], "cash": spelling}]})
+        answer = json.loads(verify_json(request))
+        assert answer["ok"] is False and answer["epochs"] == []
+        assert answer["error"].startswith("bad request: the balance (a whole number of settlement units) must be "
+                                          "a plain decimal integer"), spelling
+    good = json.loads(verify_json(json.dumps({"account_id": ACCOUNT, "epochs": [{**epochs[0], "cash": f" {cash} "}]})))
+    assert good["ok"] is True
+    held = [(i, q) for i, q in account["positions"].items() if q]
+    flat = next(i for i, q in account["positions"].items() if not q)
+    instrument, lots = held[0]
+    padded = f"-0{-lots}" if lots < 0 else f"0{lots}"
+    exact = {**dict(held), flat: 0}
+    assert _verify(web_deployment, _request(web_deployment, positions=tuple(f"{i}={q}" for i, q in exact.items())))[
+        "ok"] is True
+    for name, spelling in ((instrument, padded), (flat, "-0"), (flat, "00"), (instrument, f" {lots}")):
+        items = tuple(f"{i}={spelling if i == name else q}" for i, q in exact.items())  # else exact: it passed
+        refused = _verify(web_deployment, _request(web_deployment, positions=items))
+        assert refused["ok"] is False and refused["epochs"] == []
+        assert f"field 'positions': the lots of {name} must be a plain decimal integer" in refused["error"], items

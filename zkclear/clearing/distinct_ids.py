@@ -1,15 +1,22 @@
 """Record ids that must be distinct across an epoch read in batches.
 
 The first batch's ids are held in a dictionary (an epoch that fits one batch never touches a database); from
-the second batch on they move to a private temporary SQLite database (on disk, deleted when closed), so
-the memory this takes does not grow with the number of records. A repeated id raises one
+the second batch on they move to a SQLite database in the folder the batches' source names (its private scratch
+folder: ``private/scratch/run-PID/…`` for ``epoch run``), removed when closed, so the memory this takes does not
+grow with the number of records. Never SQLite's anonymous temporary database: SQLite writes that to ``/var/tmp``
+or ``/tmp`` once it outgrows its cache, where the venue's fill ids would sit outside its private folder and stay
+after a kill -9 (a killed run's scratch folder is removed by the next run, :mod:`zkclear.scratch`). A source with
+no folder (fills held in memory) keeps the ids in memory. A repeated id raises one
 :class:`~zkclear.errors.InputError` naming the record, its line and the line of the first one.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from zkclear.errors import InputError
 
@@ -21,10 +28,12 @@ class DistinctIds:
     """Feed it the ids of each batch in input order (:meth:`add`); close it (or use it as a context manager)
     when done."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, folder: Path | None = None) -> None:
         self._field = field
+        self._folder = folder
         self._first: dict[str, int] | None = {}
         self._db: sqlite3.Connection | None = None
+        self._path: Path | None = None
 
     def __enter__(self) -> DistinctIds:
         return self
@@ -33,9 +42,13 @@ class DistinctIds:
         self.close()
 
     def close(self) -> None:
+        """Close and delete the database (if one was made); also after an error."""
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
 
     def add(self, ids: Sequence[str], line: Callable[[int], int], path: str) -> None:
         """Record ``ids`` (``line(k)`` is the input line of ``ids[k]`` in ``path``); :class:`InputError` on the
@@ -62,7 +75,19 @@ class DistinctIds:
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = sqlite3.connect("")  # a private temporary database, on disk, removed when closed
+            if self._folder is None:
+                self._db = sqlite3.connect(":memory:")
+            else:
+                self._folder.mkdir(parents=True, exist_ok=True)
+                descriptor, name = tempfile.mkstemp(prefix=f"distinct-{self._field}-", suffix=".sqlite",
+                                                    dir=self._folder)
+                os.close(descriptor)  # an empty file is an empty database
+                self._path = Path(name)
+                self._db = sqlite3.connect(self._path)
+            # scratch: nothing to journal or sync; a statement's temporary tables (the IN lists below) stay in
+            # memory, never in /var/tmp
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "temp_store = MEMORY"):
+                self._db.execute(f"PRAGMA {pragma}")
             self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
             self._db.executemany("INSERT INTO ids VALUES (?, ?)", (self._first or {}).items())
             self._first = None

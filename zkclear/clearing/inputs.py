@@ -15,6 +15,7 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -97,6 +98,11 @@ class Fills:
         """Fills held in memory are one batch (:class:`FillSource`)."""
         yield self
 
+    @property
+    def scratch(self) -> Path | None:
+        """No working folder: one batch needs none (:class:`FillSource`)."""
+        return None
+
     @staticmethod
     def empty() -> Fills:
         return Fills.from_records(())
@@ -125,6 +131,12 @@ class FillSource(Protocol):
 
     @property
     def path(self) -> str: ...
+
+    @property
+    def scratch(self) -> Path | None:
+        """A private folder for the working files of checks over all batches (the fill-id database), removed by
+        its owner; None: the checks hold what they need in memory."""
+        ...
 
     def batches(self) -> Iterator[Fills]: ...
 
@@ -492,7 +504,7 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
                      if new_accounts else np.arange(len(accounts), dtype=np.int64))
     columns = {instrument: column for column, instrument in enumerate(state.instruments)}
 
-    with DistinctIds("fill_id") as fill_ids:
+    with DistinctIds("fill_id", inputs.fills.scratch) as fill_ids:
         for batch in inputs.fills.batches():
             _validate_fills(batch, index, columns, state, config, epoch, fill_ids)
 

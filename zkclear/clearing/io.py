@@ -53,6 +53,7 @@ from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
 from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+from zkclear.integers import RULE, is_canonical_int
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
 FILLS_HEADER = ("fill_id", "buyer", "seller", "instrument", "size", "price", "buyer_fee", "seller_fee")
@@ -71,16 +72,14 @@ OPERATOR_ACTIONS_HEADER = ("action_id", "action", "account", "amount", "reason")
 EPOCH_FILES = ("accounts.csv", "fills.csv", "funding.csv", "margins.csv", "operator_actions.csv", "oracle.csv",
                "prices.csv", "prices.json", "transfers.csv", "vols.csv")
 
-#: one spelling per integer: no sign on zero ("-0"), no "+", no leading zeros, no spaces
-_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 #: decimal digits that always fit in int64
 _MAX_DIGITS = 18
 
 
 def parse_int(text: str, *, path: str, line: int | None, field: str) -> int:
     """A plain decimal integer with ``|value| <= 2**62 - 1``; anything else is an :class:`InputError`."""
-    if not _INTEGER.fullmatch(text):
-        raise InputError(f"must be a plain decimal integer, got {text!r}", path=path, line=line, field=field)
+    if not is_canonical_int(text):
+        raise InputError(f"must be {RULE}, got {text!r}", path=path, line=line, field=field)
     if len(text) > _MAX_DIGITS + 2:  # before int(): Python refuses to convert more than 4,300 digits
         raise InputError(f"{text[:24]}... ({len(text)} characters) exceeds the bound 2**62 - 1", path=path,
                          line=line, field=field)
@@ -180,10 +179,9 @@ def _int_column(values: list[str], lines: list[int], *, path: str, field: str, n
     """A column of plain non-negative (or, with ``negative``, signed) integers as int64, checked in one
     sweep."""
     for k, text in enumerate(values):
-        digits = text[1:] if negative and text.startswith("-") else text
-        if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS
-                and (text == "0" or digits[0] != "0")):
-            if not negative and text.startswith("-") and _INTEGER.fullmatch(text):
+        if not (is_canonical_int(text) and len(text.removeprefix("-")) <= _MAX_DIGITS
+                and (negative or text[0] != "-")):
+            if not negative and text.startswith("-") and is_canonical_int(text):
                 raise InputError(f"must not be negative, got {text}", path=path, line=lines[k], field=field)
             parse_int(text, path=path, line=lines[k], field=field)  # raises with the precise reason
             raise InputError(f"must have at most {_MAX_DIGITS} digits, got {text!r}", path=path,
@@ -232,6 +230,11 @@ class FillFile:
     @property
     def path(self) -> str:
         return self.shown_as or str(self.file)
+
+    @property
+    def scratch(self) -> Path | None:
+        """The ``spill`` folder (private): the fill-id check across batches keeps its database there too."""
+        return self.spill
 
     def batches(self) -> Iterator[Fills]:
         done = self.spill / "complete" if self.spill is not None else None

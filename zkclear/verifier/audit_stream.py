@@ -4,7 +4,10 @@ proofs verified in parallel through an executor (docs/protocol.md, "Audit"; docs
 The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order; what differs
 is how the file is held:
 
-- the container's checksum is computed over the file in blocks, before anything is decoded;
+- the container's checksum is computed over the file in blocks of ``CHECKED_BLOCK`` bytes, before anything is
+  decoded, and each block's SHA-256 is kept: every later pass reads whole blocks and refuses one that hashes
+  otherwise, so every byte the audit relies on is of the version the checksum covered (a file changed in place
+  during the audit is an EncodingError naming the bytes, never checked as two versions);
 - chunks are read one at a time and sent to the workers in groups of ``group_chunks``: a worker decodes the
   group, recomputes each chunk's root and batch-verifies the whole group's collateralization proofs in **one**
   multi-scalar multiplication (a failing group is re-checked chunk by chunk to name the chunk);
@@ -62,6 +65,9 @@ _PREFIX = struct.Struct(">8s4sHQ")
 GROUP_CHUNKS = 8
 #: Parents (or padding nodes) per tree-check task.
 TREE_BATCH = 256
+#: The full audit's checksum pass records the SHA-256 of every block of this many bytes of the file; each later pass
+#: reads whole blocks and refuses one that hashes otherwise (32 bytes of digest per 256 KiB: 1.25 MB for 10 GB).
+CHECKED_BLOCK = 1 << 18
 
 Failure = tuple[str, int | None, str | None]
 
@@ -123,19 +129,30 @@ class _Cursor:
 
 
 def _check_container(file: _PinnedFile) -> tuple[int, int]:
-    """(body offset, body end) after checking magic, kind, version, length and the checksum in blocks."""
+    """(body offset, body end) after checking magic, kind, version, length and the checksum, reading the file in
+    blocks of ``CHECKED_BLOCK`` bytes; every block's SHA-256 is kept, and every later read of ``file`` is served
+    from whole blocks that hash to the same (:meth:`_PinnedFile.hold_to`): what the audit checks is the version
+    of the file the checksum covered."""
     with file.reader() as handle:
         head = handle.read(_PREFIX.size)
-        length = container_body_length(head, KIND_AUDIT, file.size)
-        digest = hashlib.sha256(head)
-        left = length
-        while left:
-            block = handle.read(min(left, 1 << 20))
-            digest.update(block)
-            left -= len(block)
-        if digest.digest() != handle.read(32):
+        end = _PREFIX.size + container_body_length(head, KIND_AUDIT, file.size)
+        handle.seek(0)
+        checksum = hashlib.sha256()
+        blocks = bytearray()
+        trailer = b""
+        for start in range(0, file.size, CHECKED_BLOCK):
+            size = min(CHECKED_BLOCK, file.size - start)
+            block = handle.read(size)
+            if len(block) != size:
+                raise EncodingError(f"truncated: the file ends after {start + len(block)} bytes, not {file.size} "
+                                    "(it changed while being read)")
+            blocks.extend(hashlib.sha256(block).digest())
+            checksum.update(block[:max(0, end - start)])
+            trailer = (trailer + block[-32:])[-32:]
+        if checksum.digest() != trailer:
             raise EncodingError("checksum mismatch: the file is corrupted")
-    return _PREFIX.size, _PREFIX.size + length
+    file.hold_to(bytes(blocks))
+    return _PREFIX.size, end
 
 
 # --------------------------------------------------------------------------------------------- worker tasks
@@ -333,11 +350,12 @@ def audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem = CH
     the report or raises VerificationError (EncodingError for a malformed file)."""
     path = published.files.audit
     try:  # every pass reads the file opened here (red team round 5: a file or a named pipe renamed over it between
-        # two passes was read, or blocked the audit forever)
+        # two passes was read, or blocked the audit forever), in blocks hashing to what the checksum pass hashed
         return _audit(published, _PinnedFile(path, EncodingError), chunk_system, previous,
                       executor or SerialExecutor(), progress, max(1, group_chunks), window)
     except EncodingError as exc:
-        raise EncodingError(f"{path}: {exc}") from None
+        named = str(exc) if str(exc).startswith(f"{path}: ") else f"{path}: {exc}"  # a changed piece names the file
+        raise EncodingError(named) from None
 
 
 @dataclass
@@ -800,6 +818,33 @@ class _PositionedReads(io.RawIOBase):
         return len(data)
 
 
+class _CheckedReads(_PositionedReads):
+    """Reads of a held file served from whole blocks of ``CHECKED_BLOCK`` bytes, each refused by
+    :meth:`_PinnedFile.piece` unless it hashes to the digest its checksum pass recorded (the last block read is
+    kept, so a sequential pass hashes each block once)."""
+
+    def __init__(self, fd: int, file: _PinnedFile, blocks: bytes) -> None:
+        super().__init__(fd)
+        self._file, self._blocks = file, blocks
+        self._number, self._block = -1, memoryview(b"")
+
+    def readinto(self, buffer: Any) -> int:
+        if self._at >= self._file.size:
+            return 0
+        number = self._at // CHECKED_BLOCK
+        if number != self._number:
+            start = number * CHECKED_BLOCK
+            size = min(CHECKED_BLOCK, self._file.size - start)
+            digest = self._blocks[32 * number:32 * number + 32]
+            self._block = memoryview(self._file.piece(start, size, digest, f"bytes {start}..{start + size - 1}"))
+            self._number = number
+        offset = self._at - number * CHECKED_BLOCK
+        data = self._block[offset:offset + len(buffer)]
+        buffer[:len(data)] = data
+        self._at += len(data)
+        return len(data)
+
+
 class _PinnedFile:
     """An audit file held open from its checksum to the last read (a file renamed over it, a named pipe put in its
     place, changes nothing for the reads; ``error``: what to raise when it is no regular file); ``piece`` reads a
@@ -818,11 +863,19 @@ class _PinnedFile:
             self._fd = None  # closed: not again by __del__ (the number may be another file's by then)
             raise _named(error, "not a regular file", path)
         self.size = status.st_size
+        self._blocks: bytes | None = None
+
+    def hold_to(self, blocks: bytes) -> None:
+        """From now on, :meth:`reader` serves only bytes of blocks whose SHA-256 are ``blocks`` (32 bytes each, one
+        per ``CHECKED_BLOCK`` bytes of the file): the full audit's later passes read the version its checksum pass
+        hashed, or stop (EncodingError)."""
+        self._blocks = blocks
 
     def reader(self) -> io.BufferedReader:
         """A buffered reader of the held file with a position of its own (several may be read in turn); closing it
         leaves the file open."""
-        return io.BufferedReader(_PositionedReads(self._fd), 1 << 20)
+        raw = _PositionedReads(self._fd) if self._blocks is None else _CheckedReads(self._fd, self, self._blocks)
+        return io.BufferedReader(raw, 1 << 20)
 
     def piece(self, start: int, size: int, digest: bytes, what: str) -> bytes:
         data = os.pread(self._fd, size, start)

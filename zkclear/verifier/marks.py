@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from zkclear.errors import InputError, VerificationError
 from zkclear.files import MAX_DOCUMENT_BYTES, read_file
+from zkclear.integers import RULE, parse_canonical_int
 
-_INTEGER = re.compile(r"[0-9]{1,19}")
 BPS = 10_000
+
+
+def _whole(text: str, *, minimum: int) -> int | None:
+    """The value of a canonical integer of at most 19 digits that is at least ``minimum`` (None otherwise)."""
+    try:
+        value = parse_canonical_int(text, max_digits=19)
+    except ValueError:
+        return None
+    return value if value >= minimum else None
 
 
 def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]:
@@ -43,18 +51,21 @@ def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]
         cells = [cell.strip() for cell in row]
         epoch = None
         if with_epoch:
-            if not _INTEGER.fullmatch(cells[0]):
-                raise InputError(f"must be an epoch number, got {cells[0]!r}", path=path, line=line, field="epoch")
-            epoch = int(cells[0])
+            epoch = _whole(cells[0], minimum=0)
+            if epoch is None:
+                raise InputError(f"must be an epoch number ({RULE}), got {cells[0]!r:.40}", path=path, line=line,
+                                 field="epoch")
         instrument, price = cells[-2], cells[-1]
         if not instrument or not instrument.isascii():
             raise InputError("must be an instrument id", path=path, line=line, field="instrument")
-        if not _INTEGER.fullmatch(price) or int(price) == 0:
-            raise InputError(f"must be a positive number of ticks, got {price!r}", path=path, line=line, field="price")
+        ticks = _whole(price, minimum=1)
+        if ticks is None:
+            raise InputError(f"must be a positive number of ticks ({RULE}), got {price!r:.40}", path=path, line=line,
+                             field="price")
         epoch_marks = marks.setdefault(epoch, {})
         if instrument in epoch_marks:
             raise InputError(f"second price for {instrument!r}", path=path, line=line, field="instrument")
-        epoch_marks[instrument] = int(price)
+        epoch_marks[instrument] = ticks
     return marks
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from zkclear.bundle.format import read_file
 from zkclear.errors import InputError, VerificationError
+from zkclear.integers import parse_canonical_int
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
@@ -62,10 +63,10 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
         if name in named:  # else the last one would be checked and the other silently dropped
             raise InputError(f"{name} is given twice", field=field)
         named.add(name)
-        digits = lots[1:] if lots.startswith("-") else lots
-        if not (digits.isascii() and digits.isdigit()) or len(lots) > 20:
-            raise InputError(f"lots must be an integer, got {lots!r}", field=field)
-        expected[name] = int(lots)
+        try:
+            expected[name] = parse_canonical_int(lots, max_digits=20)
+        except ValueError as exc:
+            raise InputError(f"the lots of {name} {exc}", field=field) from None
     return tuple(expected[i] for i in instruments)
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from zkclear.bundle.format import receipt_epoch
 from zkclear.errors import InputError, VerificationError, ZkclearError
+from zkclear.integers import parse_canonical_int
 from zkclear.verifier.participant import (
     Participant,
     account_view,
@@ -223,10 +224,10 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
 def _cash(value: object) -> int | None:
     if value is None or value == "":
         return None
-    text = str(value).strip()
-    if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit() or len(text) > 40:
-        raise ValueError(f"the balance must be a whole number of settlement units, got {text!r:.40}")
-    return int(text)
+    try:  # the page's text box: spaces around the number are the box's, not the number's
+        return parse_canonical_int(str(value).strip(), max_digits=40)
+    except ValueError as exc:
+        raise ValueError(f"the balance (a whole number of settlement units) {exc}") from None
 
 
 def _participant(account_id: str, participant_file: Path | None, account_key: str | None) -> Participant:
