@@ -717,3 +717,102 @@ def test_commitment_components_that_the_proof_does_not_rule_out(l_slot) -> None:
     assert residual == {}
     assert commitments[0] == commit(5, V.l[0]) + bpp.generators(1).H_vec[l_slot] * V.l[l_slot]
     verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(monkeypatch) -> None:
+    # Zero knowledge, concretely (review): with generators of known discrete logs (a trapdoor, test only), take
+    # a proof of v1 and solve, step by step as the simulator argument does (docs/protocol.md, "Zero knowledge"),
+    # for the prover's randomness that makes the prover of v2 ≠ v1 (other digits, multiplicities, reciprocals)
+    # emit the same commitment and byte-identical proof. Needs g_D: the T^j slots alone leave a rank-4 map.
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MULTIPLICITY_SLOT
+
+    base = G1Point.generator()
+    L, N = l_length(1), 16
+    x_G, x_H = fr_random(), fr_random()
+    x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
+    x_Gvec = [fr_random() for _ in range(N)]
+    gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
+    monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
+    v1, v2, gamma1 = 5, (1 << 64) - 2, fr_random()
+    gamma2 = (gamma1 + (v1 - v2) * x_G * pow(x_H, -1, R)) % R  # the same V = v·G + γ·H for both openings
+    V = gens.G * v1 + gens.H_vec[0] * gamma1
+    assert gens.G * v2 + gens.H_vec[0] * gamma2 == V
+
+    drawn: list[int] = []
+
+    def recording_rng() -> int:
+        drawn.append(fr_random())
+        return drawn[-1]
+
+    proof1 = bpp._prove([v1], [gamma1], range_proof_transcript([V], CONTEXT), recording_rng, check_witness=True)
+    u1 = dict(zip(JUNK_POWERS, drawn[:5], strict=True))
+    alpha_D1, alpha_B1, g_D1, alpha_R1 = drawn[5:9]
+    s1, s_l1, alpha_S1 = drawn[9:9 + N], drawn[9 + N:25 + N], drawn[25 + N]
+
+    transcript = range_proof_transcript([V], CONTEXT)
+    transcript.append_point(b"C_D", proof1.C_D)
+    transcript.append_point(b"C_B", proof1.C_B)
+    e = transcript.challenge_scalar(b"e")
+    transcript.append_point(b"C_R", proof1.C_R)
+    rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
+    transcript.append_point(b"C_S", proof1.C_S)
+    t = transcript.challenge_scalar(b"t")
+    public = bpp._public(e, rho, beta, delta, 1)
+    mu, t_inv = public.mu, pow(t, -1, R)
+
+    def witness(v: int):
+        d = bpp._digits([v])
+        r_vec = [pow(e + x, -1, R) for x in d]
+        a = [(x + e + p) % R for x, p in zip(d, public.p, strict=True)]
+        b = [(x + q) % R for x, q in zip(r_vec, public.q, strict=True)]
+        return d, [d.count(k) for k in range(16)], r_vec, a, b
+
+    d1, m1, _, a1, b1 = witness(v1)
+    d2, m2, r2, a2, b2 = witness(v2)
+    assert d1 != d2 and m1 != m2
+    # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T²·b and T^{-1}s_l + T·m are unchanged
+    s2 = [(x + t * t * (p - q) + t**3 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
+    s_l2 = [(x + t * t * (p - q)) % R for x, p, q in zip(s_l1, m1, m2, strict=True)]
+
+    def slots(s, s_l, a, b, u, g_D):  # the five slots T^{-1}·t_j + T^{π_j}·u_j, as the prover computes them
+        from provers.bulletproofs_pp.parameters import MASK_POWERS
+
+        junk = {-2: -weighted_inner(s, s, mu), 0: -2 * weighted_inner(s, a, mu),
+                1: -2 * weighted_inner(s, b, mu) - inner(public.mult_coefficients, s_l),
+                2: -weighted_inner(a, a, mu), 4: -weighted_inner(b, b, mu)}
+        for j, power in MASK_POWERS.items():
+            junk[j + 1 + power] -= u[j]
+        junk[1] += g_D
+        return {j: (t_inv * junk[j] + pow(t, MASK_POWERS[j], R) * u[j]) % R for j in JUNK_POWERS}
+
+    target = slots(s1, s_l1, a1, b1, u1, g_D1)
+    # solve for (u2, g_D2) in the order the map is triangular: u_{-2}, u_0; keep u_2, then u_4, u_1, g_D
+    u2 = dict.fromkeys(JUNK_POWERS, 0)
+    u2[2] = u1[2]
+    base_slots = slots(s2, s_l2, a2, b2, u2, 0)
+    u2[-2] = (target[-2] - base_slots[-2]) * t_inv % R
+    u2[0] = (target[0] - slots(s2, s_l2, a2, b2, u2, 0)[0]) * t_inv % R
+    u2[4] = (target[2] - slots(s2, s_l2, a2, b2, u2, 0)[2]) * -t % R  # slot 2 holds −T^{-1}·u_4
+    u2[1] = (target[4] - slots(s2, s_l2, a2, b2, u2, 0)[4]) * -t % R  # slot 4 holds −T^{-1}·u_1
+    g_D2 = (target[1] - slots(s2, s_l2, a2, b2, u2, 0)[1]) * t % R  # slot 1 holds T^{-1}·g_D
+    assert slots(s2, s_l2, a2, b2, u2, g_D2) == target
+    # C_D, C_B, C_R: the same discrete logs with the H-coefficients α solved
+    hj = {j: x_Hvec[JUNK_SLOT + i] for i, j in enumerate(JUNK_POWERS)}
+    hm = x_Hvec[MULTIPLICITY_SLOT:MULTIPLICITY_SLOT + 16]
+
+    def log_D(g_D, alpha, m, u, d):
+        return (g_D * x_G + alpha * x_H + inner(m, hm) + sum(u[j] * hj[j] for j in (-2, 0, 2)) + inner(d, x_Gvec)) % R
+
+    h_inv = pow(x_H, -1, R)
+    alpha_D2 = (log_D(g_D1, alpha_D1, m1, u1, d1) - log_D(g_D2, 0, m2, u2, d2)) * h_inv % R
+    alpha_B2 = (alpha_B1 + (u1[4] - u2[4]) * hj[4] * h_inv) % R
+    r1 = witness(v1)[2]
+    alpha_R2 = (alpha_R1 + ((u1[1] - u2[1]) * hj[1] + inner(r1, x_Gvec) - inner(r2, x_Gvec)) * h_inv) % R
+    l0_1 = (t_inv**3 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t * t * alpha_R1 + 2 * t**3 * delta * gamma1) % R
+    alpha_S2 = (l0_1 - t_inv**3 * alpha_B2 - t * alpha_D2 - t * t * alpha_R2 - 2 * t**3 * delta * gamma2) * t % R
+
+    stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, g_D2, alpha_R2, *s2, *s_l2, alpha_S2])
+    proof2 = bpp._prove([v2], [gamma2], range_proof_transcript([V], CONTEXT), lambda: next(stream),
+                        check_witness=True)
+    assert proof2.to_bytes() == proof1.to_bytes()
+    verify_range_pp(proof2, [V], CONTEXT)
