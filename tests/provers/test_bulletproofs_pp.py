@@ -816,3 +816,25 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
     verify_range_pp(proof2, [V], CONTEXT)
+
+
+def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
+    # e = −21 (forced in both roles; probability 2^-255 for real) with a digit 21: the reciprocal of that digit
+    # does not exist, the prover picks it to make Σ_j r_j = Σ_a m_a/(e + a), and the bracket r_0·(d_0 + e) − 1 = −1
+    # of μ^1 still leaves T^3 non-zero
+    real_challenge = Transcript.challenge_scalar
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, label: R - 21 if label == b"e" else real_challenge(self, label))
+    V_open, D, B, _ = _honest_openings([5], [21, R - 1] + [0] * 14)
+
+    def make_R(e: int) -> _Opening:
+        opening = _zero_opening(len(D.l), len(D.n))
+        opening.n = [0] + [pow((e + x) % R, -1, R) for x in D.n[1:]]
+        target = sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)) % R
+        opening.n[0] = (target - sum(opening.n)) % R
+        return opening
+
+    proof, commitments, residual = _adaptive_proof(V_open, D, B, make_R)
+    assert 3 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
