@@ -1,7 +1,9 @@
 """The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, eprint 2022/510), base 16.
 
 Statement: commitments ``V_k = v_k·G + γ_k·H`` (k < m, the same Pedersen bases as
-provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``.
+provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``. What an
+accepting proof shows is an opening ``v_k·G + γ_k·H`` plus possible components on a few slots of ``H_vec``
+(docs/protocol.md, "Open review items" 1): ``v_k`` is bound, the relation is wider than Pedersen's.
 Every step is written out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by
 any statement)", in the same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
 the identity), digit positions j = 16·k + i (digit i of value k), digits a in [0, 16).
@@ -286,7 +288,8 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
 
 
 def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes) -> None:
-    """Check that ``proof`` shows every commitment opens to a value in [0, 2^64) in ``context``.
+    """Check that ``proof`` shows every commitment opens to a value in [0, 2^64) in ``context`` (an opening
+    over G, H and a few slots of H_vec: docs/protocol.md, "Open review items" 1).
 
     One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
     """

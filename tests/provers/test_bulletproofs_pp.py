@@ -502,3 +502,339 @@ def test_point_outside_the_subgroup_or_off_the_curve_is_rejected(single_proof) -
 def test_arbitrary_bytes_raise_only_encoding_error(data: bytes) -> None:
     with contextlib.suppress(EncodingError):  # the only exception allowed out of the decoder
         BppRangeProof.from_bytes(data, m=1)
+
+
+# --- an adaptive malicious prover over the whole generator family (independent review, soundness 2-6) ------
+#
+# Every commitment is chosen as an arbitrary opening (G-coefficient, H_vec part, G_vec part) over the generators
+# of the proof. After ρ, β, δ the prover computes the Laurent polynomial in T of
+#     G-coefficient of C(T) − ⟨c(T), l(T)⟩ − |n(T)|²_μ
+# and picks its last commitment C_S (G-coefficient at T^{-1}, the slots of the T^j coefficients) to cancel every
+# power C_S reaches. It then runs the WNLA prover on (l(T), n(T)); the real verifier accepts exactly when the
+# powers C_S cannot reach are already 0. The harness is checked on honest openings first (accepted), so each
+# rejection below is the verifier's, not the harness's.
+
+
+@dataclasses.dataclass
+class _Opening:
+    g: int
+    l: list[int]
+    n: list[int]
+
+    def point(self, gens) -> G1Point:
+        return msm([gens.G, *gens.H_vec, *gens.G_vec], [self.g % R, *(x % R for x in self.l), *(x % R for x in self.n)])
+
+
+def _zero_opening(L: int, N: int) -> _Opening:
+    return _Opening(0, [0] * L, [0] * N)
+
+
+def _laurent(G_coef: dict, l_parts: dict, n_parts: dict, c_parts: dict, mu: int) -> dict:
+    """Coefficients (power -> scalar) of G_coef(T) − ⟨c(T), l(T)⟩ − |n(T)|²_μ."""
+    out: dict[int, int] = dict(G_coef)
+    for p, c in c_parts.items():
+        for q, lv in l_parts.items():
+            out[p + q] = (out.get(p + q, 0) - inner(c, lv)) % R
+    for p, a in n_parts.items():
+        for q, b in n_parts.items():
+            out[p + q] = (out.get(p + q, 0) - weighted_inner(a, b, mu)) % R
+    return {power: value % R for power, value in out.items()}
+
+
+def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) -> tuple[BppRangeProof, list, dict]:
+    """A proof from arbitrary openings of V_k, C_D, C_B and of C_R = make_R(e); returns the proof, the
+    commitments and the Laurent coefficients left after C_S cancelled what it can."""
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MULTIPLICITY_SLOT, n_length
+
+    m = len(V_open)
+    M, L, N = 1 << (m - 1).bit_length(), l_length(m), n_length(m)
+    gens = bpp.generators(M)
+    commitments = [o.point(gens) for o in V_open]
+    transcript = range_proof_transcript(commitments, CONTEXT)
+    C_D, C_B = D.point(gens), B.point(gens)
+    transcript.append_point(b"C_D", C_D)
+    transcript.append_point(b"C_B", C_B)
+    e = transcript.challenge_scalar(b"e")
+    R_open = make_R(e)
+    C_R = R_open.point(gens)
+    transcript.append_point(b"C_R", C_R)
+    rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
+    public = bpp._public(e, rho, beta, delta, M)
+    V_l = [sum(2 * pow(delta, k + 1, R) * o.l[i] for k, o in enumerate(V_open)) % R for i in range(L)]
+    V_n = [sum(2 * pow(delta, k + 1, R) * o.n[i] for k, o in enumerate(V_open)) % R for i in range(N)]
+    V_g = (sum(2 * pow(delta, k + 1, R) * o.g for k, o in enumerate(V_open)) + public.kappa) % R
+    c_parts: dict[int, list[int]] = {}
+    for a, coefficient in enumerate(public.mult_coefficients):
+        c_parts.setdefault(2, [0] * L)[MULTIPLICITY_SLOT + a] = coefficient
+    for index, j in enumerate(JUNK_POWERS):
+        c_parts.setdefault(j + 1, [0] * L)[JUNK_SLOT + index] = 1
+    l_parts = {-3: B.l, 1: D.l, 2: R_open.l, 3: V_l}
+    n_parts = {-3: B.n, 1: [(x + e + p) % R for x, p in zip(D.n, public.p, strict=True)],
+               2: [(x + q) % R for x, q in zip(R_open.n, public.q, strict=True)], 3: V_n}
+    G_coef = {-3: B.g, 1: D.g, 2: R_open.g, 3: V_g}
+    residual = _laurent(G_coef, l_parts, n_parts, c_parts, public.mu)
+    # C_S at T^{-1}: its G-coefficient cancels T^{-1}, its slot of T^j (c-power j + 1) cancels T^j
+    S = _zero_opening(L, N)
+    S.g = -residual.get(-1, 0) % R
+    for index, j in enumerate(JUNK_POWERS):
+        S.l[JUNK_SLOT + index] = residual.get(j, 0)
+    S.l[0] = fr_random()
+    residual = {p: v for p, v in _laurent({**G_coef, -1: S.g}, {**l_parts, -1: S.l}, n_parts, c_parts,
+                                          public.mu).items() if v}
+    C_S = S.point(gens)
+    transcript.append_point(b"C_S", C_S)
+    t = transcript.challenge_scalar(b"t")
+    l_parts[-1], n_parts[-1] = S.l, S.n
+    l_vec = [sum(pow(t, p, R) * v[i] for p, v in l_parts.items()) % R for i in range(L)]
+    n_vec = [sum(pow(t, p, R) * v[i] for p, v in n_parts.items()) % R for i in range(N)]
+    wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, bpp._c_vector(public, t, L), rho, l_vec, n_vec)
+    return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla), commitments, residual
+
+
+def _honest_openings(values: list[int], digits: list[int] | None = None, mult: list[int] | None = None):
+    """Openings shaped like the honest prover's (digits, multiplicities, reciprocals), all replaceable."""
+    from provers.bulletproofs_pp.parameters import MULTIPLICITY_SLOT, n_length
+
+    m = len(values)
+    L, N = l_length(m), n_length(m)
+    V_open = []
+    for v in values:
+        o = _zero_opening(L, N)
+        o.g, o.l[0] = v, fr_random()
+        V_open.append(o)
+    d = digits if digits is not None else [(v % R >> (4 * i)) & 15 for v in values for i in range(16)]
+    d = d + [0] * (N - len(d))
+    D = _zero_opening(L, N)
+    D.g, D.l[0], D.n = fr_random(), fr_random(), list(d)
+    for a, count in enumerate(mult if mult is not None else [d.count(a) for a in range(16)]):
+        D.l[MULTIPLICITY_SLOT + a] = count
+    B = _zero_opening(L, N)
+    B.l[0] = fr_random()
+
+    def make_R(e: int) -> _Opening:
+        Ropen = _zero_opening(L, N)
+        Ropen.l[0] = fr_random()
+        Ropen.n = [pow((e + x) % R, -1, R) for x in d]
+        return Ropen
+
+    return V_open, D, B, make_R
+
+
+def test_adaptive_prover_with_honest_openings_is_accepted() -> None:
+    for values in ([5], [TOP, 0, 1 << 40]):
+        proof, commitments, residual = _adaptive_proof(*_honest_openings(values))
+        assert residual == {}
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def _recips_fixed_up(openings, fix):
+    """The honest openings with C_R's opening changed, after e, by ``fix(e, D, R_opening)``."""
+    V_open, D, B, make_R = openings
+
+    def make_fixed_R(e: int) -> _Opening:
+        opening = make_R(e)
+        fix(e, D, opening)
+        return opening
+
+    return V_open, D, B, make_fixed_R
+
+
+def _sum_reciprocals_to_multiplicities(e: int, D: _Opening, opening: _Opening) -> None:
+    # after e: move the last reciprocal so that Σ_j r_j = Σ_a m_a/(e + a) holds although a digit is not a digit
+    target = sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)) % R
+    opening.n[15] = (opening.n[15] + target - sum(opening.n)) % R
+
+
+def _with_constants_in_the_t3_slots(openings):
+    # C_D's entry in the slot of T^1 (c-power 2) and C_R's in the slot of T^0 (c-power 1) reach T^3 as constants
+    V_open, D, B, make_R = openings
+    D.l[19] = 2 * pow(1 << 64, 1, R)
+
+    def make_R_with_constant(e: int) -> _Opening:
+        opening = make_R(e)
+        opening.l[18] = 12345
+        return opening
+
+    return V_open, D, B, make_R_with_constant
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _honest_openings([1 << 64], [0] * 15 + [16]),  # a digit 16, multiplicities of the real digits
+        lambda: _honest_openings([1 << 64], [0] * 15 + [16], [16] + [0] * 15),  # the digit 16 counted as a 0
+        lambda: _honest_openings([5], [21, R - 1] + [0] * 14),  # digits 21 and −1: the right sum, not digits
+        lambda: _honest_openings([5], [21, R - 1] + [0] * 14, [14, 0, 0, 0, 0, 1] + [0] * 9 + [1]),
+        lambda: _honest_openings([R - 1]),  # −1 with its wrapped (too short) decomposition
+        lambda: _honest_openings([1], [1] + [0] * 15, [R - 1, 2] + [0] * 14),  # a negative multiplicity
+        lambda: _recips_fixed_up(_honest_openings([1 << 64], [0] * 15 + [16]), _sum_reciprocals_to_multiplicities),
+        lambda: _with_constants_in_the_t3_slots(_honest_openings([1 << 64], [0] * 15 + [16])),
+        # m = 3 padded to 4: the padding value's digits hold a 1, i.e. a fourth value the statement does not have
+        lambda: _honest_openings([5, 6, 7], [5] + [0] * 15 + [6] + [0] * 15 + [7] + [0] * 15 + [1] + [0] * 15),
+    ],
+    ids=["digit-16", "digit-16-counted-as-0", "digits-21-and-minus-1", "digits-21-and-minus-1-counted",
+         "r-minus-1", "negative-multiplicity", "reciprocal-moved-after-e", "constants-at-t3", "padding-digit"],
+)
+def test_adaptive_prover_cannot_prove_a_value_outside_the_range(make) -> None:
+    # soundness items 2-5: whatever C_S (the only commitment after ρ, β, δ) does, the coefficient of T^3 stays
+    # non-zero, and the verifier rejects
+    proof, commitments, residual = _adaptive_proof(*make())
+    assert 3 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def _value_with_extra_component(l_slot: int | None = None, n_slot: int | None = None):
+    openings = _honest_openings([5])
+    if l_slot is not None:
+        openings[0][0].l[l_slot] += fr_random()
+    if n_slot is not None:
+        openings[0][0].n[n_slot] += fr_random()
+    return openings
+
+
+@pytest.mark.parametrize(
+    ("l_slot", "n_slot", "powers"),
+    [(1, None, {5}), (16, None, {5}), (19, None, {5}), (20, None, {6}), (21, None, {8}), (None, 3, {5, 6})],
+)
+def test_commitment_components_that_the_proof_rules_out(l_slot, n_slot, powers) -> None:
+    # soundness item 6: a V_k with a component on H_mult, on the slots of T^1, T^2, T^4 or on G_vec leaves a
+    # coefficient (T^5, T^6, T^8) that C_S cannot reach
+    proof, commitments, residual = _adaptive_proof(*_value_with_extra_component(l_slot, n_slot))
+    assert set(residual) == powers
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+@pytest.mark.parametrize("l_slot", [17, 18, 22, 31])
+def test_commitment_components_that_the_proof_does_not_rule_out(l_slot) -> None:
+    # Open review item 1 (docs/protocol.md): V = 5·G + γ·H + z·J with J the slot of T^{-2} (H_vec[17]) or of T^0
+    # (H_vec[18]) or an unused slot is accepted: the relation proven is an opening over (G, H, J...), not over
+    # (G, H). The value is still bound (DL over the generator family); this test pins the limitation.
+    openings = _value_with_extra_component(l_slot)
+    V = openings[0][0]
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert residual == {}
+    assert commitments[0] == commit(5, V.l[0]) + bpp.generators(1).H_vec[l_slot] * V.l[l_slot]
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(monkeypatch) -> None:
+    # Zero knowledge, concretely (review): with generators of known discrete logs (a trapdoor, test only), take
+    # a proof of v1 and solve, step by step as the simulator argument does (docs/protocol.md, "Zero knowledge"),
+    # for the prover's randomness that makes the prover of v2 ≠ v1 (other digits, multiplicities, reciprocals)
+    # emit the same commitment and byte-identical proof. Needs g_D: the T^j slots alone leave a rank-4 map.
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MULTIPLICITY_SLOT
+
+    base = G1Point.generator()
+    L, N = l_length(1), 16
+    x_G, x_H = fr_random(), fr_random()
+    x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
+    x_Gvec = [fr_random() for _ in range(N)]
+    gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
+    monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
+    v1, v2, gamma1 = 5, (1 << 64) - 2, fr_random()
+    gamma2 = (gamma1 + (v1 - v2) * x_G * pow(x_H, -1, R)) % R  # the same V = v·G + γ·H for both openings
+    V = gens.G * v1 + gens.H_vec[0] * gamma1
+    assert gens.G * v2 + gens.H_vec[0] * gamma2 == V
+
+    drawn: list[int] = []
+
+    def recording_rng() -> int:
+        drawn.append(fr_random())
+        return drawn[-1]
+
+    proof1 = bpp._prove([v1], [gamma1], range_proof_transcript([V], CONTEXT), recording_rng, check_witness=True)
+    u1 = dict(zip(JUNK_POWERS, drawn[:5], strict=True))
+    alpha_D1, alpha_B1, g_D1, alpha_R1 = drawn[5:9]
+    s1, s_l1, alpha_S1 = drawn[9:9 + N], drawn[9 + N:25 + N], drawn[25 + N]
+
+    transcript = range_proof_transcript([V], CONTEXT)
+    transcript.append_point(b"C_D", proof1.C_D)
+    transcript.append_point(b"C_B", proof1.C_B)
+    e = transcript.challenge_scalar(b"e")
+    transcript.append_point(b"C_R", proof1.C_R)
+    rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
+    transcript.append_point(b"C_S", proof1.C_S)
+    t = transcript.challenge_scalar(b"t")
+    public = bpp._public(e, rho, beta, delta, 1)
+    mu, t_inv = public.mu, pow(t, -1, R)
+
+    def witness(v: int):
+        d = bpp._digits([v])
+        r_vec = [pow(e + x, -1, R) for x in d]
+        a = [(x + e + p) % R for x, p in zip(d, public.p, strict=True)]
+        b = [(x + q) % R for x, q in zip(r_vec, public.q, strict=True)]
+        return d, [d.count(k) for k in range(16)], r_vec, a, b
+
+    d1, m1, _, a1, b1 = witness(v1)
+    d2, m2, r2, a2, b2 = witness(v2)
+    assert d1 != d2 and m1 != m2
+    # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T²·b and T^{-1}s_l + T·m are unchanged
+    s2 = [(x + t * t * (p - q) + t**3 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
+    s_l2 = [(x + t * t * (p - q)) % R for x, p, q in zip(s_l1, m1, m2, strict=True)]
+
+    def slots(s, s_l, a, b, u, g_D):  # the five slots T^{-1}·t_j + T^{π_j}·u_j, as the prover computes them
+        from provers.bulletproofs_pp.parameters import MASK_POWERS
+
+        junk = {-2: -weighted_inner(s, s, mu), 0: -2 * weighted_inner(s, a, mu),
+                1: -2 * weighted_inner(s, b, mu) - inner(public.mult_coefficients, s_l),
+                2: -weighted_inner(a, a, mu), 4: -weighted_inner(b, b, mu)}
+        for j, power in MASK_POWERS.items():
+            junk[j + 1 + power] -= u[j]
+        junk[1] += g_D
+        return {j: (t_inv * junk[j] + pow(t, MASK_POWERS[j], R) * u[j]) % R for j in JUNK_POWERS}
+
+    target = slots(s1, s_l1, a1, b1, u1, g_D1)
+    # solve for (u2, g_D2) in the order the map is triangular: u_{-2}, u_0; keep u_2, then u_4, u_1, g_D
+    u2 = dict.fromkeys(JUNK_POWERS, 0)
+    u2[2] = u1[2]
+    base_slots = slots(s2, s_l2, a2, b2, u2, 0)
+    u2[-2] = (target[-2] - base_slots[-2]) * t_inv % R
+    u2[0] = (target[0] - slots(s2, s_l2, a2, b2, u2, 0)[0]) * t_inv % R
+    u2[4] = (target[2] - slots(s2, s_l2, a2, b2, u2, 0)[2]) * -t % R  # slot 2 holds −T^{-1}·u_4
+    u2[1] = (target[4] - slots(s2, s_l2, a2, b2, u2, 0)[4]) * -t % R  # slot 4 holds −T^{-1}·u_1
+    g_D2 = (target[1] - slots(s2, s_l2, a2, b2, u2, 0)[1]) * t % R  # slot 1 holds T^{-1}·g_D
+    assert slots(s2, s_l2, a2, b2, u2, g_D2) == target
+    # C_D, C_B, C_R: the same discrete logs with the H-coefficients α solved
+    hj = {j: x_Hvec[JUNK_SLOT + i] for i, j in enumerate(JUNK_POWERS)}
+    hm = x_Hvec[MULTIPLICITY_SLOT:MULTIPLICITY_SLOT + 16]
+
+    def log_D(g_D, alpha, m, u, d):
+        return (g_D * x_G + alpha * x_H + inner(m, hm) + sum(u[j] * hj[j] for j in (-2, 0, 2)) + inner(d, x_Gvec)) % R
+
+    h_inv = pow(x_H, -1, R)
+    alpha_D2 = (log_D(g_D1, alpha_D1, m1, u1, d1) - log_D(g_D2, 0, m2, u2, d2)) * h_inv % R
+    alpha_B2 = (alpha_B1 + (u1[4] - u2[4]) * hj[4] * h_inv) % R
+    r1 = witness(v1)[2]
+    alpha_R2 = (alpha_R1 + ((u1[1] - u2[1]) * hj[1] + inner(r1, x_Gvec) - inner(r2, x_Gvec)) * h_inv) % R
+    l0_1 = (t_inv**3 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t * t * alpha_R1 + 2 * t**3 * delta * gamma1) % R
+    alpha_S2 = (l0_1 - t_inv**3 * alpha_B2 - t * alpha_D2 - t * t * alpha_R2 - 2 * t**3 * delta * gamma2) * t % R
+
+    stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, g_D2, alpha_R2, *s2, *s_l2, alpha_S2])
+    proof2 = bpp._prove([v2], [gamma2], range_proof_transcript([V], CONTEXT), lambda: next(stream),
+                        check_witness=True)
+    assert proof2.to_bytes() == proof1.to_bytes()
+    verify_range_pp(proof2, [V], CONTEXT)
+
+
+def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
+    # e = −21 (forced in both roles; probability 2^-255 for real) with a digit 21: the reciprocal of that digit
+    # does not exist, the prover picks it to make Σ_j r_j = Σ_a m_a/(e + a), and the bracket r_0·(d_0 + e) − 1 = −1
+    # of μ^1 still leaves T^3 non-zero
+    real_challenge = Transcript.challenge_scalar
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, label: R - 21 if label == b"e" else real_challenge(self, label))
+    V_open, D, B, _ = _honest_openings([5], [21, R - 1] + [0] * 14)
+
+    def make_R(e: int) -> _Opening:
+        opening = _zero_opening(len(D.l), len(D.n))
+        opening.n = [0] + [pow((e + x) % R, -1, R) for x in D.n[1:]]
+        target = sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)) % R
+        opening.n[0] = (target - sum(opening.n)) % R
+        return opening
+
+    proof, commitments, residual = _adaptive_proof(V_open, D, B, make_R)
+    assert 3 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
