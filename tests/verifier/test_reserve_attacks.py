@@ -60,6 +60,17 @@ def _reasons(bundle) -> tuple[VerificationError, VerificationError]:
     return found[0], found[1]
 
 
+def _refused(forged: PublishedEpoch, artifacts) -> list[VerificationError]:
+    """The participant's (trader-4's receipt) and the auditor's failure on a forged epoch proven as ``artifacts``."""
+    found = []
+    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
+                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
+        with pytest.raises(VerificationError) as caught:
+            check()
+        found.append(caught.value)
+    return found
+
+
 def _replace_attestation(bundle, index: int, attestation: Attestation):
     attestations = list(bundle.attestations)
     attestations[index] = attestation
@@ -221,13 +232,9 @@ def test_attack_faucet_coins_on_a_test_network_counted_as_reserves():
     bundle = artifacts.bundle.with_attestations(
         attest_reserves(faucet_key, artifacts.bundle.attestation_context(), book.entries)
         + attested(artifacts.bundle, keys=RESERVE_KEYS).attestations)
-    forged = PublishedEpoch(bundle, MULTI_PUBLIC, inputs, EpochFiles(Path("."), 1))
-    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
-                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
-        with pytest.raises(VerificationError) as caught:
-            check()
-        assert caught.value.reason == "reserves-mismatch"
-        assert f"address {faucet.address} is on bitcoin-testnet, a test network" in caught.value.detail
+    for failure in _refused(PublishedEpoch(bundle, MULTI_PUBLIC, inputs, EpochFiles(Path("."), 1)), artifacts):
+        assert failure.reason == "reserves-mismatch"
+        assert f"address {faucet.address} is on bitcoin-testnet, a test network" in failure.detail
 
 
 def test_attack_coins_moved_between_two_listed_addresses_between_two_blocks_count_twice():
@@ -260,10 +267,6 @@ def test_attack_coins_moved_between_two_listed_addresses_between_two_blocks_coun
         prove(honest)
     artifacts = prove(book)
     bundle = attested(artifacts.bundle, keys=(*RESERVE_KEYS, ETHER_KEY))
-    forged = PublishedEpoch(bundle, PUBLIC, inputs, EpochFiles(Path("."), 1))
-    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
-                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
-        with pytest.raises(VerificationError) as caught:
-            check()
-        assert caught.value.reason == "reserves-mismatch"
-        assert f"address {moved.address} on ethereum is listed at block {moved_at}" in caught.value.detail
+    for failure in _refused(PublishedEpoch(bundle, PUBLIC, inputs, EpochFiles(Path("."), 1)), artifacts):
+        assert failure.reason == "reserves-mismatch"
+        assert f"address {moved.address} on ethereum is listed at block {moved_at}" in failure.detail
