@@ -308,3 +308,17 @@ def test_a_hand_made_request_with_an_infinite_count_or_a_non_text_account_is_a_b
     for account in (None, [ACCOUNT], 7):
         answer = json.loads(verify_json(json.dumps({"account_id": account, "epochs": epochs})))
         assert answer["ok"] is False and answer["error"] == "bad request: the account id must be text"
+
+
+def test_a_request_nested_deeply_or_naming_a_path_the_file_system_refuses_is_one_line_not_an_exception(
+        web_deployment):
+    """verify_json never raises (red team round 6): a request of 2,000 nested arrays raised RecursionError out of
+    json.loads, and a folder name longer than the file system allows raised OSError out of the epoch lookup."""
+    nested = "[" * 2000 + "]" * 2000
+    answer = json.loads(verify_json(nested))
+    assert answer["ok"] is False and answer["error"].startswith("bad request") and "nested" in answer["error"]
+    long_folder = str(web_deployment.folder(2) / ("x" * 5000))
+    request = {"account_id": ACCOUNT, "epochs": [{"folder": long_folder,
+                                                  "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]}
+    answer = json.loads(verify_json(json.dumps(request)))
+    assert answer["ok"] is False and "too long" in answer["error"]

@@ -43,6 +43,7 @@ from typing import Any
 
 from zkclear.bundle.format import receipt_epoch
 from zkclear.errors import InputError, VerificationError, ZkclearError
+from zkclear.jsonsafe import load_json
 from zkclear.verifier.participant import (
     Participant,
     account_view,
@@ -143,7 +144,7 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
             published = open_published(request.folder)
             pairs.append((published, published.receipt(request.receipt)))
             expectations.append(_expected(request, published))
-    except (ZkclearError, ValueError) as exc:
+    except (ZkclearError, ValueError, OSError) as exc:  # OSError: a path the file system refuses (too long)
         result["error"] = str(exc)
         return result
 
@@ -197,9 +198,12 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
         {"account_id": str, "participant_file": path | null, "account_key": hex | null, "crowd_audit": int,
          "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash"}]}
 
-    ``cash`` is a decimal string or integer (or null)."""
+    ``cash`` is a decimal string or integer (or null). The request is read as every JSON file a verifier did not
+    write (:func:`zkclear.jsonsafe.load_json`: integers only, nesting bounded), so no request raises."""
     try:
-        options = json.loads(request)
+        if not isinstance(request, str):
+            raise TypeError("the request must be JSON text")
+        options = load_json(request.encode("utf-8", "surrogatepass"), what="the request")
         epochs = [EpochRequest(Path(item["folder"]), Path(item["receipt"]), _cash(item.get("cash")),
                                None if item.get("positions") is None else tuple(str(p) for p in item["positions"]),
                                item.get("margin_mode") or None, item.get("header_hash") or None)
@@ -211,7 +215,7 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
                         else None,
                         account_key=options.get("account_key") or None,
                         crowd_audit_chunks=int(options.get("crowd_audit") or 0), progress=progress)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # OverflowError: int(Infinity)
+    except (ZkclearError, ValueError, TypeError, KeyError, OverflowError) as exc:  # load_json: EncodingError
         result = {"ok": False, "account": None, "error": f"bad request: {exc}", "epochs": [], "history": None,
                   "crowd_audit": None}
     return json.dumps(result)
