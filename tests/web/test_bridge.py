@@ -111,6 +111,12 @@ def test_expected_values_are_compared_by_the_core_and_a_difference_is_named(web_
     unknown = _verify(web_deployment, _request(web_deployment, positions=("DOGE-PERP=1",)))
     assert unknown["ok"] is False and unknown["epochs"] == []
     assert "field 'positions': unknown instrument 'DOGE-PERP'" in unknown["error"]
+    # the collateral balances the page now takes (this venue settles in one asset: there is none to expect)
+    request = {"account_id": ACCOUNT, "epochs": [{"folder": str(web_deployment.folder(2)), "balances": ["BTC=1"],
+                                                  "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]}
+    answer = json.loads(verify_json(json.dumps(request)))
+    assert answer["ok"] is False
+    assert "field 'balances': unknown collateral asset 'BTC' (listed: none)" in answer["error"]
 
 
 def test_another_accounts_receipt_fails_identity_with_receipt_owner(web_deployment):

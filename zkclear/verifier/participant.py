@@ -53,20 +53,34 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
                              field: str = "--position") -> tuple[int, ...]:
     """The positions a participant expects, in listing order, from ``INSTRUMENT=LOTS`` items (instruments not
     named are expected flat); InputError naming an unknown instrument or a malformed number."""
-    expected = dict.fromkeys(instruments, 0)
+    return _parse_expected(items, instruments, field=field, kind="instrument", unit="lots", signed=True)
+
+
+def parse_expected_balances(items: Sequence[str], assets: Sequence[str], *,
+                            field: str = "--balance") -> tuple[int, ...]:
+    """The collateral balances a participant expects, in the epoch's asset order, from ``ASSET=UNITS`` items (the
+    asset's smallest units; assets not named are expected empty); InputError naming an unknown asset (the
+    settlement asset is ``--cash``) or a malformed number."""
+    return _parse_expected(items, assets, field=field, kind="collateral asset", unit="units", signed=False)
+
+
+def _parse_expected(items: Sequence[str], names: Sequence[str], *, field: str, kind: str, unit: str,
+                    signed: bool) -> tuple[int, ...]:
+    expected = dict.fromkeys(names, 0)
     named: set[str] = set()
     for item in items:
-        name, _, lots = item.partition("=")
+        name, _, amount = item.partition("=")
         if name not in expected:
-            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
+            raise InputError(f"unknown {kind} {name!r} (listed: {', '.join(names) or 'none'})", field=field)
         if name in named:  # else the last one would be checked and the other silently dropped
             raise InputError(f"{name} is given twice", field=field)
         named.add(name)
-        digits = lots[1:] if lots.startswith("-") else lots
-        if not (digits.isascii() and digits.isdigit()) or len(lots) > 20:
-            raise InputError(f"lots must be an integer, got {lots!r}", field=field)
-        expected[name] = int(lots)
-    return tuple(expected[i] for i in instruments)
+        digits = amount[1:] if signed and amount.startswith("-") else amount
+        if not (digits.isascii() and digits.isdigit()) or len(amount) > 20:
+            raise InputError(f"{unit} must be {'an' if signed else 'a non-negative'} integer, got {amount!r}",
+                             field=field)
+        expected[name] = int(amount)
+    return tuple(expected[n] for n in names)
 
 
 def check_account_id(text: str, *, path: str | None = None, field: str = "account") -> str:

@@ -52,6 +52,7 @@ from zkclear.verifier.participant import (
     history_rows,
     load_participant_file,
     parse_account_key,
+    parse_expected_balances,
     parse_expected_positions,
     parse_header_hash,
     verify_history,
@@ -106,8 +107,8 @@ Progress = Callable[[str, float], None]
 @dataclass(frozen=True, slots=True)
 class EpochRequest:
     """One epoch to check: its publication folder, the participant's receipt for it, and what they expect
-    there (None: not checked) — ``zkclear verify FOLDER --receipt R [--cash] [--position]... [--margin-mode]
-    [--expect-header]`` for that folder."""
+    there (None: not checked) — ``zkclear verify FOLDER --receipt R [--cash] [--position]... [--balance]...
+    [--margin-mode] [--expect-header]`` for that folder."""
 
     folder: Path
     receipt: Path
@@ -115,6 +116,7 @@ class EpochRequest:
     positions: tuple[str, ...] | None = None  # INSTRUMENT=LOTS items; instruments not named are expected flat
     margin_mode: str | None = None
     header_hash: str | None = None
+    balances: tuple[str, ...] | None = None  # ASSET=UNITS items (collateral assets); assets not named: expected empty
 
 
 def preload_generators(data: bytes) -> int:
@@ -196,7 +198,8 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
     """:func:`verify` with its arguments as JSON — what the page's worker calls::
 
         {"account_id": str, "participant_file": path | null, "account_key": hex | null, "crowd_audit": int,
-         "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash"}]}
+         "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash",
+                     "balances": [str] | null}]}
 
     ``cash`` is a decimal string or integer (or null). The request is read as every JSON file a verifier did not
     write (:func:`zkclear.jsonsafe.load_json`: integers only, nesting bounded), so no request raises."""
@@ -206,7 +209,8 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
         options = load_json(request.encode("utf-8", "surrogatepass"), what="the request")
         epochs = [EpochRequest(Path(item["folder"]), Path(item["receipt"]), _cash(item.get("cash")),
                                None if item.get("positions") is None else tuple(str(p) for p in item["positions"]),
-                               item.get("margin_mode") or None, item.get("header_hash") or None)
+                               item.get("margin_mode") or None, item.get("header_hash") or None,
+                               None if item.get("balances") is None else tuple(str(b) for b in item["balances"]))
                   for item in options["epochs"]]
         if not isinstance(options["account_id"], str):
             raise TypeError("the account id must be text")
@@ -250,12 +254,15 @@ def _participant(account_id: str, participant_file: Path | None, account_key: st
 def _expected(request: EpochRequest, published: PublishedEpoch) -> Expected:
     if request.margin_mode is not None and request.margin_mode not in MARGIN_MODES:
         raise ValueError(f"the margin mode is one of {', '.join(MARGIN_MODES)}, got {request.margin_mode!r:.40}")
-    positions = None
+    positions = balances = None
     if request.positions:
         positions = parse_expected_positions(request.positions, published.public.instrument_ids, field="positions")
+    if request.balances:
+        balances = parse_expected_balances(request.balances, published.public.asset_ids, field="balances")
     header = None if request.header_hash is None else parse_header_hash(request.header_hash,
                                                                         field="header hash")
-    return Expected(cash=request.cash, positions=positions, margin_mode=request.margin_mode, header_hash=header)
+    return Expected(cash=request.cash, positions=positions, margin_mode=request.margin_mode, header_hash=header,
+                    balances=balances)
 
 
 def _check(name: str, ok: bool | None, detail: str, reason: str | None = None) -> dict[str, Any]:
@@ -289,6 +296,7 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
     levels = tree.height - tree.chunk_bits
     follows = bool(earlier) and earlier[-1].epoch_id == check.epoch_id - 1
     expected_values = [what for what, given in (("balance", expected.cash), ("positions", expected.positions),
+                                               ("collateral balances", expected.balances),
                                                ("margin mode", expected.margin_mode)) if given is not None]
     words = {
         "header": f"the header hash is {check.header_hash}"

@@ -327,10 +327,12 @@ $("form").addEventListener("submit", async (event) => {
       files.push({ path, data: receipt.bytes });
       const isLatest = n === receipts.length - 1;
       const positions = items($("expected-positions").value);
+      const balances = items($("expected-balances").value);
       epochs.push({
         folder, receipt: path, header_hash: hashes[n],
         cash: isLatest ? $("expected-cash").value.trim() || null : null,
         positions: isLatest && positions.length ? positions : null,
+        balances: isLatest && balances.length ? balances : null,
         margin_mode: isLatest ? $("expected-margin-mode").value || null : null,
       });
     }
