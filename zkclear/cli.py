@@ -566,6 +566,7 @@ def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> Non
 def _print_participant_view(view: dict) -> None:
     held = ", ".join(f"{i} {q:+d}" for i, q in view["positions"].items()) or "none"
     click.echo(f"OK: account {view['account']} is in epoch {view['epoch']}'s tree at leaf {view['leaf_index']}")
+    click.echo(f"  venue            {view['venue']} (the name the epoch's reserve attestations sign)")
     click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
     click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} (the same every epoch)")
     click.echo(f"  margin mode      {view['margin_mode']}")

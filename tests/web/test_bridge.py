@@ -62,6 +62,7 @@ def test_a_real_receipt_passes_the_cores_named_checks_and_reports_the_account(we
     assert account["distance_to_maintenance"] == account["equity"] - account["maintenance_requirement"] >= 0
     inputs = json.loads((web_deployment.folder(2) / "epoch-2.inputs.json").read_bytes())
     assert account["marks"] == dict(inputs["derived"]["marks"])
+    assert account["venue"] == "Web Test Venue"  # shown by the page: whose epoch this is
 
 
 def test_the_page_reports_what_zkclear_verify_reports_for_a_history(web_deployment, tmp_path):

@@ -200,7 +200,8 @@ def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positio
     """
     instruments = published.public.instrument_ids
     return {
-        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
+        "epoch": check.epoch_id, "header_hash": check.header_hash, "venue": published.bundle.reserves.venue,
+        "account": check.account_id,
         "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
         "margin_mode": check.margin_mode, "cash": check.cash,
         "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q or zero_positions},

@@ -167,6 +167,7 @@ function accountTable(account) {
     ["Margin mode", account.margin_mode],
     ["Leaf", account.leaf_index],
     ["Account key fingerprint", account.account_key_fingerprint],
+    ["Venue", account.venue],
     ["Header hash", account.header_hash],
   ], "account");
 }
