@@ -5,8 +5,9 @@
 The check is made for the account id *you* give, never the one in the receipt: the receipt must be yours, its
 leaf must carry your id salted with your account key, its values must be the ones you expect; then the path is
 folded to the published root, the root statements (matched book, reserves) are checked and the siblings' range
-proofs, your chunk's collateralization proof and the solvency proof verified in one batch. With --crowd-audit,
-K more chunks chosen with local randomness are verified too.
+proofs, your chunk's collateralization proof and the solvency proof verified in one batch; the public risk data (so
+the marks and the requirement shown) is recomputed from the published inputs with the clearing engine's own code.
+With --crowd-audit, K more chunks chosen with local randomness are verified too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from script_support import Parser, at_least, run
 
 from zkclear.errors import VerificationError
+from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
 from zkclear.verifier.audit_stream import open_audit_file
 from zkclear.verifier.published import open_published
 from zkclear.verifier.reasons import explain
@@ -34,6 +36,8 @@ def main() -> int:
     receipt = published.receipt(args.receipt)
     try:
         check = verify_receipt(published, receipt, args.account, expected=Expected(cash=args.cash))
+        check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+        check_inputs_chain(None, published.inputs)  # epoch 1 starts from the genesis state
         # the audit file is read in pieces, only what the drawn chunks need (it can be gigabytes)
         chunks = crowd_audit(published, open_audit_file(published), args.crowd_audit) if args.crowd_audit else []
     except VerificationError as failure:

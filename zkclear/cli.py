@@ -427,6 +427,9 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--cash", type=AsciiInt(), help="The cash balance you expect (settlement units).")
 @click.option("--position", "positions", multiple=True, metavar="INSTRUMENT=LOTS",
               help="A position you expect (repeat; unlisted instruments are expected flat when any is given).")
+@click.option("--balance", "balances", multiple=True, metavar="ASSET=UNITS",
+              help="A collateral balance you expect, in the asset's smallest units (repeat; unlisted collateral "
+                   "assets are expected empty when any is given; the settlement asset is --cash).")
 @click.option("--margin-mode", type=click.Choice(["standard", "portfolio"]), help="The margin mode you expect.")
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted publicly (repeat: one per epoch folder).")
@@ -438,8 +441,8 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @_json_option("Print the result as JSON.")
 def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], account_id: str | None,
            participant_path: Path | None, account_key: str | None, cash: int | None, positions: tuple[str, ...],
-           margin_mode: str | None, expect_headers: tuple[str, ...], crowd: int, history: bool,
-           history_csv_path: Path | None, as_json: bool) -> None:
+           balances: tuple[str, ...], margin_mode: str | None, expect_headers: tuple[str, ...], crowd: int,
+           history: bool, history_csv_path: Path | None, as_json: bool) -> None:
     """Check your own account in published epochs: that the receipt is yours, your values, your leaf, the path to
     the root, the root statements (matched book, reserves, solvency) and your chunk's collateralization proof.
     Given several epoch folders (with one receipt each), also that they chain and your account key never changed.
@@ -457,6 +460,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         history_rows,
         load_participant_file,
         parse_account_key,
+        parse_expected_balances,
         parse_expected_positions,
         verify_history,
     )
@@ -492,8 +496,10 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         published = open_published(directory)
         receipt = published.receipt(receipt_path)
         wanted = parse_expected_positions(positions, published.public.instrument_ids) if positions else None
+        held = parse_expected_balances(balances, published.public.asset_ids) if balances else None
         pairs.append((published, receipt))
-        expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header))
+        expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header,
+                                     balances=held))
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
@@ -561,6 +567,7 @@ def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> Non
 def _print_participant_view(view: dict) -> None:
     held = ", ".join(f"{i} {q:+d}" for i, q in view["positions"].items()) or "none"
     click.echo(f"OK: account {view['account']} is in epoch {view['epoch']}'s tree at leaf {view['leaf_index']}")
+    click.echo(f"  venue            {view['venue']} (the name the epoch's reserve attestations sign)")
     click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
     click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} (the same every epoch)")
     click.echo(f"  margin mode      {view['margin_mode']}")

@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from tests.cli.cli_helpers import zkclear
+from tests.cli.conftest import VENUE
 from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
 
 
@@ -60,8 +61,12 @@ def test_participant_verifies_their_receipt_with_expected_values(proven, capsys)
     assert view["header_hash"] == bundle.epoch_hash().hex()
     assert view["maintenance_requirement"] > 0 and view["equity"] >= view["maintenance_requirement"]
     assert set(view["marks"]) == set(deployment.config.instrument_ids)
+    # the venue the receipt belongs to (red team round 6: nothing named it, so the files of another venue of the
+    # same operator verified without a word of which venue they were)
+    assert view["venue"] == bundle.reserves.venue == VENUE
     text = zkclear(*args, capsys=capsys)
     assert f"OK: account {account.account_id}" in text and "maintenance" in text and "header hash" in text
+    assert f"  venue            {VENUE} (" in text
 
 
 def test_participant_is_told_when_their_values_differ(proven, capsys):

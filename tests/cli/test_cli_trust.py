@@ -89,6 +89,14 @@ def disclosed(proven, tmp_path_factory):
     return deployment, files, artifacts
 
 
+def _example(expect: int, script: str, *args: object) -> str:
+    """Run ``examples/SCRIPT ARGS`` as a user does (a subprocess); its stdout, the exit status checked."""
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "examples" / script),
+                             *map(str, args)], capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == expect, result.stdout + result.stderr
+    return result.stdout
+
+
 def _json_failure(out: str) -> dict:
     result = json.loads(out)
     assert result["ok"] is False
@@ -749,6 +757,13 @@ def test_a_participant_is_not_shown_marks_that_the_published_inputs_do_not_give(
     honest = proven["deployment"]
     zkclear("verify", honest.epoch_dir(3), "--receipt", honest.receipt_path(3, account.account_id), "--account",
             account.account_id, capsys=capsys)
+    # the participant example, "what zkclear verify does", skipped the recomputation (red team round 6)
+    receipt = deployment.receipt_path(3, account.account_id)
+    assert "FAILED [public-inputs-mismatch]" in _example(2, "participant.py", deployment.epoch_dir(3), receipt,
+                                                         "--account", account.account_id)
+    honest_receipt = honest.receipt_path(3, account.account_id)
+    assert "is at leaf" in _example(0, "participant.py", honest.epoch_dir(3), honest_receipt, "--account",
+                                    account.account_id)
 
 
 def test_a_history_csv_aimed_at_an_input_file_is_refused_and_the_file_kept(proven, tmp_path):
@@ -798,6 +813,9 @@ def test_an_epoch_proven_under_another_configuration_breaks_the_chain(proven, tm
                   "--receipt", deployment.receipt_path(3, account.account_id), "--account", account.account_id,
                   expect=2, capsys=capsys)
     assert "[epoch-chain-broken]" in out and "configuration" in out and out.strip().count("\n") == 0
+    # the auditor example, "what zkclear audit does", checked the headers' chain but not the inputs' (red team round 6)
+    out = _example(2, "auditor.py", deployment.epoch_dir(2), deployment.epoch_dir(3))
+    assert "FAILED [epoch-chain-broken]" in out and "configuration" in out
 
 
 

@@ -60,9 +60,20 @@ def test_auditor_and_participant_scripts_on_a_demo_epoch(tmp_path):
     receipt = private / "2" / "receipts" / index["trader-0001"]
     out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0001", "--crowd-audit", 1)
     assert "account trader-0001 is at leaf" in out and "crowd audit" in out
-    out = run(EXAMPLES / "participant.py", epochs / "2", private / "2" / "receipts" / index["trader-0000"],
-              "--account", "trader-0000")  # the demo's first trader posted BTC collateral
-    assert "BTC: balance" in out and "haircut value" in out
+    btc_receipt = private / "2" / "receipts" / index["trader-0000"]
+    out = run(EXAMPLES / "participant.py", epochs / "2", btc_receipt, "--account", "trader-0000")
+    assert "BTC: balance" in out and "haircut value" in out  # the demo's first trader posted BTC collateral
+    # zkclear verify --balance: the collateral balance the participant expects (red team round 6: only cash,
+    # positions and margin mode could be expected, so a BTC balance committed below the one owed passed a script)
+    btc = int(out.split("BTC: balance ")[1].split()[0])
+    assert btc > 0
+    verify = ("-m", "zkclear.cli", "verify", epochs / "2", "--receipt", btc_receipt, "--account", "trader-0000")
+    run(*verify, "--balance", f"BTC={btc}", "--balance", "ETH=0")
+    refused = subprocess.run([sys.executable, *map(str, verify), "--balance", f"BTC={btc - 1}"], capture_output=True,
+                             text=True, cwd=ROOT, check=False, timeout=600)
+    assert refused.returncode == 2 and refused.stderr == (f"FAILED [account-values-mismatch]: BTC balance: you "
+                                                          f"expect {btc - 1} (smallest units), the venue committed "
+                                                          f"{btc}\n"), refused.stdout + refused.stderr
     out = run(EXAMPLES / "participant.py", epochs / "1", receipt, "--account", "trader-0001", expect=2)
     assert "FAILED [receipt-epoch-mismatch]" in out
     out = run(EXAMPLES / "participant.py", epochs / "2", receipt, "--account", "trader-0002", expect=2)

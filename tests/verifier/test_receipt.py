@@ -8,20 +8,22 @@ from pathlib import Path
 import pytest
 
 from tests.proofs.epoch_fixtures import (
+    MULTI_PUBLIC,
     PUBLIC,
     SYSTEM,
     attested,
     honest_epoch,
     make_epoch,
+    multi_asset_epoch,
     published,
     second_epoch,
     tall_epoch,
 )
 from zkclear.crypto.pedersen import commit
-from zkclear.errors import VerificationError
+from zkclear.errors import InputError, VerificationError
 from zkclear.tree.identity import key_fingerprint
 from zkclear.tree.sum_tree import TreeNode
-from zkclear.verifier.participant import Participant, verify_history
+from zkclear.verifier.participant import Participant, parse_expected_balances, verify_history
 from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
 
 
@@ -148,6 +150,30 @@ def test_values_other_than_expected_are_named_with_both_values():
     assert str(account.witness.cash) in str(failure) and str(account.witness.cash + 1) in str(failure)
     failure = _failure(epoch, receipt, positions=(0, 0, 0))
     assert failure.reason == "account-values-mismatch" and "instrument-0" in str(failure)
+
+
+def test_a_collateral_balance_other_than_expected_is_named():
+    """Red team round 6: a participant could expect their cash, positions and margin mode, but not their collateral
+    balances — the operator could commit a BTC balance below the one it owes them (a lower BTC liability for its
+    reserves to cover; their equity still above maintenance) and a scripted check (`--cash`, `--position`) passed.
+    ``Expected.balances`` (``zkclear verify --balance BTC=UNITS``) names the difference."""
+    epoch = multi_asset_epoch()
+    account = epoch.accounts[3]
+    receipt = epoch.artifacts.receipts[account.account_id]
+    owed = account.witness.balances[0]
+    check = verify_receipt(published(epoch, public=MULTI_PUBLIC), receipt, account.account_id, chunk_system=SYSTEM,
+                           expected=Expected(balances=parse_expected_balances([f"BTC={owed}"], ("BTC",))))
+    assert check.liabilities[1] == owed
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(published(epoch, public=MULTI_PUBLIC), receipt, account.account_id, chunk_system=SYSTEM,
+                       expected=Expected(balances=(owed + 1,)))
+    assert caught.value.reason == "account-values-mismatch"
+    assert caught.value.detail == f"BTC balance: you expect {owed + 1} (smallest units), the venue committed {owed}"
+    assert parse_expected_balances([], ("BTC", "ETH")) == (0, 0)
+    for items, message in ((["USD=5"], "unknown collateral asset 'USD'"), (["BTC=-1"], "non-negative integer"),
+                           (["BTC=1", "BTC=2"], "given twice")):
+        with pytest.raises(InputError, match=message):
+            parse_expected_balances(items, ("BTC",))
 
 
 def test_replaced_sibling_sum_is_rejected():

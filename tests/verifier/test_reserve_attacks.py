@@ -11,10 +11,14 @@ import pytest
 
 from tests.proofs.epoch_fixtures import (
     BITCOIN_KEY,
+    ETHER_KEY,
     MULTI_PUBLIC,
+    PUBLIC,
     RESERVE_KEYS,
     SYSTEM,
+    accounts,
     attested,
+    honest_epoch,
     multi_asset_accounts,
     multi_asset_epoch,
     public_inputs,
@@ -32,7 +36,7 @@ from zkclear.chains import (
 )
 from zkclear.chains.keys import sign_attestation_text
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import InputError, VerificationError
+from zkclear.errors import InputError, ProvingError, VerificationError
 from zkclear.executor import SerialExecutor
 from zkclear.proofs.epoch_prover import prove_epoch
 from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_venue_assets
@@ -54,6 +58,17 @@ def _reasons(bundle) -> tuple[VerificationError, VerificationError]:
         found.append(caught.value)
     assert found[0].reason == found[1].reason
     return found[0], found[1]
+
+
+def _refused(forged: PublishedEpoch, artifacts) -> list[VerificationError]:
+    """The participant's (trader-4's receipt) and the auditor's failure on a forged epoch proven as ``artifacts``."""
+    found = []
+    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
+                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
+        with pytest.raises(VerificationError) as caught:
+            check()
+        found.append(caught.value)
+    return found
 
 
 def _replace_attestation(bundle, index: int, attestation: Attestation):
@@ -217,10 +232,41 @@ def test_attack_faucet_coins_on_a_test_network_counted_as_reserves():
     bundle = artifacts.bundle.with_attestations(
         attest_reserves(faucet_key, artifacts.bundle.attestation_context(), book.entries)
         + attested(artifacts.bundle, keys=RESERVE_KEYS).attestations)
-    forged = PublishedEpoch(bundle, MULTI_PUBLIC, inputs, EpochFiles(Path("."), 1))
-    for check in (lambda: verify_receipt(forged, artifacts.receipts["trader-4"], "trader-4", chunk_system=SYSTEM),
-                  lambda: audit_epoch(forged, artifacts.audit, chunk_system=SYSTEM, executor=SerialExecutor())):
-        with pytest.raises(VerificationError) as caught:
-            check()
-        assert caught.value.reason == "reserves-mismatch"
-        assert f"address {faucet.address} is on bitcoin-testnet, a test network" in caught.value.detail
+    for failure in _refused(PublishedEpoch(bundle, MULTI_PUBLIC, inputs, EpochFiles(Path("."), 1)), artifacts):
+        assert failure.reason == "reserves-mismatch"
+        assert f"address {faucet.address} is on bitcoin-testnet, a test network" in failure.detail
+
+
+def test_attack_coins_moved_between_two_listed_addresses_between_two_blocks_count_twice():
+    """Red team round 6. The operator owes 112,061 USD units and holds 100,000 on Ethereum and Solana. At block
+    19,000,000 60,000 of them sit at the first custodian's Ethereum address; the operator then moves them to a second
+    Ethereum address it controls and lists that one too, at block 19,000,001. Each entry is exactly what the chain
+    shows at its block and each custodian signs its true balance, so the auditor's per-entry comparison with the chain
+    passes too — and the same coins count twice: 160,000 "cover" 112,061. Before: the operator's tool, every
+    participant and the audit accepted it. Every entry of a chain must now be read at one block: refused to the
+    operator by line and field, named to verifiers."""
+    honest = reserves((60_000, 40_000))
+    moved_at = 19_000_001
+    moved = ReserveEntry("ethereum", "USD", ETHER_KEY.address.text, 60_000, moved_at, "0x" + "ab" * 32)
+    entries = (*honest.entries, moved)
+    with pytest.raises(InputError) as caught:
+        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv")
+    assert str(caught.value).startswith("reserves.csv:4: field 'block_height': every ethereum entry must be read at "
+                                        "one block")
+    book = ReserveBook(honest.venue, honest.assets, entries, (*honest.chain_decimals, 6))
+    assert book.asset_totals() == (160_000,)  # the 60,000 counted at both addresses
+    inputs = public_inputs(1)
+
+    def prove(reserve_book):
+        return prove_epoch(accounts(), PUBLIC, reserve_book, epoch_id=1, previous=None,
+                           config=honest_epoch().bundle.header.tree,
+                           blindings=BlindingSource.deterministic(b"moved-coins-0123456789abcdefghij"),
+                           chunk_system=SYSTEM, executor=SerialExecutor(), public_inputs_digest=inputs.digest())
+
+    with pytest.raises(ProvingError):  # the honest list does not cover the liabilities
+        prove(honest)
+    artifacts = prove(book)
+    bundle = attested(artifacts.bundle, keys=(*RESERVE_KEYS, ETHER_KEY))
+    for failure in _refused(PublishedEpoch(bundle, PUBLIC, inputs, EpochFiles(Path("."), 1)), artifacts):
+        assert failure.reason == "reserves-mismatch"
+        assert f"address {moved.address} on ethereum is listed at block {moved_at}" in failure.detail

@@ -62,6 +62,7 @@ def test_a_real_receipt_passes_the_cores_named_checks_and_reports_the_account(we
     assert account["distance_to_maintenance"] == account["equity"] - account["maintenance_requirement"] >= 0
     inputs = json.loads((web_deployment.folder(2) / "epoch-2.inputs.json").read_bytes())
     assert account["marks"] == dict(inputs["derived"]["marks"])
+    assert account["venue"] == "Web Test Venue"  # shown by the page: whose epoch this is
 
 
 def test_the_page_reports_what_zkclear_verify_reports_for_a_history(web_deployment, tmp_path):
@@ -111,6 +112,12 @@ def test_expected_values_are_compared_by_the_core_and_a_difference_is_named(web_
     unknown = _verify(web_deployment, _request(web_deployment, positions=("DOGE-PERP=1",)))
     assert unknown["ok"] is False and unknown["epochs"] == []
     assert "field 'positions': unknown instrument 'DOGE-PERP'" in unknown["error"]
+    # the collateral balances the page now takes (this venue settles in one asset: there is none to expect)
+    request = {"account_id": ACCOUNT, "epochs": [{"folder": str(web_deployment.folder(2)), "balances": ["BTC=1"],
+                                                  "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]}
+    answer = json.loads(verify_json(json.dumps(request)))
+    assert answer["ok"] is False
+    assert "field 'balances': unknown collateral asset 'BTC' (listed: none)" in answer["error"]
 
 
 def test_another_accounts_receipt_fails_identity_with_receipt_owner(web_deployment):
@@ -338,3 +345,17 @@ def test_a_balance_or_position_in_a_second_spelling_is_a_named_bad_input_not_com
         refused = _verify(web_deployment, _request(web_deployment, positions=items))
         assert refused["ok"] is False and refused["epochs"] == []
         assert f"field 'positions': the lots of {name} must be a plain decimal integer" in refused["error"], items
+
+
+def test_a_request_nested_deeply_or_naming_a_path_the_file_system_refuses_is_one_line_not_an_exception(
+        web_deployment):
+    """verify_json never raises (red team round 6): a request of 2,000 nested arrays raised RecursionError out of
+    json.loads, and a folder name longer than the file system allows raised OSError out of the epoch lookup."""
+    nested = "[" * 2000 + "]" * 2000
+    answer = json.loads(verify_json(nested))
+    assert answer["ok"] is False and answer["error"].startswith("bad request") and "nested" in answer["error"]
+    long_folder = str(web_deployment.folder(2) / ("x" * 5000))
+    request = {"account_id": ACCOUNT, "epochs": [{"folder": long_folder,
+                                                  "receipt": str(web_deployment.receipt_path(2, ACCOUNT))}]}
+    answer = json.loads(verify_json(json.dumps(request)))
+    assert answer["ok"] is False and "too long" in answer["error"]

@@ -129,6 +129,14 @@ class ReserveBook:
         return hashlib.sha256(DOMAIN_RESERVES + self.to_bytes()).digest()
 
 
+def _block(entry: ReserveEntry) -> tuple[int, str]:
+    return entry.block_height, entry.block_hash
+
+
+def _block_text(entry: ReserveEntry) -> str:
+    return f"block {entry.block_height} ({entry.block_hash})"
+
+
 def _text(value: str) -> bytes:
     data = value.encode("utf-8")
     return struct.pack(">H", len(data)) + data
@@ -188,18 +196,26 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                        path: str | None = None) -> ReserveBook:
     """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
     ``i + 2``); InputError naming the line and field of an address listed twice for one asset, of an entry on a
-    test network, of an entry whose asset is not the venue's or whose chain cannot hold it, and naming the asset
-    whose total reaches 2^64."""
+    test network, of an entry at another block than an earlier entry of its chain (every chain is read at one
+    block), of an entry whose asset is not the venue's or whose chain cannot hold it, and naming the asset whose
+    total reaches 2^64."""
     declared = dict(token_decimals or {})
     by_id = {asset.asset_id: asset for asset in assets}
     decimals = []
     seen: dict[tuple[str, str, str], int] = {}
+    blocks: dict[str, tuple[ReserveEntry, int]] = {}
     for index, entry in enumerate(entries):
         if entry.key in seen:
             raise InputError(f"address {entry.address} is listed twice on chain {entry.chain} (first on line "
                              f"{seen[entry.key]}), both for {entry.asset}", path=path, line=index + 2,
                              field="address")
         seen[entry.key] = index + 2
+        first, line = blocks.setdefault(entry.chain, (entry, index + 2))
+        if _block(first) != _block(entry):
+            field = "block_height" if first.block_height != entry.block_height else "block_hash"
+            raise InputError(f"every {entry.chain} entry must be read at one block: line {line} is at "
+                             f"{_block_text(first)}, this one at {_block_text(entry)} (coins moved between two listed "
+                             "addresses between two blocks would count twice)", path=path, line=index + 2, field=field)
         if get_chain(entry.chain).test_network:
             raise InputError(f"{entry.chain} is a test network: its coins and tokens have no value and never count as "
                              "reserves", path=path, line=index + 2, field="chain")
@@ -259,7 +275,8 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
                        collateral_ids: Sequence[str]) -> None:
     """Everything about the reserves list a verifier checks without the chains' signatures: it is the one the
     header binds, its assets are the settlement asset and the epoch's collateral assets in order, every entry is
-    of one of them on a main-network chain that can hold it, native coins use their chain's decimals, and every asset's
+    of one of them on a main-network chain that can hold it, every entry of a chain is at that chain's one block
+    (height and hash), native coins use their chain's decimals, and every asset's
     total is the header's (so reserves of one asset are never counted for another). VerificationError
     ``reserves-mismatch`` naming the asset or address otherwise."""
     if book.digest() != reserves_digest:
@@ -269,7 +286,13 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
                         f"settlement asset and the collateral assets {', '.join(collateral_ids) or '(none)'} "
                         f"({len(reserve_totals)} reserve totals)")
     assets = {asset.asset_id: asset for asset in book.assets}
+    blocks: dict[str, ReserveEntry] = {}
     for entry, decimals in zip(book.entries, book.chain_decimals, strict=True):
+        first = blocks.setdefault(entry.chain, entry)
+        if _block(first) != _block(entry):
+            raise _mismatch(f"address {entry.address} on {entry.chain} is listed at {_block_text(entry)}, address "
+                            f"{first.address} at {_block_text(first)}: every entry of a chain is read at one block "
+                            "(else coins moved between two listed addresses between the blocks count twice)")
         asset = assets.get(entry.asset)
         if asset is None:
             raise _mismatch(f"address {entry.address} on {entry.chain} is listed as {entry.asset}, which is not an "

@@ -54,20 +54,36 @@ def parse_expected_positions(items: Sequence[str], instruments: Sequence[str], *
                              field: str = "--position") -> tuple[int, ...]:
     """The positions a participant expects, in listing order, from ``INSTRUMENT=LOTS`` items (instruments not
     named are expected flat); InputError naming an unknown instrument or a malformed number."""
-    expected = dict.fromkeys(instruments, 0)
+    return _parse_expected(items, instruments, field=field, kind="instrument", unit="lots", signed=True)
+
+
+def parse_expected_balances(items: Sequence[str], assets: Sequence[str], *,
+                            field: str = "--balance") -> tuple[int, ...]:
+    """The collateral balances a participant expects, in the epoch's asset order, from ``ASSET=UNITS`` items (the
+    asset's smallest units; assets not named are expected empty); InputError naming an unknown asset (the
+    settlement asset is ``--cash``) or a malformed number."""
+    return _parse_expected(items, assets, field=field, kind="collateral asset", unit="units", signed=False)
+
+
+def _parse_expected(items: Sequence[str], names: Sequence[str], *, field: str, kind: str, unit: str,
+                    signed: bool) -> tuple[int, ...]:
+    expected = dict.fromkeys(names, 0)
     named: set[str] = set()
     for item in items:
-        name, _, lots = item.partition("=")
+        name, _, amount = item.partition("=")
         if name not in expected:
-            raise InputError(f"unknown instrument {name!r} (listed: {', '.join(instruments)})", field=field)
+            raise InputError(f"unknown {kind} {name!r} (listed: {', '.join(names) or 'none'})", field=field)
         if name in named:  # else the last one would be checked and the other silently dropped
             raise InputError(f"{name} is given twice", field=field)
         named.add(name)
         try:
-            expected[name] = parse_canonical_int(lots, max_digits=20)
+            value = parse_canonical_int(amount, max_digits=20)
         except ValueError as exc:
-            raise InputError(f"the lots of {name} {exc}", field=field) from None
-    return tuple(expected[i] for i in instruments)
+            raise InputError(f"the {unit} of {name} {exc}", field=field) from None
+        if value < 0 and not signed:
+            raise InputError(f"the {unit} of {name} must be a non-negative integer, got {amount!r}", field=field)
+        expected[name] = value
+    return tuple(expected[n] for n in names)
 
 
 def check_account_id(text: str, *, path: str | None = None, field: str = "account") -> str:
@@ -187,7 +203,8 @@ def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positio
     """
     instruments = published.public.instrument_ids
     return {
-        "epoch": check.epoch_id, "header_hash": check.header_hash, "account": check.account_id,
+        "epoch": check.epoch_id, "header_hash": check.header_hash, "venue": published.bundle.reserves.venue,
+        "account": check.account_id,
         "account_key_fingerprint": check.key_fingerprint, "leaf_index": check.leaf_index,
         "margin_mode": check.margin_mode, "cash": check.cash,
         "positions": {i: q for i, q in zip(instruments, check.positions, strict=True) if q or zero_positions},

@@ -10,8 +10,8 @@
    they pinned, if any [account-key-mismatch], for this epoch [receipt-epoch-mismatch]; the receipt has the
    tree's shape [receipt-malformed]; the leaf at the receipt's index carries the hash of *their* id salted with
    *their* key for this epoch [leaf-mismatch];
-3. **values** — the opening matches the leaf's commitments [opening-mismatch] and the balances, positions and
-   margin mode the participant expects [account-values-mismatch, naming the field and both values];
+3. **values** — the opening matches the leaf's commitments [opening-mismatch] and the cash, collateral balances,
+   positions and margin mode the participant expects [account-values-mismatch, naming the field and both values];
 4. **path** — the chunk root and the siblings fold to the bundle's root: liability, position sums and
    digest [path-root-mismatch];
 5. **root statements** — the root's position sums open to zero with the published blinding sums (the book is
@@ -60,6 +60,7 @@ class Expected:
     margin_mode: str | None = None
     header_hash: bytes | None = None
     account_key: bytes | None = None
+    balances: tuple[int, ...] | None = None  # each collateral asset's, in the epoch's asset order (not settlement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,12 @@ def _check_values(published: PublishedEpoch, receipt: Receipt, expected: Expecte
         for instrument, want, have in zip(instruments, expected.positions, positions, strict=True):
             if want != have:
                 _fail("account-values-mismatch", f"position in {instrument}: you expect {want} lots, the venue "
+                                                 f"committed {have}")
+    if expected.balances is not None:  # a collateral balance understated lowers that asset's liabilities
+        for asset, want, have in zip(system.asset_ids(published.public), expected.balances,
+                                     system.opening_balances(receipt.opening), strict=True):
+            if want != have:
+                _fail("account-values-mismatch", f"{asset} balance: you expect {want} (smallest units), the venue "
                                                  f"committed {have}")
     return mode, cash, tuple(positions)
 

@@ -47,6 +47,7 @@ from typing import Any
 from zkclear.bundle.format import receipt_epoch
 from zkclear.errors import InputError, VerificationError, ZkclearError
 from zkclear.integers import parse_canonical_int
+from zkclear.jsonsafe import load_json
 from zkclear.verifier.participant import (
     Participant,
     account_view,
@@ -55,6 +56,7 @@ from zkclear.verifier.participant import (
     history_rows,
     load_participant_file,
     parse_account_key,
+    parse_expected_balances,
     parse_expected_positions,
     parse_header_hash,
     verify_history,
@@ -109,8 +111,8 @@ Progress = Callable[[str, float], None]
 @dataclass(frozen=True, slots=True)
 class EpochRequest:
     """One epoch to check: its publication folder, the participant's receipt for it, and what they expect
-    there (None: not checked) — ``zkclear verify FOLDER --receipt R [--cash] [--position]... [--margin-mode]
-    [--expect-header]`` for that folder."""
+    there (None: not checked) — ``zkclear verify FOLDER --receipt R [--cash] [--position]... [--balance]...
+    [--margin-mode] [--expect-header]`` for that folder."""
 
     folder: Path
     receipt: Path
@@ -118,6 +120,7 @@ class EpochRequest:
     positions: tuple[str, ...] | None = None  # INSTRUMENT=LOTS items; instruments not named are expected flat
     margin_mode: str | None = None
     header_hash: str | None = None
+    balances: tuple[str, ...] | None = None  # ASSET=UNITS items (collateral assets); assets not named: expected empty
 
 
 def preload_generators(data: bytes) -> int:
@@ -147,7 +150,7 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
             published = open_published(request.folder)
             pairs.append((published, published.receipt(request.receipt)))
             expectations.append(_expected(request, published))
-    except (ZkclearError, ValueError) as exc:
+    except (ZkclearError, ValueError, OSError) as exc:  # OSError: a path the file system refuses (too long)
         result["error"] = str(exc)
         return result
 
@@ -199,14 +202,19 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
     """:func:`verify` with its arguments as JSON — what the page's worker calls::
 
         {"account_id": str, "participant_file": path | null, "account_key": hex | null, "crowd_audit": int,
-         "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash"}]}
+         "epochs": [{"folder", "receipt", "cash", "positions": [str] | null, "margin_mode", "header_hash",
+                     "balances": [str] | null}]}
 
-    ``cash`` is a decimal string or integer (or null)."""
+    ``cash`` is a decimal string or integer (or null). The request is read as every JSON file a verifier did not
+    write (:func:`zkclear.jsonsafe.load_json`: integers only, nesting bounded), so no request raises."""
     try:
-        options = json.loads(request)
+        if not isinstance(request, str):
+            raise TypeError("the request must be JSON text")
+        options = load_json(request.encode("utf-8", "surrogatepass"), what="the request")
         epochs = [EpochRequest(Path(item["folder"]), Path(item["receipt"]), _cash(item.get("cash")),
                                None if item.get("positions") is None else tuple(str(p) for p in item["positions"]),
-                               item.get("margin_mode") or None, item.get("header_hash") or None)
+                               item.get("margin_mode") or None, item.get("header_hash") or None,
+                               None if item.get("balances") is None else tuple(str(b) for b in item["balances"]))
                   for item in options["epochs"]]
         if not isinstance(options["account_id"], str):
             raise TypeError("the account id must be text")
@@ -215,7 +223,7 @@ def verify_json(request: str, progress: Progress | None = None) -> str:
                         else None,
                         account_key=options.get("account_key") or None,
                         crowd_audit_chunks=int(options.get("crowd_audit") or 0), progress=progress)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:  # OverflowError: int(Infinity)
+    except (ZkclearError, ValueError, TypeError, KeyError, OverflowError) as exc:  # load_json: EncodingError
         result = {"ok": False, "account": None, "error": f"bad request: {exc}", "epochs": [], "history": None,
                   "crowd_audit": None}
     return json.dumps(result)
@@ -250,12 +258,15 @@ def _participant(account_id: str, participant_file: Path | None, account_key: st
 def _expected(request: EpochRequest, published: PublishedEpoch) -> Expected:
     if request.margin_mode is not None and request.margin_mode not in MARGIN_MODES:
         raise ValueError(f"the margin mode is one of {', '.join(MARGIN_MODES)}, got {request.margin_mode!r:.40}")
-    positions = None
+    positions = balances = None
     if request.positions:
         positions = parse_expected_positions(request.positions, published.public.instrument_ids, field="positions")
+    if request.balances:
+        balances = parse_expected_balances(request.balances, published.public.asset_ids, field="balances")
     header = None if request.header_hash is None else parse_header_hash(request.header_hash,
                                                                         field="header hash")
-    return Expected(cash=request.cash, positions=positions, margin_mode=request.margin_mode, header_hash=header)
+    return Expected(cash=request.cash, positions=positions, margin_mode=request.margin_mode, header_hash=header,
+                    balances=balances)
 
 
 def _check(name: str, ok: bool | None, detail: str, reason: str | None = None) -> dict[str, Any]:
@@ -289,6 +300,7 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
     levels = tree.height - tree.chunk_bits
     follows = bool(earlier) and earlier[-1].epoch_id == check.epoch_id - 1
     expected_values = [what for what, given in (("balance", expected.cash), ("positions", expected.positions),
+                                               ("collateral balances", expected.balances),
                                                ("margin mode", expected.margin_mode)) if given is not None]
     words = {
         "header": f"the header hash is {check.header_hash}"

@@ -167,6 +167,7 @@ function accountTable(account) {
     ["Margin mode", account.margin_mode],
     ["Leaf", account.leaf_index],
     ["Account key fingerprint", account.account_key_fingerprint],
+    ["Venue", account.venue],
     ["Header hash", account.header_hash],
   ], "account");
 }
@@ -327,10 +328,12 @@ $("form").addEventListener("submit", async (event) => {
       files.push({ path, data: receipt.bytes });
       const isLatest = n === receipts.length - 1;
       const positions = items($("expected-positions").value);
+      const balances = items($("expected-balances").value);
       epochs.push({
         folder, receipt: path, header_hash: hashes[n],
         cash: isLatest ? $("expected-cash").value.trim() || null : null,
         positions: isLatest && positions.length ? positions : null,
+        balances: isLatest && balances.length ? balances : null,
         margin_mode: isLatest ? $("expected-margin-mode").value || null : null,
       });
     }
