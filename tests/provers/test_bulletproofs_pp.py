@@ -757,6 +757,37 @@ def test_components_on_unused_slots_that_sum_to_zero_are_ruled_out() -> None:
         verify_range_pp(proof, commitments, CONTEXT)
 
 
+def test_a_component_of_v_is_caught_only_because_delta_comes_after_c_r(monkeypatch) -> None:
+    # soundness item 6 rests on δ: V's component z on the slot of T^-2 reaches T^3 as 2δ·z, where C_R's
+    # G-coefficient (fixed before δ) also sits. With δ forced to a value known in advance (probability 2^-255 for
+    # real), C_R cancels it and the proof is accepted: the harness can cancel, so the rejections above are the
+    # verifier's. With the real δ the same C_R leaves T^3 non-zero.
+    forced_delta = 7
+    real_challenge = Transcript.challenge_scalar
+    z = fr_random()
+
+    def with_cancelling_R(openings):
+        V_open, D, B, make_R = openings
+        V_open[0].l[17] = z
+
+        def make_R_cancelling(e: int) -> _Opening:
+            opening = make_R(e)
+            opening.g = (opening.g + 2 * forced_delta * z) % R
+            return opening
+
+        return V_open, D, B, make_R_cancelling
+
+    proof, commitments, residual = _adaptive_proof(*with_cancelling_R(_honest_openings([5])))
+    assert set(residual) == {3}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, label: forced_delta if label == b"delta" else real_challenge(self, label))
+    proof, commitments, residual = _adaptive_proof(*with_cancelling_R(_honest_openings([5])))
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
 def test_an_accepted_proof_opens_v_on_g_and_h_only() -> None:
     # the statement (docs/protocol.md): with honest openings the adaptive prover is accepted, and the commitment
     # it proves is exactly v·G + γ·H; adding z·J for any generator J of the proof but G and H makes it fail
