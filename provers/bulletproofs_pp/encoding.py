@@ -3,7 +3,7 @@
 Layout, all points 48-byte compressed G1 and all scalars 32-byte big-endian canonical (< r):
 
     offset  size   field
-    0       1      version = 0x01
+    0       1      version = 0x02 (0x01: the earlier power layout, no longer read)
     1       1      k = number of WNLA rounds
     2       48     C_D
     50      48     C_B
@@ -28,7 +28,7 @@ from zkclear.crypto.group import POINT_BYTES, G1Point
 from zkclear.errors import EncodingError
 
 #: The encoding version this module writes and reads.
-VERSION = 1
+VERSION = 2
 HEADER_BYTES = 2
 
 

@@ -7,13 +7,16 @@ norm vector (one entry per digit) has the power-of-two length ``DIGITS·M``.
 
 The linear vector has ``l_length(m) = max(32, DIGITS·M/4)`` slots (a power of two, as the WNLA needs):
 
-    slot 0                the blinding, on the Pedersen base H
+    slot 0                the blinding, on the Pedersen base H (c = 0)
     slots 1 .. 16         the multiplicities m_a of the digits a = 0..15
-    slots 17 .. 21        the coefficients t_j of the powers JUNK_POWERS of the challenge T
-    slots 22 ..           unused (zero, with c = 0)
+    slots 17 .. 20        the coefficients t_j of the powers JUNK_POWERS of the challenge T
+    slots 21 ..           unused: zero in an honest proof, with c = β^s·T^UNUSED_C_POWER (s the slot index)
 
-Only 22 slots are used; the length grows with M so that the WNLA keeps halving both vectors until the norm
+Only 21 slots are used; the length grows with M so that the WNLA keeps halving both vectors until the norm
 vector has at most 4 entries (with 32 slots for 64 values it would stop at 1 + 32 scalars).
+
+The powers of T (docs/protocol.md, "Bulletproofs++ range proof", layout): C_B at T^-4, C_S at T^-1, C_D
+(digits) at T^1, C_R (reciprocals) at T^3, the V_k at T^4 = the checked power D_POWER + R_POWER.
 """
 
 from __future__ import annotations
@@ -26,21 +29,32 @@ BASE = 16
 DIGITS = 16
 #: The largest number of values in one proof.
 MAX_VALUES = 64
-#: The powers of T whose coefficients the prover commits in C_S (every power of <c(T), l(T)> + |n(T)|²
-#: except T³, the one the verifier checks).
-JUNK_POWERS = (-2, 0, 1, 2, 4)
+#: The power of T of each commitment: C_D (digits, multiplicities), C_R (reciprocals), C_S (the last one,
+#: after ρ, β, δ), C_B (a mask only) and the V_k, whose G-coefficient sits on the checked power.
+D_POWER, R_POWER, S_POWER, B_POWER = 1, 3, -1, -4
+CHECKED_POWER = D_POWER + R_POWER
+#: The powers of T whose coefficients the prover commits in C_S (every power of <c(T), l(T)> + |n(T)|²_μ
+#: except T^4, the checked one, and T^3, which C_R's G-coefficient g_R supplies). The slot of T^j has
+#: c = T^{j - S_POWER} = T^{j+1}.
+JUNK_POWERS = (-2, 0, 2, 6)
 #: Where the mask u_j of the slot of T^j comes from, as the power of T of that commitment: C_D (T^1),
-#: C_R (T^2) or C_B (T^-3). The mask adds T^{j+1+power}·u_j to <c(T), l(T)>, which must land on another
-#: power of JUNK_POWERS (never on T^3): -2 -> 0, 0 -> 2, 1 -> 4, 2 -> 4, 4 -> 2.
-MASK_POWERS = {-2: 1, 0: 1, 1: 2, 2: 1, 4: -3}
+#: C_R (T^3) or C_B (T^-4). The mask adds T^{j+1+power}·u_j to <c(T), l(T)>, which must land on another
+#: power of JUNK_POWERS or on R_POWER (cancelled by g_R), never on T^4: -2 -> 2, 0 -> 2, 2 -> 6, 6 -> 3.
+#: These edges form a tree rooted at g_R, so (u_j) -> slot values is triangular (zero knowledge).
+MASK_POWERS = {-2: R_POWER, 0: D_POWER, 2: R_POWER, 6: B_POWER}
+#: The c-power of the unused slots: V_k's component there lands on T^14, which no other commitment reaches;
+#: C_S's lands on T^9, which constrains nothing (docs/protocol.md, soundness item 6).
+UNUSED_C_POWER = 10
 BLINDING_SLOT = 0
 MULTIPLICITY_SLOT = 1
 JUNK_SLOT = MULTIPLICITY_SLOT + BASE
+UNUSED_SLOT = JUNK_SLOT + len(JUNK_POWERS)
 MIN_L_LENGTH = 32
 
 assert BASE**DIGITS == 1 << N_BITS
-assert JUNK_SLOT + len(JUNK_POWERS) <= MIN_L_LENGTH
-assert all(j + 1 + power in JUNK_POWERS for j, power in MASK_POWERS.items())
+assert UNUSED_SLOT <= MIN_L_LENGTH
+assert all(j - S_POWER + power in (*JUNK_POWERS, R_POWER) for j, power in MASK_POWERS.items())
+assert CHECKED_POWER not in JUNK_POWERS and R_POWER not in JUNK_POWERS
 
 
 def check_count(m: int, error: type[Exception]) -> None:

@@ -1,29 +1,29 @@
 """The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, eprint 2022/510), base 16.
 
 Statement: commitments ``V_k = v_k·G + γ_k·H`` (k < m, the same Pedersen bases as
-provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``. What an
-accepting proof shows is an opening ``v_k·G + γ_k·H`` plus possible components on a few slots of ``H_vec``
-(docs/protocol.md, "Open review items" 1): ``v_k`` is bound, the relation is wider than Pedersen's.
-Every step is written out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by
-any statement)", in the same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
+provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``. An
+accepting proof shows exactly that relation: every other component of V_k lands on a power of T that no
+commitment made after the challenges reaches (docs/protocol.md, soundness item 6). Every step is written
+out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by any statement)", in the
+same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
 the identity), digit positions j = 16·k + i (digit i of value k), digits a in [0, 16).
 
 The witness: digits ``d_j`` with ``v_k = Σ_i 16^i·d_{16k+i}``, multiplicities ``m_a = #{j : d_j = a}``
 and, after the challenge e, reciprocals ``r_j = 1/(e + d_j)``. The reciprocal argument: the digits are
 all in [0, 16) iff ``Σ_j 1/(X + d_j) = Σ_a m_a/(X + a)`` as rational functions, which the proof checks at
-X = e. Every constraint is folded into the coefficient of T³ of ``<c(T), l(T)> + |n(T)|²_μ`` and the
+X = e. Every constraint is folded into the coefficient of T⁴ of ``<c(T), l(T)> + |n(T)|²_μ`` and the
 whole statement becomes one weighted norm linear argument (:mod:`.wnla`) for
 
-    C(T) = T^{-3}·C_B + T^{-1}·C_S + T·C_D + T²·C_R + 2T³·Σ_k δ^{k+1}·V_k + T³·κ·G
-           + Σ_j (T·(e + p_j) + T²·q_j)·G_j.
+    C(T) = T^{-4}·C_B + T^{-1}·C_S + T·C_D + T³·C_R + 2T⁴·Σ_k δ^{k+1}·V_k + T⁴·κ·G
+           + Σ_j (T·(e + p_j) + T³·q_j)·G_j.
 
-Every used slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask, and C_D a uniform
-G-coefficient g_D, so the witness is uniform and independent of C_D, C_B, C_R (the zero-knowledge argument in
-docs/protocol.md).
+Every used slot of the WNLA's witness (l(T), n(T)) carries a fresh uniform mask (the masks of the T^j slots
+form a tree rooted at C_R's G-coefficient g_R), so the witness is uniform and independent of C_D, C_B, C_R (the
+zero-knowledge argument in docs/protocol.md).
 
-Transcript order (labels in quotes): ``"dom-sep"=PROTOCOL_LABEL, "n", "base", "m", "context", "V"
-(m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S", T="t"``, then the WNLA
-(``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``, γ_k=``"wnla/gamma"``).
+Transcript order (labels in quotes; PROTOCOL_LABEL ends in v2, the layout above): ``"dom-sep"=PROTOCOL_LABEL,
+"n", "base", "m", "context", "V" (m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S",
+T="t"``, then the WNLA (``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``, γ_k=``"wnla/gamma"``).
 
 Experimental: used by no statement.
 """
@@ -39,14 +39,21 @@ from provers.bulletproofs.parameters import padded_count
 from provers.bulletproofs.range_proof import cyclic_gc_paused
 from provers.bulletproofs_pp.encoding import BppRangeProof
 from provers.bulletproofs_pp.parameters import (
+    B_POWER,
     BASE,
     BLINDING_SLOT,
+    CHECKED_POWER,
+    D_POWER,
     DIGITS,
     JUNK_POWERS,
     JUNK_SLOT,
     MASK_POWERS,
     MULTIPLICITY_SLOT,
     N_BITS,
+    R_POWER,
+    S_POWER,
+    UNUSED_C_POWER,
+    UNUSED_SLOT,
     check_count,
     l_length,
     n_length,
@@ -59,7 +66,7 @@ from zkclear.crypto.transcript import Transcript
 from zkclear.errors import ProvingError, VerificationError
 
 #: Domain separator of the Bulletproofs++ range-proof transcript.
-PROTOCOL_LABEL = b"zkclear/bulletproofs-pp/range-proof/v1"
+PROTOCOL_LABEL = b"zkclear/bulletproofs-pp/range-proof/v2"
 
 ScalarSource = Callable[[], int]
 
@@ -117,6 +124,7 @@ class _Public:
     ``κ = 2·Σ_j μ^{j+1} + 2·Σ_j (e + p_j)·w_j``.
     """
 
+    beta: int
     mu: int
     p: list[int]
     q: list[int]
@@ -140,19 +148,29 @@ def _public(e: int, rho: int, beta: int, delta: int, padded_m: int) -> _Public:
     q = [a * b % R for a, b in zip(w, inverse_weights, strict=True)]
     mult_coefficients = [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
     kappa = (2 * sum(weights) + 2 * sum((e + p_j) * w_j for p_j, w_j in zip(p, w, strict=True))) % R
-    return _Public(mu=mu, p=p, q=q, mult_coefficients=mult_coefficients, kappa=kappa,
+    return _Public(beta=beta, mu=mu, p=p, q=q, mult_coefficients=mult_coefficients, kappa=kappa,
                    value_weights=value_weights)
 
 
 def _c_vector(public: _Public, t: int, slots: int) -> list[int]:
-    """c(T): 0 on the blinding slot, −2β/(e+a)·T² on multiplicity a, T^{j+1} on the slot of T^j."""
+    """c(T): 0 on the blinding slot, −2β/(e+a)·T³ on multiplicity a, T^{j+1} on the slot of T^j and
+    β^s·T^10 on every unused slot s (each with its own weight, so V's components there cannot cancel)."""
     c = [0] * slots
-    t2 = t * t % R
+    t_mult = pow(t, R_POWER, R)
     for a, coefficient in enumerate(public.mult_coefficients):
-        c[MULTIPLICITY_SLOT + a] = coefficient * t2 % R
+        c[MULTIPLICITY_SLOT + a] = coefficient * t_mult % R
     for index, power in enumerate(JUNK_POWERS):
-        c[JUNK_SLOT + index] = pow(t, power + 1, R)
+        c[JUNK_SLOT + index] = pow(t, power - S_POWER, R)
+    weight = pow(t, UNUSED_C_POWER, R) * pow(public.beta, UNUSED_SLOT, R) % R
+    for slot in range(UNUSED_SLOT, slots):
+        c[slot] = weight
+        weight = weight * public.beta % R
     return c
+
+
+def _power(t: int, t_inv: int, k: int) -> int:
+    """T^k for an integer k (negative powers from ``t_inv = 1/t``)."""
+    return pow(t_inv if k < 0 else t, abs(k), R)
 
 
 def _check_context(context: bytes, error: type[Exception]) -> bytes:
@@ -224,19 +242,20 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     def masks_at(power: int) -> list[int]:
         return [masks[j] if MASK_POWERS[j] == power else 0 for j in JUNK_POWERS]
 
-    # g_D, a uniform G-coefficient of C_D (it reaches T¹ of the G-coefficient of C(T)), keeps the WNLA witness
-    # free of any relation to the values: the masks u_j alone leave Σ_j T^{j+1}·l(T)[slot j] fixed.
-    alpha_D, alpha_B, g_D = rng(), rng(), rng()
-    C_D = msm([gens.G, H, *H_mult, *H_junk, *gens.G_vec], [g_D, alpha_D, *mult, *masks_at(1), *d])
-    C_B = msm([H, *H_junk], [alpha_B, *masks_at(-3)])
+    alpha_D, alpha_B = rng(), rng()
+    C_D = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_D, *mult, *masks_at(D_POWER), *d])
+    C_B = msm([H, *H_junk], [alpha_B, *masks_at(B_POWER)])
     transcript.append_point(b"C_D", C_D)
     transcript.append_point(b"C_B", C_B)
     e = _challenge_e(transcript, ProvingError)
 
-    # Round 2: reciprocals r_j = 1/(e + d_j).
+    # Round 2: reciprocals r_j = 1/(e + d_j). A mask landing on T³ (the slot of T⁶, from C_B) is supplied by
+    # C_R's G-coefficient g_R: the root of the tree of masks (zero knowledge).
     r = fr_batch_inv([e + digit for digit in d])
     alpha_R = rng()
-    C_R = msm([H, *H_junk, *gens.G_vec], [alpha_R, *masks_at(2), *r])
+    landing = {j: j - S_POWER + power for j, power in MASK_POWERS.items()}
+    g_R = sum(masks[j] for j in JUNK_POWERS if landing[j] == R_POWER) % R
+    C_R = msm([gens.G, H, *H_junk, *gens.G_vec], [g_R, alpha_R, *masks_at(R_POWER), *r])
     transcript.append_point(b"C_R", C_R)
     rho = _challenge(transcript, b"rho", ProvingError)
     beta = _challenge(transcript, b"beta", ProvingError)
@@ -244,7 +263,7 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     public = _public(e, rho, beta, delta, M)
     mu = public.mu
 
-    # n(T) = T^{-1}·s + T·a + T²·b with a = d + e·1 + p and b = r + q; the masks s, s_l, α_S.
+    # n(T) = T^{-1}·s + T·a + T³·b with a = d + e·1 + p and b = r + q; the masks s, s_l, α_S.
     a_vec = [(x + e + y) % R for x, y in zip(d, public.p, strict=True)]
     b_vec = [(x + y) % R for x, y in zip(r, public.q, strict=True)]
     s = [rng() for _ in d]
@@ -253,17 +272,16 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     junk = {
         -2: -weighted_inner(s, s, mu),
         0: -2 * weighted_inner(s, a_vec, mu),
-        1: -2 * weighted_inner(s, b_vec, mu) - inner(public.mult_coefficients, s_l),
-        2: -weighted_inner(a_vec, a_vec, mu),
-        4: -weighted_inner(b_vec, b_vec, mu),
+        2: -2 * weighted_inner(s, b_vec, mu) - weighted_inner(a_vec, a_vec, mu) - inner(public.mult_coefficients, s_l),
+        6: -weighted_inner(b_vec, b_vec, mu),
     }
-    for j, power in MASK_POWERS.items():  # the mask of slot j adds T^{j+1+power}·u_j: cancel it there
-        junk[j + 1 + power] -= masks[j]
-    junk[1] += g_D  # the G-coefficient of C(T) has T·g_D: <c(T), l(T)> must supply it
+    for j in JUNK_POWERS:  # the mask of slot j adds T^{j+1+π_j}·u_j: cancel it there (T³: g_R did)
+        if landing[j] in junk:
+            junk[landing[j]] -= masks[j]
     t_coefficients = [junk[power] % R for power in JUNK_POWERS]
     C_S = msm([H, *H_mult, *H_junk, *gens.G_vec], [alpha_S, *s_l, *t_coefficients, *s])
 
-    # The checked coefficient: T³ of <c(T), l(T)> + |n(T)|²_μ must be 2·Σ δ^{k+1}·v_k + κ. It is whenever
+    # The checked coefficient: T⁴ of <c(T), l(T)> + |n(T)|²_μ must be 2·Σ δ^{k+1}·v_k + κ. It is whenever
     # the digits are digits; a mismatch is a bug: refuse rather than emit a proof that cannot verify.
     checked = (2 * weighted_inner(a_vec, b_vec, mu) + inner(public.mult_coefficients, mult)) % R
     expected = (2 * inner(public.value_weights, padded_values) + public.kappa) % R
@@ -272,24 +290,28 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
 
     transcript.append_point(b"C_S", C_S)
     t = _challenge(transcript, b"t", ProvingError)
-    t_inv, t2 = fr_inv(t), t * t % R
-    t3 = t2 * t % R
+    t_inv = fr_inv(t)
+
+    def power(k: int) -> int:
+        return _power(t, t_inv, k)
+
     l_vec = [0] * len(gens.H_vec)
-    l_vec[BLINDING_SLOT] = (pow(t_inv, 3, R) * alpha_B + t_inv * alpha_S + t * alpha_D + t2 * alpha_R
-                            + 2 * t3 * inner(public.value_weights, padded_blindings)) % R
+    l_vec[BLINDING_SLOT] = (power(B_POWER) * alpha_B + power(S_POWER) * alpha_S + power(D_POWER) * alpha_D
+                            + power(R_POWER) * alpha_R
+                            + 2 * power(CHECKED_POWER) * inner(public.value_weights, padded_blindings)) % R
     for index in range(BASE):
-        l_vec[MULTIPLICITY_SLOT + index] = (t_inv * s_l[index] + t * mult[index]) % R
+        l_vec[MULTIPLICITY_SLOT + index] = (power(S_POWER) * s_l[index] + power(D_POWER) * mult[index]) % R
     for index, (j, coefficient) in enumerate(zip(JUNK_POWERS, t_coefficients, strict=True)):
-        l_vec[JUNK_SLOT + index] = (t_inv * coefficient + pow(t, MASK_POWERS[j], R) * masks[j]) % R
-    n_vec = [(t_inv * x + t * y + t2 * z) % R for x, y, z in zip(s, a_vec, b_vec, strict=True)]
+        l_vec[JUNK_SLOT + index] = (power(S_POWER) * coefficient + power(MASK_POWERS[j]) * masks[j]) % R
+    n_vec = [(power(S_POWER) * x + power(D_POWER) * y + power(R_POWER) * z) % R
+             for x, y, z in zip(s, a_vec, b_vec, strict=True)]
     wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t, len(l_vec)), rho, l_vec,
                       n_vec)
     return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
 
 
 def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes) -> None:
-    """Check that ``proof`` shows every commitment opens to a value in [0, 2^64) in ``context`` (an opening
-    over G, H and a few slots of H_vec: docs/protocol.md, "Open review items" 1).
+    """Check that ``proof`` shows every commitment opens as ``v·G + γ·H`` with v in [0, 2^64), in ``context``.
 
     One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
     """
@@ -321,16 +343,20 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     slots = l_length(m)
     terms = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m))
 
-    t_inv, t2 = fr_inv(t), t * t % R
-    t3 = t2 * t % R
+    t_inv = fr_inv(t)
+
+    def power(k: int) -> int:
+        return _power(t, t_inv, k)
+
+    t_d, t_r, t_v = power(D_POWER), power(R_POWER), power(CHECKED_POWER)
     # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out;
     # the padding commitments are the identity and contribute nothing.
-    g_scalars = [(t * (e + p_j) + t2 * q_j - g) % R
+    g_scalars = [(t_d * (e + p_j) + t_r * q_j - g) % R
                  for p_j, q_j, g in zip(public.p, public.q, terms.g_scalars, strict=True)]
     points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G,
               *gens.H_vec, *gens.G_vec]
-    scalars = [pow(t_inv, 3, R), t_inv, t, t2, *(2 * t3 * w % R for w in public.value_weights[:m]),
-               *terms.round_scalars, (t3 * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars),
+    scalars = [power(B_POWER), power(S_POWER), t_d, t_r, *(2 * t_v * w % R for w in public.value_weights[:m]),
+               *terms.round_scalars, (t_v * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars),
                *g_scalars]
     with cyclic_gc_paused():
         check = msm(points, scalars)

@@ -207,13 +207,13 @@ def test_range_proof_is_the_wnla_of_the_commitment_c_of_t_in_the_specification()
     public = bpp._public(e, rho, beta, delta, 2)
     gens = bpp.generators(2)
     t_inv = pow(t, -1, R)
-    C = (proof.C_B * pow(t_inv, 3, R) + proof.C_S * t_inv + proof.C_D * t + proof.C_R * (t * t)
-         + msm(commitments, [2 * t**3 * delta ** (k + 1) for k in range(2)]) + gens.G * (t**3 * public.kappa)
-         + msm(gens.G_vec, [t * (e + p_j) + t * t * q_j for p_j, q_j in zip(public.p, public.q, strict=True)]))
+    C = (proof.C_B * pow(t_inv, 4, R) + proof.C_S * t_inv + proof.C_D * t + proof.C_R * pow(t, 3, R)
+         + msm(commitments, [2 * t**4 * delta ** (k + 1) for k in range(2)]) + gens.G * (t**4 * public.kappa)
+         + msm(gens.G_vec, [t * (e + p_j) + t**3 * q_j for p_j, q_j in zip(public.p, public.q, strict=True)]))
     c = bpp._c_vector(public, t, len(gens.H_vec))
     verify_wnla(transcript.fork(), C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
     assert _naive_wnla_check(C, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla, transcript.fork())
-    without_v0 = C - commitments[0] * (2 * t**3 * delta)  # drop V_0's term: no longer the proven commitment
+    without_v0 = C - commitments[0] * (2 * t**4 * delta)  # drop V_0's term: no longer the proven commitment
     with pytest.raises(VerificationError):
         verify_wnla(transcript.fork(), without_v0, gens.G, gens.G_vec, gens.H_vec, c, rho, proof.wnla)
 
@@ -239,12 +239,21 @@ def _rank_mod_r(rows: list[list[int]]) -> int:
     return rank
 
 
-def test_the_slots_of_the_t_coefficients_are_masked_only_with_g_d() -> None:
-    # docs/protocol.md, "Zero knowledge": slot j of l(T) holds T^{-1}·t_j + T^{π_j}·u_j, and t_{j+1+π_j} cancels
-    # u_j, t_1 adds g_D. The masks alone form a cycle (2 -> 4 -> 2), whose contributions telescope: the map
-    # (u, g_D) -> slot values must have full rank 5, and without g_D it has rank 4.
-    from provers.bulletproofs_pp.parameters import JUNK_POWERS, MASK_POWERS
+def test_the_masks_of_the_t_coefficients_form_a_tree_of_full_rank() -> None:
+    # docs/protocol.md, "Zero knowledge": slot j of l(T) holds T^{-1}·t_j + T^{π_j}·u_j, and u_j lands on
+    # T^{j+1+π_j}: on another T^j coefficient (cancelled by that t) or on T^3 (supplied by C_R's G-coefficient
+    # g_R), never on the checked T^4. The edges j -> j+1+π_j form a tree rooted at T^3 (no cycle, whose
+    # contributions would telescope), so the map u -> slot values has full rank 4.
+    from provers.bulletproofs_pp.parameters import CHECKED_POWER, JUNK_POWERS, MASK_POWERS, R_POWER
 
+    landing = {j: j + 1 + power for j, power in MASK_POWERS.items()}
+    assert set(landing) == set(JUNK_POWERS) and CHECKED_POWER not in landing.values()
+    for j in JUNK_POWERS:  # every path ends at g_R's power
+        seen = {j}
+        while j != R_POWER:
+            j = landing[j]
+            assert j not in seen
+            seen.add(j)
     t = fr_random()
     t_inv = pow(t, -1, R)
     index = {j: i for i, j in enumerate(JUNK_POWERS)}
@@ -252,11 +261,10 @@ def test_the_slots_of_the_t_coefficients_are_masked_only_with_g_d() -> None:
     for j, power in MASK_POWERS.items():
         column = [0] * len(JUNK_POWERS)
         column[index[j]] += pow(t, power, R)
-        column[index[j + 1 + power]] -= t_inv
+        if landing[j] in index:
+            column[index[landing[j]]] -= t_inv
         columns.append(column)
-    g_d_column = [t_inv if j == 1 else 0 for j in JUNK_POWERS]
-    assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS) - 1
-    assert _rank_mod_r(_transpose([*columns, g_d_column])) == len(JUNK_POWERS)
+    assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS)
 
 
 def test_single_value_proof_is_674_bytes() -> None:
@@ -469,7 +477,8 @@ def test_non_canonical_scalar_is_rejected_by_the_decoder(single_proof) -> None:
 
 def test_malformed_encodings_are_rejected(single_proof) -> None:
     encoded = single_proof[0].to_bytes()
-    for data in (b"", encoded[:1], encoded[:-1], encoded + b"\x00", b"\x02" + encoded[1:],
+    assert encoded[0] == 2  # version 2: the power layout of T^4 (version 1, the earlier layout, is not read)
+    for data in (b"", encoded[:1], encoded[:-1], encoded + b"\x00", b"\x01" + encoded[1:], b"\x03" + encoded[1:],
                  encoded[:1] + b"\x05" + encoded[2:]):
         with pytest.raises(EncodingError):
             BppRangeProof.from_bytes(data, m=1)
@@ -509,10 +518,10 @@ def test_arbitrary_bytes_raise_only_encoding_error(data: bytes) -> None:
 # Every commitment is chosen as an arbitrary opening (G-coefficient, H_vec part, G_vec part) over the generators
 # of the proof. After ρ, β, δ the prover computes the Laurent polynomial in T of
 #     G-coefficient of C(T) − ⟨c(T), l(T)⟩ − |n(T)|²_μ
-# and picks its last commitment C_S (G-coefficient at T^{-1}, the slots of the T^j coefficients) to cancel every
-# power C_S reaches. It then runs the WNLA prover on (l(T), n(T)); the real verifier accepts exactly when the
-# powers C_S cannot reach are already 0. The harness is checked on honest openings first (accepted), so each
-# rejection below is the verifier's, not the harness's.
+# and picks its last commitment C_S (G-coefficient at T^{-1}, the slots of the T^j coefficients, an unused slot
+# for T^9) to cancel every power C_S reaches. It then runs the WNLA prover on (l(T), n(T)); the real verifier
+# accepts exactly when the powers C_S cannot reach are already 0. The harness is checked on honest openings
+# first (accepted), so each rejection below is the verifier's, not the harness's.
 
 
 @dataclasses.dataclass
@@ -544,7 +553,19 @@ def _laurent(G_coef: dict, l_parts: dict, n_parts: dict, c_parts: dict, mu: int)
 def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) -> tuple[BppRangeProof, list, dict]:
     """A proof from arbitrary openings of V_k, C_D, C_B and of C_R = make_R(e); returns the proof, the
     commitments and the Laurent coefficients left after C_S cancelled what it can."""
-    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MULTIPLICITY_SLOT, n_length
+    from provers.bulletproofs_pp.parameters import (
+        B_POWER,
+        CHECKED_POWER,
+        D_POWER,
+        JUNK_POWERS,
+        JUNK_SLOT,
+        MULTIPLICITY_SLOT,
+        R_POWER,
+        S_POWER,
+        UNUSED_C_POWER,
+        UNUSED_SLOT,
+        n_length,
+    )
 
     m = len(V_open)
     M, L, N = 1 << (m - 1).bit_length(), l_length(m), n_length(m)
@@ -565,35 +586,41 @@ def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) ->
     V_g = (sum(2 * pow(delta, k + 1, R) * o.g for k, o in enumerate(V_open)) + public.kappa) % R
     c_parts: dict[int, list[int]] = {}
     for a, coefficient in enumerate(public.mult_coefficients):
-        c_parts.setdefault(2, [0] * L)[MULTIPLICITY_SLOT + a] = coefficient
+        c_parts.setdefault(R_POWER, [0] * L)[MULTIPLICITY_SLOT + a] = coefficient
     for index, j in enumerate(JUNK_POWERS):
-        c_parts.setdefault(j + 1, [0] * L)[JUNK_SLOT + index] = 1
-    l_parts = {-3: B.l, 1: D.l, 2: R_open.l, 3: V_l}
-    n_parts = {-3: B.n, 1: [(x + e + p) % R for x, p in zip(D.n, public.p, strict=True)],
-               2: [(x + q) % R for x, q in zip(R_open.n, public.q, strict=True)], 3: V_n}
-    G_coef = {-3: B.g, 1: D.g, 2: R_open.g, 3: V_g}
+        c_parts.setdefault(j - S_POWER, [0] * L)[JUNK_SLOT + index] = 1
+    for slot in range(UNUSED_SLOT, L):
+        c_parts.setdefault(UNUSED_C_POWER, [0] * L)[slot] = pow(beta, slot, R)
+    l_parts = {B_POWER: B.l, D_POWER: D.l, R_POWER: R_open.l, CHECKED_POWER: V_l}
+    n_parts = {B_POWER: B.n, D_POWER: [(x + e + p) % R for x, p in zip(D.n, public.p, strict=True)],
+               R_POWER: [(x + q) % R for x, q in zip(R_open.n, public.q, strict=True)], CHECKED_POWER: V_n}
+    G_coef = {B_POWER: B.g, D_POWER: D.g, R_POWER: R_open.g, CHECKED_POWER: V_g}
     residual = _laurent(G_coef, l_parts, n_parts, c_parts, public.mu)
-    # C_S at T^{-1}: its G-coefficient cancels T^{-1}, its slot of T^j (c-power j + 1) cancels T^j
+    # C_S at T^{-1}: its G-coefficient cancels T^{-1}, its slot of T^j (c-power j + 1) cancels T^j, its first
+    # unused slot (c-power 10) cancels T^9
     S = _zero_opening(L, N)
-    S.g = -residual.get(-1, 0) % R
+    S.g = -residual.get(S_POWER, 0) % R
     for index, j in enumerate(JUNK_POWERS):
         S.l[JUNK_SLOT + index] = residual.get(j, 0)
+    S.l[UNUSED_SLOT] = residual.get(UNUSED_C_POWER + S_POWER, 0) * pow(beta, -UNUSED_SLOT, R) % R
     S.l[0] = fr_random()
-    residual = {p: v for p, v in _laurent({**G_coef, -1: S.g}, {**l_parts, -1: S.l}, n_parts, c_parts,
+    residual = {p: v for p, v in _laurent({**G_coef, S_POWER: S.g}, {**l_parts, S_POWER: S.l}, n_parts, c_parts,
                                           public.mu).items() if v}
     C_S = S.point(gens)
     transcript.append_point(b"C_S", C_S)
     t = transcript.challenge_scalar(b"t")
-    l_parts[-1], n_parts[-1] = S.l, S.n
-    l_vec = [sum(pow(t, p, R) * v[i] for p, v in l_parts.items()) % R for i in range(L)]
-    n_vec = [sum(pow(t, p, R) * v[i] for p, v in n_parts.items()) % R for i in range(N)]
+    l_parts[S_POWER], n_parts[S_POWER] = S.l, S.n
+    powers = {p: bpp._power(t, pow(t, -1, R), p) for p in l_parts}
+    l_vec = [sum(powers[p] * v[i] for p, v in l_parts.items()) % R for i in range(L)]
+    n_vec = [sum(powers[p] * v[i] for p, v in n_parts.items()) % R for i in range(N)]
     wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, bpp._c_vector(public, t, L), rho, l_vec, n_vec)
     return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla), commitments, residual
 
 
 def _honest_openings(values: list[int], digits: list[int] | None = None, mult: list[int] | None = None):
-    """Openings shaped like the honest prover's (digits, multiplicities, reciprocals), all replaceable."""
-    from provers.bulletproofs_pp.parameters import MULTIPLICITY_SLOT, n_length
+    """Openings shaped like the honest prover's (digits, multiplicities, reciprocals, the masks of the T^j slots
+    with g_R), all replaceable."""
+    from provers.bulletproofs_pp.parameters import JUNK_SLOT, MULTIPLICITY_SLOT, n_length
 
     m = len(values)
     L, N = l_length(m), n_length(m)
@@ -604,16 +631,17 @@ def _honest_openings(values: list[int], digits: list[int] | None = None, mult: l
         V_open.append(o)
     d = digits if digits is not None else [(v % R >> (4 * i)) & 15 for v in values for i in range(16)]
     d = d + [0] * (N - len(d))
+    u = [fr_random() for _ in range(4)]  # the masks of the slots of T^-2, T^0, T^2, T^6
     D = _zero_opening(L, N)
-    D.g, D.l[0], D.n = fr_random(), fr_random(), list(d)
+    D.l[0], D.n, D.l[JUNK_SLOT + 1] = fr_random(), list(d), u[1]
     for a, count in enumerate(mult if mult is not None else [d.count(a) for a in range(16)]):
         D.l[MULTIPLICITY_SLOT + a] = count
     B = _zero_opening(L, N)
-    B.l[0] = fr_random()
+    B.l[0], B.l[JUNK_SLOT + 3] = fr_random(), u[3]
 
     def make_R(e: int) -> _Opening:
         Ropen = _zero_opening(L, N)
-        Ropen.l[0] = fr_random()
+        Ropen.g, Ropen.l[0], Ropen.l[JUNK_SLOT], Ropen.l[JUNK_SLOT + 2] = u[3], fr_random(), u[0], u[2]
         Ropen.n = [pow((e + x) % R, -1, R) for x in d]
         return Ropen
 
@@ -645,14 +673,14 @@ def _sum_reciprocals_to_multiplicities(e: int, D: _Opening, opening: _Opening) -
     opening.n[15] = (opening.n[15] + target - sum(opening.n)) % R
 
 
-def _with_constants_in_the_t3_slots(openings):
-    # C_D's entry in the slot of T^1 (c-power 2) and C_R's in the slot of T^0 (c-power 1) reach T^3 as constants
+def _with_constants_in_the_t4_slots(openings):
+    # C_D's entry in the slot of T^2 (c-power 3) and C_R's in the slot of T^0 (c-power 1) reach T^4 as constants
     V_open, D, B, make_R = openings
     D.l[19] = 2 * pow(1 << 64, 1, R)
 
     def make_R_with_constant(e: int) -> _Opening:
         opening = make_R(e)
-        opening.l[18] = 12345
+        opening.l[18] += 12345
         return opening
 
     return V_open, D, B, make_R_with_constant
@@ -668,18 +696,18 @@ def _with_constants_in_the_t3_slots(openings):
         lambda: _honest_openings([R - 1]),  # −1 with its wrapped (too short) decomposition
         lambda: _honest_openings([1], [1] + [0] * 15, [R - 1, 2] + [0] * 14),  # a negative multiplicity
         lambda: _recips_fixed_up(_honest_openings([1 << 64], [0] * 15 + [16]), _sum_reciprocals_to_multiplicities),
-        lambda: _with_constants_in_the_t3_slots(_honest_openings([1 << 64], [0] * 15 + [16])),
+        lambda: _with_constants_in_the_t4_slots(_honest_openings([1 << 64], [0] * 15 + [16])),
         # m = 3 padded to 4: the padding value's digits hold a 1, i.e. a fourth value the statement does not have
         lambda: _honest_openings([5, 6, 7], [5] + [0] * 15 + [6] + [0] * 15 + [7] + [0] * 15 + [1] + [0] * 15),
     ],
     ids=["digit-16", "digit-16-counted-as-0", "digits-21-and-minus-1", "digits-21-and-minus-1-counted",
-         "r-minus-1", "negative-multiplicity", "reciprocal-moved-after-e", "constants-at-t3", "padding-digit"],
+         "r-minus-1", "negative-multiplicity", "reciprocal-moved-after-e", "constants-at-t4", "padding-digit"],
 )
 def test_adaptive_prover_cannot_prove_a_value_outside_the_range(make) -> None:
-    # soundness items 2-5: whatever C_S (the only commitment after ρ, β, δ) does, the coefficient of T^3 stays
+    # soundness items 2-5: whatever C_S (the only commitment after ρ, β, δ) does, the coefficient of T^4 stays
     # non-zero, and the verifier rejects
     proof, commitments, residual = _adaptive_proof(*make())
-    assert 3 in residual
+    assert 4 in residual
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
 
@@ -695,36 +723,96 @@ def _value_with_extra_component(l_slot: int | None = None, n_slot: int | None = 
 
 @pytest.mark.parametrize(
     ("l_slot", "n_slot", "powers"),
-    [(1, None, {5}), (16, None, {5}), (19, None, {5}), (20, None, {6}), (21, None, {8}), (None, 3, {5, 6})],
+    [
+        (1, None, {7}), (16, None, {7}),  # H_mult (c-power 3, weight −2β/(e + a))
+        (17, None, {3}), (18, None, {5}), (19, None, {7}), (20, None, {11}),  # the slots of T^-2, T^0, T^2, T^6
+        (21, None, {14}), (22, None, {14}), (31, None, {14}),  # unused slots (c = β^s·T^10)
+        (None, 3, {5, 7, 8}),  # G_vec
+    ],
 )
-def test_commitment_components_that_the_proof_rules_out(l_slot, n_slot, powers) -> None:
-    # soundness item 6: a V_k with a component on H_mult, on the slots of T^1, T^2, T^4 or on G_vec leaves a
-    # coefficient (T^5, T^6, T^8) that C_S cannot reach
+def test_every_commitment_component_besides_g_and_h_is_ruled_out(l_slot, n_slot, powers) -> None:
+    # soundness item 6 (closes open review item 1): V_k = v·G + γ·H + z·J with J any other generator leaves a
+    # coefficient (T^3, T^5, T^7, T^8, T^11 or T^14) that C_S cannot reach, and the verifier rejects
     proof, commitments, residual = _adaptive_proof(*_value_with_extra_component(l_slot, n_slot))
     assert set(residual) == powers
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
 
 
-@pytest.mark.parametrize("l_slot", [17, 18, 22, 31])
-def test_commitment_components_that_the_proof_does_not_rule_out(l_slot) -> None:
-    # Open review item 1 (docs/protocol.md): V = 5·G + γ·H + z·J with J the slot of T^{-2} (H_vec[17]) or of T^0
-    # (H_vec[18]) or an unused slot is accepted: the relation proven is an opening over (G, H, J...), not over
-    # (G, H). The value is still bound (DL over the generator family); this test pins the limitation.
-    openings = _value_with_extra_component(l_slot)
+def test_components_on_unused_slots_that_sum_to_zero_are_ruled_out() -> None:
+    # each unused slot s has its own weight β^s, so V's components there cannot cancel each other at T^14; the
+    # same components in two values (weights δ, δ²) cannot either
+    z = fr_random()
+    openings = _honest_openings([5])
+    openings[0][0].l[21], openings[0][0].l[30] = z, -z
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert set(residual) == {14}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    openings = _honest_openings([5, 6])
+    openings[0][0].l[25], openings[0][1].l[25] = z, -z
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert set(residual) == {14}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_a_component_of_v_is_caught_only_because_delta_comes_after_c_r(monkeypatch) -> None:
+    # soundness item 6 rests on δ: V's component z on the slot of T^-2 reaches T^3 as 2δ·z, where C_R's
+    # G-coefficient (fixed before δ) also sits. With δ forced to a value known in advance (probability 2^-255 for
+    # real), C_R cancels it and the proof is accepted: the harness can cancel, so the rejections above are the
+    # verifier's. With the real δ the same C_R leaves T^3 non-zero.
+    forced_delta = 7
+    real_challenge = Transcript.challenge_scalar
+    z = fr_random()
+
+    def with_cancelling_R(openings):
+        V_open, D, B, make_R = openings
+        V_open[0].l[17] = z
+
+        def make_R_cancelling(e: int) -> _Opening:
+            opening = make_R(e)
+            opening.g = (opening.g + 2 * forced_delta * z) % R
+            return opening
+
+        return V_open, D, B, make_R_cancelling
+
+    proof, commitments, residual = _adaptive_proof(*with_cancelling_R(_honest_openings([5])))
+    assert set(residual) == {3}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, label: forced_delta if label == b"delta" else real_challenge(self, label))
+    proof, commitments, residual = _adaptive_proof(*with_cancelling_R(_honest_openings([5])))
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_an_accepted_proof_opens_v_on_g_and_h_only() -> None:
+    # the statement (docs/protocol.md): with honest openings the adaptive prover is accepted, and the commitment
+    # it proves is exactly v·G + γ·H; adding z·J for any generator J of the proof but G and H makes it fail
+    gens = bpp.generators(1)
+    openings = _honest_openings([5])
     V = openings[0][0]
     proof, commitments, residual = _adaptive_proof(*openings)
     assert residual == {}
-    assert commitments[0] == commit(5, V.l[0]) + bpp.generators(1).H_vec[l_slot] * V.l[l_slot]
+    assert commitments[0] == commit(5, V.l[0])
     verify_range_pp(proof, commitments, CONTEXT)
+    for slot in range(1, len(gens.H_vec)):
+        openings = _value_with_extra_component(slot)
+        proof, commitments, residual = _adaptive_proof(*openings)
+        assert residual
+        with pytest.raises(VerificationError):
+            verify_range_pp(proof, commitments, CONTEXT)
 
 
 def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(monkeypatch) -> None:
     # Zero knowledge, concretely (review): with generators of known discrete logs (a trapdoor, test only), take
     # a proof of v1 and solve, step by step as the simulator argument does (docs/protocol.md, "Zero knowledge"),
     # for the prover's randomness that makes the prover of v2 ≠ v1 (other digits, multiplicities, reciprocals)
-    # emit the same commitment and byte-identical proof. Needs g_D: the T^j slots alone leave a rank-4 map.
-    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MULTIPLICITY_SLOT
+    # emit the same commitment and byte-identical proof. The masks of the T^j slots are solved along their tree
+    # (T^-2, T^0, then T^2, then T^6, whose mask in C_B is g_R in C_R).
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MASK_POWERS, MULTIPLICITY_SLOT
 
     base = G1Point.generator()
     L, N = l_length(1), 16
@@ -745,9 +833,9 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
         return drawn[-1]
 
     proof1 = bpp._prove([v1], [gamma1], range_proof_transcript([V], CONTEXT), recording_rng, check_witness=True)
-    u1 = dict(zip(JUNK_POWERS, drawn[:5], strict=True))
-    alpha_D1, alpha_B1, g_D1, alpha_R1 = drawn[5:9]
-    s1, s_l1, alpha_S1 = drawn[9:9 + N], drawn[9 + N:25 + N], drawn[25 + N]
+    u1 = dict(zip(JUNK_POWERS, drawn[:4], strict=True))
+    alpha_D1, alpha_B1, alpha_R1 = drawn[4:7]
+    s1, s_l1, alpha_S1 = drawn[7:7 + N], drawn[7 + N:23 + N], drawn[23 + N]
 
     transcript = range_proof_transcript([V], CONTEXT)
     transcript.append_point(b"C_D", proof1.C_D)
@@ -770,48 +858,47 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     d1, m1, _, a1, b1 = witness(v1)
     d2, m2, r2, a2, b2 = witness(v2)
     assert d1 != d2 and m1 != m2
-    # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T²·b and T^{-1}s_l + T·m are unchanged
-    s2 = [(x + t * t * (p - q) + t**3 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
+    # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T³·b and T^{-1}s_l + T·m are unchanged
+    s2 = [(x + t * t * (p - q) + t**4 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
     s_l2 = [(x + t * t * (p - q)) % R for x, p, q in zip(s_l1, m1, m2, strict=True)]
 
-    def slots(s, s_l, a, b, u, g_D):  # the five slots T^{-1}·t_j + T^{π_j}·u_j, as the prover computes them
-        from provers.bulletproofs_pp.parameters import MASK_POWERS
+    def power(k: int) -> int:
+        return bpp._power(t, t_inv, k)
 
+    def slots(s, s_l, a, b, u):  # the four slots T^{-1}·t_j + T^{π_j}·u_j, as the prover computes them
         junk = {-2: -weighted_inner(s, s, mu), 0: -2 * weighted_inner(s, a, mu),
-                1: -2 * weighted_inner(s, b, mu) - inner(public.mult_coefficients, s_l),
-                2: -weighted_inner(a, a, mu), 4: -weighted_inner(b, b, mu)}
-        for j, power in MASK_POWERS.items():
-            junk[j + 1 + power] -= u[j]
-        junk[1] += g_D
-        return {j: (t_inv * junk[j] + pow(t, MASK_POWERS[j], R) * u[j]) % R for j in JUNK_POWERS}
+                2: -2 * weighted_inner(s, b, mu) - weighted_inner(a, a, mu) - inner(public.mult_coefficients, s_l),
+                6: -weighted_inner(b, b, mu)}
+        for j, p in MASK_POWERS.items():
+            if j + 1 + p in junk:
+                junk[j + 1 + p] -= u[j]
+        return {j: (t_inv * junk[j] + power(MASK_POWERS[j]) * u[j]) % R for j in JUNK_POWERS}
 
-    target = slots(s1, s_l1, a1, b1, u1, g_D1)
-    # solve for (u2, g_D2) in the order the map is triangular: u_{-2}, u_0; keep u_2, then u_4, u_1, g_D
+    target = slots(s1, s_l1, a1, b1, u1)
+    # solve for u2 in the order the map is triangular (slot j depends on u_j and on the masks landing on T^j)
     u2 = dict.fromkeys(JUNK_POWERS, 0)
-    u2[2] = u1[2]
-    base_slots = slots(s2, s_l2, a2, b2, u2, 0)
-    u2[-2] = (target[-2] - base_slots[-2]) * t_inv % R
-    u2[0] = (target[0] - slots(s2, s_l2, a2, b2, u2, 0)[0]) * t_inv % R
-    u2[4] = (target[2] - slots(s2, s_l2, a2, b2, u2, 0)[2]) * -t % R  # slot 2 holds −T^{-1}·u_4
-    u2[1] = (target[4] - slots(s2, s_l2, a2, b2, u2, 0)[4]) * -t % R  # slot 4 holds −T^{-1}·u_1
-    g_D2 = (target[1] - slots(s2, s_l2, a2, b2, u2, 0)[1]) * t % R  # slot 1 holds T^{-1}·g_D
-    assert slots(s2, s_l2, a2, b2, u2, g_D2) == target
-    # C_D, C_B, C_R: the same discrete logs with the H-coefficients α solved
+    for j in JUNK_POWERS:
+        u2[j] = (target[j] - slots(s2, s_l2, a2, b2, u2)[j]) * power(-MASK_POWERS[j]) % R
+    assert slots(s2, s_l2, a2, b2, u2) == target
+    # C_D, C_B, C_R: the same discrete logs with the H-coefficients α solved (C_R's G-coefficient is g_R = u_6)
     hj = {j: x_Hvec[JUNK_SLOT + i] for i, j in enumerate(JUNK_POWERS)}
     hm = x_Hvec[MULTIPLICITY_SLOT:MULTIPLICITY_SLOT + 16]
-
-    def log_D(g_D, alpha, m, u, d):
-        return (g_D * x_G + alpha * x_H + inner(m, hm) + sum(u[j] * hj[j] for j in (-2, 0, 2)) + inner(d, x_Gvec)) % R
-
     h_inv = pow(x_H, -1, R)
-    alpha_D2 = (log_D(g_D1, alpha_D1, m1, u1, d1) - log_D(g_D2, 0, m2, u2, d2)) * h_inv % R
-    alpha_B2 = (alpha_B1 + (u1[4] - u2[4]) * hj[4] * h_inv) % R
     r1 = witness(v1)[2]
-    alpha_R2 = (alpha_R1 + ((u1[1] - u2[1]) * hj[1] + inner(r1, x_Gvec) - inner(r2, x_Gvec)) * h_inv) % R
-    l0_1 = (t_inv**3 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t * t * alpha_R1 + 2 * t**3 * delta * gamma1) % R
-    alpha_S2 = (l0_1 - t_inv**3 * alpha_B2 - t * alpha_D2 - t * t * alpha_R2 - 2 * t**3 * delta * gamma2) * t % R
 
-    stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, g_D2, alpha_R2, *s2, *s_l2, alpha_S2])
+    def log_D(alpha, m, u, d):
+        return (alpha * x_H + inner(m, hm) + u[0] * hj[0] + inner(d, x_Gvec)) % R
+
+    def log_R(alpha, u, r_vec):
+        return (u[6] * x_G + alpha * x_H + u[-2] * hj[-2] + u[2] * hj[2] + inner(r_vec, x_Gvec)) % R
+
+    alpha_D2 = (log_D(alpha_D1, m1, u1, d1) - log_D(0, m2, u2, d2)) * h_inv % R
+    alpha_B2 = (alpha_B1 + (u1[6] - u2[6]) * hj[6] * h_inv) % R
+    alpha_R2 = (log_R(alpha_R1, u1, r1) - log_R(0, u2, r2)) * h_inv % R
+    l0_1 = (t_inv**4 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t**3 * alpha_R1 + 2 * t**4 * delta * gamma1) % R
+    alpha_S2 = (l0_1 - t_inv**4 * alpha_B2 - t * alpha_D2 - t**3 * alpha_R2 - 2 * t**4 * delta * gamma2) * t % R
+
+    stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, alpha_R2, *s2, *s_l2, alpha_S2])
     proof2 = bpp._prove([v2], [gamma2], range_proof_transcript([V], CONTEXT), lambda: next(stream),
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
@@ -821,7 +908,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
 def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
     # e = −21 (forced in both roles; probability 2^-255 for real) with a digit 21: the reciprocal of that digit
     # does not exist, the prover picks it to make Σ_j r_j = Σ_a m_a/(e + a), and the bracket r_0·(d_0 + e) − 1 = −1
-    # of μ^1 still leaves T^3 non-zero
+    # of μ^1 still leaves T^4 non-zero
     real_challenge = Transcript.challenge_scalar
     monkeypatch.setattr(Transcript, "challenge_scalar",
                         lambda self, label: R - 21 if label == b"e" else real_challenge(self, label))
@@ -829,12 +916,13 @@ def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> No
 
     def make_R(e: int) -> _Opening:
         opening = _zero_opening(len(D.l), len(D.n))
+        opening.g = B.l[20]  # g_R supplies the mask of C_B in the slot of T^6
         opening.n = [0] + [pow((e + x) % R, -1, R) for x in D.n[1:]]
         target = sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)) % R
         opening.n[0] = (target - sum(opening.n)) % R
         return opening
 
     proof, commitments, residual = _adaptive_proof(V_open, D, B, make_R)
-    assert 3 in residual
+    assert 4 in residual
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
