@@ -926,3 +926,170 @@ def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> No
     assert 4 in residual
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
+
+
+# --- review of layout version 2 (independent of the author) ----------------------------------------------------
+
+
+def _power_table() -> dict[int, set[tuple[str, str]]]:
+    """Rebuilt from parameters.py alone: power of T -> the (part, part) pairs of the identity G-coefficient of
+    C(T) = ⟨c(T), l(T)⟩ + |n(T)|²_μ that reach it. A part is a commitment's G-coefficient ("G"), its entry on a
+    kind of H_vec slot (c-power: multiplicities R_POWER, slot of T^j j − S_POWER, unused UNUSED_C_POWER; slot 0
+    has c = 0 and reaches nothing) or its G_vec part ("n", paired with another commitment's)."""
+    from provers.bulletproofs_pp.parameters import (
+        B_POWER,
+        CHECKED_POWER,
+        D_POWER,
+        JUNK_POWERS,
+        R_POWER,
+        S_POWER,
+        UNUSED_C_POWER,
+    )
+
+    powers = {"B": B_POWER, "S": S_POWER, "D": D_POWER, "R": R_POWER, "V": CHECKED_POWER}
+    c_powers = {"mult": R_POWER, **{f"slot{j}": j - S_POWER for j in JUNK_POWERS}, "unused": UNUSED_C_POWER}
+    table: dict[int, set[tuple[str, str]]] = {}
+    for name, power in powers.items():
+        table.setdefault(power, set()).add((name, "G"))
+        for kind, c_power in c_powers.items():
+            table.setdefault(power + c_power, set()).add((name, kind))
+        for other, other_power in powers.items():
+            table.setdefault(power + other_power, set()).add((name, "n·" + other))
+    return table
+
+
+def test_independent_power_table_c_s_reaches_neither_the_checked_power_nor_v_components() -> None:
+    # review of v2, item (1): C_S (the only commitment after ρ, β, δ) must not reach T^4, and every power where a
+    # component of V other than G, H lands must be out of C_S's reach, except S·V, which needs V's G_vec part,
+    # and that is forced to 0 first on the power of V·V, which C_S does not reach either
+    from provers.bulletproofs_pp.parameters import CHECKED_POWER
+
+    table = _power_table()
+    reached_by_s = {power for power, pairs in table.items() if any("S" in (a, b.removeprefix("n·")) for a, b in pairs)}
+    assert CHECKED_POWER not in reached_by_s
+    # the checked power holds only D, R (fixed before ρ, β, δ) and V's G-coefficient
+    assert {a for a, _ in table[CHECKED_POWER]} | {b.removeprefix("n·") for _, b in table[CHECKED_POWER]} <= {
+        "D", "R", "V", "G", "mult", "slot0", "slot2"}
+    v_norm = 2 * CHECKED_POWER
+    assert v_norm not in reached_by_s
+    # the powers of V's components on H_vec slots with c ≠ 0 (its n-pairs with other commitments vanish once V's
+    # G_vec part is 0, forced on v_norm)
+    v_component_powers = {power for power, pairs in table.items()
+                          for a, b in pairs if a == "V" and b != "G" and not b.startswith("n·")}
+    assert len(v_component_powers) == 5 and v_norm not in v_component_powers  # mult and slot of T^2 share one
+    for power in v_component_powers:
+        assert power != CHECKED_POWER
+        s_pairs = {(a, b) for a, b in table[power] if "S" in (a, b.removeprefix("n·"))}
+        assert s_pairs <= {("S", "n·V"), ("V", "n·S")}, (power, s_pairs)
+    # every challenge of the layout exists: the masks land where parameters.py says (never on T^4)
+    from provers.bulletproofs_pp.parameters import MASK_POWERS, S_POWER
+    for j, power in MASK_POWERS.items():
+        assert j - S_POWER + power != CHECKED_POWER
+
+
+def _forced(monkeypatch, label: bytes, value: int) -> None:
+    real_challenge = Transcript.challenge_scalar
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, name: value if name == label else real_challenge(self, name))
+
+
+def test_v_on_h_mult_is_caught_only_because_e_follows_v(monkeypatch) -> None:
+    # review of v2: V's components y_a on the multiplicity slots reach T^7 as −2β·Σ_a y_a/(e + a)·δ; with e known
+    # before V (forced; probability 2^-255 for real) y_0 = e·w, y_1 = −(e + 1)·w makes that sum 0 and the proof is
+    # accepted, so the harness could exploit it; with the real e the same V is rejected
+    e0, w = 1000, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5])
+        V_open[0].l[1], V_open[0].l[2] = e0 * w % R, -(e0 + 1) * w % R
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert set(residual) == {7}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"e", e0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_v_on_two_unused_slots_is_caught_only_because_beta_follows_v(monkeypatch) -> None:
+    # review of v2: components on the unused slots 21 and 30 reach T^14 as β^21·z_21 + β^30·z_30; with β known in
+    # advance z_21 = β^9·w, z_30 = −w cancel (accepted); with the real β they do not (rejected)
+    beta0, w = 3, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5])
+        V_open[0].l[21], V_open[0].l[30] = pow(beta0, 9, R) * w % R, -w % R
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert set(residual) == {14}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"beta", beta0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+@pytest.mark.parametrize(("l_slot", "n_slot", "power"), [(25, None, 14), (20, None, 11), (None, 7, 8)])
+def test_components_of_two_values_that_cancel_under_delta_are_caught_only_because_delta_follows_v(
+        l_slot, n_slot, power, monkeypatch) -> None:
+    # review of v2: V_0 and V_1 carry z and −z/δ on the same slot (an unused one, the slot of T^6, or G_vec), so
+    # δ·z_0 + δ²·z_1 = 0 for δ known in advance: accepted then; with the real δ the power stays non-zero
+    delta0, z = 5, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5, 6])
+        for k, value in ((0, z), (1, -z * pow(delta0, -1, R) % R)):
+            if l_slot is not None:
+                V_open[k].l[l_slot] = value
+            else:
+                V_open[k].n[n_slot] = value
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert power in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"delta", delta0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_v_with_components_on_every_generator_at_once_is_rejected() -> None:
+    # review of v2: random components on every slot of H_vec but H and on every position of G_vec together (so
+    # nothing is left for one power to hide behind another): all six powers stay non-zero
+    openings = _honest_openings([5])
+    V = openings[0][0]
+    V.l = [V.l[0], *(fr_random() for _ in V.l[1:])]
+    V.n = [fr_random() for _ in V.n]
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert {3, 5, 7, 8, 11, 14} <= set(residual)
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("k", "l_slot", "n_slot", "powers"),
+    [
+        (8, 63, None, {14}),  # the last unused slot of L = 64 (M = 16)
+        (0, 1, None, {7}),  # H_mult of the first value
+        (8, None, 16 * 9 + 5, {5, 7, 8}),  # G_vec, on a position of a padding value's digits
+        (8, 19, None, {7}),  # the slot of T^2
+    ],
+)
+def test_extra_components_with_m_not_a_power_of_two_are_rejected(k, l_slot, n_slot, powers) -> None:
+    # review of v2: m = 9 (padded to M = 16, L = 64, N = 256); a component on V_k of any kind is caught as for m = 1
+    openings = _honest_openings([3 * i + 1 for i in range(9)])
+    if l_slot is not None:
+        openings[0][k].l[l_slot] = fr_random()
+    else:
+        openings[0][k].n[n_slot] = fr_random()
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert set(residual) == powers
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
