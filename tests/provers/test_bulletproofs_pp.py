@@ -806,25 +806,31 @@ def test_an_accepted_proof_opens_v_on_g_and_h_only() -> None:
             verify_range_pp(proof, commitments, CONTEXT)
 
 
-def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(monkeypatch) -> None:
+@pytest.mark.parametrize(("values1", "values2"), [([5], [(1 << 64) - 2]), ([5, 0, 1 << 40], [TOP, 7, 0])],
+                         ids=["m=1", "m=3-padded"])
+def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(values1, values2,
+                                                                                 monkeypatch) -> None:
     # Zero knowledge, concretely (review): with generators of known discrete logs (a trapdoor, test only), take
     # a proof of v1 and solve, step by step as the simulator argument does (docs/protocol.md, "Zero knowledge"),
     # for the prover's randomness that makes the prover of v2 ≠ v1 (other digits, multiplicities, reciprocals)
     # emit the same commitment and byte-identical proof. The masks of the T^j slots are solved along their tree
-    # (T^-2, T^0, then T^2, then T^6, whose mask in C_B is g_R in C_R).
-    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MASK_POWERS, MULTIPLICITY_SLOT
+    # (T^-2, T^0, then T^2, then T^6, whose mask in C_B is g_R in C_R). Review of v2: also for m = 3 (one
+    # padding value, whose digits are 0 in both proofs).
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MASK_POWERS, MULTIPLICITY_SLOT, n_length
 
     base = G1Point.generator()
-    L, N = l_length(1), 16
+    m = len(values1)
+    M, L, N = 1 << (m - 1).bit_length(), l_length(m), n_length(m)
     x_G, x_H = fr_random(), fr_random()
     x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
     x_Gvec = [fr_random() for _ in range(N)]
     gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
     monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
-    v1, v2, gamma1 = 5, (1 << 64) - 2, fr_random()
-    gamma2 = (gamma1 + (v1 - v2) * x_G * pow(x_H, -1, R)) % R  # the same V = v·G + γ·H for both openings
-    V = gens.G * v1 + gens.H_vec[0] * gamma1
-    assert gens.G * v2 + gens.H_vec[0] * gamma2 == V
+    gamma1 = [fr_random() for _ in values1]
+    # the same V_k = v_k·G + γ_k·H for both openings
+    gamma2 = [(g + (v1 - v2) * x_G * pow(x_H, -1, R)) % R for g, v1, v2 in zip(gamma1, values1, values2, strict=True)]
+    V = [gens.G * v + gens.H_vec[0] * g for v, g in zip(values1, gamma1, strict=True)]
+    assert V == [gens.G * v + gens.H_vec[0] * g for v, g in zip(values2, gamma2, strict=True)]
 
     drawn: list[int] = []
 
@@ -832,12 +838,12 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
         drawn.append(fr_random())
         return drawn[-1]
 
-    proof1 = bpp._prove([v1], [gamma1], range_proof_transcript([V], CONTEXT), recording_rng, check_witness=True)
+    proof1 = bpp._prove(values1, gamma1, range_proof_transcript(V, CONTEXT), recording_rng, check_witness=True)
     u1 = dict(zip(JUNK_POWERS, drawn[:4], strict=True))
     alpha_D1, alpha_B1, alpha_R1 = drawn[4:7]
     s1, s_l1, alpha_S1 = drawn[7:7 + N], drawn[7 + N:23 + N], drawn[23 + N]
 
-    transcript = range_proof_transcript([V], CONTEXT)
+    transcript = range_proof_transcript(V, CONTEXT)
     transcript.append_point(b"C_D", proof1.C_D)
     transcript.append_point(b"C_B", proof1.C_B)
     e = transcript.challenge_scalar(b"e")
@@ -845,18 +851,18 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
     transcript.append_point(b"C_S", proof1.C_S)
     t = transcript.challenge_scalar(b"t")
-    public = bpp._public(e, rho, beta, delta, 1)
+    public = bpp._public(e, rho, beta, delta, M)
     mu, t_inv = public.mu, pow(t, -1, R)
 
-    def witness(v: int):
-        d = bpp._digits([v])
+    def witness(values: list[int]):
+        d = bpp._digits(values + [0] * (M - m))
         r_vec = [pow(e + x, -1, R) for x in d]
         a = [(x + e + p) % R for x, p in zip(d, public.p, strict=True)]
         b = [(x + q) % R for x, q in zip(r_vec, public.q, strict=True)]
         return d, [d.count(k) for k in range(16)], r_vec, a, b
 
-    d1, m1, _, a1, b1 = witness(v1)
-    d2, m2, r2, a2, b2 = witness(v2)
+    d1, m1, _, a1, b1 = witness(values1)
+    d2, m2, r2, a2, b2 = witness(values2)
     assert d1 != d2 and m1 != m2
     # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T³·b and T^{-1}s_l + T·m are unchanged
     s2 = [(x + t * t * (p - q) + t**4 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
@@ -884,7 +890,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     hj = {j: x_Hvec[JUNK_SLOT + i] for i, j in enumerate(JUNK_POWERS)}
     hm = x_Hvec[MULTIPLICITY_SLOT:MULTIPLICITY_SLOT + 16]
     h_inv = pow(x_H, -1, R)
-    r1 = witness(v1)[2]
+    r1 = witness(values1)[2]
 
     def log_D(alpha, m, u, d):
         return (alpha * x_H + inner(m, hm) + u[0] * hj[0] + inner(d, x_Gvec)) % R
@@ -895,14 +901,17 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     alpha_D2 = (log_D(alpha_D1, m1, u1, d1) - log_D(0, m2, u2, d2)) * h_inv % R
     alpha_B2 = (alpha_B1 + (u1[6] - u2[6]) * hj[6] * h_inv) % R
     alpha_R2 = (log_R(alpha_R1, u1, r1) - log_R(0, u2, r2)) * h_inv % R
-    l0_1 = (t_inv**4 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t**3 * alpha_R1 + 2 * t**4 * delta * gamma1) % R
-    alpha_S2 = (l0_1 - t_inv**4 * alpha_B2 - t * alpha_D2 - t**3 * alpha_R2 - 2 * t**4 * delta * gamma2) * t % R
+    def blinding_sum(gammas: list[int]) -> int:
+        return 2 * t**4 * inner(public.value_weights[:m], gammas)
+
+    l0_1 = (t_inv**4 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t**3 * alpha_R1 + blinding_sum(gamma1)) % R
+    alpha_S2 = (l0_1 - t_inv**4 * alpha_B2 - t * alpha_D2 - t**3 * alpha_R2 - blinding_sum(gamma2)) * t % R
 
     stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, alpha_R2, *s2, *s_l2, alpha_S2])
-    proof2 = bpp._prove([v2], [gamma2], range_proof_transcript([V], CONTEXT), lambda: next(stream),
+    proof2 = bpp._prove(values2, gamma2, range_proof_transcript(V, CONTEXT), lambda: next(stream),
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
-    verify_range_pp(proof2, [V], CONTEXT)
+    verify_range_pp(proof2, V, CONTEXT)
 
 
 def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
