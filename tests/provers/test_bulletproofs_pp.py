@@ -550,9 +550,11 @@ def _laurent(G_coef: dict, l_parts: dict, n_parts: dict, c_parts: dict, mu: int)
     return {power: value % R for power, value in out.items()}
 
 
-def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) -> tuple[BppRangeProof, list, dict]:
+def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R,
+                    known_t: int | None = None) -> tuple[BppRangeProof, list, dict]:
     """A proof from arbitrary openings of V_k, C_D, C_B and of C_R = make_R(e); returns the proof, the
-    commitments and the Laurent coefficients left after C_S cancelled what it can."""
+    commitments and the Laurent coefficients left after C_S cancelled what it can. With ``known_t`` (a control:
+    T known before C_S), C_S's G-coefficient also absorbs the whole residual evaluated at that T."""
     from provers.bulletproofs_pp.parameters import (
         B_POWER,
         CHECKED_POWER,
@@ -606,6 +608,8 @@ def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) ->
     S.l[0] = fr_random()
     residual = {p: v for p, v in _laurent({**G_coef, S_POWER: S.g}, {**l_parts, S_POWER: S.l}, n_parts, c_parts,
                                           public.mu).items() if v}
+    if known_t is not None:
+        S.g = (S.g - known_t * sum(v * bpp._power(known_t, pow(known_t, -1, R), p) for p, v in residual.items())) % R
     C_S = S.point(gens)
     transcript.append_point(b"C_S", C_S)
     t = transcript.challenge_scalar(b"t")
@@ -830,7 +834,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     # the same V_k = v_k·G + γ_k·H for both openings
     gamma2 = [(g + (v1 - v2) * x_G * pow(x_H, -1, R)) % R for g, v1, v2 in zip(gamma1, values1, values2, strict=True)]
     V = [gens.G * v + gens.H_vec[0] * g for v, g in zip(values1, gamma1, strict=True)]
-    assert V == [gens.G * v + gens.H_vec[0] * g for v, g in zip(values2, gamma2, strict=True)]
+    assert [gens.G * v + gens.H_vec[0] * g for v, g in zip(values2, gamma2, strict=True)] == V
 
     drawn: list[int] = []
 
@@ -1102,3 +1106,18 @@ def test_extra_components_with_m_not_a_power_of_two_are_rejected(k, l_slot, n_sl
     assert set(residual) == powers
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_an_out_of_range_value_is_caught_only_because_t_follows_c_s(monkeypatch) -> None:
+    # review of v2: the digit-16 proof of 2^64 leaves T^4 non-zero; if T were known before C_S (forced; probability
+    # 2^-255 for real), C_S's G-coefficient alone would absorb the residual at that T and the proof would be
+    # accepted, so every rejection above rests on T being drawn after C_S
+    forced_t = 11
+    proof, commitments, residual = _adaptive_proof(*_honest_openings([1 << 64], [0] * 15 + [16]), known_t=forced_t)
+    assert 4 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"t", forced_t)
+    proof, commitments, residual = _adaptive_proof(*_honest_openings([1 << 64], [0] * 15 + [16]), known_t=forced_t)
+    assert 4 in residual
+    verify_range_pp(proof, commitments, CONTEXT)
