@@ -1121,3 +1121,53 @@ def test_an_out_of_range_value_is_caught_only_because_t_follows_c_s(monkeypatch)
     proof, commitments, residual = _adaptive_proof(*_honest_openings([1 << 64], [0] * 15 + [16]), known_t=forced_t)
     assert 4 in residual
     verify_range_pp(proof, commitments, CONTEXT)
+
+
+def _digit_16_with_mult_for_known_e(e0: int):
+    # 2^64 as fifteen 0s and a 16; with e0 known before C_D the multiplicities m_0 = 15, m_1 = (e0 + 1)/(e0 + 16)
+    # make Σ_j 1/(e0 + d_j) = Σ_a m_a/(e0 + a) hold (multiplicities are field elements)
+    mult = [15, (e0 + 1) * pow(e0 + 16, -1, R) % R] + [0] * 14
+    return _honest_openings([1 << 64], [0] * 15 + [16], mult)
+
+
+def _digit_16_with_t0_slot_for_known(label: bytes, value: int):
+    # 2^64 as fifteen 0s and a 16 (multiplicities of the real digits): after e the prover knows its failed
+    # bracket — β's (Σ_j r_j − Σ_a m_a/(e + a)) or, with r_15 moved so that the β bracket holds, μ^16's
+    # (r_15·(e + 16) − 1) — and with β or ρ known before C_R, C_R's entry in the slot of T^0 (c-power 1, on T^4)
+    # cancels it
+    V_open, D, B, make_R = _honest_openings([1 << 64], [0] * 15 + [16])
+
+    def make_R_cancelling(e: int) -> _Opening:
+        opening = make_R(e)
+        if label == b"rho":
+            _sum_reciprocals_to_multiplicities(e, D, opening)
+            mu = value * value % R
+            bracket = pow(mu, 16, R) * ((opening.n[15] * (e + 16) - 1) % R)
+        else:
+            bracket = value * (sum(opening.n) - sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)))
+        opening.l[18] = (opening.l[18] - 2 * bracket) % R
+        return opening
+
+    return V_open, D, B, make_R_cancelling
+
+
+@pytest.mark.parametrize(
+    ("label", "make"),
+    [(b"e", _digit_16_with_mult_for_known_e), (b"beta", lambda v: _digit_16_with_t0_slot_for_known(b"beta", v)),
+     (b"rho", lambda v: _digit_16_with_t0_slot_for_known(b"rho", v))],
+    ids=["e-after-C_D", "beta-after-C_R", "rho-after-C_R"],
+)
+def test_an_out_of_range_value_is_caught_only_because_e_beta_rho_follow_the_commitments(label, make,
+                                                                                        monkeypatch) -> None:
+    # review of v2 (items 3, 4): a proof of 2^64 with a digit 16 is accepted if e is known before C_D (the
+    # multiplicities absorb the non-digit) or β or ρ before C_R (a constant on T^4 absorbs the failed bracket);
+    # with the real challenges T^4 stays non-zero and it is rejected
+    value = 1000
+    proof, commitments, residual = _adaptive_proof(*make(value))
+    assert 4 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, label, value)
+    proof, commitments, residual = _adaptive_proof(*make(value))
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
