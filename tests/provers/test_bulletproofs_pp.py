@@ -1171,3 +1171,20 @@ def test_an_out_of_range_value_is_caught_only_because_e_beta_rho_follow_the_comm
     proof, commitments, residual = _adaptive_proof(*make(value))
     assert residual == {}
     verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_wnla_of_a_wrong_norm_is_caught_only_because_gamma_follows_x(monkeypatch) -> None:
+    # review of v2: C is off by G from what (l, n) open. With γ known before X (forced in every round; probability
+    # 2^-255 for real), X_0 − γ^{-1}·G moves the folded commitment back and the proof is accepted; with the real γ
+    # the same change is rejected
+    gamma0 = 9
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8, norm_offset=1)
+
+    def forged_proof() -> WnlaProof:
+        proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)  # honest steps for C − G
+        return dataclasses.replace(proof, X=(proof.X[0] - G * pow(gamma0, -1, R), *proof.X[1:]))
+
+    with pytest.raises(VerificationError):
+        verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
+    _forced(monkeypatch, b"wnla/gamma", gamma0)
+    verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
