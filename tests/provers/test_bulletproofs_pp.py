@@ -550,9 +550,11 @@ def _laurent(G_coef: dict, l_parts: dict, n_parts: dict, c_parts: dict, mu: int)
     return {power: value % R for power, value in out.items()}
 
 
-def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) -> tuple[BppRangeProof, list, dict]:
+def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R,
+                    known_t: int | None = None) -> tuple[BppRangeProof, list, dict]:
     """A proof from arbitrary openings of V_k, C_D, C_B and of C_R = make_R(e); returns the proof, the
-    commitments and the Laurent coefficients left after C_S cancelled what it can."""
+    commitments and the Laurent coefficients left after C_S cancelled what it can. With ``known_t`` (a control:
+    T known before C_S), C_S's G-coefficient also absorbs the whole residual evaluated at that T."""
     from provers.bulletproofs_pp.parameters import (
         B_POWER,
         CHECKED_POWER,
@@ -606,6 +608,8 @@ def _adaptive_proof(V_open: list[_Opening], D: _Opening, B: _Opening, make_R) ->
     S.l[0] = fr_random()
     residual = {p: v for p, v in _laurent({**G_coef, S_POWER: S.g}, {**l_parts, S_POWER: S.l}, n_parts, c_parts,
                                           public.mu).items() if v}
+    if known_t is not None:
+        S.g = (S.g - known_t * sum(v * bpp._power(known_t, pow(known_t, -1, R), p) for p, v in residual.items())) % R
     C_S = S.point(gens)
     transcript.append_point(b"C_S", C_S)
     t = transcript.challenge_scalar(b"t")
@@ -806,25 +810,31 @@ def test_an_accepted_proof_opens_v_on_g_and_h_only() -> None:
             verify_range_pp(proof, commitments, CONTEXT)
 
 
-def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(monkeypatch) -> None:
+@pytest.mark.parametrize(("values1", "values2"), [([5], [(1 << 64) - 2]), ([5, 0, 1 << 40], [TOP, 7, 0])],
+                         ids=["m=1", "m=3-padded"])
+def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value(values1, values2,
+                                                                                 monkeypatch) -> None:
     # Zero knowledge, concretely (review): with generators of known discrete logs (a trapdoor, test only), take
     # a proof of v1 and solve, step by step as the simulator argument does (docs/protocol.md, "Zero knowledge"),
     # for the prover's randomness that makes the prover of v2 ≠ v1 (other digits, multiplicities, reciprocals)
     # emit the same commitment and byte-identical proof. The masks of the T^j slots are solved along their tree
-    # (T^-2, T^0, then T^2, then T^6, whose mask in C_B is g_R in C_R).
-    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MASK_POWERS, MULTIPLICITY_SLOT
+    # (T^-2, T^0, then T^2, then T^6, whose mask in C_B is g_R in C_R). Review of v2: also for m = 3 (one
+    # padding value, whose digits are 0 in both proofs).
+    from provers.bulletproofs_pp.parameters import JUNK_POWERS, JUNK_SLOT, MASK_POWERS, MULTIPLICITY_SLOT, n_length
 
     base = G1Point.generator()
-    L, N = l_length(1), 16
+    m = len(values1)
+    M, L, N = 1 << (m - 1).bit_length(), l_length(m), n_length(m)
     x_G, x_H = fr_random(), fr_random()
     x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
     x_Gvec = [fr_random() for _ in range(N)]
     gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
     monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
-    v1, v2, gamma1 = 5, (1 << 64) - 2, fr_random()
-    gamma2 = (gamma1 + (v1 - v2) * x_G * pow(x_H, -1, R)) % R  # the same V = v·G + γ·H for both openings
-    V = gens.G * v1 + gens.H_vec[0] * gamma1
-    assert gens.G * v2 + gens.H_vec[0] * gamma2 == V
+    gamma1 = [fr_random() for _ in values1]
+    # the same V_k = v_k·G + γ_k·H for both openings
+    gamma2 = [(g + (v1 - v2) * x_G * pow(x_H, -1, R)) % R for g, v1, v2 in zip(gamma1, values1, values2, strict=True)]
+    V = [gens.G * v + gens.H_vec[0] * g for v, g in zip(values1, gamma1, strict=True)]
+    assert [gens.G * v + gens.H_vec[0] * g for v, g in zip(values2, gamma2, strict=True)] == V
 
     drawn: list[int] = []
 
@@ -832,12 +842,12 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
         drawn.append(fr_random())
         return drawn[-1]
 
-    proof1 = bpp._prove([v1], [gamma1], range_proof_transcript([V], CONTEXT), recording_rng, check_witness=True)
+    proof1 = bpp._prove(values1, gamma1, range_proof_transcript(V, CONTEXT), recording_rng, check_witness=True)
     u1 = dict(zip(JUNK_POWERS, drawn[:4], strict=True))
     alpha_D1, alpha_B1, alpha_R1 = drawn[4:7]
     s1, s_l1, alpha_S1 = drawn[7:7 + N], drawn[7 + N:23 + N], drawn[23 + N]
 
-    transcript = range_proof_transcript([V], CONTEXT)
+    transcript = range_proof_transcript(V, CONTEXT)
     transcript.append_point(b"C_D", proof1.C_D)
     transcript.append_point(b"C_B", proof1.C_B)
     e = transcript.challenge_scalar(b"e")
@@ -845,18 +855,18 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     rho, beta, delta = (transcript.challenge_scalar(label) for label in (b"rho", b"beta", b"delta"))
     transcript.append_point(b"C_S", proof1.C_S)
     t = transcript.challenge_scalar(b"t")
-    public = bpp._public(e, rho, beta, delta, 1)
+    public = bpp._public(e, rho, beta, delta, M)
     mu, t_inv = public.mu, pow(t, -1, R)
 
-    def witness(v: int):
-        d = bpp._digits([v])
+    def witness(values: list[int]):
+        d = bpp._digits(values + [0] * (M - m))
         r_vec = [pow(e + x, -1, R) for x in d]
         a = [(x + e + p) % R for x, p in zip(d, public.p, strict=True)]
         b = [(x + q) % R for x, q in zip(r_vec, public.q, strict=True)]
         return d, [d.count(k) for k in range(16)], r_vec, a, b
 
-    d1, m1, _, a1, b1 = witness(v1)
-    d2, m2, r2, a2, b2 = witness(v2)
+    d1, m1, _, a1, b1 = witness(values1)
+    d2, m2, r2, a2, b2 = witness(values2)
     assert d1 != d2 and m1 != m2
     # n(T), the multiplicity slots: s2, s_l2 such that T^{-1}s + T·a + T³·b and T^{-1}s_l + T·m are unchanged
     s2 = [(x + t * t * (p - q) + t**4 * (y - z)) % R for x, p, q, y, z in zip(s1, a1, a2, b1, b2, strict=True)]
@@ -884,7 +894,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     hj = {j: x_Hvec[JUNK_SLOT + i] for i, j in enumerate(JUNK_POWERS)}
     hm = x_Hvec[MULTIPLICITY_SLOT:MULTIPLICITY_SLOT + 16]
     h_inv = pow(x_H, -1, R)
-    r1 = witness(v1)[2]
+    r1 = witness(values1)[2]
 
     def log_D(alpha, m, u, d):
         return (alpha * x_H + inner(m, hm) + u[0] * hj[0] + inner(d, x_Gvec)) % R
@@ -895,14 +905,17 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     alpha_D2 = (log_D(alpha_D1, m1, u1, d1) - log_D(0, m2, u2, d2)) * h_inv % R
     alpha_B2 = (alpha_B1 + (u1[6] - u2[6]) * hj[6] * h_inv) % R
     alpha_R2 = (log_R(alpha_R1, u1, r1) - log_R(0, u2, r2)) * h_inv % R
-    l0_1 = (t_inv**4 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t**3 * alpha_R1 + 2 * t**4 * delta * gamma1) % R
-    alpha_S2 = (l0_1 - t_inv**4 * alpha_B2 - t * alpha_D2 - t**3 * alpha_R2 - 2 * t**4 * delta * gamma2) * t % R
+    def blinding_sum(gammas: list[int]) -> int:
+        return 2 * t**4 * inner(public.value_weights[:m], gammas)
+
+    l0_1 = (t_inv**4 * alpha_B1 + t_inv * alpha_S1 + t * alpha_D1 + t**3 * alpha_R1 + blinding_sum(gamma1)) % R
+    alpha_S2 = (l0_1 - t_inv**4 * alpha_B2 - t * alpha_D2 - t**3 * alpha_R2 - blinding_sum(gamma2)) * t % R
 
     stream = iter([*(u2[j] for j in JUNK_POWERS), alpha_D2, alpha_B2, alpha_R2, *s2, *s_l2, alpha_S2])
-    proof2 = bpp._prove([v2], [gamma2], range_proof_transcript([V], CONTEXT), lambda: next(stream),
+    proof2 = bpp._prove(values2, gamma2, range_proof_transcript(V, CONTEXT), lambda: next(stream),
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
-    verify_range_pp(proof2, [V], CONTEXT)
+    verify_range_pp(proof2, V, CONTEXT)
 
 
 def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
@@ -926,3 +939,252 @@ def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> No
     assert 4 in residual
     with pytest.raises(VerificationError):
         verify_range_pp(proof, commitments, CONTEXT)
+
+
+# --- review of layout version 2 (independent of the author) ----------------------------------------------------
+
+
+def _power_table() -> dict[int, set[tuple[str, str]]]:
+    """Rebuilt from parameters.py alone: power of T -> the (part, part) pairs of the identity G-coefficient of
+    C(T) = ⟨c(T), l(T)⟩ + |n(T)|²_μ that reach it. A part is a commitment's G-coefficient ("G"), its entry on a
+    kind of H_vec slot (c-power: multiplicities R_POWER, slot of T^j j − S_POWER, unused UNUSED_C_POWER; slot 0
+    has c = 0 and reaches nothing) or its G_vec part ("n", paired with another commitment's)."""
+    from provers.bulletproofs_pp.parameters import (
+        B_POWER,
+        CHECKED_POWER,
+        D_POWER,
+        JUNK_POWERS,
+        R_POWER,
+        S_POWER,
+        UNUSED_C_POWER,
+    )
+
+    powers = {"B": B_POWER, "S": S_POWER, "D": D_POWER, "R": R_POWER, "V": CHECKED_POWER}
+    c_powers = {"mult": R_POWER, **{f"slot{j}": j - S_POWER for j in JUNK_POWERS}, "unused": UNUSED_C_POWER}
+    table: dict[int, set[tuple[str, str]]] = {}
+    for name, power in powers.items():
+        table.setdefault(power, set()).add((name, "G"))
+        for kind, c_power in c_powers.items():
+            table.setdefault(power + c_power, set()).add((name, kind))
+        for other, other_power in powers.items():
+            table.setdefault(power + other_power, set()).add((name, "n·" + other))
+    return table
+
+
+def test_independent_power_table_c_s_reaches_neither_the_checked_power_nor_v_components() -> None:
+    # review of v2, item (1): C_S (the only commitment after ρ, β, δ) must not reach T^4, and every power where a
+    # component of V other than G, H lands must be out of C_S's reach, except S·V, which needs V's G_vec part,
+    # and that is forced to 0 first on the power of V·V, which C_S does not reach either
+    from provers.bulletproofs_pp.parameters import CHECKED_POWER
+
+    table = _power_table()
+    reached_by_s = {power for power, pairs in table.items() if any("S" in (a, b.removeprefix("n·")) for a, b in pairs)}
+    assert CHECKED_POWER not in reached_by_s
+    # the checked power holds only D, R (fixed before ρ, β, δ) and V's G-coefficient
+    assert {a for a, _ in table[CHECKED_POWER]} | {b.removeprefix("n·") for _, b in table[CHECKED_POWER]} <= {
+        "D", "R", "V", "G", "mult", "slot0", "slot2"}
+    v_norm = 2 * CHECKED_POWER
+    assert v_norm not in reached_by_s
+    # the powers of V's components on H_vec slots with c ≠ 0 (its n-pairs with other commitments vanish once V's
+    # G_vec part is 0, forced on v_norm)
+    v_component_powers = {power for power, pairs in table.items()
+                          for a, b in pairs if a == "V" and b != "G" and not b.startswith("n·")}
+    assert len(v_component_powers) == 5 and v_norm not in v_component_powers  # mult and slot of T^2 share one
+    for power in v_component_powers:
+        assert power != CHECKED_POWER
+        s_pairs = {(a, b) for a, b in table[power] if "S" in (a, b.removeprefix("n·"))}
+        assert s_pairs <= {("S", "n·V"), ("V", "n·S")}, (power, s_pairs)
+    # every challenge of the layout exists: the masks land where parameters.py says (never on T^4)
+    from provers.bulletproofs_pp.parameters import MASK_POWERS, S_POWER
+    for j, power in MASK_POWERS.items():
+        assert j - S_POWER + power != CHECKED_POWER
+
+
+def _forced(monkeypatch, label: bytes, value: int) -> None:
+    real_challenge = Transcript.challenge_scalar
+    monkeypatch.setattr(Transcript, "challenge_scalar",
+                        lambda self, name: value if name == label else real_challenge(self, name))
+
+
+def test_v_on_h_mult_is_caught_only_because_e_follows_v(monkeypatch) -> None:
+    # review of v2: V's components y_a on the multiplicity slots reach T^7 as −2β·Σ_a y_a/(e + a)·δ; with e known
+    # before V (forced; probability 2^-255 for real) y_0 = e·w, y_1 = −(e + 1)·w makes that sum 0 and the proof is
+    # accepted, so the harness could exploit it; with the real e the same V is rejected
+    e0, w = 1000, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5])
+        V_open[0].l[1], V_open[0].l[2] = e0 * w % R, -(e0 + 1) * w % R
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert set(residual) == {7}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"e", e0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_v_on_two_unused_slots_is_caught_only_because_beta_follows_v(monkeypatch) -> None:
+    # review of v2: components on the unused slots 21 and 30 reach T^14 as β^21·z_21 + β^30·z_30; with β known in
+    # advance z_21 = β^9·w, z_30 = −w cancel (accepted); with the real β they do not (rejected)
+    beta0, w = 3, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5])
+        V_open[0].l[21], V_open[0].l[30] = pow(beta0, 9, R) * w % R, -w % R
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert set(residual) == {14}
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"beta", beta0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+@pytest.mark.parametrize(("l_slot", "n_slot", "power"), [(25, None, 14), (20, None, 11), (None, 7, 8)])
+def test_components_of_two_values_that_cancel_under_delta_are_caught_only_because_delta_follows_v(
+        l_slot, n_slot, power, monkeypatch) -> None:
+    # review of v2: V_0 and V_1 carry z and −z/δ on the same slot (an unused one, the slot of T^6, or G_vec), so
+    # δ·z_0 + δ²·z_1 = 0 for δ known in advance: accepted then; with the real δ the power stays non-zero
+    delta0, z = 5, fr_random()
+
+    def openings():
+        V_open, D, B, make_R = _honest_openings([5, 6])
+        for k, value in ((0, z), (1, -z * pow(delta0, -1, R) % R)):
+            if l_slot is not None:
+                V_open[k].l[l_slot] = value
+            else:
+                V_open[k].n[n_slot] = value
+        return V_open, D, B, make_R
+
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert power in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"delta", delta0)
+    proof, commitments, residual = _adaptive_proof(*openings())
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_v_with_components_on_every_generator_at_once_is_rejected() -> None:
+    # review of v2: random components on every slot of H_vec but H and on every position of G_vec together (so
+    # nothing is left for one power to hide behind another): all six powers stay non-zero
+    openings = _honest_openings([5])
+    V = openings[0][0]
+    V.l = [V.l[0], *(fr_random() for _ in V.l[1:])]
+    V.n = [fr_random() for _ in V.n]
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert {3, 5, 7, 8, 11, 14} <= set(residual)
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("k", "l_slot", "n_slot", "powers"),
+    [
+        (8, 63, None, {14}),  # the last unused slot of L = 64 (M = 16)
+        (0, 1, None, {7}),  # H_mult of the first value
+        (8, None, 16 * 9 + 5, {5, 7, 8}),  # G_vec, on a position of a padding value's digits
+        (8, 19, None, {7}),  # the slot of T^2
+    ],
+)
+def test_extra_components_with_m_not_a_power_of_two_are_rejected(k, l_slot, n_slot, powers) -> None:
+    # review of v2: m = 9 (padded to M = 16, L = 64, N = 256); a component on V_k of any kind is caught as for m = 1
+    openings = _honest_openings([3 * i + 1 for i in range(9)])
+    if l_slot is not None:
+        openings[0][k].l[l_slot] = fr_random()
+    else:
+        openings[0][k].n[n_slot] = fr_random()
+    proof, commitments, residual = _adaptive_proof(*openings)
+    assert set(residual) == powers
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_an_out_of_range_value_is_caught_only_because_t_follows_c_s(monkeypatch) -> None:
+    # review of v2: the digit-16 proof of 2^64 leaves T^4 non-zero; if T were known before C_S (forced; probability
+    # 2^-255 for real), C_S's G-coefficient alone would absorb the residual at that T and the proof would be
+    # accepted, so every rejection above rests on T being drawn after C_S
+    forced_t = 11
+    proof, commitments, residual = _adaptive_proof(*_honest_openings([1 << 64], [0] * 15 + [16]), known_t=forced_t)
+    assert 4 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, b"t", forced_t)
+    proof, commitments, residual = _adaptive_proof(*_honest_openings([1 << 64], [0] * 15 + [16]), known_t=forced_t)
+    assert 4 in residual
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def _digit_16_with_mult_for_known_e(e0: int):
+    # 2^64 as fifteen 0s and a 16; with e0 known before C_D the multiplicities m_0 = 15, m_1 = (e0 + 1)/(e0 + 16)
+    # make Σ_j 1/(e0 + d_j) = Σ_a m_a/(e0 + a) hold (multiplicities are field elements)
+    mult = [15, (e0 + 1) * pow(e0 + 16, -1, R) % R] + [0] * 14
+    return _honest_openings([1 << 64], [0] * 15 + [16], mult)
+
+
+def _digit_16_with_t0_slot_for_known(label: bytes, value: int):
+    # 2^64 as fifteen 0s and a 16 (multiplicities of the real digits): after e the prover knows its failed
+    # bracket — β's (Σ_j r_j − Σ_a m_a/(e + a)) or, with r_15 moved so that the β bracket holds, μ^16's
+    # (r_15·(e + 16) − 1) — and with β or ρ known before C_R, C_R's entry in the slot of T^0 (c-power 1, on T^4)
+    # cancels it
+    V_open, D, B, make_R = _honest_openings([1 << 64], [0] * 15 + [16])
+
+    def make_R_cancelling(e: int) -> _Opening:
+        opening = make_R(e)
+        if label == b"rho":
+            _sum_reciprocals_to_multiplicities(e, D, opening)
+            mu = value * value % R
+            bracket = pow(mu, 16, R) * ((opening.n[15] * (e + 16) - 1) % R)
+        else:
+            bracket = value * (sum(opening.n) - sum(D.l[1 + a] * pow(e + a, -1, R) for a in range(16)))
+        opening.l[18] = (opening.l[18] - 2 * bracket) % R
+        return opening
+
+    return V_open, D, B, make_R_cancelling
+
+
+@pytest.mark.parametrize(
+    ("label", "make"),
+    [(b"e", _digit_16_with_mult_for_known_e), (b"beta", lambda v: _digit_16_with_t0_slot_for_known(b"beta", v)),
+     (b"rho", lambda v: _digit_16_with_t0_slot_for_known(b"rho", v))],
+    ids=["e-after-C_D", "beta-after-C_R", "rho-after-C_R"],
+)
+def test_an_out_of_range_value_is_caught_only_because_e_beta_rho_follow_the_commitments(label, make,
+                                                                                        monkeypatch) -> None:
+    # review of v2 (items 3, 4): a proof of 2^64 with a digit 16 is accepted if e is known before C_D (the
+    # multiplicities absorb the non-digit) or β or ρ before C_R (a constant on T^4 absorbs the failed bracket);
+    # with the real challenges T^4 stays non-zero and it is rejected
+    value = 1000
+    proof, commitments, residual = _adaptive_proof(*make(value))
+    assert 4 in residual
+    with pytest.raises(VerificationError):
+        verify_range_pp(proof, commitments, CONTEXT)
+    _forced(monkeypatch, label, value)
+    proof, commitments, residual = _adaptive_proof(*make(value))
+    assert residual == {}
+    verify_range_pp(proof, commitments, CONTEXT)
+
+
+def test_wnla_of_a_wrong_norm_is_caught_only_because_gamma_follows_x(monkeypatch) -> None:
+    # review of v2: C is off by G from what (l, n) open. With γ known before X (forced in every round; probability
+    # 2^-255 for real), X_0 − γ^{-1}·G moves the folded commitment back and the proof is accepted; with the real γ
+    # the same change is rejected
+    gamma0 = 9
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8, norm_offset=1)
+
+    def forged_proof() -> WnlaProof:
+        proof = prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n)  # honest steps for C − G
+        return dataclasses.replace(proof, X=(proof.X[0] - G * pow(gamma0, -1, R), *proof.X[1:]))
+
+    with pytest.raises(VerificationError):
+        verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
+    _forced(monkeypatch, b"wnla/gamma", gamma0)
+    verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
