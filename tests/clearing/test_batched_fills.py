@@ -27,7 +27,7 @@ def _commit_all(root: Path, config, epoch_dirs: list[Path], batch_fills: int | N
             scratch.mkdir()
             inputs = load_epoch(directory, number, config, batch_fills=batch_fills,
                                 scratch=scratch if batch_fills else None)
-            result = ledger.commit(inputs)
+            result = ledger.commit(inputs, scratch=scratch)
             results.append((result.epoch_hash, result.state.canonical_bytes(), result.fills, result.volume,
                             ledger.inputs(number).canonical_bytes()))
         ledger.verify_replay()  # the stored inputs, decoded at once, reproduce every epoch
@@ -84,7 +84,7 @@ def _refusal(folder: Path, config, tmp_path: Path, batch_fills: int | None) -> s
     with Ledger(ledger_path, config, durable=False) as ledger:
         with pytest.raises(InputError) as caught:
             ledger.commit(load_epoch(folder, 1, config, batch_fills=batch_fills,
-                                     scratch=scratch if batch_fills else None))
+                                     scratch=scratch if batch_fills else None), scratch=tmp_path)
         assert ledger.head()[0] == 0  # nothing applied
     return str(caught.value)
 
@@ -122,7 +122,7 @@ def test_a_fill_id_committed_by_an_earlier_epoch_is_refused_from_a_later_batch(m
     scratch = tmp_path / "scratch"
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         scratch.mkdir()
-        ledger.commit(load_epoch(epoch_dirs[0], 1, config, batch_fills=4, scratch=scratch))
+        ledger.commit(load_epoch(epoch_dirs[0], 1, config, batch_fills=4, scratch=scratch), scratch=tmp_path)
         head = ledger.head()
         folder = tmp_path / "epoch-2"
         shutil.copytree(epoch_dirs[1], folder)
@@ -134,7 +134,7 @@ def test_a_fill_id_committed_by_an_earlier_epoch_is_refused_from_a_later_batch(m
         scratch.mkdir()
         with pytest.raises(InputError, match=f"fills.csv:{len(lines)}: field 'fill_id': fill id .* was already "
                                              "committed in epoch 1"):
-            ledger.commit(load_epoch(folder, 2, config, batch_fills=4, scratch=scratch))
+            ledger.commit(load_epoch(folder, 2, config, batch_fills=4, scratch=scratch), scratch=tmp_path)
         assert ledger.head() == head  # rolled back: no epoch 2, no fill id of it stored
         assert ledger._db.execute("SELECT count(*) FROM fill_ids WHERE epoch = 2").fetchone()[0] == 0
 
@@ -150,7 +150,7 @@ def test_the_ledger_reads_an_epochs_public_records_without_its_fills(market, tmp
     _, config, epoch_dirs = market
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         for number, directory in enumerate(epoch_dirs, start=1):
-            ledger.commit(load_epoch(directory, number, config))
+            ledger.commit(load_epoch(directory, number, config), scratch=tmp_path)
         for number in range(1, len(epoch_dirs) + 1):
             full, public = ledger.inputs(number), ledger.inputs(number, with_fills=False)
             assert len(public.fills) == 0
@@ -217,7 +217,7 @@ def test_a_ledger_written_before_epoch_inputs_existed_still_reads_and_replays(ma
     path = tmp_path / "ledger.sqlite"
     with Ledger(path, config, durable=False) as ledger:
         for number, directory in enumerate(epoch_dirs[:2], start=1):
-            ledger.commit(load_epoch(directory, number, config))
+            ledger.commit(load_epoch(directory, number, config), scratch=tmp_path)
         expected = [ledger.inputs(n).canonical_bytes() for n in (1, 2)]
     db = sqlite3.connect(path)  # epoch 1 as an older version stored it
     db.execute("UPDATE epochs SET inputs = (SELECT inputs FROM epoch_inputs WHERE epoch = 1) WHERE epoch = 1")
@@ -228,7 +228,7 @@ def test_a_ledger_written_before_epoch_inputs_existed_still_reads_and_replays(ma
         assert [ledger.inputs(n).canonical_bytes() for n in (1, 2)] == expected
         assert ledger.inputs(1, with_fills=False).marks == ledger.inputs(1).marks
         ledger.verify_replay()
-        result = ledger.commit(load_epoch(epoch_dirs[0], 1, config))  # the same epoch again: a no-op
+        result = ledger.commit(load_epoch(epoch_dirs[0], 1, config), scratch=tmp_path)  # the same epoch again: a no-op
         assert result.already_committed
 
 
@@ -241,7 +241,7 @@ def test_damaged_stored_inputs_are_a_ledger_error_not_a_crash(market, tmp_path, 
     _, config, epoch_dirs = market
     path = tmp_path / "ledger.sqlite"
     with Ledger(path, config, durable=False) as ledger:
-        ledger.commit(load_epoch(epoch_dirs[0], 1, config))
+        ledger.commit(load_epoch(epoch_dirs[0], 1, config), scratch=tmp_path)
     db = sqlite3.connect(path)
     db.execute("UPDATE epoch_inputs SET inputs = ? WHERE epoch = 1", (damage,))
     db.commit()

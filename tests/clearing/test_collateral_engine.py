@@ -9,8 +9,6 @@ buffer 10 %, IM 10 %, MM 5 %.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -271,15 +269,15 @@ def test_without_assets_a_settlement_asset_column_is_accepted_and_anything_else_
 
 # -- the ledger --------------------------------------------------------------------------------------
 
-def test_a_multi_asset_ledger_replays_byte_identically():
+def test_a_multi_asset_ledger_replays_byte_identically(tmp_path):
     cfg = multi_config()
     epochs = [epoch_inputs(1, {PERP: 60_000}, fills=[fill("f1", "alice", "bob", 40_000, 60_000)],
                            transfers=[deposit_asset("alice", 10 * BTC, "BTC"), deposit("bob", 10**14),
                                       deposit("CH:insurance", FUND)], opens=["alice", "bob"]),
               epoch_inputs(2, {PERP: 50_000}, transfers=[withdraw_asset("alice", BTC, "BTC")])]
-    with Ledger(Path(tempfile.mkdtemp()) / "ledger.sqlite", cfg) as ledger:
+    with Ledger(tmp_path / "ledger.sqlite", cfg) as ledger:
         for inputs in epochs:
-            ledger.commit(inputs)
+            ledger.commit(inputs, scratch=tmp_path)
         ledger.verify_replay()
         state = ledger.state(2)
         assert state.asset_ids == ("BTC",) and state.asset_totals[0][2] == 8 * BTC
@@ -288,7 +286,7 @@ def test_a_multi_asset_ledger_replays_byte_identically():
         assert b'["wd-alice-BTC-100000000","withdrawal","alice",100000000,"BTC"]' in stored.canonical_bytes()
 
 
-def test_a_single_asset_ledger_keeps_the_hashes_it_had_before_issue_13():
+def test_a_single_asset_ledger_keeps_the_hashes_it_had_before_issue_13(tmp_path):
     """Epoch hashes of a single-asset deployment (a perpetual, a dated future, deposits, withdrawals, a
     liquidation), computed with the code before issue 13: every encoding is unchanged without assets."""
     from tests.clearing.clearing_helpers import DATED, dated_spec
@@ -306,8 +304,8 @@ def test_a_single_asset_ledger_keeps_the_hashes_it_had_before_issue_13():
     expected = ["1737cc1df15ba070fc7a3583be7e76a2c411fda8451099b35f322ff485e1141c",
                 "e746e6026eaab4e67559d378619a12b6fd0b823002b67b6e074245eb81466ab5",
                 "92821ab6244d6203961504f4e6a2ceee017d273add9c18d9547d82df264326e5"]
-    with Ledger(Path(tempfile.mkdtemp()) / "ledger.sqlite", cfg) as ledger:
-        results = [ledger.commit(inputs) for inputs in epochs]
+    with Ledger(tmp_path / "ledger.sqlite", cfg) as ledger:
+        results = [ledger.commit(inputs, scratch=tmp_path) for inputs in epochs]
     assert [r.epoch_hash.hex() for r in results] == expected
     assert len(results[0].report.liquidations) == 1 and [w.accepted for w in results[1].report.withdrawals] == [
         True, False]

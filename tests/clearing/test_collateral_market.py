@@ -22,7 +22,7 @@ def test_the_crash_converts_collateral_and_every_asset_is_conserved(tmp_path: Pa
     reports = []
     with Ledger(tmp_path / "ledger.sqlite", config) as ledger:
         for number, directory in enumerate(epoch_dirs, start=1):
-            result = ledger.commit(load_epoch(directory, number, config))
+            result = ledger.commit(load_epoch(directory, number, config), scratch=tmp_path)
             assert_invariants(result.state, result.report, config)  # per asset, from outside the engine
             reports.append(result.report)
         state = result.state

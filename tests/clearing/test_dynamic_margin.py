@@ -90,7 +90,7 @@ def test_dynamic_margin_from_the_configuration_file_through_the_ledger(tmp_path)
             directory = write_files(tmp_path / str(epoch), {
                 "prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"{PERP},{price},0"),
                 "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee")})
-            result = ledger.commit(load_epoch(directory, epoch, config))
+            result = ledger.commit(load_epoch(directory, epoch, config), scratch=tmp_path)
         # GARCH needs 250 returns: EWMA fallback, recorded as such.
         assert result.state.dynamic_parameters[0][2] == "ewma-fallback"
         assert result.report.risk.instruments[0].maintenance_margin_ppm == 88_677

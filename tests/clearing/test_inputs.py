@@ -79,7 +79,7 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 def deployment(tmp_path: Path):
     config = load_config(write(tmp_path, {"zkclear.toml": CONFIG}) / "zkclear.toml")
     ledger = Ledger(tmp_path / "ledger.sqlite", config)
-    ledger.commit(load_epoch(write(tmp_path / "e1", GOOD_EPOCH_1), 1, config))
+    ledger.commit(load_epoch(write(tmp_path / "e1", GOOD_EPOCH_1), 1, config), scratch=tmp_path)
     yield tmp_path, config, ledger
     ledger.close()
 
@@ -168,7 +168,7 @@ def test_bad_epoch_file_names_file_line_field_and_leaves_the_ledger_unchanged(
              name: text}
     directory = write(tmp_path / "e2", files)
     with pytest.raises(InputError) as error:
-        ledger.commit(load_epoch(directory, 2, config))
+        ledger.commit(load_epoch(directory, 2, config), scratch=tmp_path)
     assert fragment in str(error.value)
     assert error.value.path == str(directory / name)
     assert error.value.line == line
@@ -182,7 +182,7 @@ def test_wrong_epoch_number_is_refused_without_change(deployment) -> None:
         "fills.csv": "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee\n",
         "prices.csv": "instrument,mark_price,funding_rate_ppm\nBTC-PERP,100050,0\nETH-DEC,2001,\n"})
     with pytest.raises(InputError, match="epoch must be 2") as error:
-        ledger.commit(load_epoch(directory, 3, config))
+        ledger.commit(load_epoch(directory, 3, config), scratch=tmp_path)
     assert error.value.field == "epoch" and ledger.head()[0] == 1
 
 

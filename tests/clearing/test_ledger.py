@@ -37,16 +37,16 @@ def test_commit_chains_hashes_and_recommit_is_a_noop_that_says_so(tmp_path: Path
     cfg = config()
     with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
         assert ledger.head() == (0, genesis_hash(cfg))
-        results = [ledger.commit(inputs) for inputs in epochs()]
+        results = [ledger.commit(inputs, scratch=tmp_path) for inputs in epochs()]
         assert [r.epoch for r in results] == [1, 2, 3, 4]
         assert len(set(ledger.epoch_hashes())) == 4
         assert any(r.report.liquidations for r in results)
-        again = ledger.commit(epochs()[1])
+        again = ledger.commit(epochs()[1], scratch=tmp_path)
         assert again.already_committed and "already committed" in again.message
         assert again.epoch_hash == results[1].epoch_hash and ledger.head()[0] == 4
         different = epoch_inputs(2, {PERP: (1010, 121)}, [fill("f3", "B", "C", 5, 1009)])
         with pytest.raises(LedgerError, match="different inputs"):
-            ledger.commit(different)
+            ledger.commit(different, scratch=tmp_path)
         assert ledger.state() == results[-1].state
 
 
@@ -54,16 +54,38 @@ def test_replay_from_an_empty_ledger_reproduces_states_and_hashes_byte_for_byte(
     cfg = config()
     with Ledger(tmp_path / "a.sqlite", cfg) as original:
         for inputs in epochs():
-            original.commit(inputs)
+            original.commit(inputs, scratch=tmp_path)
         assert original.verify_replay() == original.state()
         stored_inputs = [original.inputs(e) for e in range(1, 5)]
         hashes = original.epoch_hashes()
         final = original.state().canonical_bytes()
     with Ledger(tmp_path / "b.sqlite", cfg) as replay:
         for inputs in stored_inputs:
-            replay.commit(inputs)
+            replay.commit(inputs, scratch=tmp_path)
         assert replay.epoch_hashes() == hashes
         assert replay.state().canonical_bytes() == final
+
+
+def test_commit_writes_its_canonical_inputs_in_the_scratch_folder_given_and_removes_them(tmp_path: Path,
+                                                                                          monkeypatch) -> None:
+    """The stored inputs (the epoch's fills) are private: they go to the deployment's scratch folder, not the
+    system's temporary folder."""
+    import zkclear.clearing.ledger as ledger_module
+
+    folders: list[Path] = []
+    real_write = ledger_module.write_canonical_inputs
+
+    def recording(inputs, folder):
+        folders.append(folder)
+        return real_write(inputs, folder)
+
+    monkeypatch.setattr(ledger_module, "write_canonical_inputs", recording)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with Ledger(tmp_path / "l.sqlite", config()) as ledger:
+        assert ledger.commit(epochs()[0], scratch=scratch).epoch == 1
+    assert len(folders) == 1 and folders[0].parent == scratch
+    assert list(scratch.iterdir()) == []
 
 
 def test_tampered_ledger_fails_replay(tmp_path: Path) -> None:
@@ -71,7 +93,7 @@ def test_tampered_ledger_fails_replay(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger(path, cfg) as ledger:
         for inputs in epochs()[:2]:
-            ledger.commit(inputs)
+            ledger.commit(inputs, scratch=tmp_path)
     db = sqlite3.connect(path)
     stored = db.execute("SELECT state FROM epochs WHERE epoch = 1").fetchone()[0]
     state = EpochState.from_canonical_bytes(stored)
@@ -94,10 +116,11 @@ CHILD = """
 import sys
 from tests.clearing.test_ledger import epochs
 from tests.clearing.clearing_helpers import config
+from pathlib import Path
 from zkclear.clearing.ledger import Ledger
 ledger = Ledger(sys.argv[1], config())
 for inputs in epochs()[: int(sys.argv[2])]:
-    print(ledger.commit(inputs).message, flush=True)
+    print(ledger.commit(inputs, scratch=Path(sys.argv[1]).parent).message, flush=True)
 """
 
 
@@ -112,7 +135,7 @@ def _child(path: Path, count: int, hook: str | None) -> subprocess.Popen:
 def _expected_after(count: int, tmp_path: Path) -> tuple[bytes, bytes]:
     with Ledger(tmp_path / "reference.sqlite", config()) as reference:
         for inputs in epochs()[:count]:
-            reference.commit(inputs)
+            reference.commit(inputs, scratch=tmp_path)
         return reference.head()[1], reference.state().canonical_bytes()
 
 
@@ -140,21 +163,21 @@ def test_kill_during_commit_leaves_the_last_committed_epoch_intact(tmp_path: Pat
     with Ledger(path, config()) as ledger:
         assert ledger.head() == (2, expected_hash)
         assert ledger.state().canonical_bytes() == expected_state
-        assert ledger.commit(epochs()[2]).epoch == 3
+        assert ledger.commit(epochs()[2], scratch=tmp_path).epoch == 3
         assert ledger.verify_replay() == ledger.state()
 
 
 def test_a_fill_id_committed_in_an_earlier_epoch_is_refused_with_its_line(tmp_path: Path) -> None:
     cfg = config()
     with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
-        ledger.commit(epochs()[0])
+        ledger.commit(epochs()[0], scratch=tmp_path)
         replayed = epoch_inputs(2, {PERP: (1010, 0)}, [fill("f9", "B", "C", 1, 1010), fill("f2", "C", "B",
                                                                                            1, 1010)])
         with pytest.raises(InputError, match="'f2' was already committed in epoch 1") as error:
-            ledger.commit(replayed)
+            ledger.commit(replayed, scratch=tmp_path)
         assert (error.value.line, error.value.field) == (2, "fill_id")
         assert ledger.head()[0] == 1
-        assert ledger.commit(epochs()[1]).epoch == 2
+        assert ledger.commit(epochs()[1], scratch=tmp_path).epoch == 2
 
 
 # -- idempotent transfers (issue 12, item 3) --------------------------------------------------------
@@ -164,11 +187,11 @@ def test_a_transfer_id_committed_in_an_earlier_epoch_is_refused_with_its_line(tm
     refused (before, ids were unique only within an epoch and the deposit was credited twice)."""
     cfg = config()
     with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
-        ledger.commit(epochs()[0])
+        ledger.commit(epochs()[0], scratch=tmp_path)
         cash = ledger.state().cash_of("A")
         again = epoch_inputs(2, {PERP: (1010, 0)}, transfers=[deposit("A", 7, "t-new"), deposit("A", 60_000)])
         with pytest.raises(InputError, match=r"transfer id 'dep-A-60000' was already committed in epoch 1") as error:
-            ledger.commit(again)
+            ledger.commit(again, scratch=tmp_path)
         assert (error.value.path, error.value.field) == ("<memory:transfers>", "transfer_id")
         assert ledger.head()[0] == 1 and ledger.state().cash_of("A") == cash
 
@@ -177,12 +200,12 @@ def test_transfer_ids_of_a_ledger_older_than_their_table_are_indexed_when_it_is_
     path = tmp_path / "old.sqlite"
     cfg = config()
     with Ledger(path, cfg) as ledger:
-        ledger.commit(epochs()[0])
+        ledger.commit(epochs()[0], scratch=tmp_path)
     with sqlite3.connect(path) as db:  # what a ledger written before issue 12 looks like
         db.execute("DROP TABLE transfer_ids")
         db.execute("DELETE FROM meta WHERE key = 'transfer_ids_indexed'")
     with Ledger(path, cfg) as ledger, pytest.raises(InputError, match="'dep-C-50000' was already committed"):
-        ledger.commit(epoch_inputs(2, {PERP: (1010, 0)}, transfers=[deposit("C", 50_000)]))
+        ledger.commit(epoch_inputs(2, {PERP: (1010, 0)}, transfers=[deposit("C", 50_000)]), scratch=tmp_path)
 
 
 def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: Path) -> None:
@@ -198,8 +221,8 @@ def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: P
     (folder / "accounts.csv").write_text("account,margin_mode\nA,standard\n")
     (folder / "transfers.csv").write_text("transfer_id,kind,account,amount\nt-1,deposit,A,500\n")
     with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
-        first = ledger.commit(load_epoch(folder, 1, cfg), once_per_folder=True)
-        second = ledger.commit(load_epoch(folder, 2, cfg), once_per_folder=True)
+        first = ledger.commit(load_epoch(folder, 1, cfg), once_per_folder=True, scratch=tmp_path)
+        second = ledger.commit(load_epoch(folder, 2, cfg), once_per_folder=True, scratch=tmp_path)
         assert (first.already_committed, second.already_committed, second.epoch) == (False, True, 1)
         assert "already committed as epoch 1" in second.message and "--epoch 2" in second.message
         assert ledger.head()[0] == 1 and ledger.state().cash_of("A") == 500
@@ -207,11 +230,12 @@ def test_the_same_input_folder_twice_is_a_no_op_that_names_the_epoch(tmp_path: P
         (folder / "accounts.csv").unlink()
         with pytest.raises(InputError, match=r"transfers.csv:2: field 'transfer_id': transfer id 't-1' was "
                                              r"already committed in epoch 1"):
-            ledger.commit(load_epoch(folder, 2, cfg))
+            ledger.commit(load_epoch(folder, 2, cfg), scratch=tmp_path)
         (folder / "transfers.csv").unlink()
-        assert ledger.commit(load_epoch(folder, 2, cfg)).epoch == 2  # a quiet epoch: new files
-        assert ledger.commit(load_epoch(folder, 3, cfg), once_per_folder=True).already_committed
-        assert ledger.commit(load_epoch(folder, 3, cfg)).epoch == 3  # the same quiet files, named epoch
+        assert ledger.commit(load_epoch(folder, 2, cfg), scratch=tmp_path).epoch == 2  # a quiet epoch: new files
+        assert ledger.commit(load_epoch(folder, 3, cfg), once_per_folder=True, scratch=tmp_path).already_committed
+        # the same quiet files, named epoch
+        assert ledger.commit(load_epoch(folder, 3, cfg), scratch=tmp_path).epoch == 3
 
 
 @pytest.mark.parametrize("same_inputs", [True, False])
@@ -233,17 +257,17 @@ def test_an_epoch_committed_by_another_run_while_this_one_cleared_it_is_named_no
         if not raced:
             raced.append(True)
             with Ledger(path, cfg) as other:
-                other.commit(theirs)
+                other.commit(theirs, scratch=tmp_path)
         return result
 
     with Ledger(path, cfg) as ledger:
         monkeypatch.setattr(ledger_module, "apply_epoch", apply_while_another_run_commits)
         if same_inputs:
-            result = ledger.commit(first)
+            result = ledger.commit(first, scratch=tmp_path)
             assert result.already_committed and "by another run" in result.message and "nothing to do" in result.message
         else:
             with pytest.raises(LedgerError, match="committed by another run, with different inputs") as error:
-                ledger.commit(first)
+                ledger.commit(first, scratch=tmp_path)
             assert "UNIQUE" not in str(error.value)
         monkeypatch.setattr(ledger_module, "apply_epoch", real_apply)
         assert ledger.head()[0] == 1 and raced

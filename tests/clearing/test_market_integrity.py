@@ -174,8 +174,8 @@ def test_operator_actions_come_from_their_own_file_and_their_ids_are_never_reuse
         "operator_actions.csv": "action_id,action,account,amount,reason\n"
                                 "op-1,withdraw_fund,CH:insurance,4000,\"board decision 7, to reserves\"\n"})
     with Ledger(tmp_path / "l.sqlite", cfg) as ledger:
-        ledger.commit(load_epoch(first, 1, cfg))
-        result = ledger.commit(load_epoch(second, 2, cfg))
+        ledger.commit(load_epoch(first, 1, cfg), scratch=tmp_path)
+        result = ledger.commit(load_epoch(second, 2, cfg), scratch=tmp_path)
         assert result.state.cash_of(INSURANCE_FUND) == 5_000
         assert result.report.operator_actions[0].reason == "board decision 7, to reserves"
         third = write_files(tmp_path / "3", {
@@ -183,7 +183,7 @@ def test_operator_actions_come_from_their_own_file_and_their_ids_are_never_reuse
             "operator_actions.csv": "action_id,action,account,amount,reason\nop-1,withdraw_fund,CH:fees,1,x\n"})
         with pytest.raises(InputError, match=r"operator_actions.csv:2: field 'action_id': transfer id 'op-1' was "
                                              r"already committed in epoch 2"):
-            ledger.commit(load_epoch(third, 3, cfg))
+            ledger.commit(load_epoch(third, 3, cfg), scratch=tmp_path)
         assert ledger.verify_replay() == result.state
 
 

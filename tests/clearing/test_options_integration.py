@@ -61,7 +61,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("options")
     config = load_config(write_files(root, {"zkclear.toml": CONFIG}) / "zkclear.toml")
     with Ledger(root / "ledger.sqlite", config, durable=False) as ledger:
-        results = [ledger.commit(load_epoch(d, k + 1, config)) for k, d in enumerate(epoch_dirs(root))]
+        results = [ledger.commit(load_epoch(d, k + 1, config), scratch=root) for k, d in enumerate(epoch_dirs(root))]
         ledger.verify_replay()
     return {"config": config, "results": results, "root": root}
 
@@ -251,7 +251,7 @@ def test_deployments_without_options_keep_their_canonical_configuration():
 def _ledger_after_epoch_1(tmp_path):
     config = load_config(write_files(tmp_path, {"zkclear.toml": CONFIG}) / "zkclear.toml")
     ledger = Ledger(tmp_path / "ledger.sqlite", config, durable=False)
-    ledger.commit(load_epoch(epoch_dirs(tmp_path / "epochs")[0], 1, config))
+    ledger.commit(load_epoch(epoch_dirs(tmp_path / "epochs")[0], 1, config), scratch=tmp_path)
     return config, ledger
 
 
@@ -285,7 +285,7 @@ def test_bad_option_inputs_name_file_line_and_field_and_leave_the_ledger_unchang
         before = _rows(tmp_path / "ledger.sqlite")
         directory = write_files(tmp_path / "bad", epoch_files(27_000, VOLS_2) | files)
         with pytest.raises(InputError) as error:
-            ledger.commit(load_epoch(directory, 2, config))
+            ledger.commit(load_epoch(directory, 2, config), scratch=tmp_path)
         assert _rows(tmp_path / "ledger.sqlite") == before
     assert fragment in str(error.value)
     assert error.value.path.endswith(name)

@@ -77,7 +77,7 @@ def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("oracle")
     config = load_config(write_files(root, {"zkclear.toml": CONFIG}) / "zkclear.toml")
     with Ledger(root / "ledger.sqlite", config, durable=False) as ledger:
-        out = [ledger.commit(load_epoch(write_files(root / str(k + 1), files), k + 1, config))
+        out = [ledger.commit(load_epoch(write_files(root / str(k + 1), files), k + 1, config), scratch=root)
                for k, files in enumerate(EPOCHS)]
         ledger.verify_replay()
         stored = ledger.inputs(1)
@@ -144,7 +144,7 @@ def test_bad_oracle_inputs_name_file_line_and_field_and_leave_the_ledger_unchang
     config = load_config(write_files(tmp_path, {"zkclear.toml": CONFIG}) / "zkclear.toml")
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         with pytest.raises(InputError) as error:
-            ledger.commit(load_epoch(write_files(tmp_path / "1", EPOCHS[0] | change), 1, config))
+            ledger.commit(load_epoch(write_files(tmp_path / "1", EPOCHS[0] | change), 1, config), scratch=tmp_path)
         assert ledger.head()[0] == 0
     assert fragment in str(error.value)
     if name is not None:
@@ -157,7 +157,7 @@ def test_oracle_quotes_need_an_oracle_in_the_deployment(tmp_path):
         "zkclear.toml": CONFIG.replace("[oracle]\ncircuit_breaker_ppm = 250000\n", "")}) / "zkclear.toml")
     with (Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger,
           pytest.raises(InputError, match=r"need an \[oracle\] table")):
-        ledger.commit(load_epoch(write_files(tmp_path / "1", EPOCHS[0]), 1, config))
+        ledger.commit(load_epoch(write_files(tmp_path / "1", EPOCHS[0]), 1, config), scratch=tmp_path)
 
 
 @pytest.mark.parametrize(("old", "new", "field", "fragment"), [

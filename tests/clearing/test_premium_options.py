@@ -223,7 +223,7 @@ def test_a_premium_style_ledger_replays_to_the_same_hashes(tmp_path):
     config = load_config(write_files(tmp_path, {"zkclear.toml": PREMIUM_CONFIG}) / "zkclear.toml")
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         for epoch, files in enumerate(MAIN_EPOCHS[:2], start=1):
-            ledger.commit(load_epoch(write_files(tmp_path / str(epoch), files), epoch, config))
+            ledger.commit(load_epoch(write_files(tmp_path / str(epoch), files), epoch, config), scratch=tmp_path)
         ledger.verify_replay()
 
 

@@ -288,15 +288,15 @@ def test_every_epoch_that_commits_proves(data) -> None:
     event(f"epochs committed and proven: {committed}")
 
 
-def test_a_committed_epoch_is_proven_through_the_ledger() -> None:
+def test_a_committed_epoch_is_proven_through_the_ledger(tmp_path) -> None:
     """The same check through the SQLite ledger (what ``zkclear epoch run`` commits)."""
     cfg = config(perp_spec(), statement_limits=StatementLimits(8))
     with Ledger(":memory:", cfg) as ledger:
         result = ledger.commit(epoch_inputs(1, {PERP: 100}, opens=["A", "B"],
                                             transfers=[deposit("A", 10**6), deposit("B", 10**6)],
-                                            fills=[fill("f1", "A", "B", 127, 100)]))
+                                            fills=[fill("f1", "A", "B", 127, 100)]), scratch=tmp_path)
         _prove_all(result.state, result.report, cfg)
         with pytest.raises(InputError, match="field 'size'"):
-            ledger.commit(epoch_inputs(2, {PERP: 100}, fills=[fill("f2", "A", "B", 1, 100)]))
+            ledger.commit(epoch_inputs(2, {PERP: 100}, fills=[fill("f2", "A", "B", 1, 100)]), scratch=tmp_path)
         assert ledger.head()[0] == 1
 

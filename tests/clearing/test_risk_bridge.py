@@ -176,8 +176,9 @@ def epochs(tmp_path_factory):
             *option_mark_prices(OPTIONS, {"BTC": decisions3.marks[PERP]}, surface(900_000), EXPIRY),
         ),
     )
-    with Ledger(tmp_path_factory.mktemp("ledger") / "ledger.sqlite", config, durable=False) as ledger:
-        results = [ledger.commit(inputs) for inputs in (inputs1, inputs2, inputs3)]
+    folder = tmp_path_factory.mktemp("ledger")
+    with Ledger(folder / "ledger.sqlite", config, durable=False) as ledger:
+        results = [ledger.commit(inputs, scratch=folder) for inputs in (inputs1, inputs2, inputs3)]
         history = price_history_from_ledger(ledger, [PERP, OPTIONS[0].instrument_id])
     return dict(
         config=config,

@@ -45,8 +45,9 @@ def _keys(proven) -> list:
     return [load_key(k) for k in sorted(proven["dir"].parent.glob("custodian-*.key"))]
 
 
-def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: PublicInputs) -> None:
-    """Prove ``epoch`` with the given public data and inputs (what a dishonest operator controls) and publish."""
+def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: PublicInputs, previous=None) -> None:
+    """Prove ``epoch`` with the given public data and inputs (what a dishonest operator controls) and publish;
+    ``previous``: the chain link its header names (default: the deployment's previous epoch, genesis for 1)."""
     from zkclear.crypto.randomness import BlindingSource
     from zkclear.executor import SerialExecutor
     from zkclear.proofs.epoch_prover import prove_epoch
@@ -55,7 +56,7 @@ def _prove_with(deployment: Deployment, proven, epoch: int, public, inputs: Publ
     book = deployment.reserve_book(_reserves(proven, epoch))
     artifacts = prove_epoch(
         deployment.accounts(epoch), public, book, epoch_id=epoch,
-        previous=deployment.previous_link(epoch), config=deployment.proving.tree,
+        previous=previous or deployment.previous_link(epoch), config=deployment.proving.tree,
         blindings=BlindingSource.deterministic(deployment._secret), chunk_system=CHUNK_SYSTEM,
         executor=SerialExecutor(), public_inputs_digest=inputs.digest())
     attestations: list = []
@@ -193,6 +194,22 @@ def test_risk_data_forged_against_the_published_inputs_is_rejected(proven, tmp_p
     out = zkclear("audit", deployment.epoch_dir(3), "--json", expect=2, capsys=capsys)
     failure = _json_failure(out)
     assert failure["reason"] == "public-data-recomputed" and "risk data" in failure["detail"]
+
+
+def test_an_epoch_1_that_names_a_previous_epoch_is_refused_by_audit_and_verify(proven, tmp_path, capsys):
+    """A history cut from a longer one: epoch 1 proven and attested honestly, but its header names another
+    chain's epoch instead of the genesis values. Nothing before it is given, so only the genesis rule can catch it."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(1)
+    other = open_published(deployment.epoch_dir(2)).bundle.chain_link()  # a real epoch of some chain
+    _prove_with(deployment, proven, 1, deployment.public_data(1, inputs), inputs, previous=replace(other, epoch_id=0))
+    assert open_published(deployment.epoch_dir(1)).bundle.header.previous_epoch_hash == other.epoch_hash
+    failure = _json_failure(zkclear("audit", deployment.epoch_dir(1), "--json", expect=2, capsys=capsys))
+    assert failure["reason"] == "epoch-chain-broken" and "epoch 1" in failure["detail"]
+    account = _trader(deployment, 1)
+    out = zkclear("verify", deployment.epoch_dir(1), "--receipt", deployment.receipt_path(1, account.account_id),
+                  "--account", account.account_id, expect=2, capsys=capsys)
+    assert "epoch-chain-broken" in out
 
 
 def test_derived_marks_that_the_inputs_do_not_give_are_rejected(forged_derived_mark, capsys):

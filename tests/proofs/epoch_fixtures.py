@@ -142,6 +142,14 @@ def second_epoch() -> Epoch:
     return make_epoch(epoch_id=2, previous=honest_epoch().bundle.chain_link())
 
 
+@cache
+def rootless_first_epoch() -> Epoch:
+    """An epoch 1 proven, signed and attested honestly in every other respect, whose header names a previous
+    epoch (another chain's root and header hash) instead of the genesis values: a history cut from a longer one."""
+    return make_epoch(previous=ChainLink(0, hashlib.sha256(b"another root").digest(),
+                                         hashlib.sha256(b"another header").digest()))
+
+
 MULTI_PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32, asset_ids=("BTC",))
 
 

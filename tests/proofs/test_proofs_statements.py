@@ -7,7 +7,7 @@ import pytest
 from provers.bulletproofs import verify_range
 from zkclear.crypto.pedersen import commit
 from zkclear.errors import EncodingError, ProvingError, VerificationError
-from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader, check_chain
+from zkclear.proofs.header import FIRST_EPOCH, GENESIS, ChainLink, EpochHeader, check_chain, check_first
 from zkclear.proofs.matched_book import matched_book_blindings, require_matched
 from zkclear.proofs.solvency import prove_solvency, solvency_statement
 from zkclear.tree.placement import TreeConfig
@@ -66,6 +66,18 @@ def test_chain_checks_epoch_id_previous_root_and_hash():
     check_chain(None, HEADER)
     with pytest.raises(VerificationError):
         check_chain(None, following)
+
+
+def test_epoch_1_is_a_genesis_header_and_a_later_first_epoch_is_not_checked_alone():
+    genesis = replace(HEADER, epoch_id=FIRST_EPOCH)
+    named = replace(genesis, previous_root=b"a" * 32, previous_epoch_hash=b"b" * 32)
+    check_first(genesis)
+    check_first(replace(named, epoch_id=FIRST_EPOCH + 1))  # its predecessor is not given: nothing to compare
+    for header in (named, replace(genesis, previous_root=b"a" * 32), replace(genesis, previous_epoch_hash=b"b" * 32)):
+        with pytest.raises(VerificationError, match="epoch-chain-broken"):
+            check_first(header)
+        with pytest.raises(VerificationError, match="epoch-chain-broken"):  # even after an "epoch 0" it names
+            check_chain(ChainLink(FIRST_EPOCH - 1, header.previous_root, header.previous_epoch_hash), header)
 
 
 def test_matched_book_blindings_open_the_position_sums_to_zero():

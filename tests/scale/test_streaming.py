@@ -6,6 +6,7 @@ work."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def _case(count: int, assets: int):
     return _multi_asset(count) if assets > 1 else (accounts(count), PUBLIC, reserves())
 
 
+def _scratch(tmp_path: Path) -> Path:
+    """A new empty folder for one close's placement database (a deployment gives each prove its own)."""
+    return Path(tempfile.mkdtemp(dir=tmp_path))
+
+
 def _files(closed, folder: Path) -> dict[str, bytes]:
     closed.write_audit(folder / "audit", folder / "scratch")
     files = {"bundle": encode_public_bundle(closed.bundle), "audit": (folder / "audit").read_bytes()}
@@ -79,7 +85,7 @@ def test_the_streaming_close_writes_the_in_memory_bytes(tmp_path, config, count,
     account_list, public, book = _case(count, assets)
     closed = close_epoch(ListSource(account_list), public, book, executor=SerialExecutor(),
                          work_folder=tmp_path / "work", settings=StreamSettings(subtree_chunks=subtree_chunks),
-                         **_common(config, book))
+                         scratch=_scratch(tmp_path), **_common(config, book))
     assert closed.bundle.header.asset_count == assets
     assert _files(closed, tmp_path) == _in_memory(config, count, assets)
     assert closed.total_opening == _proven(config, count, assets).total_opening
@@ -115,7 +121,7 @@ def test_a_saved_chunk_proof_that_does_not_verify_is_proven_again(tmp_path):
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
         close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=_StopAfterChunks(), work_folder=work,
-                    **_common(config))
+                    scratch=_scratch(tmp_path), **_common(config))
     saved = sorted(work.glob("chunk-*.work"))
     assert len(saved) == 4
 
@@ -126,7 +132,8 @@ def test_a_saved_chunk_proof_that_does_not_verify_is_proven_again(tmp_path):
     _reseal(saved[0], flip_proof_byte)
     steps: list[tuple[str, int, int]] = []
     closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
-                         progress=lambda step, done, total: steps.append((step, done, total)), **_common(config))
+                         progress=lambda step, done, total: steps.append((step, done, total)),
+                         scratch=_scratch(tmp_path), **_common(config))
     assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
     assert ("checking saved chunk proofs", 4, 4) in steps
     assert ("collateral proofs (chunks)", 3, 4) in steps  # three reused, the altered one proven again
@@ -143,7 +150,7 @@ def test_saved_work_that_is_not_a_regular_file_is_removed_and_proven_again(tmp_p
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
         close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=_StopAfterChunks(), work_folder=work,
-                    **_common(config))
+                    scratch=_scratch(tmp_path), **_common(config))
     directory, pipe = sorted(work.glob("chunk-*.work"))[:2]
     directory.unlink()
     directory.mkdir()
@@ -160,7 +167,7 @@ def test_saved_work_that_is_not_a_regular_file_is_removed_and_proven_again(tmp_p
         steps: list[tuple[str, int, int]] = []
         closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(),
                              work_folder=work, progress=lambda step, done, total: steps.append((step, done, total)),
-                             **_common(config))
+                             scratch=_scratch(tmp_path), **_common(config))
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -175,11 +182,12 @@ def test_a_changed_epoch_never_reuses_stale_work(tmp_path):
     work = tmp_path / "work"
     with pytest.raises(KeyboardInterrupt):
         close_epoch(ListSource(account_list), PUBLIC, reserves((600_001, 400_000)), executor=_StopAfterChunks(),
-                    work_folder=work, **_common(config))
+                    work_folder=work, scratch=_scratch(tmp_path), **_common(config))
     stale = {path.name for path in work.glob("*.work")}
     steps: list[str] = []
     closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
-                         progress=lambda step, done, total: steps.append(step), **_common(config))
+                         progress=lambda step, done, total: steps.append(step),
+                         scratch=_scratch(tmp_path), **_common(config))
     assert stale and "checking saved chunk proofs" not in steps
     assert stale <= {path.name for path in work.glob("*.work")}  # left alone, removed with the folder at the end
     assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
@@ -191,5 +199,6 @@ def test_worker_processes_give_the_same_bytes_with_a_small_window(tmp_path):
     config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(12)
     with ProcessExecutor(workers=2) as run:
         closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=run, work_folder=tmp_path / "w",
-                             settings=StreamSettings(window=2, subtree_chunks=2), **_common(config))
+                             settings=StreamSettings(window=2, subtree_chunks=2),
+                             scratch=_scratch(tmp_path), **_common(config))
         assert _files(closed, tmp_path) == _in_memory(config, len(account_list))

@@ -20,6 +20,7 @@ from tests.proofs.epoch_fixtures import (
     public_inputs,
     published,
     reserves,
+    rootless_first_epoch,
     second_epoch,
 )
 from zkclear.chains import Attestation, key_from_secret, sign_message
@@ -91,6 +92,21 @@ def test_epochs_are_chained_and_a_wrong_predecessor_is_named():
     _audit(second.bundle, second.artifacts.audit, previous=first.bundle.chain_link())
     wrong = replace(first.bundle.chain_link(), root_digest=bytes(32))
     assert _audit_reason(second.bundle, second.artifacts.audit, previous=wrong) == "epoch-chain-broken"
+
+
+def test_a_first_epoch_that_names_a_previous_epoch_is_refused_alone_and_after_an_epoch_0():
+    forged = rootless_first_epoch()
+    assert forged.bundle.header.epoch_id == 1 and forged.bundle.header.previous_root != bytes(32)
+    assert _audit_reason(forged.bundle, forged.artifacts.audit) == "epoch-chain-broken"
+    named = replace(forged.bundle.chain_link(), epoch_id=0, root_digest=forged.bundle.header.previous_root,
+                    epoch_hash=forged.bundle.header.previous_epoch_hash)  # the epoch 0 it names
+    assert _audit_reason(forged.bundle, forged.artifacts.audit, previous=named) == "epoch-chain-broken"
+
+
+def test_a_later_epoch_audited_alone_is_not_asked_for_the_genesis_values():
+    second = second_epoch()
+    assert second.bundle.header.previous_root != bytes(32)
+    assert _audit(second.bundle, second.artifacts.audit).epoch_id == 2
 
 
 def test_audit_data_of_another_epoch_is_rejected():

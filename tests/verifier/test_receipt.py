@@ -16,6 +16,7 @@ from tests.proofs.epoch_fixtures import (
     make_epoch,
     multi_asset_epoch,
     published,
+    rootless_first_epoch,
     second_epoch,
     tall_epoch,
 )
@@ -310,6 +311,18 @@ def test_history_detects_epochs_that_do_not_chain():
     with pytest.raises(VerificationError) as caught:
         verify_history(pairs, Participant("trader-2"), [Expected(), Expected()], chunk_system=SYSTEM)
     assert caught.value.reason == "epoch-chain-broken" and "epoch 2" in str(caught.value)
+
+
+def test_a_history_starting_at_epoch_1_must_start_at_the_genesis_header():
+    forged, second = rootless_first_epoch(), second_epoch()
+    with pytest.raises(VerificationError) as caught:
+        verify_history([(published(forged), forged.artifacts.receipts["trader-2"])], Participant("trader-2"),
+                       [Expected()], chunk_system=SYSTEM)
+    assert caught.value.reason == "epoch-chain-broken" and "epoch 1" in str(caught.value)
+    # a history may start later: epoch 2 alone names an epoch 1 that cannot be checked here
+    alone = verify_history([(published(second), second.artifacts.receipts["trader-2"])], Participant("trader-2"),
+                           [Expected()], chunk_system=SYSTEM)
+    assert [check.epoch_id for check in alone] == [2]
 
 
 # -- crowd audit ---------------------------------------------------------------------------------------

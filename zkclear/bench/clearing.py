@@ -106,9 +106,9 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as directory, Ledger(Path(directory) / "bench.sqlite", config,
                                                              durable=False) as ledger:
-        ledger.commit(setup)
+        ledger.commit(setup, scratch=Path(directory))
         start = time.perf_counter()
-        ledger.commit(inputs)
+        ledger.commit(inputs, scratch=Path(directory))
         ledger_seconds = time.perf_counter() - start
 
     echo(f"epoch: {epoch_seconds:.2f} s ({fills_count / epoch_seconds:,.0f} fills/s, "

@@ -240,7 +240,7 @@ def _close_and_report(source: Any, mode: str, public: Any, reserves: Any, system
     with tempfile.TemporaryDirectory() as folder:
         if mode == "streaming" or mode.startswith("ledger="):
             closed = close_epoch(source, public, reserves, work_folder=Path(folder) / "work",
-                                 scratch=getattr(source, "scratch", None), **common)
+                                 scratch=getattr(source, "scratch", None) or Path(folder), **common)
             closed.write_audit(Path(folder) / "audit", Path(folder) / "scratch")
             receipt_bytes = sum(len(data) for _, _, data in closed.receipts())
             closed.close()

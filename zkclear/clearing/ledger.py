@@ -366,8 +366,7 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def commit(self, inputs: EpochInputs, *, once_per_folder: bool = False,
-               scratch: Path | None = None) -> CommitResult:
+    def commit(self, inputs: EpochInputs, *, scratch: Path, once_per_folder: bool = False) -> CommitResult:
         """Apply ``inputs`` to the last committed state and store the epoch atomically.
 
         An epoch already committed with byte-identical inputs is a no-op (``already_committed``); with other
@@ -379,8 +378,10 @@ class Ledger:
 
         Fills read in batches (a :class:`~zkclear.clearing.inputs.FillSource`) are never held at once: the
         canonical inputs are written to a scratch file and copied into the ledger in blocks, and the fill
-        ids are checked and stored batch by batch. ``scratch``: an empty folder for that file (default: a
-        temporary folder); a write error there (a full disk) is a :class:`LedgerError`.
+        ids are checked and stored batch by batch. ``scratch``: the folder that file is written in (in a new
+        folder of its own, removed when the commit ends), private like the ledger — a deployment's private scratch
+        folder (:mod:`zkclear.scratch`), never the system's temporary folder; a write error there (a full disk) is
+        a :class:`LedgerError`.
         """
         head_epoch, head_hash = self.head()
         with tempfile.TemporaryDirectory(prefix="zkclear-commit-", dir=scratch) as folder:

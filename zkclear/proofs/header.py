@@ -6,7 +6,7 @@ Definitions (docs/protocol.md, "Epoch header and chaining"):
   asset); ``header_digest = SHA256("zkclear/epoch-header/v3" || header_bytes)``.
 - ``epoch_hash = SHA256("zkclear/epoch/v1" || header_digest || enc(C_root) || h_root)``; the next epoch's
   header carries ``previous_root = h_root`` and ``previous_epoch_hash = epoch_hash``. The genesis epoch
-  carries 32 zero bytes in both.
+  (epoch ``FIRST_EPOCH`` = 1) carries 32 zero bytes in both.
 - Every proof of the epoch (collateral batches, node range proofs, solvency) uses the context
   ``header_digest || u8(len(kind)) || kind || u64(i_1) || ...``: a proof never verifies in another
   epoch, or for another statement of the same epoch.
@@ -25,6 +25,8 @@ HEADER_VERSION = 3
 DOMAIN_HEADER = b"zkclear/epoch-header/v3"
 DOMAIN_EPOCH = b"zkclear/epoch/v1"
 GENESIS = bytes(32)
+#: A deployment's first epoch (the ledger's first commit): its header is a genesis header.
+FIRST_EPOCH = 1
 _FIXED = struct.Struct(">HQ32s32s32s32s32sIB")
 _CONFIG_BYTES = 12
 #: The settlement asset plus at most 32 collateral assets (circuits.public_data.MAX_COLLATERAL_ASSETS).
@@ -142,7 +144,12 @@ class ChainLink:
 
 def check_chain(previous: ChainLink | None, header: EpochHeader) -> None:
     """Raise VerificationError("epoch-chain-broken"), naming the broken link, unless ``header`` follows
-    ``previous`` (or is a genesis header when ``previous`` is None)."""
+    ``previous`` (or is a genesis header when ``previous`` is None). Epoch :data:`FIRST_EPOCH` follows no epoch:
+    its header is a genesis header whatever ``previous`` says."""
+    if header.epoch_id == FIRST_EPOCH and (header.previous_root != GENESIS or header.previous_epoch_hash != GENESIS):
+        raise VerificationError("epoch-chain-broken",
+                                detail=f"epoch {FIRST_EPOCH} names a previous epoch, but it is the first epoch: its "
+                                       "header carries the genesis values (zeros) as previous root and header hash")
     if previous is None:
         if header.previous_root != GENESIS or header.previous_epoch_hash != GENESIS:
             raise VerificationError("epoch-chain-broken",
@@ -162,3 +169,11 @@ def check_chain(previous: ChainLink | None, header: EpochHeader) -> None:
                                 detail=f"epoch {header.epoch_id} names previous header hash "
                                        f"{header.previous_epoch_hash.hex()[:16]}..., but epoch {previous.epoch_id}'s "
                                        f"header hash is {previous.epoch_hash.hex()[:16]}...")
+
+
+def check_first(header: EpochHeader) -> None:
+    """The chain check of the first epoch a verifier is given, with no earlier epoch beside it: epoch
+    :data:`FIRST_EPOCH` must be a genesis header (VerificationError "epoch-chain-broken"); a later epoch's link to
+    the epoch before it cannot be checked alone."""
+    if header.epoch_id == FIRST_EPOCH:
+        check_chain(None, header)

@@ -363,15 +363,16 @@ def close_epoch(
     chunk_system: ChunkProofSystem,
     executor: Executor,
     work_folder: Path,
+    scratch: Path,
     public_inputs_digest: bytes = bytes(32),
     settings: StreamSettings = StreamSettings(),
     progress: Progress | None = None,
-    scratch: Path | None = None,
 ) -> ClosedEpoch:
     """Prove a whole epoch (see the module docstring); every guarantee of ``prove_epoch`` holds (nothing false
     is emitted: an unmatched book or reserves below the liabilities of some asset are a ProvingError before any
     proof). Work found in ``work_folder`` is checked and reused. The placement is kept in a scratch database
-    ``scratch/placement.sqlite`` (default: an anonymous temporary database) until :meth:`ClosedEpoch.close`."""
+    ``scratch/placement.sqlite`` until :meth:`ClosedEpoch.close` (``scratch``: an existing private folder, a
+    deployment's private scratch folder; the file is left there for the folder's owner to remove)."""
     system = chunk_system
     timings: dict[str, float] = {}
     header = make_header(epoch_id, previous, public, reserves, config, system, public_inputs_digest)
@@ -387,8 +388,7 @@ def close_epoch(
     require_reserves_cover((AccountInput(ids[i], source.witness(i)) for i in range(len(source))), public, reserves,
                            system)
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
-    placement = place_on_disk(source.account_ids(), config, placement_key,
-                              None if scratch is None else scratch / "placement.sqlite")
+    placement = place_on_disk(source.account_ids(), config, placement_key, scratch / "placement.sqlite")
     positions = placement.positions
     split = split_level(config, len(positions), settings.subtree_chunks)
     plan = _Plan(header, positions, placement, [], [0] * len(positions), config.chunk_bits, split,

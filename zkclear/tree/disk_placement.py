@@ -61,10 +61,12 @@ class DiskPlacement:
 
 
 def place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key: bytes,
-                  path: Path | None = None) -> DiskPlacement:
+                  path: Path) -> DiskPlacement:
     """Place every account of ``account_ids`` (iterated once in order; indexed only to name a repeated id) in a
-    new database at ``path`` (None: an anonymous temporary database, removed when closed)."""
-    database = sqlite3.connect("" if path is None else path)
+    new database at ``path``, in a folder that exists and is private (a deployment's private scratch folder,
+    :mod:`zkclear.scratch`: the placement orders the accounts). The file is removed if placing fails; after
+    :meth:`DiskPlacement.close`, removing it is the caller's (the scratch folder's) job."""
+    database = sqlite3.connect(path)
     try:
         database.execute("PRAGMA journal_mode = OFF")
         database.execute("PRAGMA synchronous = OFF")
@@ -99,8 +101,7 @@ def place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key:
         del positions, by_position
     except BaseException:
         database.close()
-        if path is not None:
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
     return DiskPlacement(config, sorted_positions, database)
 

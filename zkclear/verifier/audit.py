@@ -3,7 +3,8 @@
 Checks, each failure a VerificationError with the reason in brackets and a message naming what failed:
 
 1. bindings: the audit data, risk data and public inputs belong to the header [audit-epoch-mismatch,
-   public-data-mismatch]; the header follows the previous epoch when given [epoch-chain-broken];
+   public-data-mismatch]; the header follows the previous epoch when given, and is a genesis header when it is
+   epoch 1 [epoch-chain-broken];
 2. root statements: the reserves list is the header's, with the epoch's assets and each asset's total, and every
    listed address attested with its chain's signed message [reserves-mismatch, attestation-*,
    reserves-duplicate-address]; the root's position sums open to zero [matched-book]; the assets and decimals the
@@ -34,7 +35,7 @@ from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
-from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.proofs.header import ChainLink, check_chain, check_first
 from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
@@ -152,8 +153,9 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
 def check_bindings(published: PublishedEpoch, header_digest: bytes, system: ChunkProofSystem,
                    previous: ChainLink | None) -> None:
     """Checks 1 and 2 of the module docstring: the audit data (whose header digest is ``header_digest``), the risk
-    data and the public inputs belong to the header, the header follows ``previous``, and the root statements and
-    reserves are the epoch's (shared by :func:`audit_epoch` and the streaming audit)."""
+    data and the public inputs belong to the header, the header follows ``previous`` (None: is a genesis header if
+    it is epoch 1), and the root statements and reserves are the epoch's (shared by :func:`audit_epoch` and the
+    streaming audit)."""
     bundle = published.bundle
     header = bundle.header
     if header_digest != header.digest():
@@ -162,6 +164,8 @@ def check_bindings(published: PublishedEpoch, header_digest: bytes, system: Chun
     published.check_bound(system)
     if previous is not None:
         check_chain(previous, header)
+    else:
+        check_first(header)
     check_root_statements(bundle, system.instrument_ids(published.public), system.asset_ids(published.public))
     check_venue_assets(bundle.reserves, published.inputs.config_text)
 

@@ -2,8 +2,9 @@
 epochs' receipts, and the history those receipts tell (docs/protocol.md, "Participant verification").
 
 Across several epochs, :func:`verify_history` also checks that the epochs chain (each header names the
-previous epoch's header hash) [epoch-chain-broken] and that the account key did not change [account-key-changed]:
-the operator cannot rotate the salt of an account without its owner noticing.
+previous epoch's header hash; a history that starts at epoch 1 starts at a genesis header) [epoch-chain-broken]
+and that the account key did not change [account-key-changed]: the operator cannot rotate the salt of an account
+without its owner noticing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zkclear.bundle.format import read_file
 from zkclear.errors import InputError, VerificationError
 from zkclear.integers import parse_canonical_int
 from zkclear.proofs.chunks import ChunkProofSystem
-from zkclear.proofs.header import ChainLink, check_chain
+from zkclear.proofs.header import ChainLink, check_chain, check_first
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
 from zkclear.tree.receipts import Receipt
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
@@ -136,8 +137,8 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                    expected: Sequence[Expected], *, chunk_system: ChunkProofSystem = CHUNK_SYSTEM,
                    on_verified: Callable[[ReceiptCheck], None] | None = None) -> list[ReceiptCheck]:
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
-    epoch order; consecutive epochs must chain, every epoch must list the same instruments (their positions are one
-    history) and every receipt must carry the same account key.
+    epoch order; consecutive epochs must chain, epoch 1 (when given) must be a genesis header, every epoch must
+    list the same instruments (their positions are one history) and every receipt must carry the same account key.
     ``on_verified`` is told each epoch's check as it passes (a failure is then that of the next epoch in
     order: the browser page attributes it so, and shows progress)."""
     if len(expected) != len(epochs):
@@ -157,7 +158,9 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                 f"epoch {published.epoch} lists the instruments {', '.join(instruments)}, epoch {previous.epoch_id} "
                 f"listed {', '.join(listing or ())}: a venue's listing never changes")[:600])
         listing = instruments
-        if previous is not None and published.epoch == previous.epoch_id + 1:
+        if previous is None:
+            check_first(published.bundle.header)
+        elif published.epoch == previous.epoch_id + 1:
             check_chain(previous, published.bundle.header)
         if pinned is not None and receipt.account_key != pinned:
             first = checks[0].epoch_id if checks else None
