@@ -166,10 +166,15 @@ def prove_bound_range(
 
 
 def _check_witness(values: Sequence[int], blindings: Sequence[int], n_bits: int) -> None:
-    m = len(values)
-    check_parameters(n_bits, m, ProvingError)
-    if len(blindings) != m:
-        raise ProvingError(f"{m} values but {len(blindings)} blindings")
+    check_parameters(n_bits, len(values), ProvingError)
+    check_witness_values(values, blindings, n_bits)
+
+
+def check_witness_values(values: Sequence[int], blindings: Sequence[int], n_bits: int) -> None:
+    """Every value an int in ``[0, 2^n_bits)`` and every blinding an int, one blinding per value: the prover's
+    refusal (:class:`ProvingError`) to prove what is not in range (shared with ``provers.bulletproofs_pp``)."""
+    if len(blindings) != len(values):
+        raise ProvingError(f"{len(values)} values but {len(blindings)} blindings")
     for j, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int):
             raise ProvingError(f"value {j} must be an int, got {type(v).__name__}")

@@ -36,7 +36,7 @@ from functools import cache
 
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
 from provers.bulletproofs.parameters import padded_count
-from provers.bulletproofs.range_proof import cyclic_gc_paused
+from provers.bulletproofs.range_proof import check_witness_values, cyclic_gc_paused
 from provers.bulletproofs_pp.encoding import BppRangeProof
 from provers.bulletproofs_pp.parameters import (
     B_POWER,
@@ -181,16 +181,7 @@ def _check_context(context: bytes, error: type[Exception]) -> bytes:
 
 def _check_witness(values: Sequence[int], blindings: Sequence[int]) -> None:
     check_count(len(values), ProvingError)
-    if len(blindings) != len(values):
-        raise ProvingError(f"{len(values)} values but {len(blindings)} blindings")
-    for k, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ProvingError(f"value {k} must be an int, got {type(v).__name__}")
-        if not 0 <= v < 1 << N_BITS:
-            raise ProvingError(f"value {k} is outside [0, 2^{N_BITS}): refusing to prove it")
-    for k, gamma in enumerate(blindings):
-        if isinstance(gamma, bool) or not isinstance(gamma, int):
-            raise ProvingError(f"blinding {k} must be an int, got {type(gamma).__name__}")
+    check_witness_values(values, blindings, N_BITS)
 
 
 def prove_range_pp(
