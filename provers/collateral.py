@@ -9,7 +9,8 @@ Protocol (docs/protocol.md, "Collateralization proofs"):
    with blinding ``γ_F = Σ c_i·γ_{x_i}``.
 3. The forms of the batch are grouped by bit width (32 and 64 in the shipped statements); each
    group is split into power-of-two chunks (so no proof pays for padding) and each chunk is one
-   aggregated Bulletproofs range proof. The proof's *layout* (width, count per part) is a function
+   aggregated Bulletproofs++ range proof (docs/protocol.md, "Bulletproofs++ range proof"; proof
+   version 4 — versions 1-3 used the aggregated Bulletproofs of provers/bulletproofs). The proof's *layout* (width, count per part) is a function
    of the public data and the accounts' margin modes; the verifier recomputes and checks it.
 4. The range-proof context of part ``k`` is
    ``SHA-256("zkclear-v1/collateral/range" || u32(len(context)) || context || public.digest() ||
@@ -35,14 +36,8 @@ from circuits.account_statement import AccountStatement, account_statement
 from circuits.constraint_system import Constraint
 from circuits.linear_combination import LinearCombination
 from circuits.public_data import MARGIN_MODES, PORTFOLIO, STANDARD, AccountWitness, PublicRiskData
-from provers.bulletproofs import (
-    MAX_AGGREGATION,
-    BoundRangeStatement,
-    CommitmentForm,
-    RangeProof,
-    batch_verify,
-    prove_bound_range,
-)
+from provers.bulletproofs import CommitmentForm, batch_verify
+from provers.bulletproofs_pp import MAX_VALUES, BppBoundRangeStatement, BppRangeProof, prove_bound_range_pp
 from zkclear.crypto.field import R, scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.generators import pedersen_generators
 from zkclear.crypto.group import POINT_BYTES, G1Point, encode_many, msm
@@ -65,7 +60,9 @@ MAX_PROOF_BITS = 1 << 11
 
 _MODE_CODES = {mode: code for code, mode in enumerate(MARGIN_MODES)}
 _PROOF_MAGIC = b"ZKCB"
-_PROOF_VERSION = 3  # 3: parts of at most MAX_PROOF_BITS = 2^11 bits (2: 2^12, 1: 2^18)
+#: 4: Bulletproofs++ parts of at most MAX_PROOF_BITS bits and MAX_VALUES forms; 3: Bulletproofs parts of at most
+#: 2^11 bits (2: 2^12, 1: 2^18). Only version 4 is read.
+_PROOF_VERSION = 4
 #: Version 2 (issue 13): a u16 count of collateral-asset balances after the position count.
 _ACCOUNT_VERSION = 2
 _ACCOUNT_HEADER = struct.Struct(">BBHHH")
@@ -234,7 +231,7 @@ class ProofPart:
 
     n_bits: int
     m: int
-    proof: RangeProof
+    proof: BppRangeProof
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +278,7 @@ class CollateralBatchProof:
             if len(data) < offset + length:
                 raise EncodingError("collateral proof: truncated range proof")
             body = data[offset:offset + length]
-            parts.append(ProofPart(n_bits, m, RangeProof.from_bytes(body, n_bits=n_bits, m=m)))
+            parts.append(ProofPart(n_bits, m, BppRangeProof.from_bytes(body, m=m, n_bits=n_bits)))
             offset += length
         if len(data) < offset + 4:
             raise EncodingError("collateral proof: truncated zero-proof count")
@@ -329,7 +326,7 @@ def _combine(form: LinearCombination, points: Sequence[G1Point]) -> G1Point:
 
 def _chunk_sizes(count: int, n_bits: int) -> list[int]:
     """Powers of two summing to ``count``, largest first, each within the range-proof limits."""
-    cap = min(MAX_AGGREGATION, MAX_PROOF_BITS // n_bits)
+    cap = min(MAX_VALUES, MAX_PROOF_BITS // n_bits)
     sizes = []
     while count:
         size = min(cap, 1 << (count.bit_length() - 1))
@@ -465,7 +462,7 @@ def prove_rows(
             values.append(form.evaluate(value_rows[account]))
             blinds.append(_form_blinding(form, blinding_rows[account]))
         ctx = part_context(context, public, digest, width, part_index, len(layout))
-        proof = prove_bound_range(values, blinds, width, ctx, rng=source.nonces(ctx, *values, *blinds))
+        proof = prove_bound_range_pp(values, blinds, width, ctx, rng=source.nonces(ctx, *values, *blinds))
         parts.append(ProofPart(width, len(values), proof))
     zero_proofs = []
     H = pedersen_generators()[1]
@@ -537,7 +534,7 @@ def _form_of(form: LinearCombination, points: Sequence[G1Point]) -> CommitmentFo
 
 
 def collateral_statements(proof: CollateralBatchProof, commitments: Sequence[AccountCommitments],
-                          public: PublicRiskData, context: bytes) -> list[BoundRangeStatement]:
+                          public: PublicRiskData, context: bytes) -> list[BppBoundRangeStatement]:
     """The range statements that, all verified (e.g. by one ``batch_verify`` across batches), prove the
     batch. Checks the layout and the zero-constraint proofs now; raises VerificationError on failure."""
     public.check_budget()
@@ -557,7 +554,7 @@ def collateral_statements(proof: CollateralBatchProof, commitments: Sequence[Acc
     for part_index, ((width, entries), part) in enumerate(zip(layout, proof.parts, strict=True)):
         forms = tuple(_form_of(statements[a].constraints[k].form, variables[a]) for a, k in entries)
         ctx = part_context(context, public, digest, width, part_index, len(layout))
-        result.append(BoundRangeStatement(proof=part.proof, forms=forms, n_bits=width, context=ctx))
+        result.append(BppBoundRangeStatement(proof=part.proof, forms=forms, n_bits=width, context=ctx))
     zeros = [(a, k, c) for a, s in enumerate(statements)
              for k, c in enumerate(s.constraints) if c.bits is None]
     if len(zeros) != len(proof.zero_proofs):
@@ -636,7 +633,7 @@ def prove_collateral(witnesses: Sequence[AccountWitness], public: PublicRiskData
 def verify_collateral(batches: Sequence[tuple[CollateralBatchProof, Sequence[AccountCommitments]]],
                       public: PublicRiskData, context: bytes) -> None:
     """Verify batches proven by :func:`prove_collateral` with one batch verification of all range proofs."""
-    statements: list[BoundRangeStatement] = []
+    statements: list[BppBoundRangeStatement] = []
     for index, (proof, commitments) in enumerate(batches):
         statements += collateral_statements(proof, commitments, public, batch_context(context, index))
     batch_verify(statements)

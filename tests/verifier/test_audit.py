@@ -6,6 +6,7 @@ import pytest
 
 import zkclear.proofs.epoch_prover as epoch_prover
 from provers.bulletproofs import prove_range
+from provers.bulletproofs_pp import prove_range_pp
 from tests.proofs.epoch_fixtures import (
     MULTI_PUBLIC,
     PUBLIC,
@@ -186,7 +187,7 @@ class _LyingChunks(EquityOnlyChunks):
 
 def _clamped_node_proofs(job):
     _blindings, nodes = job
-    return [prove_range([max(v, 0) for v in values], list(blinds), n, ctx)[0].to_bytes()
+    return [prove_range_pp([max(v, 0) for v in values], list(blinds), ctx, n_bits=n)[0].to_bytes()
             for values, blinds, n, ctx in nodes]
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provers.bulletproofs import prove_range
+from provers.bulletproofs_pp import prove_range_pp
 from zkclear.bundle.model import AuditData, PublicBundle
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.pedersen import commit
@@ -85,11 +85,11 @@ def _prove_chunk(
 def _prove_nodes(
     job: tuple[BlindingSource, list[tuple[tuple[int, ...], tuple[int, ...], int, bytes]]],
 ) -> list[bytes]:
-    """One aggregated range proof per node over its liabilities (one value per asset)."""
+    """One aggregated Bulletproofs++ range proof per node over its liabilities (one value per asset)."""
     blindings, nodes = job
     return [
-        prove_range(list(values), list(blinds), n_bits, context,
-                    rng=blindings.nonces(context, *values, *blinds))[0].to_bytes()
+        prove_range_pp(list(values), list(blinds), context, n_bits=n_bits,
+                       rng=blindings.nonces(context, *values, *blinds))[0].to_bytes()
         for values, blinds, n_bits, context in nodes
     ]
 

@@ -2,8 +2,9 @@
 
 Definitions (docs/protocol.md, "Epoch header and chaining"):
 
-- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`, version 3: one reserve total per
-  asset); ``header_digest = SHA256("zkclear/epoch-header/v3" || header_bytes)``.
+- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`, version 4: one reserve total per
+  asset; the epoch's node and collateral range proofs are Bulletproofs++ — version 3 had the same bytes with
+  Bulletproofs); ``header_digest = SHA256("zkclear/epoch-header/v4" || header_bytes)``.
 - ``epoch_hash = SHA256("zkclear/epoch/v1" || header_digest || enc(C_root) || h_root)``; the next epoch's
   header carries ``previous_root = h_root`` and ``previous_epoch_hash = epoch_hash``. The genesis epoch
   (epoch ``FIRST_EPOCH`` = 1) carries 32 zero bytes in both.
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.tree.placement import TreeConfig
 
-HEADER_VERSION = 3
-DOMAIN_HEADER = b"zkclear/epoch-header/v3"
+#: 4: node and collateral range proofs are Bulletproofs++ (3: Bulletproofs; same header bytes otherwise).
+HEADER_VERSION = 4
+DOMAIN_HEADER = b"zkclear/epoch-header/v4"
 DOMAIN_EPOCH = b"zkclear/epoch/v1"
 GENESIS = bytes(32)
 #: A deployment's first epoch (the ledger's first commit): its header is a genesis header.

@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from provers.bulletproofs import RangeProof, RangeStatement, batch_verify
+from provers.bulletproofs import batch_verify
+from provers.bulletproofs_pp import BppRangeProof, BppRangeStatement
 from zkclear.bundle.format import (
     decode_chunk_record,
     decode_node,
@@ -393,7 +394,7 @@ def run_node_group_task(task: NodeGroupTask) -> bytes | None:
         if len(proofs) != len(task.nodes):
             return None
         statements = [
-            RangeStatement(RangeProof.from_bytes(proof, n_bits=n_bits, m=len(values)),
+            BppRangeStatement(BppRangeProof.from_bytes(proof, m=len(values), n_bits=n_bits),
                            tuple(commit(v, b) for v, b in zip(values, blinds, strict=True)), n_bits, context)
             for proof, (values, blinds, n_bits, context) in zip(proofs, task.nodes, strict=True)]
         batch_verify(statements)

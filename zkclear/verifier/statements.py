@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from provers.bulletproofs import RangeProof, RangeStatement, batch_verify
+from provers.bulletproofs import batch_verify
+from provers.bulletproofs_pp import BppRangeProof, BppRangeStatement
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
@@ -30,9 +31,9 @@ BATCH = 64
 
 def node_statement(
     header: EpochHeader, level: int, index: int, node: TreeNode, proof: bytes | None, reason: str
-) -> RangeStatement:
+) -> BppRangeStatement:
     """The statement "node (level, index) commits to a value in [0, 2^n_level) for every asset" for this epoch
-    (one aggregated range proof over the node's liabilities)."""
+    (one aggregated Bulletproofs++ range proof over the node's liabilities)."""
     n_bits = node_range_bits(level, header.equity_bits)
     if proof is None:
         raise VerificationError(reason, index=level,
@@ -43,12 +44,12 @@ def node_statement(
                                        f"{len(node.liabilities)} liabilities, the epoch has {header.asset_count} "
                                        "assets")
     try:
-        decoded = RangeProof.from_bytes(proof, n_bits=n_bits, m=header.asset_count)
+        decoded = BppRangeProof.from_bytes(proof, m=header.asset_count, n_bits=n_bits)
     except EncodingError as exc:
         raise VerificationError(reason, index=level,
                                 detail=f"the range proof of the tree node at level {level}, index {index} "
                                        f"does not decode ({exc})") from exc
-    return RangeStatement(decoded, node.liabilities, n_bits, header.context(b"tree-node", level, index))
+    return BppRangeStatement(decoded, node.liabilities, n_bits, header.context(b"tree-node", level, index))
 
 
 def chunk_context(header: EpochHeader, position: int) -> bytes:
@@ -88,7 +89,7 @@ def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_
     return chunk_levels(leaves)[-1][0].with_positions(positions)
 
 
-def _first_failure(statements: list[RangeStatement]) -> int | None:
+def _first_failure(statements: list) -> int | None:
     try:
         batch_verify(statements)
         return None
