@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pytest
 
 from provers.bulletproofs_pp import range_proof as bpp
+from provers.bulletproofs_pp.parameters import BASE, DIGITS
 from provers.bulletproofs_pp.range_proof import prove_range_pp, verify_range_pp
 from provers.bulletproofs_pp.wnla import inner, prove_wnla, verify_wnla, weighted_inner, wnla_shape
 from zkclear.crypto.field import R, fr_inv, fr_random
@@ -193,3 +194,29 @@ def test_three_gammas_leave_the_fourth_unconstrained_so_the_cubic_check_is_what_
     assert coefficients[2][:half] != [0] * half  # a'' ≠ 0: the cubic (H) has only three roots here
     honest = _interpolate(gammas_last[:3], rows[:3])
     assert _evaluate(honest, gammas_last[3]) == rows[3] and honest[2][:half] == [0] * half
+
+
+def test_the_checked_coefficient_expands_into_the_brackets_of_the_written_extractor() -> None:
+    """Step D's T⁴ line for arbitrary (not honest) d, r, m, v and ε: 2⟨a, b⟩_μ + Σ_a c_a·m_a + ε − 2Σ δ^{k+1}v_k − κ
+    = 2·(Σ_j μ^{j+1}·A_j + β·B + Σ_k δ^{k+1}·E_k) + ε, with a = d + e·1 + p, b = r + q."""
+    padded_m = 2
+    digits = DIGITS
+    size = digits * padded_m
+    e, rho, beta, delta = (fr_random() for _ in range(4))
+    public = bpp._public(e, rho, beta, delta, padded_m)
+    mu = public.mu
+    d = [fr_random() for _ in range(size)]
+    r = [fr_random() for _ in range(size)]
+    mult = [fr_random() for _ in range(BASE)]
+    values = [fr_random() for _ in range(padded_m)]
+    epsilon = fr_random()
+    a_vec = [(x + e + y) % R for x, y in zip(d, public.p, strict=True)]
+    b_vec = [(x + y) % R for x, y in zip(r, public.q, strict=True)]
+    coefficient = (2 * weighted_inner(a_vec, b_vec, mu) + inner(public.mult_coefficients, mult) + epsilon
+                   - 2 * inner(public.value_weights, values) - public.kappa) % R
+    A = [((d_j + e) * r_j - 1) % R for d_j, r_j in zip(d, r, strict=True)]
+    B = (sum(r) - sum(m_a * fr_inv(e + a) for a, m_a in enumerate(mult))) % R
+    E = [(sum(pow(BASE, i, R) * d[digits * k + i] for i in range(digits)) - values[k]) % R
+         for k in range(padded_m)]
+    brackets = (weighted_inner(A, [1] * size, mu) + beta * B + inner(public.value_weights, E)) % R
+    assert coefficient == (2 * brackets + epsilon) % R
