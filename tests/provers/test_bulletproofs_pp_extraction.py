@@ -4,7 +4,8 @@ A real Bulletproofs++ range proof (m = 1) is made; its WNLA instance (l(T), n(T)
 captured, and the WNLA's last round is rewound with four chosen, distinct γ through a transcript that returns
 them. The formulas of the written round extractor (interpolation, the cubic identities (H) and (G), the norm)
 recover the witness before that round from the four final vectors; the test checks it against the prover's
-actual folded vectors and the openings of X, R and C against the points themselves.
+actual folded vectors and the openings of X, R and C against the points themselves. The T⁴ line of the written
+extractor ("Extractor (written)", step D) is checked on arbitrary values.
 """
 
 from __future__ import annotations
