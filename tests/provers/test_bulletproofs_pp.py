@@ -267,12 +267,12 @@ def test_the_masks_of_the_t_coefficients_form_a_tree_of_full_rank() -> None:
     assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS)
 
 
-def test_single_value_proof_is_674_bytes() -> None:
-    # version + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
+def test_single_value_proof_is_675_bytes() -> None:
+    # version + n_bits + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
     assert proof_shape(1) == (4, 2, 1)
-    assert encoded_size(1) == 2 + 48 * (4 + 2 * 4) + 32 * 3 == 674
+    assert encoded_size(1) == 3 + 48 * (4 + 2 * 4) + 32 * 3 == 675
     proof, _ = prove_range_pp([5], [fr_random()], CONTEXT)
-    assert len(proof.to_bytes()) == 674
+    assert len(proof.to_bytes()) == 675
 
 
 def test_generators_reuse_the_bulletproofs_bases() -> None:
@@ -286,7 +286,7 @@ def test_proof_shapes_end_with_a_few_scalars_and_sizes_follow_the_formula() -> N
     # the linear vector grows with M (max(32, 4M) slots) so that both vectors keep halving
     assert [l_length(m) for m in (1, 8, 16, 64)] == [32, 32, 64, 256]
     assert [proof_shape(m) for m in (1, 8, 16, 64)] == [(4, 2, 1), (5, 1, 4), (6, 1, 4), (8, 1, 4)]
-    assert [encoded_size(m) for m in (1, 8, 64)] == [674, 834, 1122]
+    assert [encoded_size(m) for m in (1, 8, 64)] == [675, 835, 1123]
 
 
 def test_sixty_four_aggregated_values_prove_and_verify() -> None:
@@ -328,7 +328,8 @@ def test_prover_refuses_malformed_witnesses() -> None:
 def _malicious_proof(values: list[int], digits: list[int] | None, monkeypatch) -> tuple[BppRangeProof, list[G1Point]]:
     """A proof made by running the prover's steps on values it should refuse (digits given, or the default)."""
     if digits is not None:
-        monkeypatch.setattr(bpp, "_digits", lambda padded_values: digits + [0] * (len(padded_values) * 16 - 16))
+        monkeypatch.setattr(bpp, "_digits",
+                            lambda padded_values, count=16: digits + [0] * (len(padded_values) * count - 16))
     blindings = [fr_random() for _ in values]
     commitments = [commit(v, g) for v, g in zip(values, blindings, strict=True)]
     proof = bpp._prove(values, blindings, range_proof_transcript(commitments, CONTEXT), fr_random,
@@ -459,7 +460,7 @@ def test_flipped_sign_bit_of_every_point_is_rejected(single_proof) -> None:
     proof, commitments = single_proof
     encoded = proof.to_bytes()
     rounds, _, _ = proof_shape(1)
-    for offset in range(2, 2 + 48 * (4 + 2 * rounds), 48):
+    for offset in range(3, 3 + 48 * (4 + 2 * rounds), 48):
         mutated = bytearray(encoded)
         mutated[offset] ^= 0x20  # decodes (to −P), must then fail verification
         assert _rejected(bytes(mutated), commitments) == "verification"
@@ -477,9 +478,10 @@ def test_non_canonical_scalar_is_rejected_by_the_decoder(single_proof) -> None:
 
 def test_malformed_encodings_are_rejected(single_proof) -> None:
     encoded = single_proof[0].to_bytes()
-    assert encoded[0] == 2  # version 2: the power layout of T^4 (version 1, the earlier layout, is not read)
-    for data in (b"", encoded[:1], encoded[:-1], encoded + b"\x00", b"\x01" + encoded[1:], b"\x03" + encoded[1:],
-                 encoded[:1] + b"\x05" + encoded[2:]):
+    assert encoded[:2] == b"\x03\x40"  # version 3 (the n_bits byte; versions 1 and 2 are not read), 64 bits
+    for data in (b"", encoded[:1], encoded[:2], encoded[:-1], encoded + b"\x00", b"\x01" + encoded[1:],
+                 b"\x02" + encoded[1:], b"\x04" + encoded[1:], encoded[:1] + b"\x20" + encoded[2:],
+                 encoded[:2] + b"\x05" + encoded[3:], b"\x02" + encoded[2:]):
         with pytest.raises(EncodingError):
             BppRangeProof.from_bytes(data, m=1)
     with pytest.raises(EncodingError, match="rounds"):
@@ -501,7 +503,7 @@ def test_point_outside_the_subgroup_or_off_the_curve_is_rejected(single_proof) -
             break
         x += 1
     outside = encode_affine((x, y))
-    for offset, name in ((2, "C_D"), (50, "C_B"), (146, "C_S"), (194, "X_0"), (242, "R_0")):
+    for offset, name in ((3, "C_D"), (51, "C_B"), (147, "C_S"), (195, "X_0"), (243, "R_0")):
         with pytest.raises(EncodingError, match=name):
             BppRangeProof.from_bytes(encoded[:offset] + outside + encoded[offset + 48:], m=1)
 
@@ -829,7 +831,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
     x_Gvec = [fr_random() for _ in range(N)]
     gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
-    monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
+    monkeypatch.setattr(bpp, "generators", lambda padded_m, n_bits=64: gens)
     gamma1 = [fr_random() for _ in values1]
     # the same V_k = v_k·G + γ_k·H for both openings
     gamma2 = [(g + (v1 - v2) * x_G * pow(x_H, -1, R)) % R for g, v1, v2 in zip(gamma1, values1, values2, strict=True)]
@@ -915,7 +917,12 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     proof2 = bpp._prove(values2, gamma2, range_proof_transcript(V, CONTEXT), lambda: next(stream),
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
-    verify_range_pp(proof2, V, CONTEXT)
+    # verify_range_pp sums the terms over the real generators (provers.bulletproofs.check_terms): check the
+    # same terms over the trapdoor generators this proof is for
+    terms = bpp.BppRangeStatement(proof2, V, 64, CONTEXT).verification_terms(1, fr_random)
+    check = msm([*gens.G_vec, *gens.H_vec[1:], gens.G, gens.H_vec[0], *terms.points],
+                [*terms.g_scalars, *terms.h_scalars, terms.G_scalar, terms.H_scalar, *terms.scalars])
+    assert check.is_identity()
 
 
 def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
