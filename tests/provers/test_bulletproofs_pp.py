@@ -1281,6 +1281,13 @@ def _malicious_width_proof(values: list[int], n_bits: int, digits: list[int] | N
 
 
 @pytest.mark.parametrize("n_bits", WIDTHS)
+def test_the_unchecked_prover_steps_on_values_in_range_verify(n_bits: int, monkeypatch) -> None:
+    # the control of the malicious provers below: the same harness on honest values is an honest prover
+    proof, commitments = _malicious_width_proof([0, (1 << n_bits) - 1, 5], n_bits, None, monkeypatch)
+    verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
 @pytest.mark.parametrize("attack", ["truncated digits", "digit 16", "digits 21 and -1", "minus one"])
 def test_malicious_proof_outside_every_width_is_rejected(n_bits: int, attack: str, monkeypatch) -> None:
     D = n_bits // 4

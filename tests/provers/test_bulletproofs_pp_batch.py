@@ -346,3 +346,30 @@ def test_the_verifiers_agree_with_the_batch(mixed) -> None:
     forged = _false(statement)
     with pytest.raises(VerificationError):
         verify_range_pp(forged.proof, forged.commitments, forged.context, n_bits=forged.n_bits)
+
+
+@pytest.mark.parametrize("n_bits", [8, 64])
+@pytest.mark.parametrize("attack", ["truncated digits", "digit 16"])
+def test_a_malicious_bound_proof_of_a_value_outside_the_range_is_rejected(n_bits: int, attack: str,
+                                                                          monkeypatch) -> None:
+    # a form whose value is 2^n (its constant pushed up by one): the prover's steps run unchecked on the bound
+    # transcript (the D digits of 2^n are 0, their sum is not the value) or with a digit 16 (the right sum)
+    b = _bound(n_bits, 2)
+    # control: the same unchecked steps on the honest openings verify (the harness is the prover)
+    honest_proof = bpp._prove(b.values, b.blindings, bpp.bound_range_proof_transcript(2, b.context, n_bits),
+                              fr_random, check_witness=False, n_bits=n_bits)
+    verify_bound_range_pp(honest_proof, b.forms, n_bits, b.context)
+    forms = (dataclasses.replace(b.forms[0], constant=b.forms[0].constant + 1), *b.forms[1:])
+    values = [b.values[0] + 1, *b.values[1:]]
+    assert values[0] == 1 << n_bits
+    if attack == "digit 16":
+        honest = bpp._digits
+        top = [0] * (n_bits // 4 - 1) + [16]
+        monkeypatch.setattr(bpp, "_digits", lambda padded, count: top + honest(padded, count)[count:])
+    proof = bpp._prove(values, b.blindings, bpp.bound_range_proof_transcript(2, b.context, n_bits), fr_random,
+                       check_witness=False, n_bits=n_bits)
+    with pytest.raises(VerificationError):
+        verify_bound_range_pp(proof, forms, n_bits, b.context)
+    with pytest.raises(VerificationError) as caught:
+        batch_verify([BppBoundRangeStatement(proof, forms, n_bits, b.context)], identify_failure=True)
+    assert caught.value.index == 0
