@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import add
+from typing import Protocol, runtime_checkable
 
 from provers.bulletproofs.encoding import RangeProof
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
@@ -290,6 +291,10 @@ class RangeStatement:
             raise VerificationError("commitments must be a sequence of G1Point") from exc
         object.__setattr__(self, "commitments", commitments)
 
+    def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
+        """:func:`verification_terms` of this statement (the :class:`RangeClaim` method)."""
+        return verification_terms(self, weight, rng)
+
 
 @dataclass(frozen=True, slots=True)
 class CommitmentForm:
@@ -329,6 +334,10 @@ class BoundRangeStatement:
             raise VerificationError("forms must be a sequence of CommitmentForm")
         object.__setattr__(self, "forms", forms)
 
+    def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
+        """:func:`verification_terms` of this statement (the :class:`RangeClaim` method)."""
+        return verification_terms(self, weight, rng)
+
 
 @dataclass(frozen=True, slots=True)
 class VerificationTerms:
@@ -344,6 +353,18 @@ class VerificationTerms:
     H_scalar: int
     points: list[G1Point]
     scalars: list[int]
+
+
+@runtime_checkable
+class RangeClaim(Protocol):
+    """Any statement :func:`provers.bulletproofs.batch_verify` accepts: one that writes its verification
+    equation over the shared generators (G_i, H_i prefixes, G, H) as :class:`VerificationTerms`, every scalar
+    times ``weight``, drawing any folding randomness from ``rng``; the statement holds iff the terms sum to
+    the identity. :class:`RangeStatement`, :class:`BoundRangeStatement` and the Bulletproofs++ statements
+    (``provers.bulletproofs_pp``, which imports this package, never the reverse) have it. Raises
+    VerificationError if the statement is malformed."""
+
+    def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms: ...
 
 
 def verification_terms(statement: RangeStatement | BoundRangeStatement, weight: int,
@@ -430,10 +451,14 @@ def verification_terms(statement: RangeStatement | BoundRangeStatement, weight: 
 
 
 def check_terms(terms: Sequence[VerificationTerms]) -> bool:
-    """True iff the sum of the terms is the identity, computed with ONE multi-scalar multiplication."""
-    size = max(len(t.g_scalars) for t in terms)
-    g_total = [0] * size
-    h_total = [0] * size
+    """True iff the sum of the terms is the identity, computed with ONE multi-scalar multiplication.
+
+    The g and h vectors may have different lengths (a Bulletproofs++ statement's h vector can be longer
+    than its g vector): each is summed over the prefix it covers."""
+    g_size = max(len(t.g_scalars) for t in terms)
+    h_size = max(len(t.h_scalars) for t in terms)
+    g_total = [0] * g_size
+    h_total = [0] * h_size
     G_total = H_total = 0
     points: list[G1Point] = []
     scalars: list[int] = []
@@ -445,10 +470,10 @@ def check_terms(terms: Sequence[VerificationTerms]) -> bool:
         points += t.points
         scalars += t.scalars
     bases = pedersen_bases()
-    G_vec, H_vec = vector_generators(size)
+    G_vec, H_vec = vector_generators(max(g_size, h_size))
     with cyclic_gc_paused():
         result = msm(
-            [*G_vec, *H_vec, bases.G, bases.H, *points],
+            [*G_vec[:g_size], *H_vec[:h_size], bases.G, bases.H, *points],
             [*(v % R for v in g_total), *(v % R for v in h_total), G_total % R, H_total % R, *scalars],
         )
     return result.is_identity()

@@ -3,57 +3,64 @@
 Layout, all points 48-byte compressed G1 and all scalars 32-byte big-endian canonical (< r):
 
     offset  size   field
-    0       1      version = 0x02 (0x01: the earlier power layout, no longer read)
-    1       1      k = number of WNLA rounds
-    2       48     C_D
-    50      48     C_B
-    98      48     C_R
-    146     48     C_S
-    194     96·k   X_0, R_0, X_1, R_1, ..., X_{k-1}, R_{k-1}
-    194+96k 32·a   l (the WNLA's final linear vector, a scalars)
+    0       1      version = 0x03 (0x02: the same proof without the n_bits byte, and 0x01: the earlier
+                   power layout, are no longer read)
+    1       1      n_bits (8, 16, 32 or 64)
+    2       1      k = number of WNLA rounds
+    3       48     C_D
+    51      48     C_B
+    99      48     C_R
+    147     48     C_S
+    195     96·k   X_0, R_0, X_1, R_1, ..., X_{k-1}, R_{k-1}
+    195+96k 32·a   l (the WNLA's final linear vector, a scalars)
     ...     32·b   n (the WNLA's final norm vector, b scalars)
 
-k, a and b follow from m (:func:`provers.bulletproofs_pp.parameters.proof_shape`): m is not encoded,
-the verifier knows it from the statement and decoding checks that k matches it.
+k, a and b follow from m and n_bits (:func:`provers.bulletproofs_pp.parameters.proof_shape`): m is not
+encoded, the verifier knows it (and n_bits) from the statement; decoding checks that the n_bits byte is the
+expected one and that k matches. From version 2 only the header changed: the bytes from k on are those
+version 2 wrote for the same 64-bit proof.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from provers.bulletproofs_pp.parameters import check_count, proof_shape
+from provers.bulletproofs_pp.parameters import N_BITS, check_bits, check_count, proof_shape
 from provers.bulletproofs_pp.wnla import WnlaProof
 from zkclear.crypto.field import SCALAR_BYTES, scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import POINT_BYTES, G1Point
 from zkclear.errors import EncodingError
 
 #: The encoding version this module writes and reads.
-VERSION = 2
-HEADER_BYTES = 2
+VERSION = 3
+HEADER_BYTES = 3
 
 
-def encoded_size(m: int) -> int:
-    """Bytes in a proof for m values: 2 + 48·(4 + 2k) + 32·(a + b)."""
-    rounds, l_final, n_final = proof_shape(m)
+def encoded_size(m: int, n_bits: int = N_BITS) -> int:
+    """Bytes in a proof for m values of n_bits bits: 3 + 48·(4 + 2k) + 32·(a + b)."""
+    rounds, l_final, n_final = proof_shape(m, n_bits)
     return HEADER_BYTES + POINT_BYTES * (4 + 2 * rounds) + SCALAR_BYTES * (l_final + n_final)
 
 
 @dataclass(frozen=True, slots=True)
 class BppRangeProof:
-    """A Bulletproofs++ range proof: the commitments C_D, C_B, C_R, C_S and the WNLA proof."""
+    """A Bulletproofs++ range proof: the commitments C_D, C_B, C_R, C_S, the WNLA proof and the bit width
+    it proves (``n_bits``: encoded, and checked by the verifier against the statement's)."""
 
     C_D: G1Point
     C_B: G1Point
     C_R: G1Point
     C_S: G1Point
     wnla: WnlaProof
+    n_bits: int = N_BITS
 
     def to_bytes(self) -> bytes:
         """The canonical encoding (see the module docstring)."""
         rounds = len(self.wnla.X)
         if len(self.wnla.R) != rounds or rounds > 255:
             raise EncodingError(f"cannot encode a WNLA proof with {rounds} rounds")
-        parts = [bytes([VERSION, rounds])]
+        check_bits(self.n_bits, EncodingError)
+        parts = [bytes([VERSION, self.n_bits, rounds])]
         parts += [point.to_bytes() for point in (self.C_D, self.C_B, self.C_R, self.C_S)]
         for X, R in zip(self.wnla.X, self.wnla.R, strict=True):
             parts += [X.to_bytes(), R.to_bytes()]
@@ -61,25 +68,31 @@ class BppRangeProof:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, m: int) -> BppRangeProof:
-        """Decode a proof for m values.
+    def from_bytes(cls, data: bytes, *, m: int, n_bits: int = N_BITS) -> BppRangeProof:
+        """Decode a proof for m values of n_bits bits.
 
         Guaranteed: returns only a proof whose points are in the prime-order subgroup and whose
-        scalars are canonical, of exactly the shape m implies; anything else raises EncodingError.
+        scalars are canonical, whose n_bits byte is ``n_bits``, of exactly the shape m and n_bits imply;
+        anything else raises EncodingError.
         """
         check_count(m, EncodingError)
+        check_bits(n_bits, EncodingError)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise EncodingError(f"a Bulletproofs++ range proof is bytes, got {type(data).__name__}")
         data = bytes(data)
-        rounds, l_final, n_final = proof_shape(m)
+        rounds, l_final, n_final = proof_shape(m, n_bits)
+        size = encoded_size(m, n_bits)
         if len(data) < HEADER_BYTES:
             raise EncodingError(f"Bulletproofs++ range proof is {len(data)} bytes, shorter than its header")
         if data[0] != VERSION:
             raise EncodingError(f"unknown Bulletproofs++ range proof version {data[0]} (expected {VERSION})")
-        if data[1] != rounds:
-            raise EncodingError(f"Bulletproofs++ range proof has {data[1]} rounds, expected {rounds} for m={m}")
-        if len(data) != encoded_size(m):
-            raise EncodingError(f"Bulletproofs++ range proof is {len(data)} bytes, expected {encoded_size(m)}")
+        if data[1] != n_bits:
+            raise EncodingError(f"Bulletproofs++ range proof is for {data[1]} bits, expected {n_bits}")
+        if data[2] != rounds:
+            raise EncodingError(f"Bulletproofs++ range proof has {data[2]} rounds, expected {rounds} for m={m}, "
+                                f"n={n_bits}")
+        if len(data) != size:
+            raise EncodingError(f"Bulletproofs++ range proof is {len(data)} bytes, expected {size}")
         offset = HEADER_BYTES
 
         def point(name: str) -> G1Point:
@@ -106,4 +119,4 @@ class BppRangeProof:
         l_final_vec = tuple(scalar(f"l_{i}") for i in range(l_final))
         n_final_vec = tuple(scalar(f"n_{i}") for i in range(n_final))
         wnla = WnlaProof(X=tuple(X_vec), R=tuple(R_vec), l=l_final_vec, n=n_final_vec)
-        return cls(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
+        return cls(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla, n_bits=n_bits)

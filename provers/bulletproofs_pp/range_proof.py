@@ -1,14 +1,15 @@
 """The Bulletproofs++ reciprocal range proof (Eagen et al., Eurocrypt 2024, eprint 2022/510), base 16.
 
 Statement: commitments ``V_k = v_k·G + γ_k·H`` (k < m, the same Pedersen bases as
-provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^64)``. An
+provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`` in ``[0, 2^n)``, n one of
+8, 16, 32, 64 (default 64) and D = n/4 digits per value. An
 accepting proof shows exactly that relation: every other component of V_k lands on a power of T that no
 commitment made after the challenges reaches (docs/protocol.md, soundness item 6). Every step is written
 out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by any statement)", in the
 same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
-the identity), digit positions j = 16·k + i (digit i of value k), digits a in [0, 16).
+the identity), digit positions j = D·k + i (digit i of value k), digits a in [0, 16).
 
-The witness: digits ``d_j`` with ``v_k = Σ_i 16^i·d_{16k+i}``, multiplicities ``m_a = #{j : d_j = a}``
+The witness: digits ``d_j`` with ``v_k = Σ_{i<D} 16^i·d_{Dk+i}``, multiplicities ``m_a = #{j : d_j = a}``
 and, after the challenge e, reciprocals ``r_j = 1/(e + d_j)``. The reciprocal argument: the digits are
 all in [0, 16) iff ``Σ_j 1/(X + d_j) = Σ_a m_a/(X + a)`` as rational functions, which the proof checks at
 X = e. Every constraint is folded into the coefficient of T⁴ of ``<c(T), l(T)> + |n(T)|²_μ`` and the
@@ -22,8 +23,20 @@ form a tree rooted at C_R's G-coefficient g_R), so the witness is uniform and in
 zero-knowledge argument in docs/protocol.md).
 
 Transcript order (labels in quotes; PROTOCOL_LABEL ends in v2, the layout above): ``"dom-sep"=PROTOCOL_LABEL,
-"n", "base", "m", "context", "V" (m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta", δ="delta", "C_S",
-T="t"``, then the WNLA (``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``, γ_k=``"wnla/gamma"``).
+"n" (n_bits), "base", "m", "context", "V" (m points), "C_D", "C_B", e="e", "C_R", ρ="rho", β="beta",
+δ="delta", "C_S", T="t"``, then the WNLA (``"wnla/l", "wnla/n"`` and per round ``"wnla/X", "wnla/R"``,
+γ_k=``"wnla/gamma"``).
+
+A *bound* statement (:class:`BppBoundRangeStatement`, :func:`prove_bound_range_pp`) is the same proof about
+commitments that the caller's ``context`` already determines (each ``V_k`` a public linear form of points the
+context hashes, :class:`provers.bulletproofs.CommitmentForm`). Its transcript starts from
+``BOUND_PROTOCOL_LABEL`` and absorbs no ``V`` (so a proof of one kind never verifies as the other); the
+verifier never computes a ``V_k``: each form's points enter the multi-scalar multiplication with the form's
+coefficients, exactly as for provers/bulletproofs' bound statements.
+
+Verification is written once, as :class:`provers.bulletproofs.range_proof.VerificationTerms`
+(``verification_terms`` of each statement class), so Bulletproofs++ statements can be batch-verified with
+Bulletproofs ones (:func:`provers.bulletproofs.batch_verify`).
 
 Experimental: used by no statement.
 """
@@ -36,7 +49,13 @@ from functools import cache
 
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
 from provers.bulletproofs.parameters import padded_count
-from provers.bulletproofs.range_proof import check_witness_values, cyclic_gc_paused
+from provers.bulletproofs.range_proof import (
+    CommitmentForm,
+    VerificationTerms,
+    check_terms,
+    check_witness_values,
+    cyclic_gc_paused,
+)
 from provers.bulletproofs_pp.encoding import BppRangeProof
 from provers.bulletproofs_pp.parameters import (
     B_POWER,
@@ -54,7 +73,9 @@ from provers.bulletproofs_pp.parameters import (
     S_POWER,
     UNUSED_C_POWER,
     UNUSED_SLOT,
+    check_bits,
     check_count,
+    digit_count,
     l_length,
     n_length,
 )
@@ -67,6 +88,9 @@ from zkclear.errors import ProvingError, VerificationError
 
 #: Domain separator of the Bulletproofs++ range-proof transcript.
 PROTOCOL_LABEL = b"zkclear/bulletproofs-pp/range-proof/v2"
+#: Domain separator of a bound statement's transcript (commitments bound by the context, not absorbed; same
+#: layout version 2 as PROTOCOL_LABEL).
+BOUND_PROTOCOL_LABEL = b"zkclear/bulletproofs-pp/bound-range-proof/v2"
 
 ScalarSource = Callable[[], int]
 
@@ -82,22 +106,34 @@ class Generators:
 
 
 @cache
-def generators(padded_m: int) -> Generators:
-    """The generators for ``padded_m`` values (prefixes of the Bulletproofs vectors: no new derivation)."""
+def generators(padded_m: int, n_bits: int = N_BITS) -> Generators:
+    """The generators for ``padded_m`` values of n_bits bits (prefixes of the Bulletproofs vectors: no new
+    derivation): ``G_vec = (G_0 .. G_{D·M−1})``, ``H_vec = (H, H_0 .. H_{L−2})``."""
     bases = pedersen_bases()
-    size, slots = DIGITS * padded_m, l_length(padded_m)
+    size, slots = n_length(padded_m, n_bits), l_length(padded_m, n_bits)
     G_vec, H_vec = vector_generators(max(size, slots - 1))
     return Generators(G=bases.G, H_vec=(bases.H, *H_vec[:slots - 1]), G_vec=G_vec[:size])
 
 
-def range_proof_transcript(commitments: Sequence[G1Point], context: bytes) -> Transcript:
+def range_proof_transcript(commitments: Sequence[G1Point], context: bytes, n_bits: int = N_BITS) -> Transcript:
     """The transcript both roles start from: label, n, base, m, context, then every V_k."""
     transcript = Transcript(PROTOCOL_LABEL)
-    transcript.append_u64(b"n", N_BITS)
+    transcript.append_u64(b"n", n_bits)
     transcript.append_u64(b"base", BASE)
     transcript.append_u64(b"m", len(commitments))
     transcript.append_message(b"context", context)
     transcript.append_points(b"V", list(commitments))
+    return transcript
+
+
+def bound_range_proof_transcript(m: int, context: bytes, n_bits: int = N_BITS) -> Transcript:
+    """The transcript of a bound statement: label, n, base, m, context — the commitments are not absorbed
+    (the context determines them)."""
+    transcript = Transcript(BOUND_PROTOCOL_LABEL)
+    transcript.append_u64(b"n", n_bits)
+    transcript.append_u64(b"base", BASE)
+    transcript.append_u64(b"m", m)
+    transcript.append_message(b"context", context)
     return transcript
 
 
@@ -117,10 +153,10 @@ def _challenge_e(transcript: Transcript, error: type[Exception]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Public:
-    """The public values both roles derive from (e, ρ, β, δ) for M padded values.
+    """The public values both roles derive from (e, ρ, β, δ) for M padded values of D digits.
 
     ``weights[j] = μ^{j+1}``, ``p_j = β/μ^{j+1}``, ``q_j = w_j/μ^{j+1}`` with
-    ``w_j = δ^{k+1}·16^i`` (j = 16k + i), ``mult_coefficients[a] = −2β/(e + a)`` and
+    ``w_j = δ^{k+1}·16^i`` (j = D·k + i), ``mult_coefficients[a] = −2β/(e + a)`` and
     ``κ = 2·Σ_j μ^{j+1} + 2·Σ_j (e + p_j)·w_j``.
     """
 
@@ -133,8 +169,8 @@ class _Public:
     value_weights: list[int]  # δ^{k+1}, k < M
 
 
-def _public(e: int, rho: int, beta: int, delta: int, padded_m: int) -> _Public:
-    size = DIGITS * padded_m
+def _public(e: int, rho: int, beta: int, delta: int, padded_m: int, digits: int = DIGITS) -> _Public:
+    size = digits * padded_m
     mu = rho * rho % R
     weights = [0] * size
     power = 1
@@ -143,7 +179,7 @@ def _public(e: int, rho: int, beta: int, delta: int, padded_m: int) -> _Public:
         weights[j] = power
     inverse_weights = fr_batch_inv(weights)
     value_weights = [pow(delta, k + 1, R) for k in range(padded_m)]
-    w = [value_weights[j // DIGITS] * BASE ** (j % DIGITS) % R for j in range(size)]
+    w = [value_weights[j // digits] * BASE ** (j % digits) % R for j in range(size)]
     p = [beta * x % R for x in inverse_weights]
     q = [a * b % R for a, b in zip(w, inverse_weights, strict=True)]
     mult_coefficients = [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
@@ -179,9 +215,10 @@ def _check_context(context: bytes, error: type[Exception]) -> bytes:
     return bytes(context)
 
 
-def _check_witness(values: Sequence[int], blindings: Sequence[int]) -> None:
+def _check_witness(values: Sequence[int], blindings: Sequence[int], n_bits: int) -> None:
+    check_bits(n_bits, ProvingError)
     check_count(len(values), ProvingError)
-    check_witness_values(values, blindings, N_BITS)
+    check_witness_values(values, blindings, n_bits)
 
 
 def prove_range_pp(
@@ -189,35 +226,58 @@ def prove_range_pp(
     blindings: Sequence[int],
     context: bytes,
     *,
+    n_bits: int = N_BITS,
     rng: ScalarSource | None = None,
 ) -> tuple[BppRangeProof, list[G1Point]]:
-    """Prove every ``values[k]`` in ``[0, 2^64)`` for ``V_k = values[k]·G + blindings[k]·H``.
+    """Prove every ``values[k]`` in ``[0, 2^n_bits)`` for ``V_k = values[k]·G + blindings[k]·H``.
 
     Returns the proof and the m commitments it is about (the same points
     :func:`provers.bulletproofs.prove_range` returns for these openings). Guaranteed: raises
-    ProvingError (and emits nothing) if a value is out of range or not an int, or the lengths disagree.
-    ``rng`` returns uniform Fr elements (default: the OS CSPRNG); only tests replace it.
+    ProvingError (and emits nothing) if n_bits is not one of 8, 16, 32, 64, a value is out of range or not
+    an int, or the lengths disagree. ``rng`` returns uniform Fr elements (default: the OS CSPRNG); only
+    tests replace it.
     """
-    _check_witness(values, blindings)
+    _check_witness(values, blindings, n_bits)
     context = _check_context(context, ProvingError)
     commitments = [commit(v, gamma) for v, gamma in zip(values, blindings, strict=True)]
-    transcript = range_proof_transcript(commitments, context)
+    transcript = range_proof_transcript(commitments, context, n_bits)
     with cyclic_gc_paused():  # as for provers/bulletproofs: nothing here creates reference cycles
-        proof = _prove(values, blindings, transcript, rng or fr_random, check_witness=True)
+        proof = _prove(values, blindings, transcript, rng or fr_random, check_witness=True, n_bits=n_bits)
     return proof, commitments
 
 
-def _digits(values: Sequence[int]) -> list[int]:
-    return [(v >> (4 * i)) & (BASE - 1) for v in values for i in range(DIGITS)]
+def prove_bound_range_pp(
+    values: Sequence[int],
+    blindings: Sequence[int],
+    n_bits: int,
+    context: bytes,
+    *,
+    rng: ScalarSource | None = None,
+) -> BppRangeProof:
+    """Prove every ``values[k]`` in ``[0, 2^n_bits)`` for ``V_k = values[k]·G + blindings[k]·H`` where
+    ``context`` already determines every ``V_k`` (:class:`BppBoundRangeStatement`): the transcript starts
+    from ``BOUND_PROTOCOL_LABEL`` and absorbs no commitment. The caller's context must bind the commitments —
+    a context that does not makes the proof unsound. Same guarantees and errors as :func:`prove_range_pp`."""
+    _check_witness(values, blindings, n_bits)
+    context = _check_context(context, ProvingError)
+    transcript = bound_range_proof_transcript(len(values), context, n_bits)
+    with cyclic_gc_paused():
+        return _prove(values, blindings, transcript, rng or fr_random, check_witness=True, n_bits=n_bits)
+
+
+def _digits(values: Sequence[int], count: int = DIGITS) -> list[int]:
+    return [(v >> (4 * i)) & (BASE - 1) for v in values for i in range(count)]
 
 
 def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcript,
-           rng: ScalarSource, *, check_witness: bool) -> BppRangeProof:
-    """The prover's steps from ``transcript`` (label .. V absorbed). Values are NOT range-checked here
-    (tests drive it directly, with ``check_witness=False``, to play a malicious prover)."""
+           rng: ScalarSource, *, check_witness: bool, n_bits: int = N_BITS) -> BppRangeProof:
+    """The prover's steps from ``transcript`` (label .. context and, unless bound, V absorbed). Values are
+    NOT range-checked here (tests drive it directly, with ``check_witness=False``, to play a malicious
+    prover)."""
     m = len(values)
     M = padded_count(m)
-    gens = generators(M)
+    D = digit_count(n_bits)
+    gens = generators(M, n_bits)
     H = gens.H_vec[BLINDING_SLOT]
     H_mult = gens.H_vec[MULTIPLICITY_SLOT:JUNK_SLOT]
     H_junk = gens.H_vec[JUNK_SLOT:JUNK_SLOT + len(JUNK_POWERS)]
@@ -226,7 +286,7 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
 
     # Round 1: digits d (norm part) and multiplicities m_a (linear part), blinded on H; the masks u_j of
     # the slots of the T^j coefficients, each in the commitment of power MASK_POWERS[j] (C_D, C_R or C_B).
-    d = _digits(padded_values)
+    d = _digits(padded_values, D)
     mult = [d.count(a) for a in range(BASE)]
     masks = {j: rng() for j in JUNK_POWERS}
 
@@ -251,7 +311,7 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     rho = _challenge(transcript, b"rho", ProvingError)
     beta = _challenge(transcript, b"beta", ProvingError)
     delta = _challenge(transcript, b"delta", ProvingError)
-    public = _public(e, rho, beta, delta, M)
+    public = _public(e, rho, beta, delta, M, D)
     mu = public.mu
 
     # n(T) = T^{-1}·s + T·a + T³·b with a = d + e·1 + p and b = r + q; the masks s, s_l, α_S.
@@ -298,29 +358,106 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
              for x, y, z in zip(s, a_vec, b_vec, strict=True)]
     wnla = prove_wnla(transcript, gens.G, gens.G_vec, gens.H_vec, _c_vector(public, t, len(l_vec)), rho, l_vec,
                       n_vec)
-    return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla)
+    return BppRangeProof(C_D=C_D, C_B=C_B, C_R=C_R, C_S=C_S, wnla=wnla, n_bits=n_bits)
 
 
-def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes) -> None:
-    """Check that ``proof`` shows every commitment opens as ``v·G + γ·H`` with v in [0, 2^64), in ``context``.
+# --- statements and their verification equation ---------------------------------------------------------
 
-    One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
-    """
-    try:
-        commitments = tuple(commitments)
-    except TypeError as exc:
-        raise VerificationError("commitments must be a sequence of G1Point") from exc
-    m = len(commitments)
+
+@dataclass(frozen=True, slots=True)
+class BppRangeStatement:
+    """One Bulletproofs++ range-proof statement: ``proof`` shows each of ``commitments`` opens to
+    [0, 2^n_bits) in ``context``. Proven by :func:`prove_range_pp`."""
+
+    proof: BppRangeProof
+    commitments: tuple[G1Point, ...]
+    n_bits: int
+    context: bytes
+
+    def __post_init__(self) -> None:
+        try:
+            commitments = tuple(self.commitments)
+        except TypeError as exc:
+            raise VerificationError("commitments must be a sequence of G1Point") from exc
+        object.__setattr__(self, "commitments", commitments)
+
+    def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
+        """The verification equation (:class:`VerificationTerms`, over the Bulletproofs generators), every
+        scalar times ``weight``. ``rng`` is unused (one equation, nothing to fold). Raises VerificationError
+        if the statement is malformed (sizes, types, zero challenge)."""
+        if not all(isinstance(V, G1Point) for V in self.commitments):
+            raise VerificationError("every commitment must be a G1Point")
+        m = len(self.commitments)
+        _check_statement(self.proof, self.n_bits, m)
+        context = _check_context(self.context, VerificationError)
+        transcript = range_proof_transcript(self.commitments, context, self.n_bits)
+        terms, value_factors = _terms(self.proof, self.n_bits, m, transcript, weight)
+        terms.points.extend(self.commitments)  # the padding commitments are the identity: only the m real ones
+        terms.scalars.extend(value_factors)
+        return terms
+
+
+@dataclass(frozen=True, slots=True)
+class BppBoundRangeStatement:
+    """One bound Bulletproofs++ statement: ``proof`` shows each commitment ``forms[k]`` opens to
+    [0, 2^n_bits), where ``context`` determines every form (the caller's duty: e.g. a hash of the points and
+    of the public data that fixes the coefficients). Proven by :func:`prove_bound_range_pp`."""
+
+    proof: BppRangeProof
+    forms: tuple[CommitmentForm, ...]
+    n_bits: int
+    context: bytes
+
+    def __post_init__(self) -> None:
+        try:
+            forms = tuple(self.forms)
+        except TypeError as exc:
+            raise VerificationError("forms must be a sequence of CommitmentForm") from exc
+        if not all(isinstance(form, CommitmentForm) for form in forms):
+            raise VerificationError("forms must be a sequence of CommitmentForm")
+        object.__setattr__(self, "forms", forms)
+
+    def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
+        """As :meth:`BppRangeStatement.verification_terms`; each ``V_k`` enters as its form (never computed):
+        the constant on G, the points with their coefficients, a point shared by several forms once with
+        its scalars summed."""
+        m = len(self.forms)
+        _check_statement(self.proof, self.n_bits, m)
+        context = _check_context(self.context, VerificationError)
+        transcript = bound_range_proof_transcript(m, context, self.n_bits)
+        terms, value_factors = _terms(self.proof, self.n_bits, m, transcript, weight)
+        G_scalar = terms.G_scalar
+        shared: dict[int, list] = {}
+        for factor, form in zip(value_factors, self.forms, strict=True):
+            G_scalar += factor * form.constant
+            for P, coefficient in zip(form.points, form.coefficients, strict=True):
+                entry = shared.get(id(P))
+                if entry is None:
+                    shared[id(P)] = [P, factor * coefficient]
+                else:
+                    entry[1] += factor * coefficient
+        terms.points.extend(P for P, _ in shared.values())
+        terms.scalars.extend(k % R for _, k in shared.values())
+        return VerificationTerms(terms.g_scalars, terms.h_scalars, G_scalar % R, terms.H_scalar, terms.points,
+                                 terms.scalars)
+
+
+def _check_statement(proof: BppRangeProof, n_bits: int, m: int) -> None:
+    check_bits(n_bits, VerificationError)
     check_count(m, VerificationError)
-    context = _check_context(context, VerificationError)
     if not isinstance(proof, BppRangeProof):
         raise VerificationError(f"expected a BppRangeProof, got {type(proof).__name__}")
-    if not all(isinstance(V, G1Point) for V in (*commitments, proof.C_D, proof.C_B, proof.C_R, proof.C_S)):
-        raise VerificationError("every commitment and proof point must be a G1Point")
-    M = padded_count(m)
-    gens = generators(M)
+    if proof.n_bits != n_bits:
+        raise VerificationError(f"the proof is for {proof.n_bits!r} bits, the statement for {n_bits}")
+    if not all(isinstance(P, G1Point) for P in (proof.C_D, proof.C_B, proof.C_R, proof.C_S)):
+        raise VerificationError("every proof point must be a G1Point")
 
-    transcript = range_proof_transcript(commitments, context)
+
+def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
+           weight: int) -> tuple[VerificationTerms, list[int]]:
+    """Everything of the verification equation but the V_k (the transcript holds label .. context and, if
+    unbound, V), times ``weight``; and the m factors ``2·T⁴·δ^{k+1}·weight`` of the V_k."""
+    M = padded_count(m)
     transcript.append_point(b"C_D", proof.C_D)
     transcript.append_point(b"C_B", proof.C_B)
     e = _challenge_e(transcript, VerificationError)
@@ -328,28 +465,52 @@ def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], contex
     rho = _challenge(transcript, b"rho", VerificationError)
     beta = _challenge(transcript, b"beta", VerificationError)
     delta = _challenge(transcript, b"delta", VerificationError)
-    public = _public(e, rho, beta, delta, M)
+    public = _public(e, rho, beta, delta, M, digit_count(n_bits))
     transcript.append_point(b"C_S", proof.C_S)
     t = _challenge(transcript, b"t", VerificationError)
-    slots = l_length(m)
-    terms = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m))
+    slots = l_length(m, n_bits)
+    wnla = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m, n_bits))
 
     t_inv = fr_inv(t)
 
     def power(k: int) -> int:
-        return _power(t, t_inv, k)
+        return _power(t, t_inv, k) * weight % R
 
     t_d, t_r, t_v = power(D_POWER), power(R_POWER), power(CHECKED_POWER)
-    # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out;
-    # the padding commitments are the identity and contribute nothing.
-    g_scalars = [(t_d * (e + p_j) + t_r * q_j - g) % R
-                 for p_j, q_j, g in zip(public.p, public.q, terms.g_scalars, strict=True)]
-    points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *commitments, *terms.round_points, gens.G,
-              *gens.H_vec, *gens.G_vec]
-    scalars = [power(B_POWER), power(S_POWER), t_d, t_r, *(2 * t_v * w % R for w in public.value_weights[:m]),
-               *terms.round_scalars, (t_v * public.kappa - terms.G_scalar) % R, *(-h % R for h in terms.h_scalars),
-               *g_scalars]
-    with cyclic_gc_paused():
-        check = msm(points, scalars)
-    if not check.is_identity():
+    # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out; H_vec[0]
+    # is the Pedersen H and H_vec[1:] are Bulletproofs' H_0, H_1, ..., G_vec Bulletproofs' G_0, G_1, ...
+    w = weight % R
+    g_scalars = [(t_d * (e + p_j) + t_r * q_j - w * g) % R
+                 for p_j, q_j, g in zip(public.p, public.q, wnla.g_scalars, strict=True)]
+    h_scalars = [-w * h % R for h in wnla.h_scalars[1:]]
+    H_scalar = -w * wnla.h_scalars[BLINDING_SLOT] % R
+    G_scalar = (t_v * public.kappa - w * wnla.G_scalar) % R
+    points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *wnla.round_points]
+    scalars = [power(B_POWER), power(S_POWER), t_d, t_r, *(w * s % R for s in wnla.round_scalars)]
+    value_factors = [2 * t_v * x % R for x in public.value_weights[:m]]
+    return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars), value_factors
+
+
+def verify_range_pp(proof: BppRangeProof, commitments: Sequence[G1Point], context: bytes, *,
+                    n_bits: int = N_BITS) -> None:
+    """Check that ``proof`` shows every commitment opens as ``v·G + γ·H`` with v in [0, 2^n_bits), in
+    ``context``.
+
+    One multi-scalar multiplication. Raises VerificationError on any failure; returns None.
+    """
+    statement = BppRangeStatement(proof=proof, commitments=commitments, n_bits=n_bits, context=context)
+    _check(statement)
+
+
+def verify_bound_range_pp(proof: BppRangeProof, forms: Sequence[CommitmentForm], n_bits: int,
+                          context: bytes) -> None:
+    """Check that ``proof`` (:func:`prove_bound_range_pp`) shows every commitment ``forms[k]`` opens to a value
+    in [0, 2^n_bits), in ``context`` (which must determine the forms). Raises VerificationError on any
+    failure; returns None."""
+    statement = BppBoundRangeStatement(proof=proof, forms=forms, n_bits=n_bits, context=context)
+    _check(statement)
+
+
+def _check(statement: BppRangeStatement | BppBoundRangeStatement) -> None:
+    if not check_terms([statement.verification_terms(1, fr_random)]):
         raise VerificationError("Bulletproofs++ range proof does not verify")

@@ -267,12 +267,12 @@ def test_the_masks_of_the_t_coefficients_form_a_tree_of_full_rank() -> None:
     assert _rank_mod_r(_transpose(columns)) == len(JUNK_POWERS)
 
 
-def test_single_value_proof_is_674_bytes() -> None:
-    # version + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
+def test_single_value_proof_is_675_bytes() -> None:
+    # version + n_bits + rounds + C_D, C_B, C_R, C_S + 4 WNLA rounds (X, R) + final l (2) and n (1)
     assert proof_shape(1) == (4, 2, 1)
-    assert encoded_size(1) == 2 + 48 * (4 + 2 * 4) + 32 * 3 == 674
+    assert encoded_size(1) == 3 + 48 * (4 + 2 * 4) + 32 * 3 == 675
     proof, _ = prove_range_pp([5], [fr_random()], CONTEXT)
-    assert len(proof.to_bytes()) == 674
+    assert len(proof.to_bytes()) == 675
 
 
 def test_generators_reuse_the_bulletproofs_bases() -> None:
@@ -286,7 +286,7 @@ def test_proof_shapes_end_with_a_few_scalars_and_sizes_follow_the_formula() -> N
     # the linear vector grows with M (max(32, 4M) slots) so that both vectors keep halving
     assert [l_length(m) for m in (1, 8, 16, 64)] == [32, 32, 64, 256]
     assert [proof_shape(m) for m in (1, 8, 16, 64)] == [(4, 2, 1), (5, 1, 4), (6, 1, 4), (8, 1, 4)]
-    assert [encoded_size(m) for m in (1, 8, 64)] == [674, 834, 1122]
+    assert [encoded_size(m) for m in (1, 8, 64)] == [675, 835, 1123]
 
 
 def test_sixty_four_aggregated_values_prove_and_verify() -> None:
@@ -328,7 +328,8 @@ def test_prover_refuses_malformed_witnesses() -> None:
 def _malicious_proof(values: list[int], digits: list[int] | None, monkeypatch) -> tuple[BppRangeProof, list[G1Point]]:
     """A proof made by running the prover's steps on values it should refuse (digits given, or the default)."""
     if digits is not None:
-        monkeypatch.setattr(bpp, "_digits", lambda padded_values: digits + [0] * (len(padded_values) * 16 - 16))
+        monkeypatch.setattr(bpp, "_digits",
+                            lambda padded_values, count=16: digits + [0] * (len(padded_values) * count - 16))
     blindings = [fr_random() for _ in values]
     commitments = [commit(v, g) for v, g in zip(values, blindings, strict=True)]
     proof = bpp._prove(values, blindings, range_proof_transcript(commitments, CONTEXT), fr_random,
@@ -459,7 +460,7 @@ def test_flipped_sign_bit_of_every_point_is_rejected(single_proof) -> None:
     proof, commitments = single_proof
     encoded = proof.to_bytes()
     rounds, _, _ = proof_shape(1)
-    for offset in range(2, 2 + 48 * (4 + 2 * rounds), 48):
+    for offset in range(3, 3 + 48 * (4 + 2 * rounds), 48):
         mutated = bytearray(encoded)
         mutated[offset] ^= 0x20  # decodes (to −P), must then fail verification
         assert _rejected(bytes(mutated), commitments) == "verification"
@@ -477,9 +478,10 @@ def test_non_canonical_scalar_is_rejected_by_the_decoder(single_proof) -> None:
 
 def test_malformed_encodings_are_rejected(single_proof) -> None:
     encoded = single_proof[0].to_bytes()
-    assert encoded[0] == 2  # version 2: the power layout of T^4 (version 1, the earlier layout, is not read)
-    for data in (b"", encoded[:1], encoded[:-1], encoded + b"\x00", b"\x01" + encoded[1:], b"\x03" + encoded[1:],
-                 encoded[:1] + b"\x05" + encoded[2:]):
+    assert encoded[:2] == b"\x03\x40"  # version 3 (the n_bits byte; versions 1 and 2 are not read), 64 bits
+    for data in (b"", encoded[:1], encoded[:2], encoded[:-1], encoded + b"\x00", b"\x01" + encoded[1:],
+                 b"\x02" + encoded[1:], b"\x04" + encoded[1:], encoded[:1] + b"\x20" + encoded[2:],
+                 encoded[:2] + b"\x05" + encoded[3:], b"\x02" + encoded[2:]):
         with pytest.raises(EncodingError):
             BppRangeProof.from_bytes(data, m=1)
     with pytest.raises(EncodingError, match="rounds"):
@@ -501,7 +503,7 @@ def test_point_outside_the_subgroup_or_off_the_curve_is_rejected(single_proof) -
             break
         x += 1
     outside = encode_affine((x, y))
-    for offset, name in ((2, "C_D"), (50, "C_B"), (146, "C_S"), (194, "X_0"), (242, "R_0")):
+    for offset, name in ((3, "C_D"), (51, "C_B"), (147, "C_S"), (195, "X_0"), (243, "R_0")):
         with pytest.raises(EncodingError, match=name):
             BppRangeProof.from_bytes(encoded[:offset] + outside + encoded[offset + 48:], m=1)
 
@@ -829,7 +831,7 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     x_Hvec = [x_H] + [fr_random() for _ in range(L - 1)]
     x_Gvec = [fr_random() for _ in range(N)]
     gens = bpp.Generators(G=base * x_G, H_vec=tuple(base * x for x in x_Hvec), G_vec=tuple(base * x for x in x_Gvec))
-    monkeypatch.setattr(bpp, "generators", lambda padded_m: gens)
+    monkeypatch.setattr(bpp, "generators", lambda padded_m, n_bits=64: gens)
     gamma1 = [fr_random() for _ in values1]
     # the same V_k = v_k·G + γ_k·H for both openings
     gamma2 = [(g + (v1 - v2) * x_G * pow(x_H, -1, R)) % R for g, v1, v2 in zip(gamma1, values1, values2, strict=True)]
@@ -915,7 +917,12 @@ def test_every_proof_for_one_value_is_a_proof_the_prover_makes_for_another_value
     proof2 = bpp._prove(values2, gamma2, range_proof_transcript(V, CONTEXT), lambda: next(stream),
                         check_witness=True)
     assert proof2.to_bytes() == proof1.to_bytes()
-    verify_range_pp(proof2, V, CONTEXT)
+    # verify_range_pp sums the terms over the real generators (provers.bulletproofs.check_terms): check the
+    # same terms over the trapdoor generators this proof is for
+    terms = bpp.BppRangeStatement(proof2, V, 64, CONTEXT).verification_terms(1, fr_random)
+    check = msm([*gens.G_vec, *gens.H_vec[1:], gens.G, gens.H_vec[0], *terms.points],
+                [*terms.g_scalars, *terms.h_scalars, terms.G_scalar, terms.H_scalar, *terms.scalars])
+    assert check.is_identity()
 
 
 def test_challenge_e_equal_to_minus_a_non_digit_does_not_help(monkeypatch) -> None:
@@ -1188,3 +1195,175 @@ def test_wnla_of_a_wrong_norm_is_caught_only_because_gamma_follows_x(monkeypatch
         verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
     _forced(monkeypatch, b"wnla/gamma", gamma0)
     verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, forged_proof())
+
+
+# --- widths n_bits in (8, 16, 32, 64) and encoding version 3 ------------------------------------------------
+
+WIDTHS = (8, 16, 32, 64)
+
+
+def _prove_and_verify_width(values: list[int], n_bits: int) -> tuple[BppRangeProof, list[G1Point]]:
+    blindings = [fr_random() for _ in values]
+    proof, commitments = prove_range_pp(values, blindings, CONTEXT, n_bits=n_bits)
+    assert proof.n_bits == n_bits
+    assert commitments == [commit(v, g) for v, g in zip(values, blindings, strict=True)]
+    verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+    encoded = proof.to_bytes()
+    assert encoded[:2] == bytes([3, n_bits]) and len(encoded) == encoded_size(len(values), n_bits)
+    decoded = BppRangeProof.from_bytes(encoded, m=len(values), n_bits=n_bits)
+    assert decoded == proof
+    verify_range_pp(decoded, commitments, CONTEXT, n_bits=n_bits)
+    return proof, commitments
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+@pytest.mark.parametrize("which", ["zero", "one", "top"])
+def test_every_width_proves_zero_one_and_the_largest_value(n_bits: int, which: str) -> None:
+    value = {"zero": 0, "one": 1, "top": (1 << n_bits) - 1}[which]
+    _prove_and_verify_width([value], n_bits)
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+@pytest.mark.parametrize("m", [2, 3, 8])
+def test_every_width_proves_aggregated_edge_values(n_bits: int, m: int) -> None:
+    edges = [0, 1, (1 << n_bits) - 1]
+    _prove_and_verify_width([edges[k % 3] for k in range(m)], n_bits)
+
+
+def test_vector_lengths_and_shapes_of_every_width() -> None:
+    from provers.bulletproofs_pp.parameters import n_length
+
+    # D = n/4 digits per value; the 32 used-or-unused slots stay for small D·M (the WNLA then stops at n = 1)
+    assert [n_length(1, n) for n in WIDTHS] == [2, 4, 8, 16]
+    assert [l_length(m, n) for n in WIDTHS for m in (1, 64)] == [32, 32, 32, 64, 32, 128, 32, 256]
+    assert [proof_shape(1, n) for n in WIDTHS] == [(1, 16, 1), (2, 8, 1), (3, 4, 1), (4, 2, 1)]
+    assert [proof_shape(8, n) for n in WIDTHS] == [(4, 2, 1), (4, 2, 2), (5, 1, 2), (5, 1, 4)]
+    assert [encoded_size(1, n) for n in WIDTHS] == [835, 675, 643, 675]
+    for n in WIDTHS:  # the generators are prefixes of the Bulletproofs vectors, for every width
+        gens = bpp.generators(2, n)
+        G_vec, H_vec = vector_generators(64)
+        assert gens.G_vec == G_vec[:n // 2] and gens.H_vec == (pedersen_bases().H, *H_vec[:31])
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+def test_prover_refuses_values_outside_every_width(n_bits: int) -> None:
+    for value in (1 << n_bits, (1 << n_bits) + 1, -1, R - 1):
+        with pytest.raises(ProvingError, match="outside"):
+            prove_range_pp([value], [fr_random()], CONTEXT, n_bits=n_bits)
+        with pytest.raises(ProvingError, match="outside"):
+            prove_range_pp([0, value, 1], [fr_random()] * 3, CONTEXT, n_bits=n_bits)
+
+
+@pytest.mark.parametrize("n_bits", [0, 4, 12, 63, 128, True, "64", None])
+def test_unsupported_widths_are_refused_everywhere(n_bits, single_proof) -> None:
+    proof, commitments = single_proof
+    with pytest.raises(ProvingError, match="bit size"):
+        prove_range_pp([1], [1], CONTEXT, n_bits=n_bits)
+    with pytest.raises(VerificationError, match="bit size"):
+        verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+    with pytest.raises(EncodingError, match="bit size"):
+        BppRangeProof.from_bytes(proof.to_bytes(), m=1, n_bits=n_bits)
+    with pytest.raises(EncodingError, match="bit size"):
+        dataclasses.replace(proof, n_bits=n_bits).to_bytes()
+
+
+def _malicious_width_proof(values: list[int], n_bits: int, digits: list[int] | None,
+                           monkeypatch) -> tuple[BppRangeProof, list[G1Point]]:
+    """The prover's steps, unchecked, at width n_bits: the default digits (the low D digits of each value) or
+    the given ones for value 0 followed by the honest zeros of the padding."""
+    if digits is not None:
+        monkeypatch.setattr(bpp, "_digits", lambda padded, count: digits + [0] * (len(padded) * count - len(digits)))
+    blindings = [fr_random() for _ in values]
+    commitments = [commit(v, g) for v, g in zip(values, blindings, strict=True)]
+    proof = bpp._prove(values, blindings, range_proof_transcript(commitments, CONTEXT, n_bits), fr_random,
+                       check_witness=False, n_bits=n_bits)
+    return proof, commitments
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+def test_the_unchecked_prover_steps_on_values_in_range_verify(n_bits: int, monkeypatch) -> None:
+    # the control of the malicious provers below: the same harness on honest values is an honest prover
+    proof, commitments = _malicious_width_proof([0, (1 << n_bits) - 1, 5], n_bits, None, monkeypatch)
+    verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+@pytest.mark.parametrize("attack", ["truncated digits", "digit 16", "digits 21 and -1", "minus one"])
+def test_malicious_proof_outside_every_width_is_rejected(n_bits: int, attack: str, monkeypatch) -> None:
+    D = n_bits // 4
+    value, digits = {
+        "truncated digits": (1 << n_bits, None),  # the D digits of 2^n are all 0: their sum is not the value
+        "digit 16": (1 << n_bits, [0] * (D - 1) + [16]),  # 16·16^{D−1} = 2^n: the right sum, a digit 16
+        "digits 21 and -1": (5, [21, R - 1] + [0] * (D - 2)),  # 21 − 16 = 5: the right sum, two non-digits
+        "minus one": (R - 1, None),
+    }[attack]
+    for values in ([value], [7, value, (1 << n_bits) - 1]):
+        proof, commitments = _malicious_width_proof(values, n_bits, digits, monkeypatch)
+        with pytest.raises(VerificationError):
+            verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+        data = proof.to_bytes()  # the encoding is well formed: only the verifier can reject it
+        assert BppRangeProof.from_bytes(data, m=len(values), n_bits=n_bits) == proof
+
+
+def test_a_value_in_range_for_a_wider_width_is_refused_at_the_narrower_one(monkeypatch) -> None:
+    # 2^8 is a 16-bit value: its 16-bit proof does not verify as an 8-bit one, and a prover that runs the 8-bit
+    # steps on it (two digits: 0, 0 — the third digit lost) is rejected
+    proof, commitments = _prove_and_verify_width([1 << 8], 16)
+    with pytest.raises(VerificationError):
+        verify_range_pp(dataclasses.replace(proof, n_bits=8), commitments, CONTEXT, n_bits=8)
+    forged, commitments = _malicious_width_proof([1 << 8], 8, None, monkeypatch)
+    with pytest.raises(VerificationError):
+        verify_range_pp(forged, commitments, CONTEXT, n_bits=8)
+
+
+@pytest.mark.parametrize(("proven", "claimed"), [(64, 32), (32, 64), (8, 16), (16, 8)])
+def test_a_proof_of_one_width_is_rejected_as_another_at_decode_and_at_verify(proven: int, claimed: int) -> None:
+    proof, commitments = prove_range_pp([3, 200], [fr_random(), fr_random()], CONTEXT, n_bits=proven)
+    encoded = proof.to_bytes()
+    with pytest.raises(EncodingError, match="bits"):
+        BppRangeProof.from_bytes(encoded, m=2, n_bits=claimed)
+    # the n_bits byte rewritten to the claimed width: the rounds (the shape) no longer match
+    with pytest.raises(EncodingError):
+        BppRangeProof.from_bytes(encoded[:1] + bytes([claimed]) + encoded[2:], m=2, n_bits=claimed)
+    # the proof object as it is, and relabelled with the claimed width
+    with pytest.raises(VerificationError, match="bits"):
+        verify_range_pp(proof, commitments, CONTEXT, n_bits=claimed)
+    with pytest.raises(VerificationError):
+        verify_range_pp(dataclasses.replace(proof, n_bits=claimed), commitments, CONTEXT, n_bits=claimed)
+    verify_range_pp(proof, commitments, CONTEXT, n_bits=proven)
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+def test_every_n_bits_byte_but_the_right_one_is_refused(n_bits: int) -> None:
+    proof, _ = prove_range_pp([1], [1], CONTEXT, n_bits=n_bits)
+    encoded = proof.to_bytes()
+    for byte in range(256):
+        if byte != n_bits:
+            with pytest.raises(EncodingError, match="bits"):
+                BppRangeProof.from_bytes(encoded[:1] + bytes([byte]) + encoded[2:], m=1, n_bits=n_bits)
+
+
+def test_64_bit_proofs_are_byte_identical_to_encoding_version_2() -> None:
+    # Version 3 only inserted the n_bits byte: from the rounds byte on, a 64-bit proof is what the version-2
+    # code wrote for the same randomness (hashes recorded from that code, bytes 1.. of its encoding).
+    import hashlib
+
+    recorded = {
+        (42,): "bcca220b31aa19e789b918ec716d421465388c1e69635aa03772f1866a8f152b",
+        (1, 2, 3): "f02ef3f99fa3f5043db9853bcc206823b6f22a63586c66ce7e1eca0a5fc83ce1",
+    }
+    for values, digest in recorded.items():
+        state = iter(range(1, 10_000))
+        proof, _ = prove_range_pp(list(values), [7] * len(values), CONTEXT, rng=lambda s=state: next(s))
+        encoded = proof.to_bytes()
+        assert encoded[:2] == b"\x03\x40"
+        assert hashlib.sha256(encoded[2:]).hexdigest() == digest
+
+
+@pytest.mark.parametrize("n_bits", WIDTHS)
+def test_deterministic_randomness_gives_identical_bytes_at_every_width(n_bits: int) -> None:
+    def proof_bytes() -> bytes:
+        state = iter(range(1, 10_000))
+        return prove_range_pp([3, 1], [7, 8], CONTEXT, n_bits=n_bits, rng=lambda: next(state))[0].to_bytes()
+
+    assert proof_bytes() == proof_bytes()
