@@ -9,7 +9,7 @@ import provers.collateral as collateral
 from circuits import AccountWitness, account_statement
 from circuits.constraint_system import Constraint
 from circuits.examples import collateralized_account, linear_perpetuals, options_portfolio, tiered_perpetuals
-from provers.bulletproofs import range_proof as bp
+from provers.bulletproofs_pp import range_proof as bpp
 from provers.collateral import (
     AccountCommitments,
     AccountOpening,
@@ -141,17 +141,17 @@ def test_changing_any_public_input_makes_verification_fail(mixed_batch, kind):
 
 
 def _malicious_prover(monkeypatch):
-    """Skip the prover's checks and prove wrapped residues with the raw Bulletproofs prover."""
+    """Skip the prover's checks and prove wrapped residues with the raw Bulletproofs++ prover."""
     def unchecked_assign(index, witness, public):
         return account_statement(public, witness.margin_mode).assign(witness)
 
     def wrapped_prove_bound_range(values, blindings, n_bits, context, rng=None):
         residues = [v % R for v in values]
-        transcript = bp.bound_range_proof_transcript(n_bits, len(values), context)
-        return bp._prove(residues, blindings, n_bits, transcript, bp.fr_random, check_witness=False)
+        transcript = bpp.bound_range_proof_transcript(len(values), context, n_bits)
+        return bpp._prove(residues, blindings, transcript, bpp.fr_random, check_witness=False, n_bits=n_bits)
 
     monkeypatch.setattr(collateral, "assign_account", unchecked_assign)
-    monkeypatch.setattr(collateral, "prove_bound_range", wrapped_prove_bound_range)
+    monkeypatch.setattr(collateral, "prove_bound_range_pp", wrapped_prove_bound_range)
 
 
 @pytest.mark.parametrize("witness", [

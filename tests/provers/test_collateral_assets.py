@@ -8,7 +8,7 @@ import pytest
 import provers.collateral as collateral
 from circuits import AccountWitness, account_statement
 from circuits.examples import collateralized_account, linear_perpetuals, required_cash, with_collateral_assets
-from provers.bulletproofs import range_proof as bp
+from provers.bulletproofs_pp import range_proof as bpp
 from provers.collateral import (
     AccountCommitments,
     AccountOpening,
@@ -75,7 +75,7 @@ def test_the_shape_must_carry_one_balance_per_asset():
 
 def _malicious_prover(monkeypatch, tamper=None):
     """Skip the prover's checks (``tamper`` may change the assigned values) and prove wrapped residues with the
-    raw Bulletproofs prover, as an operator who wants a false statement to verify would."""
+    raw Bulletproofs++ prover, as an operator who wants a false statement to verify would."""
     def unchecked_assign(index, witness, public):
         values = list(account_statement(public, witness.margin_mode).assign(witness))
         if tamper is not None:
@@ -84,11 +84,11 @@ def _malicious_prover(monkeypatch, tamper=None):
 
     def wrapped_prove_bound_range(values, blindings, n_bits, context, rng=None):
         residues = [v % R for v in values]
-        transcript = bp.bound_range_proof_transcript(n_bits, len(values), context)
-        return bp._prove(residues, blindings, n_bits, transcript, bp.fr_random, check_witness=False)
+        transcript = bpp.bound_range_proof_transcript(len(values), context, n_bits)
+        return bpp._prove(residues, blindings, transcript, bpp.fr_random, check_witness=False, n_bits=n_bits)
 
     monkeypatch.setattr(collateral, "assign_account", unchecked_assign)
-    monkeypatch.setattr(collateral, "prove_bound_range", wrapped_prove_bound_range)
+    monkeypatch.setattr(collateral, "prove_bound_range_pp", wrapped_prove_bound_range)
 
 
 def test_attack_a_negative_btc_balance_is_refused_by_the_prover_and_rejected_by_the_verifier(monkeypatch):
