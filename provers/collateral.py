@@ -10,8 +10,9 @@ Protocol (docs/protocol.md, "Collateralization proofs"):
 3. The forms of the batch are grouped by bit width (32 and 64 in the shipped statements); each
    group is split into power-of-two chunks (so no proof pays for padding) and each chunk is one
    aggregated Bulletproofs++ range proof (docs/protocol.md, "Bulletproofs++ range proof"; proof
-   version 4 — versions 1-3 used the aggregated Bulletproofs of provers/bulletproofs). The proof's *layout* (width, count per part) is a function
-   of the public data and the accounts' margin modes; the verifier recomputes and checks it.
+   version 4 — versions 1-3 used the aggregated Bulletproofs of provers/bulletproofs). The proof's
+   *layout* (width, count per part) is a function of the public data and the accounts' margin modes;
+   the verifier recomputes and checks it.
 4. The range-proof context of part ``k`` is
    ``SHA-256("zkclear-v1/collateral/range" || u32(len(context)) || context || public.digest() ||
    commitments_digest || u8(n_bits) || u32(k) || u32(parts))`` where ``commitments_digest`` is

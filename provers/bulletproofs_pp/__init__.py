@@ -1,6 +1,6 @@
-"""Bulletproofs++ range proofs over BLS12-381 G1: an experimental lever, used by no statement.
+"""Bulletproofs++ range proofs over BLS12-381 G1: the collateral parts and the tree nodes' range proofs.
 
-docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by any statement)". Modules,
+docs/protocol.md, "Bulletproofs++ range proof (collateral parts and tree nodes)". Modules,
 one job each: :mod:`.wnla` (the weighted norm linear argument), :mod:`.parameters` (base, digits,
 vector lengths), :mod:`.range_proof` (the reciprocal range proof: prover and verifier),
 :mod:`.encoding` (the proof and its bytes). Widths n_bits in (8, 16, 32, 64); statements

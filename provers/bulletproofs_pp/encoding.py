@@ -1,4 +1,4 @@
-"""The Bulletproofs++ range proof value and its byte encoding (experimental; no file of the product holds it).
+"""The Bulletproofs++ range proof value and its byte encoding (inside collateral proofs v4 and node proofs).
 
 Layout, all points 48-byte compressed G1 and all scalars 32-byte big-endian canonical (< r):
 

@@ -5,7 +5,7 @@ provers/bulletproofs, so one commitment can be proven by both) with every ``v_k`
 8, 16, 32, 64 (default 64) and D = n/4 digits per value. An
 accepting proof shows exactly that relation: every other component of V_k lands on a power of T that no
 commitment made after the challenges reaches (docs/protocol.md, soundness item 6). Every step is written
-out in docs/protocol.md, "Bulletproofs++ range proof (experimental, not used by any statement)", in the
+out in docs/protocol.md, "Bulletproofs++ range proof (collateral parts and tree nodes)", in the
 same symbols. Indices: values k < M (padding values 0, blinding 0, commitment
 the identity), digit positions j = D·k + i (digit i of value k), digits a in [0, 16).
 
