@@ -14,10 +14,13 @@ from dataclasses import replace
 
 import pytest
 
+import provers.collateral as collateral
 import zkclear.proofs.epoch_prover as epoch_prover
+from circuits import account_statement
 from provers.bulletproofs import prove_range
 from provers.bulletproofs_pp import BppRangeProof, BppRangeStatement, prove_range_pp
 from provers.bulletproofs_pp import range_proof as bpp
+from tests.proofs import test_proofs_collateral_epoch as production
 from tests.proofs.epoch_fixtures import (
     MULTI_PUBLIC,
     PUBLIC,
@@ -289,3 +292,43 @@ def test_a_multi_asset_node_proof_with_its_assets_swapped_or_one_dropped_is_name
     single, _ = prove_range_pp(values[:1], blinds[:1], ctx, n_bits=n_bits)
     for bad in (swapped.to_bytes(), single.to_bytes()):
         assert _audit_reason(epoch.bundle, _with_proof(audit, position, bad), MULTI_PUBLIC) == "node-range-proof"
+
+
+# --- end to end with the production chunk system: a wrapped collateral part -----------------------------------
+
+
+def test_an_under_collateralized_account_with_a_forged_collateral_part_is_named_end_to_end():
+    """The operator skips the account checks and proves the parts with the malicious prover (the negative
+    maintenance form as r − x with digits that sum to it): the audit and every participant of the chunk name the
+    chunk's collateral proof."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(collateral, "assign_account",
+                  lambda index, witness, public: account_statement(public, witness.margin_mode).assign(witness))
+    patch.setattr(bpp, "_digits", _lying_digits)
+
+    def unchecked(values, blindings, n_bits, context, rng=None):
+        transcript = bpp.bound_range_proof_transcript(len(values), context, n_bits)
+        return bpp._prove([v % R for v in values], blindings, transcript, fr_random, check_witness=False,
+                          n_bits=n_bits)
+
+    patch.setattr(collateral, "prove_bound_range_pp", unchecked)
+    try:
+        artifacts = production._prove(production._accounts(under_collateralized=True))
+    finally:
+        patch.undo()
+    bundle, public, system = attested(artifacts.bundle), production._public(), production.SYSTEM
+    with pytest.raises(VerificationError) as caught:
+        audit_epoch(published(None, bundle, public), artifacts.audit, chunk_system=system, executor=SerialExecutor())
+    assert caught.value.reason == "chunk-collateral-proof"
+    short = artifacts.receipts["member-2-1"]
+    assert caught.value.index == next(n for n, c in enumerate(artifacts.audit.chunks)
+                                      if c.position == short.chunk.position)
+    same_chunk = [r for r in artifacts.receipts.values() if r.chunk.position == short.chunk.position]
+    for receipt in same_chunk:
+        with pytest.raises(VerificationError) as caught:
+            verify_receipt(published(None, bundle, public), receipt, receipt.account_id, chunk_system=system)
+        assert caught.value.reason == "chunk-collateral-proof"
+    other = [r for r in artifacts.receipts.values() if r.chunk.position != short.chunk.position]
+    assert other
+    for receipt in other:  # the other chunks' proofs are honest: their members' checks pass
+        verify_receipt(published(None, bundle, public), receipt, receipt.account_id, chunk_system=system)
