@@ -38,7 +38,8 @@ Verification is written once, as :class:`provers.bulletproofs.range_proof.Verifi
 (``verification_terms`` of each statement class), so Bulletproofs++ statements can be batch-verified with
 Bulletproofs ones (:func:`provers.bulletproofs.batch_verify`).
 
-Experimental: used by no statement.
+Used by every part of a collateral batch proof (version 4: bound statements, provers/collateral.py) and by
+every tree node's range proof (ordinary statements, zkclear/verifier/statements.py ``node_statement``).
 """
 
 from __future__ import annotations
