@@ -385,3 +385,32 @@ def test_a_statement_with_empty_vectors_cannot_be_built_from_a_proof(shapes):
     many = BppRangeStatement(pp.proof, (pp.commitments[0],) * 65, 8, b"pp")
     with pytest.raises(VerificationError):
         batch_verify([many])
+
+
+def test_an_ordinary_proof_of_the_true_form_values_in_the_part_context_is_not_a_part_proof(batch):
+    # the operator holds the openings: an ordinary (V-absorbing) Bulletproofs++ proof of the part's true values in the
+    # part's own context has the right shape and bytes, but the other transcript label
+    proof, commitments = batch
+    _, same, openings = prove_collateral_batch([_account(LINEAR, seed=1)], LINEAR, CONTEXT, SECRET)
+    assert same == commitments  # deterministic blindings: the fixture's batch, with its openings
+    layout = collateral._layout(LINEAR, ("standard",))
+    statement = account_statement(LINEAR, "standard").statement
+    values = openings[0].values
+    blinds = openings[0].blindings
+    width, entries = layout[0]
+    forms = [statement.constraints[k].form for _, k in entries]
+    form_values = [f.evaluate(values) for f in forms]
+    form_blinds = [collateral._form_blinding(f, blinds) for f in forms]
+    ctx = part_context(CONTEXT, LINEAR, collateral._commitments_digest(commitments), width, 0, len(layout))
+    ordinary, points = prove_range_pp(form_values, form_blinds, ctx, n_bits=width)
+    assert list(points) == [collateral._combine(f, commitments[0].variables) for f in forms]
+    forged = dataclasses.replace(proof, parts=(ProofPart(width, len(entries), ordinary), *proof.parts[1:]))
+    decoded = CollateralBatchProof.from_bytes(forged.to_bytes())
+    with pytest.raises(VerificationError):
+        verify_collateral_batch(decoded, commitments, LINEAR, CONTEXT)
+    # and the honest part proof of this batch is not a node-style (ordinary) proof of those commitments
+    with pytest.raises(VerificationError):
+        batch_verify([BppRangeStatement(proof.parts[0].proof, tuple(points), width, ctx)])
+    bound = prove_bound_range_pp(form_values, form_blinds, width, ctx)
+    verify_collateral_batch(dataclasses.replace(proof, parts=(ProofPart(width, len(entries), bound),
+                                                              *proof.parts[1:])), commitments, LINEAR, CONTEXT)
