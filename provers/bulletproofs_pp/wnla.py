@@ -96,8 +96,16 @@ def _start(transcript: Transcript, l_length: int, n_length: int, error: type[Exc
 
 
 #: Rounds the prover runs over the unfolded generators before folding, per group engine (see
-#: :func:`prove_wnla`); ``None`` tracks every round, so no generator is ever folded.
-TRACKED_ROUNDS: dict[str, int | None] = {"pure": 0, "arkworks": None}
+#: :func:`prove_wnla`). Measured (CPU time, the range proof's shapes): the pure engine folds many points
+#: by one scalar in lock step, cheaper than any tracking. arkworks' binding costs about 190 µs per
+#: scalar multiplication (a fold) but 20–45 µs per point in a large MSM: a tracked round costs an MSM
+#: over all L + N originals (X) and half of them (R), the collapse one MSM of 2^t points per current
+#: generator. At L + N = 640 (collateral parts) three rounds are best (−15 to −20 % of the WNLA, four
+#: are as good, one or all are worse than folding).
+TRACKED_ROUNDS = {"pure": 0, "arkworks": 3}
+#: On an engine that tracks, vectors with at most this many elements together track every round: no
+#: generator is folded or collapsed (measured best at L + N = 48 and 64, tree nodes of 1 and 2 values).
+TRACK_ALL_SIZE = 64
 
 
 def prove_wnla(
@@ -117,12 +125,13 @@ def prove_wnla(
     Raises ProvingError on mismatched lengths or ρ = 0. ``C`` is not an input: the caller's
     transcript binds it.
 
-    The first ``tracked_rounds`` rounds (default: :data:`TRACKED_ROUNDS` for the engine in use; at
-    most the number of rounds) never fold: after k rounds the current generator j is
-    ``Σ_{i >> k = j} coefficient_i·original_i`` (the even/odd split makes it a block of 2^k
-    consecutive originals), the coefficients are kept and ``X``, ``R`` are MSMs over the originals.
-    If rounds remain, each current generator is then computed once by a small MSM over its block
-    and the remaining rounds fold. The proof is the same byte for byte whatever the split (tested).
+    The first ``tracked_rounds`` rounds (default: :data:`TRACKED_ROUNDS` for the engine in use, every
+    round for short vectors (:data:`TRACK_ALL_SIZE`); at most the number of rounds) never fold: after
+    k rounds the current generator j is ``Σ_{i >> k = j} coefficient_i·original_i`` (the even/odd
+    split makes it a block of 2^k consecutive originals), the coefficients are kept and ``X``, ``R``
+    are MSMs over the originals. If rounds remain, each current generator is then computed once by a
+    small MSM over its block and the remaining rounds fold. The proof is the same byte for byte
+    whatever the split (tested).
     """
     if not (len(G_vec) == len(n) and len(H_vec) == len(l) == len(c)):
         raise ProvingError("WNLA: generator and vector lengths disagree")
@@ -133,7 +142,9 @@ def prove_wnla(
     rounds = wnla_shape(len(l), len(n))[0]
     if tracked_rounds is None:
         tracked_rounds = TRACKED_ROUNDS.get(BACKEND.name, 0)
-    tracked = rounds if tracked_rounds is None else max(0, min(tracked_rounds, rounds))
+        if tracked_rounds and len(l) + len(n) <= TRACK_ALL_SIZE:
+            tracked_rounds = rounds
+    tracked = max(0, min(tracked_rounds, rounds))
     H_vec = list(H_vec)
     # G_vec is kept as g_scale·G_stored: the fold ρ·G0 + γ·G1 = ρ·(G0 + γρ^{-1}·G1) is then one
     # "many points times one scalar" call, with ρ carried in g_scale.
@@ -198,14 +209,18 @@ def _tracked_messages(
     g_x = [(rho_g * n[p + 1] if p % 2 == 0 else rho_inv_g * n[p - 1]) % R for p in range(len(n))]
     h_r = l
     g_r = [g_scale * x % R for x in n]
-    X_points, X_scalars = [G, *H_vec, *G_vec], [v_X]
+    # Terms with a zero scalar are left out: the range proof's unused l slots (public positions) are zero
+    # and stay zero in a tail of l, which is a sixth of the originals at its largest shapes.
+    X_points, X_scalars = [G], [v_X]
     R_points, R_scalars = [G], [v_R]
     for points, coefficients, x_scalars, r_scalars in ((H_vec, h_coefficients, h_x, h_r),
                                                        (G_vec, g_coefficients, g_x, g_r)):
         for i, (point, coefficient) in enumerate(zip(points, coefficients, strict=True)):
             p = i >> round_index
-            X_scalars.append(coefficient * x_scalars[p] % R)
-            if p & 1:
+            if x_scalars[p]:
+                X_points.append(point)
+                X_scalars.append(coefficient * x_scalars[p] % R)
+            if p & 1 and r_scalars[p]:
                 R_points.append(point)
                 R_scalars.append(coefficient * r_scalars[p] % R)
     return msm(X_points, X_scalars), msm(R_points, R_scalars)

@@ -166,6 +166,7 @@ def test_range_proof_bytes_are_the_same_whatever_the_rounds_the_wnla_tracks(n_bi
     encodings = []
     for tracked in range(rounds + 1):
         monkeypatch.setitem(wnla_module.TRACKED_ROUNDS, BACKEND.name, tracked)
+        monkeypatch.setattr(wnla_module, "TRACK_ALL_SIZE", 0)
         proof, commitments = prove_range_pp(values, blindings, CONTEXT, n_bits=n_bits,
                                             rng=source.nonces(CONTEXT, n_bits))
         verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
