@@ -100,8 +100,8 @@ def _start(transcript: Transcript, l_length: int, n_length: int, error: type[Exc
 #: by one scalar in lock step, cheaper than any tracking. arkworks' binding costs about 190 µs per
 #: scalar multiplication (a fold) but 20–45 µs per point in a large MSM: a tracked round costs an MSM
 #: over all L + N originals (X) and half of them (R), the collapse one MSM of 2^t points per current
-#: generator. At L + N = 640 (collateral parts) three rounds are best (−15 to −20 % of the WNLA, four
-#: are as good, one or all are worse than folding).
+#: generator. At L + N = 640 (collateral parts) three rounds are best (−7 to −20 % of the WNLA on a
+#: loaded machine; four as good, one worse than folding, all about as slow as folding); L + N = 96: three.
 TRACKED_ROUNDS = {"pure": 0, "arkworks": 3}
 #: On an engine that tracks, vectors with at most this many elements together track every round: no
 #: generator is folded or collapsed (measured best at L + N = 48 and 64, tree nodes of 1 and 2 values).
