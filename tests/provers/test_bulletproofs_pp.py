@@ -20,13 +20,15 @@ from hypothesis import strategies as st
 from provers.bulletproofs import prove_range, verify_range
 from provers.bulletproofs.generators import pedersen_bases, vector_generators
 from provers.bulletproofs_pp import range_proof as bpp
+from provers.bulletproofs_pp import wnla as wnla_module
 from provers.bulletproofs_pp.encoding import BppRangeProof, encoded_size
 from provers.bulletproofs_pp.parameters import MAX_VALUES, l_length, proof_shape
 from provers.bulletproofs_pp.range_proof import prove_range_pp, range_proof_transcript, verify_range_pp
 from provers.bulletproofs_pp.wnla import WnlaProof, inner, prove_wnla, verify_wnla, weighted_inner, wnla_shape
 from zkclear.crypto.field import P, R, fr_random, scalar_to_bytes
-from zkclear.crypto.group import G1Point, encode_affine, msm
+from zkclear.crypto.group import BACKEND, G1Point, encode_affine, msm
 from zkclear.crypto.pedersen import commit
+from zkclear.crypto.randomness import BlindingSource
 from zkclear.crypto.transcript import Transcript
 from zkclear.errors import EncodingError, ProvingError, VerificationError
 
@@ -140,6 +142,37 @@ def test_wnla_refuses_lengths_that_are_not_powers_of_two() -> None:
     G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(8, 8)
     with pytest.raises(ProvingError, match="powers of two"):
         prove_wnla(_wnla_transcript(C), G, G_vec[:6], H_vec, c, rho, l, n[:6])
+
+
+@pytest.mark.parametrize(("l_length", "n_length"), [(32, 16), (32, 2), (32, 8), (8, 64), (16, 16), (4, 2)])
+def test_wnla_proof_is_the_same_whatever_the_rounds_tracked_before_folding(l_length: int, n_length: int) -> None:
+    # (32, 2): 8-bit m = 1, l longer than n; (32, 8): 8-bit m = 3 padded to 4; beyond the last round
+    # (rounds + 1) the tracking stops at the last round and no generator is folded or collapsed.
+    G, G_vec, H_vec, l, n, c, rho, C = _wnla_instance(l_length, n_length)
+    rounds = wnla_shape(l_length, n_length)[0]
+    proofs = [prove_wnla(_wnla_transcript(C), G, G_vec, H_vec, c, rho, l, n, tracked_rounds=tracked)
+              for tracked in range(rounds + 2)]
+    assert all(proof == proofs[0] for proof in proofs[1:])
+    assert all(proof.X == proofs[0].X and proof.R == proofs[0].R for proof in proofs[1:])
+    verify_wnla(_wnla_transcript(C), C, G, G_vec, H_vec, c, rho, proofs[0])
+
+
+@pytest.mark.parametrize(("n_bits", "m"), [(64, 1), (8, 1), (8, 3), (16, 2)])
+def test_range_proof_bytes_are_the_same_whatever_the_rounds_the_wnla_tracks(n_bits: int, m: int,
+                                                                          monkeypatch) -> None:
+    source = BlindingSource.deterministic(b"t" * 32)
+    values, blindings = [(1 << n_bits) - 1, 0, 5][:m], [21, 22, 23][:m]
+    rounds = proof_shape(m, n_bits)[0]
+    encodings = []
+    for tracked in range(rounds + 1):
+        monkeypatch.setitem(wnla_module.TRACKED_ROUNDS, BACKEND.name, tracked)
+        monkeypatch.setattr(wnla_module, "TRACK_ALL_SIZE", 0)
+        proof, commitments = prove_range_pp(values, blindings, CONTEXT, n_bits=n_bits,
+                                            rng=source.nonces(CONTEXT, n_bits))
+        verify_range_pp(proof, commitments, CONTEXT, n_bits=n_bits)
+        encodings.append(proof.to_bytes())
+    assert rounds >= 1
+    assert len(set(encodings)) == 1
 
 
 # --- completeness and the cross-check with the existing Bulletproofs --------------------------------
