@@ -241,6 +241,7 @@ LEVERS = (
     ("linear-8, chunks of 32", "linear-8", 128, 5),
     ("linear-8, chunks of 64", "linear-8", 128, 6),
     ("linear-8, 16-bit positions", "linear-8-positions-16", 128, 4),
+    ("linear-8, 16-bit positions, chunks of 64", "linear-8-positions-16", 128, 6),
     ("demo, chunks of 16 (default)", "demo", 128, 4),
     ("demo, chunks of 32", "demo", 128, 5),
 )
