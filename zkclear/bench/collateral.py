@@ -135,17 +135,18 @@ def measure_all(profiles: tuple[str, ...], batches: tuple[int, ...]) -> dict[str
 
 
 def measure_node_proofs(assets: int, samples: int = 8, n_bits: int = 64) -> dict[str, float]:
-    """Core-seconds and bytes of one tree node range proof over the settlement asset alone (m = 1) and aggregated
-    over it and ``assets`` collateral assets (m = 1 + assets), proving and verifying ``samples`` of each, one by one
-    and in one batch (per proof)."""
+    """Core-seconds and bytes of one tree node range proof (Bulletproofs++, as the epoch prover makes them) over the
+    settlement asset alone (m = 1) and aggregated over it and ``assets`` collateral assets (m = 1 + assets), proving
+    and verifying ``samples`` of each, one by one and in one batch (per proof)."""
     import secrets
 
-    from provers.bulletproofs import RangeStatement, batch_verify, prove_range
-    from provers.bulletproofs.generators import vector_generators
+    from provers.bulletproofs import batch_verify
+    from provers.bulletproofs_pp import BppRangeStatement, prove_range_pp
+    from provers.bulletproofs_pp.range_proof import generators
     from zkclear.crypto.randomness import BlindingSource
 
     clock = time.process_time
-    vector_generators(n_bits * (1 << (assets.bit_length())))  # the largest aggregation, before the clock
+    generators(1 << assets.bit_length(), n_bits)  # the largest aggregation, before the clock
     figures: dict[str, float] = {}
     for m in (1, 1 + assets):
         proofs = []
@@ -154,9 +155,9 @@ def measure_node_proofs(assets: int, samples: int = 8, n_bits: int = 64) -> dict
             values = [secrets.randbits(n_bits - 2) for _ in range(m)]
             blinds = [secrets.randbits(250) for _ in range(m)]
             context = f"bench/node/{m}/{k}".encode()
-            proof, commitments = prove_range(values, blinds, n_bits, context,
-                                             rng=BlindingSource.deterministic(b"bench-node-secret").nonces(context))
-            proofs.append(RangeStatement(proof, tuple(commitments), n_bits, context))
+            proof, commitments = prove_range_pp(values, blinds, context, n_bits=n_bits,
+                                                rng=BlindingSource.deterministic(b"bench-node-secret").nonces(context))
+            proofs.append(BppRangeStatement(proof, tuple(commitments), n_bits, context))
         prove_s = (clock() - start) / samples
         start = clock()
         for statement in proofs:
