@@ -261,20 +261,29 @@ class CollateralBatchProof:
         return b"".join(out)
 
     @classmethod
-    def from_bytes(cls, data: bytes, **_ignored: object) -> CollateralBatchProof:
+    def from_bytes(cls, data: bytes, *, layout: Sequence[tuple[int, int]] | None = None,
+                   **_ignored: object) -> CollateralBatchProof:
         """Strict decoding of :meth:`to_bytes` (the layout is self-described; the verifier checks it
-        against the one it expects). Extra keyword arguments are accepted and ignored."""
+        against the one it expects). With ``layout`` (the ``(n_bits, m)`` of every part, :func:`proof_layout`)
+        the part count and every part header must match it before any range proof is decoded, so a proof of
+        the wrong shape costs no point decoding. Extra keyword arguments are accepted and ignored."""
         data = bytes(data)
         if data[:4] != _PROOF_MAGIC or len(data) < 7:
             raise EncodingError("not a collateral batch proof")
         version, count = struct.unpack(">BH", data[4:7])
         if version != _PROOF_VERSION:
             raise EncodingError(f"unknown collateral proof version {version}")
+        expected = None if layout is None else tuple(layout)
+        if expected is not None and count != len(expected):
+            raise EncodingError(f"collateral proof has {count} parts, the batch's layout {len(expected)}")
         offset, parts = 7, []
-        for _ in range(count):
+        for index in range(count):
             if len(data) < offset + 9:
                 raise EncodingError("collateral proof: truncated part header")
             n_bits, m, length = struct.unpack(">BII", data[offset:offset + 9])
+            if expected is not None and (n_bits, m) != expected[index]:
+                raise EncodingError(f"collateral proof part {index} is ({n_bits} bits, {m} forms), the batch's "
+                                    f"layout says {expected[index]}")
             offset += 9
             if len(data) < offset + length:
                 raise EncodingError("collateral proof: truncated range proof")

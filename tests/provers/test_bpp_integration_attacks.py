@@ -414,3 +414,38 @@ def test_an_ordinary_proof_of_the_true_form_values_in_the_part_context_is_not_a_
     bound = prove_bound_range_pp(form_values, form_blinds, width, ctx)
     verify_collateral_batch(dataclasses.replace(proof, parts=(ProofPart(width, len(entries), bound),
                                                               *proof.parts[1:])), commitments, LINEAR, CONTEXT)
+
+
+def test_a_chunk_proof_of_the_wrong_shape_is_refused_before_any_range_proof_is_decoded(monkeypatch):
+    # Red-team finding (low): a proof of many junk parts was decoded point by point before its layout was
+    # compared. With the expected layout the part headers are checked first.
+    witnesses = [_account(LINEAR, seed=1), _account(LINEAR, seed=2)]
+    proof, commitments, _ = prove_collateral_batch(witnesses, LINEAR, CONTEXT, SECRET)
+    encoded = proof.to_bytes()
+    count, offset, headers = struct.unpack(">H", encoded[5:7])[0], 7, []
+    for _ in range(count):
+        n_bits, m, length = struct.unpack(">BII", encoded[offset:offset + 9])
+        headers.append((encoded[offset:offset + 9], encoded[offset + 9:offset + 9 + length]))
+        offset += 9 + length
+    zeros = encoded[offset:]
+    junk_part = headers[0][0] + headers[0][1]
+    many = encoded[:5] + struct.pack(">H", 5_000) + junk_part * 5_000 + zeros
+    decoded = []
+    original = collateral.BppRangeProof.from_bytes
+
+    def counting(data, **kwargs):
+        decoded.append(len(data))
+        return original(data, **kwargs)
+
+    monkeypatch.setattr(collateral.BppRangeProof, "from_bytes", staticmethod(counting))
+    with pytest.raises(VerificationError):
+        CollateralChunks().statements(many, commitments, LINEAR, CONTEXT)
+    assert decoded == []
+    swapped = encoded[:7] + headers[1][0][:1] + headers[0][0][1:] + encoded[16:]
+    with pytest.raises(VerificationError):
+        CollateralChunks().statements(swapped, commitments, LINEAR, CONTEXT)
+    assert decoded == []
+    # the honest proof still decodes every part and verifies
+    statements = CollateralChunks().statements(encoded, commitments, LINEAR, CONTEXT)
+    assert len(decoded) == count
+    batch_verify(statements)

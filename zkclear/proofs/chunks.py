@@ -398,8 +398,13 @@ class CollateralChunks:
 
     def statements(self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes) -> list[Any]:
         collateral = _collateral()
+        modes = [getattr(account, "margin_mode", None) for account in commitments]
+        # the expected layout lets the decoder refuse a proof of the wrong shape before decoding any point; an
+        # account of an unsupported mode is refused by collateral_statements (no layout to expect then)
+        layout = (collateral.proof_layout(public, modes) if commitments and all(
+            mode in public.margin_modes for mode in modes) else None)
         try:
-            decoded = collateral.CollateralBatchProof.from_bytes(proof)
+            decoded = collateral.CollateralBatchProof.from_bytes(proof, layout=layout)
         except EncodingError as exc:
             raise VerificationError("chunk-collateral-proof") from exc
         return list(collateral.collateral_statements(decoded, list(commitments), public, context))
