@@ -16,6 +16,8 @@ import pytest
 import provers.bulletproofs_pp.range_proof as bpp
 from provers.bulletproofs import CommitmentForm
 from provers.bulletproofs.generators import pedersen_bases
+from provers.bulletproofs.parameters import padded_count
+from provers.bulletproofs_pp.parameters import UNUSED_SLOT, l_length, n_length, proof_shape
 from provers.bulletproofs_pp.wnla import inner, weighted_inner
 from zkclear.crypto.field import R, fr_batch_inv, fr_inv, fr_random
 from zkclear.errors import VerificationError
@@ -87,3 +89,19 @@ def test_an_ordinary_statement_fixes_the_commitment_before_e(forged) -> None:
     V_forged = bases.G * x_forged + bases.H * BLINDING
     with pytest.raises(VerificationError):
         bpp.verify_range_pp(proof, [V_forged], CONTEXT, n_bits=N_BITS)
+
+
+@pytest.mark.parametrize("n_bits", [8, 16, 32, 64])
+@pytest.mark.parametrize("m", [1, 2, 3, 8, 9, 64])
+def test_arity_sum_matches_the_written_knowledge_error(n_bits: int, m: int) -> None:
+    # "Extractor (written)", cost and soundness error: Σ (k_i − 1) over e, ρ, β, δ, T and the WNLA rounds equals
+    # 3N + L + 2M + 15 + 3K with the arities of the tree (k_β = max(2, L − UNUSED_SLOT), which is L − 21 since
+    # L ≥ 32); the narrow widths have L > N, which no count assumes away.
+    M, N, L = padded_count(m), n_length(m, n_bits), l_length(m, n_bits)
+    K = proof_shape(m, n_bits)[0]
+    arities = {"e": N + 16, "rho": 2 * N + 1, "beta": max(2, L - UNUSED_SLOT), "delta": 2 * M + 1, "T": 23}
+    total = sum(k - 1 for k in arities.values()) + 3 * K
+    assert total == 3 * N + L + 2 * M + 15 + 3 * K
+    assert min(L, N) ** 2 >= 4**K
+    if (m, n_bits) == (64, 64):
+        assert total == 3495 and total * 2**243 < R - 16
