@@ -424,7 +424,7 @@ def test_a_chunk_proof_of_the_wrong_shape_is_refused_before_any_range_proof_is_d
     encoded = proof.to_bytes()
     count, offset, headers = struct.unpack(">H", encoded[5:7])[0], 7, []
     for _ in range(count):
-        n_bits, m, length = struct.unpack(">BII", encoded[offset:offset + 9])
+        (length,) = struct.unpack(">I", encoded[offset + 5:offset + 9])
         headers.append((encoded[offset:offset + 9], encoded[offset + 9:offset + 9 + length]))
         offset += 9 + length
     zeros = encoded[offset:]
