@@ -285,11 +285,7 @@ class RangeStatement:
     context: bytes
 
     def __post_init__(self) -> None:
-        try:
-            commitments = tuple(self.commitments)
-        except TypeError as exc:
-            raise VerificationError("commitments must be a sequence of G1Point") from exc
-        object.__setattr__(self, "commitments", commitments)
+        object.__setattr__(self, "commitments", statement_commitments(self.commitments))
 
     def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
         """:func:`verification_terms` of this statement (the :class:`RangeClaim` method)."""
@@ -314,6 +310,43 @@ class CommitmentForm:
             raise VerificationError("a commitment form's coefficients must be integers")
 
 
+def statement_commitments(commitments: object) -> tuple[G1Point, ...]:
+    """``commitments`` as a tuple (a statement's field); VerificationError if it is not a sequence. The points'
+    types are checked by the verifier."""
+    try:
+        return tuple(commitments)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise VerificationError("commitments must be a sequence of G1Point") from exc
+
+
+def statement_forms(forms: object) -> tuple[CommitmentForm, ...]:
+    """``forms`` as a tuple of :class:`CommitmentForm` (a bound statement's field); VerificationError otherwise."""
+    try:
+        result = tuple(forms)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise VerificationError("forms must be a sequence of CommitmentForm") from exc
+    if not all(isinstance(form, CommitmentForm) for form in result):
+        raise VerificationError("forms must be a sequence of CommitmentForm")
+    return result
+
+
+def expand_forms(factors: Sequence[int], forms: Sequence[CommitmentForm]) -> tuple[int, list[G1Point], list[int]]:
+    """``Σ_k factors[k]·V_k`` with every ``V_k`` given by its form, as ``(G scalar, points, scalars)``: the
+    constants summed onto G, and a point shared by several forms (an account's variable) listed once with its
+    scalars summed (mod r). How a bound statement's verifier enters its commitments into the one MSM."""
+    G_scalar = 0
+    shared: dict[int, list] = {}
+    for factor, form in zip(factors, forms, strict=True):
+        G_scalar += factor * form.constant
+        for P, coefficient in zip(form.points, form.coefficients, strict=True):
+            entry = shared.get(id(P))
+            if entry is None:
+                shared[id(P)] = [P, factor * coefficient]
+            else:
+                entry[1] += factor * coefficient
+    return G_scalar % R, [P for P, _ in shared.values()], [k % R for _, k in shared.values()]
+
+
 @dataclass(frozen=True, slots=True)
 class BoundRangeStatement:
     """One bound range-proof statement: ``proof`` shows each commitment ``forms[j]`` opens to
@@ -326,13 +359,7 @@ class BoundRangeStatement:
     context: bytes
 
     def __post_init__(self) -> None:
-        try:
-            forms = tuple(self.forms)
-        except TypeError as exc:
-            raise VerificationError("forms must be a sequence of CommitmentForm") from exc
-        if not all(isinstance(form, CommitmentForm) for form in forms):
-            raise VerificationError("forms must be a sequence of CommitmentForm")
-        object.__setattr__(self, "forms", forms)
+        object.__setattr__(self, "forms", statement_forms(self.forms))
 
     def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
         """:func:`verification_terms` of this statement (the :class:`RangeClaim` method)."""
@@ -435,19 +462,10 @@ def verification_terms(statement: RangeStatement | BoundRangeStatement, weight: 
         return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars)
     # -c·w·z^{2+j}·V_j = -c·w·z^{2+j}·(κ_j·G + Σ_i a_ji·P_ji): a point shared by several forms (an
     # account's variable) enters once, with its scalars summed.
-    shared: dict[int, list] = {}
-    for j, form in enumerate(statement.forms):
-        factor = -cw * z_pow[2 + j] % R
-        G_scalar += factor * form.constant
-        for P, coefficient in zip(form.points, form.coefficients, strict=True):
-            entry = shared.get(id(P))
-            if entry is None:
-                shared[id(P)] = [P, factor * coefficient]
-            else:
-                entry[1] += factor * coefficient
-    points += [P for P, _ in shared.values()]
-    scalars += [k % R for _, k in shared.values()]
-    return VerificationTerms(g_scalars, h_scalars, G_scalar % R, H_scalar, points, scalars)
+    form_G, form_points, form_scalars = expand_forms([-cw * z_pow[2 + j] % R for j in range(m)], statement.forms)
+    points += form_points
+    scalars += form_scalars
+    return VerificationTerms(g_scalars, h_scalars, (G_scalar + form_G) % R, H_scalar, points, scalars)
 
 
 def check_terms(terms: Sequence[VerificationTerms]) -> bool:

@@ -56,6 +56,9 @@ from provers.bulletproofs.range_proof import (
     check_terms,
     check_witness_values,
     cyclic_gc_paused,
+    expand_forms,
+    statement_commitments,
+    statement_forms,
 )
 from provers.bulletproofs_pp.encoding import BppRangeProof
 from provers.bulletproofs_pp.parameters import (
@@ -376,11 +379,7 @@ class BppRangeStatement:
     context: bytes
 
     def __post_init__(self) -> None:
-        try:
-            commitments = tuple(self.commitments)
-        except TypeError as exc:
-            raise VerificationError("commitments must be a sequence of G1Point") from exc
-        object.__setattr__(self, "commitments", commitments)
+        object.__setattr__(self, "commitments", statement_commitments(self.commitments))
 
     def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
         """The verification equation (:class:`VerificationTerms`, over the Bulletproofs generators), every
@@ -410,13 +409,7 @@ class BppBoundRangeStatement:
     context: bytes
 
     def __post_init__(self) -> None:
-        try:
-            forms = tuple(self.forms)
-        except TypeError as exc:
-            raise VerificationError("forms must be a sequence of CommitmentForm") from exc
-        if not all(isinstance(form, CommitmentForm) for form in forms):
-            raise VerificationError("forms must be a sequence of CommitmentForm")
-        object.__setattr__(self, "forms", forms)
+        object.__setattr__(self, "forms", statement_forms(self.forms))
 
     def verification_terms(self, weight: int, rng: ScalarSource) -> VerificationTerms:
         """As :meth:`BppRangeStatement.verification_terms`; each ``V_k`` enters as its form (never computed):
@@ -427,20 +420,11 @@ class BppBoundRangeStatement:
         context = _check_context(self.context, VerificationError)
         transcript = bound_range_proof_transcript(m, context, self.n_bits)
         terms, value_factors = _terms(self.proof, self.n_bits, m, transcript, weight)
-        G_scalar = terms.G_scalar
-        shared: dict[int, list] = {}
-        for factor, form in zip(value_factors, self.forms, strict=True):
-            G_scalar += factor * form.constant
-            for P, coefficient in zip(form.points, form.coefficients, strict=True):
-                entry = shared.get(id(P))
-                if entry is None:
-                    shared[id(P)] = [P, factor * coefficient]
-                else:
-                    entry[1] += factor * coefficient
-        terms.points.extend(P for P, _ in shared.values())
-        terms.scalars.extend(k % R for _, k in shared.values())
-        return VerificationTerms(terms.g_scalars, terms.h_scalars, G_scalar % R, terms.H_scalar, terms.points,
-                                 terms.scalars)
+        form_G, form_points, form_scalars = expand_forms(value_factors, self.forms)
+        terms.points.extend(form_points)
+        terms.scalars.extend(form_scalars)
+        return VerificationTerms(terms.g_scalars, terms.h_scalars, (terms.G_scalar + form_G) % R, terms.H_scalar,
+                                 terms.points, terms.scalars)
 
 
 def _check_statement(proof: BppRangeProof, n_bits: int, m: int) -> None:
