@@ -1,4 +1,4 @@
-"""Bulletproofs++ (experimental lever, issue 14): the WNLA and the reciprocal range proof.
+"""Bulletproofs++ (issue 14; the collateral parts and node proofs): the WNLA and the reciprocal range proof.
 
 Completeness for edge values and aggregation, the same commitment proven by the existing Bulletproofs and by
 Bulletproofs++, refusals by the prover, and the verifier against forged, tampered, replayed and malformed

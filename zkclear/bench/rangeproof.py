@@ -8,7 +8,7 @@ m = 1, 8, 64, 256 aggregated 64-bit values (``--quick``: m = 1, 8, 64), and batc
 of 64 single-value proofs against verifying them one by one. Generators are derived (and
 cached) before timing; their one-off cost is reported separately.
 
-Bulletproofs++ rows (provers/bulletproofs_pp, an experimental lever used by no statement): for m = 1 and 8
+Bulletproofs++ rows (provers/bulletproofs_pp: the collateral parts and node proofs): for m = 1 and 8
 the same values and blindings are proven and verified by both systems, interleaved call by call so that both
 see the same load, and the ``bpp_vs_bp_*`` ratios are BP++ over Bulletproofs from those interleaved timings.
 """
@@ -182,7 +182,7 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
              f"{verify_s:>9.4f} {verify_s / pem:>11.2f} {verify_s / pem / m:>10.3f} "
              f"{int(figures[f'proof_bytes_m{m}']):>7}")
 
-    echo("Bulletproofs++ (experimental lever, no statement uses it) against Bulletproofs, same values, "
+    echo("Bulletproofs++ (collateral parts and node proofs) against Bulletproofs, same values, "
          "interleaved:")
     echo(f"{'m':>5} {'PEM ms':>7} {'prove s':>9} {'PEM/value':>10} {'x BP':>6} {'verify s':>9} {'PEM/value':>10} "
          f"{'x BP':>6} {'bytes':>7} {'x BP':>6}")
