@@ -47,6 +47,7 @@ from provers.collateral import (
     verify_collateral,
     verify_collateral_batch,
 )
+from tests.provers.bpp_malicious import lying_digits
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.group import G1Point
 from zkclear.crypto.pedersen import commit
@@ -81,23 +82,7 @@ def _proof_bytes(parts: list[bytes], version: int = 4) -> bytes:
 # --- malicious digits: the right sum, not digits ------------------------------------------------------------
 
 
-def _lying_digits(padded_values, count):
-    """Per value: its honest digits when in range; a digit 16 for exactly 2^n; otherwise digit 0 chosen so that
-    the digits sum to the value mod r (a non-digit, e.g. r − x for a negative value)."""
-    out = []
-    for v in padded_values:
-        honest = [(v >> (4 * i)) & 15 for i in range(count)]
-        if v < 1 << (4 * count):
-            out += honest
-        elif v == 1 << (4 * count):
-            out += [0] * (count - 1) + [16]
-        else:
-            rest = sum(16**i * d for i, d in enumerate(honest) if i)
-            out += [(v - rest) % R, *honest[1:]]
-    return out
-
-
-def _malicious_collateral_prover(monkeypatch, digits=_lying_digits):
+def _malicious_collateral_prover(monkeypatch, digits=lying_digits):
     """The operator skips the account checks and emits Bulletproofs++ parts for whatever the forms are."""
     monkeypatch.setattr(collateral, "assign_account",
                         lambda index, witness, public: account_statement(public, witness.margin_mode).assign(witness))

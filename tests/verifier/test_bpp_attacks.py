@@ -35,6 +35,7 @@ from tests.proofs.epoch_fixtures import (
     reserves,
     second_epoch,
 )
+from tests.provers.bpp_malicious import lying_digits
 from tests.verifier.test_audit import _LyingChunks
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.pedersen import commit
@@ -60,21 +61,6 @@ def _with_proof(audit, position, proof: bytes):
     proofs = dict(audit.node_proofs)
     proofs[position] = proof
     return replace(audit, node_proofs=proofs)
-
-
-def _lying_digits(padded_values, count):
-    """Honest digits in range; a digit 16 for exactly 2^n; otherwise digit 0 = the value minus the others mod r
-    (the right sum, a non-digit)."""
-    out = []
-    for v in padded_values:
-        honest = [(v >> (4 * i)) & 15 for i in range(count)]
-        if v < 1 << (4 * count):
-            out += honest
-        elif v == 1 << (4 * count):
-            out += [0] * (count - 1) + [16]
-        else:
-            out += [(v - sum(16**i * d for i, d in enumerate(honest) if i)) % R, *honest[1:]]
-    return out
 
 
 def _malicious_node_proof(values, blindings, n_bits: int, context: bytes) -> BppRangeProof:
@@ -233,7 +219,7 @@ def negative_dummy_epoch():
     (the only one it can make) and node proofs of the true sums by the malicious prover."""
     patch = pytest.MonkeyPatch()
     patch.setattr(epoch_prover, "_prove_nodes", _lying_node_proofs)
-    patch.setattr(bpp, "_digits", _lying_digits)
+    patch.setattr(bpp, "_digits", lying_digits)
     try:
         dummy = AccountInput("dummy", PlainAccount(-(10**9), (0, 0, 0)))
         artifacts = epoch_prover.prove_epoch(
@@ -304,7 +290,7 @@ def test_an_under_collateralized_account_with_a_forged_collateral_part_is_named_
     patch = pytest.MonkeyPatch()
     patch.setattr(collateral, "assign_account",
                   lambda index, witness, public: account_statement(public, witness.margin_mode).assign(witness))
-    patch.setattr(bpp, "_digits", _lying_digits)
+    patch.setattr(bpp, "_digits", lying_digits)
 
     def unchecked(values, blindings, n_bits, context, rng=None):
         transcript = bpp.bound_range_proof_transcript(len(values), context, n_bits)
