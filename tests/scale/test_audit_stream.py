@@ -313,7 +313,7 @@ def test_a_malformed_point_in_a_node_on_no_populated_path_is_an_encoding_error_i
     for pos, like in (((SMALL.height, 1), (SMALL.height, 0)), ((SMALL.chunk_bits - 1, 0), below_root),
                       ((SMALL.height - 1, 6), below_root)):
         extra = replace(audit, upper_nodes={**audit.upper_nodes, pos: audit.upper_nodes[like]},
-                        node_proofs={**audit.node_proofs, **({pos: audit.node_proofs[like]}
+                        node_proofs={**audit.node_proofs, **({pos: audit.node_proofs[max(audit.node_proofs)]}
                                                              if pos[0] < SMALL.height else {})})
         published = _published(tmp_path, bundle, extra)
         tampered = _with_malformed_node(published.files.audit.read_bytes(),

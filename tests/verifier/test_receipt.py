@@ -198,12 +198,12 @@ def test_replaced_sibling_position_sums_are_rejected():
     assert _reason(epoch, replace(receipt, upper_siblings=tuple(siblings))) == "path-root-mismatch"
 
 
-def test_sibling_with_someone_elses_range_proof_is_rejected():
+def test_group_proofs_of_other_bands_are_rejected():
     epoch = honest_epoch()
     receipt = epoch.artifacts.receipts["trader-2"]
-    proofs = list(receipt.sibling_proofs)
+    proofs = list(receipt.group_proofs)
     proofs[0], proofs[1] = proofs[1], proofs[0]
-    failure = _failure(epoch, replace(receipt, sibling_proofs=tuple(proofs)))
+    failure = _failure(epoch, replace(receipt, group_proofs=tuple(proofs)))
     assert failure.reason == "sibling-range-proof" and "level" in str(failure)
 
 

@@ -144,7 +144,8 @@ def test_a_path_of_the_wrong_length_fails_identity_with_receipt_malformed(web_de
     original = web_deployment.receipt(2, ACCOUNT)
     short = web_deployment.forged(2, ACCOUNT, tmp_path / "short.rcpt",
                                   upper_siblings=original.upper_siblings[:-1],
-                                  sibling_proofs=original.sibling_proofs[:-1])
+                                  group_proofs=original.group_proofs[:-1],
+                                  group_extras=original.group_extras[:-1])
     entry = _verify(web_deployment, _request(web_deployment, receipt_path=short))["epochs"][0]
     assert _statuses(entry)["header"] is True and _failed(entry)["reason"] == "receipt-malformed"
 

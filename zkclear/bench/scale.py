@@ -354,14 +354,16 @@ def _receipts(count: int, echo: Callable[[str], None]) -> dict[str, float]:
     from zkclear.operator import RECEIPT_WRITERS, _write_unsynced
 
     chunk = os.urandom(18_000)
-    path = [os.urandom(1_000) for _ in range(28)]
+    path = [os.urandom(176) for _ in range(28)]  # a sibling node (one liability, digest, position sums)
+    groups = [os.urandom(720) for _ in range(7)]  # one group proof per band of four levels
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(RECEIPT_WRITERS) as writers:
         out = Path(folder)
         started = time.perf_counter()
         size = 0
         pending = []
         for i in range(count):  # as Deployment._publish_closed: assemble here, write on a few threads
-            data = receipt_from_parts(1, bytes(32), f"acct{i:09d}", bytes(32), i, os.urandom(600), chunk, path)
+            data = receipt_from_parts(1, bytes(32), f"acct{i:09d}", bytes(32), i, os.urandom(600), chunk, path,
+                                      groups)
             pending.append(writers.submit(_write_unsynced, out / f"{i:032x}.rcpt", data))
             if len(pending) >= 8 * RECEIPT_WRITERS:
                 pending.pop(0).result()

@@ -5,7 +5,7 @@ Every file is one *container*::
     magic    8 bytes   b"ZKCLEAR\\x00"
     kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
                        | b"TOTL" (the total liabilities' opening, for an auditor only)
-    version  u16       FORMAT_VERSION (3)
+    version  u16       FORMAT_VERSION (4)
     length   u64       byte length of body
     body     length bytes
     checksum 32 bytes  SHA-256 of everything before it
@@ -42,7 +42,7 @@ from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import Position, TreeNode
 
 MAGIC = b"ZKCLEAR\x00"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 KIND_PUBLIC = b"PUBL"
 KIND_AUDIT = b"AUDT"
 KIND_RECEIPT = b"RCPT"
@@ -457,22 +457,36 @@ def encode_receipt(receipt: Receipt, system: ChunkProofSystem) -> bytes:
     return receipt_from_parts(
         receipt.epoch_id, receipt.header_digest, receipt.account_id, receipt.account_key, receipt.leaf_index,
         system.encode_opening(receipt.opening), encode_chunk_record(receipt.chunk, system),
-        [encode_path_entry(sibling, proof)
-         for sibling, proof in zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True)])
+        [encode_path_entry(sibling) for sibling in receipt.upper_siblings],
+        [encode_group_entry([(pos, b"".join(p.to_bytes() for p in liabilities)) for pos, liabilities in extras],
+                            proof)
+         for extras, proof in zip(receipt.group_extras, receipt.group_proofs, strict=True)])
 
 
-def encode_path_entry(sibling: TreeNode, proof: bytes) -> bytes:
-    """``node || blob proof``: one sibling of a receipt's path."""
+def encode_path_entry(sibling: TreeNode) -> bytes:
+    """``node``: one sibling of a receipt's path."""
     w = _Writer()
     w.node(sibling)
+    return w.getvalue()
+
+
+def encode_group_entry(extras: list[tuple[Position, bytes]], proof: bytes) -> bytes:
+    """``u16 count || (u8 level || u64 index || A points)* || blob proof``: one band's group proof in a receipt,
+    with the liabilities (already encoded) of the group's members that are neither on the path nor siblings."""
+    w = _Writer()
+    w.u16(len(extras))
+    for pos, liabilities in extras:
+        w.position(pos)
+        w.raw(liabilities)
     w.blob(proof)
     return w.getvalue()
 
 
 def receipt_from_parts(epoch_id: int, header_digest: bytes, account_id: str, account_key: bytes, leaf_index: int,
-                       opening: bytes, chunk: bytes, path: list[bytes]) -> bytes:
+                       opening: bytes, chunk: bytes, path: list[bytes], groups: list[bytes]) -> bytes:
     """A receipt file from its already-encoded parts (the opening, :func:`encode_chunk_record`, one
-    :func:`encode_path_entry` per level c..H-1): what a streaming epoch close writes per account."""
+    :func:`encode_path_entry` per level c..H-1, one :func:`encode_group_entry` per band): what a streaming epoch
+    close writes per account."""
     w = _Writer()
     w.u64(epoch_id)
     w.raw(header_digest)
@@ -483,6 +497,8 @@ def receipt_from_parts(epoch_id: int, header_digest: bytes, account_id: str, acc
     w.raw(chunk)
     w.u16(len(path))
     w.parts.extend(path)
+    w.u16(len(groups))
+    w.parts.extend(groups)
     return _container(KIND_RECEIPT, w.getvalue())
 
 
@@ -505,14 +521,22 @@ def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_
     leaf_index = r.u64("leaf index")
     opening = _field("opening", lambda b: system.decode_opening(b, public), r.blob("opening"))
     chunk = _read_chunk(r, "chunk", system, public, chunk_size)
-    siblings, proofs = [], []
-    for level in range(r.u16("sibling count")):
-        siblings.append(r.node(f"sibling[{level}]", instrument_count, asset_count))
-        proofs.append(r.blob(f"sibling[{level}] proof"))
+    siblings = [r.node(f"sibling[{level}]", instrument_count, asset_count)
+                for level in range(r.u16("sibling count"))]
+    extras, proofs = [], []
+    for band in range(r.u16("group count")):
+        members: list[tuple[Position, tuple[G1Point, ...]]] = []
+        for k in range(r.u16(f"group[{band}] node count")):
+            pos = (r.u8(f"group[{band}] node[{k}] level"), r.u64(f"group[{band}] node[{k}] index"))
+            if members and pos <= members[-1][0]:
+                raise EncodingError(f"group[{band}] node[{k}]: positions must be strictly increasing")
+            members.append((pos, tuple(r.point(f"group[{band}] node[{k}] liability {a}")
+                                       for a in range(asset_count))))
+        extras.append(tuple(members))
+        proofs.append(r.blob(f"group[{band}] proof"))
     r.finish("receipt")
-    return Receipt(
-        epoch_id, header_digest, account_id, account_key, leaf_index, opening, chunk, tuple(siblings), tuple(proofs)
-    )
+    return Receipt(epoch_id, header_digest, account_id, account_key, leaf_index, opening, chunk, tuple(siblings),
+                   tuple(proofs), tuple(extras))
 
 
 # --------------------------------------------------------------------------------- files

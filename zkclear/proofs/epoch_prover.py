@@ -39,10 +39,19 @@ from zkclear.proofs.matched_book import matched_book_blindings, require_matched
 from zkclear.proofs.reserves import ReserveBook
 from zkclear.proofs.solvency import prove_solvency, require_solvent
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL, leaf_id_hash
-from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
+from zkclear.tree.node_groups import (
+    band_levels,
+    group_bits,
+    group_context_indices,
+    group_positions,
+    receipt_anchors,
+    receipt_extras,
+)
+from zkclear.tree.placement import TreeConfig, place_accounts
 from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import (
     PaddingOpening,
+    Position,
     SumTree,
     TreeNode,
     build_sum_tree,
@@ -51,8 +60,8 @@ from zkclear.tree.sum_tree import (
     sum_points,
 )
 
-#: Node range proofs are dispatched to the executor in groups of this many (amortizes task overhead).
-NODE_PROOF_GROUP = 32
+#: Node-group range proofs are dispatched to the executor this many at a time (amortizes task overhead).
+NODE_PROOF_GROUP = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +94,24 @@ def _prove_chunk(
 def _prove_nodes(
     job: tuple[BlindingSource, list[tuple[tuple[int, ...], tuple[int, ...], int, bytes]]],
 ) -> list[bytes]:
-    """One aggregated Bulletproofs++ range proof per node over its liabilities (one value per asset)."""
-    blindings, nodes = job
+    """One aggregated Bulletproofs++ range proof per group of nodes over its members' liabilities (one value per
+    member and asset; :func:`group_job`)."""
+    blindings, groups = job
     return [
         prove_range_pp(list(values), list(blinds), context, n_bits=n_bits,
                        rng=blindings.nonces(context, *values, *blinds))[0].to_bytes()
-        for values, blinds, n_bits, context in nodes
+        for values, blinds, n_bits, context in groups
     ]
+
+
+def group_job(header: EpochHeader, anchor: Position, openings: Sequence[Sequence[tuple[int, int]]],
+              members: Sequence[Position]) -> tuple[tuple[int, ...], tuple[int, ...], int, bytes]:
+    """What :func:`_prove_nodes` proves for the group anchored at ``anchor``: the members' liability values and
+    blindings (member by member, asset by asset), the group's width and its statement context."""
+    return (tuple(value for opening in openings for value, _ in opening),
+            tuple(blinding for opening in openings for _, blinding in opening),
+            group_bits(anchor[0], header.equity_bits),
+            header.context(b"tree-node-group", *group_context_indices(anchor, members)))
 
 
 def padding_node(blindings: BlindingSource, epoch_id: int, count: int, assets: int, level: int,
@@ -281,22 +301,16 @@ def prove_epoch(
 
     started = stage_clock()
     upper = tree.upper_positions()
-    node_jobs = []
-    for level, index in upper:
-        opening = tree.openings[(level, index)]
-        node_jobs.append(
-            (
-                tuple(value for value, _ in opening),
-                tuple(blinding for _, blinding in opening),
-                node_range_bits(level, header.equity_bits),
-                header.context(b"tree-node", level, index),
-            )
-        )
-    groups = [(blindings, node_jobs[i : i + NODE_PROOF_GROUP]) for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
+    levels = band_levels(assets)
+    groups_of = group_positions(upper, config.chunk_bits, config.height, levels)
+    node_jobs = [group_job(header, anchor, [tree.openings[pos] for pos in members], members)
+                 for anchor, members in groups_of.items()]
+    tasks = [(blindings, node_jobs[i : i + NODE_PROOF_GROUP]) for i in range(0, len(node_jobs), NODE_PROOF_GROUP)]
     node_proofs = dict(
-        zip(upper, (proof for group in run.map(_prove_nodes, groups,
-                                              progress=_reporter(progress, "node range proofs (groups)", len(groups)))
-                    for proof in group), strict=True)
+        zip(groups_of, (proof for task in run.map(_prove_nodes, tasks,
+                                                  progress=_reporter(progress, "node range proofs (groups)",
+                                                                     len(tasks)))
+                        for proof in task), strict=True)
     )
     timings["node_proofs"] = stage_clock() - started
 
@@ -325,6 +339,7 @@ def prove_epoch(
                 continue
             leaf_index = placement.leaf_index(chunk, slot)
             positions = [(level, (leaf_index >> level) ^ 1) for level in range(c, config.height)]
+            anchors = receipt_anchors(leaf_index, c, config.height, levels)
             receipts[accounts[account].account_id] = Receipt(
                 epoch_id=epoch_id,
                 header_digest=header_digest,
@@ -334,7 +349,10 @@ def prove_epoch(
                 opening=proven[chunk][2][slot],
                 chunk=chunk_records[chunk],
                 upper_siblings=tuple(tree.nodes[pos] for pos in positions),
-                sibling_proofs=tuple(node_proofs[pos] for pos in positions),
+                group_proofs=tuple(node_proofs[anchor] for anchor in anchors),
+                group_extras=tuple(
+                    tuple((pos, tree.nodes[pos].liabilities)
+                          for pos in receipt_extras(groups_of[anchor], leaf_index)) for anchor in anchors),
             )
     timings["receipts"] = stage_clock() - started
     return EpochArtifacts(bundle, audit, receipts, tree, root_opening, timings)

@@ -2,9 +2,10 @@
 
 Definitions (docs/protocol.md, "Epoch header and chaining"):
 
-- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`, version 4: one reserve total per
-  asset; the epoch's node and collateral range proofs are Bulletproofs++ — version 3 had the same bytes with
-  Bulletproofs); ``header_digest = SHA256("zkclear/epoch-header/v4" || header_bytes)``.
+- ``header_bytes`` is the canonical encoding (:meth:`EpochHeader.to_bytes`, version 5: one reserve total per
+  asset; the epoch's collateral range proofs are Bulletproofs++ and its tree nodes are range-proven in groups,
+  one Bulletproofs++ proof per group (``zkclear.tree.node_groups``) — version 4 had the same bytes with one proof
+  per node, version 3 with Bulletproofs); ``header_digest = SHA256("zkclear/epoch-header/v5" || header_bytes)``.
 - ``epoch_hash = SHA256("zkclear/epoch/v1" || header_digest || enc(C_root) || h_root)``; the next epoch's
   header carries ``previous_root = h_root`` and ``previous_epoch_hash = epoch_hash``. The genesis epoch
   (epoch ``FIRST_EPOCH`` = 1) carries 32 zero bytes in both.
@@ -22,9 +23,10 @@ from dataclasses import dataclass
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.tree.placement import TreeConfig
 
-#: 4: node and collateral range proofs are Bulletproofs++ (3: Bulletproofs; same header bytes otherwise).
-HEADER_VERSION = 4
-DOMAIN_HEADER = b"zkclear/epoch-header/v4"
+#: 5: tree nodes range-proven in groups (4: one Bulletproofs++ proof per node; 3: Bulletproofs; same header bytes
+#: otherwise).
+HEADER_VERSION = 5
+DOMAIN_HEADER = b"zkclear/epoch-header/v5"
 DOMAIN_EPOCH = b"zkclear/epoch/v1"
 GENESIS = bytes(32)
 #: A deployment's first epoch (the ledger's first commit): its header is a genesis header.

@@ -30,6 +30,7 @@ import os
 import shutil
 import struct
 import time
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ import numpy as np
 from zkclear.bundle.format import (
     KIND_AUDIT,
     decode_node,
+    encode_group_entry,
     encode_padding_entry,
     node_size,
     padding_size,
@@ -56,6 +58,7 @@ from zkclear.proofs.epoch_prover import (
     NODE_PROOF_GROUP,
     AccountInput,
     account_key_of,
+    group_job,
     make_header,
     padding_node,
     require_reserves_cover,
@@ -77,7 +80,8 @@ from zkclear.proofs.units import (
 )
 from zkclear.proofs.work_store import WorkStore
 from zkclear.tree.disk_placement import DiskPlacement, place_on_disk
-from zkclear.tree.placement import TreeConfig, node_range_bits
+from zkclear.tree.node_groups import band_levels, group_positions, receipt_anchors, receipt_extras
+from zkclear.tree.placement import TreeConfig
 from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
 
 Progress = Callable[[str, int, int], None]
@@ -120,9 +124,11 @@ class ListSource:
         return self.accounts[index].witness
 
 
-def split_level(config: TreeConfig, chunks: int, subtree_chunks: int) -> int:
+def split_level(config: TreeConfig, chunks: int, subtree_chunks: int, band: int = 1) -> int:
     """The level s whose nodes root the subtrees: about ``subtree_chunks`` chunks under each (chunk positions
-    are uniform over 2^(H-c) when sparse, packed from 0 when dense)."""
+    are uniform over 2^(H-c) when sparse, packed from 0 when dense), lowered to a band boundary of ``band``
+    levels (``zkclear.tree.node_groups``) so that every group of node proofs lies within one subtree or within
+    the top."""
     c, height = config.chunk_bits, config.height
     per_subtree = max(1, subtree_chunks)
     if config.sparse:
@@ -130,7 +136,8 @@ def split_level(config: TreeConfig, chunks: int, subtree_chunks: int) -> int:
         level = height - (subtrees - 1).bit_length()
     else:
         level = c + per_subtree.bit_length() - 1
-    return min(height, max(c, level))
+    level = min(height, max(c, level))
+    return level if level == height else c + band * ((level - c) // band)
 
 
 def _report(progress: Progress | None, step: str, done: int, total: int) -> None:
@@ -224,11 +231,13 @@ class ClosedEpoch:
         level-major across subtrees, go through per-level files in ``scratch`` first."""
         plan = self._plan
         levels = range(plan.low, plan.split)
+        anchor_levels = range(plan.low + 1, plan.split + 1)  # a subtree's groups are anchored at levels c+1..s
         if scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
         handles = {(kind, level): open(scratch / f"{kind}-{level}", "wb")  # noqa: SIM115 (closed below)
-                   for kind in ("nodes", "proofs", "padding") for level in levels}
+                   for kind, span in (("nodes", levels), ("padding", levels), ("proofs", anchor_levels))
+                   for level in span}
         try:
             for position in range(len(plan.subtree_ranges) if plan.split > plan.low else 0):
                 unit = self._subtree(position)
@@ -237,10 +246,10 @@ class ClosedEpoch:
                 for level, entries in zip(levels, unit.levels, strict=True):
                     for index, node, _ in entries.nodes:
                         handles[("nodes", level)].write(struct.pack(">BQ", level, index) + node)
-                        proof = proofs[(level, index)]
-                        handles[("proofs", level)].write(struct.pack(">BQI", level, index, len(proof)) + proof)
                     for index, padding in entries.padding:
                         handles[("padding", level)].write(struct.pack(">BQ", level, index) + padding)
+                for anchor, proof in sorted(proofs.items()):
+                    handles[("proofs", anchor[0])].write(struct.pack(">BQI", *anchor, len(proof)) + proof)
         finally:
             for handle in handles.values():
                 handle.close()
@@ -256,7 +265,7 @@ class ClosedEpoch:
             for pos in sorted(plan.top_nodes):
                 yield struct.pack(">BQ", *pos) + plan.top_nodes[pos]
             yield struct.pack(">Q", plan.proofs_total)
-            yield from _copy_levels(scratch, "proofs", levels)
+            yield from _copy_levels(scratch, "proofs", anchor_levels)
             for pos in sorted(top_proofs):
                 yield struct.pack(">BQI", *pos, len(top_proofs[pos])) + top_proofs[pos]
             yield struct.pack(">Q", plan.padding_total)
@@ -276,32 +285,41 @@ class ClosedEpoch:
         (the same bytes as ``encode_receipt``)."""
         plan = self._plan
         header, c, height = plan.header, plan.low, plan.header.tree.height
+        levels, liability_bytes = band_levels(header.asset_count), 48 * header.asset_count
         header_digest = header.digest()
         ids = self._source.account_ids()
         top_proofs = self._group_proofs(list(_top_groups(plan, self._blindings)))
-        top = {pos: plan.top_nodes[pos] + struct.pack(">I", len(proof)) + proof for pos, proof in top_proofs.items()}
+        top_members = group_positions(plan.top_openings, c, height, levels)
         for position in range(len(plan.subtree_ranges)):
             _, first, end = plan.subtree_ranges[position]
-            path_entries = dict(top)
+            below: dict[Position, bytes] = {}
+            below_proofs: dict[Position, bytes] = {}
             if plan.split > c:
                 unit = self._subtree(position)
-                proofs = self._group_proofs(list(_subtree_groups(plan, position, unit, self._blindings)))
                 for level, entries in zip(range(c, plan.split), unit.levels, strict=True):
                     for index, node, _ in entries.nodes:
-                        proof = proofs[(level, index)]
-                        path_entries[(level, index)] = node + struct.pack(">I", len(proof)) + proof
+                        below[(level, index)] = node
+                below_proofs = self._group_proofs(list(_subtree_groups(plan, position, unit, self._blindings)))
+            nodes = ChainMap(below, plan.top_nodes)
+            proofs = ChainMap(below_proofs, top_proofs)
+            members_of = ChainMap(group_positions(below, c, height, levels), top_members)
             for k in range(first, end):
                 chunk = self._chunk(k)
                 chunk_position = int(plan.positions[k])
-                path = [path_entries[(level, (chunk_position >> (level - c)) ^ 1)] for level in range(c, height)]
+                first_leaf = chunk_position << c
+                path = [nodes[(level, (chunk_position >> (level - c)) ^ 1)] for level in range(c, height)]
+                groups = [encode_group_entry([(pos, nodes[pos][:liability_bytes])
+                                              for pos in receipt_extras(members_of[anchor], first_leaf)],
+                                             proofs[anchor])
+                          for anchor in receipt_anchors(first_leaf, c, height, levels)]
                 for slot, account in enumerate(plan.placement.slots(k)):
                     if account < 0:
                         continue
                     account_id = ids[account]
                     key = account_key_of(self._blindings, account_id)
-                    leaf = (chunk_position << c) | slot
-                    yield account_id, key, receipt_from_parts(header.epoch_id, header_digest, account_id, key, leaf,
-                                                              chunk.openings[slot], chunk.record, path)
+                    yield account_id, key, receipt_from_parts(header.epoch_id, header_digest, account_id, key,
+                                                              first_leaf | slot, chunk.openings[slot], chunk.record,
+                                                              path, groups)
 
     def discard_work(self) -> None:
         """Remove the work store (every file of the epoch is written)."""
@@ -320,20 +338,26 @@ def _copy_levels(scratch: Path, kind: str, levels: range) -> Iterator[bytes]:
 
 
 def _group_task(plan: _Plan, blindings: BlindingSource,
-                nodes: Sequence[tuple[int, int, LiabilityOpening]]) -> tuple[list[Position], NodeGroupTask]:
-    """The proof task of ``(level, index, liability opening)`` nodes (one aggregated proof per node)."""
-    header = plan.header
-    return ([(level, index) for level, index, _ in nodes],
-            NodeGroupTask(blindings, tuple((tuple(v for v, _ in opening), tuple(b for _, b in opening),
-                                            node_range_bits(level, header.equity_bits),
-                                            header.context(b"tree-node", level, index))
-                                           for level, index, opening in nodes)))
+                groups: Sequence[tuple[Position, list[tuple[Position, LiabilityOpening]]]]
+                ) -> tuple[list[Position], NodeGroupTask]:
+    """The proof task of ``(anchor, [(member position, liability opening)])`` groups (one aggregated proof per
+    group, ``epoch_prover.group_job``)."""
+    return ([anchor for anchor, _ in groups],
+            NodeGroupTask(blindings, tuple(group_job(plan.header, anchor, [opening for _, opening in members],
+                                                     [pos for pos, _ in members])
+                                           for anchor, members in groups)))
 
 
 def _grouped(plan: _Plan, blindings: BlindingSource,
              nodes: list[tuple[int, int, LiabilityOpening]]) -> Iterator[tuple[list[Position], NodeGroupTask]]:
-    for start in range(0, len(nodes), plan.node_group):
-        yield _group_task(plan, blindings, nodes[start:start + plan.node_group])
+    """``nodes`` (a subtree's, or the top's) in their groups, ``node_group`` groups per task."""
+    tree = plan.header.tree
+    levels = band_levels(plan.header.asset_count)
+    openings = {(level, index): opening for level, index, opening in nodes}
+    groups = list(group_positions(openings, tree.chunk_bits, tree.height, levels).items())
+    for start in range(0, len(groups), plan.node_group):
+        yield _group_task(plan, blindings, [(anchor, [(pos, openings[pos]) for pos in members])
+                                            for anchor, members in groups[start:start + plan.node_group]])
 
 
 def _subtree_groups(plan: _Plan, position: int, unit: SubtreeUnit,
@@ -390,7 +414,7 @@ def close_epoch(
     placement_key = scalar_to_bytes(blindings.scalar("zkclear/tree/placement-key", epoch_id))
     placement = place_on_disk(source.account_ids(), config, placement_key, scratch / "placement.sqlite")
     positions = placement.positions
-    split = split_level(config, len(positions), settings.subtree_chunks)
+    split = split_level(config, len(positions), settings.subtree_chunks, band_levels(header.asset_count))
     plan = _Plan(header, positions, placement, [], [0] * len(positions), config.chunk_bits, split,
                  max(1, settings.node_group))
     timings["placement"] = time.perf_counter() - started

@@ -351,7 +351,8 @@ def run_subtree_task(task: SubtreeTask) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class NodeGroupTask:
-    """Aggregated range proofs of nodes ``(values, blindings, n_bits, context)`` (one value per asset); with
+    """Aggregated range proofs of groups of nodes ``(values, blindings, n_bits, context)`` (one value per member
+    and asset: ``epoch_prover.group_job``); with
     ``stored`` the group read back from the work store is checked instead (every proof against its statement, one
     batch)."""
 

@@ -5,7 +5,9 @@ learn who checks — the "lazy-user" trap). It holds the account id and the acco
 derived from (:mod:`zkclear.tree.identity`), the openings of the account's commitments, its leaf index,
 its whole chunk (the 2^c leaves' id hashes and commitments and
 the chunk's collateralization proof, which proves every leaf of the chunk non-negative), and the
-path above the chunk: one sibling per level c..H-1 with that sibling's own range proof.
+path above the chunk: one sibling per level c..H-1, and per band of levels (:mod:`zkclear.tree.node_groups`)
+the range proof of the group of nodes the path crosses there, with the liabilities of the group's nodes that
+are neither on the path nor siblings of it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from zkclear.tree.sum_tree import TreeNode
+from zkclear.crypto.group import G1Point
+from zkclear.tree.sum_tree import Position, TreeNode
+
+#: A group member a receipt carries for its group's statement: its position and liabilities.
+ExtraNode = tuple[Position, tuple[G1Point, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +46,8 @@ class Receipt:
     opening: Any
     chunk: ChunkRecord
     upper_siblings: tuple[TreeNode, ...]
-    sibling_proofs: tuple[bytes, ...]
+    group_proofs: tuple[bytes, ...]  #: one per band, bottom band first
+    group_extras: tuple[tuple[ExtraNode, ...], ...]  #: per band, (level, index) order
 
     def __repr__(self) -> str:
         return f"Receipt(epoch={self.epoch_id}, leaf={self.leaf_index}, <private>)"

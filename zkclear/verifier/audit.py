@@ -37,10 +37,11 @@ from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain, check_first
 from zkclear.proofs.reserves import check_venue_assets
+from zkclear.tree.node_groups import band_levels, group_positions
 from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
-from zkclear.verifier.statements import chunk_root, chunk_statements, node_statement, verify_named
+from zkclear.verifier.statements import chunk_root, chunk_statements, node_group_statement, verify_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +209,15 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     timings["tree"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    if set(audit.node_proofs) != {pos for pos in audit.upper_nodes if pos[0] < config.height}:
-        _fail("audit-structure", "the node range proofs published are not exactly one per node below the root")
-    named = [("node-range-proof", level,
-              node_statement(header, level, index, node, audit.node_proofs.get((level, index)), "node-range-proof"))
-             for (level, index), node in sorted(audit.upper_nodes.items()) if level < config.height]
+    groups = group_positions([pos for pos in audit.upper_nodes if pos[0] < config.height], config.chunk_bits,
+                             config.height, band_levels(header.asset_count))
+    if set(audit.node_proofs) != set(groups):
+        _fail("audit-structure", "the node range proofs published are not exactly one per group of nodes below the "
+                                 "root")
+    named = [("node-range-proof", anchor[0],
+              node_group_statement(header, anchor, [(pos, audit.upper_nodes[pos].liabilities) for pos in members],
+                                   audit.node_proofs.get(anchor), "node-range-proof"))
+             for anchor, members in groups.items()]
     for number, chunk in enumerate(audit.chunks):
         named.extend(("chunk-collateral-proof", number, s) for s in chunk_statements(system, header, chunk, public))
     named.append(solvency_named(bundle))

@@ -52,12 +52,13 @@ from zkclear.executor import Executor, SerialExecutor
 from zkclear.files import check_regular_file
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
+from zkclear.tree.node_groups import band_bottom, band_levels, band_tops
 from zkclear.tree.receipts import ChunkRecord
 from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode, combine_level
 from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
-from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_statement, verify_named
+from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_group_statement, verify_named
 
 Progress = Callable[[str, int, int], None]
 _PREFIX = struct.Struct(">8s4sHQ")
@@ -294,16 +295,21 @@ def check_padding(batch: PaddingBatch) -> Failure | None:
 @dataclass(frozen=True, slots=True)
 class NodeProofBatch:
     header: EpochHeader
-    items: tuple[tuple[int, int, bytes, bytes], ...]   # (level, index, node encoding, proof)
+    #: (anchor level, anchor index, members as (level, index, node encoding), proof) per group
+    items: tuple[tuple[int, int, tuple[tuple[int, int, bytes], ...], bytes], ...]
 
 
 def check_node_proofs(batch: NodeProofBatch) -> Failure | None:
     named = []
-    for level, index, node_bytes, proof in batch.items:
-        node = decode_node(node_bytes, batch.header.instrument_count, batch.header.asset_count)
+    count, assets = batch.header.instrument_count, batch.header.asset_count
+    for level, index, members, proof in batch.items:
+        try:
+            nodes = [((at, i), _decode_named(node, count, assets, at, i).liabilities) for at, i, node in members]
+        except EncodingError as exc:
+            return ("encoding", level, str(exc))
         try:
             named.append(("node-range-proof", level,
-                          node_statement(batch.header, level, index, node, proof, "node-range-proof")))
+                          node_group_statement(batch.header, (level, index), nodes, proof, "node-range-proof")))
         except VerificationError as exc:
             return (exc.reason, exc.index, exc.detail)
     try:
@@ -740,27 +746,46 @@ def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
 
 def _check_node_proofs(path: Path | _PinnedFile, sections: _Sections, header: EpochHeader, run: Executor,
                        window: int | None, progress: Progress | None) -> None:
-    """One proof per node below the root, in the same order; batch-verified in groups of ``BATCH``."""
+    """One proof per group of nodes below the root (``zkclear.tree.node_groups``), in anchor order; the groups are
+    gathered band by band with one cursor per level of the band, batch-verified ``BATCH`` groups at a time."""
     node_entry = node_entry_size(header.instrument_count, header.asset_count)
-    height = header.tree.height
-    below_root = sum(1 for level, _, _ in _entries(path, sections.nodes_at, sections.nodes, sections.end,
-                                                    node_entry) if level < height)
-    if below_root != sections.proofs:
-        _fail("audit-structure", "the node range proofs published are not exactly one per node below the root")
+    c, height = header.tree.chunk_bits, header.tree.height
+    levels = band_levels(header.asset_count)
+    blocks = _level_blocks(path, sections, node_entry)
+    mismatch = "the node range proofs published are not exactly one per group of nodes below the root"
+
+    def groups(proofs: _Cursor) -> Iterator[tuple[int, int, tuple[tuple[int, int, bytes], ...], bytes]]:
+        taken = 0
+        for top in band_tops(c, height, levels):
+            low = band_bottom(top, c, height, levels)
+            cursors = [_Peek(_entries(path, *blocks.get(level, (0, 0)), sections.end, node_entry))
+                       for level in range(low, top)]
+            while True:
+                heads = [(cursor.head[1] >> (top - cursor.head[0])) for cursor in cursors if cursor.head is not None]
+                if not heads:
+                    break
+                anchor = (top, min(heads))
+                if taken == sections.proofs:
+                    _fail("audit-structure", mismatch)
+                key = struct.unpack(">BQ", proofs.take(9, "node proof position"))
+                proof = proofs.take(struct.unpack(">I", proofs.take(4, "node proof length"))[0], "node proof")
+                taken += 1
+                if key != anchor:
+                    _fail("audit-structure", mismatch)
+                members = []
+                for cursor in cursors:
+                    while cursor.head is not None and cursor.head[1] >> (top - cursor.head[0]) == anchor[1]:
+                        members.append(cursor.pop())
+                yield (*anchor, tuple(members), proof)
+        if taken != sections.proofs:
+            _fail("audit-structure", mismatch)
 
     def batches() -> Iterator[NodeProofBatch]:
         proofs = _Cursor(path, sections.proofs_at, sections.end)
         try:
             batch = []
-            for level, index, rest in _entries(path, sections.nodes_at, sections.nodes, sections.end, node_entry):
-                if level >= height:
-                    continue
-                key = struct.unpack(">BQ", proofs.take(9, "node proof position"))
-                proof = proofs.take(struct.unpack(">I", proofs.take(4, "node proof length"))[0], "node proof")
-                if key != (level, index):
-                    _fail("audit-structure", "the node range proofs published are not exactly one per node below "
-                                             "the root")
-                batch.append((level, index, rest, proof))
+            for group in groups(proofs):
+                batch.append(group)
                 if len(batch) == BATCH:
                     yield NodeProofBatch(header, tuple(batch))
                     batch = []
@@ -781,6 +806,21 @@ def _check_node_proofs(path: Path | _PinnedFile, sections: _Sections, header: Ep
             progress(step, done, total)
     if found:
         _raise(found[min(found)])
+
+
+class _Peek:
+    """An iterator of ``(level, index, rest)`` entries with its next entry in view (``head``, None at the end)."""
+
+    def __init__(self, entries: Iterator[tuple[int, int, bytes]]) -> None:
+        self._entries = entries
+        self.head = next(entries, None)
+
+    def pop(self) -> tuple[int, int, bytes]:
+        entry = self.head
+        if entry is None:
+            raise EncodingError("upper nodes: read past the end of a level")
+        self.head = next(self._entries, None)
+        return entry
 
 
 # --------------------------------------------------------------------------------------------- crowd audit

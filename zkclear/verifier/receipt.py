@@ -20,7 +20,8 @@
    chain's own signed message [attestation-*, reserves-duplicate-address]; the assets and decimals the reserves
    are converted with are the published configuration's [reserves-mismatch];
 6. **proofs** — in one batch: the own chunk's collateralization proof [chunk-collateral-proof], every
-   sibling's range proof [sibling-range-proof] and the solvency proof of every asset [solvency-proof].
+   range proof of the group of tree nodes its path crosses in each band of levels, which covers every sibling
+   and path node [sibling-range-proof], and the solvency proof of every asset [solvency-proof].
 
 :func:`crowd_audit` additionally checks ``k`` chunks of the audit data chosen with local randomness, from a chunk
 list that must hold every chunk of the published tree once [audit-structure], every padding node committing to
@@ -41,11 +42,12 @@ from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.identity import key_fingerprint, leaf_id_hash
-from zkclear.tree.receipts import Receipt
-from zkclear.tree.sum_tree import combine_level
+from zkclear.tree.node_groups import band_bottom, band_levels, in_group, members_present, receipt_anchors
+from zkclear.tree.receipts import ExtraNode, Receipt
+from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
-from zkclear.verifier.statements import chunk_root, chunk_statements, node_statement, verify_named
+from zkclear.verifier.statements import chunk_root, chunk_statements, node_group_statement, verify_named
 
 #: The named steps of a receipt check, in order (the browser page shows them one by one).
 CHECKS = ("header", "identity", "values", "path", "root statements", "proofs")
@@ -110,10 +112,12 @@ def _check_identity(published: PublishedEpoch, receipt: Receipt, account_id: str
               f"published epoch is {header.epoch_id} (header {header.digest().hex()[:16]}...)")
     config = header.tree
     c, height = config.chunk_bits, config.height
-    if (len(receipt.upper_siblings) != height - c or len(receipt.sibling_proofs) != height - c
-            or not 0 <= receipt.leaf_index < 1 << height):
-        _fail("receipt-malformed", f"the receipt's path has {len(receipt.upper_siblings)} levels and leaf index "
-                                   f"{receipt.leaf_index}; the tree has height {height} and chunks of {1 << c}")
+    bands = len(receipt_anchors(0, c, height, band_levels(header.asset_count)))
+    if (len(receipt.upper_siblings) != height - c or len(receipt.group_proofs) != bands
+            or len(receipt.group_extras) != bands or not 0 <= receipt.leaf_index < 1 << height):
+        _fail("receipt-malformed", f"the receipt's path has {len(receipt.upper_siblings)} levels, "
+                                   f"{len(receipt.group_proofs)} group proofs and leaf index {receipt.leaf_index}; "
+                                   f"the tree has height {height}, chunks of {1 << c} and {bands} bands of levels")
     chunk = receipt.chunk
     slot = receipt.leaf_index & (config.chunk_size - 1)
     if chunk.position != receipt.leaf_index >> c or len(chunk.accounts) != config.chunk_size:
@@ -154,13 +158,16 @@ def _check_values(published: PublishedEpoch, receipt: Receipt, expected: Expecte
     return mode, cash, tuple(positions)
 
 
-def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofSystem) -> None:
+def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofSystem) -> list[TreeNode]:
+    """Fold the chunk root and the siblings up to the bundle's root; returns the path's nodes, levels c..H-1."""
     bundle = published.bundle
     c = bundle.header.tree.chunk_bits
     node = chunk_root(system, receipt.chunk, published.public, bundle.header.tree.chunk_size)
     index = receipt.chunk.position
+    path = []
     for offset, sibling in enumerate(receipt.upper_siblings):
         level = c + offset
+        path.append(node)
         left, right = (sibling, node) if index & 1 else (node, sibling)
         try:
             node = combine_level(level + 1, [(left, right)])[0]
@@ -173,6 +180,27 @@ def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofS
             or node.positions_encoded != root.positions_encoded):
         _fail("path-root-mismatch", f"your leaf and path lead to root {node.digest.hex()[:16]}..., not to the "
                                     f"published root {root.digest.hex()[:16]}...: your account is not in this tree")
+    return path
+
+
+def _group_members(receipt: Receipt, path: list[TreeNode], anchor: Position, extras: tuple[ExtraNode, ...],
+                   chunk_bits: int, height: int, levels: int) -> list[tuple[Position, tuple]]:
+    """The members of the group anchored at ``anchor`` as the receipt gives them: its path nodes and siblings in
+    the band, and the extra nodes it carries, which must be other nodes of the same group [receipt-malformed]."""
+    top = anchor[0]
+    low = band_bottom(top, chunk_bits, height, levels)
+    leaf = receipt.leaf_index
+    members = {}
+    for level in range(low, top):
+        members[(level, leaf >> level)] = path[level - chunk_bits].liabilities
+        members[(level, (leaf >> level) ^ 1)] = receipt.upper_siblings[level - chunk_bits].liabilities
+    for pos, liabilities in extras:
+        if pos in members or not in_group(pos, anchor, chunk_bits, height, levels):
+            _fail("receipt-malformed", f"the receipt's group anchored at level {top}, index {anchor[1]} lists the "
+                                       f"node at level {pos[0]}, index {pos[1]}, which is not another node of that "
+                                       "group")
+        members[pos] = liabilities
+    return sorted(members.items())
 
 
 def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str, *,
@@ -184,18 +212,19 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
     _check_header(published, expected, system)
     _check_identity(published, receipt, account_id, expected)
     mode, cash, positions = _check_values(published, receipt, expected, system)
-    _check_path(published, receipt, system)
+    path = _check_path(published, receipt, system)
     check_root_statements(bundle, system.instrument_ids(public), system.asset_ids(public))
     check_venue_assets(bundle.reserves, published.inputs.config_text)
 
     named = [("chunk-collateral-proof", receipt.chunk.position, s)
              for s in chunk_statements(system, header, receipt.chunk, public)]
-    c = header.tree.chunk_bits
-    for offset, (sibling, proof) in enumerate(zip(receipt.upper_siblings, receipt.sibling_proofs, strict=True)):
-        level = c + offset
-        index = (receipt.leaf_index >> level) ^ 1
-        named.append(("sibling-range-proof", level,
-                      node_statement(header, level, index, sibling, proof, "sibling-range-proof")))
+    c, height = header.tree.chunk_bits, header.tree.height
+    levels = band_levels(header.asset_count)
+    for anchor, extras, proof in zip(receipt_anchors(receipt.leaf_index, c, height, levels), receipt.group_extras,
+                                     receipt.group_proofs, strict=True):
+        members = _group_members(receipt, path, anchor, extras, c, height, levels)
+        named.append(("sibling-range-proof", anchor[0],
+                      node_group_statement(header, anchor, members, proof, "sibling-range-proof")))
     named.append(solvency_named(bundle))
     verify_named(named, batch=len(named))  # the whole check is one multi-scalar multiplication
 
@@ -223,20 +252,23 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
     named = [("chunk-collateral-proof", chunk_number, s) for s in chunk_statements(system, header, chunk, public)]
     index = chunk.position
     for level in range(c, height):
-        sibling_pos = (level, index ^ 1)
-        sibling = audit.upper_nodes.get(sibling_pos)
+        sibling = audit.upper_nodes.get((level, index ^ 1))
         if sibling is None:
             _fail("audit-structure", f"the audit data lacks the sibling at level {level} of chunk {chunk_number}",
                   level)
-        named.append(("node-range-proof", level,
-                      node_statement(header, level, index ^ 1, sibling, audit.node_proofs.get(sibling_pos),
-                                     "node-range-proof")))
         left, right = (sibling, node) if index & 1 else (node, sibling)
         node = combine_level(level + 1, [(left, right)])[0]
         index >>= 1
         if audit.upper_nodes.get((level + 1, index)) != node:
             _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not sum to the published node at "
                                         f"level {level + 1}", level + 1)
+    levels = band_levels(header.asset_count)
+    for anchor in receipt_anchors(chunk.position << c, c, height, levels):
+        members = members_present(audit.upper_nodes, anchor, c, height, levels)
+        named.append(("node-range-proof", anchor[0],
+                      node_group_statement(header, anchor, [(pos, audit.upper_nodes[pos].liabilities)
+                                                            for pos in members],
+                                           audit.node_proofs.get(anchor), "node-range-proof")))
     if (node.digest != bundle.root.digest or node.encoded != bundle.root.encoded
             or node.positions_encoded != bundle.root.positions_encoded):
         _fail("path-root-mismatch", f"chunk {chunk_number}'s path does not reach the published root", height)

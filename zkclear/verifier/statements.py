@@ -14,13 +14,14 @@ from typing import Any
 
 from provers.bulletproofs import batch_verify
 from provers.bulletproofs_pp import BppRangeProof, BppRangeStatement
+from zkclear.crypto.group import G1Point
 from zkclear.errors import EncodingError, VerificationError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
-from zkclear.tree.placement import node_range_bits
+from zkclear.tree.node_groups import group_bits, group_context_indices
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import TreeNode, chunk_levels, make_leaf, sum_points
+from zkclear.tree.sum_tree import Position, TreeNode, chunk_levels, make_leaf, sum_points
 
 #: A statement with the name and index an error will carry.
 Named = tuple[str, int, Any]
@@ -29,27 +30,40 @@ Named = tuple[str, int, Any]
 BATCH = 64
 
 
-def node_statement(
-    header: EpochHeader, level: int, index: int, node: TreeNode, proof: bytes | None, reason: str
+def node_group_statement(
+    header: EpochHeader, anchor: Position, members: Sequence[tuple[Position, Sequence[G1Point]]], proof: bytes | None,
+    reason: str,
 ) -> BppRangeStatement:
-    """The statement "node (level, index) commits to a value in [0, 2^n_level) for every asset" for this epoch
-    (one aggregated Bulletproofs++ range proof over the node's liabilities)."""
-    n_bits = node_range_bits(level, header.equity_bits)
+    """The statement "every node of the group anchored at ``anchor`` commits to a value in [0, 2^n) for every
+    asset" for this epoch (docs/protocol.md "Node proof groups": one aggregated Bulletproofs++ range proof over
+    the members' liabilities, member by member in (level, index) order, asset by asset). ``members`` are
+    ``(position, liabilities)`` in that order; the caller has checked that they are the group's nodes."""
+    level, index = anchor
     if proof is None:
         raise VerificationError(reason, index=level,
-                                detail=f"the tree node at level {level}, index {index} has no range proof")
-    if len(node.liabilities) != header.asset_count:
+                                detail=f"the group of tree nodes anchored at level {level}, index {index} has no "
+                                       "range proof")
+    if not members:
         raise VerificationError(reason, index=level,
-                                detail=f"the tree node at level {level}, index {index} carries "
-                                       f"{len(node.liabilities)} liabilities, the epoch has {header.asset_count} "
-                                       "assets")
+                                detail=f"the group of tree nodes anchored at level {level}, index {index} has no "
+                                       "node")
+    commitments: list[G1Point] = []
+    for (member_level, member_index), liabilities in members:
+        if len(liabilities) != header.asset_count:
+            raise VerificationError(reason, index=member_level,
+                                    detail=f"the tree node at level {member_level}, index {member_index} carries "
+                                           f"{len(liabilities)} liabilities, the epoch has {header.asset_count} "
+                                           "assets")
+        commitments.extend(liabilities)
+    n_bits = group_bits(level, header.equity_bits)
     try:
-        decoded = BppRangeProof.from_bytes(proof, m=header.asset_count, n_bits=n_bits)
+        decoded = BppRangeProof.from_bytes(proof, m=len(commitments), n_bits=n_bits)
     except EncodingError as exc:
         raise VerificationError(reason, index=level,
-                                detail=f"the range proof of the tree node at level {level}, index {index} "
+                                detail=f"the range proof of the tree nodes anchored at level {level}, index {index} "
                                        f"does not decode ({exc})") from exc
-    return BppRangeStatement(decoded, node.liabilities, n_bits, header.context(b"tree-node", level, index))
+    context = header.context(b"tree-node-group", *group_context_indices(anchor, [pos for pos, _ in members]))
+    return BppRangeStatement(decoded, tuple(commitments), n_bits, context)
 
 
 def chunk_context(header: EpochHeader, position: int) -> bytes:
