@@ -6,14 +6,14 @@ Figures (docs/performance.md, "Tree and solvency"):
   placement, leaf hashing, the sparse sum tree with its padding nodes. Leaf commitments are inputs
   (the collateral prover makes them), so they are mocked by cheap distinct points.
 - ``receipt_generate_core_seconds``: per account, everything the tree adds at close beyond the
-  collateralization proofs: tree build + one range proof per node at levels c..H-1 + matched book +
-  solvency + receipt assembly and encoding. Node proofs are timed on a sample per bit width and
-  multiplied by the exact node count of the built tree (printed).
+  collateralization proofs: tree build + one Bulletproofs++ proof per group of nodes at levels c..H-1
+  (``zkclear.tree.node_groups``) + matched book + solvency + receipt assembly and encoding. Group proofs are
+  timed on a sample per shape (values, width) and multiplied by the exact group count of the built tree.
 - ``receipt_verify_seconds``: one participant's full check (own chunk's batch proof included) on a
   real epoch at height 32 (the path length does not depend on the number of accounts).
 - ``audit_seconds_per_account``: the full audit of a real epoch, per account; and an estimate at
   2^16 from per-statement batch-verification costs and the 2^16 tree's node count.
-- the hiding trade-off: node proofs per account for sparse/dense placement and chunk padding policies.
+- the hiding trade-off: node-group proofs per account for sparse/dense placement and chunk padding policies.
 - ``pem_seconds``: one py-ecc G1 scalar multiplication, the unit the other figures can be read in.
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zkclear.bench.common import measure_pem
-from zkclear.tree.placement import TreeConfig, node_range_bits, place_accounts
+from zkclear.tree.placement import TreeConfig, place_accounts
 from zkclear.tree.sum_tree import TreeNode, build_sum_tree, make_leaf, padding_digest
 
 SECRET = b"bench-operator-secret-0123456789"
@@ -43,12 +43,30 @@ def count_upper_nodes(config: TreeConfig, chunk_positions: list[int] | tuple[int
     return counts
 
 
-def _node_proofs_by_width(counts: dict[int, int], equity_bits: int) -> dict[int, int]:
-    widths: dict[int, int] = {}
-    for level, count in counts.items():
-        width = node_range_bits(level, equity_bits)
-        widths[width] = widths.get(width, 0) + count
-    return widths
+def upper_positions(config: TreeConfig, chunk_positions: list[int] | tuple[int, ...]) -> list[tuple[int, int]]:
+    """The positions of the nodes at levels c..H-1 (populated and padding): the ones range-proven in groups."""
+    positions = []
+    current = set(chunk_positions)
+    for level in range(config.chunk_bits, config.height):
+        with_siblings = current | {i ^ 1 for i in current}
+        positions += [(level, i) for i in with_siblings]
+        current = {i >> 1 for i in with_siblings}
+    return positions
+
+
+def _group_shapes(config: TreeConfig, chunk_positions: list[int] | tuple[int, ...],
+                  equity_bits: int) -> dict[tuple[int, int], int]:
+    """(padded values, width) -> number of node-group proofs of that shape (one asset)."""
+    from provers.bulletproofs.parameters import padded_count
+    from zkclear.tree.node_groups import band_levels, group_bits, group_positions
+
+    shapes: dict[tuple[int, int], int] = {}
+    groups = group_positions(upper_positions(config, chunk_positions), config.chunk_bits, config.height,
+                             band_levels(1))
+    for (top, _), members in groups.items():
+        shape = (padded_count(len(members)), group_bits(top, equity_bits))
+        shapes[shape] = shapes.get(shape, 0) + 1
+    return shapes
 
 
 def _mock_tree(n_accounts: int, config: TreeConfig) -> tuple[Any, float, int]:
@@ -56,7 +74,7 @@ def _mock_tree(n_accounts: int, config: TreeConfig) -> tuple[Any, float, int]:
     from zkclear.crypto.field import scalar_to_bytes
     from zkclear.crypto.pedersen import commit
     from zkclear.crypto.randomness import BlindingSource
-    from zkclear.tree.sum_tree import account_id_hash
+    from zkclear.tree.identity import account_id_hash
 
     blindings = BlindingSource.deterministic(SECRET)
     ids = [f"account-{i}" for i in range(n_accounts)]
@@ -73,34 +91,43 @@ def _mock_tree(n_accounts: int, config: TreeConfig) -> tuple[Any, float, int]:
             leaves.append(make_leaf(account_id_hash(name, b"salt-0123456789abcdef"), point, b"account"))
         chunk_leaves.append(leaves)
 
-    def padding_source(level: int, index: int) -> tuple[TreeNode, int]:
+    def padding_source(level: int, index: int) -> tuple[TreeNode, Any]:
         blinding = blindings.scalar("pad", level, index)
+        position_blinding = blindings.scalar("pad-positions", level, index)
         seed = scalar_to_bytes(blindings.scalar("pad-digest", level, index))
-        return TreeNode.of(commit(0, blinding), padding_digest(seed)), blinding
+        node = TreeNode.of(commit(0, blinding), padding_digest(seed), [commit(0, position_blinding)])
+        return node, ((blinding,), (position_blinding,))
 
-    tree = build_sum_tree(config, placement.chunk_positions, chunk_leaves, padding_source)
+    position_sums = [[step] for _ in chunk_leaves]  # one mocked instrument
+    tree = build_sum_tree(config, placement.chunk_positions, chunk_leaves, position_sums, padding_source)
     return tree, time.perf_counter() - started, len(tree.padding)
 
 
-def _node_proof_seconds(widths: list[int], samples: int) -> dict[int, float]:
-    from provers.bulletproofs import prove_range
+def _group_proof_seconds(shapes: list[tuple[int, int]], samples: int) -> dict[tuple[int, int], float]:
+    """Seconds per Bulletproofs++ group proof of each (values, width) shape, on a sample."""
+    from provers.bulletproofs_pp import prove_range_pp
 
     out = {}
-    for width in widths:
+    for m, width in shapes:
         started = time.perf_counter()
         for i in range(samples):
-            prove_range([12345 + i], [987654321 + i], width, b"bench-node-%d" % i)
-        out[width] = (time.perf_counter() - started) / samples
+            prove_range_pp([12345 + i + k for k in range(m)], [987654321 + i + k for k in range(m)],
+                           b"bench-node-%d" % i, n_bits=width)
+        out[(m, width)] = (time.perf_counter() - started) / samples
     return out
 
 
-def _node_verify_seconds(width: int, samples: int) -> float:
-    from provers.bulletproofs import RangeStatement, batch_verify, prove_range
+def _group_verify_seconds(m: int, width: int, samples: int) -> float:
+    """Seconds per group statement of ``m`` values in a batch verification of ``samples`` of them."""
+    from provers.bulletproofs import batch_verify
+    from provers.bulletproofs_pp import BppRangeStatement, prove_range_pp
 
     statements = []
     for i in range(samples):
-        proof, commitments = prove_range([777 + i], [31337 + i], width, b"bench-verify-%d" % i)
-        statements.append(RangeStatement(proof, tuple(commitments), width, b"bench-verify-%d" % i))
+        context = b"bench-verify-%d" % i
+        proof, commitments = prove_range_pp([777 + i + k for k in range(m)], [31337 + i + k for k in range(m)],
+                                            context, n_bits=width)
+        statements.append(BppRangeStatement(proof, tuple(commitments), width, context))
     started = time.perf_counter()
     batch_verify(statements)
     return (time.perf_counter() - started) / samples
@@ -186,7 +213,7 @@ def _real_epoch(
     echo(
         f"real epoch: {len(accounts)} accounts, {system_name}: close {close:.1f} s "
         f"(chunk proofs {timings['chunk_proofs']:.1f} s, tree {timings['tree_build']:.2f} s, "
-        f"node proofs {timings['node_proofs']:.1f} s for {len(artifacts.audit.node_proofs)} nodes)"
+        f"node proofs {timings['node_proofs']:.1f} s for {len(artifacts.audit.node_proofs)} groups of nodes)"
     )
     receipt = next(iter(artifacts.receipts.values()))
     rounds = 3
@@ -196,8 +223,8 @@ def _real_epoch(
     verify_seconds = (time.perf_counter() - started) / rounds
     encoded = encode_receipt(receipt, system)
     echo(
-        f"  receipt verification (own chunk of {config.chunk_size} + {config.upper_height} sibling proofs): "
-        f"{verify_seconds:.3f} s; receipt {len(encoded)} bytes"
+        f"  receipt verification (own chunk of {config.chunk_size}, {config.upper_height} siblings, their group "
+        f"proofs): {verify_seconds:.3f} s; receipt {len(encoded)} bytes"
     )
     started = time.perf_counter()
     audit_epoch(stand_in_published(bundle, public), artifacts.audit, chunk_system=system,
@@ -240,29 +267,30 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
     timings = real["artifacts"].timings
 
     # -- tree build at scale, with mocked leaves ---------------------------------------------------
-    node_cost = _node_proof_seconds([32, 64], 4 if quick else 16)
-    verify_cost = _node_verify_seconds(64, 8 if quick else 32)
-    echo(
-        f"node range proof: {node_cost[32] * 1e3:.1f} ms (32-bit), {node_cost[64] * 1e3:.1f} ms (64-bit); "
-        f"batch verification {verify_cost * 1e3:.2f} ms per 64-bit statement"
-    )
     sizes = [1 << 10] if quick else [1 << 14, 1 << 16]
-    for n_accounts in sizes:
-        tree, build_seconds, padding_nodes = _mock_tree(n_accounts, default)
-        counts = count_upper_nodes(default, tree.chunk_positions)
-        widths = _node_proofs_by_width(counts, equity_bits)
-        node_seconds = sum(node_cost[w] * n for w, n in widths.items())
+    trees = [(n_accounts, *_mock_tree(n_accounts, default)) for n_accounts in sizes]
+    shapes = sorted({shape for _, tree, _, _ in trees
+                     for shape in _group_shapes(default, tree.chunk_positions, equity_bits)})
+    node_cost = _group_proof_seconds(shapes, 2 if quick else 8)
+    verify_cost = _group_verify_seconds(8, 64, 8 if quick else 32)
+    echo("node-group proof (values, width): " + ", ".join(f"({m}, {w}) {node_cost[(m, w)] * 1e3:.1f} ms"
+                                                          for m, w in shapes)
+         + f"; batch verification {verify_cost * 1e3:.2f} ms per 8-value 64-bit group")
+    for n_accounts, tree, build_seconds, padding_nodes in trees:
+        groups = _group_shapes(default, tree.chunk_positions, equity_bits)
+        node_seconds = sum(node_cost[shape] * n for shape, n in groups.items())
+        nodes = len(upper_positions(default, tree.chunk_positions))
         encode_each = real["encode_each"]  # receipt assembly + encoding, timed on the real epoch
         root_statements = timings["root_statements"]
         total = build_seconds + node_seconds + root_statements + encode_each * n_accounts
         tag = f"{n_accounts.bit_length() - 1}"
         metrics[f"tree_build_seconds_per_account_2e{tag}"] = build_seconds / n_accounts
         metrics[f"receipt_generate_core_seconds_2e{tag}"] = total / n_accounts
-        audit_estimate = (sum(widths.values()) * verify_cost + build_seconds) / n_accounts
+        audit_estimate = (sum(groups.values()) * verify_cost + build_seconds) / n_accounts
         metrics[f"audit_tree_seconds_per_account_2e{tag}"] = audit_estimate
         echo(
-            f"2^{tag} accounts: {len(tree.chunk_positions)} chunks, {sum(widths.values())} node proofs "
-            f"({padding_nodes} padding nodes); tree build {build_seconds:.1f} s = "
+            f"2^{tag} accounts: {len(tree.chunk_positions)} chunks, {nodes} upper nodes in "
+            f"{sum(groups.values())} group proofs ({padding_nodes} padding nodes); tree build {build_seconds:.1f} s = "
             f"{build_seconds / n_accounts * 1e3:.2f} ms/account; tree adds at close "
             f"{total / n_accounts:.3f} core-s/account (node proofs {node_seconds:.0f} core-s, estimated from "
             f"the sample); audit of the tree part ~{audit_estimate * 1e3:.1f} ms/account"
@@ -296,9 +324,11 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
             ),
         ):
             placement = place_accounts(ids, config, b"k" * 32)
-            widths = _node_proofs_by_width(count_upper_nodes(config, placement.chunk_positions), equity_bits)
-            proofs = sum(widths.values())
-            seconds = sum(node_cost[w] * n for w, n in widths.items()) / n_accounts
+            groups = _group_shapes(config, placement.chunk_positions, equity_bits)
+            proofs = sum(groups.values())
+            missing = sorted(set(groups) - set(node_cost))
+            node_cost |= _group_proof_seconds(missing, 2 if quick else 8)
+            seconds = sum(node_cost[shape] * n for shape, n in groups.items()) / n_accounts
             padding = (len(placement.chunk_positions) << chunk_bits) / n_accounts - 1
             metrics[f"node_proofs_per_account_c{chunk_bits}_{key}"] = proofs / n_accounts
             metrics[f"padding_accounts_per_account_c{chunk_bits}_{key}"] = padding
