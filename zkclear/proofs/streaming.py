@@ -80,7 +80,7 @@ from zkclear.proofs.units import (
 )
 from zkclear.proofs.work_store import WorkStore
 from zkclear.tree.disk_placement import DiskPlacement, place_on_disk
-from zkclear.tree.node_groups import band_levels, group_positions, receipt_anchors, receipt_extras
+from zkclear.tree.node_groups import anchor_of, band_levels, group_positions, receipt_anchors, receipt_extras
 from zkclear.tree.placement import TreeConfig
 from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
 
@@ -165,6 +165,7 @@ class _Plan:
     position_totals: list[int] = field(default_factory=list)
     position_betas: list[int] = field(default_factory=list)
     nodes_total: int = 0
+    groups_total: int = 0
     padding_total: int = 0
     proof_bytes: int = 0
     proofs_total: int = 0
@@ -444,10 +445,10 @@ def _close_placed(plan: _Plan, source: AccountSource, public: Any, reserves: Res
     timings["tree_build"] = time.perf_counter() - started
     require_solvent(header.reserve_totals, totals, reserves.asset_ids)
 
-    # At least one node-proof group per worker, now that the tree's node count is known: a small epoch's hundred-odd
-    # node proofs were one task, proven on one core while the others waited (16 s of the demo's epoch). Groups only
-    # pack the tasks (and the writer reads them back the same way); every node's proof is the same.
-    plan.node_group = max(1, min(plan.node_group, -(-plan.nodes_total // max(1, executor.workers))))
+    # At least one task per worker, now that the tree's group count is known: a small epoch's node proofs were one
+    # task, proven on one core while the others waited (16 s of the demo's epoch). Tasks only pack the groups' proofs
+    # (and the writer reads them back the same way); every group's proof is the same.
+    plan.node_group = max(1, min(plan.node_group, -(-plan.groups_total // max(1, executor.workers))))
     started = time.perf_counter()
     _prove_node_groups(plan, blindings, store, executor, settings, progress)
     timings["node_proofs"] = time.perf_counter() - started
@@ -538,7 +539,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
     nodes' position-blinding sums over all subtrees."""
     header = plan.header
     count, assets, c, split = header.instrument_count, header.asset_count, plan.low, plan.split
-    shift = split - c
+    shift, band = split - c, band_levels(assets)
     ranges: list[tuple[int, int, int]] = []
     first = 0
     total = len(plan.positions)
@@ -589,9 +590,13 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
             base_nodes[t], base_openings[t] = unit.root, unit.liability
             for j, b in enumerate(unit.padding_blinding_sums):
                 padding_sums[j] = (padding_sums[j] + b) % R
-            for entries in unit.levels:
+            anchors = set()
+            for level, entries in zip(range(c, split), unit.levels, strict=True):
                 plan.nodes_total += len(entries.nodes)
                 plan.padding_total += len(entries.padding)
+                anchors.update(anchor_of((level, index), c, header.tree.height, band)
+                               for index, _, _ in entries.nodes)
+            plan.groups_total += len(anchors)
             _report(progress, step, finished, len(ranges))
     plan.top_nodes = {(split, t): node for t, node in base_nodes.items()}
     plan.top_openings = {(split, t): opening for t, opening in base_openings.items()}
@@ -616,6 +621,8 @@ def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tupl
         plan.top_openings[pos] = span.openings[pos]
     plan.top_padding = dict(span.padding)
     plan.nodes_total += len(plan.top_nodes)
+    plan.groups_total += len(group_positions([pos for pos in plan.top_nodes if pos[0] < height], header.tree.chunk_bits,
+                                             height, band_levels(assets)))
     plan.padding_total += len(plan.top_padding)
     del plan.top_openings[(height, 0)]  # the root carries no node proof
     root = span.nodes[(height, 0)] if split < height else base[0]
