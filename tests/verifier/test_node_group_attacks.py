@@ -10,12 +10,22 @@ functions that define the groups, on small shapes.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import pytest
 
 from provers.bulletproofs_pp import prove_range_pp
-from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, honest_epoch, make_epoch, published, second_epoch
+from tests.proofs.epoch_fixtures import (
+    MULTI_PUBLIC,
+    PUBLIC,
+    SYSTEM,
+    honest_epoch,
+    make_epoch,
+    multi_asset_epoch,
+    published,
+    second_epoch,
+)
 from zkclear.bundle.format import encode_audit_data, write_file
 from zkclear.errors import VerificationError
 from zkclear.executor import SerialExecutor
@@ -42,7 +52,7 @@ from zkclear.tree.placement import TreeConfig, node_range_bits
 from zkclear.verifier.audit import audit_epoch
 from zkclear.verifier.audit_stream import audit_file
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
-from zkclear.verifier.receipt import verify_receipt
+from zkclear.verifier.receipt import crowd_audit, verify_receipt
 
 #: A packed tree of 7 chunks of 2 leaves: one full band of 4 levels (group (5, 0) with 16 members, so that every
 #: receipt carries 8 extras) and a top band of 2 levels.
@@ -205,11 +215,11 @@ def test_group_proofs_reordered_between_bands(dense):
 # --- (d) audit data with an extra, missing or misplaced anchor: in memory and streamed -------------------------
 
 
-def _both_audits(tmp_path, bundle, audit) -> tuple[tuple[str, int | None], tuple[str, int | None]]:
+def _both_audits(tmp_path, bundle, audit, public=PUBLIC) -> tuple[tuple[str, int | None], tuple[str, int | None]]:
     files = EpochFiles(tmp_path, bundle.header.epoch_id)
     write_file(files.audit, encode_audit_data(audit, SYSTEM))
-    epoch = published(None, bundle)
-    on_disk = PublishedEpoch(bundle, PUBLIC, epoch.inputs, files)
+    epoch = published(None, bundle, public)
+    on_disk = PublishedEpoch(bundle, public, epoch.inputs, files)
     with pytest.raises(VerificationError) as in_memory:
         audit_epoch(on_disk, audit, chunk_system=SYSTEM, executor=SerialExecutor())
     with pytest.raises(VerificationError) as streamed:
@@ -245,14 +255,44 @@ def _anchor_cases(epoch) -> dict:
     }
 
 
-@pytest.mark.parametrize("shape", ["sparse", "dense"])
+@pytest.mark.parametrize("shape", ["sparse", "dense", "two assets"])
 def test_audit_data_with_an_extra_missing_or_misplaced_anchor_is_audit_structure_in_both_audits(tmp_path, dense,
                                                                                                shape):
-    epoch = honest_epoch() if shape == "sparse" else dense
+    epoch = {"sparse": honest_epoch, "dense": lambda: dense, "two assets": multi_asset_epoch}[shape]()
+    public = MULTI_PUBLIC if shape == "two assets" else PUBLIC
     audit = epoch.artifacts.audit
-    for name, proofs in _anchor_cases(epoch).items():
-        in_memory, streamed = _both_audits(tmp_path, epoch.bundle, replace(audit, node_proofs=proofs))
-        assert in_memory[0] == streamed[0] == "audit-structure", name
+    cases = _anchor_cases(epoch)
+    assert len(cases) == 8
+    for name, proofs in cases.items():
+        assert set(proofs) != set(audit.node_proofs), name
+        in_memory, streamed = _both_audits(tmp_path, epoch.bundle, replace(audit, node_proofs=proofs), public)
+        assert in_memory == streamed and in_memory[0] == "audit-structure", name
+    # the control: the honest audit data passes both audits
+    files = EpochFiles(tmp_path, epoch.bundle.header.epoch_id)
+    write_file(files.audit, encode_audit_data(audit, SYSTEM))
+    on_disk = PublishedEpoch(epoch.bundle, public, published(None, epoch.bundle, public).inputs, files)
+    assert audit_file(on_disk, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=1).upper_nodes == \
+        audit_epoch(on_disk, audit, chunk_system=SYSTEM, executor=SerialExecutor()).upper_nodes
+
+
+def test_the_crowd_audit_names_a_missing_or_moved_group_proof_on_the_chunks_it_checks(dense):
+    """The crowd audit checks the groups of the chosen chunks' paths only: a missing proof is named by its anchor
+    level [node-range-proof, "has no range proof"], a moved one fails [node-range-proof]. (It does not look at
+    proofs of groups no chosen path crosses, so an extra anchor is not its concern: the full audit rejects it.)"""
+    audit = dense.artifacts.audit
+    assert crowd_audit(published(dense), audit, len(audit.chunks), chunk_system=SYSTEM,
+                       rng=random.Random(1)) == list(range(len(audit.chunks)))
+    for anchor in sorted(audit.node_proofs):
+        missing = replace(audit, node_proofs={k: v for k, v in audit.node_proofs.items() if k != anchor})
+        with pytest.raises(VerificationError) as caught:
+            crowd_audit(published(dense), missing, 1, chunk_system=SYSTEM, rng=random.Random(2))
+        assert (caught.value.reason, caught.value.index) == ("node-range-proof", anchor[0])
+        assert "no range proof" in caught.value.detail
+    lower, top = sorted(audit.node_proofs)
+    swapped = replace(audit, node_proofs={lower: audit.node_proofs[top], top: audit.node_proofs[lower]})
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(dense), swapped, 2, chunk_system=SYSTEM, rng=random.Random(3))
+    assert (caught.value.reason, caught.value.index) == ("node-range-proof", lower[0])
 
 
 @pytest.mark.parametrize("shape", ["sparse", "dense"])
