@@ -17,9 +17,17 @@ import pytest
 
 from provers.bulletproofs_pp import prove_range_pp
 from tests.proofs.epoch_fixtures import (
+    BITCOIN_KEY,
+    ETHER_KEY,
     MULTI_PUBLIC,
     PUBLIC,
+    RESERVE_KEYS,
+    SETTLEMENT,
+    SMALL,
     SYSTEM,
+    VENUE,
+    accounts,
+    entry,
     honest_epoch,
     make_epoch,
     multi_asset_epoch,
@@ -29,7 +37,9 @@ from tests.proofs.epoch_fixtures import (
 from zkclear.bundle.format import encode_audit_data, write_file
 from zkclear.errors import VerificationError
 from zkclear.executor import SerialExecutor
-from zkclear.proofs.epoch_prover import group_job
+from zkclear.proofs.chunks import PlainAccount, PlainPublicData
+from zkclear.proofs.epoch_prover import AccountInput, group_job
+from zkclear.proofs.reserves import VenueAsset, build_reserve_book
 from zkclear.proofs.streaming import split_level
 from zkclear.tree.node_groups import (
     MAX_GROUP_VALUES,
@@ -62,6 +72,48 @@ DENSE = TreeConfig(height=7, chunk_bits=1, chunk_padding="none", sparse=False)
 @pytest.fixture(scope="module")
 def dense():
     return make_epoch(DENSE, count=13, secret=b"dense-groups-secret-0123456789ab")
+
+
+#: USD, BTC and ETH: b = 3, so SMALL's bands are levels 2..4 (anchored at 5) and 5..7 (anchored at the root).
+THREE_PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32, asset_ids=("BTC", "ETH"))
+
+
+@pytest.fixture(scope="module")
+def three_assets():
+    holders = [AccountInput(a.account_id, PlainAccount(a.witness.cash, a.witness.positions,
+                                                       (10_000_000 * (i + 1), 3_000 * (i + 1))))
+               for i, a in enumerate(accounts(7))]
+    btc, eth = (sum(a.witness.balances[k] for a in holders) for k in (0, 1))
+    book = build_reserve_book(VENUE, (SETTLEMENT, VenueAsset("BTC", 8), VenueAsset("ETH", 18)),
+                              (entry(RESERVE_KEYS[0], "USD", 600_000), entry(RESERVE_KEYS[1], "USD", 400_000),
+                               entry(BITCOIN_KEY, "BTC", btc + 5), entry(ETHER_KEY, "ETH", eth + 5)))
+    return make_epoch(public=THREE_PUBLIC, account_list=holders, reserve_book=book,
+                      secret=b"three-asset-secret-0123456789abc")
+
+
+def test_a_three_asset_epoch_has_bands_of_three_levels_and_names_a_moved_band_proof(three_assets):
+    epoch = three_assets
+    assert epoch.bundle.header.asset_count == 3 and band_levels(3) == 3
+    assert {anchor[0] for anchor in epoch.artifacts.audit.node_proofs} == {5, 8}
+    assert set(epoch.artifacts.audit.node_proofs) == set(_groups(epoch))
+    for receipt in epoch.artifacts.receipts.values():
+        assert len(receipt.group_proofs) == 2
+        verify_receipt(published(epoch, None, THREE_PUBLIC), receipt, receipt.account_id, chunk_system=SYSTEM)
+    receipt = next(iter(epoch.artifacts.receipts.values()))
+    own = receipt_anchors(receipt.leaf_index, SMALL.chunk_bits, SMALL.height, 3)[0]
+    other = next(a for a in sorted(epoch.artifacts.audit.node_proofs) if a[0] == 5 and a != own)
+    moved = replace(receipt, group_proofs=(epoch.artifacts.audit.node_proofs[other], *receipt.group_proofs[1:]))
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(published(epoch, None, THREE_PUBLIC), moved, receipt.account_id, chunk_system=SYSTEM)
+    assert (caught.value.reason, caught.value.index) == ("sibling-range-proof", 5)
+    # one member's liabilities in another asset order (BTC and ETH swapped) among the extras of the top band
+    extras = receipt.group_extras[1]
+    assert extras
+    (pos, (usd, btc, eth)), rest = extras[0], extras[1:]
+    swapped = replace(receipt, group_extras=(receipt.group_extras[0], ((pos, (usd, eth, btc)), *rest)))
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(published(epoch, None, THREE_PUBLIC), swapped, receipt.account_id, chunk_system=SYSTEM)
+    assert (caught.value.reason, caught.value.index) == ("sibling-range-proof", SMALL.height)
 
 
 def _groups(epoch) -> dict:
@@ -255,11 +307,12 @@ def _anchor_cases(epoch) -> dict:
     }
 
 
-@pytest.mark.parametrize("shape", ["sparse", "dense", "two assets"])
+@pytest.mark.parametrize("shape", ["sparse", "dense", "two assets", "three assets"])
 def test_audit_data_with_an_extra_missing_or_misplaced_anchor_is_audit_structure_in_both_audits(tmp_path, dense,
-                                                                                               shape):
-    epoch = {"sparse": honest_epoch, "dense": lambda: dense, "two assets": multi_asset_epoch}[shape]()
-    public = MULTI_PUBLIC if shape == "two assets" else PUBLIC
+                                                                                               three_assets, shape):
+    epoch = {"sparse": honest_epoch, "dense": lambda: dense, "two assets": multi_asset_epoch,
+             "three assets": lambda: three_assets}[shape]()
+    public = {"two assets": MULTI_PUBLIC, "three assets": THREE_PUBLIC}.get(shape, PUBLIC)
     audit = epoch.artifacts.audit
     cases = _anchor_cases(epoch)
     assert len(cases) == 8
