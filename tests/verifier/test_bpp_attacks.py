@@ -39,6 +39,7 @@ from tests.proofs.epoch_fixtures import (
 )
 from tests.provers.bpp_malicious import lying_digits
 from tests.verifier.test_audit import _LyingChunks
+from zkclear.bundle.format import encode_audit_data, write_file
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
@@ -57,6 +58,8 @@ from zkclear.tree.node_groups import (
 )
 from zkclear.tree.placement import RANGE_WIDTHS
 from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.audit_stream import audit_file
+from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import verify_receipt
 from zkclear.verifier.statements import node_group_statement, verify_named
 
@@ -346,6 +349,17 @@ def test_the_auditor_and_participants_in_other_chunks_name_the_forged_negative_s
         with pytest.raises(VerificationError) as caught:
             verify_receipt(published(None, bundle), receipt, receipt.account_id, chunk_system=SYSTEM)
         assert (caught.value.reason, caught.value.index) == ("sibling-range-proof", expected)
+
+
+def test_the_streaming_audit_names_the_forged_negative_subtree_as_the_in_memory_audit(tmp_path,
+                                                                                      negative_dummy_epoch):
+    artifacts, bundle = negative_dummy_epoch
+    files = EpochFiles(tmp_path, bundle.header.epoch_id)
+    write_file(files.audit, encode_audit_data(artifacts.audit, SYSTEM))
+    on_disk = PublishedEpoch(bundle, PUBLIC, published(None, bundle).inputs, files)
+    with pytest.raises(VerificationError) as streamed:
+        audit_file(on_disk, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=1)
+    assert (streamed.value.reason, streamed.value.index) == _audit_reason(bundle, artifacts.audit)
 
 
 def test_a_multi_asset_group_proof_with_assets_swapped_or_one_dropped_is_named():
