@@ -264,7 +264,8 @@ def test_a_group_with_as_many_liabilities_as_a_proof_for_another_asset_count_is_
     with pytest.raises(VerificationError) as caught:  # four liabilities for a member in a three-asset epoch
         node_group_statement(header, anchor, [((4, 2), tuple(points[:4])), ((4, 3), tuple(points[4:]))],
                              eight.to_bytes(), "node-range-proof")
-    assert (caught.value.reason, caught.value.index) == ("node-range-proof", 4)
+    assert (caught.value.reason, caught.value.index) == ("node-range-proof", anchor[0])  # named by its group
+    assert "level 4, index 2" in caught.value.detail
     verify_named([("node-range-proof", anchor[0],
                    node_group_statement(header, anchor, [((4, 2), tuple(points6[:3])), ((4, 3), tuple(points6[3:]))],
                                         six.to_bytes(), "node-range-proof"))])

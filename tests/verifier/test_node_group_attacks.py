@@ -222,10 +222,11 @@ def test_extras_with_another_nodes_liabilities_fail_the_group_proof(dense):
     copied[0] = (pos_a, nodes[(4, 0)].liabilities)  # a path node's liabilities under an extra's position
     for bad in (swapped, copied):
         assert _receipt_reason(dense, _with_extras(receipt, 0, bad)) == ("sibling-range-proof", 5)
-    # an extra with no liability at all in a one-asset epoch: named by the member's level
+    # an extra with no liability at all in a one-asset epoch (only from objects: the decoder reads one point per
+    # asset): named by its group's anchor level, like every failure of a group
     dropped = [*extras]
     dropped[0] = (pos_a, ())
-    assert _receipt_reason(dense, _with_extras(receipt, 0, dropped)) == ("sibling-range-proof", pos_a[0])
+    assert _receipt_reason(dense, _with_extras(receipt, 0, dropped)) == ("sibling-range-proof", 5)
 
 
 # --- (c) group proofs reordered between bands or dropped ------------------------------------------------------
@@ -243,16 +244,14 @@ def test_group_proofs_dropped_or_added_are_a_malformed_receipt(dense):
 def test_group_proofs_reordered_between_bands(dense):
     """The proofs alone reordered: the list has the right length and every extra is in its group, so each band's
     statement is built and the bottom band's proof, another group's, fails [sibling-range-proof, that band's anchor
-    level]. Proofs and extras moved together: the bands are checked bottom first, each band's extras and then its
-    proof's decoding, so the first band whose moved extras are outside its group is receipt-malformed, unless an
-    earlier band's moved proof does not decode for that band's member count [sibling-range-proof]: in the dense
-    epoch the bottom band (16 members) gets the top band's proof of 4 and no extras, which fails decoding first."""
+    level]. Proofs and extras moved together: every band's extras are checked before any proof is decoded, so
+    the moved extras, outside their new band's group, are receipt-malformed whatever the proofs."""
     receipt = dense.artifacts.receipts["trader-2"]
     proofs, extras = receipt.group_proofs, receipt.group_extras
     both = replace(receipt, group_proofs=proofs[::-1], group_extras=extras[::-1])
-    assert _receipt_reason(dense, both) == ("sibling-range-proof", 5)
-    # the extras alone reordered: the bottom band lost its extras (the omitted-extra case) and is checked first
-    assert _receipt_reason(dense, replace(receipt, group_extras=extras[::-1])) == ("sibling-range-proof", 5)
+    assert _receipt_reason(dense, both) == ("receipt-malformed", None)
+    # the extras alone reordered: the other band's extras are outside the group they now sit in
+    assert _receipt_reason(dense, replace(receipt, group_extras=extras[::-1])) == ("receipt-malformed", None)
     assert _receipt_reason(dense, replace(receipt, group_proofs=proofs[::-1])) == ("sibling-range-proof", 5)
     # in the sparse epoch, where the bottom band has no extras and the top band has
     sparse = honest_epoch()

@@ -15,7 +15,8 @@ Checks, each failure a VerificationError with the reason in brackets and a messa
    [padding-node-missing] whose liability and position sums commit to zero [padding-node-nonzero], every
    published node is the sum [node-sum-mismatch] and hash [node-hash-mismatch] of its children, nothing else
    is published [audit-structure], and the rebuilt root is the bundle's [root-mismatch];
-4. every node range proof at levels c..H-1 (all of a node's liabilities) [node-range-proof], every chunk's
+4. exactly one range proof per group of nodes at levels c..H-1 (``zkclear.tree.node_groups``) [audit-structure],
+   each over all of its members' liabilities [node-range-proof], every chunk's
    collateralization proof [chunk-collateral-proof], and the solvency proof of every asset [solvency-proof],
    batch-verified.
 

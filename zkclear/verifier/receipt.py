@@ -220,9 +220,10 @@ def verify_receipt(published: PublishedEpoch, receipt: Receipt, account_id: str,
              for s in chunk_statements(system, header, receipt.chunk, public)]
     c, height = header.tree.chunk_bits, header.tree.height
     levels = band_levels(header.asset_count)
-    for anchor, extras, proof in zip(receipt_anchors(receipt.leaf_index, c, height, levels), receipt.group_extras,
-                                     receipt.group_proofs, strict=True):
-        members = _group_members(receipt, path, anchor, extras, c, height, levels)
+    anchors = receipt_anchors(receipt.leaf_index, c, height, levels)
+    groups = [_group_members(receipt, path, anchor, extras, c, height, levels)  # every band's shape first
+              for anchor, extras in zip(anchors, receipt.group_extras, strict=True)]
+    for anchor, members, proof in zip(anchors, groups, receipt.group_proofs, strict=True):
         named.append(("sibling-range-proof", anchor[0],
                       node_group_statement(header, anchor, members, proof, "sibling-range-proof")))
     named.append(solvency_named(bundle))

@@ -50,7 +50,7 @@ def node_group_statement(
     commitments: list[G1Point] = []
     for (member_level, member_index), liabilities in members:
         if len(liabilities) != header.asset_count:
-            raise VerificationError(reason, index=member_level,
+            raise VerificationError(reason, index=level,
                                     detail=f"the tree node at level {member_level}, index {member_index} carries "
                                            f"{len(liabilities)} liabilities, the epoch has {header.asset_count} "
                                            "assets")
@@ -133,9 +133,10 @@ def verify_named(named: Sequence[Named], executor: Executor | None = None, *, ba
 _FAILURES = {
     "chunk-collateral-proof": "the collateralization proof of chunk {index} does not verify: an account in that "
                               "chunk may be below its maintenance margin, or its commitments were altered",
-    "node-range-proof": "the range proof of a tree node at level {index} does not verify: the node may hide a "
-                        "negative balance that lowers the total",
-    "sibling-range-proof": "the range proof of the sibling node at level {index} on your path does not verify: "
-                           "it may hide a negative balance that lowers the total",
+    "node-range-proof": "the range proof of a group of tree nodes anchored at level {index} does not verify: a node "
+                        "of that group may hide a negative balance that lowers the total",
+    "sibling-range-proof": "the range proof of the tree nodes your path crosses below level {index} (your path and "
+                           "its siblings there) does not verify: one of them may hide a negative balance that lowers "
+                           "the total",
     "solvency-proof": "the solvency proof does not verify: the reserves may not cover the total liabilities",
 }
