@@ -260,6 +260,6 @@ def run_levers(echo: Callable[[str], None] = print, engine: str = "arkworks") ->
         results[label] = row
         echo(f"{label:36} {engine:9} {row['accounts']:>4.0f} accts  {row['epoch_core_seconds_per_account']:.3f} "
              f"core-s/acct (chunks {row['stage_chunk_proofs']:.3f}, nodes {row['stage_node_proofs']:.3f}; "
-             f"{row['node_proofs']:.0f} node proofs)  receipt {row['receipt_verify_seconds']:.3f} s  "
+             f"{row['node_proofs']:.0f} node-group proofs)  receipt {row['receipt_verify_seconds']:.3f} s  "
              f"audit {row['audit_core_seconds_per_account']:.4f}  PEM {row['pem_seconds'] * 1e3:.2f} ms")
     return results
