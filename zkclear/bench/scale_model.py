@@ -34,7 +34,7 @@ import numpy as np
 #: Measured on the development box (docs/performance.md, "Scale-out"): see ``zkclear bench scale``.
 RECORDED = {
     "chunk_core_seconds": 3.4,           # one chunk of 16 accounts, collateral proofs, native engine (CPU time)
-    "node_core_seconds": 0.052,          # one 64-bit node range proof, native engine (CPU time)
+    "node_core_seconds": 0.052,          # one node range-proven (before groups: its own 64-bit proof), native (CPU)
     "node_build_core_seconds": 0.0004,   # one upper node built (sums, hashes, encodings) in a subtree task
     "coordinator_chunk_seconds": 0.004,  # hand out one chunk task, save its unit, read it back (2.6 ms measured)
     "coordinator_group_seconds": 0.002,  # one node group: key, save, read back
@@ -120,7 +120,8 @@ class Estimate:
 
 def estimate(shape: Shape, costs: Costs, cores: int) -> Estimate:
     """Wall seconds of one close of ``shape`` on ``cores`` worker cores (see the module docstring)."""
-    groups = math.ceil(shape.upper_nodes / 128) + shape.subtrees  # node_group = 128; groups never span subtrees
+    # a node task: 16 groups (node_group) of ≈ 8 nodes each on the sparse paths ≈ 128 nodes; tasks never span subtrees
+    groups = math.ceil(shape.upper_nodes / 128) + shape.subtrees
     phases = [
         (shape.chunks * costs.chunk_core_seconds, costs.chunk_core_seconds,
          shape.chunks * costs.coordinator_chunk_seconds, shape.chunks),
