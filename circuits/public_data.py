@@ -52,8 +52,10 @@ ROUNDING_BITS = 32
 #: Supported position widths (``|q| < 2^position_bits``) and the money width (equity, requirements).
 POSITION_WIDTHS = (8, 16, 32)
 MONEY_BITS = 64
-#: Most collateral assets besides the settlement asset (per account: about 350 + 64·lines range bits each).
-MAX_COLLATERAL_ASSETS = 32
+#: Most collateral assets besides the settlement asset (per account: about 350 + 64·lines range bits each): 31, so
+#: that the two siblings of a tree node pair, 2·(1 + 31) liabilities, fit one aggregated range proof of 64 values
+#: (zkclear.tree.node_groups; 32 before node proofs were grouped).
+MAX_COLLATERAL_ASSETS = 31
 #: Most haircut lines (tiers, plus one for a per-account cap) per collateral asset.
 MAX_HAIRCUT_LINES = 16
 #: A collateral asset id: 1-16 of A-Z and 0-9 (docs/format.md, zkclear.toml ``[[asset]]``).

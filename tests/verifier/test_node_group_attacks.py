@@ -428,6 +428,21 @@ def test_band_levels_is_the_largest_band_whose_full_group_fits_64_values():
         band_levels(0)
 
 
+def test_every_asset_count_a_header_allows_fits_its_smallest_group():
+    """The smallest group is a pair of siblings (b = 1): 2·A values, which one Bulletproofs++ proof must hold. The
+    header (and the configuration: 31 collateral assets and the settlement asset) allows no more assets than that;
+    33 assets (the limit before groups) would put 66 values in a pair."""
+    from circuits.public_data import MAX_COLLATERAL_ASSETS
+    from provers.bulletproofs_pp import MAX_VALUES
+    from zkclear.clearing.assets import MAX_COLLATERAL_ASSETS as CONFIGURED
+    from zkclear.proofs.header import MAX_ASSETS
+
+    assert MAX_ASSETS == 1 + MAX_COLLATERAL_ASSETS == 1 + CONFIGURED
+    for assets in range(1, MAX_ASSETS + 1):
+        assert ((1 << (band_levels(assets) + 1)) - 2) * assets <= MAX_VALUES
+    assert 2 * (MAX_ASSETS + 1) > MAX_VALUES
+
+
 def test_band_top_bottom_and_anchors_with_a_shorter_last_band():
     c, height, levels = 2, 9, 3  # H − c = 7: bands 2..4, 5..7 and the single level 8
     assert [band_top(level, c, height, levels) for level in range(c, height)] == [5, 5, 5, 8, 8, 8, 9]

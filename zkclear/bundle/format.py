@@ -36,7 +36,7 @@ from zkclear.crypto.group import G1Point
 from zkclear.errors import EncodingError, ZkclearError
 from zkclear.files import read_file as read_file  # the readers of zkclear files import it from here
 from zkclear.proofs.chunks import ChunkProofSystem
-from zkclear.proofs.header import EpochHeader
+from zkclear.proofs.header import MAX_ASSETS, EpochHeader
 from zkclear.proofs.reserves import ReserveBook, VenueAsset
 from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import Position, TreeNode
@@ -443,8 +443,8 @@ def decode_total_opening(data: bytes) -> tuple[bytes, tuple[tuple[int, int], ...
     r = _open_container(data, KIND_TOTAL)
     digest = r.take(32, "header digest")
     assets = r.u16("asset count")
-    if not 1 <= assets <= 33:
-        raise EncodingError(f"asset count: {assets} is not in [1, 33]")
+    if not 1 <= assets <= MAX_ASSETS:
+        raise EncodingError(f"asset count: {assets} is not in [1, {MAX_ASSETS}]")
     openings = tuple((r.u64(f"total liabilities[{a}]"), r.scalar(f"root blinding[{a}]")) for a in range(assets))
     r.finish("total opening")
     return digest, openings

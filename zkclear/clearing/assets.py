@@ -48,8 +48,9 @@ MAX_DECIMALS = 18
 #: more for a cap (the statements bound the credit by the cap's haircut value).
 MAX_HAIRCUT_LINES = 16
 #: Most collateral (non-settlement) assets a deployment lists (circuits.public_data.MAX_COLLATERAL_ASSETS): each
-#: adds committed values to every account and a liability to every tree node.
-MAX_COLLATERAL_ASSETS = 32
+#: adds committed values to every account and a liability to every tree node; 31 so that a pair of sibling
+#: nodes (2·32 liabilities) fits one node-group proof of at most 64 values.
+MAX_COLLATERAL_ASSETS = 31
 #: Largest public coefficient of a statement (a haircut line's slope or constant).
 MAX_LINE_COEFFICIENT = (1 << 64) - 1
 #: Default conversion penalty: 1 % of the converted value, as the default liquidation penalty.

@@ -33,8 +33,8 @@ GENESIS = bytes(32)
 FIRST_EPOCH = 1
 _FIXED = struct.Struct(">HQ32s32s32s32s32sIB")
 _CONFIG_BYTES = 12
-#: The settlement asset plus at most 32 collateral assets (circuits.public_data.MAX_COLLATERAL_ASSETS).
-MAX_ASSETS = 33
+#: The settlement asset plus at most 31 collateral assets (circuits.public_data.MAX_COLLATERAL_ASSETS).
+MAX_ASSETS = 32
 
 
 @dataclass(frozen=True, slots=True)
