@@ -147,7 +147,7 @@ class ProvingSettings:
             "(the total's opening, for the auditor only)\n"
             f"window = {self.window}                 # proving tasks in flight (0: 2 x workers + 2); bounds memory\n"
             f"subtree_chunks = {self.subtree_chunks}        # chunks per upper-tree subtree task\n"
-            f"node_group = {self.node_group}           # node range proofs per task\n"
+            f"node_group = {self.node_group}           # node-group range proofs per task\n"
             f"executor = \"{self.executor}\"     # serial, process or dask\n"
         )
 

@@ -36,6 +36,11 @@ class StateSource:
         _, mode, cash, _, positions, balances = self._copied.row(index)
         return AccountWitness(cash, positions, mode, balances=balances)
 
+    def accounts_at(self, indices: Sequence[int]) -> list[tuple[str, AccountWitness]]:
+        """``(account id, witness)`` of the accounts at ``indices``, in that order, read in one query."""
+        return [(account, AccountWitness(cash, positions, mode, balances=balances))
+                for account, mode, cash, _, positions, balances in self._copied.rows(indices)]
+
     def inputs(self) -> Iterator[AccountInput]:
         for index in range(len(self._copied)):
             account, mode, cash, _, positions, balances = self._copied.row(index)

@@ -4,6 +4,7 @@ bytes as encoding the whole record at once, and a strict decoder (anything but c
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import numpy as np
 import pytest
@@ -123,6 +124,22 @@ def test_the_copied_accounts_are_the_decoded_states_at_any_block_size(block, sha
     assert header.accounts == () and header.instruments == state.instruments
     assert (header.price_history, header.total_deposited, header.asset_totals) == (
         state.price_history, state.total_deposited, state.asset_totals)
+    copied.close()
+
+
+@pytest.mark.parametrize("assets", [(), ("BTC", "ETH")])
+def test_a_chunks_rows_read_at_once_are_the_rows_read_one_by_one(assets, tmp_path):
+    """``rows`` (what a streaming close reads per chunk, one query per table) gives ``row`` of every index, in the
+    order asked, repeats included; an index beyond the state is an IndexError, as for ``row``."""
+    state = _state(40, assets=assets)
+    copied = _copy(state.canonical_bytes(), tmp_path / "accounts.sqlite")
+    rng = random.Random(7)
+    for _ in range(20):
+        indices = [rng.randrange(40) for _ in range(rng.randrange(1, 17))]
+        assert copied.rows(indices) == [copied.row(i) for i in indices]
+    assert copied.rows([39, 0, 39]) == [copied.row(39), copied.row(0), copied.row(39)]
+    with pytest.raises(IndexError):
+        copied.rows([3, 40])
     copied.close()
 
 

@@ -31,6 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+#: Chunks per task of the streaming close (``StreamSettings.chunks_per_task``): the scheduler hands out a quarter
+#: as many chunk tasks as there are chunks; the coordinator still saves every chunk's unit.
+CHUNKS_PER_TASK = 4
+#: Nodes range-proven per node task: 128 group proofs (``node_group`` in proving.toml) of ≈ 8 nodes.
+NODES_PER_TASK = 1024
+
 #: Measured on the development box (docs/performance.md, "Scale-out"): see ``zkclear bench scale``.
 RECORDED = {
     "chunk_core_seconds": 3.4,           # one chunk of 16 accounts, collateral proofs, native engine (CPU time)
@@ -120,15 +126,17 @@ class Estimate:
 
 def estimate(shape: Shape, costs: Costs, cores: int) -> Estimate:
     """Wall seconds of one close of ``shape`` on ``cores`` worker cores (see the module docstring)."""
-    # a node task: 16 groups (node_group) of ≈ 8 nodes each on the sparse paths ≈ 128 nodes; tasks never span subtrees
-    groups = math.ceil(shape.upper_nodes / 128) + shape.subtrees
+    # a node task: ``node_group`` = 128 group proofs of ≈ 8 nodes each (proving.toml's default) ≈ NODES_PER_TASK
+    # nodes; tasks never span subtrees
+    groups = math.ceil(shape.upper_nodes / NODES_PER_TASK) + shape.subtrees
+    chunk_tasks = math.ceil(shape.chunks / CHUNKS_PER_TASK)
     phases = [
-        (shape.chunks * costs.chunk_core_seconds, costs.chunk_core_seconds,
-         shape.chunks * costs.coordinator_chunk_seconds, shape.chunks),
+        (shape.chunks * costs.chunk_core_seconds, CHUNKS_PER_TASK * costs.chunk_core_seconds,
+         shape.chunks * costs.coordinator_chunk_seconds, chunk_tasks),
         (shape.upper_nodes * costs.node_build_core_seconds,
          shape.upper_nodes / shape.subtrees * costs.node_build_core_seconds,
          shape.subtrees * costs.coordinator_subtree_seconds, shape.subtrees),
-        (shape.upper_nodes * costs.node_core_seconds, 128 * costs.node_core_seconds,
+        (shape.upper_nodes * costs.node_core_seconds, NODES_PER_TASK * costs.node_core_seconds,
          groups * costs.coordinator_group_seconds, groups),
     ]
     parallel = feed = wall = 0.0

@@ -68,12 +68,14 @@ from zkclear.proofs.matched_book import require_matched
 from zkclear.proofs.reserves import ReserveBook
 from zkclear.proofs.solvency import prove_solvency, require_solvent
 from zkclear.proofs.units import (
+    ChunkBatch,
     ChunkTask,
     ChunkUnit,
     NodeGroupTask,
     SubtreeTask,
     SubtreeUnit,
     parse_node_group,
+    run_chunk_batch,
     run_chunk_task,
     run_node_group_task,
     run_subtree_task,
@@ -95,9 +97,12 @@ class StreamSettings:
 
     window: int | None = None
     subtree_chunks: int = 16
-    #: node range proofs per task (one subtree's nodes, or the top's, level by level): about as long as a chunk
-    #: proof, so that neither the coordinator nor a Dask scheduler (~1 ms a task) sets the pace
+    #: node-group proofs per task (one subtree's groups, or the top's, band by band): about as long as a few chunk
+    #: proofs, so that neither the coordinator nor a Dask scheduler (1–7 ms a task, measured) sets the pace
     node_group: int = 4 * NODE_PROOF_GROUP
+    #: chunks per task (at most; fewer when that leaves a worker idle): a chunk proof takes ≈ 0.7 core-s natively,
+    #: so one chunk per task would let the scheduler's per-task cost set the pace from about a hundred cores
+    chunks_per_task: int = 4
 
 
 class AccountSource(Protocol):
@@ -106,6 +111,9 @@ class AccountSource(Protocol):
     def __len__(self) -> int: ...
     def account_ids(self) -> Sequence[str]: ...
     def witness(self, index: int) -> Any: ...
+    def accounts_at(self, indices: Sequence[int]) -> list[tuple[str, Any]]:
+        """``(account id, witness)`` of the accounts at ``indices``, in that order (a chunk's, read at once)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +131,17 @@ class ListSource:
     def witness(self, index: int) -> Any:
         return self.accounts[index].witness
 
+    def accounts_at(self, indices: Sequence[int]) -> list[tuple[str, Any]]:
+        return [(self.accounts[i].account_id, self.accounts[i].witness) for i in indices]
+
 
 def split_level(config: TreeConfig, chunks: int, subtree_chunks: int, band: int = 1) -> int:
     """The level s whose nodes root the subtrees: about ``subtree_chunks`` chunks under each (chunk positions
-    are uniform over 2^(H-c) when sparse, packed from 0 when dense), lowered to a band boundary of ``band``
+    are uniform over 2^(H-c) when sparse, packed from 0 when dense), raised to a band boundary of ``band``
     levels (``zkclear.tree.node_groups``) so that every group of node proofs lies within one subtree or within
-    the top."""
+    the top. Raised, not lowered: the top, which the coordinator holds, shrinks (lowering s by up to b - 1
+    levels multiplied the subtrees, and the top with them, by up to 2^(b-1): 17 MiB more at 10^5 accounts);
+    a subtree task holds up to 2^(b-1) times ``subtree_chunks`` chunks' summaries instead."""
     c, height = config.chunk_bits, config.height
     per_subtree = max(1, subtree_chunks)
     if config.sparse:
@@ -137,7 +150,7 @@ def split_level(config: TreeConfig, chunks: int, subtree_chunks: int, band: int 
     else:
         level = c + per_subtree.bit_length() - 1
     level = min(height, max(c, level))
-    return level if level == height else c + band * ((level - c) // band)
+    return min(height, c + band * -(-(level - c) // band))
 
 
 def _report(progress: Progress | None, step: str, done: int, total: int) -> None:
@@ -468,16 +481,17 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
                   blindings: BlindingSource, store: WorkStore, executor: Executor, settings: StreamSettings,
                   progress: Progress | None) -> None:
     header = plan.header
-    ids = source.account_ids()
     padding_witness = system.padding_witness(public)
 
     def task(k: int, stored: bytes | None = None) -> ChunkTask:
         position = int(plan.positions[k])
         row = plan.placement.slots(k)
+        # the chunk's accounts in one read (one query of the scratch copy, not two or three per account)
+        accounts = iter(source.accounts_at([a for a in row if a >= 0]))
+        slots = [(None, padding_witness) if a < 0 else next(accounts) for a in row]
         return ChunkTask(system, public, blindings, header.epoch_id, position,
                          header.context(b"collateral-chunk", position),
-                         tuple(None if a < 0 else ids[a] for a in row),
-                         tuple(padding_witness if a < 0 else source.witness(a) for a in row), stored)
+                         tuple(account for account, _ in slots), tuple(witness for _, witness in slots), stored)
 
     total = len(plan.positions)
     count = header.instrument_count
@@ -523,14 +537,17 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
     finished = sum(done)
     _report(progress, step, finished, total)
     todo = [k for k in range(total) if not done[k]]
-    for index, body in executor.stream(run_chunk_task, (task(k) for k in todo), window=settings.window):
-        k = todo[index]
-        if body is None:
-            raise ProvingError(f"chunk at position {int(plan.positions[k])}: the prover returned nothing")
-        store.save("chunk", plan.chunk_keys[k], body)
-        accept(k, body)
-        finished += 1
-        _report(progress, step, finished, total)
+    per_task = max(1, min(settings.chunks_per_task, -(-len(todo) // max(1, executor.workers))))
+    batches = [todo[start:start + per_task] for start in range(0, len(todo), per_task)]
+    for index, bodies in executor.stream(run_chunk_batch, (ChunkBatch(tuple(task(k) for k in batch))
+                                                            for batch in batches), window=settings.window):
+        for k, body in zip(batches[index], bodies, strict=True):
+            if body is None:
+                raise ProvingError(f"chunk at position {int(plan.positions[k])}: the prover returned nothing")
+            store.save("chunk", plan.chunk_keys[k], body)
+            accept(k, body)
+            finished += 1
+            _report(progress, step, finished, total)
 
 
 def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, executor: Executor,
