@@ -195,6 +195,39 @@ def test_a_changed_epoch_never_reuses_stale_work(tmp_path):
     assert not work.exists()
 
 
+@pytest.mark.parametrize(("per_task", "workers", "sizes"), [
+    (1, 1, [1] * 4),        # one chunk per task
+    (3, 1, [3, 1]),         # batches of three, the last short
+    (4, 2, [2, 2]),         # capped so that both workers get a task
+    (4, 1, [4]),
+])
+def test_chunks_are_handed_out_in_batches_with_the_same_bytes(tmp_path, monkeypatch, per_task, workers, sizes):
+    """``StreamSettings.chunks_per_task`` packs chunk proofs into tasks (fewer for the scheduler and the coordinator
+    to hand out), never leaving a worker without one when there are enough chunks; the files do not change."""
+    import zkclear.proofs.streaming as streaming
+
+    config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(16)  # 4 chunks
+    seen: list[int] = []
+
+    original = streaming.run_chunk_batch
+
+    def recording(batch):
+        seen.append(len(batch.tasks))
+        return original(batch)
+
+    class Workers(SerialExecutor):  # in this process, but counted as ``workers`` for the packing
+        pass
+
+    Workers.workers = workers
+    monkeypatch.setattr(streaming, "run_chunk_batch", recording)
+    run = Workers()
+    closed = close_epoch(ListSource(account_list), PUBLIC, reserves(), executor=run, work_folder=tmp_path / "w",
+                         settings=StreamSettings(chunks_per_task=per_task), scratch=_scratch(tmp_path),
+                         **_common(config))
+    assert seen == sizes
+    assert _files(closed, tmp_path) == _in_memory(config, len(account_list))
+
+
 def test_worker_processes_give_the_same_bytes_with_a_small_window(tmp_path):
     config, account_list = TreeConfig(height=7, chunk_bits=2), accounts(12)
     with ProcessExecutor(workers=2) as run:
