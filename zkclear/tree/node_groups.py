@@ -8,8 +8,9 @@ group covers all its nodes' liabilities. A path from a chunk to the root crosses
 and its sibling always share a group, so a receipt needs one proof per band.
 
 ``b`` depends only on the number of assets A (public, in the header): the largest ``b <= 4`` with
-``(2^(b+1) - 2)·A <= 64``, at least 1 — a full group proves at most 64 values (beyond 32 assets, pairs of
-siblings). Everything here is a pure function of public numbers.
+``(2^(b+1) - 2)·A <= 64``, at least 1 — a full group proves at most 64 values (from 11 assets on, pairs of
+siblings; a header allows at most 32 assets, so a pair's 2·A values always fit). Everything here is a pure function
+of public numbers.
 """
 
 from __future__ import annotations
