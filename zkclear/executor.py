@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol, TypeVar
 
@@ -96,13 +96,13 @@ class ProcessExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
+        """``[fn(item) for item in items]``, every item in flight at once; a lost worker as in :meth:`stream`."""
         work = list(items)
         if len(work) <= 1 or self.workers == 1:
             return SerialExecutor().map(fn, work, progress)
         results: list = [None] * len(work)
-        futures = {self._ensure_pool().submit(fn, item): index for index, item in enumerate(work)}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
+        for done, (index, result) in enumerate(self.stream(fn, work, window=len(work)), start=1):
+            results[index] = result
             if progress is not None:
                 progress(done)
         return results
@@ -112,6 +112,21 @@ class ProcessExecutor:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=bind_to_parent,
                                              initargs=(os.getpid(),))
         return self._pool
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _submit(self, fn: Callable[[T], U], item: T) -> Future:
+        """Submit ``fn(item)``; a pool found broken (a worker lost while it was idle, between two calls or two
+        tasks) is rebuilt first. The items it still had in flight fail with BrokenProcessPool, which
+        :meth:`stream` resubmits."""
+        try:
+            return self._ensure_pool().submit(fn, item)
+        except BrokenProcessPool:
+            self._discard_pool()
+            return self._ensure_pool().submit(fn, item)
 
     def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
                window: int | None = None) -> Iterator[tuple[int, U]]:
@@ -133,7 +148,7 @@ class ProcessExecutor:
                 except StopIteration:
                     exhausted = True
                     break
-                pending[self._ensure_pool().submit(fn, item)] = (index, item)
+                pending[self._submit(fn, item)] = (index, item)
             if not pending:
                 return
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -154,10 +169,9 @@ class ProcessExecutor:
                                             "finishing (out of memory?)")
                 unfinished = lost + list(pending.values())
                 pending.clear()
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+                self._discard_pool()
                 for index, item in sorted(unfinished, key=lambda entry: entry[0]):
-                    pending[self._ensure_pool().submit(fn, item)] = (index, item)
+                    pending[self._submit(fn, item)] = (index, item)
 
     def close(self) -> None:
         if self._pool is not None:

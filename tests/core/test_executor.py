@@ -47,3 +47,30 @@ def test_progress_is_reported_up_to_the_item_count():
         seen: list[int] = []
         assert executor.map(_square_mod, ITEMS, progress=seen.append) == EXPECTED
         assert seen == list(range(1, len(ITEMS) + 1))
+
+
+def _pid(_: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+@pytest.mark.parametrize("call", ["map", "stream"])
+def test_a_worker_lost_while_the_pool_is_idle_costs_nothing(call):
+    """A worker killed between two calls (the pool idle) left the pool broken, and the next call's first submit
+    raised BrokenProcessPool: `epoch prove` ended with an internal error when a worker died between the chunk
+    proofs and the subtrees (tests/scale/test_resume.py). The pool is rebuilt and the call completes."""
+    import os
+    import signal
+    import time
+
+    with ProcessExecutor(workers=2) as run:
+        workers = set(run.map(_pid, range(8)))
+        assert os.getpid() not in workers
+        os.kill(next(iter(workers)), signal.SIGKILL)
+        time.sleep(0.5)  # the pool notices the death and marks itself broken
+        if call == "map":
+            assert run.map(_square_mod, ITEMS) == EXPECTED
+        else:
+            assert sorted(run.stream(_square_mod, ITEMS)) == list(enumerate(EXPECTED))
+        assert not workers & set(run.map(_pid, range(8)))  # new processes
