@@ -698,6 +698,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         entry = {"ok": True, "epoch": report.epoch_id, "header_hash": report.header_hash, "chunks": report.chunks,
                  "leaves": report.leaves, "upper_nodes": report.upper_nodes,
                  "venue": published.bundle.reserves.venue, "reserves": reserves,
+                 "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
+                                         for chain, asset, contract, decimals
+                                         in published.bundle.reserves.unregistered_tokens()],
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
         reports.append(entry)
         if not as_json:
@@ -726,6 +729,9 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
             ratio = f"{reserves['total'] / total:.4f}" if total else "unbounded"
             click.echo(f"    {asset:<8} {reserves['total']} ({chains}) >= {asset} liabilities {total} (auditor-only "
                        f"file): reserve ratio {ratio}")
+    for token in entry["unregistered_tokens"]:
+        click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
+                   f"{token['contract']} with {token['decimals']} decimals, a contract zkclear does not know")
     if entry["marks_compared"]:
         click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
 
@@ -774,9 +780,10 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
         "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
-                             "chain_decimals": decimals, "block_height": e.block_height, "block_hash": e.block_hash}
-                            for e, decimals in zip(bundle.reserves.entries, bundle.reserves.chain_decimals,
-                                                   strict=True)],
+                             "token": e.token_label, "chain_decimals": e.decimals, "block_height": e.block_height,
+                             "block_hash": e.block_hash} for e in bundle.reserves.entries],
+        "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
+                                for chain, asset, contract, decimals in bundle.reserves.unregistered_tokens()],
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
         "public_inputs_digest": header.public_inputs_digest.hex(),
@@ -790,8 +797,11 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
 
     summary["reserve_entries"] = "; ".join(
         f"{e['chain']}:{e['asset']}:{e['address']} balance {e['balance']} ({e['chain_decimals']} decimals on "
-        f"{e['chain']}) at {height_label(e['chain'])} {e['block_height']} {e['block_hash']}"
+        f"{e['chain']}, token {e['token']}) at {height_label(e['chain'])} {e['block_height']} {e['block_hash']}"
         for e in summary["reserve_entries"])
+    summary["unregistered_tokens"] = "; ".join(
+        f"{t['asset']} on {t['chain']} = {t['contract']} ({t['decimals']} decimals): check on the chain"
+        for t in summary["unregistered_tokens"]) or "none (every token is a registered contract)"
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
 

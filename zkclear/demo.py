@@ -276,6 +276,7 @@ def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str
     counts in its chain's unit — ETH in wei, the venue's in gwei —, a token in the asset's own decimals:
     zkclear.proofs.reserves)."""
     from zkclear.chains.networks import get_chain
+    from zkclear.chains.tokens import registered_token
     from zkclear.proofs.reserves import venue_assets
     from zkclear.synthetic import reserves_csv
 
@@ -283,7 +284,8 @@ def demo_reserves_csv(deployment, number: int, holders: list[tuple[str, str, str
     held = {}
     for asset, amount in (liabilities if liabilities is not None else deployment.liabilities(number)).items():
         chain = get_chain(next(h[0] for h in holders if h[1] == asset))
-        chain_decimals = chain.native_decimals if chain.native_asset == asset else decimals[asset]
+        token = registered_token(chain.name, asset)  # the demo's custodians hold registered tokens
+        chain_decimals = chain.native_decimals if chain.native_asset == asset else (token or ('', decimals[asset]))[1]
         with_margin = -(-amount * (1_000_000 + RESERVE_MARGIN_PPM) // 1_000_000)  # rounded up
         held[asset] = with_margin * 10 ** (chain_decimals - decimals[asset])
     return reserves_csv(holders, held)

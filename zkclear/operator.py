@@ -107,7 +107,8 @@ _PROVING_KEYS = {
                 "subtree_chunks": int, "node_group": int},
     "reserves": {"venue": str, "token": list},
 }
-_TOKEN_KEYS = {"chain": str, "asset": str, "decimals": int}
+_TOKEN_KEYS = {"chain": str, "asset": str, "contract": str, "decimals": int}
+_TOKEN_REQUIRED = ("chain", "asset", "contract")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,8 @@ class ProvingSettings:
     """How an epoch is proven: the tree shape, the position width of the statements, whether the
     auditor receives the opening of the total, which executor runs the proofs, and the reserves' settings:
     ``venue``, the public name every custodian's attestation text names (it reaches verifiers in the bundle,
-    bound by the header), and the decimals of tokens held as reserves, ``(chain, asset, decimals)``."""
+    bound by the header), and the tokens held as reserves, ``(chain, asset, contract, decimals or None)`` (None:
+    the registry's decimals for a registered contract; zkclear.chains.tokens)."""
 
     tree: TreeConfig = field(default_factory=TreeConfig)
     position_bits: int = 32
@@ -128,7 +130,7 @@ class ProvingSettings:
     #: node range proofs per task
     node_group: int = 128
     venue: str = ""
-    token_decimals: tuple[tuple[str, str, int], ...] = ()
+    tokens: tuple[tuple[str, str, str, int | None], ...] = ()
 
     def to_toml(self) -> str:
         t = self.tree
@@ -154,9 +156,11 @@ class ProvingSettings:
     def _reserves_toml(self) -> str:
         venue = f"venue = {json.dumps(self.venue)}" if self.venue else '# venue = "Your Venue"'
         lines = ["", "[reserves]", f"{venue}   # required to prove: the public name every attestation text names"]
-        for chain, asset, decimals in self.token_decimals:
-            lines += ["", "[[reserves.token]]     # a token's decimals on its chain (natives are known)",
-                      f"chain = {json.dumps(chain)}", f"asset = {json.dumps(asset)}", f"decimals = {decimals}"]
+        for chain, asset, contract, decimals in self.tokens:
+            lines += ["", "[[reserves.token]]     # a token held as reserves: its contract (and decimals, unless "
+                      "registered)", f"chain = {json.dumps(chain)}", f"asset = {json.dumps(asset)}",
+                      f"contract = {json.dumps(contract)}"]
+            lines += [] if decimals is None else [f"decimals = {decimals}"]
         return "\n".join(lines) + "\n"
 
 
@@ -192,9 +196,14 @@ def load_proving_settings(path: Path) -> ProvingSettings:
         except InputError as exc:
             raise InputError(exc.detail, path=str(path), line=_line_of(text, "venue"), field="reserves.venue") from None
     tokens = tuple(_token(item, index, text, path) for index, item in enumerate(reserves.get("token", [])))
+    declared = [token[:2] for token in tokens]
+    if len(set(declared)) != len(declared):
+        twice = next(pair for pair in declared if declared.count(pair) > 1)
+        raise InputError(f"{twice[1]} on {twice[0]} is declared twice: one asset is one token on a chain",
+                         path=str(path), line=_line_of(text, "[[reserves.token]]"), field="reserves.token")
     try:
         tree = TreeConfig(**tree_values)
-        settings = ProvingSettings(tree=tree, **proving, venue=venue, token_decimals=tokens)
+        settings = ProvingSettings(tree=tree, **proving, venue=venue, tokens=tokens)
     except ConfigurationError as exc:
         raise InputError(str(exc), path=str(path)) from exc
     if settings.position_bits not in (8, 16, 32):
@@ -213,27 +222,46 @@ def load_proving_settings(path: Path) -> ProvingSettings:
     return settings
 
 
-def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, int]:
-    """One ``[[reserves.token]]`` table: ``chain``, ``asset``, ``decimals`` (0-36), strictly."""
-    from zkclear.chains import get_chain
-    from zkclear.chains.reserves import check_asset
+def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, str, int | None]:
+    """One ``[[reserves.token]]`` table, strictly: ``chain``, ``asset``, ``contract`` (the token's contract or
+    mint, canonical address form) and ``decimals`` (0-36; optional for a registered contract, and then equal to
+    the registry's), a token under the registry's rule (zkclear.chains.tokens)."""
+    from zkclear.chains import get_chain, parse_address
+    from zkclear.chains.networks import Family
+    from zkclear.chains.reserves import MAX_DECIMALS, check_asset
+    from zkclear.chains.tokens import registered_decimals, token_problem
 
     where = f"reserves.token[{index}]"
     line = _line_of(text, "[[reserves.token]]")
-    if not isinstance(item, dict) or set(item) != set(_TOKEN_KEYS):
-        raise InputError("a token table has exactly the keys chain, asset, decimals", path=str(path), line=line,
+    if not isinstance(item, dict) or not set(_TOKEN_REQUIRED) <= set(item) <= set(_TOKEN_KEYS):
+        raise InputError("a token table has the keys chain, asset, contract and (unless the contract is "
+                         "registered) decimals (docs/format.md, \"proving.toml\")", path=str(path), line=line,
                          field=where)
-    for key, kind in _TOKEN_KEYS.items():
-        if type(item[key]) is not kind:
-            raise InputError(f"must be {kind.__name__}", path=str(path), line=line, field=f"{where}.{key}")
+    for key, value in item.items():
+        if type(value) is not _TOKEN_KEYS[key]:
+            raise InputError(f"must be {_TOKEN_KEYS[key].__name__}", path=str(path), line=line, field=f"{where}.{key}")
     try:
-        get_chain(item["chain"])
-        check_asset(item["asset"])
+        chain = get_chain(item["chain"])
+        asset = check_asset(item["asset"])
+        if chain.native_asset == asset or chain.family is Family.BITCOIN:
+            raise InputError(f"{asset} on {chain.name} cannot be a token (a native coin, or a chain without tokens)")
+        contract = parse_address(chain.name, item["contract"]).text
     except InputError as exc:
         raise InputError(exc.detail, path=str(path), line=line, field=where) from None
-    if not 0 <= item["decimals"] <= 36:
-        raise InputError("must be in [0, 36]", path=str(path), line=line, field=f"{where}.decimals")
-    return item["chain"], item["asset"], item["decimals"]
+    if contract != item["contract"]:
+        raise InputError(f"not in canonical form (write {contract})", path=str(path), line=line,
+                         field=f"{where}.contract")
+    decimals = item.get("decimals")
+    if decimals is not None and not 0 <= decimals <= MAX_DECIMALS:
+        raise InputError(f"must be in [0, {MAX_DECIMALS}]", path=str(path), line=line, field=f"{where}.decimals")
+    known = registered_decimals(chain.name, contract) if decimals is None else decimals
+    if known is None:
+        raise InputError(f"the token {contract} is not registered: declare its decimals", path=str(path), line=line,
+                         field=f"{where}.decimals")
+    problem = token_problem(chain.name, asset, contract, known)
+    if problem is not None:
+        raise InputError(problem, path=str(path), line=line, field=where)
+    return chain.name, asset, contract, decimals
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -498,8 +526,8 @@ class Deployment:
                              path=str(self.root / PROVING_FILE), field="reserves.venue")
         config_path = self.root / CONFIG_FILE
         assets = venue_assets(config_path.read_text(encoding="utf-8"), path=str(config_path))
-        tokens = {(chain, asset): decimals for chain, asset, decimals in self.proving.token_decimals}
-        return build_reserve_book(self.proving.venue, assets, entries, token_decimals=tokens, path=path)
+        tokens = {(chain, asset): (contract, decimals) for chain, asset, contract, decimals in self.proving.tokens}
+        return build_reserve_book(self.proving.venue, assets, entries, tokens=tokens, path=path)
 
     def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
               reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,

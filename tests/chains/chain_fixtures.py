@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from zkclear.chains.attestation_text import AttestationContext
 from zkclear.chains.keys import DemoKey, key_from_secret
 from zkclear.chains.reserves import ReserveEntry
+from zkclear.chains.tokens import REGISTERED_TOKENS
 
 CONTEXT = AttestationContext("Acme Clearing", 7, hashlib.sha256(b"header 7").digest(),
                              hashlib.sha256(b"root 7").digest())
@@ -36,3 +38,9 @@ def entry_for(demo_key: DemoKey, balance: int = 150_000_000, chain: str | None =
     chain = chain or demo_key.chain
     height, block_hash = BLOCKS[chain]
     return ReserveEntry(chain, ASSETS[chain], demo_key.address.text, balance, height, block_hash)
+
+
+def as_token(entry: ReserveEntry, asset: str, **changes: object) -> ReserveEntry:
+    """``entry`` (at its address and block) holding the registered token ``asset`` of its chain instead."""
+    contract, decimals = REGISTERED_TOKENS[(entry.chain, asset)]
+    return dataclasses.replace(entry, asset=asset, token=contract, decimals=decimals, **changes)

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from tests.chains.chain_fixtures import CONTEXT, entry_for, key
+from tests.chains.chain_fixtures import CONTEXT, as_token, entry_for, key
 from zkclear.chains import secp256k1
 from zkclear.chains.attestation_text import AttestationContext, render_attestation_text
 from zkclear.chains.keys import attest_reserves, sign_attestation_text
@@ -106,7 +106,7 @@ def test_attack_evm_attestation_replayed_on_another_evm_chain():
 
 def test_attack_asset_differs_from_the_signed_one():
     entry, attestation = _attested("ethereum")
-    _rejects(Reason.WRONG_ASSET, dataclasses.replace(entry, asset="USDC"), attestation)
+    _rejects(Reason.WRONG_ASSET, as_token(entry, "USDC"), attestation)
 
 
 @pytest.mark.parametrize("chain", ["bitcoin", "ethereum"])
@@ -191,7 +191,7 @@ def _two_assets_on_one_address():
     """An Ethereum custodian holding ETH and USDC on one address (two entries) beside a Bitcoin one."""
     evm, btc = key("ethereum"), key("bitcoin")
     eth_entry = entry_for(evm)
-    usdc_entry = dataclasses.replace(eth_entry, asset="USDC", balance=7_000_000)
+    usdc_entry = as_token(eth_entry, "USDC", balance=7_000_000)
     entries = [eth_entry, entry_for(btc), usdc_entry]
     attestations = attest_reserves(evm, CONTEXT, entries)
     attestations += attest_reserves(btc, CONTEXT, entries, attestations)
@@ -226,7 +226,7 @@ def test_attack_one_assets_attestation_presented_for_the_other_asset():
 def test_attack_signed_asset_not_listed_at_the_address():
     entries, attestations = _two_assets_on_one_address()
     evm = key("ethereum")
-    dai = sign_attestation_text(evm, render_attestation_text(CONTEXT, dataclasses.replace(entries[0], asset="DAI")))
+    dai = sign_attestation_text(evm, render_attestation_text(CONTEXT, as_token(entries[0], "DAI")))
     without_eth = [dai if "asset: ETH" in a.text else a for a in attestations]
     # checked against the address's first entry (ETH): what is wrong in it is named, not "unlisted"
     _set_rejects(Reason.WRONG_ASSET, entries, without_eth, entries[0].address)

@@ -18,6 +18,7 @@ from tests.clearing.test_oracle_epochs import CONFIG as ORACLE_CONFIG
 from tests.clearing.test_oracle_epochs import oracle_epoch
 from tests.cli.test_cli_end_to_end import zkclear as run_cli
 from zkclear.chains import ReserveEntry, key_from_secret
+from zkclear.chains.tokens import REGISTERED_TOKENS
 from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
 from zkclear.proofs.reserves import venue_assets
 from zkclear.synthetic import DEMO_BLOCKS
@@ -38,6 +39,9 @@ maintenance_margin_ppm = 50000
 """
 FILLS = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee"
 PRICES = "instrument,mark_price,funding_rate_ppm"
+
+#: The venue's USD is held as USDC on Ethereum and Solana (proving.toml [[reserves.token]], registered contracts).
+USD_AS_USDC = tuple((chain, "USD", REGISTERED_TOKENS[(chain, "USDC")][0], None) for chain in ("ethereum", "solana"))
 
 
 def oracle_files(epoch: int, funding: int = 0, opens: bool = True) -> dict[str, str]:
@@ -205,7 +209,7 @@ def _two_epochs(tmp_path: Path, capsys) -> Path:
     """A deployment (perpetuals) with epochs 1 and 2 committed."""
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
-                                                  venue="Status Test Venue"))
+                                                  venue="Status Test Venue", tokens=USD_AS_USDC))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     zkclear(capsys, "epoch", "run", write_files(tmp_path / "e2", {
         "fills.csv": csv(FILLS), "prices.csv": csv(PRICES, f"{PERP},1010,0")}), "-d", root)
@@ -248,7 +252,7 @@ def test_proving_a_proven_epoch_again_keeps_its_attestations_and_refuses_other_r
 
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
-                                                  venue="Status Test Venue"))
+                                                  venue="Status Test Venue", tokens=USD_AS_USDC))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     settlement = venue_assets(CONFIG)[0].asset_id
     holders = [(k.chain, settlement, k.address.text) for k in KEYS]
@@ -277,7 +281,7 @@ def proven_once(tmp_path_factory) -> tuple[Path, Path]:
     tmp_path = tmp_path_factory.mktemp("proven-once")
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=5, chunk_bits=2), executor="serial",
-                                                  venue="Status Test Venue", position_bits=8))
+                                                  venue="Status Test Venue", tokens=USD_AS_USDC, position_bits=8))
     Deployment(root).run_epoch(_first_epoch(tmp_path / "e1"))
     settlement = venue_assets(CONFIG)[0].asset_id
     reserves = tmp_path / "reserves.csv"
@@ -398,7 +402,8 @@ def test_custodians_attesting_at_the_same_time_each_keep_their_signature(proven_
 
 def test_an_unreachable_dask_scheduler_is_one_line(tmp_path, capsys) -> None:
     root = tmp_path / "venue"
-    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), venue="Status Test Venue"))
+    Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), venue="Status Test Venue",
+                                                  tokens=USD_AS_USDC))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
     reserves = tmp_path / "reserves.csv"
     reserves.write_text("chain,asset,address,balance,block_height,block_hash\n"
@@ -436,7 +441,7 @@ def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, 
 
     root = tmp_path / "venue"
     Deployment.init(root, CONFIG, ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), executor="serial",
-                                                  venue="Status Test Venue"))
+                                                  venue="Status Test Venue", tokens=USD_AS_USDC))
     zkclear(capsys, "epoch", "run", _first_epoch(tmp_path / "e1"), "-d", root)
 
     def refuse(self, epoch, state=None):
@@ -510,7 +515,7 @@ def test_a_ledger_from_another_history_is_not_proven_as_the_continuation(proven_
     zkclear(capsys, "epoch", "run", second, "-d", root)
     other = tmp_path / "other"  # the same configuration and settings, another first epoch
     Deployment.init(other, CONFIG, ProvingSettings(tree=TreeConfig(height=5, chunk_bits=2), executor="serial",
-                                                   venue="Status Test Venue", position_bits=8))
+                                                   venue="Status Test Venue", tokens=USD_AS_USDC, position_bits=8))
     another_first = _first_epoch(tmp_path / "e1-other")
     (another_first / "fills.csv").write_text(csv(FILLS, f"f1,A,B,{PERP},3,1000,0,0"))  # another trade
     zkclear(capsys, "epoch", "run", another_first, "-d", other)

@@ -13,6 +13,7 @@ from tests.cli.cli_helpers import zkclear
 from tests.cli.conftest import KEYS, VENUE, holders
 from zkclear.bundle.format import decode_public_bundle, encode_public_bundle, read_file, write_file
 from zkclear.chains import key_from_secret, sign_attestation_text, write_key
+from zkclear.chains.tokens import REGISTERED_TOKENS
 from zkclear.operator import Deployment
 from zkclear.synthetic import reserves_csv
 from zkclear.verifier.published import open_published
@@ -144,23 +145,27 @@ def test_participant_auditor_and_show_views_name_assets_and_chains(proven, capsy
     assert view["liabilities"]["USDC"] == view["liability"] == view["equity"]
 
 
-def test_show_lists_every_reserve_entry_with_the_decimals_it_is_converted_with(proven, capsys):
-    """A token's decimals on its chain are the operator's declaration (protocol, "Reserves across chains in the
-    epoch"): declared too low, they multiply the token's reserves while every signed balance stays true. Only an
-    auditor comparing them with the token contract catches that, so they must be shown, with the raw balance and
-    the block to check on the chain."""
+def test_show_lists_every_reserve_entry_with_its_token_and_the_decimals_it_is_converted_with(proven, capsys):
+    """Every entry's unit is public (protocol, "Tokens held as reserves"): the token's contract and its decimals,
+    with the raw balance and the block to check on the chain; the demo's USDC is the registered contract on
+    Ethereum and Solana, so no token is left to check by hand."""
     deployment = proven["deployment"]
     book = open_published(deployment.epoch_dir(3)).bundle.reserves
     summary = json.loads(zkclear("show", deployment.epoch_dir(3), "--json", capsys=capsys))
     assert summary["reserve_entries"] == [
-        {"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance, "chain_decimals": d,
-         "block_height": e.block_height, "block_hash": e.block_hash}
-        for e, d in zip(book.entries, book.chain_decimals, strict=True)]
+        {"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance, "token": e.token_label,
+         "chain_decimals": e.decimals, "block_height": e.block_height, "block_hash": e.block_hash}
+        for e in book.entries]
+    assert {e["token"] for e in summary["reserve_entries"]} == {
+        REGISTERED_TOKENS[("ethereum", "USDC")][0], REGISTERED_TOKENS[("solana", "USDC")][0]}
+    assert summary["unregistered_tokens"] == []
     out = zkclear("show", deployment.epoch_dir(3), capsys=capsys)
     entry = book.entries[0]
-    assert f"{entry.chain}:{entry.asset}:{entry.address} balance {entry.balance} (6 decimals on {entry.chain})" in out
+    assert (f"{entry.chain}:{entry.asset}:{entry.address} balance {entry.balance} (6 decimals on {entry.chain}, "
+            f"token {entry.token})") in out
     solana = next(e for e in book.entries if e.chain == "solana")  # Solana's height is a slot, named as such
-    assert f"(6 decimals on solana) at slot {solana.block_height} {solana.block_hash}" in out
+    assert f"(6 decimals on solana, token {solana.token}) at slot {solana.block_height} {solana.block_hash}" in out
+    assert "unregistered_tokens: none (every token is a registered contract)" in out
 
 
 def test_show_attestation_text_of_a_long_bogus_address_echoes_it_cut_short_and_escaped(proven, capsys):

@@ -17,6 +17,7 @@ from pathlib import Path
 from zkclear.bench.common import stand_in_config, stand_in_public_inputs
 from zkclear.bundle.model import PublicBundle
 from zkclear.chains import ReserveEntry, attest_reserves, key_from_secret
+from zkclear.chains.tokens import REGISTERED_TOKENS
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.executor import SerialExecutor
 from zkclear.proofs.chunks import EquityOnlyChunks, PlainAccount, PlainPublicData
@@ -32,6 +33,8 @@ SYSTEM = EquityOnlyChunks()
 PUBLIC = PlainPublicData(value_per_lot=(0, 7, 3), equity_bits=32)
 VENUE = "Test Venue"
 SETTLEMENT = VenueAsset("USD", 6)
+#: The venue's USD is held as USDC on Ethereum and on Solana (registered contracts: their decimals are known).
+TOKENS = {(chain, "USD"): (REGISTERED_TOKENS[(chain, "USDC")][0], None) for chain in ("ethereum", "solana")}
 RESERVE_KEYS = tuple(key_from_secret(chain, hashlib.sha256(f"zkclear test custodian {i}".encode()).digest())
                      for i, chain in enumerate(("ethereum", "solana"), start=1))
 BITCOIN_KEY = key_from_secret("bitcoin", hashlib.sha256(b"zkclear test custodian btc").digest())
@@ -61,7 +64,7 @@ def reserves(balances: tuple[int, ...] = (600_000, 400_000), *, collateral: tupl
     for asset, decimals, balance in collateral:
         assets.append(VenueAsset(asset, decimals))
         entries.append(entry(BITCOIN_KEY, asset, balance))
-    return build_reserve_book(VENUE, tuple(assets), tuple(entries))
+    return build_reserve_book(VENUE, tuple(assets), tuple(entries), tokens=TOKENS)
 
 
 def accounts(count: int = 7, epoch: int = 1) -> list[AccountInput]:

@@ -152,14 +152,14 @@ def _multi_accounts() -> list[AccountInput]:
 
 
 def _multi_reserves(accounts):
-    from tests.proofs.epoch_fixtures import BITCOIN_KEY, ETHER_KEY, RESERVE_KEYS, SETTLEMENT, VENUE, entry
+    from tests.proofs.epoch_fixtures import BITCOIN_KEY, ETHER_KEY, RESERVE_KEYS, SETTLEMENT, TOKENS, VENUE, entry
     from zkclear.proofs.reserves import VenueAsset, build_reserve_book
 
     owed = [sum(max(a.witness.cash, 0) for a in accounts),
             *(sum(a.witness.balances[k] for a in accounts) for k in range(2))]
     entries = (entry(RESERVE_KEYS[0], "USD", owed[0] + 1), entry(BITCOIN_KEY, "BTC", owed[1]),
                entry(ETHER_KEY, "ETH", owed[2] * 10**9 + 999))  # wei, counted in gwei: rounded down
-    return build_reserve_book(VENUE, (SETTLEMENT, VenueAsset("BTC", 8), VenueAsset("ETH", 9)), entries)
+    return build_reserve_book(VENUE, (SETTLEMENT, VenueAsset("BTC", 8), VenueAsset("ETH", 9)), entries, tokens=TOKENS)
 
 
 def test_a_collateral_asset_epoch_with_the_real_prover_verifies_and_shows_each_asset():

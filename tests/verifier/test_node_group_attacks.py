@@ -25,6 +25,7 @@ from tests.proofs.epoch_fixtures import (
     SETTLEMENT,
     SMALL,
     SYSTEM,
+    TOKENS,
     VENUE,
     accounts,
     entry,
@@ -86,7 +87,7 @@ def three_assets():
     btc, eth = (sum(a.witness.balances[k] for a in holders) for k in (0, 1))
     book = build_reserve_book(VENUE, (SETTLEMENT, VenueAsset("BTC", 8), VenueAsset("ETH", 18)),
                               (entry(RESERVE_KEYS[0], "USD", 600_000), entry(RESERVE_KEYS[1], "USD", 400_000),
-                               entry(BITCOIN_KEY, "BTC", btc + 5), entry(ETHER_KEY, "ETH", eth + 5)))
+                               entry(BITCOIN_KEY, "BTC", btc + 5), entry(ETHER_KEY, "ETH", eth + 5)), tokens=TOKENS)
     return make_epoch(public=THREE_PUBLIC, account_list=holders, reserve_book=book,
                       secret=b"three-asset-secret-0123456789abc")
 

@@ -16,6 +16,7 @@ from tests.proofs.epoch_fixtures import (
     PUBLIC,
     RESERVE_KEYS,
     SYSTEM,
+    TOKENS,
     accounts,
     attested,
     honest_epoch,
@@ -155,8 +156,8 @@ def test_attack_an_address_listed_twice_is_refused_to_the_operator_and_named_to_
     book = bundle.reserves
     doubled_entries = (*book.entries, book.entries[0])
     with pytest.raises(InputError, match="listed twice"):
-        build_reserve_book(book.venue, book.assets, doubled_entries)
-    doubled = ReserveBook(book.venue, book.assets, doubled_entries, (*book.chain_decimals, book.chain_decimals[0]))
+        build_reserve_book(book.venue, book.assets, doubled_entries, tokens=TOKENS)
+    doubled = ReserveBook(book.venue, book.assets, doubled_entries)
     # the verifier refuses the list before any signature: the header's digest or the duplicate, by name
     with pytest.raises(VerificationError) as caught:
         from zkclear.chains import verify_attestations
@@ -221,9 +222,9 @@ def test_attack_faucet_coins_on_a_test_network_counted_as_reserves():
                           "000000000000000f" + "1" * 48)
     entries = (*honest.entries[:-1], faucet)
     with pytest.raises(InputError) as caught:
-        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv")
+        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv", tokens=TOKENS)
     assert str(caught.value).startswith("reserves.csv:4: field 'chain': bitcoin-testnet is a test network")
-    book = ReserveBook(honest.venue, honest.assets, entries, honest.chain_decimals)
+    book = ReserveBook(honest.venue, honest.assets, entries)
     inputs = public_inputs(1, book)
     artifacts = prove_epoch(multi_asset_accounts(), MULTI_PUBLIC, book, epoch_id=1, previous=None,
                             config=multi_asset_epoch().bundle.header.tree,
@@ -248,12 +249,13 @@ def test_attack_coins_moved_between_two_listed_addresses_between_two_blocks_coun
     honest = reserves((60_000, 40_000))
     moved_at = 19_000_001
     moved = ReserveEntry("ethereum", "USD", ETHER_KEY.address.text, 60_000, moved_at, "0x" + "ab" * 32)
+    unit = {"token": honest.entries[0].token, "decimals": honest.entries[0].decimals}
     entries = (*honest.entries, moved)
     with pytest.raises(InputError) as caught:
-        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv")
+        build_reserve_book(honest.venue, honest.assets, entries, path="reserves.csv", tokens=TOKENS)
     assert str(caught.value).startswith("reserves.csv:4: field 'block_height': every ethereum entry must be read at "
                                         "one block")
-    book = ReserveBook(honest.venue, honest.assets, entries, (*honest.chain_decimals, 6))
+    book = ReserveBook(honest.venue, honest.assets, (*honest.entries, dataclasses.replace(moved, **unit)))
     assert book.asset_totals() == (160_000,)  # the 60,000 counted at both addresses
     inputs = public_inputs(1)
 

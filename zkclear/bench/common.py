@@ -85,14 +85,17 @@ BENCH_VENUE = "zkclear bench venue"
 
 def bench_reserves(total: int = (1 << 63) - 1):
     """``(key, book)``: ``total`` of the stand-in settlement asset (USD, 6 decimals) at one Ethereum test key's
-    address, at the demo block (benchmarks attest with ``key``)."""
+    address as USDC, at the demo block (benchmarks attest with ``key``)."""
     from zkclear.chains import ReserveEntry, key_from_secret
+    from zkclear.chains.tokens import REGISTERED_TOKENS
     from zkclear.proofs.reserves import VenueAsset, build_reserve_book
     from zkclear.synthetic import DEMO_BLOCKS
 
     key = key_from_secret("ethereum", bytes([0x42]) * 32)
     entry = ReserveEntry("ethereum", "USD", key.address.text, total, *DEMO_BLOCKS["ethereum"])
-    return key, build_reserve_book(BENCH_VENUE, (VenueAsset("USD", 6),), (entry,))
+    usdc, _ = REGISTERED_TOKENS[("ethereum", "USDC")]  # the venue's USD is held as USDC
+    return key, build_reserve_book(BENCH_VENUE, (VenueAsset("USD", 6),), (entry,),
+                                   tokens={("ethereum", "USD"): (usdc, None)})
 
 
 def stand_in_config(assets: tuple[tuple[str, int], ...] = ()) -> str:

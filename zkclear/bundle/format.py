@@ -5,7 +5,7 @@ Every file is one *container*::
     magic    8 bytes   b"ZKCLEAR\\x00"
     kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
                        | b"TOTL" (the total liabilities' opening, for an auditor only)
-    version  u16       FORMAT_VERSION (4)
+    version  u16       FORMAT_VERSION (5)
     length   u64       byte length of body
     body     length bytes
     checksum 32 bytes  SHA-256 of everything before it
@@ -42,7 +42,7 @@ from zkclear.tree.receipts import ChunkRecord, Receipt
 from zkclear.tree.sum_tree import Position, TreeNode
 
 MAGIC = b"ZKCLEAR\x00"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 KIND_PUBLIC = b"PUBL"
 KIND_AUDIT = b"AUDT"
 KIND_RECEIPT = b"RCPT"
@@ -263,18 +263,19 @@ def decode_reserve_book(data: bytes) -> ReserveBook:
         asset_id = _ascii(r, f"reserves asset[{i}] id")
         decimals = r.u8(f"reserves asset[{i}] decimals")
         assets.append(_field(f"reserves asset[{i}]", lambda _, a=asset_id, d=decimals: VenueAsset(a, d), b""))
-    entries, chain_decimals = [], []
-    for i in range(r.count32("reserves entry count", 2 + 2 + 2 + 32 + 8 + 2 + 1)):
+    entries = []
+    for i in range(r.count32("reserves entry count", 2 + 2 + 2 + 32 + 8 + 2 + 1 + 2)):
         what = f"reserves entry[{i}]"
         chain, asset, address = (_ascii(r, f"{what} chain"), _ascii(r, f"{what} asset"), _ascii(r, f"{what} address"))
         balance = int.from_bytes(r.take(32, f"{what} balance"), "big")
         height = r.u64(f"{what} block height")
         block_hash = _ascii(r, f"{what} block hash")
-        chain_decimals.append(r.u8(f"{what} chain decimals"))
-        entries.append(_field(what, lambda _, v=(chain, asset, address, balance, height, block_hash): ReserveEntry(*v),
-                              b""))
+        decimals = r.u8(f"{what} chain decimals")
+        token = _ascii(r, f"{what} token")
+        entries.append(_field(what, lambda _, v=(chain, asset, address, balance, height, block_hash, token, decimals):
+                              ReserveEntry(*v), b""))
     r.finish("reserves")
-    return _field("reserves", lambda _: ReserveBook(venue, tuple(assets), tuple(entries), tuple(chain_decimals)), b"")
+    return _field("reserves", lambda _: ReserveBook(venue, tuple(assets), tuple(entries)), b"")
 
 
 def decode_public_bundle(data: bytes) -> PublicBundle:

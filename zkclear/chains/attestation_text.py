@@ -2,8 +2,8 @@
 
 Exact bytes (ASCII; lines separated by a single LF 0x0A; no trailing LF; no CR; no trailing spaces)::
 
-    zkclear reserve attestation v1
-    I control this address. At this block it held this balance, which backs this venue's liabilities in this epoch.
+    zkclear reserve attestation v2
+    I control this address. At this block it held this balance of this token for this venue's liabilities in this epoch.
     venue: <venue>
     epoch: <epoch>
     header hash: <64 lower-case hex digits>
@@ -11,19 +11,23 @@ Exact bytes (ASCII; lines separated by a single LF 0x0A; no trailing LF; no CR; 
     chain: <chain id>
     address: <address, canonical form>
     asset: <asset id>
-    balance: <integer, chain's smallest unit>
+    token: <"native", or the token's contract / mint, canonical form>
+    decimals: <integer, the decimals of the balance's unit on its chain>
+    balance: <integer, that unit>
     block height: <integer>          (``slot: <integer>`` on Solana)
     block hash: <block hash, chain's format>
 
 - ``venue``: 1-64 printable ASCII characters (0x20-0x7E), no leading or trailing space;
 - ``epoch``: decimal in [0, 2^64), no leading zeros;
 - ``header hash`` / ``root``: the epoch header digest and the tree root digest, 32 bytes each;
-- the reserve fields as in zkclear.chains.reserves (canonical address, asset id, balance, block).
+- the reserve fields as in zkclear.chains.reserves (canonical address, asset id, token, decimals, balance,
+  block).
 
 Every field that could be replayed is in the text: another venue, epoch, header or root, another
-chain (the same EVM key controls the same address on every EVM chain), address, asset, balance or
-block gives different bytes, hence a signature that does not verify for them. The parser accepts only
-texts that render back to the same bytes, so there is exactly one text per attestation.
+chain (the same EVM key controls the same address on every EVM chain), address, asset, token, decimals,
+balance or block gives different bytes, hence a signature that does not verify for them. Version 1 (without
+token and decimals: the custodian's balance did not say which token, or in what unit) is refused. The parser
+accepts only texts that render back to the same bytes, so there is exactly one text per attestation.
 """
 
 from __future__ import annotations
@@ -32,11 +36,11 @@ from dataclasses import dataclass
 
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, height_label
 from zkclear.chains.networks import get_chain
-from zkclear.chains.reserves import MAX_BALANCE, ReserveEntry, check_asset, parse_decimal
+from zkclear.chains.reserves import MAX_BALANCE, MAX_DECIMALS, ReserveEntry, check_asset, parse_decimal
 from zkclear.errors import InputError
 
-TITLE = "zkclear reserve attestation v1"
-STATEMENT = ("I control this address. At this block it held this balance, which backs this venue's "
+TITLE = "zkclear reserve attestation v2"
+STATEMENT = ("I control this address. At this block it held this balance of this token for this venue's "
              "liabilities in this epoch.")
 MAX_EPOCH = (1 << 64) - 1
 MAX_VENUE_LENGTH = 64
@@ -76,7 +80,11 @@ class AttestationContext:
 
 
 def render_attestation_text(context: AttestationContext, entry: ReserveEntry) -> str:
-    """The canonical attestation text of ``entry`` in ``context`` (see the module docstring)."""
+    """The canonical attestation text of ``entry`` in ``context`` (see the module docstring); InputError for an
+    entry whose unit is not fixed (a token row before the reserve book named its contract)."""
+    if not entry.unit_fixed:
+        raise InputError(f"{entry.asset} on {entry.chain} at {entry.address}: the token's contract and decimals are "
+                         "not known, so there is nothing to attest")
     return "\n".join((
         TITLE,
         STATEMENT,
@@ -87,6 +95,8 @@ def render_attestation_text(context: AttestationContext, entry: ReserveEntry) ->
         f"chain: {entry.chain}",
         f"address: {entry.address}",
         f"asset: {entry.asset}",
+        f"token: {entry.token_label}",
+        f"decimals: {entry.decimals}",
         f"balance: {entry.balance}",
         f"{height_label(entry.chain)}: {entry.block_height}",
         f"block hash: {entry.block_hash}",
@@ -104,10 +114,11 @@ def parse_attestation_text(text: str) -> tuple[AttestationContext, ReserveEntry]
     if not isinstance(text, str) or len(text) > MAX_TEXT_LENGTH or not text.isascii():
         raise InputError("an attestation text is ASCII of at most 1024 characters")
     lines = text.split("\n")
-    if len(lines) != 12 or lines[0] != TITLE or lines[1] != STATEMENT:
-        raise InputError(f"not a zkclear attestation text: expected 12 lines starting with '{TITLE}' and the "
+    if len(lines) != 14 or lines[0] != TITLE or lines[1] != STATEMENT:
+        raise InputError(f"not a zkclear attestation text: expected 14 lines starting with '{TITLE}' and the "
                          "statement line")
-    labels = ["venue", "epoch", "header hash", "root", "chain", "address", "asset", "balance", None, "block hash"]
+    labels = ["venue", "epoch", "header hash", "root", "chain", "address", "asset", "token", "decimals", "balance",
+              None, "block hash"]
     values: list[str] = []
     for number, (label, line) in enumerate(zip(labels, lines[2:], strict=True), start=3):
         if label is None:  # the height line's label depends on the chain
@@ -117,7 +128,7 @@ def parse_attestation_text(text: str) -> tuple[AttestationContext, ReserveEntry]
         if not line.startswith(prefix):
             raise InputError(f"attestation text line {number}: expected '{prefix}...'")
         values.append(line[len(prefix):])
-    venue, epoch, header_hash, root, chain, address, asset, balance, height, block_hash = values
+    venue, epoch, header_hash, root, chain, address, asset, token, decimals, balance, height, block_hash = values
     context = AttestationContext(
         check_venue(venue),
         parse_decimal(epoch, maximum=MAX_EPOCH, what="epoch"),
@@ -131,6 +142,8 @@ def parse_attestation_text(text: str) -> tuple[AttestationContext, ReserveEntry]
         parse_decimal(balance, maximum=MAX_BALANCE, what="balance"),
         parse_decimal(height, maximum=MAX_HEIGHT, what=height_label(chain)),
         check_block_hash(chain, block_hash),
+        "" if token == "native" else token,  # refused unless canonical, and a native coin's is "native"
+        parse_decimal(decimals, maximum=MAX_DECIMALS, what="decimals"),
     )
     if render_attestation_text(context, entry) != text:
         raise InputError("the attestation text is not in canonical form")

@@ -22,13 +22,15 @@ from pathlib import Path
 
 from zkclear.chains.addresses import parse_address
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, check_block_height
-from zkclear.chains.networks import get_chain
+from zkclear.chains.networks import Family, get_chain
 from zkclear.errors import InputError
 
 HEADER = ("chain", "asset", "address", "balance", "block_height", "block_hash")
 MAX_BALANCE = (1 << 256) - 1
 ASSET_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
 MAX_ASSET_LENGTH = 16
+#: Decimals a chain unit or an asset may have (wei has 18; no chain reports more than 36).
+MAX_DECIMALS = 36
 _DIGITS = frozenset("0123456789")
 
 
@@ -58,9 +60,17 @@ def check_asset(asset: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ReserveEntry:
-    """One reserve address: what it holds (integer smallest units) and the block the balance was read at.
+    """One reserve address: what it holds (integer smallest units), the block the balance was read at, and the
+    unit the balance is counted in.
 
-    Construction validates every field and requires the address in its canonical form (use
+    The unit: ``token`` is ``""`` for the chain's native coin, else the token's contract (ERC-20 contract, SPL
+    mint) in the chain's canonical address form; ``decimals`` are that unit's decimals on its chain (a native
+    coin's are the chain's and are filled in). A token row of reserves.csv does not say its token: its
+    ``token`` and ``decimals`` stay unset (``""`` and None) until the reserve book fixes them from the
+    registry or proving.toml (zkclear.proofs.reserves); an attestation text names both, so only an entry whose
+    unit is fixed (:attr:`unit_fixed`) can be attested.
+
+    Construction validates every field and requires the addresses in their canonical form (use
     :func:`parse_address` first to canonicalize user input).
     """
 
@@ -70,9 +80,11 @@ class ReserveEntry:
     balance: int
     block_height: int
     block_hash: str
+    token: str = ""
+    decimals: int | None = None
 
     def __post_init__(self) -> None:
-        get_chain(self.chain)
+        chain = get_chain(self.chain)
         check_asset(self.asset)
         canonical = parse_address(self.chain, self.address).text
         if canonical != self.address:
@@ -81,11 +93,43 @@ class ReserveEntry:
             raise InputError(f"balance must be an integer in [0, 2^256), got {self.balance!r}")
         check_block_height(self.block_height)
         check_block_hash(self.chain, self.block_hash)
+        if not isinstance(self.token, str):
+            raise InputError("token must be a contract address or '' (the native coin)")
+        if self.decimals is not None and (isinstance(self.decimals, bool) or not isinstance(self.decimals, int)
+                                          or not 0 <= self.decimals <= MAX_DECIMALS):
+            raise InputError(f"decimals must be an integer in [0, {MAX_DECIMALS}], got {self.decimals!r}")
+        if self.asset == chain.native_asset:
+            if self.token:
+                raise InputError(f"{self.asset} is {self.chain}'s native coin: it has no token contract")
+            if self.decimals not in (None, chain.native_decimals):
+                raise InputError(f"{self.asset} is {self.chain}'s native coin ({chain.native_decimals} decimals), "
+                                 f"not {self.decimals}")
+            object.__setattr__(self, "decimals", chain.native_decimals)
+        elif self.token:
+            if chain.family is Family.BITCOIN:
+                raise InputError(f"a {self.chain} address holds only BTC: no token {self.token}")
+            token = parse_address(self.chain, self.token).text
+            if token != self.token:
+                raise InputError(f"token {self.token} is not in canonical form (write {token})")
+            if self.decimals is None:
+                raise InputError(f"the token {self.token} needs its decimals")
+        elif self.decimals is not None:
+            raise InputError(f"{self.asset} on {self.chain} is a token: its decimals come with its contract")
 
     @property
     def key(self) -> tuple[str, str, str]:
         """(chain, address, asset): what identifies the entry (one entry per asset per address per chain)."""
         return self.chain, self.address, self.asset
+
+    @property
+    def unit_fixed(self) -> bool:
+        """Whether the unit is known: a native coin, or a token with its contract and decimals."""
+        return self.decimals is not None
+
+    @property
+    def token_label(self) -> str:
+        """``native`` or the token's contract: how the attestation text and ``zkclear show`` name the unit."""
+        return self.token or "native"
 
 
 def parse_reserves_csv(text: str, *, path: str | None = None) -> tuple[ReserveEntry, ...]:

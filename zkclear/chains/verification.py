@@ -85,6 +85,8 @@ def _compare(entry: ReserveEntry, signed: ReserveEntry, context: AttestationCont
         (Reason.WRONG_CHAIN, "chain", entry.chain, signed.chain),
         (Reason.WRONG_ADDRESS, "address", entry.address, signed.address),
         (Reason.WRONG_ASSET, "asset", entry.asset, signed.asset),
+        (Reason.WRONG_ASSET, "token", entry.token_label, signed.token_label),
+        (Reason.BALANCE_MISMATCH, "decimals", entry.decimals, signed.decimals),
         (Reason.BALANCE_MISMATCH, "balance", entry.balance, signed.balance),
         (Reason.BLOCK_MISMATCH, "block height", entry.block_height, signed.block_height),
         (Reason.BLOCK_MISMATCH, "block hash", entry.block_hash, signed.block_hash),

@@ -4,15 +4,17 @@ every custodian's attestation is signed in (docs/protocol.md, "Reserves across c
 A :class:`ReserveBook` is what the bundle carries and the header binds (``reserves_digest`` and one total per
 asset): the venue's name, its assets (the settlement asset first, then the collateral assets in configuration
 order, each with its decimals), and the reserves.csv v2 entries (:class:`zkclear.chains.ReserveEntry`, balances
-in the chain's smallest unit, exactly as the custodians sign them), each with the decimals of that unit on its
-chain. An entry's balance counts for its asset as
+in the chain's smallest unit, exactly as the custodians sign them), each with its unit: the token's contract
+(none for a native coin) and the decimals of that unit on its chain. An entry's balance counts for its asset as
 
     floor(balance · 10^asset_decimals / 10^chain_decimals)        (rounded DOWN, entry by entry)
 
 and an asset's reserves are the sum over its entries (each total below 2^64, the solvency statement's range).
-A native coin's chain decimals are the chain's own (zkclear.chains.networks: satoshi 8, wei 18, lamports 9);
-a token's are declared by the operator (proving.toml ``[[reserves.token]]``; default: the asset's own decimals)
-and shown to the auditor, who checks them against the token contract. A Bitcoin address holds only BTC.
+A native coin's chain decimals are the chain's own (zkclear.chains.networks: satoshi 8, wei 18, lamports 9).
+A token's contract and decimals are the registry's (zkclear.chains.tokens: USDC, USDT, DAI, WBTC on the chains
+that have them) or declared by the operator (proving.toml ``[[reserves.token]]``: ``contract``, ``decimals``),
+and every verifier holds them to the registry's rule; an unregistered token is shown to the auditor, who checks
+its contract and decimals on the chain. A Bitcoin address holds only BTC.
 
 The operator builds the book with :func:`build_reserve_book` (refusing, by line, what it could not use); a
 verifier recomputes its totals and checks it with :func:`check_reserve_book` (standard library only).
@@ -29,14 +31,13 @@ from dataclasses import dataclass
 from zkclear.chains import AttestationContext, ReserveEntry, parse_address
 from zkclear.chains.attestation_text import check_venue
 from zkclear.chains.networks import Family, get_chain
-from zkclear.chains.reserves import check_asset
+from zkclear.chains.reserves import MAX_DECIMALS, check_asset
+from zkclear.chains.tokens import is_registered_contract, registered_decimals, registered_token, token_problem
 from zkclear.errors import InputError, VerificationError
 
-DOMAIN_RESERVES = b"zkclear/reserves/v2"
+DOMAIN_RESERVES = b"zkclear/reserves/v3"
 #: Every asset's reserve total must fit the solvency statement's 64-bit range.
 MAX_TOTAL = (1 << 64) - 1
-#: Decimals an asset or a chain unit may have (wei has 18; no chain reports more than 36).
-MAX_DECIMALS = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,6 @@ class ReserveBook:
     venue: str
     assets: tuple[VenueAsset, ...]
     entries: tuple[ReserveEntry, ...]
-    chain_decimals: tuple[int, ...]
 
     def __post_init__(self) -> None:
         check_venue(self.venue)
@@ -77,21 +77,32 @@ class ReserveBook:
             raise InputError("a reserve book needs the venue's assets (the settlement asset first)")
         if len({a.asset_id for a in self.assets}) != len(self.assets):
             raise InputError("the venue's asset ids must be distinct")
-        if not all(isinstance(e, ReserveEntry) for e in self.entries) or len(self.chain_decimals) != len(self.entries):
-            raise InputError("a reserve book needs one chain-decimals value per entry")
-        for decimals in self.chain_decimals:
-            if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= MAX_DECIMALS:
-                raise InputError(f"chain decimals must be integers in [0, {MAX_DECIMALS}]")
+        if not all(isinstance(e, ReserveEntry) and e.unit_fixed for e in self.entries):
+            raise InputError("a reserve book's entries need their unit (a token's contract and decimals)")
 
     @property
     def asset_ids(self) -> tuple[str, ...]:
         return tuple(a.asset_id for a in self.assets)
 
+    @property
+    def chain_decimals(self) -> tuple[int, ...]:
+        """Every entry's unit decimals on its chain, in list order."""
+        return tuple(e.decimals for e in self.entries if e.decimals is not None)
+
+    def unregistered_tokens(self) -> tuple[tuple[str, str, str, int], ...]:
+        """``(chain, asset, contract, decimals)`` of every listed token the registry does not know, once each, in
+        list order: what an auditor checks on the chain by hand."""
+        seen: dict[tuple[str, str, str, int], None] = {}
+        for e in self.entries:
+            if e.token and e.decimals is not None and not is_registered_contract(e.chain, e.token):
+                seen.setdefault((e.chain, e.asset, e.token, e.decimals))
+        return tuple(seen)
+
     def entry_units(self, index: int) -> int:
         """Entry ``index``'s balance in its asset's smallest unit (0 for an asset the venue does not have)."""
         entry = self.entries[index]
         decimals = {a.asset_id: a.decimals for a in self.assets}.get(entry.asset)
-        return 0 if decimals is None else convert(entry.balance, self.chain_decimals[index], decimals)
+        return 0 if decimals is None or entry.decimals is None else convert(entry.balance, entry.decimals, decimals)
 
     def asset_totals(self) -> tuple[int, ...]:
         """The reserves of every venue asset (settlement first), in the asset's smallest unit."""
@@ -112,8 +123,8 @@ class ReserveBook:
 
     def to_bytes(self) -> bytes:
         """``text venue || u16 assets || (text id || u8 decimals)* || u32 entries || (text chain || text asset ||
-        text address || u256 balance || u64 height || text block hash || u8 chain decimals)*`` with ``text`` =
-        u16 length || UTF-8 (every field is ASCII)."""
+        text address || u256 balance || u64 height || text block hash || u8 chain decimals || text token)*`` with
+        ``text`` = u16 length || UTF-8 (every field is ASCII; ``token`` empty for a native coin)."""
         out = [_text(self.venue), struct.pack(">H", len(self.assets))]
         for asset in self.assets:
             out.append(_text(asset.asset_id) + bytes([asset.decimals]))
@@ -121,11 +132,11 @@ class ReserveBook:
         for entry, decimals in zip(self.entries, self.chain_decimals, strict=True):
             out.append(_text(entry.chain) + _text(entry.asset) + _text(entry.address)
                        + entry.balance.to_bytes(32, "big") + struct.pack(">Q", entry.block_height)
-                       + _text(entry.block_hash) + bytes([decimals]))
+                       + _text(entry.block_hash) + bytes([decimals]) + _text(entry.token))
         return b"".join(out)
 
     def digest(self) -> bytes:
-        """``SHA256("zkclear/reserves/v2" || to_bytes())``: what the header binds."""
+        """``SHA256("zkclear/reserves/v3" || to_bytes())``: what the header binds."""
         return hashlib.sha256(DOMAIN_RESERVES + self.to_bytes()).digest()
 
 
@@ -176,32 +187,53 @@ def venue_assets(config_text: str, *, path: str | None = None) -> tuple[VenueAss
         raise InputError(exc.detail, path=path, field="asset") from None
 
 
-def chain_decimals_of(entry: ReserveEntry, asset: VenueAsset, token_decimals: Mapping[tuple[str, str], int]) -> int:
-    """The decimals of ``entry``'s balance unit on its chain (see the module docstring); InputError when the
-    chain cannot hold the asset or a native coin is declared as a token."""
+#: proving.toml ``[[reserves.token]]``: ``(chain, asset) -> (contract, decimals or None)`` (None: the registry's).
+TokenDeclarations = Mapping[tuple[str, str], tuple[str, int | None]]
+
+
+def entry_with_unit(entry: ReserveEntry, tokens: TokenDeclarations) -> ReserveEntry:
+    """``entry`` with its unit fixed (see the module docstring): a native coin's is its chain's; a token's is the
+    one declared for its chain and asset, else the registry's token of that name. InputError when the chain
+    cannot hold the asset, a native coin is declared as a token, an unregistered token is not declared (or
+    without its decimals), or the token breaks the registry's rule (zkclear.chains.tokens)."""
     chain = get_chain(entry.chain)
-    declared = token_decimals.get((entry.chain, entry.asset))
+    declared = tokens.get((entry.chain, entry.asset))
     if entry.asset == chain.native_asset:
-        if declared is not None and declared != chain.native_decimals:
+        if declared is not None:
             raise InputError(f"{entry.asset} is {entry.chain}'s native coin ({chain.native_decimals} decimals); "
                              "it cannot be declared as a token")
-        return chain.native_decimals
+        return entry
     if chain.family is Family.BITCOIN:
         raise InputError(f"a {entry.chain} address holds only BTC, not {entry.asset}")
-    return asset.decimals if declared is None else declared
+    if declared is None:
+        registered = registered_token(entry.chain, entry.asset)
+        if registered is None:
+            raise InputError(f"{entry.asset} on {entry.chain} is a token the registry does not know: name its "
+                             "contract and decimals in proving.toml [[reserves.token]]")
+        contract, decimals = registered
+    else:
+        contract, maybe = declared
+        decimals = registered_decimals(entry.chain, contract) if maybe is None else maybe
+        if decimals is None:
+            raise InputError(f"{entry.asset} on {entry.chain}: the token {contract} is not registered; declare its "
+                             "decimals in proving.toml [[reserves.token]]")
+    problem = token_problem(entry.chain, entry.asset, contract, decimals)
+    if problem is not None:
+        raise InputError(problem)
+    return ReserveEntry(entry.chain, entry.asset, entry.address, entry.balance, entry.block_height,
+                        entry.block_hash, contract, decimals)
 
 
 def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequence[ReserveEntry], *,
-                       token_decimals: Mapping[tuple[str, str], int] | None = None,
-                       path: str | None = None) -> ReserveBook:
+                       tokens: TokenDeclarations | None = None, path: str | None = None) -> ReserveBook:
     """The epoch's reserve book from a parsed reserves.csv v2 (entries in file order, so entry ``i`` is on line
-    ``i + 2``); InputError naming the line and field of an address listed twice for one asset, of an entry on a
-    test network, of an entry at another block than an earlier entry of its chain (every chain is read at one
-    block), of an entry whose asset is not the venue's or whose chain cannot hold it, and naming the asset whose
-    total reaches 2^64."""
-    declared = dict(token_decimals or {})
+    ``i + 2``), every entry's unit fixed by :func:`entry_with_unit`; InputError naming the line and field of an
+    address listed twice for one asset, of an entry on a test network, of an entry at another block than an
+    earlier entry of its chain (every chain is read at one block), of an entry whose asset is not the venue's or
+    whose unit cannot be fixed, and naming the asset whose total reaches 2^64."""
+    declared = dict(tokens or {})
     by_id = {asset.asset_id: asset for asset in assets}
-    decimals = []
+    fixed = []
     seen: dict[tuple[str, str, str], int] = {}
     blocks: dict[str, tuple[ReserveEntry, int]] = {}
     for index, entry in enumerate(entries):
@@ -219,15 +251,14 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
         if get_chain(entry.chain).test_network:
             raise InputError(f"{entry.chain} is a test network: its coins and tokens have no value and never count as "
                              "reserves", path=path, line=index + 2, field="chain")
-        asset = by_id.get(entry.asset)
-        if asset is None:
+        if entry.asset not in by_id:
             raise InputError(f"{entry.asset} is not an asset of this venue ({', '.join(by_id)})", path=path,
                              line=index + 2, field="asset")
         try:
-            decimals.append(chain_decimals_of(entry, asset, declared))
+            fixed.append(entry_with_unit(entry, declared))
         except InputError as exc:
             raise InputError(exc.detail, path=path, line=index + 2, field="asset") from None
-    book = ReserveBook(check_venue(venue), tuple(assets), tuple(entries), tuple(decimals))
+    book = ReserveBook(check_venue(venue), tuple(assets), tuple(fixed))
     for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True):
         if total > MAX_TOTAL:
             raise InputError(f"the reserves of {asset} total {total} smallest units, above 2^64 - 1", path=path)
@@ -276,7 +307,8 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
     """Everything about the reserves list a verifier checks without the chains' signatures: it is the one the
     header binds, its assets are the settlement asset and the epoch's collateral assets in order, every entry is
     of one of them on a main-network chain that can hold it, every entry of a chain is at that chain's one block
-    (height and hash), native coins use their chain's decimals, and every asset's
+    (height and hash), native coins use their chain's decimals, tokens meet the registry's rule
+    (zkclear.chains.tokens) with one token per asset and chain and one asset per token, and every asset's
     total is the header's (so reserves of one asset are never counted for another). VerificationError
     ``reserves-mismatch`` naming the asset or address otherwise."""
     if book.digest() != reserves_digest:
@@ -287,7 +319,9 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
                         f"({len(reserve_totals)} reserve totals)")
     assets = {asset.asset_id: asset for asset in book.assets}
     blocks: dict[str, ReserveEntry] = {}
-    for entry, decimals in zip(book.entries, book.chain_decimals, strict=True):
+    units: dict[tuple[str, str], ReserveEntry] = {}
+    assets_of: dict[tuple[str, str], ReserveEntry] = {}
+    for entry in book.entries:
         first = blocks.setdefault(entry.chain, entry)
         if _block(first) != _block(entry):
             raise _mismatch(f"address {entry.address} on {entry.chain} is listed at {_block_text(entry)}, address "
@@ -303,14 +337,35 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
                             "no value and never counts as reserves")
         if entry.asset != chain.native_asset and chain.family is Family.BITCOIN:
             raise _mismatch(f"address {entry.address}: a {entry.chain} address holds only BTC, not {entry.asset}")
-        if entry.asset == chain.native_asset and decimals != chain.native_decimals:
-            raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} has {chain.native_decimals} "
-                            f"decimals, the reserves list converts it with {decimals}")
+        _check_token(entry, units, assets_of)  # a native coin's decimals are its chain's (ReserveEntry)
     differing = [f"{asset}: the header counts {counted}, the listed {asset} reserves total {listed}"
                  for asset, counted, listed in zip(book.asset_ids, reserve_totals, book.asset_totals(), strict=True)
                  if counted != listed]
     if differing:
         raise _mismatch("; ".join(differing) + " (reserves of one asset may be counted for another)")
+
+
+def _check_token(entry: ReserveEntry, units: dict[tuple[str, str], ReserveEntry],
+                 assets_of: dict[tuple[str, str], ReserveEntry]) -> None:
+    """A token entry under the registry's rule, with the one unit of its chain and asset, and its contract counted
+    for one asset only (``units`` and ``assets_of`` collect what earlier entries named)."""
+    if get_chain(entry.chain).native_asset == entry.asset or entry.decimals is None:
+        return  # a native coin: its unit is checked above (ReserveEntry refuses a contract for it)
+    if not entry.token:
+        raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is a token and the reserves list "
+                        "does not name its contract")
+    problem = token_problem(entry.chain, entry.asset, entry.token, entry.decimals)
+    if problem is not None:
+        raise _mismatch(f"address {entry.address}: {problem}")
+    first = units.setdefault((entry.chain, entry.asset), entry)
+    if (first.token, first.decimals) != (entry.token, entry.decimals):
+        raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is counted from the token "
+                        f"{entry.token} ({entry.decimals} decimals), address {first.address}'s from {first.token} "
+                        f"({first.decimals} decimals): one asset is one token on a chain")
+    other = assets_of.setdefault((entry.chain, entry.token), entry)
+    if other.asset != entry.asset:
+        raise _mismatch(f"address {entry.address}: the token {entry.token} on {entry.chain} is counted as "
+                        f"{entry.asset} here and as {other.asset} at address {other.address}")
 
 
 def check_venue_assets(book: ReserveBook, config_text: str) -> None:
