@@ -96,10 +96,10 @@ def commits_to_zero(node: TreeNode, liability_blindings: Sequence[int], position
             and all(p == commit(0, b) for p, b in zip(sums, position_blindings, strict=True)))
 
 
-#: Commitments per batched zero check of padding nodes (one MSM each). Natively an MSM of a few thousand points
-#: costs a third of the fixed-base multiplication per point that the exact check pays (a fifth less on the pure
-#: engine, where an MSM of one node's hundred points would cost more than the exact check); the bound keeps what a
-#: check holds beyond the nodes themselves to one batch of points and weights.
+#: Commitments per batched zero check of padding nodes (one MSM each). An MSM of a few thousand points costs per
+#: point a third (native) or two thirds (pure) of the fixed-base product the exact check pays (docs/performance.md,
+#: "The auditor's padding check, batched"; on the pure engine an MSM of one node's hundred points would cost more
+#: than the exact check); the bound keeps what a check holds beyond the nodes themselves to one batch.
 PADDING_CHECK_POINTS = 4096
 
 Key = TypeVar("Key")
