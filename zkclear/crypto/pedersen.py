@@ -14,6 +14,7 @@ and :class:`Opening` carries the matching arithmetic on the secrets.
 from __future__ import annotations
 
 import operator
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -121,6 +122,32 @@ class Opening:
     def __repr__(self) -> str:
         # Openings are secrets; keep them out of logs and tracebacks by default.
         return "Opening(<secret>)"
+
+
+#: The weights of :func:`all_commit_to_zero` are drawn uniformly from [1, 2^ZERO_CHECK_WEIGHT_BITS).
+ZERO_CHECK_WEIGHT_BITS = 128
+
+
+def all_commit_to_zero(commitments: Sequence[G1Point], blindings: Sequence[int]) -> bool:
+    """Whether every ``commitments[j]`` is ``commit(0, blindings[j])``, checked with one multi-scalar multiplication
+    (a small-exponent batch test, Bellare–Garay–Rabin)::
+
+        Σ ρ_j·C_j − (Σ ρ_j·b_j mod r)·H == 𝒪,   ρ_j uniform in [1, 2^128), drawn here with ``secrets``
+
+    True whenever every commitment opens to zero. The points are in G1 (prime order r), so if one is
+    C_k = b_k·H + D_k with D_k ≠ 𝒪 the sum is Σ ρ_j·D_j, which is 𝒪 for at most one residue of ρ_k mod r once the
+    other weights are fixed: False except with probability ≤ 1/(2^128 − 1). The weights are the verifier's own
+    randomness, never derived from the data, so a prover cannot make errors cancel (a fixed all-ones combination
+    would pass C_1 + D, C_2 − D). Empty lists are all zero; the lengths must match (ValueError).
+    """
+    if len(commitments) != len(blindings):
+        raise ValueError(f"all_commit_to_zero: {len(commitments)} commitments but {len(blindings)} blindings")
+    if not commitments:
+        return True
+    blinding_scalars = _as_scalars(blindings, "blindings")
+    weights = [secrets.randbelow((1 << ZERO_CHECK_WEIGHT_BITS) - 1) + 1 for _ in commitments]
+    blinding_sum = sum(w * b for w, b in zip(weights, blinding_scalars, strict=True)) % R
+    return msm([*commitments, pedersen_generators()[1]], [*weights, R - blinding_sum]).is_identity()
 
 
 def verify_opening(commitment: G1Point, opening: Opening) -> bool:

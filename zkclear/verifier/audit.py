@@ -28,11 +28,13 @@ separate check :func:`zkclear.proofs.recompute.check_public_inputs`; the auditor
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from zkclear.bundle.model import AuditData, PublicBundle
-from zkclear.crypto.pedersen import commit
+from zkclear.crypto.group import G1Point
+from zkclear.crypto.pedersen import all_commit_to_zero, commit
 from zkclear.errors import VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
@@ -80,22 +82,82 @@ def _fail(reason: str, detail: str, index: int | None = None) -> None:
     raise VerificationError(reason, index=index, detail=detail)
 
 
+def _blindings_fit(node: TreeNode, liability_blindings: Sequence[int], position_blindings: Sequence[int]) -> bool:
+    return (len(node.liabilities) == len(liability_blindings)
+            and len(node.positions or ()) == len(position_blindings))
+
+
 def commits_to_zero(node: TreeNode, liability_blindings: Sequence[int], position_blindings: Sequence[int]) -> bool:
     """Whether a padding node's liabilities (one per asset) and position sums are commitments to zero with these
-    blindings."""
+    blindings (exact: one comparison per point; :func:`first_nonzero_padding` checks many nodes at a time)."""
     sums = node.positions or ()
-    return (len(node.liabilities) == len(liability_blindings) and len(sums) == len(position_blindings)
+    return (_blindings_fit(node, liability_blindings, position_blindings)
             and all(c == commit(0, b) for c, b in zip(node.liabilities, liability_blindings, strict=True))
             and all(p == commit(0, b) for p, b in zip(sums, position_blindings, strict=True)))
 
 
-def _padding_node(audit: AuditData, pos: Position) -> TreeNode:
+#: Commitments per batched zero check of padding nodes (one MSM each). An MSM of a few thousand points costs per
+#: point a third (native) or two thirds (pure) of the fixed-base product the exact check pays (docs/performance.md,
+#: "The auditor's padding check, batched"; on the pure engine an MSM of one node's hundred points would cost more
+#: than the exact check); the bound keeps what a check holds beyond the nodes themselves to one batch.
+PADDING_CHECK_POINTS = 4096
+
+Key = TypeVar("Key")
+PaddingItem = tuple[Key, TreeNode, Sequence[int], Sequence[int]]
+
+
+def first_nonzero_padding(nodes: Iterable[PaddingItem[Key]], *, points: int = PADDING_CHECK_POINTS) -> Key | None:
+    """The key of the first padding node (in the order of ``nodes``: key, node, liability blindings, position
+    blindings) that does not commit to zero with its blindings, or None when every one does.
+
+    The nodes are checked together, about ``points`` commitments at a time, each batch with one random linear
+    combination (:func:`zkclear.crypto.pedersen.all_commit_to_zero`: a batch holding a node that does not commit to
+    zero passes with probability ≤ 2^-128). A batch that fails is re-checked node by node with the exact
+    :func:`commits_to_zero`; a node with the wrong number of blindings is named once the nodes before it passed.
+    So the node named is the one a node-by-node check names. ``nodes`` is consumed lazily, one batch at a time.
+    """
+    pending: list[PaddingItem[Key]] = []
+    commitments: list[G1Point] = []
+    blindings: list[int] = []
+
+    def first_failing_pending() -> Key | None:
+        found = None
+        if commitments and not all_commit_to_zero(commitments, blindings):
+            found = next((key for key, node, ls, ps in pending if not commits_to_zero(node, ls, ps)), None)
+        pending.clear()
+        commitments.clear()
+        blindings.clear()
+        return found
+
+    for item in nodes:
+        key, node, liability_blindings, position_blindings = item
+        if not _blindings_fit(node, liability_blindings, position_blindings):
+            found = first_failing_pending()
+            return key if found is None else found
+        pending.append(item)
+        commitments.extend((*node.liabilities, *(node.positions or ())))
+        blindings.extend((*liability_blindings, *position_blindings))
+        if len(commitments) >= points:
+            found = first_failing_pending()
+            if found is not None:
+                return found
+    return first_failing_pending()
+
+
+def _all_padding_zero(audit: AuditData) -> bool:
+    """Whether every published padding opening with a published node opens it to zero (batched; when not, the
+    tree walk checks each padding node it needs on its own, so the failure it names is unchanged)."""
+    return first_nonzero_padding((pos, audit.upper_nodes[pos], *audit.padding[pos])
+                                 for pos in sorted(audit.padding) if pos in audit.upper_nodes) is None
+
+
+def _padding_node(audit: AuditData, pos: Position, known_zero: bool) -> TreeNode:
     level, index = pos
     if pos not in audit.padding or pos not in audit.upper_nodes:
         _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated path "
                                       "but is neither built from chunks nor published as padding", level)
     node = audit.upper_nodes[pos]
-    if not commits_to_zero(node, *audit.padding[pos]):
+    if not known_zero and not commits_to_zero(node, *audit.padding[pos]):
         _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} does not commit to zero",
               level)
     return node
@@ -114,12 +176,13 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
             _fail("chunk-root-mismatch", f"the chunk at position {index}: its leaves do not give its published root",
                   index)
         visited.add((c, index))
+    padding_zero = _all_padding_zero(audit)
     for level in range(c, height):
         for index in sorted(level_nodes):
             sibling = index ^ 1
             if sibling in level_nodes:
                 continue
-            level_nodes[sibling] = _padding_node(audit, (level, sibling))
+            level_nodes[sibling] = _padding_node(audit, (level, sibling), padding_zero)
             visited.add((level, sibling))
             padding_seen.add((level, sibling))
         parent_indices = sorted({index >> 1 for index in level_nodes})

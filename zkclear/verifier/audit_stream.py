@@ -55,7 +55,7 @@ from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.tree.node_groups import band_bottom, band_levels, band_tops
 from zkclear.tree.receipts import ChunkRecord
 from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode, combine_level
-from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, commits_to_zero
+from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, first_nonzero_padding
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
 from zkclear.verifier.statements import BATCH, chunk_root, chunk_statements, node_group_statement, verify_named
@@ -279,16 +279,27 @@ class PaddingBatch:
 
 
 def check_padding(batch: PaddingBatch) -> Failure | None:
+    """The batch's padding nodes commit to zero (batched, :func:`first_nonzero_padding`); a node that does not
+    decode fails as bad input once the nodes before it passed, as in a node-by-node walk."""
     n, assets = batch.count, batch.assets
-    for index, node_bytes, entry in batch.items:
-        try:
-            node = _decode_named(node_bytes, n, assets, batch.level, index)
-        except EncodingError as exc:
-            return ("encoding", batch.level, str(exc))
-        scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
-        if not commits_to_zero(node, scalars[:assets], scalars[assets:]):
-            return ("padding-node-nonzero", batch.level,
-                    f"the padding node at level {batch.level}, index {index} does not commit to zero")
+    undecodable: list[EncodingError] = []
+
+    def decoded() -> Iterator[tuple[int, TreeNode, list[int], list[int]]]:
+        for index, node_bytes, entry in batch.items:
+            try:
+                node = _decode_named(node_bytes, n, assets, batch.level, index)
+            except EncodingError as exc:
+                undecodable.append(exc)
+                return
+            scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
+            yield index, node, scalars[:assets], scalars[assets:]
+
+    failed = first_nonzero_padding(decoded())
+    if failed is not None:
+        return ("padding-node-nonzero", batch.level,
+                f"the padding node at level {batch.level}, index {failed} does not commit to zero")
+    if undecodable:
+        return ("encoding", batch.level, str(undecodable[0]))
     return None
 
 
