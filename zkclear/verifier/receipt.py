@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkclear.bundle.model import AuditData, PublicBundle
-from zkclear.crypto.group import msm
-from zkclear.crypto.pedersen import commit
+from zkclear.crypto.pedersen import all_commit_to_zero
 from zkclear.errors import VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.reserves import check_venue_assets
@@ -276,11 +275,12 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
     return named
 
 
-def check_padding_zero(audit: AuditData, rng: random.Random) -> None:
+def check_padding_zero(audit: AuditData) -> None:
     """Every published padding node commits to zero with its published blindings [padding-node-nonzero], checked
-    in one multi-scalar multiplication: Σ r_i·C_i = (Σ r_i·ρ_i)·H for random 128-bit r_i (a node that does not
-    open to zero passes with probability 2^-128)."""
-    points, weights, blinding = [], [], 0
+    in one multi-scalar multiplication (:func:`zkclear.crypto.pedersen.all_commit_to_zero`: random 128-bit weights
+    of the verifier's own; a node that does not open to zero passes with probability 2^-128)."""
+    points: list = []
+    openings: list[int] = []
     for (level, index), (liability_blindings, position_blindings) in sorted(audit.padding.items()):
         node = audit.upper_nodes.get((level, index))
         if node is None:
@@ -290,13 +290,9 @@ def check_padding_zero(audit: AuditData, rng: random.Random) -> None:
         if len(node.liabilities) != len(liability_blindings) or len(sums) != len(position_blindings):
             _fail("padding-node-nonzero", f"the padding node at level {level}, index {index} has the wrong number of "
                                           "blindings", level)
-        for point, opening in zip((*node.liabilities, *sums), (*liability_blindings, *position_blindings),
-                                  strict=True):
-            weight = rng.getrandbits(128)
-            points.append(point)
-            weights.append(weight)
-            blinding += weight * opening
-    if points and msm(points, weights) != commit(0, blinding):
+        points.extend((*node.liabilities, *sums))
+        openings.extend((*liability_blindings, *position_blindings))
+    if not all_commit_to_zero(points, openings):
         _fail("padding-node-nonzero", "a published padding node does not commit to zero: it may hide chunks")
 
 
@@ -349,7 +345,7 @@ def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
                                       f"epoch {bundle.header.epoch_id}'s header {bundle.header.digest().hex()[:16]}...")
     check_chunk_listing(bundle, audit)
     chooser = rng or secrets.SystemRandom()
-    check_padding_zero(audit, chooser)
+    check_padding_zero(audit)
     picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
     named = []
     for chunk_number in picked:
