@@ -4,18 +4,23 @@ Deployment: ``BTC-PERP`` (10 settlement units per lot per tick, IM 10 % / MM 5 %
 (staleness 60 s, deviation 2 %, 2 sources, breaker 25 %), epochs one day apart.
 
 1. quotes 30,000 / 30,010 / 29,990, a stale one (120 s) and an outlier 31,000 (3.3 % off): mark = median
-   30,000. L buys 5 lots from S at 30,000 (L has 200,000: maintenance 5 * 30,000 * 10 * 5 % = 75,000).
+   30,000. L buys 5 lots from S at 30,000 (L has 200,000: maintenance 5 * 30,000 * 10 * 5 % = 75,000); Y buys
+   1 lot from S at 30,000 (Y has 100,000).
 2. every source quotes 19,500 (-35 %): the breaker clamps the mark to 30,000 - 7,500 = 22,500, flagged, but
-   liquidations go on: L loses 5 * 7,500 * 10 = 375,000 and is bankrupt (-175,000), ADL'd against S.
+   liquidations go on: L loses 5 * 7,500 * 10 = 375,000 and is bankrupt (-175,000), ADL'd against S. Y loses
+   75,000: equity 25,000 >= maintenance 11,250.
 3. one fresh source only: fallback to the last good price 22,500, liquidations on BTC-PERP paused. X (10,000
-   cash) buys 10 lots from S at 22,500: maintenance 112,500 > 10,000, but X is not liquidated this epoch.
-4. three sources at 22,500 again: X is liquidated.
+   cash, no position) buys 10 lots from S at 22,500: maintenance 112,500 > 10,000, and exposure opened in a
+   paused epoch buys no immunity, so X is liquidated at 22,500 (the mark the whole epoch is settled at). Y, which
+   carried its lot into the epoch, buys 9 more: maintenance 112,500 > 25,000, but Y is exempt this epoch.
+4. three sources at 22,500 again: Y is liquidated.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tests.clearing.clearing_helpers import assert_invariants
 from tests.clearing.options_helpers import DAY, GENESIS, csv, write_files
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.ledger import Ledger
@@ -62,12 +67,13 @@ def oracle_epoch(epoch, quotes, fills=(), accounts=(), transfers=()):
 
 EPOCHS = [
     oracle_epoch(1, [("a", 30_000, 5), ("b", 30_010, 1), ("c", 29_990, 0), ("d", 30_000, 120), ("e", 31_000, 2)],
-                 fills=(f"f1,L,S,{PERP},5,30000,0,0",),
-                 accounts=("L,standard", "S,standard", "X,standard", "LIQ,standard"),
+                 fills=(f"f1,L,S,{PERP},5,30000,0,0", f"f1y,Y,S,{PERP},1,30000,0,0"),
+                 accounts=("L,standard", "S,standard", "X,standard", "Y,standard", "LIQ,standard"),
                  transfers=("d1,deposit,L,200000", "d2,deposit,S,1000000", "d3,deposit,X,10000",
-                            "d4,deposit,LIQ,100000000")),
+                            "d4,deposit,LIQ,100000000", "d5,deposit,Y,100000")),
     oracle_epoch(2, [("a", 19_500, 5), ("b", 19_500, 1), ("c", 19_500, 0)]),
-    oracle_epoch(3, [("a", 22_400, 5), ("b", 22_400, 600)], fills=(f"f2,X,S,{PERP},10,22500,0,0",)),
+    oracle_epoch(3, [("a", 22_400, 5), ("b", 22_400, 600)],
+                 fills=(f"f2,X,S,{PERP},10,22500,0,0", f"f2y,Y,S,{PERP},9,22500,0,0")),
     oracle_epoch(4, [("a", 22_500, 5), ("b", 22_500, 1), ("c", 22_500, 0)]),
 ]
 
@@ -111,19 +117,41 @@ def test_too_few_sources_fall_back_to_the_last_mark_and_pause_liquidations(resul
     assert (decision["status"], decision["mark_price_ticks"], decision["liquidations_paused"]) == (
         "fallback", 22_500, True)
     assert report.paused_instruments == (PERP,)
-    assert report.liquidations == ()
+    # Y carried its lot into the paused epoch and still holds it (10 lots now): not liquidated, reported.
     maintenance = margin_requirements(state.positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE)
-    x = state.row("X")
-    assert state.cash_of("X") == 10_000 < int(maintenance[x]) == 112_500
-    assert report.paused_accounts == ("X",)  # below maintenance, exempt from the invariant this epoch
+    y = state.row("Y")
+    assert state.cash_of("Y") == 25_000 < int(maintenance[y]) == 112_500
+    assert state.position_of("Y", PERP) == 10
+    assert report.paused_accounts == ("Y",)  # below maintenance, exempt from the invariant this epoch
+    assert "Y" not in {event.account for event in report.liquidations}
+    assert_invariants(state, report, config)
+
+
+def test_a_position_opened_in_the_paused_epoch_buys_no_immunity(results):
+    # The reproducer of the gap docs/clearing.md used to describe: X, flat at the start of the epoch, buys 10 lots
+    # of the paused instrument; it is liquidated like any other account, at the epoch's mark 22,500.
+    result = results["results"][2]
+    report, state, config = result.report, result.state, results["config"]
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.equity_before, event.maintenance_before) == (
+        "X", "full", 10_000, 112_500)
+    # The penalty, 1 % of 10 * 22,500 * 10 = 22,500, is capped at the equity and goes to the insurance fund.
+    assert (event.closed_lots, event.receiver, event.penalty) == ((10,), "LIQ", 10_000)
+    assert (state.position_of("X", PERP), state.cash_of("X")) == (0, 0)
+    assert (state.position_of("LIQ", PERP), state.cash_of("CH:insurance")) == (10, 10_000)
+    assert "X" not in report.paused_accounts
+    assert_invariants(state, report, config)
 
 
 def test_the_next_good_epoch_liquidates_the_paused_account(results):
     report = results["results"][3].report
     assert report.paused_instruments == () and report.paused_accounts == ()
-    assert "X" in {event.account for event in report.liquidations}
+    (event,) = report.liquidations
+    assert (event.account, event.equity_before, event.maintenance_before) == ("Y", 25_000, 112_500)
     state = results["results"][3].state
+    assert state.position_of("Y", PERP) == 0
     assert int(state.cash.sum()) == state.total_deposited - state.total_withdrawn
+    assert_invariants(state, report, results["config"])
 
 
 @pytest.mark.parametrize(("change", "name", "line", "field", "fragment"), [

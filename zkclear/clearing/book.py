@@ -108,7 +108,8 @@ class Book:
     params: RiskParameters
     config: ClearingConfig
     margin_modes: tuple[str, ...] = ()
-    #: accounts the liquidation pass must leave alone this epoch (they hold an instrument the oracle paused)
+    #: accounts the liquidation pass must leave alone this epoch (they carried into it, and still hold, exposure
+    #: to an instrument whose liquidations the oracle guard paused)
     paused_rows: frozenset[int] = frozenset()
     #: the statements' bounds of the epoch: a liquidator or the backstop only takes lots within them
     bounds: StatementBounds | None = None

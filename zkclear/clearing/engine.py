@@ -18,9 +18,9 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
     loss); an account holding collateral assets first converts them into the settlement asset
     (``conversion.py``) and has positions closed only if still below maintenance; portfolio-margin accounts
-    are held to the epoch's scenario-table requirement; accounts holding an instrument (or collateral priced
-    by one) whose oracle paused liquidations are left alone this epoch; liquidated lots go only where they stay
-    provable;
+    are held to the epoch's scenario-table requirement; accounts that carried into the epoch, and still hold,
+    a position in an instrument (or collateral priced by one) whose oracle paused liquidations are left alone
+    this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
     balance, and a collateral one the asset's balance); then the operator's
@@ -425,15 +425,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments)
     if breach is not None:
         raise refuse(breach)
-    # Accounts holding an instrument whose oracle the guard paused are not liquidated this epoch (a
-    # liquidation at a price nobody vouches for could close out a solvent account).
-    paused = list(resolved.paused_columns)
-    paused_rows = (np.flatnonzero(np.any(positions[:, paused] != 0, axis=1)).tolist() if paused else [])
-    # ... and accounts holding collateral priced by such an instrument (its conversion would use that price).
-    paused_assets = [k for k, asset in enumerate(config.assets) if config.asset_column(asset) in paused]
-    if paused_assets:
-        paused_rows = sorted(set(paused_rows) | set(np.flatnonzero(np.any(balances[:, paused_assets] != 0,
-                                                                          axis=1)).tolist()))
+    paused_rows = _paused_exempt_rows(resolved.paused_columns, config, start_positions, positions, held_before,
+                                      balances)
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
                 config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds,
                 balances=balances)
@@ -521,6 +514,26 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         paused_instruments=tuple(config.instruments[c].instrument_id for c in resolved.paused_columns),
         paused_accounts=paused_below, dynamic_parameters=new_state.dynamic_parameters)
     return new_state, report
+
+
+def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_positions: np.ndarray,
+                        positions: np.ndarray, held_before: np.ndarray, balances: np.ndarray) -> list[int]:
+    """The rows the liquidation pass leaves alone this epoch, in row order: accounts that carried into the epoch,
+    and still hold, a position in an instrument whose liquidations the oracle guard paused (``paused``: its
+    columns), or a balance of a collateral asset priced by one. ``start_positions`` / ``held_before`` are the
+    positions and balances before the epoch's fills and deposits, ``positions`` / ``balances`` after them (and
+    after expiry). Exposure opened this epoch never buys immunity (docs/clearing.md "Paused liquidations")."""
+    if not paused:
+        return []
+    columns = list(paused)
+    # A liquidation at a price nobody vouches for could close out a solvent account, so exposure the account
+    # already had is not closed this epoch; exposure it took on at that price is closed like any other.
+    exempt = np.any((start_positions[:, columns] != 0) & (positions[:, columns] != 0), axis=1)
+    # Collateral priced by a paused instrument: its conversion would use that price.
+    assets = [k for k, asset in enumerate(config.assets) if config.asset_column(asset) in paused]
+    if assets:
+        exempt |= np.any((held_before[:, assets] != 0) & (balances[:, assets] != 0), axis=1)
+    return np.flatnonzero(exempt).tolist()
 
 
 def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, resolved: ResolvedInputs,
