@@ -4,10 +4,11 @@ exposure carried into the epoch and still held. New exposure never buys immunity
 Positions (plain settlement units): ``BTC-PERP`` and ``ETH-PERP``, 10 units per lot per tick, IM 10 %, MM 5 %,
 the default guard (two sources), epochs 60 s apart, ``LIQ`` the one liquidator. Epoch 1 (both instruments
 quoted by two sources, BTC 30,000 and ETH 2,000): every user deposits 40,000 and buys one BTC lot from the
-dealer at 30,000; ``carrier``, ``seller`` and ``adder`` also buy one ETH lot at 2,000. Epoch 2: BTC falls to 27,000
-(two sources: a healthy mark), ETH has one source only (fallback to 2,000, liquidations on ETH-PERP paused).
-Each user loses 30,000 on BTC: equity 10,000 against a maintenance of 13,500 for the BTC lot plus 1,000 per ETH
-lot. In the epoch's fills ``seller`` sells its ETH lot, ``adder`` buys a second one and ``opener`` buys its first.
+dealer at 30,000; ``carrier``, ``seller``, ``adder`` and ``flipper`` also buy one ETH lot at 2,000. Epoch 2: BTC
+falls to 27,000 (two sources: a healthy mark), ETH has one source only (fallback to 2,000, liquidations on
+ETH-PERP paused). Each user loses 30,000 on BTC: equity 10,000 against a maintenance of 13,500 for the BTC lot
+plus 1,000 per ETH lot. In the epoch's fills ``seller`` sells its ETH lot, ``adder`` buys a second one,
+``opener`` buys its first and ``flipper`` sells two (long one lot in, short one out).
 
 Collateral (tests/clearing/collateral_helpers.py units: USDC 10^6 units, BTC 10^8 sat, BTC collateral priced by
 BTC-PERP at a flat 80 % here): alice carries 0.1 BTC into the epoch in which BTC-PERP pauses, dave deposits one
@@ -48,8 +49,8 @@ from zkclear.clearing.instruments import InstrumentSpec
 from zkclear.errors import ClearingError
 
 ETH = "ETH-PERP"
-USERS = ("adder", "carrier", "opener", "seller")
-CARRY_ETH = ("adder", "carrier", "seller")
+USERS = ("adder", "carrier", "flipper", "opener", "seller")
+CARRY_ETH = ("adder", "carrier", "flipper", "seller")
 
 
 def eth_spec() -> InstrumentSpec:
@@ -80,7 +81,7 @@ def paused_epoch():
     second = oracle_epoch(
         2, {PERP: (27_000, 2), ETH: (2_000, 1)},
         fills=[fill("sell", "dealer", "seller", 1, 2_000, ETH), fill("add", "adder", "dealer", 1, 2_000, ETH),
-               fill("open", "opener", "dealer", 1, 2_000, ETH)])
+               fill("open", "opener", "dealer", 1, 2_000, ETH), fill("flip", "dealer", "flipper", 2, 2_000, ETH)])
     start, _ = run(cfg, first)
     state, (report,) = run(cfg, second, state=start)  # run re-checks every invariant from outside
     return cfg, start, state, report
@@ -91,7 +92,7 @@ def test_the_fallback_pauses_liquidations_on_the_instrument_without_a_second_sou
     assert report.paused_instruments == (ETH,)
     assert state.settlement_prices == (27_000, 2_000)  # ETH keeps its last good price
     # Every user is below maintenance; the pass closes out exactly those without carried ETH exposure.
-    assert sorted(event.account for event in report.liquidations) == ["opener", "seller"]
+    assert sorted(event.account for event in report.liquidations) == ["flipper", "opener", "seller"]
 
 
 def test_a_position_carried_into_the_paused_epoch_exempts_an_account_below_maintenance(paused_epoch):
@@ -128,6 +129,18 @@ def test_a_carried_position_sold_in_the_paused_epoch_no_longer_exempts(paused_ep
     assert (event.equity_before, event.maintenance_before) == (10_000, 13_500)
     assert event.closed_lots[1] == 0 and state.position_of("seller", PERP) == 0
     assert "seller" not in report.paused_accounts
+
+
+def test_a_carried_position_flipped_to_the_other_side_in_the_paused_epoch_no_longer_exempts(paused_epoch):
+    """Long one lot in, short one out: the short lot is exposure taken on at the paused price."""
+    _, start, state, report = paused_epoch
+    events = {event.account: event for event in report.liquidations}
+    assert start.position_of("flipper", ETH) == 1
+    event = events["flipper"]
+    assert (event.equity_before, event.maintenance_before) == (10_000, 14_500)
+    assert event.closed_lots == (1, -1)
+    assert (state.position_of("flipper", PERP), state.position_of("flipper", ETH)) == (0, 0)
+    assert "flipper" not in report.paused_accounts
 
 
 def test_the_invariant_exempts_exactly_the_accounts_the_pass_left_alone(paused_epoch):

@@ -519,16 +519,18 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
 def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_positions: np.ndarray,
                         positions: np.ndarray, held_before: np.ndarray, balances: np.ndarray) -> list[int]:
     """The rows the liquidation pass leaves alone this epoch, in row order: accounts that carried into the epoch,
-    and still hold, a position in an instrument whose liquidations the oracle guard paused (``paused``: its
-    columns), or a balance of a collateral asset priced by one. ``start_positions`` / ``held_before`` are the
-    positions and balances before the epoch's fills and deposits, ``positions`` / ``balances`` after them (and
-    after expiry). Exposure opened this epoch never buys immunity (docs/clearing.md "Paused liquidations")."""
+    and still hold on the same side, a position in an instrument whose liquidations the oracle guard paused
+    (``paused``: its columns), or a balance of a collateral asset priced by one. ``start_positions`` /
+    ``held_before`` are the positions and balances before the epoch's fills and deposits, ``positions`` /
+    ``balances`` after them (and after expiry). Exposure opened this epoch never buys immunity (docs/clearing.md
+    "Paused liquidations")."""
     if not paused:
         return []
     columns = list(paused)
     # A liquidation at a price nobody vouches for could close out a solvent account, so exposure the account
     # already had is not closed this epoch; exposure it took on at that price is closed like any other.
-    exempt = np.any((start_positions[:, columns] != 0) & (positions[:, columns] != 0), axis=1)
+    # A position flipped in the epoch (long in, short out) is new exposure too: the side must be the same.
+    exempt = np.any(np.sign(start_positions[:, columns]) * np.sign(positions[:, columns]) > 0, axis=1)
     # Collateral priced by a paused instrument: its conversion would use that price.
     assets = [k for k, asset in enumerate(config.assets) if config.asset_column(asset) in paused]
     if assets:
