@@ -79,7 +79,7 @@ from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
 from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.scratch import scratch_folder
-from zkclear.state_source import StateSource, state_inputs
+from zkclear.state_source import StateSource, row_inputs, state_inputs
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.tree.placement import CHUNK_PADDING_POLICIES, TreeConfig
 from zkclear.verifier.public_inputs import PublicInputs
@@ -445,8 +445,8 @@ class Deployment:
     def liabilities(self, epoch: int, state: EpochState | None = None) -> dict[str, int]:
         """What the tree of ``epoch`` will sum per asset (the settlement asset first, each in its smallest unit):
         the least reserves each asset needs for the epoch to prove (docs/protocol.md, "Per-asset solvency").
-        ``state``: the state after ``epoch`` when the caller holds it already (summed as it is: nothing is
-        written); else the accounts are read one at a time from a scratch copy in ``private/scratch/``."""
+        ``state``: the state after ``epoch`` when the caller holds it already (summed as it is); else the accounts
+        are streamed from the ledger's stored state (:meth:`Ledger.account_rows`). Nothing is written either way."""
         public = self.public_data(epoch)
         assets = [asset.asset_id for asset in venue_assets(self.config_text())]
         if state is not None:
@@ -454,8 +454,9 @@ class Deployment:
                 raise ValueError(f"the state given is after epoch {state.epoch}, not {epoch}")
             return dict(zip(assets, total_liabilities(state_inputs(state), public, CHUNK_SYSTEM, len(assets)),
                             strict=True))
-        with self.account_source(epoch) as source:
-            owed = total_liabilities(source.inputs(), public, CHUNK_SYSTEM, len(assets))
+        with self.ledger() as ledger:
+            self._require_committed(ledger, epoch)
+            owed = total_liabilities(row_inputs(ledger.account_rows(epoch)), public, CHUNK_SYSTEM, len(assets))
         return dict(zip(assets, owed, strict=True))
 
     def epoch_dir(self, epoch: int) -> Path:

@@ -4,7 +4,7 @@ per account when its chunk is submitted. Nothing is held per account."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from circuits.public_data import AccountWitness
@@ -45,6 +45,12 @@ class StateSource:
         for index in range(len(self._copied)):
             account, mode, cash, _, positions, balances = self._copied.row(index)
             yield AccountInput(account, AccountWitness(cash, positions, mode, balances=balances))
+
+
+def row_inputs(rows: Iterable[tuple[str, str, int, int, tuple[int, ...], tuple[int, ...]]]) -> Iterator[AccountInput]:
+    """Accounts as :meth:`~zkclear.clearing.ledger.Ledger.account_rows` streams them, as witnesses."""
+    for account, mode, cash, _, positions, balances in rows:
+        yield AccountInput(account, AccountWitness(cash, positions, mode, balances=balances))
 
 
 def state_inputs(state: EpochState) -> Iterator[AccountInput]:

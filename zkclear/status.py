@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from zkclear.bundle.format import decode_public_bundle, read_file
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND
+from zkclear.clearing.state import EpochState
 from zkclear.errors import ZkclearError
 from zkclear.operator import Deployment
 
@@ -115,23 +116,27 @@ def epoch_status(deployment: Deployment, epoch: int) -> EpochStatus:
 
 
 def deployment_status(deployment: Deployment) -> DeploymentStatus:
-    """The status of ``deployment`` (LedgerError when its ledger is missing, like every command)."""
+    """The status of ``deployment`` (LedgerError when its ledger is missing, like every command). The head state
+    is never held: its account count, the clearing house's three accounts and the liabilities are each read from
+    the stored state a block at a time (the liabilities through a scratch copy, as ``epoch prove`` reads them)."""
+    house = (INSURANCE_FUND, FEE_ACCOUNT, BACKSTOP)
     with deployment.ledger() as ledger:
         head, head_hash = ledger.head()
-        state = ledger.state(head)
+        instruments = ledger.state_without_accounts(head).instruments
+        count = ledger.account_count(head) if head else len(EpochState.genesis(deployment.config).accounts)
+        rows = ledger.named_accounts(head, house)
     funds = []
-    for account in (INSURANCE_FUND, FEE_ACCOUNT, BACKSTOP):
-        row = state.row(account)
-        held = tuple((i, int(q)) for i, q in zip(state.instruments, state.positions[row].tolist(), strict=True)
-                     if q)
-        funds.append(FundBalance(account, int(state.cash[row]), held))
+    for account in house:
+        cash, positions = rows[account]
+        held = tuple((i, q) for i, q in zip(instruments, positions, strict=True) if q)
+        funds.append(FundBalance(account, cash, held))
     liabilities: tuple[tuple[str, int], ...] = ()
     problem = ""
     if head >= 1:  # what the epoch's statements would sum; a problem there must not hide the rest of the status
         try:
-            liabilities = tuple(deployment.liabilities(head, state).items())  # the state read above: no copy
+            liabilities = tuple(deployment.liabilities(head).items())
         except (ZkclearError, OSError) as exc:
             problem = str(exc)
-    return DeploymentStatus(head, head_hash.hex(), len(state.accounts),
+    return DeploymentStatus(head, head_hash.hex(), count,
                             tuple(epoch_status(deployment, epoch) for epoch in range(1, head + 1)), tuple(funds),
                             liabilities, problem)

@@ -180,3 +180,49 @@ def test_a_damaged_stored_state_is_refused_by_the_copy_and_leaves_no_file(attack
     with pytest.raises(LedgerError):
         _copy(forged, tmp_path / "accounts.sqlite", block, monkeypatch)
     assert list(tmp_path.iterdir()) == []
+
+
+def _paired(data: bytes) -> list[tuple[bytes, bytes | None]]:
+    import io
+
+    from zkclear.clearing.state_scan import paired_rows
+
+    return list(paired_rows(io.BytesIO(data).read, io.BytesIO(data).read))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, None])
+@pytest.mark.parametrize("shape", ["plain", "assets", "dynamic-assets", "empty"])
+def test_accounts_stream_with_their_balances_at_any_block_size(block, shape, monkeypatch):
+    """What `status` and the liabilities read (two readers of one stored state, in step): every account row with
+    its balances row, the same as the decoded state, at any block size."""
+    from zkclear.clearing import state_scan
+    from zkclear.clearing.state_scan import account_row, balances_row
+
+    if block is not None:
+        monkeypatch.setattr(state_scan, "BLOCK", block)
+    state = _state(0 if shape == "empty" else 300 if block is not None and block < 64 else ROWS_PER_PIECE + 5,
+                   assets=("BTC", "ETH") if "assets" in shape else (), dynamic="dynamic" in shape)
+    pairs = _paired(state.canonical_bytes())
+    assert len(pairs) == len(state.accounts)
+    for index, (row, balances) in enumerate(pairs):
+        assert account_row(row, index) == (state.accounts[index], state.margin_modes[index], int(state.cash[index]),
+                                           int(state.net_deposits[index]), tuple(state.positions[index].tolist()))
+        if state.asset_ids:
+            assert balances_row(balances, index) == tuple(state.asset_balances[index].tolist())
+        else:
+            assert balances is None
+
+
+@pytest.mark.parametrize("change", ["a balances row dropped", "a balances row added", "not a state"])
+def test_accounts_and_balances_that_do_not_pair_are_refused(change):
+    state = _state(5, assets=("BTC",))
+    data = state.canonical_bytes()
+    one = f"[{int(state.asset_balances[0, 0])}],".encode()
+    if change == "a balances row dropped":
+        data = data.replace(one, b"", 1)
+    elif change == "a balances row added":
+        data = data.replace(one, one + one, 1)
+    else:
+        data = b'{"accounts":{}}'
+    with pytest.raises(LedgerError, match="stored state does not decode"):
+        _paired(data)

@@ -241,6 +241,35 @@ def test_status_shows_the_head_the_committed_proven_and_attested_epochs_and_the_
     assert "epoch 1: bundle does not decode" in out and "Traceback" not in out
 
 
+def test_status_never_holds_the_head_state(tmp_path, capsys, monkeypatch) -> None:
+    """`status` read the whole head state into memory (every account decoded; gigabytes at 10^7 accounts): it now
+    reads the count, the clearing house's accounts and the liabilities from the stored state a block at a time,
+    and reports what the whole state gives."""
+    from zkclear.clearing.ledger import Ledger
+
+    root = _two_epochs(tmp_path, capsys)
+    with Deployment(root).ledger() as ledger:
+        state = ledger.state()
+    expected = zkclear(capsys, "status", "-d", root, "--json")
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("status decoded the whole state")
+
+    monkeypatch.setattr(Ledger, "state", refuse)
+    report = json.loads(zkclear(capsys, "status", "-d", root, "--json"))
+    assert report == json.loads(expected)
+    assert report["accounts"] == len(state.accounts)
+    for account in ("CH:insurance", "CH:fees", "CH:backstop"):
+        positions = {i: q for i, q in zip(state.instruments, state.positions[state.row(account)].tolist(),
+                                          strict=True) if q}
+        assert report["funds"][account] == {"cash": state.cash_of(account), "positions": positions}
+    settlement = venue_assets(CONFIG)[0].asset_id  # perpetuals only: a liability is a positive cash balance
+    assert report["liabilities"] == {settlement: sum(max(int(cash), 0) for cash in state.cash.tolist())}
+    with Deployment(root).ledger() as ledger:
+        zero = (0, (0,) * len(state.instruments))
+        assert ledger.named_accounts(0, ["CH:insurance", "nobody"]) == {"CH:insurance": zero}
+
+
 def reserves_entries(path: Path):
     from zkclear.chains import load_reserves
 
@@ -432,7 +461,8 @@ def test_status_writes_nothing_in_the_deployment(tmp_path, capsys) -> None:
     assert tree() == before
     assert not [p for p in opened if p.startswith(f"{root}/private")]
     assert not [p for p in opened if p.startswith(("/tmp/", "/var/tmp/")) and not p.startswith(str(tmp_path))]
-    assert json.loads(data)["liabilities"] == Deployment(root).liabilities(2)  # read from a scratch copy
+    with Deployment(root).ledger() as ledger:  # the sums of the whole state
+        assert json.loads(data)["liabilities"] == Deployment(root).liabilities(2, ledger.state(2))
 
 
 def test_status_still_reports_when_the_liabilities_cannot_be_computed(tmp_path, capsys, monkeypatch) -> None:

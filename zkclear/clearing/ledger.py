@@ -32,6 +32,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,8 +40,9 @@ from zkclear.clearing.canonical_inputs import write_canonical_inputs
 from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
-from zkclear.clearing.scratch_accounts import ScratchAccounts, state_header
+from zkclear.clearing.scratch_accounts import ScratchAccounts, named_accounts, state_header
 from zkclear.clearing.state import EpochState, canonical_json
+from zkclear.clearing.state_scan import account_row, balances_row, paired_rows
 from zkclear.errors import InputError, LedgerError
 
 #: Test hook: ``kill`` (SIGKILL itself) or ``sleep:SECONDS`` at the point inside the commit transaction
@@ -316,6 +318,30 @@ class Ledger:
         self._require_epoch(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
             return state_header(blob.read)[0]
+
+    def account_rows(self, epoch: int) -> Iterator[tuple[str, str, int, int, tuple[int, ...], tuple[int, ...]]]:
+        """Every account of the state after ``epoch`` (a committed epoch) as ``(id, margin mode, cash, net deposits,
+        positions, collateral balances)``, in order, read from the stored state by two readers of its blob a block
+        at a time (:func:`~zkclear.clearing.state_scan.paired_rows`): nothing is held but two blocks and a row,
+        and nothing is written."""
+        self._require_epoch(epoch)
+        with (self._db.blobopen("epochs", "state", epoch, readonly=True) as first,
+              self._db.blobopen("epochs", "state", epoch, readonly=True) as second):
+            for index, (row, balances) in enumerate(paired_rows(first.read, second.read)):
+                account, mode, cash, deposits, positions = account_row(row, index)
+                yield account, mode, cash, deposits, positions, (() if balances is None else
+                                                                 balances_row(balances, index))
+
+    def named_accounts(self, epoch: int, ids: Collection[str]) -> dict[str, tuple[int, tuple[int, ...]]]:
+        """``account id -> (cash, positions)`` of the accounts named in ``ids`` after ``epoch`` (genesis included),
+        read from the stored state a block at a time: only their rows are decoded, none is held but theirs."""
+        if epoch == 0:
+            genesis = EpochState.genesis(self.config)
+            return {account: (int(genesis.cash[row]), tuple(genesis.positions[row].tolist()))
+                    for row, account in enumerate(genesis.accounts) if account in ids}
+        self._require_epoch(epoch)
+        with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
+            return named_accounts(blob.read, ids)
 
     def account_count(self, epoch: int) -> int:
         """How many accounts the state after ``epoch`` holds (its rows counted in one pass, none decoded)."""

@@ -19,8 +19,9 @@ The file is private (it holds balances) and temporary: the caller puts it in the
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,21 @@ def state_header(read: Callable[[int], bytes]) -> tuple[EpochState, int]:
     are built from), in one pass that holds no row and decodes none."""
     header, count, _ = _scanned(read, _skip, _skip)
     return header, count
+
+
+def named_accounts(read: Callable[[int], bytes], ids: Collection[str]) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """``account id -> (cash, positions)`` of the accounts named in ``ids`` that the state read from ``read``
+    holds, in one pass that decodes only their rows (a row starts with its canonical id) and holds no other."""
+    prefixes = tuple(json.dumps([account])[:-1].encode("ascii") + b"," for account in ids)
+    found: dict[str, tuple[int, tuple[int, ...]]] = {}
+
+    def on_account(text: bytes) -> None:
+        if text.startswith(prefixes):
+            account, _mode, cash, _deposits, positions = account_row(text, len(found))
+            found[account] = (cash, positions)
+
+    _scanned(read, on_account, _skip)
+    return found
 
 
 def _skip(text: bytes) -> None:

@@ -16,7 +16,7 @@ must be canonical too — a damaged or edited ledger is a :class:`LedgerError`, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from zkclear.clearing.state import _ACCOUNTS_HEAD, _BALANCES_HEAD, canonical_json
 from zkclear.errors import LedgerError
@@ -56,11 +56,19 @@ class _Blocks:
 
     def rows(self, row_end: bytes, each: Row) -> int:
         """Hand each row of the array starting here to ``each``; returns how many there were."""
+        count = 0
+        for row in self.iter_rows(row_end):
+            each(row)
+            count += 1
+        return count
+
+    def iter_rows(self, row_end: bytes) -> Iterator[bytes]:
+        """The rows of the array starting here, one at a time (the stream is past the array when exhausted)."""
         if self.startswith(b"]"):
             self.skip(1)
-            return 0
+            return
         separator, end = row_end + b",[", row_end + b"]"
-        count, searched = 0, self._at
+        searched = self._at
         while True:
             split = self._buffer.find(separator, searched)
             # the array's end only matters before the next split: search no further (not to the block's end)
@@ -72,12 +80,13 @@ class _Blocks:
                 searched += self._at
                 continue
             found = last if split < 0 or 0 <= last < split else split
-            each(self._buffer[self._at:found + len(row_end)])
-            count += 1
+            row = self._buffer[self._at:found + len(row_end)]
             if found == last:
                 self._at = found + len(end)
-                return count
+                yield row
+                return
             self._at = searched = found + len(row_end) + 1
+            yield row
 
     def rest(self) -> bytes:
         parts = [self._buffer[self._at:]]
@@ -111,6 +120,33 @@ def scan_state(read: Callable[[int], bytes], on_account: Row, on_balances: Row) 
     if canonical_json(header) != skeleton:
         raise LedgerError("stored state is not in canonical form")
     return accounts, balances, header
+
+
+def paired_rows(read_accounts: Callable[[int], bytes], read_balances: Callable[[int], bytes]
+                ) -> Iterator[tuple[bytes, bytes | None]]:
+    """Each account row of a stored state with its balances row (None without collateral assets), in order, from
+    two readers of the same bytes: the second skips the accounts to the balances, then both advance in step, so
+    what is held is two blocks and two rows. LedgerError if the layout is not a state's or the counts differ;
+    rows are checked by their decoders (:func:`account_row`, :func:`balances_row`), the rest of the record is not
+    read."""
+    accounts, balances = _Blocks(read_accounts), _Blocks(read_balances)
+    try:
+        for blocks in (accounts, balances):
+            if not blocks.startswith(_ACCOUNTS_HEAD):
+                raise ValueError("not a state record")
+            blocks.skip(len(_ACCOUNTS_HEAD))
+        for _ in balances.iter_rows(b"]]"):
+            pass
+        with_balances = balances.startswith(_BALANCES_HEAD)
+        if with_balances:
+            balances.skip(len(_BALANCES_HEAD))
+        balance_rows = balances.iter_rows(b"]") if with_balances else None
+        for row in accounts.iter_rows(b"]]"):
+            yield row, None if balance_rows is None else next(balance_rows)
+        if balance_rows is not None and next(balance_rows, None) is not None:
+            raise ValueError("more balances rows than accounts")
+    except (ValueError, StopIteration) as exc:
+        raise LedgerError(f"stored state does not decode: {exc or 'fewer balances rows than accounts'}") from None
 
 
 def _decoded(text: bytes) -> object:
