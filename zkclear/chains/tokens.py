@@ -27,7 +27,7 @@ REGISTERED_TOKENS: dict[tuple[str, str], tuple[str, int]] = {
     ("ethereum", "USDT"): ("0xdAC17F958D2ee523a2206206994597C13D831ec7", 6),
     ("ethereum", "DAI"): ("0x6B175474E89094C44Da98b954EedeAC495271d0F", 18),
     ("ethereum", "WBTC"): ("0x2260FAC5E5542a773Aa44fBCfeDf7C193bc2C599", 8),
-    ("optimism", "USDC"): ("0x0b2C639c533813f4Aa9D7837cAf62653d097Ff85", 6),
+    ("optimism", "USDC"): ("0x0b2C639c533813f4Aa9D7837CAf62653d097Ff85", 6),
     ("bsc", "USDC"): ("0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d", 18),
     ("bsc", "USDT"): ("0x55d398326f99059fF775485246999027B3197955", 18),
     ("polygon", "USDC"): ("0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", 6),
