@@ -196,3 +196,19 @@ def test_attack_a_token_text_that_says_native_or_a_lower_case_contract_is_refuse
         parse_attestation_text(native.replace("token: native", f"token: {USDC_ETH}"))
     with pytest.raises(InputError):  # ETH with 6 decimals
         parse_attestation_text(native.replace("decimals: 18", "decimals: 6"))
+
+
+@pytest.mark.parametrize(("field", "value"), [("chain", "x" * 100_000), ("asset", "U" * 100_000),
+                                              ("address", "0x" + "ab" * 50_000), ("address", "1" * 100_000)])
+def test_a_huge_field_of_reserves_csv_is_refused_in_one_short_line(field, value):
+    """Defect (fixed): the chain, asset and address were echoed whole in the error (a 100,000-character line)."""
+    from zkclear.chains.reserves import HEADER, parse_reserves_csv
+
+    honest = entry_for(key("ethereum"))
+    row = dict(zip(HEADER, ("ethereum", "ETH", honest.address, "1", str(honest.block_height), honest.block_hash),
+                   strict=True))
+    row[field] = value
+    with pytest.raises(InputError) as caught:
+        parse_reserves_csv(",".join(HEADER) + "\n" + ",".join(row.values()) + "\n", path="reserves.csv")
+    message = str(caught.value)
+    assert message.startswith(f"reserves.csv:2: field '{field}'") and len(message) < 400

@@ -33,6 +33,8 @@ from zkclear.errors import EncodingError, InputError
 
 _P2SH_VERSIONS = {0x05: "bitcoin", 0xC4: "bitcoin-testnet"}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+#: longer than any address accepted here (bech32 P2WPKH 42, Base58 P2PKH 34, EVM 42, Solana 44 characters)
+MAX_ADDRESS_LENGTH = 100
 
 
 class AddressKind(Enum):
@@ -63,8 +65,11 @@ def parse_address(chain: str, text: str) -> Address:
     network = get_chain(chain)
     if not isinstance(text, str) or not text:
         raise InputError("empty address")
-    if not text.isascii() or not text.isprintable() or text.strip() != text:
-        raise InputError(f"address {text!r} has characters outside printable ASCII or surrounding spaces")
+    if not text.isascii() or not text.isprintable() or text.strip() != text:  # echoed quoted and cut short
+        raise InputError(f"address {text!r:.100} has characters outside printable ASCII or surrounding spaces")
+    if len(text) > MAX_ADDRESS_LENGTH:  # every message below echoes the address: keep them one short line
+        raise InputError(f"address {text[:24]}... has {len(text)} characters: no address is longer than "
+                         f"{MAX_ADDRESS_LENGTH}")
     parser = {Family.BITCOIN: _parse_bitcoin, Family.EVM: _parse_evm, Family.SOLANA: _parse_solana}[network.family]
     return parser(network.name, text)
 

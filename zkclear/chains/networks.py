@@ -69,5 +69,5 @@ def get_chain(name: str) -> Chain:
     """The chain with this id; InputError naming the known ids otherwise."""
     chain = CHAINS.get(name) if isinstance(name, str) else None
     if chain is None:
-        raise InputError(f"unknown chain {name!r} (known: {', '.join(CHAINS)})")
+        raise InputError(f"unknown chain {name!r:.40} (known: {', '.join(CHAINS)})")
     return chain

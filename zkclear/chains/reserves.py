@@ -53,7 +53,7 @@ def check_asset(asset: str) -> str:
         or not set(asset) <= ASSET_CHARACTERS
         or not asset[0].isalnum()
     ):
-        raise InputError(f"asset {asset!r} must be 1-16 characters of A-Z, 0-9, '.', '-', '_' starting with "
+        raise InputError(f"asset {asset!r:.40} must be 1-16 characters of A-Z, 0-9, '.', '-', '_' starting with "
                          "a letter or digit")
     return asset
 
