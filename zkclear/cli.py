@@ -701,6 +701,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
                                          for chain, asset, contract, decimals
                                          in published.bundle.reserves.unregistered_tokens()],
+                 "renamed_tokens": _renamed_tokens(published.bundle.reserves),
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
         reports.append(entry)
         if not as_json:
@@ -732,6 +733,10 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
     for token in entry["unregistered_tokens"]:
         click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
                    f"{token['contract']} with {token['decimals']} decimals, a contract zkclear does not know")
+    for token in entry.get("renamed_tokens", ()):
+        click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
+                   f"{token['contract']} with {token['decimals']} decimals, the registry's {token['registered_as']}: "
+                   f"is one {token['registered_as']} worth one {token['asset']}?")
     if entry["marks_compared"]:
         click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
 
@@ -784,6 +789,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
                              "block_hash": e.block_hash} for e in bundle.reserves.entries],
         "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
                                 for chain, asset, contract, decimals in bundle.reserves.unregistered_tokens()],
+        "renamed_tokens": _renamed_tokens(bundle.reserves),
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
         "public_inputs_digest": header.public_inputs_digest.hex(),
@@ -802,8 +808,17 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     summary["unregistered_tokens"] = "; ".join(
         f"{t['asset']} on {t['chain']} = {t['contract']} ({t['decimals']} decimals): check on the chain"
         for t in summary["unregistered_tokens"]) or "none (every token is a registered contract)"
+    summary["renamed_tokens"] = "; ".join(
+        f"{t['asset']} on {t['chain']} = {t['registered_as']} {t['contract']} ({t['decimals']} decimals): check it "
+        f"is worth the asset" for t in summary["renamed_tokens"]) or "none"
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
+
+
+def _renamed_tokens(book) -> list[dict]:
+    """The registered tokens counted for an asset of another name (ReserveBook.renamed_tokens), as JSON."""
+    return [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals, "registered_as": name}
+            for chain, asset, contract, decimals, name in book.renamed_tokens()]
 
 
 def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:

@@ -13,7 +13,9 @@ stablecoins and wrapped coins a venue most often holds, with the decimals their 
   (a token of the operator's own minting under a well-known name).
 
 Any other token is accepted as declared and reported as *unregistered*: the auditor checks its contract and
-decimals with the chain's own tools (``zkclear show`` prints them).
+decimals with the chain's own tools (``zkclear show`` prints them). A registered contract counted for an asset of
+another name (USDC for the venue's ``USD``, or USDT for its ``BTC``) is accepted with its registered decimals and
+reported too, with the name the registry knows it by: only the auditor can say the asset is worth that token.
 
 Sources: each issuer's published contract addresses (Circle for USDC, Tether for USDT, MakerDAO for DAI,
 BitGo for WBTC), cross-checked against public token lists; decimals as the contracts report them.
@@ -53,6 +55,12 @@ def registered_token(chain: str, asset: str) -> tuple[str, int] | None:
 def is_registered_contract(chain: str, contract: str) -> bool:
     """Whether ``contract`` (canonical form) is a registered token on ``chain``."""
     return (chain, contract) in _BY_CONTRACT
+
+
+def registered_symbol(chain: str, contract: str) -> str | None:
+    """The name ``contract`` (canonical form) is registered under on ``chain``, or None."""
+    registered = _BY_CONTRACT.get((chain, contract))
+    return None if registered is None else registered[0]
 
 
 def registered_decimals(chain: str, contract: str) -> int | None:

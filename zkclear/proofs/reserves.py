@@ -32,7 +32,13 @@ from zkclear.chains import AttestationContext, ReserveEntry, parse_address
 from zkclear.chains.attestation_text import check_venue
 from zkclear.chains.networks import Family, get_chain
 from zkclear.chains.reserves import MAX_DECIMALS, check_asset
-from zkclear.chains.tokens import is_registered_contract, registered_decimals, registered_token, token_problem
+from zkclear.chains.tokens import (
+    is_registered_contract,
+    registered_decimals,
+    registered_symbol,
+    registered_token,
+    token_problem,
+)
 from zkclear.errors import InputError, VerificationError
 
 DOMAIN_RESERVES = b"zkclear/reserves/v3"
@@ -96,6 +102,17 @@ class ReserveBook:
         for e in self.entries:
             if e.token and e.decimals is not None and not is_registered_contract(e.chain, e.token):
                 seen.setdefault((e.chain, e.asset, e.token, e.decimals))
+        return tuple(seen)
+
+    def renamed_tokens(self) -> tuple[tuple[str, str, str, int, str], ...]:
+        """``(chain, asset, contract, decimals, registered name)`` of every registered token counted for an asset
+        of another name (USDC as the venue's USD, USDT as its BTC), once each, in list order: the registry fixes
+        the unit, not what the asset is worth, so the auditor checks that the token is the asset."""
+        seen: dict[tuple[str, str, str, int, str], None] = {}
+        for e in self.entries:
+            name = registered_symbol(e.chain, e.token) if e.token else None
+            if name is not None and name != e.asset and e.decimals is not None:
+                seen.setdefault((e.chain, e.asset, e.token, e.decimals, name))
         return tuple(seen)
 
     def entry_units(self, index: int) -> int:
