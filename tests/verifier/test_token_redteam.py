@@ -323,3 +323,21 @@ def test_a_token_table_may_name_a_test_network_but_its_entries_never_count(tmp_p
     faucet = dataclasses.replace(entry(ETHER_KEY, "USD", 5), chain="sepolia")
     with pytest.raises(InputError, match="test network"):
         build_reserve_book(VENUE, (SETTLEMENT,), (faucet,), tokens={("sepolia", "USD"): (MINTED, 6)})
+
+
+@pytest.mark.parametrize("asset", ["USDC.", "USDC-E", "USDC_", "USDC0", "USDCE", "USD.C", "0USDC"])
+def test_attack_an_asset_id_one_character_from_a_registered_name_is_no_registered_token(asset):
+    """Rule 2 protects the exact name (``USDC`` on ``ethereum``); a near-miss id is the venue's own asset: a contract
+    of the operator's own under it is reported as unregistered, the registered USDC under it as renamed, and both
+    under two such ids are one token for two assets."""
+    assets = (SETTLEMENT, VenueAsset(asset, 6))
+    minted = build_reserve_book(VENUE, assets, (entry(ETH_KEY, "USD", 5), entry(ETHER_KEY, asset, 5)),
+                                tokens={**TOKENS, ("ethereum", asset): (MINTED, 0)})
+    _passes(minted, (asset,))
+    assert minted.unregistered_tokens() == (("ethereum", asset, MINTED, 0),)
+    usdc = build_reserve_book(VENUE, assets, (entry(ETHER_KEY, asset, 5),),
+                              tokens={("ethereum", asset): (USDC_ETH, None)})
+    _passes(usdc, (asset,))
+    assert usdc.renamed_tokens() == (("ethereum", asset, USDC_ETH, 6, "USDC"),)
+    with pytest.raises(InputError, match="contract has 6 decimals"):
+        build_reserve_book(VENUE, assets, (entry(ETHER_KEY, asset, 5),), tokens={("ethereum", asset): (USDC_ETH, 0)})
