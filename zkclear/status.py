@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from zkclear.bundle.format import decode_public_bundle, read_file
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND
 from zkclear.clearing.state import EpochState
-from zkclear.errors import ZkclearError
+from zkclear.errors import LedgerError, ZkclearError
 from zkclear.operator import Deployment
 
 
@@ -125,6 +125,9 @@ def deployment_status(deployment: Deployment) -> DeploymentStatus:
         instruments = ledger.state_without_accounts(head).instruments
         count = ledger.account_count(head) if head else len(EpochState.genesis(deployment.config).accounts)
         rows = ledger.named_accounts(head, house)
+    missing = [account for account in house if account not in rows]
+    if missing:  # the engine never drops them: an edited or damaged state
+        raise LedgerError(f"stored state after epoch {head} has no account {', '.join(missing)} (damaged or edited)")
     funds = []
     for account in house:
         cash, positions = rows[account]

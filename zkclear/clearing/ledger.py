@@ -37,7 +37,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from zkclear.clearing.canonical_inputs import write_canonical_inputs
-from zkclear.clearing.config import DEFAULT_FILL_FEE_CAP_PPM, DEFAULT_FILL_PRICE_BAND_PPM, ClearingConfig
+from zkclear.clearing.config import (
+    DEFAULT_FILL_FEE_CAP_PPM,
+    DEFAULT_FILL_PRICE_BAND_PPM,
+    PORTFOLIO_MODE,
+    STANDARD_MODE,
+    ClearingConfig,
+)
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
 from zkclear.clearing.scratch_accounts import ScratchAccounts, named_accounts, state_header
@@ -212,6 +218,16 @@ def _crash_hook() -> None:
         time.sleep(float(point.split(":", 1)[1]))
 
 
+def _require_shape(index: int, account: str, mode: str, positions: tuple[int, ...], balances: tuple[int, ...],
+                   width: int, assets: int) -> None:
+    """LedgerError unless a stored account row has one position per instrument, one balance per collateral
+    asset and a margin mode the engine writes."""
+    if len(positions) != width or len(balances) != assets or mode not in (STANDARD_MODE, PORTFOLIO_MODE):
+        raise LedgerError(f"stored state: account row {index} ({account!r:.80}) does not decode: {len(positions)} "
+                          f"positions for {width} instruments, {len(balances)} balances for {assets} collateral "
+                          f"assets, margin mode {mode!r:.40}")
+
+
 class Ledger:
     """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
 
@@ -325,12 +341,20 @@ class Ledger:
         at a time (:func:`~zkclear.clearing.state_scan.paired_rows`): nothing is held but two blocks and a row,
         and nothing is written."""
         self._require_epoch(epoch)
+        width, assets = len(self.config.instruments), len(self.config.asset_ids)
+        previous = None
         with (self._db.blobopen("epochs", "state", epoch, readonly=True) as first,
               self._db.blobopen("epochs", "state", epoch, readonly=True) as second):
             for index, (row, balances) in enumerate(paired_rows(first.read, second.read)):
                 account, mode, cash, deposits, positions = account_row(row, index)
-                yield account, mode, cash, deposits, positions, (() if balances is None else
-                                                                 balances_row(balances, index))
+                held = () if balances is None else balances_row(balances, index)
+                # what the whole state's decoder refuses, and what a sum would count twice
+                _require_shape(index, account, mode, positions, held, width, assets)
+                if previous is not None and not previous < account:
+                    raise LedgerError(f"stored state: account row {index} ({account!r:.80}) does not follow "
+                                      f"{previous!r:.80}: the ids are not in order, or one is listed twice")
+                previous = account
+                yield account, mode, cash, deposits, positions, held
 
     def named_accounts(self, epoch: int, ids: Collection[str]) -> dict[str, tuple[int, tuple[int, ...]]]:
         """``account id -> (cash, positions)`` of the accounts named in ``ids`` after ``epoch`` (genesis included),
@@ -341,7 +365,13 @@ class Ledger:
                     for row, account in enumerate(genesis.accounts) if account in ids}
         self._require_epoch(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
-            return named_accounts(blob.read, ids)
+            found = named_accounts(blob.read, ids)
+        width = len(self.config.instruments)
+        for index, (account, (_cash, positions)) in enumerate(found.items()):
+            if len(positions) != width:
+                raise LedgerError(f"stored state: account {account!r:.80} holds {len(positions)} positions, the "
+                                  f"deployment lists {width} instruments (row {index} of those read)")
+        return found
 
     def account_count(self, epoch: int) -> int:
         """How many accounts the state after ``epoch`` holds (its rows counted in one pass, none decoded)."""

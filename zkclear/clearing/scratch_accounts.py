@@ -164,6 +164,8 @@ def named_accounts(read: Callable[[int], bytes], ids: Collection[str]) -> dict[s
     def on_account(text: bytes) -> None:
         if text.startswith(prefixes):
             account, _mode, cash, _deposits, positions = account_row(text, len(found))
+            if account in found:  # else whichever row came last would be reported
+                raise LedgerError(f"stored state lists account {account!r:.80} twice")
             found[account] = (cash, positions)
 
     _scanned(read, on_account, _skip)
