@@ -105,6 +105,15 @@ def test_show_and_audit_name_a_registered_token_counted_for_another_asset(capsys
             "USDT") in out
 
 
+def test_the_json_of_show_and_audit_lists_each_renamed_token_once():
+    from zkclear.cli import _renamed_tokens
+
+    book = build_reserve_book(VENUE, USD_BTC, (entry(ETH_KEY, "BTC", 10**6), entry(ETHER_KEY, "BTC", 10**6)),
+                              tokens={("ethereum", "BTC"): (USDT_ETH, None)})
+    assert _renamed_tokens(book) == [{"chain": "ethereum", "asset": "BTC", "contract": USDT_ETH, "decimals": 6,
+                                      "registered_as": "USDT"}]
+
+
 def test_attack_a_registered_stablecoin_counted_as_btc_passes_verify_and_audit_and_only_the_report_shows_it():
     """The whole epoch: the operator owes BTC, holds none, and lists one USDT per BTC owed at an Ethereum address
     it controls, declared as BTC. Its custodian signs the true balance of the USDT contract; participants and the
