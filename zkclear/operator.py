@@ -201,6 +201,12 @@ def load_proving_settings(path: Path) -> ProvingSettings:
         twice = next(pair for pair in declared if declared.count(pair) > 1)
         raise InputError(f"{twice[1]} on {twice[0]} is declared twice: one asset is one token on a chain",
                          path=str(path), line=_line_of(text, "[[reserves.token]]"), field="reserves.token")
+    contracts = [(chain, contract) for chain, _, contract, _ in tokens]
+    if len(set(contracts)) != len(contracts):
+        chain, contract = next(pair for pair in contracts if contracts.count(pair) > 1)
+        assets = " and ".join(asset for c, asset, k, _ in tokens if (c, k) == (chain, contract))
+        raise InputError(f"the token {contract} on {chain} is declared for {assets}: one token counts for one asset",
+                         path=str(path), line=_line_of(text, "[[reserves.token]]"), field="reserves.token")
     try:
         tree = TreeConfig(**tree_values)
         settings = ProvingSettings(tree=tree, **proving, venue=venue, tokens=tokens)

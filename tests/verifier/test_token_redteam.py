@@ -140,8 +140,8 @@ def test_attack_a_registered_stablecoin_counted_as_btc_passes_verify_and_audit_a
 
 def test_attack_one_registered_token_for_two_assets_on_one_chain_is_refused():
     assets = (SETTLEMENT, VenueAsset("USDC", 6))
-    book = build_reserve_book(VENUE, assets, (entry(ETH_KEY, "USD", 5), entry(ETHER_KEY, "USDC", 5)), tokens=TOKENS)
-    assert "is counted as USDC here and as USD" in _mismatch(book, ("USDC",))
+    book = build_reserve_book(VENUE, assets, (entry(ETH_KEY, "USD", 5), entry(ETHER_KEY, "USD", 5)), tokens=TOKENS)
+    assert "is counted as USDC here and as USD" in _mismatch(_with(book, 1, asset="USDC"), ("USDC",))
 
 
 def test_attack_ethereums_usdt_address_declared_on_base_is_at_most_an_unregistered_token():
@@ -350,3 +350,24 @@ def test_attack_an_asset_id_one_character_from_a_registered_name_is_no_registere
     assert usdc.renamed_tokens() == (("ethereum", asset, USDC_ETH, 6, "USDC"),)
     with pytest.raises(InputError, match="contract has 6 decimals"):
         build_reserve_book(VENUE, assets, (entry(ETHER_KEY, asset, 5),), tokens={("ethereum", asset): (USDC_ETH, 0)})
+
+
+def test_the_operators_tool_refuses_one_token_for_two_assets_by_line():
+    """Defect (fixed): rule 3's "one token for one asset" was a verifier's check only: ``build_reserve_book``
+    built (and ``epoch prove`` proved) a list counting USDC's contract as USD on line 2 and as USDC on line 3, which
+    every participant and the auditor then refused (reserves-mismatch)."""
+    assets = (SETTLEMENT, VenueAsset("USDC", 6))
+    with pytest.raises(InputError) as caught:
+        build_reserve_book(VENUE, assets, (entry(ETH_KEY, "USD", 5), entry(ETHER_KEY, "USDC", 5)), tokens=TOKENS,
+                           path="reserves.csv")
+    message = str(caught.value)
+    assert message.startswith("reserves.csv:3: field 'asset'") and "USD on line 2" in message and USDC_ETH in message
+
+
+def test_the_operators_tool_refuses_one_contract_declared_for_two_assets_in_proving_toml(tmp_path):
+    table = '[[reserves.token]]\nchain = "ethereum"\nasset = "{asset}"\ncontract = "{contract}"\ndecimals = 6\n'
+    with pytest.raises(InputError, match="one token counts for one asset"):
+        _toml(tmp_path, table.format(asset="USD", contract=MINTED) + table.format(asset="EUR", contract=MINTED))
+    settings = _toml(tmp_path, table.format(asset="USD", contract=MINTED)
+                     + table.format(asset="USD", contract=MINTED).replace("ethereum", "base"))
+    assert len(settings.tokens) == 2  # the same address on two chains: two contracts

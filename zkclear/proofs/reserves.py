@@ -247,11 +247,13 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
     ``i + 2``), every entry's unit fixed by :func:`entry_with_unit`; InputError naming the line and field of an
     address listed twice for one asset, of an entry on a test network, of an entry at another block than an
     earlier entry of its chain (every chain is read at one block), of an entry whose asset is not the venue's or
-    whose unit cannot be fixed, and naming the asset whose total reaches 2^64."""
+    whose unit cannot be fixed, of a token an earlier entry counted for another asset, and naming the asset whose
+    total reaches 2^64."""
     declared = dict(tokens or {})
     by_id = {asset.asset_id: asset for asset in assets}
     fixed = []
     seen: dict[tuple[str, str, str], int] = {}
+    counted_as: dict[tuple[str, str], tuple[str, int]] = {}  # (chain, token) -> (asset, line): one asset per token
     blocks: dict[str, tuple[ReserveEntry, int]] = {}
     for index, entry in enumerate(entries):
         if entry.key in seen:
@@ -275,6 +277,12 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
             fixed.append(entry_with_unit(entry, declared))
         except InputError as exc:
             raise InputError(exc.detail, path=path, line=index + 2, field="asset") from None
+        token = fixed[-1].token
+        other, line = counted_as.setdefault((entry.chain, token), (entry.asset, index + 2))
+        if token and other != entry.asset:
+            raise InputError(f"the token {token} on {entry.chain} is counted as {other} on line {line} and as "
+                             f"{entry.asset} here: one token counts for one asset", path=path, line=index + 2,
+                             field="asset")
     book = ReserveBook(check_venue(venue), tuple(assets), tuple(fixed))
     for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True):
         if total > MAX_TOTAL:
