@@ -371,3 +371,13 @@ def test_the_operators_tool_refuses_one_contract_declared_for_two_assets_in_prov
     settings = _toml(tmp_path, table.format(asset="USD", contract=MINTED)
                      + table.format(asset="USD", contract=MINTED).replace("ethereum", "base"))
     assert len(settings.tokens) == 2  # the same address on two chains: two contracts
+
+
+@pytest.mark.parametrize("body", ['token = ["ethereum"]\n', "token = [[]]\n", "token = 7\n",
+                                  f'[reserves.token]\nchain = "ethereum"\nasset = "USD"\ncontract = "{USDC_ETH}"\n',
+                                  "token = [" + "[" * 5000 + "]" * 5000 + "]\n"])
+def test_attack_reserves_token_that_is_not_an_array_of_tables_is_refused_in_one_line(tmp_path, body):
+    with pytest.raises(InputError) as caught:
+        _toml(tmp_path, body)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'proving.toml'}") and "\n" not in message and len(message) < 600
