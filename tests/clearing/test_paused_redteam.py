@@ -143,3 +143,34 @@ def test_attack_a_carried_position_in_a_paused_future_that_expires_in_the_epoch_
     assert DATED in report.paused_instruments and start.position_of("exp", DATED) == 1
     assert state.position_of("exp", DATED) == 0 and "exp" not in report.paused_accounts
     assert "exp" in {event.account for event in report.liquidations}
+
+
+def test_the_backstop_carrying_a_paused_lot_is_still_topped_up_by_the_insurance_fund():
+    """Defect (fixed): the exemption covered every row, the clearing house's backstop included. The backstop
+    holds what liquidations hand it, so it nearly always carries a lot of whatever instrument pauses; it was then
+    exempt for the whole epoch: liquidations of other accounts on healthy instruments still handed it their lots,
+    and it was never topped up from the insurance fund (a transfer between the house's own accounts, no close-out
+    at any price), so the epoch ended with ``CH:backstop`` below maintenance — listed in ``paused_accounts``, the
+    epoch unprovable — while the fund held 10^6. (``_return_backstop_surplus`` already ran for it: only the top-up
+    was skipped.) Now the paused backstop is topped up; only its deleveraging (a close-out of counterparties at the
+    paused price) waits for a good epoch.
+
+    Epoch 1: ``u1`` buys one ETH lot with 1,500, ``u2`` one BTC lot with 40,000; no liquidator. Epoch 2: ETH 1,900,
+    ``u1`` is liquidated to the backstop (topped up 1,045). Epoch 3: ETH has one source (paused), BTC falls to
+    27,000: ``u2`` is liquidated to the backstop, which carried its ETH lot in."""
+    cfg = config(perp_spec(), eth_spec(), oracle=OracleGuardConfig(), epoch_seconds=60)
+    first = oracle_epoch(1, {PERP: (30_000, 2), ETH: (2_000, 2)},
+                         fills=[fill("e1", "u1", "dealer", 1, 2_000, ETH), fill("b1", "u2", "dealer", 1, 30_000)],
+                         transfers=[deposit("u1", 1_500), deposit("u2", 40_000), deposit("dealer", 10**9),
+                                    deposit("CH:insurance", 10**6)],
+                         opens=["u1", "u2", "dealer"])
+    state, reports = run(cfg, first, oracle_epoch(2, {PERP: (30_000, 2), ETH: (1_900, 2)}))
+    assert reports[1].liquidations[0].receiver == "CH:backstop" and state.position_of("CH:backstop", ETH) == 1
+    state, (report,) = run(cfg, oracle_epoch(3, {PERP: (27_000, 2), ETH: (1_900, 1)}), state=state)
+    assert report.paused_instruments == (ETH,)
+    (event,) = report.liquidations
+    assert (event.account, event.receiver) == ("u2", "CH:backstop")
+    assert (state.position_of("CH:backstop", PERP), state.position_of("CH:backstop", ETH)) == (1, 1)
+    assert report.backstop_topups and report.backstop_topups[0].amount > 0
+    assert "CH:backstop" not in report.paused_accounts  # topped up to its target: above maintenance
+    assert not any(e.account == "CH:backstop" for e in report.liquidations)  # no deleveraging at the paused price

@@ -18,7 +18,9 @@ maintenance requirement:
   per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
-  residue). When the pass ends, backstop cash above that target returns to the insurance fund.
+  residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
+  exempt for a paused instrument (docs/clearing.md "Paused liquidations") is topped up all the same; only its
+  deleveraging waits.
 
 The pass repeats until no account is below maintenance (ADL and socialized losses can push others below), so
 on return every account satisfies ``E >= MM``.
@@ -98,13 +100,21 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
                                               resolution=resolution))
 
 
-def _restore_backstop(book: Book, maintenance: int) -> None:
+def _top_up_backstop(book: Book, maintenance: int) -> int:
+    """The insurance fund tops the backstop up towards its liquidation target (as far as the fund goes); returns
+    the amount paid."""
     row = book.backstop_row
-    equity_before = book.equity(row)
-    top_up = max(0, min(liquidation_target(book, maintenance) - equity_before, book.equity(book.insurance_row)))
+    top_up = max(0, min(liquidation_target(book, maintenance) - book.equity(row), book.equity(book.insurance_row)))
     if top_up:
         book.pay(book.insurance_row, row, top_up)
         book.topups.append(BackstopTopUp(top_up))
+    return top_up
+
+
+def _restore_backstop(book: Book, maintenance: int) -> None:
+    row = book.backstop_row
+    equity_before = book.equity(row)
+    top_up = _top_up_backstop(book, maintenance)
     equity = book.equity(row)
     if equity >= maintenance:
         return
@@ -153,6 +163,10 @@ def liquidation_pass(book: Book) -> None:
         below = book.equities() < maintenance
         below[system_rows] = False
         if book.paused_rows:
+            backstop = book.backstop_row
+            if backstop in book.paused_rows and below[backstop]:
+                # exempt from deleveraging at a paused price, not from the fund's top-up (the house's own money)
+                _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
             below[list(book.paused_rows)] = False
         candidates = np.flatnonzero(below).tolist()
         if not candidates:
