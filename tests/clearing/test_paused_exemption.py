@@ -8,7 +8,8 @@ dealer at 30,000; ``carrier``, ``seller``, ``adder`` and ``flipper`` also buy on
 falls to 27,000 (two sources: a healthy mark), ETH has one source only (fallback to 2,000, liquidations on
 ETH-PERP paused). Each user loses 30,000 on BTC: equity 10,000 against a maintenance of 13,500 for the BTC lot
 plus 1,000 per ETH lot. In the epoch's fills ``seller`` sells its ETH lot, ``adder`` buys a second one,
-``opener`` buys its first and ``flipper`` sells two (long one lot in, short one out).
+``opener`` buys its first and ``flipper`` sells two (long one lot in, short one out). Only ``carrier``, which
+only held what it carried in, is exempt.
 
 Collateral (tests/clearing/collateral_helpers.py units: USDC 10^6 units, BTC 10^8 sat, BTC collateral priced by
 BTC-PERP at a flat 80 % here): alice carries 0.1 BTC into the epoch in which BTC-PERP pauses, dave deposits one
@@ -92,18 +93,17 @@ def test_the_fallback_pauses_liquidations_on_the_instrument_without_a_second_sou
     assert report.paused_instruments == (ETH,)
     assert state.settlement_prices == (27_000, 2_000)  # ETH keeps its last good price
     # Every user is below maintenance; the pass closes out exactly those without carried ETH exposure.
-    assert sorted(event.account for event in report.liquidations) == ["flipper", "opener", "seller"]
+    assert sorted(event.account for event in report.liquidations) == ["adder", "flipper", "opener", "seller"]
 
 
 def test_a_position_carried_into_the_paused_epoch_exempts_an_account_below_maintenance(paused_epoch):
     _, start, state, report = paused_epoch
     liquidated = {event.account for event in report.liquidations}
-    # carrier: equity 10,000 < 13,500 + 1,000; adder (carried one lot, bought a second): 10,000 < 13,500 + 2,000.
-    assert "carrier" not in liquidated and "adder" not in liquidated
-    assert report.paused_accounts == ("adder", "carrier")
+    # carrier: equity 10,000 < 13,500 + 1,000, its BTC loss on a healthy mark, its ETH lot carried and untouched.
+    assert "carrier" not in liquidated
+    assert report.paused_accounts == ("carrier",)
     assert (state.position_of("carrier", PERP), state.position_of("carrier", ETH)) == (1, 1)
-    assert (state.position_of("adder", PERP), state.position_of("adder", ETH)) == (1, 2)
-    assert state.cash_of("carrier") == state.cash_of("adder") == 10_000
+    assert state.cash_of("carrier") == 10_000
     # The dealer carried its short ETH position too and is exempt, but it is above maintenance: not reported.
     assert start.position_of("dealer", ETH) < 0 and "dealer" not in report.paused_accounts
 
@@ -119,6 +119,29 @@ def test_a_position_opened_in_the_paused_epoch_buys_no_immunity(paused_epoch):
     assert event.closed_lots == (1, 1)
     assert (state.position_of("opener", PERP), state.position_of("opener", ETH)) == (0, 0)
     assert "opener" not in report.paused_accounts
+
+
+def test_a_carried_position_grown_in_the_paused_epoch_no_longer_exempts(paused_epoch):
+    """``adder`` carried one ETH lot and bought a second at the paused price: the second is exposure opened in the
+    epoch, and the carried lot does not shield it — only reducing risk keeps the exemption."""
+    _, start, state, report = paused_epoch
+    events = {event.account: event for event in report.liquidations}
+    assert start.position_of("adder", ETH) == 1
+    event = events["adder"]
+    assert (event.equity_before, event.maintenance_before) == (10_000, 15_500)
+    # the smallest fraction that restores it closes one lot of each (the ETH lot at the paused mark)
+    assert event.action == "partial" and event.closed_lots == (1, 1)
+    assert (state.position_of("adder", PERP), state.position_of("adder", ETH)) == (0, 1)
+    assert "adder" not in report.paused_accounts
+
+
+def test_the_next_good_epoch_liquidates_the_exempt_account(paused_epoch):
+    cfg, _, state, _ = paused_epoch
+    after, (report,) = run(cfg, oracle_epoch(3, {PERP: (27_000, 2), ETH: (2_000, 2)}), state=state)
+    assert report.paused_instruments == () and report.paused_accounts == ()
+    event = next(event for event in report.liquidations if event.account == "carrier")
+    assert (event.equity_before, event.maintenance_before) == (10_000, 14_500)
+    assert (after.position_of("carrier", PERP), after.position_of("carrier", ETH)) == (0, 0)
 
 
 def test_a_carried_position_sold_in_the_paused_epoch_no_longer_exempts(paused_epoch):
@@ -152,10 +175,9 @@ def test_the_invariant_exempts_exactly_the_accounts_the_pass_left_alone(paused_e
         check_invariants(state.cash, state.positions, report.risk, cfg, report.settlement, net,
                          (rows[FEE_ACCOUNT], rows[INSURANCE_FUND]), None, frozenset(rows[a] for a in exempt))
 
-    check({"adder", "carrier"})
-    for account in ("adder", "carrier"):  # each of them is below maintenance: without its exemption, a bug
-        with pytest.raises(ClearingError, match=f"account row {rows[account]} left below maintenance"):
-            check({"adder", "carrier"} - {account})
+    check({"carrier"})
+    with pytest.raises(ClearingError, match=f"account row {rows['carrier']} left below maintenance"):
+        check(set())  # carrier is below maintenance: without its exemption, a bug
 
 
 # -- collateral priced by the paused instrument -------------------------------------------------------

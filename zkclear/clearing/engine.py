@@ -520,22 +520,29 @@ def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_p
                         positions: np.ndarray, held_before: np.ndarray, balances: np.ndarray) -> list[int]:
     """The rows the liquidation pass leaves alone this epoch, in row order: accounts that carried into the epoch,
     and still hold on the same side, a position in an instrument whose liquidations the oracle guard paused
-    (``paused``: its columns), or a balance of a collateral asset priced by one. ``start_positions`` /
-    ``held_before`` are the positions and balances before the epoch's fills and deposits, ``positions`` /
-    ``balances`` after them (and after expiry). Exposure opened this epoch never buys immunity (docs/clearing.md
-    "Paused liquidations")."""
+    (``paused``: its columns), or a balance of a collateral asset priced by one — and that took on no new exposure
+    in the epoch: on every instrument, paused or not, the position is no larger than at the start and not on the
+    other side. ``start_positions`` / ``held_before`` are the positions and balances before the epoch's fills and
+    deposits, ``positions`` / ``balances`` after them (and after expiry). Exposure opened this epoch never buys
+    immunity, nor does exposure carried in shield exposure opened beside it (docs/clearing.md "Paused
+    liquidations")."""
     if not paused:
         return []
     columns = list(paused)
     # A liquidation at a price nobody vouches for could close out a solvent account, so exposure the account
     # already had is not closed this epoch; exposure it took on at that price is closed like any other.
     # A position flipped in the epoch (long in, short out) is new exposure too: the side must be the same.
-    exempt = np.any(np.sign(start_positions[:, columns]) * np.sign(positions[:, columns]) > 0, axis=1)
+    carried = np.any(np.sign(start_positions[:, columns]) * np.sign(positions[:, columns]) > 0, axis=1)
     # Collateral priced by a paused instrument: its conversion would use that price.
     assets = [k for k, asset in enumerate(config.assets) if config.asset_column(asset) in paused]
     if assets:
-        exempt |= np.any((held_before[:, assets] != 0) & (balances[:, assets] != 0), axis=1)
-    return np.flatnonzero(exempt).tolist()
+        carried |= np.any((held_before[:, assets] != 0) & (balances[:, assets] != 0), axis=1)
+    # Only reducing risk keeps the exemption: a position grown or flipped anywhere is exposure opened this epoch,
+    # and one carried lot must not shield it (else an account holding a lot of an instrument whose oracle may
+    # pause could trade anything, unliquidated, for the epoch).
+    reduced_only = np.all((np.abs(positions) <= np.abs(start_positions))
+                          & (np.sign(start_positions) * np.sign(positions) >= 0), axis=1)
+    return np.flatnonzero(carried & reduced_only).tolist()
 
 
 def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, resolved: ResolvedInputs,
