@@ -226,3 +226,19 @@ def test_accounts_and_balances_that_do_not_pair_are_refused(change):
         data = b'{"accounts":{}}'
     with pytest.raises(LedgerError, match="stored state does not decode"):
         _paired(data)
+
+
+@pytest.mark.parametrize("change", ["two rows swapped", "a row listed twice"])
+def test_a_stored_state_whose_ids_are_out_of_order_or_repeated_is_refused(change):
+    """Red team round 10: the decoder took any canonical bytes, so an edited state with two rows swapped (rows are
+    the ids in order everywhere in the engine) or one account listed twice decoded and was cleared."""
+    state = _state(3)
+    accounts = list(state.accounts)
+    order = [1, 0, 2] if change == "two rows swapped" else [0, 0, 2]
+    edited = dataclasses.replace(state, accounts=tuple(accounts[k] for k in order),
+                                 margin_modes=tuple(state.margin_modes[k] for k in order),
+                                 cash=frozen_array(state.cash[order]), positions=frozen_array(state.positions[order]),
+                                 net_deposits=frozen_array(state.net_deposits[order]))
+    with pytest.raises(LedgerError, match="the ids must be distinct and in order"):
+        EpochState.from_canonical_bytes(edited.canonical_bytes())
+    assert EpochState.from_canonical_bytes(state.canonical_bytes()) == state

@@ -182,13 +182,19 @@ class EpochState:
     def from_canonical_bytes(data: bytes) -> EpochState:
         """Inverse of :meth:`canonical_bytes`; :class:`LedgerError` if the bytes are not a state. The accounts
         are decoded a piece at a time into their arrays (never all as Python objects at once), and the state
-        is re-encoded and compared with ``data``, so only canonical bytes decode."""
+        is re-encoded and compared with ``data``, so only canonical bytes decode; the account ids must be distinct
+        and in order (what the engine writes)."""
         try:
             state = _decode_state(data)
         except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
             raise LedgerError(f"stored state does not decode: {exc}") from exc
         if state.canonical_bytes() != data:
             raise LedgerError("stored state is not in canonical form")
+        accounts = state.accounts
+        for row in range(1, len(accounts)):
+            if not accounts[row - 1] < accounts[row]:  # the engine's rows are the ids in order, each once
+                raise LedgerError(f"stored state: account row {row} ({accounts[row]!r:.80}) is not after row {row - 1} "
+                                  f"({accounts[row - 1]!r:.80}): the ids must be distinct and in order")
         return state
 
     def __eq__(self, other: object) -> bool:
