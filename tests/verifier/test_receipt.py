@@ -631,3 +631,29 @@ def test_crowd_audit_index_of_a_file_of_empty_node_proofs_stays_a_small_multiple
     assert (0, 99_999) in opened.node_proofs and (0, 100_000) not in opened.node_proofs
     assert all(opened.node_proofs[position] == proof for position, proof in audit.node_proofs.items())
     assert list(opened.upper_nodes) == sorted(audit.upper_nodes)
+
+
+def test_crowd_audit_binds_every_published_upper_node_to_the_root_not_only_the_drawn_paths():
+    """Before: the crowd audit hash-checked only the drawn paths, so a published node nobody drew (here the
+    parent of two chunk roots, its digest replaced) could differ from the committed tree — and with it the chunk
+    roots and padding nodes the listing and padding checks rely on. Every published node above the chunk roots
+    must now hash its children, whatever is drawn (k = 0 draws nothing)."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    assert crowd_audit(published(epoch), audit, 0, chunk_system=SYSTEM) == []
+    c = epoch.bundle.header.tree.chunk_bits
+    target = next(pos for pos in sorted(audit.upper_nodes) if pos[0] == c + 1 and pos not in audit.padding)
+    nodes = dict(audit.upper_nodes)
+    nodes[target] = replace(nodes[target], digest=bytes(32))
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(epoch), replace(audit, upper_nodes=nodes), 0, chunk_system=SYSTEM)
+    assert caught.value.reason == "node-hash-mismatch" and f"level {c + 1}, index {target[1]}" in caught.value.detail
+    # a chunk root swapped for another encoding: its parent no longer hashes it
+    chunk_root = next(pos for pos in sorted(audit.upper_nodes) if pos[0] == c and pos not in audit.padding)
+    other = next(pos for pos in sorted(audit.upper_nodes) if pos[0] == c and pos != chunk_root
+                 and pos not in audit.padding)
+    nodes = dict(audit.upper_nodes)
+    nodes[chunk_root] = replace(nodes[chunk_root], encoded=nodes[other].encoded)
+    with pytest.raises(VerificationError) as caught:
+        crowd_audit(published(epoch), replace(audit, upper_nodes=nodes), 0, chunk_system=SYSTEM)
+    assert caught.value.reason == "node-hash-mismatch"

@@ -43,7 +43,7 @@ from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.identity import key_fingerprint, leaf_id_hash
 from zkclear.tree.node_groups import band_bottom, band_levels, in_group, members_present, receipt_anchors
 from zkclear.tree.receipts import ExtraNode, Receipt
-from zkclear.tree.sum_tree import Position, TreeNode, combine_level
+from zkclear.tree.sum_tree import Position, TreeNode, combine_level, node_digest
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
 from zkclear.verifier.statements import chunk_root, chunk_statements, node_group_statement, verify_named
@@ -330,6 +330,26 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
                   level)
 
 
+def check_published_digests(bundle: PublicBundle, audit: AuditData) -> None:
+    """Every published node above the chunk roots that is not padding hashes its two published children
+    [node-hash-mismatch] (after :func:`check_chunk_listing`: the root is the bundle's and those children are
+    published). A node's digest binds its children's encodings and digests, so the whole published upper tree —
+    every chunk root and padding node the listing and padding checks look at — is the one the root commits to, not
+    only the sampled paths. Hashing only: no point is added (the sums are checked on the sampled paths)."""
+    c = bundle.header.tree.chunk_bits
+    nodes = audit.upper_nodes
+    for level, index in sorted(nodes):
+        if level <= c or (level, index) in audit.padding:
+            continue
+        left, right = nodes[(level - 1, 2 * index)], nodes[(level - 1, 2 * index + 1)]
+        try:
+            digest = node_digest(level, left, right)
+        except ValueError as exc:
+            _fail("audit-structure", f"the node at level {level}, index {index}: {exc}", level)
+        if digest != nodes[(level, index)].digest:
+            _fail("node-hash-mismatch", f"the node at level {level}, index {index} does not hash its children", level)
+
+
 def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
                 chunk_system: ChunkProofSystem = CHUNK_SYSTEM, rng: random.Random | None = None) -> list[int]:
     """Verify ``k`` chunks chosen with local randomness; returns the chunk numbers checked.
@@ -344,6 +364,7 @@ def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
         _fail("audit-epoch-mismatch", f"the audit data is for header {audit.header_digest.hex()[:16]}..., not for "
                                       f"epoch {bundle.header.epoch_id}'s header {bundle.header.digest().hex()[:16]}...")
     check_chunk_listing(bundle, audit)
+    check_published_digests(bundle, audit)
     chooser = rng or secrets.SystemRandom()
     check_padding_zero(audit)
     picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
