@@ -262,7 +262,7 @@ def test_every_reason_a_receipt_check_can_end_with_belongs_to_one_named_check():
     raised |= {"account-shape"}  # CollateralChunks.check_shape (zkclear.proofs.chunks) raises it
     assert "account-shape" in _raised_reasons(chunks)
     crowd_audit_only = {"audit-epoch-mismatch", "chunk-root-mismatch", "audit-structure", "node-range-proof",
-                        "padding-node-nonzero"}
+                        "padding-node-nonzero", "node-hash-mismatch"}
     assert raised - crowd_audit_only <= set(CHECK_OF), raised - crowd_audit_only - set(CHECK_OF)
     assert set(CHECK_OF.values()) == set(CHECKS)
     assert set(CHECK_OF) <= set(REASONS)
