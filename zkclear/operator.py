@@ -232,7 +232,8 @@ def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, s
     """One ``[[reserves.token]]`` table, strictly: ``chain``, ``asset``, ``contract`` (the token's contract or
     mint, canonical address form) and ``decimals`` (0-36; optional for a registered contract, and then equal to
     the registry's), a token under the registry's rule (zkclear.chains.tokens)."""
-    from zkclear.chains import get_chain, parse_address
+    from zkclear.chains import get_chain
+    from zkclear.chains.addresses import parse_token_contract
     from zkclear.chains.networks import Family
     from zkclear.chains.reserves import MAX_DECIMALS, check_asset
     from zkclear.chains.tokens import registered_decimals, token_problem
@@ -251,7 +252,7 @@ def _token(item: object, index: int, text: str, path: Path) -> tuple[str, str, s
         asset = check_asset(item["asset"])
         if chain.native_asset == asset or chain.family is Family.BITCOIN:
             raise InputError(f"{asset} on {chain.name} cannot be a token (a native coin, or a chain without tokens)")
-        contract = parse_address(chain.name, item["contract"]).text
+        contract = parse_token_contract(chain.name, item["contract"])
     except InputError as exc:
         raise InputError(exc.detail, path=str(path), line=line, field=where) from None
     if contract != item["contract"]:

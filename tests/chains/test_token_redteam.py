@@ -96,17 +96,20 @@ def _off_curve_solana_key() -> str:
     raise AssertionError("no off-curve key found")
 
 
-def test_attack_a_solana_token_account_pda_is_neither_a_reserve_address_nor_a_mint():
+def test_a_solana_token_account_pda_is_never_a_reserve_address_but_a_pda_mint_is_a_mint():
     """Mint vs owner: a reserve address is the owner's wallet key (it signs); a token account (an associated token
-    account is a program-derived address, off the curve) cannot be listed as the address, and the same check
-    refuses an off-curve text as the mint. (Design note in the report: an SPL mint that is itself a PDA cannot
-    be declared.)"""
+    account is a program-derived address, off the curve) cannot be listed as the address. A mint is never a
+    signer and may itself be a program-derived address: it is taken as any 32 bytes in Base58 (red team design
+    note: such a mint could not be declared before)."""
     sol = as_token(entry_for(key("solana")), "USDC")
     off_curve = _off_curve_solana_key()
     with pytest.raises(InputError, match="cannot sign"):
         dataclasses.replace(sol, address=off_curve)
-    with pytest.raises(InputError, match="cannot sign"):
-        dataclasses.replace(sol, asset="USD", token=off_curve)
+    pda_mint = dataclasses.replace(sol, asset="USD", token=off_curve)
+    assert pda_mint.token == off_curve
+    for bad in ("0" + off_curve[1:], off_curve + "1", "1" + off_curve):  # not Base58 / 33 bytes / not canonical
+        with pytest.raises(InputError):
+            dataclasses.replace(sol, asset="USD", token=bad)
 
 
 # -- decimals ----------------------------------------------------------------------------------------------------

@@ -74,6 +74,28 @@ def parse_address(chain: str, text: str) -> Address:
     return parser(network.name, text)
 
 
+def parse_token_contract(chain: str, text: str) -> str:
+    """A token's contract in its chain's canonical form; InputError (one line) otherwise. On an EVM chain the
+    ERC-20 contract's address (EIP-55), as :func:`parse_address`. On Solana the SPL mint: 32 bytes in Base58,
+    on the curve or not — nobody signs with a mint, and a mint may be a program-derived address (a reserve
+    *address* must be a signing key and stays on the curve). Bitcoin has no tokens."""
+    network = get_chain(chain)
+    if network.family is not Family.SOLANA:
+        if network.family is Family.BITCOIN:
+            raise InputError(f"{network.name} has no tokens")
+        return parse_address(chain, text).text
+    if (not isinstance(text, str) or not text or not text.isascii() or not text.isprintable()
+            or len(text) > MAX_ADDRESS_LENGTH):
+        raise InputError(f"mint {text!r:.100} is not a Solana address")
+    try:
+        key = b58decode(text)
+    except EncodingError as exc:
+        raise InputError(f"mint {text!r:.100} is not Base58 ({exc})") from exc
+    if len(key) != 32:
+        raise InputError(f"mint {text}: {len(key)} bytes, a Solana mint is 32 bytes")
+    return b58encode(key)
+
+
 def _parse_bitcoin(chain: str, text: str) -> Address:
     network = CHAINS[chain]
     lowered = text.lower()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkclear.chains.addresses import parse_address
+from zkclear.chains.addresses import parse_address, parse_token_contract
 from zkclear.chains.blocks import MAX_HEIGHT, check_block_hash, check_block_height
 from zkclear.chains.networks import Family, get_chain
 from zkclear.errors import InputError
@@ -108,7 +108,7 @@ class ReserveEntry:
         elif self.token:
             if chain.family is Family.BITCOIN:
                 raise InputError(f"a {self.chain} address holds only BTC: no token {self.token}")
-            token = parse_address(self.chain, self.token).text
+            token = parse_token_contract(self.chain, self.token)
             if token != self.token:
                 raise InputError(f"token {self.token} is not in canonical form (write {token})")
             if self.decimals is None:
