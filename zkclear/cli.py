@@ -698,9 +698,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         entry = {"ok": True, "epoch": report.epoch_id, "header_hash": report.header_hash, "chunks": report.chunks,
                  "leaves": report.leaves, "upper_nodes": report.upper_nodes,
                  "venue": published.bundle.reserves.venue, "reserves": reserves,
-                 "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
-                                         for chain, asset, contract, decimals
-                                         in published.bundle.reserves.unregistered_tokens()],
+                 "unregistered_tokens": _unregistered_tokens(published.bundle.reserves),
                  "renamed_tokens": _renamed_tokens(published.bundle.reserves),
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
         reports.append(entry)
@@ -787,8 +785,7 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
                              "token": e.token_label, "chain_decimals": e.decimals, "block_height": e.block_height,
                              "block_hash": e.block_hash} for e in bundle.reserves.entries],
-        "unregistered_tokens": [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
-                                for chain, asset, contract, decimals in bundle.reserves.unregistered_tokens()],
+        "unregistered_tokens": _unregistered_tokens(bundle.reserves),
         "renamed_tokens": _renamed_tokens(bundle.reserves),
         "attestations": len(bundle.attestations),
         "public_data_digest": header.public_data_digest.hex(),
@@ -813,6 +810,12 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         f"is worth the asset" for t in summary["renamed_tokens"]) or "none"
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
+
+
+def _unregistered_tokens(book) -> list[dict]:
+    """The tokens the registry does not know (ReserveBook.unregistered_tokens), as JSON."""
+    return [{"chain": chain, "asset": asset, "contract": contract, "decimals": decimals}
+            for chain, asset, contract, decimals in book.unregistered_tokens()]
 
 
 def _renamed_tokens(book) -> list[dict]:

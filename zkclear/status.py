@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from zkclear.bundle.format import decode_public_bundle, read_file
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND
-from zkclear.clearing.state import EpochState
 from zkclear.errors import LedgerError, ZkclearError
 from zkclear.operator import Deployment
 
@@ -117,14 +116,14 @@ def epoch_status(deployment: Deployment, epoch: int) -> EpochStatus:
 
 def deployment_status(deployment: Deployment) -> DeploymentStatus:
     """The status of ``deployment`` (LedgerError when its ledger is missing, like every command). The head state
-    is never held: its account count, the clearing house's three accounts and the liabilities are each read from
-    the stored state a block at a time (the liabilities through a scratch copy, as ``epoch prove`` reads them)."""
+    is never held: its instruments, account count and the clearing house's three accounts are read in one pass
+    over the stored state, the liabilities in another (:meth:`Deployment.liabilities`, streamed, nothing
+    written), a block at a time."""
     house = (INSURANCE_FUND, FEE_ACCOUNT, BACKSTOP)
     with deployment.ledger() as ledger:
         head, head_hash = ledger.head()
-        instruments = ledger.state_without_accounts(head).instruments
-        count = ledger.account_count(head) if head else len(EpochState.genesis(deployment.config).accounts)
-        rows = ledger.named_accounts(head, house)
+        header, count, rows = ledger.header_and_named(head, house)
+        instruments = header.instruments
     missing = [account for account in house if account not in rows]
     if missing:  # the engine never drops them: an edited or damaged state
         raise LedgerError(f"stored state after epoch {head} has no account {', '.join(missing)} (damaged or edited)")

@@ -63,13 +63,7 @@ class Address:
 def parse_address(chain: str, text: str) -> Address:
     """The address ``text`` on ``chain``; InputError (one line, naming the address) when invalid."""
     network = get_chain(chain)
-    if not isinstance(text, str) or not text:
-        raise InputError("empty address")
-    if not text.isascii() or not text.isprintable() or text.strip() != text:  # echoed quoted and cut short
-        raise InputError(f"address {text!r:.100} has characters outside printable ASCII or surrounding spaces")
-    if len(text) > MAX_ADDRESS_LENGTH:  # every message below echoes the address: keep them one short line
-        raise InputError(f"address {text[:24]}... has {len(text)} characters: no address is longer than "
-                         f"{MAX_ADDRESS_LENGTH}")
+    _check_text(text, "address")
     parser = {Family.BITCOIN: _parse_bitcoin, Family.EVM: _parse_evm, Family.SOLANA: _parse_solana}[network.family]
     return parser(network.name, text)
 
@@ -84,16 +78,32 @@ def parse_token_contract(chain: str, text: str) -> str:
         if network.family is Family.BITCOIN:
             raise InputError(f"{network.name} has no tokens")
         return parse_address(chain, text).text
-    if (not isinstance(text, str) or not text or not text.isascii() or not text.isprintable()
-            or len(text) > MAX_ADDRESS_LENGTH):
-        raise InputError(f"mint {text!r:.100} is not a Solana address")
+    _check_text(text, "mint")
+    return b58encode(_solana_key(text, "mint"))
+
+
+def _check_text(text: object, what: str) -> None:
+    """InputError unless ``text`` is a non-empty printable ASCII string without surrounding spaces, no longer than
+    any address (every message below echoes it: one short line)."""
+    if not isinstance(text, str) or not text:
+        raise InputError(f"empty {what}")
+    if not text.isascii() or not text.isprintable() or text.strip() != text:  # echoed quoted and cut short
+        raise InputError(f"{what} {text!r:.100} has characters outside printable ASCII or surrounding spaces")
+    if len(text) > MAX_ADDRESS_LENGTH:
+        raise InputError(f"{what} {text[:24]}... has {len(text)} characters: no address is longer than "
+                         f"{MAX_ADDRESS_LENGTH}")
+
+
+def _solana_key(text: str, what: str) -> bytes:
+    """The 32 bytes a Solana address or mint encodes in Base58; InputError otherwise."""
     try:
         key = b58decode(text)
     except EncodingError as exc:
-        raise InputError(f"mint {text!r:.100} is not Base58 ({exc})") from exc
+        raise InputError(f"{what} {text} is not Base58 ({exc})") from exc
     if len(key) != 32:
-        raise InputError(f"mint {text}: {len(key)} bytes, a Solana mint is 32 bytes")
-    return b58encode(key)
+        kind = "a 32-byte public key" if what == "address" else "32 bytes"
+        raise InputError(f"{what} {text}: {len(key)} bytes, a Solana {what} is {kind}")
+    return key
 
 
 def _parse_bitcoin(chain: str, text: str) -> Address:
@@ -156,12 +166,7 @@ def _parse_evm(chain: str, text: str) -> Address:
 
 
 def _parse_solana(chain: str, text: str) -> Address:
-    try:
-        key = b58decode(text)
-    except EncodingError as exc:
-        raise InputError(f"address {text} is not Base58 ({exc})") from exc
-    if len(key) != 32:
-        raise InputError(f"address {text}: {len(key)} bytes, a Solana address is a 32-byte public key")
+    key = _solana_key(text, "address")
     try:
         ed25519.check_public_key(key)
     except EncodingError as exc:

@@ -1,5 +1,5 @@
 """The tokens a reserve may be held in: well-known contracts pinned with their decimals, and the rule a listed
-token must meet (docs/protocol.md, "Tokens").
+token must meet (docs/protocol.md, "Tokens held as reserves").
 
 A reserve entry of a token names its contract (an ERC-20 contract on an EVM chain, an SPL mint on Solana; in
 the chain's canonical address form) and the decimals of the unit its balance is counted in. Both are in the

@@ -46,7 +46,7 @@ from zkclear.clearing.config import (
 )
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
-from zkclear.clearing.scratch_accounts import ScratchAccounts, named_accounts, state_header
+from zkclear.clearing.scratch_accounts import ScratchAccounts, header_and_named_accounts, state_header
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.clearing.state_scan import account_row, balances_row, paired_rows
 from zkclear.errors import InputError, LedgerError
@@ -359,19 +359,27 @@ class Ledger:
     def named_accounts(self, epoch: int, ids: Collection[str]) -> dict[str, tuple[int, tuple[int, ...]]]:
         """``account id -> (cash, positions)`` of the accounts named in ``ids`` after ``epoch`` (genesis included),
         read from the stored state a block at a time: only their rows are decoded, none is held but theirs."""
+        return self.header_and_named(epoch, ids)[2]
+
+    def header_and_named(self, epoch: int, ids: Collection[str]
+                         ) -> tuple[EpochState, int, dict[str, tuple[int, tuple[int, ...]]]]:
+        """What :meth:`state_without_accounts`, :meth:`account_count` and :meth:`named_accounts` give, in one pass
+        over the stored state after ``epoch`` (genesis included)."""
         if epoch == 0:
             genesis = EpochState.genesis(self.config)
-            return {account: (int(genesis.cash[row]), tuple(genesis.positions[row].tolist()))
-                    for row, account in enumerate(genesis.accounts) if account in ids}
+            header = state_header(io.BytesIO(genesis.canonical_bytes()).read)[0]
+            return header, len(genesis.accounts), {
+                account: (int(genesis.cash[row]), tuple(genesis.positions[row].tolist()))
+                for row, account in enumerate(genesis.accounts) if account in ids}
         self._require_epoch(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
-            found = named_accounts(blob.read, ids)
+            header, count, found = header_and_named_accounts(blob.read, ids)
         width = len(self.config.instruments)
         for index, (account, (_cash, positions)) in enumerate(found.items()):
             if len(positions) != width:
                 raise LedgerError(f"stored state: account {account!r:.80} holds {len(positions)} positions, the "
                                   f"deployment lists {width} instruments (row {index} of those read)")
-        return found
+        return header, count, found
 
     def account_count(self, epoch: int) -> int:
         """How many accounts the state after ``epoch`` holds (its rows counted in one pass, none decoded)."""

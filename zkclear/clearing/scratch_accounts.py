@@ -157,7 +157,15 @@ def state_header(read: Callable[[int], bytes]) -> tuple[EpochState, int]:
 
 def named_accounts(read: Callable[[int], bytes], ids: Collection[str]) -> dict[str, tuple[int, tuple[int, ...]]]:
     """``account id -> (cash, positions)`` of the accounts named in ``ids`` that the state read from ``read``
-    holds, in one pass that decodes only their rows (a row starts with its canonical id) and holds no other."""
+    holds (:func:`header_and_named_accounts`)."""
+    return header_and_named_accounts(read, ids)[2]
+
+
+def header_and_named_accounts(read: Callable[[int], bytes], ids: Collection[str]
+                              ) -> tuple[EpochState, int, dict[str, tuple[int, tuple[int, ...]]]]:
+    """``(the state without accounts, how many accounts it holds, account id -> (cash, positions) of the accounts
+    named in ids that it holds)``, read from ``read`` in one pass that decodes only those rows (a row starts with
+    its canonical id) and holds no other."""
     prefixes = tuple(json.dumps([account])[:-1].encode("ascii") + b"," for account in ids)
     found: dict[str, tuple[int, tuple[int, ...]]] = {}
 
@@ -168,8 +176,8 @@ def named_accounts(read: Callable[[int], bytes], ids: Collection[str]) -> dict[s
                 raise LedgerError(f"stored state lists account {account!r:.80} twice")
             found[account] = (cash, positions)
 
-    _scanned(read, on_account, _skip)
-    return found
+    header, count, _ = _scanned(read, on_account, _skip)
+    return header, count, found
 
 
 def _skip(text: bytes) -> None:
