@@ -1,0 +1,83 @@
+"""Red team, session 11: an adversarial operator (or whoever serves the published files) against the participant's
+receipt check, the crowd audit and the full audit. Each test names the attack, and asserts the exact outcome."""
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.proofs.epoch_fixtures import SYSTEM, honest_epoch, published
+from zkclear.bundle.format import encode_audit_data
+from zkclear.errors import VerificationError
+from zkclear.verifier.audit_stream import open_audit_file
+from zkclear.verifier.published import EpochFiles
+from zkclear.verifier.receipt import crowd_audit
+
+
+def _crowd(epoch, audit, k: int = 0) -> list[int]:
+    return crowd_audit(published(epoch), audit, k, chunk_system=SYSTEM)
+
+
+def _crowd_failure_both(epoch, audit, k: int = 0) -> VerificationError:
+    """The crowd audit's failure on ``audit`` held in memory (the browser page) and read from its file (the CLI):
+    the same reason and words."""
+    with pytest.raises(VerificationError) as in_memory:
+        _crowd(epoch, audit, k)
+    with tempfile.TemporaryDirectory() as folder:
+        on_disk = replace(published(epoch), files=EpochFiles(Path(folder), epoch.bundle.header.epoch_id))
+        on_disk.files.audit.write_bytes(encode_audit_data(audit, SYSTEM))
+        with pytest.raises(VerificationError) as from_file:
+            crowd_audit(on_disk, open_audit_file(on_disk, chunk_system=SYSTEM), k, chunk_system=SYSTEM)
+    assert (from_file.value.reason, from_file.value.detail) == (in_memory.value.reason, in_memory.value.detail)
+    return in_memory.value
+
+
+# -- crowd audit: nodes outside the tree ---------------------------------------------------------------------------
+
+
+def test_crowd_audit_refuses_a_node_published_above_the_root_instead_of_crashing():
+    """Before: a node at level H + 1 was skipped by the listing check and then hashed by the digest check, which
+    looked up its children (H, 0) and (H, 1): KeyError, `zkclear verify --crowd-audit` exit 3, the page's worker an
+    uncaught exception. Anyone serving the audit file could do it."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    height = epoch.bundle.header.tree.height
+    nodes = dict(audit.upper_nodes)
+    nodes[(height + 1, 0)] = epoch.bundle.root
+    failure = _crowd_failure_both(epoch, replace(audit, upper_nodes=nodes))
+    assert failure.reason == "audit-structure"
+    assert failure.detail == (f"the audit data publishes a node at level {height + 1}, index 0, which is outside the "
+                              f"tree (levels {epoch.bundle.header.tree.chunk_bits} to {height})")
+
+
+def test_crowd_audit_refuses_a_node_below_the_chunk_roots_and_one_past_a_levels_last_index():
+    """The full audit refuses both (audit-structure); the crowd audit ignored them."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    tree = epoch.bundle.header.tree
+    root = audit.upper_nodes[(tree.height, 0)]
+    for position in ((tree.chunk_bits - 1, 0), (tree.height, 1), (tree.height - 1, 2)):
+        nodes = dict(audit.upper_nodes)
+        nodes[position] = root
+        failure = _crowd_failure_both(epoch, replace(audit, upper_nodes=nodes))
+        assert failure.reason == "audit-structure"
+        assert failure.detail.startswith(f"the audit data publishes a node at level {position[0]}, index "
+                                         f"{position[1]}, which is outside the tree")
+
+
+def test_crowd_audit_refuses_the_root_published_as_padding():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    height = epoch.bundle.header.tree.height
+    some_padding = next(iter(audit.padding.values()))
+    failure = _crowd_failure_both(epoch, replace(audit, padding={**audit.padding, (height, 0): some_padding}))
+    assert failure.reason == "audit-structure"
+    assert f"level {height}, index 0, which is outside the tree" in failure.detail
+
+
+def test_crowd_audit_of_the_honest_epoch_still_passes_every_k():
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    assert _crowd(epoch, audit, 0) == []
+    assert _crowd(epoch, audit, len(audit.chunks)) == list(range(len(audit.chunks)))
