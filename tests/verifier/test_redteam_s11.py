@@ -81,3 +81,37 @@ def test_crowd_audit_of_the_honest_epoch_still_passes_every_k():
     audit = epoch.artifacts.audit
     assert _crowd(epoch, audit, 0) == []
     assert _crowd(epoch, audit, len(audit.chunks)) == list(range(len(audit.chunks)))
+
+
+# -- a limit the documents overstated: an omitted account's positions carried by a fake account --------------------
+
+
+def test_an_account_omitted_and_replaced_by_a_fake_account_with_its_positions_passes_every_check_but_its_owners():
+    """docs/protocol.md and the README said an omitted account is caught "by the matched book if it held positions".
+    Not when the operator also adds a fake account holding the same positions with just enough equity (it only
+    has to be collateralized): the book stays matched, the tree, every proof and every other receipt verify, the
+    full audit and a crowd audit of every chunk pass — and the total liabilities drop by the omitted account's
+    equity less the fake one's. Only the omitted owner's own check can find it (their receipt is missing or does not
+    match a leaf). The threat model now says so."""
+    from tests.proofs.epoch_fixtures import accounts, make_epoch
+    from zkclear.proofs.chunks import PlainAccount
+    from zkclear.proofs.epoch_prover import AccountInput
+    from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.receipt import verify_receipt
+
+    everyone = accounts()
+    rich = everyone[-1]
+    assert any(rich.witness.positions)
+    value = sum(v * q for v, q in zip((0, 7, 3), rich.witness.positions, strict=True))
+    fake = AccountInput("fake-0", PlainAccount(-value, rich.witness.positions))   # equity exactly 0
+    epoch = make_epoch(secret=b"omitted-fake-offset-0123456789ab", account_list=[*everyone[:-1], fake])
+    honest = make_epoch(secret=b"omitted-fake-offset-0123456789ab", account_list=everyone)
+    for account in everyone[:-1]:
+        verify_receipt(published(epoch), epoch.artifacts.receipts[account.account_id], account.account_id,
+                       chunk_system=SYSTEM)
+    audit_epoch(published(epoch), epoch.artifacts.audit, chunk_system=SYSTEM)
+    assert _crowd(epoch, epoch.artifacts.audit, len(epoch.artifacts.audit.chunks)) == list(
+        range(len(epoch.artifacts.audit.chunks)))
+    saved = honest.artifacts.total_opening[0][0] - epoch.artifacts.total_opening[0][0]
+    assert saved == rich.witness.cash + value > 0
+    assert rich.account_id not in epoch.artifacts.receipts
