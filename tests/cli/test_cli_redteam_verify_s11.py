@@ -89,3 +89,26 @@ def test_a_folder_with_two_visible_bundles_is_still_refused_as_bad_input(proven,
     shutil.copy(deployment.epoch_dir(2) / "epoch-2.bundle", folder / "epoch-2.bundle")
     out = zkclear("audit", folder, expect=1)
     assert "expected exactly one epoch-N.bundle, found 2" in out and out.count("\n") == 1
+
+
+def test_the_pages_crowd_audit_names_the_node_above_the_root_instead_of_raising(proven, tmp_path):
+    """The verification page's worker calls zkclear.web.bridge.verify: before, the crowd audit's KeyError escaped it
+    (the bridge catches the core's errors only), so the page showed no result at all."""
+    from zkclear.web.bridge import EpochRequest, verify
+
+    deployment = proven["deployment"]
+    folder = _folder_copy(deployment, 3, tmp_path)
+    published = open_published(folder)
+    audit = published.audit_data()
+    height = published.bundle.header.tree.height
+    nodes = {**audit.upper_nodes, (height + 1, 1): published.bundle.root}
+    published.files.audit.write_bytes(encode_audit_data(
+        AuditData(audit.header_digest, audit.chunks, nodes, audit.node_proofs, audit.padding), CHUNK_SYSTEM))
+    account = _trader(deployment, 3)
+    result = verify(account.account_id, [EpochRequest(folder, deployment.receipt_path(3, account.account_id))],
+                    participant_file=deployment.participant_path(account.account_id), crowd_audit_chunks=1)
+    assert result["ok"] is False and result["error"] is None
+    assert result["epochs"][0]["ok"] is True
+    assert result["crowd_audit"]["reason"] == "audit-structure"
+    assert result["crowd_audit"]["detail"].startswith(
+        f"the audit data publishes a node at level {height + 1}, index 1, which is outside the tree")
