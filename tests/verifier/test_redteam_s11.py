@@ -115,3 +115,52 @@ def test_an_account_omitted_and_replaced_by_a_fake_account_with_its_positions_pa
     saved = honest.artifacts.total_opening[0][0] - epoch.artifacts.total_opening[0][0]
     assert saved == rich.witness.cash + value > 0
     assert rich.account_id not in epoch.artifacts.receipts
+
+
+# -- held: every field of a receipt spliced from another account's or another epoch's receipt -----------------------
+
+_FROM_ANOTHER_ACCOUNT = {  # trader-5 of the same epoch, in another chunk
+    "account_id": "receipt-owner", "account_key": "account-key-mismatch", "leaf_index": "leaf-mismatch",
+    "opening": "opening-mismatch", "chunk": "leaf-mismatch", "upper_siblings": "path-root-mismatch",
+    "group_proofs": "sibling-range-proof", "group_extras": "receipt-malformed",
+    "chunk.position": "leaf-mismatch", "chunk.id_hashes": "leaf-mismatch", "chunk.accounts": "opening-mismatch",
+    "chunk.proof": "chunk-collateral-proof",
+}
+_FROM_ANOTHER_EPOCH = {  # the same account's receipt of epoch 2, checked against epoch 1's files
+    "epoch_id": "receipt-epoch-mismatch", "header_digest": "receipt-epoch-mismatch", "leaf_index": "leaf-mismatch",
+    "opening": "opening-mismatch", "chunk": "leaf-mismatch", "upper_siblings": "path-root-mismatch",
+    "group_proofs": "sibling-range-proof", "group_extras": "sibling-range-proof",
+    "chunk.position": "leaf-mismatch", "chunk.id_hashes": "leaf-mismatch", "chunk.accounts": "opening-mismatch",
+    "chunk.proof": "chunk-collateral-proof",
+}
+
+
+def _spliced(mine, other, field: str):
+    if field.startswith("chunk."):
+        name = field.removeprefix("chunk.")
+        return replace(mine, chunk=replace(mine.chunk, **{name: getattr(other.chunk, name)}))
+    return replace(mine, **{field: getattr(other, field)})
+
+
+@pytest.mark.parametrize(("source", "expected"), [("account", _FROM_ANOTHER_ACCOUNT), ("epoch", _FROM_ANOTHER_EPOCH)])
+def test_a_receipt_with_any_one_field_taken_from_another_receipt_is_refused_by_name(source, expected):
+    """The operator (or a participant sharing receipts) builds trader-1's receipt from its own fields and one field
+    of another account's receipt of the same epoch, or of trader-1's receipt of the next epoch: each splice is
+    refused, with the reason of the first check it breaks, the key pinned as a participant file pins it."""
+    from tests.proofs.epoch_fixtures import second_epoch
+    from zkclear.verifier.receipt import Expected, verify_receipt
+
+    epoch = honest_epoch()
+    mine = epoch.artifacts.receipts["trader-1"]
+    other = (epoch.artifacts.receipts["trader-5"] if source == "account"
+             else second_epoch().artifacts.receipts["trader-1"])
+    assert other.chunk.position != mine.chunk.position
+    outcomes = {}
+    for field in expected:
+        spliced = _spliced(mine, other, field)
+        assert spliced != mine
+        with pytest.raises(VerificationError) as caught:
+            verify_receipt(published(epoch), spliced, "trader-1", expected=Expected(account_key=mine.account_key),
+                           chunk_system=SYSTEM)
+        outcomes[field] = caught.value.reason
+    assert outcomes == expected
