@@ -7,6 +7,7 @@ stderr and a non-zero exit status; nothing is half-applied.
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -657,9 +658,18 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         if opening[0] in totals:
             raise InputError("two --total files are for the same epoch", path=str(path), field="--total")
         totals[opening[0]] = opening
-    opened = [open_published(directory) for directory in epoch_dirs]
+    # in epoch order whatever the order given (a shell lists epochs/10 before epochs/2); each --expect-header stays
+    # with its folder; consecutive epochs are checked as a chain, a gap starts a new one
+    given = [open_published(directory) for directory in epoch_dirs]
+    order = sorted(range(len(given)), key=lambda k: given[k].epoch)
+    opened = [given[k] for k in order]
+    posted = [expect_headers[k] for k in order] if expect_headers else []
     if set(totals) - {published.bundle.header.digest() for published in opened}:  # before any OK is printed
         raise InputError("a --total file is for none of the epochs audited", field="--total")
+    for before, after in itertools.pairwise(opened):
+        if before.epoch == after.epoch:
+            _fail(VerificationError("history-duplicate", detail=f"epoch {after.epoch} is given twice"), as_json,
+                  epoch=after.epoch)
     reports = []
     previous = None
     for position, published in enumerate(opened):
@@ -667,13 +677,18 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         own = marks.get(None if None in marks else published.epoch, {})
         if marks_path is not None and not own:
             raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
+        before = opened[position - 1] if position and opened[position - 1].epoch == published.epoch - 1 else None
+        previous = before.bundle.chain_link() if before is not None else None
         try:
-            if expect_headers and header_hash != _header_hash(expect_headers[position]):
+            if posted and header_hash != _header_hash(posted[position]):
                 raise VerificationError("header-mismatch",
                                         detail=f"epoch {published.epoch}'s header hash is {header_hash.hex()}, the "
-                                               f"venue posted {expect_headers[position]}")
+                                               f"venue posted {posted[position]}")
+            # the files read are the ones the header binds before anything is recomputed from them: a file altered
+            # after publication is public-data-mismatch, not a claim that the venue proved with other data
+            published.check_bound()
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
-            check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
+            check_inputs_chain(before.inputs if before is not None else None, published.inputs)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
@@ -691,7 +706,6 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                 total = check_total_opening(published.bundle, opening)
         except VerificationError as exc:
             _fail(exc, as_json, epoch=published.epoch)
-        previous = published.bundle.chain_link()
         reserves = {r.asset_id: {"decimals": r.decimals, "total": r.total, "by_chain": dict(r.by_chain),
                                  "total_liabilities": None if total is None else total[k]}
                     for k, r in enumerate(report.reserves)}
@@ -707,7 +721,10 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     if as_json:
         click.echo(json.dumps(reports if len(reports) > 1 else reports[0], sort_keys=True))
     elif len(reports) > 1:
-        click.echo(f"chain of {len(reports)} epochs verified")
+        gaps = [after.epoch for before, after in itertools.pairwise(opened) if after.epoch != before.epoch + 1]
+        click.echo(f"chain of {len(reports)} epochs verified" if not gaps else
+                   f"{len(reports)} epochs verified, chained where consecutive (a new chain starts at epoch "
+                   f"{', '.join(str(epoch) for epoch in gaps)}: the epochs before it are not given)")
 
 
 def _print_audit(entry: dict, tolerance_bps: int) -> None:
@@ -753,11 +770,16 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
 
     Example: zkclear show venue/epochs/7
     """
+    from zkclear.proofs.reserves import check_reserve_book
     from zkclear.verifier.published import open_published
 
     published = open_published(epoch_dir)
     published.check_bound()  # the marks and values shown are the ones the header binds (exit 2 otherwise)
     bundle, header = published.bundle, published.bundle.header
+    try:  # the reserves shown are the ones the header binds, with the epoch's assets (exit 2 otherwise)
+        check_reserve_book(bundle.reserves, header.reserves_digest, header.reserve_totals, published.public.asset_ids)
+    except VerificationError as exc:
+        _fail(exc, as_json)
     if text_address is not None:
         from zkclear.chains import render_attestation_text
         from zkclear.proofs.reserves import listed_entry

@@ -102,10 +102,23 @@ def test_auditor_checks_every_epoch_and_the_chain(proven, capsys):
     assert "chain of 3 epochs verified" in out and "check by hand" not in out
 
 
-def test_audit_out_of_order_breaks_the_chain(proven, capsys):
+def test_audit_orders_the_epochs_chains_the_consecutive_ones_and_refuses_one_given_twice(proven, capsys):
+    """Red team session 11: `zkclear audit epochs/*` lists epochs/10 before epochs/2, and honest epochs given out of
+    order or with a gap were reported as a broken chain (exit 2)."""
     deployment = proven["deployment"]
-    out = zkclear("audit", deployment.epoch_dir(1), deployment.epoch_dir(3), "--json", expect=2, capsys=capsys)
-    assert json.loads(out)["reason"] == "epoch-chain-broken"
+    one, two, three = (deployment.epoch_dir(n) for n in (1, 2, 3))
+    reports = json.loads(zkclear("audit", three, one, two, "--json", capsys=capsys))
+    assert [r["epoch"] for r in reports] == [1, 2, 3] and all(r["ok"] for r in reports)
+    assert "chain of 3 epochs verified" in zkclear("audit", two, three, one, capsys=capsys)
+    out = zkclear("audit", three, one, capsys=capsys)  # a gap: each checked, no chain claimed across it
+    assert "2 epochs verified, chained where consecutive (a new chain starts at epoch 3" in out
+    header_one = zkclear("show", one, "--json", capsys=capsys)
+    posted = json.loads(header_one)["header_hash"]
+    out = zkclear("audit", three, one, "--expect-header", "0" * 64, "--expect-header", posted, "--json", capsys=capsys,
+                  expect=2)  # each posted hash stays with its own folder
+    assert json.loads(out)["reason"] == "header-mismatch" and json.loads(out)["epoch"] == 3
+    out = zkclear("audit", one, two, one, "--json", expect=2, capsys=capsys)
+    assert json.loads(out)["reason"] == "history-duplicate"
 
 
 def test_audit_fails_on_a_tampered_bundle(proven, tmp_path, capsys):

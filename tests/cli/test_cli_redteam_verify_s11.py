@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.cli_helpers import zkclear
+from tests.cli.cli_helpers import zkclear, zkclear_status
 from zkclear.bundle.format import encode_audit_data
 from zkclear.bundle.model import AuditData
 from zkclear.verifier.published import CHUNK_SYSTEM, open_published
@@ -112,3 +112,49 @@ def test_the_pages_crowd_audit_names_the_node_above_the_root_instead_of_raising(
     assert result["crowd_audit"]["reason"] == "audit-structure"
     assert result["crowd_audit"]["detail"].startswith(
         f"the audit data publishes a node at level {height + 1}, index 1, which is outside the tree")
+
+
+def test_audit_of_a_folder_whose_inputs_were_altered_after_publication_names_the_binding(proven, tmp_path, capsys):
+    """Before: a derived mark changed in a copy of `epoch-2.inputs.json` made `zkclear audit` say
+    `public-inputs-mismatch` — that the venue proved with other data — when the file is simply not the one the header
+    binds (`public-data-mismatch`, as `verify` says)."""
+    deployment = proven["deployment"]
+    folder = _folder_copy(deployment, 2, tmp_path)
+    path = folder / "epoch-2.inputs.json"
+    document = json.loads(path.read_text())
+    document["derived"]["marks"][0][1] += 1  # [instrument, ticks]
+    path.write_bytes(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+    out = zkclear("audit", folder, "--json", expect=2, capsys=capsys)
+    assert json.loads(out)["reason"] == "public-data-mismatch"
+
+
+def _bundle_with_reserves(folder: Path, change) -> None:
+    from dataclasses import replace
+
+    from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
+
+    path = next(folder.glob("epoch-*.bundle"))
+    bundle = decode_public_bundle(path.read_bytes())
+    path.write_bytes(encode_public_bundle(replace(bundle, reserves=change(bundle.reserves))))
+
+
+def test_show_refuses_a_reserves_list_the_header_does_not_bind(proven, tmp_path, capsys):
+    """Before: `zkclear show` printed a reserve balance multiplied by 1,000 beside the genuine header hash (exit 0),
+    and an extra asset in the list made it exit 3 (ValueError)."""
+    from dataclasses import replace
+
+    from zkclear.proofs.reserves import VenueAsset
+
+    deployment = proven["deployment"]
+    inflated = _folder_copy(deployment, 3, tmp_path / "inflated")
+    _bundle_with_reserves(inflated, lambda book: replace(book, entries=(
+        replace(book.entries[0], balance=book.entries[0].balance * 1000), *book.entries[1:])))
+    for args in ((), ("--json",)):
+        code, output = zkclear_status("show", inflated, *args)
+        assert code == 2 and "reserves-mismatch" in output and "Traceback" not in output
+    extra = _folder_copy(deployment, 3, tmp_path / "extra")
+    _bundle_with_reserves(extra, lambda book: replace(book, assets=(*book.assets, VenueAsset("XTRA", 6))))
+    code, output = zkclear_status("show", extra)
+    assert code == 2 and "reserves-mismatch" in output and "Traceback" not in output
+    assert zkclear_status("show", deployment.epoch_dir(3))[0] == 0
+
