@@ -625,7 +625,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
           progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
     collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
-    in epoch order are also checked as a chain.
+    (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
     progress goes to stderr on a terminal (--progress: always).
