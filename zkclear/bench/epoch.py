@@ -171,7 +171,7 @@ def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
         data = encode_receipt(artifacts.receipts[account_id], system)
         started = clock()
         receipt = decode_receipt(data, public, system, chunk_size=header.tree.chunk_size,
-                                 instrument_count=header.instrument_count, asset_count=header.asset_count)
+                                 asset_count=header.asset_count)
         verify_receipt(published, receipt, account_id, chunk_system=system)
         worst = max(worst, clock() - started)
     out["receipt_verify_seconds"] = worst

@@ -190,7 +190,7 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
             parents = combine_level(level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices])
         except ValueError:
             _fail("audit-structure", f"nodes at level {level} carry different numbers of liabilities or position "
-                                     "sums", level)
+                                     "vectors", level)
         for p, node in zip(parent_indices, parents, strict=True):
             published = audit.upper_nodes.get((level + 1, p))
             if published is None:
@@ -268,7 +268,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                 _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk {number})",
                       number)
             seen_ids.add(id_hash)
-        chunk_roots[chunk.position] = chunk_root(system, chunk, public, config.chunk_size)
+        chunk_roots[chunk.position] = chunk_root(system, bundle.header, chunk, public)
     rebuild_upper_tree(bundle, audit, chunk_roots)
     timings["tree"] = time.perf_counter() - started
 
