@@ -7,12 +7,13 @@ Checks, each failure a VerificationError with the reason in brackets and a messa
    epoch 1 [epoch-chain-broken];
 2. root statements: the reserves list is the header's, with the epoch's assets and each asset's total, and every
    listed address attested with its chain's signed message [reserves-mismatch, attestation-*,
-   reserves-duplicate-address]; the root's position sums open to zero [matched-book]; the assets and decimals the
+   reserves-duplicate-address]; the root's position vector opens to zero [matched-book]; the assets and decimals the
    reserves are converted with are the published configuration's [reserves-mismatch];
 3. the number of chunks is one the header's padding policy produces [chunk-count-policy]; no two leaves carry
-   the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk root
-   [chunk-root-mismatch], every missing sibling on a populated path is a published padding node
-   [padding-node-missing] whose liability and position sums commit to zero [padding-node-nonzero], every
+   the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk's position vector
+   commits to its leaves' positions [chunk-position-vector], every chunk root [chunk-root-mismatch], every missing
+   sibling on a populated path is a published padding node [padding-node-missing] whose liabilities and position
+   vector commit to zero [padding-node-nonzero], every
    published node is the sum [node-sum-mismatch] and hash [node-hash-mismatch] of its children, nothing else
    is published [audit-structure], and the rebuilt root is the bundle's [root-mismatch];
 4. exactly one range proof per group of nodes at levels c..H-1 (``zkclear.tree.node_groups``) [audit-structure],
