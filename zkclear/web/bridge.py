@@ -88,6 +88,7 @@ CHECK_OF: dict[str, str] = {
     "opening-mismatch": "values",
     "account-values-mismatch": "values",
     "chunk-size-mismatch": "path",
+    "chunk-position-vector": "path",
     "path-root-mismatch": "path",
     "matched-book": "root statements",
     "reserves-mismatch": "root statements",
