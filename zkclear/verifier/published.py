@@ -170,7 +170,9 @@ def find_epoch(directory: Path) -> int:
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError("not a directory (expected an epoch's publication folder)", path=str(directory))
-    bundles = [p.name for p in directory.iterdir() if p.name.endswith(".bundle")]
+    # hidden files are not the epoch's: macOS writes "._epoch-N.bundle" (AppleDouble metadata) beside every file it
+    # copies to a FAT, exFAT or network volume, which made an honest folder "2 bundles" (red team s11)
+    bundles = [p.name for p in directory.iterdir() if p.name.endswith(".bundle") and not p.name.startswith(".")]
     if len(bundles) != 1:
         raise InputError(f"expected exactly one epoch-N.bundle, found {len(bundles)}", path=str(directory))
     match = _BUNDLE_NAME.fullmatch(bundles[0])

@@ -320,7 +320,14 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
             bundle.root.digest, bundle.root.encoded, bundle.root.positions_encoded):
         _fail("audit-structure", "the audit data does not publish the bundle's root", height)
     for level, index in sorted(audit.upper_nodes):
-        if (level, index) in audit.padding or not c <= level <= height:
+        # a node outside the upper tree (above the root, below the chunk roots, past a level's last index, or the
+        # root published as padding) is on no path: refused as the full audit refuses it (red team s11: a node
+        # above the root made the digest check below look up children that do not exist, a KeyError, exit 3)
+        if not c <= level <= height or index >> (height - level) or (level == height and (level, index) in
+                                                                      audit.padding):
+            _fail("audit-structure", f"the audit data publishes a node at level {level}, index {index}, which is "
+                                     f"outside the tree (levels {c} to {height})", level)
+        if (level, index) in audit.padding:
             continue
         if level == c and index not in listed:
             _fail("audit-structure", f"the chunk root at position {index} is published but its chunk is not listed",
