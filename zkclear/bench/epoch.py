@@ -244,6 +244,9 @@ LEVERS = (
     ("linear-8, 16-bit positions, chunks of 64", "linear-8-positions-16", 128, 6),
     ("demo, chunks of 16 (default)", "demo", 128, 4),
     ("demo, chunks of 32", "demo", 128, 5),
+    ("options-heavy, chunks of 16 (default)", "options-heavy", 32, 4),
+    ("options-heavy, chunks of 8", "options-heavy", 32, 3),
+    ("options-heavy, chunks of 4", "options-heavy", 32, 2),
 )
 
 
