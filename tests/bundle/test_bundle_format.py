@@ -41,8 +41,7 @@ def _decoders(epoch):
     return (
         decode_public_bundle,
         lambda data: decode_audit_data(data, header, PUBLIC, SYSTEM),
-        lambda data: decode_receipt(data, PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
-                                    instrument_count=header.instrument_count),
+        lambda data: decode_receipt(data, PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size),
     )
 
 
@@ -55,8 +54,7 @@ def test_public_bundle_audit_data_and_receipt_round_trip_and_still_verify(tmp_pa
     assert bundle == epoch.bundle
     audit_data = decode_audit_data(audit, bundle.header, PUBLIC, SYSTEM)
     assert encode_audit_data(audit_data, SYSTEM) == audit
-    decoded_receipt = decode_receipt(receipt, PUBLIC, SYSTEM, chunk_size=bundle.header.tree.chunk_size,
-                                     instrument_count=bundle.header.instrument_count)
+    decoded_receipt = decode_receipt(receipt, PUBLIC, SYSTEM, chunk_size=bundle.header.tree.chunk_size)
     assert encode_receipt(decoded_receipt, SYSTEM) == receipt
     audit_epoch(published(epoch, bundle), audit_data, chunk_system=SYSTEM, executor=SerialExecutor())
     verify_receipt(published(epoch, bundle), decoded_receipt, "trader-1", chunk_system=SYSTEM,
@@ -166,10 +164,9 @@ def test_a_multi_asset_epoch_round_trips_with_one_liability_per_asset_in_every_n
     assert all(len(blindings) == 2 for blindings, _ in decoded.padding.values())
     receipt = encode_receipt(epoch.artifacts.receipts["trader-2"], SYSTEM)
     again = decode_receipt(receipt, MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
-                           instrument_count=header.instrument_count, asset_count=2)
+                           asset_count=2)
     assert encode_receipt(again, SYSTEM) == receipt
     with pytest.raises(EncodingError):  # read as a single-asset receipt, the siblings do not fit
-        decode_receipt(receipt, MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
-                       instrument_count=header.instrument_count)
+        decode_receipt(receipt, MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size)
     total = encode_total_opening(header.digest(), epoch.artifacts.total_opening)
     assert decode_total_opening(total)[1] == epoch.artifacts.total_opening

@@ -72,8 +72,7 @@ def test_collateralized_epoch_verifies_for_participants_and_auditor_after_a_disk
     assert artifacts.total_opening[0][0] == sum(a.witness.cash for a in _accounts())  # perpetuals: v_j = 0
     for account in _accounts():
         data = encode_receipt(artifacts.receipts[account.account_id], SYSTEM)
-        receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size,
-                                 instrument_count=len(public.instruments))
+        receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size)
         check = verify_receipt(
             published(None, bundle, public), receipt, account.account_id, chunk_system=SYSTEM,
             expected=Expected(cash=account.witness.cash, positions=account.witness.positions, margin_mode="standard"),
@@ -110,7 +109,7 @@ def test_an_account_blob_with_no_positions_is_a_named_failure_not_a_crash():
     shrunk = SYSTEM.decode_commitments(data[:2] + struct.pack(">HHH", 0, 0, 0) + data[8:8 + 48], _public())
     bad = replace(chunk, accounts=(shrunk, *chunk.accounts[1:]))
     with pytest.raises(VerificationError) as caught:
-        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+        chunk_root(SYSTEM, artifacts.bundle.header, bad, _public())
     assert caught.value.reason == "account-shape" and "0 position" in str(caught.value)
 
 
@@ -122,7 +121,7 @@ def test_a_portfolio_leaf_in_an_epoch_without_a_scenario_table_is_a_named_failur
     portfolio = replace(chunk.accounts[0], margin_mode="portfolio")
     bad = replace(chunk, accounts=(portfolio, *chunk.accounts[1:]))
     with pytest.raises(VerificationError) as caught:
-        chunk_root(SYSTEM, bad, _public(), CONFIG.chunk_size)
+        chunk_root(SYSTEM, artifacts.bundle.header, bad, _public())
     assert caught.value.reason == "account-shape" and "portfolio" in str(caught.value)
 
 
@@ -180,8 +179,7 @@ def test_a_collateral_asset_epoch_with_the_real_prover_verifies_and_shows_each_a
     assert [r.asset_id for r in report.reserves] == ["USD", "BTC", "ETH"]
     account = next(a for a in accounts if a.witness.cash < 0)
     data = encode_receipt(artifacts.receipts[account.account_id], SYSTEM)
-    receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size,
-                             instrument_count=len(public.instruments), asset_count=3)
+    receipt = decode_receipt(data, public, SYSTEM, chunk_size=CONFIG.chunk_size, asset_count=3)
     check = verify_receipt(published(None, bundle, public), receipt, account.account_id, chunk_system=SYSTEM,
                            expected=Expected(cash=account.witness.cash, positions=account.witness.positions))
     btc, eth = public.assets

@@ -8,7 +8,7 @@ from provers.bulletproofs import verify_range
 from zkclear.crypto.pedersen import commit
 from zkclear.errors import EncodingError, ProvingError, VerificationError
 from zkclear.proofs.header import FIRST_EPOCH, GENESIS, ChainLink, EpochHeader, check_chain, check_first
-from zkclear.proofs.matched_book import matched_book_blindings, require_matched
+from zkclear.proofs.matched_book import matched_book_blinding, require_matched
 from zkclear.proofs.solvency import prove_solvency, solvency_statement
 from zkclear.tree.placement import TreeConfig
 
@@ -80,19 +80,24 @@ def test_epoch_1_is_a_genesis_header_and_a_later_first_epoch_is_not_checked_alon
             check_chain(ChainLink(FIRST_EPOCH - 1, header.previous_root, header.previous_epoch_hash), header)
 
 
-def test_matched_book_blindings_open_the_position_sums_to_zero():
-    positions = [(3, -1), (-5, 4), (2, -3)]
-    blindings = [(11, 12), (13, 14), (15, 16)]
-    betas = matched_book_blindings(positions, blindings, 2)
-    for j in range(2):
-        total = commit(0, 0) * 0
-        for p, r in zip(positions, blindings, strict=True):
-            total = total + commit(p[j], r[j])
-        assert total == commit(0, betas[j])
-    with pytest.raises(ProvingError):
-        matched_book_blindings(positions[:2], blindings[:2], 2)
+def test_the_matched_book_blinding_opens_a_matched_sum_of_position_vectors_to_zero():
+    from zkclear.crypto.pedersen import commit_vector
+    from zkclear.proofs.position_vector import position_generators
+
+    gens = position_generators(2)
+    chunks = [((3, -1), 11), ((-5, 4), 13), ((2, -3), 15)]
+    padding = [17, 19]
+    beta = matched_book_blinding([rho for _, rho in chunks], padding)
+    total = commit(0, 0) * 0
+    for totals, rho in chunks:
+        total = total + commit_vector(totals, rho, gens)
+    for rho in padding:
+        total = total + commit_vector((0, 0), rho, gens)
+    assert total == commit(0, beta)
+    unmatched = total + commit_vector((1, 0), 0, gens)  # one lot too many in the first instrument
+    assert unmatched != commit(0, beta)
     with pytest.raises(ProvingError, match="not matched"):
-        require_matched(positions[:2], 2)
+        require_matched([totals for totals, _ in chunks[:2]], 2)
 
 
 def test_solvency_proof_hides_the_total_and_fails_for_other_reserves():

@@ -166,18 +166,18 @@ def _entry(ls: list[int], ps: list[int]) -> bytes:
 
 
 def test_the_streaming_padding_task_names_the_node_or_the_undecodable_one_in_order():
-    items = [(k, *_padding(50 + k)) for k in range(3)]
+    items = [(k, *_padding(50 + k, instruments=1)) for k in range(3)]  # a published node carries one position vector
     honest = [(index, encode_node(node), _entry(ls, ps)) for index, node, ls, ps in items]
-    assert check_padding(PaddingBatch(3, INSTRUMENTS, ASSETS, tuple(honest))) is None
+    assert check_padding(PaddingBatch(3, ASSETS, tuple(honest))) is None
     _, node, ls, ps = items[1]
     bad = (1, encode_node(_replace(node, "liability", 0, commit(1, ls[0]))), _entry(ls, ps))
-    reason, level, detail = check_padding(PaddingBatch(3, INSTRUMENTS, ASSETS, (honest[0], bad, honest[2])))
+    reason, level, detail = check_padding(PaddingBatch(3, ASSETS, (honest[0], bad, honest[2])))
     assert (reason, level) == ("padding-node-nonzero", 3)
     assert detail == "the padding node at level 3, index 1 does not commit to zero"
     truncated = (2, honest[2][1][:-1], honest[2][2])
-    assert check_padding(PaddingBatch(3, INSTRUMENTS, ASSETS, (honest[0], bad, truncated)))[0] == \
+    assert check_padding(PaddingBatch(3, ASSETS, (honest[0], bad, truncated)))[0] == \
         "padding-node-nonzero"  # the nonzero node comes first
-    assert check_padding(PaddingBatch(3, INSTRUMENTS, ASSETS, (honest[0], honest[1], truncated)))[0] == "encoding"
+    assert check_padding(PaddingBatch(3, ASSETS, (honest[0], honest[1], truncated)))[0] == "encoding"
 
 
 # -- the other engine --------------------------------------------------------------------------------------------------

@@ -212,10 +212,10 @@ def test_moved_leaf_is_rejected():
     receipt = epoch.artifacts.receipts["trader-3"]
     # another slot of the same chunk: that leaf is not the participant's
     assert _reason(epoch, replace(receipt, leaf_index=receipt.leaf_index ^ 1)) == "leaf-mismatch"
-    # the whole chunk moved to the mirror position: the path no longer leads to the root
+    # the whole chunk moved to the mirror position: its position vector's proof is bound to its position
     moved = replace(receipt, chunk=replace(receipt.chunk, position=receipt.chunk.position ^ 1),
                     leaf_index=receipt.leaf_index ^ (1 << epoch.bundle.header.tree.chunk_bits))
-    assert _reason(epoch, moved) == "path-root-mismatch"
+    assert _reason(epoch, moved) == "chunk-position-vector"
 
 
 def test_opening_of_another_account_is_rejected():
@@ -237,13 +237,12 @@ def test_truncated_path_is_malformed():
 def test_a_stripped_or_forged_matched_book_is_rejected():
     epoch = honest_epoch()
     receipt = epoch.artifacts.receipts["trader-3"]
-    betas = list(epoch.bundle.matched_book)
-    betas[1] = (betas[1] + 1) % (1 << 250)
-    forged = attested(replace(epoch.bundle, matched_book=tuple(betas)))
+    (beta,) = epoch.bundle.matched_book
+    forged = attested(replace(epoch.bundle, matched_book=((beta + 1) % (1 << 250),)))
     failure = _failure(epoch, receipt, bundle=forged)
-    assert failure.reason == "matched-book" and "instrument-1" in str(failure)
-    stripped = attested(replace(epoch.bundle, matched_book=()))
-    assert _reason(epoch, receipt, bundle=stripped) == "matched-book"
+    assert failure.reason == "matched-book" and "do not sum to zero" in str(failure)
+    for wrong in ((), (beta, beta)):  # none, or one per instrument as before the position vector
+        assert _reason(epoch, receipt, bundle=attested(replace(epoch.bundle, matched_book=wrong))) == "matched-book"
 
 
 def test_an_unmatched_book_hidden_by_a_missing_account_is_rejected_by_a_participant(monkeypatch):
@@ -251,12 +250,7 @@ def test_an_unmatched_book_hidden_by_a_missing_account_is_rejected_by_a_particip
     off) and publishes the blinding sums anyway: the root's position sums do not open to zero."""
     import zkclear.proofs.epoch_prover as prover
 
-    def unchecked_blindings(positions, blindings, count):
-        from zkclear.crypto.field import R
-        return tuple(sum(row[j] for row in blindings) % R for j in range(count))
-
     monkeypatch.setattr(prover, "require_matched", lambda *args: None)
-    monkeypatch.setattr(prover, "matched_book_blindings", unchecked_blindings)
     full = honest_epoch()
     partial = make_epoch(account_list=list(full.accounts[1:]), secret=b"other-secret-0123456789abcdefgh")
     receipt = partial.artifacts.receipts["trader-3"]
@@ -516,22 +510,23 @@ def test_an_account_omitted_and_offset_in_a_padding_node_escapes_participants_bu
     everyone = accounts()
     omitted, kept = everyone[0], everyone[1:]
     assert any(omitted.witness.positions)
-    real_node, real_blindings = epoch_prover.padding_node, epoch_prover.matched_book_blindings
-    chosen: list = []
+    from zkclear.crypto.pedersen import commit_vector
+    from zkclear.proofs.position_vector import position_generators
 
-    def offset_padding(blindings, epoch_id, count, assets, level, index):
-        node, opening = real_node(blindings, epoch_id, count, assets, level, index)
+    real_node = epoch_prover.padding_node
+    chosen: list = []
+    gens = position_generators(len(omitted.witness.positions))
+
+    def offset_padding(blindings, epoch_id, assets, level, index):
+        node, opening = real_node(blindings, epoch_id, assets, level, index)
         chosen[:] = chosen or [(level, index)]
         if chosen[0] != (level, index):
             return node, opening
-        moved = [p + commit(q, 0) for p, q in zip(node.positions, omitted.witness.positions, strict=True)]
+        moved = [node.positions[0] + commit_vector(omitted.witness.positions, 0, gens)]
         return TreeNode.of(node.liabilities, node.digest, moved), opening
 
     monkeypatch.setattr(epoch_prover, "padding_node", offset_padding)
     monkeypatch.setattr(epoch_prover, "require_matched", lambda positions, count: None)
-    monkeypatch.setattr(epoch_prover, "matched_book_blindings",
-                        lambda positions, blindings, count: real_blindings([(0,) * count] * len(positions),
-                                                                           blindings, count))
     epoch = make_epoch(secret=b"omitted-offset-secret-0123456789", account_list=kept)
     for account in kept:  # the limit: nobody but trader-0 (whose leaf is gone) notices from a receipt alone
         _verify(epoch, epoch.artifacts.receipts[account.account_id])

@@ -75,7 +75,7 @@ header = bundle.header
 epoch = published(None, bundle, MULTI_PUBLIC)
 audit = decode_audit_data(read_file(folder / "epoch.audit"), header, MULTI_PUBLIC, SYSTEM)
 receipt = decode_receipt(read_file(folder / "own.rcpt"), MULTI_PUBLIC, SYSTEM, chunk_size=header.tree.chunk_size,
-                         instrument_count=header.instrument_count, asset_count=header.asset_count)
+                         asset_count=header.asset_count)
 check = verify_receipt(epoch, receipt, account, expected=Expected(cash=cash, header_hash=bundle.epoch_hash()),
                        chunk_system=SYSTEM)
 report = audit_epoch(epoch, audit, chunk_system=SYSTEM, executor=SerialExecutor())

@@ -255,13 +255,13 @@ def test_attack_a_native_coin_entry_naming_a_token_does_not_decode():
         decode_reserve_book(forged)
 
 
-@pytest.mark.parametrize("version", [4, 6, 0, 0xFFFF])
+@pytest.mark.parametrize("version", [4, 5, 7, 0, 0xFFFF])
 def test_attack_a_container_of_another_version_is_refused(version):
     body = b"\x00" * 16
     head = struct.pack(">8s4sHQ", MAGIC, b"PUBL", version, len(body)) + body
     with pytest.raises(EncodingError, match=f"unsupported format version {version}"):
         decode_public_bundle(head + hashlib.sha256(head).digest())
-    assert FORMAT_VERSION == 5
+    assert FORMAT_VERSION == 6
 
 
 # -- zkclear show --attestation-text for a token entry -------------------------------------------------------

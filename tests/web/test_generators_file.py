@@ -11,6 +11,7 @@ from zkclear.crypto import generators as crypto_generators
 from zkclear.crypto.generators import GENERATOR_DST, generator_message
 from zkclear.crypto.hash_to_curve import hash_to_curve
 from zkclear.errors import EncodingError
+from zkclear.proofs.position_vector import GENERATOR_LABEL as POSITION_VECTOR_LABEL
 from zkclear.web import generators
 
 
@@ -21,7 +22,7 @@ def pinned_file() -> bytes:
 
 def test_the_pinned_digest_is_the_derivations(pinned_file):
     assert hashlib.sha256(pinned_file).hexdigest() == generators.PINNED_SHA256
-    assert len(pinned_file) == 12 + 2 * generators.COUNT * 96
+    assert len(pinned_file) == 12 + 2 * generators.COUNT * 96 + 4 + generators.POSITION_COUNT * 96
 
 
 def test_preloaded_points_are_the_derived_ones_and_nothing_is_derived_again(pinned_file, monkeypatch):
@@ -34,8 +35,11 @@ def test_preloaded_points_are_the_derived_ones_and_nothing_is_derived_again(pinn
     monkeypatch.setattr(crypto_generators, "hash_to_curve", no_derivation)
     g_vector = crypto_generators.generator_vector(G_VECTOR_LABEL, generators.COUNT)
     h_vector = crypto_generators.generator_vector(H_VECTOR_LABEL, generators.COUNT)
-    for label, vector in ((G_VECTOR_LABEL, g_vector), (H_VECTOR_LABEL, h_vector)):
-        for index in (0, 1, generators.COUNT - 1):
+    position_vector = crypto_generators.generator_vector(POSITION_VECTOR_LABEL, generators.POSITION_COUNT)
+    for label, vector, count in ((G_VECTOR_LABEL, g_vector, generators.COUNT),
+                                 (H_VECTOR_LABEL, h_vector, generators.COUNT),
+                                 (POSITION_VECTOR_LABEL, position_vector, generators.POSITION_COUNT)):
+        for index in (0, 1, count - 1):
             assert vector[index] == hash_to_curve(generator_message(label, index), GENERATOR_DST)
 
 
@@ -52,7 +56,7 @@ def test_a_modified_file_is_refused(pinned_file, tmp_path, monkeypatch):
     with pytest.raises(EncodingError, match="pinned"):
         generators.preload(bytes(altered))
     (tmp_path / generators.FILE_NAME).write_bytes(bytes(altered))
-    monkeypatch.setattr(generators, "encode", lambda count=generators.COUNT: pinned_file)
+    monkeypatch.setattr(generators, "encode", lambda *_args: pinned_file)
     assert generators.ensure_file(tmp_path) == pinned_file  # a bad cached file is rebuilt
     monkeypatch.setattr(generators, "PINNED_SHA256", "00" * 32)
     with pytest.raises(EncodingError, match="refusing"):

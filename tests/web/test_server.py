@@ -70,7 +70,7 @@ def test_the_page_and_its_assets_are_served_with_their_mime_types(served):
                        ("/static/style.css", "text/css"), ("/pyodide/pyodide.asm.wasm", "application/wasm"),
                        ("/pyodide/pyodide.mjs", "text/javascript"), ("/pyodide/pyodide-lock.json", "application/json"),
                        ("/verifier/zkclear-verifier.zip", "application/zip"),
-                       ("/verifier/bulletproofs-generators-8192.bin", "application/octet-stream")):
+                       ("/verifier/zkclear-generators-v2-8192.bin", "application/octet-stream")):
         status, headers, _ = request(served, path)
         assert status == 200, path
         assert headers["Content-Type"].startswith(mime), path

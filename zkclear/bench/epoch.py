@@ -171,7 +171,7 @@ def measure(profile: str, count: int, chunk_bits: int = 4) -> dict[str, float]:
         data = encode_receipt(artifacts.receipts[account_id], system)
         started = clock()
         receipt = decode_receipt(data, public, system, chunk_size=header.tree.chunk_size,
-                                 instrument_count=header.instrument_count, asset_count=header.asset_count)
+                                 asset_count=header.asset_count)
         verify_receipt(published, receipt, account_id, chunk_system=system)
         worst = max(worst, clock() - started)
     out["receipt_verify_seconds"] = worst
@@ -244,6 +244,9 @@ LEVERS = (
     ("linear-8, 16-bit positions, chunks of 64", "linear-8-positions-16", 128, 6),
     ("demo, chunks of 16 (default)", "demo", 128, 4),
     ("demo, chunks of 32", "demo", 128, 5),
+    ("options-heavy, chunks of 16 (default)", "options-heavy", 32, 4),
+    ("options-heavy, chunks of 8", "options-heavy", 32, 3),
+    ("options-heavy, chunks of 4", "options-heavy", 32, 2),
 )
 
 

@@ -5,15 +5,15 @@ Every file is one *container*::
     magic    8 bytes   b"ZKCLEAR\\x00"
     kind     4 bytes   b"PUBL" (public bundle) | b"AUDT" (audit data) | b"RCPT" (receipt)
                        | b"TOTL" (the total liabilities' opening, for an auditor only)
-    version  u16       FORMAT_VERSION (5)
+    version  u16       FORMAT_VERSION (6)
     length   u64       byte length of body
     body     length bytes
     checksum 32 bytes  SHA-256 of everything before it
 
 Integers are big-endian; ``blob`` = u32 length || bytes; ``text`` = u16 length || UTF-8; ``point`` = 48-byte
 compressed G1 (strictly decoded: on curve, in subgroup, canonical); ``scalar`` = 32 bytes < r;
-``node`` = A points (its liabilities, A = the header's asset count) || 32-byte digest || n points (its position
-sums, n = the header's instrument count);
+``node`` = A points (its liabilities, A = the header's asset count) || 32-byte digest || 1 point (its position
+vector: the position sums of every instrument as one commitment, :mod:`zkclear.proofs.position_vector`);
 positions ``(u8 level, u64 index)`` appear in strictly increasing
 order. Decoding is strict: a wrong magic, kind, version, length or checksum, a truncated or overlong
 body, a non-canonical field or an out-of-order position raises one :class:`EncodingError` that
@@ -39,10 +39,10 @@ from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import MAX_ASSETS, EpochHeader
 from zkclear.proofs.reserves import ReserveBook, VenueAsset
 from zkclear.tree.receipts import ChunkRecord, Receipt
-from zkclear.tree.sum_tree import Position, TreeNode
+from zkclear.tree.sum_tree import POSITION_POINTS, Position, TreeNode
 
 MAGIC = b"ZKCLEAR\x00"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 KIND_PUBLIC = b"PUBL"
 KIND_AUDIT = b"AUDT"
 KIND_RECEIPT = b"RCPT"
@@ -84,7 +84,7 @@ class _Writer:
 
     def node(self, node: TreeNode) -> None:
         if node.positions_encoded is None:
-            raise EncodingError("an upper tree node must carry its position sums")
+            raise EncodingError("an upper tree node must carry its position vector")
         self.parts.append(node.encoded)
         self.parts.append(node.digest)
         self.parts.append(node.positions_encoded)
@@ -140,15 +140,14 @@ class _Reader:
     def scalar(self, what: str) -> int:
         return _field(what, scalar_from_bytes, self.take(32, what))
 
-    def node(self, what: str, positions: int, assets: int = 1) -> TreeNode:
+    def node(self, what: str, assets: int = 1) -> TreeNode:
         encoded = self.take(48 * assets, what)
         liabilities = tuple(_field(f"{what} liability {a}", G1Point.from_bytes, encoded[48 * a:48 * a + 48])
                             for a in range(assets))
         digest = self.take(32, what + " digest")
-        sums_encoded = self.take(48 * positions, what + " position sums")
-        sums = tuple(_field(f"{what} position sum {j}", G1Point.from_bytes, sums_encoded[48 * j:48 * j + 48])
-                     for j in range(positions))
-        return TreeNode(liabilities, encoded, digest, sums, sums_encoded)
+        vector_encoded = self.take(48 * POSITION_POINTS, what + " position vector")
+        vector = _field(f"{what} position vector", G1Point.from_bytes, vector_encoded)
+        return TreeNode(liabilities, encoded, digest, (vector,), vector_encoded)
 
     def count(self, what: str, item_size: int) -> int:
         """A u64 item count, refused when the remaining bytes cannot hold that many items."""
@@ -281,11 +280,11 @@ def decode_reserve_book(data: bytes) -> ReserveBook:
 def decode_public_bundle(data: bytes) -> PublicBundle:
     r = _open_container(data, KIND_PUBLIC)
     header = _field("header", EpochHeader.from_bytes, r.blob("header"))
-    root = r.node("root", header.instrument_count, header.asset_count)
+    root = r.node("root", header.asset_count)
     n_betas = r.u32("matched_book count")
-    betas = tuple(r.scalar(f"matched_book[{j}]") for j in range(n_betas))
-    if n_betas != header.instrument_count:
-        raise EncodingError("matched_book: one blinding sum per instrument is required")
+    if n_betas != POSITION_POINTS:
+        raise EncodingError(f"matched_book: {n_betas} blindings, the position vector has exactly one")
+    betas = (r.scalar("matched_book[0]"),)
     solvency = r.blob("solvency_proof")
     reserves = _field("reserves", decode_reserve_book, r.blob("reserves"))
     attestations = []
@@ -307,6 +306,7 @@ def _write_chunk(w: _Writer, chunk: ChunkRecord, system: ChunkProofSystem) -> No
         w.raw(id_hash)
         w.blob(system.encode_commitments(account))
     w.blob(chunk.proof)
+    w.blob(chunk.positions_proof)
 
 
 def _read_chunk(r: _Reader, what: str, system: ChunkProofSystem, public: Any, chunk_size: int) -> ChunkRecord:
@@ -321,11 +321,13 @@ def _read_chunk(r: _Reader, what: str, system: ChunkProofSystem, public: Any, ch
         accounts.append(
             _field(f"{what} slot {s} account", lambda b: system.decode_commitments(b, public), blob)
         )
-    return ChunkRecord(position, tuple(id_hashes), tuple(accounts), r.blob(what + " proof"))
+    proof = r.blob(what + " proof")
+    return ChunkRecord(position, tuple(id_hashes), tuple(accounts), proof, r.blob(what + " position vector proof"))
 
 
 def encode_chunk_record(chunk: ChunkRecord, system: ChunkProofSystem) -> bytes:
-    """One chunk as it appears in the audit data and in a receipt (position, slots, leaves, proof)."""
+    """One chunk as it appears in the audit data and in a receipt (position, slots, leaves, proof, position vector
+    proof)."""
     w = _Writer()
     _write_chunk(w, chunk, system)
     return w.getvalue()
@@ -339,14 +341,14 @@ def decode_chunk_record(data: bytes, system: ChunkProofSystem, public: Any, chun
     return chunk
 
 
-def node_size(instrument_count: int, asset_count: int) -> int:
-    """Bytes of an encoded upper ``node``: A liabilities, the digest, n position sums."""
-    return 48 * asset_count + 32 + 48 * instrument_count
+def node_size(asset_count: int) -> int:
+    """Bytes of an encoded upper ``node``: A liabilities, the digest, the position vector."""
+    return 48 * asset_count + 32 + 48 * POSITION_POINTS
 
 
-def padding_size(instrument_count: int, asset_count: int) -> int:
-    """Bytes of a padding entry's blindings (after its position): A liability blindings, n position blindings."""
-    return 32 * (asset_count + instrument_count)
+def padding_size(asset_count: int) -> int:
+    """Bytes of a padding entry's blindings (after its position): A liability blindings, the position vector's."""
+    return 32 * (asset_count + POSITION_POINTS)
 
 
 def encode_node(node: TreeNode) -> bytes:
@@ -356,10 +358,10 @@ def encode_node(node: TreeNode) -> bytes:
     return w.getvalue()
 
 
-def decode_node(data: bytes, instrument_count: int, asset_count: int) -> TreeNode:
+def decode_node(data: bytes, asset_count: int) -> TreeNode:
     """The inverse of :func:`encode_node` (strict)."""
     r = _Reader(data)
-    node = r.node("node", instrument_count, asset_count)
+    node = r.node("node", asset_count)
     r.finish("node")
     return node
 
@@ -382,7 +384,7 @@ def encode_proof_entry(pos: Position, proof: bytes) -> bytes:
 
 def encode_padding_entry(pos: Position, liability_blindings: tuple[int, ...], position_blindings: tuple[int, ...]
                          ) -> bytes:
-    """``position || A scalars ρ_a || n scalars ρ_j``: one entry of the audit data's padding list."""
+    """``position || A scalars ρ_a || scalar ρ_V``: one entry of the audit data's padding list."""
     return struct.pack(">BQ", *pos) + b"".join(scalar_to_bytes(b) for b in (*liability_blindings, *position_blindings))
 
 
@@ -405,21 +407,21 @@ def encode_audit_data(audit: AuditData, system: ChunkProofSystem) -> bytes:
 
 
 def decode_audit_data(data: bytes, header: EpochHeader, public: Any, system: ChunkProofSystem) -> AuditData:
-    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size, whose instrument count
-    fixes the number of position sums per node and whose asset count the number of liabilities)."""
+    """Decode audit data for the epoch of ``header`` (whose tree shape fixes the chunk size and whose asset count the
+    number of liabilities)."""
     r = _open_container(data, KIND_AUDIT)
-    n, assets = header.instrument_count, header.asset_count
+    assets = header.asset_count
     header_digest = r.take(32, "header digest")
     n_chunks = r.count("chunk count", 8 + 2 + 4)
     chunks = tuple(
         _read_chunk(r, f"chunk[{i}]", system, public, header.tree.chunk_size) for i in range(n_chunks)
     )
-    upper = r.positions("upper nodes", node_size(n, assets), lambda what: r.node(what, n, assets))
+    upper = r.positions("upper nodes", node_size(assets), lambda what: r.node(what, assets))
     proofs = r.positions("node proofs", 4, lambda what: r.blob(what))
     padding = r.positions(
-        "padding", padding_size(n, assets),
+        "padding", padding_size(assets),
         lambda what: (tuple(r.scalar(f"{what} liability {a}") for a in range(assets)),
-                      tuple(r.scalar(f"{what} position {j}") for j in range(n))))
+                      tuple(r.scalar(f"{what} position vector") for _ in range(POSITION_POINTS))))
     r.finish("audit data")
     return AuditData(header_digest, chunks, upper, proofs, padding)
 
@@ -511,9 +513,9 @@ def receipt_epoch(data: bytes) -> int:
 
 
 def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_size: int,
-                   instrument_count: int, asset_count: int = 1) -> Receipt:
-    """Decode a receipt; ``chunk_size`` (2^c), ``instrument_count`` and ``asset_count`` come from the epoch header
-    the participant holds."""
+                   asset_count: int = 1) -> Receipt:
+    """Decode a receipt; ``chunk_size`` (2^c) and ``asset_count`` come from the epoch header the participant
+    holds."""
     r = _open_container(data, KIND_RECEIPT)
     epoch_id = r.u64("epoch id")
     header_digest = r.take(32, "header digest")
@@ -522,7 +524,7 @@ def decode_receipt(data: bytes, public: Any, system: ChunkProofSystem, *, chunk_
     leaf_index = r.u64("leaf index")
     opening = _field("opening", lambda b: system.decode_opening(b, public), r.blob("opening"))
     chunk = _read_chunk(r, "chunk", system, public, chunk_size)
-    siblings = [r.node(f"sibling[{level}]", instrument_count, asset_count)
+    siblings = [r.node(f"sibling[{level}]", asset_count)
                 for level in range(r.u16("sibling count"))]
     extras, proofs = [], []
     for band in range(r.u16("group count")):

@@ -28,14 +28,15 @@ from typing import Any
 
 from provers.bulletproofs_pp import prove_range_pp
 from zkclear.bundle.model import AuditData, PublicBundle
-from zkclear.crypto.field import scalar_to_bytes
+from zkclear.crypto.field import R, scalar_to_bytes
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ProvingError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem, default_chunk_system
 from zkclear.proofs.header import GENESIS, ChainLink, EpochHeader
-from zkclear.proofs.matched_book import matched_book_blindings, require_matched
+from zkclear.proofs.matched_book import matched_book_blinding, require_matched
+from zkclear.proofs.position_vector import PositionVectorProof, prove_position_vector
 from zkclear.proofs.reserves import ReserveBook
 from zkclear.proofs.solvency import prove_solvency, require_solvent
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL, leaf_id_hash
@@ -104,6 +105,36 @@ def _prove_nodes(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkPositions:
+    """A chunk's position data: its net position per instrument, the blinding of its position vector and the
+    vector with its equality proof."""
+
+    totals: tuple[int, ...]
+    vector_blinding: int
+    proof: PositionVectorProof
+
+
+def chunk_positions(system: ChunkProofSystem, public: Any, commitments: Sequence[Any], openings: Sequence[Any],
+                    context: bytes, blindings: BlindingSource) -> ChunkPositions:
+    """The position vector of a chunk (docs/protocol.md, "Position vector of a chunk"): V commits to the chunk's
+    net position in every instrument with a blinding derived from the chunk context, and its equality proof binds
+    it to the sums of the accounts' position commitments."""
+    count = system.instrument_count(public)
+    sums = sum_points([system.position_commitments(c) for c in commitments], count)
+    totals, blinding_sums = [0] * count, [0] * count
+    for opening in openings:
+        for j, (q, gamma) in enumerate(zip(system.opening_values(opening)[1], system.position_blindings(opening),
+                                           strict=True)):
+            totals[j] += q
+            blinding_sums[j] = (blinding_sums[j] + gamma) % R
+    key = hashlib.sha256(context).digest()
+    rho = blindings.scalar("zkclear/chunk/position-vector", key)
+    proof = prove_position_vector(context, sums, totals, blinding_sums, rho,
+                                  blindings.nonces(context, b"position-vector", *totals, *blinding_sums, rho))
+    return ChunkPositions(tuple(totals), rho, proof)
+
+
 def group_job(header: EpochHeader, anchor: Position, openings: Sequence[Sequence[tuple[int, int]]],
               members: Sequence[Position]) -> tuple[tuple[int, ...], tuple[int, ...], int, bytes]:
     """What :func:`_prove_nodes` proves for the group anchored at ``anchor``: the members' liability values and
@@ -114,14 +145,14 @@ def group_job(header: EpochHeader, anchor: Position, openings: Sequence[Sequence
             header.context(b"tree-node-group", *group_context_indices(anchor, members)))
 
 
-def padding_node(blindings: BlindingSource, epoch_id: int, count: int, assets: int, level: int,
+def padding_node(blindings: BlindingSource, epoch_id: int, assets: int, level: int,
                  index: int) -> tuple[TreeNode, PaddingOpening]:
-    """The padding node at (level, index) of an epoch with ``assets`` assets and ``count`` instruments, and its
-    opening (docs/protocol.md, "Leaves and nodes")."""
+    """The padding node at (level, index) of an epoch with ``assets`` assets, and its opening (docs/protocol.md,
+    "Leaves and nodes")."""
     # asset 0 keeps the single-asset derivation; asset a >= 1 adds its index
     liability_blindings = tuple(blindings.scalar("zkclear/tree/padding-node", epoch_id, level, index, *asset)
                                 for asset in [(), *((a,) for a in range(1, assets))])
-    position_blindings = tuple(blindings.scalars(count, "zkclear/tree/padding-positions", epoch_id, level, index))
+    position_blindings = (blindings.scalar("zkclear/tree/padding-position-vector", epoch_id, level, index),)
     seed = scalar_to_bytes(blindings.scalar("zkclear/tree/padding-digest", epoch_id, level, index))
     node = TreeNode.of([commit(0, b) for b in liability_blindings], padding_digest(seed),
                        [commit(0, b) for b in position_blindings])
@@ -253,7 +284,7 @@ def prove_epoch(
     chunk_leaves: list[list[TreeNode]] = []
     chunk_position_sums: list[list] = []
     leaf_openings: list[list[tuple[tuple[int, int], ...]]] = []
-    count = header.instrument_count
+    vector_blindings: list[int] = []
     for chunk, (position, slots) in enumerate(
         zip(placement.chunk_positions, placement.chunk_slots, strict=True)
     ):
@@ -270,14 +301,18 @@ def prove_epoch(
                 for id_hash, c in zip(id_hashes, commitments, strict=True)
             ]
         )
-        chunk_position_sums.append(sum_points([system.position_commitments(c) for c in commitments], count))
+        positions = chunk_positions(system, public, commitments, openings, header.context(b"collateral-chunk",
+                                                                                          position), blindings)
+        vector_blindings.append(positions.vector_blinding)
+        chunk_position_sums.append([positions.proof.vector])
         leaf_openings.append([system.liability_openings(o, public) for o in openings])
-        chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof))
+        chunk_records.append(ChunkRecord(position, tuple(id_hashes), tuple(commitments), proof,
+                                         positions.proof.to_bytes()))
 
     assets = header.asset_count
 
     def padding_source(level: int, index: int) -> tuple[TreeNode, PaddingOpening]:
-        return padding_node(blindings, epoch_id, count, assets, level, index)
+        return padding_node(blindings, epoch_id, assets, level, index)
 
     tree = build_sum_tree(
         config, placement.chunk_positions, chunk_leaves, chunk_position_sums, padding_source,
@@ -286,14 +321,9 @@ def prove_epoch(
     timings["tree_build"] = stage_clock() - started
 
     # Refuse early (before the node proofs, the bulk of the close) when a root statement is false.
-    # β_j opens the root's position sum: every account's position blinding and every padding node's.
-    all_openings = [o for _, _, openings in proven for o in openings]
-    padding_rows = [position_blindings for _, position_blindings in tree.padding.values()]
-    betas = matched_book_blindings(
-        [system.opening_values(o)[1] for o in all_openings] + [(0,) * count] * len(padding_rows),
-        [system.position_blindings(o) for o in all_openings] + padding_rows,
-        count,
-    )
+    # β opens the root's position vector: every chunk's vector blinding and every padding node's.
+    betas = (matched_book_blinding(vector_blindings,
+                                   [b for _, position_blindings in tree.padding.values() for b in position_blindings]),)
     root_opening = tree.openings[(config.height, 0)]
     totals = tuple(value for value, _ in root_opening)
     root_blindings = tuple(blinding for _, blinding in root_opening)

@@ -84,7 +84,7 @@ from zkclear.proofs.work_store import WorkStore
 from zkclear.tree.disk_placement import DiskPlacement, place_on_disk
 from zkclear.tree.node_groups import anchor_of, band_levels, group_positions, receipt_anchors, receipt_extras
 from zkclear.tree.placement import TreeConfig
-from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, build_span
+from zkclear.tree.sum_tree import POSITION_POINTS, LiabilityOpening, PaddingOpening, build_span
 
 Progress = Callable[[str, int, int], None]
 Position = tuple[int, int]
@@ -214,7 +214,7 @@ class ClosedEpoch:
         body = self._store.load("subtree", plan.subtree_keys[position])
         if body is None:
             raise ProvingError(f"the work store lost subtree {t} while the epoch was being written")
-        return SubtreeUnit.parse(body, self._count(), self._assets(), plan.split - plan.low)
+        return SubtreeUnit.parse(body, self._assets(), plan.split - plan.low)
 
     def _chunk(self, k: int) -> ChunkUnit:
         body = self._store.load("chunk", self._plan.chunk_keys[k])
@@ -235,10 +235,10 @@ class ClosedEpoch:
 
     def audit_length(self) -> int:
         plan = self._plan
-        count, assets = self._count(), self._assets()
-        return (32 + 8 + sum(plan.record_lengths) + 8 + plan.nodes_total * (9 + node_size(count, assets))
+        assets = self._assets()
+        return (32 + 8 + sum(plan.record_lengths) + 8 + plan.nodes_total * (9 + node_size(assets))
                 + 8 + plan.proofs_total * 13 + plan.proof_bytes + 8
-                + plan.padding_total * (9 + padding_size(count, assets)))
+                + plan.padding_total * (9 + padding_size(assets)))
 
     def write_audit(self, path: Path, scratch: Path) -> None:
         """Write the audit data (the same bytes as ``encode_audit_data``) to ``path``; the upper-tree sections,
@@ -495,7 +495,7 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
 
     total = len(plan.positions)
     count = header.instrument_count
-    plan.position_totals, plan.position_betas = [0] * count, [0] * count
+    plan.position_totals, plan.position_betas = [0] * count, [0] * POSITION_POINTS
     for k in range(total):
         plan.chunk_keys.append(store.key("chunk", *task(k).work_parts()))
     done = bytearray(total)
@@ -509,7 +509,7 @@ def _prove_chunks(plan: _Plan, source: AccountSource, public: Any, system: Chunk
         unit = ChunkUnit.parse(body, count, assets, summary_only=True)
         for j in range(count):
             plan.position_totals[j] += unit.position_sums[j]
-            plan.position_betas[j] = (plan.position_betas[j] + unit.blinding_sums[j]) % R
+        plan.position_betas[0] = (plan.position_betas[0] + unit.vector_blinding) % R
         done[k] = 1
 
     if saved:
@@ -568,7 +568,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
         ranges.append((t, first, end))
         first = end
     plan.subtree_ranges = ranges
-    padding_sums = [0] * count
+    padding_sums = [0] * POSITION_POINTS
     base_nodes: dict[int, bytes] = {}
     base_openings: dict[int, LiabilityOpening] = {}
 
@@ -593,7 +593,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
 
         def tasks() -> Iterator[SubtreeTask]:
             for t, first, end in ranges:
-                yield SubtreeTask(header.tree, blindings, header.epoch_id, count, assets, c, split, t,
+                yield SubtreeTask(header.tree, blindings, header.epoch_id, assets, c, split, t,
                                   summaries(first, end))
 
         plan.subtree_keys = [b""] * len(ranges)
@@ -603,7 +603,7 @@ def _build_subtrees(plan: _Plan, blindings: BlindingSource, store: WorkStore, ex
             key = store.key("subtree", struct.pack(">BBQ", c, split, t), body)
             store.save("subtree", key, body)
             plan.subtree_keys[index] = key
-            unit = SubtreeUnit.parse(body, count, assets, split - c)
+            unit = SubtreeUnit.parse(body, assets, split - c)
             base_nodes[t], base_openings[t] = unit.root, unit.liability
             for j, b in enumerate(unit.padding_blinding_sums):
                 padding_sums[j] = (padding_sums[j] + b) % R
@@ -625,12 +625,12 @@ def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tupl
     from zkclear.bundle.format import encode_node
 
     header = plan.header
-    count, assets, split, height = header.instrument_count, header.asset_count, plan.split, header.tree.height
-    base = {index: decode_node(node, count, assets) for (_, index), node in plan.top_nodes.items()}
+    assets, split, height = header.asset_count, plan.split, header.tree.height
+    base = {index: decode_node(node, assets) for (_, index), node in plan.top_nodes.items()}
     base_openings = {index: opening for (_, index), opening in plan.top_openings.items()}
 
     def padding_source(level: int, index: int) -> tuple[Any, PaddingOpening]:
-        return padding_node(blindings, header.epoch_id, count, assets, level, index)
+        return padding_node(blindings, header.epoch_id, assets, level, index)
 
     span = build_span(split, height, base, padding_source, base_openings)
     for pos, node in span.nodes.items():
@@ -649,13 +649,13 @@ def _build_top(plan: _Plan, blindings: BlindingSource, store: WorkStore) -> tupl
 
 def _all_groups(plan: _Plan, store: WorkStore,
                 blindings: BlindingSource) -> Iterator[tuple[list[Position], NodeGroupTask]]:
-    count, assets = plan.header.instrument_count, plan.header.asset_count
+    assets = plan.header.asset_count
     if plan.split > plan.low:
         for position in range(len(plan.subtree_ranges)):
             body = store.load("subtree", plan.subtree_keys[position])
             if body is None:
                 raise ProvingError("the work store lost a subtree during the node proofs")
-            yield from _subtree_groups(plan, position, SubtreeUnit.parse(body, count, assets, plan.split - plan.low),
+            yield from _subtree_groups(plan, position, SubtreeUnit.parse(body, assets, plan.split - plan.low),
                                        blindings)
     yield from _top_groups(plan, blindings)
 
@@ -725,8 +725,8 @@ def _prove_node_groups(plan: _Plan, blindings: BlindingSource, store: WorkStore,
 
 
 def _matched_book(plan: _Plan, padding_sums: list[int]) -> tuple[int, ...]:
-    """β_j = Σ account position blindings + Σ padding-node position blindings; ProvingError (as
-    ``matched_book_blindings``) if the positions do not sum to zero."""
+    """β = Σ chunk position-vector blindings + Σ padding-node position-vector blindings; ProvingError if the
+    positions do not sum to zero."""
     for j, total in enumerate(plan.position_totals):
         if total != 0:
             raise ProvingError(f"instrument {j}: positions sum to {total}, the book is not matched")

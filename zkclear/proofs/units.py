@@ -13,15 +13,15 @@ Three kinds, each a module-level function of one picklable task that returns byt
 - **node group** (:func:`run_node_group_task`): the range proofs of up to ``NODE_PROOF_GROUP`` nodes of one level
   (``epoch_prover._prove_nodes``), or the check of a group read back from the store.
 
-Encodings (big-endian; ``node`` as in the bundle format, with A liabilities (the header's asset count) and n
-position sums; ``i128`` a 16-byte signed integer, ``scalar`` 32 bytes; an *opening* is A × (i128 value ‖ scalar
-blinding), one per asset, settlement asset first):
+Encodings (big-endian; ``node`` as in the bundle format, with A liabilities (the header's asset count) and the
+position vector; ``i128`` a 16-byte signed integer, ``scalar`` 32 bytes; an *opening* is A × (i128 value ‖ scalar
+blinding), one per asset, settlement asset first; n is the instrument count):
 
-    chunk unit    node root ‖ opening (L_a, ρ_a) ‖ n × (i128 Σq_j ‖ scalar Σγ_j) ‖ u32 len ‖ chunk record
-                  ‖ u16 slots ‖ slots × (u32 len ‖ account opening)
-    subtree unit  node root ‖ opening ‖ n × scalar Σρ_j(padding) ‖ per level low..high-1:
+    chunk unit    node root ‖ opening (L_a, ρ_a) ‖ n × i128 Σq_j ‖ scalar ρ_V (the position vector's blinding)
+                  ‖ u32 len ‖ chunk record ‖ u16 slots ‖ slots × (u32 len ‖ account opening)
+    subtree unit  node root ‖ opening ‖ scalar Σρ_V(padding) ‖ per level low..high-1:
                   u32 nodes ‖ nodes × (u64 index ‖ node ‖ opening)
-                  ‖ u32 padding ‖ padding × (u64 index ‖ A × scalar ρ_a ‖ n × scalar ρ_j)
+                  ‖ u32 padding ‖ padding × (u64 index ‖ A × scalar ρ_a ‖ scalar ρ_V)
     node group    u16 count ‖ count × (u32 len ‖ proof)
 """
 
@@ -49,10 +49,10 @@ from zkclear.crypto.pedersen import commit
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import EncodingError, VerificationError, ZkclearError
 from zkclear.proofs.chunks import ChunkProofSystem
-from zkclear.proofs.epoch_prover import _prove_chunk, _prove_nodes, padding_node, slot_id_hash
+from zkclear.proofs.epoch_prover import _prove_chunk, _prove_nodes, chunk_positions, padding_node, slot_id_hash
 from zkclear.tree.placement import TreeConfig
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import LiabilityOpening, PaddingOpening, chunk_levels, make_leaf, sum_points
+from zkclear.tree.sum_tree import POSITION_POINTS, LiabilityOpening, PaddingOpening, chunk_levels, make_leaf
 
 _I128 = 16
 
@@ -131,18 +131,18 @@ class ChunkUnit:
     root: bytes
     liability: LiabilityOpening
     position_sums: tuple[int, ...]
-    blinding_sums: tuple[int, ...]
+    vector_blinding: int
     record: bytes
     openings: tuple[bytes, ...]
 
     @staticmethod
     def summary_size(count: int, assets: int) -> int:
-        return node_size(count, assets) + 48 * assets + count * (_I128 + 32)
+        return node_size(assets) + 48 * assets + count * _I128 + 32
 
     @classmethod
     def parse(cls, body: bytes, count: int, assets: int, *, summary_only: bool = False) -> ChunkUnit:
         """EncodingError on anything malformed."""
-        size = node_size(count, assets)
+        size = node_size(assets)
         end = cls.summary_size(count, assets)
         if len(body) < end + 4:
             raise EncodingError("chunk unit: truncated summary")
@@ -150,13 +150,14 @@ class ChunkUnit:
         offset = size
         liability = parse_opening(body[offset:offset + 48 * assets], assets)
         offset += 48 * assets
-        sums, blinds = [], []
+        sums = []
         for _ in range(count):
             sums.append(_from_i128(body[offset:offset + _I128]))
-            blinds.append(scalar_from_bytes(body[offset + _I128:offset + 48]))
-            offset += 48
+            offset += _I128
+        vector_blinding = scalar_from_bytes(body[offset:offset + 32])
+        offset += 32
         if summary_only:
-            return cls(root, liability, tuple(sums), tuple(blinds), b"", ())
+            return cls(root, liability, tuple(sums), vector_blinding, b"", ())
         (record_length,) = struct.unpack(">I", body[offset:offset + 4])
         offset += 4
         record = body[offset:offset + record_length]
@@ -174,32 +175,28 @@ class ChunkUnit:
             offset += 4 + length
         if offset != len(body) or any(len(o) == 0 for o in openings):
             raise EncodingError("chunk unit: malformed openings")
-        return cls(root, liability, tuple(sums), tuple(blinds), record, tuple(openings))
+        return cls(root, liability, tuple(sums), vector_blinding, record, tuple(openings))
 
 
 def encode_chunk_unit(task: ChunkTask, proof: bytes, commitments: Sequence[Any], openings: Sequence[Any]) -> bytes:
     """The chunk unit of a proven chunk (see the module docstring)."""
     system, public = task.system, task.public
-    count, assets = system.instrument_count(public), 1 + len(system.asset_ids(public))
+    assets = 1 + len(system.asset_ids(public))
     id_hashes = tuple(slot_id_hash(task.blindings, task.epoch_id, task.position, slot, account_id)
                       for slot, account_id in enumerate(task.account_ids))
     leaves = [make_leaf(id_hash, system.liabilities(c, public), system.encode_commitments(c))
               for id_hash, c in zip(id_hashes, commitments, strict=True)]
-    root = chunk_levels(leaves)[-1][0].with_positions(
-        sum_points([system.position_commitments(c) for c in commitments], count))
+    positions = chunk_positions(system, public, commitments, openings, task.context, task.blindings)
+    root = chunk_levels(leaves)[-1][0].with_positions((positions.proof.vector,))
     values, blindings = [0] * assets, [0] * assets
-    sums, blinds = [0] * count, [0] * count
     for opening in openings:
         for a, (v, b) in enumerate(system.liability_openings(opening, public)):
             values[a], blindings[a] = values[a] + v, (blindings[a] + b) % R
-        positions = system.opening_values(opening)[1]
-        for j, (q, gamma) in enumerate(zip(positions, system.position_blindings(opening), strict=True)):
-            sums[j] += q
-            blinds[j] = (blinds[j] + gamma) % R
-    record = encode_chunk_record(ChunkRecord(task.position, id_hashes, tuple(commitments), proof), system)
+    record = encode_chunk_record(ChunkRecord(task.position, id_hashes, tuple(commitments), proof,
+                                             positions.proof.to_bytes()), system)
     parts = [encode_node(root), encode_opening(tuple(zip(values, blindings, strict=True)))]
-    for q, gamma in zip(sums, blinds, strict=True):
-        parts += [i128(q), scalar_to_bytes(gamma)]
+    parts += [i128(q) for q in positions.totals]
+    parts.append(scalar_to_bytes(positions.vector_blinding))
     parts += [struct.pack(">I", len(record)), record, struct.pack(">H", len(openings))]
     for opening in openings:
         encoded = system.encode_opening(opening)
@@ -260,13 +257,11 @@ def _check_chunk_unit(task: ChunkTask) -> bytes | None:
 @dataclass(frozen=True, slots=True)
 class SubtreeTask:
     """Build levels ``low..high`` above ``base`` ((index at level low, node bytes, liability opening), in index
-    order) of an epoch with ``count`` instruments and ``assets`` assets; ``index`` is the subtree's root index at
-    level ``high``."""
+    order) of an epoch with ``assets`` assets; ``index`` is the subtree's root index at level ``high``."""
 
     config: TreeConfig
     blindings: BlindingSource
     epoch_id: int
-    count: int
     assets: int
     low: int
     high: int
@@ -291,17 +286,17 @@ class SubtreeUnit:
     levels: tuple[LevelEntries, ...]
 
     @classmethod
-    def parse(cls, body: bytes, count: int, assets: int, levels: int) -> SubtreeUnit:
-        size = node_size(count, assets)
+    def parse(cls, body: bytes, assets: int, levels: int) -> SubtreeUnit:
+        size = node_size(assets)
         root = body[:size]
         offset = size
         liability = parse_opening(body[offset:offset + 48 * assets], assets)
         offset += 48 * assets
-        sums = tuple(scalar_from_bytes(body[offset + 32 * j:offset + 32 * j + 32]) for j in range(count))
-        offset += 32 * count
+        sums = tuple(scalar_from_bytes(body[offset + 32 * j:offset + 32 * j + 32]) for j in range(POSITION_POINTS))
+        offset += 32 * POSITION_POINTS
         parsed = []
         entry = 8 + size + 48 * assets
-        pad_entry = 8 + padding_size(count, assets)
+        pad_entry = 8 + padding_size(assets)
         for _ in range(levels):
             (n_nodes,) = struct.unpack(">I", body[offset:offset + 4])
             offset += 4
@@ -327,16 +322,16 @@ def run_subtree_task(task: SubtreeTask) -> bytes:
     """The subtree unit of ``task`` (see the module docstring)."""
     from zkclear.tree.sum_tree import build_span
 
-    base = {index: decode_node(node, task.count, task.assets) for index, node, _ in task.base}
+    base = {index: decode_node(node, task.assets) for index, node, _ in task.base}
     base_openings = {index: opening for index, _, opening in task.base}
 
     def padding_source(level: int, index: int) -> tuple[Any, PaddingOpening]:
-        return padding_node(task.blindings, task.epoch_id, task.count, task.assets, level, index)
+        return padding_node(task.blindings, task.epoch_id, task.assets, level, index)
 
     span = build_span(task.low, task.high, base, padding_source, base_openings)
     root = span.nodes[(task.high, task.index)] if task.high > task.low else base[task.index]
     root_opening = span.openings.get((task.high, task.index), base_openings.get(task.index))
-    padding_sums = [0] * task.count
+    padding_sums = [0] * POSITION_POINTS
     for _, position_blindings in span.padding.values():
         for j, b in enumerate(position_blindings):
             padding_sums[j] = (padding_sums[j] + b) % R

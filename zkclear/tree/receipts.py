@@ -25,12 +25,14 @@ ExtraNode = tuple[Position, tuple[G1Point, ...]]
 @dataclass(frozen=True, slots=True)
 class ChunkRecord:
     """One chunk (collateralization batch): its position among level-c nodes, each slot's salted id
-    hash and account commitments (the chunk system's objects), and the batch proof bytes."""
+    hash and account commitments (the chunk system's objects), the batch proof bytes and the chunk's position vector
+    with its equality proof (:class:`zkclear.proofs.position_vector.PositionVectorProof` bytes)."""
 
     position: int
     id_hashes: tuple[bytes, ...]
     accounts: tuple[Any, ...]
     proof: bytes
+    positions_proof: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,15 @@ all hashes SHA-256, ``enc(C)`` the 48-byte compressed point, ``u8``/``u32`` big-
   its commitments (cash, positions, balances, witnesses);
 - ``node(l)   = (C_L + C_R, SHA256("zkclear/tree/node/v1" || u8(l) || enc(C_L) || h_L || enc(C_R) || h_R))``
   for a node at level ``0 < l <= c`` inside a chunk (leaves are level 0, the root is level H);
-- nodes at levels ``c..H`` also carry the position sums ``P_j = Σ C_{q_j}`` of their subtree (one
-  commitment per instrument; a chunk root's are the sums over its 2^c accounts) and, above the chunks,
-  ``node(l) = (C_L + C_R, P_L + P_R, SHA256("zkclear/tree/node/v2" || u8(l) || enc(C_L) || p_L || h_L ||
-  enc(C_R) || p_R || h_R))`` with ``p_X = SHA256("zkclear/tree/positions/v1" || u16(n) || enc(P_X,1) || ...
-  || enc(P_X,n))``: the root digest binds every node's position sums, so a participant who folds their path
-  obtains the root's position sums, which the matched book opens to zero;
-- ``padding   = ((0·G + r_a·H)_a, (0·G + r_j·H)_j, SHA256("zkclear/tree/padding-node/v1" || seed))`` with r_a,
-  r_j and seed derived from the operator's blinding secret: without the secret it is indistinguishable from a
+- nodes at levels ``c..H`` also carry a **position vector** V, one commitment to the net position of their
+  subtree in every instrument (``V = Σ_j X_j·G_j + ρ·H``, :mod:`zkclear.proofs.position_vector`; a chunk root's
+  is the chunk's, proven to commit to the values of its accounts' position sums ``P_j = Σ C_{q_j}``) and, above
+  the chunks, ``node(l) = (C_L + C_R, V_L + V_R, SHA256("zkclear/tree/node/v2" || u8(l) || enc(C_L) || p_L ||
+  h_L || enc(C_R) || p_R || h_R))`` with ``p_X = SHA256("zkclear/tree/positions/v1" || u16(1) || enc(V_X))``:
+  the root digest binds every node's position vector, so a participant who folds their path obtains the root's,
+  which the matched book opens to zero;
+- ``padding   = ((0·G + r_a·H)_a, (0·G + r_V·H), SHA256("zkclear/tree/padding-node/v1" || seed))`` with r_a,
+  r_V and seed derived from the operator's blinding secret: without the secret it is indistinguishable from a
   real node.
 
 Only the nodes on populated paths and their siblings exist; every missing sibling at or above the
@@ -44,6 +45,9 @@ DOMAIN_POSITIONS = b"zkclear/tree/positions/v1"
 DOMAIN_PADDING = b"zkclear/tree/padding-node/v1"
 
 Position = tuple[int, int]  # (level, index); leaves are level 0
+#: Points of the position data a node at the chunk level or above carries: its position vector (one point,
+#: whatever the number of instruments).
+POSITION_POINTS = 1
 
 
 def _liabilities(value: G1Point | Sequence[G1Point]) -> tuple[G1Point, ...]:
@@ -172,7 +176,7 @@ def chunk_levels(leaves: Sequence[TreeNode]) -> list[list[TreeNode]]:
     return levels
 
 
-#: A padding node's opening: the blindings of its liability commitments (one per asset) and of each position sum
+#: A padding node's opening: the blindings of its liability commitments (one per asset) and of its position vector
 #: (all values 0).
 PaddingOpening = tuple[tuple[int, ...], tuple[int, ...]]
 #: The opening of a node's liabilities: (value, blinding) per asset.

@@ -7,12 +7,13 @@ Checks, each failure a VerificationError with the reason in brackets and a messa
    epoch 1 [epoch-chain-broken];
 2. root statements: the reserves list is the header's, with the epoch's assets and each asset's total, and every
    listed address attested with its chain's signed message [reserves-mismatch, attestation-*,
-   reserves-duplicate-address]; the root's position sums open to zero [matched-book]; the assets and decimals the
+   reserves-duplicate-address]; the root's position vector opens to zero [matched-book]; the assets and decimals the
    reserves are converted with are the published configuration's [reserves-mismatch];
 3. the number of chunks is one the header's padding policy produces [chunk-count-policy]; no two leaves carry
-   the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk root
-   [chunk-root-mismatch], every missing sibling on a populated path is a published padding node
-   [padding-node-missing] whose liability and position sums commit to zero [padding-node-nonzero], every
+   the same id hash [duplicate-leaf]; the tree, rebuilt from the chunks' leaves: every chunk's position vector
+   commits to its leaves' positions [chunk-position-vector], every chunk root [chunk-root-mismatch], every missing
+   sibling on a populated path is a published padding node [padding-node-missing] whose liabilities and position
+   vector commit to zero [padding-node-nonzero], every
    published node is the sum [node-sum-mismatch] and hash [node-hash-mismatch] of its children, nothing else
    is published [audit-structure], and the rebuilt root is the bundle's [root-mismatch];
 4. exactly one range proof per group of nodes at levels c..H-1 (``zkclear.tree.node_groups``) [audit-structure],
@@ -190,7 +191,7 @@ def rebuild_upper_tree(bundle: PublicBundle, audit: AuditData, chunk_roots: dict
             parents = combine_level(level + 1, [(level_nodes[2 * p], level_nodes[2 * p + 1]) for p in parent_indices])
         except ValueError:
             _fail("audit-structure", f"nodes at level {level} carry different numbers of liabilities or position "
-                                     "sums", level)
+                                     "vectors", level)
         for p, node in zip(parent_indices, parents, strict=True):
             published = audit.upper_nodes.get((level + 1, p))
             if published is None:
@@ -268,7 +269,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                 _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk {number})",
                       number)
             seen_ids.add(id_hash)
-        chunk_roots[chunk.position] = chunk_root(system, chunk, public, config.chunk_size)
+        chunk_roots[chunk.position] = chunk_root(system, bundle.header, chunk, public)
     rebuild_upper_tree(bundle, audit, chunk_roots)
     timings["tree"] = time.perf_counter() - started
 

@@ -54,7 +54,7 @@ from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.tree.node_groups import band_bottom, band_levels, band_tops
 from zkclear.tree.receipts import ChunkRecord
-from zkclear.tree.sum_tree import PaddingOpening, Position, TreeNode, combine_level
+from zkclear.tree.sum_tree import POSITION_POINTS, PaddingOpening, Position, TreeNode, combine_level
 from zkclear.verifier.audit import AuditReport, asset_reserves, check_bindings, first_nonzero_padding
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import solvency_named
@@ -181,7 +181,7 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
         except EncodingError as exc:
             return roots, ("encoding", number, f"chunk[{number}]: {exc}"), None
         try:
-            roots.append(encode_node(chunk_root(group.system, chunk, group.public, size)))
+            roots.append(encode_node(chunk_root(group.system, group.header, chunk, group.public)))
             found = chunk_statements(group.system, group.header, chunk, group.public)
         except VerificationError as exc:
             if exc.reason != "chunk-collateral-proof":
@@ -219,20 +219,20 @@ def _first_failing_chunk(group: ChunkGroup, statements: list, owners: list[int])
     return owners[0]
 
 
-def node_entry_size(count: int, assets: int) -> int:
+def node_entry_size(assets: int) -> int:
     """Bytes of one entry of the upper-node list: the position, then the node."""
-    return 9 + node_size(count, assets)
+    return 9 + node_size(assets)
 
 
-def padding_entry_size(count: int, assets: int) -> int:
+def padding_entry_size(assets: int) -> int:
     """Bytes of one entry of the padding list: the position, then the blindings."""
-    return 9 + padding_size(count, assets)
+    return 9 + padding_size(assets)
 
 
-def _decode_named(data: bytes, count: int, assets: int, level: int, index: int) -> TreeNode:
+def _decode_named(data: bytes, assets: int, level: int, index: int) -> TreeNode:
     """decode_node, its EncodingError naming the upper node (level and index) it is about."""
     try:
-        return decode_node(data, count, assets)
+        return decode_node(data, assets)
     except EncodingError as exc:
         raise EncodingError(f"upper node at level {level}, index {index}: {exc}") from None
 
@@ -240,18 +240,17 @@ def _decode_named(data: bytes, count: int, assets: int, level: int, index: int) 
 @dataclass(frozen=True, slots=True)
 class ParentBatch:
     level: int                                   # the parents' level
-    count: int                                   # instruments
     assets: int
     items: tuple[tuple[int, bytes, bytes, bytes], ...]   # (parent index, left, right, parent) encodings
 
 
 def check_parents(batch: ParentBatch) -> Failure | None:
     """The first parent that is not the sum (node-sum-mismatch) or hash (node-hash-mismatch) of its children."""
-    n, assets = batch.count, batch.assets
+    assets = batch.assets
     for index, left, right, parent in batch.items:
         try:
             below = batch.level - 1
-            nodes = [_decode_named(data, n, assets, level, at) for data, level, at in (
+            nodes = [_decode_named(data, assets, level, at) for data, level, at in (
                 (left, below, 2 * index), (right, below, 2 * index + 1), (parent, batch.level, index))]
         except EncodingError as exc:  # a malformed node is bad input, as in the in-memory decoder, not a failed check
             return ("encoding", batch.level, str(exc))
@@ -260,7 +259,7 @@ def check_parents(batch: ParentBatch) -> Failure | None:
             built = combine_level(batch.level, [(nodes[0], nodes[1])])[0]
         except ValueError:
             return ("audit-structure", batch.level, f"nodes at level {batch.level - 1} carry different numbers of "
-                                                    "liabilities or position sums")
+                                                    "liabilities or position vectors")
         if published.encoded != built.encoded or published.positions_encoded != built.positions_encoded:
             return ("node-sum-mismatch", batch.level,
                     f"the node at level {batch.level}, index {index} is not the sum of its children")
@@ -273,7 +272,6 @@ def check_parents(batch: ParentBatch) -> Failure | None:
 @dataclass(frozen=True, slots=True)
 class PaddingBatch:
     level: int
-    count: int
     assets: int
     items: tuple[tuple[int, bytes, bytes], ...]   # (index, node encoding, padding entry without its position)
 
@@ -281,17 +279,17 @@ class PaddingBatch:
 def check_padding(batch: PaddingBatch) -> Failure | None:
     """The batch's padding nodes commit to zero (batched, :func:`first_nonzero_padding`); a node that does not
     decode fails as bad input once the nodes before it passed, as in a node-by-node walk."""
-    n, assets = batch.count, batch.assets
+    assets = batch.assets
     undecodable: list[EncodingError] = []
 
     def decoded() -> Iterator[tuple[int, TreeNode, list[int], list[int]]]:
         for index, node_bytes, entry in batch.items:
             try:
-                node = _decode_named(node_bytes, n, assets, batch.level, index)
+                node = _decode_named(node_bytes, assets, batch.level, index)
             except EncodingError as exc:
                 undecodable.append(exc)
                 return
-            scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + n)]
+            scalars = [scalar_from_bytes(entry[32 * k:32 * k + 32]) for k in range(assets + POSITION_POINTS)]
             yield index, node, scalars[:assets], scalars[assets:]
 
     failed = first_nonzero_padding(decoded())
@@ -312,10 +310,10 @@ class NodeProofBatch:
 
 def check_node_proofs(batch: NodeProofBatch) -> Failure | None:
     named = []
-    count, assets = batch.header.instrument_count, batch.header.asset_count
+    assets = batch.header.asset_count
     for level, index, members, proof in batch.items:
         try:
-            nodes = [((at, i), _decode_named(node, count, assets, at, i).liabilities) for at, i, node in members]
+            nodes = [((at, i), _decode_named(node, assets, at, i).liabilities) for at, i, node in members]
         except EncodingError as exc:
             return ("encoding", level, str(exc))
         try:
@@ -442,7 +440,7 @@ class _Layout:
     padding: dict[Position, bytes] = field(default_factory=dict)
 
 
-def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, count: int, assets: int,
+def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, assets: int,
               index: _Layout | None = None, cursor: _Cursor | None = None) -> _Sections:
     """Walk the body once (no decoding of points) to find where each list starts (and, given ``index``, where each
     piece is and its digest); strict like the decoder. ``cursor``: the one to walk with (its digests then see every
@@ -468,11 +466,13 @@ def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, c
                 cursor.skip(length, f"chunk[{i}] slot {s} account")
             length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] proof length"))[0]
             cursor.skip(length, f"chunk[{i}] proof")
+            length = struct.unpack(">I", cursor.take(4, f"chunk[{i}] position vector proof length"))[0]
+            cursor.skip(length, f"chunk[{i}] position vector proof")
             if index is not None:
                 index.digests.extend(cursor.digests.pop().digest())
         if index is not None:
             index.offsets.append(cursor.offset)
-        entry = node_entry_size(count, assets)
+        entry = node_entry_size(assets)
 
         def item(what: str, key: Position, size: int, into: _Spans | None) -> None:
             if into is None:
@@ -491,13 +491,13 @@ def _sections(path: Path | _PinnedFile, start: int, end: int, chunk_size: int, c
                  None if index is None else index.proofs)
 
         proofs, proofs_at = _positioned(cursor, "node proofs", 13, proof)
-        pad_entry = padding_entry_size(count, assets)
+        pad_entry = padding_entry_size(assets)
 
         def blindings(what: str, key: Position) -> None:
             entry_bytes = cursor.take(pad_entry - 9, what)
             if index is not None:
                 index.padding[key] = entry_bytes
-            for j in range(assets + count):
+            for j in range(assets + POSITION_POINTS):
                 try:
                     scalar_from_bytes(entry_bytes[32 * j:32 * j + 32])
                 except ZkclearError as exc:
@@ -543,6 +543,8 @@ def _read_chunks(path: Path | _PinnedFile, sections: _Sections) -> Iterator[tupl
                 ids.append(id_hash)
             length = cursor.take(4, "proof length")
             parts += [length, cursor.take(struct.unpack(">I", length)[0], "proof")]
+            length = cursor.take(4, "position vector proof length")
+            parts += [length, cursor.take(struct.unpack(">I", length)[0], "position vector proof")]
             yield struct.unpack(">Q", head[:8])[0], b"".join(parts), ids
     finally:
         cursor.close()
@@ -570,7 +572,7 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     timings: dict[str, float] = {}
     started = time.perf_counter()
     start, end = _check_container(path)
-    sections = _sections(path, start, end, config.chunk_size, header.instrument_count, header.asset_count)
+    sections = _sections(path, start, end, config.chunk_size, header.asset_count)
     check_bindings(published, sections.header_digest, system, previous)
     timings["bindings"] = time.perf_counter() - started
 
@@ -673,15 +675,15 @@ def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, root
     """The upper tree, level by level (the checks of ``rebuild_upper_tree``)."""
     header = bundle.header
     config = header.tree
-    c, height, count, assets = config.chunk_bits, config.height, header.instrument_count, header.asset_count
-    node_entry = node_entry_size(count, assets)
-    pad_entry = padding_entry_size(count, assets)
+    c, height, assets = config.chunk_bits, config.height, header.asset_count
+    node_entry = node_entry_size(assets)
+    pad_entry = padding_entry_size(assets)
     blocks = _level_blocks(path, sections, node_entry)
     pad_blocks = _padding_blocks(path, sections, pad_entry)
     for level in set(blocks) | set(pad_blocks):
         if not c <= level <= height or (level == height and level in pad_blocks):
             offset, n = blocks.get(level, (0, 0))
-            _decode_all(_entries(path, offset, n, sections.end, node_entry), count, assets)
+            _decode_all(_entries(path, offset, n, sections.end, node_entry), assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level} that is on no populated "
                                      "path")
     populated = sorted(roots)
@@ -700,7 +702,7 @@ def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, root
             for position in populated:
                 if published.get(position) != roots[position]:
                     if position in published:  # malformed bytes are bad input (exit 1), as in the in-memory audit
-                        _decode_named(published[position], count, assets, level, position)
+                        _decode_named(published[position], assets, level, position)
                     _fail("chunk-root-mismatch", f"the chunk at position {position}: its leaves do not give its "
                                                  "published root", position)
         for index in padding_expected:
@@ -708,7 +710,7 @@ def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, root
                 _fail("padding-node-missing", f"the node at level {level}, index {index} is needed on a populated "
                                               "path but is neither built from chunks nor published as padding",
                       level)
-        batches = [PaddingBatch(level, count, assets, tuple((i, published[i], padding[i]) for i in chunk))
+        batches = [PaddingBatch(level, assets, tuple((i, published[i], padding[i]) for i in chunk))
                    for chunk in _batches(padding_expected)]
         _raise(_first(run.stream(check_padding, iter(batches), window=window)))
         parents = sorted({index >> 1 for index in populated})
@@ -717,13 +719,13 @@ def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, root
         for parent in parents:
             if parent not in above:
                 _fail("audit-structure", f"the node at level {level + 1}, index {parent} is not published", level + 1)
-        parent_batches = [ParentBatch(level + 1, count, assets,
+        parent_batches = [ParentBatch(level + 1, assets,
                                       tuple((p, published[2 * p], published[2 * p + 1], above[p]) for p in chunk))
                           for chunk in _batches(parents)]
         _raise(_first(run.stream(check_parents, iter(parent_batches), window=window)))
         extra = (set(published) - set(expected)) | (set(padding) - set(padding_expected))
         if extra:
-            _decode_all(((level, i, published[i]) for i in sorted(extra) if i in published), count, assets)
+            _decode_all(((level, i, published[i]) for i in sorted(extra) if i in published), assets)
             _fail("audit-structure", f"the audit data publishes a node at level {level}, index {min(extra)} that is "
                                      "on no populated path")
         populated = parents
@@ -734,20 +736,20 @@ def _check_tree(path: Path | _PinnedFile, sections: _Sections, bundle: Any, root
     root = top.get(0)
     expected_root = bundle.root.encoded + bundle.root.digest + (bundle.root.positions_encoded or b"")
     if root is not None and root != expected_root:
-        _decode_named(root, count, assets, height, 0)
+        _decode_named(root, assets, height, 0)
     if root is None or root != expected_root:
         _fail("root-mismatch", "the tree rebuilt from the audit data does not give the bundle's root")
     if set(top) != {0}:
-        _decode_all(((height, i, node) for i, node in sorted(top.items())), count, assets)
+        _decode_all(((height, i, node) for i, node in sorted(top.items())), assets)
         _fail("audit-structure", f"the audit data publishes a node at level {height}, index {max(top)} that is on no "
                                  "populated path")
 
 
-def _decode_all(entries: Iterator[tuple[int, int, bytes]], count: int, assets: int) -> None:
+def _decode_all(entries: Iterator[tuple[int, int, bytes]], assets: int) -> None:
     """Before failing on nodes that should not be there: a malformed one is bad input (EncodingError), as in the
     in-memory audit, whose decoder meets it first."""
     for level, index, node in entries:
-        _decode_named(node, count, assets, level, index)
+        _decode_named(node, assets, level, index)
 
 
 def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
@@ -759,7 +761,7 @@ def _check_node_proofs(path: Path | _PinnedFile, sections: _Sections, header: Ep
                        window: int | None, progress: Progress | None) -> None:
     """One proof per group of nodes below the root (``zkclear.tree.node_groups``), in anchor order; the groups are
     gathered band by band with one cursor per level of the band, batch-verified ``BATCH`` groups at a time."""
-    node_entry = node_entry_size(header.instrument_count, header.asset_count)
+    node_entry = node_entry_size(header.asset_count)
     c, height = header.tree.chunk_bits, header.tree.height
     levels = band_levels(header.asset_count)
     blocks = _level_blocks(path, sections, node_entry)
@@ -1010,7 +1012,7 @@ def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem
     a regular file."""
     path = published.files.audit
     header = published.bundle.header
-    count, assets = header.instrument_count, header.asset_count
+    assets = header.asset_count
     if not path.exists():
         raise InputError("file not found", path=str(path))
     check_regular_file(path)  # a named pipe or a device is refused before a byte is read
@@ -1022,7 +1024,7 @@ def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem
             layout = _Layout()
             checksum = hashlib.sha256(head)
             cursor = _Cursor(path, _PREFIX.size, _PREFIX.size + length, handle=walk, digest=checksum)
-            sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, count, assets,
+            sections = _sections(path, _PREFIX.size, _PREFIX.size + length, header.tree.chunk_size, assets,
                                  layout, cursor)
             if checksum.digest() != walk.read(32):
                 raise EncodingError("checksum mismatch: the file is corrupted")
@@ -1030,7 +1032,7 @@ def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem
         raise EncodingError(f"{path}: {exc}") from None
     return AuditOnDisk(
         sections.header_digest, _ChunksOnDisk(file, layout, chunk_system, published.public, header.tree.chunk_size),
-        _EntriesOnDisk(file, layout.nodes, lambda position, data: _decode_named(data, count, assets, *position)),
+        _EntriesOnDisk(file, layout.nodes, lambda position, data: _decode_named(data, assets, *position)),
         _EntriesOnDisk(file, layout.proofs, lambda position, data: data),
         {position: _padding_opening(blindings, assets) for position, blindings in layout.padding.items()},
         positions=layout.positions)
@@ -1038,6 +1040,6 @@ def open_audit_file(published: PublishedEpoch, *, chunk_system: ChunkProofSystem
 
 def _padding_opening(blindings: bytes, assets: int) -> PaddingOpening:
     """A padding entry's blindings (already checked to be scalars by :func:`_sections`): A liability blindings,
-    then one per position sum."""
+    then the position vector's."""
     scalars = tuple(scalar_from_bytes(blindings[k:k + 32]) for k in range(0, len(blindings), 32))
     return scalars[:assets], scalars[assets:]

@@ -160,7 +160,7 @@ class PublishedEpoch:
         header = self.bundle.header
         try:
             return decode_receipt(data, self.public, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size,
-                                  instrument_count=header.instrument_count, asset_count=header.asset_count)
+                                  asset_count=header.asset_count)
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
 

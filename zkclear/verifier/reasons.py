@@ -56,6 +56,8 @@ REASONS: dict[str, str] = {
                      "unsupported margin mode)",
     "chunk-size-mismatch": "a chunk does not have the size the header says",
     "chunk-root-mismatch": "a chunk's leaves do not sum to its published root",
+    "chunk-position-vector": "a chunk's position vector is not proven to commit to its accounts' positions: the "
+                             "matched book might not count them",
     "chunk-count-policy": "the number of chunks is not one the padding policy produces (it would reveal the count)",
     "duplicate-leaf": "two leaves carry the same id hash",
     "padding-node-missing": "a node needed on a populated path is missing from the audit data",

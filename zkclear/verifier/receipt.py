@@ -12,9 +12,9 @@
    *their* key for this epoch [leaf-mismatch];
 3. **values** — the opening matches the leaf's commitments [opening-mismatch] and the cash, collateral balances,
    positions and margin mode the participant expects [account-values-mismatch, naming the field and both values];
-4. **path** — the chunk root and the siblings fold to the bundle's root: liability, position sums and
-   digest [path-root-mismatch];
-5. **root statements** — the root's position sums open to zero with the published blinding sums (the book is
+4. **path** — the chunk's position vector commits to its accounts' positions [chunk-position-vector]; the chunk
+   root and the siblings fold to the bundle's root: liability, position vector and digest [path-root-mismatch];
+5. **root statements** — the root's position vector opens to zero with the published blinding sum (the book is
    matched, the participant's own positions counted) [matched-book]; the reserves list is the header's, with
    the epoch's assets and totals [reserves-mismatch], and every listed address attested this epoch with its
    chain's own signed message [attestation-*, reserves-duplicate-address]; the assets and decimals the reserves
@@ -161,7 +161,7 @@ def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofS
     """Fold the chunk root and the siblings up to the bundle's root; returns the path's nodes, levels c..H-1."""
     bundle = published.bundle
     c = bundle.header.tree.chunk_bits
-    node = chunk_root(system, receipt.chunk, published.public, bundle.header.tree.chunk_size)
+    node = chunk_root(system, bundle.header, receipt.chunk, published.public)
     index = receipt.chunk.position
     path = []
     for offset, sibling in enumerate(receipt.upper_siblings):
@@ -172,7 +172,7 @@ def _check_path(published: PublishedEpoch, receipt: Receipt, system: ChunkProofS
             node = combine_level(level + 1, [(left, right)])[0]
         except ValueError:
             _fail("receipt-malformed", f"the sibling at level {level} carries the wrong number of liabilities or "
-                                       "position sums")
+                                       "position vectors")
         index >>= 1
     root = bundle.root
     if (node.digest != root.digest or node.encoded != root.encoded
@@ -246,7 +246,7 @@ def verify_chunk_path(bundle: PublicBundle, audit: AuditData, chunk_number: int,
     header = bundle.header
     c, height = header.tree.chunk_bits, header.tree.height
     chunk = audit.chunks[chunk_number]
-    node = chunk_root(system, chunk, public, header.tree.chunk_size)
+    node = chunk_root(system, header, chunk, public)
     if audit.upper_nodes.get((c, chunk.position)) != node:
         _fail("chunk-root-mismatch", f"chunk {chunk_number}'s leaves do not sum to its published root", chunk_number)
     named = [("chunk-collateral-proof", chunk_number, s) for s in chunk_statements(system, header, chunk, public)]

@@ -1,9 +1,9 @@
 """The root statements of a public bundle: cheap enough for every participant to check.
 
-- **Matched book**: the root carries, per instrument j, the sum P_j of every position commitment in the tree
-  (bound by the root digest, so a participant who folded their path to the root has these very sums); the
-  bundle publishes β_j and the check is ``P_j = 0·G + β_j·H``: every instrument's positions sum to zero
-  [matched-book, naming the instrument].
+- **Matched book**: the root carries the position vector V of the whole tree, one commitment to every
+  instrument's net position (bound by the root digest, so a participant who folded their path to the root has this
+  very vector); the bundle publishes β and the check is ``V = 0·G_1 + ... + 0·G_n + β·H``: every instrument's
+  positions sum to zero [matched-book].
 - **Solvency**: the aggregated range proof over ``reserves_a·G − C_root,a`` for every asset (its statement is
   returned for batching) [solvency-proof].
 - **Reserves**: the reserves list is the one the header binds, its assets are the epoch's and every asset's total
@@ -22,23 +22,22 @@ from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError
 from zkclear.proofs.reserves import check_reserve_book
 from zkclear.proofs.solvency import solvency_statement
+from zkclear.tree.sum_tree import POSITION_POINTS
 
 Named = tuple[str, int, object]
 
 
 def check_matched_book(bundle: PublicBundle, instrument_ids: Sequence[str]) -> None:
-    """Every instrument's position sum at the root opens to zero with its published blinding sum."""
-    sums = bundle.root.positions or ()
+    """The root's position vector opens to the zero vector with the published blinding sum."""
+    vectors = bundle.root.positions or ()
     count = bundle.header.instrument_count
-    if len(sums) != count or len(bundle.matched_book) != count or len(instrument_ids) != count:
-        raise VerificationError("matched-book", detail=f"the bundle carries {len(sums)} position sums and "
-                                                       f"{len(bundle.matched_book)} blinding sums for {count} "
-                                                       "instruments")
-    for j, (total, beta) in enumerate(zip(sums, bundle.matched_book, strict=True)):
-        if total != commit(0, beta):
-            raise VerificationError("matched-book", index=j,
-                                    detail=f"the positions in {instrument_ids[j]} do not sum to zero: the book is "
-                                           "not matched (an account may be missing or altered)")
+    if len(vectors) != POSITION_POINTS or len(bundle.matched_book) != POSITION_POINTS or len(instrument_ids) != count:
+        raise VerificationError("matched-book", detail=f"the bundle carries {len(vectors)} position vectors and "
+                                                       f"{len(bundle.matched_book)} blinding sums for "
+                                                       f"{len(instrument_ids)} instruments (the header says {count})")
+    if vectors[0] != commit(0, bundle.matched_book[0]):
+        raise VerificationError("matched-book", detail="the positions of some instrument do not sum to zero: the book "
+                                                       "is not matched (an account may be missing or altered)")
 
 
 def check_reserves(bundle: PublicBundle, collateral_ids: Sequence[str]) -> tuple[int, ...]:

@@ -19,6 +19,7 @@ from zkclear.errors import EncodingError, VerificationError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
+from zkclear.proofs.position_vector import PositionVectorProof, verify_position_vector
 from zkclear.tree.node_groups import group_bits, group_context_indices
 from zkclear.tree.receipts import ChunkRecord
 from zkclear.tree.sum_tree import Position, TreeNode, chunk_levels, make_leaf, sum_points
@@ -82,8 +83,10 @@ def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: Chunk
                                        f"({exc})") from exc
 
 
-def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_size: int) -> TreeNode:
-    """Recompute a chunk's root (liability sum, digest, position sums) from its leaves."""
+def chunk_root(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord, public: Any) -> TreeNode:
+    """Recompute a chunk's root (liability sum, digest) from its leaves, with the chunk's position vector once its
+    equality proof checks against the sums of the leaves' position commitments [chunk-position-vector]."""
+    chunk_size = header.tree.chunk_size
     if len(chunk.id_hashes) != chunk_size or len(chunk.accounts) != chunk_size:
         raise VerificationError("chunk-size-mismatch", index=chunk.position,
                                 detail=f"chunk {chunk.position} has {len(chunk.accounts)} accounts, "
@@ -98,9 +101,19 @@ def chunk_root(system: ChunkProofSystem, chunk: ChunkRecord, public: Any, chunk_
         make_leaf(id_hash, system.liabilities(account, public), system.encode_commitments(account))
         for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
     ]
-    positions = sum_points([system.position_commitments(account) for account in chunk.accounts],
-                           system.instrument_count(public))
-    return chunk_levels(leaves)[-1][0].with_positions(positions)
+    sums = sum_points([system.position_commitments(account) for account in chunk.accounts],
+                      system.instrument_count(public))
+    try:
+        proof = PositionVectorProof.from_bytes(chunk.positions_proof, len(sums))
+    except EncodingError as exc:
+        raise VerificationError("chunk-position-vector", index=chunk.position,
+                                detail=f"the position vector of chunk {chunk.position} does not decode ({exc})"
+                                ) from None
+    if not verify_position_vector(chunk_context(header, chunk.position), sums, proof):
+        raise VerificationError("chunk-position-vector", index=chunk.position,
+                                detail=f"the position vector of chunk {chunk.position} is not proven to commit to its "
+                                       "accounts' positions: the matched book might not count them")
+    return chunk_levels(leaves)[-1][0].with_positions((proof.vector,))
 
 
 def _first_failure(statements: list) -> int | None:

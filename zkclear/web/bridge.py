@@ -88,6 +88,7 @@ CHECK_OF: dict[str, str] = {
     "opening-mismatch": "values",
     "account-values-mismatch": "values",
     "chunk-size-mismatch": "path",
+    "chunk-position-vector": "path",
     "path-root-mismatch": "path",
     "matched-book": "root statements",
     "reserves-mismatch": "root statements",
@@ -315,8 +316,8 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
                     + f"; leaf {check.leaf_index} carries your id hashed with that key for this epoch",
         "values": f"your balance, positions and margin mode open the commitments of leaf {check.leaf_index}"
                   + (f" and equal the {', '.join(expected_values)} you expect" if expected_values else ""),
-        "path": f"your chunk's {tree.chunk_size} leaves and the {levels} nodes beside your path sum and hash to the "
-                "published root",
+        "path": f"your chunk's position vector commits to its {tree.chunk_size} accounts' positions, and its leaves "
+                f"and the {levels} nodes beside your path sum and hash to the published root",
         "root statements": f"the positions of all accounts sum to zero in each of the {header.instrument_count} "
                            f"instruments (a matched book), and the {len(published.bundle.reserves.entries)} "
                            f"reserve address(es) signed this epoch",

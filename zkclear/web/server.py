@@ -6,7 +6,7 @@ Routes (GET and HEAD only; anything else is 404 or 405; a request target that is
 - ``/`` — the page (``static/index.html``); ``/static/NAME`` — its scripts and styles;
 - ``/pyodide/NAME`` — the vendored Pyodide files (:data:`zkclear.web.assets.PYODIDE_FILES` only);
 - ``/verifier/zkclear-verifier.zip`` — zkclear's pure-Python sources (:func:`zkclear.web.assets.verifier_zip`),
-  and ``/verifier/bulletproofs-generators-8192.bin`` — the precomputed generators (:mod:`zkclear.web.generators`);
+  and ``/verifier/zkclear-generators-v2-8192.bin`` — the precomputed generators (:mod:`zkclear.web.generators`);
 - ``/epochs/index.json`` — the epochs found in DIR, and ``/epochs/PATH`` — a public file under DIR (at most one
   folder deep): ``epoch-N.bundle``, ``epoch-N.public.json``, ``epoch-N.inputs.json`` or ``epoch-N.audit``.
   Receipts, participant files, keys, ledgers and every other file are never served, even when they sit in DIR,

@@ -5,7 +5,7 @@
 import { loadPyodide } from "/pyodide/pyodide.mjs";
 
 const VERIFIER_URL = "/verifier/zkclear-verifier.zip";
-const GENERATORS_URL = "/verifier/bulletproofs-generators-8192.bin";
+const GENERATORS_URL = "/verifier/zkclear-generators-v2-8192.bin";
 // The only folders the page's files are written to (emptied before each check).
 const INPUT_FOLDERS = ["/epochs", "/receipts", "/participant"];
 let booting = null;
