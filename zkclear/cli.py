@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -129,11 +130,12 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         except InputError as exc:
             raise InputError(exc.detail, field="--venue") from None
     if config_path:
-        from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+        from zkclear.files import MAX_DOCUMENT_BYTES, read_text
 
-        # a named pipe blocks the read, /dev/zero never ends
-        check_regular_file(config_path, str(config_path), limit=MAX_DOCUMENT_BYTES)
-    text = config_path.read_text(encoding="utf-8") if config_path else config_toml(MarketSpec())
+        # a named pipe blocks the read, /dev/zero never ends, a byte that is not UTF-8 is named by its line
+        text = read_text(config_path, limit=MAX_DOCUMENT_BYTES)
+    else:
+        text = config_toml(MarketSpec())
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
                                executor=executor, venue=venue)
@@ -936,6 +938,8 @@ def main() -> None:
     except OSError as exc:
         where = f"{exc.filename} " if getattr(exc, "filename", None) else ""
         _exit_with_error("input", f"{where}{exc.strerror or exc}", 1)
+    except sqlite3.Error as exc:  # a damaged or unwritable database the deployment's own checks did not name
+        _exit_with_error("input", f"a database could not be read or written: {exc}", 1)
     except (RecursionError, MemoryError) as exc:
         _exit_with_error("input", f"input too large or too deeply nested ({type(exc).__name__})", 1)
     except Exception as exc:  # never a traceback for a user; the tests treat exit 3 as a defect

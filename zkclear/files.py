@@ -46,3 +46,28 @@ def read_file(path: str | Path, *, limit: int | None = None) -> bytes:
     if limit is not None and len(data) > limit:  # grew since
         raise InputError(f"more than the {limit}-byte limit", path=str(path))
     return data
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """``data`` as UTF-8 text (a leading byte-order mark dropped); InputError naming ``name`` and the line of the
+    first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 (byte {exc.start + 1} of the file is {data[exc.start]:#04x})", path=name,
+                         line=data.count(b"\n", 0, exc.start) + 1) from None
+
+
+def read_text(path: str | Path, name: str | None = None, *, limit: int = MAX_DOCUMENT_BYTES) -> str:
+    """The UTF-8 text of a document a user names (a configuration, a settings file), read whole: InputError naming
+    ``name`` (default ``path``) when it is missing, unreadable, not a regular file, larger than ``limit`` bytes or
+    not UTF-8 (with the line of the first bad byte)."""
+    name = name or str(path)
+    check_regular_file(path, name, limit=limit)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", path=name) from None
+    if len(data) > limit:  # grew since it was checked
+        raise InputError(f"more than the {limit}-byte limit", path=name)
+    return decode_text(data, name)

@@ -66,7 +66,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
 from zkclear.proofs.epoch_prover import (
     AccountInput,
     EpochArtifacts,
@@ -166,8 +166,9 @@ class ProvingSettings:
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
-    check_regular_file(path, limit=MAX_DOCUMENT_BYTES)  # a named pipe blocks the read, /dev/zero never ends
-    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
+    # a named pipe blocks the read, /dev/zero never ends, a byte that is not UTF-8 is named by its line; a
+    # byte-order mark is accepted
+    text = read_text(path, limit=MAX_DOCUMENT_BYTES)
     try:
         data = tomllib.loads(text)
     except RecursionError:  # tomllib recurses once per nested array
@@ -894,9 +895,17 @@ def participant_toml(account: str, account_key: bytes) -> str:
             f"account_key = \"{account_key.hex()}\"\n")
 
 
+#: An operator secret file is 64 hexadecimal digits and a line feed: a longer file is not one (read no further).
+_SECRET_FILE_BYTES = 4096
+
+
 def _read_secret(path: Path) -> bytes:
     try:
+        # a named pipe would block the read (forever: nothing writes to it), a device would never end
+        check_regular_file(path, limit=_SECRET_FILE_BYTES)
         text = path.read_text(encoding="ascii").strip()
+    except InputError as exc:
+        raise ConfigurationError(f"cannot read the operator secret {path}: {exc.detail}") from None
     except FileNotFoundError:
         raise ConfigurationError(f"{path} is missing: the operator secret derives every blinding and account key; "
                                  "restore it from your backup (a new secret cannot re-prove or extend this "

@@ -52,7 +52,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
 from zkclear.integers import RULE, is_canonical_int
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
@@ -689,12 +689,8 @@ def load_config(path: Path) -> ClearingConfig:
     """Parse and validate a deployment configuration file. :class:`InputError` names the file, the line (where
     it can be found) and the field of the first problem."""
     name = str(path)
-    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
-    return parse_config(text, path=name)
+    # not a regular file, too large, unreadable or not UTF-8: one InputError (a byte-order mark is accepted)
+    return parse_config(read_text(path, name, limit=MAX_DOCUMENT_BYTES), path=name)
 
 
 def parse_config(text: str, *, path: str) -> ClearingConfig:

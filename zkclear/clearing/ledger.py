@@ -80,6 +80,9 @@ _INPUTS_LABEL = b"zkclear/ledger/inputs/v1"
 #: is then empty) or else in ``epochs.inputs``
 _INPUTS = "COALESCE((SELECT inputs FROM epoch_inputs WHERE epoch_inputs.epoch = epochs.epoch), epochs.inputs)"
 _BLOCK = 1 << 20
+#: SQLite's result codes for a damaged database file (``sqlite3.Error.sqlite_errorname``)
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE",
+                      "SQLITE_CORRUPT_VTAB"})
 #: below SQLite's default limit on bound parameters
 _QUERY_CHUNK = 900
 
@@ -250,17 +253,22 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            # a damaged page may only show here, past the schema (a page of the meta table zeroed)
+            config_bytes = config_canonical_bytes(config)
+            stored = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            if stored is None:
+                with self._transaction():
+                    self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
+                    self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
+            elif bytes(stored[0]) != config_bytes:
+                raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+            self._index_transfer_ids()
+        except (sqlite3.DatabaseError, LedgerError) as exc:
+            if hasattr(self, "_db"):  # not when the connection itself failed
+                self._db.close()
+            if isinstance(exc, LedgerError):
+                raise
             raise LedgerError(f"{self.path}: not a usable ledger: {exc}") from exc
-        config_bytes = config_canonical_bytes(config)
-        stored = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-        if stored is None:
-            with self._transaction():
-                self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
-                self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
-        elif bytes(stored[0]) != config_bytes:
-            raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
-        self._index_transfer_ids()
 
     def _index_transfer_ids(self) -> None:
         """Fill ``transfer_ids`` from the stored inputs of a ledger that predates it (once)."""
@@ -277,8 +285,12 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
         self.close()
+        if isinstance(error, sqlite3.DatabaseError) and getattr(error, "sqlite_errorname", "") in _DAMAGED:
+            # a damaged page of the ledger, met while reading it (the pages read on opening were sound): one
+            # LedgerError naming the file, never an internal error
+            raise LedgerError(f"{self.path}: not a usable ledger: {error}") from error
 
     def close(self) -> None:
         self._db.close()

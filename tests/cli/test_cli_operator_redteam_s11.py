@@ -1,0 +1,170 @@
+"""Red team, session 11: the operator's files and a damaged deployment through the real ``zkclear`` process.
+
+Each case is one the earlier suites did not cover and that ended in an internal error (exit 3 with an exception's
+text), a hang, or a deployment that could be created and cleared but never proven. Whatever the damage: exit
+status 1, one line on stderr naming the file (and the line where there is one), never a traceback, and nothing
+written."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zkclear.synthetic import MarketSpec, generate_market
+
+SPEC = MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3, options=False)
+
+
+def run(*args: object, cwd: Path | None = None, timeout: int = 120) -> tuple[int, str, str]:
+    """``zkclear ARGS`` in a fresh process: (exit status, stdout, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True, text=True,
+                            cwd=cwd, timeout=timeout, check=False)
+    return result.returncode, result.stdout, result.stderr
+
+
+def refused(code: int, err: str, *fragments: str) -> None:
+    """Exit status 1 and one line on stderr holding every fragment, no traceback."""
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def fingerprint(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("market")
+    config, epochs = generate_market(root / "market", SPEC)
+    return {"config": config, "epochs": epochs}
+
+
+@pytest.fixture(scope="module")
+def committed(market, tmp_path_factory) -> Path:
+    """A deployment with epoch 1 committed (copied by each test that damages it)."""
+    directory = tmp_path_factory.mktemp("committed") / "venue"
+    assert run("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial")[0] == 0
+    assert run("epoch", "run", market["epochs"][0], "-d", directory)[0] == 0
+    return directory
+
+
+@pytest.fixture
+def venue(committed, tmp_path) -> Path:
+    target = tmp_path / "venue"
+    shutil.copytree(committed, target)
+    return target
+
+
+# -- zkclear.toml: what init accepted had to be provable ------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "fragment"), [
+    ('settlement_asset = "USDC\\nvenue: Evil"', "settlement_asset"),  # a line of its own in every attestation text
+    ('settlement_asset = "usdc"', "settlement_asset"),
+    ('settlement_asset = ""', "settlement_asset"),
+    ('settlement_asset = "USDC-COIN-ON-MANY-CHAINS"', "settlement_asset"),  # 24 characters: longer than 16
+    ("settlement_decimals = 9999999999", "settlement_decimals"),
+    ("settlement_decimals = -1", "settlement_decimals"),
+])
+def test_a_settlement_asset_the_reserves_could_never_name_is_refused_by_init(market, tmp_path, line, fragment):
+    """Without [[asset]] tables, ``settlement_asset`` and ``settlement_decimals`` went unchecked: init and every
+    epoch run accepted them, and only `epoch prove` (or `status`) refused the deployment, after epochs were
+    committed that could then never be proven."""
+    key = line.split(" =", 1)[0]
+    text = "\n".join(line if row.startswith(key + " ") else row
+                     for row in market["config"].read_text(encoding="utf-8").splitlines()) + "\n"
+    assert line in text
+    config = tmp_path / "zkclear.toml"
+    config.write_text(text, encoding="utf-8")
+    code, _out, err = run("init", tmp_path / "venue", "--config", config, "--height", 8)
+    refused(code, err, f"{config}:", f"field '{fragment}'")
+    assert not (tmp_path / "venue").exists()
+
+
+def test_a_settlement_asset_with_dots_dashes_and_36_decimals_is_still_accepted(market, tmp_path):
+    """The rule is the reserve book's (zkclear.chains.reserves.check_asset), not a stricter one."""
+    from zkclear.chains.reserves import MAX_DECIMALS, check_asset
+    from zkclear.clearing.assets import MAX_SETTLEMENT_DECIMALS
+
+    assert MAX_SETTLEMENT_DECIMALS == MAX_DECIMALS and check_asset("USD.E-2_X") == "USD.E-2_X"
+    text = market["config"].read_text(encoding="utf-8").replace('settlement_asset = "USDC"',
+                                                                'settlement_asset = "USD.E-2_X"')
+    text = text.replace("settlement_decimals = 6", "settlement_decimals = 36")
+    config = tmp_path / "zkclear.toml"
+    config.write_text(text, encoding="utf-8")
+    code, out, err = run("init", tmp_path / "venue", "--config", config, "--height", 8)
+    assert code == 0 and "created deployment" in out, err
+
+
+def test_a_configuration_that_is_not_utf8_is_named_with_its_line_by_init(market, tmp_path):
+    config = tmp_path / "zkclear.toml"
+    config.write_bytes(market["config"].read_bytes() + b"# caf\xe9 in Latin-1\n")
+    lines = config.read_bytes().count(b"\n")
+    code, _out, err = run("init", tmp_path / "venue", "--config", config, "--height", 8)
+    refused(code, err, f"{config}:{lines}: not UTF-8")
+    assert not (tmp_path / "venue").exists()
+
+
+# -- a damaged deployment --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["zkclear.toml", "proving.toml"])
+def test_a_deployment_file_that_is_not_utf8_is_one_line_for_status_and_epoch_run(venue, market, name):
+    path = venue / name
+    path.write_bytes(path.read_bytes() + b"# \xff\n")
+    lines = path.read_bytes().count(b"\n")
+    before = fingerprint(venue)
+    for args in (("status", "-d", venue), ("epoch", "run", market["epochs"][1], "-d", venue)):
+        code, _out, err = run(*args)
+        refused(code, err, f"{path}:{lines}: not UTF-8")
+    assert fingerprint(venue) == before
+
+
+def test_an_operator_secret_that_is_a_named_pipe_is_refused_not_waited_for(venue, market):
+    """Reading it blocked for ever (nothing ever writes to it)."""
+    secret = venue / "operator.secret"
+    secret.unlink()
+    os.mkfifo(secret)
+    for args in (("status", "-d", venue), ("epoch", "run", market["epochs"][1], "-d", venue)):
+        code, _out, err = run(*args, timeout=60)
+        refused(code, err, "operator secret", "not a regular file")
+
+
+def _zero_page(path: Path, page: int) -> None:
+    with path.open("r+b") as handle:
+        handle.seek(page * 4096)
+        handle.write(bytes(4096))
+
+
+def test_a_ledger_with_a_zeroed_page_is_one_line_for_status_and_epoch_run(venue, market):
+    """A page past the schema zeroed (a bad disk sector, a partial restore): SQLite opened the file and the error
+    came from the first query, outside the ledger's checks (internal error, exit 3)."""
+    ledger = venue / "ledger.sqlite"
+    _zero_page(ledger, 2)
+    before = fingerprint(venue)
+    for args in (("status", "-d", venue), ("epoch", "run", market["epochs"][1], "-d", venue)):
+        code, _out, err = run(*args)
+        refused(code, err, f"{ledger}: not a usable ledger")
+    assert fingerprint(venue) == before
+
+
+def test_every_zeroed_page_of_a_ledger_is_refused_or_read_never_an_internal_error(committed, market, tmp_path):
+    """Each page of a one-epoch ledger zeroed in turn: `status` and `epoch run` either work or refuse in one line."""
+    pages = (committed / "ledger.sqlite").stat().st_size // 4096
+    assert pages >= 4
+    for page in range(pages):
+        target = tmp_path / f"page-{page}"
+        shutil.copytree(committed, target)
+        _zero_page(target / "ledger.sqlite", page)
+        for args in (("status", "-d", target), ("epoch", "run", market["epochs"][1], "-d", target)):
+            code, _out, err = run(*args)
+            assert code in (0, 1), (page, args[0], err)
+            assert "Traceback" not in err and "internal error" not in err and err.count("\n") <= 1, (page, err)
