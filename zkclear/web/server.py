@@ -104,14 +104,15 @@ class Site:
         for path in sorted([*self.epochs.glob("epoch-*.bundle"), *self.epochs.glob("*/epoch-*.bundle")]):
             match = PUBLIC_FILE.match(path.name)
             folder = path.parent.relative_to(self.epochs)
-            if match is None or not _inside(path, self.epochs) or PRIVATE_FOLDER in folder.parts:
+            if match is None or not _inside(path, self.epochs) or PRIVATE_FOLDER in folder.parts \
+                    or _in_private(path, self.epochs):
                 continue
             epoch = int(match.group(1))
             prefix = "" if folder == Path(".") else folder.as_posix() + "/"
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
             for kind, suffix in EPOCH_FILE_KINDS:
                 name = f"epoch-{epoch}.{suffix}"
-                if (path.parent / name).is_file():
+                if (path.parent / name).is_file() and not _in_private(path.parent / name, self.epochs):
                     entry[kind] = prefix + name
             found.setdefault(epoch, entry)
         return [found[epoch] for epoch in sorted(found)]
@@ -126,6 +127,23 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+def _in_private(path: Path, root: Path) -> bool:
+    """Whether ``path``, symlinks resolved, lies in a folder named ``private`` under ``root`` (a symlinked folder or
+    file of DIR pointing into DIR's ``private/``: the request's own path does not show it); True when it cannot be
+    resolved."""
+    try:
+        inside = path.resolve().relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return True
+    return PRIVATE_FOLDER in inside.parts[:-1]
+
+
+def _public_file(path: Path, root: Path) -> Path | None:
+    """:func:`served_file` for a file of DIR; None also when it resolves into a ``private`` folder."""
+    found = served_file(path, root)
+    return None if found is None or _in_private(found, root) else found
 
 
 def _safe_relative(path: str) -> str | None:
@@ -201,9 +219,22 @@ class Handler(BaseHTTPRequestHandler):
             allowed.add(f"[::1]:{port}")
         return hosts[0] in allowed
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, and no HTTP/0.9: it answers a request of that version (``GET /path`` without a
+        version, or ``HTTP/0.9``) with the bare body, no status line and no header — none of the security headers
+        either. Such a request gets a 505 (as HTTP/1.0, with the headers)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+            return False
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, URI too long, too many headers, unknown method) as plain
         text with the security headers, like every other response (its default is an HTML page without them)."""
+        if getattr(self, "request_version", "") == "HTTP/0.9":  # else no status line and no header is sent
+            self.request_version = "HTTP/1.0"
         self.log_error("code %d, message %s", code, message)
         self.close_connection = True
         status = HTTPStatus(code)
@@ -236,7 +267,8 @@ class Handler(BaseHTTPRequestHandler):
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
                 return None, ""
-            return served_file(root / relative, root), MIME_TYPES[suffix]
+            found = _public_file(root / relative, root) if prefix == "/epochs/" else served_file(root / relative, root)
+            return found, MIME_TYPES[suffix]
         return None, ""
 
     def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
