@@ -833,7 +833,7 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
     if as_json:
         click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
     else:
-        click.echo(f"FAILED [{exc.reason}]: {message}", err=True)
+        click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -946,10 +946,17 @@ def main() -> None:
         _exit_with_error("internal", f"internal error (please report it): {type(exc).__name__}: {exc}", 3)
 
 
+def _one_line(message: str) -> str:
+    """``message`` with every character that is not printable escaped (``\\n``, ``\\x1b``): an error stays one line on
+    the terminal whatever it quotes (a path or a value holding a line break, a terminal escape sequence)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
 def _exit_with_error(kind: str, message: str, status: int) -> None:
     """One line on stderr (``error: ...``; an internal error says so itself) and, with --json, the same as one JSON
     object on stdout; then exit with ``status``."""
-    line = message if kind == "internal" or message == "aborted" else f"error: {message}"
+    shown = _one_line(message)
+    line = shown if kind == "internal" or message == "aborted" else f"error: {shown}"
     click.echo(line, err=True)
     if _errors_as_json:
         click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))

@@ -4,6 +4,7 @@ runs out, and a sparse file of many gigabytes costs no disk: each is refused bef
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from pathlib import Path
@@ -71,3 +72,26 @@ def read_text(path: str | Path, name: str | None = None, *, limit: int = MAX_DOC
     if len(data) > limit:  # grew since it was checked
         raise InputError(f"more than the {limit}-byte limit", path=name)
     return decode_text(data, name)
+
+
+def line_of_bad_utf8(path: str | Path, *, block: int = 1 << 20) -> tuple[int, int] | None:
+    """``(line, byte)`` (both from 1) of the first byte of ``path`` that is not UTF-8, read in blocks (a file read
+    as text failed to decode: this names where); None when it decodes (or cannot be read)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1  # bytes before ``data``, and the line at its start
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                data = handle.read(block)
+                held = len(decoder.getstate()[0])  # the start of a character the last block ended in
+                try:
+                    decoder.decode(data, final=not data)
+                except UnicodeDecodeError as exc:
+                    position = offset - held + exc.start  # held bytes are >= 0x80: never a line feed
+                    return lines + data.count(b"\n", 0, max(0, position - offset)), position + 1
+                if not data:
+                    return None
+                lines += data.count(b"\n")
+                offset += len(data)
+    except OSError:
+        return None

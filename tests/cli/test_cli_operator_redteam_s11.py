@@ -8,6 +8,7 @@ written."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -168,3 +169,74 @@ def test_every_zeroed_page_of_a_ledger_is_refused_or_read_never_an_internal_erro
             code, _out, err = run(*args)
             assert code in (0, 1), (page, args[0], err)
             assert "Traceback" not in err and "internal error" not in err and err.count("\n") <= 1, (page, err)
+
+
+# -- input files that are not UTF-8: the line of the bad byte, as for every other bad record --------------------
+
+def _epoch_copy(market, tmp_path: Path) -> Path:
+    target = tmp_path / "epoch-2"
+    shutil.copytree(market["epochs"][1], target)
+    return target
+
+
+@pytest.mark.parametrize("batch", [None, "1"])
+def test_a_fills_file_that_is_not_utf8_names_the_line_of_the_bad_byte(venue, market, tmp_path, batch):
+    """The CSV reader decodes ahead of the line it hands out, so the error named the file only ('not UTF-8')."""
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    rows = fills.read_bytes().splitlines(keepends=True)
+    rows[3] = rows[3].replace(b"trader-", b"trad\xe9r-", 1)  # Latin-1, as a spreadsheet may export it
+    fills.write_bytes(b"".join(rows))
+    before = fingerprint(venue)
+    code, _out, err = run("epoch", "run", inputs, "-d", venue, *(("--batch-fills", batch) if batch else ()))
+    byte = len(b"".join(rows[:3])) + rows[3].index(b"\xe9") + 1
+    refused(code, err, f"{fills}:4: not UTF-8 (byte {byte} ")
+    assert fingerprint(venue) == before
+
+
+def test_a_transfers_file_that_is_not_utf8_names_the_line_of_the_bad_byte(venue, market, tmp_path):
+    inputs = _epoch_copy(market, tmp_path)
+    transfers = inputs / "transfers.csv"
+    transfers.write_bytes(b"transfer_id,kind,account,amount\nt-x1,deposit,trader-0001,5\nt-x2,deposit,trad\xc3")
+    code, _out, err = run("epoch", "run", inputs, "-d", venue)
+    refused(code, err, f"{transfers}:3: not UTF-8")
+
+
+def test_a_prices_json_that_is_not_utf8_names_the_line_of_the_bad_byte(venue, market, tmp_path):
+    inputs = _epoch_copy(market, tmp_path)
+    prices = inputs / "prices.json"
+    prices.write_bytes(prices.read_bytes().replace(b'"BTC-FUT"', b'"BTC-F\xfcT"'))
+    line = prices.read_bytes()[:prices.read_bytes().index(b"\xfc")].count(b"\n") + 1
+    code, _out, err = run("epoch", "run", inputs, "-d", venue)
+    refused(code, err, f"{prices}:{line}: not UTF-8")
+
+
+def test_the_position_of_a_bad_byte_is_found_across_blocks_and_split_characters(tmp_path):
+    from zkclear.files import line_of_bad_utf8
+
+    path = tmp_path / "f"
+    cases = [(b"ab\ncd\xffe\n", (2, 6)), ("a\n\u00e9\n".encode() + b"x\xff", (3, 7)),
+             ("a\n\u00e9\n".encode() + b"\xc3", (3, 6)), (b"a\n\xc3\n", (2, 3)), ("a\n\u20ac\n".encode(), None)]
+    for data, expected in cases:
+        path.write_bytes(data)
+        assert [line_of_bad_utf8(path, block=size) for size in (1, 2, 3, 1 << 20)] == [expected] * 4, data
+
+
+# -- one line, whatever the message quotes ----------------------------------------------------------------------
+
+def test_an_error_quoting_a_path_with_a_line_break_or_an_escape_is_still_one_line(venue, market, tmp_path):
+    inputs = tmp_path / "epoch\n2\x1b[31m"
+    shutil.copytree(market["epochs"][1], inputs)
+    fills = inputs / "fills.csv"
+    rows = fills.read_text(encoding="utf-8").splitlines()
+    fields = rows[1].split(",")
+    fields[4] = "+" + fields[4]  # a bad size on line 2
+    rows[1] = ",".join(fields)
+    fills.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, _out, err = run("epoch", "run", inputs, "-d", venue)
+    refused(code, err, "epoch\\n2\\x1b[31m/fills.csv:2: field 'size'")
+    assert "\x1b" not in err
+    code, out, err = run("status", "--json", "-d", tmp_path / "no\nsuch")
+    refused(code, err, "no\\nsuch is not a zkclear deployment")
+    assert json.loads(out)["detail"].endswith("/no\nsuch is not a zkclear deployment (no such directory); create "
+                                              "one with `zkclear init`")  # JSON keeps the message as it is

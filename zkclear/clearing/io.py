@@ -52,7 +52,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, decode_text, line_of_bad_utf8, read_text
 from zkclear.integers import RULE, is_canonical_int
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
@@ -162,7 +162,9 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
         except csv.Error as exc:
             raise InputError(f"malformed CSV: {exc}", path=name, line=reader.line_num) from exc
         except UnicodeDecodeError as exc:
-            raise InputError("not UTF-8", path=name) from exc
+            where = line_of_bad_utf8(path)  # the text reader decodes ahead of the line it gives: find the byte
+            raise InputError("not UTF-8" + (f" (byte {where[1]} of the file)" if where else ""), path=name,
+                             line=where[0] if where else None) from exc
     if rows or not yielded:
         yield rows, lines
 
@@ -388,7 +390,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     text = ""
     check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = decode_text(path.read_bytes(), name)  # InputError naming the line of a byte that is not UTF-8
         # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
         # has imported it) a few hundred thousand '[' overflow the C stack and kill the process with a signal
         depth = nesting_depth(text)
