@@ -240,3 +240,41 @@ def test_an_error_quoting_a_path_with_a_line_break_or_an_escape_is_still_one_lin
     refused(code, err, "no\\nsuch is not a zkclear deployment")
     assert json.loads(out)["detail"].endswith("/no\nsuch is not a zkclear deployment (no such directory); create "
                                               "one with `zkclear init`")  # JSON keeps the message as it is
+
+
+# -- a write that fails (a full disk, a file-size limit) is the deployment's, not the input's ---------------------
+
+def _write_limited(limit: int):
+    """A child that may write no file past ``limit`` bytes (writes fail with EFBIG, as on a full disk)."""
+    import resource
+    import signal
+
+    def limit_writes() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_writes
+
+
+def test_a_private_copy_of_fills_that_cannot_be_written_names_the_copy_not_the_input(venue, market, tmp_path):
+    """`epoch run` copies fills.csv into the deployment's private scratch folder: a failed write (here a 64 KiB
+    file-size limit) was reported as `e/fills.csv: cannot open: File too large`, blaming the operator's file."""
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    rows = fills.read_text(encoding="utf-8").splitlines()
+    header, first = rows[0], rows[1].split(",")
+    for k in range(3000):  # a pair trading one lot back and forth: about 200 KB, positions unchanged
+        buyer, seller = (first[1], first[2]) if k % 2 else (first[2], first[1])
+        rows.append(",".join([f"extra-{k:06d}", buyer, seller, first[3], "1", first[5], "0", "0"]))
+    fills.write_text("\n".join([header, *rows[1:]]) + "\n", encoding="utf-8")
+    assert fills.stat().st_size > 150_000
+    before = fingerprint(venue)
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", "epoch", "run", inputs, "-d", venue],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            preexec_fn=_write_limited(64 << 10))
+    refused(result.returncode, result.stderr, "/private/scratch/", f"/fills.csv: cannot write a private copy of "
+            f"{fills}: File too large")
+    assert not result.stderr.startswith(f"error: {fills}")
+    assert fingerprint(venue) == before
+    code, out, err = run("epoch", "run", inputs, "-d", venue)  # the limit lifted: the same folder commits
+    assert code == 0 and "epoch 2 committed" in out, err

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -557,6 +556,35 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
+def _private_copy(source: Path, copy: Path) -> None:
+    """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
+    cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
+    def cannot_write(exc: OSError) -> InputError:
+        return InputError(f"cannot write a private copy of {source}: {exc.strerror or exc}", path=str(copy))
+
+    try:
+        reader = source.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", path=str(source)) from exc
+    with reader:
+        try:
+            writer = copy.open("wb")
+        except OSError as exc:
+            raise cannot_write(exc) from exc
+        try:
+            with writer:
+                while True:
+                    try:
+                        block = reader.read(1 << 20)
+                    except OSError as exc:
+                        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
+                    if not block:
+                        break
+                    writer.write(block)
+        except OSError as exc:  # a write, or the flush on closing
+            raise cannot_write(exc) from exc
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
                scratch: Path | None = None) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
@@ -611,10 +639,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         copy = Path(scratch) / "fills.csv"
         if fills_path.exists() and not fills_path.is_file():  # a named pipe would block the copy
             raise InputError("not a regular file", path=str(fills_path))
-        try:
-            shutil.copyfile(fills_path, copy)
-        except OSError as exc:
-            raise InputError(f"cannot open: {exc.strerror}", path=str(fills_path)) from exc
+        _private_copy(fills_path, copy)
         fills = FillFile(copy, config, batch_fills, shown_as=str(fills_path), spill=Path(scratch) / "batches")
         replaced["fills.csv"] = copy
     return EpochInputs(
