@@ -35,6 +35,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import struct
 import tomllib
 from collections import deque
@@ -91,6 +92,12 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
+#: Written first and removed last by ``zkclear init``: while it is there, the deployment is an interrupted init
+#: (killed, or a write failed), which no command opens and the same ``zkclear init`` run again clears and redoes.
+INIT_MARKER = ".zkclear-init-incomplete"
+#: What an init writes (the ledger with SQLite's side files): all that an interrupted one can have left.
+_INIT_FILES = (CONFIG_FILE, CONFIG_FILE + ".new", PROVING_FILE, SECRET_FILE, LEDGER_FILE, LEDGER_FILE + "-wal",
+               LEDGER_FILE + "-shm", LEDGER_FILE + "-journal")
 #: In ``private/N/``: the ledger's epoch hash of epoch N when N was proven (hex;
 #: :meth:`Deployment.require_proven_history`).
 LEDGER_HASH_FILE = "ledger-epoch-hash"
@@ -316,12 +323,15 @@ class ReceiptFiles(Mapping[str, Path]):
 class Deployment:
     """One deployment directory (see the module docstring)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, _creating: bool = False) -> None:
         self.root = Path(root)
         config_path = self.root / CONFIG_FILE
         if not self.root.is_dir():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
                                      "`zkclear init`")
+        if not _creating and (self.root / INIT_MARKER).exists():  # not a deployment yet: its ledger may not even exist
+            raise ConfigurationError(f"{self.root} is an interrupted `zkclear init` (it holds {INIT_MARKER}): run "
+                                     "the same zkclear init again")
         for name in (CONFIG_FILE, PROVING_FILE):  # a market folder has a zkclear.toml too (secret: below)
             if not (self.root / name).exists():
                 raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {name}); "
@@ -341,6 +351,8 @@ class Deployment:
         ledger. Refuses a directory that already holds a deployment. ``source`` names the configuration
         file in error messages (the text is validated before anything is written)."""
         root = Path(root)
+        if (root / INIT_MARKER).exists():  # an earlier init was killed or failed: what it wrote goes, nothing else
+            _clear_interrupted_init(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
         leftovers = [name for name in (SECRET_FILE, EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
@@ -353,17 +365,31 @@ class Deployment:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
-        staging = root / (CONFIG_FILE + ".new")
-        staging.write_text(config_text, encoding="utf-8")
-        staging.replace(root / CONFIG_FILE)
-        (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
-        secret_path = root / SECRET_FILE
-        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-        deployment = cls(root)
-        with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
-            pass
+        marker = root / INIT_MARKER
+        try:
+            _write_synced(marker, "zkclear init is writing this deployment: if it was interrupted, run it again\n")
+        except OSError as exc:
+            marker.unlink(missing_ok=True)
+            raise ConfigurationError(f"cannot write in {root}: {exc.strerror or exc}") from None
+        try:
+            staging = root / (CONFIG_FILE + ".new")
+            staging.write_text(config_text, encoding="utf-8")
+            staging.replace(root / CONFIG_FILE)
+            (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
+            secret_path = root / SECRET_FILE
+            fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+            deployment = cls(root, _creating=True)
+            with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
+                pass
+            marker.unlink()  # the deployment exists from here on
+        except BaseException as exc:  # a full disk, an interrupt: leave no half-made deployment behind
+            with contextlib.suppress(OSError, ConfigurationError):
+                _clear_interrupted_init(root)
+            if isinstance(exc, OSError):
+                raise ConfigurationError(f"cannot create the deployment in {root}: {exc.strerror or exc}") from None
+            raise
         return deployment
 
     # -- clearing ----------------------------------------------------------------------------
@@ -893,6 +919,45 @@ def participant_toml(account: str, account_key: bytes) -> str:
     return ("# zkclear participant file: keep it; `zkclear verify --participant THIS_FILE` checks your receipts\n"
             f"account = {json.dumps(account)}\n"
             f"account_key = \"{account_key.hex()}\"\n")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    """``text`` in a new file ``path``, on disk (the file and its directory entry) before this returns."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _clear_interrupted_init(root: Path) -> None:
+    """Remove what an interrupted ``zkclear init`` wrote in ``root`` (:data:`_INIT_FILES`, then its marker) and
+    nothing else. Refuses, touching nothing, if ``root`` looks used since: published or private folders, or a
+    ledger with a committed epoch (only init writes the marker, and no command opens a deployment that has it: a
+    marker there means a copied or edited folder)."""
+    ledger = root / LEDGER_FILE
+    used = [name for name in (EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
+    if ledger.is_file() and ledger.stat().st_size:
+        try:
+            # read as every command reads it (its write-ahead log included: a read-only open would not see epochs
+            # committed there); nothing is written
+            with contextlib.closing(sqlite3.connect(ledger)) as db:
+                if db.execute("SELECT 1 FROM epochs LIMIT 1").fetchone() is not None:
+                    used.append(f"{LEDGER_FILE} with committed epochs")
+        except sqlite3.Error:  # no epochs table, or a ledger whose creation was cut short: nothing committed
+            pass
+    if used:
+        raise ConfigurationError(f"{root} holds {INIT_MARKER} and {', '.join(used)}: not an interrupted init; "
+                                 "move it aside and check the folder by hand")
+    for name in _INIT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (root / name).unlink()
+    (root / INIT_MARKER).unlink(missing_ok=True)
 
 
 #: An operator secret file is 64 hexadecimal digits and a line feed: a longer file is not one (read no further).

@@ -278,3 +278,63 @@ def test_a_private_copy_of_fills_that_cannot_be_written_names_the_copy_not_the_i
     assert fingerprint(venue) == before
     code, out, err = run("epoch", "run", inputs, "-d", venue)  # the limit lifted: the same folder commits
     assert code == 0 and "epoch 2 committed" in out, err
+
+
+# -- zkclear init killed or failing half-way: a rerun finishes it ----------------------------------------------
+
+#: `zkclear init` in a child that SIGKILLs itself right after the ledger file is created (the last step).
+KILLED_INIT = """
+import os, signal, sys
+import zkclear.operator as operator
+create = operator.Ledger.__init__
+def create_then_die(self, *args, **kwargs):
+    create(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+operator.Ledger.__init__ = create_then_die
+sys.argv = ["zkclear", *sys.argv[1:]]
+from zkclear.cli import main
+main()
+"""
+
+
+def test_an_init_killed_before_it_finished_is_redone_by_running_it_again(market, tmp_path):
+    """A killed init left zkclear.toml, proving.toml, operator.secret and a ledger file behind: a rerun said
+    'already holds a deployment' and every command 'restore it from a backup' (of a ledger that never held
+    anything). Now the folder says it is an interrupted init, and the same init run again completes it."""
+    venue = tmp_path / "venue"
+    args = ["init", venue, "--config", market["config"], "--height", 8]
+    killed = subprocess.run([sys.executable, "-c", KILLED_INIT, *map(str, args)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert killed.returncode == -9, killed.stderr
+    assert (venue / "operator.secret").exists() and (venue / "ledger.sqlite").exists()
+    code, _out, err = run("status", "-d", venue)
+    refused(code, err, "is an interrupted `zkclear init`", "run the same zkclear init again")
+    code, out, err = run(*args)
+    assert code == 0 and "created deployment" in out, err
+    assert not list(venue.glob(".zkclear-init*"))
+    code, out, err = run("epoch", "run", market["epochs"][0], "-d", venue)
+    assert code == 0 and "epoch 1 committed" in out, err
+
+
+@pytest.mark.parametrize("limit", [100, 2000, 5000])
+def test_an_init_whose_writes_fail_leaves_no_half_made_deployment(market, tmp_path, limit):
+    """A full disk at init (here a file-size limit: the configuration, or the ledger's first pages, cannot be
+    written) left the files written before it, which no later init or command could get past."""
+    venue = tmp_path / "venue"
+    args = ["init", venue, "--config", market["config"], "--height", 8]
+    failed = subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], capture_output=True, text=True,
+                            timeout=120, check=False, preexec_fn=_write_limited(limit))
+    refused(failed.returncode, failed.stderr, str(venue))
+    assert list(venue.iterdir()) == []
+    code, out, err = run(*args)
+    assert code == 0 and "created deployment" in out, err
+
+
+def test_an_init_marker_beside_a_ledger_with_epochs_is_not_taken_for_an_interrupted_init(venue, market):
+    """Only an init writes the marker; a deployment holding one and committed epochs is a copied or edited folder:
+    init refuses it and deletes nothing."""
+    (venue / ".zkclear-init-incomplete").write_text("copied in\n")
+    before = fingerprint(venue)
+    code, _out, err = run("init", venue, "--config", market["config"], "--height", 8)
+    refused(code, err, "not an interrupted init", "ledger.sqlite with committed epochs")
+    assert fingerprint(venue) == before
