@@ -338,3 +338,21 @@ def test_an_init_marker_beside_a_ledger_with_epochs_is_not_taken_for_an_interrup
     code, _out, err = run("init", venue, "--config", market["config"], "--height", 8)
     refused(code, err, "not an interrupted init", "ledger.sqlite with committed epochs")
     assert fingerprint(venue) == before
+
+
+# -- an unterminated quote is named by the line it opens on ------------------------------------------------------
+
+def test_an_unterminated_quote_is_named_by_the_line_it_opens_on_not_the_end_of_the_file(venue, market, tmp_path):
+    """The reader reads an unterminated quoted field to the end of the file, and the error named the file's last
+    line (in a file of millions of fills, nowhere near the bad record). A record that ends is still named by its
+    last line, as test_cli_hostile_feed pins."""
+    inputs = _epoch_copy(market, tmp_path)
+    fills = inputs / "fills.csv"
+    rows = fills.read_text(encoding="utf-8").splitlines()
+    assert len(rows) > 5
+    fields = rows[2].split(",")
+    fields[4] = '"' + fields[4]
+    rows[2] = ",".join(fields)
+    fills.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, _out, err = run("epoch", "run", inputs, "-d", venue)
+    refused(code, err, f"{fills}:3: malformed CSV")

@@ -133,6 +133,7 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
     yielded = False
     with handle:
         reader = csv.reader(_bounded_lines(handle, name), strict=True)
+        start = 1  # the line the record being read starts on (a quoted field may hold line breaks)
         try:
             first = next(reader, None)
             if extended is not None and first is not None and tuple(first) == extended:
@@ -142,7 +143,9 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
                 raise InputError(f"header must be {','.join(header)!r}{also}, got {','.join(first or [])!r}",
                                  path=name, line=1)
             blank: int | None = None
+            start = reader.line_num + 1
             for row in reader:
+                start = reader.line_num + 1
                 if not row:
                     blank = blank or reader.line_num
                     continue
@@ -153,13 +156,14 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
                     raise InputError(f"expected {len(header)} fields, got {len(row)}", path=name,
                                      line=reader.line_num)
                 rows.append(row)
-                lines.append(reader.line_num)
+                lines.append(reader.line_num)  # a record is named by its last line (a quoted field may span)
                 if batch is not None and len(rows) == batch:
                     yield rows, lines
                     yielded = True
                     rows, lines = [], []
         except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", path=name, line=reader.line_num) from exc
+            # named by the line the bad record starts on: an unterminated quote reads to the end of the file
+            raise InputError(f"malformed CSV: {exc} (in the record from this line)", path=name, line=start) from exc
         except UnicodeDecodeError as exc:
             where = line_of_bad_utf8(path)  # the text reader decodes ahead of the line it gives: find the byte
             raise InputError("not UTF-8" + (f" (byte {where[1]} of the file)" if where else ""), path=name,
