@@ -13,6 +13,8 @@ import http.client
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -117,3 +119,15 @@ def test_http_1_0_and_1_1_requests_are_still_served(served):
         answer = raw(served, b"GET /epochs/1/epoch-1.bundle %s\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
                      % (version, port))
         assert answer.startswith(b"HTTP/1.0 200 ") and answer.endswith(b"\r\n\r\npublic bundle 1"), answer[:200]
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_serve_with_an_empty_host_is_refused_not_bound_to_every_interface(tmp_path, host):
+    """The socket layer reads an empty address as 0.0.0.0: `zkclear serve DIR --host "$HOST"` with HOST unset
+    served every interface (the LAN) without a word. Refused in one line before anything is fetched or bound."""
+    (tmp_path / "epochs").mkdir()
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", "serve", str(tmp_path / "epochs"), "--port", "0",
+                             "--host", host], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --host is empty"), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -352,9 +352,18 @@ class _IPv6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
+def _check_host(host: str) -> None:
+    """ConfigurationError for an empty ``--host``: the socket layer reads it as every interface (0.0.0.0), so an
+    unset variable in ``--host "$HOST"`` would serve the LAN without a word; every interface is asked for by name."""
+    if not host.strip():
+        raise ConfigurationError("--host is empty: give the address to listen on (127.0.0.1 for this machine only; "
+                                 "0.0.0.0 or :: for every interface)")
+
+
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
     """A server for ``site`` bound to (host, port), not yet running (port 0: any free port; an IPv6 address such as
     ``::1`` binds an IPv6 socket)."""
+    _check_host(host)
     try:
         server = (_IPv6Server if ":" in host else ThreadingHTTPServer)((host, port), Handler)
     except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
@@ -387,6 +396,7 @@ def _is_address_literal(host_header: str, port: int) -> bool:
 
 def serve(directory: Path, host: str, port: int, echo) -> None:
     """Run the server until interrupted, printing where it listens and what it serves."""
+    _check_host(host)  # before Pyodide is fetched
     site = build_site(directory, echo=echo)
     server = make_server(site, host, port)
     bound_host, bound_port = server.server_address[:2]
