@@ -356,3 +356,29 @@ def test_an_unterminated_quote_is_named_by_the_line_it_opens_on_not_the_end_of_t
     fills.write_text("\n".join(rows) + "\n", encoding="utf-8")
     code, _out, err = run("epoch", "run", inputs, "-d", venue)
     refused(code, err, f"{fills}:3: malformed CSV")
+
+
+# -- proving settings a prove could never meet are refused where they are given ---------------------------------
+
+@pytest.mark.parametrize(("policy", "param"), [("capacity", "99999999999999999999"), ("multiple", "17"),
+                                               ("power_of_two", "18446744073709551616"), ("none", "1000")])
+def test_a_chunk_padding_parameter_past_the_trees_chunk_slots_is_refused_by_init(market, tmp_path, policy, param):
+    """init took any --chunk-padding-param >= 1; the tree of height 8 with 16-leaf chunks has 16 chunk slots, so a
+    larger one could never be met, and one past 2^64 ended `epoch prove` in an internal error (struct.error: the
+    header encodes it in 64 bits) after every epoch was committed."""
+    code, _out, err = run("init", tmp_path / "venue", "--config", market["config"], "--height", 8,
+                          "--chunk-padding", policy, "--chunk-padding-param", param)
+    refused(code, err, f"chunk_padding_param must be in [1, 16] (the chunks a tree of height 8 with 2^4-leaf chunks "
+                       f"holds), got {param}")
+    assert not (tmp_path / "venue").exists()
+
+
+def test_a_chunk_padding_parameter_past_the_trees_chunk_slots_in_proving_toml_is_named(venue):
+    proving = venue / "proving.toml"
+    text = proving.read_text(encoding="utf-8")
+    assert "chunk_padding_param = 1\n" in text
+    proving.write_text(text.replace("chunk_padding_param = 1\n", "chunk_padding_param = 99999999999999999999\n"),
+                       encoding="utf-8")
+    for args in (("status", "-d", venue), ("epoch", "prove", "-d", venue, "--reserves", proving)):
+        code, _out, err = run(*args)
+        refused(code, err, f"{proving}: chunk_padding_param must be in [1, 16]")
