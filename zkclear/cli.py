@@ -321,9 +321,10 @@ def status(deployment_dir: Path, as_json: bool) -> None:
 
     Example: zkclear status -d ./venue
     """
+    from zkclear.operator import Deployment
     from zkclear.status import deployment_status
 
-    report = deployment_status(_open_deployment(deployment_dir))
+    report = deployment_status(Deployment(deployment_dir, read_only=True))  # also on a read-only mount
     if as_json:
         click.echo(json.dumps(report.to_json(), sort_keys=True))
         return

@@ -332,8 +332,11 @@ class ReceiptFiles(Mapping[str, Path]):
 class Deployment:
     """One deployment directory (see the module docstring)."""
 
-    def __init__(self, root: Path, *, _creating: bool = False) -> None:
+    def __init__(self, root: Path, *, read_only: bool = False, _creating: bool = False) -> None:
+        """Open the deployment at ``root``. ``read_only``: for a reader that writes nothing (``zkclear status``): its
+        ledger opens also in a folder that cannot be written (:class:`~zkclear.clearing.ledger.Ledger`)."""
         self.root = Path(root)
+        self.read_only = read_only
         config_path = self.root / CONFIG_FILE
         if not self.root.is_dir():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
@@ -410,7 +413,7 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
-        return Ledger(path, self.config, create=False)
+        return Ledger(path, self.config, create=False, read_only=self.read_only)
 
     def head(self) -> int:
         with self.ledger() as ledger:

@@ -382,3 +382,52 @@ def test_a_chunk_padding_parameter_past_the_trees_chunk_slots_in_proving_toml_is
     for args in (("status", "-d", venue), ("epoch", "prove", "-d", venue, "--reserves", proving)):
         code, _out, err = run(*args)
         refused(code, err, f"{proving}: chunk_padding_param must be in [1, 16]")
+
+
+# -- a deployment in a folder that cannot be written (a read-only mount, a backup) ------------------------------
+
+def _unwritable(venue: Path) -> None:
+    """Make SQLite unable to write its side files beside the ledger, as in a read-only folder: for a user other
+    than root, the folder is made read-only; root writes everywhere, so its ``-shm`` file is a link to a path
+    that cannot exist (the open SQLite makes fails the same way: SQLITE_CANTOPEN). On a read-only mount both
+    commands below were checked to behave as here."""
+    if os.geteuid() == 0:
+        (venue / "ledger.sqlite-shm").symlink_to("/nonexistent-zkclear-redteam/shm")
+    else:
+        venue.chmod(0o555)
+
+
+def test_status_reads_a_deployment_whose_folder_cannot_be_written(venue):
+    """`zkclear status` writes nothing, yet opened the ledger for writing: on a read-only folder it said
+    'not a usable ledger: unable to open database file' of a sound ledger."""
+    code, expected, err = run("status", "--json", "-d", venue)
+    assert code == 0, err
+    _unwritable(venue)
+    try:
+        code, out, err = run("status", "--json", "-d", venue)
+        assert code == 0 and err == "", err
+        assert json.loads(out) == json.loads(expected)
+        assert json.loads(out)["head_epoch"] == 1
+    finally:
+        venue.chmod(0o755)
+
+
+def test_epoch_run_on_a_folder_that_cannot_be_written_says_so(venue, market):
+    _unwritable(venue)
+    try:
+        code, _out, err = run("epoch", "run", market["epochs"][1], "-d", venue)
+        refused(code, err, "ledger.sqlite: cannot open the ledger for writing", "is its folder read-only?")
+    finally:
+        venue.chmod(0o755)
+
+
+def test_status_refuses_to_read_past_a_write_ahead_log_it_cannot_replay(venue):
+    """Reading an unwritable folder, SQLite reads the ledger as an immutable file, which skips ledger.sqlite-wal:
+    a log holding commits (a writer killed before its checkpoint) is named, never silently read past."""
+    (venue / "ledger.sqlite-wal").write_bytes(b"\x37\x7f\x06\x82" + bytes(60))
+    _unwritable(venue)
+    try:
+        code, _out, err = run("status", "-d", venue)
+        refused(code, err, "ledger.sqlite-wal holds commits")
+    finally:
+        venue.chmod(0o755)
