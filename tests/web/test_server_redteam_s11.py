@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import socket
@@ -131,3 +132,31 @@ def test_serve_with_an_empty_host_is_refused_not_bound_to_every_interface(tmp_pa
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: --host is empty"), result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_the_request_log_escapes_control_characters_from_the_client(served, monkeypatch):
+    """Handler.log_message wrote the client's request line as sent (http.server's own escapes it): an escape
+    sequence drove the terminal of the operator running `zkclear serve`, a carriage return forged a log line."""
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    port = served.server_address[1]
+    raw(served, b"GET /\x1b[2J\x1b[31mforged HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+    raw(served, b"GET /a\rforged HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
+    text = log.getvalue()
+    assert "\x1b" not in text and "\r" not in text, repr(text)
+    assert '"GET /\\x1b[2J\\x1b[31mforged HTTP/1.0" 404' in text, text
+    assert "GET /a\\x0dforged" in text, text
+    assert all(line.startswith("127.0.0.1 ") for line in text.splitlines()), text
+
+
+def test_a_folder_whose_name_is_not_utf8_is_not_listed(tmp_path):
+    """Its index entry held a lone surrogate ("x\\udcff/epoch-7.bundle"): no request can name that folder, so
+    the page was told of an epoch it could never fetch."""
+    epochs = tmp_path / "epochs"
+    (epochs / "1").mkdir(parents=True)
+    (epochs / "1" / "epoch-1.bundle").write_bytes(b"b")
+    os.mkdir(os.fsencode(epochs) + b"/x\xff")
+    with open(os.fsencode(epochs) + b"/x\xff/epoch-7.bundle", "wb") as handle:
+        handle.write(b"b")
+    site = Site(epochs, tmp_path, VerifierZip(b"PK", "00" * 32, 1), b"g")
+    assert json.loads(site.index_json()) == {"epochs": [{"epoch": 1, "bundle": "1/epoch-1.bundle"}]}

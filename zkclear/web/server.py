@@ -53,6 +53,8 @@ DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
 #: Addresses that bind every interface: the Host guard then accepts any IP address literal (see _is_address_literal).
 WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+#: What a log line escapes: C0 and C1 control characters and DEL as ``\\xNN``, and the backslash itself.
+_LOG_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {ord("\\"): "\\\\"}
 #: Bytes read and sent at a time when serving a file.
 FILE_BLOCK = 1 << 20
 #: Seconds a client may take to send its request or read a block of the answer.
@@ -109,6 +111,8 @@ class Site:
                 continue
             epoch = int(match.group(1))
             prefix = "" if folder == Path(".") else folder.as_posix() + "/"
+            if not _is_utf8(prefix):  # a folder name that is not UTF-8: no request can name it, so never listed
+                continue
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
             for kind, suffix in EPOCH_FILE_KINDS:
                 name = f"epoch-{epoch}.{suffix}"
@@ -127,6 +131,15 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name decoded by the file system is UTF-8 (not, it holds lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _in_private(path: Path, root: Path) -> bool:
@@ -183,7 +196,9 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
     def log_message(self, format: str, *args: object) -> None:  # one line per request, on stderr
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        # the request line is the client's: control characters escaped (http.server's own log_message does so; a
+        # raw escape sequence would drive the operator's terminal, a carriage return forge a log line)
+        sys.stderr.write(f"{self.address_string()} {(format % args).translate(_LOG_ESCAPES)}\n")
 
     def _respond(self, *, head: bool) -> None:
         # origin-form only ("/path?query"): an absolute-form target ("http://evil.example/receipt") names
