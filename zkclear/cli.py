@@ -937,7 +937,7 @@ def main() -> None:
     except ZkclearError as exc:
         _exit_with_error("input", str(exc), 1)
     except OSError as exc:
-        where = f"{exc.filename} " if getattr(exc, "filename", None) else ""
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         _exit_with_error("input", f"{where}{exc.strerror or exc}", 1)
     except sqlite3.Error as exc:  # a damaged or unwritable database the deployment's own checks did not name
         _exit_with_error("input", f"a database could not be read or written: {exc}", 1)
