@@ -52,11 +52,13 @@ def read_file(path: str | Path, *, limit: int | None = None) -> bytes:
 def decode_text(data: bytes, name: str) -> str:
     """``data`` as UTF-8 text (a leading byte-order mark dropped); InputError naming ``name`` and the line of the
     first byte that is not UTF-8."""
+    mark = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[mark:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start + 1} of the file is {data[exc.start]:#04x})", path=name,
-                         line=data.count(b"\n", 0, exc.start) + 1) from None
+        at = mark + exc.start  # a position in the file, byte-order mark included
+        raise InputError(f"not UTF-8 (byte {at + 1} of the file is {data[at]:#04x})", path=name,
+                         line=data.count(b"\n", 0, at) + 1) from None
 
 
 def read_text(path: str | Path, name: str | None = None, *, limit: int = MAX_DOCUMENT_BYTES) -> str:

@@ -222,6 +222,19 @@ def test_the_position_of_a_bad_byte_is_found_across_blocks_and_split_characters(
         assert [line_of_bad_utf8(path, block=size) for size in (1, 2, 3, 1 << 20)] == [expected] * 4, data
 
 
+@pytest.mark.parametrize("mark", [b"", b"\xef\xbb\xbf"])
+def test_a_document_that_is_not_utf8_is_named_by_the_line_and_byte_of_the_file_byte_order_mark_or_not(mark):
+    from zkclear.errors import InputError
+    from zkclear.files import decode_text
+
+    assert decode_text(mark + "a = \"\u00e9\"\n".encode(), "z.toml") == "a = \"\u00e9\"\n"
+    data = mark + b"a = 1\nb = \"\xe9\"\n"
+    with pytest.raises(InputError) as refusal:
+        decode_text(data, "z.toml")
+    at = data.index(b"\xe9") + 1
+    assert str(refusal.value) == f"z.toml:2: not UTF-8 (byte {at} of the file is 0xe9)"
+
+
 # -- one line, whatever the message quotes ----------------------------------------------------------------------
 
 def test_an_error_quoting_a_path_with_a_line_break_or_an_escape_is_still_one_line(venue, market, tmp_path):
