@@ -364,7 +364,50 @@ class Deployment:
         ledger. Refuses a directory that already holds a deployment. ``source`` names the configuration
         file in error messages (the text is validated before anything is written)."""
         root = Path(root)
+        cls._refuse_existing(root, clear=False)
+        # validated before anything is written (a refused init leaves no directory behind)
+        parse_config(config_text, path=source or str(root / CONFIG_FILE))
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
+        with deployment_lock(root):  # one init at a time: a second one waits, then finds the deployment made
+            cls._refuse_existing(root, clear=True)
+            marker = root / INIT_MARKER
+            try:
+                _write_synced(marker, "zkclear init is writing this deployment: if it was interrupted, run it again\n")
+            except OSError as exc:
+                marker.unlink(missing_ok=True)
+                raise ConfigurationError(f"cannot write in {root}: {exc.strerror or exc}") from None
+            try:
+                staging = root / (CONFIG_FILE + ".new")
+                staging.write_text(config_text, encoding="utf-8")
+                staging.replace(root / CONFIG_FILE)
+                (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
+                secret_path = root / SECRET_FILE
+                fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32) + "\n")
+                deployment = cls(root, _creating=True)
+                with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
+                    pass
+                marker.unlink()  # the deployment exists from here on
+            except BaseException as exc:  # a full disk, an interrupt: leave no half-made deployment behind
+                with contextlib.suppress(OSError, ConfigurationError):
+                    _clear_interrupted_init(root)
+                if isinstance(exc, OSError):
+                    raise ConfigurationError(f"cannot create the deployment in {root}: {exc.strerror or exc}") from None
+                raise
+        return deployment
+
+    @staticmethod
+    def _refuse_existing(root: Path, *, clear: bool) -> None:
+        """ConfigurationError if ``root`` holds a deployment or an earlier one's files. With ``clear`` (only under
+        the init lock: the marker may be a running init's) what an interrupted init left is cleared first
+        (:func:`_clear_interrupted_init`); without, a folder holding the marker is left to that check."""
         if (root / INIT_MARKER).exists():  # an earlier init was killed or failed: what it wrote goes, nothing else
+            if not clear:
+                return
             _clear_interrupted_init(root)
         if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
             raise ConfigurationError(f"{root} already holds a deployment")
@@ -372,38 +415,6 @@ class Deployment:
         if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
             raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
                                      "deployment in a new directory, or move them away first")
-        # validated before anything is written (a refused init leaves no directory behind)
-        parse_config(config_text, path=source or str(root / CONFIG_FILE))
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
-        marker = root / INIT_MARKER
-        try:
-            _write_synced(marker, "zkclear init is writing this deployment: if it was interrupted, run it again\n")
-        except OSError as exc:
-            marker.unlink(missing_ok=True)
-            raise ConfigurationError(f"cannot write in {root}: {exc.strerror or exc}") from None
-        try:
-            staging = root / (CONFIG_FILE + ".new")
-            staging.write_text(config_text, encoding="utf-8")
-            staging.replace(root / CONFIG_FILE)
-            (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
-            secret_path = root / SECRET_FILE
-            fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
-            deployment = cls(root, _creating=True)
-            with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
-                pass
-            marker.unlink()  # the deployment exists from here on
-        except BaseException as exc:  # a full disk, an interrupt: leave no half-made deployment behind
-            with contextlib.suppress(OSError, ConfigurationError):
-                _clear_interrupted_init(root)
-            if isinstance(exc, OSError):
-                raise ConfigurationError(f"cannot create the deployment in {root}: {exc.strerror or exc}") from None
-            raise
-        return deployment
 
     # -- clearing ----------------------------------------------------------------------------
 

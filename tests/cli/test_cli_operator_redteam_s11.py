@@ -453,3 +453,25 @@ def test_an_os_error_names_its_file_apart_from_the_reason(venue, market):
     code, _out, err = run("epoch", "run", market["epochs"][1], "-d", venue)
     refused(code, err, f"error: {venue}/private/scratch/run-", ": Not a directory")
     assert (venue / "private").read_text() == "not a folder\n"
+
+
+def test_inits_racing_on_one_folder_make_one_deployment_the_winners(market, tmp_path):
+    """Three inits of one folder at once, each with its own chunk size: exactly one says it created the deployment,
+    the others refuse in one line, and the files are the winner's (an init cleaning up after a failure must never
+    remove another's files; before, a loser could also fail half-way on the winner's zkclear.toml.new)."""
+    for trial in range(3):
+        venue = tmp_path / f"venue-{trial}"
+        children = [subprocess.Popen([sys.executable, "-m", "zkclear.cli", "init", str(venue), "--config",
+                                      str(market["config"]), "--height", "8", "--chunk-bits", str(bits)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for bits in (2, 3, 4)]
+        results = [(child.wait(timeout=120), *child.communicate()) for child in children]
+        made = [k for k, (code, out, _err) in enumerate(results) if code == 0 and "created deployment" in out]
+        assert len(made) == 1, results
+        for k, (code, _out, err) in enumerate(results):
+            if k not in made:
+                refused(code, err, f"{venue} already holds a deployment")
+        assert f"chunk_bits = {2 + made[0]} " in (venue / "proving.toml").read_text(encoding="utf-8")
+        assert sorted(p.name for p in venue.iterdir()) == ["ledger.sqlite", "operator.secret", "proving.toml",
+                                                            "zkclear.toml"]
+        code, out, err = run("status", "-d", venue)
+        assert code == 0 and "ledger head: epoch 0" in out, err
