@@ -343,8 +343,8 @@ class Deployment:
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
                                      "`zkclear init`")
         if not _creating and (self.root / INIT_MARKER).exists():  # not a deployment yet: its ledger may not even exist
-            raise ConfigurationError(f"{self.root} is an interrupted `zkclear init` (it holds {INIT_MARKER}): run "
-                                     "the same zkclear init again")
+            raise ConfigurationError(f"{self.root} is not a deployment yet: a `zkclear init` is creating it, or was "
+                                     f"interrupted (it holds {INIT_MARKER}): run the same zkclear init again")
         for name in (CONFIG_FILE, PROVING_FILE):  # a market folder has a zkclear.toml too (secret: below)
             if not (self.root / name).exists():
                 raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {name}); "

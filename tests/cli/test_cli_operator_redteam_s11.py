@@ -321,7 +321,8 @@ def test_an_init_killed_before_it_finished_is_redone_by_running_it_again(market,
     assert killed.returncode == -9, killed.stderr
     assert (venue / "operator.secret").exists() and (venue / "ledger.sqlite").exists()
     code, _out, err = run("status", "-d", venue)
-    refused(code, err, "is an interrupted `zkclear init`", "run the same zkclear init again")
+    refused(code, err, "is not a deployment yet: a `zkclear init` is creating it, or was interrupted",
+            "run the same zkclear init again")
     code, out, err = run(*args)
     assert code == 0 and "created deployment" in out, err
     assert not list(venue.glob(".zkclear-init*"))
