@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -130,11 +131,12 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         except InputError as exc:
             raise InputError(exc.detail, field="--venue") from None
     if config_path:
-        from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+        from zkclear.files import MAX_DOCUMENT_BYTES, read_text
 
-        # a named pipe blocks the read, /dev/zero never ends
-        check_regular_file(config_path, str(config_path), limit=MAX_DOCUMENT_BYTES)
-    text = config_path.read_text(encoding="utf-8") if config_path else config_toml(MarketSpec())
+        # a named pipe blocks the read, /dev/zero never ends, a byte that is not UTF-8 is named by its line
+        text = read_text(config_path, limit=MAX_DOCUMENT_BYTES)
+    else:
+        text = config_toml(MarketSpec())
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
                                executor=executor, venue=venue)
@@ -320,9 +322,10 @@ def status(deployment_dir: Path, as_json: bool) -> None:
 
     Example: zkclear status -d ./venue
     """
+    from zkclear.operator import Deployment
     from zkclear.status import deployment_status
 
-    report = deployment_status(_open_deployment(deployment_dir))
+    report = deployment_status(Deployment(deployment_dir, read_only=True))  # also on a read-only mount
     if as_json:
         click.echo(json.dumps(report.to_json(), sort_keys=True))
         return
@@ -853,7 +856,7 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
     if as_json:
         click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
     else:
-        click.echo(f"FAILED [{exc.reason}]: {message}", err=True)
+        click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -956,18 +959,27 @@ def main() -> None:
     except ZkclearError as exc:
         _exit_with_error("input", str(exc), 1)
     except OSError as exc:
-        where = f"{exc.filename} " if getattr(exc, "filename", None) else ""
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         _exit_with_error("input", f"{where}{exc.strerror or exc}", 1)
+    except sqlite3.Error as exc:  # a damaged or unwritable database the deployment's own checks did not name
+        _exit_with_error("input", f"a database could not be read or written: {exc}", 1)
     except (RecursionError, MemoryError) as exc:
         _exit_with_error("input", f"input too large or too deeply nested ({type(exc).__name__})", 1)
     except Exception as exc:  # never a traceback for a user; the tests treat exit 3 as a defect
         _exit_with_error("internal", f"internal error (please report it): {type(exc).__name__}: {exc}", 3)
 
 
+def _one_line(message: str) -> str:
+    """``message`` with every character that is not printable escaped (``\\n``, ``\\x1b``): an error stays one line on
+    the terminal whatever it quotes (a path or a value holding a line break, a terminal escape sequence)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
 def _exit_with_error(kind: str, message: str, status: int) -> None:
     """One line on stderr (``error: ...``; an internal error says so itself) and, with --json, the same as one JSON
     object on stdout; then exit with ``status``."""
-    line = message if kind == "internal" or message == "aborted" else f"error: {message}"
+    shown = _one_line(message)
+    line = shown if kind == "internal" or message == "aborted" else f"error: {shown}"
     click.echo(line, err=True)
     if _errors_as_json:
         click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))

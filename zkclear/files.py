@@ -4,6 +4,7 @@ runs out, and a sparse file of many gigabytes costs no disk: each is refused bef
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from pathlib import Path
@@ -46,3 +47,53 @@ def read_file(path: str | Path, *, limit: int | None = None) -> bytes:
     if limit is not None and len(data) > limit:  # grew since
         raise InputError(f"more than the {limit}-byte limit", path=str(path))
     return data
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """``data`` as UTF-8 text (a leading byte-order mark dropped); InputError naming ``name`` and the line of the
+    first byte that is not UTF-8."""
+    mark = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[mark:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = mark + exc.start  # a position in the file, byte-order mark included
+        raise InputError(f"not UTF-8 (byte {at + 1} of the file is {data[at]:#04x})", path=name,
+                         line=data.count(b"\n", 0, at) + 1) from None
+
+
+def read_text(path: str | Path, name: str | None = None, *, limit: int = MAX_DOCUMENT_BYTES) -> str:
+    """The UTF-8 text of a document a user names (a configuration, a settings file), read whole: InputError naming
+    ``name`` (default ``path``) when it is missing, unreadable, not a regular file, larger than ``limit`` bytes or
+    not UTF-8 (with the line of the first bad byte)."""
+    name = name or str(path)
+    check_regular_file(path, name, limit=limit)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", path=name) from None
+    if len(data) > limit:  # grew since it was checked
+        raise InputError(f"more than the {limit}-byte limit", path=name)
+    return decode_text(data, name)
+
+
+def line_of_bad_utf8(path: str | Path, *, block: int = 1 << 20) -> tuple[int, int] | None:
+    """``(line, byte)`` (both from 1) of the first byte of ``path`` that is not UTF-8, read in blocks (a file read
+    as text failed to decode: this names where); None when it decodes (or cannot be read)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1  # bytes before ``data``, and the line at its start
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                data = handle.read(block)
+                held = len(decoder.getstate()[0])  # the start of a character the last block ended in
+                try:
+                    decoder.decode(data, final=not data)
+                except UnicodeDecodeError as exc:
+                    position = offset - held + exc.start  # held bytes are >= 0x80: never a line feed
+                    return lines + data.count(b"\n", 0, max(0, position - offset)), position + 1
+                if not data:
+                    return None
+                lines += data.count(b"\n")
+                offset += len(data)
+    except OSError:
+        return None

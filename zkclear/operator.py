@@ -35,6 +35,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import struct
 import tomllib
 from collections import deque
@@ -66,7 +67,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
 from zkclear.proofs.epoch_prover import (
     AccountInput,
     EpochArtifacts,
@@ -91,6 +92,12 @@ SECRET_FILE = "operator.secret"
 LEDGER_FILE = "ledger.sqlite"
 EPOCHS_DIR = "epochs"
 PRIVATE_DIR = "private"
+#: Written first and removed last by ``zkclear init``: while it is there, the deployment is an interrupted init
+#: (killed, or a write failed), which no command opens and the same ``zkclear init`` run again clears and redoes.
+INIT_MARKER = ".zkclear-init-incomplete"
+#: What an init writes (the ledger with SQLite's side files): all that an interrupted one can have left.
+_INIT_FILES = (CONFIG_FILE, CONFIG_FILE + ".new", PROVING_FILE, SECRET_FILE, LEDGER_FILE, LEDGER_FILE + "-wal",
+               LEDGER_FILE + "-shm", LEDGER_FILE + "-journal")
 #: In ``private/N/``: the ledger's epoch hash of epoch N when N was proven (hex;
 #: :meth:`Deployment.require_proven_history`).
 LEDGER_HASH_FILE = "ledger-epoch-hash"
@@ -132,6 +139,16 @@ class ProvingSettings:
     venue: str = ""
     tokens: tuple[tuple[str, str, str, int | None], ...] = ()
 
+    def __post_init__(self) -> None:
+        # TreeConfig bounds chunk_padding_param below only: a larger one than the tree has chunk slots can never
+        # be met, and past 2^64 it does not even encode in the epoch header (a struct.error at the end of a prove)
+        tree = self.tree
+        most = 1 << tree.upper_height if isinstance(tree, TreeConfig) else 0
+        if most and not 1 <= tree.chunk_padding_param <= most:
+            raise ConfigurationError(f"chunk_padding_param must be in [1, {most}] (the chunks a tree of height "
+                                     f"{tree.height} with 2^{tree.chunk_bits}-leaf chunks holds), got "
+                                     f"{tree.chunk_padding_param}")
+
     def to_toml(self) -> str:
         t = self.tree
         return (
@@ -166,8 +183,9 @@ class ProvingSettings:
 
 def load_proving_settings(path: Path) -> ProvingSettings:
     """Parse ``proving.toml`` strictly: unknown tables or keys and wrong types are InputErrors."""
-    check_regular_file(path, limit=MAX_DOCUMENT_BYTES)  # a named pipe blocks the read, /dev/zero never ends
-    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
+    # a named pipe blocks the read, /dev/zero never ends, a byte that is not UTF-8 is named by its line; a
+    # byte-order mark is accepted
+    text = read_text(path, limit=MAX_DOCUMENT_BYTES)
     try:
         data = tomllib.loads(text)
     except RecursionError:  # tomllib recurses once per nested array
@@ -315,12 +333,18 @@ class ReceiptFiles(Mapping[str, Path]):
 class Deployment:
     """One deployment directory (see the module docstring)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, read_only: bool = False, _creating: bool = False) -> None:
+        """Open the deployment at ``root``. ``read_only``: for a reader that writes nothing (``zkclear status``): its
+        ledger opens also in a folder that cannot be written (:class:`~zkclear.clearing.ledger.Ledger`)."""
         self.root = Path(root)
+        self.read_only = read_only
         config_path = self.root / CONFIG_FILE
         if not self.root.is_dir():
             raise ConfigurationError(f"{self.root} is not a zkclear deployment (no such directory); create one with "
                                      "`zkclear init`")
+        if not _creating and (self.root / INIT_MARKER).exists():  # not a deployment yet: its ledger may not even exist
+            raise ConfigurationError(f"{self.root} is not a deployment yet: a `zkclear init` is creating it, or was "
+                                     f"interrupted (it holds {INIT_MARKER}): run the same zkclear init again")
         for name in (CONFIG_FILE, PROVING_FILE):  # a market folder has a zkclear.toml too (secret: below)
             if not (self.root / name).exists():
                 raise ConfigurationError(f"{self.root} is not a zkclear deployment (no {name}); "
@@ -340,30 +364,57 @@ class Deployment:
         ledger. Refuses a directory that already holds a deployment. ``source`` names the configuration
         file in error messages (the text is validated before anything is written)."""
         root = Path(root)
-        if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
-            raise ConfigurationError(f"{root} already holds a deployment")
-        leftovers = [name for name in (SECRET_FILE, EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
-        if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
-            raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
-                                     "deployment in a new directory, or move them away first")
+        cls._refuse_existing(root, clear=False)
         # validated before anything is written (a refused init leaves no directory behind)
         parse_config(config_text, path=source or str(root / CONFIG_FILE))
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"cannot create the deployment directory {root}: {exc.strerror}") from None
-        staging = root / (CONFIG_FILE + ".new")
-        staging.write_text(config_text, encoding="utf-8")
-        staging.replace(root / CONFIG_FILE)
-        (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
-        secret_path = root / SECRET_FILE
-        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-        deployment = cls(root)
-        with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
-            pass
+        with deployment_lock(root):  # one init at a time: a second one waits, then finds the deployment made
+            cls._refuse_existing(root, clear=True)
+            marker = root / INIT_MARKER
+            try:
+                _write_synced(marker, "zkclear init is writing this deployment: if it was interrupted, run it again\n")
+            except OSError as exc:
+                marker.unlink(missing_ok=True)
+                raise ConfigurationError(f"cannot write in {root}: {exc.strerror or exc}") from None
+            try:
+                staging = root / (CONFIG_FILE + ".new")
+                staging.write_text(config_text, encoding="utf-8")
+                staging.replace(root / CONFIG_FILE)
+                (root / PROVING_FILE).write_text(proving.to_toml(), encoding="utf-8")
+                secret_path = root / SECRET_FILE
+                fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32) + "\n")
+                deployment = cls(root, _creating=True)
+                with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
+                    pass
+                marker.unlink()  # the deployment exists from here on
+            except BaseException as exc:  # a full disk, an interrupt: leave no half-made deployment behind
+                with contextlib.suppress(OSError, ConfigurationError):
+                    _clear_interrupted_init(root)
+                if isinstance(exc, OSError):
+                    raise ConfigurationError(f"cannot create the deployment in {root}: {exc.strerror or exc}") from None
+                raise
         return deployment
+
+    @staticmethod
+    def _refuse_existing(root: Path, *, clear: bool) -> None:
+        """ConfigurationError if ``root`` holds a deployment or an earlier one's files. With ``clear`` (only under
+        the init lock: the marker may be a running init's) what an interrupted init left is cleared first
+        (:func:`_clear_interrupted_init`); without, a folder holding the marker is left to that check."""
+        if (root / INIT_MARKER).exists():  # an earlier init was killed or failed: what it wrote goes, nothing else
+            if not clear:
+                return
+            _clear_interrupted_init(root)
+        if (root / CONFIG_FILE).exists() or (root / LEDGER_FILE).exists():
+            raise ConfigurationError(f"{root} already holds a deployment")
+        leftovers = [name for name in (SECRET_FILE, EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
+        if leftovers:  # an earlier deployment's: its proven epochs would pass for this one's (status, attest)
+            raise ConfigurationError(f"{root} holds {', '.join(leftovers)} of an earlier deployment: create the "
+                                     "deployment in a new directory, or move them away first")
 
     # -- clearing ----------------------------------------------------------------------------
 
@@ -374,7 +425,7 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
-        return Ledger(path, self.config, create=False)
+        return Ledger(path, self.config, create=False, read_only=self.read_only)
 
     def head(self) -> int:
         with self.ledger() as ledger:
@@ -894,9 +945,57 @@ def participant_toml(account: str, account_key: bytes) -> str:
             f"account_key = \"{account_key.hex()}\"\n")
 
 
+def _write_synced(path: Path, text: str) -> None:
+    """``text`` in a new file ``path``, on disk (the file and its directory entry) before this returns."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    with contextlib.suppress(OSError):  # some file systems cannot sync a directory: the file itself is synced
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _clear_interrupted_init(root: Path) -> None:
+    """Remove what an interrupted ``zkclear init`` wrote in ``root`` (:data:`_INIT_FILES`, then its marker) and
+    nothing else. Refuses, touching nothing, if ``root`` looks used since: published or private folders, or a
+    ledger with a committed epoch (only init writes the marker, and no command opens a deployment that has it: a
+    marker there means a copied or edited folder)."""
+    ledger = root / LEDGER_FILE
+    used = [name for name in (EPOCHS_DIR, PRIVATE_DIR) if (root / name).exists()]
+    if ledger.is_file() and ledger.stat().st_size:
+        try:
+            # read as every command reads it (its write-ahead log included: a read-only open would not see epochs
+            # committed there); nothing is written
+            with contextlib.closing(sqlite3.connect(ledger)) as db:
+                if db.execute("SELECT 1 FROM epochs LIMIT 1").fetchone() is not None:
+                    used.append(f"{LEDGER_FILE} with committed epochs")
+        except sqlite3.Error:  # no epochs table, or a ledger whose creation was cut short: nothing committed
+            pass
+    if used:
+        raise ConfigurationError(f"{root} holds {INIT_MARKER} and {', '.join(used)}: not an interrupted init; "
+                                 "move it aside and check the folder by hand")
+    for name in _INIT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (root / name).unlink()
+    (root / INIT_MARKER).unlink(missing_ok=True)
+
+
+#: An operator secret file is 64 hexadecimal digits and a line feed: a longer file is not one (read no further).
+_SECRET_FILE_BYTES = 4096
+
+
 def _read_secret(path: Path) -> bytes:
     try:
+        # a named pipe would block the read (forever: nothing writes to it), a device would never end
+        check_regular_file(path, limit=_SECRET_FILE_BYTES)
         text = path.read_text(encoding="ascii").strip()
+    except InputError as exc:
+        raise ConfigurationError(f"cannot read the operator secret {path}: {exc.detail}") from None
     except FileNotFoundError:
         raise ConfigurationError(f"{path} is missing: the operator secret derives every blinding and account key; "
                                  "restore it from your backup (a new secret cannot re-prove or extend this "

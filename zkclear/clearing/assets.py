@@ -44,6 +44,12 @@ from zkclear.errors import ConfigurationError
 ASSET_IDENTIFIER = re.compile(r"[A-Z0-9]{1,16}")
 #: Most decimals an asset's smallest unit may have (``10^-18``: an EVM token's wei).
 MAX_DECIMALS = 18
+#: The settlement asset of a deployment without ``[[asset]]`` tables (``settlement_asset``): what the reserve book
+#: and the attestation texts accept for an asset id (zkclear.chains.reserves.check_asset: 1-16 of A-Z 0-9 . - _,
+#: starting with a letter or digit), and at most as many decimals as they accept (chains.reserves.MAX_DECIMALS).
+#: Checked when the configuration is read, so a deployment that could never be proven is never created.
+SETTLEMENT_ASSET_IDENTIFIER = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,15}")
+MAX_SETTLEMENT_DECIMALS = 36
 #: Most haircut lines per asset in a statement (circuits.public_data.MAX_HAIRCUT_LINES): one per tier, and one
 #: more for a cap (the statements bound the credit by the cap's haircut value).
 MAX_HAIRCUT_LINES = 16

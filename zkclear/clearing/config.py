@@ -6,7 +6,13 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from zkclear.clearing.assets import ASSET_IDENTIFIER, MAX_COLLATERAL_ASSETS, CollateralAsset
+from zkclear.clearing.assets import (
+    ASSET_IDENTIFIER,
+    MAX_COLLATERAL_ASSETS,
+    MAX_SETTLEMENT_DECIMALS,
+    SETTLEMENT_ASSET_IDENTIFIER,
+    CollateralAsset,
+)
 from zkclear.clearing.instruments import (
     DEFAULT_KINDS,
     OPTION_KIND_NAME,
@@ -275,6 +281,15 @@ class ClearingConfig:
         if self.backstop_margin_mode == PORTFOLIO_MODE and self.portfolio_margin is None:
             raise ConfigurationError("backstop_margin_mode 'portfolio' needs portfolio_margin")
         self._check_assets()
+        # every deployment (with collateral assets _check_assets applied the stricter [[asset]] id rule)
+        if type(self.settlement_asset) is not str or not SETTLEMENT_ASSET_IDENTIFIER.fullmatch(self.settlement_asset):
+            raise ConfigurationError(f"settlement_asset {self.settlement_asset!r:.40} must be 1-16 characters of A-Z, "
+                                     "0-9, '.', '-', '_' starting with a letter or digit (the asset id reserves.csv "
+                                     "and the attestations name)")
+        decimals = self.settlement_decimals
+        if type(decimals) is not int or not 0 <= decimals <= MAX_SETTLEMENT_DECIMALS:
+            raise ConfigurationError(f"settlement_decimals must be an integer in [0, {MAX_SETTLEMENT_DECIMALS}], "
+                                     f"got {decimals!r}")
         if self.portfolio_margin is not None:
             grid = self.portfolio_margin
             scenarios = len(self.underlying_groups()) * (grid.price_steps * len(grid.volatility_shifts_ppm) + 2)

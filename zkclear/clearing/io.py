@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.errors import ConfigurationError, InputError
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, decode_text, line_of_bad_utf8, read_text
 from zkclear.integers import RULE, is_canonical_int
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
@@ -134,6 +133,7 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
     yielded = False
     with handle:
         reader = csv.reader(_bounded_lines(handle, name), strict=True)
+        start = 1  # the line the record being read starts on (a quoted field may hold line breaks)
         try:
             first = next(reader, None)
             if extended is not None and first is not None and tuple(first) == extended:
@@ -143,7 +143,9 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
                 raise InputError(f"header must be {','.join(header)!r}{also}, got {','.join(first or [])!r}",
                                  path=name, line=1)
             blank: int | None = None
+            start = reader.line_num + 1
             for row in reader:
+                start = reader.line_num + 1
                 if not row:
                     blank = blank or reader.line_num
                     continue
@@ -154,15 +156,18 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
                     raise InputError(f"expected {len(header)} fields, got {len(row)}", path=name,
                                      line=reader.line_num)
                 rows.append(row)
-                lines.append(reader.line_num)
+                lines.append(reader.line_num)  # a record is named by its last line (a quoted field may span)
                 if batch is not None and len(rows) == batch:
                     yield rows, lines
                     yielded = True
                     rows, lines = [], []
         except csv.Error as exc:
-            raise InputError(f"malformed CSV: {exc}", path=name, line=reader.line_num) from exc
+            # named by the line the bad record starts on: an unterminated quote reads to the end of the file
+            raise InputError(f"malformed CSV: {exc} (in the record from this line)", path=name, line=start) from exc
         except UnicodeDecodeError as exc:
-            raise InputError("not UTF-8", path=name) from exc
+            where = line_of_bad_utf8(path)  # the text reader decodes ahead of the line it gives: find the byte
+            raise InputError("not UTF-8" + (f" (byte {where[1]} of the file)" if where else ""), path=name,
+                             line=where[0] if where else None) from exc
     if rows or not yielded:
         yield rows, lines
 
@@ -388,7 +393,7 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     text = ""
     check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = decode_text(path.read_bytes(), name)  # InputError naming the line of a byte that is not UTF-8
         # json.loads recurses in C per level: with the recursion limit raised (py_ecc does, when a process
         # has imported it) a few hundred thousand '[' overflow the C stack and kill the process with a signal
         depth = nesting_depth(text)
@@ -555,6 +560,35 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
+def _private_copy(source: Path, copy: Path) -> None:
+    """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
+    cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
+    def cannot_write(exc: OSError) -> InputError:
+        return InputError(f"cannot write a private copy of {source}: {exc.strerror or exc}", path=str(copy))
+
+    try:
+        reader = source.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", path=str(source)) from exc
+    with reader:
+        try:
+            writer = copy.open("wb")
+        except OSError as exc:
+            raise cannot_write(exc) from exc
+        try:
+            with writer:
+                while True:
+                    try:
+                        block = reader.read(1 << 20)
+                    except OSError as exc:
+                        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
+                    if not block:
+                        break
+                    writer.write(block)
+        except OSError as exc:  # a write, or the flush on closing
+            raise cannot_write(exc) from exc
+
+
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
                scratch: Path | None = None) -> EpochInputs:
     """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
@@ -609,10 +643,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         copy = Path(scratch) / "fills.csv"
         if fills_path.exists() and not fills_path.is_file():  # a named pipe would block the copy
             raise InputError("not a regular file", path=str(fills_path))
-        try:
-            shutil.copyfile(fills_path, copy)
-        except OSError as exc:
-            raise InputError(f"cannot open: {exc.strerror}", path=str(fills_path)) from exc
+        _private_copy(fills_path, copy)
         fills = FillFile(copy, config, batch_fills, shown_as=str(fills_path), spill=Path(scratch) / "batches")
         replaced["fills.csv"] = copy
     return EpochInputs(
@@ -689,12 +720,8 @@ def load_config(path: Path) -> ClearingConfig:
     """Parse and validate a deployment configuration file. :class:`InputError` names the file, the line (where
     it can be found) and the field of the first problem."""
     name = str(path)
-    check_regular_file(path, name, limit=MAX_DOCUMENT_BYTES)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet or editor may add a byte-order mark
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", path=name) from exc
-    return parse_config(text, path=name)
+    # not a regular file, too large, unreadable or not UTF-8: one InputError (a byte-order mark is accepted)
+    return parse_config(read_text(path, name, limit=MAX_DOCUMENT_BYTES), path=name)
 
 
 def parse_config(text: str, *, path: str) -> ClearingConfig:

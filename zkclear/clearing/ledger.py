@@ -80,6 +80,11 @@ _INPUTS_LABEL = b"zkclear/ledger/inputs/v1"
 #: is then empty) or else in ``epochs.inputs``
 _INPUTS = "COALESCE((SELECT inputs FROM epoch_inputs WHERE epoch_inputs.epoch = epochs.epoch), epochs.inputs)"
 _BLOCK = 1 << 20
+#: SQLite's result codes for a database it cannot open as asked (in a folder it cannot write its side files in)
+_CANNOT_OPEN = frozenset({"SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_READONLY_DIRECTORY"})
+#: SQLite's result codes for a damaged database file (``sqlite3.Error.sqlite_errorname``)
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE",
+                      "SQLITE_CORRUPT_VTAB"})
 #: below SQLite's default limit on bound parameters
 _QUERY_CHUNK = 900
 
@@ -231,36 +236,74 @@ def _require_shape(index: int, account: str, mode: str, positions: tuple[int, ..
 class Ledger:
     """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
 
-    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True, create: bool = True
-                 ) -> None:
+    def __init__(self, path: str | Path, config: ClearingConfig, *, durable: bool = True, create: bool = True,
+                 read_only: bool = False) -> None:
         """Open (creating if needed) the ledger at ``path``. ``durable=False`` skips fsync (benchmarks only);
         ``create=False`` opens only an existing ledger: a file without one (empty: truncated, or a failed copy)
-        is refused untouched, never initialised at genesis.
+        is refused untouched, never initialised at genesis. ``read_only`` (implies ``create=False``): for readers
+        that write nothing (``zkclear status``), also in a folder that cannot be written (a read-only mount, a
+        backup): the ledger is opened as usual when SQLite can write its side files beside it, else as an
+        immutable file (no writer can be at work in a folder nobody can write).
 
         Raises :class:`LedgerError` if the file belongs to a different configuration or is not a ledger."""
         self.path = str(path)
         self.config = config
+        create = create and not read_only
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            if read_only:
+                self._db = self._readable(self._db)
             if not create and self._db.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
                 self._db.close()
                 raise LedgerError(f"{self.path} holds no ledger (an empty file?): restore it from a backup (an empty "
                                   "one would restart the deployment from genesis)")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+                self._db.executescript(_SCHEMA)
+            # a damaged page may only show here, past the schema (a page of the meta table zeroed)
+            config_bytes = config_canonical_bytes(config)
+            stored = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            if stored is None and read_only:
+                raise LedgerError(f"{self.path} holds no configuration: not a ledger, or a damaged one")
+            if stored is None:
+                with self._transaction():
+                    self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
+                    self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
+            elif bytes(stored[0]) != config_bytes:
+                raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+            if not read_only:  # a reader never writes (the index is for committing: a reader does not use it)
+                self._index_transfer_ids()
+        except (sqlite3.DatabaseError, LedgerError) as exc:
+            if hasattr(self, "_db"):  # not when the connection itself failed
+                self._db.close()
+            if isinstance(exc, LedgerError):
+                raise
+            if getattr(exc, "sqlite_errorname", "") in _CANNOT_OPEN:
+                raise LedgerError(f"{self.path}: cannot open the ledger for writing (SQLite writes its -wal and -shm "
+                                  f"files beside it: is its folder read-only?): {exc}") from exc
             raise LedgerError(f"{self.path}: not a usable ledger: {exc}") from exc
-        config_bytes = config_canonical_bytes(config)
-        stored = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-        if stored is None:
-            with self._transaction():
-                self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
-                self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
-        elif bytes(stored[0]) != config_bytes:
-            raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
-        self._index_transfer_ids()
+
+    def _readable(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        """``db`` if it can read the ledger; else (SQLite cannot create ``-wal`` / ``-shm`` beside it: a read-only
+        folder) a connection that reads the file as immutable, writing nothing anywhere."""
+        try:
+            db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+            return db
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in _CANNOT_OPEN:
+                raise
+        # no writer can be at work either (it needs the same side files); but an immutable reader skips the
+        # write-ahead log, so one that holds commits is refused rather than read past
+        wal = Path(self.path + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            db.close()
+            raise LedgerError(f"{self.path}: its write-ahead log {wal.name} holds commits that SQLite can only read "
+                              "where it can write beside the ledger (a read-only folder): read it where it can")
+        db.close()
+        return sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                               isolation_level=None)
 
     def _index_transfer_ids(self) -> None:
         """Fill ``transfer_ids`` from the stored inputs of a ledger that predates it (once)."""
@@ -277,8 +320,12 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
         self.close()
+        if isinstance(error, sqlite3.DatabaseError) and getattr(error, "sqlite_errorname", "") in _DAMAGED:
+            # a damaged page of the ledger, met while reading it (the pages read on opening were sound): one
+            # LedgerError naming the file, never an internal error
+            raise LedgerError(f"{self.path}: not a usable ledger: {error}") from error
 
     def close(self) -> None:
         self._db.close()

@@ -53,6 +53,8 @@ DEPLOYMENT_MARKER = "operator.secret"
 VERIFIER_ZIP_NAME = "zkclear-verifier.zip"
 #: Addresses that bind every interface: the Host guard then accepts any IP address literal (see _is_address_literal).
 WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+#: What a log line escapes: C0 and C1 control characters and DEL as ``\\xNN``, and the backslash itself.
+_LOG_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {ord("\\"): "\\\\"}
 #: Bytes read and sent at a time when serving a file.
 FILE_BLOCK = 1 << 20
 #: Seconds a client may take to send its request or read a block of the answer.
@@ -104,14 +106,17 @@ class Site:
         for path in sorted([*self.epochs.glob("epoch-*.bundle"), *self.epochs.glob("*/epoch-*.bundle")]):
             match = PUBLIC_FILE.match(path.name)
             folder = path.parent.relative_to(self.epochs)
-            if match is None or not _inside(path, self.epochs) or PRIVATE_FOLDER in folder.parts:
+            if match is None or not _inside(path, self.epochs) or PRIVATE_FOLDER in folder.parts \
+                    or _in_private(path, self.epochs):
                 continue
             epoch = int(match.group(1))
             prefix = "" if folder == Path(".") else folder.as_posix() + "/"
+            if not _is_utf8(prefix):  # a folder name that is not UTF-8: no request can name it, so never listed
+                continue
             entry = {"epoch": epoch, "bundle": f"{prefix}epoch-{epoch}.bundle"}
             for kind, suffix in EPOCH_FILE_KINDS:
                 name = f"epoch-{epoch}.{suffix}"
-                if (path.parent / name).is_file():
+                if (path.parent / name).is_file() and not _in_private(path.parent / name, self.epochs):
                     entry[kind] = prefix + name
             found.setdefault(epoch, entry)
         return [found[epoch] for epoch in sorted(found)]
@@ -126,6 +131,32 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root.resolve())
     except OSError:
         return False
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name decoded by the file system is UTF-8 (not, it holds lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _in_private(path: Path, root: Path) -> bool:
+    """Whether ``path``, symlinks resolved, lies in a folder named ``private`` under ``root`` (a symlinked folder or
+    file of DIR pointing into DIR's ``private/``: the request's own path does not show it); True when it cannot be
+    resolved."""
+    try:
+        inside = path.resolve().relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return True
+    return PRIVATE_FOLDER in inside.parts[:-1]
+
+
+def _public_file(path: Path, root: Path) -> Path | None:
+    """:func:`served_file` for a file of DIR; None also when it resolves into a ``private`` folder."""
+    found = served_file(path, root)
+    return None if found is None or _in_private(found, root) else found
 
 
 def _safe_relative(path: str) -> str | None:
@@ -165,7 +196,9 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
     def log_message(self, format: str, *args: object) -> None:  # one line per request, on stderr
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+        # the request line is the client's: control characters escaped (http.server's own log_message does so; a
+        # raw escape sequence would drive the operator's terminal, a carriage return forge a log line)
+        sys.stderr.write(f"{self.address_string()} {(format % args).translate(_LOG_ESCAPES)}\n")
 
     def _respond(self, *, head: bool) -> None:
         # origin-form only ("/path?query"): an absolute-form target ("http://evil.example/receipt") names
@@ -201,9 +234,22 @@ class Handler(BaseHTTPRequestHandler):
             allowed.add(f"[::1]:{port}")
         return hosts[0] in allowed
 
+    def parse_request(self) -> bool:
+        """http.server's parsing, and no HTTP/0.9: it answers a request of that version (``GET /path`` without a
+        version, or ``HTTP/0.9``) with the bare body, no status line and no header — none of the security headers
+        either. Such a request gets a 505 (as HTTP/1.0, with the headers)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+            return False
+        return True
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own errors (bad request line, URI too long, too many headers, unknown method) as plain
         text with the security headers, like every other response (its default is an HTML page without them)."""
+        if getattr(self, "request_version", "") == "HTTP/0.9":  # else no status line and no header is sent
+            self.request_version = "HTTP/1.0"
         self.log_error("code %d, message %s", code, message)
         self.close_connection = True
         status = HTTPStatus(code)
@@ -236,7 +282,8 @@ class Handler(BaseHTTPRequestHandler):
             suffix = ".json" if name.endswith(".json") else Path(name).suffix
             if suffix not in MIME_TYPES:
                 return None, ""
-            return served_file(root / relative, root), MIME_TYPES[suffix]
+            found = _public_file(root / relative, root) if prefix == "/epochs/" else served_file(root / relative, root)
+            return found, MIME_TYPES[suffix]
         return None, ""
 
     def _send(self, status: HTTPStatus, body: bytes, mime: str, *, head: bool = False,
@@ -320,9 +367,18 @@ class _IPv6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
+def _check_host(host: str) -> None:
+    """ConfigurationError for an empty ``--host``: the socket layer reads it as every interface (0.0.0.0), so an
+    unset variable in ``--host "$HOST"`` would serve the LAN without a word; every interface is asked for by name."""
+    if not host.strip():
+        raise ConfigurationError("--host is empty: give the address to listen on (127.0.0.1 for this machine only; "
+                                 "0.0.0.0 or :: for every interface)")
+
+
 def make_server(site: Site, host: str = "127.0.0.1", port: int = 8737) -> ThreadingHTTPServer:
     """A server for ``site`` bound to (host, port), not yet running (port 0: any free port; an IPv6 address such as
     ``::1`` binds an IPv6 socket)."""
+    _check_host(host)
     try:
         server = (_IPv6Server if ":" in host else ThreadingHTTPServer)((host, port), Handler)
     except OSError as exc:  # port taken, address not local, no permission: one line, exit 1
@@ -355,6 +411,7 @@ def _is_address_literal(host_header: str, port: int) -> bool:
 
 def serve(directory: Path, host: str, port: int, echo) -> None:
     """Run the server until interrupted, printing where it listens and what it serves."""
+    _check_host(host)  # before Pyodide is fetched
     site = build_site(directory, echo=echo)
     server = make_server(site, host, port)
     bound_host, bound_port = server.server_address[:2]
