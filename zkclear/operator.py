@@ -139,16 +139,6 @@ class ProvingSettings:
     venue: str = ""
     tokens: tuple[tuple[str, str, str, int | None], ...] = ()
 
-    def __post_init__(self) -> None:
-        # TreeConfig bounds chunk_padding_param below only: a larger one than the tree has chunk slots can never
-        # be met, and past 2^64 it does not even encode in the epoch header (a struct.error at the end of a prove)
-        tree = self.tree
-        most = 1 << tree.upper_height if isinstance(tree, TreeConfig) else 0
-        if most and not 1 <= tree.chunk_padding_param <= most:
-            raise ConfigurationError(f"chunk_padding_param must be in [1, {most}] (the chunks a tree of height "
-                                     f"{tree.height} with 2^{tree.chunk_bits}-leaf chunks holds), got "
-                                     f"{tree.chunk_padding_param}")
-
     def to_toml(self) -> str:
         t = self.tree
         return (

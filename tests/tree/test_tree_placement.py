@@ -209,3 +209,12 @@ def test_the_on_disk_placement_names_the_first_repeated_id_and_bad_ids_and_leave
         place_on_disk(["a", "b", ""], TreeConfig(), KEY, tmp_path / "p.sqlite")
     assert caught.value.line == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_padding_parameter_beyond_the_trees_chunk_slots_is_refused_where_the_tree_is_made():
+    """Red team session 11: TreeConfig bounded chunk_padding_param below only, so capacity 17 on a tree of 16 chunk
+    slots was accepted (never met) and 2^64 did not even encode in an epoch header (struct.error)."""
+    for param in (17, 1 << 64):
+        with pytest.raises(ConfigurationError, match=r"chunk_padding_param must be in \[1, 16\]"):
+            TreeConfig(height=8, chunk_bits=4, chunk_padding="capacity", chunk_padding_param=param)
+    assert TreeConfig(height=8, chunk_bits=4, chunk_padding="capacity", chunk_padding_param=16).encode()

@@ -70,8 +70,11 @@ class TreeConfig:
             raise ConfigurationError(
                 f"chunk_padding must be one of {CHUNK_PADDING_POLICIES}, got {self.chunk_padding!r}"
             )
-        if self.chunk_padding_param < 1:
-            raise ConfigurationError("chunk_padding_param must be >= 1")
+        most = 1 << (self.height - self.chunk_bits)  # chunk slots of the tree: a larger count can never be met
+        if not 1 <= self.chunk_padding_param <= most:
+            raise ConfigurationError(f"chunk_padding_param must be in [1, {most}] (the chunks a tree of height "
+                                     f"{self.height} with 2^{self.chunk_bits}-leaf chunks holds), got "
+                                     f"{self.chunk_padding_param}")
 
     @property
     def chunk_size(self) -> int:
