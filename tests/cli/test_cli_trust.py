@@ -559,8 +559,11 @@ def test_a_published_configuration_nested_too_deeply_is_a_named_failure(proven, 
     document = json.loads(path.read_text())
     document["config"] = "a = " + "[" * 200_000 + "]" * 200_000 + "\n" + document["config"]
     path.write_bytes(PublicInputs(document).to_bytes())
+    # the file is not the one the header binds: the audit says so before parsing it (since session 11)
     failure = _json_failure(zkclear("audit", target, "--json", expect=2, capsys=capsys))
-    assert failure["reason"] == "public-inputs-invalid" and "config" in failure["detail"]
+    assert failure["reason"] == "public-data-mismatch"
+    # an operator could bind such a text: the recomputation itself names it (no RecursionError, no bare line)
+    assert _recompute_failure(target, document) == "public-inputs-invalid"
 
 
 def test_a_public_file_of_escaped_quotes_is_refused_without_hanging(proven, tmp_path):
@@ -849,7 +852,21 @@ def test_a_huge_published_price_history_is_refused_before_any_estimation(proven,
     document["previous"]["price_history"] = [["HOSTILE", list(range(1, 2001))]]
     path.write_bytes(encode_public_inputs(document))
     failure = _json_failure(zkclear("audit", folder, "--json", expect=2, capsys=capsys))
-    assert failure["reason"] == "public-inputs-invalid" and "not one the configuration keeps" in failure["detail"]
+    assert failure["reason"] == "public-data-mismatch"  # not the bound file: named before any estimation
+    # an operator could bind such a history: the recomputation refuses it at once, by name
+    assert _recompute_failure(folder, document, detail="not one the configuration keeps") == "public-inputs-invalid"
+
+
+def _recompute_failure(folder: Path, document: dict, detail: str | None = None) -> str:
+    """The recomputation's verdict on ``document`` as if the header bound it (what an operator could publish)."""
+    from zkclear.errors import VerificationError
+    from zkclear.proofs.recompute import check_public_inputs
+
+    published = open_published(folder)
+    with pytest.raises(VerificationError) as caught:
+        check_public_inputs(PublicInputs(document), published.public, epoch=published.epoch)
+    assert detail is None or detail in caught.value.detail
+    return caught.value.reason
 
 
 def test_show_refuses_public_files_the_header_does_not_bind(proven, tmp_path, capsys):
