@@ -101,8 +101,9 @@ def cli() -> None:
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(2),
               help="Tree height (capacity 2^height leaves).")
-@click.option("--chunk-bits", default=4, show_default=True, type=AsciiInt(1),
-              help="2^chunk-bits accounts per collateral batch.")
+@click.option("--chunk-bits", type=AsciiInt(1),
+              help="2^chunk-bits accounts per collateral batch (default: 4, or 2 for a listing of more than 16 "
+                   "instruments, so that a participant's receipt check stays fast).")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
               type=click.Choice(["none", "multiple", "power_of_two", "capacity"]),
               help="How the number of chunks is padded (hides the account count).")
@@ -113,7 +114,7 @@ def cli() -> None:
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
 @click.option("--venue", default="", help="The venue's public name, which every reserve attestation names "
               "(proving.toml [reserves] venue; required to prove).")
-def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int, chunk_padding: str,
+def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int | None, chunk_padding: str,
          chunk_padding_param: int, dense: bool, executor: str, venue: str) -> None:
     """Create a deployment: configuration, proving settings, operator secret and an empty ledger.
 
@@ -137,6 +138,12 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         text = read_text(config_path, limit=MAX_DOCUMENT_BYTES)
     else:
         text = config_toml(MarketSpec())
+    if chunk_bits is None:
+        from zkclear.clearing.io import parse_config
+        from zkclear.tree.placement import default_chunk_bits
+
+        source = str(config_path) if config_path else "the demo market's configuration"
+        chunk_bits = default_chunk_bits(len(parse_config(text, path=source).instruments))
     settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
                                                chunk_padding_param=chunk_padding_param, sparse=not dense),
                                executor=executor, venue=venue)

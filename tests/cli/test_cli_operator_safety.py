@@ -562,3 +562,27 @@ def test_a_ledger_from_another_history_is_not_proven_as_the_continuation(proven_
     zkclear(capsys, "epoch", "prove", "-d", root, "--reserves", proven_once[1])
     recorded = (root / "private" / "2" / "ledger-epoch-hash").read_text()
     assert recorded == Deployment(root).ledger_epoch_hash(2).hex() + "\n"
+
+
+def _listing_of(count_extra: int) -> str:
+    """The demo market's configuration (5 instruments) with ``count_extra`` more BTC perpetuals."""
+    from zkclear.synthetic import MarketSpec, config_toml
+
+    return config_toml(MarketSpec()) + "".join(
+        f'\n[[instrument]]\nid = "BTC-PERP-{i}"\nkind = "perpetual"\ntick_size = 1\nlot_size = 1\n'
+        'contract_multiplier = 1000\ninitial_margin_ppm = 100000\nmaintenance_margin_ppm = 50000\n'
+        'margin_model = "linear"\nunderlying = "BTC"\n' for i in range(count_extra))
+
+
+def test_init_chooses_chunks_of_4_for_a_long_listing_unless_told(tmp_path, capsys):
+    """A participant's receipt check decodes its whole chunk, which grows with the listing: more than 16 instruments
+    get chunks of 4 by default (docs/performance.md, "One position vector per node"); --chunk-bits still decides."""
+    for extra, expected in ((11, 16), (12, 4)):  # 16 and 17 instruments
+        config = tmp_path / f"listing-{extra}.toml"
+        config.write_text(_listing_of(extra), encoding="utf-8")
+        out = zkclear(capsys, "init", tmp_path / f"venue-{extra}", "--config", config, "--height", 10)
+        assert f"{5 + extra} instruments" in out and f"chunks of {expected}" in out
+        assert Deployment(tmp_path / f"venue-{extra}").proving.tree.chunk_size == expected
+    config = tmp_path / "listing-12.toml"
+    out = zkclear(capsys, "init", tmp_path / "told", "--config", config, "--height", 10, "--chunk-bits", 3)
+    assert "chunks of 8" in out and Deployment(tmp_path / "told").proving.tree.chunk_size == 8

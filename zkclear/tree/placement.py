@@ -136,6 +136,19 @@ class TreeConfig:
         return cls(height, chunk_bits, CHUNK_PADDING_POLICIES[policy], param, bool(sparse))
 
 
+#: Accounts per chunk a deployment gets by default: 2^4, or 2^2 for a listing of more instruments than this. A
+#: participant's receipt check decodes and verifies its whole chunk, whose commitments grow with the listing (a
+#: position per instrument, a witness per option): an options chain of 81 instruments checks a receipt in 0.65 s
+#: with chunks of 16 and 0.26 s with chunks of 4 (docs/performance.md, "One position vector per node").
+MANY_INSTRUMENTS = 16
+
+
+def default_chunk_bits(instrument_count: int) -> int:
+    """The chunk size exponent ``zkclear init`` chooses when not told: 4 (chunks of 16), or 2 (chunks of 4) for a
+    listing of more than :data:`MANY_INSTRUMENTS` instruments."""
+    return 4 if instrument_count <= MANY_INSTRUMENTS else 2
+
+
 def node_range_bits(level: int, equity_bits: int) -> int:
     """Width of the range proof of a node at ``level`` (leaves are level 0).
 
