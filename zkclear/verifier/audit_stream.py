@@ -585,12 +585,20 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     proof_failure: Failure | None = None
     roots: dict[int, bytes] = {}
 
+    # chunk number -> the failure that stops the audit there; the lowest number is reported, as the in-memory audit,
+    # which checks chunk by chunk (position order, then duplicate id hashes, then the chunk itself), meets it first
+    # (red team s11: a chunk out of order or a duplicate id after a chunk whose position vector fails was named
+    # instead of that chunk's chunk-position-vector)
+    structural: dict[int, Failure] = {}
+
     def groups() -> Iterator[ChunkGroup]:
         batch: list[tuple[int, bytes]] = []
         for number, (position, record, ids) in enumerate(_read_chunks(path, sections)):
             if position <= (positions[-1] if positions else -1) or not 0 <= position < 1 << config.upper_height:
-                _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken, out of order "
-                                         "(chunks are listed in increasing position order) or outside the tree", number)
+                structural[number] = ("audit-structure", number,
+                                      f"chunk {number} sits at position {position}, which is taken, out of order "
+                                      "(chunks are listed in increasing position order) or outside the tree")
+                break  # the chunks before it are still checked: one of them may fail first
             positions.append(position)
             for slot, id_hash in enumerate(ids):
                 prefixes[number * config.chunk_size + slot] = int.from_bytes(id_hash[:8], "big")
@@ -605,20 +613,22 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     if progress is not None:
         progress(step, 0, sections.chunks)
     done = 0
-    structural: dict[int, Failure] = {}
     proof_failures: dict[int, Failure] = {}
     for index, (group_roots, failure, proof_fail) in run.stream(check_chunk_group, groups(), window=window):
         first_number = index * group_chunks
         for offset, root in enumerate(group_roots):
             roots[positions[first_number + offset]] = root
-        if failure is not None:
-            structural[index] = failure
+        if failure is not None:  # the chunks before the failing one gave their roots
+            structural[first_number + len(group_roots)] = failure
         if proof_fail is not None:
             proof_failures[index] = proof_fail
         done += len(group_roots) if failure is None else 0
         if progress is not None:
             progress(step, min(done, sections.chunks), sections.chunks)
-    _check_duplicates(path, sections, prefixes)
+    # a duplicate id hash in chunk d is met before a failure of chunk d itself or of a later chunk
+    first = min(structural, default=sections.chunks)
+    _check_duplicates(path, sections, prefixes,
+                      first - 1 if structural.get(first, ("",))[0] == "audit-structure" else first)
     if structural:
         _raise(structural[min(structural)])
     if proof_failures:  # an undecodable proof (its detail set) first, as in the in-memory audit; then in order
@@ -635,14 +645,17 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
                        sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
 
 
-def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array) -> None:
-    """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
+def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array, last: int) -> None:
+    """duplicate-leaf: two leaves with the same id hash, the second one in chunk ``last`` or before (8-byte prefixes
+    sorted; equal prefixes re-checked in full)."""
     order = sorted(prefixes)
     clashes = {a for a, b in pairwise(order) if a == b}
     if not clashes:
         return
     seen: dict[bytes, int] = {}
     for number, (_, _, ids) in enumerate(_read_chunks(path, sections)):
+        if number > last:
+            return
         for id_hash in ids:
             if int.from_bytes(id_hash[:8], "big") in clashes:
                 if id_hash in seen:
