@@ -3,9 +3,10 @@ chunk's equality proof, the padding nodes' vectors, the matched book and the str
 chunk-record blob. Each test names the exact reason every verifier gives; the attacks that held document the
 guarantee.
 
-Defect found and fixed: the streaming audit (``audit_file``) named a later chunk's fault (a chunk listed out of
-order, a leaf id hash repeated) instead of an earlier chunk's failing position vector, which the in-memory audit
-names (it checks chunk by chunk): the two audits disagreed on the reason.
+Defects found and fixed (the two audits disagreed on the reason): the streaming audit (``audit_file``) named a later
+chunk's fault (a chunk listed out of order, a leaf id hash repeated) instead of an earlier chunk's failing position
+vector, which the in-memory audit names (it checks chunk by chunk); and it named a failing chunk of a file that is
+also malformed elsewhere (a later chunk, an upper node), which the in-memory decoder refuses as a whole.
 """
 
 import tempfile
@@ -16,7 +17,13 @@ import pytest
 
 from tests.proofs.epoch_fixtures import SYSTEM, attested, honest_epoch, published, second_epoch
 from tests.proofs.test_position_vector import _forged_chunk, _with_chunk
-from zkclear.bundle.format import decode_audit_data, encode_audit_data, encode_chunk_record, write_file
+from zkclear.bundle.format import (
+    decode_audit_data,
+    encode_audit_data,
+    encode_chunk_record,
+    encode_node_entry,
+    write_file,
+)
 from zkclear.crypto.field import R
 from zkclear.crypto.generators import pedersen_generators
 from zkclear.crypto.group import G1Point
@@ -110,6 +117,50 @@ def test_a_duplicate_id_before_a_failing_vector_and_an_order_fault_alone_keep_th
     moved = replace(second, position=0, id_hashes=(audit.chunks[0].id_hashes[0], *second.id_hashes[1:]))
     assert _audits(epoch, _with_chunk(audit, 1, moved))[:3] == ["audit-structure"] * 3
     assert _audits(epoch, _with_chunk(audit, 1, replace(second, position=0)))[:3] == ["audit-structure"] * 3
+
+
+def _malformed(epoch, audit, target: bytes) -> bytes:
+    """The audit file of ``audit`` with the first occurrence of ``target`` overwritten by 0xff bytes (not a point:
+    x ≥ p), the checksum recomputed."""
+    import hashlib
+
+    data = encode_audit_data(audit, SYSTEM)
+    at = data.index(target)
+    body = (data[:at] + b"\xff" * 48 + data[at + 48:])[:-32]
+    return body + hashlib.sha256(body).digest()
+
+
+def _file_reasons(epoch, data: bytes) -> list[str]:
+    """The in-memory decoder then audit, and the streaming audit (one chunk per task and eight), of these bytes."""
+    base = published(epoch)
+    out = [_reason(lambda: audit_epoch(base, decode_audit_data(data, base.bundle.header, base.public, SYSTEM),
+                                       chunk_system=SYSTEM, executor=SerialExecutor()))]
+    with tempfile.TemporaryDirectory() as folder:
+        files = EpochFiles(Path(folder), base.bundle.header.epoch_id)
+        Path(files.audit).write_bytes(data)
+        on_disk = PublishedEpoch(base.bundle, base.public, base.inputs, files)
+        for group in (1, 8):
+            out.append(_reason(lambda group=group: audit_file(on_disk, chunk_system=SYSTEM, executor=SerialExecutor(),
+                                                              group_chunks=group)))
+    return out
+
+
+@pytest.mark.parametrize("where", ["later-chunk", "upper-node", "after-order-fault"])
+def test_a_failing_vector_with_malformed_bytes_elsewhere_is_malformed_input_for_both_audits(where):
+    """Chunk 0's vector is forged and the file is also malformed elsewhere (an account commitment of chunk 1, an
+    upper node far from chunk 0, or chunk 1 listed out of order and malformed): the in-memory decoder refuses the
+    file before any check (EncodingError, exit 1); the streaming audit named chunk 0's chunk-position-vector (exit 2)
+    before the fix."""
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    tampered = _with_chunk(audit, 0, _forged_chunk(epoch, audit.chunks[0]))
+    if where == "upper-node":
+        target = encode_node_entry((7, 1), audit.upper_nodes[(7, 1)])[9:]
+    else:
+        if where == "after-order-fault":
+            tampered = _with_chunk(tampered, 1, replace(audit.chunks[1], position=audit.chunks[0].position))
+        target = SYSTEM.encode_commitments(audit.chunks[1].accounts[0])
+    assert _file_reasons(epoch, _malformed(epoch, tampered, target)) == ["EncodingError"] * 3
 
 
 # -- attacks on the equality proof that held ----------------------------------------------------------------------
