@@ -411,3 +411,56 @@ def test_the_blinding_base_is_not_a_position_generator():
     g, h = pedersen_generators()
     gens = position_generators(16)
     assert len(set(gens) | {g, h}) == 18
+
+
+# -- the bundle's β and the browser's generators file -------------------------------------------------------------
+
+
+def _rechecksummed(data: bytes) -> bytes:
+    import hashlib
+
+    body = data[:-32]
+    return body + hashlib.sha256(body).digest()
+
+
+def test_a_beta_at_or_above_r_or_a_count_other_than_one_does_not_decode():
+    """β + r (the same residue, not canonical), β = r, and a matched-book count of 0 or 2 in the bundle's bytes:
+    refused by the decoder (EncodingError), so no verifier sees a second encoding of the same β."""
+    import struct
+
+    from zkclear.bundle.format import decode_public_bundle, encode_public_bundle
+    from zkclear.crypto.field import scalar_to_bytes
+
+    epoch = honest_epoch()
+    data = encode_public_bundle(epoch.bundle)
+    assert decode_public_bundle(data) == epoch.bundle
+    beta = epoch.bundle.matched_book[0]
+    at = data.index(struct.pack(">I", 1) + scalar_to_bytes(beta)) + 4
+    candidates = [R.to_bytes(32, "big")]
+    if beta + R < 1 << 256:
+        candidates.append((beta + R).to_bytes(32, "big"))
+    for value in candidates:
+        with pytest.raises(EncodingError, match=r"non-canonical scalar|matched_book"):
+            decode_public_bundle(_rechecksummed(data[:at] + value + data[at + 32:]))
+    for count in (0, 2, (1 << 32) - 1):  # the count says how many β follow: refused before any is read
+        forged = data[:at - 4] + struct.pack(">I", count) + data[at:]
+        with pytest.raises(EncodingError, match=r"matched_book: .* blindings, the position vector has exactly one"):
+            decode_public_bundle(_rechecksummed(forged))
+
+
+def test_a_generators_file_other_than_the_pinned_one_is_refused_by_the_page():
+    """The page preloads position generators only from the file whose SHA-256 is pinned: another file under the
+    new name (points of the attacker's choosing, which would let it know relations among the G_j) is refused."""
+    import struct
+
+    from zkclear.web.generators import decode, preload
+
+    g = pedersen_generators()[0]
+    point = g.affine()[0].to_bytes(48, "big") + g.affine()[1].to_bytes(48, "big")
+    forged = b"ZKGENS02" + struct.pack(">I", 1) + point + point + struct.pack(">I", 2) + point * 2
+    for data in (forged, b"", b"ZKGENS02"):
+        with pytest.raises(EncodingError, match="not the pinned one"):
+            decode(data)
+        with pytest.raises(EncodingError, match="not the pinned one"):
+            preload(data)
+    assert position_generators(2)[0] != g  # nothing was installed
