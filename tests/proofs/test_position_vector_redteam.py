@@ -145,17 +145,21 @@ def _file_reasons(epoch, data: bytes) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("where", ["later-chunk", "upper-node", "after-order-fault"])
+@pytest.mark.parametrize("where", ["later-chunk", "upper-node", "after-order-fault", "count-policy"])
 def test_a_failing_vector_with_malformed_bytes_elsewhere_is_malformed_input_for_both_audits(where):
     """Chunk 0's vector is forged and the file is also malformed elsewhere (an account commitment of chunk 1, an
-    upper node far from chunk 0, or chunk 1 listed out of order and malformed): the in-memory decoder refuses the
-    file before any check (EncodingError, exit 1); the streaming audit named chunk 0's chunk-position-vector (exit 2)
-    before the fix."""
+    upper node far from chunk 0, or chunk 1 listed out of order and malformed; or a chunk count the policy does not
+    make, with a malformed chunk): the in-memory decoder refuses the file before any check (EncodingError, exit 1);
+    the streaming audit named chunk 0's chunk-position-vector, or chunk-count-policy (exit 2), before the fix."""
     epoch = honest_epoch()
     audit = epoch.artifacts.audit
     tampered = _with_chunk(audit, 0, _forged_chunk(epoch, audit.chunks[0]))
     if where == "upper-node":
         target = encode_node_entry((7, 1), audit.upper_nodes[(7, 1)])[9:]
+    elif where == "count-policy":  # three chunks (the policy makes powers of two), one of them malformed
+        extra = replace(audit.chunks[1], position=audit.chunks[1].position + 1)
+        tampered = replace(tampered, chunks=(*tampered.chunks, extra))
+        target = SYSTEM.encode_commitments(audit.chunks[1].accounts[0])
     else:
         if where == "after-order-fault":
             tampered = _with_chunk(tampered, 1, replace(audit.chunks[1], position=audit.chunks[0].position))

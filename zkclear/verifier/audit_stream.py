@@ -591,9 +591,16 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     started = time.perf_counter()
     try:
         proof_failure = _chunks_and_tree(published, path, sections, system, run, progress, group_chunks, window)
-    except VerificationError:
-        # the in-memory decoder refuses a file with a malformed upper node before any check: so does this audit,
-        # whatever check failed first (red team s11: a failing chunk was named instead)
+    except VerificationError as exc:
+        # the in-memory decoder refuses a file with a malformed chunk or upper node before any check: so does this
+        # audit, whatever check failed first (red team s11: a failing chunk was named instead); the chunks were all
+        # decoded unless their count failed
+        if exc.reason == "chunk-count-policy":
+            for number, (_, record, _) in enumerate(_read_chunks(path, sections)):
+                try:
+                    decode_chunk_record(record, system, published.public, config.chunk_size)
+                except EncodingError as bad:
+                    raise EncodingError(f"chunk[{number}]: {bad}") from None
         assets = header.asset_count
         _decode_all(_entries(path, sections.nodes_at, sections.nodes, sections.end, node_entry_size(assets)), assets)
         raise
