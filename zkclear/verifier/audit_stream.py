@@ -1,8 +1,10 @@
 """The full audit of an epoch read straight from its audit file, chunk by chunk and level by level, with the
 proofs verified in parallel through an executor (docs/protocol.md, "Audit"; docs/performance.md, "Scale-out").
 
-The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order; what differs
-is how the file is held:
+The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order (chunks are checked
+in parallel, so the failure of the lowest-numbered chunk is reported, and a file that is malformed anywhere in its
+chunks or upper nodes is an EncodingError whichever check failed first, as the in-memory decoder refuses it before
+the audit: red team s11); what differs is how the file is held:
 
 - the container's checksum is computed over the file in blocks of ``CHECKED_BLOCK`` bytes, before anything is
   decoded, and each block's SHA-256 is kept: every later pass reads whole blocks and refuses one that hashes
