@@ -1,8 +1,10 @@
 """The full audit of an epoch read straight from its audit file, chunk by chunk and level by level, with the
 proofs verified in parallel through an executor (docs/protocol.md, "Audit"; docs/performance.md, "Scale-out").
 
-The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order; what differs
-is how the file is held:
+The checks and reason codes are :func:`zkclear.verifier.audit.audit_epoch`'s, in the same order (chunks are checked
+in parallel, so the failure of the lowest-numbered chunk is reported, and a file that is malformed anywhere in its
+chunks or upper nodes is an EncodingError whichever check failed first, as the in-memory decoder refuses it before
+the audit: red team s11); what differs is how the file is held:
 
 - the container's checksum is computed over the file in blocks of ``CHECKED_BLOCK`` bytes, before anything is
   decoded, and each block's SHA-256 is kept: every later pass reads whole blocks and refuses one that hashes
@@ -184,8 +186,8 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
             roots.append(encode_node(chunk_root(group.system, group.header, chunk, group.public)))
             found = chunk_statements(group.system, group.header, chunk, group.public)
         except VerificationError as exc:
-            if exc.reason != "chunk-collateral-proof":
-                return roots, (exc.reason, exc.index, exc.detail), None
+            if exc.reason != "chunk-collateral-proof":  # a later chunk that does not decode is reported first
+                return roots, _undecodable_after(group, number) or (exc.reason, exc.index, exc.detail), None
             # reported after the tree checks, like a proof that does not verify: the group's other chunks still
             # give their roots (returning here left them out, and the tree check then failed on the wrong reason)
             if malformed is None:
@@ -197,6 +199,18 @@ def check_chunk_group(group: ChunkGroup) -> tuple[list[bytes], Failure | None, F
         return roots, None, malformed[1]
     failing = _first_failing_chunk(group, statements, owners)
     return roots, None, None if failing is None else ("chunk-collateral-proof", failing, None)
+
+
+def _undecodable_after(group: ChunkGroup, failed: int) -> Failure | None:
+    """The first chunk of the group after chunk ``failed`` that does not decode (the in-memory decoder refuses the
+    whole file for it, before any check)."""
+    for number, record in group.records:
+        if number > failed:
+            try:
+                decode_chunk_record(record, group.system, group.public, group.header.tree.chunk_size)
+            except EncodingError as exc:
+                return ("encoding", number, f"chunk[{number}]: {exc}")
+    return None
 
 
 def _first_failing_chunk(group: ChunkGroup, statements: list, owners: list[int]) -> int | None:
@@ -566,7 +580,7 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
            run: Executor, progress: Progress | None, group_chunks: int, window: int | None) -> AuditReport:
     import time
 
-    bundle, public = published.bundle, published.public
+    bundle = published.bundle
     header = bundle.header
     config = header.tree
     timings: dict[str, float] = {}
@@ -577,6 +591,40 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     timings["bindings"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    try:
+        proof_failure = _chunks_and_tree(published, path, sections, system, run, progress, group_chunks, window)
+    except VerificationError as exc:
+        # the in-memory decoder refuses a file with a malformed chunk or upper node before any check: so does this
+        # audit, whatever check failed first (red team s11: a failing chunk was named instead); the chunks were all
+        # decoded unless their count failed
+        if exc.reason == "chunk-count-policy":
+            for number, (_, record, _) in enumerate(_read_chunks(path, sections)):
+                try:
+                    decode_chunk_record(record, system, published.public, config.chunk_size)
+                except EncodingError as bad:
+                    raise EncodingError(f"chunk[{number}]: {bad}") from None
+        assets = header.asset_count
+        _decode_all(_entries(path, sections.nodes_at, sections.nodes, sections.end, node_entry_size(assets)), assets)
+        raise
+    timings["tree"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    _check_node_proofs(path, sections, header, run, window, progress)
+    _raise(proof_failure)
+    verify_named([solvency_named(bundle)])
+    timings["proofs"] = time.perf_counter() - started
+    return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), sections.chunks,
+                       sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
+
+
+def _chunks_and_tree(published: PublishedEpoch, path: _PinnedFile, sections: _Sections, system: ChunkProofSystem,
+                     run: Executor, progress: Progress | None, group_chunks: int, window: int | None
+                     ) -> Failure | None:
+    """The chunk count, every chunk (position, id hashes, leaves and position vector) and the upper tree; returns
+    the first collateralization proof that failed (reported after the node proofs, as in the in-memory audit)."""
+    bundle, public = published.bundle, published.public
+    header = bundle.header
+    config = header.tree
     if not config.allows_chunk_count(sections.chunks):
         _fail("chunk-count-policy", f"{sections.chunks} chunks is not a count the padding policy "
                                     f"{config.chunk_padding!r} produces")
@@ -585,12 +633,23 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     proof_failure: Failure | None = None
     roots: dict[int, bytes] = {}
 
+    # chunk number -> the failure that stops the audit there; the lowest number is reported, as the in-memory audit,
+    # which checks chunk by chunk (position order, then duplicate id hashes, then the chunk itself), meets it first
+    # (red team s11: a chunk out of order or a duplicate id after a chunk whose position vector fails was named
+    # instead of that chunk's chunk-position-vector); a chunk that does not decode is reported before any of them,
+    # as the in-memory decoder refuses the file before the audit starts
+    structural: dict[int, Failure] = {}
+    out_of_order: dict[int, Failure] = {}  # the first chunk listed out of order (checked before the chunk itself)
+
     def groups() -> Iterator[ChunkGroup]:
         batch: list[tuple[int, bytes]] = []
         for number, (position, record, ids) in enumerate(_read_chunks(path, sections)):
-            if position <= (positions[-1] if positions else -1) or not 0 <= position < 1 << config.upper_height:
-                _fail("audit-structure", f"chunk {number} sits at position {position}, which is taken, out of order "
-                                         "(chunks are listed in increasing position order) or outside the tree", number)
+            if ((position <= (positions[-1] if positions else -1) or not 0 <= position < 1 << config.upper_height)
+                    and not out_of_order):
+                # the chunks before it may fail first, any chunk may not decode: all are still read
+                out_of_order[number] = ("audit-structure", number,
+                                        f"chunk {number} sits at position {position}, which is taken, out of order "
+                                        "(chunks are listed in increasing position order) or outside the tree")
             positions.append(position)
             for slot, id_hash in enumerate(ids):
                 prefixes[number * config.chunk_size + slot] = int.from_bytes(id_hash[:8], "big")
@@ -605,44 +664,45 @@ def _audit(published: PublishedEpoch, path: _PinnedFile, system: ChunkProofSyste
     if progress is not None:
         progress(step, 0, sections.chunks)
     done = 0
-    structural: dict[int, Failure] = {}
     proof_failures: dict[int, Failure] = {}
     for index, (group_roots, failure, proof_fail) in run.stream(check_chunk_group, groups(), window=window):
         first_number = index * group_chunks
         for offset, root in enumerate(group_roots):
             roots[positions[first_number + offset]] = root
-        if failure is not None:
-            structural[index] = failure
+        if failure is not None:  # the chunks before the failing one gave their roots
+            structural[first_number + len(group_roots)] = failure
         if proof_fail is not None:
             proof_failures[index] = proof_fail
         done += len(group_roots) if failure is None else 0
         if progress is not None:
             progress(step, min(done, sections.chunks), sections.chunks)
-    _check_duplicates(path, sections, prefixes)
+    undecodable = [number for number, failure in structural.items() if failure[0] == "encoding"]
+    if undecodable:
+        _raise(structural[min(undecodable)])
+    structural.update(out_of_order)
+    # a duplicate id hash in chunk d is met before a failure of chunk d itself or of a later chunk, after chunk d's
+    # position
+    first = min(structural, default=sections.chunks)
+    _check_duplicates(path, sections, prefixes, first - 1 if first in out_of_order else first)
     if structural:
         _raise(structural[min(structural)])
     if proof_failures:  # an undecodable proof (its detail set) first, as in the in-memory audit; then in order
         proof_failure = min(proof_failures.items(), key=lambda item: (item[1][2] is None, item[0]))[1]
     _check_tree(path, sections, bundle, roots, run, window, progress)
-    timings["tree"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    _check_node_proofs(path, sections, header, run, window, progress)
-    _raise(proof_failure)
-    verify_named([solvency_named(bundle)])
-    timings["proofs"] = time.perf_counter() - started
-    return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), sections.chunks,
-                       sections.chunks * config.chunk_size, sections.nodes, asset_reserves(bundle), timings)
+    return proof_failure
 
 
-def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array) -> None:
-    """duplicate-leaf: two leaves with the same id hash (8-byte prefixes sorted; equal prefixes re-checked in full)."""
+def _check_duplicates(path: Path | _PinnedFile, sections: _Sections, prefixes: array, last: int) -> None:
+    """duplicate-leaf: two leaves with the same id hash, the second one in chunk ``last`` or before (8-byte prefixes
+    sorted; equal prefixes re-checked in full)."""
     order = sorted(prefixes)
     clashes = {a for a, b in pairwise(order) if a == b}
     if not clashes:
         return
     seen: dict[bytes, int] = {}
     for number, (_, _, ids) in enumerate(_read_chunks(path, sections)):
+        if number > last:
+            return
         for id_hash in ids:
             if int.from_bytes(id_hash[:8], "big") in clashes:
                 if id_hash in seen:
