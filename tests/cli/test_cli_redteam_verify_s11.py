@@ -26,17 +26,24 @@ def _folder_copy(deployment, epoch: int, tmp_path: Path) -> Path:
     return target
 
 
+def _with_node_above_the_root(deployment, epoch: int, tmp_path: Path, position: tuple[int, int]) -> tuple[Path, int]:
+    """A copy of the epoch's folder whose audit file also publishes the root at ``position`` (levels counted from
+    the tree's height, which is returned with the folder)."""
+    folder = _folder_copy(deployment, epoch, tmp_path)
+    published = open_published(folder)
+    audit = published.audit_data()
+    height = published.bundle.header.tree.height
+    nodes = {**audit.upper_nodes, (height + position[0], position[1]): published.bundle.root}
+    published.files.audit.write_bytes(encode_audit_data(
+        AuditData(audit.header_digest, audit.chunks, nodes, audit.node_proofs, audit.padding), CHUNK_SYSTEM))
+    return folder, height
+
+
 def test_crowd_audit_of_an_audit_file_with_a_node_above_the_root_fails_by_name_not_exit_3(proven, tmp_path):
     """Before: `zkclear verify --crowd-audit 1` exited 3 ("internal error: KeyError") on an audit file that
     publishes one more node, above the root — anyone serving or mirroring the file could do it."""
     deployment = proven["deployment"]
-    folder = _folder_copy(deployment, 3, tmp_path)
-    published = open_published(folder)
-    audit = published.audit_data()
-    height = published.bundle.header.tree.height
-    nodes = {**audit.upper_nodes, (height + 1, 0): published.bundle.root}
-    published.files.audit.write_bytes(encode_audit_data(
-        AuditData(audit.header_digest, audit.chunks, nodes, audit.node_proofs, audit.padding), CHUNK_SYSTEM))
+    folder, height = _with_node_above_the_root(deployment, 3, tmp_path, (1, 0))
     account = _trader(deployment, 3)
     args = ["verify", folder, "--receipt", deployment.receipt_path(3, account.account_id),
             "--participant", deployment.participant_path(account.account_id), "--crowd-audit", 1]
@@ -51,13 +58,7 @@ def test_crowd_audit_of_an_audit_file_with_a_node_above_the_root_fails_by_name_n
 
 def test_a_real_process_never_prints_a_traceback_for_the_node_above_the_root(proven, tmp_path):
     deployment = proven["deployment"]
-    folder = _folder_copy(deployment, 2, tmp_path)
-    published = open_published(folder)
-    audit = published.audit_data()
-    height = published.bundle.header.tree.height
-    nodes = {**audit.upper_nodes, (height + 3, 7): published.bundle.root}
-    published.files.audit.write_bytes(encode_audit_data(
-        AuditData(audit.header_digest, audit.chunks, nodes, audit.node_proofs, audit.padding), CHUNK_SYSTEM))
+    folder, height = _with_node_above_the_root(deployment, 2, tmp_path, (3, 7))
     account = _trader(deployment, 2)
     result = subprocess.run(
         [sys.executable, "-m", "zkclear.cli", "verify", str(folder), "--receipt",
