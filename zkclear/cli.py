@@ -523,7 +523,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
             check_inputs_chain(before, inputs)
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
-            from zkclear.verifier.audit_stream import open_audit_file
+            from zkclear.verifier.audit_on_disk import open_audit_file
 
             picked = crowd_audit(latest, open_audit_file(latest), crowd)  # reads only the chunks it samples
     except VerificationError as exc:

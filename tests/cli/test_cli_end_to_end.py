@@ -153,13 +153,13 @@ def test_audit_refuses_a_file_rewritten_in_place_while_it_is_audited(proven, tmp
     shutil.copytree(proven["deployment"].epoch_dir(2), target)
     path = target / "epoch-2.audit"
     data = path.read_bytes()
-    real = audit_stream._sections
+    real = audit_stream.walk_sections
 
     def after_a_change(*args, **kwargs):
         path.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(audit_stream, "_sections", after_a_change)
+    monkeypatch.setattr(audit_stream, "walk_sections", after_a_change)
     out = zkclear("audit", target, expect=1, capsys=capsys)
     assert out.startswith(f"error: {path}: bytes 0..") and out.count("\n") == 1
     assert "changed since the file's checksum was checked (the file was modified while it was being audited)" in out

@@ -38,7 +38,8 @@ from zkclear.proofs.position_vector import (
 )
 from zkclear.tree.sum_tree import TreeNode, combine_level, sum_points
 from zkclear.verifier.audit import audit_epoch
-from zkclear.verifier.audit_stream import audit_file, open_audit_file
+from zkclear.verifier.audit_on_disk import open_audit_file
+from zkclear.verifier.audit_stream import audit_file
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import crowd_audit, verify_receipt
 

@@ -336,7 +336,7 @@ def test_the_streaming_audit_reads_the_file_it_opened_when_another_is_renamed_ov
 
     epoch = honest_epoch()
     published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
-    real = audit_stream._sections
+    real = audit_stream.walk_sections
 
     def then_swapped(*args, **kwargs):
         found = real(*args, **kwargs)
@@ -344,7 +344,7 @@ def test_the_streaming_audit_reads_the_file_it_opened_when_another_is_renamed_ov
         os.replace(tmp_path / "other", published.files.audit)
         return found
 
-    monkeypatch.setattr(audit_stream, "_sections", then_swapped)
+    monkeypatch.setattr(audit_stream, "walk_sections", then_swapped)
     report = audit_file(published, chunk_system=SYSTEM)
     assert report.chunks == len(epoch.artifacts.audit.chunks)
 
@@ -361,7 +361,7 @@ def _bad_and_honest(epoch) -> tuple[bytes, bytes]:
     return bad, honest
 
 
-@pytest.mark.parametrize("before", ["_sections", "_check_duplicates", "_check_tree", "_check_node_proofs"])
+@pytest.mark.parametrize("before", ["walk_sections", "_check_duplicates", "_check_tree", "_check_node_proofs"])
 def test_a_file_changed_in_place_during_the_audit_is_refused_not_audited_as_two_versions(tmp_path, monkeypatch,
                                                                                           before):
     """A full audit read its file in several passes and hashed only the first: a file that failed (chunk 1's proof)
@@ -402,15 +402,15 @@ def test_a_file_changed_in_place_during_the_audit_is_refused_not_audited_as_two_
 def test_the_checked_reads_serve_a_file_of_several_blocks(tmp_path, monkeypatch):
     """Blocks smaller than the file: passes that cross block boundaries and go back to earlier blocks read the
     same bytes (the audit passes), and a change of one byte in the last block is refused."""
-    from zkclear.verifier import audit_stream
+    from zkclear.verifier import audit_stream, pinned_file
 
-    monkeypatch.setattr(audit_stream, "CHECKED_BLOCK", 1000)
+    monkeypatch.setattr(pinned_file, "CHECKED_BLOCK", 1000)
     epoch = honest_epoch()
     published = _published(tmp_path, epoch.bundle, epoch.artifacts.audit)
     data = published.files.audit.read_bytes()
     assert len(data) > 8 * 1000
     assert audit_file(published, chunk_system=SYSTEM).chunks == len(epoch.artifacts.audit.chunks)
-    real = audit_stream._sections
+    real = audit_stream.walk_sections
     at = len(data) - 33  # the body's last byte, in the file's last block
     first = at // 1000 * 1000
     last = min(first + 999, len(data) - 1)
@@ -419,6 +419,6 @@ def test_the_checked_reads_serve_a_file_of_several_blocks(tmp_path, monkeypatch)
         published.files.audit.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(audit_stream, "_sections", end_changed)
+    monkeypatch.setattr(audit_stream, "walk_sections", end_changed)
     with pytest.raises(EncodingError, match=rf"bytes {first}\.\.{last} changed since"):
         audit_file(published, chunk_system=SYSTEM)

@@ -332,13 +332,13 @@ def test_crowd_audit_checks_chunks_chosen_by_local_randomness():
 
 
 def test_crowd_audit_from_the_file_decodes_only_the_chunks_it_draws(tmp_path, monkeypatch):
-    from zkclear.verifier import audit_stream
+    from zkclear.verifier import audit_on_disk
 
     epoch = honest_epoch()
     on_disk, audit = _on_disk(epoch, epoch.artifacts.audit, tmp_path)
     decoded = []
-    real = audit_stream.decode_chunk_record
-    monkeypatch.setattr(audit_stream, "decode_chunk_record",
+    real = audit_on_disk.decode_chunk_record
+    monkeypatch.setattr(audit_on_disk, "decode_chunk_record",
                         lambda data, *rest: decoded.append(data) or real(data, *rest))
     picked = crowd_audit(on_disk, audit, 1, chunk_system=SYSTEM, rng=random.Random(5))
     assert len(audit.chunks) >= 2 and len(picked) == 1 and len(decoded) == 1
@@ -365,7 +365,7 @@ def _on_disk(epoch, audit, folder: Path) -> tuple:
     """The epoch with ``audit`` written to its audit file in ``folder``, and that file opened as the CLI's crowd
     audit reads it (only what it samples)."""
     from zkclear.bundle.format import encode_audit_data
-    from zkclear.verifier.audit_stream import open_audit_file
+    from zkclear.verifier.audit_on_disk import open_audit_file
     from zkclear.verifier.published import EpochFiles
 
     on_disk = replace(published(epoch), files=EpochFiles(folder, epoch.bundle.header.epoch_id))
@@ -557,7 +557,7 @@ def test_crowd_audit_refuses_bytes_changed_after_the_checksum(tmp_path):
     """The lazy reads of the crowd audit used to re-read the file: a file changed after open_audit_file had checked
     its checksum and layout passed with chunk 1 read from chunk 0's record (the bad chunk 1 never checked)."""
     from zkclear.errors import EncodingError
-    from zkclear.verifier.audit_stream import open_audit_file
+    from zkclear.verifier.audit_on_disk import open_audit_file
 
     epoch = honest_epoch()
     checked, served = _checked_then_swapped(epoch)
@@ -608,7 +608,7 @@ def test_crowd_audit_index_of_a_file_of_empty_node_proofs_stays_a_small_multiple
     now holds flat arrays (53 bytes an entry), found by bisection; the entries are still found by position."""
     import tracemalloc
 
-    from zkclear.verifier.audit_stream import open_audit_file
+    from zkclear.verifier.audit_on_disk import open_audit_file
 
     epoch = honest_epoch()
     audit = epoch.artifacts.audit

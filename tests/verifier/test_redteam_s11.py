@@ -10,7 +10,7 @@ import pytest
 from tests.proofs.epoch_fixtures import SYSTEM, honest_epoch, published
 from zkclear.bundle.format import encode_audit_data
 from zkclear.errors import VerificationError
-from zkclear.verifier.audit_stream import open_audit_file
+from zkclear.verifier.audit_on_disk import open_audit_file
 from zkclear.verifier.published import EpochFiles
 from zkclear.verifier.receipt import crowd_audit
 
