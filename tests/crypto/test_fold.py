@@ -7,8 +7,10 @@ import pytest
 
 from zkclear.crypto.field import R, fr_random
 from zkclear.crypto.group import G1Point, fold_points
+from zkclear.crypto.pure_curve import batch_to_affine, jacobian_add
 from zkclear.crypto.pure_fold import fold_scaled
-from zkclear.crypto.pure_g1 import PureBackend, batch_to_affine, glv_mul, jacobian_add
+from zkclear.crypto.pure_g1 import PureBackend
+from zkclear.crypto.pure_scalar_mul import glv_mul
 
 BASE = PureBackend().generator()
 

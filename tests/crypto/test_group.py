@@ -13,7 +13,7 @@ import random
 import numpy as np
 import pytest
 
-from zkclear.crypto import pure_g1
+from zkclear.crypto import pure_curve, pure_g1, pure_msm, pure_scalar_mul
 from zkclear.crypto.field import P, R, fp_sqrt
 from zkclear.crypto.group import (
     FixedBase,
@@ -26,7 +26,7 @@ from zkclear.crypto.group import (
 
 RNG = random.Random(7)
 #: Cofactor of G1 in E(GF(P)): #E = h1·R with h1 = (z - 1)^2 / 3.
-H1 = (pure_g1.BLS_Z - 1) ** 2 // 3
+H1 = (pure_curve.BLS_Z - 1) ** 2 // 3
 
 
 def _random_curve_point() -> tuple[int, int]:
@@ -39,18 +39,18 @@ def _random_curve_point() -> tuple[int, int]:
 
 
 def _naive_in_g1(xy: tuple[int, int]) -> bool:
-    return pure_g1.jacobian_mul_unreduced((xy[0], xy[1], 1), R)[2] == 0
+    return pure_curve.jacobian_mul_unreduced((xy[0], xy[1], 1), R)[2] == 0
 
 
-def _affine(point: pure_g1.JacobianPoint) -> tuple[int, int] | None:
-    return pure_g1.to_affine(point)
+def _affine(point: pure_curve.JacobianPoint) -> tuple[int, int] | None:
+    return pure_curve.to_affine(point)
 
 
 # --- curve constants -------------------------------------------------------------------
 
 
 def test_curve_constants_follow_from_the_bls_parameter():
-    z = pure_g1.BLS_Z
+    z = pure_curve.BLS_Z
     assert z**4 - z**2 + 1 == R
     assert (z - 1) ** 2 * (z**4 - z**2 + 1) // 3 + z == P
     assert (P + 1 - (z + 1)) % R == 0  # #E = P + 1 - t with trace t = z + 1 is a multiple of R
@@ -59,22 +59,22 @@ def test_curve_constants_follow_from_the_bls_parameter():
 
 
 def test_glv_constants_are_paired_cube_roots_of_unity(g1_oracle):
-    lam, beta = pure_g1.GLV_LAMBDA, pure_g1.GLV_BETA
+    lam, beta = pure_curve.GLV_LAMBDA, pure_curve.GLV_BETA
     assert (lam * lam + lam + 1) % R == 0
     assert pow(beta, 3, P) == 1 and beta != 1
     gx, gy = g1_oracle.generator()
     assert g1_oracle.mul_generator(lam) == (beta * gx % P, gy)  # phi(G) = [LAMBDA]G
     # BETA^2 pairs with the other eigenvalue, -z^2 (Scott's subgroup test relies on it)
-    assert g1_oracle.mul_generator(-(pure_g1.BLS_Z**2) % R) == (pure_g1.GLV_BETA_SQUARED * gx % P, gy)
+    assert g1_oracle.mul_generator(-(pure_curve.BLS_Z**2) % R) == (pure_curve.GLV_BETA_SQUARED * gx % P, gy)
 
 
 @pytest.mark.parametrize(
-    "k", [0, 1, pure_g1.GLV_LAMBDA - 1, pure_g1.GLV_LAMBDA, pure_g1.GLV_LAMBDA + 1, R - 1, *range(5)]
+    "k", [0, 1, pure_curve.GLV_LAMBDA - 1, pure_curve.GLV_LAMBDA, pure_curve.GLV_LAMBDA + 1, R - 1, *range(5)]
 )
 def test_glv_split_recombines_into_two_128_bit_halves(k):
     k = k if k > 4 else RNG.randrange(R)
-    k1, k2 = pure_g1.glv_split(k)
-    assert (k1 + k2 * pure_g1.GLV_LAMBDA) % R == k
+    k1, k2 = pure_scalar_mul.glv_split(k)
+    assert (k1 + k2 * pure_curve.GLV_LAMBDA) % R == k
     assert 0 <= k1 < 2**128 and 0 <= k2 < 2**128
 
 
@@ -82,14 +82,14 @@ def test_glv_split_recombines_into_two_128_bit_halves(k):
 def test_signed_digits_recombine_and_stay_in_range(window):
     count = -(-129 // window)
     for k in [0, 1, 2**128 - 1, RNG.getrandbits(128)]:
-        digits = pure_g1.signed_digits(k, window, count)
+        digits = pure_scalar_mul.signed_digits(k, window, count)
         assert sum(d << (window * j) for j, d in enumerate(digits)) == k
         assert all(abs(d) <= 1 << (window - 1) for d in digits)
 
 
 def test_signed_digits_refuse_a_scalar_that_does_not_fit():
     with pytest.raises(ValueError):
-        pure_g1.signed_digits(2**20, 4, 5)
+        pure_scalar_mul.signed_digits(2**20, 4, 5)
 
 
 # --- arithmetic building blocks ---------------------------------------------------------
@@ -97,16 +97,16 @@ def test_signed_digits_refuse_a_scalar_that_does_not_fit():
 
 def _g_multiples(*logs: int) -> list[tuple[int, int]]:
     g = pure_g1.PureBackend().generator()
-    return [_affine(pure_g1.glv_mul(g, k)) for k in logs]  # type: ignore[misc]
+    return [_affine(pure_scalar_mul.glv_mul(g, k)) for k in logs]  # type: ignore[misc]
 
 
 def test_batch_add_affine_handles_generic_doubling_and_cancelling_pairs():
     a, b, c = _g_multiples(3, 10, 13)
     two_a = _g_multiples(6)[0]
     minus_a = (a[0], P - a[1])
-    sums = pure_g1.batch_add_affine([a, a, a, b], [b, a, minus_a, a])
+    sums = pure_curve.batch_add_affine([a, a, a, b], [b, a, minus_a, a])
     assert sums == [c, two_a, None, c]
-    assert pure_g1.batch_add_affine([], []) == []
+    assert pure_curve.batch_add_affine([], []) == []
 
 
 def test_sum_runs_sums_each_run_of_equal_keys_and_drops_cancelled_ones():
@@ -116,7 +116,7 @@ def test_sum_runs_sums_each_run_of_equal_keys_and_drops_cancelled_ones():
     keys = np.array([key for key, points in runs for _ in points])
     xs = [x for _, points in runs for x, _ in points]
     ys = [y for _, points in runs for _, y in points]
-    run_keys, sum_x, sum_y = pure_g1.sum_runs(keys, xs, ys)
+    run_keys, sum_x, sum_y = pure_msm.sum_runs(keys, xs, ys)
     assert run_keys.tolist() == [0, 2, 4, 5]  # key 3 cancelled to the identity
     assert list(zip(sum_x, sum_y, strict=True)) == [_g_multiples(15)[0], g3, g3, _g_multiples(4)[0]]
 
@@ -124,7 +124,7 @@ def test_sum_runs_sums_each_run_of_equal_keys_and_drops_cancelled_ones():
 def test_sum_runs_follows_an_index_into_the_point_lists():
     g1, g2, g3 = _g_multiples(1, 2, 3)
     xs, ys = [g1[0], g2[0], g3[0]], [g1[1], g2[1], g3[1]]
-    run_keys, sum_x, sum_y = pure_g1.sum_runs(np.array([7, 7, 9]), xs, ys, np.array([2, 0, 1]))
+    run_keys, sum_x, sum_y = pure_msm.sum_runs(np.array([7, 7, 9]), xs, ys, np.array([2, 0, 1]))
     assert run_keys.tolist() == [7, 9]
     assert list(zip(sum_x, sum_y, strict=True)) == [_g_multiples(4)[0], g2]
 
@@ -132,13 +132,13 @@ def test_sum_runs_follows_an_index_into_the_point_lists():
 def test_jacobian_formulas_agree_with_py_ecc_including_mixed_addition(g1_oracle):
     a_xy, b_xy = g1_oracle.mul_generator(11), g1_oracle.mul_generator(29)
     a = (a_xy[0], a_xy[1], 1)
-    b_jacobian = pure_g1.jacobian_double(pure_g1.jacobian_double((b_xy[0], b_xy[1], 1)))  # 4b, Z != 1
-    assert _affine(pure_g1.jacobian_add(a, b_jacobian)) == g1_oracle.mul_generator(11 + 4 * 29)
-    assert _affine(pure_g1.jacobian_add_affine(b_jacobian, *a_xy)) == g1_oracle.mul_generator(11 + 4 * 29)
-    four_a = pure_g1.jacobian_double(pure_g1.jacobian_double(a))
+    b_jacobian = pure_curve.jacobian_double(pure_curve.jacobian_double((b_xy[0], b_xy[1], 1)))  # 4b, Z != 1
+    assert _affine(pure_curve.jacobian_add(a, b_jacobian)) == g1_oracle.mul_generator(11 + 4 * 29)
+    assert _affine(pure_curve.jacobian_add_affine(b_jacobian, *a_xy)) == g1_oracle.mul_generator(11 + 4 * 29)
+    four_a = pure_curve.jacobian_double(pure_curve.jacobian_double(a))
     forty_four = g1_oracle.mul_generator(44)
-    assert _affine(pure_g1.jacobian_add_affine(four_a, *forty_four)) == g1_oracle.mul_generator(88)
-    assert pure_g1.jacobian_add_affine(four_a, *g1_oracle.neg(forty_four))[2] == 0
+    assert _affine(pure_curve.jacobian_add_affine(four_a, *forty_four)) == g1_oracle.mul_generator(88)
+    assert pure_curve.jacobian_add_affine(four_a, *g1_oracle.neg(forty_four))[2] == 0
 
 
 @pytest.mark.parametrize("count", [1, 2, 5, 64, 200])
@@ -146,7 +146,7 @@ def test_pippenger_on_glv_halves_matches_the_discrete_log_sum(count):
     logs = [RNG.randrange(1, 2**20) for _ in range(count)]
     points = _g_multiples(*logs)
     scalars = [RNG.getrandbits(128) for _ in range(count)]
-    got = pure_g1.pippenger([x for x, _ in points], [y for _, y in points], scalars, 129)
+    got = pure_msm.pippenger([x for x, _ in points], [y for _, y in points], scalars, 129)
     expected = _g_multiples(sum(k * s for k, s in zip(logs, scalars, strict=True)) % R)[0]
     assert _affine(got) == expected
 
@@ -156,12 +156,12 @@ def test_pippenger_survives_running_sums_that_cancel(scalars):
     # bucket k·P and bucket 2k·(-P): the running sum of the buckets passes through the identity
     p_point = _g_multiples(7)[0]
     minus_p = (p_point[0], P - p_point[1])
-    got = pure_g1.pippenger([p_point[0], minus_p[0]], [p_point[1], minus_p[1]], list(scalars), 129)
+    got = pure_msm.pippenger([p_point[0], minus_p[0]], [p_point[1], minus_p[1]], list(scalars), 129)
     assert _affine(got) == _g_multiples(R - scalars[0] * 7 % R)[0]
 
 
 def test_msm_window_grows_with_the_input_size():
-    windows = [pure_g1.msm_window_bits(n) for n in (2, 64, 1024, 2**15, 2**20)]
+    windows = [pure_msm.msm_window_bits(n) for n in (2, 64, 1024, 2**15, 2**20)]
     assert windows == sorted(windows)
     assert windows[0] < windows[-1]
 
@@ -172,19 +172,19 @@ def test_msm_window_grows_with_the_input_size():
 def test_subgroup_test_agrees_with_the_order_check_on_random_curve_points():
     for _ in range(3):
         xy = _random_curve_point()
-        assert not pure_g1.in_g1(xy)
+        assert not pure_curve.in_g1(xy)
         assert not _naive_in_g1(xy)
-        cleared = _affine(pure_g1.jacobian_mul_unreduced((xy[0], xy[1], 1), H1))
+        cleared = _affine(pure_curve.jacobian_mul_unreduced((xy[0], xy[1], 1), H1))
         assert cleared is not None
-        assert pure_g1.in_g1(cleared)
+        assert pure_curve.in_g1(cleared)
         assert _naive_in_g1(cleared)
 
 
 def test_the_point_with_x_zero_has_order_three_and_is_rejected():
     order_three = (0, 2, 1)
-    assert pure_g1.jacobian_mul_unreduced(order_three, 3)[2] == 0
-    assert pure_g1.jacobian_mul_unreduced(order_three, 1)[2] != 0
-    assert not pure_g1.in_g1((0, 2))
+    assert pure_curve.jacobian_mul_unreduced(order_three, 3)[2] == 0
+    assert pure_curve.jacobian_mul_unreduced(order_three, 1)[2] != 0
+    assert not pure_curve.in_g1((0, 2))
 
 
 @pytest.mark.parametrize("torsion_prime", [3, 11, 10177])
@@ -193,14 +193,14 @@ def test_subgroup_test_rejects_g1_points_shifted_by_small_torsion(torsion_prime)
     # leaves the ℓ-primary component of a random point (the identity with probability <= 1/ℓ)
     l_part = torsion_prime ** (1 if torsion_prime == 3 else 2)
     assert H1 % l_part == 0
-    torsion = pure_g1.INFINITY
+    torsion = pure_curve.INFINITY
     while torsion[2] == 0:
         xy = _random_curve_point()
-        torsion = pure_g1.jacobian_mul_unreduced((xy[0], xy[1], 1), R * (H1 // l_part))
-    assert pure_g1.jacobian_mul_unreduced(torsion, l_part)[2] == 0
-    shifted = _affine(pure_g1.jacobian_add(pure_g1.glv_mul(pure_g1.PureBackend().generator(), 5), torsion))
-    assert not pure_g1.in_g1(shifted)  # type: ignore[arg-type]
-    assert not pure_g1.in_g1(_affine(torsion))  # type: ignore[arg-type]
+        torsion = pure_curve.jacobian_mul_unreduced((xy[0], xy[1], 1), R * (H1 // l_part))
+    assert pure_curve.jacobian_mul_unreduced(torsion, l_part)[2] == 0
+    shifted = _affine(pure_curve.jacobian_add(pure_scalar_mul.glv_mul(pure_g1.PureBackend().generator(), 5), torsion))
+    assert not pure_curve.in_g1(shifted)  # type: ignore[arg-type]
+    assert not pure_curve.in_g1(_affine(torsion))  # type: ignore[arg-type]
 
 
 # --- public API: G1Point (each test runs on both engines) ---

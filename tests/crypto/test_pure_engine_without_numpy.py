@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from zkclear.crypto import pure_g1
+from zkclear.crypto import pure_curve, pure_g1, pure_msm
 from zkclear.crypto.field import R
 
 ENGINE = pure_g1.PureBackend()
@@ -18,8 +18,8 @@ ENGINE = pure_g1.PureBackend()
 
 @pytest.fixture
 def without_numpy(monkeypatch):
-    """Every pure_g1 function reads the module's ``np`` when called: None selects the list path."""
-    monkeypatch.setattr(pure_g1, "np", None)
+    """Every pure_msm function reads the module's ``np`` when called: None selects the list path."""
+    monkeypatch.setattr(pure_msm, "np", None)
 
 
 def _points(count: int, seed: int) -> list:
@@ -33,8 +33,8 @@ def test_bucket_entries_are_the_numpy_paths_in_the_same_order():
     scalars = [rng.randrange(1 << 128) for _ in range(37)] + [0, 1, (1 << 128) - 1]
     for c in (3, 5, 8):
         windows = -(-129 // c)
-        keys, sources = pure_g1._bucket_entries(scalars, c, windows)
-        digits = pure_g1._signed_digit_matrix(scalars, c, windows).ravel()
+        keys, sources = pure_msm._bucket_entries(scalars, c, windows)
+        digits = pure_msm._signed_digit_matrix(scalars, c, windows).ravel()
         entries = np.flatnonzero(digits)
         n = len(scalars)
         np_keys = (entries // n) * (1 << (c - 1)) + np.abs(digits[entries]) - 1
@@ -43,12 +43,12 @@ def test_bucket_entries_are_the_numpy_paths_in_the_same_order():
         assert keys == np_keys[order].tolist()
         assert sources == np_sources[order].tolist()
     with pytest.raises(ValueError):
-        pure_g1._bucket_entries([1 << 128], 5, 26)
+        pure_msm._bucket_entries([1 << 128], 5, 26)
 
 
 def test_sum_runs_on_lists_equals_the_numpy_rounds_with_cancellations():
     affine = [ENGINE.to_affine(p) for p in _points(12, 2)]
-    p = pure_g1.P
+    p = pure_curve.P
     # in key order: runs of 1, 2, 3, 5 points; the run of key 9 cancels (a point and its negative)
     keys = [0, 1, 1, 2, 2, 2, 5, 5, 5, 5, 5, 9, 9, 11]
     entries = [affine[i] for i in range(11)] + [affine[11], (affine[11][0], p - affine[11][1]), affine[0]]
@@ -59,12 +59,12 @@ def test_sum_runs_on_lists_equals_the_numpy_rounds_with_cancellations():
     ys = [0] * len(keys)
     for position, (x, y) in zip(storage, entries, strict=True):
         xs[position], ys[position] = x, y
-    np_result = pure_g1.sum_runs(np.array(keys), xs, ys, np.array(storage))
-    list_result = pure_g1._sum_runs_lists(keys, xs, ys, storage)
+    np_result = pure_msm.sum_runs(np.array(keys), xs, ys, np.array(storage))
+    list_result = pure_msm._sum_runs_lists(keys, xs, ys, storage)
     assert list_result[0] == np_result[0].tolist() == [0, 1, 2, 5, 11]
     assert [int(x) for x in list_result[1]] == [int(x) for x in np_result[1]]
     assert [int(y) for y in list_result[2]] == [int(y) for y in np_result[2]]
-    run_of_three = pure_g1.sum_affine([x for x, _ in entries[3:6]], [y for _, y in entries[3:6]])
+    run_of_three = pure_curve.sum_affine([x for x, _ in entries[3:6]], [y for _, y in entries[3:6]])
     assert ENGINE.to_affine(run_of_three) == (list_result[1][2], list_result[2][2])
 
 
@@ -78,7 +78,7 @@ def test_msm_without_numpy_equals_msm_with_it(count, monkeypatch):
     points[3] = ENGINE.neg(points[4])
     scalars[3] = scalars[4]  # a pair that cancels
     expected = ENGINE.to_affine(ENGINE.msm(points, scalars))
-    monkeypatch.setattr(pure_g1, "np", None)
+    monkeypatch.setattr(pure_msm, "np", None)
     assert ENGINE.to_affine(ENGINE.msm(points, scalars)) == expected
 
 
@@ -87,7 +87,7 @@ def test_fixed_base_sums_without_numpy_equal_the_numpy_path(monkeypatch):
     tables = [ENGINE.fixed_base_table(b) for b in bases]
     rows = [[5, 7, 11], [0, 0, 0], [R - 1, 1, 2**100], [3, R - 3, 9]]
     expected = [ENGINE.to_affine(s) for s in ENGINE.fixed_base_sums(tables, rows)]
-    monkeypatch.setattr(pure_g1, "np", None)
+    monkeypatch.setattr(pure_msm, "np", None)
     assert [ENGINE.to_affine(s) for s in ENGINE.fixed_base_sums(tables, rows)] == expected
     assert expected[1] is None
 
@@ -108,9 +108,9 @@ class Blocker(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("numpy", "gmpy2", "galois", "numba", "py_ecc", "coincurve"):
             raise ImportError("blocked " + name)
 sys.meta_path.insert(0, Blocker())
-from zkclear.crypto import pure_g1
+from zkclear.crypto import pure_curve, pure_g1, pure_msm
 from zkclear.crypto.generators import generator_vector
-assert pure_g1.np is None and pure_g1._mpz is int
+assert pure_msm.np is None and pure_curve.mpz is int
 b = pure_g1.PureBackend()
 points = [g.raw for g in generator_vector(b"zkclear/test/no-numpy", 40)]
 print(b.to_affine(b.msm(points, [k * 7919 + 3 for k in range(40)])))

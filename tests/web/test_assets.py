@@ -30,8 +30,8 @@ def test_the_verifier_zip_is_deterministic_and_holds_the_bridge_and_the_crypto_c
     first, second = assets.verifier_zip(), assets.verifier_zip()
     assert first.data == second.data and first.sha256 == second.sha256
     names = zipfile.ZipFile(io.BytesIO(first.data)).namelist()
-    assert {"zkclear/web/bridge.py", "zkclear/crypto/pure_g1.py", "provers/bulletproofs/batch.py",
-            "circuits/public_data.py"} <= set(names)
+    assert {"zkclear/web/bridge.py", "zkclear/crypto/pure_g1.py", "zkclear/crypto/pure_msm.py",
+            "provers/bulletproofs/batch.py", "circuits/public_data.py"} <= set(names)
     assert all(name.endswith(".py") and "__pycache__" not in name for name in names)
     assert len(names) == first.files
 

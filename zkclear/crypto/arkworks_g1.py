@@ -13,7 +13,7 @@ from py_arkworks_bls12381 import G1Point as ArkPoint
 from py_arkworks_bls12381 import Scalar
 
 from zkclear.crypto.field import R
-from zkclear.crypto.pure_g1 import signed_digits
+from zkclear.crypto.pure_scalar_mul import signed_digits
 
 _COORDINATE_BYTES = 48
 _IDENTITY = ArkPoint.identity()

@@ -12,8 +12,8 @@ multiples ``1..16·P`` (one doubling and 14 additions, all batched) and their im
 ``φ(x, y) = (β·x, y) = [λ]P``; then from the top window down: 5 batched doublings, one batched
 addition for the digit of k1 and one for the digit of k2. Every point has the same control
 flow. An intermediate sum that meets its addend (equal x) goes through the exact slow path of
-:func:`~zkclear.crypto.pure_g1.batch_add_xy`; a point whose chain ever reaches infinity (which
-needs a partial scalar ≡ 0 mod r) is recomputed alone by :func:`~zkclear.crypto.pure_g1.glv_mul`.
+:func:`~zkclear.crypto.pure_curve.batch_add_xy`; a point whose chain ever reaches infinity (which
+needs a partial scalar ≡ 0 mod r) is recomputed alone by :func:`~zkclear.crypto.pure_scalar_mul.glv_mul`.
 """
 
 from __future__ import annotations
@@ -21,23 +21,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from zkclear.crypto.field import R
-from zkclear.crypto.pure_g1 import (
-    _BATCH_BLOCK,
-    _BETA,
-    _GLV_HALF_BITS,
-    _ONE,
-    _P,
+from zkclear.crypto.pure_curve import (
+    BATCH_BLOCK,
+    GLV_HALF_BITS,
     INFINITY,
+    MPZ_BETA,
+    MPZ_ONE,
+    MPZ_P,
     JacobianPoint,
-    PureBackend,
-    _invert,
     batch_add_xy,
     batch_to_affine,
-    glv_mul,
-    glv_split,
+    invert,
     jacobian_add,
-    signed_digits,
 )
+from zkclear.crypto.pure_g1 import PureBackend
+from zkclear.crypto.pure_scalar_mul import glv_mul, glv_split, signed_digits
 
 _WINDOW = 5
 _TABLE = 1 << (_WINDOW - 1)  # multiples 1..16
@@ -50,15 +48,15 @@ def batch_double_xy(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], li
     inversion per block: λ = 3x²/(2y), x' = λ² − 2x, y' = λ(x − x') − y."""
     out_x: list[int] = []
     out_y: list[int] = []
-    p = _P
-    for start in range(0, len(xs), _BATCH_BLOCK):
-        bx, by = xs[start:start + _BATCH_BLOCK], ys[start:start + _BATCH_BLOCK]
+    p = MPZ_P
+    for start in range(0, len(xs), BATCH_BLOCK):
+        bx, by = xs[start:start + BATCH_BLOCK], ys[start:start + BATCH_BLOCK]
         prefix = []
-        acc = _ONE
+        acc = MPZ_ONE
         for y in by:
             prefix.append(acc)
             acc = acc * (y + y) % p
-        inv = _invert(acc, p)
+        inv = invert(acc, p)
         block_x: list[int] = []
         block_y: list[int] = []
         for x, y, before in zip(reversed(bx), reversed(by), reversed(prefix), strict=True):
@@ -80,7 +78,7 @@ def _select(table_x: list[list[int]], table_y: list[list[int]], digit: int) -> t
     column_y = table_y[abs(digit) - 1]
     if digit > 0:
         return column_x, column_y
-    p = _P
+    p = MPZ_P
     return column_x, [p - y for y in column_y]
 
 
@@ -112,11 +110,11 @@ def fold_scaled(lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int
         bad.update(cancelled)
         table_x.append(nx)
         table_y.append(ny)
-    p, beta = _P, _BETA
+    p, beta = MPZ_P, MPZ_BETA
     phi_x = [[beta * x % p for x in column] for column in table_x]
 
     k1, k2 = glv_split(k)
-    windows = -(-_GLV_HALF_BITS // _WINDOW)
+    windows = -(-GLV_HALF_BITS // _WINDOW)
     digits1 = signed_digits(k1, _WINDOW, windows)
     digits2 = signed_digits(k2, _WINDOW, windows)
     acc_x: list[int] | None = None
@@ -144,12 +142,12 @@ def fold_scaled(lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int
     cancelled_set = set(cancelled)
     for position, i in enumerate(pairs):
         if position not in cancelled_set:
-            out[i] = (sum_x[position], sum_y[position], _ONE)
+            out[i] = (sum_x[position], sum_y[position], MPZ_ONE)
     for i in range(count):
         if i in bad:
             out[i] = jacobian_add(lo[i], glv_mul(hi[i], k))
         elif lo_affine[i] is None:
-            out[i] = (acc_x[i], acc_y[i], _ONE)
+            out[i] = (acc_x[i], acc_y[i], MPZ_ONE)
     return out
 
 
