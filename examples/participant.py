@@ -18,7 +18,7 @@ from script_support import Parser, at_least, run
 
 from zkclear.errors import VerificationError
 from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
-from zkclear.verifier.audit_stream import open_audit_file
+from zkclear.verifier.audit_on_disk import open_audit_file
 from zkclear.verifier.published import open_published
 from zkclear.verifier.reasons import explain
 from zkclear.verifier.receipt import Expected, crowd_audit, verify_receipt
