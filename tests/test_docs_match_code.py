@@ -100,3 +100,12 @@ def test_the_readme_cli_table_has_every_command_and_every_option():
                 continue
             assert any(re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", rows[path]) for opt in param.opts), (
                 f"README's row for zkclear {' '.join(path)} does not name {'/'.join(param.opts)}")
+
+
+def test_epoch_run_help_names_every_input_file():
+    from click.testing import CliRunner
+
+    from zkclear.clearing.io import EPOCH_FILES
+
+    shown = " ".join(CliRunner().invoke(cli, ["epoch", "run", "--help"], terminal_width=1000).output.split())
+    assert [name for name in EPOCH_FILES if name not in shown] == []
