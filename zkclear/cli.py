@@ -297,10 +297,10 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
                  signature: str | None, chain: str | None, asset: str | None) -> None:
     """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
-    entry (address and asset) the key controls (its chain's own signed message); with --address and
-    --signature, add (after checking it) the signature a custodian made with its own wallet. Refused, by
-    address: a key that controls no listed address, an entry already attested, a signature that does not
-    verify.
+    entry (address and asset) the key controls and that is not attested yet (its chain's own signed message);
+    with --address and --signature, add (after checking it) the signature a custodian made with its own wallet.
+    Refused, by address: a key that controls no listed address or whose entries are all attested already, an
+    --address entry already attested, a signature that does not verify.
 
     Example: zkclear epoch attest -d ./venue --epoch 7 --key custody-btc.key
     """
