@@ -327,8 +327,9 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
 @_deployment_option
 @_json_option("Print the status as JSON.")
 def status(deployment_dir: Path, as_json: bool) -> None:
-    """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
-    balances (insurance fund, fee account, backstop).
+    """Show the ledger head, which epochs are committed, proven and attested, the clearing house's balances
+    (insurance fund, fee account, backstop) and the head epoch's liabilities per asset (what the reserves must
+    cover).
 
     Example: zkclear status -d ./venue
     """
@@ -448,7 +449,8 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted publicly (repeat: one per epoch folder).")
 @click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
-              help="Also verify this many other chunks (needs the epoch's audit data), picked with local randomness.")
+              help="Also verify this many chunks of the latest epoch given (needs its audit data), picked with local "
+                   "randomness (yours may be among them).")
 @click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write that history as CSV.")
@@ -641,7 +643,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
-    progress goes to stderr on a terminal (--progress: always).
+    progress goes to stderr on a terminal (--progress: always, except with --json).
 
     Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
@@ -912,7 +914,7 @@ def serve(directory: Path, port: int, host: str, export_dir: Path | None) -> Non
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
 @click.option("--accounts", type=AsciiInt(), help="Traders in the synthetic market (default 26; 200 with --full).")
 @click.option("--epochs", type=AsciiInt(),
-              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
+              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs), none with 1.")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(), help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
