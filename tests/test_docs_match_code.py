@@ -1,6 +1,7 @@
 """The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
 and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
-table has a row for every command, and each row names every option of its command."""
+table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
+input file; and docs/protocol.md's contents list its sections."""
 
 from __future__ import annotations
 
@@ -109,3 +110,10 @@ def test_epoch_run_help_names_every_input_file():
 
     shown = " ".join(CliRunner().invoke(cli, ["epoch", "run", "--help"], terminal_width=1000).output.split())
     assert [name for name in EPOCH_FILES if name not in shown] == []
+
+
+def test_the_protocol_contents_list_every_section():
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    contents = text[text.index("Contents:"):text.index("\n## ")]
+    listed = [line.removeprefix("- ") for line in contents.splitlines() if line.startswith("- ")]
+    assert listed == re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
