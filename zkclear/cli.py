@@ -106,9 +106,10 @@ def cli() -> None:
                    "instruments, so that a participant's receipt check stays fast).")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
               type=click.Choice(["none", "multiple", "power_of_two", "capacity"]),
-              help="How the number of chunks is padded (hides the account count).")
+              help="How the number of chunks is padded to hide the account count (none: not padded).")
 @click.option("--chunk-padding-param", default=1, show_default=True, type=AsciiInt(1),
-              help="Parameter of the padding policy.")
+              help="Parameter of the padding policy, in chunks (multiple: the step; power_of_two: the least count; "
+                   "capacity: the fixed count; none: unused).")
 @click.option("--dense", is_flag=True, help="Pack chunks at the left of the tree (cheaper; reveals the count).")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
