@@ -106,9 +106,10 @@ def cli() -> None:
                    "instruments, so that a participant's receipt check stays fast).")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
               type=click.Choice(["none", "multiple", "power_of_two", "capacity"]),
-              help="How the number of chunks is padded (hides the account count).")
+              help="How the number of chunks is padded to hide the account count (none: not padded).")
 @click.option("--chunk-padding-param", default=1, show_default=True, type=AsciiInt(1),
-              help="Parameter of the padding policy.")
+              help="Parameter of the padding policy, in chunks (multiple: the step; power_of_two: the least count; "
+                   "capacity: the fixed count; none: unused).")
 @click.option("--dense", is_flag=True, help="Pack chunks at the left of the tree (cheaper; reveals the count).")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
@@ -172,9 +173,12 @@ def epoch() -> None:
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
-    INPUT_DIR holds fills.csv, prices.csv or prices.json, and optionally accounts.csv, transfers.csv,
-    margins.csv, operator_actions.csv (docs/format.md). A bad record stops everything with FILE:LINE: field
-    'NAME': reason. Without --epoch, a folder an earlier epoch committed is a no-op that says so.
+    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and
+    optionally funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv and vols.csv
+    (needed while engine-marked options are live); any other .csv or .json file is refused (docs/format.md). A
+    bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder an earlier epoch
+    committed is a no-op that says so; so is --epoch N with the files epoch N was committed with (other files:
+    refused).
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
@@ -294,10 +298,10 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
                  signature: str | None, chain: str | None, asset: str | None) -> None:
     """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
-    entry (address and asset) the key controls (its chain's own signed message); with --address and
-    --signature, add (after checking it) the signature a custodian made with its own wallet. Refused, by
-    address: a key that controls no listed address, an entry already attested, a signature that does not
-    verify.
+    entry (address and asset) the key controls and that is not attested yet (its chain's own signed message);
+    with --address and --signature, add (after checking it) the signature a custodian made with its own wallet.
+    Refused, by address: a key that controls no listed address or whose entries are all attested already, an
+    --address entry already attested, a signature that does not verify.
 
     Example: zkclear epoch attest -d ./venue --epoch 7 --key custody-btc.key
     """
@@ -324,8 +328,9 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
 @_deployment_option
 @_json_option("Print the status as JSON.")
 def status(deployment_dir: Path, as_json: bool) -> None:
-    """Show the ledger head, which epochs are committed, proven and attested, and the clearing house's
-    balances (insurance fund, fee account, backstop).
+    """Show the ledger head, which epochs are committed, proven and attested, the clearing house's balances
+    (insurance fund, fee account, backstop) and the head epoch's liabilities per asset (what the reserves must
+    cover).
 
     Example: zkclear status -d ./venue
     """
@@ -445,7 +450,8 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted publicly (repeat: one per epoch folder).")
 @click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
-              help="Also verify this many other chunks (needs the epoch's audit data), picked with local randomness.")
+              help="Also verify this many chunks of the latest epoch given (needs its audit data), picked with local "
+                   "randomness (yours may be among them).")
 @click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write that history as CSV.")
@@ -638,7 +644,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
-    progress goes to stderr on a terminal (--progress: always).
+    progress goes to stderr on a terminal (--progress: always, except with --json).
 
     Example: zkclear audit venue/epochs/1 venue/epochs/2 --marks my-prices.csv --tolerance-bps 50
     """
@@ -909,7 +915,7 @@ def serve(directory: Path, port: int, host: str, export_dir: Path | None) -> Non
               show_default=True, help="Where the demo writes its market, deployment and epochs.")
 @click.option("--accounts", type=AsciiInt(), help="Traders in the synthetic market (default 26; 200 with --full).")
 @click.option("--epochs", type=AsciiInt(),
-              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs).")
+              help="Epochs to run (default 2; 4 with --full); the crash is in epoch min(3, epochs), none with 1.")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(), help="Tree height.")
 @click.option("--executor", default="process", show_default=True,
               type=click.Choice(["serial", "process", "dask"]), help="Who runs the proofs.")
@@ -929,7 +935,8 @@ def demo(out_dir: Path, accounts: int | None, epochs: int | None, height: int, e
 
 @cli.command()
 @click.argument("suite", type=click.Choice(SUITES))
-@click.option("--quick", is_flag=True, help="A smaller run that finishes in under a minute.")
+@click.option("--quick", is_flag=True, help="A smaller run (each suite's sizes: docs/performance.md; epoch and scale "
+              "still take minutes: epoch --quick about 15 on a 2-core box).")
 @_json_option("Print one JSON object of metric -> number.")
 def bench(suite: str, quick: bool, as_json: bool) -> None:
     """Run a benchmark suite and print its figures (and ratios to py-ecc measured in the same run).

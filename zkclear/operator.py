@@ -771,8 +771,9 @@ class Deployment:
 
     def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
         """Add the attestations of every listed entry (address and asset) ``key`` controls to a published bundle;
-        returns the bundle and the addresses signed. InputError, naming the address, when the key controls no
-        listed address or an entry it controls is already attested (a duplicate signature)."""
+        returns the bundle and the addresses signed. Entries already attested are left as they are; InputError,
+        naming the address, when the key controls no listed address or every entry it controls is already attested
+        (a duplicate signature)."""
         path = self.bundle_path(epoch)
         with deployment_lock(self.root):  # concurrent custodians: each signature lands (no lost update)
             bundle = self._published_bundle(epoch)

@@ -2,9 +2,10 @@
 
 ``update(step, done, total)`` is the signature :func:`zkclear.proofs.epoch_prover.prove_epoch`, the streaming close
 and the streaming audit report with. On a terminal one line per step is rewritten in place (at most every 0.2 s);
-otherwise (a log, a pipe, CI, a service's journal) a line is written when a step starts, at every quarter of it, at
-least every ``interval`` seconds while it runs (``ZKCLEAR_PROGRESS_SECONDS``, default 10) and when it ends, each
-with the seconds elapsed, so a long close is never silent. While a step runs the line also carries an ETA,
+otherwise (a log, a pipe, CI, a service's journal) a line is written when a step starts, at every quarter of it,
+for an update that comes ``interval`` seconds or more after the last line (``ZKCLEAR_PROGRESS_SECONDS``, default
+10) and when it ends, each with the seconds elapsed, so a long close is not silent between its quarters (lines
+come with updates: nothing is written while no item finishes). While a step runs the line also carries an ETA,
 computed from the items finished since the step started in this run, so work resumed from disk (counted at once)
 does not make it optimistic.
 """

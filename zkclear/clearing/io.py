@@ -591,9 +591,10 @@ def _private_copy(source: Path, copy: Path) -> None:
 
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
                scratch: Path | None = None) -> EpochInputs:
-    """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json``
-    required; ``accounts.csv``, ``transfers.csv``, ``margins.csv`` and ``vols.csv`` (implied volatilities,
-    needed while engine-marked options are live) optional. Only parses;
+    """The inputs of one epoch from ``directory``: ``fills.csv`` and one of ``prices.csv`` / ``prices.json`` /
+    ``oracle.csv`` (the last optionally with ``funding.csv``) required; ``accounts.csv``, ``transfers.csv``,
+    ``margins.csv``, ``operator_actions.csv`` and ``vols.csv`` (implied volatilities, needed while engine-marked
+    options are live) optional; any other ``.csv`` or ``.json`` file is refused. Only parses;
     :func:`~zkclear.clearing.engine.apply_epoch` validates against the state.
 
     With ``batch_fills`` the fills are not read here: ``fills.csv`` is copied into the folder ``scratch`` (so

@@ -1,0 +1,119 @@
+"""The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
+and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
+table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
+input file; and docs/protocol.md's contents list its sections."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from zkclear.cli import cli
+from zkclear.verifier.reasons import REASONS
+
+ROOT = Path(__file__).resolve().parents[1]
+KEBAB = re.compile(r"[a-z]+(?:-[a-z0-9]+)+")
+
+
+def _section(path: Path, title: str) -> str:
+    """The text of the level-2 section ``## title`` of ``path`` (up to the next level-2 heading)."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    """The cells of every table body row of ``section`` (``\\|`` inside a cell is not a separator)."""
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def test_the_reason_table_lists_exactly_the_reasons_the_verifiers_report():
+    rows = _table_rows(_section(ROOT / "docs" / "protocol.md", "Reason codes"))
+    listed = {code for row in rows[1:] for code in re.findall(r"`([^`]+)`", row[0])}
+    assert listed - set(REASONS) == set(), "in docs/protocol.md's table, not in zkclear/verifier/reasons.py"
+    assert set(REASONS) - listed == set(), "in zkclear/verifier/reasons.py, not in docs/protocol.md's table"
+
+
+def test_every_reason_the_threat_model_names_exists():
+    rows = _table_rows(_section(ROOT / "docs" / "protocol.md", "Threat model"))
+    named = {token for row in rows if len(row) == 3 for token in re.findall(r"`([^`]+)`", row[1])
+             if KEBAB.fullmatch(token)}
+    assert named, "the threat model's table names no reason code"
+    assert named - set(REASONS) == set()
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            found += _commands(command, (*path, name))
+        else:
+            found.append(((*path, name), command))
+    return found
+
+
+def _readme_cli_rows() -> dict[tuple[str, ...], str]:
+    """README's CLI table: the command path each row documents -> the row's text."""
+    rows = {}
+    for cells in _table_rows(_section(ROOT / "README.md", "CLI"))[1:]:
+        usage = re.match(r"`zkclear ([^`]*)`", cells[0])
+        assert usage, cells[0]
+        words = usage.group(1).split()
+        path = tuple(_command_words(words))
+        rest = words[len(path):]
+        if rest and rest[0].startswith("{"):  # a group's subcommands listed as {a,b,c} (or a suite argument)
+            subcommands = rest[0].strip("{}").split(",")
+            command = cli.get_command(click.Context(cli), path[0]) if len(path) == 1 else None
+            if isinstance(command, click.Group):
+                for name in subcommands:
+                    rows[(*path, name)] = " | ".join(cells)
+                continue
+        rows[path] = " | ".join(cells)
+    return rows
+
+
+def _command_words(words: list[str]) -> list[str]:
+    """The leading command words of a usage line (lower-case names, before arguments and options)."""
+    taken = []
+    for word in words:
+        if not re.fullmatch(r"[a-z]+", word):
+            break
+        taken.append(word)
+    return taken
+
+
+def test_the_readme_cli_table_has_every_command_and_every_option():
+    rows = _readme_cli_rows()
+    commands = _commands(cli)
+    assert {path for path, _ in commands} == set(rows), "README's CLI table and zkclear/cli.py list other commands"
+    for path, command in commands:
+        if path[0] == "keys":  # one row for the test-key tools; their options are in `zkclear keys ... --help`
+            continue
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            assert any(re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", rows[path]) for opt in param.opts), (
+                f"README's row for zkclear {' '.join(path)} does not name {'/'.join(param.opts)}")
+
+
+def test_epoch_run_help_names_every_input_file():
+    from click.testing import CliRunner
+
+    from zkclear.clearing.io import EPOCH_FILES
+
+    shown = " ".join(CliRunner().invoke(cli, ["epoch", "run", "--help"], terminal_width=1000).output.split())
+    assert [name for name in EPOCH_FILES if name not in shown] == []
+
+
+def test_the_protocol_contents_list_every_section():
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    contents = text[text.index("Contents:"):text.index("\n## ")]
+    listed = [line.removeprefix("- ") for line in contents.splitlines() if line.startswith("- ")]
+    assert listed == re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
