@@ -935,8 +935,8 @@ def demo(out_dir: Path, accounts: int | None, epochs: int | None, height: int, e
 
 @cli.command()
 @click.argument("suite", type=click.Choice(SUITES))
-@click.option("--quick", is_flag=True, help="A smaller run (each suite's sizes: docs/performance.md; epoch and scale "
-              "still take minutes: epoch --quick about 15 on a 2-core box).")
+@click.option("--quick", is_flag=True, help="A smaller run (each suite's sizes: docs/performance.md; epoch "
+              "--quick takes about a minute on a 2-core box, the full epoch suite about five).")
 @_json_option("Print one JSON object of metric -> number.")
 def bench(suite: str, quick: bool, as_json: bool) -> None:
     """Run a benchmark suite and print its figures (and ratios to py-ecc measured in the same run).
