@@ -60,7 +60,9 @@ def check_options(accounts: int, epochs: int, height: int, chunk_bits: int, exec
     try:
         TreeConfig(height=height, chunk_bits=chunk_bits).chunk_count(accounts + _HOUSE_ACCOUNTS)
     except ConfigurationError as exc:
-        raise ConfigurationError(f"--height {height}: {exc}") from None
+        hint = (f" (the demo's chunks of {1 << chunk_bits} accounts need --height {chunk_bits + 1} or more)"
+                if 2 <= height <= chunk_bits else "")
+        raise ConfigurationError(f"--height {height}: {exc}{hint}") from None
 
 
 def _prepare(out_dir: Path) -> Path:

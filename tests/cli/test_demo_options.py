@@ -16,7 +16,8 @@ from zkclear.demo import FULL, QUICK, market_spec
     (("--accounts", 5001), "--accounts must be in [2,"),
     (("--epochs", 0), "--epochs must be in [1,"),
     (("--epochs", 13), "--epochs must be in [1,"),
-    (("--height", 4), "--height 4: chunk_bits must be in [1, height)"),
+    (("--height", 4), "--height 4: chunk_bits must be in [1, height), got 4 (the demo's chunks of 16 accounts need "
+                      "--height 5 or more)"),
     (("--height", 1), "--height 1: tree height must be in [2, 64]"),
     (("--height", 65), "--height 65: tree height must be in [2, 64]"),
     (("--height", 5, "--accounts", 40), "--height 5: 4 chunks do not fit"),
