@@ -396,7 +396,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     for column in premium:  # cash settlement of expiring premium-style options at their intrinsic value
         spec = config.instruments[column]
         if spec.expiry_epoch == epoch and marks[column] is not None:
-            payoff = positions[:, column] * (marks[column] * multipliers[column])
+            per_lot = marks[column] * multipliers[column]
+            # The notional bound is checked after expiry closes these positions: bound the payoff here, before
+            # the int64 product is formed (many fills of the epoch can net to a payoff beyond it).
+            beyond = np.flatnonzero(np.abs(positions[:, column]) > MAX_AMOUNT // max(per_lot, 1))
+            if beyond.size:
+                raise refusal(Breach(int(beyond[0]), column, "the payoff at expiry exceeds the amount bound "
+                                     "2**62 - 1"), resolved, start_positions, state.instruments,
+                              config.statement_limits.max_position)
+            payoff = positions[:, column] * per_lot
             settlement = checked_add(settlement, payoff, "settlement")
     require_within_amount(settlement, "settlement")
     cash = checked_add(cash, settlement, "cash")

@@ -1,0 +1,76 @@
+"""Red team, session 12: the clearing engine's economics attacked through ``apply_epoch`` as an adversarial trader
+or a hostile input feed would. Each ``test_held_...`` pins an attack the engine already refuses (or absorbs
+correctly) with its precise outcome; the others pin a defect found and fixed in this session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.clearing.options_helpers import csv, write_files
+from zkclear.clearing.engine import apply_epoch
+from zkclear.clearing.io import load_config, load_epoch
+from zkclear.clearing.state import EpochState
+from zkclear.errors import InputError
+
+#: A premium-style call struck at 200,000,000 ticks expiring in epoch 1, multiplier 1.
+PREMIUM_WIDE = """\
+option_settlement = "premium"
+genesis_timestamp = 1700000000
+epoch_seconds = 86400
+
+[[instrument]]
+id = "P"
+kind = "perpetual"
+underlying = "X"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 1
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+
+[[instrument]]
+id = "C"
+kind = "option"
+underlying = "P"
+option_type = "call"
+strike = 200000000
+expiry_epoch = 1
+tick_size = 1
+lot_size = 1
+contract_multiplier = 1
+initial_margin_ppm = 150000
+maintenance_margin_ppm = 100000
+"""
+
+FILLS_HEADER = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee"
+
+
+def _premium_epoch(root: Path, fills: tuple[str, ...], underlying_mark: int):
+    config = load_config(write_files(root, {"zkclear.toml": PREMIUM_WIDE}) / "zkclear.toml")
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"P,{underlying_mark},0"),
+             "fills.csv": csv(FILLS_HEADER, *fills),
+             "vols.csv": csv("instrument,implied_vol_ppm", "C,500000"),
+             "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard"),
+             "transfers.csv": csv("transfer_id,kind,account,amount", "d1,deposit,A,1000000000",
+                                  "d2,deposit,B,1000000000")}
+    return config, load_epoch(write_files(root / "1", files), 1, config)
+
+
+def test_a_premium_option_payoff_beyond_the_amount_bound_is_refused_not_wrapped(tmp_path):
+    """The call expires in epoch 1 with intrinsic value I = 2^24 + 1 ticks (underlying 200,000,000 + I). A buys
+    q = ceil(2^64 / I) = 1,099,511,562,241 calls from B at 1 tick in five fills — each fill's value size x
+    max(price, mark) x 1 is below 2^62, the price is within the band (10 % of the underlying), and the
+    expiring positions are closed before the notional bound is checked. A's payoff q * I = 2^64 + 16,711,681
+    units is beyond every bound; before the fix the int64 product wrapped to 16,711,681 (B paid that instead of
+    2^64 and the epoch committed). Now the epoch is refused on a fill of A in C, nothing applied."""
+    intrinsic = 2**24 + 1
+    total = -(-(2**64) // intrinsic)
+    sizes = [total // 5] * 4 + [total - 4 * (total // 5)]
+    assert all(size * intrinsic <= 2**62 - 1 for size in sizes)
+    fills = tuple(f"f{k},A,B,C,{size},1,0,0" for k, size in enumerate(sizes))
+    config, inputs = _premium_epoch(tmp_path, fills, 200_000_000 + intrinsic)
+    with pytest.raises(InputError, match="account 'A' in 'C': the payoff at expiry exceeds the amount bound") as error:
+        apply_epoch(EpochState.genesis(config), inputs, config)
+    assert (error.value.field, Path(error.value.path).name) == ("size", "fills.csv")
