@@ -74,3 +74,30 @@ def test_a_premium_option_payoff_beyond_the_amount_bound_is_refused_not_wrapped(
     with pytest.raises(InputError, match="account 'A' in 'C': the payoff at expiry exceeds the amount bound") as error:
         apply_epoch(EpochState.genesis(config), inputs, config)
     assert (error.value.field, Path(error.value.path).name) == ("size", "fills.csv")
+
+
+def test_tier_tables_whose_initial_requirement_falls_below_maintenance_are_refused_at_configuration():
+    """Maintenance tiers 5 % up to 100,000 then 10 % (deduction 5,000), initial tiers a flat 6 %: each table is
+    convex and continuous, but above 200,000 of notional the initial requirement is below the maintenance one.
+    Before the fix the configuration was accepted, and A (long 100 lots at 1,000: notional 1,000,000, MM 95,000,
+    IM 60,000, equity 200,000) withdrawing 140,000 passed the withdrawal check (60,000 >= IM) and stopped the
+    epoch with the invariant's ClearingError "left below maintenance" — a withdrawal request that no epoch could
+    commit. Now the table pair is a ConfigurationError; a pair that covers maintenance everywhere is accepted."""
+    from tests.clearing.clearing_helpers import config, perp_spec
+    from zkclear.clearing.instruments import MarginTier
+    from zkclear.errors import ConfigurationError
+
+    maintenance = (MarginTier(100_000, 50_000, 0), MarginTier(10**12, 100_000, 5_000))
+    with pytest.raises(ConfigurationError, match="initial_tiers must require at least maintenance_tiers at every "
+                                                 r"notional \(at 1000000000000 "):
+        config(perp_spec(margin_model="tiered", maintenance_tiers=maintenance,
+                         initial_tiers=(MarginTier(10**12, 60_000, 0),)))
+    # At every bound the initial requirement is higher (at 10^12: 299,999,000,000 against 299,997,000,000), but
+    # its rate is lower, so above 3 * 10^12 of notional it falls below.
+    with pytest.raises(ConfigurationError, match=r"\(above 1000000000000 the initial rate is below"):
+        config(perp_spec(margin_model="tiered",
+                         maintenance_tiers=(MarginTier(10**7, 0, 0), MarginTier(10**12, 300_000, 3_000_000)),
+                         initial_tiers=(MarginTier(10**12, 299_999, 0),)))
+    accepted = config(perp_spec(margin_model="tiered", maintenance_tiers=maintenance,
+                                initial_tiers=(MarginTier(100_000, 100_000, 0), MarginTier(10**12, 200_000, 10_000))))
+    assert accepted.instruments[0].initial_tiers[1].rate_ppm == 200_000
