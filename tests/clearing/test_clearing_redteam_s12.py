@@ -101,3 +101,21 @@ def test_tier_tables_whose_initial_requirement_falls_below_maintenance_are_refus
     accepted = config(perp_spec(margin_model="tiered", maintenance_tiers=maintenance,
                                 initial_tiers=(MarginTier(100_000, 100_000, 0), MarginTier(10**12, 200_000, 10_000))))
     assert accepted.instruments[0].initial_tiers[1].rate_ppm == 200_000
+
+
+def test_two_valid_fills_are_not_refused_together_for_a_value_neither_has():
+    """Multiplier 1; the previous settlement price is 2^40 ticks and the epoch marks 2^39 (a crash: the band spans
+    both). f1: A buys 2^22 lots at 2^39 (value 2^61); f2: B buys 1 lot at 2^40 (value 2^40). Each fill's value
+    ``size x max(price, mark) x multiplier`` is within 2^62 - 1 and each alone commits. Before the fix the netting
+    bounded ``largest size x largest price`` per instrument — 2^22 x 2^40 = 2^62, a value no fill has — and refused
+    the pair with a ClearingError that named no record. Now they commit together: A long 2^22 - 1 lots, the legs
+    settled at the mark (f2's buyer B pays 2^39 over the mark to A)."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run
+
+    cfg = config(perp_spec(contract_multiplier=1))
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 2**40}, [], [deposit("A", 2**61), deposit("B", 2**61)], ["A", "B"]))
+    state, (report,) = run(cfg, epoch_inputs(2, {PERP: 2**39}, [fill("f1", "A", "B", 2**22, 2**39),
+                                                                 fill("f2", "B", "A", 1, 2**40)]), state=state)
+    assert (state.position_of("A", PERP), state.position_of("B", PERP)) == (2**22 - 1, -(2**22 - 1))
+    settlement = dict(zip(report.accounts, report.settlement.tolist(), strict=True))
+    assert (settlement["A"], settlement["B"]) == (2**39, -(2**39))
