@@ -119,3 +119,58 @@ def test_two_valid_fills_are_not_refused_together_for_a_value_neither_has():
     assert (state.position_of("A", PERP), state.position_of("B", PERP)) == (2**22 - 1, -(2**22 - 1))
     settlement = dict(zip(report.accounts, report.settlement.tolist(), strict=True))
     assert (settlement["A"], settlement["B"]) == (2**39, -(2**39))
+
+
+#: One perpetual whose lot is worth 40,000 x 2^32 = 171,798,691,840,000 units (about the most a 10 % initial
+#: fraction lets the statements prove: the margin line's coefficient must stay below 2^64), funding clamp 100 %.
+BIG_LOT = """\
+funding_clamp_ppm = 1000000
+
+[[instrument]]
+id = "P"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 4294967296
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+"""
+
+
+def test_a_funding_index_beyond_what_the_public_inputs_carry_is_refused_on_the_funding_rate(tmp_path):
+    """The funding index moves by ``rate x mark x multiplier`` each epoch and the next epoch's public inputs carry it
+    (integers below 2^64 in magnitude). At 10 % funding on this lot it moves by 17,179,869,184,000,000,000 per
+    epoch: epoch 2 takes it there (the next public inputs still encode), and another 10 % in epoch 3 would reach
+    34,359,738,368,000,000,000. Before the fix epoch 3 committed and epoch 4's public inputs could not be encoded
+    (EncodingError: the epoch could never be proven, and epochs are proven in order). At the default clamp (1 %)
+    eleven epochs suffice. Now epoch 3 is refused on its funding rate, nothing applied; funding back to 0 commits."""
+    from zkclear.proofs.recompute import public_inputs_of_epoch
+
+    config_path = write_files(tmp_path, {"zkclear.toml": BIG_LOT}) / "zkclear.toml"
+    config = load_config(config_path)
+
+    def epoch(number: int, rate: int, **files: str):
+        prices = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"P,40000,{rate}"),
+                  "fills.csv": csv(FILLS_HEADER)}
+        return load_epoch(write_files(tmp_path / str(number), prices | files), number, config)
+
+    state, _ = apply_epoch(EpochState.genesis(config), epoch(
+        1, 0, **{"fills.csv": csv(FILLS_HEADER, "f1,A,B,P,1,40000,0,0"),
+                 "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard"),
+                 "transfers.csv": csv("transfer_id,kind,account,amount", "d1,deposit,A,1000000000000000000",
+                                      "d2,deposit,B,1000000000000000000")}), config)
+    state, _ = apply_epoch(state, epoch(2, 100_000), config)
+    assert state.funding_indices == (17_179_869_184_000_000_000,)
+    public_inputs_of_epoch(config_path.read_text(), state, epoch(3, 100_000), position_bits=32)  # still encodes
+    with pytest.raises(InputError, match="the funding index of 'P' would reach 34359738368000000000, beyond") as error:
+        apply_epoch(state, epoch(3, 100_000), config)
+    assert (Path(error.value.path).name, error.value.line, error.value.field) == ("prices.csv", 2, "funding_rate_ppm")
+    after, _ = apply_epoch(state, epoch(3, -100_000), config)
+    assert after.funding_indices == (0,)
+
+
+def test_the_engine_states_the_public_inputs_integer_bound():
+    from zkclear.clearing.provable import MAX_PUBLIC_INTEGER
+    from zkclear.verifier import public_inputs
+
+    assert MAX_PUBLIC_INTEGER == public_inputs._INT_BOUND - 1
