@@ -174,3 +174,55 @@ def test_the_engine_states_the_public_inputs_integer_bound():
     from zkclear.verifier import public_inputs
 
     assert MAX_PUBLIC_INTEGER == public_inputs._INT_BOUND - 1
+
+
+def _premium_at(root: Path, strike: int, underlying_mark: int, fills: tuple[str, ...], deposits: tuple[int, int]):
+    text = PREMIUM_WIDE.replace("strike = 200000000", f"strike = {strike}")
+    config = load_config(write_files(root, {"zkclear.toml": text}) / "zkclear.toml")
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"P,{underlying_mark},0"),
+             "fills.csv": csv(FILLS_HEADER, *fills),
+             "vols.csv": csv("instrument,implied_vol_ppm", "C,500000"),
+             "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard", "C1,standard"),
+             "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,A,{deposits[0]}",
+                                  f"d2,deposit,B,{deposits[1]}", "d3,deposit,C1,1000")}
+    return config, load_epoch(write_files(root / "1", files), 1, config)
+
+
+def test_held_a_premium_payoff_exactly_at_the_amount_bound_commits_and_one_lot_more_is_refused(tmp_path):
+    """2^62 - 1 = (2^31 - 1)(2^31 + 1): the call (strike 9 x 2^31) expires 2^31 - 1 ticks in the money and A buys
+    2^31 + 1 of them at 1 tick (each fill within the value bound and the band). A's payoff is exactly 2^62 - 1:
+    the epoch commits, B (deposit 1,000,000,000) cannot pay it and its deficit is socialized over the accounts
+    with equity, A first. One more lot in a second fill makes the payoff 2^62 + 2^31 - 2: refused on A's fill."""
+    intrinsic, lots = 2**31 - 1, 2**31 + 1
+    strike = 9 * 2**31
+    config, inputs = _premium_at(tmp_path / "at", strike, strike + intrinsic, (f"f1,A,B,C,{lots},1,0,0",),
+                                 (1, 1_000_000_000))
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    settlement = dict(zip(report.accounts, report.settlement.tolist(), strict=True))
+    assert settlement["A"] == lots * intrinsic - lots == 2**62 - 1 - lots  # payoff less the premium
+    assert report.expired_instruments == ("C",) and not state.positions[:, 1].any()
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.resolution) == ("B", "bankrupt", "socialized_loss")
+    assert state.cash_of("B") == 0 and sum(state.cash.tolist()) == 1 + 1_000_000_000 + 1_000
+    config, inputs = _premium_at(tmp_path / "beyond", strike, strike + intrinsic,
+                                 (f"f1,A,B,C,{lots},1,0,0", "f2,A,B,C,1,1,0,0"), (1, 1_000_000_000))
+    with pytest.raises(InputError, match="account 'A' in 'C': the payoff at expiry exceeds the amount bound"):
+        apply_epoch(EpochState.genesis(config), inputs, config)
+
+
+def test_held_an_option_expiring_worthless_is_never_refused_for_its_size(tmp_path):
+    """The wrapping epoch of the first test with the underlying below the strike: the call expires at 0, so however
+    many lots A holds its payoff is 0 and the epoch commits (the check divides by the payoff per lot only when it
+    is positive). A paid 1,099,511,562,241 in premium on a deposit of 1,000,000,000: bankrupt, flat after expiry,
+    its deficit socialized over B (who received the premium) and C1."""
+    total = -(-(2**64) // (2**24 + 1))
+    sizes = [total // 5] * 4 + [total - 4 * (total // 5)]
+    fills = tuple(f"f{k},A,B,C,{size},1,0,0" for k, size in enumerate(sizes))
+    config, inputs = _premium_at(tmp_path, 200_000_000, 199_000_000, fills, (1_000_000_000, 1_000_000_000))
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    assert report.risk.instruments[1].mark_price == 0 and report.expired_instruments == ("C",)
+    assert dict(zip(report.accounts, report.settlement.tolist(), strict=True))["A"] == -total
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.deficit, event.resolution) == (
+        "A", "bankrupt", total - 1_000_000_000, "socialized_loss")
+    assert state.cash_of("A") == 0 and sum(state.cash.tolist()) == 2_000_001_000
