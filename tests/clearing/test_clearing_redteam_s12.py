@@ -226,3 +226,87 @@ def test_held_an_option_expiring_worthless_is_never_refused_for_its_size(tmp_pat
     assert (event.account, event.action, event.deficit, event.resolution) == (
         "A", "bankrupt", total - 1_000_000_000, "socialized_loss")
     assert state.cash_of("A") == 0 and sum(state.cash.tolist()) == 2_000_001_000
+
+
+# Trader attacks through apply_epoch on the plain perpetual of tests/clearing/clearing_helpers.py (10 units per lot
+# per tick, IM 10 %, MM 5 %; penalty 1 %, buffer 10 %).
+
+
+def test_held_a_flash_deposit_saves_the_account_but_cannot_leave_in_the_same_epoch():
+    """A (1,500 deposited) is long 1 lot bought at 1,000. Epoch 2 marks 890: equity 400 < MM 445. A deposits
+    10,000 and asks for it back in the same epoch: the deposit is credited before the liquidation pass (A is not
+    liquidated), the withdrawals come after it and need the initial requirement 890 to stay covered — 10,000 is
+    refused (400 would be left), 9,510 leaves exactly 890 and is honoured."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, run, withdraw
+
+    cfg = config()
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("f1", "A", "B", 1, 1000)],
+                                     [deposit("A", 1_500), deposit("B", 100_000)], ["A", "B"]))
+    state, (report,) = run(cfg, epoch_inputs(2, {PERP: 890}, [], [deposit("A", 10_000, "flash"),
+                                                                   withdraw("A", 10_000, "back"),
+                                                                   withdraw("A", 9_510, "some")]), state=state)
+    assert report.liquidations == ()
+    refused, honoured = report.withdrawals
+    assert (refused.accepted, refused.reason) == (
+        False, "equity after withdrawal 400 would be below the initial requirement 890")
+    assert honoured.accepted and state.cash_of("A") == 890 and state.position_of("A", PERP) == 1
+
+
+def test_held_splitting_a_position_over_accounts_only_pays_more_funding_rounding():
+    """Funding rounds against each account (floor of -q x dF / PPM) and the residue goes to the fee account. At
+    3 ppm on a mark of 1,000 (dF = 0.03 per lot): one account long 3 lots pays floor(-0.09) = 1 unit; split over
+    three accounts of 1 lot, each pays floor(-0.03) = 1 unit, 3 in all; the short side receives floor(0.09) = 0
+    either way. Splitting never earns a trader the rounding: the fee account takes it."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, run
+    from zkclear.clearing.config import FEE_ACCOUNT
+
+    cfg = config()
+    for longs in (("L1",), ("L1", "L2", "L3")):
+        size = 3 // len(longs)
+        fills = [fill(f"f-{a}", a, "S", size, 1000) for a in longs]
+        state, _ = run(cfg, epoch_inputs(1, {PERP: 1000}, fills, [deposit(a, 10_000) for a in (*longs, "S")],
+                                         [*longs, "S"]))
+        state, (report,) = run(cfg, epoch_inputs(2, {PERP: (1000, 3)}), state=state)
+        assert [state.cash_of(a) for a in longs] == [9_999] * len(longs)
+        assert state.cash_of("S") == 10_000
+        assert state.cash_of(FEE_ACCOUNT) == report.funding_residue == len(longs)
+
+
+def test_held_the_insurance_fund_pays_a_deficit_once():
+    """A (1,000 deposited) is long 1 lot at 1,000; the fund holds 5,000. Epoch 2 marks 800: equity -1,000. The
+    fund pays exactly the deficit 1,000 (A ends at 0, flat), the backstop takes the lot at the mark and is topped up
+    to its target ceil(400 x 1.1) = 440. Epoch 3, same mark: nothing is paid again."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, run
+    from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND
+
+    cfg = config()
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("f1", "A", "B", 1, 1000)],
+                                     [deposit("A", 1_000), deposit("B", 100_000), deposit(INSURANCE_FUND, 5_000)],
+                                     ["A", "B"]))
+    state, (report,) = run(cfg, epoch_inputs(2, {PERP: 800}), state=state)
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.deficit, event.insurance_paid, event.residue, event.receiver) == (
+        "A", "bankrupt", 1_000, 1_000, 0, BACKSTOP)
+    assert [t.amount for t in report.backstop_topups] == [440]
+    assert (state.cash_of("A"), state.position_of("A", PERP)) == (0, 0)
+    assert (state.cash_of(INSURANCE_FUND), state.cash_of(BACKSTOP)) == (5_000 - 1_000 - 440, 440)
+    state, (report,) = run(cfg, epoch_inputs(3, {PERP: 800}), state=state)
+    assert (report.liquidations, report.backstop_topups) == ((), ())
+    assert state.cash_of(INSURANCE_FUND) == 3_560
+
+
+def test_held_a_self_trade_at_the_band_edge_moves_nothing_but_its_fees():
+    """With ``allow_self_trade``, A buys 5 lots from itself at 1,100 (the top of the band around the mark 1,000):
+    its two legs settle -5,000 and +5,000 against the mark, the position nets to 0, and only the fees (3 + 2)
+    move, to the fee account. One tick higher is outside the band."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, run
+    from zkclear.clearing.config import FEE_ACCOUNT
+
+    cfg = config(allow_self_trade=True)
+    state, (report,) = run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("s1", "A", "A", 5, 1100, buyer_fee=3,
+                                                                    seller_fee=2)],
+                                             [deposit("A", 10_000)], ["A"]))
+    assert dict(zip(report.accounts, report.settlement.tolist(), strict=True))["A"] == -5
+    assert (state.position_of("A", PERP), state.cash_of("A"), state.cash_of(FEE_ACCOUNT)) == (0, 9_995, 5)
+    with pytest.raises(InputError, match=r"price 1101 ticks is outside the price band \[900, 1100\]"):
+        run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("s1", "A", "A", 5, 1101)], [deposit("A", 10_000)], ["A"]))
