@@ -310,3 +310,25 @@ def test_held_a_self_trade_at_the_band_edge_moves_nothing_but_its_fees():
     assert (state.position_of("A", PERP), state.cash_of("A"), state.cash_of(FEE_ACCOUNT)) == (0, 9_995, 5)
     with pytest.raises(InputError, match=r"price 1101 ticks is outside the price band \[900, 1100\]"):
         run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("s1", "A", "A", 5, 1101)], [deposit("A", 10_000)], ["A"]))
+
+
+def test_the_backstop_never_takes_lots_past_the_notional_bound():
+    """Multiplier 2, mark 3,865,470,566: a lot is worth 7,730,941,132, and A1 and A2 each buy 2^29 lots (notional
+    0.9 x 2^62, each within the bound) on 10^15 of equity: both are closed out in full in epoch 1 (no liquidator).
+    The backstop can take A1's lots but not A2's as well (1.8 x 2^62). Before the fix it took both and the next
+    requirement stopped the epoch with a ClearingError ("the notional of its positions ... exceeds the bound"),
+    naming no input; now A2's lots are closed against the opposite side in ADL rank order at the mark, as for lots
+    the statements could not prove."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run
+    from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND
+
+    cfg = config(perp_spec(contract_multiplier=2))
+    mark, lots = 3_865_470_566, 2**29
+    state, (report,) = run(cfg, epoch_inputs(
+        1, {PERP: mark}, [fill("f1", "A1", "B1", lots, mark), fill("f2", "A2", "B2", lots, mark)],
+        [deposit("A1", 10**15), deposit("A2", 10**15), deposit("B1", 10**18), deposit("B2", 10**18),
+         deposit(INSURANCE_FUND, 10**18)], ["A1", "A2", "B1", "B2"]))
+    assert [(e.account, e.action, e.closed_lots, e.receiver) for e in report.liquidations] == [
+        ("A1", "full", (lots,), BACKSTOP), ("A2", "full", (lots,), "ADL")]
+    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("B1", lots, 0)]
+    assert [state.position_of(a, PERP) for a in ("A1", "A2", "B1", "B2", BACKSTOP)] == [0, 0, 0, -lots, lots]
