@@ -38,3 +38,42 @@ def test_a_premium_payoff_beyond_the_amount_bound_is_refused_in_every_batch_size
     assert "fills.csv:2: field 'size': account 'A' in 'C': the payoff at expiry exceeds the amount bound" in output
     status = zkclear("status", "-d", tmp_path / "venue")
     assert "ledger head: epoch 0 " in status and "committed: none" in status
+
+
+#: One perpetual at 4,294,967,296 settlement units per lot per tick.
+LARGE_LOT = """\
+[[instrument]]
+id = "P"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 4294967296
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+"""
+
+
+@pytest.mark.parametrize(("fills", "named"), [
+    (("f1,A,B,P,1,2000,0,0", "f2,A,B,P,1099511627776,1000,0,0"),
+     "fills.csv:2: field 'price': price 2000 ticks is outside the price band [900, 1100] of 'P'"),
+    (("f1,A,A,P,1,1000,0,0", "f2,A,Z,P,1,1000,0,0"),
+     "fills.csv:2: field 'seller': self-trade by 'A' is not allowed in this deployment"),
+])
+def test_the_record_an_epoch_is_refused_on_does_not_depend_on_the_batch_of_fills(tmp_path, fills, named):
+    """Two bad fills of different kinds: the first breaks the price band (or is a self-trade), the second the value
+    bound (or names an unknown account). Before the fix each batch ran its checks one kind after the other, so one
+    batch of both named the second fill (the value bound, the account are checked first) and batches of one fill
+    named the first. Now every batch size names the first fill in input order."""
+    config = write_files(tmp_path / "cfg", {"zkclear.toml": LARGE_LOT}) / "zkclear.toml"
+    epoch = write_files(tmp_path / "epoch-1", {
+        "prices.csv": csv("instrument,mark_price,funding_rate_ppm", "P,1000,0"),
+        "fills.csv": csv(FILLS_HEADER, *fills),
+        "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard")})
+    outputs = set()
+    for batch in ("1", "2", "32768"):
+        venue = tmp_path / f"venue-{batch}"
+        zkclear("init", venue, "--config", config, "--height", 6, "--executor", "serial")
+        code, output = zkclear_status("epoch", "run", epoch, "-d", venue, "--batch-fills", batch)
+        assert code == 1 and named in output, output
+        outputs.add(output.replace(str(venue), "VENUE"))
+    assert len(outputs) == 1
