@@ -332,3 +332,24 @@ def test_the_backstop_never_takes_lots_past_the_notional_bound():
         ("A1", "full", (lots,), BACKSTOP), ("A2", "full", (lots,), "ADL")]
     assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("B1", lots, 0)]
     assert [state.position_of(a, PERP) for a in ("A1", "A2", "B1", "B2", BACKSTOP)] == [0, 0, 0, -lots, lots]
+
+
+@pytest.mark.parametrize("late", ["f3,A,B,P,x,1000,0,0", "f3,A,B,P,1,1000,0", "f3,A, B,P,1,1000,0,0"])
+def test_apply_epoch_on_fills_read_in_batches_names_the_first_bad_fill_whatever_the_batch(tmp_path, late):
+    """``apply_epoch`` on a fills file read in batches (``load_epoch(..., batch_fills=N)``): line 2 names an
+    unknown account, line 4 does not parse (a size that is not a number, a field missing, an id with a space).
+    Before the fix a batch holding both was parsed whole first and named line 4, batches of one named line 2
+    (validated before line 4 was read). Now a batch that does not parse gives the records before its first bad
+    one to the engine first: line 2 is named for every batch size."""
+    config = load_config(write_files(tmp_path, {"zkclear.toml": BIG_LOT}) / "zkclear.toml")
+    folder = write_files(tmp_path / "1", {
+        "prices.csv": csv("instrument,mark_price,funding_rate_ppm", "P,1000,0"),
+        "fills.csv": csv(FILLS_HEADER, "f1,A,Z,P,1,1000,0,0", "f2,A,B,P,1,1000,0,0", late),
+        "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard")})
+    for batch in (1, 2, 3, 32768):
+        scratch = tmp_path / f"scratch-{batch}"
+        scratch.mkdir()
+        with pytest.raises(InputError) as error:
+            apply_epoch(EpochState.genesis(config), load_epoch(folder, 1, config, batch_fills=batch, scratch=scratch),
+                        config)
+        assert (error.value.line, error.value.field, error.value.detail) == (2, "seller", "unknown account 'Z'")
