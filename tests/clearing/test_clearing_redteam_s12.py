@@ -353,3 +353,37 @@ def test_apply_epoch_on_fills_read_in_batches_names_the_first_bad_fill_whatever_
             apply_epoch(EpochState.genesis(config), load_epoch(folder, 1, config, batch_fills=batch, scratch=scratch),
                         config)
         assert (error.value.line, error.value.field, error.value.detail) == (2, "seller", "unknown account 'Z'")
+
+
+def test_a_mark_of_a_few_ticks_is_not_frozen_by_the_circuit_breaker():
+    """Oracle-marked perpetual (default guard: breaker 25 %, two sources), marked 3 ticks in epoch 1. The market
+    then trades at 10 ticks: one tick is already a 33 % move, so the breaker clamps — and before the fix it clamped
+    by floor(3 x 25 %) = 0 ticks, every epoch: the mark stayed 3 for good (positions never marked to the market,
+    fills at the market price settled 7 ticks off the mark, the short side never liquidated). Now the clamp moves
+    at least a tick: 3 -> 4 -> 5 -> 6 -> 7 -> 8 -> 10 (from 8, 25 % is 2 ticks: within the breaker)."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, fill, perp_spec, run
+    from tests.clearing.test_paused_exemption import oracle_epoch
+    from zkclear.clearing.config import OracleGuardConfig
+
+    cfg = config(perp_spec(), oracle=OracleGuardConfig(), epoch_seconds=60)
+    state, _ = run(cfg, oracle_epoch(1, {PERP: (3, 2)}, fills=[fill("f1", "A", "B", 10, 3)],
+                                     transfers=[deposit("A", 10_000), deposit("B", 10_000)], opens=["A", "B"]))
+    marks = []
+    for epoch in range(2, 8):
+        state, (report,) = run(cfg, oracle_epoch(epoch, {PERP: (10, 2)}), state=state)
+        marks.append((state.settlement_prices[0], report.oracle_decisions[0]["status"]))
+    assert marks == [(4, "breaker"), (5, "breaker"), (6, "breaker"), (7, "breaker"), (8, "breaker"), (10, "ok")]
+    assert (state.cash_of("A"), state.cash_of("B")) == (10_700, 9_300)  # 10 lots x 7 ticks x 10
+
+
+def test_the_circuit_breaker_clamp_moves_one_tick_at_least():
+    from zkclear.risk.oracle import OracleConfig, OracleDecision, SourceQuote, decide_mark
+
+    guard = OracleConfig()
+    cases = ((3, 10, 4), (3, 1, 2), (1, 5, 2), (2, 1, 1), (4, 10, 5), (40_000, 1, 30_000))
+    for previous_mark, median, expected in cases:
+        previous = OracleDecision("X", 1, 0, "ok", previous_mark, previous_mark, None, previous_mark, (), (), False,
+                                  False)
+        quotes = [SourceQuote("a", median, 100), SourceQuote("b", median, 100)]
+        decision = decide_mark("X", quotes, now=100, epoch=2, previous=previous, config=guard)
+        assert (decision.status.value, decision.mark_price_ticks) == ("breaker", expected)

@@ -15,7 +15,8 @@ Rule, per instrument, at epoch close time ``now`` (all prices integer ticks, tim
    ClearingError.
 4. Otherwise the candidate is the median ``m`` of the remaining quotes. **Circuit breaker**: if a
    previous mark ``P`` exists and ``|m - P| * 1e6 > circuit_breaker_ppm * P``, the mark is clamped to
-   ``P ± floor(P * circuit_breaker_ppm / 1e6)`` (never beyond the bound), flagged; liquidations are
+   ``P ± max(1, floor(P * circuit_breaker_ppm / 1e6))`` (never beyond the bound; at least one tick, else a
+   mark of a few ticks, where one tick is beyond the breaker, could never move again), flagged; liquidations are
    paused only if ``pause_liquidations_on_breaker`` (default off: a real crash must still be
    liquidated, and the clamp only delays the move by an epoch).
 5. The mark becomes the next epoch's last good price unless it was a fallback (which carries the
@@ -266,7 +267,7 @@ def decide_mark(
         previous_mark is not None
         and abs(median - previous_mark) * PPM > config.circuit_breaker_ppm * previous_mark
     ):
-        bound = previous_mark * config.circuit_breaker_ppm // PPM
+        bound = max(1, previous_mark * config.circuit_breaker_ppm // PPM)  # one tick at least: never frozen
         mark = previous_mark + bound if median > previous_mark else max(previous_mark - bound, 1)
         status, breaker = MarkStatus.BREAKER, True
     return OracleDecision(
