@@ -387,3 +387,55 @@ def test_the_circuit_breaker_clamp_moves_one_tick_at_least():
         quotes = [SourceQuote("a", median, 100), SourceQuote("b", median, 100)]
         decision = decide_mark("X", quotes, now=100, epoch=2, previous=previous, config=guard)
         assert (decision.status.value, decision.mark_price_ticks) == ("breaker", expected)
+
+
+def test_a_dated_future_is_final_settled_at_the_market_not_at_the_circuit_breakers_clamp():
+    """Oracle-marked dated future (default guard: breaker 25 %) expiring in epoch 2, 10 units per lot per tick. A
+    buys 10 lots from B at 1,000 in epoch 1. In epoch 2 both sources quote 600: the market fell 40 %. Before the
+    fix the breaker clamped the mark to 750 and the future was final-settled there — A lost 25,000 instead of
+    40,000, B gained 15,000 less, for good (the clamp "only delays the move by an epoch", but an expired contract
+    has none). Now the expiry epoch's mark is the median 600, status ok; the perpetual beside it is still clamped."""
+    from tests.clearing.clearing_helpers import DATED, PERP, config, dated_spec, deposit, fill, perp_spec, run
+    from tests.clearing.test_paused_exemption import oracle_epoch
+    from zkclear.clearing.config import OracleGuardConfig
+
+    cfg = config(perp_spec(), dated_spec(expiry_epoch=2), oracle=OracleGuardConfig(), epoch_seconds=60)
+    state, _ = run(cfg, oracle_epoch(1, {PERP: (1000, 2), DATED: (1000, 2)},
+                                     fills=[fill("f1", "A", "B", 10, 1000, DATED)],
+                                     transfers=[deposit("A", 100_000), deposit("B", 100_000)], opens=["A", "B"]))
+    state, (report,) = run(cfg, oracle_epoch(2, {PERP: (600, 2), DATED: (600, 2)}), state=state)
+    decisions = {d["instrument_id"]: (d["status"], d["mark_price_ticks"]) for d in report.oracle_decisions}
+    assert decisions == {PERP: ("breaker", 750), DATED: ("ok", 600)}
+    assert report.expired_instruments == (DATED,) and state.settlement_prices == (750, 600)
+    assert (state.cash_of("A"), state.cash_of("B")) == (60_000, 140_000)
+
+
+def test_an_option_is_final_settled_on_its_underlyings_market_price_not_on_the_breakers_clamp():
+    """Oracle-marked perpetual (breaker 25 %) and a call on it struck at 900 expiring in epoch 2 (futures-style, 10
+    units per lot per tick). A buys 10 calls from B at 100 in epoch 1 (perpetual 1,000). In epoch 2 both sources
+    quote the perpetual at 1,500: its mark is clamped to 1,250 (it catches up next epoch), but the call expires now.
+    Before the fix its final mark was the intrinsic value on the clamp, 350: A received 25,000 instead of 50,000
+    for good. Now it is the intrinsic value on the oracle median, 600."""
+    import dataclasses
+
+    from tests.clearing.clearing_helpers import PERP, config, deposit, fill, perp_spec, run
+    from tests.clearing.test_paused_exemption import oracle_epoch
+    from zkclear.clearing.config import OracleGuardConfig
+    from zkclear.clearing.inputs import ImpliedVol
+    from zkclear.clearing.instruments import InstrumentSpec
+
+    call = InstrumentSpec("C", "option", tick_size=1, lot_size=1, contract_multiplier=10, initial_margin_ppm=150_000,
+                          maintenance_margin_ppm=100_000, margin_model="option-standard", expiry_epoch=2,
+                          underlying=PERP, option_type="call", strike=900)
+    cfg = config(perp_spec(underlying="BTC"), call, oracle=OracleGuardConfig(), epoch_seconds=60, genesis_timestamp=0)
+
+    def epoch(number: int, perp: int, **records):
+        inputs = oracle_epoch(number, {PERP: (perp, 2)}, **records)
+        return dataclasses.replace(inputs, implied_vols=(ImpliedVol("C", 500_000),))
+
+    state, _ = run(cfg, epoch(1, 1000, fills=[fill("f1", "A", "B", 10, 100, "C")],
+                              transfers=[deposit("A", 100_000), deposit("B", 100_000)], opens=["A", "B"]))
+    state, (report,) = run(cfg, epoch(2, 1500), state=state)
+    assert report.oracle_decisions[0]["status"] == "breaker" and state.settlement_prices == (1250, 600)
+    assert report.expired_instruments == ("C",)
+    assert (state.cash_of("A"), state.cash_of("B")) == (150_000, 50_000)

@@ -584,7 +584,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"no mark price for live instrument {instrument!r}{hint}",
                              path=inputs.marks[0].path if inputs.marks else inputs.source("prices.csv"),
                              field="mark_price")
-    vols = _option_marks(inputs, state, config, columns, marks, sources)
+    # An option expiring this epoch is settled on its underlying's market price (the oracle median), not on a
+    # breaker's clamp of it, as a dated future is (``_oracle_marks``).
+    clamped = {columns[d["instrument_id"]]: d["median_price_ticks"] for d in decisions if d["breaker_triggered"]}
+    vols = _option_marks(inputs, state, config, columns, marks, sources, clamped)
 
     fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
     overridden: set[str] = set()
@@ -913,9 +916,12 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             previous = OracleDecision(spec.instrument_id, state.epoch, 0, "ok", previous_mark, previous_mark,
                                       None, previous_mark, (), (), False, False)
         given = quotes.get(spec.instrument_id, [])
+        # A final settlement price is the market's (the median), never a breaker's clamp: the clamp only delays a
+        # move, and an expiring contract has no next epoch to catch up in.
+        final = config.kinds.get(spec.kind).expires and spec.expiry_epoch == inputs.epoch
         try:
             decision = decide_mark(spec.instrument_id, given, now=now, epoch=inputs.epoch, previous=previous,
-                                   config=guard)
+                                   config=guard, circuit_breaker=not final)
         except ClearingError as exc:
             raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
                              **where) from None
@@ -965,10 +971,12 @@ def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig,
 
 
 def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
-                  marks: list[int | None], sources: list[tuple[str, int]]) -> tuple[int, ...]:
+                  marks: list[int | None], sources: list[tuple[str, int]],
+                  clamped: dict[int, int] | None = None) -> tuple[int, ...]:
     """Validate ``inputs.implied_vols`` and write the engine's mark of every live engine-marked option into
-    ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``). Returns the
-    vols per instrument (0 elsewhere)."""
+    ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``; in the option's
+    expiry epoch on the oracle median of an underlying whose mark the circuit breaker clamped, ``clamped``:
+    column -> median). Returns the vols per instrument (0 elsewhere)."""
     vols = [0] * len(columns)
     seen: dict[str, ImpliedVol] = {}
     for record in inputs.implied_vols:
@@ -1002,7 +1010,10 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
                                  f"volatility for {spec.instrument_id!r})", path=inputs.source("vols.csv"))
             raise InputError(f"no implied volatility for live option {spec.instrument_id!r}",
                              path=inputs.source("vols.csv"), field="implied_vol_ppm")
-        forward = marks[columns[spec.underlying or ""]]
+        underlying = columns[spec.underlying or ""]
+        forward = marks[underlying]
+        if spec.expiry_epoch == epoch and clamped and underlying in clamped:
+            forward = clamped[underlying]  # a final settlement on the market's price: no next epoch catches up
         if forward is None:  # the configuration forbids an option outliving its underlying
             raise InputError(f"option {spec.instrument_id!r}: its underlying {spec.underlying!r} has no mark",
                              path=record.path, line=record.line, field="instrument")
