@@ -439,3 +439,24 @@ def test_an_option_is_final_settled_on_its_underlyings_market_price_not_on_the_b
     assert report.oracle_decisions[0]["status"] == "breaker" and state.settlement_prices == (1250, 600)
     assert report.expired_instruments == ("C",)
     assert (state.cash_of("A"), state.cash_of("B")) == (150_000, 50_000)
+
+
+def test_held_a_btc_withdrawal_at_the_haircut_tier_bound_is_exact_to_the_sat():
+    """BTC collateral (tests/clearing/collateral_helpers.py: the first 100,000 USDC of value at 100 %, the next
+    900,000 at 95 %), BTC-PERP at 50,000: one sat is worth 500 units, 2 BTC are exactly the tier bound 10^11.
+    alice holds 2 BTC + 1 sat (haircut value 10^11 + 475: the last sat counts 95 %) and no USDC, long 20,000 lots
+    (initial requirement exactly 10^11). Withdrawing the sat above the bound removes 475 and leaves exactly the
+    requirement: honoured. A second sat is below the bound (it counts 500): refused."""
+    from tests.clearing.clearing_helpers import deposit, epoch_inputs, fill, run
+    from tests.clearing.collateral_helpers import BTC, PERP, deposit_asset, multi_config, withdraw_asset
+
+    cfg = multi_config()
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 50_000}, [fill("f1", "alice", "bob", 20_000, 50_000)],
+                                     [deposit_asset("alice", 2 * BTC + 1, "BTC"), deposit("bob", 10**15)],
+                                     ["alice", "bob"]))
+    state, (report,) = run(cfg, epoch_inputs(2, {PERP: 50_000}, transfers=[
+        withdraw_asset("alice", 1, "BTC", "w1"), withdraw_asset("alice", 1, "BTC", "w2")]), state=state)
+    first, second = report.withdrawals
+    assert first.accepted and state.balance_of("alice", "BTC") == 2 * BTC
+    assert (second.accepted, second.reason) == (False, "equity after withdrawal 99999999500 (the BTC counted 500) "
+                                                       "would be below the initial requirement 100000000000")
