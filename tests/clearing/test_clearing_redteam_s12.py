@@ -460,3 +460,27 @@ def test_held_a_btc_withdrawal_at_the_haircut_tier_bound_is_exact_to_the_sat():
     assert first.accepted and state.balance_of("alice", "BTC") == 2 * BTC
     assert (second.accepted, second.reason) == (False, "equity after withdrawal 99999999500 (the BTC counted 500) "
                                                        "would be below the initial requirement 100000000000")
+
+
+def test_held_an_account_exempt_for_a_paused_price_cannot_withdraw_while_below_maintenance():
+    """tests/clearing/test_paused_exemption.py's paused epoch: ``carrier`` carried one ETH-PERP lot into the epoch
+    in which ETH-PERP's oracle falls back (liquidations paused) and loses 30,000 on BTC-PERP: equity 10,000 below
+    its maintenance 14,500, exempt from the liquidation pass. The exemption is not a way out: its withdrawal of a
+    single unit is checked against the initial requirement 29,000 (27,000 + 2,000) and refused."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, fill, perp_spec, run, withdraw
+    from tests.clearing.test_paused_exemption import ETH, eth_spec, oracle_epoch
+    from zkclear.clearing.config import OracleGuardConfig
+
+    cfg = config(perp_spec(), eth_spec(), oracle=OracleGuardConfig(), epoch_seconds=60)
+    state, _ = run(cfg, oracle_epoch(1, {PERP: (30_000, 2), ETH: (2_000, 2)},
+                                     fills=[fill("b", "carrier", "dealer", 1, 30_000),
+                                            fill("e", "carrier", "dealer", 1, 2_000, ETH)],
+                                     transfers=[deposit("carrier", 40_000), deposit("dealer", 10**9)],
+                                     opens=["carrier", "dealer"]))
+    state, (report,) = run(cfg, oracle_epoch(2, {PERP: (27_000, 2), ETH: (2_000, 1)},
+                                             transfers=[withdraw("carrier", 1, "out")]), state=state)
+    assert report.paused_accounts == ("carrier",) and report.liquidations == ()
+    (outcome,) = report.withdrawals
+    assert (outcome.accepted, outcome.reason) == (
+        False, "equity after withdrawal 9999 would be below the initial requirement 29000")
+    assert state.cash_of("carrier") == 10_000
