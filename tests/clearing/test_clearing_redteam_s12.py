@@ -484,3 +484,31 @@ def test_held_an_account_exempt_for_a_paused_price_cannot_withdraw_while_below_m
     assert (outcome.accepted, outcome.reason) == (
         False, "equity after withdrawal 9999 would be below the initial requirement 29000")
     assert state.cash_of("carrier") == 10_000
+
+
+@pytest.mark.parametrize("bankrupt", ["Bob", "zed"])
+def test_the_insurance_fund_covers_a_users_deficit_before_the_backstops_margin_whatever_the_id(bankrupt):
+    """Fund 1,123. Epoch 2 (mark 950): X is closed out to the backstop (penalty 95 to the fund), which the fund
+    tops up to 523 (fund 695 left). Epoch 3 (mark 900): the backstop's lot lost 500 (equity 23, maintenance 450),
+    and the new account ``bankrupt`` buys a lot from S at 1,000 on a deposit of 500: equity -500. Before the fix
+    the pass went in id order, the backstop ("CH:backstop") among the users: "Bob" sorts before it, and the fund
+    covered Bob's deficit; "zed" sorts after it, so the fund first topped the backstop up (472) and zed's deficit
+    left a residue of 277 that S, a trader, paid by ADL at the bankruptcy price. Now the users come first in every
+    round, the backstop last: both names give the same outcome — the fund covers the 500, the backstop (2 lots,
+    195 more from the fund) is deleveraged against S at the mark, S pays nothing and 218 return to the fund."""
+    from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, run
+    from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND
+
+    cfg = config()
+    state, _ = run(cfg, epoch_inputs(1, {PERP: 1000}, [fill("f1", "X", "S", 1, 1000)],
+                                     [deposit("X", 700), deposit("S", 10**7), deposit(INSURANCE_FUND, 1_123)],
+                                     ["X", "S"]))
+    state, _ = run(cfg, epoch_inputs(2, {PERP: 950}), state=state)
+    assert (state.cash_of(INSURANCE_FUND), state.cash_of(BACKSTOP), state.position_of(BACKSTOP, PERP)) == (695, 523, 1)
+    state, (report,) = run(cfg, epoch_inputs(3, {PERP: 900}, [fill("f2", bankrupt, "S", 1, 1000)],
+                                             [deposit(bankrupt, 500)], [bankrupt]), state=state)
+    assert [(e.account, e.action, e.insurance_paid, e.residue, e.receiver) for e in report.liquidations] == [
+        (bankrupt, "bankrupt", 500, 0, BACKSTOP), (BACKSTOP, "backstop_deleverage", 0, 0, "ADL")]
+    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("S", 2, 0)]
+    assert [t.amount for t in report.backstop_topups] == [195, -218]
+    assert (state.cash_of(INSURANCE_FUND), state.cash_of("S"), state.cash_of(BACKSTOP)) == (218, 10_002_000, 0)
