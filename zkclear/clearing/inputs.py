@@ -454,7 +454,7 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
             raise InputError(f"self-trade by {fills.buyer[k]!r} is not allowed in this deployment",
                              path=fills.path, line=fills.line(k), field="seller")
 
-    earliest_refusal(ids, lambda: party("buyer", buyer_rows, fills.buyer),
+    _earliest_refusal(ids, lambda: party("buyer", buyer_rows, fills.buyer),
                      lambda: party("seller", seller_rows, fills.seller), instrument,
                      lambda: within("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
                      lambda: within("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
@@ -463,7 +463,7 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
                      self_trade)
 
 
-def earliest_refusal(*checks: Callable[[], None]) -> None:
+def _earliest_refusal(*checks: Callable[[], None]) -> None:
     """Run every check of one batch of fills and raise the :class:`InputError` of the earliest record among
     their refusals (input order; on one record, the first check's), so that the record an epoch is refused on
     does not depend on how ``zkclear epoch run --batch-fills`` cut the fills (red team s12: a bad price in the
@@ -754,7 +754,7 @@ def check_fill_prices_and_fees(fills: Fills, fill_columns: np.ndarray, resolved:
     marks = list(resolved.marks)
     # The fee check reads each fill's value in int64: a fill whose value is refused may wrap there, but only on
     # its own line, where the value's refusal comes first.
-    earliest_refusal(lambda: _check_fill_values(fills, fill_columns, marks, config),
+    _earliest_refusal(lambda: _check_fill_values(fills, fill_columns, marks, config),
                      lambda: _check_fees(fills, fill_columns, config),
                      lambda: _check_price_band(fills, fill_columns, marks, state, config, resolved.oracle_decisions))
 
