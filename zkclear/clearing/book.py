@@ -175,7 +175,11 @@ class Book:
         return account_requirement(lots, self.params, self.config.risk_models, level, self.mode(row))
 
     def within_bounds(self, row: int, lots: list[int]) -> bool:
-        """Whether account ``row`` holding ``lots`` stays provable (:mod:`zkclear.clearing.provable`)."""
+        """Whether account ``row`` holding ``lots`` stays provable (:mod:`zkclear.clearing.provable`) and within
+        the amount bound of an account's notional (the backstop taking the lots of several accounts could pass
+        it, and every requirement after it would be refused)."""
+        if sum(abs(q) * v for q, v in zip(lots, self.value_per_lot, strict=True)) > MAX_AMOUNT:
+            return False
         return self.bounds is None or self.bounds.account_breach(lots, self.mode(row)) is None
 
     def pay(self, from_row: int, to_row: int, amount: int) -> None:

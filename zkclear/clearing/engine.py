@@ -85,7 +85,13 @@ from zkclear.clearing.money import (
 )
 from zkclear.clearing.novation import Legs, net_batches, novate
 from zkclear.clearing.options import build_scenario_table
-from zkclear.clearing.provable import Breach, StatementBounds, collateral_breaches, public_collateral_breaches
+from zkclear.clearing.provable import (
+    MAX_PUBLIC_INTEGER,
+    Breach,
+    StatementBounds,
+    collateral_breaches,
+    public_collateral_breaches,
+)
 from zkclear.clearing.refusals import latest_fill_column, refusal
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import ClearingError, ConfigurationError, InputError
@@ -376,6 +382,12 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         if kind.pays_funding and marks[column] is not None:
             delta = applied_rates[column] * marks[column] * multipliers[column]
             funding_indices[column] += delta
+            if abs(funding_indices[column]) > MAX_PUBLIC_INTEGER:  # the next epoch's public inputs carry it
+                path, line = resolved.mark_sources[column]
+                raise InputError(f"the funding index of {state.instruments[column]!r} would reach "
+                                 f"{funding_indices[column]}, beyond ±(2^64 − 1): the next epoch's public inputs "
+                                 "could not be encoded nor the epoch proven (docs/clearing.md, \"Provable by "
+                                 "construction\")", path=path, line=line or None, field="funding_rate_ppm")
             funding_report.append(FundingApplied(state.instruments[column],
                                                  resolved.funding_rates_ppm[column],
                                                  applied_rates[column], delta, funding_indices[column]))
@@ -396,7 +408,15 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     for column in premium:  # cash settlement of expiring premium-style options at their intrinsic value
         spec = config.instruments[column]
         if spec.expiry_epoch == epoch and marks[column] is not None:
-            payoff = positions[:, column] * (marks[column] * multipliers[column])
+            per_lot = marks[column] * multipliers[column]
+            # The notional bound is checked after expiry closes these positions: bound the payoff here, before
+            # the int64 product is formed (many fills of the epoch can net to a payoff beyond it).
+            beyond = np.flatnonzero(np.abs(positions[:, column]) > MAX_AMOUNT // max(per_lot, 1))
+            if beyond.size:
+                raise refusal(Breach(int(beyond[0]), column, "the payoff at expiry exceeds the amount bound "
+                                     "2**62 - 1"), resolved, start_positions, state.instruments,
+                              config.statement_limits.max_position)
+            payoff = positions[:, column] * per_lot
             settlement = checked_add(settlement, payoff, "settlement")
     require_within_amount(settlement, "settlement")
     cash = checked_add(cash, settlement, "cash")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -411,44 +411,71 @@ def _validate_fills(fills: Fills, index: dict[str, int], columns: dict[str, int]
         array = getattr(fills, name)
         if array.shape != (count,) or array.dtype != np.int64:
             raise InputError("must be an int64 column as long as fill_id", path=fills.path, field=name)
-    if count and (min(map(len, fills.fill_id)) < 1 or max(map(len, fills.fill_id)) > MAX_RECORD_ID):
-        _check_ids(fills.fill_id, fills, "fill_id")
-    fill_ids.add(fills.fill_id, fills.line, fills.path)
     buyer_rows, seller_rows, fill_columns = fill_rows(fills, index, columns)
     no_trading = [index[FEE_ACCOUNT], index[INSURANCE_FUND]]
-    for name, rows, ids in (("buyer", buyer_rows, fills.buyer), ("seller", seller_rows, fills.seller)):
+
+    def ids() -> None:
+        if count and (min(map(len, fills.fill_id)) < 1 or max(map(len, fills.fill_id)) > MAX_RECORD_ID):
+            _check_ids(fills.fill_id, fills, "fill_id")
+        fill_ids.add(fills.fill_id, fills.line, fills.path)
+
+    def party(name: str, rows: np.ndarray, names: tuple[str, ...]) -> None:
         k = _first(rows < 0)
         if k is not None:
-            raise InputError(f"unknown account {ids[k]!r}", path=fills.path, line=fills.line(k), field=name)
+            raise InputError(f"unknown account {names[k]!r}", path=fills.path, line=fills.line(k), field=name)
         k = _first(np.isin(rows, no_trading))
         if k is not None:
-            raise InputError(f"account {ids[k]!r} may not trade", path=fills.path, line=fills.line(k),
+            raise InputError(f"account {names[k]!r} may not trade", path=fills.path, line=fills.line(k),
                              field=name)
-    k = _first(fill_columns < 0)
-    if k is not None:
-        raise InputError(f"unknown instrument {fills.instrument[k]!r}", path=fills.path, line=fills.line(k),
-                         field="instrument")
-    closed = np.array([state.expired[c] or (spec.expiry_epoch is not None and epoch > spec.expiry_epoch)
-                       for c, spec in enumerate(config.instruments)], dtype=bool)
-    k = _first(closed[fill_columns]) if count else None
-    if k is not None:
-        spec = config.instruments[int(fill_columns[k])]
-        raise InputError(f"instrument {fills.instrument[k]!r} has expired{_expired_in(spec, epoch)}", path=fills.path,
-                         line=fills.line(k), field="instrument")
-    for name, low, high, what in (("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
-                                  ("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
-                                  ("buyer_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
-                                  ("seller_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1")):
+
+    def instrument() -> None:
+        k = _first(fill_columns < 0)
+        if k is not None:
+            raise InputError(f"unknown instrument {fills.instrument[k]!r}", path=fills.path, line=fills.line(k),
+                             field="instrument")
+        closed = np.array([state.expired[c] or (spec.expiry_epoch is not None and epoch > spec.expiry_epoch)
+                           for c, spec in enumerate(config.instruments)], dtype=bool)
+        k = _first(closed[fill_columns]) if count else None
+        if k is not None:
+            spec = config.instruments[int(fill_columns[k])]
+            raise InputError(f"instrument {fills.instrument[k]!r} has expired{_expired_in(spec, epoch)}",
+                             path=fills.path, line=fills.line(k), field="instrument")
+
+    def within(name: str, low: int, high: int, what: str) -> None:
         array = getattr(fills, name)
         k = _first((array < low) | (array > high))
         if k is not None:
             raise InputError(f"must be {what}, got {int(array[k])}", path=fills.path, line=fills.line(k),
                              field=name)
-    if not config.allow_self_trade:
-        k = _first(buyer_rows == seller_rows)
+
+    def self_trade() -> None:
+        k = None if config.allow_self_trade else _first(buyer_rows == seller_rows)
         if k is not None:
             raise InputError(f"self-trade by {fills.buyer[k]!r} is not allowed in this deployment",
                              path=fills.path, line=fills.line(k), field="seller")
+
+    _earliest_refusal(ids, lambda: party("buyer", buyer_rows, fills.buyer),
+                     lambda: party("seller", seller_rows, fills.seller), instrument,
+                     lambda: within("size", 1, MAX_LOTS, "a positive number of lots <= 2**40"),
+                     lambda: within("price", 1, MAX_PRICE_TICKS, "a positive number of ticks <= 2**40"),
+                     lambda: within("buyer_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
+                     lambda: within("seller_fee", 0, MAX_AMOUNT, "a non-negative amount <= 2**62 - 1"),
+                     self_trade)
+
+
+def _earliest_refusal(*checks: Callable[[], None]) -> None:
+    """Run every check of one batch of fills and raise the :class:`InputError` of the earliest record among
+    their refusals (input order; on one record, the first check's), so that the record an epoch is refused on
+    does not depend on how ``zkclear epoch run --batch-fills`` cut the fills (red team s12: a bad price in the
+    first fill and a bad size in the second named the second in one batch, the first in batches of one)."""
+    refusals = []
+    for check in checks:
+        try:
+            check()
+        except InputError as error:
+            refusals.append(error)
+    if refusals:
+        raise min(refusals, key=lambda error: error.line or 0)
 
 
 def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConfig) -> ResolvedInputs:
@@ -557,7 +584,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"no mark price for live instrument {instrument!r}{hint}",
                              path=inputs.marks[0].path if inputs.marks else inputs.source("prices.csv"),
                              field="mark_price")
-    vols = _option_marks(inputs, state, config, columns, marks, sources)
+    # An option expiring this epoch is settled on its underlying's market price (the oracle median), not on a
+    # breaker's clamp of it, as a dated future is (``_oracle_marks``).
+    clamped = {columns[d["instrument_id"]]: d["median_price_ticks"] for d in decisions if d["breaker_triggered"]}
+    vols = _option_marks(inputs, state, config, columns, marks, sources, clamped)
 
     fractions = [(spec.initial_margin_ppm, spec.maintenance_margin_ppm) for spec in config.instruments]
     overridden: set[str] = set()
@@ -722,9 +752,11 @@ def check_fill_prices_and_fees(fills: Fills, fill_columns: np.ndarray, resolved:
     fees within ``fill_fee_cap_ppm`` of its value, its price within the band; :class:`InputError` naming the
     first fill that breaks one (the engine calls it on each batch before netting it)."""
     marks = list(resolved.marks)
-    _check_fill_values(fills, fill_columns, marks, config)
-    _check_fees(fills, fill_columns, config)
-    _check_price_band(fills, fill_columns, marks, state, config, resolved.oracle_decisions)
+    # The fee check reads each fill's value in int64: a fill whose value is refused may wrap there, but only on
+    # its own line, where the value's refusal comes first.
+    _earliest_refusal(lambda: _check_fill_values(fills, fill_columns, marks, config),
+                     lambda: _check_fees(fills, fill_columns, config),
+                     lambda: _check_price_band(fills, fill_columns, marks, state, config, resolved.oracle_decisions))
 
 
 def _check_fill_values(fills: Fills, fill_columns: np.ndarray, marks: list[int | None],
@@ -884,9 +916,12 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             previous = OracleDecision(spec.instrument_id, state.epoch, 0, "ok", previous_mark, previous_mark,
                                       None, previous_mark, (), (), False, False)
         given = quotes.get(spec.instrument_id, [])
+        # A final settlement price is the market's (the median), never a breaker's clamp: the clamp only delays a
+        # move, and an expiring contract has no next epoch to catch up in.
+        final = config.kinds.get(spec.kind).expires and spec.expiry_epoch == inputs.epoch
         try:
             decision = decide_mark(spec.instrument_id, given, now=now, epoch=inputs.epoch, previous=previous,
-                                   config=guard)
+                                   config=guard, circuit_breaker=not final)
         except ClearingError as exc:
             raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
                              **where) from None
@@ -936,10 +971,12 @@ def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig,
 
 
 def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig, columns: dict[str, int],
-                  marks: list[int | None], sources: list[tuple[str, int]]) -> tuple[int, ...]:
+                  marks: list[int | None], sources: list[tuple[str, int]],
+                  clamped: dict[int, int] | None = None) -> tuple[int, ...]:
     """Validate ``inputs.implied_vols`` and write the engine's mark of every live engine-marked option into
-    ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``). Returns the
-    vols per instrument (0 elsewhere)."""
+    ``marks`` (Black-76 on the underlying's mark of this epoch, ``zkclear.clearing.options``; in the option's
+    expiry epoch on the oracle median of an underlying whose mark the circuit breaker clamped, ``clamped``:
+    column -> median). Returns the vols per instrument (0 elsewhere)."""
     vols = [0] * len(columns)
     seen: dict[str, ImpliedVol] = {}
     for record in inputs.implied_vols:
@@ -973,7 +1010,10 @@ def _option_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
                                  f"volatility for {spec.instrument_id!r})", path=inputs.source("vols.csv"))
             raise InputError(f"no implied volatility for live option {spec.instrument_id!r}",
                              path=inputs.source("vols.csv"), field="implied_vol_ppm")
-        forward = marks[columns[spec.underlying or ""]]
+        underlying = columns[spec.underlying or ""]
+        forward = marks[underlying]
+        if spec.expiry_epoch == epoch and clamped and underlying in clamped:
+            forward = clamped[underlying]  # a final settlement on the market's price: no next epoch catches up
         if forward is None:  # the configuration forbids an option outliving its underlying
             raise InputError(f"option {spec.instrument_id!r}: its underlying {spec.underlying!r} has no mark",
                              path=record.path, line=record.line, field="instrument")

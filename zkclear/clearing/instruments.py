@@ -181,6 +181,26 @@ def validate_tiers(tiers: tuple[MarginTier, ...], where: str) -> None:
         previous = tier
 
 
+def _require_initial_covers_maintenance(initial: tuple[MarginTier, ...], maintenance: tuple[MarginTier, ...],
+                                        where: str) -> None:
+    """The initial requirement must be at least the maintenance one at every notional, as for the linear
+    fractions: a withdrawal or a liquidator's take-over checked against the initial requirement would otherwise
+    leave an account below maintenance. Both tables are maxima of lines in the notional, so their difference is
+    linear between the tables' bounds: it is checked at 0, at every bound, and beyond the last by the slopes."""
+    def scaled(tiers: tuple[MarginTier, ...], notional: int) -> int:  # PPM x the requirement before rounding
+        return max(notional * tier.rate_ppm - tier.deduction * PPM for tier in tiers)
+
+    for notional in sorted({0, *(tier.notional_bound for tier in initial + maintenance)}):
+        if scaled(initial, notional) < scaled(maintenance, notional):
+            raise ConfigurationError(f"{where}: initial_tiers must require at least maintenance_tiers at every "
+                                     f"notional (at {notional} the initial requirement is below the maintenance "
+                                     "one)")
+    if initial[-1].rate_ppm < maintenance[-1].rate_ppm:
+        raise ConfigurationError(f"{where}: initial_tiers must require at least maintenance_tiers at every "
+                                 f"notional (above {max(initial[-1].notional_bound, maintenance[-1].notional_bound)} "
+                                 "the initial rate is below the maintenance one)")
+
+
 def validate_instrument(spec: InstrumentSpec, kinds: InstrumentKinds,
                         risk_model_names: Iterable[str]) -> None:
     """Raise :class:`ConfigurationError` unless ``spec`` is internally consistent for its kind and model."""
@@ -201,6 +221,7 @@ def validate_instrument(spec: InstrumentSpec, kinds: InstrumentKinds,
     if spec.margin_model == "tiered":
         validate_tiers(spec.maintenance_tiers, f"{where}: maintenance_tiers")
         validate_tiers(spec.initial_tiers, f"{where}: initial_tiers")
+        _require_initial_covers_maintenance(spec.initial_tiers, spec.maintenance_tiers, where)
     elif spec.initial_tiers or spec.maintenance_tiers:
         raise ConfigurationError(f"{where}: tiers are only meaningful with margin_model = 'tiered'")
     if kind.expires:

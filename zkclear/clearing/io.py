@@ -131,6 +131,7 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
     rows: list[list[str]] = []
     lines: list[int] = []
     yielded = False
+    failure: InputError | None = None
     with handle:
         reader = csv.reader(_bounded_lines(handle, name), strict=True)
         start = 1  # the line the record being read starts on (a quoted field may hold line breaks)
@@ -161,13 +162,23 @@ def _read_csv_batches(path: Path, header: tuple[str, ...], extended: tuple[str, 
                     yield rows, lines
                     yielded = True
                     rows, lines = [], []
+        except InputError as exc:
+            failure = exc
         except csv.Error as exc:
             # named by the line the bad record starts on: an unterminated quote reads to the end of the file
-            raise InputError(f"malformed CSV: {exc} (in the record from this line)", path=name, line=start) from exc
+            failure = InputError(f"malformed CSV: {exc} (in the record from this line)", path=name, line=start)
+            failure.__cause__ = exc
         except UnicodeDecodeError as exc:
             where = line_of_bad_utf8(path)  # the text reader decodes ahead of the line it gives: find the byte
-            raise InputError("not UTF-8" + (f" (byte {where[1]} of the file)" if where else ""), path=name,
-                             line=where[0] if where else None) from exc
+            failure = InputError("not UTF-8" + (f" (byte {where[1]} of the file)" if where else ""), path=name,
+                                 line=where[0] if where else None)
+            failure.__cause__ = exc
+    if failure is not None:
+        # The records read before the bad one go first (the caller checks them, and may refuse one of them), so
+        # that the record a refusal names is the first bad one whatever the batch size.
+        if rows:
+            yield rows, lines
+        raise failure
     if rows or not yielded:
         yield rows, lines
 
@@ -222,7 +233,9 @@ class FillFile:
     """``fills.csv`` read in batches of at most ``batch_fills`` fills (a :class:`~zkclear.clearing.inputs.
     FillSource`): what the engine holds of an epoch's fills at once is one batch, whatever the file's length.
     Every batch is parsed and checked as :func:`parse_fills` checks the whole file, so the first bad record is
-    named by its line either way. With a ``spill`` folder, the first complete pass also writes each parsed
+    named by its line either way; a batch that does not parse first gives the records before its first bad one
+    (and the reader the records before a malformed line), so that a refusal the engine makes of an earlier
+    record comes first whatever the batch size. With a ``spill`` folder, the first complete pass also writes each parsed
     batch there (``.npz``, no pickles) and later passes read those instead of parsing the CSV again."""
 
     file: Path
@@ -252,13 +265,32 @@ class FillFile:
             self.spill.mkdir(exist_ok=True)
         count = 0
         for rows, lines in _read_csv_batches(self.file, FILLS_HEADER, batch=self.batch_fills, name=self.path):
-            batch = _fills_of_rows(rows, lines, self.path, self.config)
+            try:
+                batch = _fills_of_rows(rows, lines, self.path, self.config)
+            except InputError:
+                # A batch is checked column by column: find its first bad record (this path only), and give the
+                # caller the records before it first, as batches of one fill would have.
+                bad = next((k for k in range(len(rows)) if _refusal_of_row(rows[k], lines[k], self)), None)
+                if bad is None:
+                    raise
+                if bad:
+                    yield _fills_of_rows(rows[:bad], lines[:bad], self.path, self.config)
+                raise _refusal_of_row(rows[bad], lines[bad], self) from None
             if self.spill is not None:
                 _save_batch(self.spill / f"{count}.npz", batch)
             count += 1
             yield batch
         if done is not None:
             done.write_text(str(count), encoding="ascii")
+
+
+def _refusal_of_row(row: list[str], line: int, source: FillFile) -> InputError | None:
+    """The :class:`InputError` parsing one fill raises, or None."""
+    try:
+        _fills_of_rows([row], [line], source.path, source.config)
+    except InputError as error:
+        return error
+    return None
 
 
 _TEXT_FIELDS = ("fill_id", "buyer", "seller", "instrument")

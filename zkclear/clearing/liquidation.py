@@ -1,7 +1,7 @@
 """The liquidation pass: every account with equity below its maintenance requirement is brought back.
 
-Per account, in account-id order (docs/clearing.md "Liquidation"), with ``E`` its equity and ``MM`` its
-maintenance requirement:
+Per account, in account-id order with the backstop last (docs/clearing.md "Liquidation"), with ``E`` its equity and
+``MM`` its maintenance requirement:
 
 - an account holding collateral assets first converts them into the settlement asset
   (:mod:`zkclear.clearing.conversion`); if that lifts it to maintenance, no position is closed;
@@ -156,28 +156,32 @@ def liquidation_pass(book: Book) -> None:
     Raises :class:`ClearingError` if the waterfall cannot restore the book (insolvency) or does not settle.
     """
     system_rows = np.array([book.insurance_row, book.fee_row])
+    backstop = book.backstop_row
     for _ in range(MAX_ROUNDS):
         maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
                                           MarginLevel.MAINTENANCE,
                                           book.margin_modes if book.params.scenario_table is not None else None)
         below = book.equities() < maintenance
         below[system_rows] = False
+        # exempt from deleveraging at a paused price, not from the fund's top-up (the house's own money)
+        exempt_backstop_below = backstop in book.paused_rows and bool(below[backstop])
         if book.paused_rows:
-            backstop = book.backstop_row
-            if backstop in book.paused_rows and below[backstop]:
-                # exempt from deleveraging at a paused price, not from the fund's top-up (the house's own money)
-                _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
             below[list(book.paused_rows)] = False
-        candidates = np.flatnonzero(below).tolist()
-        if not candidates:
-            _return_backstop_surplus(book)
-            return
+        # The users first, in id order, then the backstop: the insurance fund covers a user's deficit before it
+        # tops up the house's own backstop margin, whatever the users' ids (red team s12: a bankrupt whose id
+        # sorted after "CH:backstop" was left to ADL, the traders paying what the fund had spent on the top-up).
+        candidates = sorted(np.flatnonzero(below).tolist(), key=lambda row: row == backstop)
         for row in candidates:
             requirement = book.requirement(row, book.position_row(row))
             if book.equity(row) >= requirement:
                 continue  # an earlier liquidation in this round already changed this account
-            if row == book.backstop_row:
+            if row == backstop:
                 _restore_backstop(book, requirement)
             else:
                 _liquidate_user(book, row, requirement)
+        if exempt_backstop_below:
+            _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
+        if not candidates:
+            _return_backstop_surplus(book)
+            return
     raise ClearingError("the liquidation pass did not settle")

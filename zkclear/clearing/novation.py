@@ -54,34 +54,43 @@ class Netting:
     fees: np.ndarray
 
 
+def _require_leg_values_bounded(legs: Legs, marks: np.ndarray, per_lot: np.ndarray) -> None:
+    """Every leg's value ``|q| * max(price, mark) * multiplier`` within the amount bound, so that its cash flow
+    ``q * (mark - price) * multiplier`` fits int64 (the engine has checked every fill so first: this keeps the
+    function safe for any caller). Each leg on its own: the largest size of one fill and the highest price of
+    another are not a fill (red team s12: two valid fills were refused together)."""
+    reference = np.maximum(legs.price, marks[legs.columns])
+    rough = (np.abs(legs.signed_size).astype(np.float64) * reference.astype(np.float64)
+             * per_lot[legs.columns].astype(np.float64))
+    for k in np.flatnonzero(rough > MAX_AMOUNT * (1 - 2.0**-40)).tolist():  # float64 errs by < 2^-50
+        column = int(legs.columns[k])
+        if abs(int(legs.signed_size[k])) * int(reference[k]) * int(per_lot[column]) > MAX_AMOUNT:
+            raise ClearingError(f"instrument column {column}: a fill's value exceeds the bound 2**62 - 1")
+
+
 def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int, ...],
                 multipliers: tuple[int, ...]) -> Netting:
     """Net the legs of every batch into ``positions`` (not modified) and settle each leg against the mark.
 
-    The sums are exact and do not depend on how the legs are batched; the bounds are checked over all the
-    batches at the end, so the same legs are refused (or not) whatever the batching. Each leg's own cash flow
-    fits int64 because every fill's value ``size * max(price, mark) * multiplier`` was checked against
-    2**62 - 1 first (``zkclear.clearing.inputs.check_fill_prices_and_fees``); a partial sum that wrapped is
-    discarded by the refusal. Raises :class:`ClearingError` if a leg's value or a sum could leave the
-    int64-safe bounds.
+    The sums are exact and do not depend on how the legs are batched; the bounds of the sums are checked over
+    all the batches at the end, and each leg's value on its own, so the same legs are refused (or not) whatever
+    the batching. Each leg's own cash flow fits int64 because every fill's value ``size * max(price, mark) *
+    multiplier`` was checked against 2**62 - 1 first (``zkclear.clearing.inputs.check_fill_prices_and_fees``;
+    checked again here per leg); a partial sum that wrapped is discarded by the refusal. Raises
+    :class:`ClearingError` if a leg's value or a sum could leave the int64-safe bounds.
     """
     accounts, instruments = positions.shape
-    largest_size = np.zeros(instruments, dtype=np.int64)
-    largest_price = np.zeros(instruments, dtype=np.int64)
     per_lot = np.array(multipliers, dtype=np.int64)
     mark_array = np.array(marks, dtype=np.int64)
     new_positions = positions.copy()
     trade_cash = np.zeros(accounts, dtype=np.int64)
     fees = np.zeros(accounts, dtype=np.int64)
     size_sum = cash_sum = fee_sum = 0
-    any_legs = False
     with np.errstate(over="ignore"):
         for legs in batches:
             if not legs.rows.size:
                 continue
-            any_legs = True
-            np.maximum.at(largest_size, legs.columns, np.abs(legs.signed_size))
-            np.maximum.at(largest_price, legs.columns, legs.price)
+            _require_leg_values_bounded(legs, mark_array, per_lot)
             leg_cash = legs.signed_size * (mark_array[legs.columns] - legs.price) * per_lot[legs.columns]
             size_sum += exact_abs_sum(legs.signed_size)
             cash_sum += exact_abs_sum(leg_cash)
@@ -89,12 +98,6 @@ def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int
             np.add.at(new_positions.reshape(-1), legs.rows * instruments + legs.columns, legs.signed_size)
             np.add.at(trade_cash, legs.rows, leg_cash)
             np.add.at(fees, legs.rows, legs.fee)
-    if any_legs:
-        for column in range(instruments):
-            bound = int(largest_size[column]) * max(int(largest_price[column]),
-                                                    marks[column]) * multipliers[column]
-            if bound > MAX_AMOUNT:
-                raise ClearingError(f"instrument column {column}: a fill's value exceeds the bound 2**62 - 1")
     base = int(np.max(np.abs(positions))) if positions.size else 0
     for what, total, base_bound in (("netted positions", size_sum, base), ("trade settlement", cash_sum, 0),
                                     ("fees", fee_sum, 0)):

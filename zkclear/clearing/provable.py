@@ -75,6 +75,9 @@ ROUNDING_BITS = 32
 #: Most an asset's liabilities may total over all accounts: the tree's node sums and the solvency statement
 #: (reserves − liabilities, reserves given as u64) are proven in ``MONEY_BITS``.
 MAX_TOTAL_LIABILITIES = (1 << MONEY_BITS) - 1
+#: Largest magnitude of an integer in an epoch's public inputs (``zkclear/verifier/public_inputs.py``), which carry
+#: the previous state's funding indices: an index beyond it would leave the next epoch unprovable.
+MAX_PUBLIC_INTEGER = (1 << 64) - 1
 
 _MONEY_LIMIT = 1 << MONEY_BITS
 

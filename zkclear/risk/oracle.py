@@ -15,9 +15,11 @@ Rule, per instrument, at epoch close time ``now`` (all prices integer ticks, tim
    ClearingError.
 4. Otherwise the candidate is the median ``m`` of the remaining quotes. **Circuit breaker**: if a
    previous mark ``P`` exists and ``|m - P| * 1e6 > circuit_breaker_ppm * P``, the mark is clamped to
-   ``P ± floor(P * circuit_breaker_ppm / 1e6)`` (never beyond the bound), flagged; liquidations are
+   ``P ± max(1, floor(P * circuit_breaker_ppm / 1e6))`` (never beyond the bound; at least one tick, else a
+   mark of a few ticks, where one tick is beyond the breaker, could never move again), flagged; liquidations are
    paused only if ``pause_liquidations_on_breaker`` (default off: a real crash must still be
-   liquidated, and the clamp only delays the move by an epoch).
+   liquidated, and the clamp only delays the move by an epoch). Not for a final settlement price (an
+   expiring instrument in its expiry epoch), which has no next epoch: it is the median.
 5. The mark becomes the next epoch's last good price unless it was a fallback (which carries the
    old last good price forward unchanged).
 
@@ -182,8 +184,11 @@ def decide_mark(
     epoch: int,
     previous: OracleDecision | None,
     config: OracleConfig,
+    circuit_breaker: bool = True,
 ) -> OracleDecision:
-    """Apply the guard (module docstring) to one instrument; bad quotes are recorded, never raised."""
+    """Apply the guard (module docstring) to one instrument; bad quotes are recorded, never raised.
+    ``circuit_breaker=False`` for a final settlement price (an instrument's expiry epoch): the clamp only delays
+    a move by an epoch, and a contract settled at the clamped price has no next epoch to catch up in."""
     dropped: list[DroppedQuote] = []
     seen: set[str] = set()
     fresh: list[SourceQuote] = []
@@ -263,10 +268,11 @@ def decide_mark(
     median = integer_median([quote.price_ticks for quote in accepted])
     mark, status, breaker = median, MarkStatus.OK, False
     if (
-        previous_mark is not None
+        circuit_breaker
+        and previous_mark is not None
         and abs(median - previous_mark) * PPM > config.circuit_breaker_ppm * previous_mark
     ):
-        bound = previous_mark * config.circuit_breaker_ppm // PPM
+        bound = max(1, previous_mark * config.circuit_breaker_ppm // PPM)  # one tick at least: never frozen
         mark = previous_mark + bound if median > previous_mark else max(previous_mark - bound, 1)
         status, breaker = MarkStatus.BREAKER, True
     return OracleDecision(
