@@ -481,8 +481,10 @@ def test_held_an_account_exempt_for_a_paused_price_cannot_withdraw_while_below_m
                                              transfers=[withdraw("carrier", 1, "out")]), state=state)
     assert report.paused_accounts == ("carrier",) and report.liquidations == ()
     (outcome,) = report.withdrawals
+    # refused: it carries the paused ETH-PERP (withdrawals wait for a good mark; below initial margin besides)
     assert (outcome.accepted, outcome.reason) == (
-        False, "equity after withdrawal 9999 would be below the initial requirement 29000")
+        False, "the account is exposed to a paused price (ETH-PERP): withdrawals wait for an epoch with a good mark "
+               "(equity at a price nobody vouches for does not leave the venue)")
     assert state.cash_of("carrier") == 10_000
 
 

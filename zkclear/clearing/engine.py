@@ -23,7 +23,8 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
-    balance, and a collateral one the asset's balance); then the operator's
+    balance, and a collateral one the asset's balance) and, in an epoch with a paused price, only for accounts not
+    exposed to it (``_stale_price``); then the operator's
     fund withdrawals (``operator_actions.csv``), recorded in the report; the final state checked against the
     statements' bounds;
  9. invariants: matched book, conservation of money and of every collateral asset to the unit, settlement
@@ -308,13 +309,19 @@ def epoch_risk_parameters(state: EpochState, resolved: ResolvedInputs, config: C
     return risk_parameters(config, resolved.epoch, prices, fractions, resolved.implied_vols_ppm, scans)
 
 
-def _legs(resolved: ResolvedInputs, state: EpochState, config: ClearingConfig, index: dict[str, int]
-          ) -> Iterator[Legs]:
-    """The legs of each batch of the epoch's fills, after checking the batch's prices and fees."""
+def _legs(resolved: ResolvedInputs, state: EpochState, config: ClearingConfig, index: dict[str, int],
+          traded_paused: np.ndarray | None = None) -> Iterator[Legs]:
+    """The legs of each batch of the epoch's fills, after checking the batch's prices and fees; given
+    ``traded_paused``, the rows of both sides of a fill on a paused instrument are set in it."""
     columns = {instrument: column for column, instrument in enumerate(state.instruments)}
+    paused = np.array(resolved.paused_columns, dtype=np.int64)
     for batch in resolved.fills.batches():
         buyer_rows, seller_rows, fill_columns = fill_rows(batch, index, columns)
         check_fill_prices_and_fees(batch, fill_columns, resolved, state, config)
+        if traded_paused is not None:
+            on_paused = np.isin(fill_columns, paused)
+            traded_paused[buyer_rows[on_paused]] = True
+            traded_paused[seller_rows[on_paused]] = True
         yield novate(buyer_rows, seller_rows, fill_columns, batch.size, batch.price, batch.buyer_fee,
                      batch.seller_fee)
 
@@ -353,8 +360,16 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     premium = frozenset(config.premium_columns())
     mark_values = tuple(mark or 0 for mark in marks)  # no legs or funding where there is no mark
     settle_marks = tuple(0 if column in premium else mark for column, mark in enumerate(mark_values))
-    netting = net_batches(_legs(resolved, state, config, index), start_positions, settle_marks, multipliers)
+    # Accounts exposed to a paused price this epoch (docs/clearing.md "Withdrawals while a price is paused"): their
+    # withdrawals wait, so that value computed at a price nobody vouches for does not leave the venue.
+    stale_exposure = np.zeros(len(accounts), dtype=bool) if resolved.paused_columns else None
+    netting = net_batches(_legs(resolved, state, config, index, stale_exposure), start_positions, settle_marks,
+                          multipliers)
     positions = netting.positions
+    if stale_exposure is not None:
+        paused_columns = list(resolved.paused_columns)
+        stale_exposure |= np.any(start_positions[:, paused_columns] != 0, axis=1)
+        stale_exposure |= np.any(positions[:, paused_columns] != 0, axis=1)
     deposited = 0
     for row, amount in resolved.deposits:
         cash[row] += amount  # validated: stays within the amount bound
@@ -368,6 +383,11 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     asset_deposited = credit_deposits(balances, resolved)
     _refuse_unprovable_collateral(params, balances, resolved, config)
     count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
+    if stale_exposure is not None:
+        paused_assets = [k for k, asset in enumerate(config.assets)
+                         if config.asset_column(asset) in resolved.paused_columns]
+        if paused_assets:
+            stale_exposure |= np.any((held_before[:, paused_assets] != 0) | (balances[:, paused_assets] != 0), axis=1)
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
@@ -459,7 +479,11 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         equity = book.equity(row)
         initial = account_requirement(positions[row].tolist(), params, config.risk_models,
                                       MarginLevel.INITIAL, modes[row])
-        if asset >= 0:  # a collateral asset, against the initial requirement after its haircut
+        stale = "" if stale_exposure is None else _stale_price(row, stale_exposure, positions, resolved, config)
+        if stale:
+            outcomes.append(WithdrawalOutcome(transfer_id, accounts[row], amount, False, stale,
+                                              config.asset_ids[asset] if asset >= 0 else ""))
+        elif asset >= 0:  # a collateral asset, against the initial requirement after its haircut
             reason = withdraw_collateral(book, row, asset, amount, initial, net_deposits)
             asset_withdrawn[asset] += 0 if reason else amount
             outcomes.append(WithdrawalOutcome(transfer_id, accounts[row], amount, not reason, reason,
@@ -563,6 +587,19 @@ def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_p
     reduced_only = np.all((np.abs(positions) <= np.abs(start_positions))
                           & (np.sign(start_positions) * np.sign(positions) >= 0), axis=1)
     return np.flatnonzero(carried & reduced_only).tolist()
+
+
+def _stale_price(row: int, exposure: np.ndarray, positions: np.ndarray, resolved: ResolvedInputs,
+                 config: ClearingConfig) -> str:
+    """Why account ``row`` may not withdraw this epoch ("" if it may): it is exposed to a paused price — it held,
+    traded or, after the liquidation pass, holds a paused instrument, or holds a collateral asset priced by one
+    (``exposure`` has the first three per row, ``positions`` the positions after the pass)."""
+    columns = list(resolved.paused_columns)
+    if not (exposure[row] or np.any(positions[row, columns] != 0)):
+        return ""
+    names = ", ".join(config.instruments[column].instrument_id for column in columns)
+    return (f"the account is exposed to a paused price ({names}): withdrawals wait for an epoch with a good mark "
+            "(equity at a price nobody vouches for does not leave the venue)")
 
 
 def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, resolved: ResolvedInputs,
