@@ -55,6 +55,7 @@ from zkclear.clearing.funding import (
     FundingApplied,
     clamp_rate,
     funding_payments,
+    position_value_excess,
     require_position_values_bounded,
     variation_margin,
 )
@@ -392,6 +393,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
     vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(marks))
+    _refuse_position_values_beyond_the_bound(start_positions, state, resolved, vm_marks, mark_values, multipliers)
     vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
     require_position_values_bounded(start_positions, list(mark_values), multipliers, "funding")
     applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
@@ -587,6 +589,29 @@ def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_p
     reduced_only = np.all((np.abs(positions) <= np.abs(start_positions))
                           & (np.sign(start_positions) * np.sign(positions) >= 0), axis=1)
     return np.flatnonzero(carried & reduced_only).tolist()
+
+
+def _refuse_position_values_beyond_the_bound(start_positions: np.ndarray, state: EpochState,
+                                             resolved: ResolvedInputs, vm_marks: tuple[int | None, ...],
+                                             mark_values: tuple[int, ...], multipliers: tuple[int, ...]) -> None:
+    """An :class:`InputError` on the mark that would value an account's carried positions beyond the amount bound
+    (variation margin at the larger of the previous price and the mark, funding at the mark): the mark of the
+    largest term among the instruments whose price rose, else of the largest term."""
+    for prices in ([max(p, m or 0) for p, m in zip(state.settlement_prices, vm_marks, strict=True)],
+                   list(mark_values)):
+        found = position_value_excess(start_positions, prices, multipliers)
+        if found is None:
+            continue
+        row, column = found
+        risen = [c for c in range(len(prices)) if start_positions[row, c] and prices[c] > state.settlement_prices[c]]
+        if risen and column not in risen:
+            column = max(risen, key=lambda c: abs(int(start_positions[row, c])) * prices[c] * multipliers[c])
+        path, line = resolved.mark_sources[column]
+        raise InputError(f"at this mark of {state.instruments[column]!r}, the positions account "
+                         f"{resolved.accounts[row]!r} carries into the epoch would be worth more than the amount bound "
+                         "2**62 - 1; the epoch's collateralization statements "
+                         "could not be proven (docs/clearing.md, \"Provable by construction\")",
+                         path=path, line=line or None, field="mark_price")
 
 
 def _stale_price(row: int, exposure: np.ndarray, positions: np.ndarray, resolved: ResolvedInputs,
