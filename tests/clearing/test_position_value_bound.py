@@ -15,8 +15,7 @@ import pytest
 
 from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run
 from zkclear.clearing.engine import apply_epoch
-from zkclear.clearing.funding import position_value_excess
-from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.clearing.money import MAX_AMOUNT, position_value_excess
 from zkclear.errors import InputError
 
 ETH = "ETH-PERP"
@@ -63,7 +62,7 @@ def test_the_excess_is_the_exact_per_account_sum():
         sums = [sum(abs(int(q)) * p * m for q, p, m in zip(row, prices, multipliers, strict=True))
                 for row in positions.tolist()]
         beyond = [row for row, total in enumerate(sums) if total > MAX_AMOUNT]
-        found = position_value_excess(positions, prices, multipliers)
+        found = position_value_excess(positions, [p * m for p, m in zip(prices, multipliers, strict=True)])
         if not beyond:
             assert found is None
         else:

@@ -55,7 +55,6 @@ from zkclear.clearing.funding import (
     FundingApplied,
     clamp_rate,
     funding_payments,
-    position_value_excess,
     require_position_values_bounded,
     variation_margin,
 )
@@ -81,6 +80,7 @@ from zkclear.clearing.money import (
     PPM,
     checked_add,
     exact_sum,
+    position_value_excess,
     require_sum_fits_int64,
     require_within_amount,
     saturated,
@@ -599,7 +599,7 @@ def _refuse_position_values_beyond_the_bound(start_positions: np.ndarray, state:
     largest term among the instruments whose price rose, else of the largest term."""
     for prices in ([max(p, m or 0) for p, m in zip(state.settlement_prices, vm_marks, strict=True)],
                    list(mark_values)):
-        found = position_value_excess(start_positions, prices, multipliers)
+        found = position_value_excess(start_positions, [p * m for p, m in zip(prices, multipliers, strict=True)])
         if found is None:
             continue
         row, column = found

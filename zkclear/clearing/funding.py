@@ -27,39 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from zkclear.clearing.instruments import InstrumentKind
-from zkclear.clearing.money import MAX_AMOUNT, ppm_floor_array
+from zkclear.clearing.money import position_value_excess, ppm_floor_array
 from zkclear.errors import ClearingError
-
-
-def position_value_excess(positions: np.ndarray, prices: list[int], multipliers: tuple[int, ...]
-                          ) -> tuple[int, int] | None:
-    """The first account (row) whose position values ``sum_i |q[a, i]| * prices[i] * multiplier_i`` exceed
-    ``MAX_AMOUNT``, with the instrument (column) of its largest term; None when every account's fit.
-
-    Exact per account: a book in which different accounts hold the largest positions of different instruments is
-    within the bound when each account is (red team s12: a bound on the sum over instruments of the largest
-    positions refused such a book at every later epoch, and the venue could clear nothing more)."""
-    values = [price * multiplier for price, multiplier in zip(prices, multipliers, strict=True)]
-    if not positions.shape[0]:
-        return None
-    largest = np.max(np.abs(positions), axis=0).tolist()
-    if sum(q * v for q, v in zip(largest, values, strict=True)) <= MAX_AMOUNT:
-        return None  # the common case: no account can exceed it
-    # float64 estimates (relative error far below 1/2) pick the candidates; each is summed exactly
-    estimate = np.abs(positions).astype(np.float64) @ np.array(values, dtype=np.float64)
-    for row in np.flatnonzero(estimate > MAX_AMOUNT / 2).tolist():
-        terms = [abs(q) * v for q, v in zip(positions[row].tolist(), values, strict=True)]
-        if sum(terms) > MAX_AMOUNT:
-            return row, max(range(len(terms)), key=terms.__getitem__)
-    return None
 
 
 def require_position_values_bounded(positions: np.ndarray, prices: list[int], multipliers: tuple[int, ...],
                                     what: str) -> None:
     """Guarantee that every account's ``sum_i |q[a, i]| * prices[i] * multiplier_i <= MAX_AMOUNT`` (so each term
     and every per-account sum of position values fits int64); raise :class:`ClearingError` otherwise (the engine
-    refuses an epoch whose marks would break it first, on the mark: :func:`position_value_excess`)."""
-    if position_value_excess(positions, prices, multipliers) is not None:
+    refuses an epoch whose marks would break it first, on the mark: ``money.position_value_excess``)."""
+    values = [price * multiplier for price, multiplier in zip(prices, multipliers, strict=True)]
+    if position_value_excess(positions, values) is not None:
         raise ClearingError(f"{what}: position values could exceed the bound 2**62 - 1")
 
 

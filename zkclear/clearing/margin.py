@@ -33,7 +33,7 @@ import numpy as np
 
 from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.instruments import MarginTier
-from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, ppm_ceil_array
+from zkclear.clearing.money import MAX_AMOUNT, PPM, ceil_div, position_value_excess, ppm_ceil_array
 from zkclear.errors import ClearingError, ConfigurationError
 from zkclear.risk.portfolio_margin import portfolio_margin, portfolio_margin_batch
 from zkclear.risk.scenarios import ScenarioTable
@@ -236,25 +236,11 @@ def requirement_from_forms(forms: Sequence[LinearMarginForm], lots: int) -> int:
 
 def notional_excess(positions: np.ndarray, params: RiskParameters) -> tuple[int, int] | None:
     """``(row, column)`` of the first account whose notional ``Σ_j |q_j| · mark_j · multiplier_j`` exceeds
-    ``MAX_AMOUNT`` (``column``: its largest position value), or None. Exact, int64 only where it cannot wrap."""
+    ``MAX_AMOUNT`` (``column``: its largest position value), or None (:func:`~zkclear.clearing.money.
+    position_value_excess` at the epoch's values per lot)."""
     if positions.shape[1] != len(params.instruments):
         raise ClearingError("positions do not match the instruments of the risk parameters")
-    largest = [int(np.max(np.abs(positions[:, c]))) if positions.shape[0] else 0 for c in range(positions.shape[1])]
-    values = [risk.value_per_lot for risk in params.instruments]
-    if sum(q * v for q, v in zip(largest, values, strict=True)) <= MAX_AMOUNT:
-        return None
-    rows = range(positions.shape[0])
-    if all(q * v <= MAX_AMOUNT for q, v in zip(largest, values, strict=True)):
-        per_lot = np.array(values, dtype=np.int64)
-        each = np.abs(positions) * per_lot  # every entry <= MAX_AMOUNT
-        high = (each >> 31).sum(axis=1)      # partial sums of 31-bit halves fit int64 (<= 2^31 columns)
-        # the low halves add less than ``columns · 2^31``: a row total is below 2^62 unless this holds
-        rows = np.flatnonzero(high + positions.shape[1] >= (MAX_AMOUNT >> 31)).tolist()
-    for row in rows:
-        held = [abs(int(q)) * v for q, v in zip(positions[row].tolist(), values, strict=True)]
-        if sum(held) > MAX_AMOUNT:
-            return row, max(range(len(held)), key=held.__getitem__)
-    return None
+    return position_value_excess(positions, [risk.value_per_lot for risk in params.instruments])
 
 
 def notionals(positions: np.ndarray, params: RiskParameters) -> np.ndarray:

@@ -23,6 +23,7 @@ on the raw integers in int64 arrays after the inputs have been validated against
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -200,3 +201,26 @@ def checked_add(left: np.ndarray, right: np.ndarray, what: str) -> np.ndarray:
 def exact_sum(values: np.ndarray) -> int:
     """The exact sum of an int64 array as a Python int (never wraps)."""
     return sum(values.tolist())
+
+
+def position_value_excess(positions: np.ndarray, values_per_lot: Sequence[int]) -> tuple[int, int] | None:
+    """``(row, column)`` of the first account whose position values ``Σ_j |q_j| · values_per_lot[j]`` exceed
+    ``MAX_AMOUNT`` (``column``: its largest term), or None. Exact per account, int64 only where it cannot wrap: a
+    book in which different accounts hold the largest positions of different instruments is within the bound when
+    each account is."""
+    values = list(values_per_lot)
+    largest = [int(np.max(np.abs(positions[:, c]))) if positions.shape[0] else 0 for c in range(positions.shape[1])]
+    if sum(q * v for q, v in zip(largest, values, strict=True)) <= MAX_AMOUNT:
+        return None
+    rows = range(positions.shape[0])
+    if all(q * v <= MAX_AMOUNT for q, v in zip(largest, values, strict=True)):
+        per_lot = np.array(values, dtype=np.int64)
+        each = np.abs(positions) * per_lot  # every entry <= MAX_AMOUNT
+        high = (each >> 31).sum(axis=1)      # partial sums of 31-bit halves fit int64 (<= 2^31 columns)
+        # the low halves add less than ``columns · 2^31``: a row total is below 2^62 unless this holds
+        rows = np.flatnonzero(high + positions.shape[1] >= (MAX_AMOUNT >> 31)).tolist()
+    for row in rows:
+        held = [abs(int(q)) * v for q, v in zip(positions[row].tolist(), values, strict=True)]
+        if sum(held) > MAX_AMOUNT:
+            return row, max(range(len(held)), key=held.__getitem__)
+    return None
