@@ -27,6 +27,7 @@ from tests.clearing.clearing_helpers import (
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, DeficitResolution
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.novation import novate
+from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
 
 
@@ -285,6 +286,22 @@ def test_tiered_margin_drives_liquidation_decisions() -> None:
         maintenance_seen.append([(e.account, e.maintenance_before) for e in report.liquidations
                                  if e.account == "A"])
     assert maintenance_seen == [[("A", 25_000)], []]
+
+
+def test_a_margin_override_of_a_tiered_instrument_is_refused_not_ignored() -> None:
+    """Red team s12: an override of the fractions of an instrument margined by its tier tables changed nothing and
+    said nothing (the operator believed margins raised). It is refused, naming the record."""
+    from zkclear.clearing.inputs import MarginOverride
+    from zkclear.clearing.instruments import MarginTier
+
+    tiers = (MarginTier(100_000, 50_000, 0), MarginTier(1_000_000, 100_000, 5_000))
+    initial = (MarginTier(100_000, 100_000, 0), MarginTier(1_000_000, 200_000, 10_000))
+    cfg = config(perp_spec(margin_model="tiered", maintenance_tiers=tiers, initial_tiers=initial))
+    inputs = dataclasses.replace(epoch_inputs(1, {PERP: 1000}, [], [deposit("A", 10)], ["A"]),
+                                 margin_overrides=(MarginOverride(PERP, 400_000, 200_000, "margin.csv", 2),))
+    with pytest.raises(InputError, match="margined by its tier tables") as error:
+        apply_epoch(EpochState.genesis(cfg), inputs, cfg)
+    assert (error.value.path, error.value.line, error.value.field) == ("margin.csv", 2, "instrument")
 
 
 def test_epoch_is_pure_and_deterministic() -> None:

@@ -598,6 +598,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             raise InputError(f"unknown instrument {record.instrument!r}", field="instrument", **where)
         if record.instrument in overridden:
             raise InputError(f"second margin override for {record.instrument!r}", field="instrument", **where)
+        if config.instruments[column].margin_model == "tiered":  # its tiers set the requirement, not fractions
+            raise InputError(f"{record.instrument!r} is margined by its tier tables (margin_model = 'tiered'): a "
+                             "margin override of its fractions would have no effect", field="instrument", **where)
         overridden.add(record.instrument)
         for name in ("initial_margin_ppm", "maintenance_margin_ppm"):
             value = getattr(record, name)
