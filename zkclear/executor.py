@@ -94,6 +94,7 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: dict[Future, object] = {}  # the last stream's items not yet handed to its caller
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
         """``[fn(item) for item in items]``, every item in flight at once; a lost worker as in :meth:`stream`."""
@@ -139,6 +140,7 @@ class ProcessExecutor:
         limit = window or default_window(self.workers)
         source = enumerate(items)
         pending: dict[Future, tuple[int, T]] = {}
+        self._in_flight = pending
         exhausted = False
         failures = 0
         while True:
@@ -174,9 +176,20 @@ class ProcessExecutor:
                     pending[self._submit(fn, item)] = (index, item)
 
     def close(self) -> None:
-        if self._pool is not None:
+        """Release the workers. Items still in flight (an item raised, or the caller stopped reading: its own
+        error, Ctrl-C) are not wanted: the workers end now instead of finishing them (a shutdown waited for every
+        one, a window of proving tasks, before the error was reported)."""
+        if self._pool is None:
+            return
+        if any(not future.done() for future in self._in_flight):
+            workers = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.terminate()
+        else:
             self._pool.shutdown()
-            self._pool = None
+        self._pool = None
+        self._in_flight = {}
 
     def __enter__(self) -> ProcessExecutor:
         return self

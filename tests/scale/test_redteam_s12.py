@@ -1,0 +1,325 @@
+"""Red team session 12: resumable proving in a hostile or unlucky environment (the work folder, the executor's
+workers, a restored ledger) and the streaming audit's order of failures. Each defect found has its test here
+(named for the behaviour now pinned); attacks that were already refused are the ``test_held_...`` ones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, accounts, honest_epoch, reserves
+from tests.scale.test_audit_stream import _published
+from tests.scale.test_streaming import _common, _files, _in_memory, _reseal, _scratch, _StopAfterChunks
+from tests.scale.venue import KEY, VENUE, snapshot
+from zkclear.chains import load_reserves
+from zkclear.errors import LedgerError, VerificationError
+from zkclear.executor import ProcessExecutor, SerialExecutor
+from zkclear.operator import Deployment, ProvingSettings
+from zkclear.proofs import work_store
+from zkclear.proofs.streaming import ListSource, close_epoch
+from zkclear.proofs.work_store import WorkStore
+from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+from zkclear.tree.placement import TreeConfig
+from zkclear.verifier.audit import audit_epoch
+from zkclear.verifier.audit_stream import audit_file
+
+CONFIG = TreeConfig(height=7, chunk_bits=2)
+
+
+def _interrupted(work: Path, tmp_path: Path, count: int = 12) -> list[Path]:
+    """A close of ``count`` accounts stopped when the upper tree starts: its chunk units are in ``work``."""
+    with pytest.raises(KeyboardInterrupt):
+        close_epoch(ListSource(accounts(count)), PUBLIC, reserves(), executor=_StopAfterChunks(), work_folder=work,
+                    scratch=_scratch(tmp_path), **_common(CONFIG))
+    saved = sorted(work.glob("chunk-*.work"))
+    assert len(saved) == 4
+    return saved
+
+
+def _resumed(work: Path, tmp_path: Path, count: int = 12):
+    steps: list[tuple[str, int, int]] = []
+    closed = close_epoch(ListSource(accounts(count)), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
+                         progress=lambda step, done, total: steps.append((step, done, total)),
+                         scratch=_scratch(tmp_path), **_common(CONFIG))
+    assert _files(closed, tmp_path) == _in_memory(CONFIG, count)
+    return closed, steps
+
+
+# -- the work folder ------------------------------------------------------------------------------------------------
+
+
+def test_a_stale_temporary_directory_or_link_in_the_work_folder_is_replaced_not_written_through(tmp_path):
+    """Attack (a kill, or a hostile writer, leaves ``UNIT.work.tmp``): a directory there failed every re-run with
+    IsADirectoryError until removed by hand; a link there was written through, so the unit's openings landed where
+    it pointed (outside the private folder) and stayed after the epoch was written."""
+    work = tmp_path / "work"
+    first, second = _interrupted(work, tmp_path)[:2]
+    outside = tmp_path / "outside" / "openings.bin"
+    outside.parent.mkdir()
+    for unit in (first, second):
+        unit.unlink()
+    (first.with_name(first.name + ".tmp") / "inside").mkdir(parents=True)
+    os.symlink(outside, second.with_name(second.name + ".tmp"))
+    closed, steps = _resumed(work, tmp_path)
+    assert ("collateral proofs (chunks)", 4, 4) in steps
+    assert not outside.exists() and list(outside.parent.iterdir()) == []
+    assert first.is_file() and second.is_file() and not second.is_symlink()
+    assert not list(work.glob("*.tmp"))
+    closed.discard_work()
+    assert not work.exists()
+
+
+def test_a_huge_file_under_a_units_name_is_removed_unread(tmp_path):
+    """Attack (a sparse file of 64 GiB under a unit's name): it was read whole before its checksum was checked, so
+    every re-run ended in MemoryError ("input too large", no file named) until it was removed by hand."""
+    work = tmp_path / "work"
+    unit = _interrupted(work, tmp_path)[0]
+    unit.unlink()
+    with open(unit, "wb") as handle:
+        handle.truncate(64 << 30)
+    _, steps = _resumed(work, tmp_path)
+    assert ("checking saved chunk proofs", 3, 4) in steps and ("collateral proofs (chunks)", 3, 4) in steps
+    assert unit.stat().st_size < 1 << 20  # proven again and saved in its place
+
+
+def test_a_unit_whose_head_announces_more_than_memory_holds_is_removed(tmp_path, monkeypatch):
+    """The same file with a valid head announcing its 64 GiB: the read fails with MemoryError, and the unit is
+    removed and proven again (a unit this process wrote fitted in memory when it was written)."""
+    work = tmp_path / "work"
+    unit = _interrupted(work, tmp_path)[0]
+    head = unit.read_bytes()[:8 + 1 + len("chunk") + 32]
+    size = 64 << 30
+    unit.unlink()
+    with open(unit, "wb") as handle:
+        handle.write(head + struct.pack(">Q", size - len(head) - 8 - 32))
+        handle.truncate(size)
+    real_open = open
+
+    class _NoMemory:  # a 64 GiB buffer may be granted lazily: make the read's outcome certain
+        def __init__(self, *args):
+            self._handle = real_open(*args)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._handle.close()
+
+        def read(self, size: int = -1) -> bytes:
+            if size < 0:
+                raise MemoryError
+            return self._handle.read(size)
+
+    monkeypatch.setattr(work_store, "open", _NoMemory, raising=False)
+    store = WorkStore(work, b"")
+    key = bytes.fromhex(unit.name.removeprefix("chunk-").removesuffix(".work"))
+    assert store.load("chunk", key) is None
+    assert not unit.exists()
+
+
+def test_a_work_folder_linked_elsewhere_loses_its_units_when_the_epoch_is_written(tmp_path):
+    """An operator who links ``private/N/work`` to a folder on another disk: removing the folder refused the link
+    (rmtree), so every unit, openings included, stayed on that disk after the epoch was written."""
+    elsewhere = tmp_path / "fast-disk" / "work-1"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "notes.txt").write_text("the operator's own file\n")
+    work = tmp_path / "work"
+    os.symlink(elsewhere, work)
+    closed, _ = _resumed(work, tmp_path)
+    assert len(list(elsewhere.glob("*.work"))) > 4
+    closed.discard_work()
+    assert not work.exists() and not work.is_symlink()
+    assert sorted(path.name for path in elsewhere.iterdir()) == ["notes.txt"]
+
+
+def test_held_a_unit_resealed_with_another_chunks_body_is_proven_again(tmp_path):
+    """Held: a unit whose body is another chunk's (its checksum recomputed) fails the chunk's check (its position,
+    its accounts) and is proven again; the bytes are the uninterrupted run's."""
+    work = tmp_path / "work"
+    first, second = _interrupted(work, tmp_path)[:2]
+    start = 8 + 1 + len("chunk") + 32 + 8
+    other = second.read_bytes()[start:-32]
+    _reseal(first, lambda body: body.__setitem__(slice(None), other))
+    _, steps = _resumed(work, tmp_path)
+    assert ("checking saved chunk proofs", 4, 4) in steps and ("collateral proofs (chunks)", 3, 4) in steps
+
+
+def test_held_a_unit_of_another_epochs_accounts_is_never_read(tmp_path):
+    """Held: the unit saved for a chunk whose accounts changed since (a re-cleared epoch: one account's cash) has
+    another name and is not read; the chunks whose accounts did not change are checked and reused, and the stale
+    unit goes with the folder."""
+    work = tmp_path / "work"
+    stale = {path.name for path in _interrupted(work, tmp_path)}
+    changed = list(accounts(12))
+    witness = changed[0].witness
+    changed[0] = replace(changed[0], witness=replace(witness, cash=witness.cash - 1))
+    steps: list[tuple[str, int, int]] = []
+    closed = close_epoch(ListSource(changed), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
+                         progress=lambda step, done, total: steps.append((step, done, total)),
+                         scratch=_scratch(tmp_path), **_common(CONFIG))
+    assert ("checking saved chunk proofs", 3, 3) in steps and ("collateral proofs (chunks)", 3, 4) in steps
+    names = {closed._store.path("chunk", key).name for key in closed._plan.chunk_keys}
+    (unread,) = stale - names
+    assert (work / unread).is_file()  # left alone, not read (nor deleted as damaged)
+    closed.discard_work()
+    assert not work.exists()
+
+
+# -- the executor ----------------------------------------------------------------------------------------------------
+
+
+def _raises_or_naps(item: int) -> int:
+    if item == 0:
+        raise RuntimeError("a task failed")
+    time.sleep(30)
+    return item
+
+
+def test_an_error_in_a_worker_task_ends_the_workers_at_once():
+    """An item that raised (or a caller that stopped reading: its own error, Ctrl-C) left the other items in flight
+    running: closing the executor waited for every one of them (a window of proving tasks, minutes at scale) before
+    the error was reported."""
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="a task failed"), ProcessExecutor(workers=2) as run:
+        for _ in run.stream(_raises_or_naps, range(8), window=4):
+            pass
+    assert time.monotonic() - started < 10
+
+
+def _naps_but_the_first(item: int) -> int:
+    if item > 0:
+        time.sleep(30)
+    return item
+
+
+def test_a_caller_that_stops_reading_ends_the_workers_at_once():
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), ProcessExecutor(workers=2) as run:
+        for _ in run.stream(_naps_but_the_first, range(8), window=4):
+            raise KeyboardInterrupt
+    assert time.monotonic() - started < 10
+    with ProcessExecutor(workers=2) as run:  # a stream read to its end still shuts down gracefully
+        assert run.map(abs, [-1, -2, -3]) == [1, 2, 3]
+
+
+# -- a ledger restored to clear an unpublished epoch again -----------------------------------------------------
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_ledger_restored_to_clear_an_unpublished_epoch_again_is_proven(tmp_path, monkeypatch):
+    """A prove stopped in its publication step (killed, a disk full while the receipts were written) had recorded
+    the ledger's epoch hash of N before writing anything: the operator who then restored the ledger to clear N again
+    (with corrected inputs) was refused ("the history up to epoch N is not the one epoch N was proven from") though
+    nothing of N had been published."""
+    config, (epoch_dir,) = generate_market(tmp_path / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=30,
+                                                                           seed=15, options=False))
+    settings = ProvingSettings(tree=TreeConfig(height=8, chunk_bits=2), position_bits=16, node_group=8, venue=VENUE)
+    root = tmp_path / "venue"
+    Deployment.init(root, config.read_text(), settings)
+    backup = (root / "ledger.sqlite").read_bytes()
+    Deployment(root).run_epoch(epoch_dir)
+    reserves_path = tmp_path / "reserves.csv"
+    reserves_path.write_text(reserves_csv([("ethereum", "USDC", KEY.address.text)], {"USDC": 10**16}))
+
+    def stopped(*_args, **_kwargs):
+        raise _Stop
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Deployment, "_publish_closed", stopped)
+        with pytest.raises(_Stop):
+            Deployment(root).prove(1, load_reserves(reserves_path), executor=SerialExecutor())
+    assert (root / "private" / "1" / "ledger-epoch-hash").is_file()
+    for path in root.glob("ledger.sqlite*"):
+        path.unlink()
+    (root / "ledger.sqlite").write_bytes(backup)
+    fills = epoch_dir / "fills.csv"
+    fills.write_text("".join(fills.read_text().splitlines(keepends=True)[:-1]))  # the corrected inputs
+    Deployment(root).run_epoch(epoch_dir)
+    proven, _ = Deployment(root).prove(1, load_reserves(reserves_path), executor=SerialExecutor())
+    assert proven.publish.bundle.is_file()
+    record = (root / "private" / "1" / "ledger-epoch-hash").read_text()
+    assert record == Deployment(root).ledger_epoch_hash(1).hex() + "\n"
+    assert not (root / "private" / "1" / "work").exists()
+
+
+def test_held_a_proven_epochs_record_still_refuses_another_ledger(venue, tmp_path):
+    """Held: once N is proven (its bundle written), a ledger with another history is refused by name, and nothing
+    is written."""
+    root = venue.copy(tmp_path / "venue")
+    Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor())
+    record = root / "private" / "1" / "ledger-epoch-hash"
+    record.write_text("00" * 32 + "\n")
+    before = snapshot(root)
+    with pytest.raises(LedgerError, match="is not the one epoch 1 was proven from"):
+        Deployment(root).prove(1, venue.reserve_entries(), executor=SerialExecutor())
+    assert snapshot(root) == before
+    shutil.rmtree(root)
+
+
+# -- the streaming audit's order of failures ---------------------------------------------------------------------------
+
+
+def _both(tmp_path, bundle, audit) -> tuple[VerificationError, VerificationError]:
+    published = _published(tmp_path, bundle, audit)
+    with pytest.raises(VerificationError) as in_memory:
+        audit_epoch(published, audit, chunk_system=SYSTEM, executor=SerialExecutor())
+    with pytest.raises(VerificationError) as streamed:
+        audit_file(published, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=1)
+    return in_memory.value, streamed.value
+
+
+def _flipped(proof: bytes) -> bytes:
+    changed = bytearray(proof)
+    changed[-40] ^= 1
+    return bytes(changed)
+
+
+def test_an_undecodable_chunk_proof_is_named_before_a_node_proof_that_fails(tmp_path):
+    """Found by fuzzing the audit file (two places changed): the in-memory audit decodes every proof before it
+    verifies any, so a chunk proof that does not decode is named (chunk-collateral-proof); the streaming audit
+    verified the node proofs first and named one that decoded but failed (node-range-proof)."""
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    anchor = min(audit.node_proofs)
+    tampered = replace(audit, chunks=(replace(audit.chunks[0], proof=b""), *audit.chunks[1:]),
+                       node_proofs={**audit.node_proofs, anchor: _flipped(audit.node_proofs[anchor])})
+    in_memory, streamed = _both(tmp_path, bundle, tampered)
+    assert in_memory.reason == "chunk-collateral-proof"
+    assert (streamed.reason, str(streamed)) == (in_memory.reason, str(in_memory))
+
+
+def test_an_undecodable_node_proof_is_named_before_an_earlier_group_that_fails(tmp_path, monkeypatch):
+    """Across batches of node proofs: a later group's proof that does not decode is named before an earlier group's
+    that decodes and fails, as the in-memory audit does (it decodes all of them first)."""
+    monkeypatch.setattr("zkclear.verifier.audit_stream.BATCH", 1)
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    first, *_, last = sorted(audit.node_proofs)
+    assert first[0] != last[0]  # the two are named apart by their level
+    tampered = replace(audit, node_proofs={**audit.node_proofs, first: _flipped(audit.node_proofs[first]),
+                                           last: b"\x00" * 7})
+    in_memory, streamed = _both(tmp_path, bundle, tampered)
+    assert (in_memory.reason, in_memory.index) == ("node-range-proof", last[0])
+    assert (streamed.reason, streamed.index, str(streamed)) == (in_memory.reason, in_memory.index, str(in_memory))
+
+
+def test_held_a_node_proof_that_fails_is_named_before_a_chunk_proof_that_fails(tmp_path):
+    """Held: both decode and fail; both audits name the node proof (verified first in either)."""
+    epoch = honest_epoch()
+    audit, bundle = epoch.artifacts.audit, epoch.bundle
+    anchor = min(audit.node_proofs)
+    tampered = replace(audit, chunks=(replace(audit.chunks[0], proof=_flipped(audit.chunks[0].proof)),
+                                      *audit.chunks[1:]),
+                       node_proofs={**audit.node_proofs, anchor: _flipped(audit.node_proofs[anchor])})
+    in_memory, streamed = _both(tmp_path, bundle, tampered)
+    assert in_memory.reason == "node-range-proof"
+    assert (streamed.reason, str(streamed)) == (in_memory.reason, str(in_memory))
