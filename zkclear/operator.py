@@ -67,7 +67,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, new_file, read_text
 from zkclear.proofs.epoch_prover import (
     AccountInput,
     EpochArtifacts,
@@ -912,7 +912,7 @@ def _write_unsynced(path: Path, data: bytes) -> None:
     """Write atomically (temporary file, rename) without an fsync: for the many receipt files, which the caller
     makes durable with one sync before it writes the bundle."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with open(new_file(tmp), "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)
 
@@ -920,7 +920,7 @@ def _write_unsynced(path: Path, data: bytes) -> None:
 def _write_index(path: Path, entries: Iterator[tuple[str, str]]) -> None:
     """``receipts.index``: the bytes of ``json.dumps(dict(entries), indent=1)``, written as the entries come."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(new_file(tmp), "w", encoding="utf-8") as handle:
         first = True
         handle.write("{")
         for account, name in entries:

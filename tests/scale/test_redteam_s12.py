@@ -323,3 +323,70 @@ def test_held_a_node_proof_that_fails_is_named_before_a_chunk_proof_that_fails(t
     in_memory, streamed = _both(tmp_path, bundle, tampered)
     assert in_memory.reason == "node-range-proof"
     assert (streamed.reason, str(streamed)) == (in_memory.reason, str(in_memory))
+
+
+# -- a full disk ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["/work/chunk-", "/work/nodes-", ".rcpt", "epoch-1.audit"])
+def test_held_a_disk_full_while_proving_leaves_no_bundle_and_the_rerun_writes_the_same_files(
+        venue, reference, tmp_path, monkeypatch, where):
+    """Held: the disk full (ENOSPC at the rename) while a chunk unit, a node group, a receipt or the audit data is
+    written: the prove fails with that OSError naming the file, no bundle is written (the epoch is not proven), and
+    the re-run on a disk with room ends with exactly the uninterrupted run's files."""
+    import errno
+
+    root = venue.copy(tmp_path / "venue")
+    real_replace = os.replace
+
+    def full(source, target, *args, **kwargs):
+        if where in str(target):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(source))
+        return real_replace(source, target, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", full)
+        with pytest.raises(OSError, match="No space left on device") as failure:
+            Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(),
+                                   executor=SerialExecutor())
+    assert where in failure.value.filename
+    assert not (root / "epochs" / "1" / "epoch-1.bundle").exists()
+    Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor())
+    assert snapshot(root) == reference
+    assert not (root / "private" / "scratch").exists()
+
+
+# -- temporary files left (or planted) next to the files an epoch writes -----------------------------------------------
+
+
+def test_a_link_left_as_a_participant_files_temporary_is_not_written_through(venue, tmp_path):
+    """Attack (a link planted as ``private/participants/NAME.toml.tmp``): the participant file, an account's id and
+    key, was written where the link pointed (a world-readable folder, another file to clobber) and stayed there; the
+    link is now replaced and the file written in its place."""
+    root = venue.copy(tmp_path / "venue")
+    deployment = Deployment(root)
+    participant = deployment.participant_path(deployment.accounts(1)[0].account_id)
+    participant.parent.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.symlink(victim, participant.with_name(participant.name + ".tmp"))
+    deployment.prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor())
+    assert victim.read_text() == "precious\n"
+    assert participant.is_file() and not participant.is_symlink() and "account_key" in participant.read_text()
+    assert not list(participant.parent.glob("*.tmp"))
+
+
+def test_a_link_left_as_the_bundles_temporary_is_not_written_through_by_attest(venue, tmp_path):
+    """Attack (a link planted as ``epochs/N/epoch-N.bundle.tmp`` in the publication folder, which may be synced from
+    elsewhere): `epoch attest` wrote the bundle through it, clobbering the file it pointed to."""
+    root = venue.copy(tmp_path / "venue")
+    deployment = Deployment(root)
+    deployment.prove(1, venue.reserve_entries(), executor=SerialExecutor())
+    bundle = deployment.bundle_path(1)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.symlink(victim, bundle.with_name(bundle.name + ".tmp"))
+    signed, _ = deployment.attest(1, venue.reserve_keys()[0])
+    assert victim.read_text() == "precious\n"
+    assert bundle.is_file() and not bundle.is_symlink() and len(signed.attestations) == 1
+    assert not list(bundle.parent.glob("*.tmp"))
