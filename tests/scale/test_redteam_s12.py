@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from tests.proofs.epoch_fixtures import PUBLIC, SYSTEM, accounts, honest_epoch, reserves
 from tests.scale.test_audit_stream import _published
 from tests.scale.test_streaming import _common, _files, _in_memory, _reseal, _scratch, _StopAfterChunks
-from tests.scale.venue import KEY, VENUE, snapshot
+from tests.scale.venue import KEY, VENUE, alive, descendants, snapshot, start, wait_until
 from zkclear.chains import load_reserves
 from zkclear.errors import LedgerError, VerificationError
 from zkclear.executor import ProcessExecutor, SerialExecutor
@@ -206,6 +208,43 @@ def test_a_caller_that_stops_reading_ends_the_workers_at_once():
     assert time.monotonic() - started < 10
     with ProcessExecutor(workers=2) as run:  # a stream read to its end still shuts down gracefully
         assert run.map(abs, [-1, -2, -3]) == [1, 2, 3]
+
+
+_FORKSERVER_COORDINATOR = """\
+import multiprocessing, sys, time
+from zkclear.executor import ProcessExecutor
+
+def square(item):
+    return item * item
+
+def nap(item):
+    time.sleep(600)
+    return item
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("forkserver")  # Python 3.14's default on Linux
+    run = ProcessExecutor(2)
+    print(run.map(square, range(6)), flush=True)
+    for _ in run.stream(nap, range(4)):
+        pass
+"""
+
+
+def test_workers_started_through_a_fork_server_work_and_end_with_their_coordinator(tmp_path):
+    """With the ``forkserver`` start method (the default from Python 3.14 on Linux) a worker's parent is the fork
+    server, not the coordinator: every worker took its coordinator for dead and exited at once, and the process
+    executor failed ("worker processes died 4 times in a row ... (out of memory?)"). They now run, and still end
+    when the coordinator is killed."""
+    script = tmp_path / "coordinator.py"
+    script.write_text(_FORKSERVER_COORDINATOR)
+    process = start([sys.executable, str(script)])
+    assert process.stdout.readline().strip() == "[0, 1, 4, 9, 16, 25]"
+    wait_until(lambda: len(descendants(process.pid)) >= 3, 60, "the fork server and two workers")
+    time.sleep(1.0)
+    family = descendants(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    wait_until(lambda: not any(alive(pid) for pid in family), 30, f"{family} to end with their coordinator")
 
 
 # -- a ledger restored to clear an unpublished epoch again -----------------------------------------------------
