@@ -140,6 +140,34 @@ def test_a_work_folder_linked_elsewhere_loses_its_units_when_the_epoch_is_writte
     assert sorted(path.name for path in elsewhere.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.parametrize("left", ["file", "link"])
+def test_a_file_or_link_left_as_the_audit_sections_folder_is_replaced(venue, reference, tmp_path, left):
+    """Attack (``private/N/work/audit-sections``, the audit data's scratch folder, is a file or a link to a folder
+    elsewhere): every re-run failed, NotADirectoryError or "Cannot call rmtree on a symbolic link" (no file named),
+    until it was removed by hand; now it is replaced (the link's folder untouched) and the files are the first
+    run's."""
+    root = venue.copy(tmp_path / "venue")
+
+    def stopped(*_args, **_kwargs):
+        raise _Stop
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Deployment, "_publish_closed", stopped)
+        with pytest.raises(_Stop):
+            Deployment(root).prove(1, venue.reserve_entries(), executor=SerialExecutor())
+    sections = root / "private" / "1" / "work" / "audit-sections"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("the operator's own file\n")
+    if left == "file":
+        sections.write_bytes(b"left by a kill")
+    else:
+        os.symlink(elsewhere, sections)
+    Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor())
+    assert snapshot(root) == reference
+    assert [path.name for path in elsewhere.iterdir()] == ["keep.txt"]
+
+
 def test_held_a_unit_resealed_with_another_chunks_body_is_proven_again(tmp_path):
     """Held: a unit whose body is another chunk's (its checksum recomputed) fails the chunk's check (its position,
     its accounts) and is proven again; the bytes are the uninterrupted run's."""

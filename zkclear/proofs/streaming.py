@@ -246,7 +246,10 @@ class ClosedEpoch:
         plan = self._plan
         levels = range(plan.low, plan.split)
         anchor_levels = range(plan.low + 1, plan.split + 1)  # a subtree's groups are anchored at levels c+1..s
-        if scratch.exists():
+        if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+            # a file or a link left under its name failed every re-run (NotADirectoryError; rmtree refuses a link)
+            scratch.unlink()
+        elif scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
         handles = {(kind, level): open(scratch / f"{kind}-{level}", "wb")  # noqa: SIM115 (closed below)
