@@ -168,6 +168,30 @@ def test_a_file_or_link_left_as_the_audit_sections_folder_is_replaced(venue, ref
     assert [path.name for path in elsewhere.iterdir()] == ["keep.txt"]
 
 
+def test_node_proofs_saved_with_two_workers_are_reused_by_a_serial_rerun(venue, reference, tmp_path):
+    """The node-proof groups are packed into tasks by the worker count: saved one file per task, they were all
+    proven again by a re-run with another worker count (here serial after two processes: none reused). Saved one
+    file per group, every one is checked and reused."""
+    root = venue.copy(tmp_path / "venue")
+
+    def stopped(*_args, **_kwargs):
+        raise _Stop
+
+    with pytest.MonkeyPatch.context() as patch, ProcessExecutor(workers=2) as run:
+        patch.setattr(Deployment, "_publish_closed", stopped)
+        with pytest.raises(_Stop):
+            Deployment(root).prove(1, venue.reserve_entries(), executor=run)
+    saved = {path.name for path in (root / "private" / "1" / "work").glob("nodes-*.work")}
+    steps: list[tuple[str, int, int]] = []
+    Deployment(root).prove(1, venue.reserve_entries(), reserve_keys=venue.reserve_keys(), executor=SerialExecutor(),
+                           progress=lambda step, done, total: steps.append((step, done, total)))
+    assert snapshot(root) == reference
+    checked = [done for step, done, total in steps if step == "checking saved node proofs"]
+    node_steps = [(done, total) for step, done, total in steps if step == "node range proofs (groups)"]
+    assert checked and node_steps[0][0] == node_steps[0][1]  # every task reused: nothing left to prove
+    assert len(saved) >= 2
+
+
 def test_held_a_unit_resealed_with_another_chunks_body_is_proven_again(tmp_path):
     """Held: a unit whose body is another chunk's (its checksum recomputed) fails the chunk's check (its position,
     its accounts) and is proven again; the bytes are the uninterrupted run's."""

@@ -1,7 +1,7 @@
 """Finished proving work on disk, so that an interrupted epoch close resumes instead of starting over.
 
 ``epoch prove`` writes each finished unit of work (a chunk's collateralization proof with its commitments and
-openings, a subtree of the upper tree with its node proofs, a group of node proofs near the root) to
+openings, a subtree of the upper tree, the range proof of one group of nodes) to
 ``DEPLOYMENT/private/N/work/`` the moment it arrives, one file per unit. A re-run after a crash (``kill -9``
 at any moment, a power cut, a lost worker) reads back what is there, checks it, and proves only the rest.
 
