@@ -133,7 +133,7 @@ class ProcessExecutor:
                window: int | None = None) -> Iterator[tuple[int, U]]:
         """Yield ``(index, result)`` as items finish; at most ``window`` in flight. A worker that dies (killed,
         out of memory) breaks the pool: it is rebuilt and the unfinished items resubmitted, up to
-        ``POOL_REBUILDS`` times in a row without progress."""
+        ``POOL_REBUILDS`` times in a row without progress (then ConfigurationError)."""
         if self.workers == 1:
             yield from SerialExecutor().stream(fn, items)
             return
@@ -167,8 +167,10 @@ class ProcessExecutor:
             if lost:
                 failures += 1
                 if failures > POOL_REBUILDS:
-                    raise BrokenProcessPool(f"worker processes died {failures} times in a row with no item "
-                                            "finishing (out of memory?)")
+                    # the machine's doing (the kernel's out-of-memory killer, an operator's kill), not a bug: one
+                    # line and exit 1 with what to change, not an internal error asking for a report
+                    raise ConfigurationError(f"worker processes died {failures} times in a row with no item "
+                                             f"finishing (out of memory? {self.workers} workers: try fewer)")
                 unfinished = lost + list(pending.values())
                 pending.clear()
                 self._discard_pool()

@@ -122,6 +122,39 @@ def test_a_failing_worker_task_ends_the_prove_at_once_in_one_line(proven, tmp_pa
     assert not (root / "epochs" / "1" / "epoch-1.bundle").exists()
 
 
+_DYING_WORKER = """\
+import os, signal, sys
+import zkclear.proofs.streaming as streaming
+
+def dying(batch):
+    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer does, every time
+
+if __name__ == "__main__":
+    streaming.run_chunk_batch = dying
+    from zkclear.cli import main
+    sys.argv = ["zkclear", *sys.argv[1:]]
+    main()
+"""
+
+
+def test_workers_killed_again_and_again_end_the_prove_in_one_line_exit_1(proven, tmp_path):
+    """Workers killed by the out-of-memory killer at every try: `epoch prove` said "internal error (please report
+    it): BrokenProcessPool: ..." (exit 3, a bug); it is the machine's doing, said in one line with the remedy (exit
+    1), and the epoch is not proven."""
+    venue = proven[0]
+    root = venue.copy(tmp_path / "venue")
+    script = tmp_path / "dying_worker.py"
+    script.write_text(_DYING_WORKER)
+    process = subprocess.run([sys.executable, str(script),
+                              *venue.prove_args(root, "--executor", "process", "--workers", "2")[3:]],
+                             capture_output=True, text=True, env=env(), timeout=300)
+    assert process.returncode == 1, process.stdout + process.stderr
+    assert process.stderr.splitlines()[-1] == ("error: worker processes died 4 times in a row with no item finishing "
+                                               "(out of memory? 2 workers: try fewer)")
+    assert "internal error" not in process.stderr and "Traceback" not in process.stderr
+    assert not (root / "epochs" / "1" / "epoch-1.bundle").exists()
+
+
 @pytest.mark.parametrize("hook", ["receipts:1", "bundle"])
 def test_held_a_prove_killed_in_its_publication_step_is_redone_to_the_same_files(proven, tmp_path, hook):
     """Held: kill -9 after the first receipt, or with every file but the bundle written: no bundle (the epoch is not

@@ -20,7 +20,7 @@ from tests.scale.test_audit_stream import _published
 from tests.scale.test_streaming import _common, _files, _in_memory, _reseal, _scratch, _StopAfterChunks
 from tests.scale.venue import KEY, VENUE, alive, descendants, snapshot, start, wait_until
 from zkclear.chains import load_reserves
-from zkclear.errors import LedgerError, VerificationError
+from zkclear.errors import ConfigurationError, LedgerError, VerificationError
 from zkclear.executor import ProcessExecutor, SerialExecutor
 from zkclear.operator import Deployment, ProvingSettings
 from zkclear.proofs import work_store
@@ -260,6 +260,20 @@ def test_a_caller_that_stops_reading_ends_the_workers_at_once():
     assert time.monotonic() - started < 10
     with ProcessExecutor(workers=2) as run:  # a stream read to its end still shuts down gracefully
         assert run.map(abs, [-1, -2, -3]) == [1, 2, 3]
+
+
+def _dies(item: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer does
+    return item
+
+
+def test_workers_that_keep_dying_are_a_configuration_error_not_an_internal_one():
+    """Workers killed again and again (out of memory): the executor gave up with BrokenProcessPool, which `epoch
+    prove` reported as an internal error asking for a bug report (exit 3); it is a ConfigurationError naming the
+    worker count (exit 1)."""
+    message = r"died 4 times in a row .* \(out of memory\? 2 workers: try fewer\)"
+    with pytest.raises(ConfigurationError, match=message), ProcessExecutor(workers=2) as run:
+        list(run.stream(_dies, range(4)))
 
 
 _FORKSERVER_COORDINATOR = """\
