@@ -4,6 +4,7 @@ workers, a restored ledger) and the streaming audit's order of failures. Each de
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from tests.scale.test_audit_stream import _published
 from tests.scale.test_streaming import _common, _files, _in_memory, _reseal, _scratch, _StopAfterChunks
 from tests.scale.venue import KEY, VENUE, alive, descendants, snapshot, start, wait_until
 from zkclear.chains import load_reserves
+from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, LedgerError, VerificationError
 from zkclear.executor import ProcessExecutor, SerialExecutor
 from zkclear.operator import Deployment, ProvingSettings
@@ -202,6 +204,52 @@ def test_held_a_unit_resealed_with_another_chunks_body_is_proven_again(tmp_path)
     _reseal(first, lambda body: body.__setitem__(slice(None), other))
     _, steps = _resumed(work, tmp_path)
     assert ("checking saved chunk proofs", 4, 4) in steps and ("collateral proofs (chunks)", 3, 4) in steps
+
+
+def _resealed_head(path: Path, change) -> None:
+    """Change a work file's head (magic, kind, key, length) and recompute its checksum."""
+    data = bytearray(path.read_bytes()[:-32])
+    change(data)
+    path.write_bytes(bytes(data) + hashlib.sha256(bytes(data)).digest())
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "key", "kind", "length", "appended"])
+def test_held_a_damaged_unit_is_removed_and_proven_again(tmp_path, damage):
+    """Held: a unit cut to nothing or short, one whose head names another key or kind or another body length (its
+    checksum recomputed), or one with bytes appended, is removed and proven again; the bytes are the uninterrupted
+    run's."""
+    work = tmp_path / "work"
+    unit = _interrupted(work, tmp_path)[0]
+    key_at = 8 + 1 + len("chunk")
+    if damage == "empty":
+        unit.write_bytes(b"")
+    elif damage == "truncated":
+        unit.write_bytes(unit.read_bytes()[:-100])
+    elif damage == "key":
+        _resealed_head(unit, lambda data: data.__setitem__(key_at, data[key_at] ^ 1))
+    elif damage == "kind":
+        _resealed_head(unit, lambda data: data.__setitem__(slice(9, key_at), b"nodes"))
+    elif damage == "length":
+        _resealed_head(unit, lambda data: data.__setitem__(key_at + 32 + 7, data[key_at + 32 + 7] ^ 1))
+    else:
+        unit.write_bytes(unit.read_bytes() + b"\x00")
+    _, steps = _resumed(work, tmp_path)
+    assert ("collateral proofs (chunks)", 3, 4) in steps  # three reused, the damaged one proven again
+    assert unit.is_file()
+
+
+def test_held_units_of_another_deployment_are_never_read(tmp_path):
+    """Held: units saved under another operator secret (another deployment's folder copied in) have other names:
+    none is read, every chunk is proven."""
+    work = tmp_path / "work"
+    _interrupted(work, tmp_path)
+    steps: list[tuple[str, int, int]] = []
+    other = {**_common(CONFIG), "blindings": BlindingSource.deterministic(b"another-deployment-secret-000000")}
+    close_epoch(ListSource(accounts(12)), PUBLIC, reserves(), executor=SerialExecutor(), work_folder=work,
+                progress=lambda step, done, total: steps.append((step, done, total)), scratch=_scratch(tmp_path),
+                **other)
+    assert not any(step == "checking saved chunk proofs" for step, _, _ in steps)
+    assert ("collateral proofs (chunks)", 4, 4) in steps and len(list(work.glob("chunk-*.work"))) == 8
 
 
 def test_held_a_unit_of_another_epochs_accounts_is_never_read(tmp_path):
