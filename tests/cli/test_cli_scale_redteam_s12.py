@@ -155,6 +155,21 @@ def test_workers_killed_again_and_again_end_the_prove_in_one_line_exit_1(proven,
     assert not (root / "epochs" / "1" / "epoch-1.bundle").exists()
 
 
+@pytest.mark.parametrize("value", ["abc", "nan", "-5"])
+def test_a_progress_interval_that_is_not_seconds_is_refused_in_one_line(proven, tmp_path, monkeypatch, value):
+    """Unlucky environment: ``ZKCLEAR_PROGRESS_SECONDS=abc`` (a typo) ended `epoch prove` in "internal error (please
+    report it): ValueError: could not convert string to float" (exit 3); "nan" and "-5" were taken. Each is now
+    refused in one line naming the variable (exit 1), before anything is proven or written."""
+    venue = proven[0]
+    root = venue.copy(tmp_path / "venue")
+    monkeypatch.setenv("ZKCLEAR_PROGRESS_SECONDS", value)
+    code, output = _prove_again(venue, root)
+    assert code == 1, output
+    assert output.splitlines()[-1] == (f"error: ZKCLEAR_PROGRESS_SECONDS={value!r}: expected a number of seconds, 0 "
+                                       "or more (between two progress lines in a log)")
+    assert not (root / "epochs").exists() and not (root / "private" / "1").exists()
+
+
 @pytest.mark.parametrize("hook", ["receipts:1", "bundle"])
 def test_held_a_prove_killed_in_its_publication_step_is_redone_to_the_same_files(proven, tmp_path, hook):
     """Held: kill -9 after the first receipt, or with every file but the bundle written: no bundle (the epoch is not
