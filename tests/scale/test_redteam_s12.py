@@ -273,6 +273,38 @@ def test_held_a_unit_of_another_epochs_accounts_is_never_read(tmp_path):
     assert not work.exists()
 
 
+@pytest.mark.parametrize("left", ["named pipe", "link to /dev/zero", "huge file"])
+def test_a_generator_cache_block_that_is_not_a_block_file_is_ignored_unread(tmp_path, monkeypatch, left):
+    """Every worker's first task (and every verification) reads the generator cache: a named pipe under a block's
+    name hung it, a link to /dev/zero or a 64 GiB sparse file ran it out of memory (MemoryError: "input too large"
+    with no file named, every command, until removed by hand). Now only a regular file of a block's size is read."""
+    from zkclear.crypto import generator_cache
+    from zkclear.crypto.generator_digests import PINNED_BLOCK_DIGESTS
+
+    monkeypatch.setenv("ZKCLEAR_CACHE_DIR", str(tmp_path / "cache"))
+    label = next(iter(PINNED_BLOCK_DIGESTS))
+    path = generator_cache._path(generator_cache.cache_directory(), label, 0)
+    path.parent.mkdir()
+    if left == "named pipe":
+        os.mkfifo(path)
+    elif left == "link to /dev/zero":
+        os.symlink("/dev/zero", path)
+    else:
+        with open(path, "wb") as handle:
+            handle.truncate(64 << 30)
+
+    def hung(*_):
+        raise AssertionError(f"the generator cache read a {left}")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        assert generator_cache.load_block(label, 0) is None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # -- the executor ----------------------------------------------------------------------------------------------------
 
 
