@@ -94,6 +94,7 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: dict[Future, object] = {}  # the last stream's items not yet handed to its caller
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
         """``[fn(item) for item in items]``, every item in flight at once; a lost worker as in :meth:`stream`."""
@@ -132,13 +133,14 @@ class ProcessExecutor:
                window: int | None = None) -> Iterator[tuple[int, U]]:
         """Yield ``(index, result)`` as items finish; at most ``window`` in flight. A worker that dies (killed,
         out of memory) breaks the pool: it is rebuilt and the unfinished items resubmitted, up to
-        ``POOL_REBUILDS`` times in a row without progress."""
+        ``POOL_REBUILDS`` times in a row without progress (then ConfigurationError)."""
         if self.workers == 1:
             yield from SerialExecutor().stream(fn, items)
             return
         limit = window or default_window(self.workers)
         source = enumerate(items)
         pending: dict[Future, tuple[int, T]] = {}
+        self._in_flight = pending
         exhausted = False
         failures = 0
         while True:
@@ -165,8 +167,10 @@ class ProcessExecutor:
             if lost:
                 failures += 1
                 if failures > POOL_REBUILDS:
-                    raise BrokenProcessPool(f"worker processes died {failures} times in a row with no item "
-                                            "finishing (out of memory?)")
+                    # the machine's doing (the kernel's out-of-memory killer, an operator's kill), not a bug: one
+                    # line and exit 1 with what to change, not an internal error asking for a report
+                    raise ConfigurationError(f"worker processes died {failures} times in a row with no item "
+                                             f"finishing (out of memory? {self.workers} workers: try fewer)")
                 unfinished = lost + list(pending.values())
                 pending.clear()
                 self._discard_pool()
@@ -174,9 +178,20 @@ class ProcessExecutor:
                     pending[self._submit(fn, item)] = (index, item)
 
     def close(self) -> None:
-        if self._pool is not None:
+        """Release the workers. Items still in flight (an item raised, or the caller stopped reading: its own
+        error, Ctrl-C) are not wanted: the workers end now instead of finishing them (a shutdown waited for every
+        one, a window of proving tasks, before the error was reported)."""
+        if self._pool is None:
+            return
+        if any(not future.done() for future in self._in_flight):
+            workers = list((getattr(self._pool, "_processes", None) or {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.terminate()
+        else:
             self._pool.shutdown()
-            self._pool = None
+        self._pool = None
+        self._in_flight = {}
 
     def __enter__(self) -> ProcessExecutor:
         return self

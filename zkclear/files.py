@@ -1,10 +1,12 @@
 """Reading a file a user names (standard library only): a regular file, bounded in size, every error one
 InputError naming it. A named pipe would block the read, a device such as /dev/zero would be read until memory
-runs out, and a sparse file of many gigabytes costs no disk: each is refused before a byte is read."""
+runs out, and a sparse file of many gigabytes costs no disk: each is refused before a byte is read. And the
+temporary file an atomic write starts from (:func:`new_file`)."""
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -97,3 +99,12 @@ def line_of_bad_utf8(path: str | Path, *, block: int = 1 << 20) -> tuple[int, in
                 offset += len(data)
     except OSError:
         return None
+
+
+def new_file(path: str | Path, mode: int = 0o666) -> int:
+    """A descriptor of ``path`` opened for writing as a new file (the temporary file of an atomic write): whatever a
+    kill left there is removed first (a directory is not: the open names it), and a link there is never followed —
+    the data went where a planted link pointed (a private file into a public folder, or over another file)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)

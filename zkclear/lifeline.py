@@ -8,6 +8,11 @@ to PID 1 and keep proving for minutes. :func:`bind_to_parent` runs first in ever
   started by (it may have died in between);
 - elsewhere, or when prctl is unavailable, a daemon watchdog thread polls ``os.getppid()`` every
   ``poll_seconds`` and ends the worker when the parent pid changes.
+
+A worker started through a fork server (``multiprocessing``'s ``forkserver`` start method, Python 3.14's default on
+Linux) is the fork server's child, not the coordinator's: the kernel's signal then follows the fork server (which
+ends with the coordinator), and a watchdog thread polls the coordinator itself. (Every such worker took its
+parent for dead and exited at once: the pool broke four times and the prove failed, "out of memory?".)
 """
 
 from __future__ import annotations
@@ -35,20 +40,34 @@ def _prctl_parent_death_signal(signal_number: int) -> bool:
         return False
 
 
-def _watch_parent(parent_pid: int, poll_seconds: float) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user took the number: this one's coordinator is gone
+        return False
+    return True
+
+
+def _watch_parent(parent_pid: int, poll_seconds: float, direct: bool) -> None:
     while True:
         time.sleep(poll_seconds)
-        if os.getppid() != parent_pid:
+        if (os.getppid() != parent_pid) if direct else not _alive(parent_pid):
             os._exit(1)
 
 
 def bind_to_parent(parent_pid: int, poll_seconds: float = 1.0) -> str:
-    """Make this process end when ``parent_pid`` (its parent at start) ends; returns the mechanism used
-    (``"prctl"`` or ``"watchdog"``). Exits at once if the parent is already gone."""
+    """Make this process end when ``parent_pid`` (the coordinator that started it: its parent, or its fork server's)
+    ends; returns the mechanism used (``"prctl"``, ``"watchdog"``, or both for a fork server's child). Exits at once
+    if the coordinator is already gone."""
     mechanism = "prctl" if _prctl_parent_death_signal(signal.SIGKILL) else "watchdog"
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-    if mechanism == "watchdog":
-        threading.Thread(target=_watch_parent, args=(parent_pid, poll_seconds), daemon=True,
+    direct = os.getppid() == parent_pid
+    if not direct:
+        if not _alive(parent_pid):  # the coordinator died before the signal was armed (or a fork server's did)
+            os._exit(1)
+        mechanism = "prctl+watchdog" if mechanism == "prctl" else "watchdog"
+    if mechanism != "prctl":
+        threading.Thread(target=_watch_parent, args=(parent_pid, poll_seconds, direct), daemon=True,
                          name="zkclear-parent-watchdog").start()
     return mechanism

@@ -67,7 +67,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, read_text
+from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, new_file, read_text
 from zkclear.proofs.epoch_prover import (
     AccountInput,
     EpochArtifacts,
@@ -534,10 +534,12 @@ class Deployment:
         from: each prove records the ledger's epoch hash (``private/N/ledger-epoch-hash``), and epoch N−1's and N's
         records must equal the ledger's hashes now (one hash covers the whole history up to its epoch). A
         ``ledger.sqlite`` restored from another deployment or another history would otherwise be proven as the
-        continuation of the published chain. Epochs proven before the record existed are not checked."""
+        continuation of the published chain. Epochs proven before the record existed are not checked, nor a record
+        whose epoch has no bundle (a prove stopped before the bundle: nothing of that epoch was published, and the
+        ledger may have been restored to clear it again)."""
         for proven in (epoch - 1, epoch):
             path = self.private_dir(proven) / LEDGER_HASH_FILE if proven >= 1 else None
-            if path is None or not path.is_file():
+            if path is None or not path.is_file() or not self.is_proven(proven):
                 continue
             recorded = read_file(path).decode("ascii", "replace").strip()
             current = self.ledger_epoch_hash(proven).hex()
@@ -761,13 +763,15 @@ class Deployment:
 
     def _write_participant_file(self, folder: Path, account: str, account_key: bytes) -> None:
         path = folder / self.receipt_file_name(0, account).replace(".rcpt", ".toml")
-        text = participant_toml(account, account_key)
+        data = participant_toml(account, account_key).encode("utf-8")
         try:
-            unchanged = path.read_text(encoding="utf-8") == text
-        except FileNotFoundError:
+            # compared as bytes, and only a regular file of the right size is read: a damaged file (not UTF-8) was an
+            # internal error in every later prove, a named pipe hung it; each is now written anew
+            unchanged = path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+        except OSError:
             unchanged = False
         if not unchanged:
-            write_file(path, text.encode("utf-8"))
+            write_file(path, data)
 
     def attest(self, epoch: int, key: DemoKey) -> tuple[PublicBundle, tuple[str, ...]]:
         """Add the attestations of every listed entry (address and asset) ``key`` controls to a published bundle;
@@ -909,7 +913,7 @@ def _write_unsynced(path: Path, data: bytes) -> None:
     """Write atomically (temporary file, rename) without an fsync: for the many receipt files, which the caller
     makes durable with one sync before it writes the bundle."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with open(new_file(tmp), "wb") as handle:
         handle.write(data)
     os.replace(tmp, path)
 
@@ -917,7 +921,7 @@ def _write_unsynced(path: Path, data: bytes) -> None:
 def _write_index(path: Path, entries: Iterator[tuple[str, str]]) -> None:
     """``receipts.index``: the bytes of ``json.dumps(dict(entries), indent=1)``, written as the entries come."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(new_file(tmp), "w", encoding="utf-8") as handle:
         first = True
         handle.write("{")
         for account, name in entries:

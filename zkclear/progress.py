@@ -12,11 +12,14 @@ does not make it optimistic.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
+
+from zkclear.errors import ConfigurationError
 
 DEFAULT_INTERVAL = 10.0
 #: A terminal line is redrawn at most this often (seconds), and always at a step's start and end.
@@ -29,6 +32,22 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def interval_from_environment() -> float:
+    """``ZKCLEAR_PROGRESS_SECONDS`` (default ``DEFAULT_INTERVAL``): ConfigurationError naming the variable when it is
+    not a number of seconds, 0 or more (a typo ended `epoch prove` in an internal error, exit 3)."""
+    text = os.environ.get("ZKCLEAR_PROGRESS_SECONDS")
+    if not text:
+        return DEFAULT_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0:  # NaN too
+        raise ConfigurationError(f"ZKCLEAR_PROGRESS_SECONDS={text!r}: expected a number of seconds, 0 or more "
+                                 "(between two progress lines in a log)")
+    return seconds
+
+
 class ProgressLine:
     """Text progress for ``update(step, done, total)`` calls; call :meth:`finish` after the last step (or use it as
     a context manager). Log lines go through ``echo``; a terminal's line is written to ``stream``."""
@@ -38,8 +57,7 @@ class ProgressLine:
         self._echo = echo
         self._stream = stream if stream is not None else sys.stdout
         self._interactive = _is_terminal(self._stream) if interactive is None else interactive
-        env = os.environ.get("ZKCLEAR_PROGRESS_SECONDS")
-        self._interval = interval if interval is not None else float(env) if env else DEFAULT_INTERVAL
+        self._interval = interval if interval is not None else interval_from_environment()
         self._step: str | None = None
         self._started = 0.0
         self._baseline = (0.0, 0)

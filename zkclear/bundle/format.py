@@ -34,6 +34,7 @@ from zkclear.chains import Attestation, ReserveEntry
 from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import G1Point
 from zkclear.errors import EncodingError, ZkclearError
+from zkclear.files import new_file
 from zkclear.files import read_file as read_file  # the readers of zkclear files import it from here
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import MAX_ASSETS, EpochHeader
@@ -549,7 +550,7 @@ def write_file(path: str | Path, data: bytes) -> None:
     """Write atomically (temporary file, fsync, rename): a reader never sees a half-written file."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with open(new_file(tmp), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -565,7 +566,7 @@ def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[
     digest = hashlib.sha256()
     written = 0
     try:
-        with open(tmp, "wb") as handle:
+        with open(new_file(tmp), "wb") as handle:
             head = _PREFIX.pack(MAGIC, kind, FORMAT_VERSION, length)
             digest.update(head)
             handle.write(head)

@@ -5,8 +5,9 @@ spent seconds on its generators in every fresh process. The vectors are constant
 on disk in *blocks* of :data:`BLOCK_SIZE` consecutive generators of one label, and a block is used only
 if the SHA-256 of its file equals the digest pinned in :mod:`zkclear.crypto.generator_digests` (computed
 once from the hash-to-curve derivation, and re-checked against it by the tests). A missing, truncated or
-altered file is ignored (and overwritten with a fresh derivation when possible): the cache can make a
-process faster, never make it use a different point.
+altered file is ignored (and overwritten with a fresh derivation when possible), and anything but a regular file
+of a block's size is not even read: the cache can make a process faster, never make it use a different point
+(nor hang it, nor run it out of memory).
 
 File ``<cache>/<label hex>-<block>.g1blk`` (docs/format.md, "Generator cache block")::
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -74,13 +76,19 @@ def load_block(label: bytes, block: int) -> list[Affine] | None:
     directory = cache_directory()
     if expected is None or directory is None:
         return None
+    header = len(_MAGIC) + 3 + len(label) + 8
+    path = _path(directory, label, block)
     try:
-        data = _path(directory, label, block).read_bytes()
+        # only a regular file of a block's size is read: a named pipe there hung every command that proves or
+        # verifies, a link to /dev/zero or a huge file ran it out of memory (MemoryError, no file named)
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode) or status.st_size != header + BLOCK_SIZE * 2 * _COORDINATE_BYTES:
+            return None
+        data = path.read_bytes()
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != expected:
         return None
-    header = len(_MAGIC) + 3 + len(label) + 8
     points = []
     for offset in range(header, len(data), 2 * _COORDINATE_BYTES):
         x = int.from_bytes(data[offset:offset + _COORDINATE_BYTES], "big")

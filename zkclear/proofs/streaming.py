@@ -51,7 +51,7 @@ from zkclear.bundle.format import (
 from zkclear.bundle.model import PublicBundle
 from zkclear.crypto.field import R, scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import ProvingError
+from zkclear.errors import EncodingError, ProvingError
 from zkclear.executor import Executor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.epoch_prover import (
@@ -74,6 +74,7 @@ from zkclear.proofs.units import (
     NodeGroupTask,
     SubtreeTask,
     SubtreeUnit,
+    encode_node_group,
     parse_node_group,
     run_chunk_batch,
     run_chunk_task,
@@ -225,10 +226,13 @@ class ClosedEpoch:
     def _group_proofs(self, groups: Sequence[tuple[list[Position], NodeGroupTask]]) -> dict[Position, bytes]:
         proofs: dict[Position, bytes] = {}
         for positions, task in groups:
-            body = self._store.load("nodes", self._store.key("nodes", *task.work_parts()))
-            if body is None:
-                raise ProvingError("the work store lost a group of node proofs while the epoch was being written")
-            proofs.update(zip(positions, parse_node_group(body), strict=True))
+            found: list[bytes] = []
+            for key in _group_keys(self._store, task):
+                body = self._store.load("nodes", key)
+                if body is None:
+                    raise ProvingError("the work store lost a group of node proofs while the epoch was being written")
+                found += parse_node_group(body)
+            proofs.update(zip(positions, found, strict=True))
         return proofs
 
     # -- the audit data ------------------------------------------------------------------------
@@ -246,7 +250,10 @@ class ClosedEpoch:
         plan = self._plan
         levels = range(plan.low, plan.split)
         anchor_levels = range(plan.low + 1, plan.split + 1)  # a subtree's groups are anchored at levels c+1..s
-        if scratch.exists():
+        if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+            # a file or a link left under its name failed every re-run (NotADirectoryError; rmtree refuses a link)
+            scratch.unlink()
+        elif scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
         handles = {(kind, level): open(scratch / f"{kind}-{level}", "wb")  # noqa: SIM115 (closed below)
@@ -660,65 +667,82 @@ def _all_groups(plan: _Plan, store: WorkStore,
     yield from _top_groups(plan, blindings)
 
 
+def _group_keys(store: WorkStore, task: NodeGroupTask) -> tuple[bytes, ...]:
+    """The work-store names of a task's node groups, one unit per group: a re-run that packs the groups into tasks
+    otherwise (another worker count) still finds them (a unit per task was proven again)."""
+    return tuple(store.key("nodes", part) for part in task.work_parts())
+
+
 def _prove_node_groups(plan: _Plan, blindings: BlindingSource, store: WorkStore, executor: Executor,
                        settings: StreamSettings, progress: Progress | None) -> None:
     groups_total = 0
-    saved: list[bytes] = []
+    saved: set[tuple[bytes, ...]] = set()
     for _, task in _all_groups(plan, store, blindings):
         groups_total += 1
-        key = store.key("nodes", *task.work_parts())
-        if store.path("nodes", key).exists():
-            saved.append(key)
-    saved_set = set(saved)
-    good: set[bytes] = set()
+        keys = _group_keys(store, task)
+        if all(store.path("nodes", key).exists() for key in keys):
+            saved.add(keys)
+    good: set[tuple[bytes, ...]] = set()
 
     def count_proofs(body: bytes, task: NodeGroupTask) -> None:
         plan.proofs_total += len(task.nodes)
         plan.proof_bytes += sum(len(p) for p in parse_node_group(body))
 
+    def discard(keys: tuple[bytes, ...]) -> None:
+        for key in keys:
+            store.discard("nodes", key)
+
     if saved:
         step = "checking saved node proofs"
         _report(progress, step, 0, len(saved))
-        checking: dict[int, tuple[bytes, NodeGroupTask]] = {}
+        checking: dict[int, tuple[tuple[bytes, ...], NodeGroupTask]] = {}
         returned = [0]
 
         def stored_tasks() -> Iterator[NodeGroupTask]:
             for _, task in _all_groups(plan, store, blindings):
-                key = store.key("nodes", *task.work_parts())
-                if key in saved_set:
-                    body = store.load("nodes", key)
-                    if body is not None:
-                        checking[len(checking) + returned[0]] = (key, task)
-                        yield NodeGroupTask(task.blindings, task.nodes, body)
+                keys = _group_keys(store, task)
+                if keys not in saved:
+                    continue
+                bodies = [store.load("nodes", key) for key in keys]
+                try:
+                    proofs = [proof for body in bodies if body is not None for proof in parse_node_group(body)]
+                except EncodingError:
+                    proofs = []
+                if len(proofs) != len(keys) or None in bodies:
+                    discard(keys)  # a group's unit lost, damaged or of another shape: the task is proven again
+                    continue
+                checking[len(checking) + returned[0]] = (keys, task)
+                yield NodeGroupTask(task.blindings, task.nodes, encode_node_group(proofs))
 
         for index, body in executor.stream(run_node_group_task, stored_tasks(), window=settings.window):
-            key, task = checking.pop(index)
+            keys, task = checking.pop(index)
             returned[0] += 1
             if body is None:
-                store.discard("nodes", key)
+                discard(keys)
             else:
-                good.add(key)
+                good.add(keys)
                 count_proofs(body, task)
             _report(progress, step, returned[0], len(saved))
     step = "node range proofs (groups)"
     finished = len(good)
     _report(progress, step, finished, groups_total)
-    pending: dict[int, tuple[bytes, NodeGroupTask]] = {}
+    pending: dict[int, tuple[tuple[bytes, ...], NodeGroupTask]] = {}
     proven = [0]
 
     def fresh_tasks() -> Iterator[NodeGroupTask]:
         for _, task in _all_groups(plan, store, blindings):
-            key = store.key("nodes", *task.work_parts())
-            if key not in good:
-                pending[len(pending) + proven[0]] = (key, task)
+            keys = _group_keys(store, task)
+            if keys not in good:
+                pending[len(pending) + proven[0]] = (keys, task)
                 yield task
 
     for index, body in executor.stream(run_node_group_task, fresh_tasks(), window=settings.window):
-        key, task = pending.pop(index)
+        keys, task = pending.pop(index)
         proven[0] += 1
         if body is None:
             raise ProvingError("a group of node proofs came back empty")
-        store.save("nodes", key, body)
+        for key, proof in zip(keys, parse_node_group(body), strict=True):
+            store.save("nodes", key, encode_node_group([proof]))
         count_proofs(body, task)
         finished += 1
         _report(progress, step, finished, groups_total)

@@ -1,7 +1,7 @@
 """Finished proving work on disk, so that an interrupted epoch close resumes instead of starting over.
 
 ``epoch prove`` writes each finished unit of work (a chunk's collateralization proof with its commitments and
-openings, a subtree of the upper tree with its node proofs, a group of node proofs near the root) to
+openings, a subtree of the upper tree, the range proof of one group of nodes) to
 ``DEPLOYMENT/private/N/work/`` the moment it arrives, one file per unit. A re-run after a crash (``kill -9``
 at any moment, a power cut, a lost worker) reads back what is there, checks it, and proves only the rest.
 
@@ -21,10 +21,11 @@ Each file is::
     body
     check  32 bytes SHA-256 of everything before it
 
-Files are written by the coordinating process only, atomically (temporary file, rename; no fsync: a file cut
-short by a power failure fails its checksum and is proven again). A file that does not check is deleted and
-its unit redone (so is anything there that is not a regular file: a directory, a named pipe or a link
-to a device is removed unread); nothing in it is trusted before the caller has also verified its proofs.
+Files are written by the coordinating process only, atomically (a new temporary file, never written through a link,
+then a rename; no fsync: a file cut short by a power failure fails its checksum and is proven again). A file that
+does not check is deleted and its unit redone (so is anything there that is not a regular file: a directory, a
+named pipe or a link to a device is removed unread, and a file whose size is not the one its head announces is
+removed without being read whole); nothing in it is trusted before the caller has also verified its proofs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import shutil
 import stat
 import struct
 from pathlib import Path
+
+from zkclear.files import new_file
 
 WORK_MAGIC = b"ZKWORK\x00\x01"
 DOMAIN_WORK_KEY = b"zkclear/work-key/v1"
@@ -70,7 +73,10 @@ class WorkStore:
         target = self.path(kind, key)
         data = self._head(kind, key, len(body)) + body
         tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "wb") as handle:
+        # a temporary file a kill left is replaced, whatever it is: a directory there failed every re-run, and a
+        # link there was written through (the unit's openings landed where it pointed, and stayed)
+        self._remove(tmp)
+        with open(new_file(tmp, 0o600), "wb") as handle:
             handle.write(data)
             handle.write(hashlib.sha256(data).digest())
         os.replace(tmp, target)
@@ -79,15 +85,24 @@ class WorkStore:
     def load(self, kind: str, key: bytes) -> bytes | None:
         """The body of the unit, or None when it is absent or does not check (then it is deleted)."""
         path = self.path(kind, key)
-        try:
-            if not stat.S_ISREG(os.stat(path).st_mode):  # a directory, named pipe or device: never read it
-                self._remove(path)
-                return None
-            data = path.read_bytes()
-        except OSError:  # absent (the usual case), unreadable, or a dangling link
-            return None
         head = self._head(kind, key, 0)[:-8]
         body_start = len(head) + 8
+        try:
+            status = os.stat(path)
+            if not stat.S_ISREG(status.st_mode):  # a directory, named pipe or device: never read it
+                self._remove(path)
+                return None
+            with open(path, "rb") as handle:
+                data = handle.read(body_start)
+                # read on only when the file's size is the one its head announces: a huge (sparse) file was read
+                # whole first, and failed every re-run with MemoryError until removed by hand
+                if (data.startswith(head) and len(data) == body_start
+                        and struct.unpack(">Q", data[len(head):])[0] == status.st_size - body_start - 32):
+                    data += handle.read()
+        except OSError:  # absent (the usual case), unreadable, or a dangling link
+            return None
+        except MemoryError:  # its head announces more than fits in memory: not a unit this process wrote
+            data = b""
         if (len(data) < body_start + 32 or not data.startswith(head)
                 or struct.unpack(">Q", data[len(head):body_start])[0] != len(data) - body_start - 32
                 or hashlib.sha256(data[:-32]).digest() != data[-32:]):
@@ -113,5 +128,11 @@ class WorkStore:
         return sum(1 for _ in self.folder.glob(f"{kind}-*{_SUFFIX}"))
 
     def clear(self) -> None:
-        """Remove the whole folder (the epoch's files are all written)."""
+        """Remove the whole folder (the epoch's files are all written); a link to a folder elsewhere loses its
+        units, then is removed (rmtree refuses a link: every unit, openings included, stayed where it pointed)."""
+        if self.folder.is_symlink():
+            for path in self.folder.glob(f"*{_SUFFIX}*"):
+                self._remove(path)
+            self.folder.unlink()
+            return
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -231,7 +231,7 @@ def check_node_proofs(batch: NodeProofBatch) -> Failure | None:
     try:
         verify_named(named, batch=len(named) or 1)
     except VerificationError as exc:
-        return (exc.reason, exc.index, exc.detail)
+        return (exc.reason, exc.index, None)  # decoded, did not verify: ranked after any proof that does not decode
     return None
 
 
@@ -244,7 +244,7 @@ def _raise(failure: Failure | None) -> None:
     reason, index, detail = failure
     if reason == "encoding":
         raise EncodingError(detail or "malformed")
-    if reason == "chunk-collateral-proof" and detail is None:
+    if reason in ("chunk-collateral-proof", "node-range-proof") and detail is None:
         from zkclear.verifier.statements import _FAILURES
 
         detail = _FAILURES[reason].format(reason=reason, index=index)
@@ -316,8 +316,13 @@ def _audit(published: PublishedEpoch, path: PinnedFile, system: ChunkProofSystem
     timings["tree"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    _check_node_proofs(path, sections, header, run, window, progress)
-    _raise(proof_failure)
+    node_failure = _check_node_proofs(path, sections, header, run, window, progress)
+    # the in-memory audit decodes every proof (the nodes', then the chunks') before it verifies any (in that order):
+    # a chunk proof that does not decode is named before a node proof that decodes and fails (red team s12: the node
+    # proof was named)
+    failures = [failure for failure in (node_failure, proof_failure) if failure is not None]
+    if failures:
+        _raise(min(failures, key=lambda failure: failure[2] is None))
     verify_named([solvency_named(bundle)])
     timings["proofs"] = time.perf_counter() - started
     return AuditReport(header.epoch_id, bundle.epoch_hash().hex(), sections.chunks,
@@ -506,9 +511,10 @@ def _batches(items: list[int], size: int = TREE_BATCH) -> Iterator[list[int]]:
 
 
 def _check_node_proofs(path: Path | PinnedFile, sections: Sections, header: EpochHeader, run: Executor,
-                       window: int | None, progress: Progress | None) -> None:
+                       window: int | None, progress: Progress | None) -> Failure | None:
     """One proof per group of nodes below the root (``zkclear.tree.node_groups``), in anchor order; the groups are
-    gathered band by band with one cursor per level of the band, batch-verified ``BATCH`` groups at a time."""
+    gathered band by band with one cursor per level of the band, batch-verified ``BATCH`` groups at a time. Returns
+    the first proof that does not decode, else the first that does not verify (the in-memory audit's order)."""
     node_entry = node_entry_size(header.asset_count)
     c, height = header.tree.chunk_bits, header.tree.height
     levels = band_levels(header.asset_count)
@@ -565,8 +571,9 @@ def _check_node_proofs(path: Path | PinnedFile, sections: Sections, header: Epoc
             found[index] = failure
         if progress is not None:
             progress(step, done, total)
-    if found:
-        _raise(found[min(found)])
+    if not found:
+        return None
+    return min(found.items(), key=lambda item: (item[1][2] is None, item[0]))[1]
 
 
 class _Peek:
