@@ -123,7 +123,8 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
     """
     from zkclear.chains.attestation_text import check_venue
     from zkclear.errors import InputError
-    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import MarketSpec, config_toml
     from zkclear.tree.placement import TreeConfig
 

@@ -102,8 +102,9 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
     refused with a ConfigurationError before anything is written. ``progress`` shows the proving steps
     (default: a progress line on ``echo``'s terminal)."""
     from zkclear.chains import write_key
-    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.operator import Deployment
     from zkclear.proofs.reserves import venue_assets
+    from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import generate_market
     from zkclear.tree.placement import TreeConfig
 

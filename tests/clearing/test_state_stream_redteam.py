@@ -25,7 +25,8 @@ from zkclear.clearing.scratch_accounts import named_accounts
 from zkclear.clearing.state import EpochState, canonical_json, frozen_array
 from zkclear.clearing.state_scan import account_row, paired_rows
 from zkclear.errors import LedgerError
-from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
+from zkclear.operator import LEDGER_FILE, Deployment
+from zkclear.proving_settings import ProvingSettings
 from zkclear.tree.placement import TreeConfig
 
 

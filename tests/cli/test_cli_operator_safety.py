@@ -19,8 +19,9 @@ from tests.clearing.test_oracle_epochs import oracle_epoch
 from tests.cli.test_cli_end_to_end import zkclear as run_cli
 from zkclear.chains import ReserveEntry, key_from_secret
 from zkclear.chains.tokens import REGISTERED_TOKENS
-from zkclear.operator import LEDGER_FILE, Deployment, ProvingSettings
+from zkclear.operator import LEDGER_FILE, Deployment
 from zkclear.proofs.reserves import venue_assets
+from zkclear.proving_settings import ProvingSettings
 from zkclear.synthetic import DEMO_BLOCKS
 from zkclear.tree.placement import TreeConfig
 
@@ -359,7 +360,8 @@ def test_proving_a_proven_epoch_again_with_another_operator_secret_is_refused(pr
 def test_a_second_prove_while_one_runs_is_refused_in_one_line(proven_once, tmp_path, capsys) -> None:
     """Two `epoch prove` runs of one deployment raced for its work folder (the second failed mid-way with 'the work
     store lost ...'); now the second is refused at once, and a prove runs again as soon as the first has ended."""
-    from zkclear.operator import LEDGER_FILE, prove_lock
+    from zkclear.locks import prove_lock
+    from zkclear.operator import LEDGER_FILE
 
     root = tmp_path / "venue"
     shutil.copytree(proven_once[0], root)
@@ -513,7 +515,7 @@ def test_worker_processes_forked_under_a_prove_do_not_keep_its_lock(tmp_path) ->
     held, and a forked child shares the lock's open file, so the lock outlived the prove. A child now closes the
     lock descriptors it inherits: the lock ends with the block that took it, however many workers were forked."""
     from zkclear.executor import ProcessExecutor
-    from zkclear.operator import deployment_lock, prove_lock
+    from zkclear.locks import deployment_lock, prove_lock
 
     ledger = tmp_path / LEDGER_FILE
     ledger.write_bytes(b"")

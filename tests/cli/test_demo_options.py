@@ -39,7 +39,8 @@ def test_the_quick_and_the_full_market_show_every_mechanism(tmp_path, shape):
     """Clearing only (the proofs are walked below and in test_cli_end_to_end): the crash liquidates,
     exhausts the insurance fund (ADL), converts BTC and ETH collateral at liquidation (the quick market: both
     assets), options are held and the oracle drops an outlier."""
-    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import generate_market
 
     spec = market_spec(*shape)

@@ -19,8 +19,8 @@ from zkclear.chains import parse_address, parse_attestation_text, render_attesta
 from zkclear.chains.attestation_text import AttestationContext
 from zkclear.chains.tokens import REGISTERED_TOKENS, token_problem
 from zkclear.errors import InputError, VerificationError
-from zkclear.operator import ProvingSettings, load_proving_settings
 from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_reserve_book
+from zkclear.proving_settings import ProvingSettings, load_proving_settings
 
 ETH_KEY, SOL_KEY = RESERVE_KEYS
 USDC_ETH, _ = REGISTERED_TOKENS[("ethereum", "USDC")]

@@ -24,10 +24,11 @@ from zkclear.chains import load_reserves
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, LedgerError, VerificationError
 from zkclear.executor import ProcessExecutor, SerialExecutor
-from zkclear.operator import Deployment, ProvingSettings
+from zkclear.operator import Deployment
 from zkclear.proofs import work_store
 from zkclear.proofs.streaming import ListSource, close_epoch
 from zkclear.proofs.work_store import WorkStore
+from zkclear.proving_settings import ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 from zkclear.verifier.audit import audit_epoch

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from zkclear.chains import DemoKey, ReserveEntry, key_from_secret, load_key, load_reserves, write_key
 from zkclear.demo import custodians, demo_reserves_csv
-from zkclear.operator import Deployment, ProvingSettings
+from zkclear.operator import Deployment
+from zkclear.proving_settings import ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 

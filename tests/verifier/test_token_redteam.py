@@ -36,9 +36,9 @@ from zkclear.chains.tokens import REGISTERED_TOKENS
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import EncodingError, InputError, VerificationError
 from zkclear.executor import SerialExecutor
-from zkclear.operator import load_proving_settings
 from zkclear.proofs.epoch_prover import prove_epoch
 from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_reserve_book, listed_entry
+from zkclear.proving_settings import load_proving_settings
 from zkclear.verifier.audit import audit_epoch
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import verify_receipt

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from zkclear.bundle.format import encode_receipt
 from zkclear.chains import key_from_secret, parse_reserves_csv
-from zkclear.operator import SECRET_FILE, Deployment, ProvingSettings
+from zkclear.operator import SECRET_FILE, Deployment
+from zkclear.proving_settings import ProvingSettings
 from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
 from zkclear.tree.placement import TreeConfig
 from zkclear.tree.receipts import Receipt

@@ -67,7 +67,8 @@ def _pairs(public: Any, count: int, modes: tuple[str, str], rng: random.Random, 
 
 def _demo_market(count: int, workdir: Path) -> tuple[Any, list[Any]]:
     """The demo's synthetic market cleared for one epoch: (public data, accounts)."""
-    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import LIQUIDATORS, MarketSpec, generate_market
 
     traders = max(4, count - len(LIQUIDATORS) - 3)  # + the liquidators and the clearing house's 3 accounts

@@ -124,7 +124,8 @@ def run(quick: bool, echo: Callable[[str], None]) -> dict[str, float]:
 
 def _demo_epoch(root: Path) -> tuple[Path, Path]:
     from zkclear.chains import key_from_secret, parse_reserves_csv
-    from zkclear.operator import Deployment, ProvingSettings
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
     from zkclear.tree.placement import TreeConfig
 
