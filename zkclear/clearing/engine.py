@@ -55,7 +55,6 @@ from zkclear.clearing.funding import (
     FundingApplied,
     clamp_rate,
     funding_payments,
-    require_position_values_bounded,
     variation_margin,
 )
 from zkclear.clearing.inputs import (
@@ -395,7 +394,6 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(marks))
     _refuse_position_values_beyond_the_bound(start_positions, state, resolved, vm_marks, mark_values, multipliers)
     vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
-    require_position_values_bounded(start_positions, list(mark_values), multipliers, "funding")
     applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
     funding = funding_payments(start_positions, mark_values, multipliers, applied_rates)
     funding_report = []
