@@ -274,7 +274,7 @@ class Deployment:
         with self.ledger() as ledger:
             self._require_committed(ledger, epoch)
             state_before = ledger.state_without_accounts(epoch - 1)
-            inputs = ledger.inputs(epoch, with_fills=False)
+            inputs = ledger.inputs(epoch, public_only=True)
         text = (self.root / CONFIG_FILE).read_text(encoding="utf-8")
         return public_inputs_of_epoch(text, state_before, inputs, position_bits=self.proving.position_bits)
 

@@ -3,6 +3,7 @@ commits, refuses or says depends on the batch size."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -146,15 +147,17 @@ def test_a_malformed_row_in_a_later_batch_names_the_operators_file(market, tmp_p
     assert message == f"{folder}/fills.csv:{count}: expected 8 fields, got 3"
 
 
-def test_the_ledger_reads_an_epochs_public_records_without_its_fills(market, tmp_path):
+def test_the_ledger_reads_an_epochs_public_records_without_its_fills_opens_and_transfers(market, tmp_path):
     _, config, epoch_dirs = market
     with Ledger(tmp_path / "ledger.sqlite", config, durable=False) as ledger:
         for number, directory in enumerate(epoch_dirs, start=1):
             ledger.commit(load_epoch(directory, number, config), scratch=tmp_path)
         for number in range(1, len(epoch_dirs) + 1):
-            full, public = ledger.inputs(number), ledger.inputs(number, with_fills=False)
-            assert len(public.fills) == 0
-            assert public.canonical_without_fills() == full.canonical_without_fills()
+            full, public = ledger.inputs(number), ledger.inputs(number, public_only=True)
+            assert len(public.fills) == 0 and public.opens == () and public.transfers == ()
+            assert full.opens or full.transfers or number > 1  # the first epoch opens and funds accounts
+            expected = full.canonical_without_fills() | {"opens": [], "transfers": []}
+            assert public.canonical_without_fills() == expected
 
 
 def test_a_batch_size_out_of_range_is_one_line(market, tmp_path):
@@ -226,7 +229,7 @@ def test_a_ledger_written_before_epoch_inputs_existed_still_reads_and_replays(ma
     db.close()
     with Ledger(path, config, durable=False) as ledger:
         assert [ledger.inputs(n).canonical_bytes() for n in (1, 2)] == expected
-        assert ledger.inputs(1, with_fills=False).marks == ledger.inputs(1).marks
+        assert ledger.inputs(1, public_only=True).marks == ledger.inputs(1).marks
         ledger.verify_replay()
         result = ledger.commit(load_epoch(epoch_dirs[0], 1, config), scratch=tmp_path)  # the same epoch again: a no-op
         assert result.already_committed
@@ -247,6 +250,31 @@ def test_damaged_stored_inputs_are_a_ledger_error_not_a_crash(market, tmp_path, 
     db.commit()
     db.close()
     with Ledger(path, config, durable=False) as ledger:
-        for with_fills in (True, False):
+        for public_only in (False, True):
             with pytest.raises(LedgerError):
-                ledger.inputs(1, with_fills=with_fills)
+                ledger.inputs(1, public_only=public_only)
+
+
+def test_the_public_records_are_cut_right_whatever_the_ids_hold(tmp_path):
+    """A transfer's, a fill's or an operator action's id (and an action's reason) is any printable ASCII: ids made
+    of the very keys the cut looks for must not move it (a ``"`` inside a JSON string is always escaped)."""
+    from tests.clearing.clearing_helpers import config, deposit, epoch_inputs, fill, withdraw
+    from zkclear.clearing.inputs import OperatorAction
+
+    hostile = ['x"],"transfers":[', ']],"oracle_quotes":["', ',"opens":[["', ']}', '"size":[1]}', ',"fills":{']
+    accounts = ["A", "B", "C"]
+    cfg = config()
+    first = epoch_inputs(1, {"BTC-PERP": 50_000}, opens=accounts,
+                         transfers=[deposit(accounts[k % 3], 10**9, name) for k, name in enumerate(hostile)],
+                         fills=[fill(']],"transfers":[', "A", "B", 1, 50_000)])
+    second = dataclasses.replace(
+        epoch_inputs(2, {"BTC-PERP": 50_100}, transfers=[withdraw("C", 5, ',"transfers":[]}')]),
+        operator_actions=(OperatorAction('a,"oracle_quotes":[', "withdraw_fund", "CH:fees", 1, ']],"transfers":["',
+                                         "<memory>", 1),))
+    with Ledger(tmp_path / "ledger.sqlite", cfg, durable=False) as ledger:
+        for inputs in (first, second):
+            ledger.commit(inputs, scratch=tmp_path)
+        for number in (1, 2):
+            full, public = ledger.inputs(number), ledger.inputs(number, public_only=True)
+            assert public.canonical_without_fills() == full.canonical_without_fills() | {"opens": [], "transfers": []}
+        assert [a.reason for a in ledger.inputs(2, public_only=True).operator_actions] == [']],"transfers":["']

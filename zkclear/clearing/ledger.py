@@ -195,21 +195,28 @@ class CommitResult:
     volume: int = 0
 
 
-def _find_in_blob(blob: sqlite3.Blob, pattern: bytes, start: int) -> int:
-    """Offset of the first ``pattern`` at or after ``start`` in ``blob`` (-1 if none, or if ``start`` is),
-    reading it in blocks."""
-    if start < 0:
+def _find_in_blob(blob: sqlite3.Blob, patterns: bytes | tuple[bytes, ...], start: int) -> int:
+    """Offset of the first occurrence of any of ``patterns`` at or after ``start`` in ``blob`` (-1 if none, or if
+    ``start`` is), reading it in blocks."""
+    if not 0 <= start <= len(blob):
         return -1
+    patterns = (patterns,) if isinstance(patterns, bytes) else patterns
+    keep = max(len(pattern) for pattern in patterns) - 1
     blob.seek(start)
     carried, offset = b"", start
     while block := blob.read(_BLOCK):
         window = carried + block
-        found = window.find(pattern)
-        if found >= 0:
-            return offset - len(carried) + found
-        carried = window[-(len(pattern) - 1):]
+        found = [at for at in (window.find(pattern) for pattern in patterns) if at >= 0]
+        if found:
+            return offset - len(carried) + min(found)
+        carried = window[-keep:] if keep else b""
         offset += len(block)
     return -1
+
+
+def _read_blob(blob: sqlite3.Blob, start: int, end: int) -> bytes:
+    blob.seek(start)
+    return blob.read(end - start)
 
 
 def _crash_hook() -> None:
@@ -441,39 +448,48 @@ class Ledger:
     def epoch_hashes(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT epoch_hash FROM epochs ORDER BY epoch")]
 
-    def inputs(self, epoch: int, *, with_fills: bool = True) -> EpochInputs:
-        """The stored inputs of ``epoch``; without ``with_fills``, every record but the fills (which are then
-        empty), read without decoding — or holding — the fills (the public inputs, the price history)."""
+    def inputs(self, epoch: int, *, public_only: bool = False) -> EpochInputs:
+        """The stored inputs of ``epoch``; with ``public_only``, the records its public inputs are computed from:
+        every record but the fills, the opening records and the transfers (which are then empty), read without
+        decoding — or holding — those (the public inputs, the price history: what ``epoch prove`` and ``status``
+        read of an epoch, however many accounts it opened or funded)."""
         path = f"{self.path}#epoch{epoch}"
-        if with_fills:
+        if public_only:
+            stored = self._public_records(epoch)
+        else:
             row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
             if row is None:
                 raise LedgerError(f"epoch {epoch} is not in the ledger")
             stored = bytes(row[0])
-        else:
-            stored = self._inputs_without_fills(epoch)
         try:
             return EpochInputs.from_canonical(json.loads(stored), path=path)
         except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:  # a damaged or edited ledger
             raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
 
-    def _inputs_without_fills(self, epoch: int) -> bytes:
-        """The stored canonical inputs with the ``"fills":{...}`` member cut out, read from the blob in blocks.
+    def _public_records(self, epoch: int) -> bytes:
+        """The stored canonical inputs with the ``"fills":{...}`` member cut out and the ``"opens"`` and
+        ``"transfers"`` arrays emptied, read from the blob in blocks.
 
-        The layout (``zkclear.clearing.canonical_inputs``) is ``{"epoch":E,"fills":{...,"size":[digits and
-        commas]},...}``: the member starts at the first ``,"fills":{``, and ends at the first ``]}`` after the
-        first ``"size":[`` (an unescaped ``"`` cannot occur inside a JSON string, so that key cannot be
-        mimicked by an id, and the size column holds only integers)."""
+        The layout (``zkclear.clearing.canonical_inputs``; keys sorted) is ``{"epoch":E,"fills":{...,"size":[digits
+        and commas]},...,"opens":[...],["operator_actions":[...],]["oracle_quotes":[...],]"transfers":[...]}``.
+        Every byte ``"`` inside a JSON string is escaped (``\\"``), so ``,"`` followed by a key never occurs inside
+        an id: the fills member starts at the first ``,"fills":{`` and ends at the first ``]}`` after the first
+        ``"size":[`` (the size column holds only integers); the opening records start at the first ``,"opens":[``
+        after it and end where the next key starts; the transfers are the last member."""
         self._require_epoch(epoch)
         with self._db.blobopen(*self._inputs_blob(epoch), epoch, readonly=True) as blob:
-            start = _find_in_blob(blob, b',"fills":{', 0)
-            end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', start))
-            if start < 0 or end < 0:
+            fills = _find_in_blob(blob, b',"fills":{', 0)
+            fills_end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', fills))
+            after_fills = fills_end + 2 if fills_end >= 0 else -1
+            opens = _find_in_blob(blob, b',"opens":[', after_fills)
+            after_opens = _find_in_blob(blob, (b',"operator_actions":[', b',"oracle_quotes":[', b',"transfers":['),
+                                        opens)
+            transfers = _find_in_blob(blob, b',"transfers":[', after_opens)
+            if min(fills, after_fills, opens, after_opens, transfers) < 0 or _read_blob(
+                    blob, len(blob) - 1, len(blob)) != b"}":
                 raise LedgerError(f"epoch {epoch}: the stored inputs are not in the canonical layout")
-            blob.seek(0)
-            head = blob.read(start)
-            blob.seek(end + 2)
-            return head + b"".join(iter(lambda: blob.read(_BLOCK), b""))
+            return b"".join((_read_blob(blob, 0, fills), _read_blob(blob, after_fills, opens), b',"opens":[]',
+                             _read_blob(blob, after_opens, transfers), b',"transfers":[]}'))
 
     # -- writing ------------------------------------------------------------------------------
 

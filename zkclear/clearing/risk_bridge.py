@@ -125,7 +125,7 @@ def price_history_from_ledger(ledger: object, instrument_ids: Sequence[str]) -> 
     head, _ = ledger.head()  # type: ignore[attr-defined]
     history: dict[str, list[int]] = {instrument: [] for instrument in instrument_ids}
     for epoch in range(1, head + 1):
-        for mark in ledger.inputs(epoch, with_fills=False).marks:  # type: ignore[attr-defined]
+        for mark in ledger.inputs(epoch, public_only=True).marks:  # type: ignore[attr-defined]
             if mark.instrument in history:
                 history[mark.instrument].append(mark.mark_price)
     return history
