@@ -63,6 +63,24 @@ def test_the_streamed_encoding_is_the_in_memory_one_for_awkward_ids(tmp_path):
     assert json.loads(encoded.path.read_bytes())["fills"]["fill_id"] == awkward
 
 
+@pytest.mark.parametrize("block", [1, 2, 4096])
+def test_opening_records_and_transfers_are_encoded_in_blocks_to_the_in_memory_bytes(tmp_path, monkeypatch, block):
+    import zkclear.clearing.canonical_inputs as encoder
+    from zkclear.clearing.inputs import AccountOpen, OperatorAction, Transfer
+
+    monkeypatch.setattr(encoder, "_RECORDS", block)
+    awkward = [',"opens":[]', ',"transfers":[]}', 'a\\"b', "]", "é€"]
+    for opens, transfers in (((), ()), (("A", "B", "C"), ()), ((), awkward), (("A", "B", "C", "D", "E"), awkward)):
+        inputs = EpochInputs(
+            epoch=3, fills=Fills.empty(), marks=(),
+            opens=tuple(AccountOpen(account, "standard", "<memory>", 1) for account in opens),
+            transfers=tuple(Transfer(name, "deposit", "A", 10 + k, "<memory>", 1, *(["BTC"] if k % 2 else []))
+                            for k, name in enumerate(transfers)),
+            operator_actions=(OperatorAction("x", "withdraw_fund", "CH:fees", 1, ',"transfers":[]}', "<memory>", 1),))
+        encoded = write_canonical_inputs(inputs, tmp_path)
+        assert encoded.path.read_bytes() == inputs.canonical_bytes()
+
+
 def _ints(count: int):
     import numpy as np
 

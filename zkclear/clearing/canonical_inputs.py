@@ -8,21 +8,29 @@ column is spilled batch by batch into a file of its own and the files are joined
 
     {"epoch":E,"fills":{"buyer":[...],"buyer_fee":[...],"fill_id":[...],"instrument":[...],"price":[...],
      "seller":[...],"seller_fee":[...],"size":[...]},<the other keys, sorted>}
+
+The opening records and the transfers (as many as the accounts an epoch opens or funds) are written the same
+way, a block of records at a time: the other keys are encoded with both arrays empty, and each ``[]`` is filled
+with the comma-joined encodings of its records' blocks.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from zkclear.clearing.inputs import EpochInputs, Fills
+from zkclear.clearing.inputs import EpochInputs, Fills, opens_canonical, transfers_canonical
 from zkclear.clearing.state import canonical_json
 
 #: the fills object's keys, in the order the canonical encoding writes them
 FILL_COLUMNS = ("buyer", "buyer_fee", "fill_id", "instrument", "price", "seller", "seller_fee", "size")
 _TEXT_COLUMNS = frozenset(("buyer", "fill_id", "instrument", "seller"))
 _BLOCK = 1 << 20
+#: opening records or transfers encoded at a time
+_RECORDS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,7 @@ def write_canonical_inputs(inputs: EpochInputs, folder: Path) -> EncodedInputs:
     """Write ``inputs``'s canonical encoding to ``folder/inputs.json`` (scratch files beside it), one batch of
     fills at a time."""
     folder = Path(folder)
-    others = inputs.canonical_without_fills()
+    others = inputs.canonical_without_records()
     epoch = others.pop("epoch")
     if any(key <= "fills" for key in others):  # the layout above relies on it
         raise AssertionError("a canonical inputs key sorts before 'fills'")
@@ -67,11 +75,31 @@ def write_canonical_inputs(inputs: EpochInputs, folder: Path) -> EncodedInputs:
             with (folder / f"fills-{name}.part").open("rb") as part:
                 shutil.copyfileobj(part, out, _BLOCK)
             out.write(b"]")
-        out.write(b"}," + canonical_json(others)[1:])
+        out.write(b"},")
+        _write_others(out, canonical_json(others)[1:], inputs)
         length = out.tell()
     for name in FILL_COLUMNS:
         (folder / f"fills-{name}.part").unlink()
     return EncodedInputs(target, length, fills, volume)
+
+
+def _write_others(out: BinaryIO, encoded: bytes, inputs: EpochInputs) -> None:
+    """Write ``encoded`` (the keys after ``fills``, with ``opens`` and ``transfers`` empty) with the two arrays
+    filled in, block by block. A ``"`` inside a JSON string is escaped, so each empty member is found once."""
+    opens, transfers = b',"opens":[]', b',"transfers":[]}'
+    at_opens, at_transfers = encoded.find(opens), encoded.find(transfers)
+    if at_opens < 0 or at_transfers != len(encoded) - len(transfers):  # the layout above relies on it
+        raise AssertionError("the canonical inputs' opens and transfers are not where the layout puts them")
+    out.write(encoded[:at_opens] + opens[:-1])
+    _write_records(out, inputs.opens, opens_canonical)
+    out.write(b"]" + encoded[at_opens + len(opens):at_transfers] + transfers[:-2])
+    _write_records(out, inputs.transfers, transfers_canonical)
+    out.write(b"]}")
+
+
+def _write_records(out: BinaryIO, records: Sequence, encode: Callable[[Sequence], list]) -> None:
+    for start in range(0, len(records), _RECORDS):
+        out.write((b"," if start else b"") + canonical_json(encode(records[start:start + _RECORDS]))[1:-1])
 
 
 def _column(batch: Fills, name: str) -> bytes:

@@ -284,6 +284,13 @@ class EpochInputs:
 
     def canonical_without_fills(self) -> dict:
         """:meth:`to_canonical` without its ``fills`` key."""
+        return self.canonical_without_records() | {"opens": opens_canonical(self.opens),
+                                                   "transfers": transfers_canonical(self.transfers)}
+
+    def canonical_without_records(self) -> dict:
+        """:meth:`to_canonical` with its ``fills`` key left out and ``opens`` and ``transfers`` empty: the records
+        that are as many as the fills or the accounts (``zkclear.clearing.canonical_inputs`` writes those in
+        blocks)."""
         extra = {}
         # Issue-5 keys are absent when empty, so ledgers that do not use them keep their hashes.
         if self.implied_vols:
@@ -300,10 +307,8 @@ class EpochInputs:
             "marks": [[m.instrument, m.mark_price, m.funding_rate_ppm] for m in self.marks],
             "margin_overrides": [[o.instrument, o.initial_margin_ppm, o.maintenance_margin_ppm]
                                  for o in self.margin_overrides],
-            "opens": [[o.account, o.margin_mode] for o in self.opens],
-            # a transfer of a collateral asset carries it as a fifth field (settlement transfers keep their bytes)
-            "transfers": [[t.transfer_id, t.kind, t.account, t.amount, *([t.asset] if t.asset else [])]
-                          for t in self.transfers],
+            "opens": [],
+            "transfers": [],
         }
 
     def canonical_bytes(self) -> bytes:
@@ -337,6 +342,17 @@ class EpochInputs:
             operator_actions=tuple(OperatorAction(a, kind, account, amount, reason, path, k + 1)
                                    for k, (a, kind, account, amount, reason)
                                    in enumerate(obj.get("operator_actions", []))))
+
+
+def opens_canonical(opens: Sequence[AccountOpen]) -> list:
+    """The canonical form of opening records: ``[account, margin mode]`` each."""
+    return [[o.account, o.margin_mode] for o in opens]
+
+
+def transfers_canonical(transfers: Sequence[Transfer]) -> list:
+    """The canonical form of transfers: ``[id, kind, account, amount]`` each, and a collateral asset as a fifth field
+    (settlement transfers keep their bytes)."""
+    return [[t.transfer_id, t.kind, t.account, t.amount, *([t.asset] if t.asset else [])] for t in transfers]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -485,7 +486,8 @@ def parse_transfers(path: Path) -> tuple[Transfer, ...]:
         amount = parse_int(amount_text, path=name, line=line, field="amount")
         if amount <= 0:
             raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
-        transfers.append(Transfer(transfer_id, kind, account, amount, name, line, *asset))
+        transfers.append(Transfer(transfer_id, sys.intern(kind), sys.intern(account), amount, name, line,
+                                  *map(sys.intern, asset)))
     return tuple(transfers)
 
 
@@ -508,7 +510,8 @@ def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
     """``accounts.csv``: accounts opened in this epoch and their margin mode."""
     name = str(path)
     rows, lines = _read_csv(path, ACCOUNTS_HEADER)
-    return tuple(AccountOpen(account, mode, name, line)
+    # interned: an id read here again in transfers.csv, and every margin mode, is then one string, not one per row
+    return tuple(AccountOpen(sys.intern(account), sys.intern(mode), name, line)
                  for (account, mode), line in zip(rows, lines, strict=True))
 
 
