@@ -114,10 +114,6 @@ class EpochState:
             asset_ids=config.asset_ids,
         )
 
-    def account_index(self) -> dict[str, int]:
-        """``account id -> row``."""
-        return {account: row for row, account in enumerate(self.accounts)}
-
     def row(self, account: str) -> int:
         """Row of one account (``KeyError`` if absent); O(log n) by bisection on the sorted ids."""
         row = bisect_left(self.accounts, account)
