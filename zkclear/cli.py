@@ -705,7 +705,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # after publication is public-data-mismatch, not a claim that the venue proved with other data
             published.check_bound()
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
-            check_inputs_chain(before.inputs if before is not None else None, published.inputs)
+            # the configuration against the epoch audited before, across a gap too (fixed at init); the state
+            # against the epoch before only
+            check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
