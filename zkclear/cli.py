@@ -784,8 +784,8 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
 @click.option("--chain", help="The chain of --attestation-text's address, when it is listed on several chains.")
 @click.option("--asset", help="The asset of --attestation-text's address, when it is listed for several.")
 def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | None, asset: str | None) -> None:
-    """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks, the venue's
-    assets and their reserves by chain.
+    """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks (recomputed from
+    the public inputs, as the audit does), the venue's assets and their reserves by chain.
 
     Example: zkclear show venue/epochs/7
     """
@@ -806,6 +806,12 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         entry = listed_entry(bundle.reserves, text_address, chain, asset, option="--attestation-text")
         click.echo(render_attestation_text(bundle.attestation_context(), entry))
         return
+    from zkclear.proofs.recompute import check_public_inputs
+
+    try:  # the marks shown are the ones the published inputs give, not the operator's own figures (red team s13)
+        check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+    except VerificationError as exc:
+        _fail(exc, as_json)
     summary = {
         "epoch": header.epoch_id,
         "header_hash": bundle.epoch_hash().hex(),

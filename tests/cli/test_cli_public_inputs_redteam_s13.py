@@ -15,6 +15,7 @@ from tests.cli.test_cli_trust import _copy, _json_failure, _prove_with, _trader
 from zkclear.operator import Deployment
 from zkclear.proofs.recompute import recompute
 from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import open_published
 
 PUT = "BTC-P-54000"  # expires in epoch 13
 
@@ -54,8 +55,9 @@ def test_a_live_option_published_as_expired_and_worth_nothing_is_refused_alone(p
         document["inputs"]["implied_vols"] = [v for v in document["inputs"]["implied_vols"] if v[0] != PUT]
 
     deployment = _prove_forged(proven, tmp_path, 3, change, unchecked=True)
-    shown = json.loads(zkclear("show", deployment.epoch_dir(3), "--json"))
-    assert shown["marks"][PUT] == 0 and proven["deployment"].public_inputs(3).marks()[PUT] > 10_000
+    published = open_published(deployment.epoch_dir(3))
+    assert published.inputs.marks()[PUT] == 0 and proven["deployment"].public_inputs(3).marks()[PUT] > 10_000
+    assert published.public.value_per_lot[published.public.instrument_ids.index(PUT)] == 0
     failure = _json_failure(zkclear("audit", deployment.epoch_dir(3), "--json", expect=2))
     assert failure["reason"] == "public-inputs-invalid"
     assert f"{PUT} expired after epoch 2; its configuration makes it live (expiry epoch 13)" in failure["detail"]
@@ -81,3 +83,17 @@ def test_a_configuration_changed_behind_a_gap_is_refused_by_audit_and_verify(pro
     honest = proven["deployment"]
     assert "a new chain starts at epoch 3" in zkclear("audit", honest.epoch_dir(1), honest.epoch_dir(3))
     assert "not consecutive" in _verify(honest, [1, 3], expect=0)
+
+
+def test_show_prints_no_marks_the_published_inputs_do_not_give(proven, tmp_path):
+    """``zkclear show`` printed the derived marks as the operator wrote them (bound by the header, never recomputed):
+    a mark one tick off was shown as the epoch's. Now it is the audit's recomputation or a failure by name."""
+    deployment = _copy(proven, tmp_path)
+    inputs = deployment.public_inputs(3)
+    document = json.loads(inputs.to_bytes())
+    document["derived"]["marks"][0][1] += 1
+    _prove_with(deployment, proven, 3, deployment.public_data(3, inputs), PublicInputs(document))
+    failure = _json_failure(zkclear("show", deployment.epoch_dir(3), "--json", expect=2))
+    assert failure["reason"] == "public-inputs-mismatch" and "derived.marks[0][1]" in failure["detail"]
+    honest = json.loads(zkclear("show", proven["deployment"].epoch_dir(3), "--json"))
+    assert honest["marks"] == proven["deployment"].public_inputs(3).marks()
