@@ -300,7 +300,7 @@ def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> N
     and 3 audited together passed with epoch 3 proven under maintenance fractions 50 times lower) and, when
     ``previous`` is the epoch before, a ``previous`` section that is the state the previous epoch's inputs leave
     (``previous`` None: only a first epoch is checked, against the genesis state; ``previous`` of an earlier epoch
-    than the one before: the configuration only, the headers' chain check names the gap). Else an operator could prove
+    than the one before: the configuration only, its state has nothing to compare with). Else an operator could prove
     an epoch under margin fractions, a price history or funding indices of its choosing, every epoch recomputing
     consistently on its own."""
     document = inputs.document
@@ -315,7 +315,7 @@ def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> N
                                     detail=f"epoch {inputs.epoch}'s public inputs carry another configuration than "
                                            f"epoch {previous.epoch}'s (it is fixed at init, position bits included)")
         elif inputs.epoch != previous.epoch + 1:
-            return  # not consecutive: the state is checked against the epoch before only; the headers name the gap
+            return  # not consecutive: the state is checked against the epoch before only (audit and verify say so)
         else:
             expected, source = state_after(previous), f"the state epoch {previous.epoch}'s public inputs leave"
     except VerificationError:
