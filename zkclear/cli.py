@@ -705,7 +705,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # after publication is public-data-mismatch, not a claim that the venue proved with other data
             published.check_bound()
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
-            check_inputs_chain(before.inputs if before is not None else None, published.inputs)
+            # the configuration against the epoch audited before, across a gap too (fixed at init); the state
+            # against the epoch before only
+            check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:
@@ -782,8 +784,8 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
 @click.option("--chain", help="The chain of --attestation-text's address, when it is listed on several chains.")
 @click.option("--asset", help="The asset of --attestation-text's address, when it is listed for several.")
 def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | None, asset: str | None) -> None:
-    """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks, the venue's
-    assets and their reserves by chain.
+    """Print an epoch's public summary (what anyone can see): its header hash, root, listing, marks (recomputed from
+    the public inputs, as the audit does), the venue's assets and their reserves by chain.
 
     Example: zkclear show venue/epochs/7
     """
@@ -804,6 +806,12 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         entry = listed_entry(bundle.reserves, text_address, chain, asset, option="--attestation-text")
         click.echo(render_attestation_text(bundle.attestation_context(), entry))
         return
+    from zkclear.proofs.recompute import check_public_inputs
+
+    try:  # the marks shown are the ones the published inputs give, not the operator's own figures (red team s13)
+        check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+    except VerificationError as exc:
+        _fail(exc, as_json)
     summary = {
         "epoch": header.epoch_id,
         "header_hash": bundle.epoch_hash().hex(),

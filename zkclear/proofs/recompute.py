@@ -156,7 +156,10 @@ def _check_previous_shape(config: ClearingConfig, state: EpochState) -> None:
     (a price of -2^63 passed the recomputation and broke the engine's arithmetic on the next close), and a price
     history of the configuration's groups, in order, at most one price per closed epoch and ``dynamic_window`` prices
     each, none when dynamic margin is off (a GARCH fit of 65,536 prices takes seconds, and a 64 MiB file held
-    hundreds of them: the fits now cost no more than the operator's own close of that epoch)."""
+    hundreds of them: the fits now cost no more than the operator's own close of that epoch); no dynamic parameters
+    when dynamic margin is off. An instrument is expired exactly when its kind expires and its ``expiry_epoch`` has
+    closed (red team session 13: a live option published as expired is valued at its previous settlement price, which
+    an epoch checked alone takes from the operator: a put worth 14,747 ticks was valued, and margined, at 0)."""
     if state.instruments != config.instrument_ids or not all(
             type(price) is int and 0 <= price <= MAX_PRICE_TICKS for price in state.settlement_prices):
         raise VerificationError("public-inputs-invalid",
@@ -171,6 +174,18 @@ def _check_previous_shape(config: ClearingConfig, state: EpochState) -> None:
                                 detail=f"the published price history ({len(names)} groups, the longest {longest} "
                                        f"prices) is not one the configuration keeps after epoch {state.epoch} (groups "
                                        f"{', '.join(groups) or 'none'}, at most {limit} prices each)")
+    for spec, expired in zip(config.instruments, state.expired, strict=True):
+        closed = config.kinds.get(spec.kind).expires and spec.expiry_epoch <= state.epoch
+        if expired != closed:
+            raise VerificationError("public-inputs-invalid",
+                                    detail=f"the published previous state has {spec.instrument_id} "
+                                           f"{'expired' if expired else 'live'} after epoch {state.epoch}; its "
+                                           f"configuration makes it {'expired' if closed else 'live'} (expiry epoch "
+                                           f"{spec.expiry_epoch})")
+    if config.dynamic_margin == "off" and state.dynamic_parameters:
+        raise VerificationError("public-inputs-invalid",
+                                detail="the published previous state carries dynamic margin parameters, and the "
+                                       "configuration has dynamic margin off")
 
 
 def recompute(inputs: PublicInputs) -> Recomputed:
@@ -182,7 +197,7 @@ def recompute(inputs: PublicInputs) -> Recomputed:
         config = _config(document)
         state = _public_state(document["previous"], config)
         _check_previous_shape(config, state)
-        if config.dynamic_margin != "off" and state.price_history:
+        if config.dynamic_margin != "off":  # an empty history too: it gives no parameters (red team s13)
             expected = dynamic_parameter_records(config, state.price_history, state.epoch + 1)
             if expected != state.dynamic_parameters:
                 raise VerificationError(
@@ -217,7 +232,8 @@ def recompute(inputs: PublicInputs) -> Recomputed:
 
 
 def first_difference(published: Any, recomputed: Any, where: str = "") -> str | None:
-    """A readable path to the first place two JSON-like values differ (None when equal)."""
+    """A readable path to the first place two JSON-like values differ (None when equal): of another type (``0`` for
+    ``false``), another value, another length, or a key only one of them has (an absent key for a null one)."""
     if isinstance(published, list) and isinstance(recomputed, list):
         for k, (a, b) in enumerate(zip(published, recomputed, strict=False)):
             found = first_difference(a, b, f"{where}[{k}]")
@@ -228,11 +244,13 @@ def first_difference(published: Any, recomputed: Any, where: str = "") -> str | 
         return None
     if isinstance(published, dict) and isinstance(recomputed, dict):
         for key in sorted(set(published) | set(recomputed)):
-            found = first_difference(published.get(key), recomputed.get(key), f"{where}.{key}")
+            if key not in published or key not in recomputed:
+                return f"{where}.{key}: {'not published' if key in recomputed else 'published, not recomputed'}"
+            found = first_difference(published[key], recomputed[key], f"{where}.{key}")
             if found:
                 return found
         return None
-    if published != recomputed:
+    if type(published) is not type(recomputed) or published != recomputed:  # 0 == False, 1 == True in Python
         return f"{where or 'value'}: published {published!r:.80}, recomputed {recomputed!r:.80}"
     return None
 
@@ -277,15 +295,15 @@ def state_after(inputs: PublicInputs) -> dict:
 
 
 def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> None:
-    """The public inputs continue the previous epoch's [epoch-chain-broken]: the same configuration (as the ledger
-    compares it, position bits included: both fixed at init) and a ``previous`` section that is the state the
-    previous epoch's inputs leave (``previous`` None: only a first epoch is checked, against the genesis state;
-    ``previous`` of an epoch that is not the one before: nothing, the headers' chain check names the gap). Else an
-    operator could prove an epoch under margin fractions, a price history or funding indices of its choosing, every
-    epoch recomputing consistently on its own."""
+    """The public inputs continue the earlier epoch's given [epoch-chain-broken]: the same configuration (as the ledger
+    compares it, position bits included: both fixed at init, so also across a gap: red team session 13, epochs 1
+    and 3 audited together passed with epoch 3 proven under maintenance fractions 50 times lower) and, when
+    ``previous`` is the epoch before, a ``previous`` section that is the state the previous epoch's inputs leave
+    (``previous`` None: only a first epoch is checked, against the genesis state; ``previous`` of an earlier epoch
+    than the one before: the configuration only, its state has nothing to compare with). Else an operator could prove
+    an epoch under margin fractions, a price history or funding indices of its choosing, every epoch recomputing
+    consistently on its own."""
     document = inputs.document
-    if previous is not None and inputs.epoch != previous.epoch + 1:
-        return  # not consecutive: the headers' chain check names the gap
     try:
         config = _config(document)
         if previous is None:
@@ -296,6 +314,8 @@ def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> N
             raise VerificationError("epoch-chain-broken",
                                     detail=f"epoch {inputs.epoch}'s public inputs carry another configuration than "
                                            f"epoch {previous.epoch}'s (it is fixed at init, position bits included)")
+        elif inputs.epoch != previous.epoch + 1:
+            return  # not consecutive: the state is checked against the epoch before only (audit and verify say so)
         else:
             expected, source = state_after(previous), f"the state epoch {previous.epoch}'s public inputs leave"
     except VerificationError:
