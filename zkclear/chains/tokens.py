@@ -12,6 +12,11 @@ stablecoins and wrapped coins a venue most often holds, with the decimals their 
 - an asset named like a registered token on that chain (``USDC`` on ``ethereum``) is that contract and no other
   (a token of the operator's own minting under a well-known name).
 
+A contract that *is* the chain's native coin under an ERC-20 address (:data:`NATIVE_COIN_CONTRACTS`: its
+``balanceOf(a)`` answers ``a``'s native balance) is never a token: counted as one, an address's native coins would
+count twice, once as the native coin and again as the token, with every row true on the chain and every signature
+genuine (and the auditor's check of the contract passes: it exists, with 18 decimals).
+
 Any other token is accepted as declared and reported as *unregistered*: the auditor checks its contract and
 decimals with the chain's own tools (``zkclear show`` prints them). A registered contract counted for an asset of
 another name (USDC for the venue's ``USD``, or USDT for its ``BTC``) is accepted with its registered decimals and
@@ -43,6 +48,15 @@ REGISTERED_TOKENS: dict[tuple[str, str], tuple[str, int]] = {
     ("solana", "USDT"): ("Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB", 6),
 }
 
+#: (chain, contract in canonical form) -> what it is: contracts whose ``balanceOf(a)`` is ``a``'s native balance.
+#: Sources: the OP Stack's predeploy list (LegacyERC20ETH: ``balanceOf(_who)`` returns ``address(_who).balance``,
+#: on every OP Stack chain here) and Polygon PoS's genesis contracts (MRC20 at 0x…1010, the native coin's ERC-20).
+NATIVE_COIN_CONTRACTS: dict[tuple[str, str], str] = {
+    ("optimism", "0xDeadDeAddeAddEAddeadDEaDDEAdDeaDDeAD0000"): "the OP Stack's LegacyERC20ETH, i.e. native ETH",
+    ("base", "0xDeadDeAddeAddEAddeadDEaDDEAdDeaDDeAD0000"): "the OP Stack's LegacyERC20ETH, i.e. native ETH",
+    ("polygon", "0x0000000000000000000000000000000000001010"): "Polygon's MRC20 contract, i.e. native POL",
+}
+
 _BY_CONTRACT: dict[tuple[str, str], tuple[str, int]] = {
     (chain, contract): (symbol, decimals) for (chain, symbol), (contract, decimals) in REGISTERED_TOKENS.items()}
 
@@ -72,6 +86,10 @@ def registered_decimals(chain: str, contract: str) -> int | None:
 def token_problem(chain: str, asset: str, contract: str, decimals: int) -> str | None:
     """What is wrong with counting ``asset`` on ``chain`` from the token ``contract`` in units of ``decimals``
     under the registry's rule (see the module docstring), or None."""
+    native = NATIVE_COIN_CONTRACTS.get((chain, contract))
+    if native is not None:
+        return (f"the token {contract} on {chain} is {native}: its balance is the address's native balance, which "
+                f"would count twice (as {asset} and as the native coin); list the native coin instead")
     registered = _BY_CONTRACT.get((chain, contract))
     if registered is not None and registered[1] != decimals:
         return (f"the token {contract} on {chain} is {registered[0]}, whose contract has {registered[1]} decimals; "

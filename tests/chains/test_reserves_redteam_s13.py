@@ -1,0 +1,106 @@
+"""Red team (session 13) of the reserves across chains: a dishonest operator who wants the same coins to count twice
+with every row true on its chain and every signature genuine.
+
+Tests named ``test_attack_...`` pass because the code already refuses the attack; the others pinned a defect
+before its fix (named in their docstring)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zkclear.chains import ReserveEntry, parse_address, parse_reserves_csv
+from zkclear.chains.networks import get_chain
+from zkclear.chains.tokens import NATIVE_COIN_CONTRACTS, token_problem
+from zkclear.errors import InputError, VerificationError
+from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_reserve_book
+from zkclear.proving_settings import load_proving_settings
+
+#: The OP Stack's LegacyERC20ETH predeploy (optimism, base) and Polygon PoS's MRC20 contract of its native coin.
+LEGACY_ERC20_ETH = "0xDeadDeAddeAddEAddeadDEaDDEAdDeaDDeAD0000"
+POLYGON_MRC20 = "0x0000000000000000000000000000000000001010"
+CUSTODIAN = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
+
+def _row(chain: str, asset: str, balance: int) -> str:
+    """A reserves.csv row of the custodian's EVM address (every row of a chain at one block)."""
+    return f"{chain},{asset},{CUSTODIAN},{balance},1000,0x{'ab' * 32}"
+
+
+@pytest.mark.parametrize(("chain", "contract", "native"), [
+    ("optimism", LEGACY_ERC20_ETH, "ETH"),
+    ("base", LEGACY_ERC20_ETH, "ETH"),
+    ("polygon", POLYGON_MRC20, "POL"),
+])
+def test_a_contract_that_is_the_native_coin_is_never_a_token(chain, contract, native):
+    """Defect (fixed): these contracts answer ``balanceOf(a)`` with ``a``'s *native* balance (the OP Stack's
+    LegacyERC20ETH returns ``address(_who).balance``; Polygon's MRC20 wraps the native POL). Declared as the token of
+    a second asset (``WETH`` on optimism, ``MATIC`` on polygon), an address's native coins counted once as the
+    native asset and again as that token: both rows true on the chain at one block, both signed by the custodian,
+    and the auditor's prescribed check of an unregistered token (the contract exists, 18 decimals) passes. Now the
+    rule every verifier applies refuses it by name."""
+    assert parse_address(chain, contract).text == contract  # pinned in canonical form, so the rule can match
+    assert NATIVE_COIN_CONTRACTS[(chain, contract)]
+    problem = token_problem(chain, "WETH", contract, 18)
+    assert problem is not None and contract in problem and native in problem and "twice" in problem
+
+
+def test_the_same_native_coins_counted_again_as_a_token_are_refused_by_line_and_by_the_verifier():
+    """Defect (fixed), through the operator's tool and the verifier: ETH on optimism at one address, and the same
+    address's LegacyERC20ETH balance declared as the venue's WETH (every field true, 2 x the coins counted)."""
+    assets = (VenueAsset("USD", 6), VenueAsset("ETH", 18), VenueAsset("WETH", 18))
+    text = "\n".join(("chain,asset,address,balance,block_height,block_hash",
+                      _row("optimism", "ETH", 10**21), _row("optimism", "WETH", 10**21))) + "\n"
+    entries = parse_reserves_csv(text, path="reserves.csv")
+    with pytest.raises(InputError) as refused:
+        build_reserve_book("Acme", assets, entries, tokens={("optimism", "WETH"): (LEGACY_ERC20_ETH, 18)},
+                           path="reserves.csv")
+    message = str(refused.value)
+    assert message.startswith("reserves.csv:3: field 'asset': ") and LEGACY_ERC20_ETH in message
+    assert "\n" not in message
+
+    # A dishonest operator's own tool builds the book anyway: every verifier refuses it by address.
+    native, token = entries
+    token = ReserveEntry(token.chain, token.asset, token.address, token.balance, token.block_height,
+                         token.block_hash, LEGACY_ERC20_ETH, 18)
+    book = ReserveBook("Acme", assets, (native, token))
+    assert book.asset_totals() == (0, 10**21, 10**21)  # what it would count: the same ether twice
+    with pytest.raises(VerificationError) as caught:
+        check_reserve_book(book, book.digest(), book.asset_totals(), ("ETH", "WETH"))
+    assert caught.value.reason == "reserves-mismatch"
+    assert CUSTODIAN in str(caught.value) and LEGACY_ERC20_ETH in str(caught.value)
+
+
+def test_proving_toml_refuses_declaring_the_native_coins_contract_as_a_token(tmp_path):
+    """Defect (fixed), where the operator declares it: ``[[reserves.token]]`` naming Polygon's MRC20 as MATIC."""
+    path = tmp_path / "proving.toml"
+    path.write_text(f'[reserves]\nvenue = "Acme"\n[[reserves.token]]\nchain = "polygon"\nasset = "MATIC"\n'
+                    f'contract = "{POLYGON_MRC20}"\ndecimals = 18\n', encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        load_proving_settings(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}:3: field 'reserves.token[0]': ") and POLYGON_MRC20 in message
+    assert "native POL" in message and "\n" not in message
+
+
+def test_a_native_alias_contract_is_only_refused_on_its_own_chain():
+    """The rule is per chain: 0x…1010 on Ethereum, or LegacyERC20ETH's address on Arbitrum, is an ordinary
+    (unregistered) contract there."""
+    assert token_problem("ethereum", "WETH", POLYGON_MRC20, 18) is None
+    assert token_problem("arbitrum", "WETH", LEGACY_ERC20_ETH, 18) is None
+    for chain, _ in NATIVE_COIN_CONTRACTS:
+        assert get_chain(chain).native_asset  # every alias is on a chain with a native coin
+
+
+# -- what held (kept as attack tests) ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spelling", [CUSTODIAN.lower(), CUSTODIAN])
+def test_attack_one_evm_address_in_two_spellings_counts_once(spelling):
+    """Lower case and EIP-55 are one address: the second row is refused as listed twice (an all-capital spelling is
+    not an address at all)."""
+    text = "\n".join(("chain,asset,address,balance,block_height,block_hash", _row("ethereum", "ETH", 1),
+                      _row("ethereum", "ETH", 1).replace(CUSTODIAN, spelling))) + "\n"
+    with pytest.raises(InputError, match=r"reserves\.csv:3: field 'address': .* listed twice"):
+        parse_reserves_csv(text, path="reserves.csv")
+    capitals = "0x" + CUSTODIAN[2:].upper()
+    with pytest.raises(InputError, match="field 'address'"):
+        parse_reserves_csv(text.replace(spelling, capitals), path="reserves.csv")
