@@ -294,8 +294,10 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 @click.option("--address", help="With --signature: the listed address a custodian signed for with its own wallet.")
 @click.option("--signature", help="The wallet's signature of the address's attestation text (zkclear show "
               "--attestation-text ADDRESS prints the text).")
-@click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains.")
-@click.option("--asset", help="The asset of --address, when the address is listed for several (ETH and USDC).")
+@click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains (not with "
+              "--key).")
+@click.option("--asset", help="The asset of --address, when the address is listed for several (ETH and USDC; not "
+              "with --key).")
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
                  signature: str | None, chain: str | None, asset: str | None) -> None:
     """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
@@ -311,6 +313,9 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
     deployment = _open_deployment(deployment_dir)
     if (key_path is None) == (address is None or signature is None) or (key_path and (address or signature)):
         raise InputError("give either --key, or --address and --signature", field="--key")
+    if key_path is not None and (chain is not None or asset is not None):  # never sign more than was asked for
+        raise InputError("--chain and --asset name the entry of --address; --key signs every listed entry its key "
+                         "controls that is not attested yet", field="--chain" if chain is not None else "--asset")
     if key_path is not None:
         from zkclear.chains import load_key
 
