@@ -104,3 +104,31 @@ def test_attack_one_evm_address_in_two_spellings_counts_once(spelling):
     capitals = "0x" + CUSTODIAN[2:].upper()
     with pytest.raises(InputError, match="field 'address'"):
         parse_reserves_csv(text.replace(spelling, capitals), path="reserves.csv")
+
+
+def test_attack_one_keys_p2pkh_signature_offered_for_its_p2wpkh_entry_names_the_other_address():
+    """One Bitcoin key, its compressed P2PKH and its P2WPKH address both listed (two addresses, two sets of coins):
+    the Electrum-style header (type 1, compressed key) is valid for either address kind, so the P2PKH entry's
+    signature offered as the P2WPKH entry's does verify under the P2WPKH address (same key hash) — and is refused
+    because the text it signs names the P2PKH address: both coins count only with two signatures."""
+    import dataclasses
+
+    from tests.chains.chain_fixtures import CONTEXT, entry_for, key
+    from zkclear.chains import AddressKind, attest_reserves, bitcoin_message, verify_attestations
+    from zkclear.chains.addresses import bitcoin_address
+    from zkclear.chains.reasons import Reason
+    from zkclear.chains.secp256k1 import encode_point, public_key
+
+    segwit = key("bitcoin")
+    compressed = encode_point(public_key(segwit.secret), compressed=True)
+    legacy = key("bitcoin", address=bitcoin_address("bitcoin", AddressKind.P2PKH, compressed).text)
+    entries = [entry_for(segwit), entry_for(legacy, balance=2)]
+    attestations = list(attest_reserves(segwit, CONTEXT, entries))
+    assert len(attestations) == 2  # one key signs both of its listed addresses
+    verify_attestations(entries, attestations, CONTEXT)
+    p2pkh = next(a for a in attestations if a.address == legacy.address.text)
+    assert bitcoin_message.decode_base64_strict(p2pkh.signature, "")[0] in range(31, 35)  # compressed-key header
+    replayed = [dataclasses.replace(p2pkh, address=segwit.address.text), p2pkh]
+    with pytest.raises(VerificationError) as caught:
+        verify_attestations(entries, replayed, CONTEXT)
+    assert caught.value.reason == Reason.WRONG_ADDRESS and segwit.address.text in str(caught.value)
