@@ -10,7 +10,7 @@ import pytest
 
 from zkclear.chains import ReserveEntry, parse_address, parse_reserves_csv
 from zkclear.chains.networks import get_chain
-from zkclear.chains.tokens import NATIVE_COIN_CONTRACTS, token_problem
+from zkclear.chains.tokens import NATIVE_COIN_CONTRACTS, coin_of, token_problem
 from zkclear.errors import InputError, VerificationError
 from zkclear.proofs.reserves import ReserveBook, VenueAsset, build_reserve_book, check_reserve_book
 from zkclear.proving_settings import load_proving_settings
@@ -31,22 +31,25 @@ def _row(chain: str, asset: str, balance: int) -> str:
     ("base", LEGACY_ERC20_ETH, "ETH"),
     ("polygon", POLYGON_MRC20, "POL"),
 ])
-def test_a_contract_that_is_the_native_coin_is_never_a_token(chain, contract, native):
-    """Defect (fixed): these contracts answer ``balanceOf(a)`` with ``a``'s *native* balance (the OP Stack's
-    LegacyERC20ETH returns ``address(_who).balance``; Polygon's MRC20 wraps the native POL). Declared as the token of
-    a second asset (``WETH`` on optimism, ``MATIC`` on polygon), an address's native coins counted once as the
-    native asset and again as that token: both rows true on the chain at one block, both signed by the custodian,
-    and the auditor's prescribed check of an unregistered token (the contract exists, 18 decimals) passes. Now the
-    rule every verifier applies refuses it by name."""
+def test_the_native_coins_own_contract_counts_as_the_native_coin_in_its_unit(chain, contract, native):
+    """Defect (fixed), part 1: these contracts answer ``balanceOf(a)`` with ``a``'s *native* balance (the OP Stack's
+    LegacyERC20ETH returns ``address(_who).balance``; Polygon's MRC20 is the native POL's ERC-20 face), so they are
+    the native coin: their unit is the chain's (18 decimals) — declared with 6, an address's wei counted x 10^12 as
+    an unregistered token with decimals of the operator's choosing — and they are that coin for "one coin counts for
+    one asset" (:func:`coin_of`)."""
     assert parse_address(chain, contract).text == contract  # pinned in canonical form, so the rule can match
-    assert NATIVE_COIN_CONTRACTS[(chain, contract)]
-    problem = token_problem(chain, "WETH", contract, 18)
-    assert problem is not None and contract in problem and native in problem and "twice" in problem
+    assert native in NATIVE_COIN_CONTRACTS[(chain, contract)]
+    assert coin_of(chain, contract) == "" and coin_of("ethereum", contract) == contract
+    problem = token_problem(chain, "WETH", contract, 6)
+    assert problem is not None and contract in problem and "18 decimals" in problem
+    assert token_problem(chain, "WETH", contract, 18) is None
 
 
 def test_the_same_native_coins_counted_again_as_a_token_are_refused_by_line_and_by_the_verifier():
-    """Defect (fixed), through the operator's tool and the verifier: ETH on optimism at one address, and the same
-    address's LegacyERC20ETH balance declared as the venue's WETH (every field true, 2 x the coins counted)."""
+    """Defect (fixed), part 2, through the operator's tool and the verifier: ETH on optimism at one address, and the
+    same address's LegacyERC20ETH balance declared as the venue's WETH. Both rows true on the chain at one block, both
+    signed by the custodian, and the auditor's prescribed check of an unregistered token (the contract exists, with
+    18 decimals) passes: the same ether counted for ETH and again for WETH. Now refused by name."""
     assets = (VenueAsset("USD", 6), VenueAsset("ETH", 18), VenueAsset("WETH", 18))
     text = "\n".join(("chain,asset,address,balance,block_height,block_hash",
                       _row("optimism", "ETH", 10**21), _row("optimism", "WETH", 10**21))) + "\n"
@@ -56,25 +59,38 @@ def test_the_same_native_coins_counted_again_as_a_token_are_refused_by_line_and_
                            path="reserves.csv")
     message = str(refused.value)
     assert message.startswith("reserves.csv:3: field 'asset': ") and LEGACY_ERC20_ETH in message
-    assert "\n" not in message
+    assert "counted as ETH on line 2 and as WETH here" in message and "\n" not in message
 
     # A dishonest operator's own tool builds the book anyway: every verifier refuses it by address.
     native, token = entries
     token = ReserveEntry(token.chain, token.asset, token.address, token.balance, token.block_height,
                          token.block_hash, LEGACY_ERC20_ETH, 18)
-    book = ReserveBook("Acme", assets, (native, token))
-    assert book.asset_totals() == (0, 10**21, 10**21)  # what it would count: the same ether twice
-    with pytest.raises(VerificationError) as caught:
-        check_reserve_book(book, book.digest(), book.asset_totals(), ("ETH", "WETH"))
-    assert caught.value.reason == "reserves-mismatch"
-    assert CUSTODIAN in str(caught.value) and LEGACY_ERC20_ETH in str(caught.value)
+    for listed in ((native, token), (token, native)):
+        book = ReserveBook("Acme", assets, listed)
+        assert book.asset_totals() == (0, 10**21, 10**21)  # what it would count: the same ether twice
+        with pytest.raises(VerificationError) as caught:
+            check_reserve_book(book, book.digest(), book.asset_totals(), ("ETH", "WETH"))
+        assert caught.value.reason == "reserves-mismatch"
+        assert CUSTODIAN in str(caught.value) and "counted as" in str(caught.value)
 
 
-def test_proving_toml_refuses_declaring_the_native_coins_contract_as_a_token(tmp_path):
-    """Defect (fixed), where the operator declares it: ``[[reserves.token]]`` naming Polygon's MRC20 as MATIC."""
+def test_the_native_coins_contract_alone_still_counts_once_for_a_differently_named_asset():
+    """No regression for an honest venue whose asset has the coin's old name (``MATIC``, not the chain's ``POL``): it
+    counts Polygon's native coin through MRC20, once, in the coin's unit."""
+    assets = (VenueAsset("USD", 6), VenueAsset("MATIC", 18))
+    text = "chain,asset,address,balance,block_height,block_hash\n" + _row("polygon", "MATIC", 5 * 10**18) + "\n"
+    book = build_reserve_book("Acme", assets, parse_reserves_csv(text),
+                              tokens={("polygon", "MATIC"): (POLYGON_MRC20, 18)})
+    assert book.asset_totals() == (0, 5 * 10**18)
+    check_reserve_book(book, book.digest(), book.asset_totals(), ("MATIC",))
+
+
+def test_proving_toml_refuses_the_native_coins_contract_with_other_decimals(tmp_path):
+    """Defect (fixed), where the operator declares it: ``[[reserves.token]]`` naming Polygon's MRC20 with 6
+    decimals (its balance is in wei: every listed POL would count 10^12 times)."""
     path = tmp_path / "proving.toml"
     path.write_text(f'[reserves]\nvenue = "Acme"\n[[reserves.token]]\nchain = "polygon"\nasset = "MATIC"\n'
-                    f'contract = "{POLYGON_MRC20}"\ndecimals = 18\n', encoding="utf-8")
+                    f'contract = "{POLYGON_MRC20}"\ndecimals = 6\n', encoding="utf-8")
     with pytest.raises(InputError) as refused:
         load_proving_settings(path)
     message = str(refused.value)
@@ -82,11 +98,11 @@ def test_proving_toml_refuses_declaring_the_native_coins_contract_as_a_token(tmp
     assert "native POL" in message and "\n" not in message
 
 
-def test_a_native_alias_contract_is_only_refused_on_its_own_chain():
+def test_a_native_coins_contract_is_that_only_on_its_own_chain():
     """The rule is per chain: 0x…1010 on Ethereum, or LegacyERC20ETH's address on Arbitrum, is an ordinary
-    (unregistered) contract there."""
-    assert token_problem("ethereum", "WETH", POLYGON_MRC20, 18) is None
-    assert token_problem("arbitrum", "WETH", LEGACY_ERC20_ETH, 18) is None
+    (unregistered) contract there, with any declared decimals."""
+    assert token_problem("ethereum", "WETH", POLYGON_MRC20, 6) is None
+    assert token_problem("arbitrum", "WETH", LEGACY_ERC20_ETH, 6) is None
     for chain, _ in NATIVE_COIN_CONTRACTS:
         assert get_chain(chain).native_asset  # every alias is on a chain with a native coin
 
