@@ -148,3 +148,44 @@ def test_attack_one_keys_p2pkh_signature_offered_for_its_p2wpkh_entry_names_the_
     with pytest.raises(VerificationError) as caught:
         verify_attestations(entries, replayed, CONTEXT)
     assert caught.value.reason == Reason.WRONG_ADDRESS and segwit.address.text in str(caught.value)
+
+
+def test_attack_every_bip137_header_byte_against_every_bitcoin_address_kind():
+    """All 16 header bytes (27-42: four key/script types x four recovery ids) for one signature, offered for the
+    key's uncompressed P2PKH, compressed P2PKH and P2WPKH addresses: exactly the documented pairs verify
+    (type 0 for uncompressed P2PKH, 1 for compressed P2PKH, 1 or 3 for P2WPKH, each with the signature's own
+    recovery id); a type the address cannot have is malformed, another recovery id or key form another signer."""
+    import base64
+
+    from zkclear.chains import AddressKind, Reason, verify_message
+    from zkclear.chains.addresses import bitcoin_address
+    from zkclear.chains.bitcoin_message import bip137_digest
+    from zkclear.chains.secp256k1 import encode_point, public_key, sign
+
+    secret = bytes([0x42]) * 32
+    point = public_key(secret)
+    addresses = {
+        "p2pkh-uncompressed": (bitcoin_address("bitcoin", AddressKind.P2PKH, encode_point(point, compressed=False)),
+                               {0}),
+        "p2pkh-compressed": (bitcoin_address("bitcoin", AddressKind.P2PKH, encode_point(point)), {1}),
+        "p2wpkh": (bitcoin_address("bitcoin", AddressKind.P2WPKH, encode_point(point)), {1, 3}),
+    }
+    message = b"zkclear red team s13"
+    r, s, recovery_id = sign(secret, bip137_digest(message))
+    for name, (address, accepted_types) in addresses.items():
+        allowed = {AddressKind.P2PKH: {0, 1}, AddressKind.P2WPKH: {1, 3}}[address.kind]
+        for header in range(27, 43):
+            signature_type, recovery = divmod(header - 27, 4)
+            text = base64.b64encode(bytes([header]) + r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
+            try:
+                verify_message(address, message, text)
+                outcome = "ok"
+            except VerificationError as exc:
+                outcome = exc.reason
+            if signature_type in accepted_types and recovery == recovery_id:
+                assert outcome == "ok", (name, header)
+            elif signature_type not in allowed:
+                assert outcome == Reason.SIGNATURE_MALFORMED, (name, header, outcome)
+            else:  # another recovery id recovers another key (or none), another key form hashes differently
+                assert outcome in (Reason.WRONG_SIGNER, Reason.SIGNATURE_MALFORMED), (name, header, outcome)
+                assert outcome != "ok"
