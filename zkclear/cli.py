@@ -238,7 +238,8 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
                 executor: str | None, workers: int | None, scheduler: str | None) -> None:
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
-    key that controls no listed address, an address signed twice, reserves that do not cover some asset.
+    key that controls no listed address, an address signed twice, reserves that do not cover some asset, a chain
+    read at an older block than the previous epoch's reserves.
 
     Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
     machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
@@ -256,6 +257,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
     check_signers(keys, book.entries)  # refused by address before anything is proven or printed
+    deployment.require_blocks_advance(number, book, path=str(reserves_path))
     if scheduler and executor not in (None, "dask"):
         raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     kind = "dask" if scheduler else executor or deployment.proving.executor
@@ -660,6 +662,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.files import MAX_DOCUMENT_BYTES
     from zkclear.progress import ProgressLine
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
+    from zkclear.proofs.reserves import check_blocks_advance
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
@@ -711,6 +714,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             published.check_bound()
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
             check_inputs_chain(before.inputs if before is not None else None, published.inputs)
+            if before is not None:  # no chain's reserves read at an older block than the epoch before
+                check_blocks_advance(before.bundle.reserves, published.bundle.reserves, published.epoch)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:

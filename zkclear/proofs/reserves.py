@@ -404,6 +404,31 @@ def _check_token(entry: ReserveEntry, units: dict[tuple[str, str], ReserveEntry]
                         f"counted as {entry.asset} here and as {other.asset} at address {other.address}")
 
 
+def older_block(previous: ReserveBook, book: ReserveBook) -> tuple[int, ReserveEntry, ReserveEntry] | None:
+    """``(index, entry, previous entry)`` of the first entry of ``book`` read at a lower block than ``previous``'s
+    entries of its chain (every entry of a chain is at that chain's one block), or None."""
+    before = {entry.chain: entry for entry in previous.entries}
+    for index, entry in enumerate(book.entries):
+        old = before.get(entry.chain)
+        if old is not None and entry.block_height < old.block_height:
+            return index, entry, old
+    return None
+
+
+def check_blocks_advance(previous: ReserveBook, book: ReserveBook, epoch: int) -> None:
+    """Verifier, for consecutive epochs ``epoch - 1`` and ``epoch``: no chain's reserves are read at a lower block
+    than the previous epoch's (a snapshot older than one already attested would count coins that may have left
+    since, every signature genuine and every row true at its block). The same block again passes: how far a block
+    is behind the epoch's close stays the auditor's to judge. VerificationError ``reserves-mismatch`` naming the
+    chain, the address and both blocks."""
+    older = older_block(previous, book)
+    if older is not None:
+        _, entry, old = older
+        raise _mismatch(f"address {entry.address} on {entry.chain} is listed in epoch {epoch} at "
+                        f"{_block_text(entry)}, before epoch {epoch - 1}'s {_block_text(old)}: a reserves snapshot "
+                        "older than the previous epoch's")
+
+
 def check_venue_assets(book: ReserveBook, config_text: str) -> None:
     """Auditor: the assets and decimals the reserves are converted with are the configuration's (published
     verbatim in the public inputs); ``reserves-mismatch`` naming the asset otherwise."""
