@@ -410,6 +410,10 @@ class Deployment:
         older = older_block(self._published_bundle(epoch - 1).reserves, book)
         if older is not None:
             index, entry, old = older
+            if entry.block_height == old.block_height:
+                raise InputError(f"{entry.chain} is read at block {entry.block_height} ({entry.block_hash}), epoch "
+                                 f"{epoch - 1}'s reserves at the same height under another hash ({old.block_hash}): "
+                                 "one of them is not on the chain", path=path, line=index + 2, field="block_hash")
             raise InputError(f"{entry.chain} is read at block {entry.block_height}, before the block epoch "
                              f"{epoch - 1}'s reserves were read at ({old.block_height}, {old.block_hash}): a reserves "
                              "snapshot older than the previous epoch's", path=path, line=index + 2,

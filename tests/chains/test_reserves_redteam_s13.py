@@ -189,3 +189,30 @@ def test_attack_every_bip137_header_byte_against_every_bitcoin_address_kind():
             else:  # another recovery id recovers another key (or none), another key form hashes differently
                 assert outcome in (Reason.WRONG_SIGNER, Reason.SIGNATURE_MALFORMED), (name, header, outcome)
                 assert outcome != "ok"
+
+
+def test_consecutive_epochs_never_read_a_chain_at_an_older_block_or_another_block_of_the_same_height():
+    """Defect (fixed), verifier side (the CLI test pins the operator's refusal and `audit` / `verify`): epoch 2's
+    reserves at a block before epoch 1's of that chain, or at epoch 1's height under another hash, are
+    `reserves-mismatch`; the same block again, or a later one, passes."""
+    from zkclear.proofs.reserves import check_blocks_advance, older_block
+
+    assets = (VenueAsset("USD", 6), VenueAsset("ETH", 18))
+
+    def book(height: int, block_hash: str = "0x" + "ab" * 32) -> ReserveBook:
+        entry = ReserveEntry("ethereum", "ETH", CUSTODIAN, 10**18, height, block_hash)
+        return ReserveBook("Acme", assets, (entry,))
+
+    first = book(1000)
+    for later in (book(1000), book(1001, "0x" + "cd" * 32)):
+        assert older_block(first, later) is None
+        check_blocks_advance(first, later, 2)
+    for stale, what in ((book(999), "older than the previous epoch's"),
+                        (book(1000, "0x" + "cd" * 32), "one of the two is not on the chain")):
+        assert older_block(first, stale) is not None
+        with pytest.raises(VerificationError) as caught:
+            check_blocks_advance(first, stale, 2)
+        message = str(caught.value)
+        assert caught.value.reason == "reserves-mismatch" and CUSTODIAN in message and what in message
+    other_chain = ReserveBook("Acme", assets, (ReserveEntry("arbitrum", "ETH", CUSTODIAN, 1, 5, "0x" + "ab" * 32),))
+    check_blocks_advance(first, other_chain, 2)  # blocks of different chains are not compared

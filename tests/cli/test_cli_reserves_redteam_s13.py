@@ -95,7 +95,8 @@ def test_a_reserves_snapshot_older_than_the_previous_epochs_is_refused_by_line_a
     epochs = [Deployment(deployment).epoch_dir(n) for n in (1, 2)]
     assert "epoch 2: OK" in zkclear("audit", epochs[1], capsys=capsys)  # alone, nothing to compare with
     out = zkclear("audit", *epochs, expect=2, capsys=capsys)
-    assert "FAILED [reserves-mismatch]" in out and "18999999" in out and "before epoch 1's block 19000000" in out
+    assert "FAILED [reserves-mismatch]" in out and "18999999" in out and "epoch 1 at block 19000000" in out
+    assert "older than the previous epoch's" in out
     account = "trader-0000"
     receipts = [str(Deployment(deployment).receipt_path(n, account)) for n in (1, 2)]
     participant = Deployment(deployment).participant_path(account)

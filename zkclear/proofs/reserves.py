@@ -406,11 +406,13 @@ def _check_token(entry: ReserveEntry, units: dict[tuple[str, str], ReserveEntry]
 
 def older_block(previous: ReserveBook, book: ReserveBook) -> tuple[int, ReserveEntry, ReserveEntry] | None:
     """``(index, entry, previous entry)`` of the first entry of ``book`` read at a lower block than ``previous``'s
-    entries of its chain (every entry of a chain is at that chain's one block), or None."""
+    entries of its chain (every entry of a chain is at that chain's one block), or at the same height under another
+    hash (two blocks at one height: one of them is not on the chain), or None."""
     before = {entry.chain: entry for entry in previous.entries}
     for index, entry in enumerate(book.entries):
         old = before.get(entry.chain)
-        if old is not None and entry.block_height < old.block_height:
+        if old is not None and (entry.block_height < old.block_height or (
+                entry.block_height == old.block_height and entry.block_hash != old.block_hash)):
             return index, entry, old
     return None
 
@@ -418,15 +420,16 @@ def older_block(previous: ReserveBook, book: ReserveBook) -> tuple[int, ReserveE
 def check_blocks_advance(previous: ReserveBook, book: ReserveBook, epoch: int) -> None:
     """Verifier, for consecutive epochs ``epoch - 1`` and ``epoch``: no chain's reserves are read at a lower block
     than the previous epoch's (a snapshot older than one already attested would count coins that may have left
-    since, every signature genuine and every row true at its block). The same block again passes: how far a block
-    is behind the epoch's close stays the auditor's to judge. VerificationError ``reserves-mismatch`` naming the
-    chain, the address and both blocks."""
+    since, every signature genuine and every row true at its block), nor at the previous epoch's height under another
+    hash. The same block again passes: how far a block is behind the epoch's close stays the auditor's to judge.
+    VerificationError ``reserves-mismatch`` naming the chain, the address and both blocks."""
     older = older_block(previous, book)
     if older is not None:
         _, entry, old = older
+        what = ("another block at that height: one of the two is not on the chain" if
+                entry.block_height == old.block_height else "a reserves snapshot older than the previous epoch's")
         raise _mismatch(f"address {entry.address} on {entry.chain} is listed in epoch {epoch} at "
-                        f"{_block_text(entry)}, before epoch {epoch - 1}'s {_block_text(old)}: a reserves snapshot "
-                        "older than the previous epoch's")
+                        f"{_block_text(entry)}, epoch {epoch - 1} at {_block_text(old)}: {what}")
 
 
 def check_venue_assets(book: ReserveBook, config_text: str) -> None:
