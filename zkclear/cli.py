@@ -238,7 +238,8 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
                 executor: str | None, workers: int | None, scheduler: str | None) -> None:
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
-    key that controls no listed address, an address signed twice, reserves that do not cover some asset.
+    key that controls no listed address, an address signed twice, reserves that do not cover some asset, a chain
+    read at an older block than the previous epoch's reserves.
 
     Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
     machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
@@ -256,6 +257,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
     check_signers(keys, book.entries)  # refused by address before anything is proven or printed
+    deployment.require_blocks_advance(number, book, path=str(reserves_path))
     if scheduler and executor not in (None, "dask"):
         raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     kind = "dask" if scheduler else executor or deployment.proving.executor
@@ -294,8 +296,10 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
 @click.option("--address", help="With --signature: the listed address a custodian signed for with its own wallet.")
 @click.option("--signature", help="The wallet's signature of the address's attestation text (zkclear show "
               "--attestation-text ADDRESS prints the text).")
-@click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains.")
-@click.option("--asset", help="The asset of --address, when the address is listed for several (ETH and USDC).")
+@click.option("--chain", help="The chain of --address, when an EVM address is listed on several chains (not with "
+              "--key).")
+@click.option("--asset", help="The asset of --address, when the address is listed for several (ETH and USDC; not "
+              "with --key).")
 def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, address: str | None,
                  signature: str | None, chain: str | None, asset: str | None) -> None:
     """Add reserve attestations to the epoch's bundle: with --key, sign the attestation text of every listed
@@ -311,6 +315,9 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
     deployment = _open_deployment(deployment_dir)
     if (key_path is None) == (address is None or signature is None) or (key_path and (address or signature)):
         raise InputError("give either --key, or --address and --signature", field="--key")
+    if key_path is not None and (chain is not None or asset is not None):  # never sign more than was asked for
+        raise InputError("--chain and --asset name the entry of --address; --key signs every listed entry its key "
+                         "controls that is not attested yet", field="--chain" if chain is not None else "--asset")
     if key_path is not None:
         from zkclear.chains import load_key
 
@@ -655,6 +662,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.files import MAX_DOCUMENT_BYTES
     from zkclear.progress import ProgressLine
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
+    from zkclear.proofs.reserves import check_blocks_advance
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
@@ -708,6 +716,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # the configuration against the epoch audited before, across a gap too (fixed at init); the state
             # against the epoch before only
             check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
+            if before is not None:  # no chain's reserves read at an older block than the epoch before
+                check_blocks_advance(before.bundle.reserves, published.bundle.reserves, published.epoch)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:

@@ -77,7 +77,7 @@ from zkclear.proofs.epoch_prover import (
 )
 from zkclear.proofs.header import ChainLink, EpochHeader
 from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
-from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, venue_assets
+from zkclear.proofs.reserves import ReserveBook, build_reserve_book, listed_entry, older_block, venue_assets
 from zkclear.proofs.streaming import ClosedEpoch, StreamSettings, close_epoch
 from zkclear.proving_settings import ProvingSettings, load_proving_settings
 from zkclear.scratch import scratch_folder
@@ -401,6 +401,24 @@ class Deployment:
         tokens = {(chain, asset): (contract, decimals) for chain, asset, contract, decimals in self.proving.tokens}
         return build_reserve_book(self.proving.venue, assets, entries, tokens=tokens, path=path)
 
+    def require_blocks_advance(self, epoch: int, book: ReserveBook, *, path: str | None = None) -> None:
+        """InputError naming the reserves.csv line (entry ``i`` is on line ``i + 2``) of a chain read at a lower
+        block than the proven epoch ``epoch - 1``'s reserves of that chain: what every auditor of both epochs refuses
+        (zkclear.proofs.reserves.check_blocks_advance)."""
+        if epoch <= 1 or not self.is_proven(epoch - 1):
+            return
+        older = older_block(self._published_bundle(epoch - 1).reserves, book)
+        if older is not None:
+            index, entry, old = older
+            if entry.block_height == old.block_height:
+                raise InputError(f"{entry.chain} is read at block {entry.block_height} ({entry.block_hash}), epoch "
+                                 f"{epoch - 1}'s reserves at the same height under another hash ({old.block_hash}): "
+                                 "one of them is not on the chain", path=path, line=index + 2, field="block_hash")
+            raise InputError(f"{entry.chain} is read at block {entry.block_height}, before the block epoch "
+                             f"{epoch - 1}'s reserves were read at ({old.block_height}, {old.block_hash}): a reserves "
+                             "snapshot older than the previous epoch's", path=path, line=index + 2,
+                             field="block_height")
+
     def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
               reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,
               executor: Executor | None = None, scheduler: str | None = None, workers: int | None = None,
@@ -412,14 +430,16 @@ class Deployment:
         ``reserves`` are the entries of reserves.csv v2 (``reserves_path`` names it in errors) or a ready
         reserve book. ``reserve_keys`` (optional; zkclear.chains test keys) attest at once — for a demo or a
         single-custodian setup; otherwise custodians sign later with ``zkclear epoch attest``. Before any proving:
-        a key that controls no listed address, an address two keys would sign, an account that is not
-        collateralized and reserves that do not cover some asset's liabilities are refused. ``executor``
+        a key that controls no listed address, an address two keys would sign, a chain read at an older block than
+        epoch ``epoch - 1``'s reserves, an account that is not collateralized and reserves that do not cover some
+        asset's liabilities are refused. ``executor``
         (default: the one proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed
         afterwards) runs the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and
         receipts written.
         """
         book = reserves if isinstance(reserves, ReserveBook) else self.reserve_book(reserves, path=reserves_path)
         check_signers(reserve_keys, book.entries)
+        self.require_blocks_advance(epoch, book, path=reserves_path)
         inputs = self.public_inputs(epoch)
         public = self.public_data(epoch, inputs)
         with prove_lock(self.root / LEDGER_FILE), self.account_source(epoch) as source:  # the copy: removed when done

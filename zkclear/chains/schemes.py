@@ -36,14 +36,15 @@ class BitcoinFormat(Enum):
 def sign_message(secret: bytes, address: Address, message: bytes,
                  *, bitcoin_format: BitcoinFormat = BitcoinFormat.BIP137) -> str:
     """The signature text of ``message`` by the key ``secret`` for ``address`` (InputError if it does not
-    control it). ``bitcoin_format`` picks BIP-322 simple for P2WPKH addresses."""
+    control it). ``bitcoin_format`` picks BIP-322 simple for P2WPKH addresses; asked for another address (an EVM
+    or Solana one too: InputError, never a signature in another format than the one asked for)."""
+    if bitcoin_format is BitcoinFormat.BIP322_SIMPLE and address.kind is not AddressKind.P2WPKH:
+        raise InputError(f"BIP-322 simple signatures are for P2WPKH addresses, not {address.text}")
     if address.kind is AddressKind.EVM:
         return sign_eip191(secret, message, address)
     if address.kind is AddressKind.SOLANA:
         return sign_solana(secret, message, address)
     if bitcoin_format is BitcoinFormat.BIP322_SIMPLE:
-        if address.kind is not AddressKind.P2WPKH:
-            raise InputError(f"BIP-322 simple signatures are for P2WPKH addresses, not {address.text}")
         return sign_bip322_simple(secret, message, address)
     return sign_bip137(secret, message, address)
 

@@ -12,6 +12,12 @@ stablecoins and wrapped coins a venue most often holds, with the decimals their 
 - an asset named like a registered token on that chain (``USDC`` on ``ethereum``) is that contract and no other
   (a token of the operator's own minting under a well-known name).
 
+A contract that *is* the chain's native coin under an ERC-20 address (:data:`NATIVE_COIN_CONTRACTS`: its
+``balanceOf(a)`` answers ``a``'s native balance) holds the very coins the native coin does: it counts with the
+chain's native decimals only, and as the native coin (:func:`coin_of`) wherever one coin may count for one asset
+only — else an address's native coins would count twice, once as the native coin and again as that "token", with
+every row true on the chain and every signature genuine (zkclear.proofs.reserves).
+
 Any other token is accepted as declared and reported as *unregistered*: the auditor checks its contract and
 decimals with the chain's own tools (``zkclear show`` prints them). A registered contract counted for an asset of
 another name (USDC for the venue's ``USD``, or USDT for its ``BTC``) is accepted with its registered decimals and
@@ -22,6 +28,8 @@ BitGo for WBTC), cross-checked against public token lists; decimals as the contr
 """
 
 from __future__ import annotations
+
+from zkclear.chains.networks import get_chain
 
 #: (chain, symbol) -> (contract in canonical form, decimals).
 REGISTERED_TOKENS: dict[tuple[str, str], tuple[str, int]] = {
@@ -41,6 +49,15 @@ REGISTERED_TOKENS: dict[tuple[str, str], tuple[str, int]] = {
     ("avalanche", "USDT"): ("0x9702230A8Ea53601f5cD2dc00fDBc13d4dF4A8c7", 6),
     ("solana", "USDC"): ("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 6),
     ("solana", "USDT"): ("Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB", 6),
+}
+
+#: (chain, contract in canonical form) -> what it is: contracts whose ``balanceOf(a)`` is ``a``'s native balance.
+#: Sources: the OP Stack's predeploys (LegacyERC20ETH: ``balanceOf(_who)`` returns ``address(_who).balance``) and
+#: Polygon PoS's genesis contracts (MRC20 at 0x…1010: the ERC-20 face of the native coin).
+NATIVE_COIN_CONTRACTS: dict[tuple[str, str], str] = {
+    ("optimism", "0xDeadDeAddeAddEAddeadDEaDDEAdDeaDDeAD0000"): "the OP Stack's LegacyERC20ETH, i.e. native ETH",
+    ("base", "0xDeadDeAddeAddEAddeadDEaDDEAdDeaDDeAD0000"): "the OP Stack's LegacyERC20ETH, i.e. native ETH",
+    ("polygon", "0x0000000000000000000000000000000000001010"): "Polygon's MRC20 contract, i.e. native POL",
 }
 
 _BY_CONTRACT: dict[tuple[str, str], tuple[str, int]] = {
@@ -69,9 +86,19 @@ def registered_decimals(chain: str, contract: str) -> int | None:
     return None if registered is None else registered[1]
 
 
+def coin_of(chain: str, token: str) -> str:
+    """The coin an entry's balance is of: ``""`` (the native coin) for a native coin's entry and for the native
+    coin's own contract (:data:`NATIVE_COIN_CONTRACTS`), else the token's contract."""
+    return "" if (chain, token) in NATIVE_COIN_CONTRACTS else token
+
+
 def token_problem(chain: str, asset: str, contract: str, decimals: int) -> str | None:
     """What is wrong with counting ``asset`` on ``chain`` from the token ``contract`` in units of ``decimals``
     under the registry's rule (see the module docstring), or None."""
+    native = NATIVE_COIN_CONTRACTS.get((chain, contract))
+    if native is not None and decimals != get_chain(chain).native_decimals:
+        return (f"the token {contract} on {chain} is {native}, counted in its unit "
+                f"({get_chain(chain).native_decimals} decimals); the reserves list counts it with {decimals}")
     registered = _BY_CONTRACT.get((chain, contract))
     if registered is not None and registered[1] != decimals:
         return (f"the token {contract} on {chain} is {registered[0]}, whose contract has {registered[1]} decimals; "

@@ -33,6 +33,7 @@ from zkclear.chains.attestation_text import check_venue
 from zkclear.chains.networks import Family, get_chain
 from zkclear.chains.reserves import MAX_DECIMALS, check_asset
 from zkclear.chains.tokens import (
+    coin_of,
     is_registered_contract,
     registered_decimals,
     registered_symbol,
@@ -157,6 +158,13 @@ class ReserveBook:
         return hashlib.sha256(DOMAIN_RESERVES + self.to_bytes()).digest()
 
 
+def _coin_text(chain: str, token: str) -> str:
+    """How an error names the coin of an entry: the token, the native coin, or the native coin's contract."""
+    if not token:
+        return "the native coin"
+    return f"the token {token}" + (" (the native coin's own contract)" if coin_of(chain, token) != token else "")
+
+
 def _block(entry: ReserveEntry) -> tuple[int, str]:
     return entry.block_height, entry.block_hash
 
@@ -247,13 +255,14 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
     ``i + 2``), every entry's unit fixed by :func:`entry_with_unit`; InputError naming the line and field of an
     address listed twice for one asset, of an entry on a test network, of an entry at another block than an
     earlier entry of its chain (every chain is read at one block), of an entry whose asset is not the venue's or
-    whose unit cannot be fixed, of a token an earlier entry counted for another asset, and naming the asset whose
-    total reaches 2^64."""
+    whose unit cannot be fixed, of a coin (a token; the native coin, also under its own contract:
+    zkclear.chains.tokens.coin_of) an earlier entry counted for another asset, and naming the asset whose total
+    reaches 2^64."""
     declared = dict(tokens or {})
     by_id = {asset.asset_id: asset for asset in assets}
     fixed = []
     seen: dict[tuple[str, str, str], int] = {}
-    counted_as: dict[tuple[str, str], tuple[str, int]] = {}  # (chain, token) -> (asset, line): one asset per token
+    counted_as: dict[tuple[str, str], tuple[str, int]] = {}  # (chain, coin) -> (asset, line): one asset per coin
     blocks: dict[str, tuple[ReserveEntry, int]] = {}
     for index, entry in enumerate(entries):
         if entry.key in seen:
@@ -278,11 +287,11 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
         except InputError as exc:
             raise InputError(exc.detail, path=path, line=index + 2, field="asset") from None
         token = fixed[-1].token
-        other, line = counted_as.setdefault((entry.chain, token), (entry.asset, index + 2))
-        if token and other != entry.asset:
-            raise InputError(f"the token {token} on {entry.chain} is counted as {other} on line {line} and as "
-                             f"{entry.asset} here: one token counts for one asset", path=path, line=index + 2,
-                             field="asset")
+        other, line = counted_as.setdefault((entry.chain, coin_of(entry.chain, token)), (entry.asset, index + 2))
+        if other != entry.asset:  # a native coin counts for its own asset only, unless its contract is declared
+            raise InputError(f"{_coin_text(entry.chain, token)} on {entry.chain} is counted as {other} on line {line} "
+                             f"and as {entry.asset} here: one token counts for one asset", path=path,
+                             line=index + 2, field="asset")
     book = ReserveBook(check_venue(venue), tuple(assets), tuple(fixed))
     for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True):
         if total > MAX_TOTAL:
@@ -333,7 +342,8 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
     header binds, its assets are the settlement asset and the epoch's collateral assets in order, every entry is
     of one of them on a main-network chain that can hold it, every entry of a chain is at that chain's one block
     (height and hash), native coins use their chain's decimals, tokens meet the registry's rule
-    (zkclear.chains.tokens) with one token per asset and chain and one asset per token, and every asset's
+    (zkclear.chains.tokens) with one token per asset and chain and one asset per coin (a token; the native coin, also
+    under its own contract), and every asset's
     total is the header's (so reserves of one asset are never counted for another). VerificationError
     ``reserves-mismatch`` naming the asset or address otherwise."""
     if book.digest() != reserves_digest:
@@ -372,25 +382,54 @@ def check_reserve_book(book: ReserveBook, reserves_digest: bytes, reserve_totals
 
 def _check_token(entry: ReserveEntry, units: dict[tuple[str, str], ReserveEntry],
                  assets_of: dict[tuple[str, str], ReserveEntry]) -> None:
-    """A token entry under the registry's rule, with the one unit of its chain and asset, and its contract counted
-    for one asset only (``units`` and ``assets_of`` collect what earlier entries named)."""
-    if get_chain(entry.chain).native_asset == entry.asset or entry.decimals is None:
-        return  # a native coin: its unit is checked above (ReserveEntry refuses a contract for it)
-    if not entry.token:
-        raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is a token and the reserves list "
-                        "does not name its contract")
-    problem = token_problem(entry.chain, entry.asset, entry.token, entry.decimals)
-    if problem is not None:
-        raise _mismatch(f"address {entry.address}: {problem}")
-    first = units.setdefault((entry.chain, entry.asset), entry)
-    if (first.token, first.decimals) != (entry.token, entry.decimals):
-        raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is counted from the token "
-                        f"{entry.token} ({entry.decimals} decimals), address {first.address}'s from {first.token} "
-                        f"({first.decimals} decimals): one asset is one token on a chain")
-    other = assets_of.setdefault((entry.chain, entry.token), entry)
+    """A token entry under the registry's rule, with the one unit of its chain and asset, and every entry's coin (a
+    token's contract; the native coin, also under its own contract) counted for one asset only (``units`` and
+    ``assets_of`` collect what earlier entries named)."""
+    if get_chain(entry.chain).native_asset != entry.asset and entry.decimals is not None:
+        # a token (a native coin's unit is checked above: ReserveEntry refuses a contract for it)
+        if not entry.token:
+            raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is a token and the reserves "
+                            "list does not name its contract")
+        problem = token_problem(entry.chain, entry.asset, entry.token, entry.decimals)
+        if problem is not None:
+            raise _mismatch(f"address {entry.address}: {problem}")
+        first = units.setdefault((entry.chain, entry.asset), entry)
+        if (first.token, first.decimals) != (entry.token, entry.decimals):
+            raise _mismatch(f"address {entry.address}: {entry.asset} on {entry.chain} is counted from the token "
+                            f"{entry.token} ({entry.decimals} decimals), address {first.address}'s from {first.token} "
+                            f"({first.decimals} decimals): one asset is one token on a chain")
+    other = assets_of.setdefault((entry.chain, coin_of(entry.chain, entry.token)), entry)
     if other.asset != entry.asset:
-        raise _mismatch(f"address {entry.address}: the token {entry.token} on {entry.chain} is counted as "
-                        f"{entry.asset} here and as {other.asset} at address {other.address}")
+        raise _mismatch(f"address {entry.address}: {_coin_text(entry.chain, entry.token)} on {entry.chain} is "
+                        f"counted as {entry.asset} here and as {other.asset} at address {other.address}")
+
+
+def older_block(previous: ReserveBook, book: ReserveBook) -> tuple[int, ReserveEntry, ReserveEntry] | None:
+    """``(index, entry, previous entry)`` of the first entry of ``book`` read at a lower block than ``previous``'s
+    entries of its chain (every entry of a chain is at that chain's one block), or at the same height under another
+    hash (two blocks at one height: one of them is not on the chain), or None."""
+    before = {entry.chain: entry for entry in previous.entries}
+    for index, entry in enumerate(book.entries):
+        old = before.get(entry.chain)
+        if old is not None and (entry.block_height < old.block_height or (
+                entry.block_height == old.block_height and entry.block_hash != old.block_hash)):
+            return index, entry, old
+    return None
+
+
+def check_blocks_advance(previous: ReserveBook, book: ReserveBook, epoch: int) -> None:
+    """Verifier, for consecutive epochs ``epoch - 1`` and ``epoch``: no chain's reserves are read at a lower block
+    than the previous epoch's (a snapshot older than one already attested would count coins that may have left
+    since, every signature genuine and every row true at its block), nor at the previous epoch's height under another
+    hash. The same block again passes: how far a block is behind the epoch's close stays the auditor's to judge.
+    VerificationError ``reserves-mismatch`` naming the chain, the address and both blocks."""
+    older = older_block(previous, book)
+    if older is not None:
+        _, entry, old = older
+        what = ("another block at that height: one of the two is not on the chain" if
+                entry.block_height == old.block_height else "a reserves snapshot older than the previous epoch's")
+        raise _mismatch(f"address {entry.address} on {entry.chain} is listed in epoch {epoch} at "
+                        f"{_block_text(entry)}, epoch {epoch - 1} at {_block_text(old)}: {what}")
 
 
 def check_venue_assets(book: ReserveBook, config_text: str) -> None:

@@ -28,7 +28,8 @@ REASONS: dict[str, str] = {
     "path-root-mismatch": "your leaf and path do not lead to the published root: your account is not in the tree",
     "matched-book": "the positions of all accounts in an instrument do not sum to zero: the book is not matched",
     "reserves-mismatch": "the reserves list is not the one the epoch header binds, lists an asset or chain the "
-                         "epoch does not have, or its totals are not the header's (reserves of one asset counted for "
+                         "epoch does not have, counts one coin for two assets, reads a chain at an older block than "
+                         "the epoch before, or its totals are not the header's (reserves of one asset counted for "
                          "another)",
     "attestation-signature-malformed": "a reserve attestation's signature does not decode, or recovers no key",
     "attestation-signature-non-canonical": "a reserve attestation's signature is a malleated or non-canonical copy",
