@@ -560,6 +560,12 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     paused: set[int] = set()
     if inputs.oracle_quotes or inputs.funding_rates:
         mark_records, decisions, paused = _oracle_marks(inputs, state, config, columns)
+    elif config.oracle is not None and inputs.marks:
+        # the configuration promises that every mark passes the guard (sources, staleness, outliers, breaker);
+        # a price file would set the marks past it, and the audit would recompute them from that file as given
+        raise InputError("the deployment marks through its [oracle] guard: give the epoch's quotes in oracle.csv, "
+                         "not mark prices (they would bypass the guard and its circuit breaker)",
+                         path=inputs.marks[0].path, line=inputs.marks[0].line, field="instrument")
     for record in mark_records:
         column = columns.get(record.instrument)
         where = {"path": record.path, "line": record.line}
