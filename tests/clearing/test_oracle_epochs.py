@@ -167,7 +167,9 @@ def test_the_next_good_epoch_finds_nobody_left_below_maintenance(results):
      3, "price", "plain decimal integer"),
     ({"oracle.csv": csv(ORACLE_HEADER, f"{PERP},a,30000,{now(1)}")}, "oracle.csv", 2, "price",
      "cannot be marked this epoch"),
-    ({"oracle.csv": csv(ORACLE_HEADER)}, "oracle.csv", 1, None, "no quotes"),
+    # no quote at all is an outage the guard falls back from; the first epoch has no last good price to keep
+    ({"oracle.csv": csv(ORACLE_HEADER)}, "oracle.csv", 1, "price", "0 usable oracle sources (< 2) and no last good "
+     "price to fall back on"),
     ({"funding.csv": csv("instrument,funding_rate_ppm")}, "funding.csv", None, "instrument",
      "no funding rate for perpetual 'BTC-PERP'"),
 ])

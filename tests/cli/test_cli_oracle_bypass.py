@@ -70,3 +70,36 @@ def test_epoch_run_refuses_a_price_file_on_an_oracle_deployment_in_one_line(tmp_
     assert code == 1, output
     assert output.count("\n") == 1 and output.startswith(f"error: {epoch}/prices.csv:2: field 'instrument': {MESSAGE}")
     assert "ledger head: epoch 0 " in zkclear("status", "-d", tmp_path / "venue")
+
+
+def test_an_oracle_outage_clears_at_the_last_good_prices_with_liquidations_paused():
+    """With the price file refused, an epoch in which no source quoted anything must still clear: through the guard,
+    whose fallback keeps the last good price and pauses liquidations (the funding rates still apply)."""
+    config = parse_config(ORACLE_TOML, path="venue.toml")
+    state, _ = apply_epoch(EpochState.genesis(config), _quoted(config, 1, 60_000), config)
+    outage = EpochInputs(epoch=2, fills=Fills.empty(), marks=(), funding_rates=(FundingRate(PERP, 100),))
+    after, report = apply_epoch(state, outage, config)
+    assert after.settlement_prices == state.settlement_prices
+    assert report.paused_instruments == (PERP,) and report.oracle_decisions[0]["status"] != "ok"
+    assert report.funding[0].applied_rate_ppm == 100
+    # the auditor recomputes the same marks and decisions from the published inputs
+    published = public_inputs_of_epoch(ORACLE_TOML, state, outage, position_bits=32)
+    assert recompute(published).derived == published.derived
+    assert published.derived["oracle_decisions"] == list(report.oracle_decisions)
+
+
+def test_epoch_run_clears_an_outage_given_as_an_oracle_file_without_quotes(tmp_path):
+    config = write_files(tmp_path / "cfg", {"zkclear.toml": ORACLE_TOML}) / "zkclear.toml"
+    zkclear("init", tmp_path / "venue", "--config", config, "--height", 6, "--executor", "serial")
+    now = parse_config(ORACLE_TOML, path="venue.toml").valuation_timestamp
+    fills = csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee")
+    first = write_files(tmp_path / "epoch-1", {
+        "oracle.csv": csv("instrument,source,price,timestamp", f"{PERP},a,60000,{now(1)}", f"{PERP},b,60010,{now(1)}"),
+        "funding.csv": csv("instrument,funding_rate_ppm", f"{PERP},0"), "fills.csv": fills})
+    zkclear("epoch", "run", first, "-d", tmp_path / "venue")
+    outage = write_files(tmp_path / "epoch-2", {
+        "oracle.csv": csv("instrument,source,price,timestamp"),
+        "funding.csv": csv("instrument,funding_rate_ppm", f"{PERP},0"), "fills.csv": fills})
+    output = zkclear("epoch", "run", outage, "-d", tmp_path / "venue")
+    assert "epoch 2" in output
+    assert "ledger head: epoch 2 " in zkclear("status", "-d", tmp_path / "venue")

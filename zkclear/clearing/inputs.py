@@ -558,9 +558,10 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
     mark_records: tuple[MarkPrice, ...] = inputs.marks
     decisions: tuple[dict, ...] = ()
     paused: set[int] = set()
-    if inputs.oracle_quotes or inputs.funding_rates:
+    if inputs.oracle_quotes or inputs.funding_rates or (config.oracle is not None and not inputs.marks):
+        # with a guard, no quote at all is an outage: every mark falls back (the last good price, paused)
         mark_records, decisions, paused = _oracle_marks(inputs, state, config, columns)
-    elif config.oracle is not None and inputs.marks:
+    elif config.oracle is not None:
         # the configuration promises that every mark passes the guard (sources, staleness, outliers, breaker);
         # a price file would set the marks past it, and the audit would recompute them from that file as given
         raise InputError("the deployment marks through its [oracle] guard: give the epoch's quotes in oracle.csv, "
@@ -883,17 +884,16 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
     the state, since the guard's last good price is always the previous settlement price), with the funding
     rates of ``inputs.funding_rates``. Returns the marks as records, the decisions' records and the columns
     whose liquidations the guard paused."""
-    first = (inputs.oracle_quotes or inputs.funding_rates)[0]
-    where = {"path": first.path, "line": first.line}
-    if config.oracle is None:
+    # a decision is named by the first quote, or by the quotes' file when there is none (an outage)
+    where = ({"path": inputs.oracle_quotes[0].path, "line": inputs.oracle_quotes[0].line} if inputs.oracle_quotes
+             else {"path": inputs.source("oracle.csv"), "line": 1})
+    if config.oracle is None:  # reached with quotes or funding rates given: named by the first
+        first = (inputs.oracle_quotes or inputs.funding_rates)[0]
         raise InputError("oracle quotes need an [oracle] table in the deployment configuration",
-                         field="instrument", **where)
+                         path=first.path, line=first.line, field="instrument")
     if inputs.marks:
         raise InputError("an epoch is marked either by mark prices or by oracle quotes, not both",
                          path=inputs.marks[0].path, line=inputs.marks[0].line, field="instrument")
-    if not inputs.oracle_quotes:
-        raise InputError("funding rates without oracle quotes: give them with the mark prices",
-                         field="instrument", **where)
     quotes: dict[str, list[object]] = {}
     for record in inputs.oracle_quotes:
         at = {"path": record.path, "line": record.line}
@@ -980,8 +980,8 @@ def _refuse_quotes_of_another_epoch(inputs: EpochInputs, config: ClearingConfig,
     on its own (one source's stale or future price, or a feed that stalled minutes before this close: the
     guard's fallback) are left to the guard."""
     guard = config.oracle
-    if any(now - guard.max_staleness_seconds <= q.timestamp <= now + guard.max_future_seconds
-           for q in inputs.oracle_quotes):
+    window = (now - guard.max_staleness_seconds, now + guard.max_future_seconds)
+    if not inputs.oracle_quotes or any(window[0] <= q.timestamp <= window[1] for q in inputs.oracle_quotes):
         return
     times = sorted(q.timestamp for q in inputs.oracle_quotes)
     median = times[len(times) // 2]

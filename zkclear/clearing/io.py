@@ -542,11 +542,13 @@ def parse_vols(path: Path) -> tuple[ImpliedVol, ...]:
 
 def parse_oracle(path: Path, config: ClearingConfig) -> tuple[OracleQuote, ...]:
     """``oracle.csv``: the epoch's quotes, ``price`` in price units on the instrument's tick, ``timestamp``
-    in unix seconds; the deployment's oracle guard decides the marks from them."""
+    in unix seconds; the deployment's oracle guard decides the marks from them. A file of no quotes is an outage
+    (every mark falls back to the last good price, liquidations paused) when the deployment has a guard."""
     name = str(path)
     rows, lines = _read_csv(path, ORACLE_HEADER)
-    if not rows:
-        raise InputError("no quotes (an epoch marked by the oracle needs at least one)", path=name, line=1)
+    if not rows and config.oracle is None:
+        raise InputError("no quotes (and the deployment has no [oracle] guard to mark the epoch without them)",
+                         path=name, line=1)
     spec_of = {spec.instrument_id: spec for spec in config.instruments}
     quotes = []
     for (instrument, source, price_text, time_text), line in zip(rows, lines, strict=True):
