@@ -595,6 +595,26 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
+def _contents(directory: Path, leave_out: str | None) -> dict[str, bytes | None]:
+    """SHA-256 of each input file of ``directory`` but ``leave_out``, read in blocks (None: absent, not a regular
+    file, or unreadable — the parser names it)."""
+    contents: dict[str, bytes | None] = {}
+    for name in EPOCH_FILES:
+        path = Path(directory) / name
+        contents[name] = None
+        if name == leave_out or not path.is_file():
+            continue
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        except OSError:
+            continue
+        contents[name] = digest.digest()
+    return contents
+
+
 def _private_copy(source: Path, copy: Path) -> None:
     """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
     cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
@@ -641,6 +661,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
     if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
         raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
                          f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
+    # what is parsed must be what the folder digest says was committed: a file written while it was read (an export
+    # still being appended to) is refused, else running the completed folder again would be "already committed"
+    # while the records it gained never were (fills.csv in batches is read from a private copy)
+    copied = "fills.csv" if batch_fills is not None else None
+    contents = _contents(directory, copied)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
@@ -682,7 +707,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         _private_copy(fills_path, copy)
         fills = FillFile(copy, config, batch_fills, shown_as=str(fills_path), spill=Path(scratch) / "batches")
         replaced["fills.csv"] = copy
-    return EpochInputs(
+    inputs = EpochInputs(
         epoch=epoch, fills=fills, marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
@@ -691,6 +716,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
         source_digest=folder_digest(directory, replaced), directory=str(directory),
         files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
+    changed = [name for name, digest in _contents(directory, copied).items() if digest != contents[name]]
+    if changed:
+        raise InputError("changed while the epoch was read (a file still being written?): run the epoch again once "
+                         "its files are complete", path=str(directory / changed[0]))
+    return inputs
 
 
 # ---------------------------------------------------------------------------------------------

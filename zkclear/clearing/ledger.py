@@ -219,6 +219,36 @@ def _read_blob(blob: sqlite3.Blob, start: int, end: int) -> bytes:
     return blob.read(end - start)
 
 
+def _inputs_hash_of_blob(blob: sqlite3.Blob) -> bytes:
+    """``inputs_hash`` of canonical inputs stored in ``blob``, read in blocks."""
+    digest = hashlib.sha256(_INPUTS_LABEL)
+    blob.seek(0)
+    while block := blob.read(_BLOCK):
+        digest.update(block)
+    return digest.digest()
+
+
+def _stored_bytes(value: object, what: str) -> bytes:
+    """A stored column as bytes: a BLOB as it is, TEXT (what an edit by hand in sqlite3 may leave: the same
+    ASCII) encoded; anything else (an integer, a NULL) is a :class:`LedgerError`."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return value.encode("ascii")
+        except UnicodeEncodeError:
+            raise LedgerError(f"{what} is not canonical JSON (text that is not ASCII)") from None
+    raise LedgerError(f"{what} is not a stored record (an SQLite {type(value).__name__})")
+
+
+def _decode_inputs(epoch: int, stored: bytes, path: str) -> EpochInputs:
+    """The inputs of the canonical record ``stored`` (:class:`LedgerError` if it does not decode)."""
+    try:
+        return EpochInputs.from_canonical(json.loads(stored), path=path)
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, RecursionError) as exc:  # damaged, edited
+        raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
+
+
 def _crash_hook() -> None:
     point = os.environ.get(CRASH_HOOK_ENV)
     if not point:
@@ -318,8 +348,9 @@ class Ledger:
             return
         with self._transaction():
             for epoch, inputs in self._db.execute(f"SELECT epoch, {_INPUTS} FROM epochs ORDER BY epoch").fetchall():
-                stored = json.loads(inputs)
-                ids = [t[0] for t in stored["transfers"]] + [a[0] for a in stored.get("operator_actions", [])]
+                decoded = _decode_inputs(epoch, _stored_bytes(inputs, f"epoch {epoch}: the stored inputs"),
+                                         f"{self.path}#epoch{epoch}")
+                ids = [t.transfer_id for t in decoded.transfers] + [a.action_id for a in decoded.operator_actions]
                 self._db.executemany("INSERT OR IGNORE INTO transfer_ids VALUES (?, ?)",
                                      ((record_id, epoch) for record_id in ids))
             self._db.execute("INSERT INTO meta VALUES (?, ?)", (_TRANSFERS_INDEXED, b"1"))
@@ -362,15 +393,22 @@ class Ledger:
         return (0, self.genesis_hash) if row is None else (row[0], bytes(row[1]))
 
     def state(self, epoch: int | None = None) -> EpochState:
-        """The state after ``epoch`` (default: the last committed one)."""
+        """The state after ``epoch`` (default: the last committed one). :class:`LedgerError` unless the stored state
+        and report hash to the ``outputs_hash`` the epoch's hash binds (an edited figure that still decodes is
+        refused, never cleared on from)."""
         if epoch is None:
             epoch = self.head()[0]
         if epoch == 0:
             return EpochState.genesis(self.config)
-        row = self._db.execute("SELECT state FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        row = self._db.execute("SELECT state, report, outputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
         if row is None:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
-        return EpochState.from_canonical_bytes(bytes(row[0]))
+        state = _stored_bytes(row[0], f"epoch {epoch}: the stored state")
+        report = _stored_bytes(row[1], f"epoch {epoch}: the stored report")
+        if _sha(b"zkclear/ledger/outputs/v1", _len64(state), _len64(report)) != row[2]:
+            raise LedgerError(f"epoch {epoch}: the stored state and report do not match the outputs hash the epoch was "
+                              "committed with (a damaged or edited ledger): restore it from a backup")
+        return EpochState.from_canonical_bytes(state)
 
     def copy_accounts(self, epoch: int, path: Path) -> ScratchAccounts:
         """The accounts of the state after ``epoch`` (a committed epoch) copied into a scratch database at ``path``
@@ -453,18 +491,22 @@ class Ledger:
         every record but the fills, the opening records and the transfers (which are then empty), read without
         decoding — or holding — those (the public inputs, the price history: what ``epoch prove`` and ``status``
         read of an epoch, however many accounts it opened or funded)."""
-        path = f"{self.path}#epoch{epoch}"
         if public_only:
             stored = self._public_records(epoch)
         else:
-            row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+            row = self._db.execute(f"SELECT {_INPUTS}, inputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
             if row is None:
                 raise LedgerError(f"epoch {epoch} is not in the ledger")
-            stored = bytes(row[0])
-        try:
-            return EpochInputs.from_canonical(json.loads(stored), path=path)
-        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:  # a damaged or edited ledger
-            raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
+            stored = _stored_bytes(row[0], f"epoch {epoch}: the stored inputs")
+            self._require_inputs_hash(epoch, _sha(_INPUTS_LABEL, stored), row[1])
+        return _decode_inputs(epoch, stored, f"{self.path}#epoch{epoch}")
+
+    def _require_inputs_hash(self, epoch: int, computed: bytes, stored_hash: object) -> None:
+        """LedgerError unless the stored inputs of ``epoch`` hash to the ``inputs_hash`` its epoch hash binds: an
+        edited or damaged record that still decodes is refused, never read as the epoch's inputs."""
+        if computed != stored_hash:
+            raise LedgerError(f"epoch {epoch}: the stored inputs do not match the inputs hash the epoch was committed "
+                              "with (a damaged or edited ledger): restore it from a backup")
 
     def _public_records(self, epoch: int) -> bytes:
         """The stored canonical inputs with the ``"fills":{...}`` member cut out and the ``"opens"`` and
@@ -475,9 +517,14 @@ class Ledger:
         Every byte ``"`` inside a JSON string is escaped (``\\"``), so ``,"`` followed by a key never occurs inside
         an id: the fills member starts at the first ``,"fills":{`` and ends at the first ``]}`` after the first
         ``"size":[`` (the size column holds only integers); the opening records start at the first ``,"opens":[``
-        after it and end where the next key starts; the transfers are the last member."""
-        self._require_epoch(epoch)
+        after it and end where the next key starts; the transfers are the last member. The blob is hashed first
+        (a pass in blocks): a record that does not hash to the epoch's ``inputs_hash`` is refused, so the cut only
+        ever reads what was committed."""
+        row = self._db.execute("SELECT inputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
         with self._db.blobopen(*self._inputs_blob(epoch), epoch, readonly=True) as blob:
+            self._require_inputs_hash(epoch, _inputs_hash_of_blob(blob), row[0])
             fills = _find_in_blob(blob, b',"fills":{', 0)
             fills_end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', fills))
             after_fills = fills_end + 2 if fills_end >= 0 else -1
@@ -635,13 +682,15 @@ class Ledger:
         for epoch, stored_previous, stored_hash, inputs_bytes, state_bytes, report_bytes in rows:
             if bytes(stored_previous) != previous:
                 raise LedgerError(f"epoch {epoch}: hash chain broken")
-            inputs = EpochInputs.from_canonical(json.loads(inputs_bytes), path=f"{self.path}#epoch{epoch}")
+            inputs_bytes = _stored_bytes(inputs_bytes, f"epoch {epoch}: the stored inputs")
+            inputs = _decode_inputs(epoch, inputs_bytes, f"{self.path}#epoch{epoch}")
             state, report = apply_epoch(state, inputs, self.config)
             replayed_state = state.canonical_bytes()
             replayed_report = canonical_json(report.to_canonical())
-            if replayed_state != bytes(state_bytes) or replayed_report != bytes(report_bytes):
+            if (replayed_state != _stored_bytes(state_bytes, f"epoch {epoch}: the stored state")
+                    or replayed_report != _stored_bytes(report_bytes, f"epoch {epoch}: the stored report")):
                 raise LedgerError(f"epoch {epoch}: replay does not reproduce the stored outputs")
-            _, _, previous = epoch_hash(previous, epoch, bytes(inputs_bytes), replayed_state, replayed_report)
+            _, _, previous = epoch_hash(previous, epoch, inputs_bytes, replayed_state, replayed_report)
             if previous != bytes(stored_hash):
                 raise LedgerError(f"epoch {epoch}: replay does not reproduce the epoch hash")
         return state
