@@ -196,3 +196,35 @@ def test_a_file_written_while_the_epoch_is_read_is_refused_not_remembered_as_com
         assert not result.already_committed
         if name == "transfers.csv":
             assert "t-late" in {t.transfer_id for t in ledger.inputs(1).transfers}
+
+
+def _listing(count: int) -> str:
+    head = ('settlement_asset = "USDC"\nsettlement_decimals = 6\nliquidation_penalty_ppm = 10000\n'
+            'liquidation_buffer_ppm = 100000\nfunding_clamp_ppm = 5000\ndeficit_resolution = "adl"\n'
+            'liquidators = ["LIQ-1"]\nallow_self_trade = false\n')
+    return head + "".join(f'\n[[instrument]]\nid = "P{k}"\nkind = "perpetual"\ntick_size = 1\nlot_size = 1\n'
+                          'contract_multiplier = 1\ninitial_margin_ppm = 100000\nmaintenance_margin_ppm = 50000\n'
+                          'margin_model = "linear"\n' for k in range(count))
+
+
+@pytest.mark.parametrize("count", [512, 3000])
+def test_a_long_listing_is_read_without_a_scan_of_the_text_per_key(monkeypatch, count):
+    """Defect (fixed): the configuration's reader looked up the line of every key it type-checked, a scan of the
+    whole text each: O(n^2) in the instruments. The longest listing a deployment may have (512) took ≈ 10 s on
+    every command that reads zkclear.toml, and 3,000 kept `zkclear init` busy for more than 5 minutes before it was
+    refused for its length. The lines are now looked for only to name a refusal."""
+    scans = []
+    original = epoch_io._line_of
+
+    def counted(*args, **kwargs):
+        scans.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_io, "_line_of", counted)
+    text = _listing(count)
+    if count <= 512:
+        assert len(epoch_io.parse_config(text, path="venue.toml").instruments) == count
+    else:
+        with pytest.raises(InputError, match="3000 instruments exceed the 512"):
+            epoch_io.parse_config(text, path="venue.toml")
+    assert len(scans) <= 4  # a refusal may look for its line; nothing scans per instrument

@@ -772,14 +772,15 @@ def _line_of(text: str, key: str, section: int | None) -> int | None:
 def _typed(table: dict, schema: dict[str, type], *, path: str, text: str, section: int | None,
            prefix: str) -> None:
     for key, value in table.items():
-        line = _line_of(text, key, section)
+        # the line is looked for only to name a refusal: a scan of the text per key would make a configuration of
+        # n instruments O(n^2) to read (every command reads it)
         if key not in schema:
-            raise InputError("unknown key", path=path, line=line, field=prefix + key)
+            raise InputError("unknown key", path=path, line=_line_of(text, key, section), field=prefix + key)
         expected = schema[key] if isinstance(schema[key], tuple) else (schema[key],)
         if type(value) not in expected:  # strict: a bool is not an int, an int is not a float
             names = " or ".join(t.__name__ for t in expected)
-            raise InputError(f"must be {names}, got {type(value).__name__}", path=path, line=line,
-                             field=prefix + key)
+            raise InputError(f"must be {names}, got {type(value).__name__}", path=path,
+                             line=_line_of(text, key, section), field=prefix + key)
 
 
 def load_config(path: Path) -> ClearingConfig:

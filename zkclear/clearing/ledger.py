@@ -18,7 +18,9 @@ same folder again without naming the epoch is a no-op that says which epoch took
 Guarantees: re-committing an epoch with identical inputs is a no-op that says so (different inputs:
 :class:`LedgerError`); a crash at any point leaves the last committed epoch intact (SQLite's journal; the row
 is written inside ``BEGIN IMMEDIATE ... COMMIT``); replaying all stored inputs from an empty ledger reproduces
-byte-identical states and hashes (:meth:`Ledger.verify_replay`).
+byte-identical states and hashes (:meth:`Ledger.verify_replay`); a stored epoch's inputs are read only if they
+hash to its ``inputs_hash``, its state (to clear on) only if it and the report hash to its ``outputs_hash`` (a
+damaged or edited record is a :class:`LedgerError`, never read as the epoch's).
 """
 
 from __future__ import annotations
