@@ -228,3 +228,28 @@ def test_a_long_listing_is_read_without_a_scan_of_the_text_per_key(monkeypatch, 
         with pytest.raises(InputError, match="3000 instruments exceed the 512"):
             epoch_io.parse_config(text, path="venue.toml")
     assert len(scans) <= 4  # a refusal may look for its line; nothing scans per instrument
+
+
+def test_a_ledger_sqlite_cannot_open_on_a_full_disk_is_not_called_unusable(committed, market, monkeypatch):
+    """Defect (fixed): on a full disk SQLite cannot size the ledger's ``-shm`` file (SQLITE_IOERR_SHMSIZE, found on a
+    full tmpfs): every command said "not a usable ledger: disk I/O error" of a sound ledger — the words for a
+    damaged one, which send the operator to a backup older than the ledger. Once space is freed the same ledger
+    commits as before (checked by hand: the same epoch hashes as a run that never met the full disk)."""
+    import zkclear.clearing.ledger as ledger_module
+
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+
+    class FullDisk:
+        def execute(self, *_args):
+            raise error
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(ledger_module.sqlite3, "connect", lambda *_args, **_kwargs: FullDisk())
+    for read_only in (False, True):
+        with pytest.raises(LedgerError, match=r"cannot open the ledger: SQLite could not read or write its files "
+                                              r"\(a full disk\? an I/O error\)") as caught:
+            Ledger(committed, market[0], create=False, read_only=read_only)
+        assert "not a usable ledger" not in str(caught.value)

@@ -322,6 +322,11 @@ class Ledger:
             if getattr(exc, "sqlite_errorname", "") in _CANNOT_OPEN:
                 raise LedgerError(f"{self.path}: cannot open the ledger for writing (SQLite writes its -wal and -shm "
                                   f"files beside it: is its folder read-only?): {exc}") from exc
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+                # the file may well be sound (its -shm file could not be sized on a full disk): never "not usable",
+                # which would send the operator to a backup older than the ledger
+                raise LedgerError(f"{self.path}: cannot open the ledger: SQLite could not read or write its files "
+                                  f"(a full disk? an I/O error): {exc}") from exc
             raise LedgerError(f"{self.path}: not a usable ledger: {exc}") from exc
 
     def _readable(self, db: sqlite3.Connection) -> sqlite3.Connection:
