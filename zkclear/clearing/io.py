@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -595,24 +596,21 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
-def _contents(directory: Path, leave_out: str | None) -> dict[str, bytes | None]:
-    """SHA-256 of each input file of ``directory`` but ``leave_out``, read in blocks (None: absent, not a regular
-    file, or unreadable — the parser names it)."""
-    contents: dict[str, bytes | None] = {}
+def _file_states(directory: Path, leave_out: str | None) -> dict[str, tuple[int, ...] | None]:
+    """Size, modification time and identity of each input file of ``directory`` but ``leave_out`` (None: absent or
+    not a regular file): nothing is read, so a file too large to parse is still refused by its parser first."""
+    states: dict[str, tuple[int, ...] | None] = {}
     for name in EPOCH_FILES:
-        path = Path(directory) / name
-        contents[name] = None
-        if name == leave_out or not path.is_file():
+        states[name] = None
+        if name == leave_out:
             continue
-        digest = hashlib.sha256()
         try:
-            with path.open("rb") as handle:
-                while block := handle.read(1 << 20):
-                    digest.update(block)
+            status = (Path(directory) / name).stat()
         except OSError:
             continue
-        contents[name] = digest.digest()
-    return contents
+        if stat.S_ISREG(status.st_mode):
+            states[name] = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev)
+    return states
 
 
 def _private_copy(source: Path, copy: Path) -> None:
@@ -665,7 +663,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
     # still being appended to) is refused, else running the completed folder again would be "already committed"
     # while the records it gained never were (fills.csv in batches is read from a private copy)
     copied = "fills.csv" if batch_fills is not None else None
-    contents = _contents(directory, copied)
+    states = _file_states(directory, copied)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
@@ -716,7 +714,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
         source_digest=folder_digest(directory, replaced), directory=str(directory),
         files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
-    changed = [name for name, digest in _contents(directory, copied).items() if digest != contents[name]]
+    changed = [name for name, state in _file_states(directory, copied).items() if state != states[name]]
     if changed:
         raise InputError("changed while the epoch was read (a file still being written?): run the epoch again once "
                          "its files are complete", path=str(directory / changed[0]))
