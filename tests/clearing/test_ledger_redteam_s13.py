@@ -253,3 +253,24 @@ def test_a_ledger_sqlite_cannot_open_on_a_full_disk_is_not_called_unusable(commi
                                               r"\(a full disk\? an I/O error\)") as caught:
             Ledger(committed, market[0], create=False, read_only=read_only)
         assert "not a usable ledger" not in str(caught.value)
+
+
+def test_a_fills_file_written_while_it_is_copied_is_refused_not_cut_mid_line(market, tmp_path, monkeypatch):
+    """Defect (fixed): with fills in batches, ``fills.csv`` was left out of the check above (it is read from a private
+    copy). A writer still appending while the copy was taken could leave the copy ending in the middle of a line
+    that still parses (``...,1230504`` cut to ``...,12``: a fee cut short) — committed as the epoch's fill."""
+    config, epoch_dirs = market
+    folder = tmp_path / "epoch-1"
+    shutil.copytree(epoch_dirs[0], folder)
+    original = epoch_io._private_copy
+
+    def copy_then_written(source, copy):
+        original(source, copy)
+        with source.open("a") as handle:  # the rest of the last line, and one more
+            handle.write("04\nf-late,trader-0001,trader-0002,BTC-PERP,1,60000,0,0\n")
+
+    monkeypatch.setattr(epoch_io, "_private_copy", copy_then_written)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(InputError, match=rf"^{folder / 'fills.csv'}: changed while the epoch was read"):
+        load_epoch(folder, 1, config, batch_fills=4, scratch=scratch)

@@ -596,14 +596,12 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
-def _file_states(directory: Path, leave_out: str | None) -> dict[str, tuple[int, ...] | None]:
-    """Size, modification time and identity of each input file of ``directory`` but ``leave_out`` (None: absent or
-    not a regular file): nothing is read, so a file too large to parse is still refused by its parser first."""
+def _file_states(directory: Path) -> dict[str, tuple[int, ...] | None]:
+    """Size, modification time and identity of each input file of ``directory`` (None: absent or not a regular
+    file): nothing is read, so a file too large to parse is still refused by its parser first."""
     states: dict[str, tuple[int, ...] | None] = {}
     for name in EPOCH_FILES:
         states[name] = None
-        if name == leave_out:
-            continue
         try:
             status = (Path(directory) / name).stat()
         except OSError:
@@ -661,9 +659,9 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
                          f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
     # what is parsed must be what the folder digest says was committed: a file written while it was read (an export
     # still being appended to) is refused, else running the completed folder again would be "already committed"
-    # while the records it gained never were (fills.csv in batches is read from a private copy)
-    copied = "fills.csv" if batch_fills is not None else None
-    states = _file_states(directory, copied)
+    # while the records it gained never were; fills.csv in batches too, while it is copied (a copy that ends in
+    # the middle of a line being written may end in a record that parses: a size or a fee cut short)
+    states = _file_states(directory)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
@@ -714,7 +712,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
         source_digest=folder_digest(directory, replaced), directory=str(directory),
         files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
-    changed = [name for name, state in _file_states(directory, copied).items() if state != states[name]]
+    changed = [name for name, state in _file_states(directory).items() if state != states[name]]
     if changed:
         raise InputError("changed while the epoch was read (a file still being written?): run the epoch again once "
                          "its files are complete", path=str(directory / changed[0]))
