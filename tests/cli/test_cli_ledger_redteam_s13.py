@@ -97,3 +97,18 @@ def test_epoch_run_names_an_edited_head_state_as_the_ledgers_damage_not_the_inpu
     code, _out, err = run("epoch", "run", market["epochs"][2], "-d", venue)
     refused(code, err, "epoch 2: the stored state and report do not match the outputs hash")
     assert fingerprint(venue) == before
+
+
+def test_status_reads_a_ledger_older_than_the_epoch_inputs_table(committed, tmp_path):
+    """Defect (fixed): a ledger written before the ``epoch_inputs`` table existed (every epoch's inputs in
+    ``epochs.inputs``) that no `epoch run` has opened since — `status` writes nothing, so it never creates the
+    table — made `status` fail whole: "a database could not be read or written: no such table: epoch_inputs". It
+    now reads the inputs where such a ledger keeps them, and shows what the same ledger shows today."""
+    honest = run("status", "-d", committed, "--json")
+    venue = _damaged(committed, tmp_path, "UPDATE epochs SET inputs = (SELECT inputs FROM epoch_inputs WHERE "
+                     "epoch_inputs.epoch = epochs.epoch)", "DROP TABLE epoch_inputs")
+    code, out, err = run("status", "-d", venue, "--json")
+    assert (code, err) == (0, "")
+    assert out == honest[1]
+    with sqlite3.connect(venue / "ledger.sqlite") as db:  # status still wrote nothing: the table is not made
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'epoch_inputs'").fetchone() is None

@@ -312,6 +312,11 @@ class Ledger:
                     self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
             elif bytes(stored[0]) != config_bytes:
                 raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+            # a reader of a ledger older than ``epoch_inputs`` (not written to since: a writer has just created it)
+            # finds every epoch's inputs in ``epochs.inputs``
+            self._inputs_sql = _INPUTS if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'epoch_inputs'").fetchone() else \
+                "epochs.inputs"
             if not read_only:  # a reader never writes (the index is for committing: a reader does not use it)
                 self._index_transfer_ids()
         except (sqlite3.DatabaseError, LedgerError) as exc:
@@ -354,7 +359,8 @@ class Ledger:
         if self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_TRANSFERS_INDEXED,)).fetchone():
             return
         with self._transaction():
-            for epoch, inputs in self._db.execute(f"SELECT epoch, {_INPUTS} FROM epochs ORDER BY epoch").fetchall():
+            for epoch, inputs in self._db.execute(f"SELECT epoch, {self._inputs_sql} FROM epochs ORDER BY epoch"
+                                                  ).fetchall():
                 decoded = _decode_inputs(epoch, _stored_bytes(inputs, f"epoch {epoch}: the stored inputs"),
                                          f"{self.path}#epoch{epoch}")
                 ids = [t.transfer_id for t in decoded.transfers] + [a.action_id for a in decoded.operator_actions]
@@ -501,7 +507,8 @@ class Ledger:
         if public_only:
             stored = self._public_records(epoch)
         else:
-            row = self._db.execute(f"SELECT {_INPUTS}, inputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+            row = self._db.execute(f"SELECT {self._inputs_sql}, inputs_hash FROM epochs WHERE epoch = ?",
+                                   (epoch,)).fetchone()
             if row is None:
                 raise LedgerError(f"epoch {epoch} is not in the ledger")
             stored = _stored_bytes(row[0], f"epoch {epoch}: the stored inputs")
@@ -634,7 +641,8 @@ class Ledger:
     def _inputs_blob(self, epoch: int) -> tuple[str, str]:
         """(table, column) holding the canonical inputs of ``epoch``: ``epoch_inputs`` since it exists,
         ``epochs.inputs`` for an epoch a ledger committed before."""
-        stored = self._db.execute("SELECT 1 FROM epoch_inputs WHERE epoch = ?", (epoch,)).fetchone()
+        stored = self._inputs_sql == _INPUTS and self._db.execute("SELECT 1 FROM epoch_inputs WHERE epoch = ?",
+                                                                  (epoch,)).fetchone()
         return ("epoch_inputs", "inputs") if stored else ("epochs", "inputs")
 
     def _write_inputs_blob(self, epoch: int, source: Path) -> None:
@@ -684,8 +692,8 @@ class Ledger:
         report and hash comes out byte-identical. Returns the final state."""
         state = EpochState.genesis(self.config)
         previous = self.genesis_hash
-        rows = self._db.execute(f"SELECT epoch, previous_hash, epoch_hash, {_INPUTS}, state, report FROM epochs "
-                                "ORDER BY epoch")
+        rows = self._db.execute(f"SELECT epoch, previous_hash, epoch_hash, {self._inputs_sql}, state, report "
+                                "FROM epochs ORDER BY epoch")
         for epoch, stored_previous, stored_hash, inputs_bytes, state_bytes, report_bytes in rows:
             if bytes(stored_previous) != previous:
                 raise LedgerError(f"epoch {epoch}: hash chain broken")
