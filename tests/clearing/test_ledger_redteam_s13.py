@@ -274,3 +274,16 @@ def test_a_fills_file_written_while_it_is_copied_is_refused_not_cut_mid_line(mar
     scratch.mkdir()
     with pytest.raises(InputError, match=rf"^{folder / 'fills.csv'}: changed while the epoch was read"):
         load_epoch(folder, 1, config, batch_fills=4, scratch=scratch)
+
+
+def test_a_configuration_stored_as_text_or_a_missing_genesis_hash_is_never_an_internal_error(committed, market,
+                                                                                              tmp_path):
+    """Defect (fixed): the stored configuration as SQLite TEXT made every command end in "internal error: TypeError"
+    (``bytes(str)`` when the ledger was opened); a genesis hash row deleted from an empty ledger, in "TypeError:
+    'NoneType' object is not subscriptable"."""
+    path = _copy(committed, tmp_path, ("UPDATE meta SET value = CAST(value AS TEXT) WHERE key = 'config'", ()))
+    with Ledger(path, market[0], create=False) as ledger:
+        assert ledger.head()[0] == 2
+    path = _copy(committed, tmp_path, ("DELETE FROM epochs", ()), ("DELETE FROM meta WHERE key = 'genesis_hash'", ()))
+    with Ledger(path, market[0], create=False) as ledger, pytest.raises(LedgerError, match="holds no genesis hash"):
+        ledger.head()

@@ -310,7 +310,7 @@ class Ledger:
                 with self._transaction():
                     self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
                     self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
-            elif bytes(stored[0]) != config_bytes:
+            elif _stored_bytes(stored[0], f"{self.path}: the stored configuration") != config_bytes:
                 raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
             # a reader of a ledger older than ``epoch_inputs`` (not written to since: a writer has just created it)
             # finds every epoch's inputs in ``epochs.inputs``
@@ -398,7 +398,10 @@ class Ledger:
 
     @property
     def genesis_hash(self) -> bytes:
-        return bytes(self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()[0])
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path} holds no genesis hash: a damaged ledger")
+        return _stored_bytes(row[0], f"{self.path}: the stored genesis hash")
 
     def head(self) -> tuple[int, bytes]:
         """``(last committed epoch, its epoch hash)``; ``(0, genesis_hash)`` when empty."""
