@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -597,6 +598,21 @@ def folder_digest(directory: Path, replaced: dict[str, Path] | None = None) -> b
     return digest.digest()
 
 
+def _file_states(directory: Path) -> dict[str, tuple[int, ...] | None]:
+    """Size, modification time and identity of each input file of ``directory`` (None: absent or not a regular
+    file): nothing is read, so a file too large to parse is still refused by its parser first."""
+    states: dict[str, tuple[int, ...] | None] = {}
+    for name in EPOCH_FILES:
+        states[name] = None
+        try:
+            status = (Path(directory) / name).stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            states[name] = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_dev)
+    return states
+
+
 def _private_copy(source: Path, copy: Path) -> None:
     """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
     cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
@@ -643,6 +659,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
     if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
         raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
                          f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
+    # what is parsed must be what the folder digest says was committed: a file written while it was read (an export
+    # still being appended to) is refused, else running the completed folder again would be "already committed"
+    # while the records it gained never were; fills.csv in batches too, while it is copied (a copy that ends in
+    # the middle of a line being written may end in a record that parses: a size or a fee cut short)
+    states = _file_states(directory)
     csv_prices, json_prices = directory / "prices.csv", directory / "prices.json"
     oracle, funding = directory / "oracle.csv", directory / "funding.csv"
     if oracle.exists() and (csv_prices.exists() or json_prices.exists()):
@@ -684,7 +705,7 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         _private_copy(fills_path, copy)
         fills = FillFile(copy, config, batch_fills, shown_as=str(fills_path), spill=Path(scratch) / "batches")
         replaced["fills.csv"] = copy
-    return EpochInputs(
+    inputs = EpochInputs(
         epoch=epoch, fills=fills, marks=marks,
         transfers=parse_transfers(transfers) if transfers.exists() else (),
         opens=parse_accounts(accounts) if accounts.exists() else (),
@@ -693,6 +714,11 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         operator_actions=parse_operator_actions(actions) if actions.exists() else (),
         source_digest=folder_digest(directory, replaced), directory=str(directory),
         files=tuple(name for name in EPOCH_FILES if (directory / name).is_file()))
+    changed = [name for name, state in _file_states(directory).items() if state != states[name]]
+    if changed:
+        raise InputError("changed while the epoch was read (a file still being written?): run the epoch again once "
+                         "its files are complete", path=str(directory / changed[0]))
+    return inputs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -744,14 +770,15 @@ def _line_of(text: str, key: str, section: int | None) -> int | None:
 def _typed(table: dict, schema: dict[str, type], *, path: str, text: str, section: int | None,
            prefix: str) -> None:
     for key, value in table.items():
-        line = _line_of(text, key, section)
+        # the line is looked for only to name a refusal: a scan of the text per key would make a configuration of
+        # n instruments O(n^2) to read (every command reads it)
         if key not in schema:
-            raise InputError("unknown key", path=path, line=line, field=prefix + key)
+            raise InputError("unknown key", path=path, line=_line_of(text, key, section), field=prefix + key)
         expected = schema[key] if isinstance(schema[key], tuple) else (schema[key],)
         if type(value) not in expected:  # strict: a bool is not an int, an int is not a float
             names = " or ".join(t.__name__ for t in expected)
-            raise InputError(f"must be {names}, got {type(value).__name__}", path=path, line=line,
-                             field=prefix + key)
+            raise InputError(f"must be {names}, got {type(value).__name__}", path=path,
+                             line=_line_of(text, key, section), field=prefix + key)
 
 
 def load_config(path: Path) -> ClearingConfig:

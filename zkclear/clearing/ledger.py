@@ -18,7 +18,9 @@ same folder again without naming the epoch is a no-op that says which epoch took
 Guarantees: re-committing an epoch with identical inputs is a no-op that says so (different inputs:
 :class:`LedgerError`); a crash at any point leaves the last committed epoch intact (SQLite's journal; the row
 is written inside ``BEGIN IMMEDIATE ... COMMIT``); replaying all stored inputs from an empty ledger reproduces
-byte-identical states and hashes (:meth:`Ledger.verify_replay`).
+byte-identical states and hashes (:meth:`Ledger.verify_replay`); a stored epoch's inputs are read only if they
+hash to its ``inputs_hash``, its state (to clear on) only if it and the report hash to its ``outputs_hash`` (a
+damaged or edited record is a :class:`LedgerError`, never read as the epoch's).
 """
 
 from __future__ import annotations
@@ -219,6 +221,36 @@ def _read_blob(blob: sqlite3.Blob, start: int, end: int) -> bytes:
     return blob.read(end - start)
 
 
+def _inputs_hash_of_blob(blob: sqlite3.Blob) -> bytes:
+    """``inputs_hash`` of canonical inputs stored in ``blob``, read in blocks."""
+    digest = hashlib.sha256(_INPUTS_LABEL)
+    blob.seek(0)
+    while block := blob.read(_BLOCK):
+        digest.update(block)
+    return digest.digest()
+
+
+def _stored_bytes(value: object, what: str) -> bytes:
+    """A stored column as bytes: a BLOB as it is, TEXT (what an edit by hand in sqlite3 may leave: the same
+    ASCII) encoded; anything else (an integer, a NULL) is a :class:`LedgerError`."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return value.encode("ascii")
+        except UnicodeEncodeError:
+            raise LedgerError(f"{what} is not canonical JSON (text that is not ASCII)") from None
+    raise LedgerError(f"{what} is not a stored record (an SQLite {type(value).__name__})")
+
+
+def _decode_inputs(epoch: int, stored: bytes, path: str) -> EpochInputs:
+    """The inputs of the canonical record ``stored`` (:class:`LedgerError` if it does not decode)."""
+    try:
+        return EpochInputs.from_canonical(json.loads(stored), path=path)
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, RecursionError) as exc:  # damaged, edited
+        raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
+
+
 def _crash_hook() -> None:
     point = os.environ.get(CRASH_HOOK_ENV)
     if not point:
@@ -278,8 +310,13 @@ class Ledger:
                 with self._transaction():
                     self._db.execute("INSERT INTO meta VALUES ('config', ?)", (config_bytes,))
                     self._db.execute("INSERT INTO meta VALUES ('genesis_hash', ?)", (genesis_hash(config),))
-            elif bytes(stored[0]) != config_bytes:
+            elif _stored_bytes(stored[0], f"{self.path}: the stored configuration") != config_bytes:
                 raise LedgerError(f"{self.path}: the ledger was created with a different configuration")
+            # a reader of a ledger older than ``epoch_inputs`` (not written to since: a writer has just created it)
+            # finds every epoch's inputs in ``epochs.inputs``
+            self._inputs_sql = _INPUTS if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'epoch_inputs'").fetchone() else \
+                "epochs.inputs"
             if not read_only:  # a reader never writes (the index is for committing: a reader does not use it)
                 self._index_transfer_ids()
         except (sqlite3.DatabaseError, LedgerError) as exc:
@@ -290,6 +327,11 @@ class Ledger:
             if getattr(exc, "sqlite_errorname", "") in _CANNOT_OPEN:
                 raise LedgerError(f"{self.path}: cannot open the ledger for writing (SQLite writes its -wal and -shm "
                                   f"files beside it: is its folder read-only?): {exc}") from exc
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+                # the file may well be sound (its -shm file could not be sized on a full disk): never "not usable",
+                # which would send the operator to a backup older than the ledger
+                raise LedgerError(f"{self.path}: cannot open the ledger: SQLite could not read or write its files "
+                                  f"(a full disk? an I/O error): {exc}") from exc
             raise LedgerError(f"{self.path}: not a usable ledger: {exc}") from exc
 
     def _readable(self, db: sqlite3.Connection) -> sqlite3.Connection:
@@ -317,9 +359,11 @@ class Ledger:
         if self._db.execute("SELECT 1 FROM meta WHERE key = ?", (_TRANSFERS_INDEXED,)).fetchone():
             return
         with self._transaction():
-            for epoch, inputs in self._db.execute(f"SELECT epoch, {_INPUTS} FROM epochs ORDER BY epoch").fetchall():
-                stored = json.loads(inputs)
-                ids = [t[0] for t in stored["transfers"]] + [a[0] for a in stored.get("operator_actions", [])]
+            for epoch, inputs in self._db.execute(f"SELECT epoch, {self._inputs_sql} FROM epochs ORDER BY epoch"
+                                                  ).fetchall():
+                decoded = _decode_inputs(epoch, _stored_bytes(inputs, f"epoch {epoch}: the stored inputs"),
+                                         f"{self.path}#epoch{epoch}")
+                ids = [t.transfer_id for t in decoded.transfers] + [a.action_id for a in decoded.operator_actions]
                 self._db.executemany("INSERT OR IGNORE INTO transfer_ids VALUES (?, ?)",
                                      ((record_id, epoch) for record_id in ids))
             self._db.execute("INSERT INTO meta VALUES (?, ?)", (_TRANSFERS_INDEXED, b"1"))
@@ -354,7 +398,10 @@ class Ledger:
 
     @property
     def genesis_hash(self) -> bytes:
-        return bytes(self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()[0])
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'genesis_hash'").fetchone()
+        if row is None:
+            raise LedgerError(f"{self.path} holds no genesis hash: a damaged ledger")
+        return _stored_bytes(row[0], f"{self.path}: the stored genesis hash")
 
     def head(self) -> tuple[int, bytes]:
         """``(last committed epoch, its epoch hash)``; ``(0, genesis_hash)`` when empty."""
@@ -362,15 +409,22 @@ class Ledger:
         return (0, self.genesis_hash) if row is None else (row[0], bytes(row[1]))
 
     def state(self, epoch: int | None = None) -> EpochState:
-        """The state after ``epoch`` (default: the last committed one)."""
+        """The state after ``epoch`` (default: the last committed one). :class:`LedgerError` unless the stored state
+        and report hash to the ``outputs_hash`` the epoch's hash binds (an edited figure that still decodes is
+        refused, never cleared on from)."""
         if epoch is None:
             epoch = self.head()[0]
         if epoch == 0:
             return EpochState.genesis(self.config)
-        row = self._db.execute("SELECT state FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        row = self._db.execute("SELECT state, report, outputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
         if row is None:
             raise LedgerError(f"epoch {epoch} is not in the ledger")
-        return EpochState.from_canonical_bytes(bytes(row[0]))
+        state = _stored_bytes(row[0], f"epoch {epoch}: the stored state")
+        report = _stored_bytes(row[1], f"epoch {epoch}: the stored report")
+        if _sha(b"zkclear/ledger/outputs/v1", _len64(state), _len64(report)) != row[2]:
+            raise LedgerError(f"epoch {epoch}: the stored state and report do not match the outputs hash the epoch was "
+                              "committed with (a damaged or edited ledger): restore it from a backup")
+        return EpochState.from_canonical_bytes(state)
 
     def copy_accounts(self, epoch: int, path: Path) -> ScratchAccounts:
         """The accounts of the state after ``epoch`` (a committed epoch) copied into a scratch database at ``path``
@@ -453,18 +507,23 @@ class Ledger:
         every record but the fills, the opening records and the transfers (which are then empty), read without
         decoding — or holding — those (the public inputs, the price history: what ``epoch prove`` and ``status``
         read of an epoch, however many accounts it opened or funded)."""
-        path = f"{self.path}#epoch{epoch}"
         if public_only:
             stored = self._public_records(epoch)
         else:
-            row = self._db.execute(f"SELECT {_INPUTS} FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+            row = self._db.execute(f"SELECT {self._inputs_sql}, inputs_hash FROM epochs WHERE epoch = ?",
+                                   (epoch,)).fetchone()
             if row is None:
                 raise LedgerError(f"epoch {epoch} is not in the ledger")
-            stored = bytes(row[0])
-        try:
-            return EpochInputs.from_canonical(json.loads(stored), path=path)
-        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:  # a damaged or edited ledger
-            raise LedgerError(f"epoch {epoch}: the stored inputs do not decode: {exc}") from exc
+            stored = _stored_bytes(row[0], f"epoch {epoch}: the stored inputs")
+            self._require_inputs_hash(epoch, _sha(_INPUTS_LABEL, stored), row[1])
+        return _decode_inputs(epoch, stored, f"{self.path}#epoch{epoch}")
+
+    def _require_inputs_hash(self, epoch: int, computed: bytes, stored_hash: object) -> None:
+        """LedgerError unless the stored inputs of ``epoch`` hash to the ``inputs_hash`` its epoch hash binds: an
+        edited or damaged record that still decodes is refused, never read as the epoch's inputs."""
+        if computed != stored_hash:
+            raise LedgerError(f"epoch {epoch}: the stored inputs do not match the inputs hash the epoch was committed "
+                              "with (a damaged or edited ledger): restore it from a backup")
 
     def _public_records(self, epoch: int) -> bytes:
         """The stored canonical inputs with the ``"fills":{...}`` member cut out and the ``"opens"`` and
@@ -475,9 +534,14 @@ class Ledger:
         Every byte ``"`` inside a JSON string is escaped (``\\"``), so ``,"`` followed by a key never occurs inside
         an id: the fills member starts at the first ``,"fills":{`` and ends at the first ``]}`` after the first
         ``"size":[`` (the size column holds only integers); the opening records start at the first ``,"opens":[``
-        after it and end where the next key starts; the transfers are the last member."""
-        self._require_epoch(epoch)
+        after it and end where the next key starts; the transfers are the last member. The blob is hashed first
+        (a pass in blocks): a record that does not hash to the epoch's ``inputs_hash`` is refused, so the cut only
+        ever reads what was committed."""
+        row = self._db.execute("SELECT inputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
         with self._db.blobopen(*self._inputs_blob(epoch), epoch, readonly=True) as blob:
+            self._require_inputs_hash(epoch, _inputs_hash_of_blob(blob), row[0])
             fills = _find_in_blob(blob, b',"fills":{', 0)
             fills_end = _find_in_blob(blob, b"]}", _find_in_blob(blob, b'"size":[', fills))
             after_fills = fills_end + 2 if fills_end >= 0 else -1
@@ -580,7 +644,8 @@ class Ledger:
     def _inputs_blob(self, epoch: int) -> tuple[str, str]:
         """(table, column) holding the canonical inputs of ``epoch``: ``epoch_inputs`` since it exists,
         ``epochs.inputs`` for an epoch a ledger committed before."""
-        stored = self._db.execute("SELECT 1 FROM epoch_inputs WHERE epoch = ?", (epoch,)).fetchone()
+        stored = self._inputs_sql == _INPUTS and self._db.execute("SELECT 1 FROM epoch_inputs WHERE epoch = ?",
+                                                                  (epoch,)).fetchone()
         return ("epoch_inputs", "inputs") if stored else ("epochs", "inputs")
 
     def _write_inputs_blob(self, epoch: int, source: Path) -> None:
@@ -630,18 +695,20 @@ class Ledger:
         report and hash comes out byte-identical. Returns the final state."""
         state = EpochState.genesis(self.config)
         previous = self.genesis_hash
-        rows = self._db.execute(f"SELECT epoch, previous_hash, epoch_hash, {_INPUTS}, state, report FROM epochs "
-                                "ORDER BY epoch")
+        rows = self._db.execute(f"SELECT epoch, previous_hash, epoch_hash, {self._inputs_sql}, state, report "
+                                "FROM epochs ORDER BY epoch")
         for epoch, stored_previous, stored_hash, inputs_bytes, state_bytes, report_bytes in rows:
             if bytes(stored_previous) != previous:
                 raise LedgerError(f"epoch {epoch}: hash chain broken")
-            inputs = EpochInputs.from_canonical(json.loads(inputs_bytes), path=f"{self.path}#epoch{epoch}")
+            inputs_bytes = _stored_bytes(inputs_bytes, f"epoch {epoch}: the stored inputs")
+            inputs = _decode_inputs(epoch, inputs_bytes, f"{self.path}#epoch{epoch}")
             state, report = apply_epoch(state, inputs, self.config)
             replayed_state = state.canonical_bytes()
             replayed_report = canonical_json(report.to_canonical())
-            if replayed_state != bytes(state_bytes) or replayed_report != bytes(report_bytes):
+            if (replayed_state != _stored_bytes(state_bytes, f"epoch {epoch}: the stored state")
+                    or replayed_report != _stored_bytes(report_bytes, f"epoch {epoch}: the stored report")):
                 raise LedgerError(f"epoch {epoch}: replay does not reproduce the stored outputs")
-            _, _, previous = epoch_hash(previous, epoch, bytes(inputs_bytes), replayed_state, replayed_report)
+            _, _, previous = epoch_hash(previous, epoch, inputs_bytes, replayed_state, replayed_report)
             if previous != bytes(stored_hash):
                 raise LedgerError(f"epoch {epoch}: replay does not reproduce the epoch hash")
         return state
