@@ -67,3 +67,87 @@ def test_the_honest_risk_data_still_decodes(web_deployment):
     for epoch in (1, 2):
         path = web_deployment.folder(epoch) / f"epoch-{epoch}.public.json"
         assert decode_risk_data(path.read_bytes()).label == f"epoch-{epoch}"
+
+
+# -- the page in Chromium: what it shows of a collateral account --------------------------------------------------
+
+COLLATERAL_HOLDER = "trader-0000"  # posts BTC in this market (seed 12)
+
+
+@pytest.fixture(scope="module")
+def collateral_deployment(tmp_path_factory):
+    """One epoch of the demo's collateral market (USDC-settled, BTC and ETH collateral), proven and attested by the
+    demo's custodians (the API ``zkclear init``, ``epoch run`` and ``epoch prove`` call)."""
+    from zkclear.chains import parse_reserves_csv
+    from zkclear.demo import custodians, demo_reserves_csv
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
+    from zkclear.synthetic import MarketSpec, generate_market
+    from zkclear.tree.placement import TreeConfig
+
+    root = tmp_path_factory.mktemp("collateral")
+    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=40,
+                                                                       seed=12, collateral=True))
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Collateral Venue")
+    Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
+    deployment = Deployment(root / "venue")
+    keys, holders = custodians()
+    deployment.run_epoch(epoch_inputs[0], 1)
+    deployment.prove(1, parse_reserves_csv(demo_reserves_csv(deployment, 1, holders)), reserve_keys=keys)
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def collateral_page(collateral_deployment, tmp_path_factory):
+    """The page of ``zkclear serve`` over the collateral deployment's epochs, in headless Chromium (skipped where
+    tests/web/test_browser.py is)."""
+    from tests.web import test_browser  # skips this fixture's tests as that module skips itself
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "zkclear.cli", "serve", str(collateral_deployment.root / "epochs"),
+                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=ROOT, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True).start()
+    try:
+        found = None
+        while found is None:
+            found = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines.get(timeout=300))
+        with test_browser.sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
+                                                 headless=True)
+            page = test_browser.RecordedPage(browser, found.group(1), tmp_path_factory.mktemp("user"))
+            yield page
+            page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_page_shows_the_collateral_balances_and_liabilities_zkclear_verify_prints(collateral_page,
+                                                                                       collateral_deployment):
+    """Before: the page's account table had the settlement balance, positions and equity, but no BTC or ETH
+    balance and no liability per asset, so a balance committed below the one owed went unseen in the browser."""
+    receipt = collateral_deployment.receipt_path(1, COLLATERAL_HOLDER)
+    expected = verify(COLLATERAL_HOLDER, [EpochRequest(collateral_deployment.root / "epochs" / "1", receipt)])
+    assert expected["ok"] is True
+    account = expected["epochs"][0]["account"]
+    btc = account["collateral"]["BTC"]
+    assert btc["balance"] > 0 and btc["haircut_value"] > 0  # the account holds BTC
+    collateral_page.check(COLLATERAL_HOLDER, [receipt])
+    page = collateral_page.page
+    assert page.get_attribute("body", "data-ok") == "true", page.inner_text("body")
+    rows = {cells[0]: cells[1] for cells in (row.split("\t") for row in
+                                             page.inner_text('article.result[data-epoch="1"] table.account')
+                                             .splitlines())}
+    assert rows["BTC balance"] == (f"{btc['balance']} (smallest units; haircut value {btc['haircut_value']}, what "
+                                   "it counts for in equity)")
+    assert rows["ETH balance"].startswith(f"{account['collateral']['ETH']['balance']} (smallest units")
+    owed = ", ".join(f"{asset} {amount}" for asset, amount in account["liabilities"].items())
+    assert rows["Liabilities"] == f"{owed} (what the venue counts as owed to you, per asset)"
+    assert rows["Equity"] == str(account["equity"])
+    # the marks shown come from the public inputs, which the page does not check against the proofs' risk data
+    caption = page.inner_text('article.result[data-epoch="1"] p.note:has-text("marks")')
+    assert "not checked here against the risk data the proofs use" in caption
+    collateral_page.assert_nothing_left_the_origin()

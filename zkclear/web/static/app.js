@@ -158,9 +158,17 @@ function table(rows, className) {
 }
 
 function accountTable(account) {
+  // the collateral balances and the liabilities per asset, as `zkclear verify` prints them: a balance committed
+  // below the one owed lowers that asset's liabilities, and the participant who typed no expected balance can
+  // only see it here (red team session 13: the page showed neither)
+  const collateral = Object.entries(account.collateral);
   return table([
     ["Balance", account.cash],
     ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
+    ...collateral.map(([asset, held]) => [`${asset} balance`,
+      `${held.balance} (smallest units; haircut value ${held.haircut_value}, what it counts for in equity)`]),
+    ...(collateral.length ? [["Liabilities", Object.entries(account.liabilities).map(([asset, owed]) =>
+      `${asset} ${owed}`).join(", ") + " (what the venue counts as owed to you, per asset)"]] : []),
     ["Equity", account.equity],
     ["Maintenance requirement", account.maintenance_requirement],
     ["Distance to maintenance", account.distance_to_maintenance],
@@ -175,7 +183,10 @@ function accountTable(account) {
 function marksTable(marks) {
   const caption = document.createElement("p");
   caption.className = "note";
-  caption.textContent = "The epoch's marks (ticks), from its public inputs — compare them with the market:";
+  // the page does not recompute the risk data from the inputs (zkclear verify does): these marks are the inputs'
+  // and the proofs' risk data may have been computed from others (red team session 13: the caption did not say so)
+  caption.textContent = "The epoch's marks (ticks), from its public inputs — not checked here against the risk " +
+    "data the proofs use (zkclear verify checks it); compare them with the market:";
   const wrapper = document.createElement("div");
   wrapper.append(caption, table(Object.entries(marks), "marks"));
   return wrapper;
