@@ -151,3 +151,105 @@ def test_the_page_shows_the_collateral_balances_and_liabilities_zkclear_verify_p
     caption = page.inner_text('article.result[data-epoch="1"] p.note:has-text("marks")')
     assert "not checked here against the risk data the proofs use" in caption
     collateral_page.assert_nothing_left_the_origin()
+
+
+def test_the_pages_crowd_audit_reads_the_audit_file_in_pieces_in_pyodide(collateral_page, collateral_deployment):
+    """The crowd audit's reader (a file held open, read with os.pread) works on the page's in-memory file system."""
+    page = collateral_page.page
+    page.fill("#crowd-audit", "1")
+    try:
+        collateral_page.check(COLLATERAL_HOLDER, [collateral_deployment.receipt_path(1, COLLATERAL_HOLDER)])
+    finally:
+        page.fill("#crowd-audit", "0")
+    assert page.inner_text("#error") == ""
+    assert page.get_attribute("#crowd-result", "class") == "pass", page.inner_text("#crowd-result")
+    assert page.inner_text("#crowd-result").startswith("✓ chunks [0] of epoch 1, picked at random here")
+    assert page.get_attribute("body", "data-ok") == "true"
+
+
+# -- the page's crowd audit: the chunks it draws, as zkclear verify reads them ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_chunks(tmp_path_factory):
+    """One epoch of 20 traders (two chunks of 16), proven and attested as tests/web/deployment.py does."""
+    from tests.web.deployment import KEYS
+    from zkclear.chains import parse_reserves_csv
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
+    from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+    from zkclear.tree.placement import TreeConfig
+
+    root = tmp_path_factory.mktemp("two-chunks")
+    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=20, epochs=1, fills_per_epoch=40,
+                                                                       seed=12))
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Two Chunks")
+    Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
+    deployment = Deployment(root / "venue")
+    deployment.run_epoch(epoch_inputs[0], 1)
+    with deployment.ledger() as ledger:
+        owed = int(ledger.state(1).cash.sum())
+    holders = [(key.chain, "USDC", key.address.text) for key in KEYS]
+    deployment.prove(1, parse_reserves_csv(reserves_csv(holders, {"USDC": owed + 1})), reserve_keys=KEYS)
+    return deployment
+
+
+class _FirstChunks:
+    """A chunk chooser that draws the first ones (the crowd audit's OS randomness, made predictable)."""
+
+    def sample(self, population, k):
+        return list(population)[:k]
+
+
+def _bad_point_in_the_second_chunk(deployment, tmp_path: Path) -> Path:
+    """A copy of epoch 1's folder whose audit file (checksum re-sealed) holds a malformed point in chunk 1's first
+    account, and nowhere else."""
+    import hashlib
+
+    from zkclear.verifier.published import CHUNK_SYSTEM, open_published
+
+    folder = tmp_path / "1"
+    shutil.copytree(deployment.root / "epochs" / "1", folder)
+    published = open_published(folder)
+    audit_path = published.files.audit
+    honest = audit_path.read_bytes()
+    chunks = published.audit_data().chunks
+    assert len(chunks) == 2
+    start = honest.find(CHUNK_SYSTEM.encode_commitments(chunks[1].accounts[0]))
+    assert start > 0
+    for offset in range(start + 16, start + 64):
+        data = bytearray(honest)
+        data[offset] ^= 0x01
+        body = bytes(data[:-32])
+        audit_path.write_bytes(body + hashlib.sha256(body).digest())
+        try:
+            published.audit_data()
+        except EncodingError as exc:
+            assert "chunk[1]" in str(exc) or "chunk 1" in str(exc), exc
+            return folder
+    raise AssertionError("no flip made a malformed point")
+
+
+def test_the_pages_crowd_audit_reads_only_the_chunks_it_draws_as_zkclear_verify_does(two_chunks, tmp_path,
+                                                                                      monkeypatch):
+    """Before: the page decoded the whole audit file — every chunk's points, in time and memory that grow with the
+    venue, where ``zkclear verify --crowd-audit`` reads the drawn chunks only — so a malformed point in a chunk
+    nobody drew failed the page's crowd audit while the CLI passed it (the documented "the full audit's to
+    find")."""
+    from zkclear.verifier import receipt as receipt_module
+
+    folder = _bad_point_in_the_second_chunk(two_chunks, tmp_path)
+    monkeypatch.setattr(receipt_module.secrets, "SystemRandom", _FirstChunks)
+    trader = "trader-0003"
+    receipt = two_chunks.receipt_path(1, trader)
+    code, output = zkclear_status("verify", folder, "--receipt", receipt, "--account", trader, "--crowd-audit", 1)
+    assert code == 0 and "crowd audit: chunks [0] of epoch 1 verified too" in output, output
+    result = verify(trader, [EpochRequest(folder, receipt)], crowd_audit_chunks=1)
+    assert result["ok"] is True, result["crowd_audit"]
+    assert result["crowd_audit"]["chunks"] == [0]
+    # drawing the bad chunk too, both refuse the file (exit 1 / the crowd audit's line naming it)
+    code, output = zkclear_status("verify", folder, "--receipt", receipt, "--account", trader, "--crowd-audit", 2)
+    assert code == 1 and "chunk[1]" in output, output
+    result = verify(trader, [EpochRequest(folder, receipt)], crowd_audit_chunks=2)
+    assert result["ok"] is False and result["crowd_audit"]["ok"] is False
+    assert "chunk[1]" in result["crowd_audit"]["detail"] and str(folder) in result["crowd_audit"]["detail"]
