@@ -138,3 +138,19 @@ def test_last_epochs_audit_file_fails_the_crowd_audit_on_both(web_deployment, tm
     receipt = web_deployment.receipt_path(2, ACCOUNT)
     assert _cli(folder, receipt, "--crowd-audit", 1) == ("failed", "audit-epoch-mismatch")
     assert _page(folder, receipt, crowd_audit_chunks=1) == ("failed", "audit-epoch-mismatch")
+
+
+def test_the_account_key_line_says_what_was_checked_of_the_key(web_deployment):
+    """Before: ``(the same every epoch)`` after the fingerprint of a single receipt's unpinned key, which nothing had
+    compared with anything."""
+    receipt = web_deployment.receipt_path(2, ACCOUNT)
+    code, alone = zkclear_status("verify", web_deployment.folder(2), "--receipt", receipt, "--account", ACCOUNT)
+    assert code == 0, alone
+    assert "(the same every epoch)" not in alone
+    assert "(not pinned: --participant or --account-key checks that it is the key you were given)" in alone
+    code, pinned = zkclear_status("verify", web_deployment.folder(2), "--receipt", receipt, "--participant",
+                                  web_deployment.participant_path(ACCOUNT))
+    assert code == 0 and "(the one you pinned)" in pinned, pinned
+    code, history = zkclear_status("verify", web_deployment.folder(1), web_deployment.folder(2), "--receipt",
+                                   web_deployment.receipt_path(1, ACCOUNT), "--receipt", receipt, "--account", ACCOUNT)
+    assert code == 0 and history.count("(the same in every receipt given)") == 2, history
