@@ -253,3 +253,20 @@ def test_the_pages_crowd_audit_reads_only_the_chunks_it_draws_as_zkclear_verify_
     result = verify(trader, [EpochRequest(folder, receipt)], crowd_audit_chunks=2)
     assert result["ok"] is False and result["crowd_audit"]["ok"] is False
     assert "chunk[1]" in result["crowd_audit"]["detail"] and str(folder) in result["crowd_audit"]["detail"]
+
+
+def test_the_page_refuses_a_receipt_larger_than_the_cores_limit_before_reading_it(collateral_page,
+                                                                                  collateral_deployment, tmp_path):
+    """Before: the page read a receipt of any size whole — into the tab, a copy for the worker, Pyodide's file system
+    and Python's memory — and only then called it no receipt; ``zkclear verify`` refuses it by its size."""
+    from zkclear.verifier.published import MAX_RECEIPT_BYTES
+
+    big = tmp_path / "big.rcpt"
+    with big.open("wb") as handle:  # sparse: no disk is used
+        handle.truncate(MAX_RECEIPT_BYTES + 1)
+    collateral_page.check(COLLATERAL_HOLDER, [big])
+    assert collateral_page.page.inner_text("#error") == (
+        f"big.rcpt: {MAX_RECEIPT_BYTES + 1} bytes is larger than the {MAX_RECEIPT_BYTES}-byte limit of a receipt")
+    code, output = zkclear_status("verify", collateral_deployment.root / "epochs" / "1", "--receipt", big,
+                                  "--account", COLLATERAL_HOLDER)
+    assert code == 1 and f"bytes is larger than the {MAX_RECEIPT_BYTES}-byte limit" in output, output

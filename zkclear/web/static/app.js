@@ -8,6 +8,15 @@ const pending = new Map();
 let nextId = 1;
 let historyCsv = null;  // the verifier core's history CSV (zkclear.verifier.participant.history_csv) of the last check
 let originEpochs = null;  // [{epoch, bundle, public, inputs, audit?}] from /epochs/index.json, or null
+// The verifier core's size limits (zkclear.verifier.published.MAX_RECEIPT_BYTES; a participant file is read with a
+// 4096-byte limit): a larger file is refused by its size before it is read, as `zkclear verify` refuses it — the
+// page read it whole into the tab and into Python's memory first (red team session 13)
+const MAX_RECEIPT_BYTES = 256 * 1024 * 1024;
+const MAX_PARTICIPANT_BYTES = 4096;
+
+function refuseLarger(file, limit, what) {
+  if (file.size > limit) throw new Error(`${file.name}: ${file.size} bytes is larger than the ${limit}-byte limit of ${what}`);
+}
 
 // The verifier core's named checks (zkclear.verifier.receipt.CHECKS), as the page titles them.
 const CHECK_TITLES = {
@@ -313,6 +322,9 @@ $("form").addEventListener("submit", async (event) => {
     if (!(crowd >= 0)) throw new Error("the number of chunks to crowd-audit is a whole number");
 
     const receipts = [];
+    for (const file of chosen) refuseLarger(file, MAX_RECEIPT_BYTES, "a receipt");
+    const participant = $("participant-file").files[0];
+    if (participant) refuseLarger(participant, MAX_PARTICIPANT_BYTES, "a participant file");
     for (const file of chosen) {
       const bytes = await file.arrayBuffer();
       setStatus(`reading ${file.name}`, null);
@@ -349,7 +361,6 @@ $("form").addEventListener("submit", async (event) => {
       });
     }
     let participantFile = null;
-    const participant = $("participant-file").files[0];
     if (participant) {
       participantFile = `/participant/${safeName(participant.name)}`;
       files.push({ path: participantFile, data: await participant.arrayBuffer() });
