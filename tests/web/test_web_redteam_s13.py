@@ -14,6 +14,7 @@ Found and fixed here:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -97,16 +98,14 @@ def collateral_deployment(tmp_path_factory):
     return deployment
 
 
-@pytest.fixture(scope="module")
-def collateral_page(collateral_deployment, tmp_path_factory):
-    """The page of ``zkclear serve`` over the collateral deployment's epochs, in headless Chromium (skipped where
-    tests/web/test_browser.py is)."""
-    from tests.web import test_browser  # skips this fixture's tests as that module skips itself
+@contextlib.contextmanager
+def _page_over(epochs: Path, tmp_path_factory):
+    """The page of ``zkclear serve EPOCHS`` in headless Chromium (skipped where tests/web/test_browser.py is)."""
+    from tests.web import test_browser  # skips the caller's tests as that module skips itself
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "zkclear.cli", "serve", str(collateral_deployment.root / "epochs"),
-                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen([sys.executable, "-m", "zkclear.cli", "serve", str(epochs), "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True).start()
     try:
@@ -125,6 +124,18 @@ def collateral_page(collateral_deployment, tmp_path_factory):
         server.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def collateral_page(collateral_deployment, tmp_path_factory):
+    with _page_over(collateral_deployment.root / "epochs", tmp_path_factory) as page:
+        yield page
+
+
+def _account_rows(page, epoch: int) -> dict[str, str]:
+    """The page's account table of ``epoch``: label -> value."""
+    text = page.inner_text(f'article.result[data-epoch="{epoch}"] table.account')
+    return {cells[0]: cells[1] for cells in (row.split("\t") for row in text.splitlines())}
+
+
 def test_the_page_shows_the_collateral_balances_and_liabilities_zkclear_verify_prints(collateral_page,
                                                                                        collateral_deployment):
     """Before: the page's account table had the settlement balance, positions and equity, but no BTC or ETH
@@ -138,9 +149,7 @@ def test_the_page_shows_the_collateral_balances_and_liabilities_zkclear_verify_p
     collateral_page.check(COLLATERAL_HOLDER, [receipt])
     page = collateral_page.page
     assert page.get_attribute("body", "data-ok") == "true", page.inner_text("body")
-    rows = {cells[0]: cells[1] for cells in (row.split("\t") for row in
-                                             page.inner_text('article.result[data-epoch="1"] table.account')
-                                             .splitlines())}
+    rows = _account_rows(page, 1)
     assert rows["BTC balance"] == (f"{btc['balance']} (smallest units; haircut value {btc['haircut_value']}, what "
                                    "it counts for in equity)")
     assert rows["ETH balance"].startswith(f"{account['collateral']['ETH']['balance']} (smallest units")
@@ -270,3 +279,49 @@ def test_the_page_refuses_a_receipt_larger_than_the_cores_limit_before_reading_i
     code, output = zkclear_status("verify", collateral_deployment.root / "epochs" / "1", "--receipt", big,
                                   "--account", COLLATERAL_HOLDER)
     assert code == 1 and f"bytes is larger than the {MAX_RECEIPT_BYTES}-byte limit" in output, output
+
+
+# -- the page's figures above 2^53 ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def large_balance(tmp_path_factory):
+    """One epoch of the page's test market in which trader-0001 also deposits 10^16 units (10 billion USDC)."""
+    from tests.web.deployment import KEYS
+    from zkclear.chains import parse_reserves_csv
+    from zkclear.operator import Deployment
+    from zkclear.proving_settings import ProvingSettings
+    from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+    from zkclear.tree.placement import TreeConfig
+
+    root = tmp_path_factory.mktemp("large-balance")
+    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=40,
+                                                                       seed=12))
+    with (Path(epoch_inputs[0]) / "transfers.csv").open("a", encoding="utf-8") as handle:
+        handle.write("t-large,deposit,trader-0001,10000000000000000\n")
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Large Venue")
+    Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
+    deployment = Deployment(root / "venue")
+    deployment.run_epoch(epoch_inputs[0], 1)
+    with deployment.ledger() as ledger:
+        owed = int(ledger.state(1).cash.sum())
+    holders = [(key.chain, "USDC", key.address.text) for key in KEYS]
+    deployment.prove(1, parse_reserves_csv(reserves_csv(holders, {"USDC": owed + 1})), reserve_keys=KEYS)
+    return deployment
+
+
+def test_the_page_shows_a_balance_above_2_to_the_53_exactly(large_balance, tmp_path_factory):
+    """Before: the worker parsed the verifier's JSON into JavaScript numbers, so a balance, equity or requirement
+    above 2^53 (9 billion USDC in 6-decimal units) was shown rounded — a value the venue never committed."""
+    receipt = large_balance.receipt_path(1, "trader-0001")
+    expected = verify("trader-0001", [EpochRequest(large_balance.root / "epochs" / "1", receipt)])
+    account = expected["epochs"][0]["account"]
+    assert account["cash"] > 2**53 and account["cash"] % 2 == 1  # odd: no JavaScript number holds it
+    with _page_over(large_balance.root / "epochs", tmp_path_factory) as recorded:
+        recorded.check("trader-0001", [receipt])
+        page = recorded.page
+        assert page.get_attribute("body", "data-ok") == "true", page.inner_text("#error")
+        rows = _account_rows(page, 1)
+        assert rows["Balance"] == str(account["cash"])
+        assert rows["Equity"] == str(account["equity"])
+        assert rows["Distance to maintenance"] == str(account["distance_to_maintenance"])
