@@ -9,7 +9,11 @@ Found and fixed here:
   (a file the CLI refused, the page accepted);
 - the page showed the participant neither their collateral balances nor their liabilities per asset (the CLI
   prints both): the threat model's "else only the owner reading the values shown" did not hold in the browser;
-  and its caption presented the public inputs' marks for comparison without saying they are not the ones checked.
+  and its caption presented the public inputs' marks for comparison without saying they are not the ones checked;
+- the page's crowd audit decoded the whole audit file, where ``zkclear verify --crowd-audit`` reads only the chunks
+  it draws: a malformed point in a chunk nobody drew failed the page and not the CLI;
+- the page read a receipt of any size whole before calling it no receipt (the CLI refuses it by its size);
+- the page showed a balance, equity or requirement above 2^53 rounded to the nearest JavaScript number.
 """
 
 from __future__ import annotations
@@ -98,10 +102,22 @@ def collateral_deployment(tmp_path_factory):
     return deployment
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium, one for the module (skipped where tests/web/test_browser.py is)."""
+    from tests.web import test_browser  # skips this fixture's tests as that module skips itself
+
+    with test_browser.sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
+                                             headless=True)
+        yield browser
+        browser.close()
+
+
 @contextlib.contextmanager
-def _page_over(epochs: Path, tmp_path_factory):
-    """The page of ``zkclear serve EPOCHS`` in headless Chromium (skipped where tests/web/test_browser.py is)."""
-    from tests.web import test_browser  # skips the caller's tests as that module skips itself
+def _page_over(chromium, epochs: Path, tmp_path_factory):
+    """The page of ``zkclear serve EPOCHS`` in a fresh context of ``chromium`` (every request recorded)."""
+    from tests.web.test_browser import RecordedPage
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen([sys.executable, "-m", "zkclear.cli", "serve", str(epochs), "--port", "0"],
@@ -112,21 +128,19 @@ def _page_over(epochs: Path, tmp_path_factory):
         found = None
         while found is None:
             found = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines.get(timeout=300))
-        with test_browser.sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
-                                                 headless=True)
-            page = test_browser.RecordedPage(browser, found.group(1), tmp_path_factory.mktemp("user"))
+        page = RecordedPage(chromium, found.group(1), tmp_path_factory.mktemp("user"))
+        try:
             yield page
+        finally:
             page.close()
-            browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
-def collateral_page(collateral_deployment, tmp_path_factory):
-    with _page_over(collateral_deployment.root / "epochs", tmp_path_factory) as page:
+def collateral_page(chromium, collateral_deployment, tmp_path_factory):
+    with _page_over(chromium, collateral_deployment.root / "epochs", tmp_path_factory) as page:
         yield page
 
 
@@ -310,14 +324,14 @@ def large_balance(tmp_path_factory):
     return deployment
 
 
-def test_the_page_shows_a_balance_above_2_to_the_53_exactly(large_balance, tmp_path_factory):
+def test_the_page_shows_a_balance_above_2_to_the_53_exactly(chromium, large_balance, tmp_path_factory):
     """Before: the worker parsed the verifier's JSON into JavaScript numbers, so a balance, equity or requirement
     above 2^53 (9 billion USDC in 6-decimal units) was shown rounded — a value the venue never committed."""
     receipt = large_balance.receipt_path(1, "trader-0001")
     expected = verify("trader-0001", [EpochRequest(large_balance.root / "epochs" / "1", receipt)])
     account = expected["epochs"][0]["account"]
     assert account["cash"] > 2**53 and account["cash"] % 2 == 1  # odd: no JavaScript number holds it
-    with _page_over(large_balance.root / "epochs", tmp_path_factory) as recorded:
+    with _page_over(chromium, large_balance.root / "epochs", tmp_path_factory) as recorded:
         recorded.check("trader-0001", [receipt])
         page = recorded.page
         assert page.get_attribute("body", "data-ok") == "true", page.inner_text("#error")
