@@ -560,8 +560,12 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
                     "crowd_audited_chunks": picked, "links": links}
         click.echo(json.dumps(document, sort_keys=True))
         return
+    # what was checked of the key: pinned, the same across the receipts given, or nothing (one receipt, unpinned)
+    key_note = ("the one you pinned" if participant.account_key is not None
+                else "the same in every receipt given" if len(results) > 1
+                else "not pinned: --participant or --account-key checks that it is the key you were given")
     for result in results:
-        _print_participant_view(result)
+        _print_participant_view(result, key_note)
     gaps = [(a.epoch_id, b.epoch_id) for a, b in pairwise(checks) if b.epoch_id != a.epoch_id + 1]
     if len(results) > 1 and not gaps:
         click.echo(f"  the {len(results)} epochs chain and your account key {checks[0].key_fingerprint} never changed")
@@ -589,12 +593,12 @@ def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> Non
             raise InputError("is one of the files this command reads", path=str(target), field="--history-csv")
 
 
-def _print_participant_view(view: dict) -> None:
+def _print_participant_view(view: dict, key_note: str) -> None:
     held = ", ".join(f"{i} {q:+d}" for i, q in view["positions"].items()) or "none"
     click.echo(f"OK: account {view['account']} is in epoch {view['epoch']}'s tree at leaf {view['leaf_index']}")
     click.echo(f"  venue            {view['venue']} (the name the epoch's reserve attestations sign)")
     click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
-    click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} (the same every epoch)")
+    click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} ({key_note})")
     click.echo(f"  margin mode      {view['margin_mode']}")
     click.echo(f"  cash             {view['cash']} (your balance in the settlement asset's smallest unit)")
     click.echo(f"  positions        {held} (lots)")

@@ -69,9 +69,25 @@ def _risk_data(document: object) -> PublicRiskData:
                           assets=assets)
 
 
+def _refuse_booleans(document: object, path: str) -> None:
+    """EncodingError for a JSON ``true`` or ``false`` anywhere in the risk data (it holds integers, text and null
+    only). Python counts ``False == 0`` and ``True == 1`` with equal hashes, and the risk data's validation and digest
+    are cached by value: a file with ``false`` for a ``0`` was refused on its own, yet accepted — as the header's
+    digest — once the honest file had been read in the same process (the page's worker reads every check's files in
+    one; red team session 13)."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            raise EncodingError(f"{path}: not a public risk data file (true or false where a number is expected)")
+        if isinstance(item, list):
+            stack.extend(item)
+
+
 def decode_risk_data(data: bytes, *, path: str = "<public risk data>") -> PublicRiskData:
     """Rebuild the public risk data from its canonical JSON; EncodingError on anything malformed."""
     document = load_json(data, what=path)
+    _refuse_booleans(document, path)
     try:
         public = _risk_data(document)
     except (ValueError, TypeError) as exc:

@@ -1,19 +1,20 @@
 """The verification page's adapter: ``zkclear verify``, run by the page's Web Worker on Pyodide.
 
-The worker writes what the participant chose and what the page fetched into its in-memory file system, in the
-layout of a publication folder (``/epochs/N/epoch-N.bundle``, ``epoch-N.public.json``, ``epoch-N.inputs.json``
-and, for a crowd audit, ``epoch-N.audit``; the receipts and the participant file beside them), and calls
-:func:`verify_json`. From there on it is the CLI's path, call for call: :func:`~zkclear.verifier.published.
-open_published` and ``PublishedEpoch.receipt`` read the files, :func:`~zkclear.verifier.participant.
-load_participant_file` and the same parsers read the participant's entries, :func:`~zkclear.verifier.participant.
-verify_history` checks every receipt (:func:`~zkclear.verifier.receipt.verify_receipt`), the chain and the account
-key, :func:`~zkclear.verifier.receipt.crowd_audit` the optional random chunks, and :func:`~zkclear.verifier.
-participant.history_rows` / :func:`~zkclear.verifier.participant.history_csv` make the history. One step of
-``zkclear verify`` is not run here: recomputing the public risk data from the public inputs and checking the inputs
-chain (:mod:`zkclear.proofs.recompute`), which need the clearing engine and numpy (not on the page's Pyodide); the
-page says so to the participant. This module verifies nothing itself: it turns the page's form into the core's
-inputs, and the core's result or failure into the page's named checks. Tests run it on CPython, with numpy,
-gmpy2 & co. blocked as on Pyodide.
+The worker writes what the participant chose and what the page fetched into its in-memory file system, in the layout
+of a publication folder (``/epochs/N/epoch-N.bundle``, ``epoch-N.public.json``, ``epoch-N.inputs.json`` and, for a
+crowd audit, ``epoch-N.audit``; the receipts and the participant file beside them), and calls :func:`verify_json`.
+From there on it is the CLI's path, call for call: :func:`~zkclear.verifier.published.open_published` and
+``PublishedEpoch.receipt`` read the files, :func:`~zkclear.verifier.participant.load_participant_file` and the same
+parsers read the participant's entries, :func:`~zkclear.verifier.participant.verify_history` checks every receipt
+(:func:`~zkclear.verifier.receipt.verify_receipt`), the chain and the account key,
+:func:`~zkclear.verifier.receipt.crowd_audit` the optional random chunks of the audit file as
+:func:`~zkclear.verifier.audit_on_disk.open_audit_file` reads it (its layout, then only the chunks drawn), and
+:func:`~zkclear.verifier.participant.history_rows` / :func:`~zkclear.verifier.participant.history_csv` make the
+history. One step of ``zkclear verify`` is not run here: recomputing the public risk data from the public inputs and
+checking the inputs chain (:mod:`zkclear.proofs.recompute`), which need the clearing engine and numpy (not on the
+page's Pyodide); the page says so to the participant. This module verifies nothing itself: it turns the page's form
+into the core's inputs, and the core's result or failure into the page's named checks. Tests run it on CPython, with
+numpy, gmpy2 & co. blocked as on Pyodide.
 
 Named checks, per epoch: the core's own (:data:`zkclear.verifier.receipt.CHECKS`) — ``header``, ``identity``,
 ``values``, ``path``, ``root statements``, ``proofs`` — and, when asked, ``crowd audit`` for the latest epoch.
@@ -48,6 +49,7 @@ from zkclear.bundle.format import receipt_epoch
 from zkclear.errors import InputError, VerificationError, ZkclearError
 from zkclear.integers import parse_canonical_int
 from zkclear.jsonsafe import load_json
+from zkclear.verifier.audit_on_disk import open_audit_file
 from zkclear.verifier.participant import (
     Participant,
     account_view,
@@ -348,8 +350,8 @@ def _links(epochs: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _crowd_audit(latest: PublishedEpoch, chunks: int) -> dict[str, Any]:
-    try:
-        picked = crowd_audit(latest, latest.audit_data(), chunks)
+    try:  # the audit file as zkclear verify reads it: its layout, then only the chunks and nodes drawn
+        picked = crowd_audit(latest, open_audit_file(latest), chunks)
     except VerificationError as exc:
         return {"ok": False, "chunks": [], "detail": exc.detail or explain(exc.reason, exc.index),
                 "reason": exc.reason}

@@ -8,6 +8,15 @@ const pending = new Map();
 let nextId = 1;
 let historyCsv = null;  // the verifier core's history CSV (zkclear.verifier.participant.history_csv) of the last check
 let originEpochs = null;  // [{epoch, bundle, public, inputs, audit?}] from /epochs/index.json, or null
+// The verifier core's size limits (zkclear.verifier.published.MAX_RECEIPT_BYTES; a participant file is read with a
+// 4096-byte limit): a larger file is refused by its size before it is read, as `zkclear verify` refuses it — the
+// page read it whole into the tab and into Python's memory first (red team session 13)
+const MAX_RECEIPT_BYTES = 256 * 1024 * 1024;
+const MAX_PARTICIPANT_BYTES = 4096;
+
+function refuseLarger(file, limit, what) {
+  if (file.size > limit) throw new Error(`${file.name}: ${file.size} bytes is larger than the ${limit}-byte limit of ${what}`);
+}
 
 // The verifier core's named checks (zkclear.verifier.receipt.CHECKS), as the page titles them.
 const CHECK_TITLES = {
@@ -158,9 +167,17 @@ function table(rows, className) {
 }
 
 function accountTable(account) {
+  // the collateral balances and the liabilities per asset, as `zkclear verify` prints them: a balance committed
+  // below the one owed lowers that asset's liabilities, and the participant who typed no expected balance can
+  // only see it here (red team session 13: the page showed neither)
+  const collateral = Object.entries(account.collateral);
   return table([
     ["Balance", account.cash],
     ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
+    ...collateral.map(([asset, held]) => [`${asset} balance`,
+      `${held.balance} (smallest units; haircut value ${held.haircut_value}, what it counts for in equity)`]),
+    ...(collateral.length ? [["Liabilities", Object.entries(account.liabilities).map(([asset, owed]) =>
+      `${asset} ${owed}`).join(", ") + " (what the venue counts as owed to you, per asset)"]] : []),
     ["Equity", account.equity],
     ["Maintenance requirement", account.maintenance_requirement],
     ["Distance to maintenance", account.distance_to_maintenance],
@@ -175,7 +192,10 @@ function accountTable(account) {
 function marksTable(marks) {
   const caption = document.createElement("p");
   caption.className = "note";
-  caption.textContent = "The epoch's marks (ticks), from its public inputs — compare them with the market:";
+  // the page does not recompute the risk data from the inputs (zkclear verify does): these marks are the inputs'
+  // and the proofs' risk data may have been computed from others (red team session 13: the caption did not say so)
+  caption.textContent = "The epoch's marks (ticks), from its public inputs — not checked here against the risk " +
+    "data the proofs use (zkclear verify checks it); compare them with the market:";
   const wrapper = document.createElement("div");
   wrapper.append(caption, table(Object.entries(marks), "marks"));
   return wrapper;
@@ -302,6 +322,9 @@ $("form").addEventListener("submit", async (event) => {
     if (!(crowd >= 0)) throw new Error("the number of chunks to crowd-audit is a whole number");
 
     const receipts = [];
+    for (const file of chosen) refuseLarger(file, MAX_RECEIPT_BYTES, "a receipt");
+    const participant = $("participant-file").files[0];
+    if (participant) refuseLarger(participant, MAX_PARTICIPANT_BYTES, "a participant file");
     for (const file of chosen) {
       const bytes = await file.arrayBuffer();
       setStatus(`reading ${file.name}`, null);
@@ -338,7 +361,6 @@ $("form").addEventListener("submit", async (event) => {
       });
     }
     let participantFile = null;
-    const participant = $("participant-file").files[0];
     if (participant) {
       participantFile = `/participant/${safeName(participant.name)}`;
       files.push({ path: participantFile, data: await participant.arrayBuffer() });
