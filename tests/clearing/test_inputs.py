@@ -207,6 +207,20 @@ def test_prices_json_errors_name_the_record_line_and_field(tmp_path: Path) -> No
         ("BTC-PERP", 2001, 0, 2), ("ETH-DEC", 2001, None, 3)]
 
 
+def test_a_prices_json_integer_of_thousands_of_digits_is_refused_on_its_record_and_field(tmp_path: Path) -> None:
+    """Before: Python's own refusal to convert more than 4,300 digits, with its advice to call
+    ``sys.set_int_max_str_digits()``, named neither the record nor the field."""
+    config = load_config(write(tmp_path, {"zkclear.toml": CONFIG}) / "zkclear.toml")
+    path = tmp_path / "prices.json"
+    path.write_text('{"marks": [\n  {"instrument": "BTC-PERP", "mark_price": 100050},\n'
+                    '  {"instrument": "ETH-DEC", "mark_price": ' + "9" * 5000 + '}\n]}\n')
+    with pytest.raises(InputError) as error:
+        parse_prices_json(path, config)
+    assert (error.value.line, error.value.field) == (3, "marks[1].mark_price")
+    assert "(5000 characters)" in str(error.value) and "sys." not in str(error.value)
+    assert len(str(error.value)) < 300
+
+
 @pytest.mark.parametrize(("old", "new", "line", "field", "fragment"), [
     ("tick_size = 50", "tick_size = 50.0", 13, "instrument[0].tick_size", "must be int"),
     ("allow_self_trade = false", "allow_self_trade = 0", 8, "allow_self_trade", "must be bool"),

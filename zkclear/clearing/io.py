@@ -383,7 +383,7 @@ def parse_prices_csv(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ...
 
 def _json_record_lines(text: str, key: str) -> list[int]:
     """Line of each element of the top-level array ``key`` (the document is already known to parse)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_json_integer)  # the same integers as the document's parse
     match = re.search('"' + re.escape(key) + r'"\s*:\s*\[', text)
     if match is None:
         return []
@@ -416,7 +416,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_integer(text: str) -> int | str:
     """``parse_int`` hook of ``prices.json``: ``-0`` stays text, which the integer check refuses (as
-    :func:`parse_int` refuses it in a CSV file: zero has one spelling)."""
+    :func:`parse_int` refuses it in a CSV file: zero has one spelling); so does an integer of more digits than any
+    bound here allows, shortened (Python would refuse to convert one of more than 4,300 digits, with its own advice
+    and without naming the record or the field)."""
+    if len(text) > _MAX_DIGITS + 2:
+        return f"{text[:12]}… ({len(text)} characters)"
     return text if text == "-0" else int(text)
 
 
