@@ -217,7 +217,7 @@ def test_a_prices_json_integer_of_thousands_of_digits_is_refused_on_its_record_a
     with pytest.raises(InputError) as error:
         parse_prices_json(path, config)
     assert (error.value.line, error.value.field) == (3, "marks[1].mark_price")
-    assert "(5000 characters)" in str(error.value) and "sys." not in str(error.value)
+    assert "(5000 digits)" in str(error.value) and "sys." not in str(error.value)
     assert len(str(error.value)) < 300
 
 

@@ -420,7 +420,7 @@ def _json_integer(text: str) -> int | str:
     bound here allows, shortened (Python would refuse to convert one of more than 4,300 digits, with its own advice
     and without naming the record or the field)."""
     if len(text) > _MAX_DIGITS + 2:
-        return f"{text[:12]}… ({len(text)} characters)"
+        return f"{text[:12]}… ({len(text.removeprefix('-'))} digits)"
     return text if text == "-0" else int(text)
 
 
