@@ -287,3 +287,43 @@ def test_a_configuration_stored_as_text_or_a_missing_genesis_hash_is_never_an_in
     path = _copy(committed, tmp_path, ("DELETE FROM epochs", ()), ("DELETE FROM meta WHERE key = 'genesis_hash'", ()))
     with Ledger(path, market[0], create=False) as ledger, pytest.raises(LedgerError, match="holds no genesis hash"):
         ledger.head()
+
+
+_STREAMED_READS = {
+    "copy_accounts": lambda ledger, tmp_path: ledger.copy_accounts(2, tmp_path / "copy.sqlite"),
+    "account_rows": lambda ledger, _: list(ledger.account_rows(2)),
+    "state_without_accounts": lambda ledger, _: ledger.state_without_accounts(2),
+    "header_and_named": lambda ledger, _: ledger.header_and_named(2, ("CH:insurance",)),
+    "account_count": lambda ledger, _: ledger.account_count(2),
+}
+
+
+@pytest.mark.parametrize("read", sorted(_STREAMED_READS))
+@pytest.mark.parametrize(("column", "edit"), [
+    ("state", lambda data: data.replace(b'["CH:insurance","standard",', b'["CH:insurance","standard",9', 1)),
+    ("report", lambda data: data.replace(b"{", b'{"added":0,', 1)),
+])
+def test_a_state_streamed_from_the_ledger_is_the_state_committed(committed, market, tmp_path, read, column, edit):
+    """Defect (fixed, session 14): the readers that stream a stored state a block at a time (``epoch prove``'s
+    scratch copy, the liabilities, ``status``, the public inputs' previous state, the account count) checked each
+    row's form but not the ``outputs_hash`` the epoch hash binds, which ``Ledger.state`` checks: an edited balance
+    that still decoded was proven and reported as the epoch's."""
+    config = market[0]
+    with sqlite3.connect(committed) as db:
+        data = bytes(db.execute(f"SELECT {column} FROM epochs WHERE epoch = 2").fetchone()[0])
+    path = _copy(committed, tmp_path, (f"UPDATE epochs SET {column} = ? WHERE epoch = 2", (edit(data),)))
+    edited = r"^epoch 2: the stored state and report do not match the outputs hash"
+    with Ledger(path, config, create=False) as ledger, pytest.raises(LedgerError, match=edited):
+        _STREAMED_READS[read](ledger, tmp_path)
+    with Ledger(committed, config, create=False) as ledger:  # the same reads of the ledger as committed
+        assert ledger.account_count(2) == len(ledger.state(2).accounts)
+        assert ledger.state_without_accounts(2).epoch == 2
+
+
+def test_a_stored_state_that_is_not_bytes_is_a_ledger_error_when_streamed(committed, market, tmp_path):
+    """A number where the state's bytes were (the column is NOT NULL, but SQLite keeps any type in it): a
+    LedgerError naming the column, not SQLite's own error."""
+    path = _copy(committed, tmp_path, ("UPDATE epochs SET state = ? WHERE epoch = 2", (7,)))
+    with (Ledger(path, market[0], create=False) as ledger,
+          pytest.raises(LedgerError, match=r"^epoch 2: the stored state is not bytes")):
+        ledger.account_count(2)

@@ -28,7 +28,8 @@ def market(tmp_path_factory) -> dict:
 def committed(market, tmp_path_factory) -> Path:
     """A deployment with epochs 1 and 2 committed (copied by each test that damages it)."""
     directory = tmp_path_factory.mktemp("committed") / "venue"
-    assert run("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial")[0] == 0
+    assert run("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial",
+               "--venue", "Red team venue")[0] == 0
     for folder in market["epochs"][:2]:
         assert run("epoch", "run", folder, "-d", directory)[0] == 0
     return directory
@@ -112,3 +113,24 @@ def test_status_reads_a_ledger_older_than_the_epoch_inputs_table(committed, tmp_
     assert out == honest[1]
     with sqlite3.connect(venue / "ledger.sqlite") as db:  # status still wrote nothing: the table is not made
         assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'epoch_inputs'").fetchone() is None
+
+
+_EDIT_HEAD_BALANCE = ("UPDATE epochs SET state = CAST(replace(CAST(state AS TEXT), '[\"CH:insurance\",\"standard\",', "
+                      "'[\"CH:insurance\",\"standard\",9') AS BLOB) WHERE epoch = 2")
+
+
+@pytest.mark.parametrize("command", ["prove", "status"])
+def test_an_edited_head_state_is_neither_proven_nor_reported(committed, tmp_path, command):
+    """Defect (fixed, session 14): `epoch prove` streams the head state into its scratch copy and `status` reads the
+    clearing house's accounts from it; neither checked the outputs hash the epoch hash binds, so a balance edited
+    in the ledger (still canonical) was proven, with receipts and a published root, and shown as the epoch's. Both
+    now refuse with the ledger's damage named, and `epoch prove` writes nothing."""
+    venue = _damaged(committed, tmp_path, _EDIT_HEAD_BALANCE)
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("chain,asset,address,balance,block_height,block_hash\n"
+                        f"ethereum,USDC,0x{'ab' * 20},{10**15},19000000,0x{'ab' * 32}\n")
+    before = fingerprint(venue)
+    prove = ("epoch", "prove", "-d", venue, "--reserves", reserves)
+    code, _out, err = run(*(prove if command == "prove" else ("status", "-d", venue)))
+    refused(code, err, "epoch 2: the stored state and report do not match the outputs hash")
+    assert fingerprint(venue) == before

@@ -230,6 +230,11 @@ def _inputs_hash_of_blob(blob: sqlite3.Blob) -> bytes:
     return digest.digest()
 
 
+def _edited_outputs(epoch: int) -> LedgerError:
+    return LedgerError(f"epoch {epoch}: the stored state and report do not match the outputs hash the epoch was "
+                       "committed with (a damaged or edited ledger): restore it from a backup")
+
+
 def _stored_bytes(value: object, what: str) -> bytes:
     """A stored column as bytes: a BLOB as it is, TEXT (what an edit by hand in sqlite3 may leave: the same
     ASCII) encoded; anything else (an integer, a NULL) is a :class:`LedgerError`."""
@@ -422,15 +427,35 @@ class Ledger:
         state = _stored_bytes(row[0], f"epoch {epoch}: the stored state")
         report = _stored_bytes(row[1], f"epoch {epoch}: the stored report")
         if _sha(b"zkclear/ledger/outputs/v1", _len64(state), _len64(report)) != row[2]:
-            raise LedgerError(f"epoch {epoch}: the stored state and report do not match the outputs hash the epoch was "
-                              "committed with (a damaged or edited ledger): restore it from a backup")
+            raise _edited_outputs(epoch)
         return EpochState.from_canonical_bytes(state)
+
+    def _require_outputs_hash(self, epoch: int) -> None:
+        """:class:`LedgerError` unless the stored state and report of ``epoch`` (a committed epoch) hash to the
+        ``outputs_hash`` the epoch's hash binds — both read from their blobs a block at a time, so that what is
+        streamed from a state (``epoch prove``'s copy, ``status``, the liabilities) is the state committed, as
+        :meth:`state` requires of what it decodes."""
+        row = self._db.execute("SELECT outputs_hash FROM epochs WHERE epoch = ?", (epoch,)).fetchone()
+        if row is None:
+            raise LedgerError(f"epoch {epoch} is not in the ledger")
+        digest = hashlib.sha256(b"zkclear/ledger/outputs/v1")
+        for column in ("state", "report"):
+            try:
+                with self._db.blobopen("epochs", column, epoch, readonly=True) as blob:
+                    digest.update(len(blob).to_bytes(8, "big"))
+                    while block := blob.read(_BLOCK):
+                        digest.update(block)
+            except sqlite3.OperationalError as exc:  # a NULL or a number where the bytes were
+                raise LedgerError(f"epoch {epoch}: the stored {column} is not bytes ({exc}): a damaged ledger"
+                                  ) from None
+        if digest.digest() != row[0]:
+            raise _edited_outputs(epoch)
 
     def copy_accounts(self, epoch: int, path: Path) -> ScratchAccounts:
         """The accounts of the state after ``epoch`` (a committed epoch) copied into a scratch database at ``path``
         (:mod:`zkclear.clearing.scratch_accounts`): the stored state is read from its blob a block at a time, never
         held whole, and every row is checked on the way."""
-        self._require_epoch(epoch)
+        self._require_outputs_hash(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
             return ScratchAccounts.copy(blob.read, path)
 
@@ -439,7 +464,7 @@ class Ledger:
         the stored state a block at a time)."""
         if epoch == 0:
             return state_header(io.BytesIO(EpochState.genesis(self.config).canonical_bytes()).read)[0]
-        self._require_epoch(epoch)
+        self._require_outputs_hash(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
             return state_header(blob.read)[0]
 
@@ -448,7 +473,7 @@ class Ledger:
         positions, collateral balances)``, in order, read from the stored state by two readers of its blob a block
         at a time (:func:`~zkclear.clearing.state_scan.paired_rows`): nothing is held but two blocks and a row,
         and nothing is written."""
-        self._require_epoch(epoch)
+        self._require_outputs_hash(epoch)
         width, assets = len(self.config.instruments), len(self.config.asset_ids)
         previous = None
         with (self._db.blobopen("epochs", "state", epoch, readonly=True) as first,
@@ -479,7 +504,7 @@ class Ledger:
             return header, len(genesis.accounts), {
                 account: (int(genesis.cash[row]), tuple(genesis.positions[row].tolist()))
                 for row, account in enumerate(genesis.accounts) if account in ids}
-        self._require_epoch(epoch)
+        self._require_outputs_hash(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
             header, count, found = header_and_named_accounts(blob.read, ids)
         width = len(self.config.instruments)
@@ -491,13 +516,9 @@ class Ledger:
 
     def account_count(self, epoch: int) -> int:
         """How many accounts the state after ``epoch`` holds (its rows counted in one pass, none decoded)."""
-        self._require_epoch(epoch)
+        self._require_outputs_hash(epoch)
         with self._db.blobopen("epochs", "state", epoch, readonly=True) as blob:
             return state_header(blob.read)[1]
-
-    def _require_epoch(self, epoch: int) -> None:
-        if self._db.execute("SELECT 1 FROM epochs WHERE epoch = ?", (epoch,)).fetchone() is None:
-            raise LedgerError(f"epoch {epoch} is not in the ledger")
 
     def epoch_hashes(self) -> list[bytes]:
         return [bytes(r[0]) for r in self._db.execute("SELECT epoch_hash FROM epochs ORDER BY epoch")]
