@@ -442,8 +442,13 @@ def test_a_damaged_stored_state_refuses_the_prove_in_one_line_and_leaves_no_file
         state = EpochState.from_canonical_bytes(stored)
         row = f'["{state.accounts[1]}","{state.margin_modes[1]}",{int(state.cash[1])},'.encode()
         assert row in stored
-        db.execute("UPDATE epochs SET state = ? WHERE epoch = 1",
-                   (stored.replace(row, row[:row.rindex(b",", 0, -1) + 1] + b"true,"),))
+        damaged = stored.replace(row, row[:row.rindex(b",", 0, -1) + 1] + b"true,")
+        # the outputs hash recomputed over the damaged state, so that the row's own check is the one that refuses
+        # (a plain edit is refused before any row is read: tests/cli/test_cli_ledger_redteam_s13.py)
+        report = bytes(db.execute("SELECT report FROM epochs WHERE epoch = 1").fetchone()[0])
+        outputs = hashlib.sha256(b"zkclear/ledger/outputs/v1" + len(damaged).to_bytes(8, "big") + damaged
+                                 + len(report).to_bytes(8, "big") + report).digest()
+        db.execute("UPDATE epochs SET state = ?, outputs_hash = ? WHERE epoch = 1", (damaged, outputs))
     db.close()
     reserves = tmp_path / "reserves.csv"
     reserves.write_text(_RESERVES_HEADER + "ethereum,USDC,0x" + "ab" * 20 + ",5," + _ETH_BLOCK + "\n")
