@@ -196,6 +196,12 @@ def test_the_pages_crowd_audit_reads_the_audit_file_in_pieces_in_pyodide(collate
 @pytest.fixture(scope="module")
 def two_chunks(tmp_path_factory):
     """One epoch of 20 traders (two chunks of 16), proven and attested as tests/web/deployment.py does."""
+    return _proven_usdc_venue(tmp_path_factory.mktemp("two-chunks"), accounts=20, venue="Two Chunks")
+
+
+def _proven_usdc_venue(root: Path, *, accounts: int, venue: str, extra_transfer: str = ""):
+    """A deployment of one epoch of a synthetic market of ``accounts`` traders (``extra_transfer``: a line appended to
+    its transfers.csv), proven with USDC reserves that cover it, attested by tests/web/deployment.py's keys."""
     from tests.web.deployment import KEYS
     from zkclear.chains import parse_reserves_csv
     from zkclear.operator import Deployment
@@ -203,10 +209,12 @@ def two_chunks(tmp_path_factory):
     from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
     from zkclear.tree.placement import TreeConfig
 
-    root = tmp_path_factory.mktemp("two-chunks")
-    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=20, epochs=1, fills_per_epoch=40,
-                                                                       seed=12))
-    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Two Chunks")
+    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=accounts, epochs=1,
+                                                                       fills_per_epoch=40, seed=12))
+    if extra_transfer:
+        with (Path(epoch_inputs[0]) / "transfers.csv").open("a", encoding="utf-8") as handle:
+            handle.write(extra_transfer + "\n")
+    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue=venue)
     Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
     deployment = Deployment(root / "venue")
     deployment.run_epoch(epoch_inputs[0], 1)
@@ -301,27 +309,8 @@ def test_the_page_refuses_a_receipt_larger_than_the_cores_limit_before_reading_i
 @pytest.fixture(scope="module")
 def large_balance(tmp_path_factory):
     """One epoch of the page's test market in which trader-0001 also deposits 10^16 units (10 billion USDC)."""
-    from tests.web.deployment import KEYS
-    from zkclear.chains import parse_reserves_csv
-    from zkclear.operator import Deployment
-    from zkclear.proving_settings import ProvingSettings
-    from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
-    from zkclear.tree.placement import TreeConfig
-
-    root = tmp_path_factory.mktemp("large-balance")
-    config, epoch_inputs = generate_market(root / "market", MarketSpec(accounts=8, epochs=1, fills_per_epoch=40,
-                                                                       seed=12))
-    with (Path(epoch_inputs[0]) / "transfers.csv").open("a", encoding="utf-8") as handle:
-        handle.write("t-large,deposit,trader-0001,10000000000000000\n")
-    settings = ProvingSettings(tree=TreeConfig(height=10, chunk_bits=4), executor="serial", venue="Large Venue")
-    Deployment.init(root / "venue", config.read_text(encoding="utf-8"), settings)
-    deployment = Deployment(root / "venue")
-    deployment.run_epoch(epoch_inputs[0], 1)
-    with deployment.ledger() as ledger:
-        owed = int(ledger.state(1).cash.sum())
-    holders = [(key.chain, "USDC", key.address.text) for key in KEYS]
-    deployment.prove(1, parse_reserves_csv(reserves_csv(holders, {"USDC": owed + 1})), reserve_keys=KEYS)
-    return deployment
+    return _proven_usdc_venue(tmp_path_factory.mktemp("large-balance"), accounts=8, venue="Large Venue",
+                              extra_transfer="t-large,deposit,trader-0001,10000000000000000")
 
 
 def test_the_page_shows_a_balance_above_2_to_the_53_exactly(chromium, large_balance, tmp_path_factory):
