@@ -370,11 +370,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         paused_columns = list(resolved.paused_columns)
         stale_exposure |= np.any(start_positions[:, paused_columns] != 0, axis=1)
         stale_exposure |= np.any(positions[:, paused_columns] != 0, axis=1)
-    deposited = 0
-    for row, amount in resolved.deposits:
-        cash[row] += amount  # validated: stays within the amount bound
-        net_deposits[row] += amount
-        deposited += amount
+    # validated: every balance and net deposit stays within the amount bound
+    np.add.at(cash, resolved.deposit_rows, resolved.deposit_amounts)
+    np.add.at(net_deposits, resolved.deposit_rows, resolved.deposit_amounts)
+    deposited = exact_sum(resolved.deposit_amounts)
     # The epoch's public risk data (marks, fractions, the assets' prices and haircut lines): public inputs only.
     params = epoch_risk_parameters(state, resolved, config)
     # Collateral deposits, refused (on the deposit or the price's mark) if the statements could not prove them.

@@ -12,6 +12,7 @@ file line; records built in memory get a ``<memory:...>`` path and their 1-based
 from __future__ import annotations
 
 import heapq
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ MAX_RECORD_ID = 64
 #: --batch-fills``): what bounds the clearing's memory, whatever the number of fills
 DEFAULT_BATCH_FILLS = 1 << 15
 MAX_BATCH_FILLS = 1 << 24
+#: records of :class:`AccountOpens` / :class:`Transfers` made at a time when they are iterated
+_ITERATED = 4096
 DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
 
@@ -55,6 +58,42 @@ class AccountOpen:
     margin_mode: str = "standard"
     path: str = "<memory:accounts>"
     line: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountOpens(Sequence[AccountOpen]):
+    """The opening records of an epoch as columns (``accounts.csv`` of a first epoch is as long as the accounts: a
+    record object per row cost ≈ 100 bytes more than its two column slots and its line). A sequence of
+    :class:`AccountOpen`, each made when it is read; ``lines[k]`` is record ``k``'s line in ``path``."""
+
+    account: tuple[str, ...]
+    margin_mode: tuple[str, ...]
+    lines: np.ndarray
+    path: str = "<memory:accounts>"
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return AccountOpens(self.account[k], self.margin_mode[k], self.lines[k], self.path)
+        return AccountOpen(self.account[k], self.margin_mode[k], self.path, int(self.lines[k]))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same records (a tuple of them included)."""
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking columns: not hashable, as a list
+
+    def __iter__(self) -> Iterator[AccountOpen]:
+        path = self.path
+        for start in range(0, len(self), _ITERATED):
+            end = start + _ITERATED
+            for account, mode, line in zip(self.account[start:end], self.margin_mode[start:end],
+                                           self.lines[start:end].tolist(), strict=True):
+                yield AccountOpen(account, mode, path, line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +207,52 @@ class Transfer:
     asset: str = ""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Transfers(Sequence[Transfer]):
+    """The transfers of an epoch as columns (``transfers.csv`` of a first epoch is as long as the accounts): ids,
+    kinds, accounts and assets as strings (kinds, accounts and assets interned by the parser: one string each),
+    amounts as an int64 column (the parser bounds them by ``2^62 − 1``), ``lines[k]`` record ``k``'s line in
+    ``path``; ``asset`` is empty when no record names one (every transfer in the settlement asset). A sequence of
+    :class:`Transfer`, each made when it is read, in file order (the order withdrawals are considered in)."""
+
+    transfer_id: tuple[str, ...]
+    kind: tuple[str, ...]
+    account: tuple[str, ...]
+    amount: np.ndarray
+    lines: np.ndarray
+    asset: tuple[str, ...] = ()
+    path: str = "<memory:transfers>"
+
+    def __len__(self) -> int:
+        return len(self.transfer_id)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return Transfers(self.transfer_id[k], self.kind[k], self.account[k], self.amount[k], self.lines[k],
+                             self.asset[k], self.path)
+        return Transfer(self.transfer_id[k], self.kind[k], self.account[k], int(self.amount[k]), self.path,
+                        int(self.lines[k]), self.asset[k] if self.asset else "")
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same records (a tuple of them included)."""
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking columns: not hashable, as a list
+
+    def __iter__(self) -> Iterator[Transfer]:
+        path = self.path
+        for start in range(0, len(self), _ITERATED):
+            end = start + _ITERATED
+            ids = self.transfer_id[start:end]
+            assets = self.asset[start:end] if self.asset else ("",) * len(ids)
+            for transfer_id, kind, account, amount, line, asset in zip(
+                    ids, self.kind[start:end], self.account[start:end], self.amount[start:end].tolist(),
+                    self.lines[start:end].tolist(), assets, strict=True):
+                yield Transfer(transfer_id, kind, account, amount, path, line, asset)
+
+
 #: The one operator action: a withdrawal from the insurance fund or the fee account.
 WITHDRAW_FUND = "withdraw_fund"
 #: Accounts an operator action may withdraw from.
@@ -251,8 +336,9 @@ class EpochInputs:
     #: :class:`Fills` in memory, or a :class:`FillSource` read in batches (``zkclear.clearing.io.FillFile``)
     fills: Fills | FillSource
     marks: tuple[MarkPrice, ...]
-    transfers: tuple[Transfer, ...] = ()
-    opens: tuple[AccountOpen, ...] = ()
+    #: a tuple of records, or their columns (:class:`Transfers`, :class:`AccountOpens`: what the parser gives)
+    transfers: Sequence[Transfer] = ()
+    opens: Sequence[AccountOpen] = ()
     margin_overrides: tuple[MarginOverride, ...] = ()
     implied_vols: tuple[ImpliedVol, ...] = ()
     oracle_quotes: tuple[OracleQuote, ...] = ()
@@ -328,9 +414,8 @@ class EpochInputs:
         return EpochInputs(
             epoch=obj["epoch"], fills=fills,
             marks=tuple(MarkPrice(i, m, r, path, k + 1) for k, (i, m, r) in enumerate(obj["marks"])),
-            transfers=tuple(Transfer(t, kind, a, amt, path, k + 1, *asset)
-                            for k, (t, kind, a, amt, *asset) in enumerate(obj["transfers"])),
-            opens=tuple(AccountOpen(a, mode, path, k + 1) for k, (a, mode) in enumerate(obj["opens"])),
+            transfers=_transfers_of_canonical(obj["transfers"], path),
+            opens=AccountOpens(*_columns(obj["opens"], 2), np.arange(1, len(obj["opens"]) + 1), path),
             margin_overrides=tuple(MarginOverride(i, im, mm, path, k + 1)
                                    for k, (i, im, mm) in enumerate(obj["margin_overrides"])),
             implied_vols=tuple(ImpliedVol(i, v, path, k + 1)
@@ -342,6 +427,32 @@ class EpochInputs:
             operator_actions=tuple(OperatorAction(a, kind, account, amount, reason, path, k + 1)
                                    for k, (a, kind, account, amount, reason)
                                    in enumerate(obj.get("operator_actions", []))))
+
+
+def _columns(records: list, width: int) -> tuple[tuple, ...]:
+    """The ``width`` columns of canonical records (lists of ``width`` values; ValueError otherwise)."""
+    if any(type(record) is not list or len(record) != width for record in records):
+        raise ValueError(f"a record is not a list of {width} values")
+    return tuple(zip(*records, strict=True)) if records else ((),) * width
+
+
+def _transfers_of_canonical(records: list, path: str) -> Sequence[Transfer]:
+    """The transfers of a canonical record: columns (:class:`Transfers`) when every amount is an integer of the int64
+    range, else the records as they are (for :func:`validate_inputs` to name the bad one)."""
+    lines = np.arange(1, len(records) + 1)
+    if any(type(record) is not list for record in records):
+        raise ValueError("a transfer is not a list")
+    widths = {len(record) for record in records}
+    amounts = [record[3] for record in records] if widths <= {4, 5} else []
+    if not (widths <= {4, 5} and all(type(amount) is int and -(1 << 63) <= amount < 1 << 63
+                                     for amount in amounts)):
+        return tuple(Transfer(t, kind, a, amt, path, k + 1, *asset)
+                     for k, (t, kind, a, amt, *asset) in enumerate(records))
+    # a settlement transfer has four fields, a collateral one its asset as a fifth (transfers_canonical)
+    assets = tuple(record[4] if len(record) == 5 else "" for record in records) if 5 in widths else ()
+    return Transfers(tuple(record[0] for record in records), tuple(record[1] for record in records),
+                     tuple(record[2] for record in records), np.array(amounts, dtype=np.int64), lines, assets,
+                     path)
 
 
 def opens_canonical(opens: Sequence[AccountOpen]) -> list:
@@ -377,7 +488,9 @@ class ResolvedInputs:
     margin_fractions: tuple[tuple[int, int], ...]  # effective (initial, maintenance) ppm per instrument
     #: per instrument, the (path, line) of the record its mark comes from (an option: its implied volatility)
     mark_sources: tuple[tuple[str, int], ...]
-    deposits: tuple[tuple[int, int], ...]                    # (row, amount) of the settlement asset
+    #: deposits of the settlement asset: the account's row and the amount, in input order (int64 columns)
+    deposit_rows: np.ndarray
+    deposit_amounts: np.ndarray
     #: (transfer id, row, amount, asset): asset -1 for the settlement asset, else its collateral column
     withdrawals: tuple[tuple[str, int, int, int], ...]
     fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
@@ -653,22 +766,26 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
             column for column, spec in enumerate(config.instruments)
             if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
         margin_fractions=tuple(fractions), mark_sources=tuple(sources),
-        deposits=tuple(deposits), withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals,
+        deposit_rows=np.frombuffer(deposits[0], dtype=np.int64),
+        deposit_amounts=np.frombuffer(deposits[1], dtype=np.int64),
+        withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals,
         asset_deposits=tuple(asset_deposits))
 
 
-def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, config: ClearingConfig,
-                        index: dict[str, int], previous_rows: np.ndarray) -> tuple[list, list, list, set[str]]:
+def _validate_transfers(transfers: Sequence[Transfer], state: EpochState, config: ClearingConfig,
+                        index: dict[str, int], previous_rows: np.ndarray
+                        ) -> tuple[tuple[array, array], list, list, set[str]]:
     """Deposits and withdrawals: distinct ids, known kind, account and asset (empty or the settlement asset's id:
     the settlement asset), a positive amount; no withdrawal from a ``CH:`` account (operator actions), no
     collateral asset for a ``CH:`` account (the clearing house holds the settlement asset only); no deposit
     lifting a balance (or net deposits) past ``2^62 − 1`` or a collateral balance past its cap, nor the total
     all accounts hold of its asset past ``2^64 − 1`` (what the tree sums and solvency proves: ``provable.py``)."""
-    deposits: list[tuple[int, int]] = []
+    # the settlement asset's deposits as two int64 columns (rows, amounts): 16 bytes a deposit, not a tuple's 120
+    deposits = (array("q"), array("q"))
     withdrawals: list[tuple[str, int, int, int]] = []
     asset_deposits: list[tuple[int, int, int, Transfer]] = []
     seen: set[str] = set()
-    deposited: dict[int, int] = {}
+    deposited = np.zeros(len(index), dtype=np.int64)  # per row: each sum stays <= 2^62 - 1, or is refused
     # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
     old_row = np.full(len(index), -1, dtype=np.int64)  # row -> the account's row in the state (-1: new)
     old_row[previous_rows] = np.arange(len(previous_rows), dtype=np.int64)
@@ -725,10 +842,12 @@ def _validate_transfers(transfers: tuple[Transfer, ...], state: EpochState, conf
         if record.kind == WITHDRAWAL:
             withdrawals.append((record.transfer_id, row, record.amount, column))
         elif column < 0:
-            deposited[row] = deposited.get(row, 0) + record.amount
-            if held_before(row) + deposited[row] > MAX_AMOUNT:
+            total = int(deposited[row]) + record.amount
+            if held_before(row) + total > MAX_AMOUNT:
                 raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
-            deposits.append((row, record.amount))
+            deposited[row] = total
+            deposits[0].append(row)
+            deposits[1].append(record.amount)
         else:
             key = (row, column)
             asset_deposited[key] = asset_deposited.get(key, 0) + record.amount

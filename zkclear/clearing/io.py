@@ -21,6 +21,7 @@ import re
 import stat
 import sys
 import tomllib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from zkclear.clearing.config import ClearingConfig, DeficitResolution, OracleGua
 from zkclear.clearing.inputs import (
     DEFAULT_BATCH_FILLS,
     MAX_BATCH_FILLS,
-    AccountOpen,
+    AccountOpens,
     EpochInputs,
     Fills,
     FundingRate,
@@ -48,7 +49,7 @@ from zkclear.clearing.inputs import (
     MarkPrice,
     OperatorAction,
     OracleQuote,
-    Transfer,
+    Transfers,
 )
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
@@ -477,23 +478,30 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     return tuple(marks)
 
 
-def parse_transfers(path: Path) -> tuple[Transfer, ...]:
+def parse_transfers(path: Path) -> Transfers:
     """``transfers.csv``: deposits and withdrawal requests, in the order they are considered; an optional last
-    column ``asset`` names a collateral asset (empty: the settlement asset)."""
+    column ``asset`` names a collateral asset (empty: the settlement asset). Returned as columns (kinds, accounts
+    and assets interned: one string each however many records name them)."""
     name = str(path)
     rows, lines = _read_csv(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER)
-    transfers = []
+    ids, kinds, accounts, assets = [], [], [], []
+    amounts = array("q")
     for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, lines, strict=True):
         _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
         if kind not in ("deposit", "withdrawal"):
             raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
                              field="kind")
-        amount = parse_int(amount_text, path=name, line=line, field="amount")
+        amount = parse_int(amount_text, path=name, line=line, field="amount")  # within 2^62 - 1
         if amount <= 0:
             raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
-        transfers.append(Transfer(transfer_id, sys.intern(kind), sys.intern(account), amount, name, line,
-                                  *map(sys.intern, asset)))
-    return tuple(transfers)
+        ids.append(transfer_id)
+        kinds.append(sys.intern(kind))
+        accounts.append(sys.intern(account))
+        amounts.append(amount)
+        assets.extend(map(sys.intern, asset))
+    del rows
+    return Transfers(tuple(ids), tuple(kinds), tuple(accounts), np.frombuffer(amounts, dtype=np.int64).copy(),
+                     np.array(lines, dtype=np.int64), tuple(assets), name)
 
 
 def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
@@ -511,13 +519,13 @@ def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
     return tuple(actions)
 
 
-def parse_accounts(path: Path) -> tuple[AccountOpen, ...]:
-    """``accounts.csv``: accounts opened in this epoch and their margin mode."""
+def parse_accounts(path: Path) -> AccountOpens:
+    """``accounts.csv``: accounts opened in this epoch and their margin mode, as columns."""
     name = str(path)
     rows, lines = _read_csv(path, ACCOUNTS_HEADER)
     # interned: an id read here again in transfers.csv, and every margin mode, is then one string, not one per row
-    return tuple(AccountOpen(sys.intern(account), sys.intern(mode), name, line)
-                 for (account, mode), line in zip(rows, lines, strict=True))
+    return AccountOpens(tuple(sys.intern(account) for account, _ in rows), tuple(sys.intern(mode) for _, mode in rows),
+                        np.array(lines, dtype=np.int64), name)
 
 
 def parse_margins(path: Path) -> tuple[MarginOverride, ...]:
