@@ -1,0 +1,116 @@
+"""Red team session 14: the clearing engine's margin model against what the collateralization statements prove.
+
+Findings pinned here:
+
+1. A portfolio account that loses in *every* scenario of a group (a short straddle on a grid without an unmoved
+   scenario) has a worst loss ``z_g`` far above its spread ``z_g − loss_s``. The engine checked only the spread
+   (``provable.StatementBounds``), so it committed an epoch whose ``scenario_worst[g]: z_g ∈ [0, 2^64)`` no prover
+   could satisfy, and the deployment's proof chain stopped for good. It is now refused on the fill.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from circuits.public_data import AccountWitness, PublicRiskData
+from provers.collateral import assign_account
+from zkclear.clearing.engine import apply_epoch, option_equity_values
+from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, ImpliedVol, MarkPrice, Transfer
+from zkclear.clearing.io import parse_config
+from zkclear.clearing.options import engine_option_mark
+from zkclear.clearing.provable import StatementBounds, StatementLimits
+from zkclear.clearing.state import EpochState
+from zkclear.errors import InputError, ProvingError
+
+FORWARD = 60_000
+VOL = 500_000
+#: BTC in whole USD ticks, 0.001 BTC lots, USDC in 10^-6 (1,000 units per lot per tick); a scenario grid of two moves
+#: (-16 %, +16 %), one volatility, no extreme pair, at scale 10^6 (every scenario counted at weight 10^6).
+STRADDLE_CONFIG = """
+genesis_timestamp = 1700000000
+epoch_seconds = 86400
+liquidators = ["LIQ"]
+
+[portfolio_margin]
+price_steps = 2
+volatility_shifts_ppm = [0]
+extreme_multiple = 0
+scale = 1000000
+
+[[instrument]]
+id = "BTC-PERP"
+kind = "perpetual"
+underlying = "BTC"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 1000
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+""" + "".join(f"""
+[[instrument]]
+id = "BTC-{kind[0].upper()}"
+kind = "option"
+underlying = "BTC-PERP"
+option_type = "{kind}"
+strike = {FORWARD}
+expiry_epoch = 30
+tick_size = 1
+lot_size = 1
+contract_multiplier = 1000
+initial_margin_ppm = 150000
+maintenance_margin_ppm = 100000
+""" for kind in ("put", "call"))
+
+
+def _straddle_epoch(lots: int) -> tuple:
+    """Epoch 1: the portfolio account A sells ``lots`` at-the-money puts and calls at their marks to the standard
+    account B; both deposit 2^61."""
+    cfg = parse_config(STRADDLE_CONFIG, path="zkclear.toml")
+    marks = {spec.instrument_id: engine_option_mark(spec, FORWARD, VOL, cfg.valuation_timestamp(30),
+                                                    cfg.valuation_timestamp(1)) for spec in cfg.instruments[1:]}
+    fills = [Fill(f"f{k}", "B", "A", instrument, lots, mark, 0, 0)
+             for k, (instrument, mark) in enumerate(marks.items())]
+    inputs = EpochInputs(1, Fills.from_records(fills), marks=(MarkPrice("BTC-PERP", FORWARD, 0),),
+                         transfers=(Transfer("dA", "deposit", "A", 2**61), Transfer("dB", "deposit", "B", 2**61)),
+                         opens=(AccountOpen("A", "portfolio"), AccountOpen("B", "standard")),
+                         implied_vols=tuple(ImpliedVol(instrument, VOL) for instrument in marks))
+    return cfg, inputs
+
+
+def _prove_all(cfg, state, report) -> None:
+    public = PublicRiskData.from_epoch(report.risk, cfg.risk_models, scenario_table=report.risk.scenario_table,
+                                       equity_values=option_equity_values(cfg, report.risk))
+    for account, mode, cash, row in zip(state.accounts, state.margin_modes, state.cash.tolist(),
+                                        state.positions.tolist(), strict=True):
+        assign_account(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode), public)
+
+
+def test_a_book_losing_in_every_scenario_is_refused_when_its_worst_loss_reaches_2_64() -> None:
+    cfg, inputs = _straddle_epoch(4_000_000)
+    state, report = apply_epoch(EpochState.genesis(cfg), inputs, cfg)
+    table = report.risk.scenario_table
+    row = state.positions[state.row("A")].tolist()
+    losses = [-sum(q * table.value_changes[j][s] for j, q in enumerate(row)) for s in range(len(table.scenarios))]
+    assert min(losses) > 0, "the short straddle loses in both scenarios"
+    assert max(losses) - min(losses) < 2**62  # the spread the engine checked is far from the bound...
+    assert max(losses) // 4_000_000 * 4_500_000 >= 2**64  # ...the worst loss is not: 4,500,000 lots pass 2^64
+    _prove_all(cfg, state, report)  # 4,000,000 lots: committed and provable
+
+    cfg, inputs = _straddle_epoch(4_500_000)
+    with pytest.raises(InputError, match=r"^<memory:fills>:2: field 'size': account 'A' in 'BTC-C': its worst "
+                                         r"scenario loss \(\d+, 1/1000000 units\) reaches 2\^64"):
+        apply_epoch(EpochState.genesis(cfg), inputs, cfg)
+
+
+def test_the_worst_loss_bound_is_the_statements_own() -> None:
+    """What the engine now refuses the statement refuses too: ``scenario_worst[g]`` is out of its range."""
+    cfg, inputs = _straddle_epoch(4_000_000)
+    _, report = apply_epoch(EpochState.genesis(cfg), inputs, cfg)
+    public = PublicRiskData.from_epoch(report.risk, cfg.risk_models, scenario_table=report.risk.scenario_table,
+                                       equity_values=option_equity_values(cfg, report.risk))
+    bounds = StatementBounds(report.risk, cfg.risk_models, StatementLimits(32))
+    short = (0, -4_500_000, -4_500_000)
+    breach = bounds.account_breach(list(short), "portfolio")
+    assert breach is not None and "worst scenario loss" in breach.message
+    with pytest.raises(ProvingError, match=r"scenario_worst\[0\]"):
+        assign_account("A", AccountWitness(2**61, short, "portfolio"), public)
