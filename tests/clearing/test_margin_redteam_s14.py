@@ -6,21 +6,29 @@ Findings pinned here:
    scenario) has a worst loss ``z_g`` far above its spread ``z_g − loss_s``. The engine checked only the spread
    (``provable.StatementBounds``), so it committed an epoch whose ``scenario_worst[g]: z_g ∈ [0, 2^64)`` no prover
    could satisfy, and the deployment's proof chain stopped for good. It is now refused on the fill.
+2. A listing with no margin line at all (a tiered instrument whose tiers are all at rate 0, which the configuration
+   accepts) makes the statement's ``maintenance`` form ``E − 0`` the ``equity`` form, and the constraint system
+   merges them. The participant's figures (``CollateralChunks.account_margin``, what ``zkclear verify`` and the page
+   print) looked the ``maintenance`` constraint up by name and ended in a ``StopIteration`` traceback; the
+   statement now carries its requirement form.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from circuits.account_statement import account_statement
 from circuits.public_data import AccountWitness, PublicRiskData
-from provers.collateral import assign_account
-from zkclear.clearing.engine import apply_epoch, option_equity_values
+from provers.collateral import assign_account, prove_collateral_batch
+from zkclear.clearing.engine import apply_epoch, option_equity_values, risk_parameters
 from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, ImpliedVol, MarkPrice, Transfer
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.provable import StatementBounds, StatementLimits
 from zkclear.clearing.state import EpochState
+from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import InputError, ProvingError
+from zkclear.proofs.chunks import CollateralChunks
 
 FORWARD = 60_000
 VOL = 500_000
@@ -114,3 +122,30 @@ def test_the_worst_loss_bound_is_the_statements_own() -> None:
     assert breach is not None and "worst scenario loss" in breach.message
     with pytest.raises(ProvingError, match=r"scenario_worst\[0\]"):
         assign_account("A", AccountWitness(2**61, short, "portfolio"), public)
+
+
+ZERO_TIERS_CONFIG = """
+genesis_timestamp = 1700000000
+epoch_seconds = 86400
+
+[[instrument]]
+id = "BTC-PERP"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 10
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+margin_model = "tiered"
+maintenance_tiers = [{notional_bound = 1000000, rate_ppm = 0, deduction = 0}]
+initial_tiers = [{notional_bound = 1000000, rate_ppm = 0, deduction = 0}]
+"""
+
+
+def test_a_listing_without_margin_lines_shows_the_participant_a_zero_requirement() -> None:
+    cfg = parse_config(ZERO_TIERS_CONFIG, path="zkclear.toml")
+    public = PublicRiskData.from_epoch(risk_parameters(cfg, 1, (30_000,)), cfg.risk_models)
+    statement = account_statement(public, "standard")
+    assert [c.name for c in statement.statement.constraints] == ["position[0]", "equity"]  # maintenance merged
+    _, _, openings = prove_collateral_batch([AccountWitness(5, (-3,))], public, b"s14", BlindingSource.random())
+    assert CollateralChunks().account_margin(openings[0], public) == (5, 0)
