@@ -11,6 +11,10 @@ Findings pinned here:
    merges them. The participant's figures (``CollateralChunks.account_margin``, what ``zkclear verify`` and the page
    print) looked the ``maintenance`` constraint up by name and ended in a ``StopIteration`` traceback; the
    statement now carries its requirement form.
+
+Pinned as documented, not changed: the standard statement rounds the sum of the requirements up, the engine each
+position's (docs/protocol.md, "Rounding, stated plainly"), so with ``D > 1`` an account up to ``held − 1`` units
+below the engine's requirement proves.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import pytest
 from circuits.account_statement import account_statement
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account, prove_collateral_batch
+from tests.clearing.clearing_helpers import config, perp_spec
 from zkclear.clearing.engine import apply_epoch, option_equity_values, risk_parameters
 from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, ImpliedVol, MarkPrice, Transfer
 from zkclear.clearing.io import parse_config
+from zkclear.clearing.margin import MarginLevel, account_requirement
 from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.provable import StatementBounds, StatementLimits
 from zkclear.clearing.state import EpochState
@@ -149,3 +155,15 @@ def test_a_listing_without_margin_lines_shows_the_participant_a_zero_requirement
     assert [c.name for c in statement.statement.constraints] == ["position[0]", "equity"]  # maintenance merged
     _, _, openings = prove_collateral_batch([AccountWitness(5, (-3,))], public, b"s14", BlindingSource.random())
     assert CollateralChunks().account_margin(openings[0], public) == (5, 0)
+
+
+def test_with_d_above_one_the_proof_holds_the_account_to_the_exact_sum_not_the_engines_rounded_sum() -> None:
+    cfg = config(perp_spec(instrument_id="A-PERP"), perp_spec(instrument_id="B-PERP"))  # multiplier 10, MM 5 %
+    risk = risk_parameters(cfg, 1, (2_999, 3_001))  # 1,499.5 and 1,500.5 per lot
+    public = PublicRiskData.from_epoch(risk, cfg.risk_models)
+    assert public.scale == 2
+    positions = (1, 1)
+    assert account_requirement(positions, risk, cfg.risk_models, MarginLevel.MAINTENANCE) == 1_500 + 1_501
+    statement = account_statement(public, "standard")
+    assert not statement.statement.violations(statement.assign(AccountWitness(3_000, positions)))  # one below
+    assert statement.statement.violations(statement.assign(AccountWitness(2_999, positions)))
