@@ -11,6 +11,10 @@ Findings pinned here:
    merges them. The participant's figures (``CollateralChunks.account_margin``, what ``zkclear verify`` and the page
    print) looked the ``maintenance`` constraint up by name and ended in a ``StopIteration`` traceback; the
    statement now carries its requirement form.
+3. With collateral assets an account's settlement liability is ``max(cash + Σ v·q, 0)``: a debt secured by
+   collateral is not netted, so the tree sums the settlement balances plus the debts. The engine bounded the
+   balances' sum (deposits) by ``2^64 − 1`` only, and committed epochs whose settlement liabilities no tree node or
+   solvency proof (reserves below 2^64) can hold. Refused now, on the last settlement deposit or the debtor's fill.
 
 Pinned as documented, not changed: the standard statement rounds the sum of the requirements up, the engine each
 position's (docs/protocol.md, "Rounding, stated plainly"), so with ``D > 1`` an account up to ``held − 1`` units
@@ -24,7 +28,8 @@ import pytest
 from circuits.account_statement import account_statement
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account, prove_collateral_batch
-from tests.clearing.clearing_helpers import config, perp_spec
+from tests.clearing.clearing_helpers import config, deposit, epoch_inputs, fill, perp_spec
+from tests.clearing.collateral_helpers import BTC, PERP, deposit_asset, multi_config
 from zkclear.clearing.engine import apply_epoch, option_equity_values, risk_parameters
 from zkclear.clearing.inputs import AccountOpen, EpochInputs, Fill, Fills, ImpliedVol, MarkPrice, Transfer
 from zkclear.clearing.io import parse_config
@@ -94,9 +99,9 @@ def _straddle_epoch(lots: int) -> tuple:
 def _prove_all(cfg, state, report) -> None:
     public = PublicRiskData.from_epoch(report.risk, cfg.risk_models, scenario_table=report.risk.scenario_table,
                                        equity_values=option_equity_values(cfg, report.risk))
-    for account, mode, cash, row in zip(state.accounts, state.margin_modes, state.cash.tolist(),
-                                        state.positions.tolist(), strict=True):
-        assign_account(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode), public)
+    for account, mode, cash, row, balances in zip(state.accounts, state.margin_modes, state.cash.tolist(),
+                                                  state.positions.tolist(), state.asset_balances.tolist(), strict=True):
+        assign_account(account, AccountWitness(int(cash), tuple(row), mode, tuple(balances)), public)
 
 
 def test_a_book_losing_in_every_scenario_is_refused_when_its_worst_loss_reaches_2_64() -> None:
@@ -167,3 +172,52 @@ def test_with_d_above_one_the_proof_holds_the_account_to_the_exact_sum_not_the_e
     statement = account_statement(public, "standard")
     assert not statement.statement.violations(statement.assign(AccountWitness(3_000, positions)))  # one below
     assert statement.statement.violations(statement.assign(AccountWitness(2_999, positions)))
+
+
+# -- 3. settlement liabilities with collateral assets ---------------------------------------------------------------
+
+FULL = 2**62 - 1  # the largest settlement balance; four of them are 2^64 − 4, the most all accounts may hold
+
+
+def _settlement_liabilities(cfg, state, report) -> int:
+    public = PublicRiskData.from_epoch(report.risk, cfg.risk_models,
+                                       equity_values=option_equity_values(cfg, report.risk))
+    chunks = CollateralChunks()
+    return sum(chunks.witness_liabilities(AccountWitness(int(cash), tuple(row), mode, tuple(balances)), public)[0]
+               for cash, row, mode, balances in zip(state.cash.tolist(), state.positions.tolist(), state.margin_modes,
+                                                    state.asset_balances.tolist(), strict=True))
+
+
+def _borrowing_epoch(epoch: int, fee: int, deposits: tuple[int, ...] = ()) -> EpochInputs:
+    """E (10 BTC of collateral, no settlement balance) buys one lot from A paying ``fee``: E's settlement balance is
+    ``−fee``, secured by its BTC, and the fee account holds ``fee``."""
+    transfers = [deposit(account, amount) for account, amount in zip("ABCD", deposits, strict=False)]
+    if epoch == 1:
+        transfers.append(deposit_asset("E", 10 * BTC, "BTC"))
+    return epoch_inputs(epoch, {PERP: 60_000}, opens=list("ABCDE") if epoch == 1 else [], transfers=transfers,
+                        fills=[fill(f"f{epoch}", "E", "A", 1, 60_000, PERP, buyer_fee=fee)] if fee else [])
+
+
+def test_settlement_debts_secured_by_collateral_count_in_the_liabilities_bound() -> None:
+    """The tree sums ``max(cash, 0)`` per account with collateral assets, so the balances plus the debts; the deposit
+    check bounded the balances only. Four full balances (2^64 − 4) and a debt of 1,000 committed an epoch whose
+    settlement liabilities, 2^64 + 996, no tree or solvency proof can hold (reserves are below 2^64)."""
+    cfg = multi_config()
+    with pytest.raises(InputError, match=r"^<memory:transfers>: field 'amount': the settlement liabilities of all "
+                                         r"accounts would total 18446744073709552612, past 2\^64 − 1"):
+        apply_epoch(EpochState.genesis(cfg), _borrowing_epoch(1, 1_000, (FULL,) * 4), cfg)
+    # 1,000 below: within the bound, committed, and the liabilities are the bound exactly
+    state, report = apply_epoch(EpochState.genesis(cfg), _borrowing_epoch(1, 1_000, (FULL,) * 3 + (FULL - 997,)), cfg)
+    assert state.cash_of("E") == -1_000
+    assert _settlement_liabilities(cfg, state, report) == 2**64 - 1
+    _prove_all(cfg, state, report)
+
+
+def test_a_debt_that_takes_the_liabilities_past_the_bound_is_refused_on_the_fill() -> None:
+    cfg = multi_config()
+    state, _ = apply_epoch(EpochState.genesis(cfg), _borrowing_epoch(1, 0, (FULL,) * 4), cfg)
+    with pytest.raises(InputError, match=r"^<memory:fills>:1: field 'size': account 'E' in 'BTC-PERP': the "
+                                         r"settlement liabilities of all accounts would total \d+, past 2\^64 − 1"):
+        apply_epoch(state, _borrowing_epoch(2, 4), cfg)
+    state, report = apply_epoch(state, _borrowing_epoch(2, 3), cfg)  # 2^64 − 4 + 3: within
+    assert _settlement_liabilities(cfg, state, report) == 2**64 - 1
