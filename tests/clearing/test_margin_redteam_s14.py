@@ -221,3 +221,18 @@ def test_a_debt_that_takes_the_liabilities_past_the_bound_is_refused_on_the_fill
         apply_epoch(state, _borrowing_epoch(2, 4), cfg)
     state, report = apply_epoch(state, _borrowing_epoch(2, 3), cfg)  # 2^64 − 4 + 3: within
     assert _settlement_liabilities(cfg, state, report) == 2**64 - 1
+
+
+def test_a_price_move_that_puts_a_collateralized_account_in_debt_is_refused_on_the_mark() -> None:
+    """No deposit and no fill this epoch: E (0.1 BTC, long 1,000 lots) loses 4,000 ticks a lot in variation margin,
+    which its BTC still covers; its debt alone takes the settlement liabilities past the bound."""
+    cfg = multi_config()
+    margin = 4 * 10**9
+    transfers = [*(deposit(account, FULL) for account in "BCD"), deposit("H", FULL - margin), deposit("G", margin),
+                 deposit_asset("E", BTC // 10, "BTC")]
+    state, _ = apply_epoch(EpochState.genesis(cfg), epoch_inputs(
+        1, {PERP: 60_000}, opens=list("BCDEGH"), transfers=transfers, fills=[fill("f1", "E", "G", 1_000, 60_000)]),
+        cfg)
+    with pytest.raises(InputError, match=r"^<memory:prices>: field 'mark_price': at this mark, account 'E' in "
+                                         r"'BTC-PERP': the settlement liabilities of all accounts would total"):
+        apply_epoch(state, epoch_inputs(2, {PERP: 56_000}), cfg)
