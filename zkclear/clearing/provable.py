@@ -43,8 +43,9 @@ Where a breach comes from (:mod:`zkclear.clearing.engine` turns it into an ``Inp
 field): a fill (the one that took the position across the bound, or the account's last fill in the
 instrument), else the instrument's mark. Positions a liquidation or ADL moves never breach: a liquidator or
 the backstop takes lots only if its account stays within these bounds, otherwise the lots are closed against
-opposite-side accounts at the mark (ADL only ever reduces positions) — docs/clearing.md "Provable by
-construction".
+opposite-side accounts at the mark (ADL only ever reduces positions, within every bound but a portfolio account's
+scenario bounds, which reducing one leg of a hedge can raise: the end-of-epoch check refuses such an epoch) —
+docs/clearing.md "Provable by construction".
 """
 
 from __future__ import annotations
