@@ -49,7 +49,7 @@ checked by :func:`circuits.budget.analyze`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from circuits.constraint_system import SUPPORTED_WIDTHS, ConstraintSystem, Statement
@@ -82,7 +82,9 @@ class AccountStatement:
 
     ``witness_roles[k]`` says how witness ``k`` is computed: (role, instrument, group or asset index).
     ``liabilities`` are the account's liabilities, one form per asset (settlement asset first): the
-    values the tree sums.
+    values the tree sums. ``requirement`` is the maintenance requirement the ``maintenance`` constraint
+    subtracts from equity (settlement units; ``E − requirement ∈ [0, 2^64)``), kept here because that
+    constraint is merged with ``equity`` when the requirement is identically 0 (no margin line at all).
     """
 
     mode: str
@@ -95,6 +97,7 @@ class AccountStatement:
     public: PublicRiskData
     balances: tuple[Variable, ...] = ()
     liabilities: tuple[LinearCombination, ...] = ()
+    requirement: LinearCombination = field(default_factory=LinearCombination)
 
     def assign(self, witness: AccountWitness) -> tuple[int, ...]:
         """Values of every variable (index order) for this account; InputError on a malformed witness."""
@@ -272,7 +275,8 @@ class _Builder:
             requirement = rounded.lc()
         self.cs.assert_nonnegative(self.equity - requirement - self.extra, money, "maintenance")
         return AccountStatement(mode, self.cs.finish(), self.cash, self.positions, tuple(self.witnesses),
-                                tuple(self.roles), self.equity, self.public, self.balances, self.liabilities)
+                                tuple(self.roles), self.equity, self.public, self.balances, self.liabilities,
+                                requirement + self.extra)
 
 
 def _width_for(denominator: int) -> int:

@@ -17,8 +17,10 @@ import numpy as np
 from zkclear.clearing.assets import AssetRisk
 from zkclear.clearing.book import Book
 from zkclear.clearing.config import ClearingConfig
-from zkclear.clearing.inputs import ResolvedInputs
+from zkclear.clearing.inputs import DEPOSIT, ResolvedInputs, Transfer
 from zkclear.clearing.money import exact_sum, saturated
+from zkclear.clearing.provable import MAX_TOTAL_LIABILITIES, Breach
+from zkclear.clearing.refusals import latest_fill_column, refusal
 from zkclear.errors import ClearingError, InputError
 
 _UNPROVABLE = "the epoch's collateralization statements could not be proven (docs/clearing.md, " \
@@ -69,6 +71,36 @@ def collateral_refusal(row: int | None, asset: int, message: str, resolved: Reso
     path, line = resolved.mark_sources[config.asset_column(spec)]
     return InputError(f"at this mark of {spec.price_instrument!r}, {message}; {_UNPROVABLE}", path=path,
                       line=line or None, field="mark_price")
+
+
+def settlement_liabilities_refusal(cash: np.ndarray, positions: np.ndarray, equity_values: Sequence[int],
+                                   transfers: Sequence[Transfer], resolved: ResolvedInputs, config: ClearingConfig,
+                                   start_positions: np.ndarray, instruments: tuple[str, ...]) -> InputError | None:
+    """The :class:`InputError` refusing an epoch whose settlement-asset liabilities would total past ``2^64 − 1``, or
+    None. With collateral assets an account's settlement liability is ``max(cash + Σ_j v_j·q_j, 0)`` (a debt secured
+    by collateral counts 0: docs/protocol.md, "Liabilities per asset"), so the tree sums the balances *plus* the
+    debts, which the deposit check (the balances' sum within ``2^64 − 1``) does not bound; past it no tree node or
+    solvency proof holds them (red team session 14). Blamed on the epoch's last settlement deposit (field
+    ``amount``), else on the largest debtor's last fill (field ``size``) or the mark of its largest position."""
+    if not config.assets:
+        return None
+    owed = cash + positions @ np.array(equity_values, dtype=np.int64) if any(equity_values) else cash
+    total = exact_sum(np.maximum(owed, 0))
+    if total <= MAX_TOTAL_LIABILITIES:
+        return None
+    net = exact_sum(owed)
+    message = (f"the settlement liabilities of all accounts would total {total}, past 2^64 − 1 (the balances net to "
+               f"{net}; the {total - net} owed by accounts in debt against their collateral is not netted)")
+    deposits = [t for t in transfers if t.kind == DEPOSIT and t.asset in ("", config.settlement_asset)]
+    if deposits:
+        return InputError(f"{message}; {_UNPROVABLE}", path=deposits[-1].path, line=deposits[-1].line or None,
+                          field="amount")
+    debtor = int(np.argmin(owed))
+    column = latest_fill_column(resolved, instruments, debtor)
+    if column is None:
+        column = int(np.argmax(np.abs(positions[debtor]))) if positions.shape[1] else 0
+    return refusal(Breach(debtor, column, message), resolved, start_positions, instruments,
+                   config.statement_limits.max_position)
 
 
 def withdraw_collateral(book: Book, row: int, asset: int, amount: int, initial: int,

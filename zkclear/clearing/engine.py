@@ -48,6 +48,7 @@ from zkclear.clearing.collateral import (
     count_deposits_in_net_deposits,
     credit_deposits,
     expand_balances,
+    settlement_liabilities_refusal,
     withdraw_collateral,
 )
 from zkclear.clearing.config import BACKSTOP, FEE_ACCOUNT, INSURANCE_FUND, ClearingConfig
@@ -523,6 +524,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     if breaches:
         raise refuse(breaches[0])
     _refuse_unprovable_collateral(params, balances, resolved, config)
+    unprovable = settlement_liabilities_refusal(cash, positions, book.equity_values, inputs.transfers, resolved, config,
+                                                start_positions, state.instruments)
+    if unprovable is not None:
+        raise unprovable
     asset_totals = tuple((d + deposited_now, w + withdrawn_now, c + converted_now) for (d, w, c), deposited_now,
                          withdrawn_now, converted_now in zip(state.asset_totals, asset_deposited, asset_withdrawn,
                                                              book.converted, strict=True))

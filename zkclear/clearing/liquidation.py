@@ -45,7 +45,8 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
     """Move ``closing`` (lots of ``row``) at the mark to the first opted-in liquidator (id order, not ``row``)
     whose equity covers its initial requirement with them and whose account stays within the statements'
     bounds, else to the backstop if it stays within them, else close them against opposite-side accounts in
-    ADL rank order at the mark (ADL only reduces positions, so it always stays within the bounds). Returns
+    ADL rank order at the mark (ADL only reduces positions, so it stays within the bounds, but for a portfolio
+    account's scenario bounds, which the end-of-epoch check enforces: docs/clearing.md). Returns
     the receiver's id, or ``"ADL"``."""
     for liquidator in book.liquidator_rows:
         if liquidator == row:

@@ -24,7 +24,9 @@ scenario table's entries and per-lot charges within ``±(2^64 − 1)``, its scal
   explicit floor at 0: with ``L_f`` the line in ``1/D`` units and ``m = max_f L_f`` (floored at 0 when
   needed), ``m − L_f < 2^64`` for every line (and ``m < 2^64`` when floored);
 - portfolio accounts, every underlying group ``g``: with ``loss_s`` the scenario loss in ``1/scale`` units and
-  ``z_g = max(0, max_s loss_s)``, ``z_g − loss_s < 2^64`` for every scenario of the group;
+  ``z_g = max(0, max_s loss_s)``, ``z_g − loss_s < 2^64`` for every scenario of the group, and ``z_g < 2^64`` (its
+  own range: a book that loses in every scenario of the group, a short straddle on a grid without an unmoved
+  scenario, has ``z_g − loss_s`` small and ``z_g`` large);
 - collateral assets (issue 13), as ``circuits.account_statement`` proves them: per asset held, the value
   ``V = ⌊b · p · num / den⌋`` and the haircut value ``h`` in ``[0, 2^64)``, and for every haircut line ``(k_t, c_t)``
   over ``D`` (the asset's lines, plus ``(0, D · h(cap))`` for a cap, divided by their common gcd as the statement
@@ -41,8 +43,9 @@ Where a breach comes from (:mod:`zkclear.clearing.engine` turns it into an ``Inp
 field): a fill (the one that took the position across the bound, or the account's last fill in the
 instrument), else the instrument's mark. Positions a liquidation or ADL moves never breach: a liquidator or
 the backstop takes lots only if its account stays within these bounds, otherwise the lots are closed against
-opposite-side accounts at the mark (ADL only ever reduces positions) — docs/clearing.md "Provable by
-construction".
+opposite-side accounts at the mark (ADL only ever reduces positions, within every bound but a portfolio account's
+scenario bounds, which reducing one leg of a hedge can raise: the end-of-epoch check refuses such an epoch) —
+docs/clearing.md "Provable by construction".
 """
 
 from __future__ import annotations
@@ -243,10 +246,13 @@ class StatementBounds:
         for _, columns in table.groups:
             losses = [-sum(q * table.value_changes[j][s] for j, q in held) for s in columns]
             worst = max(0, *losses)
+            column = max(held, key=lambda item: abs(item[1]) * self.largest_change[item[0]])[0]
             if worst - min(losses) >= _MONEY_LIMIT:
-                column = max(held, key=lambda item: abs(item[1]) * self.largest_change[item[0]])[0]
                 return Breach(None, column, f"its scenario exposure ({worst - min(losses)}, "
                                             f"1/{table.scale} units) reaches 2^64")
+            if worst >= _MONEY_LIMIT:  # z_g itself is range-proven (red team s14: a loss in every scenario)
+                return Breach(None, column, f"its worst scenario loss ({worst}, 1/{table.scale} units) "
+                                            "reaches 2^64")
         return None
 
     def breaches(self, positions: np.ndarray, modes: Sequence[str] | None) -> list[Breach]:

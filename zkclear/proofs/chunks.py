@@ -364,9 +364,7 @@ class CollateralChunks:
         statement = account_statement(public, opening.margin_mode)
         values = statement.assign(AccountWitness(int(opening.cash), tuple(int(q) for q in opening.positions),
                                                  opening.margin_mode, tuple(int(b) for b in opening.balances)))
-        equity = statement.equity.evaluate(values)
-        maintenance = next(c for c in statement.statement.constraints if c.name == "maintenance")
-        return equity, equity - maintenance.form.evaluate(values)
+        return statement.equity.evaluate(values), statement.requirement.evaluate(values)
 
     def collateral(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]:
         """(balance, haircut value) per collateral asset, computed from the opening with the epoch's public data
