@@ -113,3 +113,28 @@ def test_a_deposit_past_the_bound_is_refused_on_its_line_from_columns(market):
         inputs_module.validate_inputs(state, inputs, config)
     assert (caught.value.path, caught.value.line, caught.value.field) == ("transfers.csv", 4, "amount")
     assert "past 2**62 - 1" in str(caught.value)
+
+
+@pytest.mark.parametrize("bad_row_at", [5, 9_000])
+def test_a_transfers_file_is_refused_on_its_first_bad_line_whatever_the_batches(tmp_path, bad_row_at):
+    """The file is read 4,096 rows at a time (its text is never held whole): a bad kind on line 3 is named before a
+    malformed row further on, in the same batch or a later one, as ``fills.csv``'s first bad record is."""
+    rows = ["transfer_id,kind,account,amount"] + [f"t{k},deposit,A,{k + 1}" for k in range(10_000)]
+    rows[2] = "t1,gift,A,2"
+    rows[bad_row_at - 1] = "t-malformed,deposit"
+    path = tmp_path / "transfers.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        parse_transfers(path)
+    assert (caught.value.line, caught.value.field) == (3, "kind")
+    rows[2] = "t1,deposit,A,2"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        parse_transfers(path)
+    assert caught.value.line == bad_row_at and "expected 4 fields, got 2" in str(caught.value)
+    rows[bad_row_at - 1] = f"t{bad_row_at},withdrawal,B,7"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    parsed = parse_transfers(path)
+    assert len(parsed) == 10_000 and parsed[bad_row_at - 2] == Transfer(f"t{bad_row_at}", "withdrawal", "B", 7,
+                                                                         str(path), bad_row_at)
+    assert parsed[-1].line == 10_001 and parsed[-1].amount == 10_000

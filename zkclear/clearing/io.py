@@ -104,6 +104,11 @@ def _read_csv(path: Path, header: tuple[str, ...], extended: tuple[str, ...] | N
     return rows, lines
 
 
+#: rows of ``accounts.csv`` / ``transfers.csv`` read at a time: what is held of a file as text while its columns are
+#: built (a malformed row is still named before any record after it is judged, as for ``fills.csv``)
+_RECORD_BATCH = 4096
+
+
 #: The longest line an input file may have, in characters (a record is a few hundred at most): a longer one is
 #: refused after reading this much of it, so a line of gigabytes never fills memory.
 MAX_LINE = 1 << 20
@@ -483,24 +488,24 @@ def parse_transfers(path: Path) -> Transfers:
     column ``asset`` names a collateral asset (empty: the settlement asset). Returned as columns (kinds, accounts
     and assets interned: one string each however many records name them)."""
     name = str(path)
-    rows, lines = _read_csv(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER)
     ids, kinds, accounts, assets = [], [], [], []
-    amounts = array("q")
-    for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, lines, strict=True):
-        _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
-        if kind not in ("deposit", "withdrawal"):
-            raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
-                             field="kind")
-        amount = parse_int(amount_text, path=name, line=line, field="amount")  # within 2^62 - 1
-        if amount <= 0:
-            raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
-        ids.append(transfer_id)
-        kinds.append(sys.intern(kind))
-        accounts.append(sys.intern(account))
-        amounts.append(amount)
-        assets.extend(map(sys.intern, asset))
-    del rows
-    return Transfers(tuple(ids), tuple(kinds), tuple(accounts), np.frombuffer(amounts, dtype=np.int64).copy(),
+    amounts, lines = array("q"), array("q")
+    for rows, batch_lines in _read_csv_batches(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER, batch=_RECORD_BATCH):
+        for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, batch_lines, strict=True):
+            _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
+            if kind not in ("deposit", "withdrawal"):
+                raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
+                                 field="kind")
+            amount = parse_int(amount_text, path=name, line=line, field="amount")  # within 2^62 - 1
+            if amount <= 0:
+                raise InputError(f"must be positive, got {amount}", path=name, line=line, field="amount")
+            ids.append(transfer_id)
+            kinds.append(sys.intern(kind))
+            accounts.append(sys.intern(account))
+            amounts.append(amount)
+            assets.extend(map(sys.intern, asset))
+        lines.extend(batch_lines)
+    return Transfers(tuple(ids), tuple(kinds), tuple(accounts), np.array(amounts, dtype=np.int64),
                      np.array(lines, dtype=np.int64), tuple(assets), name)
 
 
@@ -521,11 +526,13 @@ def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
 
 def parse_accounts(path: Path) -> AccountOpens:
     """``accounts.csv``: accounts opened in this epoch and their margin mode, as columns."""
-    name = str(path)
-    rows, lines = _read_csv(path, ACCOUNTS_HEADER)
-    # interned: an id read here again in transfers.csv, and every margin mode, is then one string, not one per row
-    return AccountOpens(tuple(sys.intern(account) for account, _ in rows), tuple(sys.intern(mode) for _, mode in rows),
-                        np.array(lines, dtype=np.int64), name)
+    accounts, modes, lines = [], [], array("q")
+    for rows, batch_lines in _read_csv_batches(path, ACCOUNTS_HEADER, batch=_RECORD_BATCH):
+        # interned: an id read here again in transfers.csv, and every margin mode, is one string, not one per row
+        accounts.extend(sys.intern(account) for account, _ in rows)
+        modes.extend(sys.intern(mode) for _, mode in rows)
+        lines.extend(batch_lines)
+    return AccountOpens(tuple(accounts), tuple(modes), np.array(lines, dtype=np.int64), str(path))
 
 
 def parse_margins(path: Path) -> tuple[MarginOverride, ...]:
