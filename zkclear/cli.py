@@ -24,6 +24,9 @@ DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the cur
 
 #: The most local worker processes an option may ask for (the pool forks them all at once).
 MAX_WORKERS = 1024
+#: The most fills ``epoch run --batch-fills`` reads at a time (zkclear.clearing.inputs.MAX_BATCH_FILLS; its help says
+#: the number, and a test pins that the two agree).
+MAX_BATCH_FILLS = 1 << 24
 
 
 class AsciiInt(click.ParamType):
@@ -99,9 +102,9 @@ def cli() -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
-@click.option("--height", default=32, show_default=True, type=AsciiInt(2),
+@click.option("--height", default=32, show_default=True, type=AsciiInt(2, 64),
               help="Tree height (capacity 2^height leaves).")
-@click.option("--chunk-bits", type=AsciiInt(1),
+@click.option("--chunk-bits", type=AsciiInt(1, 8),
               help="2^chunk-bits accounts per collateral batch (default: 4, or 2 for a listing of more than 16 "
                    "instruments, so that a participant's receipt check stays fast).")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
@@ -122,7 +125,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
     Example: zkclear init ./venue --config venue.toml --height 32 --chunk-bits 4 --venue "Acme Clearing"
     """
     from zkclear.chains.attestation_text import check_venue
-    from zkclear.errors import InputError
+    from zkclear.errors import ConfigurationError, InputError
     from zkclear.operator import Deployment
     from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import MarketSpec, config_toml
@@ -140,15 +143,24 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         text = read_text(config_path, limit=MAX_DOCUMENT_BYTES)
     else:
         text = config_toml(MarketSpec())
+    chunk_bits_given = chunk_bits is not None
     if chunk_bits is None:
         from zkclear.clearing.io import parse_config
         from zkclear.tree.placement import default_chunk_bits
 
         source = str(config_path) if config_path else "the demo market's configuration"
         chunk_bits = default_chunk_bits(len(parse_config(text, path=source).instruments))
-    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
-                                               chunk_padding_param=chunk_padding_param, sparse=not dense),
-                               executor=executor, venue=venue)
+    try:
+        tree = TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
+                          chunk_padding_param=chunk_padding_param, sparse=not dense)
+    except ConfigurationError as exc:  # each option is in its own range: the refusal is of a combination
+        if chunk_bits < height:
+            raise InputError(str(exc), field="--chunk-padding-param") from None
+        if chunk_bits_given:
+            raise InputError(f"must be below --height {height}, got {chunk_bits}", field="--chunk-bits") from None
+        raise InputError(f"must be above {chunk_bits} (chunks of {1 << chunk_bits} accounts), got {height}",
+                         field="--height") from None
+    settings = ProvingSettings(tree=tree, executor=executor, venue=venue)
     deployment = Deployment.init(directory, text, settings, source=str(config_path) if config_path else None)
     click.echo(f"created deployment {deployment.root}: {len(deployment.config.instruments)} instruments, "
                f"deficit resolution {deployment.config.deficit_resolution.value}, tree height {height}, "
@@ -168,7 +180,7 @@ def epoch() -> None:
 @click.argument("input_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @_deployment_option
 @click.option("--epoch", "number", type=AsciiInt(1), help="Epoch number (default: the next one).")
-@click.option("--batch-fills", type=AsciiInt(1), default=None,
+@click.option("--batch-fills", type=AsciiInt(1, MAX_BATCH_FILLS), default=None,
               help="Fills read and cleared at a time (default 32768, at most 16777216): bounds the clearing's "
                    "memory; the result does not depend on it.")
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
@@ -674,7 +686,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
-    marks = load_marks(marks_path) if marks_path is not None else {}
+    mark_lines: dict[tuple[int | None, str], int] = {}
+    marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}
     if None in marks and len(epoch_dirs) > 1:
         raise InputError("with several epochs, the marks file needs an epoch column (epoch,instrument,price)",
                          path=str(marks_path))
@@ -699,13 +712,20 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         if before.epoch == after.epoch:
             _fail(VerificationError("history-duplicate", detail=f"epoch {after.epoch} is given twice"), as_json,
                   epoch=after.epoch)
+    for published in opened if marks_path is not None else ():  # the marks file, before any epoch is audited
+        key = None if None in marks else published.epoch
+        if not marks.get(key):
+            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
+        listed = published.inputs.marks()
+        for instrument in marks[key]:
+            if instrument not in listed:
+                raise InputError(f"instrument {instrument!r} is not listed in epoch {published.epoch}",
+                                 path=str(marks_path), line=mark_lines.get((key, instrument)), field="instrument")
     reports = []
     previous = None
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
-        if marks_path is not None and not own:
-            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
         before = opened[position - 1] if position and opened[position - 1].epoch == published.epoch - 1 else None
         previous = before.bundle.chain_link() if before is not None else None
         try:
@@ -803,9 +823,13 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
 
     Example: zkclear show venue/epochs/7
     """
+    from zkclear.errors import InputError
     from zkclear.proofs.reserves import check_reserve_book
     from zkclear.verifier.published import open_published
 
+    if text_address is None and (chain is not None or asset is not None):  # a filter of nothing: never ignored
+        raise InputError("--chain and --asset choose the entry of --attestation-text ADDRESS; give it too",
+                         field="--chain" if chain is not None else "--asset")
     published = open_published(epoch_dir)
     published.check_bound()  # the marks and values shown are the ones the header binds (exit 2 otherwise)
     bundle, header = published.bundle, published.bundle.header
@@ -973,6 +997,16 @@ def bench(suite: str, quick: bool, as_json: bool) -> None:
         click.echo(json.dumps(metrics, sort_keys=True))
 
 
+class _NeverRaised(Exception):
+    """Stands for an exception this click version does not have."""
+
+
+#: What click (8.2 and later) raises for a group given no subcommand (``zkclear``, ``zkclear epoch``): its message is
+#: the whole help, which the one-line error would print as one escaped line (click 8.1 printed the help and exited 0,
+#: as :func:`main` does).
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", _NeverRaised)
+
+
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
     verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
@@ -982,6 +1016,9 @@ def main() -> None:
     _errors_as_json = False
     try:
         cli.main(standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:  # `zkclear`, `zkclear epoch`, `zkclear keys`: their help, as with --help
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else cli.get_help(click.Context(cli)))
+        sys.exit(0)
     except click.exceptions.Abort:
         _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:

@@ -1,0 +1,120 @@
+"""The README followed literally, and the CLI given bad input (docs-truth review, session 14).
+
+Findings pinned here:
+
+- ``zkclear``, ``zkclear epoch`` and ``zkclear keys`` with no subcommand printed their whole help as one escaped
+  ``error:`` line and exited 1 (click 8.2 raises its "no arguments is help" as a usage error): they print their
+  help, as ``--help`` does, and exit 0.
+- ``init``: a tree height or chunk size out of range, or a combination of them that cannot be, was refused without
+  naming the option (``tree height must be in [2, 64]``, ``chunk_bits must be in [1, height)``).
+- ``epoch run --batch-fills`` above its documented most (16777216) was refused without naming the option.
+- ``show --chain``/``--asset`` without ``--attestation-text`` were ignored without a word (they filter nothing).
+- ``audit --marks``: an instrument the epoch does not list was refused naming neither the file nor its line, and
+  only after the whole audit (of every earlier epoch given too, each printed OK first); a file that prices nothing
+  of the second epoch given was likewise refused after the first was printed OK.
+- A byte that is not UTF-8 in the marks file, a participant file or reserves.csv was reported with Python's codec
+  message (or a 0-based byte) and no line: it is named by its line, as in every other input file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.cli_helpers import zkclear_streams
+from zkclear.cli import MAX_BATCH_FILLS, cli
+
+
+@pytest.mark.parametrize("words", [(), ("epoch",), ("keys",)])
+def test_a_group_without_a_subcommand_prints_its_help(words):
+    code, out, err = zkclear_streams(*words)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: ") and "Example: zkclear" in out and "Commands:" in out
+    helped = zkclear_streams(*words, "--help")
+    assert helped == (0, out, "")
+
+
+def _refused(*args: object) -> str:
+    code, out, err = zkclear_streams(*args)
+    assert code == 1 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (["--height", "65"], "'--height'"),
+    (["--chunk-bits", "9"], "'--chunk-bits'"),
+    (["--height", "3"], "field '--height': must be above 4"),  # the default chunks of 16 need height 5
+    (["--height", "4", "--chunk-bits", "4"], "field '--chunk-bits': must be below --height 4"),
+    (["--height", "8", "--chunk-padding", "capacity", "--chunk-padding-param", "17"],
+     "field '--chunk-padding-param'"),
+])
+def test_init_names_the_option_of_a_tree_that_cannot_be(tmp_path, options, named):
+    target = tmp_path / "venue"
+    assert named in _refused("init", target, *options)
+    assert not target.exists()
+
+
+def test_batch_fills_above_its_most_is_refused_by_option(tmp_path):
+    from zkclear.clearing.inputs import MAX_BATCH_FILLS as ENGINE_MOST
+
+    assert MAX_BATCH_FILLS == ENGINE_MOST
+    assert str(MAX_BATCH_FILLS) in " ".join(zkclear_streams("epoch", "run", "--help")[1].split())
+    err = _refused("epoch", "run", tmp_path, "-d", tmp_path / "nowhere", "--batch-fills", MAX_BATCH_FILLS + 1)
+    assert "'--batch-fills'" in err and f"above the maximum {MAX_BATCH_FILLS}" in err
+
+
+@pytest.mark.parametrize("option", ["--chain", "--asset"])
+def test_show_refuses_a_filter_without_attestation_text(tmp_path, option):
+    assert f"field '{option}'" in _refused("show", tmp_path, option, "ethereum")
+
+
+def test_a_participant_file_that_is_not_utf8_is_named_by_line(tmp_path):
+    participant = tmp_path / "me.toml"
+    participant.write_bytes(b'account = "alice"\naccount_key = "\xff"\n')
+    err = _refused("verify", tmp_path, "--receipt", tmp_path / "r.rcpt", "--participant", participant)
+    assert err == f"error: {participant}:2: not UTF-8 (byte 34 of the file is 0xff)\n"
+
+
+def test_a_reserves_file_that_is_not_utf8_is_named_by_line(tmp_path):
+    deployment = tmp_path / "venue"
+    zkclear_streams("init", deployment, "--height", 8, "--venue", "Docs Venue")
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_bytes(b"chain,asset,address,balance,block_height,block_hash\nbitcoin,BTC,bc1\xe9,1,1,00\n")
+    err = _refused("epoch", "prove", "-d", deployment, "--reserves", reserves)
+    assert err == f"error: {reserves}:2: not UTF-8 (byte 68 of the file is 0xe9)\n"
+
+
+def test_a_marks_file_that_is_not_utf8_is_named_by_line(tmp_path):
+    marks = tmp_path / "marks.csv"
+    marks.write_bytes(b"instrument,price\nBTC\xff,1\n")
+    err = _refused("audit", tmp_path, "--marks", marks)
+    assert err == f"error: {marks}:2: not UTF-8 (byte 21 of the file is 0xff)\n"
+
+
+def test_the_marks_file_is_checked_against_every_epoch_before_any_is_audited(proven, tmp_path):
+    epochs = [proven["dir"] / "epochs" / str(number) for number in (1, 2)]
+    unlisted = tmp_path / "unlisted.csv"
+    unlisted.write_text("epoch,instrument,price\n1,BTC-PERP,60000\n2,BTC-PERP,60000\n2,DOGE-PERP,7\n")
+    code, out, err = zkclear_streams("audit", *epochs, "--marks", unlisted)
+    assert (code, out) == (1, "")
+    assert err == f"error: {unlisted}:4: field 'instrument': instrument 'DOGE-PERP' is not listed in epoch 2\n"
+    partial = tmp_path / "partial.csv"
+    partial.write_text("epoch,instrument,price\n1,BTC-PERP,60000\n")
+    code, out, err = zkclear_streams("audit", *epochs, "--marks", partial)
+    assert (code, out) == (1, "")
+    assert err == f"error: {partial}: the marks file prices no instrument of epoch 2\n"
+
+
+def test_every_command_help_has_an_example():
+    """README, "CLI": every command has --help with an example."""
+    import click
+
+    def walk(group: click.Group, words: tuple[str, ...] = ()):
+        for name, command in group.commands.items():
+            yield (*words, name)
+            if isinstance(command, click.Group):
+                yield from walk(command, (*words, name))
+
+    for words in [(), *walk(cli)]:
+        code, out, err = zkclear_streams(*words, "--help")
+        assert (code, err) == (0, "") and "Example: zkclear" in out, words
