@@ -117,3 +117,29 @@ def test_the_protocol_contents_list_every_section():
     contents = text[text.index("Contents:"):text.index("\n## ")]
     listed = [line.removeprefix("- ") for line in contents.splitlines() if line.startswith("- ")]
     assert listed == re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+
+
+def _csv_examples(path: Path) -> dict[str, list[str]]:
+    """The first line of every code block that directly follows a heading naming a CSV file in ``path``
+    (``#### `fills.csv```, ``### `reserves.csv` v2``): file name -> the headers its examples show."""
+    found: dict[str, list[str]] = {}
+    pattern = r"^#{3,4} `([a-z_]+\.csv)`[^\n]*\n+```[a-z]*\n([^\n]*)\n"
+    for name, first in re.findall(pattern, path.read_text(encoding="utf-8"), flags=re.MULTILINE):
+        found.setdefault(name, []).append(first)
+    return found
+
+
+def test_every_csv_header_docs_format_shows_is_the_one_the_code_reads():
+    from zkclear.chains.reserves import HEADER as RESERVES_HEADER
+    from zkclear.clearing import io
+
+    headers = {"fills.csv": io.FILLS_HEADER, "prices.csv": io.PRICES_HEADER, "transfers.csv": io.TRANSFERS_HEADER,
+               "accounts.csv": io.ACCOUNTS_HEADER, "margins.csv": io.MARGINS_HEADER, "vols.csv": io.VOLS_HEADER,
+               "oracle.csv": io.ORACLE_HEADER, "funding.csv": io.FUNDING_HEADER,
+               "operator_actions.csv": io.OPERATOR_ACTIONS_HEADER, "reserves.csv": RESERVES_HEADER}
+    shown = _csv_examples(ROOT / "docs" / "format.md")
+    epoch_csvs = {name for name in io.EPOCH_FILES if name.endswith(".csv")}
+    assert epoch_csvs - set(shown) == set(), "an epoch input file without its header in docs/format.md"
+    assert set(shown) - set(headers) == set(), "docs/format.md shows the header of a file this test does not know"
+    for name, firsts in shown.items():
+        assert firsts == [",".join(headers[name])] * len(firsts), name

@@ -118,3 +118,20 @@ def test_every_command_help_has_an_example():
     for words in [(), *walk(cli)]:
         code, out, err = zkclear_streams(*words, "--help")
         assert (code, err) == (0, "") and "Example: zkclear" in out, words
+
+
+def test_an_unknown_executor_variable_is_named(tmp_path, monkeypatch):
+    """`zkclear audit` takes its executor from ZKCLEAR_EXECUTOR (README, "Proving on a Dask cluster"); a typo there
+    was refused as "unknown executor 'x'", which names no option the user gave."""
+    from zkclear.errors import ConfigurationError
+    from zkclear.executor import get_executor
+
+    monkeypatch.setenv("ZKCLEAR_EXECUTOR", "proces")
+    with pytest.raises(ConfigurationError, match=r"^ZKCLEAR_EXECUTOR='proces': unknown executor: expected one of "):
+        get_executor()
+    monkeypatch.setenv("ZKCLEAR_EXECUTOR", "serial")
+    run = get_executor()
+    try:
+        assert run.workers == 1
+    finally:
+        run.close()
