@@ -1,7 +1,7 @@
 """The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
 and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
 table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
-input file; and docs/protocol.md's contents list its sections."""
+input file; and the contents list of docs/protocol.md, format.md and performance.md names their sections."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 
 from zkclear.cli import cli
 from zkclear.verifier.reasons import REASONS
@@ -112,8 +113,9 @@ def test_epoch_run_help_names_every_input_file():
     assert [name for name in EPOCH_FILES if name not in shown] == []
 
 
-def test_the_protocol_contents_list_every_section():
-    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["protocol.md", "format.md", "performance.md"])
+def test_a_documents_contents_list_every_section(name):
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
     contents = text[text.index("Contents:"):text.index("\n## ")]
     listed = [line.removeprefix("- ") for line in contents.splitlines() if line.startswith("- ")]
     assert listed == re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
