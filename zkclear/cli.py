@@ -242,7 +242,8 @@ def _print_epoch_summary(result) -> None:
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
               help="Who runs the proofs (default: proving.toml's executor).")
 @click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
-              help="Local worker processes (process executor; default: every core).")
+              help="Local worker processes (process executor, or a local Dask cluster; default: every core; not "
+                   "with --scheduler).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
                    "Dask cluster\").")
@@ -264,15 +265,17 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     from zkclear.executor import get_executor
     from zkclear.progress import ProgressLine
 
+    if scheduler and executor not in (None, "dask"):
+        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
+    _refuse_idle_workers(workers, scheduler, executor)  # options that contradict each other, before anything is read
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
     check_signers(keys, book.entries)  # refused by address before anything is proven or printed
     deployment.require_blocks_advance(number, book, path=str(reserves_path))
-    if scheduler and executor not in (None, "dask"):
-        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     kind = "dask" if scheduler else executor or deployment.proving.executor
+    _refuse_idle_workers(workers, scheduler, kind)  # proving.toml's executor may be serial
     run = get_executor(kind, workers, scheduler)
     try:
         click.echo(f"proving epoch {number}: {deployment.account_count(number)} accounts on {run.workers} "
@@ -592,6 +595,21 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
 
 
+def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str | None) -> None:
+    """InputError when --workers would be ignored: the cluster of --scheduler has its own workers, and the serial
+    executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
+    from zkclear.errors import InputError
+
+    if workers is None:
+        return
+    if scheduler:
+        raise InputError("--workers sets local processes; with --scheduler the cluster's own workers run the tasks",
+                         field="--workers")
+    if kind == "serial":
+        raise InputError("--workers sets local processes; the serial executor runs everything in this process "
+                         "(give --executor process)", field="--workers")
+
+
 def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
     """InputError when ``target`` (an output file) is one of ``inputs`` (a receipt written over is lost)."""
     from zkclear.errors import InputError
@@ -656,7 +674,7 @@ def _print_history(rows, instruments) -> None:
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @_json_option("Print the report as JSON.")
 @click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
-              help="Local processes verifying in parallel (default: every core).")
+              help="Local processes verifying in parallel (default: every core; not with --scheduler).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")
@@ -686,6 +704,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
+    _refuse_idle_workers(workers, scheduler, None)
     mark_lines: dict[tuple[int | None, str], int] = {}
     marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}
     if None in marks and len(epoch_dirs) > 1:

@@ -135,3 +135,15 @@ def test_an_unknown_executor_variable_is_named(tmp_path, monkeypatch):
         assert run.workers == 1
     finally:
         run.close()
+
+
+def test_workers_that_would_be_ignored_are_refused(tmp_path):
+    """README: ``[--workers N | --scheduler tcp://HOST:PORT]``; with a scheduler the cluster's own workers ran the tasks
+    and --workers was ignored without a word (and so, in epoch prove, with the serial executor)."""
+    scheduler = ["--scheduler", "tcp://127.0.0.1:9"]  # never contacted: refused before
+    for args in (["epoch", "prove", "-d", tmp_path, "--reserves", __file__, "--workers", 2, *scheduler],
+                 ["audit", tmp_path, "--workers", 2, *scheduler]):
+        err = _refused(*args)
+        assert err.startswith("error: field '--workers': --workers sets local processes; with --scheduler"), err
+    err = _refused("epoch", "prove", "-d", tmp_path, "--reserves", __file__, "--workers", 2, "--executor", "serial")
+    assert err.startswith("error: field '--workers'") and "the serial executor" in err
