@@ -186,8 +186,8 @@ def epoch() -> None:
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
-    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and
-    optionally funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv and vols.csv
+    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and,
+    while a perpetual is live, funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv and vols.csv
     (needed while engine-marked options are live); any other .csv or .json file is refused (docs/format.md). A
     bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder an earlier epoch
     committed is a no-op that says so; so is --epoch N with the files epoch N was committed with (other files:
