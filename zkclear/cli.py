@@ -186,12 +186,12 @@ def epoch() -> None:
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
-    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and,
-    while a perpetual is live, funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv and vols.csv
-    (needed while engine-marked options are live); any other .csv or .json file is refused (docs/format.md). A
-    bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder an earlier epoch
-    committed is a no-op that says so; so is --epoch N with the files epoch N was committed with (other files:
-    refused).
+    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and, while
+    a perpetual is live, funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv
+    and vols.csv (needed while engine-marked options are live); any other .csv or .json file is refused
+    (docs/format.md). A bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder
+    an earlier epoch committed is a no-op that says so; so is --epoch N with the files epoch N was committed with
+    (other files: refused).
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
@@ -439,6 +439,10 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
         text = read_file(text_path, limit=1 << 16).decode("ascii").removesuffix("\n")
     except UnicodeDecodeError as exc:
         raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
+    if "\r" in text:  # saved by a Windows editor: say so, rather than "expected 14 lines"
+        raise InputError("this line holds a carriage return (a Windows line end?): an attestation text's lines end "
+                         "in a line feed alone (save it with Unix line ends)", path=str(text_path),
+                         line=text.count("\n", 0, text.index("\r")) + 1)
     try:
         attestation = sign_attestation_text(
             key, text, bitcoin_format=BitcoinFormat.BIP322_SIMPLE if bip322 else BitcoinFormat.BIP137)

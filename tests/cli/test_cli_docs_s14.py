@@ -147,3 +147,17 @@ def test_workers_that_would_be_ignored_are_refused(tmp_path):
         assert err.startswith("error: field '--workers': --workers sets local processes; with --scheduler"), err
     err = _refused("epoch", "prove", "-d", tmp_path, "--reserves", __file__, "--workers", 2, "--executor", "serial")
     assert err.startswith("error: field '--workers'") and "the serial executor" in err
+
+
+def test_keys_sign_names_the_carriage_return_of_a_text_saved_with_windows_line_ends(tmp_path):
+    """`keys sign --text-file` of the text `show --attestation-text` prints, saved by a Windows editor, was refused as
+    "expected 14 lines starting with ...": it has 14 lines; their line ends are what is wrong."""
+    from tests.cli.conftest import KEYS
+    from zkclear.chains import write_key
+
+    key = tmp_path / "custodian.key"
+    write_key(key, KEYS[0])
+    text = tmp_path / "attestation.txt"
+    text.write_bytes(b"zkclear reserve attestation v2\r\nI control this address.\r\n")
+    err = _refused("keys", "sign", key, "--text-file", text)
+    assert err.startswith(f"error: {text}:1: this line holds a carriage return (a Windows line end?)"), err
