@@ -1048,7 +1048,9 @@ def main() -> None:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
         # an unknown option or a missing value stops parsing before --json is read: look for it in the arguments
         _errors_as_json = _errors_as_json or "--json" in sys.argv[1:]
-        _exit_with_error("usage", f"{exc.format_message()} (see: {path} --help)", 1)
+        # click lays out a list of choices on indented lines ("Choose from:\n\tgroup,\n\t..."): one line here
+        message = exc.format_message().replace("\n\t", " ")
+        _exit_with_error("usage", f"{message} (see: {path} --help)", 1)
     except click.ClickException as exc:
         _exit_with_error("input", exc.format_message(), 1)
     except VerificationError as exc:

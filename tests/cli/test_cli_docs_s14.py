@@ -161,3 +161,10 @@ def test_keys_sign_names_the_carriage_return_of_a_text_saved_with_windows_line_e
     text.write_bytes(b"zkclear reserve attestation v2\r\nI control this address.\r\n")
     err = _refused("keys", "sign", key, "--text-file", text)
     assert err.startswith(f"error: {text}:1: this line holds a carriage return (a Windows line end?)"), err
+
+
+def test_a_missing_choice_lists_the_choices_on_its_one_line():
+    """`zkclear bench` without a suite: click lays the choices out on indented lines, which the one-line error
+    printed as escaped ``\\n\\t`` sequences."""
+    err = _refused("bench")
+    assert "Choose from: group, rangeproof, clearing," in err and "\\n" not in err and "\\t" not in err, err
