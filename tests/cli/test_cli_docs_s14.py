@@ -168,3 +168,18 @@ def test_a_missing_choice_lists_the_choices_on_its_one_line():
     printed as escaped ``\\n\\t`` sequences."""
     err = _refused("bench")
     assert "Choose from: group, rangeproof, clearing," in err and "\\n" not in err and "\\t" not in err, err
+
+
+def test_a_tree_proving_toml_cannot_have_is_named_by_key_and_line(tmp_path):
+    """docs/format.md: proving.toml's values are "refused with the key's line"; a tree shape out of range was refused
+    naming neither (``proving.toml: chunk_bits must be in [1, height), got 9``)."""
+    deployment = tmp_path / "venue"
+    code, _out, err = zkclear_streams("init", deployment, "--height", 8)
+    assert code == 0, err
+    proving = deployment / "proving.toml"
+    text = proving.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    number = next(k for k, line in enumerate(lines, start=1) if line.startswith("chunk_bits = "))
+    proving.write_text(text.replace("\nchunk_bits = 4", "\nchunk_bits = 9"), encoding="utf-8")
+    err = _refused("status", "-d", deployment)
+    assert err.startswith(f"error: {proving}:{number}: field 'tree.chunk_bits': chunk_bits must be in [1, height)"), err
