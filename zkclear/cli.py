@@ -74,6 +74,14 @@ def _deployment_option(function):
                         help=DEPLOYMENT_HELP)(function)
 
 
+def _named_path(value: str) -> Path:
+    """``value`` as a path, refusing an empty one (``zkclear init "$DIR"`` with DIR unset): Path("") is the current
+    directory, which nobody named."""
+    if not value:
+        raise click.BadParameter("is empty (an unset variable?); give . for the current directory")
+    return Path(value)
+
+
 def _open_deployment(path: Path):
     from zkclear.operator import Deployment
 
@@ -99,7 +107,7 @@ def cli() -> None:
 # -- operator -------------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False), callback=lambda _ctx, _param, value: _named_path(value))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(2, 64),

@@ -183,3 +183,12 @@ def test_a_tree_proving_toml_cannot_have_is_named_by_key_and_line(tmp_path):
     proving.write_text(text.replace("\nchunk_bits = 4", "\nchunk_bits = 9"), encoding="utf-8")
     err = _refused("status", "-d", deployment)
     assert err.startswith(f"error: {proving}:{number}: field 'tree.chunk_bits': chunk_bits must be in [1, height)"), err
+
+
+def test_init_refuses_an_empty_directory_argument(tmp_path, monkeypatch):
+    """``zkclear init "$DIR"`` with DIR unset made the current directory a deployment (Path("") is "."), beside
+    whatever it held."""
+    monkeypatch.chdir(tmp_path)
+    err = _refused("init", "")
+    assert "'DIRECTORY': is empty (an unset variable?)" in err
+    assert list(tmp_path.iterdir()) == []
