@@ -1,7 +1,9 @@
 """The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
 and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
 table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
-input file; and the contents list of docs/protocol.md, format.md and performance.md names their sections."""
+input file; the contents list of docs/protocol.md, format.md and performance.md names their sections; every CSV
+header docs/format.md shows is the one the code reads; and every ``zkclear ...`` the README and docs show names a
+command and options it has."""
 
 from __future__ import annotations
 
@@ -145,3 +147,30 @@ def test_every_csv_header_docs_format_shows_is_the_one_the_code_reads():
     assert set(shown) - set(headers) == set(), "docs/format.md shows the header of a file this test does not know"
     for name, firsts in shown.items():
         assert firsts == [",".join(headers[name])] * len(firsts), name
+
+
+def _documented_invocations(text: str) -> list[str]:
+    """Every ``zkclear ...`` the text shows: inline code (`zkclear verify --participant FILE`), console lines
+    (``$ zkclear epoch run ...``) and shell lines of the installed script (``.venv/bin/zkclear ...``)."""
+    return (re.findall(r"`(zkclear [^`\n]+)`", text) + re.findall(r"^\$ (zkclear [^\n#]+)", text, flags=re.MULTILINE)
+            + re.findall(r"^\.venv/bin/(zkclear [^\n#]+)", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/protocol.md", "docs/clearing.md", "docs/format.md",
+                                  "docs/performance.md"])
+def test_every_zkclear_invocation_the_documents_show_names_a_command_and_its_options(name):
+    shown = _documented_invocations((ROOT / name).read_text(encoding="utf-8"))
+    assert shown
+    for invocation in shown:
+        words = invocation.split()[1:]
+        command: click.Command = cli
+        taken = 0
+        while isinstance(command, click.Group) and taken < len(words) and words[taken] in command.commands:
+            command = command.commands[words[taken]]
+            taken += 1
+        if not taken:  # `zkclear reserve attestation v2` is the attestation text's first line, not a command
+            assert words[:2] == ["reserve", "attestation"], f"{name}: {invocation!r} names no command"
+            continue
+        options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"-h", "--help"}
+        given = re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[taken:]))
+        assert [opt for opt in given if opt not in options] == [], f"{name}: {invocation!r}"
