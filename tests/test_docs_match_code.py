@@ -156,21 +156,36 @@ def _documented_invocations(text: str) -> list[str]:
             + re.findall(r"^\.venv/bin/(zkclear [^\n#]+)", text, flags=re.MULTILINE))
 
 
+def _check_invocation(invocation: str, where: str) -> None:
+    """``invocation`` (``zkclear epoch run DIR --epoch N``) names a command of the CLI and only options it has."""
+    words = invocation.split()[1:]
+    command: click.Command = cli
+    taken = 0
+    while isinstance(command, click.Group) and taken < len(words) and words[taken] in command.commands:
+        command = command.commands[words[taken]]
+        taken += 1
+    if not taken:  # `zkclear reserve attestation v2` is the attestation text's first line, not a command
+        assert words[:2] == ["reserve", "attestation"], f"{where}: {invocation!r} names no command"
+        return
+    options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"-h", "--help"}
+    given = re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[taken:]))
+    assert [opt for opt in given if opt not in options] == [], f"{where}: {invocation!r}"
+
+
 @pytest.mark.parametrize("name", ["README.md", "docs/protocol.md", "docs/clearing.md", "docs/format.md",
                                   "docs/performance.md"])
 def test_every_zkclear_invocation_the_documents_show_names_a_command_and_its_options(name):
     shown = _documented_invocations((ROOT / name).read_text(encoding="utf-8"))
     assert shown
     for invocation in shown:
-        words = invocation.split()[1:]
-        command: click.Command = cli
-        taken = 0
-        while isinstance(command, click.Group) and taken < len(words) and words[taken] in command.commands:
-            command = command.commands[words[taken]]
-            taken += 1
-        if not taken:  # `zkclear reserve attestation v2` is the attestation text's first line, not a command
-            assert words[:2] == ["reserve", "attestation"], f"{name}: {invocation!r} names no command"
-            continue
-        options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"-h", "--help"}
-        given = re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[taken:]))
-        assert [opt for opt in given if opt not in options] == [], f"{name}: {invocation!r}"
+        _check_invocation(invocation, name)
+
+
+def test_every_help_example_names_a_command_and_its_options():
+    groups = [cli, *(command for command in cli.commands.values() if isinstance(command, click.Group))]
+    examples = [example for command in [*groups, *(command for _path, command in _commands(cli))]
+                for line in re.findall(r"Example: (zkclear [^\n]+)", command.help or "")
+                for example in line.split(" && ")]
+    assert len(examples) >= len(_commands(cli))
+    for example in examples:
+        _check_invocation(example, "--help")
