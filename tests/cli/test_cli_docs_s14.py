@@ -6,14 +6,20 @@ Findings pinned here:
   ``error:`` line and exited 1 (click 8.2 raises its "no arguments is help" as a usage error): they print their
   help, as ``--help`` does, and exit 0.
 - ``init``: a tree height or chunk size out of range, or a combination of them that cannot be, was refused without
-  naming the option (``tree height must be in [2, 64]``, ``chunk_bits must be in [1, height)``).
+  naming the option (``tree height must be in [2, 64]``, ``chunk_bits must be in [1, height)``); ``proving.toml``
+  likewise named neither key nor line. ``init ""`` (an unset variable) made the current directory a deployment.
 - ``epoch run --batch-fills`` above its documented most (16777216) was refused without naming the option.
-- ``show --chain``/``--asset`` without ``--attestation-text`` were ignored without a word (they filter nothing).
+- ``show --chain``/``--asset`` without ``--attestation-text`` were ignored without a word (they filter nothing);
+  ``--workers`` with ``--scheduler`` (``epoch prove``, ``audit``) or with the serial executor likewise.
 - ``audit --marks``: an instrument the epoch does not list was refused naming neither the file nor its line, and
   only after the whole audit (of every earlier epoch given too, each printed OK first); a file that prices nothing
   of the second epoch given was likewise refused after the first was printed OK.
 - A byte that is not UTF-8 in the marks file, a participant file or reserves.csv was reported with Python's codec
   message (or a 0-based byte) and no line: it is named by its line, as in every other input file.
+- ``keys sign`` of a text saved with Windows line ends said "expected 14 lines" of a 14-line text.
+- ``zkclear bench`` without a suite printed click's list of choices as escaped ``\\n\\t`` sequences.
+- A typo in ``ZKCLEAR_EXECUTOR`` (the audit's executor, now in the README) was "unknown executor 'x'", naming no
+  variable.
 """
 
 from __future__ import annotations
