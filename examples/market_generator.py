@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--seed", type=at_least(0), default=2026)
     parser.add_argument("--collateral", action="store_true", help="BTC and ETH collateral with tiered haircuts")
     args = parser.parse_args()
+    if args.out_dir.is_dir() and any(args.out_dir.iterdir()):  # never mixed with (or written over) earlier files
+        parser.error(f"{args.out_dir} is not empty: choose a new folder (the market's files would replace or mix "
+                     "with what is there)")
     spec = MarketSpec(accounts=args.accounts, epochs=args.epochs, seed=args.seed, collateral=args.collateral)
     config, epochs = generate_market(args.out_dir, spec)
     print(f"configuration: {config}")

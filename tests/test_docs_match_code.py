@@ -1,7 +1,9 @@
 """The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
 and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
 table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
-input file; and docs/protocol.md's contents list its sections."""
+input file; the contents list of docs/protocol.md, format.md and performance.md names their sections; every CSV
+header docs/format.md shows is the one the code reads; and every ``zkclear ...`` the README and docs show names a
+command and options it has."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 
 from zkclear.cli import cli
 from zkclear.verifier.reasons import REASONS
@@ -112,8 +115,77 @@ def test_epoch_run_help_names_every_input_file():
     assert [name for name in EPOCH_FILES if name not in shown] == []
 
 
-def test_the_protocol_contents_list_every_section():
-    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["protocol.md", "format.md", "performance.md"])
+def test_a_documents_contents_list_every_section(name):
+    text = (ROOT / "docs" / name).read_text(encoding="utf-8")
     contents = text[text.index("Contents:"):text.index("\n## ")]
     listed = [line.removeprefix("- ") for line in contents.splitlines() if line.startswith("- ")]
     assert listed == re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+
+
+def _csv_examples(path: Path) -> dict[str, list[str]]:
+    """The first line of every code block that directly follows a heading naming a CSV file in ``path``
+    (``#### `fills.csv```, ``### `reserves.csv` v2``): file name -> the headers its examples show."""
+    found: dict[str, list[str]] = {}
+    pattern = r"^#{3,4} `([a-z_]+\.csv)`[^\n]*\n+```[a-z]*\n([^\n]*)\n"
+    for name, first in re.findall(pattern, path.read_text(encoding="utf-8"), flags=re.MULTILINE):
+        found.setdefault(name, []).append(first)
+    return found
+
+
+def test_every_csv_header_docs_format_shows_is_the_one_the_code_reads():
+    from zkclear.chains.reserves import HEADER as RESERVES_HEADER
+    from zkclear.clearing import io
+
+    headers = {"fills.csv": io.FILLS_HEADER, "prices.csv": io.PRICES_HEADER, "transfers.csv": io.TRANSFERS_HEADER,
+               "accounts.csv": io.ACCOUNTS_HEADER, "margins.csv": io.MARGINS_HEADER, "vols.csv": io.VOLS_HEADER,
+               "oracle.csv": io.ORACLE_HEADER, "funding.csv": io.FUNDING_HEADER,
+               "operator_actions.csv": io.OPERATOR_ACTIONS_HEADER, "reserves.csv": RESERVES_HEADER}
+    shown = _csv_examples(ROOT / "docs" / "format.md")
+    epoch_csvs = {name for name in io.EPOCH_FILES if name.endswith(".csv")}
+    assert epoch_csvs - set(shown) == set(), "an epoch input file without its header in docs/format.md"
+    assert set(shown) - set(headers) == set(), "docs/format.md shows the header of a file this test does not know"
+    for name, firsts in shown.items():
+        assert firsts == [",".join(headers[name])] * len(firsts), name
+
+
+def _documented_invocations(text: str) -> list[str]:
+    """Every ``zkclear ...`` the text shows: inline code (`zkclear verify --participant FILE`), console lines
+    (``$ zkclear epoch run ...``) and shell lines of the installed script (``.venv/bin/zkclear ...``)."""
+    return (re.findall(r"`(zkclear [^`\n]+)`", text) + re.findall(r"^\$ (zkclear [^\n#]+)", text, flags=re.MULTILINE)
+            + re.findall(r"^\.venv/bin/(zkclear [^\n#]+)", text, flags=re.MULTILINE))
+
+
+def _check_invocation(invocation: str, where: str) -> None:
+    """``invocation`` (``zkclear epoch run DIR --epoch N``) names a command of the CLI and only options it has."""
+    words = invocation.split()[1:]
+    command: click.Command = cli
+    taken = 0
+    while isinstance(command, click.Group) and taken < len(words) and words[taken] in command.commands:
+        command = command.commands[words[taken]]
+        taken += 1
+    if not taken:  # `zkclear reserve attestation v2` is the attestation text's first line, not a command
+        assert words[:2] == ["reserve", "attestation"], f"{where}: {invocation!r} names no command"
+        return
+    options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"-h", "--help"}
+    given = re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[taken:]))
+    assert [opt for opt in given if opt not in options] == [], f"{where}: {invocation!r}"
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/protocol.md", "docs/clearing.md", "docs/format.md",
+                                  "docs/performance.md"])
+def test_every_zkclear_invocation_the_documents_show_names_a_command_and_its_options(name):
+    shown = _documented_invocations((ROOT / name).read_text(encoding="utf-8"))
+    assert shown
+    for invocation in shown:
+        _check_invocation(invocation, name)
+
+
+def test_every_help_example_names_a_command_and_its_options():
+    groups = [cli, *(command for command in cli.commands.values() if isinstance(command, click.Group))]
+    examples = [example for command in [*groups, *(command for _path, command in _commands(cli))]
+                for line in re.findall(r"Example: (zkclear [^\n]+)", command.help or "")
+                for example in line.split(" && ")]
+    assert len(examples) >= len(_commands(cli))
+    for example in examples:
+        _check_invocation(example, "--help")

@@ -24,6 +24,9 @@ DEPLOYMENT_HELP = "Deployment directory (default: $ZKCLEAR_DEPLOYMENT or the cur
 
 #: The most local worker processes an option may ask for (the pool forks them all at once).
 MAX_WORKERS = 1024
+#: The most fills ``epoch run --batch-fills`` reads at a time (zkclear.clearing.inputs.MAX_BATCH_FILLS; its help says
+#: the number, and a test pins that the two agree).
+MAX_BATCH_FILLS = 1 << 24
 
 
 class AsciiInt(click.ParamType):
@@ -71,6 +74,14 @@ def _deployment_option(function):
                         help=DEPLOYMENT_HELP)(function)
 
 
+def _named_path(value: str) -> Path:
+    """``value`` as a path, refusing an empty one (``zkclear init "$DIR"`` with DIR unset): Path("") is the current
+    directory, which nobody named."""
+    if not value:
+        raise click.BadParameter("is empty (an unset variable?); give . for the current directory")
+    return Path(value)
+
+
 def _open_deployment(path: Path):
     from zkclear.operator import Deployment
 
@@ -96,12 +107,12 @@ def cli() -> None:
 # -- operator -------------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False), callback=lambda _ctx, _param, value: _named_path(value))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
-@click.option("--height", default=32, show_default=True, type=AsciiInt(2),
+@click.option("--height", default=32, show_default=True, type=AsciiInt(2, 64),
               help="Tree height (capacity 2^height leaves).")
-@click.option("--chunk-bits", type=AsciiInt(1),
+@click.option("--chunk-bits", type=AsciiInt(1, 8),
               help="2^chunk-bits accounts per collateral batch (default: 4, or 2 for a listing of more than 16 "
                    "instruments, so that a participant's receipt check stays fast).")
 @click.option("--chunk-padding", default="power_of_two", show_default=True,
@@ -122,7 +133,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
     Example: zkclear init ./venue --config venue.toml --height 32 --chunk-bits 4 --venue "Acme Clearing"
     """
     from zkclear.chains.attestation_text import check_venue
-    from zkclear.errors import InputError
+    from zkclear.errors import ConfigurationError, InputError
     from zkclear.operator import Deployment
     from zkclear.proving_settings import ProvingSettings
     from zkclear.synthetic import MarketSpec, config_toml
@@ -140,15 +151,24 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         text = read_text(config_path, limit=MAX_DOCUMENT_BYTES)
     else:
         text = config_toml(MarketSpec())
+    chunk_bits_given = chunk_bits is not None
     if chunk_bits is None:
         from zkclear.clearing.io import parse_config
         from zkclear.tree.placement import default_chunk_bits
 
         source = str(config_path) if config_path else "the demo market's configuration"
         chunk_bits = default_chunk_bits(len(parse_config(text, path=source).instruments))
-    settings = ProvingSettings(tree=TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
-                                               chunk_padding_param=chunk_padding_param, sparse=not dense),
-                               executor=executor, venue=venue)
+    try:
+        tree = TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
+                          chunk_padding_param=chunk_padding_param, sparse=not dense)
+    except ConfigurationError as exc:  # each option is in its own range: the refusal is of a combination
+        if chunk_bits < height:
+            raise InputError(str(exc), field="--chunk-padding-param") from None
+        if chunk_bits_given:
+            raise InputError(f"must be below --height {height}, got {chunk_bits}", field="--chunk-bits") from None
+        raise InputError(f"must be above {chunk_bits} (chunks of {1 << chunk_bits} accounts), got {height}",
+                         field="--height") from None
+    settings = ProvingSettings(tree=tree, executor=executor, venue=venue)
     deployment = Deployment.init(directory, text, settings, source=str(config_path) if config_path else None)
     click.echo(f"created deployment {deployment.root}: {len(deployment.config.instruments)} instruments, "
                f"deficit resolution {deployment.config.deficit_resolution.value}, tree height {height}, "
@@ -168,18 +188,18 @@ def epoch() -> None:
 @click.argument("input_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @_deployment_option
 @click.option("--epoch", "number", type=AsciiInt(1), help="Epoch number (default: the next one).")
-@click.option("--batch-fills", type=AsciiInt(1), default=None,
+@click.option("--batch-fills", type=AsciiInt(1, MAX_BATCH_FILLS), default=None,
               help="Fills read and cleared at a time (default 32768, at most 16777216): bounds the clearing's "
                    "memory; the result does not depend on it.")
 def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_fills: int | None) -> None:
     """Validate an epoch's input files, clear them and commit the epoch atomically.
 
-    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and
-    optionally funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv and vols.csv
-    (needed while engine-marked options are live); any other .csv or .json file is refused (docs/format.md). A
-    bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder an earlier epoch
-    committed is a no-op that says so; so is --epoch N with the files epoch N was committed with (other files:
-    refused).
+    INPUT_DIR holds fills.csv and the marks (prices.csv or prices.json, or the oracle's quotes oracle.csv and, while
+    a perpetual is live, funding.csv), and optionally accounts.csv, transfers.csv, margins.csv, operator_actions.csv
+    and vols.csv (needed while engine-marked options are live); any other .csv or .json file is refused
+    (docs/format.md). A bad record stops everything with FILE:LINE: field 'NAME': reason. Without --epoch, a folder
+    an earlier epoch committed is a no-op that says so; so is --epoch N with the files epoch N was committed with
+    (other files: refused).
 
     Example: zkclear epoch run inputs/epoch-1 -d ./venue
     """
@@ -230,7 +250,8 @@ def _print_epoch_summary(result) -> None:
 @click.option("--executor", type=click.Choice(["serial", "process", "dask"]),
               help="Who runs the proofs (default: proving.toml's executor).")
 @click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
-              help="Local worker processes (process executor; default: every core).")
+              help="Local worker processes (process executor, or a local Dask cluster; default: every core; not "
+                   "with --scheduler).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="A Dask scheduler started with `dask scheduler` (implies --executor dask; README, \"Proving on a "
                    "Dask cluster\").")
@@ -252,15 +273,17 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     from zkclear.executor import get_executor
     from zkclear.progress import ProgressLine
 
+    if scheduler and executor not in (None, "dask"):
+        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
+    _refuse_idle_workers(workers, scheduler, executor)  # options that contradict each other, before anything is read
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     keys = [load_key(path) for path in key_paths]
     book = deployment.reserve_book(load_reserves(reserves_path), path=str(reserves_path))
     check_signers(keys, book.entries)  # refused by address before anything is proven or printed
     deployment.require_blocks_advance(number, book, path=str(reserves_path))
-    if scheduler and executor not in (None, "dask"):
-        raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     kind = "dask" if scheduler else executor or deployment.proving.executor
+    _refuse_idle_workers(workers, scheduler, kind)  # proving.toml's executor may be serial
     run = get_executor(kind, workers, scheduler)
     try:
         click.echo(f"proving epoch {number}: {deployment.account_count(number)} accounts on {run.workers} "
@@ -424,6 +447,10 @@ def keys_sign(key_path: Path, text_path: Path, bip322: bool) -> None:
         text = read_file(text_path, limit=1 << 16).decode("ascii").removesuffix("\n")
     except UnicodeDecodeError as exc:
         raise InputError("an attestation text is ASCII", path=str(text_path)) from exc
+    if "\r" in text:  # saved by a Windows editor: say so, rather than "expected 14 lines"
+        raise InputError("this line holds a carriage return (a Windows line end?): an attestation text's lines end "
+                         "in a line feed alone (save it with Unix line ends)", path=str(text_path),
+                         line=text.count("\n", 0, text.index("\r")) + 1)
     try:
         attestation = sign_attestation_text(
             key, text, bitcoin_format=BitcoinFormat.BIP322_SIMPLE if bip322 else BitcoinFormat.BIP137)
@@ -580,6 +607,21 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
 
 
+def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str | None) -> None:
+    """InputError when --workers would be ignored: the cluster of --scheduler has its own workers, and the serial
+    executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
+    from zkclear.errors import InputError
+
+    if workers is None:
+        return
+    if scheduler:
+        raise InputError("--workers sets local processes; with --scheduler the cluster's own workers run the tasks",
+                         field="--workers")
+    if kind == "serial":
+        raise InputError("--workers sets local processes; the serial executor runs everything in this process "
+                         "(give --executor process)", field="--workers")
+
+
 def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
     """InputError when ``target`` (an output file) is one of ``inputs`` (a receipt written over is lost)."""
     from zkclear.errors import InputError
@@ -644,7 +686,7 @@ def _print_history(rows, instruments) -> None:
               help="The auditor-only total file private/N/epoch-N.total (repeat per epoch); prints the reserve ratio.")
 @_json_option("Print the report as JSON.")
 @click.option("--workers", type=AsciiInt(1, MAX_WORKERS),
-              help="Local processes verifying in parallel (default: every core).")
+              help="Local processes verifying in parallel (default: every core; not with --scheduler).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")
@@ -674,7 +716,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
-    marks = load_marks(marks_path) if marks_path is not None else {}
+    _refuse_idle_workers(workers, scheduler, None)
+    mark_lines: dict[tuple[int | None, str], int] = {}
+    marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}
     if None in marks and len(epoch_dirs) > 1:
         raise InputError("with several epochs, the marks file needs an epoch column (epoch,instrument,price)",
                          path=str(marks_path))
@@ -699,13 +743,20 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         if before.epoch == after.epoch:
             _fail(VerificationError("history-duplicate", detail=f"epoch {after.epoch} is given twice"), as_json,
                   epoch=after.epoch)
+    for published in opened if marks_path is not None else ():  # the marks file, before any epoch is audited
+        key = None if None in marks else published.epoch
+        if not marks.get(key):
+            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
+        listed = published.inputs.marks()
+        for instrument in marks[key]:
+            if instrument not in listed:
+                raise InputError(f"instrument {instrument!r} is not listed in epoch {published.epoch}",
+                                 path=str(marks_path), line=mark_lines.get((key, instrument)), field="instrument")
     reports = []
     previous = None
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
-        if marks_path is not None and not own:
-            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
         before = opened[position - 1] if position and opened[position - 1].epoch == published.epoch - 1 else None
         previous = before.bundle.chain_link() if before is not None else None
         try:
@@ -803,9 +854,13 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
 
     Example: zkclear show venue/epochs/7
     """
+    from zkclear.errors import InputError
     from zkclear.proofs.reserves import check_reserve_book
     from zkclear.verifier.published import open_published
 
+    if text_address is None and (chain is not None or asset is not None):  # a filter of nothing: never ignored
+        raise InputError("--chain and --asset choose the entry of --attestation-text ADDRESS; give it too",
+                         field="--chain" if chain is not None else "--asset")
     published = open_published(epoch_dir)
     published.check_bound()  # the marks and values shown are the ones the header binds (exit 2 otherwise)
     bundle, header = published.bundle, published.bundle.header
@@ -973,6 +1028,16 @@ def bench(suite: str, quick: bool, as_json: bool) -> None:
         click.echo(json.dumps(metrics, sort_keys=True))
 
 
+class _NeverRaised(Exception):
+    """Stands for an exception this click version does not have."""
+
+
+#: What click (8.2 and later) raises for a group given no subcommand (``zkclear``, ``zkclear epoch``): its message is
+#: the whole help, which the one-line error would print as one escaped line (click 8.1 printed the help and exited 0,
+#: as :func:`main` does).
+_NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", _NeverRaised)
+
+
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
     verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
@@ -982,13 +1047,18 @@ def main() -> None:
     _errors_as_json = False
     try:
         cli.main(standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:  # `zkclear`, `zkclear epoch`, `zkclear keys`: their help, as with --help
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else cli.get_help(click.Context(cli)))
+        sys.exit(0)
     except click.exceptions.Abort:
         _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
         # an unknown option or a missing value stops parsing before --json is read: look for it in the arguments
         _errors_as_json = _errors_as_json or "--json" in sys.argv[1:]
-        _exit_with_error("usage", f"{exc.format_message()} (see: {path} --help)", 1)
+        # click lays out a list of choices on indented lines ("Choose from:\n\tgroup,\n\t..."): one line here
+        message = exc.format_message().replace("\n\t", " ")
+        _exit_with_error("usage", f"{message} (see: {path} --help)", 1)
     except click.ClickException as exc:
         _exit_with_error("input", exc.format_message(), 1)
     except VerificationError as exc:

@@ -122,7 +122,8 @@ def run_demo(out_dir: Path, *, accounts: int | None = None, epochs: int | None =
          "settles in USDC, takes BTC and ETH as collateral with tiered haircuts (every fifth trader posts most "
          f"of its capital in them); {epochs} epoch{'s' if epochs > 1 else ''}, {crash}")
     config_path, epoch_inputs = generate_market(out_dir / "market", spec)
-    echo(f"   input files under {out_dir / 'market'} (zkclear.toml, epoch-N/fills.csv, prices.json, ...)")
+    written = sorted({path.name for folder in epoch_inputs for path in folder.iterdir()})  # what is there, by name
+    echo(f"   input files under {out_dir / 'market'} (zkclear.toml; epoch-N/: {', '.join(written)})")
 
     echo("== 2. deployment: configuration, operator secret, empty ledger; four reserve custodians (test keys: "
          "BTC on Bitcoin, ETH and USDC on Ethereum, USDC on Solana)")

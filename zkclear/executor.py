@@ -281,7 +281,11 @@ class DaskExecutor:
 def get_executor(kind: str | None = None, workers: int | None = None, scheduler: str | None = None) -> Executor:
     """The executor named ``kind`` (or by ``ZKCLEAR_EXECUTOR``; default ``process``); ``scheduler`` is a Dask
     scheduler address (dask only)."""
-    choice = (kind or os.environ.get("ZKCLEAR_EXECUTOR") or "process").strip().lower()
+    named = kind or os.environ.get("ZKCLEAR_EXECUTOR")
+    choice = (named or "process").strip().lower()
+    if choice not in EXECUTOR_KINDS:  # a typo in the variable is named as the variable, not as an option
+        source = f"unknown executor {kind!r}" if kind else f"ZKCLEAR_EXECUTOR={named!r}: unknown executor"
+        raise ConfigurationError(f"{source}: expected one of {', '.join(EXECUTOR_KINDS)}")
     if scheduler and choice != "dask":
         raise ConfigurationError(f"a scheduler address is for the dask executor, not {choice!r}")
     if choice == "serial":

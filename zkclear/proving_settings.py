@@ -122,6 +122,11 @@ def load_proving_settings(path: Path) -> ProvingSettings:
                          path=str(path), line=_line_of(text, "[[reserves.token]]"), field="reserves.token")
     try:
         tree = TreeConfig(**tree_values)
+    except ConfigurationError as exc:  # named by the key its message names (the most specific name first)
+        key = next((key for key in ("chunk_padding_param", "chunk_padding", "chunk_bits", "height")
+                    if key in str(exc)), "height")
+        raise InputError(str(exc), path=str(path), line=_line_of(text, key), field=f"tree.{key}") from None
+    try:
         settings = ProvingSettings(tree=tree, **proving, venue=venue, tokens=tokens)
     except ConfigurationError as exc:
         raise InputError(str(exc), path=str(path)) from exc

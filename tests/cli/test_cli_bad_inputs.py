@@ -327,7 +327,8 @@ def test_a_batch_of_fills_too_large_and_a_fills_pipe_are_one_line(deployment, ma
     before = _fingerprint(deployment)
     out = zkclear("epoch", "run", market["epochs"][1], "-d", deployment, "--batch-fills", str(2**24 + 1), expect=1,
                   capsys=capsys)
-    assert out.strip() == f"error: the batch of fills must be 1 to 16777216 fills, got {2**24 + 1}"
+    assert out.startswith(f"error: Invalid value for '--batch-fills': {2**24 + 1} is above the maximum 16777216 ")
+    assert out.count("\n") == 1
     inputs = _epoch_copy(market, tmp_path)
     (inputs / "fills.csv").unlink()
     import os

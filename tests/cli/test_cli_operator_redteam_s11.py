@@ -395,7 +395,7 @@ def test_a_chunk_padding_parameter_past_the_trees_chunk_slots_in_proving_toml_is
                        encoding="utf-8")
     for args in (("status", "-d", venue), ("epoch", "prove", "-d", venue, "--reserves", proving)):
         code, _out, err = run(*args)
-        refused(code, err, f"{proving}: chunk_padding_param must be in [1, 16]")
+        refused(code, err, f"{proving}:", "field 'tree.chunk_padding_param': chunk_padding_param must be in [1, 16]")
 
 
 # -- a deployment in a folder that cannot be written (a read-only mount, a backup) ------------------------------

@@ -70,6 +70,9 @@ def test_small_combinations_run_to_the_end(tmp_path, accounts, epochs, height, e
     out = zkclear_as_the_quick_start("demo", "--out", tmp_path / "demo", "--accounts", accounts, "--epochs", epochs,
                                      "--height", height, "--executor", executor)
     assert f"{accounts} traders" in out
+    # the input files it names are the ones it wrote (it named prices.json, which an oracle market never has)
+    written = sorted({path.name for path in (tmp_path / "demo" / "market").glob("epoch-*/*")})
+    assert f"(zkclear.toml; epoch-N/: {', '.join(written)})" in out and "oracle.csv" in written
     assert "collateral proofs (chunks): 1/1" in out  # progress while proving
     assert "== 4. participant" in out and "OK: leaf" in out and f"epoch {epochs}: OK" in out
     assert "rejected as expected: solvency-proof" in out

@@ -103,6 +103,8 @@ def test_bad_arguments_and_missing_files_end_in_one_line_not_a_traceback(tmp_pat
     assert "nothing-here" in _one_line_error(EXAMPLES / "auditor.py", missing)
     assert "--accounts" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "m", "--accounts", "0")
     assert "--epochs" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "m", "--epochs", "-1")
+    (tmp_path / "used" / "epoch-1").mkdir(parents=True)  # an earlier market's folder: never written over
+    assert "used is not empty" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "used")
     (tmp_path / "a-file").write_text("")
     assert "a-file" in _one_line_error(EXAMPLES / "market_generator.py", tmp_path / "a-file", "--accounts", "2",
                                        "--epochs", "1")

@@ -184,12 +184,11 @@ def _parse_row(line: str, *, path: str | None, number: int) -> ReserveEntry:
 
 def load_reserves(path: str | Path) -> tuple[ReserveEntry, ...]:
     """Read and parse a reserves.csv v2 file (UTF-8)."""
-    from zkclear.files import MAX_DOCUMENT_BYTES, read_file  # here: importing zkclear.chains loads no other module
+    # here: importing zkclear.chains loads no other module
+    from zkclear.files import MAX_DOCUMENT_BYTES, decode_text, read_file
 
-    try:
-        text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from exc
+    try:  # a byte that is not UTF-8 is named by its line
+        text = decode_text(read_file(path, limit=MAX_DOCUMENT_BYTES), str(path))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from exc
     return parse_reserves_csv(text, path=str(path))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from zkclear.errors import InputError, VerificationError
-from zkclear.files import MAX_DOCUMENT_BYTES, read_file
+from zkclear.files import MAX_DOCUMENT_BYTES, decode_text, read_file
 from zkclear.integers import RULE, parse_canonical_int
 
 BPS = 10_000
@@ -29,8 +29,10 @@ def _whole(text: str, *, minimum: int) -> int | None:
     return value if value >= minimum else None
 
 
-def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]:
-    """``{epoch or None: {instrument: price}}`` from a marks file; InputError naming file, line and field."""
+def parse_marks_csv(text: str, *, path: str,
+                    lines: dict[tuple[int | None, str], int] | None = None) -> dict[int | None, dict[str, int]]:
+    """``{epoch or None: {instrument: price}}`` from a marks file; InputError naming file, line and field. ``lines``,
+    when given, receives the line of each price (``(epoch or None, instrument) -> line``), to name it later."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     try:
         rows = list(reader)
@@ -66,15 +68,16 @@ def parse_marks_csv(text: str, *, path: str) -> dict[int | None, dict[str, int]]
         if instrument in epoch_marks:
             raise InputError(f"second price for {instrument!r}", path=path, line=line, field="instrument")
         epoch_marks[instrument] = ticks
+        if lines is not None:
+            lines[(epoch, instrument)] = line
     return marks
 
 
-def load_marks(path: Path) -> dict[int | None, dict[str, int]]:
-    try:
-        text = read_file(path, limit=MAX_DOCUMENT_BYTES).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"cannot read: {exc}", path=str(path)) from None
-    return parse_marks_csv(text, path=str(path))
+def load_marks(path: Path,
+               lines: dict[tuple[int | None, str], int] | None = None) -> dict[int | None, dict[str, int]]:
+    """The marks file at ``path`` (:func:`parse_marks_csv`); a byte that is not UTF-8 is named by its line."""
+    text = decode_text(read_file(path, limit=MAX_DOCUMENT_BYTES), str(path))
+    return parse_marks_csv(text, path=str(path), lines=lines)
 
 
 def compare_marks(published: Mapping[str, int], own: Mapping[str, int], tolerance_bps: int, *, epoch: int) -> int:

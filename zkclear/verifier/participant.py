@@ -16,6 +16,7 @@ from pathlib import Path
 
 from zkclear.bundle.format import read_file
 from zkclear.errors import InputError, VerificationError
+from zkclear.files import decode_text
 from zkclear.integers import parse_canonical_int
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain, check_first
@@ -97,12 +98,12 @@ def check_account_id(text: str, *, path: str | None = None, field: str = "accoun
 def load_participant_file(path: Path) -> Participant:
     """Read a participant file (``account = "..."``, ``account_key = "hex"``; docs/format.md) strictly."""
     name = str(path)
-    raw = read_file(path, limit=4096)
+    text = decode_text(read_file(path, limit=4096), name)  # a byte that is not UTF-8 is named by its line
     try:
-        document = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
+        document = tomllib.loads(text)
     except RecursionError:  # tomllib recurses once per nested array
         raise InputError("not valid TOML: nested too deeply", path=name) from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", path=name) from None
     unknown = sorted(set(document) - {"account", "account_key"})
     if unknown:
