@@ -45,10 +45,11 @@ import json
 import math
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from py_ecc.bls.hash_to_curve import hash_to_G1
-from py_ecc.optimized_bls12_381 import FQ, G1, Z1, add, b, eq, is_inf, is_on_curve, multiply, neg, normalize
+from py_ecc.optimized_bls12_381 import FQ, G1, Z1, add, eq, is_inf, multiply, neg, normalize
 
 # --- Curve constants (docs/protocol.md, "Notation", "Parameters", "The GLV endomorphism") -------------------------
 
@@ -90,25 +91,34 @@ def decode_point(data: bytes, where: str) -> Point:
     """The 48-byte compressed encoding, decoded with every rejection of protocol "Point encoding"."""
     if len(data) != 48:
         raise BadInput(f"{where}: a point is 48 bytes, got {len(data)}")
+    point = _decode_point(bytes(data))
+    if isinstance(point, str):
+        raise BadInput(f"{where}: {point}")
+    return point
+
+
+@lru_cache(maxsize=1 << 16)
+def _decode_point(data: bytes) -> Point | str:
+    """The point, or why the bytes are not one (cached: a chunk's commitments recur in every receipt of it)."""
     flags = data[0]
     if not flags & 0x80:
-        raise BadInput(f"{where}: compression flag unset")
+        return "compression flag unset"
     if flags & 0x40:
         if data != b"\xc0" + bytes(47):
-            raise BadInput(f"{where}: non-canonical point at infinity")
+            return "non-canonical point at infinity"
         return Z1
     x = int.from_bytes(bytes([flags & 0x1F]) + data[1:], "big")
     if x >= P:
-        raise BadInput(f"{where}: x >= p")
+        return "x >= p"
     rhs = (pow(x, 3, P) + 4) % P
     y = pow(rhs, (P + 1) // 4, P)
     if y * y % P != rhs:
-        raise BadInput(f"{where}: x is not on the curve")
+        return "x is not on the curve"
     if (y > (P - 1) // 2) != bool(flags & 0x20):
         y = P - y
     point = (FQ(x), FQ(y), FQ.one())
     if not in_g1(point):
-        raise BadInput(f"{where}: point not in G1")
+        return "point not in G1"
     return point
 
 
@@ -149,6 +159,7 @@ def same(p1: Point, p2: Point) -> bool:
     return eq(p1, p2)
 
 
+@lru_cache(maxsize=1)
 def pedersen_h() -> Point:
     """H = hash_to_curve(b"pedersen/H", DST_GEN), checked against the known answer (protocol "Generators")."""
     h = hash_to_G1(b"pedersen/H", DST_GEN, hashlib.sha256)
@@ -159,7 +170,12 @@ def pedersen_h() -> Point:
 
 def generator_vector(label: bytes, n: int) -> list[Point]:
     """generator_vector(label, n)[i] = hash_to_curve(label ‖ b"/" ‖ u32be(i), DST_GEN)."""
-    return [hash_to_G1(label + b"/" + i.to_bytes(4, "big"), DST_GEN, hashlib.sha256) for i in range(n)]
+    return [_generator(label, i) for i in range(n)]
+
+
+@lru_cache(maxsize=4096)
+def _generator(label: bytes, i: int) -> Point:
+    return hash_to_G1(label + b"/" + i.to_bytes(4, "big"), DST_GEN, hashlib.sha256)
 
 
 # --- Byte reader ---------------------------------------------------------------------------------------------------
@@ -549,7 +565,7 @@ def leaf_liabilities(account: AccountCommitments, public: list, asset_count: int
         raise CheckFailed("public-data-mismatch", f"the public data has {len(assets)} collateral assets, the header "
                                                   f"{asset_count} assets")
     if not assets:
-        return (point_sum([account.cash] + [mul(c, v) for c, v in zip(account.positions, values) if v]),)
+        return (point_sum([account.cash] + [mul(c, v) for c, v in zip(account.positions, values, strict=True) if v]),)
     return (account.witnesses[names.index("settlement_liability")], *account.balances)
 
 
@@ -612,7 +628,7 @@ def verify_position_vector(header: Header, chunk: Chunk, h: Point) -> Point:
     n = header.instrument_count
     blob = chunk.positions_blob
     if len(blob) != 144 + 32 * (n + 2):
-        raise CheckFailed("chunk-position-vector", f"positions blob of {len(blob)} bytes, expected {144 + 32 * (n + 2)}")
+        raise CheckFailed("chunk-position-vector", f"positions blob of {len(blob)} bytes, not 144 + 32·(n + 2)")
     try:
         v, a_point, b_point = (decode_point(blob[48 * k:48 * k + 48], f"chunk positions point {k}") for k in range(3))
         scalars = [decode_scalar(blob[144 + 32 * k:176 + 32 * k], f"chunk positions scalar {k}") for k in range(n + 2)]
@@ -633,9 +649,10 @@ def verify_position_vector(header: Header, chunk: Chunk, h: Point) -> Point:
     e = t.challenge_scalar(b"e")
     generators = generator_vector(b"zkclear/positions/G", n)
     powers = [pow(gamma, j, R) for j in range(n)]
-    lhs1 = point_sum([mul(g, zj) for g, zj in zip(generators, z)] + [mul(h, u), neg(a_point), neg(mul(v, e))])
-    weighted_z = sum(p * zj for p, zj in zip(powers, z)) % R
-    weighted_sums = point_sum(mul(s, p) for s, p in zip(sums, powers))
+    lhs1 = point_sum([mul(g, zj) for g, zj in zip(generators, z, strict=True)]
+                     + [mul(h, u), neg(a_point), neg(mul(v, e))])
+    weighted_z = sum(p * zj for p, zj in zip(powers, z, strict=True)) % R
+    weighted_sums = point_sum(mul(s, p) for s, p in zip(sums, powers, strict=True))
     lhs2 = point_sum([mul(G1, weighted_z), mul(h, w), neg(b_point), neg(mul(weighted_sums, e))])
     if not (is_inf(lhs1) and is_inf(lhs2)):
         raise CheckFailed("chunk-position-vector", f"the position vector of chunk {chunk.position} does not verify")
@@ -721,7 +738,7 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
     counts = (len(account.positions), len(account.balances), len(account.witnesses))
     if opening.mode != account.mode or opening.counts != counts:
         raise CheckFailed("opening-mismatch", "the opening does not have the shape of the leaf's commitments")
-    for k, (point, value, blinding) in enumerate(zip(account.points, opening.values, opening.blindings)):
+    for k, (point, value, blinding) in enumerate(zip(account.points, opening.values, opening.blindings, strict=True)):
         if not same(point, add(mul(G1, value), mul(h, blinding))):
             raise CheckFailed("opening-mismatch", f"variable {k} does not open")
 
@@ -736,7 +753,7 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
     (chunk_liabilities, chunk_digest), = level_nodes
     v_chunk = verify_position_vector(header, chunk, h)
     node = Node(chunk_liabilities, chunk_digest, v_chunk)
-    for level, sibling in zip(range(c, height), receipt.siblings):
+    for level, sibling in zip(range(c, height), receipt.siblings, strict=True):
         is_right = (receipt.leaf_index >> level) & 1
         node = upper_node(level + 1, sibling, node) if is_right else upper_node(level + 1, node, sibling)
     root = bundle.root

@@ -1,0 +1,223 @@
+"""The independent verifier (tests/spec/independent_verifier.py, written from docs/protocol.md and docs/format.md
+alone) accepts every receipt `zkclear epoch prove` writes and refuses tampered ones: the two documents and the code
+stay in step.
+
+The epochs are proven through the real CLI in a subprocess on the native engine when it is installed (the quick
+start's `ZKCLEAR_BACKEND=auto`): a multi-asset market (USDC-settled, BTC and ETH collateral, premium-style options,
+portfolio-margin accounts) of one epoch and a single-asset one of two epochs, height 8, chunks of 4."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.spec import independent_verifier as iv
+from zkclear.chains import key_from_secret, write_key
+from zkclear.demo import custodians, demo_reserves_csv
+from zkclear.operator import Deployment
+from zkclear.synthetic import MarketSpec, generate_market, reserves_csv
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SINGLE_KEY = key_from_secret("ethereum", bytes.fromhex("d4" * 32))
+
+
+def _deployment(root: Path, *, collateral: bool, epochs: int) -> dict[int, str]:
+    """A deployment proven through the CLI's entry point in ``root/deployment``; the header hash each `epoch prove`
+    printed, per epoch. Run in a child process (:func:`_build`), so that the group engine is the quick start's."""
+    from tests.cli.cli_helpers import zkclear
+
+    spec = MarketSpec(accounts=3, epochs=epochs, fills_per_epoch=20, seed=7, collateral=collateral)
+    config, epoch_dirs = generate_market(root / "market", spec)
+    if collateral:
+        keys, holders = custodians()
+    else:
+        keys, holders = [SINGLE_KEY], [("ethereum", "USDC", SINGLE_KEY.address.text)]
+    key_files = []
+    for number, key in enumerate(keys):
+        write_key(root / f"custodian-{number}.key", key)
+        key_files += ["--sign-with", root / f"custodian-{number}.key"]
+    deployment = root / "deployment"
+    zkclear("init", deployment, "--config", config, "--height", 8, "--chunk-bits", 2, "--executor", "serial",
+            "--venue", "Spec Test Venue")
+    hashes = {}
+    for number, epoch_dir in enumerate(epoch_dirs, start=1):
+        zkclear("epoch", "run", epoch_dir, "-d", deployment)
+        reserves = root / f"reserves-{number}.csv"
+        if collateral:
+            reserves.write_text(demo_reserves_csv(Deployment(deployment), number, holders))
+        else:
+            reserves.write_text(reserves_csv(holders, {"USDC": 10**16}))
+        output = zkclear("epoch", "prove", "-d", deployment, "--reserves", reserves, *key_files)
+        hashes[number] = re.search(r"header hash ([0-9a-f]{64})", output).group(1)
+    return hashes
+
+
+def _build(root: str) -> None:
+    """Both deployments, and ``hashes.json`` (their header hashes)."""
+    hashes = {"multi": _deployment(Path(root) / "multi", collateral=True, epochs=1),
+              "single": _deployment(Path(root) / "single", collateral=False, epochs=2)}
+    (Path(root) / "hashes.json").write_text(json.dumps(hashes))
+
+
+@pytest.fixture(scope="module")
+def venues(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("spec")
+    env = dict(os.environ, ZKCLEAR_BACKEND="auto", PYTHONPATH=str(REPOSITORY))
+    code = f"from tests.spec.test_independent_verifier import _build; _build({str(root)!r})"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPOSITORY, env=env,
+                            timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    hashes = json.loads((root / "hashes.json").read_text())
+    return {name: {"dir": root / name / "deployment",
+                   "hashes": {int(epoch): bytes.fromhex(value) for epoch, value in hashes[name].items()}}
+            for name in ("multi", "single")}
+
+
+@pytest.fixture(scope="module")
+def multi(venues) -> dict:
+    return venues["multi"]
+
+
+@pytest.fixture(scope="module")
+def single(venues) -> dict:
+    return venues["single"]
+
+
+def _published(venue: dict, epoch: int) -> dict[str, bytes]:
+    folder = venue["dir"] / "epochs" / str(epoch)
+    return {kind: (folder / f"epoch-{epoch}.{kind}").read_bytes() for kind in ("bundle", "public.json", "inputs.json")}
+
+
+def _receipts(venue: dict, epoch: int) -> dict[str, bytes]:
+    private = venue["dir"] / "private" / str(epoch)
+    index = json.loads((private / "receipts.index").read_text())
+    return {account: (private / "receipts" / name).read_bytes() for account, name in index.items()}
+
+
+def _verify(files: dict[str, bytes], receipt: bytes, account: str, **options) -> dict:
+    return iv.verify(files["bundle"], receipt, account, files["public.json"], inputs_bytes=files["inputs.json"],
+                     **options)
+
+
+def _rewrap(container: bytes, body: bytes) -> bytes:
+    """The container around a new body: length and checksum recomputed (a forger's file, not a damaged one)."""
+    head = container[:14] + len(body).to_bytes(8, "big")
+    return head + body + hashlib.sha256(head + body).digest()
+
+
+def _replace_once(container: bytes, old: bytes, new: bytes) -> bytes:
+    body = container[22:-32]
+    assert body.count(old) == 1
+    return _rewrap(container, body.replace(old, new))
+
+
+def _flip_last_byte(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
+def _reason(files: dict[str, bytes], receipt: bytes, account: str, **options) -> str:
+    with pytest.raises(iv.CheckFailed) as caught:
+        _verify(files, receipt, account, **options)
+    return caught.value.reason
+
+
+def test_every_receipt_of_a_multi_asset_epoch_verifies_against_the_posted_header_hash(multi):
+    files = _published(multi, 1)
+    header = iv.decode_bundle(files["bundle"], "bundle").header
+    assert header.asset_count == 3 and header.chunk_bits == 2 and header.height == 8
+    modes, balances = set(), 0
+    for account, receipt in _receipts(multi, 1).items():
+        summary = _verify(files, receipt, account, expect_header=multi["hashes"][1])
+        assert summary["header_hash"] == multi["hashes"][1].hex()
+        modes.add(iv.decode_receipt(receipt, "receipt", header).chunk.accounts[summary["leaf_index"] % 4].mode)
+        balances += any(summary["opening"][6:8])  # cash, 5 positions, then the BTC and ETH balances
+    assert modes == {0, 1}  # standard and portfolio accounts: both witness orders are exercised
+    assert balances  # a collateral balance is a leaf liability
+
+
+def test_every_receipt_of_a_single_asset_venue_verifies_with_its_equity_leaf(single):
+    for epoch in (1, 2):
+        files = _published(single, epoch)
+        assert iv.decode_bundle(files["bundle"], "bundle").header.asset_count == 1
+        public = json.loads(files["public.json"])
+        assert any(instrument[1] for instrument in public[4])  # an option valued per lot: C_cash + Σ v_j·C_q_j
+        receipts = sorted(_receipts(single, epoch).items())
+        for account, receipt in receipts if epoch == 1 else receipts[::4]:  # epoch 2: a few, to keep the test fast
+            _verify(files, receipt, account, expect_header=single["hashes"][epoch])
+
+
+def test_tampered_receipts_and_mismatched_epochs_are_refused(multi):
+    files, receipts = _published(multi, 1), _receipts(multi, 1)
+    header = iv.decode_bundle(files["bundle"], "bundle").header
+    (account, receipt), (other, other_receipt) = sorted(receipts.items())[3:5]
+    decoded = iv.decode_receipt(receipt, "receipt", header)
+
+    # a sibling's digest with one byte flipped (the container's checksum recomputed)
+    sibling = decoded.siblings[2]
+    forged = _replace_once(receipt, sibling.digest, _flip_last_byte(sibling.digest))
+    assert _reason(files, forged, account) == "path-root-mismatch"
+    # a sibling's liability commitment with one byte flipped: not a point of G1, or a different one
+    encoded = iv.encode_point(sibling.liabilities[0])
+    with pytest.raises((iv.BadInput, iv.CheckFailed)):
+        _verify(files, _replace_once(receipt, encoded, _flip_last_byte(encoded)), account)
+    # two siblings swapped
+    first, second = (b"".join(map(iv.encode_point, node.liabilities)) + node.digest for node in decoded.siblings[:2])
+    swapped = _replace_once(_replace_once(receipt, first, b"\x00" * len(first)), second, first)
+    assert _reason(files, _replace_once(swapped, b"\x00" * len(first), second), account) == "path-root-mismatch"
+
+    # another account's receipt: refused by name, and renamed, by the id hash at the leaf
+    assert _reason(files, other_receipt, account) == "receipt-owner"
+    old_name, new_name = (len(n).to_bytes(2, "big") + n.encode() for n in (other, account))
+    renamed = _replace_once(other_receipt, old_name, new_name)
+    assert _reason(files, renamed, account) == "leaf-mismatch"
+    # a pinned account key that is not the receipt's
+    assert _reason(files, receipt, account, account_key=bytes(32)) == "account-key-mismatch"
+
+    # the opening: one value changed
+    opening = decoded.opening_bytes
+    assert _reason(files, _replace_once(receipt, opening, opening[:39] + bytes([opening[39] ^ 1]) + opening[40:]),
+                   account) == "opening-mismatch"
+    # the chunk's position-vector proof: z_{n-1} changed
+    blob = decoded.chunk.positions_blob
+    assert _reason(files, _replace_once(receipt, blob, _flip_last_byte(blob)), account) == "chunk-position-vector"
+
+    # the bundle's matched-book blinding β changed
+    beta = iv.scalar_bytes(iv.decode_bundle(files["bundle"], "bundle").beta)
+    bad_beta = {**files, "bundle": _replace_once(files["bundle"], beta, iv.scalar_bytes(int.from_bytes(beta, "big")
+                                                                                         + 1))}
+    assert _reason(bad_beta, receipt, account) == "matched-book"
+
+
+def test_a_receipt_checked_against_another_epochs_files_or_header_hash_is_refused(single):
+    files, later = _published(single, 1), _published(single, 2)
+    account, receipt = sorted(_receipts(single, 1).items())[-1]
+    _verify(files, receipt, account, expect_header=single["hashes"][1])
+    assert _reason(later, receipt, account) == "receipt-epoch-mismatch"
+    assert _reason(files, receipt, account, expect_header=single["hashes"][2]) == "header-mismatch"
+    assert _reason({**files, "public.json": later["public.json"]}, receipt, account) == "public-data-mismatch"
+    assert _reason({**files, "inputs.json": later["inputs.json"]}, receipt, account) == "public-data-mismatch"
+    # epoch 2's receipt of the same account against epoch 1's files
+    assert _reason(files, _receipts(single, 2)[account], account) == "receipt-epoch-mismatch"
+
+
+def test_the_script_exits_0_2_and_1(multi, tmp_path, capsys):
+    folder = multi["dir"] / "epochs" / "1"
+    account, receipt = sorted(_receipts(multi, 1).items())[0]
+    path = tmp_path / "r.rcpt"
+    path.write_bytes(receipt)
+    common = ["--bundle", str(folder / "epoch-1.bundle"), "--receipt", str(path), "--public",
+              str(folder / "epoch-1.public.json")]
+    assert iv.main([*common, "--account", account]) == 0
+    assert iv.main([*common, "--account", account + "x"]) == 2
+    path.write_bytes(receipt[:-1] + bytes([receipt[-1] ^ 1]))  # the checksum broken
+    assert iv.main([*common, "--account", account]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("OK epoch 1") and "FAILED receipt-owner" in err and "checksum mismatch" in err
+    assert "Traceback" not in err
