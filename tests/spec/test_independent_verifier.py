@@ -221,3 +221,30 @@ def test_the_script_exits_0_2_and_1(multi, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out.startswith("OK epoch 1") and "FAILED receipt-owner" in err and "checksum mismatch" in err
     assert "Traceback" not in err
+
+
+def test_the_documented_witness_order_is_the_statements_on_varied_public_data():
+    """docs/protocol.md "Commitment order", as the independent verifier reads it, against the statements the prover
+    and the code's verifier build: tier tables, a line negative at 0, a dropped zero line, D > 1, S = 1 and S > 1,
+    an instrument without lines or charges, and with and without collateral assets."""
+    from circuits.account_statement import account_statement
+    from circuits.public_data import MarginLine, PublicAsset, PublicInstrument, PublicRiskData, ScenarioMargin
+
+    instruments = (
+        PublicInstrument("PERP", 0, (MarginLine(30, 30, 0, 1),)),                                  # long only
+        PublicInstrument("TIER", 0, (MarginLine(10, 10, 0, 1), MarginLine(20, 20, 500, 1)), 0, 0),   # long, m_j
+        PublicInstrument("NEG", 0, (MarginLine(7, 9, 3, 2),)),                                      # C > 0: m_j
+        PublicInstrument("ZERO", 0, (MarginLine(0, 0, 5, 1),)),                                     # dropped
+        PublicInstrument("OPT", 12, (MarginLine(4, 6, 0, 5),), 2, 3),                               # D = 5
+        PublicInstrument("BARE", 0),                                                                # no line
+    )
+    assets = (PublicAsset("BTC", 1, 100, 60_000, ((95, 0), (90, 1_000)), 100),
+              PublicAsset("ETH", 1, 1_000, 3_000, ((80, 0),), 100))
+    for scale in (1, 100):
+        table = ScenarioMargin(scale, ((0, 1), (2,)), tuple((k, -k, k) for k in range(len(instruments))))
+        for with_assets in (False, True):
+            public = PublicRiskData(instruments, table, assets=assets if with_assets else ())
+            document = json.loads(json.dumps(public.canonical()))
+            for code, mode in ((0, "standard"), (1, "portfolio")):
+                expected = [variable.name for variable in account_statement(public, mode).witnesses]
+                assert iv.witness_names(document, code) == expected, (mode, scale, with_assets)
