@@ -24,7 +24,11 @@ What it checks (the sections of docs/protocol.md named in brackets):
   ["Position vector of a chunk"];
 - the path: the 2^c leaves folded to the chunk root, then with the H − c siblings to the root, compared with the
   bundle's root (C, V and h) ["Leaves and nodes"];
-- the matched book: V_root = β·H ["Matched book"].
+- the matched book: V_root = β·H ["Matched book"];
+- the receipt's shape: H − c siblings, one group per band, every other group member inside its band's group and
+  off the path ["Node proof groups", "Participant verification"];
+- epoch chaining: epoch 1 is a genesis header; with the previous epoch's bundle, the header names its root digest
+  and epoch hash ["Epoch header, contexts and chaining"].
 
 What it does not check: any range proof (the chunk's collateralization proof, the node group proofs, the solvency
 proof), the reserve attestations' signatures, the recomputation of the public data from the public inputs.
@@ -32,6 +36,7 @@ proof), the reserve attestations' signatures, the recomputation of the public da
 Usage:
     independent_verifier.py --bundle epoch-N.bundle --receipt R.rcpt --account ID
         --public epoch-N.public.json [--inputs epoch-N.inputs.json] [--expect-header HEX] [--account-key HEX]
+        [--previous-bundle epoch-(N-1).bundle]
 
 Exit status: 0 every check passed; 2 a check failed (one line naming it); 1 a file could not be read or decoded.
 """
@@ -661,10 +666,38 @@ def verify_position_vector(header: Header, chunk: Chunk, h: Point) -> Point:
 
 # --- The checks ----------------------------------------------------------------------------------------------------
 
-def band_count(header: Header) -> int:
-    """Bands of b levels over c … H−1, b the largest ≤ 4 with (2^(b+1) − 2)·A ≤ 64, at least 1."""
+def bands(header: Header) -> list[tuple[int, int]]:
+    """(lo, hi) of every band of levels lo … hi − 1 over c … H−1, bottom first; b levels each, b the largest ≤ 4
+    with (2^(b+1) − 2)·A ≤ 64, at least 1 (protocol "Node proof groups")."""
     width = max([b_ for b_ in range(1, 5) if (2 ** (b_ + 1) - 2) * header.asset_count <= 64] or [1])
-    return -(-(header.height - header.chunk_bits) // width)
+    return [(lo, min(lo + width, header.height)) for lo in range(header.chunk_bits, header.height, width)]
+
+
+def check_group_members(header: Header, receipt: Receipt) -> None:
+    """Every other member of the group the path crosses in a band lies in that band under its anchor
+    (hi, leaf_index >> hi) and is neither a path node nor a sibling (protocol "Participant verification", 6)."""
+    for (lo, hi), group in zip(bands(header), receipt.groups, strict=True):
+        anchor = receipt.leaf_index >> hi
+        for level, index in (position for position, _ in group.others):
+            on_path = index == receipt.leaf_index >> level
+            sibling = index == (receipt.leaf_index >> level) ^ 1
+            if not lo <= level < hi or index >> (hi - level) != anchor or on_path or sibling:
+                raise CheckFailed("receipt-malformed", f"({level}, {index}) is not another member of the group "
+                                                       f"anchored at ({hi}, {anchor})")
+
+
+def check_chain(previous: Bundle | None, bundle: Bundle) -> None:
+    """Epoch chaining (protocol "Epoch header, contexts and chaining"): epoch e+1's header names epoch e's root
+    digest and epoch hash; epoch 1 is a genesis header (32 zero bytes in both)."""
+    header = bundle.header
+    if previous is None:
+        if header.epoch_id == 1 and (header.previous_root, header.previous_epoch_hash) != (bytes(32), bytes(32)):
+            raise CheckFailed("epoch-chain-broken", "epoch 1 is not a genesis header")
+        return
+    if (header.epoch_id != previous.header.epoch_id + 1 or header.previous_root != previous.root.digest
+            or header.previous_epoch_hash != previous.epoch_hash):
+        raise CheckFailed("epoch-chain-broken", f"epoch {header.epoch_id} does not follow epoch "
+                                                f"{previous.header.epoch_id}")
 
 
 def check_reserves(bundle: Bundle) -> None:
@@ -689,7 +722,8 @@ def check_reserves(bundle: Bundle) -> None:
 
 def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes: bytes, *,
            inputs_bytes: bytes | None = None, expect_header: bytes | None = None,
-           account_key: bytes | None = None, names: tuple[str, str] = ("bundle", "receipt")) -> dict:
+           account_key: bytes | None = None, previous_bundle: bytes | None = None,
+           names: tuple[str, str] = ("bundle", "receipt")) -> dict:
     """Every check listed in the module docstring; returns a summary, raises CheckFailed or BadInput."""
     bundle = decode_bundle(bundle_bytes, names[0])
     header = bundle.header
@@ -711,6 +745,7 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
     if inputs_bytes is not None and sha256(b"zkclear/public-inputs/v1", inputs_bytes) != header.public_inputs_digest:
         raise CheckFailed("public-data-mismatch", "the public inputs are not the ones the header binds")
     check_reserves(bundle)
+    check_chain(None if previous_bundle is None else decode_bundle(previous_bundle, "previous bundle"), bundle)
 
     # 2. identity
     if receipt.account_id != own_id:
@@ -721,9 +756,10 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
         raise CheckFailed("receipt-epoch-mismatch", f"the receipt is of epoch {receipt.epoch_id}, the bundle of "
                                                     f"{header.epoch_id} (or their header digests differ)")
     c, height = header.chunk_bits, header.height
-    if (len(receipt.siblings) != height - c or len(receipt.groups) != band_count(header)
+    if (len(receipt.siblings) != height - c or len(receipt.groups) != len(bands(header))
             or receipt.leaf_index >= 1 << height):
         raise CheckFailed("receipt-malformed", "sibling count, group count or leaf index out of shape")
+    check_group_members(header, receipt)
     chunk = receipt.chunk
     slot = receipt.leaf_index & ((1 << c) - 1)
     if chunk.position != receipt.leaf_index >> c:
@@ -777,6 +813,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", type=Path)
     parser.add_argument("--expect-header")
     parser.add_argument("--account-key")
+    parser.add_argument("--previous-bundle", type=Path, help="the bundle of the epoch before, to check the chain")
     args = parser.parse_args(argv)
     try:
         def hex32(text: str | None, option: str) -> bytes | None:
@@ -801,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = verify(read(args.bundle), read(args.receipt), args.account, read(args.public),
                          inputs_bytes=read(args.inputs), expect_header=hex32(args.expect_header, "--expect-header"),
                          account_key=hex32(args.account_key, "--account-key"),
+                         previous_bundle=read(args.previous_bundle),
                          names=(str(args.bundle), str(args.receipt)))
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
