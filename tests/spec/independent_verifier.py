@@ -622,10 +622,19 @@ class Transcript:
         for point in points:
             self.append_point(label, point)
 
-    def challenge_scalar(self, label: bytes) -> int:
+    def append_u64(self, label: bytes, n: int) -> None:
+        self.append_message(label, n.to_bytes(8, "big"))
+
+    def append_scalar(self, label: bytes, value: int) -> None:
+        self.append_message(label, scalar_bytes(value))
+
+    def challenge_bytes(self, label: bytes) -> bytes:
         out = hashlib.sha512(self.t + frame(b"challenge", label)).digest()
         self.t += frame(b"challenge-out", out)
-        return int.from_bytes(out, "big") % R
+        return out
+
+    def challenge_scalar(self, label: bytes) -> int:
+        return int.from_bytes(self.challenge_bytes(label), "big") % R
 
 
 def verify_position_vector(header: Header, chunk: Chunk, h: Point) -> Point:

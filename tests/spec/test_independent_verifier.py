@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -332,3 +333,40 @@ def test_epochs_chain_as_documented(single):
     account, receipt = sorted(_receipts(single, 2).items())[0]
     _verify(files, receipt, account, previous_bundle=first)
     assert _reason(files, receipt, account, previous_bundle=second) == "epoch-chain-broken"
+
+
+def _blinding_scalar(secret: bytes, *parts: object) -> int:
+    """docs/protocol.md "Blinding derivation", written from the text: HMAC-SHA-512 over the tagged parts, mod r."""
+    message = b"zkclear-v1/blinding"
+    for part in parts:
+        if isinstance(part, bytes):
+            tag, body = 1, part
+        elif isinstance(part, str):
+            tag, body = 2, part.encode("utf-8")
+        else:
+            tag, body = 3, str(part).encode("ascii")
+        message += bytes([tag]) + len(body).to_bytes(4, "big") + body
+    return int.from_bytes(hmac.new(secret, message, hashlib.sha512).digest(), "big") % iv.R
+
+
+def test_the_documents_known_answers_hold_for_the_independent_code():
+    """The known answers docs/protocol.md prints (generators, transcript, blinding), read from the document and
+    recomputed by code written from it."""
+    text = (REPOSITORY / "docs" / "protocol.md").read_text(encoding="utf-8")
+    vectors = dict(re.findall(r'generator_vector\(b"zkclear-test/vector", 3\)\[(\d)\] \| `([0-9a-f]{96})`', text))
+    assert len(vectors) == 3
+    for i, point in enumerate(iv.generator_vector(b"zkclear-test/vector", 3)):
+        assert iv.encode_point(point).hex() == vectors[str(i)]
+
+    first, second = re.search(r'challenge_bytes\(b"c1"\)\s+=\s+([0-9a-f]{64})\s+([0-9a-f]{64})', text).groups()
+    c2 = int(re.search(r'challenge_scalar\(b"c2"\) = (0x[0-9a-f]+)', text).group(1), 16)
+    transcript = iv.Transcript(b"zkclear-test")
+    transcript.append_message(b"msg", b"hello")
+    transcript.append_u64(b"n", 42)
+    transcript.append_scalar(b"s", 7)
+    transcript.append_point(b"G", iv.G1)
+    assert transcript.challenge_bytes(b"c1").hex() == first + second
+    assert transcript.challenge_scalar(b"c2") == c2
+
+    blinding = int(re.search(r'context \("epoch", 1, b"acct-0"\):\s+`(0x[0-9a-f]+)`', text).group(1), 16)
+    assert _blinding_scalar(bytes(range(32)), "epoch", 1, b"acct-0") == blinding
