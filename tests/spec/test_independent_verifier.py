@@ -370,3 +370,26 @@ def test_the_documents_known_answers_hold_for_the_independent_code():
 
     blinding = int(re.search(r'context \("epoch", 1, b"acct-0"\):\s+`(0x[0-9a-f]+)`', text).group(1), 16)
     assert _blinding_scalar(bytes(range(32)), "epoch", 1, b"acct-0") == blinding
+
+
+def test_account_keys_and_private_file_names_derive_from_the_secret_as_documented(single):
+    """docs/protocol.md "Leaf identity" (k_u) and "Receipts" (file names), and docs/format.md's deployment table
+    (participant files), from the operator secret's 32 bytes — the operator's side, which an auditor of the operator's
+    tooling or a second implementation of it needs."""
+    root = single["dir"]
+    secret = bytes.fromhex((root / "operator.secret").read_text().strip())
+    key = hashlib.sha256(b"zkclear/receipt-file-key/v1" + secret).digest()
+
+    def file_name(epoch: int, account: str) -> str:
+        message = b"zkclear/receipt-file/v2" + epoch.to_bytes(8, "big") + account.encode("utf-8")
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+    header = iv.decode_bundle(_published(single, 1)["bundle"], "bundle").header
+    index = json.loads((root / "private" / "1" / "receipts.index").read_text())
+    for account, name in index.items():
+        assert name == file_name(1, account) + ".rcpt"
+        account_key = iv.scalar_bytes(_blinding_scalar(secret, "zkclear/account-key/v1", account))
+        receipt = (root / "private" / "1" / "receipts" / name).read_bytes()
+        assert iv.decode_receipt(receipt, "receipt", header).account_key == account_key
+        participant = (root / "private" / "participants" / (file_name(0, account) + ".toml")).read_text()
+        assert f'account_key = "{account_key.hex()}"' in participant
