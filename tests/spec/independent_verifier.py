@@ -28,10 +28,13 @@ What it checks (the sections of docs/protocol.md named in brackets):
 - the receipt's shape: H − c siblings, one group per band, every other group member inside its band's group and
   off the path ["Node proof groups", "Participant verification"];
 - epoch chaining: epoch 1 is a genesis header; with the previous epoch's bundle, the header names its root digest
-  and epoch hash ["Epoch header, contexts and chaining"].
+  and epoch hash ["Epoch header, contexts and chaining"];
+- the reserve attestations' texts: every listed entry attested exactly once, over the 14 lines it must sign
+  ["The attestation text"].
 
 What it does not check: any range proof (the chunk's collateralization proof, the node group proofs, the solvency
-proof), the reserve attestations' signatures, the recomputation of the public data from the public inputs.
+proof), the reserve attestations' signatures (each chain's signed-message scheme), the recomputation of the public
+data from the public inputs.
 
 Usage:
     independent_verifier.py --bundle epoch-N.bundle --receipt R.rcpt --account ID
@@ -729,6 +732,53 @@ def check_reserves(bundle: Bundle) -> None:
                                                    f"{expected}")
 
 
+_TEXT_LINE_REASONS = {"venue": "attestation-wrong-venue", "epoch": "attestation-replayed-epoch",
+                      "header hash": "attestation-wrong-header", "root": "attestation-wrong-root",
+                      "chain": "attestation-wrong-chain", "address": "attestation-wrong-address",
+                      "asset": "attestation-wrong-asset", "token": "attestation-wrong-asset",
+                      "decimals": "attestation-balance-mismatch", "balance": "attestation-balance-mismatch",
+                      "block height": "attestation-block-mismatch", "slot": "attestation-block-mismatch",
+                      "block hash": "attestation-block-mismatch"}
+
+
+def attestation_text(bundle: Bundle, entry: ReserveEntry) -> str:
+    """The 14 lines an entry's custodian signs (protocol "The attestation text", version 2)."""
+    return "\n".join([
+        "zkclear reserve attestation v2",
+        "I control this address. At this block it held this balance of this token for this venue's liabilities in "
+        "this epoch.",
+        f"venue: {bundle.venue}", f"epoch: {bundle.header.epoch_id}", f"header hash: {bundle.epoch_hash.hex()}",
+        f"root: {bundle.root.digest.hex()}", f"chain: {entry.chain}", f"address: {entry.address}",
+        f"asset: {entry.asset}", f"token: {entry.token or 'native'}", f"decimals: {entry.chain_decimals}",
+        f"balance: {entry.balance}", f"{'slot' if entry.chain == 'solana' else 'block height'}: {entry.block_height}",
+        f"block hash: {entry.block_hash}"])
+
+
+def check_attestation_texts(bundle: Bundle) -> None:
+    """Every reserve entry is attested exactly once, over the text it must sign, and nothing else is (the
+    signatures themselves are not checked here)."""
+    expected = {(entry.chain, entry.address, entry.asset): attestation_text(bundle, entry) for entry in bundle.entries}
+    seen = set()
+    for chain, address, text, _signature in bundle.attestations:
+        asset = next((line[len("asset: "):] for line in text.split("\n") if line.startswith("asset: ")), None)
+        key = (chain, address, asset)
+        if key not in expected:
+            raise CheckFailed("attestation-unlisted", f"{address} on {chain} ({asset}) is not a listed entry")
+        if key in seen:
+            raise CheckFailed("attestation-duplicate", f"{address} on {chain} ({asset}) is attested twice")
+        seen.add(key)
+        if text != expected[key]:
+            lines, wanted = text.split("\n"), expected[key].split("\n")
+            if len(lines) != len(wanted):
+                raise CheckFailed("attestation-text-malformed", f"{address}: {len(lines)} lines, not 14")
+            differing = next(w for got, w in zip(lines, wanted, strict=True) if got != w)
+            field = differing.split(":")[0]
+            raise CheckFailed(_TEXT_LINE_REASONS.get(field, "attestation-text-malformed"),
+                              f"{address}: the signed text's {field!r} line is not the epoch's")
+    for key in expected.keys() - seen:
+        raise CheckFailed("attestation-missing", f"{key[1]} on {key[0]} ({key[2]}) is not attested")
+
+
 def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes: bytes, *,
            inputs_bytes: bytes | None = None, expect_header: bytes | None = None,
            account_key: bytes | None = None, previous_bundle: bytes | None = None,
@@ -754,6 +804,7 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
     if inputs_bytes is not None and sha256(b"zkclear/public-inputs/v1", inputs_bytes) != header.public_inputs_digest:
         raise CheckFailed("public-data-mismatch", "the public inputs are not the ones the header binds")
     check_reserves(bundle)
+    check_attestation_texts(bundle)
     check_chain(None if previous_bundle is None else decode_bundle(previous_bundle, "previous bundle"), bundle)
 
     # 2. identity

@@ -195,6 +195,15 @@ def test_tampered_receipts_and_mismatched_epochs_are_refused(multi):
     bad_beta = {**files, "bundle": _replace_once(files["bundle"], beta, iv.scalar_bytes(int.from_bytes(beta, "big")
                                                                                          + 1))}
     assert _reason(bad_beta, receipt, account) == "matched-book"
+    # one attestation's text naming another venue, and another's another balance (same lengths)
+    bundle = files["bundle"]
+    start = bundle.index(b"zkclear reserve attestation v2")
+    venue_at = bundle.index(b"venue: Spec Test Venue", start) + len(b"venue: Spec Test Venu")
+    balance_at = bundle.index(b"\nbalance: ", start) + len(b"\nbalance: ")
+    for at, reason in ((venue_at, "attestation-wrong-venue"), (balance_at, "attestation-balance-mismatch")):
+        changed = b"8" if bundle[at:at + 1] == b"9" else bytes([bundle[at] + 1])
+        forged = bundle[:at] + changed + bundle[at + 1:]
+        assert _reason({**files, "bundle": _rewrap(forged, forged[22:-32])}, receipt, account) == reason
 
 
 def test_a_receipt_checked_against_another_epochs_files_or_header_hash_is_refused(single):
