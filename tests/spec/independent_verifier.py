@@ -30,7 +30,10 @@ What it checks (the sections of docs/protocol.md named in brackets):
 - epoch chaining: epoch 1 is a genesis header; with the previous epoch's bundle, the header names its root digest
   and epoch hash ["Epoch header, contexts and chaining"];
 - the reserve attestations' texts: every listed entry attested exactly once, over the 14 lines it must sign
-  ["The attestation text"].
+  ["The attestation text"];
+- with the audit data, the audit's tree checks: the tree rebuilt from every chunk's leaves and position vector, every
+  padding node opening to zero, every published node the rebuilt one, the root the bundle's, one node proof per
+  group ["Audit", "Leaves and nodes", "Node proof groups"; docs/format.md "Audit data body"].
 
 What it does not check: any range proof (the chunk's collateralization proof, the node group proofs, the solvency
 proof), the reserve attestations' signatures (each chain's signed-message scheme), the recomputation of the public
@@ -39,7 +42,7 @@ data from the public inputs.
 Usage:
     independent_verifier.py --bundle epoch-N.bundle --receipt R.rcpt --account ID
         --public epoch-N.public.json [--inputs epoch-N.inputs.json] [--expect-header HEX] [--account-key HEX]
-        [--previous-bundle epoch-(N-1).bundle]
+        [--previous-bundle epoch-(N-1).bundle] [--audit epoch-N.audit]
 
 Exit status: 0 every check passed; 2 a check failed (one line naming it); 1 a file could not be read or decoded.
 """
@@ -641,9 +644,16 @@ class Transcript:
 
 
 def verify_position_vector(header: Header, chunk: Chunk, h: Point) -> Point:
-    """The chunk's position-vector equality proof (protocol "Position vector of a chunk"); returns V."""
+    """The chunk's position-vector equality proof (protocol "Position vector of a chunk"); returns V. Cached by the
+    bytes it depends on (the header, the chunk's position, commitments and proof): every receipt of a chunk holds it."""
+    return _verify_position_vector(header, chunk.position, tuple(a.raw for a in chunk.accounts), chunk.positions_blob)
+
+
+@lru_cache(maxsize=256)
+def _verify_position_vector(header: Header, position: int, accounts_raw: tuple[bytes, ...], blob: bytes) -> Point:
+    chunk = Chunk(position, (), tuple(decode_account(raw, "account") for raw in accounts_raw), b"", blob)
+    h = pedersen_h()
     n = header.instrument_count
-    blob = chunk.positions_blob
     if len(blob) != 144 + 32 * (n + 2):
         raise CheckFailed("chunk-position-vector", f"positions blob of {len(blob)} bytes, not 144 + 32·(n + 2)")
     try:
@@ -864,6 +874,105 @@ def verify(bundle_bytes: bytes, receipt_bytes: bytes, own_id: str, public_bytes:
             "header_hash": bundle.epoch_hash.hex(), "opening": list(opening.values)}
 
 
+@dataclass(frozen=True)
+class AuditData:
+    header_digest: bytes
+    chunks: tuple[Chunk, ...]
+    upper_nodes: dict[tuple[int, int], Node]
+    node_proofs: dict[tuple[int, int], bytes]
+    padding: dict[tuple[int, int], tuple[int, ...]]
+
+
+def _positions_in_order(r: Reader, count_field: str, read_one) -> dict:
+    out, previous = {}, None
+    for k in range(r.uint(8, count_field)):
+        position = r.position(f"{count_field}[{k}]")
+        if previous is not None and position <= previous:
+            raise BadInput(f"{r.name}: {count_field} not in strictly increasing position order")
+        previous = position
+        out[position] = read_one(k)
+    return out
+
+
+def decode_audit(data: bytes, name: str, header: Header) -> AuditData:
+    """The AUDT body (docs/format.md "Audit data body"), read against the header the reader holds."""
+    r = Reader(open_container(data, b"AUDT", name), name)
+    header_digest = r.take(32, "header_digest")
+    chunks = tuple(read_chunk(r, 1 << header.chunk_bits) for _ in range(r.uint(8, "chunks")))
+    upper = _positions_in_order(r, "upper_nodes", lambda k: read_node(r, header.asset_count, f"upper node {k}"))
+    proofs = _positions_in_order(r, "node_proofs", lambda k: r.blob(f"node proof {k}"))
+    padding = _positions_in_order(r, "padding", lambda k: tuple(r.scalar(f"padding {k} blinding {a}")
+                                                                for a in range(header.asset_count + 1)))
+    r.end()
+    return AuditData(header_digest, chunks, upper, proofs, padding)
+
+
+def audit_tree(bundle_bytes: bytes, audit_bytes: bytes, public_bytes: bytes) -> dict:
+    """The audit's checks without range proofs (protocol "Audit"): the tree rebuilt from the chunks' leaves and the
+    published upper nodes — chunk roots, padding nodes opening to zero, every other node the sum and digest of its
+    children, the root the bundle's — and every chunk's position vector."""
+    bundle = decode_bundle(bundle_bytes, "bundle")
+    header = bundle.header
+    audit = decode_audit(audit_bytes, "audit data", header)
+    if audit.header_digest != header.digest:
+        raise CheckFailed("audit-epoch-mismatch", "the audit data is not the bundle's epoch")
+    public = json.loads(public_bytes)
+    h, c, height = pedersen_h(), header.chunk_bits, header.height
+    positions = [chunk.position for chunk in audit.chunks]
+    if positions != sorted(set(positions)) or any(p >= 1 << (height - c) for p in positions):
+        raise CheckFailed("audit-structure", "chunk positions out of order, repeated or outside the tree")
+    nodes: dict[tuple[int, int], Node] = {}
+    chunk_roots = {(c, p) for p in positions}
+    for position, blindings in audit.padding.items():
+        node = audit.upper_nodes.get(position)
+        if node is None or position in chunk_roots or not c <= position[0] < height:
+            raise CheckFailed("audit-structure", f"padding opening at {position} for no published padding node")
+        commitments = (*node.liabilities, node.positions)
+        if not all(same(point, mul(h, rho)) for point, rho in zip(commitments, blindings, strict=True)):
+            raise CheckFailed("padding-node-nonzero", f"the padding node at {position} does not commit to zero")
+        nodes[position] = node
+    seen_ids: set[bytes] = set()
+    for chunk in audit.chunks:
+        if seen_ids & set(chunk.id_hashes) or len(set(chunk.id_hashes)) != len(chunk.id_hashes):
+            raise CheckFailed("duplicate-leaf", f"chunk {chunk.position} repeats an id hash")
+        seen_ids |= set(chunk.id_hashes)
+        level_nodes = []
+        for account, id_hash_ in zip(chunk.accounts, chunk.id_hashes, strict=True):
+            liabilities = leaf_liabilities(account, public, header.asset_count)
+            level_nodes.append((liabilities, leaf_digest(id_hash_, liabilities, account)))
+        for level in range(1, c + 1):
+            level_nodes = [chunk_node(level, level_nodes[2 * i], level_nodes[2 * i + 1])
+                           for i in range(len(level_nodes) // 2)]
+        (liabilities, digest), = level_nodes
+        nodes[(c, chunk.position)] = Node(liabilities, digest, verify_position_vector(header, chunk, h))
+    for level in range(c, height):
+        for (_, index) in sorted(p for p in nodes if p[0] == level):
+            parent = (level + 1, index >> 1)
+            if parent in nodes:
+                continue
+            left, right = nodes.get((level, index & ~1)), nodes.get((level, index | 1))
+            if left is None or right is None:
+                raise CheckFailed("padding-node-missing", f"no sibling for ({level}, {index})")
+            nodes[parent] = upper_node(level + 1, left, right)
+    for position, published in audit.upper_nodes.items():
+        rebuilt = nodes.get(position)
+        if rebuilt is None:
+            raise CheckFailed("audit-structure", f"published node {position} is not in the rebuilt tree")
+        if rebuilt.digest != published.digest or not same(rebuilt.positions, published.positions) or not all(
+                same(x, y) for x, y in zip(rebuilt.liabilities, published.liabilities, strict=True)):
+            raise CheckFailed("node-hash-mismatch", f"published node {position} is not the rebuilt one")
+    if set(audit.upper_nodes) != set(nodes):
+        raise CheckFailed("audit-structure", "the published upper nodes are not the rebuilt tree's")
+    root = nodes[(height, 0)]
+    if root.digest != bundle.root.digest or not same(root.positions, bundle.root.positions):
+        raise CheckFailed("root-mismatch", "the rebuilt root is not the bundle's")
+    anchors = {(hi, index >> (hi - level)) for (level, index) in nodes if level < height
+               for lo, hi in bands(header) if lo <= level < hi}
+    if set(audit.node_proofs) != anchors:
+        raise CheckFailed("audit-structure", "the node proofs are not one per group")
+    return {"chunks": len(audit.chunks), "nodes": len(nodes), "groups": len(anchors)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", required=True, type=Path)
@@ -874,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect-header")
     parser.add_argument("--account-key")
     parser.add_argument("--previous-bundle", type=Path, help="the bundle of the epoch before, to check the chain")
+    parser.add_argument("--audit", type=Path, help="the epoch's audit data: also rebuild the whole tree from it")
     args = parser.parse_args(argv)
     try:
         def hex32(text: str | None, option: str) -> bytes | None:
@@ -900,6 +1010,8 @@ def main(argv: list[str] | None = None) -> int:
                          account_key=hex32(args.account_key, "--account-key"),
                          previous_bundle=read(args.previous_bundle),
                          names=(str(args.bundle), str(args.receipt)))
+        if args.audit is not None:
+            summary["audit"] = audit_tree(read(args.bundle), read(args.audit), read(args.public))
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
