@@ -35,7 +35,10 @@ def _deployment(root: Path, *, collateral: bool, epochs: int) -> dict[int, str]:
     printed, per epoch. Run in a child process (:func:`_build`), so that the group engine is the quick start's."""
     from tests.cli.cli_helpers import zkclear
 
-    spec = MarketSpec(accounts=3, epochs=epochs, fills_per_epoch=20, seed=7, collateral=collateral)
+    # 8 accounts with collateral (two full chunks of 4), 9 without (three chunks, one slot of padding accounts, padded
+    # to four chunks)
+    spec = MarketSpec(accounts=3 if collateral else 4, epochs=epochs, fills_per_epoch=20, seed=7,
+                      collateral=collateral)
     config, epoch_dirs = generate_market(root / "market", spec)
     if collateral:
         keys, holders = custodians()
@@ -420,3 +423,59 @@ def test_the_audit_data_decodes_and_rebuilds_the_tree_as_documented(multi):
     with pytest.raises(iv.CheckFailed) as caught:
         iv.audit_tree(bundle.read_bytes(), _replace_once(data, old, new), public.read_bytes())
     assert caught.value.reason == "padding-node-nonzero"
+
+
+def test_placement_and_padding_derive_from_the_secret_as_documented(single, multi):
+    """docs/protocol.md "Placement (keyed PRF)", "Leaves and nodes" (padding nodes): every account's leaf index and
+    every padding node's blindings and digest, recomputed from the operator secret — what a second implementation of
+    the operator needs to agree with the first."""
+    root = single["dir"]
+    secret = bytes.fromhex((root / "operator.secret").read_text().strip())
+    header = iv.decode_bundle(_published(single, 1)["bundle"], "bundle").header
+    c, height = header.chunk_bits, header.height
+    receipts = _receipts(single, 1)
+    key = iv.scalar_bytes(_blinding_scalar(secret, "zkclear/tree/placement-key", 1))
+
+    def prf(*parts: bytes) -> bytes:
+        return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
+
+    tags = {account: prf(b"zkclear/tree/account-tag/v1", account.encode("utf-8")) for account in receipts}
+    needed = max(1, -(-len(tags) // (1 << c)))
+    chunk_count = 1 << (needed - 1).bit_length()  # power_of_two, param 1
+    chunks: list[list[str]] = [[] for _ in range(chunk_count)]
+    for rank, account in enumerate(sorted(tags, key=tags.get)):
+        chunks[rank % chunk_count].append(account)
+    assert any(0 < len(members) < 1 << c for members in chunks)  # padding accounts share a chunk with real ones
+    taken: list[int] = []
+    expected = {}
+    for chunk, members in enumerate(chunks):
+        attempt = 0
+        while (position := int.from_bytes(prf(b"zkclear/tree/chunk-position/v1", chunk.to_bytes(8, "big"),
+                                               attempt.to_bytes(8, "big")), "big") % (1 << (height - c))) in taken:
+            attempt += 1
+        taken.append(position)
+        occupants = [(tags[account], account) for account in members] + [
+            (prf(b"zkclear/tree/padding-tag/v1", chunk.to_bytes(8, "big"), j.to_bytes(8, "big")), "")
+            for j in range((1 << c) - len(members))]
+        for slot, (_, account) in enumerate(sorted(occupants)):
+            if account:
+                expected[account] = (position << c) + slot
+    assert {account: iv.decode_receipt(receipt, "receipt", header).leaf_index
+            for account, receipt in receipts.items()} == expected
+
+    # padding nodes of the three-asset epoch: A liability blindings and the position-vector blinding, and the digest
+    root = multi["dir"]
+    secret = bytes.fromhex((root / "operator.secret").read_text().strip())
+    folder = root / "epochs" / "1"
+    header = iv.decode_bundle((folder / "epoch-1.bundle").read_bytes(), "bundle").header
+    audit = iv.decode_audit((folder / "epoch-1.audit").read_bytes(), "audit", header)
+    assert audit.padding
+    for (level, index), blindings in audit.padding.items():
+        liabilities = [_blinding_scalar(secret, "zkclear/tree/padding-node", 1, level, index)]
+        liabilities += [_blinding_scalar(secret, "zkclear/tree/padding-node", 1, level, index, a)
+                        for a in range(1, header.asset_count)]
+        vector = _blinding_scalar(secret, "zkclear/tree/padding-position-vector", 1, level, index)
+        assert blindings == (*liabilities, vector)
+        seed = iv.scalar_bytes(_blinding_scalar(secret, "zkclear/tree/padding-digest", 1, level, index))
+        digest = hashlib.sha256(b"zkclear/tree/padding-node/v1" + seed).digest()
+        assert audit.upper_nodes[(level, index)].digest == digest
