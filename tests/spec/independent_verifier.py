@@ -36,8 +36,14 @@ What it checks (the sections of docs/protocol.md named in brackets):
   group ["Audit", "Leaves and nodes", "Node proof groups"; docs/format.md "Audit data body"].
 
 What it does not check: any range proof (the chunk's collateralization proof, the node group proofs, the solvency
-proof), the reserve attestations' signatures (each chain's signed-message scheme), the recomputation of the public
-data from the public inputs.
+proof), the reserve attestations' signatures (each chain's signed-message scheme), the reserves list's rules beyond
+its digest and totals (token registry, one block per chain, main networks, the configuration's assets), the
+recomputation of the public data from the public inputs, the audit's chunk-count policy, marks and total file, and
+the history checks across several receipts beyond one epoch's link.
+
+One part could not be written from the documents as they stood: where a multi-asset leaf's settlement liability
+C_{l_0} sits among an account's witness commitments (the order of the witnesses was not stated); it was taken from
+the code, and docs/protocol.md now states it ("The account statement", "Commitment order").
 
 Usage:
     independent_verifier.py --bundle epoch-N.bundle --receipt R.rcpt --account ID
