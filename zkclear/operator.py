@@ -254,7 +254,9 @@ class Deployment:
             (scratch / "commit").mkdir()
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills, scratch=scratch)
-            return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
+            # provable_only: an epoch no statement could prove would stop every later epoch's proof
+            return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit",
+                                 provable_only=True)
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]

@@ -1,0 +1,98 @@
+"""Red team session 14: what spans several epochs of a deployment.
+
+An epoch in which the oracle guard paused an instrument's liquidations, leaving an account that carried it below
+maintenance, was committed by ``epoch run``; ``epoch prove`` then refused it (no statement proves an account below
+maintenance) and, since epochs are proven in order, refused every later epoch too ("epoch 2 has not been proven:
+prove epochs in order") — the deployment's proofs stopped for good while its ledger moved on. ``epoch run`` now
+refuses such an epoch before anything is committed.
+
+Market (USDC settlement): ``BTC-PERP`` and ``ETH-PERP``, 10 units per lot per tick, IM 10 %, MM 5 %, a guard of two
+sources. Epoch 1: ``carrier`` deposits 40,000 and buys one BTC lot at 30,000 and one ETH lot at 2,000 from
+``dealer``. Epoch 2: BTC falls to 27,000 (two sources), ETH is quoted by one source only (fallback: its liquidations
+paused). ``carrier`` loses 30,000: equity 10,000 against a maintenance of 15,000 + 1,000, exempt from liquidation
+because it carried the paused ETH lot in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.clearing.options_helpers import csv, write_files
+from tests.cli.cli_helpers import zkclear, zkclear_status
+from zkclear.clearing.io import parse_config
+
+TOML = """genesis_timestamp = 1767225600
+epoch_seconds = 86400
+liquidators = ["LIQ"]
+
+[[asset]]
+id = "USDC"
+decimals = 6
+settlement = true
+
+[[instrument]]
+id = "BTC-PERP"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 10
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+
+[[instrument]]
+id = "ETH-PERP"
+kind = "perpetual"
+tick_size = 1
+lot_size = 1
+contract_multiplier = 10
+initial_margin_ppm = 100000
+maintenance_margin_ppm = 50000
+
+[oracle]
+max_staleness_seconds = 600
+min_sources = 2
+"""
+NOW = parse_config(TOML, path="venue.toml").valuation_timestamp
+FILLS = "fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee"
+
+
+def _epoch(folder: Path, number: int, quotes: dict[str, tuple[int, str]], **files: str) -> Path:
+    """An epoch folder marked by ``quotes``: instrument -> (price, the sources quoting it)."""
+    rows = [f"{instrument},{source},{price},{NOW(number)}"
+            for instrument, (price, sources) in quotes.items() for source in sources]
+    return write_files(folder / f"epoch-{number}", {
+        "oracle.csv": csv("instrument,source,price,timestamp", *rows),
+        "funding.csv": csv("instrument,funding_rate_ppm", "BTC-PERP,0", "ETH-PERP,0"),
+        "fills.csv": files.pop("fills", csv(FILLS)), **files})
+
+
+def _venue(tmp_path: Path) -> Path:
+    config = write_files(tmp_path / "cfg", {"zkclear.toml": TOML}) / "zkclear.toml"
+    venue = tmp_path / "venue"
+    zkclear("init", venue, "--config", config, "--height", 6, "--executor", "serial", "--venue", "V")
+    zkclear("epoch", "run", _epoch(tmp_path, 1, {"BTC-PERP": (30_000, "ab"), "ETH-PERP": (2_000, "ab")},
+                                   fills=csv(FILLS, "f1,carrier,dealer,BTC-PERP,1,30000,0,0",
+                                             "f2,carrier,dealer,ETH-PERP,1,2000,0,0"),
+                                   **{"accounts.csv": csv("account,margin_mode", "carrier,standard",
+                                                          "dealer,standard", "LIQ,standard"),
+                                      "transfers.csv": csv("transfer_id,kind,account,amount",
+                                                           "t1,deposit,carrier,40000", "t2,deposit,dealer,1000000000",
+                                                           "t3,deposit,LIQ,1000000000")}), "-d", venue)
+    return venue
+
+
+def test_epoch_run_refuses_an_epoch_whose_paused_account_ends_below_maintenance(tmp_path):
+    venue = _venue(tmp_path)
+    paused = _epoch(tmp_path, 2, {"BTC-PERP": (27_000, "ab"), "ETH-PERP": (2_000, "a")})
+    code, output = zkclear_status("epoch", "run", paused, "-d", venue)
+    assert code == 1, output
+    assert output.count("\n") == 1, output
+    # named by the paused instrument's (only) quote: line 4 of oracle.csv (after the header and BTC's two)
+    assert output.startswith(f"error: {paused}/oracle.csv:4: field 'instrument': account 'carrier' carried exposure "
+                             "to ETH-PERP, whose liquidations the oracle guard paused"), output
+    assert "nothing was committed" in output
+    assert "ledger head: epoch 1 " in zkclear("status", "-d", venue)
+    # with the instrument quoted by enough sources the same epoch clears: carrier is liquidated as usual
+    quoted = _epoch(tmp_path / "again", 2, {"BTC-PERP": (27_000, "ab"), "ETH-PERP": (2_000, "ab")})
+    output = zkclear("epoch", "run", quoted, "-d", venue)
+    assert "epoch 2 committed" in output and "liquidations 1," in output
