@@ -69,7 +69,8 @@ def _epoch(folder: Path, number: int, quotes: dict[str, tuple[int, str]], **file
 def _venue(tmp_path: Path) -> Path:
     config = write_files(tmp_path / "cfg", {"zkclear.toml": TOML}) / "zkclear.toml"
     venue = tmp_path / "venue"
-    zkclear("init", venue, "--config", config, "--height", 6, "--executor", "serial", "--venue", "V")
+    zkclear("init", venue, "--config", config, "--height", 4, "--chunk-bits", 3, "--executor", "serial",
+            "--venue", "V")
     zkclear("epoch", "run", _epoch(tmp_path, 1, {"BTC-PERP": (30_000, "ab"), "ETH-PERP": (2_000, "ab")},
                                    fills=csv(FILLS, "f1,carrier,dealer,BTC-PERP,1,30000,0,0",
                                              "f2,carrier,dealer,ETH-PERP,1,2000,0,0"),
@@ -96,3 +97,48 @@ def test_epoch_run_refuses_an_epoch_whose_paused_account_ends_below_maintenance(
     quoted = _epoch(tmp_path / "again", 2, {"BTC-PERP": (27_000, "ab"), "ETH-PERP": (2_000, "ab")})
     output = zkclear("epoch", "run", quoted, "-d", venue)
     assert "epoch 2 committed" in output and "liquidations 1," in output
+
+
+def _prove(venue: Path, folder: Path, number: int, key_file: Path) -> None:
+    from zkclear.chains import key_from_secret
+    from zkclear.operator import Deployment
+    from zkclear.synthetic import reserves_csv
+
+    key = key_from_secret("ethereum", bytes.fromhex("a1" * 32))
+    with Deployment(venue).ledger() as ledger:
+        liabilities = int(ledger.state(number).cash.sum())
+    reserves = folder / f"reserves-{number}.csv"
+    reserves.write_text(reserves_csv([(key.chain, "USDC", key.address.text)], {"USDC": liabilities + 1}))
+    zkclear("epoch", "prove", "-d", venue, "--epoch", number, "--reserves", reserves, "--sign-with", key_file)
+
+
+def test_the_audit_reports_an_oracle_outage_and_how_many_epochs_it_has_lasted(tmp_path, capsys):
+    """An outage (too few sources) marks an instrument at its last good price with its liquidations and its exposed
+    accounts' withdrawals paused, and nothing bounds how long it lasts: every epoch's audit passed and said nothing of
+    it. The audit now names each fallback and, over consecutive epochs given, how many epochs it has run."""
+    import json
+
+    from zkclear.chains import key_from_secret, write_key
+    from zkclear.cli import _oracle_summary, _print_audit
+    from zkclear.operator import Deployment
+
+    key_file = tmp_path / "custodian.key"
+    write_key(key_file, key_from_secret("ethereum", bytes.fromhex("a1" * 32)))
+    venue = _venue(tmp_path)
+    for number in (2, 3):  # ETH quoted by one source: a fallback, nobody below maintenance (BTC does not move)
+        zkclear("epoch", "run", _epoch(tmp_path, number, {"BTC-PERP": (30_000, "ab"), "ETH-PERP": (2_000, "a")}),
+                "-d", venue)
+    for number in (1, 2, 3):
+        _prove(venue, tmp_path, number, key_file)
+    epochs = [venue / "epochs" / str(number) for number in (1, 2, 3)]
+    reports = json.loads(zkclear("audit", *epochs, "--json"))
+    assert [r["oracle"]["fallback"] for r in reports] == [{}, {"ETH-PERP": 1}, {"ETH-PERP": 2}]
+    assert [r["oracle"]["paused"] for r in reports] == [[], ["ETH-PERP"], ["ETH-PERP"]]
+    assert [r["oracle"]["breaker"] for r in reports] == [[], [], []]
+    _print_audit(reports[2], 0)
+    output = capsys.readouterr().out
+    assert ("oracle fallback: ETH-PERP is marked at its last good price (too few sources quoted it, 2 epochs running "
+            "among those audited)") in output and "BTC-PERP is marked" not in output
+    # a gap starts the count again (the audit passes no running count after one): epoch 3 alone shows one epoch
+    derived = Deployment(venue).public_inputs(3).derived
+    assert _oracle_summary(derived, {})[0]["fallback"] == {"ETH-PERP": 1}
