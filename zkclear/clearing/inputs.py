@@ -40,6 +40,9 @@ from zkclear.errors import ClearingError, InputError
 from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
+#: quotes an epoch's oracle.csv may hold: the epoch's public inputs list them, and a verifier reads a list of at most
+#: 2^16 items (zkclear.verifier.public_inputs.MAX_ITEMS); an epoch with more could never be published
+MAX_ORACLE_QUOTES = 1 << 16
 #: fills held at once when an epoch's fills are read in batches (``FillFile``; ``zkclear epoch run
 #: --batch-fills``): what bounds the clearing's memory, whatever the number of fills
 DEFAULT_BATCH_FILLS = 1 << 15
@@ -1013,6 +1016,11 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
     if inputs.marks:
         raise InputError("an epoch is marked either by mark prices or by oracle quotes, not both",
                          path=inputs.marks[0].path, line=inputs.marks[0].line, field="instrument")
+    if len(inputs.oracle_quotes) > MAX_ORACLE_QUOTES:  # red team session 14: committed, it could never be proven
+        extra = inputs.oracle_quotes[MAX_ORACLE_QUOTES]
+        raise InputError(f"more than {MAX_ORACLE_QUOTES} quotes: the epoch's public inputs list every quote and a "
+                         f"verifier reads at most {MAX_ORACLE_QUOTES} (keep each source's quote nearest the close)",
+                         path=extra.path, line=extra.line, field="instrument")
     quotes: dict[str, list[object]] = {}
     for record in inputs.oracle_quotes:
         at = {"path": record.path, "line": record.line}
