@@ -15,11 +15,19 @@ because it carried the paused ETH lot in.
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from tests.clearing.options_helpers import csv, write_files
 from tests.cli.cli_helpers import zkclear, zkclear_status
+from zkclear.chains import key_from_secret, write_key
 from zkclear.clearing.io import parse_config
+from zkclear.cli import _oracle_summary, _print_audit
+from zkclear.operator import Deployment
+from zkclear.synthetic import reserves_csv
 
 TOML = """genesis_timestamp = 1767225600
 epoch_seconds = 86400
@@ -99,37 +107,39 @@ def test_epoch_run_refuses_an_epoch_whose_paused_account_ends_below_maintenance(
     assert "epoch 2 committed" in output and "liquidations 1," in output
 
 
-def _prove(venue: Path, folder: Path, number: int, key_file: Path) -> None:
-    from zkclear.chains import key_from_secret
-    from zkclear.operator import Deployment
-    from zkclear.synthetic import reserves_csv
+KEY = key_from_secret("ethereum", bytes.fromhex("a1" * 32))
 
-    key = key_from_secret("ethereum", bytes.fromhex("a1" * 32))
+
+def _reserves(venue: Path, folder: Path, number: int, extra: int = 1) -> Path:
     with Deployment(venue).ledger() as ledger:
         liabilities = int(ledger.state(number).cash.sum())
-    reserves = folder / f"reserves-{number}.csv"
-    reserves.write_text(reserves_csv([(key.chain, "USDC", key.address.text)], {"USDC": liabilities + 1}))
-    zkclear("epoch", "prove", "-d", venue, "--epoch", number, "--reserves", reserves, "--sign-with", key_file)
+    path = folder / f"reserves-{number}-{extra}.csv"
+    path.write_text(reserves_csv([(KEY.chain, "USDC", KEY.address.text)], {"USDC": liabilities + extra}))
+    return path
 
 
-def test_the_audit_reports_an_oracle_outage_and_how_many_epochs_it_has_lasted(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory):
+    """Epochs 1-3 proven; ETH-PERP quoted by one source in epochs 2 and 3 (a fallback; BTC does not move, so
+    nobody is below maintenance)."""
+    folder = tmp_path_factory.mktemp("outage")
+    key_file = folder / "custodian.key"
+    write_key(key_file, KEY)
+    venue = _venue(folder)
+    for number in (2, 3):
+        zkclear("epoch", "run", _epoch(folder, number, {"BTC-PERP": (30_000, "ab"), "ETH-PERP": (2_000, "a")}),
+                "-d", venue)
+    for number in (1, 2, 3):
+        zkclear("epoch", "prove", "-d", venue, "--epoch", number, "--reserves", _reserves(venue, folder, number),
+                "--sign-with", key_file)
+    return folder, venue, key_file
+
+
+def test_the_audit_reports_an_oracle_outage_and_how_many_epochs_it_has_lasted(outage, capsys):
     """An outage (too few sources) marks an instrument at its last good price with its liquidations and its exposed
     accounts' withdrawals paused, and nothing bounds how long it lasts: every epoch's audit passed and said nothing of
     it. The audit now names each fallback and, over consecutive epochs given, how many epochs it has run."""
-    import json
-
-    from zkclear.chains import key_from_secret, write_key
-    from zkclear.cli import _oracle_summary, _print_audit
-    from zkclear.operator import Deployment
-
-    key_file = tmp_path / "custodian.key"
-    write_key(key_file, key_from_secret("ethereum", bytes.fromhex("a1" * 32)))
-    venue = _venue(tmp_path)
-    for number in (2, 3):  # ETH quoted by one source: a fallback, nobody below maintenance (BTC does not move)
-        zkclear("epoch", "run", _epoch(tmp_path, number, {"BTC-PERP": (30_000, "ab"), "ETH-PERP": (2_000, "a")}),
-                "-d", venue)
-    for number in (1, 2, 3):
-        _prove(venue, tmp_path, number, key_file)
+    _, venue, _ = outage
     epochs = [venue / "epochs" / str(number) for number in (1, 2, 3)]
     reports = json.loads(zkclear("audit", *epochs, "--json"))
     assert [r["oracle"]["fallback"] for r in reports] == [{}, {"ETH-PERP": 1}, {"ETH-PERP": 2}]
@@ -142,3 +152,23 @@ def test_the_audit_reports_an_oracle_outage_and_how_many_epochs_it_has_lasted(tm
     # a gap starts the count again (the audit passes no running count after one): epoch 3 alone shows one epoch
     derived = Deployment(venue).public_inputs(3).derived
     assert _oracle_summary(derived, {})[0]["fallback"] == {"ETH-PERP": 1}
+
+
+def test_an_epoch_whose_bundle_was_lost_is_proven_again_only_as_the_next_epoch_names_it(outage, tmp_path):
+    """Epoch 2's bundle lost after epoch 3 was proven on it: ``epoch prove --epoch 2`` with other reserves wrote a new
+    epoch 2 (another header hash), and the published chain broke at epoch 3 (``audit``: epoch-chain-broken). It is
+    now refused, nothing written; with the reserves it was proven with, the same bundle is written again."""
+    folder, original, key_file = outage
+    venue = tmp_path / "venue"
+    shutil.copytree(original, venue)
+    bundle = venue / "epochs" / "2" / "epoch-2.bundle"
+    published = bundle.read_bytes()
+    bundle.unlink()
+    code, output = zkclear_status("epoch", "prove", "-d", venue, "--epoch", 2, "--reserves",
+                                  _reserves(venue, tmp_path, 2, extra=5), "--sign-with", key_file)
+    assert code == 1, output
+    assert "error: epoch 3 is proven on epoch 2 of header hash" in output and "nothing was written" in output
+    assert not bundle.exists()
+    zkclear("epoch", "prove", "-d", venue, "--epoch", 2, "--reserves", _reserves(venue, folder, 2), "--sign-with",
+            key_file)
+    assert bundle.read_bytes() == published
