@@ -1,4 +1,4 @@
-"""Withdrawals while a price is paused (docs/clearing.md "Withdrawals while a price is paused"): an account exposed
+"""Withdrawals while a price is paused (docs/clearing.md "Withdrawals while a price is paused or clamped"): an account exposed
 to a paused price — it held, traded or holds a paused instrument, or holds collateral priced by one — withdraws
 nothing that epoch; every other account withdraws as usual.
 

@@ -499,6 +499,9 @@ class ResolvedInputs:
     fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
     #: deposits of collateral assets: (row, asset column, amount, the record)
     asset_deposits: tuple[tuple[int, int, int, Transfer], ...] = ()
+    #: instruments whose mark is not the market's this epoch — paused, or clamped by the circuit breaker — with the
+    #: options on them: an account exposed to one withdraws nothing this epoch (docs/clearing.md)
+    withheld_columns: tuple[int, ...] = ()
 
 
 def _holds(sorted_ids: tuple[str, ...], account: str) -> bool:
@@ -765,14 +768,21 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         epoch=epoch, accounts=accounts, margin_modes=margin_modes, index=index,
         previous_rows=previous_rows, fills=inputs.fills, marks=tuple(marks), funding_rates_ppm=tuple(rates),
         implied_vols_ppm=vols, oracle_decisions=decisions,
-        paused_columns=tuple(sorted(paused | {
-            column for column, spec in enumerate(config.instruments)
-            if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
+        paused_columns=_with_options(paused, config, columns),
         margin_fractions=tuple(fractions), mark_sources=tuple(sources),
         deposit_rows=np.frombuffer(deposits[0], dtype=np.int64),
         deposit_amounts=np.frombuffer(deposits[1], dtype=np.int64),
         withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals,
-        asset_deposits=tuple(asset_deposits))
+        asset_deposits=tuple(asset_deposits),
+        # red team session 14: a clamped mark is no more the market's than a paused one (a crash of 60 % is marked
+        # -25 % an epoch for four epochs): a buyer at the market price was credited the gap and took it out at once
+        withheld_columns=_with_options(paused | set(clamped), config, columns))
+
+
+def _with_options(marked: set[int], config: ClearingConfig, columns: dict[str, int]) -> tuple[int, ...]:
+    """``marked`` (instrument columns) with every engine-marked option on one of them, sorted."""
+    return tuple(sorted(marked | {column for column, spec in enumerate(config.instruments)
+                                  if spec.engine_marked_option and columns[spec.underlying or ""] in marked}))
 
 
 def _validate_transfers(transfers: Sequence[Transfer], state: EpochState, config: ClearingConfig,
