@@ -550,7 +550,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         total_withdrawn=total_withdrawn, asset_ids=config.asset_ids, asset_balances=frozen_array(balances),
         asset_totals=asset_totals, total_converted=total_converted)
     if config.dynamic_margin != "off":
-        new_state = _close_dynamic(config, new_state, state)
+        # a fallback mark is the last good price again, not an observation of the market (red team session 14)
+        fallback = {state.instruments.index(d["instrument_id"]) for d in resolved.oracle_decisions
+                    if d["status"] == "fallback"}
+        new_state = _close_dynamic(config, new_state, state, fallback)
     report = EpochReport(
         epoch=epoch, accounts=accounts, settlement=frozen_array(settlement), fees_collected=fees_total,
         funding=tuple(funding_report), funding_residue=funding_residue,
@@ -683,14 +686,17 @@ def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tup
     return tuple(result), tuple((p[0], p[7]) for p in state.dynamic_parameters)
 
 
-def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState) -> EpochState:
+def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState,
+                   fallback: set[int] = frozenset()) -> EpochState:
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
-    configured method). A group's price is the mark of its first instrument live this epoch."""
+    configured method). A group's price is the mark of its first instrument live this epoch; none when that mark is
+    the oracle guard's fallback (``fallback``: columns): the last good price repeated is no observation, and an
+    outage claimed for epochs on end fed the estimator zero returns, lowering the dynamic margins."""
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)
-        if column is None:
+        if column is None or column in fallback:
             continue
         prices = (*history.get(group, ()), state.settlement_prices[column])
         history[group] = prices[-config.dynamic_window:]
