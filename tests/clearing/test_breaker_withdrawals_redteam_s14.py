@@ -53,3 +53,16 @@ def test_an_account_exposed_to_a_clamped_mark_withdraws_only_once_the_mark_is_th
     assert "below the initial requirement" in report.withdrawals[0].reason
     # the fund paid B's deficit at the clamped mark, and nothing of A's: A is not liquidated
     assert state.cash_of(INSURANCE_FUND) == FUND - 950_000
+
+
+def test_a_breaker_that_lands_on_the_median_withholds_nothing():
+    """At a mark of 3 ticks a one-tick move is 33 %, past the breaker, whose clamp (at least one tick) lands on the
+    median itself: the mark is the market's, and withdrawals go on."""
+    cfg = config(perp_spec(), oracle=OracleGuardConfig(), epoch_seconds=60)
+    first = oracle_epoch(1, {PERP: (3, 2)}, fills=[fill("x", "A", "B", 10, 3)],
+                         transfers=[deposit("A", 1_000), deposit("B", 1_000)], opens=["A", "B"])
+    state, _ = apply_epoch(EpochState.genesis(cfg), first, cfg)
+    state, report = apply_epoch(state, oracle_epoch(2, {PERP: (4, 2)}, transfers=[withdraw("A", 100)]), cfg)
+    decision = report.oracle_decisions[0]
+    assert decision["breaker_triggered"] and decision["mark_price_ticks"] == decision["median_price_ticks"] == 4
+    assert report.withdrawals[0].accepted

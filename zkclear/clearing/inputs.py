@@ -776,7 +776,9 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         asset_deposits=tuple(asset_deposits),
         # red team session 14: a clamped mark is no more the market's than a paused one (a crash of 60 % is marked
         # -25 % an epoch for four epochs): a buyer at the market price was credited the gap and took it out at once
-        withheld_columns=_with_options(paused | set(clamped), config, columns))
+        # (a clamp that lands on the median, a one-tick move of a mark of a few ticks, leaves the market's price)
+        withheld_columns=_with_options(paused | {column for column, median in clamped.items()
+                                                 if marks[column] != median}, config, columns))
 
 
 def _with_options(marked: set[int], config: ClearingConfig, columns: dict[str, int]) -> tuple[int, ...]:
