@@ -765,13 +765,16 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
 def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[str, int]]:
     """What the oracle guard decided in an epoch, for the audit's report: the instruments marked at their last good
     price (fallback: too few sources; with the number of consecutive epochs given, this one included, that each has
-    been), those the circuit breaker clamped, and those whose liquidations were paused. Returns the summary and the
-    new running counts. Nothing bounds how long a fallback lasts; an operator that publishes too few quotes for epochs
-    on end keeps marks frozen, liquidations and exposed withdrawals paused (docs/protocol.md, threat model)."""
+    been), those the circuit breaker clamped away from the quotes' median, and those whose liquidations were paused.
+    Returns the summary and the new running counts. Nothing bounds how long a fallback lasts; an operator that
+    publishes too few quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused
+    (docs/protocol.md, threat model)."""
     decisions = derived.get("oracle_decisions", [])
     fallback = {d["instrument_id"]: running.get(d["instrument_id"], 0) + 1
                 for d in decisions if d["status"] == "fallback"}
-    summary = {"fallback": fallback, "breaker": [d["instrument_id"] for d in decisions if d["breaker_triggered"]],
+    clamped = [d["instrument_id"] for d in decisions
+               if d["breaker_triggered"] and d["mark_price_ticks"] != d["median_price_ticks"]]
+    summary = {"fallback": fallback, "breaker": clamped,
                "paused": list(derived.get("paused_instruments", []))}
     return summary, fallback
 
