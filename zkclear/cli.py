@@ -754,6 +754,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                  path=str(marks_path), line=mark_lines.get((key, instrument)), field="instrument")
     reports = []
     previous = None
+    outages: dict[str, int] = {}  # instrument -> epochs running (among those given) marked by the guard's fallback
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
@@ -799,6 +800,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "unregistered_tokens": _unregistered_tokens(published.bundle.reserves),
                  "renamed_tokens": _renamed_tokens(published.bundle.reserves),
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
+        entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {})
         reports.append(entry)
         if not as_json:
             _print_audit(entry, tolerance_bps)
@@ -809,6 +811,23 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         click.echo(f"chain of {len(reports)} epochs verified" if not gaps else
                    f"{len(reports)} epochs verified, chained where consecutive (a new chain starts at epoch "
                    f"{', '.join(str(epoch) for epoch in gaps)}: the epochs before it are not given)")
+
+
+def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[str, int]]:
+    """What the oracle guard decided in an epoch, for the audit's report: the instruments marked at their last good
+    price (fallback: too few sources; with the number of consecutive epochs given, this one included, that each has
+    been), those the circuit breaker clamped away from the quotes' median, and those whose liquidations were paused.
+    Returns the summary and the new running counts. Nothing bounds how long a fallback lasts; an operator that
+    publishes too few quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused
+    (docs/protocol.md, threat model)."""
+    decisions = derived.get("oracle_decisions", [])
+    fallback = {d["instrument_id"]: running.get(d["instrument_id"], 0) + 1
+                for d in decisions if d["status"] == "fallback"}
+    clamped = [d["instrument_id"] for d in decisions
+               if d["breaker_triggered"] and d["mark_price_ticks"] != d["median_price_ticks"]]
+    summary = {"fallback": fallback, "breaker": clamped,
+               "paused": list(derived.get("paused_instruments", []))}
+    return summary, fallback
 
 
 def _print_audit(entry: dict, tolerance_bps: int) -> None:
@@ -836,6 +855,13 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
         click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
                    f"{token['contract']} with {token['decimals']} decimals, the registry's {token['registered_as']}: "
                    f"is one {token['registered_as']} worth one {token['asset']}?")
+    oracle = entry.get("oracle", {})
+    for instrument, epochs in oracle.get("fallback", {}).items():
+        running = f", {epochs} epochs running among those audited" if epochs > 1 else ""
+        click.echo(f"  oracle fallback: {instrument} is marked at its last good price (too few sources quoted "
+                   f"it{running}); its liquidations are paused and exposed accounts withdraw nothing")
+    if oracle.get("breaker"):
+        click.echo(f"  oracle circuit breaker: {', '.join(oracle['breaker'])} clamped to the largest move allowed")
     if entry["marks_compared"]:
         click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
 

@@ -254,7 +254,9 @@ class Deployment:
             (scratch / "commit").mkdir()
             number = epoch if epoch is not None else ledger.head()[0] + 1
             inputs = load_epoch(Path(inputs_dir), number, self.config, batch_fills=batch_fills, scratch=scratch)
-            return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit")
+            # provable_only: an epoch no statement could prove would stop every later epoch's proof
+            return ledger.commit(inputs, once_per_folder=epoch is None, scratch=scratch / "commit",
+                                 provable_only=True)
 
     def _require_committed(self, ledger: Ledger, epoch: int) -> None:
         head = ledger.head()[0]
@@ -490,6 +492,16 @@ class Deployment:
                 raise LedgerError(f"epoch {epoch} is already proven (header hash {current.epoch_hash().hex()}); "
                                   f"proving it again gives another root ({closed.bundle.epoch_hash().hex()}): the "
                                   f"operator secret ({SECRET_FILE}) changed since; nothing was written")
+            # Its bundle lost, an epoch the next one is proven on is proven again only as it was (red team session 14:
+            # with other reserves it was written, and the published chain forked at the next epoch).
+            following = self._published_bundle(epoch + 1) if self.is_proven(epoch + 1) else None
+            if following is not None and following.header.previous_epoch_hash != closed.bundle.epoch_hash():
+                closed.discard_work()
+                raise LedgerError(f"epoch {epoch + 1} is proven on epoch {epoch} of header hash "
+                                  f"{following.header.previous_epoch_hash.hex()}; proving epoch {epoch} now gives "
+                                  f"{closed.bundle.epoch_hash().hex()} (other reserves, settings or inputs than it was "
+                                  f"proven with): its header hash may already be posted, and epoch {epoch + 1} names "
+                                  "it; nothing was written")
             attestations: list = [] if current is None else [
                 attestation for attestation in current.attestations if attestation.key not in signing]
             for key in reserve_keys:

@@ -1,6 +1,6 @@
-"""Withdrawals while a price is paused (docs/clearing.md "Withdrawals while a price is paused"): an account exposed
-to a paused price — it held, traded or holds a paused instrument, or holds collateral priced by one — withdraws
-nothing that epoch; every other account withdraws as usual.
+"""Withdrawals while a price is paused (docs/clearing.md "Withdrawals while a price is paused or clamped"): an
+account exposed to a paused price — it held, traded or holds a paused instrument, or holds collateral priced by
+one — withdraws nothing that epoch; every other account withdraws as usual.
 
 Red team s12: during a fallback the epoch's fills settle against the last good price. A trader who bought at the
 real (lower) price was credited the difference in cash and took it out in the same epoch, leaving the loss to

@@ -42,6 +42,11 @@ SYSTEM_PREFIX = "CH:"
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 DYNAMIC_MARGIN_METHODS = ("off", "ewma", "garch")
+#: Every epoch's public inputs carry the price history (``dynamic_window`` marks per underlying group), read by a
+#: verifier as lists of at most 2^16 items in a file of at most 64 MiB (zkclear.verifier.public_inputs): a longer
+#: window, or more prices in all than fit beside the epoch's quotes, would make every epoch past it unpublishable.
+MAX_DYNAMIC_WINDOW = 1 << 16
+MAX_PRICE_HISTORY = 1 << 21
 STANDARD_MODE = "standard"
 PORTFOLIO_MODE = "portfolio"
 MARGIN_MODES = (STANDARD_MODE, PORTFOLIO_MODE)
@@ -252,9 +257,14 @@ class ClearingConfig:
         if self.dynamic_margin not in DYNAMIC_MARGIN_METHODS:
             raise ConfigurationError(f"dynamic_margin must be one of {DYNAMIC_MARGIN_METHODS}, "
                                      f"got {self.dynamic_margin!r}")
-        if type(self.dynamic_window) is not int or not 2 <= self.dynamic_window <= 100_000:
-            raise ConfigurationError(f"dynamic_window must be an integer in [2, 100000], got "
+        if type(self.dynamic_window) is not int or not 2 <= self.dynamic_window <= MAX_DYNAMIC_WINDOW:
+            raise ConfigurationError(f"dynamic_window must be an integer in [2, {MAX_DYNAMIC_WINDOW}], got "
                                      f"{self.dynamic_window!r}")
+        groups = len(self.underlying_groups()) if self.dynamic_margin != "off" else 0
+        if groups * self.dynamic_window > MAX_PRICE_HISTORY:  # red team session 14: a time bomb, see the constant
+            raise ConfigurationError(f"dynamic_window must be at most {MAX_PRICE_HISTORY // groups} with {groups} "
+                                     f"underlying groups: the price history every epoch publishes holds at most "
+                                     f"{MAX_PRICE_HISTORY} prices (got {self.dynamic_window})")
         if self.option_settlement not in OPTION_SETTLEMENTS:
             raise ConfigurationError(f"option_settlement must be one of {OPTION_SETTLEMENTS}, "
                                      f"got {self.option_settlement!r}")

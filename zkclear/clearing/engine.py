@@ -23,8 +23,8 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
-    balance, and a collateral one the asset's balance) and, in an epoch with a paused price, only for accounts not
-    exposed to it (``_stale_price``); then the operator's
+    balance, and a collateral one the asset's balance) and, in an epoch with a paused or clamped price, only for
+    accounts not exposed to it (``_stale_price``); then the operator's
     fund withdrawals (``operator_actions.csv``), recorded in the report; the final state checked against the
     statements' bounds;
  9. invariants: matched book, conservation of money and of every collateral asset to the unit, settlement
@@ -315,7 +315,7 @@ def _legs(resolved: ResolvedInputs, state: EpochState, config: ClearingConfig, i
     """The legs of each batch of the epoch's fills, after checking the batch's prices and fees; given
     ``traded_paused``, the rows of both sides of a fill on a paused instrument are set in it."""
     columns = {instrument: column for column, instrument in enumerate(state.instruments)}
-    paused = np.array(resolved.paused_columns, dtype=np.int64)
+    paused = np.array(resolved.withheld_columns, dtype=np.int64)
     for batch in resolved.fills.batches():
         buyer_rows, seller_rows, fill_columns = fill_rows(batch, index, columns)
         check_fill_prices_and_fees(batch, fill_columns, resolved, state, config)
@@ -361,16 +361,16 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     premium = frozenset(config.premium_columns())
     mark_values = tuple(mark or 0 for mark in marks)  # no legs or funding where there is no mark
     settle_marks = tuple(0 if column in premium else mark for column, mark in enumerate(mark_values))
-    # Accounts exposed to a paused price this epoch (docs/clearing.md "Withdrawals while a price is paused"): their
-    # withdrawals wait, so that value computed at a price nobody vouches for does not leave the venue.
-    stale_exposure = np.zeros(len(accounts), dtype=bool) if resolved.paused_columns else None
+    # Accounts exposed to a paused or clamped price this epoch (docs/clearing.md "Withdrawals while a price is paused
+    # or clamped"): their withdrawals wait, so that value computed at a price nobody vouches for does not leave.
+    stale_exposure = np.zeros(len(accounts), dtype=bool) if resolved.withheld_columns else None
     netting = net_batches(_legs(resolved, state, config, index, stale_exposure), start_positions, settle_marks,
                           multipliers)
     positions = netting.positions
     if stale_exposure is not None:
-        paused_columns = list(resolved.paused_columns)
-        stale_exposure |= np.any(start_positions[:, paused_columns] != 0, axis=1)
-        stale_exposure |= np.any(positions[:, paused_columns] != 0, axis=1)
+        withheld_columns = list(resolved.withheld_columns)
+        stale_exposure |= np.any(start_positions[:, withheld_columns] != 0, axis=1)
+        stale_exposure |= np.any(positions[:, withheld_columns] != 0, axis=1)
     # validated: every balance and net deposit stays within the amount bound
     np.add.at(cash, resolved.deposit_rows, resolved.deposit_amounts)
     np.add.at(net_deposits, resolved.deposit_rows, resolved.deposit_amounts)
@@ -385,7 +385,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
     if stale_exposure is not None:
         paused_assets = [k for k, asset in enumerate(config.assets)
-                         if config.asset_column(asset) in resolved.paused_columns]
+                         if config.asset_column(asset) in resolved.withheld_columns]
         if paused_assets:
             stale_exposure |= np.any((held_before[:, paused_assets] != 0) | (balances[:, paused_assets] != 0), axis=1)
 
@@ -550,7 +550,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         total_withdrawn=total_withdrawn, asset_ids=config.asset_ids, asset_balances=frozen_array(balances),
         asset_totals=asset_totals, total_converted=total_converted)
     if config.dynamic_margin != "off":
-        new_state = _close_dynamic(config, new_state, state)
+        # a fallback mark is the last good price again, not an observation of the market (red team session 14)
+        fallback = {state.instruments.index(d["instrument_id"]) for d in resolved.oracle_decisions
+                    if d["status"] == "fallback"}
+        new_state = _close_dynamic(config, new_state, state, fallback)
     report = EpochReport(
         epoch=epoch, accounts=accounts, settlement=frozen_array(settlement), fees_collected=fees_total,
         funding=tuple(funding_report), funding_residue=funding_residue,
@@ -618,14 +621,16 @@ def _refuse_position_values_beyond_the_bound(start_positions: np.ndarray, state:
 
 def _stale_price(row: int, exposure: np.ndarray, positions: np.ndarray, resolved: ResolvedInputs,
                  config: ClearingConfig) -> str:
-    """Why account ``row`` may not withdraw this epoch ("" if it may): it is exposed to a paused price — it held,
-    traded or, after the liquidation pass, holds a paused instrument, or holds a collateral asset priced by one
-    (``exposure`` has the first three per row, ``positions`` the positions after the pass)."""
-    columns = list(resolved.paused_columns)
+    """Why account ``row`` may not withdraw this epoch ("" if it may): it is exposed to a paused or clamped price —
+    it held, traded or, after the liquidation pass, holds an instrument whose liquidations the guard paused or whose
+    mark its circuit breaker clamped, or holds a collateral asset priced by one (``exposure`` has the first three per
+    row, ``positions`` the positions after the pass)."""
+    columns = list(resolved.withheld_columns)
     if not (exposure[row] or np.any(positions[row, columns] != 0)):
         return ""
     names = ", ".join(config.instruments[column].instrument_id for column in columns)
-    return (f"the account is exposed to a paused price ({names}): withdrawals wait for an epoch with a good mark "
+    kind = "paused" if set(columns) <= set(resolved.paused_columns) else "paused or clamped"
+    return (f"the account is exposed to a {kind} price ({names}): withdrawals wait for an epoch with a good mark "
             "(equity at a price nobody vouches for does not leave the venue)")
 
 
@@ -681,14 +686,17 @@ def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tup
     return tuple(result), tuple((p[0], p[7]) for p in state.dynamic_parameters)
 
 
-def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState) -> EpochState:
+def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState,
+                   fallback: set[int] = frozenset()) -> EpochState:
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
-    configured method). A group's price is the mark of its first instrument live this epoch."""
+    configured method). A group's price is the mark of its first instrument live this epoch; none when that mark is
+    the oracle guard's fallback (``fallback``: columns): the last good price repeated is no observation, and an
+    outage claimed for epochs on end fed the estimator zero returns, lowering the dynamic margins."""
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)
-        if column is None:
+        if column is None or column in fallback:
             continue
         prices = (*history.get(group, ()), state.settlement_prices[column])
         history[group] = prices[-config.dynamic_window:]

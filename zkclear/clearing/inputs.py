@@ -40,6 +40,9 @@ from zkclear.errors import ClearingError, InputError
 from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
+#: quotes an epoch's oracle.csv may hold: the epoch's public inputs list them, and a verifier reads a list of at most
+#: 2^16 items (zkclear.verifier.public_inputs.MAX_ITEMS); an epoch with more could never be published
+MAX_ORACLE_QUOTES = 1 << 16
 #: fills held at once when an epoch's fills are read in batches (``FillFile``; ``zkclear epoch run
 #: --batch-fills``): what bounds the clearing's memory, whatever the number of fills
 DEFAULT_BATCH_FILLS = 1 << 15
@@ -496,6 +499,9 @@ class ResolvedInputs:
     fund_withdrawals: tuple[tuple[OperatorAction, int], ...] = ()  # (action, row of the fund account)
     #: deposits of collateral assets: (row, asset column, amount, the record)
     asset_deposits: tuple[tuple[int, int, int, Transfer], ...] = ()
+    #: instruments whose mark is not the market's this epoch — paused, or clamped by the circuit breaker — with the
+    #: options on them: an account exposed to one withdraws nothing this epoch (docs/clearing.md)
+    withheld_columns: tuple[int, ...] = ()
 
 
 def _holds(sorted_ids: tuple[str, ...], account: str) -> bool:
@@ -762,14 +768,23 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         epoch=epoch, accounts=accounts, margin_modes=margin_modes, index=index,
         previous_rows=previous_rows, fills=inputs.fills, marks=tuple(marks), funding_rates_ppm=tuple(rates),
         implied_vols_ppm=vols, oracle_decisions=decisions,
-        paused_columns=tuple(sorted(paused | {
-            column for column, spec in enumerate(config.instruments)
-            if spec.engine_marked_option and columns[spec.underlying or ""] in paused})),
+        paused_columns=_with_options(paused, config, columns),
         margin_fractions=tuple(fractions), mark_sources=tuple(sources),
         deposit_rows=np.frombuffer(deposits[0], dtype=np.int64),
         deposit_amounts=np.frombuffer(deposits[1], dtype=np.int64),
         withdrawals=tuple(withdrawals), fund_withdrawals=fund_withdrawals,
-        asset_deposits=tuple(asset_deposits))
+        asset_deposits=tuple(asset_deposits),
+        # red team session 14: a clamped mark is no more the market's than a paused one (a crash of 60 % is marked
+        # -25 % an epoch for four epochs): a buyer at the market price was credited the gap and took it out at once
+        # (a clamp that lands on the median, a one-tick move of a mark of a few ticks, leaves the market's price)
+        withheld_columns=_with_options(paused | {column for column, median in clamped.items()
+                                                 if marks[column] != median}, config, columns))
+
+
+def _with_options(marked: set[int], config: ClearingConfig, columns: dict[str, int]) -> tuple[int, ...]:
+    """``marked`` (instrument columns) with every engine-marked option on one of them, sorted."""
+    return tuple(sorted(marked | {column for column, spec in enumerate(config.instruments)
+                                  if spec.engine_marked_option and columns[spec.underlying or ""] in marked}))
 
 
 def _validate_transfers(transfers: Sequence[Transfer], state: EpochState, config: ClearingConfig,
@@ -1013,6 +1028,11 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
     if inputs.marks:
         raise InputError("an epoch is marked either by mark prices or by oracle quotes, not both",
                          path=inputs.marks[0].path, line=inputs.marks[0].line, field="instrument")
+    if len(inputs.oracle_quotes) > MAX_ORACLE_QUOTES:  # red team session 14: committed, it could never be proven
+        extra = inputs.oracle_quotes[MAX_ORACLE_QUOTES]
+        raise InputError(f"more than {MAX_ORACLE_QUOTES} quotes: the epoch's public inputs list every quote and a "
+                         f"verifier reads at most {MAX_ORACLE_QUOTES} (keep each source's quote nearest the close)",
+                         path=extra.path, line=extra.line, field="instrument")
     quotes: dict[str, list[object]] = {}
     for record in inputs.oracle_quotes:
         at = {"path": record.path, "line": record.line}

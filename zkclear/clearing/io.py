@@ -112,6 +112,9 @@ _RECORD_BATCH = 4096
 #: The longest line an input file may have, in characters (a record is a few hundred at most): a longer one is
 #: refused after reading this much of it, so a line of gigabytes never fills memory.
 MAX_LINE = 1 << 20
+#: the configuration's length: every epoch's public inputs carry it as one text of at most 2^20 characters
+#: (zkclear.verifier.public_inputs.MAX_TEXT)
+MAX_CONFIG_CHARACTERS = 1 << 20
 
 
 def _bounded_lines(handle, name: str) -> Iterator[str]:
@@ -811,6 +814,9 @@ def load_config(path: Path) -> ClearingConfig:
 def parse_config(text: str, *, path: str) -> ClearingConfig:
     """Parse and validate a deployment configuration given as text (``path`` names it in errors)."""
     name = path
+    if len(text) > MAX_CONFIG_CHARACTERS:  # red team session 14: accepted, it made every epoch unpublishable
+        raise InputError(f"{len(text)} characters, more than {MAX_CONFIG_CHARACTERS}: every epoch's public inputs "
+                         "carry the configuration verbatim, and a verifier reads at most that many", path=name)
     text = text.removeprefix("\ufeff")  # a spreadsheet or editor may add a byte-order mark
     try:
         document = tomllib.loads(text)

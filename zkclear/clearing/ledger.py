@@ -277,6 +277,28 @@ def _require_shape(index: int, account: str, mode: str, positions: tuple[int, ..
                           f"assets, margin mode {mode!r:.40}")
 
 
+def refuse_unprovable_pause(inputs: EpochInputs, report: EpochReport) -> None:
+    """InputError when the epoch leaves an account the liquidation pass exempted (it carried exposure to an
+    instrument whose liquidations the oracle guard paused) below its maintenance requirement: every account's
+    statement proves ``equity >= maintenance``, so such an epoch cannot be proven, and every later epoch's proof
+    needs this one's header (red team session 14: committed, it stopped the deployment's proofs for good, the next
+    epoch's prove refused with "prove epochs in order"). Named by the first quote of the first paused instrument in
+    the quotes file (its file alone when it quoted nothing: an outage)."""
+    if not report.paused_accounts:
+        return
+    paused = report.paused_instruments
+    quote = next((q for q in inputs.oracle_quotes if q.instrument in paused), None)
+    where = ({"path": quote.path, "line": quote.line} if quote is not None
+             else {"path": inputs.source("oracle.csv"), "line": None})
+    more = len(report.paused_accounts) - 1
+    raise InputError(f"account {report.paused_accounts[0]!r}{f' (and {more} more)' if more else ''} carried "
+                     f"exposure to {', '.join(paused)}, whose liquidations the oracle guard paused this epoch, and "
+                     "ends it below its maintenance requirement: no statement proves such an account, and epochs are "
+                     "proven in order, so committing this epoch would stop every later proof; nothing was committed "
+                     "(give the paused instruments' quotes from enough sources, docs/clearing.md \"Paused "
+                     "liquidations\")", field="instrument", **where)
+
+
 class Ledger:
     """An SQLite file of epochs for one deployment configuration. Use as a context manager or call close()."""
 
@@ -578,7 +600,8 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def commit(self, inputs: EpochInputs, *, scratch: Path, once_per_folder: bool = False) -> CommitResult:
+    def commit(self, inputs: EpochInputs, *, scratch: Path, once_per_folder: bool = False,
+               provable_only: bool = False) -> CommitResult:
         """Apply ``inputs`` to the last committed state and store the epoch atomically.
 
         An epoch already committed with byte-identical inputs is a no-op (``already_committed``); with other
@@ -594,6 +617,12 @@ class Ledger:
         folder of its own, removed when the commit ends), private like the ledger — a deployment's private scratch
         folder (:mod:`zkclear.scratch`), never the system's temporary folder; a write error there (a full disk) is
         a :class:`LedgerError`.
+
+        With ``provable_only`` (a deployment that proves every epoch it commits) an epoch that leaves an account the
+        oracle guard exempted from liquidation below maintenance (``report.paused_accounts``) is refused too, as an
+        :class:`~zkclear.errors.InputError` naming the account and the paused instrument's quotes: its statements
+        could not be proven, and since epochs are proven in order, no later epoch could be either
+        (:func:`refuse_unprovable_pause`).
         """
         head_epoch, head_hash = self.head()
         with tempfile.TemporaryDirectory(prefix="zkclear-commit-", dir=scratch) as folder:
@@ -621,6 +650,8 @@ class Ledger:
                                     f"epoch (--epoch {head_epoch + 1}) to commit them again as a new one",
                                     self.state(seen), None)
             state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
+            if provable_only:
+                refuse_unprovable_pause(inputs, report)
             if self.head()[0] != head_epoch:
                 return self._committed_meanwhile(state.epoch, inputs_hash, None)
             self._refuse_committed_transfer_ids(inputs)
