@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
 import numpy as np
 
@@ -77,7 +77,13 @@ class AccountOpens(Sequence[AccountOpen]):
     def __len__(self) -> int:
         return len(self.account)
 
-    def __getitem__(self, k):
+    @overload
+    def __getitem__(self, k: int) -> AccountOpen: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> AccountOpens: ...
+
+    def __getitem__(self, k: int | slice) -> AccountOpen | AccountOpens:
         if isinstance(k, slice):
             return AccountOpens(self.account[k], self.margin_mode[k], self.lines[k], self.path)
         return AccountOpen(self.account[k], self.margin_mode[k], self.path, int(self.lines[k]))
@@ -229,7 +235,13 @@ class Transfers(Sequence[Transfer]):
     def __len__(self) -> int:
         return len(self.transfer_id)
 
-    def __getitem__(self, k):
+    @overload
+    def __getitem__(self, k: int) -> Transfer: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Transfers: ...
+
+    def __getitem__(self, k: int | slice) -> Transfer | Transfers:
         if isinstance(k, slice):
             return Transfers(self.transfer_id[k], self.kind[k], self.account[k], self.amount[k], self.lines[k],
                              self.asset[k], self.path)
