@@ -66,7 +66,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import check_regular_file, new_file
+from zkclear.files import check_regular_file, new_file, private_folder
 from zkclear.locks import deployment_lock, prove_lock
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -200,6 +200,9 @@ class Deployment:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_hex(32) + "\n")
                 deployment = cls(root, _creating=True)
+                # the ledger holds every account's balances in the clear: readable by the operator only, like the
+                # secret (SQLite gives its -wal and -shm files the database file's mode)
+                os.close(os.open(root / LEDGER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
                     pass
                 marker.unlink()  # the deployment exists from here on
@@ -522,6 +525,7 @@ class Deployment:
 
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
+        private_folder(self.root / PRIVATE_DIR)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         for stale in [*private.glob("receipts/*.tmp"), *files.directory.glob("*.tmp")]:
@@ -585,6 +589,7 @@ class Deployment:
         on disk means the epoch is complete."""
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
+        private_folder(self.root / PRIVATE_DIR)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         receipts = {}
