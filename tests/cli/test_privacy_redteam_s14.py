@@ -10,6 +10,7 @@ older deployment's ``private/`` was open (closed again at the next ``epoch run``
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -51,3 +52,41 @@ def test_the_scratch_copies_of_the_accounts_sit_in_a_closed_private_folder(tmp_p
         assert folder.is_relative_to(private)
         assert _mode(private) == 0o700
     assert not private.exists()  # made for the block, removed with it as before
+
+
+def test_no_blinding_or_commitment_repeats_across_accounts_purposes_or_epochs(proven):
+    """The deterministic blindings (docs/protocol.md, "Blinding derivation") are distinct per account, purpose and
+    epoch: an account whose values did not change still gets new commitments, so two epochs' audit data do not show
+    that it did not change, and no scalar a participant or an auditor receives is another one's blinding."""
+    from zkclear.crypto.field import R
+    from zkclear.verifier.published import open_published
+
+    deployment = proven["deployment"]
+    owners: dict[int, tuple] = {}  # every scalar handed out -> who holds it
+    points: dict[bytes, tuple] = {}  # every published commitment -> where it is
+    opened: dict[str, list[tuple]] = {}  # account -> its opened values, epoch by epoch
+    for epoch in (1, 2, 3):
+        published = open_published(deployment.epoch_dir(epoch))
+        audit = published.audit_data()
+        for chunk in audit.chunks:
+            for slot, account in enumerate(chunk.accounts):
+                for k, point in enumerate(account.variables):
+                    assert points.setdefault(point.to_bytes(), (epoch, chunk.position, slot, k)) == (
+                        epoch, chunk.position, slot, k), "a commitment repeats"
+        for position, node in audit.upper_nodes.items():
+            assert points.setdefault(node.encoded, (epoch, position)) == (epoch, position), "a node repeats"
+        held = [("matched book", epoch, 0, beta) for beta in published.bundle.matched_book]
+        for position, (liability, vector) in audit.padding.items():
+            held += [("padding", epoch, position, b) for b in (*liability, *vector)]
+        index = json.loads((deployment.private_dir(epoch) / "receipts.index").read_text())
+        for account_id in index:
+            receipt = published.receipt(deployment.receipt_path(epoch, account_id))
+            held.append(("account key", account_id, 0, int.from_bytes(receipt.account_key, "big") % R))
+            held += [("opening", epoch, account_id, b) for b in receipt.opening.blindings]
+            opened.setdefault(account_id, []).append((receipt.opening.margin_mode, receipt.opening.values))
+        for holder in held:
+            *who, scalar = holder
+            assert owners.setdefault(scalar, tuple(who)) == tuple(who), f"{who} reuses {owners[scalar]}'s scalar"
+    # the property matters most for accounts that did not move: they exist here, and got new commitments above
+    unchanged = [a for a, values in opened.items() if len(values) > 1 and values[0] == values[1]]
+    assert unchanged, "the fixture should hold an account unchanged between epochs 1 and 2"
