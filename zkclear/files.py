@@ -119,8 +119,14 @@ def private_folder(path: str | Path) -> Path:
     files' own modes."""
     folder = Path(path)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.getuid (not POSIX)
-        status = folder.stat()
-        if status.st_mode & 0o077 and status.st_uid == os.getuid():
-            os.chmod(folder, 0o700)
+    close_to_others(folder)
     return folder
+
+
+def close_to_others(path: str | Path) -> None:
+    """Take every permission of group and others away from ``path`` (a file or folder) if it belongs to this user;
+    nothing when it is missing, another user's, or cannot be changed (a read-only mount)."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.getuid (not POSIX)
+        status = os.stat(path)
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            os.chmod(path, stat.S_IMODE(status.st_mode) & 0o700)

@@ -66,7 +66,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import check_regular_file, new_file, private_folder
+from zkclear.files import check_regular_file, close_to_others, new_file, private_folder
 from zkclear.locks import deployment_lock, prove_lock
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -239,6 +239,9 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
+        if not self.read_only:  # a ledger made before red team session 14 was open to every local user
+            for name in (LEDGER_FILE, LEDGER_FILE + "-wal", LEDGER_FILE + "-shm"):
+                close_to_others(self.root / name)
         return Ledger(path, self.config, create=False, read_only=self.read_only)
 
     def head(self) -> int:

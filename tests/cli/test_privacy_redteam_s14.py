@@ -90,3 +90,21 @@ def test_no_blinding_or_commitment_repeats_across_accounts_purposes_or_epochs(pr
     # the property matters most for accounts that did not move: they exist here, and got new commitments above
     unchanged = [a for a, values in opened.items() if len(values) > 1 and values[0] == values[1]]
     assert unchanged, "the fixture should hold an account unchanged between epochs 1 and 2"
+
+
+def test_an_open_ledger_of_an_older_deployment_is_closed_at_its_next_use(proven, tmp_path):
+    import shutil
+
+    from zkclear.operator import Deployment
+
+    root = tmp_path / "older"
+    shutil.copytree(proven["dir"], root)
+    (root / LEDGER_FILE).chmod(0o644)
+    (root / PRIVATE_DIR).chmod(0o755)
+    Deployment(root, read_only=True).head()  # a reader that writes nothing changes nothing
+    assert _mode(root / LEDGER_FILE) == 0o644
+    deployment = Deployment(root)
+    assert deployment.head() == 3
+    assert _mode(root / LEDGER_FILE) == 0o600
+    with deployment.account_source(3):  # what `epoch prove` opens first: its scratch copy in private/
+        assert _mode(root / PRIVATE_DIR) == 0o700
