@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -118,7 +119,10 @@ def private_folder(path: str | Path) -> Path:
     the auditor-only total, scratch copies of the accounts — is then out of other local users' reach whatever the
     files' own modes."""
     folder = Path(path)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:  # something else stands there: say what is wrong with it
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
     close_to_others(folder)
     return folder
 

@@ -5,13 +5,13 @@ A deployment directory holds::
     zkclear.toml      clearing configuration (instruments, risk parameters, deficit resolution) — docs/format.md
     proving.toml      tree shape and proving settings ([tree] height, chunk_bits, padding; [proving] ...)
     operator.secret   32 random bytes (hex): the key every blinding, account key, salt and placement is derived from
-    ledger.sqlite     the clearing ledger (one transaction per epoch)
+    ledger.sqlite     the clearing ledger (one transaction per epoch; mode 0600: balances in the clear)
     epochs/N/         PUBLISH THIS FOLDER: what everyone may download for epoch N
         epoch-N.bundle        public bundle (header, root, matched book, solvency proof, reserves, attestations)
         epoch-N.public.json   the statements' public risk data (coefficients the proofs bind)
         epoch-N.inputs.json   the public inputs it is recomputed from (configuration, marks, oracle, vols, ...)
         epoch-N.audit         audit data (every chunk and node with its proofs; no balance, no total)
-    private/N/        NEVER PUBLISH: what goes to single recipients
+    private/N/        NEVER PUBLISH: what goes to single recipients (private/ is mode 0700: its owner's only)
         receipts/*.rcpt       one receipt per account, for its owner only (file names keyed: unguessable,
                               unlinkable across epochs)
         receipts.index        account id -> receipt file (operator only)
