@@ -1,12 +1,14 @@
 """Reading a file a user names (standard library only): a regular file, bounded in size, every error one
 InputError naming it. A named pipe would block the read, a device such as /dev/zero would be read until memory
 runs out, and a sparse file of many gigabytes costs no disk: each is refused before a byte is read. And the
-temporary file an atomic write starts from (:func:`new_file`)."""
+temporary file an atomic write starts from (:func:`new_file`), and a folder only its owner can enter
+(:func:`private_folder`)."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -108,3 +110,27 @@ def new_file(path: str | Path, mode: int = 0o666) -> int:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+
+
+def private_folder(path: str | Path) -> Path:
+    """``path`` as a folder that only its owner can enter (mode 0700): made so when missing (its missing parents
+    with the default mode), and closed to group and others when it exists, belongs to this user and is open to them
+    (a deployment's ``private/`` made before red team session 14, or with a lax umask). What lies inside — receipts,
+    the auditor-only total, scratch copies of the accounts — is then out of other local users' reach whatever the
+    files' own modes."""
+    folder = Path(path)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:  # something else stands there: say what is wrong with it
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+    close_to_others(folder)
+    return folder
+
+
+def close_to_others(path: str | Path) -> None:
+    """Take every permission of group and others away from ``path`` (a file or folder) if it belongs to this user;
+    nothing when it is missing, another user's, or cannot be changed (a read-only mount)."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.getuid (not POSIX)
+        status = os.stat(path)
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            os.chmod(path, stat.S_IMODE(status.st_mode) & 0o700)

@@ -5,13 +5,13 @@ A deployment directory holds::
     zkclear.toml      clearing configuration (instruments, risk parameters, deficit resolution) — docs/format.md
     proving.toml      tree shape and proving settings ([tree] height, chunk_bits, padding; [proving] ...)
     operator.secret   32 random bytes (hex): the key every blinding, account key, salt and placement is derived from
-    ledger.sqlite     the clearing ledger (one transaction per epoch)
+    ledger.sqlite     the clearing ledger (one transaction per epoch; mode 0600: balances in the clear)
     epochs/N/         PUBLISH THIS FOLDER: what everyone may download for epoch N
         epoch-N.bundle        public bundle (header, root, matched book, solvency proof, reserves, attestations)
         epoch-N.public.json   the statements' public risk data (coefficients the proofs bind)
         epoch-N.inputs.json   the public inputs it is recomputed from (configuration, marks, oracle, vols, ...)
         epoch-N.audit         audit data (every chunk and node with its proofs; no balance, no total)
-    private/N/        NEVER PUBLISH: what goes to single recipients
+    private/N/        NEVER PUBLISH: what goes to single recipients (private/ is mode 0700: its owner's only)
         receipts/*.rcpt       one receipt per account, for its owner only (file names keyed: unguessable,
                               unlinkable across epochs)
         receipts.index        account id -> receipt file (operator only)
@@ -66,7 +66,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import check_regular_file, new_file
+from zkclear.files import check_regular_file, close_to_others, new_file, private_folder
 from zkclear.locks import deployment_lock, prove_lock
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -200,6 +200,9 @@ class Deployment:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_hex(32) + "\n")
                 deployment = cls(root, _creating=True)
+                # the ledger holds every account's balances in the clear: readable by the operator only, like the
+                # secret (SQLite gives its -wal and -shm files the database file's mode)
+                os.close(os.open(root / LEDGER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 with Ledger(root / LEDGER_FILE, deployment.config):  # the one place a ledger is created
                     pass
                 marker.unlink()  # the deployment exists from here on
@@ -236,6 +239,9 @@ class Deployment:
         if not path.is_file():
             raise LedgerError(f"{path} is missing: this deployment's ledger is gone; restore it from a backup "
                               "(an empty one would restart the deployment from genesis)")
+        if not self.read_only:  # a ledger made before red team session 14 was open to every local user
+            for name in (LEDGER_FILE, LEDGER_FILE + "-wal", LEDGER_FILE + "-shm"):
+                close_to_others(self.root / name)
         return Ledger(path, self.config, create=False, read_only=self.read_only)
 
     def head(self) -> int:
@@ -522,6 +528,7 @@ class Deployment:
 
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
+        private_folder(self.root / PRIVATE_DIR)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         for stale in [*private.glob("receipts/*.tmp"), *files.directory.glob("*.tmp")]:
@@ -585,6 +592,7 @@ class Deployment:
         on disk means the epoch is complete."""
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
+        private_folder(self.root / PRIVATE_DIR)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         receipts = {}

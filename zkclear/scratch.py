@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from zkclear.files import private_folder
+
 SCRATCH_DIR = "scratch"
 
 _mine: set[Path] = set()  # the run folders this process has made (any other with its PID is a dead one's)
@@ -39,6 +41,7 @@ def scratch_folder(private: Path) -> Iterator[Path]:
     ``scratch`` folder (and ``private`` if this made it) is removed too when nothing else is in it."""
     scratch_root = private / SCRATCH_DIR
     had_private = private.exists()
+    private_folder(private)  # the copies below are the accounts' balances: no other local user may read them
     remove_dead_runs(scratch_root)
     run = scratch_root / f"run-{os.getpid()}"
     if run not in _mine:  # left by a dead process that had this PID
