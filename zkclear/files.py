@@ -9,6 +9,7 @@ import codecs
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from zkclear.errors import InputError
@@ -108,3 +109,16 @@ def new_file(path: str | Path, mode: int = 0o666) -> int:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+
+
+@contextlib.contextmanager
+def naming_write_errors(path: str | Path) -> Iterator[None]:
+    """Re-raise an :class:`OSError` of the block that names no file (a write or an fsync on a full disk: ``No space
+    left on device``, an I/O error) as the same error naming ``path``, so that the one line of the refusal says which
+    file could not be written. An error that names its file already is left as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
