@@ -1,0 +1,78 @@
+"""Red team, session 14: faults of the operator's commands — a disk that fills up while ``epoch prove`` writes.
+
+Each file ``epoch prove`` writes (a finished proof in ``private/N/work/``, a receipt, ``receipts.index``, a participant
+file, the audit data and the bundle in ``epochs/N/``) is written through a temporary file whose descriptor reports
+"No space left on device" here, as a full disk does: such an error names no file (a ``write`` or an ``fsync``, not an
+``open``), and the command said only ``error: No space left on device``. It must name the file it could not write, exit
+1, leave no half-written temporary file among the receipts or the published files, and a run again once there is room
+must write the same files as a run that never failed."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+from tests.cli.cli_helpers import zkclear_status
+from tests.scale.venue import make_venue, snapshot
+
+#: The modules whose atomic writes open their temporary file with ``new_file``: the work store (finished proofs),
+#: the operator (receipts, receipts.index, participant files) and the bundle format (audit data, bundle, public files).
+WRITERS = ("zkclear.proofs.work_store", "zkclear.operator", "zkclear.bundle.format")
+
+
+@pytest.fixture(scope="module")
+def venue(tmp_path_factory):
+    return make_venue(tmp_path_factory.mktemp("faults-venue"))
+
+
+def _prove(venue, deployment) -> tuple[int, str]:
+    args = venue.prove_args(deployment, "--executor", "serial")
+    return zkclear_status(*args[args.index("epoch"):])
+
+
+@pytest.fixture(scope="module")
+def reference(venue, tmp_path_factory) -> dict[str, bytes]:
+    """The files of an uninterrupted prove."""
+    deployment = venue.copy(tmp_path_factory.mktemp("faults-reference") / "venue")
+    code, output = _prove(venue, deployment)
+    assert code == 0, output
+    return snapshot(deployment)
+
+
+def _full_disk(real_new_file, written: list[str]):
+    """A ``new_file`` whose descriptor writes to ``/dev/full`` (every write fails with ENOSPC, naming no file): the
+    temporary file is made, as on a real disk, and its name kept in ``written``."""
+    def new_file(path, mode=0o666):
+        os.close(real_new_file(path, mode))
+        written.append(str(path))
+        return os.open("/dev/full", os.O_WRONLY)
+    return new_file
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fail a write with ENOSPC")
+@pytest.mark.parametrize("module_name", WRITERS)
+def test_a_full_disk_during_prove_names_the_file_and_a_rerun_writes_the_same_files(
+        venue, reference, tmp_path, monkeypatch, module_name):
+    module = importlib.import_module(module_name)
+    deployment = venue.copy(tmp_path / "venue")
+    written: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "new_file", _full_disk(module.new_file, written))
+        code, output = _prove(venue, deployment)
+    lines = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1, output
+    assert len(lines) == 1, output
+    assert written, "the patched writer was never reached"
+    target = written[0].removesuffix(".tmp")
+    # the file it could not write (for the audit data's per-level sections, their folder)
+    assert lines[0].endswith(": No space left on device"), lines[0]
+    named = lines[0].removeprefix("error: ").removesuffix(": No space left on device")
+    assert named.startswith(str(deployment)) and (named == target or target.startswith(named + os.sep)), lines[0]
+    leftovers = [path for path in deployment.rglob("*.tmp") if "/work/" not in str(path)]
+    assert not leftovers, leftovers
+    if module_name == "zkclear.bundle.format":  # the last writes (the resume itself: tests/scale/test_resume.py)
+        code, output = _prove(venue, deployment)  # room again: the same files as a run that never failed
+        assert code == 0, output
+        assert snapshot(deployment) == reference
