@@ -1,4 +1,5 @@
-"""Red team, session 14: faults of the operator's commands — a disk that fills up while ``epoch prove`` writes.
+"""Red team, session 14: faults of the operator's commands — a disk that fills up while ``epoch prove`` writes, and
+a log reader that goes away while it proves.
 
 Each file ``epoch prove`` writes (a finished proof in ``private/N/work/``, a receipt, ``receipts.index``, a participant
 file, the audit data and the bundle in ``epochs/N/``) is written through a temporary file whose descriptor reports
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 
 import pytest
 
 from tests.cli.cli_helpers import zkclear_status
 from tests.scale.venue import make_venue, snapshot
+from zkclear.progress import ProgressLine
 
 #: The modules whose atomic writes open their temporary file with ``new_file``: the work store (finished proofs),
 #: the operator (receipts, receipts.index, participant files) and the bundle format (audit data, bundle, public files).
@@ -76,3 +79,31 @@ def test_a_full_disk_during_prove_names_the_file_and_a_rerun_writes_the_same_fil
         code, output = _prove(venue, deployment)  # room again: the same files as a run that never failed
         assert code == 0, output
         assert snapshot(deployment) == reference
+
+
+def test_progress_lines_that_cannot_be_written_stop_and_the_work_goes_on():
+    calls = []
+
+    def gone(text: str) -> None:
+        calls.append(text)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    line = ProgressLine(gone, interactive=False, interval=0)
+    for done in range(5):
+        line.update("chunk proofs", done, 4)
+    line.update("receipts", 1, 1)
+    line.finish()
+    assert len(calls) == 1  # the first line failed: no more tries, and no error for the caller
+
+
+def test_a_prove_whose_log_reader_went_away_finishes_and_writes_the_same_files(venue, reference, tmp_path):
+    """``zkclear epoch prove ... 2> >(a log reader)`` with the reader gone (its pipe closed): the first progress line
+    raised BrokenPipeError and the prove ended at once, silently, with exit 1 and nothing proven."""
+    deployment = venue.copy(tmp_path / "venue")
+    process = subprocess.Popen(venue.prove_args(deployment, "--executor", "serial"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=dict(os.environ, ZKCLEAR_PROGRESS_SECONDS="0"))
+    process.stderr.close()  # the log reader is gone before the first progress line
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert b"epoch 1 proven" in output
+    assert snapshot(deployment) == reference
