@@ -18,7 +18,9 @@ was running: the pool is rebuilt and they are resubmitted (Dask reschedules them
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +37,33 @@ EXECUTOR_KINDS = ("serial", "process", "dask")
 
 Progress = Callable[[int], None]
 """Called with the number of items finished so far (for progress bars)."""
+
+
+def _start_worker(parent_pid: int) -> None:
+    """The first thing a local worker process runs: it ends with its coordinator (:func:`bind_to_parent`), and
+    ignores Ctrl-C, which the terminal sends to the coordinator and its workers alike. The coordinator stops
+    (``aborted``, exit 1) and ends its workers itself (:meth:`ProcessExecutor.close`); a worker interrupted on its
+    own printed a Python traceback ("Process ForkProcess-N: ... KeyboardInterrupt") when Ctrl-C came twice. A worker
+    is forked with Ctrl-C held back (:func:`_ctrl_c_held`): none reaches it before it ignores them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    bind_to_parent(parent_pid)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back for the block, in which the pool may fork its workers: delivered in the middle of
+    a fork it interrupted the hooks ``os.fork`` runs ("Exception ignored in: <function _releaseLock>" and a traceback,
+    in the coordinator or the new worker). A Ctrl-C that came meanwhile is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class Executor(Protocol):
@@ -110,7 +139,7 @@ class ProcessExecutor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=bind_to_parent,
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker,
                                              initargs=(os.getpid(),))
         return self._pool
 
@@ -123,11 +152,12 @@ class ProcessExecutor:
         """Submit ``fn(item)``; a pool found broken (a worker lost while it was idle, between two calls or two
         tasks) is rebuilt first. The items it still had in flight fail with BrokenProcessPool, which
         :meth:`stream` resubmits."""
-        try:
-            return self._ensure_pool().submit(fn, item)
-        except BrokenProcessPool:
-            self._discard_pool()
-            return self._ensure_pool().submit(fn, item)
+        with _ctrl_c_held():
+            try:
+                return self._ensure_pool().submit(fn, item)
+            except BrokenProcessPool:
+                self._discard_pool()
+                return self._ensure_pool().submit(fn, item)
 
     def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
                window: int | None = None) -> Iterator[tuple[int, U]]:

@@ -1,5 +1,5 @@
 """Red team, session 14: faults of the operator's commands — a disk that fills up while ``epoch prove`` writes, and
-a log reader that goes away while it proves.
+a log reader that goes away while it proves, Ctrl-C pressed twice while it proves on worker processes.
 
 Each file ``epoch prove`` writes (a finished proof in ``private/N/work/``, a receipt, ``receipts.index``, a participant
 file, the audit data and the bundle in ``epochs/N/``) is written through a temporary file whose descriptor reports
@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
 from tests.cli.cli_helpers import zkclear_status
 from tests.scale.venue import make_venue, snapshot
+from zkclear.executor import ProcessExecutor
 from zkclear.progress import ProgressLine
 
 #: The modules whose atomic writes open their temporary file with ``new_file``: the work store (finished proofs),
@@ -107,3 +110,40 @@ def test_a_prove_whose_log_reader_went_away_finishes_and_writes_the_same_files(v
     assert process.returncode == 0, output
     assert b"epoch 1 proven" in output
     assert snapshot(deployment) == reference
+
+
+def _sigint_disposition(_item: int) -> bool:
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_local_workers_leave_ctrl_c_to_their_coordinator():
+    with ProcessExecutor(workers=2) as executor:
+        assert executor.map(_sigint_disposition, range(4)) == [True] * 4
+
+
+@pytest.mark.parametrize("gap", [0.02, 0.2])
+def test_ctrl_c_twice_during_a_prove_on_workers_prints_no_traceback(venue, tmp_path, gap):
+    """The terminal sends Ctrl-C to the whole process group: a worker that the first one had interrupted in its task
+    went back to wait for the next one, and the second printed "Process ForkProcess-N:" and a Python traceback; or
+    the second came while the coordinator, having said "aborted", joined its pool's threads at exit ("Exception
+    ignored in: <module 'threading'>" and a traceback)."""
+    deployment = venue.copy(tmp_path / "venue")
+    process = subprocess.Popen(venue.prove_args(deployment, "--executor", "process", "--workers", "2"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env=dict(os.environ, ZKCLEAR_PROGRESS_SECONDS="0"))
+    try:
+        seen = ""
+        while "proofs" not in seen:  # the workers are proving
+            line = process.stderr.readline()
+            assert line, seen
+            seen += line
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(gap)
+        os.killpg(process.pid, signal.SIGINT)
+        rest = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in seen + rest and "Exception ignored" not in rest, rest
+    assert "aborted" in rest
+    assert process.returncode in (1, -signal.SIGINT)  # the second Ctrl-C may end the coordinator as it exits
