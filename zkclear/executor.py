@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -49,6 +50,20 @@ def _start_worker(parent_pid: int) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     bind_to_parent(parent_pid)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) for the block, in which programs are started that inherit the ignoring (the main
+    thread's previous handler is restored after it; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -256,9 +271,14 @@ class DaskExecutor:
                     raise ConfigurationError(f"the Dask scheduler at {address} has no workers (start some with "
                                              f"`dask worker {address} --nthreads 1`)") from None
         else:
-            cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
-                                   threads_per_worker=1, processes=True, dashboard_address=None)
-            self._client = Client(cluster)
+            # the worker processes start with Ctrl-C ignored (an ignored signal stays ignored in a new program, and
+            # Python and asyncio then install no handler): Ctrl-C stops the coordinator alone, which closes the
+            # cluster (each worker printed a traceback, "Process Dask Worker process (from Nanny): …
+            # KeyboardInterrupt"). One pressed while the cluster starts is lost: press it again.
+            with _ctrl_c_ignored():
+                cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
+                                       threads_per_worker=1, processes=True, dashboard_address=None)
+                self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.cli.cli_helpers import zkclear_status
 from tests.scale.venue import make_venue
-from zkclear.executor import ProcessExecutor
+from zkclear.executor import DaskExecutor, ProcessExecutor
 from zkclear.progress import ProgressLine
 
 #: The modules whose atomic writes open their temporary file with ``new_file``: the work store (finished proofs),
@@ -107,6 +107,19 @@ def _sigint_disposition(_item: int) -> bool:
 def test_local_workers_leave_ctrl_c_to_their_coordinator():
     with ProcessExecutor(workers=2) as executor:
         assert executor.map(_sigint_disposition, range(4)) == [True] * 4
+
+
+def test_local_dask_workers_leave_ctrl_c_to_their_coordinator():
+    """Each worker of a local Dask cluster printed "Process Dask Worker process (from Nanny):" and a traceback on
+    Ctrl-C."""
+    pytest.importorskip("dask.distributed")
+    handler = signal.getsignal(signal.SIGINT)
+    executor = DaskExecutor(workers=1)
+    try:
+        assert executor.map(_sigint_disposition, range(2)) == [True, True]
+    finally:
+        executor.close()
+    assert signal.getsignal(signal.SIGINT) is handler  # the coordinator's own is back
 
 
 @pytest.mark.parametrize("gap", [0.02, 0.2])
