@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import signal
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -1076,7 +1078,11 @@ def main() -> None:
     except _NO_ARGS_IS_HELP as exc:  # `zkclear`, `zkclear epoch`, `zkclear keys`: their help, as with --help
         click.echo(exc.ctx.get_help() if exc.ctx is not None else cli.get_help(click.Context(cli)))
         sys.exit(0)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+            # Ctrl-C: a second one while the process ends (its worker pool's threads are joined at exit) ends it at
+            # once, as the signal's default does, not with "Exception ignored ... KeyboardInterrupt" and a traceback
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
         _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"

@@ -18,7 +18,10 @@ was running: the pool is rebuilt and they are resubmitted (Dask reschedules them
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +38,47 @@ EXECUTOR_KINDS = ("serial", "process", "dask")
 
 Progress = Callable[[int], None]
 """Called with the number of items finished so far (for progress bars)."""
+
+
+def _start_worker(parent_pid: int) -> None:
+    """The first thing a local worker process runs: it ends with its coordinator (:func:`bind_to_parent`), and
+    ignores Ctrl-C, which the terminal sends to the coordinator and its workers alike. The coordinator stops
+    (``aborted``, exit 1) and ends its workers itself (:meth:`ProcessExecutor.close`); a worker interrupted on its
+    own printed a Python traceback ("Process ForkProcess-N: ... KeyboardInterrupt") when Ctrl-C came twice. A worker
+    is forked with Ctrl-C held back (:func:`_ctrl_c_held`): none reaches it before it ignores them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    bind_to_parent(parent_pid)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) for the block, in which programs are started that inherit the ignoring (the main
+    thread's previous handler is restored after it; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back for the block, in which the pool may fork its workers: delivered in the middle of
+    a fork it interrupted the hooks ``os.fork`` runs ("Exception ignored in: <function _releaseLock>" and a traceback,
+    in the coordinator or the new worker). A Ctrl-C that came meanwhile is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class Executor(Protocol):
@@ -110,7 +154,7 @@ class ProcessExecutor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=bind_to_parent,
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_start_worker,
                                              initargs=(os.getpid(),))
         return self._pool
 
@@ -123,11 +167,12 @@ class ProcessExecutor:
         """Submit ``fn(item)``; a pool found broken (a worker lost while it was idle, between two calls or two
         tasks) is rebuilt first. The items it still had in flight fail with BrokenProcessPool, which
         :meth:`stream` resubmits."""
-        try:
-            return self._ensure_pool().submit(fn, item)
-        except BrokenProcessPool:
-            self._discard_pool()
-            return self._ensure_pool().submit(fn, item)
+        with _ctrl_c_held():
+            try:
+                return self._ensure_pool().submit(fn, item)
+            except BrokenProcessPool:
+                self._discard_pool()
+                return self._ensure_pool().submit(fn, item)
 
     def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
                window: int | None = None) -> Iterator[tuple[int, U]]:
@@ -226,9 +271,14 @@ class DaskExecutor:
                     raise ConfigurationError(f"the Dask scheduler at {address} has no workers (start some with "
                                              f"`dask worker {address} --nthreads 1`)") from None
         else:
-            cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
-                                   threads_per_worker=1, processes=True, dashboard_address=None)
-            self._client = Client(cluster)
+            # the worker processes start with Ctrl-C ignored (an ignored signal stays ignored in a new program, and
+            # Python and asyncio then install no handler): Ctrl-C stops the coordinator alone, which closes the
+            # cluster (each worker printed a traceback, "Process Dask Worker process (from Nanny): …
+            # KeyboardInterrupt"). One pressed while the cluster starts is lost: press it again.
+            with _ctrl_c_ignored():
+                cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
+                                       threads_per_worker=1, processes=True, dashboard_address=None)
+                self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:

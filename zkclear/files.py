@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from zkclear.errors import InputError
@@ -134,3 +135,16 @@ def close_to_others(path: str | Path) -> None:
         status = os.stat(path)
         if status.st_mode & 0o077 and status.st_uid == os.getuid():
             os.chmod(path, stat.S_IMODE(status.st_mode) & 0o700)
+
+
+@contextlib.contextmanager
+def naming_write_errors(path: str | Path) -> Iterator[None]:
+    """Re-raise an :class:`OSError` of the block that names no file (a write or an fsync on a full disk: ``No space
+    left on device``, an I/O error) as the same error naming ``path``, so that the one line of the refusal says which
+    file could not be written. An error that names its file already is left as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc

@@ -66,7 +66,7 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import check_regular_file, close_to_others, new_file, private_folder
+from zkclear.files import check_regular_file, close_to_others, naming_write_errors, new_file, private_folder
 from zkclear.locks import deployment_lock, prove_lock
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -712,15 +712,19 @@ def _write_unsynced(path: Path, data: bytes) -> None:
     """Write atomically (temporary file, rename) without an fsync: for the many receipt files, which the caller
     makes durable with one sync before it writes the bundle."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(new_file(tmp), "wb") as handle:
-        handle.write(data)
+    try:
+        with naming_write_errors(path), open(new_file(tmp), "wb") as handle:
+            handle.write(data)
+    except BaseException:  # a full disk: no half-written temporary file is left among the receipts
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
 def _write_index(path: Path, entries: Iterator[tuple[str, str]]) -> None:
     """``receipts.index``: the bytes of ``json.dumps(dict(entries), indent=1)``, written as the entries come."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(new_file(tmp), "w", encoding="utf-8") as handle:
+    with naming_write_errors(path), open(new_file(tmp), "w", encoding="utf-8") as handle:
         first = True
         handle.write("{")
         for account, name in entries:

@@ -64,6 +64,7 @@ class ProgressLine:
         self._quarter = -1
         self._shown = 0.0
         self._width = 0
+        self._lost = False  # the output could not be written: no more progress lines (the work goes on)
 
     def line(self, step: str, done: int, total: int, now: float) -> str:
         """The progress line of ``step`` at ``now``: done/total, seconds elapsed and, while it runs, the ETA."""
@@ -82,22 +83,35 @@ class ProgressLine:
         text = self.line(step, done, total, now)
         if self._interactive:
             if first or done >= total or now - self._shown >= REDRAW:
-                self._stream.write("\r" + text.ljust(self._width))
-                self._stream.flush()
+                self._show(lambda: self._redraw("\r" + text.ljust(self._width)))
                 self._width, self._shown = len(text), now
             return
         quarter = 4 * done // total if total else 4
         if quarter > self._quarter or now - self._shown >= self._interval:
             self._quarter = max(quarter, self._quarter)
             self._shown = now
-            self._echo(text)
+            self._show(lambda: self._echo(text))
 
     def finish(self) -> None:
         """End the current step (a terminal's line is closed); the next update starts a new one."""
         if self._interactive and self._width:
-            self._stream.write("\n")
-            self._stream.flush()
+            self._show(lambda: self._redraw("\n"))
         self._step, self._width = None, 0
+
+    def _redraw(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()
+
+    def _show(self, write: Callable[[], None]) -> None:
+        """Run ``write``; an output that can no longer be written (a log reader or a pipe gone: EPIPE; a full disk)
+        ends the progress lines, never the work they report on (a prove of hours was lost, silently, when the
+        program reading its log ended)."""
+        if self._lost:
+            return
+        try:
+            write()
+        except OSError:
+            self._lost = True
 
     def __enter__(self) -> ProgressLine:
         return self

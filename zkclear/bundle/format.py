@@ -34,7 +34,7 @@ from zkclear.chains import Attestation, ReserveEntry
 from zkclear.crypto.field import scalar_from_bytes, scalar_to_bytes
 from zkclear.crypto.group import G1Point
 from zkclear.errors import EncodingError, ZkclearError
-from zkclear.files import new_file
+from zkclear.files import naming_write_errors, new_file
 from zkclear.files import read_file as read_file  # the readers of zkclear files import it from here
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import MAX_ASSETS, EpochHeader
@@ -550,10 +550,14 @@ def write_file(path: str | Path, data: bytes) -> None:
     """Write atomically (temporary file, fsync, rename): a reader never sees a half-written file."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    with open(new_file(tmp), "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with naming_write_errors(target), open(new_file(tmp), "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:  # a full disk: no half-written temporary file is left beside the published ones
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
 
 
@@ -566,7 +570,7 @@ def write_container(path: str | Path, kind: bytes, length: int, parts: Iterable[
     digest = hashlib.sha256()
     written = 0
     try:
-        with open(new_file(tmp), "wb") as handle:
+        with naming_write_errors(target), open(new_file(tmp), "wb") as handle:
             head = _PREFIX.pack(MAGIC, kind, FORMAT_VERSION, length)
             digest.update(head)
             handle.write(head)

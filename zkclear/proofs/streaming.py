@@ -53,6 +53,7 @@ from zkclear.crypto.field import R, scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import EncodingError, ProvingError
 from zkclear.executor import Executor
+from zkclear.files import naming_write_errors
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.epoch_prover import (
     NODE_PROOF_GROUP,
@@ -256,24 +257,25 @@ class ClosedEpoch:
         elif scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
-        handles = {(kind, level): open(scratch / f"{kind}-{level}", "wb")  # noqa: SIM115 (closed below)
-                   for kind, span in (("nodes", levels), ("padding", levels), ("proofs", anchor_levels))
-                   for level in span}
-        try:
-            for position in range(len(plan.subtree_ranges) if plan.split > plan.low else 0):
-                unit = self._subtree(position)
-                groups = list(_subtree_groups(plan, position, unit, self._blindings))
-                proofs = self._group_proofs(groups)
-                for level, entries in zip(levels, unit.levels, strict=True):
-                    for index, node, _ in entries.nodes:
-                        handles[("nodes", level)].write(struct.pack(">BQ", level, index) + node)
-                    for index, padding in entries.padding:
-                        handles[("padding", level)].write(struct.pack(">BQ", level, index) + padding)
-                for anchor, proof in sorted(proofs.items()):
-                    handles[("proofs", anchor[0])].write(struct.pack(">BQI", *anchor, len(proof)) + proof)
-        finally:
-            for handle in handles.values():
-                handle.close()
+        with naming_write_errors(scratch):  # a full disk: the error names the folder the sections go through
+            handles = {(kind, level): open(scratch / f"{kind}-{level}", "wb")  # noqa: SIM115 (closed below)
+                       for kind, span in (("nodes", levels), ("padding", levels), ("proofs", anchor_levels))
+                       for level in span}
+            try:
+                for position in range(len(plan.subtree_ranges) if plan.split > plan.low else 0):
+                    unit = self._subtree(position)
+                    groups = list(_subtree_groups(plan, position, unit, self._blindings))
+                    proofs = self._group_proofs(groups)
+                    for level, entries in zip(levels, unit.levels, strict=True):
+                        for index, node, _ in entries.nodes:
+                            handles[("nodes", level)].write(struct.pack(">BQ", level, index) + node)
+                        for index, padding in entries.padding:
+                            handles[("padding", level)].write(struct.pack(">BQ", level, index) + padding)
+                    for anchor, proof in sorted(proofs.items()):
+                        handles[("proofs", anchor[0])].write(struct.pack(">BQI", *anchor, len(proof)) + proof)
+            finally:
+                for handle in handles.values():
+                    handle.close()
         top_proofs = self._group_proofs(list(_top_groups(plan, self._blindings)))
 
         def parts() -> Iterator[bytes]:

@@ -37,7 +37,7 @@ import stat
 import struct
 from pathlib import Path
 
-from zkclear.files import new_file
+from zkclear.files import naming_write_errors, new_file
 
 WORK_MAGIC = b"ZKWORK\x00\x01"
 DOMAIN_WORK_KEY = b"zkclear/work-key/v1"
@@ -76,7 +76,7 @@ class WorkStore:
         # a temporary file a kill left is replaced, whatever it is: a directory there failed every re-run, and a
         # link there was written through (the unit's openings landed where it pointed, and stayed)
         self._remove(tmp)
-        with open(new_file(tmp, 0o600), "wb") as handle:
+        with naming_write_errors(target), open(new_file(tmp, 0o600), "wb") as handle:
             handle.write(data)
             handle.write(hashlib.sha256(data).digest())
         os.replace(tmp, target)
