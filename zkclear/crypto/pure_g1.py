@@ -59,6 +59,10 @@ class PureBackend:
         """[lo[i] + k·hi[i]], point by point (zkclear.crypto.pure_fold does it in lock step)."""
         return [jacobian_add(a, glv_mul(b, k)) for a, b in zip(lo, hi, strict=True)]
 
+    def combine(self, vectors: Sequence[Sequence[JacobianPoint]], scalars: Sequence[int]) -> list[JacobianPoint]:
+        """[Σ_j scalars[j]·vectors[j][i]], point by point (zkclear.crypto.pure_fold does it in lock step)."""
+        return [msm(list(points), scalars) for points in zip(*vectors, strict=True)]
+
     def in_subgroup(self, a: JacobianPoint) -> bool:
         xy = to_affine(a)
         return xy is None or in_g1(xy)
