@@ -1,4 +1,5 @@
-"""Many points times one scalar, in lock step: ``lo_i + k·hi_i`` for every i (the pure engine).
+"""Many points times one scalar, in lock step: ``lo_i + k·hi_i`` for every i (the pure engine), and its
+generalization ``Σ_j k_j·V_j[i]`` for a few vectors V_j with one shared scalar each (:func:`combine_scaled`).
 
 The inner-product prover folds its generator vectors every round with one scalar per round
 (``G ← G_lo + k·G_hi``). Done point by point, each product is a GLV multiplication in Jacobian
@@ -7,13 +8,15 @@ doublings and additions, so the whole vector can advance one step at a time in *
 coordinates with one field inversion per block of points (Montgomery's trick): a doubling or an
 addition then costs about 6–7 multiplications instead of 9–11 (measured in docs/performance.md).
 
-Steps: GLV split ``k = k1 + k2·λ``; signed 5-bit digits of both halves (26 each); per point the
-multiples ``1..16·P`` (one doubling and 14 additions, all batched) and their images under
-``φ(x, y) = (β·x, y) = [λ]P``; then from the top window down: 5 batched doublings, one batched
-addition for the digit of k1 and one for the digit of k2. Every point has the same control
-flow. An intermediate sum that meets its addend (equal x) goes through the exact slow path of
-:func:`~zkclear.crypto.pure_curve.batch_add_xy`; a point whose chain ever reaches infinity (which
-needs a partial scalar ≡ 0 mod r) is recomputed alone by :func:`~zkclear.crypto.pure_scalar_mul.glv_mul`.
+Steps: GLV split ``k = k1 + k2·λ``; width-5 NAF digits of both halves (odd, |d| < 16, about one
+position in six non-zero); per point the odd multiples ``1, 3, .., 15·P`` (one doubling and seven
+additions, all batched) and their images under ``φ(x, y) = (β·x, y) = [λ]P``; then from the top bit
+down: one batched doubling, and one batched addition per non-zero digit. With several vectors
+(the WNLA's collapse of tracked rounds: ``P_0 + a·P_1 + b·P_2 + ab·P_3``) the doublings are shared by
+all their digits. Every point has the same control flow. An intermediate sum that meets its addend
+(equal x) goes through the exact slow path of :func:`~zkclear.crypto.pure_curve.batch_add_xy`; a point
+whose chain ever reaches infinity (which needs a partial scalar ≡ 0 mod r), or that holds the identity,
+is recomputed alone by :func:`~zkclear.crypto.pure_scalar_mul.glv_mul` (a stand-in keeps its lane going).
 """
 
 from __future__ import annotations
