@@ -88,6 +88,9 @@ class ArkworksBackend:
         scalar = _scalar(k)
         return [a + b * scalar for a, b in zip(lo, hi, strict=True)]
 
+    def prepare_msm_bases(self, points: Sequence[ArkPoint]) -> None:
+        """Nothing to precompute: the binding's MSM takes the points as they are."""
+
     def combine(self, vectors: Sequence[Sequence[ArkPoint]], scalars: Sequence[int]) -> list[ArkPoint]:
         return [self.msm(list(points), scalars) for points in zip(*vectors, strict=True)]
 

@@ -45,6 +45,10 @@ class GroupBackend(Protocol):
         """[lo[i] + k·hi[i] for i]: many points times one scalar (the inner-product prover's fold)."""
         ...
 
+    def prepare_msm_bases(self, points: Sequence[Raw]) -> None:
+        """Precompute for points that many MSMs will multiply (may do nothing); results never change."""
+        ...
+
     def combine(self, vectors: Sequence[Sequence[Raw]], scalars: Sequence[int]) -> list[Raw]:
         """[Σ_j scalars[j]·vectors[j][i] for i]: a few vectors, each times one shared scalar."""
         ...

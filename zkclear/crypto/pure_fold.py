@@ -25,15 +25,14 @@ from collections.abc import Sequence
 
 from zkclear.crypto.field import R
 from zkclear.crypto.pure_curve import (
-    BATCH_BLOCK,
     INFINITY,
     MPZ_BETA,
     MPZ_ONE,
     MPZ_P,
     JacobianPoint,
     batch_add_xy,
+    batch_double_xy,
     batch_to_affine,
-    invert,
     jacobian_add,
 )
 from zkclear.crypto.pure_g1 import PureBackend
@@ -44,35 +43,6 @@ _WINDOW = 5
 _ODD_MULTIPLES = 1 << (_WINDOW - 2)
 #: Below this many points the per-point path is as fast (the batched steps have fixed costs).
 _MIN_BATCH = 8
-
-
-def batch_double_xy(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Affine doubling of finite points with y != 0 (every point of G1 but the identity), one
-    inversion per block: λ = 3x²/(2y), x' = λ² − 2x, y' = λ(x − x') − y."""
-    out_x: list[int] = []
-    out_y: list[int] = []
-    p = MPZ_P
-    for start in range(0, len(xs), BATCH_BLOCK):
-        bx, by = xs[start:start + BATCH_BLOCK], ys[start:start + BATCH_BLOCK]
-        prefix = []
-        acc = MPZ_ONE
-        for y in by:
-            prefix.append(acc)
-            acc = acc * (y + y) % p
-        inv = invert(acc, p)
-        block_x: list[int] = []
-        block_y: list[int] = []
-        for x, y, before in zip(reversed(bx), reversed(by), reversed(prefix), strict=True):
-            lam = 3 * x * x * inv * before % p
-            inv = inv * (y + y) % p
-            x3 = (lam * lam - x - x) % p
-            block_x.append(x3)
-            block_y.append((lam * (x - x3) - y) % p)
-        block_x.reverse()
-        block_y.reverse()
-        out_x += block_x
-        out_y += block_y
-    return out_x, out_y
 
 
 def wnaf_digits(k: int, window_bits: int = _WINDOW) -> list[int]:
