@@ -94,6 +94,8 @@ def prepare_fixed_bases(points: Sequence[JacobianPoint]) -> None:
     """Precompute 2^(c·j)·P for points that many MSMs will multiply (the range provers' generators): an MSM
     whose terms are mostly such points then needs one set of buckets for all its windows (no per-window
     reduction, no doublings; :func:`_fixed_base_msm`). Costs about 12 batched doublings per point per window."""
+    if np is None:  # the fixed-base path uses numpy's bookkeeping; without it MSMs take the plain path
+        return
     fresh: dict[tuple[int, int], None] = {}
     for point in batch_to_affine(points):
         if point is not None and point not in _fixed_rows:
