@@ -85,7 +85,7 @@ from provers.bulletproofs_pp.parameters import (
 )
 from provers.bulletproofs_pp.wnla import inner, prove_wnla, weighted_inner, wnla_terms
 from zkclear.crypto.field import R, fr_batch_inv, fr_inv, fr_random
-from zkclear.crypto.group import G1Point, msm
+from zkclear.crypto.group import G1Point, msm, prepare_msm_bases
 from zkclear.crypto.pedersen import commit
 from zkclear.crypto.transcript import Transcript
 from zkclear.errors import ProvingError, VerificationError
@@ -282,6 +282,9 @@ def _prove(values: Sequence[int], blindings: Sequence[int], transcript: Transcri
     M = padded_count(m)
     D = digit_count(n_bits)
     gens = generators(M, n_bits)
+    # The prover's MSMs multiply these generators again and again: let the engine precompute for them
+    # (once per process; later calls find them prepared). Verifiers multiply them once and do not.
+    prepare_msm_bases([gens.G, *gens.H_vec, *gens.G_vec])
     H = gens.H_vec[BLINDING_SLOT]
     H_mult = gens.H_vec[MULTIPLICITY_SLOT:JUNK_SLOT]
     H_junk = gens.H_vec[JUNK_SLOT:JUNK_SLOT + len(JUNK_POWERS)]

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zkclear.crypto.field import R, fr_inv
-from zkclear.crypto.group import BACKEND, G1Point, fold_points, msm
+from zkclear.crypto.group import BACKEND, G1Point, combine_points, fold_points, msm
 from zkclear.crypto.transcript import Transcript
 from zkclear.errors import ProvingError, VerificationError
 
@@ -96,13 +96,15 @@ def _start(transcript: Transcript, l_length: int, n_length: int, error: type[Exc
 
 
 #: Rounds the prover runs over the unfolded generators before folding, per group engine (see
-#: :func:`prove_wnla`). Measured (CPU time, the range proof's shapes): the pure engine folds many points
-#: by one scalar in lock step, cheaper than any tracking. arkworks' binding costs about 190 µs per
-#: scalar multiplication (a fold) but 20–45 µs per point in a large MSM: a tracked round costs an MSM
+#: :func:`prove_wnla`). Measured (CPU time, the range proof's shapes): arkworks' binding costs about 190 µs
+#: per scalar multiplication (a fold) but 20–45 µs per point in a large MSM: a tracked round costs an MSM
 #: over all L + N originals (X) and half of them (R), the collapse one MSM of 2^t points per current
 #: generator. At L + N = 640 (collateral parts) three rounds are best (−7 to −20 % of the WNLA on a
 #: loaded machine; four as good, one worse than folding, all about as slow as folding); L + N = 96: three.
-TRACKED_ROUNDS = {"pure": 0, "arkworks": 3}
+#: The pure engine collapses in lock step (every block's chain shares the doublings of the 2^t − 1 round
+#: products): two rounds take 6–8 % off its WNLA at L + N = 160–640 against folding every round (one is
+#: the same as folding, three slower; docs/performance.md, "Session 14: pure engine levers").
+TRACKED_ROUNDS = {"pure": 2, "arkworks": 3}
 #: On an engine that tracks, vectors with at most this many elements together track every round: no
 #: generator is folded or collapsed (measured best at L + N = 48 and 64, tree nodes of 1 and 2 values).
 TRACK_ALL_SIZE = 64
@@ -227,9 +229,13 @@ def _tracked_messages(
 
 
 def _collapse(points: list[G1Point], coefficients: list[int], size: int) -> list[G1Point]:
-    """The ``size`` current generators ``Σ_{i >> k = j} c_i·P_i`` (blocks of len(points)/size), one MSM each."""
+    """The ``size`` current generators ``Σ_{i >> k = j} c_i·P_i`` (blocks of 2^k = len(points)/size).
+
+    An original's coefficient is the product of the round factors of the set bits of i mod 2^k, the same in
+    every block: so current j = Σ_r c_r·P_{j·2^k + r}, one engine call over 2^k strided vectors (an MSM per
+    block on the native engine, every block's chain in lock step on the pure one)."""
     block = len(points) // size
-    return [msm(points[j * block:(j + 1) * block], coefficients[j * block:(j + 1) * block]) for j in range(size)]
+    return combine_points([points[r::block] for r in range(block)], coefficients[:block])
 
 
 @dataclass(frozen=True, slots=True)

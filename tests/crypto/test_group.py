@@ -166,6 +166,50 @@ def test_msm_window_grows_with_the_input_size():
     assert windows[0] < windows[-1]
 
 
+def test_pure_msm_groups_points_that_share_a_scalar():
+    # A range proof's digit and reciprocal commitments: hundreds of points, a few distinct scalars. The
+    # grouped path (a sum per scalar, then an MSM of the sums) must equal the per-point sum, also when a
+    # group sums to the identity (P and -P under one scalar) or holds the identity.
+    base = pure_g1.PureBackend().generator()
+    points = [pure_scalar_mul.glv_mul(base, RNG.randrange(1, R)) for _ in range(40)]
+    points += [pure_curve.jacobian_neg(points[0]), pure_curve.INFINITY, points[1]]
+    distinct = [3, 15, RNG.randrange(R), RNG.randrange(R)]
+    scalars = [distinct[i % 4] for i in range(40)] + [distinct[0], distinct[1], distinct[1]]
+    expected = pure_curve.INFINITY
+    for point, scalar in zip(points, scalars, strict=True):
+        expected = pure_curve.jacobian_add(expected, pure_scalar_mul.glv_mul(point, scalar))
+    terms = [(xy, k) for xy, k in zip(pure_curve.batch_to_affine(points), scalars, strict=True) if xy is not None]
+    assert pure_msm._group_equal_scalars(terms) is not None
+    assert pure_curve.jacobian_eq(pure_msm.msm(points, scalars), expected)
+    assert pure_msm._group_equal_scalars([(xy, k) for k, (xy, _) in enumerate(terms, 1)]) is None
+
+
+def test_pure_msm_over_prepared_bases_equals_the_plain_msm(monkeypatch):
+    # The provers' generators are prepared (window rows); an MSM over mostly prepared bases, some not, the
+    # identity and a repeated base must give the plain Pippenger result.
+    monkeypatch.setattr(pure_msm, "_fixed_rows", {})
+    base = pure_g1.PureBackend().generator()
+    prepared = [pure_scalar_mul.glv_mul(base, RNG.randrange(1, R)) for _ in range(40)]
+    others = [pure_scalar_mul.glv_mul(base, RNG.randrange(1, R)) for _ in range(5)]
+    points = [*prepared, *others, pure_curve.INFINITY, prepared[3]]
+    scalars = [RNG.randrange(R) for _ in points[:-4]] + [R - 1, 5, (1 << 128) + 1, 2]
+    expected = pure_msm.msm(points, scalars)
+    pure_msm.prepare_fixed_bases([*prepared, pure_curve.INFINITY])
+    assert len(pure_msm._fixed_rows) == 40
+    pure_msm.prepare_fixed_bases(prepared[:5])  # already prepared: nothing new
+    assert len(pure_msm._fixed_rows) == 40
+    calls = []
+    real = pure_msm._fixed_base_msm
+    monkeypatch.setattr(pure_msm, "_fixed_base_msm", lambda terms: calls.append(len(terms)) or real(terms))
+    assert pure_curve.jacobian_eq(pure_msm.msm(points, scalars), expected)
+    assert calls == [41]
+    few = pure_curve.INFINITY
+    for point, scalar in zip(prepared[:10], scalars[:10], strict=True):
+        few = pure_curve.jacobian_add(few, pure_scalar_mul.glv_mul(point, scalar))
+    assert pure_curve.jacobian_eq(pure_msm.msm(prepared[:10], scalars[:10]), few)
+    assert calls == [41]  # below _FIXED_MIN_TERMS: the plain path
+
+
 # --- subgroup membership -----------------------------------------------------------------
 
 

@@ -88,6 +88,12 @@ class ArkworksBackend:
         scalar = _scalar(k)
         return [a + b * scalar for a, b in zip(lo, hi, strict=True)]
 
+    def prepare_msm_bases(self, points: Sequence[ArkPoint]) -> None:
+        """Nothing to precompute: the binding's MSM takes the points as they are."""
+
+    def combine(self, vectors: Sequence[Sequence[ArkPoint]], scalars: Sequence[int]) -> list[ArkPoint]:
+        return [self.msm(list(points), scalars) for points in zip(*vectors, strict=True)]
+
     def msm(self, points: Sequence[ArkPoint], scalars: Sequence[int]) -> ArkPoint:
         if len(points) != len(scalars):
             raise ValueError(f"msm: {len(points)} points but {len(scalars)} scalars")

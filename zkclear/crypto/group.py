@@ -182,6 +182,21 @@ def fold_points(lo: Sequence[G1Point], hi: Sequence[G1Point], scalar: int) -> li
     return [G1Point(raw) for raw in BACKEND.fold([p._raw for p in lo], [p._raw for p in hi], scalar % R)]
 
 
+def prepare_msm_bases(points: Sequence[G1Point]) -> None:
+    """Let the engine precompute for points that many MSMs will multiply (a prover's generators): later MSMs
+    over them give the same results, faster on the pure engine (window rows of each point), unchanged natively."""
+    BACKEND.prepare_msm_bases([p._raw for p in points])
+
+
+def combine_points(vectors: Sequence[Sequence[G1Point]], scalars: Sequence[int]) -> list[G1Point]:
+    """``[Σ_j scalars[j]·vectors[j][i] for i]``: a few vectors of equal length, each times one scalar shared by
+    all its points, in one engine call (the pure engine runs every index's chain in lock step)."""
+    if len(vectors) != len(scalars) or not vectors or any(len(v) != len(vectors[0]) for v in vectors):
+        raise ValueError("combine_points: needs one scalar per vector and vectors of one length")
+    raw = BACKEND.combine([[p._raw for p in column] for column in vectors], [s % R for s in scalars])
+    return [G1Point(point) for point in raw]
+
+
 def batch_affine(points: Iterable[G1Point]) -> list[tuple[int, int] | None]:
     """Affine coordinates of many points with one field inversion."""
     return BACKEND.batch_to_affine([p._raw for p in points])

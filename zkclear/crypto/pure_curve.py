@@ -280,6 +280,35 @@ def batch_add_block(
     return xs, ys, cancelled
 
 
+def batch_double_xy(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Affine doubling of finite points with y != 0 (every point of G1 but the identity), one
+    inversion per block: λ = 3x²/(2y), x' = λ² − 2x, y' = λ(x − x') − y."""
+    out_x: list[int] = []
+    out_y: list[int] = []
+    p = MPZ_P
+    for start in range(0, len(xs), BATCH_BLOCK):
+        bx, by = xs[start:start + BATCH_BLOCK], ys[start:start + BATCH_BLOCK]
+        prefix = []
+        acc = MPZ_ONE
+        for y in by:
+            prefix.append(acc)
+            acc = acc * (y + y) % p
+        inv = invert(acc, p)
+        block_x: list[int] = []
+        block_y: list[int] = []
+        for x, y, before in zip(reversed(bx), reversed(by), reversed(prefix), strict=True):
+            lam = 3 * x * x * inv * before % p
+            inv = inv * (y + y) % p
+            x3 = (lam * lam - x - x) % p
+            block_x.append(x3)
+            block_y.append((lam * (x - x3) - y) % p)
+        block_x.reverse()
+        block_y.reverse()
+        out_x += block_x
+        out_y += block_y
+    return out_x, out_y
+
+
 def batch_add_affine(lefts: Sequence[AffinePoint], rights: Sequence[AffinePoint]) -> list[AffinePoint | None]:
     """``[a + b for a, b in zip(lefts, rights)]`` for finite affine points (None = infinity)."""
     if len(lefts) != len(rights):

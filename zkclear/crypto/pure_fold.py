@@ -1,4 +1,5 @@
-"""Many points times one scalar, in lock step: ``lo_i + k·hi_i`` for every i (the pure engine).
+"""Many points times one scalar, in lock step: ``lo_i + k·hi_i`` for every i (the pure engine), and its
+generalization ``Σ_j k_j·V_j[i]`` for a few vectors V_j with one shared scalar each (:func:`combine_scaled`).
 
 The inner-product prover folds its generator vectors every round with one scalar per round
 (``G ← G_lo + k·G_hi``). Done point by point, each product is a GLV multiplication in Jacobian
@@ -7,13 +8,15 @@ doublings and additions, so the whole vector can advance one step at a time in *
 coordinates with one field inversion per block of points (Montgomery's trick): a doubling or an
 addition then costs about 6–7 multiplications instead of 9–11 (measured in docs/performance.md).
 
-Steps: GLV split ``k = k1 + k2·λ``; signed 5-bit digits of both halves (26 each); per point the
-multiples ``1..16·P`` (one doubling and 14 additions, all batched) and their images under
-``φ(x, y) = (β·x, y) = [λ]P``; then from the top window down: 5 batched doublings, one batched
-addition for the digit of k1 and one for the digit of k2. Every point has the same control
-flow. An intermediate sum that meets its addend (equal x) goes through the exact slow path of
-:func:`~zkclear.crypto.pure_curve.batch_add_xy`; a point whose chain ever reaches infinity (which
-needs a partial scalar ≡ 0 mod r) is recomputed alone by :func:`~zkclear.crypto.pure_scalar_mul.glv_mul`.
+Steps: GLV split ``k = k1 + k2·λ``; width-5 NAF digits of both halves (odd, |d| < 16, about one
+position in six non-zero); per point the odd multiples ``1, 3, .., 15·P`` (one doubling and seven
+additions, all batched) and their images under ``φ(x, y) = (β·x, y) = [λ]P``; then from the top bit
+down: one batched doubling, and one batched addition per non-zero digit. With several vectors
+(the WNLA's collapse of tracked rounds: ``P_0 + a·P_1 + b·P_2 + ab·P_3``) the doublings are shared by
+all their digits. Every point has the same control flow. An intermediate sum that meets its addend
+(equal x) goes through the exact slow path of :func:`~zkclear.crypto.pure_curve.batch_add_xy`; a point
+whose chain ever reaches infinity (which needs a partial scalar ≡ 0 mod r), or that holds the identity,
+is recomputed alone by :func:`~zkclear.crypto.pure_scalar_mul.glv_mul` (a stand-in keeps its lane going).
 """
 
 from __future__ import annotations
@@ -22,64 +25,151 @@ from collections.abc import Sequence
 
 from zkclear.crypto.field import R
 from zkclear.crypto.pure_curve import (
-    BATCH_BLOCK,
-    GLV_HALF_BITS,
     INFINITY,
     MPZ_BETA,
     MPZ_ONE,
     MPZ_P,
     JacobianPoint,
     batch_add_xy,
+    batch_double_xy,
     batch_to_affine,
-    invert,
     jacobian_add,
 )
 from zkclear.crypto.pure_g1 import PureBackend
-from zkclear.crypto.pure_scalar_mul import glv_mul, glv_split, signed_digits
+from zkclear.crypto.pure_scalar_mul import glv_mul, glv_split
 
 _WINDOW = 5
-_TABLE = 1 << (_WINDOW - 1)  # multiples 1..16
+#: Odd multiples 1·P, 3·P, ..., 15·P: what width-5 NAF digits (odd, |d| < 16) select.
+_ODD_MULTIPLES = 1 << (_WINDOW - 2)
 #: Below this many points the per-point path is as fast (the batched steps have fixed costs).
 _MIN_BATCH = 8
 
 
-def batch_double_xy(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
-    """Affine doubling of finite points with y != 0 (every point of G1 but the identity), one
-    inversion per block: λ = 3x²/(2y), x' = λ² − 2x, y' = λ(x − x') − y."""
-    out_x: list[int] = []
-    out_y: list[int] = []
-    p = MPZ_P
-    for start in range(0, len(xs), BATCH_BLOCK):
-        bx, by = xs[start:start + BATCH_BLOCK], ys[start:start + BATCH_BLOCK]
-        prefix = []
-        acc = MPZ_ONE
-        for y in by:
-            prefix.append(acc)
-            acc = acc * (y + y) % p
-        inv = invert(acc, p)
-        block_x: list[int] = []
-        block_y: list[int] = []
-        for x, y, before in zip(reversed(bx), reversed(by), reversed(prefix), strict=True):
-            lam = 3 * x * x * inv * before % p
-            inv = inv * (y + y) % p
-            x3 = (lam * lam - x - x) % p
-            block_x.append(x3)
-            block_y.append((lam * (x - x3) - y) % p)
-        block_x.reverse()
-        block_y.reverse()
-        out_x += block_x
-        out_y += block_y
-    return out_x, out_y
+def wnaf_digits(k: int, window_bits: int = _WINDOW) -> list[int]:
+    """Width-w NAF of k >= 0, least significant first: every non-zero digit is odd with |d| < 2^(w-1),
+    and of any w consecutive digits at most one is non-zero (one digit in w + 1 on average)."""
+    full = 1 << window_bits
+    half = full >> 1
+    digits = []
+    while k:
+        d = 0
+        if k & 1:
+            d = k & (full - 1)
+            if d >= half:
+                d -= full
+            k -= d
+        digits.append(d)
+        k >>= 1
+    return digits
 
 
-def _select(table_x: list[list[int]], table_y: list[list[int]], digit: int) -> tuple[list[int], list[int]]:
-    """Column |digit| of the tables, negated when digit < 0."""
-    column_x = table_x[abs(digit) - 1]
-    column_y = table_y[abs(digit) - 1]
-    if digit > 0:
-        return column_x, column_y
-    p = MPZ_P
-    return column_x, [p - y for y in column_y]
+def _replace(xs: list[int], ys: list[int], indices: Sequence[int], stand_in: tuple[int, int]) -> None:
+    """Put a stand-in point at ``indices`` (chains that met infinity, recomputed alone at the end), so that
+    the lock step never doubles a placeholder."""
+    for i in indices:
+        xs[i], ys[i] = stand_in
+
+
+def _odd_multiples(xs: list[int], ys: list[int], bad: set[int], stand_in: tuple[int, int]
+                   ) -> tuple[list[list[int]], list[list[int]]]:
+    """Columns j = 0.._ODD_MULTIPLES-1 of (2j + 1)·P for every point P: one doubling and seven additions."""
+    table_x, table_y = [xs], [ys]
+    dx, dy = batch_double_xy(xs, ys)
+    for _ in range(_ODD_MULTIPLES - 1):
+        nx, ny, cancelled = batch_add_xy(table_x[-1], table_y[-1], dx, dy)
+        bad.update(cancelled)
+        _replace(nx, ny, cancelled, stand_in)
+        table_x.append(nx)
+        table_y.append(ny)
+    return table_x, table_y
+
+
+def _lock_step_sum(
+    his: Sequence[Sequence[JacobianPoint]], scalars: Sequence[int], bad: set[int]
+) -> tuple[list[int], list[int]] | None:
+    """Affine ``Σ_j scalars[j]·his[j][i]`` for every i (scalars in [1, R)), all chains in lock step; indices
+    whose chain meets infinity (or holds the identity) are added to ``bad`` and their coordinates are
+    meaningless. None when every index is bad.
+
+    Each scalar is split by GLV into two halves of at most 128 bits, each recoded in width-5 NAF; one
+    doubling per bit is shared by all of them, and each non-zero digit is one batched addition of a
+    precomputed odd multiple (of the point, or of its image under φ for the second half).
+    """
+    count = len(his[0])
+    affine = batch_to_affine([pt for column in his for pt in column])
+    for j in range(len(his)):
+        bad.update(i for i in range(count) if affine[j * count + i] is None)
+    if len(bad) == count:
+        return None
+    good = next(i for i in range(count) if i not in bad)
+    stand_in = affine[good]
+    p, beta = MPZ_P, MPZ_BETA
+    streams: list[tuple[list[list[int]], list[list[int]], list[int]]] = []
+    for j, k in enumerate(scalars):
+        column = [pt or affine[j * count + good] for pt in affine[j * count:(j + 1) * count]]
+        table_x, table_y = _odd_multiples([pt[0] for pt in column], [pt[1] for pt in column], bad, stand_in)
+        phi_x = [[beta * x % p for x in xs] for xs in table_x]
+        k1, k2 = glv_split(k)
+        streams.append((table_x, table_y, wnaf_digits(k1)))
+        streams.append((phi_x, table_y, wnaf_digits(k2)))
+    acc_x: list[int] | None = None
+    acc_y: list[int] = []
+    for bit in range(max(len(digits) for _, _, digits in streams) - 1, -1, -1):
+        if acc_x is not None:
+            acc_x, acc_y = batch_double_xy(acc_x, acc_y)
+        for table_x, table_y, digits in streams:
+            digit = digits[bit] if bit < len(digits) else 0
+            if not digit:
+                continue
+            term_x = table_x[abs(digit) >> 1]
+            term_y = table_y[abs(digit) >> 1]
+            if digit < 0:
+                term_y = [p - y for y in term_y]
+            if acc_x is None:
+                acc_x, acc_y = list(term_x), list(term_y)
+                continue
+            acc_x, acc_y, cancelled = batch_add_xy(acc_x, acc_y, term_x, term_y)
+            bad.update(cancelled)
+            _replace(acc_x, acc_y, cancelled, stand_in)
+    assert acc_x is not None  # every scalar is non-zero
+    return acc_x, acc_y
+
+
+def combine_scaled(vectors: Sequence[Sequence[JacobianPoint]], scalars: Sequence[int]) -> list[JacobianPoint]:
+    """``[Σ_j scalars[j]·vectors[j][i] for i]`` for points of G1: a few vectors, each times one scalar shared
+    by all its points (scalars reduced mod R), every index's chain in lock step."""
+    if len(vectors) != len(scalars) or not vectors:
+        raise ValueError(f"combine: {len(vectors)} vectors but {len(scalars)} scalars")
+    count = len(vectors[0])
+    if any(len(column) != count for column in vectors):
+        raise ValueError("combine: vectors of different lengths")
+    scalars = [k % R for k in scalars]
+
+    def alone(i: int) -> JacobianPoint:
+        total = INFINITY
+        for column, k in zip(vectors, scalars, strict=True):
+            total = jacobian_add(total, column[i] if k == 1 else glv_mul(column[i], k))
+        return total
+
+    scaled = [(column, k) for column, k in zip(vectors, scalars, strict=True) if k > 1]
+    plain = [column for column, k in zip(vectors, scalars, strict=True) if k == 1]
+    if count < _MIN_BATCH or not scaled:
+        return [alone(i) for i in range(count)]
+    bad: set[int] = set()
+    sums = _lock_step_sum([column for column, _ in scaled], [k for _, k in scaled], bad)
+    if sums is None:
+        return [alone(i) for i in range(count)]
+    acc_x, acc_y = sums
+    for column in plain:
+        column_affine = batch_to_affine(column)
+        pairs = [i for i in range(count) if i not in bad and column_affine[i] is not None]
+        sum_x, sum_y, cancelled = batch_add_xy([column_affine[i][0] for i in pairs],
+                                               [column_affine[i][1] for i in pairs],
+                                               [acc_x[i] for i in pairs], [acc_y[i] for i in pairs])
+        bad.update(pairs[position] for position in cancelled)
+        for position, i in enumerate(pairs):
+            acc_x[i], acc_y[i] = sum_x[position], sum_y[position]
+    return [alone(i) if i in bad else (acc_x[i], acc_y[i], MPZ_ONE) for i in range(count)]
 
 
 def fold_scaled(lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int) -> list[JacobianPoint]:
@@ -87,68 +177,9 @@ def fold_scaled(lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int
     if len(lo) != len(hi):
         raise ValueError(f"fold: {len(lo)} low points but {len(hi)} high points")
     k %= R
-    count = len(hi)
-    if count < _MIN_BATCH or not k:
-        return [jacobian_add(a, glv_mul(b, k)) for a, b in zip(lo, hi, strict=True)]
-    hi_affine = batch_to_affine(hi)
-    bad = {i for i, pt in enumerate(hi_affine) if pt is None}
-    if len(bad) == count:
-        return list(lo)  # k·O = O
-    # Stand-ins keep the lock step for the (identity) points that are handled alone at the end.
-    good = next(pt for pt in hi_affine if pt is not None)
-    xs = [(pt or good)[0] for pt in hi_affine]
-    ys = [(pt or good)[1] for pt in hi_affine]
-
-    # multiples 1..16 of every point, and their images under the endomorphism
-    table_x = [xs]
-    table_y = [ys]
-    dx, dy = batch_double_xy(xs, ys)
-    table_x.append(dx)
-    table_y.append(dy)
-    for _ in range(_TABLE - 2):
-        nx, ny, cancelled = batch_add_xy(table_x[-1], table_y[-1], xs, ys)
-        bad.update(cancelled)
-        table_x.append(nx)
-        table_y.append(ny)
-    p, beta = MPZ_P, MPZ_BETA
-    phi_x = [[beta * x % p for x in column] for column in table_x]
-
-    k1, k2 = glv_split(k)
-    windows = -(-GLV_HALF_BITS // _WINDOW)
-    digits1 = signed_digits(k1, _WINDOW, windows)
-    digits2 = signed_digits(k2, _WINDOW, windows)
-    acc_x: list[int] | None = None
-    acc_y: list[int] = []
-    for d1, d2 in zip(reversed(digits1), reversed(digits2), strict=True):
-        if acc_x is not None:
-            for _ in range(_WINDOW):
-                acc_x, acc_y = batch_double_xy(acc_x, acc_y)
-        for digit, columns_x in ((d1, table_x), (d2, phi_x)):
-            if not digit:
-                continue
-            term_x, term_y = _select(columns_x, table_y, digit)
-            if acc_x is None:
-                acc_x, acc_y = list(term_x), list(term_y)
-                continue
-            acc_x, acc_y, cancelled = batch_add_xy(acc_x, acc_y, term_x, term_y)
-            bad.update(cancelled)
-    assert acc_x is not None  # k != 0, so some digit is non-zero
-
-    lo_affine = batch_to_affine(lo)
-    out: list[JacobianPoint] = [INFINITY] * count
-    pairs = [i for i in range(count) if i not in bad and lo_affine[i] is not None]
-    sum_x, sum_y, cancelled = batch_add_xy([lo_affine[i][0] for i in pairs], [lo_affine[i][1] for i in pairs],
-                                           [acc_x[i] for i in pairs], [acc_y[i] for i in pairs])
-    cancelled_set = set(cancelled)
-    for position, i in enumerate(pairs):
-        if position not in cancelled_set:
-            out[i] = (sum_x[position], sum_y[position], MPZ_ONE)
-    for i in range(count):
-        if i in bad:
-            out[i] = jacobian_add(lo[i], glv_mul(hi[i], k))
-        elif lo_affine[i] is None:
-            out[i] = (acc_x[i], acc_y[i], MPZ_ONE)
-    return out
+    if not k:
+        return list(lo)
+    return combine_scaled([lo, hi], [1, k])
 
 
 class FoldingPureBackend(PureBackend):
@@ -156,3 +187,6 @@ class FoldingPureBackend(PureBackend):
 
     def fold(self, lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int) -> list[JacobianPoint]:
         return fold_scaled(lo, hi, k)
+
+    def combine(self, vectors: Sequence[Sequence[JacobianPoint]], scalars: Sequence[int]) -> list[JacobianPoint]:
+        return combine_scaled(vectors, scalars)

@@ -23,7 +23,7 @@ from zkclear.crypto.pure_curve import (
     to_affine,
 )
 from zkclear.crypto.pure_fixed_base import FixedBaseTable, fixed_base_sums
-from zkclear.crypto.pure_msm import msm
+from zkclear.crypto.pure_msm import msm, prepare_fixed_bases
 from zkclear.crypto.pure_scalar_mul import glv_mul
 
 
@@ -58,6 +58,13 @@ class PureBackend:
     def fold(self, lo: Sequence[JacobianPoint], hi: Sequence[JacobianPoint], k: int) -> list[JacobianPoint]:
         """[lo[i] + k·hi[i]], point by point (zkclear.crypto.pure_fold does it in lock step)."""
         return [jacobian_add(a, glv_mul(b, k)) for a, b in zip(lo, hi, strict=True)]
+
+    def prepare_msm_bases(self, points: Sequence[JacobianPoint]) -> None:
+        prepare_fixed_bases(points)
+
+    def combine(self, vectors: Sequence[Sequence[JacobianPoint]], scalars: Sequence[int]) -> list[JacobianPoint]:
+        """[Σ_j scalars[j]·vectors[j][i]], point by point (zkclear.crypto.pure_fold does it in lock step)."""
+        return [msm(list(points), scalars) for points in zip(*vectors, strict=True)]
 
     def in_subgroup(self, a: JacobianPoint) -> bool:
         xy = to_affine(a)

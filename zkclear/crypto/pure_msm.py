@@ -18,6 +18,7 @@ from zkclear.crypto.pure_curve import (
     JacobianPoint,
     batch_add_block,
     batch_add_xy,
+    batch_double_xy,
     batch_to_affine,
     jacobian_add,
     jacobian_add_affine,
@@ -49,6 +50,18 @@ def msm(points: Sequence[JacobianPoint], scalars: Sequence[int]) -> JacobianPoin
     """Σ scalars[i]·points[i] for points in G1 (scalars reduced mod R)."""
     affine = batch_to_affine(points)
     terms = [(pt, k % R) for pt, k in zip(affine, scalars, strict=True) if pt is not None and k % R]
+    if len(terms) > _MSM_DIRECT_MAX:
+        grouped = _group_equal_scalars(terms)
+        if grouped is not None:
+            return msm(*grouped)
+    if _fixed_rows and np is not None and len(terms) >= _FIXED_MIN_TERMS:
+        fixed = [(rows, k) for point, k in terms if (rows := _fixed_rows.get(point)) is not None]
+        if len(fixed) >= _FIXED_MIN_TERMS:
+            rest = [((x, y, MPZ_ONE), k) for (x, y), k in terms if (x, y) not in _fixed_rows]
+            total = _fixed_base_msm(fixed)
+            if rest:
+                total = jacobian_add(total, msm([point for point, _ in rest], [k for _, k in rest]))
+            return total
     if len(terms) <= _MSM_DIRECT_MAX:
         total = INFINITY
         for (x, y), k in terms:
@@ -65,6 +78,85 @@ def msm(points: Sequence[JacobianPoint], scalars: Sequence[int]) -> JacobianPoin
         ys += (y, y)
         halves += (k1, k2)
     return pippenger(xs, ys, halves, GLV_HALF_BITS)
+
+
+#: Window (bits) of the precomputed rows of :func:`prepare_fixed_bases`, and their count for a GLV half.
+_FIXED_WINDOW = 10
+_FIXED_WINDOWS = -(-GLV_HALF_BITS // _FIXED_WINDOW)
+#: An MSM takes the fixed-base path when at least this many of its terms have prepared bases.
+_FIXED_MIN_TERMS = 32
+#: Prepared bases by affine coordinates: the rows (x_j, y_j, β·x_j) of 2^(c·j)·P for j < _FIXED_WINDOWS. A
+#: per-process cache (like the generator cache): the provers' generators, a few hundred KB per hundred points.
+_fixed_rows: dict[tuple[int, int], tuple[list[int], list[int], list[int]]] = {}
+
+
+def prepare_fixed_bases(points: Sequence[JacobianPoint]) -> None:
+    """Precompute 2^(c·j)·P for points that many MSMs will multiply (the range provers' generators): an MSM
+    whose terms are mostly such points then needs one set of buckets for all its windows (no per-window
+    reduction, no doublings; :func:`_fixed_base_msm`). Costs about 12 batched doublings per point per window."""
+    if np is None:  # the fixed-base path uses numpy's bookkeeping; without it MSMs take the plain path
+        return
+    fresh: dict[tuple[int, int], None] = {}
+    for point in batch_to_affine(points):
+        if point is not None and point not in _fixed_rows:
+            fresh[point] = None
+    if not fresh:
+        return
+    xs = [x for x, _ in fresh]
+    ys = [y for _, y in fresh]
+    rows_x, rows_y = [xs], [ys]
+    for _ in range(_FIXED_WINDOWS - 1):
+        for _ in range(_FIXED_WINDOW):
+            xs, ys = batch_double_xy(xs, ys)
+        rows_x.append(xs)
+        rows_y.append(ys)
+    p, beta = MPZ_P, MPZ_BETA
+    for i, point in enumerate(fresh):
+        row_x = [row[i] for row in rows_x]
+        _fixed_rows[point] = (row_x, [row[i] for row in rows_y], [beta * x % p for x in row_x])
+
+
+def _fixed_base_msm(terms: list[tuple[tuple[list[int], list[int], list[int]], int]]) -> JacobianPoint:
+    """Σ k·P over prepared bases (their rows) and scalars in [1, R): the signed digit of window j of either
+    GLV half puts 2^(c·j)·P (or its image under φ) into the bucket of the digit, one bucket set for every
+    window; then Σ_m m·S_m as in :func:`_window_sums` with one window."""
+    halves: list[int] = []
+    for _, k in terms:
+        halves += glv_split(k)
+    digits = _signed_digit_matrix(halves, _FIXED_WINDOW, _FIXED_WINDOWS).ravel()  # window-major, as below
+    xs: list[int] = []
+    ys: list[int] = []
+    for j in range(_FIXED_WINDOWS):
+        for (row_x, row_y, row_phi), _ in terms:
+            xs += (row_x[j], row_phi[j])
+            ys += (row_y[j], row_y[j])
+    entries = np.flatnonzero(digits)
+    entry_digits = digits[entries]
+    keys = np.abs(entry_digits) - 1
+    sources = entries + len(xs) * (entry_digits < 0)
+    order = np.argsort(keys.astype(np.uint16), kind="stable")
+    p = MPZ_P
+    bucket_keys, bucket_x, bucket_y = sum_runs(keys[order], xs + xs, ys + [p - y for y in ys], sources[order])
+    return _window_sums(bucket_keys, bucket_x, bucket_y, 1, 1 << (_FIXED_WINDOW - 1))[0]
+
+
+def _group_equal_scalars(terms: list[tuple[AffinePoint, int]]) -> tuple[list[JacobianPoint], list[int]] | None:
+    """(sums, scalars) with Σ k·P over ``terms`` = Σ scalars[j]·sums[j], sums[j] the sum of the points whose
+    scalar is scalars[j]; None when fewer than half of the terms share a scalar with another.
+
+    A range proof's commitments to base-16 digits (scalars below 16) and to their reciprocals 1/(e + d) (16
+    distinct values) carry hundreds of points but a few dozen distinct scalars: summing each group costs one
+    batched affine addition per point, where a Pippenger term costs tens of them.
+    """
+    groups: dict[int, list[AffinePoint]] = {}
+    for point, k in terms:
+        groups.setdefault(k, []).append(point)
+    if 2 * len(groups) > len(terms):
+        return None
+    keys = [key for key, points in enumerate(groups.values()) for _ in points]
+    xs = [x for points in groups.values() for x, _ in points]
+    ys = [y for points in groups.values() for _, y in points]
+    return sum_keyed(keys, xs, ys, len(groups)), list(groups)
 
 
 #: Up to this many terms an MSM is a sum of GLV multiplications (the batched machinery's fixed
