@@ -22,6 +22,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +39,10 @@ EXECUTOR_KINDS = ("serial", "process", "dask")
 
 Progress = Callable[[int], None]
 """Called with the number of items finished so far (for progress bars)."""
+
+
+#: seconds :meth:`ProcessExecutor.close` gives its workers to end before it kills them
+WORKER_EXIT_SECONDS = 5.0
 
 
 def _start_worker(parent_pid: int) -> None:
@@ -228,13 +233,22 @@ class ProcessExecutor:
         one, a window of proving tasks, before the error was reported)."""
         if self._pool is None:
             return
-        if any(not future.done() for future in self._in_flight):
-            workers = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        workers = list((getattr(self._pool, "_processes", None) or {}).values())
+        unfinished = any(not future.done() for future in self._in_flight)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if unfinished:
             for process in workers:
                 process.terminate()
-        else:
-            self._pool.shutdown()
+        # Never wait on a worker for ever: an idle one ends on the pool's sentinel at once, and one that cannot (a
+        # worker stuck at its start, as a fork in a threaded process can leave it) is killed after a grace period,
+        # so that closing the pool, an abort by Ctrl-C included, always returns (red team session 14: a coordinator
+        # waited on such a worker after a double Ctrl-C, for ever).
+        deadline = time.monotonic() + WORKER_EXIT_SECONDS
+        for process in workers:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
         self._pool = None
         self._in_flight = {}
 

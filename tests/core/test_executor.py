@@ -74,3 +74,42 @@ def test_a_worker_lost_while_the_pool_is_idle_costs_nothing(call):
         else:
             assert sorted(run.stream(_square_mod, ITEMS)) == list(enumerate(EXPECTED))
         assert not workers & set(run.map(_pid, range(8)))  # new processes
+
+
+def _block_all_but_the_first_worker(claim: str) -> None:
+    """A pool initializer: the first worker to claim ``claim`` goes on, every other one never starts (as a worker
+    forked while another thread of its coordinator held a lock can hang at its start)."""
+    import os
+    import time
+
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        while True:
+            time.sleep(60)
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_closing_the_pool_never_waits_for_ever_on_a_worker_that_cannot_end(tmp_path, monkeypatch):
+    """Red team session 14: after a double Ctrl-C a coordinator waited, for ever, on a worker stuck at its start;
+    closing the pool now kills a worker that has not ended within ``WORKER_EXIT_SECONDS``."""
+    import functools
+    import time
+
+    import zkclear.executor as executor_module
+
+    monkeypatch.setattr(executor_module, "WORKER_EXIT_SECONDS", 0.5)
+    monkeypatch.setattr(executor_module, "_start_worker",
+                        functools.partial(lambda claim, _parent: _block_all_but_the_first_worker(claim),
+                                          str(tmp_path / "claimed")))
+    executor = ProcessExecutor(workers=2)
+    assert executor.map(_square, range(6)) == [x * x for x in range(6)]
+    workers = list(executor._pool._processes.values())
+    assert len(workers) == 2
+    started = time.monotonic()
+    executor.close()
+    assert time.monotonic() - started < 10
+    assert not any(worker.is_alive() for worker in workers)
