@@ -327,3 +327,28 @@ def test_a_stored_state_that_is_not_bytes_is_a_ledger_error_when_streamed(commit
     with (Ledger(path, market[0], create=False) as ledger,
           pytest.raises(LedgerError, match=r"^epoch 2: the stored state is not bytes")):
         ledger.account_count(2)
+
+
+def test_a_commit_that_cannot_get_the_write_lock_says_another_process_holds_it(market, tmp_path):
+    """Red team session 14 (faults): a second process holding the ledger's write lock past SQLite's wait made `epoch
+    run` end in "commit of epoch N failed: database is locked"; it now says what happened and that nothing of the
+    run was applied. The ledger is unchanged."""
+    config, epoch_dirs = market
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path, config, durable=False) as ledger:
+        ledger.commit(load_epoch(epoch_dirs[0], 1, config), scratch=tmp_path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with Ledger(path, config, durable=False, create=False) as ledger:
+            ledger._db.execute("PRAGMA busy_timeout = 50")  # SQLite's wait, 5 s by default
+            with pytest.raises(LedgerError, match=r"commit of epoch 2 waited for another process writing this ledger "
+                                                  r"\(another `epoch run`\?\) and gave up: nothing of this run was "
+                                                  "applied"):
+                ledger.commit(load_epoch(epoch_dirs[1], 2, config), scratch=tmp_path)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Ledger(path, config, create=False) as ledger:
+        assert ledger.head()[0] == 1
+        assert ledger.commit(load_epoch(epoch_dirs[1], 2, config), scratch=tmp_path).epoch == 2

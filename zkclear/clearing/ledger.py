@@ -676,6 +676,12 @@ class Ledger:
                     _crash_hook()
             except sqlite3.IntegrityError as exc:  # another run committed this epoch since the check above
                 return self._committed_meanwhile(state.epoch, inputs_hash, exc)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):  # another process kept the ledger's write lock
+                    raise LedgerError(f"{self.path}: commit of epoch {state.epoch} waited for another process writing "
+                                      "this ledger (another `epoch run`?) and gave up: nothing of this run was "
+                                      "applied; run it again when that one has ended") from exc
+                raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
             except sqlite3.DatabaseError as exc:
                 raise LedgerError(f"{self.path}: commit of epoch {state.epoch} failed: {exc}") from exc
         return CommitResult(state.epoch, new_hash, False, f"epoch {state.epoch} committed", state, report,
