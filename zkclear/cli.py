@@ -273,11 +273,12 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     from zkclear.chains import check_signers, load_key, load_reserves
     from zkclear.errors import InputError
     from zkclear.executor import get_executor
-    from zkclear.progress import ProgressLine
+    from zkclear.progress import ProgressLine, interval_from_environment
 
     if scheduler and executor not in (None, "dask"):
         raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
     _refuse_idle_workers(workers, scheduler, executor)  # options that contradict each other, before anything is read
+    interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before anything is read or printed
     deployment = _open_deployment(deployment_dir)
     number = number or deployment.head()
     keys = [load_key(path) for path in key_paths]
@@ -708,7 +709,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.errors import EncodingError, InputError
     from zkclear.executor import get_executor
     from zkclear.files import MAX_DOCUMENT_BYTES
-    from zkclear.progress import ProgressLine
+    from zkclear.progress import ProgressLine, interval_from_environment
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.proofs.reserves import check_blocks_advance
     from zkclear.verifier.audit import check_total_opening
@@ -719,6 +720,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
     _refuse_idle_workers(workers, scheduler, None)
+    interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before any epoch is audited
     mark_lines: dict[tuple[int | None, str], int] = {}
     marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}
     if None in marks and len(epoch_dirs) > 1:

@@ -167,7 +167,18 @@ def test_a_progress_interval_that_is_not_seconds_is_refused_in_one_line(proven, 
     assert code == 1, output
     assert output.splitlines()[-1] == (f"error: ZKCLEAR_PROGRESS_SECONDS={value!r}: expected a number of seconds, 0 "
                                        "or more (between two progress lines in a log)")
+    assert "proving epoch" not in output  # refused before anything is read or printed (session 14: it came after)
     assert not (root / "epochs").exists() and not (root / "private" / "1").exists()
+
+
+def test_audit_refuses_a_progress_interval_that_is_not_seconds_before_auditing(proven, monkeypatch):
+    """Session 14: `audit` read ``ZKCLEAR_PROGRESS_SECONDS`` only when it drew its progress line, after the epoch's
+    public data was read and checked; it is now refused first, in one line naming the variable (exit 1)."""
+    monkeypatch.setenv("ZKCLEAR_PROGRESS_SECONDS", "nan")
+    code, output = zkclear_status("audit", str(proven[1] / "epochs" / "1"), "--progress")
+    assert code == 1, output
+    assert output.strip().splitlines() == ["error: ZKCLEAR_PROGRESS_SECONDS='nan': expected a number of seconds, 0 "
+                                           "or more (between two progress lines in a log)"]
 
 
 @pytest.mark.parametrize("hook", ["receipts:1", "bundle"])
