@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, overload
+from typing import Protocol, TypeVar, overload
 
 import numpy as np
 
@@ -53,6 +53,9 @@ DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
 
 
+_Record = TypeVar("_Record")
+
+
 @dataclass(frozen=True, slots=True)
 class AccountOpen:
     """Open a user account (ids starting ``CH:`` are the clearing house's)."""
@@ -63,8 +66,22 @@ class AccountOpen:
     line: int = 0
 
 
+class _RecordColumns(Sequence[_Record]):
+    """Records held as columns (:class:`AccountOpens`, :class:`Transfers`): equal to any sequence of the same records
+    (a tuple of them included), and, like a list, not hashable."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class AccountOpens(Sequence[AccountOpen]):
+class AccountOpens(_RecordColumns[AccountOpen]):
     """The opening records of an epoch as columns (``accounts.csv`` of a first epoch is as long as the accounts: a
     record object per row cost ≈ 100 bytes more than its two column slots and its line). A sequence of
     :class:`AccountOpen`, each made when it is read; ``lines[k]`` is record ``k``'s line in ``path``."""
@@ -87,14 +104,6 @@ class AccountOpens(Sequence[AccountOpen]):
         if isinstance(k, slice):
             return AccountOpens(self.account[k], self.margin_mode[k], self.lines[k], self.path)
         return AccountOpen(self.account[k], self.margin_mode[k], self.path, int(self.lines[k]))
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to any sequence of the same records (a tuple of them included)."""
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking columns: not hashable, as a list
 
     def __iter__(self) -> Iterator[AccountOpen]:
         path = self.path
@@ -217,7 +226,7 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Transfers(Sequence[Transfer]):
+class Transfers(_RecordColumns[Transfer]):
     """The transfers of an epoch as columns (``transfers.csv`` of a first epoch is as long as the accounts): ids,
     kinds, accounts and assets as strings (kinds, accounts and assets interned by the parser: one string each),
     amounts as an int64 column (the parser bounds them by ``2^62 − 1``), ``lines[k]`` record ``k``'s line in
@@ -247,14 +256,6 @@ class Transfers(Sequence[Transfer]):
                              self.asset[k], self.path)
         return Transfer(self.transfer_id[k], self.kind[k], self.account[k], int(self.amount[k]), self.path,
                         int(self.lines[k]), self.asset[k] if self.asset else "")
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to any sequence of the same records (a tuple of them included)."""
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking columns: not hashable, as a list
 
     def __iter__(self) -> Iterator[Transfer]:
         path = self.path
