@@ -259,6 +259,17 @@ class ProcessExecutor:
         self.close()
 
 
+def _local_security() -> bool:
+    """``security`` for a local Dask cluster: True (temporary TLS credentials) when ``cryptography`` is installed, as
+    the dask extra installs it; ConfigurationError otherwise, rather than a cluster any local user can reach."""
+    try:
+        import cryptography  # noqa: F401 - Dask's temporary credentials need it
+    except ImportError:
+        raise ConfigurationError("a local Dask cluster needs the 'cryptography' package for its TLS credentials: "
+                                 "pip install 'zkclear[dask]'") from None
+    return True
+
+
 class DaskExecutor:
     """A Dask cluster: ``scheduler`` address (``tcp://HOST:PORT`` of a ``dask scheduler``), or a local cluster
     of ``workers`` processes. Tasks carry their inputs and return bytes; only this (the coordinating) process
@@ -289,9 +300,12 @@ class DaskExecutor:
             # Python and asyncio then install no handler): Ctrl-C stops the coordinator alone, which closes the
             # cluster (each worker printed a traceback, "Process Dask Worker process (from Nanny): …
             # KeyboardInterrupt"). One pressed while the cluster starts is lost: press it again.
+            # TLS with temporary credentials made for this cluster (``security=True``; the ``cryptography``
+            # package, in the dask extra): its tasks carry the operator secret, and a plain ``tcp://`` loopback port
+            # let any other user of the machine connect as a client and run code in the workers (red team s14)
             with _ctrl_c_ignored():
-                cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1),
-                                       threads_per_worker=1, processes=True, dashboard_address=None)
+                cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
+                                       processes=True, dashboard_address=None, security=_local_security())
                 self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 

@@ -27,6 +27,9 @@ def test_dask_executor_matches_serial():
     executor = DaskExecutor(workers=2)
     try:
         assert executor.map(_square_mod, ITEMS) == EXPECTED
+        # a local cluster speaks TLS with credentials of its own: no other local user can connect (its tasks carry
+        # the operator secret)
+        assert executor._client.scheduler.address.startswith("tls://")
     finally:
         executor.close()
 
@@ -113,3 +116,23 @@ def test_closing_the_pool_never_waits_for_ever_on_a_worker_that_cannot_end(tmp_p
     executor.close()
     assert time.monotonic() - started < 10
     assert not any(worker.is_alive() for worker in workers)
+
+
+def test_a_local_dask_cluster_refuses_a_client_without_its_credentials():
+    """Red team session 14 (privacy): a local Dask cluster listened on a plain loopback port, and every task carries
+    the operator secret; any user of the machine could connect as a client and run code in its workers. It now
+    speaks TLS with credentials of its own: another client, even one with TLS credentials of its own, is refused."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+    from distributed.security import Security
+
+    executor = DaskExecutor(workers=1)
+    try:
+        address = executor._client.scheduler.address
+        assert address.startswith("tls://")
+        for target, security in ((address, Security.temporary()), (address.replace("tls://", "tcp://"), None)):
+            with pytest.raises(OSError):  # distributed's CommClosedError family
+                Client(target, timeout="5s", security=security)
+        assert executor.map(_square_mod, ITEMS) == EXPECTED  # its own client still works
+    finally:
+        executor.close()
