@@ -243,12 +243,17 @@ class ProcessExecutor:
         # worker stuck at its start, as a fork in a threaded process can leave it) is killed after a grace period,
         # so that closing the pool, an abort by Ctrl-C included, always returns (red team session 14: a coordinator
         # waited on such a worker after a double Ctrl-C, for ever).
+        manager = getattr(self._pool, "_executor_manager_thread", None)
         deadline = time.monotonic() + WORKER_EXIT_SECONDS
         for process in workers:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
+        # The pool's own thread reaps the workers too (the one that reaps a worker records its exit): once it has
+        # ended, every worker is known to be gone.
+        if manager is not None:
+            manager.join(WORKER_EXIT_SECONDS)
         self._pool = None
         self._in_flight = {}
 
