@@ -332,7 +332,8 @@ def epoch_attest(deployment_dir: Path, number: int, key_path: Path | None, addre
     entry (address and asset) the key controls and that is not attested yet (its chain's own signed message);
     with --address and --signature, add (after checking it) the signature a custodian made with its own wallet.
     Refused, by address: a key that controls no listed address or whose entries are all attested already, an
-    --address entry already attested, a signature that does not verify.
+    --address entry already attested (exit 1), a signature that does not decode in its chain's encoding (exit 1)
+    or that does not verify (exit 2).
 
     Example: zkclear epoch attest -d ./venue --epoch 7 --key custody-btc.key
     """

@@ -64,7 +64,7 @@ from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState
 from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
-from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError
+from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError, VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.files import check_regular_file, close_to_others, naming_write_errors, new_file, private_folder
 from zkclear.locks import deployment_lock, prove_lock
@@ -661,6 +661,7 @@ class Deployment:
         first (VerificationError naming the address), and an entry already attested is refused (InputError: a
         duplicate signature)."""
         from zkclear.chains import Attestation, render_attestation_text, verify_attestation
+        from zkclear.chains.reasons import Reason
 
         with deployment_lock(self.root):
             bundle = self._published_bundle(epoch)
@@ -670,7 +671,12 @@ class Deployment:
                                  "(duplicate signature)", field="--address")
             attestation = Attestation(entry.chain, entry.address,
                                       render_attestation_text(bundle.attestation_context(), entry), signature)
-            verify_attestation(entry, attestation, bundle.attestation_context())
+            try:
+                verify_attestation(entry, attestation, bundle.attestation_context())
+            except VerificationError as exc:  # a signature that does not even decode is bad input, not a failed check
+                if exc.reason in (Reason.SIGNATURE_MALFORMED, Reason.SIGNATURE_NON_CANONICAL):
+                    raise InputError(exc.detail or str(exc), field="--signature") from None
+                raise
             bundle = bundle.with_attestations((*bundle.attestations, attestation))
             write_file(self.bundle_path(epoch), encode_public_bundle(bundle))
         return bundle

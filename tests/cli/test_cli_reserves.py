@@ -103,6 +103,10 @@ def test_a_custodian_signs_the_printed_text_with_its_own_wallet_and_the_operator
     out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--address", solana.address.text,
                   "--signature", wrong, expect=2, capsys=capsys)
     assert "[attestation-wrong-signer]" in out or "[attestation-replayed-epoch]" in out
+    for malformed in ("zz", signature[:-4], signature + "A"):  # not a signature at all: bad input (exit 1)
+        out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--address", solana.address.text,
+                      "--signature", malformed, expect=1, capsys=capsys)
+        assert "--signature" in out and solana.address.text in out and out.count("\n") == 1
     out = zkclear("epoch", "attest", "-d", deployment.root, "--epoch", 3, "--address", solana.address.text,
                   "--signature", signature, capsys=capsys)
     assert "(2 of 2 reserve entries signed)" in out
