@@ -1087,6 +1087,11 @@ def main() -> None:
             # once, as the signal's default does, not with "Exception ignored ... KeyboardInterrupt" and a traceback
             signal.signal(signal.SIGINT, signal.SIG_DFL)
         _exit_with_error("usage", "aborted", 1)
+    except KeyboardInterrupt:
+        # a second Ctrl-C while click turned the first into Abort (it was printing a line feed): the same, no traceback
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _exit_with_error("usage", "aborted", 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
         # an unknown option or a missing value stops parsing before --json is read: look for it in the arguments

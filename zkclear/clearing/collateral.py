@@ -91,10 +91,12 @@ def settlement_liabilities_refusal(cash: np.ndarray, positions: np.ndarray, equi
     net = exact_sum(owed)
     message = (f"the settlement liabilities of all accounts would total {total}, past 2^64 − 1 (the balances net to "
                f"{net}; the {total - net} owed by accounts in debt against their collateral is not netted)")
-    deposits = [t for t in transfers if t.kind == DEPOSIT and t.asset in ("", config.settlement_asset)]
-    if deposits:
-        return InputError(f"{message}; {_UNPROVABLE}", path=deposits[-1].path, line=deposits[-1].line or None,
-                          field="amount")
+    last = None  # the epoch's last settlement deposit (the transfers are read in order, a block at a time)
+    for transfer in transfers:
+        if transfer.kind == DEPOSIT and transfer.asset in ("", config.settlement_asset):
+            last = transfer
+    if last is not None:
+        return InputError(f"{message}; {_UNPROVABLE}", path=last.path, line=last.line or None, field="amount")
     debtor = int(np.argmin(owed))
     column = latest_fill_column(resolved, instruments, debtor)
     if column is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from zkclear.errors import InputError
@@ -59,19 +59,31 @@ class DistinctIds:
                 if record_id in batch:
                     self._refuse(record_id, line(k), batch[record_id], path)
                 batch[record_id] = line(k)
-        if self._first is not None and not self._first:  # the first batch: keep it in memory
-            self._first = batch or {record_id: line(k) for k, record_id in enumerate(ids)}
-            return
-        db = self._database()
-        earlier: dict[str, int] = {}
-        for start in range(0, len(ids), _QUERY_CHUNK):
-            chunk = list(ids[start:start + _QUERY_CHUNK])
-            earlier.update(db.execute(f"SELECT id, line FROM ids WHERE id IN ({','.join('?' * len(chunk))})",
-                                      chunk).fetchall())
+        earlier = self.earlier(ids)
         if earlier:
             k = next(k for k, record_id in enumerate(ids) if record_id in earlier)
             self._refuse(ids[k], line(k), earlier[ids[k]], path)
-        db.executemany("INSERT INTO ids VALUES (?, ?)", ((record_id, line(k)) for k, record_id in enumerate(ids)))
+        self.record({record_id: line(k) for k, record_id in enumerate(ids)})
+
+    def earlier(self, ids: Sequence[str]) -> dict[str, int]:
+        """The ids among ``ids`` that earlier batches recorded, each with its line (nothing is recorded): for a
+        caller that checks its records one by one, in order, with other checks between."""
+        if self._first is not None:
+            first = self._first
+            return {record_id: first[record_id] for record_id in ids if record_id in first}
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), _QUERY_CHUNK):
+            chunk = list(ids[start:start + _QUERY_CHUNK])
+            found.update(self._db.execute(  # type: ignore[union-attr]  # _first is None once the database exists
+                f"SELECT id, line FROM ids WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    def record(self, lines: Mapping[str, int]) -> None:
+        """Record a batch's ids (each with its line), already checked distinct from every earlier batch's."""
+        if self._first is not None and not self._first:  # the first batch: keep it in memory
+            self._first = dict(lines)
+            return
+        self._database().executemany("INSERT INTO ids VALUES (?, ?)", lines.items())
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:

@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar, overload
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class AccountOpen:
     line: int = 0
 
 
-class _RecordColumns(Sequence[_Record]):
+class RecordColumns(Sequence[_Record]):
     """Records held as columns (:class:`AccountOpens`, :class:`Transfers`): equal to any sequence of the same records
     (a tuple of them included), and, like a list, not hashable."""
 
@@ -81,7 +81,7 @@ class _RecordColumns(Sequence[_Record]):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class AccountOpens(_RecordColumns[AccountOpen]):
+class AccountOpens(RecordColumns[AccountOpen]):
     """The opening records of an epoch as columns (``accounts.csv`` of a first epoch is as long as the accounts: a
     record object per row cost ≈ 100 bytes more than its two column slots and its line). A sequence of
     :class:`AccountOpen`, each made when it is read; ``lines[k]`` is record ``k``'s line in ``path``."""
@@ -226,7 +226,7 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Transfers(_RecordColumns[Transfer]):
+class Transfers(RecordColumns[Transfer]):
     """The transfers of an epoch as columns (``transfers.csv`` of a first epoch is as long as the accounts): ids,
     kinds, accounts and assets as strings (kinds, accounts and assets interned by the parser: one string each),
     amounts as an int64 column (the parser bounds them by ``2^62 − 1``), ``lines[k]`` record ``k``'s line in
@@ -257,6 +257,16 @@ class Transfers(_RecordColumns[Transfer]):
         return Transfer(self.transfer_id[k], self.kind[k], self.account[k], int(self.amount[k]), self.path,
                         int(self.lines[k]), self.asset[k] if self.asset else "")
 
+    def batches(self) -> Iterator[Transfers]:
+        """The transfers in blocks of at most 4,096, in file order (:class:`TransferSource`)."""
+        for start in range(0, len(self), _ITERATED):
+            yield self[start:start + _ITERATED]
+
+    @property
+    def scratch(self) -> Path | None:
+        """No working folder: transfers held in memory keep the checks' ids in memory too."""
+        return None
+
     def __iter__(self) -> Iterator[Transfer]:
         path = self.path
         for start in range(0, len(self), _ITERATED):
@@ -267,6 +277,29 @@ class Transfers(_RecordColumns[Transfer]):
                     ids, self.kind[start:end], self.account[start:end], self.amount[start:end].tolist(),
                     self.lines[start:end].tolist(), assets, strict=True):
                 yield Transfer(transfer_id, kind, account, amount, path, line, asset)
+
+
+@runtime_checkable
+class TransferSource(Protocol):
+    """An epoch's transfers as blocks of :class:`Transfers` in file order: :class:`Transfers` in memory, or
+    ``zkclear.clearing.spilled_transfers.SpilledTransfers`` read back from a private folder."""
+
+    @property
+    def scratch(self) -> Path | None:
+        """A private folder for the working files of checks over all blocks (the transfer-id database); None:
+        those checks hold what they need in memory."""
+        ...
+
+    def batches(self) -> Iterator[Transfers]: ...
+
+
+def transfer_blocks(transfers: Sequence[Transfer]) -> Iterator[Sequence[Transfer]]:
+    """``transfers`` a block at a time (at most 4,096 records each for a tuple of records)."""
+    if isinstance(transfers, TransferSource):
+        yield from transfers.batches()
+        return
+    for start in range(0, len(transfers), _ITERATED):
+        yield transfers[start:start + _ITERATED]
 
 
 #: The one operator action: a withdrawal from the insurance fund or the fee account.
@@ -768,9 +801,13 @@ def validate_inputs(state: EpochState, inputs: EpochInputs, config: ClearingConf
         fractions[column] = (max(configured_initial, record.initial_margin_ppm),
                              max(configured_maintenance, record.maintenance_margin_ppm))
 
-    deposits, withdrawals, asset_deposits, seen_transfers = _validate_transfers(inputs.transfers, state, config,
-                                                                                index, previous_rows)
-    fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, seen_transfers)
+    # transfer and action ids share one namespace; a first epoch has as many transfers as accounts, so their ids
+    # are checked distinct through the scratch database fills use, not held (issue 15)
+    scratch = inputs.transfers.scratch if isinstance(inputs.transfers, TransferSource) else None
+    with DistinctIds("transfer_id", scratch) as transfer_ids:
+        deposits, withdrawals, asset_deposits = _validate_transfers(inputs.transfers, state, config, index,
+                                                                    previous_rows, transfer_ids)
+        fund_withdrawals = _validate_operator_actions(inputs.operator_actions, index, transfer_ids)
     for column, mark in enumerate(marks):  # a lot's value is an amount (the engine's int64 arrays hold it)
         if mark is not None and mark * config.instruments[column].contract_multiplier > MAX_AMOUNT:
             path, line = sources[column]
@@ -801,18 +838,18 @@ def _with_options(marked: set[int], config: ClearingConfig, columns: dict[str, i
 
 
 def _validate_transfers(transfers: Sequence[Transfer], state: EpochState, config: ClearingConfig,
-                        index: dict[str, int], previous_rows: np.ndarray
-                        ) -> tuple[tuple[array, array], list, list, set[str]]:
+                        index: dict[str, int], previous_rows: np.ndarray, transfer_ids: DistinctIds
+                        ) -> tuple[tuple[array, array], list, list]:
     """Deposits and withdrawals: distinct ids, known kind, account and asset (empty or the settlement asset's id:
     the settlement asset), a positive amount; no withdrawal from a ``CH:`` account (operator actions), no
     collateral asset for a ``CH:`` account (the clearing house holds the settlement asset only); no deposit
     lifting a balance (or net deposits) past ``2^62 − 1`` or a collateral balance past its cap, nor the total
-    all accounts hold of its asset past ``2^64 − 1`` (what the tree sums and solvency proves: ``provable.py``)."""
+    all accounts hold of its asset past ``2^64 − 1`` (what the tree sums and solvency proves: ``provable.py``).
+    Read a block at a time (:func:`transfer_blocks`); the ids go into ``transfer_ids`` block by block."""
     # the settlement asset's deposits as two int64 columns (rows, amounts): 16 bytes a deposit, not a tuple's 120
     deposits = (array("q"), array("q"))
     withdrawals: list[tuple[str, int, int, int]] = []
     asset_deposits: list[tuple[int, int, int, Transfer]] = []
-    seen: set[str] = set()
     deposited = np.zeros(len(index), dtype=np.int64)  # per row: each sum stays <= 2^62 - 1, or is refused
     # A deposit may lift neither the balance nor the account's net deposits past the amount bound.
     old_row = np.full(len(index), -1, dtype=np.int64)  # row -> the account's row in the state (-1: new)
@@ -831,70 +868,80 @@ def _validate_transfers(transfers: Sequence[Transfer], state: EpochState, config
     # What all accounts hold of each asset (settlement first): liabilities the epoch's tree must sum in 64 bits.
     held_total = [state.total_deposited - state.total_withdrawn + state.total_converted,
                   *(deposited - withdrawn - converted for deposited, withdrawn, converted in state.asset_totals)]
-    for record in transfers:
-        where = {"path": record.path, "line": record.line}
-        if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
-            raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="transfer_id",
-                             **where)
-        if record.transfer_id in seen:
-            raise InputError(f"duplicate transfer id {record.transfer_id!r}", field="transfer_id", **where)
-        seen.add(record.transfer_id)
-        if record.kind not in (DEPOSIT, WITHDRAWAL):
-            raise InputError(f"kind must be 'deposit' or 'withdrawal', got {record.kind!r}", field="kind",
-                             **where)
-        row = index.get(record.account)
-        if row is None:
-            raise InputError(f"unknown account {record.account!r}", field="account", **where)
-        if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
-            raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
-                             "actions: give them in operator_actions.csv with a reason", field="account", **where)
-        if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
-            raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
-                             **where)
-        column = -1
-        if record.asset not in ("", config.settlement_asset):
-            column = columns.get(record.asset, -2) if type(record.asset) is str else -2
-            if column == -2:
-                listed = ", ".join((config.settlement_asset, *config.asset_ids))
-                raise InputError(f"unknown asset {record.asset!r} (listed: {listed})", field="asset", **where)
-            if record.account.startswith(SYSTEM_PREFIX):
-                raise InputError(f"the clearing house's account {record.account!r} holds only the settlement asset "
-                                 f"{config.settlement_asset!r}", field="asset", **where)
-        if record.kind == DEPOSIT:
-            held_total[column + 1] += record.amount
-            if held_total[column + 1] > MAX_TOTAL_LIABILITIES:
-                raise InputError(f"deposit would lift the total all accounts hold of "
-                                 f"{record.asset or config.settlement_asset} to {held_total[column + 1]}, past "
-                                 "2**64 - 1: the epoch's liabilities could not be proven (docs/clearing.md, "
-                                 '"Provable by construction")', field="amount", **where)
-        if record.kind == WITHDRAWAL:
-            withdrawals.append((record.transfer_id, row, record.amount, column))
-        elif column < 0:
-            total = int(deposited[row]) + record.amount
-            if held_before(row) + total > MAX_AMOUNT:
-                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
-            deposited[row] = total
-            deposits[0].append(row)
-            deposits[1].append(record.amount)
-        else:
-            key = (row, column)
-            asset_deposited[key] = asset_deposited.get(key, 0) + record.amount
-            balance = balance_before(row, column) + asset_deposited[key]
-            if balance > MAX_AMOUNT:
-                raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
-            cap = config.assets[column].cap
-            if cap and balance > cap:
-                raise InputError(f"deposit would lift the account's {record.asset} balance to {balance}, above the "
-                                 f"asset's cap {cap}", field="amount", **where)
-            asset_deposits.append((row, column, record.amount, record))
-    return deposits, withdrawals, asset_deposits, seen
+    for block in transfer_blocks(transfers):
+        # the block's ids an earlier block gave (one query per block), then its records in order, as one pass would
+        earlier = transfer_ids.earlier([t for t in _ids_of(block) if type(t) is str])
+        in_block: dict[str, int] = {}
+        for record in block:
+            where = {"path": record.path, "line": record.line}
+            if type(record.transfer_id) is not str or not 1 <= len(record.transfer_id) <= MAX_RECORD_ID:
+                raise InputError(f"must be a string of 1 to {MAX_RECORD_ID} characters", field="transfer_id",
+                                 **where)
+            if record.transfer_id in earlier or record.transfer_id in in_block:
+                raise InputError(f"duplicate transfer id {record.transfer_id!r}", field="transfer_id", **where)
+            in_block[record.transfer_id] = record.line
+            if record.kind not in (DEPOSIT, WITHDRAWAL):
+                raise InputError(f"kind must be 'deposit' or 'withdrawal', got {record.kind!r}", field="kind",
+                                 **where)
+            row = index.get(record.account)
+            if row is None:
+                raise InputError(f"unknown account {record.account!r}", field="account", **where)
+            if record.kind == WITHDRAWAL and record.account.startswith(SYSTEM_PREFIX):
+                raise InputError(f"withdrawals from the clearing house's account {record.account!r} are operator "
+                                 "actions: give them in operator_actions.csv with a reason", field="account", **where)
+            if type(record.amount) is not int or not 1 <= record.amount <= MAX_AMOUNT:
+                raise InputError(f"must be a positive amount <= 2**62 - 1, got {record.amount!r}", field="amount",
+                                 **where)
+            column = -1
+            if record.asset not in ("", config.settlement_asset):
+                column = columns.get(record.asset, -2) if type(record.asset) is str else -2
+                if column == -2:
+                    listed = ", ".join((config.settlement_asset, *config.asset_ids))
+                    raise InputError(f"unknown asset {record.asset!r} (listed: {listed})", field="asset", **where)
+                if record.account.startswith(SYSTEM_PREFIX):
+                    raise InputError(f"the clearing house's account {record.account!r} holds only the settlement asset "
+                                     f"{config.settlement_asset!r}", field="asset", **where)
+            if record.kind == DEPOSIT:
+                held_total[column + 1] += record.amount
+                if held_total[column + 1] > MAX_TOTAL_LIABILITIES:
+                    raise InputError(f"deposit would lift the total all accounts hold of "
+                                     f"{record.asset or config.settlement_asset} to {held_total[column + 1]}, past "
+                                     "2**64 - 1: the epoch's liabilities could not be proven (docs/clearing.md, "
+                                     '"Provable by construction")', field="amount", **where)
+            if record.kind == WITHDRAWAL:
+                withdrawals.append((record.transfer_id, row, record.amount, column))
+            elif column < 0:
+                total = int(deposited[row]) + record.amount
+                if held_before(row) + total > MAX_AMOUNT:
+                    raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
+                deposited[row] = total
+                deposits[0].append(row)
+                deposits[1].append(record.amount)
+            else:
+                key = (row, column)
+                asset_deposited[key] = asset_deposited.get(key, 0) + record.amount
+                balance = balance_before(row, column) + asset_deposited[key]
+                if balance > MAX_AMOUNT:
+                    raise InputError("deposit would lift the balance past 2**62 - 1", field="amount", **where)
+                cap = config.assets[column].cap
+                if cap and balance > cap:
+                    raise InputError(f"deposit would lift the account's {record.asset} balance to {balance}, above the "
+                                     f"asset's cap {cap}", field="amount", **where)
+                asset_deposits.append((row, column, record.amount, record))
+        transfer_ids.record(in_block)
+    return deposits, withdrawals, asset_deposits
+
+
+def _ids_of(block: Sequence[Transfer]) -> Sequence[str]:
+    return block.transfer_id if isinstance(block, Transfers) else [record.transfer_id for record in block]
 
 
 def _validate_operator_actions(actions: tuple[OperatorAction, ...], index: dict[str, int],
-                               seen_ids: set[str]) -> tuple[tuple[OperatorAction, int], ...]:
+                               transfer_ids: DistinctIds) -> tuple[tuple[OperatorAction, int], ...]:
     """Every operator action a withdrawal from a fund account, with a distinct id (not a transfer id of the
-    epoch either), a positive amount and a reason."""
+    epoch either: ``transfer_ids`` holds those), a positive amount and a reason."""
     resolved = []
+    seen_ids = set(transfer_ids.earlier([a.action_id for a in actions if type(a.action_id) is str]))
     for record in actions:
         where = {"path": record.path, "line": record.line or None}
         if type(record.action_id) is not str or not 1 <= len(record.action_id) <= MAX_RECORD_ID:

@@ -53,6 +53,7 @@ from zkclear.clearing.inputs import (
 )
 from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL, InstrumentSpec, MarginTier
 from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.clearing.spilled_transfers import SpilledTransfers, joined_transfers, save_block
 from zkclear.errors import ConfigurationError, InputError
 from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, decode_text, line_of_bad_utf8, read_text
 from zkclear.integers import RULE, is_canonical_int
@@ -486,14 +487,20 @@ def parse_prices_json(path: Path, config: ClearingConfig) -> tuple[MarkPrice, ..
     return tuple(marks)
 
 
-def parse_transfers(path: Path) -> Transfers:
+def parse_transfers(path: Path, spill: Path | None = None) -> Transfers | SpilledTransfers:
     """``transfers.csv``: deposits and withdrawal requests, in the order they are considered; an optional last
     column ``asset`` names a collateral asset (empty: the settlement asset). Returned as columns (kinds, accounts
-    and assets interned: one string each however many records name them)."""
+    and assets interned: one string each however many records name them); with a ``spill`` folder (private
+    scratch), each block of 4,096 parsed records is written there instead and :class:`SpilledTransfers` reads them
+    back a block at a time (a first epoch's transfers are as many as the accounts)."""
     name = str(path)
-    ids, kinds, accounts, assets = [], [], [], []
-    amounts, lines = array("q"), array("q")
+    blocks: list[Transfers] = []
+    sizes: list[int] = []
+    if spill is not None:
+        spill.mkdir(exist_ok=True)
     for rows, batch_lines in _read_csv_batches(path, TRANSFERS_HEADER, TRANSFERS_ASSET_HEADER, batch=_RECORD_BATCH):
+        ids, kinds, accounts, assets = [], [], [], []
+        amounts = array("q")
         for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, batch_lines, strict=True):
             _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
             if kind not in ("deposit", "withdrawal"):
@@ -507,9 +514,16 @@ def parse_transfers(path: Path) -> Transfers:
             accounts.append(sys.intern(account))
             amounts.append(amount)
             assets.extend(map(sys.intern, asset))
-        lines.extend(batch_lines)
-    return Transfers(tuple(ids), tuple(kinds), tuple(accounts), np.array(amounts, dtype=np.int64),
-                     np.array(lines, dtype=np.int64), tuple(assets), name)
+        block = Transfers(tuple(ids), tuple(kinds), tuple(accounts), np.array(amounts, dtype=np.int64),
+                          np.array(batch_lines, dtype=np.int64), tuple(assets), name)
+        if spill is None:
+            blocks.append(block)
+        else:
+            save_block(spill / f"{len(sizes)}.npz", block)
+        sizes.append(len(block))
+    if spill is not None:
+        return SpilledTransfers(spill, tuple(sizes), name)
+    return joined_transfers(blocks, name)
 
 
 def parse_operator_actions(path: Path) -> tuple[OperatorAction, ...]:
@@ -729,7 +743,9 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
         replaced["fills.csv"] = copy
     inputs = EpochInputs(
         epoch=epoch, fills=fills, marks=marks,
-        transfers=parse_transfers(transfers) if transfers.exists() else (),
+        # spilled into the scratch folder when fills are read in batches (epoch run): held a block at a time
+        transfers=(parse_transfers(transfers, None if scratch is None or batch_fills is None
+                                   else Path(scratch) / "transfers") if transfers.exists() else ()),
         opens=parse_accounts(accounts) if accounts.exists() else (),
         margin_overrides=parse_margins(margins) if margins.exists() else (),
         implied_vols=parse_vols(vols) if vols.exists() else (), oracle_quotes=quotes, funding_rates=rates,

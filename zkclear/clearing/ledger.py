@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
+from itertools import chain, islice
 from pathlib import Path
 
 from zkclear.clearing.canonical_inputs import write_canonical_inputs
@@ -734,14 +735,17 @@ class Ledger:
     def _refuse_committed_transfer_ids(self, inputs: EpochInputs) -> None:
         """:class:`InputError` naming the first transfer whose id an earlier epoch already committed (ids are
         unique for the life of the deployment, so re-running a folder can never credit a deposit twice)."""
-        records = [(t.transfer_id, t.path, t.line, "transfer_id") for t in inputs.transfers]
-        records += [(a.action_id, a.path, a.line, "action_id") for a in inputs.operator_actions]
-        for record_id, path, line, field in records:
-            row = self._db.execute("SELECT epoch FROM transfer_ids WHERE transfer_id = ?", (record_id,)).fetchone()
-            if row is not None:
-                raise InputError(f"transfer id {record_id!r} was already committed in epoch {row[0]} "
-                                 "(transfer and action ids are unique for the life of the deployment)", path=path,
-                                 line=line or None, field=field)
+        records = chain(((t.transfer_id, t.path, t.line, "transfer_id") for t in inputs.transfers),
+                        ((a.action_id, a.path, a.line, "action_id") for a in inputs.operator_actions))
+        while chunk := list(islice(records, _QUERY_CHUNK)):  # a first epoch has as many transfers as accounts
+            ids = [record[0] for record in chunk]
+            committed = dict(self._db.execute(f"SELECT transfer_id, epoch FROM transfer_ids WHERE transfer_id IN "
+                                              f"({','.join('?' * len(ids))})", ids).fetchall())
+            for record_id, path, line, field in chunk:
+                if record_id in committed:
+                    raise InputError(f"transfer id {record_id!r} was already committed in epoch "
+                                     f"{committed[record_id]} (transfer and action ids are unique for the life of "
+                                     "the deployment)", path=path, line=line or None, field=field)
 
     def epoch_of_source(self, digest: bytes) -> int | None:
         """The epoch that committed the input folder with this digest, if any."""
