@@ -383,11 +383,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     asset_deposited = credit_deposits(balances, resolved)
     _refuse_unprovable_collateral(params, balances, resolved, config)
     count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
-    if stale_exposure is not None:
-        paused_assets = [k for k, asset in enumerate(config.assets)
-                         if config.asset_column(asset) in resolved.withheld_columns]
-        if paused_assets:
-            stale_exposure |= np.any((held_before[:, paused_assets] != 0) | (balances[:, paused_assets] != 0), axis=1)
+    withheld_assets = [k for k, asset in enumerate(config.assets)
+                       if config.asset_column(asset) in resolved.withheld_columns]
+    if stale_exposure is not None and withheld_assets:
+        stale_exposure |= np.any((held_before[:, withheld_assets] != 0) | (balances[:, withheld_assets] != 0), axis=1)
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
@@ -469,7 +468,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                                       balances)
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
                 config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds,
-                balances=balances)
+                balances=balances, withheld_assets=frozenset(withheld_assets))
     liquidation_pass(book)
 
     withdrawn = 0
