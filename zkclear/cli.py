@@ -645,20 +645,30 @@ def _print_participant_view(view: dict, key_note: str) -> None:
     click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
     click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} ({key_note})")
     click.echo(f"  margin mode      {view['margin_mode']}")
-    click.echo(f"  cash             {view['cash']} (your balance in the settlement asset's smallest unit)")
+    from zkclear.verifier.participant import whole_units
+
+    decimals = view["decimals"]
+    settlement = next(iter(decimals))
+    click.echo(f"  cash             {view['cash']} (smallest units: {whole_units(view['cash'], decimals[settlement])} "
+               f"{settlement} at the venue's {decimals[settlement]} decimals; your settlement balance)")
     click.echo(f"  positions        {held} (lots)")
     for asset, values in view["collateral"].items():
-        click.echo(f"  {asset:<16} balance {values['balance']} (smallest units), haircut value "
+        click.echo(f"  {asset:<16} balance {values['balance']} (smallest units: "
+                   f"{whole_units(values['balance'], decimals[asset])} {asset}), haircut value "
                    f"{values['haircut_value']} (what it counts for in equity, settlement units)")
     if view["collateral"]:
         click.echo(f"  equity           {view['equity']} (cash, premium-style options and the haircut values of your "
                    "collateral)")
-        owed = ", ".join(f"{asset} {amount}" for asset, amount in view["liabilities"].items())
+        owed = ", ".join(f"{asset} {amount} = {whole_units(amount, decimals[asset])}"
+                         for asset, amount in view["liabilities"].items())
         click.echo(f"  liabilities      {owed} (what the venue counts as owed to you, per asset: a negative cash "
                    "balance counts as 0)")
     else:
         click.echo(f"  equity           {view['equity']} (cash plus the value of options held premium-style: the "
                    "liability the venue counts for you)")
+    click.echo("  decimals         " + ", ".join(f"{asset} {places}" for asset, places in decimals.items())
+               + " (the venue's unit of each asset: its reserves are converted to it, so check the whole amounts "
+                 "above against what you hold)")
     click.echo(f"  maintenance      {view['maintenance_requirement']} (computed here from your positions and the "
                "epoch's public risk data)")
     click.echo(f"  above maintenance {view['distance_to_maintenance']} (how far your account is from liquidation)")
