@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from tests.clearing.collateral_helpers import CONFIG_TOML
+from tests.cli.cli_helpers import zkclear
 from tests.proofs.epoch_fixtures import MULTI_PUBLIC, SYSTEM, multi_asset_epoch, published
+from zkclear.chains import key_from_secret
 from zkclear.cli import _print_participant_view
 from zkclear.verifier.participant import account_view, whole_units
+from zkclear.synthetic import DEMO_BLOCKS
 from zkclear.verifier.receipt import verify_receipt
 
 
@@ -45,3 +51,50 @@ def test_attack_decimals_inflated_over_the_units_kept_are_visible_to_the_partici
     assert f"liabilities      USD {owed} = {whole_units(owed, 6)}, BTC {btc} = " \
            f"{whole_units(btc, 8)} (what the venue" in out, out
     assert "decimals         USD 6, BTC 8 (the venue's unit of each asset" in out, out
+
+
+# -- reserves.csv of a multi-asset deployment ---------------------------------------------------------------------
+
+@pytest.fixture
+def btc_venue(tmp_path) -> Path:
+    """A USDC-settled deployment with BTC collateral and a venue name, epoch 1 cleared (alice posts 2 BTC)."""
+    config = tmp_path / "venue.toml"
+    config.write_text(CONFIG_TOML)
+    deployment = tmp_path / "venue"
+    zkclear("init", deployment, "--config", config, "--height", 8, "--executor", "serial", "--venue", "V")
+    epoch_1 = tmp_path / "epoch-1"
+    epoch_1.mkdir()
+    (epoch_1 / "accounts.csv").write_text("account,margin_mode\nalice,standard\n")
+    (epoch_1 / "transfers.csv").write_text("transfer_id,kind,account,amount,asset\nt-1,deposit,alice,200000000,BTC\n"
+                                           "t-2,deposit,alice,5000000,USDC\n")
+    (epoch_1 / "fills.csv").write_text("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee\n")
+    (epoch_1 / "prices.csv").write_text("instrument,mark_price,funding_rate_ppm\nBTC-PERP,60000,0\n")
+    zkclear("epoch", "run", epoch_1, "-d", deployment)
+    return deployment
+
+
+def _fingerprint(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("btc_balances, line", [((2**64,), 3), ((2**63, 2**63), 4)])
+def test_reserves_of_an_asset_past_2_to_the_64_are_refused_by_the_line_that_takes_them_there(
+        btc_venue, tmp_path, btc_balances, line):
+    """Before: one line naming only the file ("the reserves of BTC total ... above 2^64 - 1"), neither the line nor
+    the field — the only refusal of reserves.csv that named no line."""
+    rows = ["chain,asset,address,balance,block_height,block_hash", _row("ethereum", "USDC", 0xa1, 10**7)]
+    rows += [_row("bitcoin", "BTC", 0xb0 + k, balance) for k, balance in enumerate(btc_balances)]
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("\n".join(rows) + "\n")
+    before = _fingerprint(btc_venue)
+    out = zkclear("epoch", "prove", "-d", btc_venue, "--reserves", reserves, expect=1)
+    assert out.count("\n") == 1 and out.startswith("error: ") and "Traceback" not in out, out
+    assert f"reserves.csv:{line}: field 'balance': " in out and "BTC" in out and "2^64 - 1" in out, out
+    assert _fingerprint(btc_venue) == before
+
+
+def _row(chain: str, asset: str, secret: int, balance: int) -> str:
+    height, block_hash = DEMO_BLOCKS[chain]
+    address = key_from_secret(chain, bytes([secret]) * 32).address.text
+    return f"{chain},{asset},{address},{balance},{height},{block_hash}"
