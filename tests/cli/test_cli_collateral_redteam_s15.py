@@ -1,4 +1,5 @@
-"""Red team session 15, multi-asset collateral through the CLI: what a participant is shown of their balances."""
+"""Red team session 15, multi-asset collateral through the CLI: what a participant is shown of their balances, and
+reserves.csv refusals of a multi-asset deployment."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from tests.cli.cli_helpers import zkclear
 from tests.proofs.epoch_fixtures import MULTI_PUBLIC, SYSTEM, multi_asset_epoch, published
 from zkclear.chains import key_from_secret
 from zkclear.cli import _print_participant_view
-from zkclear.verifier.participant import account_view, whole_units
 from zkclear.synthetic import DEMO_BLOCKS
+from zkclear.verifier.participant import account_view, whole_units
 from zkclear.verifier.receipt import verify_receipt
 
 
