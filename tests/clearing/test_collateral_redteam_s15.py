@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-from tests.clearing.clearing_helpers import deposit, epoch_inputs, fill
+from tests.clearing.clearing_helpers import assert_invariants, deposit, epoch_inputs, fill
 from tests.clearing.collateral_helpers import (
     BTC,
     ETH_PERP,
@@ -28,6 +30,7 @@ from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import EpochInputs, Fills, FundingRate, OracleQuote
 from zkclear.clearing.margin import MarginLevel, account_requirement
 from zkclear.clearing.state import EpochState
+from zkclear.errors import InputError
 
 FLAT_80 = (HaircutTier(0, 800_000),)
 FUNDING = (FundingRate(PERP, 0), FundingRate(ETH_PERP, 0))
@@ -78,3 +81,69 @@ def test_attack_collateral_deposited_at_a_withheld_price_is_not_bought_by_the_ho
     fresh = dataclasses.replace(second, oracle_quotes=_quotes(2, 60_000, 2, 3_400))
     _, control = apply_epoch(state, fresh, cfg)
     assert [(c.account, c.price) for c in control.conversions] == [("alice", 60_000)]
+
+
+TRADERS = ("t0", "t1", "t2", "t3")
+
+
+@st.composite
+def _guarded_market(draw):
+    """Epochs of an oracle-guarded market (BTC and ETH perpetuals, two sources each, breaker 25 %) in which BTC's
+    feed may drop to one source (a fallback) or crash past the breaker (a clamp), with BTC deposited, withdrawn and
+    traded around it."""
+    prices = {PERP: 60_000, ETH_PERP: 3_000}
+    marks = dict(prices)  # the guard's marks (the last good prices): fills trade at them, within the price band
+    epochs = []
+    for epoch in range(1, draw(st.integers(2, 5)) + 1):
+        sources = 2
+        if epoch > 1:
+            sources = draw(st.sampled_from((1, 2, 2)))
+            for instrument in prices:
+                move = draw(st.sampled_from((-600_000, -300_000, -100_000, 0, 100_000, 300_000, 600_000)))
+                prices[instrument] = max(1, prices[instrument] + prices[instrument] * move // 1_000_000)
+                if instrument != PERP or sources == 2:  # else a fallback: the last good price stays the mark
+                    step = max(1, marks[instrument] // 4)  # the breaker: 25 % of the last good price
+                    marks[instrument] = min(max(prices[instrument], marks[instrument] - step), marks[instrument] + step)
+        transfers = [deposit("CH:insurance", 10**11, "fund"), *(deposit(t, 10**10, f"u-{t}") for t in TRADERS)] \
+            if epoch == 1 else []
+        for k in range(draw(st.integers(0, 3))):
+            account, kind = draw(st.sampled_from(TRADERS)), draw(st.sampled_from(("deposit", "withdrawal")))
+            transfers.append(dataclasses.replace(deposit_asset(account, draw(st.integers(1, 5 * BTC)), "BTC",
+                                                               f"b-{epoch}-{k}"), kind=kind))
+        fills = []
+        for k in range(draw(st.integers(0, 3))):
+            buyer, seller = draw(st.lists(st.sampled_from(TRADERS), min_size=2, max_size=2, unique=True))
+            instrument = draw(st.sampled_from(sorted(prices)))
+            fills.append(fill(f"f-{epoch}-{k}", buyer, seller, draw(st.integers(1, 3_000)), marks[instrument],
+                              instrument))
+        inputs = epoch_inputs(epoch, {}, fills=fills, transfers=transfers, opens=list(TRADERS) if epoch == 1 else [])
+        epochs.append(dataclasses.replace(inputs, funding_rates=FUNDING, oracle_quotes=(
+            *(OracleQuote(PERP, f"s{k}", prices[PERP], epoch * 60) for k in range(sources)),
+            *(OracleQuote(ETH_PERP, f"s{k}", prices[ETH_PERP], epoch * 60) for k in range(2)))))
+    return epochs
+
+
+@given(_guarded_market())
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_no_epoch_converts_collateral_at_a_withheld_mark_and_every_committed_epoch_keeps_the_invariants(epochs):
+    cfg = multi_config(btc_asset(), specs=(btc_perp(), eth_perp()), oracle=OracleGuardConfig(min_sources=2),
+                       epoch_seconds=60)
+    state = EpochState.genesis(cfg)
+    for inputs in epochs:
+        epoch = state.epoch + 1  # a refused epoch is not skipped in numbering; its quotes are timed for it
+        inputs = dataclasses.replace(inputs, epoch=epoch, oracle_quotes=tuple(
+            dataclasses.replace(quote, timestamp=epoch * 60) for quote in inputs.oracle_quotes))
+        try:
+            new_state, report = apply_epoch(state, inputs, cfg)
+        except InputError as error:  # a refusal names a field; nothing was applied
+            assert error.field, str(error)
+            event(f"refused on {error.field}")
+            continue
+        assert_invariants(new_state, report, cfg)  # conservation per asset, balances >= 0, maintenance
+        (btc,) = [d for d in report.oracle_decisions if d["instrument_id"] == PERP]
+        if btc["status"] == "fallback" or btc["mark_price_ticks"] != btc["median_price_ticks"]:
+            event("BTC's mark withheld")
+            assert report.conversions == (), (btc, report.conversions)
+        elif report.conversions:
+            event("collateral converted at the market's mark")
+        state = new_state
