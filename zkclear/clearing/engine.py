@@ -18,8 +18,8 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
     loss); an account holding collateral assets first converts them into the settlement asset
     (``conversion.py``; never at a paused or clamped mark) and has positions closed only if still below
-    maintenance; portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts that carried into the epoch, and still hold,
-    a position in an instrument (or collateral priced by one) whose oracle paused liquidations are left alone
+    maintenance; portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts that
+    carried into the epoch, and still hold, a position in an instrument (or collateral priced by one) whose oracle paused liquidations are left alone
     this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
