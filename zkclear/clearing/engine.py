@@ -19,8 +19,9 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
     loss); an account holding collateral assets first converts them into the settlement asset
     (``conversion.py``; never at a paused or clamped mark) and has positions closed only if still below
     maintenance; portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts that
-    carried into the epoch, and still hold, a position in an instrument (or collateral priced by one) whose oracle paused liquidations are left alone
-    this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
+    carried into the epoch, and still hold, a position in an instrument (or collateral priced by one) whose
+    oracle paused liquidations are left alone this epoch (exposure opened this epoch exempts nothing);
+    liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
     balance, and a collateral one the asset's balance) and, in an epoch with a paused or clamped price, only for
