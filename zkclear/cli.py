@@ -936,6 +936,9 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "assets": [{"asset": a.asset_id, "decimals": a.decimals, "reserves": total}
                    for a, total in zip(bundle.reserves.assets, header.reserve_totals, strict=True)],
         "collateral_assets": list(published.public.asset_ids),
+        # one whole unit of each collateral asset at the epoch's price, in whole settlement units: whether the
+        # published decimals, unit value and price agree is then a glance at the market (red team session 15)
+        "whole_unit_values": _whole_unit_values(published.public, bundle.reserves.assets),
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
         "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
@@ -950,8 +953,13 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
         return
+    settlement = bundle.reserves.assets[0].asset_id
     summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
                                   for a in summary["assets"])
+    summary["whole_unit_values"] = "; ".join(
+        f"1 {asset} = {value} {settlement} at this epoch's price" for asset, value in
+        summary["whole_unit_values"].items()) + " (compare with the market: the decimals, unit values and "\
+        "prices are the venue's)" if summary["whole_unit_values"] else "none"
     from zkclear.chains.blocks import height_label
 
     summary["reserve_entries"] = "; ".join(
@@ -966,6 +974,17 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         f"is worth the asset" for t in summary["renamed_tokens"]) or "none"
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
+
+
+def _whole_unit_values(public, venue_assets) -> dict[str, str]:
+    """Collateral asset -> the value of one whole unit (``10^decimals`` smallest units) at the epoch's price, in
+    whole settlement units (exact decimal text)."""
+    from zkclear.verifier.participant import whole_units
+
+    decimals = {asset.asset_id: asset.decimals for asset in venue_assets}
+    settlement = venue_assets[0].decimals
+    return {asset.asset_id: whole_units(asset.value(10 ** decimals[asset.asset_id]), settlement)
+            for asset in public.assets}
 
 
 def _unregistered_tokens(book) -> list[dict]:

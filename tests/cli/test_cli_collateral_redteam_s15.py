@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -99,3 +100,20 @@ def _row(chain: str, asset: str, secret: int, balance: int) -> str:
     height, block_hash = DEMO_BLOCKS[chain]
     address = key_from_secret(chain, bytes([secret]) * 32).address.text
     return f"{chain},{asset},{address},{balance},{height},{block_hash}"
+
+
+def test_show_prints_what_one_whole_unit_of_each_collateral_asset_is_worth_at_the_epochs_price(btc_venue, tmp_path):
+    """The auditor's side of the decimals attack above: the decimals, `unit_value` and price are each published, but
+    whether they agree (one whole BTC worth one BTC's price) was left to arithmetic by hand. `zkclear show` now prints
+    the value of one whole unit of each collateral asset at the epoch's price, in whole settlement units: with BTC at
+    10 decimals and a sat's `unit_value` it would read 6000000.000000 USDC a bitcoin."""
+    rows = ["chain,asset,address,balance,block_height,block_hash", _row("ethereum", "USDC", 0xa1, 10**7),
+            _row("bitcoin", "BTC", 0xb0, 2 * 10**8)]
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("\n".join(rows) + "\n")
+    zkclear("epoch", "prove", "-d", btc_venue, "--reserves", reserves)
+    epoch = btc_venue / "epochs" / "1"
+    summary = json.loads(zkclear("show", epoch, "--json"))
+    assert summary["whole_unit_values"] == {"BTC": "60000.000000"}  # 10^8 sat x 60,000 x 1/100 units, 6 decimals
+    text = zkclear("show", epoch)
+    assert "1 BTC = 60000.000000 USDC at this epoch's price" in text, text
