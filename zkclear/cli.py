@@ -646,20 +646,30 @@ def _print_participant_view(view: dict, key_note: str) -> None:
     click.echo(f"  header hash      {view['header_hash']} (compare with the one the venue posted)")
     click.echo(f"  account key      fingerprint {view['account_key_fingerprint']} ({key_note})")
     click.echo(f"  margin mode      {view['margin_mode']}")
-    click.echo(f"  cash             {view['cash']} (your balance in the settlement asset's smallest unit)")
+    from zkclear.verifier.participant import whole_units
+
+    decimals = view["decimals"]
+    settlement = next(iter(decimals))
+    click.echo(f"  cash             {view['cash']} (smallest units: {whole_units(view['cash'], decimals[settlement])} "
+               f"{settlement} at the venue's {decimals[settlement]} decimals; your settlement balance)")
     click.echo(f"  positions        {held} (lots)")
     for asset, values in view["collateral"].items():
-        click.echo(f"  {asset:<16} balance {values['balance']} (smallest units), haircut value "
+        click.echo(f"  {asset:<16} balance {values['balance']} (smallest units: "
+                   f"{whole_units(values['balance'], decimals[asset])} {asset}), haircut value "
                    f"{values['haircut_value']} (what it counts for in equity, settlement units)")
     if view["collateral"]:
         click.echo(f"  equity           {view['equity']} (cash, premium-style options and the haircut values of your "
                    "collateral)")
-        owed = ", ".join(f"{asset} {amount}" for asset, amount in view["liabilities"].items())
+        owed = ", ".join(f"{asset} {amount} = {whole_units(amount, decimals[asset])}"
+                         for asset, amount in view["liabilities"].items())
         click.echo(f"  liabilities      {owed} (what the venue counts as owed to you, per asset: a negative cash "
                    "balance counts as 0)")
     else:
         click.echo(f"  equity           {view['equity']} (cash plus the value of options held premium-style: the "
                    "liability the venue counts for you)")
+    click.echo("  decimals         " + ", ".join(f"{asset} {places}" for asset, places in decimals.items())
+               + " (the venue's unit of each asset: its reserves are converted to it, so check the whole amounts "
+                 "above against what you hold)")
     click.echo(f"  maintenance      {view['maintenance_requirement']} (computed here from your positions and the "
                "epoch's public risk data)")
     click.echo(f"  above maintenance {view['distance_to_maintenance']} (how far your account is from liquidation)")
@@ -927,6 +937,9 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         "assets": [{"asset": a.asset_id, "decimals": a.decimals, "reserves": total}
                    for a, total in zip(bundle.reserves.assets, header.reserve_totals, strict=True)],
         "collateral_assets": list(published.public.asset_ids),
+        # one whole unit of each collateral asset at the epoch's price, in whole settlement units: whether the
+        # published decimals, unit value and price agree is then a glance at the market (red team session 15)
+        "whole_unit_values": _whole_unit_values(published.public, bundle.reserves.assets),
         "chains": sorted({e.chain for e in bundle.reserves.entries}),
         "reserve_addresses": [f"{e.chain}:{e.asset}:{e.address}" for e in bundle.reserves.entries],
         "reserve_entries": [{"chain": e.chain, "asset": e.asset, "address": e.address, "balance": e.balance,
@@ -941,8 +954,13 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
         return
+    settlement = bundle.reserves.assets[0].asset_id
     summary["assets"] = ", ".join(f"{a['asset']} ({a['decimals']} decimals, reserves {a['reserves']})"
                                   for a in summary["assets"])
+    summary["whole_unit_values"] = "; ".join(
+        f"1 {asset} = {value} {settlement} at this epoch's price" for asset, value in
+        summary["whole_unit_values"].items()) + " (compare with the market: the decimals, unit values and "\
+        "prices are the venue's)" if summary["whole_unit_values"] else "none"
     from zkclear.chains.blocks import height_label
 
     summary["reserve_entries"] = "; ".join(
@@ -957,6 +975,17 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
         f"is worth the asset" for t in summary["renamed_tokens"]) or "none"
     for key, value in summary.items():
         click.echo(f"{key:>21}: {value}")
+
+
+def _whole_unit_values(public, venue_assets) -> dict[str, str]:
+    """Collateral asset -> the value of one whole unit (``10^decimals`` smallest units) at the epoch's price, in
+    whole settlement units (exact decimal text)."""
+    from zkclear.verifier.participant import whole_units
+
+    decimals = {asset.asset_id: asset.decimals for asset in venue_assets}
+    settlement = venue_assets[0].decimals
+    return {asset.asset_id: whole_units(asset.value(10 ** decimals[asset.asset_id]), settlement)
+            for asset in public.assets}
 
 
 def _unregistered_tokens(book) -> list[dict]:

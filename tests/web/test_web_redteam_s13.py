@@ -32,6 +32,7 @@ import pytest
 
 from tests.cli.cli_helpers import zkclear_status
 from zkclear.errors import EncodingError
+from zkclear.verifier.participant import whole_units
 from zkclear.verifier.published import decode_risk_data
 from zkclear.web.bridge import EpochRequest, verify
 
@@ -164,11 +165,14 @@ def test_the_page_shows_the_collateral_balances_and_liabilities_zkclear_verify_p
     page = collateral_page.page
     assert page.get_attribute("body", "data-ok") == "true", page.inner_text("body")
     rows = _account_rows(page, 1)
-    assert rows["BTC balance"] == (f"{btc['balance']} (smallest units; haircut value {btc['haircut_value']}, what "
-                                   "it counts for in equity)")
+    decimals = account["decimals"]  # whole units too since red team session 15
+    assert rows["BTC balance"] == (f"{btc['balance']} (smallest units: {whole_units(btc['balance'], decimals['BTC'])} "
+                                   f"BTC; haircut value {btc['haircut_value']}, what it counts for in equity)")
     assert rows["ETH balance"].startswith(f"{account['collateral']['ETH']['balance']} (smallest units")
-    owed = ", ".join(f"{asset} {amount}" for asset, amount in account["liabilities"].items())
+    owed = ", ".join(f"{asset} {amount} = {whole_units(amount, decimals[asset])}"
+                     for asset, amount in account["liabilities"].items())
     assert rows["Liabilities"] == f"{owed} (what the venue counts as owed to you, per asset)"
+    assert rows["Decimals"].startswith(", ".join(f"{asset} {places}" for asset, places in decimals.items()))
     assert rows["Equity"] == str(account["equity"])
     # the marks shown come from the public inputs, which the page does not check against the proofs' risk data
     caption = page.inner_text('article.result[data-epoch="1"] p.note:has-text("marks")')
@@ -325,6 +329,6 @@ def test_the_page_shows_a_balance_above_2_to_the_53_exactly(chromium, large_bala
         page = recorded.page
         assert page.get_attribute("body", "data-ok") == "true", page.inner_text("#error")
         rows = _account_rows(page, 1)
-        assert rows["Balance"] == str(account["cash"])
+        assert rows["Balance"] == f"{account['cash']} (smallest units: {whole_units(account['cash'], 6)} USDC)"
         assert rows["Equity"] == str(account["equity"])
         assert rows["Distance to maintenance"] == str(account["distance_to_maintenance"])

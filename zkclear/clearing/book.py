@@ -111,6 +111,9 @@ class Book:
     #: accounts the liquidation pass must leave alone this epoch (they carried into it, and still hold, exposure
     #: to an instrument whose liquidations the oracle guard paused)
     paused_rows: frozenset[int] = frozenset()
+    #: collateral assets (``assets`` indices) whose price instrument's mark is withheld this epoch — paused or
+    #: clamped by the circuit breaker, not the market's: never converted (a conversion is a sale at the mark)
+    withheld_assets: frozenset[int] = frozenset()
     #: the statements' bounds of the epoch: a liquidator or the backstop only takes lots within them
     bounds: StatementBounds | None = None
     balances: np.ndarray | None = None

@@ -23,6 +23,13 @@ For an account with equity ``E < MM`` (its maintenance requirement) and target `
    account keeps no collateral against a settlement debt the insurance fund is about to cover.
 
 The liquidation pass then closes positions only if the account is still below maintenance.
+
+An asset whose price instrument's mark is withheld this epoch (the oracle guard paused it, or the circuit breaker
+clamped it away from the market's median) is not converted in either step: a conversion is a sale by the clearing
+house at the mark, and no one buys at a mark that is not the market's — converting at it would credit the account
+money the sale never brings in (red team session 15: BTC bought at the market and deposited while its mark was a
+fallback at twice the market price restored an account with the gap). The asset waits for a mark that is the
+market's; the account is liquidated through its positions meanwhile.
 """
 
 from __future__ import annotations
@@ -78,12 +85,18 @@ def convert_collateral(book: Book, row: int, maintenance: int) -> None:
     """Convert account ``row``'s collateral toward its liquidation target (module docstring), recording each
     conversion in ``book.conversions``."""
     target = liquidation_target(book, maintenance)
-    for asset in order_for_conversion(book.assets, book.balances[row].tolist()):
+    for asset in _convertible(book, row):
         if book.equity(row) >= target:
             return
         amount = _restoring_amount(book, row, asset, target)
         if amount:
             book.convert(row, asset, amount)
     if book.equity(row) < 0:
-        for asset in order_for_conversion(book.assets, book.balances[row].tolist()):
+        for asset in _convertible(book, row):
             book.convert(row, asset, int(book.balances[row, asset]))
+
+
+def _convertible(book: Book, row: int) -> list[int]:
+    """The assets account ``row`` holds, in conversion order, but those whose mark is withheld this epoch."""
+    return [asset for asset in order_for_conversion(book.assets, book.balances[row].tolist())
+            if asset not in book.withheld_assets]

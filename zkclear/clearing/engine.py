@@ -17,10 +17,11 @@ Order of one epoch (docs/clearing.md "An epoch, step by step"):
  7. the statements' bounds of the marks and the netted positions (``provable.py``: refused on the input
     record that breaks one), then the liquidation pass and the waterfall (insurance fund, ADL or socialized
     loss); an account holding collateral assets first converts them into the settlement asset
-    (``conversion.py``) and has positions closed only if still below maintenance; portfolio-margin accounts
-    are held to the epoch's scenario-table requirement; accounts that carried into the epoch, and still hold,
-    a position in an instrument (or collateral priced by one) whose oracle paused liquidations are left alone
-    this epoch (exposure opened this epoch exempts nothing); liquidated lots go only where they stay provable;
+    (``conversion.py``; never at a paused or clamped mark) and has positions closed only if still below
+    maintenance; portfolio-margin accounts are held to the epoch's scenario-table requirement; accounts that
+    carried into the epoch, and still hold, a position in an instrument (or collateral priced by one) whose
+    oracle paused liquidations are left alone this epoch (exposure opened this epoch exempts nothing);
+    liquidated lots go only where they stay provable;
  8. withdrawals, each honoured only if equity after it covers the initial requirement (a collateral asset
     counts at its haircut value; with collateral assets, a settlement withdrawal may not exceed the settlement
     balance, and a collateral one the asset's balance) and, in an epoch with a paused or clamped price, only for
@@ -383,11 +384,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     asset_deposited = credit_deposits(balances, resolved)
     _refuse_unprovable_collateral(params, balances, resolved, config)
     count_deposits_in_net_deposits(net_deposits, held_before, balances, params.assets)
-    if stale_exposure is not None:
-        paused_assets = [k for k, asset in enumerate(config.assets)
-                         if config.asset_column(asset) in resolved.withheld_columns]
-        if paused_assets:
-            stale_exposure |= np.any((held_before[:, paused_assets] != 0) | (balances[:, paused_assets] != 0), axis=1)
+    withheld_assets = [k for k, asset in enumerate(config.assets)
+                       if config.asset_column(asset) in resolved.withheld_columns]
+    if stale_exposure is not None and withheld_assets:
+        stale_exposure |= np.any((held_before[:, withheld_assets] != 0) | (balances[:, withheld_assets] != 0), axis=1)
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
@@ -469,7 +469,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                                       balances)
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
                 config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds,
-                balances=balances)
+                balances=balances, withheld_assets=frozenset(withheld_assets))
     liquidation_pass(book)
 
     withdrawn = 0

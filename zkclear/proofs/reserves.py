@@ -256,8 +256,8 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
     address listed twice for one asset, of an entry on a test network, of an entry at another block than an
     earlier entry of its chain (every chain is read at one block), of an entry whose asset is not the venue's or
     whose unit cannot be fixed, of a coin (a token; the native coin, also under its own contract:
-    zkclear.chains.tokens.coin_of) an earlier entry counted for another asset, and naming the asset whose total
-    reaches 2^64."""
+    zkclear.chains.tokens.coin_of) an earlier entry counted for another asset, and of the entry that takes its
+    asset's total to 2^64 (field ``balance``)."""
     declared = dict(tokens or {})
     by_id = {asset.asset_id: asset for asset in assets}
     fixed = []
@@ -293,9 +293,13 @@ def build_reserve_book(venue: str, assets: Sequence[VenueAsset], entries: Sequen
                              f"and as {entry.asset} here: one token counts for one asset", path=path,
                              line=index + 2, field="asset")
     book = ReserveBook(check_venue(venue), tuple(assets), tuple(fixed))
-    for asset, total in zip(book.asset_ids, book.asset_totals(), strict=True):
-        if total > MAX_TOTAL:
-            raise InputError(f"the reserves of {asset} total {total} smallest units, above 2^64 - 1", path=path)
+    running = dict.fromkeys(book.asset_ids, 0)
+    for index, entry in enumerate(book.entries):  # blamed on the line whose entry takes its asset's total past it
+        running[entry.asset] += book.entry_units(index)
+        if running[entry.asset] > MAX_TOTAL:
+            raise InputError(f"the reserves of {entry.asset} would total {running[entry.asset]} smallest units with "
+                             "this entry, above 2^64 - 1 (the solvency statement's range)", path=path,
+                             line=index + 2, field="balance")
     return book
 
 

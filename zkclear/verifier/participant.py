@@ -205,6 +205,14 @@ def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def whole_units(amount: int, decimals: int) -> str:
+    """``amount`` smallest units of an asset with ``decimals`` decimals, in whole units, exactly (``6796710`` at 8
+    decimals is ``0.06796710``)."""
+    digits = str(abs(amount)).rjust(decimals + 1, "0")
+    whole = f"{digits[:-decimals]}.{digits[-decimals:]}" if decimals else digits
+    return f"-{whole}" if amount < 0 else whole
+
+
 def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positions: bool = False) -> dict:
     """What a verified receipt established about the participant's account, as plain JSON values.
 
@@ -223,5 +231,7 @@ def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positio
         "collateral": {asset: {"balance": balance, "haircut_value": haircut}
                        for asset, balance, haircut in check.collateral},
         "liabilities": dict(zip(published.bundle.reserves.asset_ids, check.liabilities, strict=True)),
+        # every asset's decimals, the settlement asset first: the unit its reserves are converted to (red team s15)
+        "decimals": {asset.asset_id: asset.decimals for asset in published.bundle.reserves.assets},
         "marks": published.inputs.marks(), "checks": list(check.passed),
     }

@@ -166,18 +166,36 @@ function table(rows, className) {
   return element;
 }
 
+// An amount of smallest units in whole units at `decimals`, exactly (the amount may be the decimal text of an
+// integer beyond 2^53: parseExact in worker.js)
+function wholeUnits(amount, decimals) {
+  const text = String(amount);
+  const negative = text.startsWith("-");
+  const digits = (negative ? text.slice(1) : text).padStart(decimals + 1, "0");
+  const whole = decimals ? `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}` : digits;
+  return negative ? `-${whole}` : whole;
+}
+
 function accountTable(account) {
   // the collateral balances and the liabilities per asset, as `zkclear verify` prints them: a balance committed
   // below the one owed lowers that asset's liabilities, and the participant who typed no expected balance can
-  // only see it here (red team session 13: the page showed neither)
+  // only see it here (red team session 13: the page showed neither). Each also in whole units at the venue's
+  // decimals, which its reserves are converted with (red team session 15: decimals above the unit the balances
+  // are kept in multiply the reserves, and the participant saw only smallest units)
   const collateral = Object.entries(account.collateral);
+  const decimals = account.decimals;
+  const settlement = Object.keys(decimals)[0];
   return table([
-    ["Balance", account.cash],
+    ["Balance", `${account.cash} (smallest units: ${wholeUnits(account.cash, decimals[settlement])} ${settlement})`],
     ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
     ...collateral.map(([asset, held]) => [`${asset} balance`,
-      `${held.balance} (smallest units; haircut value ${held.haircut_value}, what it counts for in equity)`]),
+      `${held.balance} (smallest units: ${wholeUnits(held.balance, decimals[asset])} ${asset}; haircut value ` +
+      `${held.haircut_value}, what it counts for in equity)`]),
     ...(collateral.length ? [["Liabilities", Object.entries(account.liabilities).map(([asset, owed]) =>
-      `${asset} ${owed}`).join(", ") + " (what the venue counts as owed to you, per asset)"]] : []),
+      `${asset} ${owed} = ${wholeUnits(owed, decimals[asset])}`).join(", ") +
+      " (what the venue counts as owed to you, per asset)"]] : []),
+    ["Decimals", Object.entries(decimals).map(([asset, places]) => `${asset} ${places}`).join(", ") +
+      " (the venue's unit of each asset: its reserves are converted to it)"],
     ["Equity", account.equity],
     ["Maintenance requirement", account.maintenance_requirement],
     ["Distance to maintenance", account.distance_to_maintenance],
