@@ -70,10 +70,12 @@ from zkclear.clearing.liquidation import liquidation_pass
 from zkclear.clearing.margin import (
     InstrumentRisk,
     MarginLevel,
+    RiskModels,
     RiskParameters,
     account_requirement,
     margin_requirements,
     notional_excess,
+    requirement_excess,
 )
 from zkclear.clearing.money import (
     MAX_AMOUNT,
@@ -462,7 +464,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         return refusal(breach, resolved, start_positions, state.instruments,
                        config.statement_limits.max_position)
 
-    breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments)
+    breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments,
+                                              config.risk_models)
     if breach is not None:
         raise refuse(breach)
     paused_rows = _paused_exempt_rows(resolved.paused_columns, config, start_positions, positions, held_before,
@@ -649,9 +652,11 @@ def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, 
 
 
 def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
-                                     resolved: ResolvedInputs, instruments: tuple[str, ...]) -> Breach | None:
+                                     resolved: ResolvedInputs, instruments: tuple[str, ...],
+                                     models: RiskModels) -> Breach | None:
     """What the marks or the netted fills break before any liquidation: a public-data bound, a position
-    beyond the statements' bound, or an account's notional beyond the amount bound (``provable.py``)."""
+    beyond the statements' bound, an account's notional or maintenance requirement beyond the amount bound
+    (``provable.py``; a short option's requirement is not bounded by its notional: red team session 15)."""
     if bounds.public_breaches:
         return bounds.public_breaches[0]
     beyond = np.flatnonzero(np.abs(positions) > bounds.limits.max_position)
@@ -664,6 +669,13 @@ def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndar
         column = latest_fill_column(resolved, instruments, excess[0])
         return Breach(excess[0], excess[1] if column is None else column,
                       "the notional of the account's positions exceeds the amount bound 2**62 - 1")
+    excess = requirement_excess(positions, params, models,
+                                resolved.margin_modes if params.scenario_table is not None else None)
+    if excess is not None:
+        column = latest_fill_column(resolved, instruments, excess[0])
+        return Breach(excess[0], excess[1] if column is None else column,
+                      "the maintenance requirement of the account's positions exceeds the amount bound 2**62 - 1 "
+                      "(no equity covers it)")
     return None
 
 

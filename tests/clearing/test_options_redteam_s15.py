@@ -1,0 +1,108 @@
+"""Red team, session 15: options and portfolio (scenario) margin.
+
+**A short option's requirement is not bounded by its notional.** The notional bound (``Σ_j |q_j|·M_j·m_j ≤
+2^62 − 1`` per account) bounds every linear and tiered requirement, but the option-standard short charge is a
+fraction of the *underlying's* value per lot: a deep out-of-the-money call marked at one tick carries a notional of
+one unit per lot and a charge of ``f_min·F·m``. With ``F = 2^39`` ticks, ``m = 1`` and ``f = 100 %`` (floor 50 %),
+``2^24 − 1`` short lots charge ``2^62 − 2^38`` in each of three such calls: the engine summed the columns in int64,
+the sum wrapped to ``−2^62 − 3·2^38``, and an account with no equity at all was neither liquidated nor refused — the
+epoch committed, and its statement (which proves ``E − requirement ∈ [0, 2^64)`` over the integers) could never be
+proven. One more lot in one column stopped the epoch with a ``ClearingError`` that named no input record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.clearing.options_helpers import csv, write_files
+from zkclear.clearing.engine import apply_epoch
+from zkclear.clearing.io import load_config, load_epoch
+from zkclear.clearing.margin import MarginLevel, account_requirement, margin_requirements
+from zkclear.clearing.money import MAX_AMOUNT
+from zkclear.clearing.state import EpochState
+from zkclear.errors import ClearingError, InputError
+
+FORWARD = 2**39
+STRIKE = 2**40  # the largest strike: the calls are out of the money by the whole forward
+SHORT_PER_LOT = 2**38  # max(f·F − OTM, f_min·F)·m with f = 100 %, f_min = 50 %, m = 1
+LOTS = MAX_AMOUNT // SHORT_PER_LOT  # 2^24 − 1: each column's requirement just within the amount bound
+
+
+def _config_text(calls: int, *, portfolio: bool = False) -> str:
+    text = ("genesis_timestamp = 1700000000\nepoch_seconds = 86400\n"
+            + ("[portfolio_margin]\nshort_option_minimum_ppm = 1000000\n" if portfolio else "")
+            + '\n[[instrument]]\nid = "X-PERP"\nkind = "perpetual"\ntick_size = 1\nlot_size = 1\n'
+            "contract_multiplier = 1\ninitial_margin_ppm = 100000\nmaintenance_margin_ppm = 50000\n")
+    for k in range(1, calls + 1):
+        text += (f'\n[[instrument]]\nid = "C{k}"\nkind = "option"\nunderlying = "X-PERP"\noption_type = "call"\n'
+                 f"strike = {STRIKE}\nexpiry_epoch = 5\ntick_size = 1\nlot_size = 1\ncontract_multiplier = 1\n"
+                 "initial_margin_ppm = 1000000\nmaintenance_margin_ppm = 1000000\n")
+    return text
+
+
+def _epoch_one(tmp_path, sizes: tuple[int, ...], *, portfolio: bool = False):
+    """The short seller S sells ``sizes[k]`` calls C{k+1} to L at one tick (the mark); L deposits what its
+    long options need (one unit per lot). Returns the configuration and the loaded inputs."""
+    config = load_config(write_files(tmp_path, {"zkclear.toml": _config_text(len(sizes), portfolio=portfolio)})
+                         / "zkclear.toml")
+    mode = "portfolio" if portfolio else "standard"
+    files = {
+        "prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"X-PERP,{FORWARD},0"),
+        "vols.csv": csv("instrument,implied_vol_ppm", *(f"C{k},1" for k in range(1, len(sizes) + 1))),
+        "accounts.csv": csv("account,margin_mode", f"S,{mode}", "L,standard"),
+        "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,L,{sum(sizes)}"),
+        "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee",
+                         *(f"f{k},L,S,C{k},{size},1,0,0" for k, size in enumerate(sizes, start=1))),
+    }
+    return config, load_epoch(write_files(tmp_path / "1", files), 1, config)
+
+
+def test_short_option_requirements_beyond_the_amount_bound_are_refused_on_the_fill_not_wrapped(tmp_path):
+    config, inputs = _epoch_one(tmp_path, (LOTS, LOTS, LOTS))
+    with pytest.raises(InputError) as error:
+        apply_epoch(EpochState.genesis(config), inputs, config)
+    assert error.value.path.endswith("fills.csv")
+    assert (error.value.line, error.value.field) == (4, "size")  # S's last fill: the one that completed it
+    assert "maintenance requirement" in str(error.value) and "2**62 - 1" in str(error.value)
+
+
+def test_one_short_option_column_beyond_the_amount_bound_is_refused_on_its_fill(tmp_path):
+    config, inputs = _epoch_one(tmp_path, (1, LOTS + 1))
+    with pytest.raises(InputError) as error:
+        apply_epoch(EpochState.genesis(config), inputs, config)
+    assert (error.value.line, error.value.field) == (3, "size")
+
+
+def test_a_portfolio_accounts_short_option_charges_beyond_the_amount_bound_are_refused_on_the_fill(tmp_path):
+    # short-option minimum 100 % of the forward: 2^39 per short lot, so 2^23 lots charge 2^62
+    config, inputs = _epoch_one(tmp_path, (2**23,), portfolio=True)
+    with pytest.raises(InputError) as error:
+        apply_epoch(EpochState.genesis(config), inputs, config)
+    assert (error.value.line, error.value.field) == (2, "size")
+    assert "maintenance requirement" in str(error.value)
+
+
+def test_an_account_just_within_the_bound_is_cleared_and_liquidated_not_refused(tmp_path):
+    """Two columns at 2^62 − 2^38 each: the total, 2^63 − 2^39, is beyond the amount bound too (refused); one
+    column within it commits, S (no equity) is liquidated first and nobody is left below maintenance."""
+    config, inputs = _epoch_one(tmp_path, (LOTS, LOTS))
+    with pytest.raises(InputError, match="maintenance requirement"):
+        apply_epoch(EpochState.genesis(config), inputs, config)
+    config, inputs = _epoch_one(tmp_path / "one", (LOTS,))
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    assert report.liquidations[0].account == "S" and not state.positions[state.row("S")].any()
+    requirements = margin_requirements(state.positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE)
+    assert np.all(requirements >= 0) and np.all(state.cash >= requirements)
+
+
+def test_the_vectorized_requirement_never_wraps(tmp_path):
+    """``margin_requirements`` on positions whose exact requirement passes 2^63 (positions no epoch now leaves):
+    a ClearingError, never a wrapped (negative) requirement."""
+    config, inputs = _epoch_one(tmp_path, (1, 1, 1))
+    _state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    positions = np.array([[0, -LOTS, -LOTS, -LOTS]], dtype=np.int64)
+    assert account_requirement(positions[0].tolist(), report.risk, config.risk_models,
+                               MarginLevel.MAINTENANCE) == 3 * LOTS * SHORT_PER_LOT
+    with pytest.raises(ClearingError, match="amount bound"):
+        margin_requirements(positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE)
