@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.clearing.options_helpers import csv, write_files
+from tests.clearing.options_helpers import CONFIG, csv, write_files
+from tests.clearing.test_options_integration import epoch_dirs
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.margin import MarginLevel, account_requirement, margin_requirements
@@ -106,3 +107,21 @@ def test_the_vectorized_requirement_never_wraps(tmp_path):
                                MarginLevel.MAINTENANCE) == 3 * LOTS * SHORT_PER_LOT
     with pytest.raises(ClearingError, match="amount bound"):
         margin_requirements(positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE)
+
+
+# -- a scenario scale beyond the statements' rounding width -------------------------------------------------------
+
+def test_a_scenario_scale_beyond_2_32_is_refused_in_the_configuration_not_at_every_epoch(tmp_path):
+    """``[portfolio_margin] scale`` is proven in the rounding constraint ``S·W − Σ_g z_g ∈ [0, 2^32)``. A scale of
+    ``2^32 + 1`` was accepted by the configuration, and then every epoch was refused, on the first instrument's
+    mark in prices.csv: the deployment could clear nothing, and the message named the wrong file."""
+    text = CONFIG.replace("portfolio_margin = true", "[portfolio_margin]\nscale = 4294967297\nextreme_weight = 1")
+    with pytest.raises(InputError) as error:
+        load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    assert (error.value.field, error.value.line) == ("portfolio_margin.scale", 5)
+    assert "must be in [1, 2^32]" in str(error.value)
+    widest = load_config(write_files(tmp_path / "ok", {"zkclear.toml": text.replace("4294967297", "4294967296")})
+                         / "zkclear.toml")
+    _state, report = apply_epoch(EpochState.genesis(widest), load_epoch(epoch_dirs(tmp_path / "e")[0], 1, widest),
+                                 widest)
+    assert report.risk.scenario_table.scale == 2**32
