@@ -3,9 +3,12 @@ line and field, exit 1, no traceback, and nothing is created or committed."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.clearing.options_helpers import CONFIG, csv, write_files
 from tests.clearing.test_options_redteam_s15 import FORWARD, LOTS, _config_text
 from tests.cli.cli_helpers import zkclear, zkclear_status
+from zkclear.errors import InputError
 
 
 def test_init_refuses_a_scenario_scale_beyond_2_32_naming_its_line(tmp_path):
@@ -38,3 +41,22 @@ def test_epoch_run_refuses_short_options_whose_requirement_passes_the_bound_and_
             "positions exceeds the amount bound 2**62 - 1") in output
     status = zkclear("status", "-d", tmp_path / "venue")
     assert "ledger head: epoch 0 " in status and "committed: none" in status
+
+
+def test_an_auditor_can_price_an_option_expiring_out_of_the_money_at_0(tmp_path):
+    """The final mark of an option expiring out of the money is 0; the marks file refused a 0 price, so an auditor
+    could not check that an option was settled at 0 (nor catch one settled at 0 while in the money on its own
+    mark). A 0 price passes only a 0 mark, at any tolerance; the failure names both prices."""
+    from zkclear.errors import VerificationError
+    from zkclear.verifier.marks import compare_marks, parse_marks_csv
+
+    own = parse_marks_csv("epoch,instrument,price\n3,BTC-C-33000,0\n3,BTC-PERP,27500\n", path="my-prices.csv")
+    assert own == {3: {"BTC-C-33000": 0, "BTC-PERP": 27500}}
+    assert compare_marks({"BTC-C-33000": 0, "BTC-PERP": 27500}, own[3], 0, epoch=3) == 2
+    with pytest.raises(VerificationError) as failure:
+        compare_marks({"BTC-C-33000": 1, "BTC-PERP": 27500}, own[3], 10_000, epoch=3)
+    assert failure.value.reason == "marks-beyond-tolerance"
+    assert "BTC-C-33000 is marked at 1 ticks, your price is 0 ticks" in str(failure.value)
+    with pytest.raises(InputError) as error:
+        parse_marks_csv("instrument,price\nBTC-C-33000,-1\n", path="my-prices.csv")
+    assert (error.value.line, error.value.field) == (2, "price")
