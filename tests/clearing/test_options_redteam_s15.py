@@ -42,9 +42,9 @@ def _config_text(calls: int, *, portfolio: bool = False) -> str:
     return text
 
 
-def _epoch_one(tmp_path, sizes: tuple[int, ...], *, portfolio: bool = False):
+def _epoch_one(tmp_path, sizes: tuple[int, ...], *, portfolio: bool = False, seller_deposit: int = 0):
     """The short seller S sells ``sizes[k]`` calls C{k+1} to L at one tick (the mark); L deposits what its
-    long options need (one unit per lot). Returns the configuration and the loaded inputs."""
+    long options need (one unit per lot), S ``seller_deposit``. Returns the configuration and the loaded inputs."""
     config = load_config(write_files(tmp_path, {"zkclear.toml": _config_text(len(sizes), portfolio=portfolio)})
                          / "zkclear.toml")
     mode = "portfolio" if portfolio else "standard"
@@ -52,7 +52,8 @@ def _epoch_one(tmp_path, sizes: tuple[int, ...], *, portfolio: bool = False):
         "prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"X-PERP,{FORWARD},0"),
         "vols.csv": csv("instrument,implied_vol_ppm", *(f"C{k},1" for k in range(1, len(sizes) + 1))),
         "accounts.csv": csv("account,margin_mode", f"S,{mode}", "L,standard"),
-        "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,L,{sum(sizes)}"),
+        "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,L,{sum(sizes)}",
+                             *([f"d2,deposit,S,{seller_deposit}"] if seller_deposit else [])),
         "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee",
                          *(f"f{k},L,S,C{k},{size},1,0,0" for k, size in enumerate(sizes, start=1))),
     }
@@ -125,3 +126,21 @@ def test_a_scenario_scale_beyond_2_32_is_refused_in_the_configuration_not_at_eve
     _state, report = apply_epoch(EpochState.genesis(widest), load_epoch(epoch_dirs(tmp_path / "e")[0], 1, widest),
                                  widest)
     assert report.risk.scenario_table.scale == 2**32
+
+
+def test_a_carried_short_option_whose_requirement_a_higher_forward_takes_past_the_bound_names_its_vols_row(tmp_path):
+    """``2^23 + 1`` short calls charge ``2^61 + 2^38`` at the forward ``2^39``; at ``2^40`` (at the money) each lot
+    charges ``2^40``. No fill in epoch 2: the refusal names the record the option's mark comes from, its vols.csv row,
+    by that file's own field (it said ``field 'mark_price'``, a column vols.csv does not have)."""
+    lots = 2**23 + 1
+    config, inputs = _epoch_one(tmp_path, (lots,), seller_deposit=MAX_AMOUNT)
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    assert not report.liquidations and state.positions[state.row("S"), 1] == -lots
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"X-PERP,{2 * FORWARD},0"),
+             "vols.csv": csv("instrument,implied_vol_ppm", "C1,1"),
+             "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee")}
+    with pytest.raises(InputError) as error:
+        apply_epoch(state, load_epoch(write_files(tmp_path / "2", files), 2, config), config)
+    assert error.value.path.endswith("vols.csv")
+    assert (error.value.line, error.value.field) == (2, "implied_vol_ppm")
+    assert "account 'S' in 'C1': the maintenance requirement" in str(error.value)
