@@ -144,3 +144,32 @@ def test_a_carried_short_option_whose_requirement_a_higher_forward_takes_past_th
     assert error.value.path.endswith("vols.csv")
     assert (error.value.line, error.value.field) == (2, "implied_vol_ppm")
     assert "account 'S' in 'C1': the maintenance requirement" in str(error.value)
+
+
+# -- a scenario table entry between 2^63 and 2^64 − 1 -------------------------------------------------------------
+
+def test_a_table_entry_beyond_int64_takes_the_exact_path_also_for_flat_portfolio_accounts(tmp_path):
+    """The statements accept scenario entries up to ``2^64 − 1``; ``portfolio_margin_batch`` chose the int64 path
+    for accounts that are all flat (their product bound is 0), and the table's ``as_int64`` stopped the epoch with a
+    ConfigurationError naming no record. Default grid, one perpetual at 600,000,000,000 ticks, ``m = 2^20`` and a
+    1 ppm maintenance fraction (its margin line within ``2^64``): the extreme scenario's entry,
+    ``35 · 0.48 · P · m ≈ 1.06 · 10^19``, is between ``2^63`` and ``2^64``."""
+    from zkclear.risk.portfolio_margin import batch_path, portfolio_margin, portfolio_margin_batch
+
+    text = ("portfolio_margin = true\n\n[[instrument]]\nid = \"X-PERP\"\nkind = \"perpetual\"\ntick_size = 1\n"
+            "lot_size = 1\ncontract_multiplier = 1048576\ninitial_margin_ppm = 2\nmaintenance_margin_ppm = 1\n")
+    config = load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", "X-PERP,600000000000,0"),
+             "accounts.csv": csv("account,margin_mode", "P,portfolio"),
+             "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee")}
+    state, report = apply_epoch(EpochState.genesis(config), load_epoch(write_files(tmp_path / "1", files), 1, config),
+                                config)
+    table = report.risk.scenario_table
+    assert 2**63 <= table.max_abs_entry() < 2**64
+    flat = np.zeros((2, 1), dtype=np.int64)
+    assert batch_path(table, flat) == "object"
+    assert portfolio_margin_batch(table, flat).tolist() == [0, 0]
+    held = np.array([[1], [-1]], dtype=np.int64)
+    assert portfolio_margin_batch(table, held).tolist() == [portfolio_margin(table, [q]).maintenance_margin
+                                                            for q in (1, -1)]
+    assert state.margin_modes[state.row("P")] == "portfolio"
