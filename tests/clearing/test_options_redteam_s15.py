@@ -173,3 +173,23 @@ def test_a_table_entry_beyond_int64_takes_the_exact_path_also_for_flat_portfolio
     assert portfolio_margin_batch(table, held).tolist() == [portfolio_margin(table, [q]).maintenance_margin
                                                             for q in (1, -1)]
     assert state.margin_modes[state.row("P")] == "portfolio"
+
+
+# -- configuration errors name the key the table sets, with its line ------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "field", "line"), [
+    # the grid's messages name its keys bare: the field was 'portfolio_margin', without a line
+    ("portfolio_margin = true", "[portfolio_margin]\nscan_range_ppm = 99999999999",
+     "portfolio_margin.scan_range_ppm", 5),
+    ("portfolio_margin = true", "[portfolio_margin]\nscale = 100\nextreme_weight = 101", "portfolio_margin.scale", 5),
+    ("portfolio_margin = true", "[portfolio_margin]\nextreme_weight = 101", "portfolio_margin.extreme_weight", 5),
+    # a perpetual with a strike: the message names option_type first, which the table does not set
+    ('kind = "perpetual"\nunderlying = "BTC"', 'kind = "perpetual"\nunderlying = "BTC"\nstrike = 5',
+     "instrument[0].strike", 10),
+])
+def test_option_and_grid_configuration_errors_name_the_key_set_and_its_line(tmp_path, old, new, field, line):
+    text = CONFIG.replace(old, new, 1)
+    assert text != CONFIG
+    with pytest.raises(InputError) as error:
+        load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    assert (error.value.field, error.value.line) == (field, line)
