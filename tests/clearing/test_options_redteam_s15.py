@@ -193,3 +193,30 @@ def test_option_and_grid_configuration_errors_name_the_key_set_and_its_line(tmp_
     with pytest.raises(InputError) as error:
         load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
     assert (error.value.field, error.value.line) == (field, line)
+
+
+def test_a_large_long_against_a_portfolio_short_is_not_charged_the_short_coefficient(tmp_path):
+    """A standard account L buys ``2^31 − 1`` deep out-of-the-money puts (strike 1, forward ``2^39``) from a portfolio
+    account S. L's requirement is their value (one tick a lot), S's the scenario margin; no requirement nears the
+    bound. The option model's overflow guard multiplied the largest ``|q|`` — L's long — by the larger of the long and
+    short charges (``2^39 / 40`` a lot, the short floor) and stopped the epoch with a ClearingError (found by a
+    property run over option deployments)."""
+    text = _config_text(0, portfolio=True).replace("short_option_minimum_ppm = 1000000", "short_option_minimum_ppm = 0")
+    text += ('\n[[instrument]]\nid = "P1"\nkind = "option"\nunderlying = "X-PERP"\noption_type = "put"\nstrike = 1\n'
+             "expiry_epoch = 5\ntick_size = 1\nlot_size = 1\ncontract_multiplier = 1\ninitial_margin_ppm = 100000\n"
+             "maintenance_margin_ppm = 50000\n")
+    config = load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    lots = 2**31 - 1
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"X-PERP,{FORWARD},0"),
+             "vols.csv": csv("instrument,implied_vol_ppm", "P1,1"),
+             "accounts.csv": csv("account,margin_mode", "S,portfolio", "L,standard"),
+             "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,L,{lots}", f"d2,deposit,S,{lots}"),
+             "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee",
+                              f"f1,L,S,P1,{lots},1,0,0")}
+    state, report = apply_epoch(EpochState.genesis(config), load_epoch(write_files(tmp_path / "1", files), 1, config),
+                                config)
+    assert not report.liquidations
+    assert state.positions[state.row("L"), 1] == lots and state.positions[state.row("S"), 1] == -lots
+    requirements = margin_requirements(state.positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE,
+                                       state.margin_modes)
+    assert requirements[state.row("L")] == lots  # one tick a lot: the long's whole value
