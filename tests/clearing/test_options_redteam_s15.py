@@ -220,3 +220,26 @@ def test_a_large_long_against_a_portfolio_short_is_not_charged_the_short_coeffic
     requirements = margin_requirements(state.positions, report.risk, config.risk_models, MarginLevel.MAINTENANCE,
                                        state.margin_modes)
     assert requirements[state.row("L")] == lots  # one tick a lot: the long's whole value
+
+
+# -- a cash balance the epoch's settlement takes beyond the amount bound --------------------------------------------
+
+def test_a_gain_that_takes_a_cash_balance_past_the_bound_is_refused_on_the_fill(tmp_path):
+    """A deposits ``2^62 − 6`` and buys 10 perpetuals at 990 against a mark of 1,000 (within the 10 % band): its
+    trade settles +1,000 at the mark and its balance would pass ``2^62 − 1``. The engine stopped on a ClearingError
+    naming no record (``cash: a value exceeds the amount bound``); the fill is named now. An option's fill does it
+    with far less cash: its band is a tenth of the underlying's price, not of the option's (found by a property run
+    over option deployments)."""
+    text = ('[[instrument]]\nid = "X-PERP"\nkind = "perpetual"\ntick_size = 1\nlot_size = 1\ncontract_multiplier = 10\n'
+            "initial_margin_ppm = 100000\nmaintenance_margin_ppm = 50000\n")
+    config = load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", "X-PERP,1000,0"),
+             "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard"),
+             "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,A,{MAX_AMOUNT - 5}",
+                                  "d2,deposit,B,1000000"),
+             "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee",
+                              "f1,B,A,X-PERP,1,1000,0,0", "f2,A,B,X-PERP,10,990,0,0")}
+    with pytest.raises(InputError) as error:
+        apply_epoch(EpochState.genesis(config), load_epoch(write_files(tmp_path / "1", files), 1, config), config)
+    assert (error.value.line, error.value.field) == (3, "size")
+    assert "account 'A' in 'X-PERP': its cash balance would exceed the amount bound 2**62 - 1" in str(error.value)
