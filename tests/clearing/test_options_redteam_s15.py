@@ -333,3 +333,21 @@ def test_every_epoch_of_an_options_deployment_that_commits_proves(data) -> None:
             assign_account(account, AccountWitness(int(cash), tuple(int(q) for q in row), mode), public)
         event("committed and proven")
         state = new_state
+
+
+def test_a_withdrawal_against_a_portfolio_initial_requirement_beyond_the_bound_is_refused_not_an_error(tmp_path):
+    """S (portfolio, short-option minimum 100 % of the forward: ``2^39`` a lot) is short ``0.9 · 2^23`` calls: its
+    maintenance ``≈ 0.9 · 2^62`` is covered by a deposit of ``2^62 − 1``, its initial requirement (1.25 times) is
+    beyond the amount bound. Its withdrawal of 1 stopped the epoch with a ClearingError (the scalar portfolio
+    requirement raised past the bound, where every caller compares Python ints); it is refused like any other."""
+    lots = 9 * 2**23 // 10
+    config, inputs = _epoch_one(tmp_path, (lots,), portfolio=True, seller_deposit=MAX_AMOUNT)
+    state, report = apply_epoch(EpochState.genesis(config), inputs, config)
+    assert not report.liquidations
+    files = {"prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"X-PERP,{FORWARD},0"),
+             "vols.csv": csv("instrument,implied_vol_ppm", "C1,1"),
+             "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee"),
+             "transfers.csv": csv("transfer_id,kind,account,amount", "w1,withdrawal,S,1")}
+    _state, report = apply_epoch(state, load_epoch(write_files(tmp_path / "2", files), 2, config), config)
+    (outcome,) = report.withdrawals
+    assert not outcome.accepted and "below the initial requirement" in outcome.reason

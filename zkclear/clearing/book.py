@@ -180,10 +180,7 @@ class Book:
         it, and every requirement after it would be refused)."""
         if sum(abs(q) * v for q, v in zip(lots, self.value_per_lot, strict=True)) > MAX_AMOUNT:
             return False
-        try:  # a short option's charge is not bounded by its notional (red team session 15)
-            if self.requirement(row, lots) > MAX_AMOUNT:
-                return False
-        except ClearingError:  # a portfolio requirement beyond the bound
+        if self.requirement(row, lots) > MAX_AMOUNT:  # a short option's charge is not bounded by its notional
             return False
         return self.bounds is None or self.bounds.account_breach(lots, self.mode(row)) is None
 

@@ -345,16 +345,15 @@ def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level:
 
 
 def portfolio_requirement(position_row: Sequence[int], params: RiskParameters, level: MarginLevel) -> int:
-    """A portfolio account's requirement (``zkclear.risk.portfolio_margin.portfolio_margin``, exact ints)."""
+    """A portfolio account's requirement (``zkclear.risk.portfolio_margin.portfolio_margin``, exact ints). Not bounded:
+    every caller compares Python ints (an initial requirement beyond the amount bound refuses a withdrawal; it stopped
+    the epoch with a ClearingError before red team session 15); the vectorized :func:`portfolio_requirements` is."""
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
     result = portfolio_margin(table, [int(q) for q in position_row],
                               initial_to_maintenance_ppm=params.portfolio_initial_to_maintenance_ppm)
-    requirement = result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
-    if requirement > MAX_AMOUNT:
-        raise ClearingError("a portfolio requirement exceeds the amount bound 2**62 - 1")
-    return requirement
+    return result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
 
 
 def account_requirement(position_row: Sequence[int], params: RiskParameters, models: RiskModels,
