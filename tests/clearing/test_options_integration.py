@@ -313,7 +313,7 @@ def test_portfolio_mode_needs_portfolio_margin_in_the_deployment(tmp_path):
      'tick_size = 5\nlot_size = 1\ncontract_multiplier = 10\ninitial_margin_ppm = 150000', 23,
      "instrument[1].tick_size", "tick_size must equal"),
     ("epoch_seconds = 86400\n", "", None, "epoch_seconds", "epoch_seconds must be >= 1"),
-    ("portfolio_margin = true", "[portfolio_margin]\nscan_range_ppm = 2000000", None, "portfolio_margin",
+    ("portfolio_margin = true", "[portfolio_margin]\nscan_range_ppm = 2000000", 5, "portfolio_margin.scan_range_ppm",
      "scan_range_ppm"),
     ("portfolio_margin = true", "[portfolio_margin]\nprice_step = 9", 5, "portfolio_margin.price_step",
      "unknown key"),

@@ -180,8 +180,11 @@ class Book:
     def within_bounds(self, row: int, lots: list[int]) -> bool:
         """Whether account ``row`` holding ``lots`` stays provable (:mod:`zkclear.clearing.provable`) and within
         the amount bound of an account's notional (the backstop taking the lots of several accounts could pass
-        it, and every requirement after it would be refused)."""
+        it, and every requirement after it would be refused) and of its maintenance requirement (no equity covers
+        more: a short option's charge is not bounded by its notional)."""
         if sum(abs(q) * v for q, v in zip(lots, self.value_per_lot, strict=True)) > MAX_AMOUNT:
+            return False
+        if self.requirement(row, lots) > MAX_AMOUNT:  # a short option's charge is not bounded by its notional
             return False
         return self.bounds is None or self.bounds.account_breach(lots, self.mode(row)) is None
 

@@ -25,7 +25,13 @@ from zkclear.clearing.instruments import (
 from zkclear.clearing.margin import DEFAULT_RISK_MODELS, RiskModels
 from zkclear.clearing.money import PPM
 from zkclear.clearing.options import OptionStandardModel
-from zkclear.clearing.provable import MAX_LISTED_INSTRUMENTS, MAX_MARGIN_LINES, MAX_SCENARIOS, StatementLimits
+from zkclear.clearing.provable import (
+    MAX_LISTED_INSTRUMENTS,
+    MAX_MARGIN_LINES,
+    MAX_SCENARIOS,
+    ROUNDING_BITS,
+    StatementLimits,
+)
 from zkclear.errors import ConfigurationError
 from zkclear.risk.oracle import OracleConfig
 from zkclear.risk.scenarios import ScenarioGrid
@@ -88,6 +94,9 @@ class PortfolioMarginConfig:
         if (not isinstance(self.volatility_shifts_ppm, tuple) or not self.volatility_shifts_ppm
                 or any(type(v) is not int for v in self.volatility_shifts_ppm)):
             raise ConfigurationError("portfolio_margin.volatility_shifts_ppm must be a non-empty list of integers")
+        if not 1 <= self.scale <= 1 << ROUNDING_BITS:  # the statements' rounding width (red team session 15)
+            raise ConfigurationError(f"portfolio_margin.scale must be in [1, 2^{ROUNDING_BITS}] (the statements prove "
+                                     f"the scenario margin's rounding in {ROUNDING_BITS} bits), got {self.scale}")
         if not 0 <= self.short_option_minimum_ppm <= PPM:
             raise ConfigurationError(f"portfolio_margin.short_option_minimum_ppm must be in [0, {PPM}]")
         if self.initial_to_maintenance_ppm < PPM:

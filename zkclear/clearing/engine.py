@@ -71,10 +71,12 @@ from zkclear.clearing.liquidation import liquidation_pass
 from zkclear.clearing.margin import (
     InstrumentRisk,
     MarginLevel,
+    RiskModels,
     RiskParameters,
     account_requirement,
     margin_requirements,
     notional_excess,
+    requirement_excess,
 )
 from zkclear.clearing.money import (
     MAX_AMOUNT,
@@ -83,7 +85,6 @@ from zkclear.clearing.money import (
     exact_sum,
     position_value_excess,
     require_sum_fits_int64,
-    require_within_amount,
     saturated,
 )
 from zkclear.clearing.novation import Legs, net_batches, novate
@@ -438,9 +439,9 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                               config.statement_limits.max_position)
             payoff = positions[:, column] * per_lot
             settlement = checked_add(settlement, payoff, "settlement")
-    require_within_amount(settlement, "settlement")
+    _refuse_amounts_beyond_the_bound(settlement, "settlement", resolved, start_positions, state.instruments, config)
     cash = checked_add(cash, settlement, "cash")
-    require_within_amount(cash, "cash")
+    _refuse_amounts_beyond_the_bound(cash, "cash balance", resolved, start_positions, state.instruments, config)
 
     # Final settlement of expiring instruments: already marked to the settlement price above; close out.
     expired = list(state.expired)
@@ -462,7 +463,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         return refusal(breach, resolved, start_positions, state.instruments,
                        config.statement_limits.max_position)
 
-    breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments)
+    breach = _first_breach_before_liquidation(bounds, positions, params, resolved, state.instruments,
+                                              config.risk_models)
     if breach is not None:
         raise refuse(breach)
     paused_rows = _paused_exempt_rows(resolved.paused_columns, config, start_positions, positions, held_before,
@@ -596,6 +598,24 @@ def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_p
     return np.flatnonzero(carried & reduced_only).tolist()
 
 
+def _refuse_amounts_beyond_the_bound(values: np.ndarray, what: str, resolved: ResolvedInputs,
+                                     start_positions: np.ndarray, instruments: tuple[str, ...],
+                                     config: ClearingConfig) -> None:
+    """An :class:`InputError` on the record that takes an account's settlement or cash balance beyond the amount bound:
+    its last fill of the epoch, else the mark of its largest carried position (its variation margin). Red team
+    session 15: a deposit near the bound plus one fill's gain at the mark stopped the epoch with a ClearingError that
+    named no record."""
+    beyond = np.flatnonzero(np.abs(values) > MAX_AMOUNT)
+    if not beyond.size:
+        return
+    row = int(beyond[0])
+    column = latest_fill_column(resolved, instruments, row)
+    if column is None:
+        column = int(np.argmax(np.abs(start_positions[row])))
+    raise refusal(Breach(row, column, f"its {what} would exceed the amount bound 2**62 - 1"), resolved,
+                  start_positions, instruments, config.statement_limits.max_position)
+
+
 def _refuse_position_values_beyond_the_bound(start_positions: np.ndarray, state: EpochState,
                                              resolved: ResolvedInputs, vm_marks: tuple[int | None, ...],
                                              mark_values: tuple[int, ...], multipliers: tuple[int, ...]) -> None:
@@ -649,9 +669,11 @@ def _refuse_unprovable_collateral(params: RiskParameters, balances: np.ndarray, 
 
 
 def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndarray, params: RiskParameters,
-                                     resolved: ResolvedInputs, instruments: tuple[str, ...]) -> Breach | None:
+                                     resolved: ResolvedInputs, instruments: tuple[str, ...],
+                                     models: RiskModels) -> Breach | None:
     """What the marks or the netted fills break before any liquidation: a public-data bound, a position
-    beyond the statements' bound, or an account's notional beyond the amount bound (``provable.py``)."""
+    beyond the statements' bound, an account's notional or maintenance requirement beyond the amount bound
+    (``provable.py``; a short option's requirement is not bounded by its notional: red team session 15)."""
     if bounds.public_breaches:
         return bounds.public_breaches[0]
     beyond = np.flatnonzero(np.abs(positions) > bounds.limits.max_position)
@@ -664,6 +686,13 @@ def _first_breach_before_liquidation(bounds: StatementBounds, positions: np.ndar
         column = latest_fill_column(resolved, instruments, excess[0])
         return Breach(excess[0], excess[1] if column is None else column,
                       "the notional of the account's positions exceeds the amount bound 2**62 - 1")
+    excess = requirement_excess(positions, params, models,
+                                resolved.margin_modes if params.scenario_table is not None else None)
+    if excess is not None:
+        column = latest_fill_column(resolved, instruments, excess[0])
+        return Breach(excess[0], excess[1] if column is None else column,
+                      "the maintenance requirement of the account's positions exceeds the amount bound 2**62 - 1 "
+                      "(no equity covers it)")
     return None
 
 

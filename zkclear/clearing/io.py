@@ -962,7 +962,10 @@ def _portfolio_margin(value: bool | dict, path: str, text: str) -> PortfolioMarg
         return PortfolioMarginConfig(**options)
     except ConfigurationError as exc:
         field = re.search(r"portfolio_margin\.(\w+)", str(exc))
-        key = field.group(1) if field else None
+        # the grid's own messages name its keys bare ("need 0 < scan_range_ppm <= ..."): the first one the table sets
+        named = sorted((found.start(), key) for key in value
+                       if (found := re.search(rf"\b{re.escape(key)}\b", str(exc))))
+        key = field.group(1) if field else named[0][1] if named else None
         raise InputError(str(exc), path=path, line=_table_line(text, "portfolio_margin", key) if key else None,
                          field=f"portfolio_margin.{key}" if key else "portfolio_margin") from exc
 
@@ -1009,10 +1012,14 @@ def _field_of(message: str, specs: list[InstrumentSpec], text: str) -> tuple[str
             if tier:
                 name, index, key = tier.group(1), int(tier.group(2)), tier.group(3)
                 return f"instrument[{k}].{name}[{index}].{key}", _tier_line(text, k, name, index, key)
-            for key in sorted(_INSTRUMENT_KEYS, key=len, reverse=True):
-                if key in message:
-                    return f"instrument[{k}].{key}", _line_of(text, key, k)
-            return f"instrument[{k}]", None
+            named = [key for key in sorted(_INSTRUMENT_KEYS, key=len, reverse=True) if key in message]
+            # the key the table sets (red team s15: "option_type and strike are only meaningful for kind 'option'"
+            # named option_type, without a line, for a perpetual that set only a strike)
+            for key in named:
+                line = _line_of(text, key, k)
+                if line is not None:
+                    return f"instrument[{k}].{key}", line
+            return (f"instrument[{k}].{named[0]}", None) if named else (f"instrument[{k}]", None)
     for key in _TOP_KEYS:
         if message.startswith(key) or f" {key}" in message:
             return key, _line_of(text, key, None)

@@ -264,16 +264,69 @@ def margin_requirements(positions: np.ndarray, params: RiskParameters, models: R
     """Per-account requirement (int64, ``>= 0``): for a standard account the sum over instruments of each
     position's requirement; for a ``"portfolio"`` account (``margin_modes[row]``) the risk package's
     portfolio margin from ``params.scenario_table`` (maintenance; initial = ``ceil(maintenance *
-    portfolio_initial_to_maintenance_ppm / PPM)``). ``margin_modes`` None: every account standard."""
-    notionals(positions, params)  # bounds every position's value (and so every requirement) by MAX_AMOUNT
+    portfolio_initial_to_maintenance_ppm / PPM)``). ``margin_modes`` None: every account standard.
+
+    :class:`ClearingError` when an account's requirement exceeds ``MAX_AMOUNT``, never a wrapped sum: the
+    notional bound does not bound a short option's charge, a fraction of the *underlying's* value (red team
+    session 15: three columns of ``2^62 − 2^38`` summed to a negative int64); the engine refuses the inputs that
+    would lead there first (:func:`requirement_excess`)."""
+    notionals(positions, params)  # bounds every position's value, and the linear and tiered requirements
     total = np.zeros(positions.shape[0], dtype=np.int64)
-    for column, risk in enumerate(params.instruments):
-        total += models.get(risk.margin_model).requirements(positions[:, column], risk, level)
+    portfolio_rows = np.zeros(0, dtype=np.int64)
     if margin_modes is not None:
         portfolio_rows = np.flatnonzero(np.array([m == PORTFOLIO_MODE for m in margin_modes], dtype=bool))
-        if portfolio_rows.size:
-            total[portfolio_rows] = portfolio_requirements(positions[portfolio_rows], params, level)
+    # a portfolio account's per-position requirement is never used: not computed (it may pass the bound)
+    standard_rows = np.setdiff1d(np.arange(positions.shape[0]), portfolio_rows) if portfolio_rows.size else None
+    standard = positions if standard_rows is None else positions[standard_rows]
+    subtotal = np.zeros(standard.shape[0], dtype=np.int64)
+    for column, risk in enumerate(params.instruments):
+        # each term is <= MAX_AMOUNT (the models' own bound) and so is the subtotal before it: no wrap
+        subtotal += models.get(risk.margin_model).requirements(standard[:, column], risk, level)
+        if subtotal.size and int(subtotal.max()) > MAX_AMOUNT:
+            raise ClearingError(f"an account's requirement (with {risk.instrument_id!r}) exceeds the amount bound "
+                                "2**62 - 1")
+    if standard_rows is None:
+        total = subtotal
+    else:
+        total[standard_rows] = subtotal
+        total[portfolio_rows] = portfolio_requirements(positions[portfolio_rows], params, level)
     return total
+
+
+def requirement_excess(positions: np.ndarray, params: RiskParameters, models: RiskModels,
+                       margin_modes: Sequence[str] | None = None) -> tuple[int, int] | None:
+    """``(row, column)`` of the first account whose maintenance requirement exceeds ``MAX_AMOUNT`` (``column``: its
+    largest term), or None. No equity covers such a requirement, and the statements prove ``E − requirement``
+    over the integers. A linear or tiered requirement is at most the position's notional, which the notional bound
+    keeps within it; an option's short charge is a fraction of its underlying's value and is not (red team session
+    15). Every requirement is at most ``|q|`` times a per-lot bound (each form's constant is ``>= 0``): rows whose
+    float64 estimate reaches ``2^61`` are computed exactly."""
+    table = params.scenario_table
+    portfolio = np.zeros(positions.shape[0], dtype=bool)
+    if margin_modes is not None and table is not None:
+        portfolio = np.array([m == PORTFOLIO_MODE for m in margin_modes], dtype=bool)
+    standard_per_lot = [max((ceil_div(max(f.lots_coefficient, f.short_lots_coefficient or 0), f.denominator)
+                             for f in models.get(risk.margin_model).forms(risk, MarginLevel.MAINTENANCE)), default=0)
+                        for risk in params.instruments]
+    portfolio_per_lot = standard_per_lot
+    if table is not None:  # Σ_u worst_u <= Σ_j |q_j| · max_s |E[j][s]|: an instrument's scenarios are its group's
+        portfolio_per_lot = [ceil_div(max(map(abs, row), default=0), table.scale) + max(c.long_per_lot, c.short_per_lot)
+                             for row, c in zip(table.value_changes, table.position_charges, strict=True)]
+    lots = np.abs(positions).astype(np.float64)
+    estimate = np.where(portfolio, lots @ np.array(portfolio_per_lot, dtype=np.float64) + 1,
+                        lots @ np.array(standard_per_lot, dtype=np.float64))
+    for row in np.flatnonzero(estimate >= 2.0**61).tolist():
+        held = positions[row].tolist()
+        if portfolio[row]:
+            requirement = portfolio_margin(table, held).maintenance_margin
+            terms = [abs(q) * per_lot for q, per_lot in zip(held, portfolio_per_lot, strict=True)]
+        else:
+            terms = [models.get(risk.margin_model).requirement(int(q), risk, MarginLevel.MAINTENANCE) if q else 0
+                     for q, risk in zip(held, params.instruments, strict=True)]
+            requirement = sum(terms)
+        if requirement > MAX_AMOUNT:
+            return row, max(range(len(terms)), key=terms.__getitem__)
+    return None
 
 
 def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level: MarginLevel) -> np.ndarray:
@@ -292,16 +345,15 @@ def portfolio_requirements(positions: np.ndarray, params: RiskParameters, level:
 
 
 def portfolio_requirement(position_row: Sequence[int], params: RiskParameters, level: MarginLevel) -> int:
-    """A portfolio account's requirement (``zkclear.risk.portfolio_margin.portfolio_margin``, exact ints)."""
+    """A portfolio account's requirement (``zkclear.risk.portfolio_margin.portfolio_margin``, exact ints). Not bounded:
+    every caller compares Python ints (an initial requirement beyond the amount bound refuses a withdrawal; it stopped
+    the epoch with a ClearingError before red team session 15); the vectorized :func:`portfolio_requirements` is."""
     table = params.scenario_table
     if table is None:
         raise ClearingError("a portfolio-margin account needs the epoch's scenario table")
     result = portfolio_margin(table, [int(q) for q in position_row],
                               initial_to_maintenance_ppm=params.portfolio_initial_to_maintenance_ppm)
-    requirement = result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
-    if requirement > MAX_AMOUNT:
-        raise ClearingError("a portfolio requirement exceeds the amount bound 2**62 - 1")
-    return requirement
+    return result.initial_margin if level is MarginLevel.INITIAL else result.maintenance_margin
 
 
 def account_requirement(position_row: Sequence[int], params: RiskParameters, models: RiskModels,

@@ -7,7 +7,8 @@ the public data). The record to blame, in this order:
    instrument (from its start-of-epoch position, in input order) last went from within the bound to beyond it;
 2. another bound of an account: the account's last fill in the instrument this epoch;
 3. otherwise (or for the public data): the record the instrument's mark came from (``prices.csv`` /
-   ``prices.json`` / the oracle's records; for an engine-marked option, its ``vols.csv`` row).
+   ``prices.json`` / the oracle's records, field ``mark_price``; for a live engine-marked option, its ``vols.csv``
+   row, field ``implied_vol_ppm``).
 
 The error says what would break and that the epoch could not be proven, so the operator can correct or
 remove that record; nothing has been applied.
@@ -43,7 +44,9 @@ def refusal(breach: Breach, resolved: ResolvedInputs, start_positions: np.ndarra
     else:
         what = f"instrument {instrument!r}: {breach.message}"
     path, line = resolved.mark_sources[breach.column]
-    return InputError(f"at this mark, {what}; {_UNPROVABLE}", path=path, line=line or None, field="mark_price")
+    # a live engine-marked option's mark comes from its vols.csv row, whose field is the volatility (red team s15)
+    field = "implied_vol_ppm" if resolved.implied_vols_ppm[breach.column] else "mark_price"
+    return InputError(f"at this mark, {what}; {_UNPROVABLE}", path=path, line=line or None, field=field)
 
 
 def latest_fill_column(resolved: ResolvedInputs, instruments: tuple[str, ...], row: int) -> int | None:

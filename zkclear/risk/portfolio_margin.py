@@ -141,12 +141,15 @@ def batch_path(table: ScenarioTable, positions: np.ndarray) -> str:
     """Which arithmetic :func:`portfolio_margin_batch` can use exactly for these positions.
 
     ``"float64"`` when every partial sum of ``positions @ E`` (in any order: BLAS may reorder) is bounded
-    by ``max|q| * max_s sum_j |E[j][s]| <= 2^53``; ``"int64"`` when that bound, the per-underlying sum of
-    worst losses and the charges stay below ``2^63``; ``"object"`` (exact Python ints) otherwise.
+    by ``max|q| * max_s sum_j |E[j][s]| <= 2^53``; ``"int64"`` when every entry, that bound, the per-underlying
+    sum of worst losses and the charges stay below ``2^63``; ``"object"`` (exact Python ints) otherwise.
     """
     if positions.size == 0:
         return "int64"
-    if positions.dtype.kind not in "iu":
+    if positions.dtype.kind not in "iu" or table.max_abs_entry() > _INT64_MAX:
+        # entries beyond int64 (the statements allow up to 2^64 − 1) fit no fixed-width path, even for flat rows,
+        # whose product bound is 0 (red team session 15: an epoch with only flat portfolio accounts stopped on
+        # ``as_int64``'s ConfigurationError)
         return "object"
     max_abs_position = max(abs(int(positions.max())), abs(int(positions.min())))
     product_bound = int64_product_bound(table, max_abs_position)

@@ -3,7 +3,9 @@
 The marks file is CSV with the header ``instrument,price`` (or ``epoch,instrument,price`` to cover several
 epochs), prices in the instrument's ticks, plain ASCII decimal integers. Each listed instrument's published mark
 must lie within ``tolerance_bps`` basis points of the auditor's price; the first one that does not fails with
-[marks-beyond-tolerance], naming the instrument, both prices and the distance.
+[marks-beyond-tolerance], naming the instrument, both prices and the distance. A price of 0 is an option's final
+mark when it expires out of the money: only a mark of 0 is within any tolerance of it (red team session 15: the
+auditor could not state it, so an option settled at 0 while in the money could not be caught on its own mark).
 """
 
 from __future__ import annotations
@@ -60,10 +62,10 @@ def parse_marks_csv(text: str, *, path: str,
         instrument, price = cells[-2], cells[-1]
         if not instrument or not instrument.isascii():
             raise InputError("must be an instrument id", path=path, line=line, field="instrument")
-        ticks = _whole(price, minimum=1)
+        ticks = _whole(price, minimum=0)
         if ticks is None:
-            raise InputError(f"must be a positive number of ticks ({RULE}), got {price!r:.40}", path=path, line=line,
-                             field="price")
+            raise InputError(f"must be a number of ticks, 0 or more ({RULE}), got {price!r:.40}", path=path,
+                             line=line, field="price")
         epoch_marks = marks.setdefault(epoch, {})
         if instrument in epoch_marks:
             raise InputError(f"second price for {instrument!r}", path=path, line=line, field="instrument")
@@ -88,9 +90,9 @@ def compare_marks(published: Mapping[str, int], own: Mapping[str, int], toleranc
         mark = published[instrument]
         distance = abs(mark - price) * BPS
         if distance > tolerance_bps * price:
+            apart = f"{distance / price:.1f} bps apart" if price else "any mark but 0 is"
             raise VerificationError(
                 "marks-beyond-tolerance",
                 detail=f"epoch {epoch}: {instrument} is marked at {mark} ticks, your price is {price} ticks: "
-                       f"{abs(mark - price) * BPS / price:.1f} bps apart, more than the tolerance of "
-                       f"{tolerance_bps} bps")
+                       f"{apart}, more than the tolerance of {tolerance_bps} bps")
     return len(own)
