@@ -15,18 +15,14 @@ import pytest
 import zkclear.clearing.inputs as inputs_module
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import AccountOpen, AccountOpens, EpochInputs, Fills, Transfer, Transfers
-from zkclear.clearing.io import load_config, load_epoch, parse_accounts, parse_transfers
+from zkclear.clearing.io import load_epoch, parse_accounts, parse_transfers
 from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
-from zkclear.synthetic import MarketSpec, generate_market
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> tuple[object, list[Path]]:
-    root = tmp_path_factory.mktemp("columnar")
-    config_path, epoch_dirs = generate_market(root / "market", MarketSpec(accounts=12, epochs=2, fills_per_epoch=30,
-                                                                          seed=7, collateral=True))
-    return load_config(config_path), epoch_dirs
+def market(small_collateral_market) -> tuple[object, list[Path]]:
+    return small_collateral_market
 
 
 def _as_tuples(inputs: EpochInputs) -> EpochInputs:

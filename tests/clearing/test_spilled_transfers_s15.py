@@ -15,20 +15,16 @@ import zkclear.clearing.io as io_module
 import zkclear.clearing.ledger as ledger_module
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import AccountOpens, Fills, OperatorAction, Transfer, Transfers, validate_inputs
-from zkclear.clearing.io import load_config, load_epoch, parse_transfers
+from zkclear.clearing.io import load_epoch, parse_transfers
 from zkclear.clearing.ledger import Ledger
 from zkclear.clearing.spilled_transfers import SpilledTransfers
 from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
-from zkclear.synthetic import MarketSpec, generate_market
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory) -> tuple[object, list[Path]]:
-    root = tmp_path_factory.mktemp("spilled")
-    config_path, epoch_dirs = generate_market(root / "market", MarketSpec(accounts=12, epochs=2, fills_per_epoch=30,
-                                                                          seed=7, collateral=True))
-    return load_config(config_path), epoch_dirs
+def market(small_collateral_market) -> tuple[object, list[Path]]:
+    return small_collateral_market
 
 
 @pytest.fixture
