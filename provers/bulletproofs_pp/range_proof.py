@@ -173,39 +173,89 @@ class _Public:
     value_weights: list[int]  # δ^{k+1}, k < M
 
 
+def _successive_powers(base: int, count: int) -> list[int]:
+    """``[base^1, ..., base^count]`` mod r."""
+    out = [0] * count
+    power = 1
+    for j in range(count):
+        power = power * base % R
+        out[j] = power
+    return out
+
+
 def _public(e: int, rho: int, beta: int, delta: int, padded_m: int, digits: int = DIGITS) -> _Public:
     size = digits * padded_m
     mu = rho * rho % R
-    weights = [0] * size
-    power = 1
-    for j in range(size):
-        power = power * mu % R
-        weights[j] = power
-    inverse_weights = fr_batch_inv(weights)
-    value_weights = [pow(delta, k + 1, R) for k in range(padded_m)]
-    w = [value_weights[j // digits] * BASE ** (j % digits) % R for j in range(size)]
+    weights = _successive_powers(mu, size)
+    # μ^{-(j+1)} as powers of one inverse (a multiplication each; a batch inversion of the weights cost three).
+    inverse_weights = _successive_powers(fr_inv(mu), size)
+    value_weights = _successive_powers(delta, padded_m)
+    digit_weights = [BASE**i for i in range(digits)]
+    w = [x * y % R for x in value_weights for y in digit_weights]  # j = D·k + i
     p = [beta * x % R for x in inverse_weights]
     q = [a * b % R for a, b in zip(w, inverse_weights, strict=True)]
-    mult_coefficients = [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
-    kappa = (2 * sum(weights) + 2 * sum((e + p_j) * w_j for p_j, w_j in zip(p, w, strict=True))) % R
+    mult_coefficients = _mult_coefficients(e, beta)
+    # κ = 2·Σ μ^{j+1} + 2·Σ (e + p_j)·w_j, with Σ p_j·w_j = β·Σ q_j.
+    kappa = 2 * (sum(weights) + e * sum(w) + beta * sum(q)) % R
     return _Public(beta=beta, mu=mu, p=p, q=q, mult_coefficients=mult_coefficients, kappa=kappa,
                    value_weights=value_weights)
+
+
+def _mult_coefficients(e: int, beta: int) -> list[int]:
+    """−2β/(e + a) for every digit a."""
+    return [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
 
 
 def _c_vector(public: _Public, t: int, slots: int) -> list[int]:
     """c(T): 0 on the blinding slot, −2β/(e+a)·T³ on multiplicity a, T^{j+1} on the slot of T^j and
     β^s·T^10 on every unused slot s (each with its own weight, so V's components there cannot cancel)."""
+    return _c_values(public.mult_coefficients, public.beta, t, slots)
+
+
+def _c_values(mult_coefficients: Sequence[int], beta: int, t: int, slots: int) -> list[int]:
     c = [0] * slots
     t_mult = pow(t, R_POWER, R)
-    for a, coefficient in enumerate(public.mult_coefficients):
+    for a, coefficient in enumerate(mult_coefficients):
         c[MULTIPLICITY_SLOT + a] = coefficient * t_mult % R
     for index, power in enumerate(JUNK_POWERS):
         c[JUNK_SLOT + index] = pow(t, power - S_POWER, R)
-    weight = pow(t, UNUSED_C_POWER, R) * pow(public.beta, UNUSED_SLOT, R) % R
+    weight = pow(t, UNUSED_C_POWER, R) * pow(beta, UNUSED_SLOT, R) % R
     for slot in range(UNUSED_SLOT, slots):
         c[slot] = weight
-        weight = weight * public.beta % R
+        weight = weight * beta % R
     return c
+
+
+def _checked_g_scalars(e: int, beta: int, mu: int, delta: int, padded_m: int, digits: int, t_d: int, t_r: int,
+                       weight: int, wnla_g: Sequence[int]) -> tuple[list[int], int, list[int]]:
+    """The verifier's share of :func:`_public`: the G_vec scalars ``t_d·(e + p_j) + t_r·q_j − weight·g_j`` (g the
+    WNLA's), κ and the δ^{k+1} — the same values, without storing p, q or the μ^{j+1}:
+    ``t_d·(e + p_j) + t_r·q_j = t_d·e + μ^{-(j+1)}·(t_d·β + t_r·δ^{k+1}·16^i)``,
+    ``Σ_j μ^{j+1}`` is a geometric sum, ``Σ_j w_j = Σ_k δ^{k+1}·Σ_i 16^i`` and
+    ``Σ_j q_j = Σ_k δ^{k+1}·Σ_i 16^i·μ^{-(Dk+i+1)}`` (one modular multiplication per digit instead of six)."""
+    mu_inv = fr_inv(mu)
+    digit_weights = [BASE**i for i in range(digits)]
+    shift = t_d * e
+    t_d_beta = t_d * beta % R
+    g_scalars: list[int] = []
+    value_weights: list[int] = []
+    value_weight = inverse = 1
+    q_sum = 0
+    wnla_g_iter = iter(wnla_g)
+    for _ in range(padded_m):
+        value_weight = value_weight * delta % R
+        value_weights.append(value_weight)
+        scaled = t_r * value_weight % R
+        digit_sum = 0
+        for digit_weight in digit_weights:
+            inverse = inverse * mu_inv % R
+            digit_sum += inverse * digit_weight
+            g_scalars.append((shift + inverse * (t_d_beta + scaled * digit_weight) - weight * next(wnla_g_iter)) % R)
+        q_sum += value_weight * digit_sum
+    size = digits * padded_m
+    mu_sum = size if mu == 1 else mu * (pow(mu, size, R) - 1) * fr_inv(mu - 1)
+    kappa = 2 * (mu_sum + e * sum(value_weights) * sum(digit_weights) + beta * q_sum) % R
+    return g_scalars, kappa, value_weights
 
 
 def _power(t: int, t_inv: int, k: int) -> int:
@@ -453,11 +503,11 @@ def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
     rho = _challenge(transcript, b"rho", VerificationError)
     beta = _challenge(transcript, b"beta", VerificationError)
     delta = _challenge(transcript, b"delta", VerificationError)
-    public = _public(e, rho, beta, delta, M, digit_count(n_bits))
     transcript.append_point(b"C_S", proof.C_S)
     t = _challenge(transcript, b"t", VerificationError)
     slots = l_length(m, n_bits)
-    wnla = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m, n_bits))
+    c = _c_values(_mult_coefficients(e, beta), beta, t, slots)
+    wnla = wnla_terms(transcript, proof.wnla, c, rho, slots, n_length(m, n_bits))
 
     t_inv = fr_inv(t)
 
@@ -468,14 +518,14 @@ def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
     # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out; H_vec[0]
     # is the Pedersen H and H_vec[1:] are Bulletproofs' H_0, H_1, ..., G_vec Bulletproofs' G_0, G_1, ...
     w = weight % R
-    g_scalars = [(t_d * (e + p_j) + t_r * q_j - w * g) % R
-                 for p_j, q_j, g in zip(public.p, public.q, wnla.g_scalars, strict=True)]
+    g_scalars, kappa, value_weights = _checked_g_scalars(e, beta, rho * rho % R, delta, M, digit_count(n_bits),
+                                                         t_d, t_r, w, wnla.g_scalars)
     h_scalars = [-w * h % R for h in wnla.h_scalars[1:]]
     H_scalar = -w * wnla.h_scalars[BLINDING_SLOT] % R
-    G_scalar = (t_v * public.kappa - w * wnla.G_scalar) % R
+    G_scalar = (t_v * kappa - w * wnla.G_scalar) % R
     points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *wnla.round_points]
     scalars = [power(B_POWER), power(S_POWER), t_d, t_r, *(w * s % R for s in wnla.round_scalars)]
-    value_factors = [2 * t_v * x % R for x in public.value_weights[:m]]
+    value_factors = [2 * t_v * x % R for x in value_weights[:m]]
     return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars), value_factors
 
 
