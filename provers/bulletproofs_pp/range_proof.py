@@ -83,7 +83,7 @@ from provers.bulletproofs_pp.parameters import (
     l_length,
     n_length,
 )
-from provers.bulletproofs_pp.wnla import inner, prove_wnla, weighted_inner, wnla_terms
+from provers.bulletproofs_pp.wnla import WnlaTerms, inner, prove_wnla, weighted_inner, wnla_terms
 from zkclear.crypto.field import R, fr_batch_inv, fr_inv, fr_random
 from zkclear.crypto.group import G1Point, msm, prepare_msm_bases
 from zkclear.crypto.pedersen import commit
@@ -227,34 +227,38 @@ def _c_values(mult_coefficients: Sequence[int], beta: int, t: int, slots: int) -
 
 
 def _checked_g_scalars(e: int, beta: int, mu: int, delta: int, padded_m: int, digits: int, t_d: int, t_r: int,
-                       weight: int, wnla_g: Sequence[int]) -> tuple[list[int], int, list[int]]:
+                       weight: int, wnla: WnlaTerms) -> tuple[list[int], int, list[int]]:
     """The verifier's share of :func:`_public`: the G_vec scalars ``t_d·(e + p_j) + t_r·q_j − weight·g_j`` (g the
-    WNLA's), κ and the δ^{k+1} — the same values, without storing p, q or the μ^{j+1}:
-    ``t_d·(e + p_j) + t_r·q_j = t_d·e + μ^{-(j+1)}·(t_d·β + t_r·δ^{k+1}·16^i)``,
-    ``Σ_j μ^{j+1}`` is a geometric sum, ``Σ_j w_j = Σ_k δ^{k+1}·Σ_i 16^i`` and
-    ``Σ_j q_j = Σ_k δ^{k+1}·Σ_i 16^i·μ^{-(Dk+i+1)}`` (one modular multiplication per digit instead of six)."""
+    WNLA's), κ and the δ^{k+1} — the same values, without the lists of p, q or μ^{j+1}. With j = D·k + i,
+    ``μ^{-(j+1)} = P_k·Q_i`` (``P_k = μ^{-(Dk+1)}``, ``Q_i = μ^{-i}``), so
+    ``t_d·(e + p_j) + t_r·q_j = t_d·e + P_k·(t_d·β·Q_i) + (P_k·t_r·δ^{k+1})·(16^i·Q_i)``: a few scalars per value
+    and per digit position, then products summed into one reduction per j (the WNLA's g_j likewise from its
+    two factors). ``Σ_j μ^{j+1}`` is a geometric sum, ``Σ_j w_j = Σ_k δ^{k+1}·Σ_i 16^i`` and
+    ``Σ_j q_j = Σ_k δ^{k+1}·P_k·Σ_i 16^i·Q_i``."""
     mu_inv = fr_inv(mu)
-    digit_weights = [BASE**i for i in range(digits)]
-    shift = t_d * e
-    t_d_beta = t_d * beta % R
-    g_scalars: list[int] = []
-    value_weights: list[int] = []
-    value_weight = inverse = 1
-    q_sum = 0
-    wnla_g_iter = iter(wnla_g)
-    for _ in range(padded_m):
-        value_weight = value_weight * delta % R
-        value_weights.append(value_weight)
-        scaled = t_r * value_weight % R
-        digit_sum = 0
-        for digit_weight in digit_weights:
-            inverse = inverse * mu_inv % R
-            digit_sum += inverse * digit_weight
-            g_scalars.append((shift + inverse * (t_d_beta + scaled * digit_weight) - weight * next(wnla_g_iter)) % R)
-        q_sum += value_weight * digit_sum
+    digit_inverses = [1] * digits  # Q_i
+    for i in range(1, digits):
+        digit_inverses[i] = digit_inverses[i - 1] * mu_inv % R
+    beta_part = [t_d * beta % R * q % R for q in digit_inverses]
+    digit_part = [BASE**i * q % R for i, q in enumerate(digit_inverses)]
+    step = digit_inverses[-1] * mu_inv % R  # μ^{-D}
+    value_weights = [0] * padded_m
+    value_inverses = [0] * padded_m  # P_k
+    value_weight, value_inverse = delta % R, mu_inv
+    for k in range(padded_m):
+        value_weights[k], value_inverses[k] = value_weight, value_inverse
+        value_weight, value_inverse = value_weight * delta % R, value_inverse * step % R
+    value_part = [p * t_r % R * v % R for p, v in zip(value_inverses, value_weights, strict=True)]
+    shift = t_d * e % R
+    checked = [p * b + v * d for p, v in zip(value_inverses, value_part, strict=True)
+               for b, d in zip(beta_part, digit_part, strict=True)]
+    scaled_final = [weight * x % R for x in wnla.g_final]
+    from_wnla = [x * y for x in scaled_final for y in wnla.g_low]
+    g_scalars = [(shift + a - b) % R for a, b in zip(checked, from_wnla, strict=True)]
     size = digits * padded_m
     mu_sum = size if mu == 1 else mu * (pow(mu, size, R) - 1) * fr_inv(mu - 1)
-    kappa = 2 * (mu_sum + e * sum(value_weights) * sum(digit_weights) + beta * q_sum) % R
+    q_sum = sum(v * p for v, p in zip(value_weights, value_inverses, strict=True)) % R * sum(digit_part)
+    kappa = 2 * (mu_sum + e * sum(value_weights) * sum(BASE**i for i in range(digits)) + beta * q_sum) % R
     return g_scalars, kappa, value_weights
 
 
@@ -519,7 +523,7 @@ def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
     # is the Pedersen H and H_vec[1:] are Bulletproofs' H_0, H_1, ..., G_vec Bulletproofs' G_0, G_1, ...
     w = weight % R
     g_scalars, kappa, value_weights = _checked_g_scalars(e, beta, rho * rho % R, delta, M, digit_count(n_bits),
-                                                         t_d, t_r, w, wnla.g_scalars)
+                                                         t_d, t_r, w, wnla)
     h_scalars = [-w * h % R for h in wnla.h_scalars[1:]]
     H_scalar = -w * wnla.h_scalars[BLINDING_SLOT] % R
     G_scalar = (t_v * kappa - w * wnla.G_scalar) % R
