@@ -269,6 +269,7 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     # The chunks' position vectors are checked together after the loop (one MSM); a failure met in the loop first
     # checks those of the chunks before it, so the failure named is the one a chunk-by-chunk check names.
     pending: list[tuple[int, PositionVectorCheck]] = []
+    encodings: dict[int, tuple[bytes, ...]] = {}  # each chunk's accounts, encoded once for leaves and transcripts
     try:
         for number, chunk in enumerate(audit.chunks):
             if chunk.position <= previous or not 0 <= chunk.position < 1 << config.upper_height:
@@ -281,7 +282,8 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                     _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk "
                                             f"{number})", number)
                 seen_ids.add(id_hash)
-            chunk_roots[chunk.position], check = chunk_root_unchecked(system, bundle.header, chunk, public)
+            chunk_roots[chunk.position], check, encodings[number] = chunk_root_unchecked(system, bundle.header,
+                                                                                        chunk, public)
             pending.append((chunk.position, check))
     except VerificationError:
         check_position_vectors(pending)
@@ -301,7 +303,8 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                                    audit.node_proofs.get(anchor), "node-range-proof"))
              for anchor, members in groups.items()]
     for number, chunk in enumerate(audit.chunks):
-        named.extend(("chunk-collateral-proof", number, s) for s in chunk_statements(system, header, chunk, public))
+        named.extend(("chunk-collateral-proof", number, s)
+                     for s in chunk_statements(system, header, chunk, public, encodings[number]))
     named.append(solvency_named(bundle))
     verify_named(named, run)
     timings["proofs"] = time.perf_counter() - started
