@@ -83,7 +83,7 @@ from provers.bulletproofs_pp.parameters import (
     l_length,
     n_length,
 )
-from provers.bulletproofs_pp.wnla import inner, prove_wnla, weighted_inner, wnla_terms
+from provers.bulletproofs_pp.wnla import WnlaTerms, inner, prove_wnla, weighted_inner, wnla_terms
 from zkclear.crypto.field import R, fr_batch_inv, fr_inv, fr_random
 from zkclear.crypto.group import G1Point, msm, prepare_msm_bases
 from zkclear.crypto.pedersen import commit
@@ -173,39 +173,93 @@ class _Public:
     value_weights: list[int]  # δ^{k+1}, k < M
 
 
+def _successive_powers(base: int, count: int) -> list[int]:
+    """``[base^1, ..., base^count]`` mod r."""
+    out = [0] * count
+    power = 1
+    for j in range(count):
+        power = power * base % R
+        out[j] = power
+    return out
+
+
 def _public(e: int, rho: int, beta: int, delta: int, padded_m: int, digits: int = DIGITS) -> _Public:
     size = digits * padded_m
     mu = rho * rho % R
-    weights = [0] * size
-    power = 1
-    for j in range(size):
-        power = power * mu % R
-        weights[j] = power
-    inverse_weights = fr_batch_inv(weights)
-    value_weights = [pow(delta, k + 1, R) for k in range(padded_m)]
-    w = [value_weights[j // digits] * BASE ** (j % digits) % R for j in range(size)]
+    weights = _successive_powers(mu, size)
+    # μ^{-(j+1)} as powers of one inverse (a multiplication each; a batch inversion of the weights cost three).
+    inverse_weights = _successive_powers(fr_inv(mu), size)
+    value_weights = _successive_powers(delta, padded_m)
+    digit_weights = [BASE**i for i in range(digits)]
+    w = [x * y % R for x in value_weights for y in digit_weights]  # j = D·k + i
     p = [beta * x % R for x in inverse_weights]
     q = [a * b % R for a, b in zip(w, inverse_weights, strict=True)]
-    mult_coefficients = [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
-    kappa = (2 * sum(weights) + 2 * sum((e + p_j) * w_j for p_j, w_j in zip(p, w, strict=True))) % R
+    mult_coefficients = _mult_coefficients(e, beta)
+    # κ = 2·Σ μ^{j+1} + 2·Σ (e + p_j)·w_j, with Σ p_j·w_j = β·Σ q_j.
+    kappa = 2 * (sum(weights) + e * sum(w) + beta * sum(q)) % R
     return _Public(beta=beta, mu=mu, p=p, q=q, mult_coefficients=mult_coefficients, kappa=kappa,
                    value_weights=value_weights)
+
+
+def _mult_coefficients(e: int, beta: int) -> list[int]:
+    """−2β/(e + a) for every digit a."""
+    return [-2 * beta * x % R for x in fr_batch_inv([e + a for a in range(BASE)])]
 
 
 def _c_vector(public: _Public, t: int, slots: int) -> list[int]:
     """c(T): 0 on the blinding slot, −2β/(e+a)·T³ on multiplicity a, T^{j+1} on the slot of T^j and
     β^s·T^10 on every unused slot s (each with its own weight, so V's components there cannot cancel)."""
+    return _c_values(public.mult_coefficients, public.beta, t, slots)
+
+
+def _c_values(mult_coefficients: Sequence[int], beta: int, t: int, slots: int) -> list[int]:
     c = [0] * slots
     t_mult = pow(t, R_POWER, R)
-    for a, coefficient in enumerate(public.mult_coefficients):
+    for a, coefficient in enumerate(mult_coefficients):
         c[MULTIPLICITY_SLOT + a] = coefficient * t_mult % R
     for index, power in enumerate(JUNK_POWERS):
         c[JUNK_SLOT + index] = pow(t, power - S_POWER, R)
-    weight = pow(t, UNUSED_C_POWER, R) * pow(public.beta, UNUSED_SLOT, R) % R
+    weight = pow(t, UNUSED_C_POWER, R) * pow(beta, UNUSED_SLOT, R) % R
     for slot in range(UNUSED_SLOT, slots):
         c[slot] = weight
-        weight = weight * public.beta % R
+        weight = weight * beta % R
     return c
+
+
+def _checked_g_scalars(e: int, beta: int, mu: int, delta: int, padded_m: int, digits: int, t_d: int, t_r: int,
+                       weight: int, wnla: WnlaTerms) -> tuple[list[int], int, list[int]]:
+    """The verifier's share of :func:`_public`: the G_vec scalars ``t_d·(e + p_j) + t_r·q_j − weight·g_j`` (g the
+    WNLA's), κ and the δ^{k+1} — the same values, without the lists of p, q or μ^{j+1}. With j = D·k + i,
+    ``μ^{-(j+1)} = P_k·Q_i`` (``P_k = μ^{-(Dk+1)}``, ``Q_i = μ^{-i}``), so
+    ``t_d·(e + p_j) + t_r·q_j = t_d·e + P_k·(t_d·β·Q_i) + (P_k·t_r·δ^{k+1})·(16^i·Q_i)``: a few scalars per value
+    and per digit position, then products summed into one reduction per j (the WNLA's g_j likewise from its
+    two factors). ``Σ_j μ^{j+1}`` is a geometric sum, ``Σ_j w_j = Σ_k δ^{k+1}·Σ_i 16^i`` and
+    ``Σ_j q_j = Σ_k δ^{k+1}·P_k·Σ_i 16^i·Q_i``."""
+    mu_inv = fr_inv(mu)
+    digit_inverses = [1] * digits  # Q_i
+    for i in range(1, digits):
+        digit_inverses[i] = digit_inverses[i - 1] * mu_inv % R
+    beta_part = [t_d * beta % R * q % R for q in digit_inverses]
+    digit_part = [BASE**i * q % R for i, q in enumerate(digit_inverses)]
+    step = digit_inverses[-1] * mu_inv % R  # μ^{-D}
+    value_weights = [0] * padded_m
+    value_inverses = [0] * padded_m  # P_k
+    value_weight, value_inverse = delta % R, mu_inv
+    for k in range(padded_m):
+        value_weights[k], value_inverses[k] = value_weight, value_inverse
+        value_weight, value_inverse = value_weight * delta % R, value_inverse * step % R
+    value_part = [p * t_r % R * v % R for p, v in zip(value_inverses, value_weights, strict=True)]
+    shift = t_d * e % R
+    checked = [p * b + v * d for p, v in zip(value_inverses, value_part, strict=True)
+               for b, d in zip(beta_part, digit_part, strict=True)]
+    scaled_final = [weight * x % R for x in wnla.g_final]
+    from_wnla = [x * y for x in scaled_final for y in wnla.g_low]
+    g_scalars = [(shift + a - b) % R for a, b in zip(checked, from_wnla, strict=True)]
+    size = digits * padded_m
+    mu_sum = size if mu == 1 else mu * (pow(mu, size, R) - 1) * fr_inv(mu - 1)
+    q_sum = sum(v * p for v, p in zip(value_weights, value_inverses, strict=True)) % R * sum(digit_part)
+    kappa = 2 * (mu_sum + e * sum(value_weights) * sum(BASE**i for i in range(digits)) + beta * q_sum) % R
+    return g_scalars, kappa, value_weights
 
 
 def _power(t: int, t_inv: int, k: int) -> int:
@@ -453,11 +507,11 @@ def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
     rho = _challenge(transcript, b"rho", VerificationError)
     beta = _challenge(transcript, b"beta", VerificationError)
     delta = _challenge(transcript, b"delta", VerificationError)
-    public = _public(e, rho, beta, delta, M, digit_count(n_bits))
     transcript.append_point(b"C_S", proof.C_S)
     t = _challenge(transcript, b"t", VerificationError)
     slots = l_length(m, n_bits)
-    wnla = wnla_terms(transcript, proof.wnla, _c_vector(public, t, slots), rho, slots, n_length(m, n_bits))
+    c = _c_values(_mult_coefficients(e, beta), beta, t, slots)
+    wnla = wnla_terms(transcript, proof.wnla, c, rho, slots, n_length(m, n_bits))
 
     t_inv = fr_inv(t)
 
@@ -468,14 +522,14 @@ def _terms(proof: BppRangeProof, n_bits: int, m: int, transcript: Transcript,
     # C(T) + Σ γ_k·X_k + Σ (γ_k² − 1)·R_k − v·G − <h, H_vec> − <g, G_vec> = O, with C(T) written out; H_vec[0]
     # is the Pedersen H and H_vec[1:] are Bulletproofs' H_0, H_1, ..., G_vec Bulletproofs' G_0, G_1, ...
     w = weight % R
-    g_scalars = [(t_d * (e + p_j) + t_r * q_j - w * g) % R
-                 for p_j, q_j, g in zip(public.p, public.q, wnla.g_scalars, strict=True)]
+    g_scalars, kappa, value_weights = _checked_g_scalars(e, beta, rho * rho % R, delta, M, digit_count(n_bits),
+                                                         t_d, t_r, w, wnla)
     h_scalars = [-w * h % R for h in wnla.h_scalars[1:]]
     H_scalar = -w * wnla.h_scalars[BLINDING_SLOT] % R
-    G_scalar = (t_v * public.kappa - w * wnla.G_scalar) % R
+    G_scalar = (t_v * kappa - w * wnla.G_scalar) % R
     points = [proof.C_B, proof.C_S, proof.C_D, proof.C_R, *wnla.round_points]
     scalars = [power(B_POWER), power(S_POWER), t_d, t_r, *(w * s % R for s in wnla.round_scalars)]
-    value_factors = [2 * t_v * x % R for x in public.value_weights[:m]]
+    value_factors = [2 * t_v * x % R for x in value_weights[:m]]
     return VerificationTerms(g_scalars, h_scalars, G_scalar, H_scalar, points, scalars), value_factors
 
 

@@ -243,13 +243,22 @@ class WnlaTerms:
     """What a WNLA proof asks of its commitment ``C``: the argument holds iff
 
     ``C + Σ_k (round_scalars[k]·round_points[k]) = G_scalar·G + Σ h_scalars[i]·H_i + Σ g_scalars[i]·G_i``.
+
+    ``g_scalars[i] = g_final[i >> K]·g_low[i mod 2^K]`` (K rounds) is kept in these two factors: a verifier that
+    multiplies the g scalars into its own sum (the range proof's) need not reduce each product on its own.
     """
 
     round_points: list[G1Point]
     round_scalars: list[int]
     G_scalar: int
     h_scalars: list[int]
-    g_scalars: list[int]
+    g_final: list[int]
+    g_low: list[int]
+
+    @property
+    def g_scalars(self) -> list[int]:
+        """The scalar of every G_i."""
+        return [x * y % R for x in self.g_final for y in self.g_low]
 
 
 def _expand(final: Sequence[int], factors: Sequence[tuple[int, int]]) -> list[int]:
@@ -310,7 +319,8 @@ def wnla_terms(
         round_scalars=[*round_scalars_X, *round_scalars_R],
         G_scalar=v,
         h_scalars=_expand(proof.l, h_factors),
-        g_scalars=_expand(proof.n, g_factors),
+        g_final=list(proof.n),
+        g_low=_expand([1], g_factors),
     )
 
 

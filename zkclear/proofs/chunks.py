@@ -46,7 +46,8 @@ class ChunkProofSystem(Protocol):
         self, witnesses: Sequence[Any], public: Any, context: bytes, blindings: BlindingSource
     ) -> tuple[bytes, list[Any], list[Any]]: ...
     def statements(
-        self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes
+        self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes, *,
+        encoded: Sequence[bytes] | None = None,
     ) -> list[Any]: ...
     def liabilities(self, commitments: Any, public: Any) -> tuple[G1Point, ...]: ...
     def liability_openings(self, opening: Any, public: Any) -> tuple[tuple[int, int], ...]: ...
@@ -231,8 +232,11 @@ class EquityOnlyChunks:
         return proof.to_bytes(), commitments, openings
 
     def statements(
-        self, proof: bytes, commitments: Sequence[PlainCommitments], public: PlainPublicData, context: bytes
+        self, proof: bytes, commitments: Sequence[PlainCommitments], public: PlainPublicData, context: bytes, *,
+        encoded: Sequence[bytes] | None = None,
     ) -> list[Any]:
+        """The range statement of the chunk's equities (``encoded`` is not needed: nothing here hashes the
+        accounts)."""
         from provers.bulletproofs import RangeProof, RangeStatement
 
         values = [point for c in commitments for point in self.liabilities(c, public)]
@@ -394,7 +398,10 @@ class CollateralChunks:
         )
         return proof.to_bytes(), list(commitments), list(openings)
 
-    def statements(self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes) -> list[Any]:
+    def statements(self, proof: bytes, commitments: Sequence[Any], public: Any, context: bytes, *,
+                   encoded: Sequence[bytes] | None = None) -> list[Any]:
+        """The batch's range statements; ``encoded``, when given, must be :meth:`encode_commitments` of each of
+        ``commitments`` (the verifier's own encodings, reused for the transcripts' digest)."""
         collateral = _collateral()
         modes = [getattr(account, "margin_mode", None) for account in commitments]
         # the expected layout lets the decoder refuse a proof of the wrong shape before decoding any point; an
@@ -405,7 +412,7 @@ class CollateralChunks:
             decoded = collateral.CollateralBatchProof.from_bytes(proof, layout=layout)
         except EncodingError as exc:
             raise VerificationError("chunk-collateral-proof") from exc
-        return list(collateral.collateral_statements(decoded, list(commitments), public, context))
+        return list(collateral.collateral_statements(decoded, list(commitments), public, context, encoded=encoded))
 
     def liabilities(self, commitments: Any, public: Any) -> tuple[G1Point, ...]:
         return tuple(commitments.liabilities(public))

@@ -26,6 +26,7 @@ scalars below r): ``144 + 32·(n + 2)`` bytes.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -122,6 +123,14 @@ def prove_position_vector(context: bytes, sums: Sequence[G1Point], totals: Seque
     return PositionVectorProof(vector, point_a, point_b, w, u, z)
 
 
+def _challenges(context: bytes, sums: Sequence[G1Point], proof: PositionVectorProof) -> tuple[int, list[int]]:
+    """The verifier's e and the powers γ^0 .. γ^{n-1}."""
+    transcript, gamma = _gamma(context, sums, proof.vector)
+    transcript.append_point(b"A", proof.a)
+    transcript.append_point(b"B", proof.b)
+    return transcript.challenge_scalar(b"e"), _powers(gamma, len(sums))
+
+
 def verify_position_vector(context: bytes, sums: Sequence[G1Point], proof: PositionVectorProof) -> bool:
     """True iff ``proof`` shows that ``proof.vector`` commits to the values of ``sums`` (same context)."""
     count = len(sums)
@@ -129,11 +138,7 @@ def verify_position_vector(context: bytes, sums: Sequence[G1Point], proof: Posit
         return False
     gens = position_generators(count)
     g, h = pedersen_generators()
-    transcript, gamma = _gamma(context, sums, proof.vector)
-    transcript.append_point(b"A", proof.a)
-    transcript.append_point(b"B", proof.b)
-    e = transcript.challenge_scalar(b"e")
-    powers = _powers(gamma, count)
+    e, powers = _challenges(context, sums, proof)
     # Σ z_j·G_j + u·H − A − e·V = O
     first = msm([*gens, h, proof.a, proof.vector], [*proof.z, proof.u, R - 1, (R - e) % R])
     if not first.is_identity():
@@ -142,3 +147,48 @@ def verify_position_vector(context: bytes, sums: Sequence[G1Point], proof: Posit
     folded = sum(p * z for p, z in zip(powers, proof.z, strict=True)) % R
     second = msm([g, h, proof.b, *sums], [folded, proof.w, R - 1, *((R - e) * p % R for p in powers)])
     return second.is_identity()
+
+
+@dataclass(frozen=True, slots=True)
+class PositionVectorCheck:
+    """One chunk's equality proof waiting to be checked: its context, position sums and proof."""
+
+    context: bytes
+    sums: tuple[G1Point, ...]
+    proof: PositionVectorProof
+
+
+#: The random weights of :func:`verify_position_vectors` are drawn uniformly from [1, 2^BATCH_WEIGHT_BITS).
+BATCH_WEIGHT_BITS = 128
+
+
+def verify_position_vectors(checks: Sequence[PositionVectorCheck]) -> bool:
+    """True iff every check's proof verifies (:func:`verify_position_vector`), tested together with ONE
+    multi-scalar multiplication: both equations of every check, each times its own weight drawn here with
+    ``secrets`` from [1, 2^128), summed; the generators G_j, G and H enter once. Every point is in G1 (prime order
+    r), so if an equation's left side is some E ≠ 𝒪 the sum is 𝒪 for at most one residue of its weight mod r once
+    the others are fixed: a false check passes with probability ≤ 1/(2^128 − 1) (docs/protocol.md, "Position
+    vector of a chunk"). A check whose proof has the wrong number of scalars fails. True for no checks."""
+    if not checks:
+        return True
+    count = len(checks[0].sums)
+    if any(len(check.sums) != count or len(check.proof.z) != count for check in checks):
+        return False
+    g, h = pedersen_generators()
+    gens_scalars = [0] * count
+    g_scalar = h_scalar = 0
+    points: list[G1Point] = []
+    scalars: list[int] = []
+    for check in checks:
+        proof = check.proof
+        e, powers = _challenges(check.context, check.sums, proof)
+        first, second = (secrets.randbelow((1 << BATCH_WEIGHT_BITS) - 1) + 1 for _ in range(2))
+        # first·(Σ z_j·G_j + u·H − A − e·V) + second·((Σ γ^j z_j)·G + w·H − B − e·Σ γ^j P_j)
+        gens_scalars = [total + first * z for total, z in zip(gens_scalars, proof.z, strict=True)]
+        h_scalar += first * proof.u + second * proof.w
+        g_scalar += second * sum(p * z for p, z in zip(powers, proof.z, strict=True))
+        minus_e_second = (R - e) * second % R
+        points += [proof.a, proof.vector, proof.b, *check.sums]
+        scalars += [R - first, (R - e) * first, R - second, *(minus_e_second * p for p in powers)]
+    total = msm([*position_generators(count), g, h, *points], [*gens_scalars, g_scalar, h_scalar, *scalars])
+    return total.is_identity()

@@ -40,12 +40,19 @@ from zkclear.errors import VerificationError
 from zkclear.executor import Executor, get_executor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain, check_first
+from zkclear.proofs.position_vector import PositionVectorCheck
 from zkclear.proofs.reserves import check_venue_assets
 from zkclear.tree.node_groups import band_levels, group_positions
 from zkclear.tree.sum_tree import Position, TreeNode, combine_level
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.root import check_root_statements, solvency_named
-from zkclear.verifier.statements import chunk_root, chunk_statements, node_group_statement, verify_named
+from zkclear.verifier.statements import (
+    check_position_vectors,
+    chunk_root_unchecked,
+    chunk_statements,
+    node_group_statement,
+    verify_named,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,17 +266,29 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
     chunk_roots: dict[int, TreeNode] = {}
     seen_ids: set[bytes] = set()
     previous = -1
-    for number, chunk in enumerate(audit.chunks):
-        if chunk.position <= previous or not 0 <= chunk.position < 1 << config.upper_height:
-            _fail("audit-structure", f"chunk {number} sits at position {chunk.position}, which is taken, out of order "
-                                     "(chunks are listed in increasing position order) or outside the tree", number)
-        previous = chunk.position
-        for id_hash in chunk.id_hashes:
-            if id_hash in seen_ids:
-                _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk {number})",
+    # The chunks' position vectors are checked together after the loop (one MSM); a failure met in the loop first
+    # checks those of the chunks before it, so the failure named is the one a chunk-by-chunk check names.
+    pending: list[tuple[int, PositionVectorCheck]] = []
+    encodings: dict[int, tuple[bytes, ...]] = {}  # each chunk's accounts, encoded once for leaves and transcripts
+    try:
+        for number, chunk in enumerate(audit.chunks):
+            if chunk.position <= previous or not 0 <= chunk.position < 1 << config.upper_height:
+                _fail("audit-structure", f"chunk {number} sits at position {chunk.position}, which is taken, out of "
+                                         "order (chunks are listed in increasing position order) or outside the tree",
                       number)
-            seen_ids.add(id_hash)
-        chunk_roots[chunk.position] = chunk_root(system, bundle.header, chunk, public)
+            previous = chunk.position
+            for id_hash in chunk.id_hashes:
+                if id_hash in seen_ids:
+                    _fail("duplicate-leaf", f"two leaves carry the same id hash {id_hash.hex()[:16]}... (chunk "
+                                            f"{number})", number)
+                seen_ids.add(id_hash)
+            chunk_roots[chunk.position], check, encodings[number] = chunk_root_unchecked(system, bundle.header,
+                                                                                        chunk, public)
+            pending.append((chunk.position, check))
+    except VerificationError:
+        check_position_vectors(pending)
+        raise
+    check_position_vectors(pending)
     rebuild_upper_tree(bundle, audit, chunk_roots)
     timings["tree"] = time.perf_counter() - started
 
@@ -284,7 +303,8 @@ def audit_epoch(published: PublishedEpoch, audit: AuditData, *, chunk_system: Ch
                                    audit.node_proofs.get(anchor), "node-range-proof"))
              for anchor, members in groups.items()]
     for number, chunk in enumerate(audit.chunks):
-        named.extend(("chunk-collateral-proof", number, s) for s in chunk_statements(system, header, chunk, public))
+        named.extend(("chunk-collateral-proof", number, s)
+                     for s in chunk_statements(system, header, chunk, public, encodings[number]))
     named.append(solvency_named(bundle))
     verify_named(named, run)
     timings["proofs"] = time.perf_counter() - started

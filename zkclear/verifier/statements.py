@@ -19,7 +19,12 @@ from zkclear.errors import EncodingError, VerificationError
 from zkclear.executor import Executor, SerialExecutor
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import EpochHeader
-from zkclear.proofs.position_vector import PositionVectorProof, verify_position_vector
+from zkclear.proofs.position_vector import (
+    PositionVectorCheck,
+    PositionVectorProof,
+    verify_position_vector,
+    verify_position_vectors,
+)
 from zkclear.tree.node_groups import group_bits, group_context_indices
 from zkclear.tree.receipts import ChunkRecord
 from zkclear.tree.sum_tree import Position, TreeNode, chunk_levels, make_leaf, sum_points
@@ -71,12 +76,16 @@ def chunk_context(header: EpochHeader, position: int) -> bytes:
     return header.context(b"collateral-chunk", position)
 
 
-def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord, public: Any) -> list:
-    """The collateral batch's range statements (VerificationError "chunk-collateral-proof" if undecodable)."""
+def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord, public: Any,
+                     encoded: Sequence[bytes] | None = None) -> list:
+    """The collateral batch's range statements (VerificationError "chunk-collateral-proof" if undecodable).
+    ``encoded``: the accounts' encodings as :func:`chunk_root_unchecked` computed them from these very accounts
+    (so they are not encoded twice)."""
+    context = chunk_context(header, chunk.position)
     try:
-        return system.statements(
-            chunk.proof, list(chunk.accounts), public, chunk_context(header, chunk.position)
-        )
+        if encoded is None:
+            return system.statements(chunk.proof, list(chunk.accounts), public, context)
+        return system.statements(chunk.proof, list(chunk.accounts), public, context, encoded=encoded)
     except (VerificationError, EncodingError) as exc:
         raise VerificationError("chunk-collateral-proof", index=chunk.position,
                                 detail=f"the collateralization proof of chunk {chunk.position} is malformed "
@@ -86,6 +95,36 @@ def chunk_statements(system: ChunkProofSystem, header: EpochHeader, chunk: Chunk
 def chunk_root(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord, public: Any) -> TreeNode:
     """Recompute a chunk's root (liability sum, digest) from its leaves, with the chunk's position vector once its
     equality proof checks against the sums of the leaves' position commitments [chunk-position-vector]."""
+    node, check, _ = chunk_root_unchecked(system, header, chunk, public)
+    if not verify_position_vector(check.context, check.sums, check.proof):
+        raise position_vector_failure(chunk.position)
+    return node
+
+
+def position_vector_failure(position: int) -> VerificationError:
+    """The error of a chunk whose position vector's equality proof does not verify."""
+    return VerificationError("chunk-position-vector", index=position,
+                             detail=f"the position vector of chunk {position} is not proven to commit to its "
+                                    "accounts' positions: the matched book might not count them")
+
+
+def check_position_vectors(pending: Sequence[tuple[int, PositionVectorCheck]]) -> None:
+    """Check the equality proofs of the chunks (position, check) together (one MSM, random weights); if that
+    fails, one by one in the given order, raising the first failure [chunk-position-vector]."""
+    if verify_position_vectors([check for _, check in pending]):
+        return
+    for position, check in pending:
+        if not verify_position_vector(check.context, check.sums, check.proof):
+            raise position_vector_failure(position)
+    # each passed alone, the batch failed: only with probability ≤ 2^-128 per check
+    raise VerificationError("chunk-position-vector", detail="the chunks' position vectors do not verify together")
+
+
+def chunk_root_unchecked(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord,
+                         public: Any) -> tuple[TreeNode, PositionVectorCheck, tuple[bytes, ...]]:
+    """:func:`chunk_root` with the equality proof of the position vector decoded but not yet checked: the root,
+    what :func:`check_position_vectors` must accept before the root is used, and the accounts' encodings (the
+    leaves' bytes, which :func:`chunk_statements` can reuse)."""
     chunk_size = header.tree.chunk_size
     if len(chunk.id_hashes) != chunk_size or len(chunk.accounts) != chunk_size:
         raise VerificationError("chunk-size-mismatch", index=chunk.position,
@@ -97,9 +136,10 @@ def chunk_root(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord
         except VerificationError as exc:
             raise VerificationError("account-shape", index=chunk.position,
                                     detail=f"chunk {chunk.position}: {exc.detail}") from None
+    encoded = tuple(system.encode_commitments(account) for account in chunk.accounts)
     leaves = [
-        make_leaf(id_hash, system.liabilities(account, public), system.encode_commitments(account))
-        for id_hash, account in zip(chunk.id_hashes, chunk.accounts, strict=True)
+        make_leaf(id_hash, system.liabilities(account, public), data)
+        for id_hash, account, data in zip(chunk.id_hashes, chunk.accounts, encoded, strict=True)
     ]
     sums = sum_points([system.position_commitments(account) for account in chunk.accounts],
                       system.instrument_count(public))
@@ -109,11 +149,8 @@ def chunk_root(system: ChunkProofSystem, header: EpochHeader, chunk: ChunkRecord
         raise VerificationError("chunk-position-vector", index=chunk.position,
                                 detail=f"the position vector of chunk {chunk.position} does not decode ({exc})"
                                 ) from None
-    if not verify_position_vector(chunk_context(header, chunk.position), sums, proof):
-        raise VerificationError("chunk-position-vector", index=chunk.position,
-                                detail=f"the position vector of chunk {chunk.position} is not proven to commit to its "
-                                       "accounts' positions: the matched book might not count them")
-    return chunk_levels(leaves)[-1][0].with_positions((proof.vector,))
+    check = PositionVectorCheck(chunk_context(header, chunk.position), tuple(sums), proof)
+    return chunk_levels(leaves)[-1][0].with_positions((proof.vector,)), check, encoded
 
 
 def _first_failure(statements: list) -> int | None:
