@@ -293,6 +293,29 @@ def test_a_private_copy_of_fills_that_cannot_be_written_names_the_copy_not_the_i
     assert code == 0 and "epoch 2 committed" in out, err
 
 
+def test_a_scratch_block_of_transfers_that_cannot_be_written_names_the_block(venue, market, tmp_path):
+    """`epoch run` keeps the parsed transfers in its private scratch folder (session 15): a failed write there (a
+    64 KiB file-size limit, as a full disk) named no file (`error: File too large`); it names the block it was
+    writing, exit 1, nothing applied, and the same folder commits once the limit is lifted."""
+    inputs = _epoch_copy(market, tmp_path)
+    transfers = inputs / "transfers.csv"
+    rows = transfers.read_text(encoding="utf-8").splitlines() if transfers.exists() else []
+    header = rows[0] if rows else "transfer_id,kind,account,amount"
+    account = next(line.split(",")[0] for line in (market["epochs"][0] / "accounts.csv").read_text(
+        encoding="utf-8").splitlines()[1:] if not line.startswith("CH:"))
+    tail = "," if header.endswith(",asset") else ""
+    rows = [header, *rows[1:], *(f"top-up-{k:06d},deposit,{account},1{tail}" for k in range(4000))]
+    transfers.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = fingerprint(venue)
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", "epoch", "run", inputs, "-d", venue],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            preexec_fn=_write_limited(64 << 10))
+    refused(result.returncode, result.stderr, "/private/scratch/", "/transfers/0.npz: File too large")
+    assert fingerprint(venue) == before
+    code, out, err = run("epoch", "run", inputs, "-d", venue)
+    assert code == 0 and "epoch 2 committed" in out, err
+
+
 # -- zkclear init killed or failing half-way: a rerun finishes it ----------------------------------------------
 
 #: `zkclear init` in a child that SIGKILLs itself right after the ledger file is created (the last step).

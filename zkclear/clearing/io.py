@@ -55,7 +55,14 @@ from zkclear.clearing.instruments import OPTION_KIND_NAME, OPTION_STANDARD_MODEL
 from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.clearing.spilled_transfers import SpilledTransfers, joined_transfers, save_block
 from zkclear.errors import ConfigurationError, InputError
-from zkclear.files import MAX_DOCUMENT_BYTES, check_regular_file, decode_text, line_of_bad_utf8, read_text
+from zkclear.files import (
+    MAX_DOCUMENT_BYTES,
+    check_regular_file,
+    decode_text,
+    line_of_bad_utf8,
+    naming_write_errors,
+    read_text,
+)
 from zkclear.integers import RULE, is_canonical_int
 from zkclear.jsonsafe import MAX_DEPTH, nesting_depth
 
@@ -314,7 +321,7 @@ def _save_batch(path: Path, batch: Fills) -> None:
     (identifiers are printable: none holds a line feed)."""
     texts = {name: np.frombuffer("\n".join(getattr(batch, name)).encode("utf-8"), dtype=np.uint8)
              for name in _TEXT_FIELDS}
-    with path.open("wb") as handle:
+    with naming_write_errors(path), path.open("wb") as handle:  # a full disk names the scratch file
         np.savez(handle, **texts, **{name: getattr(batch, name) for name in _NUMBER_FIELDS})
 
 

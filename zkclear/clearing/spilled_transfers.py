@@ -19,6 +19,7 @@ from typing import overload
 import numpy as np
 
 from zkclear.clearing.inputs import RecordColumns, Transfer, Transfers
+from zkclear.files import naming_write_errors
 
 _TEXT = ("transfer_id", "kind", "account", "asset")
 _NUMBERS = ("amount", "lines")
@@ -27,7 +28,7 @@ _NUMBERS = ("amount", "lines")
 def save_block(path: Path, block: Transfers) -> None:
     """Write one parsed block (``asset`` empty when the file has no asset column)."""
     texts = {name: np.frombuffer("\n".join(getattr(block, name)).encode("utf-8"), dtype=np.uint8) for name in _TEXT}
-    with path.open("wb") as handle:
+    with naming_write_errors(path), path.open("wb") as handle:  # a full disk names the scratch file
         np.savez(handle, **texts, **{name: getattr(block, name) for name in _NUMBERS},
                  has_asset=np.array(bool(block.asset)))
 
