@@ -96,7 +96,7 @@ from zkclear.clearing.provable import (
     collateral_breaches,
     public_collateral_breaches,
 )
-from zkclear.clearing.refusals import latest_fill_column, refusal
+from zkclear.clearing.refusals import fee_refusal, latest_fill_column, refusal
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import ClearingError, ConfigurationError, InputError
 from zkclear.risk.dynamic_params import DynamicRiskConfig, VolatilityMethod, compute_risk_parameters
@@ -368,6 +368,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     stale_exposure = np.zeros(len(accounts), dtype=bool) if resolved.withheld_columns else None
     netting = net_batches(_legs(resolved, state, config, index, stale_exposure), start_positions, settle_marks,
                           multipliers)
+    if netting.exact:  # the legs' flows summed past int64: an account beyond the bound is refused on its fill
+        for values, what in ((netting.trade_cash, "trade settlement"), (netting.fees, "fees")):
+            _refuse_amounts_beyond_the_bound(values, what, resolved, start_positions, state.instruments, config)
+        netting = netting.as_int64()
     positions = netting.positions
     if stale_exposure is not None:
         withheld_columns = list(resolved.withheld_columns)
@@ -423,8 +427,10 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     settlement = checked_add(settlement, funding, "settlement")
     settlement = checked_add(settlement, -netting.fees, "settlement")
     fee_account_flow = int(settlement[fee_row]) + fees_total + funding_residue  # Python int: cannot wrap
-    if abs(fee_account_flow) > MAX_AMOUNT:
-        raise ClearingError("fees of the epoch exceed the amount bound 2**62 - 1")
+    if abs(fee_account_flow) > MAX_AMOUNT or abs(int(cash[fee_row]) + fee_account_flow) > MAX_AMOUNT:
+        room = MAX_AMOUNT - int(cash[fee_row]) - (fee_account_flow - fees_total)
+        raise fee_refusal(resolved, room, FEE_ACCOUNT) or ClearingError(
+            "fees of the epoch exceed the amount bound 2**62 - 1")
     settlement[fee_row] = fee_account_flow
     for column in premium:  # cash settlement of expiring premium-style options at their intrinsic value
         spec = config.instruments[column]

@@ -46,12 +46,23 @@ class Netting:
     """Per-account results of netting a batch of legs onto the previous positions.
 
     ``positions``: new positions (accounts x instruments); ``trade_cash``: sum of the account's legs'
-    ``q * (M - p) * multiplier``; ``fees``: fees the account paid (>= 0) — all int64.
+    ``q * (M - p) * multiplier``; ``fees``: fees the account paid (>= 0) — all int64, except that
+    ``trade_cash`` and ``fees`` are exact Python ints (dtype object) when the legs' flows could sum past int64
+    (:func:`net_batches`): the caller refuses the accounts beyond the amount bound, then :meth:`as_int64`.
     """
 
     positions: np.ndarray
     trade_cash: np.ndarray
     fees: np.ndarray
+
+    @property
+    def exact(self) -> bool:
+        """Whether ``trade_cash`` and ``fees`` are exact Python ints (their sums could pass int64)."""
+        return self.trade_cash.dtype == object
+
+    def as_int64(self) -> Netting:
+        """The same netting in int64, once every ``trade_cash`` and ``fees`` entry is known to fit it."""
+        return Netting(self.positions, self.trade_cash.astype(np.int64), self.fees.astype(np.int64))
 
 
 def _require_leg_values_bounded(legs: Legs, marks: np.ndarray, per_lot: np.ndarray) -> None:
@@ -76,8 +87,10 @@ def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int
     all the batches at the end, and each leg's value on its own, so the same legs are refused (or not) whatever
     the batching. Each leg's own cash flow fits int64 because every fill's value ``size * max(price, mark) *
     multiplier`` was checked against 2**62 - 1 first (``zkclear.clearing.inputs.check_fill_prices_and_fees``;
-    checked again here per leg); a partial sum that wrapped is discarded by the refusal. Raises
-    :class:`ClearingError` if a leg's value or a sum could leave the int64-safe bounds.
+    checked again here per leg). Once the legs' absolute cash flows or fees could sum past int64 the per-account
+    sums are kept exact (Python ints) from there on: many valid fills can do that, round trips that net to
+    nothing among them (session 15), so it is no reason to stop the epoch. Raises :class:`ClearingError` if a
+    leg's value or the positions' sum could leave the int64-safe bounds.
     """
     accounts, instruments = positions.shape
     per_lot = np.array(multipliers, dtype=np.int64)
@@ -95,12 +108,14 @@ def net_batches(batches: Iterable[Legs], positions: np.ndarray, marks: tuple[int
             size_sum += exact_abs_sum(legs.signed_size)
             cash_sum += exact_abs_sum(leg_cash)
             fee_sum += exact_abs_sum(legs.fee)
+            leg_fees = legs.fee
+            if max(cash_sum, fee_sum) > INT64_MAX:  # from here on the sums are exact (the partial sums fit)
+                trade_cash, fees = trade_cash.astype(object), fees.astype(object)
+                leg_cash, leg_fees = leg_cash.astype(object), leg_fees.astype(object)
             np.add.at(new_positions.reshape(-1), legs.rows * instruments + legs.columns, legs.signed_size)
             np.add.at(trade_cash, legs.rows, leg_cash)
-            np.add.at(fees, legs.rows, legs.fee)
+            np.add.at(fees, legs.rows, leg_fees)
     base = int(np.max(np.abs(positions))) if positions.size else 0
-    for what, total, base_bound in (("netted positions", size_sum, base), ("trade settlement", cash_sum, 0),
-                                    ("fees", fee_sum, 0)):
-        if total + base_bound > INT64_MAX:
-            raise ClearingError(f"{what}: sum would overflow int64")
+    if size_sum + base > INT64_MAX:
+        raise ClearingError("netted positions: sum would overflow int64")
     return Netting(positions=new_positions, trade_cash=trade_cash, fees=fees)

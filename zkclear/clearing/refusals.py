@@ -49,6 +49,21 @@ def refusal(breach: Breach, resolved: ResolvedInputs, start_positions: np.ndarra
     return InputError(f"at this mark, {what}; {_UNPROVABLE}", path=path, line=line or None, field=field)
 
 
+def fee_refusal(resolved: ResolvedInputs, room: int, fee_account: str) -> InputError | None:
+    """The :class:`InputError` on the fee (in input order: a fill's buyer fee, then its seller fee) after which the
+    epoch's fees pass ``room``, what the fee account can take within the amount bound (session 15: many fees at a
+    100 % cap stopped the epoch with a ClearingError that named no record); None if they never do."""
+    collected = 0
+    for batch in resolved.fills.batches():
+        for k in np.flatnonzero((batch.buyer_fee > 0) | (batch.seller_fee > 0)).tolist():
+            for field in ("buyer_fee", "seller_fee"):
+                collected += int(getattr(batch, field)[k])
+                if collected > room:
+                    return InputError(f"the epoch's fees would take {fee_account!r} past the amount bound "
+                                      "2**62 - 1", path=resolved.fills.path, line=batch.line(k), field=field)
+    return None
+
+
 def latest_fill_column(resolved: ResolvedInputs, instruments: tuple[str, ...], row: int) -> int | None:
     """The instrument of account ``row``'s last fill this epoch (None without fills): a bound over the whole
     account (its total notional) is refused on the fill that completed it."""
