@@ -30,6 +30,7 @@ from tests.clearing.clearing_helpers import (
     perp_spec,
 )
 from tests.clearing.collateral_helpers import btc_asset
+from tests.clearing.options_helpers import csv, write_files
 from zkclear.clearing.config import (
     BACKSTOP,
     FEE_ACCOUNT,
@@ -41,6 +42,7 @@ from zkclear.clearing.config import (
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import EpochInputs, FundingRate, OperatorAction, OracleQuote, Transfer
 from zkclear.clearing.instruments import MarginTier
+from zkclear.clearing.io import load_config, load_epoch
 from zkclear.clearing.money import MAX_AMOUNT, PPM
 from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
@@ -94,6 +96,44 @@ def test_fees_past_the_amount_bound_are_refused_on_the_fee_that_crossed_it() -> 
     assert (error.value.line, error.value.field) == (3, "seller_fee")
     assert f"{FEE_ACCOUNT!r}" in str(error.value) and "2**62 - 1" in str(error.value)
 
+
+
+def _fill_files(tmp_path, fills: list[str], fee_cap_ppm: int = 125_000):
+    text = (f"fill_fee_cap_ppm = {fee_cap_ppm}\n\n[[instrument]]\nid = \"{PERP}\"\nkind = \"perpetual\"\n"
+            "tick_size = 1\nlot_size = 1\ncontract_multiplier = 1\ninitial_margin_ppm = 100000\n"
+            "maintenance_margin_ppm = 50000\n")
+    cfg = load_config(write_files(tmp_path, {"zkclear.toml": text}) / "zkclear.toml")
+    folder = write_files(tmp_path / "1", {
+        "prices.csv": csv("instrument,mark_price,funding_rate_ppm", f"{PERP},{MARK},0"),
+        "accounts.csv": csv("account,margin_mode", "A,standard", "B,standard"),
+        "transfers.csv": csv("transfer_id,kind,account,amount", f"d1,deposit,A,{MAX_AMOUNT}",
+                             f"d2,deposit,B,{MAX_AMOUNT}"),
+        "fills.csv": csv("fill_id,buyer,seller,instrument,size,price,buyer_fee,seller_fee", *fills)})
+    return cfg, folder
+
+
+@pytest.mark.parametrize("batch_fills", [1, 5])
+def test_fills_read_in_batches_net_exactly_and_name_the_same_fee(tmp_path, batch_fills) -> None:
+    """The exact sums start at the batch that passes int64, the refusals read the fills again batch by batch: the
+    round trips commit the same state as in one batch, the fee past the bound is named by its line either way."""
+    round_trips = [f"f{k},{'A,B' if k % 2 == 0 else 'B,A'},{PERP},{SIZE},{PRICE},0,0" for k in range(12)]
+    cfg, folder = _fill_files(tmp_path, round_trips)
+    scratch, fee_scratch = tmp_path / "scratch", tmp_path / "fee-scratch"  # one folder per epoch read in batches
+    scratch.mkdir()
+    fee_scratch.mkdir()
+    whole = apply_epoch(EpochState.genesis(cfg), load_epoch(folder, 1, cfg), cfg)[0]
+    batched = apply_epoch(EpochState.genesis(cfg), load_epoch(folder, 1, cfg, batch_fills=batch_fills,
+                                                              scratch=scratch), cfg)[0]
+    assert batched.canonical_bytes() == whole.canonical_bytes() and not batched.positions.any()
+    fee = 10**18 - 1  # the most a file's fee column holds (18 digits): the fifth passes the bound
+    fees = [f"f{k},{'A,B' if k % 2 else 'B,A'},{PERP},{SIZE},{MARK},{fee},0" for k in range(1, 5)]
+    cfg, folder = _fill_files(tmp_path / "fees", [*fees, f"f5,A,B,{PERP},{SIZE},{MARK},0,{fee}"], fee_cap_ppm=PPM)
+    batched_fees = load_epoch(folder, 1, cfg, batch_fills=batch_fills, scratch=fee_scratch)
+    for inputs in (load_epoch(folder, 1, cfg), batched_fees):
+        with pytest.raises(InputError) as error:
+            apply_epoch(EpochState.genesis(cfg), inputs, cfg)
+        assert error.value.path.endswith("fills.csv")
+        assert (error.value.line, error.value.field) == (6, "seller_fee")
 
 # -- property: a market's lifecycle, epoch after epoch --------------------------------------------------------------
 
