@@ -98,6 +98,25 @@ def test_fees_past_the_amount_bound_are_refused_on_the_fee_that_crossed_it() -> 
 
 
 
+def test_a_fee_account_at_the_bound_refuses_the_funding_rate_whose_residue_would_pass_it() -> None:
+    """A fee of exactly ``2^62 − 1`` (a fill worth that much, a 100 % cap) fills the fee account to the bound; the
+    next epoch's funding at 7 ppm rounds one unit down into it. With the fee check above that was a ClearingError
+    (before it, a refusal of the epoch's first mark, which has nothing to do with it); it names the funding rate,
+    and a rate that leaves no residue commits."""
+    size, price = 2**31 - 1, 3 * 715_827_883  # size x price = 2^62 - 1
+    cfg = config(perp_spec(contract_multiplier=1), fill_fee_cap_ppm=1_000_000)
+    first = epoch_inputs(1, {PERP: price}, [fill("f1", "A", "B", size, price, buyer_fee=MAX_AMOUNT),
+                                            fill("f2", "C", "D", 1_000, price)],
+                         [deposit(a, MAX_AMOUNT if a in "AB" else 10**15) for a in "ABCD"], list("ABCD"))
+    state, _ = apply_epoch(EpochState.genesis(cfg), first, cfg)
+    assert state.cash_of(FEE_ACCOUNT) == MAX_AMOUNT
+    with pytest.raises(InputError) as error:
+        apply_epoch(state, epoch_inputs(2, {PERP: (price + 12_345, 7)}), cfg)
+    assert error.value.field == "funding_rate_ppm" and "past the amount bound" in str(error.value)
+    after, report = apply_epoch(state, epoch_inputs(2, {PERP: (price + 12_345, 10_000)}), cfg)
+    assert report.funding_residue == 0 and after.cash_of(FEE_ACCOUNT) == MAX_AMOUNT
+
+
 def _fill_files(tmp_path, fills: list[str], fee_cap_ppm: int = 125_000):
     text = (f"fill_fee_cap_ppm = {fee_cap_ppm}\n\n[[instrument]]\nid = \"{PERP}\"\nkind = \"perpetual\"\n"
             "tick_size = 1\nlot_size = 1\ncontract_multiplier = 1\ninitial_margin_ppm = 100000\n"

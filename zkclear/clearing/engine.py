@@ -428,9 +428,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
     settlement = checked_add(settlement, -netting.fees, "settlement")
     fee_account_flow = int(settlement[fee_row]) + fees_total + funding_residue  # Python int: cannot wrap
     if abs(fee_account_flow) > MAX_AMOUNT or abs(int(cash[fee_row]) + fee_account_flow) > MAX_AMOUNT:
-        room = MAX_AMOUNT - int(cash[fee_row]) - (fee_account_flow - fees_total)
-        raise fee_refusal(resolved, room, FEE_ACCOUNT) or ClearingError(
-            "fees of the epoch exceed the amount bound 2**62 - 1")
+        raise _fee_account_refusal(resolved, int(cash[fee_row]), fee_account_flow - fees_total, applied_rates)
     settlement[fee_row] = fee_account_flow
     for column in premium:  # cash settlement of expiring premium-style options at their intrinsic value
         spec = config.instruments[column]
@@ -602,6 +600,23 @@ def _paused_exempt_rows(paused: tuple[int, ...], config: ClearingConfig, start_p
     reduced_only = np.all((np.abs(positions) <= np.abs(start_positions))
                           & (np.sign(start_positions) * np.sign(positions) >= 0), axis=1)
     return np.flatnonzero(carried & reduced_only).tolist()
+
+
+def _fee_account_refusal(resolved: ResolvedInputs, balance: int, other_flows: int,
+                         applied_rates: tuple[int, ...]) -> InputError | ClearingError:
+    """The refusal of an epoch whose fees (and funding residue, ``other_flows`` with the fee account's own
+    settlement) would take the fee account past the amount bound: the fee that crosses it, else — a fee account
+    already at the bound — the funding rate whose floor-rounding residue would (session 15)."""
+    found = fee_refusal(resolved, MAX_AMOUNT - balance - other_flows, FEE_ACCOUNT)
+    if found is not None:
+        return found
+    paying = [column for column, rate in enumerate(applied_rates) if rate]
+    if not paying:
+        return ClearingError("fees of the epoch exceed the amount bound 2**62 - 1")
+    path, line = resolved.mark_sources[paying[0]]
+    return InputError(f"the funding residue (rounding, paid to {FEE_ACCOUNT!r}) would take {FEE_ACCOUNT!r} past the "
+                      "amount bound 2**62 - 1: withdraw from it first (operator_actions.csv)", path=path,
+                      line=line or None, field="funding_rate_ppm")
 
 
 def _refuse_amounts_beyond_the_bound(values: np.ndarray, what: str, resolved: ResolvedInputs,
