@@ -117,6 +117,24 @@ def test_a_fee_account_at_the_bound_refuses_the_funding_rate_whose_residue_would
     assert report.funding_residue == 0 and after.cash_of(FEE_ACCOUNT) == MAX_AMOUNT
 
 
+@pytest.mark.parametrize("penalty_ppm", [10_000, 1_000_000])
+def test_an_insurance_fund_at_the_bound_takes_the_penalty_that_fits_and_the_liquidation_happens(penalty_ppm) -> None:
+    """The fund holds ``2^62 − 6``; A (long 10^6 lots at 1,000) falls below maintenance at 930. Its penalty (300,000
+    or the whole equity) went to the fund through a transfer that would pass the bound, and the epoch stopped with
+    ``ClearingError('a liquidation transfer would leave the amount bound 2**62 - 1')``: no liquidation could happen
+    until the operator emptied the fund. The fund now takes the 5 units that fit; A is liquidated."""
+    cfg = config(perp_spec(contract_multiplier=1), liquidation_penalty_ppm=penalty_ppm, liquidators=("L",))
+    first = epoch_inputs(1, {PERP: 1_000}, [fill("f1", "A", "B", 10**6, 1_000)],
+                         [deposit("A", 10**8), deposit("B", 10**12), deposit("L", 10**15),
+                          deposit(INSURANCE_FUND, MAX_AMOUNT - 5)], ["A", "B", "L"])
+    state, _ = apply_epoch(EpochState.genesis(cfg), first, cfg)
+    state, report = apply_epoch(state, epoch_inputs(2, {PERP: 930}), cfg)
+    (liquidation,) = report.liquidations
+    assert liquidation.account == "A" and liquidation.penalty == 5 and liquidation.receiver == "L"
+    assert state.cash_of(INSURANCE_FUND) == MAX_AMOUNT
+    assert_invariants(state, report, cfg)
+
+
 def _fill_files(tmp_path, fills: list[str], fee_cap_ppm: int = 125_000):
     text = (f"fill_fee_cap_ppm = {fee_cap_ppm}\n\n[[instrument]]\nid = \"{PERP}\"\nkind = \"perpetual\"\n"
             "tick_size = 1\nlot_size = 1\ncontract_multiplier = 1\ninitial_margin_ppm = 100000\n"

@@ -201,7 +201,8 @@ class Book:
     def convert(self, row: int, asset: int, amount: int) -> None:
         """Convert ``amount`` (``1 … balance``) of account ``row``'s collateral ``asset`` into the settlement
         asset at the mark (``AssetRisk.conversion``): the account is credited the proceeds less the penalty,
-        the insurance fund the penalty; the asset leaves the book (the clearing house sells it)."""
+        the insurance fund the penalty (at most what it holds short of the amount bound); the asset leaves the book
+        (the clearing house sells it)."""
         risk = self.assets[asset]
         balance = int(self.balances[row, asset])
         if not 1 <= amount <= balance:
@@ -213,6 +214,7 @@ class Book:
         self.collateral[row] += risk.haircut_value(balance - amount) - risk.haircut_value(balance)
         self.balances[row, asset] = balance - amount
         self.cash[row] = credited
+        penalty = min(penalty, MAX_AMOUNT - int(self.cash[self.insurance_row]))  # a full fund takes what fits
         self.pay(row, self.insurance_row, penalty)
         self.converted[asset] += amount
         self.converted_proceeds += proceeds

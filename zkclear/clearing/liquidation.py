@@ -8,7 +8,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
 
 - ``0 <= E < MM``: close the smallest fraction ``f`` (ppm) of every position — ``ceil(|q| * f / PPM)`` lots
   each — such that ``E - penalty >= ceil(MM_after * (PPM + buffer) / PPM)``, where ``penalty =
-  min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund (found by
+  min(ceil(closed_notional * penalty_ppm / PPM), E)`` goes to the insurance fund, at most what it holds short of
+  the amount bound (found by
   :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
   close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
   equity still covers its *initial* requirement with them, else to the backstop account.
@@ -35,6 +36,7 @@ from zkclear.clearing.closeout import liquidation_penalty, liquidation_target, s
 from zkclear.clearing.config import DeficitResolution
 from zkclear.clearing.conversion import convert_collateral
 from zkclear.clearing.margin import MarginLevel, margin_requirements
+from zkclear.clearing.money import MAX_AMOUNT
 from zkclear.clearing.waterfall import deleverage, socialize
 from zkclear.errors import ClearingError
 
@@ -78,6 +80,8 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
             raise ClearingError(f"risk model charges margin on the flat account {name!r}")
         closing = smallest_closing(book, row, lots, equity, config.liquidation_penalty_ppm)
         penalty = liquidation_penalty(book, closing, equity, config.liquidation_penalty_ppm)
+        # a fund at the amount bound takes what fits (a smaller penalty only helps the closing restore)
+        penalty = min(penalty, MAX_AMOUNT - int(book.cash[book.insurance_row]))
         book.pay(row, book.insurance_row, penalty)
         receiver = _hand_over(book, row, closing)
         action = "full" if closing == lots else "partial"
