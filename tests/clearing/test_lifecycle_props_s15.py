@@ -135,6 +135,26 @@ def test_an_insurance_fund_at_the_bound_takes_the_penalty_that_fits_and_the_liqu
     assert_invariants(state, report, cfg)
 
 
+def test_a_backstop_surplus_returns_to_a_nearly_full_fund_what_fits() -> None:
+    """No liquidator: A's 505,377 closed lots go to the backstop at 930, which the fund tops up; at 2,000 the
+    backstop's surplus (about 5.1 · 10^8) exceeds what the fund holds short of the bound (about 3.2 · 10^8). Its
+    return stopped the epoch with the same ClearingError; the fund takes what fits, the backstop keeps the rest."""
+    cfg = config(perp_spec(contract_multiplier=1))
+    first = epoch_inputs(1, {PERP: 1_000}, [fill("f1", "A", "B", 10**6, 1_000)],
+                         [deposit("A", 10**8), deposit("B", 10**12), deposit(INSURANCE_FUND, MAX_AMOUNT - 3 * 10**8)],
+                         ["A", "B"])
+    state, _ = apply_epoch(EpochState.genesis(cfg), first, cfg)
+    state, report = apply_epoch(state, epoch_inputs(2, {PERP: 930}), cfg)
+    assert report.liquidations[0].receiver == BACKSTOP and report.backstop_topups[0].amount > 0
+    room = MAX_AMOUNT - state.cash_of(INSURANCE_FUND)
+    backstop = state.cash_of(BACKSTOP)
+    state, report = apply_epoch(state, epoch_inputs(3, {PERP: 2_000}), cfg)
+    assert [t.amount for t in report.backstop_topups] == [-room]
+    assert state.cash_of(INSURANCE_FUND) == MAX_AMOUNT
+    assert state.cash_of(BACKSTOP) == backstop + 505_377 * (2_000 - 930) - room
+    assert_invariants(state, report, cfg)
+
+
 def _fill_files(tmp_path, fills: list[str], fee_cap_ppm: int = 125_000):
     text = (f"fill_fee_cap_ppm = {fee_cap_ppm}\n\n[[instrument]]\nid = \"{PERP}\"\nkind = \"perpetual\"\n"
             "tick_size = 1\nlot_size = 1\ncontract_multiplier = 1\ninitial_margin_ppm = 100000\n"

@@ -147,9 +147,11 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
 
 
 def _return_backstop_surplus(book: Book) -> None:
-    """Backstop cash above its target goes back to the insurance fund: the fund is the one capital pool."""
+    """Backstop cash above its target goes back to the insurance fund: the fund is the one capital pool (as much as
+    it holds short of the amount bound; the backstop keeps the rest)."""
     row = book.backstop_row
     surplus = book.equity(row) - liquidation_target(book, book.requirement(row, book.position_row(row)))
+    surplus = min(surplus, MAX_AMOUNT - int(book.cash[book.insurance_row]))
     if surplus > 0:
         book.pay(row, book.insurance_row, surplus)
         book.topups.append(BackstopTopUp(-surplus))
