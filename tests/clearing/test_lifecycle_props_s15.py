@@ -3,15 +3,18 @@ pinned here, and a modest property over many epochs.
 
 The campaigns (thousands of random deployments, 3-10 epochs each: tiered and linear margin, dated futures expiring
 at a final price, funding at and beyond the clamp, fees at the cap, deposits and withdrawals at the amount bound,
-liquidations into an empty insurance fund, ADL and socialized loss, the oracle guard's fallbacks and breaker clamps,
-dynamic margin, a collateral asset, operator actions) found two epochs the engine stopped with a ``ClearingError``
-that named no input record: the int64 guards over the epoch's trade settlement and fees bounded sums that the
-committed state never holds (or could name the fill that took it past).
+liquidations into an empty or a full insurance fund, ADL and socialized loss, the oracle guard's fallbacks and breaker
+clamps, dynamic margin, a collateral asset, operator actions) found epochs the engine stopped with a
+``ClearingError`` that named no input record: the int64 guards over the epoch's trade settlement and fees bounded
+sums that the committed state never holds (or could name the fill that took it past), and a transfer into an
+insurance fund near the amount bound (a liquidation penalty, the backstop's surplus) had nowhere to go.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -43,6 +46,7 @@ from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import EpochInputs, FundingRate, OperatorAction, OracleQuote, Transfer
 from zkclear.clearing.instruments import MarginTier
 from zkclear.clearing.io import load_config, load_epoch
+from zkclear.clearing.ledger import Ledger
 from zkclear.clearing.money import MAX_AMOUNT, PPM
 from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
@@ -232,14 +236,14 @@ def _lifecycle_epoch(draw, cfg: ClearingConfig, epoch: int, marks: dict[str, int
         mark = marks[instrument]
         price = max(1, mark + draw(st.sampled_from([0, mark // 20, -(mark // 20)])))
         size = draw(st.sampled_from([1, 100, 2**20]))
-        fee = draw(st.sampled_from([0, 1, size * price * 10]))  # up to the fill's value at the 100 % cap
+        fee = min(MAX_AMOUNT, draw(st.sampled_from([0, 1, size * price * 10])))  # to the value: the 100 % cap
         fills.append(fill(f"f{epoch}-{k}", buyer, seller, size, price, instrument, fee, 0))
     transfers = [Transfer(f"t{epoch}-{k}", draw(st.sampled_from(["deposit", "withdrawal"])),
                           draw(st.sampled_from(TRADERS)), draw(st.sampled_from(AMOUNTS)),
                           asset=draw(st.sampled_from(["", "BTC"])) if cfg.assets else "")
                  for k in range(draw(st.integers(0, 3)))]
     if epoch == 1:
-        transfers.append(deposit(INSURANCE_FUND, draw(st.sampled_from([1, 10**9])), "fund"))
+        transfers.append(deposit(INSURANCE_FUND, draw(st.sampled_from([1, 10**9, MAX_AMOUNT - 10**9])), "fund"))
     clamp = cfg.funding_clamp_ppm
     rate = draw(st.sampled_from([0, clamp, -clamp - 1, PPM])) if PERP in live else None
     actions = ()
@@ -281,13 +285,15 @@ def _check_lifecycle_epoch(state: EpochState, report, cfg: ClearingConfig) -> No
 def test_every_epoch_of_a_futures_market_is_refused_by_field_or_commits_conserved_and_provable(data) -> None:
     """Perpetual (linear or tiered) and a dated future that expires at its final price, 3-6 epochs of prices that
     crash and recover, fills off the mark with fees up to the fill's value, funding at and beyond the clamp,
-    deposits and withdrawals up to the amount bound, a small insurance fund, ADL or socialized loss, a collateral
-    asset, the oracle guard's fallbacks and breaker, operator withdrawals: every epoch is refused by an InputError
-    naming its file and field, or commits conserved, within the bounds, provable and reproducible (the campaign this
-    condenses, over thousands of markets, found the two refusals above)."""
+    deposits and withdrawals up to the amount bound, an insurance fund nearly empty or nearly full, ADL or socialized
+    loss, a collateral asset, the oracle guard's fallbacks and breaker, operator withdrawals: every epoch is refused
+    by an InputError naming its file and field, or commits conserved, within the bounds, provable and reproducible,
+    and the ledger replays the committed epochs byte for byte (the campaigns this condenses, over thousands of
+    markets, found the defects above)."""
     cfg = data.draw(_market())
     marks = {PERP: data.draw(st.sampled_from([7, 60_000, 2**30])), DATED: data.draw(st.sampled_from([1, 60_000]))}
     state = EpochState.genesis(cfg)
+    committed = []
     for _ in range(data.draw(st.integers(3, 6))):
         inputs = data.draw(_lifecycle_epoch(cfg, state.epoch + 1, marks))
         try:
@@ -302,4 +308,9 @@ def test_every_epoch_of_a_futures_market_is_refused_by_field_or_commits_conserve
         for what in ("liquidations", "adl", "socialized", "expired_instruments", "paused_accounts", "conversions"):
             if getattr(report, what):
                 event(what)
+        committed.append(inputs)
         state = new_state
+    with tempfile.TemporaryDirectory() as scratch, Ledger(":memory:", cfg) as ledger:  # the ledger replays it
+        for inputs in committed:
+            ledger.commit(inputs, scratch=Path(scratch))
+        assert ledger.verify_replay().canonical_bytes() == state.canonical_bytes()
