@@ -1,0 +1,248 @@
+"""Differential test: the engine against an independent model of docs/clearing.md (reference_clearing_s15.py).
+
+Random small markets (2–6 accounts, 1–3 perpetuals and dated futures, linear or tiered margin, a few epochs) with
+edge values drawn on purpose: funding at and beyond the clamp, zero and negative funding, fees at the cap and one
+above it, fills at the edges of the price band and one tick outside, withdrawals at the initial requirement to the
+unit, operator fund withdrawals of exactly the balance. Each epoch runs through both; the engine must refuse what
+the model refuses (same record), and otherwise agree on cash, positions, net deposits, the settlement vector, fees,
+funding and its residue, expiries, liquidations and every withdrawal's outcome.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from tests.clearing import reference_clearing_s15 as ref
+from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.engine import apply_epoch
+from zkclear.clearing.inputs import (
+    AccountOpen,
+    EpochInputs,
+    Fill,
+    Fills,
+    MarginOverride,
+    MarkPrice,
+    OperatorAction,
+    Transfer,
+)
+from zkclear.clearing.instruments import InstrumentSpec, MarginTier
+from zkclear.clearing.state import EpochState
+from zkclear.errors import InputError
+
+PPM = ref.PPM
+EPOCHS = 4
+
+
+# -- the same market for both ----------------------------------------------------------------------------------------
+
+def engine_config(config: ref.Config) -> ClearingConfig:
+    def tiers(table: tuple[ref.Tier, ...]) -> tuple[MarginTier, ...]:
+        return tuple(MarginTier(t.notional_bound, t.rate_ppm, t.deduction) for t in table)
+
+    specs = tuple(InstrumentSpec(i.instrument_id, i.kind, tick_size=1, lot_size=1, contract_multiplier=i.multiplier,
+                                 initial_margin_ppm=i.initial_ppm, maintenance_margin_ppm=i.maintenance_ppm,
+                                 margin_model="tiered" if i.tiered else "linear",
+                                 initial_tiers=tiers(i.initial_tiers), maintenance_tiers=tiers(i.maintenance_tiers),
+                                 expiry_epoch=i.expiry_epoch)
+                  for i in config.instruments)
+    return ClearingConfig(instruments=specs, liquidation_penalty_ppm=config.penalty_ppm,
+                          liquidation_buffer_ppm=config.buffer_ppm, funding_clamp_ppm=config.funding_clamp_ppm,
+                          liquidators=config.liquidators, fill_price_band_ppm=config.fill_price_band_ppm,
+                          fill_fee_cap_ppm=config.fill_fee_cap_ppm)
+
+
+def engine_inputs(inputs: ref.Inputs) -> EpochInputs:
+    return EpochInputs(
+        epoch=inputs.epoch,
+        fills=Fills.from_records([Fill(f.fill_id, f.buyer, f.seller, f.instrument, f.size, f.price, f.buyer_fee,
+                                       f.seller_fee) for f in inputs.fills]),
+        marks=tuple(MarkPrice(i, mark, rate) for i, (mark, rate) in inputs.marks.items()),
+        transfers=tuple(Transfer(*t) for t in inputs.transfers),
+        opens=tuple(AccountOpen(a) for a in inputs.opens),
+        margin_overrides=tuple(MarginOverride(i, im, mm) for i, (im, mm) in inputs.margin_overrides.items()),
+        operator_actions=tuple(OperatorAction(a, "withdraw_fund", account, amount, "test")
+                               for a, account, amount in inputs.operator_actions))
+
+
+# -- random markets ---------------------------------------------------------------------------------------------------
+
+def tier_table(draw, scale: int) -> tuple[ref.Tier, ...]:
+    """Convex, continuous: bounds increasing, rates non-decreasing, each deduction = previous + previous bound ×
+    (rate − previous rate) / PPM, exact because bounds are multiples of 1,000 and rates of 1,000 ppm."""
+    count = draw(st.integers(1, 3))
+    bounds = sorted(set(draw(st.lists(st.integers(1, 400), min_size=count, max_size=count))))
+    rates = sorted(draw(st.lists(st.integers(1, 100), min_size=len(bounds), max_size=len(bounds))))
+    tiers, deduction = [], 0
+    for k, (bound, rate) in enumerate(zip(bounds, rates, strict=True)):
+        if k:
+            deduction += bounds[k - 1] * 1_000 * (rate - rates[k - 1]) * 1_000 * scale // PPM
+        tiers.append(ref.Tier(bound * 1_000, rate * 1_000 * scale, deduction))
+    return tuple(tiers)
+
+
+@st.composite
+def instruments(draw, index: int) -> ref.Instrument:
+    dated = draw(st.booleans())
+    multiplier = draw(st.sampled_from([1, 3, 10, 100]))
+    if draw(st.booleans()):
+        maintenance = tier_table(draw, 1)
+        initial = tuple(ref.Tier(t.notional_bound, 2 * t.rate_ppm, 2 * t.deduction) for t in maintenance)
+        return ref.Instrument(f"I{index}", "dated_future" if dated else "perpetual", multiplier, 100_000, 50_000,
+                              True, initial, maintenance, draw(st.integers(1, EPOCHS + 1)) if dated else None)
+    maintenance_ppm = draw(st.sampled_from([1, 10_000, 50_000, 123_457, PPM]))
+    initial_ppm = draw(st.sampled_from(sorted({maintenance_ppm, min(PPM, 2 * maintenance_ppm), PPM})))
+    return ref.Instrument(f"I{index}", "dated_future" if dated else "perpetual", multiplier, initial_ppm,
+                          maintenance_ppm, expiry_epoch=draw(st.integers(1, EPOCHS + 1)) if dated else None)
+
+
+def edge_or(draw, edges: list[int], anything: st.SearchStrategy[int]) -> int:
+    return draw(st.one_of(st.sampled_from(edges), anything))
+
+
+@st.composite
+def markets(draw):
+    specs = tuple(draw(instruments(k)) for k in range(draw(st.integers(1, 3))))
+    clamp = draw(st.sampled_from([0, 1, 10_000, 777_777, PPM]))
+    users = [f"U{k}" for k in range(draw(st.integers(2, 6)))]
+    config = ref.Config(specs, penalty_ppm=draw(st.sampled_from([0, 10_000, 50_000])),
+                        buffer_ppm=draw(st.sampled_from([0, 100_000])), funding_clamp_ppm=clamp,
+                        liquidators=tuple(users[:draw(st.integers(0, 2))]))
+    late = users[-1] if len(users) > 2 and draw(st.booleans()) else None  # opened in epoch 2
+    state = ref.State.genesis(config)
+    epochs = []
+    marks = {i.instrument_id: draw(st.integers(1, 3_000)) for i in specs}
+    for epoch in range(1, draw(st.integers(1, EPOCHS)) + 1):
+        live = [i for i in specs if not state.expired[i.instrument_id]]
+        opened = [a for a in users if a != late] if epoch == 1 else [late] if epoch == 2 and late else []
+        traders = [a for a in users if a in state.cash or a in opened] + [ref.BACKSTOP]
+        mark_inputs = {}
+        for i in live:
+            marks[i.instrument_id] = max(1, marks[i.instrument_id] * draw(st.integers(70, 130)) // 100)
+            rate = edge_or(draw, [0, clamp, -clamp, clamp + 1, -clamp - 1, PPM, -PPM],
+                           st.integers(-PPM, PPM)) if i.kind == "perpetual" else None
+            mark_inputs[i.instrument_id] = (marks[i.instrument_id], None if rate is None else max(-PPM, min(PPM, rate)))
+        fills = []
+        for k in range(draw(st.integers(0, 8)) if live else 0):
+            buyer, seller = draw(st.lists(st.sampled_from(traders), min_size=2, max_size=2, unique=True))
+            instrument = draw(st.sampled_from(live))
+            column, multiplier = instrument.instrument_id, instrument.multiplier
+            span = [marks[column]] + ([state.settlement_prices[column]] if state.settlement_prices[column] else [])
+            width = ref.ceil_div(config.fill_price_band_ppm * max(span), PPM)
+            lo, hi = max(1, min(span) - width), max(span) + width
+            price = edge_or(draw, [lo, hi, hi + 1, max(1, lo - 1)] if draw(st.integers(0, 9)) == 0 else [lo, hi],
+                            st.integers(lo, hi))
+            size = draw(st.integers(1, 40))
+            cap = ref.ceil_div(config.fill_fee_cap_ppm * size * price * multiplier, PPM)
+            edges = [0] + ([cap, cap + 1] if draw(st.integers(0, 9)) == 0 else [])
+            fees = [edge_or(draw, edges, st.integers(0, min(cap, 50))) for _ in range(2)]
+            fills.append(ref.FillRecord(f"e{epoch}f{k}", buyer, seller, column, size, price, *fees))
+        transfers = []
+        for account in opened:  # mostly enough for the book drawn, sometimes a few units
+            amount = draw(st.one_of(st.integers(100_000, 3_000_000), st.integers(1, 100_000)))
+            transfers.append((f"d{account}", "deposit", account, amount))
+        if epoch == 1:
+            transfers.append(("fund", "deposit", ref.INSURANCE_FUND, draw(st.integers(1, 1_000_000))))
+            if draw(st.booleans()):
+                transfers.append(("backstop", "deposit", ref.BACKSTOP, draw(st.integers(1, 100_000))))
+        holders = [a for a in traders if a != ref.BACKSTOP]
+        for k in range(draw(st.integers(0, 2))):
+            kind = draw(st.sampled_from(["deposit", "withdrawal"]))
+            transfers.append((f"t{epoch}.{k}", kind, draw(st.sampled_from(holders)), draw(st.integers(1, 200_000))))
+        overrides = {}
+        for i in live:
+            if not i.tiered and draw(st.integers(0, 4)) == 0:
+                mm = draw(st.integers(1, PPM))
+                overrides[i.instrument_id] = (draw(st.integers(mm, PPM)), mm)
+        inputs = ref.Inputs(epoch, mark_inputs, tuple(fills), tuple(transfers), tuple(opened), overrides)
+        try:
+            trial, _ = ref.apply_epoch(state, inputs, config)
+        except (ref.Refused, ref.Unmodelled):
+            epochs.append(inputs)
+            break
+        # Withdrawals and fund withdrawals at the boundary, computed on the model's state after the epoch: they come
+        # last in input order, so nothing before them changes.
+        extra, actions = [], []
+        for k, account in enumerate(draw(st.lists(st.sampled_from(holders), max_size=2))):
+            initial = ref.requirement(config, trial.positions[account], trial.settlement_prices, "initial", overrides)
+            amount = trial.cash[account] - initial + draw(st.sampled_from([-1, 0, 0, 1]))
+            if amount >= 1:
+                extra.append((f"w{epoch}.{k}", "withdrawal", account, amount))
+                trial.cash[account] -= amount if amount <= trial.cash[account] - initial else 0
+        for k, account in enumerate(draw(st.lists(st.sampled_from([ref.FEE_ACCOUNT, ref.INSURANCE_FUND]),
+                                                  max_size=1))):
+            amount = trial.cash[account] + draw(st.sampled_from([-1, 0, 1]))
+            if amount >= 1:
+                actions.append((f"op{epoch}.{k}", account, amount))
+        inputs = ref.Inputs(epoch, mark_inputs, tuple(fills), tuple(transfers) + tuple(extra), tuple(opened),
+                            overrides, tuple(actions))
+        epochs.append(inputs)
+        state, _ = ref.apply_epoch(state, inputs, config)
+    return config, epochs
+
+
+# -- comparison -------------------------------------------------------------------------------------------------------
+
+def assert_same_state(model: ref.State, engine: EpochState, config: ref.Config) -> None:
+    assert engine.epoch == model.epoch
+    assert list(engine.accounts) == sorted(model.cash)
+    ids = [i.instrument_id for i in config.instruments]
+    assert {a: engine.cash_of(a) for a in engine.accounts} == model.cash, "cash"
+    assert dict(zip(engine.accounts, engine.net_deposits.tolist(), strict=True)) == model.net_deposits, \
+        "net deposits"
+    assert {a: dict(zip(ids, row, strict=True)) for a, row in zip(engine.accounts, engine.positions.tolist(),
+                                                                  strict=True)} == model.positions, "positions"
+    assert dict(zip(ids, engine.settlement_prices, strict=True)) == model.settlement_prices, "settlement prices"
+    assert dict(zip(ids, engine.funding_indices, strict=True)) == model.funding_indices, "funding indices"
+    assert dict(zip(ids, engine.expired, strict=True)) == model.expired, "expired"
+    assert (engine.total_deposited, engine.total_withdrawn) == (model.total_deposited, model.total_withdrawn)
+
+
+def assert_same_report(model: ref.Report, report, config: ref.Config) -> None:
+    assert dict(zip(report.accounts, report.settlement.tolist(), strict=True)) == model.settlement, "settlement"
+    assert report.fees_collected == model.fees_collected, "fees"
+    assert [(f.instrument, f.requested_rate_ppm, f.applied_rate_ppm, f.index_delta, f.index)
+            for f in report.funding] == model.funding, "funding"
+    assert report.funding_residue == model.funding_residue, "funding residue"
+    assert list(report.expired_instruments) == model.expired_instruments, "expiries"
+    assert [(w.transfer_id, w.accepted) for w in report.withdrawals] == model.withdrawals, "withdrawals"
+    assert all(w.reason for w in report.withdrawals if not w.accepted), "a refused withdrawal names its reason"
+    assert [(a.action_id, a.accepted) for a in report.operator_actions] == model.operator_actions, "fund withdrawals"
+    ids = [i.instrument_id for i in config.instruments]
+    assert [(e.account, e.action, e.closed_lots, e.receiver, e.penalty, e.deficit, e.insurance_paid, e.residue)
+            for e in report.liquidations] == [
+        (e.account, e.action, tuple(e.closed_lots.get(i, 0) for i in ids), e.receiver, e.penalty, e.deficit,
+         e.insurance_paid, 0) for e in model.liquidations], "liquidations"
+    assert [t.amount for t in report.backstop_topups] == model.backstop_topups, "backstop top-ups"
+    assert not report.adl and not report.socialized
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(markets())
+def test_the_engine_clears_as_the_documentation_says(market):
+    config, epochs = market
+    engine_cfg = engine_config(config)
+    model, engine = ref.State.genesis(config), EpochState.genesis(engine_cfg)
+    for inputs in epochs:
+        try:
+            expected = ref.apply_epoch(model, inputs, config)
+        except ref.Refused as refusal:
+            event(f"refused: {refusal.file} {refusal.fields}")
+            try:
+                apply_epoch(engine, engine_inputs(inputs), engine_cfg)
+            except InputError as error:
+                assert error.field in refusal.fields, (str(error), refusal)
+                if refusal.file == "fills":
+                    assert error.line == refusal.index + 1, (str(error), refusal)
+                return
+            raise AssertionError(f"the engine accepted what the documentation refuses: {refusal}") from None
+        except ref.Unmodelled as reason:
+            event(f"unmodelled: {reason}")
+            return
+        engine, report = apply_epoch(engine, engine_inputs(inputs), engine_cfg)
+        model, model_report = expected
+        assert_same_state(model, engine, config)
+        assert_same_report(model_report, report, config)
+        event(f"liquidations: {bool(model_report.liquidations)}")
+        event(f"withdrawals honoured: {sum(h for _, h in model_report.withdrawals)}")
