@@ -10,6 +10,7 @@ funding and its residue, expiries, liquidations and every withdrawal's outcome.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -246,3 +247,19 @@ def test_the_engine_clears_as_the_documentation_says(market):
         assert_same_report(model_report, report, config)
         event(f"liquidations: {bool(model_report.liquidations)}")
         event(f"withdrawals honoured: {sum(h for _, h in model_report.withdrawals)}")
+
+
+def test_the_first_fill_with_a_fee_above_the_cap_is_named_whichever_side_pays_it():
+    """Found by the differential test: the fee cap checked every buyer fee before any seller fee, so the second
+    fill's buyer fee was named although the first fill's seller fee was already above its cap (docs/clearing.md:
+    "the record is the first bad one in input order")."""
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),))
+    opens = ref.Inputs(1, {"I0": (1_000, 0)}, transfers=(("d0", "deposit", "U0", 10**6),
+                                                         ("d1", "deposit", "U1", 10**6)), opens=("U0", "U1"))
+    engine_cfg = engine_config(config)
+    state, _ = apply_epoch(EpochState.genesis(engine_cfg), engine_inputs(opens), engine_cfg)
+    cap = ref.ceil_div(config.fill_fee_cap_ppm * 1 * 1_000 * 1, PPM)  # 125: 12.5 % of one lot at 1,000 ticks
+    fills = (ref.FillRecord("f1", "U0", "U1", "I0", 1, 1_000, seller_fee=cap + 1),
+             ref.FillRecord("f2", "U0", "U1", "I0", 1, 1_000, buyer_fee=cap + 1))
+    with pytest.raises(InputError, match=r"^<memory:fills>:1: field 'seller_fee': a fee of 126 exceeds"):
+        apply_epoch(state, engine_inputs(ref.Inputs(2, {"I0": (1_000, 0)}, fills)), engine_cfg)
