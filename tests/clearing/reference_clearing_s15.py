@@ -1,21 +1,23 @@
 """An independent model of the clearing rules, written from docs/clearing.md and docs/format.md alone.
 
-Plain Python: ints, dicts, no numpy, nothing imported from ``zkclear``. It covers the core path of an epoch
-(docs/clearing.md "An epoch, step by step"): validation of the fill price band and fee cap, account opening and
-deposits, variation margin, funding with its clamp and floor rounding, novation and netting with fees, dated-future
-expiry, standard margin (linear and tiered), the liquidation of an account below maintenance when its closed lots
-go to a liquidator or the backstop (partial by the smallest restoring fraction, or full), the users' withdrawals and
-the operator's fund withdrawals. What it does not model (a bankruptcy, the backstop's own liquidation, ADL,
-socialized loss) raises :class:`Unmodelled`, so a differential test can leave such an example out rather than
-compare it against a guess.
+Plain Python: ints, Fractions, dicts; no numpy, nothing imported from ``zkclear``. It covers a standard-margin
+deployment without options, oracle or collateral assets (docs/clearing.md "An epoch, step by step"): the refusals of a
+fill outside its price band, a fee above the cap, a self-trade and a withdrawal from a ``CH:`` account; account opening
+and deposits; variation margin; funding with its clamp and floor rounding; novation and netting with fees; dated-future
+expiry; linear and tiered requirements; the liquidation pass in rounds — the smallest restoring close-out handed to a
+liquidator or the backstop, a bankruptcy covered by the insurance fund, its residue by ADL at the bankruptcy price or
+by socialized loss, the backstop's top-up, deleveraging, bankruptcy and returned surplus; the users' withdrawals and
+the operator's fund withdrawals.
 
-Every rule below cites the sentence of the documentation it follows; ``test_reference_clearing_s15.py`` runs it
-against ``zkclear.clearing.engine.apply_epoch``.
+Each rule cites the sentence of the documentation it follows; where the documentation said too little to write it,
+the documentation was made precise (session 15), not this model fitted to the engine.
+``test_reference_clearing_s15.py`` runs it against ``zkclear.clearing.engine.apply_epoch``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 PPM = 1_000_000
 INSURANCE_FUND = "CH:insurance"
@@ -34,10 +36,6 @@ class Refused(Exception):
         self.file = file
         self.index = index
         self.fields = fields
-
-
-class Unmodelled(Exception):
-    """The epoch reaches a rule this reference does not model."""
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -71,6 +69,8 @@ class Config:
     buffer_ppm: int = 100_000
     funding_clamp_ppm: int = 10_000
     liquidators: tuple[str, ...] = ()
+    deficit_resolution: str = "adl"  # or "socialized_loss"
+    allow_self_trade: bool = False
     fill_price_band_ppm: int = 100_000
     fill_fee_cap_ppm: int = 125_000
 
@@ -133,6 +133,8 @@ class Liquidation:
     penalty: int
     deficit: int = 0
     insurance_paid: int = 0
+    residue: int = 0
+    resolution: str = ""
 
 
 @dataclass
@@ -146,6 +148,8 @@ class Report:
     operator_actions: list[tuple[str, bool]]
     liquidations: list[Liquidation]
     backstop_topups: list[int]  # from the insurance fund to the backstop; negative: its surplus returned
+    adl: list[tuple[str, str, str, int, int]]  # (bankrupt, counterparty, instrument, lots, cash)
+    socialized: list[tuple[str, str, int]]  # (bankrupt, account, amount)
 
 
 # -- margin ("Margin (cross margin, per account)") ------------------------------------------------------------------
@@ -182,7 +186,8 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
     span = [mark] + ([previous] if previous else [])
     lo, hi = min(span), max(span)
     width = ceil_div(config.fill_price_band_ppm * hi, PPM)
-    bad = () if lo - width <= f.price <= hi + width else ("price",)
+    bad = ("buyer", "seller") if f.buyer == f.seller and not config.allow_self_trade else ()
+    bad += () if lo - width <= f.price <= hi + width else ("price",)
     cap = ceil_div(config.fill_fee_cap_ppm * f.size * f.price * instrument.multiplier, PPM)
     bad += tuple(name for name, fee in (("buyer_fee", f.buyer_fee), ("seller_fee", f.seller_fee)) if fee > cap)
     if bad:
@@ -190,8 +195,8 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
 
 
 def validate(config: Config, state: State, inputs: Inputs) -> None:
-    """The refusals this model knows: a fill outside its price band, a fee above the cap (the first bad fill in
-    input order), a withdrawal from a ``CH:`` account."""
+    """The refusals this model knows: a self-trade (unless allowed), a fill outside its price band, a fee above the
+    cap (the first bad fill in input order), a withdrawal from a ``CH:`` account."""
     for index, f in enumerate(inputs.fills):
         _check_fill(config, state, inputs, index, f)
     for index, (_, kind, account, _) in enumerate(inputs.transfers):
@@ -274,7 +279,8 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
 
     # 7. Margin and liquidation.
     overrides = inputs.margin_overrides
-    liquidations, topups = liquidate(config, new, marks, overrides)
+    liquidation = LiquidationPass(config, new, marks, overrides)
+    liquidation.run()
 
     # 8. Withdrawals in input order, then the operator's fund withdrawals.
     withdrawals = []
@@ -298,19 +304,11 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
         actions.append((action_id, honoured))
 
     report = Report({a: settlement.get(a, 0) for a in new.cash}, fees, funding, residue, expired, withdrawals,
-                    actions, liquidations, topups)
+                    actions, liquidation.events, liquidation.topups, liquidation.adl, liquidation.socialized)
     return new, report
 
 
 # -- liquidation ("Liquidation") -----------------------------------------------------------------------------------
-
-def _candidates(config: Config, state: State, marks: dict[str, int],
-                overrides: dict[str, tuple[int, int]]) -> list[str]:
-    """Accounts with ``equity < maintenance`` (not the fund or the fee account), in id order, the backstop last."""
-    below = [a for a in sorted(state.cash) if a not in (INSURANCE_FUND, FEE_ACCOUNT)
-             and state.cash[a] < requirement(config, state.positions[a], marks, "maintenance", overrides)]
-    return [a for a in below if a != BACKSTOP] + [a for a in below if a == BACKSTOP]
-
 
 def _closed(positions: dict[str, int], fraction: int) -> dict[str, int]:
     """``c_i = sign(q_i) · ⌈|q_i| · f / PPM⌉``."""
@@ -326,85 +324,198 @@ def _fractions(positions: dict[str, int]) -> list[int]:
     return sorted(steps)
 
 
-def _penalty(config: Config, closed: dict[str, int], marks: dict[str, int], equity: int) -> int:
-    multiplier = {i.instrument_id: i.multiplier for i in config.instruments}
-    value = sum(abs(c) * marks[i] * multiplier[i] for i, c in closed.items())
-    return min(ceil_div(value * config.penalty_ppm, PPM), equity)
+def allocate_pro_rata(total: int, weights: list[int]) -> list[int]:
+    """``⌊total · w_k / W⌋`` each, then the leftover units one each to the largest remainders, ties to the earlier
+    entry."""
+    whole = sum(weights)
+    shares = [total * w // whole for w in weights]
+    order = sorted(range(len(weights)), key=lambda k: (-(total * weights[k] % whole), k))
+    for k in order[:total - sum(shares)]:
+        shares[k] += 1
+    return shares
 
 
-def _target(config: Config, maintenance: int) -> int:
-    """``⌈MM · (PPM + buffer_ppm) / PPM⌉``."""
-    return ceil_div(maintenance * (PPM + config.buffer_ppm), PPM)
+@dataclass
+class LiquidationPass:
+    """Step 7 on a state whose positions are marked: ``run`` liquidates until no account is below maintenance."""
 
+    config: Config
+    state: State
+    marks: dict[str, int]
+    overrides: dict[str, tuple[int, int]]
+    events: list[Liquidation] = field(default_factory=list)
+    topups: list[int] = field(default_factory=list)
+    adl: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # bankrupt, counterparty, instr, lots, cash
+    socialized: list[tuple[str, str, int]] = field(default_factory=list)  # bankrupt, account, amount
 
-def liquidate(config: Config, state: State, marks: dict[str, int],
-              overrides: dict[str, tuple[int, int]]) -> tuple[list[Liquidation], list[int]]:
-    """``0 ≤ E < MM``: the smallest fraction of every position whose close-out leaves ``E − penalty ≥
-    ⌈MM_after · (PPM + buffer) / PPM⌉``; the lots move at the mark to the first opted-in liquidator (id order, not
-    the account) whose equity covers its initial requirement with them, else to the backstop. The backstop, below
-    maintenance, is topped up by the insurance fund towards its target; when the pass ends, its cash above the target
-    returns to the fund."""
-    events: list[Liquidation] = []
-    topups: list[int] = []
-    while candidates := _candidates(config, state, marks, overrides):
-        account = candidates[0]
-        equity, held = state.cash[account], state.positions[account]
-        if account == BACKSTOP:
-            maintenance = requirement(config, held, marks, "maintenance", overrides)
-            amount = min(state.cash[INSURANCE_FUND], _target(config, maintenance) - equity)
-            if amount > 0:
-                state.cash[INSURANCE_FUND] -= amount
-                state.cash[BACKSTOP] += amount
-                topups.append(amount)
-            if state.cash[BACKSTOP] < maintenance:
-                raise Unmodelled("the backstop's deleveraging")
-            continue
-        if equity < 0:  # bankrupt: the fund pays the deficit; a residue goes to ADL or socialized loss
-            paid = min(-equity, state.cash[INSURANCE_FUND])
-            if paid < -equity:
-                raise Unmodelled("a bankruptcy the insurance fund does not cover")
-            state.cash[INSURANCE_FUND] -= paid
-            state.cash[account] += paid
-            closed = {i: q for i, q in held.items() if q}
-            # an account left only a loss (on an expired future, say) hands nothing over: no receiver
-            receiver = _receiver(config, state, account, closed, marks, overrides) if closed else ""
-            _move(state, account, receiver, closed)
-            events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid))
-            continue
+    def maintenance(self, positions: dict[str, int]) -> int:
+        return requirement(self.config, positions, self.marks, "maintenance", self.overrides)
+
+    def target(self, positions: dict[str, int]) -> int:
+        """``⌈MM · (PPM + buffer_ppm) / PPM⌉``."""
+        return ceil_div(self.maintenance(positions) * (PPM + self.config.buffer_ppm), PPM)
+
+    def candidates(self) -> list[str]:
+        """Accounts with ``equity < maintenance`` (not the fund or the fee account), id order, the backstop last."""
+        cash, positions = self.state.cash, self.state.positions
+        below = [a for a in sorted(cash) if a not in (INSURANCE_FUND, FEE_ACCOUNT)
+                 and cash[a] < self.maintenance(positions[a])]
+        return [a for a in below if a != BACKSTOP] + [a for a in below if a == BACKSTOP]
+
+    def run(self) -> None:
+        """In rounds until no account is below maintenance: each round takes the accounts below it at its start, in
+        id order with the backstop last (an ADL or a socialized loss can push another account under: the next round
+        re-checks)."""
+        while candidates := self.candidates():
+            for account in candidates:
+                if self.state.cash[account] >= self.maintenance(self.state.positions[account]):
+                    continue  # restored since the round began (an ADL closed its positions, say)
+                if account == BACKSTOP:
+                    self.backstop()
+                elif self.state.cash[account] < 0:
+                    self.bankrupt(account)
+                else:
+                    self.close_out(account)
+        surplus = self.state.cash[BACKSTOP] - self.target(self.state.positions[BACKSTOP])
+        if surplus > 0:
+            self.pay(BACKSTOP, INSURANCE_FUND, surplus)
+            self.topups.append(-surplus)
+
+    def pay(self, payer: str, payee: str, amount: int) -> None:
+        self.state.cash[payer] -= amount
+        self.state.cash[payee] += amount
+
+    def close_out(self, account: str) -> None:
+        """``0 ≤ E < MM``: the smallest fraction of every position whose close-out leaves ``E − penalty ≥
+        target(after)``, penalty ``min(⌈closed notional · penalty_ppm / PPM⌉, E)`` to the insurance fund; the lots
+        move at the mark to a liquidator or the backstop."""
+        equity, held = self.state.cash[account], self.state.positions[account]
+        multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
         for fraction in _fractions(held):
             closed = _closed(held, fraction)
-            penalty = _penalty(config, closed, marks, equity)
-            after = {i: q - closed.get(i, 0) for i, q in held.items()}
-            if equity - penalty >= _target(config, requirement(config, after, marks, "maintenance", overrides)):
+            value = sum(abs(c) * self.marks[i] * multiplier[i] for i, c in closed.items())
+            penalty = min(ceil_div(value * self.config.penalty_ppm, PPM), equity)
+            if equity - penalty >= self.target({i: q - closed.get(i, 0) for i, q in held.items()}):
                 break
         whole = all(c == held[i] for i, c in closed.items())
-        receiver = _receiver(config, state, account, closed, marks, overrides)
-        state.cash[account] -= penalty
-        state.cash[INSURANCE_FUND] += penalty
-        _move(state, account, receiver, closed)
-        events.append(Liquidation(account, "full" if whole else "partial", closed, receiver, penalty))
-    surplus = state.cash[BACKSTOP] - _target(config, requirement(config, state.positions[BACKSTOP], marks,
-                                                                 "maintenance", overrides))
-    if surplus > 0:
-        state.cash[BACKSTOP] -= surplus
-        state.cash[INSURANCE_FUND] += surplus
-        topups.append(-surplus)
-    return events, topups
+        receiver = self.receiver(account, closed)
+        self.pay(account, INSURANCE_FUND, penalty)
+        self.move(account, receiver, closed)
+        self.events.append(Liquidation(account, "full" if whole else "partial", closed, receiver, penalty))
 
+    def bankrupt(self, account: str) -> None:
+        """``E < 0``: the fund pays ``min(−E, fund)``; covered, the positions move at the mark to a liquidator or the
+        backstop; a residue goes to ADL at the bankruptcy price, or (socialized loss, or no position left) to every
+        other account with positive equity, pro rata to it, and the positions then move at the mark."""
+        equity, held = self.state.cash[account], self.state.positions[account]
+        paid = min(-equity, self.state.cash[INSURANCE_FUND])
+        self.pay(INSURANCE_FUND, account, paid)
+        residue = -equity - paid
+        closed = {i: q for i, q in held.items() if q}
+        if residue and self.config.deficit_resolution == "adl" and closed:
+            self.deleverage(account, closed, residue)
+            receiver, resolution = "ADL", "adl"
+        else:
+            if residue:
+                self.socialize(account, residue)
+            # an account left only a loss (on an expired future, say) hands nothing over: no receiver
+            receiver = self.receiver(account, closed) if closed else ""
+            self.move(account, receiver, closed)
+            resolution = "socialized_loss" if residue else ""
+        self.events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid, residue, resolution))
 
-def _move(state: State, giver: str, receiver: str, lots: dict[str, int]) -> None:
-    """Lots change hands at the mark: no cash moves (every position is already marked to it)."""
-    for i, c in lots.items():
-        state.positions[giver][i] -= c
-        state.positions[receiver][i] += c
+    def socialize(self, account: str, residue: int) -> None:
+        payers = [a for a in sorted(self.state.cash) if a != account and self.state.cash[a] > 0]
+        shares = allocate_pro_rata(residue, [self.state.cash[a] for a in payers])
+        for payer, share in zip(payers, shares, strict=True):
+            if share:  # the report lists the accounts charged
+                self.pay(payer, account, share)
+                self.socialized.append((account, payer, share))
 
+    def rank(self, exclude: str) -> list[str]:
+        """ADL rank: highest score first, ties by id, the backstop after every user."""
+        multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
 
-def _receiver(config: Config, state: State, account: str, closed: dict[str, int], marks: dict[str, int],
-              overrides: dict[str, tuple[int, int]]) -> str:
-    for liquidator in sorted(config.liquidators):
-        if liquidator == account or liquidator not in state.cash:
-            continue
-        taken = {i: q + closed.get(i, 0) for i, q in state.positions[liquidator].items()}
-        if state.cash[liquidator] >= requirement(config, taken, marks, "initial", overrides):
-            return liquidator
-    return BACKSTOP
+        def score(a: str) -> Fraction:
+            equity, deposits = self.state.cash[a], self.state.net_deposits[a]
+            notional = sum(abs(q) * self.marks[i] * multiplier[i] for i, q in self.state.positions[a].items() if q)
+            profit_share = Fraction(min(equity - deposits, equity), max(equity, deposits, 1))
+            leverage = Fraction(notional, max(equity, 1))
+            return profit_share * leverage if profit_share > 0 else profit_share / leverage
+
+        holders = [a for a in self.state.positions if a != exclude and any(self.state.positions[a].values())]
+        return sorted(holders, key=lambda a: (a == BACKSTOP, -score(a), a))
+
+    def deleverage(self, account: str, closed: dict[str, int], residue: int) -> None:
+        """Close ``closed`` against opposite-side accounts in ADL rank order, instrument by instrument in
+        configuration order, the rank taken at each instrument's turn; ``residue`` is split over the instruments pro
+        rata to closed notional, then over an instrument's counterparties pro rata to the lots each takes (rank
+        order), and each pays its share to ``account``."""
+        instruments = [i for i in self.config.instruments if closed.get(i.instrument_id)]
+        by_instrument = allocate_pro_rata(residue, [abs(closed[i.instrument_id]) * self.marks[i.instrument_id]
+                                                    * i.multiplier for i in instruments])
+        for instrument, share in zip(instruments, by_instrument, strict=True):
+            column, lots = instrument.instrument_id, closed[instrument.instrument_id]
+            takers = []
+            for counterparty in self.rank(account):  # ranked when the instrument's turn comes
+                held = self.state.positions[counterparty][column]
+                if held * lots < 0 and sum(t for _, t in takers) < abs(lots):
+                    takers.append((counterparty, min(abs(held), abs(lots) - sum(t for _, t in takers))))
+            payments = allocate_pro_rata(share, [t for _, t in takers]) if share else [0] * len(takers)
+            for (counterparty, taken), payment in zip(takers, payments, strict=True):
+                sign = 1 if lots > 0 else -1
+                self.state.positions[counterparty][column] += sign * taken
+                self.state.positions[account][column] -= sign * taken
+                self.pay(counterparty, account, payment)
+                self.adl.append((account, counterparty, column, taken, payment))
+
+    def backstop(self) -> None:
+        """The fund tops the backstop up towards its target; still below maintenance, it is deleveraged against
+        opposite-side accounts in ADL rank order at the mark, by the smallest fraction meeting the target (no
+        penalty); at negative equity its deficit goes to ADL at the bankruptcy price (or socialized loss, then
+        deleveraging at the mark)."""
+        held = self.state.positions[BACKSTOP]
+        equity_before, maintenance = self.state.cash[BACKSTOP], self.maintenance(held)
+        amount = min(self.state.cash[INSURANCE_FUND], self.target(held) - equity_before)
+        if amount > 0:
+            self.pay(INSURANCE_FUND, BACKSTOP, amount)
+            self.topups.append(amount)
+        equity = self.state.cash[BACKSTOP]
+        if equity >= maintenance:
+            return
+        if equity < 0:
+            closed, residue = {i: q for i, q in held.items() if q}, -equity
+            if self.config.deficit_resolution == "adl" and closed:
+                self.deleverage(BACKSTOP, closed, residue)
+                resolution = "adl"
+            else:
+                self.socialize(BACKSTOP, residue)
+                self.deleverage(BACKSTOP, closed, 0)
+                resolution = "socialized_loss"
+            # receiver "ADL" even when it held nothing (unlike a user's bankruptcy: docs/clearing.md)
+            self.events.append(Liquidation(BACKSTOP, "bankrupt", closed, "ADL", 0, -equity_before,
+                                           max(amount, 0), residue, resolution))
+            return
+        for fraction in _fractions(held):
+            closed = _closed(held, fraction)
+            if equity >= self.target({i: q - closed.get(i, 0) for i, q in held.items()}):
+                break
+        self.deleverage(BACKSTOP, closed, 0)
+        self.events.append(Liquidation(BACKSTOP, "backstop_deleverage", closed, "ADL", 0))
+
+    def move(self, giver: str, receiver: str, lots: dict[str, int]) -> None:
+        """Lots change hands at the mark: no cash moves (every position is already marked to it)."""
+        for i, c in lots.items():
+            self.state.positions[giver][i] -= c
+            self.state.positions[receiver][i] += c
+
+    def receiver(self, account: str, closed: dict[str, int]) -> str:
+        """The first opted-in liquidator (id order, not the account) whose equity covers its initial requirement
+        with the lots, else the backstop."""
+        for liquidator in sorted(self.config.liquidators):
+            if liquidator == account or liquidator not in self.state.cash:
+                continue
+            taken = {i: q + closed.get(i, 0) for i, q in self.state.positions[liquidator].items()}
+            if self.state.cash[liquidator] >= requirement(self.config, taken, self.marks, "initial", self.overrides):
+                return liquidator
+        return BACKSTOP
