@@ -186,8 +186,7 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
     span = [mark] + ([previous] if previous else [])
     lo, hi = min(span), max(span)
     width = ceil_div(config.fill_price_band_ppm * hi, PPM)
-    bad = ("buyer", "seller") if f.buyer == f.seller and not config.allow_self_trade else ()
-    bad += () if lo - width <= f.price <= hi + width else ("price",)
+    bad = () if lo - width <= f.price <= hi + width else ("price",)
     cap = ceil_div(config.fill_fee_cap_ppm * f.size * f.price * instrument.multiplier, PPM)
     bad += tuple(name for name, fee in (("buyer_fee", f.buyer_fee), ("seller_fee", f.seller_fee)) if fee > cap)
     if bad:
@@ -195,9 +194,12 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
 
 
 def validate(config: Config, state: State, inputs: Inputs) -> None:
-    """The refusals this model knows: a self-trade (unless allowed), a fill outside its price band, a fee above the
-    cap (the first bad fill in input order), a withdrawal from a ``CH:`` account."""
-    for index, f in enumerate(inputs.fills):
+    """The refusals this model knows: a self-trade (unless allowed), then a fill outside its price band or with a
+    fee above the cap (the first bad fill in input order in each stage), a withdrawal from a ``CH:`` account."""
+    for index, f in enumerate(inputs.fills):  # the record checks of step 1 run over every fill first
+        if f.buyer == f.seller and not config.allow_self_trade:
+            raise Refused("fills", index, ("seller",))
+    for index, f in enumerate(inputs.fills):  # then the checks against the marks (step 5)
         _check_fill(config, state, inputs, index, f)
     for index, (_, kind, account, _) in enumerate(inputs.transfers):
         if kind == "withdrawal" and account.startswith("CH:"):
