@@ -270,3 +270,45 @@ def test_the_first_fill_with_a_fee_above_the_cap_is_named_whichever_side_pays_it
              ref.FillRecord("f2", "U0", "U1", "I0", 1, 1_000, buyer_fee=cap + 1))
     with pytest.raises(InputError, match=r"^<memory:fills>:1: field 'seller_fee': a fee of 126 exceeds"):
         apply_epoch(state, engine_inputs(ref.Inputs(2, {"I0": (1_000, 0)}, fills)), engine_cfg)
+
+
+# -- rules the model had to ask for: now in docs/clearing.md, pinned by hand-worked cases ------------------------------
+
+def _run(config: ref.Config, *epochs: ref.Inputs):
+    engine_cfg = engine_config(config)
+    state, reports = EpochState.genesis(engine_cfg), []
+    for inputs in epochs:
+        state, report = apply_epoch(state, engine_inputs(inputs), engine_cfg)
+        reports.append(report)
+    return state, reports
+
+
+def test_a_deposit_to_the_backstop_is_in_the_insurance_fund_by_the_end_of_its_epoch():
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),))
+    state, (report,) = _run(config, ref.Inputs(1, {"I0": (100, 0)}, transfers=(
+        ("f", "deposit", ref.INSURANCE_FUND, 1_000), ("b", "deposit", ref.BACKSTOP, 500))))
+    assert (state.cash_of(ref.BACKSTOP), state.cash_of(ref.INSURANCE_FUND)) == (0, 1_500)
+    assert [t.amount for t in report.backstop_topups] == [-500]
+
+
+def test_an_operators_fund_withdrawal_lowers_the_funds_net_deposits():
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),))
+    state, _ = _run(config, ref.Inputs(1, {"I0": (100, 0)}, transfers=(("f", "deposit", ref.INSURANCE_FUND, 1_000),),
+                                       operator_actions=(("op", ref.INSURANCE_FUND, 400),)))
+    row = state.row(ref.INSURANCE_FUND)
+    assert (state.cash_of(ref.INSURANCE_FUND), int(state.net_deposits[row]), state.total_withdrawn) == (600, 600, 400)
+
+
+def test_the_adl_rank_is_taken_at_each_instruments_turn():
+    """The backstop, short 1 I0 and long 1 I1 after buying I1 at 2 against a mark of 1, is deleveraged whole. U2
+    (long I0, short I1; notional 2) outranks U1 (short I1; notional 1) at the start, so it takes the I0 lot; then,
+    flat in I0, its notional is 1 like U1's, the tie goes to the id, and U1 takes the I1 lot."""
+    config = ref.Config((ref.Instrument("I0", "dated_future", 1, 2_000, 1_000, expiry_epoch=5),
+                         ref.Instrument("I1", "perpetual", 1, 2_000, 1_000)), buffer_ppm=0, penalty_ppm=0)
+    fills = (ref.FillRecord("f0", "U0", "U1", "I1", 1, 2), ref.FillRecord("f1", "U2", ref.BACKSTOP, "I0", 1, 1),
+             ref.FillRecord("f2", ref.BACKSTOP, "U2", "I1", 1, 2))
+    deposits = tuple((f"d{a}", "deposit", a, 100_000) for a in ("U0", "U1", "U2"))
+    _, (report,) = _run(config, ref.Inputs(1, {"I0": (1, None), "I1": (1, 0)}, fills,
+                                           (*deposits, ("f", "deposit", ref.INSURANCE_FUND, 1)), ("U0", "U1", "U2")))
+    assert [(e.counterparty, e.instrument, e.lots) for e in report.adl] == [("U2", "I0", 1), ("U1", "I1", 1)]
+    assert [e.action for e in report.liquidations] == ["backstop_deleverage"]
