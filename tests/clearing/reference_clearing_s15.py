@@ -209,6 +209,7 @@ def validate(config: Config, state: State, inputs: Inputs) -> None:
 # -- the epoch ("An epoch, step by step") ------------------------------------------------------------------------
 
 def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Report]:
+    """The next state and the epoch's report, or :class:`Refused`; ``state`` is left as it was."""
     validate(config, state, inputs)
     new = state.copy()
     new.epoch = inputs.epoch
