@@ -194,16 +194,18 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
 
 
 def validate(config: Config, state: State, inputs: Inputs) -> None:
-    """The refusals this model knows: a self-trade (unless allowed), then a fill outside its price band or with a
-    fee above the cap (the first bad fill in input order in each stage), a withdrawal from a ``CH:`` account."""
-    for index, f in enumerate(inputs.fills):  # the record checks of step 1 run over every fill first
+    """The refusals this model knows, in the documented order: a self-trade (unless allowed), a withdrawal from a
+    ``CH:`` account, then a fill outside its price band or with a fee above the cap (the first bad record of each
+    stage and file)."""
+    # Step 1, file by file: the fills' record checks, then the transfers.
+    for index, f in enumerate(inputs.fills):
         if f.buyer == f.seller and not config.allow_self_trade:
             raise Refused("fills", index, ("seller",))
-    for index, f in enumerate(inputs.fills):  # then the checks against the marks (step 5)
-        _check_fill(config, state, inputs, index, f)
     for index, (_, kind, account, _) in enumerate(inputs.transfers):
         if kind == "withdrawal" and account.startswith("CH:"):
             raise Refused("transfers", index, ("account",))
+    for index, f in enumerate(inputs.fills):  # step 5: the fills against the marks
+        _check_fill(config, state, inputs, index, f)
 
 
 # -- the epoch ("An epoch, step by step") ------------------------------------------------------------------------
