@@ -1,13 +1,13 @@
 """An independent model of the clearing rules, written from docs/clearing.md and docs/format.md alone.
 
 Plain Python: ints, Fractions, dicts; no numpy, nothing imported from ``zkclear``. It covers a standard-margin
-deployment without options, oracle or collateral assets (docs/clearing.md "An epoch, step by step"): the refusals of a
-fill outside its price band, a fee above the cap, a self-trade and a withdrawal from a ``CH:`` account; account opening
-and deposits; variation margin; funding with its clamp and floor rounding; novation and netting with fees; dated-future
-expiry; linear and tiered requirements; the liquidation pass in rounds — the smallest restoring close-out handed to a
-liquidator or the backstop, a bankruptcy covered by the insurance fund, its residue by ADL at the bankruptcy price or
-by socialized loss, the backstop's top-up, deleveraging, bankruptcy and returned surplus; the users' withdrawals and
-the operator's fund withdrawals.
+deployment without options, oracle or collateral assets (docs/clearing.md "An epoch, step by step"): the refusals of
+a fill outside its price band, a fee above the cap, a self-trade, a position beyond the statements' bound and a
+withdrawal from a ``CH:`` account; account opening and deposits; variation margin; funding with its clamp and floor
+rounding; novation and netting with fees; dated-future expiry; linear and tiered requirements; the liquidation pass
+in rounds — the smallest restoring close-out handed to a liquidator, the backstop or ADL at the mark, a bankruptcy
+covered by the insurance fund, its residue by ADL at the bankruptcy price or by socialized loss, the backstop's
+top-up, deleveraging, bankruptcy and returned surplus; the users' withdrawals and the operator's fund withdrawals.
 
 Each rule cites the sentence of the documentation it follows; where the documentation said too little to write it,
 the documentation was made precise (session 15), not this model fitted to the engine.
@@ -31,12 +31,11 @@ class Refused(Exception):
     input order) name the record, ``fields`` the fields of it that are bad (the documentation does not order the
     checks of one record, so a refusal may name any of them)."""
 
-    def __init__(self, file: str, index: int, fields: tuple[str, ...], indices: tuple[int, ...] = ()) -> None:
+    def __init__(self, file: str, index: int, fields: tuple[str, ...]) -> None:
         super().__init__(f"{file}[{index}]: fields {fields!r}")
         self.file = file
         self.index = index
         self.fields = fields
-        self.indices = indices or (index,)  # the records the documentation lets it name
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -214,22 +213,25 @@ def validate(config: Config, state: State, inputs: Inputs) -> None:
         _check_fill(config, state, inputs, index, f)
 
 
-def _check_positions(config: Config, start: dict[str, dict[str, int]], fills: tuple[FillRecord, ...]) -> None:
-    """"Provable by construction": a position beyond the statements' bound after netting is refused on the fill
-    after which the account's running position (from its start of epoch, in input order) last crossed it, field
-    ``size``. Several accounts beyond it: the earliest such fill (undocumented; the test accepts any of them)."""
+def _check_positions(config: Config, start: dict[str, dict[str, int]], fills: tuple[FillRecord, ...],
+                     netted: dict[str, dict[str, int]]) -> None:
+    """"Provable by construction": a position beyond the statements' bound after netting and expiry (``netted``)
+    is refused on the fill after which the account's running position (from its start of epoch, in input order)
+    last crossed it, field ``size``; of several, the first account in id order, its first such instrument in
+    configuration order."""
     running = {a: dict(p) for a, p in start.items()}
     crossed: dict[tuple[str, str], int] = {}
     for index, f in enumerate(fills):
-        for account, lots in ((f.buyer, f.size), (f.seller, -f.size)):
+        for account in {f.buyer, f.seller}:  # a self-trade nets to nothing
+            lots = (f.size if account == f.buyer else 0) - (f.size if account == f.seller else 0)
             before = running[account][f.instrument]
             running[account][f.instrument] = after = before + lots
             if abs(before) <= config.max_position < abs(after):
                 crossed[account, f.instrument] = index
-    beyond = sorted(index for (account, instrument), index in crossed.items()
-                    if abs(running[account][instrument]) > config.max_position)
-    if beyond:
-        raise Refused("fills", beyond[0], ("size",), tuple(beyond))
+    for account in sorted(netted):
+        for instrument in config.instruments:
+            if abs(netted[account][instrument.instrument_id]) > config.max_position:
+                raise Refused("fills", crossed[account, instrument.instrument_id], ("size",))
 
 
 # -- the epoch ("An epoch, step by step") ------------------------------------------------------------------------
@@ -293,7 +295,6 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
             fees += fee
     if fees:
         pay(FEE_ACCOUNT, fees)
-    _check_positions(config, start_positions, inputs.fills)
 
     for instrument in live:
         new.settlement_prices[instrument.instrument_id] = marks[instrument.instrument_id]
@@ -306,6 +307,7 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
                 held[instrument.instrument_id] = 0
             new.expired[instrument.instrument_id] = True
             expired.append(instrument.instrument_id)
+    _check_positions(config, start_positions, inputs.fills, new.positions)
 
     # 7. Margin and liquidation.
     overrides = inputs.margin_overrides
