@@ -326,3 +326,26 @@ def test_the_adl_rank_is_taken_at_each_instruments_turn():
                                            (*deposits, ("f", "deposit", ref.INSURANCE_FUND, 1)), ("U0", "U1", "U2")))
     assert [(e.counterparty, e.instrument, e.lots) for e in report.adl] == [("U2", "I0", 1), ("U1", "I1", 1)]
     assert [e.action for e in report.liquidations] == ["backstop_deleverage"]
+
+
+def test_lots_no_receiver_can_hold_within_the_bound_are_closed_by_adl_at_the_mark():
+    """Position width 8 bits (±127 lots). U1, long 51 after a 13-unit fee, is 8 below maintenance (247 < 255); the
+    smallest restoring close-out is 8 lots (247 − 8 ≥ ⌈1.1 · 215⌉ = 237 fails at 7: 240 < 242). The backstop, long
+    125, would hold 133: the 8 lots are closed at the mark against the shorts, in ADL rank order, and the backstop
+    keeps its 125."""
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),), position_bits=8)
+    first = ref.Inputs(1, {"I0": (100, 0)}, (ref.FillRecord("f1", ref.BACKSTOP, "U0", "I0", 125, 100),
+                                              ref.FillRecord("f2", "U1", "U2", "I0", 50, 100)),
+                       (("d0", "deposit", "U0", 100_000), ("d1", "deposit", "U1", 260),
+                        ("d2", "deposit", "U2", 100_000), ("db", "deposit", ref.BACKSTOP, 1_000)), ("U0", "U1", "U2"))
+    second = ref.Inputs(2, {"I0": (100, 0)}, (ref.FillRecord("f3", "U1", "U2", "I0", 1, 100, buyer_fee=13),))
+    state, reports = _run(config, first, second)
+    (event,) = reports[1].liquidations
+    assert (event.account, event.action, event.closed_lots, event.receiver, event.penalty) == (
+        "U1", "partial", (8,), "ADL", 8)
+    assert sum(e.lots for e in reports[1].adl) == 8 and all(e.cash == 0 for e in reports[1].adl)
+    assert state.position_of(ref.BACKSTOP, "I0") == 125 and state.position_of("U1", "I0") == 43
+    model, expected = ref.State.genesis(config), None
+    for inputs in (first, second):
+        model, expected = ref.apply_epoch(model, inputs, config)
+    assert [(e.counterparty, e.lots) for e in reports[1].adl] == [(c, lots) for _, c, _, lots, _ in expected.adl]
