@@ -2,12 +2,13 @@
 
 Plain Python: ints, Fractions, dicts; no numpy, nothing imported from ``zkclear``. It covers a standard-margin
 deployment without options, oracle or collateral assets (docs/clearing.md "An epoch, step by step"): the refusals of
-a fill outside its price band, a fee above the cap, a self-trade, a position beyond the statements' bound and a
-withdrawal from a ``CH:`` account; account opening and deposits; variation margin; funding with its clamp and floor
-rounding; novation and netting with fees; dated-future expiry; linear and tiered requirements; the liquidation pass
-in rounds — the smallest restoring close-out handed to a liquidator, the backstop or ADL at the mark, a bankruptcy
-covered by the insurance fund, its residue by ADL at the bankruptcy price or by socialized loss, the backstop's
-top-up, deleveraging, bankruptcy and returned surplus; the users' withdrawals and the operator's fund withdrawals.
+a fill outside its price band, a fee above the cap, a self-trade, a position beyond the statements' bound, a margin
+override of a tiered instrument and a withdrawal from a ``CH:`` account; account opening and deposits; variation
+margin; funding with its clamp and floor rounding; novation and netting with fees; dated-future expiry; linear and
+tiered requirements; the liquidation pass in rounds — the smallest restoring close-out handed to a liquidator, the
+backstop or ADL at the mark, a bankruptcy covered by the insurance fund, its residue by ADL at the bankruptcy price
+or by socialized loss, the backstop's top-up, deleveraging, bankruptcy and returned surplus; the users' withdrawals
+and the operator's fund withdrawals.
 
 Each rule cites the sentence of the documentation it follows; where the documentation said too little to write it,
 the documentation was made precise (session 15), not this model fitted to the engine.
@@ -199,13 +200,17 @@ def _check_fill(config: Config, state: State, inputs: Inputs, index: int, f: Fil
 
 
 def validate(config: Config, state: State, inputs: Inputs) -> None:
-    """The refusals this model knows, in the documented order: a self-trade (unless allowed), a withdrawal from a
-    ``CH:`` account, then a fill outside its price band or with a fee above the cap (the first bad record of each
-    stage and file)."""
-    # Step 1, file by file: the fills' record checks, then the transfers.
+    """The refusals this model knows, in the documented order: a self-trade (unless allowed), a margin override of a
+    tiered instrument, a withdrawal from a ``CH:`` account, then a fill outside its price band or with a fee above
+    the cap (the first bad record of each stage and file)."""
+    # Step 1, file by file: the fills' record checks, the margin overrides, the transfers.
     for index, f in enumerate(inputs.fills):
         if f.buyer == f.seller and not config.allow_self_trade:
             raise Refused("fills", index, ("seller",))
+    tiered = {i.instrument_id for i in config.instruments if i.tiered}
+    for index, instrument in enumerate(inputs.margin_overrides):  # its tiers set the requirement, not fractions
+        if instrument in tiered:
+            raise Refused("margins", index, ("instrument",))
     for index, (_, kind, account, _) in enumerate(inputs.transfers):
         if kind == "withdrawal" and account.startswith("CH:"):
             raise Refused("transfers", index, ("account",))
