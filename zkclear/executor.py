@@ -19,12 +19,13 @@ was running: the pool is rebuilt and they are resubmitted (Dask reschedules them
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol, TypeVar
 
@@ -98,6 +99,15 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+
+#: seconds a Dask cluster may have no worker (at the start, or while tasks wait) before the run ends in one line
+DASK_NO_WORKER_SECONDS = 60.0
+
+#: seconds between two looks at a Dask cluster whose tasks are waiting
+DASK_POLL_SECONDS = 2.0
+
+#: the address schemes a Dask scheduler is reached by (Dask's plain TCP, and TLS with its own certificates)
+SCHEDULER_SCHEMES = ("tcp", "tls")
 
 #: Consecutive pool failures (a worker lost with no item finishing in between) tolerated before giving up.
 POOL_REBUILDS = 3
@@ -275,27 +285,71 @@ def _local_security() -> bool:
     return True
 
 
+def check_scheduler_address(address: str, source: str) -> str:
+    """``address`` (a Dask scheduler's, from ``source``: an option or a variable) when it is ``[tcp|tls]://HOST:PORT``
+    (no scheme is Dask's ``tcp``), with Dask's TLS settings for ``tls``; else ConfigurationError naming ``source``.
+    (An empty one ran the prove on local processes, a port out of range was tried for 30 s, and another scheme, or
+    ``tls`` without certificates, was an internal error.)"""
+    given = address.strip()
+    scheme, _, rest = given.rpartition("://")
+    scheme = scheme or "tcp"
+    host, _, port = rest.rpartition(":")
+    if not given:
+        problem = "is empty"
+    elif scheme not in SCHEDULER_SCHEMES:
+        problem = f"has the scheme {scheme!r}; a Dask scheduler is reached by tcp:// or tls://"
+    elif not host.strip("[]") or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        problem = "is not HOST:PORT with a port from 1 to 65535"
+    elif scheme == "tls" and _tls_context_missing():
+        problem = ("needs Dask's TLS settings (distributed.comm.tls: ca-file, and the client's cert and key) for "
+                   "tls://")
+    else:
+        return given
+    raise ConfigurationError(f"{source}: the Dask scheduler address {address!r} {problem}")
+
+
+def _tls_context_missing() -> bool:
+    try:
+        from distributed.security import Security
+    except ImportError:
+        raise ConfigurationError("the dask executor needs the 'dask' extra: pip install 'zkclear[dask]'") from None
+
+    try:
+        return Security().get_connection_args("client").get("ssl_context") is None
+    except (OSError, ValueError) as exc:  # a certificate file that cannot be read
+        raise ConfigurationError(f"Dask's TLS settings cannot be used: {exc}") from None
+
+
 class DaskExecutor:
     """A Dask cluster: ``scheduler`` address (``tcp://HOST:PORT`` of a ``dask scheduler``), or a local cluster
     of ``workers`` processes. Tasks carry their inputs and return bytes; only this (the coordinating) process
     writes files. Each Dask worker process keeps the Bulletproofs generators it derived (module-level cache)
     for every later task, so run workers with one thread per process (``dask worker ... --nthreads 1``)."""
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
+                 no_worker_seconds: float = DASK_NO_WORKER_SECONDS) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
             raise ConfigurationError(
                 "the dask executor needs the 'dask' extra: pip install 'zkclear[dask]'") from exc
-        address = scheduler or os.environ.get("ZKCLEAR_DASK_SCHEDULER")
+        self._no_worker_seconds = no_worker_seconds
+        if scheduler is not None:
+            address: str | None = check_scheduler_address(scheduler, "--scheduler")
+        else:
+            named = os.environ.get("ZKCLEAR_DASK_SCHEDULER")
+            address = check_scheduler_address(named, "ZKCLEAR_DASK_SCHEDULER") if named else None
+        self.address = address
         if address:
+            # Dask logs a lost scheduler with a traceback on stderr; the run reports it in one line (stream)
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
             try:
                 self._client = Client(address, timeout="30s")
             except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address (no port, scheme)
                 raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
             if not self._client.scheduler_info().get("workers"):
                 try:
-                    self._client.wait_for_workers(1, timeout=60)
+                    self._client.wait_for_workers(1, timeout=no_worker_seconds)
                 except TimeoutError:
                     self._client.close()
                     raise ConfigurationError(f"the Dask scheduler at {address} has no workers (start some with "
@@ -314,45 +368,84 @@ class DaskExecutor:
                 self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
-        from dask.distributed import as_completed as dask_as_completed
+    def _worker_count(self) -> int | None:
+        """The cluster's workers now, or None when the scheduler cannot be asked (its connection is lost)."""
+        if self._client.status != "running":
+            return None
+        try:
+            return int(self._client.scheduler_info(n_workers=0).get("n_workers", 0))
+        except (OSError, TimeoutError):
+            return None
 
-        futures = self._client.map(fn, list(items), pure=False)
-        if progress is not None:
-            for done, _ in enumerate(dask_as_completed(futures), start=1):
+    def _lost(self, unfinished: int) -> ConfigurationError:
+        where = f" at {self.address}" if self.address else ""
+        return ConfigurationError(f"lost the connection to the Dask scheduler{where} with {unfinished} task"
+                                  f"{'s' if unfinished != 1 else ''} unfinished (run the same command again: what "
+                                  f"is finished is kept)")
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
+        """``[fn(item) for item in items]``, every item in flight at once; a cluster without workers or a lost
+        scheduler as in :meth:`stream`."""
+        work = list(items)
+        results: list = [None] * len(work)
+        for done, (index, result) in enumerate(self.stream(fn, work, window=max(1, len(work))), start=1):
+            results[index] = result
+            if progress is not None:
                 progress(done)
-        return self._client.gather(futures)
+        return results
 
     def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
                window: int | None = None) -> Iterator[tuple[int, U]]:
         """Yield ``(index, result)`` as tasks finish; at most ``window`` in flight. A worker lost mid-task is
-        handled by the scheduler (the task is rerun elsewhere)."""
-        from dask.distributed import as_completed as dask_as_completed
+        handled by the scheduler (the task is rerun elsewhere). A cluster without any worker for
+        ``no_worker_seconds`` while tasks wait, or a lost scheduler, ends the stream with ConfigurationError."""
+        from dask.distributed import wait as dask_wait
 
         limit = window or default_window(self.workers)
         source = enumerate(items)
-        running = dask_as_completed()
-        indices: dict[str, int] = {}
+        running: dict[object, int] = {}  # future -> index
 
         def submit_next() -> bool:
             try:
                 index, item = next(source)
             except StopIteration:
                 return False
-            future = self._client.submit(fn, item, pure=False)
-            indices[future.key] = index
-            running.add(future)
+            running[self._client.submit(fn, item, pure=False)] = index
             return True
 
         for _ in range(limit):
             if not submit_next():
                 break
-        for future in running:
-            result = future.result()
-            index = indices.pop(future.key)
-            future.release()
-            submit_next()
-            yield index, result
+        idle_since: float | None = None  # when the cluster was first seen without a worker, tasks waiting
+        while running:
+            try:
+                done, _ = dask_wait(list(running), timeout=DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except CancelledError:  # the scheduler's connection lost: Dask cancels every future
+                raise self._lost(len(running)) from None
+            except TimeoutError:
+                # Dask waits for ever for a worker to run the tasks on; a cluster left without any (all stopped,
+                # all lost) ends the run after a bounded wait, in one line (red team s15: it waited for ever)
+                count = self._worker_count()
+                if count:
+                    idle_since = None
+                elif count == 0:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since > self._no_worker_seconds:
+                        raise ConfigurationError(
+                            f"the Dask scheduler{f' at {self.address}' if self.address else ''} has had no "
+                            f"workers for {self._no_worker_seconds:.0f} s with {len(running)} task"
+                            f"{'s' if len(running) != 1 else ''} waiting (start workers, then run the same command "
+                            f"again: what is finished is kept)") from None
+                continue
+            for future in done:
+                index = running.pop(future)
+                try:
+                    result = future.result()
+                except CancelledError:  # the scheduler's connection lost: Dask cancels every future
+                    raise self._lost(len(running) + 1) from None
+                future.release()
+                submit_next()
+                yield index, result
 
     def close(self) -> None:
         cluster = self._client.cluster

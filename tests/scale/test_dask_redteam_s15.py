@@ -1,0 +1,103 @@
+"""Red team session 15: `epoch prove --scheduler` as an operator uses it, on real `dask scheduler` / `dask worker`
+processes — a scheduler address in a wrong form, a cluster left without workers while tasks wait, a scheduler lost
+mid-prove, a second prove started while one runs. Each ends in one line, exit 1, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.scale.venue import ZKCLEAR, dask_cluster, env, start
+from zkclear.errors import ConfigurationError
+from zkclear.executor import DaskExecutor, check_scheduler_address
+
+pytest.importorskip("distributed")
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("", "is empty"),  # an unset shell variable: it ran the prove on local processes
+    ("  ", "is empty"),
+    ("tcp://127.0.0.1:99999", "port from 1 to 65535"),  # was tried for 30 s
+    ("tcp://127.0.0.1:0", "port from 1 to 65535"),
+    ("tcp://127.0.0.1", "port from 1 to 65535"),
+    ("tcp://:8786", "port from 1 to 65535"),
+    ("foo", "port from 1 to 65535"),
+    ("http://127.0.0.1:8786", "scheme 'http'"),
+    ("ucx://127.0.0.1:8786", "scheme 'ucx'"),  # an internal error
+    ("inproc://x", "scheme 'inproc'"),
+    ("tls://127.0.0.1:8786", "needs Dask's TLS settings"),  # without certificates: an internal error
+])
+def test_a_scheduler_address_in_a_wrong_form_is_named(address, problem):
+    with pytest.raises(ConfigurationError, match=f"^--scheduler: the Dask scheduler address .*{problem}"):
+        check_scheduler_address(address, "--scheduler")
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tcp://[::1]:8786",
+                                     "tcp://scheduler.internal:8786"])
+def test_a_scheduler_address_dask_accepts_is_kept(address):
+    assert check_scheduler_address(address, "--scheduler") == address
+
+
+@pytest.mark.parametrize("command", ["prove", "audit"])
+def test_an_empty_scheduler_option_is_refused_before_anything_runs(tmp_path, command):
+    args = (["epoch", "prove", "-d", str(tmp_path / "nowhere"), "--reserves", __file__] if command == "prove"
+            else ["audit", str(tmp_path / "nowhere")])
+    result = subprocess.run([*ZKCLEAR, *args, "--scheduler", ""], capture_output=True, text=True, env=env(),
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "error: --scheduler: the Dask scheduler address '' is empty\n"
+    assert result.stdout == ""
+
+
+def test_a_cluster_left_without_workers_ends_the_stream_in_one_line(tmp_path):
+    """Dask waits for ever for a worker to run a task on: every worker stopped mid-prove hung the coordinator."""
+    with dask_cluster(tmp_path, 1) as (address, _, workers):
+        run = DaskExecutor(scheduler=address, no_worker_seconds=1.0)
+        try:
+            stream = run.stream(time.sleep, [30.0, 30.0])
+            os.kill(workers[0].pid, signal.SIGKILL)
+            began = time.monotonic()
+            with pytest.raises(ConfigurationError, match=r"has had no workers for 1 s with 2 tasks waiting"):
+                next(stream)
+            assert time.monotonic() - began < 15
+        finally:
+            run.close()
+
+
+def test_a_lost_scheduler_ends_the_prove_in_one_line_exit_1(venue, tmp_path):
+    """kill -9 of the scheduler mid-prove: Dask logged a traceback and the prove ended as an internal error (exit
+    3); now one line, exit 1, saying a rerun resumes."""
+    with dask_cluster(tmp_path, 1) as (address, scheduler, _):
+        deployment = venue.copy(tmp_path / "venue")
+        process = start(venue.prove_args(deployment, "--scheduler", address))
+        while "collateral proofs" not in process.stdout.readline():  # the tasks are on their way to the cluster
+            assert process.poll() is None
+        time.sleep(0.5)
+        scheduler.kill()
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1, output
+    assert "Traceback" not in output and "internal error" not in output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.fullmatch(
+        rf"error: lost the connection to the Dask scheduler at {re.escape(address)} with \d+ tasks? unfinished "
+        r"\(run the same command again: what is finished is kept\)", errors[0]), output
+    assert output.strip().endswith(errors[0])
+
+def test_a_second_prove_is_refused_before_it_reaches_the_cluster(venue, tmp_path):
+    """The second prove of a deployment reached (or waited a minute for) the Dask cluster and said "proving epoch
+    1 ..." before it was refused."""
+    from zkclear.locks import prove_lock
+
+    deployment = venue.copy(tmp_path / "venue")
+    with prove_lock(deployment / "ledger.sqlite"):  # as a running prove holds it
+        result = subprocess.run(venue.prove_args(deployment, "--scheduler", "tcp://127.0.0.1:9"),
+                                capture_output=True, text=True, env=env(), timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (f"error: {deployment}: another `epoch prove` is running on this deployment: wait for it "
+                             "to end (a killed one releases its lock at once)\n")
