@@ -4,15 +4,19 @@ mid-prove, a second prove started while one runs. Each ends in one line, exit 1,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.scale.venue import ZKCLEAR, dask_cluster, env, start
+from tests.scale.venue import DASK, ZKCLEAR, dask_cluster, descendants, env, start
 from zkclear.errors import ConfigurationError
 from zkclear.executor import DaskExecutor, check_scheduler_address
 
@@ -101,3 +105,70 @@ def test_a_second_prove_is_refused_before_it_reaches_the_cluster(venue, tmp_path
     assert result.stdout == ""
     assert result.stderr == (f"error: {deployment}: another `epoch prove` is running on this deployment: wait for it "
                              "to end (a killed one releases its lock at once)\n")
+
+
+def _readme_dask_commands() -> list[list[str]]:
+    """The README's `dask scheduler` and `dask worker` commands (its section "Proving on a Dask cluster")."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Proving on a Dask cluster", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    joined = section.replace("\\\n", " ")
+    return [shlex.split(line.split("#", 1)[0].rstrip().rstrip("&")) for line in joined.splitlines()
+            if line.startswith(".venv/bin/dask ")]
+
+
+def _listening_addresses(pids: list[int]) -> set[str]:
+    """The local addresses (hex, as /proc/net lists them) of the TCP sockets ``pids`` listen on."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                found.add(fields[1].rsplit(":", 1)[0])
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the listening sockets from Linux /proc")
+def test_the_readme_cluster_listens_on_the_loopback_interface_only(tmp_path):
+    """Step 2 of the README had no --host: its workers listened on every interface of the machine, and anyone who
+    reached a worker's port could run code in it (Dask's `run` handler) — code in a process that receives the
+    operator secret with every task; the scheduler's status pages, with --no-dashboard, were on every interface too."""
+    commands = _readme_dask_commands()
+    assert [command[:2] for command in commands] == [[".venv/bin/dask", "scheduler"], [".venv/bin/dask", "worker"]]
+    ports = {}
+    for name in ("8786", "8787"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports[name] = str(probe.getsockname()[1])
+    processes = []
+    try:
+        for command in commands:
+            argv = [DASK] + [re.sub(r"\b(8786|8787)\b", lambda m: ports[m.group(1)], arg) for arg in command[1:]]
+            processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(),
+                                              cwd=tmp_path, start_new_session=True))
+        from distributed import Client
+
+        with Client(f"tcp://127.0.0.1:{ports['8786']}", timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        tree = [pid for process in processes for pid in (process.pid, *descendants(process.pid))]
+        addresses = _listening_addresses(tree)
+        assert len(addresses) >= 1
+        assert addresses <= {"0100007F", "00000000000000000000000001000000"}, addresses  # 127.0.0.1 (and ::1) only
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+

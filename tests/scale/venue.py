@@ -145,8 +145,9 @@ DASK = str(Path(sys.executable).with_name("dask"))
 @contextlib.contextmanager
 def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen, list[subprocess.Popen]]]:
     """`dask scheduler` and ``workers`` `dask worker` processes (one thread each, no nanny: killing one is losing
-    it), started with Dask's own commands in ``folder``; yields the scheduler's address, its process and the
-    workers'. Every process is ended afterwards."""
+    it), started with Dask's own commands in ``folder``, every port on the loopback interface (a worker binds every
+    interface unless told, and anyone who reaches its port runs code in it); yields the scheduler's address, its
+    process and the workers'. Every process is ended afterwards."""
     scheduler_file = folder / "scheduler.json"
     scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                   "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)],
@@ -157,8 +158,8 @@ def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.P
         address = json.loads(scheduler_file.read_text())["address"]
         for number in range(workers):
             processes.append(subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--dashboard-address",
-                 "127.0.0.1:0", "--name", f"w{number + 1}"],
+                [DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                 "--dashboard-address", "127.0.0.1:0", "--name", f"w{number + 1}"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=folder))
         from distributed import Client
 
