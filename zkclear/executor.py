@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -105,6 +106,10 @@ DASK_NO_WORKER_SECONDS = 60.0
 
 #: seconds between two looks at a Dask cluster whose tasks are waiting
 DASK_POLL_SECONDS = 2.0
+
+#: seconds a Dask scheduler is given to accept a connection, then to send its greeting
+SCHEDULER_CONNECT_SECONDS = 30.0
+SCHEDULER_GREETING_SECONDS = 10.0
 
 #: the address schemes a Dask scheduler is reached by (Dask's plain TCP, and TLS with its own certificates)
 SCHEDULER_SCHEMES = ("tcp", "tls")
@@ -308,6 +313,34 @@ def check_scheduler_address(address: str, source: str) -> str:
     raise ConfigurationError(f"{source}: the Dask scheduler address {address!r} {problem}")
 
 
+def _require_dask_scheduler(address: str) -> None:
+    """ConfigurationError unless a ``tcp://`` address answers as a Dask scheduler does: it accepts the connection
+    within ``SCHEDULER_CONNECT_SECONDS`` and speaks first, a message whose 8-byte little-endian length is plausible.
+    Dask itself waits for ever on a peer that accepts and says nothing (an HTTP server, the scheduler's own status
+    port 8787), and a peer answering Dask's greeting with text (an HTTP proxy) was read as a length of exabytes: a
+    MemoryError, "input too large" (red team s15). A ``tls://`` address is left to Dask's own handshake."""
+    scheme, _, rest = address.rpartition("://")
+    if (scheme or "tcp") != "tcp":
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=SCHEDULER_CONNECT_SECONDS) as peer:
+            peer.settimeout(SCHEDULER_GREETING_SECONDS)
+            head = b""
+            while len(head) < 8:
+                piece = peer.recv(8 - len(head))
+                if not piece:
+                    break
+                head += piece
+    except TimeoutError:
+        head = None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+    if head is None or len(head) < 8 or not 0 < int.from_bytes(head, "little") < 1 << 24:
+        raise ConfigurationError(f"{address} does not answer as a Dask scheduler (the port `dask scheduler` listens "
+                                 f"on, 8786 by default; not its status pages' 8787)")
+
+
 def _tls_context_missing() -> bool:
     try:
         from distributed.security import Security
@@ -343,6 +376,7 @@ class DaskExecutor:
         if address:
             # Dask logs a lost scheduler with a traceback on stderr; the run reports it in one line (stream)
             logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            _require_dask_scheduler(address)
             try:
                 self._client = Client(address, timeout="30s")
             except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address (no port, scheme)

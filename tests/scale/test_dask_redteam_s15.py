@@ -11,6 +11,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -172,3 +173,41 @@ def test_the_readme_cluster_listens_on_the_loopback_interface_only(tmp_path):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
+
+
+@pytest.mark.parametrize("greeting", [None, b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"])
+def test_a_port_that_is_not_a_dask_schedulers_is_named_not_waited_on(monkeypatch, greeting):
+    """A peer that accepts and says nothing (an HTTP server: the scheduler's status port 8787) made Dask wait for
+    ever; one that answers Dask's greeting with text (an HTTP proxy) was read as a length of exabytes ("input too
+    large or too deeply nested (MemoryError)")."""
+    monkeypatch.setattr("zkclear.executor.SCHEDULER_GREETING_SECONDS", 0.5)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+        def answer() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                if greeting is not None:
+                    peer.sendall(greeting)
+                time.sleep(1.5)
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        began = time.monotonic()
+        with pytest.raises(ConfigurationError, match=rf"^{re.escape(address)} does not answer as a Dask scheduler"):
+            DaskExecutor(scheduler=address)
+        assert time.monotonic() - began < 5
+        server.join()
+
+
+def test_a_refused_connection_is_named_at_once():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    began = time.monotonic()
+    with pytest.raises(ConfigurationError, match=rf"^cannot reach the Dask scheduler at {re.escape(address)}: "
+                                                 "Connection refused$"):
+        DaskExecutor(scheduler=address)
+    assert time.monotonic() - began < 5  # Dask retried for 30 s
