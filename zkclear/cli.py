@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -622,8 +623,8 @@ def _scheduler_address(scheduler: str | None) -> str | None:
 
 
 def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str | None) -> None:
-    """InputError when --workers would be ignored: the cluster of --scheduler has its own workers, and the serial
-    executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
+    """InputError when --workers would be ignored: the cluster of --scheduler (or, for the dask executor, of
+    ZKCLEAR_DASK_SCHEDULER) has its own workers, and the serial executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
     from zkclear.errors import InputError
 
     if workers is None:
@@ -631,9 +632,12 @@ def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str |
     if scheduler:
         raise InputError("--workers sets local processes; with --scheduler the cluster's own workers run the tasks",
                          field="--workers")
+    if kind == "dask" and os.environ.get("ZKCLEAR_DASK_SCHEDULER", "").strip():  # it was ignored (red team s15)
+        raise InputError("--workers sets local processes; with ZKCLEAR_DASK_SCHEDULER the cluster's own workers run "
+                         "the tasks", field="--workers")
     if kind == "serial":
         raise InputError("--workers sets local processes; the serial executor runs everything in this process "
-                         "(give --executor process)", field="--workers")
+                         "(use the process executor)", field="--workers")
 
 
 def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
@@ -741,7 +745,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
     scheduler = _scheduler_address(scheduler)
-    _refuse_idle_workers(workers, scheduler, None)
+    # without --scheduler the audit runs on the executor ZKCLEAR_EXECUTOR names (get_executor)
+    _refuse_idle_workers(workers, scheduler, (os.environ.get("ZKCLEAR_EXECUTOR") or "process").strip().lower())
     interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before any epoch is audited
     mark_lines: dict[tuple[int | None, str], int] = {}
     marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}

@@ -468,9 +468,9 @@ class DaskExecutor:
                         raise ConfigurationError(
                             f"the Dask scheduler{f' at {self.address}' if self.address else ''} has had no "
                             f"workers for {self._no_worker_seconds:.0f} s with {len(running)} task"
-                            f"{'s' if len(running) != 1 else ''} waiting (start workers, in the same Python environment as "
-                            f"here: one that cannot import a task's code leaves the cluster, see its log; then run "
-                            f"the same command again: what is finished is kept)") from None
+                            f"{'s' if len(running) != 1 else ''} waiting (start workers, in the same Python "
+                            f"environment as here: one that cannot import a task's code leaves the cluster, see its "
+                            f"log; then run the same command again: what is finished is kept)") from None
                 continue
             for future in done:
                 index = running.pop(future)

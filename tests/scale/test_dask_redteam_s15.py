@@ -211,3 +211,23 @@ def test_a_refused_connection_is_named_at_once():
                                                  "Connection refused$"):
         DaskExecutor(scheduler=address)
     assert time.monotonic() - began < 5  # Dask retried for 30 s
+
+
+@pytest.mark.parametrize(("command", "extra_env", "source"), [
+    ("prove", {"ZKCLEAR_DASK_SCHEDULER": "tcp://127.0.0.1:8786"}, "with ZKCLEAR_DASK_SCHEDULER the cluster's"),
+    ("audit", {"ZKCLEAR_DASK_SCHEDULER": "tcp://127.0.0.1:8786", "ZKCLEAR_EXECUTOR": "dask"},
+     "with ZKCLEAR_DASK_SCHEDULER the cluster's"),
+    ("audit", {"ZKCLEAR_EXECUTOR": "serial"}, "the serial executor runs everything"),
+])
+def test_workers_the_executor_would_ignore_are_refused(venue, tmp_path, command, extra_env, source):
+    """--workers with the cluster of ZKCLEAR_DASK_SCHEDULER (proving.toml's executor dask), or with the executor
+    ZKCLEAR_EXECUTOR names for an audit, was silently ignored ("on 2 dask workers")."""
+    deployment = venue.copy(tmp_path / "venue")
+    settings = deployment / "proving.toml"
+    settings.write_text(re.sub(r'(?m)^executor = "\w+"', 'executor = "dask"', settings.read_text()))
+    args = (venue.prove_args(deployment, "--workers", "1") if command == "prove"
+            else [*ZKCLEAR, "audit", str(deployment / "epochs" / "1"), "--workers", "1"])
+    result = subprocess.run(args, capture_output=True, text=True, env=env(**extra_env), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"error: field '--workers': --workers sets local processes; {source}")
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1
