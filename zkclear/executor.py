@@ -398,7 +398,7 @@ class DaskExecutor:
             # let any other user of the machine connect as a client and run code in the workers (red team s14)
             with _ctrl_c_ignored():
                 cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
-                                       processes=True, dashboard_address=None, security=_local_security())
+                                       processes=True, dashboard_address="127.0.0.1:0", security=_local_security())
                 self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
