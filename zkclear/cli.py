@@ -624,7 +624,8 @@ def _scheduler_address(scheduler: str | None) -> str | None:
 
 def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str | None) -> None:
     """InputError when --workers would be ignored: the cluster of --scheduler (or, for the dask executor, of
-    ZKCLEAR_DASK_SCHEDULER) has its own workers, and the serial executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
+    ZKCLEAR_DASK_SCHEDULER) has its own workers, and the serial executor runs in this process (README:
+    ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
     from zkclear.errors import InputError
 
     if workers is None:

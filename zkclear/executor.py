@@ -337,8 +337,9 @@ def _require_dask_scheduler(address: str) -> None:
     except OSError as exc:
         raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
     if head is None or len(head) < 8 or not 0 < int.from_bytes(head, "little") < 1 << 24:
-        raise ConfigurationError(f"{address} does not answer as a Dask scheduler (the port `dask scheduler` listens "
-                                 f"on, 8786 by default; not its status pages' 8787)")
+        raise ConfigurationError(f"{address} does not answer as a Dask scheduler over tcp:// (the port `dask "
+                                 f"scheduler` listens on, 8786 by default, not its status pages' 8787; a scheduler "
+                                 f"started with TLS is reached by tls://)")
 
 
 def _tls_context_missing() -> bool:
@@ -380,7 +381,8 @@ class DaskExecutor:
             try:
                 self._client = Client(address, timeout="30s")
             except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address (no port, scheme)
-                raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+                raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: "
+                                         f"{exc or type(exc).__name__}") from None  # a TLS handshake's is empty
             if not self._client.scheduler_info().get("workers"):
                 try:
                     self._client.wait_for_workers(1, timeout=no_worker_seconds)

@@ -231,3 +231,16 @@ def test_workers_the_executor_would_ignore_are_refused(venue, tmp_path, command,
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(f"error: field '--workers': --workers sets local processes; {source}")
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1
+
+
+def test_a_tls_address_is_kept_with_dasks_tls_settings():
+    """The check of tls:// reads Dask's own settings: with certificates configured the address is Dask's to use."""
+    import dask
+    from distributed.security import Security
+
+    credentials = Security.temporary()
+    settings = {"distributed.comm.tls.ca-file": credentials.tls_ca_file,
+                "distributed.comm.tls.client.cert": credentials.tls_client_cert,
+                "distributed.comm.tls.client.key": credentials.tls_client_key}
+    with dask.config.set(settings):
+        assert check_scheduler_address("tls://127.0.0.1:8786", "--scheduler") == "tls://127.0.0.1:8786"
