@@ -435,6 +435,7 @@ class DaskExecutor:
         """Yield ``(index, result)`` as tasks finish; at most ``window`` in flight. A worker lost mid-task is
         handled by the scheduler (the task is rerun elsewhere). A cluster without any worker for
         ``no_worker_seconds`` while tasks wait, or a lost scheduler, ends the stream with ConfigurationError."""
+        from dask.distributed import KilledWorker
         from dask.distributed import wait as dask_wait
 
         limit = window or default_window(self.workers)
@@ -480,6 +481,12 @@ class DaskExecutor:
                     result = future.result()
                 except CancelledError:  # the scheduler's connection lost: Dask cancels every future
                     raise self._lost(len(running) + 1) from None
+                except KilledWorker:
+                    # the machine's doing, as for local workers (ProcessExecutor.stream): one line and exit 1, not an
+                    # internal error asking for a report (red team s15)
+                    raise ConfigurationError(
+                        "every Dask worker that ran one task died (Dask gave up on it; out of memory? see the "
+                        "workers' logs, then run the same command again: what is finished is kept)") from None
                 future.release()
                 submit_next()
                 yield index, result

@@ -244,3 +244,17 @@ def test_a_tls_address_is_kept_with_dasks_tls_settings():
                 "distributed.comm.tls.client.key": credentials.tls_client_key}
     with dask.config.set(settings):
         assert check_scheduler_address("tls://127.0.0.1:8786", "--scheduler") == "tls://127.0.0.1:8786"
+
+
+def test_a_task_whose_workers_all_die_is_one_line_not_an_internal_error(tmp_path, monkeypatch):
+    """Dask gives up on a task after its workers die (distributed.scheduler.allowed-failures; out of memory, an
+    operator's kill): KilledWorker was an internal error (exit 3, "please report it"), as the process executor's
+    analogue is not."""
+    monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES", "0")  # the first death gives up
+    with dask_cluster(tmp_path, 1) as (address, _, _):
+        run = DaskExecutor(scheduler=address, no_worker_seconds=30.0)
+        try:
+            with pytest.raises(ConfigurationError, match=r"^every Dask worker that ran one task died .*out of memory"):
+                list(run.stream(os._exit, [1]))
+        finally:
+            run.close()
