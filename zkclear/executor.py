@@ -405,13 +405,38 @@ class DaskExecutor:
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def _worker_count(self) -> int | None:
-        """The cluster's workers now, or None when the scheduler cannot be asked (its connection is lost)."""
+        """The cluster's workers now, or None when the scheduler does not answer within ``DASK_POLL_SECONDS`` (its
+        connection lost, or the scheduler frozen or cut off: Dask asks it without a time limit)."""
         if self._client.status != "running":
             return None
         try:
-            return int(self._client.scheduler_info(n_workers=0).get("n_workers", 0))
+            identity = self._client.sync(self._client.scheduler.identity, n_workers=0,
+                                         callback_timeout=DASK_POLL_SECONDS)
         except (OSError, TimeoutError):
             return None
+        return int(identity.get("n_workers", 0))
+
+    def _check_cluster(self, idle_since: float | None, waiting: int) -> float | None:
+        """While ``waiting`` tasks wait: when the cluster was first seen without a worker or not answering (None if
+        it has workers now); ConfigurationError once that lasts ``no_worker_seconds``. Dask waits for ever for a
+        worker to run a task on, and for an answer of a scheduler frozen or cut off (red team s15: the prove hung)."""
+        count = self._worker_count()
+        if count:
+            return None
+        now = time.monotonic()
+        since = idle_since if idle_since is not None else now
+        if now - since <= self._no_worker_seconds:
+            return since
+        where = f" at {self.address}" if self.address else ""
+        tasks = f"{waiting} task{'s' if waiting != 1 else ''} waiting"
+        if count is None:
+            raise ConfigurationError(f"the Dask scheduler{where} has not answered for {self._no_worker_seconds:.0f} s "
+                                     f"with {tasks} (run the same command again once it answers: what is finished "
+                                     f"is kept)")
+        raise ConfigurationError(f"the Dask scheduler{where} has had no workers for {self._no_worker_seconds:.0f} s "
+                                 f"with {tasks} (start workers, in the same Python environment as here: one that "
+                                 f"cannot import a task's code leaves the cluster, see its log; then run the same "
+                                 f"command again: what is finished is kept)")
 
     def _lost(self, unfinished: int) -> ConfigurationError:
         where = f" at {self.address}" if self.address else ""
@@ -460,20 +485,9 @@ class DaskExecutor:
             except CancelledError:  # the scheduler's connection lost: Dask cancels every future
                 raise self._lost(len(running)) from None
             except TimeoutError:
-                # Dask waits for ever for a worker to run the tasks on; a cluster left without any (all stopped,
-                # all lost) ends the run after a bounded wait, in one line (red team s15: it waited for ever)
-                count = self._worker_count()
-                if count:
-                    idle_since = None
-                elif count == 0:
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since > self._no_worker_seconds:
-                        raise ConfigurationError(
-                            f"the Dask scheduler{f' at {self.address}' if self.address else ''} has had no "
-                            f"workers for {self._no_worker_seconds:.0f} s with {len(running)} task"
-                            f"{'s' if len(running) != 1 else ''} waiting (start workers, in the same Python "
-                            f"environment as here: one that cannot import a task's code leaves the cluster, see its "
-                            f"log; then run the same command again: what is finished is kept)") from None
+                done = set()
+            if not done:
+                idle_since = self._check_cluster(idle_since, len(running))
                 continue
             for future in done:
                 index = running.pop(future)

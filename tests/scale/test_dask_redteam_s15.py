@@ -59,8 +59,9 @@ def test_an_empty_scheduler_option_is_refused_before_anything_runs(tmp_path, com
     assert result.stdout == ""
 
 
-def test_a_cluster_left_without_workers_ends_the_stream_in_one_line(tmp_path):
+def test_a_cluster_left_without_workers_ends_the_stream_in_one_line(tmp_path, monkeypatch):
     """Dask waits for ever for a worker to run a task on: every worker stopped mid-prove hung the coordinator."""
+    monkeypatch.setattr("zkclear.executor.DASK_POLL_SECONDS", 0.5)
     with dask_cluster(tmp_path, 1) as (address, _, workers):
         run = DaskExecutor(scheduler=address, no_worker_seconds=1.0)
         try:
@@ -69,6 +70,26 @@ def test_a_cluster_left_without_workers_ends_the_stream_in_one_line(tmp_path):
             began = time.monotonic()
             with pytest.raises(ConfigurationError, match=r"has had no workers for 1 s with 2 tasks waiting"):
                 next(stream)
+            assert time.monotonic() - began < 15
+        finally:
+            run.close()
+
+
+def test_a_frozen_scheduler_ends_the_stream_in_one_line(tmp_path, monkeypatch):
+    """A scheduler that keeps its connections open but never answers (stopped, its machine cut off without a reset)
+    hung the prove: Dask asks it without a time limit."""
+    monkeypatch.setattr("zkclear.executor.DASK_POLL_SECONDS", 0.5)
+    with dask_cluster(tmp_path, 1) as (address, scheduler, _):
+        run = DaskExecutor(scheduler=address, no_worker_seconds=1.0)
+        try:
+            stream = run.stream(time.sleep, [30.0])
+            os.kill(scheduler.pid, signal.SIGSTOP)
+            began = time.monotonic()
+            try:
+                with pytest.raises(ConfigurationError, match=r"has not answered for 1 s with 1 task waiting"):
+                    next(stream)
+            finally:
+                os.kill(scheduler.pid, signal.SIGCONT)
             assert time.monotonic() - began < 15
         finally:
             run.close()
