@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -275,8 +276,9 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     from zkclear.executor import get_executor
     from zkclear.progress import ProgressLine, interval_from_environment
 
-    if scheduler and executor not in (None, "dask"):
+    if scheduler is not None and executor not in (None, "dask"):
         raise InputError(f"--scheduler is for the dask executor, not {executor}", field="--scheduler")
+    scheduler = _scheduler_address(scheduler)
     _refuse_idle_workers(workers, scheduler, executor)  # options that contradict each other, before anything is read
     interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before anything is read or printed
     deployment = _open_deployment(deployment_dir)
@@ -287,6 +289,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     deployment.require_blocks_advance(number, book, path=str(reserves_path))
     kind = "dask" if scheduler else executor or deployment.proving.executor
     _refuse_idle_workers(workers, scheduler, kind)  # proving.toml's executor may be serial
+    deployment.require_no_prove_running()  # before a Dask cluster is reached (a minute's wait without workers)
     run = get_executor(kind, workers, scheduler)
     try:
         click.echo(f"proving epoch {number}: {deployment.account_count(number)} accounts on {run.workers} "
@@ -611,9 +614,18 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
 
 
+def _scheduler_address(scheduler: str | None) -> str | None:
+    """The --scheduler given, checked before anything is read (an empty one, from an unset shell variable, ran the
+    prove on local processes); None when it is not given."""
+    from zkclear.executor import check_scheduler_address
+
+    return None if scheduler is None else check_scheduler_address(scheduler, "--scheduler")
+
+
 def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str | None) -> None:
-    """InputError when --workers would be ignored: the cluster of --scheduler has its own workers, and the serial
-    executor runs in this process (README: ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
+    """InputError when --workers would be ignored: the cluster of --scheduler (or, for the dask executor, of
+    ZKCLEAR_DASK_SCHEDULER) has its own workers, and the serial executor runs in this process (README:
+    ``[--workers N | --scheduler tcp://HOST:PORT]``)."""
     from zkclear.errors import InputError
 
     if workers is None:
@@ -621,9 +633,12 @@ def _refuse_idle_workers(workers: int | None, scheduler: str | None, kind: str |
     if scheduler:
         raise InputError("--workers sets local processes; with --scheduler the cluster's own workers run the tasks",
                          field="--workers")
+    if kind == "dask" and os.environ.get("ZKCLEAR_DASK_SCHEDULER", "").strip():  # it was ignored (red team s15)
+        raise InputError("--workers sets local processes; with ZKCLEAR_DASK_SCHEDULER the cluster's own workers run "
+                         "the tasks", field="--workers")
     if kind == "serial":
         raise InputError("--workers sets local processes; the serial executor runs everything in this process "
-                         "(give --executor process)", field="--workers")
+                         "(use the process executor)", field="--workers")
 
 
 def _refuse_overwriting_an_input(target: Path, inputs: list[Path | None]) -> None:
@@ -730,7 +745,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
-    _refuse_idle_workers(workers, scheduler, None)
+    scheduler = _scheduler_address(scheduler)
+    # without --scheduler the audit runs on the executor ZKCLEAR_EXECUTOR names (get_executor)
+    _refuse_idle_workers(workers, scheduler, (os.environ.get("ZKCLEAR_EXECUTOR") or "process").strip().lower())
     interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before any epoch is audited
     mark_lines: dict[tuple[int | None, str], int] = {}
     marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}

@@ -19,12 +19,14 @@ was running: the pool is rebuilt and they are resubmitted (Dask reschedules them
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol, TypeVar
 
@@ -98,6 +100,19 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+
+#: seconds a Dask cluster may have no worker (at the start, or while tasks wait) before the run ends in one line
+DASK_NO_WORKER_SECONDS = 60.0
+
+#: seconds between two looks at a Dask cluster whose tasks are waiting
+DASK_POLL_SECONDS = 2.0
+
+#: seconds a Dask scheduler is given to accept a connection, then to send its greeting
+SCHEDULER_CONNECT_SECONDS = 30.0
+SCHEDULER_GREETING_SECONDS = 10.0
+
+#: the address schemes a Dask scheduler is reached by (Dask's plain TCP, and TLS with its own certificates)
+SCHEDULER_SCHEMES = ("tcp", "tls")
 
 #: Consecutive pool failures (a worker lost with no item finishing in between) tolerated before giving up.
 POOL_REBUILDS = 3
@@ -275,27 +290,102 @@ def _local_security() -> bool:
     return True
 
 
+def check_scheduler_address(address: str, source: str) -> str:
+    """``address`` (a Dask scheduler's, from ``source``: an option or a variable) when it is ``[tcp|tls]://HOST:PORT``
+    (no scheme is Dask's ``tcp``), with Dask's TLS settings for ``tls``; else ConfigurationError naming ``source``.
+    (An empty one ran the prove on local processes, a port out of range was tried for 30 s, and another scheme, or
+    ``tls`` without certificates, was an internal error.)"""
+    given = address.strip()
+    scheme, _, rest = given.rpartition("://")
+    scheme = scheme or "tcp"
+    host, _, port = rest.rpartition(":")
+    if not given:
+        problem = "is empty"
+    elif scheme not in SCHEDULER_SCHEMES:
+        problem = f"has the scheme {scheme!r}; a Dask scheduler is reached by tcp:// or tls://"
+    elif not host.strip("[]") or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        problem = "is not HOST:PORT with a port from 1 to 65535"
+    elif scheme == "tls" and _tls_context_missing():
+        problem = ("needs Dask's TLS settings (distributed.comm.tls: ca-file, and the client's cert and key) for "
+                   "tls://")
+    else:
+        return given
+    raise ConfigurationError(f"{source}: the Dask scheduler address {address!r} {problem}")
+
+
+def _require_dask_scheduler(address: str) -> None:
+    """ConfigurationError unless a ``tcp://`` address answers as a Dask scheduler does: it accepts the connection
+    within ``SCHEDULER_CONNECT_SECONDS`` and speaks first, a message whose 8-byte little-endian length is plausible.
+    Dask itself waits for ever on a peer that accepts and says nothing (an HTTP server, the scheduler's own status
+    port 8787), and a peer answering Dask's greeting with text (an HTTP proxy) was read as a length of exabytes: a
+    MemoryError, "input too large" (red team s15). A ``tls://`` address is left to Dask's own handshake."""
+    scheme, _, rest = address.rpartition("://")
+    if (scheme or "tcp") != "tcp":
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=SCHEDULER_CONNECT_SECONDS) as peer:
+            peer.settimeout(SCHEDULER_GREETING_SECONDS)
+            head = b""
+            while len(head) < 8:
+                piece = peer.recv(8 - len(head))
+                if not piece:
+                    break
+                head += piece
+    except TimeoutError:
+        head = None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+    if head is None or len(head) < 8 or not 0 < int.from_bytes(head, "little") < 1 << 24:
+        raise ConfigurationError(f"{address} does not answer as a Dask scheduler over tcp:// (the port `dask "
+                                 f"scheduler` listens on, 8786 by default, not its status pages' 8787; a scheduler "
+                                 f"started with TLS is reached by tls://)")
+
+
+def _tls_context_missing() -> bool:
+    try:
+        from distributed.security import Security
+    except ImportError:
+        raise ConfigurationError("the dask executor needs the 'dask' extra: pip install 'zkclear[dask]'") from None
+
+    try:
+        return Security().get_connection_args("client").get("ssl_context") is None
+    except (OSError, ValueError) as exc:  # a certificate file that cannot be read
+        raise ConfigurationError(f"Dask's TLS settings cannot be used: {exc}") from None
+
+
 class DaskExecutor:
     """A Dask cluster: ``scheduler`` address (``tcp://HOST:PORT`` of a ``dask scheduler``), or a local cluster
     of ``workers`` processes. Tasks carry their inputs and return bytes; only this (the coordinating) process
     writes files. Each Dask worker process keeps the Bulletproofs generators it derived (module-level cache)
     for every later task, so run workers with one thread per process (``dask worker ... --nthreads 1``)."""
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *,
+                 no_worker_seconds: float = DASK_NO_WORKER_SECONDS) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
             raise ConfigurationError(
                 "the dask executor needs the 'dask' extra: pip install 'zkclear[dask]'") from exc
-        address = scheduler or os.environ.get("ZKCLEAR_DASK_SCHEDULER")
+        self._no_worker_seconds = no_worker_seconds
+        if scheduler is not None:
+            address: str | None = check_scheduler_address(scheduler, "--scheduler")
+        else:
+            named = os.environ.get("ZKCLEAR_DASK_SCHEDULER")
+            address = check_scheduler_address(named, "ZKCLEAR_DASK_SCHEDULER") if named else None
+        self.address = address
         if address:
+            # Dask logs a lost scheduler with a traceback on stderr; the run reports it in one line (stream)
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            _require_dask_scheduler(address)
             try:
                 self._client = Client(address, timeout="30s")
             except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address (no port, scheme)
-                raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+                raise ConfigurationError(f"cannot reach the Dask scheduler at {address}: "
+                                         f"{exc or type(exc).__name__}") from None  # a TLS handshake's is empty
             if not self._client.scheduler_info().get("workers"):
                 try:
-                    self._client.wait_for_workers(1, timeout=60)
+                    self._client.wait_for_workers(1, timeout=no_worker_seconds)
                 except TimeoutError:
                     self._client.close()
                     raise ConfigurationError(f"the Dask scheduler at {address} has no workers (start some with "
@@ -310,49 +400,110 @@ class DaskExecutor:
             # let any other user of the machine connect as a client and run code in the workers (red team s14)
             with _ctrl_c_ignored():
                 cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
-                                       processes=True, dashboard_address=None, security=_local_security())
+                                       processes=True, dashboard_address="127.0.0.1:0", security=_local_security())
                 self._client = Client(cluster)
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
-    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
-        from dask.distributed import as_completed as dask_as_completed
+    def _worker_count(self) -> int | None:
+        """The cluster's workers now, or None when the scheduler does not answer within ``DASK_POLL_SECONDS`` (its
+        connection lost, or the scheduler frozen or cut off: Dask asks it without a time limit)."""
+        if self._client.status != "running":
+            return None
+        try:
+            identity = self._client.sync(self._client.scheduler.identity, n_workers=0,
+                                         callback_timeout=DASK_POLL_SECONDS)
+        except (OSError, TimeoutError):
+            return None
+        return int(identity.get("n_workers", 0))
 
-        futures = self._client.map(fn, list(items), pure=False)
-        if progress is not None:
-            for done, _ in enumerate(dask_as_completed(futures), start=1):
+    def _check_cluster(self, idle_since: float | None, waiting: int) -> float | None:
+        """While ``waiting`` tasks wait: when the cluster was first seen without a worker or not answering (None if
+        it has workers now); ConfigurationError once that lasts ``no_worker_seconds``. Dask waits for ever for a
+        worker to run a task on, and for an answer of a scheduler frozen or cut off (red team s15: the prove hung)."""
+        count = self._worker_count()
+        if count:
+            return None
+        now = time.monotonic()
+        since = idle_since if idle_since is not None else now
+        if now - since <= self._no_worker_seconds:
+            return since
+        where = f" at {self.address}" if self.address else ""
+        tasks = f"{waiting} task{'s' if waiting != 1 else ''} waiting"
+        if count is None:
+            raise ConfigurationError(f"the Dask scheduler{where} has not answered for {self._no_worker_seconds:.0f} s "
+                                     f"with {tasks} (run the same command again once it answers: what is finished "
+                                     f"is kept)")
+        raise ConfigurationError(f"the Dask scheduler{where} has had no workers for {self._no_worker_seconds:.0f} s "
+                                 f"with {tasks} (start workers, in the same Python environment as here: one that "
+                                 f"cannot import a task's code leaves the cluster, see its log; then run the same "
+                                 f"command again: what is finished is kept)")
+
+    def _lost(self, unfinished: int) -> ConfigurationError:
+        where = f" at {self.address}" if self.address else ""
+        return ConfigurationError(f"lost the connection to the Dask scheduler{where} with {unfinished} task"
+                                  f"{'s' if unfinished != 1 else ''} unfinished (run the same command again: what "
+                                  f"is finished is kept)")
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], progress: Progress | None = None) -> list[U]:
+        """``[fn(item) for item in items]``, every item in flight at once; a cluster without workers or a lost
+        scheduler as in :meth:`stream`."""
+        work = list(items)
+        results: list = [None] * len(work)
+        for done, (index, result) in enumerate(self.stream(fn, work, window=max(1, len(work))), start=1):
+            results[index] = result
+            if progress is not None:
                 progress(done)
-        return self._client.gather(futures)
+        return results
 
     def stream(self, fn: Callable[[T], U], items: Iterable[T], *,
                window: int | None = None) -> Iterator[tuple[int, U]]:
         """Yield ``(index, result)`` as tasks finish; at most ``window`` in flight. A worker lost mid-task is
-        handled by the scheduler (the task is rerun elsewhere)."""
-        from dask.distributed import as_completed as dask_as_completed
+        handled by the scheduler (the task is rerun elsewhere). A cluster without any worker for
+        ``no_worker_seconds`` while tasks wait, or a lost scheduler, ends the stream with ConfigurationError."""
+        from dask.distributed import KilledWorker
+        from dask.distributed import wait as dask_wait
 
         limit = window or default_window(self.workers)
         source = enumerate(items)
-        running = dask_as_completed()
-        indices: dict[str, int] = {}
+        running: dict[object, int] = {}  # future -> index
 
         def submit_next() -> bool:
             try:
                 index, item = next(source)
             except StopIteration:
                 return False
-            future = self._client.submit(fn, item, pure=False)
-            indices[future.key] = index
-            running.add(future)
+            running[self._client.submit(fn, item, pure=False)] = index
             return True
 
         for _ in range(limit):
             if not submit_next():
                 break
-        for future in running:
-            result = future.result()
-            index = indices.pop(future.key)
-            future.release()
-            submit_next()
-            yield index, result
+        idle_since: float | None = None  # when the cluster was first seen without a worker, tasks waiting
+        while running:
+            try:
+                done, _ = dask_wait(list(running), timeout=DASK_POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except CancelledError:  # the scheduler's connection lost: Dask cancels every future
+                raise self._lost(len(running)) from None
+            except TimeoutError:
+                done = set()
+            if not done:
+                idle_since = self._check_cluster(idle_since, len(running))
+                continue
+            for future in done:
+                index = running.pop(future)
+                try:
+                    result = future.result()
+                except CancelledError:  # the scheduler's connection lost: Dask cancels every future
+                    raise self._lost(len(running) + 1) from None
+                except KilledWorker:
+                    # the machine's doing, as for local workers (ProcessExecutor.stream): one line and exit 1, not an
+                    # internal error asking for a report (red team s15)
+                    raise ConfigurationError(
+                        "every Dask worker that ran one task died (Dask gave up on it; out of memory? see the "
+                        "workers' logs, then run the same command again: what is finished is kept)") from None
+                future.release()
+                submit_next()
+                yield index, result
 
     def close(self) -> None:
         cluster = self._client.cluster

@@ -427,6 +427,12 @@ class Deployment:
                              "snapshot older than the previous epoch's", path=path, line=index + 2,
                              field="block_height")
 
+    def require_no_prove_running(self) -> None:
+        """InputError when another ``epoch prove`` runs on this deployment (:meth:`prove` checks again and holds
+        the lock): a second prove is refused before it reaches or starts a Dask cluster, not once it has."""
+        with prove_lock(self.root / LEDGER_FILE):
+            pass
+
     def prove(self, epoch: int, reserves: Sequence[ReserveEntry] | ReserveBook, *,
               reserve_keys: Sequence[DemoKey] = (), reserves_path: str | None = None,
               executor: Executor | None = None, scheduler: str | None = None, workers: int | None = None,

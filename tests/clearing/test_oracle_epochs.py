@@ -195,7 +195,10 @@ def test_oracle_quotes_need_an_oracle_in_the_deployment(tmp_path):
 
 
 @pytest.mark.parametrize(("old", "new", "field", "fragment"), [
-    ("circuit_breaker_ppm = 250000", "circuit_breaker_ppm = 0", "oracle", "circuit_breaker_ppm"),
+    # the key the table sets, on its line (it named only `oracle`, without a line: red team s15 left it, lead fixed)
+    ("circuit_breaker_ppm = 250000", "circuit_breaker_ppm = 0", "oracle.circuit_breaker_ppm", "circuit_breaker_ppm"),
+    ("circuit_breaker_ppm = 250000", "max_staleness_seconds = -1", "oracle.max_staleness_seconds", "staleness"),
+    ("circuit_breaker_ppm = 250000", "min_sources = 0", "oracle.min_sources", "min_sources >= 1"),
     ("circuit_breaker_ppm = 250000", "breaker = 1", "oracle.breaker", "unknown key"),
     ("circuit_breaker_ppm = 250000", "min_sources = true", "oracle.min_sources", "must be int"),
     (f"epoch_seconds = {DAY}\n", "", "epoch_seconds", "epoch_seconds must be >= 1"),
@@ -204,3 +207,6 @@ def test_bad_oracle_configuration_names_the_field(tmp_path, old, new, field, fra
     with pytest.raises(InputError) as error:
         load_config(write_files(tmp_path, {"zkclear.toml": CONFIG.replace(old, new)}) / "zkclear.toml")
     assert fragment in str(error.value) and error.value.field == field
+    if field.startswith("oracle."):
+        text = CONFIG.replace(old, new)
+        assert error.value.line == text[:text.index(new)].count("\n") + 1

@@ -1,5 +1,9 @@
 """The executor seam returns the same results, in order, whichever executor runs the work."""
 
+import contextlib
+import socket
+import warnings
+
 import pytest
 
 from zkclear.errors import ConfigurationError
@@ -24,7 +28,15 @@ def test_process_executor_matches_serial():
 
 def test_dask_executor_matches_serial():
     pytest.importorskip("dask.distributed")
-    executor = DaskExecutor(workers=2)
+    with socket.socket() as dask_default_port, warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        with contextlib.suppress(OSError):  # taken already: the same case
+            dask_default_port.bind(("127.0.0.1", 8787))
+            dask_default_port.listen()
+        executor = DaskExecutor(workers=2)
+    # its status pages on a port of their own: with 8787 taken (another cluster, a `dask scheduler`) Dask printed
+    # "UserWarning: Port 8787 is already in use. Perhaps you already have a cluster running?" (red team s15)
+    assert not [warning for warning in warned if "8787" in str(warning.message)]
     try:
         assert executor.map(_square_mod, ITEMS) == EXPECTED
         # a local cluster speaks TLS with credentials of its own: no other local user can connect (its tasks carry

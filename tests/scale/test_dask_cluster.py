@@ -4,50 +4,21 @@ bytes as a serial run, and only the coordinating process writes files."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.scale.venue import alive, env, snapshot, start, wait_until
+from tests.scale.venue import alive, dask_cluster, snapshot, start, wait_until
 
 pytest.importorskip("distributed")
-DASK = str(Path(sys.executable).with_name("dask"))
 
 
 @pytest.fixture
 def cluster(tmp_path):
     """`dask scheduler` and two `dask worker` processes (one thread each, no nanny: killing one is losing it)."""
-    scheduler_file = tmp_path / "scheduler.json"
-    processes = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", str(scheduler_file)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=tmp_path)]
-    try:
-        wait_until(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
-        address = json.loads(scheduler_file.read_text())["address"]
-        for name in ("w1", "w2"):
-            processes.append(subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", name],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=tmp_path))
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=120)
-        yield address, processes[1:]
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with dask_cluster(tmp_path, 2) as (address, _, workers):
+        yield address, workers
 
 
 def test_a_dask_cluster_that_loses_a_worker_still_proves_the_same_bytes(venue, reference, cluster, tmp_path):

@@ -5,11 +5,15 @@ writes, finding a process's children."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,3 +137,42 @@ def env(**extra: str) -> dict[str, str]:
 
 def start(args: list[str], **extra_env: str) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env(**extra_env))
+
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen, list[subprocess.Popen]]]:
+    """`dask scheduler` and ``workers`` `dask worker` processes (one thread each, no nanny: killing one is losing
+    it), started with Dask's own commands in ``folder``, every port on the loopback interface (a worker binds every
+    interface unless told, and anyone who reaches its port runs code in it); yields the scheduler's address, its
+    process and the workers'. Every process is ended afterwards."""
+    scheduler_file = folder / "scheduler.json"
+    scheduler = subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=folder)
+    processes = [scheduler]
+    try:
+        wait_until(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
+        address = json.loads(scheduler_file.read_text())["address"]
+        for number in range(workers):
+            processes.append(subprocess.Popen(
+                [DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                 "--dashboard-address", "127.0.0.1:0", "--name", f"w{number + 1}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), cwd=folder))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address, scheduler, processes[1:]
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

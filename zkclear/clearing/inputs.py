@@ -1011,12 +1011,15 @@ def _check_fees(fills: Fills, fill_columns: np.ndarray, config: ClearingConfig) 
     multiplier = np.array([s.contract_multiplier for s in config.instruments], dtype=np.int64)[fill_columns]
     value = fills.size * fills.price * multiplier
     cap = ppm_ceil_array(value, config.fill_fee_cap_ppm)
-    for name in ("buyer_fee", "seller_fee"):
-        k = _first(getattr(fills, name) > cap)
-        if k is not None:
-            raise InputError(f"a fee of {int(getattr(fills, name)[k])} exceeds fill_fee_cap_ppm "
-                             f"{config.fill_fee_cap_ppm} of the fill's value {int(value[k])} (size x price x "
-                             f"multiplier): at most {int(cap[k])}", path=fills.path, line=fills.line(k), field=name)
+    # The earliest fill with a fee above its cap, its buyer's fee before its seller's: not every buyer fee before
+    # any seller fee, which named a later fill's buyer fee over an earlier fill's seller fee (session 15).
+    first = [(k, side, name) for side, name in enumerate(("buyer_fee", "seller_fee"))
+             if (k := _first(getattr(fills, name) > cap)) is not None]
+    if first:
+        k, _, name = min(first)
+        raise InputError(f"a fee of {int(getattr(fills, name)[k])} exceeds fill_fee_cap_ppm "
+                         f"{config.fill_fee_cap_ppm} of the fill's value {int(value[k])} (size x price x "
+                         f"multiplier): at most {int(cap[k])}", path=fills.path, line=fills.line(k), field=name)
 
 
 def price_band(column: int, marks: Sequence[int | None], state: EpochState, config: ClearingConfig,

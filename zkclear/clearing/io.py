@@ -992,7 +992,20 @@ def _oracle(value: bool | dict, path: str, text: str) -> OracleGuardConfig | Non
     try:
         return OracleGuardConfig(**value)
     except ConfigurationError as exc:
-        raise InputError(str(exc), path=path, field="oracle") from exc
+        # the guard's messages name no key, or two ("staleness bounds are non-negative"): the first key the table
+        # sets that is refused on its own, with its line
+        key = next((key for key in value if _refused_alone(key, value[key])), None)
+        raise InputError(str(exc), path=path, line=_table_line(text, "oracle", key) if key else None,
+                         field=f"oracle.{key}" if key else "oracle") from exc
+
+
+def _refused_alone(key: str, item: object) -> bool:
+    """Whether an ``[oracle]`` table setting only ``key`` to ``item`` is refused."""
+    try:
+        OracleGuardConfig(**{key: item})
+    except ConfigurationError:
+        return True
+    return False
 
 
 def _tier_line(text: str, section: int, tiers: str, index: int, key: str) -> int | None:
