@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 PPM = 1_000_000
+AMOUNT_BOUND = 2**62 - 1
 INSURANCE_FUND = "CH:insurance"
 FEE_ACCOUNT = "CH:fees"
 BACKSTOP = "CH:backstop"
@@ -414,6 +415,7 @@ class LiquidationPass:
                 else:
                     self.close_out(account)
         surplus = self.state.cash[BACKSTOP] - self.target(self.state.positions[BACKSTOP])
+        surplus = min(surplus, AMOUNT_BOUND - self.state.cash[INSURANCE_FUND])  # "as much as the fund holds short of"
         if surplus > 0:
             self.pay(BACKSTOP, INSURANCE_FUND, surplus)
             self.topups.append(-surplus)
@@ -436,6 +438,7 @@ class LiquidationPass:
                 break
         whole = all(c == held[i] for i, c in closed.items())
         receiver = self.receiver(account, closed)
+        penalty = min(penalty, AMOUNT_BOUND - self.state.cash[INSURANCE_FUND])  # "at most what it holds short of"
         self.pay(account, INSURANCE_FUND, penalty)
         self.move(account, receiver, closed)
         self.events.append(Liquidation(account, "full" if whole else "partial", closed, receiver, penalty))
