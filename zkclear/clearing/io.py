@@ -695,7 +695,9 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
 
     With ``batch_fills`` the fills are not read here: ``fills.csv`` is copied into the folder ``scratch`` (so
     that every pass over it reads the same bytes, whatever happens to the original meanwhile) and read from
-    there in batches of that many fills (:class:`FillFile`)."""
+    there in batches of that many fills (:class:`FillFile`), and the transfers are parsed into it a block at a time
+    (:class:`SpilledTransfers`). The inputs returned read both from ``scratch`` at every pass: a folder serves one
+    load whose inputs are still in use (a second load into it replaces the first one's files)."""
     directory = Path(directory)
     stray = sorted(path.name for path in directory.iterdir() if path.suffix.lower() in (".csv", ".json")
                    and path.name not in EPOCH_FILES) if directory.is_dir() else []
