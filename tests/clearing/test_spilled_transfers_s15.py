@@ -152,3 +152,33 @@ def test_the_ledger_names_a_committed_transfer_id_in_a_later_query(market, tmp_p
     assert (caught.value.line, caught.value.field) == (len(rows), "transfer_id")
     assert f"transfer id {committed!r} was already committed in epoch 1" in str(caught.value)
     assert ledger.head()[0] == 1
+
+
+def test_a_failing_scratch_database_of_ids_is_named(tmp_path):
+    """The ids' scratch database on a full disk said only "a database could not be read or written: database or disk
+    is full"; the one line names the file."""
+    import sqlite3
+
+    from zkclear.clearing.distinct_ids import DistinctIds
+    from zkclear.errors import LedgerError
+
+    class FullDisk:
+        def execute(self, *args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        executemany = execute
+
+        def close(self):
+            pass
+
+    with DistinctIds("transfer_id", tmp_path) as ids:
+        ids.record({"a": 2})
+        ids.record({"b": 3})  # the second batch opens the database in tmp_path
+        path = next(tmp_path.glob("distinct-transfer_id-*.sqlite"))
+        ids._db.close()
+        ids._db = FullDisk()
+        with pytest.raises(LedgerError, match=rf"^{path}: the working database of transfer ids failed: database or "
+                                              "disk is full"):
+            ids.record({"c": 4})
+        with pytest.raises(LedgerError, match=str(path)):
+            ids.earlier(["a"])

@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from zkclear.errors import InputError
+from zkclear.errors import InputError, LedgerError
 
 #: below SQLite's default limit on bound parameters
 _QUERY_CHUNK = 900
@@ -72,10 +73,11 @@ class DistinctIds:
             first = self._first
             return {record_id: first[record_id] for record_id in ids if record_id in first}
         found: dict[str, int] = {}
-        for start in range(0, len(ids), _QUERY_CHUNK):
-            chunk = list(ids[start:start + _QUERY_CHUNK])
-            found.update(self._db.execute(  # type: ignore[union-attr]  # _first is None once the database exists
-                f"SELECT id, line FROM ids WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        with self._naming_errors():
+            for start in range(0, len(ids), _QUERY_CHUNK):
+                chunk = list(ids[start:start + _QUERY_CHUNK])
+                found.update(self._db.execute(  # type: ignore[union-attr]  # exists once _first is None
+                    f"SELECT id, line FROM ids WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
 
     def record(self, lines: Mapping[str, int]) -> None:
@@ -83,7 +85,18 @@ class DistinctIds:
         if self._first is not None and not self._first:  # the first batch: keep it in memory
             self._first = dict(lines)
             return
-        self._database().executemany("INSERT INTO ids VALUES (?, ?)", lines.items())
+        with self._naming_errors():
+            self._database().executemany("INSERT INTO ids VALUES (?, ?)", lines.items())
+
+    @contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        """A database error (a full disk: ``database or disk is full``) as a :class:`LedgerError` naming the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            where = self._path or self._folder or "memory"
+            raise LedgerError(f"{where}: the working database of {self._field.replace('_', ' ')}s failed: {exc}"
+                              ) from exc
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:
