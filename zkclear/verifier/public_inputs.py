@@ -184,7 +184,7 @@ class PublicInputs:
 def _schema(document: Any) -> dict[str, Any]:
     """The schema of the document's format; EncodingError for an unknown one."""
     found = document.get("format") if type(document) is dict else None
-    if found not in _SCHEMAS:
+    if type(found) is not str or found not in _SCHEMAS:  # a list or object there is unhashable (fuzz s15)
         raise EncodingError(f"format: {found!r:.40} is not one of {sorted(_SCHEMAS)}")
     return _SCHEMAS[found]
 
