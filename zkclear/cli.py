@@ -987,6 +987,10 @@ def show(epoch_dir: Path, as_json: bool, text_address: str | None, chain: str | 
     summary["unregistered_tokens"] = "; ".join(
         f"{t['asset']} on {t['chain']} = {t['contract']} ({t['decimals']} decimals): check on the chain"
         for t in summary["unregistered_tokens"]) or "none (every token is a registered contract)"
+    # show checks what the header binds; the attestations are not bound by it, and show does not verify them (red
+    # team s15: a junk attestation made it print one more, exit 0, where verify and audit refuse it)
+    summary["attestations"] = (f"{summary['attestations']} in the bundle, not checked here (zkclear audit and "
+                               "verify check each against its chain's signature)")
     summary["renamed_tokens"] = "; ".join(
         f"{t['asset']} on {t['chain']} = {t['registered_as']} {t['contract']} ({t['decimals']} decimals): check it "
         f"is worth the asset" for t in summary["renamed_tokens"]) or "none"

@@ -174,6 +174,9 @@ def test_show_prints_the_public_summary(proven, capsys):
     # value per lot (mark × multiplier) counts in equity and is public.
     assert summary["values_per_lot"][:3] == [0, 0, 0] and all(v > 0 for v in summary["values_per_lot"][3:])
     assert summary["attestations"] == 2 and summary["tree_height"] == 10
+    text = zkclear("show", proven["deployment"].epoch_dir(3), capsys=capsys)
+    # the attestations are counted, not checked, by show: the line says so (red team s15)
+    assert "attestations: 2 in the bundle, not checked here (zkclear audit and verify check each" in text
 
 
 def test_reproving_an_epoch_gives_identical_files(proven, tmp_path):
