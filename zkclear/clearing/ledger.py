@@ -34,7 +34,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -721,9 +721,7 @@ class Ledger:
         for fills in inputs.fills.batches():
             committed: dict[str, int] = {}
             for start in range(0, len(fills), _QUERY_CHUNK):
-                ids = fills.fill_id[start:start + _QUERY_CHUNK]
-                committed.update(self._db.execute(f"SELECT fill_id, epoch FROM fill_ids WHERE fill_id IN "
-                                                  f"({','.join('?' * len(ids))})", ids).fetchall())
+                committed.update(self._committed("fill_ids", "fill_id", fills.fill_id[start:start + _QUERY_CHUNK]))
             if committed:
                 k = next(k for k, fill_id in enumerate(fills.fill_id) if fill_id in committed)
                 raise InputError(f"fill id {fills.fill_id[k]!r} was already committed in epoch "
@@ -738,14 +736,17 @@ class Ledger:
         records = chain(((t.transfer_id, t.path, t.line, "transfer_id") for t in inputs.transfers),
                         ((a.action_id, a.path, a.line, "action_id") for a in inputs.operator_actions))
         while chunk := list(islice(records, _QUERY_CHUNK)):  # a first epoch has as many transfers as accounts
-            ids = [record[0] for record in chunk]
-            committed = dict(self._db.execute(f"SELECT transfer_id, epoch FROM transfer_ids WHERE transfer_id IN "
-                                              f"({','.join('?' * len(ids))})", ids).fetchall())
+            committed = self._committed("transfer_ids", "transfer_id", [record[0] for record in chunk])
             for record_id, path, line, field in chunk:
                 if record_id in committed:
                     raise InputError(f"transfer id {record_id!r} was already committed in epoch "
                                      f"{committed[record_id]} (transfer and action ids are unique for the life of "
                                      "the deployment)", path=path, line=line or None, field=field)
+
+    def _committed(self, table: str, column: str, ids: Sequence[str]) -> dict[str, int]:
+        """The ids among ``ids`` (at most ``_QUERY_CHUNK``) that ``table`` holds, each with its epoch."""
+        return dict(self._db.execute(f"SELECT {column}, epoch FROM {table} WHERE {column} IN "
+                                     f"({','.join('?' * len(ids))})", ids).fetchall())
 
     def epoch_of_source(self, digest: bytes) -> int | None:
         """The epoch that committed the input folder with this digest, if any."""
