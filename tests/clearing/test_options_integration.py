@@ -429,8 +429,8 @@ def test_a_configuration_file_that_margins_an_option_on_its_premium_is_refused(t
     text = CONFIG.replace(f'id = "{PUT}"', f'id = "{PUT}"\nmargin_model = "linear"', 1)
     assert text != CONFIG
     (tmp_path / "zkclear.toml").write_text(text)
-    with pytest.raises(InputError, match=rf"zkclear.toml: field 'instrument\[1\]': instrument '{PUT}': an engine-marked "
-                       "option is margined"):
+    with pytest.raises(InputError, match=rf"zkclear.toml: field 'instrument\[1\]': instrument '{PUT}': an "
+                       "engine-marked option is margined"):
         load_config(tmp_path / "zkclear.toml")
     (tmp_path / "zkclear.toml").write_text(CONFIG)
     assert load_config(tmp_path / "zkclear.toml").instruments[1].margin_model == "option-standard"
