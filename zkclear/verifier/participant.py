@@ -23,7 +23,7 @@ from zkclear.proofs.header import ChainLink, check_chain, check_first
 from zkclear.proofs.reserves import ReserveBook, check_blocks_advance
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
 from zkclear.tree.receipts import Receipt
-from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch, repeated_epoch
 from zkclear.verifier.receipt import Expected, ReceiptCheck, verify_receipt
 
 _ACCOUNT_ID_MAX = 64
@@ -154,7 +154,7 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     previous_reserves: ReserveBook | None = None
     for (published, receipt), wanted in ordered:
         if previous is not None and published.epoch == previous.epoch_id:
-            raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
+            raise repeated_epoch(published.epoch, previous.epoch_hash, published.bundle.epoch_hash())
         instruments = tuple(chunk_system.instrument_ids(published.public))
         if previous is not None and instruments != listing:
             # the configuration is fixed at init: else the history would show positions under other names
