@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 from zkclear.bundle.format import read_file
@@ -147,14 +148,15 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     if len(expected) != len(epochs):
         raise ValueError("one Expected per epoch is required")
     ordered = sorted(zip(epochs, expected, strict=True), key=lambda item: item[0][0].epoch)
+    for ((before, _), _), ((after, _), _) in pairwise(ordered):  # before any check: a fork is the finding, not the
+        if before.epoch == after.epoch:                            # failure of one of its versions (red team s16)
+            raise repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash())
     checks: list[ReceiptCheck] = []
     pinned = participant.account_key
     previous: ChainLink | None = None
     listing: tuple[str, ...] | None = None
     previous_reserves: ReserveBook | None = None
     for (published, receipt), wanted in ordered:
-        if previous is not None and published.epoch == previous.epoch_id:
-            raise repeated_epoch(published.epoch, previous.epoch_hash, published.bundle.epoch_hash())
         instruments = tuple(chunk_system.instrument_ids(published.public))
         if previous is not None and instruments != listing:
             # the configuration is fixed at init: else the history would show positions under other names

@@ -108,6 +108,10 @@ CHECK_OF.update({reason: "root statements" for reason in REASONS
 HISTORY_REASONS = frozenset({"epoch-chain-broken", "history-duplicate", "epoch-forked", "account-key-changed",
                              "account-key-mismatch"})
 
+#: Reasons verify_history raises before checking any epoch (an epoch given twice, or two versions of it); their
+#: ``index`` is the epoch, and the failure is shown on its later copy.
+REPEATED_EPOCH = frozenset({"history-duplicate", "epoch-forked"})
+
 Progress = Callable[[str, float], None]
 """Told (stage, fraction done in [0, 1]) as the check advances (the page's progress bar)."""
 
@@ -174,8 +178,11 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
     try:
         checks = verify_history(pairs, participant, expectations, on_verified=verified)
     except VerificationError as exc:
-        _failed(entries[len(done)], exc)
-        for entry in entries[len(done) + 1 :]:
+        failed = len(done)
+        if exc.reason in REPEATED_EPOCH:  # raised before any epoch is checked: it is the later copy's
+            failed = max(k for k, entry in enumerate(entries) if entry["epoch"] == exc.index)
+        _failed(entries[failed], exc)
+        for entry in entries[failed + 1 :]:
             entry["checks"] = [_check(name, None, "not checked: an earlier epoch failed") for name in CHECKS]
         return result
 
