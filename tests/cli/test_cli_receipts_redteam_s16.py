@@ -57,3 +57,19 @@ def test_the_page_shows_the_fork_on_the_later_copy_of_the_epoch(proven, tmp_path
     assert forked["ok"] is False
     failed = [check for check in forked["checks"] if check["ok"] is False]
     assert [(check["name"], check["reason"]) for check in failed] == [("header", "epoch-forked")]
+
+
+def test_a_participant_file_naming_another_account_is_caught_only_by_the_id_typed_or_read(proven, capsys):
+    """A stated limit (docs/protocol.md, threat model, "drop account B"): the participant file is the operator's
+    word like the receipt. One naming A, sent to B with A's receipt, passes ``verify --participant`` alone — the
+    output names A, which B must read — and fails as soon as B types their own id."""
+    deployment = proven["deployment"]
+    a, b = [x.account_id for x in deployment.accounts(3) if x.account_id.startswith("trader-")][:2]
+    receipt, file_of_a = deployment.receipt_path(3, a), deployment.participant_path(a)
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", file_of_a, capsys=capsys)
+    assert out.startswith(f"OK: account {a} ")
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--participant", file_of_a, "--account", b,
+                  expect=1, capsys=capsys)
+    assert "--account" in out
+    out = zkclear("verify", deployment.epoch_dir(3), "--receipt", receipt, "--account", b, expect=2, capsys=capsys)
+    assert "[receipt-owner]" in out
