@@ -79,3 +79,55 @@ def test_the_commitments_of_two_versions_of_one_header_differ_only_where_the_val
     for k, (a, b) in enumerate(zip(mine.chunk.accounts, theirs.chunk.accounts, strict=True)):
         assert (a.cash == b.cash) == (k != slot)
     assert mine.chunk.accounts[slot].cash - theirs.chunk.accounts[slot].cash == commit(UNDERSTATED_BY, 0)
+
+
+def _siblings(receipt, change):
+    siblings = list(receipt.upper_siblings)
+    change(siblings)
+    return replace(receipt, upper_siblings=tuple(siblings))
+
+
+PATH_FORGERIES = {
+    "two levels' siblings swapped": (lambda r: _siblings(r, lambda s: s.__setitem__(slice(0, 2), s[1::-1])),
+                                     "path-root-mismatch"),
+    "one sibling more": (lambda r: _siblings(r, lambda s: s.append(s[0])), "receipt-malformed"),
+    "one sibling less": (lambda r: _siblings(r, lambda s: s.pop()), "receipt-malformed"),
+    "the path's side flipped above the chunk": (lambda r: replace(r, leaf_index=r.leaf_index ^ (1 << 3)),
+                                                "leaf-mismatch"),
+    "a leaf index beyond the tree's height": (lambda r: replace(r, leaf_index=r.leaf_index | (1 << 8)),
+                                              "receipt-malformed"),
+    "a band's group proof dropped": (lambda r: replace(r, group_proofs=r.group_proofs[:-1],
+                                                       group_extras=r.group_extras[:-1]), "receipt-malformed"),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(PATH_FORGERIES))
+def test_a_path_cut_extended_or_turned_is_refused_by_name(forgery):
+    make, reason = PATH_FORGERIES[forgery]
+    mine = _receipts()[0]
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(published(honest_epoch()), make(mine), VICTIM, chunk_system=SYSTEM)
+    assert caught.value.reason == reason
+
+
+def test_no_other_slot_of_the_chunk_padding_or_real_is_the_participants_leaf():
+    mine = _receipts()[0]
+    size = len(mine.chunk.accounts)
+    for slot in range(size):
+        if slot != mine.leaf_index % size:
+            moved = replace(mine, leaf_index=mine.leaf_index - mine.leaf_index % size + slot)
+            with pytest.raises(VerificationError) as caught:
+                verify_receipt(published(honest_epoch()), moved, VICTIM, chunk_system=SYSTEM)
+            assert caught.value.reason == "leaf-mismatch"
+
+
+def test_a_header_of_another_height_is_not_the_receipts():
+    from zkclear.tree.placement import TreeConfig
+
+    epoch, mine = honest_epoch(), _receipts()[0]
+    tree = epoch.bundle.header.tree
+    taller = replace(epoch.bundle, header=replace(epoch.bundle.header, tree=TreeConfig(
+        tree.height + 1, tree.chunk_bits, tree.chunk_padding, tree.chunk_padding_param, tree.sparse)))
+    with pytest.raises(VerificationError) as caught:
+        verify_receipt(published(epoch, taller), mine, VICTIM, chunk_system=SYSTEM)
+    assert caught.value.reason == "receipt-epoch-mismatch"
