@@ -80,7 +80,7 @@ CHECK_OF: dict[str, str] = {
     "public-data-mismatch": "header",
     "epoch-chain-broken": "header",          # verify_history: this epoch's header does not name the previous one
     "history-duplicate": "header",
-    "epoch-forked": "header",              # verify_history: two versions of one epoch (red team s16)
+    "epoch-forked": "header",                # verify_history: two versions of one epoch (red team s16)
     "receipt-owner": "identity",
     "account-key-mismatch": "identity",
     "account-key-changed": "identity",       # verify_history: the key differs from the earlier receipts'
