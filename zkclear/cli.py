@@ -741,7 +741,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import compare_marks, load_marks
-    from zkclear.verifier.published import open_published
+    from zkclear.verifier.published import open_published, repeated_epoch
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
@@ -773,7 +773,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         raise InputError("a --total file is for none of the epochs audited", field="--total")
     for before, after in itertools.pairwise(opened):
         if before.epoch == after.epoch:
-            _fail(VerificationError("history-duplicate", detail=f"epoch {after.epoch} is given twice"), as_json,
+            _fail(repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash()), as_json,
                   epoch=after.epoch)
     for published in opened if marks_path is not None else ():  # the marks file, before any epoch is audited
         key = None if None in marks else published.epoch

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 from zkclear.bundle.format import read_file
@@ -23,7 +24,7 @@ from zkclear.proofs.header import ChainLink, check_chain, check_first
 from zkclear.proofs.reserves import LastBlocks, check_blocks_advance, last_blocks
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
 from zkclear.tree.receipts import Receipt
-from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch, repeated_epoch
 from zkclear.verifier.receipt import Expected, ReceiptCheck, verify_receipt
 
 _ACCOUNT_ID_MAX = 64
@@ -148,14 +149,15 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     if len(expected) != len(epochs):
         raise ValueError("one Expected per epoch is required")
     ordered = sorted(zip(epochs, expected, strict=True), key=lambda item: item[0][0].epoch)
+    for ((before, _), _), ((after, _), _) in pairwise(ordered):  # before any check: a fork is the finding, not the
+        if before.epoch == after.epoch:                            # failure of one of its versions (red team s16)
+            raise repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash())
     checks: list[ReceiptCheck] = []
     pinned = participant.account_key
     previous: ChainLink | None = None
     listing: tuple[str, ...] | None = None
     blocks: LastBlocks = {}  # chain -> (epoch, entry): the block each chain was last read at
     for (published, receipt), wanted in ordered:
-        if previous is not None and published.epoch == previous.epoch_id:
-            raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
         instruments = tuple(chunk_system.instrument_ids(published.public))
         if previous is not None and instruments != listing:
             # the configuration is fixed at init: else the history would show positions under other names
