@@ -740,6 +740,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.proofs.reserves import check_blocks_advance, last_blocks
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
+    from zkclear.verifier.insurance_fund import check_insurance_fund
     from zkclear.verifier.marks import compare_marks, load_marks
     from zkclear.verifier.published import open_published, repeated_epoch
 
@@ -788,6 +789,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     previous = None
     outages: dict[str, int] = {}  # instrument -> epochs running (among those given) marked by the guard's fallback
     blocks: dict = {}  # chain -> (epoch, entry): the block each chain was last read at (last_blocks)
+    fund_key = None  # the insurance fund's key fingerprint in the epochs audited before (publish_insurance_fund)
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
@@ -816,6 +818,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                                         progress=line.update if show else None)
             finally:
                 run.close()
+            fund = check_insurance_fund(published, fund_key)
+            fund_key = fund.key_fingerprint if fund is not None else fund_key
             compared = 0
             if own:
                 compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
@@ -834,6 +838,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "unregistered_tokens": _unregistered_tokens(published.bundle.reserves),
                  "renamed_tokens": _renamed_tokens(published.bundle.reserves),
                  "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
+        entry["insurance_fund"] = None if fund is None else {
+            "cash": fund.cash, "balances": {asset: balance for asset, balance, _ in fund.collateral},
+            "key_fingerprint": fund.key_fingerprint, "leaf_index": fund.leaf_index}
         entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {})
         reports.append(entry)
         if not as_json:
@@ -882,6 +889,11 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
             ratio = f"{reserves['total'] / total:.4f}" if total else "unbounded"
             click.echo(f"    {asset:<8} {reserves['total']} ({chains}) >= {asset} liabilities {total} (auditor-only "
                        f"file): reserve ratio {ratio}")
+    fund = entry.get("insurance_fund")
+    if fund is not None:
+        held = ", ".join([f"cash {fund['cash']}", *(f"{asset} {units}" for asset, units in fund["balances"].items())])
+        click.echo(f"  insurance fund: {held} (smallest units; its published receipt verified as a participant's is: "
+                   "its leaf, path and chunk)")
     for token in entry["unregistered_tokens"]:
         click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
                    f"{token['contract']} with {token['decimals']} decimals, a contract zkclear does not know")

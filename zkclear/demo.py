@@ -84,7 +84,7 @@ def market_spec(accounts: int, epochs: int) -> MarketSpec:
     fund_per_trader = 1_000_000_000 if crash_epoch >= 3 else 250_000_000
     return MarketSpec(accounts=accounts, epochs=epochs, crash_epoch=crash_epoch,
                       fills_per_epoch=max(50, 2 * accounts), insurance_fund=fund_per_trader * accounts,
-                      collateral=True, seed=DEMO_SEED)
+                      collateral=True, seed=DEMO_SEED, publish_insurance_fund=True)
 
 
 #: The demo's reserve custodians: (chain, asset) per key, one address each (a Bitcoin address holds only BTC).
@@ -162,6 +162,7 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
     """Steps 4–6: a participant's check of their receipts, the audit of every epoch, a rejected replay."""
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
     from zkclear.verifier.audit import audit_epoch
+    from zkclear.verifier.insurance_fund import check_insurance_fund
     from zkclear.verifier.participant import Participant, verify_history
     from zkclear.verifier.published import open_published
     from zkclear.verifier.receipt import Expected
@@ -192,7 +193,7 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
     published = pairs[-1][0]
 
     echo(f"== 5. auditor checks epochs 1..{last}, recomputes their public data and checks their chain")
-    previous, previous_inputs = None, None
+    previous, previous_inputs, fund_key = None, None, None
     for number in range(1, last + 1):
         epoch_published = open_published(deployment.epoch_dir(number))
         check_public_inputs(epoch_published.inputs, epoch_published.public, epoch=number)
@@ -205,6 +206,12 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
                              for r in report.reserves)
         echo(f"   epoch {number}: OK ({report.chunks} chunks, {report.leaves} leaves; reserves {reserves} cover the "
              f"hidden totals, every address attested; header hash {report.header_hash[:16]}...)")
+        fund = check_insurance_fund(epoch_published, fund_key)
+        if fund is not None:
+            fund_key = fund.key_fingerprint
+            held = ", ".join([f"{fund.cash} USDC",
+                              *(f"{balance} {asset}" for asset, balance, _ in fund.collateral if balance)])
+            echo(f"   epoch {number}: the insurance fund holds {held} (smallest units; its published receipt verified)")
 
     tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1
                  else f"epoch {last} with one bit of its solvency proof flipped")

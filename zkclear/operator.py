@@ -55,7 +55,7 @@ from zkclear.bundle.format import (
 )
 from zkclear.bundle.model import PublicBundle
 from zkclear.chains import DemoKey, ReserveEntry, attest_reserves, check_signers, controls, parse_address
-from zkclear.clearing.config import ClearingConfig
+from zkclear.clearing.config import INSURANCE_FUND, ClearingConfig
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
 from zkclear.clearing.io import load_config, load_epoch, parse_config
@@ -84,7 +84,7 @@ from zkclear.scratch import scratch_folder
 from zkclear.state_source import StateSource, row_inputs, state_inputs
 from zkclear.tree.identity import ACCOUNT_KEY_LABEL
 from zkclear.verifier.public_inputs import PublicInputs
-from zkclear.verifier.published import CHUNK_SYSTEM, EpochFiles, encode_risk_data
+from zkclear.verifier.published import CHUNK_SYSTEM, MAX_RECEIPT_BYTES, EpochFiles, encode_risk_data
 
 CONFIG_FILE = "zkclear.toml"
 PROVING_FILE = "proving.toml"
@@ -584,12 +584,20 @@ class Deployment:
             write_file(total, encode_total_opening(closed.bundle.header.digest(), closed.total_opening))
         write_file(files.public, encode_risk_data(public))
         write_file(files.inputs, inputs.to_bytes())
+        self._publish_fund_receipt(epoch, files, private)
         closed.write_audit(files.audit, private / "work" / "audit-sections")
         os.sync()  # receipts and participant files were written without one fsync each
         if crash == "bundle":
             os.kill(os.getpid(), signal.SIGKILL)
         write_file(files.bundle, encode_public_bundle(closed.bundle))
         return ProvenEpoch(files, private, ReceiptFiles(self, epoch, closed.accounts), total)
+
+    def _publish_fund_receipt(self, epoch: int, files: EpochFiles, private: Path) -> None:
+        """With ``publish_insurance_fund``, a copy of the insurance fund's receipt in the publication folder (before
+        the bundle: a bundle on disk means its epoch's files are all there); nothing otherwise."""
+        if self.config.publish_insurance_fund:
+            source = private / "receipts" / self.receipt_file_name(epoch, INSURANCE_FUND)
+            write_file(files.insurance_fund, read_file(source, limit=MAX_RECEIPT_BYTES))
 
     def receipt_file_name(self, epoch: int, account: str) -> str:
         """A receipt's file name: keyed by the operator secret, so it is neither guessable from the account id
@@ -624,6 +632,7 @@ class Deployment:
 
         write_file(files.public, encode_risk_data(public))
         write_file(files.inputs, inputs.to_bytes())
+        self._publish_fund_receipt(epoch, files, private)
         write_file(files.audit, encode_audit_data(artifacts.audit, CHUNK_SYSTEM))
         self._record_ledger_history(epoch)
         write_file(files.bundle, encode_public_bundle(artifacts.bundle))

@@ -61,6 +61,7 @@ class MarketSpec:
     insurance_fund: int = 200_000_000_000
     options: bool = True
     collateral: bool = False
+    publish_insurance_fund: bool = False
 
     @property
     def expiry_epoch(self) -> int:
@@ -78,6 +79,7 @@ def config_toml(spec: MarketSpec) -> str:
         f'deficit_resolution = "{spec.deficit_resolution}"',
         "liquidators = [" + ", ".join(f'"{name}"' for name in LIQUIDATORS) + "]",
         "allow_self_trade = false",
+        *(["publish_insurance_fund = true"] if spec.publish_insurance_fund else []),
     ]
     if spec.options:
         lines += [f"genesis_timestamp = {GENESIS_TIMESTAMP}", f"epoch_seconds = {EPOCH_SECONDS}",

@@ -196,7 +196,10 @@ class ClearingConfig:
       epoch unprovable;
     - ``assets``: the collateral (non-settlement) assets, configuration order (``zkclear.clearing.assets``;
       empty: the settlement asset only, as before issue 13). ``settlement_asset`` is then an asset id
-      (``[A-Z0-9]{1,16}``) different from theirs.
+      (``[A-Z0-9]{1,16}``) different from theirs;
+    - ``publish_insurance_fund``: every proven epoch publishes the insurance fund's receipt beside its bundle
+      (``epoch-N.insurance-fund.rcpt``), which ``zkclear audit`` then requires and verifies like a participant's,
+      printing the fund's balances (docs/format.md); default off.
 
     Listing an engine-marked option (``InstrumentSpec.engine_marked_option``) registers the ``"option"`` kind
     and the ``"option-standard"`` risk model automatically when the registries lack them.
@@ -225,6 +228,7 @@ class ClearingConfig:
     fill_fee_cap_ppm: int = DEFAULT_FILL_FEE_CAP_PPM
     backstop_margin_mode: str | None = None
     assets: tuple[CollateralAsset, ...] = ()
+    publish_insurance_fund: bool = False
 
     def __post_init__(self) -> None:
         if not self.instruments:
@@ -287,6 +291,9 @@ class ClearingConfig:
         if type(band) is not int or not 0 <= band <= MAX_FILL_PRICE_BAND_PPM:
             raise ConfigurationError(f"fill_price_band_ppm must be an integer in [0, {MAX_FILL_PRICE_BAND_PPM}], "
                                      f"got {band!r}")
+        if type(self.publish_insurance_fund) is not bool:
+            raise ConfigurationError("publish_insurance_fund must be true or false, got "
+                                     f"{self.publish_insurance_fund!r}")
         cap = self.fill_fee_cap_ppm
         if type(cap) is not int or not 0 <= cap <= PPM:
             raise ConfigurationError(f"fill_fee_cap_ppm must be an integer in [0, {PPM}], got {cap!r}")

@@ -776,7 +776,8 @@ _TOP_KEYS = {"settlement_asset": str, "settlement_decimals": int, "liquidation_p
              "liquidators": list, "allow_self_trade": bool, "instrument": list, "genesis_timestamp": int,
              "epoch_seconds": int, "portfolio_margin": (bool, dict), "oracle": (bool, dict),
              "dynamic_margin": str, "dynamic_window": int, "option_settlement": str,
-             "fill_price_band_ppm": int, "backstop_margin_mode": str, "asset": list, "fill_fee_cap_ppm": int}
+             "fill_price_band_ppm": int, "backstop_margin_mode": str, "asset": list, "fill_fee_cap_ppm": int,
+             "publish_insurance_fund": bool}
 _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "contract_multiplier": int,
                     "initial_margin_ppm": int, "maintenance_margin_ppm": int, "margin_model": str,
                     "initial_tiers": list, "maintenance_tiers": list, "expiry_epoch": int, "underlying": str,
@@ -913,7 +914,8 @@ def parse_config(text: str, *, path: str) -> ClearingConfig:
                                                "funding_clamp_ppm", "allow_self_trade", "settlement_asset",
                                                "settlement_decimals", "genesis_timestamp", "epoch_seconds",
                                                "dynamic_margin", "dynamic_window", "option_settlement",
-                                               "fill_price_band_ppm", "backstop_margin_mode", "fill_fee_cap_ppm")
+                                               "fill_price_band_ppm", "backstop_margin_mode", "fill_fee_cap_ppm",
+                                               "publish_insurance_fund")
                if key in document}
     if options.get("option_settlement", "futures") not in ("futures", "premium"):
         raise InputError(f"must be 'futures' or 'premium', got {options['option_settlement']!r}", path=name,

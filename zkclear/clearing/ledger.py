@@ -113,6 +113,8 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["fill_fee_cap_ppm"] = config.fill_fee_cap_ppm
     if config.backstop_margin_mode != "standard":
         extra["backstop_margin_mode"] = config.backstop_margin_mode
+    if config.publish_insurance_fund:  # session 16: only when on (existing genesis hashes unchanged)
+        extra["publish_insurance_fund"] = True
     if config.statement_limits.position_bits != 32:  # the default width keeps existing genesis hashes
         extra["position_bits"] = config.statement_limits.position_bits
     if config.assets:  # issue 13: collateral assets only when listed (existing genesis hashes unchanged)

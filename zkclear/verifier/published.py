@@ -132,6 +132,11 @@ class EpochFiles:
     def audit(self) -> Path:
         return self.path("audit")
 
+    @property
+    def insurance_fund(self) -> Path:
+        """The insurance fund's receipt, published when the configuration sets ``publish_insurance_fund``."""
+        return self.path("insurance-fund.rcpt")
+
 
 @dataclass(frozen=True, slots=True)
 class PublishedEpoch:
