@@ -555,10 +555,13 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         net_deposits=frozen_array(net_deposits), total_deposited=total_deposited,
         total_withdrawn=total_withdrawn, asset_ids=config.asset_ids, asset_balances=frozen_array(balances),
         asset_totals=asset_totals, total_converted=total_converted)
+    fallback = {state.instruments.index(d["instrument_id"]) for d in resolved.oracle_decisions
+                if d["status"] == "fallback"}
+    if config.max_fallback_epochs is not None:
+        new_state = replace(new_state, oracle_fallbacks=tuple(
+            count + 1 if column in fallback else 0 for column, count in enumerate(state.fallbacks_running)))
     if config.dynamic_margin != "off":
         # a fallback mark is the last good price again, not an observation of the market (red team session 14)
-        fallback = {state.instruments.index(d["instrument_id"]) for d in resolved.oracle_decisions
-                    if d["status"] == "fallback"}
         new_state = _close_dynamic(config, new_state, state, fallback)
     report = EpochReport(
         epoch=epoch, accounts=accounts, settlement=frozen_array(settlement), fees_collected=fees_total,
