@@ -849,9 +849,10 @@ def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[
     """What the oracle guard decided in an epoch, for the audit's report: the instruments marked at their last good
     price (fallback: too few sources; with the number of consecutive epochs given, this one included, that each has
     been), those the circuit breaker clamped away from the quotes' median, and those whose liquidations were paused.
-    Returns the summary and the new running counts. Nothing bounds how long a fallback lasts; an operator that
-    publishes too few quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused
-    (docs/protocol.md, threat model)."""
+    Returns the summary and the new running counts. Unless the configuration bounds it (``oracle.max_fallback_epochs``,
+    which the recomputation enforces), nothing bounds how long a fallback lasts; an operator that publishes too few
+    quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused (docs/protocol.md,
+    threat model)."""
     decisions = derived.get("oracle_decisions", [])
     fallback = {d["instrument_id"]: running.get(d["instrument_id"], 0) + 1
                 for d in decisions if d["status"] == "fallback"}
