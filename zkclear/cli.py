@@ -709,6 +709,8 @@ def _print_history(rows, instruments) -> None:
               help="Your own prices (CSV instrument,price or epoch,instrument,price) to compare the marks with.")
 @click.option("--tolerance-bps", default=100, show_default=True, type=AsciiInt(0),
               help="How far (basis points) a published mark may be from your price.")
+@click.option("--tolerance-ticks", default=0, show_default=True, type=AsciiInt(0),
+              help="Ticks a mark may be off beyond --tolerance-bps (marks of a few ticks: options rounded up).")
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted (repeat: one per epoch folder).")
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -719,9 +721,9 @@ def _print_history(rows, instruments) -> None:
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")
-def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
-          total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
-          progress: bool | None) -> None:
+def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, tolerance_ticks: int,
+          expect_headers: tuple[str, ...], total_paths: tuple[Path, ...], as_json: bool, workers: int | None,
+          scheduler: str | None, progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
     collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
     (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
@@ -816,7 +818,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                 run.close()
             compared = 0
             if own:
-                compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
+                compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch,
+                                         tolerance_ticks=tolerance_ticks)
             total = None
             opening = totals.pop(published.bundle.header.digest(), None)
             if opening is not None:
@@ -835,7 +838,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {})
         reports.append(entry)
         if not as_json:
-            _print_audit(entry, tolerance_bps)
+            _print_audit(entry, tolerance_bps, tolerance_ticks)
     if as_json:
         click.echo(json.dumps(reports if len(reports) > 1 else reports[0], sort_keys=True))
     elif len(reports) > 1:
@@ -863,7 +866,7 @@ def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[
     return summary, fallback
 
 
-def _print_audit(entry: dict, tolerance_bps: int) -> None:
+def _print_audit(entry: dict, tolerance_bps: int, tolerance_ticks: int) -> None:
     click.echo(f"epoch {entry['epoch']}: OK — header hash {entry['header_hash']}")
     click.echo("  public risk data recomputed from the public inputs (configuration, marks, oracle, vols, "
                "dynamic parameters)")
@@ -896,7 +899,8 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
     if oracle.get("breaker"):
         click.echo(f"  oracle circuit breaker: {', '.join(oracle['breaker'])} clamped to the largest move allowed")
     if entry["marks_compared"]:
-        click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
+        ticks = f" + {tolerance_ticks} ticks" if tolerance_ticks else ""
+        click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps{ticks} of your prices")
 
 
 @cli.command()

@@ -2,10 +2,15 @@
 
 The marks file is CSV with the header ``instrument,price`` (or ``epoch,instrument,price`` to cover several
 epochs), prices in the instrument's ticks, plain ASCII decimal integers. Each listed instrument's published mark
-must lie within ``tolerance_bps`` basis points of the auditor's price; the first one that does not fails with
-[marks-beyond-tolerance], naming the instrument, both prices and the distance. A price of 0 is an option's final
-mark when it expires out of the money: only a mark of 0 is within any tolerance of it (red team session 15: the
-auditor could not state it, so an option settled at 0 while in the money could not be caught on its own mark).
+must lie within ``tolerance_bps`` basis points of the auditor's price plus ``tolerance_ticks`` ticks; the first one
+that does not fails with [marks-beyond-tolerance], naming the instrument, both prices and the distance. A price of 0
+is an option's final mark when it expires out of the money: only a mark within ``tolerance_ticks`` of it (0 by
+default: only 0) passes (red team session 15: the auditor could not state it, so an option settled at 0 while in the
+money could not be caught on its own mark).
+
+The ticks term (red team session 16): a relative tolerance alone cannot serve marks of a few ticks and marks of tens
+of thousands at once — an option worth 2.4 ticks is marked 3 (whole ticks, rounded up), 2,500 bps from the
+auditor's 2 — so an auditor who had to raise ``tolerance_bps`` for the options let a perpetual's mark 20 % off pass.
 """
 
 from __future__ import annotations
@@ -82,17 +87,21 @@ def load_marks(path: Path,
     return parse_marks_csv(text, path=str(path), lines=lines)
 
 
-def compare_marks(published: Mapping[str, int], own: Mapping[str, int], tolerance_bps: int, *, epoch: int) -> int:
-    """Check every instrument the auditor priced; returns how many were compared."""
+def compare_marks(published: Mapping[str, int], own: Mapping[str, int], tolerance_bps: int, *, epoch: int,
+                  tolerance_ticks: int = 0) -> int:
+    """Check every instrument the auditor priced: each mark within ``tolerance_bps`` of the auditor's price plus
+    ``tolerance_ticks`` ticks; returns how many were compared."""
     for instrument, price in own.items():
         if instrument not in published:
             raise InputError(f"instrument {instrument!r} is not listed in epoch {epoch}", field="instrument")
         mark = published[instrument]
         distance = abs(mark - price) * BPS
-        if distance > tolerance_bps * price:
-            apart = f"{distance / price:.1f} bps apart" if price else "any mark but 0 is"
+        if distance > tolerance_bps * price + tolerance_ticks * BPS:
+            apart = (f"{distance / price:.1f} bps ({abs(mark - price)} ticks) apart" if price
+                     else f"{abs(mark - price)} ticks apart")
+            ticks = f" + {tolerance_ticks} ticks" if tolerance_ticks else ""
             raise VerificationError(
                 "marks-beyond-tolerance",
                 detail=f"epoch {epoch}: {instrument} is marked at {mark} ticks, your price is {price} ticks: "
-                       f"{apart}, more than the tolerance of {tolerance_bps} bps")
+                       f"{apart}, more than the tolerance of {tolerance_bps} bps{ticks}")
     return len(own)
