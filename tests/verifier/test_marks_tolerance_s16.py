@@ -39,3 +39,39 @@ def test_the_bound_is_inclusive_and_a_price_of_0_takes_only_the_ticks_term():
     with pytest.raises(VerificationError) as failure:
         compare_marks({"O": 2}, {"O": 0}, 10_000, epoch=1, tolerance_ticks=1)
     assert "O is marked at 2 ticks, your price is 0 ticks: 2 ticks apart" in failure.value.detail
+
+
+def test_a_volatility_lowered_to_1_ppm_leaves_the_marks_and_lowers_the_sellers_margin_only_vols_catch_it():
+    """A call struck far out of the money is marked at the one-tick floor from 1 ppm to 40 % of volatility: the
+    auditor's marks pass at any tolerance, and the scenario loss of a short call — its sellers' portfolio margin —
+    drops from thousands of units a lot to 0. The auditor's own implied volatility catches it."""
+    from tests.clearing.options_helpers import CALL, PERP, PUT
+    from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
+    from zkclear.clearing.inputs import EpochInputs, Fills, ImpliedVol, MarkPrice
+    from zkclear.clearing.io import parse_config
+    from zkclear.clearing.state import EpochState
+    from zkclear.proofs.recompute import public_inputs_of_epoch, recompute
+    from zkclear.verifier.marks import compare_vols
+
+    toml = OPTIONS_CONFIG.replace("strike = 33000\nexpiry_epoch = 3", "strike = 45000\nexpiry_epoch = 30")
+    genesis = EpochState.genesis(parse_config(toml, path="venue.toml"))
+
+    def published(call_vol: int):
+        inputs = EpochInputs(epoch=1, fills=Fills.empty(), marks=(MarkPrice(PERP, 30_000, 0),),
+                             implied_vols=(ImpliedVol(CALL, call_vol), ImpliedVol(PUT, 400_000)))
+        result = recompute(public_inputs_of_epoch(toml, genesis, inputs, position_bits=32))
+        table = result.risk.scenario_table
+        worst_for_a_seller = max(table.value_changes[table.instrument_ids.index(CALL)])
+        return result.derived, worst_for_a_seller
+
+    honest, honest_loss = published(400_000)
+    forged, forged_loss = published(1)
+    assert dict(forged["marks"]) == dict(honest["marks"]) and dict(forged["marks"])[CALL] == 1
+    assert honest_loss > 500_000 and forged_loss == 0
+    assert compare_marks(dict(forged["marks"]), dict(honest["marks"]), 0, epoch=1) == 3
+    own_vols = dict(honest["implied_vols"])
+    assert compare_vols(dict(honest["implied_vols"]), own_vols, 0, epoch=1) == 2
+    with pytest.raises(VerificationError) as failure:
+        compare_vols(dict(forged["implied_vols"]), own_vols, 500, epoch=1)
+    assert failure.value.reason == "vols-beyond-tolerance"
+    assert f"{CALL} is valued at an implied volatility of 1 ppm, yours is 400000 ppm" in failure.value.detail
