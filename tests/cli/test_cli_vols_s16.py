@@ -1,6 +1,6 @@
 """``zkclear audit --vols FILE`` (red team session 16): the auditor's own implied volatilities against the epoch's
 published ones (tests/verifier/test_marks_tolerance_s16.py has the attack: a volatility lowered to 1 ppm leaves a far
-out-of-the-money option's mark at the one-tick floor and its sellers' scenario margin at 0)."""
+out-of-the-money option's mark at the one-tick floor and its worst scenario loss, for a seller, at 0)."""
 
 from __future__ import annotations
 

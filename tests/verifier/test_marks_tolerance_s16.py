@@ -43,8 +43,9 @@ def test_the_bound_is_inclusive_and_a_price_of_0_takes_only_the_ticks_term():
 
 def test_a_volatility_lowered_to_1_ppm_leaves_the_marks_and_lowers_the_sellers_margin_only_vols_catch_it():
     """A call struck far out of the money is marked at the one-tick floor from 1 ppm to 40 % of volatility: the
-    auditor's marks pass at any tolerance, and the scenario loss of a short call — its sellers' portfolio margin —
-    drops from thousands of units a lot to 0. The auditor's own implied volatility catches it."""
+    auditor's marks pass at any tolerance, and the worst scenario loss of a short call (with the short-option minimum
+    charge, its sellers' portfolio margin) drops from 602,968 table units a lot to 0. The auditor's own implied
+    volatility catches it."""
     from tests.clearing.options_helpers import CALL, PERP, PUT
     from tests.clearing.options_helpers import CONFIG as OPTIONS_CONFIG
     from zkclear.clearing.inputs import EpochInputs, Fills, ImpliedVol, MarkPrice
