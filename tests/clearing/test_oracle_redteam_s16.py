@@ -127,3 +127,48 @@ def test_a_bad_bound_is_refused_by_file_line_and_field(value):
         parse_config(ORACLE_TOML + f"max_fallback_epochs = {value}\n", path="venue.toml")
     line = (ORACLE_TOML.count("\n") + 1)
     assert str(refused.value).startswith(f"venue.toml:{line}: field 'oracle.max_fallback_epochs'")
+
+
+SOURCES_TOML = ORACLE_TOML + 'sources = ["exchange-a", "exchange-b", "exchange-c"]\n'
+
+
+def _quotes(config, epoch: int, *quotes: tuple[str, int]) -> EpochInputs:
+    now = config.valuation_timestamp(epoch)
+    return EpochInputs(epoch=epoch, fills=Fills.empty(), marks=(), funding_rates=(FundingRate(PERP, 0),),
+                       oracle_quotes=tuple(OracleQuote(PERP, source, price, now, "oracle.csv", line)
+                                           for line, (source, price) in enumerate(quotes, start=2)))
+
+
+def test_quotes_from_sources_the_configuration_does_not_name_are_refused():
+    """Attack: two sources of the operator's own naming at 50,000 outvote the real one at 60,000 — the guard drops
+    the real quote as the outlier and marks 50,000. With ``oracle.sources`` every quote names a configured feed."""
+    config = parse_config(SOURCES_TOML, path="venue.toml")
+    assert config.oracle.sources == ("exchange-a", "exchange-b", "exchange-c")
+    state, _ = apply_epoch(EpochState.genesis(config),
+                           _quotes(config, 1, ("exchange-a", 60_000), ("exchange-b", 60_000)), config)
+    forged = _quotes(config, 2, ("exchange-a", 60_000), ("mine-1", 50_000), ("mine-2", 50_000))
+    with pytest.raises(InputError) as refused:
+        apply_epoch(state, forged, config)
+    assert str(refused.value).startswith("oracle.csv:3: field 'source': source 'mine-1' is not one of the "
+                                         "deployment's oracle sources (exchange-a, exchange-b, exchange-c")
+    document = copy.deepcopy(public_inputs_of_epoch(SOURCES_TOML, state, _quotes(config, 2, ("exchange-a", 60_000)),
+                                                    position_bits=32).document)
+    document["inputs"]["oracle_quotes"] = [[PERP, source, price, config.valuation_timestamp(2)]
+                                           for source, price in (("exchange-a", 60_000), ("mine-1", 50_000),
+                                                                 ("mine-2", 50_000))]
+    with pytest.raises(VerificationError) as invalid:
+        recompute(PublicInputs(document))
+    assert invalid.value.reason == "public-inputs-invalid" and "'mine-1'" in invalid.value.detail
+    # without the key any name counts, as before: the same quotes mark 50,000
+    open_config = parse_config(ORACLE_TOML, path="venue.toml")
+    _, report = apply_epoch(state, forged, open_config)
+    assert report.oracle_decisions[0]["mark_price_ticks"] == 50_000
+    assert b'"sources"' not in config_canonical_bytes(open_config)
+    assert b'"sources":["exchange-a","exchange-b","exchange-c"]' in config_canonical_bytes(config)
+
+
+@pytest.mark.parametrize("value", ['["exchange-a"]', '["exchange-a", "exchange-a"]', '["bad name"]', '"exchange-a"'])
+def test_bad_oracle_sources_are_refused_by_file_line_and_field(value):
+    with pytest.raises(InputError) as refused:
+        parse_config(ORACLE_TOML + f"sources = {value}\n", path="venue.toml")
+    assert str(refused.value).startswith(f"venue.toml:{ORACLE_TOML.count(chr(10)) + 1}: field 'oracle.sources'")

@@ -121,7 +121,8 @@ class OracleGuardConfig:
     the epoch's close are dropped, so is a quote more than ``max_deviation_ppm`` from the median; fewer than
     ``min_sources`` left: the previous mark, flagged, liquidations paused — for at most ``max_fallback_epochs``
     epochs running (None: no bound), after which the epoch is refused; a move beyond ``circuit_breaker_ppm`` of the
-    previous mark is clamped (liquidations continue unless ``pause_liquidations_on_breaker``)."""
+    previous mark is clamped (liquidations continue unless ``pause_liquidations_on_breaker``). ``sources``, when
+    set, names every source a quote may come from (None: any name)."""
 
     max_staleness_seconds: int = 60
     max_future_seconds: int = 5
@@ -131,8 +132,18 @@ class OracleGuardConfig:
     pause_liquidations_on_breaker: bool = False
     #: the most consecutive epochs an instrument may be marked at its last good price (None: unbounded)
     max_fallback_epochs: int | None = None
+    #: the sources a quote may name (None: any); at least ``min_sources`` of them, each 1-64 of A-Z a-z 0-9 _ . - :
+    sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.sources is not None:
+            if not isinstance(self.sources, (list, tuple)) or not all(
+                    type(source) is str and IDENTIFIER.fullmatch(source) for source in self.sources):
+                raise ConfigurationError("oracle.sources must be a list of source names (1-64 of A-Z a-z 0-9 _ . - :)")
+            object.__setattr__(self, "sources", tuple(self.sources))
+            if len(set(self.sources)) != len(self.sources) or len(self.sources) < self.min_sources:
+                raise ConfigurationError(f"oracle.sources must name distinct sources, at least min_sources "
+                                         f"({self.min_sources})")
         if self.max_fallback_epochs is not None and (type(self.max_fallback_epochs) is not int
                                                      or self.max_fallback_epochs < 0):
             raise ConfigurationError("oracle.max_fallback_epochs must be an integer >= 0")

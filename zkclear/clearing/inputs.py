@@ -1109,6 +1109,10 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **at)
         if type(record.source) is not str or not 1 <= len(record.source) <= MAX_RECORD_ID:
             raise InputError(f"must be 1 to {MAX_RECORD_ID} characters", field="source", **at)
+        if config.oracle.sources is not None and record.source not in config.oracle.sources:
+            # red team session 16: sources of the operator's own naming outvoted the real ones in the median
+            raise InputError(f"source {record.source!r} is not one of the deployment's oracle sources "
+                             f"({', '.join(config.oracle.sources)}: oracle.sources)", field="source", **at)
         if type(record.price) is not int or not 1 <= record.price <= MAX_PRICE_TICKS:
             raise InputError(f"must be a number of ticks in [1, 2**40], got {record.price!r}", field="price", **at)
         if type(record.timestamp) is not int or not 0 <= record.timestamp <= MAX_AMOUNT:
