@@ -1,4 +1,7 @@
-"""Red team session 16: the oracle guard's fallback is bounded when the deployment says so.
+"""Red team session 16: the oracle guard and the public inputs it feeds.
+
+- The guard's fallback is bounded when the deployment says so (below); quotes name configured sources when it lists
+  them; a crash the circuit breaker clamps enters the dynamic-margin history at the market's prices.
 
 An operator that publishes fewer quotes than ``min_sources`` marks an instrument at its last good price, pauses its
 liquidations and holds back its exposed accounts' withdrawals — before, for as many epochs as it liked, also through
