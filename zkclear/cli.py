@@ -803,7 +803,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # the files read are the ones the header binds before anything is recomputed from them: a file altered
             # after publication is public-data-mismatch, not a claim that the venue proved with other data
             published.check_bound()
-            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            recomputed = check_public_inputs(published.inputs, published.public, epoch=published.epoch)
             # the configuration against the epoch audited before, across a gap too (fixed at init); the state
             # against the epoch before only
             check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
@@ -841,7 +841,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "renamed_tokens": _renamed_tokens(published.bundle.reserves),
                  "marks_compared": compared, "vols_compared": vols_compared,
                  "total_liabilities": None if total is None else total[0]}
-        entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {})
+        entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {},
+                                                   published.inputs.document["previous"],
+                                                   recomputed.config.max_fallback_epochs)
         reports.append(entry)
         if not as_json:
             _print_audit(entry, tolerance_bps, tolerance_ticks, vol_tolerance_bps)
@@ -854,20 +856,23 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                    f"{', '.join(str(epoch) for epoch in gaps)}: the epochs before it are not given)")
 
 
-def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[str, int]]:
+def _oracle_summary(derived: dict, running: dict[str, int], previous: dict | None = None,
+                    bound: int | None = None) -> tuple[dict, dict[str, int]]:
     """What the oracle guard decided in an epoch, for the audit's report: the instruments marked at their last good
-    price (fallback: too few sources; with the number of consecutive epochs given, this one included, that each has
-    been), those the circuit breaker clamped away from the quotes' median, and those whose liquidations were paused.
-    Returns the summary and the new running counts. Unless the configuration bounds it (``oracle.max_fallback_epochs``,
-    which the recomputation enforces), nothing bounds how long a fallback lasts; an operator that publishes too few
-    quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused (docs/protocol.md,
-    threat model)."""
+    price (fallback: too few sources; with the number of epochs in a row, this one included, that each has been —
+    counted over the consecutive epochs given or, when the inputs carry it (``previous``'s ``oracle_fallbacks``, a
+    bounded guard), the published count, whichever is longer), those the circuit breaker clamped away from the quotes'
+    median, and those whose liquidations were paused; ``fallback_bound`` is ``oracle.max_fallback_epochs`` (the
+    recomputation refuses a longer run). Returns the summary and the new running counts. Without a bound nothing
+    limits how long a fallback lasts; an operator that publishes too few quotes for epochs on end keeps marks frozen,
+    liquidations and exposed withdrawals paused (docs/protocol.md, threat model)."""
     decisions = derived.get("oracle_decisions", [])
-    fallback = {d["instrument_id"]: running.get(d["instrument_id"], 0) + 1
+    published = dict((previous or {}).get("oracle_fallbacks", []))
+    fallback = {d["instrument_id"]: max(running.get(d["instrument_id"], 0), published.get(d["instrument_id"], 0)) + 1
                 for d in decisions if d["status"] == "fallback"}
     clamped = [d["instrument_id"] for d in decisions
                if d["breaker_triggered"] and d["mark_price_ticks"] != d["median_price_ticks"]]
-    summary = {"fallback": fallback, "breaker": clamped,
+    summary = {"fallback": fallback, "fallback_bound": bound, "breaker": clamped,
                "paused": list(derived.get("paused_instruments", []))}
     return summary, fallback
 
@@ -927,8 +932,11 @@ def _print_audit(entry: dict, tolerance_bps: int, tolerance_ticks: int = 0, vol_
                    f"{token['contract']} with {token['decimals']} decimals, the registry's {token['registered_as']}: "
                    f"is one {token['registered_as']} worth one {token['asset']}?")
     oracle = entry.get("oracle", {})
+    bound = oracle.get("fallback_bound")
     for instrument, epochs in oracle.get("fallback", {}).items():
         running = f", {epochs} epochs running among those audited" if epochs > 1 else ""
+        if bound is not None:  # the count the inputs carry: the recomputation refuses a run beyond the bound
+            running = f", {epochs} epochs running of at most {bound}"
         click.echo(f"  oracle fallback: {instrument} is marked at its last good price (too few sources quoted "
                    f"it{running}); its liquidations are paused and exposed accounts withdraw nothing")
     if oracle.get("breaker"):
