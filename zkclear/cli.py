@@ -744,11 +744,11 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.files import MAX_DOCUMENT_BYTES
     from zkclear.progress import ProgressLine, interval_from_environment
     from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
-    from zkclear.proofs.reserves import check_blocks_advance
+    from zkclear.proofs.reserves import check_blocks_advance, last_blocks
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.marks import PRICE, VOLATILITY, compare_marks, compare_vols
-    from zkclear.verifier.published import open_published
+    from zkclear.verifier.published import open_published, repeated_epoch
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
         raise InputError("give one --expect-header per epoch folder", field="--expect-header")
@@ -777,7 +777,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         raise InputError("a --total file is for none of the epochs audited", field="--total")
     for before, after in itertools.pairwise(opened):
         if before.epoch == after.epoch:
-            _fail(VerificationError("history-duplicate", detail=f"epoch {after.epoch} is given twice"), as_json,
+            _fail(repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash()), as_json,
                   epoch=after.epoch)
     for published in opened:  # the marks and vols files, before any epoch is audited
         if marks_path is not None:
@@ -790,6 +790,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     reports = []
     previous = None
     outages: dict[str, int] = {}  # instrument -> epochs running (among those given) marked by the guard's fallback
+    blocks: dict = {}  # chain -> (epoch, entry): the block each chain was last read at (last_blocks)
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
@@ -807,8 +808,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # the configuration against the epoch audited before, across a gap too (fixed at init); the state
             # against the epoch before only
             check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
-            if before is not None:  # no chain's reserves read at an older block than the epoch before
-                check_blocks_advance(before.bundle.reserves, published.bundle.reserves, published.epoch)
+            # no chain's reserves read at an older block than the latest epoch given before that listed the chain
+            check_blocks_advance(blocks, published.bundle.reserves, published.epoch)
+            blocks = last_blocks(blocks, published.bundle.reserves, published.epoch)
             run = get_executor("dask" if scheduler else None, workers, scheduler)
             show = (sys.stderr.isatty() if progress is None else progress) and not as_json
             try:

@@ -411,20 +411,27 @@ class Deployment:
 
     def require_blocks_advance(self, epoch: int, book: ReserveBook, *, path: str | None = None) -> None:
         """InputError naming the reserves.csv line (entry ``i`` is on line ``i + 2``) of a chain read at a lower
-        block than the proven epoch ``epoch - 1``'s reserves of that chain: what every auditor of both epochs refuses
+        block than the latest proven epoch before ``epoch`` that listed the chain (the epoch before, or an earlier
+        one when the chain was left out since): what every auditor of both epochs refuses
         (zkclear.proofs.reserves.check_blocks_advance)."""
-        if epoch <= 1 or not self.is_proven(epoch - 1):
-            return
-        older = older_block(self._published_bundle(epoch - 1).reserves, book)
+        history: dict[str, tuple[int, ReserveEntry]] = {}
+        chains = {entry.chain for entry in book.entries}
+        for earlier in range(epoch - 1, 0, -1):  # newest first, until every chain of the book is found
+            if chains <= history.keys():
+                break
+            if self.is_proven(earlier):
+                for entry in self._published_bundle(earlier).reserves.entries:
+                    history.setdefault(entry.chain, (earlier, entry))
+        older = older_block(history, book)
         if older is not None:
-            index, entry, old = older
+            index, entry, earlier, old = older
             if entry.block_height == old.block_height:
                 raise InputError(f"{entry.chain} is read at block {entry.block_height} ({entry.block_hash}), epoch "
-                                 f"{epoch - 1}'s reserves at the same height under another hash ({old.block_hash}): "
+                                 f"{earlier}'s reserves at the same height under another hash ({old.block_hash}): "
                                  "one of them is not on the chain", path=path, line=index + 2, field="block_hash")
             raise InputError(f"{entry.chain} is read at block {entry.block_height}, before the block epoch "
-                             f"{epoch - 1}'s reserves were read at ({old.block_height}, {old.block_hash}): a reserves "
-                             "snapshot older than the previous epoch's", path=path, line=index + 2,
+                             f"{earlier}'s reserves were read at ({old.block_height}, {old.block_hash}): a reserves "
+                             "snapshot older than the previous epoch's to list the chain", path=path, line=index + 2,
                              field="block_height")
 
     def require_no_prove_running(self) -> None:

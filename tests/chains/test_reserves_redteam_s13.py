@@ -195,7 +195,7 @@ def test_consecutive_epochs_never_read_a_chain_at_an_older_block_or_another_bloc
     """Defect (fixed), verifier side (the CLI test pins the operator's refusal and `audit` / `verify`): epoch 2's
     reserves at a block before epoch 1's of that chain, or at epoch 1's height under another hash, are
     `reserves-mismatch`; the same block again, or a later one, passes."""
-    from zkclear.proofs.reserves import check_blocks_advance, older_block
+    from zkclear.proofs.reserves import check_blocks_advance, last_blocks, older_block
 
     assets = (VenueAsset("USD", 6), VenueAsset("ETH", 18))
 
@@ -203,7 +203,7 @@ def test_consecutive_epochs_never_read_a_chain_at_an_older_block_or_another_bloc
         entry = ReserveEntry("ethereum", "ETH", CUSTODIAN, 10**18, height, block_hash)
         return ReserveBook("Acme", assets, (entry,))
 
-    first = book(1000)
+    first = last_blocks({}, book(1000), 1)
     for later in (book(1000), book(1001, "0x" + "cd" * 32)):
         assert older_block(first, later) is None
         check_blocks_advance(first, later, 2)

@@ -405,6 +405,8 @@ def test_an_oracle_fallback_on_the_underlying_pauses_its_options_too(tmp_path):
     ({"underlying": None}, "needs the underlying instrument"),
     ({"underlying": "BTC-DEC"}, "must not be after the underlying's"),
     ({"underlying": "BTC-C-33000"}, "not an option"),
+    # a fraction of the premium: a short deep out of the money would carry almost no margin (session 16)
+    ({"margin_model": "linear"}, "margined with the 'option-standard' model"),
 ])
 def test_an_option_specification_is_checked_against_the_listing(run, changes, fragment):
     import dataclasses
@@ -419,6 +421,19 @@ def test_an_option_specification_is_checked_against_the_listing(run, changes, fr
     with pytest.raises(ConfigurationError, match=fragment):
         ClearingConfig(instruments=(config.instruments[0], dated, put, config.instruments[2]),
                        epoch_seconds=DAY)
+
+
+def test_a_configuration_file_that_margins_an_option_on_its_premium_is_refused(tmp_path):
+    """``margin_model = "linear"`` on an engine-marked option in zkclear.toml: refused with one line naming the
+    option, before any epoch (the default for an option is the standard model)."""
+    text = CONFIG.replace(f'id = "{PUT}"', f'id = "{PUT}"\nmargin_model = "linear"', 1)
+    assert text != CONFIG
+    (tmp_path / "zkclear.toml").write_text(text)
+    with pytest.raises(InputError, match=rf"zkclear.toml: field 'instrument\[1\]': instrument '{PUT}': an "
+                       "engine-marked option is margined"):
+        load_config(tmp_path / "zkclear.toml")
+    (tmp_path / "zkclear.toml").write_text(CONFIG)
+    assert load_config(tmp_path / "zkclear.toml").instruments[1].margin_model == "option-standard"
 
 
 @pytest.mark.parametrize("seed", [3, 5, 9])  # seeds whose books liquidate portfolio accounts

@@ -389,6 +389,14 @@ class ClearingConfig:
                     raise ConfigurationError(f"{where}: portfolio margin needs every option engine-marked "
                                              "(underlying, option_type, strike)")
                 continue
+            if spec.margin_model in ("linear", "tiered"):
+                # A fraction of the option's own mark: a short deep out of the money would carry almost no margin
+                # against its tail (the underlying moving through the strike); the standard model charges a
+                # fraction of the underlying, floored (docs/clearing.md "Options").
+                raise ConfigurationError(f"{where}: an engine-marked option is margined with the "
+                                         f"{OPTION_STANDARD_MODEL!r} model (or portfolio margin), not "
+                                         f"{spec.margin_model!r}: that charges a fraction of the option's premium, "
+                                         "not of its risk")
             underlying = by_id.get(spec.underlying or "")
             if underlying is None:
                 raise ConfigurationError(f"{where}: underlying {spec.underlying!r} is not a listed instrument")

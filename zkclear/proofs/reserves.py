@@ -408,32 +408,45 @@ def _check_token(entry: ReserveEntry, units: dict[tuple[str, str], ReserveEntry]
                         f"counted as {entry.asset} here and as {other.asset} at address {other.address}")
 
 
-def older_block(previous: ReserveBook, book: ReserveBook) -> tuple[int, ReserveEntry, ReserveEntry] | None:
-    """``(index, entry, previous entry)`` of the first entry of ``book`` read at a lower block than ``previous``'s
-    entries of its chain (every entry of a chain is at that chain's one block), or at the same height under another
-    hash (two blocks at one height: one of them is not on the chain), or None."""
-    before = {entry.chain: entry for entry in previous.entries}
+#: chain -> (epoch, one of its entries) of the latest epoch that listed the chain: the block (height and hash) its
+#: reserves were last read at.
+LastBlocks = Mapping[str, tuple[int, ReserveEntry]]
+
+
+def last_blocks(history: LastBlocks, book: ReserveBook, epoch: int) -> dict[str, tuple[int, ReserveEntry]]:
+    """``history`` (the epochs before ``epoch``) with the blocks ``book``, the reserves of ``epoch``, lists."""
+    updated = dict(history)
+    updated.update((entry.chain, (epoch, entry)) for entry in book.entries)
+    return updated
+
+
+def older_block(history: LastBlocks, book: ReserveBook) -> tuple[int, ReserveEntry, int, ReserveEntry] | None:
+    """``(index, entry, epoch, earlier entry)`` of the first entry of ``book`` read at a lower block than the latest
+    earlier epoch that listed its chain (``history``; every entry of a chain is at that chain's one block), or at the
+    same height under another hash (two blocks at one height: one of them is not on the chain), or None."""
     for index, entry in enumerate(book.entries):
-        old = before.get(entry.chain)
+        epoch, old = history.get(entry.chain, (0, None))
         if old is not None and (entry.block_height < old.block_height or (
                 entry.block_height == old.block_height and entry.block_hash != old.block_hash)):
-            return index, entry, old
+            return index, entry, epoch, old
     return None
 
 
-def check_blocks_advance(previous: ReserveBook, book: ReserveBook, epoch: int) -> None:
-    """Verifier, for consecutive epochs ``epoch - 1`` and ``epoch``: no chain's reserves are read at a lower block
-    than the previous epoch's (a snapshot older than one already attested would count coins that may have left
-    since, every signature genuine and every row true at its block), nor at the previous epoch's height under another
-    hash. The same block again passes: how far a block is behind the epoch's close stays the auditor's to judge.
-    VerificationError ``reserves-mismatch`` naming the chain, the address and both blocks."""
-    older = older_block(previous, book)
+def check_blocks_advance(history: LastBlocks, book: ReserveBook, epoch: int) -> None:
+    """Verifier, for the reserves of ``epoch`` after earlier epochs (``history``, :func:`last_blocks`): no chain's
+    reserves are read at a lower block than the latest earlier epoch that listed the chain — the epoch before, or one
+    before it when the chain was left out in between or the epochs given have a gap (a snapshot older than one already
+    published would count coins that may have left since, every signature genuine and every row true at its block;
+    red team session 16: a chain left out for one epoch came back at an older block) — nor at that epoch's height
+    under another hash. The same block again passes: how far a block is behind the epoch's close stays the auditor's
+    to judge. VerificationError ``reserves-mismatch`` naming the chain, the address and both blocks."""
+    older = older_block(history, book)
     if older is not None:
-        _, entry, old = older
-        what = ("another block at that height: one of the two is not on the chain" if
-                entry.block_height == old.block_height else "a reserves snapshot older than the previous epoch's")
+        _, entry, earlier, old = older
+        what = ("another block at that height: one of the two is not on the chain" if entry.block_height ==
+                old.block_height else "a reserves snapshot older than the previous epoch's to list the chain")
         raise _mismatch(f"address {entry.address} on {entry.chain} is listed in epoch {epoch} at "
-                        f"{_block_text(entry)}, epoch {epoch - 1} at {_block_text(old)}: {what}")
+                        f"{_block_text(entry)}, epoch {earlier} at {_block_text(old)}: {what}")
 
 
 def check_venue_assets(book: ReserveBook, config_text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 from zkclear.bundle.format import read_file
@@ -20,10 +21,10 @@ from zkclear.files import decode_text
 from zkclear.integers import parse_canonical_int
 from zkclear.proofs.chunks import ChunkProofSystem
 from zkclear.proofs.header import ChainLink, check_chain, check_first
-from zkclear.proofs.reserves import ReserveBook, check_blocks_advance
+from zkclear.proofs.reserves import LastBlocks, check_blocks_advance, last_blocks
 from zkclear.tree.identity import ACCOUNT_KEY_BYTES, key_fingerprint
 from zkclear.tree.receipts import Receipt
-from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
+from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch, repeated_epoch
 from zkclear.verifier.receipt import Expected, ReceiptCheck, verify_receipt
 
 _ACCOUNT_ID_MAX = 64
@@ -141,20 +142,22 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     """Verify every (published epoch, receipt) pair for ``participant`` (``expected[i]`` for pair i), in
     epoch order; consecutive epochs must chain, epoch 1 (when given) must be a genesis header, every epoch must
     list the same instruments (their positions are one history), every receipt must carry the same account key and
-    no chain's reserves may be read at an older block than the epoch before's (``reserves-mismatch``).
+    no chain's reserves may be read at an older block than the latest earlier epoch given that listed the chain
+    (``reserves-mismatch``).
     ``on_verified`` is told each epoch's check as it passes (a failure is then that of the next epoch in
     order: the browser page attributes it so, and shows progress)."""
     if len(expected) != len(epochs):
         raise ValueError("one Expected per epoch is required")
     ordered = sorted(zip(epochs, expected, strict=True), key=lambda item: item[0][0].epoch)
+    for ((before, _), _), ((after, _), _) in pairwise(ordered):  # before any check: a fork is the finding, not the
+        if before.epoch == after.epoch:                            # failure of one of its versions (red team s16)
+            raise repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash())
     checks: list[ReceiptCheck] = []
     pinned = participant.account_key
     previous: ChainLink | None = None
     listing: tuple[str, ...] | None = None
-    previous_reserves: ReserveBook | None = None
+    blocks: LastBlocks = {}  # chain -> (epoch, entry): the block each chain was last read at
     for (published, receipt), wanted in ordered:
-        if previous is not None and published.epoch == previous.epoch_id:
-            raise VerificationError("history-duplicate", detail=f"epoch {published.epoch} is given twice")
         instruments = tuple(chunk_system.instrument_ids(published.public))
         if previous is not None and instruments != listing:
             # the configuration is fixed at init: else the history would show positions under other names
@@ -175,9 +178,8 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
                                                    f"{key_fingerprint(pinned)} you have {since}")
         checks.append(verify_receipt(published, receipt, participant.account_id,
                                      expected=replace(wanted, account_key=pinned), chunk_system=chunk_system))
-        if previous is not None and previous_reserves is not None and published.epoch == previous.epoch_id + 1:
-            check_blocks_advance(previous_reserves, published.bundle.reserves, published.epoch)  # both lists checked
-        previous_reserves = published.bundle.reserves
+        check_blocks_advance(blocks, published.bundle.reserves, published.epoch)  # both lists checked
+        blocks = last_blocks(blocks, published.bundle.reserves, published.epoch)
         if on_verified is not None:
             on_verified(checks[-1])
         pinned = receipt.account_key

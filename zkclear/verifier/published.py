@@ -181,6 +181,20 @@ class PublishedEpoch:
             raise EncodingError(f"{path}: {exc}") from None
 
 
+def repeated_epoch(epoch: int, first: bytes, second: bytes) -> VerificationError:
+    """The failure of epoch ``epoch`` given twice, with header hashes ``first`` and ``second``: the same files twice
+    [history-duplicate], or two versions of the epoch [epoch-forked, naming both hashes] — a venue that shows
+    different people different trees for one epoch (a split view, a fork of its ledger), unless one version is not the
+    venue's (red team s16: both were called a duplicate, and the evidence of the fork was lost). ``index`` is the
+    epoch."""
+    if first == second:
+        return VerificationError("history-duplicate", index=epoch, detail=f"epoch {epoch} is given twice")
+    return VerificationError("epoch-forked", index=epoch, detail=(
+        f"two versions of epoch {epoch} are given, with header hashes {first.hex()} and {second.hex()}: a venue "
+        "publishes one per epoch, so one of them is not the one it posted (compare both with the posted hash; each "
+        "custodian attestation names the header hash it signs)"))
+
+
 def find_epoch(directory: Path) -> int:
     """The N of the one ``epoch-N.bundle`` in ``directory``; InputError otherwise."""
     directory = Path(directory)

@@ -71,6 +71,8 @@ REASONS: dict[str, str] = {
     "audit-epoch-mismatch": "the audit data is for another epoch",
     "epoch-chain-broken": "an epoch does not name the previous epoch's header hash and root",
     "history-duplicate": "the same epoch is given twice",
+    "epoch-forked": "two versions of the same epoch are given (two header hashes): the venue showed different people "
+                    "different trees for one epoch, unless one of them is not the venue's",
     "total-liabilities-opening": "the auditor's total-liabilities file does not open the root's liabilities or "
                                  "exceeds some asset's reserves",
 }

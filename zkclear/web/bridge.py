@@ -19,9 +19,9 @@ numpy, gmpy2 & co. blocked as on Pyodide.
 Named checks, per epoch: the core's own (:data:`zkclear.verifier.receipt.CHECKS`) — ``header``, ``identity``,
 ``values``, ``path``, ``root statements``, ``proofs`` — and, when asked, ``crowd audit`` for the latest epoch.
 A failure is the core's VerificationError: its ``reason`` code decides which check failed (:data:`CHECK_OF`,
-each code belonging to the one step of the core that raises it; in a history, ``epoch-chain-broken`` and
-``history-duplicate`` belong to the later epoch's header, ``account-key-changed`` and a pinned key's
-``account-key-mismatch`` to its identity) and its ``detail`` is shown as it is. Checks before the failed one
+each code belonging to the one step of the core that raises it; in a history, ``epoch-chain-broken``,
+``history-duplicate`` and ``epoch-forked`` belong to the later epoch's header, ``account-key-changed`` and a pinned
+key's ``account-key-mismatch`` to its identity) and its ``detail`` is shown as it is. Checks before the failed one
 passed — except after a history failure (:data:`HISTORY_REASONS`), which ``verify_history`` raises before the
 epoch's own checks: those were not run — and the ones after it were not run (``ok`` null), nor were the epochs
 after it (the core stops at the first failure, as ``zkclear verify`` does).
@@ -80,6 +80,7 @@ CHECK_OF: dict[str, str] = {
     "public-data-mismatch": "header",
     "epoch-chain-broken": "header",          # verify_history: this epoch's header does not name the previous one
     "history-duplicate": "header",
+    "epoch-forked": "header",                # verify_history: two versions of one epoch (red team s16)
     "receipt-owner": "identity",
     "account-key-mismatch": "identity",
     "account-key-changed": "identity",       # verify_history: the key differs from the earlier receipts'
@@ -104,8 +105,12 @@ CHECK_OF.update({reason: "root statements" for reason in REASONS
 
 #: Reasons verify_history raises before the epoch's own checks run (the checks before the failed one were then
 #: not run either).
-HISTORY_REASONS = frozenset({"epoch-chain-broken", "history-duplicate", "account-key-changed",
+HISTORY_REASONS = frozenset({"epoch-chain-broken", "history-duplicate", "epoch-forked", "account-key-changed",
                              "account-key-mismatch"})
+
+#: Reasons verify_history raises before checking any epoch (an epoch given twice, or two versions of it); their
+#: ``index`` is the epoch, and the failure is shown on its later copy.
+REPEATED_EPOCH = frozenset({"history-duplicate", "epoch-forked"})
 
 Progress = Callable[[str, float], None]
 """Told (stage, fraction done in [0, 1]) as the check advances (the page's progress bar)."""
@@ -173,8 +178,11 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
     try:
         checks = verify_history(pairs, participant, expectations, on_verified=verified)
     except VerificationError as exc:
-        _failed(entries[len(done)], exc)
-        for entry in entries[len(done) + 1 :]:
+        failed = len(done)
+        if exc.reason in REPEATED_EPOCH:  # raised before any epoch is checked: it is the later copy's
+            failed = max(k for k, entry in enumerate(entries) if entry["epoch"] == exc.index)
+        _failed(entries[failed], exc)
+        for entry in entries[failed + 1 :]:
             entry["checks"] = [_check(name, None, "not checked: an earlier epoch failed") for name in CHECKS]
         return result
 
