@@ -116,9 +116,10 @@ class PortfolioMarginConfig:
 
 @dataclass(frozen=True, slots=True)
 class OracleGuardConfig:
-    """The oracle guard of a deployment (``zkclear.risk.oracle``; same fields and defaults as its
-    ``OracleConfig``): quotes older than ``max_staleness_seconds`` or more than ``max_future_seconds`` ahead of
-    the epoch's close are dropped, so is a quote more than ``max_deviation_ppm`` from the median; fewer than
+    """The oracle guard of a deployment (``zkclear.risk.oracle``; the fields and defaults of its ``OracleConfig``,
+    and two the clearing engine applies across quotes and epochs, ``max_fallback_epochs`` and ``sources``): quotes
+    older than ``max_staleness_seconds`` or more than ``max_future_seconds`` ahead of the epoch's close are dropped,
+    so is a quote more than ``max_deviation_ppm`` from the median; fewer than
     ``min_sources`` left: the previous mark, flagged, liquidations paused — for at most ``max_fallback_epochs``
     epochs running (None: no bound), after which the epoch is refused; a move beyond ``circuit_breaker_ppm`` of the
     previous mark is clamped (liquidations continue unless ``pause_liquidations_on_breaker``). ``sources``, when
