@@ -709,6 +709,12 @@ def _print_history(rows, instruments) -> None:
               help="Your own prices (CSV instrument,price or epoch,instrument,price) to compare the marks with.")
 @click.option("--tolerance-bps", default=100, show_default=True, type=AsciiInt(0),
               help="How far (basis points) a published mark may be from your price.")
+@click.option("--tolerance-ticks", default=0, show_default=True, type=AsciiInt(0),
+              help="Ticks a mark may be off beyond --tolerance-bps (marks of a few ticks: options rounded up).")
+@click.option("--vols", "vols_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your own implied volatilities (CSV instrument,implied_vol_ppm, or with an epoch column first).")
+@click.option("--vol-tolerance-bps", default=500, show_default=True, type=AsciiInt(0),
+              help="How far (basis points) a published implied volatility may be from yours.")
 @click.option("--expect-header", "expect_headers", multiple=True, metavar="HASH",
               help="The header hash the venue posted (repeat: one per epoch folder).")
 @click.option("--total", "total_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -719,7 +725,8 @@ def _print_history(rows, instruments) -> None:
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Verify on a Dask cluster (`dask scheduler`).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr (default: only on a terminal, never with --json).")
-def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, expect_headers: tuple[str, ...],
+def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: int, tolerance_ticks: int,
+          vols_path: Path | None, vol_tolerance_bps: int, expect_headers: tuple[str, ...],
           total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
           progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
@@ -741,7 +748,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     from zkclear.verifier.audit import check_total_opening
     from zkclear.verifier.audit_stream import audit_file
     from zkclear.verifier.insurance_fund import check_insurance_fund
-    from zkclear.verifier.marks import compare_marks, load_marks
+    from zkclear.verifier.marks import PRICE, VOLATILITY, compare_marks, compare_vols
     from zkclear.verifier.published import open_published, repeated_epoch
 
     if expect_headers and len(expect_headers) != len(epoch_dirs):
@@ -750,11 +757,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     # without --scheduler the audit runs on the executor ZKCLEAR_EXECUTOR names (get_executor)
     _refuse_idle_workers(workers, scheduler, (os.environ.get("ZKCLEAR_EXECUTOR") or "process").strip().lower())
     interval_from_environment()  # a bad ZKCLEAR_PROGRESS_SECONDS is refused before any epoch is audited
-    mark_lines: dict[tuple[int | None, str], int] = {}
-    marks = load_marks(marks_path, mark_lines) if marks_path is not None else {}
-    if None in marks and len(epoch_dirs) > 1:
-        raise InputError("with several epochs, the marks file needs an epoch column (epoch,instrument,price)",
-                         path=str(marks_path))
+    marks, mark_lines = _own_values(marks_path, PRICE, "marks", len(epoch_dirs))
+    vols, vol_lines = _own_values(vols_path, VOLATILITY, "vols", len(epoch_dirs))
     totals = {}
     for path in total_paths:
         try:
@@ -776,15 +780,14 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
         if before.epoch == after.epoch:
             _fail(repeated_epoch(after.epoch, before.bundle.epoch_hash(), after.bundle.epoch_hash()), as_json,
                   epoch=after.epoch)
-    for published in opened if marks_path is not None else ():  # the marks file, before any epoch is audited
-        key = None if None in marks else published.epoch
-        if not marks.get(key):
-            raise InputError(f"the marks file prices no instrument of epoch {published.epoch}", path=str(marks_path))
-        listed = published.inputs.marks()
-        for instrument in marks[key]:
-            if instrument not in listed:
-                raise InputError(f"instrument {instrument!r} is not listed in epoch {published.epoch}",
-                                 path=str(marks_path), line=mark_lines.get((key, instrument)), field="instrument")
+    for published in opened:  # the marks and vols files, before any epoch is audited
+        if marks_path is not None:
+            _check_own_values(marks, mark_lines, marks_path, published.epoch, published.inputs.marks(),
+                              "the marks file prices", "listed")
+        if vols_path is not None:
+            _check_own_values(vols, vol_lines, vols_path, published.epoch,
+                              dict(published.inputs.derived["implied_vols"]), "the vols file lists",
+                              "a live engine-marked option")
     reports = []
     previous = None
     outages: dict[str, int] = {}  # instrument -> epochs running (among those given) marked by the guard's fallback
@@ -803,7 +806,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             # the files read are the ones the header binds before anything is recomputed from them: a file altered
             # after publication is public-data-mismatch, not a claim that the venue proved with other data
             published.check_bound()
-            check_public_inputs(published.inputs, published.public, epoch=published.epoch)
+            recomputed = check_public_inputs(published.inputs, published.public, epoch=published.epoch)
             # the configuration against the epoch audited before, across a gap too (fixed at init); the state
             # against the epoch before only
             check_inputs_chain(opened[position - 1].inputs if position else None, published.inputs)
@@ -820,9 +823,14 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                 run.close()
             fund = check_insurance_fund(published, fund_key)
             fund_key = fund.key_fingerprint if fund is not None else fund_key
-            compared = 0
+            compared = vols_compared = 0
             if own:
-                compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch)
+                compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch,
+                                         tolerance_ticks=tolerance_ticks)
+            own_vols = vols.get(None if None in vols else published.epoch, {})
+            if own_vols:
+                vols_compared = compare_vols(dict(published.inputs.derived["implied_vols"]), own_vols,
+                                             vol_tolerance_bps, epoch=published.epoch)
             total = None
             opening = totals.pop(published.bundle.header.digest(), None)
             if opening is not None:
@@ -837,14 +845,17 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "venue": published.bundle.reserves.venue, "reserves": reserves,
                  "unregistered_tokens": _unregistered_tokens(published.bundle.reserves),
                  "renamed_tokens": _renamed_tokens(published.bundle.reserves),
-                 "marks_compared": compared, "total_liabilities": None if total is None else total[0]}
+                 "marks_compared": compared, "vols_compared": vols_compared,
+                 "total_liabilities": None if total is None else total[0]}
         entry["insurance_fund"] = None if fund is None else {
             "cash": fund.cash, "balances": {asset: balance for asset, balance, _ in fund.collateral},
             "key_fingerprint": fund.key_fingerprint, "leaf_index": fund.leaf_index}
-        entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {})
+        entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {},
+                                                   published.inputs.document["previous"],
+                                                   recomputed.config.max_fallback_epochs)
         reports.append(entry)
         if not as_json:
-            _print_audit(entry, tolerance_bps)
+            _print_audit(entry, tolerance_bps, tolerance_ticks, vol_tolerance_bps)
     if as_json:
         click.echo(json.dumps(reports if len(reports) > 1 else reports[0], sort_keys=True))
     elif len(reports) > 1:
@@ -854,24 +865,57 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                    f"{', '.join(str(epoch) for epoch in gaps)}: the epochs before it are not given)")
 
 
-def _oracle_summary(derived: dict, running: dict[str, int]) -> tuple[dict, dict[str, int]]:
+def _oracle_summary(derived: dict, running: dict[str, int], previous: dict | None = None,
+                    bound: int | None = None) -> tuple[dict, dict[str, int]]:
     """What the oracle guard decided in an epoch, for the audit's report: the instruments marked at their last good
-    price (fallback: too few sources; with the number of consecutive epochs given, this one included, that each has
-    been), those the circuit breaker clamped away from the quotes' median, and those whose liquidations were paused.
-    Returns the summary and the new running counts. Nothing bounds how long a fallback lasts; an operator that
-    publishes too few quotes for epochs on end keeps marks frozen, liquidations and exposed withdrawals paused
-    (docs/protocol.md, threat model)."""
+    price (fallback: too few sources; with the number of epochs in a row, this one included, that each has been —
+    counted over the consecutive epochs given or, when the inputs carry it (``previous``'s ``oracle_fallbacks``, a
+    bounded guard), the published count, whichever is longer), those the circuit breaker clamped away from the quotes'
+    median, and those whose liquidations were paused; ``fallback_bound`` is ``oracle.max_fallback_epochs`` (the
+    recomputation refuses a longer run). Returns the summary and the new running counts. Without a bound nothing
+    limits how long a fallback lasts; an operator that publishes too few quotes for epochs on end keeps marks frozen,
+    liquidations and exposed withdrawals paused (docs/protocol.md, threat model)."""
     decisions = derived.get("oracle_decisions", [])
-    fallback = {d["instrument_id"]: running.get(d["instrument_id"], 0) + 1
+    published = dict((previous or {}).get("oracle_fallbacks", []))
+    fallback = {d["instrument_id"]: max(running.get(d["instrument_id"], 0), published.get(d["instrument_id"], 0)) + 1
                 for d in decisions if d["status"] == "fallback"}
     clamped = [d["instrument_id"] for d in decisions
                if d["breaker_triggered"] and d["mark_price_ticks"] != d["median_price_ticks"]]
-    summary = {"fallback": fallback, "breaker": clamped,
+    summary = {"fallback": fallback, "fallback_bound": bound, "breaker": clamped,
                "paused": list(derived.get("paused_instruments", []))}
     return summary, fallback
 
 
-def _print_audit(entry: dict, tolerance_bps: int) -> None:
+def _own_values(path: Path | None, column: str, noun: str, epochs: int
+                ) -> tuple[dict[int | None, dict[str, int]], dict[tuple[int | None, str], int]]:
+    """The auditor's own prices or implied volatilities (``column``) from ``path`` and the line of each; empty
+    without a file. With several epochs the file needs an epoch column."""
+    from zkclear.errors import InputError
+    from zkclear.verifier.marks import load_marks
+
+    lines: dict[tuple[int | None, str], int] = {}
+    values = load_marks(path, lines, column) if path is not None else {}
+    if None in values and epochs > 1:
+        raise InputError(f"with several epochs, the {noun} file needs an epoch column (epoch,instrument,{column})",
+                         path=str(path))
+    return values, lines
+
+
+def _check_own_values(values: dict[int | None, dict[str, int]], lines: dict[tuple[int | None, str], int], path: Path,
+                      epoch: int, listed: dict[str, int], covers: str, listed_as: str) -> None:
+    """Before any epoch is audited: the auditor's file covers ``epoch`` and names only instruments ``listed`` in it."""
+    from zkclear.errors import InputError
+
+    key = None if None in values else epoch
+    if not values.get(key):
+        raise InputError(f"{covers} no instrument of epoch {epoch}", path=str(path))
+    for instrument in values[key]:
+        if instrument not in listed:
+            raise InputError(f"instrument {instrument!r} is not {listed_as} in epoch {epoch}", path=str(path),
+                             line=lines.get((key, instrument)), field="instrument")
+
+
+def _print_audit(entry: dict, tolerance_bps: int, tolerance_ticks: int = 0, vol_tolerance_bps: int = 0) -> None:
     click.echo(f"epoch {entry['epoch']}: OK — header hash {entry['header_hash']}")
     click.echo("  public risk data recomputed from the public inputs (configuration, marks, oracle, vols, "
                "dynamic parameters)")
@@ -902,14 +946,20 @@ def _print_audit(entry: dict, tolerance_bps: int) -> None:
                    f"{token['contract']} with {token['decimals']} decimals, the registry's {token['registered_as']}: "
                    f"is one {token['registered_as']} worth one {token['asset']}?")
     oracle = entry.get("oracle", {})
+    bound = oracle.get("fallback_bound")
     for instrument, epochs in oracle.get("fallback", {}).items():
         running = f", {epochs} epochs running among those audited" if epochs > 1 else ""
+        if bound is not None:  # the count the inputs carry: the recomputation refuses a run beyond the bound
+            running = f", {epochs} epochs running of at most {bound}"
         click.echo(f"  oracle fallback: {instrument} is marked at its last good price (too few sources quoted "
                    f"it{running}); its liquidations are paused and exposed accounts withdraw nothing")
     if oracle.get("breaker"):
         click.echo(f"  oracle circuit breaker: {', '.join(oracle['breaker'])} clamped to the largest move allowed")
     if entry["marks_compared"]:
-        click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps of your prices")
+        ticks = f" + {tolerance_ticks} ticks" if tolerance_ticks else ""
+        click.echo(f"  {entry['marks_compared']} marks within {tolerance_bps} bps{ticks} of your prices")
+    if entry.get("vols_compared"):
+        click.echo(f"  {entry['vols_compared']} implied volatilities within {vol_tolerance_bps} bps of yours")
 
 
 @cli.command()

@@ -116,12 +116,14 @@ class PortfolioMarginConfig:
 
 @dataclass(frozen=True, slots=True)
 class OracleGuardConfig:
-    """The oracle guard of a deployment (``zkclear.risk.oracle``; same fields and defaults as its
-    ``OracleConfig``): quotes older than ``max_staleness_seconds`` or more than ``max_future_seconds`` ahead of
-    the epoch's close are dropped, so is a quote more than ``max_deviation_ppm`` from the median; fewer than
-    ``min_sources`` left: the previous mark, flagged, liquidations paused; a move beyond
-    ``circuit_breaker_ppm`` of the previous mark is clamped (liquidations continue unless
-    ``pause_liquidations_on_breaker``)."""
+    """The oracle guard of a deployment (``zkclear.risk.oracle``; the fields and defaults of its ``OracleConfig``,
+    and two the clearing engine applies across quotes and epochs, ``max_fallback_epochs`` and ``sources``): quotes
+    older than ``max_staleness_seconds`` or more than ``max_future_seconds`` ahead of the epoch's close are dropped,
+    so is a quote more than ``max_deviation_ppm`` from the median; fewer than
+    ``min_sources`` left: the previous mark, flagged, liquidations paused — for at most ``max_fallback_epochs``
+    epochs running (None: no bound), after which the epoch is refused; a move beyond ``circuit_breaker_ppm`` of the
+    previous mark is clamped (liquidations continue unless ``pause_liquidations_on_breaker``). ``sources``, when
+    set, names every source a quote may come from (None: any name)."""
 
     max_staleness_seconds: int = 60
     max_future_seconds: int = 5
@@ -129,8 +131,23 @@ class OracleGuardConfig:
     min_sources: int = 2
     circuit_breaker_ppm: int = 250_000
     pause_liquidations_on_breaker: bool = False
+    #: the most consecutive epochs an instrument may be marked at its last good price (None: unbounded)
+    max_fallback_epochs: int | None = None
+    #: the sources a quote may name (None: any); at least ``min_sources`` of them, each 1-64 of A-Z a-z 0-9 _ . - :
+    sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.sources is not None:
+            if not isinstance(self.sources, (list, tuple)) or not all(
+                    type(source) is str and IDENTIFIER.fullmatch(source) for source in self.sources):
+                raise ConfigurationError("oracle.sources must be a list of source names (1-64 of A-Z a-z 0-9 _ . - :)")
+            object.__setattr__(self, "sources", tuple(self.sources))
+            if len(set(self.sources)) != len(self.sources) or len(self.sources) < self.min_sources:
+                raise ConfigurationError(f"oracle.sources must name distinct sources, at least min_sources "
+                                         f"({self.min_sources})")
+        if self.max_fallback_epochs is not None and (type(self.max_fallback_epochs) is not int
+                                                     or self.max_fallback_epochs < 0):
+            raise ConfigurationError("oracle.max_fallback_epochs must be an integer >= 0")
         for name in ("max_staleness_seconds", "max_future_seconds", "max_deviation_ppm", "min_sources",
                      "circuit_breaker_ppm"):
             if type(getattr(self, name)) is not int:
@@ -402,6 +419,12 @@ class ClearingConfig:
                                          f"({underlying.expiry_epoch})")
             if self.epoch_seconds < 1:
                 raise ConfigurationError("epoch_seconds must be >= 1 when options are listed (time to expiry)")
+
+    @property
+    def max_fallback_epochs(self) -> int | None:
+        """The oracle guard's bound on the consecutive epochs an instrument is marked at its last good price
+        (None: no guard, or no bound). With a bound the state counts each instrument's running fallbacks."""
+        return None if self.oracle is None else self.oracle.max_fallback_epochs
 
     def valuation_timestamp(self, epoch: int) -> int:
         """Unix time at which epoch ``epoch`` closes: ``genesis_timestamp + epoch * epoch_seconds``."""

@@ -37,7 +37,7 @@ from zkclear.clearing.options import engine_option_mark
 from zkclear.clearing.provable import MAX_TOTAL_LIABILITIES
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.errors import ClearingError, InputError
-from zkclear.risk.oracle import OracleDecision, SourceQuote, decide_mark
+from zkclear.risk.oracle import MarkStatus, OracleDecision, SourceQuote, decide_mark
 
 MAX_RECORD_ID = 64
 #: quotes an epoch's oracle.csv may hold: the epoch's public inputs list them, and a verifier reads a list of at most
@@ -1109,6 +1109,10 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
             raise InputError(f"instrument {record.instrument!r} has expired", field="instrument", **at)
         if type(record.source) is not str or not 1 <= len(record.source) <= MAX_RECORD_ID:
             raise InputError(f"must be 1 to {MAX_RECORD_ID} characters", field="source", **at)
+        if config.oracle.sources is not None and record.source not in config.oracle.sources:
+            # red team session 16: sources of the operator's own naming outvoted the real ones in the median
+            raise InputError(f"source {record.source!r} is not one of the deployment's oracle sources "
+                             f"({', '.join(config.oracle.sources)}: oracle.sources)", field="source", **at)
         if type(record.price) is not int or not 1 <= record.price <= MAX_PRICE_TICKS:
             raise InputError(f"must be a number of ticks in [1, 2**40], got {record.price!r}", field="price", **at)
         if type(record.timestamp) is not int or not 0 <= record.timestamp <= MAX_AMOUNT:
@@ -1152,6 +1156,8 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         except ClearingError as exc:
             raise InputError(f"{exc}: the instrument cannot be marked this epoch", field="price",
                              **where) from None
+        if decision.status is MarkStatus.FALLBACK and config.max_fallback_epochs is not None:
+            _refuse_fallback_beyond_bound(spec.instrument_id, state, column, config.max_fallback_epochs, where)
         decisions.append(decision.to_record())
         if decision.liquidations_paused:
             paused.add(column)
@@ -1166,6 +1172,19 @@ def _oracle_marks(inputs: EpochInputs, state: EpochState, config: ClearingConfig
         at = ({"path": rate_record.path, "line": rate_record.line} if rate_record is not None else where)
         records.append(MarkPrice(spec.instrument_id, decision.mark_price_ticks, rate, **at))
     return tuple(records), tuple(decisions), paused
+
+
+def _refuse_fallback_beyond_bound(instrument: str, state: EpochState, column: int, bound: int, where: dict) -> None:
+    """The guard's fallback holds a mark at its last good price for at most ``bound`` epochs running
+    (``oracle.max_fallback_epochs``); beyond it the epoch is refused (red team session 16: an operator publishing too
+    few quotes, epoch after epoch, froze a mark — and its final settlement price — liquidations and exposed
+    withdrawals for as long as it liked)."""
+    running = state.fallbacks_running[column] + 1
+    if running > bound:
+        raise InputError(f"{instrument} would be marked at its last good price ({state.settlement_prices[column]} "
+                         f"ticks) {running} epochs running, beyond the guard's bound of {bound} "
+                         f"(oracle.max_fallback_epochs): give quotes from enough sources to mark it",
+                         field="price", **where)
 
 
 def _expired_in(spec: object, epoch: int) -> str:

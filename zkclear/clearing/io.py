@@ -784,7 +784,8 @@ _INSTRUMENT_KEYS = {"id": str, "kind": str, "tick_size": int, "lot_size": int, "
                     "option_type": str, "strike": int}
 _OPTION_REQUIRED = ("underlying", "option_type", "strike", "expiry_epoch")
 _ORACLE_KEYS = {"max_staleness_seconds": int, "max_future_seconds": int, "max_deviation_ppm": int,
-                "min_sources": int, "circuit_breaker_ppm": int, "pause_liquidations_on_breaker": bool}
+                "min_sources": int, "circuit_breaker_ppm": int, "pause_liquidations_on_breaker": bool,
+                "max_fallback_epochs": int, "sources": list}
 _PORTFOLIO_KEYS = {"scan_range_ppm": int, "price_steps": int, "volatility_shifts_ppm": list,
                    "extreme_multiple": int, "extreme_weight": int, "scale": int, "short_option_minimum_ppm": int,
                    "initial_to_maintenance_ppm": int}

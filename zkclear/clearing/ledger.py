@@ -101,8 +101,9 @@ def config_canonical_bytes(config: ClearingConfig) -> bytes:
         extra["epoch_seconds"] = config.epoch_seconds
     if config.portfolio_margin is not None:
         extra["portfolio_margin"] = asdict(config.portfolio_margin)
-    if config.oracle is not None:
-        extra["oracle"] = asdict(config.oracle)
+    if config.oracle is not None:  # the fallback bound and the sources only when set (genesis hashes unchanged)
+        extra["oracle"] = {key: value for key, value in asdict(config.oracle).items()
+                           if key not in ("max_fallback_epochs", "sources") or value is not None}
     if config.dynamic_margin != "off":
         extra["dynamic_margin"] = [config.dynamic_margin, config.dynamic_window]
     if config.option_settlement != "futures":  # absent for futures-style: existing genesis hashes unchanged

@@ -12,7 +12,9 @@ sorted keys, no whitespace (``separators=(",", ":")``), ASCII only, integers onl
 
 A deployment with collateral assets (issue 13) adds, and only then, ``"assets": {"ids": [asset, ...],
 "balances": [[balance per asset...] per account, by id], "totals": [[deposited, withdrawn, converted] per
-asset], "converted": G}`` (other states keep their bytes and hashes).
+asset], "converted": G}`` (other states keep their bytes and hashes). A deployment whose oracle guard bounds its
+fallback (``oracle.max_fallback_epochs``) adds, and only while some instrument is marked at its last good price,
+``"oracle_fallbacks": [epochs running per instrument]`` (config order).
 """
 
 from __future__ import annotations
@@ -84,8 +86,16 @@ class EpochState:
     asset_balances: np.ndarray | None = None
     asset_totals: tuple[tuple[int, int, int], ...] = ()
     total_converted: int = 0
+    #: with a bounded oracle fallback only: per instrument, the consecutive epochs up to this one whose mark was the
+    #: guard's fallback (the last good price); () when none is
+    oracle_fallbacks: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.oracle_fallbacks and not any(self.oracle_fallbacks):
+            object.__setattr__(self, "oracle_fallbacks", ())  # one form for "none": equal states, equal bytes
+        if self.oracle_fallbacks and (len(self.oracle_fallbacks) != len(self.instruments) or not all(
+                type(count) is int and count >= 0 for count in self.oracle_fallbacks)):
+            raise ValueError("oracle_fallbacks needs one count (an integer >= 0) per instrument")
         if self.asset_balances is None:
             object.__setattr__(self, "asset_balances",
                                frozen_array(np.zeros((len(self.accounts), len(self.asset_ids)), dtype=np.int64)))
@@ -114,6 +124,11 @@ class EpochState:
             asset_ids=config.asset_ids,
         )
 
+    @property
+    def fallbacks_running(self) -> tuple[int, ...]:
+        """Per instrument, the epochs running its mark has been the oracle guard's fallback (zeros when none)."""
+        return self.oracle_fallbacks or (0,) * len(self.instruments)
+
     def row(self, account: str) -> int:
         """Row of one account (``KeyError`` if absent); O(log n) by bisection on the sorted ids."""
         row = bisect_left(self.accounts, account)
@@ -140,6 +155,8 @@ class EpochState:
         if self.price_history or self.dynamic_parameters:  # dynamic margin only (other states unchanged)
             extra["price_history"] = [[group, list(prices)] for group, prices in self.price_history]
             extra["dynamic_parameters"] = [list(p) for p in self.dynamic_parameters]
+        if self.oracle_fallbacks:  # a bounded oracle fallback running only (other states unchanged)
+            extra["oracle_fallbacks"] = list(self.oracle_fallbacks)
         if self.asset_ids:  # collateral assets only (other states unchanged)
             extra["assets"] = {"ids": list(self.asset_ids), "totals": [list(t) for t in self.asset_totals],
                                "converted": self.total_converted}
@@ -273,6 +290,7 @@ def _header_fields(header: dict, has_balances: bool) -> dict:
             "total_deposited": header["total_deposited"], "total_withdrawn": header["total_withdrawn"],
             "price_history": tuple((g, tuple(p)) for g, p in header.get("price_history", [])),
             "dynamic_parameters": tuple(tuple(p) for p in header.get("dynamic_parameters", [])),
+            "oracle_fallbacks": tuple(header.get("oracle_fallbacks", [])),
             "asset_ids": tuple(assets["ids"]), "asset_totals": tuple(tuple(t) for t in assets["totals"]),
             "total_converted": assets["converted"]}
 

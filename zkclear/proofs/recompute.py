@@ -46,7 +46,7 @@ from zkclear.clearing.money import MAX_PRICE_TICKS
 from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
-from zkclear.verifier.public_inputs import FORMAT, FORMAT_V1, PublicInputs, encode_public_inputs
+from zkclear.verifier.public_inputs import FORMAT, FORMAT_V1, FORMAT_V3, PublicInputs, encode_public_inputs
 
 SOURCE = "<public inputs>"
 
@@ -62,14 +62,18 @@ class Recomputed:
     derived: dict
 
 
-def _previous_section(state: EpochState) -> dict:
-    return {
+def _previous_section(state: EpochState, document_format: str) -> dict:
+    section = {
         "epoch": state.epoch,
         "instruments": [[i, p, f, bool(e)] for i, p, f, e in zip(
             state.instruments, state.settlement_prices, state.funding_indices, state.expired, strict=True)],
         "price_history": [[group, list(prices)] for group, prices in state.price_history],
         "dynamic_parameters": [list(p) for p in state.dynamic_parameters],
     }
+    if document_format == FORMAT_V3:  # a bounded oracle fallback: the epochs each instrument's has been running
+        section["oracle_fallbacks"] = [[instrument, count] for instrument, count in zip(
+            state.instruments, state.fallbacks_running, strict=True) if count]
+    return section
 
 
 def _inputs_section(inputs: EpochInputs) -> dict:
@@ -86,13 +90,15 @@ def _inputs_section(inputs: EpochInputs) -> dict:
 def public_inputs_of_epoch(config_text: str, state_before: EpochState, inputs: EpochInputs, *,
                            position_bits: int) -> PublicInputs:
     """The public inputs of the epoch that ``inputs`` applied to ``state_before`` (operator side)."""
+    bounded = parse_config(config_text, path=f"{SOURCE}: config").max_fallback_epochs is not None
+    document_format = FORMAT_V3 if bounded else FORMAT
     document = {
-        "format": FORMAT,
+        "format": document_format,
         "epoch": inputs.epoch,
         "label": f"epoch-{inputs.epoch}",
         "position_bits": position_bits,
         "config": config_text,
-        "previous": _previous_section(state_before),
+        "previous": _previous_section(state_before, document_format),
         "inputs": _inputs_section(inputs),
         "derived": {},
     }
@@ -119,7 +125,28 @@ def _public_state(previous: dict, config: ClearingConfig) -> EpochState:
         price_history=tuple((group, tuple(prices)) for group, prices in previous["price_history"]),
         dynamic_parameters=tuple(tuple(p) for p in previous["dynamic_parameters"]),
         asset_ids=config.asset_ids,
+        oracle_fallbacks=_fallback_counts(previous, config),
     )
+
+
+def _fallback_counts(previous: dict, config: ClearingConfig) -> tuple[int, ...]:
+    """Per instrument, the epochs running its mark has been the oracle guard's fallback, from the published rows
+    (format v3) — which must be what the engine keeps [public-inputs-invalid]: configured instruments in order, each
+    once, counts from 1 to the bound (``oracle.max_fallback_epochs``) and to the epochs closed."""
+    rows = previous.get("oracle_fallbacks", [])
+    if not rows:
+        return ()
+    order = {instrument: column for column, instrument in enumerate(config.instrument_ids)}
+    columns = [order.get(instrument, -1) for instrument, _ in rows]
+    limit = min(config.max_fallback_epochs or 0, previous["epoch"])
+    if min(columns) < 0 or columns != sorted(set(columns)) or not all(1 <= count <= limit for _, count in rows):
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the published previous state's oracle fallbacks {rows!r:.200} are not "
+                                       f"what the engine keeps: configured instruments in order, each once, with "
+                                       f"1 to {limit} epochs running (oracle.max_fallback_epochs "
+                                       f"{config.max_fallback_epochs}, {previous['epoch']} epochs closed)")
+    counts = dict(zip(columns, (count for _, count in rows), strict=True))
+    return tuple(counts.get(column, 0) for column in range(len(config.instruments)))
 
 
 def _epoch_inputs(document: dict) -> EpochInputs:
@@ -146,8 +173,16 @@ def _invalid(exc: ZkclearError) -> VerificationError:
 
 
 def _config(document: dict) -> ClearingConfig:
-    return replace(parse_config(document["config"], path=f"{SOURCE}: config"),
-                   statement_limits=StatementLimits(document["position_bits"]))
+    config = replace(parse_config(document["config"], path=f"{SOURCE}: config"),
+                     statement_limits=StatementLimits(document["position_bits"]))
+    if (config.max_fallback_epochs is not None) != (document["format"] == FORMAT_V3):
+        # a v2 file has nowhere to carry the running fallbacks: under a bounded guard it would restart the count
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"the public inputs are in format {document['format']}; a configuration "
+                                       f"{'that sets' if config.max_fallback_epochs is not None else 'without'} "
+                                       f"oracle.max_fallback_epochs is published in "
+                                       f"{FORMAT_V3 if config.max_fallback_epochs is not None else 'v1 or v2'}")
+    return config
 
 
 def _check_previous_shape(config: ClearingConfig, state: EpochState) -> None:
@@ -291,7 +326,7 @@ def state_after(inputs: PublicInputs) -> dict:
         raise
     except ZkclearError as exc:
         raise _invalid(exc) from None
-    return _json_round_trip(_previous_section(after))
+    return _json_round_trip(_previous_section(after, document["format"]))
 
 
 def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> None:
@@ -309,7 +344,8 @@ def check_inputs_chain(previous: PublicInputs | None, inputs: PublicInputs) -> N
         if previous is None:
             if document["previous"]["epoch"] != 0:
                 return  # the state before a later epoch is checked against that epoch's inputs, when given
-            expected, source = _json_round_trip(_previous_section(EpochState.genesis(config))), "the genesis state"
+            expected, source = _json_round_trip(_previous_section(EpochState.genesis(config),
+                                                                document["format"])), "the genesis state"
         elif config_canonical_bytes(config) != config_canonical_bytes(_config(previous.document)):
             raise VerificationError("epoch-chain-broken",
                                     detail=f"epoch {inputs.epoch}'s public inputs carry another configuration than "

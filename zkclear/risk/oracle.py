@@ -12,7 +12,8 @@ Rule, per instrument, at epoch close time ``now`` (all prices integer ticks, tim
    the instrument is flagged, and liquidations on it are paused for the epoch (a liquidation at a
    price nobody can vouch for could wrongly close out a solvent account; the margin check itself
    still runs at the last good price). With no last good price at all the epoch cannot be marked:
-   ClearingError.
+   ClearingError. (How many epochs in a row a fallback may last is the clearing engine's to bound:
+   ``oracle.max_fallback_epochs`` in the deployment, ``zkclear.clearing.inputs``.)
 4. Otherwise the candidate is the median ``m`` of the remaining quotes. **Circuit breaker**: if a
    previous mark ``P`` exists and ``|m - P| * 1e6 > circuit_breaker_ppm * P``, the mark is clamped to
    ``P ± max(1, floor(P * circuit_breaker_ppm / 1e6))`` (never beyond the bound; at least one tick, else a

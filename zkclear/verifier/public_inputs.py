@@ -24,6 +24,11 @@ The file is canonical JSON (sorted keys, no whitespace, ASCII, integers only)::
                  "paused_instruments": [id, ...],
                  "assets": [[id, price_ticks, [[slope, constant], ...], denominator, cap], ...]}}
 
+A deployment whose oracle guard bounds its fallback (``oracle.max_fallback_epochs``, red team session 16) writes
+format v3: the same with ``previous.oracle_fallbacks = [[id, epochs], ...]``, the instruments (configuration order)
+whose mark at the previous close was the guard's fallback and for how many epochs running; other deployments keep
+writing v2 (their files, digests and headers unchanged).
+
 ``derived.assets`` (format v2, issue 13) lists every collateral asset with its price this epoch (its price
 instrument's mark) and its haircut lines in the value: ``h = ⌊min_t (slope_t · V + constant_t) / denominator⌋``
 with ``V = ⌊b · price · num / den⌋`` (empty without collateral assets). A v1 file (written before issue 13) has
@@ -48,6 +53,8 @@ from zkclear.errors import EncodingError
 from zkclear.jsonsafe import load_json
 
 FORMAT = "zkclear/public-inputs/v2"
+#: the format of a deployment that bounds its oracle fallback: v2 with ``previous.oracle_fallbacks``
+FORMAT_V3 = "zkclear/public-inputs/v3"
 #: the format before issue 13 (no ``derived.assets``): still decoded and recomputed as such
 FORMAT_V1 = "zkclear/public-inputs/v1"
 DOMAIN = b"zkclear/public-inputs/v1"
@@ -103,7 +110,9 @@ _SCHEMA: dict[str, Any] = {
 }
 _SCHEMA_V2: dict[str, Any] = {**_SCHEMA, "derived": {
     **_SCHEMA["derived"], "assets": _list(_row(ID, INT, _list(_row(INT, INT)), INT, INT))}}
-_SCHEMAS = {FORMAT_V1: _SCHEMA, FORMAT: _SCHEMA_V2}
+_SCHEMA_V3: dict[str, Any] = {**_SCHEMA_V2, "previous": {
+    **_SCHEMA_V2["previous"], "oracle_fallbacks": _list(_row(ID, INT))}}
+_SCHEMAS = {FORMAT_V1: _SCHEMA, FORMAT: _SCHEMA_V2, FORMAT_V3: _SCHEMA_V3}
 
 
 def _check(value: Any, spec: Any, where: str) -> None:

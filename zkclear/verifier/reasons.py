@@ -17,6 +17,7 @@ REASONS: dict[str, str] = {
     "public-data-recomputed": "the risk data the proofs use is not the one recomputed from the published inputs",
     "dynamic-parameters-mismatch": "the dynamic margin parameters are not the ones the published price history gives",
     "marks-beyond-tolerance": "a published mark is further from your own price than the tolerance",
+    "vols-beyond-tolerance": "a published implied volatility is further from your own than the tolerance",
     "receipt-owner": "the receipt is for another account than yours",
     "account-key-mismatch": "the receipt's account key is not the one you pinned",
     "account-key-changed": "your account key changed between epochs (the operator rotated your salt)",
