@@ -59,11 +59,23 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
             book.move_lots(row, liquidator, closing)
             return book.accounts[liquidator]
     backstop = book.backstop_row
-    if book.within_bounds(backstop, [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]):
+    after = [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]
+    if book.within_bounds(backstop, after) and _backstop_may_take(book, after):
         book.move_lots(row, backstop, closing)
         return book.accounts[backstop]
     deleverage(book, row, closing, 0)
     return "ADL"
+
+
+def _backstop_may_take(book: Book, after: list[int]) -> bool:
+    """Whether the backstop may hold ``after``: always, unless the oracle guard exempts it this epoch (it carried a
+    paused instrument in). An exempt backstop is not deleveraged until a good mark, so it takes lots only while its
+    equity and what the insurance fund holds cover its maintenance requirement with them; else a proving
+    deployment could commit nothing while the outage lasts (docs/clearing.md "Paused liquidations")."""
+    row = book.backstop_row
+    if row not in book.paused_rows:
+        return True
+    return book.equity(row) + book.equity(book.insurance_row) >= book.requirement(row, after)
 
 
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
