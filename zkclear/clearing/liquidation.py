@@ -12,7 +12,9 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   the amount bound (found by
   :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
   close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
-  equity still covers its *initial* requirement with them, else to the backstop account.
+  equity still covers its *initial* requirement with them, else to the backstop account (one the oracle guard
+  exempts only while its equity and the fund's cover its maintenance with them), else against opposite-side
+  accounts at the mark.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
   opposite-side accounts at the bankruptcy price) or to socialized loss (then the positions move at the mark),
