@@ -453,7 +453,7 @@ class LiquidationPass:
         residue = -equity - paid
         closed = {i: q for i, q in held.items() if q}
         if residue and self.config.deficit_resolution == "adl" and closed:
-            self.deleverage(account, closed, residue)
+            self.deleverage_at_bankruptcy(account, closed, residue)
             receiver, resolution = "ADL", "adl"
         else:
             if residue:
@@ -463,6 +463,15 @@ class LiquidationPass:
             self.move(account, receiver, closed)
             resolution = "socialized_loss" if residue else ""
         self.events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid, residue, resolution))
+
+    def deleverage_at_bankruptcy(self, account: str, closed: dict[str, int], residue: int) -> None:
+        """ADL at the bankruptcy price, the counterparties paying at most the value at the mark of the lots they
+        take (the bankruptcy price within ``[0, 2M]``); the rest of the residue is socialized (session 16)."""
+        multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
+        value = sum(abs(q) * self.marks[i] * multiplier[i] for i, q in closed.items())
+        self.deleverage(account, closed, min(residue, value))
+        if residue > value:
+            self.socialize(account, residue - value)
 
     def socialize(self, account: str, residue: int) -> None:
         payers = [a for a in sorted(self.state.cash) if a != account and self.state.cash[a] > 0]
@@ -526,7 +535,7 @@ class LiquidationPass:
         if equity < 0:
             closed, residue = {i: q for i, q in held.items() if q}, -equity
             if self.config.deficit_resolution == "adl" and closed:
-                self.deleverage(BACKSTOP, closed, residue)
+                self.deleverage_at_bankruptcy(BACKSTOP, closed, residue)
                 resolution = "adl"
             else:
                 self.socialize(BACKSTOP, residue)

@@ -14,11 +14,15 @@ import pytest
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
+from tests.clearing import reference_clearing_s15 as ref
 from tests.clearing.clearing_helpers import PERP, config, deposit, fill, perp_spec, run
 from tests.clearing.test_paused_exemption import ETH, eth_spec, oracle_epoch
+from tests.clearing.test_reference_clearing_s15 import engine_config, engine_inputs
 from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND, OracleGuardConfig
+from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import FundingRate
 from zkclear.clearing.ledger import Ledger
+from zkclear.clearing.state import EpochState
 from zkclear.errors import InputError
 
 
@@ -93,3 +97,46 @@ def test_a_backstop_the_fund_cannot_top_up_in_an_outage_is_refused_with_a_remedy
     assert result.epoch == 3 and report.paused_accounts == ()
     assert (state.cash_of(BACKSTOP), state.cash_of(INSURANCE_FUND)) == (950, 0)
     _assert_provable(state, report, cfg)
+
+
+def _model_and_engine(config: ref.Config, *epochs: ref.Inputs):
+    """Both clearings of the same epochs: the reference model's last report, the engine's state and last report."""
+    engine_cfg = engine_config(config)
+    model, state = ref.State.genesis(config), EpochState.genesis(engine_cfg)
+    for inputs in epochs:
+        model, expected = ref.apply_epoch(model, inputs, config)
+        state, report = apply_epoch(state, engine_inputs(inputs), engine_cfg)
+    assert {a: state.cash_of(a) for a in state.accounts} == model.cash
+    assert [(e.bankrupt_account, e.counterparty, e.instrument, e.lots, e.cash) for e in report.adl] == expected.adl
+    assert [(e.bankrupt_account, e.account, e.amount) for e in report.socialized] == expected.socialized
+    return state, report
+
+
+def test_attack_a_loss_made_elsewhere_is_not_charged_to_the_holders_of_the_one_lot_the_bankrupt_kept():
+    """Defect (fixed): ADL at the bankruptcy price charged the whole residue of a bankrupt account to the
+    counterparties of whatever positions it still held, however small. An attacker's account A buys one ETH lot
+    (value 20,000) from V, then loses 3,000,000 to its sibling B on BTC-PERP in one epoch (buys 100 lots at the band's
+    top, 33,000, and sells them back at the mark: a round trip that leaves both flat). The fund pays 10,000 of A's
+    deficit; the residue 2,988,000 was charged to V for its one lot — a bankruptcy price of 300,800 for a lot marked
+    2,000 — while B, flat, kept the 3,000,000 and W paid nothing. Now the counterparties pay at most the value of the
+    lots they take at the mark (the bankruptcy price within [0, 2M], as a price is); the rest is socialized pro rata to
+    positive equity, B included."""
+    config = ref.Config((ref.Instrument("BTC", "perpetual", 10, 100_000, 50_000),
+                         ref.Instrument("ETH", "perpetual", 10, 100_000, 50_000)), deficit_resolution="adl")
+    marks = {"BTC": (30_000, 0), "ETH": (2_000, 0)}
+    first = ref.Inputs(1, marks, (ref.FillRecord("x", "A", "V", "ETH", 1, 2_000),),
+                       (("a", "deposit", "A", 2_000), ("b", "deposit", "B", 100_000), ("v", "deposit", "V", 3_000_000),
+                        ("w", "deposit", "W", 3_000_000), ("f", "deposit", ref.INSURANCE_FUND, 10_000)),
+                       ("A", "B", "V", "W"))
+    wash = (ref.FillRecord("w1", "A", "B", "BTC", 100, 33_000), ref.FillRecord("w2", "B", "A", "BTC", 100, 30_000))
+    state, report = _model_and_engine(config, first, ref.Inputs(2, marks, wash))
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.insurance_paid, event.residue, event.resolution) == (
+        "A", "bankrupt", 10_000, 2_988_000, "adl")
+    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("V", 1, 20_000)]
+    shares = {e.account: e.amount for e in report.socialized}
+    assert sum(shares.values()) == 2_988_000 - 20_000 and set(shares) == {"B", "V", "W"}
+    equity = {"B": 3_100_000, "V": 2_980_000, "W": 3_000_000}  # when the loss is shared
+    for account, amount in shares.items():
+        assert abs(amount - 2_968_000 * equity[account] / sum(equity.values())) <= 1
+    assert state.cash_of("A") == 0 and state.cash_of("V") == 2_980_000 - shares["V"]

@@ -17,8 +17,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   accounts at the mark.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
-  opposite-side accounts at the bankruptcy price) or to socialized loss (then the positions move at the mark),
-  per deployment.
+  opposite-side accounts at the bankruptcy price, the counterparties paying at most the closed lots' value at the
+  mark, the rest socialized) or to socialized loss (then the positions move at the mark), per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
   residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
@@ -80,6 +80,16 @@ def _backstop_may_take(book: Book, after: list[int]) -> bool:
     return book.equity(row) + book.equity(book.insurance_row) >= book.requirement(row, after)
 
 
+def _deleverage_at_bankruptcy(book: Book, row: int, lots: list[int], residue: int) -> None:
+    """Close every position of the bankrupt ``row`` by ADL at the bankruptcy price, the counterparties paying at
+    most the value of the lots they take at the mark (the bankruptcy price within ``[0, 2M]``); the rest of
+    ``residue`` is socialized (docs/clearing.md "Liquidation": a loss made elsewhere is not charged to the holders
+    of whatever lot the account kept)."""
+    carried = min(residue, sum(abs(q) * v for q, v in zip(lots, book.value_per_lot, strict=True)))
+    deleverage(book, row, lots, carried)
+    socialize(book, row, residue - carried)
+
+
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     config = book.config
     if book.has_collateral and book.balances[row].any():
@@ -108,7 +118,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     residue = deficit - covered
     has_positions = any(lots)
     if residue and config.deficit_resolution is DeficitResolution.ADL and has_positions:
-        deleverage(book, row, lots, residue)
+        _deleverage_at_bankruptcy(book, row, lots, residue)
         receiver, resolution = "ADL", "adl"
     else:
         resolution = "socialized_loss" if residue else ""
@@ -148,7 +158,7 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
         return
     residue = -equity
     if book.config.deficit_resolution is DeficitResolution.ADL and any(lots):
-        deleverage(book, row, lots, residue)
+        _deleverage_at_bankruptcy(book, row, lots, residue)
         resolution = "adl"
     else:  # socialized loss, or nothing left to deleverage against (e.g. a loss on an expired future)
         socialize(book, row, residue)
