@@ -50,8 +50,8 @@ from zkclear.clearing.config import (
     ClearingConfig,
 )
 from zkclear.clearing.engine import EpochReport, apply_epoch
-from zkclear.clearing.margin import MarginLevel, account_requirement
 from zkclear.clearing.inputs import EpochInputs
+from zkclear.clearing.margin import MarginLevel, account_requirement
 from zkclear.clearing.scratch_accounts import ScratchAccounts, header_and_named_accounts, state_header
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.clearing.state_scan import account_row, balances_row, paired_rows
