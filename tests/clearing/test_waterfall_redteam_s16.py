@@ -15,9 +15,11 @@ import pytest
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
 from tests.clearing import reference_clearing_s15 as ref
-from tests.clearing.clearing_helpers import PERP, config, deposit, fill, perp_spec, run
+from tests.clearing.clearing_helpers import PERP, config, deposit, epoch_inputs, fill, perp_spec, run
+from tests.clearing.collateral_helpers import btc_asset, deposit_asset, multi_config
 from tests.clearing.test_paused_exemption import ETH, eth_spec, oracle_epoch
 from tests.clearing.test_reference_clearing_s15 import engine_config, engine_inputs
+from zkclear.clearing.assets import HaircutTier
 from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND, OracleGuardConfig
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.inputs import FundingRate
@@ -140,3 +142,22 @@ def test_attack_a_loss_made_elsewhere_is_not_charged_to_the_holders_of_the_one_l
     for account, amount in shares.items():
         assert abs(amount - 2_968_000 * equity[account] / sum(equity.values())) <= 1
     assert state.cash_of("A") == 0 and state.cash_of("V") == 2_980_000 - shares["V"]
+
+
+def test_a_conversion_that_lifts_the_account_exactly_to_maintenance_closes_no_position():
+    """The boundary of "conversion first": alice (BTC counted at a flat 80 %, conversion penalty 1 %) holds 10,000 sat
+    and one BTC-PERP lot bought at 52,450. At 50,000 her cash is −2,450,000 and her BTC counts 4,000,000: equity
+    1,550,000 < MM 2,500,000 (target 2,750,000). Converting all of it brings 5,000,000 − 50,000 and removes the
+    4,000,000 it counted: equity 2,500,000, exactly the maintenance requirement — the account is not below it, so
+    no position is closed and no penalty is charged, although the target (with the buffer) is not met."""
+    cfg = multi_config(btc_asset(haircut=(HaircutTier(0, 800_000),)))
+    opening = epoch_inputs(1, {PERP: 52_450}, fills=[fill("f1", "alice", "bob", 1, 52_450, PERP)],
+                           transfers=[deposit_asset("alice", 10_000, "BTC"), deposit("bob", 10**12)],
+                           opens=["alice", "bob"])
+    state, (_, report) = run(cfg, opening, epoch_inputs(2, {PERP: 50_000}))
+    (conversion,) = report.conversions
+    assert (conversion.account, conversion.amount, conversion.proceeds, conversion.penalty) == (
+        "alice", 10_000, 5_000_000, 50_000)
+    assert report.liquidations == ()
+    assert state.position_of("alice", PERP) == 1 and state.balance_of("alice", "BTC") == 0
+    assert state.cash_of("alice") == 2_500_000 == 1 * 50_000 * 1_000 * 50_000 // 1_000_000
