@@ -7,7 +7,7 @@ ADL rank (BitMEX's shape, profit on the capital at stake instead of on the entry
 not keep), for each opposite-side account ``k`` with equity ``E_k``, net deposits ``D_k`` (deposits minus
 withdrawals, possibly ``<= 0``) and total notional ``N_k``::
 
-    profit_share_k = min(E_k - D_k, E_k) / max(E_k, D_k, 1)      in (-1, 1]
+    profit_share_k = min(E_k - D_k, E_k) / max(E_k, D_k, 1)      in [-1, 1] when E_k >= 0
     leverage_k     = N_k / max(E_k, 1)
     score_k        = profit_share_k * leverage_k  if profit_share_k > 0  else  profit_share_k / leverage_k
 
