@@ -317,7 +317,7 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
 
     # 7. Margin and liquidation.
     overrides = inputs.margin_overrides
-    liquidation = LiquidationPass(config, new, marks, overrides)
+    liquidation = LiquidationPass(config, new, marks, overrides, dict(state.settlement_prices))
     liquidation.run()
 
     # 8. Withdrawals in input order, then the operator's fund withdrawals.
@@ -381,6 +381,7 @@ class LiquidationPass:
     state: State
     marks: dict[str, int]
     overrides: dict[str, tuple[int, int]]
+    previous: dict[str, int] = field(default_factory=dict)  # the previous settlement prices (0: never marked)
     events: list[Liquidation] = field(default_factory=list)
     topups: list[int] = field(default_factory=list)
     adl: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # bankrupt, counterparty, instr, lots, cash
@@ -465,10 +466,12 @@ class LiquidationPass:
         self.events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid, residue, resolution))
 
     def deleverage_at_bankruptcy(self, account: str, closed: dict[str, int], residue: int) -> None:
-        """ADL at the bankruptcy price, the counterparties paying at most the value at the mark of the lots they
-        take (the bankruptcy price within ``[0, 2M]``); the rest of the residue is socialized (session 16)."""
+        """ADL at the bankruptcy price, the counterparties paying per lot they take at most ``max(M, |M − S|) · m``
+        (its value at the mark, or its move in the epoch if more); the rest of the residue is socialized (session
+        16)."""
         multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
-        value = sum(abs(q) * self.marks[i] * multiplier[i] for i, q in closed.items())
+        value = sum(abs(q) * max(self.marks[i], abs(self.marks[i] - self.previous.get(i, 0))) * multiplier[i]
+                    for i, q in closed.items())
         self.deleverage(account, closed, min(residue, value))
         if residue > value:
             self.socialize(account, residue - value)

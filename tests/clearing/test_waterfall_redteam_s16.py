@@ -161,3 +161,19 @@ def test_a_conversion_that_lifts_the_account_exactly_to_maintenance_closes_no_po
     assert report.liquidations == ()
     assert state.position_of("alice", PERP) == 1 and state.balance_of("alice", "BTC") == 0
     assert state.cash_of("alice") == 2_500_000 == 1 * 50_000 * 1_000 * 50_000 // 1_000_000
+
+
+def test_a_crash_residue_stays_with_the_winners_up_to_what_the_lots_moved():
+    """The other side of the cap: A, long 10 lots bought at 100 with 60, is bankrupt at a mark of 40 (a 60 % crash:
+    equity −540, no fund). The lots are worth 400 at the mark but moved 600 in the epoch, which W, short them, gained:
+    W pays the whole residue 540 (a bankruptcy price of 94, below the previous settlement price 100) and V, a
+    bystander without positions, pays nothing."""
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),), deficit_resolution="adl")
+    first = ref.Inputs(1, {"I0": (100, 0)}, (ref.FillRecord("x", "A", "W", "I0", 10, 100),),
+                       (("a", "deposit", "A", 60), ("w", "deposit", "W", 10_000), ("v", "deposit", "V", 10_000)),
+                       ("A", "V", "W"))
+    state, report = _model_and_engine(config, first, ref.Inputs(2, {"I0": (40, 0)}))
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.residue, event.resolution) == ("A", "bankrupt", 540, "adl")
+    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("W", 10, 540)]
+    assert report.socialized == () and state.cash_of("V") == 10_000
