@@ -673,7 +673,9 @@ class Ledger:
                                     self.state(seen), None)
             state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
             if provable_only:
-                refuse_unprovable_pause(inputs, report, backstop_shortfall(state, report, self.config))
+                exempt_backstop = BACKSTOP in report.paused_accounts
+                refuse_unprovable_pause(inputs, report,
+                                        backstop_shortfall(state, report, self.config) if exempt_backstop else 0)
             if self.head()[0] != head_epoch:
                 return self._committed_meanwhile(state.epoch, inputs_hash, None)
             self._refuse_committed_transfer_ids(inputs)
