@@ -177,3 +177,27 @@ def test_a_crash_residue_stays_with_the_winners_up_to_what_the_lots_moved():
     assert (event.account, event.action, event.residue, event.resolution) == ("A", "bankrupt", 540, "adl")
     assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("W", 10, 540)]
     assert report.socialized == () and state.cash_of("V") == 10_000
+
+
+def test_a_loss_at_expiry_past_the_lot_the_account_kept_is_socialized_as_it_is_without_that_lot():
+    """Liquidation in the epoch an instrument expires: A, long 10 of the dated future I0 (from W) and one lot of the
+    perpetual I1 (from V), with 100, loses 500 when I0 settles at 50: equity −400, no fund. An account that kept no
+    position has its residue socialized; one that kept one lot of I1 (value 100) had all 400 charged to V, the lot's
+    one short. Now V pays 100 by ADL and the other 300 are shared by positive equity — W, which won the 500, the
+    most (V 900 after its ADL payment, W 1,500)."""
+    config = ref.Config((ref.Instrument("I0", "dated_future", 1, 100_000, 50_000, expiry_epoch=2),
+                         ref.Instrument("I1", "perpetual", 1, 100_000, 50_000)), deficit_resolution="adl")
+    first = ref.Inputs(1, {"I0": (100, None), "I1": (100, 0)},
+                       (ref.FillRecord("x", "A", "W", "I0", 10, 100), ref.FillRecord("y", "A", "V", "I1", 1, 100)),
+                       (("a", "deposit", "A", 100), ("w", "deposit", "W", 1_000), ("v", "deposit", "V", 1_000)),
+                       ("A", "V", "W"))
+    state, report = _model_and_engine(config, first, ref.Inputs(2, {"I0": (50, None), "I1": (100, 0)}))
+    assert report.expired_instruments == ("I0",)
+    (event,) = report.liquidations
+    assert (event.account, event.action, event.residue, event.resolution) == ("A", "bankrupt", 400, "adl")
+    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("V", 1, 100)]
+    # 300 · 900 / 2,400 = 112.5 and 300 · 1,500 / 2,400 = 187.5: the leftover unit goes to the larger remainder,
+    # a tie here, so to the earlier payer in id order
+    shares = {e.account: e.amount for e in report.socialized}
+    assert shares == {"V": 113, "W": 187}
+    assert state.cash_of("A") == 0 and state.cash_of("W") == 1_500 - shares["W"]
