@@ -102,12 +102,20 @@ def test_a_backstop_the_fund_cannot_top_up_in_an_outage_is_refused_with_a_remedy
 
 
 def _model_and_engine(config: ref.Config, *epochs: ref.Inputs):
-    """Both clearings of the same epochs: the reference model's last report, the engine's state and last report."""
+    """Both clearings of the same epochs (deposits only): the engine's state and last report, checked against the
+    reference model's and against the engine's own with every epoch's records in reverse order (who is liquidated,
+    deleveraged and charged depends on the records, not on their order)."""
     engine_cfg = engine_config(config)
     model, state = ref.State.genesis(config), EpochState.genesis(engine_cfg)
+    reordered = state
     for inputs in epochs:
         model, expected = ref.apply_epoch(model, inputs, config)
         state, report = apply_epoch(state, engine_inputs(inputs), engine_cfg)
+        backwards = dataclasses.replace(inputs, fills=inputs.fills[::-1], transfers=inputs.transfers[::-1],
+                                        opens=inputs.opens[::-1])
+        reordered, again = apply_epoch(reordered, engine_inputs(backwards), engine_cfg)
+        assert reordered.canonical_bytes() == state.canonical_bytes()
+        assert (again.liquidations, again.adl, again.socialized) == (report.liquidations, report.adl, report.socialized)
     assert {a: state.cash_of(a) for a in state.accounts} == model.cash
     assert [(e.bankrupt_account, e.counterparty, e.instrument, e.lots, e.cash) for e in report.adl] == expected.adl
     assert [(e.bankrupt_account, e.account, e.amount) for e in report.socialized] == expected.socialized
