@@ -209,3 +209,29 @@ def test_a_loss_at_expiry_past_the_lot_the_account_kept_is_socialized_as_it_is_w
     shares = {e.account: e.amount for e in report.socialized}
     assert shares == {"V": 113, "W": 187}
     assert state.cash_of("A") == 0 and state.cash_of("W") == 1_500 - shares["W"]
+
+
+def test_an_exempt_backstop_under_water_still_takes_lots_that_lower_its_requirement():
+    """The other side of the rule: lots that do not raise the exempt backstop's requirement go to it whatever its
+    equity, rather than closing a holder's position at the paused price. The backstop carries two ETH lots (u1's);
+    in epoch 3 ETH has one source, funding at 10 % (clamp 100 %) costs it 3,800 and u3 — short one ETH lot opened in
+    the epoch with 100 — is closed out. Its short lot lowers the backstop's long: the backstop takes it (ending below
+    maintenance, so a proving deployment refuses the epoch and names the fund deposit that clears it), and
+    ``holder``, which carried its long lot in, keeps it."""
+    cfg = config(perp_spec(), eth_spec(), oracle=OracleGuardConfig(), epoch_seconds=60, funding_clamp_ppm=1_000_000)
+    first = oracle_epoch(1, {PERP: (30_000, 2), ETH: (2_000, 2)},
+                         fills=[fill("e1", "u1", "dealer", 2, 2_000, ETH),
+                                fill("e2", "holder", "dealer", 1, 2_000, ETH)],
+                         transfers=[deposit("u1", 2_500), deposit("holder", 100_000), deposit("u3", 100),
+                                    deposit("dealer", 10**9), deposit(INSURANCE_FUND, 2_000)],
+                         opens=["u1", "holder", "u3", "dealer"])
+    state, _ = run(cfg, first, oracle_epoch(2, {PERP: (30_000, 2), ETH: (1_900, 2)}))
+    assert state.position_of(BACKSTOP, ETH) == 2
+    third = dataclasses.replace(oracle_epoch(3, {PERP: (30_000, 2), ETH: (1_900, 1)},
+                                             fills=[fill("s3", "dealer", "u3", 1, 1_900, ETH)]),
+                                funding_rates=(FundingRate(PERP, 0), FundingRate(ETH, 100_000)))
+    state, report = apply_epoch(state, third, cfg)
+    (event,) = report.liquidations
+    assert (event.account, event.receiver) == ("u3", BACKSTOP) and report.adl == ()
+    assert (state.position_of(BACKSTOP, ETH), state.position_of("holder", ETH)) == (1, 1)
+    assert report.paused_accounts == (BACKSTOP,)

@@ -13,8 +13,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
   close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
   equity still covers its *initial* requirement with them, else to the backstop account (one the oracle guard
-  exempts only while its equity and the fund's cover its maintenance with them), else against opposite-side
-  accounts at the mark.
+  exempts only while its equity and the fund's cover its maintenance with them, or they do not raise it), else
+  against opposite-side accounts at the mark.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
   opposite-side accounts at the bankruptcy price, the counterparties paying per lot at most its value at the mark
@@ -73,12 +73,15 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
 def _backstop_may_take(book: Book, after: list[int]) -> bool:
     """Whether the backstop may hold ``after``: always, unless the oracle guard exempts it this epoch (it carried a
     paused instrument in). An exempt backstop is not deleveraged until a good mark, so it takes lots only while its
-    equity and what the insurance fund holds cover its maintenance requirement with them; else a proving
-    deployment could commit nothing while the outage lasts (docs/clearing.md "Paused liquidations")."""
+    equity and what the insurance fund holds cover its maintenance requirement with them, or when they do not raise
+    that requirement; else a proving deployment could commit nothing while the outage lasts (docs/clearing.md
+    "Paused liquidations")."""
     row = book.backstop_row
     if row not in book.paused_rows:
         return True
-    return book.equity(row) + book.equity(book.insurance_row) >= book.requirement(row, after)
+    requirement = book.requirement(row, after)
+    return (requirement <= book.equity(row) + book.equity(book.insurance_row)
+            or requirement <= book.requirement(row, book.position_row(row)))
 
 
 def _deleverage_at_bankruptcy(book: Book, row: int, lots: list[int], residue: int) -> None:
