@@ -466,15 +466,18 @@ class LiquidationPass:
         self.events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid, residue, resolution))
 
     def deleverage_at_bankruptcy(self, account: str, closed: dict[str, int], residue: int) -> None:
-        """ADL at the bankruptcy price, the counterparties paying per lot they take at most ``max(M, |M − S|) · m``
-        (its value at the mark, or its move in the epoch if more); the rest of the residue is socialized (session
+        """ADL at the bankruptcy price, the counterparties paying per lot they take at most ``M · m``, or ``max(M,
+        S − M) · m`` for a long lot (``S`` the previous settlement price): the bankruptcy price within ``[0,
+        max(2M, S)]``; the residue split over instruments pro rata to those caps, the rest socialized (session
         16)."""
         multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
-        value = sum(abs(q) * max(self.marks[i], abs(self.marks[i] - self.previous.get(i, 0))) * multiplier[i]
-                    for i, q in closed.items())
-        self.deleverage(account, closed, min(residue, value))
-        if residue > value:
-            self.socialize(account, residue - value)
+        caps = {i: abs(q) * multiplier[i] * (max(self.marks[i], self.previous.get(i, 0) - self.marks[i]) if q > 0
+                                             else self.marks[i])
+                for i, q in closed.items()}
+        carried = min(residue, sum(caps.values()))
+        self.deleverage(account, closed, carried, caps)
+        if residue > carried:
+            self.socialize(account, residue - carried)
 
     def socialize(self, account: str, residue: int) -> None:
         payers = [a for a in sorted(self.state.cash) if a != account and self.state.cash[a] > 0]
@@ -498,14 +501,17 @@ class LiquidationPass:
         holders = [a for a in self.state.positions if a != exclude and any(self.state.positions[a].values())]
         return sorted(holders, key=lambda a: (a == BACKSTOP, -score(a), a))
 
-    def deleverage(self, account: str, closed: dict[str, int], residue: int) -> None:
+    def deleverage(self, account: str, closed: dict[str, int], residue: int,
+                   weights: dict[str, int] | None = None) -> None:
         """Close ``closed`` against opposite-side accounts in ADL rank order, instrument by instrument in
         configuration order, the rank taken at each instrument's turn; ``residue`` is split over the instruments pro
-        rata to closed notional, then over an instrument's counterparties pro rata to the lots each takes (rank
-        order), and each pays its share to ``account``."""
+        rata to ``weights`` (closed notional when None), then over an instrument's counterparties pro rata to the
+        lots each takes (rank order), and each pays its share to ``account``."""
         instruments = [i for i in self.config.instruments if closed.get(i.instrument_id)]
-        by_instrument = allocate_pro_rata(residue, [abs(closed[i.instrument_id]) * self.marks[i.instrument_id]
-                                                    * i.multiplier for i in instruments])
+        if weights is None:
+            weights = {i.instrument_id: abs(closed[i.instrument_id]) * self.marks[i.instrument_id] * i.multiplier
+                       for i in instruments}
+        by_instrument = allocate_pro_rata(residue, [weights[i.instrument_id] for i in instruments])
         for instrument, share in zip(instruments, by_instrument, strict=True):
             column, lots = instrument.instrument_id, closed[instrument.instrument_id]
             takers = []

@@ -171,20 +171,27 @@ def test_a_conversion_that_lifts_the_account_exactly_to_maintenance_closes_no_po
     assert state.cash_of("alice") == 2_500_000 == 1 * 50_000 * 1_000 * 50_000 // 1_000_000
 
 
-def test_a_crash_residue_stays_with_the_winners_up_to_what_the_lots_moved():
-    """The other side of the cap: A, long 10 lots bought at 100 with 60, is bankrupt at a mark of 40 (a 60 % crash:
-    equity −540, no fund). The lots are worth 400 at the mark but moved 600 in the epoch, which W, short them, gained:
-    W pays the whole residue 540 (a bankruptcy price of 94, below the previous settlement price 100) and V, a
-    bystander without positions, pays nothing."""
-    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),), deficit_resolution="adl")
-    first = ref.Inputs(1, {"I0": (100, 0)}, (ref.FillRecord("x", "A", "W", "I0", 10, 100),),
-                       (("a", "deposit", "A", 60), ("w", "deposit", "W", 10_000), ("v", "deposit", "V", 10_000)),
-                       ("A", "V", "W"))
-    state, report = _model_and_engine(config, first, ref.Inputs(2, {"I0": (40, 0)}))
+def test_a_crash_residue_stays_with_the_winners_up_to_what_the_lots_lost():
+    """The other side of the cap: A, long 10 lots of I0 bought at 100 from W and one lot of I1 at 100 from V, with 60,
+    is bankrupt when I0 falls to 40 (a 60 % crash: equity −540, no fund). The I0 lots are worth 400 at the mark but
+    lost 600 in the epoch, which W, short them, gained: the cap is 600 for them and 100 for the unmoved I1 lot, so
+    the whole residue is deleveraged, split pro rata to the caps — W pays 463 (a bankruptcy price of 86.3, below the
+    previous settlement price 100), V 77 for its lot worth 100 (split pro rata to notional it paid 108: a
+    bankruptcy price above twice the mark) — and X, a bystander without positions, pays nothing."""
+    config = ref.Config((ref.Instrument("I0", "perpetual", 1, 100_000, 50_000),
+                         ref.Instrument("I1", "perpetual", 1, 100_000, 50_000)), deficit_resolution="adl")
+    marks = {"I0": (100, 0), "I1": (100, 0)}
+    first = ref.Inputs(1, marks, (ref.FillRecord("x", "A", "W", "I0", 10, 100),
+                                  ref.FillRecord("y", "A", "V", "I1", 1, 100)),
+                       (("a", "deposit", "A", 60), ("w", "deposit", "W", 10_000), ("v", "deposit", "V", 10_000),
+                        ("x", "deposit", "X", 10_000)), ("A", "V", "W", "X"))
+    state, report = _model_and_engine(config, first, ref.Inputs(2, {"I0": (40, 0), "I1": (100, 0)}))
     (event,) = report.liquidations
     assert (event.account, event.action, event.residue, event.resolution) == ("A", "bankrupt", 540, "adl")
-    assert [(e.counterparty, e.lots, e.cash) for e in report.adl] == [("W", 10, 540)]
-    assert report.socialized == () and state.cash_of("V") == 10_000
+    # 540 · 600 / 700 = 462.86 and 540 · 100 / 700 = 77.14: the leftover unit to the larger remainder
+    assert [(e.counterparty, e.instrument, e.lots, e.cash) for e in report.adl] == [("W", "I0", 10, 463),
+                                                                                    ("V", "I1", 1, 77)]
+    assert report.socialized == () and state.cash_of("X") == 10_000
 
 
 def test_a_loss_at_expiry_past_the_lot_the_account_kept_is_socialized_as_it_is_without_that_lot():

@@ -133,11 +133,10 @@ class Book:
         self.liquidator_rows = tuple(index[a] for a in self.config.liquidators if a in index)
         self.value_per_lot = tuple(risk.value_per_lot for risk in self.params.instruments)
         previous = self.previous_prices or (0,) * len(self.value_per_lot)
-        #: the most an ADL counterparty pays per lot it takes at the bankruptcy price: the lot's value at the mark,
-        #: or what it moved this epoch if more (docs/clearing.md "Liquidation")
-        self.bankruptcy_cap_per_lot = tuple(max(value, abs(risk.mark_price - price) * risk.contract_multiplier)
-                                            for value, risk, price in zip(self.value_per_lot, self.params.instruments,
-                                                                          previous, strict=True))
+        #: what a lot lost this epoch (settlement units; 0 where its price did not fall): with its value, the most an
+        #: ADL counterparty pays for a long lot at the bankruptcy price (docs/clearing.md "Liquidation")
+        self.fall_per_lot = tuple(max(0, price - risk.mark_price) * risk.contract_multiplier
+                                  for risk, price in zip(self.params.instruments, previous, strict=True))
         premium = set(self.config.premium_columns())
         self.equity_values = tuple(value if column in premium else 0
                                    for column, value in enumerate(self.value_per_lot))

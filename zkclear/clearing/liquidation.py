@@ -18,8 +18,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
   opposite-side accounts at the bankruptcy price, the counterparties paying per lot at most its value at the mark
-  or its move in the epoch, if more; the rest socialized) or to socialized loss (then the positions move at the
-  mark), per deployment.
+  or, for a long lot, its fall in the epoch, if more; the rest socialized) or to socialized loss (then the
+  positions move at the mark), per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
   residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
@@ -85,12 +85,15 @@ def _backstop_may_take(book: Book, after: list[int]) -> bool:
 
 
 def _deleverage_at_bankruptcy(book: Book, row: int, lots: list[int], residue: int) -> None:
-    """Close every position of the bankrupt ``row`` by ADL at the bankruptcy price, the counterparties paying at
-    most ``book.bankruptcy_cap_per_lot`` per lot they take (the lot's value at the mark, or what it moved this epoch
-    if more); the rest of ``residue`` is socialized (docs/clearing.md "Liquidation": a loss made elsewhere is not
-    charged to the holders of whatever lot the account kept)."""
-    carried = min(residue, sum(abs(q) * cap for q, cap in zip(lots, book.bankruptcy_cap_per_lot, strict=True)))
-    deleverage(book, row, lots, carried)
+    """Close every position of the bankrupt ``row`` by ADL at the bankruptcy price, the counterparties paying per
+    lot they take at most its value at the mark — for a long lot, what it lost this epoch if more: the bankruptcy
+    price stays within ``[0, max(2M, S)]`` — with the residue split over instruments pro rata to those caps; the
+    rest of ``residue`` is socialized (docs/clearing.md "Liquidation": a loss made elsewhere is not charged to the
+    holders of whatever lot the account kept)."""
+    caps = [abs(q) * (max(value, fall) if q > 0 else value)
+            for q, value, fall in zip(lots, book.value_per_lot, book.fall_per_lot, strict=True)]
+    carried = min(residue, sum(caps))
+    deleverage(book, row, lots, carried, caps)
     socialize(book, row, residue - carried)
 
 

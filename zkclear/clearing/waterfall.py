@@ -74,17 +74,19 @@ def adl_ranking(book: Book, column: int, side: int, exclude: int) -> list[int]:
     return [row for _, _, row in keyed]
 
 
-def deleverage(book: Book, row: int, closing: list[int], residue: int) -> None:
+def deleverage(book: Book, row: int, closing: list[int], residue: int, weights: list[int] | None = None) -> None:
     """Close ``closing`` lots (per instrument, signed like the position of ``row``) against opposite-side
     accounts in ADL rank order, at the bankruptcy price: besides the lots, the counterparties pay ``row``
-    exactly ``residue`` in total (split over instruments pro rata to closed notional, then over counterparties
-    pro rata to lots taken). ``residue = 0`` closes at the mark."""
+    exactly ``residue`` in total (split over instruments pro rata to ``weights``, per instrument — the closed
+    notional when None — then over counterparties pro rata to lots taken). ``residue = 0`` closes at the mark."""
     columns = [c for c, lots in enumerate(closing) if lots]
     if not columns:
         if residue:
             raise ClearingError("deleverage with a residue but nothing to close")
         return
-    shares = allocate_pro_rata(residue, [abs(closing[c]) * book.value_per_lot[c] for c in columns])
+    if weights is None:
+        weights = [abs(lots) * value for lots, value in zip(closing, book.value_per_lot, strict=True)]
+    shares = allocate_pro_rata(residue, [weights[c] for c in columns])
     for column, share in zip(columns, shares, strict=True):
         side = 1 if closing[column] > 0 else -1
         remaining = abs(closing[column])
