@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from circuits.public_data import AccountWitness, PublicRiskData
 from provers.collateral import assign_account
@@ -20,11 +23,13 @@ from tests.clearing.collateral_helpers import btc_asset, deposit_asset, multi_co
 from tests.clearing.test_paused_exemption import ETH, eth_spec, oracle_epoch
 from tests.clearing.test_reference_clearing_s15 import engine_config, engine_inputs
 from zkclear.clearing.assets import HaircutTier
-from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND, OracleGuardConfig
-from zkclear.clearing.engine import apply_epoch
+from zkclear.clearing.book import Book
+from zkclear.clearing.config import BACKSTOP, INSURANCE_FUND, SYSTEM_ACCOUNTS, OracleGuardConfig
+from zkclear.clearing.engine import apply_epoch, risk_parameters
 from zkclear.clearing.inputs import FundingRate
 from zkclear.clearing.ledger import Ledger
 from zkclear.clearing.state import EpochState
+from zkclear.clearing.waterfall import adl_ranking
 from zkclear.errors import InputError
 
 
@@ -242,3 +247,42 @@ def test_an_exempt_backstop_under_water_still_takes_lots_that_lower_its_requirem
     assert (event.account, event.receiver) == ("u3", BACKSTOP) and report.adl == ()
     assert (state.position_of(BACKSTOP, ETH), state.position_of("holder", ETH)) == (1, 1)
     assert report.paused_accounts == (BACKSTOP,)
+
+
+_EDGES = [0, 1, 2, 999, 10**6, 2**53, 2**53 + 1, 2**61, 2**61 + 1, 2**62 - 2, 2**62 - 1]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(_EDGES), st.sampled_from([-1, 0, 1]), st.sampled_from(_EDGES),
+                          st.sampled_from([-1, 1]), st.integers(1, 4)), min_size=1, max_size=12),
+       st.integers(1, 1_000_000), st.booleans())
+# float64 orders these two the wrong way round (7.135124530120396e-10 < …397e-10): the margin keeps the first
+@example(accounts=[(4204480226429039, 1, 1, 1, 3), (4204480226429038, 1, 2, 1, 3)], mark=999_983,
+         backstop_holds=False)
+def test_the_ranking_of_only_the_counterparties_needed_is_the_exact_rankings_prefix(accounts, mark, backstop_holds):
+    """The ADL rank computes exact rationals only for the rows the float64 scores cannot tell apart from the last
+    one needed (red team s16: every opposite-side holder's rational, for every bankruptcy, made 50 ADLs against
+    20,000 holders take 15 s; now 0.05 s). Near-ties on purpose — equities and net deposits around 2^53 and 2^61,
+    one unit apart, where float64 rounds them together — and for every number of lots needed the shorter ranking
+    is the exact one's shortest covering prefix, also where float64 inverts two scores."""
+    names = [f"u{k:02d}" for k in range(len(accounts))]
+    book_accounts = tuple(sorted((*SYSTEM_ACCOUNTS, *names, "X")))
+    row = {a: k for k, a in enumerate(book_accounts)}
+    cash = np.zeros(len(book_accounts), dtype=np.int64)
+    positions = np.zeros((len(book_accounts), 1), dtype=np.int64)
+    deposits = np.zeros(len(book_accounts), dtype=np.int64)
+    for name, (equity, sign, net, deposit_sign, lots) in zip(names, accounts, strict=True):
+        cash[row[name]], deposits[row[name]] = sign * equity, deposit_sign * net
+        positions[row[name], 0] = -lots
+    if backstop_holds:
+        positions[row[BACKSTOP], 0] = -1
+    positions[row["X"], 0] = -int(positions[:, 0].sum())
+    cfg = config(perp_spec(contract_multiplier=1))
+    book = Book(accounts=book_accounts, cash=cash, positions=positions, net_deposits=deposits,
+                params=risk_parameters(cfg, 1, (mark,)), config=cfg)
+    full = adl_ranking(book, 0, 1, row["X"])
+    for needed in range(1, int(positions[row["X"], 0]) + 1):
+        prefix = adl_ranking(book, 0, 1, row["X"], needed)
+        assert prefix == full[:len(prefix)]
+        held = [-int(positions[r, 0]) for r in prefix]
+        assert sum(held) >= needed and sum(held[:-1]) < needed
