@@ -1,8 +1,16 @@
 """Red team (session 16) of the default waterfall: liquidation, insurance fund, backstop, ADL and socialized loss
 (zkclear/clearing/liquidation.py, waterfall.py, closeout.py, conversion.py; docs/clearing.md "Liquidation").
 
-Units as in tests/clearing/test_paused_exemption.py: ``BTC-PERP`` and ``ETH-PERP``, 10 settlement units per lot per
-tick, IM 10 %, MM 5 %, penalty 1 %, buffer 10 %, the default oracle guard (two sources), epochs 60 s apart.
+Found and fixed: a backstop the oracle guard exempts was handed lots it could not carry, and a proving deployment
+refused every epoch of the outage; ADL at the bankruptcy price charged a residue made anywhere to the holders of
+whatever lot the bankrupt kept (no bound on the bankruptcy price); the ADL ranking cost an exact rational per holder
+per bankruptcy. Pinned as documented: a conversion that lifts an account exactly to maintenance, a loss at expiry,
+the leftover unit of a socialized split, the order of the records.
+
+Paused scenarios in the units of tests/clearing/test_paused_exemption.py: ``BTC-PERP`` and ``ETH-PERP``, 10 settlement
+units per lot per tick, IM 10 %, MM 5 %, penalty 1 %, buffer 10 %, the default oracle guard (two sources), epochs 60 s
+apart. The waterfall scenarios are cleared by the engine and by the reference model
+(tests/clearing/reference_clearing_s15.py) alike, in its plain units (multipliers as given, IM 10 %, MM 5 %).
 """
 
 from __future__ import annotations
