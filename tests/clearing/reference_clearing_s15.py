@@ -317,7 +317,7 @@ def apply_epoch(state: State, inputs: Inputs, config: Config) -> tuple[State, Re
 
     # 7. Margin and liquidation.
     overrides = inputs.margin_overrides
-    liquidation = LiquidationPass(config, new, marks, overrides)
+    liquidation = LiquidationPass(config, new, marks, overrides, dict(state.settlement_prices))
     liquidation.run()
 
     # 8. Withdrawals in input order, then the operator's fund withdrawals.
@@ -381,6 +381,7 @@ class LiquidationPass:
     state: State
     marks: dict[str, int]
     overrides: dict[str, tuple[int, int]]
+    previous: dict[str, int] = field(default_factory=dict)  # the previous settlement prices (0: never marked)
     events: list[Liquidation] = field(default_factory=list)
     topups: list[int] = field(default_factory=list)
     adl: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # bankrupt, counterparty, instr, lots, cash
@@ -453,7 +454,7 @@ class LiquidationPass:
         residue = -equity - paid
         closed = {i: q for i, q in held.items() if q}
         if residue and self.config.deficit_resolution == "adl" and closed:
-            self.deleverage(account, closed, residue)
+            self.deleverage_at_bankruptcy(account, closed, residue)
             receiver, resolution = "ADL", "adl"
         else:
             if residue:
@@ -463,6 +464,20 @@ class LiquidationPass:
             self.move(account, receiver, closed)
             resolution = "socialized_loss" if residue else ""
         self.events.append(Liquidation(account, "bankrupt", closed, receiver, 0, -equity, paid, residue, resolution))
+
+    def deleverage_at_bankruptcy(self, account: str, closed: dict[str, int], residue: int) -> None:
+        """ADL at the bankruptcy price, the counterparties paying per lot they take at most ``M · m``, or ``max(M,
+        S − M) · m`` for a long lot (``S`` the previous settlement price): the bankruptcy price within ``[0,
+        max(2M, S)]``; the residue split over instruments pro rata to those caps, the rest socialized (session
+        16)."""
+        multiplier = {i.instrument_id: i.multiplier for i in self.config.instruments}
+        caps = {i: abs(q) * multiplier[i] * (max(self.marks[i], self.previous.get(i, 0) - self.marks[i]) if q > 0
+                                             else self.marks[i])
+                for i, q in closed.items()}
+        carried = min(residue, sum(caps.values()))
+        self.deleverage(account, closed, carried, caps)
+        if residue > carried:
+            self.socialize(account, residue - carried)
 
     def socialize(self, account: str, residue: int) -> None:
         payers = [a for a in sorted(self.state.cash) if a != account and self.state.cash[a] > 0]
@@ -486,14 +501,17 @@ class LiquidationPass:
         holders = [a for a in self.state.positions if a != exclude and any(self.state.positions[a].values())]
         return sorted(holders, key=lambda a: (a == BACKSTOP, -score(a), a))
 
-    def deleverage(self, account: str, closed: dict[str, int], residue: int) -> None:
+    def deleverage(self, account: str, closed: dict[str, int], residue: int,
+                   weights: dict[str, int] | None = None) -> None:
         """Close ``closed`` against opposite-side accounts in ADL rank order, instrument by instrument in
         configuration order, the rank taken at each instrument's turn; ``residue`` is split over the instruments pro
-        rata to closed notional, then over an instrument's counterparties pro rata to the lots each takes (rank
-        order), and each pays its share to ``account``."""
+        rata to ``weights`` (closed notional when None), then over an instrument's counterparties pro rata to the
+        lots each takes (rank order), and each pays its share to ``account``."""
         instruments = [i for i in self.config.instruments if closed.get(i.instrument_id)]
-        by_instrument = allocate_pro_rata(residue, [abs(closed[i.instrument_id]) * self.marks[i.instrument_id]
-                                                    * i.multiplier for i in instruments])
+        if weights is None:
+            weights = {i.instrument_id: abs(closed[i.instrument_id]) * self.marks[i.instrument_id] * i.multiplier
+                       for i in instruments}
+        by_instrument = allocate_pro_rata(residue, [weights[i.instrument_id] for i in instruments])
         for instrument, share in zip(instruments, by_instrument, strict=True):
             column, lots = instrument.instrument_id, closed[instrument.instrument_id]
             takers = []
@@ -526,7 +544,7 @@ class LiquidationPass:
         if equity < 0:
             closed, residue = {i: q for i, q in held.items() if q}, -equity
             if self.config.deficit_resolution == "adl" and closed:
-                self.deleverage(BACKSTOP, closed, residue)
+                self.deleverage_at_bankruptcy(BACKSTOP, closed, residue)
                 resolution = "adl"
             else:
                 self.socialize(BACKSTOP, residue)

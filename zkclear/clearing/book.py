@@ -116,6 +116,8 @@ class Book:
     withheld_assets: frozenset[int] = frozenset()
     #: the statements' bounds of the epoch: a liquidator or the backstop only takes lots within them
     bounds: StatementBounds | None = None
+    #: each instrument's previous settlement price (ticks; 0 before its first mark): what a lot moved this epoch
+    previous_prices: tuple[int, ...] = ()
     balances: np.ndarray | None = None
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     adl: list[AdlEvent] = field(default_factory=list)
@@ -130,6 +132,11 @@ class Book:
         self.backstop_row = index[BACKSTOP]
         self.liquidator_rows = tuple(index[a] for a in self.config.liquidators if a in index)
         self.value_per_lot = tuple(risk.value_per_lot for risk in self.params.instruments)
+        previous = self.previous_prices or (0,) * len(self.value_per_lot)
+        #: what a lot lost this epoch (settlement units; 0 where its price did not fall): with its value, the most an
+        #: ADL counterparty pays for a long lot at the bankruptcy price (docs/clearing.md "Liquidation")
+        self.fall_per_lot = tuple(max(0, price - risk.mark_price) * risk.contract_multiplier
+                                  for risk, price in zip(self.params.instruments, previous, strict=True))
         premium = set(self.config.premium_columns())
         self.equity_values = tuple(value if column in premium else 0
                                    for column, value in enumerate(self.value_per_lot))

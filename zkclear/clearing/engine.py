@@ -475,7 +475,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
                                       balances)
     book = Book(accounts=accounts, cash=cash, positions=positions, net_deposits=net_deposits, params=params,
                 config=config, margin_modes=modes, paused_rows=frozenset(paused_rows), bounds=bounds,
-                balances=balances, withheld_assets=frozenset(withheld_assets))
+                balances=balances, withheld_assets=frozenset(withheld_assets),
+                previous_prices=tuple(state.settlement_prices))
     liquidation_pass(book)
 
     withdrawn = 0

@@ -41,14 +41,17 @@ from pathlib import Path
 
 from zkclear.clearing.canonical_inputs import write_canonical_inputs
 from zkclear.clearing.config import (
+    BACKSTOP,
     DEFAULT_FILL_FEE_CAP_PPM,
     DEFAULT_FILL_PRICE_BAND_PPM,
+    INSURANCE_FUND,
     PORTFOLIO_MODE,
     STANDARD_MODE,
     ClearingConfig,
 )
 from zkclear.clearing.engine import EpochReport, apply_epoch
 from zkclear.clearing.inputs import EpochInputs
+from zkclear.clearing.margin import MarginLevel, account_requirement
 from zkclear.clearing.scratch_accounts import ScratchAccounts, header_and_named_accounts, state_header
 from zkclear.clearing.state import EpochState, canonical_json
 from zkclear.clearing.state_scan import account_row, balances_row, paired_rows
@@ -281,13 +284,27 @@ def _require_shape(index: int, account: str, mode: str, positions: tuple[int, ..
                           f"assets, margin mode {mode!r:.40}")
 
 
-def refuse_unprovable_pause(inputs: EpochInputs, report: EpochReport) -> None:
+def backstop_shortfall(state: EpochState, report: EpochReport, config: ClearingConfig) -> int:
+    """How much the backstop's equity falls short of its maintenance requirement at the end of the epoch (0 when
+    it covers it)."""
+    row = state.row(BACKSTOP)
+    lots = state.positions[row].tolist()
+    requirement = account_requirement(lots, report.risk, config.risk_models, MarginLevel.MAINTENANCE,
+                                      state.margin_modes[row])
+    equity = state.cash_of(BACKSTOP) + sum(lots[column] * report.risk.instruments[column].value_per_lot
+                                           for column in config.premium_columns())
+    return max(0, requirement - equity)
+
+
+def refuse_unprovable_pause(inputs: EpochInputs, report: EpochReport, backstop_shortfall: int = 0) -> None:
     """InputError when the epoch leaves an account the liquidation pass exempted (it carried exposure to an
     instrument whose liquidations the oracle guard paused) below its maintenance requirement: every account's
     statement proves ``equity >= maintenance``, so such an epoch cannot be proven, and every later epoch's proof
     needs this one's header (red team session 14: committed, it stopped the deployment's proofs for good, the next
     epoch's prove refused with "prove epochs in order"). Named by the first quote of the first paused instrument in
-    the quotes file (its file alone when it quoted nothing: an outage)."""
+    the quotes file (its file alone when it quoted nothing: an outage). When the backstop is among those accounts,
+    ``backstop_shortfall`` (what its equity lacks) is named with the remedy that needs no quote: a deposit of at
+    least that much to the insurance fund, which tops the backstop up (red team s16)."""
     if not report.paused_accounts:
         return
     paused = report.paused_instruments
@@ -295,11 +312,15 @@ def refuse_unprovable_pause(inputs: EpochInputs, report: EpochReport) -> None:
     where = ({"path": quote.path, "line": quote.line} if quote is not None
              else {"path": inputs.source("oracle.csv"), "line": None})
     more = len(report.paused_accounts) - 1
+    remedy = ""
+    if BACKSTOP in report.paused_accounts and backstop_shortfall > 0:
+        remedy = (f"; {BACKSTOP!r} lacks {backstop_shortfall} of its maintenance requirement: a deposit of at least "
+                  f"that much to {INSURANCE_FUND!r} in this epoch's transfers tops it up")
     raise InputError(f"account {report.paused_accounts[0]!r}{f' (and {more} more)' if more else ''} carried "
                      f"exposure to {', '.join(paused)}, whose liquidations the oracle guard paused this epoch, and "
                      "ends it below its maintenance requirement: no statement proves such an account, and epochs are "
                      "proven in order, so committing this epoch would stop every later proof; nothing was committed "
-                     "(give the paused instruments' quotes from enough sources, docs/clearing.md \"Paused "
+                     f"(give the paused instruments' quotes from enough sources{remedy}, docs/clearing.md \"Paused "
                      "liquidations\")", field="instrument", **where)
 
 
@@ -655,7 +676,9 @@ class Ledger:
                                     self.state(seen), None)
             state, report = apply_epoch(self.state(head_epoch), inputs, self.config)  # validates every record
             if provable_only:
-                refuse_unprovable_pause(inputs, report)
+                exempt_backstop = BACKSTOP in report.paused_accounts
+                refuse_unprovable_pause(inputs, report,
+                                        backstop_shortfall(state, report, self.config) if exempt_backstop else 0)
             if self.head()[0] != head_epoch:
                 return self._committed_meanwhile(state.epoch, inputs_hash, None)
             self._refuse_committed_transfer_ids(inputs)

@@ -12,11 +12,14 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   the amount bound (found by
   :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
   close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
-  equity still covers its *initial* requirement with them, else to the backstop account.
+  equity still covers its *initial* requirement with them, else to the backstop account (one the oracle guard
+  exempts only while its equity and the fund's cover its maintenance with them, or they do not raise it), else
+  against opposite-side accounts at the mark.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
-  opposite-side accounts at the bankruptcy price) or to socialized loss (then the positions move at the mark),
-  per deployment.
+  opposite-side accounts at the bankruptcy price, the counterparties paying per lot at most its value at the mark
+  or, for a long lot, its fall in the epoch, if more; the rest socialized) or to socialized loss (then the
+  positions move at the mark), per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
   residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
@@ -59,11 +62,39 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
             book.move_lots(row, liquidator, closing)
             return book.accounts[liquidator]
     backstop = book.backstop_row
-    if book.within_bounds(backstop, [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]):
+    after = [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]
+    if book.within_bounds(backstop, after) and _backstop_may_take(book, after):
         book.move_lots(row, backstop, closing)
         return book.accounts[backstop]
     deleverage(book, row, closing, 0)
     return "ADL"
+
+
+def _backstop_may_take(book: Book, after: list[int]) -> bool:
+    """Whether the backstop may hold ``after``: always, unless the oracle guard exempts it this epoch (it carried a
+    paused instrument in). An exempt backstop is not deleveraged until a good mark, so it takes lots only while its
+    equity and what the insurance fund holds cover its maintenance requirement with them, or when they do not raise
+    that requirement; else a proving deployment could commit nothing while the outage lasts (docs/clearing.md
+    "Paused liquidations")."""
+    row = book.backstop_row
+    if row not in book.paused_rows:
+        return True
+    requirement = book.requirement(row, after)
+    return (requirement <= book.equity(row) + book.equity(book.insurance_row)
+            or requirement <= book.requirement(row, book.position_row(row)))
+
+
+def _deleverage_at_bankruptcy(book: Book, row: int, lots: list[int], residue: int) -> None:
+    """Close every position of the bankrupt ``row`` by ADL at the bankruptcy price, the counterparties paying per
+    lot they take at most its value at the mark — for a long lot, what it lost this epoch if more: the bankruptcy
+    price stays within ``[0, max(2M, S)]`` — with the residue split over instruments pro rata to those caps; the
+    rest of ``residue`` is socialized (docs/clearing.md "Liquidation": a loss made elsewhere is not charged to the
+    holders of whatever lot the account kept)."""
+    caps = [abs(q) * (max(value, fall) if q > 0 else value)
+            for q, value, fall in zip(lots, book.value_per_lot, book.fall_per_lot, strict=True)]
+    carried = min(residue, sum(caps))
+    deleverage(book, row, lots, carried, caps)
+    socialize(book, row, residue - carried)
 
 
 def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
@@ -94,7 +125,7 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
     residue = deficit - covered
     has_positions = any(lots)
     if residue and config.deficit_resolution is DeficitResolution.ADL and has_positions:
-        deleverage(book, row, lots, residue)
+        _deleverage_at_bankruptcy(book, row, lots, residue)
         receiver, resolution = "ADL", "adl"
     else:
         resolution = "socialized_loss" if residue else ""
@@ -134,7 +165,7 @@ def _restore_backstop(book: Book, maintenance: int) -> None:
         return
     residue = -equity
     if book.config.deficit_resolution is DeficitResolution.ADL and any(lots):
-        deleverage(book, row, lots, residue)
+        _deleverage_at_bankruptcy(book, row, lots, residue)
         resolution = "adl"
     else:  # socialized loss, or nothing left to deleverage against (e.g. a loss on an expired future)
         socialize(book, row, residue)
