@@ -1,0 +1,83 @@
+"""Red team, session 16: the operator's commands against a full disk and a planted scratch folder.
+
+A full disk is SQLite's own ``database or disk is full`` here (``PRAGMA max_page_count`` on the connection: SQLite
+refuses to grow the file exactly as when the disk has no room, and rolls the transaction back itself); checked by
+hand on a small tmpfs too (``mount -t tmpfs -o size=20m``). Each test pinned a defect before its fix (named in its
+docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import zkclear, zkclear_status
+from tests.spill_watch import opened_paths
+from zkclear.synthetic import MarketSpec, generate_market
+
+SPEC = MarketSpec(accounts=6, epochs=2, fills_per_epoch=20, seed=3, options=False)
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory) -> dict:
+    config, epochs = generate_market(tmp_path_factory.mktemp("market") / "market", SPEC)
+    return {"config": config, "epochs": epochs}
+
+
+@pytest.fixture
+def deployment(market, tmp_path) -> Path:
+    """A deployment with epoch 1 committed."""
+    directory = tmp_path / "venue"
+    zkclear("init", directory, "--config", market["config"], "--height", 8, "--executor", "serial")
+    zkclear("epoch", "run", market["epochs"][0], "-d", directory)
+    return directory
+
+
+def _many_fills(market, where: Path, count: int = 1000) -> Path:
+    """Epoch 2 with ``count`` fills (each pair trades a lot back): enough to grow the ledger by many pages."""
+    inputs = where / "epoch-2"
+    shutil.copytree(market["epochs"][1], inputs)
+    header, first = (inputs / "fills.csv").read_text().splitlines()[:2]
+    _, buyer, seller, instrument, size, price, _, _ = first.split(",")
+    rows = [header] + [f"f-{k:062d},{buyer if k % 2 == 0 else seller},{seller if k % 2 == 0 else buyer},"
+                       f"{instrument},{size},{price},0,0" for k in range(count)]
+    (inputs / "fills.csv").write_text("\n".join(rows) + "\n")
+    return inputs
+
+
+def _fingerprint(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _full(monkeypatch, name: str) -> None:
+    """Every SQLite database opened at a path ending in ``name`` may not grow by more than one page: SQLite's
+    ``database or disk is full`` (SQLITE_FULL), with the transaction rolled back by SQLite itself."""
+    connect = sqlite3.connect
+
+    def connect_to_a_full_disk(database, *args, **kwargs):
+        db = connect(database, *args, **kwargs)
+        if str(database).endswith(name):
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages + 1}")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", connect_to_a_full_disk)
+
+
+def test_a_full_disk_during_the_commit_is_named_not_hidden_by_the_rollback(deployment, market, monkeypatch):
+    """SQLite rolls a transaction back itself when the disk is full; the ledger's transaction then ran ROLLBACK
+    again, and its error ("cannot rollback - no transaction is active") replaced the disk's: `epoch run` said
+    "commit of epoch 2 failed: cannot rollback - no transaction is active" (also on a real 20 MB tmpfs)."""
+    inputs = _many_fills(market, deployment.parent)
+    before = _fingerprint(deployment)
+    _full(monkeypatch, "ledger.sqlite")
+    code, output = zkclear_status("epoch", "run", inputs, "-d", deployment)
+    assert code == 1, output
+    assert output == f"error: {deployment / 'ledger.sqlite'}: commit of epoch 2 failed: database or disk is full\n"
+    assert _fingerprint(deployment) == before
+    assert not (deployment / "private" / "scratch").exists()
