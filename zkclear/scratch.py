@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from zkclear.errors import LedgerError
 from zkclear.files import private_folder
 
 SCRATCH_DIR = "scratch"
@@ -57,3 +59,13 @@ def scratch_folder(private: Path) -> Iterator[Path]:
             if not keep:
                 with contextlib.suppress(OSError):  # other files in it: it stays
                     parent.rmdir()
+
+
+@contextlib.contextmanager
+def naming_database_errors(path: Path, what: str) -> Iterator[None]:
+    """An SQLite error of the block in the scratch database ``path`` (a full disk: ``database or disk is full``,
+    which names no file) as one :class:`~zkclear.errors.LedgerError` naming it and ``what`` failed."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path}: {what} failed: {exc}") from exc

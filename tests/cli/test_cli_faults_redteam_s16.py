@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -81,3 +82,30 @@ def test_a_full_disk_during_the_commit_is_named_not_hidden_by_the_rollback(deplo
     assert output == f"error: {deployment / 'ledger.sqlite'}: commit of epoch 2 failed: database or disk is full\n"
     assert _fingerprint(deployment) == before
     assert not (deployment / "private" / "scratch").exists()
+
+
+@pytest.fixture(scope="module")
+def venue(tmp_path_factory):
+    from tests.scale.venue import make_venue
+
+    return make_venue(tmp_path_factory.mktemp("faults-venue"))
+
+
+@pytest.mark.parametrize("name", ["accounts.sqlite", "placement.sqlite"])
+def test_a_full_disk_under_the_scratch_copies_of_a_prove_names_the_file(venue, tmp_path, monkeypatch, name):
+    """`epoch prove` copies the accounts and their placement into scratch databases: a full disk there ended in
+    "error: a database could not be read or written: database or disk is full", naming no file (on a real tmpfs
+    of 80 KB too)."""
+    deployment = venue.copy(tmp_path / "venue")
+    before = _fingerprint(deployment)
+    _full(monkeypatch, name)
+    args = venue.prove_args(deployment, "--executor", "serial")
+    code, output = zkclear_status(*args[args.index("epoch"):])
+    assert code == 1, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    scratch = deployment / "private" / "scratch"
+    assert re.fullmatch(rf"error: {re.escape(str(scratch))}/run-\d+/[^/]+/{name}: .*database or disk is full",
+                        errors[0]), errors[0]
+    assert _fingerprint(deployment) == before
+    assert not (deployment / "private").exists()
