@@ -1,7 +1,9 @@
 """A deployment's private scratch folders: ``private/scratch/run-PID/`` holds the working files of the process
 ``PID`` (an ``epoch run``'s copy of fills.csv and its parsed batches, an ``epoch prove``'s copy of the accounts and
 its placement). Each use gets its own folder inside, removed when the use ends; the folders of processes that are
-gone (killed) are removed by the next use, a live process's are left alone."""
+gone (killed) are removed by the next use, a live process's are left alone. No link there is followed: a
+``run-PID`` that is a link or a file is removed as a leftover, and a ``scratch`` that is a link or a file is refused
+(the copies hold balances: they stay in the private folder)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from zkclear.errors import LedgerError
+from zkclear.errors import InputError, LedgerError
 from zkclear.files import private_folder
 
 SCRATCH_DIR = "scratch"
@@ -32,9 +34,29 @@ def remove_dead_runs(scratch_root: Path) -> None:
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
         except (PermissionError, OverflowError):
             continue
+
+
+def _remove(path: Path) -> None:
+    """Remove what stands at ``path``: a folder with its files, or a file or a link (never what a link points at:
+    ``shutil.rmtree`` refuses a link, silently here)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _require_scratch_root(scratch_root: Path) -> None:
+    """InputError naming ``scratch_root`` when something other than a folder stands there."""
+    if scratch_root.is_symlink():
+        raise InputError("a symbolic link: the scratch copies hold the accounts' balances and stay in the private "
+                         "folder (to keep them on another disk, link the private folder itself); remove the link",
+                         path=str(scratch_root))
+    if scratch_root.exists() and not scratch_root.is_dir():
+        raise InputError("not a folder: zkclear keeps its working files there; remove it", path=str(scratch_root))
 
 
 @contextlib.contextmanager
@@ -44,10 +66,11 @@ def scratch_folder(private: Path) -> Iterator[Path]:
     scratch_root = private / SCRATCH_DIR
     had_private = private.exists()
     private_folder(private)  # the copies below are the accounts' balances: no other local user may read them
+    _require_scratch_root(scratch_root)
     remove_dead_runs(scratch_root)
     run = scratch_root / f"run-{os.getpid()}"
-    if run not in _mine:  # left by a dead process that had this PID
-        shutil.rmtree(run, ignore_errors=True)
+    if run not in _mine or run.is_symlink():  # left by a dead process that had this PID, or planted
+        _remove(run)
         _mine.add(run)
     run.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=run))

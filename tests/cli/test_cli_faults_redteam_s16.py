@@ -109,3 +109,61 @@ def test_a_full_disk_under_the_scratch_copies_of_a_prove_names_the_file(venue, t
                         errors[0]), errors[0]
     assert _fingerprint(deployment) == before
     assert not (deployment / "private").exists()
+
+
+def test_a_link_planted_as_this_runs_scratch_folder_is_not_followed(deployment, market, tmp_path):
+    """``private/scratch/run-PID`` named by the PID of the next run, planted as a symbolic link (by anyone who could
+    write in ``private/`` before it was closed to others, session 14): the run removed "a dead process's folder"
+    with ``shutil.rmtree``, which refuses a link silently, then wrote its private copy of the fills and transfers
+    through the link, into the folder it points at."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    scratch = deployment / "private" / "scratch"
+    scratch.mkdir(parents=True)
+    planted = scratch / f"run-{os.getpid()}"  # this process's: the runs below are in-process
+    planted.symlink_to(elsewhere)
+    out, opened = opened_paths(lambda: zkclear("epoch", "run", market["epochs"][1], "-d", deployment))
+    assert "epoch 2 committed" in out
+    assert not [path for path in opened if path.startswith(str(elsewhere))]
+    assert list(elsewhere.iterdir()) == []
+    assert not scratch.exists() and not planted.is_symlink()
+
+
+def test_a_dead_runs_leftover_that_is_a_link_or_a_file_is_removed_not_followed(deployment, market, tmp_path):
+    """A dead process's ``run-PID`` that is a link or a file stayed for ever (``shutil.rmtree`` refuses both
+    silently), and with it ``private/scratch``."""
+    import subprocess
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "kept").mkdir(parents=True)
+    ended = [subprocess.Popen(["true"]) for _ in range(2)]
+    for process in ended:
+        process.wait()  # reaped: their pids name no live process
+    scratch = deployment / "private" / "scratch"
+    scratch.mkdir(parents=True)
+    (scratch / f"run-{ended[0].pid}").symlink_to(elsewhere)
+    (scratch / f"run-{ended[1].pid}").write_text("a file")
+    zkclear("epoch", "run", market["epochs"][1], "-d", deployment)
+    assert not scratch.exists()
+    assert (elsewhere / "kept").is_dir()
+
+
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_a_scratch_folder_that_is_a_link_or_a_file_is_refused_in_one_line(deployment, market, tmp_path, planted):
+    """``private/scratch`` as a link to a folder outside the private one: the run's copies of the fills and
+    transfers (balances, in `epoch prove`'s case) went there; as a file, the refusal named
+    ``private/scratch/run-PID: Not a directory``, a folder the operator never made."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    scratch = deployment / "private" / "scratch"
+    scratch.parent.mkdir()
+    if planted == "link":
+        scratch.symlink_to(elsewhere)
+    else:
+        scratch.write_text("not a folder")
+    before = _fingerprint(deployment)
+    code, output = zkclear_status("epoch", "run", market["epochs"][1], "-d", deployment)
+    assert code == 1, output
+    assert output.startswith(f"error: {scratch}: ") and output.count("\n") == 1, output
+    assert _fingerprint(deployment) == before
+    assert list(elsewhere.iterdir()) == []
