@@ -6,7 +6,9 @@ stderr and a non-zero exit status; nothing is half-applied.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import itertools
 import json
 import os
@@ -15,6 +17,7 @@ import sqlite3
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -1119,11 +1122,70 @@ class _NeverRaised(Exception):
 _NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", _NeverRaised)
 
 
+class _StdoutOutlivingItsReader(io.TextIOBase):
+    """``sys.stdout`` while a command runs: once its reader has gone (a closed pipe: ``| head -1``, a log reader
+    that died), what is written is dropped and the command goes on to its end and its exit status. click ends a
+    command at the first line it cannot write, with exit 1 and not a word: an `epoch prove` whose log reader had
+    died proved nothing and said nothing (red team s16)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # the stream's (click checks it)
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        # the descriptor goes to /dev/null (Python's advice on EPIPE): what is buffered and every later line go
+        # there, and the flush at exit raises nothing ("Exception ignored ... BrokenPipeError")
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
     verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
     stdout: ``{"ok": false, "error": "input" | "usage" | "internal", "detail": ...}`` (a failed check:
-    ``{"ok": false, "reason": ..., "detail": ...}``)."""
+    ``{"ok": false, "reason": ..., "detail": ...}``). Output that its reader no longer reads (a closed pipe) is
+    dropped: the command ends as it would have, with its exit status."""
+    stdout = sys.stdout
+    if stdout is not None:
+        sys.stdout = _StdoutOutlivingItsReader(stdout)
+    try:
+        _main()
+    finally:
+        sys.stdout = stdout
+
+
+def _main() -> None:
     global _errors_as_json
     _errors_as_json = False
     try:

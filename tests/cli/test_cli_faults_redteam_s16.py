@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,30 @@ def test_a_scratch_folder_that_is_a_link_or_a_file_is_refused_in_one_line(deploy
     assert output.startswith(f"error: {scratch}: ") and output.count("\n") == 1, output
     assert _fingerprint(deployment) == before
     assert list(elsewhere.iterdir()) == []
+
+
+def _with_stdout_unread(args: list[str]) -> subprocess.CompletedProcess:
+    """``args`` run with a stdout whose reader has gone before the first line (``| head -0``, a log reader that
+    died): each write to it fails with EPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(args, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    finally:
+        os.close(write_end)
+
+
+def test_a_prove_and_a_run_whose_output_reader_went_away_finish(venue, market, deployment, tmp_path):
+    """click ends a command at the first line it cannot write to a closed stdout, with exit 1 and not a word: an
+    `epoch prove` piped to a log reader that had died proved nothing and said nothing; an `epoch run` committed,
+    then exited 1. The lines are dropped now, and the command goes on to its end and its exit status."""
+    proven = venue.copy(tmp_path / "proven")
+    result = _with_stdout_unread(venue.prove_args(proven, "--executor", "serial"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+    assert (proven / "epochs" / "1" / "epoch-1.bundle").is_file()
+    result = _with_stdout_unread([sys.executable, "-m", "zkclear.cli", "epoch", "run", str(market["epochs"][1]),
+                                  "-d", str(deployment)])
+    assert (result.returncode, result.stderr) == (0, "")
+    code, output = zkclear_status("epoch", "run", market["epochs"][1], "-d", deployment)
+    assert code == 0 and "already committed as epoch 2" in output, output
