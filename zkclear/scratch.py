@@ -1,7 +1,9 @@
 """A deployment's private scratch folders: ``private/scratch/run-PID/`` holds the working files of the process
 ``PID`` (an ``epoch run``'s copy of fills.csv and its parsed batches, an ``epoch prove``'s copy of the accounts and
 its placement). Each use gets its own folder inside, removed when the use ends; the folders of processes that are
-gone (killed) are removed by the next use, a live process's are left alone. No link there is followed: a
+gone (killed) are removed by the next use, a live process's are left alone: each use holds a lock on its
+``run-PID`` (:func:`~zkclear.locks.shared_lock`), which tells a live one from a dead one also when the PID names no
+process here (another PID namespace: a container sharing the deployment). No link there is followed: a
 ``run-PID`` that is a link or a file is removed as a leftover, and a ``scratch`` that is a link or a file is refused
 (the copies hold balances: they stay in the private folder)."""
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from zkclear.errors import InputError, LedgerError
 from zkclear.files import private_folder
+from zkclear.locks import is_locked, shared_lock
 
 SCRATCH_DIR = "scratch"
 
@@ -34,7 +37,8 @@ def remove_dead_runs(scratch_root: Path) -> None:
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            _remove(folder)
+            if not is_locked(folder):  # else in use by a process of another PID namespace
+                _remove(folder)
         except (PermissionError, OverflowError):
             continue
 
@@ -73,15 +77,16 @@ def scratch_folder(private: Path) -> Iterator[Path]:
         _remove(run)
         _mine.add(run)
     run.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=run))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        for parent, keep in ((run, False), (scratch_root, False), (private, had_private)):
-            if not keep:
-                with contextlib.suppress(OSError):  # other files in it: it stays
-                    parent.rmdir()
+    with shared_lock(run):  # held while in use: no other process removes it, whatever PID it sees
+        folder = Path(tempfile.mkdtemp(dir=run))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent, keep in ((run, False), (scratch_root, False), (private, had_private)):
+                if not keep:
+                    with contextlib.suppress(OSError):  # other files in it: it stays
+                        parent.rmdir()
 
 
 @contextlib.contextmanager

@@ -196,3 +196,21 @@ def test_a_prove_and_a_run_whose_output_reader_went_away_finish(venue, market, d
     assert (result.returncode, result.stderr) == (0, "")
     code, output = zkclear_status("epoch", "run", market["epochs"][1], "-d", deployment)
     assert code == 0 and "already committed as epoch 2" in output, output
+
+
+def test_a_live_runs_scratch_folder_is_left_alone_when_its_pid_is_not_seen_here(deployment, market):
+    """A run in another PID namespace (a container sharing the deployment's volume; checked by hand with `unshare
+    --pid`) has a PID that names no process here: the next run took its live folder for a dead one's and removed
+    it, and the live run ended in "error: …/run-PID/…/transfers/3.npz: No such file or directory". Each use of a
+    folder now holds a lock on it, which the kernel releases when the process ends (also by kill -9)."""
+    from zkclear.locks import shared_lock
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a PID that names no process here
+    live = deployment / "private" / "scratch" / f"run-{ended.pid}"
+    (live / "work").mkdir(parents=True)
+    with shared_lock(live):  # what the other namespace's run holds while it works
+        zkclear("epoch", "run", market["epochs"][1], "-d", deployment)
+        assert (live / "work").is_dir()
+    zkclear("epoch", "run", market["epochs"][1], "-d", deployment)  # its process gone: its folder goes
+    assert not live.exists()
