@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -1028,10 +1029,13 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
     from zkclear.verifier.reasons import explain
 
     message = exc.detail or explain(exc.reason, exc.index)
-    if as_json:
-        click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
-    else:
-        click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
+    try:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
+            sys.exit(2)
+    except OSError:  # stdout could not be written (a full disk): the failure goes to stderr, and exit 2 stands
+        pass
+    click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -1123,13 +1127,15 @@ _NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError
 
 
 class _StdoutOutlivingItsReader(io.TextIOBase):
-    """``sys.stdout`` while a command runs: once its reader has gone (a closed pipe: ``| head -1``, a log reader
-    that died), what is written is dropped and the command goes on to its end and its exit status. click ends a
-    command at the first line it cannot write, with exit 1 and not a word: an `epoch prove` whose log reader had
-    died proved nothing and said nothing (red team s16)."""
+    """``sys.stdout`` while a command runs. Once its reader has gone (a closed pipe: ``| head -1``, a log reader
+    that died), what is written is dropped and the command goes on to its end and its exit status; click ended the
+    command at the first line it could not write, with exit 1 and not a word (an `epoch prove` whose log reader had
+    died proved nothing and said nothing). A write that fails otherwise (a full disk under a log file) is an
+    OSError naming the file (it named none), and nothing more is written to it (red team s16)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._lost = False
 
     @property
     def encoding(self) -> str:  # type: ignore[override]  # the stream's (click checks it)
@@ -1149,25 +1155,38 @@ class _StdoutOutlivingItsReader(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            self._drop()
-            return len(text)
+        if not isinstance(text, str):  # a text stream (click probes with bytes whether it is one)
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text:  # click probes with an empty write too, and would take its error for an answer
+            self._guarded(lambda: self._stream.write(text))
+        return len(text)
 
     def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._drop()
+        self._guarded(self._stream.flush)
 
-    def _drop(self) -> None:
-        # the descriptor goes to /dev/null (Python's advice on EPIPE): what is buffered and every later line go
-        # there, and the flush at exit raises nothing ("Exception ignored ... BrokenPipeError")
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
+    def _guarded(self, action: Callable[[], object]) -> None:
+        if self._lost:
+            return
+        try:
+            action()
+        except OSError as exc:
+            self._lost = True
+            name = self._name()
+            # the descriptor goes to /dev/null (Python's advice on EPIPE): what is buffered goes there, and the
+            # flush at exit raises nothing ("Exception ignored ... BrokenPipeError")
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            if not isinstance(exc, BrokenPipeError):
+                raise OSError(exc.errno, exc.strerror or str(exc), name) from exc
+
+    def _name(self) -> str:
+        """The file standard output is written to (Linux), else "standard output"."""
+        try:
+            return os.readlink(f"/proc/self/fd/{self._stream.fileno()}")
+        except (OSError, ValueError):
+            return "standard output"
 
 
 def main() -> None:
@@ -1241,7 +1260,8 @@ def _exit_with_error(kind: str, message: str, status: int) -> None:
     line = shown if kind == "internal" or message == "aborted" else f"error: {shown}"
     click.echo(line, err=True)
     if _errors_as_json:
-        click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))
+        with contextlib.suppress(OSError):  # stdout could not be written (the error said so): the line stands
+            click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))
     sys.exit(status)
 
 

@@ -87,21 +87,22 @@ def test_a_full_disk_during_the_commit_is_named_not_hidden_by_the_rollback(deplo
 
 
 @pytest.fixture(scope="module")
-def venue(tmp_path_factory):
+def unproven(tmp_path_factory):
+    """A small venue with epoch 1 committed, not proven (tests.scale.venue)."""
     from tests.scale.venue import make_venue
 
     return make_venue(tmp_path_factory.mktemp("faults-venue"))
 
 
 @pytest.mark.parametrize("name", ["accounts.sqlite", "placement.sqlite"])
-def test_a_full_disk_under_the_scratch_copies_of_a_prove_names_the_file(venue, tmp_path, monkeypatch, name):
+def test_a_full_disk_under_the_scratch_copies_of_a_prove_names_the_file(unproven, tmp_path, monkeypatch, name):
     """`epoch prove` copies the accounts and their placement into scratch databases: a full disk there ended in
     "error: a database could not be read or written: database or disk is full", naming no file (on a real tmpfs
     of 80 KB too)."""
-    deployment = venue.copy(tmp_path / "venue")
+    deployment = unproven.copy(tmp_path / "venue")
     before = _fingerprint(deployment)
     _full(monkeypatch, name)
-    args = venue.prove_args(deployment, "--executor", "serial")
+    args = unproven.prove_args(deployment, "--executor", "serial")
     code, output = zkclear_status(*args[args.index("epoch"):])
     assert code == 1, output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
@@ -182,12 +183,12 @@ def _with_stdout_unread(args: list[str]) -> subprocess.CompletedProcess:
         os.close(write_end)
 
 
-def test_a_prove_and_a_run_whose_output_reader_went_away_finish(venue, market, deployment, tmp_path):
+def test_a_prove_and_a_run_whose_output_reader_went_away_finish(unproven, market, deployment, tmp_path):
     """click ends a command at the first line it cannot write to a closed stdout, with exit 1 and not a word: an
     `epoch prove` piped to a log reader that had died proved nothing and said nothing; an `epoch run` committed,
     then exited 1. The lines are dropped now, and the command goes on to its end and its exit status."""
-    proven = venue.copy(tmp_path / "proven")
-    result = _with_stdout_unread(venue.prove_args(proven, "--executor", "serial"))
+    proven = unproven.copy(tmp_path / "proven")
+    result = _with_stdout_unread(unproven.prove_args(proven, "--executor", "serial"))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
     assert (proven / "epochs" / "1" / "epoch-1.bundle").is_file()
@@ -214,3 +215,23 @@ def test_a_live_runs_scratch_folder_is_left_alone_when_its_pid_is_not_seen_here(
         assert (live / "work").is_dir()
     zkclear("epoch", "run", market["epochs"][1], "-d", deployment)  # its process gone: its folder goes
     assert not live.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fail a write with ENOSPC")
+def test_output_to_a_full_disk_is_named_and_a_failed_check_still_exits_2(unproven, deployment, tmp_path):
+    """Standard output on a full disk (a log file): the refusal said "error: No space left on device", naming no file;
+    and `audit --json` whose check failed (exit 2) ended in exit 1 and a Python traceback, the JSON object and
+    then the error's own JSON object failing to be written in turn."""
+    def to_a_full_disk(*args: object) -> subprocess.CompletedProcess:
+        with open("/dev/full", "w") as full:
+            return subprocess.run([sys.executable, "-m", "zkclear.cli", *map(str, args)], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+
+    result = to_a_full_disk("status", "-d", deployment)
+    assert (result.returncode, result.stderr) == (1, "error: /dev/full: No space left on device\n")
+    proven = unproven.copy(tmp_path / "proven")
+    args = unproven.prove_args(proven, "--executor", "serial")
+    zkclear(*args[args.index("epoch"):])
+    result = to_a_full_disk("audit", proven / "epochs" / "1", "--expect-header", "00" * 32, "--json")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("FAILED [header-mismatch]: ") and result.stderr.count("\n") == 1, result.stderr
