@@ -235,3 +235,26 @@ def test_output_to_a_full_disk_is_named_and_a_failed_check_still_exits_2(unprove
     result = to_a_full_disk("audit", proven / "epochs" / "1", "--expect-header", "00" * 32, "--json")
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("FAILED [header-mismatch]: ") and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("column", ["account", "asset"])
+def test_a_transfer_field_holding_a_line_break_is_refused_by_its_line(deployment, market, tmp_path, column):
+    """`epoch run` keeps the parsed transfers in scratch blocks whose text columns are joined by line feeds, and
+    only the transfer id was checked for one: a quoted account (or asset) holding a line break came back from the
+    block as two, shifting the column, and the run ended in "internal error: ValueError: zip() argument 3 is
+    longer than arguments 1-2" (exit 3)."""
+    inputs = tmp_path / "epoch-2"
+    shutil.copytree(market["epochs"][1], inputs)
+    value = '"trader-0001\ntrader-0002"'
+    (inputs / "transfers.csv").write_text(
+        "transfer_id,kind,account,amount,asset\n"
+        + ("t-a,deposit,trader-0003,5,\n" if column == "account" else "")
+        + (f"t-b,deposit,{value},5,\n" if column == "account" else f"t-b,deposit,trader-0003,5,{value}\n")
+        + "t-c,deposit,trader-0003,7,\n")
+    before = _fingerprint(deployment)
+    code, output = zkclear_status("epoch", "run", inputs, "-d", deployment)
+    assert code == 1, output
+    line = 4 if column == "account" else 3  # where the record ends (its quoted field spans two lines)
+    assert output.startswith(f"error: {inputs / 'transfers.csv'}:{line}: field '{column}': ") and \
+        output.count("\n") == 1, output
+    assert _fingerprint(deployment) == before

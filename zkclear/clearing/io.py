@@ -510,6 +510,11 @@ def parse_transfers(path: Path, spill: Path | None = None) -> Transfers | Spille
         amounts = array("q")
         for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, batch_lines, strict=True):
             _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
+            # an id's form here, its existence in the clearing: the spilled blocks join each text column by line
+            # feeds (a quoted line break came back as two values, shifting the column: red team s16)
+            _check_identifier(account, path=name, line=line, field="account")
+            if asset and asset[0]:  # empty: the settlement asset
+                _check_identifier(asset[0], path=name, line=line, field="asset")
             if kind not in ("deposit", "withdrawal"):
                 raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
                                  field="kind")
