@@ -258,3 +258,19 @@ def test_a_transfer_field_holding_a_line_break_is_refused_by_its_line(deployment
     assert output.startswith(f"error: {inputs / 'transfers.csv'}:{line}: field '{column}': ") and \
         output.count("\n") == 1, output
     assert _fingerprint(deployment) == before
+
+
+@pytest.mark.parametrize("name", ["transfers.csv", "accounts.csv", "prices.json"])
+def test_an_input_file_that_is_a_link_to_nothing_is_refused_not_taken_for_absent(deployment, market, tmp_path, name):
+    """An optional input file that is a link to nothing (an export folder not mounted, a file moved away) was taken
+    for an absent one: the epoch committed without its transfers, a withdrawal and all, with exit 0. (A required one
+    was refused with a misleading reason: `exactly one of prices.csv and prices.json is required`.)"""
+    inputs = tmp_path / "epoch-2"
+    shutil.copytree(market["epochs"][1], inputs)
+    (inputs / name).unlink(missing_ok=True)
+    (inputs / name).symlink_to(tmp_path / "not-mounted" / name)
+    before = _fingerprint(deployment)
+    code, output = zkclear_status("epoch", "run", inputs, "-d", deployment)
+    assert code == 1, output
+    assert output.startswith(f"error: {inputs / name}: ") and output.count("\n") == 1, output
+    assert _fingerprint(deployment) == before

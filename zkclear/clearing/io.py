@@ -709,6 +709,10 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
     if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
         raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
                          f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
+    for name in EPOCH_FILES:  # a link to nothing is not an absent file: its records would be dropped without a word
+        if os.path.lexists(directory / name) and not os.path.exists(directory / name):
+            raise InputError("a symbolic link that leads to no file (a folder not mounted, a file moved away?): "
+                             "give the file or remove the link", path=str(directory / name))
     # what is parsed must be what the folder digest says was committed: a file written while it was read (an export
     # still being appended to) is refused, else running the completed folder again would be "already committed"
     # while the records it gained never were; fills.csv in batches too, while it is copied (a copy that ends in
