@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zkclear.errors import InputError, LedgerError
-from zkclear.files import private_folder
+from zkclear.files import private_folder, require_no_link
 from zkclear.locks import is_locked, shared_lock
 
 SCRATCH_DIR = "scratch"
@@ -55,10 +55,7 @@ def _remove(path: Path) -> None:
 
 def _require_scratch_root(scratch_root: Path) -> None:
     """InputError naming ``scratch_root`` when something other than a folder stands there."""
-    if scratch_root.is_symlink():
-        raise InputError("a symbolic link: the scratch copies hold the accounts' balances and stay in the private "
-                         "folder (to keep them on another disk, link the private folder itself); remove the link",
-                         path=str(scratch_root))
+    require_no_link(scratch_root, under=scratch_root.parent)  # the copies hold the accounts' balances
     if scratch_root.exists() and not scratch_root.is_dir():
         raise InputError("not a folder: zkclear keeps its working files there; remove it", path=str(scratch_root))
 

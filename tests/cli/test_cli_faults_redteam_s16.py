@@ -274,3 +274,22 @@ def test_an_input_file_that_is_a_link_to_nothing_is_refused_not_taken_for_absent
     assert code == 1, output
     assert output.startswith(f"error: {inputs / name}: ") and output.count("\n") == 1, output
     assert _fingerprint(deployment) == before
+
+
+@pytest.mark.parametrize("planted", ["1", "1/receipts", "participants"])
+def test_a_link_planted_in_the_private_folder_is_refused_before_proving(unproven, tmp_path, planted):
+    """`private/N/receipts/` and `private/participants/` were made with `mkdir(exist_ok=True)`, which follows a link:
+    one planted there (by anyone who could write in `private/` before it was closed to others, session 14) received
+    every account's receipt or account key, in a folder of the planter's choice."""
+    deployment = unproven.copy(tmp_path / "venue")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = deployment / "private" / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere)
+    args = unproven.prove_args(deployment, "--executor", "serial")
+    code, output = zkclear_status(*args[args.index("epoch"):])
+    assert code == 1, output
+    assert output.splitlines()[-1].startswith(f"error: {link}: "), output
+    assert list(elsewhere.iterdir()) == []
+    assert not (deployment / "epochs").exists()
