@@ -1196,7 +1196,7 @@ def main() -> None:
     ``{"ok": false, "reason": ..., "detail": ...}``). Output that its reader no longer reads (a closed pipe) is
     dropped: the command ends as it would have, with its exit status."""
     stdout = sys.stdout
-    if stdout is not None:
+    if stdout is not None and not isinstance(stdout, _StdoutOutlivingItsReader):
         sys.stdout = _StdoutOutlivingItsReader(stdout)
     try:
         _main()
