@@ -293,3 +293,29 @@ def test_a_link_planted_in_the_private_folder_is_refused_before_proving(unproven
     assert output.splitlines()[-1].startswith(f"error: {link}: "), output
     assert list(elsewhere.iterdir()) == []
     assert not (deployment / "epochs").exists()
+
+
+def test_an_endless_line_in_fills_is_refused_before_its_copy_fills_the_disk(deployment, market, tmp_path):
+    """`epoch run` copies fills.csv into its scratch folder before reading it: a sparse file of gigabytes (no disk)
+    was copied whole, as that many bytes on the deployment's disk (2.1 GB for a 2 GB file, 21 s), before its first
+    line was refused by its length; on a disk with less room, the refusal blamed the copy ("cannot write a private
+    copy …: No space left on device"). The copy now stops at a line that cannot be one (here: files of 16 MB at
+    most, a sparse fills.csv of 64 MB)."""
+    import resource
+
+    inputs = tmp_path / "epoch-2"
+    shutil.copytree(market["epochs"][1], inputs)
+    fills = inputs / "fills.csv"
+    header = fills.read_text().splitlines()[0]
+    with open(fills, "w") as handle:
+        handle.write(header + "\n")
+        handle.truncate(64 << 20)
+    before = _fingerprint(deployment)
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
+
+    result = subprocess.run([sys.executable, "-m", "zkclear.cli", "epoch", "run", str(inputs), "-d", str(deployment)],
+                            capture_output=True, text=True, timeout=120, check=False, preexec_fn=small_files)
+    assert (result.returncode, result.stderr) == (1, f"error: {fills}:2: a line longer than {1 << 20} characters\n")
+    assert _fingerprint(deployment) == before

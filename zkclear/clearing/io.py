@@ -663,7 +663,9 @@ def _file_states(directory: Path) -> dict[str, tuple[int, ...] | None]:
 
 def _private_copy(source: Path, copy: Path) -> None:
     """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
-    cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
+    cannot be read or holds a line longer than :data:`MAX_LINE` characters (named by its line, as the parser names
+    it: a sparse file of gigabytes costs no disk, its copy would), ``copy`` when it cannot be written (a full disk
+    is the deployment's problem, not the input's)."""
     def cannot_write(exc: OSError) -> InputError:
         return InputError(f"cannot write a private copy of {source}: {exc.strerror or exc}", path=str(copy))
 
@@ -678,6 +680,7 @@ def _private_copy(source: Path, copy: Path) -> None:
             raise cannot_write(exc) from exc
         try:
             with writer:
+                line_so_far = 0  # bytes since the last line end
                 while True:
                     try:
                         block = reader.read(1 << 20)
@@ -685,9 +688,24 @@ def _private_copy(source: Path, copy: Path) -> None:
                         raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
                     if not block:
                         break
+                    end = max(block.rfind(b"\n"), block.rfind(b"\r"))
+                    line_so_far = line_so_far + len(block) if end < 0 else len(block) - end - 1
+                    if line_so_far > 4 * MAX_LINE:  # more than MAX_LINE characters of UTF-8 (4 bytes at most each)
+                        _refuse_the_long_line(source)
                     writer.write(block)
         except OSError as exc:  # a write, or the flush on closing
             raise cannot_write(exc) from exc
+
+
+def _refuse_the_long_line(source: Path) -> None:
+    """The InputError the parser gives for ``source``'s first line longer than :data:`MAX_LINE` characters."""
+    try:
+        with source.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            for _ in _bounded_lines(handle, str(source)):
+                pass
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
+    raise InputError(f"a line longer than {MAX_LINE} characters", path=str(source))  # grew shorter meanwhile
 
 
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
