@@ -1029,12 +1029,12 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
     from zkclear.verifier.reasons import explain
 
     message = exc.detail or explain(exc.reason, exc.index)
-    try:
-        if as_json:
+    if as_json:
+        try:
             click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
             sys.exit(2)
-    except OSError:  # stdout could not be written (a full disk): the failure goes to stderr, and exit 2 stands
-        pass
+        except OSError:  # stdout could not be written (a full disk): the failure goes to stderr, and exit 2 stands
+            pass
     click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
     sys.exit(2)
 
