@@ -6,7 +6,9 @@ stderr and a non-zero exit status; nothing is half-applied.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import itertools
 import json
 import os
@@ -14,7 +16,9 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -1090,9 +1094,12 @@ def _fail(exc: VerificationError, as_json: bool, **extra: object) -> None:
 
     message = exc.detail or explain(exc.reason, exc.index)
     if as_json:
-        click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
-    else:
-        click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
+        try:
+            click.echo(json.dumps({"ok": False, "reason": exc.reason, "detail": message, **extra}, sort_keys=True))
+            sys.exit(2)
+        except OSError:  # stdout could not be written (a full disk): the failure goes to stderr, and exit 2 stands
+            pass
+    click.echo(f"FAILED [{exc.reason}]: {_one_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -1183,11 +1190,85 @@ class _NeverRaised(Exception):
 _NO_ARGS_IS_HELP: type[Exception] = getattr(click.exceptions, "NoArgsIsHelpError", _NeverRaised)
 
 
+class _StdoutOutlivingItsReader(io.TextIOBase):
+    """``sys.stdout`` while a command runs. Once its reader has gone (a closed pipe: ``| head -1``, a log reader
+    that died), what is written is dropped and the command goes on to its end and its exit status; click ended the
+    command at the first line it could not write, with exit 1 and not a word (an `epoch prove` whose log reader had
+    died proved nothing and said nothing). A write that fails otherwise (a full disk under a log file) is an
+    OSError naming the file (it named none), and nothing more is written to it (red team s16)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lost = False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # the stream's (click checks it)
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # a text stream (click probes with bytes whether it is one)
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text:  # click probes with an empty write too, and would take its error for an answer
+            self._guarded(lambda: self._stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        if self._lost:
+            return
+        try:
+            action()
+        except OSError as exc:
+            self._lost = True
+            name = self._name()
+            # the descriptor goes to /dev/null (Python's advice on EPIPE): what is buffered goes there, and the
+            # flush at exit raises nothing ("Exception ignored ... BrokenPipeError")
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+                os.close(devnull)
+            if not isinstance(exc, BrokenPipeError):
+                raise OSError(exc.errno, exc.strerror or str(exc), name) from exc
+
+    def _name(self) -> str:
+        """The file standard output is written to (Linux), else "standard output"."""
+        try:
+            return os.readlink(f"/proc/self/fd/{self._stream.fileno()}")
+        except (OSError, ValueError):
+            return "standard output"
+
+
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
     verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
     stdout: ``{"ok": false, "error": "input" | "usage" | "internal", "detail": ...}`` (a failed check:
-    ``{"ok": false, "reason": ..., "detail": ...}``)."""
+    ``{"ok": false, "reason": ..., "detail": ...}``). Output that its reader no longer reads (a closed pipe) is
+    dropped: the command ends as it would have, with its exit status."""
+    stdout = sys.stdout
+    if stdout is not None and not isinstance(stdout, _StdoutOutlivingItsReader):
+        sys.stdout = _StdoutOutlivingItsReader(stdout)
+    try:
+        _main()
+    finally:
+        sys.stdout = stdout
+
+
+def _main() -> None:
     global _errors_as_json
     _errors_as_json = False
     try:
@@ -1243,7 +1324,8 @@ def _exit_with_error(kind: str, message: str, status: int) -> None:
     line = shown if kind == "internal" or message == "aborted" else f"error: {shown}"
     click.echo(line, err=True)
     if _errors_as_json:
-        click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))
+        with contextlib.suppress(OSError):  # stdout could not be written (the error said so): the line stands
+            click.echo(json.dumps({"ok": False, "error": kind, "detail": message}, sort_keys=True))
     sys.exit(status)
 
 

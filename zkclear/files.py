@@ -128,6 +128,18 @@ def private_folder(path: str | Path) -> Path:
     return folder
 
 
+def require_no_link(folder: Path, *, under: Path) -> None:
+    """InputError naming the first symbolic link among ``folder`` and its parents below ``under`` (a private
+    folder, which may itself be a link): what is written there would land where the link points, outside it."""
+    current = Path(under)
+    for part in Path(folder).relative_to(under).parts:
+        current = current / part
+        if current.is_symlink():
+            raise InputError("a symbolic link inside the private folder: what zkclear writes there is private and "
+                             "would land where the link points; remove it (to keep the private files on another "
+                             "disk, link the private folder itself)", path=str(current))
+
+
 def close_to_others(path: str | Path) -> None:
     """Take every permission of group and others away from ``path`` (a file or folder) if it belongs to this user;
     nothing when it is missing, another user's, or cannot be changed (a read-only mount)."""

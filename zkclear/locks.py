@@ -71,3 +71,36 @@ def prove_lock(ledger_path: Path) -> Iterator[None]:
             raise InputError("another `epoch prove` is running on this deployment: wait for it to end (a killed one "
                              "releases its lock at once)", path=str(ledger_path.parent))
         yield
+
+
+@contextlib.contextmanager
+def shared_lock(path: Path) -> Iterator[None]:
+    """Hold a shared ``flock`` on ``path`` (a folder in use: several uses by one process may hold it at once) for
+    the block; :func:`is_locked` in another process is True meanwhile. The kernel releases it when the holder ends,
+    even by kill -9. Without ``fcntl`` (not POSIX), no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    _HELD_LOCKS.add(descriptor)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        yield
+    finally:
+        _HELD_LOCKS.discard(descriptor)
+        os.close(descriptor)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a process holds a lock on ``path`` (:func:`shared_lock`): a PID may name no process here and its
+    holder still be at work (another PID namespace: a container sharing the folder). False when ``path`` is a link
+    or cannot be opened, and without ``fcntl``."""
+    if path.is_symlink():
+        return False
+    try:
+        with _exclusive_flock(path, wait=False) as free:
+            return not free
+    except OSError:
+        return False

@@ -66,7 +66,14 @@ from zkclear.crypto.field import scalar_to_bytes
 from zkclear.crypto.randomness import BlindingSource
 from zkclear.errors import ConfigurationError, EncodingError, InputError, LedgerError, VerificationError
 from zkclear.executor import Executor, get_executor
-from zkclear.files import check_regular_file, close_to_others, naming_write_errors, new_file, private_folder
+from zkclear.files import (
+    check_regular_file,
+    close_to_others,
+    naming_write_errors,
+    new_file,
+    private_folder,
+    require_no_link,
+)
 from zkclear.locks import deployment_lock, prove_lock
 from zkclear.proofs.epoch_prover import (
     AccountInput,
@@ -459,6 +466,7 @@ class Deployment:
         receipts written.
         """
         book = reserves if isinstance(reserves, ReserveBook) else self.reserve_book(reserves, path=reserves_path)
+        self._require_no_private_link(epoch)  # before any proving
         check_signers(reserve_keys, book.entries)
         self.require_blocks_advance(epoch, book, path=reserves_path)
         inputs = self.public_inputs(epoch)
@@ -467,6 +475,12 @@ class Deployment:
             return self._prove_accounts(epoch, source, book, inputs, public, reserve_keys=reserve_keys,
                                         reserves_path=reserves_path, executor=executor, scheduler=scheduler,
                                         workers=workers, progress=progress)
+
+    def _require_no_private_link(self, epoch: int) -> None:
+        """InputError naming a symbolic link where this epoch's receipts or the participant files go (a link
+        planted in ``private/`` while it was open to others would receive every account's receipt or key)."""
+        for folder in (self.private_dir(epoch) / "receipts", self.root / PRIVATE_DIR / "participants"):
+            require_no_link(folder, under=self.root / PRIVATE_DIR)
 
     def _prove_accounts(self, epoch: int, source: StateSource, book: ReserveBook, inputs: PublicInputs,
                         public: PublicRiskData, *, reserve_keys: Sequence[DemoKey], reserves_path: str | None,
@@ -542,6 +556,7 @@ class Deployment:
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
         private_folder(self.root / PRIVATE_DIR)
+        self._require_no_private_link(epoch)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         for stale in [*private.glob("receipts/*.tmp"), *files.directory.glob("*.tmp")]:
@@ -614,6 +629,7 @@ class Deployment:
         files = EpochFiles(self.epoch_dir(epoch), epoch)
         private = self.private_dir(epoch)
         private_folder(self.root / PRIVATE_DIR)
+        self._require_no_private_link(epoch)
         (private / "receipts").mkdir(parents=True, exist_ok=True)
         files.directory.mkdir(parents=True, exist_ok=True)
         receipts = {}

@@ -510,6 +510,11 @@ def parse_transfers(path: Path, spill: Path | None = None) -> Transfers | Spille
         amounts = array("q")
         for (transfer_id, kind, account, amount_text, *asset), line in zip(rows, batch_lines, strict=True):
             _check_identifier(transfer_id, path=name, line=line, field="transfer_id")
+            # an id's form here, its existence in the clearing: the spilled blocks join each text column by line
+            # feeds (a quoted line break came back as two values, shifting the column: red team s16)
+            _check_identifier(account, path=name, line=line, field="account")
+            if asset and asset[0]:  # empty: the settlement asset
+                _check_identifier(asset[0], path=name, line=line, field="asset")
             if kind not in ("deposit", "withdrawal"):
                 raise InputError(f"must be 'deposit' or 'withdrawal', got {kind!r}", path=name, line=line,
                                  field="kind")
@@ -658,7 +663,9 @@ def _file_states(directory: Path) -> dict[str, tuple[int, ...] | None]:
 
 def _private_copy(source: Path, copy: Path) -> None:
     """Copy ``source`` to ``copy`` a block at a time; InputError naming the file that failed: ``source`` when it
-    cannot be read, ``copy`` when it cannot be written (a full disk is the deployment's problem, not the input's)."""
+    cannot be read or holds a line longer than :data:`MAX_LINE` characters (named by its line, as the parser names
+    it: a sparse file of gigabytes costs no disk, its copy would), ``copy`` when it cannot be written (a full disk
+    is the deployment's problem, not the input's)."""
     def cannot_write(exc: OSError) -> InputError:
         return InputError(f"cannot write a private copy of {source}: {exc.strerror or exc}", path=str(copy))
 
@@ -673,6 +680,7 @@ def _private_copy(source: Path, copy: Path) -> None:
             raise cannot_write(exc) from exc
         try:
             with writer:
+                line_so_far = 0  # bytes since the last line end
                 while True:
                     try:
                         block = reader.read(1 << 20)
@@ -680,9 +688,24 @@ def _private_copy(source: Path, copy: Path) -> None:
                         raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
                     if not block:
                         break
+                    end = max(block.rfind(b"\n"), block.rfind(b"\r"))
+                    line_so_far = line_so_far + len(block) if end < 0 else len(block) - end - 1
+                    if line_so_far > 4 * MAX_LINE:  # more than MAX_LINE characters of UTF-8 (4 bytes at most each)
+                        _refuse_the_long_line(source)
                     writer.write(block)
         except OSError as exc:  # a write, or the flush on closing
             raise cannot_write(exc) from exc
+
+
+def _refuse_the_long_line(source: Path) -> None:
+    """The InputError the parser gives for ``source``'s first line longer than :data:`MAX_LINE` characters."""
+    try:
+        with source.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+            for _ in _bounded_lines(handle, str(source)):
+                pass
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=str(source)) from exc
+    raise InputError(f"a line longer than {MAX_LINE} characters", path=str(source))  # grew shorter meanwhile
 
 
 def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fills: int | None = None,
@@ -704,6 +727,10 @@ def load_epoch(directory: Path, epoch: int, config: ClearingConfig, *, batch_fil
     if stray:  # "Transfers.csv", "transfer.csv": its records would be dropped without a word
         raise InputError(f"not an input file of an epoch folder (a misspelled name? its records would be ignored); "
                          f"the input files are {', '.join(EPOCH_FILES)}", path=str(directory / stray[0]))
+    for name in EPOCH_FILES:  # a link to nothing is not an absent file: its records would be dropped without a word
+        if os.path.lexists(directory / name) and not os.path.exists(directory / name):
+            raise InputError("a symbolic link that leads to no file (a folder not mounted, a file moved away?): "
+                             "give the file or remove the link", path=str(directory / name))
     # what is parsed must be what the folder digest says was committed: a file written while it was read (an export
     # still being appended to) is refused, else running the completed folder again would be "already committed"
     # while the records it gained never were; fills.csv in batches too, while it is copied (a copy that ends in

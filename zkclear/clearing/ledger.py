@@ -441,7 +441,10 @@ class Ledger:
             self.db.execute("BEGIN IMMEDIATE")
 
         def __exit__(self, kind: object, *rest: object) -> None:
-            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+            if kind is None:
+                self.db.execute("COMMIT")
+            elif self.db.in_transaction:  # SQLite rolls back itself on a full disk or an I/O error: its error stands
+                self.db.execute("ROLLBACK")
 
     def _transaction(self) -> Ledger._Tx:
         return Ledger._Tx(self._db)

@@ -29,6 +29,7 @@ import numpy as np
 from zkclear.clearing.state import EpochState, _header_fields, frozen_array
 from zkclear.clearing.state_scan import account_row, balances_row, scan_state
 from zkclear.errors import LedgerError
+from zkclear.scratch import naming_database_errors
 
 #: rows written to the scratch database per statement
 _BATCH = 4096
@@ -49,6 +50,11 @@ class ScratchAccounts:
     def copy(cls, read: Callable[[int], bytes], path: Path) -> ScratchAccounts:
         """Read a state's canonical bytes from ``read`` (a blob's ``read``) into a new database at ``path``;
         :class:`LedgerError` on the first row or part that does not decode (nothing is kept then)."""
+        with naming_database_errors(path, "the scratch copy of the accounts"):  # a full disk names the file
+            return cls._copy(read, path)
+
+    @classmethod
+    def _copy(cls, read: Callable[[int], bytes], path: Path) -> ScratchAccounts:
         db = sqlite3.connect(path)
         try:
             db.execute("PRAGMA journal_mode = OFF")

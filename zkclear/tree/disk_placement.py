@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zkclear.scratch import naming_database_errors
 from zkclear.tree.placement import (
     TreeConfig,
     account_tag,
@@ -66,6 +67,12 @@ def place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key:
     new database at ``path``, in a folder that exists and is private (a deployment's private scratch folder,
     :mod:`zkclear.scratch`: the placement orders the accounts). The file is removed if placing fails; after
     :meth:`DiskPlacement.close`, removing it is the caller's (the scratch folder's) job."""
+    with naming_database_errors(path, "the scratch placement of the accounts"):  # a full disk names the file
+        return _place_on_disk(account_ids, config, placement_key, path)
+
+
+def _place_on_disk(account_ids: Sequence[str], config: TreeConfig, placement_key: bytes,
+                   path: Path) -> DiskPlacement:
     database = sqlite3.connect(path)
     try:
         database.execute("PRAGMA journal_mode = OFF")
