@@ -13,16 +13,24 @@ Found and fixed here:
   title; the table is now built from the core's rows, the instruments titled as lots;
 - a worker that could not load (its script, Pyodide's) posted nothing and the page showed "running" for ever;
 - the page read a public file of any size the site sent, to the end (the CLI refuses a bundle above 1 GiB and a JSON
-  file above 64 MiB before reading it): a server announcing, or sending, more froze the tab.
+  file above 64 MiB before reading it): a server announcing, or sending, more froze the tab;
+- in a browser whose JSON.parse gives no number's source text (Chromium before 114, Firefox before 135), a figure
+  above 2^53 was shown rounded, which the session 13 fix was to prevent: it is now refused (node 20 is such a
+  JavaScript, and runs the page's parser here);
+- the page fetched a public file at its path in the epoch list as it stands: a folder named with ``#``, ``?`` or
+  ``%`` (which ``zkclear serve`` lists) was cut short at that character or decoded into another folder's name.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
+import subprocess
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -60,8 +68,12 @@ class Site(BaseHTTPRequestHandler):
         state = self.server.state  # type: ignore[attr-defined]
         files = {"/": STATIC_DIR / "index.html", "/static/app.js": STATIC_DIR / "app.js",
                  "/static/style.css": STATIC_DIR / "style.css"}
-        index = {"epochs": [{"epoch": EPOCH, **{kind: f"{EPOCH}/epoch-{EPOCH}.{suffix}" for kind, suffix in (
+        folder = state["folder"]
+        index = {"epochs": [{"epoch": EPOCH, **{kind: f"{folder}/epoch-{EPOCH}.{suffix}" for kind, suffix in (
             ("bundle", "bundle"), ("public", "public.json"), ("inputs", "inputs.json"))}}]}
+        route = unquote(urlsplit(self.path).path)  # as zkclear serve reads it
+        if route.startswith("/epochs/") and route != "/epochs/index.json":
+            state["fetched"].append(route)
         if self.path in files:
             self._send(files[self.path].read_bytes(), "text/html" if self.path == "/" else "text/javascript")
         elif self.path == "/static/worker.js":
@@ -73,9 +85,9 @@ class Site(BaseHTTPRequestHandler):
             self._send(json.dumps(state["result"]).encode(), "application/json")
         elif self.path == "/epochs/index.json":
             self._send(json.dumps(index).encode(), "application/json")
-        elif self.path == f"/epochs/{EPOCH}/epoch-{EPOCH}.bundle" and state["huge"]:
+        elif route == f"/epochs/{folder}/epoch-{EPOCH}.bundle" and state["huge"]:
             self._stream_zeros(state)
-        elif self.path.startswith(f"/epochs/{EPOCH}/"):
+        elif route.startswith(f"/epochs/{folder}/"):
             self._send(b"public file", "application/octet-stream")
         else:
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
@@ -133,8 +145,8 @@ def page_of(chromium, site, tmp_path):
     returns the page once the check is done (or WAIT_MS have passed: the test then fails)."""
     contexts = []
 
-    def run(result=None, *, worker=STUB_WORKER, huge=False):
-        site.state.update(result=result, worker=worker, huge=huge, sent=0)
+    def run(result=None, *, worker=STUB_WORKER, huge=False, folder=str(EPOCH)):
+        site.state.update(result=result, worker=worker, huge=huge, sent=0, folder=folder, fetched=[])
         context = chromium.new_context(viewport={"width": 900, "height": 1000})
         contexts.append(context)
         page = context.new_page()
@@ -172,6 +184,14 @@ def _account_rows(page) -> dict[str, str]:
 def test_the_bridge_names_the_settlement_asset(honest_result, web_deployment):
     account = honest_result["epochs"][0]["account"]
     assert account["settlement_asset"] == "USDC" == next(iter(account["decimals"]))
+
+
+def test_the_header_check_says_the_risk_data_is_not_recomputed_in_the_browser(honest_result):
+    """The one check of zkclear verify the page does not run, said where the participant reads that the header
+    passed (before: only in the page's list of limits at its foot, under a verdict 'your account checks out')."""
+    [header] = [check for check in honest_result["epochs"][0]["checks"] if check["name"] == "header"]
+    assert header["ok"] is True
+    assert "not recomputed in the browser: zkclear verify does it, and refuses the epoch otherwise" in header["detail"]
 
 
 def test_the_balance_is_shown_in_the_settlement_asset_when_a_collateral_asset_id_is_integer_like(page_of,
@@ -236,6 +256,17 @@ def test_a_worker_that_cannot_load_is_an_error_not_a_page_running_for_ever(page_
     assert page.inner_text("#error") == error
 
 
+def test_public_files_in_a_folder_named_with_url_characters_are_fetched_from_that_folder(page_of, honest_result,
+                                                                                       site):
+    """Before: the page asked for ``/epochs/2`` (the rest read as a fragment): not found."""
+    folder = "v#1?%32"
+    page = page_of(honest_result, folder=folder)
+    assert page.inner_text("#error") == ""
+    assert page.get_attribute("body", "data-ok") == "true"
+    assert site.state["fetched"] == [f"/epochs/{folder}/epoch-{EPOCH}.{suffix}"
+                                     for suffix in ("bundle", "public.json", "inputs.json")]
+
+
 def test_a_bundle_larger_than_the_cores_limit_is_refused_by_its_size_before_it_is_read(page_of, honest_result, site):
     """Before: the page read on whatever the site announced (this one stops after 64 MiB, and the page then said
     'Failed to fetch'); a server that never stops sending froze the tab."""
@@ -244,3 +275,30 @@ def test_a_bundle_larger_than_the_cores_limit_is_refused_by_its_size_before_it_i
                                          "limit of an epoch bundle")
     assert site.state["sent"] < SENT_AT_MOST
     assert page.query_selector("article.result") is None
+
+
+NODE = shutil.which("node")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (`apt-get install -y nodejs npm` also enables the "
+                                         "browser tests)")
+def test_a_figure_above_2_to_the_53_is_shown_exactly_or_refused_never_rounded():
+    """Before, in a JavaScript without JSON.parse's source text: [9007199254740992, 5] — the balance rounded."""
+    script = f"""
+import {{ parseExact }} from {json.dumps((STATIC_DIR / "exact.js").as_uri())};
+const sourceText = JSON.parse("1", (key, value, context) => context !== undefined);
+let shown;
+try {{
+  shown = parseExact('{{"cash": 9007199254740993, "lots": -5}}');
+}} catch (error) {{
+  shown = String(error.message);
+}}
+console.log(JSON.stringify({{ sourceText, shown }}));
+"""
+    run = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    if answer["sourceText"]:
+        assert answer["shown"] == {"cash": "9007199254740993", "lots": -5}
+    else:
+        assert answer["shown"].startswith("this browser cannot show a figure above 2^53 exactly")

@@ -309,7 +309,8 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
         "header": f"the header hash is {check.header_hash}"
                   + (", the one the venue posted" if expected.header_hash is not None
                      else " (compare it with the one the venue posted)")
-                  + "; the risk data and the public inputs are the ones it binds"
+                  + "; the risk data and the public inputs are the ones it binds (that those inputs give this risk "
+                    "data is not recomputed in the browser: zkclear verify does it, and refuses the epoch otherwise)"
                   + (f"; it names epoch {check.epoch_id - 1}'s header hash and root" if follows else ""),
         "identity": f"the receipt is for your account {check.account_id!r} in epoch {check.epoch_id}, with account "
                     f"key {check.key_fingerprint}"

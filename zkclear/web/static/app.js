@@ -142,6 +142,12 @@ function safeName(name) {
   return cleaned === "." || cleaned === ".." || !cleaned ? "file" : cleaned;
 }
 
+// A public file's URL from its path in the epoch list: each folder name percent-encoded, as the server decodes it (a
+// folder named with "#", "?" or "%" was cut short or read as another; red team session 16)
+function epochUrl(path) {
+  return "/epochs/" + path.split("/").map(encodeURIComponent).join("/");
+}
+
 async function publicFilesFor(epoch, withAudit) {
   const kinds = [["bundle", "bundle"], ["public", "public.json"], ["inputs", "inputs.json"]];
   if (withAudit) kinds.push(["audit", "audit"]);
@@ -152,7 +158,7 @@ async function publicFilesFor(epoch, withAudit) {
     for (const [kind, suffix] of kinds) {
       if (!entry[kind]) throw new Error(`this site does not publish epoch-${epoch}.${suffix}`);
       files.push({ name: `epoch-${epoch}.${suffix}`,
-                   data: await fetchBytes("/epochs/" + entry[kind], PUBLIC_FILE_LIMITS[suffix]) });
+                   data: await fetchBytes(epochUrl(entry[kind]), PUBLIC_FILE_LIMITS[suffix]) });
     }
     return files;
   }
