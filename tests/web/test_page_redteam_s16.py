@@ -165,17 +165,6 @@ def page_of(chromium, site, tmp_path):
         context.close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.web import test_browser  # skips this module's browser tests as that module skips itself
-
-    with test_browser.sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
-                                             headless=True)
-        yield browser
-        browser.close()
-
-
 def _account_rows(page) -> dict[str, str]:
     text = page.inner_text(f'article.result[data-epoch="{EPOCH}"] table.account')
     return {cells[0]: cells[1] for cells in (row.split("\t") for row in text.splitlines())}
