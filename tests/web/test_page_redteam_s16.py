@@ -24,6 +24,7 @@ Found and fixed here:
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import shutil
 import subprocess
@@ -34,7 +35,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from zkclear.errors import ConfigurationError
 from zkclear.verifier.participant import HistoryRow, history_csv
+from zkclear.web import assets
 from zkclear.web.assets import STATIC_DIR
 from zkclear.web.bridge import EpochRequest, verify
 from zkclear.web.server import SECURITY_HEADERS
@@ -291,3 +294,39 @@ console.log(JSON.stringify({{ sourceText, shown }}));
         assert answer["shown"] == {"cash": "9007199254740993", "lots": -5}
     else:
         assert answer["shown"].startswith("this browser cannot show a figure above 2^53 exactly")
+
+
+# -- the Pyodide it loads --------------------------------------------------------------------------------------------
+
+def _fake_npm(tmp_path) -> str:
+    """An ``npm`` whose ``ci`` installs the pinned version's package.json and altered files."""
+    npm = tmp_path / "npm"
+    version = assets.pinned_pyodide_version()
+    npm.write_text("#!/bin/sh\nmkdir -p node_modules/pyodide && cd node_modules/pyodide && "
+                   f"echo '{{\"version\": \"{version}\"}}' > package.json && "
+                   + " && ".join(f"echo altered > {name}" for name in assets.PYODIDE_FILES) + "\n")
+    npm.chmod(0o755)
+    return str(npm)
+
+
+def test_a_cached_pyodide_file_altered_since_npm_ci_is_never_served(tmp_path, monkeypatch):
+    """Before: a cache whose package.json named the pinned version and held the five files was ready, whatever
+    their bytes, and served as is."""
+    monkeypatch.setattr(assets.shutil, "which", lambda name: _fake_npm(tmp_path))
+    subprocess.run([_fake_npm(tmp_path), "ci"], cwd=tmp_path, check=True)
+    folder = tmp_path / "node_modules" / "pyodide"
+    assert (folder / "pyodide.asm.wasm").read_text() == "altered\n"
+    monkeypatch.setattr(assets, "pyodide_dir", lambda root=None: folder)
+    assert not assets.pyodide_ready(tmp_path)
+    with pytest.raises(ConfigurationError, match=r"gave Pyodide files whose SHA-256 is not the pinned one"):
+        assets.ensure_pyodide(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed (`apt-get install -y nodejs npm` "
+                                                        "enables the page's tests)")
+def test_the_pinned_digests_are_those_of_the_files_npm_ci_installs():
+    folder = assets.ensure_pyodide()  # npm ci once if the cache lacks them (the browser tests need them too)
+    assert sorted(assets.PYODIDE_SHA256) == sorted(assets.PYODIDE_FILES)
+    assert assets.pyodide_ready()
+    assert all(hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+               for name, digest in assets.PYODIDE_SHA256.items())
