@@ -17,6 +17,8 @@ Found and fixed here:
 - in a browser whose JSON.parse gives no number's source text (Chromium before 114, Firefox before 135), a figure
   above 2^53 was shown rounded, which the session 13 fix was to prevent: it is now refused (node 20 is such a
   JavaScript, and runs the page's parser here);
+- with one receipt and no key pinned, the page showed "✓ your account key … is the same in your receipt" where
+  ``zkclear verify`` says the key is not pinned (nothing of it was checked);
 - the page fetched a public file at its path in the epoch list as it stands: a folder named with ``#``, ``?`` or
   ``%`` (which ``zkclear serve`` lists) was cut short at that character or decoded into another folder's name.
 """
@@ -235,6 +237,30 @@ def test_the_history_table_shows_every_held_instrument_under_its_own_title(page_
     assert shown["equity"] == str(row["equity"]) and shown["cash"] == str(row["cash"])
     assert page.query_selector("#injected") is None and page.query_selector("img") is None
     assert markup in page.inner_text(f'article.result[data-epoch="{EPOCH}"]')
+
+
+def test_one_receipt_with_no_key_pinned_is_not_shown_as_a_checked_key(page_of, honest_result):
+    """Before: '✓ your account key (fingerprint …) is the same in your receipt', where zkclear verify says the key is
+    not pinned (one receipt checks nothing of it: the operator may have rotated it)."""
+    assert honest_result["history"]["key_pinned"] is False and len(honest_result["history"]["rows"]) == 1
+    fingerprint = honest_result["history"]["key_fingerprint"]
+    page = page_of(honest_result)
+    key = page.query_selector("#chain li:last-child")
+    assert key.get_attribute("class") == "skip"
+    assert key.inner_text() == (f"– your account key (fingerprint {fingerprint}) is not pinned: your participant "
+                                "file or account key checks that it is the one you were given")
+    pinned = copy.deepcopy(honest_result)
+    pinned["history"]["key_pinned"] = True
+    key = page_of(pinned).query_selector("#chain li:last-child")
+    assert key.get_attribute("class") == "pass"
+    assert key.inner_text() == f"✓ your account key (fingerprint {fingerprint}) is the one you pinned"
+
+
+def test_the_bridge_says_whether_the_key_was_pinned(web_deployment):
+    receipt = web_deployment.receipt_path(EPOCH, ACCOUNT)
+    result = verify(ACCOUNT, [EpochRequest(web_deployment.folder(EPOCH), receipt)],
+                    participant_file=web_deployment.participant_path(ACCOUNT))
+    assert result["ok"] is True and result["history"]["key_pinned"] is True
 
 
 def test_a_worker_that_cannot_load_is_an_error_not_a_page_running_for_ever(page_of):

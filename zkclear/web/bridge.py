@@ -32,7 +32,7 @@ Result (JSON)::
      "epochs": [{"epoch", "receipt", "ok": bool | null,
                  "checks": [{"name", "ok": bool | null, "detail", "reason": str | null}, ...],
                  "account": {...} | null}, ...],           # the participant's own values, once verified
-     "history": {"instruments", "rows", "csv", "links", "key_fingerprint"} | null,   # when every epoch passed
+     "history": {"instruments", "rows", "csv", "links", "key_fingerprint", "key_pinned"} | null,  # every epoch passed
      "crowd_audit": {"ok", "chunks", "detail", "reason"} | null}
 """
 
@@ -191,6 +191,7 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
         "csv": history_csv(rows, instruments),
         "links": _links([check.epoch_id for check in checks]),
         "key_fingerprint": checks[0].key_fingerprint,
+        "key_pinned": participant.account_key is not None,  # else one receipt says nothing of the key (as the CLI)
     }
     result["ok"] = True
     if crowd_audit_chunks:

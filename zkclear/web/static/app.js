@@ -350,10 +350,15 @@ function renderHistory(history) {
     item.textContent = `${link.ok ? "✓" : "–"} ${link.detail}`;
     chain.append(item);
   }
+  // what was checked of the key, as `zkclear verify` says it: one receipt with no key pinned checks nothing of it
+  // (red team session 16: the page showed "✓ your account key … is the same in your receipt")
   const key = document.createElement("li");
-  key.className = "pass";
-  key.textContent = `✓ your account key (fingerprint ${history.key_fingerprint}) is the same in ` +
-    (rows.length > 1 ? `all ${rows.length} receipts` : "your receipt");
+  const checked = history.key_pinned || rows.length > 1;
+  key.className = checked ? "pass" : "skip";
+  key.textContent = `${checked ? "✓" : "–"} your account key (fingerprint ${history.key_fingerprint}) ` +
+    (history.key_pinned ? `is the one you pinned${rows.length > 1 ? ` in all ${rows.length} receipts` : ""}`
+      : rows.length > 1 ? `is the same in all ${rows.length} receipts`
+        : "is not pinned: your participant file or account key checks that it is the one you were given");
   chain.append(key);
 }
 
