@@ -24,3 +24,15 @@ def web_deployment(tmp_path_factory, worker_id) -> WebDeployment:
             build(folder)
             (folder / ".built").touch()
     return WebDeployment(folder, folder / "venue" / "epochs")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium, one per module (its tests skipped where tests/web/test_browser.py is)."""
+    from tests.web import test_browser  # skips this fixture's tests as that module skips itself
+
+    with test_browser.sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
+                                             headless=True)
+        yield browser
+        browser.close()

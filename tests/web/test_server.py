@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,19 @@ def served(tmp_path_factory):
     yield server
     server.shutdown()
     server.server_close()
+
+
+def site_over(epochs: Path, files: dict[str, bytes]) -> Site:
+    """A :class:`Site` serving ``epochs``, where ``files`` (path under it: bytes) are written, with stand-ins for
+    Pyodide's files (in a folder beside it), the verifier zip and the generators file."""
+    for relative, data in files.items():
+        (epochs / relative).parent.mkdir(parents=True, exist_ok=True)
+        (epochs / relative).write_bytes(data)
+    pyodide = epochs.parent / "pyodide"
+    pyodide.mkdir()
+    for name in PYODIDE_FILES:
+        (pyodide / name).write_bytes(b"\0asm" if name.endswith(".wasm") else b"x")
+    return Site(epochs, pyodide, VerifierZip(b"PK zip", "00" * 32, 1), b"generators")
 
 
 def request(server, path: str, *, method: str = "GET", host: str | None = None):

@@ -20,28 +20,22 @@ import threading
 
 import pytest
 
+from tests.web.test_server import site_over
 from zkclear.errors import InputError
-from zkclear.web.assets import PYODIDE_FILES, VerifierZip
+from zkclear.web.assets import VerifierZip
 from zkclear.web.export import export_site
 from zkclear.web.server import CONTENT_SECURITY_POLICY, Site, make_server
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Site:
-    root = tmp_path_factory.mktemp("site")
-    epochs = root / "epochs"
-    (epochs / "1").mkdir(parents=True)
-    (epochs / "1" / "epoch-1.bundle").write_bytes(b"public bundle 1")
-    (epochs / "private").mkdir()
-    for name in ("epoch-3.bundle", "epoch-3.public.json", "epoch-1.audit"):
-        (epochs / "private" / name).write_bytes(b"PRIVATE " + name.encode())
+    epochs = tmp_path_factory.mktemp("site") / "epochs"
+    site = site_over(epochs, {"1/epoch-1.bundle": b"public bundle 1", **{
+        f"private/{name}": b"PRIVATE " + name.encode() for name in ("epoch-3.bundle", "epoch-3.public.json",
+                                                                     "epoch-1.audit")}})
     os.symlink(epochs / "private", epochs / "pub")  # a folder of DIR that is DIR's private folder
     os.symlink(epochs / "private" / "epoch-1.audit", epochs / "1" / "epoch-1.audit")  # a file linked into it
-    pyodide = root / "pyodide"
-    pyodide.mkdir()
-    for name in PYODIDE_FILES:
-        (pyodide / name).write_bytes(b"\0asm" if name.endswith(".wasm") else b"x")
-    return Site(epochs, pyodide, VerifierZip(b"PK zip", "00" * 32, 1), b"generators")
+    return site
 
 
 @pytest.fixture(scope="module")

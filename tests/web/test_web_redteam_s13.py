@@ -103,18 +103,6 @@ def collateral_deployment(tmp_path_factory):
     return deployment
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """Headless Chromium, one for the module (skipped where tests/web/test_browser.py is)."""
-    from tests.web import test_browser  # skips this fixture's tests as that module skips itself
-
-    with test_browser.sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(test_browser.CHROMIUM), args=test_browser.FLAGS,
-                                             headless=True)
-        yield browser
-        browser.close()
-
-
 @contextlib.contextmanager
 def _page_over(chromium, epochs: Path, tmp_path_factory):
     """The page of ``zkclear serve EPOCHS`` in a fresh context of ``chromium`` (every request recorded)."""

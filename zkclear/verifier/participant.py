@@ -235,5 +235,8 @@ def account_view(check: ReceiptCheck, published: PublishedEpoch, *, zero_positio
         "liabilities": dict(zip(published.bundle.reserves.asset_ids, check.liabilities, strict=True)),
         # every asset's decimals, the settlement asset first: the unit its reserves are converted to (red team s15)
         "decimals": {asset.asset_id: asset.decimals for asset in published.bundle.reserves.assets},
+        # named, not only first: JavaScript lists an object's integer-like keys ("1000", a valid asset id) before
+        # the others, and the page took such a collateral asset for the settlement asset (red team s16)
+        "settlement_asset": published.bundle.reserves.assets[0].asset_id,
         "marks": published.inputs.marks(), "checks": list(check.passed),
     }

@@ -5,7 +5,8 @@
   :func:`ensure_pyodide` runs ``npm ci`` once into a cache directory (``$ZKCLEAR_WEB_CACHE``, else
   ``$XDG_CACHE_HOME/zkclear/web``, else ``~/.cache/zkclear/web``); nothing of it is committed. ``python -m
   zkclear.web.assets`` does that step alone (``.ci/run`` and the README's browser-test setup call it);
-  ``zkclear serve`` does it on first use.
+  ``zkclear serve`` does it on first use. The files the page loads are checked against :data:`PYODIDE_SHA256` each
+  time the server starts.
 - **The verifier zip**: every ``.py`` file of the installed ``zkclear``, ``circuits`` and ``provers`` packages,
   zipped deterministically (sorted names, fixed timestamps) by :func:`verifier_zip` when the server starts, so
   the browser runs exactly the code installed beside it and the zip's SHA-256 is reproducible. A zip rather than a
@@ -32,6 +33,17 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 #: The files of the npm package the page loads (loadPyodide fetches these and nothing else).
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+#: Their SHA-256 as the pinned version's npm tarball holds them (the tarball's SHA-512 is the lock file's, which
+#: ``npm ci`` checks once): checked whenever the server starts, so a cached file altered or cut short since is fetched
+#: again, never served (red team session 16: the cache was trusted on its package.json's version). A change of the
+#: pinned version changes them, deliberately.
+PYODIDE_SHA256 = {
+    "pyodide.mjs": "1bb8cc14f9405aaa7cd4e00c12edd0a8539de9cc026618d6ee5a9663f367dc70",
+    "pyodide.asm.mjs": "22514b8be6980e28a02c8b1d6387ce8dfe666fc4edf8d547cff5dce29ff4d972",
+    "pyodide.asm.wasm": "e14d49ceca9b4a0e274ea918f3a898de2d3880b6e5573a6cfe1a2267ecc70329",
+    "python_stdlib.zip": "2bd3394a145bfbbe5bbc9d9d6ab9136abbb986c6fef6c142b3a2962227aa5c28",
+    "pyodide-lock.json": "5dc2fc119108bc148c7457dc86e7675b5c87e1cafd420b9c34c1eaef7b36c010",
+}
 #: The packages whose sources the page runs.
 VERIFIER_PACKAGES = ("zkclear", "circuits", "provers")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -57,13 +69,22 @@ def pyodide_dir(root: Path | None = None) -> Path:
 
 
 def pyodide_ready(root: Path | None = None) -> bool:
-    """Whether the pinned Pyodide is vendored and complete."""
+    """Whether the pinned Pyodide is vendored, every file the page loads with its pinned SHA-256."""
     folder = pyodide_dir(root)
     try:
         version = json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"]
-    except (OSError, ValueError, KeyError):
+        return version == pinned_pyodide_version() and all(
+            _sha256(folder / name) == PYODIDE_SHA256[name] for name in PYODIDE_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    return version == pinned_pyodide_version() and all((folder / name).is_file() for name in PYODIDE_FILES)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def ensure_pyodide(root: Path | None = None, *, echo=None) -> Path:
@@ -108,9 +129,12 @@ def _npm_ci(project: Path, root: Path | None, echo) -> None:
         echo(f"fetching Pyodide {pinned_pyodide_version()} with npm ci into {project} (once)")
     result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
                             cwd=project, capture_output=True, text=True)
-    if result.returncode != 0 or not pyodide_ready(root):
+    if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConfigurationError(f"npm ci in {project} failed ({last}); the npm registry must be reachable")
+    if not pyodide_ready(root):
+        raise ConfigurationError(f"npm ci in {project} gave Pyodide files whose SHA-256 is not the pinned one "
+                                 "(zkclear.web.assets.PYODIDE_SHA256): refusing to serve them")
 
 
 @dataclass(frozen=True, slots=True)

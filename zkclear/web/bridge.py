@@ -32,7 +32,7 @@ Result (JSON)::
      "epochs": [{"epoch", "receipt", "ok": bool | null,
                  "checks": [{"name", "ok": bool | null, "detail", "reason": str | null}, ...],
                  "account": {...} | null}, ...],           # the participant's own values, once verified
-     "history": {"instruments", "rows", "csv", "links", "key_fingerprint"} | null,   # when every epoch passed
+     "history": {"instruments", "rows", "csv", "links", "key_fingerprint", "key_pinned"} | null,  # every epoch passed
      "crowd_audit": {"ok", "chunks", "detail", "reason"} | null}
 """
 
@@ -199,6 +199,7 @@ def verify(account_id: str, epochs: Sequence[EpochRequest], *, participant_file:
         "csv": history_csv(rows, instruments),
         "links": _links([check.epoch_id for check in checks]),
         "key_fingerprint": checks[0].key_fingerprint,
+        "key_pinned": participant.account_key is not None,  # else one receipt says nothing of the key (as the CLI)
     }
     result["ok"] = True
     if crowd_audit_chunks:
@@ -317,7 +318,8 @@ def _passed(entry: dict[str, Any], published: PublishedEpoch, participant: Parti
         "header": f"the header hash is {check.header_hash}"
                   + (", the one the venue posted" if expected.header_hash is not None
                      else " (compare it with the one the venue posted)")
-                  + "; the risk data and the public inputs are the ones it binds"
+                  + "; the risk data and the public inputs are the ones it binds (that those inputs give this risk "
+                    "data is not recomputed in the browser: zkclear verify does it, and refuses the epoch otherwise)"
                   + (f"; it names epoch {check.epoch_id - 1}'s header hash and root" if follows else ""),
         "identity": f"the receipt is for your account {check.account_id!r} in epoch {check.epoch_id}, with account "
                     f"key {check.key_fingerprint}"

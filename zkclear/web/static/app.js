@@ -13,6 +13,15 @@ let originEpochs = null;  // [{epoch, bundle, public, inputs, audit?}] from /epo
 // page read it whole into the tab and into Python's memory first (red team session 13)
 const MAX_RECEIPT_BYTES = 256 * 1024 * 1024;
 const MAX_PARTICIPANT_BYTES = 4096;
+// The public files' limits: zkclear.verifier.published.MAX_BUNDLE_BYTES, zkclear.jsonsafe.MAX_BYTES for the two JSON
+// files; the audit file, which `zkclear verify` reads in pieces and the page holds whole, at the bundle's. The page
+// read whatever the site sent, to the end, and a server that never stops sending froze the tab (red team session 16)
+const PUBLIC_FILE_LIMITS = {
+  "bundle": [1024 * 1024 * 1024, "an epoch bundle"],
+  "public.json": [64 * 1024 * 1024, "a JSON file"],
+  "inputs.json": [64 * 1024 * 1024, "a JSON file"],
+  "audit": [1024 * 1024 * 1024, "an audit file on this page"],
+};
 
 function refuseLarger(file, limit, what) {
   if (file.size > limit) throw new Error(`${file.name}: ${file.size} bytes is larger than the ${limit}-byte limit of ${what}`);
@@ -27,6 +36,20 @@ const CHECK_TITLES = {
   "root statements": "Root statements",
   "proofs": "Proofs",
 };
+
+// A worker that cannot load (its script, Pyodide's) or dies answers nothing: every check waiting on it fails, and so
+// does every later one, rather than the page showing "running" for ever (red team session 16)
+let workerFailure = null;
+function failWorker(text) {
+  workerFailure = `the verifier stopped (${text}): reload the page`;
+  for (const entry of pending.values()) entry.reject(new Error(workerFailure));
+  pending.clear();
+}
+worker.onerror = (event) => {
+  event.preventDefault();
+  failWorker(event.message || "its script could not be loaded");
+};
+worker.onmessageerror = () => failWorker("its answer could not be read");
 
 worker.onmessage = (event) => {
   const message = event.data;
@@ -43,6 +66,7 @@ worker.onmessage = (event) => {
 
 function ask(message, onProgress = () => {}) {
   const id = nextId++;
+  if (workerFailure) return Promise.reject(new Error(workerFailure));
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject, onProgress });
     worker.postMessage({ ...message, id });
@@ -62,10 +86,35 @@ function showError(text) {
   $("error").hidden = !text;
 }
 
-async function fetchBytes(path) {
+// A public file of this site, refused by its announced size, else once more than `limit` bytes have come
+async function fetchBytes(path, [limit, what]) {
   const response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return response.arrayBuffer();
+  const tooLarge = () => new Error(`${path}: larger than the ${limit}-byte limit of ${what}`);
+  if (Number(response.headers.get("Content-Length")) > limit) {
+    response.body.cancel();
+    throw tooLarge();
+  }
+  const reader = response.body.getReader();
+  const parts = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      reader.cancel();
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes.buffer;
 }
 
 async function loadOriginEpochs() {
@@ -93,6 +142,12 @@ function safeName(name) {
   return cleaned === "." || cleaned === ".." || !cleaned ? "file" : cleaned;
 }
 
+// A public file's URL from its path in the epoch list: each folder name percent-encoded, as the server decodes it (a
+// folder named with "#", "?" or "%" was cut short or read as another; red team session 16)
+function epochUrl(path) {
+  return "/epochs/" + path.split("/").map(encodeURIComponent).join("/");
+}
+
 async function publicFilesFor(epoch, withAudit) {
   const kinds = [["bundle", "bundle"], ["public", "public.json"], ["inputs", "inputs.json"]];
   if (withAudit) kinds.push(["audit", "audit"]);
@@ -102,7 +157,8 @@ async function publicFilesFor(epoch, withAudit) {
     if (!entry) throw new Error(`epoch ${epoch} is not published on this site`);
     for (const [kind, suffix] of kinds) {
       if (!entry[kind]) throw new Error(`this site does not publish epoch-${epoch}.${suffix}`);
-      files.push({ name: `epoch-${epoch}.${suffix}`, data: await fetchBytes("/epochs/" + entry[kind]) });
+      files.push({ name: `epoch-${epoch}.${suffix}`,
+                   data: await fetchBytes(epochUrl(entry[kind]), PUBLIC_FILE_LIMITS[suffix]) });
     }
     return files;
   }
@@ -111,6 +167,7 @@ async function publicFilesFor(epoch, withAudit) {
     const name = `epoch-${epoch}.${suffix}`;
     const file = chosen.find((f) => f.name === name);
     if (!file) throw new Error(`choose ${name} among the public files (your receipt is for epoch ${epoch})`);
+    refuseLarger(file, ...PUBLIC_FILE_LIMITS[suffix]);
     files.push({ name, data: await file.arrayBuffer() });
   }
   return files;
@@ -184,17 +241,20 @@ function accountTable(account) {
   // are kept in multiply the reserves, and the participant saw only smallest units)
   const collateral = Object.entries(account.collateral);
   const decimals = account.decimals;
-  const settlement = Object.keys(decimals)[0];
+  // named by the core: the first key of `decimals` is not it when a collateral asset's id is integer-like ("1000"),
+  // which JavaScript lists first (red team session 16: the balance was shown at that asset's decimals, in its name)
+  const settlement = account.settlement_asset;
+  const assets = [settlement, ...Object.keys(decimals).filter((asset) => asset !== settlement)];
   return table([
     ["Balance", `${account.cash} (smallest units: ${wholeUnits(account.cash, decimals[settlement])} ${settlement})`],
     ...Object.entries(account.positions).filter(([, lots]) => lots !== 0).map(([id, lots]) => [id, `${lots} lots`]),
     ...collateral.map(([asset, held]) => [`${asset} balance`,
       `${held.balance} (smallest units: ${wholeUnits(held.balance, decimals[asset])} ${asset}; haircut value ` +
       `${held.haircut_value}, what it counts for in equity)`]),
-    ...(collateral.length ? [["Liabilities", Object.entries(account.liabilities).map(([asset, owed]) =>
-      `${asset} ${owed} = ${wholeUnits(owed, decimals[asset])}`).join(", ") +
+    ...(collateral.length ? [["Liabilities", assets.map((asset) =>
+      `${asset} ${account.liabilities[asset]} = ${wholeUnits(account.liabilities[asset], decimals[asset])}`).join(", ") +
       " (what the venue counts as owed to you, per asset)"]] : []),
-    ["Decimals", Object.entries(decimals).map(([asset, places]) => `${asset} ${places}`).join(", ") +
+    ["Decimals", assets.map((asset) => `${asset} ${decimals[asset]}`).join(", ") +
       " (the venue's unit of each asset: its reserves are converted to it)"],
     ["Equity", account.equity],
     ["Maintenance requirement", account.maintenance_requirement],
@@ -267,15 +327,20 @@ function renderHistory(history) {
   ]);
   const held = history.instruments.filter((i) => rows.some((r) => r.positions[i]));
   drawChart($("chart-positions"), epochs, held.map((i) => ({ name: i, values: rows.map((r) => r.positions[i]) })));
-  // the table: the core's CSV without the header hash and the instruments never held
-  const lines = history.csv.trim().split("\n").map((line) => line.split(","));
-  const shown = lines[0].map((_, c) => c).filter((c) => lines[0][c] !== "header_hash" &&
-    (!history.instruments.includes(lines[0][c]) || held.includes(lines[0][c])));
+  // the table: the core's rows, the instruments held in lots (red team session 16: it was the CSV split at its
+  // commas with columns picked by name, so an instrument the venue named "header_hash" vanished and one named
+  // "equity" sat beside the equity under the same title)
+  const columns = [["epoch", (r) => r.epoch], ["margin mode", (r) => r.margin_mode], ["cash", (r) => r.cash],
+    ...held.map((i) => [`${i} (lots)`, (r) => r.positions[i]]), ["equity", (r) => r.equity],
+    ["maintenance requirement", (r) => r.requirement],
+    ["distance to maintenance", (r) => r.distance_to_maintenance]];
   const element = $("history-table");
   element.replaceChildren();
-  for (const [r, line] of lines.entries()) {
-    const row = r === 0 ? element.createTHead().insertRow() : element.insertRow();
-    for (const c of shown) row.insertCell().textContent = line[c];
+  const head = element.createTHead().insertRow();
+  for (const [title] of columns) head.insertCell().textContent = title;
+  for (const r of rows) {
+    const row = element.insertRow();
+    for (const [, value] of columns) row.insertCell().textContent = String(value(r));
   }
   const chain = $("chain");
   chain.replaceChildren();
@@ -285,10 +350,15 @@ function renderHistory(history) {
     item.textContent = `${link.ok ? "✓" : "–"} ${link.detail}`;
     chain.append(item);
   }
+  // what was checked of the key, as `zkclear verify` says it: one receipt with no key pinned checks nothing of it
+  // (red team session 16: the page showed "✓ your account key … is the same in your receipt")
   const key = document.createElement("li");
-  key.className = "pass";
-  key.textContent = `✓ your account key (fingerprint ${history.key_fingerprint}) is the same in ` +
-    (rows.length > 1 ? `all ${rows.length} receipts` : "your receipt");
+  const checked = history.key_pinned || rows.length > 1;
+  key.className = checked ? "pass" : "skip";
+  key.textContent = `${checked ? "✓" : "–"} your account key (fingerprint ${history.key_fingerprint}) ` +
+    (history.key_pinned ? `is the one you pinned${rows.length > 1 ? ` in all ${rows.length} receipts` : ""}`
+      : rows.length > 1 ? `is the same in all ${rows.length} receipts`
+        : "is not pinned: your participant file or account key checks that it is the one you were given");
   chain.append(key);
 }
 
@@ -328,6 +398,7 @@ $("form").addEventListener("submit", async (event) => {
   $("history").hidden = true;
   $("crowd").hidden = true;
   historyCsv = null;
+  delete document.body.dataset.ok;  // the last check's verdict is not this one's
   const button = $("check");
   button.disabled = true;
   document.body.dataset.state = "running";

@@ -3,6 +3,7 @@
 // into Pyodide's in-memory file system in a publication folder's layout. It fetches nothing else and sends
 // nothing anywhere.
 import { loadPyodide } from "/pyodide/pyodide.mjs";
+import { parseExact } from "/static/exact.js";
 
 const VERIFIER_URL = "/verifier/zkclear-verifier.zip";
 const GENERATORS_URL = "/verifier/zkclear-generators-v2-8192.bin";
@@ -56,14 +57,6 @@ def verify(request, progress):
   pyodide.runPython(`bridge.preload_generators(Path("/boot/generators").read_bytes())`);
   bootSeconds = (performance.now() - started) / 1000;
   return pyodide;
-}
-
-// The verifier's JSON with every integer JavaScript cannot hold exactly (beyond 2^53: a balance of 9 billion USDC in
-// 6-decimal units) kept as its decimal text, never rounded to a number the venue did not commit (red team session 13)
-function parseExact(text) {
-  return JSON.parse(text, (key, value, context) =>
-    (typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)
-      ? context.source : value));
 }
 
 function writeInput(pyodide, path, buffer) {
