@@ -936,8 +936,9 @@ def _print_audit(entry: dict, tolerance_bps: int, tolerance_ticks: int = 0, vol_
     fund = entry.get("insurance_fund")
     if fund is not None:
         held = ", ".join([f"cash {fund['cash']}", *(f"{asset} {units}" for asset, units in fund["balances"].items())])
+        # the fund's key binds it across the epochs of one audit only: printed to compare with audits run apart
         click.echo(f"  insurance fund: {held} (smallest units; its published receipt verified as a participant's is: "
-                   "its leaf, path and chunk)")
+                   f"its leaf, path and chunk; account key {fund['key_fingerprint']}, the same in every epoch)")
     for token in entry["unregistered_tokens"]:
         click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
                    f"{token['contract']} with {token['decimals']} decimals, a contract zkclear does not know")

@@ -57,6 +57,8 @@ def test_the_fund_the_audit_prints_is_the_one_the_ledger_holds(published_fund):
     assert reports[0]["insurance_fund"]["key_fingerprint"] == reports[1]["insurance_fund"]["key_fingerprint"]
     out = zkclear("audit", *epochs)
     assert out.count("  insurance fund: cash ") == 2 and "published receipt verified" in out, out
+    # red team s16: the key binds the fund across the epochs of one audit only; the text names it, to compare
+    assert out.count(f"account key {reports[0]['insurance_fund']['key_fingerprint']}, the same in every epoch") == 2
     # the file is the fund's receipt, byte for byte
     for number in (1, 2):
         published = deployment.epoch_dir(number) / f"epoch-{number}.insurance-fund.rcpt"

@@ -176,11 +176,11 @@ class PublishedEpoch:
         except EncodingError as exc:
             raise EncodingError(f"{self.files.audit}: {exc}") from None
 
-    def receipt(self, path: Path) -> Receipt:
+    def receipt(self, path: Path, system: ChunkProofSystem = CHUNK_SYSTEM) -> Receipt:
         data = read_file(path, limit=MAX_RECEIPT_BYTES)
         header = self.bundle.header
         try:
-            return decode_receipt(data, self.public, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size,
+            return decode_receipt(data, self.public, system, chunk_size=header.tree.chunk_size,
                                   asset_count=header.asset_count)
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None
