@@ -17,6 +17,7 @@ from zkclear.errors import InputError, VerificationError
 from zkclear.executor import SerialExecutor
 from zkclear.proofs.chunks import PlainAccount
 from zkclear.proofs.epoch_prover import AccountInput, prove_epoch
+from zkclear.tree.identity import key_fingerprint
 from zkclear.verifier.insurance_fund import INSURANCE_FUND_ACCOUNT, check_insurance_fund
 from zkclear.verifier.published import EpochFiles, PublishedEpoch
 
@@ -28,29 +29,44 @@ SHORT_LOTS = 10_000
 
 
 @cache
-def _epoch(fund_positions: tuple[int, ...]):
+def _epoch(fund_positions: tuple[int, ...], secret: bytes = b"fund-red-team-secret-0123456789ab"):
     """Epoch 1 with a leaf ``CH:insurance`` of cash ``FUND_CASH`` and ``fund_positions`` (a counterparty takes the
-    other side, so the book stays matched): the receipts and the attested bundle."""
+    other side, so the book stays matched), proven with operator secret ``secret`` (which the fund's account key
+    derives from): the receipts and the attested bundle."""
     account_list = [*accounts(), AccountInput(INSURANCE_FUND_ACCOUNT, PlainAccount(FUND_CASH, fund_positions))]
     account_list.append(AccountInput("trader-cp", PlainAccount(10_000, tuple(-q for q in fund_positions))))
     inputs = stand_in_public_inputs(1, CONFIG)
     artifacts = prove_epoch(account_list, PUBLIC, reserves(), epoch_id=1, previous=None, config=SMALL,
-                            blindings=BlindingSource.deterministic(b"fund-red-team-secret-0123456789ab"),
+                            blindings=BlindingSource.deterministic(secret),
                             chunk_system=SYSTEM, executor=SerialExecutor(), public_inputs_digest=inputs.digest())
     return artifacts.receipts, attested(artifacts.bundle), inputs
 
 
-def _published(fund_positions: tuple[int, ...], folder: Path) -> PublishedEpoch:
+def _published(fund_positions: tuple[int, ...], folder: Path, *secret: bytes) -> PublishedEpoch:
     """The epoch as an auditor downloads it into ``folder``, the fund's receipt published beside it."""
-    receipts, bundle, inputs = _epoch(fund_positions)
+    receipts, bundle, inputs = _epoch(fund_positions, *secret)
+    folder.mkdir(exist_ok=True)
     files = EpochFiles(folder, 1)
     files.insurance_fund.write_bytes(encode_receipt(receipts[INSURANCE_FUND_ACCOUNT], SYSTEM))
     return PublishedEpoch(bundle, PUBLIC, inputs, files)
 
 
 def test_a_fund_that_holds_only_cash_is_reported(tmp_path):
-    check = check_insurance_fund(_published((0, 0, 0), tmp_path), chunk_system=SYSTEM)
-    assert check is not None and check.cash == check.liability == FUND_CASH and not any(check.positions)
+    fund = check_insurance_fund(_published((0, 0, 0), tmp_path), chunk_system=SYSTEM)
+    assert fund is not None and fund.check.cash == fund.check.liability == FUND_CASH
+    assert not any(fund.check.positions) and key_fingerprint(fund.account_key) == fund.check.key_fingerprint
+
+
+def test_the_funds_key_is_compared_whole_not_by_its_64_bit_fingerprint(tmp_path, monkeypatch):
+    """The audit compared the fund's key across epochs by its fingerprint, 16 hex digits: 64 bits, within reach of
+    a second preimage for an operator that wants to show another leaf as its fund in a later epoch. Modelled here by
+    a fingerprint that collides for every key; the keys themselves differ (two operator secrets)."""
+    first = check_insurance_fund(_published((0, 0, 0), tmp_path / "a"), chunk_system=SYSTEM)
+    monkeypatch.setattr("zkclear.verifier.receipt.key_fingerprint", lambda key: "0123456789abcdef")
+    other = _published((0, 0, 0), tmp_path / "b", b"another-operator-secret-01234567")
+    with pytest.raises(VerificationError) as caught:
+        check_insurance_fund(other, first.account_key, chunk_system=SYSTEM)
+    assert caught.value.reason == "account-key-changed", caught.value
 
 
 def test_a_fund_leaf_with_a_position_is_refused(tmp_path):

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 
 from zkclear.errors import VerificationError
 from zkclear.proofs.chunks import ChunkProofSystem
+from zkclear.tree.identity import key_fingerprint
 from zkclear.verifier.published import CHUNK_SYSTEM, PublishedEpoch
 from zkclear.verifier.receipt import ReceiptCheck, verify_receipt
 
@@ -35,10 +37,20 @@ def publishes_insurance_fund(config_text: str) -> bool:
     return tomllib.loads(config_text.removeprefix("\ufeff")).get("publish_insurance_fund") is True
 
 
-def check_insurance_fund(published: PublishedEpoch, previous_key: str | None = None, *,
-                         chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> ReceiptCheck | None:
+@dataclass(frozen=True, slots=True)
+class PublishedFund:
+    """The insurance fund as its verified receipt shows it: what the check learned, and the fund's account key (public,
+    in the published receipt), which every later epoch of the same audit must repeat."""
+
+    check: ReceiptCheck
+    account_key: bytes
+
+
+def check_insurance_fund(published: PublishedEpoch, previous_key: bytes | None = None, *,
+                         chunk_system: ChunkProofSystem = CHUNK_SYSTEM) -> PublishedFund | None:
     """The insurance fund's published receipt checked against ``published`` (None when the configuration does not
-    publish it); ``previous_key``: the fund's key fingerprint in an earlier epoch of the same audit.
+    publish it); ``previous_key``: the fund's account key in an earlier epoch of the same audit (compared whole: its
+    16-hex-digit fingerprint is 64 bits, within reach of a second preimage).
 
     ``insurance-fund-unpublished`` when the configuration promises the file and nothing is at its path (anything
     but a regular file there: InputError naming it); the receipt's own reason codes when it fails (``receipt-owner``,
@@ -50,14 +62,15 @@ def check_insurance_fund(published: PublishedEpoch, previous_key: str | None = N
     if not os.path.lexists(path):  # a folder, a pipe or a dangling link in its place is read, and refused by name
         raise VerificationError("insurance-fund-unpublished", detail=(
             f"the configuration publishes the insurance fund, and {path.name} is not in {path.parent}"))
-    check = verify_receipt(published, published.receipt(path, chunk_system), INSURANCE_FUND_ACCOUNT,
-                           chunk_system=chunk_system)
+    receipt = published.receipt(path, chunk_system)
+    check = verify_receipt(published, receipt, INSURANCE_FUND_ACCOUNT, chunk_system=chunk_system)
     _require_cash_only(check, chunk_system.instrument_ids(published.public))
-    if previous_key is not None and check.key_fingerprint != previous_key:
+    if previous_key is not None and receipt.account_key != previous_key:
         raise VerificationError("account-key-changed", detail=(
             f"the insurance fund's account key is {check.key_fingerprint} in epoch {check.epoch_id}, "
-            f"{previous_key} in the epoch audited before: its receipt is not of the same leaf's account"))
-    return check
+            f"{key_fingerprint(previous_key)} in the epoch audited before: its receipt is not of the same leaf's "
+            "account"))
+    return PublishedFund(check, receipt.account_key)
 
 
 def _require_cash_only(check: ReceiptCheck, instruments: tuple[str, ...]) -> None:
