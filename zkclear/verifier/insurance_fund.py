@@ -12,7 +12,8 @@ Nothing else binds the key (the audit prints its fingerprint, to compare audits 
 
 The configuration is the one the header binds (published verbatim in the public inputs and parsed strictly by the
 recomputation before this runs), so whether the fund must be published is public: an operator cannot withhold
-the file of a deployment that promised it.
+the file of an epoch whose configuration promises it, and a configuration that stops promising it is caught with any
+earlier epoch of the deployment (``epoch-chain-broken``: the configuration is fixed at init).
 """
 
 from __future__ import annotations
