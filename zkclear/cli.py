@@ -796,7 +796,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
     previous = None
     outages: dict[str, int] = {}  # instrument -> epochs running (among those given) marked by the guard's fallback
     blocks: dict = {}  # chain -> (epoch, entry): the block each chain was last read at (last_blocks)
-    fund_key = None  # the insurance fund's key fingerprint in the epochs audited before (publish_insurance_fund)
+    fund_key = None  # the insurance fund's account key in the epochs audited before (publish_insurance_fund)
     for position, published in enumerate(opened):
         header_hash = published.bundle.epoch_hash()
         own = marks.get(None if None in marks else published.epoch, {})
@@ -826,7 +826,7 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
             finally:
                 run.close()
             fund = check_insurance_fund(published, fund_key)
-            fund_key = fund.key_fingerprint if fund is not None else fund_key
+            fund_key = fund.account_key if fund is not None else fund_key
             compared = vols_compared = 0
             if own:
                 compared = compare_marks(published.inputs.marks(), own, tolerance_bps, epoch=published.epoch,
@@ -852,8 +852,8 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
                  "marks_compared": compared, "vols_compared": vols_compared,
                  "total_liabilities": None if total is None else total[0]}
         entry["insurance_fund"] = None if fund is None else {
-            "cash": fund.cash, "balances": {asset: balance for asset, balance, _ in fund.collateral},
-            "key_fingerprint": fund.key_fingerprint, "leaf_index": fund.leaf_index}
+            "cash": fund.check.cash, "balances": {asset: balance for asset, balance, _ in fund.check.collateral},
+            "key_fingerprint": fund.check.key_fingerprint, "leaf_index": fund.check.leaf_index}
         entry["oracle"], outages = _oracle_summary(published.inputs.derived, outages if before is not None else {},
                                                    published.inputs.document["previous"],
                                                    recomputed.config.max_fallback_epochs)
@@ -940,8 +940,9 @@ def _print_audit(entry: dict, tolerance_bps: int, tolerance_ticks: int = 0, vol_
     fund = entry.get("insurance_fund")
     if fund is not None:
         held = ", ".join([f"cash {fund['cash']}", *(f"{asset} {units}" for asset, units in fund["balances"].items())])
+        # the fund's key binds it across the epochs of one audit only: printed to compare with audits run apart
         click.echo(f"  insurance fund: {held} (smallest units; its published receipt verified as a participant's is: "
-                   "its leaf, path and chunk)")
+                   f"its leaf, path and chunk; account key {fund['key_fingerprint']}, the same in every epoch)")
     for token in entry["unregistered_tokens"]:
         click.echo(f"  check by hand: {token['asset']} on {token['chain']} is counted from the token "
                    f"{token['contract']} with {token['decimals']} decimals, a contract zkclear does not know")

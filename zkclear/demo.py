@@ -208,9 +208,9 @@ def _check_and_audit(deployment, epochs: int, out_dir: Path, run, echo: Callable
              f"hidden totals, every address attested; header hash {report.header_hash[:16]}...)")
         fund = check_insurance_fund(epoch_published, fund_key)
         if fund is not None:
-            fund_key = fund.key_fingerprint
-            held = ", ".join([f"{fund.cash} USDC",
-                              *(f"{balance} {asset}" for asset, balance, _ in fund.collateral if balance)])
+            fund_key = fund.account_key
+            held = ", ".join([f"{fund.check.cash} USDC",
+                              *(f"{balance} {asset}" for asset, balance, _ in fund.check.collateral if balance)])
             echo(f"   epoch {number}: the insurance fund holds {held} (smallest units; its published receipt verified)")
 
     tampering = (f"epoch {last} carrying epoch {last - 1}'s solvency proof (a replay)" if last > 1

@@ -16,9 +16,13 @@ import pytest
 from tests.cli.cli_helpers import zkclear
 from tests.cli.conftest import VENUE, holders
 from zkclear.clearing.config import INSURANCE_FUND
+from zkclear.errors import VerificationError
 from zkclear.operator import Deployment
+from zkclear.proofs.recompute import check_inputs_chain
 from zkclear.synthetic import reserves_csv
-from zkclear.verifier.insurance_fund import INSURANCE_FUND_ACCOUNT
+from zkclear.verifier.insurance_fund import INSURANCE_FUND_ACCOUNT, publishes_insurance_fund
+from zkclear.verifier.public_inputs import PublicInputs
+from zkclear.verifier.published import open_published
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +61,8 @@ def test_the_fund_the_audit_prints_is_the_one_the_ledger_holds(published_fund):
     assert reports[0]["insurance_fund"]["key_fingerprint"] == reports[1]["insurance_fund"]["key_fingerprint"]
     out = zkclear("audit", *epochs)
     assert out.count("  insurance fund: cash ") == 2 and "published receipt verified" in out, out
+    # red team s16: the key binds the fund across the epochs of one audit only; the text names it, to compare
+    assert out.count(f"account key {reports[0]['insurance_fund']['key_fingerprint']}, the same in every epoch") == 2
     # the file is the fund's receipt, byte for byte
     for number in (1, 2):
         published = deployment.epoch_dir(number) / f"epoch-{number}.insurance-fund.rcpt"
@@ -114,3 +120,16 @@ def test_the_setting_is_a_boolean(tmp_path, venue):
     config.write_text("publish_insurance_fund = 1\n" + Path(venue["config"]).read_text())
     out = zkclear("init", tmp_path / "venue", "--config", config, expect=1)
     assert out.startswith(f"error: {config}:1: field 'publish_insurance_fund': must be bool"), out
+
+
+def test_a_later_epoch_that_drops_the_setting_breaks_the_chain(published_fund):
+    """Red team s16: an operator that stops publishing its fund (epoch 2's published configuration without the key,
+    so no file is required) is caught by an audit given an earlier epoch too; an epoch audited alone is judged by its
+    own configuration (docs/protocol.md, "The insurance fund, published")."""
+    first, second = (open_published(published_fund.epoch_dir(n)).inputs for n in (1, 2))
+    config = second.config_text.replace("publish_insurance_fund = true\n", "", 1)
+    assert config != second.config_text and not publishes_insurance_fund(config)
+    dropped = PublicInputs({**second.document, "config": config})
+    with pytest.raises(VerificationError) as caught:
+        check_inputs_chain(first, dropped)
+    assert caught.value.reason == "epoch-chain-broken", caught.value

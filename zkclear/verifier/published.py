@@ -6,6 +6,8 @@ An epoch's publication folder (what the operator publishes and every participant
     epoch-N.public.json   the statements' public risk data (coefficients the proofs bind)
     epoch-N.inputs.json   the public inputs that risk data is recomputed from (zkclear.verifier.public_inputs)
     epoch-N.audit         the audit data (every chunk and upper node with its proofs; no balance, no total)
+    epoch-N.insurance-fund.rcpt  the insurance fund's receipt, when the configuration sets publish_insurance_fund
+                          (zkclear.verifier.insurance_fund)
 
 Every decoder refuses malformed bytes with an EncodingError naming the file and field; a missing file is an
 InputError naming it.
@@ -176,11 +178,11 @@ class PublishedEpoch:
         except EncodingError as exc:
             raise EncodingError(f"{self.files.audit}: {exc}") from None
 
-    def receipt(self, path: Path) -> Receipt:
+    def receipt(self, path: Path, system: ChunkProofSystem = CHUNK_SYSTEM) -> Receipt:
         data = read_file(path, limit=MAX_RECEIPT_BYTES)
         header = self.bundle.header
         try:
-            return decode_receipt(data, self.public, CHUNK_SYSTEM, chunk_size=header.tree.chunk_size,
+            return decode_receipt(data, self.public, system, chunk_size=header.tree.chunk_size,
                                   asset_count=header.asset_count)
         except EncodingError as exc:
             raise EncodingError(f"{path}: {exc}") from None

@@ -73,6 +73,8 @@ REASONS: dict[str, str] = {
     "history-duplicate": "the same epoch is given twice",
     "insurance-fund-unpublished": "the configuration publishes the insurance fund's receipt with every epoch, and "
                                   "this epoch's is missing",
+    "insurance-fund-holdings": "the insurance fund's published leaf holds a position or a collateral balance, which "
+                               "the engine never gives it (a position's value would take off what its cash shows)",
     "epoch-forked": "two versions of the same epoch are given (two header hashes): the venue showed different people "
                     "different trees for one epoch, unless one of them is not the venue's",
     "total-liabilities-opening": "the auditor's total-liabilities file does not open the root's liabilities or "
