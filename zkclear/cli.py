@@ -263,7 +263,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
     key that controls no listed address, an address signed twice, reserves that do not cover some asset, a chain
-    read at an older block than the previous epoch's reserves.
+    read at an older block than in the latest earlier epoch that listed it.
 
     Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
     machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
@@ -305,7 +305,9 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     click.echo(f"  header hash {bundle.epoch_hash().hex()}")
     click.echo("    post this 32-byte value publicly (it binds the header, the public inputs, the reserves and the")
     click.echo("    root); participants and auditors check it with --expect-header")
-    click.echo(f"  publish the folder {proven.publish.directory}/ (bundle, public data, public inputs, audit data)")
+    fund = ", the insurance fund's receipt" if proven.publish.insurance_fund.exists() else ""
+    click.echo(f"  publish the folder {proven.publish.directory}/ (bundle, public data, public inputs, audit "
+               f"data{fund})")
     click.echo(f"  private, never publish: {proven.private}/receipts/ (one receipt per account, give each to its "
                "owner only; receipts.index maps accounts to files)")
     click.echo(f"    participant files (account id and account key, hand over at account opening): "
