@@ -1,0 +1,113 @@
+"""The README and docs/format.md against the code (docs-truth review, session 16).
+
+Pinned here, beside tests/test_docs_match_code.py (which checks that every option of a command is in its README row):
+
+- every option a row of the README's CLI table names, in any of its cells, is an option of that row's command;
+- the defaults the README states (audit's volatility tolerance, the fills read at a time, the demo's folder, the
+  tree height, the page's port, the progress interval) are the code's;
+- every reason code the README names is one the verifiers report;
+- the publication folder and the private folder of a proven epoch hold exactly the files docs/format.md's table lists
+  (those it marks as conditional aside), and the README's list of published files is format.md's (the insurance
+  fund's receipt, published since this session, was missing from the README's).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from tests.test_docs_match_code import _readme_cli_rows, _section, _table_rows
+from zkclear.cli import cli
+from zkclear.verifier.published import EpochFiles
+from zkclear.verifier.reasons import REASONS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for word in path:
+        assert isinstance(command, click.Group), path
+        command = command.commands[word]
+    return command
+
+
+def _options(command: click.Command) -> set[str]:
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_every_option_a_readme_cli_row_names_is_one_its_command_has():
+    for path, row in _readme_cli_rows().items():
+        # another command's invocation in the row (`zkclear show --attestation-text A`) is checked against that one
+        own = re.sub(rf"`zkclear (?!{re.escape(' '.join(path))}\b)[^`]*`", "", row)
+        named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", own))
+        assert named - _options(_command(path)) == set(), f"README's row for zkclear {' '.join(path)}"
+
+
+def _default(path: tuple[str, ...], name: str) -> object:
+    return next(param.default for param in _command(path).params if param.name == name)
+
+
+def test_the_defaults_the_readme_states_are_the_codes():
+    from zkclear.clearing.inputs import DEFAULT_BATCH_FILLS
+    from zkclear.progress import DEFAULT_INTERVAL
+
+    assert f"(`--vols`, default within {_default(('audit',), 'vol_tolerance_bps')} bps)" in README
+    assert f"(`--batch-fills`, default {DEFAULT_BATCH_FILLS:,})" in README
+    help_text = " ".join(next(param.help for param in _command(("epoch", "run")).params
+                              if param.name == "batch_fills").split())
+    assert f"(default {DEFAULT_BATCH_FILLS}," in help_text
+    assert f"written to `{_default(('demo',), 'out_dir')}/` unless `--out` says" in README
+    assert f"tree height {_default(('init',), 'height')}, chunks of 16" in README  # init's default, as shown
+    assert f"http://127.0.0.1:{_default(('serve',), 'port')}/" in README
+    assert f"`ZKCLEAR_PROGRESS_SECONDS` (default {DEFAULT_INTERVAL:g};" in README
+
+
+def test_every_reason_code_the_readme_names_is_one_the_verifiers_report():
+    named = set(re.findall(r"`([a-z]+(?:-[a-z0-9]+)+)`", README)) | set(re.findall(r"\[([a-z]+(?:-[a-z0-9]+)+)\]",
+                                                                                   README))
+    assert named, "the README names no reason code"
+    assert named - set(REASONS) == set()
+
+
+def _deployment_files(prefix: str) -> dict[str, str]:
+    """docs/format.md's deployment table: every path under ``prefix`` -> its "written by" cell."""
+    rows = _table_rows(_section(ROOT / "docs" / "format.md",
+                                "Deployment, proving settings, reserves, keys, public data"))
+    return {path: cells[1] for cells in rows for path in re.findall(r"^`([^`]+)`$", cells[0])
+            if path.startswith(prefix) and path != prefix}
+
+
+def _conditional(written_by: str) -> bool:
+    """A row whose file is written only under a setting (``when``/``with`` ...) or only while a command runs."""
+    return bool(re.search(r"\b(when|with|while)\b", written_by))
+
+
+def test_a_proven_epochs_folders_hold_exactly_the_files_docs_format_lists(proven):
+    deployment = proven["deployment"]
+    public = _deployment_files("epochs/N/")
+    private = _deployment_files("private/N/")
+    assert public and private
+    for number in (1, 2):
+        names = {path.name for path in deployment.epoch_dir(number).iterdir()}
+        listed = {path.removeprefix("epochs/N/").replace("epoch-N.", f"epoch-{number}.")
+                  for path, by in public.items() if not _conditional(by)}
+        assert names == listed, number
+        entries = {path.name for path in deployment.private_dir(number).iterdir()}
+        listed = {path.removeprefix("private/N/").split("/")[0].replace("epoch-N.", f"epoch-{number}.")
+                  for path, by in private.items() if not _conditional(by)}
+        assert entries == listed, number
+    # the conditional public file: the insurance fund's receipt, under the name the code writes
+    fund = [path for path, by in public.items() if _conditional(by)]
+    assert fund == [f"epochs/N/{EpochFiles(Path('.'), 0).insurance_fund.name.replace('epoch-0.', 'epoch-N.')}"]
+    assert "publish_insurance_fund = true" in public[fund[0]]
+
+
+def test_the_readmes_list_of_published_files_is_docs_formats():
+    sentence = re.search(r"Each proven epoch\s+publishes (.+?); each participant", README, flags=re.DOTALL)
+    assert sentence, "README, \"Input formats\": the sentence listing the published files"
+    shown = re.findall(r"`(epoch-N\.[a-z.-]+)`", sentence.group(1))
+    assert sorted(shown) == sorted(path.removeprefix("epochs/N/") for path in _deployment_files("epochs/N/"))
