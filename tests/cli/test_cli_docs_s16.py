@@ -8,16 +8,19 @@ Pinned here, beside tests/test_docs_match_code.py (which checks that every optio
 - every reason code the README names is one the verifiers report;
 - the publication folder and the private folder of a proven epoch hold exactly the files docs/format.md's table lists
   (those it marks as conditional aside), and the README's list of published files is format.md's (the insurance
-  fund's receipt, published since this session, was missing from the README's).
+  fund's receipt, published since this session, was missing from the README's);
+- with --json, a failed check is one JSON object on stdout in place of its FAILED line (the README said "as well").
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import click
 
+from tests.cli.cli_helpers import zkclear_streams
 from tests.test_docs_match_code import _readme_cli_rows, _section, _table_rows
 from zkclear.cli import cli
 from zkclear.verifier.published import EpochFiles
@@ -111,3 +114,20 @@ def test_the_readmes_list_of_published_files_is_docs_formats():
     assert sentence, "README, \"Input formats\": the sentence listing the published files"
     shown = re.findall(r"`(epoch-N\.[a-z.-]+)`", sentence.group(1))
     assert sorted(shown) == sorted(path.removeprefix("epochs/N/") for path in _deployment_files("epochs/N/"))
+
+
+def test_a_failed_check_with_json_is_one_object_on_stdout_in_place_of_its_failed_line(proven):
+    """README, "Exit status": with --json an error is one JSON object on stdout beside its line on stderr, and a
+    failed check is one in place of its FAILED line."""
+    deployment = proven["deployment"]
+    index = json.loads((deployment.private_dir(1) / "receipts.index").read_text(encoding="utf-8"))
+    owner, other = sorted(account for account in index if not account.startswith("CH:"))[:2]
+    args = ["verify", deployment.epoch_dir(1), "--receipt", deployment.receipt_path(1, owner), "--account", other]
+    code, out, err = zkclear_streams(*args)
+    assert (code, out) == (2, "") and err.startswith("FAILED [receipt-owner]: ") and err.count("\n") == 1, err
+    code, out, err = zkclear_streams(*args, "--json")
+    assert (code, err) == (2, "")
+    assert json.loads(out)["reason"] == "receipt-owner" and out.count("\n") == 1
+    code, out, err = zkclear_streams("verify", deployment.epoch_dir(1), "--receipt", deployment.epoch_dir(1) / "none",
+                                     "--account", other, "--json")
+    assert code == 1 and err.startswith("error: ") and json.loads(out)["error"] == "input"
