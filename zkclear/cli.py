@@ -97,11 +97,11 @@ def cli() -> None:
     """zkclear: a derivatives clearing house with zero-knowledge proofs of collateralization and solvency.
 
     \b
-    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
+    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear status, zkclear bench (sizing)
+    Custodian:    zkclear epoch attest, zkclear keys (test keys for demos and tests)
     Participant:  zkclear verify, zkclear serve (the verification page)
-    Auditor:      zkclear audit, zkclear show
-    Custodian:    zkclear keys (test keys for demos and tests)
-    Everyone:     zkclear demo, zkclear bench
+    Auditor:      zkclear audit
+    Everyone:     zkclear show, zkclear demo
 
     Example: zkclear demo
     """

@@ -9,6 +9,8 @@ Pinned here, beside tests/test_docs_match_code.py (which checks that every optio
 - the publication folder and the private folder of a proven epoch hold exactly the files docs/format.md's table lists
   (those it marks as conditional aside), and the README's list of published files is format.md's (the insurance
   fund's receipt, published since this session, was missing from the README's);
+- ``zkclear --help`` listed `epoch attest` under the operator, `show` under the auditor and `bench` under everyone;
+  the README's table (the custodian, anyone, the operator) is now what it lists;
 - with --json, a failed check is one JSON object on stdout in place of its FAILED line (the README said "as well").
 """
 
@@ -131,3 +133,25 @@ def test_a_failed_check_with_json_is_one_object_on_stdout_in_place_of_its_failed
     code, out, err = zkclear_streams("verify", deployment.epoch_dir(1), "--receipt", deployment.epoch_dir(1) / "none",
                                      "--account", other, "--json")
     assert code == 1 and err.startswith("error: ") and json.loads(out)["error"] == "input"
+
+
+def test_the_roles_zkclear_help_lists_are_the_readme_tables():
+    """``zkclear --help`` lists the commands by role; the README's CLI table says who runs each (they differed on
+    `epoch attest`, `show` and `bench`)."""
+    readme_word = {"Operator": "operator", "Custodian": "custodian", "Participant": "participant",
+                   "Auditor": "auditor", "Everyone": "anyone"}
+    rows = _readme_cli_rows()
+    code, out, err = zkclear_streams("--help")
+    assert (code, err) == (0, "")
+    listed = re.findall(r"^\s+(Operator|Custodian|Participant|Auditor|Everyone):\s+(.+)$", out, flags=re.MULTILINE)
+    assert [role for role, _ in listed] == list(readme_word)
+    seen = set()
+    for role, line in listed:
+        for words in re.findall(r"zkclear ([a-z ]+?)(?=,| \(|$)", line):
+            paths = [path for path in rows if path[:len(words.split())] == tuple(words.split())]
+            assert paths, words
+            for path in paths:
+                who = rows[path].split(" | ")[1]
+                assert readme_word[role] in who, (path, role, who)
+                seen.add(path)
+    assert seen == set(rows), "a command zkclear --help lists under no role"
