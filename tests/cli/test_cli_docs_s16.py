@@ -11,6 +11,7 @@ Pinned here, beside tests/test_docs_match_code.py (which checks that every optio
   fund's receipt, published since this session, was missing from the README's);
 - ``zkclear --help`` listed `epoch attest` under the operator, `show` under the auditor and `bench` under everyone;
   the README's table (the custodian, anyone, the operator) is now what it lists;
+- the Layout named neither `bench/` nor five modules of `zkclear/`;
 - with --json, a failed check is one JSON object on stdout in place of its FAILED line (the README said "as well").
 """
 
@@ -155,3 +156,11 @@ def test_the_roles_zkclear_help_lists_are_the_readme_tables():
                 assert readme_word[role] in who, (path, role, who)
                 seen.add(path)
     assert seen == set(rows), "a command zkclear --help lists under no role"
+
+
+def test_the_layout_names_every_module_and_package_of_zkclear():
+    layout = _section(ROOT / "README.md", "Layout")
+    entries = sorted(path.name + ("/" if path.is_dir() else "") for path in (ROOT / "zkclear").iterdir()
+                     if path.name != "__init__.py" and not path.name.startswith((".", "__"))
+                     and (path.suffix == ".py" or (path / "__init__.py").exists()))
+    assert entries and [entry for entry in entries if not re.search(rf"(?<![\w/]){re.escape(entry)}", layout)] == []
