@@ -164,3 +164,18 @@ def test_the_layout_names_every_module_and_package_of_zkclear():
                      if path.name != "__init__.py" and not path.name.startswith((".", "__"))
                      and (path.suffix == ".py" or (path / "__init__.py").exists()))
     assert entries and [entry for entry in entries if not re.search(rf"(?<![\w/]){re.escape(entry)}", layout)] == []
+
+
+def test_every_repository_path_the_readme_names_exists():
+    named = set(re.findall(r"`((?:zkclear|tests|docs|examples|provers|circuits|\.ci)/[^`\s]*)`", README))
+    named |= set(re.findall(r"\]\((docs/[^)#]+)\)", README))
+    assert len(named) > 5
+    assert sorted(path for path in named if not (ROOT / path.rstrip("/")).exists()) == []
+
+
+def test_every_section_the_readme_cites_is_a_heading_of_its_document():
+    cited = re.findall(r"(docs/[a-z]+\.md)\)?(?:\]\(docs/[a-z]+\.md\))?,? \(?\"([^\"]+)\"", README)
+    assert len(cited) > 3
+    for document, title in cited:
+        headings = re.findall(r"^#+ (.+)$", (ROOT / document).read_text(encoding="utf-8"), flags=re.MULTILINE)
+        assert any(heading == title or heading.startswith(f"{title} (") for heading in headings), (document, title)
