@@ -179,3 +179,9 @@ def test_every_section_the_readme_cites_is_a_heading_of_its_document():
     for document, title in cited:
         headings = re.findall(r"^#+ (.+)$", (ROOT / document).read_text(encoding="utf-8"), flags=re.MULTILINE)
         assert any(heading == title or heading.startswith(f"{title} (") for heading in headings), (document, title)
+
+
+def test_every_environment_variable_the_readme_names_is_one_the_code_reads():
+    named = set(re.findall(r"\bZKCLEAR_[A-Z_]+\b", README))
+    code = " ".join(path.read_text(encoding="utf-8") for path in (ROOT / "zkclear").rglob("*.py"))
+    assert named and sorted(name for name in named if f'"{name}"' not in code) == []
