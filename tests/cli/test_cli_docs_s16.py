@@ -72,6 +72,25 @@ def test_the_defaults_the_readme_states_are_the_codes():
     assert f"`ZKCLEAR_PROGRESS_SECONDS` (default {DEFAULT_INTERVAL:g};" in README
 
 
+def test_the_figures_the_readme_states_are_the_codes():
+    from provers.collateral import MAX_PROOF_BITS
+    from zkclear.bundle.format import FORMAT_VERSION
+    from zkclear.clearing.provable import MAX_LISTED_INSTRUMENTS
+    from zkclear.executor import DASK_NO_WORKER_SECONDS, POOL_REBUILDS
+    from zkclear.proofs.streaming import StreamSettings
+    from zkclear.tree.node_groups import MAX_BAND_LEVELS
+
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    text = " ".join(README.split())
+    assert f"containers of format version {FORMAT_VERSION}," in text
+    assert f"Listings are bounded at {MAX_LISTED_INSTRUMENTS} instruments" in text
+    assert f"in parts of at most 2^{MAX_PROOF_BITS.bit_length() - 1} bits" in text
+    assert f"per band of up to {words[MAX_BAND_LEVELS]} levels" in text
+    assert f"up to {words[StreamSettings().chunks_per_task]} chunks per task" in text
+    assert f"for {DASK_NO_WORKER_SECONDS:g} s while tasks wait" in text
+    assert f"killed {words[POOL_REBUILDS + 1]} times in a row" in text
+
+
 def test_every_reason_code_the_readme_names_is_one_the_verifiers_report():
     named = set(re.findall(r"`([a-z]+(?:-[a-z0-9]+)+)`", README)) | set(re.findall(r"\[([a-z]+(?:-[a-z0-9]+)+)\]",
                                                                                    README))
