@@ -732,8 +732,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
           total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
           progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
-    collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
-    (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
+    collateralization proof, the tree, every node's range proof, the matched book and solvency, and the insurance
+    fund's published receipt when the configuration publishes it. Several folders (in any order) are audited in
+    epoch order, and consecutive epochs are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
     progress goes to stderr on a terminal (--progress: always, except with --json).
