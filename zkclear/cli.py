@@ -112,7 +112,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False), callback=lambda _ctx, _param, value: _named_path(value))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
+              help="Clearing configuration TOML (docs/format.md); default: the one examples/market_generator.py "
+                   "writes with its default options (settled in USDC alone; not the demo's).")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(2, 64),
               help="Tree height (capacity 2^height leaves).")
 @click.option("--chunk-bits", type=AsciiInt(1, 8),
@@ -159,7 +160,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         from zkclear.clearing.io import parse_config
         from zkclear.tree.placement import default_chunk_bits
 
-        source = str(config_path) if config_path else "the demo market's configuration"
+        source = str(config_path) if config_path else "the synthetic market's configuration"
         chunk_bits = default_chunk_bits(len(parse_config(text, path=source).instruments))
     try:
         tree = TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,

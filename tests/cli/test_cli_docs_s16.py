@@ -11,6 +11,8 @@ Pinned here, beside tests/test_docs_match_code.py (which checks that every optio
   fund's receipt, published since this session, was missing from the README's);
 - ``zkclear --help`` listed `epoch attest` under the operator, `show` under the auditor and `bench` under everyone;
   the README's table (the custodian, anyone, the operator) is now what it lists;
+- `init --help` called its default configuration "the demo market's": it is the market generator's default (no
+  collateral assets, no published fund);
 - the Layout named neither `bench/` nor five modules of `zkclear/`;
 - with --json, a failed check is one JSON object on stdout in place of its FAILED line (the README said "as well").
 """
@@ -204,3 +206,20 @@ def test_every_environment_variable_the_readme_names_is_one_the_code_reads():
     named = set(re.findall(r"\bZKCLEAR_[A-Z_]+\b", README))
     code = " ".join(path.read_text(encoding="utf-8") for path in (ROOT / "zkclear").rglob("*.py"))
     assert named and sorted(name for name in named if f'"{name}"' not in code) == []
+
+
+def test_init_without_a_configuration_takes_the_market_generators_default_not_the_demos(tmp_path):
+    """``init --help`` said the default configuration was "the demo market's"; the demo's settles in USDC with BTC
+    and ETH collateral and publishes its insurance fund, the default has neither."""
+    from zkclear.demo import market_spec
+    from zkclear.synthetic import MarketSpec, config_toml
+
+    code, _out, err = zkclear_streams("init", tmp_path / "venue", "--height", 8)
+    assert (code, err) == (0, "")
+    written = (tmp_path / "venue" / "zkclear.toml").read_text(encoding="utf-8")
+    assert written == config_toml(MarketSpec(epochs=4, collateral=False))  # market_generator.py's defaults
+    demo = config_toml(market_spec(26, 2))
+    assert "[[asset]]" in demo and "publish_insurance_fund = true" in demo
+    assert "[[asset]]" not in written and "publish_insurance_fund" not in written
+    assert "with its default options (settled in USDC alone; not the demo's)" in " ".join(
+        next(param.help for param in _command(("init",)).params if param.name == "config_path").split())
