@@ -223,3 +223,9 @@ def test_init_without_a_configuration_takes_the_market_generators_default_not_th
     assert "[[asset]]" not in written and "publish_insurance_fund" not in written
     assert "with its default options (settled in USDC alone; not the demo's)" in " ".join(
         next(param.help for param in _command(("init",)).params if param.name == "config_path").split())
+
+
+def test_the_readme_lists_exactly_the_bench_suites():
+    suites = next(param for param in _command(("bench",)).params if isinstance(param, click.Argument))
+    listed = re.search(r"`zkclear bench \{([a-z,]+)\}", README)
+    assert listed and listed.group(1).split(",") == list(suites.type.choices)
