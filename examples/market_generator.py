@@ -1,4 +1,4 @@
-"""Write the demo's synthetic market as input files: a deployment configuration and one folder per epoch.
+"""Write a synthetic market (the demo's generator) as input files: a configuration and one folder per epoch.
 
     python examples/market_generator.py OUT_DIR [--accounts 200] [--epochs 4] [--seed 2026] [--collateral]
 

@@ -101,11 +101,11 @@ def cli() -> None:
     """zkclear: a derivatives clearing house with zero-knowledge proofs of collateralization and solvency.
 
     \b
-    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear epoch attest, zkclear status
+    Operator:     zkclear init, zkclear epoch run, zkclear epoch prove, zkclear status, zkclear bench (sizing)
+    Custodian:    zkclear epoch attest, zkclear keys (test keys for demos and tests)
     Participant:  zkclear verify, zkclear serve (the verification page)
-    Auditor:      zkclear audit, zkclear show
-    Custodian:    zkclear keys (test keys for demos and tests)
-    Everyone:     zkclear demo, zkclear bench
+    Auditor:      zkclear audit
+    Everyone:     zkclear show, zkclear demo
 
     Example: zkclear demo
     """
@@ -116,7 +116,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False), callback=lambda _ctx, _param, value: _named_path(value))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Clearing configuration TOML (docs/format.md); default: the demo market's.")
+              help="Clearing configuration TOML (docs/format.md); default: the one examples/market_generator.py "
+                   "writes with its default options (settled in USDC alone; not the demo's).")
 @click.option("--height", default=32, show_default=True, type=AsciiInt(2, 64),
               help="Tree height (capacity 2^height leaves).")
 @click.option("--chunk-bits", type=AsciiInt(1, 8),
@@ -163,7 +164,7 @@ def init(directory: Path, config_path: Path | None, height: int, chunk_bits: int
         from zkclear.clearing.io import parse_config
         from zkclear.tree.placement import default_chunk_bits
 
-        source = str(config_path) if config_path else "the demo market's configuration"
+        source = str(config_path) if config_path else "the synthetic market's configuration"
         chunk_bits = default_chunk_bits(len(parse_config(text, path=source).instruments))
     try:
         tree = TreeConfig(height=height, chunk_bits=chunk_bits, chunk_padding=chunk_padding,
@@ -267,7 +268,7 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     """Commit every account, build the sum tree, prove everything, write the publication folder and the private
     files (receipts for their owners, the total for the auditor when configured). Refused before any proving: a
     key that controls no listed address, an address signed twice, reserves that do not cover some asset, a chain
-    read at an older block than the previous epoch's reserves.
+    read at an older block than in the latest earlier epoch that listed it.
 
     Finished proofs are kept in DIR/private/N/work/ as they arrive: if the command is interrupted (killed, a
     machine lost), run it again and it checks and reuses them, and writes the same files. Progress (done / total
@@ -309,7 +310,9 @@ def epoch_prove(deployment_dir: Path, number: int | None, reserves_path: Path, k
     click.echo(f"  header hash {bundle.epoch_hash().hex()}")
     click.echo("    post this 32-byte value publicly (it binds the header, the public inputs, the reserves and the")
     click.echo("    root); participants and auditors check it with --expect-header")
-    click.echo(f"  publish the folder {proven.publish.directory}/ (bundle, public data, public inputs, audit data)")
+    fund = ", the insurance fund's receipt" if proven.publish.insurance_fund.exists() else ""
+    click.echo(f"  publish the folder {proven.publish.directory}/ (bundle, public data, public inputs, audit "
+               f"data{fund})")
     click.echo(f"  private, never publish: {proven.private}/receipts/ (one receipt per account, give each to its "
                "owner only; receipts.index maps accounts to files)")
     click.echo(f"    participant files (account id and account key, hand over at account opening): "
@@ -734,8 +737,9 @@ def audit(epoch_dirs: tuple[Path, ...], marks_path: Path | None, tolerance_bps: 
           total_paths: tuple[Path, ...], as_json: bool, workers: int | None, scheduler: str | None,
           progress: bool | None) -> None:
     """Check whole epochs: the public data recomputed from the public inputs, attestations, every
-    collateralization proof, the tree, every node's range proof, the matched book and solvency. Several folders
-    (in any order) are audited in epoch order, and consecutive epochs are also checked as a chain.
+    collateralization proof, the tree, every node's range proof, the matched book and solvency, and the insurance
+    fund's published receipt when the configuration publishes it. Several folders (in any order) are audited in
+    epoch order, and consecutive epochs are also checked as a chain.
 
     The audit data is read chunk by chunk and verified in parallel (one batch verification per group of chunks);
     progress goes to stderr on a terminal (--progress: always, except with --json).

@@ -459,8 +459,8 @@ class Deployment:
         reserve book. ``reserve_keys`` (optional; zkclear.chains test keys) attest at once — for a demo or a
         single-custodian setup; otherwise custodians sign later with ``zkclear epoch attest``. Before any proving:
         a key that controls no listed address, an address two keys would sign, a chain read at an older block than
-        epoch ``epoch - 1``'s reserves, an account that is not collateralized and reserves that do not cover some
-        asset's liabilities are refused. ``executor``
+        in the latest earlier epoch that listed it (:meth:`require_blocks_advance`), an account that is not
+        collateralized and reserves that do not cover some asset's liabilities are refused. ``executor``
         (default: the one proving.toml names, with ``workers`` processes or the Dask ``scheduler`` given, closed
         afterwards) runs the proofs; ``progress(step, done, total)`` is told as chunks and nodes are proven and
         receipts written.

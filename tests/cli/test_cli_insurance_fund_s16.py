@@ -24,6 +24,8 @@ from zkclear.verifier.insurance_fund import INSURANCE_FUND_ACCOUNT, publishes_in
 from zkclear.verifier.public_inputs import PublicInputs
 from zkclear.verifier.published import open_published
 
+PROVE_OUTPUTS: dict[int, str] = {}  # epoch -> what `zkclear epoch prove` printed for it (published_fund)
+
 
 @pytest.fixture(scope="module")
 def published_fund(venue, tmp_path_factory):
@@ -39,8 +41,8 @@ def published_fund(venue, tmp_path_factory):
             liabilities = int(ledger.state(number).cash.sum())
         reserves = root / f"reserves-{number}.csv"
         reserves.write_text(reserves_csv(holders(), {"USDC": liabilities + 1}))
-        zkclear("epoch", "prove", "-d", deployment, "--epoch", number, "--reserves", reserves,
-                *(arg for key in venue["keys"] for arg in ("--sign-with", key)))
+        PROVE_OUTPUTS[number] = zkclear("epoch", "prove", "-d", deployment, "--epoch", number, "--reserves",
+                                        reserves, *(arg for key in venue["keys"] for arg in ("--sign-with", key)))
     return Deployment(deployment)
 
 
@@ -74,6 +76,18 @@ def test_a_deployment_that_does_not_publish_its_fund_writes_no_file_and_the_audi
     assert not list(deployment.epoch_dir(1).glob("*.insurance-fund.rcpt"))
     report = json.loads(zkclear("audit", deployment.epoch_dir(1), "--json"))
     assert report["ok"] and report["insurance_fund"] is None
+
+
+def test_the_prove_names_the_fund_receipt_among_the_files_to_publish(published_fund, proven):
+    """docs16: `epoch prove` listed the folder's files to publish as "bundle, public data, public inputs, audit data"
+    also when it held the insurance fund's receipt (which the audit requires)."""
+    assert sorted(PROVE_OUTPUTS) == [1, 2]
+    for number, out in PROVE_OUTPUTS.items():
+        folder = published_fund.epoch_dir(number)
+        assert f"publish the folder {folder}/ (bundle, public data, public inputs, audit data, the insurance " \
+               "fund's receipt)" in out, out
+    proves = [out for out in proven["outputs"] if "publish the folder" in out]
+    assert proves and all("audit data)\n" in out and "insurance fund's receipt" not in out for out in proves)
 
 
 def test_a_withheld_fund_receipt_fails_the_audit(published_fund, tmp_path):

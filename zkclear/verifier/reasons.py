@@ -30,8 +30,8 @@ REASONS: dict[str, str] = {
     "matched-book": "the positions of all accounts in an instrument do not sum to zero: the book is not matched",
     "reserves-mismatch": "the reserves list is not the one the epoch header binds, lists an asset or chain the "
                          "epoch does not have, counts one coin for two assets, reads a chain at an older block than "
-                         "the epoch before, or its totals are not the header's (reserves of one asset counted for "
-                         "another)",
+                         "the latest earlier epoch that listed it, or its totals are not the header's (reserves of "
+                         "one asset counted for another)",
     "attestation-signature-malformed": "a reserve attestation's signature does not decode, or recovers no key",
     "attestation-signature-non-canonical": "a reserve attestation's signature is a malleated or non-canonical copy",
     "attestation-wrong-signer": "a reserve attestation was signed by another key than the listed address's",
