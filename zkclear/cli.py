@@ -1258,6 +1258,30 @@ class _StdoutOutlivingItsReader(io.TextIOBase):
             return "standard output"
 
 
+def run() -> None:
+    """The program's entry point (the ``zkclear`` command, ``python -m zkclear.cli``): :func:`main`, after which a
+    Ctrl-C while the interpreter shuts down (joining the threads of a worker pool or of the receipt writers, running
+    exit handlers) ends the process at once with the command's own exit status: its work is done — an epoch
+    committed, files written, the summary printed. It used to print a ``KeyboardInterrupt`` traceback from
+    ``threading._shutdown`` (red team session 16). Tests call :func:`main` in-process, which leaves their own
+    handling of SIGINT alone."""
+    status: int = 0
+    try:
+        main()
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            def done(_signal: int, _frame: object) -> None:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(status)
+
+            signal.signal(signal.SIGINT, done)
+
+
 def main() -> None:
     """Entry point. Exit status: 0 OK; 1 bad input or usage (one line on stderr); 2 a check failed (the
     verifiers); 3 an internal error (a bug: please report it). With --json, an error is also one JSON object on
@@ -1335,4 +1359,4 @@ def _exit_with_error(kind: str, message: str, status: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -30,7 +30,7 @@ def test_package_discovery_finds_every_source_folder():
 
 def test_console_script_points_at_the_cli():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert config["project"]["scripts"]["zkclear"] == "zkclear.cli:main"
-    from zkclear.cli import main
+    assert config["project"]["scripts"]["zkclear"] == "zkclear.cli:run"
+    from zkclear.cli import main, run
 
-    assert callable(main)
+    assert callable(main) and callable(run)
