@@ -216,6 +216,8 @@ def epoch_run(input_dir: Path, deployment_dir: Path, number: int | None, batch_f
     if result.report is None:
         click.echo(result.message)
         return
+    global _done_before_an_abort
+    _done_before_an_abort = f"epoch {result.epoch} was committed before the interrupt"  # a Ctrl-C in the summary
     _print_epoch_summary(result)
 
 
@@ -1259,27 +1261,32 @@ class _StdoutOutlivingItsReader(io.TextIOBase):
 
 
 def run() -> None:
-    """The program's entry point (the ``zkclear`` command, ``python -m zkclear.cli``): :func:`main`, after which a
-    Ctrl-C while the interpreter shuts down (joining the threads of a worker pool or of the receipt writers, running
-    exit handlers) ends the process at once with the command's own exit status: its work is done — an epoch
-    committed, files written, the summary printed. It used to print a ``KeyboardInterrupt`` traceback from
-    ``threading._shutdown`` (red team session 16). Tests call :func:`main` in-process, which leaves their own
-    handling of SIGINT alone."""
-    status: int = 0
+    """The program's entry point (the ``zkclear`` command, ``python -m zkclear.cli``): :func:`main`, then the process
+    ends with the command's exit status at once (``os._exit``, after flushing its output), without the interpreter's
+    shutdown. A command has finished its work when :func:`main` returns — files written and synced, the ledger
+    committed, executors closed, threads joined — and a Ctrl-C in the shutdown that followed printed a
+    ``KeyboardInterrupt`` traceback from ``threading._shutdown``, or ended the process by SIGINT with no message
+    once the interpreter had restored the default handler (red team session 16). From :func:`main`'s return a
+    Ctrl-C is blocked, then discarded with the process. Tests call :func:`main` in-process, which leaves their own
+    interpreter alone."""
+    status, returned = 1, False
     try:
-        main()
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        raise
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            def done(_signal: int, _frame: object) -> None:
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(Exception):
-                        stream.flush()
-                os._exit(status)
-
-            signal.signal(signal.SIGINT, done)
+        try:
+            main()
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        returned = True
+        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except KeyboardInterrupt:  # between main's last step and the mask: the command's status stands
+        if not returned:
+            with contextlib.suppress(Exception):
+                sys.stderr.write(_aborted() + "\n")
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def main() -> None:
@@ -1297,9 +1304,19 @@ def main() -> None:
         sys.stdout = stdout
 
 
+#: what a command had done when a Ctrl-C stopped it in its last steps (printing a summary): said after "aborted", so
+#: that an interrupted summary is not read as nothing done (red team session 16: "aborted" after a committed epoch)
+_done_before_an_abort = ""
+
+
+def _aborted() -> str:
+    return f"aborted ({_done_before_an_abort})" if _done_before_an_abort else "aborted"
+
+
 def _main() -> None:
-    global _errors_as_json
+    global _errors_as_json, _done_before_an_abort
     _errors_as_json = False
+    _done_before_an_abort = ""
     try:
         cli.main(standalone_mode=False)
     except _NO_ARGS_IS_HELP as exc:  # `zkclear`, `zkclear epoch`, `zkclear keys`: their help, as with --help
@@ -1310,12 +1327,12 @@ def _main() -> None:
             # Ctrl-C: a second one while the process ends (its worker pool's threads are joined at exit) ends it at
             # once, as the signal's default does, not with "Exception ignored ... KeyboardInterrupt" and a traceback
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _exit_with_error("usage", "aborted", 1)
+        _exit_with_error("usage", _aborted(), 1)
     except KeyboardInterrupt:
         # a second Ctrl-C while click turned the first into Abort (it was printing a line feed): the same, no traceback
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _exit_with_error("usage", "aborted", 1)
+        _exit_with_error("usage", _aborted(), 1)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "zkclear"
         # an unknown option or a missing value stops parsing before --json is read: look for it in the arguments
@@ -1350,7 +1367,7 @@ def _exit_with_error(kind: str, message: str, status: int) -> None:
     """One line on stderr (``error: ...``; an internal error says so itself) and, with --json, the same as one JSON
     object on stdout; then exit with ``status``."""
     shown = _one_line(message)
-    line = shown if kind == "internal" or message == "aborted" else f"error: {shown}"
+    line = shown if kind == "internal" or message.startswith("aborted") else f"error: {shown}"
     click.echo(line, err=True)
     if _errors_as_json:
         with contextlib.suppress(OSError):  # stdout could not be written (the error said so): the line stands
