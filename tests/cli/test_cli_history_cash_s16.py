@@ -91,7 +91,7 @@ def test_the_cash_change_is_the_engines_variation_margin_and_funding_to_the_unit
                                       "--json").splitlines()[-1])
         changes = {c["epoch"]: (c["variation_margin"], c["funding"], c["other"]) for c in document["cash_changes"]}
         rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
-        assert [row[CASH_CHANGE_COLUMNS[0]] for row in rows][0] == ""  # nothing before epoch 1 is given
+        assert rows[0][CASH_CHANGE_COLUMNS[0]] == ""  # nothing before epoch 1 is given
         for epoch in (2, 3):
             expected = _expected(states, unfilled, config, account, epoch)
             assert changes[epoch] == expected, (account, epoch)
@@ -134,8 +134,8 @@ def test_positions_the_engine_would_refuse_are_a_verification_error_not_a_crash(
     inputs = deployment.public_inputs(2)
     names = deployment.config.instrument_ids
     flat = dict.fromkeys(names, 0)
-    built = {"missing": {names[0]: 1}, "extra": flat | {"XRP-PERP": 0}, "text": flat | {names[0]: "1"}, "huge": flat | {names[0]: 2**63},
-             "bound": flat | {"BTC-PERP": 2**61}}[positions]
+    built = {"missing": {names[0]: 1}, "extra": flat | {"XRP-PERP": 0}, "text": flat | {names[0]: "1"},
+             "huge": flat | {names[0]: 2**63}, "bound": flat | {"BTC-PERP": 2**61}}[positions]
     with pytest.raises(VerificationError) as raised:
         carried_cash_flows(inputs, built)
     assert raised.value.reason == "public-inputs-invalid"
