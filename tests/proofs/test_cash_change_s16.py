@@ -5,25 +5,17 @@ final settlement and expiry, with a funding rate beyond the clamp (no proving: t
 from __future__ import annotations
 
 from tests.clearing.clearing_helpers import DATED, deposit, epoch_inputs, fill
-from tests.clearing.collateral_helpers import CONFIG_TOML, PERP
+from tests.clearing.collateral_helpers import PERP
+from tests.proofs.test_public_inputs_redteam_s13 import TOML as DATED_TOML
 from zkclear.clearing.engine import apply_epoch
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.state import EpochState
 from zkclear.proofs.recompute import carried_cash_flows, public_inputs_of_epoch
 
 CLAMP = 250
-TOML = CONFIG_TOML.replace("liquidation_buffer_ppm = 100000",
-                           f"liquidation_buffer_ppm = 100000\nfunding_clamp_ppm = {CLAMP}") + f"""
-[[instrument]]
-id = "{DATED}"
-kind = "dated_future"
-tick_size = 1
-lot_size = 1
-contract_multiplier = 1000
-initial_margin_ppm = 100000
-maintenance_margin_ppm = 50000
-expiry_epoch = 2
-"""
+#: a perpetual and a dated future expiring in epoch 2 (the red team's venue of session 13), funding clamped
+TOML = DATED_TOML.replace("liquidation_buffer_ppm = 100000",
+                          f"liquidation_buffer_ppm = 100000\nfunding_clamp_ppm = {CLAMP}", 1)
 MULTIPLIER = 1000  # both instruments
 
 
