@@ -501,7 +501,9 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
               help="Also verify this many chunks of the latest epoch given (needs its audit data), picked with local "
                    "randomness (yours may be among them).")
-@click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
+@click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked), and "
+                                                "why your cash changed from each epoch to the next: the variation "
+                                                "margin and funding of your carried positions, and the rest.")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write that history as CSV.")
 @_json_option("Print the result as JSON.")
