@@ -503,7 +503,9 @@ def _header_hash(text: str, option: str = "--expect-header") -> bytes:
 @click.option("--crowd-audit", "crowd", default=0, show_default=True, type=AsciiInt(0),
               help="Also verify this many chunks of the latest epoch given (needs its audit data), picked with local "
                    "randomness (yours may be among them).")
-@click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked).")
+@click.option("--history", is_flag=True, help="Print your account over the epochs given (chained and checked), and "
+                                                "why your cash changed from each epoch to the next: the variation "
+                                                "margin and funding of your carried positions, and the rest.")
 @click.option("--history-csv", "history_csv_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write that history as CSV.")
 @_json_option("Print the result as JSON.")
@@ -571,13 +573,19 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     picked: list[int] = []
     try:
         checks = verify_history(pairs, participant, expectations)
-        from zkclear.proofs.recompute import check_inputs_chain, check_public_inputs
+        from zkclear.proofs.recompute import carried_cash_flows, check_inputs_chain, check_public_inputs
 
         for published, _receipt in pairs:  # the marks shown are the ones the bound inputs give (not in the browser)
             check_public_inputs(published.inputs, published.public, epoch=published.epoch)
         ordered = sorted((published.inputs for published, _receipt in pairs), key=lambda inputs: inputs.epoch)
         for before, inputs in zip([None, *ordered], ordered, strict=False):  # configuration and state carried over
             check_inputs_chain(before, inputs)
+        published_by_epoch = {p.epoch: p for p, _ in pairs}
+        # why the cash moved: the engine's variation margin and funding on the positions your receipt of the epoch
+        # before shows, at the epoch's public prices and rates (the clearing itself is not proven)
+        carried = {after.epoch_id: carried_cash_flows(published_by_epoch[after.epoch_id].inputs, dict(zip(
+                       published_by_epoch[before.epoch_id].public.instrument_ids, before.positions, strict=True)))
+                   for before, after in pairwise(checks) if after.epoch_id == before.epoch_id + 1}
         if crowd:
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             from zkclear.verifier.audit_on_disk import open_audit_file
@@ -585,12 +593,11 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
             picked = crowd_audit(latest, open_audit_file(latest), crowd)  # reads only the chunks it samples
     except VerificationError as exc:
         _fail(exc, as_json, account=participant.account_id)
-    published_by_epoch = {p.epoch: p for p, _ in pairs}
-    rows = history_rows(checks)
+    rows = history_rows(checks, carried)
     if history_csv_path is not None:
         instruments = published_by_epoch[checks[-1].epoch_id].public.instrument_ids
         try:
-            history_csv_path.write_text(history_csv(rows, instruments), encoding="utf-8")
+            history_csv_path.write_text(history_csv(rows, instruments, cash_change=True), encoding="utf-8")
         except OSError as exc:  # its message does not always name the file (a write error)
             raise InputError(f"cannot write: {exc.strerror or exc}", path=str(history_csv_path),
                              field="--history-csv") from None
@@ -599,8 +606,11 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         # which links between the epochs given were checked (a gap's is not: the text output says so too)
         links = [{"from": a.epoch_id, "to": b.epoch_id, "chained": b.epoch_id == a.epoch_id + 1}
                  for a, b in pairwise(checks)]
+        cash_changes = [{"epoch": row.epoch, "variation_margin": row.cash_change.variation_margin,
+                         "funding": row.cash_change.funding, "other": row.cash_change.other}
+                        for row in rows if row.cash_change is not None]
         document = {"ok": True, "account": participant.account_id, "epochs": results,
-                    "crowd_audited_chunks": picked, "links": links}
+                    "crowd_audited_chunks": picked, "links": links, "cash_changes": cash_changes}
         click.echo(json.dumps(document, sort_keys=True))
         return
     # what was checked of the key: pinned, the same across the receipts given, or nothing (one receipt, unpinned)
@@ -703,11 +713,18 @@ def _print_participant_view(view: dict, key_note: str) -> None:
 
 def _print_history(rows, instruments) -> None:
     click.echo("  history:")
-    click.echo("    " + "  ".join(["epoch", "mode", "cash", *instruments, "equity", "maintenance", "above"]))
+    click.echo("    " + "  ".join(["epoch", "mode", "cash", *instruments, "equity", "maintenance", "above",
+                                   "variation_margin", "funding", "other"]))
     for row in rows:
+        change = row.cash_change
         values = [row.epoch, row.margin_mode, row.cash, *row.positions, row.equity, row.requirement,
-                  row.distance_to_maintenance]
+                  row.distance_to_maintenance, *(("-",) * 3 if change is None else
+                                                 (change.variation_margin, change.funding, change.other))]
         click.echo("    " + "  ".join(str(v) for v in values))
+    if any(row.cash_change for row in rows):
+        click.echo("    (the change of cash from the epoch before: variation margin and funding of the positions "
+                   "carried in, as the clearing engine computes them from the epoch's public inputs, not proven; "
+                   "other: trades, fees, transfers, liquidation, option premiums; '-': first epoch or after a gap)")
 
 
 # -- auditor --------------------------------------------------------------------------------------

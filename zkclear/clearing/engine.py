@@ -396,11 +396,7 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
 
     # Variation margin and funding on the positions held over the epoch, valued at the new mark.
     # Premium-style options carry no variation margin: their value is counted in equity, not in cash.
-    vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(marks))
-    _refuse_position_values_beyond_the_bound(start_positions, state, resolved, vm_marks, mark_values, multipliers)
-    vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
-    applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
-    funding = funding_payments(start_positions, mark_values, multipliers, applied_rates)
+    vm, funding, applied_rates = carried_flows(start_positions, state, resolved, config)
     funding_report = []
     funding_indices = list(state.funding_indices)
     for column, kind in enumerate(kinds):
@@ -642,6 +638,26 @@ def _refuse_amounts_beyond_the_bound(values: np.ndarray, what: str, resolved: Re
         column = int(np.argmax(np.abs(start_positions[row])))
     raise refusal(Breach(row, column, f"its {what} would exceed the amount bound 2**62 - 1"), resolved,
                   start_positions, instruments, config.statement_limits.max_position)
+
+
+def carried_flows(start_positions: np.ndarray, state: EpochState, resolved: ResolvedInputs,
+                  config: ClearingConfig) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Steps 3 and 4 of the epoch: per row of ``start_positions`` (the positions carried into the epoch, one column
+    per instrument), the variation margin from ``state``'s settlement prices to the epoch's marks (none on
+    premium-style options, nor on expired instruments) and the funding at the clamped rates; and the clamped rates.
+    InputError on a mark that would value carried positions beyond the amount bound (nothing is computed then).
+
+    The engine's cash flows themselves: ``zkclear verify --history`` recomputes a participant's from their
+    verified positions and the epoch's public inputs (``zkclear.proofs.recompute.carried_cash_flows``)."""
+    kinds = tuple(config.kinds.get(spec.kind) for spec in config.instruments)
+    multipliers = tuple(spec.contract_multiplier for spec in config.instruments)
+    premium = frozenset(config.premium_columns())
+    mark_values = tuple(mark or 0 for mark in resolved.marks)
+    vm_marks = tuple(None if column in premium else mark for column, mark in enumerate(resolved.marks))
+    _refuse_position_values_beyond_the_bound(start_positions, state, resolved, vm_marks, mark_values, multipliers)
+    vm = variation_margin(start_positions, state.settlement_prices, vm_marks, multipliers, kinds)
+    applied_rates = tuple(clamp_rate(rate, config.funding_clamp_ppm) for rate in resolved.funding_rates_ppm)
+    return vm, funding_payments(start_positions, mark_values, multipliers, applied_rates), applied_rates
 
 
 def _refuse_position_values_beyond_the_bound(start_positions: np.ndarray, state: EpochState,

@@ -16,6 +16,7 @@ else, so the result is the engine's own risk data of the epoch.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +26,7 @@ from circuits.public_data import PublicRiskData
 from zkclear.clearing.config import SYSTEM_ACCOUNTS, ClearingConfig
 from zkclear.clearing.engine import (
     apply_epoch,
+    carried_flows,
     dynamic_parameter_records,
     epoch_risk_parameters,
     option_equity_values,
@@ -42,7 +44,7 @@ from zkclear.clearing.inputs import (
 from zkclear.clearing.io import parse_config
 from zkclear.clearing.ledger import config_canonical_bytes
 from zkclear.clearing.margin import RiskParameters
-from zkclear.clearing.money import MAX_PRICE_TICKS
+from zkclear.clearing.money import MAX_AMOUNT, MAX_PRICE_TICKS
 from zkclear.clearing.provable import StatementLimits
 from zkclear.clearing.state import EpochState, frozen_array
 from zkclear.errors import VerificationError, ZkclearError
@@ -311,6 +313,43 @@ def check_public_inputs(inputs: PublicInputs, public_data: PublicRiskData, *, ep
     return result
 
 
+def _checked_previous_state(document: dict) -> tuple[ClearingConfig, EpochState]:
+    """The configuration and the accounts-free state before the epoch, checked to be one the engine keeps."""
+    config = _config(document)
+    state = _public_state(document["previous"], config)
+    _check_previous_shape(config, state)
+    return config, state
+
+
+def carried_cash_flows(inputs: PublicInputs, positions: Mapping[str, int]) -> tuple[int, int]:
+    """The variation margin and the funding the clearing engine pays on ``positions`` (lots per instrument id: an
+    account's positions at the close of the epoch before, from its verified receipt) carried into the epoch of
+    ``inputs`` — its own :func:`~zkclear.clearing.engine.carried_flows` on the epoch's previous settlement prices,
+    marks, funding rates and configuration, to the unit. VerificationError("public-inputs-invalid") when the
+    positions are not the configuration's instruments or the engine would refuse them at the epoch's marks."""
+    document = inputs.document
+    try:
+        config, state = _checked_previous_state(document)
+        if sorted(positions) != sorted(config.instrument_ids) or not all(
+                type(q) is int and abs(q) <= MAX_AMOUNT for q in positions.values()):
+            raise VerificationError("public-inputs-invalid",
+                                    detail=f"the positions carried into epoch {inputs.epoch} are not lots of the "
+                                           f"configuration's instruments ({', '.join(config.instrument_ids)})")
+        row = np.array([[positions[i] for i in config.instrument_ids]], dtype=np.int64)
+        resolved = validate_inputs(state, _epoch_inputs(document), config)
+    except VerificationError:
+        raise
+    except ZkclearError as exc:
+        raise _invalid(exc) from None
+    try:
+        vm, funding, _rates = carried_flows(row, state, resolved, config)
+    except ZkclearError:  # its message would name an account of the accounts-free state: this one is yours
+        raise VerificationError("public-inputs-invalid",
+                                detail=f"at epoch {inputs.epoch}'s marks the positions carried in would be worth "
+                                       "more than the amount bound: the engine refuses such an epoch") from None
+    return int(vm[0]), int(funding[0])
+
+
 def state_after(inputs: PublicInputs) -> dict:
     """The ``previous`` section the next epoch's public inputs must carry: the public part of the state after this
     epoch (prices, funding indices, expiries, price history, dynamic parameters), computed by the engine's own
@@ -318,9 +357,7 @@ def state_after(inputs: PublicInputs) -> dict:
     those fields depend on no fill, transfer or account)."""
     document = inputs.document
     try:
-        config = _config(document)
-        before = _public_state(document["previous"], config)
-        _check_previous_shape(config, before)
+        config, before = _checked_previous_state(document)
         after, _report = apply_epoch(before, _epoch_inputs(document), config)
     except VerificationError:
         raise

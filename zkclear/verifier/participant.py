@@ -10,7 +10,7 @@ without its owner noticing.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
@@ -119,8 +119,21 @@ def load_participant_file(path: Path) -> Participant:
 
 
 @dataclass(frozen=True, slots=True)
+class CashChange:
+    """Why the cash moved from the epoch before (both verified; docs/protocol.md, "Participant verification"): the
+    variation margin and the funding of the positions carried in, as the clearing engine computes them from the
+    epoch's public inputs, and ``other``, the rest of the change (trades at the mark, fees, transfers, liquidation,
+    premium-style options' premiums and payoffs)."""
+
+    variation_margin: int
+    funding: int
+    other: int
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryRow:
-    """One epoch of a participant's history (their own values only)."""
+    """One epoch of a participant's history (their own values only); ``cash_change`` when explained (the CLI,
+    for an epoch that follows the one before it in the history)."""
 
     epoch: int
     header_hash: str
@@ -129,6 +142,7 @@ class HistoryRow:
     positions: tuple[int, ...]
     equity: int
     requirement: int
+    cash_change: CashChange | None = None
 
     @property
     def distance_to_maintenance(self) -> int:
@@ -187,22 +201,42 @@ def verify_history(epochs: Sequence[tuple[PublishedEpoch, Receipt]], participant
     return checks
 
 
-def history_rows(checks: Sequence[ReceiptCheck]) -> list[HistoryRow]:
-    return [HistoryRow(c.epoch_id, c.header_hash, c.margin_mode, c.cash, c.positions, c.equity, c.requirement)
-            for c in checks]
+def history_rows(checks: Sequence[ReceiptCheck],
+                 carried: Mapping[int, tuple[int, int]] | None = None) -> list[HistoryRow]:
+    """One row per check, in order. ``carried`` maps an epoch to the variation margin and funding of the positions
+    carried into it; a row gets its :class:`CashChange` only when the check before it is of the epoch before (a gap
+    leaves the change unexplained: the cash and positions in between are unknown)."""
+    carried = carried or {}
+    rows = []
+    for k, c in enumerate(checks):
+        change = None
+        if k and checks[k - 1].epoch_id == c.epoch_id - 1 and c.epoch_id in carried:
+            vm, funding = carried[c.epoch_id]
+            change = CashChange(vm, funding, c.cash - checks[k - 1].cash - vm - funding)
+        rows.append(HistoryRow(c.epoch_id, c.header_hash, c.margin_mode, c.cash, c.positions, c.equity,
+                               c.requirement, change))
+    return rows
 
 
-def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str]) -> str:
+#: the history CSV's columns for :class:`CashChange` (written by the CLI; the browser page has no clearing engine)
+CASH_CHANGE_COLUMNS = ("variation_margin", "funding", "other_cash_change")
+
+
+def history_csv(rows: Sequence[HistoryRow], instruments: Sequence[str], *, cash_change: bool = False) -> str:
     """The history as CSV: epoch, header hash, mode, cash, one column per instrument, equity, requirement,
-    distance to maintenance. An instrument name a spreadsheet would read as a formula (``-``, ``=``, ``+``, ``@``
-    first) is written after an apostrophe."""
+    distance to maintenance and, with ``cash_change``, :data:`CASH_CHANGE_COLUMNS` (empty where a row has none). An
+    instrument name a spreadsheet would read as a formula (``-``, ``=``, ``+``, ``@`` first) is written after an
+    apostrophe."""
     names = [f"'{name}" if name[:1] in ("-", "=", "+", "@") else name for name in instruments]
     header = ["epoch", "header_hash", "margin_mode", "cash", *names, "equity", "maintenance_requirement",
-              "distance_to_maintenance"]
+              "distance_to_maintenance", *(CASH_CHANGE_COLUMNS if cash_change else ())]
     lines = [",".join(header)]
     for row in rows:
         values = [row.epoch, row.header_hash, row.margin_mode, row.cash, *row.positions, row.equity,
                   row.requirement, row.distance_to_maintenance]
+        if cash_change:
+            change = row.cash_change
+            values += ["", "", ""] if change is None else [change.variation_margin, change.funding, change.other]
         lines.append(",".join(str(v) for v in values))
     return "\n".join(lines) + "\n"
 
