@@ -1,0 +1,92 @@
+"""Red team, session 16: an operator who wants a bad node of the published tree to escape the crowd audit (each
+participant checks k chunks drawn with their own randomness, docs/protocol.md "Crowd audit")."""
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from tests.proofs.epoch_fixtures import SYSTEM, honest_epoch, published
+from zkclear.bundle.format import encode_audit_data
+from zkclear.crypto.pedersen import commit
+from zkclear.errors import VerificationError
+from zkclear.tree.sum_tree import TreeNode, combine_level, node_digest
+from zkclear.verifier.audit_on_disk import open_audit_file
+from zkclear.verifier.published import EpochFiles
+from zkclear.verifier.receipt import crowd_audit
+
+
+def _crowd_both(epoch, bundle, audit, k: int) -> list[list[int] | VerificationError]:
+    """The crowd audit's outcome (the chunks it drew, or its failure) on ``audit`` held in memory (the browser
+    page) and read from its file (the CLI)."""
+    outcomes: list[list[int] | VerificationError] = []
+    with tempfile.TemporaryDirectory() as folder:
+        on_disk = replace(published(epoch, bundle), files=EpochFiles(Path(folder), bundle.header.epoch_id))
+        on_disk.files.audit.write_bytes(encode_audit_data(audit, SYSTEM))
+        for view in (audit, open_audit_file(on_disk, chunk_system=SYSTEM)):
+            try:
+                outcomes.append(crowd_audit(on_disk, view, k, chunk_system=SYSTEM))
+            except VerificationError as exc:
+                outcomes.append(exc)
+    return outcomes
+
+
+def _node_over_padding_only(epoch):
+    """The honest epoch's tree with its padding node at level 6, index 1 (the sibling of the populated node (6, 0),
+    at the bottom of the top band of levels) published as an ordinary node instead, over two padding children that
+    commit to zero, its liabilities unchanged (so the top band's node range proof still verifies) but its position
+    vector shifted by a nonzero point: what an operator would do to carry the positions of an account it left out of
+    the tree, and keep the book matched. Its ancestors are recomputed (sums and digests) up to a new root, which a
+    dishonest prover publishes as its own. Returns (bundle, audit)."""
+    audit = epoch.artifacts.audit
+    assert epoch.bundle.header.tree.height == 8 and epoch.bundle.header.tree.chunk_bits == 2
+    assert {(6, 1), (5, 0)} <= audit.padding.keys() and (6, 0) not in audit.padding
+    nodes, padding = dict(audit.upper_nodes), dict(audit.padding)
+    hidden = nodes[(6, 1)]
+    child = nodes[(5, 0)]  # a padding node and its opening, published again as the fake node's two children
+    for index in (2, 3):
+        nodes[(5, index)], padding[(5, index)] = child, audit.padding[(5, 0)]
+    del padding[(6, 1)]
+    shifted = (hidden.positions[0] + commit(5, 0),)
+    nodes[(6, 1)] = TreeNode.of(hidden.liabilities, node_digest(6, child, child), shifted)
+    for level in (7, 8):
+        nodes[(level, 0)] = combine_level(level, [(nodes[(level - 1, 0)], nodes[(level - 1, 1)])])[0]
+    assert nodes[(8, 0)].liabilities == epoch.bundle.root.liabilities  # the total is unchanged, the vector is not
+    assert nodes[(8, 0)].positions != epoch.bundle.root.positions
+    return replace(epoch.bundle, root=nodes[(8, 0)]), replace(audit, upper_nodes=nodes, padding=padding)
+
+
+def test_a_node_with_only_padding_below_it_is_refused_by_the_crowd_audit_whatever_chunks_are_drawn():
+    """Before: the listing check asked of a published node that is not padding only that both its children be
+    published, so a node with two padding children passed it; no chunk lies below such a node, so no draw ever walks
+    through it and its sums were never compared with its children's. Every crowd auditor passed the tree, every k
+    (the escape probability was 1, not (1 - k/n)^P); only the full audit refused it (a node on no populated path)."""
+    epoch = honest_epoch()
+    bundle, audit = _node_over_padding_only(epoch)
+    chunks = len(audit.chunks)
+    for k in (0, chunks):
+        outcomes = _crowd_both(epoch, bundle, audit, k)
+        assert all(isinstance(outcome, VerificationError) for outcome in outcomes), outcomes
+        assert {(outcome.reason, outcome.detail) for outcome in outcomes} == {(
+            "audit-structure", "the node at level 6, index 1 is published as a node of the tree, not as padding, "
+                               "but both its children are padding: no chunk lies below it")}
+
+
+def test_the_honest_epoch_still_passes_the_crowd_audit_from_memory_and_from_its_file():
+    epoch = honest_epoch()
+    chunks = len(epoch.artifacts.audit.chunks)
+    assert _crowd_both(epoch, epoch.bundle, epoch.artifacts.audit, chunks) == [list(range(chunks))] * 2
+
+
+def test_the_crowd_sample_is_the_callers_randomness_and_reaches_every_chunk():
+    """The draw comes from the ``rng`` given (by default the OS CSPRNG), never from the header, the receipt or the
+    file: over a few seeded draws of one chunk each, every chunk number, the first and the last included, is drawn."""
+    import random
+
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    seen: set[int] = set()
+    for seed in range(12):
+        picked = crowd_audit(published(epoch), audit, 1, chunk_system=SYSTEM, rng=random.Random(seed))
+        assert len(picked) == 1
+        seen.update(picked)
+    assert seen == set(range(len(audit.chunks)))
