@@ -298,11 +298,14 @@ def check_padding_zero(audit: AuditData) -> None:
 
 def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
     """The crowd audit draws from the audit data's chunk list, so that list must be every chunk of the published
-    tree, once each: the root is the bundle's, every published node that is not padding has both children
-    published, every level-c node that is not padding is a listed chunk's and every listed chunk has one
-    [audit-structure]. Else an operator could leave a bad chunk out of the list (or out of the published nodes
-    under a non-padding parent) and list good chunks several times. With :func:`check_padding_zero`, no subtree can
-    be relabelled as padding either."""
+    tree, once each: the root is the bundle's; every published node that is not padding has both children
+    published, not both padding, and (below the root) a published parent that is not padding; every level-c node
+    that is not padding is a listed chunk's and every listed chunk has one [audit-structure]. Else an operator could
+    leave a bad chunk out of the list (or out of the published nodes under a non-padding parent) and list good
+    chunks several times, publish a node no chunk lies under (whose sums no draw ever checks), or list chunks under
+    a padding node, which the root does not count. So the published nodes that are not padding are exactly the
+    listed chunks' paths to the root, as in the full audit, and drawing a chunk checks the sums of every node on its
+    path. With :func:`check_padding_zero`, no subtree can be relabelled as padding either."""
     config = bundle.header.tree
     c, height = config.chunk_bits, config.height
     listed: set[int] = set()
@@ -332,8 +335,20 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
         if level == c and index not in listed:
             _fail("audit-structure", f"the chunk root at position {index} is published but its chunk is not listed",
                   level)
-        if level > c and not {(level - 1, 2 * index), (level - 1, 2 * index + 1)} <= audit.upper_nodes.keys():
+        children = {(level - 1, 2 * index), (level - 1, 2 * index + 1)}
+        if level > c and not children <= audit.upper_nodes.keys():
             _fail("audit-structure", f"the node at level {level}, index {index} is published without its children",
+                  level)
+        # a node with padding only below it is on no chunk's path: no draw would ever compare it with its children
+        # (red team s16: its position vector carried an omitted account's positions past every crowd auditor)
+        if level > c and children <= audit.padding.keys():
+            _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
+                                     "not as padding, but both its children are padding: no chunk lies below it",
+                  level)
+        parent = (level + 1, index >> 1)
+        if level < height and (parent not in audit.upper_nodes or parent in audit.padding):
+            _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
+                                     "not as padding, but its parent is padding or missing: it is not under the root",
                   level)
 
 
