@@ -99,12 +99,11 @@ def test_chunks_listed_under_a_padding_node_are_refused_before_any_draw():
     epoch = honest_epoch()
     audit = epoch.artifacts.audit
     nodes, padding = dict(audit.upper_nodes), dict(audit.padding)
-    nodes[(6, 0)], padding[(6, 0)] = nodes[(6, 1)], padding[(6, 1)]  # chunk 8's subtree, cut off under padding
-    for level in (7, 8):
-        nodes[(level, 0)] = combine_level(level, [(nodes[(level - 1, 0)], nodes[(level - 1, 1)])])[0]
+    nodes[(7, 0)], padding[(7, 0)] = nodes[(6, 1)], padding[(6, 1)]  # chunk 8's subtree, cut off under padding
+    nodes[(8, 0)] = combine_level(8, [(nodes[(7, 0)], nodes[(7, 1)])])[0]
     bundle = replace(epoch.bundle, root=nodes[(8, 0)])
     outcomes = _crowd_both(epoch, bundle, replace(audit, upper_nodes=nodes, padding=padding), 0)
     assert all(isinstance(outcome, VerificationError) for outcome in outcomes), outcomes
     assert {(outcome.reason, outcome.detail) for outcome in outcomes} == {(
-        "audit-structure", "the node at level 5, index 1 is published as a node of the tree, not as padding, but its "
+        "audit-structure", "the node at level 6, index 0 is published as a node of the tree, not as padding, but its "
                            "parent is padding or missing: it is not under the root")}

@@ -345,8 +345,10 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
             _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
                                      "not as padding, but both its children are padding: no chunk lies below it",
                   level)
+    for level, index in sorted(audit.upper_nodes):  # after every node is known to be inside the tree
         parent = (level + 1, index >> 1)
-        if level < height and (parent not in audit.upper_nodes or parent in audit.padding):
+        if level < height and (level, index) not in audit.padding and (
+                parent not in audit.upper_nodes or parent in audit.padding):
             _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
                                      "not as padding, but its parent is padding or missing: it is not under the root",
                   level)
