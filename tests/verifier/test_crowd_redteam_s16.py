@@ -5,6 +5,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tests.proofs.epoch_fixtures import SYSTEM, honest_epoch, published
 from zkclear.bundle.format import encode_audit_data
 from zkclear.crypto.pedersen import commit
@@ -107,3 +109,47 @@ def test_chunks_listed_under_a_padding_node_are_refused_before_any_draw():
     assert {(outcome.reason, outcome.detail) for outcome in outcomes} == {(
         "audit-structure", "the node at level 6, index 0 is published as a node of the tree, not as padding, but its "
                            "parent is padding or missing: it is not under the root")}
+
+
+# -- the streaming audit: a bad proof in the last, partial group of chunks or batch of node proofs -------------------
+
+
+def _flipped(proof: bytes) -> bytes:
+    data = bytearray(proof)
+    data[-40] ^= 1  # inside the last scalars: the proof still decodes and no longer verifies
+    return bytes(data)
+
+
+@pytest.mark.parametrize("group_chunks", [1, 3])
+def test_a_bad_chunk_proof_in_the_last_partial_group_is_named_by_the_streaming_audit(tmp_path, group_chunks):
+    """Two chunks: with groups of 3 they form one partial group, batch-verified as one multi-scalar
+    multiplication and re-checked chunk by chunk when it fails; with groups of 1 the bad chunk is the last group."""
+    from zkclear.executor import SerialExecutor
+    from zkclear.verifier.audit_stream import audit_file
+
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    last = audit.chunks[-1]
+    forged = replace(audit, chunks=(*audit.chunks[:-1], replace(last, proof=_flipped(last.proof))))
+    folder = replace(published(epoch), files=EpochFiles(tmp_path, epoch.bundle.header.epoch_id))
+    folder.files.audit.write_bytes(encode_audit_data(forged, SYSTEM))
+    with pytest.raises(VerificationError) as failure:
+        audit_file(folder, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=group_chunks)
+    assert (failure.value.reason, failure.value.index) == ("chunk-collateral-proof", len(audit.chunks) - 1)
+
+
+def test_a_bad_node_proof_last_in_a_partial_batch_is_named_by_the_streaming_audit(tmp_path):
+    """The epoch's three node proofs make one batch (of up to 64), its last the root band's: flipped, the batch
+    fails and the proof is named."""
+    from zkclear.executor import SerialExecutor
+    from zkclear.verifier.audit_stream import audit_file
+
+    epoch = honest_epoch()
+    audit = epoch.artifacts.audit
+    anchor = max(audit.node_proofs)
+    forged = replace(audit, node_proofs={**audit.node_proofs, anchor: _flipped(audit.node_proofs[anchor])})
+    folder = replace(published(epoch), files=EpochFiles(tmp_path, epoch.bundle.header.epoch_id))
+    folder.files.audit.write_bytes(encode_audit_data(forged, SYSTEM))
+    with pytest.raises(VerificationError) as failure:
+        audit_file(folder, chunk_system=SYSTEM, executor=SerialExecutor())
+    assert (failure.value.reason, failure.value.index) == ("node-range-proof", anchor[0])
