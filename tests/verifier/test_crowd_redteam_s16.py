@@ -13,17 +13,23 @@ from zkclear.crypto.pedersen import commit
 from zkclear.errors import VerificationError
 from zkclear.tree.sum_tree import TreeNode, combine_level, node_digest
 from zkclear.verifier.audit_on_disk import open_audit_file
-from zkclear.verifier.published import EpochFiles
+from zkclear.verifier.published import EpochFiles, PublishedEpoch
 from zkclear.verifier.receipt import crowd_audit
 
 
-def _crowd_both(epoch, bundle, audit, k: int) -> list[list[int] | VerificationError]:
+def _written(bundle, audit, folder: Path) -> PublishedEpoch:
+    """The epoch of ``bundle`` published in ``folder`` with ``audit`` as its audit file."""
+    on_disk = replace(published(None, bundle), files=EpochFiles(folder, bundle.header.epoch_id))
+    on_disk.files.audit.write_bytes(encode_audit_data(audit, SYSTEM))
+    return on_disk
+
+
+def _crowd_both(bundle, audit, k: int) -> list[list[int] | VerificationError]:
     """The crowd audit's outcome (the chunks it drew, or its failure) on ``audit`` held in memory (the browser
     page) and read from its file (the CLI)."""
     outcomes: list[list[int] | VerificationError] = []
     with tempfile.TemporaryDirectory() as folder:
-        on_disk = replace(published(epoch, bundle), files=EpochFiles(Path(folder), bundle.header.epoch_id))
-        on_disk.files.audit.write_bytes(encode_audit_data(audit, SYSTEM))
+        on_disk = _written(bundle, audit, Path(folder))
         for view in (audit, open_audit_file(on_disk, chunk_system=SYSTEM)):
             try:
                 outcomes.append(crowd_audit(on_disk, view, k, chunk_system=SYSTEM))
@@ -66,7 +72,7 @@ def test_a_node_with_only_padding_below_it_is_refused_by_the_crowd_audit_whateve
     bundle, audit = _node_over_padding_only(epoch)
     chunks = len(audit.chunks)
     for k in (0, chunks):
-        outcomes = _crowd_both(epoch, bundle, audit, k)
+        outcomes = _crowd_both(bundle, audit, k)
         assert all(isinstance(outcome, VerificationError) for outcome in outcomes), outcomes
         assert {(outcome.reason, outcome.detail) for outcome in outcomes} == {(
             "audit-structure", "the node at level 6, index 1 is published as a node of the tree, not as padding, "
@@ -76,7 +82,7 @@ def test_a_node_with_only_padding_below_it_is_refused_by_the_crowd_audit_whateve
 def test_the_honest_epoch_still_passes_the_crowd_audit_from_memory_and_from_its_file():
     epoch = honest_epoch()
     chunks = len(epoch.artifacts.audit.chunks)
-    assert _crowd_both(epoch, epoch.bundle, epoch.artifacts.audit, chunks) == [list(range(chunks))] * 2
+    assert _crowd_both(epoch.bundle, epoch.artifacts.audit, chunks) == [list(range(chunks))] * 2
 
 
 def test_the_crowd_sample_is_the_callers_randomness_and_reaches_every_chunk():
@@ -104,7 +110,7 @@ def test_chunks_listed_under_a_padding_node_are_refused_before_any_draw():
     nodes[(7, 0)], padding[(7, 0)] = nodes[(6, 1)], padding[(6, 1)]  # chunk 8's subtree, cut off under padding
     nodes[(8, 0)] = combine_level(8, [(nodes[(7, 0)], nodes[(7, 1)])])[0]
     bundle = replace(epoch.bundle, root=nodes[(8, 0)])
-    outcomes = _crowd_both(epoch, bundle, replace(audit, upper_nodes=nodes, padding=padding), 0)
+    outcomes = _crowd_both(bundle, replace(audit, upper_nodes=nodes, padding=padding), 0)
     assert all(isinstance(outcome, VerificationError) for outcome in outcomes), outcomes
     assert {(outcome.reason, outcome.detail) for outcome in outcomes} == {(
         "audit-structure", "the node at level 6, index 0 is published as a node of the tree, not as padding, but its "
@@ -131,10 +137,9 @@ def test_a_bad_chunk_proof_in_the_last_partial_group_is_named_by_the_streaming_a
     audit = epoch.artifacts.audit
     last = audit.chunks[-1]
     forged = replace(audit, chunks=(*audit.chunks[:-1], replace(last, proof=_flipped(last.proof))))
-    folder = replace(published(epoch), files=EpochFiles(tmp_path, epoch.bundle.header.epoch_id))
-    folder.files.audit.write_bytes(encode_audit_data(forged, SYSTEM))
     with pytest.raises(VerificationError) as failure:
-        audit_file(folder, chunk_system=SYSTEM, executor=SerialExecutor(), group_chunks=group_chunks)
+        audit_file(_written(epoch.bundle, forged, tmp_path), chunk_system=SYSTEM, executor=SerialExecutor(),
+                   group_chunks=group_chunks)
     assert (failure.value.reason, failure.value.index) == ("chunk-collateral-proof", len(audit.chunks) - 1)
 
 
@@ -148,8 +153,6 @@ def test_a_bad_node_proof_last_in_a_partial_batch_is_named_by_the_streaming_audi
     audit = epoch.artifacts.audit
     anchor = max(audit.node_proofs)
     forged = replace(audit, node_proofs={**audit.node_proofs, anchor: _flipped(audit.node_proofs[anchor])})
-    folder = replace(published(epoch), files=EpochFiles(tmp_path, epoch.bundle.header.epoch_id))
-    folder.files.audit.write_bytes(encode_audit_data(forged, SYSTEM))
     with pytest.raises(VerificationError) as failure:
-        audit_file(folder, chunk_system=SYSTEM, executor=SerialExecutor())
+        audit_file(_written(epoch.bundle, forged, tmp_path), chunk_system=SYSTEM, executor=SerialExecutor())
     assert (failure.value.reason, failure.value.index) == ("node-range-proof", anchor[0])
