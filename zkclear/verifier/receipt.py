@@ -345,13 +345,19 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
             _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
                                      "not as padding, but both its children are padding: no chunk lies below it",
                   level)
-    for level, index in sorted(audit.upper_nodes):  # after every node is known to be inside the tree
-        parent = (level + 1, index >> 1)
-        if level < height and (level, index) not in audit.padding and (
-                parent not in audit.upper_nodes or parent in audit.padding):
-            _fail("audit-structure", f"the node at level {level}, index {index} is published as a node of the tree, "
-                                     "not as padding, but its parent is padding or missing: it is not under the root",
-                  level)
+    # after every node is known to be inside the tree; the lowest such node is named (min: no sorted copy of a list
+    # that may hold millions of positions)
+    orphan = min((pos for pos in audit.upper_nodes if pos[0] < height and pos not in audit.padding
+                  and not _published_node((pos[0] + 1, pos[1] >> 1), audit)), default=None)
+    if orphan is not None:
+        _fail("audit-structure", f"the node at level {orphan[0]}, index {orphan[1]} is published as a node of the "
+                                 "tree, not as padding, but its parent is padding or missing: it is not under the root",
+              orphan[0])
+
+
+def _published_node(position: Position, audit: AuditData) -> bool:
+    """Whether ``position`` holds a published node that is not padding."""
+    return position in audit.upper_nodes and position not in audit.padding
 
 
 def check_published_digests(bundle: PublicBundle, audit: AuditData) -> None:
