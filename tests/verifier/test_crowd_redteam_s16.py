@@ -69,8 +69,9 @@ def test_a_node_with_only_padding_below_it_is_refused_by_the_crowd_audit_whateve
     through it and its sums were never compared with its children's. Every crowd auditor passed the tree, every k
     (the escape probability was 1, not (1 - k/n)^P); only the full audit refused it (a node on no populated path).
     Here the shift is arbitrary, so this root would fail the participants' matched-book check; an operator who also
-    leaves out an account holding the opposite positions keeps it passing (not built here: the prover refuses an
-    unmatched book), as with the fake account of tests/verifier/test_redteam_s11.py, which needs collateral."""
+    leaves out an account holding the positions the shift carries keeps it passing (not built here: the prover
+    refuses an unmatched book), as with the fake account of tests/verifier/test_redteam_s11.py, which needs
+    collateral."""
     epoch = honest_epoch()
     bundle, audit = _node_over_padding_only(epoch)
     chunks = len(audit.chunks)
