@@ -571,6 +571,7 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
         expectations.append(Expected(cash=cash, positions=wanted, margin_mode=margin_mode, header_hash=header,
                                      balances=held))
     picked: list[int] = []
+    drawn_from = 0
     try:
         checks = verify_history(pairs, participant, expectations)
         from zkclear.proofs.recompute import carried_cash_flows, check_inputs_chain, check_public_inputs
@@ -590,7 +591,9 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
             latest = max(pairs, key=lambda pair: pair[0].epoch)[0]
             from zkclear.verifier.audit_on_disk import open_audit_file
 
-            picked = crowd_audit(latest, open_audit_file(latest), crowd)  # reads only the chunks it samples
+            audit = open_audit_file(latest)
+            picked = crowd_audit(latest, audit, crowd)  # reads only the chunks it samples
+            drawn_from = len(audit.chunks)
     except VerificationError as exc:
         _fail(exc, as_json, account=participant.account_id)
     rows = history_rows(checks, carried)
@@ -630,7 +633,8 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
     if history_csv_path:
         click.echo(f"  history written to {history_csv_path}")
     if picked:
-        click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too")
+        click.echo(f"  crowd audit: chunks {picked} of epoch {max(published_by_epoch)} verified too (drawn from its "
+                   f"{drawn_from} chunks)")
 
 
 def _scheduler_address(scheduler: str | None) -> str | None:

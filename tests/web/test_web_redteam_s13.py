@@ -266,10 +266,11 @@ def test_the_pages_crowd_audit_reads_only_the_chunks_it_draws_as_zkclear_verify_
     trader = "trader-0003"
     receipt = two_chunks.receipt_path(1, trader)
     code, output = zkclear_status("verify", folder, "--receipt", receipt, "--account", trader, "--crowd-audit", 1)
-    assert code == 0 and "crowd audit: chunks [0] of epoch 1 verified too" in output, output
+    assert code == 0 and "crowd audit: chunks [0] of epoch 1 verified too (drawn from its 2 chunks)" in output, output
     result = verify(trader, [EpochRequest(folder, receipt)], crowd_audit_chunks=1)
     assert result["ok"] is True, result["crowd_audit"]
     assert result["crowd_audit"]["chunks"] == [0]
+    assert result["crowd_audit"]["detail"].startswith("chunks [0] of epoch 1, picked at random here from its 2 chunks")
     # drawing the bad chunk too, both refuse the file (exit 1 / the crowd audit's line naming it)
     code, output = zkclear_status("verify", folder, "--receipt", receipt, "--account", trader, "--crowd-audit", 2)
     assert code == 1 and "chunk[1]" in output, output

@@ -302,7 +302,7 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
     published, every level-c node that is not padding is a listed chunk's and every listed chunk has one
     [audit-structure]. Else an operator could leave a bad chunk out of the list (or out of the published nodes
     under a non-padding parent) and list good chunks several times. With :func:`check_padding_zero`, no subtree can
-    be relabelled as padding either."""
+    be relabelled as padding either; :func:`check_chunk_paths` completes the structure."""
     config = bundle.header.tree
     c, height = config.chunk_bits, config.height
     listed: set[int] = set()
@@ -335,6 +335,36 @@ def check_chunk_listing(bundle: PublicBundle, audit: AuditData) -> None:
         if level > c and not {(level - 1, 2 * index), (level - 1, 2 * index + 1)} <= audit.upper_nodes.keys():
             _fail("audit-structure", f"the node at level {level}, index {index} is published without its children",
                   level)
+
+
+def check_chunk_paths(bundle: PublicBundle, audit: AuditData) -> None:
+    """After :func:`check_chunk_listing` and :func:`check_padding_zero`: every published node that is not padding
+    has a child that is not padding (above the chunk roots) and a parent that is not padding (below the root)
+    [audit-structure]. So the nodes that are not padding are exactly the listed chunks' paths to the root, as in the
+    full audit, and drawing a chunk checks the sums of every node on its path; a node with padding only below it
+    is on no chunk's path, and no draw would ever compare it with its children (red team s16: its position vector
+    carried an omitted account's positions past every crowd auditor, whatever k), and chunks listed under a padding
+    node are not counted by the root. Each rule names its lowest failing node (min: no sorted copy of a list that
+    may hold millions of positions)."""
+    c, height = bundle.header.tree.chunk_bits, bundle.header.tree.height
+    childless = min((pos for pos in audit.upper_nodes if pos[0] > c and pos not in audit.padding
+                     and not any(_published_node((pos[0] - 1, 2 * pos[1] + side), audit) for side in (0, 1))),
+                    default=None)
+    if childless is not None:
+        _fail("audit-structure", f"the node at level {childless[0]}, index {childless[1]} is published as a node of "
+                                 "the tree, not as padding, but both its children are padding: no chunk lies below "
+                                 "it", childless[0])
+    orphan = min((pos for pos in audit.upper_nodes if pos[0] < height and pos not in audit.padding
+                  and not _published_node((pos[0] + 1, pos[1] >> 1), audit)), default=None)
+    if orphan is not None:
+        _fail("audit-structure", f"the node at level {orphan[0]}, index {orphan[1]} is published as a node of the "
+                                 "tree, not as padding, but its parent is padding or missing: it is not under the root",
+              orphan[0])
+
+
+def _published_node(position: Position, audit: AuditData) -> bool:
+    """Whether ``position`` holds a published node that is not padding."""
+    return position in audit.upper_nodes and position not in audit.padding
 
 
 def check_published_digests(bundle: PublicBundle, audit: AuditData) -> None:
@@ -374,6 +404,7 @@ def crowd_audit(published: PublishedEpoch, audit: AuditData, k: int, *,
     check_published_digests(bundle, audit)
     chooser = rng or secrets.SystemRandom()
     check_padding_zero(audit)
+    check_chunk_paths(bundle, audit)
     picked = sorted(chooser.sample(range(len(audit.chunks)), min(k, len(audit.chunks))))
     named = []
     for chunk_number in picked:

@@ -361,14 +361,16 @@ def _links(epochs: Sequence[int]) -> list[dict[str, Any]]:
 
 def _crowd_audit(latest: PublishedEpoch, chunks: int) -> dict[str, Any]:
     try:  # the audit file as zkclear verify reads it: its layout, then only the chunks and nodes drawn
-        picked = crowd_audit(latest, open_audit_file(latest), chunks)
+        audit = open_audit_file(latest)
+        picked = crowd_audit(latest, audit, chunks)
     except VerificationError as exc:
         return {"ok": False, "chunks": [], "detail": exc.detail or explain(exc.reason, exc.index),
                 "reason": exc.reason}
     except ZkclearError as exc:  # the audit data is missing or does not decode
         return {"ok": False, "chunks": [], "detail": str(exc), "reason": None}
     return {"ok": True, "chunks": picked, "reason": None,
-            "detail": f"chunks {picked} of epoch {latest.epoch}, picked at random here: each chunk's leaves, its "
+            "detail": f"chunks {picked} of epoch {latest.epoch}, picked at random here from its {len(audit.chunks)} "
+                      "chunks: each chunk's leaves, its "
                       "path of published nodes to the root, its collateralization proof and the path's range "
                       "proofs verify"}
 
