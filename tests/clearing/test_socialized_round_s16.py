@@ -2,8 +2,9 @@
 
 The waterfall red team found a socialized loss computed and reported payer by payer for each bankrupt account:
 100 bankrupt accounts against 20,000 others wrote 2,000,100 records. The residues a round leaves to socialized
-loss are now paid once, when its last candidate is done: their sum pro rata to the positive equity of every account
-but the insurance fund and the round's bankrupt accounts, one record per round. The market is the sybil crash of
+loss are now paid once, when its last candidate is done: the insurance fund first as far as it goes, the rest of
+their sum pro rata to the positive equity of every account but the insurance fund and the round's bankrupt accounts,
+one record per round. The market is the sybil crash of
 ``zkclear bench waterfall`` (zkclear/bench/waterfall.py): ``B`` accounts each bankrupt at −40,000 against ``P`` flat
 payers of about 1,000,000 each and a dealer, with an empty insurance fund.
 """
