@@ -128,3 +128,25 @@ def test_the_insurance_fund_pays_first_what_a_later_candidate_of_the_round_put_i
     assert loss.residues == (("A", 1_406),) and loss.insurance_paid == 69 + 23 == sum(e.penalty for e in first_round)
     assert loss.charges == (("B", 395), ("C", 919)) and loss.insurance_paid + 395 + 919 == loss.total
     assert state.cash_of("A") == 0
+
+
+def test_each_round_that_leaves_a_residue_has_its_own_record():
+    """Found by searching the differential test's markets for two socialized rounds in one epoch: U0 (8 deposited,
+    a 25 fee) ends epoch 1 at −17 long 4 lots; the fund (1) pays 1 and the residue 16 goes to ADL, U1 and the
+    backstop each taking 2 lots and paying 8 — U1 from 4, so it ends at −4, below maintenance only from then on. The
+    backstop was a candidate of the same round (short 2 lots at equity 0): flat and at −8, its residue is the round's
+    socialized loss, paid by the fee account. U1's −4 is the next round's, a second record."""
+    config = ref.Config((ref.Instrument("I0", "dated_future", 100, 1, 1, expiry_epoch=2),), penalty_ppm=0,
+                        buffer_ppm=0, deficit_resolution="adl")
+    first = ref.Inputs(1, {"I0": (1, None)}, (ref.FillRecord("x", "U0", "U1", "I0", 2, 1),
+                                              ref.FillRecord("y", "U0", ref.BACKSTOP, "I0", 2, 1, buyer_fee=25)),
+                       (("a", "deposit", "U0", 8), ("b", "deposit", "U1", 4), ("f", "deposit", ref.INSURANCE_FUND, 1)),
+                       ("U0", "U1"))
+    state, report = _model_and_engine(config, first)
+    assert [(e.account, e.residue, e.resolution) for e in report.liquidations] == [
+        ("U0", 16, "adl"), (ref.BACKSTOP, 8, "socialized_loss"), ("U1", 4, "socialized_loss")]
+    assert [(e.counterparty, e.cash) for e in report.adl] == [("U1", 8), (ref.BACKSTOP, 8)]
+    assert [(loss.residues, loss.insurance_paid, loss.charges) for loss in report.socialized] == [
+        (((ref.BACKSTOP, 8),), 0, ((ref.FEE_ACCOUNT, 8),)), ((("U1", 4),), 0, ((ref.FEE_ACCOUNT, 4),))]
+    assert {a: state.cash_of(a) for a in ("U0", "U1", ref.BACKSTOP, ref.FEE_ACCOUNT)} == {
+        "U0": 0, "U1": 0, ref.BACKSTOP: 0, ref.FEE_ACCOUNT: 25 - 12}
