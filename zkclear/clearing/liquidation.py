@@ -27,8 +27,9 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   deleveraging waits.
 
 A residue left to socialized loss (a bankrupt's, the backstop's, or the part of an ADL residue above the cap) is
-not paid at once: the round collects them, and when its last candidate is done their sum is allocated once over
-the positive equity of every account but the insurance fund and the round's bankrupt accounts
+not paid at once: the round collects them, and when its last candidate is done their sum is paid once — by the
+insurance fund as far as a later candidate's penalty refilled it, the rest allocated over the positive equity of
+every account but the insurance fund and the round's bankrupt accounts
 (:func:`~zkclear.clearing.waterfall.socialize_round`; one record per round, so a crash with many bankrupt accounts
 costs bankrupts + payers, not their product). The pass repeats until no account is below maintenance (ADL and
 socialized losses can push others below), so on return every account satisfies ``E >= MM``.
