@@ -44,8 +44,9 @@ def main() -> None:
                   f"conservation {'OK' if conserved else 'BROKEN'}; book {'matched' if matched else 'UNMATCHED'}")
             for event in report.adl[:5]:
                 print(f"   ADL: {event}")
-            for event in report.socialized[:5]:
-                print(f"   socialized: {event}")
+            for loss in report.socialized[:5]:  # one socialized loss per liquidation round
+                print(f"   socialized: {loss.total} for {len(loss.residues)} bankrupt accounts "
+                      f"{[account for account, _ in loss.residues[:3]]}, charged to {len(loss.charges)} accounts")
             if not (conserved and matched):
                 raise SystemExit("invariant broken")
 

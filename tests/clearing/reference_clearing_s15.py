@@ -156,7 +156,7 @@ class Report:
     liquidations: list[Liquidation]
     backstop_topups: list[int]  # from the insurance fund to the backstop; negative: its surplus returned
     adl: list[tuple[str, str, str, int, int]]  # (bankrupt, counterparty, instrument, lots, cash)
-    socialized: list[tuple[str, str, int]]  # (bankrupt, account, amount)
+    socialized: list[tuple[list[tuple[str, int]], int, list[tuple[str, int]]]]  # per round: residues, fund, charges
 
 
 # -- margin ("Margin (cross margin, per account)") ------------------------------------------------------------------
@@ -385,7 +385,8 @@ class LiquidationPass:
     events: list[Liquidation] = field(default_factory=list)
     topups: list[int] = field(default_factory=list)
     adl: list[tuple[str, str, str, int, int]] = field(default_factory=list)  # bankrupt, counterparty, instr, lots, cash
-    socialized: list[tuple[str, str, int]] = field(default_factory=list)  # bankrupt, account, amount
+    socialized: list[tuple[list[tuple[str, int]], int, list[tuple[str, int]]]] = field(default_factory=list)
+    unsocialized: list[tuple[str, int]] = field(default_factory=list)  # the round's residues, not paid yet
 
     def maintenance(self, positions: dict[str, int]) -> int:
         return requirement(self.config, positions, self.marks, "maintenance", self.overrides)
@@ -404,7 +405,7 @@ class LiquidationPass:
     def run(self) -> None:
         """In rounds until no account is below maintenance: each round takes the accounts below it at its start, in
         id order with the backstop last (an ADL or a socialized loss can push another account under: the next round
-        re-checks)."""
+        re-checks); the residues its candidates left to socialized loss are paid when its last candidate is done."""
         while candidates := self.candidates():
             for account in candidates:
                 if self.state.cash[account] >= self.maintenance(self.state.positions[account]):
@@ -415,6 +416,7 @@ class LiquidationPass:
                     self.bankrupt(account)
                 else:
                     self.close_out(account)
+            self.socialize_round()
         surplus = self.state.cash[BACKSTOP] - self.target(self.state.positions[BACKSTOP])
         surplus = min(surplus, AMOUNT_BOUND - self.state.cash[INSURANCE_FUND])  # "as much as the fund holds short of"
         if surplus > 0:
@@ -480,12 +482,33 @@ class LiquidationPass:
             self.socialize(account, residue - carried)
 
     def socialize(self, account: str, residue: int) -> None:
-        payers = [a for a in sorted(self.state.cash) if a != account and self.state.cash[a] > 0]
-        shares = allocate_pro_rata(residue, [self.state.cash[a] for a in payers])
-        for payer, share in zip(payers, shares, strict=True):
-            if share:  # the report lists the accounts charged
-                self.pay(payer, account, share)
-                self.socialized.append((account, payer, share))
+        """A residue left to socialized loss "is not paid at once: the bankrupt account stays at equity ``−R`` while the
+        round goes on"."""
+        self.unsocialized.append((account, residue))
+
+    def socialize_round(self) -> None:
+        """"When the round's last candidate is done [...] each bankrupt account receives exactly its residue: of their
+        sum ``R_round``, the insurance fund first pays what it holds, as far as it goes [...] and the rest is charged
+        once to every account with positive equity but the insurance fund and the round's bankrupt accounts [...], pro
+        rata to that equity as it stands then"; split "in id order of the payers"; the record: "``residues`` [...] in
+        the order they arose in the round [...], ``insurance_paid`` [...] and ``charges`` [...] of the accounts charged
+        a non-zero amount, in id order"."""
+        residues, self.unsocialized = self.unsocialized, []
+        if not residues:
+            return
+        total = sum(r for _, r in residues)
+        paid = min(total, self.state.cash[INSURANCE_FUND])  # "the insurance fund first, as far as it goes"
+        self.state.cash[INSURANCE_FUND] -= paid
+        bankrupts = {account for account, _ in residues}
+        payers = [a for a in sorted(self.state.cash)
+                  if a != INSURANCE_FUND and a not in bankrupts and self.state.cash[a] > 0]
+        shares = allocate_pro_rata(total - paid, [self.state.cash[a] for a in payers]) if total > paid else []
+        charges = [(payer, share) for payer, share in zip(payers, shares or [0] * len(payers), strict=True) if share]
+        for payer, share in charges:
+            self.state.cash[payer] -= share
+        for account, residue in residues:
+            self.state.cash[account] += residue
+        self.socialized.append((residues, paid, charges))
 
     def rank(self, exclude: str) -> list[str]:
         """ADL rank: highest score first, ties by id, the backstop after every user."""

@@ -77,9 +77,9 @@ def test_a_35_percent_crash_runs_the_whole_waterfall_and_conserves_money(resolut
     residues = sum(e.residue for e in bankrupt)
     if resolution is DeficitResolution.ADL:
         assert report.adl  # residues of accounts that still had positions went to ADL
-        assert sum(e.cash for e in report.adl) + sum(s.amount for s in report.socialized) == residues
+        assert sum(e.cash for e in report.adl) + sum(s.total for s in report.socialized) == residues
     else:
-        assert report.socialized and sum(s.amount for s in report.socialized) == residues
+        assert report.socialized and sum(s.total for s in report.socialized) == residues
     # The longs lost, liquidators and backstop absorbed positions, and the book is still matched.
     assert after.cash_of(INSURANCE_FUND) >= 0 and after.cash_of(BACKSTOP) >= 0
     for row, account in enumerate(after.accounts):

@@ -247,8 +247,9 @@ def test_fund_exhausted_residue_is_socialized_pro_rata_to_positive_equity() -> N
     state, report = _bankrupt_with_small_fund(DeficitResolution.SOCIALIZED_LOSS)
     (event,) = report.liquidations
     assert (event.residue, event.resolution, event.receiver) == (4_000, "socialized_loss", "L")
-    assert {(e.account, e.amount) for e in report.socialized} == {("B", 533), ("C", 1_572), ("D", 491),
-                                                                  ("L", 1_404)}
+    (loss,) = report.socialized
+    assert loss.residues == (("A", 4_000),)
+    assert loss.charges == (("B", 533), ("C", 1_572), ("D", 491), ("L", 1_404))
     assert (state.cash_of("B"), state.cash_of("C"), state.cash_of("D"), state.cash_of("L")) == (
         75_467, 222_428, 69_509, 198_596)
     assert state.position_of("L", PERP) == 50 and state.cash_of("A") == 0

@@ -227,7 +227,7 @@ def test_futures_style_settlement_equals_premium_plus_payoff(epochs):
     results = epochs["results"]
     touched = {e.account for r in results for e in r.report.liquidations}
     touched |= {e.counterparty for r in results for e in r.report.adl}
-    touched |= {e.account for r in results for e in r.report.socialized}
+    touched |= {account for r in results for e in r.report.socialized for account, _ in e.charges}
     payoff = {s.instrument_id: expiry_payoff_per_lot(s, 19_500) for s in OPTIONS}
     flows: dict[str, int] = {}
     perp_traders = set()

@@ -6,4 +6,5 @@ human-readable figures through ``echo`` and returns the metric name -> number ma
 ``--json`` prints. Benchmarks are scripts, never timed tests.
 """
 
-SUITES = ("group", "rangeproof", "clearing", "scenario", "collateral", "tree", "chains", "verifier", "epoch", "scale")
+SUITES = ("group", "rangeproof", "clearing", "scenario", "collateral", "tree", "chains", "verifier", "epoch", "scale",
+          "waterfall")

@@ -60,11 +60,19 @@ class AdlEvent:
 
 @dataclass(frozen=True, slots=True)
 class SocializedLoss:
-    """``account`` paid ``amount`` of ``bankrupt_account``'s residue (pro rata to positive equity)."""
+    """One liquidation round's socialized loss: the ``residues`` left to it (``(bankrupt account, amount)``, in the
+    order they arose in the round) were paid when the round ended — ``insurance_paid`` by the insurance fund (what a
+    later candidate's penalty put in it), the rest in one allocation pro rata to positive equity by the ``charges``
+    (``(account, amount)``, the accounts charged a non-zero amount, in id order)."""
 
-    bankrupt_account: str
-    account: str
-    amount: int
+    residues: tuple[tuple[str, int], ...]
+    insurance_paid: int
+    charges: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        """The round's residues' sum: ``insurance_paid`` plus the charges."""
+        return sum(amount for _, amount in self.residues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,9 @@ class Book:
     liquidations: list[LiquidationEvent] = field(default_factory=list)
     adl: list[AdlEvent] = field(default_factory=list)
     socialized: list[SocializedLoss] = field(default_factory=list)
+    #: the current liquidation round's residues left to its socialized loss, ``(row, amount)``, not paid yet
+    #: (:func:`zkclear.clearing.waterfall.socialize_round` pays them at the round's end)
+    unsocialized: list[tuple[int, int]] = field(default_factory=list)
     topups: list[BackstopTopUp] = field(default_factory=list)
     conversions: list[ConversionEvent] = field(default_factory=list)
 
@@ -204,6 +215,22 @@ class Book:
                 raise ClearingError("a liquidation transfer would leave the amount bound 2**62 - 1")
             self.cash[from_row] = paid
             self.cash[to_row] = received
+
+    def pay_many(self, debits: list[tuple[int, int]], credits: list[tuple[int, int]]) -> None:
+        """One transfer among many rows: each ``(row, amount >= 0)`` of ``debits`` pays ``amount``, each of
+        ``credits`` receives it; the rows distinct, the two totals equal. :class:`ClearingError` if a balance would
+        leave the amount bound (nothing is moved then)."""
+        if sum(amount for _, amount in debits) != sum(amount for _, amount in credits):
+            raise ClearingError("a transfer among many accounts that does not balance")
+        rows = np.array([row for row, _ in debits + credits], dtype=np.int64)
+        if np.unique(rows).size != rows.size:
+            raise ClearingError("a transfer among many accounts names an account twice")
+        # int64 holds it: a debit is at most the payer's equity, a credit the bankrupt's negative equity
+        moved = np.array([-amount for _, amount in debits] + [amount for _, amount in credits], dtype=np.int64)
+        after = self.cash[rows] + moved
+        if rows.size and int(np.abs(after).max()) > MAX_AMOUNT:
+            raise ClearingError("a liquidation transfer would leave the amount bound 2**62 - 1")
+        self.cash[rows] = after
 
     def convert(self, row: int, asset: int, amount: int) -> None:
         """Convert ``amount`` (``1 … balance``) of account ``row``'s collateral ``asset`` into the settlement

@@ -26,8 +26,13 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   exempt for a paused instrument (docs/clearing.md "Paused liquidations") is topped up all the same; only its
   deleveraging waits.
 
-The pass repeats until no account is below maintenance (ADL and socialized losses can push others below), so
-on return every account satisfies ``E >= MM``.
+A residue left to socialized loss (a bankrupt's, the backstop's, or the part of an ADL residue above the cap) is
+not paid at once: the round collects them, and when its last candidate is done their sum is paid once — by the
+insurance fund as far as a later candidate's penalty refilled it, the rest allocated over the positive equity of
+every account but the insurance fund and the round's bankrupt accounts
+(:func:`~zkclear.clearing.waterfall.socialize_round`; one record per round, so a crash with many bankrupt accounts
+costs bankrupts + payers, not their product). The pass repeats until no account is below maintenance (ADL and
+socialized losses can push others below), so on return every account satisfies ``E >= MM``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from zkclear.clearing.config import DeficitResolution
 from zkclear.clearing.conversion import convert_collateral
 from zkclear.clearing.margin import MarginLevel, margin_requirements
 from zkclear.clearing.money import MAX_AMOUNT
-from zkclear.clearing.waterfall import deleverage, socialize
+from zkclear.clearing.waterfall import deleverage, socialize, socialize_round
 from zkclear.errors import ClearingError
 
 MAX_ROUNDS = 10_000
@@ -217,6 +222,7 @@ def liquidation_pass(book: Book) -> None:
                 _restore_backstop(book, requirement)
             else:
                 _liquidate_user(book, row, requirement)
+        socialize_round(book)  # before the exempt backstop's top-up: it tops up what its share left
         if exempt_backstop_below:
             _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
         if not candidates:

@@ -165,21 +165,39 @@ def deleverage(book: Book, row: int, closing: list[int], residue: int, weights: 
 
 
 def socialize(book: Book, row: int, residue: int) -> None:
-    """Cover ``residue`` for ``row`` from every other account with positive equity, pro rata to that equity.
+    """Leave ``residue`` of ``row`` to the current liquidation round's socialized loss, which
+    :func:`socialize_round` allocates at the round's end (``row`` stays at ``-residue`` equity until then)."""
+    if residue:
+        book.unsocialized.append((row, residue))
 
-    The fee account and the backstop take part like users (their cash is the clearing house's own capital);
-    the insurance fund is already empty when this runs. Because balances sum to deposits minus withdrawals,
-    the others' positive equity always covers the residue; :class:`ClearingError` otherwise (an insolvent
-    book)."""
-    if residue == 0:
+
+def socialize_round(book: Book) -> None:
+    """Pay the round's residues (:func:`socialize`) at once, each bankrupt account receiving exactly its residue:
+    the insurance fund first, as far as it goes (it is empty when a residue arises, but a later candidate of the
+    round can pay it a penalty), then the rest in one allocation pro rata to the positive equity of every account
+    but the insurance fund and the round's bankrupt accounts (the fee account and the backstop take part like users:
+    their cash is the clearing house's own capital), with :func:`allocate_pro_rata` in id order; one
+    :class:`SocializedLoss` record. Because balances sum to deposits minus withdrawals, the others' positive equity
+    covers what the fund does not; :class:`ClearingError` otherwise (an insolvent book)."""
+    residues, book.unsocialized = book.unsocialized, []
+    total = sum(amount for _, amount in residues)
+    if total == 0:
         return
-    excluded = {row, book.insurance_row}
-    equities = book.equities()
-    rows = [r for r in np.flatnonzero(equities > 0).tolist() if r not in excluded]
-    weights = equities[rows].tolist() if rows else []
-    if sum(weights) < residue:
-        raise ClearingError(f"clearing house insolvent: residue {residue} exceeds all positive equity left")
-    for payer, amount in zip(rows, allocate_pro_rata(residue, weights), strict=True):
-        if amount:
-            book.pay(payer, row, amount)
-            book.socialized.append(SocializedLoss(book.accounts[row], book.accounts[payer], amount))
+    fund = book.insurance_row
+    insurance_paid = max(0, min(total, book.equity(fund)))
+    rest = total - insurance_paid
+    charges: list[tuple[int, int]] = []
+    if rest:
+        equities = book.equities()
+        eligible = equities > 0
+        eligible[[fund, *(row for row, _ in residues)]] = False
+        rows = np.flatnonzero(eligible)
+        weights = equities[rows].tolist()
+        if sum(weights) < rest:
+            raise ClearingError(f"clearing house insolvent: residue {rest} exceeds all positive equity left")
+        charges = [(payer, amount) for payer, amount in zip(rows.tolist(), allocate_pro_rata(rest, weights),
+                                                            strict=True) if amount]
+    book.pay_many([(fund, insurance_paid)] * bool(insurance_paid) + charges, residues)
+    book.socialized.append(SocializedLoss(tuple((book.accounts[row], amount) for row, amount in residues),
+                                          insurance_paid,
+                                          tuple((book.accounts[row], amount) for row, amount in charges)))
