@@ -1,12 +1,13 @@
-"""The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report
-and every one they report is in it; every reason the threat model says catches an attack exists; the README's CLI
-table has a row for every command, and each row names every option of its command; ``epoch run --help`` names every
-input file; the contents list of docs/protocol.md, format.md and performance.md names their sections; every CSV
-header docs/format.md shows is the one the code reads; and every ``zkclear ...`` the README and docs show names a
-command and options it has."""
+"""The documents name what the code has: every reason code in docs/protocol.md's table is one the verifiers report and
+every one they report is in it, and zkclear/ raises every one and no other; every reason the threat model says
+catches an attack exists; the README's CLI table has a row for every command, and each row names every option of its
+command; ``epoch run --help`` names every input file; the contents list of docs/protocol.md, format.md and
+performance.md names their sections; every CSV header docs/format.md shows is the one the code reads; and every
+``zkclear ...`` the README and docs show names a command and options it has."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -42,6 +43,48 @@ def test_the_reason_table_lists_exactly_the_reasons_the_verifiers_report():
     listed = {code for row in rows[1:] for code in re.findall(r"`([^`]+)`", row[0])}
     assert listed - set(REASONS) == set(), "in docs/protocol.md's table, not in zkclear/verifier/reasons.py"
     assert set(REASONS) - listed == set(), "in zkclear/verifier/reasons.py, not in docs/protocol.md's table"
+
+
+_RAISERS = ("VerificationError", "_fail", "failure")  # failure: zkclear.chains.reasons, an attestation's error
+
+
+def _reason_of(node: ast.expr) -> str | None:
+    """The reason code ``node`` spells: a string literal, or ``Reason.NAME`` (zkclear.chains.reasons)."""
+    from zkclear.chains.reasons import Reason
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and KEBAB.fullmatch(node.value):
+        return node.value
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Reason":
+        return Reason[node.attr].value
+    return None
+
+
+def _raised_reasons() -> set[str]:
+    """Every reason code zkclear/ raises: the first argument of ``VerificationError(...)``, ``_fail(...)`` or
+    ``failure(...)``; a ``reason = ...`` chosen between literals; the reason of a ``(reason, index, statement)``
+    triple batch-verified by ``verify_named``, or of a ``(reason, what, expected, found)`` attestation check."""
+    raised = set()
+    for path in (ROOT / "zkclear").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in _RAISERS and node.args:
+                candidates = [node.args[0]]
+            elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["reason"]:
+                value = node.value
+                candidates = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+            elif isinstance(node, ast.Tuple) and len(node.elts) in (3, 4) and not isinstance(node.ctx, ast.Store):
+                first = node.elts[0]
+                named = len(node.elts) == 3 and isinstance(node.elts[2], ast.Call)
+                candidates = [first] if named or isinstance(first, ast.Attribute) else []
+            else:
+                continue
+            raised |= {reason for reason in map(_reason_of, candidates) if reason is not None}
+    return raised
+
+
+def test_every_documented_reason_is_raised_and_every_raised_one_documented():
+    raised = _raised_reasons()
+    assert set(REASONS) - raised == set(), "documented in zkclear/verifier/reasons.py, raised nowhere in zkclear/"
+    assert raised - set(REASONS) == set(), "raised in zkclear/, not in zkclear/verifier/reasons.py"
 
 
 def test_every_reason_the_threat_model_names_exists():
