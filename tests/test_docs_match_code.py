@@ -232,3 +232,20 @@ def test_every_help_example_names_a_command_and_its_options():
     assert len(examples) >= len(_commands(cli))
     for example in examples:
         _check_invocation(example, "--help")
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/protocol.md", "docs/clearing.md", "docs/format.md",
+                                  "docs/performance.md"])
+def test_every_test_the_documents_cite_exists(name):
+    """A threat-model row's "caught by" cites tests (``tests/verifier/test_redteam_s11.py``, ``test_an_account_...``):
+    each file is there and each test name is defined (a name ending in ``_`` stands for the tests it begins)."""
+    text = (ROOT / name).read_text(encoding="utf-8")
+    test_files = list((ROOT / "tests").rglob("*.py"))
+    defined = {test for path in test_files
+               for test in re.findall(r"^\s*(?:async )?def (test_\w+)", path.read_text(encoding="utf-8"), re.MULTILINE)}
+    modules = {path.stem for path in test_files}
+    cited_files = set(re.findall(r"\btests/[\w/.-]+\.py\b", text))
+    assert [path for path in sorted(cited_files) if not (ROOT / path).is_file()] == []
+    cited_tests = set(re.findall(r"\btest_\w+", text)) - modules
+    assert [test for test in sorted(cited_tests) if not (test in defined or (test.endswith("_")
+                                                          and any(d.startswith(test) for d in defined)))] == []
