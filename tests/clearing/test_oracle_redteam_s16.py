@@ -13,7 +13,6 @@ running count (format v3) and chain it from epoch to epoch.
 from __future__ import annotations
 
 import copy
-import itertools
 
 import pytest
 
@@ -176,23 +175,3 @@ def test_bad_oracle_sources_are_refused_by_file_line_and_field(value):
     with pytest.raises(InputError) as refused:
         parse_config(ORACLE_TOML + f"sources = {value}\n", path="venue.toml")
     assert str(refused.value).startswith(f"venue.toml:{ORACLE_TOML.count(chr(10)) + 1}: field 'oracle.sources'")
-
-
-def test_a_crash_the_breaker_clamps_reaches_the_dynamic_margin_history_at_the_markets_prices():
-    """A −60 % crash under a 20 % breaker is marked over four epochs (50,400, 40,320, 32,256, 25,805); appended to
-    the price history as marks, EWMA saw four moderate returns and set the maintenance fraction at 33 % where the
-    market's prices give 61 %. The history takes the quotes' median of a clamped epoch, and the auditor's chain of
-    public inputs recomputes the same."""
-    from tests.clearing.test_outage_history_redteam_s14 import TOML as DYNAMIC_TOML
-
-    config = parse_config(DYNAMIC_TOML, path="venue.toml")
-    calm = [60_000 if epoch % 2 else 63_000 for epoch in range(1, 23)]
-    state, published = _run(DYNAMIC_TOML, [*calm, *[25_000] * 5])
-    history = dict(state.price_history)[PERP]
-    assert history[-5:] == (25_000,) * 5 and state.settlement_prices[0] == 25_000
-    (_, _, method, _, _, maintenance, _, _), = state.dynamic_parameters
-    assert method == "ewma" and maintenance > 600_000  # 329,583 ppm when the clamped marks were appended
-    assert published[-1].document["previous"]["price_history"][0][1][-4:] == [25_000] * 4  # what the auditor reads
-    for before, after in itertools.pairwise(published):
-        check_inputs_chain(before, after)
-    assert config.oracle.circuit_breaker_ppm == 200_000

@@ -558,11 +558,8 @@ def apply_epoch(state: EpochState, inputs: EpochInputs,
         new_state = replace(new_state, oracle_fallbacks=tuple(
             count + 1 if column in fallback else 0 for column, count in enumerate(state.fallbacks_running)))
     if config.dynamic_margin != "off":
-        # a fallback mark is the last good price again, not an observation of the market (red team session 14); a
-        # clamped mark is not the market's either: the history takes the quotes' median (red team session 16)
-        medians = {state.instruments.index(d["instrument_id"]): d["median_price_ticks"]
-                   for d in resolved.oracle_decisions if d["breaker_triggered"]}
-        new_state = _close_dynamic(config, new_state, state, fallback, medians)
+        # a fallback mark is the last good price again, not an observation of the market (red team session 14)
+        new_state = _close_dynamic(config, new_state, state, fallback)
     report = EpochReport(
         epoch=epoch, accounts=accounts, settlement=frozen_array(settlement), fees_collected=fees_total,
         funding=tuple(funding_report), funding_residue=funding_residue,
@@ -760,22 +757,18 @@ def _dynamic_fractions(config: ClearingConfig, state: EpochState, fractions: tup
 
 
 def _close_dynamic(config: ClearingConfig, state: EpochState, previous: EpochState,
-                   fallback: set[int] = frozenset(), medians: dict[int, int] | None = None) -> EpochState:
+                   fallback: set[int] = frozenset()) -> EpochState:
     """Append this epoch's group prices to the history (keeping ``dynamic_window``) and compute the next
     epoch's parameters (``zkclear.risk.dynamic_params.compute_risk_parameters``, default settings with the
     configured method). A group's price is the mark of its first instrument live this epoch; none when that mark is
     the oracle guard's fallback (``fallback``: columns): the last good price repeated is no observation, and an
-    outage claimed for epochs on end fed the estimator zero returns, lowering the dynamic margins. When the circuit
-    breaker clamped that mark, the quotes' median (``medians``: column -> median) is the price: the clamp spreads a
-    crash over several epochs of smaller returns, and a −60 % crash left the maintenance fraction at 33 % where the
-    market's prices give 61 % (red team session 16)."""
+    outage claimed for epochs on end fed the estimator zero returns, lowering the dynamic margins."""
     history = dict(previous.price_history)
     for group in config.underlying_groups():
         column = config.price_source(group, previous.expired)
         if column is None or column in fallback:
             continue
-        price = (medians or {}).get(column, state.settlement_prices[column])
-        prices = (*history.get(group, ()), price)
+        prices = (*history.get(group, ()), state.settlement_prices[column])
         history[group] = prices[-config.dynamic_window:]
     ordered = tuple((group, history[group]) for group in sorted(history))
     records = dynamic_parameter_records(config, ordered, state.epoch + 1)
