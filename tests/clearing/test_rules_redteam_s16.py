@@ -6,8 +6,6 @@ units per lot per tick, IM 10 %, MM 5 %, penalty 1 %, buffer 10 %, two oracle so
 
 from __future__ import annotations
 
-import dataclasses
-
 from tests.clearing.clearing_helpers import PERP, deposit, fill, run
 from tests.clearing.test_paused_exemption import ETH, oracle_epoch
 from tests.clearing.test_waterfall_redteam_s16 import _assert_provable, _backstop_holding_eth
@@ -21,7 +19,7 @@ def test_attack_a_later_candidate_does_not_spend_the_fund_an_exempt_backstop_too
     could no longer restore the backstop, which ended the epoch below maintenance: a proving deployment refused the
     epoch, as the check the take passed was meant to prevent. Now the fund pays the backstop what the take relied on
     when it takes the lots, and u3's deficit is covered by what is left."""
-    cfg, history, state = _backstop_holding_eth(fund=12_000)
+    cfg, _, state = _backstop_holding_eth(fund=12_000)
     # u3 opens two BTC lots at 30,000 with 55,000 (equity −5,000 at 27,000), in an epoch both instruments are quoted
     opening = oracle_epoch(3, {PERP: (30_000, 2), ETH: (1_900, 2)}, fills=[fill("b3", "u3", "dealer", 2, 30_000)],
                            transfers=[deposit("u3", 55_000)], opens=["u3"])
