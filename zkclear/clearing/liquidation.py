@@ -86,8 +86,8 @@ def _backstop_may_take(book: Book, after: list[int]) -> bool:
     """Whether the backstop may hold ``after``: always, unless the oracle guard exempts it this epoch (it carried a
     paused instrument in). An exempt backstop is not deleveraged until a good mark, so it takes lots only while its
     equity and what the insurance fund holds cover its maintenance requirement with them (:func:`_hand_over` then has
-    the fund pay it what it lacks of that requirement), or when they do not raise that requirement; else a proving deployment could commit nothing while the outage lasts (docs/clearing.md
-    "Paused liquidations")."""
+    the fund pay it what it lacks of that requirement), or when they do not raise that requirement; else a proving
+    deployment could commit nothing while the outage lasts (docs/clearing.md "Paused liquidations")."""
     row = book.backstop_row
     if row not in book.paused_rows:
         return True
