@@ -23,7 +23,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   positions move at the mark), per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
-  residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
+  residue). At the start of every round (so also when the pass ends), backstop cash above that target returns to
+  the insurance fund. A backstop
   exempt for a paused instrument (docs/clearing.md "Paused liquidations") is topped up all the same; only its
   deleveraging waits.
 
@@ -209,6 +210,9 @@ def liquidation_pass(book: Book) -> None:
     system_rows = np.array([book.insurance_row, book.fee_row])
     backstop = book.backstop_row
     for _ in range(MAX_ROUNDS):
+        # the house's capital above the backstop's target is the fund's before any deficit of the round is covered
+        # (red team s16: a deposit to the backstop sat there while users paid a residue socialized in its epoch)
+        _return_backstop_surplus(book)
         maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
                                           MarginLevel.MAINTENANCE,
                                           book.margin_modes if book.params.scenario_table is not None else None)
@@ -234,6 +238,5 @@ def liquidation_pass(book: Book) -> None:
         if exempt_backstop_below:
             _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
         if not candidates:
-            _return_backstop_surplus(book)
             return
     raise ClearingError("the liquidation pass did not settle")
