@@ -405,8 +405,12 @@ class LiquidationPass:
     def run(self) -> None:
         """In rounds until no account is below maintenance: each round takes the accounts below it at its start, in
         id order with the backstop last (an ADL or a socialized loss can push another account under: the next round
-        re-checks); the residues its candidates left to socialized loss are paid when its last candidate is done."""
-        while candidates := self.candidates():
+        re-checks); the residues its candidates left to socialized loss are paid when its last candidate is done; each
+        round begins by returning the backstop's surplus to the insurance fund."""
+        while True:
+            self.return_surplus()
+            if not (candidates := self.candidates()):
+                return
             for account in candidates:
                 if self.state.cash[account] >= self.maintenance(self.state.positions[account]):
                     continue  # restored since the round began (an ADL closed its positions, say)
@@ -417,6 +421,10 @@ class LiquidationPass:
                 else:
                     self.close_out(account)
             self.socialize_round()
+
+    def return_surplus(self) -> None:
+        """At each round's start, backstop cash above its target goes to the insurance fund (as much as the fund
+        holds short of the amount bound), before any deficit of the round is covered."""
         surplus = self.state.cash[BACKSTOP] - self.target(self.state.positions[BACKSTOP])
         surplus = min(surplus, AMOUNT_BOUND - self.state.cash[INSURANCE_FUND])  # "as much as the fund holds short of"
         if surplus > 0:

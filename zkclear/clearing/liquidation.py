@@ -13,7 +13,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   :func:`~zkclear.clearing.closeout.smallest_closing`, which assumes no monotonicity). ``f = PPM`` (full
   close-out) always qualifies. The closed lots move at the mark price to the first opted-in liquidator (id order) whose
   equity still covers its *initial* requirement with them, else to the backstop account (one the oracle guard
-  exempts only while its equity and the fund's cover its maintenance with them, or they do not raise it), else
+  exempts only while its equity and the fund's cover its maintenance with them — the fund then paying it what it
+  lacks of it — or they do not raise it), else
   against opposite-side accounts at the mark.
 - ``E < 0`` (bankrupt): the insurance fund pays up to the deficit ``-E``. If it covers it, the positions
   move at the mark to a liquidator / the backstop. Otherwise the residue goes to ADL (positions closed against
@@ -22,7 +23,8 @@ Per account, in account-id order with the backstop last (docs/clearing.md "Liqui
   positions move at the mark), per deployment.
 - the backstop itself: first the insurance fund tops it up towards ``MM * (PPM + buffer) / PPM``; if that is
   not enough it is deleveraged against opposite-side accounts (at the mark, or at the bankruptcy price for a
-  residue). When the pass ends, backstop cash above that target returns to the insurance fund. A backstop
+  residue). At the start of every round (so also when the pass ends), backstop cash above that target returns to
+  the insurance fund. A backstop
   exempt for a paused instrument (docs/clearing.md "Paused liquidations") is topped up all the same; only its
   deleveraging waits.
 
@@ -69,7 +71,13 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
     backstop = book.backstop_row
     after = [q + c for q, c in zip(book.position_row(backstop), closing, strict=True)]
     if book.within_bounds(backstop, after) and _backstop_may_take(book, after):
+        raised = backstop in book.paused_rows and (book.requirement(backstop, after)
+                                                   > book.requirement(backstop, book.position_row(backstop)))
         book.move_lots(row, backstop, closing)
+        if raised:
+            # commit the fund's part of the cover the take counted on, before a later candidate of the round or the
+            # round's socialized loss spends it (red team s16: the exempt backstop ended below maintenance)
+            _top_up_backstop(book, book.requirement(backstop, after), to_maintenance=True)
         return book.accounts[backstop]
     deleverage(book, row, closing, 0)
     return "ADL"
@@ -78,9 +86,9 @@ def _hand_over(book: Book, row: int, closing: list[int]) -> str:
 def _backstop_may_take(book: Book, after: list[int]) -> bool:
     """Whether the backstop may hold ``after``: always, unless the oracle guard exempts it this epoch (it carried a
     paused instrument in). An exempt backstop is not deleveraged until a good mark, so it takes lots only while its
-    equity and what the insurance fund holds cover its maintenance requirement with them, or when they do not raise
-    that requirement; else a proving deployment could commit nothing while the outage lasts (docs/clearing.md
-    "Paused liquidations")."""
+    equity and what the insurance fund holds cover its maintenance requirement with them (:func:`_hand_over` then has
+    the fund pay it what it lacks of that requirement), or when they do not raise that requirement; else a proving
+    deployment could commit nothing while the outage lasts (docs/clearing.md "Paused liquidations")."""
     row = book.backstop_row
     if row not in book.paused_rows:
         return True
@@ -141,11 +149,12 @@ def _liquidate_user(book: Book, row: int, maintenance: int) -> None:
                                               resolution=resolution))
 
 
-def _top_up_backstop(book: Book, maintenance: int) -> int:
-    """The insurance fund tops the backstop up towards its liquidation target (as far as the fund goes); returns
-    the amount paid."""
+def _top_up_backstop(book: Book, maintenance: int, to_maintenance: bool = False) -> int:
+    """The insurance fund tops the backstop up towards its liquidation target — towards ``maintenance`` itself with
+    ``to_maintenance`` — as far as the fund goes; returns the amount paid."""
     row = book.backstop_row
-    top_up = max(0, min(liquidation_target(book, maintenance) - book.equity(row), book.equity(book.insurance_row)))
+    target = maintenance if to_maintenance else liquidation_target(book, maintenance)
+    top_up = max(0, min(target - book.equity(row), book.equity(book.insurance_row)))
     if top_up:
         book.pay(book.insurance_row, row, top_up)
         book.topups.append(BackstopTopUp(top_up))
@@ -201,6 +210,9 @@ def liquidation_pass(book: Book) -> None:
     system_rows = np.array([book.insurance_row, book.fee_row])
     backstop = book.backstop_row
     for _ in range(MAX_ROUNDS):
+        # the house's capital above the backstop's target is the fund's before any deficit of the round is covered
+        # (red team s16: a deposit to the backstop sat there while users paid a residue socialized in its epoch)
+        _return_backstop_surplus(book)
         maintenance = margin_requirements(book.positions, book.params, book.config.risk_models,
                                           MarginLevel.MAINTENANCE,
                                           book.margin_modes if book.params.scenario_table is not None else None)
@@ -226,6 +238,5 @@ def liquidation_pass(book: Book) -> None:
         if exempt_backstop_below:
             _top_up_backstop(book, book.requirement(backstop, book.position_row(backstop)))
         if not candidates:
-            _return_backstop_surplus(book)
             return
     raise ClearingError("the liquidation pass did not settle")
