@@ -613,7 +613,8 @@ def verify(epoch_dirs: tuple[Path, ...], receipt_paths: tuple[Path, ...], accoun
                          "funding": row.cash_change.funding, "other": row.cash_change.other}
                         for row in rows if row.cash_change is not None]
         document = {"ok": True, "account": participant.account_id, "epochs": results,
-                    "crowd_audited_chunks": picked, "links": links, "cash_changes": cash_changes}
+                    "crowd_audited_chunks": picked, "crowd_audit_drawn_from": drawn_from, "links": links,
+                    "cash_changes": cash_changes}
         click.echo(json.dumps(document, sort_keys=True))
         return
     # what was checked of the key: pinned, the same across the receipts given, or nothing (one receipt, unpinned)

@@ -56,6 +56,10 @@ def test_participant_verifies_their_receipt_with_expected_values(proven, capsys)
     view = result["epochs"][0]
     assert result["ok"] is True and view["cash"] == account.witness.cash and view["account"] == account.account_id
     assert view["epoch"] == 3 and len(result["crowd_audited_chunks"]) == 1
+    # the number of chunks the draw was made from (session 16: only the text said it)
+    from zkclear.verifier.published import open_published
+
+    assert result["crowd_audit_drawn_from"] == len(open_published(deployment.epoch_dir(3)).audit_data().chunks) >= 1
     assert view["margin_mode"] == account.witness.margin_mode
     bundle = decode_public_bundle(deployment.bundle_path(3).read_bytes())
     assert view["header_hash"] == bundle.epoch_hash().hex()
